@@ -1,0 +1,50 @@
+//! `rless image inspect IMAGE…`: config, layers and digests as JSON.
+
+use super::Ctx;
+use anyhow::Result;
+use rless::image::find_image;
+use rless::image::store::LockMode;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output format (only json).
+    #[arg(long, short, default_value = "json")]
+    format: String,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    if a.format != "json" {
+        anyhow::bail!("unknown --format {:?}: only json is supported", a.format);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let index = store.index()?;
+    let mut out = Vec::new();
+    for q in &a.images {
+        let img = find_image(&index, q)?;
+        let config: serde_json::Value = serde_json::from_slice(&store.read_blob(&img.id)?)?;
+        out.push(serde_json::json!({
+            "Id": img.id.hex(),
+            "Digest": img.manifest,
+            "RepoTags": img.names,
+            "RepoDigests": img.digests,
+            "Created": config.get("created"),
+            "Architecture": img.architecture,
+            "Os": img.os,
+            "Variant": config.get("variant"),
+            "Author": config.get("author"),
+            "Config": config.get("config").cloned().unwrap_or_else(|| serde_json::json!({})),
+            "RootFS": {"Type": "layers", "Layers": img.layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>()},
+            "Layers": img.layers.iter().map(|l| serde_json::json!({
+                "Digest": l.blob, "DiffID": l.diff_id, "Size": l.blob_size, "MediaType": l.media_type,
+            })).collect::<Vec<_>>(),
+            "ManifestMediaType": img.manifest_media_type,
+            "Size": img.size,
+            "History": config.get("history"),
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,143 @@
+//! One module per subcommand, as in netavark. [`Ctx`] carries what every
+//! command needs; commands that create or delete files with mapped owners
+//! ask [`Ctx::enter_userns`] first.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use rless::image::store::{LockMode, Store};
+use rless::userns::{self, IdMode};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod images;
+mod import;
+mod info;
+mod inspect;
+mod login;
+mod prune;
+mod pull;
+mod rmi;
+mod system;
+mod tag;
+
+#[derive(Parser)]
+#[command(
+    name = "rless",
+    version,
+    about = "Rootless, daemonless containers",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Store directory (default: $XDG_DATA_HOME/rless).
+    #[arg(long, global = true, env = "RLESS_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Pull an image from a registry.
+    Pull(pull::Args),
+    /// List images.
+    Images(images::Args),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCmd),
+    /// Remove images.
+    Rmi(rmi::Args),
+    /// Give an image another name.
+    Tag(tag::Args),
+    /// Make an image from a root filesystem tar or directory.
+    Import(import::Args),
+    /// Show how rless runs on this machine.
+    Info(info::Args),
+    /// Store credentials for a registry.
+    Login(login::LoginArgs),
+    /// Remove stored credentials for a registry.
+    Logout(login::LogoutArgs),
+    /// Manage the store itself.
+    #[command(subcommand)]
+    System(SystemCmd),
+}
+
+#[derive(Subcommand)]
+enum ImageCmd {
+    /// List images.
+    #[command(alias = "list", name = "ls")]
+    Ls(images::Args),
+    /// Show images' details as JSON.
+    Inspect(inspect::Args),
+    /// Remove unused images and layers.
+    Prune(prune::Args),
+    /// Remove images.
+    Rm(rmi::Args),
+    /// Pull an image from a registry.
+    Pull(pull::Args),
+    /// Give an image another name.
+    Tag(tag::Args),
+    /// Make an image from a root filesystem tar or directory.
+    Import(import::Args),
+}
+
+#[derive(Subcommand)]
+enum SystemCmd {
+    /// Delete every image, layer and container in the store.
+    Reset(system::ResetArgs),
+}
+
+/// What every command needs.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub ids: IdMode,
+}
+
+impl Ctx {
+    pub fn store(&self, mode: LockMode) -> Result<Store> {
+        Ok(Store::open(&self.root, mode)?)
+    }
+
+    /// In subuid mode, re-runs this command inside the user namespace and
+    /// returns its exit code; `None` means carry on in this process.
+    pub fn enter_userns(&self) -> Result<Option<ExitCode>> {
+        if !matches!(self.ids, IdMode::SubUid { .. }) || userns::in_userns() {
+            return Ok(None);
+        }
+        let status = userns::reexec_in_userns(&self.ids)?;
+        use std::os::unix::process::ExitStatusExt;
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        Ok(Some(ExitCode::from(code as u8)))
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let ctx = Ctx {
+        root: rless::config::store_root(cli.root.as_deref())?,
+        ids: IdMode::current(),
+    };
+    match cli.cmd {
+        Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
+        Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::run(&ctx, a),
+        Cmd::Image(ImageCmd::Inspect(a)) => inspect::run(&ctx, a),
+        Cmd::Image(ImageCmd::Prune(a)) => prune::run(&ctx, a),
+        Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => rmi::run(&ctx, a),
+        Cmd::Tag(a) | Cmd::Image(ImageCmd::Tag(a)) => tag::run(&ctx, a),
+        Cmd::Import(a) | Cmd::Image(ImageCmd::Import(a)) => import::run(&ctx, a),
+        Cmd::Info(a) => info::run(&ctx, a),
+        Cmd::Login(a) => login::login(a),
+        Cmd::Logout(a) => login::logout(a),
+        Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
+    }
+}
+
+/// The extraction options for this id mode.
+pub fn extract_options(ctx: &Ctx) -> rless::image::extract::ExtractOptions {
+    rless::image::extract::ExtractOptions {
+        id_limit: ctx.ids.id_limit(),
+    }
+}

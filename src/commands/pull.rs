@@ -1,0 +1,69 @@
+//! `rless pull [-q] [--platform P] [--tls-verify=false] [--creds U:P] REF`
+
+use super::Ctx;
+use anyhow::{Context, Result};
+use rless::image::auth::{AuthFiles, Credentials};
+use rless::image::platform::Platform;
+use rless::image::pull::{pull, PullOptions};
+use rless::image::reference::{is_loopback_host, Reference};
+use rless::image::registry::{ClientOptions, RegistryClient};
+use rless::image::store::LockMode;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print only the image id.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Pick this platform from a multi-arch image (os/arch[/variant]).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Verify the registry's TLS certificate (false also allows plain HTTP).
+    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// Credentials, USER:PASSWORD.
+    #[arg(long)]
+    creds: Option<String>,
+    /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
+    #[arg(long)]
+    authfile: Option<PathBuf>,
+    /// The image: name[:tag], name@sha256:…, host[:port]/path/name[:tag].
+    reference: String,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    // Validate before entering the namespace: bad input costs no exec.
+    let reference: Reference = a.reference.parse()?;
+    let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
+    let credentials = match &a.creds {
+        Some(c) => Some(Credentials::parse(c).context("--creds must be USER:PASSWORD")?),
+        None => AuthFiles::locate(a.authfile.as_deref()).lookup(&reference.registry)?,
+    };
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let insecure = !a.tls_verify
+        || is_loopback_host(&reference.registry)
+        || rless::config::registry_insecure(&reference.registry)?;
+    let store = ctx.store(LockMode::Shared)?;
+    let client = RegistryClient::connect(
+        &reference.registry,
+        reference.api_host(),
+        &ClientOptions {
+            insecure,
+            credentials,
+        },
+    )?;
+    let opts = PullOptions {
+        platform,
+        quiet: a.quiet,
+        extract: super::extract_options(ctx),
+    };
+    if !a.quiet {
+        eprintln!("Pulling {reference}");
+    }
+    let image = pull(&store, &client, &reference, &opts)?;
+    println!("{}", image.id.hex());
+    Ok(ExitCode::SUCCESS)
+}

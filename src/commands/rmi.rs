@@ -1,0 +1,120 @@
+//! `rless rmi [-f] IMAGE…`: untag, and delete images with no names left,
+//! along with the layers and blobs no other image uses.
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::image::reference::Reference;
+use rless::image::store::{LockMode, Store};
+use rless::image::{find_image, time::human_size};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Remove images even if containers use them, and all names of an image given by id.
+    #[arg(short, long)]
+    force: bool,
+    /// Remove every image.
+    #[arg(short, long)]
+    all: bool,
+    images: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    if a.images.is_empty() && !a.all {
+        bail!("rmi needs at least one image (or --all)");
+    }
+    // Resolve everything first, so an unknown name changes nothing.
+    let store = ctx.store(LockMode::Shared)?;
+    let index = store.index()?;
+    let queries: Vec<String> = if a.all {
+        index
+            .images
+            .iter()
+            .map(|i| i.id.hex().to_string())
+            .collect()
+    } else {
+        a.images.clone()
+    };
+    for q in &queries {
+        let img = find_image(&index, q)?;
+        let users = containers_using(&store, img.id.hex());
+        if !a.force && !users.is_empty() {
+            bail!(
+                "image {} is in use by container {}; remove it first or use -f",
+                q,
+                users.join(", ")
+            );
+        }
+    }
+    drop(store);
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let store = ctx.store(LockMode::Exclusive)?;
+    let mut messages = Vec::new();
+    store.update_index(|index| -> Result<()> {
+        for q in &queries {
+            let img = find_image(index, q)?.clone();
+            let by_name = q
+                .parse::<Reference>()
+                .ok()
+                .and_then(|r| r.tagged_name())
+                .filter(|n| img.names.contains(n));
+            match by_name {
+                Some(name) if img.names.len() > 1 && !a.force => {
+                    messages.push(format!("Untagged: {name}"));
+                    index
+                        .images
+                        .iter_mut()
+                        .filter(|i| i.id == img.id)
+                        .for_each(|i| i.names.retain(|n| *n != name));
+                }
+                _ => {
+                    messages.extend(img.names.iter().map(|n| format!("Untagged: {n}")));
+                    messages.push(format!("Deleted: {}", img.id));
+                    index.images.retain(|i| i.id != img.id);
+                }
+            }
+        }
+        Ok(())
+    })??;
+    for m in messages {
+        println!("{m}");
+    }
+    collect(&store)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes unreferenced layers and blobs; reports every error, after trying all.
+pub fn collect(store: &Store) -> Result<u64> {
+    let (freed, errors) = store.collect_garbage(&store.index()?);
+    if let Some(first) = errors.first() {
+        for e in &errors[1..] {
+            tracing::warn!("{e}");
+        }
+        bail!("{first} ({} errors in all)", errors.len());
+    }
+    tracing::debug!("freed {}", human_size(freed));
+    Ok(freed)
+}
+
+/// Ids of containers whose config names this image (`containers/<id>/config.json`).
+pub fn containers_using(store: &Store, image_hex: &str) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(store.root().join("containers")) else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("config.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| {
+                    v.get("image_id")
+                        .and_then(|i| i.as_str())
+                        .map(|i| i.trim_start_matches("sha256:") == image_hex)
+                })
+                .unwrap_or(false)
+        })
+        .map(|e| e.file_name().to_string_lossy().chars().take(12).collect())
+        .collect()
+}

@@ -1,0 +1,223 @@
+//! `import`: a root filesystem (tar stream or directory) becomes a one-layer
+//! image, with no registry involved.
+//!
+//! A tar (possibly gzip or zstd compressed) is stored as the layer blob as it
+//! is; a directory is turned into a tar by a writer thread feeding a pipe, so
+//! both go through the same single-pass [`super::layer::ingest`]. Files the
+//! caller owns are recorded as owned by root, as `docker import` of one's own
+//! tree would give.
+
+use super::digest::Digest;
+use super::extract::ExtractOptions;
+use super::layer::{self, Expect, LayerError};
+use super::platform::Platform;
+use super::reference::Reference;
+use super::store::{ImageRecord, LayerRecord, Store, StoreError};
+use super::time;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Source { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// Imports a tar stream (`path` is only for messages).
+pub fn import_tar(
+    store: &Store,
+    source: impl Read,
+    path: &Path,
+    name: &Reference,
+    opts: &ExtractOptions,
+) -> Result<ImageRecord, ImportError> {
+    let mut source = BufReader::with_capacity(1 << 16, source);
+    let magic = source.fill_buf().map_err(|e| ImportError::Source {
+        path: path.into(),
+        source: e,
+    })?;
+    let media = if magic.starts_with(&[0x1f, 0x8b]) {
+        LAYER_GZIP
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        LAYER_ZSTD
+    } else {
+        LAYER_TAR
+    };
+    let label = path.display().to_string();
+    let done = layer::ingest(
+        store,
+        source,
+        &Expect {
+            name: &label,
+            blob: None,
+            diff_id: None,
+        },
+        opts,
+    )?;
+    finish(store, name, done, media)
+}
+
+/// Imports a directory tree.
+pub fn import_dir(
+    store: &Store,
+    dir: &Path,
+    name: &Reference,
+    opts: &ExtractOptions,
+) -> Result<ImageRecord, ImportError> {
+    let src_err = |source| ImportError::Source {
+        path: dir.into(),
+        source,
+    };
+    fs::read_dir(dir).map_err(src_err)?;
+    let (reader, writer) = io::pipe().map_err(src_err)?;
+    let owner = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    let root = dir.to_path_buf();
+    let producer = std::thread::spawn(move || -> Result<(), ImportError> {
+        let mut b = tar::Builder::new(writer);
+        append_tree(&mut b, &root, Path::new(""), owner)?;
+        b.into_inner()
+            .map(drop)
+            .map_err(|source| ImportError::Source {
+                path: root.clone(),
+                source,
+            })
+    });
+    let label = dir.display().to_string();
+    let ingested = layer::ingest(
+        store,
+        reader,
+        &Expect {
+            name: &label,
+            blob: None,
+            diff_id: None,
+        },
+        opts,
+    );
+    let produced = producer.join().expect("tar writer thread");
+    // A walk error explains a failed ingest better than the broken pipe does.
+    produced?;
+    finish(store, name, ingested?, LAYER_TAR)
+}
+
+fn append_tree<W: io::Write>(
+    b: &mut tar::Builder<W>,
+    root: &Path,
+    rel: &Path,
+    owner: (u32, u32),
+) -> Result<(), ImportError> {
+    let path = root.join(rel);
+    let err = |source| ImportError::Source {
+        path: path.clone(),
+        source,
+    };
+    let meta = fs::symlink_metadata(&path).map_err(err)?;
+    let ft = meta.file_type();
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_socket() {
+            return Ok(());
+        }
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+    if meta.uid() == owner.0 {
+        h.set_uid(0);
+    }
+    if meta.gid() == owner.1 {
+        h.set_gid(0);
+    }
+    let name = if rel.as_os_str().is_empty() {
+        PathBuf::from("./")
+    } else {
+        rel.to_path_buf()
+    };
+    if ft.is_dir() {
+        h.set_size(0);
+        b.append_data(&mut h, &name, io::empty()).map_err(err)?;
+        let mut children: Vec<_> = fs::read_dir(&path)
+            .map_err(err)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        children.sort();
+        for c in children {
+            append_tree(b, root, &rel.join(c), owner)?;
+        }
+    } else if ft.is_symlink() {
+        let target = fs::read_link(&path).map_err(err)?;
+        h.set_size(0);
+        b.append_link(&mut h, &name, &target).map_err(err)?;
+    } else if ft.is_file() {
+        let f = fs::File::open(&path).map_err(err)?;
+        b.append_data(&mut h, &name, f).map_err(err)?;
+    } else {
+        h.set_size(0);
+        b.append_data(&mut h, &name, io::empty()).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Writes config and manifest for the single layer and records the image.
+fn finish(
+    store: &Store,
+    name: &Reference,
+    done: layer::Ingested,
+    media: &str,
+) -> Result<ImageRecord, ImportError> {
+    let now = time::now();
+    let host = Platform::host();
+    let mut config = serde_json::json!({
+        "created": time::format_rfc3339(now),
+        "architecture": host.arch,
+        "os": host.os,
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [done.meta.diff_id]},
+        "history": [{"created": time::format_rfc3339(now), "created_by": "rless import"}],
+    });
+    if let Some(v) = host.variant {
+        config["variant"] = v.into();
+    }
+    let config = serde_json::to_vec(&config).expect("json");
+    let config_digest = store.put_blob(&config, None)?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": CONFIG, "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": media, "digest": done.blob, "size": done.blob_size}],
+    });
+    let manifest = serde_json::to_vec(&manifest).expect("json");
+    let manifest_digest: Digest = store.put_blob(&manifest, None)?;
+    let record = ImageRecord {
+        id: config_digest,
+        manifest: manifest_digest,
+        manifest_media_type: MANIFEST.into(),
+        names: name.tagged_name().into_iter().collect(),
+        digests: vec![],
+        layers: vec![LayerRecord {
+            diff_id: done.meta.diff_id.clone(),
+            blob: done.blob,
+            blob_size: done.blob_size,
+            media_type: media.into(),
+        }],
+        created: now,
+        size: done.meta.size,
+        architecture: host.arch,
+        os: host.os,
+    };
+    Ok(super::add_image(store, record)?)
+}

@@ -1,0 +1,190 @@
+//! Ingesting one layer: a single pass over the compressed stream that stores
+//! the blob, verifies its digest, decompresses it, verifies the diff id and
+//! extracts the tar into the store.
+//!
+//! ```text
+//! source ─► size guard ─► sha256 (blob) ─► tee to blobs/.tmp ─► gzip|zstd|plain ─► sha256 (diff id) ─► extract
+//! ```
+//!
+//! Nothing is renamed into place until both digests match; on any error the
+//! temporary blob and layer directory are removed before returning.
+
+use super::digest::{Digest, HashingReader, TeeReader};
+use super::extract::{self, ExtractError, ExtractOptions};
+use super::store::{remove_tree, LayerMeta, Store, StoreError};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("layer {layer}: {source}")]
+    Extract { layer: String, source: ExtractError },
+    #[error("layer {layer}: reading the stream: {source}")]
+    Read { layer: String, source: io::Error },
+    #[error("layer {layer}: content hashes to {got}, but the manifest says {expected} (corrupt or tampered layer)")]
+    DigestMismatch {
+        layer: String,
+        expected: Digest,
+        got: Digest,
+    },
+    #[error(
+        "layer {layer}: uncompressed content hashes to {got}, but the image config says {expected}"
+    )]
+    DiffIdMismatch {
+        layer: String,
+        expected: Digest,
+        got: Digest,
+    },
+    #[error("layer {layer}: got {got} bytes, but the manifest says {expected} (truncated or oversized download)")]
+    SizeMismatch {
+        layer: String,
+        expected: u64,
+        got: u64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the stream is expected to be; `None` fields are computed, not checked.
+pub struct Expect<'a> {
+    /// Shown in messages.
+    pub name: &'a str,
+    pub blob: Option<(&'a Digest, u64)>,
+    pub diff_id: Option<&'a Digest>,
+}
+
+/// A stored layer.
+pub struct Ingested {
+    pub blob: Digest,
+    pub blob_size: u64,
+    pub meta: LayerMeta,
+}
+
+/// Stores and extracts one layer from `source`, removing everything it
+/// wrote if anything fails.
+pub fn ingest(
+    store: &Store,
+    source: impl Read,
+    expect: &Expect,
+    opts: &ExtractOptions,
+) -> Result<Ingested, LayerError> {
+    let tmp_blob = store.tmp_blob_path();
+    let tmp_layer = store.new_tmp_layer()?;
+    let result = ingest_into(store, source, expect, opts, &tmp_blob, &tmp_layer);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp_blob);
+        let _ = remove_tree(&tmp_layer);
+    }
+    result
+}
+
+fn ingest_into(
+    store: &Store,
+    source: impl Read,
+    expect: &Expect,
+    opts: &ExtractOptions,
+    tmp_blob: &Path,
+    tmp_layer: &Path,
+) -> Result<Ingested, LayerError> {
+    let layer = expect.name.to_string();
+    let read_err = |source| LayerError::Read {
+        layer: layer.clone(),
+        source,
+    };
+    let file = File::create(tmp_blob).map_err(|source| StoreError::Io {
+        op: "create",
+        path: tmp_blob.to_path_buf(),
+        source,
+    })?;
+    // One byte past the expected size is enough to tell an oversized stream.
+    let limit = expect
+        .blob
+        .map_or(u64::MAX, |(_, size)| size.saturating_add(1));
+    let mut blob = HashingReader::new(TeeReader {
+        inner: source.take(limit),
+        sink: BufWriter::with_capacity(1 << 20, file),
+    });
+    let (diff_id, report) = {
+        let mut buffered = BufReader::with_capacity(1 << 16, &mut blob);
+        let magic = buffered.fill_buf().map_err(read_err)?;
+        let decoded: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(read_err)?)
+        } else {
+            Box::new(buffered)
+        };
+        let mut diff = HashingReader::new(decoded);
+        let report =
+            extract::extract(&mut diff, &tmp_layer.join("diff"), opts).map_err(|source| {
+                LayerError::Extract {
+                    layer: layer.clone(),
+                    source,
+                }
+            })?;
+        let (diff_id, _) = diff.finish().map_err(read_err)?;
+        (diff_id, report)
+    };
+    let (digest, size) = blob.finish().map_err(read_err)?;
+    if let Some((expected, expected_size)) = expect.blob {
+        if size != expected_size {
+            return Err(LayerError::SizeMismatch {
+                layer,
+                expected: expected_size,
+                got: size,
+            });
+        }
+        if digest != *expected {
+            return Err(LayerError::DigestMismatch {
+                layer,
+                expected: expected.clone(),
+                got: digest,
+            });
+        }
+    }
+    if let Some(expected) = expect.diff_id {
+        if diff_id != *expected {
+            return Err(LayerError::DiffIdMismatch {
+                layer,
+                expected: expected.clone(),
+                got: diff_id,
+            });
+        }
+    }
+    let TeeReader { sink, .. } = blob.into_inner();
+    sink.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|mut f| f.flush())
+        .map_err(|source| StoreError::Io {
+            op: "write",
+            path: tmp_blob.to_path_buf(),
+            source,
+        })?;
+    store.commit_blob(tmp_blob, &digest)?;
+    let meta = LayerMeta {
+        diff_id,
+        whiteout_form: report.whiteout_form.as_str().to_string(),
+        size: report.bytes,
+        entries: report.entries,
+    };
+    store.commit_layer(tmp_layer, &meta)?;
+    for dev in &report.skipped_devices {
+        tracing::info!(
+            "layer {}: device node {dev} skipped (cannot be created without privileges)",
+            expect.name
+        );
+    }
+    if report.clamped_ids > 0 {
+        tracing::warn!(
+            "layer {}: {} files had owners outside the mapped id range and now belong to root",
+            expect.name,
+            report.clamped_ids
+        );
+    }
+    Ok(Ingested {
+        blob: digest,
+        blob_size: size,
+        meta,
+    })
+}

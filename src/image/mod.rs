@@ -1,0 +1,118 @@
+//! Images: references, the registry client, the content-addressed store and
+//! safe layer extraction.
+
+pub mod auth;
+pub mod digest;
+pub mod extract;
+pub mod import;
+pub mod layer;
+pub mod platform;
+pub mod pull;
+pub mod reference;
+pub mod registry;
+pub mod store;
+pub mod time;
+
+use digest::Digest;
+use reference::Reference;
+use store::{ImageRecord, Index, Store, StoreError};
+
+/// Why a local image could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("image not known: {0}")]
+    NotFound(String),
+    #[error("image id prefix {0} is ambiguous")]
+    Ambiguous(String),
+}
+
+/// Finds a local image by id, id prefix, `sha256:` id, name or repo digest.
+pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, LookupError> {
+    let bare = query.strip_prefix("sha256:").unwrap_or(query);
+    if bare.len() >= 3 && bare.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hits: Vec<_> = index
+            .images
+            .iter()
+            .filter(|i| i.id.hex().starts_with(bare))
+            .collect();
+        match hits[..] {
+            [one] => return Ok(one),
+            [] => {}
+            _ => return Err(LookupError::Ambiguous(query.into())),
+        }
+    }
+    if let Ok(r) = query.parse::<Reference>() {
+        let by_digest = r.digest.as_ref().map(|d| format!("{}@{d}", r.name()));
+        let by_tag = r.tagged_name();
+        let hit = index.images.iter().find(|i| match &by_digest {
+            Some(d) => {
+                i.digests.contains(d)
+                    || (i.manifest == *r.digest.as_ref().expect("digest")
+                        && i.names
+                            .iter()
+                            .any(|n| n.starts_with(&format!("{}:", r.name()))))
+            }
+            None => by_tag.as_ref().is_some_and(|t| i.names.contains(t)),
+        });
+        if let Some(hit) = hit {
+            return Ok(hit);
+        }
+    }
+    Err(LookupError::NotFound(query.into()))
+}
+
+/// Adds an image to the index: its names move to it from any other image,
+/// and an image with the same id gains the names instead of a duplicate.
+pub fn add_image(store: &Store, record: ImageRecord) -> Result<ImageRecord, StoreError> {
+    store.update_index(|index| {
+        for other in index.images.iter_mut().filter(|i| i.id != record.id) {
+            other.names.retain(|n| !record.names.contains(n));
+        }
+        match index.images.iter_mut().find(|i| i.id == record.id) {
+            Some(existing) => {
+                for n in &record.names {
+                    if !existing.names.contains(n) {
+                        existing.names.push(n.clone());
+                    }
+                }
+                for d in &record.digests {
+                    if !existing.digests.contains(d) {
+                        existing.digests.push(d.clone());
+                    }
+                }
+                existing.manifest = record.manifest.clone();
+                existing.manifest_media_type = record.manifest_media_type.clone();
+                existing.layers = record.layers.clone();
+                existing.clone()
+            }
+            None => {
+                index.images.push(record.clone());
+                record
+            }
+        }
+    })
+}
+
+/// The name users see: `busybox` for `docker.io/library/busybox`.
+pub fn familiar(name: &str) -> &str {
+    name.strip_prefix("docker.io/library/")
+        .or_else(|| name.strip_prefix("docker.io/"))
+        .unwrap_or(name)
+}
+
+/// Used by tests and `rmi`: the ids of layers no other image uses.
+pub fn unique_layers<'a>(index: &'a Index, image: &Digest) -> Vec<&'a Digest> {
+    let Some(img) = index.images.iter().find(|i| i.id == *image) else {
+        return vec![];
+    };
+    img.layers
+        .iter()
+        .map(|l| &l.diff_id)
+        .filter(|d| {
+            !index
+                .images
+                .iter()
+                .any(|o| o.id != *image && o.layers.iter().any(|l| l.diff_id == **d))
+        })
+        .collect()
+}

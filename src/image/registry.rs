@@ -1,0 +1,423 @@
+//! A small blocking client for the Docker Registry HTTP API v2 / OCI
+//! distribution spec.
+//!
+//! Why ureq and not oci-client: oci-client is async and brings tokio; `rless
+//! run` must not pay for a runtime it does not use, and a pull is a handful of
+//! requests plus a few large streams, which threads serve well. ureq is
+//! blocking, uses rustls, and gives a plain `Read` over each blob, so a layer
+//! streams straight into the hasher, decompressor and tar extractor.
+//!
+//! Theory of operation: [`RegistryClient::connect`] pings `/v2/` once to find
+//! the scheme (HTTPS, or plain HTTP for loopback and insecure registries, as
+//! docker allows) and the auth challenge. Basic challenges are answered with
+//! the stored credentials on every request; Bearer challenges by fetching a
+//! pull-scoped token from the realm (with the credentials, if any), cached
+//! per repository and refreshed once on a 401.
+
+use super::auth::Credentials;
+use super::digest::Digest;
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::Duration;
+use ureq::http::Response;
+use ureq::Body;
+
+/// Manifest media types rless understands, in the `Accept` header.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// Largest manifest or config accepted (docker allows 4 MiB manifests).
+const MAX_DOCUMENT: u64 = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot reach registry {host}: {detail}")]
+    Unreachable { host: String, detail: String },
+    #[error(
+        "registry {host} needs credentials: run `rless login {host}` or pass --creds USER:PASSWORD"
+    )]
+    AuthRequired { host: String },
+    #[error("registry {host} refused the credentials for {what} (unauthorized)")]
+    BadCredentials { host: String, what: String },
+    #[error("access to {what} on {host} denied")]
+    Denied { host: String, what: String },
+    #[error("{what} not found on {host}")]
+    NotFound { host: String, what: String },
+    #[error("registry {host} answered {status} for {what}")]
+    Status {
+        host: String,
+        what: String,
+        status: u16,
+    },
+    #[error("reading {what} from {host}: {detail}")]
+    Read {
+        host: String,
+        what: String,
+        detail: String,
+    },
+    #[error("registry {host} is not a v2 registry: {detail}")]
+    Protocol { host: String, detail: String },
+}
+
+/// How to talk to one registry.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Accept invalid certificates and fall back to plain HTTP.
+    pub insecure: bool,
+    pub credentials: Option<Credentials>,
+}
+
+enum Challenge {
+    None,
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// A connection to one registry host.
+pub struct RegistryClient {
+    agent: ureq::Agent,
+    host: String,
+    base: String,
+    creds: Option<Credentials>,
+    challenge: Challenge,
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+impl RegistryClient {
+    /// Finds the scheme and the auth challenge of `host` (`/v2/` ping).
+    pub fn connect(
+        host: &str,
+        api_host: &str,
+        opts: &ClientOptions,
+    ) -> Result<RegistryClient, RegistryError> {
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(opts.insecure)
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let mut client = RegistryClient {
+            agent,
+            host: host.to_string(),
+            base: format!("https://{api_host}"),
+            creds: opts.credentials.clone(),
+            challenge: Challenge::None,
+            tokens: Mutex::new(HashMap::new()),
+        };
+        let ping = match client.agent.get(format!("{}/v2/", client.base)).call() {
+            Ok(r) => r,
+            Err(e) if opts.insecure => {
+                tracing::debug!("https ping of {api_host} failed ({e}); trying plain http");
+                client.base = format!("http://{api_host}");
+                client
+                    .agent
+                    .get(format!("{}/v2/", client.base))
+                    .call()
+                    .map_err(|e| client.unreachable(e))?
+            }
+            Err(e) => return Err(client.unreachable(e)),
+        };
+        match ping.status().as_u16() {
+            200..=299 => {}
+            401 => {
+                let h = header(&ping, "www-authenticate").unwrap_or_default();
+                client.challenge = parse_challenge(&h).ok_or_else(|| RegistryError::Protocol {
+                    host: host.into(),
+                    detail: format!("unsupported auth challenge {h:?}"),
+                })?;
+            }
+            s => {
+                return Err(RegistryError::Protocol {
+                    host: host.into(),
+                    detail: format!("GET /v2/ answered {s}"),
+                });
+            }
+        }
+        Ok(client)
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> RegistryError {
+        RegistryError::Unreachable {
+            host: self.host.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Checks that the credentials are accepted (`rless login`).
+    pub fn check_login(&self) -> Result<(), RegistryError> {
+        match &self.challenge {
+            Challenge::None => Ok(()),
+            Challenge::Basic => {
+                let resp = self.send(&format!("{}/v2/", self.base), None, "", "login")?;
+                self.expect_ok(resp, "login").map(drop)
+            }
+            Challenge::Bearer { .. } => {
+                if self.creds.is_none() {
+                    return Err(RegistryError::AuthRequired {
+                        host: self.host.clone(),
+                    });
+                }
+                self.token(None).map(drop)
+            }
+        }
+    }
+
+    /// Fetches a manifest by tag or digest: its bytes and media type.
+    pub fn manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(Vec<u8>, String), RegistryError> {
+        let what = format!("manifest {repo}:{reference}");
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
+        let resp = self.get(&url, repo, MANIFEST_ACCEPT, &what)?;
+        let media = header(&resp, "content-type").unwrap_or_default();
+        let media = media
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let body = self.read_small(resp, &what)?;
+        Ok((body, media))
+    }
+
+    /// Fetches a small blob (an image config) whole.
+    pub fn small_blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
+        let what = format!("blob {digest}");
+        let resp = self.get(
+            &format!("{}/v2/{repo}/blobs/{digest}", self.base),
+            repo,
+            "*/*",
+            &what,
+        )?;
+        self.read_small(resp, &what)
+    }
+
+    /// Opens a blob as a stream (redirects are followed).
+    pub fn blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<impl Read + Send + 'static, RegistryError> {
+        let what = format!("blob {digest}");
+        let resp = self.get(
+            &format!("{}/v2/{repo}/blobs/{digest}", self.base),
+            repo,
+            "*/*",
+            &what,
+        )?;
+        Ok(resp.into_body().into_reader())
+    }
+
+    /// The host name used in messages.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn read_small(&self, mut resp: Response<Body>, what: &str) -> Result<Vec<u8>, RegistryError> {
+        resp.body_mut()
+            .with_config()
+            .limit(MAX_DOCUMENT)
+            .read_to_vec()
+            .map_err(|e| RegistryError::Read {
+                host: self.host.clone(),
+                what: what.into(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// GET with authentication; one token refresh on 401.
+    fn get(
+        &self,
+        url: &str,
+        repo: &str,
+        accept: &str,
+        what: &str,
+    ) -> Result<Response<Body>, RegistryError> {
+        let resp = self.send(url, Some(repo), accept, what)?;
+        if resp.status().as_u16() == 401 && matches!(self.challenge, Challenge::Bearer { .. }) {
+            self.tokens.lock().expect("token cache").remove(repo);
+            let resp = self.send(url, Some(repo), accept, what)?;
+            return self.expect_ok(resp, what);
+        }
+        self.expect_ok(resp, what)
+    }
+
+    fn send(
+        &self,
+        url: &str,
+        repo: Option<&str>,
+        accept: &str,
+        _what: &str,
+    ) -> Result<Response<Body>, RegistryError> {
+        let mut req = self.agent.get(url);
+        if !accept.is_empty() {
+            req = req.header("Accept", accept);
+        }
+        match &self.challenge {
+            Challenge::None => {}
+            Challenge::Basic => {
+                if let Some(c) = &self.creds {
+                    req = req.header("Authorization", c.basic_header());
+                }
+            }
+            Challenge::Bearer { .. } => {
+                let token = self.token(repo)?;
+                req = req.header("Authorization", format!("Bearer {token}"));
+            }
+        }
+        req.call().map_err(|e| self.unreachable(e))
+    }
+
+    fn expect_ok(&self, resp: Response<Body>, what: &str) -> Result<Response<Body>, RegistryError> {
+        let host = self.host.clone();
+        let what = what.to_string();
+        match resp.status().as_u16() {
+            200..=299 => Ok(resp),
+            401 if self.creds.is_some() => Err(RegistryError::BadCredentials { host, what }),
+            401 => Err(RegistryError::AuthRequired { host }),
+            403 => Err(RegistryError::Denied { host, what }),
+            404 => Err(RegistryError::NotFound { host, what }),
+            status => Err(RegistryError::Status { host, what, status }),
+        }
+    }
+
+    /// A bearer token for pulling from `repo` (or for the registry itself).
+    fn token(&self, repo: Option<&str>) -> Result<String, RegistryError> {
+        let Challenge::Bearer { realm, service } = &self.challenge else {
+            unreachable!("bearer only")
+        };
+        let key = repo.unwrap_or("").to_string();
+        if let Some(t) = self.tokens.lock().expect("token cache").get(&key) {
+            return Ok(t.clone());
+        }
+        let mut req = self.agent.get(realm.as_str());
+        if let Some(s) = service {
+            req = req.query("service", s);
+        }
+        if let Some(r) = repo {
+            req = req.query("scope", format!("repository:{r}:pull"));
+        }
+        if let Some(c) = &self.creds {
+            req = req.header("Authorization", c.basic_header());
+        }
+        let what = "a token".to_string();
+        let resp = req.call().map_err(|e| self.unreachable(e))?;
+        let resp = match resp.status().as_u16() {
+            401 | 403 if self.creds.is_some() => {
+                return Err(RegistryError::BadCredentials {
+                    host: self.host.clone(),
+                    what,
+                });
+            }
+            _ => self.expect_ok(resp, &what)?,
+        };
+        let body = self.read_small(resp, &what)?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
+                host: self.host.clone(),
+                detail: format!("token response: {e}"),
+            })?;
+        let token = doc
+            .get("token")
+            .or_else(|| doc.get("access_token"))
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| RegistryError::Protocol {
+                host: self.host.clone(),
+                detail: "token response has no token".into(),
+            })?
+            .to_string();
+        self.tokens
+            .lock()
+            .expect("token cache")
+            .insert(key, token.clone());
+        Ok(token)
+    }
+}
+
+fn header(resp: &Response<Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Parses a `WWW-Authenticate` header value.
+fn parse_challenge(h: &str) -> Option<Challenge> {
+    let (scheme, params) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
+    let params = parse_params(params);
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => Some(Challenge::Basic),
+        "bearer" => Some(Challenge::Bearer {
+            realm: params.get("realm")?.clone(),
+            service: params.get("service").cloned(),
+        }),
+        _ => None,
+    }
+}
+
+/// `k="v",k2=v2` → map; quoted values may contain commas.
+fn parse_params(s: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some((k, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let (value, next) = if let Some(q) = after.strip_prefix('"') {
+            match q.find('"') {
+                Some(end) => (&q[..end], &q[end + 1..]),
+                None => (q, ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        out.insert(key, value.to_string());
+        rest = next.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a,b:pull""#,
+        );
+        match c {
+            Some(Challenge::Bearer { realm, service }) => {
+                assert_eq!(realm, "https://auth.docker.io/token");
+                assert_eq!(service.as_deref(), Some("registry.docker.io"));
+            }
+            _ => panic!("not bearer"),
+        }
+        assert!(matches!(
+            parse_challenge(r#"Basic realm="basic-realm""#),
+            Some(Challenge::Basic)
+        ));
+        assert!(parse_challenge("Negotiate").is_none());
+        assert!(parse_challenge("Bearer service=x").is_none());
+        let p = parse_params(r#"a="1,2", b=3"#);
+        assert_eq!(p["a"], "1,2");
+        assert_eq!(p["b"], "3");
+    }
+}

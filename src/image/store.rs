@@ -1,0 +1,478 @@
+//! The content-addressed image store.
+//!
+//! Theory of operation (the layout is also in `docs/design.md`):
+//!
+//! ```text
+//! ROOT/store.lock                 shared by readers and pulls, exclusive for removal
+//! ROOT/blobs/sha256/<hex>         manifests, configs, compressed layers; verified before the rename
+//! ROOT/layers/<diffid hex>/diff/  one extracted layer, shared by every image that has it
+//! ROOT/layers/<hex>/layer.json    what extraction found (whiteout form, sizes)
+//! ROOT/images/index.json          every image, its names and layers; replaced atomically
+//! ROOT/locks/                     per-layer extraction locks and the index lock
+//! ```
+//!
+//! Invariants:
+//! - Everything is written under a `.tmp-*` name in its final directory and
+//!   renamed into place only once complete and verified, so a process killed
+//!   at any moment leaves only `.tmp-*` debris, which the next exclusive
+//!   holder of the store lock removes. A name without that prefix is complete.
+//! - Pulls hold the store lock shared; removal (`rmi`, `prune`, `reset`)
+//!   holds it exclusive, so nothing is deleted under a running pull.
+//! - Two pulls of the same layer serialise on that layer's lock; the second
+//!   finds the layer present and skips it.
+//! - Removal renames a directory to a `.tmp-*` name before deleting it, so a
+//!   half-deleted layer is never taken for a complete one.
+
+use super::digest::Digest;
+use fuse_overlay::layout::WhiteoutForm;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("image index {path} is damaged: {source}")]
+    BadIndex {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("stored blob {0} is damaged: {1}")]
+    BadBlob(Digest, String),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// How the store lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+/// One layer of an image, as recorded in the index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayerRecord {
+    pub diff_id: Digest,
+    /// The compressed blob, as the manifest names it.
+    pub blob: Digest,
+    pub blob_size: u64,
+    pub media_type: String,
+}
+
+/// One image in the index. Its id is the digest of its config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub id: Digest,
+    pub manifest: Digest,
+    pub manifest_media_type: String,
+    /// Full names, `registry/repo:tag`.
+    pub names: Vec<String>,
+    /// Repository digests, `registry/repo@sha256:…`.
+    #[serde(default)]
+    pub digests: Vec<String>,
+    pub layers: Vec<LayerRecord>,
+    /// Seconds since the epoch, from the config's `created`, else the pull time.
+    pub created: i64,
+    /// Uncompressed size of the layers.
+    pub size: u64,
+    pub architecture: String,
+    pub os: String,
+}
+
+/// The whole image index (`images/index.json`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Index {
+    pub images: Vec<ImageRecord>,
+}
+
+/// What extraction recorded about a layer (`layers/<hex>/layer.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LayerMeta {
+    pub diff_id: Digest,
+    pub whiteout_form: String,
+    pub size: u64,
+    pub entries: u64,
+}
+
+impl LayerMeta {
+    pub fn form(&self) -> WhiteoutForm {
+        WhiteoutForm::parse(&self.whiteout_form).unwrap_or(WhiteoutForm::Marker)
+    }
+}
+
+/// An open store, holding the store lock for as long as it lives.
+pub struct Store {
+    root: PathBuf,
+    _lock: File,
+}
+
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A unique temporary name (`.tmp-<pid>-<seq>-<tag>`) for a directory entry.
+pub fn tmp_name(tag: &str) -> String {
+    format!(
+        ".tmp-{}-{}-{tag}",
+        std::process::id(),
+        TMP_SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root` and takes its lock.
+    pub fn open(root: &Path, mode: LockMode) -> Result<Store, StoreError> {
+        for sub in ["blobs/sha256", "layers", "images", "locks"] {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).map_err(io_err("create", &p))?;
+        }
+        let lock_path = root.join("store.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err("open", &lock_path))?;
+        match mode {
+            LockMode::Shared => lock.lock_shared(),
+            LockMode::Exclusive => lock.lock(),
+        }
+        .map_err(io_err("lock", &lock_path))?;
+        let store = Store {
+            root: root.to_path_buf(),
+            _lock: lock,
+        };
+        if mode == LockMode::Exclusive {
+            store.remove_debris();
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(d.hex())
+    }
+
+    pub fn has_blob(&self, d: &Digest) -> bool {
+        self.blob_path(d).exists()
+    }
+
+    pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
+        let p = self.blob_path(d);
+        fs::read(&p).map_err(io_err("read", &p))
+    }
+
+    /// Stores `data` after checking it hashes to `expected`, if given.
+    pub fn put_blob(&self, data: &[u8], expected: Option<&Digest>) -> Result<Digest, StoreError> {
+        let d = Digest::of(data);
+        if let Some(e) = expected {
+            if *e != d {
+                return Err(StoreError::BadBlob(
+                    e.clone(),
+                    format!("content hashes to {d}"),
+                ));
+            }
+        }
+        if self.has_blob(&d) {
+            return Ok(d);
+        }
+        let tmp = self.tmp_blob_path();
+        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        f.write_all(data).map_err(io_err("write", &tmp))?;
+        drop(f);
+        self.commit_blob(&tmp, &d)?;
+        Ok(d)
+    }
+
+    /// A fresh temporary path in the blob directory.
+    pub fn tmp_blob_path(&self) -> PathBuf {
+        self.root.join("blobs/sha256").join(tmp_name("blob"))
+    }
+
+    /// Renames a verified temporary blob into place.
+    pub fn commit_blob(&self, tmp: &Path, d: &Digest) -> Result<(), StoreError> {
+        let dst = self.blob_path(d);
+        fs::rename(tmp, &dst).map_err(io_err("rename into place", &dst))
+    }
+
+    pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.root.join("layers").join(diff_id.hex())
+    }
+
+    pub fn has_layer(&self, diff_id: &Digest) -> bool {
+        self.layer_dir(diff_id).join("layer.json").exists()
+    }
+
+    pub fn layer_meta(&self, diff_id: &Digest) -> Result<LayerMeta, StoreError> {
+        let p = self.layer_dir(diff_id).join("layer.json");
+        let b = fs::read(&p).map_err(io_err("read", &p))?;
+        serde_json::from_slice(&b).map_err(|e| StoreError::BadBlob(diff_id.clone(), e.to_string()))
+    }
+
+    /// Makes a temporary layer directory with an empty `diff/` in it.
+    pub fn new_tmp_layer(&self) -> Result<PathBuf, StoreError> {
+        let tmp = self.root.join("layers").join(tmp_name("layer"));
+        let diff = tmp.join("diff");
+        fs::create_dir_all(&diff).map_err(io_err("create", &diff))?;
+        Ok(tmp)
+    }
+
+    /// Writes the metadata and renames a finished layer into place.
+    pub fn commit_layer(&self, tmp: &Path, meta: &LayerMeta) -> Result<(), StoreError> {
+        let p = tmp.join("layer.json");
+        fs::write(&p, serde_json::to_vec(meta).expect("json")).map_err(io_err("write", &p))?;
+        let dst = self.layer_dir(&meta.diff_id);
+        match fs::rename(tmp, &dst) {
+            Ok(()) => Ok(()),
+            // Another process finished the same layer first: keep theirs.
+            Err(e) if dst.join("layer.json").exists() => {
+                tracing::debug!("layer {} appeared meanwhile ({e})", meta.diff_id);
+                remove_tree(tmp)
+            }
+            Err(e) => Err(io_err("rename into place", &dst)(e)),
+        }
+    }
+
+    /// Takes the extraction lock of one layer (released on drop).
+    pub fn lock_layer(&self, diff_id: &Digest) -> Result<File, StoreError> {
+        self.lock_file(&format!("layer-{}", diff_id.hex()))
+    }
+
+    fn lock_file(&self, name: &str) -> Result<File, StoreError> {
+        let p = self.root.join("locks").join(name);
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err("open", &p))?;
+        f.lock().map_err(io_err("lock", &p))?;
+        Ok(f)
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("images/index.json")
+    }
+
+    /// Reads the index (empty when there is none yet).
+    pub fn index(&self) -> Result<Index, StoreError> {
+        let p = self.index_path();
+        match fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|source| StoreError::BadIndex { path: p, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Index::default()),
+            Err(e) => Err(io_err("read", &p)(e)),
+        }
+    }
+
+    /// Read-modify-write of the index under the index lock; the new index
+    /// replaces the old one atomically.
+    pub fn update_index<T>(&self, f: impl FnOnce(&mut Index) -> T) -> Result<T, StoreError> {
+        let _lock = self.lock_file("index")?;
+        let mut index = self.index()?;
+        let out = f(&mut index);
+        let p = self.index_path();
+        let tmp = self.root.join("images").join(tmp_name("index"));
+        let mut body = serde_json::to_vec_pretty(&index).expect("json");
+        body.push(b'\n');
+        fs::write(&tmp, body).map_err(io_err("write", &tmp))?;
+        fs::rename(&tmp, &p).map_err(io_err("rename into place", &p))?;
+        Ok(out)
+    }
+
+    /// Deletes blobs and layers that no image in `index` refers to. Needs
+    /// the exclusive lock. Returns the bytes of blobs freed, and errors met
+    /// (collection goes on past them).
+    pub fn collect_garbage(&self, index: &Index) -> (u64, Vec<StoreError>) {
+        let mut keep_blobs = std::collections::HashSet::new();
+        let mut keep_layers = std::collections::HashSet::new();
+        for img in &index.images {
+            keep_blobs.insert(img.id.hex().to_string());
+            keep_blobs.insert(img.manifest.hex().to_string());
+            for l in &img.layers {
+                keep_blobs.insert(l.blob.hex().to_string());
+                keep_layers.insert(l.diff_id.hex().to_string());
+            }
+        }
+        let mut freed = 0;
+        let mut errors = Vec::new();
+        let blobs = self.root.join("blobs/sha256");
+        for name in list_dir(&blobs, &mut errors) {
+            if !keep_blobs.contains(&name) {
+                let p = blobs.join(&name);
+                freed += p.metadata().map(|m| m.len()).unwrap_or(0);
+                if let Err(e) = fs::remove_file(&p) {
+                    errors.push(io_err("remove", &p)(e));
+                }
+            }
+        }
+        let layers = self.root.join("layers");
+        for name in list_dir(&layers, &mut errors) {
+            if !keep_layers.contains(&name) {
+                if let Err(e) = self.remove_dir_atomically(&layers.join(&name)) {
+                    errors.push(e);
+                }
+            }
+        }
+        let locks = self.root.join("locks");
+        for name in list_dir(&locks, &mut errors) {
+            if let Some(hex) = name.strip_prefix("layer-") {
+                if !keep_layers.contains(hex) {
+                    let _ = fs::remove_file(locks.join(&name));
+                }
+            }
+        }
+        (freed, errors)
+    }
+
+    /// Renames a directory to a temporary name, then deletes it.
+    pub fn remove_dir_atomically(&self, dir: &Path) -> Result<(), StoreError> {
+        let parent = dir.parent().unwrap_or(&self.root);
+        let tmp = parent.join(tmp_name("del"));
+        match fs::rename(dir, &tmp) {
+            Ok(()) => remove_tree(&tmp),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("rename for removal", dir)(e)),
+        }
+    }
+
+    /// Removes `.tmp-*` debris left by killed processes. Only called with the
+    /// exclusive lock, when no other process can own such debris.
+    fn remove_debris(&self) {
+        for sub in ["blobs/sha256", "layers", "images"] {
+            let dir = self.root.join(sub);
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                    if let Err(err) = remove_tree(&e.path()) {
+                        tracing::warn!("{err}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The complete (non-temporary) entries of a directory.
+fn list_dir(dir: &Path, errors: &mut Vec<StoreError>) -> Vec<String> {
+    match fs::read_dir(dir) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect(),
+        Err(e) => {
+            errors.push(io_err("list", dir)(e));
+            Vec::new()
+        }
+    }
+}
+
+/// Deletes a tree, first making directories writable: image layers may hold
+/// read-only directories, which block deletion for a user without
+/// CAP_DAC_OVERRIDE (single-id mode).
+pub fn remove_tree(path: &Path) -> Result<(), StoreError> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("inspect", path)(e)),
+        Ok(m) if !m.is_dir() => return fs::remove_file(path).map_err(io_err("remove", path)),
+        Ok(_) => {}
+    }
+    if fs::remove_dir_all(path).is_ok() {
+        return Ok(());
+    }
+    make_writable(path);
+    fs::remove_dir_all(path).map_err(io_err("remove", path))
+}
+
+fn make_writable(dir: &Path) {
+    if let Ok(m) = fs::symlink_metadata(dir) {
+        if m.is_dir() {
+            let mode = m.permissions().mode();
+            if mode & 0o700 != 0o700 {
+                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o700));
+            }
+            if let Ok(rd) = fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        make_writable(&e.path());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_index_and_gc() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), LockMode::Exclusive).unwrap();
+        let d = s.put_blob(b"hello", None).unwrap();
+        assert!(s.has_blob(&d));
+        assert!(s.put_blob(b"x", Some(&d)).is_err());
+        let orphan = s.put_blob(b"orphan", None).unwrap();
+        let diff = Digest::of(b"layer");
+        let tmp = s.new_tmp_layer().unwrap();
+        fs::create_dir(tmp.join("diff/ro")).unwrap();
+        fs::set_permissions(tmp.join("diff/ro"), fs::Permissions::from_mode(0o555)).unwrap();
+        let meta = LayerMeta {
+            diff_id: diff.clone(),
+            whiteout_form: "overlay".into(),
+            size: 0,
+            entries: 1,
+        };
+        s.commit_layer(&tmp, &meta).unwrap();
+        assert!(s.has_layer(&diff));
+        s.update_index(|i| {
+            i.images.push(ImageRecord {
+                id: d.clone(),
+                manifest: d.clone(),
+                manifest_media_type: String::new(),
+                names: vec!["a/b:c".into()],
+                digests: vec![],
+                layers: vec![LayerRecord {
+                    diff_id: diff.clone(),
+                    blob: d.clone(),
+                    blob_size: 5,
+                    media_type: String::new(),
+                }],
+                created: 0,
+                size: 0,
+                architecture: "amd64".into(),
+                os: "linux".into(),
+            })
+        })
+        .unwrap();
+        let (_, errs) = s.collect_garbage(&s.index().unwrap());
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(s.has_blob(&d) && !s.has_blob(&orphan) && s.has_layer(&diff));
+        let (_, errs) = s.collect_garbage(&Index::default());
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(!s.has_blob(&d) && !s.has_layer(&diff));
+        // Debris is removed by the next exclusive opener.
+        fs::create_dir(dir.path().join("layers/.tmp-1-2-x")).unwrap();
+        drop(s);
+        let _s = Store::open(dir.path(), LockMode::Exclusive).unwrap();
+        assert!(!dir.path().join("layers/.tmp-1-2-x").exists());
+    }
+}

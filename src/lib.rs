@@ -1,0 +1,5 @@
+//! rless: rootless, daemonless containers. See `docs/design.md`.
+
+pub mod config;
+pub mod image;
+pub mod userns;

@@ -1,0 +1,80 @@
+//! The `rless` command line: parses arguments, enters the user namespace when
+//! a command needs it, runs one command from `commands/`, and turns errors
+//! into one line on stderr and docker's exit codes.
+
+mod commands;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit code for errors of rless itself, as docker uses it.
+const EXIT_RLESS_ERROR: u8 = 125;
+
+fn main() -> ExitCode {
+    // SAFETY: called first thing, before any other thread exists; restoring
+    // the default action makes `rless images | head` end quietly, as other
+    // command-line tools do, instead of failing on EPIPE.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
+    let cli = match commands::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+                || !e.use_stderr()
+            {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                return ExitCode::from(EXIT_RLESS_ERROR);
+            }
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid arguments");
+            eprintln!(
+                "rless: {}; see 'rless --help'",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::from(EXIT_RLESS_ERROR);
+        }
+    };
+    init_logging(cli.log_level.as_deref());
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("rless: {msg}");
+            ExitCode::from(EXIT_RLESS_ERROR)
+        }
+    }
+}
+
+/// Warnings go to stderr as `rless: warning: …`; `--log-level` or
+/// `RLESS_LOG` (`info`, `debug`, …) shows more.
+fn init_logging(level: Option<&str>) {
+    let filter = level
+        .map(str::to_string)
+        .or_else(|| std::env::var("RLESS_LOG").ok())
+        .unwrap_or_else(|| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_level(true)
+        .fmt_fields(tracing_subscriber::fmt::format::DefaultFields::new())
+        .event_format(
+            tracing_subscriber::fmt::format()
+                .compact()
+                .without_time()
+                .with_target(false),
+        )
+        .init();
+}

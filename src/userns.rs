@@ -1,0 +1,380 @@
+//! Id mapping: which ids the user may use, and entering a user namespace
+//! that maps them.
+//!
+//! Theory of operation: with a subordinate id range in /etc/subuid and
+//! /etc/subgid, and the distribution's setuid `newuidmap`/`newgidmap`, the
+//! user becomes root of a user namespace where ids `1..=count` map to the
+//! range, as rootless podman does, so image files keep distinct owners.
+//! Without one (many HPC login nodes), rless runs in single-id mode: every
+//! file belongs to the user and ownership in images is dropped.
+//!
+//! Store commands that create or delete files with mapped owners re-execute
+//! rless inside such a namespace ([`reexec_in_userns`]): the child unshares
+//! its user namespace before exec, reports its pid over a pipe, and waits on
+//! a second pipe while a parent thread runs newuidmap/newgidmap; only then
+//! does it exec, so the new image starts as uid 0 with full capabilities in
+//! the namespace.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+
+/// Set in the environment of the re-executed child.
+const IN_USERNS_ENV: &str = "_RLESS_IN_USERNS";
+
+/// A contiguous range of subordinate ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    pub start: u32,
+    pub count: u32,
+}
+
+/// How the user's ids are mapped into containers and into the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdMode {
+    /// User → 0, range → 1..=count.
+    SubUid {
+        uid: u32,
+        gid: u32,
+        uids: IdRange,
+        gids: IdRange,
+    },
+    /// Only the user's own id is mapped.
+    Single { reason: String },
+    /// rless runs as real root; ids are used as they are.
+    Root,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsernsError {
+    #[error("cannot {op}: {source}")]
+    Sys { op: &'static str, source: io::Error },
+    #[error("{tool} failed ({status}): {stderr}")]
+    MapTool {
+        tool: &'static str,
+        status: String,
+        stderr: String,
+    },
+}
+
+impl IdMode {
+    /// The mode of this process: inherited from the parent when this is the
+    /// re-executed child, else [`IdMode::detect`].
+    pub fn current() -> IdMode {
+        if let Some(v) = std::env::var_os(IN_USERNS_ENV) {
+            let n: Vec<u32> = v
+                .to_string_lossy()
+                .split(':')
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [uid, gid, us, uc, gs, gc] = n[..] {
+                return IdMode::SubUid {
+                    uid,
+                    gid,
+                    uids: IdRange {
+                        start: us,
+                        count: uc,
+                    },
+                    gids: IdRange {
+                        start: gs,
+                        count: gc,
+                    },
+                };
+            }
+        }
+        IdMode::detect()
+    }
+
+    /// Looks at /etc/subuid, /etc/subgid and the helpers.
+    pub fn detect() -> IdMode {
+        let uid = rustix::process::getuid().as_raw();
+        let gid = rustix::process::getgid().as_raw();
+        if uid == 0 {
+            return IdMode::Root;
+        }
+        let name = user_name(uid);
+        let display = name.clone().unwrap_or_else(|| uid.to_string());
+        let uids = find_range(Path::new("/etc/subuid"), name.as_deref(), uid);
+        let gids = find_range(Path::new("/etc/subgid"), name.as_deref(), uid);
+        let (Some(uids), Some(gids)) = (uids, gids) else {
+            let file = if uids.is_none() {
+                "/etc/subuid"
+            } else {
+                "/etc/subgid"
+            };
+            return IdMode::Single {
+                reason: format!(
+                    "no subordinate id range for {display} in {file}; all files are owned by you. \
+                     Ask your admin for a range to keep image file owners distinct"
+                ),
+            };
+        };
+        for tool in ["newuidmap", "newgidmap"] {
+            if find_in_path(tool).is_none() {
+                return IdMode::Single {
+                    reason: format!(
+                        "{tool} is not installed (package uidmap); all files are owned by you"
+                    ),
+                };
+            }
+        }
+        IdMode::SubUid {
+            uid,
+            gid,
+            uids,
+            gids,
+        }
+    }
+
+    /// `subuid`, `single` or `root`, as `rless info` shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IdMode::SubUid { .. } => "subuid",
+            IdMode::Single { .. } => "single",
+            IdMode::Root => "root",
+        }
+    }
+
+    pub fn reason(&self) -> String {
+        match self {
+            IdMode::SubUid { uids, gids, .. } => format!(
+                "subordinate ids {}-{} and gids {}-{} are mapped to 1-{} in containers",
+                uids.start,
+                uids.start as u64 + uids.count as u64 - 1,
+                gids.start,
+                gids.start as u64 + gids.count as u64 - 1,
+                uids.count.min(gids.count)
+            ),
+            IdMode::Single { reason } => reason.clone(),
+            IdMode::Root => "running as root: ids are used as they are".into(),
+        }
+    }
+
+    /// The number of ids usable in the namespace (ids `0..limit`), or `None`
+    /// when ownership is not kept at all.
+    pub fn id_limit(&self) -> Option<u32> {
+        match self {
+            IdMode::SubUid { uids, gids, .. } => Some(uids.count.min(gids.count).saturating_add(1)),
+            IdMode::Single { .. } => None,
+            IdMode::Root => Some(u32::MAX),
+        }
+    }
+
+    /// The host uid that owns files of namespace uid `id`, for messages and tests.
+    pub fn host_uid(&self, id: u32) -> Option<u32> {
+        match self {
+            IdMode::SubUid { uid, uids, .. } if id == 0 => Some(*uid).filter(|_| uids.count > 0),
+            IdMode::SubUid { uids, .. } => (id <= uids.count).then(|| uids.start + id - 1),
+            IdMode::Single { .. } => Some(rustix::process::getuid().as_raw()),
+            IdMode::Root => Some(id),
+        }
+    }
+}
+
+/// Whether this process is the re-executed child inside the namespace.
+pub fn in_userns() -> bool {
+    std::env::var_os(IN_USERNS_ENV).is_some()
+}
+
+/// Runs this same command line again inside a new user namespace that maps
+/// the user to 0 and the subordinate range to 1..; returns the child's status.
+pub fn reexec_in_userns(mode: &IdMode) -> Result<ExitStatus, UsernsError> {
+    let IdMode::SubUid {
+        uid,
+        gid,
+        uids,
+        gids,
+    } = mode.clone()
+    else {
+        unreachable!("only subuid mode re-executes");
+    };
+    let sys = |op| move |source| UsernsError::Sys { op, source };
+    let (pid_r, pid_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| sys("create a pipe")(e.into()))?;
+    let (go_r, go_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| sys("create a pipe")(e.into()))?;
+
+    // The mapper thread: wait for the child's pid, map it, release it.
+    let mapper = std::thread::spawn(move || -> Result<(), UsernsError> {
+        let mut pid_r = std::fs::File::from(pid_r);
+        let mut buf = [0u8; 4];
+        pid_r
+            .read_exact(&mut buf)
+            .map_err(sys("read the child's pid"))?;
+        let pid = u32::from_ne_bytes(buf).to_string();
+        let umap = [
+            pid.clone(),
+            "0".into(),
+            uid.to_string(),
+            "1".into(),
+            "1".into(),
+            uids.start.to_string(),
+            uids.count.to_string(),
+        ];
+        let gmap = [
+            pid,
+            "0".into(),
+            gid.to_string(),
+            "1".into(),
+            "1".into(),
+            gids.start.to_string(),
+            gids.count.to_string(),
+        ];
+        run_map_tool("newuidmap", &umap)?;
+        run_map_tool("newgidmap", &gmap)?;
+        std::fs::File::from(go_w)
+            .write_all(b"1")
+            .map_err(sys("release the child"))
+    });
+
+    let mut cmd = Command::new("/proc/self/exe");
+    let mut args = std::env::args_os();
+    cmd.arg0(args.next().unwrap_or_else(|| OsString::from("rless")));
+    cmd.args(args);
+    cmd.env(
+        IN_USERNS_ENV,
+        format!(
+            "{uid}:{gid}:{}:{}:{}:{}",
+            uids.start, uids.count, gids.start, gids.count
+        ),
+    );
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe system calls (unshare, getpid, write, read) on fds it
+    // owns; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The child is single-threaded here, so no other thread can
+            // observe the unshared state (the outer SAFETY covers this call).
+            rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER)?;
+            let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+            rustix::io::write(&pid_w, &pid.to_ne_bytes())?;
+            let mut b = [0u8; 1];
+            if rustix::io::read(&go_r, &mut b)? != 1 {
+                return Err(io::Error::other("id mapping failed"));
+            }
+            Ok(())
+        })
+    };
+    let spawned = cmd.spawn();
+    // Closes our copies of the child's pipe ends, so the mapper sees EOF if
+    // the child died before reporting its pid.
+    drop(cmd);
+    let mapped = mapper.join().expect("mapper thread");
+    let mut child = match (spawned, mapped) {
+        (_, Err(e)) => return Err(e),
+        (Err(e), Ok(())) => return Err(sys("start rless in a user namespace")(e)),
+        (Ok(c), Ok(())) => c,
+    };
+    child
+        .wait()
+        .map_err(sys("wait for rless in the user namespace"))
+}
+
+fn run_map_tool(tool: &'static str, args: &[String]) -> Result<(), UsernsError> {
+    let out = Command::new(tool)
+        .args(args)
+        .output()
+        .map_err(|source| UsernsError::Sys {
+            op: "run newuidmap/newgidmap",
+            source,
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(UsernsError::MapTool {
+            tool,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// The login name of `uid` from /etc/passwd, falling back to `$USER`.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id = f.nth(1)?;
+            (id.parse() == Ok(uid)).then(|| name.to_string())
+        })
+        .or_else(|| std::env::var("USER").ok())
+}
+
+/// The first range for `name` (or the numeric uid) in a subid file.
+fn find_range(file: &Path, name: Option<&str>, uid: u32) -> Option<IdRange> {
+    let text = std::fs::read_to_string(file).ok()?;
+    parse_ranges(&text, name, uid)
+}
+
+fn parse_ranges(text: &str, name: Option<&str>, uid: u32) -> Option<IdRange> {
+    let uid_s = uid.to_string();
+    text.lines().find_map(|l| {
+        let mut f = l.trim().split(':');
+        let who = f.next()?;
+        if Some(who) != name && who != uid_s {
+            return None;
+        }
+        let start = f.next()?.parse().ok()?;
+        let count: u32 = f.next()?.parse().ok()?;
+        (count > 0).then_some(IdRange { start, count })
+    })
+}
+
+fn find_in_path(tool: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin:/usr/sbin:/sbin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subid_lines() {
+        let t = "# c\nbob:100000:65536\n1000:300000:10\nzed:1:0\n";
+        assert_eq!(
+            parse_ranges(t, Some("bob"), 5),
+            Some(IdRange {
+                start: 100000,
+                count: 65536
+            })
+        );
+        assert_eq!(
+            parse_ranges(t, Some("al"), 1000),
+            Some(IdRange {
+                start: 300000,
+                count: 10
+            })
+        );
+        assert_eq!(parse_ranges(t, Some("zed"), 7), None);
+        assert_eq!(parse_ranges(t, None, 9), None);
+    }
+
+    #[test]
+    fn host_ids() {
+        let m = IdMode::SubUid {
+            uid: 1000,
+            gid: 1000,
+            uids: IdRange {
+                start: 200000,
+                count: 65536,
+            },
+            gids: IdRange {
+                start: 200000,
+                count: 65536,
+            },
+        };
+        assert_eq!(m.host_uid(0), Some(1000));
+        assert_eq!(m.host_uid(1), Some(200000));
+        assert_eq!(m.host_uid(65536), Some(265535));
+        assert_eq!(m.host_uid(65537), None);
+        assert_eq!(m.id_limit(), Some(65537));
+    }
+}

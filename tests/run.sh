@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# Integration test entry point for rless.
+#
+#   sudo tests/run.sh            # full run: host setup + local registries + cargo test --workspace
+#   sudo tests/run.sh pull       # extra arguments are passed to `cargo test --workspace`
+#   tests/run.sh                 # as a normal user: no host setup, tests run as you only
+#
+# As root this script is idempotent and prepares a fresh Debian 12 machine:
+# packages, two test users (one with a subuid/subgid range, one without),
+# world-accessible /dev/fuse and /dev/net/tun, and two throw-away
+# docker-registry instances (open on 127.0.0.1:5000, htpasswd on 127.0.0.1:5001)
+# that are stopped when the script exits.
+#
+# Environment knobs:
+#   RLESS_TEST_REGISTRY=host:port  use an existing registry instead of starting them
+#   RLESS_KEEP_REGISTRY=1          keep the registry storage/logs dir after exit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'run.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+IS_ROOT=0
+[ "$(id -u)" -eq 0 ] && IS_ROOT=1
+
+TEST_USER=rlesstest
+SOLO_USER=rlesssolo
+SUBID_START=200000
+SUBID_COUNT=65536
+OPEN_PORT=5000
+AUTH_PORT=5001
+AUTH_USER=rless
+AUTH_PASS=rless-pass
+PKGS=(uidmap busybox-static docker-registry apache2-utils openssl python3 fuse3 iproute2 curl)
+
+# ---------------------------------------------------------------- packages
+install_packages() {
+    local missing=() p
+    for p in "${PKGS[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        log "all packages present, skipping apt"
+        return
+    fi
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Keep the docker-registry package from starting its own service on :5000.
+    local made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    apt-get update -qq </dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+    [ "$made_policy" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+    return 0
+}
+
+stop_system_registry() {
+    # The distribution package ships a service listening on :5000.
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
+        systemctl is-active --quiet docker-registry 2>/dev/null; then
+        log "stopping the docker-registry system service (it binds :5000)"
+        systemctl stop docker-registry
+    fi
+}
+
+# ---------------------------------------------------------------- users
+drop_subid_lines() { # FILE NAME UID
+    [ -f "$1" ] || return 0
+    sed -i -e "/^$2:/d" -e "/^$3:/d" "$1"
+}
+
+ensure_user() { # NAME
+    local name=$1 uid gid home
+    if ! id -u "$name" >/dev/null 2>&1; then
+        log "creating user $name"
+        useradd --create-home --user-group --shell /bin/sh \
+            -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$name"
+    fi
+    uid=$(id -u "$name")
+    gid=$(id -g "$name")
+    home=$(getent passwd "$name" | cut -d: -f6)
+    mkdir -p "$home"
+    chown "$uid:$gid" "$home"
+    mkdir -p "/run/user/$uid"
+    chown "$uid:$gid" "/run/user/$uid"
+    chmod 0700 "/run/user/$uid"
+}
+
+setup_users() {
+    touch /etc/subuid /etc/subgid
+    ensure_user "$TEST_USER"
+    ensure_user "$SOLO_USER"
+    local f line
+    line="$TEST_USER:$SUBID_START:$SUBID_COUNT"
+    for f in /etc/subuid /etc/subgid; do
+        if [ "$(grep -c "^$TEST_USER:" "$f" || true)" != 1 ] || ! grep -qx "$line" "$f"; then
+            drop_subid_lines "$f" "$TEST_USER" "$(id -u "$TEST_USER")"
+            echo "$line" >>"$f"
+        fi
+        # single-id mode: the solo user must have no range at all
+        drop_subid_lines "$f" "$SOLO_USER" "$(id -u "$SOLO_USER")"
+    done
+}
+
+setup_devices() {
+    if [ -e /dev/fuse ]; then chmod 0666 /dev/fuse; else log "no /dev/fuse on this host"; fi
+    if [ ! -e /dev/net/tun ]; then
+        mkdir -p /dev/net
+        mknod /dev/net/tun c 10 200 2>/dev/null || log "cannot create /dev/net/tun"
+    fi
+    [ -e /dev/net/tun ] && chmod 0666 /dev/net/tun
+    if [ -f /proc/sys/kernel/unprivileged_userns_clone ] &&
+        [ "$(cat /proc/sys/kernel/unprivileged_userns_clone)" = 0 ]; then
+        log "enabling kernel.unprivileged_userns_clone"
+        echo 1 >/proc/sys/kernel/unprivileged_userns_clone
+    fi
+    return 0
+}
+
+# ---------------------------------------------------------------- registries
+REG_DIR=
+REG_PIDS=()
+PIDFILE=${TMPDIR:-/tmp}/rless-test-registries.$(id -u).pids
+
+cleanup() {
+    local pid
+    for pid in "${REG_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${REG_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -f "$PIDFILE"
+    if [ -n "$REG_DIR" ]; then
+        if [ "${RLESS_KEEP_REGISTRY:-0}" = 1 ]; then
+            log "registry data kept in $REG_DIR"
+        else
+            rm -rf "$REG_DIR"
+        fi
+    fi
+}
+
+kill_stale_registries() {
+    # Registries left behind by an earlier run that was killed hard.
+    [ -f "$PIDFILE" ] || return 0
+    local pid
+    while read -r pid; do
+        if [ -n "$pid" ] && grep -qs docker-registry "/proc/$pid/cmdline"; then
+            log "killing stale registry pid $pid"
+            kill "$pid" 2>/dev/null || true
+        fi
+    done <"$PIDFILE"
+    rm -f "$PIDFILE"
+    sleep 0.5
+}
+
+port_busy() { # PORT
+    if command -v ss >/dev/null 2>&1; then
+        ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
+
+write_registry_config() { # NAME PORT AUTH(0|1)
+    local name=$1 port=$2 auth=$3
+    mkdir -p "$REG_DIR/$name-storage"
+    {
+        echo "version: 0.1"
+        echo "log:"
+        echo "  level: info"
+        echo "storage:"
+        echo "  filesystem:"
+        echo "    rootdirectory: $REG_DIR/$name-storage"
+        echo "  delete:"
+        echo "    enabled: true"
+        echo "  maintenance:"
+        echo "    uploadpurging:"
+        echo "      enabled: false"
+        echo "http:"
+        echo "  addr: 127.0.0.1:$port"
+        echo "  secret: rless-test-$name"
+        # no http.debug section: the debug server would bind a second port
+        echo "health:"
+        echo "  storagedriver:"
+        echo "    enabled: false"
+        if [ "$auth" = 1 ]; then
+            echo "auth:"
+            echo "  htpasswd:"
+            echo "    realm: rless-test"
+            echo "    path: $REG_DIR/htpasswd"
+        fi
+    } >"$REG_DIR/$name.yml"
+}
+
+wait_registry() { # PORT EXPECTED_STATUS NAME
+    local code i
+    for i in $(seq 1 100); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v2/" || true)
+        if [ "$code" = "$2" ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "registry $3 on :$1 did not come up (last status '$code'); log follows"
+    cat "$REG_DIR/$3.log" >&2 || true
+    return 1
+}
+
+start_registries() {
+    local bin
+    bin=$(command -v docker-registry || true)
+    [ -z "$bin" ] && [ -x /usr/bin/docker-registry ] && bin=/usr/bin/docker-registry
+    if [ -z "$bin" ]; then
+        log "docker-registry not installed: registry tests will be skipped"
+        return 0
+    fi
+    command -v htpasswd >/dev/null || die "htpasswd (apache2-utils) is missing"
+    command -v curl >/dev/null || die "curl is missing"
+    kill_stale_registries
+    local port
+    for port in "$OPEN_PORT" "$AUTH_PORT"; do
+        if port_busy "$port"; then
+            die "127.0.0.1:$port is already in use; stop whatever listens there (or set RLESS_TEST_REGISTRY)"
+        fi
+    done
+    REG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/rless-registry.XXXXXX")
+    chmod 0755 "$REG_DIR"
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    htpasswd -Bbn "$AUTH_USER" "$AUTH_PASS" >"$REG_DIR/htpasswd"
+    write_registry_config open "$OPEN_PORT" 0
+    write_registry_config auth "$AUTH_PORT" 1
+    local name
+    for name in open auth; do
+        "$bin" serve "$REG_DIR/$name.yml" >"$REG_DIR/$name.log" 2>&1 </dev/null &
+        REG_PIDS+=($!)
+        echo "$!" >>"$PIDFILE"
+    done
+    wait_registry "$OPEN_PORT" 200 open
+    wait_registry "$AUTH_PORT" 401 auth
+    log "registries up: 127.0.0.1:$OPEN_PORT (open), 127.0.0.1:$AUTH_PORT (basic auth); data in $REG_DIR"
+    export RLESS_TEST_REGISTRY=127.0.0.1:$OPEN_PORT
+    export RLESS_TEST_REGISTRY_DIR=$REG_DIR/open-storage
+    export RLESS_TEST_AUTH_REGISTRY=127.0.0.1:$AUTH_PORT
+    export RLESS_TEST_AUTH_USER=$AUTH_USER
+    export RLESS_TEST_AUTH_PASS=$AUTH_PASS
+}
+
+# ---------------------------------------------------------------- cargo
+find_cargo() {
+    command -v cargo >/dev/null 2>&1 && return 0
+    # `sudo` resets PATH; look in the usual rustup places.
+    local h
+    for h in "${CARGO_HOME:-}" "$HOME/.cargo" \
+        "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)/.cargo" /root/.cargo; do
+        if [ -n "$h" ] && [ -x "$h/bin/cargo" ]; then
+            export PATH="$h/bin:$PATH"
+            return 0
+        fi
+    done
+    die "cargo not found in PATH"
+}
+
+# ---------------------------------------------------------------- main
+if [ "$IS_ROOT" = 1 ]; then
+    install_packages
+    stop_system_registry
+    setup_users
+    setup_devices
+    export RLESS_TEST_USER=$TEST_USER
+    export RLESS_TEST_SOLO_USER=$SOLO_USER
+else
+    log "not root: skipping apt, test users and /dev permissions; tests run as $(id -un) only"
+fi
+
+if [ -n "${RLESS_TEST_REGISTRY:-}" ]; then
+    log "using the registry from the environment: $RLESS_TEST_REGISTRY"
+else
+    start_registries
+fi
+
+if [ "$IS_ROOT" = 1 ] || [ "${CI:-}" = true ]; then
+    export RLESS_MUST_WORK=1
+fi
+
+find_cargo
+status=0
+cargo test --workspace "$@" || status=$?
+if [ "$status" -ne 0 ] && [ -n "$REG_DIR" ]; then
+    for name in open auth; do
+        log "last lines of the $name registry log:"
+        tail -n 15 "$REG_DIR/$name.log" >&2 || true
+    done
+fi
+exit "$status"

@@ -1,0 +1,404 @@
+//! The local image store: images, inspect, tag, rmi, prune, info, import, reset.
+
+mod common;
+
+use common::oci::{
+    busybox, busybox_layer, Built, Comp, Format, LayerBuilder, Pushed, Registry, CREATED_UNIX,
+};
+use common::{for_each_user, host_arch, is_hex64, Ctx};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+fn set<const N: usize>(items: [&str; N]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn hex(d: &str) -> String {
+    d.trim_start_matches("sha256:").to_string()
+}
+
+fn names_of(v: &serde_json::Value) -> Vec<String> {
+    v["Names"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Push a two-layer image (busybox + a small top layer) and pull it.
+fn pull_two_layer(ctx: &Ctx, reg: &Registry, repo: &str, tag: &str, top: &str) -> (Built, Pushed) {
+    let bb = busybox_layer().unwrap();
+    let t = LayerBuilder::new()
+        .file(&format!("top-{top}"), top.as_bytes(), 0o644)
+        .finish();
+    let img = Built::host(Format::Docker, &[(bb, Comp::Gzip), (&t, Comp::Gzip)]);
+    let p = reg.push(&ctx.repo(repo), tag, &img);
+    assert_eq!(ctx.pull(&[&p.reference]), img.id());
+    (img, p)
+}
+
+#[test]
+fn images_json_and_inspect() {
+    let Some(reg) = Registry::open() else { return };
+    if busybox_layer().is_none() {
+        return;
+    }
+    for_each_user("images_json", |ctx| {
+        assert!(ctx.images_json().is_empty(), "fresh store lists images");
+        let (img, p) = pull_two_layer(ctx, &reg, "img", "latest", "x");
+
+        let list = ctx.images_json();
+        assert_eq!(list.len(), 1, "{list:?}");
+        let e = &list[0];
+        assert_eq!(e["Id"], img.id());
+        assert!(
+            names_of(e).contains(&p.reference),
+            "Names {:?} lacks {}",
+            e["Names"],
+            p.reference
+        );
+        assert_eq!(e["Digest"], p.manifest_digest);
+        assert_eq!(
+            e["Created"].as_i64(),
+            Some(CREATED_UNIX),
+            "Created (unix seconds of config.created)"
+        );
+        assert!(e["Size"].as_u64().unwrap_or(0) > 0, "Size: {}", e["Size"]);
+
+        let q = ctx.ok(&["images", "-q"]);
+        let lines: Vec<&str> = q.stdout.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1, "images -q: {q}");
+        assert!(
+            lines[0].len() >= 12 && img.id().starts_with(lines[0]),
+            "images -q: {q}"
+        );
+
+        for by in [p.reference.as_str(), img.id().as_str()] {
+            let i = ctx.inspect(by);
+            assert_eq!(i["Id"], img.id(), "inspect {by}");
+            assert_eq!(i["Digest"], p.manifest_digest);
+            assert!(
+                i["RepoTags"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!(p.reference))),
+                "RepoTags: {}",
+                i["RepoTags"]
+            );
+            assert_eq!(i["Architecture"], host_arch().unwrap_or("amd64"));
+            assert_eq!(i["Os"], "linux");
+            assert_eq!(i["Config"]["Cmd"], json!(["/bin/sh", "-c", "echo hello"]));
+            assert!(
+                i["Config"]["Env"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!("RLESS_TEST=1"))),
+                "Env: {}",
+                i["Config"]["Env"]
+            );
+            assert_eq!(i["RootFS"]["Type"], "layers");
+            assert_eq!(i["RootFS"]["Layers"], json!(img.diff_ids()));
+        }
+        ctx.fail_unchanged(&["image", "inspect", "127.0.0.1:5000/no/such:image"]);
+    });
+}
+
+#[test]
+fn tag_and_untag() {
+    let Some(reg) = Registry::open() else { return };
+    if busybox_layer().is_none() {
+        return;
+    }
+    for_each_user("tag", |ctx| {
+        let (img, p) = pull_two_layer(ctx, &reg, "img", "latest", "t");
+        let second = format!("{}/{}:v2", reg.host, ctx.repo("other"));
+        ctx.ok(&["tag", &p.reference, &second]);
+        let e = ctx.image_entry(&img.id()).expect("image listed");
+        let names = names_of(&e);
+        assert!(
+            names.contains(&p.reference) && names.contains(&second),
+            "Names after tag: {names:?}"
+        );
+        assert_eq!(ctx.inspect(&second)["Id"], img.id());
+        assert_eq!(
+            ctx.image_ids().len(),
+            1,
+            "tag must not create a second image"
+        );
+
+        // removing one of two names only untags
+        let layers = ctx.layer_dirs();
+        ctx.ok(&["rmi", &second]);
+        let e = ctx
+            .image_entry(&img.id())
+            .expect("image still there after removing one tag");
+        assert_eq!(names_of(&e), vec![p.reference.clone()]);
+        assert_eq!(ctx.layer_dirs(), layers, "untag removed layers");
+
+        ctx.fail_unchanged(&["tag", "127.0.0.1:5000/no/such:image", &second]);
+        ctx.fail_unchanged(&["tag", &p.reference, "Bad::Name"]);
+    });
+}
+
+#[test]
+fn rmi_removes_unshared_layers_only() {
+    let Some(reg) = Registry::open() else { return };
+    if busybox_layer().is_none() {
+        return;
+    }
+    for_each_user("rmi", |ctx| {
+        let (a, pa) = pull_two_layer(ctx, &reg, "a", "latest", "a");
+        let (b, _pb) = pull_two_layer(ctx, &reg, "b", "latest", "b");
+        let base = hex(&a.diff_ids()[0]);
+        assert_eq!(hex(&b.diff_ids()[0]), base);
+        let (top_a, top_b) = (hex(&a.diff_ids()[1]), hex(&b.diff_ids()[1]));
+        assert_eq!(ctx.layer_dirs(), set([&base, &top_a, &top_b]));
+
+        ctx.ok(&["rmi", &pa.reference]);
+        assert_eq!(ctx.image_ids(), set([&b.id()]));
+        assert_eq!(
+            ctx.layer_dirs(),
+            set([&base, &top_b]),
+            "only a's own layer goes"
+        );
+        assert!(
+            !ctx.blob_path(&a.config_digest()).exists(),
+            "a's config blob left behind"
+        );
+        assert!(ctx.blob_path(&b.config_digest()).exists());
+
+        // by id this time
+        ctx.ok(&["rmi", &b.id()]);
+        assert!(ctx.image_ids().is_empty());
+        assert!(
+            ctx.layer_dirs().is_empty(),
+            "layers left: {:?}",
+            ctx.layer_dirs()
+        );
+
+        ctx.fail_unchanged(&["rmi", &pa.reference]);
+        ctx.fail_unchanged(&["rmi", &"f".repeat(64)]);
+    });
+}
+
+#[test]
+fn image_prune_dangling_then_all() {
+    let Some(reg) = Registry::open() else { return };
+    if busybox_layer().is_none() {
+        return;
+    }
+    for_each_user("prune", |ctx| {
+        let (old, _) = pull_two_layer(ctx, &reg, "img", "latest", "old");
+        // the tag moves to a new image: the old one becomes dangling
+        let (new, _) = pull_two_layer(ctx, &reg, "img", "latest", "new");
+        let (keep, _) = pull_two_layer(ctx, &reg, "keep", "latest", "keep");
+        let old_entry = ctx.image_entry(&old.id()).expect("old image still stored");
+        assert!(
+            names_of(&old_entry).is_empty(),
+            "old image should be untagged: {old_entry}"
+        );
+
+        ctx.ok(&["image", "prune"]);
+        assert_eq!(ctx.image_ids(), set([&new.id(), &keep.id()]));
+        assert!(
+            !ctx.layer_dirs().contains(&hex(&old.diff_ids()[1])),
+            "dangling image's layer kept"
+        );
+        assert!(
+            ctx.layer_dirs().contains(&hex(&old.diff_ids()[0])),
+            "shared base removed"
+        );
+
+        ctx.ok(&["image", "prune", "-a"]);
+        assert!(ctx.image_ids().is_empty(), "prune -a left images");
+        assert!(
+            ctx.layer_dirs().is_empty(),
+            "prune -a left layers: {:?}",
+            ctx.layer_dirs()
+        );
+    });
+}
+
+#[test]
+fn info_reports_id_mapping_mode() {
+    for_each_user("info", |ctx| {
+        let out = ctx.ok(&["info", "--format", "json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("info json ({e}): {out}"));
+        assert_eq!(
+            v["IdMapping"]["Mode"],
+            ctx.user.mode.as_str(),
+            "IdMapping for {}: {out}",
+            ctx.user.name
+        );
+        assert!(
+            v["IdMapping"]["Reason"].is_string(),
+            "IdMapping.Reason: {out}"
+        );
+        let root = v["Store"]["Root"]
+            .as_str()
+            .unwrap_or_else(|| panic!("Store.Root: {out}"));
+        assert_eq!(
+            fs::canonicalize(root).ok().unwrap_or_else(|| root.into()),
+            fs::canonicalize(&ctx.root).unwrap(),
+            "Store.Root"
+        );
+        let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        assert_eq!(
+            v["Host"]["Kernel"].as_str(),
+            Some(kernel.trim()),
+            "Host.Kernel: {out}"
+        );
+        let cg = &v["Host"]["CgroupVersion"];
+        assert!(!cg.is_null(), "Host.CgroupVersion: {out}");
+        if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            assert!(
+                cg.to_string().contains('2'),
+                "cgroup v2 host, CgroupVersion {cg}"
+            );
+        }
+    });
+}
+
+#[test]
+fn system_reset_deletes_store() {
+    let Some(reg) = Registry::open() else { return };
+    if busybox_layer().is_none() {
+        return;
+    }
+    for_each_user("reset", |ctx| {
+        pull_two_layer(ctx, &reg, "img", "latest", "r");
+        ctx.ok(&["system", "reset", "-f"]);
+        let left = common::list_names(&ctx.root);
+        assert!(left.is_empty(), "store not empty after reset: {left:?}");
+        assert!(ctx.images_json().is_empty());
+    });
+}
+
+// ------------------------------------------------------------------ import
+
+fn rootfs_tar(bb: &[u8]) -> Vec<u8> {
+    LayerBuilder::new()
+        .busybox(bb)
+        .file("etc/hostname", b"imported\n", 0o644)
+        .file_owned("etc/owned", b"x", 0o640, 1000, 1000)
+        .finish()
+}
+
+/// Check an imported image; returns its single layer's diff dir.
+fn check_import(ctx: &Ctx, id: &str, name: &str) -> std::path::PathBuf {
+    assert!(is_hex64(id), "import must print a 64-hex id, got {id:?}");
+    let e = ctx.image_entry(id).expect("imported image listed");
+    assert!(
+        names_of(&e)
+            .iter()
+            .any(|n| n == name || n.ends_with(&format!("/{name}"))),
+        "Names {:?} lack {name}",
+        e["Names"]
+    );
+    let i = ctx.inspect(id);
+    let layers = i["RootFS"]["Layers"]
+        .as_array()
+        .expect("RootFS.Layers")
+        .clone();
+    assert_eq!(layers.len(), 1, "imported image has one layer: {i}");
+    let diff = ctx.layer_diff(layers[0].as_str().unwrap());
+    let bb = busybox().unwrap();
+    assert_eq!(
+        fs::metadata(diff.join("bin/busybox")).unwrap().len(),
+        bb.len() as u64
+    );
+    assert_eq!(
+        fs::read_link(diff.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
+    assert_eq!(fs::read(diff.join("etc/hostname")).unwrap(), b"imported\n");
+    diff
+}
+
+#[test]
+fn import_tar_file_and_stdin() {
+    let Some(bb) = busybox() else { return };
+    let tar = rootfs_tar(bb);
+    for_each_user("import_tar", |ctx| {
+        let file = ctx.write_file("rootfs.tar", &tar);
+        let out = ctx.ok(&["import", file.to_str().unwrap(), "imp-file:v1"]);
+        let id = out.last_line().to_string();
+        let diff = check_import(ctx, &id, "imp-file:v1");
+        let (uid, gid, mode) = common::owner_mode(&diff.join("etc/owned"));
+        assert_eq!(
+            (uid, gid, mode),
+            (ctx.user.host_uid(1000), ctx.user.host_gid(1000), 0o640),
+            "etc/owned"
+        );
+
+        let out = ctx.rless_stdin(&["import", "-", "imp-stdin"], &tar);
+        assert!(out.success(), "import from stdin: {out}");
+        let id2 = out.last_line().to_string();
+        check_import(ctx, &id2, "imp-stdin:latest");
+
+        // bad inputs
+        let junk = ctx.write_file(
+            "junk.tar",
+            b"this is not a tar archive at all, just some bytes\n",
+        );
+        ctx.fail_unchanged(&["import", junk.to_str().unwrap(), "imp-junk"]);
+        ctx.fail_unchanged(&[
+            "import",
+            ctx.work.join("missing.tar").to_str().unwrap(),
+            "imp-missing",
+        ]);
+        ctx.fail_unchanged(&["import", file.to_str().unwrap(), "BAD::name"]);
+    });
+}
+
+#[test]
+fn import_directory() {
+    let Some(bb) = busybox() else { return };
+    for_each_user("import_dir", |ctx| {
+        let dir = ctx.work.join("rootfs");
+        fs::create_dir_all(dir.join("bin")).unwrap();
+        fs::create_dir_all(dir.join("etc")).unwrap();
+        fs::write(dir.join("bin/busybox"), bb).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("busybox", dir.join("bin/sh")).unwrap();
+        fs::write(dir.join("etc/hostname"), b"imported\n").unwrap();
+        ctx.give_tree(&dir);
+        let out = ctx.ok(&["import", dir.to_str().unwrap(), "imp-dir:v1"]);
+        let id = out.last_line().to_string();
+        let diff = check_import(ctx, &id, "imp-dir:v1");
+        let (_, _, mode) = common::owner_mode(&diff.join("bin/busybox"));
+        assert_eq!(mode, 0o755);
+    });
+}
+
+#[test]
+fn import_hostile_tars_stay_inside() {
+    if busybox().is_none() {
+        return;
+    }
+    for_each_user("import_hostile", |ctx| {
+        ctx.ok(&["images"]);
+        for (case, tar) in common::hostile::hostile_tars(&ctx.work) {
+            common::hostile::prepare_outside(ctx);
+            let file = ctx.write_file(&format!("{case}.tar"), &tar);
+            let before = ctx.snapshot();
+            let out = ctx.rless(&["import", file.to_str().unwrap(), &format!("hostile-{case}")]);
+            if !out.success() {
+                out.assert_rless_error();
+                ctx.snapshot()
+                    .assert_same(&before, &format!("hostile import {case}"));
+            }
+            common::hostile::assert_no_escape(ctx, case);
+            let out = ctx.rless_stdin(&["import", "-", &format!("hostile-stdin-{case}")], &tar);
+            if !out.success() {
+                out.assert_rless_error();
+            }
+            common::hostile::assert_no_escape(ctx, case);
+        }
+    });
+}
