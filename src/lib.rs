@@ -2,4 +2,5 @@
 
 pub mod config;
 pub mod image;
+pub mod runtime;
 pub mod userns;

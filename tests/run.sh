@@ -292,7 +292,7 @@ fi
 
 find_cargo
 status=0
-cargo test --workspace "$@" || status=$?
+cargo test --workspace --no-fail-fast "$@" || status=$?
 if [ "$status" -ne 0 ] && [ -n "$REG_DIR" ]; then
     for name in open auth; do
         log "last lines of the $name registry log:"

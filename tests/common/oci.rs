@@ -221,7 +221,8 @@ pub fn compress(tar: &[u8], comp: Comp) -> Vec<u8> {
 fn compress_cached(tar: &[u8], comp: Comp) -> Vec<u8> {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    static CACHE: OnceLock<Mutex<HashMap<(String, u8), Vec<u8>>>> = OnceLock::new();
+    type Cache = Mutex<HashMap<(String, u8), Vec<u8>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     if tar.len() < 256 * 1024 {
         return compress(tar, comp);
     }
@@ -430,6 +431,15 @@ impl Registry {
             creds: None,
             agent: agent(),
         })
+    }
+
+    /// An open registry at `host:port`.
+    pub fn at(host: &str) -> Registry {
+        Registry {
+            host: host.to_string(),
+            creds: None,
+            agent: agent(),
+        }
     }
 
     /// The basic-auth registry (`RLESS_TEST_AUTH_REGISTRY`, `…_USER`, `…_PASS`).

@@ -1,0 +1,177 @@
+//! Stage 1 and 2 of container setup: enter a new user namespace and map ids.
+//!
+//! Single-id mode maps the user alone and needs no helper: the process
+//! unshares and writes its own maps. Subuid mode needs the setuid
+//! newuidmap/newgidmap, which must act on the namespace from outside it, so
+//! the process forks: the child unshares and waits; the parent maps it
+//! (both tools at once), releases it, and then only waits for it, passing
+//! on SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 and exiting with its status.
+//! Terminal signals (SIGINT, SIGQUIT, SIGWINCH) reach the child directly.
+//! Either way the caller continues inside the namespace with every
+//! capability there.
+
+use crate::userns::IdMode;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use std::io::{self, Read, Write};
+use std::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdsError {
+    #[error("cannot create a user namespace: {0} (are unprivileged user namespaces disabled? check /proc/sys/user/max_user_namespaces)")]
+    Unshare(io::Error),
+    #[error("cannot write {path}: {source}")]
+    WriteMap { path: &'static str, source: io::Error },
+    #[error("{tool} failed: {detail}")]
+    MapTool { tool: &'static str, detail: String },
+    #[error("cannot {op}: {source}")]
+    Sys { op: &'static str, source: io::Error },
+}
+
+/// The uid and gid maps for newuidmap/newgidmap (triples inside, outside, count).
+pub fn map_args(host: u32, start: u32, count: u32, keep_id: bool) -> Vec<[u32; 3]> {
+    if keep_id && host > 0 && host <= count {
+        // Ids below the user's map to the range, the user to itself, the
+        // rest of the range above it.
+        vec![[0, start, host], [host, host, 1], [host + 1, start + host, count - host]]
+    } else {
+        vec![[0, host, 1], [1, start, count]]
+    }
+}
+
+/// Enters a new user namespace with ids mapped per `mode`.
+pub fn enter(mode: &IdMode, keep_id: bool) -> Result<(), IdsError> {
+    match mode {
+        IdMode::Root => Ok(()),
+        IdMode::Single { .. } => enter_single(keep_id),
+        IdMode::SubUid { uid, gid, uids, gids } => {
+            let umap = map_args(*uid, uids.start, uids.count, keep_id);
+            let gmap = map_args(*gid, gids.start, gids.count, keep_id);
+            enter_mapped(&umap, &gmap)
+        }
+    }
+}
+
+fn unshare_user() -> Result<(), IdsError> {
+    // SAFETY: only CLONE_NEWUSER is unshared, which changes no state that
+    // other threads could observe; the caller is single-threaded anyway.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) }
+        .map_err(|e| IdsError::Unshare(e.into()))
+}
+
+fn enter_single(keep_id: bool) -> Result<(), IdsError> {
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    unshare_user()?;
+    let write = |path: &'static str, text: String| {
+        std::fs::write(path, text).map_err(|source| IdsError::WriteMap { path, source })
+    };
+    write("/proc/self/setgroups", "deny".into())?;
+    let (inside_u, inside_g) = if keep_id { (uid, gid) } else { (0, 0) };
+    write("/proc/self/uid_map", format!("{inside_u} {uid} 1"))?;
+    write("/proc/self/gid_map", format!("{inside_g} {gid} 1"))
+}
+
+fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
+    let sys = |op| move |source| IdsError::Sys { op, source };
+    let (ready_r, ready_w) = std::io::pipe().map_err(sys("create a pipe"))?;
+    let (go_r, go_w) = std::io::pipe().map_err(sys("create a pipe"))?;
+    match super::sys::fork().map_err(sys("fork"))? {
+        None => {
+            drop((ready_r, go_w));
+            let unshared = unshare_user();
+            let mut ready_w = ready_w;
+            let _ = ready_w.write_all(if unshared.is_ok() { b"1" } else { b"0" });
+            drop(ready_w);
+            unshared?;
+            let mut b = [0u8; 1];
+            let mut go_r = go_r;
+            match go_r.read(&mut b) {
+                Ok(1) if b[0] == b'1' => Ok(()),
+                // The parent reports what went wrong; just leave.
+                _ => std::process::exit(125),
+            }
+        }
+        Some(child) => {
+            drop((ready_w, go_r));
+            let mut b = [0u8; 1];
+            let mut ready_r = ready_r;
+            let unshared = matches!(ready_r.read(&mut b), Ok(1) if b[0] == b'1');
+            let mapped = if unshared {
+                map_ids(child.as_raw(), umap, gmap)
+            } else {
+                Err(IdsError::Unshare(io::Error::other("the child could not unshare")))
+            };
+            let mut go_w = go_w;
+            let _ = go_w.write_all(if mapped.is_ok() { b"1" } else { b"0" });
+            drop(go_w);
+            if let Err(e) = mapped {
+                let _ = waitpid(child, None);
+                return Err(e);
+            }
+            std::process::exit(wait_and_forward(child))
+        }
+    }
+}
+
+/// Runs newuidmap and newgidmap at once on `pid`.
+fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
+    let spawn = |tool: &'static str, map: &[[u32; 3]]| {
+        let mut cmd = Command::new(tool);
+        cmd.arg(pid.to_string());
+        for t in map {
+            cmd.args(t.iter().map(u32::to_string));
+        }
+        cmd.stderr(std::process::Stdio::piped());
+        cmd.spawn().map_err(|e| IdsError::MapTool { tool, detail: e.to_string() })
+    };
+    let u = spawn("newuidmap", umap)?;
+    let g = spawn("newgidmap", gmap)?;
+    for (tool, child) in [("newuidmap", u), ("newgidmap", g)] {
+        let out = child.wait_with_output().map_err(|e| IdsError::MapTool { tool, detail: e.to_string() })?;
+        if !out.status.success() {
+            let detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(IdsError::MapTool { tool, detail: format!("{} ({detail})", out.status) });
+        }
+    }
+    Ok(())
+}
+
+/// The parent's life after mapping: wait, pass signals on, mirror the exit.
+fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGINT, Signal::SIGQUIT, Signal::SIGCHLD] {
+        set.add(s);
+    }
+    let _ = set.thread_block();
+    loop {
+        match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) => {}
+            Err(_) => return 125,
+        }
+        match set.wait() {
+            Ok(Signal::SIGCHLD) | Err(_) => {}
+            // The child gets these from the terminal itself.
+            Ok(Signal::SIGINT | Signal::SIGQUIT) => {}
+            Ok(sig) => {
+                let _ = nix::sys::signal::kill(child, sig);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps() {
+        assert_eq!(map_args(1000, 100000, 65536, false), vec![[0, 1000, 1], [1, 100000, 65536]]);
+        assert_eq!(
+            map_args(1000, 100000, 65536, true),
+            vec![[0, 100000, 1000], [1000, 1000, 1], [1001, 101000, 64536]]
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! The container's pid 1 and the start of its command.
+//!
+//! Theory of operation: the monitor clones the init into new mount, pid,
+//! uts, ipc and network namespaces. The init builds the root filesystem
+//! ([`super::rootfs`]), pivots into it, and forks the command, which drops
+//! capabilities, sets no_new_privs, switches user and execs. The init then
+//! only waits: it reaps every zombie (orphans are re-parented to it), passes
+//! SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH on to the
+//! command, and exits with the command's status (128+n for signal n) as soon
+//! as the command ends; the kernel then kills whatever else is left in the
+//! pid namespace. Signals are taken with sigwait on a blocked set, so no
+//! handler runs and none is inherited.
+//!
+//! Errors before exec are one `rless: …` line on stderr and docker's codes:
+//! 125 for setup, 126 when the command cannot be executed, 127 when it is
+//! not found.
+
+use super::caps::{self, CapSet};
+use super::rootfs;
+use super::user::{self, ExecUser};
+use super::ContainerSpec;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// Exit code for failures before the command runs.
+pub const EXIT_SETUP: i32 = 125;
+pub const EXIT_CANNOT_EXEC: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// Signals the init and the monitor take with sigwait and pass on.
+pub fn forwarded_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+        Signal::SIGCHLD,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// The body of pid 1. Returns its exit code.
+pub fn container_init(spec: &ContainerSpec, tty: Option<OwnedFd>) -> i32 {
+    if let Err(e) = setup(spec) {
+        eprintln!("rless: {e}");
+        return EXIT_SETUP;
+    }
+    let user = match resolve_user(&spec.process.user) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("rless: {e}");
+            return EXIT_SETUP;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&spec.process.cwd) {
+        eprintln!("rless: cannot create working directory {}: {e}", spec.process.cwd);
+        return EXIT_SETUP;
+    }
+    // A session of its own: terminal signals from the caller's terminal go
+    // to the monitor, which passes them on, never twice.
+    let _ = nix::unistd::setsid();
+    let child = match super::sys::fork() {
+        Ok(Some(pid)) => pid,
+        Ok(None) => exec_command(spec, &user, tty),
+        Err(e) => {
+            eprintln!("rless: cannot start the command: {e}");
+            return EXIT_SETUP;
+        }
+    };
+    drop(tty);
+    reap_until(child)
+}
+
+/// Stages 3 to 6, in order.
+fn setup(spec: &ContainerSpec) -> Result<(), super::RunError> {
+    rootfs::make_private()?;
+    let merged = &spec.merged;
+    rootfs::mount_root(&spec.rootfs, merged, false)?;
+    for op in &spec.plan {
+        rootfs::apply(merged, op)?;
+    }
+    nix::unistd::sethostname(&spec.hostname).map_err(|e| super::RunError::Sys { op: "set the hostname", source: e.into() })?;
+    if spec.private_network {
+        super::sys::loopback_up().map_err(|source| super::RunError::Sys { op: "bring up loopback", source })?;
+    }
+    rootfs::pivot(merged)?;
+    Ok(())
+}
+
+fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    user::resolve(spec, &passwd, &group)
+}
+
+/// Waits for `main`, reaping everything; passes signals on to it.
+fn reap_until(main: Pid) -> i32 {
+    let set = forwarded_signals();
+    loop {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == main => return code,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => return 128 + sig as i32,
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        match set.wait() {
+            Ok(Signal::SIGCHLD) | Err(_) => {}
+            Ok(sig) => {
+                let _ = nix::sys::signal::kill(main, sig);
+            }
+        }
+    }
+}
+
+/// The command's side of the fork: never returns.
+fn exec_command(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>) -> ! {
+    let code = match prepare_and_exec(spec, user, tty) {
+        Ok(never) => match never {},
+        Err((code, msg)) => {
+            eprintln!("rless: {msg}");
+            code
+        }
+    };
+    std::process::exit(code)
+}
+
+enum Never {}
+
+fn prepare_and_exec(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>) -> Result<Never, (i32, String)> {
+    let setup_err = |what: &str, e: &dyn std::fmt::Display| (EXIT_SETUP, format!("{what}: {e}"));
+    let _ = SigSet::all().thread_unblock();
+    let p = &spec.process;
+    if let Some(t) = tty {
+        nix::unistd::setsid().map_err(|e| setup_err("setsid", &e))?;
+        super::sys::set_controlling_tty(t.as_fd()).map_err(|e| setup_err("set the controlling terminal", &e))?;
+        for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
+            dup(&t).map_err(|e| setup_err("attach the terminal", &e))?;
+        }
+    } else if !p.stdin {
+        let null = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty())
+            .map_err(|e| setup_err("open /dev/null", &e))?;
+        rustix::stdio::dup2_stdin(&null).map_err(|e| setup_err("redirect stdin", &e))?;
+    }
+    drop_capabilities(p.caps, user.uid).map_err(|e| setup_err("drop capabilities", &e))?;
+    if p.no_new_privs {
+        rustix::thread::set_no_new_privs(true).map_err(|e| setup_err("set no_new_privs", &e))?;
+    }
+    let groups: Vec<nix::unistd::Gid> = user.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    // setgroups is denied in single-id mode; the process then keeps none.
+    let _ = nix::unistd::setgroups(&groups);
+    let gid = nix::unistd::Gid::from_raw(user.gid);
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| setup_err(&format!("cannot switch to group {}", user.gid), &e))?;
+    let uid = nix::unistd::Uid::from_raw(user.uid);
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| setup_err(&format!("cannot switch to user {}", user.uid), &e))?;
+    if user.uid == 0 {
+        set_capabilities(p.caps).map_err(|e| setup_err("set capabilities", &e))?;
+    }
+    std::env::set_current_dir(&p.cwd).map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
+    let env = environment(spec, user);
+    exec(&p.args, &env)
+}
+
+/// The command's environment: the image's and the user's, plus docker's
+/// defaults for PATH, HOME, HOSTNAME and TERM.
+fn environment(spec: &ContainerSpec, user: &ExecUser) -> Vec<String> {
+    let mut env = spec.process.env.clone();
+    let has = |env: &[String], k: &str| env.iter().any(|e| e.split_once('=').is_some_and(|(n, _)| n == k));
+    if !has(&env, "PATH") {
+        env.push(format!("PATH={}", super::DEFAULT_PATH));
+    }
+    if !has(&env, "HOSTNAME") {
+        env.push(format!("HOSTNAME={}", spec.hostname));
+    }
+    if !has(&env, "HOME") {
+        env.push(format!("HOME={}", user.home));
+    }
+    if spec.process.tty && !has(&env, "TERM") {
+        env.push("TERM=xterm".into());
+    }
+    env
+}
+
+/// Drops every capability outside `keep` from the bounding set.
+fn drop_capabilities(keep: CapSet, _uid: u32) -> std::io::Result<()> {
+    for cap in 0..=caps::last_cap() {
+        if !keep.contains(cap) {
+            let set = rustix::thread::CapabilitySet::from_bits_retain(1 << cap);
+            match rustix::thread::remove_capability_from_bounding_set(set) {
+                // Capabilities newer than the kernel are simply absent.
+                Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    rustix::thread::clear_ambient_capability_set().or_else(|e| if e == rustix::io::Errno::INVAL { Ok(()) } else { Err(e) })?;
+    Ok(())
+}
+
+fn set_capabilities(keep: CapSet) -> std::io::Result<()> {
+    let set = rustix::thread::CapabilitySet::from_bits_retain(keep.0);
+    rustix::thread::set_capabilities(None, rustix::thread::CapabilitySets { effective: set, permitted: set, inheritable: set })?;
+    Ok(())
+}
+
+/// execve with a PATH search in the container's environment, mapping
+/// failures to docker's exit codes.
+fn exec(args: &[String], env: &[String]) -> Result<Never, (i32, String)> {
+    let Some(cmd) = args.first() else {
+        return Err((EXIT_CANNOT_EXEC, "no command given and the image has none".into()));
+    };
+    let cstr = |s: &str| CString::new(s).map_err(|_| (EXIT_CANNOT_EXEC, format!("{s:?} contains a NUL byte")));
+    let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?;
+    let candidates: Vec<String> = if cmd.contains('/') {
+        vec![cmd.clone()]
+    } else {
+        let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(super::DEFAULT_PATH);
+        path.split(':').map(|d| format!("{}/{cmd}", if d.is_empty() { "." } else { d })).collect()
+    };
+    let mut denied = None;
+    for c in &candidates {
+        let path = cstr(c)?;
+        let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+        match err {
+            nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {}
+            nix::errno::Errno::EACCES => denied = Some(c.clone()),
+            e if cmd.contains('/') || Path::new(c).exists() => {
+                return Err((EXIT_CANNOT_EXEC, format!("cannot execute {c:?}: {}", e.desc())));
+            }
+            _ => {}
+        }
+    }
+    match denied {
+        Some(c) => Err((EXIT_CANNOT_EXEC, format!("cannot execute {c:?}: permission denied"))),
+        None if cmd.contains('/') => Err((EXIT_NOT_FOUND, format!("{cmd:?}: no such file or directory"))),
+        None => Err((EXIT_NOT_FOUND, format!("{cmd:?}: executable file not found in $PATH"))),
+    }
+}

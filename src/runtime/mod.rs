@@ -1,0 +1,134 @@
+//! The runtime: from a resolved [`ContainerSpec`] to a running container.
+//!
+//! Theory of operation. Setup is linear, one named stage each:
+//! 1. [`ids::enter`]: a new user namespace with the ids mapped;
+//! 2. (same) the maps, by newuidmap/newgidmap or written directly;
+//! 3. [`init::container_init`], cloned into new mount, pid, uts, ipc and
+//!    network namespaces: the root filesystem ([`rootfs::mount_root`]);
+//! 4. the network: loopback only, until netstack lands (or the host's);
+//! 5. [`rootfs::pivot`];
+//! 6. the mounts of the [`plan`], applied before the pivot;
+//! 7. capabilities dropped, then no_new_privs (seccomp: its own issue);
+//! 8. exec of the command, forked from the init.
+//!
+//! The process that called [`run`] is the container's monitor: it stays on
+//! the host side of every namespace but the user one, holds the terminal,
+//! passes signals to the init, and returns the container's exit code. All
+//! mounts live in the container's mount namespace and vanish with it, so a
+//! killed monitor or init leaves nothing mounted on the host.
+
+pub mod caps;
+pub mod ids;
+pub mod init;
+pub mod plan;
+pub mod rootfs;
+mod sys;
+mod tty;
+pub mod user;
+
+use crate::userns::IdMode;
+use caps::CapSet;
+use nix::sched::CloneFlags;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use plan::MountOp;
+use rootfs::RootFs;
+use std::path::PathBuf;
+
+/// docker's default PATH.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Ids(#[from] ids::IdsError),
+    #[error(transparent)]
+    Rootfs(#[from] rootfs::RootfsError),
+    #[error("cannot {op}: {source}")]
+    Sys { op: &'static str, source: std::io::Error },
+}
+
+/// The process to run.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub args: Vec<String>,
+    /// `KEY=value`, image first, then the user's; later wins.
+    pub env: Vec<String>,
+    pub cwd: String,
+    /// `user[:group]` as given, resolved inside the container.
+    pub user: String,
+    pub tty: bool,
+    pub stdin: bool,
+    pub caps: CapSet,
+    pub no_new_privs: bool,
+}
+
+/// Everything needed to start a container, resolved in advance.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub rootfs: RootFs,
+    /// Where the root filesystem is assembled (an empty directory).
+    pub merged: PathBuf,
+    pub plan: Vec<MountOp>,
+    pub hostname: String,
+    /// A network namespace of its own (loopback only), else the host's.
+    pub private_network: bool,
+    pub process: ProcessSpec,
+    pub ids: IdMode,
+    pub keep_id: bool,
+}
+
+/// Stage 1 and 2 only: after this, the caller is the monitor, inside the
+/// user namespace. Split from [`start`] so the caller can do store work
+/// (such as removing the container) with the namespace's ids afterwards.
+pub fn enter_userns(spec: &ContainerSpec) -> Result<(), RunError> {
+    Ok(ids::enter(&spec.ids, spec.keep_id)?)
+}
+
+/// Starts the container and waits for it; returns its exit code. The
+/// caller must already be in the user namespace ([`enter_userns`]) and
+/// single-threaded.
+pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
+    let sys = |op| move |source| RunError::Sys { op, source };
+    let signals = init::forwarded_signals();
+    signals.thread_block().map_err(|e| sys("block signals")(e.into()))?;
+    let terminal = if spec.process.tty { Some(tty::Terminal::open().map_err(sys("open a terminal"))?) } else { None };
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    if spec.private_network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let slave = match &terminal {
+        Some(t) => Some(t.slave().map_err(sys("open a terminal"))?),
+        None => None,
+    };
+    let init = sys::clone_process(flags, move || init::container_init(spec, slave)).map_err(sys("start the container"))?;
+    let code = match terminal {
+        Some(t) => t.relay(init, spec.process.stdin, &signals),
+        None => wait_forwarding(init, &signals),
+    };
+    Ok(code)
+}
+
+/// Waits for the init, passing signals on; returns its exit code.
+fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
+    loop {
+        if let Some(code) = exit_code(init) {
+            return code;
+        }
+        match signals.wait() {
+            Ok(nix::sys::signal::Signal::SIGCHLD) | Err(_) => {}
+            Ok(sig) => {
+                let _ = nix::sys::signal::kill(init, sig);
+            }
+        }
+    }
+}
+
+/// The init's exit code, once it has exited.
+fn exit_code(init: nix::unistd::Pid) -> Option<i32> {
+    match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Some(code),
+        Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+        Ok(_) => None,
+        Err(_) => Some(init::EXIT_SETUP),
+    }
+}

@@ -1,0 +1,114 @@
+//! The mount plan: every mount a container gets, computed as plain data
+//! before any system call, so it can be unit-tested without privileges.
+//!
+//! Order matters and is fixed here: the root filesystem first, then the
+//! kernel filesystems, then /dev, then generated files and user mounts
+//! (a user mount may cover anything before it, as in docker), and the
+//! read-only remount of the root last.
+
+use std::path::PathBuf;
+
+/// Host device nodes bind-mounted into the container's /dev.
+pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// One step of the plan. Targets are absolute paths inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOp {
+    /// A fresh procfs for the container's pid namespace.
+    Proc,
+    /// sysfs, read-only (falls back to a read-only bind of the host's /sys
+    /// where the network namespace is not the container's own).
+    Sys,
+    /// A tmpfs /dev with the host's harmless device nodes bound in,
+    /// /dev/pts (newinstance), /dev/shm, /dev/mqueue and the usual links.
+    Dev,
+    /// A tmpfs; `options` are passed to the kernel (`size=…`, `mode=…`).
+    Tmpfs { target: PathBuf, options: String, readonly: bool },
+    /// A host file or directory bound in.
+    Bind { source: PathBuf, target: PathBuf, readonly: bool },
+    /// Remount the root read-only (`--read-only`).
+    RootReadOnly,
+}
+
+/// What the plan is computed from.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInput {
+    pub readonly_root: bool,
+    /// Generated files (hosts, hostname, resolv.conf): host path, container path.
+    pub generated: Vec<(PathBuf, PathBuf)>,
+    /// User mounts from `-v`, `--mount` and `--tmpfs`, in command-line order.
+    pub user: Vec<MountOp>,
+}
+
+/// Builds the ordered plan.
+pub fn plan(input: &PlanInput) -> Vec<MountOp> {
+    let mut ops = vec![MountOp::Proc, MountOp::Sys, MountOp::Dev];
+    let user_targets: Vec<&PathBuf> = input
+        .user
+        .iter()
+        .filter_map(|m| match m {
+            MountOp::Tmpfs { target, .. } | MountOp::Bind { target, .. } => Some(target),
+            _ => None,
+        })
+        .collect();
+    if input.readonly_root {
+        // Writable scratch space, unless the user mounts something there.
+        for dir in ["/tmp", "/run"] {
+            let target = PathBuf::from(dir);
+            if !user_targets.contains(&&target) {
+                ops.push(MountOp::Tmpfs { target, options: "mode=1777".into(), readonly: false });
+            }
+        }
+    }
+    for (source, target) in &input.generated {
+        if !user_targets.contains(&target) {
+            ops.push(MountOp::Bind { source: source.clone(), target: target.clone(), readonly: false });
+        }
+    }
+    ops.extend(input.user.iter().cloned());
+    if input.readonly_root {
+        ops.push(MountOp::RootReadOnly);
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bind(s: &str, t: &str) -> MountOp {
+        MountOp::Bind { source: s.into(), target: t.into(), readonly: false }
+    }
+
+    #[test]
+    fn order_and_readonly() {
+        let input = PlanInput {
+            readonly_root: true,
+            generated: vec![("/c/hosts".into(), "/etc/hosts".into())],
+            user: vec![bind("/data", "/data"), MountOp::Tmpfs { target: "/run".into(), options: "size=1m".into(), readonly: false }],
+        };
+        let p = plan(&input);
+        assert_eq!(p[..3], [MountOp::Proc, MountOp::Sys, MountOp::Dev]);
+        assert_eq!(p.last(), Some(&MountOp::RootReadOnly));
+        // /tmp gets a tmpfs, /run is the user's own.
+        assert!(p.contains(&MountOp::Tmpfs { target: "/tmp".into(), options: "mode=1777".into(), readonly: false }));
+        assert_eq!(p.iter().filter(|m| matches!(m, MountOp::Tmpfs { target, .. } if target == &PathBuf::from("/run"))).count(), 1);
+        // Generated files come before user mounts, which can override them.
+        let hosts = p.iter().position(|m| *m == bind("/c/hosts", "/etc/hosts")).unwrap();
+        let data = p.iter().position(|m| *m == bind("/data", "/data")).unwrap();
+        assert!(hosts < data);
+    }
+
+    #[test]
+    fn user_mount_replaces_generated_file() {
+        let input = PlanInput {
+            readonly_root: false,
+            generated: vec![("/c/resolv.conf".into(), "/etc/resolv.conf".into())],
+            user: vec![bind("/mine", "/etc/resolv.conf")],
+        };
+        let p = plan(&input);
+        assert!(!p.contains(&bind("/c/resolv.conf", "/etc/resolv.conf")));
+        assert!(p.contains(&bind("/mine", "/etc/resolv.conf")));
+        assert!(!p.contains(&MountOp::RootReadOnly));
+    }
+}

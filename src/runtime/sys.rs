@@ -1,0 +1,81 @@
+//! The runtime's unsafe system calls, in one place. Everything else uses
+//! the safe wrappers of rustix and nix.
+
+use nix::sched::CloneFlags;
+use nix::unistd::{ForkResult, Pid};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Stack for the cloned container init; it runs setup code and then only
+/// waits, so 1 MiB is ample.
+const CLONE_STACK: usize = 1 << 20;
+
+/// Starts `child` in a new process with the given namespaces; it exits with
+/// the returned code. Must be called while the process is single-threaded.
+pub fn clone_process(flags: CloneFlags, child: impl FnOnce() -> i32) -> io::Result<Pid> {
+    let mut stack = vec![0u8; CLONE_STACK];
+    let mut child = Some(child);
+    let cb = Box::new(move || -> isize {
+        let f = child.take().expect("clone callback runs once");
+        f() as isize
+    });
+    // SAFETY: without CLONE_VM the child gets a copy-on-write copy of this
+    // address space, like fork(); the caller guarantees no other thread
+    // exists, so no lock is held in the copy. The stack buffer outlives the
+    // call in the parent and is private to the child after the clone.
+    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(nix::libc::SIGCHLD)) };
+    pid.map_err(io::Error::from)
+}
+
+/// fork(); `Ok(None)` in the child.
+pub fn fork() -> io::Result<Option<Pid>> {
+    // SAFETY: callers fork only while single-threaded (the monitor and the
+    // container's init never start threads before this), so the child
+    // cannot inherit a lock held by another thread.
+    match unsafe { nix::unistd::fork() }? {
+        ForkResult::Parent { child } => Ok(Some(child)),
+        ForkResult::Child => Ok(None),
+    }
+}
+
+nix::ioctl_write_ptr_bad!(ioctl_set_ifflags, nix::libc::SIOCSIFFLAGS, nix::libc::ifreq);
+nix::ioctl_write_int_bad!(ioctl_set_ctty, nix::libc::TIOCSCTTY);
+nix::ioctl_write_ptr_bad!(ioctl_set_winsize, nix::libc::TIOCSWINSZ, nix::libc::winsize);
+nix::ioctl_read_bad!(ioctl_get_winsize, nix::libc::TIOCGWINSZ, nix::libc::winsize);
+
+/// Brings the loopback interface of the current network namespace up.
+pub fn loopback_up() -> io::Result<()> {
+    let sock = rustix::net::socket(rustix::net::AddressFamily::INET, rustix::net::SocketType::DGRAM, None)?;
+    // SAFETY: ifreq is a plain C struct for which all-zero bytes are valid.
+    let mut req: nix::libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as nix::libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (nix::libc::IFF_UP | nix::libc::IFF_LOOPBACK | nix::libc::IFF_RUNNING) as i16;
+    // SAFETY: the fd is a live socket and req a valid ifreq naming "lo".
+    unsafe { ioctl_set_ifflags(sock.as_raw_fd(), &req) }?;
+    Ok(())
+}
+
+/// Makes the terminal `fd` the controlling terminal of this session.
+pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an int argument and touches no memory.
+    unsafe { ioctl_set_ctty(fd.as_raw_fd(), 0) }?;
+    Ok(())
+}
+
+/// The window size of terminal `fd`.
+pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<nix::libc::winsize> {
+    // SAFETY: winsize is plain data; the kernel fills it in.
+    let mut ws: nix::libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is a live descriptor and ws a valid winsize to write.
+    unsafe { ioctl_get_winsize(fd.as_raw_fd(), &mut ws) }?;
+    Ok(ws)
+}
+
+/// Sets the window size of terminal `fd`.
+pub fn set_window_size(fd: BorrowedFd<'_>, ws: &nix::libc::winsize) -> io::Result<()> {
+    // SAFETY: fd is a live descriptor and ws a valid winsize to read.
+    unsafe { ioctl_set_winsize(fd.as_raw_fd(), ws) }?;
+    Ok(())
+}

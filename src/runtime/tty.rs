@@ -1,0 +1,162 @@
+//! `-t`: a pseudo-terminal for the container, relayed by the monitor.
+//!
+//! The monitor opens the pty pair, gives the slave to the command as its
+//! controlling terminal, and puts the caller's terminal in raw mode, so
+//! keys such as ^C travel as bytes to the container's line discipline. It
+//! then relays stdin → master and master → stdout with poll, and takes
+//! signals from a signalfd in the same loop: SIGWINCH resizes the pty,
+//! SIGCHLD ends the loop once the init has exited and its output is
+//! drained, and the rest are passed on. The caller's terminal settings are
+//! restored on every way out of the loop (the guard's Drop), short of
+//! SIGKILL.
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+use rustix::termios::{self, OptionalActions, Termios};
+use std::io::{self, IsTerminal};
+use std::os::fd::{AsFd, OwnedFd};
+
+pub struct Terminal {
+    master: OwnedFd,
+    slave_path: std::path::PathBuf,
+}
+
+/// Restores the caller's terminal when dropped.
+struct RawGuard(Option<Termios>);
+
+impl Drop for RawGuard {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            let _ = termios::tcsetattr(io::stdin(), OptionalActions::Now, t);
+        }
+    }
+}
+
+impl Terminal {
+    /// Opens a pty pair sized like the caller's terminal, if it has one.
+    pub fn open() -> io::Result<Terminal> {
+        let master = rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY | rustix::pty::OpenptFlags::CLOEXEC)?;
+        rustix::pty::grantpt(&master)?;
+        rustix::pty::unlockpt(&master)?;
+        let name = rustix::pty::ptsname(&master, Vec::new())?;
+        let slave_path = std::path::PathBuf::from(name.to_string_lossy().into_owned());
+        if io::stdin().is_terminal() {
+            if let Ok(ws) = super::sys::window_size(io::stdin().as_fd()) {
+                let _ = super::sys::set_window_size(master.as_fd(), &ws);
+            }
+        }
+        Ok(Terminal { master, slave_path })
+    }
+
+    /// Opens the slave side, for the command.
+    pub fn slave(&self) -> io::Result<OwnedFd> {
+        Ok(rustix::fs::open(&self.slave_path, rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY, rustix::fs::Mode::empty())?)
+    }
+
+    /// Relays between the caller and the container until the init exits;
+    /// returns its exit code.
+    pub fn relay(self, init: Pid, forward_stdin: bool, signals: &SigSet) -> i32 {
+        let _guard = RawGuard(make_raw());
+        let sfd = match SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+            Ok(s) => s,
+            Err(_) => return super::wait_forwarding(init, signals),
+        };
+        let stdin = io::stdin();
+        let stdout = io::stdout();
+        let mut stdin_open = forward_stdin;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let mut fds = vec![
+                rustix::event::PollFd::new(&self.master, rustix::event::PollFlags::IN),
+                rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN),
+            ];
+            if stdin_open {
+                fds.push(rustix::event::PollFd::new(&stdin, rustix::event::PollFlags::IN));
+            }
+            if rustix::event::poll(&mut fds, None).is_err() {
+                continue;
+            }
+            let master_ready = !fds[0].revents().is_empty();
+            let sig_ready = !fds[1].revents().is_empty();
+            let stdin_ready = stdin_open && !fds[2].revents().is_empty();
+            drop(fds);
+            if master_ready && !copy(&self.master, &stdout, &mut buf) {
+                // EIO: every slave is closed; the init's exit follows.
+                if let Some(code) = wait_exit(init) {
+                    return code;
+                }
+            }
+            if stdin_ready && !copy(&stdin, &self.master, &mut buf) {
+                stdin_open = false;
+            }
+            if sig_ready {
+                while let Ok(Some(info)) = sfd.read_signal() {
+                    match Signal::try_from(info.ssi_signo as i32) {
+                        Ok(Signal::SIGWINCH) => {
+                            if let Ok(ws) = super::sys::window_size(stdin.as_fd()) {
+                                let _ = super::sys::set_window_size(self.master.as_fd(), &ws);
+                            }
+                        }
+                        Ok(Signal::SIGCHLD) => {
+                            if let Some(code) = super::exit_code(init) {
+                                drain(&self.master, &stdout, &mut buf);
+                                return code;
+                            }
+                        }
+                        Ok(sig) => {
+                            let _ = nix::sys::signal::kill(init, sig);
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn wait_exit(init: Pid) -> Option<i32> {
+    match nix::sys::wait::waitpid(init, None) {
+        Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => Some(c),
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => Some(128 + s as i32),
+        _ => None,
+    }
+}
+
+/// Copies one read's worth; false on EOF or error.
+fn copy(from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> bool {
+    match rustix::io::read(&from, &mut *buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => write_all(&to, &buf[..n]),
+    }
+}
+
+fn write_all(to: impl AsFd, mut data: &[u8]) -> bool {
+    while !data.is_empty() {
+        match rustix::io::write(&to, data) {
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Reads what is left in the master without blocking.
+fn drain(master: &OwnedFd, out: impl AsFd, buf: &mut [u8]) {
+    let _ = rustix::io::ioctl_fionbio(master, true);
+    while copy(master, &out, buf) {}
+}
+
+/// Puts the caller's terminal in raw mode; returns the settings to restore.
+fn make_raw() -> Option<Termios> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return None;
+    }
+    let saved = termios::tcgetattr(&stdin).ok()?;
+    let mut raw = saved.clone();
+    raw.make_raw();
+    termios::tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
+    Some(saved)
+}

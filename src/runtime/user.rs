@@ -1,0 +1,106 @@
+//! Resolving `-u user[:group]` against the image's /etc/passwd and
+//! /etc/group, as docker does: names or numbers, supplementary groups from
+//! /etc/group, HOME from the passwd entry.
+
+/// Whom the container's process runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub home: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoGroup(String),
+}
+
+struct PasswdEntry<'a> {
+    name: &'a str,
+    uid: u32,
+    gid: u32,
+    home: &'a str,
+}
+
+fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+    text.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 6 {
+            return None;
+        }
+        Some(PasswdEntry { name: f[0], uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5] })
+    })
+}
+
+fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
+    text.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 4 {
+            return None;
+        }
+        Some((f[0], f[2].parse().ok()?, f[3].split(',').filter(|m| !m.is_empty()).collect()))
+    })
+}
+
+/// Resolves `spec` (`""` means root) against the files' contents.
+pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, UserError> {
+    let (user, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let user = if user.is_empty() { "0" } else { user };
+    let entry = passwd_entries(passwd).find(|e| e.name == user || e.uid.to_string() == user);
+    let (uid, mut gid, home, name) = match (entry, user.parse::<u32>()) {
+        (Some(e), _) => (e.uid, e.gid, e.home.to_string(), Some(e.name.to_string())),
+        // A number not in passwd is allowed, with gid 0 and HOME=/ (docker).
+        (None, Ok(n)) => (n, 0, "/".to_string(), None),
+        (None, Err(_)) => return Err(UserError::NoUser(user.to_string())),
+    };
+    if let Some(g) = grp {
+        gid = match group_entries(group).find(|(n, id, _)| *n == g || id.to_string() == g) {
+            Some((_, id, _)) => id,
+            None => g.parse().map_err(|_| UserError::NoGroup(g.to_string()))?,
+        };
+    }
+    let mut groups = vec![gid];
+    // With an explicit group, docker drops supplementary groups; without
+    // one, the user's groups from /etc/group apply.
+    if grp.is_none() {
+        if let Some(name) = &name {
+            for (_, id, members) in group_entries(group) {
+                if members.contains(&name.as_str()) && !groups.contains(&id) {
+                    groups.push(id);
+                }
+            }
+        }
+    }
+    Ok(ExecUser { uid, gid, groups, home: if home.is_empty() { "/".into() } else { home } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nwheel:x:10:alice,bob\nalice:x:1000:\nusers:x:100:alice\n";
+
+    #[test]
+    fn names_numbers_and_groups() {
+        let r = resolve("", PASSWD, GROUP).unwrap();
+        assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
+        let a = resolve("alice", PASSWD, GROUP).unwrap();
+        assert_eq!((a.uid, a.gid), (1000, 1000));
+        assert_eq!(a.groups, vec![1000, 10, 100]);
+        let n = resolve("4242", PASSWD, GROUP).unwrap();
+        assert_eq!((n.uid, n.gid, n.home.as_str()), (4242, 0, "/"));
+        let g = resolve("alice:wheel", PASSWD, GROUP).unwrap();
+        assert_eq!((g.gid, g.groups.clone()), (10, vec![10]));
+        assert_eq!(resolve("1000:77", PASSWD, GROUP).unwrap().gid, 77);
+        assert!(matches!(resolve("mallory", PASSWD, GROUP), Err(UserError::NoUser(_))));
+        assert!(matches!(resolve("alice:nogroup", PASSWD, GROUP), Err(UserError::NoGroup(_))));
+    }
+}
