@@ -1,6 +1,8 @@
 //! rless: rootless, daemonless containers. See `docs/design.md`.
 
 pub mod config;
+pub mod container;
 pub mod image;
 pub mod runtime;
+pub mod trace;
 pub mod userns;

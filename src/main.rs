@@ -11,6 +11,7 @@ use std::process::ExitCode;
 const EXIT_RLESS_ERROR: u8 = 125;
 
 fn main() -> ExitCode {
+    rless::trace::init();
     // SAFETY: called first thing, before any other thread exists; restoring
     // the default action makes `rless images | head` end quietly, as other
     // command-line tools do, instead of failing on EPIPE.

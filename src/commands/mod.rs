@@ -17,6 +17,7 @@ mod login;
 mod prune;
 mod pull;
 mod rmi;
+mod run;
 mod system;
 mod tag;
 
@@ -42,6 +43,8 @@ pub struct Cli {
 enum Cmd {
     /// Pull an image from a registry.
     Pull(pull::Args),
+    /// Run a command in a new container.
+    Run(run::Args),
     /// List images.
     Images(images::Args),
     /// Manage images.
@@ -122,6 +125,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
+        Cmd::Run(a) => run::run(&ctx, a),
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::run(&ctx, a),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect::run(&ctx, a),
         Cmd::Image(ImageCmd::Prune(a)) => prune::run(&ctx, a),
@@ -139,5 +143,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 pub fn extract_options(ctx: &Ctx) -> rless::image::extract::ExtractOptions {
     rless::image::extract::ExtractOptions {
         id_limit: ctx.ids.id_limit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

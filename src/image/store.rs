@@ -254,6 +254,11 @@ impl Store {
         self.lock_file(&format!("layer-{}", diff_id.hex()))
     }
 
+    /// Takes a named lock in `locks/` (released on drop).
+    pub fn lock(&self, name: &str) -> Result<File, StoreError> {
+        self.lock_file(name)
+    }
+
     fn lock_file(&self, name: &str) -> Result<File, StoreError> {
         let p = self.root.join("locks").join(name);
         let f = File::options()

@@ -6,18 +6,65 @@
 
 /// Capability names in kernel order (the index is the capability number).
 const NAMES: [&str; 41] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 ];
 
 /// Docker's default capabilities.
 const DEFAULT: [&str; 14] = [
-    "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
-    "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +81,12 @@ impl CapSet {
     }
 
     pub fn docker_default() -> CapSet {
-        CapSet(DEFAULT.iter().map(|n| 1u64 << number(n).expect("known")).fold(0, |a, b| a | b))
+        CapSet(
+            DEFAULT
+                .iter()
+                .map(|n| 1u64 << number(n).expect("known"))
+                .fold(0, |a, b| a | b),
+        )
     }
 
     pub fn contains(self, cap: u32) -> bool {
@@ -60,7 +112,9 @@ impl CapSet {
 
     /// Names, `CAP_`-prefixed, for inspection.
     pub fn names(self) -> Vec<String> {
-        self.numbers().map(|c| format!("CAP_{}", NAMES[c as usize])).collect()
+        self.numbers()
+            .map(|c| format!("CAP_{}", NAMES[c as usize]))
+            .collect()
     }
 }
 
@@ -79,7 +133,9 @@ fn parse_mask(name: &str) -> Result<u64, UnknownCap> {
     if name.eq_ignore_ascii_case("ALL") {
         return Ok(CapSet::all().0);
     }
-    number(name).map(|c| 1u64 << c).ok_or_else(|| UnknownCap(name.to_string()))
+    number(name)
+        .map(|c| 1u64 << c)
+        .ok_or_else(|| UnknownCap(name.to_string()))
 }
 
 #[cfg(test)]
@@ -91,7 +147,9 @@ mod tests {
         let d = CapSet::docker_default();
         assert_eq!(d.numbers().count(), 14);
         assert!(d.contains(0) && !d.contains(21));
-        let s = d.adjusted(&["sys_admin".into()], &["CAP_CHOWN".into()]).unwrap();
+        let s = d
+            .adjusted(&["sys_admin".into()], &["CAP_CHOWN".into()])
+            .unwrap();
         assert!(s.contains(21) && !s.contains(0));
         assert_eq!(d.adjusted(&[], &["ALL".into()]).unwrap(), CapSet(0));
         assert_eq!(d.adjusted(&["ALL".into()], &[]).unwrap(), CapSet::all());

@@ -21,7 +21,10 @@ pub enum IdsError {
     #[error("cannot create a user namespace: {0} (are unprivileged user namespaces disabled? check /proc/sys/user/max_user_namespaces)")]
     Unshare(io::Error),
     #[error("cannot write {path}: {source}")]
-    WriteMap { path: &'static str, source: io::Error },
+    WriteMap {
+        path: &'static str,
+        source: io::Error,
+    },
     #[error("{tool} failed: {detail}")]
     MapTool { tool: &'static str, detail: String },
     #[error("cannot {op}: {source}")]
@@ -33,7 +36,11 @@ pub fn map_args(host: u32, start: u32, count: u32, keep_id: bool) -> Vec<[u32; 3
     if keep_id && host > 0 && host <= count {
         // Ids below the user's map to the range, the user to itself, the
         // rest of the range above it.
-        vec![[0, start, host], [host, host, 1], [host + 1, start + host, count - host]]
+        vec![
+            [0, start, host],
+            [host, host, 1],
+            [host + 1, start + host, count - host],
+        ]
     } else {
         vec![[0, host, 1], [1, start, count]]
     }
@@ -44,7 +51,12 @@ pub fn enter(mode: &IdMode, keep_id: bool) -> Result<(), IdsError> {
     match mode {
         IdMode::Root => Ok(()),
         IdMode::Single { .. } => enter_single(keep_id),
-        IdMode::SubUid { uid, gid, uids, gids } => {
+        IdMode::SubUid {
+            uid,
+            gid,
+            uids,
+            gids,
+        } => {
             let umap = map_args(*uid, uids.start, uids.count, keep_id);
             let gmap = map_args(*gid, gids.start, gids.count, keep_id);
             enter_mapped(&umap, &gmap)
@@ -100,7 +112,9 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
             let mapped = if unshared {
                 map_ids(child.as_raw(), umap, gmap)
             } else {
-                Err(IdsError::Unshare(io::Error::other("the child could not unshare")))
+                Err(IdsError::Unshare(io::Error::other(
+                    "the child could not unshare",
+                )))
             };
             let mut go_w = go_w;
             let _ = go_w.write_all(if mapped.is_ok() { b"1" } else { b"0" });
@@ -123,15 +137,24 @@ fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsErro
             cmd.args(t.iter().map(u32::to_string));
         }
         cmd.stderr(std::process::Stdio::piped());
-        cmd.spawn().map_err(|e| IdsError::MapTool { tool, detail: e.to_string() })
+        cmd.spawn().map_err(|e| IdsError::MapTool {
+            tool,
+            detail: e.to_string(),
+        })
     };
     let u = spawn("newuidmap", umap)?;
     let g = spawn("newgidmap", gmap)?;
     for (tool, child) in [("newuidmap", u), ("newgidmap", g)] {
-        let out = child.wait_with_output().map_err(|e| IdsError::MapTool { tool, detail: e.to_string() })?;
+        let out = child.wait_with_output().map_err(|e| IdsError::MapTool {
+            tool,
+            detail: e.to_string(),
+        })?;
         if !out.status.success() {
             let detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(IdsError::MapTool { tool, detail: format!("{} ({detail})", out.status) });
+            return Err(IdsError::MapTool {
+                tool,
+                detail: format!("{} ({detail})", out.status),
+            });
         }
     }
     Ok(())
@@ -140,7 +163,15 @@ fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsErro
 /// The parent's life after mapping: wait, pass signals on, mirror the exit.
 fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
     let mut set = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGINT, Signal::SIGQUIT, Signal::SIGCHLD] {
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGCHLD,
+    ] {
         set.add(s);
     }
     let _ = set.thread_block();
@@ -168,7 +199,10 @@ mod tests {
 
     #[test]
     fn maps() {
-        assert_eq!(map_args(1000, 100000, 65536, false), vec![[0, 1000, 1], [1, 100000, 65536]]);
+        assert_eq!(
+            map_args(1000, 100000, 65536, false),
+            vec![[0, 1000, 1], [1, 100000, 65536]]
+        );
         assert_eq!(
             map_args(1000, 100000, 65536, true),
             vec![[0, 100000, 1000], [1000, 1000, 1], [1001, 101000, 64536]]

@@ -63,7 +63,10 @@ pub fn container_init(spec: &ContainerSpec, tty: Option<OwnedFd>) -> i32 {
         }
     };
     if let Err(e) = std::fs::create_dir_all(&spec.process.cwd) {
-        eprintln!("rless: cannot create working directory {}: {e}", spec.process.cwd);
+        eprintln!(
+            "rless: cannot create working directory {}: {e}",
+            spec.process.cwd
+        );
         return EXIT_SETUP;
     }
     // A session of its own: terminal signals from the caller's terminal go
@@ -89,9 +92,15 @@ fn setup(spec: &ContainerSpec) -> Result<(), super::RunError> {
     for op in &spec.plan {
         rootfs::apply(merged, op)?;
     }
-    nix::unistd::sethostname(&spec.hostname).map_err(|e| super::RunError::Sys { op: "set the hostname", source: e.into() })?;
+    nix::unistd::sethostname(&spec.hostname).map_err(|e| super::RunError::Sys {
+        op: "set the hostname",
+        source: e.into(),
+    })?;
     if spec.private_network {
-        super::sys::loopback_up().map_err(|source| super::RunError::Sys { op: "bring up loopback", source })?;
+        super::sys::loopback_up().map_err(|source| super::RunError::Sys {
+            op: "bring up loopback",
+            source,
+        })?;
     }
     rootfs::pivot(merged)?;
     Ok(())
@@ -138,36 +147,56 @@ fn exec_command(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>) -> 
 
 enum Never {}
 
-fn prepare_and_exec(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>) -> Result<Never, (i32, String)> {
+fn prepare_and_exec(
+    spec: &ContainerSpec,
+    user: &ExecUser,
+    tty: Option<OwnedFd>,
+) -> Result<Never, (i32, String)> {
     let setup_err = |what: &str, e: &dyn std::fmt::Display| (EXIT_SETUP, format!("{what}: {e}"));
     let _ = SigSet::all().thread_unblock();
     let p = &spec.process;
     if let Some(t) = tty {
         nix::unistd::setsid().map_err(|e| setup_err("setsid", &e))?;
-        super::sys::set_controlling_tty(t.as_fd()).map_err(|e| setup_err("set the controlling terminal", &e))?;
-        for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
+        super::sys::set_controlling_tty(t.as_fd())
+            .map_err(|e| setup_err("set the controlling terminal", &e))?;
+        for dup in [
+            rustix::stdio::dup2_stdin,
+            rustix::stdio::dup2_stdout,
+            rustix::stdio::dup2_stderr,
+        ] {
             dup(&t).map_err(|e| setup_err("attach the terminal", &e))?;
         }
     } else if !p.stdin {
-        let null = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty())
-            .map_err(|e| setup_err("open /dev/null", &e))?;
+        let null = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| setup_err("open /dev/null", &e))?;
         rustix::stdio::dup2_stdin(&null).map_err(|e| setup_err("redirect stdin", &e))?;
     }
     drop_capabilities(p.caps, user.uid).map_err(|e| setup_err("drop capabilities", &e))?;
     if p.no_new_privs {
         rustix::thread::set_no_new_privs(true).map_err(|e| setup_err("set no_new_privs", &e))?;
     }
-    let groups: Vec<nix::unistd::Gid> = user.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    let groups: Vec<nix::unistd::Gid> = user
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
     // setgroups is denied in single-id mode; the process then keeps none.
     let _ = nix::unistd::setgroups(&groups);
     let gid = nix::unistd::Gid::from_raw(user.gid);
-    nix::unistd::setresgid(gid, gid, gid).map_err(|e| setup_err(&format!("cannot switch to group {}", user.gid), &e))?;
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(|e| setup_err(&format!("cannot switch to group {}", user.gid), &e))?;
     let uid = nix::unistd::Uid::from_raw(user.uid);
-    nix::unistd::setresuid(uid, uid, uid).map_err(|e| setup_err(&format!("cannot switch to user {}", user.uid), &e))?;
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(|e| setup_err(&format!("cannot switch to user {}", user.uid), &e))?;
     if user.uid == 0 {
         set_capabilities(p.caps).map_err(|e| setup_err("set capabilities", &e))?;
     }
-    std::env::set_current_dir(&p.cwd).map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
+    std::env::set_current_dir(&p.cwd)
+        .map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
     let env = environment(spec, user);
     exec(&p.args, &env)
 }
@@ -176,7 +205,10 @@ fn prepare_and_exec(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>)
 /// defaults for PATH, HOME, HOSTNAME and TERM.
 fn environment(spec: &ContainerSpec, user: &ExecUser) -> Vec<String> {
     let mut env = spec.process.env.clone();
-    let has = |env: &[String], k: &str| env.iter().any(|e| e.split_once('=').is_some_and(|(n, _)| n == k));
+    let has = |env: &[String], k: &str| {
+        env.iter()
+            .any(|e| e.split_once('=').is_some_and(|(n, _)| n == k))
+    };
     if !has(&env, "PATH") {
         env.push(format!("PATH={}", super::DEFAULT_PATH));
     }
@@ -204,13 +236,26 @@ fn drop_capabilities(keep: CapSet, _uid: u32) -> std::io::Result<()> {
             }
         }
     }
-    rustix::thread::clear_ambient_capability_set().or_else(|e| if e == rustix::io::Errno::INVAL { Ok(()) } else { Err(e) })?;
+    rustix::thread::clear_ambient_capability_set().or_else(|e| {
+        if e == rustix::io::Errno::INVAL {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
     Ok(())
 }
 
 fn set_capabilities(keep: CapSet) -> std::io::Result<()> {
     let set = rustix::thread::CapabilitySet::from_bits_retain(keep.0);
-    rustix::thread::set_capabilities(None, rustix::thread::CapabilitySets { effective: set, permitted: set, inheritable: set })?;
+    rustix::thread::set_capabilities(
+        None,
+        rustix::thread::CapabilitySets {
+            effective: set,
+            permitted: set,
+            inheritable: set,
+        },
+    )?;
     Ok(())
 }
 
@@ -218,16 +263,26 @@ fn set_capabilities(keep: CapSet) -> std::io::Result<()> {
 /// failures to docker's exit codes.
 fn exec(args: &[String], env: &[String]) -> Result<Never, (i32, String)> {
     let Some(cmd) = args.first() else {
-        return Err((EXIT_CANNOT_EXEC, "no command given and the image has none".into()));
+        return Err((
+            EXIT_CANNOT_EXEC,
+            "no command given and the image has none".into(),
+        ));
     };
-    let cstr = |s: &str| CString::new(s).map_err(|_| (EXIT_CANNOT_EXEC, format!("{s:?} contains a NUL byte")));
+    let cstr = |s: &str| {
+        CString::new(s).map_err(|_| (EXIT_CANNOT_EXEC, format!("{s:?} contains a NUL byte")))
+    };
     let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
     let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?;
     let candidates: Vec<String> = if cmd.contains('/') {
         vec![cmd.clone()]
     } else {
-        let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(super::DEFAULT_PATH);
-        path.split(':').map(|d| format!("{}/{cmd}", if d.is_empty() { "." } else { d })).collect()
+        let path = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(super::DEFAULT_PATH);
+        path.split(':')
+            .map(|d| format!("{}/{cmd}", if d.is_empty() { "." } else { d }))
+            .collect()
     };
     let mut denied = None;
     for c in &candidates {
@@ -237,14 +292,26 @@ fn exec(args: &[String], env: &[String]) -> Result<Never, (i32, String)> {
             nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {}
             nix::errno::Errno::EACCES => denied = Some(c.clone()),
             e if cmd.contains('/') || Path::new(c).exists() => {
-                return Err((EXIT_CANNOT_EXEC, format!("cannot execute {c:?}: {}", e.desc())));
+                return Err((
+                    EXIT_CANNOT_EXEC,
+                    format!("cannot execute {c:?}: {}", e.desc()),
+                ));
             }
             _ => {}
         }
     }
     match denied {
-        Some(c) => Err((EXIT_CANNOT_EXEC, format!("cannot execute {c:?}: permission denied"))),
-        None if cmd.contains('/') => Err((EXIT_NOT_FOUND, format!("{cmd:?}: no such file or directory"))),
-        None => Err((EXIT_NOT_FOUND, format!("{cmd:?}: executable file not found in $PATH"))),
+        Some(c) => Err((
+            EXIT_CANNOT_EXEC,
+            format!("cannot execute {c:?}: permission denied"),
+        )),
+        None if cmd.contains('/') => Err((
+            EXIT_NOT_FOUND,
+            format!("{cmd:?}: no such file or directory"),
+        )),
+        None => Err((
+            EXIT_NOT_FOUND,
+            format!("{cmd:?}: executable file not found in $PATH"),
+        )),
     }
 }

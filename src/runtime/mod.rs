@@ -44,7 +44,10 @@ pub enum RunError {
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
     #[error("cannot {op}: {source}")]
-    Sys { op: &'static str, source: std::io::Error },
+    Sys {
+        op: &'static str,
+        source: std::io::Error,
+    },
 }
 
 /// The process to run.
@@ -90,9 +93,18 @@ pub fn enter_userns(spec: &ContainerSpec) -> Result<(), RunError> {
 pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
     let sys = |op| move |source| RunError::Sys { op, source };
     let signals = init::forwarded_signals();
-    signals.thread_block().map_err(|e| sys("block signals")(e.into()))?;
-    let terminal = if spec.process.tty { Some(tty::Terminal::open().map_err(sys("open a terminal"))?) } else { None };
-    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    signals
+        .thread_block()
+        .map_err(|e| sys("block signals")(e.into()))?;
+    let terminal = if spec.process.tty {
+        Some(tty::Terminal::open().map_err(sys("open a terminal"))?)
+    } else {
+        None
+    };
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
     if spec.private_network {
         flags |= CloneFlags::CLONE_NEWNET;
     }
@@ -100,7 +112,8 @@ pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
         Some(t) => Some(t.slave().map_err(sys("open a terminal"))?),
         None => None,
     };
-    let init = sys::clone_process(flags, move || init::container_init(spec, slave)).map_err(sys("start the container"))?;
+    let init = sys::clone_process(flags, move || init::container_init(spec, slave))
+        .map_err(sys("start the container"))?;
     let code = match terminal {
         Some(t) => t.relay(init, spec.process.stdin, &signals),
         None => wait_forwarding(init, &signals),

@@ -23,9 +23,17 @@ pub enum MountOp {
     /// /dev/pts (newinstance), /dev/shm, /dev/mqueue and the usual links.
     Dev,
     /// A tmpfs; `options` are passed to the kernel (`size=…`, `mode=…`).
-    Tmpfs { target: PathBuf, options: String, readonly: bool },
+    Tmpfs {
+        target: PathBuf,
+        options: String,
+        readonly: bool,
+    },
     /// A host file or directory bound in.
-    Bind { source: PathBuf, target: PathBuf, readonly: bool },
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+    },
     /// Remount the root read-only (`--read-only`).
     RootReadOnly,
 }
@@ -56,13 +64,21 @@ pub fn plan(input: &PlanInput) -> Vec<MountOp> {
         for dir in ["/tmp", "/run"] {
             let target = PathBuf::from(dir);
             if !user_targets.contains(&&target) {
-                ops.push(MountOp::Tmpfs { target, options: "mode=1777".into(), readonly: false });
+                ops.push(MountOp::Tmpfs {
+                    target,
+                    options: "mode=1777".into(),
+                    readonly: false,
+                });
             }
         }
     }
     for (source, target) in &input.generated {
         if !user_targets.contains(&target) {
-            ops.push(MountOp::Bind { source: source.clone(), target: target.clone(), readonly: false });
+            ops.push(MountOp::Bind {
+                source: source.clone(),
+                target: target.clone(),
+                readonly: false,
+            });
         }
     }
     ops.extend(input.user.iter().cloned());
@@ -77,7 +93,11 @@ mod tests {
     use super::*;
 
     fn bind(s: &str, t: &str) -> MountOp {
-        MountOp::Bind { source: s.into(), target: t.into(), readonly: false }
+        MountOp::Bind {
+            source: s.into(),
+            target: t.into(),
+            readonly: false,
+        }
     }
 
     #[test]
@@ -85,16 +105,30 @@ mod tests {
         let input = PlanInput {
             readonly_root: true,
             generated: vec![("/c/hosts".into(), "/etc/hosts".into())],
-            user: vec![bind("/data", "/data"), MountOp::Tmpfs { target: "/run".into(), options: "size=1m".into(), readonly: false }],
+            user: vec![
+                bind("/data", "/data"),
+                MountOp::Tmpfs {
+                    target: "/run".into(),
+                    options: "size=1m".into(),
+                    readonly: false,
+                },
+            ],
         };
         let p = plan(&input);
         assert_eq!(p[..3], [MountOp::Proc, MountOp::Sys, MountOp::Dev]);
         assert_eq!(p.last(), Some(&MountOp::RootReadOnly));
         // /tmp gets a tmpfs, /run is the user's own.
-        assert!(p.contains(&MountOp::Tmpfs { target: "/tmp".into(), options: "mode=1777".into(), readonly: false }));
+        assert!(p.contains(&MountOp::Tmpfs {
+            target: "/tmp".into(),
+            options: "mode=1777".into(),
+            readonly: false
+        }));
         assert_eq!(p.iter().filter(|m| matches!(m, MountOp::Tmpfs { target, .. } if target == &PathBuf::from("/run"))).count(), 1);
         // Generated files come before user mounts, which can override them.
-        let hosts = p.iter().position(|m| *m == bind("/c/hosts", "/etc/hosts")).unwrap();
+        let hosts = p
+            .iter()
+            .position(|m| *m == bind("/c/hosts", "/etc/hosts"))
+            .unwrap();
         let data = p.iter().position(|m| *m == bind("/data", "/data")).unwrap();
         assert!(hosts < data);
     }

@@ -19,7 +19,11 @@ use std::path::{Component, Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
     #[error("cannot {op} {path}: {source}")]
-    Op { op: &'static str, path: PathBuf, source: io::Error },
+    Op {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("the kernel refused to mount overlayfs in a user namespace ({0}); this needs Linux 5.11 or later, or --storage-driver fuse-overlay once available")]
     Overlay(io::Error),
     #[error("too many layers for one overlay mount ({0} bytes of options)")]
@@ -29,7 +33,11 @@ pub enum RootfsError {
 }
 
 fn op_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> RootfsError + 'a {
-    move |source| RootfsError::Op { op, path: path.to_path_buf(), source }
+    move |source| RootfsError::Op {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn rx(e: rustix::io::Errno) -> io::Error {
@@ -41,21 +49,34 @@ fn rx(e: rustix::io::Errno) -> io::Error {
 pub enum RootFs {
     /// Kernel overlayfs: `lower` are layer directories relative to
     /// `layers_dir`, topmost first.
-    Overlay { layers_dir: PathBuf, lower: Vec<String>, upper: PathBuf, work: PathBuf },
+    Overlay {
+        layers_dir: PathBuf,
+        lower: Vec<String>,
+        upper: PathBuf,
+        work: PathBuf,
+    },
     /// An exploded directory used as it is (`--rootfs`).
     Dir(PathBuf),
 }
 
 /// Makes the mount namespace private, so nothing propagates to the host.
 pub fn make_private() -> Result<(), RootfsError> {
-    mount::mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)
-        .map_err(|e| op_err("make private", Path::new("/"))(rx(e)))
+    mount::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )
+    .map_err(|e| op_err("make private", Path::new("/"))(rx(e)))
 }
 
 /// Mounts the root filesystem at `target`.
 pub fn mount_root(root: &RootFs, target: &Path, readonly: bool) -> Result<(), RootfsError> {
     match root {
-        RootFs::Overlay { layers_dir, lower, upper, work } => {
+        RootFs::Overlay {
+            layers_dir,
+            lower,
+            upper,
+            work,
+        } => {
             // Relative lower paths keep the option string short; the kernel
             // resolves them against the working directory at mount time.
             std::env::set_current_dir(layers_dir).map_err(op_err("enter", layers_dir))?;
@@ -68,9 +89,14 @@ pub fn mount_root(root: &RootFs, target: &Path, readonly: bool) -> Result<(), Ro
             if data.len() >= 4000 {
                 return Err(RootfsError::TooManyLayers(data.len()));
             }
-            let flags = if readonly { MountFlags::RDONLY } else { MountFlags::empty() };
+            let flags = if readonly {
+                MountFlags::RDONLY
+            } else {
+                MountFlags::empty()
+            };
             let data = std::ffi::CString::new(data).expect("no NUL in paths");
-            mount::mount("overlay", target, "overlay", flags, data.as_c_str()).map_err(|e| RootfsError::Overlay(rx(e)))
+            mount::mount("overlay", target, "overlay", flags, data.as_c_str())
+                .map_err(|e| RootfsError::Overlay(rx(e)))
         }
         RootFs::Dir(dir) => {
             mount::mount_bind_recursive(dir, target).map_err(|e| op_err("bind", dir)(rx(e)))?;
@@ -90,20 +116,34 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf, RootfsError>
         return Err(RootfsError::Relative(path.to_path_buf()));
     }
     let mut resolved: Vec<std::ffi::OsString> = Vec::new();
-    let mut pending: Vec<std::ffi::OsString> =
-        path.components().rev().filter_map(|c| match c { Component::Normal(n) => Some(n.to_os_string()), Component::ParentDir => Some("..".into()), _ => None }).collect();
+    let mut pending: Vec<std::ffi::OsString> = path
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
     let mut hops = 0;
     while let Some(name) = pending.pop() {
         if name == ".." {
             resolved.pop();
             continue;
         }
-        let candidate: PathBuf = std::iter::once(root.as_os_str().to_os_string()).chain(resolved.iter().cloned()).chain([name.clone()]).collect();
+        let candidate: PathBuf = std::iter::once(root.as_os_str().to_os_string())
+            .chain(resolved.iter().cloned())
+            .chain([name.clone()])
+            .collect();
         match fs::symlink_metadata(&candidate) {
             Ok(m) if m.file_type().is_symlink() => {
                 hops += 1;
                 if hops > 40 {
-                    return Err(RootfsError::Op { op: "resolve", path: path.into(), source: io::Error::from_raw_os_error(nix::libc::ELOOP) });
+                    return Err(RootfsError::Op {
+                        op: "resolve",
+                        path: path.into(),
+                        source: io::Error::from_raw_os_error(nix::libc::ELOOP),
+                    });
                 }
                 let target = fs::read_link(&candidate).map_err(op_err("read link", &candidate))?;
                 if target.is_absolute() {
@@ -120,7 +160,9 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf, RootfsError>
             _ => resolved.push(name),
         }
     }
-    Ok(std::iter::once(root.as_os_str().to_os_string()).chain(resolved).collect())
+    Ok(std::iter::once(root.as_os_str().to_os_string())
+        .chain(resolved)
+        .collect())
 }
 
 /// Creates `target` (a directory, or an empty file when `file`) and its
@@ -133,7 +175,9 @@ fn ensure_target(target: &Path, file: bool) -> Result<(), RootfsError> {
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(op_err("create", parent))?;
         }
-        fs::File::create(target).map(drop).map_err(op_err("create", target))
+        fs::File::create(target)
+            .map(drop)
+            .map_err(op_err("create", target))
     } else {
         fs::create_dir_all(target).map_err(op_err("create", target))
     }
@@ -147,8 +191,14 @@ fn remount_readonly(target: &Path) -> Result<(), RootfsError> {
         (rustix::fs::StatVfsMountFlags::NODEV, MountFlags::NODEV),
         (rustix::fs::StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
         (rustix::fs::StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
-        (rustix::fs::StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
-        (rustix::fs::StatVfsMountFlags::RELATIME, MountFlags::RELATIME),
+        (
+            rustix::fs::StatVfsMountFlags::NODIRATIME,
+            MountFlags::NODIRATIME,
+        ),
+        (
+            rustix::fs::StatVfsMountFlags::RELATIME,
+            MountFlags::RELATIME,
+        ),
     ]
     .into_iter()
     .filter(|(s, _)| st.f_flag.contains(*s))
@@ -159,11 +209,14 @@ fn remount_readonly(target: &Path) -> Result<(), RootfsError> {
 fn mount_fs(fstype: &str, target: &Path, flags: MountFlags, data: &str) -> Result<(), RootfsError> {
     ensure_target(target, false)?;
     let data = std::ffi::CString::new(data).expect("no NUL");
-    mount::mount(fstype, target, fstype, flags, data.as_c_str()).map_err(|e| op_err("mount", target)(rx(e)))
+    mount::mount(fstype, target, fstype, flags, data.as_c_str())
+        .map_err(|e| op_err("mount", target)(rx(e)))
 }
 
 fn bind(source: &Path, target: &Path, readonly: bool) -> Result<(), RootfsError> {
-    let is_file = !fs::metadata(source).map_err(op_err("find", source))?.is_dir();
+    let is_file = !fs::metadata(source)
+        .map_err(op_err("find", source))?
+        .is_dir();
     ensure_target(target, is_file)?;
     mount::mount_bind_recursive(source, target).map_err(|e| op_err("bind", source)(rx(e)))?;
     if readonly {
@@ -176,7 +229,12 @@ fn bind(source: &Path, target: &Path, readonly: bool) -> Result<(), RootfsError>
 pub fn apply(root: &Path, op: &MountOp) -> Result<(), RootfsError> {
     let hard = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
     match op {
-        MountOp::Proc => mount_fs("proc", &resolve_in_root(root, Path::new("/proc"))?, hard, ""),
+        MountOp::Proc => mount_fs(
+            "proc",
+            &resolve_in_root(root, Path::new("/proc"))?,
+            hard,
+            "",
+        ),
         MountOp::Sys => {
             let target = resolve_in_root(root, Path::new("/sys"))?;
             match mount_fs("sysfs", &target, hard | MountFlags::RDONLY, "") {
@@ -187,18 +245,37 @@ pub fn apply(root: &Path, op: &MountOp) -> Result<(), RootfsError> {
             }
         }
         MountOp::Dev => mount_dev(&resolve_in_root(root, Path::new("/dev"))?),
-        MountOp::Tmpfs { target, options, readonly } => {
+        MountOp::Tmpfs {
+            target,
+            options,
+            readonly,
+        } => {
             let t = resolve_in_root(root, target)?;
-            let flags = MountFlags::NOSUID | MountFlags::NODEV | if *readonly { MountFlags::RDONLY } else { MountFlags::empty() };
+            let flags = MountFlags::NOSUID
+                | MountFlags::NODEV
+                | if *readonly {
+                    MountFlags::RDONLY
+                } else {
+                    MountFlags::empty()
+                };
             mount_fs("tmpfs", &t, flags, options)
         }
-        MountOp::Bind { source, target, readonly } => bind(source, &resolve_in_root(root, target)?, *readonly),
+        MountOp::Bind {
+            source,
+            target,
+            readonly,
+        } => bind(source, &resolve_in_root(root, target)?, *readonly),
         MountOp::RootReadOnly => remount_readonly(root),
     }
 }
 
 fn mount_dev(dev: &Path) -> Result<(), RootfsError> {
-    mount_fs("tmpfs", dev, MountFlags::NOSUID | MountFlags::STRICTATIME, "mode=755,size=65536k")?;
+    mount_fs(
+        "tmpfs",
+        dev,
+        MountFlags::NOSUID | MountFlags::STRICTATIME,
+        "mode=755,size=65536k",
+    )?;
     for name in DEV_NODES {
         let host = Path::new("/dev").join(name);
         if host.exists() {
@@ -206,10 +283,25 @@ fn mount_dev(dev: &Path) -> Result<(), RootfsError> {
         }
     }
     let pts = dev.join("pts");
-    mount_fs("devpts", &pts, MountFlags::NOSUID | MountFlags::NOEXEC, "newinstance,ptmxmode=0666,mode=0620")?;
-    mount_fs("tmpfs", &dev.join("shm"), MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, "mode=1777,size=65536k")?;
+    mount_fs(
+        "devpts",
+        &pts,
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620",
+    )?;
+    mount_fs(
+        "tmpfs",
+        &dev.join("shm"),
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        "mode=1777,size=65536k",
+    )?;
     // mqueue needs an IPC namespace of our own; without one, go on without it.
-    if let Err(e) = mount_fs("mqueue", &dev.join("mqueue"), MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, "") {
+    if let Err(e) = mount_fs(
+        "mqueue",
+        &dev.join("mqueue"),
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        "",
+    ) {
         tracing::debug!("{e}");
     }
     for (link, target) in [
@@ -230,7 +322,8 @@ fn mount_dev(dev: &Path) -> Result<(), RootfsError> {
 pub fn pivot(new_root: &Path) -> Result<(), RootfsError> {
     std::env::set_current_dir(new_root).map_err(op_err("enter", new_root))?;
     rustix::process::pivot_root(".", ".").map_err(|e| op_err("pivot_root to", new_root)(rx(e)))?;
-    mount::unmount(".", UnmountFlags::DETACH).map_err(|e| op_err("detach the old root from", new_root)(rx(e)))?;
+    mount::unmount(".", UnmountFlags::DETACH)
+        .map_err(|e| op_err("detach the old root from", new_root)(rx(e)))?;
     std::env::set_current_dir("/").map_err(op_err("enter", Path::new("/")))
 }
 
@@ -247,9 +340,18 @@ mod tests {
         symlink("../../../../..", root.join("up")).unwrap();
         symlink("loop2", root.join("loop1")).unwrap();
         symlink("loop1", root.join("loop2")).unwrap();
-        assert_eq!(resolve_in_root(root, Path::new("/data/x")).unwrap(), root.join("etc/x"));
-        assert_eq!(resolve_in_root(root, Path::new("/up/etc")).unwrap(), root.join("etc"));
-        assert_eq!(resolve_in_root(root, Path::new("/../../x")).unwrap(), root.join("x"));
+        assert_eq!(
+            resolve_in_root(root, Path::new("/data/x")).unwrap(),
+            root.join("etc/x")
+        );
+        assert_eq!(
+            resolve_in_root(root, Path::new("/up/etc")).unwrap(),
+            root.join("etc")
+        );
+        assert_eq!(
+            resolve_in_root(root, Path::new("/../../x")).unwrap(),
+            root.join("x")
+        );
         assert!(resolve_in_root(root, Path::new("/loop1/x")).is_err());
         assert!(resolve_in_root(root, Path::new("rel")).is_err());
     }

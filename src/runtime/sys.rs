@@ -45,13 +45,18 @@ nix::ioctl_read_bad!(ioctl_get_winsize, nix::libc::TIOCGWINSZ, nix::libc::winsiz
 
 /// Brings the loopback interface of the current network namespace up.
 pub fn loopback_up() -> io::Result<()> {
-    let sock = rustix::net::socket(rustix::net::AddressFamily::INET, rustix::net::SocketType::DGRAM, None)?;
+    let sock = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        None,
+    )?;
     // SAFETY: ifreq is a plain C struct for which all-zero bytes are valid.
     let mut req: nix::libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as nix::libc::c_char;
     }
-    req.ifr_ifru.ifru_flags = (nix::libc::IFF_UP | nix::libc::IFF_LOOPBACK | nix::libc::IFF_RUNNING) as i16;
+    req.ifr_ifru.ifru_flags =
+        (nix::libc::IFF_UP | nix::libc::IFF_LOOPBACK | nix::libc::IFF_RUNNING) as i16;
     // SAFETY: the fd is a live socket and req a valid ifreq naming "lo".
     unsafe { ioctl_set_ifflags(sock.as_raw_fd(), &req) }?;
     Ok(())

@@ -36,7 +36,11 @@ impl Drop for RawGuard {
 impl Terminal {
     /// Opens a pty pair sized like the caller's terminal, if it has one.
     pub fn open() -> io::Result<Terminal> {
-        let master = rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY | rustix::pty::OpenptFlags::CLOEXEC)?;
+        let master = rustix::pty::openpt(
+            rustix::pty::OpenptFlags::RDWR
+                | rustix::pty::OpenptFlags::NOCTTY
+                | rustix::pty::OpenptFlags::CLOEXEC,
+        )?;
         rustix::pty::grantpt(&master)?;
         rustix::pty::unlockpt(&master)?;
         let name = rustix::pty::ptsname(&master, Vec::new())?;
@@ -51,17 +55,22 @@ impl Terminal {
 
     /// Opens the slave side, for the command.
     pub fn slave(&self) -> io::Result<OwnedFd> {
-        Ok(rustix::fs::open(&self.slave_path, rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY, rustix::fs::Mode::empty())?)
+        Ok(rustix::fs::open(
+            &self.slave_path,
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
+            rustix::fs::Mode::empty(),
+        )?)
     }
 
     /// Relays between the caller and the container until the init exits;
     /// returns its exit code.
     pub fn relay(self, init: Pid, forward_stdin: bool, signals: &SigSet) -> i32 {
         let _guard = RawGuard(make_raw());
-        let sfd = match SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
-            Ok(s) => s,
-            Err(_) => return super::wait_forwarding(init, signals),
-        };
+        let sfd =
+            match SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+                Ok(s) => s,
+                Err(_) => return super::wait_forwarding(init, signals),
+            };
         let stdin = io::stdin();
         let stdout = io::stdout();
         let mut stdin_open = forward_stdin;
@@ -72,7 +81,10 @@ impl Terminal {
                 rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN),
             ];
             if stdin_open {
-                fds.push(rustix::event::PollFd::new(&stdin, rustix::event::PollFlags::IN));
+                fds.push(rustix::event::PollFd::new(
+                    &stdin,
+                    rustix::event::PollFlags::IN,
+                ));
             }
             if rustix::event::poll(&mut fds, None).is_err() {
                 continue;

@@ -32,7 +32,12 @@ fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
         if f.len() < 6 {
             return None;
         }
-        Some(PasswdEntry { name: f[0], uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5] })
+        Some(PasswdEntry {
+            name: f[0],
+            uid: f[2].parse().ok()?,
+            gid: f[3].parse().ok()?,
+            home: f[5],
+        })
     })
 }
 
@@ -42,7 +47,11 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
         if f.len() < 4 {
             return None;
         }
-        Some((f[0], f[2].parse().ok()?, f[3].split(',').filter(|m| !m.is_empty()).collect()))
+        Some((
+            f[0],
+            f[2].parse().ok()?,
+            f[3].split(',').filter(|m| !m.is_empty()).collect(),
+        ))
     })
 }
 
@@ -78,7 +87,12 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, UserEr
             }
         }
     }
-    Ok(ExecUser { uid, gid, groups, home: if home.is_empty() { "/".into() } else { home } })
+    Ok(ExecUser {
+        uid,
+        gid,
+        groups,
+        home: if home.is_empty() { "/".into() } else { home },
+    })
 }
 
 #[cfg(test)]
@@ -100,7 +114,13 @@ mod tests {
         let g = resolve("alice:wheel", PASSWD, GROUP).unwrap();
         assert_eq!((g.gid, g.groups.clone()), (10, vec![10]));
         assert_eq!(resolve("1000:77", PASSWD, GROUP).unwrap().gid, 77);
-        assert!(matches!(resolve("mallory", PASSWD, GROUP), Err(UserError::NoUser(_))));
-        assert!(matches!(resolve("alice:nogroup", PASSWD, GROUP), Err(UserError::NoGroup(_))));
+        assert!(matches!(
+            resolve("mallory", PASSWD, GROUP),
+            Err(UserError::NoUser(_))
+        ));
+        assert!(matches!(
+            resolve("alice:nogroup", PASSWD, GROUP),
+            Err(UserError::NoGroup(_))
+        ));
     }
 }

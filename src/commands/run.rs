@@ -1,0 +1,420 @@
+//! `rless run [OPTIONS] IMAGE [COMMAND [ARG…]]`: create a container from a
+//! stored image and run it in the foreground; this process is its monitor.
+
+use super::Ctx;
+use anyhow::{bail, Context, Result};
+use rless::container::{self, mountspec, ContainerConfig, ContainerId, ContainerState};
+use rless::image::store::LockMode;
+use rless::image::{find_image, time};
+use rless::runtime::caps::CapSet;
+use rless::runtime::plan::{self, PlanInput};
+use rless::runtime::rootfs::RootFs;
+use rless::runtime::{self, ContainerSpec, ProcessSpec};
+use rless::trace;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
+pub struct Args {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Keep stdin open and pass it to the command.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the command a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// The container's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Set an environment variable (KEY=value, or KEY to take it from here).
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long)]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// User (name or uid, optionally :group).
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Override the image's entrypoint.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// The container's hostname (default: the short container id).
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Bind mount: /host/path:/container/path[:ro].
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// Mount in docker's syntax: type=bind|tmpfs,src=…,dst=…[,readonly].
+    #[arg(long)]
+    mount: Vec<String>,
+    /// A tmpfs: /path[:size=…,mode=…].
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Make the root filesystem read-only (/tmp and /run become tmpfs).
+    #[arg(long)]
+    read_only: bool,
+    /// Run an exploded root filesystem directory instead of an image.
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+    /// Network: private (loopback only), none, or host.
+    #[arg(long, alias = "net", default_value = "private")]
+    network: String,
+    /// User namespace: "" (you are root inside) or keep-id (you are yourself).
+    #[arg(long, default_value = "")]
+    userns: String,
+    #[arg(long)]
+    cap_add: Vec<String>,
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Keep every capability of the user namespace.
+    #[arg(long)]
+    privileged: bool,
+    /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
+    #[arg(required = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// What the image contributes.
+#[derive(Default)]
+struct ImageDefaults {
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    workdir: String,
+    user: String,
+}
+
+fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    trace::mark("arguments parsed");
+    // Everything is checked before anything is created.
+    let keep_id = match a.userns.as_str() {
+        "" | "host" => false,
+        "keep-id" => true,
+        other => bail!("unknown --userns {other:?}: use keep-id"),
+    };
+    let private_network = match a.network.as_str() {
+        "private" | "slirp" | "slirp4netns" | "bridge" | "default" | "none" => true,
+        "host" => false,
+        other => bail!("unknown --network {other:?}: use private, none or host"),
+    };
+    let caps = if a.privileged {
+        CapSet::all()
+    } else {
+        CapSet::docker_default().adjusted(&a.cap_add, &a.cap_drop)?
+    };
+    let mut user_mounts = Vec::new();
+    let mut create_sources = Vec::new();
+    for v in &a.volume {
+        let (m, create) = mountspec::parse_volume(v)?;
+        user_mounts.push(m);
+        create_sources.extend(create);
+    }
+    for m in &a.mount {
+        user_mounts.push(mountspec::parse_mount(m)?);
+    }
+    for t in &a.tmpfs {
+        user_mounts.push(mountspec::parse_tmpfs(t)?);
+    }
+    let mut user_env = Vec::new();
+    for f in &a.env_file {
+        user_env.extend(read_env_file(f)?);
+    }
+    for e in &a.env {
+        match e.split_once('=') {
+            Some((k, _)) if k.is_empty() => bail!("invalid environment variable {e:?}"),
+            Some(_) => user_env.push(e.clone()),
+            // `-e KEY` takes the caller's value, and is dropped when unset.
+            None => user_env.extend(std::env::var(e).ok().map(|v| format!("{e}={v}"))),
+        }
+    }
+
+    let store = ctx.store(LockMode::Shared)?;
+    let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
+        Some(dir) => {
+            let dir = dir
+                .canonicalize()
+                .with_context(|| format!("--rootfs {}", dir.display()))?;
+            (
+                String::new(),
+                dir.display().to_string(),
+                dir,
+                Vec::new(),
+                ImageDefaults::default(),
+                a.args.clone(),
+            )
+        }
+        None => {
+            let index = store.index()?;
+            let img = find_image(&index, &a.args[0]).map_err(|e| {
+                anyhow::anyhow!("{e}; pull it first with `rless pull {}`", a.args[0])
+            })?;
+            let config: serde_json::Value = serde_json::from_slice(&store.read_blob(&img.id)?)?;
+            let c = config.get("config");
+            let field = |k: &str| c.and_then(|c| c.get(k));
+            let defaults = ImageDefaults {
+                entrypoint: strings(field("Entrypoint")),
+                cmd: strings(field("Cmd")),
+                env: strings(field("Env")),
+                workdir: field("WorkingDir")
+                    .and_then(|w| w.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                user: field("User")
+                    .and_then(|w| w.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+            };
+            let mut lower = Vec::new();
+            for l in img.layers.iter().rev() {
+                let meta = store.layer_meta(&l.diff_id)?;
+                if meta.form() != fuse_overlay::layout::WhiteoutForm::Overlay {
+                    bail!(
+                        "layer {} stores deletions as marker files (this host refused 0:0 device nodes or user xattrs), which kernel overlayfs cannot read; the fuse-overlay driver is needed",
+                        l.diff_id.short()
+                    );
+                }
+                lower.push(format!("{}/diff", l.diff_id.hex()));
+            }
+            let name = img
+                .names
+                .first()
+                .cloned()
+                .unwrap_or_else(|| img.id.hex().to_string());
+            (
+                img.id.hex().to_string(),
+                name,
+                store.root().join("layers"),
+                lower,
+                defaults,
+                a.args[1..].to_vec(),
+            )
+        }
+    };
+    let (entrypoint, cmd) = match &a.entrypoint {
+        Some(e) if e.is_empty() => (vec![], rest),
+        Some(e) => (vec![e.clone()], rest),
+        None if rest.is_empty() => (defaults.entrypoint, defaults.cmd),
+        None => (defaults.entrypoint, rest),
+    };
+    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if args.is_empty() {
+        bail!("no command given and the image has none");
+    }
+    for src in &create_sources {
+        std::fs::create_dir_all(src)
+            .with_context(|| format!("cannot create bind source {}", src.display()))?;
+    }
+
+    let id = ContainerId::random();
+    let (config, dir) = container::create(
+        &store,
+        ContainerConfig {
+            id: id.clone(),
+            name: a.name.clone().unwrap_or_default(),
+            image_id,
+            image_name,
+            command: args.clone(),
+            created: time::now(),
+            auto_remove: a.rm,
+        },
+    )?;
+    drop(store);
+    trace::mark("container created");
+    let hostname = a.hostname.clone().unwrap_or_else(|| id.short().to_string());
+    let generated = match write_generated_files(&dir, &hostname, private_network) {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = container::remove_dir(&dir);
+            return Err(e);
+        }
+    };
+    let rootfs = match &a.rootfs {
+        Some(d) => RootFs::Dir(d.canonicalize()?),
+        None => RootFs::Overlay {
+            layers_dir,
+            lower,
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+        },
+    };
+    let mut env = defaults.env;
+    env.extend(user_env);
+    let spec = ContainerSpec {
+        rootfs,
+        merged: dir.join("merged"),
+        plan: plan::plan(&PlanInput {
+            readonly_root: a.read_only,
+            generated,
+            user: user_mounts,
+        }),
+        hostname,
+        private_network,
+        process: ProcessSpec {
+            args,
+            env: dedup_env(env),
+            cwd: a.workdir.clone().filter(|w| !w.is_empty()).unwrap_or(
+                if defaults.workdir.is_empty() {
+                    "/".into()
+                } else {
+                    defaults.workdir
+                },
+            ),
+            user: a.user.clone().unwrap_or(defaults.user),
+            tty: a.tty,
+            stdin: a.interactive,
+            caps,
+            no_new_privs: !a.privileged,
+        },
+        ids: ctx.ids.clone(),
+        keep_id,
+    };
+    let code = start(&spec, &dir);
+    if a.rm || code.is_err() {
+        if let Err(e) = container::remove_dir(&dir) {
+            eprintln!(
+                "rless: warning: cannot remove container {}: {e}",
+                config.id.short()
+            );
+        }
+    }
+    let code = code?;
+    trace::mark("container finished");
+    Ok(ExitCode::from(code as u8))
+}
+
+/// Enters the user namespace, runs the container, records its state.
+fn start(spec: &ContainerSpec, dir: &Path) -> Result<i32> {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    runtime::enter_userns(spec)?;
+    trace::mark("user namespace entered");
+    let started = time::now();
+    let _ = container::write_state(
+        dir,
+        &ContainerState {
+            status: "running".into(),
+            started: Some(started),
+            ..Default::default()
+        },
+    );
+    let code = runtime::start(spec)?;
+    let _ = container::write_state(
+        dir,
+        &ContainerState {
+            status: "exited".into(),
+            exit_code: Some(code),
+            started: Some(started),
+            finished: Some(time::now()),
+            pid: None,
+        },
+    );
+    Ok(code)
+}
+
+/// Later definitions of a variable replace earlier ones, in place.
+fn dedup_env(env: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for e in env {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k).to_string();
+        match out
+            .iter_mut()
+            .find(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) == key)
+        {
+            Some(slot) => *slot = e,
+            None => out.push(e),
+        }
+    }
+    out
+}
+
+/// docker's --env-file: KEY=value lines, KEY alone takes the caller's
+/// value, `#` comments and blank lines are skipped.
+fn read_env_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read env file {}", path.display()))?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, _)) if k.is_empty() || k.contains(char::is_whitespace) => {
+                bail!("invalid line {line:?} in env file {}", path.display())
+            }
+            Some(_) => out.push(line.to_string()),
+            None => out.extend(std::env::var(line).ok().map(|v| format!("{line}={v}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
+fn write_generated_files(
+    dir: &Path,
+    hostname: &str,
+    private_network: bool,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let hosts = if private_network {
+        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
+    } else {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    };
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let files = [
+        ("hosts", hosts),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", resolv),
+    ];
+    let mut out = Vec::new();
+    for (name, content) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, content).with_context(|| format!("cannot write {}", p.display()))?;
+        out.push((p, PathBuf::from("/etc").join(name)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rless::runtime::plan::MountOp;
+
+    #[test]
+    fn env_precedence() {
+        let e = dedup_env(vec!["A=1".into(), "B=2".into(), "A=3".into()]);
+        assert_eq!(e, vec!["A=3".to_string(), "B=2".to_string()]);
+    }
+
+    #[test]
+    fn plan_has_user_mounts() {
+        let p = plan::plan(&PlanInput {
+            user: vec![MountOp::Tmpfs {
+                target: "/x".into(),
+                options: String::new(),
+                readonly: false,
+            }],
+            ..Default::default()
+        });
+        assert!(p.iter().any(|m| matches!(m, MountOp::Tmpfs { .. })));
+    }
+}

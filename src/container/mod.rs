@@ -1,0 +1,269 @@
+//! Containers on disk: ids, names, configuration and state.
+//!
+//! Theory of operation: `containers/<id>/` in the store holds `config.json`
+//! (written once, at creation), `state.json` (replaced atomically at each
+//! change), the writable layer (`upper/`, `work/`), the mount point
+//! `merged/` and the generated `hosts`, `hostname` and `resolv.conf`.
+//! Creation takes the `containers` lock so two containers cannot take one
+//! name; the directory is made under a temporary name and renamed into
+//! place last, so a half-made container never shows.
+
+pub mod mountspec;
+
+use crate::image::digest::Digest;
+use crate::image::store::{remove_tree, tmp_name, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A container id: 64 lowercase hex digits.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    /// A fresh random id.
+    pub fn random() -> ContainerId {
+        let mut bytes = [0u8; 32];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match rustix::rand::getrandom(
+                &mut bytes[filled..],
+                rustix::rand::GetRandomFlags::empty(),
+            ) {
+                Ok(n) => filled += n,
+                Err(_) => {
+                    // No getrandom (very old kernels): time and pid still make collisions unlikely.
+                    let t = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let seed = Digest::of(format!("{t:?}{}", std::process::id()).as_bytes());
+                    return ContainerId(seed.hex().to_string());
+                }
+            }
+        }
+        ContainerId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The 12-digit form docker shows.
+    pub fn short(&self) -> &str {
+        &self.0[..12]
+    }
+}
+
+impl fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(
+        "the container name {0:?} is already in use; remove that container or choose another name"
+    )]
+    NameInUse(String),
+    #[error("invalid container name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    BadName(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a container was created with (`config.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub id: ContainerId,
+    pub name: String,
+    /// The image id; empty for `--rootfs`.
+    pub image_id: String,
+    pub image_name: String,
+    pub command: Vec<String>,
+    pub created: i64,
+    pub auto_remove: bool,
+}
+
+/// Where a container is in its life (`state.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: String,
+    pub pid: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub started: Option<i64>,
+    pub finished: Option<i64>,
+}
+
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, as docker requires.
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+/// A docker-style generated name, `adjective_noun`.
+pub fn generated_name(id: &ContainerId) -> String {
+    const ADJ: [&str; 16] = [
+        "brave", "calm", "eager", "fervent", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nifty", "quiet", "sharp", "tender", "vivid", "witty",
+    ];
+    const NOUN: [&str; 16] = [
+        "babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "kepler", "lovelace",
+        "meitner", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak",
+    ];
+    let b = id.as_str().as_bytes();
+    let n = |i: usize| (b[i] as char).to_digit(16).unwrap_or(0) as usize;
+    format!("{}_{}{}", ADJ[n(0)], NOUN[n(1)], &id.as_str()[2..4])
+}
+
+pub fn containers_dir(store: &Store) -> PathBuf {
+    store.root().join("containers")
+}
+
+/// Reads every container's configuration (unreadable ones are skipped).
+pub fn list(store: &Store) -> Vec<ContainerConfig> {
+    let Ok(rd) = fs::read_dir(containers_dir(store)) else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| fs::read(e.path().join("config.json")).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect()
+}
+
+/// Creates the container's directory with its config; the name must be free.
+pub fn create(
+    store: &Store,
+    mut config: ContainerConfig,
+) -> Result<(ContainerConfig, PathBuf), ContainerError> {
+    let dir = containers_dir(store);
+    fs::create_dir_all(&dir).map_err(|source| ContainerError::Io {
+        op: "create",
+        path: dir.clone(),
+        source,
+    })?;
+    let _lock = store.lock("containers")?;
+    if config.name.is_empty() {
+        config.name = generated_name(&config.id);
+    } else if !valid_name(&config.name) {
+        return Err(ContainerError::BadName(config.name));
+    }
+    if list(store).iter().any(|c| c.name == config.name) {
+        return Err(ContainerError::NameInUse(config.name));
+    }
+    let tmp = dir.join(tmp_name("ctr"));
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ContainerError::Io { op, path, source }
+    };
+    for sub in ["upper", "work", "merged"] {
+        fs::create_dir_all(tmp.join(sub)).map_err(io("create", &tmp.join(sub)))?;
+    }
+    fs::write(
+        tmp.join("config.json"),
+        serde_json::to_vec_pretty(&config).expect("json"),
+    )
+    .map_err(io("write", &tmp))?;
+    let state = ContainerState {
+        status: "created".into(),
+        ..Default::default()
+    };
+    fs::write(
+        tmp.join("state.json"),
+        serde_json::to_vec(&state).expect("json"),
+    )
+    .map_err(io("write", &tmp))?;
+    let final_dir = dir.join(config.id.as_str());
+    fs::rename(&tmp, &final_dir).map_err(io("rename into place", &final_dir))?;
+    Ok((config, final_dir))
+}
+
+/// Replaces `state.json` atomically.
+pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
+    let tmp = dir.join(tmp_name("state"));
+    let dst = dir.join("state.json");
+    fs::write(&tmp, serde_json::to_vec(state).expect("json")).map_err(|source| {
+        ContainerError::Io {
+            op: "write",
+            path: tmp.clone(),
+            source,
+        }
+    })?;
+    fs::rename(&tmp, &dst).map_err(|source| ContainerError::Io {
+        op: "rename into place",
+        path: dst,
+        source,
+    })
+}
+
+/// Deletes a container's directory (renamed away first, then removed).
+pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
+    let parent = dir.parent().unwrap_or(dir);
+    let tmp = parent.join(tmp_name("del"));
+    fs::rename(dir, &tmp).map_err(|source| ContainerError::Io {
+        op: "remove",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(remove_tree(&tmp)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names() {
+        let a = ContainerId::random();
+        assert_eq!(a.as_str().len(), 64);
+        assert_ne!(a, ContainerId::random());
+        assert!(valid_name("web-1.a_b"));
+        assert!(!valid_name("-x") && !valid_name("a/b") && !valid_name(""));
+        assert!(valid_name(&generated_name(&a)));
+    }
+
+    #[test]
+    fn create_refuses_duplicate_names() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
+        let cfg = |name: &str| ContainerConfig {
+            id: ContainerId::random(),
+            name: name.into(),
+            image_id: String::new(),
+            image_name: String::new(),
+            command: vec![],
+            created: 0,
+            auto_remove: false,
+        };
+        let (c, dir) = create(&store, cfg("web")).unwrap();
+        assert!(dir.join("upper").is_dir());
+        assert!(matches!(
+            create(&store, cfg("web")),
+            Err(ContainerError::NameInUse(_))
+        ));
+        assert!(matches!(
+            create(&store, cfg("a/b")),
+            Err(ContainerError::BadName(_))
+        ));
+        remove_dir(&dir).unwrap();
+        assert!(create(&store, cfg(&c.name)).is_ok());
+    }
+}
