@@ -278,7 +278,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     defaults.workdir
                 },
             ),
-            user: a.user.clone().unwrap_or(defaults.user),
+            user: match (&a.user, keep_id) {
+                (Some(u), _) => u.clone(),
+                // keep-id: the caller is themselves inside, not root.
+                (None, true) => format!(
+                    "{}:{}",
+                    rustix::process::getuid().as_raw(),
+                    rustix::process::getgid().as_raw()
+                ),
+                (None, false) => defaults.user,
+            },
             tty: a.tty,
             stdin: a.interactive,
             caps,

@@ -187,11 +187,9 @@ fn prepare_and_exec(
     // setgroups is denied in single-id mode; the process then keeps none.
     let _ = nix::unistd::setgroups(&groups);
     let gid = nix::unistd::Gid::from_raw(user.gid);
-    nix::unistd::setresgid(gid, gid, gid)
-        .map_err(|e| setup_err(&format!("cannot switch to group {}", user.gid), &e))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| id_err("group", user.gid, e))?;
     let uid = nix::unistd::Uid::from_raw(user.uid);
-    nix::unistd::setresuid(uid, uid, uid)
-        .map_err(|e| setup_err(&format!("cannot switch to user {}", user.uid), &e))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| id_err("user", user.uid, e))?;
     if user.uid == 0 {
         set_capabilities(p.caps).map_err(|e| setup_err("set capabilities", &e))?;
     }
@@ -199,6 +197,19 @@ fn prepare_and_exec(
         .map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
     let env = environment(spec, user);
     exec(&p.args, &env)
+}
+
+/// EINVAL from setresuid/setresgid means the id has no mapping.
+fn id_err(what: &str, id: u32, e: nix::errno::Errno) -> (i32, String) {
+    if e == nix::errno::Errno::EINVAL {
+        let why = "only your subordinate id range is mapped, or in single-id mode only your own id";
+        (
+            EXIT_SETUP,
+            format!("{what} {id} is not mapped in the container's user namespace ({why})"),
+        )
+    } else {
+        (EXIT_SETUP, format!("cannot switch to {what} {id}: {e}"))
+    }
 }
 
 /// The command's environment: the image's and the user's, plus docker's
