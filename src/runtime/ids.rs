@@ -91,6 +91,11 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
     match super::sys::fork().map_err(sys("fork"))? {
         None => {
             drop((ready_r, go_w));
+            // The monitor dies with the waiting parent (and the container
+            // with the monitor), so killing `rless run` ends it all.
+            let _ = rustix::process::set_parent_process_death_signal(Some(
+                rustix::process::Signal::KILL,
+            ));
             let unshared = unshare_user();
             let mut ready_w = ready_w;
             let _ = ready_w.write_all(if unshared.is_ok() { b"1" } else { b"0" });

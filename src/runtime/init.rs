@@ -51,6 +51,9 @@ pub fn forwarded_signals() -> SigSet {
 
 /// The body of pid 1. Returns its exit code.
 pub fn container_init(spec: &ContainerSpec, tty: Option<OwnedFd>) -> i32 {
+    // A foreground container dies with its monitor: SIGKILL to pid 1 takes
+    // the whole pid namespace down, and the mount namespace with it.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     if let Err(e) = setup(spec) {
         eprintln!("rless: {e}");
         return EXIT_SETUP;
