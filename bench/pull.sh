@@ -35,8 +35,8 @@ chmod 0755 "$WORK"
 REG_PID=
 cleanup() {
     [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-    if [ -n "${RUN_AS:-}" ] && [ -x "$WORK/rless" ]; then
-        run_user "$WORK/rless" --root "$WORK/rless-store" system reset -f >/dev/null 2>&1 || true
+    if [ -n "${UDIR:-}" ] && [ -x "$WORK/rless" ]; then
+        run_user "$WORK/rless" --root "$UDIR/rless-store" system reset -f >/dev/null 2>&1 || true
     fi
     if [ -n "${PODMAN_MODE:-}" ]; then
         podman_cmd system reset -f >/dev/null 2>&1 || true
@@ -61,6 +61,10 @@ BENCH_UID=$(id -u "$BENCH_USER")
 BENCH_HOME=$(getent passwd "$BENCH_USER" | cut -d: -f6)
 RUNTIME_DIR=/run/user/$BENCH_UID
 [ "$(id -u)" -ne 0 ] && RUNTIME_DIR=${XDG_RUNTIME_DIR:-$RUNTIME_DIR}
+# stores live in a dir the bench user owns
+UDIR=$WORK/u
+mkdir -p "$UDIR"
+chown "$BENCH_USER:" "$UDIR"
 
 run_user() {
     if [ "$(id -u)" -eq 0 ] && [ "$BENCH_USER" != root ]; then
@@ -118,10 +122,11 @@ BENCH_REF=$REF cargo test --release --quiet --test bench_push -- --ignored --noc
 # ---------------------------------------------------------------- rless
 RLESS_TIMES=()
 for i in $(seq 1 "$BENCH_RUNS"); do
-    run_user "$WORK/rless" --root "$WORK/rless-store" system reset -f >/dev/null 2>&1 || true
-    run_user rm -rf "$WORK/rless-store" 2>/dev/null || true
+    run_user "$WORK/rless" --root "$UDIR/rless-store" system reset -f >/dev/null 2>&1 || true
+    run_user rm -rf "$UDIR/rless-store" 2>/dev/null || true
+    sync
     t0=$(now)
-    run_user "$WORK/rless" --root "$WORK/rless-store" pull -q "$REF" >/dev/null
+    run_user "$WORK/rless" --root "$UDIR/rless-store" pull -q "$REF" >/dev/null
     t1=$(now)
     t=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
     log "rless pull run $i: ${t}s"
@@ -133,7 +138,7 @@ RLESS_MED=$(median "${RLESS_TIMES[@]}")
 PODMAN_MED=
 PODMAN_MODE=
 podman_cmd() {
-    local store=(--root "$WORK/podman-root" --runroot "$WORK/podman-run")
+    local store=(--root "$UDIR/podman-root" --runroot "$UDIR/podman-run")
     if [ "$PODMAN_MODE" = rootless ]; then
         run_user podman "${store[@]}" "$@"
     else
@@ -157,6 +162,7 @@ if command -v podman >/dev/null 2>&1; then
         PODMAN_TIMES=()
         for i in $(seq 1 "$BENCH_RUNS"); do
             podman_cmd rmi -f "$REF" >/dev/null 2>&1 || true
+            sync
             t0=$(now)
             podman_cmd pull -q --tls-verify=false "$REF" >/dev/null
             t1=$(now)

@@ -49,7 +49,7 @@ fn collect(
             }
             let size = if md.is_file() { md.len() } else { 0 };
             // keep single huge files from eating the whole budget
-            if size > 8 << 20 {
+            if size > 2 << 20 {
                 continue;
             }
             *total += size;
