@@ -34,14 +34,19 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/rless-bench.XXXXXX")
 chmod 0755 "$WORK"
 REG_PID=
 cleanup() {
-    [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+    set +e
+    if [ -n "$REG_PID" ]; then
+        kill "$REG_PID" 2>/dev/null
+        wait "$REG_PID" 2>/dev/null
+    fi
     if [ -n "${UDIR:-}" ] && [ -x "$WORK/rless" ]; then
         run_user "$WORK/rless" --root "$UDIR/rless-store" system reset -f >/dev/null 2>&1 || true
     fi
     if [ -n "${PODMAN_MODE:-}" ]; then
         podman_cmd system reset -f >/dev/null 2>&1 || true
     fi
-    rm -rf "$WORK" 2>/dev/null || true
+    rm -rf "$WORK" 2>/dev/null
+    return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

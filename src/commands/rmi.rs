@@ -45,6 +45,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 users.join(", ")
             );
         }
+        let by_name = q
+            .parse::<Reference>()
+            .ok()
+            .and_then(|r| r.tagged_name())
+            .is_some_and(|n| img.names.contains(&n));
+        if !a.force && !a.all && !by_name && img.names.len() > 1 {
+            bail!(
+                "image {} is referenced by several names ({}); remove them by name or use -f",
+                img.id.short(),
+                img.names.join(", ")
+            );
+        }
     }
     drop(store);
     if let Some(code) = ctx.enter_userns()? {
