@@ -25,14 +25,14 @@ use std::process::{Command, ExitStatus};
 const IN_USERNS_ENV: &str = "_RLESS_IN_USERNS";
 
 /// A contiguous range of subordinate ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdRange {
     pub start: u32,
     pub count: u32,
 }
 
 /// How the user's ids are mapped into containers and into the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IdMode {
     /// User → 0, range → 1..=count.
     SubUid {

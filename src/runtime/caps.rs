@@ -72,7 +72,7 @@ const DEFAULT: [&str; 14] = [
 pub struct UnknownCap(pub String);
 
 /// A set of capabilities, as a bit mask by capability number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CapSet(pub u64);
 
 impl CapSet {

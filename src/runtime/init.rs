@@ -49,26 +49,55 @@ pub fn forwarded_signals() -> SigSet {
     set
 }
 
+/// The file descriptors the monitor hands to the init.
+pub struct InitIo {
+    /// The pty slave, with `-t`.
+    pub tty: Option<OwnedFd>,
+    /// Where the container's stdout and stderr go (the log pipes of a
+    /// detached container); `None` keeps the monitor's.
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    /// Close-on-exec status pipe: it closes with no data when the command's
+    /// exec succeeds, or carries one error line when setup or exec fails.
+    pub status: OwnedFd,
+    /// Whether the init dies with the monitor (foreground containers).
+    pub die_with_monitor: bool,
+}
+
+/// Writes one error line to the status pipe.
+fn report(status: &OwnedFd, msg: &str) {
+    let _ = rustix::io::write(status, msg.as_bytes());
+}
+
 /// The body of pid 1. Returns its exit code.
-pub fn container_init(spec: &ContainerSpec, tty: Option<OwnedFd>) -> i32 {
-    // A foreground container dies with its monitor: SIGKILL to pid 1 takes
-    // the whole pid namespace down, and the mount namespace with it.
-    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+pub fn container_init(spec: &ContainerSpec, io: InitIo) -> i32 {
+    if io.die_with_monitor {
+        // A foreground container dies with its monitor: SIGKILL to pid 1
+        // takes the whole pid namespace down, and the mount namespace too.
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    }
+    if let Some(out) = &io.stdout {
+        let _ = rustix::stdio::dup2_stdout(out);
+    }
+    if let Some(err) = &io.stderr {
+        let _ = rustix::stdio::dup2_stderr(err);
+    }
     if let Err(e) = setup(spec) {
-        eprintln!("rless: {e}");
+        report(&io.status, &e.to_string());
         return EXIT_SETUP;
     }
     let user = match resolve_user(&spec.process.user) {
         Ok(u) => u,
         Err(e) => {
-            eprintln!("rless: {e}");
+            report(&io.status, &e.to_string());
             return EXIT_SETUP;
         }
     };
     if let Err(e) = std::fs::create_dir_all(&spec.process.cwd) {
-        eprintln!(
-            "rless: cannot create working directory {}: {e}",
-            spec.process.cwd
+        report(
+            &io.status,
+            &format!("cannot create working directory {}: {e}", spec.process.cwd),
         );
         return EXIT_SETUP;
     }
@@ -77,13 +106,13 @@ pub fn container_init(spec: &ContainerSpec, tty: Option<OwnedFd>) -> i32 {
     let _ = nix::unistd::setsid();
     let child = match super::sys::fork() {
         Ok(Some(pid)) => pid,
-        Ok(None) => exec_command(spec, &user, tty),
+        Ok(None) => exec_command(spec, &user, io.tty, io.status),
         Err(e) => {
-            eprintln!("rless: cannot start the command: {e}");
+            report(&io.status, &format!("cannot start the command: {e}"));
             return EXIT_SETUP;
         }
     };
-    drop(tty);
+    drop(io);
     reap_until(child)
 }
 
@@ -137,11 +166,11 @@ fn reap_until(main: Pid) -> i32 {
 }
 
 /// The command's side of the fork: never returns.
-fn exec_command(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>) -> ! {
+fn exec_command(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>, status: OwnedFd) -> ! {
     let code = match prepare_and_exec(spec, user, tty) {
         Ok(never) => match never {},
         Err((code, msg)) => {
-            eprintln!("rless: {msg}");
+            report(&status, &msg);
             code
         }
     };

@@ -32,6 +32,7 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use plan::MountOp;
 use rootfs::RootFs;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 /// docker's default PATH.
@@ -51,7 +52,7 @@ pub enum RunError {
 }
 
 /// The process to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProcessSpec {
     pub args: Vec<String>,
     /// `KEY=value`, image first, then the user's; later wins.
@@ -66,7 +67,7 @@ pub struct ProcessSpec {
 }
 
 /// Everything needed to start a container, resolved in advance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ContainerSpec {
     pub rootfs: RootFs,
     /// Where the root filesystem is assembled (an empty directory).
@@ -87,13 +88,41 @@ pub fn enter_userns(spec: &ContainerSpec) -> Result<(), RunError> {
     Ok(ids::enter(&spec.ids, spec.keep_id)?)
 }
 
-/// Starts the container and waits for it; returns its exit code. The
-/// caller must already be in the user namespace ([`enter_userns`]) and
-/// single-threaded.
-pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
+/// Where a started container's output goes.
+#[derive(Default)]
+pub struct ContainerIo {
+    /// `None`: the monitor's own stdout/stderr (foreground, zero copy).
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    /// The init dies with the monitor (foreground).
+    pub die_with_monitor: bool,
+}
+
+/// A container whose command has been started.
+pub struct Started {
+    pub init: nix::unistd::Pid,
+    /// With `-t`: the pty to relay.
+    terminal: Option<tty::Terminal>,
+}
+
+/// Why a container did not start: docker's exit code and one line.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub code: i32,
+    pub message: String,
+}
+
+/// Stages 3 to 8: clones the init, which sets up and execs the command.
+/// Blocks the forwarded signals in the caller (they are taken with sigwait
+/// or a signalfd afterwards). Returns once the exec has happened, or with
+/// the reason it failed. The caller must be in the user namespace
+/// ([`enter_userns`]) and single-threaded.
+pub fn spawn(
+    spec: &ContainerSpec,
+    io: ContainerIo,
+) -> Result<Result<Started, StartFailure>, RunError> {
     let sys = |op| move |source| RunError::Sys { op, source };
-    let signals = init::forwarded_signals();
-    signals
+    init::forwarded_signals()
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
     let terminal = if spec.process.tty {
@@ -112,17 +141,68 @@ pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
         Some(t) => Some(t.slave().map_err(sys("open a terminal"))?),
         None => None,
     };
-    let init = sys::clone_process(flags, move || init::container_init(spec, slave))
-        .map_err(sys("start the container"))?;
-    let code = match terminal {
-        Some(t) => t.relay(init, spec.process.stdin, &signals),
-        None => wait_forwarding(init, &signals),
+    let (status_r, status_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| sys("create a pipe")(e.into()))?;
+    let init_io = init::InitIo {
+        tty: slave,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        status: status_w,
+        die_with_monitor: io.die_with_monitor,
     };
-    Ok(code)
+    let init = sys::clone_process(flags, move || init::container_init(spec, init_io))
+        .map_err(sys("start the container"))?;
+    // Our copies of the init's ends were moved into the closure and are
+    // closed now; the pipe reaches EOF when the command's exec succeeds.
+    let mut message = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(status_r), &mut message);
+    if !message.is_empty() {
+        let code = wait_exit_code(init);
+        return Ok(Err(StartFailure {
+            code,
+            message: String::from_utf8_lossy(&message).trim().to_string(),
+        }));
+    }
+    Ok(Ok(Started { init, terminal }))
+}
+
+/// Starts the container in the foreground and waits for it; returns its
+/// exit code. Start failures are printed as one `rless:` line.
+pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
+    let io = ContainerIo {
+        die_with_monitor: true,
+        ..Default::default()
+    };
+    match spawn(spec, io)? {
+        Ok(started) => Ok(wait(started, spec.process.stdin)),
+        Err(f) => {
+            eprintln!("rless: {}", f.message);
+            Ok(f.code)
+        }
+    }
+}
+
+/// Waits for a started container, relaying its terminal if it has one and
+/// passing signals on; returns its exit code.
+pub fn wait(started: Started, stdin: bool) -> i32 {
+    let signals = init::forwarded_signals();
+    match started.terminal {
+        Some(t) => t.relay(started.init, stdin, &signals),
+        None => wait_forwarding(started.init, &signals),
+    }
+}
+
+/// Blocks until the init exits; its exit code.
+fn wait_exit_code(init: nix::unistd::Pid) -> i32 {
+    match waitpid(init, None) {
+        Ok(WaitStatus::Exited(_, code)) => code,
+        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+        _ => init::EXIT_SETUP,
+    }
 }
 
 /// Waits for the init, passing signals on; returns its exit code.
-fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
+pub fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
     loop {
         if let Some(code) = exit_code(init) {
             return code;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// One step of the plan. Targets are absolute paths inside the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MountOp {
     /// A fresh procfs for the container's pid namespace.
     Proc,

@@ -45,7 +45,7 @@ fn rx(e: rustix::io::Errno) -> io::Error {
 }
 
 /// How the root filesystem is made.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum RootFs {
     /// Kernel overlayfs: `lower` are layer directories relative to
     /// `layers_dir`, topmost first.
