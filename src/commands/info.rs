@@ -47,6 +47,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 fn cgroup_version() -> &'static str {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
     match rustix::fs::statfs("/sys/fs/cgroup") {
+        // f_type's width differs between architectures.
+        #[allow(clippy::unnecessary_cast)]
         Ok(s) if s.f_type as i64 == CGROUP2_SUPER_MAGIC => "v2",
         Ok(_) if std::path::Path::new("/sys/fs/cgroup/unified").exists() => "v1 (hybrid)",
         Ok(_) => "v1",

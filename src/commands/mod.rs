@@ -44,7 +44,7 @@ enum Cmd {
     /// Pull an image from a registry.
     Pull(pull::Args),
     /// Run a command in a new container.
-    Run(run::Args),
+    Run(Box<run::Args>),
     /// List images.
     Images(images::Args),
     /// Manage images.
@@ -125,7 +125,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
-        Cmd::Run(a) => run::run(&ctx, a),
+        Cmd::Run(a) => run::run(&ctx, *a),
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::run(&ctx, a),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect::run(&ctx, a),
         Cmd::Image(ImageCmd::Prune(a)) => prune::run(&ctx, a),

@@ -60,7 +60,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         quiet: a.quiet,
         extract: super::extract_options(ctx),
     };
-    if !a.quiet {
+    // Progress talk is for terminals; errors stay one line everywhere else.
+    if !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!("Pulling {reference}");
     }
     let image = pull(&store, &client, &reference, &opts)?;

@@ -140,7 +140,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     for e in &a.env {
         match e.split_once('=') {
-            Some((k, _)) if k.is_empty() => bail!("invalid environment variable {e:?}"),
+            Some(("", _)) => bail!("invalid environment variable {e:?}"),
             Some(_) => user_env.push(e.clone()),
             // `-e KEY` takes the caller's value, and is dropped when unset.
             None => user_env.extend(std::env::var(e).ok().map(|v| format!("{e}={v}"))),
