@@ -9,15 +9,21 @@ use rless::userns::{self, IdMode};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod container_inspect;
 mod images;
 mod import;
 mod info;
 mod inspect;
 mod login;
+mod logs;
 mod prune;
+mod ps;
 mod pull;
+mod rm;
 mod rmi;
 mod run;
+mod start;
+mod stop;
 mod system;
 mod tag;
 
@@ -45,6 +51,27 @@ enum Cmd {
     Pull(pull::Args),
     /// Run a command in a new container.
     Run(Box<run::Args>),
+    /// List containers.
+    Ps(ps::Args),
+    /// Show a container's output.
+    Logs(logs::Args),
+    /// Start created or stopped containers.
+    Start(start::Args),
+    /// Stop running containers (SIGTERM, then SIGKILL).
+    Stop(stop::StopArgs),
+    /// Stop and start containers again.
+    Restart(stop::StopArgs),
+    /// Send a signal to running containers.
+    Kill(stop::KillArgs),
+    /// Wait for containers to stop; print their exit codes.
+    Wait(stop::WaitArgs),
+    /// Remove containers.
+    Rm(rm::Args),
+    /// Show containers' or images' details as JSON.
+    Inspect(container_inspect::Args),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCmd),
     /// List images.
     Images(images::Args),
     /// Manage images.
@@ -87,6 +114,19 @@ enum ImageCmd {
 }
 
 #[derive(Subcommand)]
+enum ContainerCmd {
+    /// List containers.
+    #[command(alias = "list", name = "ls")]
+    Ls(ps::Args),
+    /// Remove containers.
+    Rm(rm::Args),
+    /// Remove every stopped container.
+    Prune(rm::PruneArgs),
+    /// Show containers' details as JSON.
+    Inspect(container_inspect::Args),
+}
+
+#[derive(Subcommand)]
 enum SystemCmd {
     /// Delete every image, layer and container in the store.
     Reset(system::ResetArgs),
@@ -126,6 +166,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
         Cmd::Run(a) => run::run(&ctx, *a),
+        Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
+        Cmd::Logs(a) => logs::run(&ctx, a),
+        Cmd::Start(a) => start::run(&ctx, a),
+        Cmd::Stop(a) => stop::stop(&ctx, a),
+        Cmd::Restart(a) => start::restart(&ctx, a),
+        Cmd::Kill(a) => stop::kill(&ctx, a),
+        Cmd::Wait(a) => stop::wait(&ctx, a),
+        Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => rm::run(&ctx, a),
+        Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
+        Cmd::Inspect(a) | Cmd::Container(ContainerCmd::Inspect(a)) => container_inspect::run(&ctx, a),
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::run(&ctx, a),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect::run(&ctx, a),
         Cmd::Image(ImageCmd::Prune(a)) => prune::run(&ctx, a),

@@ -29,6 +29,9 @@ pub struct Args {
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
+    /// Run in the background and print the container id.
+    #[arg(short, long)]
+    detach: bool,
     /// The container's name.
     #[arg(long)]
     name: Option<String>,
@@ -296,13 +299,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         ids: ctx.ids.clone(),
         keep_id,
     };
-    let code = start(&spec, &dir);
-    if a.rm || code.is_err() {
-        if let Err(e) = container::remove_dir(&dir) {
-            eprintln!(
-                "rless: warning: cannot remove container {}: {e}",
-                config.id.short()
-            );
+    container::write_spec(&dir, &spec)?;
+    if a.detach {
+        return detach(&spec, &dir, &config, true);
+    }
+    attach(&spec, &dir, &config)
+}
+
+/// Runs a container in the foreground; removes it afterwards with `--rm`.
+pub fn attach(spec: &ContainerSpec, dir: &Path, config: &ContainerConfig) -> Result<ExitCode> {
+    let code = start_foreground(spec, dir);
+    if config.auto_remove || code.is_err() {
+        if let Err(e) = container::remove_dir(dir) {
+            eprintln!("rless: warning: cannot remove container {}: {e}", config.id.short());
         }
     }
     let code = code?;
@@ -310,33 +319,85 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     Ok(ExitCode::from(code as u8))
 }
 
-/// Enters the user namespace, runs the container, records its state.
-fn start(spec: &ContainerSpec, dir: &Path) -> Result<i32> {
+/// Enters the user namespace, runs the container in the foreground (this
+/// process is its monitor), records its state.
+fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<i32> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    runtime::enter_userns(spec)?;
+    runtime::enter_userns(spec, false)?;
     trace::mark("user namespace entered");
-    let started = time::now();
-    let _ = container::write_state(
-        dir,
-        &ContainerState {
-            status: "running".into(),
-            started: Some(started),
-            ..Default::default()
-        },
-    );
-    let code = runtime::start(spec)?;
-    let _ = container::write_state(
-        dir,
-        &ContainerState {
-            status: "exited".into(),
-            exit_code: Some(code),
-            started: Some(started),
-            finished: Some(time::now()),
-            pid: None,
-        },
-    );
+    let io = runtime::ContainerIo { die_with_monitor: true, ..Default::default() };
+    let started = match runtime::spawn(spec, io)? {
+        Ok(s) => s,
+        Err(f) => {
+            eprintln!("rless: {}", f.message);
+            return Ok(f.code);
+        }
+    };
+    trace::mark("command started");
+    let me = std::process::id() as i32;
+    let state = ContainerState {
+        status: "running".into(),
+        pid: Some(started.init.as_raw()),
+        monitor_pid: Some(me),
+        monitor_start: container::process_start(me),
+        init_start: container::process_start(started.init.as_raw()),
+        started: Some(time::now()),
+        ..Default::default()
+    };
+    let _ = container::write_state(dir, &state);
+    let code = runtime::wait(started, spec.process.stdin);
+    let done = ContainerState {
+        status: "exited".into(),
+        exit_code: Some(code),
+        started: state.started,
+        finished: Some(time::now()),
+        ..Default::default()
+    };
+    let _ = container::write_state(dir, &done);
     Ok(code)
+}
+
+/// `run -d`: forks the monitor, waits until the container runs (or fails
+/// to start), prints its id.
+pub fn detach(spec: &ContainerSpec, dir: &Path, config: &ContainerConfig, print_id: bool) -> Result<ExitCode> {
+    use std::io::{Read, Write};
+    let _ = std::io::stdout().flush();
+    let (ready_r, ready_w) = std::io::pipe()?;
+    let log = dir.join("monitor.log");
+    match rless::runtime::fork_process()? {
+        None => {
+            drop(ready_r);
+            // The monitor: its own session, stdio away from the terminal.
+            let _ = nix::unistd::setsid();
+            if let Ok(null) = std::fs::File::open("/dev/null") {
+                let _ = rustix::stdio::dup2_stdin(&null);
+            }
+            if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+                let _ = rustix::stdio::dup2_stdout(&f);
+                let _ = rustix::stdio::dup2_stderr(&f);
+            }
+            let code = container::monitor::run_detached(spec, dir, config.auto_remove, ready_w.into());
+            std::process::exit(code)
+        }
+        Some(_) => {
+            drop(ready_w);
+            let mut answer = String::new();
+            let mut ready_r = ready_r;
+            let _ = ready_r.read_to_string(&mut answer);
+            if answer == "ok" {
+                println!("{}", if print_id { config.id.as_str() } else { config.name.as_str() });
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (code, msg) = answer
+                .strip_prefix("err ")
+                .and_then(|r| r.split_once(' '))
+                .and_then(|(c, m)| Some((c.parse::<u8>().ok()?, m.to_string())))
+                .unwrap_or((125, format!("the container's monitor failed; see {}", log.display())));
+            eprintln!("rless: {msg}");
+            Ok(ExitCode::from(code))
+        }
+    }
 }
 
 /// Later definitions of a variable replace earlier ones, in place.

@@ -8,6 +8,9 @@
 //! name; the directory is made under a temporary name and renamed into
 //! place last, so a half-made container never shows.
 
+pub mod control;
+pub mod logs;
+pub mod monitor;
 pub mod mountspec;
 
 use crate::image::digest::Digest;
@@ -74,6 +77,12 @@ pub enum ContainerError {
         "the container name {0:?} is already in use; remove that container or choose another name"
     )]
     NameInUse(String),
+    #[error("container is not running")]
+    NotRunning,
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("container id prefix {0} is ambiguous; give more of it or the name")]
+    Ambiguous(String),
     #[error("invalid container name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
     BadName(String),
     #[error(transparent)]
@@ -102,11 +111,89 @@ pub struct ContainerConfig {
 /// Where a container is in its life (`state.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ContainerState {
+    /// `created`, `running` or `exited`.
     pub status: String,
+    /// The init's pid (host pid namespace) while running.
     pub pid: Option<i32>,
+    /// The monitor's pid and start time (clock ticks since boot), to tell a
+    /// live monitor from a reused pid.
+    #[serde(default)]
+    pub monitor_pid: Option<i32>,
+    #[serde(default)]
+    pub monitor_start: Option<u64>,
+    #[serde(default)]
+    pub init_start: Option<u64>,
     pub exit_code: Option<i32>,
     pub started: Option<i64>,
     pub finished: Option<i64>,
+    /// Why the container stopped, when not by itself.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl ContainerState {
+    /// The state as it really is: a `running` container whose monitor is
+    /// gone (killed, or the machine rebooted) is exited.
+    pub fn effective(mut self) -> ContainerState {
+        if self.status == "running" && !process_alive(self.monitor_pid, self.monitor_start) {
+            self.status = "exited".into();
+            self.pid = None;
+            self.exit_code = self.exit_code.or(Some(137));
+            self.reason = Some("the monitor process is gone (killed, or the machine restarted)".into());
+        }
+        self
+    }
+
+    pub fn running(&self) -> bool {
+        self.status == "running"
+    }
+}
+
+/// The start time of `pid` in clock ticks since boot (field 22 of
+/// /proc/PID/stat), if it exists.
+pub fn process_start(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses; fields resume
+    // after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// Whether `pid` still runs and is the process that started at `start`.
+pub fn process_alive(pid: Option<i32>, start: Option<u64>) -> bool {
+    match (pid, start) {
+        (Some(pid), Some(start)) => process_start(pid) == Some(start),
+        (Some(pid), None) => process_start(pid).is_some(),
+        _ => false,
+    }
+}
+
+/// Reads a container's state as it really is (see [`ContainerState::effective`]).
+pub fn read_state(dir: &Path) -> ContainerState {
+    fs::read(dir.join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
+        .unwrap_or_else(|| ContainerState { status: "created".into(), ..Default::default() })
+        .effective()
+}
+
+/// Finds a container by full id, name, or unique id prefix.
+pub fn find(store: &Store, query: &str) -> Result<(ContainerConfig, PathBuf), ContainerError> {
+    let all = list(store);
+    let hit = all.iter().find(|c| c.id.as_str() == query || c.name == query).cloned().map(Ok).unwrap_or_else(|| {
+        let hits: Vec<_> = if query.is_empty() {
+            vec![]
+        } else {
+            all.iter().filter(|c| c.id.as_str().starts_with(query)).collect()
+        };
+        match hits[..] {
+            [one] => Ok(one.clone()),
+            [] => Err(ContainerError::NotFound(query.to_string())),
+            _ => Err(ContainerError::Ambiguous(query.to_string())),
+        }
+    })?;
+    let dir = containers_dir(store).join(hit.id.as_str());
+    Ok((hit, dir))
 }
 
 /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, as docker requires.
@@ -212,6 +299,20 @@ pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerEr
         path: dst,
         source,
     })
+}
+
+/// Stores the resolved spec the container runs with (`spec.json`), for
+/// `start`, `exec` and `inspect`.
+pub fn write_spec(dir: &Path, spec: &crate::runtime::ContainerSpec) -> Result<(), ContainerError> {
+    let p = dir.join("spec.json");
+    fs::write(&p, serde_json::to_vec_pretty(spec).expect("json")).map_err(|source| ContainerError::Io { op: "write", path: p, source })
+}
+
+/// Reads `spec.json`.
+pub fn read_spec(dir: &Path) -> Result<crate::runtime::ContainerSpec, ContainerError> {
+    let p = dir.join("spec.json");
+    let b = fs::read(&p).map_err(|source| ContainerError::Io { op: "read", path: p.clone(), source })?;
+    serde_json::from_slice(&b).map_err(|e| ContainerError::Io { op: "parse", path: p, source: std::io::Error::other(e) })
 }
 
 /// Deletes a container's directory (renamed away first, then removed).

@@ -57,6 +57,13 @@ pub fn format_rfc3339(t: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, for logs.
+pub fn format_rfc3339_nanos(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let base = format_rfc3339(d.as_secs() as i64);
+    format!("{}.{:09}Z", base.trim_end_matches('Z'), d.subsec_nanos())
+}
+
 /// The date of a day count since 1970-01-01.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719468;

@@ -46,8 +46,11 @@ pub fn map_args(host: u32, start: u32, count: u32, keep_id: bool) -> Vec<[u32; 3
     }
 }
 
-/// Enters a new user namespace with ids mapped per `mode`.
-pub fn enter(mode: &IdMode, keep_id: bool) -> Result<(), IdsError> {
+/// Enters a new user namespace with ids mapped per `mode`. With `detached`,
+/// the helper parent of subuid mode exits as soon as the ids are mapped
+/// (a detached container's monitor outlives the command that started it);
+/// otherwise it waits and mirrors the child's exit.
+pub fn enter(mode: &IdMode, keep_id: bool, detached: bool) -> Result<(), IdsError> {
     match mode {
         IdMode::Root => Ok(()),
         IdMode::Single { .. } => enter_single(keep_id),
@@ -59,7 +62,7 @@ pub fn enter(mode: &IdMode, keep_id: bool) -> Result<(), IdsError> {
         } => {
             let umap = map_args(*uid, uids.start, uids.count, keep_id);
             let gmap = map_args(*gid, gids.start, gids.count, keep_id);
-            enter_mapped(&umap, &gmap)
+            enter_mapped(&umap, &gmap, detached)
         }
     }
 }
@@ -84,18 +87,18 @@ fn enter_single(keep_id: bool) -> Result<(), IdsError> {
     write("/proc/self/gid_map", format!("{inside_g} {gid} 1"))
 }
 
-fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
+fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<(), IdsError> {
     let sys = |op| move |source| IdsError::Sys { op, source };
     let (ready_r, ready_w) = std::io::pipe().map_err(sys("create a pipe"))?;
     let (go_r, go_w) = std::io::pipe().map_err(sys("create a pipe"))?;
     match super::sys::fork().map_err(sys("fork"))? {
         None => {
             drop((ready_r, go_w));
-            // The monitor dies with the waiting parent (and the container
-            // with the monitor), so killing `rless run` ends it all.
-            let _ = rustix::process::set_parent_process_death_signal(Some(
-                rustix::process::Signal::KILL,
-            ));
+            if !detached {
+                // The monitor dies with the waiting parent (and the container
+                // with the monitor), so killing `rless run` ends it all.
+                let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+            }
             let unshared = unshare_user();
             let mut ready_w = ready_w;
             let _ = ready_w.write_all(if unshared.is_ok() { b"1" } else { b"0" });
@@ -127,6 +130,9 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
             if let Err(e) = mapped {
                 let _ = waitpid(child, None);
                 return Err(e);
+            }
+            if detached {
+                std::process::exit(0)
             }
             std::process::exit(wait_and_forward(child))
         }

@@ -81,11 +81,16 @@ pub struct ContainerSpec {
     pub keep_id: bool,
 }
 
+/// fork(); `Ok(None)` in the child. The caller must be single-threaded.
+pub fn fork_process() -> std::io::Result<Option<nix::unistd::Pid>> {
+    sys::fork()
+}
+
 /// Stage 1 and 2 only: after this, the caller is the monitor, inside the
 /// user namespace. Split from [`start`] so the caller can do store work
 /// (such as removing the container) with the namespace's ids afterwards.
-pub fn enter_userns(spec: &ContainerSpec) -> Result<(), RunError> {
-    Ok(ids::enter(&spec.ids, spec.keep_id)?)
+pub fn enter_userns(spec: &ContainerSpec, detached: bool) -> Result<(), RunError> {
+    Ok(ids::enter(&spec.ids, spec.keep_id, detached)?)
 }
 
 /// Where a started container's output goes.
@@ -217,7 +222,7 @@ pub fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSe
 }
 
 /// The init's exit code, once it has exited.
-fn exit_code(init: nix::unistd::Pid) -> Option<i32> {
+pub fn exit_code(init: nix::unistd::Pid) -> Option<i32> {
     match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
         Ok(WaitStatus::Exited(_, code)) => Some(code),
         Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),

@@ -1,0 +1,111 @@
+//! `rless inspect NAME…` (containers first, then images) and
+//! `rless container inspect`.
+
+use super::Ctx;
+use anyhow::Result;
+use rless::container;
+use rless::image::store::LockMode;
+use rless::image::time;
+use rless::runtime::plan::MountOp;
+use rless::runtime::rootfs::RootFs;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output format (only json).
+    #[arg(short, long, default_value = "json")]
+    format: String,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    if a.format != "json" {
+        anyhow::bail!("unknown --format {:?}: only json is supported", a.format);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let index = store.index()?;
+    let mut out = Vec::new();
+    for n in &a.names {
+        match container::find(&store, n) {
+            Ok((c, dir)) => out.push(describe(&c, &dir)),
+            Err(container::ContainerError::NotFound(_)) => {
+                let img = rless::image::find_image(&index, n).map_err(|_| anyhow::anyhow!("no such object: {n}"))?;
+                out.push(serde_json::json!({"Type": "image", "Id": img.id.hex(), "RepoTags": img.names, "Digest": img.manifest}));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json::Value {
+    let s = container::read_state(dir);
+    let spec = container::read_spec(dir).ok();
+    let mounts: Vec<serde_json::Value> = spec
+        .iter()
+        .flat_map(|sp| sp.plan.iter())
+        .filter_map(|m| match m {
+            MountOp::Bind { source, target, readonly } if !source.starts_with(dir) => {
+                Some(serde_json::json!({"Type": "bind", "Source": source, "Destination": target, "RW": !readonly}))
+            }
+            MountOp::Tmpfs { target, options, readonly } => {
+                Some(serde_json::json!({"Type": "tmpfs", "Destination": target, "Options": options, "RW": !readonly}))
+            }
+            _ => None,
+        })
+        .collect();
+    let (driver, graph) = match spec.as_ref().map(|s| &s.rootfs) {
+        Some(RootFs::Overlay { layers_dir, lower, upper, work }) => (
+            "overlay",
+            serde_json::json!({
+                "LowerDir": lower.iter().map(|l| layers_dir.join(l).display().to_string()).collect::<Vec<_>>().join(":"),
+                "UpperDir": upper, "WorkDir": work, "MergedDir": dir.join("merged"),
+            }),
+        ),
+        Some(RootFs::Dir(d)) => ("rootfs", serde_json::json!({"Dir": d})),
+        None => ("", serde_json::json!({})),
+    };
+    serde_json::json!({
+        "Type": "container",
+        "Id": c.id,
+        "Name": c.name,
+        "Created": time::format_rfc3339(c.created),
+        "Path": c.command.first(),
+        "Args": c.command.get(1..).unwrap_or_default(),
+        "Image": c.image_id,
+        "ImageName": c.image_name,
+        "State": {
+            "Status": s.status,
+            "Running": s.running(),
+            "Pid": s.pid.unwrap_or(0),
+            "MonitorPid": s.monitor_pid,
+            "ExitCode": s.exit_code.unwrap_or(0),
+            "StartedAt": s.started.map(time::format_rfc3339),
+            "FinishedAt": s.finished.map(time::format_rfc3339),
+            "Error": s.reason,
+        },
+        "Config": spec.as_ref().map(|sp| serde_json::json!({
+            "Hostname": sp.hostname,
+            "Env": sp.process.env,
+            "Cmd": sp.process.args,
+            "WorkingDir": sp.process.cwd,
+            "User": sp.process.user,
+            "Tty": sp.process.tty,
+            "OpenStdin": sp.process.stdin,
+        })),
+        "HostConfig": spec.as_ref().map(|sp| serde_json::json!({
+            "AutoRemove": c.auto_remove,
+            "CapAdd": sp.process.caps.names(),
+            "NoNewPrivileges": sp.process.no_new_privs,
+            "NetworkMode": if sp.private_network { "private" } else { "host" },
+            "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
+            "IdMapping": sp.ids.name(),
+        })),
+        "Mounts": mounts,
+        "GraphDriver": {"Name": driver, "Data": graph},
+        "NetworkSettings": {"Ports": {}, "Networks": {}},
+        "LogPath": container::logs::log_path(dir),
+    })
+}

@@ -1,0 +1,140 @@
+//! `rless ps [-a] [-q] [--filter K=V] [--format table|json|TEMPLATE]`
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::container::{self, ContainerConfig, ContainerState};
+use rless::image::store::LockMode;
+use rless::image::time;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Show all containers, not only running ones.
+    #[arg(short, long)]
+    all: bool,
+    /// Print only container ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate ids and commands.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Filter: id=, name=, status=, ancestor= (repeatable).
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// table, json, or a template such as '{{.ID}} {{.Names}}'.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+/// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created".
+pub fn status_text(state: &ContainerState) -> String {
+    match state.status.as_str() {
+        "running" => format!("Up {}", time::ago(state.started.unwrap_or_else(time::now)).trim_end_matches(" ago")),
+        "exited" => format!(
+            "Exited ({}) {}",
+            state.exit_code.unwrap_or(0),
+            time::ago(state.finished.unwrap_or_else(time::now)).to_lowercase()
+        ),
+        other => {
+            let mut c = other.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        }
+    }
+}
+
+fn matches(c: &ContainerConfig, s: &ContainerState, filters: &[(String, String)]) -> Result<bool> {
+    for (k, v) in filters {
+        let ok = match k.as_str() {
+            "id" => c.id.as_str().starts_with(v.as_str()),
+            "name" => c.name.contains(v.as_str()),
+            "status" => s.status == *v,
+            "ancestor" => c.image_name.contains(v.as_str()) || c.image_id.starts_with(v.as_str()),
+            "exited" => s.status == "exited" && s.exit_code.map(|x| x.to_string()) == Some(v.clone()),
+            other => bail!("unknown filter {other:?}: use id, name, status, ancestor or exited"),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let filters: Vec<(String, String)> = a
+        .filter
+        .iter()
+        .map(|f| f.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| anyhow::anyhow!("bad filter {f:?}: use KEY=VALUE")))
+        .collect::<Result<_>>()?;
+    let store = ctx.store(LockMode::Shared)?;
+    let mut rows: Vec<(ContainerConfig, ContainerState)> = Vec::new();
+    for c in container::list(&store) {
+        let s = container::read_state(&container::containers_dir(&store).join(c.id.as_str()));
+        if (a.all || s.running() || !filters.is_empty()) && matches(&c, &s, &filters)? {
+            rows.push((c, s));
+        }
+    }
+    rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.created));
+    if a.quiet {
+        for (c, _) in &rows {
+            println!("{}", if a.no_trunc { c.id.as_str() } else { c.id.short() });
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cmd = |c: &ContainerConfig| {
+        let full = c.command.join(" ");
+        if a.no_trunc || full.chars().count() <= 20 {
+            format!("\\"{full}\\"")
+        } else {
+            format!("\\"{}…\\"", full.chars().take(19).collect::<String>())
+        }
+    };
+    match a.format.as_str() {
+        "json" => {
+            let out: Vec<_> = rows
+                .iter()
+                .map(|(c, s)| {
+                    serde_json::json!({
+                        "Id": c.id, "Names": [c.name], "Image": c.image_name, "ImageID": c.image_id,
+                        "Command": c.command, "Created": c.created, "State": s.status,
+                        "Status": status_text(s), "ExitCode": s.exit_code, "Pid": s.pid,
+                        "StartedAt": s.started, "ExitedAt": s.finished,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        "table" => {
+            let mut table = vec![[
+                "CONTAINER ID".to_string(),
+                "IMAGE".into(),
+                "COMMAND".into(),
+                "CREATED".into(),
+                "STATUS".into(),
+                "NAMES".into(),
+            ]];
+            for (c, s) in &rows {
+                let id = if a.no_trunc { c.id.as_str() } else { c.id.short() };
+                table.push([id.into(), rless::image::familiar(&c.image_name).into(), cmd(c), time::ago(c.created), status_text(s), c.name.clone()]);
+            }
+            super::images::print_table(&table);
+        }
+        template => {
+            for (c, s) in &rows {
+                let mut line = template.to_string();
+                for (k, v) in [
+                    ("{{.ID}}", c.id.short().to_string()),
+                    ("{{.Names}}", c.name.clone()),
+                    ("{{.Image}}", c.image_name.clone()),
+                    ("{{.Command}}", cmd(c)),
+                    ("{{.Status}}", status_text(s)),
+                    ("{{.State}}", s.status.clone()),
+                    ("{{.CreatedAt}}", time::format_rfc3339(c.created)),
+                ] {
+                    line = line.replace(k, &v);
+                }
+                println!("{line}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

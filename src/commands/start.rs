@@ -1,0 +1,64 @@
+//! `rless start [-a] [-i] CTR…` and `rless restart`: run a created or
+//! stopped container again with the spec it was created with (its writable
+//! layer is kept).
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::container::{self, control};
+use rless::image::store::LockMode;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Attach: run in the foreground, with the container's output here.
+    #[arg(short, long)]
+    attach: bool,
+    /// Pass stdin on (with -a).
+    #[arg(short, long)]
+    interactive: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    if a.attach && a.containers.len() > 1 {
+        bail!("you cannot attach to more than one container");
+    }
+    let mut code = ExitCode::SUCCESS;
+    for q in &a.containers {
+        let store = ctx.store(LockMode::Shared)?;
+        let (c, dir) = container::find(&store, q)?;
+        let lock = store.lock(&format!("ctr-{}", c.id))?;
+        if container::read_state(&dir).running() {
+            if a.attach {
+                bail!("container {q} is already running");
+            }
+            println!("{q}");
+            continue;
+        }
+        let mut spec = container::read_spec(&dir)?;
+        // Ids are decided now: a range granted since creation applies.
+        spec.ids = ctx.ids.clone();
+        drop(lock);
+        drop(store);
+        if a.attach {
+            spec.process.stdin = a.interactive;
+            return super::run::attach(&spec, &dir, &c);
+        }
+        code = super::run::detach(&spec, &dir, &c, false)?;
+    }
+    Ok(code)
+}
+
+pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
+    let names = a.containers.clone();
+    {
+        let store = ctx.store(LockMode::Shared)?;
+        for q in &names {
+            let (_, dir) = container::find(&store, q)?;
+            control::stop(&dir, Duration::from_secs(a.time))?;
+        }
+    }
+    run(ctx, Args { attach: false, interactive: false, containers: names })
+}

@@ -1,0 +1,78 @@
+//! `rless stop [-t SECS] CTR…`, `rless kill [-s SIG] CTR…`,
+//! `rless wait CTR…`, `rless restart`: signals to the init, which passes
+//! them on; the monitor records the exit.
+
+use super::Ctx;
+use anyhow::{anyhow, Result};
+use rless::container::{self, control};
+use rless::image::store::LockMode;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct StopArgs {
+    /// Seconds to wait after SIGTERM before SIGKILL.
+    #[arg(short, long, default_value_t = 10)]
+    time: u64,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct KillArgs {
+    /// Signal to send (name or number).
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Runs `f` on each container; reports every failure, fails if any did.
+fn each(ctx: &Ctx, names: &[String], mut f: impl FnMut(&str, &std::path::Path) -> Result<()>) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let mut failed = None;
+    for n in names {
+        let r = container::find(&store, n).map_err(anyhow::Error::from).and_then(|(_, dir)| f(n, &dir));
+        if let Err(e) = r {
+            if failed.is_some() {
+                eprintln!("rless: {e:#}");
+            }
+            failed.get_or_insert(e);
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
+    each(ctx, &a.containers, |name, dir| {
+        control::stop(dir, Duration::from_secs(a.time))?;
+        println!("{name}");
+        Ok(())
+    })
+}
+
+pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
+    let sig = control::parse_signal(&a.signal).ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
+    each(ctx, &a.containers, |name, dir| {
+        control::signal(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
+        println!("{name}");
+        Ok(())
+    })
+}
+
+pub fn wait(ctx: &Ctx, a: WaitArgs) -> Result<ExitCode> {
+    each(ctx, &a.containers, |_, dir| {
+        let s = control::wait_stopped(dir, None).expect("no timeout");
+        println!("{}", s.exit_code.unwrap_or(0));
+        Ok(())
+    })
+}

@@ -1,0 +1,165 @@
+//! Container logs, in the k8s-file format podman uses:
+//!
+//! ```text
+//! 2026-11-28T17:40:12.123456789Z stdout F a whole line
+//! 2026-11-28T17:40:12.223456789Z stderr P the start of a line without its newline yet
+//! ```
+//!
+//! The monitor of a detached container writes `ctr.log` in the container's
+//! directory, stdout and stderr kept apart. When the file passes its size
+//! cap it is renamed to `ctr.log.1` (replacing an older one) and a new one
+//! starts. A write error (a full disk) never stops the container: the
+//! monitor keeps draining its pipes, drops what it cannot write, and says
+//! so once in its own log.
+
+use crate::image::time;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// Default size cap of one log file.
+pub const DEFAULT_MAX_SIZE: u64 = 20 << 20;
+
+/// Which stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Appends container output to the log, with rotation.
+pub struct LogWriter {
+    path: PathBuf,
+    file: Option<File>,
+    size: u64,
+    max_size: u64,
+    failed: bool,
+}
+
+pub fn log_path(dir: &Path) -> PathBuf {
+    dir.join("ctr.log")
+}
+
+impl LogWriter {
+    pub fn open(dir: &Path, max_size: u64) -> LogWriter {
+        let path = log_path(dir);
+        let file = OpenOptions::new().create(true).append(true).open(&path).ok();
+        let size = file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
+        LogWriter { path, file, size, max_size, failed: false }
+    }
+
+    /// Logs one chunk read from a stream; a chunk may hold several lines
+    /// and end in the middle of one.
+    pub fn write(&mut self, stream: Stream, chunk: &[u8]) {
+        let mut out = Vec::with_capacity(chunk.len() + 64);
+        let stamp = time::format_rfc3339_nanos(std::time::SystemTime::now());
+        for piece in chunk.split_inclusive(|b| *b == b'\n') {
+            let (text, tag) = match piece.strip_suffix(b"\n") {
+                Some(t) => (t, "F"),
+                None => (piece, "P"),
+            };
+            out.extend_from_slice(format!("{stamp} {} {tag} ", stream.as_str()).as_bytes());
+            out.extend_from_slice(text);
+            out.push(b'\n');
+        }
+        self.append(&out);
+    }
+
+    fn append(&mut self, data: &[u8]) {
+        if self.size + data.len() as u64 > self.max_size && self.size > 0 {
+            let _ = fs::rename(&self.path, self.path.with_extension("log.1"));
+            self.file = OpenOptions::new().create(true).append(true).open(&self.path).ok();
+            self.size = 0;
+        }
+        let result = match &mut self.file {
+            Some(f) => f.write_all(data),
+            None => Err(io::Error::other("log file not open")),
+        };
+        match result {
+            Ok(()) => {
+                self.size += data.len() as u64;
+                self.failed = false;
+            }
+            Err(e) => {
+                if !self.failed {
+                    // The monitor's own stderr is its log file.
+                    eprintln!("rless monitor: cannot write container log {}: {e}; output is being dropped", self.path.display());
+                }
+                self.failed = true;
+                // Try to reopen next time (the disk may have been freed).
+                self.file = OpenOptions::new().create(true).append(true).open(&self.path).ok();
+            }
+        }
+    }
+}
+
+/// One parsed log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub time: String,
+    /// Seconds since the epoch (for --since).
+    pub epoch: i64,
+    pub stream: Stream,
+    pub partial: bool,
+    pub text: Vec<u8>,
+}
+
+/// Parses one line of the log file.
+pub fn parse_line(line: &[u8]) -> Option<LogLine> {
+    let mut parts = line.splitn(4, |b| *b == b' ');
+    let time = std::str::from_utf8(parts.next()?).ok()?.to_string();
+    let stream = match parts.next()? {
+        b"stdout" => Stream::Stdout,
+        b"stderr" => Stream::Stderr,
+        _ => return None,
+    };
+    let partial = parts.next()? == b"P";
+    let text = parts.next().unwrap_or_default().to_vec();
+    let epoch = time::parse_rfc3339(&time)?;
+    Some(LogLine { time, epoch, stream, partial, text })
+}
+
+/// Every line of the container's logs, oldest first (rotated file first).
+pub fn read_all(dir: &Path) -> Vec<LogLine> {
+    let mut out = Vec::new();
+    for p in [log_path(dir).with_extension("log.1"), log_path(dir)] {
+        let Ok(f) = File::open(&p) else { continue };
+        for line in BufReader::new(f).split(b'\n').map_while(Result::ok) {
+            out.extend(parse_line(&line));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_parse_rotate() {
+        let t = tempfile::tempdir().unwrap();
+        let mut w = LogWriter::open(t.path(), 200);
+        w.write(Stream::Stdout, b"one\ntwo\nthr");
+        w.write(Stream::Stderr, b"err\n");
+        let lines = read_all(t.path());
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].text, b"one");
+        assert!(!lines[0].partial && lines[2].partial);
+        assert_eq!(lines[3].stream, Stream::Stderr);
+        for _ in 0..10 {
+            w.write(Stream::Stdout, b"0123456789012345678901234567890123456789\n");
+        }
+        assert!(log_path(t.path()).with_extension("log.1").exists());
+        assert!(fs::metadata(log_path(t.path())).unwrap().len() <= 200);
+        assert!(parse_line(b"garbage").is_none());
+    }
+}

@@ -1,0 +1,155 @@
+//! The monitor of a detached container (`run -d`, `start`).
+//!
+//! Theory of operation: `rless run -d` forks; the child calls setsid,
+//! points its own stdio at `monitor.log` in the container's directory and
+//! becomes the monitor: it enters the user namespace, starts the container
+//! with its stdout and stderr on two pipes, and tells the waiting command,
+//! over a `ready` pipe, either `ok` or `err CODE MESSAGE`. That command then
+//! prints the id (or the error) and exits. The monitor stays: it copies the
+//! two pipes into the log ([`super::logs`]), passes SIGTERM, SIGINT, SIGHUP,
+//! SIGQUIT, SIGUSR1 and SIGUSR2 on to the init, and when the init exits it
+//! records the exit code and, with `--rm`, removes the container.
+//!
+//! The init dies with the monitor (PDEATHSIG), so a killed monitor takes the
+//! container with it and `ps` can tell from the monitor's pid and start time
+//! that the container has exited.
+
+use super::logs::{LogWriter, Stream, DEFAULT_MAX_SIZE};
+use super::{process_start, remove_dir, write_state, ContainerState};
+use crate::image::time;
+use crate::runtime::{self, ContainerIo, ContainerSpec};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// Runs the monitor; returns its exit code. `ready` is the write end of
+/// the pipe the starting command reads.
+pub fn run_detached(spec: &ContainerSpec, dir: &Path, auto_remove: bool, ready: OwnedFd) -> i32 {
+    let tell = |msg: &str| {
+        let _ = rustix::io::write(&ready, msg.as_bytes());
+    };
+    let fail = |code: i32, msg: &str| {
+        tell(&format!("err {code} {msg}"));
+        finish(dir, code, auto_remove, None);
+        code
+    };
+    if let Err(e) = runtime::enter_userns(spec, true) {
+        return fail(125, &e.to_string());
+    }
+    let pipes = (|| -> std::io::Result<_> {
+        let out = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let err = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        Ok((out, err))
+    })();
+    let ((out_r, out_w), (err_r, err_w)) = match pipes {
+        Ok(p) => p,
+        Err(e) => return fail(125, &format!("cannot create log pipes: {e}")),
+    };
+    let io = ContainerIo { stdout: Some(out_w), stderr: Some(err_w), die_with_monitor: true };
+    let started = match runtime::spawn(spec, io) {
+        Err(e) => return fail(125, &e.to_string()),
+        Ok(Err(f)) => return fail(f.code, &f.message),
+        Ok(Ok(s)) => s,
+    };
+    let me = std::process::id() as i32;
+    let state = ContainerState {
+        status: "running".into(),
+        pid: Some(started.init.as_raw()),
+        monitor_pid: Some(me),
+        monitor_start: process_start(me),
+        init_start: process_start(started.init.as_raw()),
+        started: Some(time::now()),
+        ..Default::default()
+    };
+    if let Err(e) = write_state(dir, &state) {
+        eprintln!("rless monitor: {e}");
+    }
+    tell("ok");
+    drop(ready);
+    let code = pump(started.init, out_r, err_r, LogWriter::open(dir, DEFAULT_MAX_SIZE));
+    finish(dir, code, auto_remove, state.started);
+    0
+}
+
+/// Records the exit, and removes the container when asked to.
+fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>) {
+    if auto_remove {
+        if let Err(e) = remove_dir(dir) {
+            eprintln!("rless monitor: cannot remove the container: {e}");
+        }
+        return;
+    }
+    let state = ContainerState {
+        status: "exited".into(),
+        exit_code: Some(code),
+        started,
+        finished: Some(time::now()),
+        ..Default::default()
+    };
+    if let Err(e) = write_state(dir, &state) {
+        eprintln!("rless monitor: {e}");
+    }
+}
+
+/// Copies the container's output into the log and passes signals on until
+/// the init exits and the pipes are drained; returns the exit code.
+fn pump(init: nix::unistd::Pid, out: OwnedFd, err: OwnedFd, mut log: LogWriter) -> i32 {
+    let signals = runtime::init::forwarded_signals();
+    let Ok(sfd) = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+        return runtime::wait_forwarding(init, &signals);
+    };
+    let mut open = [Some(out), Some(err)];
+    let mut buf = vec![0u8; 1 << 16];
+    let mut exit: Option<i32> = None;
+    loop {
+        if exit.is_some() && open.iter().all(Option::is_none) {
+            return exit.unwrap_or(0);
+        }
+        let mut fds = vec![rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN)];
+        let mut which = Vec::new();
+        for (i, p) in open.iter().enumerate() {
+            if let Some(fd) = p {
+                fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
+                which.push(i);
+            }
+        }
+        // Once the init is gone, whatever still holds the pipes is gone
+        // too (the pid namespace died with it); don't wait forever anyway.
+        let timeout = exit.map(|_| rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return exit.unwrap_or(0),
+            Ok(_) => {}
+            Err(_) => continue,
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        drop(fds);
+        for (k, i) in which.iter().enumerate() {
+            if !ready[k + 1] {
+                continue;
+            }
+            let stream = if *i == 0 { Stream::Stdout } else { Stream::Stderr };
+            let fd = open[*i].as_ref().expect("open");
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) | Err(_) => open[*i] = None,
+                Ok(n) => log.write(stream, &buf[..n]),
+            }
+        }
+        if ready[0] {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) => {
+                        if exit.is_none() {
+                            exit = runtime::exit_code(init);
+                        }
+                    }
+                    Ok(Signal::SIGWINCH) | Err(_) => {}
+                    Ok(sig) => {
+                        let _ = nix::sys::signal::kill(init, sig);
+                    }
+                }
+            }
+        }
+        let _ = sfd.as_fd();
+    }
+}
