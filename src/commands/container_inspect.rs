@@ -30,7 +30,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         match container::find(&store, n) {
             Ok((c, dir)) => out.push(describe(&c, &dir)),
             Err(container::ContainerError::NotFound(_)) => {
-                let img = rless::image::find_image(&index, n).map_err(|_| anyhow::anyhow!("no such object: {n}"))?;
+                let img = rless::image::find_image(&index, n)
+                    .map_err(|_| anyhow::anyhow!("no such object: {n}"))?;
                 out.push(serde_json::json!({"Type": "image", "Id": img.id.hex(), "RepoTags": img.names, "Digest": img.manifest}));
             }
             Err(e) => return Err(e.into()),
@@ -57,7 +58,12 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         })
         .collect();
     let (driver, graph) = match spec.as_ref().map(|s| &s.rootfs) {
-        Some(RootFs::Overlay { layers_dir, lower, upper, work }) => (
+        Some(RootFs::Overlay {
+            layers_dir,
+            lower,
+            upper,
+            work,
+        }) => (
             "overlay",
             serde_json::json!({
                 "LowerDir": lower.iter().map(|l| layers_dir.join(l).display().to_string()).collect::<Vec<_>>().join(":"),

@@ -34,7 +34,9 @@ fn parse_since(s: &str) -> Result<i64> {
         return Ok(n);
     }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| anyhow::anyhow!("invalid --since {s:?}"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid --since {s:?}"))?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,
@@ -47,13 +49,19 @@ fn parse_since(s: &str) -> Result<i64> {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let tail = match a.tail.as_str() {
         "all" => None,
-        n => Some(n.parse::<usize>().map_err(|_| anyhow::anyhow!("invalid --tail {n:?}"))?),
+        n => Some(
+            n.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("invalid --tail {n:?}"))?,
+        ),
     };
     let since = a.since.as_deref().map(parse_since).transpose()?;
     let store = ctx.store(LockMode::Shared)?;
     let (_, dir) = container::find(&store, &a.container)?;
     drop(store);
-    let mut lines: Vec<logs::LogLine> = logs::read_all(&dir).into_iter().filter(|l| since.is_none_or(|s| l.epoch >= s)).collect();
+    let mut lines: Vec<logs::LogLine> = logs::read_all(&dir)
+        .into_iter()
+        .filter(|l| since.is_none_or(|s| l.epoch >= s))
+        .collect();
     if let Some(n) = tail {
         let skip = lines.len().saturating_sub(n);
         lines.drain(..skip);
@@ -86,7 +94,11 @@ fn print_lines(lines: &[logs::LogLine], timestamps: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     for l in lines {
-        let w: &mut dyn Write = if l.stream == logs::Stream::Stdout { &mut out } else { &mut err };
+        let w: &mut dyn Write = if l.stream == logs::Stream::Stdout {
+            &mut out
+        } else {
+            &mut err
+        };
         if timestamps {
             write!(w, "{} ", l.time)?;
         }

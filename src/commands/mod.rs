@@ -175,7 +175,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Wait(a) => stop::wait(&ctx, a),
         Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => rm::run(&ctx, a),
         Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
-        Cmd::Inspect(a) | Cmd::Container(ContainerCmd::Inspect(a)) => container_inspect::run(&ctx, a),
+        Cmd::Inspect(a) | Cmd::Container(ContainerCmd::Inspect(a)) => {
+            container_inspect::run(&ctx, a)
+        }
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::run(&ctx, a),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect::run(&ctx, a),
         Cmd::Image(ImageCmd::Prune(a)) => prune::run(&ctx, a),

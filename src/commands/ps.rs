@@ -29,15 +29,20 @@ pub struct Args {
 /// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created".
 pub fn status_text(state: &ContainerState) -> String {
     match state.status.as_str() {
-        "running" => format!("Up {}", time::ago(state.started.unwrap_or_else(time::now)).trim_end_matches(" ago")),
+        "running" => format!(
+            "Up {}",
+            time::duration_text(time::now() - state.started.unwrap_or_else(time::now))
+        ),
         "exited" => format!(
             "Exited ({}) {}",
             state.exit_code.unwrap_or(0),
-            time::ago(state.finished.unwrap_or_else(time::now)).to_lowercase()
+            time::ago(state.finished.unwrap_or_else(time::now))
         ),
         other => {
             let mut c = other.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
         }
     }
 }
@@ -49,7 +54,9 @@ fn matches(c: &ContainerConfig, s: &ContainerState, filters: &[(String, String)]
             "name" => c.name.contains(v.as_str()),
             "status" => s.status == *v,
             "ancestor" => c.image_name.contains(v.as_str()) || c.image_id.starts_with(v.as_str()),
-            "exited" => s.status == "exited" && s.exit_code.map(|x| x.to_string()) == Some(v.clone()),
+            "exited" => {
+                s.status == "exited" && s.exit_code.map(|x| x.to_string()) == Some(v.clone())
+            }
             other => bail!("unknown filter {other:?}: use id, name, status, ancestor or exited"),
         };
         if !ok {
@@ -63,7 +70,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let filters: Vec<(String, String)> = a
         .filter
         .iter()
-        .map(|f| f.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| anyhow::anyhow!("bad filter {f:?}: use KEY=VALUE")))
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("bad filter {f:?}: use KEY=VALUE"))
+        })
         .collect::<Result<_>>()?;
     let store = ctx.store(LockMode::Shared)?;
     let mut rows: Vec<(ContainerConfig, ContainerState)> = Vec::new();
@@ -76,16 +87,23 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.created));
     if a.quiet {
         for (c, _) in &rows {
-            println!("{}", if a.no_trunc { c.id.as_str() } else { c.id.short() });
+            println!(
+                "{}",
+                if a.no_trunc {
+                    c.id.as_str()
+                } else {
+                    c.id.short()
+                }
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
     let cmd = |c: &ContainerConfig| {
         let full = c.command.join(" ");
         if a.no_trunc || full.chars().count() <= 20 {
-            format!("\\"{full}\\"")
+            format!("\"{full}\"")
         } else {
-            format!("\\"{}…\\"", full.chars().take(19).collect::<String>())
+            format!("\"{}…\"", full.chars().take(19).collect::<String>())
         }
     };
     match a.format.as_str() {
@@ -113,8 +131,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 "NAMES".into(),
             ]];
             for (c, s) in &rows {
-                let id = if a.no_trunc { c.id.as_str() } else { c.id.short() };
-                table.push([id.into(), rless::image::familiar(&c.image_name).into(), cmd(c), time::ago(c.created), status_text(s), c.name.clone()]);
+                let id = if a.no_trunc {
+                    c.id.as_str()
+                } else {
+                    c.id.short()
+                };
+                table.push([
+                    id.into(),
+                    rless::image::familiar(&c.image_name).into(),
+                    cmd(c),
+                    time::ago(c.created),
+                    status_text(s),
+                    c.name.clone(),
+                ]);
             }
             super::images::print_table(&table);
         }

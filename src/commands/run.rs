@@ -301,37 +301,59 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     container::write_spec(&dir, &spec)?;
     if a.detach {
-        return detach(&spec, &dir, &config, true);
+        return detach(&spec, &dir, &config, Fresh::Yes);
     }
-    attach(&spec, &dir, &config)
+    attach(&spec, &dir, &config, Fresh::Yes)
 }
 
 /// Runs a container in the foreground; removes it afterwards with `--rm`.
-pub fn attach(spec: &ContainerSpec, dir: &Path, config: &ContainerConfig) -> Result<ExitCode> {
-    let code = start_foreground(spec, dir);
-    if config.auto_remove || code.is_err() {
+/// Whether the container was made by this command (`run`), or existed
+/// before (`start`). A fresh container that fails to start is removed, so
+/// bad input leaves nothing behind; an old one is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fresh {
+    Yes,
+    No,
+}
+
+pub fn attach(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+    fresh: Fresh,
+) -> Result<ExitCode> {
+    let result = start_foreground(spec, dir);
+    let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
+    if config.auto_remove || failed_fresh {
         if let Err(e) = container::remove_dir(dir) {
-            eprintln!("rless: warning: cannot remove container {}: {e}", config.id.short());
+            eprintln!(
+                "rless: warning: cannot remove container {}: {e}",
+                config.id.short()
+            );
         }
     }
-    let code = code?;
+    let (code, _) = result?;
     trace::mark("container finished");
     Ok(ExitCode::from(code as u8))
 }
 
 /// Enters the user namespace, runs the container in the foreground (this
 /// process is its monitor), records its state.
-fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<i32> {
+/// Returns the exit code, and whether the command started at all.
+fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     runtime::enter_userns(spec, false)?;
     trace::mark("user namespace entered");
-    let io = runtime::ContainerIo { die_with_monitor: true, ..Default::default() };
+    let io = runtime::ContainerIo {
+        die_with_monitor: true,
+        ..Default::default()
+    };
     let started = match runtime::spawn(spec, io)? {
         Ok(s) => s,
         Err(f) => {
             eprintln!("rless: {}", f.message);
-            return Ok(f.code);
+            return Ok((f.code, false));
         }
     };
     trace::mark("command started");
@@ -355,13 +377,18 @@ fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<i32> {
         ..Default::default()
     };
     let _ = container::write_state(dir, &done);
-    Ok(code)
+    Ok((code, true))
 }
 
 /// `run -d`: forks the monitor, waits until the container runs (or fails
 /// to start), prints its id.
-pub fn detach(spec: &ContainerSpec, dir: &Path, config: &ContainerConfig, print_id: bool) -> Result<ExitCode> {
-    use std::io::{Read, Write};
+pub fn detach(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+    fresh: Fresh,
+) -> Result<ExitCode> {
+    use std::io::Write;
     let _ = std::io::stdout().flush();
     let (ready_r, ready_w) = std::io::pipe()?;
     let log = dir.join("monitor.log");
@@ -373,27 +400,47 @@ pub fn detach(spec: &ContainerSpec, dir: &Path, config: &ContainerConfig, print_
             if let Ok(null) = std::fs::File::open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdin(&null);
             }
-            if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+            {
                 let _ = rustix::stdio::dup2_stdout(&f);
                 let _ = rustix::stdio::dup2_stderr(&f);
             }
-            let code = container::monitor::run_detached(spec, dir, config.auto_remove, ready_w.into());
+            let code = container::monitor::run_detached(
+                spec,
+                dir,
+                config.auto_remove,
+                fresh == Fresh::Yes,
+                ready_w.into(),
+            );
             std::process::exit(code)
         }
         Some(_) => {
             drop(ready_w);
             let mut answer = String::new();
-            let mut ready_r = ready_r;
-            let _ = ready_r.read_to_string(&mut answer);
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(ready_r), &mut answer);
+            let answer = answer.trim_end();
             if answer == "ok" {
-                println!("{}", if print_id { config.id.as_str() } else { config.name.as_str() });
+                println!(
+                    "{}",
+                    if fresh == Fresh::Yes {
+                        config.id.as_str()
+                    } else {
+                        config.name.as_str()
+                    }
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             let (code, msg) = answer
                 .strip_prefix("err ")
                 .and_then(|r| r.split_once(' '))
                 .and_then(|(c, m)| Some((c.parse::<u8>().ok()?, m.to_string())))
-                .unwrap_or((125, format!("the container's monitor failed; see {}", log.display())));
+                .unwrap_or((
+                    125,
+                    format!("the container's monitor failed; see {}", log.display()),
+                ));
             eprintln!("rless: {msg}");
             Ok(ExitCode::from(code))
         }

@@ -44,9 +44,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         drop(store);
         if a.attach {
             spec.process.stdin = a.interactive;
-            return super::run::attach(&spec, &dir, &c);
+            return super::run::attach(&spec, &dir, &c, super::run::Fresh::No);
         }
-        code = super::run::detach(&spec, &dir, &c, false)?;
+        code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No)?;
     }
     Ok(code)
 }
@@ -60,5 +60,12 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
             control::stop(&dir, Duration::from_secs(a.time))?;
         }
     }
-    run(ctx, Args { attach: false, interactive: false, containers: names })
+    run(
+        ctx,
+        Args {
+            attach: false,
+            interactive: false,
+            containers: names,
+        },
+    )
 }

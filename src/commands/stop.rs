@@ -13,9 +13,9 @@ use std::time::Duration;
 pub struct StopArgs {
     /// Seconds to wait after SIGTERM before SIGKILL.
     #[arg(short, long, default_value_t = 10)]
-    time: u64,
+    pub time: u64,
     #[arg(required = true)]
-    containers: Vec<String>,
+    pub containers: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -34,11 +34,17 @@ pub struct WaitArgs {
 }
 
 /// Runs `f` on each container; reports every failure, fails if any did.
-fn each(ctx: &Ctx, names: &[String], mut f: impl FnMut(&str, &std::path::Path) -> Result<()>) -> Result<ExitCode> {
+fn each(
+    ctx: &Ctx,
+    names: &[String],
+    mut f: impl FnMut(&str, &std::path::Path) -> Result<()>,
+) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let mut failed = None;
     for n in names {
-        let r = container::find(&store, n).map_err(anyhow::Error::from).and_then(|(_, dir)| f(n, &dir));
+        let r = container::find(&store, n)
+            .map_err(anyhow::Error::from)
+            .and_then(|(_, dir)| f(n, &dir));
         if let Err(e) = r {
             if failed.is_some() {
                 eprintln!("rless: {e:#}");
@@ -61,7 +67,8 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
 }
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
-    let sig = control::parse_signal(&a.signal).ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
+    let sig =
+        control::parse_signal(&a.signal).ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
     each(ctx, &a.containers, |name, dir| {
         control::signal(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
         println!("{name}");

@@ -13,7 +13,11 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
         return Signal::try_from(n).ok();
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse().ok()
 }
 
@@ -24,11 +28,16 @@ pub fn signal(dir: &Path, sig: Signal) -> Result<ContainerState, ContainerError>
     if !state.running() {
         return Err(ContainerError::NotRunning);
     }
-    if let Some(pid) = state.pid.filter(|_| process_alive(state.pid, state.init_start)) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(|e| ContainerError::Io {
-            op: "signal",
-            path: dir.to_path_buf(),
-            source: e.into(),
+    if let Some(pid) = state
+        .pid
+        .filter(|_| process_alive(state.pid, state.init_start))
+    {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(|e| {
+            ContainerError::Io {
+                op: "signal",
+                path: dir.to_path_buf(),
+                source: e.into(),
+            }
         })?;
     }
     Ok(state)

@@ -52,9 +52,22 @@ pub fn log_path(dir: &Path) -> PathBuf {
 impl LogWriter {
     pub fn open(dir: &Path, max_size: u64) -> LogWriter {
         let path = log_path(dir);
-        let file = OpenOptions::new().create(true).append(true).open(&path).ok();
-        let size = file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
-        LogWriter { path, file, size, max_size, failed: false }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok();
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        LogWriter {
+            path,
+            file,
+            size,
+            max_size,
+            failed: false,
+        }
     }
 
     /// Logs one chunk read from a stream; a chunk may hold several lines
@@ -77,7 +90,11 @@ impl LogWriter {
     fn append(&mut self, data: &[u8]) {
         if self.size + data.len() as u64 > self.max_size && self.size > 0 {
             let _ = fs::rename(&self.path, self.path.with_extension("log.1"));
-            self.file = OpenOptions::new().create(true).append(true).open(&self.path).ok();
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .ok();
             self.size = 0;
         }
         let result = match &mut self.file {
@@ -96,7 +113,11 @@ impl LogWriter {
                 }
                 self.failed = true;
                 // Try to reopen next time (the disk may have been freed).
-                self.file = OpenOptions::new().create(true).append(true).open(&self.path).ok();
+                self.file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .ok();
             }
         }
     }
@@ -125,7 +146,13 @@ pub fn parse_line(line: &[u8]) -> Option<LogLine> {
     let partial = parts.next()? == b"P";
     let text = parts.next().unwrap_or_default().to_vec();
     let epoch = time::parse_rfc3339(&time)?;
-    Some(LogLine { time, epoch, stream, partial, text })
+    Some(LogLine {
+        time,
+        epoch,
+        stream,
+        partial,
+        text,
+    })
 }
 
 /// Every line of the container's logs, oldest first (rotated file first).
@@ -156,7 +183,10 @@ mod tests {
         assert!(!lines[0].partial && lines[2].partial);
         assert_eq!(lines[3].stream, Stream::Stderr);
         for _ in 0..10 {
-            w.write(Stream::Stdout, b"0123456789012345678901234567890123456789\n");
+            w.write(
+                Stream::Stdout,
+                b"0123456789012345678901234567890123456789\n",
+            );
         }
         assert!(log_path(t.path()).with_extension("log.1").exists());
         assert!(fs::metadata(log_path(t.path())).unwrap().len() <= 200);

@@ -139,7 +139,8 @@ impl ContainerState {
             self.status = "exited".into();
             self.pid = None;
             self.exit_code = self.exit_code.or(Some(137));
-            self.reason = Some("the monitor process is gone (killed, or the machine restarted)".into());
+            self.reason =
+                Some("the monitor process is gone (killed, or the machine restarted)".into());
         }
         self
     }
@@ -173,25 +174,35 @@ pub fn read_state(dir: &Path) -> ContainerState {
     fs::read(dir.join("state.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
-        .unwrap_or_else(|| ContainerState { status: "created".into(), ..Default::default() })
+        .unwrap_or_else(|| ContainerState {
+            status: "created".into(),
+            ..Default::default()
+        })
         .effective()
 }
 
 /// Finds a container by full id, name, or unique id prefix.
 pub fn find(store: &Store, query: &str) -> Result<(ContainerConfig, PathBuf), ContainerError> {
     let all = list(store);
-    let hit = all.iter().find(|c| c.id.as_str() == query || c.name == query).cloned().map(Ok).unwrap_or_else(|| {
-        let hits: Vec<_> = if query.is_empty() {
-            vec![]
-        } else {
-            all.iter().filter(|c| c.id.as_str().starts_with(query)).collect()
-        };
-        match hits[..] {
-            [one] => Ok(one.clone()),
-            [] => Err(ContainerError::NotFound(query.to_string())),
-            _ => Err(ContainerError::Ambiguous(query.to_string())),
-        }
-    })?;
+    let hit = all
+        .iter()
+        .find(|c| c.id.as_str() == query || c.name == query)
+        .cloned()
+        .map(Ok)
+        .unwrap_or_else(|| {
+            let hits: Vec<_> = if query.is_empty() {
+                vec![]
+            } else {
+                all.iter()
+                    .filter(|c| c.id.as_str().starts_with(query))
+                    .collect()
+            };
+            match hits[..] {
+                [one] => Ok(one.clone()),
+                [] => Err(ContainerError::NotFound(query.to_string())),
+                _ => Err(ContainerError::Ambiguous(query.to_string())),
+            }
+        })?;
     let dir = containers_dir(store).join(hit.id.as_str());
     Ok((hit, dir))
 }
@@ -305,14 +316,28 @@ pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerEr
 /// `start`, `exec` and `inspect`.
 pub fn write_spec(dir: &Path, spec: &crate::runtime::ContainerSpec) -> Result<(), ContainerError> {
     let p = dir.join("spec.json");
-    fs::write(&p, serde_json::to_vec_pretty(spec).expect("json")).map_err(|source| ContainerError::Io { op: "write", path: p, source })
+    fs::write(&p, serde_json::to_vec_pretty(spec).expect("json")).map_err(|source| {
+        ContainerError::Io {
+            op: "write",
+            path: p,
+            source,
+        }
+    })
 }
 
 /// Reads `spec.json`.
 pub fn read_spec(dir: &Path) -> Result<crate::runtime::ContainerSpec, ContainerError> {
     let p = dir.join("spec.json");
-    let b = fs::read(&p).map_err(|source| ContainerError::Io { op: "read", path: p.clone(), source })?;
-    serde_json::from_slice(&b).map_err(|e| ContainerError::Io { op: "parse", path: p, source: std::io::Error::other(e) })
+    let b = fs::read(&p).map_err(|source| ContainerError::Io {
+        op: "read",
+        path: p.clone(),
+        source,
+    })?;
+    serde_json::from_slice(&b).map_err(|e| ContainerError::Io {
+        op: "parse",
+        path: p,
+        source: std::io::Error::other(e),
+    })
 }
 
 /// Deletes a container's directory (renamed away first, then removed).

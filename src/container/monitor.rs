@@ -25,13 +25,23 @@ use std::path::Path;
 
 /// Runs the monitor; returns its exit code. `ready` is the write end of
 /// the pipe the starting command reads.
-pub fn run_detached(spec: &ContainerSpec, dir: &Path, auto_remove: bool, ready: OwnedFd) -> i32 {
+/// With `remove_on_failure` (a container `run` just made), a container that
+/// fails to start is removed rather than left half-made.
+pub fn run_detached(
+    spec: &ContainerSpec,
+    dir: &Path,
+    auto_remove: bool,
+    remove_on_failure: bool,
+    ready: OwnedFd,
+) -> i32 {
+    // One line: the reader must not wait for EOF, since descriptors of the
+    // monitor live on in processes it forks.
     let tell = |msg: &str| {
-        let _ = rustix::io::write(&ready, msg.as_bytes());
+        let _ = rustix::io::write(&ready, format!("{}\n", msg.replace('\n', " ")).as_bytes());
     };
     let fail = |code: i32, msg: &str| {
         tell(&format!("err {code} {msg}"));
-        finish(dir, code, auto_remove, None);
+        finish(dir, code, auto_remove || remove_on_failure, None);
         code
     };
     if let Err(e) = runtime::enter_userns(spec, true) {
@@ -46,7 +56,11 @@ pub fn run_detached(spec: &ContainerSpec, dir: &Path, auto_remove: bool, ready: 
         Ok(p) => p,
         Err(e) => return fail(125, &format!("cannot create log pipes: {e}")),
     };
-    let io = ContainerIo { stdout: Some(out_w), stderr: Some(err_w), die_with_monitor: true };
+    let io = ContainerIo {
+        stdout: Some(out_w),
+        stderr: Some(err_w),
+        die_with_monitor: true,
+    };
     let started = match runtime::spawn(spec, io) {
         Err(e) => return fail(125, &e.to_string()),
         Ok(Err(f)) => return fail(f.code, &f.message),
@@ -67,7 +81,12 @@ pub fn run_detached(spec: &ContainerSpec, dir: &Path, auto_remove: bool, ready: 
     }
     tell("ok");
     drop(ready);
-    let code = pump(started.init, out_r, err_r, LogWriter::open(dir, DEFAULT_MAX_SIZE));
+    let code = pump(
+        started.init,
+        out_r,
+        err_r,
+        LogWriter::open(dir, DEFAULT_MAX_SIZE),
+    );
     finish(dir, code, auto_remove, state.started);
     0
 }
@@ -96,7 +115,8 @@ fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>) {
 /// the init exits and the pipes are drained; returns the exit code.
 fn pump(init: nix::unistd::Pid, out: OwnedFd, err: OwnedFd, mut log: LogWriter) -> i32 {
     let signals = runtime::init::forwarded_signals();
-    let Ok(sfd) = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+    let Ok(sfd) = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    else {
         return runtime::wait_forwarding(init, &signals);
     };
     let mut open = [Some(out), Some(err)];
@@ -106,7 +126,10 @@ fn pump(init: nix::unistd::Pid, out: OwnedFd, err: OwnedFd, mut log: LogWriter) 
         if exit.is_some() && open.iter().all(Option::is_none) {
             return exit.unwrap_or(0);
         }
-        let mut fds = vec![rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN)];
+        let mut fds = vec![rustix::event::PollFd::new(
+            &sfd,
+            rustix::event::PollFlags::IN,
+        )];
         let mut which = Vec::new();
         for (i, p) in open.iter().enumerate() {
             if let Some(fd) = p {
@@ -116,7 +139,10 @@ fn pump(init: nix::unistd::Pid, out: OwnedFd, err: OwnedFd, mut log: LogWriter) 
         }
         // Once the init is gone, whatever still holds the pipes is gone
         // too (the pid namespace died with it); don't wait forever anyway.
-        let timeout = exit.map(|_| rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 });
+        let timeout = exit.map(|_| rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(0) => return exit.unwrap_or(0),
             Ok(_) => {}
@@ -128,7 +154,11 @@ fn pump(init: nix::unistd::Pid, out: OwnedFd, err: OwnedFd, mut log: LogWriter) 
             if !ready[k + 1] {
                 continue;
             }
-            let stream = if *i == 0 { Stream::Stdout } else { Stream::Stderr };
+            let stream = if *i == 0 {
+                Stream::Stdout
+            } else {
+                Stream::Stderr
+            };
             let fd = open[*i].as_ref().expect("open");
             match rustix::io::read(fd, &mut buf) {
                 Ok(0) | Err(_) => open[*i] = None,

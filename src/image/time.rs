@@ -88,23 +88,27 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
-/// Docker's coarse "2 hours ago".
-pub fn ago(then: i64) -> String {
-    let s = (now() - then).max(0);
-    let (n, unit) = match s {
-        0..=59 => return "Less than a minute ago".into(),
-        60..=3599 => (s / 60, "minute"),
-        3600..=86399 => (s / 3600, "hour"),
-        86400..=1209599 => (s / 86400, "day"),
-        1209600..=5183999 => (s / 604800, "week"),
-        5184000..=63071999 => (s / 2592000, "month"),
-        _ => (s / 31536000, "year"),
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    if n == 1 && unit == "hour" {
-        return "About an hour ago".into();
+/// Docker's coarse duration: "Less than a second", "3 minutes", "About an hour".
+pub fn duration_text(secs: i64) -> String {
+    let s = secs.max(0);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match s {
+        0 => "Less than a second".into(),
+        1..=59 => plural(s, "second"),
+        60..=119 => "About a minute".into(),
+        120..=2759 => plural(s / 60, "minute"),
+        2760..=5399 => "About an hour".into(),
+        5400..=172799 => plural((s + 1800) / 3600, "hour"),
+        172800..=1209599 => plural(s / 86400, "day"),
+        1209600..=5183999 => plural(s / 604800, "week"),
+        5184000..=63071999 => plural(s / 2592000, "month"),
+        _ => plural(s / 31536000, "year"),
     }
-    format!("{n} {unit}{plural} ago")
+}
+
+/// "2 hours ago", since `then` (seconds since the epoch).
+pub fn ago(then: i64) -> String {
+    format!("{} ago", duration_text(now() - then))
 }
 
 /// Docker's human sizes (SI units, three significant digits).

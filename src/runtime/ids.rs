@@ -97,7 +97,9 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<
             if !detached {
                 // The monitor dies with the waiting parent (and the container
                 // with the monitor), so killing `rless run` ends it all.
-                let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+                let _ = rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ));
             }
             let unshared = unshare_user();
             let mut ready_w = ready_w;
@@ -186,6 +188,7 @@ fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
         set.add(s);
     }
     let _ = set.thread_block();
+    let sfd = nix::sys::signalfd::SignalFd::new(&set).ok();
     loop {
         match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => return code,
@@ -193,13 +196,26 @@ fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
             Ok(_) => {}
             Err(_) => return 125,
         }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            // The child gets these from the terminal itself.
-            Ok(Signal::SIGINT | Signal::SIGQUIT) => {}
-            Ok(sig) => {
-                let _ = nix::sys::signal::kill(child, sig);
+        let Some(Ok(Some(info))) = sfd.as_ref().map(|s| s.read_signal()) else {
+            // No signalfd: plain sigwait, and terminal signals are left to
+            // the child, which gets them from the terminal itself.
+            match set.wait() {
+                Ok(Signal::SIGCHLD | Signal::SIGINT | Signal::SIGQUIT) | Err(_) => {}
+                Ok(sig) => {
+                    let _ = nix::sys::signal::kill(child, sig);
+                }
             }
+            continue;
+        };
+        let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+            continue;
+        };
+        // SI_KERNEL marks a signal the terminal driver sent to the whole
+        // foreground group, the child included; pass on only what a process
+        // sent to us alone (kill, timeout, a supervisor).
+        let from_terminal = info.ssi_code == nix::libc::SI_KERNEL;
+        if sig != Signal::SIGCHLD && !from_terminal {
+            let _ = nix::sys::signal::kill(child, sig);
         }
     }
 }

@@ -23,7 +23,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// Exit code for failures before the command runs.
@@ -51,8 +51,10 @@ pub fn forwarded_signals() -> SigSet {
 
 /// The file descriptors the monitor hands to the init.
 pub struct InitIo {
-    /// The pty slave, with `-t`.
+    /// With `-t`: the socket to send the pty master over.
     pub tty: Option<OwnedFd>,
+    /// The caller's window size, for the pty.
+    pub window: Option<nix::libc::winsize>,
     /// Where the container's stdout and stderr go (the log pipes of a
     /// detached container); `None` keeps the monitor's.
     pub stdout: Option<OwnedFd>,
@@ -70,7 +72,7 @@ fn report(status: &OwnedFd, msg: &str) {
 }
 
 /// The body of pid 1. Returns its exit code.
-pub fn container_init(spec: &ContainerSpec, io: InitIo) -> i32 {
+pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     if io.die_with_monitor {
         // A foreground container dies with its monitor: SIGKILL to pid 1
         // takes the whole pid namespace down, and the mount namespace too.
@@ -83,6 +85,16 @@ pub fn container_init(spec: &ContainerSpec, io: InitIo) -> i32 {
     if let Some(err) = &io.stderr {
         let _ = rustix::stdio::dup2_stderr(err);
     }
+    let (stdout, stderr) = (io.stdout.take(), io.stderr.take());
+    drop((stdout, stderr));
+    let keep: Vec<RawFd> = [
+        Some(io.status.as_raw_fd()),
+        io.tty.as_ref().map(|t| t.as_raw_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    super::sys::close_fds_except(&keep);
     if let Err(e) = setup(spec) {
         report(&io.status, &e.to_string());
         return EXIT_SETUP;
@@ -101,18 +113,31 @@ pub fn container_init(spec: &ContainerSpec, io: InitIo) -> i32 {
         );
         return EXIT_SETUP;
     }
+    let tty = match &io.tty {
+        Some(sock) => match super::tty::open_in_container(sock, io.window) {
+            Ok(slave) => Some(slave),
+            Err(e) => {
+                report(
+                    &io.status,
+                    &format!("cannot open a terminal in the container: {e}"),
+                );
+                return EXIT_SETUP;
+            }
+        },
+        None => None,
+    };
     // A session of its own: terminal signals from the caller's terminal go
     // to the monitor, which passes them on, never twice.
     let _ = nix::unistd::setsid();
     let child = match super::sys::fork() {
         Ok(Some(pid)) => pid,
-        Ok(None) => exec_command(spec, &user, io.tty, io.status),
+        Ok(None) => exec_command(spec, &user, tty, io.status),
         Err(e) => {
             report(&io.status, &format!("cannot start the command: {e}"));
             return EXIT_SETUP;
         }
     };
-    drop(io);
+    drop((io, tty));
     reap_until(child)
 }
 

@@ -130,11 +130,6 @@ pub fn spawn(
     init::forwarded_signals()
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
-    let terminal = if spec.process.tty {
-        Some(tty::Terminal::open().map_err(sys("open a terminal"))?)
-    } else {
-        None
-    };
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -142,14 +137,19 @@ pub fn spawn(
     if spec.private_network {
         flags |= CloneFlags::CLONE_NEWNET;
     }
-    let slave = match &terminal {
-        Some(t) => Some(t.slave().map_err(sys("open a terminal"))?),
-        None => None,
+    // With -t the init opens the pty in the container's own devpts and
+    // sends the master back over this socket.
+    let (tty_here, tty_there) = if spec.process.tty {
+        let (a, b) = sys::socket_pair().map_err(sys("create a socket pair"))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
     };
     let (status_r, status_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| sys("create a pipe")(e.into()))?;
     let init_io = init::InitIo {
-        tty: slave,
+        tty: tty_there,
+        window: tty::caller_window_size(),
         stdout: io.stdout,
         stderr: io.stderr,
         status: status_w,
@@ -159,6 +159,12 @@ pub fn spawn(
         .map_err(sys("start the container"))?;
     // Our copies of the init's ends were moved into the closure and are
     // closed now; the pipe reaches EOF when the command's exec succeeds.
+    let terminal = match &tty_here {
+        Some(sock) => {
+            tty::Terminal::receive(sock).map_err(sys("receive the container's terminal"))?
+        }
+        None => None,
+    };
     let mut message = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::fs::File::from(status_r), &mut message);
     if !message.is_empty() {

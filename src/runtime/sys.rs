@@ -84,3 +84,75 @@ pub fn set_window_size(fd: BorrowedFd<'_>, ws: &nix::libc::winsize) -> io::Resul
     unsafe { ioctl_set_winsize(fd.as_raw_fd(), ws) }?;
     Ok(())
 }
+
+/// Closes every descriptor from 3 up except those in `keep`, so nothing of
+/// the monitor's (store locks, logs, pipes) leaks into the container.
+pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<std::os::fd::RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // SAFETY: the init owns no Rust object wrapping these descriptors
+        // (they were inherited through clone from the monitor's tables, and
+        // the ones the init uses are in `keep`). The listing's own handle is
+        // closed already, so that one number gives EBADF, which libc's close
+        // reports without harm and we ignore.
+        unsafe { nix::libc::close(fd) };
+    }
+}
+
+/// A connected pair of local stream sockets, close-on-exec.
+pub fn socket_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
+}
+
+/// Sends one descriptor over a local socket (SCM_RIGHTS).
+pub fn send_fd(socket: &impl std::os::fd::AsRawFd, fd: BorrowedFd<'_>) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds = [fd.as_raw_fd()];
+    let iov = [io::IoSlice::new(b"F")];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Receives one descriptor sent by [`send_fd`]; `None` at end of stream.
+pub fn recv_fd(socket: &impl std::os::fd::AsRawFd) -> io::Result<Option<std::os::fd::OwnedFd>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut byte = [0u8; 1];
+    let mut iov = [io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just installed this descriptor in our
+                // table for this message; nothing else owns it.
+                return Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+    }
+    Ok(None)
+}

@@ -1,14 +1,17 @@
 //! `-t`: a pseudo-terminal for the container, relayed by the monitor.
 //!
-//! The monitor opens the pty pair, gives the slave to the command as its
-//! controlling terminal, and puts the caller's terminal in raw mode, so
-//! keys such as ^C travel as bytes to the container's line discipline. It
-//! then relays stdin → master and master → stdout with poll, and takes
-//! signals from a signalfd in the same loop: SIGWINCH resizes the pty,
-//! SIGCHLD ends the loop once the init has exited and its output is
-//! drained, and the rest are passed on. The caller's terminal settings are
-//! restored on every way out of the loop (the guard's Drop), short of
-//! SIGKILL.
+//! The container's init opens the pty pair from the container's own
+//! /dev/pts (a fresh devpts instance), so the command's terminal has a name
+//! that exists inside; it sizes the pty like the caller's terminal and sends
+//! the master to the monitor over a socket pair (SCM_RIGHTS). The command
+//! gets the slave as its controlling terminal. The monitor puts the caller's
+//! terminal in raw mode, so keys such as ^C travel as bytes to the
+//! container's line discipline, and relays stdin → master and master →
+//! stdout with poll, taking signals from a signalfd in the same loop:
+//! SIGWINCH resizes the pty, SIGCHLD ends the loop once the init has exited
+//! and its output is drained, and the rest are passed on. The caller's
+//! terminal settings are restored on every way out of the loop (the guard's
+//! Drop), short of SIGKILL.
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -19,7 +22,6 @@ use std::os::fd::{AsFd, OwnedFd};
 
 pub struct Terminal {
     master: OwnedFd,
-    slave_path: std::path::PathBuf,
 }
 
 /// Restores the caller's terminal when dropped.
@@ -33,33 +35,45 @@ impl Drop for RawGuard {
     }
 }
 
-impl Terminal {
-    /// Opens a pty pair sized like the caller's terminal, if it has one.
-    pub fn open() -> io::Result<Terminal> {
-        let master = rustix::pty::openpt(
-            rustix::pty::OpenptFlags::RDWR
-                | rustix::pty::OpenptFlags::NOCTTY
-                | rustix::pty::OpenptFlags::CLOEXEC,
-        )?;
-        rustix::pty::grantpt(&master)?;
-        rustix::pty::unlockpt(&master)?;
-        let name = rustix::pty::ptsname(&master, Vec::new())?;
-        let slave_path = std::path::PathBuf::from(name.to_string_lossy().into_owned());
-        if io::stdin().is_terminal() {
-            if let Ok(ws) = super::sys::window_size(io::stdin().as_fd()) {
-                let _ = super::sys::set_window_size(master.as_fd(), &ws);
-            }
-        }
-        Ok(Terminal { master, slave_path })
-    }
+/// The caller's window size, if stdin is a terminal.
+pub fn caller_window_size() -> Option<nix::libc::winsize> {
+    io::stdin()
+        .is_terminal()
+        .then(|| super::sys::window_size(io::stdin().as_fd()).ok())
+        .flatten()
+}
 
-    /// Opens the slave side, for the command.
-    pub fn slave(&self) -> io::Result<OwnedFd> {
-        Ok(rustix::fs::open(
-            &self.slave_path,
-            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
-            rustix::fs::Mode::empty(),
-        )?)
+/// In the container's init, after its /dev/pts is mounted and the root
+/// pivoted: opens a pty pair from the container's own devpts instance (so
+/// `tty` inside names a device that exists there), sizes it, and sends the
+/// master to the monitor over `socket`. Returns the slave for the command.
+pub fn open_in_container(
+    socket: &OwnedFd,
+    size: Option<nix::libc::winsize>,
+) -> io::Result<OwnedFd> {
+    use rustix::pty::OpenptFlags;
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    rustix::pty::grantpt(&master)?;
+    rustix::pty::unlockpt(&master)?;
+    let name = rustix::pty::ptsname(&master, Vec::new())?;
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
+        rustix::fs::Mode::empty(),
+    )?;
+    if let Some(ws) = size {
+        let _ = super::sys::set_window_size(master.as_fd(), &ws);
+    }
+    super::sys::send_fd(socket, master.as_fd())?;
+    Ok(slave)
+}
+
+impl Terminal {
+    /// Receives the master the container's init sent; `None` when the init
+    /// failed before it could.
+    pub fn receive(socket: &OwnedFd) -> io::Result<Option<Terminal>> {
+        Ok(super::sys::recv_fd(socket)?.map(|master| Terminal { master }))
     }
 
     /// Relays between the caller and the container until the init exits;
