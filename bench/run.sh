@@ -14,6 +14,7 @@
 #                   (created without any subuid/subgid range; root only)
 #   --strict        exit 1 when a target is missed (rless median < 15 ms,
 #                   podman/rless >= 20)
+#   --bin PATH      time this rless binary instead of building the checkout
 #
 # As root it installs what is missing (hyperfine busybox-static uidmap podman
 # runc fuse-overlayfs slirp4netns charliecloud-runtime python3) with apt-get,
@@ -28,6 +29,7 @@ RUNS=30
 TRACE_RUNS=10
 SOLO=0
 STRICT=0
+BIN=
 while [ $# -gt 0 ]; do
     case $1 in
         --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
@@ -36,6 +38,8 @@ while [ $# -gt 0 ]; do
         --trace-runs=*) TRACE_RUNS=${1#*=}; shift ;;
         --solo) SOLO=1; shift ;;
         --strict) STRICT=1; shift ;;
+        --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
+        --bin=*) BIN=${1#*=}; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -192,14 +196,17 @@ cleanup() {
         fi
     done
     if [ ${#PODMAN[@]} -gt 0 ]; then
-        as "$BENCH_USER" -- timeout 60 "${PODMAN[@]}" system reset -f >/dev/null 2>&1
-        local rd pid
+        local rd pid pids
         rd=$(rundir_of "$BENCH_USER")
-        pid=$(cat "$rd/libpod/tmp/pause.pid" 2>/dev/null)
+        pids=$(cat "$WORK/$BENCH_USER/podman/tmp/pause.pid" "$rd/libpod/tmp/pause.pid" 2>/dev/null)
+        as "$BENCH_USER" -- timeout 60 "${PODMAN[@]}" system reset -f >/dev/null 2>&1
         # Only the pause process this run started, known by its pid.
-        if [ -n "$pid" ] && [ "$pid" != "$PAUSE_BEFORE" ] && kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null
-        fi
+        for pid in $pids; do
+            if [ "$pid" != "$PAUSE_BEFORE" ] && kill -0 "$pid" 2>/dev/null; then
+                kill "$pid" 2>/dev/null
+                for _ in $(seq 20); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+            fi
+        done
         # podman's state in the runtime dir, where this run created it.
         for d in libpod containers runc netns; do
             case " $RUNDIR_BEFORE " in *" $d "*) ;; *) rm -rf "${rd:?}/$d" 2>/dev/null ;; esac
@@ -216,16 +223,21 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ build
-log "building rless (cargo build --release)"
-CARGO=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
-[ -x "$CARGO" ] || die "cargo not found"
-if ! (cd "$REPO" && "$CARGO" build --release --quiet --bin rless) >"$WORK/build.log" 2>&1; then
-    tail -n 30 "$WORK/build.log" >&2
-    die "cargo build --release failed"
+if [ -n "$BIN" ]; then
+    [ -x "$BIN" ] || die "--bin $BIN is not an executable"
+    cp "$BIN" "$WORK/rless"
+else
+    log "building rless (cargo build --release)"
+    CARGO=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+    [ -x "$CARGO" ] || die "cargo not found"
+    if ! (cd "$REPO" && "$CARGO" build --release --quiet --bin rless) >"$WORK/build.log" 2>&1; then
+        tail -n 30 "$WORK/build.log" >&2
+        die "cargo build --release failed"
+    fi
+    TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+    case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO/$TARGET_DIR ;; esac
+    cp "$TARGET_DIR/release/rless" "$WORK/rless"
 fi
-TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
-case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO/$TARGET_DIR ;; esac
-cp "$TARGET_DIR/release/rless" "$WORK/rless"
 chmod 0755 "$WORK/rless"
 RLESS=$WORK/rless
 
@@ -268,7 +280,16 @@ echo "nproc:  $(nproc)"
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
 [ -n "$cpu" ] && echo "cpu:    $cpu"
 echo "user:   $BENCH_USER (uid $(id -u "$BENCH_USER"))"
-echo "rless:  $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && git diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)')"
+if [ -n "$BIN" ]; then
+    echo "rless:  $BIN"
+else
+    if rev=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null); then
+        (cd "$REPO" && git diff --quiet HEAD 2>/dev/null) || rev="$rev (+ uncommitted changes)"
+    else
+        rev="$REPO (not a git checkout)"
+    fi
+    echo "rless:  $rev"
+fi
 echo
 echo "== rless info"
 as "$BENCH_USER" -- "$RLESS" --root "$STORE" info | sed 's/^/  /'
@@ -316,12 +337,16 @@ podman_setup() {
     # Its own storage in the work dir, so the user's images are untouched and
     # cleanup is one `system reset`.
     local base=(podman --root "$WORK/$BENCH_USER/podman/root"
-        --runroot "$WORK/$BENCH_USER/podman/run" --storage-driver overlay)
+        --runroot "$WORK/$BENCH_USER/podman/run" --tmpdir "$WORK/$BENCH_USER/podman/tmp"
+        --storage-driver overlay)
     local attempt out
     for attempt in native migrate fuse; do
         case $attempt in
             native) PODMAN=("${base[@]}") ;;
-            migrate) as "$BENCH_USER" -- timeout 60 "${PODMAN[@]}" system migrate >/dev/null 2>&1 || true ;;
+            migrate)
+                # Only for the user made for this: it stops all its containers.
+                [ "$ME" -eq 0 ] || continue
+                as "$BENCH_USER" -- timeout 60 "${PODMAN[@]}" system migrate >/dev/null 2>&1 || true ;;
             fuse)
                 command -v fuse-overlayfs >/dev/null || break
                 as "$BENCH_USER" -- timeout 60 "${PODMAN[@]}" system reset -f >/dev/null 2>&1 || true
@@ -343,6 +368,17 @@ if podman_setup; then
 fi
 
 # ------------------------------------------------------------------ timing
+# `podman run --rm` returns before conmon's `podman container cleanup` is done,
+# and a fresh build leaves the disk busy; let both end before timing more.
+settle() {
+    local i
+    sync
+    for i in $(seq 100); do
+        pgrep -u "$BENCH_USER" -x 'podman|conmon' >/dev/null 2>&1 || return 0
+        sleep 0.2
+    done
+    log "podman processes still running after 20 s; timing anyway"
+}
 HF_ARGS=(-N --warmup 3 --runs "$RUNS" --style basic)
 run_hyperfine() { # user json name cmd [name cmd]...
     local u=$1 json=$2
@@ -350,15 +386,32 @@ run_hyperfine() { # user json name cmd [name cmd]...
     local args=()
     while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
     touch "$json"
-    [ "$ME" -eq 0 ] && chown "$u" "$json"
+    if [ "$ME" -eq 0 ]; then chown "$u" "$json"; fi
     as "$u" -- timeout -k 10 1800 hyperfine "${HF_ARGS[@]}" --export-json "$json" "${args[@]}"
 }
-echo "== hyperfine: ${NAMES[*]} ($RUNS runs each, 3 warm-up)"
-pairs=()
-for i in "${!NAMES[@]}"; do pairs+=("${NAMES[$i]}" "${CMDS[$i]}"); done
-run_hyperfine "$BENCH_USER" "$WORK/times.json" "${pairs[@]}" >&2 \
-    || die "hyperfine failed (the commands ran once each before, so this is flaky)"
-JSONS=("$WORK/times.json")
+
+# Phases first, on a quiet machine.
+settle
+TRACE_LOG=$WORK/trace.log
+: >"$TRACE_LOG"
+if [ "$TRACE_RUNS" -gt 0 ]; then
+    # One python as the bench user runs them, timing each run's wall too.
+    as "$BENCH_USER" -- env RLESS_TRACE=1 timeout 300 python3 -c '
+import subprocess, sys, time
+for _ in range(int(sys.argv[1])):
+    t = time.perf_counter()
+    p = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    wall = (time.perf_counter() - t) * 1e3
+    for line in p.stderr.decode(errors="replace").splitlines():
+        if line.startswith("rless-trace:"):
+            print(line)
+    print(f"wall {wall:.3f} exit {p.returncode}")
+    print("--")
+' "$TRACE_RUNS" $RLESS_CMD >"$TRACE_LOG" 2>&1 || log "trace runs failed: $(tail -n 3 "$TRACE_LOG")"
+fi
+
+JSONS=()
 if [ "$SOLO" = 1 ]; then
     SOLO_CMD="$RLESS --root $WORK/$SOLO_USER/store run --rm $IMAGE true"
     echo "== hyperfine: rless single-id as $SOLO_USER"
@@ -371,16 +424,16 @@ if [ "$SOLO" = 1 ]; then
     fi
 fi
 
-# ------------------------------------------------------------------ trace
-TRACE_LOG=$WORK/trace.log
-: >"$TRACE_LOG"
-if [ "$TRACE_RUNS" -gt 0 ]; then
-    for _ in $(seq "$TRACE_RUNS"); do
-        as "$BENCH_USER" -- env RLESS_TRACE=1 timeout 60 $RLESS_CMD 2>&1 >/dev/null \
-            | grep '^rless-trace:' >>"$TRACE_LOG" || true
-        echo '--' >>"$TRACE_LOG"
-    done
-fi
+# The side-by-side run; podman goes last so its background clean-up
+# overlaps none of the others.
+settle
+echo "== hyperfine: ${NAMES[*]} ($RUNS runs each, 3 warm-up)"
+pairs=()
+for i in "${!NAMES[@]}"; do pairs+=("${NAMES[$i]}" "${CMDS[$i]}"); done
+run_hyperfine "$BENCH_USER" "$WORK/times.json" "${pairs[@]}" >&2 \
+    || die "hyperfine failed (the commands ran once each before, so this is flaky)"
+JSONS=("$WORK/times.json" "${JSONS[@]}")
+settle
 
 # ------------------------------------------------------------------ report
 echo
@@ -411,23 +464,29 @@ for other in ("podman", "ch-run", "rless single-id"):
 
 # Trace: each run is a block of `rless-trace: +T ms [pid] phase` lines. A
 # phase that shows up twice in a run is numbered so runs line up.
-blocks, cur = [], []
+blocks, walls, cur, wall = [], [], [], None
 for line in open(trace_log):
-    if line.strip() == "--":
+    line = line.strip()
+    if line == "--":
         if cur:
             blocks.append(cur)
-        cur = []
+            walls.append(wall)
+        cur, wall = [], None
         continue
-    m = re.match(r"rless-trace: \+([0-9.]+)ms \[(\d+)\] (.*)", line.strip())
+    m = re.match(r"rless-trace: \+([0-9.]+)ms \[(\d+)\] (.*)", line)
     if m:
         cur.append((float(m.group(1)), m.group(2), m.group(3)))
+    m = re.match(r"wall ([0-9.]+) exit (-?\d+)", line)
+    if m and m.group(2) == "0":
+        wall = float(m.group(1))
 if cur:
     blocks.append(cur)
+    walls.append(wall)
 print()
 if not blocks:
     print("== rless phases: no rless-trace lines (RLESS_TRACE=1 printed nothing)")
 else:
-    stamps, deltas, order = {}, {}, {}
+    stamps, deltas = {}, {}
     for b in blocks:
         pids, seen, prev = {}, {}, 0.0
         for t, pid, phase in sorted(b):
@@ -443,8 +502,15 @@ else:
     for k in keys:
         print(f"{k[0]:<34}{k[1]:<9}{statistics.median(stamps[k]):>9.3f}"
               f"{statistics.median(deltas[k]):>9.3f}{len(stamps[k]):>6}")
-    print("(step = time since the previous mark in the same run; exec of rless "
-          "before main and exit after the last mark are not covered)")
+    timed = [(w, b) for w, b in zip(walls, blocks) if w is not None]
+    if timed:
+        # Per run: wall minus the last mark, then the median of that.
+        rest = [w - max(t for t, _, _ in b) for w, b in timed]
+        print(f"{'wall of these runs':<34}{'':<9}{statistics.median(w for w, _ in timed):>9.3f}"
+              f"{statistics.median(rest):>9.3f}{len(timed):>6}")
+    print("(at = median time stamp; step = median time since the previous mark in\n"
+          " the same run; the wall row's step is what the marks do not cover: spawn,\n"
+          " exec and loading of rless before main, and exit after the last mark)")
 
 print()
 ok = True

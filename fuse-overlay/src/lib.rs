@@ -2,12 +2,368 @@
 //! overlayfs cannot be mounted by an unprivileged user (kernel 4.18, upper
 //! layers on NFS or Lustre).
 //!
-//! Theory of operation: N read-only lower directories and one writable upper
-//! directory are merged at a mount point, with the same semantics and the
-//! same on-disk [`layout`] as kernel overlayfs, so a container's upper layer
-//! can be mounted by either driver.
+//! # Theory of operation
 //!
-//! Status: only the shared layer [`layout`] exists so far; the filesystem
-//! itself is the subject of its own issue.
+//! N read-only lower directories and one writable upper directory are merged
+//! at a mount point, with the semantics and the on-disk [`layout`] of kernel
+//! overlayfs, so that a container's upper layer can be mounted by either
+//! driver. [`mount`] validates the directories, opens one fd per layer and
+//! mounts a FUSE filesystem served by a pool of threads; the returned
+//! [`MountHandle`] unmounts on drop.
+//!
+//! Mounting: `/dev/fuse` is opened and handed to `mount(2)` directly, which
+//! needs `CAP_SYS_ADMIN` in the current user namespace (real root, or the
+//! root of a namespace made with `unshare -Urm`). Only outside a user
+//! namespace do we fall back to fuser's own mount through `fusermount3`.
+//!
+//! Module map: `tree` is the inode table (stable inode numbers, the layers
+//! behind each node), `fs` answers the read-side FUSE requests and holds the
+//! shared state, `write` the requests that change the tree, `copyup` copies
+//! objects into the upper layer and writes whiteouts, `sys` holds the few
+//! raw system calls (and all `unsafe`).
 
 pub mod layout;
+
+mod copyup;
+mod fs;
+mod ops;
+#[doc(hidden)]
+pub mod sys;
+mod tree;
+mod write;
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+/// Errors of [`mount`] and of unmounting.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A system call on a configured path failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What we were doing.
+        op: &'static str,
+        /// The path it was done on.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Error {
+    fn io(op: &'static str, path: &Path, source: impl Into<io::Error>) -> Self {
+        Error::Io {
+            op,
+            path: path.to_owned(),
+            source: source.into(),
+        }
+    }
+}
+
+/// One range of an id mapping: ids `inside..inside+count` as seen through
+/// the mount are stored on disk as `outside..outside+count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    /// First id as seen through the mount.
+    pub inside: u32,
+    /// First id as stored in the layers.
+    pub outside: u32,
+    /// Number of ids.
+    pub count: u32,
+}
+
+/// An id mapping (fuse-overlayfs `uidmapping=` syntax: `inside:outside:count`
+/// triples joined with `:`). Ids without a range map to themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdMap(pub Vec<IdRange>);
+
+impl IdMap {
+    /// Parses `inside:outside:count[:inside:outside:count...]`.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let nums: Result<Vec<u32>, _> = s.split([':', ',']).map(str::parse::<u32>).collect();
+        let nums = nums.map_err(|e| Error::Config(format!("bad id mapping {s:?}: {e}")))?;
+        if nums.is_empty() || nums.len() % 3 != 0 {
+            return Err(Error::Config(format!(
+                "bad id mapping {s:?}: want inside:outside:count triples"
+            )));
+        }
+        Ok(IdMap(
+            nums.chunks(3)
+                .map(|c| IdRange {
+                    inside: c[0],
+                    outside: c[1],
+                    count: c[2],
+                })
+                .collect(),
+        ))
+    }
+
+    /// On-disk id to the id shown through the mount.
+    pub fn to_inside(&self, id: u32) -> u32 {
+        for r in &self.0 {
+            if id >= r.outside && id - r.outside < r.count {
+                return r.inside + (id - r.outside);
+            }
+        }
+        id
+    }
+
+    /// Id shown through the mount to the on-disk id.
+    pub fn to_outside(&self, id: u32) -> u32 {
+        for r in &self.0 {
+            if id >= r.inside && id - r.inside < r.count {
+                return r.outside + (id - r.inside);
+            }
+        }
+        id
+    }
+}
+
+/// Behaviour switches of a mount.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Report every file as owned by this uid.
+    pub squash_uid: Option<u32>,
+    /// Report every file as owned by this gid.
+    pub squash_gid: Option<u32>,
+    /// Uid mapping between the mount and the layers.
+    pub uid_map: IdMap,
+    /// Gid mapping between the mount and the layers.
+    pub gid_map: IdMap,
+    /// `false` forces the marker layout (`.wh.` files) for whiteouts and
+    /// opaque directories written to the upper layer; `true` writes 0:0
+    /// character devices and `user.overlay.opaque` where the host allows it.
+    pub xattrs: bool,
+    /// Worker threads; 0 picks one per CPU (at most 4).
+    pub threads: usize,
+    /// Only mount with fuser's `fusermount3` path (for tests).
+    pub force_fusermount: bool,
+}
+
+/// What to mount where.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Read-only layers, topmost first.
+    pub lower: Vec<PathBuf>,
+    /// The writable layer.
+    pub upper: PathBuf,
+    /// Scratch directory on the same filesystem as `upper`.
+    pub work: PathBuf,
+    /// Where to mount.
+    pub mountpoint: PathBuf,
+    /// Behaviour switches.
+    pub options: Options,
+}
+
+/// A mounted overlay. Dropping it unmounts.
+pub struct MountHandle {
+    mountpoint: PathBuf,
+    /// Our own `mount(2)`: we unmount it.
+    own_mount: bool,
+    session: Option<fuser::BackgroundSession>,
+}
+
+impl std::fmt::Debug for MountHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MountHandle")
+            .field("mountpoint", &self.mountpoint)
+            .finish()
+    }
+}
+
+impl MountHandle {
+    /// The mount point.
+    pub fn mountpoint(&self) -> &Path {
+        &self.mountpoint
+    }
+
+    /// Unmounts and waits for the server threads. If the filesystem is busy
+    /// it is detached lazily and the threads are left to finish on their own.
+    pub fn unmount(mut self) -> Result<(), Error> {
+        self.do_unmount()
+    }
+
+    /// Serves until the filesystem is unmounted from outside (`umount`).
+    pub fn wait(mut self) -> Result<(), Error> {
+        if let Some(s) = self.session.take() {
+            s.join()
+                .map_err(|e| Error::io("serve", &self.mountpoint, e))?;
+        }
+        Ok(())
+    }
+
+    /// A function that unmounts this mount from another thread.
+    pub fn unmounter(&self) -> impl Fn() + Send + 'static {
+        let mp = self.mountpoint.clone();
+        let own = self.own_mount;
+        move || {
+            if own {
+                let _ = sys::unmount(&mp);
+            } else {
+                let _ = std::process::Command::new("fusermount3")
+                    .arg("-u")
+                    .arg(&mp)
+                    .status();
+            }
+        }
+    }
+
+    fn do_unmount(&mut self) -> Result<(), Error> {
+        let Some(session) = self.session.take() else {
+            return Ok(());
+        };
+        if !self.own_mount {
+            return session
+                .umount_and_join()
+                .map_err(|e| Error::io("unmount", &self.mountpoint, e));
+        }
+        match sys::unmount(&self.mountpoint) {
+            Ok(true) => join_quietly(session.guard),
+            Ok(false) => drop(session),
+            Err(e) => return Err(Error::io("unmount", &self.mountpoint, e)),
+        }
+        Ok(())
+    }
+}
+
+fn join_quietly(guard: JoinHandle<io::Result<()>>) {
+    if let Ok(Err(e)) = guard.join() {
+        log::debug!("fuse session ended: {e}");
+    }
+}
+
+impl Drop for MountHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.do_unmount() {
+            log::warn!("{e}");
+        }
+    }
+}
+
+fn open_dir(op: &'static str, path: &Path) -> Result<OwnedFd, Error> {
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(op, path, e))
+}
+
+/// Checks the configuration, mounts the overlay and starts serving it.
+pub fn mount(config: Config) -> Result<MountHandle, Error> {
+    if config.lower.is_empty() {
+        return Err(Error::Config("no lower directory given".into()));
+    }
+    let mut layers = Vec::with_capacity(config.lower.len() + 1);
+    layers.push(open_dir("open upper directory", &config.upper)?);
+    for l in &config.lower {
+        layers.push(open_dir("open lower directory", l)?);
+    }
+    let work = open_dir("open work directory", &config.work)?;
+    check_work(&work, &layers[0], &config)?;
+    let mp = &config.mountpoint;
+    let mp_stat = rustix::fs::stat(mp).map_err(|e| Error::io("stat mount point", mp, e))?;
+    if mp_stat.st_mode & 0o170000 != 0o040000 {
+        return Err(Error::io(
+            "mount on",
+            mp,
+            io::Error::from_raw_os_error(libc::ENOTDIR),
+        ));
+    }
+    let fs = fs::Overlay::new(layers, work, config.options.clone())
+        .map_err(|e| Error::io("read layers of", mp, e))?;
+    let threads = match config.options.threads {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get().min(4))
+            .unwrap_or(2),
+        n => n,
+    };
+    let mut fcfg = fuser::Config::default();
+    fcfg.n_threads = Some(threads);
+    fcfg.clone_fd = threads > 1;
+    fcfg.acl = fuser::SessionACL::All;
+
+    let own = if config.options.force_fusermount {
+        Err(io::Error::from_raw_os_error(libc::EPERM))
+    } else {
+        sys::mount_fuse(mp)
+    };
+    let (session, own_mount) = match own {
+        Ok(fd) => {
+            let session = match fuser::Session::from_fd(fs, fd, fcfg.acl, fcfg) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = sys::unmount(mp);
+                    return Err(Error::io("start fuse session on", mp, e));
+                }
+            };
+            (session, true)
+        }
+        Err(e) if config.options.force_fusermount || !sys::in_user_namespace() => {
+            log::debug!(
+                "mount(2) of {} failed ({e}), trying fusermount3",
+                mp.display()
+            );
+            fcfg.mount_options = vec![
+                fuser::MountOption::FSName("rless-overlay".into()),
+                fuser::MountOption::Subtype("rless-overlay".into()),
+                fuser::MountOption::DefaultPermissions,
+            ];
+            if !rustix::process::geteuid().is_root() {
+                fcfg.acl = fuser::SessionACL::Owner;
+            }
+            let s = fuser::Session::new(fs, mp, &fcfg).map_err(|e2| {
+                Error::io(
+                    "mount",
+                    mp,
+                    io::Error::new(e2.kind(), format!("{e2} (mount(2) said: {e})")),
+                )
+            })?;
+            (s, false)
+        }
+        Err(e) => return Err(Error::io("mount", mp, e)),
+    };
+    let session = match session.spawn() {
+        Ok(s) => s,
+        Err(e) => {
+            if own_mount {
+                let _ = sys::unmount(mp);
+            }
+            return Err(Error::io("start threads for", mp, e));
+        }
+    };
+    Ok(MountHandle {
+        mountpoint: mp.clone(),
+        own_mount,
+        session: Some(session),
+    })
+}
+
+/// The work directory must be writable and on the upper's filesystem (copy-up
+/// renames from it into the upper layer).
+fn check_work(work: &OwnedFd, upper: &OwnedFd, config: &Config) -> Result<(), Error> {
+    let ws = rustix::fs::fstat(work).map_err(|e| Error::io("stat", &config.work, e))?;
+    let us = rustix::fs::fstat(upper).map_err(|e| Error::io("stat", &config.upper, e))?;
+    if ws.st_dev != us.st_dev {
+        return Err(Error::Config(format!(
+            "work directory {} is not on the same filesystem as upper directory {}",
+            config.work.display(),
+            config.upper.display()
+        )));
+    }
+    let probe = format!("rless-probe-{}", std::process::id());
+    rustix::fs::mkdirat(work, probe.as_str(), Mode::RWXU)
+        .map_err(|e| Error::io("write to work directory", &config.work, e))?;
+    let _ = rustix::fs::unlinkat(work, probe.as_str(), AtFlags::REMOVEDIR);
+    rustix::fs::accessat(upper, ".", rustix::fs::Access::WRITE_OK, AtFlags::EACCESS)
+        .map_err(|e| Error::io("write to upper directory", &config.upper, e))?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Compares kernel overlayfs, fuse-overlayfs and rless-fuse-overlay on one
+# lower tree (10,000 small files in 100 directories plus one big file,
+# generated once per run): cold and warm sequential read of the big file,
+# `find` and `stat` of every file, copy-up of the big file (against cp), and
+# creating 10,000 small files. Prints medians and ratios; removes everything
+# it made, mounts included, on exit.
+#
+# Needs root (or CAP_SYS_ADMIN) for mounting and for dropping caches.
+# Env: BENCH_DIR (default /var/tmp/rless-fuse-bench; not tmpfs, so reads
+# are real), BIG_MB (default 1024), REPS (default 3).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BASE=${BENCH_DIR:-/var/tmp/rless-fuse-bench}
+BIG_MB=${BIG_MB:-1024}
+REPS=${REPS:-3}
+FOVL=${FUSE_OVERLAYFS:-/usr/bin/fuse-overlayfs}
+RLESS=$ROOT/target/release/rless-fuse-overlay
+
+if [ -e "$BASE" ]; then
+    echo "fuse.sh: $BASE exists; remove it or set BENCH_DIR" >&2
+    exit 1
+fi
+
+cleanup() {
+    for m in "$BASE"/run*/mnt; do
+        [ -d "$m" ] && mountpoint -q "$m" && umount -l "$m" 2>/dev/null || true
+    done
+    rm -rf "$BASE"
+}
+trap cleanup EXIT INT TERM
+
+cargo build --release -q -p fuse-overlay --manifest-path "$ROOT/Cargo.toml"
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc -l; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print a[int((NR+1)/2)]}'; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+
+echo "generating lower tree in $BASE/lower ..." >&2
+mkdir -p "$BASE/lower"
+for d in $(seq 0 99); do
+    mkdir "$BASE/lower/d$d"
+    (cd "$BASE/lower/d$d" && seq -f "f%g" 0 99 | xargs -n 100 sh -c 'for f; do echo "$f" > "$f"; done' _)
+done
+dd if=/dev/urandom of="$BASE/lower/big" bs=1M count="$BIG_MB" status=none
+sync
+
+RUN=0
+# mount_fs KIND: makes a fresh upper/work/mnt under $BASE/runN, sets $MNT.
+mount_fs() {
+    RUN=$((RUN + 1))
+    local r=$BASE/run$RUN
+    mkdir -p "$r/upper" "$r/work" "$r/mnt"
+    MNT=$r/mnt
+    local o="lowerdir=$BASE/lower,upperdir=$r/upper,workdir=$r/work"
+    case $1 in
+        kernel) mount -t overlay overlay -o "$o" "$MNT" ;;
+        fuse-overlayfs) "$FOVL" -o "$o" "$MNT" ;;
+        rless) "$RLESS" -o "$o" "$MNT" ;;
+    esac
+}
+umount_fs() {
+    umount "$MNT" 2>/dev/null || umount -l "$MNT"
+    rm -rf "$(dirname "$MNT")"
+}
+
+declare -A R
+measure() { # KIND
+    local k=$1 t s cold="" warm="" find="" stat="" copy="" create=""
+    for _ in $(seq "$REPS"); do
+        mount_fs "$k" || { echo "fuse.sh: cannot mount $k, skipped" >&2; return; }
+        drop_caches
+        t=$(now); cat "$MNT/big" > /dev/null; cold="$cold $(elapsed "$t")"
+        t=$(now); cat "$MNT/big" > /dev/null; warm="$warm $(elapsed "$t")"
+        find "$MNT" -type f > /dev/null
+        t=$(now); find "$MNT" -type f > /dev/null; find="$find $(elapsed "$t")"
+        t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; stat="$stat $(elapsed "$t")"
+        t=$(now); echo x >> "$MNT/big"; sync; copy="$copy $(elapsed "$t")"
+        mkdir "$MNT/new"
+        t=$(now); (cd "$MNT/new" && seq -f "n%g" 1 10000 | xargs touch); create="$create $(elapsed "$t")"
+        umount_fs
+    done
+    R[$k,cold]=$(echo "$cold" | median)
+    R[$k,warm]=$(echo "$warm" | median)
+    R[$k,find]=$(echo "$find" | median)
+    R[$k,stat]=$(echo "$stat" | median)
+    R[$k,copyup]=$(echo "$copy" | median)
+    R[$k,create]=$(echo "$create" | median)
+}
+
+cp_time=""
+for _ in $(seq "$REPS"); do
+    mkdir -p "$BASE/cp"
+    drop_caches
+    t=$(now); cp "$BASE/lower/big" "$BASE/cp/big"; sync; cp_time="$cp_time $(elapsed "$t")"
+    rm -rf "$BASE/cp"
+done
+CP=$(echo "$cp_time" | median)
+
+for k in kernel fuse-overlayfs rless; do
+    echo "measuring $k ..." >&2
+    measure "$k"
+done
+
+ratio() { # a b -> a/b
+    if [ -z "${1:-}" ] || [ -z "${2:-}" ] || [ "$1" = nan ] || [ "$2" = nan ]; then echo "-"; else echo "scale=2; $1 / $2" | bc -l; fi
+}
+printf '\nmedian seconds of %s runs; big file %s MiB; cp of the big file: %.3f s\n\n' "$REPS" "$BIG_MB" "$CP"
+printf '%-10s %10s %15s %10s %14s %18s\n' op kernel fuse-overlayfs rless rless/kernel fuse-ovl/rless
+for op in cold warm find stat copyup create; do
+    k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}
+    printf '%-10s %10s %15s %10s %14s %18s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
+done
+printf '%-10s %10s %15s %10s %14s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" ""
+echo "read throughput: rless warm/kernel warm = $(ratio "${R[kernel,warm]:-}" "${R[rless,warm]:-}") (>= 0.90 wanted)"

@@ -1,0 +1,305 @@
+//! `rless-fuse-overlay`: mounts a fuse-overlay with the command line of
+//! fuse-overlayfs.
+//!
+//! ```text
+//! rless-fuse-overlay [-f] [-d] -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT
+//! rless-fuse-overlay none MOUNTPOINT -o ...        (mount.fuse3 convention)
+//! ```
+//!
+//! Without `-f` the process forks before anything is mounted; the parent
+//! waits until the child has mounted (or failed) and exits with its status,
+//! so that a caller sees errors and finds the mount ready. The server
+//! unmounts and exits on SIGINT, SIGTERM and SIGHUP, and exits when the
+//! filesystem is unmounted from outside.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use fuse_overlay::{sys, Config, IdMap, Options};
+
+const USAGE: &str = "usage: rless-fuse-overlay [-f] [-d] -o lowerdir=DIR[:DIR...],upperdir=DIR,workdir=DIR[,OPTIONS] MOUNTPOINT";
+
+/// Options accepted without effect (generic mount and FUSE options).
+const IGNORED: &[&str] = &[
+    "rw",
+    "dev",
+    "nodev",
+    "suid",
+    "nosuid",
+    "exec",
+    "noexec",
+    "atime",
+    "noatime",
+    "relatime",
+    "allow_other",
+    "allow_root",
+    "default_permissions",
+    "auto_unmount",
+    "fast_ino",
+    "static_nlink",
+];
+
+struct Args {
+    foreground: bool,
+    debug: bool,
+    config: Config,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut opts: Vec<String> = Vec::new();
+    let mut positional = Vec::new();
+    let mut foreground = false;
+    let mut debug = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        match a.as_str() {
+            "-f" => foreground = true,
+            "-d" | "--debug" => {
+                debug = true;
+                foreground = true;
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            "-o" => {
+                i += 1;
+                opts.push(args.get(i).ok_or("-o needs a value")?.clone());
+            }
+            s if s.starts_with("-o") => opts.push(s[2..].to_string()),
+            s if s.starts_with('-') && s.len() > 1 => {
+                eprintln!("rless-fuse-overlay: warning: ignoring unknown flag {s}");
+            }
+            _ => positional.push(a.clone()),
+        }
+        i += 1;
+    }
+    let mountpoint = match positional.len() {
+        1 => PathBuf::from(&positional[0]),
+        2 => PathBuf::from(&positional[1]),
+        0 => return Err(format!("no mount point given\n{USAGE}")),
+        _ => return Err(format!("too many arguments\n{USAGE}")),
+    };
+    let mut lower = Vec::new();
+    let mut upper = None;
+    let mut work = None;
+    let mut o = Options {
+        xattrs: true,
+        ..Options::default()
+    };
+    for opt in opts
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.is_empty())
+    {
+        let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+        let num = |v: &str| {
+            v.parse::<u32>()
+                .map_err(|_| format!("option {k}: not a number: {v:?}"))
+        };
+        match k {
+            "lowerdir" => {
+                lower = v
+                    .split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            }
+            "upperdir" => upper = Some(PathBuf::from(v)),
+            "workdir" => work = Some(PathBuf::from(v)),
+            "squash_to_uid" => o.squash_uid = Some(num(v)?),
+            "squash_to_gid" => o.squash_gid = Some(num(v)?),
+            "squash_to_root" => {
+                o.squash_uid = Some(0);
+                o.squash_gid = Some(0);
+            }
+            "uidmapping" => o.uid_map = IdMap::parse(v).map_err(|e| e.to_string())?,
+            "gidmapping" => o.gid_map = IdMap::parse(v).map_err(|e| e.to_string())?,
+            "xattr_markers" | "noxattrs" => o.xattrs = false,
+            "threads" => o.threads = num(v)? as usize,
+            _ if IGNORED.contains(&k) || k == "fsname" || k == "subtype" => {}
+            _ => eprintln!("rless-fuse-overlay: warning: ignoring unknown option {opt}"),
+        }
+    }
+    if lower.is_empty() {
+        return Err("missing option lowerdir=".into());
+    }
+    let upper = upper.ok_or("missing option upperdir= (read-only mounts are not supported)")?;
+    let work = work.ok_or("missing option workdir=")?;
+    Ok(Args {
+        foreground,
+        debug,
+        config: Config {
+            lower,
+            upper,
+            work,
+            mountpoint,
+            options: o,
+        },
+    })
+}
+
+/// Whether `path` is already a mount point.
+fn is_mount_point(path: &Path) -> bool {
+    let Ok(canon) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = canon.to_string_lossy().replace(' ', "\\040");
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| mp == want)
+}
+
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record) {
+        eprintln!("rless-fuse-overlay: {}: {}", r.level(), r.args());
+    }
+    fn flush(&self) {}
+}
+
+/// Mounts and serves until unmounted or signalled. `ready` is called once
+/// with the result of mounting.
+fn serve(config: Config, ready: impl FnOnce(Result<(), String>)) -> ExitCode {
+    if is_mount_point(&config.mountpoint) {
+        ready(Err(format!(
+            "mount point {} is busy: something is already mounted there",
+            config.mountpoint.display()
+        )));
+        return ExitCode::FAILURE;
+    }
+    sys::block_signals();
+    let handle = match fuse_overlay::mount(config) {
+        Ok(h) => h,
+        Err(e) => {
+            ready(Err(e.to_string()));
+            return ExitCode::FAILURE;
+        }
+    };
+    ready(Ok(()));
+    let unmount = handle.unmounter();
+    std::thread::spawn(move || {
+        sys::wait_for_signal();
+        unmount();
+    });
+    match handle.wait() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rless-fuse-overlay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("rless-fuse-overlay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.debug {
+        let _ = log::set_logger(&StderrLog);
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+    if args.foreground {
+        return serve(args.config, |r| {
+            if let Err(e) = r {
+                eprintln!("rless-fuse-overlay: {e}");
+            }
+        });
+    }
+    let (mut rd, wr) = match rustix::pipe::pipe() {
+        Ok((r, w)) => (std::fs::File::from(r), std::fs::File::from(w)),
+        Err(e) => {
+            eprintln!("rless-fuse-overlay: pipe: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match sys::fork() {
+        Err(e) => {
+            eprintln!("rless-fuse-overlay: fork: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(Some(_child)) => {
+            drop(wr);
+            let mut msg = String::new();
+            let _ = rd.read_to_string(&mut msg);
+            match msg.strip_prefix("ok") {
+                Some(_) => ExitCode::SUCCESS,
+                None => {
+                    let msg = msg
+                        .strip_prefix("err ")
+                        .unwrap_or("the server exited before mounting");
+                    eprintln!("rless-fuse-overlay: {msg}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Ok(None) => {
+            drop(rd);
+            let _ = rustix::process::setsid();
+            let mut wr = Some(wr);
+            serve(args.config, move |r| {
+                let mut w = wr.take().expect("ready called once");
+                let _ = match r {
+                    Ok(()) => w.write_all(b"ok"),
+                    Err(e) => w.write_all(format!("err {e}").as_bytes()),
+                };
+                drop(w);
+                if let Ok(null) = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/null")
+                {
+                    let _ = rustix::stdio::dup2_stdin(&null);
+                    let _ = rustix::stdio::dup2_stdout(&null);
+                    let _ = rustix::stdio::dup2_stderr(&null);
+                }
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_both_conventions() {
+        let a = parse(&s(&[
+            "-o",
+            "lowerdir=/a:/b,upperdir=/u,workdir=/w,foo",
+            "/mnt",
+        ]))
+        .unwrap();
+        assert_eq!(
+            a.config.lower,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(a.config.mountpoint, PathBuf::from("/mnt"));
+        let a = parse(&s(&[
+            "none",
+            "/mnt",
+            "-o",
+            "lowerdir=/a,upperdir=/u,workdir=/w,squash_to_uid=5,uidmapping=0:1000:1",
+        ]))
+        .unwrap();
+        assert_eq!(a.config.mountpoint, PathBuf::from("/mnt"));
+        assert_eq!(a.config.options.squash_uid, Some(5));
+        assert_eq!(a.config.options.uid_map.to_outside(0), 1000);
+        assert!(parse(&s(&["-o", "upperdir=/u,workdir=/w", "/mnt"])).is_err());
+    }
+}

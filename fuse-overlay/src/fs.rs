@@ -1,0 +1,723 @@
+//! The filesystem state and the read side of the FUSE protocol.
+//!
+//! # Theory of operation
+//!
+//! [`Overlay`] holds one directory fd per layer (index 0 is the upper layer,
+//! then the lower layers topmost first), the work directory, the inode
+//! [`Tree`] and the tables of open files and directories. Every disk access
+//! is a `*at` call on a layer fd with the node's relative path, so nothing
+//! outside the layers is reachable, and no per-directory fds are kept.
+//!
+//! Lookup of `name` in a directory merged from layers `L` walks `L` top
+//! down: a 0:0 character device or a `.wh.name` marker ends the walk (the
+//! name is deleted); a non-directory is the answer; a directory is merged
+//! with the directories of the same name further down until an opaque one
+//! (`user.overlay.opaque`/`trusted.overlay.opaque` = `y`, or a
+//! `.wh..wh..opq` marker inside) or a non-directory.
+//!
+//! Readdir takes a snapshot at the first `readdir` of an open directory:
+//! each layer's entries, top down, skipping names already seen or whited
+//! out by a layer above, and hiding `.wh.*` markers. Inode numbers of the
+//! entries come from the same key table as lookup, so `d_ino` matches
+//! `st_ino`.
+//!
+//! Locking: `ns` is a read/write lock over the namespace. Lookup, getattr
+//! and readdir take it shared; every request that changes the tree or
+//! copies up takes it exclusively (see `write`). `tree` is only ever held
+//! for short, non-blocking sections, always after `ns`. Reads and writes on
+//! open files take neither: they use the fd in the handle table.
+//!
+//! Caching: objects that live in a lower layer cannot change behind our
+//! back, so their entries and attributes get a long TTL and their files are
+//! opened with `FOPEN_KEEP_CACHE`; upper objects get a short TTL. All
+//! changes go through this mount, so the kernel invalidates what it cached.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{
+    FileAttr, FileHandle, FileType, FopenFlags, Generation, INodeNo, KernelConfig, ReplyAttr,
+    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr,
+};
+use rustix::fs::{AtFlags, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+use crate::layout;
+use crate::tree::{join, Tree, ROOT, UPPER};
+use crate::Options;
+
+pub(crate) type R<T> = Result<T, Errno>;
+
+/// TTL of entries and attributes that live in a lower layer.
+const LOWER_TTL: Duration = Duration::from_secs(24 * 3600);
+/// TTL of entries and attributes in the upper layer.
+const UPPER_TTL: Duration = Duration::from_secs(1);
+const S_IFMT: u32 = 0o170000;
+const S_IFDIR: u32 = 0o040000;
+
+pub(crate) fn fuse_err(e: Errno) -> fuser::Errno {
+    fuser::Errno::from_i32(e.raw_os_error())
+}
+
+/// One layer directory.
+pub(crate) struct Layer {
+    pub fd: OwnedFd,
+    pub dev: u64,
+    /// `/proc/self/fd/N`, for the `l*xattr` calls that have no `*at` form.
+    pub proc: String,
+}
+
+/// An entry of a directory snapshot.
+#[derive(Debug, Clone)]
+pub(crate) struct DirEnt {
+    pub name: OsString,
+    pub kind: FileType,
+    pub ino: u64,
+}
+
+/// Result of a lookup in the layers.
+pub(crate) struct Found {
+    pub st: Stat,
+    pub layers: Vec<u16>,
+}
+
+impl Found {
+    pub fn is_dir(&self) -> bool {
+        is_dir(&self.st)
+    }
+}
+
+struct DirHandle {
+    ino: u64,
+    snap: Option<Arc<Vec<DirEnt>>>,
+}
+
+/// The union filesystem served over FUSE.
+pub(crate) struct Overlay {
+    pub layers: Vec<Layer>,
+    pub work: OwnedFd,
+    pub opts: Options,
+    pub tree: RwLock<Tree>,
+    pub ns: RwLock<()>,
+    pub files: RwLock<HashMap<u64, Arc<OwnedFd>>>,
+    dirs: Mutex<HashMap<u64, DirHandle>>,
+    next_fh: AtomicU64,
+    /// Whether 0:0 character devices can be made in the upper layer.
+    pub mknod_ok: AtomicBool,
+    /// Whether `user.` xattrs can be set in the upper layer.
+    pub xattr_ok: AtomicBool,
+    pub tmp_seq: AtomicU64,
+}
+
+pub(crate) fn is_dir(st: &Stat) -> bool {
+    st.st_mode & S_IFMT == S_IFDIR
+}
+
+pub(crate) fn is_whiteout(st: &Stat) -> bool {
+    st.st_mode & S_IFMT == 0o020000 && st.st_rdev == 0
+}
+
+pub(crate) fn kind_of(mode: u32) -> FileType {
+    match mode & S_IFMT {
+        S_IFDIR => FileType::Directory,
+        0o120000 => FileType::Symlink,
+        0o020000 => FileType::CharDevice,
+        0o060000 => FileType::BlockDevice,
+        0o010000 => FileType::NamedPipe,
+        0o140000 => FileType::Socket,
+        _ => FileType::RegularFile,
+    }
+}
+
+fn time(sec: i64, nsec: u64) -> SystemTime {
+    if sec >= 0 {
+        UNIX_EPOCH + Duration::new(sec as u64, nsec as u32)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(sec.unsigned_abs()) + Duration::from_nanos(nsec)
+    }
+}
+
+pub(crate) fn os(b: &[u8]) -> &OsStr {
+    OsStr::from_bytes(b)
+}
+
+pub(crate) fn ttl(layers: &[u16]) -> Duration {
+    if layers[0] == UPPER {
+        UPPER_TTL
+    } else {
+        LOWER_TTL
+    }
+}
+
+thread_local! {
+    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Overlay {
+    pub fn new(fds: Vec<OwnedFd>, work: OwnedFd, opts: Options) -> std::io::Result<Self> {
+        let mut layers = Vec::with_capacity(fds.len());
+        for fd in fds {
+            let st = rustix::fs::fstat(&fd)?;
+            let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+            layers.push(Layer {
+                fd,
+                dev: st.st_dev,
+                proc,
+            });
+        }
+        let xattrs = opts.xattrs;
+        let mut ov = Overlay {
+            layers,
+            work,
+            opts,
+            tree: RwLock::new(Tree::new(vec![UPPER], (0, 0))),
+            ns: RwLock::new(()),
+            files: RwLock::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            mknod_ok: AtomicBool::new(xattrs),
+            xattr_ok: AtomicBool::new(xattrs),
+            tmp_seq: AtomicU64::new(0),
+        };
+        // The root merges every layer down to the first opaque one.
+        let mut root_layers = Vec::new();
+        for l in 0..ov.layers.len() as u16 {
+            root_layers.push(l);
+            if ov.is_opaque(l, b".")? {
+                break;
+            }
+        }
+        let st = rustix::fs::fstat(&ov.layers[0].fd)?;
+        ov.tree = RwLock::new(Tree::new(root_layers, (st.st_dev, st.st_ino)));
+        Ok(ov)
+    }
+
+    pub fn statat(&self, layer: u16, path: &[u8]) -> R<Stat> {
+        rustix::fs::statat(
+            &self.layers[layer as usize].fd,
+            os(path),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+    }
+
+    pub fn proc_path(&self, layer: u16, path: &[u8]) -> PathBuf {
+        let mut p = self.layers[layer as usize].proc.clone().into_bytes();
+        p.push(b'/');
+        p.extend_from_slice(path);
+        PathBuf::from(OsString::from_vec(p))
+    }
+
+    /// Whether the directory at `path` of `layer` is opaque.
+    pub fn is_opaque(&self, layer: u16, path: &[u8]) -> R<bool> {
+        let pp = self.proc_path(layer, path);
+        let mut v = [0u8; 4];
+        for name in [layout::OPAQUE_XATTR, layout::OPAQUE_XATTR_TRUSTED] {
+            if let Ok(n) = rustix::fs::lgetxattr(&pp, name, &mut v[..]) {
+                if v[..n] == *layout::OPAQUE_VALUE {
+                    return Ok(true);
+                }
+            }
+        }
+        let marker = join(path, layout::OPAQUE_MARKER.as_bytes());
+        match self.statat(layer, &marker) {
+            Ok(_) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `parent/.wh.name` exists in `layer`.
+    pub fn has_marker(&self, layer: u16, parent: &[u8], name: &[u8]) -> bool {
+        let mut m = Vec::with_capacity(name.len() + 4);
+        m.extend_from_slice(layout::WHITEOUT_PREFIX.as_bytes());
+        m.extend_from_slice(name);
+        self.statat(layer, &join(parent, &m)).is_ok()
+    }
+
+    /// Looks `name` up in the directory at `parent` merged from `layers`.
+    pub fn resolve(&self, layers: &[u16], parent: &[u8], name: &[u8]) -> R<Option<Found>> {
+        if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) {
+            return Ok(None);
+        }
+        let path = join(parent, name);
+        let mut found: Option<Found> = None;
+        for &l in layers {
+            match self.statat(l, &path) {
+                Ok(st) => {
+                    if is_whiteout(&st) {
+                        break;
+                    }
+                    match &mut found {
+                        None if !is_dir(&st) => {
+                            return Ok(Some(Found {
+                                st,
+                                layers: vec![l],
+                            }))
+                        }
+                        None => {
+                            found = Some(Found {
+                                st,
+                                layers: vec![l],
+                            })
+                        }
+                        Some(_) if !is_dir(&st) => break,
+                        Some(f) => f.layers.push(l),
+                    }
+                    if self.is_opaque(l, &path)? {
+                        break;
+                    }
+                }
+                Err(Errno::NOENT) | Err(Errno::NOTDIR) => {
+                    if self.has_marker(l, parent, name) {
+                        break;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Entries of the directory at `path` merged from `layers`, without `.`
+    /// and `..`. Inode numbers are filled in only if `with_ino`.
+    pub fn list_dir(&self, layers: &[u16], path: &[u8], with_ino: bool) -> R<Vec<DirEnt>> {
+        let mut seen: HashSet<OsString> = HashSet::new();
+        let mut out = Vec::new();
+        let mut keys = Vec::new();
+        for &l in layers {
+            let fd = rustix::fs::openat(
+                &self.layers[l as usize].fd,
+                os(path),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            let mut dir = rustix::fs::Dir::new(fd)?;
+            let mut hidden = Vec::new();
+            while let Some(ent) = dir.read() {
+                let ent = ent?;
+                let name = ent.file_name().to_bytes();
+                if name == b"." || name == b".." || name == layout::OPAQUE_MARKER.as_bytes() {
+                    continue;
+                }
+                if let Some(target) = layout::whiteout_target(name) {
+                    hidden.push(os(target).to_owned());
+                    continue;
+                }
+                if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) {
+                    continue;
+                }
+                if seen.contains(os(name)) {
+                    continue;
+                }
+                let mut ft = ent.file_type();
+                if ft == rustix::fs::FileType::CharacterDevice
+                    || ft == rustix::fs::FileType::Unknown
+                {
+                    let st = self.statat(l, &join(path, name))?;
+                    if is_whiteout(&st) {
+                        hidden.push(os(name).to_owned());
+                        continue;
+                    }
+                    ft = rustix::fs::FileType::from_raw_mode(st.st_mode);
+                }
+                seen.insert(os(name).to_owned());
+                if with_ino {
+                    keys.push((self.layers[l as usize].dev, ent.ino()));
+                }
+                out.push(DirEnt {
+                    name: os(name).to_owned(),
+                    kind: kind_of(ft.as_raw_mode()),
+                    ino: 0,
+                });
+            }
+            seen.extend(hidden);
+        }
+        if with_ino {
+            let mut t = self.tree.write().unwrap();
+            for (e, k) in out.iter_mut().zip(keys) {
+                e.ino = t.ino_for(k);
+            }
+        }
+        Ok(out)
+    }
+
+    /// FUSE attributes of `st`, shown as inode `ino`.
+    #[allow(clippy::unnecessary_cast)] // field types differ between architectures
+    pub fn attr(&self, ino: u64, st: &Stat) -> FileAttr {
+        let uid = self
+            .opts
+            .squash_uid
+            .unwrap_or_else(|| self.opts.uid_map.to_inside(st.st_uid));
+        let gid = self
+            .opts
+            .squash_gid
+            .unwrap_or_else(|| self.opts.gid_map.to_inside(st.st_gid));
+        FileAttr {
+            ino: INodeNo(ino),
+            size: st.st_size as u64,
+            blocks: st.st_blocks as u64,
+            atime: time(st.st_atime as i64, st.st_atime_nsec as u64),
+            mtime: time(st.st_mtime as i64, st.st_mtime_nsec as u64),
+            ctime: time(st.st_ctime as i64, st.st_ctime_nsec as u64),
+            crtime: UNIX_EPOCH,
+            kind: kind_of(st.st_mode),
+            perm: (st.st_mode & 0o7777) as u16,
+            nlink: st.st_nlink as u32,
+            uid,
+            gid,
+            rdev: st.st_rdev as u32,
+            blksize: st.st_blksize as u32,
+            flags: 0,
+        }
+    }
+
+    /// Layers and path of `ino`.
+    pub fn locate(&self, ino: u64) -> R<(Vec<u16>, Vec<u8>)> {
+        let t = self.tree.read().unwrap();
+        let n = t.get(ino).ok_or(Errno::STALE)?;
+        let p = t.path(ino).ok_or(Errno::NOENT)?;
+        Ok((n.layers.clone(), p))
+    }
+
+    /// Lookup with the namespace lock held (shared or exclusive).
+    pub fn lookup_locked(&self, parent: u64, name: &OsStr) -> R<(u64, Stat, Vec<u16>)> {
+        let (players, ppath) = self.locate(parent)?;
+        let f = self
+            .resolve(&players, &ppath, name.as_bytes())?
+            .ok_or(Errno::NOENT)?;
+        let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
+        let is_dir = f.is_dir();
+        let ino = self
+            .tree
+            .write()
+            .unwrap()
+            .record(parent, name, key, f.layers.clone(), is_dir);
+        let (layers, path) = self.locate(ino)?;
+        if layers[0] != f.layers[0] {
+            // A lower hard link of a copied-up file: show the copy.
+            let st = self.statat(layers[0], &path)?;
+            return Ok((ino, st, layers));
+        }
+        Ok((ino, f.st, f.layers))
+    }
+
+    pub fn getattr_locked(&self, ino: u64) -> R<(Stat, Vec<u16>)> {
+        let (layers, path) = self.locate(ino)?;
+        Ok((self.statat(layers[0], &path)?, layers))
+    }
+
+    pub fn new_fh(&self) -> u64 {
+        self.next_fh.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn file(&self, fh: FileHandle) -> R<Arc<OwnedFd>> {
+        self.files
+            .read()
+            .unwrap()
+            .get(&fh.0)
+            .cloned()
+            .ok_or(Errno::BADF)
+    }
+
+    pub fn add_file(&self, fd: OwnedFd) -> u64 {
+        let fh = self.new_fh();
+        self.files.write().unwrap().insert(fh, Arc::new(fd));
+        fh
+    }
+
+    // ---- request handlers of the read side ----
+
+    pub fn init(&self, config: &mut KernelConfig) {
+        use fuser::InitFlags as F;
+        for cap in [
+            F::FUSE_DO_READDIRPLUS | F::FUSE_READDIRPLUS_AUTO,
+            F::FUSE_PARALLEL_DIROPS,
+            F::FUSE_CACHE_SYMLINKS,
+            F::FUSE_ASYNC_READ,
+            F::FUSE_MAX_PAGES,
+        ] {
+            let _ = config.add_capabilities(cap);
+        }
+        let _ = config.set_max_write(1 << 20);
+        let _ = config.set_max_readahead(1 << 20);
+        let _ = config.set_max_background(64);
+    }
+
+    pub fn lookup(&self, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _ns = self.ns.read().unwrap();
+        match self.lookup_locked(parent.0, name) {
+            Ok((ino, st, layers)) => {
+                reply.entry(&ttl(&layers), &self.attr(ino, &st), Generation(0))
+            }
+            Err(e) => reply.error(fuse_err(e)),
+        }
+    }
+
+    pub fn getattr(&self, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let r = {
+            let _ns = self.ns.read().unwrap();
+            self.getattr_locked(ino.0)
+        };
+        match r {
+            Ok((st, layers)) => reply.attr(&ttl(&layers), &self.attr(ino.0, &st)),
+            Err(Errno::NOENT) if fh.is_some() => {
+                // Unlinked but still open.
+                match self
+                    .file(fh.unwrap())
+                    .and_then(|f| rustix::fs::fstat(f.as_fd()))
+                {
+                    Ok(st) => reply.attr(&UPPER_TTL, &self.attr(ino.0, &st)),
+                    Err(e) => reply.error(fuse_err(e)),
+                }
+            }
+            Err(e) => reply.error(fuse_err(e)),
+        }
+    }
+
+    pub fn readlink(&self, ino: INodeNo, reply: ReplyData) {
+        let r = {
+            let _ns = self.ns.read().unwrap();
+            self.locate(ino.0).and_then(|(l, p)| {
+                rustix::fs::readlinkat(&self.layers[l[0] as usize].fd, os(&p), Vec::new())
+            })
+        };
+        match r {
+            Ok(t) => reply.data(t.as_bytes()),
+            Err(e) => reply.error(fuse_err(e)),
+        }
+    }
+
+    pub fn read(&self, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {
+        let f = match self.file(fh) {
+            Ok(f) => f,
+            Err(e) => return reply.error(fuse_err(e)),
+        };
+        BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            let size = size as usize;
+            if b.len() < size {
+                b.resize(size, 0);
+            }
+            let mut done = 0;
+            while done < size {
+                match rustix::io::pread(f.as_fd(), &mut b[done..size], offset + done as u64) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(Errno::INTR) => continue,
+                    Err(e) => return reply.error(fuse_err(e)),
+                }
+            }
+            reply.data(&b[..done]);
+        });
+    }
+
+    pub fn opendir(&self, ino: INodeNo, reply: ReplyOpen) {
+        let fh = self.new_fh();
+        self.dirs.lock().unwrap().insert(
+            fh,
+            DirHandle {
+                ino: ino.0,
+                snap: None,
+            },
+        );
+        reply.opened(
+            FileHandle(fh),
+            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR,
+        );
+    }
+
+    pub fn releasedir(&self, fh: FileHandle) {
+        self.dirs.lock().unwrap().remove(&fh.0);
+    }
+
+    /// The snapshot of an open directory, taken on first use.
+    fn snapshot(&self, fh: FileHandle) -> R<(u64, Arc<Vec<DirEnt>>)> {
+        let ino = {
+            let d = self.dirs.lock().unwrap();
+            let h = d.get(&fh.0).ok_or(Errno::BADF)?;
+            if let Some(s) = &h.snap {
+                return Ok((h.ino, s.clone()));
+            }
+            h.ino
+        };
+        let snap = {
+            let _ns = self.ns.read().unwrap();
+            let (layers, path) = self.locate(ino)?;
+            Arc::new(self.list_dir(&layers, &path, true)?)
+        };
+        if let Some(h) = self.dirs.lock().unwrap().get_mut(&fh.0) {
+            h.snap = Some(snap.clone());
+        }
+        Ok((ino, snap))
+    }
+
+    fn parent_of(&self, ino: u64) -> u64 {
+        let t = self.tree.read().unwrap();
+        t.get(ino)
+            .and_then(|n| n.links.first())
+            .map_or(ROOT, |l| l.0)
+    }
+
+    pub fn readdir(&self, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let (ino, snap) = match self.snapshot(fh) {
+            Ok(s) => s,
+            Err(e) => return reply.error(fuse_err(e)),
+        };
+        let mut i = offset as usize;
+        while i < snap.len() + 2 {
+            let full = match i {
+                0 => reply.add(INodeNo(ino), 1, FileType::Directory, "."),
+                1 => reply.add(INodeNo(self.parent_of(ino)), 2, FileType::Directory, ".."),
+                _ => {
+                    let e = &snap[i - 2];
+                    reply.add(INodeNo(e.ino), i as u64 + 1, e.kind, &e.name)
+                }
+            };
+            if full {
+                break;
+            }
+            i += 1;
+        }
+        reply.ok();
+    }
+
+    pub fn readdirplus(&self, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let (ino, snap) = match self.snapshot(fh) {
+            Ok(s) => s,
+            Err(e) => return reply.error(fuse_err(e)),
+        };
+        let _ns = self.ns.read().unwrap();
+        let mut i = offset as usize;
+        while i < snap.len() + 2 {
+            let (eino, name, st, layers) = if i < 2 {
+                let dino = if i == 0 { ino } else { self.parent_of(ino) };
+                match self.getattr_locked(dino) {
+                    Ok((st, l)) => (dino, OsStr::new(if i == 0 { "." } else { ".." }), st, l),
+                    Err(e) => return reply.error(fuse_err(e)),
+                }
+            } else {
+                let e = &snap[i - 2];
+                match self.lookup_locked(ino, &e.name) {
+                    Ok((ci, st, l)) => (ci, e.name.as_os_str(), st, l),
+                    Err(_) => {
+                        i += 1;
+                        continue;
+                    }
+                }
+            };
+            let attr = self.attr(eino, &st);
+            if reply.add(
+                INodeNo(eino),
+                i as u64 + 1,
+                name,
+                &ttl(&layers),
+                &attr,
+                Generation(0),
+            ) {
+                break;
+            }
+            i += 1;
+        }
+        reply.ok();
+    }
+
+    pub fn statfs(&self, reply: ReplyStatfs) {
+        match rustix::fs::fstatvfs(&self.layers[0].fd) {
+            Ok(s) => reply.statfs(
+                s.f_blocks,
+                s.f_bfree,
+                s.f_bavail,
+                s.f_files,
+                s.f_ffree,
+                s.f_bsize as u32,
+                255,
+                s.f_frsize as u32,
+            ),
+            Err(e) => reply.error(fuse_err(e)),
+        }
+    }
+
+    pub fn getxattr(&self, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        if is_overlay_xattr(name.as_bytes()) {
+            return reply.error(fuser::Errno::from_i32(libc::ENODATA));
+        }
+        let r = {
+            let _ns = self.ns.read().unwrap();
+            self.locate(ino.0).and_then(|(l, p)| {
+                let pp = self.proc_path(l[0], &p);
+                let mut buf = vec![0u8; if size == 0 { 65536 } else { size as usize }];
+                let n = rustix::fs::lgetxattr(&pp, name, &mut buf[..])?;
+                buf.truncate(n);
+                Ok(buf)
+            })
+        };
+        match r {
+            Ok(v) if size == 0 => reply.size(v.len() as u32),
+            Ok(v) => reply.data(&v),
+            Err(e) => reply.error(fuse_err(e)),
+        }
+    }
+
+    pub fn listxattr(&self, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let r = {
+            let _ns = self.ns.read().unwrap();
+            self.locate(ino.0).and_then(|(l, p)| {
+                let pp = self.proc_path(l[0], &p);
+                list_xattrs(&pp)
+            })
+        };
+        let list = match r {
+            Ok(names) => {
+                let mut out = Vec::new();
+                for n in names.iter().filter(|n| !is_overlay_xattr(n)) {
+                    out.extend_from_slice(n);
+                    out.push(0);
+                }
+                out
+            }
+            Err(e) => return reply.error(fuse_err(e)),
+        };
+        if size == 0 {
+            reply.size(list.len() as u32);
+        } else if list.len() > size as usize {
+            reply.error(fuser::Errno::ERANGE);
+        } else {
+            reply.data(&list);
+        }
+    }
+}
+
+/// Whether an xattr belongs to the overlay machinery and is hidden.
+pub(crate) fn is_overlay_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"user.overlay.") || name.starts_with(b"trusted.overlay.")
+}
+
+/// Names of the xattrs of `path` (not following a final symlink).
+pub(crate) fn list_xattrs(path: &std::path::Path) -> R<Vec<Vec<u8>>> {
+    let mut buf = vec![0u8; 4096];
+    let n = loop {
+        match rustix::fs::llistxattr(path, &mut buf[..]) {
+            Ok(n) => break n,
+            Err(Errno::RANGE) => {
+                let len = buf.len() * 4;
+                buf.resize(len, 0);
+            }
+            Err(Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        }
+    };
+    Ok(buf[..n]
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+use std::os::unix::ffi::OsStringExt;
