@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod container_inspect;
+mod exec;
 mod images;
 mod import;
 mod info;
@@ -55,6 +56,8 @@ enum Cmd {
     Ps(ps::Args),
     /// Show a container's output.
     Logs(logs::Args),
+    /// Run a command in a running container.
+    Exec(exec::Args),
     /// Start created or stopped containers.
     Start(start::Args),
     /// Stop running containers (SIGTERM, then SIGKILL).
@@ -168,6 +171,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Run(a) => run::run(&ctx, *a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
         Cmd::Logs(a) => logs::run(&ctx, a),
+        Cmd::Exec(a) => exec::run(&ctx, a),
         Cmd::Start(a) => start::run(&ctx, a),
         Cmd::Stop(a) => stop::stop(&ctx, a),
         Cmd::Restart(a) => start::restart(&ctx, a),

@@ -163,7 +163,7 @@ fn setup(spec: &ContainerSpec) -> Result<(), super::RunError> {
     Ok(())
 }
 
-fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
+pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     user::resolve(spec, &passwd, &group)
@@ -192,7 +192,7 @@ fn reap_until(main: Pid) -> i32 {
 
 /// The command's side of the fork: never returns.
 fn exec_command(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>, status: OwnedFd) -> ! {
-    let code = match prepare_and_exec(spec, user, tty) {
+    let code = match prepare_and_exec(&spec.process, &spec.hostname, user, tty) {
         Ok(never) => match never {},
         Err((code, msg)) => {
             report(&status, &msg);
@@ -202,16 +202,19 @@ fn exec_command(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>, sta
     std::process::exit(code)
 }
 
-enum Never {}
+pub(super) enum Never {}
 
-fn prepare_and_exec(
-    spec: &ContainerSpec,
+/// Stages 7 and 8 for a process in the container (the command, or one
+/// started by `exec`): terminal, capabilities, no_new_privs, user, working
+/// directory, exec. Returns only on failure, with docker's exit code.
+pub(super) fn prepare_and_exec(
+    p: &super::ProcessSpec,
+    hostname: &str,
     user: &ExecUser,
     tty: Option<OwnedFd>,
 ) -> Result<Never, (i32, String)> {
     let setup_err = |what: &str, e: &dyn std::fmt::Display| (EXIT_SETUP, format!("{what}: {e}"));
     let _ = SigSet::all().thread_unblock();
-    let p = &spec.process;
     if let Some(t) = tty {
         nix::unistd::setsid().map_err(|e| setup_err("setsid", &e))?;
         super::sys::set_controlling_tty(t.as_fd())
@@ -252,7 +255,7 @@ fn prepare_and_exec(
     }
     std::env::set_current_dir(&p.cwd)
         .map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
-    let env = environment(spec, user);
+    let env = environment(p, hostname, user);
     exec(&p.args, &env)
 }
 
@@ -271,8 +274,8 @@ fn id_err(what: &str, id: u32, e: nix::errno::Errno) -> (i32, String) {
 
 /// The command's environment: the image's and the user's, plus docker's
 /// defaults for PATH, HOME, HOSTNAME and TERM.
-fn environment(spec: &ContainerSpec, user: &ExecUser) -> Vec<String> {
-    let mut env = spec.process.env.clone();
+fn environment(p: &super::ProcessSpec, hostname: &str, user: &ExecUser) -> Vec<String> {
+    let mut env = p.env.clone();
     let has = |env: &[String], k: &str| {
         env.iter()
             .any(|e| e.split_once('=').is_some_and(|(n, _)| n == k))
@@ -281,12 +284,12 @@ fn environment(spec: &ContainerSpec, user: &ExecUser) -> Vec<String> {
         env.push(format!("PATH={}", super::DEFAULT_PATH));
     }
     if !has(&env, "HOSTNAME") {
-        env.push(format!("HOSTNAME={}", spec.hostname));
+        env.push(format!("HOSTNAME={hostname}"));
     }
     if !has(&env, "HOME") {
         env.push(format!("HOME={}", user.home));
     }
-    if spec.process.tty && !has(&env, "TERM") {
+    if p.tty && !has(&env, "TERM") {
         env.push("TERM=xterm".into());
     }
     env

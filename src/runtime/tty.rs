@@ -51,6 +51,13 @@ pub fn open_in_container(
     socket: &OwnedFd,
     size: Option<nix::libc::winsize>,
 ) -> io::Result<OwnedFd> {
+    let (master, slave) = open_pair(size)?;
+    super::sys::send_fd(socket, master.as_fd())?;
+    Ok(slave)
+}
+
+/// Opens a pty pair from the /dev/pts of the current mount namespace.
+fn open_pair(size: Option<nix::libc::winsize>) -> io::Result<(OwnedFd, OwnedFd)> {
     use rustix::pty::OpenptFlags;
     let master =
         rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
@@ -65,11 +72,17 @@ pub fn open_in_container(
     if let Some(ws) = size {
         let _ = super::sys::set_window_size(master.as_fd(), &ws);
     }
-    super::sys::send_fd(socket, master.as_fd())?;
-    Ok(slave)
+    Ok((master, slave))
 }
 
 impl Terminal {
+    /// A pty from the current mount namespace's /dev/pts (`exec -t`, which
+    /// has joined the container's): the terminal to relay, and the slave.
+    pub fn open_here(size: Option<nix::libc::winsize>) -> io::Result<(Terminal, OwnedFd)> {
+        let (master, slave) = open_pair(size)?;
+        Ok((Terminal { master }, slave))
+    }
+
     /// Receives the master the container's init sent; `None` when the init
     /// failed before it could.
     pub fn receive(socket: &OwnedFd) -> io::Result<Option<Terminal>> {

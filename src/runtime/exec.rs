@@ -1,0 +1,106 @@
+//! `exec`: a new process in a running container.
+//!
+//! Theory of operation: the calling process opens the namespace files of
+//! the container's init (`/proc/PID/ns/*`), joins its user namespace (the
+//! user owns it, so this needs no privilege), then its mount, uts, ipc,
+//! network and pid namespaces, skipping any it already shares (a container
+//! on the host network). Joining the mount namespace moves the root to the
+//! container's. It then forks: the child is in the container's pid
+//! namespace and goes through the same stages 7 and 8 as the container's
+//! command (capabilities, no_new_privs, user, exec). With `-t`, the pty is
+//! opened from the container's /dev/pts before the fork. The caller waits
+//! and passes signals on; if it goes away, the process is re-parented to
+//! the container's init, which reaps it.
+
+use super::init::{self, prepare_and_exec, resolve_user};
+use super::{sys, tty, ProcessSpec, RunError};
+use nix::sched::CloneFlags;
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+
+const NAMESPACES: [(&str, CloneFlags); 6] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+];
+
+/// Runs `process` inside the container whose init is `init`; returns its
+/// exit code (with `detach`, 0 once it has started). The caller must be
+/// single-threaded.
+pub fn exec_in(
+    init_pid: i32,
+    process: &ProcessSpec,
+    hostname: &str,
+    detach: bool,
+) -> Result<i32, RunError> {
+    let sys_err = |op| move |source| RunError::Sys { op, source };
+    let mut joins = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let theirs = format!("/proc/{init_pid}/ns/{name}");
+        let file = File::open(&theirs).map_err(sys_err("open the container's namespaces"))?;
+        let same = std::fs::metadata(format!("/proc/self/ns/{name}")).is_ok_and(|m| {
+            file.metadata()
+                .is_ok_and(|t| t.ino() == m.ino() && t.dev() == m.dev())
+        });
+        if !same {
+            joins.push((OwnedFd::from(file), flag));
+        }
+    }
+    for (fd, flag) in &joins {
+        nix::sched::setns(fd, *flag)
+            .map_err(|e| sys_err("join the container's namespaces")(e.into()))?;
+    }
+    drop(joins);
+    let user = resolve_user(&process.user)
+        .map_err(|e| sys_err("resolve the user")(std::io::Error::other(e)))?;
+    let signals = init::forwarded_signals();
+    signals
+        .thread_block()
+        .map_err(|e| sys_err("block signals")(e.into()))?;
+    let (terminal, slave) = if process.tty && !detach {
+        let (t, s) = tty::Terminal::open_here(tty::caller_window_size())
+            .map_err(sys_err("open a terminal"))?;
+        (Some(t), Some(s))
+    } else {
+        (None, None)
+    };
+    let (status_r, status_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| sys_err("create a pipe")(e.into()))?;
+    let Some(child) = sys::fork().map_err(sys_err("fork"))? else {
+        drop(status_r);
+        if detach {
+            let _ = nix::unistd::setsid();
+            if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+                let _ = rustix::stdio::dup2_stdin(&null);
+                let _ = rustix::stdio::dup2_stdout(&null);
+                let _ = rustix::stdio::dup2_stderr(&null);
+            }
+        }
+        let code = match prepare_and_exec(process, hostname, &user, slave) {
+            Ok(never) => match never {},
+            Err((code, msg)) => {
+                let _ = rustix::io::write(&status_w, msg.as_bytes());
+                code
+            }
+        };
+        std::process::exit(code)
+    };
+    drop((status_w, slave));
+    let mut message = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut File::from(status_r), &mut message);
+    if !message.is_empty() {
+        eprintln!("rless: {}", String::from_utf8_lossy(&message).trim());
+        return Ok(super::wait_forwarding(child, &signals));
+    }
+    if detach {
+        return Ok(0);
+    }
+    Ok(match terminal {
+        Some(t) => t.relay(child, process.stdin, &signals),
+        None => super::wait_forwarding(child, &signals),
+    })
+}
