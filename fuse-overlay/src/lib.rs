@@ -257,30 +257,79 @@ fn open_dir(op: &'static str, path: &Path) -> Result<OwnedFd, Error> {
     .map_err(|e| Error::io(op, path, e))
 }
 
-/// Checks the configuration, mounts the overlay and starts serving it.
-pub fn mount(config: Config) -> Result<MountHandle, Error> {
-    if config.lower.is_empty() {
+/// Mounts an empty FUSE filesystem of this crate's type on `mountpoint`
+/// with `mount(2)` and returns the `/dev/fuse` connection, to be handed to
+/// [`serve`], possibly by another process (rless mounts in the container's
+/// mount namespace and serves from its monitor). Needs `CAP_SYS_ADMIN` in
+/// the current user namespace. Until a server runs, access to the mount
+/// point blocks.
+pub fn mount_connection(mountpoint: &Path) -> Result<OwnedFd, Error> {
+    sys::mount_fuse(mountpoint).map_err(|e| Error::io("mount", mountpoint, e))
+}
+
+/// The layers served on a connection from [`mount_connection`].
+#[derive(Debug, Clone)]
+pub struct Layers {
+    /// Read-only layers, topmost first.
+    pub lower: Vec<PathBuf>,
+    /// The writable layer.
+    pub upper: PathBuf,
+    /// Scratch directory on the same filesystem as `upper`.
+    pub work: PathBuf,
+    /// Behaviour switches.
+    pub options: Options,
+}
+
+/// Serving threads for a connection mounted elsewhere. Dropping it does not
+/// unmount (the mount belongs to whoever made it); the threads end when the
+/// mount goes away, for instance with its mount namespace.
+pub struct Server {
+    session: Option<fuser::BackgroundSession>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Detach: the threads finish by themselves once the kernel ends the
+        // connection.
+        if let Some(s) = self.session.take() {
+            drop(s.guard);
+        }
+    }
+}
+
+/// Serves `layers` on a connection made by [`mount_connection`].
+pub fn serve(connection: OwnedFd, layers: Layers) -> Result<Server, Error> {
+    let (fs, fcfg) = prepare(&layers.lower, &layers.upper, &layers.work, &layers.options)?;
+    let session = fuser::Session::from_fd(fs, connection, fcfg.acl, fcfg)
+        .map_err(|e| Error::io("start fuse session on", &layers.upper, e))?;
+    let session = session
+        .spawn()
+        .map_err(|e| Error::io("start threads for", &layers.upper, e))?;
+    Ok(Server {
+        session: Some(session),
+    })
+}
+
+/// Opens and checks the layers; the filesystem and the session settings.
+fn prepare(
+    lower: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    options: &Options,
+) -> Result<(fs::Overlay, fuser::Config), Error> {
+    if lower.is_empty() {
         return Err(Error::Config("no lower directory given".into()));
     }
-    let mut layers = Vec::with_capacity(config.lower.len() + 1);
-    layers.push(open_dir("open upper directory", &config.upper)?);
-    for l in &config.lower {
+    let mut layers = Vec::with_capacity(lower.len() + 1);
+    layers.push(open_dir("open upper directory", upper)?);
+    for l in lower {
         layers.push(open_dir("open lower directory", l)?);
     }
-    let work = open_dir("open work directory", &config.work)?;
-    check_work(&work, &layers[0], &config)?;
-    let mp = &config.mountpoint;
-    let mp_stat = rustix::fs::stat(mp).map_err(|e| Error::io("stat mount point", mp, e))?;
-    if mp_stat.st_mode & 0o170000 != 0o040000 {
-        return Err(Error::io(
-            "mount on",
-            mp,
-            io::Error::from_raw_os_error(libc::ENOTDIR),
-        ));
-    }
-    let fs = fs::Overlay::new(layers, work, config.options.clone())
-        .map_err(|e| Error::io("read layers of", mp, e))?;
-    let threads = match config.options.threads {
+    let work_fd = open_dir("open work directory", work)?;
+    check_work(&work_fd, &layers[0], work, upper)?;
+    let fs = fs::Overlay::new(layers, work_fd, options.clone())
+        .map_err(|e| Error::io("read layers of", upper, e))?;
+    let threads = match options.threads {
         0 => std::thread::available_parallelism()
             .map(|n| n.get().min(4))
             .unwrap_or(2),
@@ -290,6 +339,21 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
     fcfg.n_threads = Some(threads);
     fcfg.clone_fd = threads > 1;
     fcfg.acl = fuser::SessionACL::All;
+    Ok((fs, fcfg))
+}
+
+/// Checks the configuration, mounts the overlay and starts serving it.
+pub fn mount(config: Config) -> Result<MountHandle, Error> {
+    let (fs, mut fcfg) = prepare(&config.lower, &config.upper, &config.work, &config.options)?;
+    let mp = &config.mountpoint;
+    let mp_stat = rustix::fs::stat(mp).map_err(|e| Error::io("stat mount point", mp, e))?;
+    if mp_stat.st_mode & 0o170000 != 0o040000 {
+        return Err(Error::io(
+            "mount on",
+            mp,
+            io::Error::from_raw_os_error(libc::ENOTDIR),
+        ));
+    }
 
     let own = if config.options.force_fusermount {
         Err(io::Error::from_raw_os_error(libc::EPERM))
@@ -349,21 +413,26 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
 
 /// The work directory must be writable and on the upper's filesystem (copy-up
 /// renames from it into the upper layer).
-fn check_work(work: &OwnedFd, upper: &OwnedFd, config: &Config) -> Result<(), Error> {
-    let ws = rustix::fs::fstat(work).map_err(|e| Error::io("stat", &config.work, e))?;
-    let us = rustix::fs::fstat(upper).map_err(|e| Error::io("stat", &config.upper, e))?;
+fn check_work(
+    work: &OwnedFd,
+    upper: &OwnedFd,
+    work_path: &Path,
+    upper_path: &Path,
+) -> Result<(), Error> {
+    let ws = rustix::fs::fstat(work).map_err(|e| Error::io("stat", work_path, e))?;
+    let us = rustix::fs::fstat(upper).map_err(|e| Error::io("stat", upper_path, e))?;
     if ws.st_dev != us.st_dev {
         return Err(Error::Config(format!(
             "work directory {} is not on the same filesystem as upper directory {}",
-            config.work.display(),
-            config.upper.display()
+            work_path.display(),
+            upper_path.display()
         )));
     }
     let probe = format!("rless-probe-{}", std::process::id());
     rustix::fs::mkdirat(work, probe.as_str(), Mode::RWXU)
-        .map_err(|e| Error::io("write to work directory", &config.work, e))?;
+        .map_err(|e| Error::io("write to work directory", work_path, e))?;
     let _ = rustix::fs::unlinkat(work, probe.as_str(), AtFlags::REMOVEDIR);
     rustix::fs::accessat(upper, ".", rustix::fs::Access::WRITE_OK, AtFlags::EACCESS)
-        .map_err(|e| Error::io("write to upper directory", &config.upper, e))?;
+        .map_err(|e| Error::io("write to upper directory", upper_path, e))?;
     Ok(())
 }

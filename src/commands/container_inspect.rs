@@ -58,20 +58,17 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         })
         .collect();
     let (driver, graph) = match spec.as_ref().map(|s| &s.rootfs) {
-        Some(RootFs::Overlay {
-            layers_dir,
-            lower,
-            upper,
-            work,
-        }) => (
-            "overlay",
+        Some(RootFs::Layers(l)) => (
+            s.driver
+                .clone()
+                .unwrap_or_else(|| l.driver.name().to_string()),
             serde_json::json!({
-                "LowerDir": lower.iter().map(|l| layers_dir.join(l).display().to_string()).collect::<Vec<_>>().join(":"),
-                "UpperDir": upper, "WorkDir": work, "MergedDir": dir.join("merged"),
+                "LowerDir": l.lower.iter().map(|x| l.layers_dir.join(x).display().to_string()).collect::<Vec<_>>().join(":"),
+                "UpperDir": l.upper, "WorkDir": l.work, "MergedDir": dir.join("merged"),
             }),
         ),
-        Some(RootFs::Dir(d)) => ("rootfs", serde_json::json!({"Dir": d})),
-        None => ("", serde_json::json!({})),
+        Some(RootFs::Dir(d)) => ("rootfs".to_string(), serde_json::json!({"Dir": d})),
+        None => (String::new(), serde_json::json!({})),
     };
     serde_json::json!({
         "Type": "container",

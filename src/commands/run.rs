@@ -9,6 +9,7 @@ use rless::image::{find_image, time};
 use rless::runtime::caps::CapSet;
 use rless::runtime::plan::{self, PlanInput};
 use rless::runtime::rootfs::RootFs;
+use rless::runtime::storage::{Driver, Layers};
 use rless::runtime::{self, ContainerSpec, ProcessSpec};
 use rless::trace;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,9 @@ pub struct Args {
     /// Make the root filesystem read-only (/tmp and /run become tmpfs).
     #[arg(long)]
     read_only: bool,
+    /// Union filesystem: overlay (kernel) or fuse-overlay; default: overlay where the kernel allows it.
+    #[arg(long, env = "RLESS_STORAGE_DRIVER", default_value = "auto")]
+    storage_driver: String,
     /// Run an exploded root filesystem directory instead of an image.
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
@@ -150,6 +154,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
 
+    let mut driver = Driver::parse(&a.storage_driver).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown --storage-driver {:?}: use overlay or fuse-overlay",
+            a.storage_driver
+        )
+    })?;
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {
@@ -190,10 +200,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             for l in img.layers.iter().rev() {
                 let meta = store.layer_meta(&l.diff_id)?;
                 if meta.form() != fuse_overlay::layout::WhiteoutForm::Overlay {
-                    bail!(
-                        "layer {} stores deletions as marker files (this host refused 0:0 device nodes or user xattrs), which kernel overlayfs cannot read; the fuse-overlay driver is needed",
-                        l.diff_id.short()
-                    );
+                    // Marker whiteouts: only fuse-overlay reads them.
+                    if driver == Driver::Overlay {
+                        bail!(
+                            "layer {} stores deletions as marker files (this host refused 0:0 device nodes or user xattrs), which kernel overlayfs cannot read; use --storage-driver fuse-overlay",
+                            l.diff_id.short()
+                        );
+                    }
+                    driver = Driver::FuseOverlay;
                 }
                 lower.push(format!("{}/diff", l.diff_id.hex()));
             }
@@ -252,12 +266,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     let rootfs = match &a.rootfs {
         Some(d) => RootFs::Dir(d.canonicalize()?),
-        None => RootFs::Overlay {
+        None => RootFs::Layers(Layers {
             layers_dir,
             lower,
             upper: dir.join("upper"),
             work: dir.join("work"),
-        },
+            driver,
+        }),
     };
     let mut env = defaults.env;
     env.extend(user_env);
@@ -365,6 +380,7 @@ fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
         monitor_start: container::process_start(me),
         init_start: container::process_start(started.init.as_raw()),
         started: Some(time::now()),
+        driver: started.driver.map(|d| d.name().to_string()),
         ..Default::default()
     };
     let _ = container::write_state(dir, &state);
@@ -373,6 +389,7 @@ fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
         status: "exited".into(),
         exit_code: Some(code),
         started: state.started,
+        driver: state.driver.clone(),
         finished: Some(time::now()),
         ..Default::default()
     };

@@ -28,6 +28,22 @@ pub fn reset(ctx: &Ctx, a: ResetArgs) -> Result<ExitCode> {
     }
     let store = ctx.store(LockMode::Exclusive)?;
     let mut errors = Vec::new();
+    // Running containers go first: their processes must not outlive the
+    // store they run from.
+    for c in rless::container::list(&store) {
+        let dir = rless::container::containers_dir(&store).join(c.id.as_str());
+        if rless::container::read_state(&dir).running() {
+            let _ = rless::container::control::signal(&dir, nix::sys::signal::Signal::SIGKILL);
+            if rless::container::control::wait_stopped(
+                &dir,
+                Some(std::time::Duration::from_secs(10)),
+            )
+            .is_none()
+            {
+                errors.push(format!("container {} did not stop", c.id.short()));
+            }
+        }
+    }
     let entries = std::fs::read_dir(store.root())
         .with_context(|| format!("cannot list {}", ctx.root.display()))?;
     for e in entries.flatten() {

@@ -129,6 +129,9 @@ pub struct ContainerState {
     /// Why the container stopped, when not by itself.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The storage driver its root filesystem used.
+    #[serde(default)]
+    pub driver: Option<String>,
 }
 
 impl ContainerState {
@@ -151,13 +154,18 @@ impl ContainerState {
 }
 
 /// The start time of `pid` in clock ticks since boot (field 22 of
-/// /proc/PID/stat), if it exists.
+/// /proc/PID/stat), if it exists and has not exited: a zombie (state Z or
+/// X, dead but not yet reaped) counts as gone.
 pub fn process_start(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses; fields resume
     // after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    let mut fields = rest.split(' ');
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// Whether `pid` still runs and is the process that started at `start`.
@@ -169,16 +177,24 @@ pub fn process_alive(pid: Option<i32>, start: Option<u64>) -> bool {
     }
 }
 
-/// Reads a container's state as it really is (see [`ContainerState::effective`]).
+/// Reads a container's state as it really is (see
+/// [`ContainerState::effective`]). The first reader to find a dead monitor
+/// records the exit, with the time it noticed, so later readers agree.
 pub fn read_state(dir: &Path) -> ContainerState {
-    fs::read(dir.join("state.json"))
+    let stored = fs::read(dir.join("state.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
         .unwrap_or_else(|| ContainerState {
             status: "created".into(),
             ..Default::default()
-        })
-        .effective()
+        });
+    let was_running = stored.running();
+    let mut state = stored.effective();
+    if was_running && !state.running() {
+        state.finished = Some(crate::image::time::now());
+        let _ = write_state(dir, &state);
+    }
+    state
 }
 
 /// Finds a container by full id, name, or unique id prefix.

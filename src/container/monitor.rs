@@ -41,7 +41,7 @@ pub fn run_detached(
     };
     let fail = |code: i32, msg: &str| {
         tell(&format!("err {code} {msg}"));
-        finish(dir, code, auto_remove || remove_on_failure, None);
+        finish(dir, code, auto_remove || remove_on_failure, None, None);
         code
     };
     if let Err(e) = runtime::enter_userns(spec, true) {
@@ -74,6 +74,7 @@ pub fn run_detached(
         monitor_start: process_start(me),
         init_start: process_start(started.init.as_raw()),
         started: Some(time::now()),
+        driver: started.driver.map(|d| d.name().to_string()),
         ..Default::default()
     };
     if let Err(e) = write_state(dir, &state) {
@@ -87,12 +88,14 @@ pub fn run_detached(
         err_r,
         LogWriter::open(dir, DEFAULT_MAX_SIZE),
     );
-    finish(dir, code, auto_remove, state.started);
+    // The FUSE server, if any, lives until the container is gone.
+    drop(started);
+    finish(dir, code, auto_remove, state.started, state.driver.clone());
     0
 }
 
 /// Records the exit, and removes the container when asked to.
-fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>) {
+fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>, driver: Option<String>) {
     if auto_remove {
         if let Err(e) = remove_dir(dir) {
             eprintln!("rless monitor: cannot remove the container: {e}");
@@ -104,6 +107,7 @@ fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>) {
         exit_code: Some(code),
         started,
         finished: Some(time::now()),
+        driver,
         ..Default::default()
     };
     if let Err(e) = write_state(dir, &state) {

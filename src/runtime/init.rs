@@ -51,6 +51,9 @@ pub fn forwarded_signals() -> SigSet {
 
 /// The file descriptors the monitor hands to the init.
 pub struct InitIo {
+    /// With image layers: the socket to the monitor for the storage driver
+    /// handshake ([`super::storage`]).
+    pub storage: Option<OwnedFd>,
     /// With `-t`: the socket to send the pty master over.
     pub tty: Option<OwnedFd>,
     /// The caller's window size, for the pty.
@@ -90,12 +93,13 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     let keep: Vec<RawFd> = [
         Some(io.status.as_raw_fd()),
         io.tty.as_ref().map(|t| t.as_raw_fd()),
+        io.storage.as_ref().map(|t| t.as_raw_fd()),
     ]
     .into_iter()
     .flatten()
     .collect();
     super::sys::close_fds_except(&keep);
-    if let Err(e) = setup(spec) {
+    if let Err(e) = setup(spec, io.storage.take()) {
         report(&io.status, &e.to_string());
         return EXIT_SETUP;
     }
@@ -142,10 +146,11 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
 }
 
 /// Stages 3 to 6, in order.
-fn setup(spec: &ContainerSpec) -> Result<(), super::RunError> {
+fn setup(spec: &ContainerSpec, storage: Option<OwnedFd>) -> Result<(), super::RunError> {
     rootfs::make_private()?;
     let merged = &spec.merged;
-    rootfs::mount_root(&spec.rootfs, merged, false)?;
+    rootfs::mount_root(&spec.rootfs, merged, storage.as_ref())?;
+    drop(storage);
     for op in &spec.plan {
         rootfs::apply(merged, op)?;
     }

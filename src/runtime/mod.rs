@@ -23,6 +23,7 @@ pub mod ids;
 pub mod init;
 pub mod plan;
 pub mod rootfs;
+pub mod storage;
 mod sys;
 mod tty;
 pub mod user;
@@ -107,6 +108,10 @@ pub struct ContainerIo {
 /// A container whose command has been started.
 pub struct Started {
     pub init: nix::unistd::Pid,
+    /// The storage driver the root filesystem uses (`None` for `--rootfs`).
+    pub driver: Option<storage::Driver>,
+    /// The FUSE server threads, when fuse-overlay serves the root.
+    _fuse: Option<fuse_overlay::Server>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
 }
@@ -146,9 +151,17 @@ pub fn spawn(
     } else {
         (None, None)
     };
+    let (storage_here, storage_there) = match &spec.rootfs {
+        RootFs::Layers(_) => {
+            let (a, b) = sys::socket_pair().map_err(sys("create a socket pair"))?;
+            (Some(a), Some(b))
+        }
+        RootFs::Dir(_) => (None, None),
+    };
     let (status_r, status_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| sys("create a pipe")(e.into()))?;
     let init_io = init::InitIo {
+        storage: storage_there,
         tty: tty_there,
         window: tty::caller_window_size(),
         stdout: io.stdout,
@@ -160,6 +173,21 @@ pub fn spawn(
         .map_err(sys("start the container"))?;
     // Our copies of the init's ends were moved into the closure and are
     // closed now; the pipe reaches EOF when the command's exec succeeds.
+    // Storage first: the init mounts the root before it opens a terminal.
+    let (fuse, driver) = match (&storage_here, &spec.rootfs) {
+        (Some(sock), RootFs::Layers(layers)) => match storage::answer(sock, layers) {
+            Ok(Some((server, driver))) => (server, Some(driver)),
+            Ok(None) => (None, None),
+            Err(e) => {
+                let code = wait_exit_code(init);
+                return Ok(Err(StartFailure {
+                    code,
+                    message: format!("cannot serve the fuse-overlay filesystem: {e}"),
+                }));
+            }
+        },
+        _ => (None, None),
+    };
     let terminal = match &tty_here {
         Some(sock) => {
             tty::Terminal::receive(sock).map_err(sys("receive the container's terminal"))?
@@ -175,7 +203,12 @@ pub fn spawn(
             message: String::from_utf8_lossy(&message).trim().to_string(),
         }));
     }
-    Ok(Ok(Started { init, terminal }))
+    Ok(Ok(Started {
+        init,
+        driver,
+        _fuse: fuse,
+        terminal,
+    }))
 }
 
 /// Starts the container in the foreground and waits for it; returns its

@@ -24,8 +24,10 @@ pub enum RootfsError {
         path: PathBuf,
         source: io::Error,
     },
-    #[error("the kernel refused to mount overlayfs in a user namespace ({0}); this needs Linux 5.11 or later, or --storage-driver fuse-overlay once available")]
+    #[error("the kernel refused to mount overlayfs in a user namespace ({0}); this needs Linux 5.11 or later; use --storage-driver fuse-overlay")]
     Overlay(io::Error),
+    #[error("cannot mount the fuse-overlay filesystem: {0}")]
+    NoFuse(String),
     #[error("too many layers for one overlay mount ({0} bytes of options)")]
     TooManyLayers(usize),
     #[error("{0:?} is not an absolute path")]
@@ -47,14 +49,8 @@ fn rx(e: rustix::io::Errno) -> io::Error {
 /// How the root filesystem is made.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum RootFs {
-    /// Kernel overlayfs: `lower` are layer directories relative to
-    /// `layers_dir`, topmost first.
-    Overlay {
-        layers_dir: PathBuf,
-        lower: Vec<String>,
-        upper: PathBuf,
-        work: PathBuf,
-    },
+    /// Image layers stacked by a union filesystem.
+    Layers(super::storage::Layers),
     /// An exploded directory used as it is (`--rootfs`).
     Dir(PathBuf),
 }
@@ -68,42 +64,48 @@ pub fn make_private() -> Result<(), RootfsError> {
     .map_err(|e| op_err("make private", Path::new("/"))(rx(e)))
 }
 
-/// Mounts the root filesystem at `target`.
-pub fn mount_root(root: &RootFs, target: &Path, readonly: bool) -> Result<(), RootfsError> {
+/// Mounts kernel overlayfs at `target`.
+pub fn mount_overlay(
+    layers_dir: &Path,
+    lower: &[String],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> Result<(), RootfsError> {
+    // Relative lower paths keep the option string short; the kernel
+    // resolves them against the working directory at mount time.
+    std::env::set_current_dir(layers_dir).map_err(op_err("enter", layers_dir))?;
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={},userxattr",
+        lower.join(":"),
+        upper.display(),
+        work.display()
+    );
+    if data.len() >= 4000 {
+        return Err(RootfsError::TooManyLayers(data.len()));
+    }
+    let data = std::ffi::CString::new(data).expect("no NUL in paths");
+    mount::mount(
+        "overlay",
+        target,
+        "overlay",
+        MountFlags::empty(),
+        data.as_c_str(),
+    )
+    .map_err(|e| RootfsError::Overlay(rx(e)))
+}
+
+/// Mounts the root filesystem at `target`; returns the storage driver used.
+pub fn mount_root(
+    root: &RootFs,
+    target: &Path,
+    monitor: Option<&std::os::fd::OwnedFd>,
+) -> Result<Option<super::storage::Driver>, RootfsError> {
     match root {
-        RootFs::Overlay {
-            layers_dir,
-            lower,
-            upper,
-            work,
-        } => {
-            // Relative lower paths keep the option string short; the kernel
-            // resolves them against the working directory at mount time.
-            std::env::set_current_dir(layers_dir).map_err(op_err("enter", layers_dir))?;
-            let data = format!(
-                "lowerdir={},upperdir={},workdir={},userxattr",
-                lower.join(":"),
-                upper.display(),
-                work.display()
-            );
-            if data.len() >= 4000 {
-                return Err(RootfsError::TooManyLayers(data.len()));
-            }
-            let flags = if readonly {
-                MountFlags::RDONLY
-            } else {
-                MountFlags::empty()
-            };
-            let data = std::ffi::CString::new(data).expect("no NUL in paths");
-            mount::mount("overlay", target, "overlay", flags, data.as_c_str())
-                .map_err(|e| RootfsError::Overlay(rx(e)))
-        }
+        RootFs::Layers(layers) => super::storage::mount_layers(layers, target, monitor).map(Some),
         RootFs::Dir(dir) => {
             mount::mount_bind_recursive(dir, target).map_err(|e| op_err("bind", dir)(rx(e)))?;
-            if readonly {
-                remount_readonly(target)?;
-            }
-            Ok(())
+            Ok(None)
         }
     }
 }

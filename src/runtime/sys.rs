@@ -117,23 +117,31 @@ pub fn socket_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>
     )?)
 }
 
-/// Sends one descriptor over a local socket (SCM_RIGHTS).
-pub fn send_fd(socket: &impl std::os::fd::AsRawFd, fd: BorrowedFd<'_>) -> io::Result<()> {
+/// Sends a one-byte message over a local socket, with a descriptor
+/// attached (SCM_RIGHTS) when given.
+pub fn send_msg(
+    socket: &impl std::os::fd::AsRawFd,
+    tag: u8,
+    fd: Option<BorrowedFd<'_>>,
+) -> io::Result<()> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    let fds = [fd.as_raw_fd()];
-    let iov = [io::IoSlice::new(b"F")];
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )?;
+    let fds: Vec<std::os::fd::RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+    let tag = [tag];
+    let iov = [io::IoSlice::new(&tag)];
+    let cmsgs: Vec<ControlMessage<'_>> = if fds.is_empty() {
+        vec![]
+    } else {
+        vec![ControlMessage::ScmRights(&fds)]
+    };
+    sendmsg::<()>(socket.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None)?;
     Ok(())
 }
 
-/// Receives one descriptor sent by [`send_fd`]; `None` at end of stream.
-pub fn recv_fd(socket: &impl std::os::fd::AsRawFd) -> io::Result<Option<std::os::fd::OwnedFd>> {
+/// Receives a message sent by [`send_msg`]: its byte and descriptor.
+/// `None` at end of stream (the peer is gone).
+pub fn recv_msg(
+    socket: &impl std::os::fd::AsRawFd,
+) -> io::Result<Option<(u8, Option<std::os::fd::OwnedFd>)>> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::FromRawFd;
     let mut byte = [0u8; 1];
@@ -145,14 +153,19 @@ pub fn recv_fd(socket: &impl std::os::fd::AsRawFd) -> io::Result<Option<std::os:
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
+    if msg.bytes == 0 {
+        return Ok(None);
+    }
+    let mut fd = None;
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
+            for raw in fds {
                 // SAFETY: the kernel just installed this descriptor in our
                 // table for this message; nothing else owns it.
-                return Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }));
+                let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+                fd.get_or_insert(owned);
             }
         }
     }
-    Ok(None)
+    Ok(Some((byte[0], fd)))
 }

@@ -52,7 +52,7 @@ pub fn open_in_container(
     size: Option<nix::libc::winsize>,
 ) -> io::Result<OwnedFd> {
     let (master, slave) = open_pair(size)?;
-    super::sys::send_fd(socket, master.as_fd())?;
+    super::sys::send_msg(socket, b'T', Some(master.as_fd()))?;
     Ok(slave)
 }
 
@@ -86,7 +86,9 @@ impl Terminal {
     /// Receives the master the container's init sent; `None` when the init
     /// failed before it could.
     pub fn receive(socket: &OwnedFd) -> io::Result<Option<Terminal>> {
-        Ok(super::sys::recv_fd(socket)?.map(|master| Terminal { master }))
+        Ok(super::sys::recv_msg(socket)?
+            .and_then(|(_, fd)| fd)
+            .map(|master| Terminal { master }))
     }
 
     /// Relays between the caller and the container until the init exits;
