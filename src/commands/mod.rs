@@ -9,7 +9,9 @@ use rless::userns::{self, IdMode};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod commit;
 mod container_inspect;
+mod diff;
 mod exec;
 mod images;
 mod import;
@@ -17,9 +19,11 @@ mod info;
 mod inspect;
 mod login;
 mod logs;
+mod port;
 mod prune;
 mod ps;
 mod pull;
+mod rename;
 mod rm;
 mod rmi;
 mod run;
@@ -27,6 +31,7 @@ mod start;
 mod stop;
 mod system;
 mod tag;
+mod top;
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +75,16 @@ enum Cmd {
     Wait(stop::WaitArgs),
     /// Remove containers.
     Rm(rm::Args),
+    /// Make an image from a container's changes.
+    Commit(commit::Args),
+    /// Show what a container changed in its root filesystem.
+    Diff(diff::Args),
+    /// Show a container's processes.
+    Top(top::Args),
+    /// Rename a container.
+    Rename(rename::Args),
+    /// Show a container's published ports.
+    Port(port::Args),
     /// Show containers' or images' details as JSON.
     Inspect(container_inspect::Args),
     /// Manage containers.
@@ -179,6 +194,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Wait(a) => stop::wait(&ctx, a),
         Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => rm::run(&ctx, a),
         Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
+        Cmd::Commit(a) => commit::run(&ctx, a),
+        Cmd::Diff(a) => diff::run(&ctx, a),
+        Cmd::Top(a) => top::run(&ctx, a),
+        Cmd::Rename(a) => rename::run(&ctx, a),
+        Cmd::Port(a) => port::run(&ctx, a),
         Cmd::Inspect(a) | Cmd::Container(ContainerCmd::Inspect(a)) => {
             container_inspect::run(&ctx, a)
         }

@@ -328,6 +328,36 @@ pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerEr
     })
 }
 
+/// Renames a container; the new name must be valid and free.
+pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<(), ContainerError> {
+    if !valid_name(new_name) {
+        return Err(ContainerError::BadName(new_name.to_string()));
+    }
+    let _lock = store.lock("containers")?;
+    let (mut config, dir) = find(store, query)?;
+    if list(store)
+        .iter()
+        .any(|c| c.name == new_name && c.id != config.id)
+    {
+        return Err(ContainerError::NameInUse(new_name.to_string()));
+    }
+    config.name = new_name.to_string();
+    let tmp = dir.join(tmp_name("config"));
+    let dst = dir.join("config.json");
+    fs::write(&tmp, serde_json::to_vec_pretty(&config).expect("json")).map_err(|source| {
+        ContainerError::Io {
+            op: "write",
+            path: tmp.clone(),
+            source,
+        }
+    })?;
+    fs::rename(&tmp, &dst).map_err(|source| ContainerError::Io {
+        op: "rename into place",
+        path: dst,
+        source,
+    })
+}
+
 /// Stores the resolved spec the container runs with (`spec.json`), for
 /// `start`, `exec` and `inspect`.
 pub fn write_spec(dir: &Path, spec: &crate::runtime::ContainerSpec) -> Result<(), ContainerError> {

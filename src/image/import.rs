@@ -30,10 +30,10 @@ pub enum ImportError {
 }
 
 pub const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// Imports a tar stream (`path` is only for messages).
 pub fn import_tar(
@@ -89,7 +89,7 @@ pub fn import_dir(
     let root = dir.to_path_buf();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let mut b = tar::Builder::new(writer);
-        append_tree(&mut b, &root, Path::new(""), owner)?;
+        append_tree(&mut b, &root, Path::new(""), owner, false)?;
         b.into_inner()
             .map(drop)
             .map_err(|source| ImportError::Source {
@@ -114,11 +114,16 @@ pub fn import_dir(
     finish(store, name, ingested?, LAYER_TAR)
 }
 
-fn append_tree<W: io::Write>(
+/// Appends the tree under `root/rel` to a tar. Files of `owner` become
+/// root's. With `upper`, the tree is an overlay upper layer and its
+/// whiteouts (0:0 character devices) and opaque directories
+/// (`user.overlay.opaque`) become OCI `.wh.` entries.
+pub(crate) fn append_tree<W: io::Write>(
     b: &mut tar::Builder<W>,
     root: &Path,
     rel: &Path,
     owner: (u32, u32),
+    upper: bool,
 ) -> Result<(), ImportError> {
     let path = root.join(rel);
     let err = |source| ImportError::Source {
@@ -146,9 +151,24 @@ fn append_tree<W: io::Write>(
     } else {
         rel.to_path_buf()
     };
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if upper && ft.is_char_device() && meta.rdev() == 0 {
+            // A whiteout: `.wh.NAME` in the same directory.
+            let file = rel
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let wh = rel.with_file_name(format!("{}{file}", fuse_overlay::layout::WHITEOUT_PREFIX));
+            return append_marker(b, &wh, &meta).map_err(err);
+        }
+    }
     if ft.is_dir() {
         h.set_size(0);
         b.append_data(&mut h, &name, io::empty()).map_err(err)?;
+        if upper && is_opaque(&path) {
+            append_marker(b, &rel.join(fuse_overlay::layout::OPAQUE_MARKER), &meta).map_err(err)?;
+        }
         let mut children: Vec<_> = fs::read_dir(&path)
             .map_err(err)?
             .map(|e| e.map(|e| e.file_name()))
@@ -156,7 +176,7 @@ fn append_tree<W: io::Write>(
             .map_err(err)?;
         children.sort();
         for c in children {
-            append_tree(b, root, &rel.join(c), owner)?;
+            append_tree(b, root, &rel.join(c), owner, upper)?;
         }
     } else if ft.is_symlink() {
         let target = fs::read_link(&path).map_err(err)?;
@@ -170,6 +190,26 @@ fn append_tree<W: io::Write>(
         b.append_data(&mut h, &name, io::empty()).map_err(err)?;
     }
     Ok(())
+}
+
+/// An empty regular file entry (whiteout or opaque marker).
+fn append_marker<W: io::Write>(
+    b: &mut tar::Builder<W>,
+    name: &Path,
+    like: &fs::Metadata,
+) -> io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(0);
+    h.set_mtime(like.mtime().max(0) as u64);
+    b.append_data(&mut h, name, io::empty())
+}
+
+/// Whether an upper-layer directory is marked opaque for overlayfs.
+fn is_opaque(dir: &Path) -> bool {
+    let mut v = [0u8; 4];
+    matches!(rustix::fs::lgetxattr(dir, fuse_overlay::layout::OPAQUE_XATTR, &mut v), Ok(n) if v[..n] == *fuse_overlay::layout::OPAQUE_VALUE)
 }
 
 /// Writes config and manifest for the single layer and records the image.

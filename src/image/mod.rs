@@ -2,6 +2,7 @@
 //! safe layer extraction.
 
 pub mod auth;
+pub mod commit;
 pub mod digest;
 pub mod extract;
 pub mod import;

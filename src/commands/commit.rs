@@ -1,0 +1,69 @@
+//! `rless commit [-c CHANGE] [-m MSG] [-a AUTHOR] CTR [IMAGE]`
+
+use super::Ctx;
+use anyhow::{Context, Result};
+use rless::container;
+use rless::image::commit::{commit, CommitRequest};
+use rless::image::find_image;
+use rless::image::reference::Reference;
+use rless::image::store::LockMode;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL.
+    #[arg(short, long)]
+    change: Vec<String>,
+    /// Commit message.
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Author.
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Do not pause the container (accepted; rless never pauses).
+    #[arg(short, long)]
+    pause: Option<bool>,
+    /// Print only the image id.
+    #[arg(short, long)]
+    quiet: bool,
+    container: String,
+    image: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let name = a
+        .image
+        .as_deref()
+        .map(str::parse::<Reference>)
+        .transpose()?;
+    let store = ctx.store(LockMode::Shared)?;
+    let (c, dir) = container::find(&store, &a.container)?;
+    // Validate the changes before entering the namespace.
+    let mut probe = serde_json::Map::new();
+    for ch in &a.change {
+        rless::image::commit::apply_change(&mut probe, ch)?;
+    }
+    drop(store);
+    let _ = (a.pause, a.quiet);
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let index = store.index()?;
+    let parent = if c.image_id.is_empty() {
+        None
+    } else {
+        Some(find_image(&index, &c.image_id).context("the container's image is gone")?)
+    };
+    let req = CommitRequest {
+        upper: &dir.join("upper"),
+        parent,
+        changes: &a.change,
+        message: a.message.as_deref(),
+        author: a.author.as_deref(),
+        name: name.as_ref(),
+    };
+    let image = commit(&store, &req, &super::extract_options(ctx))?;
+    println!("{}", image.id.hex());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,71 @@
+//! `rless diff CTR`: what the container changed, from its writable layer:
+//! `A` added, `C` changed (exists in the image), `D` deleted (whiteout).
+
+use super::Ctx;
+use anyhow::Result;
+use rless::container;
+use rless::image::store::LockMode;
+use rless::runtime::rootfs::RootFs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    container: String,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let (_, dir) = container::find(&store, &a.container)?;
+    drop(store);
+    // The writable layer holds files of subordinate ids: read it inside the namespace.
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let spec = container::read_spec(&dir)?;
+    let lower: Vec<PathBuf> = match &spec.rootfs {
+        RootFs::Layers(l) => l.lower.iter().map(|x| l.layers_dir.join(x)).collect(),
+        RootFs::Dir(_) => vec![],
+    };
+    let mut out = Vec::new();
+    walk(&dir.join("upper"), Path::new("/"), &lower, &mut out)?;
+    for line in out {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn in_lower(lower: &[PathBuf], rel: &Path) -> bool {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    lower.iter().any(|l| l.join(rel).symlink_metadata().is_ok())
+}
+
+fn walk(upper: &Path, rel: &Path, lower: &[PathBuf], out: &mut Vec<String>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(upper.join(rel.strip_prefix("/").unwrap_or(rel)))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        let name_s = name.to_string_lossy();
+        let path = rel.join(&name);
+        let meta = e.metadata()?;
+        if meta.file_type().is_char_device() && meta.rdev() == 0 {
+            out.push(format!("D {}", path.display()));
+            continue;
+        }
+        if let Some(target) = name_s.strip_prefix(fuse_overlay::layout::WHITEOUT_PREFIX) {
+            if name_s != fuse_overlay::layout::OPAQUE_MARKER {
+                out.push(format!("D {}", rel.join(target).display()));
+            }
+            continue;
+        }
+        let kind = if in_lower(lower, &path) { 'C' } else { 'A' };
+        out.push(format!("{kind} {}", path.display()));
+        if meta.is_dir() {
+            walk(upper, &path, lower, out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! `commit`: a container's writable layer becomes the top layer of a new
+//! image.
+//!
+//! The upper directory is turned into an OCI layer (whiteouts and opaque
+//! directories back into `.wh.` entries), gzip-compressed by a writer thread
+//! feeding a pipe, and stored and extracted through the same single pass as
+//! any pulled layer ([`super::layer::ingest`]). The new config is the
+//! parent image's with the layer's diff id, a history entry and the
+//! `--change` instructions applied; the manifest lists the parent's layers
+//! and the new one, so the image can be pushed as it is. Runs inside the
+//! user namespace, where the upper layer's owners read as container ids.
+
+use super::digest::Digest;
+use super::extract::ExtractOptions;
+use super::import::{append_tree, ImportError, CONFIG, LAYER_GZIP, MANIFEST};
+use super::layer::{self, Expect};
+use super::platform::Platform;
+use super::reference::Reference;
+use super::store::{ImageRecord, LayerRecord, Store};
+use super::time;
+use std::io;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
+    #[error(transparent)]
+    Layer(#[from] layer::LayerError),
+    #[error("invalid --change {0:?}: use CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE or LABEL")]
+    BadChange(String),
+    #[error("the parent image's config is damaged: {0}")]
+    BadConfig(String),
+}
+
+/// What to commit.
+pub struct CommitRequest<'a> {
+    pub upper: &'a Path,
+    /// The image the container was made from (`None` for `--rootfs`).
+    pub parent: Option<&'a ImageRecord>,
+    pub changes: &'a [String],
+    pub message: Option<&'a str>,
+    pub author: Option<&'a str>,
+    pub name: Option<&'a Reference>,
+}
+
+/// `CMD ["a","b"]` or `CMD a b` (shell form) → the JSON value.
+fn exec_form(rest: &str) -> serde_json::Value {
+    match serde_json::from_str::<Vec<String>>(rest.trim()) {
+        Ok(v) => serde_json::json!(v),
+        Err(_) => serde_json::json!(["/bin/sh", "-c", rest.trim()]),
+    }
+}
+
+/// Applies one `--change` instruction to the config's `config` object.
+pub fn apply_change(
+    cfg: &mut serde_json::Map<String, serde_json::Value>,
+    change: &str,
+) -> Result<(), CommitError> {
+    let bad = || CommitError::BadChange(change.to_string());
+    let (word, rest) = change
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or_else(bad)?;
+    let rest = rest.trim();
+    match word.to_ascii_uppercase().as_str() {
+        "CMD" => {
+            cfg.insert("Cmd".into(), exec_form(rest));
+        }
+        "ENTRYPOINT" => {
+            cfg.insert("Entrypoint".into(), exec_form(rest));
+        }
+        "WORKDIR" => {
+            cfg.insert("WorkingDir".into(), rest.into());
+        }
+        "USER" => {
+            cfg.insert("User".into(), rest.into());
+        }
+        "ENV" => {
+            let (k, v) = rest
+                .split_once('=')
+                .or_else(|| rest.split_once(' '))
+                .ok_or_else(bad)?;
+            let env = cfg.entry("Env").or_insert_with(|| serde_json::json!([]));
+            let list = env.as_array_mut().ok_or_else(bad)?;
+            list.retain(|e| {
+                e.as_str()
+                    .and_then(|e| e.split_once('='))
+                    .is_none_or(|(n, _)| n != k)
+            });
+            list.push(format!("{k}={}", v.trim()).into());
+        }
+        "EXPOSE" => {
+            let ports = cfg
+                .entry("ExposedPorts")
+                .or_insert_with(|| serde_json::json!({}));
+            for p in rest.split_whitespace() {
+                let p = if p.contains('/') {
+                    p.to_string()
+                } else {
+                    format!("{p}/tcp")
+                };
+                ports
+                    .as_object_mut()
+                    .ok_or_else(bad)?
+                    .insert(p, serde_json::json!({}));
+            }
+        }
+        "LABEL" => {
+            let (k, v) = rest.split_once('=').ok_or_else(bad)?;
+            let labels = cfg.entry("Labels").or_insert_with(|| serde_json::json!({}));
+            labels
+                .as_object_mut()
+                .ok_or_else(bad)?
+                .insert(k.trim().into(), v.trim().trim_matches('"').into());
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+/// Commits; returns the new image.
+pub fn commit(
+    store: &Store,
+    req: &CommitRequest,
+    opts: &ExtractOptions,
+) -> Result<ImageRecord, CommitError> {
+    // Check the changes before any work.
+    let mut config: serde_json::Value = match req.parent {
+        Some(p) => serde_json::from_slice(&store.read_blob(&p.id)?)
+            .map_err(|e| CommitError::BadConfig(e.to_string()))?,
+        None => {
+            let host = Platform::host();
+            serde_json::json!({"architecture": host.arch, "os": host.os, "config": {}, "rootfs": {"type": "layers", "diff_ids": []}})
+        }
+    };
+    {
+        let obj = config
+            .as_object_mut()
+            .ok_or_else(|| CommitError::BadConfig("not an object".into()))?;
+        let c = obj.entry("config").or_insert_with(|| serde_json::json!({}));
+        let c = c
+            .as_object_mut()
+            .ok_or_else(|| CommitError::BadConfig("config is not an object".into()))?;
+        for ch in req.changes {
+            apply_change(c, ch)?;
+        }
+    }
+
+    let (reader, writer) = io::pipe().map_err(|source| ImportError::Source {
+        path: req.upper.into(),
+        source,
+    })?;
+    let owner = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    let upper = req.upper.to_path_buf();
+    let producer = std::thread::spawn(move || -> Result<(), ImportError> {
+        let gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        append_tree(&mut b, &upper, Path::new(""), owner, true)?;
+        let gz = b.into_inner().map_err(|source| ImportError::Source {
+            path: upper.clone(),
+            source,
+        })?;
+        gz.finish().map(drop).map_err(|source| ImportError::Source {
+            path: upper.clone(),
+            source,
+        })
+    });
+    let label = "committed layer";
+    let ingested = layer::ingest(
+        store,
+        reader,
+        &Expect {
+            name: label,
+            blob: None,
+            diff_id: None,
+        },
+        opts,
+    );
+    producer.join().expect("tar writer thread")?;
+    let done = ingested?;
+
+    let now = time::now();
+    let obj = config.as_object_mut().expect("object");
+    obj.insert("created".into(), time::format_rfc3339(now).into());
+    if let Some(a) = req.author {
+        obj.insert("author".into(), a.into());
+    }
+    let diff_ids = obj
+        .entry("rootfs")
+        .or_insert_with(|| serde_json::json!({"type": "layers", "diff_ids": []}))
+        .get_mut("diff_ids")
+        .and_then(|d| d.as_array_mut())
+        .ok_or_else(|| CommitError::BadConfig("rootfs.diff_ids missing".into()))?;
+    diff_ids.push(done.meta.diff_id.to_string().into());
+    let history = obj
+        .entry("history")
+        .or_insert_with(|| serde_json::json!([]));
+    if let Some(h) = history.as_array_mut() {
+        let mut entry =
+            serde_json::json!({"created": time::format_rfc3339(now), "created_by": "rless commit"});
+        if let Some(m) = req.message {
+            entry["comment"] = m.into();
+        }
+        h.push(entry);
+    }
+    let config_bytes = serde_json::to_vec(&config).expect("json");
+    let config_digest = store.put_blob(&config_bytes, None)?;
+
+    let mut layers: Vec<LayerRecord> = req.parent.map(|p| p.layers.clone()).unwrap_or_default();
+    layers.push(LayerRecord {
+        diff_id: done.meta.diff_id.clone(),
+        blob: done.blob.clone(),
+        blob_size: done.blob_size,
+        media_type: LAYER_GZIP.into(),
+    });
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": CONFIG, "digest": config_digest, "size": config_bytes.len()},
+        "layers": layers.iter().map(|l| serde_json::json!({"mediaType": oci_media_type(&l.media_type), "digest": l.blob, "size": l.blob_size})).collect::<Vec<_>>(),
+    });
+    let manifest = serde_json::to_vec(&manifest).expect("json");
+    let manifest_digest: Digest = store.put_blob(&manifest, None)?;
+    let size = req.parent.map_or(0, |p| p.size) + done.meta.size;
+    let record = ImageRecord {
+        id: config_digest,
+        manifest: manifest_digest,
+        manifest_media_type: MANIFEST.into(),
+        names: req.name.and_then(|n| n.tagged_name()).into_iter().collect(),
+        digests: vec![],
+        layers,
+        created: now,
+        size,
+        architecture: config["architecture"].as_str().unwrap_or_default().into(),
+        os: config["os"].as_str().unwrap_or("linux").into(),
+    };
+    Ok(super::add_image(store, record)?)
+}
+
+/// Docker layer media types map to their OCI names in an OCI manifest.
+fn oci_media_type(m: &str) -> &str {
+    match m {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => LAYER_GZIP,
+        "application/vnd.docker.image.rootfs.diff.tar" => super::import::LAYER_TAR,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes() {
+        let mut c = serde_json::Map::new();
+        apply_change(&mut c, r#"CMD ["echo","hi"]"#).unwrap();
+        apply_change(&mut c, "ENTRYPOINT top -b").unwrap();
+        apply_change(&mut c, "ENV A=1").unwrap();
+        apply_change(&mut c, "ENV A=2").unwrap();
+        apply_change(&mut c, "EXPOSE 80 53/udp").unwrap();
+        apply_change(&mut c, "LABEL k=\"v\"").unwrap();
+        assert_eq!(c["Cmd"], serde_json::json!(["echo", "hi"]));
+        assert_eq!(
+            c["Entrypoint"],
+            serde_json::json!(["/bin/sh", "-c", "top -b"])
+        );
+        assert_eq!(c["Env"], serde_json::json!(["A=2"]));
+        assert!(
+            c["ExposedPorts"].get("80/tcp").is_some() && c["ExposedPorts"].get("53/udp").is_some()
+        );
+        assert_eq!(c["Labels"]["k"], "v");
+        assert!(apply_change(&mut c, "RUN rm -rf /").is_err());
+        assert!(apply_change(&mut c, "CMD").is_err());
+    }
+}
