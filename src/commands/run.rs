@@ -10,7 +10,7 @@ use rless::runtime::caps::CapSet;
 use rless::runtime::plan::{self, PlanInput};
 use rless::runtime::rootfs::RootFs;
 use rless::runtime::storage::{Driver, Layers};
-use rless::runtime::{self, ContainerSpec, ProcessSpec};
+use rless::runtime::{self, ContainerSpec, ProcessSpec, SeccompMode};
 use rless::trace;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,9 +82,36 @@ pub struct Args {
     cap_add: Vec<String>,
     #[arg(long)]
     cap_drop: Vec<String>,
-    /// Keep every capability of the user namespace.
+    /// Keep every capability of the user namespace; no seccomp, no masked paths.
     #[arg(long)]
     privileged: bool,
+    /// seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false].
+    #[arg(long)]
+    security_opt: Vec<String>,
+    /// Resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, …).
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Memory limit (cgroup v2 only).
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Memory plus swap limit (cgroup v2 only).
+    #[arg(long)]
+    memory_swap: Option<String>,
+    /// CPUs (cgroup v2 only).
+    #[arg(long)]
+    cpus: Option<String>,
+    /// CPU shares (cgroup v2 only).
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<String>,
+    /// Process limit (cgroup v2 only).
+    #[arg(long)]
+    pids_limit: Option<String>,
+    /// Parent cgroup (cgroup v2 only).
+    #[arg(long)]
+    cgroup_parent: Option<String>,
+    /// enabled (warn when limits cannot be applied), disabled, or required.
+    #[arg(long, default_value = "enabled")]
+    cgroups: String,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     args: Vec<String>,
@@ -123,6 +150,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         "host" => false,
         other => bail!("unknown --network {other:?}: use private, none or host"),
     };
+    let (seccomp, no_new_privs) = security_options(&a.security_opt, a.privileged)?;
+    let rlimits = a
+        .ulimit
+        .iter()
+        .map(|u| parse_ulimit(u))
+        .collect::<Result<Vec<_>>>()?;
+    check_cgroups(&a)?;
     let caps = if a.privileged {
         CapSet::all()
     } else {
@@ -283,6 +317,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             readonly_root: a.read_only,
             generated,
             user: user_mounts,
+            privileged: a.privileged,
         }),
         hostname,
         private_network,
@@ -309,7 +344,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             tty: a.tty,
             stdin: a.interactive,
             caps,
-            no_new_privs: !a.privileged,
+            no_new_privs,
+            seccomp,
+            rlimits,
         },
         ids: ctx.ids.clone(),
         keep_id,
@@ -461,6 +498,90 @@ pub fn detach(
             eprintln!("rless: {msg}");
             Ok(ExitCode::from(code))
         }
+    }
+}
+
+/// `--security-opt`: the seccomp mode and no_new_privs.
+fn security_options(opts: &[String], privileged: bool) -> Result<(SeccompMode, bool)> {
+    let mut seccomp = if privileged {
+        SeccompMode::Unconfined
+    } else {
+        SeccompMode::Default
+    };
+    let mut nnp = !privileged;
+    for o in opts {
+        let (k, v) = o.split_once(['=', ':']).unwrap_or((o.as_str(), ""));
+        match (k, v) {
+            ("seccomp", "unconfined") => seccomp = SeccompMode::Unconfined,
+            ("seccomp", "") => bail!("--security-opt seccomp needs a value: unconfined or a profile file"),
+            ("seccomp", path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read seccomp profile {path}"))?;
+                // Parse now, so a bad profile fails before anything is made.
+                rless::runtime::seccomp::Profile::from_json(&text).with_context(|| format!("seccomp profile {path}"))?;
+                seccomp = SeccompMode::Profile(text);
+            }
+            ("no-new-privileges", "" | "true") => nnp = true,
+            ("no-new-privileges", "false") => nnp = false,
+            ("label" | "apparmor" | "mask" | "unmask", _) => {
+                tracing::warn!("--security-opt {o} is not supported by rless and is ignored");
+            }
+            _ => bail!("invalid --security-opt {o:?}: use seccomp=unconfined|FILE or no-new-privileges[=true|false]"),
+        }
+    }
+    Ok((seccomp, nnp))
+}
+
+/// `--ulimit NAME=SOFT[:HARD]`; -1 or "unlimited" means no limit.
+fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
+    let bad = || {
+        anyhow::anyhow!("invalid --ulimit {spec:?}: use NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+    };
+    let (name, values) = spec.split_once('=').ok_or_else(bad)?;
+    if rless::runtime::init::rlimit_resource(name).is_none() {
+        bail!("invalid --ulimit {spec:?}: unknown resource {name:?}");
+    }
+    let num = |v: &str| -> Result<u64> {
+        match v {
+            "-1" | "unlimited" => Ok(u64::MAX),
+            v => v.parse().map_err(|_| bad()),
+        }
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (num(s)?, num(h)?),
+        None => (num(values)?, num(values)?),
+    };
+    if soft > hard {
+        bail!("invalid --ulimit {spec:?}: the soft limit is above the hard one");
+    }
+    Ok((name.to_string(), soft, hard))
+}
+
+/// Resource limits need a cgroup v2 subtree delegated to the user; rless
+/// does not write cgroups yet, so limits are reported as not applied
+/// (an error with `--cgroups=required`).
+fn check_cgroups(a: &Args) -> Result<()> {
+    let asked: Vec<&str> = [
+        ("--memory", a.memory.is_some()),
+        ("--memory-swap", a.memory_swap.is_some()),
+        ("--cpus", a.cpus.is_some()),
+        ("--cpu-shares", a.cpu_shares.is_some()),
+        ("--pids-limit", a.pids_limit.is_some()),
+        ("--cgroup-parent", a.cgroup_parent.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(n, on)| on.then_some(n))
+    .collect();
+    let why = rless::runtime::cgroups::unavailable_reason();
+    match a.cgroups.as_str() {
+        "disabled" => Ok(()),
+        "enabled" => {
+            if !asked.is_empty() {
+                eprintln!("rless: warning: {} not applied: {why}", asked.join(", "));
+            }
+            Ok(())
+        }
+        "required" => bail!("cgroups are required but unavailable: {why}"),
+        other => bail!("invalid --cgroups {other:?}: use enabled, disabled or required"),
     }
 }
 

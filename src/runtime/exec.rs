@@ -68,6 +68,9 @@ pub fn exec_in(
     } else {
         (None, None)
     };
+    let seccomp = process
+        .seccomp_program()
+        .map_err(|e| sys_err("compile the seccomp profile")(std::io::Error::other(e)))?;
     let (status_r, status_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| sys_err("create a pipe")(e.into()))?;
     let Some(child) = sys::fork().map_err(sys_err("fork"))? else {
@@ -80,7 +83,7 @@ pub fn exec_in(
                 let _ = rustix::stdio::dup2_stderr(&null);
             }
         }
-        let code = match prepare_and_exec(process, hostname, &user, slave) {
+        let code = match prepare_and_exec(process, hostname, &user, slave, seccomp.as_ref()) {
             Ok(never) => match never {},
             Err((code, msg)) => {
                 let _ = rustix::io::write(&status_w, msg.as_bytes());

@@ -51,6 +51,8 @@ pub fn forwarded_signals() -> SigSet {
 
 /// The file descriptors the monitor hands to the init.
 pub struct InitIo {
+    /// The command's seccomp filter, compiled by the monitor.
+    pub seccomp: Option<super::seccomp::Program>,
     /// With image layers: the socket to the monitor for the storage driver
     /// handshake ([`super::storage`]).
     pub storage: Option<OwnedFd>,
@@ -135,7 +137,7 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     let _ = nix::unistd::setsid();
     let child = match super::sys::fork() {
         Ok(Some(pid)) => pid,
-        Ok(None) => exec_command(spec, &user, tty, io.status),
+        Ok(None) => exec_command(spec, &user, tty, io.status, io.seccomp.as_ref()),
         Err(e) => {
             report(&io.status, &format!("cannot start the command: {e}"));
             return EXIT_SETUP;
@@ -196,8 +198,14 @@ fn reap_until(main: Pid) -> i32 {
 }
 
 /// The command's side of the fork: never returns.
-fn exec_command(spec: &ContainerSpec, user: &ExecUser, tty: Option<OwnedFd>, status: OwnedFd) -> ! {
-    let code = match prepare_and_exec(&spec.process, &spec.hostname, user, tty) {
+fn exec_command(
+    spec: &ContainerSpec,
+    user: &ExecUser,
+    tty: Option<OwnedFd>,
+    status: OwnedFd,
+    seccomp: Option<&super::seccomp::Program>,
+) -> ! {
+    let code = match prepare_and_exec(&spec.process, &spec.hostname, user, tty, seccomp) {
         Ok(never) => match never {},
         Err((code, msg)) => {
             report(&status, &msg);
@@ -217,6 +225,7 @@ pub(super) fn prepare_and_exec(
     hostname: &str,
     user: &ExecUser,
     tty: Option<OwnedFd>,
+    seccomp: Option<&super::seccomp::Program>,
 ) -> Result<Never, (i32, String)> {
     let setup_err = |what: &str, e: &dyn std::fmt::Display| (EXIT_SETUP, format!("{what}: {e}"));
     let _ = SigSet::all().thread_unblock();
@@ -261,7 +270,53 @@ pub(super) fn prepare_and_exec(
     std::env::set_current_dir(&p.cwd)
         .map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
     let env = environment(p, hostname, user);
+    for (name, soft, hard) in &p.rlimits {
+        set_rlimit(name, *soft, *hard)
+            .map_err(|e| setup_err(&format!("set the {name} limit"), &e))?;
+    }
+    // Last, so that nothing rless does itself runs under the filter.
+    if let Some(program) = seccomp {
+        super::seccomp::install(program)
+            .map_err(|e| setup_err("install the seccomp filter", &e))?;
+    }
     exec(&p.args, &env)
+}
+
+/// The resource names of `--ulimit`, as docker spells them.
+pub fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
+    use rustix::process::Resource as R;
+    Some(match name {
+        "core" => R::Core,
+        "cpu" => R::Cpu,
+        "data" => R::Data,
+        "fsize" => R::Fsize,
+        "locks" => R::Locks,
+        "memlock" => R::Memlock,
+        "msgqueue" => R::Msgqueue,
+        "nice" => R::Nice,
+        "nofile" => R::Nofile,
+        "nproc" => R::Nproc,
+        "rss" => R::Rss,
+        "rtprio" => R::Rtprio,
+        "rttime" => R::Rttime,
+        "sigpending" => R::Sigpending,
+        "stack" => R::Stack,
+        "as" => R::As,
+        _ => return None,
+    })
+}
+
+fn set_rlimit(name: &str, soft: u64, hard: u64) -> std::io::Result<()> {
+    let res = rlimit_resource(name).ok_or_else(|| std::io::Error::other("unknown resource"))?;
+    let lim = |v: u64| (v != u64::MAX).then_some(v);
+    rustix::process::setrlimit(
+        res,
+        rustix::process::Rlimit {
+            current: lim(soft),
+            maximum: lim(hard),
+        },
+    )?;
+    Ok(())
 }
 
 /// EINVAL from setresuid/setresgid means the id has no mapping.

@@ -18,11 +18,13 @@
 //! killed monitor or init leaves nothing mounted on the host.
 
 pub mod caps;
+pub mod cgroups;
 pub mod exec;
 pub mod ids;
 pub mod init;
 pub mod plan;
 pub mod rootfs;
+pub mod seccomp;
 pub mod storage;
 mod sys;
 mod tty;
@@ -66,6 +68,36 @@ pub struct ProcessSpec {
     pub stdin: bool,
     pub caps: CapSet,
     pub no_new_privs: bool,
+    #[serde(default)]
+    pub seccomp: SeccompMode,
+    /// `--ulimit`: resource name, soft and hard limit (`u64::MAX` = unlimited).
+    #[serde(default)]
+    pub rlimits: Vec<(String, u64, u64)>,
+}
+
+/// The seccomp filter a process gets.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub enum SeccompMode {
+    /// docker's default profile, for the process's capabilities.
+    #[default]
+    Default,
+    /// No filter (`seccomp=unconfined`, `--privileged`).
+    Unconfined,
+    /// A docker/OCI JSON profile (its text, read when the container was made).
+    Profile(String),
+}
+
+impl ProcessSpec {
+    /// Compiles the process's seccomp filter (in the parent: it allocates).
+    pub fn seccomp_program(&self) -> Result<Option<seccomp::Program>, seccomp::SeccompError> {
+        let caps = self.caps.names();
+        let profile = match &self.seccomp {
+            SeccompMode::Unconfined => return Ok(None),
+            SeccompMode::Default => seccomp::Profile::docker_default_with_caps(&caps),
+            SeccompMode::Profile(text) => seccomp::Profile::from_json_with_caps(text, &caps)?,
+        };
+        seccomp::compile(&profile).map(Some)
+    }
 }
 
 /// Everything needed to start a container, resolved in advance.
@@ -160,7 +192,12 @@ pub fn spawn(
     };
     let (status_r, status_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| sys("create a pipe")(e.into()))?;
+    let seccomp = spec.process.seccomp_program().map_err(|e| RunError::Sys {
+        op: "compile the seccomp profile",
+        source: std::io::Error::other(e),
+    })?;
     let init_io = init::InitIo {
+        seccomp,
         storage: storage_there,
         tty: tty_there,
         window: tty::caller_window_size(),

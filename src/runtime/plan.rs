@@ -36,7 +36,36 @@ pub enum MountOp {
     },
     /// Remount the root read-only (`--read-only`).
     RootReadOnly,
+    /// Hide kernel interfaces: /dev/null over files, an empty read-only
+    /// tmpfs over directories (runc's masked paths).
+    Mask(Vec<PathBuf>),
+    /// Make kernel interfaces read-only (runc's read-only paths).
+    ReadOnlyPaths(Vec<PathBuf>),
 }
+
+/// runc's masked paths.
+pub const MASKED_PATHS: [&str; 10] = [
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// runc's read-only paths.
+pub const READONLY_PATHS: [&str; 6] = [
+    "/proc/asound",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// What the plan is computed from.
 #[derive(Debug, Clone, Default)]
@@ -46,11 +75,21 @@ pub struct PlanInput {
     pub generated: Vec<(PathBuf, PathBuf)>,
     /// User mounts from `-v`, `--mount` and `--tmpfs`, in command-line order.
     pub user: Vec<MountOp>,
+    /// `--privileged`: no masked or read-only kernel paths.
+    pub privileged: bool,
 }
 
 /// Builds the ordered plan.
 pub fn plan(input: &PlanInput) -> Vec<MountOp> {
     let mut ops = vec![MountOp::Proc, MountOp::Sys, MountOp::Dev];
+    if !input.privileged {
+        ops.push(MountOp::Mask(
+            MASKED_PATHS.iter().map(PathBuf::from).collect(),
+        ));
+        ops.push(MountOp::ReadOnlyPaths(
+            READONLY_PATHS.iter().map(PathBuf::from).collect(),
+        ));
+    }
     let user_targets: Vec<&PathBuf> = input
         .user
         .iter()
@@ -103,6 +142,7 @@ mod tests {
     #[test]
     fn order_and_readonly() {
         let input = PlanInput {
+            privileged: false,
             readonly_root: true,
             generated: vec![("/c/hosts".into(), "/etc/hosts".into())],
             user: vec![
@@ -116,6 +156,10 @@ mod tests {
         };
         let p = plan(&input);
         assert_eq!(p[..3], [MountOp::Proc, MountOp::Sys, MountOp::Dev]);
+        assert!(matches!(&p[3], MountOp::Mask(m) if m.contains(&PathBuf::from("/proc/kcore"))));
+        assert!(
+            matches!(&p[4], MountOp::ReadOnlyPaths(r) if r.contains(&PathBuf::from("/proc/sys")))
+        );
         assert_eq!(p.last(), Some(&MountOp::RootReadOnly));
         // /tmp gets a tmpfs, /run is the user's own.
         assert!(p.contains(&MountOp::Tmpfs {
@@ -136,6 +180,7 @@ mod tests {
     #[test]
     fn user_mount_replaces_generated_file() {
         let input = PlanInput {
+            privileged: true,
             readonly_root: false,
             generated: vec![("/c/resolv.conf".into(), "/etc/resolv.conf".into())],
             user: vec![bind("/mine", "/etc/resolv.conf")],
@@ -144,5 +189,9 @@ mod tests {
         assert!(!p.contains(&bind("/c/resolv.conf", "/etc/resolv.conf")));
         assert!(p.contains(&bind("/mine", "/etc/resolv.conf")));
         assert!(!p.contains(&MountOp::RootReadOnly));
+        assert!(
+            !p.iter().any(|m| matches!(m, MountOp::Mask(_))),
+            "privileged: nothing masked"
+        );
     }
 }

@@ -268,6 +268,31 @@ pub fn apply(root: &Path, op: &MountOp) -> Result<(), RootfsError> {
             readonly,
         } => bind(source, &resolve_in_root(root, target)?, *readonly),
         MountOp::RootReadOnly => remount_readonly(root),
+        MountOp::Mask(paths) => {
+            for p in paths {
+                let t = resolve_in_root(root, p)?;
+                match fs::symlink_metadata(&t) {
+                    Ok(m) if m.is_dir() => {
+                        mount_fs("tmpfs", &t, MountFlags::RDONLY | hard, "size=0,mode=0")?
+                    }
+                    Ok(_) => {
+                        mount::mount_bind("/dev/null", &t).map_err(|e| op_err("mask", p)(rx(e)))?;
+                    }
+                    Err(_) => {}
+                }
+            }
+            Ok(())
+        }
+        MountOp::ReadOnlyPaths(paths) => {
+            for p in paths {
+                let t = resolve_in_root(root, p)?;
+                if fs::symlink_metadata(&t).is_ok() {
+                    mount::mount_bind_recursive(&t, &t).map_err(|e| op_err("bind", p)(rx(e)))?;
+                    remount_readonly(&t)?;
+                }
+            }
+            Ok(())
+        }
     }
 }
 
