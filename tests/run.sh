@@ -7,9 +7,17 @@
 #
 # As root this script is idempotent and prepares a fresh Debian 12 machine:
 # packages, two test users (one with a subuid/subgid range, one without),
-# world-accessible /dev/fuse and /dev/net/tun, and two throw-away
-# docker-registry instances (open on 127.0.0.1:5000, htpasswd on 127.0.0.1:5001)
-# that are stopped when the script exits.
+# world-accessible /dev/fuse and /dev/net/tun, and throw-away docker-registry
+# instances that are stopped when the script exits:
+#   127.0.0.1:5000  open
+#   127.0.0.1:5001  htpasswd (basic auth)
+#   127.0.0.1:5002  bearer token auth; tokens from tests/token_server.py on
+#                   127.0.0.1:5003 (RS256, signed with a throw-away self-signed
+#                   certificate made by openssl)
+#   127.0.0.1:5004  open, sharing 5002's storage: tests push there and pull
+#                   the same images through 5002
+# The token registry is left out (its tests skip) when python3 or openssl is
+# missing in a non-root run.
 #
 # Environment knobs:
 #   RLESS_TEST_REGISTRY=host:port  use an existing registry instead of starting them
@@ -29,6 +37,11 @@ SUBID_START=200000
 SUBID_COUNT=65536
 OPEN_PORT=5000
 AUTH_PORT=5001
+TOKEN_PORT=5002
+TOKEN_SERVER_PORT=5003
+TOKEN_PUSH_PORT=5004
+TOKEN_SERVICE=rless-test-registry
+TOKEN_ISSUER=rless-test-token-issuer
 AUTH_USER=rless
 AUTH_PASS=rless-pass
 PKGS=(uidmap busybox-static docker-registry apache2-utils openssl python3 fuse3 iproute2 curl)
@@ -151,7 +164,7 @@ kill_stale_registries() {
     [ -f "$PIDFILE" ] || return 0
     local pid
     while read -r pid; do
-        if [ -n "$pid" ] && grep -qs docker-registry "/proc/$pid/cmdline"; then
+        if [ -n "$pid" ] && grep -qs -e docker-registry -e token_server.py "/proc/$pid/cmdline"; then
             log "killing stale registry pid $pid"
             kill "$pid" 2>/dev/null || true
         fi
@@ -168,16 +181,16 @@ port_busy() { # PORT
     fi
 }
 
-write_registry_config() { # NAME PORT AUTH(0|1)
-    local name=$1 port=$2 auth=$3
-    mkdir -p "$REG_DIR/$name-storage"
+write_registry_config() { # NAME PORT AUTH(none|htpasswd|token) [STORAGE-NAME]
+    local name=$1 port=$2 auth=$3 storage=${4:-$1}
+    mkdir -p "$REG_DIR/$storage-storage"
     {
         echo "version: 0.1"
         echo "log:"
         echo "  level: info"
         echo "storage:"
         echo "  filesystem:"
-        echo "    rootdirectory: $REG_DIR/$name-storage"
+        echo "    rootdirectory: $REG_DIR/$storage-storage"
         echo "  delete:"
         echo "    enabled: true"
         echo "  maintenance:"
@@ -190,31 +203,54 @@ write_registry_config() { # NAME PORT AUTH(0|1)
         echo "health:"
         echo "  storagedriver:"
         echo "    enabled: false"
-        if [ "$auth" = 1 ]; then
+        case $auth in
+        htpasswd)
             echo "auth:"
             echo "  htpasswd:"
             echo "    realm: rless-test"
             echo "    path: $REG_DIR/htpasswd"
-        fi
+            ;;
+        token)
+            echo "auth:"
+            echo "  token:"
+            echo "    realm: http://127.0.0.1:$TOKEN_SERVER_PORT/token"
+            echo "    service: $TOKEN_SERVICE"
+            echo "    issuer: $TOKEN_ISSUER"
+            echo "    rootcertbundle: $REG_DIR/token-cert.pem"
+            ;;
+        esac
     } >"$REG_DIR/$name.yml"
 }
 
-wait_registry() { # PORT EXPECTED_STATUS NAME
-    local code i
+wait_registry() { # PORT EXPECTED_STATUS NAME [PATH]
+    local code i path=${4:-/v2/}
     for i in $(seq 1 100); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v2/" || true)
+        code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$path" || true)
         if [ "$code" = "$2" ]; then
             return 0
         fi
         sleep 0.1
     done
-    log "registry $3 on :$1 did not come up (last status '$code'); log follows"
+    log "$3 on :$1 did not come up (last status '$code'); log follows"
     cat "$REG_DIR/$3.log" >&2 || true
     return 1
 }
 
+# The token rig needs python3 and openssl; run.sh installs both as root.
+token_rig_possible() {
+    command -v python3 >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1
+}
+
+start_bg() { # NAME COMMAND... (output to $REG_DIR/NAME.log)
+    local name=$1
+    shift
+    "$@" >"$REG_DIR/$name.log" 2>&1 </dev/null &
+    REG_PIDS+=($!)
+    echo "$!" >>"$PIDFILE"
+}
+
 start_registries() {
-    local bin
+    local bin with_token=0
     bin=$(command -v docker-registry || true)
     [ -z "$bin" ] && [ -x /usr/bin/docker-registry ] && bin=/usr/bin/docker-registry
     if [ -z "$bin" ]; then
@@ -224,8 +260,16 @@ start_registries() {
     command -v htpasswd >/dev/null || die "htpasswd (apache2-utils) is missing"
     command -v curl >/dev/null || die "curl is missing"
     kill_stale_registries
-    local port
-    for port in "$OPEN_PORT" "$AUTH_PORT"; do
+    local ports=("$OPEN_PORT" "$AUTH_PORT") port
+    if token_rig_possible; then
+        with_token=1
+        ports+=("$TOKEN_PORT" "$TOKEN_SERVER_PORT" "$TOKEN_PUSH_PORT")
+    elif [ "$IS_ROOT" = 1 ]; then
+        die "python3 or openssl is missing (needed for the token registry)"
+    else
+        log "python3 or openssl missing: no token registry, its tests will be skipped"
+    fi
+    for port in "${ports[@]}"; do
         if port_busy "$port"; then
             die "127.0.0.1:$port is already in use; stop whatever listens there (or set RLESS_TEST_REGISTRY)"
         fi
@@ -235,13 +279,30 @@ start_registries() {
     trap cleanup EXIT
     trap 'exit 130' INT TERM
     htpasswd -Bbn "$AUTH_USER" "$AUTH_PASS" >"$REG_DIR/htpasswd"
-    write_registry_config open "$OPEN_PORT" 0
-    write_registry_config auth "$AUTH_PORT" 1
-    local name
-    for name in open auth; do
-        "$bin" serve "$REG_DIR/$name.yml" >"$REG_DIR/$name.log" 2>&1 </dev/null &
-        REG_PIDS+=($!)
-        echo "$!" >>"$PIDFILE"
+    write_registry_config open "$OPEN_PORT" none
+    write_registry_config auth "$AUTH_PORT" htpasswd
+    local name names=(open auth)
+    if [ "$with_token" = 1 ]; then
+        # Throw-away self-signed signing certificate: the token server puts it
+        # in each token's x5c header, the registry trusts it as the root.
+        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 7 \
+            -subj "/CN=$TOKEN_ISSUER" \
+            -keyout "$REG_DIR/token-key.pem" -out "$REG_DIR/token-cert.pem" \
+            >"$REG_DIR/openssl.log" 2>&1 || {
+            cat "$REG_DIR/openssl.log" >&2
+            die "openssl could not create the token signing certificate"
+        }
+        write_registry_config token "$TOKEN_PORT" token
+        write_registry_config tokenpush "$TOKEN_PUSH_PORT" none token
+        names+=(token tokenpush)
+        start_bg token-server python3 "$PWD/tests/token_server.py" \
+            --addr "127.0.0.1:$TOKEN_SERVER_PORT" \
+            --key "$REG_DIR/token-key.pem" --cert "$REG_DIR/token-cert.pem" \
+            --issuer "$TOKEN_ISSUER" --service "$TOKEN_SERVICE" \
+            --credentials "$AUTH_USER:$AUTH_PASS" --deny forbidden
+    fi
+    for name in "${names[@]}"; do
+        start_bg "$name" "$bin" serve "$REG_DIR/$name.yml"
     done
     wait_registry "$OPEN_PORT" 200 open
     wait_registry "$AUTH_PORT" 401 auth
@@ -251,6 +312,16 @@ start_registries() {
     export RLESS_TEST_AUTH_REGISTRY=127.0.0.1:$AUTH_PORT
     export RLESS_TEST_AUTH_USER=$AUTH_USER
     export RLESS_TEST_AUTH_PASS=$AUTH_PASS
+    if [ "$with_token" = 1 ]; then
+        wait_registry "$TOKEN_SERVER_PORT" 200 token-server /healthz
+        wait_registry "$TOKEN_PORT" 401 token
+        wait_registry "$TOKEN_PUSH_PORT" 200 tokenpush
+        log "token registry up: 127.0.0.1:$TOKEN_PORT (bearer, tokens from 127.0.0.1:$TOKEN_SERVER_PORT), push via 127.0.0.1:$TOKEN_PUSH_PORT"
+        export RLESS_TEST_TOKEN_REGISTRY=127.0.0.1:$TOKEN_PORT
+        export RLESS_TEST_TOKEN_PUSH_REGISTRY=127.0.0.1:$TOKEN_PUSH_PORT
+        export RLESS_TEST_TOKEN_USER=$AUTH_USER
+        export RLESS_TEST_TOKEN_PASS=$AUTH_PASS
+    fi
 }
 
 # ---------------------------------------------------------------- cargo
@@ -294,8 +365,9 @@ find_cargo
 status=0
 cargo test --workspace --no-fail-fast "$@" || status=$?
 if [ "$status" -ne 0 ] && [ -n "$REG_DIR" ]; then
-    for name in open auth; do
-        log "last lines of the $name registry log:"
+    for name in open auth token tokenpush token-server; do
+        [ -f "$REG_DIR/$name.log" ] || continue
+        log "last lines of the $name log:"
         tail -n 15 "$REG_DIR/$name.log" >&2 || true
     done
 fi
