@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Detached-container costs: time of `run -d` and of `exec CTR true`, and the
+# resident memory of an idle detached container's host-side processes, with
+# rootless podman (runc) side by side where it is installed.
+#
+#   sudo bench/lifecycle.sh [--runs N]     # as root: runs as user rlessbench (created if missing)
+#   bench/lifecycle.sh [--runs N]          # as a normal user: runs as you
+#
+# Targets (issue 6): run -d under 30 ms, exec under 10 ms, at most 2.5 MiB
+# resident for an idle container with --network none.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=20
+[ "${1:-}" = "--runs" ] && RUNS="$2"
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    for p in hyperfine busybox-static uidmap; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null 2>&1 || log "cannot install $p"; }
+    done
+    U=rlessbench
+    id "$U" >/dev/null 2>&1 || useradd -m "$U"
+    grep -q "^$U:" /etc/subuid || echo "$U:400000:65536" >> /etc/subuid
+    grep -q "^$U:" /etc/subgid || echo "$U:400000:65536" >> /etc/subgid
+else
+    U=$(id -un)
+fi
+UID_=$(id -u "$U")
+RUNDIR=/run/user/$UID_
+[ "$(id -u)" -eq 0 ] && { mkdir -p "$RUNDIR"; chown "$U": "$RUNDIR"; chmod 700 "$RUNDIR"; }
+command -v hyperfine >/dev/null || { log "hyperfine missing"; exit 1; }
+
+cargo build --release -q
+WORK=$(mktemp -d /tmp/rless-lifecycle.XXXXXX)
+chmod 755 "$WORK"
+cp target/release/rless "$WORK/rless"
+mkdir -p "$WORK/rootfs/bin"
+cp "$(command -v busybox)" "$WORK/rootfs/bin/busybox"
+(cd "$WORK/rootfs/bin" && for a in $(./busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$a"; done)
+chown -R "$U": "$WORK"
+as() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$U" -- env HOME="$(getent passwd "$U" | cut -d: -f6)" XDG_RUNTIME_DIR="$RUNDIR" "$@"; else "$@"; fi; }
+R="$WORK/rless --root $WORK/store"
+cleanup() {
+    as $R rm -f $(as $R ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+    as $R system reset -f >/dev/null 2>&1 || true
+    if [ -n "${PODMAN:-}" ]; then as $PODMAN rm -af -t 0 >/dev/null 2>&1 || true; as $PODMAN system reset -f >/dev/null 2>&1 || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+as $R import "$WORK/rootfs" bench >/dev/null
+
+median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%s=%.2fms" % (x["command"], x["median"]*1000) for x in r))' "$1"; }
+
+log "rless: run -d, exec, idle memory ($RUNS runs)"
+as hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/rd.json" \
+    --prepare "sh -c '$WORK/rless --root $WORK/store rm -f benchd >/dev/null 2>&1 || true'" -n "rless run -d" \
+    "$WORK/rless --root $WORK/store run -d --network none --name benchd bench sleep 1000" >/dev/null
+as $R rm -f benchd >/dev/null
+as $R run -d --network none --name idle bench sleep 1000 >/dev/null
+as hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/ex.json" -n "rless exec" "$WORK/rless --root $WORK/store exec idle true" >/dev/null
+MON=$(as $R inspect idle | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["MonitorPid"])')
+RSS=$(awk '/VmRSS/ {print $2}' /proc/"$MON"/status)
+PSS=$(awk '/^Pss:/ {s+=$2} END {print s}' /proc/"$MON"/smaps 2>/dev/null || echo "?")
+echo "rless:  $(median "$WORK/rd.json")  $(median "$WORK/ex.json")  monitor RSS=${RSS} KiB PSS=${PSS} KiB"
+
+if command -v podman >/dev/null; then
+    PODMAN="podman --runtime runc --root $WORK/podman --runroot $WORK/podman-run --tmpdir $WORK/podman-tmp"
+    if tar -C "$WORK/rootfs" -c . | as $PODMAN import - localhost/bench >/dev/null 2>&1 \
+        && as $PODMAN run -d --name pidle --network none localhost/bench sleep 1000 >/dev/null 2>&1; then
+        as hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$WORK/prd.json" \
+            --prepare "sh -c '$PODMAN rm -f -t 0 pbenchd >/dev/null 2>&1 || true'" -n "podman run -d" \
+            "$PODMAN run -d --network none --name pbenchd localhost/bench sleep 1000" >/dev/null || true
+        as hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$WORK/pex.json" -n "podman exec" "$PODMAN exec pidle true" >/dev/null || true
+        CONMON=$(pgrep -u "$U" -f "conmon.*pidle" | head -1 || true)
+        CRSS=$( [ -n "$CONMON" ] && awk '/VmRSS/ {print $2}' /proc/"$CONMON"/status || echo "?")
+        echo "podman: $(median "$WORK/prd.json" 2>/dev/null)  $(median "$WORK/pex.json" 2>/dev/null)  conmon RSS=${CRSS} KiB"
+    else
+        log "SKIP podman: it could not run a container as $U here"
+    fi
+fi
