@@ -287,6 +287,15 @@ pub struct Server {
     session: Option<fuser::BackgroundSession>,
 }
 
+impl Server {
+    /// Waits for the server threads to end (after the mount is gone).
+    pub fn join(mut self) {
+        if let Some(s) = self.session.take() {
+            join_quietly(s.guard);
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         // Detach: the threads finish by themselves once the kernel ends the

@@ -78,6 +78,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "Path": c.command.first(),
         "Args": c.command.get(1..).unwrap_or_default(),
         "Image": c.image_id,
+        "RestartCount": s.restart_count,
         "ImageName": c.image_name,
         "State": {
             "Status": s.status,
@@ -100,6 +101,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         })),
         "HostConfig": spec.as_ref().map(|sp| serde_json::json!({
             "AutoRemove": c.auto_remove,
+            "RestartPolicy": format!("{:?}", c.restart),
             "CapAdd": sp.process.caps.names(),
             "NoNewPrivileges": sp.process.no_new_privs,
             "NetworkMode": if sp.private_network { "private" } else { "host" },

@@ -13,6 +13,7 @@ mod commit;
 mod container_inspect;
 mod diff;
 mod exec;
+mod generate;
 mod images;
 mod import;
 mod info;
@@ -85,6 +86,9 @@ enum Cmd {
     Rename(rename::Args),
     /// Show a container's published ports.
     Port(port::Args),
+    /// Generate files for other tools (systemd units).
+    #[command(subcommand)]
+    Generate(generate::GenerateCmd),
     /// Show containers' or images' details as JSON.
     Inspect(container_inspect::Args),
     /// Manage containers.
@@ -199,6 +203,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Top(a) => top::run(&ctx, a),
         Cmd::Rename(a) => rename::run(&ctx, a),
         Cmd::Port(a) => port::run(&ctx, a),
+        Cmd::Generate(a) => generate::run(&ctx, a),
         Cmd::Inspect(a) | Cmd::Container(ContainerCmd::Inspect(a)) => {
             container_inspect::run(&ctx, a)
         }

@@ -3,7 +3,9 @@
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
-use rless::container::{self, mountspec, ContainerConfig, ContainerId, ContainerState};
+use rless::container::{
+    self, mountspec, ContainerConfig, ContainerId, ContainerState, RestartPolicy,
+};
 use rless::image::store::LockMode;
 use rless::image::{find_image, time};
 use rless::runtime::caps::CapSet;
@@ -30,6 +32,9 @@ pub struct Args {
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped (detached containers).
+    #[arg(long, default_value = "no")]
+    restart: String,
     /// Run in the background and print the container id.
     #[arg(short, long)]
     detach: bool,
@@ -150,6 +155,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         "host" => false,
         other => bail!("unknown --network {other:?}: use private, none or host"),
     };
+    let restart = RestartPolicy::parse(&a.restart).ok_or_else(|| {
+        anyhow::anyhow!(
+            "invalid --restart {:?}: use no, on-failure[:N], always or unless-stopped",
+            a.restart
+        )
+    })?;
+    if restart != RestartPolicy::No && a.rm {
+        bail!("conflicting options: --restart and --rm");
+    }
+    if restart != RestartPolicy::No && !a.detach {
+        eprintln!(
+            "rless: warning: --restart applies to detached containers (-d); this one runs once"
+        );
+    }
     let (seccomp, no_new_privs) = security_options(&a.security_opt, a.privileged)?;
     let rlimits = a
         .ulimit
@@ -286,6 +305,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             command: args.clone(),
             created: time::now(),
             auto_remove: a.rm,
+            restart,
         },
     )?;
     drop(store);
@@ -465,7 +485,7 @@ pub fn detach(
             let code = container::monitor::run_detached(
                 spec,
                 dir,
-                config.auto_remove,
+                config,
                 fresh == Fresh::Yes,
                 ready_w.into(),
             );

@@ -38,6 +38,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             continue;
         }
         let mut spec = container::read_spec(&dir)?;
+        container::mark_stopped(&dir, false);
         // Ids are decided now: a range granted since creation applies.
         spec.ids = ctx.ids.clone();
         drop(lock);

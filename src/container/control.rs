@@ -60,8 +60,10 @@ pub fn wait_stopped(dir: &Path, timeout: Option<Duration>) -> Option<ContainerSt
     }
 }
 
-/// SIGTERM, then SIGKILL after `grace`; returns the final state.
+/// SIGTERM, then SIGKILL after `grace`; returns the final state. The
+/// container's restart policy will not start it again.
 pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerError> {
+    super::mark_stopped(dir, true);
     match signal(dir, Signal::SIGTERM) {
         Ok(_) => {}
         Err(ContainerError::NotRunning) => return Ok(read_state(dir)),

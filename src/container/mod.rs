@@ -106,6 +106,61 @@ pub struct ContainerConfig {
     pub command: Vec<String>,
     pub created: i64,
     pub auto_remove: bool,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+}
+
+/// `--restart`, carried out by the monitor of a detached container while it
+/// lives (nothing restarts containers after a reboot: see `generate systemd`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    /// Restart after a non-zero exit, at most this many times (0: no limit).
+    OnFailure(u32),
+    Always,
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    pub fn parse(s: &str) -> Option<RestartPolicy> {
+        match s.split_once(':') {
+            None if s == "no" || s.is_empty() => Some(RestartPolicy::No),
+            None if s == "always" => Some(RestartPolicy::Always),
+            None if s == "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+            None if s == "on-failure" => Some(RestartPolicy::OnFailure(0)),
+            Some(("on-failure", n)) => n.parse().ok().map(RestartPolicy::OnFailure),
+            _ => None,
+        }
+    }
+
+    /// Whether to start again after exit `code`, having restarted `done`
+    /// times; `stopped` when the user stopped it (`rless stop`).
+    pub fn should_restart(self, code: i32, done: u32, stopped: bool) -> bool {
+        if stopped {
+            return false;
+        }
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::OnFailure(max) => code != 0 && (max == 0 || done < max),
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        }
+    }
+}
+
+/// Marks a container as stopped by the user, so its restart policy does not
+/// start it again (cleared by `start`).
+pub fn mark_stopped(dir: &Path, stopped: bool) {
+    let p = dir.join("stopped-by-user");
+    if stopped {
+        let _ = fs::write(p, b"");
+    } else {
+        let _ = fs::remove_file(p);
+    }
+}
+
+pub fn stopped_by_user(dir: &Path) -> bool {
+    dir.join("stopped-by-user").exists()
 }
 
 /// Where a container is in its life (`state.json`).
@@ -132,6 +187,9 @@ pub struct ContainerState {
     /// The storage driver its root filesystem used.
     #[serde(default)]
     pub driver: Option<String>,
+    /// How many times the restart policy has restarted it.
+    #[serde(default)]
+    pub restart_count: u32,
 }
 
 impl ContainerState {
@@ -403,6 +461,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn restart_policies() {
+        assert_eq!(
+            RestartPolicy::parse("on-failure:3"),
+            Some(RestartPolicy::OnFailure(3))
+        );
+        assert_eq!(RestartPolicy::parse("bogus"), None);
+        let p = RestartPolicy::OnFailure(2);
+        assert!(
+            p.should_restart(1, 1, false)
+                && !p.should_restart(1, 2, false)
+                && !p.should_restart(0, 0, false)
+        );
+        assert!(RestartPolicy::Always.should_restart(0, 99, false));
+        assert!(!RestartPolicy::Always.should_restart(1, 0, true));
+        assert!(!RestartPolicy::No.should_restart(1, 0, false));
+    }
+
+    #[test]
     fn ids_and_names() {
         let a = ContainerId::random();
         assert_eq!(a.as_str().len(), 64);
@@ -424,6 +500,7 @@ mod tests {
             command: vec![],
             created: 0,
             auto_remove: false,
+            restart: RestartPolicy::No,
         };
         let (c, dir) = create(&store, cfg("web")).unwrap();
         assert!(dir.join("upper").is_dir());

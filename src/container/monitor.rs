@@ -30,10 +30,11 @@ use std::path::Path;
 pub fn run_detached(
     spec: &ContainerSpec,
     dir: &Path,
-    auto_remove: bool,
+    config: &super::ContainerConfig,
     remove_on_failure: bool,
     ready: OwnedFd,
 ) -> i32 {
+    let auto_remove = config.auto_remove;
     // One line: the reader must not wait for EOF, since descriptors of the
     // monitor live on in processes it forks.
     let tell = |msg: &str| {
@@ -47,27 +48,80 @@ pub fn run_detached(
     if let Err(e) = runtime::enter_userns(spec, true) {
         return fail(125, &e.to_string());
     }
-    let pipes = (|| -> std::io::Result<_> {
-        let out = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let err = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        Ok((out, err))
-    })();
-    let ((out_r, out_w), (err_r, err_w)) = match pipes {
-        Ok(p) => p,
-        Err(e) => return fail(125, &format!("cannot create log pipes: {e}")),
+    let (mut started, mut out_r, mut err_r) = match start_once(spec) {
+        Ok(s) => s,
+        Err((code, msg)) => return fail(code, &msg),
     };
+    tell("ok");
+    drop(ready);
+    let mut log = LogWriter::open(dir, DEFAULT_MAX_SIZE);
+    let mut restarts = 0;
+    loop {
+        let state = running_state(&started, restarts);
+        if let Err(e) = write_state(dir, &state) {
+            eprintln!("rless monitor: {e}");
+        }
+        let code = pump(started.init, out_r, err_r, &mut log);
+        // Single-threaded again before any restart clones.
+        started.finish();
+        if !config
+            .restart
+            .should_restart(code, restarts, super::stopped_by_user(dir))
+        {
+            finish(dir, code, auto_remove, state.started, state.driver.clone());
+            return 0;
+        }
+        // docker's back-off: 100 ms, doubling, at most a minute.
+        let delay = std::time::Duration::from_millis(
+            100u64.saturating_mul(1 << restarts.min(10)).min(60_000),
+        );
+        let waiting = ContainerState {
+            status: "restarting".into(),
+            exit_code: Some(code),
+            restart_count: restarts,
+            ..state
+        };
+        let _ = write_state(dir, &waiting);
+        std::thread::sleep(delay);
+        if super::stopped_by_user(dir) {
+            finish(dir, code, auto_remove, waiting.started, waiting.driver);
+            return 0;
+        }
+        restarts += 1;
+        match start_once(spec) {
+            Ok((s, o, e)) => (started, out_r, err_r) = (s, o, e),
+            Err((code, msg)) => {
+                eprintln!("rless monitor: restart failed: {msg}");
+                finish(dir, code, auto_remove, None, None);
+                return 0;
+            }
+        }
+    }
+}
+
+/// Starts the container once, with its output on two fresh pipes.
+fn start_once(spec: &ContainerSpec) -> Result<(runtime::Started, OwnedFd, OwnedFd), (i32, String)> {
+    let pipe = || {
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| (125, format!("cannot create log pipes: {e}")))
+    };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
     let io = ContainerIo {
         stdout: Some(out_w),
         stderr: Some(err_w),
         die_with_monitor: true,
     };
-    let started = match runtime::spawn(spec, io) {
-        Err(e) => return fail(125, &e.to_string()),
-        Ok(Err(f)) => return fail(f.code, &f.message),
-        Ok(Ok(s)) => s,
-    };
+    match runtime::spawn(spec, io) {
+        Err(e) => Err((125, e.to_string())),
+        Ok(Err(f)) => Err((f.code, f.message)),
+        Ok(Ok(s)) => Ok((s, out_r, err_r)),
+    }
+}
+
+fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
     let me = std::process::id() as i32;
-    let state = ContainerState {
+    ContainerState {
         status: "running".into(),
         pid: Some(started.init.as_raw()),
         monitor_pid: Some(me),
@@ -75,23 +129,9 @@ pub fn run_detached(
         init_start: process_start(started.init.as_raw()),
         started: Some(time::now()),
         driver: started.driver.map(|d| d.name().to_string()),
+        restart_count: restarts,
         ..Default::default()
-    };
-    if let Err(e) = write_state(dir, &state) {
-        eprintln!("rless monitor: {e}");
     }
-    tell("ok");
-    drop(ready);
-    let code = pump(
-        started.init,
-        out_r,
-        err_r,
-        LogWriter::open(dir, DEFAULT_MAX_SIZE),
-    );
-    // The FUSE server, if any, lives until the container is gone.
-    drop(started);
-    finish(dir, code, auto_remove, state.started, state.driver.clone());
-    0
 }
 
 /// Records the exit, and removes the container when asked to.
@@ -117,7 +157,7 @@ fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>, driver
 
 /// Copies the container's output into the log and passes signals on until
 /// the init exits and the pipes are drained; returns the exit code.
-fn pump(init: nix::unistd::Pid, out: OwnedFd, err: OwnedFd, mut log: LogWriter) -> i32 {
+fn pump(init: nix::unistd::Pid, out: OwnedFd, err: OwnedFd, log: &mut LogWriter) -> i32 {
     let signals = runtime::init::forwarded_signals();
     let Ok(sfd) = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
     else {

@@ -148,6 +148,16 @@ pub struct Started {
     terminal: Option<tty::Terminal>,
 }
 
+impl Started {
+    /// After the container has exited: waits for its FUSE server threads,
+    /// so the process is single-threaded again (a restart clones).
+    pub fn finish(mut self) {
+        if let Some(server) = self._fuse.take() {
+            server.join();
+        }
+    }
+}
+
 /// Why a container did not start: docker's exit code and one line.
 #[derive(Debug)]
 pub struct StartFailure {
