@@ -18,6 +18,7 @@
 //! killed monitor or init leaves nothing mounted on the host.
 
 pub mod caps;
+pub mod copyup;
 pub mod exec;
 pub mod ids;
 pub mod init;

@@ -34,8 +34,32 @@ pub enum MountOp {
         target: PathBuf,
         readonly: bool,
     },
+    /// A volume (`STORE/volumes/NAME/_data`) bound in. With `copy`, an
+    /// empty volume is first filled with what the image has at `target`
+    /// ([`super::copyup`]). `anonymous` volumes belong to the container
+    /// that made them (`rm -v`, `--rm`).
+    Volume {
+        name: String,
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+        copy: bool,
+        anonymous: bool,
+    },
     /// Remount the root read-only (`--read-only`).
     RootReadOnly,
+}
+
+impl MountOp {
+    /// Where a user mount lands in the container.
+    pub fn target(&self) -> Option<&PathBuf> {
+        match self {
+            MountOp::Tmpfs { target, .. }
+            | MountOp::Bind { target, .. }
+            | MountOp::Volume { target, .. } => Some(target),
+            _ => None,
+        }
+    }
 }
 
 /// What the plan is computed from.
@@ -44,21 +68,15 @@ pub struct PlanInput {
     pub readonly_root: bool,
     /// Generated files (hosts, hostname, resolv.conf): host path, container path.
     pub generated: Vec<(PathBuf, PathBuf)>,
-    /// User mounts from `-v`, `--mount` and `--tmpfs`, in command-line order.
+    /// User mounts from `-v`, `--mount`, `--tmpfs`, `--volumes-from` and
+    /// the image's `VOLUME`s (those first), in command-line order.
     pub user: Vec<MountOp>,
 }
 
 /// Builds the ordered plan.
 pub fn plan(input: &PlanInput) -> Vec<MountOp> {
     let mut ops = vec![MountOp::Proc, MountOp::Sys, MountOp::Dev];
-    let user_targets: Vec<&PathBuf> = input
-        .user
-        .iter()
-        .filter_map(|m| match m {
-            MountOp::Tmpfs { target, .. } | MountOp::Bind { target, .. } => Some(target),
-            _ => None,
-        })
-        .collect();
+    let user_targets: Vec<&PathBuf> = input.user.iter().filter_map(MountOp::target).collect();
     if input.readonly_root {
         // Writable scratch space, unless the user mounts something there.
         for dir in ["/tmp", "/run"] {
