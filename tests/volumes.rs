@@ -575,6 +575,8 @@ fn volume_bad_input_is_125() {
             vec!["run", "--rm", "-v", "vol:/x:bogus", IMG, "true"],
             vec!["run", "--rm", "-v", "/tmp:/x:nocopy", IMG, "true"],
             vec!["run", "--rm", "-v", "a:b:c:d", IMG, "true"],
+            vec!["run", "--rm", "-v", "v:/", IMG, "true"],
+            vec!["run", "--rm", "-v", "/", IMG, "true"],
             vec!["run", "--rm", "--mount", &bind_missing, IMG, "true"],
             vec![
                 "run",
@@ -681,11 +683,17 @@ fn volume_export_import_round_trip() {
         hdr.set_size(4);
         hdr.set_mode(0o644);
         hdr.set_entry_type(tar::EntryType::Regular);
+        hdr.set_uid(0);
+        hdr.set_gid(0);
+        hdr.set_mtime(0);
         hdr.as_gnu_mut().unwrap().name[..11].copy_from_slice(b"../../evil\0");
         hdr.set_cksum();
         h.append(&hdr, &b"evil"[..]).unwrap();
         let evil = h.into_inner().unwrap();
-        let _ = ctx.rless_stdin(&["volume", "import", "hostile", "-"], &evil);
+        // `../../evil` lands inside the volume, as it would in a layer.
+        let out = ctx.rless_stdin(&["volume", "import", "hostile", "-"], &evil);
+        assert!(out.success(), "{out}");
+        assert!(data(ctx, "hostile").join("evil").is_file(), "{out}");
         for p in [
             ctx.root.join("volumes/evil"),
             ctx.root.join("evil"),

@@ -4,7 +4,7 @@
 //! to ask whether a host path exists.
 
 use crate::runtime::plan::MountOp;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SpecError {
@@ -20,6 +20,8 @@ pub enum SpecError {
     MissingSource(PathBuf),
     #[error("mount destination {0:?} must be an absolute path")]
     RelativeTarget(String),
+    #[error("mount destination {0:?} cannot be the root directory")]
+    RootTarget(String),
 }
 
 /// A volume to look up (or create) when the container is made.
@@ -45,10 +47,17 @@ pub enum Requested {
 }
 
 fn absolute_target(t: &str) -> Result<PathBuf, SpecError> {
-    if t.starts_with('/') {
-        Ok(PathBuf::from(t))
-    } else {
+    let p = PathBuf::from(t);
+    if !t.starts_with('/') {
         Err(SpecError::RelativeTarget(t.to_string()))
+    } else if p
+        .components()
+        .all(|c| matches!(c, Component::RootDir | Component::CurDir))
+    {
+        // Nothing may cover the whole root, as in docker.
+        Err(SpecError::RootTarget(t.to_string()))
+    } else {
+        Ok(p)
     }
 }
 
@@ -276,6 +285,12 @@ mod tests {
             );
         }
         assert!(matches!(parse_volume("data"), Err(SpecError::Volume(_))));
+        for root in ["v:/", "/tmp://", "/./", "/"] {
+            assert!(
+                matches!(parse_volume(root), Err(SpecError::RootTarget(_))),
+                "{root}"
+            );
+        }
         assert!(matches!(parse_volume("a:b:c:d"), Err(SpecError::Volume(_))));
     }
 

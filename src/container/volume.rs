@@ -372,6 +372,30 @@ mod tests {
             import(root, "v3", &tarball[..], &ExtractOptions { id_limit: None }),
             Err(VolumeError::NotEmpty(_))
         ));
+        // An archive made with `tar -C dir -cf - .` has a "./" entry.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, "./", io::empty()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(1);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, "./g", &b"y"[..]).unwrap();
+        ensure(root, "v4", BTreeMap::new(), BTreeMap::new(), false).unwrap();
+        let dotted = b.into_inner().unwrap();
+        import(root, "v4", &dotted[..], &ExtractOptions { id_limit: None }).unwrap();
+        assert_eq!(
+            fs::read_to_string(data_dir(root, "v4").join("g")).unwrap(),
+            "y"
+        );
         remove(root, "v1", false).unwrap();
         assert!(matches!(
             remove(root, "v1", false),
