@@ -51,6 +51,9 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             MountOp::Bind { source, target, readonly } if !source.starts_with(dir) => {
                 Some(serde_json::json!({"Type": "bind", "Source": source, "Destination": target, "RW": !readonly}))
             }
+            MountOp::Volume { name, source, target, readonly, .. } => {
+                Some(serde_json::json!({"Type": "volume", "Name": name, "Source": source, "Destination": target, "Driver": "local", "RW": !readonly}))
+            }
             MountOp::Tmpfs { target, options, readonly } => {
                 Some(serde_json::json!({"Type": "tmpfs", "Destination": target, "Options": options, "RW": !readonly}))
             }

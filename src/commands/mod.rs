@@ -33,6 +33,7 @@ mod stop;
 mod system;
 mod tag;
 mod top;
+mod volume;
 
 #[derive(Parser)]
 #[command(
@@ -111,6 +112,9 @@ enum Cmd {
     Login(login::LoginArgs),
     /// Remove stored credentials for a registry.
     Logout(login::LogoutArgs),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::Cmd),
     /// Manage the store itself.
     #[command(subcommand)]
     System(SystemCmd),
@@ -216,6 +220,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Info(a) => info::run(&ctx, a),
         Cmd::Login(a) => login::login(a),
         Cmd::Logout(a) => login::logout(a),
+        Cmd::Volume(c) => volume::run(&ctx, c),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
     }
 }

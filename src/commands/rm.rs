@@ -1,6 +1,6 @@
 //! `rless rm [-f] [-v] CTR…` and `rless container prune`: removal happens
-//! inside the user namespace, because a container's writable layer holds
-//! files owned by subordinate ids.
+//! inside the user namespace, because a container's writable layer (and,
+//! with `-v`, its anonymous volumes) holds files owned by subordinate ids.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -14,7 +14,7 @@ pub struct Args {
     /// Kill running containers first.
     #[arg(short, long)]
     force: bool,
-    /// Remove anonymous volumes too (none exist yet; accepted for docker compatibility).
+    /// Remove the container's anonymous volumes too (unless another container uses them).
     #[arg(short, long)]
     volumes: bool,
     #[arg(required = true)]
@@ -29,7 +29,6 @@ pub struct PruneArgs {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let _ = a.volumes;
     let store = ctx.store(LockMode::Shared)?;
     // Check everything first, kill what -f allows, then remove.
     let mut dirs = Vec::new();
@@ -53,7 +52,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     let mut failed = None;
     for (q, dir) in dirs {
-        match container::remove_dir(&dir) {
+        match container::remove(&dir, a.volumes) {
             Ok(()) => println!("{q}"),
             Err(e) => {
                 eprintln!("rless: cannot remove {q}: {e}");

@@ -3,13 +3,12 @@
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
-use rless::container::{
-    self, mountspec, ContainerConfig, ContainerId, ContainerState, RestartPolicy,
-};
+use rless::container::mountspec::{self, Requested, VolumeRequest};
+use rless::container::{self, volume, ContainerConfig, ContainerId, ContainerState, RestartPolicy};
 use rless::image::store::LockMode;
 use rless::image::{find_image, time};
 use rless::runtime::caps::CapSet;
-use rless::runtime::plan::{self, PlanInput};
+use rless::runtime::plan::{self, MountOp, PlanInput};
 use rless::runtime::rootfs::RootFs;
 use rless::runtime::storage::{Driver, Layers};
 use rless::runtime::{self, ContainerSpec, ProcessSpec, SeccompMode};
@@ -59,12 +58,15 @@ pub struct Args {
     /// The container's hostname (default: the short container id).
     #[arg(short = 'h', long)]
     hostname: Option<String>,
-    /// Bind mount: /host/path:/container/path[:ro].
+    /// Bind mount or volume: /host/path:/ctr/path[:ro], NAME:/ctr/path[:ro|nocopy], or /ctr/path (anonymous volume).
     #[arg(short, long = "volume")]
     volume: Vec<String>,
-    /// Mount in docker's syntax: type=bind|tmpfs,src=…,dst=…[,readonly].
+    /// Mount in docker's syntax: type=volume|bind|tmpfs,src=…,dst=…[,readonly][,volume-nocopy].
     #[arg(long)]
     mount: Vec<String>,
+    /// Mount the volumes and binds of another container (CTR[:ro|rw]).
+    #[arg(long, value_name = "CTR[:ro]")]
+    volumes_from: Vec<String>,
     /// A tmpfs: /path[:size=…,mode=…].
     #[arg(long)]
     tmpfs: Vec<String>,
@@ -130,6 +132,8 @@ struct ImageDefaults {
     env: Vec<String>,
     workdir: String,
     user: String,
+    /// `VOLUME` declarations (config.Volumes): anonymous volumes.
+    volumes: Vec<String>,
 }
 
 fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
@@ -181,18 +185,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         CapSet::docker_default().adjusted(&a.cap_add, &a.cap_drop)?
     };
-    let mut user_mounts = Vec::new();
-    let mut create_sources = Vec::new();
+    let mut requested = Vec::new();
     for v in &a.volume {
-        let (m, create) = mountspec::parse_volume(v)?;
-        user_mounts.push(m);
-        create_sources.extend(create);
+        requested.push(mountspec::parse_volume(v)?);
     }
     for m in &a.mount {
-        user_mounts.push(mountspec::parse_mount(m)?);
+        requested.push(mountspec::parse_mount(m)?);
     }
     for t in &a.tmpfs {
-        user_mounts.push(mountspec::parse_tmpfs(t)?);
+        requested.push(Requested::Mount(mountspec::parse_tmpfs(t)?));
     }
     let mut user_env = Vec::new();
     for f in &a.env_file {
@@ -248,6 +249,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     .and_then(|w| w.as_str())
                     .unwrap_or("")
                     .to_string(),
+                volumes: field("Volumes")
+                    .and_then(|v| v.as_object())
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default(),
             };
             let mut lower = Vec::new();
             for l in img.layers.iter().rev() {
@@ -289,32 +294,111 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if args.is_empty() {
         bail!("no command given and the image has none");
     }
-    for src in &create_sources {
-        std::fs::create_dir_all(src)
-            .with_context(|| format!("cannot create bind source {}", src.display()))?;
+    // --volumes-from, then the image's VOLUMEs the user does not cover,
+    // come before the user's own mounts.
+    let mut inherited = Vec::new();
+    for f in &a.volumes_from {
+        inherited.extend(volumes_from(&store, f)?);
+    }
+    let covered: Vec<PathBuf> = requested
+        .iter()
+        .map(|r| match r {
+            Requested::Mount(m) | Requested::BindToCreate(m) => m.target().cloned(),
+            Requested::Volume(v) => Some(v.target.clone()),
+        })
+        .chain(inherited.iter().map(|m: &MountOp| m.target().cloned()))
+        .flatten()
+        .collect();
+    let mut image_volumes: Vec<Requested> = Vec::new();
+    for v in &defaults.volumes {
+        let target = Path::new("/").join(v.trim_start_matches('/'));
+        if !covered.contains(&target)
+            && !image_volumes
+                .iter()
+                .any(|r| matches!(r, Requested::Volume(q) if q.target == target))
+        {
+            image_volumes.push(Requested::Volume(VolumeRequest {
+                name: None,
+                target,
+                readonly: false,
+                copy: true,
+            }));
+        }
+    }
+    for r in &requested {
+        if let Requested::BindToCreate(MountOp::Bind { source, .. }) = r {
+            std::fs::create_dir_all(source)
+                .with_context(|| format!("cannot create bind source {}", source.display()))?;
+        }
     }
 
+    // The volumes lock is held until the container that uses them is
+    // recorded, so no `volume rm` can slip in between.
+    let volumes_lock = volume::lock(store.root())?;
+    let mut user_mounts = Vec::new();
+    let mut made = Vec::new();
+    let mut failure = None;
+    for r in image_volumes
+        .into_iter()
+        .map(Some)
+        .chain([None])
+        .chain(requested.into_iter().map(Some))
+    {
+        match r {
+            // The slot between the image's volumes and the user's mounts.
+            None => user_mounts.append(&mut inherited),
+            Some(Requested::Mount(m) | Requested::BindToCreate(m)) => user_mounts.push(m),
+            Some(Requested::Volume(v)) => match volume::resolve(store.root(), &v) {
+                Ok((m, new)) => {
+                    if new {
+                        made.push(volume_name(&m));
+                    }
+                    user_mounts.push(m);
+                }
+                Err(e) => {
+                    failure = Some(anyhow::Error::from(e));
+                    break;
+                }
+            },
+        }
+    }
     let id = ContainerId::random();
-    let (config, dir) = container::create(
-        &store,
-        ContainerConfig {
-            id: id.clone(),
-            name: a.name.clone().unwrap_or_default(),
-            image_id,
-            image_name,
-            command: args.clone(),
-            created: time::now(),
-            auto_remove: a.rm,
-            restart,
-        },
-    )?;
+    let created = match failure {
+        Some(e) => Err(e),
+        None => container::create(
+            &store,
+            ContainerConfig {
+                id: id.clone(),
+                name: a.name.clone().unwrap_or_default(),
+                image_id,
+                image_name,
+                command: args.clone(),
+                created: time::now(),
+                auto_remove: a.rm,
+                restart,
+                mounts: user_mounts.clone(),
+            },
+        )
+        .map_err(anyhow::Error::from),
+    };
+    let (config, dir) = match created {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing is left behind: the volumes made here are still empty.
+            for n in made {
+                let _ = volume::remove(store.root(), &n, true);
+            }
+            return Err(e);
+        }
+    };
+    drop(volumes_lock);
     drop(store);
     trace::mark("container created");
     let hostname = a.hostname.clone().unwrap_or_else(|| id.short().to_string());
     let generated = match write_generated_files(&dir, &hostname, private_network) {
         Ok(g) => g,
         Err(e) => {
-            let _ = container::remove_dir(&dir);
+            let _ = container::remove(&dir, true);
             return Err(e);
         }
     };
@@ -397,7 +481,7 @@ pub fn attach(
     let result = start_foreground(spec, dir);
     let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
     if config.auto_remove || failed_fresh {
-        if let Err(e) = container::remove_dir(dir) {
+        if let Err(e) = container::remove(dir, true) {
             eprintln!(
                 "rless: warning: cannot remove container {}: {e}",
                 config.id.short()
@@ -605,6 +689,55 @@ fn check_cgroups(a: &Args) -> Result<()> {
     }
 }
 
+fn volume_name(m: &MountOp) -> String {
+    match m {
+        MountOp::Volume { name, .. } => name.clone(),
+        _ => String::new(),
+    }
+}
+
+/// `--volumes-from CTR[:ro|rw]`: the binds and volumes `CTR` was created
+/// with (not its tmpfs), read-only with `:ro`. Its anonymous volumes stay
+/// its own: removing this container does not remove them.
+fn volumes_from(store: &rless::image::store::Store, spec: &str) -> Result<Vec<MountOp>> {
+    let (query, ro) = match spec.rsplit_once(':') {
+        Some((q, "ro")) => (q, true),
+        Some((q, "rw")) => (q, false),
+        Some(_) => bail!("invalid --volumes-from {spec:?}: expected CONTAINER[:ro|rw]"),
+        None => (spec, false),
+    };
+    let (c, _) = container::find(store, query)?;
+    Ok(c.mounts
+        .into_iter()
+        .filter_map(|m| match m {
+            MountOp::Bind {
+                source,
+                target,
+                readonly,
+            } => Some(MountOp::Bind {
+                source,
+                target,
+                readonly: readonly || ro,
+            }),
+            MountOp::Volume {
+                name,
+                source,
+                target,
+                readonly,
+                ..
+            } => Some(MountOp::Volume {
+                name,
+                source,
+                target,
+                readonly: readonly || ro,
+                copy: false,
+                anonymous: false,
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Later definitions of a variable replace earlier ones, in place.
 fn dedup_env(env: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(env.len());
@@ -672,7 +805,6 @@ fn write_generated_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rless::runtime::plan::MountOp;
 
     #[test]
     fn env_precedence() {

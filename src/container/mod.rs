@@ -4,6 +4,8 @@
 //! (written once, at creation), `state.json` (replaced atomically at each
 //! change), the writable layer (`upper/`, `work/`), the mount point
 //! `merged/` and the generated `hosts`, `hostname` and `resolv.conf`.
+//! `config.json` lists the container's user mounts, among them the
+//! volumes it uses ([`volume`]).
 //! Creation takes the `containers` lock so two containers cannot take one
 //! name; the directory is made under a temporary name and renamed into
 //! place last, so a half-made container never shows.
@@ -12,6 +14,7 @@ pub mod control;
 pub mod logs;
 pub mod monitor;
 pub mod mountspec;
+pub mod volume;
 
 use crate::image::digest::Digest;
 use crate::image::store::{remove_tree, tmp_name, Store, StoreError};
@@ -87,6 +90,8 @@ pub enum ContainerError {
     BadName(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Volume(#[from] volume::VolumeError),
     #[error("cannot {op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -108,6 +113,10 @@ pub struct ContainerConfig {
     pub auto_remove: bool,
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// The user mounts (binds, tmpfs, volumes) it was created with: which
+    /// volumes it uses, and what `--volumes-from` copies.
+    #[serde(default)]
+    pub mounts: Vec<crate::runtime::plan::MountOp>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
@@ -311,7 +320,12 @@ pub fn containers_dir(store: &Store) -> PathBuf {
 
 /// Reads every container's configuration (unreadable ones are skipped).
 pub fn list(store: &Store) -> Vec<ContainerConfig> {
-    let Ok(rd) = fs::read_dir(containers_dir(store)) else {
+    list_at(store.root())
+}
+
+/// [`list`] for the store at `root`, without opening it.
+pub fn list_at(root: &Path) -> Vec<ContainerConfig> {
+    let Ok(rd) = fs::read_dir(root.join("containers")) else {
         return vec![];
     };
     rd.flatten()
@@ -444,6 +458,23 @@ pub fn read_spec(dir: &Path) -> Result<crate::runtime::ContainerSpec, ContainerE
     })
 }
 
+/// Deletes a container's directory, then, with `volumes`, its anonymous
+/// volumes no other container uses (`rm -v`, `--rm`). Must run inside the
+/// user namespace when volumes may hold subordinate ids' files.
+pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
+    let config: Option<ContainerConfig> = fs::read(dir.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    remove_dir(dir)?;
+    // containers/<id> -> the store root.
+    if let (true, Some(c), Some(root)) = (volumes, config, dir.parent().and_then(Path::parent)) {
+        if let Some(e) = volume::remove_anonymous(root, &c).into_iter().next() {
+            return Err(ContainerError::Volume(e));
+        }
+    }
+    Ok(())
+}
+
 /// Deletes a container's directory (renamed away first, then removed).
 pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
     let parent = dir.parent().unwrap_or(dir);
@@ -501,6 +532,7 @@ mod tests {
             created: 0,
             auto_remove: false,
             restart: RestartPolicy::No,
+            mounts: vec![],
         };
         let (c, dir) = create(&store, cfg("web")).unwrap();
         assert!(dir.join("upper").is_dir());

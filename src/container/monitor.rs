@@ -8,14 +8,15 @@
 //! prints the id (or the error) and exits. The monitor stays: it copies the
 //! two pipes into the log ([`super::logs`]), passes SIGTERM, SIGINT, SIGHUP,
 //! SIGQUIT, SIGUSR1 and SIGUSR2 on to the init, and when the init exits it
-//! records the exit code and, with `--rm`, removes the container.
+//! records the exit code and, with `--rm`, removes the container and its
+//! anonymous volumes.
 //!
 //! The init dies with the monitor (PDEATHSIG), so a killed monitor takes the
 //! container with it and `ps` can tell from the monitor's pid and start time
 //! that the container has exited.
 
 use super::logs::{LogWriter, Stream, DEFAULT_MAX_SIZE};
-use super::{process_start, remove_dir, write_state, ContainerState};
+use super::{process_start, remove, write_state, ContainerState};
 use crate::image::time;
 use crate::runtime::{self, ContainerIo, ContainerSpec};
 use nix::sys::signal::Signal;
@@ -137,7 +138,7 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
 /// Records the exit, and removes the container when asked to.
 fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>, driver: Option<String>) {
     if auto_remove {
-        if let Err(e) = remove_dir(dir) {
+        if let Err(e) = remove(dir, true) {
             eprintln!("rless monitor: cannot remove the container: {e}");
         }
         return;

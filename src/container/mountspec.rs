@@ -1,84 +1,139 @@
-//! Parsing `-v`, `--mount` and `--tmpfs` into mount plan steps, with
-//! docker's syntax and docker's checks. Pure functions: no file is touched
-//! except to ask whether a host path exists.
+//! Parsing `-v`, `--mount` and `--tmpfs` with docker's syntax and docker's
+//! checks, into mount plan steps or volume requests (looked up or created
+//! later by [`super::volume`]). Pure functions: no file is touched except
+//! to ask whether a host path exists.
 
 use crate::runtime::plan::MountOp;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SpecError {
-    #[error("invalid volume specification {0:?}: expected /host/path:/container/path[:ro|rw]")]
+    #[error("invalid volume specification {0:?}: expected /host/path:/container/path[:ro|rw], NAME:/container/path[:ro|rw|nocopy] or /container/path")]
     Volume(String),
     #[error("invalid mount specification {spec:?}: {why}")]
     Mount { spec: String, why: String },
     #[error("invalid tmpfs specification {0:?}: expected /container/path[:options]")]
     Tmpfs(String),
-    #[error("named volumes are not supported yet ({0:?}); use an absolute host path")]
-    NamedVolume(String),
+    #[error("invalid volume name {0:?}: a host path must be absolute, and a volume name is letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    BadVolumeName(String),
     #[error("bind source path does not exist: {0}")]
     MissingSource(PathBuf),
     #[error("mount destination {0:?} must be an absolute path")]
     RelativeTarget(String),
+    #[error("mount destination {0:?} cannot be the root directory")]
+    RootTarget(String),
+}
+
+/// A volume to look up (or create) when the container is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeRequest {
+    /// `None`: a new anonymous volume.
+    pub name: Option<String>,
+    pub target: PathBuf,
+    pub readonly: bool,
+    /// Fill an empty volume from the image (off with `nocopy`).
+    pub copy: bool,
+}
+
+/// One user mount as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requested {
+    /// Usable as it is: a bind whose source exists, or a tmpfs.
+    Mount(MountOp),
+    /// A `-v` bind whose missing host directory is created just before the
+    /// container is, as docker does.
+    BindToCreate(MountOp),
+    Volume(VolumeRequest),
 }
 
 fn absolute_target(t: &str) -> Result<PathBuf, SpecError> {
-    if t.starts_with('/') {
-        Ok(PathBuf::from(t))
-    } else {
+    let p = PathBuf::from(t);
+    if !t.starts_with('/') {
         Err(SpecError::RelativeTarget(t.to_string()))
+    } else if p
+        .components()
+        .all(|c| matches!(c, Component::RootDir | Component::CurDir))
+    {
+        // Nothing may cover the whole root, as in docker.
+        Err(SpecError::RootTarget(t.to_string()))
+    } else {
+        Ok(p)
     }
 }
 
-/// `-v SRC:DST[:OPTS]`. A missing host directory is created, as docker does.
-pub fn parse_volume(spec: &str) -> Result<(MountOp, Option<PathBuf>), SpecError> {
+fn volume_name(name: &str) -> Result<String, SpecError> {
+    if super::valid_name(name) {
+        Ok(name.to_string())
+    } else {
+        Err(SpecError::BadVolumeName(name.to_string()))
+    }
+}
+
+/// `-v SRC:DST[:OPTS]` (a bind when SRC is absolute, else a named volume)
+/// or `-v DST` (an anonymous volume).
+pub fn parse_volume(spec: &str) -> Result<Requested, SpecError> {
+    let bad = || SpecError::Volume(spec.to_string());
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, opts) = match parts[..] {
+        [dst] if dst.starts_with('/') => {
+            return Ok(Requested::Volume(VolumeRequest {
+                name: None,
+                target: absolute_target(dst)?,
+                readonly: false,
+                copy: true,
+            }))
+        }
         [src, dst] => (src, dst, ""),
         [src, dst, opts] => (src, dst, opts),
-        [dst] if dst.starts_with('/') => return Err(SpecError::NamedVolume(spec.to_string())),
-        _ => return Err(SpecError::Volume(spec.to_string())),
+        _ => return Err(bad()),
     };
     if src.is_empty() || dst.is_empty() {
-        return Err(SpecError::Volume(spec.to_string()));
+        return Err(bad());
     }
-    if !src.starts_with('/') {
-        if src.starts_with('.') {
-            return Err(SpecError::Volume(spec.to_string()));
-        }
-        return Err(SpecError::NamedVolume(spec.to_string()));
-    }
-    let mut readonly = false;
+    let is_bind = src.starts_with('/');
+    let (mut readonly, mut copy) = (false, true);
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => readonly = true,
             "rw" => readonly = false,
+            "nocopy" if !is_bind => copy = false,
             // SELinux relabelling and propagation are accepted and ignored.
             "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
             | "delegated" | "cached" | "consistent" => {}
-            _ => return Err(SpecError::Volume(spec.to_string())),
+            _ => return Err(bad()),
         }
     }
-    let target = absolute_target(dst)?;
-    let source = PathBuf::from(src);
-    let create = (!source.exists()).then(|| source.clone());
-    Ok((
-        MountOp::Bind {
-            source,
-            target,
+    if !is_bind {
+        let name = volume_name(src)?;
+        return Ok(Requested::Volume(VolumeRequest {
+            name: Some(name),
+            target: absolute_target(dst)?,
             readonly,
-        },
-        create,
-    ))
+            copy,
+        }));
+    }
+    let source = PathBuf::from(src);
+    let m = MountOp::Bind {
+        source: source.clone(),
+        target: absolute_target(dst)?,
+        readonly,
+    };
+    Ok(if source.exists() {
+        Requested::Mount(m)
+    } else {
+        Requested::BindToCreate(m)
+    })
 }
 
-/// `--mount type=bind|tmpfs,…` in docker's syntax.
-pub fn parse_mount(spec: &str) -> Result<MountOp, SpecError> {
+/// `--mount type=volume|bind|tmpfs,…` in docker's syntax (the type
+/// defaults to volume).
+pub fn parse_mount(spec: &str) -> Result<Requested, SpecError> {
     let bad = |why: &str| SpecError::Mount {
         spec: spec.to_string(),
         why: why.to_string(),
     };
     let mut kind = "volume";
-    let (mut src, mut dst, mut readonly) = (None, None, false);
+    let (mut src, mut dst, mut readonly, mut copy) = (None, None, false, true);
     let mut tmpfs_opts = Vec::new();
     for field in spec.split(',') {
         let (k, v) = field
@@ -90,6 +145,9 @@ pub fn parse_mount(spec: &str) -> Result<MountOp, SpecError> {
             ("destination" | "dst" | "target", Some(d)) => dst = Some(d),
             ("readonly" | "ro", None | Some("true" | "1")) => readonly = true,
             ("readonly" | "ro", Some("false" | "0")) => readonly = false,
+            ("volume-nocopy", None | Some("true" | "1")) => copy = false,
+            ("volume-nocopy", Some("false" | "0")) => copy = true,
+            ("volume-driver", Some("local")) => {}
             ("bind-propagation" | "consistency" | "bind-nonrecursive", Some(_)) => {}
             ("tmpfs-size", Some(s)) => tmpfs_opts.push(format!("size={s}")),
             ("tmpfs-mode", Some(m)) => tmpfs_opts.push(format!("mode={m}")),
@@ -106,23 +164,28 @@ pub fn parse_mount(spec: &str) -> Result<MountOp, SpecError> {
             if !Path::new(src).exists() {
                 return Err(SpecError::MissingSource(src.into()));
             }
-            Ok(MountOp::Bind {
+            Ok(Requested::Mount(MountOp::Bind {
                 source: src.into(),
                 target: dst,
                 readonly,
-            })
+            }))
         }
         "tmpfs" => {
             if src.is_some() {
                 return Err(bad("tmpfs mounts take no source"));
             }
-            Ok(MountOp::Tmpfs {
+            Ok(Requested::Mount(MountOp::Tmpfs {
                 target: dst,
                 options: tmpfs_opts.join(","),
                 readonly,
-            })
+            }))
         }
-        "volume" => Err(SpecError::NamedVolume(spec.to_string())),
+        "volume" => Ok(Requested::Volume(VolumeRequest {
+            name: src.filter(|s| !s.is_empty()).map(volume_name).transpose()?,
+            target: dst,
+            readonly,
+            copy,
+        })),
         other => Err(bad(&format!("unknown type {other:?}"))),
     }
 }
@@ -162,20 +225,29 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountOp, SpecError> {
 mod tests {
     use super::*;
 
+    fn vol(name: Option<&str>, target: &str, readonly: bool, copy: bool) -> Requested {
+        Requested::Volume(VolumeRequest {
+            name: name.map(String::from),
+            target: target.into(),
+            readonly,
+            copy,
+        })
+    }
+
     #[test]
     fn volumes() {
-        let (m, create) = parse_volume("/tmp:/data:ro").unwrap();
         assert_eq!(
-            m,
-            MountOp::Bind {
+            parse_volume("/tmp:/data:ro").unwrap(),
+            Requested::Mount(MountOp::Bind {
                 source: "/tmp".into(),
                 target: "/data".into(),
                 readonly: true
-            }
+            })
         );
-        assert!(create.is_none());
-        let (_, create) = parse_volume("/nonexistent-rless-test:/x").unwrap();
-        assert_eq!(create, Some(PathBuf::from("/nonexistent-rless-test")));
+        assert!(matches!(
+            parse_volume("/nonexistent-rless-test:/x").unwrap(),
+            Requested::BindToCreate(_)
+        ));
         assert!(matches!(
             parse_volume("/tmp:data"),
             Err(SpecError::RelativeTarget(_))
@@ -185,38 +257,77 @@ mod tests {
             Err(SpecError::Volume(_))
         ));
         assert!(matches!(
-            parse_volume("name:/data"),
-            Err(SpecError::NamedVolume(_))
-        ));
-        assert!(matches!(
-            parse_volume("./rel:/data"),
+            parse_volume("/tmp:/data:nocopy"),
             Err(SpecError::Volume(_))
         ));
+        assert_eq!(
+            parse_volume("name:/data").unwrap(),
+            vol(Some("name"), "/data", false, true)
+        );
+        assert_eq!(
+            parse_volume("db.1:/data:ro,nocopy").unwrap(),
+            vol(Some("db.1"), "/data", true, false)
+        );
+        assert_eq!(
+            parse_volume("/data").unwrap(),
+            vol(None, "/data", false, true)
+        );
+        for bad in [
+            "./rel:/data",
+            "../x:/data",
+            "a/b:/data",
+            "..:/data",
+            "-x:/d",
+        ] {
+            assert!(
+                matches!(parse_volume(bad), Err(SpecError::BadVolumeName(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(parse_volume("data"), Err(SpecError::Volume(_))));
+        for root in ["v:/", "/tmp://", "/./", "/"] {
+            assert!(
+                matches!(parse_volume(root), Err(SpecError::RootTarget(_))),
+                "{root}"
+            );
+        }
         assert!(matches!(parse_volume("a:b:c:d"), Err(SpecError::Volume(_))));
     }
 
     #[test]
     fn mounts_and_tmpfs() {
         assert_eq!(
-            parse_mount("type=bind,src=/tmp,dst=/t,readonly").unwrap(),
-            MountOp::Bind {
+            parse_mount("type=bind,src=/tmp,dst=/t,readonly,bind-propagation=rprivate").unwrap(),
+            Requested::Mount(MountOp::Bind {
                 source: "/tmp".into(),
                 target: "/t".into(),
                 readonly: true
-            }
+            })
         );
         assert!(matches!(
             parse_mount("type=bind,src=/nonexistent-rless,dst=/t"),
             Err(SpecError::MissingSource(_))
         ));
         assert_eq!(
-            parse_mount("type=tmpfs,dst=/scratch,tmpfs-size=1m").unwrap(),
-            MountOp::Tmpfs {
+            parse_mount("type=tmpfs,dst=/scratch,tmpfs-size=1m,tmpfs-mode=1777").unwrap(),
+            Requested::Mount(MountOp::Tmpfs {
                 target: "/scratch".into(),
-                options: "size=1m".into(),
+                options: "size=1m,mode=1777".into(),
                 readonly: false
-            }
+            })
         );
+        assert_eq!(
+            parse_mount("type=volume,src=v,dst=/v,readonly,volume-nocopy").unwrap(),
+            vol(Some("v"), "/v", true, false)
+        );
+        assert_eq!(
+            parse_mount("dst=/anon").unwrap(),
+            vol(None, "/anon", false, true)
+        );
+        assert!(matches!(
+            parse_mount("type=volume,src=a/b,dst=/v"),
+            Err(SpecError::BadVolumeName(_))
+        ));
         assert!(parse_mount("type=bind,dst=/t").is_err());
         assert!(parse_mount("type=weird,dst=/t").is_err());
         assert_eq!(

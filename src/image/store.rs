@@ -360,7 +360,7 @@ impl Store {
     /// Removes `.tmp-*` debris left by killed processes. Only called with the
     /// exclusive lock, when no other process can own such debris.
     fn remove_debris(&self) {
-        for sub in ["blobs/sha256", "layers", "images"] {
+        for sub in ["blobs/sha256", "layers", "images", "volumes"] {
             let dir = self.root.join(sub);
             let Ok(rd) = fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {

@@ -19,6 +19,7 @@
 
 pub mod caps;
 pub mod cgroups;
+pub mod copyup;
 pub mod exec;
 pub mod ids;
 pub mod init;

@@ -34,6 +34,18 @@ pub enum MountOp {
         target: PathBuf,
         readonly: bool,
     },
+    /// A volume (`STORE/volumes/NAME/_data`) bound in. With `copy`, an
+    /// empty volume is first filled with what the image has at `target`
+    /// ([`super::copyup`]). `anonymous` volumes belong to the container
+    /// that made them (`rm -v`, `--rm`).
+    Volume {
+        name: String,
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+        copy: bool,
+        anonymous: bool,
+    },
     /// Remount the root read-only (`--read-only`).
     RootReadOnly,
     /// Hide kernel interfaces: /dev/null over files, an empty read-only
@@ -67,13 +79,26 @@ pub const READONLY_PATHS: [&str; 6] = [
     "/proc/sysrq-trigger",
 ];
 
+impl MountOp {
+    /// Where a user mount lands in the container.
+    pub fn target(&self) -> Option<&PathBuf> {
+        match self {
+            MountOp::Tmpfs { target, .. }
+            | MountOp::Bind { target, .. }
+            | MountOp::Volume { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+}
+
 /// What the plan is computed from.
 #[derive(Debug, Clone, Default)]
 pub struct PlanInput {
     pub readonly_root: bool,
     /// Generated files (hosts, hostname, resolv.conf): host path, container path.
     pub generated: Vec<(PathBuf, PathBuf)>,
-    /// User mounts from `-v`, `--mount` and `--tmpfs`, in command-line order.
+    /// User mounts from `-v`, `--mount`, `--tmpfs`, `--volumes-from` and
+    /// the image's `VOLUME`s (those first), in command-line order.
     pub user: Vec<MountOp>,
     /// `--privileged`: no masked or read-only kernel paths.
     pub privileged: bool,
@@ -90,14 +115,7 @@ pub fn plan(input: &PlanInput) -> Vec<MountOp> {
             READONLY_PATHS.iter().map(PathBuf::from).collect(),
         ));
     }
-    let user_targets: Vec<&PathBuf> = input
-        .user
-        .iter()
-        .filter_map(|m| match m {
-            MountOp::Tmpfs { target, .. } | MountOp::Bind { target, .. } => Some(target),
-            _ => None,
-        })
-        .collect();
+    let user_targets: Vec<&PathBuf> = input.user.iter().filter_map(MountOp::target).collect();
     if input.readonly_root {
         // Writable scratch space, unless the user mounts something there.
         for dir in ["/tmp", "/run"] {

@@ -7,7 +7,9 @@
 //! resolved inside the new root, following the image's symlinks as if the
 //! root were `/` ([`resolve_in_root`]), so `/data -> /etc` cannot send a
 //! mount outside it. Nothing else runs in the container yet, so the tree
-//! cannot change under the resolution.
+//! cannot change under the resolution. Volumes go through the same
+//! resolution; an empty one is filled from the image first
+//! ([`super::copyup`]).
 
 use super::plan::{MountOp, DEV_NODES};
 use rustix::mount::{self, MountFlags, MountPropagationFlags, UnmountFlags};
@@ -30,6 +32,8 @@ pub enum RootfsError {
     NoFuse(String),
     #[error("too many layers for one overlay mount ({0} bytes of options)")]
     TooManyLayers(usize),
+    #[error(transparent)]
+    Copy(#[from] super::copyup::CopyError),
     #[error("{0:?} is not an absolute path")]
     Relative(PathBuf),
 }
@@ -267,6 +271,19 @@ pub fn apply(root: &Path, op: &MountOp) -> Result<(), RootfsError> {
             target,
             readonly,
         } => bind(source, &resolve_in_root(root, target)?, *readonly),
+        MountOp::Volume {
+            source,
+            target,
+            readonly,
+            copy,
+            ..
+        } => {
+            let t = resolve_in_root(root, target)?;
+            if *copy {
+                super::copyup::copy_up(&t, source)?;
+            }
+            bind(source, &t, *readonly)
+        }
         MountOp::RootReadOnly => remount_readonly(root),
         MountOp::Mask(paths) => {
             for p in paths {

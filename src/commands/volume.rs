@@ -1,0 +1,302 @@
+//! `rless volume create|ls|inspect|rm|prune|export|import`.
+//!
+//! Listing and inspecting read only `volume.json` files and run as the
+//! user. Everything that deletes or reads a volume's content runs inside
+//! the user namespace ([`Ctx::enter_userns`]), because containers write
+//! files there as subordinate ids; creation needs no namespace (an empty
+//! directory owned by the user is owned by the container's root).
+
+use super::Ctx;
+use anyhow::{bail, Context, Result};
+use rless::container::volume::{self, VolumeMeta};
+use rless::image::store::LockMode;
+use rless::image::time::format_rfc3339;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// Create a volume (an existing one of that name is kept).
+    Create(CreateArgs),
+    /// List volumes.
+    #[command(alias = "list", name = "ls")]
+    Ls(LsArgs),
+    /// Show volumes' details as JSON.
+    Inspect(NamesArgs),
+    /// Remove volumes.
+    Rm(RmArgs),
+    /// Remove unused anonymous volumes (with -a, every unused volume).
+    Prune(PruneArgs),
+    /// Write a volume's content to standard output as a tar archive.
+    Export(ExportArgs),
+    /// Fill an empty volume (created if missing) from a tar archive.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    /// Set a label (KEY=VALUE).
+    #[arg(short, long = "label")]
+    label: Vec<String>,
+    /// Set a driver option (KEY=VALUE); recorded only.
+    #[arg(short, long = "opt")]
+    opt: Vec<String>,
+    /// Volume driver: only local.
+    #[arg(short, long, default_value = "local")]
+    driver: String,
+    /// The name (default: a random 64-hex name).
+    name: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct LsArgs {
+    /// Print only names.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Output format: table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+#[derive(clap::Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct RmArgs {
+    /// Remove volumes even if containers use them.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Remove every unused volume, named ones too.
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask (rless never asks).
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    name: String,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    name: String,
+    /// A tar file, or `-` for standard input.
+    source: PathBuf,
+}
+
+pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Create(a) => create(ctx, a),
+        Cmd::Ls(a) => ls(ctx, a),
+        Cmd::Inspect(a) => inspect(ctx, a),
+        Cmd::Rm(a) => rm(ctx, a),
+        Cmd::Prune(a) => prune(ctx, a),
+        Cmd::Export(a) => export(ctx, a),
+        Cmd::Import(a) => import(ctx, a),
+    }
+}
+
+fn key_values(what: &str, items: &[String]) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if !kv.is_empty() => Ok((kv.clone(), String::new())),
+            _ => bail!("invalid {what} {kv:?}: expected KEY=VALUE"),
+        })
+        .collect()
+}
+
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
+    if a.driver != "local" {
+        bail!("unknown volume driver {:?}: only local", a.driver);
+    }
+    let labels = key_values("label", &a.label)?;
+    let options = key_values("option", &a.opt)?;
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = volume::lock(store.root())?;
+    let (anonymous, name) = match a.name {
+        Some(n) => (false, n),
+        None => (
+            true,
+            rless::container::ContainerId::random().as_str().to_string(),
+        ),
+    };
+    let (meta, _) = volume::ensure(store.root(), &name, labels, options, anonymous)?;
+    println!("{}", meta.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// docker's `volume inspect` object.
+fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
+    serde_json::json!({
+        "Name": m.name,
+        "Driver": "local",
+        "Mountpoint": volume::data_dir(root, &m.name),
+        "CreatedAt": format_rfc3339(m.created),
+        "Labels": m.labels,
+        "Options": m.options,
+        "Scope": "local",
+        "Anonymous": m.anonymous,
+        "UsedBy": volume::users(root, &m.name, None),
+    })
+}
+
+fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let all = volume::list(store.root());
+    if a.quiet {
+        for v in &all {
+            println!("{}", v.name);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match a.format.as_str() {
+        "json" => {
+            let out: Vec<_> = all.iter().map(|v| describe(store.root(), v)).collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        "table" => {
+            let mut rows = vec![["DRIVER".to_string(), "VOLUME NAME".into()]];
+            rows.extend(all.iter().map(|v| ["local".to_string(), v.name.clone()]));
+            super::images::print_table(&rows);
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let mut out = Vec::new();
+    for n in &a.names {
+        out.push(describe(store.root(), &volume::read(store.root(), n)?));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = volume::lock(store.root())?;
+    // Check everything first, so one bad name removes nothing.
+    for n in &a.names {
+        volume::read(store.root(), n)?;
+        let users = volume::users(store.root(), n, None);
+        if !a.force && !users.is_empty() {
+            bail!(
+                "volume {n} is in use by container {}; remove the container first or use -f",
+                users.join(", ")
+            );
+        }
+    }
+    for n in &a.names {
+        volume::remove(store.root(), n, a.force)?;
+        println!("{n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
+    let _ = a.force;
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = volume::lock(store.root())?;
+    println!("Deleted Volumes:");
+    let mut errors = 0;
+    for v in volume::list(store.root()) {
+        if !(a.all || v.anonymous) || !volume::users(store.root(), &v.name, None).is_empty() {
+            continue;
+        }
+        match volume::remove(store.root(), &v.name, false) {
+            Ok(()) => println!("{}", v.name),
+            Err(e) => {
+                eprintln!("rless: cannot remove volume {}: {e}", v.name);
+                errors += 1;
+            }
+        }
+    }
+    if errors > 0 {
+        bail!("{errors} volumes could not be removed");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(ctx: &Ctx, a: ExportArgs) -> Result<ExitCode> {
+    // Check before entering the namespace, so a typo fails fast.
+    volume::read(&ctx.root, &a.name)?;
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    match &a.output {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            volume::export(store.root(), &a.name, std::io::BufWriter::new(f))?;
+        }
+        None => {
+            let out = std::io::stdout().lock();
+            volume::export(store.root(), &a.name, std::io::BufWriter::new(out))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(ctx: &Ctx, a: ImportArgs) -> Result<ExitCode> {
+    let stdin = a.source == Path::new("-");
+    if !stdin {
+        std::fs::metadata(&a.source)
+            .with_context(|| format!("cannot read {}", a.source.display()))?;
+    }
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let lock = volume::lock(store.root())?;
+    let (_, made) = volume::ensure(
+        store.root(),
+        &a.name,
+        BTreeMap::new(),
+        BTreeMap::new(),
+        false,
+    )?;
+    drop(lock);
+    let opts = super::extract_options(ctx);
+    let result = if stdin {
+        volume::import(store.root(), &a.name, std::io::stdin().lock(), &opts)
+    } else {
+        let f = std::fs::File::open(&a.source)
+            .with_context(|| format!("cannot read {}", a.source.display()))?;
+        volume::import(store.root(), &a.name, std::io::BufReader::new(f), &opts)
+    };
+    if let Err(e) = result {
+        // A volume made for this import goes again, half-filled or not.
+        if made {
+            let _lock = volume::lock(store.root());
+            let _ = volume::remove(store.root(), &a.name, true);
+        }
+        return Err(e.into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
