@@ -41,9 +41,10 @@ pub fn run_detached(
     let tell = |msg: &str| {
         let _ = rustix::io::write(&ready, format!("{}\n", msg.replace('\n', " ")).as_bytes());
     };
+    // Clean up first, then answer: when `run -d` returns, nothing is left.
     let fail = |code: i32, msg: &str| {
-        tell(&format!("err {code} {msg}"));
         finish(dir, code, auto_remove || remove_on_failure, None, None);
+        tell(&format!("err {code} {msg}"));
         code
     };
     if let Err(e) = runtime::enter_userns(spec, true) {
