@@ -1,0 +1,293 @@
+//! Every `unsafe` system call of the crate lives here, behind safe
+//! functions that take and return `OwnedFd`/`BorrowedFd`.
+//!
+//! Covered: opening a TAP device (`TUNSETIFF`), epoll, a netlink route
+//! socket, entering/creating network namespaces (used by tests and by
+//! callers that run the TAP helper in a thread), SCM_RIGHTS fd passing and
+//! non-blocking `read`/`write` on raw fds without a `File` wrapper.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Opens `/dev/net/tun` non-blocking and attaches it to a TAP interface
+/// called `name` (created if missing), with a virtio-net header in front of
+/// every frame (IFF_VNET_HDR). Returns the fd and the kernel's name.
+pub fn tap_open(name: &str) -> io::Result<(OwnedFd, String)> {
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
+    }
+    let path = c"/dev/net/tun";
+    // SAFETY: `path` is a valid NUL-terminated string; open has no other
+    // memory-safety preconditions.
+    let fd = cvt(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: open just returned this fd and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags =
+        (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
+    // SAFETY: TUNSETIFF reads and writes a `struct ifreq`, which `req` is,
+    // and it lives for the duration of the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req) })?;
+    let got: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    Ok((fd, String::from_utf8_lossy(&got).into_owned()))
+}
+
+/// Whether the TAP behind `fd` carries virtio-net headers (TUNGETIFF).
+pub fn tap_has_vnet_hdr(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    // SAFETY: TUNGETIFF writes a `struct ifreq`, which `req` is.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNGETIFF, &mut req) })?;
+    // SAFETY: TUNGETIFF filled the flags member of the union.
+    let flags = unsafe { req.ifr_ifru.ifru_flags } as libc::c_int;
+    Ok(flags & libc::IFF_VNET_HDR != 0)
+}
+
+/// Sets the TAP's offload flags (TUNSETOFFLOAD), e.g. `TUN_F_CSUM` so the
+/// kernel hands us frames with partial checksums instead of computing them.
+pub fn tap_set_offload(fd: BorrowedFd<'_>, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETOFFLOAD, flags as libc::c_ulong) })?;
+    Ok(())
+}
+
+/// Interface index of `name` in the calling thread's network namespace.
+pub fn if_index(name: &str) -> io::Result<u32> {
+    let c = CString::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `c` is a valid NUL-terminated string.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if idx == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(idx)
+    }
+}
+
+/// A `NETLINK_ROUTE` socket talking to the kernel.
+pub fn netlink_route_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call with constant arguments.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    })?;
+    // SAFETY: socket just returned this fd and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `read(2)` into `buf`.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    cvt_size(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `write(2)` of `buf`.
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    cvt_size(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
+}
+
+/// Readiness bits reported by [`Epoll::wait`].
+pub const EV_IN: u32 = libc::EPOLLIN as u32;
+/// Writable.
+pub const EV_OUT: u32 = libc::EPOLLOUT as u32;
+/// Error or hang-up.
+pub const EV_ERR: u32 = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+/// Peer closed its write half.
+pub const EV_RDHUP: u32 = libc::EPOLLRDHUP as u32;
+
+/// An edge-triggered epoll instance.
+pub struct Epoll {
+    fd: OwnedFd,
+    events: Vec<libc::epoll_event>,
+}
+
+impl Epoll {
+    /// New epoll instance able to return `capacity` events per wait.
+    pub fn new(capacity: usize) -> io::Result<Self> {
+        // SAFETY: plain epoll_create1 call.
+        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        Ok(Self {
+            // SAFETY: epoll_create1 just returned this fd and nothing else owns it.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; capacity.max(1)],
+        })
+    }
+
+    /// Registers `fd` edge-triggered for `interest` with user data `token`.
+    pub fn add(&self, fd: BorrowedFd<'_>, interest: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), interest, token)
+    }
+
+    /// Removes `fd`.
+    pub fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0)
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, interest: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: interest | libc::EPOLLET as u32,
+            u64: token,
+        };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call;
+        // the kernel does not keep the pointer.
+        cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) })?;
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` (-1 = forever) and calls `f(token, events)`
+    /// for every ready registration.
+    pub fn wait(&mut self, timeout_ms: i32, mut f: impl FnMut(u64, u32)) -> io::Result<()> {
+        // SAFETY: `events` is valid for writes of its length in entries.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                self.events.as_mut_ptr(),
+                self.events.len() as libc::c_int,
+                timeout_ms,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(e);
+        }
+        for ev in &self.events[..n as usize] {
+            let (token, bits) = (ev.u64, ev.events);
+            f(token, bits);
+        }
+        Ok(())
+    }
+}
+
+/// Moves the calling thread into a new, empty network namespace.
+pub fn unshare_netns() -> io::Result<()> {
+    // SAFETY: unshare has no memory-safety preconditions; it only affects
+    // the calling thread for CLONE_NEWNET.
+    cvt(unsafe { libc::unshare(libc::CLONE_NEWNET) })?;
+    Ok(())
+}
+
+/// Moves the calling thread into the network namespace `ns` refers to.
+pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: setns has no memory-safety preconditions.
+    cvt(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
+    Ok(())
+}
+
+/// Sends `fd` over `sock` with SCM_RIGHTS, along with one dummy byte.
+pub fn send_fd(sock: &UnixStream, fd: BorrowedFd<'_>) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // Large enough and aligned for one cmsghdr carrying one int.
+    let mut cbuf = [0u64; 4];
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    // SAFETY: msghdr is plain old data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg_control points at `cbuf`, which is at least `space` bytes
+    // and 8-aligned, so the first header and its data are in bounds.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), raw);
+    }
+    // SAFETY: `msg` and everything it points to live across the call.
+    cvt_size(unsafe { libc::sendmsg(sock.as_fd().as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })?;
+    Ok(())
+}
+
+/// Receives one fd sent by [`send_fd`].
+pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut cbuf = [0u64; 4];
+    // SAFETY: msghdr is plain old data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+    // SAFETY: `msg` and everything it points to live across the call.
+    let n = cvt_size(unsafe {
+        libc::recvmsg(sock.as_fd().as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC)
+    })?;
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "peer closed before sending an fd",
+        ));
+    }
+    // SAFETY: the kernel filled msg_control (bounded by msg_controllen);
+    // CMSG_FIRSTHDR returns null or a header inside it.
+    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    if cmsg.is_null() {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd received"));
+    }
+    // SAFETY: `cmsg` is non-null and points into `cbuf`.
+    let (level, ty) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+    if level != libc::SOL_SOCKET || ty != libc::SCM_RIGHTS {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd received"));
+    }
+    // SAFETY: an SCM_RIGHTS header carries at least one int in its data.
+    let raw = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>()) };
+    // SAFETY: the kernel installed this fd for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Number of open fds of this process (entries of /proc/self/fd).
+pub fn open_fd_count() -> io::Result<usize> {
+    Ok(std::fs::read_dir("/proc/self/fd")?.count())
+}
