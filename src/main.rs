@@ -48,7 +48,19 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
+            // The cause chain, without repeating a cause a message already
+            // quotes (many errors include their source in their text).
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&text);
+                }
+            }
+            let msg = msg.replace('\n', " ");
             eprintln!("rless: {msg}");
             ExitCode::from(EXIT_RLESS_ERROR)
         }

@@ -107,13 +107,19 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "RestartPolicy": format!("{:?}", c.restart),
             "CapAdd": sp.process.caps.names(),
             "NoNewPrivileges": sp.process.no_new_privs,
-            "NetworkMode": if sp.private_network { "private" } else { "host" },
+            "NetworkMode": match (sp.private_network, &sp.slirp) { (false, _) => "host", (true, Some(_)) => "slirp", (true, None) => "none" },
             "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
             "IdMapping": sp.ids.name(),
         })),
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
-        "NetworkSettings": {"Ports": {}, "Networks": {}},
+        "NetworkSettings": {
+            "IPAddress": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.100" } else { "" },
+            "Ports": s.ports.iter().map(|p| serde_json::json!({
+                "ContainerPort": format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" }),
+                "HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string(),
+            })).collect::<Vec<_>>(),
+        },
         "LogPath": container::logs::log_path(dir),
     })
 }

@@ -1,8 +1,8 @@
-//! `rless port CTR`: published ports. Containers have a private network with
-//! loopback only until the userspace network lands, so there are none yet.
+//! `rless port CTR [PORT[/PROTO]]`: published ports, with the host ports
+//! actually bound (random ones included), as docker prints them.
 
 use super::Ctx;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use rless::container;
 use rless::image::store::LockMode;
 use std::process::ExitCode;
@@ -16,9 +16,27 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
-    let (c, _) = container::find(&store, &a.container)?;
-    if let Some(p) = a.port {
-        anyhow::bail!("no public port {p} published for {}", c.name);
+    let (c, dir) = container::find(&store, &a.container)?;
+    let state = container::read_state(&dir);
+    let want = a.port.as_deref().map(|p| {
+        let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+        (n.to_string(), proto == "udp")
+    });
+    let mut found = false;
+    for p in state.ports.iter().filter(|_| state.running()) {
+        let proto = if p.udp { "udp" } else { "tcp" };
+        match &want {
+            Some((n, udp)) if *n != p.container_port.to_string() || *udp != p.udp => continue,
+            Some(_) => println!("{}:{}", p.host_ip, p.host_port),
+            None => println!(
+                "{}/{proto} -> {}:{}",
+                p.container_port, p.host_ip, p.host_port
+            ),
+        }
+        found = true;
+    }
+    if let (Some(p), false) = (&a.port, found) {
+        bail!("no public port {p} published for {}", c.name);
     }
     Ok(ExitCode::SUCCESS)
 }

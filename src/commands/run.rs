@@ -8,6 +8,7 @@ use rless::container::{self, volume, ContainerConfig, ContainerId, ContainerStat
 use rless::image::store::LockMode;
 use rless::image::{find_image, time};
 use rless::runtime::caps::CapSet;
+use rless::runtime::network::{parse_publish, SlirpSpec};
 use rless::runtime::plan::{self, MountOp, PlanInput};
 use rless::runtime::rootfs::RootFs;
 use rless::runtime::storage::{Driver, Layers};
@@ -79,9 +80,24 @@ pub struct Args {
     /// Run an exploded root filesystem directory instead of an image.
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
-    /// Network: private (loopback only), none, or host.
-    #[arg(long, alias = "net", default_value = "private")]
+    /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), or host.
+    #[arg(long, alias = "net", default_value = "slirp")]
     network: String,
+    /// Publish a port: [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|udp], ranges allowed.
+    #[arg(short, long)]
+    publish: Vec<String>,
+    /// Publish every port the image exposes, on random host ports.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Write every frame of the container's network to this pcap file.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// DNS servers for /etc/resolv.conf (default: the userspace network's forwarder).
+    #[arg(long)]
+    dns: Vec<String>,
+    /// Extra /etc/hosts entries, HOST:IP.
+    #[arg(long)]
+    add_host: Vec<String>,
     /// User namespace: "" (you are root inside) or keep-id (you are yourself).
     #[arg(long, default_value = "")]
     userns: String,
@@ -127,6 +143,8 @@ pub struct Args {
 /// What the image contributes.
 #[derive(Default)]
 struct ImageDefaults {
+    /// `80/tcp` and so on, from the image's ExposedPorts.
+    exposed: Vec<String>,
     entrypoint: Vec<String>,
     cmd: Vec<String>,
     env: Vec<String>,
@@ -154,11 +172,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         "keep-id" => true,
         other => bail!("unknown --userns {other:?}: use keep-id"),
     };
-    let private_network = match a.network.as_str() {
-        "private" | "slirp" | "slirp4netns" | "bridge" | "default" | "none" => true,
-        "host" => false,
-        other => bail!("unknown --network {other:?}: use private, none or host"),
-    };
+    let (private_network, mut slirp) = parse_network(&a.network, &a.publish, a.pcap.clone())?;
+    let publish_all = a.publish_all;
     let restart = RestartPolicy::parse(&a.restart).ok_or_else(|| {
         anyhow::anyhow!(
             "invalid --restart {:?}: use no, on-failure[:N], always or unless-stopped",
@@ -245,6 +260,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     .and_then(|w| w.as_str())
                     .unwrap_or("")
                     .to_string(),
+                exposed: field("ExposedPorts")
+                    .and_then(|p| p.as_object())
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default(),
                 user: field("User")
                     .and_then(|w| w.as_str())
                     .unwrap_or("")
@@ -284,6 +303,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             )
         }
     };
+    if publish_all {
+        match &mut slirp {
+            Some(sl) => {
+                for e in &defaults.exposed {
+                    sl.ports
+                        .extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
+                }
+            }
+            None => bail!("-P needs the userspace network (--network slirp)"),
+        }
+    }
     let (entrypoint, cmd) = match &a.entrypoint {
         Some(e) if e.is_empty() => (vec![], rest),
         Some(e) => (vec![e.clone()], rest),
@@ -395,7 +425,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     drop(store);
     trace::mark("container created");
     let hostname = a.hostname.clone().unwrap_or_else(|| id.short().to_string());
-    let generated = match write_generated_files(&dir, &hostname, private_network) {
+    let generated = match write_generated_files(
+        &dir,
+        &hostname,
+        private_network,
+        slirp.is_some(),
+        &a.dns,
+        &a.add_host,
+    ) {
         Ok(g) => g,
         Err(e) => {
             let _ = container::remove(&dir, true);
@@ -425,6 +462,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }),
         hostname,
         private_network,
+        slirp,
         process: ProcessSpec {
             args,
             env: dedup_env(env),
@@ -522,6 +560,7 @@ fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
         init_start: container::process_start(started.init.as_raw()),
         started: Some(time::now()),
         driver: started.driver.map(|d| d.name().to_string()),
+        ports: started.ports(),
         ..Default::default()
     };
     let _ = container::write_state(dir, &state);
@@ -776,18 +815,98 @@ fn read_env_file(path: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// `--network` and `-p`: a namespace of its own, and the userspace network.
+fn parse_network(
+    mode: &str,
+    publish: &[String],
+    pcap: Option<PathBuf>,
+) -> Result<(bool, Option<SlirpSpec>)> {
+    let (name, opts) = mode.split_once(':').unwrap_or((mode, ""));
+    let mut ports = Vec::new();
+    for p in publish {
+        ports.extend(parse_publish(p).map_err(|m| anyhow::anyhow!(m))?);
+    }
+    match name {
+        "slirp" | "slirp4netns" | "pasta" | "bridge" | "default" | "private" => {
+            let mut spec = SlirpSpec {
+                ports,
+                allow_host_loopback: false,
+                pcap,
+            };
+            for o in opts.split(',').filter(|o| !o.is_empty()) {
+                match o.split_once('=') {
+                    Some(("allow_host_loopback", v)) => spec.allow_host_loopback = v == "true",
+                    // slirp4netns options rless has no use for are accepted.
+                    Some((
+                        "mtu" | "enable_ipv6" | "port_handler" | "cidr" | "outbound_addr",
+                        _,
+                    )) => {}
+                    _ => bail!("unknown --network option {o:?}: use allow_host_loopback=true"),
+                }
+            }
+            Ok((true, Some(spec)))
+        }
+        "none" | "host" if !ports.is_empty() => {
+            bail!("-p needs the userspace network (--network slirp), not --network {name}")
+        }
+        "none" => Ok((true, None)),
+        "host" => Ok((false, None)),
+        other => bail!("unknown --network {other:?}: use slirp, none or host"),
+    }
+}
+
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
 fn write_generated_files(
     dir: &Path,
     hostname: &str,
     private_network: bool,
+    slirp: bool,
+    dns: &[String],
+    add_host: &[String],
 ) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let hosts = if private_network {
-        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
+    let mut hosts = if private_network {
+        let own = if slirp { "10.0.2.100" } else { "127.0.1.1" };
+        let mut h = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}\t{hostname}\n"
+        );
+        if slirp {
+            h.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
+        }
+        h
     } else {
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
     };
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for entry in add_host {
+        let (host, ip) = entry
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
+        ip.parse::<std::net::IpAddr>().map_err(|_| {
+            anyhow::anyhow!("invalid --add-host {entry:?}: {ip:?} is not an IP address")
+        })?;
+        hosts.push_str(&format!("{ip}\t{host}\n"));
+    }
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let search: String = host_resolv
+        .lines()
+        .filter(|l| l.starts_with("search") || l.starts_with("options"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let resolv = if !dns.is_empty() {
+        for d in dns {
+            d.parse::<std::net::IpAddr>()
+                .map_err(|_| anyhow::anyhow!("invalid --dns {d:?}: not an IP address"))?;
+        }
+        search
+            + &dns
+                .iter()
+                .map(|d| format!("nameserver {d}\n"))
+                .collect::<String>()
+    } else if slirp {
+        // Queries go to the network's forwarder, which asks the host's resolvers.
+        format!("{search}nameserver 10.0.2.3\n")
+    } else {
+        host_resolv
+    };
     let files = [
         ("hosts", hosts),
         ("hostname", format!("{hostname}\n")),

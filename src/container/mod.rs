@@ -199,6 +199,9 @@ pub struct ContainerState {
     /// How many times the restart policy has restarted it.
     #[serde(default)]
     pub restart_count: u32,
+    /// Published ports, with the host ports actually bound.
+    #[serde(default)]
+    pub ports: Vec<crate::runtime::network::Publish>,
 }
 
 impl ContainerState {

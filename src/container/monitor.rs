@@ -132,6 +132,7 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
         started: Some(time::now()),
         driver: started.driver.map(|d| d.name().to_string()),
         restart_count: restarts,
+        ports: started.ports(),
         ..Default::default()
     }
 }

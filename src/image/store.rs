@@ -135,6 +135,13 @@ pub fn tmp_name(tag: &str) -> String {
 impl Store {
     /// Opens (creating if needed) the store at `root` and takes its lock.
     pub fn open(root: &Path, mode: LockMode) -> Result<Store, StoreError> {
+        if !root.exists() {
+            // Private to the user, as podman's storage: container specs
+            // hold environment variables, and layers may hold secrets.
+            fs::create_dir_all(root).map_err(io_err("create", root))?;
+            fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+                .map_err(io_err("chmod", root))?;
+        }
         for sub in ["blobs/sha256", "layers", "images", "locks"] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err("create", &p))?;

@@ -51,6 +51,8 @@ pub fn forwarded_signals() -> SigSet {
 
 /// The file descriptors the monitor hands to the init.
 pub struct InitIo {
+    /// With the userspace network: the socket to send the TAP over.
+    pub net: Option<OwnedFd>,
     /// The command's seccomp filter, compiled by the monitor.
     pub seccomp: Option<super::seccomp::Program>,
     /// With image layers: the socket to the monitor for the storage driver
@@ -96,12 +98,13 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
         Some(io.status.as_raw_fd()),
         io.tty.as_ref().map(|t| t.as_raw_fd()),
         io.storage.as_ref().map(|t| t.as_raw_fd()),
+        io.net.as_ref().map(|t| t.as_raw_fd()),
     ]
     .into_iter()
     .flatten()
     .collect();
     super::sys::close_fds_except(&keep);
-    if let Err(e) = setup(spec, io.storage.take()) {
+    if let Err(e) = setup(spec, io.storage.take(), io.net.take()) {
         report(&io.status, &e.to_string());
         return EXIT_SETUP;
     }
@@ -148,7 +151,11 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
 }
 
 /// Stages 3 to 6, in order.
-fn setup(spec: &ContainerSpec, storage: Option<OwnedFd>) -> Result<(), super::RunError> {
+fn setup(
+    spec: &ContainerSpec,
+    storage: Option<OwnedFd>,
+    net: Option<OwnedFd>,
+) -> Result<(), super::RunError> {
     rootfs::make_private()?;
     let merged = &spec.merged;
     rootfs::mount_root(&spec.rootfs, merged, storage.as_ref())?;
@@ -165,6 +172,20 @@ fn setup(spec: &ContainerSpec, storage: Option<OwnedFd>) -> Result<(), super::Ru
             op: "bring up loopback",
             source,
         })?;
+    }
+    if let Some(sock) = net {
+        if let Err(e) = super::network::create_in_container(&sock) {
+            let publishes = spec.slirp.as_ref().is_some_and(|s| !s.ports.is_empty());
+            if publishes {
+                return Err(super::RunError::Sys {
+                    op: "create the network device (is /dev/net/tun usable?)",
+                    source: std::io::Error::other(e),
+                });
+            }
+            eprintln!(
+                "rless: warning: no network beyond loopback: cannot create the network device: {e}"
+            );
+        }
     }
     rootfs::pivot(merged)?;
     Ok(())
@@ -252,6 +273,12 @@ pub(super) fn prepare_and_exec(
     drop_capabilities(p.caps, user.uid).map_err(|e| setup_err("drop capabilities", &e))?;
     if p.no_new_privs {
         rustix::thread::set_no_new_privs(true).map_err(|e| setup_err("set no_new_privs", &e))?;
+    } else if let Some(program) = seccomp {
+        // Without no_new_privs the kernel takes a filter only from a holder
+        // of CAP_SYS_ADMIN, which the user switch below gives up: install
+        // it now (the calls that follow are all in the default allow list).
+        super::seccomp::install(program)
+            .map_err(|e| setup_err("install the seccomp filter", &e))?;
     }
     let groups: Vec<nix::unistd::Gid> = user
         .groups
@@ -275,7 +302,7 @@ pub(super) fn prepare_and_exec(
             .map_err(|e| setup_err(&format!("set the {name} limit"), &e))?;
     }
     // Last, so that nothing rless does itself runs under the filter.
-    if let Some(program) = seccomp {
+    if let Some(program) = seccomp.filter(|_| p.no_new_privs) {
         super::seccomp::install(program)
             .map_err(|e| setup_err("install the seccomp filter", &e))?;
     }
@@ -384,7 +411,10 @@ fn set_capabilities(keep: CapSet) -> std::io::Result<()> {
         rustix::thread::CapabilitySets {
             effective: set,
             permitted: set,
-            inheritable: set,
+            // Empty, as docker since 20.10.14 (CVE-2022-24769): an
+            // inheritable set would let file capabilities grant more to a
+            // non-root program.
+            inheritable: rustix::thread::CapabilitySet::empty(),
         },
     )?;
     Ok(())

@@ -23,6 +23,7 @@ pub mod copyup;
 pub mod exec;
 pub mod ids;
 pub mod init;
+pub mod network;
 pub mod plan;
 pub mod rootfs;
 pub mod seccomp;
@@ -45,6 +46,8 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error(transparent)]
+    Network(#[from] network::NetworkError),
     #[error(transparent)]
     Ids(#[from] ids::IdsError),
     #[error(transparent)]
@@ -109,8 +112,11 @@ pub struct ContainerSpec {
     pub merged: PathBuf,
     pub plan: Vec<MountOp>,
     pub hostname: String,
-    /// A network namespace of its own (loopback only), else the host's.
+    /// A network namespace of its own, else the host's.
     pub private_network: bool,
+    /// The userspace network in that namespace; `None`: loopback only.
+    #[serde(default)]
+    pub slirp: Option<network::SlirpSpec>,
     pub process: ProcessSpec,
     pub ids: IdMode,
     pub keep_id: bool,
@@ -145,6 +151,8 @@ pub struct Started {
     pub driver: Option<storage::Driver>,
     /// The FUSE server threads, when fuse-overlay serves the root.
     _fuse: Option<fuse_overlay::Server>,
+    /// The userspace network, when the container has one.
+    network: Option<network::Running>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
 }
@@ -153,9 +161,20 @@ impl Started {
     /// After the container has exited: waits for its FUSE server threads,
     /// so the process is single-threaded again (a restart clones).
     pub fn finish(mut self) {
+        if let Some(net) = self.network.take() {
+            net.stop();
+        }
         if let Some(server) = self._fuse.take() {
             server.join();
         }
+    }
+
+    /// The published ports, with the host ports actually bound.
+    pub fn ports(&self) -> Vec<network::Publish> {
+        self.network
+            .as_ref()
+            .map(|n| n.ports.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -194,6 +213,17 @@ pub fn spawn(
     } else {
         (None, None)
     };
+    // Published ports are bound before anything starts.
+    let net = match (&spec.slirp, spec.private_network) {
+        (Some(slirp), true) => Some(network::Network::prepare(slirp)?),
+        _ => None,
+    };
+    let (net_here, net_there) = if net.is_some() {
+        let (a, b) = sys::socket_pair().map_err(sys("create a socket pair"))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
     let (storage_here, storage_there) = match &spec.rootfs {
         RootFs::Layers(_) => {
             let (a, b) = sys::socket_pair().map_err(sys("create a socket pair"))?;
@@ -209,6 +239,7 @@ pub fn spawn(
     })?;
     let init_io = init::InitIo {
         seccomp,
+        net: net_there,
         storage: storage_there,
         tty: tty_there,
         window: tty::caller_window_size(),
@@ -236,6 +267,17 @@ pub fn spawn(
         },
         _ => (None, None),
     };
+    // Then the network: the init makes the TAP after the mounts.
+    let network = match (net, &net_here) {
+        (Some(net), Some(sock)) => match network::receive_tap(sock)
+            .map_err(sys("receive the container's network device"))?
+        {
+            Some(tap) => Some(net.start(tap)?),
+            // No TAP: the init warned (or failed, when ports are published).
+            None => None,
+        },
+        _ => None,
+    };
     let terminal = match &tty_here {
         Some(sock) => {
             tty::Terminal::receive(sock).map_err(sys("receive the container's terminal"))?
@@ -255,6 +297,7 @@ pub fn spawn(
         init,
         driver,
         _fuse: fuse,
+        network,
         terminal,
     }))
 }

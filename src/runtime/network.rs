@@ -1,0 +1,270 @@
+//! Stage 4: the container's network through the `netstack` crate.
+//!
+//! Theory of operation: published ports are bound on the host before the
+//! container starts ([`Network::prepare`]), so a port in use fails `run`
+//! with nothing left behind. The init, inside the new network namespace
+//! (where it holds CAP_NET_ADMIN), creates the TAP device, gives it the
+//! address 10.0.2.100/24 and a default route via 10.0.2.2, and sends its fd
+//! to the monitor over a socket pair ([`create_in_container`]). The monitor,
+//! in the host's network namespace, runs the smoltcp stack on that fd on one
+//! thread ([`Network::start`]), started after the clone so the monitor is
+//! single-threaded when it clones. The stack stops, and releases every host
+//! port, when the container exits ([`Running::stop`]).
+//!
+//! Where the TAP cannot be made (no /dev/net/tun access), a container that
+//! publishes no port runs with loopback only, after one warning; one that
+//! publishes ports fails to start.
+
+use super::sys;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+/// A published port, as the user asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publish {
+    pub udp: bool,
+    pub host_ip: IpAddr,
+    /// 0: any free port.
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+/// `--network slirp` and its options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SlirpSpec {
+    pub ports: Vec<Publish>,
+    pub allow_host_loopback: bool,
+    pub pcap: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error(transparent)]
+    Stack(#[from] netstack::Error),
+    #[error("cannot {op}: {source}")]
+    Sys {
+        op: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Host ports bound, waiting for the container's TAP.
+pub struct Network {
+    config: netstack::Config,
+    bound: netstack::BoundPorts,
+}
+
+/// The stack running on its thread.
+pub struct Running {
+    stop: OwnedFd,
+    thread: std::thread::JoinHandle<Result<(), netstack::Error>>,
+    /// The published ports with the host ports actually bound.
+    pub ports: Vec<Publish>,
+}
+
+impl Network {
+    /// Binds every published port (before the container starts).
+    pub fn prepare(spec: &SlirpSpec) -> Result<Network, NetworkError> {
+        let mut config = netstack::Config {
+            allow_host_loopback: spec.allow_host_loopback,
+            pcap: spec.pcap.clone(),
+            ..Default::default()
+        };
+        config.ports = spec
+            .ports
+            .iter()
+            .map(|p| netstack::PortForward {
+                proto: if p.udp {
+                    netstack::Proto::Udp
+                } else {
+                    netstack::Proto::Tcp
+                },
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                container_port: p.container_port,
+            })
+            .collect();
+        let bound = netstack::bind_ports(&config)?;
+        Ok(Network { config, bound })
+    }
+
+    /// Runs the stack on the container's TAP.
+    pub fn start(self, tap: OwnedFd) -> Result<Running, NetworkError> {
+        let sys_err = |op| move |source| NetworkError::Sys { op, source };
+        let ports = self
+            .bound
+            .ports()
+            .iter()
+            .map(|p| Publish {
+                udp: p.proto == netstack::Proto::Udp,
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                container_port: p.container_port,
+            })
+            .collect();
+        let stack = netstack::Stack::new(tap, self.config, self.bound)?;
+        let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| sys_err("create a pipe")(e.into()))?;
+        let thread = std::thread::Builder::new()
+            .name("netstack".into())
+            .spawn(move || stack.run(stop_r))
+            .map_err(sys_err("start the network thread"))?;
+        Ok(Running {
+            stop: stop_w,
+            thread,
+            ports,
+        })
+    }
+}
+
+impl Running {
+    /// Stops the stack and waits for its thread; every host port is closed.
+    pub fn stop(self) {
+        let _ = rustix::io::write(&self.stop, b"x");
+        match self.thread.join() {
+            Ok(Err(e)) => tracing::warn!("network: {e}"),
+            Err(_) => tracing::warn!("network thread panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// Init side: makes the TAP and sends it to the monitor (tag `N`), or
+/// reports that it could not (tag `X`). Returns the error, if any.
+pub fn create_in_container(socket: &OwnedFd) -> Result<(), netstack::Error> {
+    match netstack::tap::create("tap0", netstack::DEFAULT_MTU as u32) {
+        Ok(tap) => {
+            let _ = sys::send_msg(socket, b'N', Some(tap.as_fd()));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = sys::send_msg(socket, b'X', None);
+            Err(e)
+        }
+    }
+}
+
+/// Monitor side: the TAP the init sent, if it made one.
+pub fn receive_tap(socket: &OwnedFd) -> std::io::Result<Option<OwnedFd>> {
+    Ok(sys::recv_msg(socket)?.and_then(|(tag, fd)| if tag == b'N' { fd } else { None }))
+}
+
+/// Parses `-p`: `[HOSTIP:]HOSTPORT:CTRPORT[/PROTO]`, `HOSTIP::CTRPORT`,
+/// `CTRPORT` (any free host port), with ranges `8000-8010:8000-8010`.
+pub fn parse_publish(spec: &str) -> Result<Vec<Publish>, String> {
+    let bad = |why: &str| format!("invalid port specification {spec:?}: {why}");
+    let (body, proto) = match spec.rsplit_once('/') {
+        Some((b, "tcp")) => (b, false),
+        Some((b, "udp")) => (b, true),
+        Some(_) => return Err(bad("the protocol must be tcp or udp")),
+        None => (spec, false),
+    };
+    // An IPv6 host address is written in brackets.
+    let (ip, rest) = if let Some(r) = body.strip_prefix('[') {
+        let (ip, rest) = r
+            .split_once("]:")
+            .ok_or_else(|| bad("unclosed IPv6 address"))?;
+        (Some(ip), rest)
+    } else {
+        let parts: Vec<&str> = body.split(':').collect();
+        match parts[..] {
+            [c] => (None, c),
+            [_, _] => (None, body),
+            [ip, _, _] => (Some(ip), &body[ip.len() + 1..]),
+            _ => return Err(bad("too many ':'")),
+        }
+    };
+    let host_ip: IpAddr = match ip {
+        None | Some("") => IpAddr::from([0, 0, 0, 0]),
+        Some(ip) => ip.parse().map_err(|_| bad("bad host address"))?,
+    };
+    let (host, ctr) = match rest.split_once(':') {
+        Some((h, c)) => (h, c),
+        None => ("", rest),
+    };
+    let range = |s: &str| -> Result<(u16, u16), String> {
+        let (a, b) = s.split_once('-').unwrap_or((s, s));
+        let a: u16 = a
+            .parse()
+            .map_err(|_| bad("ports are numbers from 1 to 65535"))?;
+        let b: u16 = b
+            .parse()
+            .map_err(|_| bad("ports are numbers from 1 to 65535"))?;
+        if a == 0 || b < a {
+            return Err(bad("bad port range"));
+        }
+        Ok((a, b))
+    };
+    let (c0, c1) = range(ctr)?;
+    let hosts: Vec<u16> = if host.is_empty() {
+        vec![0; usize::from(c1 - c0) + 1]
+    } else {
+        let (h0, h1) = range(host)?;
+        if h1 - h0 != c1 - c0 {
+            return Err(bad("the host and container ranges differ in size"));
+        }
+        (h0..=h1).collect()
+    };
+    Ok((c0..=c1)
+        .zip(hosts)
+        .map(|(c, h)| Publish {
+            udp: proto,
+            host_ip,
+            host_port: h,
+            container_port: c,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_forms() {
+        let p = parse_publish("8080:80").unwrap();
+        assert_eq!(
+            p,
+            vec![Publish {
+                udp: false,
+                host_ip: "0.0.0.0".parse().unwrap(),
+                host_port: 8080,
+                container_port: 80
+            }]
+        );
+        let p = parse_publish("127.0.0.1:5353:53/udp").unwrap();
+        assert!(
+            p[0].udp
+                && p[0].host_ip == "127.0.0.1".parse::<IpAddr>().unwrap()
+                && p[0].host_port == 5353
+        );
+        let p = parse_publish("127.0.0.1::80").unwrap();
+        assert_eq!((p[0].host_port, p[0].container_port), (0, 80));
+        assert_eq!(parse_publish("80").unwrap()[0].host_port, 0);
+        let p = parse_publish("8000-8002:9000-9002").unwrap();
+        assert_eq!(
+            p.iter()
+                .map(|x| (x.host_port, x.container_port))
+                .collect::<Vec<_>>(),
+            vec![(8000, 9000), (8001, 9001), (8002, 9002)]
+        );
+        assert_eq!(
+            parse_publish("[::1]:8080:80").unwrap()[0].host_ip,
+            "::1".parse::<IpAddr>().unwrap()
+        );
+        for bad in [
+            "",
+            "x:80",
+            "80/sctp",
+            "8000-8001:80",
+            "0:80",
+            "1:2:3:4",
+            "70000:80",
+            "9-8:9-8",
+        ] {
+            assert!(parse_publish(bad).is_err(), "{bad:?}");
+        }
+    }
+}
