@@ -1,0 +1,329 @@
+//! `rless run` with the userspace network: published ports (the container
+//! sees the client's address), `rless port`, ports already in use, outbound
+//! connections to the host's loopback when allowed, `--network none`, and
+//! the generated /etc/resolv.conf and /etc/hosts. Real traffic on loopback
+//! only; every port is picked free at run time.
+
+mod common;
+
+use common::oci::busybox;
+use common::{for_each_user, skip, Ctx, Out, ERR_EXIT};
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+
+use std::time::{Duration, Instant};
+
+const IMG: &str = "netbb";
+const APPLETS: &[&str] = &[
+    "sh", "httpd", "nc", "cat", "echo", "sleep", "ip", "wget", "grep", "true",
+];
+
+fn setup_image(ctx: &Ctx) -> bool {
+    let Some(bb) = busybox() else {
+        skip("busybox-static is not installed");
+        return false;
+    };
+    let dir = ctx.work.join("netroot");
+    for sub in ["bin", "etc", "www", "tmp", "proc", "sys", "dev"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    fs::write(dir.join("bin/busybox"), bb).unwrap();
+    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+    for a in APPLETS {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
+    }
+    fs::write(dir.join("www/index.html"), "hello from the container\n").unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    ctx.give_tree(&dir);
+    ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
+    true
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn one_error(out: &Out) {
+    assert_eq!(out.code, Some(ERR_EXIT), "expected exit {ERR_EXIT}: {out}");
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("rless: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one `rless:` line: {out}");
+}
+
+fn containers(ctx: &Ctx) -> usize {
+    fs::read_dir(ctx.root.join("containers"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// GET / on 127.0.0.1:port, retrying while the server starts.
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n");
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if body.contains("200") {
+                return body;
+            }
+        }
+        assert!(Instant::now() < deadline, "no HTTP answer on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn needs_tun() -> bool {
+    if fs::metadata("/dev/net/tun").is_err() {
+        skip("/dev/net/tun is missing");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn net_published_port_keeps_client_address() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_published_port_keeps_client_address", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let port = free_port();
+        let spec = format!("127.0.0.1:{port}:80");
+        let out = ctx.ok(&[
+            "run", "-d", "--name", "web", "-p", &spec, IMG, "httpd", "-f", "-v", "-p", "80", "-h",
+            "/www",
+        ]);
+        assert!(!out.stdout.trim().is_empty());
+        let body = http_get(port);
+        assert!(body.contains("hello from the container"), "{body}");
+        // httpd -v logs the peer: a loopback client shows as the gateway.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = ctx.ok(&["logs", "web"]);
+            if logs.stderr.contains("10.0.2.2") || logs.stdout.contains("10.0.2.2") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the container did not see 10.0.2.2 as the client: {logs}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let p = ctx.ok(&["port", "web"]);
+        assert_eq!(
+            p.stdout.trim(),
+            format!("80/tcp -> 127.0.0.1:{port}"),
+            "{p}"
+        );
+        let p = ctx.ok(&["port", "web", "80"]);
+        assert_eq!(p.stdout.trim(), format!("127.0.0.1:{port}"));
+        one_error(&ctx.rless(&["port", "web", "81"]));
+        // The port is released when the container stops.
+        ctx.ok(&["rm", "-f", "web"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpListener::bind(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "port {port} still bound after rm -f"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+}
+
+#[test]
+fn net_random_host_port() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_random_host_port", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "rnd",
+            "-p",
+            "127.0.0.1::80",
+            IMG,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
+        let p = ctx.ok(&["port", "rnd", "80"]);
+        let port: u16 = p
+            .stdout
+            .trim()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{p}"));
+        assert_ne!(port, 0);
+        assert!(http_get(port).contains("hello from the container"));
+        ctx.ok(&["rm", "-f", "rnd"]);
+    });
+}
+
+#[test]
+fn net_port_in_use_fails_cleanly() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_port_in_use_fails_cleanly", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let spec = format!("127.0.0.1:{port}:80");
+        for detach in [false, true] {
+            let mut args = vec!["run"];
+            if detach {
+                args.push("-d");
+            }
+            args.extend_from_slice(&["-p", &spec, IMG, "true"]);
+            let out = ctx.rless(&args);
+            one_error(&out);
+            assert!(
+                out.stderr.contains(&port.to_string()),
+                "the error names the port: {out}"
+            );
+            assert_eq!(containers(ctx), 0, "nothing left behind: {out}");
+        }
+        // Our listener still works.
+        drop(TcpStream::connect(("127.0.0.1", port)).expect("listener intact"));
+        for bad in ["x:80", "80/sctp", "1-2:80", "70000:80"] {
+            one_error(&ctx.rless(&["run", "--rm", "-p", bad, IMG, "true"]));
+        }
+        one_error(&ctx.rless(&["run", "--rm", "--network", "none", "-p", "80", IMG, "true"]));
+    });
+}
+
+#[test]
+fn net_outbound_to_host_loopback_only_when_allowed() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_outbound_to_host_loopback_only_when_allowed", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            if let Ok((mut s, _)) = server.accept() {
+                let _ = s.write_all(b"pong from the host\n");
+            }
+        });
+        let script = format!("nc 10.0.2.2 {port} </dev/null");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "slirp:allow_host_loopback=true",
+            IMG,
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert!(out.stdout.contains("pong from the host"), "{out}");
+        t.join().unwrap();
+        // Not allowed by default: the connection is refused.
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            IMG,
+            "sh",
+            "-c",
+            &format!("nc -w 2 10.0.2.2 {port} </dev/null; echo rc=$?"),
+        ]);
+        assert!(
+            !out.stdout.contains("pong"),
+            "host loopback reached without allow_host_loopback: {out}"
+        );
+    });
+}
+
+#[test]
+fn net_modes_and_generated_files() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_modes_and_generated_files", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            IMG,
+            "cat",
+            "/proc/net/dev",
+            "/etc/resolv.conf",
+            "/etc/hosts",
+        ]);
+        assert!(
+            out.stdout.contains("tap0"),
+            "default network has a TAP: {out}"
+        );
+        assert!(out.stdout.contains("nameserver 10.0.2.3"), "{out}");
+        assert!(out.stdout.contains("host.containers.internal"), "{out}");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            IMG,
+            "cat",
+            "/proc/net/dev",
+        ]);
+        assert!(
+            !out.stdout.contains("tap0") && out.stdout.contains("lo:"),
+            "--network none is loopback only: {out}"
+        );
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--dns",
+            "192.0.2.53",
+            "--add-host",
+            "db:192.0.2.7",
+            IMG,
+            "cat",
+            "/etc/resolv.conf",
+            "/etc/hosts",
+        ]);
+        assert!(
+            out.stdout.contains("nameserver 192.0.2.53") && out.stdout.contains("192.0.2.7\tdb"),
+            "{out}"
+        );
+        one_error(&ctx.rless(&["run", "--rm", "--dns", "not-an-ip", IMG, "true"]));
+        one_error(&ctx.rless(&["run", "--rm", "--add-host", "nocolon", IMG, "true"]));
+        one_error(&ctx.rless(&["run", "--rm", "--network", "bogus", IMG, "true"]));
+        assert_eq!(containers(ctx), 0);
+    });
+}
