@@ -1,0 +1,305 @@
+//! Parsing and preparing `run`'s options: security, limits, cgroups,
+//! volumes-from, environment files, network, generated /etc files.
+
+use super::*;
+
+/// `--security-opt`: the seccomp mode and no_new_privs.
+pub(super) fn security_options(opts: &[String], privileged: bool) -> Result<(SeccompMode, bool)> {
+    let mut seccomp = if privileged {
+        SeccompMode::Unconfined
+    } else {
+        SeccompMode::Default
+    };
+    let mut nnp = !privileged;
+    for o in opts {
+        let (k, v) = o.split_once(['=', ':']).unwrap_or((o.as_str(), ""));
+        match (k, v) {
+            ("seccomp", "unconfined") => seccomp = SeccompMode::Unconfined,
+            ("seccomp", "") => bail!("--security-opt seccomp needs a value: unconfined or a profile file"),
+            ("seccomp", path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read seccomp profile {path}"))?;
+                // Parse now, so a bad profile fails before anything is made.
+                rless::runtime::seccomp::Profile::from_json(&text).with_context(|| format!("seccomp profile {path}"))?;
+                seccomp = SeccompMode::Profile(text);
+            }
+            ("no-new-privileges", "" | "true") => nnp = true,
+            ("no-new-privileges", "false") => nnp = false,
+            ("label" | "apparmor" | "mask" | "unmask", _) => {
+                tracing::warn!("--security-opt {o} is not supported by rless and is ignored");
+            }
+            _ => bail!("invalid --security-opt {o:?}: use seccomp=unconfined|FILE or no-new-privileges[=true|false]"),
+        }
+    }
+    Ok((seccomp, nnp))
+}
+
+/// `--ulimit NAME=SOFT[:HARD]`; -1 or "unlimited" means no limit.
+pub(super) fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
+    let bad = || {
+        anyhow::anyhow!("invalid --ulimit {spec:?}: use NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+    };
+    let (name, values) = spec.split_once('=').ok_or_else(bad)?;
+    if rless::runtime::init::rlimit_resource(name).is_none() {
+        bail!("invalid --ulimit {spec:?}: unknown resource {name:?}");
+    }
+    let num = |v: &str| -> Result<u64> {
+        match v {
+            "-1" | "unlimited" => Ok(u64::MAX),
+            v => v.parse().map_err(|_| bad()),
+        }
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (num(s)?, num(h)?),
+        None => (num(values)?, num(values)?),
+    };
+    if soft > hard {
+        bail!("invalid --ulimit {spec:?}: the soft limit is above the hard one");
+    }
+    Ok((name.to_string(), soft, hard))
+}
+
+/// Resource limits need a cgroup v2 subtree delegated to the user; rless
+/// does not write cgroups yet, so limits are reported as not applied
+/// (an error with `--cgroups=required`).
+pub(super) fn check_cgroups(a: &Args) -> Result<()> {
+    let asked: Vec<&str> = [
+        ("--memory", a.memory.is_some()),
+        ("--memory-swap", a.memory_swap.is_some()),
+        ("--cpus", a.cpus.is_some()),
+        ("--cpu-shares", a.cpu_shares.is_some()),
+        ("--pids-limit", a.pids_limit.is_some()),
+        ("--cgroup-parent", a.cgroup_parent.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(n, on)| on.then_some(n))
+    .collect();
+    let why = rless::runtime::cgroups::unavailable_reason();
+    match a.cgroups.as_str() {
+        "disabled" => Ok(()),
+        "enabled" => {
+            if !asked.is_empty() {
+                eprintln!("rless: warning: {} not applied: {why}", asked.join(", "));
+            }
+            Ok(())
+        }
+        "required" => bail!("cgroups are required but unavailable: {why}"),
+        other => bail!("invalid --cgroups {other:?}: use enabled, disabled or required"),
+    }
+}
+
+pub(super) fn volume_name(m: &MountOp) -> String {
+    match m {
+        MountOp::Volume { name, .. } => name.clone(),
+        _ => String::new(),
+    }
+}
+
+/// `--volumes-from CTR[:ro|rw]`: the binds and volumes `CTR` was created
+/// with (not its tmpfs), read-only with `:ro`. Its anonymous volumes stay
+/// its own: removing this container does not remove them.
+pub(super) fn volumes_from(store: &rless::image::store::Store, spec: &str) -> Result<Vec<MountOp>> {
+    let (query, ro) = match spec.rsplit_once(':') {
+        Some((q, "ro")) => (q, true),
+        Some((q, "rw")) => (q, false),
+        Some(_) => bail!("invalid --volumes-from {spec:?}: expected CONTAINER[:ro|rw]"),
+        None => (spec, false),
+    };
+    let (c, _) = container::find(store, query)?;
+    Ok(c.mounts
+        .into_iter()
+        .filter_map(|m| match m {
+            MountOp::Bind {
+                source,
+                target,
+                readonly,
+            } => Some(MountOp::Bind {
+                source,
+                target,
+                readonly: readonly || ro,
+            }),
+            MountOp::Volume {
+                name,
+                source,
+                target,
+                readonly,
+                ..
+            } => Some(MountOp::Volume {
+                name,
+                source,
+                target,
+                readonly: readonly || ro,
+                copy: false,
+                anonymous: false,
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Later definitions of a variable replace earlier ones, in place.
+pub(super) fn dedup_env(env: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for e in env {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k).to_string();
+        match out
+            .iter_mut()
+            .find(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) == key)
+        {
+            Some(slot) => *slot = e,
+            None => out.push(e),
+        }
+    }
+    out
+}
+
+/// docker's --env-file: KEY=value lines, KEY alone takes the caller's
+/// value, `#` comments and blank lines are skipped.
+pub(super) fn read_env_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read env file {}", path.display()))?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, _)) if k.is_empty() || k.contains(char::is_whitespace) => {
+                bail!("invalid line {line:?} in env file {}", path.display())
+            }
+            Some(_) => out.push(line.to_string()),
+            None => out.extend(std::env::var(line).ok().map(|v| format!("{line}={v}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// `--network` and `-p`: a namespace of its own, and the userspace network.
+pub(super) fn parse_network(
+    mode: &str,
+    publish: &[String],
+    pcap: Option<PathBuf>,
+) -> Result<(bool, Option<SlirpSpec>)> {
+    let (name, opts) = mode.split_once(':').unwrap_or((mode, ""));
+    let mut ports = Vec::new();
+    for p in publish {
+        ports.extend(parse_publish(p).map_err(|m| anyhow::anyhow!(m))?);
+    }
+    match name {
+        "slirp" | "slirp4netns" | "pasta" | "bridge" | "default" | "private" => {
+            let mut spec = SlirpSpec {
+                ports,
+                allow_host_loopback: false,
+                pcap,
+            };
+            for o in opts.split(',').filter(|o| !o.is_empty()) {
+                match o.split_once('=') {
+                    Some(("allow_host_loopback", v)) => spec.allow_host_loopback = v == "true",
+                    // slirp4netns options rless has no use for are accepted.
+                    Some((
+                        "mtu" | "enable_ipv6" | "port_handler" | "cidr" | "outbound_addr",
+                        _,
+                    )) => {}
+                    _ => bail!("unknown --network option {o:?}: use allow_host_loopback=true"),
+                }
+            }
+            Ok((true, Some(spec)))
+        }
+        "none" | "host" if !ports.is_empty() => {
+            bail!("-p needs the userspace network (--network slirp), not --network {name}")
+        }
+        "none" => Ok((true, None)),
+        "host" => Ok((false, None)),
+        other => bail!("unknown --network {other:?}: use slirp, none or host"),
+    }
+}
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
+pub(super) fn write_generated_files(
+    dir: &Path,
+    hostname: &str,
+    private_network: bool,
+    slirp: bool,
+    dns: &[String],
+    add_host: &[String],
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut hosts = if private_network {
+        let own = if slirp { "10.0.2.100" } else { "127.0.1.1" };
+        let mut h = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}\t{hostname}\n"
+        );
+        if slirp {
+            h.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
+        }
+        h
+    } else {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    };
+    for entry in add_host {
+        let (host, ip) = entry
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
+        ip.parse::<std::net::IpAddr>().map_err(|_| {
+            anyhow::anyhow!("invalid --add-host {entry:?}: {ip:?} is not an IP address")
+        })?;
+        hosts.push_str(&format!("{ip}\t{host}\n"));
+    }
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let search: String = host_resolv
+        .lines()
+        .filter(|l| l.starts_with("search") || l.starts_with("options"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let resolv = if !dns.is_empty() {
+        for d in dns {
+            d.parse::<std::net::IpAddr>()
+                .map_err(|_| anyhow::anyhow!("invalid --dns {d:?}: not an IP address"))?;
+        }
+        search
+            + &dns
+                .iter()
+                .map(|d| format!("nameserver {d}\n"))
+                .collect::<String>()
+    } else if slirp {
+        // Queries go to the network's forwarder, which asks the host's resolvers.
+        format!("{search}nameserver 10.0.2.3\n")
+    } else {
+        host_resolv
+    };
+    let files = [
+        ("hosts", hosts),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", resolv),
+    ];
+    let mut out = Vec::new();
+    for (name, content) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, content).with_context(|| format!("cannot write {}", p.display()))?;
+        out.push((p, PathBuf::from("/etc").join(name)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_precedence() {
+        let e = dedup_env(vec!["A=1".into(), "B=2".into(), "A=3".into()]);
+        assert_eq!(e, vec!["A=3".to_string(), "B=2".to_string()]);
+    }
+
+    #[test]
+    fn plan_has_user_mounts() {
+        let p = plan::plan(&PlanInput {
+            user: vec![MountOp::Tmpfs {
+                target: "/x".into(),
+                options: String::new(),
+                readonly: false,
+            }],
+            ..Default::default()
+        });
+        assert!(p.iter().any(|m| matches!(m, MountOp::Tmpfs { .. })));
+    }
+}
