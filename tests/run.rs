@@ -1081,10 +1081,19 @@ fn run_hostname_and_etc_files() {
         // The host keeps its name.
         let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_ne!(host.trim(), "my-box");
-        // resolv.conf is the host's.
+        // With the userspace network, DNS goes to its forwarder; with
+        // loopback only, resolv.conf is the host's.
+        let inside = sh(ctx, &[], "cat /etc/resolv.conf");
+        assert!(
+            inside.contains("nameserver 10.0.2.3"),
+            "default network: {inside}"
+        );
         if let Ok(host_resolv) = fs::read_to_string("/etc/resolv.conf") {
-            let inside = sh(ctx, &[], "cat /etc/resolv.conf");
-            assert_eq!(inside, host_resolv, "/etc/resolv.conf must be the host's");
+            let inside = sh(ctx, &["--network", "none"], "cat /etc/resolv.conf");
+            assert_eq!(
+                inside, host_resolv,
+                "--network none: /etc/resolv.conf must be the host's"
+            );
         }
         // The image's /etc is otherwise intact.
         assert_eq!(sh(ctx, &[], "cat /etc/image-file"), "from the image\n");
