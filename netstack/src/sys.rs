@@ -58,6 +58,12 @@ pub fn tap_open(name: &str) -> io::Result<(OwnedFd, String)> {
     // SAFETY: TUNSETIFF reads and writes a `struct ifreq`, which `req` is,
     // and it lives for the duration of the call.
     cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req) })?;
+    // Persistent: closing the last fd then does not unregister the device
+    // synchronously (an RCU grace period, tens of milliseconds, in the
+    // closing process's exit path); the device goes with its network
+    // namespace, which the kernel tears down in the background.
+    // SAFETY: TUNSETPERSIST takes its argument by value.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST, 1 as libc::c_ulong) })?;
     let got: Vec<u8> = req
         .ifr_name
         .iter()
