@@ -1,0 +1,158 @@
+//! `rless run --storage-driver fuse-overlay`: the container's root served
+//! by the fuse-overlay crate from the monitor, with the same semantics as
+//! kernel overlayfs: writes land in the writable layer, deletions are
+//! whiteouts, the image's layers stay untouched, and removal leaves nothing
+//! behind.
+
+mod common;
+
+use common::oci::busybox;
+use common::{for_each_user, skip, Ctx, ERR_EXIT};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+const IMG: &str = "fusebb";
+
+fn setup_image(ctx: &Ctx) -> bool {
+    let Some(bb) = busybox() else {
+        skip("busybox-static is not installed");
+        return false;
+    };
+    if fs::metadata("/dev/fuse").is_err() {
+        skip("/dev/fuse is missing");
+        return false;
+    }
+    let dir = ctx.work.join("fuseroot");
+    for sub in ["bin", "etc", "data/sub", "tmp", "proc", "sys", "dev"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    fs::write(dir.join("bin/busybox"), bb).unwrap();
+    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+    for a in [
+        "sh", "cat", "echo", "ls", "rm", "mv", "mount", "sleep", "true",
+    ] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
+    }
+    fs::write(dir.join("data/keep"), "kept\n").unwrap();
+    fs::write(dir.join("data/gone"), "to be deleted\n").unwrap();
+    fs::write(dir.join("data/sub/file"), "in a lower directory\n").unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    ctx.give_tree(&dir);
+    ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
+    true
+}
+
+#[test]
+fn fuse_driver_semantics() {
+    for_each_user("fuse_driver_semantics", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let layers_before = ctx.layer_dirs();
+        let script = "mount | grep ' / '; cat /data/keep; echo new > /data/new; rm /data/gone; \
+                      mv /data/sub /data/moved; cat /data/moved/file; ls /data";
+        let out = ctx.ok(&[
+            "run",
+            "--name",
+            "f",
+            "--storage-driver",
+            "fuse-overlay",
+            IMG,
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(
+            out.stdout.contains("fuse"),
+            "the root is a FUSE mount: {out}"
+        );
+        assert!(
+            out.stdout.contains("kept") && out.stdout.contains("in a lower directory"),
+            "{out}"
+        );
+        let listing: Vec<&str> = out
+            .stdout
+            .lines()
+            .skip_while(|l| !l.contains("in a lower directory"))
+            .skip(1)
+            .collect();
+        assert_eq!(listing, ["keep", "moved", "new"], "{out}");
+        let insp = ctx.ok(&["inspect", "f"]);
+        let v: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+        assert_eq!(v[0]["GraphDriver"]["Name"], "fuse-overlay", "{insp}");
+        // The writable layer holds the changes in the layout both drivers read.
+        let diff = ctx.ok(&["diff", "f"]);
+        assert!(
+            diff.stdout.contains("D /data/gone") && diff.stdout.contains("A /data/new"),
+            "{diff}"
+        );
+        // A second start of the same container sees its own earlier changes.
+        let again = ctx.rless(&["start", "-a", "f"]);
+        let tail: Vec<&str> = again.stdout.lines().rev().take(3).collect();
+        assert_eq!(tail, ["new", "moved", "keep"], "{again}");
+        assert_eq!(
+            ctx.layer_dirs(),
+            layers_before,
+            "the image's layers are untouched"
+        );
+        ctx.ok(&["rm", "f"]);
+        let left = fs::read_dir(ctx.root.join("containers"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(left, 0);
+        let bad = ctx.rless(&["run", "--rm", "--storage-driver", "zfs", IMG, "true"]);
+        assert_eq!(bad.code, Some(ERR_EXIT), "{bad}");
+    });
+}
+
+#[test]
+fn fuse_driver_detached_and_exec() {
+    for_each_user("fuse_driver_detached_and_exec", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "fd",
+            "--storage-driver",
+            "fuse-overlay",
+            IMG,
+            "sh",
+            "-c",
+            "echo hi > /tmp/x; sleep 60",
+        ]);
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = ctx.rless(&["exec", "fd", "cat", "/tmp/x"]).stdout;
+            if seen.contains("hi") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(seen.contains("hi"), "exec sees the FUSE root: {seen:?}");
+        let insp = ctx.ok(&["inspect", "fd"]);
+        let v: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+        let monitor = v[0]["State"]["MonitorPid"].as_i64().unwrap();
+        ctx.ok(&["rm", "-f", "fd"]);
+        assert!(
+            !std::path::Path::new(&format!("/proc/{monitor}")).exists() || {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                !std::path::Path::new(&format!("/proc/{monitor}/cmdline")).exists()
+                    || fs::read_to_string(format!("/proc/{monitor}/stat"))
+                        .is_ok_and(|s| s.contains(") Z"))
+            },
+            "the monitor serving FUSE is gone after rm -f"
+        );
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mounts.contains(ctx.root.to_str().unwrap()),
+            "nothing mounted on the host under the store"
+        );
+    });
+}
