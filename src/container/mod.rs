@@ -385,22 +385,31 @@ pub fn create(
     Ok((config, final_dir))
 }
 
-/// Replaces `state.json` atomically.
-pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
-    let tmp = dir.join(tmp_name("state"));
-    let dst = dir.join("state.json");
-    fs::write(&tmp, serde_json::to_vec(state).expect("json")).map_err(|source| {
-        ContainerError::Io {
-            op: "write",
-            path: tmp.clone(),
-            source,
-        }
+/// Writes `dir/name` as JSON under a temporary name, then renames it into
+/// place, so readers see the old file or the new one, never a part.
+fn write_json_atomically(
+    dir: &Path,
+    name: &str,
+    value: &impl Serialize,
+) -> Result<(), ContainerError> {
+    let tmp = dir.join(tmp_name(name));
+    let dst = dir.join(name);
+    let body = serde_json::to_vec_pretty(value).expect("json");
+    fs::write(&tmp, body).map_err(|source| ContainerError::Io {
+        op: "write",
+        path: tmp.clone(),
+        source,
     })?;
     fs::rename(&tmp, &dst).map_err(|source| ContainerError::Io {
         op: "rename into place",
         path: dst,
         source,
     })
+}
+
+/// Replaces `state.json` atomically.
+pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
+    write_json_atomically(dir, "state.json", state)
 }
 
 /// Renames a container; the new name must be valid and free.
@@ -417,33 +426,13 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<(), Containe
         return Err(ContainerError::NameInUse(new_name.to_string()));
     }
     config.name = new_name.to_string();
-    let tmp = dir.join(tmp_name("config"));
-    let dst = dir.join("config.json");
-    fs::write(&tmp, serde_json::to_vec_pretty(&config).expect("json")).map_err(|source| {
-        ContainerError::Io {
-            op: "write",
-            path: tmp.clone(),
-            source,
-        }
-    })?;
-    fs::rename(&tmp, &dst).map_err(|source| ContainerError::Io {
-        op: "rename into place",
-        path: dst,
-        source,
-    })
+    write_json_atomically(&dir, "config.json", &config)
 }
 
 /// Stores the resolved spec the container runs with (`spec.json`), for
 /// `start`, `exec` and `inspect`.
 pub fn write_spec(dir: &Path, spec: &crate::runtime::ContainerSpec) -> Result<(), ContainerError> {
-    let p = dir.join("spec.json");
-    fs::write(&p, serde_json::to_vec_pretty(spec).expect("json")).map_err(|source| {
-        ContainerError::Io {
-            op: "write",
-            path: p,
-            source,
-        }
-    })
+    write_json_atomically(dir, "spec.json", spec)
 }
 
 /// Reads `spec.json`.
