@@ -2258,3 +2258,43 @@ fn lifecycle_system_reset_stops_containers() {
         );
     });
 }
+
+#[test]
+fn lifecycle_create_then_start() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_create_then_start", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let out = ctx.ok(&[
+            "create",
+            "--name",
+            "made",
+            IMG,
+            "sh",
+            "-c",
+            "echo started; exit 6",
+        ]);
+        let id = out.stdout.trim().to_string();
+        assert_eq!(id.len(), 64, "create prints the id: {out}");
+        assert_eq!(state_of(&inspect(ctx, "made"))["Status"], "created");
+        let ps = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        assert!(ps.stdout.contains("made Created"), "{ps}");
+        assert!(
+            ctx.ok(&["ps", "-q"]).stdout.trim().is_empty(),
+            "a created container is not running"
+        );
+        let out = ctx.rless(&["start", "-a", "made"]);
+        assert_eq!(out.code, Some(6), "{out}");
+        assert!(out.stdout.contains("started"), "{out}");
+        assert_eq!(state_of(&inspect(ctx, "made"))["ExitCode"], 6);
+        // Bad input creates nothing.
+        assert_one_error(
+            &ctx.rless(&["create", "--name", "made", IMG, "true"]),
+            ERR_EXIT,
+        );
+        assert_one_error(&ctx.rless(&["create", "no-such-image", "true"]), ERR_EXIT);
+        assert_eq!(containers(ctx), vec![id]);
+    });
+}

@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             "Kernel": kernel,
             "Arch": std::env::consts::ARCH,
             "CgroupVersion": cgroup,
+            "CgroupLimits": rless::runtime::cgroups::unavailable_reason(),
             "Rootless": rustix::process::getuid().as_raw() != 0,
         },
         "Version": env!("CARGO_PKG_VERSION"),
@@ -36,7 +37,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("Id mapping:     {} ({})", ctx.ids.name(), ctx.ids.reason());
             println!("Storage driver: {} ({})", driver.0, driver.1);
             println!("Kernel:         {kernel}");
-            println!("Cgroups:        {cgroup}");
+            println!(
+                "Cgroups:        {cgroup}; limits not applied: {}",
+                rless::runtime::cgroups::unavailable_reason()
+            );
         }
         other => bail!("unknown --format {other:?}: use text or json"),
     }

@@ -59,6 +59,8 @@ enum Cmd {
     Pull(pull::Args),
     /// Run a command in a new container.
     Run(Box<run::Args>),
+    /// Create a container without starting it (`rless start` starts it).
+    Create(Box<run::Args>),
     /// List containers.
     Ps(ps::Args),
     /// Show a container's output.
@@ -192,6 +194,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
         Cmd::Run(a) => run::run(&ctx, *a),
+        Cmd::Create(a) => run::create(&ctx, *a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
         Cmd::Logs(a) => logs::run(&ctx, a),
         Cmd::Exec(a) => exec::run(&ctx, a),

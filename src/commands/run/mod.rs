@@ -165,6 +165,16 @@ fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    run_or_create(ctx, a, false)
+}
+
+/// `rless create`: everything `run` does up to starting the container; the
+/// container waits in the `created` state for `rless start`.
+pub fn create(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    run_or_create(ctx, a, true)
+}
+
+fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     trace::mark("arguments parsed");
     // Everything is checked before anything is created.
     let keep_id = match a.userns.as_str() {
@@ -183,7 +193,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if restart != RestartPolicy::No && a.rm {
         bail!("conflicting options: --restart and --rm");
     }
-    if restart != RestartPolicy::No && !a.detach {
+    if restart != RestartPolicy::No && !a.detach && !create_only {
         eprintln!(
             "rless: warning: --restart applies to detached containers (-d); this one runs once"
         );
@@ -494,6 +504,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         keep_id,
     };
     container::write_spec(&dir, &spec)?;
+    if create_only {
+        println!("{}", config.id);
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
