@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::checks::*;
+
 use common::oci::busybox;
 use common::{for_each_user, skip, Ctx, Mode, Out, ERR_EXIT};
 use std::collections::BTreeMap;
@@ -345,32 +347,6 @@ fn probe_run(ctx: &Ctx, opts: &[&str], checks: &[&str]) -> (BTreeMap<String, Str
     cmd.extend_from_slice(checks);
     let out = run_ok(ctx, opts, &cmd);
     (answers(&out.stdout), out)
-}
-
-fn stderr_lines(out: &Out) -> Vec<&str> {
-    out.stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect()
-}
-
-/// Exit `code` and exactly one stderr line, starting `rless: `.
-fn assert_one_error(out: &Out, code: i32) {
-    assert_eq!(out.code, Some(code), "expected exit {code}: {out}");
-    let lines = stderr_lines(out);
-    assert_eq!(lines.len(), 1, "expected exactly one stderr line: {out}");
-    assert!(
-        lines[0].starts_with("rless: ") && lines[0].len() > "rless: ".len(),
-        "the error line must start with 'rless: ': {out}"
-    );
-    assert!(!out.stderr.contains("panicked"), "panic: {out}");
-}
-
-fn containers(ctx: &Ctx) -> Vec<String> {
-    common::list_names(&ctx.root.join("containers"))
-        .into_iter()
-        .filter(|n| !n.starts_with('.'))
-        .collect()
 }
 
 fn assert_no_containers(ctx: &Ctx, what: &str) {

@@ -7,13 +7,15 @@
 
 mod common;
 
+use common::checks::*;
+
 use common::oci::busybox;
 use common::{for_each_user, run_cmd, skip, Ctx, Mode, Out, CMD_TIMEOUT, ERR_EXIT};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -78,49 +80,8 @@ fn have_busybox() -> bool {
     busybox().is_some()
 }
 
-/// Non-empty stderr lines.
-fn stderr_lines(out: &Out) -> Vec<&str> {
-    out.stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect()
-}
-
-/// Exit `code` and exactly one stderr line, starting `rless: `.
-fn assert_one_error(out: &Out, code: i32) {
-    assert_eq!(out.code, Some(code), "expected exit {code}: {out}");
-    let lines = stderr_lines(out);
-    assert_eq!(lines.len(), 1, "expected exactly one stderr line: {out}");
-    assert!(
-        lines[0].starts_with("rless: ") && lines[0].len() > "rless: ".len(),
-        "the error line must start with 'rless: ': {out}"
-    );
-    assert!(!out.stderr.contains("panicked"), "panic: {out}");
-}
-
-/// Names of the containers in the store (non-dot entries of `containers/`).
-fn containers(ctx: &Ctx) -> Vec<String> {
-    common::list_names(&ctx.root.join("containers"))
-        .into_iter()
-        .filter(|n| !n.starts_with('.'))
-        .collect()
-}
-
 fn container_dir(ctx: &Ctx, id: &str) -> std::path::PathBuf {
     ctx.root.join("containers").join(id)
-}
-
-fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            return Some(st);
-        }
-        if start.elapsed() > timeout {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// A running `rless` whose stdout lines arrive on a channel.
@@ -231,54 +192,6 @@ impl Drop for Background {
             let _ = self.child.wait();
         }
     }
-}
-
-/// One process of the host, from /proc.
-#[derive(Debug)]
-struct HostProc {
-    pid: i32,
-    #[allow(dead_code)] // shown in failure messages (Debug)
-    uid: u32,
-    args: Vec<String>,
-}
-
-fn host_processes() -> Vec<HostProc> {
-    let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(md) = fs::metadata(e.path()) else {
-            continue;
-        };
-        let Ok(cmdline) = fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let args = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        out.push(HostProc {
-            pid,
-            uid: md.uid(),
-            args,
-        });
-    }
-    out
-}
-
-/// Mount lines of this (the host's) mount namespace that mention `dir`.
-fn host_mounts_under(dir: &Path) -> Vec<String> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let needle = dir.to_string_lossy().to_string();
-    text.lines()
-        .filter(|l| l.contains(&needle))
-        .map(String::from)
-        .collect()
 }
 
 // ------------------------------------------------------------------ helpers (lifecycle)

@@ -350,12 +350,20 @@ pub fn create(
         source,
     })?;
     let _lock = store.lock("containers")?;
+    let taken: std::collections::HashSet<String> =
+        list(store).into_iter().map(|c| c.name).collect();
     if config.name.is_empty() {
-        config.name = generated_name(&config.id);
+        // Generated names can collide (65,536 of them); take the next free
+        // one, as docker retries.
+        let base = generated_name(&config.id);
+        config.name = std::iter::once(base.clone())
+            .chain((2..).map(|n| format!("{base}_{n}")))
+            .find(|n| !taken.contains(n))
+            .expect("an unbounded sequence has a free name");
     } else if !valid_name(&config.name) {
         return Err(ContainerError::BadName(config.name));
     }
-    if list(store).iter().any(|c| c.name == config.name) {
+    if taken.contains(&config.name) {
         return Err(ContainerError::NameInUse(config.name));
     }
     let tmp = dir.join(tmp_name("ctr"));
@@ -484,6 +492,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn generated_names_never_collide() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
+        let cfg = |id: String| ContainerConfig {
+            id: ContainerId(id),
+            name: String::new(),
+            image_id: String::new(),
+            image_name: String::new(),
+            command: vec![],
+            created: 0,
+            auto_remove: false,
+            restart: RestartPolicy::No,
+            mounts: vec![],
+        };
+        // Same first four hex digits: the same generated name.
+        let (a, _) = create(&store, cfg(format!("abcd{}", "0".repeat(60)))).unwrap();
+        let (b, _) = create(&store, cfg(format!("abcd{}", "1".repeat(60)))).unwrap();
+        let (c, _) = create(&store, cfg(format!("abcd{}", "2".repeat(60)))).unwrap();
+        assert_eq!(b.name, format!("{}_2", a.name));
+        assert_eq!(c.name, format!("{}_3", a.name));
+    }
+
+    #[test]
     fn restart_policies() {
         assert_eq!(
             RestartPolicy::parse("on-failure:3"),
@@ -509,6 +540,7 @@ mod tests {
         assert!(valid_name("web-1.a_b"));
         assert!(!valid_name("-x") && !valid_name("a/b") && !valid_name(""));
         assert!(valid_name(&generated_name(&a)));
+        assert!(valid_name(&format!("{}_2", generated_name(&a))));
     }
 
     #[test]

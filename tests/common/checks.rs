@@ -1,0 +1,99 @@
+//! Checks shared by the integration tests: the one-line error contract,
+//! container directories, host processes and mounts, bounded waits.
+
+use super::{Ctx, Out};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// Non-empty stderr lines.
+pub fn stderr_lines(out: &Out) -> Vec<&str> {
+    out.stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+/// Exit `code` and exactly one stderr line, starting `rless: `.
+pub fn assert_one_error(out: &Out, code: i32) {
+    assert_eq!(out.code, Some(code), "expected exit {code}: {out}");
+    let lines = stderr_lines(out);
+    assert_eq!(lines.len(), 1, "expected exactly one stderr line: {out}");
+    assert!(
+        lines[0].starts_with("rless: ") && lines[0].len() > "rless: ".len(),
+        "the error line must start with 'rless: ': {out}"
+    );
+    assert!(!out.stderr.contains("panicked"), "panic: {out}");
+}
+
+/// Names of the containers in the store (non-dot entries of `containers/`).
+pub fn containers(ctx: &Ctx) -> Vec<String> {
+    super::list_names(&ctx.root.join("containers"))
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
+/// Waits for `child` at most `timeout`.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return Some(st);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One process of the host, from /proc.
+#[derive(Debug)]
+pub struct HostProc {
+    pub pid: i32,
+    pub uid: u32,
+    pub args: Vec<String>,
+}
+
+/// Every process of the host that can be read.
+pub fn host_processes() -> Vec<HostProc> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(md) = fs::metadata(e.path()) else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        out.push(HostProc {
+            pid,
+            uid: md.uid(),
+            args,
+        });
+    }
+    out
+}
+
+/// Mount lines of this (the host's) mount namespace that mention `dir`.
+pub fn host_mounts_under(dir: &Path) -> Vec<String> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let needle = dir.to_string_lossy().to_string();
+    text.lines()
+        .filter(|l| l.contains(&needle))
+        .map(String::from)
+        .collect()
+}
