@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 
 use common::oci::busybox;
@@ -14,11 +15,9 @@ use common::{for_each_user, run_cmd, skip, Ctx, Mode, Out, CMD_TIMEOUT, ERR_EXIT
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The name every scenario imports its busybox root filesystem as.
@@ -82,116 +81,6 @@ fn have_busybox() -> bool {
 
 fn container_dir(ctx: &Ctx, id: &str) -> std::path::PathBuf {
     ctx.root.join("containers").join(id)
-}
-
-/// A running `rless` whose stdout lines arrive on a channel.
-struct Background {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Background {
-    fn spawn(ctx: &Ctx, args: &[&str]) -> Background {
-        let mut cmd = ctx.rless_cmd(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn rless");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(out).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Background {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Waits for a stdout line equal to `want`; panics after `timeout`.
-    fn wait_line(&mut self, want: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    let hit = l.trim() == want;
-                    self.seen.push(l);
-                    if hit {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!(
-                        "no {want:?} line within {timeout:?}; stdout so far {:?}, stderr {:?}",
-                        self.seen,
-                        self.stderr()
-                    );
-                }
-            }
-        }
-    }
-
-    /// Waits for the exit; returns (code, every stdout line).
-    fn finish(mut self, timeout: Duration) -> (Option<i32>, Vec<String>) {
-        let status = match wait_timeout(&mut self.child, timeout) {
-            Some(s) => s,
-            None => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "rless did not exit within {timeout:?}; stdout {:?}, stderr {:?}",
-                    self.seen,
-                    self.stderr()
-                );
-            }
-        };
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(l);
-        }
-        (status.code(), std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 // ------------------------------------------------------------------ helpers (lifecycle)
@@ -716,7 +605,7 @@ fn lifecycle_logs_follow() {
         // Still following.
         std::thread::sleep(Duration::from_millis(300));
         assert!(
-            bg.child.try_wait().unwrap().is_none(),
+            bg.running(),
             "logs -f must keep running while the container runs"
         );
         ctx.ok(&["stop", "f"]);

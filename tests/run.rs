@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 
 use common::oci::busybox;
@@ -18,7 +19,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The name every scenario imports its busybox root filesystem as.
@@ -222,117 +223,6 @@ fn random_bytes(n: usize) -> Vec<u8> {
         .and_then(|mut f| f.read_exact(&mut v))
         .expect("read /dev/urandom");
     v
-}
-
-/// A running `rless` whose stdout lines arrive on a channel.
-struct Background {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Background {
-    fn spawn(ctx: &Ctx, args: &[&str]) -> Background {
-        let mut cmd = ctx.rless_cmd(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn rless");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(out).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Background {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            stderr,
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Waits for a stdout line equal to `want`; panics after `timeout`.
-    fn wait_line(&mut self, want: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    let hit = l.trim() == want;
-                    self.seen.push(l);
-                    if hit {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!(
-                        "no {want:?} line from the container within {timeout:?}; stdout so far {:?}, stderr {:?}",
-                        self.seen,
-                        self.stderr()
-                    );
-                }
-            }
-        }
-    }
-
-    fn signal(&self, sig: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(self.pid()).unwrap();
-        rustix::process::kill_process(pid, sig).expect("signal rless");
-    }
-
-    /// Waits for the exit; returns (code, every stdout line).
-    fn finish(mut self, timeout: Duration) -> (Option<i32>, Vec<String>) {
-        let status = match wait_timeout(&mut self.child, timeout) {
-            Some(s) => s,
-            None => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "rless did not exit within {timeout:?}; stdout {:?}, stderr {:?}",
-                    self.seen,
-                    self.stderr()
-                );
-            }
-        };
-        // The reader thread ends at EOF.
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(l);
-        }
-        (status.code(), self.seen)
-    }
 }
 
 /// Every entry under `dir`: type, mode, owner, size, mtime and a digest of

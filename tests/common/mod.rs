@@ -11,6 +11,7 @@
 
 #![allow(dead_code)]
 
+pub mod background;
 pub mod checks;
 pub mod hostile;
 pub mod oci;
