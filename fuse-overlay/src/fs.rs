@@ -104,7 +104,8 @@ pub(crate) struct Overlay {
     pub layers: Vec<Layer>,
     pub work: OwnedFd,
     pub opts: Options,
-    pub tree: RwLock<Tree>,
+    /// Shared with the mount handle, which reports its size.
+    pub tree: Arc<RwLock<Tree>>,
     pub ns: RwLock<()>,
     pub files: RwLock<HashMap<u64, Arc<OwnedFd>>>,
     dirs: Mutex<HashMap<u64, DirHandle>>,
@@ -177,7 +178,7 @@ impl Overlay {
             layers,
             work,
             opts,
-            tree: RwLock::new(Tree::new(vec![UPPER], (0, 0))),
+            tree: Arc::new(RwLock::new(Tree::new(vec![UPPER], (0, 0)))),
             ns: RwLock::new(()),
             files: RwLock::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
@@ -195,7 +196,7 @@ impl Overlay {
             }
         }
         let st = rustix::fs::fstat(&ov.layers[0].fd)?;
-        ov.tree = RwLock::new(Tree::new(root_layers, (st.st_dev, st.st_ino)));
+        ov.tree = Arc::new(RwLock::new(Tree::new(root_layers, (st.st_dev, st.st_ino))));
         Ok(ov)
     }
 
@@ -399,13 +400,25 @@ impl Overlay {
             .write()
             .unwrap()
             .record(parent, name, key, f.layers.clone(), is_dir);
-        let (layers, path) = self.locate(ino)?;
-        if layers[0] != f.layers[0] {
-            // A lower hard link of a copied-up file: show the copy.
-            let st = self.statat(layers[0], &path)?;
-            return Ok((ino, st, layers));
+        // `record` counted the entry reply this lookup is for; take the
+        // count back if the lookup fails after all.
+        let copied = || {
+            let (layers, path) = self.locate(ino)?;
+            if layers[0] != f.layers[0] {
+                // A lower hard link of a copied-up file: show the copy.
+                let st = self.statat(layers[0], &path)?;
+                return Ok(Some((st, layers)));
+            }
+            Ok(None)
+        };
+        match copied() {
+            Ok(Some((st, layers))) => Ok((ino, st, layers)),
+            Ok(None) => Ok((ino, f.st, f.layers)),
+            Err(e) => {
+                self.tree.write().unwrap().unref(ino);
+                Err(e)
+            }
         }
-        Ok((ino, f.st, f.layers))
     }
 
     pub fn getattr_locked(&self, ino: u64) -> R<(Stat, Vec<u16>)> {
@@ -621,6 +634,10 @@ impl Overlay {
                 &attr,
                 Generation(0),
             ) {
+                // Not sent: the kernel will not count this entry.
+                if i >= 2 {
+                    self.tree.write().unwrap().unref(eino);
+                }
                 break;
             }
             i += 1;

@@ -169,6 +169,7 @@ pub struct MountHandle {
     /// Our own `mount(2)`: we unmount it.
     own_mount: bool,
     session: Option<fuser::BackgroundSession>,
+    tree: std::sync::Arc<std::sync::RwLock<tree::Tree>>,
 }
 
 impl std::fmt::Debug for MountHandle {
@@ -183,6 +184,12 @@ impl MountHandle {
     /// The mount point.
     pub fn mountpoint(&self) -> &Path {
         &self.mountpoint
+    }
+
+    /// Number of inodes the server currently keeps in memory: those the
+    /// kernel holds, and their parents. It shrinks when the kernel forgets.
+    pub fn live_inodes(&self) -> usize {
+        self.tree.read().map(|t| t.len()).unwrap_or(0)
     }
 
     /// Unmounts and waits for the server threads. If the filesystem is busy
@@ -354,6 +361,7 @@ fn prepare(
 /// Checks the configuration, mounts the overlay and starts serving it.
 pub fn mount(config: Config) -> Result<MountHandle, Error> {
     let (fs, mut fcfg) = prepare(&config.lower, &config.upper, &config.work, &config.options)?;
+    let tree = fs.tree.clone();
     let mp = &config.mountpoint;
     let mp_stat = rustix::fs::stat(mp).map_err(|e| Error::io("stat mount point", mp, e))?;
     if mp_stat.st_mode & 0o170000 != 0o040000 {
@@ -417,6 +425,7 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
         mountpoint: mp.clone(),
         own_mount,
         session: Some(session),
+        tree,
     })
 }
 

@@ -37,6 +37,13 @@ fn empty(r: R<()>, reply: ReplyEmpty) {
 const KEEP: FopenFlags = FopenFlags::FOPEN_KEEP_CACHE;
 
 impl Filesystem for Overlay {
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.tree.write().unwrap().forget(ino.0, nlookup);
+    }
+
+    // `batch_forget` keeps fuser's default (one `forget` per node): its
+    // argument type is not nameable outside fuser 0.18.
+
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         Overlay::init(self, config);
         Ok(())

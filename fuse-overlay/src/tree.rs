@@ -21,8 +21,14 @@
 //! objects whose last link is removed are dropped, since the upper
 //! filesystem may reuse the inode number.
 //!
-//! Nodes are never freed (`forget` is ignored): memory grows with the number
-//! of distinct objects looked up during the mount.
+//! Lifetime: a node counts the kernel's references (`lookups`: one per
+//! entry reply, given back by `forget`) and the links of other nodes that
+//! name it as their parent (`children`). It is freed when both are zero, so
+//! memory follows what the kernel caches, not everything ever looked up.
+//! Its key keeps its number, so a later lookup gets the same `st_ino`.
+//! Nodes whose upper copy took over a lower object (copy-up, rename) are
+//! `pinned` and never freed: a fresh lookup through another lower hard link
+//! of the object would no longer find the copy.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -47,6 +53,12 @@ pub(crate) struct Node {
     pub layers: Vec<u16>,
     /// Whether it is a directory.
     pub is_dir: bool,
+    /// Entry replies the kernel has not yet given back with `forget`.
+    lookups: u64,
+    /// Links of other nodes whose parent is this one.
+    children: u32,
+    /// Never freed (see the module notes).
+    pinned: bool,
 }
 
 impl Node {
@@ -86,6 +98,9 @@ impl Tree {
                 links: Vec::new(),
                 layers: root_layers,
                 is_dir: true,
+                lookups: 0,
+                children: 0,
+                pinned: true,
             },
         );
         let mut keys = HashMap::new();
@@ -145,6 +160,89 @@ impl Tree {
     /// Makes `key` (an upper copy) answer to `ino` too.
     pub fn alias_key(&mut self, key: Key, ino: u64) {
         self.keys.insert(key, ino);
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.pinned = true;
+        }
+    }
+
+    /// Number of live nodes (for tests and debugging).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The kernel gave back `n` references to `ino` (`forget`); frees it
+    /// and, in turn, parents left unused.
+    pub fn forget(&mut self, ino: u64, n: u64) {
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.lookups = node.lookups.saturating_sub(n);
+        }
+        self.free_if_unused(ino);
+    }
+
+    /// Takes back one reference counted by `record` for an entry that was
+    /// not sent to the kernel after all.
+    pub fn unref(&mut self, ino: u64) {
+        self.forget(ino, 1);
+    }
+
+    fn free_if_unused(&mut self, mut ino: u64) {
+        while let Some(n) = self.nodes.get(&ino) {
+            if n.pinned || n.lookups > 0 || n.children > 0 {
+                return;
+            }
+            let Some(n) = self.nodes.remove(&ino) else {
+                return;
+            };
+            // A directory names one parent; a file's links may name several.
+            let mut parents: Vec<u64> = n.links.iter().map(|l| l.0).collect();
+            let Some(last) = parents.pop() else {
+                return;
+            };
+            for p in parents {
+                if self.dec_children(p) {
+                    self.free_if_unused(p);
+                }
+            }
+            if !self.dec_children(last) {
+                return;
+            }
+            ino = last;
+        }
+    }
+
+    /// One link naming `parent` is gone; true if `parent` may now be unused.
+    fn dec_children(&mut self, parent: u64) -> bool {
+        match self.nodes.get_mut(&parent) {
+            Some(p) => {
+                p.children = p.children.saturating_sub(1);
+                p.children == 0
+            }
+            None => false,
+        }
+    }
+
+    fn inc_children(&mut self, parent: u64) {
+        if let Some(p) = self.nodes.get_mut(&parent) {
+            p.children += 1;
+        }
+    }
+
+    /// Replaces the links of `ino`, keeping the parents' child counts.
+    /// Old parents left unused are freed.
+    fn set_links(&mut self, ino: u64, links: Vec<(u64, OsString)>) {
+        let Some(n) = self.nodes.get_mut(&ino) else {
+            return;
+        };
+        let new_parents: Vec<u64> = links.iter().map(|l| l.0).collect();
+        let old = std::mem::replace(&mut n.links, links);
+        for p in new_parents {
+            self.inc_children(p);
+        }
+        for (p, _) in old {
+            if self.dec_children(p) {
+                self.free_if_unused(p);
+            }
+        }
     }
 
     /// The inode number of `key`, if it has one.
@@ -175,9 +273,10 @@ impl Tree {
             self.keys.remove(&key);
             ino = self.ino_for(key);
         }
-        match self.nodes.entry(ino) {
+        let links = match self.nodes.entry(ino) {
             Entry::Occupied(mut e) => {
                 let n = e.get_mut();
+                n.lookups += 1;
                 if !is_dir && n.in_upper() && layers[0] != UPPER {
                     // A lower hard link of a file already copied up through
                     // another name: the node keeps pointing at the copy.
@@ -185,35 +284,52 @@ impl Tree {
                 }
                 n.layers = layers;
                 if is_dir {
-                    n.links = vec![(parent, name.to_owned())];
+                    if n.links.len() == 1 && n.links[0].0 == parent && n.links[0].1 == name {
+                        return ino;
+                    }
+                    vec![(parent, name.to_owned())]
                 } else if !n.links.iter().any(|(p, nm)| *p == parent && nm == name) {
-                    n.links.push((parent, name.to_owned()));
+                    let mut l = n.links.clone();
+                    l.push((parent, name.to_owned()));
+                    l
+                } else {
+                    return ino;
                 }
             }
             Entry::Vacant(e) => {
                 e.insert(Node {
-                    links: vec![(parent, name.to_owned())],
+                    links: Vec::new(),
                     layers,
                     is_dir,
+                    lookups: 1,
+                    children: 0,
+                    pinned: false,
                 });
+                vec![(parent, name.to_owned())]
             }
-        }
+        };
+        self.set_links(ino, links);
         ino
     }
 
     /// Removes the name `(parent, name)` from node `ino`.
     pub fn remove_link(&mut self, ino: u64, parent: u64, name: &OsStr) {
-        if let Some(n) = self.nodes.get_mut(&ino) {
-            n.links.retain(|(p, nm)| !(*p == parent && nm == name));
+        if let Some(n) = self.nodes.get(&ino) {
+            let mut l = n.links.clone();
+            l.retain(|(p, nm)| !(*p == parent && nm == name));
+            self.set_links(ino, l);
+            self.free_if_unused(ino);
         }
     }
 
     /// Renames one name of `ino`.
     pub fn move_link(&mut self, ino: u64, from: (u64, &OsStr), to: (u64, &OsStr)) {
-        if let Some(n) = self.nodes.get_mut(&ino) {
-            n.links.retain(|(p, nm)| !(*p == from.0 && nm == from.1));
-            n.links.retain(|(p, nm)| !(*p == to.0 && nm == to.1));
-            n.links.insert(0, (to.0, to.1.to_owned()));
+        if let Some(n) = self.nodes.get(&ino) {
+            let mut l = n.links.clone();
+            l.retain(|(p, nm)| !(*p == from.0 && nm == from.1));
+            l.retain(|(p, nm)| !(*p == to.0 && nm == to.1));
+            l.insert(0, (to.0, to.1.to_owned()));
+            self.set_links(ino, l);
         }
     }
 

@@ -57,9 +57,21 @@ fn concurrent_operations_do_not_deadlock() {
                 })
             })
             .collect();
+        // Meanwhile the kernel keeps forgetting inodes (when we may make it).
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dropper = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) && drop_caches() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
         for w in workers {
             w.join().unwrap();
         }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        dropper.join().unwrap();
         tx.send(()).unwrap();
     });
     rx.recv_timeout(Duration::from_secs(120))

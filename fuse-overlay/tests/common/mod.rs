@@ -78,6 +78,12 @@ pub fn real_root() -> bool {
             .unwrap_or(false)
 }
 
+/// Makes the kernel drop unused dentries and inodes, so it sends FORGET for
+/// them. Only real root may; elsewhere it does nothing and returns false.
+pub fn drop_caches() -> bool {
+    real_root() && std::fs::write("/proc/sys/vm/drop_caches", "2").is_ok()
+}
+
 /// Upper, work and mount point directories under `base/name`.
 pub struct Dirs {
     pub upper: PathBuf,
