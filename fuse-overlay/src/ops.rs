@@ -145,6 +145,32 @@ impl Filesystem for Overlay {
         )
     }
 
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: fuser::ReplyLseek,
+    ) {
+        // The kernel handles SEEK_SET/CUR/END itself; only SEEK_DATA and
+        // SEEK_HOLE come here, and they must see the layer file's holes.
+        let to = match (whence, u64::try_from(offset)) {
+            (libc::SEEK_DATA, Ok(o)) => rustix::fs::SeekFrom::Data(o),
+            (libc::SEEK_HOLE, Ok(o)) => rustix::fs::SeekFrom::Hole(o),
+            _ => return reply.error(fuser::Errno::EINVAL),
+        };
+        let r = self
+            .file(fh)
+            .and_then(|fd| rustix::fs::seek(&*fd, to))
+            .map(|o| o as i64);
+        match r {
+            Ok(o) => reply.offset(o),
+            Err(e) => reply.error(fuse_err(e)),
+        }
+    }
+
     fn link(
         &self,
         _req: &Request,

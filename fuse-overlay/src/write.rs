@@ -20,7 +20,10 @@
 //! - Rename copies the source up; a directory with lower parts is first
 //!   materialized (see `copyup`), so the move is a plain `renameat` inside
 //!   the upper layer, and the old name is whited out if a lower layer has
-//!   it. `RENAME_EXCHANGE` is not supported (`EINVAL`).
+//!   it. `RENAME_EXCHANGE` brings both objects complete into the upper
+//!   layer the same way, swaps them with one `renameat2`, and marks a
+//!   directory opaque where it lands on a name a lower layer also has.
+//!   `RENAME_WHITEOUT` is refused (`EINVAL`), as kernel overlayfs does.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -320,10 +323,14 @@ impl Overlay {
         newname: &OsStr,
         flags: RenameFlags,
     ) -> R<()> {
-        if flags.contains(RenameFlags::RENAME_EXCHANGE)
-            || flags.contains(RenameFlags::RENAME_WHITEOUT)
-        {
+        if flags.contains(RenameFlags::RENAME_WHITEOUT) {
             return Err(Errno::INVAL);
+        }
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+            if flags.contains(RenameFlags::RENAME_NOREPLACE) {
+                return Err(Errno::INVAL);
+            }
+            return self.do_exchange(parent, name, newparent, newname);
         }
         check_name(newname)?;
         let _ns = self.ns.write().unwrap();
@@ -365,17 +372,7 @@ impl Overlay {
             }
         }
         // 1. The source, complete, in the upper layer.
-        self.ensure_upper(parent, false)?;
-        let mut layers = src.layers.clone();
-        if layers[0] != UPPER {
-            self.copy_object(layers[0], &src_path, false)?;
-            layers.insert(0, UPPER);
-        }
-        let materialized = src.is_dir() && layers.len() > 1;
-        if materialized {
-            self.materialize(&layers, &src_path, &mut HashMap::new())?;
-        }
-        let src_upper = self.statat(UPPER, &src_path)?;
+        let (materialized, src_upper) = self.upper_complete(parent, &src, &src_path)?;
         // 2. The destination.
         self.ensure_upper(newparent, false)?;
         let dst_lower = self.lower_has(&npl, &npp, newname.as_bytes())?;
@@ -417,6 +414,93 @@ impl Overlay {
                 n.layers = vec![UPPER];
             }
             if materialized {
+                t.set_subtree_upper(ino);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `f` (named `path`, in `parent`) completely into the upper
+    /// layer, a directory with every lower part. Returns whether a
+    /// directory was materialized, and the upper object's stat.
+    fn upper_complete(&self, parent: u64, f: &Found, path: &[u8]) -> R<(bool, Stat)> {
+        self.ensure_upper(parent, false)?;
+        let mut layers = f.layers.clone();
+        if layers[0] != UPPER {
+            self.copy_object(layers[0], path, false)?;
+            layers.insert(0, UPPER);
+        }
+        let materialized = f.is_dir() && layers.len() > 1;
+        if materialized {
+            self.materialize(&layers, path, &mut HashMap::new())?;
+        }
+        Ok((materialized, self.statat(UPPER, path)?))
+    }
+
+    /// `renameat2(RENAME_EXCHANGE)`: both names must exist; they swap.
+    fn do_exchange(&self, parent: u64, name: &OsStr, newparent: u64, newname: &OsStr) -> R<()> {
+        check_name(newname)?;
+        let _ns = self.ns.write().unwrap();
+        let (pl, pp) = self.locate(parent)?;
+        let (npl, npp) = self.locate(newparent)?;
+        let a = self
+            .resolve(&pl, &pp, name.as_bytes())?
+            .ok_or(Errno::NOENT)?;
+        let b = self
+            .resolve(&npl, &npp, newname.as_bytes())?
+            .ok_or(Errno::NOENT)?;
+        let a_path = join(&pp, name.as_bytes());
+        let b_path = join(&npp, newname.as_bytes());
+        let a_key = (self.layers[a.layers[0] as usize].dev, a.st.st_ino);
+        let b_key = (self.layers[b.layers[0] as usize].dev, b.st.st_ino);
+        let (a_ino, b_ino) = {
+            let t = self.tree.read().unwrap();
+            let (ai, bi) = (t.key_ino(a_key), t.key_ino(b_key));
+            if a_key == b_key || (ai.is_some() && ai == bi) {
+                return Ok(());
+            }
+            // Neither directory may end up inside itself.
+            if a.is_dir() && ai.is_some_and(|i| t.is_under(newparent, i)) {
+                return Err(Errno::INVAL);
+            }
+            if b.is_dir() && bi.is_some_and(|i| t.is_under(parent, i)) {
+                return Err(Errno::INVAL);
+            }
+            (ai, bi)
+        };
+        let (a_mat, a_up) = self.upper_complete(parent, &a, &a_path)?;
+        let (b_mat, b_up) = self.upper_complete(newparent, &b, &b_path)?;
+        rustix::fs::renameat_with(
+            &self.layers[0].fd,
+            os(&a_path),
+            &self.layers[0].fd,
+            os(&b_path),
+            rustix::fs::RenameFlags::EXCHANGE,
+        )?;
+        // A directory that was upper-only where it was must hide the lower
+        // directory of its new name.
+        if a.is_dir() && !a_mat && self.lower_has(&npl, &npp, newname.as_bytes())? {
+            self.set_opaque(&b_path)?;
+        }
+        if b.is_dir() && !b_mat && self.lower_has(&pl, &pp, name.as_bytes())? {
+            self.set_opaque(&a_path)?;
+        }
+        let mut t = self.tree.write().unwrap();
+        let upper = self.layers[0].dev;
+        let moves = [
+            (a_ino, a_up, a_mat, (parent, name), (newparent, newname)),
+            (b_ino, b_up, b_mat, (newparent, newname), (parent, name)),
+        ];
+        for (ino, up, mat, from, to) in moves {
+            let Some(ino) = ino.or_else(|| t.key_ino((upper, up.st_ino))) else {
+                continue;
+            };
+            t.alias_key((upper, up.st_ino), ino);
+            t.move_link(ino, from, to);
+            if let Some(n) = t.get_mut(ino) {
+                n.layers = vec![UPPER];
+            }
+            if mat {
                 t.set_subtree_upper(ino);
             }
         }

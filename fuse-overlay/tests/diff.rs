@@ -209,6 +209,32 @@ pub fn scenario(m: &Path) -> Vec<String> {
     r("rm deep/a/b/c", res(fs::remove_file(m.join("deep/a/b/c"))));
     r("rmdir deep/a/b", res(fs::remove_dir(m.join("deep/a/b"))));
     r("ls deep/a", listing(&m.join("deep/a")));
+    // renameat2(RENAME_EXCHANGE): lower files, upper directories, a file
+    // with a directory, and a missing name.
+    let xchg = |a: &str, b: &str| {
+        res(rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            m.join(a),
+            rustix::fs::CWD,
+            m.join(b),
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+        .map_err(std::io::Error::from))
+    };
+    r("exchange exe ro", xchg("exe", "ro"));
+    r("read exe", read(&m.join("exe")));
+    r("read ro", read(&m.join("ro")));
+    write(&m.join("mixed/x1"), "one");
+    r("mkdir x2", res(fs::create_dir(m.join("x2"))));
+    write(&m.join("x2/g"), "two");
+    r("exchange mixed x2", xchg("mixed", "x2"));
+    r("ls mixed", listing(&m.join("mixed")));
+    r("ls x2", listing(&m.join("x2")));
+    r("exchange exe x2", xchg("exe", "x2"));
+    r("ls exe", listing(&m.join("exe")));
+    r("read x2", read(&m.join("x2")));
+    r("exchange missing", xchg("exe", "nope"));
+    r("exchange into itself", xchg("exe", "exe/x1"));
     r("ls /", listing(m));
     log
 }
@@ -245,7 +271,7 @@ fn differential_against_kernel_overlay() {
     for g in [
         "link group a2 a3",
         "link group hl1 hl2",
-        "link group ro ro2",
+        "link group ro2 x2",
     ] {
         assert!(ftree.contains(g), "missing {g}:\n{ftree}");
     }
@@ -301,6 +327,19 @@ fn rename_populated_lower_directory() {
         ino_z.ino(),
         "st_ino changed by the rename"
     );
+    // Exchanged with a file: the populated lower directory `dir2` keeps
+    // its content under the file's name, and `b` takes its place.
+    let dir2 = dump(&m.join("dir2"));
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        m.join("dir2"),
+        rustix::fs::CWD,
+        m.join("b"),
+        rustix::fs::RenameFlags::EXCHANGE,
+    )
+    .unwrap();
+    assert_eq!(dump(&m.join("b")), dir2);
+    assert_eq!(fs::read_to_string(m.join("dir2")).unwrap(), "bee");
     // A merged directory (parts in two lowers) moved into another directory.
     fs::rename(m.join("mixed"), m.join("deep/mixed")).unwrap();
     assert_eq!(listing(&m.join("deep/mixed")), "m1,m2");
