@@ -2,7 +2,7 @@
 # Compares kernel overlayfs, fuse-overlayfs and rless-fuse-overlay on one
 # lower tree (10,000 small files in 100 directories plus one big file,
 # generated once per run): cold and warm sequential read of the big file,
-# `find` and `stat` of every file, copy-up of the big file (against cp), and
+# `find` (cold, right after the mount, and warm) and `stat` of every file, copy-up of the big file (against cp), and
 # creating 10,000 small files. Prints medians and ratios; removes everything
 # it made, mounts included, on exit.
 #
@@ -68,13 +68,13 @@ umount_fs() {
 
 declare -A R
 measure() { # KIND
-    local k=$1 t s cold="" warm="" find="" stat="" copy="" create=""
+    local k=$1 t s cold="" warm="" cfind="" find="" stat="" copy="" create=""
     for _ in $(seq "$REPS"); do
         mount_fs "$k" || { echo "fuse.sh: cannot mount $k, skipped" >&2; return; }
         drop_caches
         t=$(now); cat "$MNT/big" > /dev/null; cold="$cold $(elapsed "$t")"
         t=$(now); cat "$MNT/big" > /dev/null; warm="$warm $(elapsed "$t")"
-        find "$MNT" -type f > /dev/null
+        t=$(now); find "$MNT" -type f > /dev/null; cfind="$cfind $(elapsed "$t")"
         t=$(now); find "$MNT" -type f > /dev/null; find="$find $(elapsed "$t")"
         t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; stat="$stat $(elapsed "$t")"
         t=$(now); echo x >> "$MNT/big"; sync; copy="$copy $(elapsed "$t")"
@@ -84,6 +84,7 @@ measure() { # KIND
     done
     R[$k,cold]=$(echo "$cold" | median)
     R[$k,warm]=$(echo "$warm" | median)
+    R[$k,coldfind]=$(echo "$cfind" | median)
     R[$k,find]=$(echo "$find" | median)
     R[$k,stat]=$(echo "$stat" | median)
     R[$k,copyup]=$(echo "$copy" | median)
@@ -109,7 +110,7 @@ ratio() { # a b -> a/b
 }
 printf '\nmedian seconds of %s runs; big file %s MiB; cp of the big file: %.3f s\n\n' "$REPS" "$BIG_MB" "$CP"
 printf '%-10s %10s %15s %10s %14s %18s\n' op kernel fuse-overlayfs rless rless/kernel fuse-ovl/rless
-for op in cold warm find stat copyup create; do
+for op in cold warm coldfind find stat copyup create; do
     k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}
     printf '%-10s %10s %15s %10s %14s %18s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
 done
