@@ -156,3 +156,47 @@ fn fuse_driver_detached_and_exec() {
         );
     });
 }
+
+#[test]
+fn info_reports_the_driver_run_uses() {
+    for_each_user("info_reports_the_driver_run_uses", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let info = ctx.ok(&["info", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+        let said = v["Storage"]["Driver"].as_str().unwrap().to_string();
+        assert!(
+            v["Storage"]["Reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("on this store")),
+            "{info}"
+        );
+        ctx.ok(&["run", "--name", "auto", IMG, "true"]);
+        let insp = ctx.ok(&["inspect", "auto"]);
+        let c: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+        assert_eq!(c[0]["GraphDriver"]["Name"], said.as_str(), "{info}\n{insp}");
+        ctx.ok(&["rm", "auto"]);
+        // The probe leaves nothing in the store.
+        let probes = fs::read_dir(&ctx.root)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("probe"))
+            .count();
+        assert_eq!(probes, 0);
+        // A forced driver is reported as such.
+        let mut forced = ctx.rless_cmd(&["info"]);
+        forced.env("RLESS_STORAGE_DRIVER", "fuse-overlay");
+        let out = common::run_cmd(
+            forced,
+            None,
+            std::time::Duration::from_secs(30),
+            &ctx.user.name,
+        );
+        assert!(
+            out.stdout
+                .contains("fuse-overlay (set by RLESS_STORAGE_DRIVER)"),
+            "{out}"
+        );
+    });
+}

@@ -15,7 +15,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let uname = rustix::system::uname();
     let kernel = uname.release().to_string_lossy().into_owned();
     let cgroup = cgroup_version();
-    let driver = storage_driver(&kernel);
+    let driver = storage_driver(ctx, &kernel);
     let info = serde_json::json!({
         "Store": {"Root": ctx.root},
         "IdMapping": {"Mode": ctx.ids.name(), "Reason": ctx.ids.reason()},
@@ -60,22 +60,27 @@ fn cgroup_version() -> &'static str {
     }
 }
 
-/// Which union filesystem containers will use, and why. Unprivileged kernel
-/// overlayfs needs Linux 5.11 or later.
-fn storage_driver(kernel: &str) -> (&'static str, String) {
-    let mut parts = kernel
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|p| p.parse::<u32>().ok());
-    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    if version >= (5, 11) {
-        (
+/// Which union filesystem containers will use, and why: `RLESS_STORAGE_DRIVER`
+/// when set, else the result of really mounting kernel overlayfs in a user
+/// namespace with its upper layer in the store (which fails on kernels
+/// before 5.11 and on upper filesystems such as NFS).
+fn storage_driver(ctx: &Ctx, kernel: &str) -> (&'static str, String) {
+    use rless::runtime::storage::Driver;
+    let forced = std::env::var("RLESS_STORAGE_DRIVER").ok();
+    match forced.as_deref().and_then(Driver::parse) {
+        Some(Driver::Overlay) => return ("overlay", "set by RLESS_STORAGE_DRIVER".into()),
+        Some(Driver::FuseOverlay) => return ("fuse-overlay", "set by RLESS_STORAGE_DRIVER".into()),
+        _ => {}
+    }
+    let _ = std::fs::create_dir_all(&ctx.root);
+    match rless::runtime::storage::probe_kernel_overlay(&ctx.root) {
+        Ok(()) => (
             "overlay",
-            format!("kernel {kernel} mounts overlayfs in a user namespace"),
-        )
-    } else {
-        (
+            format!("kernel {kernel} mounts overlayfs in a user namespace on this store"),
+        ),
+        Err(e) => (
             "fuse-overlay",
-            format!("kernel {kernel} is older than 5.11 and has no unprivileged overlayfs"),
-        )
+            format!("kernel {kernel} refuses overlayfs in a user namespace on this store: {e}"),
+        ),
     }
 }

@@ -162,3 +162,65 @@ pub fn answer(
         _ => Ok(Some((None, Driver::Overlay))),
     }
 }
+
+/// Whether kernel overlayfs mounts for us with its upper layer on the
+/// filesystem of `dir` (the store): a child enters a user namespace of its
+/// own (mapping only our ids, as in single-id mode) and tries. `Err` says
+/// why not. Used by `rless info`; `run` itself simply tries at each start.
+pub fn probe_kernel_overlay(dir: &Path) -> Result<(), String> {
+    let base = dir.join(format!(".overlay-probe-{}", std::process::id()));
+    let made = ["l", "u", "w", "m"]
+        .iter()
+        .try_for_each(|d| std::fs::create_dir_all(base.join(d)));
+    let result = match made {
+        Err(e) => Err(format!("cannot create {}: {e}", base.display())),
+        Ok(()) => probe_in_child(&base),
+    };
+    // overlayfs leaves `w/work` with mode 0, which only root could enter.
+    let _ = std::fs::set_permissions(
+        base.join("w/work"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    );
+    let _ = std::fs::remove_dir_all(&base);
+    result
+}
+
+fn probe_in_child(base: &Path) -> Result<(), String> {
+    let (uid, gid) = (rustix::process::getuid(), rustix::process::getgid());
+    match sys::fork().map_err(|e| format!("fork: {e}"))? {
+        None => {
+            let r = (|| -> io::Result<()> {
+                nix::sched::unshare(
+                    nix::sched::CloneFlags::CLONE_NEWUSER | nix::sched::CloneFlags::CLONE_NEWNS,
+                )?;
+                std::fs::write("/proc/self/setgroups", "deny")?;
+                std::fs::write("/proc/self/uid_map", format!("0 {} 1", uid.as_raw()))?;
+                std::fs::write("/proc/self/gid_map", format!("0 {} 1", gid.as_raw()))?;
+                rootfs::mount_overlay(
+                    base,
+                    &["l".to_string()],
+                    &base.join("u"),
+                    &base.join("w"),
+                    &base.join("m"),
+                )
+                .map_err(|e| match e {
+                    RootfsError::Overlay(e) => e,
+                    other => io::Error::other(other.to_string()),
+                })
+            })();
+            // The exit status carries the errno (1 for anything else).
+            let code = match r {
+                Ok(()) => 0,
+                Err(e) => e.raw_os_error().unwrap_or(1).clamp(1, 255),
+            };
+            std::process::exit(code)
+        }
+        Some(pid) => match nix::sys::wait::waitpid(pid, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => {
+                Err(io::Error::from_raw_os_error(code).to_string())
+            }
+            other => Err(format!("the probe ended with {other:?}")),
+        },
+    }
+}
