@@ -62,11 +62,13 @@ fn push_pull_back_and_run() {
     for_each_user("push_pull_back", |ctx| {
         let src = reg.push(&ctx.repo("src"), "v1", &img);
         ctx.pull(&[&src.reference]);
-        // Another repository of the same registry: blobs are mounted.
-        let dst_repo = ctx.repo("dst");
+        // Another repository of the same registry (new on every run): the
+        // blobs are mounted, not uploaded.
+        let dst_repo = ctx.repo(&format!("dst-{}", std::process::id()));
         let dst = format!("{}/{dst_repo}:v2", reg.host);
-        let out = ctx.ok(&["push", &src.reference, &dst]);
+        let out = ctx.ok(&["--log-level", "debug", "push", &src.reference, &dst]);
         assert_eq!(pushed_digest(&out), src.manifest_digest, "manifest kept");
+        assert!(out.stderr.contains(": mounted"), "cross-repo mount: {out}");
         for d in src.layer_digests.iter().chain([&src.config_digest]) {
             assert!(reg.blob_exists(&dst_repo, d), "{d} missing in {dst_repo}");
         }
@@ -642,7 +644,7 @@ fn load_hostile_layers_stays_inside() {
             let img = Built::host(Format::Oci, &[(&tar, Comp::None)]);
             let path: PathBuf = ctx.write_file(
                 &format!("{case}.tar"),
-                &docker_archive(&img, "hostile:v1", &[tar.clone()]),
+                &docker_archive(&img, "hostile:v1", std::slice::from_ref(&tar)),
             );
             let out = ctx.rless(&["load", "-i", path.to_str().unwrap()]);
             if !out.success() {

@@ -171,6 +171,7 @@ fn upload_blobs(
                 }
                 match upload_blob(store, client, repo, from, &blobs[i]) {
                     Ok(how) => {
+                        tracing::debug!("blob {} in {repo}: {how}", blobs[i]);
                         if req.progress {
                             eprintln!("Copying blob {}: {how}", blobs[i].short());
                         }

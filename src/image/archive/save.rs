@@ -241,7 +241,14 @@ fn oci<W: Write>(
         for l in &img.layers {
             if done.insert(l.blob.clone()) {
                 let f = open_blob(store, &l.blob)?;
-                let size = f.metadata().map_err(SaveError::Write)?.len();
+                let size = f
+                    .metadata()
+                    .map_err(|source| StoreError::Io {
+                        op: "inspect",
+                        path: store.blob_path(&l.blob),
+                        source,
+                    })?
+                    .len();
                 append(b, &format!("blobs/sha256/{}", l.blob.hex()), size, f)?;
             }
         }
