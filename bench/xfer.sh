@@ -13,9 +13,10 @@
 #      image;
 #   2. per run ($BENCH_RUNS, default 3), for each tool: a fresh store loaded
 #      from that archive (timed: `load`), `save -o` (timed), and `push` to a
-#      repository new to the registry (timed; a fresh store has no record of
-#      other repositories, so neither tool can mount blobs instead of sending
-#      them);
+#      repository new to the registry (timed; a fresh store, and for podman a
+#      fresh HOME, has no record of other repositories, so neither tool can
+#      mount blobs instead of sending them); rless sends the layer as loaded
+#      (uncompressed, as docker-archives hold it), podman gzips it first;
 #   3. prints the medians and the ratios rless/podman.
 # The registry is $BENCH_REGISTRY, else $RLESS_TEST_REGISTRY, else
 # 127.0.0.1:5000 (tests/run.sh starts one). podman runs rootless with the vfs
@@ -47,8 +48,10 @@ as_user() {
     fi
 }
 rl() { local store=$1; shift; as_user "$WORK/rless" --root "$WORK/$store" "$@"; }
-pm() { local store=$1; shift; as_user podman --runtime runc --storage-driver vfs \
-    --root "$WORK/$store/root" --runroot "$WORK/$store/run" "$@"; }
+# A HOME per store too: podman keeps its blob-info cache there, and would
+# mount blobs pushed by an earlier run instead of sending them.
+pm() { local store=$1; shift; as_user mkdir -p "$WORK/$store/home"; as_user env HOME="$WORK/$store/home" podman --runtime runc \
+    --storage-driver vfs --root "$WORK/$store/root" --runroot "$WORK/$store/run" "$@"; }
 cleanup() {
     set +e
     for d in "$WORK"/r-*; do [ -d "$d" ] && rl "${d##*/}" system reset -f >/dev/null 2>&1; done
