@@ -345,6 +345,28 @@ fn save_load_round_trip() {
         o.ok(&["tag", &a.reference, &again]);
         assert_eq!(pushed_digest(&o.ok(&["push", &again])), a.manifest_digest);
 
+        // To standard output, when it is not a terminal.
+        let piped = ctx.work.join("piped.tar");
+        let mut sh = ctx.command(Path::new("/bin/sh"));
+        sh.arg("-c").arg(format!(
+            "exec {} --root {} save {} > {}",
+            common::rless_bin().display(),
+            ctx.root.display(),
+            a.reference,
+            piped.display()
+        ));
+        let out = run_cmd(sh, None, CMD_TIMEOUT, &ctx.user.name);
+        assert!(out.success(), "save to stdout: {out}");
+        assert_eq!(
+            fs::read(&piped).unwrap(),
+            {
+                let single = ctx.work.join("single.tar");
+                ctx.ok(&["save", "-o", single.to_str().unwrap(), &a.reference]);
+                fs::read(&single).unwrap()
+            },
+            "the same bytes through stdout and -o"
+        );
+
         // Saved by id: no names; a gzip-compressed archive loads too.
         let byid = ctx.work.join("id.tar");
         ctx.ok(&["save", "-o", byid.to_str().unwrap(), &a.id[..12]]);
@@ -546,6 +568,28 @@ fn bad_input() {
         assert!(debris.is_empty(), "temporary files left: {debris:?}");
         ctx.fail_unchanged(&["save", "-o", "/nonexistent/dir/x.tar", &pushed.reference]);
 
+        // A blob missing from the store: push and save fail cleanly.
+        let victim = ctx.blob_path(&pushed.layer_digests[0]);
+        let kept = fs::read(&victim).unwrap();
+        fs::remove_file(&victim).unwrap();
+        let out = ctx.fail_unchanged(&["push", &pushed.reference, &dest]);
+        assert!(out.stderr.contains("not in the store"), "{out}");
+        ctx.fail_unchanged(&[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            o,
+            &pushed.reference,
+        ]);
+        ctx.fail_unchanged(&["save", "-o", o, &pushed.reference]);
+        assert!(
+            !out_exists(&ctx.work, "out.tar"),
+            "no output or temporary file"
+        );
+        fs::write(&victim, kept).unwrap();
+        ctx.give(&victim);
+
         // load: missing, not an archive, empty, a directory
         ctx.fail_unchanged(&["load", "-i", ctx.work.join("missing.tar").to_str().unwrap()]);
         let junk = ctx.write_file("junk.tar", b"this is not a tar file at all\n");
@@ -608,6 +652,11 @@ fn bad_input() {
         );
         ctx.fail_unchanged(&["load", "-i", badname.to_str().unwrap()]);
     });
+}
+
+/// Whether `name` or a temporary file for it exists in `dir`.
+fn out_exists(dir: &Path, name: &str) -> bool {
+    list_names(dir).iter().any(|n| n.contains(name))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -236,13 +236,20 @@ fn descriptor(m: &Members, d: &serde_json::Value) -> Result<(Digest, String, u64
 fn blob(m: &Members, digest: &Digest, size: u64, what: &str) -> Result<Vec<u8>, ArchiveError> {
     let bytes = m.read_small(&blob_member(digest), MAX_DOCUMENT)?;
     let got = Digest::of(&bytes);
-    if got != *digest || bytes.len() as u64 != size {
+    if got != *digest {
         return Err(ArchiveError::DigestMismatch {
             path: m.label().into(),
-            what: format!("{what} ({} bytes)", bytes.len()),
+            what: what.into(),
             expected: digest.clone(),
             got,
         });
+    }
+    if bytes.len() as u64 != size {
+        return Err(invalid(
+            m,
+            "descriptor",
+            format!("{what} {digest} is {} bytes, not {size}", bytes.len()),
+        ));
     }
     Ok(bytes)
 }
