@@ -74,10 +74,13 @@ pub fn load(
         });
     };
     let mut stored = Vec::new();
+    let mut done = Vec::new();
     for p in &plans {
         let mut layers = Vec::new();
         for l in &p.layers {
-            layers.push(ingest_layer(store, m, l, opts)?);
+            let r = ingest_layer(store, m, l, opts, &done)?;
+            done.push(r.clone());
+            layers.push(r);
         }
         stored.push(layers);
     }
@@ -352,12 +355,15 @@ fn plan_oci(m: &Members) -> Result<Vec<Plan>, ArchiveError> {
     Ok(plans)
 }
 
-/// Stores one layer unless the store has it already.
+/// Stores one layer unless the store has it already: recorded in the index,
+/// or loaded earlier from this archive (`done`), with the same blob when the
+/// archive names one.
 fn ingest_layer(
     store: &Store,
     m: &Members,
     l: &LayerSource,
     opts: &ExtractOptions,
+    done: &[LayerRecord],
 ) -> Result<LayerRecord, ArchiveError> {
     let have = |lr: &LayerRecord| {
         lr.diff_id == l.diff_id
@@ -368,15 +374,8 @@ fn ingest_layer(
         if !store.has_layer(&l.diff_id) {
             return Ok(None);
         }
-        if let Some((b, size, media)) = &l.blob {
-            if store.has_blob(b) {
-                return Ok(Some(LayerRecord {
-                    diff_id: l.diff_id.clone(),
-                    blob: b.clone(),
-                    blob_size: *size,
-                    media_type: media.clone(),
-                }));
-            }
+        if let Some(r) = done.iter().find(|lr| have(lr)) {
+            return Ok(Some(r.clone()));
         }
         let index = store.index()?;
         Ok(index
