@@ -15,8 +15,8 @@
 #      from that archive (timed: `load`), `save -o` (timed), and `push` to a
 #      repository new to the registry (timed; a fresh store, and for podman a
 #      fresh HOME, has no record of other repositories, so neither tool can
-#      mount blobs instead of sending them); rless sends the layer as loaded
-#      (uncompressed, as docker-archives hold it), podman gzips it first;
+#      mount blobs instead of sending them); both gzip the layer (loaded
+#      uncompressed, as docker-archives hold it) before sending it;
 #   3. prints the medians and the ratios rless/podman.
 # The registry is $BENCH_REGISTRY, else $RLESS_TEST_REGISTRY, else
 # 127.0.0.1:5000 (tests/run.sh starts one). podman runs rootless with the vfs

@@ -321,6 +321,40 @@ fn save_load_round_trip() {
         }
         assert_eq!(run_sh(&d, &a.reference, "cat /etc/marker"), "round\n");
         assert_eq!(run_sh(&d, &b.reference, "cat /etc/marker"), "second\n");
+        // Pushing a docker-archive image gzips its uncompressed layers: a
+        // new manifest, the same one on every push, that pulls and runs.
+        let dst = format!("{}/{}:gz", reg.host, ctx.repo("from-archive"));
+        let first = pushed_digest(&d.ok(&["push", &a.reference, &dst]));
+        assert_eq!(pushed_digest(&d.ok(&["push", &a.reference, &dst])), first);
+        let url = format!(
+            "http://{}/v2/{}/manifests/{first}",
+            reg.host,
+            ctx.repo("from-archive")
+        );
+        let mut resp = ureq::get(&url)
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .call()
+            .unwrap();
+        let manifest: Value = serde_json::from_reader(resp.body_mut().as_reader()).unwrap();
+        for l in manifest["layers"].as_array().unwrap() {
+            assert_eq!(
+                l["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip",
+                "{manifest}"
+            );
+            let digest = l["digest"].as_str().unwrap().to_string();
+            assert!(!a.diff_ids.contains(&digest), "compressed: {manifest}");
+        }
+        let g = fresh(ctx, "g");
+        let by_digest = format!("{}@{first}", dst.rsplit_once(':').unwrap().0);
+        assert_eq!(g.pull(&[&by_digest]), a.id);
+        assert_eq!(run_sh(&g, &by_digest, "cat /etc/marker"), "round\n");
+        drop(g);
+        let tmp: Vec<_> = list_names(&d.root.join("blobs/sha256"))
+            .into_iter()
+            .filter(|n| n.starts_with(".tmp-"))
+            .collect();
+        assert!(tmp.is_empty(), "compressed copies removed: {tmp:?}");
+
         // Loading the same archive again changes nothing but succeeds.
         let before = d.snapshot();
         d.ok(&["load", "-i", out.to_str().unwrap()]);

@@ -13,24 +13,42 @@
 //! 3. otherwise a monolithic `PUT LOCATION?digest=DIGEST` streaming the blob
 //!    file (with its length), which the registry verifies against the digest.
 //!
+//! Uncompressed layers (from docker-archives and plain-tar imports) are
+//! gzip-compressed first, as docker does on push, into temporary files that
+//! are removed afterwards; the manifest sent then names the compressed blobs
+//! (a new manifest, so a new digest). gzip output is deterministic, so the
+//! same image pushed twice gives the same digest.
+//!
 //! The manifest goes last (`PUT /v2/REPO/manifests/TAG`), so a failed push
 //! never leaves a tag pointing at missing blobs. Nothing in the local store
 //! changes except the image's repository digests, added by the caller.
 //! Bearer registries are asked for `repository:REPO:pull,push` (plus `pull`
 //! on the mount source).
 
-use super::digest::Digest;
+use super::digest::{Digest, HashingReader};
+use super::import::{LAYER_GZIP, LAYER_TAR};
 use super::reference::Reference;
 use super::registry::{header, RegistryClient, RegistryError};
 use super::store::{ImageRecord, Store, StoreError};
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use ureq::http::Method;
 
 /// Blobs uploaded at once.
 const PARALLEL_BLOBS: usize = 3;
+
+const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// One blob to send: a stored blob, gzip-compressed on the way when `gzip`.
+struct Outgoing {
+    stored: Digest,
+    gzip: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -76,9 +94,9 @@ pub fn push(
     if Digest::of(&manifest) != req.image.manifest {
         return Err(bad("stored bytes do not match their digest".into()));
     }
-    let doc: serde_json::Value =
+    let mut doc: serde_json::Value =
         serde_json::from_slice(&manifest).map_err(|e| bad(e.to_string()))?;
-    let mut blobs = Vec::new();
+    let mut blobs: Vec<Outgoing> = Vec::new();
     let config = doc.get("config").into_iter();
     let layers = doc
         .get("layers")
@@ -97,8 +115,10 @@ pub fn push(
                 blob: d,
             });
         }
-        if !blobs.contains(&d) {
-            blobs.push(d);
+        let media = desc.get("mediaType").and_then(|m| m.as_str());
+        let gzip = matches!(media, Some(LAYER_TAR | DOCKER_LAYER_TAR));
+        if !blobs.iter().any(|b| b.stored == d) {
+            blobs.push(Outgoing { stored: d, gzip });
         }
     }
     let media = doc
@@ -114,7 +134,29 @@ pub fn push(
 
     let repo = &req.dest.repository;
     let mount_from = mount_source(req.image, req.dest);
-    upload_blobs(store, client, repo, mount_from.as_deref(), &blobs, req)?;
+    let compressed = upload_blobs(store, client, repo, mount_from.as_deref(), &blobs, req)?;
+    let manifest = if compressed.is_empty() {
+        manifest
+    } else {
+        for desc in doc["layers"].as_array_mut().into_iter().flatten() {
+            let stored = desc["digest"].as_str().unwrap_or_default().to_string();
+            if let Some((d, size)) = compressed
+                .iter()
+                .find(|(k, _)| k.as_str() == stored)
+                .map(|(_, v)| v)
+            {
+                let gz = if desc["mediaType"] == DOCKER_LAYER_TAR {
+                    DOCKER_LAYER_GZIP
+                } else {
+                    LAYER_GZIP
+                };
+                desc["mediaType"] = gz.into();
+                desc["digest"] = d.as_str().into();
+                desc["size"] = (*size).into();
+            }
+        }
+        serde_json::to_vec(&doc).expect("json")
+    };
 
     let tag = req.dest.manifest_ref();
     let url = format!("{}/v2/{repo}/manifests/{tag}", client.base());
@@ -130,7 +172,7 @@ pub fn push(
     if req.progress {
         eprintln!("Writing manifest {tag}");
     }
-    Ok(req.image.manifest.clone())
+    Ok(Digest::of(&manifest))
 }
 
 /// `repository:REPO:pull,push`, plus pull on the mount source.
@@ -152,16 +194,18 @@ fn mount_source(image: &ImageRecord, dest: &Reference) -> Option<String> {
 }
 
 /// Uploads the blobs a few at a time; the first error stops the rest.
+/// Returns what the compressed ones became: stored digest → (sent digest, size).
 fn upload_blobs(
     store: &Store,
     client: &RegistryClient,
     repo: &str,
     from: Option<&str>,
-    blobs: &[Digest],
+    blobs: &[Outgoing],
     req: &PushRequest,
-) -> Result<(), PushError> {
+) -> Result<HashMap<Digest, (Digest, u64)>, PushError> {
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<PushError>> = Mutex::new(None);
+    let compressed = Mutex::new(HashMap::new());
     std::thread::scope(|s| {
         for _ in 0..PARALLEL_BLOBS.min(blobs.len()) {
             s.spawn(|| loop {
@@ -169,11 +213,25 @@ fn upload_blobs(
                 if i >= blobs.len() || failure.lock().expect("lock").is_some() {
                     return;
                 }
-                match upload_blob(store, client, repo, from, &blobs[i]) {
-                    Ok(how) => {
-                        tracing::debug!("blob {} in {repo}: {how}", blobs[i]);
+                let b = &blobs[i];
+                let result = if b.gzip {
+                    gzip_blob(store, &b.stored).and_then(|gz| {
+                        let how = upload_blob(client, repo, from, &gz.digest, &gz.path)?;
+                        compressed
+                            .lock()
+                            .expect("lock")
+                            .insert(b.stored.clone(), (gz.digest.clone(), gz.size));
+                        Ok((gz.digest.clone(), how))
+                    })
+                } else {
+                    let path = store.blob_path(&b.stored);
+                    upload_blob(client, repo, from, &b.stored, &path).map(|h| (b.stored.clone(), h))
+                };
+                match result {
+                    Ok((d, how)) => {
+                        tracing::debug!("blob {d} in {repo}: {how}");
                         if req.progress {
-                            eprintln!("Copying blob {}: {how}", blobs[i].short());
+                            eprintln!("Copying blob {}: {how}", d.short());
                         }
                     }
                     Err(e) => {
@@ -185,17 +243,52 @@ fn upload_blobs(
     });
     match failure.into_inner().expect("lock") {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(compressed.into_inner().expect("lock")),
     }
+}
+
+/// A gzip-compressed copy of a stored blob, deleted when dropped.
+struct Gzipped {
+    path: PathBuf,
+    digest: Digest,
+    size: u64,
+}
+
+impl Drop for Gzipped {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn gzip_blob(store: &Store, blob: &Digest) -> Result<Gzipped, PushError> {
+    let src = store.blob_path(blob);
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { op, path, source }
+    };
+    let input = File::open(&src).map_err(io("open", &src))?;
+    let mut out = Gzipped {
+        path: store.tmp_blob_path(),
+        digest: blob.clone(),
+        size: 0,
+    };
+    let mut f = File::create(&out.path).map_err(io("create", &out.path))?;
+    let mut gz = HashingReader::new(flate2::read::GzEncoder::new(
+        BufReader::with_capacity(1 << 16, input),
+        flate2::Compression::fast(),
+    ));
+    std::io::copy(&mut gz, &mut f).map_err(io("compress", &src))?;
+    (out.digest, out.size) = gz.finish().map_err(io("compress", &src))?;
+    Ok(out)
 }
 
 /// Sends one blob unless the registry has it; says what happened.
 fn upload_blob(
-    store: &Store,
     client: &RegistryClient,
     repo: &str,
     from: Option<&str>,
     blob: &Digest,
+    path: &Path,
 ) -> Result<&'static str, PushError> {
     let base = client.base();
     let scope = push_scope(repo, from);
@@ -233,10 +326,9 @@ fn upload_blob(
     };
     let sep = if location.contains('?') { '&' } else { '?' };
     let put = format!("{location}{sep}digest={blob}");
-    let path = store.blob_path(blob);
-    let file = File::open(&path).map_err(|source| StoreError::Io {
+    let file = File::open(path).map_err(|source| StoreError::Io {
         op: "open",
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })?;
     let resp = client.request(
