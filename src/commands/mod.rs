@@ -18,16 +18,19 @@ mod images;
 mod import;
 mod info;
 mod inspect;
+mod load;
 mod login;
 mod logs;
 mod port;
 mod prune;
 mod ps;
 mod pull;
+mod push;
 mod rename;
 mod rm;
 mod rmi;
 mod run;
+mod save;
 mod start;
 mod stop;
 mod system;
@@ -57,6 +60,12 @@ pub struct Cli {
 enum Cmd {
     /// Pull an image from a registry.
     Pull(pull::Args),
+    /// Push an image to a registry.
+    Push(push::Args),
+    /// Write images to a docker-archive or oci-archive.
+    Save(save::Args),
+    /// Read images from a docker-archive or oci-archive.
+    Load(load::Args),
     /// Run a command in a new container.
     Run(Box<run::Args>),
     /// Create a container without starting it (`rless start` starts it).
@@ -135,6 +144,12 @@ enum ImageCmd {
     Rm(rmi::Args),
     /// Pull an image from a registry.
     Pull(pull::Args),
+    /// Push an image to a registry.
+    Push(push::Args),
+    /// Write images to a docker-archive or oci-archive.
+    Save(save::Args),
+    /// Read images from a docker-archive or oci-archive.
+    Load(load::Args),
     /// Give an image another name.
     Tag(tag::Args),
     /// Make an image from a root filesystem tar or directory.
@@ -193,6 +208,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
+        Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => push::run(&ctx, a),
+        Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => save::run(&ctx, a),
+        Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => load::run(&ctx, a),
         Cmd::Run(a) => run::run(&ctx, *a),
         Cmd::Create(a) => run::create(&ctx, *a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),

@@ -1,6 +1,7 @@
 //! Images: references, the registry client, the content-addressed store and
 //! safe layer extraction.
 
+pub mod archive;
 pub mod auth;
 pub mod commit;
 pub mod digest;
@@ -9,6 +10,7 @@ pub mod import;
 pub mod layer;
 pub mod platform;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;

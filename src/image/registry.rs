@@ -11,8 +11,11 @@
 //! the scheme (HTTPS, or plain HTTP for loopback and insecure registries, as
 //! docker allows) and the auth challenge. Basic challenges are answered with
 //! the stored credentials on every request; Bearer challenges by fetching a
-//! pull-scoped token from the realm (with the credentials, if any), cached
-//! per repository and refreshed once on a 401.
+//! token for the request's scope (`repository:NAME:pull`, or `pull,push` for
+//! uploads) from the realm (with the credentials, if any), cached per scope
+//! and refreshed once on a 401. [`RegistryClient::request`] is the one way
+//! requests other than GETs (uploads, `HEAD`) go out; `push.rs` speaks the
+//! upload protocol through it.
 
 use super::auth::Credentials;
 use super::digest::Digest;
@@ -20,8 +23,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
-use ureq::http::Response;
-use ureq::Body;
+use ureq::http::{Method, Request, Response};
+use ureq::{AsSendBody, Body};
 
 /// Manifest media types rless understands, in the `Accept` header.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -274,11 +277,75 @@ impl RegistryClient {
                 }
             }
             Challenge::Bearer { .. } => {
-                let token = self.token(repo)?;
+                let token = self.token(repo.map(pull_scope).as_deref())?;
                 req = req.header("Authorization", format!("Bearer {token}"));
             }
         }
         req.call().map_err(|e| self.unreachable(e))
+    }
+
+    /// The base URL, `scheme://host`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one request with authentication for `scope` (space-separated
+    /// `repository:NAME:ACTIONS` items) and retries once with a fresh token
+    /// on a 401. `body` makes the body for each attempt (a file must seek
+    /// back to its start). The status is the caller's to judge.
+    pub fn request<B: AsSendBody>(
+        &self,
+        method: Method,
+        url: &str,
+        scope: &str,
+        headers: &[(&str, &str)],
+        mut body: impl FnMut() -> B,
+    ) -> Result<Response<Body>, RegistryError> {
+        let bearer = matches!(self.challenge, Challenge::Bearer { .. });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = Request::builder().method(method.clone()).uri(url);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            match &self.challenge {
+                Challenge::None => {}
+                Challenge::Basic => {
+                    if let Some(c) = &self.creds {
+                        req = req.header("Authorization", c.basic_header());
+                    }
+                }
+                Challenge::Bearer { .. } => {
+                    let token = self.token(Some(scope))?;
+                    req = req.header("Authorization", format!("Bearer {token}"));
+                }
+            }
+            let req = req.body(body()).map_err(|e| RegistryError::Protocol {
+                host: self.host.clone(),
+                detail: format!("bad request URL {url:?}: {e}"),
+            })?;
+            let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+            if resp.status().as_u16() == 401 && bearer && attempt == 1 {
+                self.tokens.lock().expect("token cache").remove(scope);
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Turns a response to [`Self::request`] into the error its status
+    /// means (2xx is `Ok`). A 401 after the token server accepted the
+    /// credentials means the token lacks the scope: access is denied.
+    pub fn check(&self, resp: Response<Body>, what: &str) -> Result<Response<Body>, RegistryError> {
+        let bearer = matches!(self.challenge, Challenge::Bearer { .. });
+        if resp.status().as_u16() == 401 && bearer && self.creds.is_some() {
+            return Err(RegistryError::Denied {
+                host: self.host.clone(),
+                what: what.into(),
+            });
+        }
+        self.expect_ok(resp, what)
     }
 
     fn expect_ok(&self, resp: Response<Body>, what: &str) -> Result<Response<Body>, RegistryError> {
@@ -294,12 +361,13 @@ impl RegistryClient {
         }
     }
 
-    /// A bearer token for pulling from `repo` (or for the registry itself).
-    fn token(&self, repo: Option<&str>) -> Result<String, RegistryError> {
+    /// A bearer token for `scope` (space-separated scope items; `None` for
+    /// the registry itself).
+    fn token(&self, scope: Option<&str>) -> Result<String, RegistryError> {
         let Challenge::Bearer { realm, service } = &self.challenge else {
             unreachable!("bearer only")
         };
-        let key = repo.unwrap_or("").to_string();
+        let key = scope.unwrap_or("").to_string();
         if let Some(t) = self.tokens.lock().expect("token cache").get(&key) {
             return Ok(t.clone());
         }
@@ -307,8 +375,8 @@ impl RegistryClient {
         if let Some(s) = service {
             req = req.query("service", s);
         }
-        if let Some(r) = repo {
-            req = req.query("scope", format!("repository:{r}:pull"));
+        for item in scope.unwrap_or("").split_whitespace() {
+            req = req.query("scope", item);
         }
         if let Some(c) = &self.creds {
             req = req.header("Authorization", c.basic_header());
@@ -347,7 +415,13 @@ impl RegistryClient {
     }
 }
 
-fn header(resp: &Response<Body>, name: &str) -> Option<String> {
+/// The token scope for pulling from `repo`.
+fn pull_scope(repo: &str) -> String {
+    format!("repository:{repo}:pull")
+}
+
+/// A response header as a string.
+pub fn header(resp: &Response<Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())

@@ -1,0 +1,94 @@
+//! `rless push [-q] [--tls-verify=false] [--creds U:P] IMAGE [DEST]`
+//!
+//! DEST defaults to IMAGE's own name (as docker); an image named only by its
+//! id needs a DEST. Prints the pushed manifest digest, and records it as a
+//! repository digest of the image.
+
+use super::Ctx;
+use anyhow::{bail, Context, Result};
+use rless::image::auth::{AuthFiles, Credentials};
+use rless::image::find_image;
+use rless::image::push::{push, PushRequest};
+use rless::image::reference::{is_loopback_host, Reference};
+use rless::image::registry::{ClientOptions, RegistryClient};
+use rless::image::store::LockMode;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print only the digest.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Verify the registry's TLS certificate (false also allows plain HTTP).
+    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// Credentials, USER:PASSWORD.
+    #[arg(long)]
+    creds: Option<String>,
+    /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
+    #[arg(long)]
+    authfile: Option<PathBuf>,
+    /// The local image: name[:tag] or id.
+    image: String,
+    /// Where to push: host[:port]/path/name[:tag] (default: IMAGE's name).
+    dest: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let dest: Option<Reference> = a.dest.as_deref().map(str::parse).transpose()?;
+    let store = ctx.store(LockMode::Shared)?;
+    let image = find_image(&store.index()?, &a.image)?.clone();
+    let dest = match dest {
+        Some(d) => d,
+        None => match a.image.parse::<Reference>() {
+            Ok(r) if r.tagged_name().is_some_and(|n| image.names.contains(&n)) => r,
+            _ => bail!(
+                "{:?} is not an image name; give a destination: rless push IMAGE HOST/NAME[:TAG]",
+                a.image
+            ),
+        },
+    };
+    if dest.digest.is_some() {
+        bail!("cannot push to {dest}: a push destination needs a tag, not a digest");
+    }
+    let credentials = match &a.creds {
+        Some(c) => Some(Credentials::parse(c).context("--creds must be USER:PASSWORD")?),
+        None => AuthFiles::locate(a.authfile.as_deref()).lookup(&dest.registry)?,
+    };
+    let insecure = !a.tls_verify
+        || is_loopback_host(&dest.registry)
+        || rless::config::registry_insecure(&dest.registry)?;
+    let client = RegistryClient::connect(
+        &dest.registry,
+        dest.api_host(),
+        &ClientOptions {
+            insecure,
+            credentials,
+        },
+    )?;
+    let progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if progress {
+        eprintln!("Pushing {dest}");
+    }
+    let digest = push(
+        &store,
+        &client,
+        &PushRequest {
+            image: &image,
+            label: &a.image,
+            dest: &dest,
+            progress,
+        },
+    )?;
+    let repo_digest = format!("{}@{digest}", dest.name());
+    store.update_index(|index| {
+        if let Some(i) = index.images.iter_mut().find(|i| i.id == image.id) {
+            if !i.digests.contains(&repo_digest) {
+                i.digests.push(repo_digest.clone());
+            }
+        }
+    })?;
+    println!("{digest}");
+    Ok(ExitCode::SUCCESS)
+}

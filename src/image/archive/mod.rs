@@ -1,0 +1,162 @@
+//! Image archives: `save` writes images to a tar file and `load` reads them
+//! back, in the two formats docker and podman exchange.
+//!
+//! ```text
+//! docker-archive                       oci-archive (an OCI image layout)
+//!   manifest.json  [{Config, RepoTags,   oci-layout   {"imageLayoutVersion": "1.0.0"}
+//!                    Layers}]            index.json   manifests, named by the
+//!   repositories   {repo: {tag: id}}                  org.opencontainers.image.ref.name
+//!   <id>.json      the image config                   annotation
+//!   <diffid>.tar   uncompressed layers   blobs/sha256/<hex>  manifests, configs,
+//!                                                     layers as stored
+//! ```
+//!
+//! `save` writes docker-archives as podman does (layers decompressed, one
+//! file per diff id, names in docker's short form); oci-archives keep every
+//! blob as it is in the store, so an image's manifest digest survives a round
+//! trip. `load` accepts both, also docker 25+ archives (which are both at
+//! once), old docker archives with a directory per layer and symlinks between
+//! them, gzip layers, and a whole archive compressed with gzip. Everything
+//! read from an archive is untrusted: digests and diff ids are checked, and
+//! layers go through the same single-pass ingest and safe extraction as a
+//! pull ([`super::layer::ingest`]).
+//!
+//! Atomicity: `save` writes a temporary file next to the output and renames
+//! it into place when complete; `load` records images in the index only once
+//! every layer of every image in the archive is stored and verified, so a
+//! failure leaves the index as it was (complete, verified layers stay, as
+//! after an interrupted pull, for `image prune` to collect).
+
+pub mod load;
+pub mod members;
+pub mod save;
+
+use super::digest::Digest;
+use super::layer::LayerError;
+use super::reference::BadReference;
+use super::store::StoreError;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Largest JSON document (manifest, config, index) read from an archive.
+pub const MAX_DOCUMENT: u64 = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("{path} is not an image archive: {detail}")]
+    NotAnArchive { path: String, detail: String },
+    #[error("{path} is truncated: {member} ends past the end of the file")]
+    Truncated { path: String, member: String },
+    #[error("{path} has no {member} (truncated or not an image archive)")]
+    Missing { path: String, member: String },
+    #[error("{path}: invalid {what}: {detail}")]
+    Invalid {
+        path: String,
+        what: &'static str,
+        detail: String,
+    },
+    #[error("{path}: {what} hashes to {got}, but the archive says {expected}")]
+    DigestMismatch {
+        path: String,
+        what: String,
+        expected: Digest,
+        got: Digest,
+    },
+    #[error("{1}: {0}")]
+    Layer(#[source] LayerError, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Reference(#[from] BadReference),
+}
+
+/// The two archive formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    DockerArchive,
+    OciArchive,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "docker-archive" | "docker" => Ok(Format::DockerArchive),
+            "oci-archive" | "oci" => Ok(Format::OciArchive),
+            other => Err(format!(
+                "unknown archive format {other:?}: use docker-archive or oci-archive"
+            )),
+        }
+    }
+}
+
+/// Opens an archive for random access: a plain tar file is used in place;
+/// standard input or a gzip-compressed archive is first copied (decompressed)
+/// into an unlinked temporary file in `spool_dir`, which vanishes with the
+/// process whatever happens.
+pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Members, ArchiveError> {
+    let label = path.map_or("standard input".to_string(), |p| p.display().to_string());
+    let io_err = |op: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ArchiveError::Io {
+            op,
+            path: p,
+            source,
+        }
+    };
+    let source: Box<dyn Read> = match path {
+        Some(p) => {
+            let mut f = File::open(p).map_err(io_err("open", p))?;
+            if f.metadata().map_err(io_err("inspect", p))?.is_dir() {
+                return Err(ArchiveError::NotAnArchive {
+                    path: label,
+                    detail: "it is a directory".into(),
+                });
+            }
+            let mut magic = [0u8; 2];
+            let n = f.read(&mut magic).map_err(io_err("read", p))?;
+            f.seek(SeekFrom::Start(0)).map_err(io_err("read", p))?;
+            if n < 2 || magic != [0x1f, 0x8b] {
+                return members::Members::scan(f, &label);
+            }
+            Box::new(f)
+        }
+        None => Box::new(io::stdin().lock()),
+    };
+    let mut source = BufReader::with_capacity(1 << 16, source);
+    let gz = source
+        .fill_buf()
+        .map_err(io_err("read", Path::new(&label)))?
+        .starts_with(&[0x1f, 0x8b]);
+    let spool_path = spool_dir.join(super::store::tmp_name("load"));
+    let mut spool = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&spool_path)
+        .map_err(io_err("create", &spool_path))?;
+    let _ = std::fs::remove_file(&spool_path);
+    let copied = if gz {
+        io::copy(
+            &mut flate2::bufread::MultiGzDecoder::new(source),
+            &mut spool,
+        )
+    } else {
+        io::copy(&mut source, &mut spool)
+    };
+    copied.map_err(|e| ArchiveError::NotAnArchive {
+        path: label.clone(),
+        detail: format!("reading it: {e}"),
+    })?;
+    spool
+        .seek(SeekFrom::Start(0))
+        .map_err(io_err("rewind", &spool_path))?;
+    members::Members::scan(spool, &label)
+}
