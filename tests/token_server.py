@@ -15,8 +15,9 @@ Endpoints:
         token spec says a token server should not treat missing access as an
         error; the registry then answers 401 insufficient_scope).
       * ``Authorization: Basic`` with a known user and password: a token
-        granting ``pull`` (the only action this server hands out) on every
-        requested repository whose name does not contain a --deny substring.
+        granting the requested ``pull`` and ``push`` on every requested
+        repository whose name does not contain a --deny substring (``push``
+        is not granted where the name contains a --pull-only substring).
       * Any other credentials: 401 with a Basic challenge.
       * A ``service`` other than --service: 400.
 
@@ -40,7 +41,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-GRANTABLE = ("pull",)
+GRANTABLE = ("pull", "push")
 
 
 def b64url(data):
@@ -93,6 +94,7 @@ class Config:
         self.service = args.service
         self.ttl = args.ttl
         self.deny = args.deny or []
+        self.pull_only = args.pull_only or []
         self.users = {}
         for cred in args.credentials or []:
             user, sep, password = cred.partition(":")
@@ -160,6 +162,8 @@ class Config:
             if kind != "repository" or any(d in name for d in self.deny):
                 continue
             allowed = [a for a in actions if a in GRANTABLE]
+            if any(p in name for p in self.pull_only):
+                allowed = [a for a in allowed if a != "push"]
             if allowed:
                 access.append({"type": kind, "name": name, "actions": allowed})
         return access
@@ -239,6 +243,7 @@ def main():
     p.add_argument("--service", required=True, help="aud claim (registry auth.token.service)")
     p.add_argument("--credentials", action="append", help="USER:PASSWORD (repeatable)")
     p.add_argument("--deny", action="append", help="never grant repositories whose name contains this")
+    p.add_argument("--pull-only", action="append", help="never grant push on repositories whose name contains this")
     p.add_argument("--ttl", type=int, default=300, help="token lifetime in seconds")
     args = p.parse_args()
 

@@ -183,21 +183,22 @@ fn push_needs_credentials() {
         let other = fresh(ctx, "b");
         assert_eq!(other.pull(&["--creds", &creds, &dst]), src.id);
 
-        // A bearer registry whose tokens never grant push: denied.
+        // A bearer registry: its token server grants push with the right
+        // credentials, except on `readonly` repositories.
         if let Ok(token) = std::env::var("RLESS_TEST_TOKEN_REGISTRY") {
             let tu = std::env::var("RLESS_TEST_TOKEN_USER").unwrap_or_default();
             let tp = std::env::var("RLESS_TEST_TOKEN_PASS").unwrap_or_default();
-            let dst = format!("{token}/{repo}:v1");
-            let out = ctx.fail_unchanged(&[
-                "push",
-                "--creds",
-                &format!("{tu}:{tp}"),
-                &src.reference,
-                &dst,
-            ]);
+            let tcreds = format!("{tu}:{tp}");
+            let ro = format!("{token}/{repo}-readonly:v1");
+            let out = ctx.fail_unchanged(&["push", "--creds", &tcreds, &src.reference, &ro]);
             assert!(out.stderr.contains("denied"), "{out}");
+            let dst = format!("{token}/{repo}:v1");
             let out = ctx.fail_unchanged(&["push", &src.reference, &dst]);
             assert!(out.stderr.contains("credentials"), "{out}");
+            let out = ctx.ok(&["push", "--creds", &tcreds, &src.reference, &dst]);
+            assert_eq!(pushed_digest(&out), src.manifest_digest);
+            let third = fresh(ctx, "c");
+            assert_eq!(third.pull(&["--creds", &tcreds, &dst]), src.id);
         }
     });
 }
