@@ -11,6 +11,9 @@
 //! 7. capabilities dropped, then no_new_privs (seccomp: its own issue);
 //! 8. exec of the command, forked from the init.
 //!
+//! Before the clone, the container's cgroup is made ([`cgroups`]); the init
+//! joins it first thing, so everything it forks is inside.
+//!
 //! The process that called [`run`] is the container's monitor: it stays on
 //! the host side of every namespace but the user one, holds the terminal,
 //! passes signals to the init, and returns the container's exit code. All
@@ -120,6 +123,9 @@ pub struct ContainerSpec {
     pub process: ProcessSpec,
     pub ids: IdMode,
     pub keep_id: bool,
+    /// The container's cgroup and limits.
+    #[serde(default)]
+    pub cgroup: cgroups::CgroupSpec,
 }
 
 /// fork(); `Ok(None)` in the child. The caller must be single-threaded.
@@ -155,6 +161,9 @@ pub struct Started {
     network: Option<network::Running>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
+    /// The container's cgroup, removed when this is dropped (after the
+    /// container has exited).
+    cgroup: Option<cgroups::Cgroup>,
 }
 
 impl Started {
@@ -167,6 +176,11 @@ impl Started {
         if let Some(server) = self._fuse.take() {
             server.join();
         }
+    }
+
+    /// The container's cgroup directory, when it has one.
+    pub fn cgroup_path(&self) -> Option<PathBuf> {
+        self.cgroup.as_ref().map(|c| c.dir.clone())
     }
 
     /// The published ports, with the host ports actually bound.
@@ -237,6 +251,15 @@ pub fn spawn(
         op: "compile the seccomp profile",
         source: std::io::Error::other(e),
     })?;
+    let mut cgroup = match cgroups::Cgroup::create(&spec.cgroup) {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Err(StartFailure {
+                code: init::EXIT_SETUP,
+                message: e.to_string(),
+            }))
+        }
+    };
     let init_io = init::InitIo {
         seccomp,
         net: net_there,
@@ -247,6 +270,7 @@ pub fn spawn(
         stderr: io.stderr,
         status: status_w,
         die_with_monitor: io.die_with_monitor,
+        cgroup: cgroup.as_mut().and_then(cgroups::Cgroup::take_procs),
     };
     let init = sys::clone_process(flags, move || init::container_init(spec, init_io))
         .map_err(sys("start the container"))?;
@@ -299,6 +323,7 @@ pub fn spawn(
         _fuse: fuse,
         network,
         terminal,
+        cgroup,
     }))
 }
 
