@@ -216,7 +216,12 @@ fn rless_in(ctx: &Ctx, cg: &Path, args: &[&str]) -> Out {
         .env("XDG_RUNTIME_DIR", ctx.user.runtime_dir())
         .current_dir(&ctx.work);
     let out = run_cmd(c, None, CMD_TIMEOUT, &ctx.user.name);
-    assert_ne!(out.code, Some(99), "could not move into {}: {out}", cg.display());
+    assert_ne!(
+        out.code,
+        Some(99),
+        "could not move into {}: {out}",
+        cg.display()
+    );
     out
 }
 
@@ -306,10 +311,22 @@ fn cgroup_limits_applied() {
         let out = rless_in(
             ctx,
             &cli,
-            &["run", "--rm", "--pids-limit", "20", IMG, "sh", "-c", &script],
+            &[
+                "run",
+                "--rm",
+                "--pids-limit",
+                "20",
+                IMG,
+                "sh",
+                "-c",
+                &script,
+            ],
         );
         assert!(out.success(), "{out}");
-        assert!(out.stderr.contains("can't fork"), "fork failed inside: {out}");
+        assert!(
+            out.stderr.contains("can't fork"),
+            "fork failed inside: {out}"
+        );
         let started: Vec<u32> = out
             .stdout
             .lines()
@@ -321,11 +338,22 @@ fn cgroup_limits_applied() {
             "20 tasks: the init, two shells and 17 sleeps: {out}"
         );
         assert!(out.stdout.contains("bomb-exit=2"), "{out}");
-        assert!(stderr_lines(&out).iter().all(|l| !l.starts_with("rless")), "{out}");
-        assert_eq!(d.tree(), vec!["cli".to_string()], "the cgroup went with --rm");
+        assert!(
+            stderr_lines(&out).iter().all(|l| !l.starts_with("rless")),
+            "{out}"
+        );
+        assert_eq!(
+            d.tree(),
+            vec!["cli".to_string()],
+            "the cgroup went with --rm"
+        );
 
         // A limit that is not reached changes nothing.
-        let out = rless_in(ctx, &cli, &["run", "--rm", "--pids-limit", "20", IMG, "true"]);
+        let out = rless_in(
+            ctx,
+            &cli,
+            &["run", "--rm", "--pids-limit", "20", IMG, "true"],
+        );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
 
         // Detached, with CPU limits: the files, the processes, stats.
@@ -333,25 +361,45 @@ fn cgroup_limits_applied() {
             ctx,
             &cli,
             &[
-                "run", "-d", "--name", "web", "--cpus", "0.5", "--cpu-shares", "512", IMG,
-                "sleep", "600",
+                "run",
+                "-d",
+                "--name",
+                "web",
+                "--cpus",
+                "0.5",
+                "--cpu-shares",
+                "512",
+                IMG,
+                "sleep",
+                "600",
             ],
         );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
         let id = out.last_line().to_string();
         let cg = d.dir.join(format!("rless-{id}"));
         assert_eq!(read(&cg.join("cpu.max")), "50000 100000");
-        assert_eq!(read(&cg.join("cpu.weight")), "20", "crun's conversion of 512");
+        assert_eq!(
+            read(&cg.join("cpu.weight")),
+            "20",
+            "crun's conversion of 512"
+        );
         assert_eq!(read(&cg.join("pids.max")), "max");
         let st = state(ctx, &id);
         assert_eq!(st["cgroup"].as_str(), Some(cg.to_str().unwrap()), "{st}");
         let init = st["pid"].as_i64().unwrap();
         let monitor = st["monitor_pid"].as_i64().unwrap();
-        let rel = format!("/{}", cg.strip_prefix(cgroup2_mount().unwrap()).unwrap().display());
+        let rel = format!(
+            "/{}",
+            cg.strip_prefix(cgroup2_mount().unwrap()).unwrap().display()
+        );
         let pids = namespace_pids(init);
         assert_eq!(pids.len(), 2, "the init and sleep: {pids:?}");
         for p in &pids {
-            assert_eq!(cgroup_of(*p), rel, "process {p} is in the container's cgroup");
+            assert_eq!(
+                cgroup_of(*p),
+                rel,
+                "process {p} is in the container's cgroup"
+            );
         }
         assert_ne!(cgroup_of(monitor), rel, "the monitor stays outside");
         let mut procs: Vec<i64> = words(&cg.join("cgroup.procs"))
@@ -387,7 +435,11 @@ fn cgroup_limits_applied() {
         assert!(!cg.exists(), "rm removes the cgroup");
 
         // A monitor killed hard leaves its cgroup; rm takes it away.
-        let out = rless_in(ctx, &cli, &["run", "-d", "--pids-limit", "9", IMG, "sleep", "600"]);
+        let out = rless_in(
+            ctx,
+            &cli,
+            &["run", "-d", "--pids-limit", "9", IMG, "sleep", "600"],
+        );
         assert!(out.success(), "{out}");
         let id = out.last_line().to_string();
         let cg = d.dir.join(format!("rless-{id}"));
@@ -398,7 +450,11 @@ fn cgroup_limits_applied() {
         );
         let out = rless_in(ctx, &cli, &["wait", &id]);
         assert!(out.success(), "{out}");
-        assert!(cg.exists(), "the killed monitor could not remove {}", cg.display());
+        assert!(
+            cg.exists(),
+            "the killed monitor could not remove {}",
+            cg.display()
+        );
         let out = rless_in(ctx, &cli, &["rm", &id]);
         assert!(out.success(), "{out}");
         assert!(!cg.exists(), "rm removes the leftover cgroup");
@@ -427,7 +483,17 @@ fn cgroup_memory_required_and_bad_input() {
             let out = rless_in(
                 ctx,
                 &cli,
-                &["run", "-d", "--memory", "64m", "--memory-swap", "96m", IMG, "sleep", "600"],
+                &[
+                    "run",
+                    "-d",
+                    "--memory",
+                    "64m",
+                    "--memory-swap",
+                    "96m",
+                    IMG,
+                    "sleep",
+                    "600",
+                ],
             );
             assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
             let cg = d.dir.join(format!("rless-{}", out.last_line()));
@@ -441,13 +507,28 @@ fn cgroup_memory_required_and_bad_input() {
         } else {
             let why = "the memory controller is not delegated here: it is bound to a cgroup v1 hierarchy in use";
             if !v1_in_use("memory") {
-                skip(&format!("memory is neither delegated nor in use by cgroup v1 ({})", d.dir.display()));
+                skip(&format!(
+                    "memory is neither delegated nor in use by cgroup v1 ({})",
+                    d.dir.display()
+                ));
             }
-            eprintln!("NOTE cgroup_memory_required_and_bad_input: {why}; checking the warning instead");
+            eprintln!(
+                "NOTE cgroup_memory_required_and_bad_input: {why}; checking the warning instead"
+            );
             let out = rless_in(
                 ctx,
                 &cli,
-                &["run", "--rm", "--memory", "64m", "--pids-limit", "50", IMG, "cat", "/proc/self/cgroup"],
+                &[
+                    "run",
+                    "--rm",
+                    "--memory",
+                    "64m",
+                    "--pids-limit",
+                    "50",
+                    IMG,
+                    "cat",
+                    "/proc/self/cgroup",
+                ],
             );
             assert!(out.success(), "{out}");
             let lines = stderr_lines(&out);
@@ -460,15 +541,29 @@ fn cgroup_memory_required_and_bad_input() {
                     && !lines[0].contains("--memory-swap"),
                 "names --memory only, and why: {out}"
             );
-            assert!(out.stdout.contains("/rless-"), "the pids limit still applied in a cgroup: {out}");
+            assert!(
+                out.stdout.contains("/rless-"),
+                "the pids limit still applied in a cgroup: {out}"
+            );
 
             let out = rless_in(
                 ctx,
                 &cli,
-                &["run", "--rm", "--cgroups=required", "--memory", "64m", IMG, "true"],
+                &[
+                    "run",
+                    "--rm",
+                    "--cgroups=required",
+                    "--memory",
+                    "64m",
+                    IMG,
+                    "true",
+                ],
             );
             assert_one_error(&out, 125);
-            assert!(out.stderr.contains("--memory") && out.stderr.contains("required"), "{out}");
+            assert!(
+                out.stderr.contains("--memory") && out.stderr.contains("required"),
+                "{out}"
+            );
             assert!(containers(ctx).is_empty(), "no container left: {out}");
             assert_eq!(d.tree(), vec!["cli".to_string()], "no cgroup left: {out}");
         }
@@ -476,17 +571,42 @@ fn cgroup_memory_required_and_bad_input() {
         let out = rless_in(
             ctx,
             &cli,
-            &["run", "--rm", "--cgroups=required", "--pids-limit", "30", "--cpus", "1", IMG, "true"],
+            &[
+                "run",
+                "--rm",
+                "--cgroups=required",
+                "--pids-limit",
+                "30",
+                "--cpus",
+                "1",
+                IMG,
+                "true",
+            ],
         );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
         // disabled: no cgroup at all, stats from /proc.
         let out = rless_in(
             ctx,
             &cli,
-            &["run", "-d", "--name", "plain", "--cgroups=disabled", "--pids-limit", "5", IMG, "sleep", "600"],
+            &[
+                "run",
+                "-d",
+                "--name",
+                "plain",
+                "--cgroups=disabled",
+                "--pids-limit",
+                "5",
+                IMG,
+                "sleep",
+                "600",
+            ],
         );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-        assert_eq!(d.tree(), vec!["cli".to_string()], "--cgroups=disabled makes none");
+        assert_eq!(
+            d.tree(),
+            vec!["cli".to_string()],
+            "--cgroups=disabled makes none"
+        );
         let s = stats_json(ctx, &cli, "plain");
         assert_eq!(s["Source"], "proc", "{s}");
         assert_eq!(s["PIDs"], 2, "{s}");
@@ -497,19 +617,49 @@ fn cgroup_memory_required_and_bad_input() {
         // inside it; the parent stays, the container's cgroup goes.
         let abs = format!(
             "/{}/abs",
-            d.dir.strip_prefix(cgroup2_mount().unwrap()).unwrap().display()
+            d.dir
+                .strip_prefix(cgroup2_mount().unwrap())
+                .unwrap()
+                .display()
         );
-        for (p, dir) in [("sub/inner", d.dir.join("sub/inner")), (abs.as_str(), d.dir.join("abs"))] {
+        for (p, dir) in [
+            ("sub/inner", d.dir.join("sub/inner")),
+            (abs.as_str(), d.dir.join("abs")),
+        ] {
             let out = rless_in(
                 ctx,
                 &cli,
-                &["run", "--rm", "--cgroup-parent", p, "--pids-limit", "7", IMG, "cat", "/proc/self/cgroup"],
+                &[
+                    "run",
+                    "--rm",
+                    "--cgroup-parent",
+                    p,
+                    "--pids-limit",
+                    "7",
+                    IMG,
+                    "cat",
+                    "/proc/self/cgroup",
+                ],
             );
             assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-            let rel = dir.strip_prefix(cgroup2_mount().unwrap()).unwrap().display().to_string();
-            assert!(out.stdout.contains(&format!("0::/{rel}/rless-")), "under {p}: {out}");
+            let rel = dir
+                .strip_prefix(cgroup2_mount().unwrap())
+                .unwrap()
+                .display()
+                .to_string();
+            assert!(
+                out.stdout.contains(&format!("0::/{rel}/rless-")),
+                "under {p}: {out}"
+            );
             assert!(dir.is_dir(), "the parent stays");
-            assert_eq!(fs::read_dir(&dir).unwrap().flatten().filter(|e| e.path().is_dir()).count(), 0);
+            assert_eq!(
+                fs::read_dir(&dir)
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .count(),
+                0
+            );
         }
 
         let before = d.tree();
@@ -552,13 +702,27 @@ fn cgroup_no_internal_processes() {
         let out = rless_in(
             ctx,
             &d.dir,
-            &["run", "--rm", "--pids-limit", "10", IMG, "cat", "/proc/self/cgroup"],
+            &[
+                "run",
+                "--rm",
+                "--pids-limit",
+                "10",
+                IMG,
+                "cat",
+                "/proc/self/cgroup",
+            ],
         );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-        assert!(d.dir.join("rless-monitor").is_dir(), "rless moved to its leaf");
+        assert!(
+            d.dir.join("rless-monitor").is_dir(),
+            "rless moved to its leaf"
+        );
         let enabled = words(&d.dir.join("cgroup.subtree_control"));
         assert!(enabled.iter().any(|c| c == "pids"), "{enabled:?}");
-        assert!(out.stdout.contains("/rless-") && !out.stdout.contains("rless-monitor"), "{out}");
+        assert!(
+            out.stdout.contains("/rless-") && !out.stdout.contains("rless-monitor"),
+            "{out}"
+        );
 
         // Someone else in the delegated cgroup blocks the controllers.
         let d2 = Delegated::new(&parent, ctx, "busy");
@@ -572,19 +736,38 @@ fn cgroup_no_internal_processes() {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let before = d2.tree();
-        let out = rless_in(ctx, &d2.dir, &["run", "--rm", "--pids-limit", "10", IMG, "true"]);
-        assert!(out.success(), "{out}");
-        let lines = stderr_lines(&out);
-        assert_eq!(lines.len(), 1, "one warning: {out}");
-        assert!(lines[0].starts_with("rless: warning:") && lines[0].contains("other processes"), "{out}");
         let out = rless_in(
             ctx,
             &d2.dir,
-            &["run", "--rm", "--cgroups=required", "--pids-limit", "10", IMG, "true"],
+            &["run", "--rm", "--pids-limit", "10", IMG, "true"],
+        );
+        assert!(out.success(), "{out}");
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 1, "one warning: {out}");
+        assert!(
+            lines[0].starts_with("rless: warning:") && lines[0].contains("other processes"),
+            "{out}"
+        );
+        let out = rless_in(
+            ctx,
+            &d2.dir,
+            &[
+                "run",
+                "--rm",
+                "--cgroups=required",
+                "--pids-limit",
+                "10",
+                IMG,
+                "true",
+            ],
         );
         assert_one_error(&out, 125);
         assert!(containers(ctx).is_empty(), "{out}");
-        let after: Vec<String> = d2.tree().into_iter().filter(|c| c != "rless-monitor").collect();
+        let after: Vec<String> = d2
+            .tree()
+            .into_iter()
+            .filter(|c| c != "rless-monitor")
+            .collect();
         assert_eq!(after, before, "no container cgroup left: {out}");
         let _ = sleeper.kill();
         let _ = sleeper.wait();
@@ -610,13 +793,25 @@ fn cgroup_info_reports_delegation() {
             .filter_map(|c| c.as_str())
             .collect();
         assert!(ctl.contains(&"pids") && ctl.contains(&"cpu"), "{out}");
-        assert!(v["Host"]["CgroupLimits"].as_str().unwrap().contains("delegated"), "{out}");
+        assert!(
+            v["Host"]["CgroupLimits"]
+                .as_str()
+                .unwrap()
+                .contains("delegated"),
+            "{out}"
+        );
         // Outside the subtree (the test user's usual cgroup): none.
         let out = ctx.rless(&["info", "--format", "json"]);
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         if cgroup_of(std::process::id() as i64) == "/" {
             assert!(v["Host"]["CgroupDelegation"].is_null(), "{out}");
-            assert!(v["Host"]["CgroupLimits"].as_str().unwrap().contains("not applied"), "{out}");
+            assert!(
+                v["Host"]["CgroupLimits"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not applied"),
+                "{out}"
+            );
         }
     });
 }

@@ -56,10 +56,7 @@ fn read(w: &Watched) -> Option<Reading> {
     let from_cgroup = w.cgroup.as_ref().and_then(|d| usage::from_cgroup(d).ok());
     let (usage, source) = match from_cgroup {
         Some(u) => (u, "cgroup"),
-        None => (
-            usage::from_procs(&usage::namespace_pids(w.init)),
-            "proc",
-        ),
+        None => (usage::from_procs(&usage::namespace_pids(w.init)), "proc"),
     };
     Some(Reading {
         at: Instant::now(),

@@ -84,7 +84,10 @@ fn report(status: &OwnedFd, msg: &str) {
 pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     if let Some(procs) = io.cgroup.take() {
         if let Err(e) = super::cgroups::join(&procs) {
-            report(&io.status, &format!("cannot join the container's cgroup: {e}"));
+            report(
+                &io.status,
+                &format!("cannot join the container's cgroup: {e}"),
+            );
             return EXIT_SETUP;
         }
     }

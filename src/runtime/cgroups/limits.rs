@@ -105,7 +105,13 @@ pub fn settings(f: &LimitFlags, host_cpus: usize) -> Result<Vec<Setting>, LimitE
         },
     };
     if let Some(m) = memory {
-        out.push(setting("--memory", "memory", "memory.max", m.to_string(), false));
+        out.push(setting(
+            "--memory",
+            "memory",
+            "memory.max",
+            m.to_string(),
+            false,
+        ));
     }
     match (f.memory_swap.as_deref(), memory) {
         (Some("-1"), _) => out.push(setting(

@@ -211,8 +211,7 @@ fn read_list(path: &Path) -> Vec<String> {
 /// cgroup.subtree_control.
 fn delegated(dir: &Path) -> bool {
     let uid = rustix::process::geteuid().as_raw();
-    let writable =
-        |f: &str| rustix::fs::access(dir.join(f), rustix::fs::Access::WRITE_OK).is_ok();
+    let writable = |f: &str| rustix::fs::access(dir.join(f), rustix::fs::Access::WRITE_OK).is_ok();
     std::fs::metadata(dir).is_ok_and(|m| m.uid() == uid)
         && writable("cgroup.procs")
         && writable("cgroup.subtree_control")
@@ -422,7 +421,10 @@ fn plan_with(spec: &CgroupSpec, found: Result<Delegation, String>) -> Result<Pla
         })
         .collect();
     if !parts.is_empty() && spec.mode == Mode::Required {
-        let flags: Vec<&str> = missing.iter().flat_map(|(_, f)| f.iter().copied()).collect();
+        let flags: Vec<&str> = missing
+            .iter()
+            .flat_map(|(_, f)| f.iter().copied())
+            .collect();
         return Err(CgroupError::RequiredLimit {
             flags: flags.join(", "),
             why: missing
@@ -703,7 +705,10 @@ mod tests {
         // No delegation: one warning naming the flags, or an error.
         let s = spec(Mode::Enabled, &[("memory", "64m"), ("pids", "5")]);
         let p = plan_with(&s, Err("no".into())).unwrap();
-        assert_eq!(p.warning.as_deref(), Some("--memory, --pids-limit not applied: no"));
+        assert_eq!(
+            p.warning.as_deref(),
+            Some("--memory, --pids-limit not applied: no")
+        );
         assert!(p.parent.is_none());
         let s = spec(Mode::Enabled, &[]);
         assert!(plan_with(&s, Err("no".into())).unwrap().warning.is_none());
@@ -717,15 +722,24 @@ mod tests {
         assert!(p.warning.is_none() && p.parent.is_none());
         // Delegated with cpu and pids: only memory is warned about (not the
         // implied swap default).
-        let s = spec(Mode::Enabled, &[("memory", "64m"), ("cpus", "1"), ("pids", "5")]);
+        let s = spec(
+            Mode::Enabled,
+            &[("memory", "64m"), ("cpus", "1"), ("pids", "5")],
+        );
         let p = plan_with(&s, Ok(delegation())).unwrap();
         assert_eq!(p.parent, Some(PathBuf::from("/cg/d")));
         assert_eq!(p.controllers, vec!["cpu".to_string(), "pids".to_string()]);
         let w = p.warning.unwrap();
-        assert!(w.starts_with("--memory not applied: the memory controller"), "{w}");
+        assert!(
+            w.starts_with("--memory not applied: the memory controller"),
+            "{w}"
+        );
         let s = spec(Mode::Required, &[("memory", "64m")]);
         let e = plan_with(&s, Ok(delegation())).unwrap_err().to_string();
-        assert!(e.contains("--memory") && e.contains("memory controller"), "{e}");
+        assert!(
+            e.contains("--memory") && e.contains("memory controller"),
+            "{e}"
+        );
         let s = spec(Mode::Required, &[("cpus", "1")]);
         assert!(plan_with(&s, Ok(delegation())).is_ok());
     }

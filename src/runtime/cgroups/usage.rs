@@ -92,10 +92,7 @@ pub fn from_procs(pids: &[i32]) -> Usage {
         };
         // Fields after the command name: state is field 3, utime 14, stime 15.
         let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-        let f: Vec<u64> = rest
-            .split(' ')
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
+        let f: Vec<u64> = rest.split(' ').map(|x| x.parse().unwrap_or(0)).collect();
         let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
         u.cpu_usec += ticks * (1_000_000 / USER_HZ);
         if let Some(status) = read(&base.join("status")) {
@@ -136,7 +133,12 @@ pub fn namespace_pids(init: i32) -> Vec<i32> {
                 .collect()
         })
         .unwrap_or_default();
-    pids.retain(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns));
+    pids.retain(|p| {
+        std::fs::read_link(format!("/proc/{p}/ns/pid"))
+            .ok()
+            .as_ref()
+            == Some(&ns)
+    });
     pids.sort();
     pids
 }
@@ -209,8 +211,14 @@ tap0:    2000      10    0    0    0     0          0         0      3000      1
 
     #[test]
     fn keyed_values() {
-        assert_eq!(keyed("usage_usec 42\nuser_usec 1\n", "usage_usec"), Some(42));
-        assert_eq!(keyed("read_bytes: 7\nwrite_bytes: 9\n", "write_bytes"), Some(9));
+        assert_eq!(
+            keyed("usage_usec 42\nuser_usec 1\n", "usage_usec"),
+            Some(42)
+        );
+        assert_eq!(
+            keyed("read_bytes: 7\nwrite_bytes: 9\n", "write_bytes"),
+            Some(9)
+        );
         assert_eq!(keyed("VmRSS:\t  1234 kB\n", "VmRSS"), None);
     }
 }
