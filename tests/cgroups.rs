@@ -434,6 +434,28 @@ fn cgroup_limits_applied() {
         assert!(out.success(), "{out}");
         assert!(!cg.exists(), "rm removes the cgroup");
 
+        // create, then start: the cgroup is made at each start.
+        let out = rless_in(
+            ctx,
+            &cli,
+            &[
+                "create",
+                "--pids-limit",
+                "7",
+                IMG,
+                "cat",
+                "/proc/self/cgroup",
+            ],
+        );
+        assert!(out.success(), "{out}");
+        let id = out.last_line().to_string();
+        for _ in 0..2 {
+            let out = rless_in(ctx, &cli, &["start", "-a", &id]);
+            assert!(out.stdout.contains(&format!("/rless-{id}")), "{out}");
+        }
+        assert!(rless_in(ctx, &cli, &["rm", &id]).success());
+        assert_eq!(d.tree(), vec!["cli".to_string()]);
+
         // A monitor killed hard leaves its cgroup; rm takes it away.
         let out = rless_in(
             ctx,
