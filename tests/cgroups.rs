@@ -837,3 +837,71 @@ fn cgroup_info_reports_delegation() {
         }
     });
 }
+
+/// `stats` wherever the tests run (no delegation needed): the source
+/// matches what `info` reports, the container's two processes are counted,
+/// and bad input is one error line with exit 125.
+#[test]
+fn cgroup_stats_anywhere() {
+    if busybox().is_none() {
+        return;
+    }
+    for_each_user("cgroup_stats_anywhere", |ctx| {
+        let bb = busybox().unwrap();
+        let dir = ctx.work.join("rootfs");
+        for sub in ["bin", "etc", "tmp", "proc", "sys", "dev"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        fs::write(dir.join("bin/busybox"), bb).unwrap();
+        fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("busybox", dir.join("bin/sleep")).unwrap();
+        ctx.give_tree(&dir);
+        ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
+        let info: serde_json::Value =
+            serde_json::from_str(&ctx.ok(&["info", "--format", "json"]).stdout).unwrap();
+        let delegated = !info["Host"]["CgroupDelegation"].is_null();
+        let out = ctx.ok(&["run", "-d", "--name", "s", IMG, "sleep", "600"]);
+        assert!(
+            out.stderr.trim().is_empty(),
+            "no limits asked, no warning: {out}"
+        );
+        let out = ctx.ok(&["stats", "--no-stream", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let s = &v[0];
+        assert_eq!(v.as_array().map(Vec::len), Some(1), "{out}");
+        assert_eq!(s["Name"], "s", "{out}");
+        assert_eq!(
+            s["Source"],
+            if delegated { "cgroup" } else { "proc" },
+            "{out}"
+        );
+        assert_eq!(s["PIDs"], 2, "the init and sleep: {out}");
+        assert!(s["MemUsage"].as_u64().unwrap() > 0, "{out}");
+        assert!(
+            s["MemLimit"].as_u64().unwrap() >= s["MemUsage"].as_u64().unwrap(),
+            "{out}"
+        );
+        let out = ctx.ok(&["stats", "--no-stream", "s"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "header and one row: {out}");
+        assert!(
+            lines[0].starts_with("CONTAINER ID") && lines[1].contains(" s "),
+            "{out}"
+        );
+
+        for bad in [
+            &["stats", "--no-stream", "nosuch"][..],
+            &["stats", "--no-stream", "--format", "yaml"],
+        ] {
+            assert_one_error(&ctx.rless(bad), 125);
+        }
+        ctx.ok(&["stop", "-t", "0", "s"]);
+        let out = ctx.rless(&["stats", "--no-stream", "s"]);
+        assert_one_error(&out, 125);
+        assert!(out.stderr.contains("not running"), "{out}");
+        // Nothing running: just the header.
+        let out = ctx.ok(&["stats", "--no-stream"]);
+        assert_eq!(out.stdout.lines().count(), 1, "{out}");
+        ctx.ok(&["rm", "s"]);
+    });
+}

@@ -205,7 +205,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         .map(|u| parse_ulimit(u))
         .collect::<Result<Vec<_>>>()?;
     let id = ContainerId::random();
-    let cgroup = check_cgroups(&a, &id)?;
+    let (cgroup, cgroup_warning) = check_cgroups(&a, &id)?;
     let caps = if a.privileged {
         CapSet::all()
     } else {
@@ -505,6 +505,9 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         cgroup,
     };
     container::write_spec(&dir, &spec)?;
+    if let Some(w) = cgroup_warning {
+        eprintln!("rless: warning: {w}");
+    }
     if create_only {
         println!("{}", config.id);
         return Ok(ExitCode::SUCCESS);

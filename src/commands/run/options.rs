@@ -59,11 +59,11 @@ pub(super) fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
     Ok((name.to_string(), soft, hard))
 }
 
-/// The limit flags and `--cgroups`: the container's cgroup spec. Values
-/// are checked here, before anything is made; limits that cannot be
-/// applied on this host get one warning line (an error with
-/// `--cgroups=required`).
-pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<CgroupSpec> {
+/// The limit flags and `--cgroups`: the container's cgroup spec, and the
+/// one warning line to print once the container is made, naming the
+/// limits this host cannot apply (an error with `--cgroups=required`).
+/// Values are checked here, before anything is made.
+pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<(CgroupSpec, Option<String>)> {
     let mode = cgroups::Mode::parse(&a.cgroups)?;
     let flags = cgroups::limits::LimitFlags {
         memory: a.memory.clone(),
@@ -79,10 +79,8 @@ pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<CgroupSpec> {
         settings: cgroups::limits::settings(&flags, cpus)?,
         name: format!("rless-{id}"),
     };
-    if let Some(w) = cgroups::plan(&spec)?.warning {
-        eprintln!("rless: warning: {w}");
-    }
-    Ok(spec)
+    let warning = cgroups::plan(&spec)?.warning;
+    Ok((spec, warning))
 }
 
 /// Readies the parent of the container's cgroup (in the command, before
