@@ -574,19 +574,27 @@ impl Cgroup {
             eprintln!("rless: warning: cgroup limits not applied: {why}");
             return Ok(None);
         }
+        // Controllers the plan found missing were warned about (or refused)
+        // already; anything else that does not stick is reported here.
+        let present = read_list(&cg.dir.join("cgroup.controllers"));
         let mut failed = Vec::new();
         for s in &spec.settings {
+            if !present.contains(&s.controller) && !required {
+                continue;
+            }
             let file = cg.dir.join(&s.file);
-            if !file.exists() && (s.implied || !required) {
+            if !file.exists() && s.implied {
+                // No swap accounting in this kernel: docker's default is moot.
                 continue;
             }
             if let Err(e) = std::fs::write(&file, &s.value) {
-                if required && !s.implied {
+                if s.implied {
+                    continue;
+                }
+                if required {
                     return Err(io_err("write", &file)(e));
                 }
-                if !s.implied {
-                    failed.push(format!("{} ({} {}: {e})", s.flag, s.file, s.value));
-                }
+                failed.push(format!("{} ({} {}: {e})", s.flag, s.file, s.value));
             }
         }
         if !failed.is_empty() {
