@@ -162,7 +162,8 @@ setup_cgroup2() {
     for c in cpu pids memory io; do
         v1=$c
         [ "$c" = io ] && v1=blkio
-        read -r hier count < <(awk -v n="$v1" '$1 == n {print $2, $3}' /proc/cgroups)
+        hier= count=
+        read -r hier count < <(awk -v n="$v1" '$1 == n {print $2, $3}' /proc/cgroups) || true
         [ -n "${hier:-}" ] && [ "$hier" != 0 ] || continue
         if [ "$count" != 1 ]; then
             log "cgroup v2: $v1 stays on cgroup v1 ($count v1 cgroups use it)"
