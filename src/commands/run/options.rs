@@ -87,7 +87,7 @@ pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<(CgroupSpec, O
 /// it forks or enters the user namespace). When that fails under
 /// `--cgroups=enabled`, one warning is printed and this start goes without
 /// a cgroup (the returned spec).
-pub fn prepare_cgroups(spec: &ContainerSpec) -> Result<ContainerSpec> {
+pub(super) fn prepare_cgroups(spec: &ContainerSpec) -> Result<ContainerSpec> {
     let mut spec = spec.clone();
     if let Some(w) = cgroups::prepare(&spec.cgroup)? {
         eprintln!("rless: warning: {w}");
