@@ -12,7 +12,8 @@
 //! 8. exec of the command, forked from the init.
 //!
 //! Before the clone, the container's cgroup is made ([`cgroups`]); the init
-//! joins it first thing, so everything it forks is inside.
+//! is cloned into it (clone3), or on older kernels joins it first thing, so
+//! everything it forks is inside.
 //!
 //! The process that called [`run`] is the container's monitor: it stays on
 //! the host side of every namespace but the user one, holds the terminal,
@@ -272,8 +273,29 @@ pub fn spawn(
         die_with_monitor: io.die_with_monitor,
         cgroup: cgroup.as_mut().and_then(cgroups::Cgroup::take_procs),
     };
-    let init = sys::clone_process(flags, move || init::container_init(spec, init_io))
-        .map_err(sys("start the container"))?;
+    // The init is born in its cgroup where the kernel allows (clone3);
+    // otherwise it joins it itself, first thing.
+    let joined = std::cell::Cell::new(false);
+    let joined_ref = &joined;
+    let mut body = Some(move || {
+        let mut init_io = init_io;
+        if joined_ref.get() {
+            init_io.cgroup = None;
+        }
+        init::container_init(spec, init_io)
+    });
+    let born_in = cgroup.as_ref().and_then(|c| {
+        joined.set(true);
+        let pid = sys::clone_into_cgroup(flags, c.dir_fd(), &mut body).ok();
+        joined.set(pid.is_some());
+        pid
+    });
+    let init = match born_in {
+        Some(pid) => pid,
+        None => sys::clone_process(flags, body.take().expect("not run yet"))
+            .map_err(sys("start the container"))?,
+    };
+    drop(body);
     // Our copies of the init's ends were moved into the closure and are
     // closed now; the pipe reaches EOF when the command's exec succeeds.
     // Storage first: the init mounts the root before it opens a terminal.
