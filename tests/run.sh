@@ -22,6 +22,9 @@
 # Environment knobs:
 #   RLESS_TEST_REGISTRY=host:port  use an existing registry instead of starting them
 #   RLESS_KEEP_REGISTRY=1          keep the registry storage/logs dir after exit
+#   RLESS_TEST_CGROUP2=1 (or CI=true), as root: free the cgroup v1 controllers
+#                                  nothing uses, hand them to the cgroup v2 tree
+#                                  and export RLESS_TEST_CGROUP (see setup_cgroup2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -134,6 +137,74 @@ setup_devices() {
         echo 1 >/proc/sys/kernel/unprivileged_userns_clone
     fi
     return 0
+}
+
+# ---------------------------------------------------------------- cgroup v2
+# Only with CI=true or RLESS_TEST_CGROUP2=1, as root: this changes the
+# host's cgroups, which a developer machine may not want. On a hybrid host
+# a v1 controller can move to the v2 tree once its v1 hierarchy has no
+# child cgroups and is unmounted; those in use (here memory, by the
+# sandbox) stay on v1. The controllers v2 has are enabled in its root and
+# in $RLESS_TEST_CGROUP, under which tests/cgroups.rs makes one subtree per
+# scenario, delegated to the test user as systemd's Delegate=yes would.
+# Nothing is restored: freed controllers stay with v2 (harmless to v1 users).
+setup_cgroup2() {
+    if [ "${CI:-}" != true ] && [ "${RLESS_TEST_CGROUP2:-0}" != 1 ]; then
+        log "cgroup v2: host cgroups left alone (CI=true or RLESS_TEST_CGROUP2=1 prepares a delegated subtree)"
+        return 0
+    fi
+    local mnt c v1 hier count target opts i enabled=()
+    mnt=$(findmnt -rn -t cgroup2 -o TARGET | head -n 1)
+    if [ -z "$mnt" ]; then
+        log "cgroup v2: no cgroup2 mount; the cgroup tests will say why they cannot run"
+        return 0
+    fi
+    # io is left alone: stats read block I/O from /proc without it.
+    for c in cpu pids memory; do
+        v1=$c
+        hier= count=
+        read -r hier count < <(awk -v n="$v1" '$1 == n {print $2, $3}' /proc/cgroups) || true
+        [ -n "${hier:-}" ] && [ "$hier" != 0 ] || continue
+        if [ "$count" != 1 ]; then
+            log "cgroup v2: $v1 stays on cgroup v1 ($count v1 cgroups use it)"
+            continue
+        fi
+        local gone=()
+        while read -r target opts; do
+            case ",$opts," in *",$v1,"*)
+                if umount "$target"; then gone+=("$target:$opts"); else log "cgroup v2: cannot unmount $target"; fi ;;
+            esac
+        done < <(findmnt -rn -t cgroup -o TARGET,FS-OPTIONS)
+        # The hierarchy goes away shortly after its last mount.
+        for i in $(seq 1 50); do
+            [ "$(awk -v n="$v1" '$1 == n {print $2}' /proc/cgroups)" = 0 ] && break
+            sleep 0.1
+        done
+        if [ "$(awk -v n="$v1" '$1 == n {print $2}' /proc/cgroups)" != 0 ]; then
+            # Mounted elsewhere too (another mount namespace): put it back.
+            log "cgroup v2: $v1 stays on cgroup v1 (its hierarchy is still mounted elsewhere)"
+            for target in "${gone[@]}"; do
+                opts=${target#*:}
+                mount -t cgroup -o "${opts#rw,}" cgroup "${target%%:*}" || log "cgroup v2: cannot remount ${target%%:*}"
+            done
+        fi
+    done
+    for c in $(cat "$mnt/cgroup.controllers"); do
+        case $c in cpu | pids | memory) ;; *) continue ;; esac
+        if echo "+$c" >"$mnt/cgroup.subtree_control" 2>/dev/null; then
+            enabled+=("$c")
+        else
+            log "cgroup v2: cannot enable $c in $mnt"
+        fi
+    done
+    mkdir -p "$mnt/rless-test"
+    # Scenario subtrees a killed run left behind (empty ones only).
+    find "$mnt/rless-test" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+    for c in "${enabled[@]}"; do
+        echo "+$c" >"$mnt/rless-test/cgroup.subtree_control" || log "cgroup v2: cannot enable $c in $mnt/rless-test"
+    done
+    export RLESS_TEST_CGROUP=$mnt/rless-test
+    log "cgroup v2: $RLESS_TEST_CGROUP with controllers: ${enabled[*]:-none}"
 }
 
 # ---------------------------------------------------------------- registries
@@ -345,6 +416,7 @@ if [ "$IS_ROOT" = 1 ]; then
     stop_system_registry
     setup_users
     setup_devices
+    setup_cgroup2
     export RLESS_TEST_USER=$TEST_USER
     export RLESS_TEST_SOLO_USER=$SOLO_USER
 else

@@ -74,6 +74,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     process.tty = a.tty;
     process.stdin = a.interactive;
-    let code = exec_in(pid, &process, &spec.hostname, a.detach)?;
+    // The container's cgroup, opened before its namespaces hide it.
+    let cgroup = state.cgroup.and_then(|d| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(d.join("cgroup.procs"))
+            .ok()
+    });
+    let code = exec_in(
+        pid,
+        &process,
+        &spec.hostname,
+        a.detach,
+        cgroup.map(Into::into),
+    )?;
     Ok(ExitCode::from(code as u8))
 }

@@ -16,6 +16,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let kernel = uname.release().to_string_lossy().into_owned();
     let cgroup = cgroup_version();
     let driver = storage_driver(ctx, &kernel);
+    let (delegation, limits) = rless::runtime::cgroups::summary();
     let info = serde_json::json!({
         "Store": {"Root": ctx.root},
         "IdMapping": {"Mode": ctx.ids.name(), "Reason": ctx.ids.reason()},
@@ -24,7 +25,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             "Kernel": kernel,
             "Arch": std::env::consts::ARCH,
             "CgroupVersion": cgroup,
-            "CgroupLimits": rless::runtime::cgroups::unavailable_reason(),
+            "CgroupLimits": limits,
+            "CgroupDelegation": delegation.map(|d| serde_json::json!({
+                "Path": d.root,
+                "Controllers": d.controllers,
+            })),
             "Rootless": rustix::process::getuid().as_raw() != 0,
         },
         "Version": env!("CARGO_PKG_VERSION"),
@@ -37,10 +42,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("Id mapping:     {} ({})", ctx.ids.name(), ctx.ids.reason());
             println!("Storage driver: {} ({})", driver.0, driver.1);
             println!("Kernel:         {kernel}");
-            println!(
-                "Cgroups:        {cgroup}; limits not applied: {}",
-                rless::runtime::cgroups::unavailable_reason()
-            );
+            println!("Cgroups:        {cgroup}; {limits}");
         }
         other => bail!("unknown --format {other:?}: use text or json"),
     }

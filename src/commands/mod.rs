@@ -32,6 +32,7 @@ mod rmi;
 mod run;
 mod save;
 mod start;
+mod stats;
 mod stop;
 mod system;
 mod tag;
@@ -94,6 +95,8 @@ enum Cmd {
     Diff(diff::Args),
     /// Show a container's processes.
     Top(top::Args),
+    /// Show running containers' CPU, memory, process and I/O usage.
+    Stats(stats::Args),
     /// Rename a container.
     Rename(rename::Args),
     /// Show a container's published ports.
@@ -226,6 +229,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Commit(a) => commit::run(&ctx, a),
         Cmd::Diff(a) => diff::run(&ctx, a),
         Cmd::Top(a) => top::run(&ctx, a),
+        Cmd::Stats(a) => stats::run(&ctx, a),
         Cmd::Rename(a) => rename::run(&ctx, a),
         Cmd::Port(a) => port::run(&ctx, a),
         Cmd::Generate(a) => generate::run(&ctx, a),

@@ -202,6 +202,9 @@ pub struct ContainerState {
     /// Published ports, with the host ports actually bound.
     #[serde(default)]
     pub ports: Vec<crate::runtime::network::Publish>,
+    /// The container's cgroup while it runs (cgroup v2, delegated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<PathBuf>,
 }
 
 impl ContainerState {
@@ -475,8 +478,18 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
     Ok(())
 }
 
-/// Deletes a container's directory (renamed away first, then removed).
+/// Deletes a container's directory (renamed away first, then removed),
+/// and the cgroup a killed monitor left behind.
 pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
+    let leftover = fs::read(dir.join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
+        .and_then(|s| s.cgroup);
+    if let Some(cg) = leftover {
+        if let Err(e) = crate::runtime::cgroups::remove(&cg) {
+            eprintln!("rless: warning: {e}");
+        }
+    }
     let parent = dir.parent().unwrap_or(dir);
     let tmp = parent.join(tmp_name("del"));
     fs::rename(dir, &tmp).map_err(|source| ContainerError::Io {

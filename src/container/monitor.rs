@@ -133,6 +133,7 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
         driver: started.driver.map(|d| d.name().to_string()),
         restart_count: restarts,
         ports: started.ports(),
+        cgroup: started.cgroup_path(),
         ..Default::default()
     }
 }

@@ -10,7 +10,9 @@
 //! command (capabilities, no_new_privs, user, exec). With `-t`, the pty is
 //! opened from the container's /dev/pts before the fork. The caller waits
 //! and passes signals on; if it goes away, the process is re-parented to
-//! the container's init, which reaps it.
+//! the container's init, which reaps it. When the container has a cgroup,
+//! the child joins it before anything else (best effort: from outside the
+//! delegated subtree the kernel refuses, and the process runs uncounted).
 
 use super::init::{self, prepare_and_exec, resolve_user};
 use super::{sys, tty, ProcessSpec, RunError};
@@ -36,6 +38,7 @@ pub fn exec_in(
     process: &ProcessSpec,
     hostname: &str,
     detach: bool,
+    cgroup: Option<OwnedFd>,
 ) -> Result<i32, RunError> {
     let sys_err = |op| move |source| RunError::Sys { op, source };
     let mut joins = Vec::new();
@@ -75,6 +78,9 @@ pub fn exec_in(
         .map_err(|e| sys_err("create a pipe")(e.into()))?;
     let Some(child) = sys::fork().map_err(sys_err("fork"))? else {
         drop(status_r);
+        if let Some(procs) = &cgroup {
+            let _ = super::cgroups::join(procs);
+        }
         if detach {
             let _ = nix::unistd::setsid();
             if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
@@ -92,7 +98,7 @@ pub fn exec_in(
         };
         std::process::exit(code)
     };
-    drop((status_w, slave));
+    drop((status_w, slave, cgroup));
     let mut message = Vec::new();
     let _ = std::io::Read::read_to_end(&mut File::from(status_r), &mut message);
     if !message.is_empty() {

@@ -71,6 +71,8 @@ pub struct InitIo {
     pub status: OwnedFd,
     /// Whether the init dies with the monitor (foreground containers).
     pub die_with_monitor: bool,
+    /// The container cgroup's cgroup.procs, which the init joins first.
+    pub cgroup: Option<OwnedFd>,
 }
 
 /// Writes one error line to the status pipe.
@@ -80,6 +82,15 @@ fn report(status: &OwnedFd, msg: &str) {
 
 /// The body of pid 1. Returns its exit code.
 pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
+    if let Some(procs) = io.cgroup.take() {
+        if let Err(e) = super::cgroups::join(&procs) {
+            report(
+                &io.status,
+                &format!("cannot join the container's cgroup: {e}"),
+            );
+            return EXIT_SETUP;
+        }
+    }
     if io.die_with_monitor {
         // A foreground container dies with its monitor: SIGKILL to pid 1
         // takes the whole pid namespace down, and the mount namespace too.

@@ -11,6 +11,10 @@
 //! 7. capabilities dropped, then no_new_privs (seccomp: its own issue);
 //! 8. exec of the command, forked from the init.
 //!
+//! Before the clone, the container's cgroup is made ([`cgroups`]); the init
+//! is cloned into it (clone3), or on older kernels joins it first thing, so
+//! everything it forks is inside.
+//!
 //! The process that called [`run`] is the container's monitor: it stays on
 //! the host side of every namespace but the user one, holds the terminal,
 //! passes signals to the init, and returns the container's exit code. All
@@ -120,6 +124,9 @@ pub struct ContainerSpec {
     pub process: ProcessSpec,
     pub ids: IdMode,
     pub keep_id: bool,
+    /// The container's cgroup and limits.
+    #[serde(default)]
+    pub cgroup: cgroups::CgroupSpec,
 }
 
 /// fork(); `Ok(None)` in the child. The caller must be single-threaded.
@@ -155,6 +162,9 @@ pub struct Started {
     network: Option<network::Running>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
+    /// The container's cgroup, removed when this is dropped (after the
+    /// container has exited).
+    cgroup: Option<cgroups::Cgroup>,
 }
 
 impl Started {
@@ -167,6 +177,11 @@ impl Started {
         if let Some(server) = self._fuse.take() {
             server.join();
         }
+    }
+
+    /// The container's cgroup directory, when it has one.
+    pub fn cgroup_path(&self) -> Option<PathBuf> {
+        self.cgroup.as_ref().map(|c| c.dir.clone())
     }
 
     /// The published ports, with the host ports actually bound.
@@ -237,6 +252,15 @@ pub fn spawn(
         op: "compile the seccomp profile",
         source: std::io::Error::other(e),
     })?;
+    let mut cgroup = match cgroups::Cgroup::create(&spec.cgroup) {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Err(StartFailure {
+                code: init::EXIT_SETUP,
+                message: e.to_string(),
+            }))
+        }
+    };
     let init_io = init::InitIo {
         seccomp,
         net: net_there,
@@ -247,9 +271,31 @@ pub fn spawn(
         stderr: io.stderr,
         status: status_w,
         die_with_monitor: io.die_with_monitor,
+        cgroup: cgroup.as_mut().and_then(cgroups::Cgroup::take_procs),
     };
-    let init = sys::clone_process(flags, move || init::container_init(spec, init_io))
-        .map_err(sys("start the container"))?;
+    // The init is born in its cgroup where the kernel allows (clone3);
+    // otherwise it joins it itself, first thing.
+    let joined = std::cell::Cell::new(false);
+    let joined_ref = &joined;
+    let mut body = Some(move || {
+        let mut init_io = init_io;
+        if joined_ref.get() {
+            init_io.cgroup = None;
+        }
+        init::container_init(spec, init_io)
+    });
+    let born_in = cgroup.as_ref().and_then(|c| {
+        joined.set(true);
+        let pid = sys::clone_into_cgroup(flags, c.dir_fd(), &mut body).ok();
+        joined.set(pid.is_some());
+        pid
+    });
+    let init = match born_in {
+        Some(pid) => pid,
+        None => sys::clone_process(flags, body.take().expect("not run yet"))
+            .map_err(sys("start the container"))?,
+    };
+    drop(body);
     // Our copies of the init's ends were moved into the closure and are
     // closed now; the pipe reaches EOF when the command's exec succeeds.
     // Storage first: the init mounts the root before it opens a terminal.
@@ -299,6 +345,7 @@ pub fn spawn(
         _fuse: fuse,
         network,
         terminal,
+        cgroup,
     }))
 }
 

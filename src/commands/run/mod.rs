@@ -204,7 +204,8 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         .iter()
         .map(|u| parse_ulimit(u))
         .collect::<Result<Vec<_>>>()?;
-    check_cgroups(&a)?;
+    let id = ContainerId::random();
+    let (cgroup, cgroup_warning) = check_cgroups(&a, &id)?;
     let caps = if a.privileged {
         CapSet::all()
     } else {
@@ -402,7 +403,6 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             },
         }
     }
-    let id = ContainerId::random();
     let created = match failure {
         Some(e) => Err(e),
         None => container::create(
@@ -502,8 +502,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         },
         ids: ctx.ids.clone(),
         keep_id,
+        cgroup,
     };
     container::write_spec(&dir, &spec)?;
+    if let Some(w) = cgroup_warning {
+        eprintln!("rless: warning: {w}");
+    }
     if create_only {
         println!("{}", config.id);
         return Ok(ExitCode::SUCCESS);
@@ -551,6 +555,7 @@ pub fn attach(
 fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    let spec = &prepare_cgroups(spec)?;
     runtime::enter_userns(spec, false)?;
     trace::mark("user namespace entered");
     let io = runtime::ContainerIo {
@@ -575,6 +580,7 @@ fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
         started: Some(time::now()),
         driver: started.driver.map(|d| d.name().to_string()),
         ports: started.ports(),
+        cgroup: started.cgroup_path(),
         ..Default::default()
     };
     let _ = container::write_state(dir, &state);
@@ -601,6 +607,15 @@ pub fn detach(
 ) -> Result<ExitCode> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    let spec = &match prepare_cgroups(spec) {
+        Ok(s) => s,
+        Err(e) => {
+            if fresh == Fresh::Yes {
+                let _ = container::remove(dir, true);
+            }
+            return Err(e);
+        }
+    };
     let (ready_r, ready_w) = std::io::pipe()?;
     let log = dir.join("monitor.log");
     match rless::runtime::fork_process()? {

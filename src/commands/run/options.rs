@@ -2,6 +2,7 @@
 //! volumes-from, environment files, network, generated /etc files.
 
 use super::*;
+use rless::runtime::cgroups::{self, CgroupSpec};
 
 /// `--security-opt`: the seccomp mode and no_new_privs.
 pub(super) fn security_options(opts: &[String], privileged: bool) -> Result<(SeccompMode, bool)> {
@@ -58,33 +59,41 @@ pub(super) fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
     Ok((name.to_string(), soft, hard))
 }
 
-/// Resource limits need a cgroup v2 subtree delegated to the user; rless
-/// does not write cgroups yet, so limits are reported as not applied
-/// (an error with `--cgroups=required`).
-pub(super) fn check_cgroups(a: &Args) -> Result<()> {
-    let asked: Vec<&str> = [
-        ("--memory", a.memory.is_some()),
-        ("--memory-swap", a.memory_swap.is_some()),
-        ("--cpus", a.cpus.is_some()),
-        ("--cpu-shares", a.cpu_shares.is_some()),
-        ("--pids-limit", a.pids_limit.is_some()),
-        ("--cgroup-parent", a.cgroup_parent.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(n, on)| on.then_some(n))
-    .collect();
-    let why = rless::runtime::cgroups::unavailable_reason();
-    match a.cgroups.as_str() {
-        "disabled" => Ok(()),
-        "enabled" => {
-            if !asked.is_empty() {
-                eprintln!("rless: warning: {} not applied: {why}", asked.join(", "));
-            }
-            Ok(())
-        }
-        "required" => bail!("cgroups are required but unavailable: {why}"),
-        other => bail!("invalid --cgroups {other:?}: use enabled, disabled or required"),
+/// The limit flags and `--cgroups`: the container's cgroup spec, and the
+/// one warning line to print once the container is made, naming the
+/// limits this host cannot apply (an error with `--cgroups=required`).
+/// Values are checked here, before anything is made.
+pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<(CgroupSpec, Option<String>)> {
+    let mode = cgroups::Mode::parse(&a.cgroups)?;
+    let flags = cgroups::limits::LimitFlags {
+        memory: a.memory.clone(),
+        memory_swap: a.memory_swap.clone(),
+        cpus: a.cpus.clone(),
+        cpu_shares: a.cpu_shares.clone(),
+        pids_limit: a.pids_limit.clone(),
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let spec = CgroupSpec {
+        mode,
+        parent: a.cgroup_parent.clone(),
+        settings: cgroups::limits::settings(&flags, cpus)?,
+        name: format!("rless-{id}"),
+    };
+    let warning = cgroups::plan(&spec)?.warning;
+    Ok((spec, warning))
+}
+
+/// Readies the parent of the container's cgroup (in the command, before
+/// it forks or enters the user namespace). When that fails under
+/// `--cgroups=enabled`, one warning is printed and this start goes without
+/// a cgroup (the returned spec).
+pub(super) fn prepare_cgroups(spec: &ContainerSpec) -> Result<ContainerSpec> {
+    let mut spec = spec.clone();
+    if let Some(w) = cgroups::prepare(&spec.cgroup)? {
+        eprintln!("rless: warning: {w}");
+        spec.cgroup.mode = cgroups::Mode::Disabled;
     }
+    Ok(spec)
 }
 
 pub(super) fn volume_name(m: &MountOp) -> String {

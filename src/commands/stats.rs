@@ -1,0 +1,229 @@
+//! `rless stats [--no-stream] [--format table|json] [CTR…]`: CPU, memory,
+//! processes, network and block I/O of running containers.
+//!
+//! The numbers come from the container's cgroup (cgroup v2, delegated) or,
+//! without one (cgroup v1 and hybrid hosts, `--cgroups=disabled`), from
+//! /proc summed over the processes in the container's pid namespace, the
+//! way `top` finds them; `Source` in the JSON says which. CPU % is the
+//! CPU time used between two readings over the wall time between them
+//! (100% is one CPU, as in docker). Without names, every running container
+//! is shown. Streaming redraws once a second until interrupted.
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::container::{self, ContainerConfig};
+use rless::image::store::LockMode;
+use rless::image::time::human_size;
+use rless::runtime::cgroups::usage::{self, Usage};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print one reading and exit.
+    #[arg(long)]
+    no_stream: bool,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+    /// Containers (default: every running one).
+    containers: Vec<String>,
+}
+
+/// A container being watched.
+struct Watched {
+    config: ContainerConfig,
+    init: i32,
+    init_start: Option<u64>,
+    cgroup: Option<PathBuf>,
+}
+
+/// One container's reading.
+struct Reading {
+    at: Instant,
+    usage: Usage,
+    /// Where the numbers came from: `cgroup` or `proc`.
+    source: &'static str,
+    net: Option<(u64, u64)>,
+}
+
+fn read(w: &Watched) -> Option<Reading> {
+    if !container::process_alive(Some(w.init), w.init_start) {
+        return None;
+    }
+    let from_cgroup = w.cgroup.as_ref().and_then(|d| usage::from_cgroup(d).ok());
+    let (usage, source) = match from_cgroup {
+        Some(u) => (u, "cgroup"),
+        None => (usage::from_procs(&usage::namespace_pids(w.init)), "proc"),
+    };
+    Some(Reading {
+        at: Instant::now(),
+        usage,
+        source,
+        net: usage::net_io(w.init),
+    })
+}
+
+fn row(w: &Watched, before: &Reading, now: &Reading, host_memory: u64) -> serde_json::Value {
+    let wall = now.at.duration_since(before.at).as_micros().max(1) as f64;
+    let cpu = now.usage.cpu_usec.saturating_sub(before.usage.cpu_usec) as f64 / wall * 100.0;
+    let limit = now.usage.memory_limit.unwrap_or(host_memory);
+    let mem_pct = if limit > 0 {
+        now.usage.memory as f64 / limit as f64 * 100.0
+    } else {
+        0.0
+    };
+    let (rx, tx) = now.net.unwrap_or((0, 0));
+    serde_json::json!({
+        "ID": w.config.id.as_str(),
+        "Name": w.config.name,
+        "Source": now.source,
+        "Cgroup": w.cgroup.as_ref().filter(|_| now.source == "cgroup"),
+        "CPUPercent": (cpu * 100.0).round() / 100.0,
+        "CPUTimeUsec": now.usage.cpu_usec,
+        "MemUsage": now.usage.memory,
+        "MemLimit": limit,
+        "MemPercent": (mem_pct * 100.0).round() / 100.0,
+        "PIDs": now.usage.pids,
+        "PIDsLimit": now.usage.pids_limit,
+        "NetInput": rx,
+        "NetOutput": tx,
+        "BlockInput": now.usage.block_read,
+        "BlockOutput": now.usage.block_write,
+    })
+}
+
+/// docker's binary sizes for memory (`1.5MiB`).
+fn mib(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{v:.2}{}", units[i])
+    }
+}
+
+fn table(rows: &[serde_json::Value]) -> Vec<[String; 8]> {
+    let mut out = vec![[
+        "CONTAINER ID".to_string(),
+        "NAME".into(),
+        "CPU %".into(),
+        "MEM USAGE / LIMIT".into(),
+        "MEM %".into(),
+        "NET I/O".into(),
+        "BLOCK I/O".into(),
+        "PIDS".into(),
+    ]];
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    for r in rows {
+        out.push([
+            r["ID"].as_str().unwrap_or("").chars().take(12).collect(),
+            r["Name"].as_str().unwrap_or("").to_string(),
+            format!("{:.2}%", r["CPUPercent"].as_f64().unwrap_or(0.0)),
+            format!("{} / {}", mib(n(&r["MemUsage"])), mib(n(&r["MemLimit"]))),
+            format!("{:.2}%", r["MemPercent"].as_f64().unwrap_or(0.0)),
+            format!(
+                "{} / {}",
+                human_size(n(&r["NetInput"])),
+                human_size(n(&r["NetOutput"]))
+            ),
+            format!(
+                "{} / {}",
+                human_size(n(&r["BlockInput"])),
+                human_size(n(&r["BlockOutput"]))
+            ),
+            n(&r["PIDs"]).to_string(),
+        ]);
+    }
+    out
+}
+
+/// The containers to watch: those named (each must be running), or every
+/// running one.
+fn watched(ctx: &Ctx, names: &[String]) -> Result<Vec<Watched>> {
+    let store = ctx.store(LockMode::Shared)?;
+    let mut out = Vec::new();
+    let pick = |config: ContainerConfig, dir: PathBuf| {
+        let state = container::read_state(&dir);
+        let init = state.pid.filter(|_| state.running())?;
+        Some(Watched {
+            config,
+            init,
+            init_start: state.init_start,
+            cgroup: state.cgroup,
+        })
+    };
+    if names.is_empty() {
+        for c in container::list(&store) {
+            let dir = container::containers_dir(&store).join(c.id.as_str());
+            out.extend(pick(c, dir));
+        }
+        out.sort_by(|a, b| a.config.name.cmp(&b.config.name));
+    } else {
+        for q in names {
+            let (c, dir) = container::find(&store, q)?;
+            match pick(c, dir) {
+                Some(w) => out.push(w),
+                None => bail!("container {q} is not running"),
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    if !matches!(a.format.as_str(), "table" | "json") {
+        bail!("unknown --format {:?}: use table or json", a.format);
+    }
+    let list = watched(ctx, &a.containers)?;
+    let host_memory = usage::host_memory();
+    let mut before: Vec<Option<Reading>> = list.iter().map(read).collect();
+    let interval = if a.no_stream {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(1)
+    };
+    let clear = !a.no_stream && a.format == "table" && std::io::stdout().is_terminal();
+    loop {
+        std::thread::sleep(interval);
+        let now: Vec<Option<Reading>> = list.iter().map(read).collect();
+        let rows: Vec<serde_json::Value> = list
+            .iter()
+            .zip(before.iter().zip(&now))
+            .filter_map(|(w, (b, n))| Some(row(w, b.as_ref()?, n.as_ref()?, host_memory)))
+            .collect();
+        let mut out = std::io::stdout().lock();
+        if clear {
+            let _ = write!(out, "\x1b[2J\x1b[H");
+        }
+        if a.format == "json" {
+            let text = if a.no_stream {
+                serde_json::to_string_pretty(&rows)?
+            } else {
+                serde_json::to_string(&rows)?
+            };
+            let _ = writeln!(out, "{text}");
+        } else {
+            drop(out);
+            super::images::print_table(&table(&rows));
+            out = std::io::stdout().lock();
+        }
+        let _ = out.flush();
+        if a.no_stream {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Named containers that all stopped: nothing more to show.
+        if !a.containers.is_empty() && now.iter().all(Option::is_none) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        before = now;
+    }
+}
