@@ -1335,9 +1335,9 @@ fn iso_cgroup_limits_report() {
     let v2 = cgroup_v2();
     if v2 {
         eprintln!(
-            "NOTE iso_cgroup_limits_report: this host runs cgroup v2; rless does not write \
-             limits into a delegated cgroup v2 subtree yet, so limits are still only warned about \
-             and nothing checks that they are applied"
+            "NOTE iso_cgroup_limits_report: this host runs cgroup v2; this test checks the \
+             warning of a user without a delegated subtree (tests/cgroups.rs checks that limits \
+             are applied where one is delegated)"
         );
     }
     for_each_user("iso_cgroup_limits_report", |ctx| {
