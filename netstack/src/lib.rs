@@ -77,6 +77,7 @@ pub mod flow;
 pub mod netlink;
 mod pcap;
 mod ports;
+mod splice;
 mod stack;
 mod sys;
 pub mod tap;
@@ -87,7 +88,7 @@ pub mod wire;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-pub use config::{parse_resolv_conf, Config, PortForward, Proto};
+pub use config::{parse_resolv_conf, Config, PortDriver, PortForward, Proto};
 pub use ports::{bind_ports, BoundPorts};
 pub use stack::Stack;
 

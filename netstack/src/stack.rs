@@ -10,11 +10,12 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use crate::device::TapDevice;
 use crate::pcap::Pcap;
+use crate::splice::SpliceThread;
 use crate::sys::{Epoll, EV_IN};
 use crate::tcp::TcpNat;
 use crate::udp::UdpNat;
 use crate::wire::{inspect, Inspect};
-use crate::{BoundPorts, Config, Error, Proto, Result};
+use crate::{BoundPorts, Config, Error, PortDriver, Proto, Result};
 
 /// The stack's own MAC address on the TAP link.
 const MAC: [u8; 6] = [0x02, 0x72, 0x6c, 0x65, 0x73, 0x73];
@@ -130,13 +131,28 @@ pub struct Stack {
     tcp: TcpNat,
     udp: UdpNat,
     ports: BoundPorts,
+    /// Published TCP ports under the splice driver (the TCP listeners then
+    /// live on its thread, and `ports` only holds the UDP ones).
+    splice: Option<SpliceThread>,
+    /// What [`Stack::ports`] reports (every published port).
+    published: Vec<crate::PortForward>,
 }
 
 impl Stack {
     /// Builds a stack over `tap` (a non-blocking TAP fd from
     /// [`crate::tap::create`]) with the listeners from [`crate::bind_ports`].
-    pub fn new(tap: OwnedFd, config: Config, bound: BoundPorts) -> Result<Stack> {
+    pub fn new(tap: OwnedFd, config: Config, mut bound: BoundPorts) -> Result<Stack> {
         config.validate()?;
+        let published = bound.ports();
+        let splice = match config.port_driver {
+            PortDriver::Splice if !bound.tcp.is_empty() => Some(SpliceThread::start(
+                &tap,
+                std::mem::take(&mut bound.tcp),
+                config.addr,
+                config.host_buffer,
+            )?),
+            _ => None,
+        };
         let pcap = match &config.pcap {
             Some(p) => {
                 Some(Pcap::create(p).map_err(|e| Error::io(format!("create {}", p.display()), e))?)
@@ -186,12 +202,14 @@ impl Stack {
             tcp: TcpNat::default(),
             udp,
             ports: bound,
+            splice,
+            published,
         })
     }
 
     /// The published ports as bound.
     pub fn ports(&self) -> Vec<crate::PortForward> {
-        self.ports.ports()
+        self.published.clone()
     }
 
     /// Runs until `stop` becomes readable (or the TAP goes away, which
@@ -259,6 +277,9 @@ impl Stack {
             }
         };
         self.core.dev.flush_pcap();
+        if let Some(mut s) = self.splice.take() {
+            s.stop();
+        }
         self.tcp.close_all(&mut self.core);
         result
     }
