@@ -327,3 +327,77 @@ fn net_modes_and_generated_files() {
         assert_eq!(containers(ctx), 0);
     });
 }
+
+#[test]
+fn net_splice_port_driver() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_splice_port_driver", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let port = free_port();
+        let spec = format!("127.0.0.1:{port}:80");
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "spl",
+            "--port-driver",
+            "splice",
+            "-p",
+            &spec,
+            IMG,
+            "httpd",
+            "-f",
+            "-v",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
+        assert!(http_get(port).contains("hello from the container"));
+        // The connection is local to the container: it sees its own address.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = ctx.ok(&["logs", "spl"]);
+            if logs.stderr.contains("10.0.2.100") || logs.stdout.contains("10.0.2.100") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no 10.0.2.100 client: {logs}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let p = ctx.ok(&["port", "spl", "80"]);
+        assert_eq!(p.stdout.trim(), format!("127.0.0.1:{port}"));
+        ctx.ok(&["rm", "-f", "spl"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpListener::bind(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "port {port} still bound");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The network option spells it too; bad values fail cleanly.
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "slirp:port_driver=splice",
+            "-p",
+            &spec,
+            IMG,
+            "true",
+        ]);
+        assert_eq!(out.code, Some(0));
+        for bad in [
+            &["--port-driver", "bogus"][..],
+            &["--network", "slirp:port_driver=nope"],
+            &["--network", "none", "--port-driver", "splice"],
+        ] {
+            let mut args = vec!["run", "--rm"];
+            args.extend_from_slice(bad);
+            args.extend_from_slice(&[IMG, "true"]);
+            one_error(&ctx.rless(&args));
+        }
+        assert_eq!(containers(ctx), 0);
+    });
+}

@@ -9,7 +9,10 @@
 //! in the host's network namespace, runs the smoltcp stack on that fd on one
 //! thread ([`Network::start`]), started after the clone so the monitor is
 //! single-threaded when it clones. The stack stops, and releases every host
-//! port, when the container exits ([`Running::stop`]).
+//! port, when the container exits ([`Running::stop`]). With
+//! `--port-driver splice` the stack also runs a second thread that enters
+//! the container's namespace and splices published TCP connections to
+//! sockets there (see `netstack/src/splice.rs`).
 //!
 //! Where the TAP cannot be made (no /dev/net/tun access), a container that
 //! publishes no port runs with loopback only, after one warning; one that
@@ -31,12 +34,38 @@ pub struct Publish {
     pub container_port: u16,
 }
 
+/// How published TCP ports reach the container (`--port-driver`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortDriver {
+    /// Through the userspace stack; the container sees the client's address.
+    #[default]
+    Smoltcp,
+    /// Spliced to a socket inside the container's namespace; faster, but
+    /// the container sees its own address as the client (UDP ports stay on
+    /// the stack).
+    Splice,
+}
+
+impl std::str::FromStr for PortDriver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "smoltcp" => Ok(PortDriver::Smoltcp),
+            "splice" => Ok(PortDriver::Splice),
+            _ => Err(format!("unknown port driver {s:?}: use smoltcp or splice")),
+        }
+    }
+}
+
 /// `--network slirp` and its options.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SlirpSpec {
     pub ports: Vec<Publish>,
     pub allow_host_loopback: bool,
     pub pcap: Option<PathBuf>,
+    #[serde(default)]
+    pub port_driver: PortDriver,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +99,10 @@ impl Network {
         let mut config = netstack::Config {
             allow_host_loopback: spec.allow_host_loopback,
             pcap: spec.pcap.clone(),
+            port_driver: match spec.port_driver {
+                PortDriver::Smoltcp => netstack::PortDriver::Smoltcp,
+                PortDriver::Splice => netstack::PortDriver::Splice,
+            },
             ..Default::default()
         };
         config.ports = spec

@@ -179,6 +179,7 @@ pub(super) fn parse_network(
     mode: &str,
     publish: &[String],
     pcap: Option<PathBuf>,
+    port_driver: Option<&str>,
 ) -> Result<(bool, Option<SlirpSpec>)> {
     let (name, opts) = mode.split_once(':').unwrap_or((mode, ""));
     let mut ports = Vec::new();
@@ -191,19 +192,32 @@ pub(super) fn parse_network(
                 ports,
                 allow_host_loopback: false,
                 pcap,
+                port_driver: Default::default(),
             };
+            let driver = |v: &str| v.parse().map_err(|m: String| anyhow::anyhow!(m));
             for o in opts.split(',').filter(|o| !o.is_empty()) {
                 match o.split_once('=') {
                     Some(("allow_host_loopback", v)) => spec.allow_host_loopback = v == "true",
+                    Some(("port_driver", v)) => spec.port_driver = driver(v)?,
                     // slirp4netns options rless has no use for are accepted.
                     Some((
                         "mtu" | "enable_ipv6" | "port_handler" | "cidr" | "outbound_addr",
                         _,
                     )) => {}
-                    _ => bail!("unknown --network option {o:?}: use allow_host_loopback=true"),
+                    _ => bail!(
+                        "unknown --network option {o:?}: use allow_host_loopback=true or port_driver=splice"
+                    ),
                 }
             }
+            if let Some(d) = port_driver {
+                spec.port_driver = driver(d)?;
+            }
             Ok((true, Some(spec)))
+        }
+        "none" | "host" if port_driver.is_some() => {
+            bail!(
+                "--port-driver needs the userspace network (--network slirp), not --network {name}"
+            )
         }
         "none" | "host" if !ports.is_empty() => {
             bail!("-p needs the userspace network (--network slirp), not --network {name}")
