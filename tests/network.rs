@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 const IMG: &str = "netbb";
 const APPLETS: &[&str] = &[
-    "sh", "httpd", "nc", "cat", "echo", "sleep", "ip", "wget", "grep", "true",
+    "sh", "httpd", "nc", "cat", "echo", "sleep", "ip", "wget", "grep", "true", "ping", "nslookup",
+    "head",
 ];
 
 fn setup_image(ctx: &Ctx) -> bool {
@@ -399,5 +400,107 @@ fn net_splice_port_driver() {
             one_error(&ctx.rless(&args));
         }
         assert_eq!(containers(ctx), 0);
+    });
+}
+
+/// A namespace made by the test with a veth pair: the host end has
+/// 198.18.N.1/29, the namespace end 198.18.N.2; 198.18.N.3 answers nothing.
+/// Removed (with the pair) on drop.
+struct PeerNs {
+    name: String,
+    net: String,
+}
+
+impl PeerNs {
+    fn create() -> Option<PeerNs> {
+        if !common::is_root() {
+            skip("creating a peer namespace needs root");
+            return None;
+        }
+        let n = std::process::id() % 200 + 20;
+        let p = PeerNs {
+            name: format!("rless-ping-{n}"),
+            net: format!("198.18.{n}"),
+        };
+        let host_if = format!("rlp{n}h");
+        let ns_if = format!("rlp{n}c");
+        let (ns, net) = (&p.name, &p.net);
+        let _ = ip(&["netns", "del", ns]);
+        for args in [
+            vec!["netns", "add", ns],
+            vec![
+                "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
+            ],
+            vec!["link", "set", &ns_if, "netns", ns],
+            vec!["addr", "add", &format!("{net}.1/29"), "dev", &host_if],
+            vec!["link", "set", &host_if, "up"],
+            vec![
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{net}.2/29"),
+                "dev",
+                &ns_if,
+            ],
+            vec!["-n", ns, "link", "set", &ns_if, "up"],
+        ] {
+            assert!(ip(&args), "ip {args:?} failed");
+        }
+        Some(p)
+    }
+}
+
+impl Drop for PeerNs {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+fn ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn net_ping_goes_through_ping_sockets() {
+    if !needs_tun() {
+        return;
+    }
+    let range = fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let bounds: Vec<u64> = range
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    if bounds.len() != 2 || bounds[0] > bounds[1] {
+        skip("net.ipv4.ping_group_range allows no group (tests/run.sh widens it)");
+        return;
+    }
+    let Some(peer) = PeerNs::create() else {
+        return;
+    };
+    for_each_user("net_ping_goes_through_ping_sockets", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        // Through the NAT to an address only the host can reach: the
+        // reply comes back with the container's id and sequence number.
+        let target = format!("{}.2", peer.net);
+        let out = ctx.rless(&["run", "--rm", IMG, "ping", "-c", "2", "-W", "5", &target]);
+        assert!(
+            out.success() && out.stdout.contains("2 packets received"),
+            "ping {target}: {out}"
+        );
+        assert!(out.stdout.contains("seq=1"), "{out}");
+        // Nothing answers .3: no reply is made up.
+        let silent = format!("{}.3", peer.net);
+        let out = ctx.rless(&["run", "--rm", IMG, "ping", "-c", "1", "-W", "2", &silent]);
+        assert!(
+            !out.success() && out.stdout.contains("0 packets received"),
+            "ping {silent} must go unanswered: {out}"
+        );
     });
 }

@@ -65,8 +65,12 @@
 //! readable when the container exits. When the container's sockets die
 //! mid-transfer, their RSTs are forwarded to the host clients.
 //!
-//! **Limits.** IPv4 only (container side); no IP fragments; no ICMP
-//! forwarding (smoltcp answers pings to 10.0.2.2/10.0.2.3 only); DNS is
+//! **ICMP echo.** Pings to outside addresses go out through unprivileged
+//! ping sockets where `net.ipv4.ping_group_range` allows them, and are
+//! dropped otherwise ([`ping_unavailable`] says why); see `icmp`.
+//!
+//! **Limits.** IPv4 only (container side); no IP fragments; ICMP errors
+//! are not translated (only echo); DNS is
 //! forwarded to the first upstream only; TCP and UDP idle timeouts are not
 //! configurable per flow.
 
@@ -74,6 +78,7 @@ mod config;
 mod device;
 pub mod fdpass;
 pub mod flow;
+mod icmp;
 pub mod netlink;
 mod pcap;
 mod ports;
@@ -89,6 +94,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub use config::{parse_resolv_conf, Config, PortDriver, PortForward, Proto};
+pub use icmp::ping_unavailable;
 pub use ports::{bind_ports, BoundPorts};
 pub use stack::Stack;
 

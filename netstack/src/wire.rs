@@ -1,15 +1,17 @@
 //! Looking at a frame from the TAP before smoltcp does, to spot the first
-//! packet of a new outbound TCP connection (a SYN) or UDP flow.
+//! packet of a new outbound TCP connection (a SYN) or UDP flow, and ICMP
+//! echo requests.
 //!
 //! Parsing uses smoltcp's checked wire views; checksums are not verified
 //! (the TAP is fed by the local kernel). Anything unusual (not IPv4, IP
 //! fragments, truncated headers) is reported as [`Inspect::Other`] and left
 //! to smoltcp.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
+    EthernetFrame, EthernetProtocol, Icmpv4Message, Icmpv4Packet, IpProtocol, Ipv4Packet,
+    TcpPacket, UdpPacket,
 };
 
 /// What a frame is, as far as NAT cares.
@@ -28,6 +30,15 @@ pub enum Inspect {
         src: SocketAddrV4,
         /// Destination as the container addressed it.
         dst: SocketAddrV4,
+    },
+    /// An ICMP echo request.
+    IcmpEcho {
+        /// Container address.
+        src: Ipv4Addr,
+        /// Destination as the container addressed it.
+        dst: Ipv4Addr,
+        /// Echo identifier.
+        ident: u16,
     },
     /// Anything else.
     Other,
@@ -69,6 +80,20 @@ pub fn inspect(frame: &[u8]) -> Inspect {
             Inspect::Udp {
                 src: SocketAddrV4::new(s, udp.src_port()),
                 dst: SocketAddrV4::new(d, udp.dst_port()),
+            }
+        }
+        IpProtocol::Icmp => {
+            let Ok(icmp) = Icmpv4Packet::new_checked(ip.payload()) else {
+                return Inspect::Other;
+            };
+            if icmp.msg_type() == Icmpv4Message::EchoRequest && icmp.msg_code() == 0 {
+                Inspect::IcmpEcho {
+                    src: s,
+                    dst: d,
+                    ident: icmp.echo_ident(),
+                }
+            } else {
+                Inspect::Other
             }
         }
         _ => Inspect::Other,
@@ -115,6 +140,20 @@ mod tests {
         frag[14 + 6] = 0x20; // more fragments
         assert_eq!(inspect(&frag), Inspect::Other);
         assert_eq!(inspect(&frame(6, 0x02)[..40]), Inspect::Other);
+        let mut ping = frame(1, 0);
+        ping[34] = 8; // echo request
+        ping[35] = 0;
+        ping[38..40].copy_from_slice(&0x1234u16.to_be_bytes());
+        assert_eq!(
+            inspect(&ping),
+            Inspect::IcmpEcho {
+                src: *src.ip(),
+                dst: *dst.ip(),
+                ident: 0x1234
+            }
+        );
+        ping[34] = 0; // echo reply: not ours
+        assert_eq!(inspect(&ping), Inspect::Other);
     }
 
     #[test]

@@ -137,6 +137,9 @@ impl Network {
                 container_port: p.container_port,
             })
             .collect();
+        if let Some(why) = netstack::ping_unavailable() {
+            tracing::debug!("network: {why}; the container's pings are dropped");
+        }
         let stack = netstack::Stack::new(tap, self.config, self.bound)?;
         let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| sys_err("create a pipe")(e.into()))?;
