@@ -71,7 +71,8 @@
 //!
 //! **Limits.** IPv4 only (container side); no IP fragments; ICMP errors
 //! are not translated (only echo); DNS is
-//! forwarded to the first upstream only; TCP and UDP idle timeouts are not
+//! forwarded to one upstream at a time (the next one takes over when a
+//! query is refused or unanswered for [`DNS_RETRY`]); TCP and UDP idle timeouts are not
 //! configurable per flow.
 
 mod config;
@@ -111,6 +112,9 @@ pub const DEFAULT_PREFIX: u8 = 24;
 pub const DEFAULT_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 /// Default DNS forwarder address (the stack).
 pub const DEFAULT_DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
+/// How long a DNS query waits for its upstream's answer before it is
+/// sent to the next resolver (which then serves later queries too).
+pub const DNS_RETRY: std::time::Duration = std::time::Duration::from_millis(1500);
 /// Idle timeout of DNS flows.
 pub const DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 

@@ -48,6 +48,8 @@ pub(crate) struct Core {
     pub sockets: SocketSet<'static>,
     pub epoll: Epoll,
     pub config: Config,
+    /// Index in `config.upstream_dns` of the resolver queries go to.
+    pub dns_upstream: usize,
     start: std::time::Instant,
 }
 
@@ -87,7 +89,7 @@ impl Core {
         }
         if ip == self.config.dns {
             return (dst.port() == 53)
-                .then(|| self.config.upstream_dns.first().copied())
+                .then(|| self.config.upstream_dns.get(self.dns_upstream).copied())
                 .flatten();
         }
         let _ = proto;
@@ -200,6 +202,7 @@ impl Stack {
                 sockets: SocketSet::new(Vec::new()),
                 epoll,
                 config,
+                dns_upstream: 0,
                 start,
             },
             tcp: TcpNat::default(),
