@@ -21,6 +21,31 @@ const APPLETS: &[&str] = &[
     "head",
 ];
 
+/// The UDP echo helper (tests/helpers/udp_echo.rs) built statically once,
+/// so it runs in the busybox image.
+fn udp_echo() -> &'static [u8] {
+    static BIN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/udp_echo.rs");
+        let out = common::base_dir().join("udp_echo");
+        let st = std::process::Command::new("rustc")
+            .args([
+                "--edition",
+                "2021",
+                "-O",
+                "-C",
+                "target-feature=+crt-static",
+                src,
+                "-o",
+            ])
+            .arg(&out)
+            .status()
+            .expect("run rustc");
+        assert!(st.success(), "building the UDP echo helper failed");
+        fs::read(&out).unwrap()
+    })
+}
+
 fn setup_image(ctx: &Ctx) -> bool {
     let Some(bb) = busybox() else {
         skip("busybox-static is not installed");
@@ -35,6 +60,8 @@ fn setup_image(ctx: &Ctx) -> bool {
     for a in APPLETS {
         std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
     }
+    fs::write(dir.join("bin/udpecho"), udp_echo()).unwrap();
+    fs::set_permissions(dir.join("bin/udpecho"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(dir.join("www/index.html"), "hello from the container\n").unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
     ctx.give_tree(&dir);
@@ -503,4 +530,273 @@ fn net_ping_goes_through_ping_sockets() {
             "ping {silent} must go unanswered: {out}"
         );
     });
+}
+
+/// Both port drivers, as `run` arguments.
+const DRIVERS: [&str; 2] = ["smoltcp", "splice"];
+
+#[test]
+fn net_published_udp_port_end_to_end() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_published_udp_port_end_to_end", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        // UDP stays on the stack under either driver: the source is kept.
+        for driver in DRIVERS {
+            let port = std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let spec = format!("127.0.0.1:{port}:5353/udp");
+            let name = format!("udp-{driver}");
+            ctx.ok(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--port-driver",
+                driver,
+                "-p",
+                &spec,
+                IMG,
+                "udpecho",
+                "5353",
+            ]);
+            let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            c.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut buf = [0u8; 256];
+            let reply = loop {
+                c.send_to(b"ping over udp", ("127.0.0.1", port)).unwrap();
+                if let Ok((n, _)) = c.recv_from(&mut buf) {
+                    break String::from_utf8_lossy(&buf[..n]).to_string();
+                }
+                assert!(Instant::now() < deadline, "no UDP answer ({driver})");
+            };
+            assert_eq!(reply, "10.0.2.2 ping over udp", "{driver}");
+            ctx.ok(&["rm", "-f", &name]);
+            std::net::UdpSocket::bind(("127.0.0.1", port)).expect("UDP port released");
+        }
+    });
+}
+
+fn state_json(ctx: &Ctx, id: &str) -> serde_json::Value {
+    let p = ctx.root.join("containers").join(id).join("state.json");
+    serde_json::from_slice(&fs::read(&p).unwrap()).unwrap()
+}
+
+fn wait_for_log(ctx: &Ctx, name: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = ctx.ok(&["logs", name]);
+        if logs.stdout.contains(what) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {what:?} in the logs: {logs}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn net_container_exits_mid_transfer() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_container_exits_mid_transfer", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        for driver in DRIVERS {
+            let port = free_port();
+            let spec = format!("127.0.0.1:{port}:80");
+            let name = format!("mid-{driver}");
+            let id = ctx.ok(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--port-driver",
+                driver,
+                "-p",
+                &spec,
+                IMG,
+                "sh",
+                "-c",
+                "nc -l -p 80 >/dev/null & sleep 0.5; echo ready; sleep 2",
+            ]);
+            wait_for_log(ctx, &name, "ready");
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+            let chunk = vec![7u8; 1 << 20];
+            let mut sent = 0usize;
+            // The container exits after ~2 s while this keeps sending; the
+            // client must be told (reset), not left hanging.
+            let err = loop {
+                match c.write_all(&chunk) {
+                    Ok(()) => sent += chunk.len(),
+                    Err(e) => break e,
+                }
+            };
+            assert!(
+                sent > 1 << 20,
+                "{driver}: the transfer never ran ({sent} bytes)"
+            );
+            assert!(
+                matches!(
+                    err.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ),
+                "{driver}: {err:?}"
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let id = id.stdout.trim();
+            while state_json(ctx, id)["status"] != "exited" {
+                assert!(
+                    Instant::now() < deadline,
+                    "{driver}: container still running"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            TcpListener::bind(("127.0.0.1", port)).expect("port released after exit");
+            ctx.ok(&["rm", &name]);
+        }
+        assert_eq!(containers(ctx), 0);
+    });
+}
+
+fn proc_count(pid: i64, what: &str) -> usize {
+    fs::read_dir(format!("/proc/{pid}/{what}")).unwrap().count()
+}
+
+#[test]
+fn net_thousand_connections_leak_nothing_in_the_monitor() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user(
+        "net_thousand_connections_leak_nothing_in_the_monitor",
+        |ctx| {
+            if !setup_image(ctx) {
+                return;
+            }
+            for driver in DRIVERS {
+                let port = free_port();
+                let spec = format!("127.0.0.1:{port}:80");
+                let name = format!("many-{driver}");
+                let id = ctx.ok(&[
+                    "run",
+                    "-d",
+                    "--name",
+                    &name,
+                    "--port-driver",
+                    driver,
+                    "-p",
+                    &spec,
+                    IMG,
+                    "httpd",
+                    "-f",
+                    "-p",
+                    "80",
+                    "-h",
+                    "/www",
+                ]);
+                http_get(port);
+                let monitor = state_json(ctx, id.stdout.trim())["monitor_pid"]
+                    .as_i64()
+                    .expect("monitor pid");
+                let (fds, tasks) = (proc_count(monitor, "fd"), proc_count(monitor, "task"));
+                for _ in 0..1000 {
+                    assert!(http_get(port).contains("hello from the container"));
+                }
+                let deadline = Instant::now() + Duration::from_secs(10);
+                loop {
+                    let now = (proc_count(monitor, "fd"), proc_count(monitor, "task"));
+                    if now.0 <= fds && now.1 <= tasks {
+                        break;
+                    }
+                    assert!(
+                    Instant::now() < deadline,
+                    "{driver}: monitor fds/tasks {fds}/{tasks} before, {now:?} after 1000 connections"
+                );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                ctx.ok(&["rm", "-f", &name]);
+            }
+        },
+    );
+}
+
+/// A DNS server on `addr` (port 53) answering A queries with 192.0.2.1 and
+/// anything else with no records, until `stop` is set.
+fn dns_server(
+    addr: std::net::Ipv4Addr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    let s = std::net::UdpSocket::bind((addr, 53)).expect("bind port 53");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut answered = 0;
+        let mut buf = [0u8; 512];
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok((n, from)) = s.recv_from(&mut buf) else {
+                continue;
+            };
+            if n < 17 {
+                continue;
+            }
+            let mut r = buf[..n].to_vec();
+            r[2] |= 0x80; // QR
+            r[3] = 0x80; // RA, NOERROR
+            if buf[n - 4..n] == [0, 1, 0, 1] {
+                r[7] = 1; // ANCOUNT
+                r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+            }
+            let _ = s.send_to(&r, from);
+            answered += 1;
+        }
+        answered
+    })
+}
+
+#[test]
+fn net_dns_fails_over_when_the_first_resolver_is_dead() {
+    if !needs_tun() {
+        return;
+    }
+    if !common::is_root() {
+        skip("binding port 53 for the test resolver needs root");
+        return;
+    }
+    let n = (std::process::id() % 200 + 20) as u8;
+    let dead = std::net::Ipv4Addr::new(127, 77, n, 1);
+    let live = std::net::Ipv4Addr::new(127, 77, n, 2);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = dns_server(live, stop.clone());
+    for_each_user(
+        "net_dns_fails_over_when_the_first_resolver_is_dead",
+        |ctx| {
+            if !setup_image(ctx) {
+                return;
+            }
+            let conf = ctx.write_file(
+                "resolv.conf",
+                format!("nameserver {dead}\nnameserver {live}\n").as_bytes(),
+            );
+            let mut cmd = ctx.rless_cmd(&["run", "--rm", IMG, "nslookup", "example.test"]);
+            cmd.env("RLESS_RESOLV_CONF", &conf);
+            let out = common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert!(
+                out.success() && out.stdout.contains("192.0.2.1"),
+                "resolution through the second resolver: {out}"
+            );
+        },
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(server.join().unwrap() > 0);
 }

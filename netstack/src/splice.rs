@@ -29,7 +29,8 @@
 //! stop pipe and both sockets of each connection. Any event on a
 //! connection pumps both directions until neither can make progress, so no
 //! readiness has to be remembered. Per connection: two sockets and two
-//! pipes (six fds), released together.
+//! pipes (six fds), released together. SIGPIPE is blocked on the thread:
+//! splicing into a reset socket raises it.
 
 use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpListener, TcpStream};
@@ -200,8 +201,12 @@ impl SpliceThread {
         let thread = std::thread::Builder::new()
             .name("netsplice".into())
             .spawn(move || {
-                let splicer = match sys::setns_net(netns.as_fd())
-                    .map_err(|e| Error::io("enter the container's network namespace", e))
+                let splicer = match sys::block_sigpipe()
+                    .map_err(|e| Error::io("block SIGPIPE", e))
+                    .and_then(|()| {
+                        sys::setns_net(netns.as_fd())
+                            .map_err(|e| Error::io("enter the container's network namespace", e))
+                    })
                     .and_then(|()| crate::tap::loopback_up())
                     .and_then(|()| Splicer::new(listeners, target, host_buffer, &stop_r))
                 {

@@ -117,6 +117,26 @@ pub fn pipe(size: usize) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
+/// Blocks SIGPIPE for the calling thread. `splice(2)` into a socket whose
+/// peer has gone raises SIGPIPE (there is no MSG_NOSIGNAL for it), which
+/// would kill a process that has the default action; the thread gets EPIPE
+/// instead and the signal stays pending on it, harmlessly.
+pub fn block_sigpipe() -> io::Result<()> {
+    // SAFETY: sigset_t is plain old data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t for both calls; pthread_sigmask
+    // only reads it and affects the calling thread.
+    let r = unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    Ok(())
+}
+
 /// Capacity of the pipe behind `fd` in bytes (F_GETPIPE_SZ).
 pub fn pipe_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
     // SAFETY: F_GETPIPE_SZ takes no argument.

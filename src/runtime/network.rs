@@ -97,6 +97,7 @@ impl Network {
     /// Binds every published port (before the container starts).
     pub fn prepare(spec: &SlirpSpec) -> Result<Network, NetworkError> {
         let mut config = netstack::Config {
+            upstream_dns: upstream_dns(),
             allow_host_loopback: spec.allow_host_loopback,
             pcap: spec.pcap.clone(),
             port_driver: match spec.port_driver {
@@ -165,6 +166,15 @@ impl Running {
             Ok(Ok(())) => {}
         }
     }
+}
+
+/// The host's resolvers, from /etc/resolv.conf or, for tests and
+/// debugging only, the file named by `RLESS_RESOLV_CONF`.
+fn upstream_dns() -> Vec<std::net::SocketAddr> {
+    let path = std::env::var_os("RLESS_RESOLV_CONF").unwrap_or_else(|| "/etc/resolv.conf".into());
+    std::fs::read_to_string(path)
+        .map(|s| netstack::parse_resolv_conf(&s))
+        .unwrap_or_default()
 }
 
 /// Init side: makes the TAP and sends it to the monitor (tag `N`), or
