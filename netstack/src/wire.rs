@@ -55,6 +55,11 @@ pub fn inspect(frame: &[u8]) -> Inspect {
     let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
         return Inspect::Other;
     };
+    // smoltcp's length check accepts a header length below 20 and any
+    // version (found by fuzzing); smoltcp itself drops such packets later.
+    if ip.version() != 4 || ip.header_len() < 20 {
+        return Inspect::Other;
+    }
     if ip.more_frags() || ip.frag_offset() != 0 {
         return Inspect::Other;
     }
@@ -154,6 +159,15 @@ mod tests {
         );
         ping[34] = 0; // echo reply: not ours
         assert_eq!(inspect(&ping), Inspect::Other);
+        // IHL 0 with a tiny total length: the "payload" would be the IP
+        // header itself.
+        let mut bad = frame(17, 0);
+        bad[14] = 0x40;
+        bad[16..18].copy_from_slice(&8u16.to_be_bytes());
+        assert_eq!(inspect(&bad), Inspect::Other);
+        let mut v6 = frame(17, 0);
+        v6[14] = 0x65;
+        assert_eq!(inspect(&v6), Inspect::Other);
     }
 
     #[test]
