@@ -41,6 +41,9 @@
 //! active open to `10.0.2.100:container_port` *from the client's own
 //! address and port*, so the container sees the real peer; loopback (and
 //! IPv6) clients appear as `10.0.2.2`. UDP works the same way per client.
+//! With [`PortDriver::Splice`] published TCP ports skip the stack instead:
+//! a thread inside the container's namespace splices each host connection
+//! to a socket there (faster; the client's address is lost; see `splice`).
 //!
 //! **Event loop.** One thread, one edge-triggered epoll set over the TAP fd,
 //! the stop fd, the listeners and every host socket. Readiness is kept in

@@ -28,7 +28,9 @@
 //! **Event loop.** One edge-triggered epoll set over the listeners, the
 //! stop pipe and both sockets of each connection. Any event on a
 //! connection pumps both directions until neither can make progress, so no
-//! readiness has to be remembered. Per connection: two sockets and two
+//! readiness has to be remembered. A socket is watched for EPOLLOUT only
+//! while data waits for it (or while it connects), so ACKs do not wake the
+//! loop. Per connection: two sockets and two
 //! pipes (six fds), released together. SIGPIPE is blocked on the thread:
 //! splicing into a reset socket raises it.
 
@@ -131,6 +133,8 @@ struct Conn {
     /// The socket inside the container's namespace.
     ctr: TcpStream,
     connected: bool,
+    /// Whether EPOLLOUT is in the interest of `client` / `ctr`.
+    out: [bool; 2],
     /// client → container.
     up: Half,
     /// container → client.
@@ -164,7 +168,24 @@ impl Conn {
             Outcome::Open
         }
     }
+
+    /// Asks for EPOLLOUT only on a side that is blocked on writing (or
+    /// still connecting): otherwise every ACK would wake the loop.
+    fn update_interest(&mut self, epoll: &Epoll, tok: u64) {
+        let want = [self.down.queued > 0, !self.connected || self.up.queued > 0];
+        for (i, s) in [&self.client, &self.ctr].into_iter().enumerate() {
+            if want[i] != self.out[i] {
+                let interest = if want[i] { INTEREST | EV_OUT } else { INTEREST };
+                if epoll.modify(s.as_fd(), interest, tok).is_ok() {
+                    self.out[i] = want[i];
+                }
+            }
+        }
+    }
 }
+
+/// What every connection socket is watched for, EPOLLOUT aside.
+const INTEREST: u32 = EV_IN | EV_RDHUP | EV_ERR;
 
 /// The forwarding loop's state (lives on the `netsplice` thread).
 struct Splicer {
@@ -367,6 +388,7 @@ impl Splicer {
             client,
             ctr: sock.into(),
             connected: false,
+            out: [false, true],
             up,
             down,
         };
@@ -374,10 +396,12 @@ impl Splicer {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        let interest = EV_IN | EV_OUT | EV_RDHUP | EV_ERR;
         let tok = token(KIND_CONN, idx);
-        let registered = self.epoll.add(conn.client.as_fd(), interest, tok).is_ok()
-            && self.epoll.add(conn.ctr.as_fd(), interest, tok).is_ok();
+        let registered = self.epoll.add(conn.client.as_fd(), INTEREST, tok).is_ok()
+            && self
+                .epoll
+                .add(conn.ctr.as_fd(), INTEREST | EV_OUT, tok)
+                .is_ok();
         if !registered {
             let _ = self.epoll.delete(conn.client.as_fd());
             self.free.push(idx);
@@ -390,7 +414,13 @@ impl Splicer {
     fn pump(&mut self, idx: usize) {
         let cap = self.cap;
         let outcome = match self.conns.get_mut(idx) {
-            Some(Some(c)) => c.pump(cap),
+            Some(Some(c)) => {
+                let o = c.pump(cap);
+                if matches!(o, Outcome::Open) {
+                    c.update_interest(&self.epoll, token(KIND_CONN, idx));
+                }
+                o
+            }
             _ => return,
         };
         match outcome {

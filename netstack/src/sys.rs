@@ -231,6 +231,11 @@ impl Epoll {
         self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), interest, token)
     }
 
+    /// Changes the interest of registered `fd` (token kept as given).
+    pub fn modify(&self, fd: BorrowedFd<'_>, interest: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), interest, token)
+    }
+
     /// Removes `fd`.
     pub fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0)
