@@ -14,8 +14,8 @@
 //! that cannot be forwarded are dropped, as a router without a route
 //! would: to addresses in the container network or loopback, and every
 //! request when the host's `net.ipv4.ping_group_range` does not include the
-//! user's group ([`ping_unavailable`] says why). Flows expire after
-//! [`IDLE`] without traffic.
+//! user's group ([`ping_unavailable`] says why), and beyond `MAX_FLOWS`
+//! open flows. Flows expire after [`IDLE`] without traffic.
 
 use std::collections::HashMap;
 use std::io;
@@ -33,6 +33,10 @@ use crate::flow::IdleTable;
 use crate::stack::{token, Core, KIND_ICMP_FLOW, MAC};
 use crate::sys::EV_IN;
 use crate::Proto;
+
+/// Most echo flows open at once (each holds a host socket); requests that
+/// would open more are dropped until some expire.
+const MAX_FLOWS: usize = 256;
 
 /// Idle time after which an echo flow's socket is closed.
 pub const IDLE: StdDuration = StdDuration::from_secs(30);
@@ -114,6 +118,9 @@ impl IcmpNat {
         target: SocketAddrV4,
         ident: u16,
     ) -> Option<usize> {
+        if self.by_key.len() >= MAX_FLOWS {
+            return None;
+        }
         let sock = match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
             Ok(s) => s,
             Err(e) => {
