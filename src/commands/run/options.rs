@@ -297,6 +297,36 @@ pub(super) fn write_generated_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rless::runtime::network::PortDriver;
+
+    #[test]
+    fn port_driver_flag_and_option() {
+        let driver = |mode: &str, flag: Option<&str>| {
+            parse_network(mode, &[], None, flag).map(|(_, s)| s.map(|s| s.port_driver))
+        };
+        assert_eq!(driver("slirp", None).unwrap(), Some(PortDriver::Smoltcp));
+        assert_eq!(
+            driver("slirp", Some("splice")).unwrap(),
+            Some(PortDriver::Splice)
+        );
+        assert_eq!(
+            driver("slirp:port_driver=splice", None).unwrap(),
+            Some(PortDriver::Splice)
+        );
+        // The flag wins over the option.
+        assert_eq!(
+            driver("slirp:port_driver=splice", Some("smoltcp")).unwrap(),
+            Some(PortDriver::Smoltcp)
+        );
+        for (mode, flag) in [
+            ("slirp", Some("fast")),
+            ("slirp:port_driver=", None),
+            ("none", Some("splice")),
+            ("host", Some("smoltcp")),
+        ] {
+            assert!(driver(mode, flag).is_err(), "{mode} {flag:?}");
+        }
+    }
 
     #[test]
     fn env_precedence() {
