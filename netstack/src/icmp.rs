@@ -242,15 +242,13 @@ fn idle() -> Duration {
 /// Why the host refuses unprivileged ping sockets to this process, if it
 /// does (the stack then drops the container's echo requests).
 pub fn ping_unavailable() -> Option<String> {
+    // The range itself is not quoted: inside a user namespace the file shows
+    // unmapped groups as the overflow gid, which would only mislead.
     match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
         Ok(_) => None,
-        Err(e) => {
-            let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range")
-                .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-                .unwrap_or_else(|_| "?".into());
-            Some(format!(
-                "ICMP ping sockets are not allowed (net.ipv4.ping_group_range is \"{range}\"): {e}"
-            ))
-        }
+        Err(e) => Some(format!(
+            "ICMP ping sockets are not allowed ({e}): the host's net.ipv4.ping_group_range \
+             does not include this user's group"
+        )),
     }
 }
