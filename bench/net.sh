@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput (iperf3) and TCP request/response latency through a published
 # port, side by side in one run: raw loopback, netstack (this repo, via the
-# netns-run example), slirp4netns with its own port forwarder (API
+# netns-run example) with its default smoltcp port driver and with
+# --port-driver splice, slirp4netns with its own port forwarder (API
 # add_hostfwd) and pasta (passt), each where installed. Prints Gbit/s,
 # latency and ratios vs raw loopback. Cleans up after itself and stops by
 # itself (every client runs under `timeout`).
@@ -88,6 +89,13 @@ PIDS+=($!)
 measure netstack 15201 15202
 ORDER+=(netstack)
 
+# 2b. netstack, splice port driver.
+"$EX/netns-run" --port-driver splice -p 16201:5201 -p 16202:5202 -- sh -c "$SERVERS" \
+    2>"$WORK/netstack-splice.log" &
+PIDS+=($!)
+measure netstack-splice 16201 16202
+ORDER+=(netstack-splice)
+
 # 3. slirp4netns with its own port forwarder.
 if command -v slirp4netns >/dev/null; then
     unshare --net --fork --kill-child sh -c "ip link set lo up; $SERVERS" &
@@ -125,12 +133,12 @@ fi
 
 echo
 echo "machine: $(nproc) cores, $(uname -r); iperf3 ${DURATION}s x ${REPS} (median), RR ${RR} one-byte round trips"
-printf '%-14s %12s %8s %12s %8s %10s %10s %10s\n' tool "host->ctr" ratio "ctr->host" ratio "rr p50 us" "p99 us" "mean us"
+printf '%-16s %12s %8s %12s %8s %10s %10s %10s\n' tool "host->ctr" ratio "ctr->host" ratio "rr p50 us" "p99 us" "mean us"
 base_up=${UP[raw-loopback]}
 base_down=${DOWN[raw-loopback]}
 for t in "${ORDER[@]}"; do
     read -r p50 p99 mean <<<"${LAT[$t]}"
-    printf '%-14s %12s %8s %12s %8s %10s %10s %10s\n' "$t" "${UP[$t]}" \
+    printf '%-16s %12s %8s %12s %8s %10s %10s %10s\n' "$t" "${UP[$t]}" \
         "$(awk -v a="${UP[$t]}" -v b="$base_up" 'BEGIN{printf "%.2f", a/b}')" \
         "${DOWN[$t]}" \
         "$(awk -v a="${DOWN[$t]}" -v b="$base_down" 'BEGIN{printf "%.2f", a/b}')" \
@@ -140,4 +148,8 @@ if [ -n "${UP[slirp4netns]:-}" ]; then
     echo
     awk -v a="${UP[netstack]}" -v b="${UP[slirp4netns]}" -v c="${DOWN[netstack]}" -v d="${DOWN[slirp4netns]}" \
         'BEGIN{printf "netstack / slirp4netns: host->ctr %.2fx, ctr->host %.2fx (target >= 2x)\n", a/b, c/d}'
+fi
+if [ -n "${UP[pasta]:-}" ]; then
+    awk -v a="${UP[netstack-splice]}" -v b="${UP[pasta]}" -v c="${DOWN[netstack-splice]}" -v d="${DOWN[pasta]}" \
+        'BEGIN{printf "netstack-splice / pasta: host->ctr %.2fx, ctr->host %.2fx (target > 1)\n", a/b, c/d}'
 fi

@@ -1,100 +1,19 @@
 //! `rless run` with the userspace network: published ports (the container
 //! sees the client's address), `rless port`, ports already in use, outbound
-//! connections to the host's loopback when allowed, `--network none`, and
-//! the generated /etc/resolv.conf and /etc/hosts. Real traffic on loopback
-//! only; every port is picked free at run time.
+//! connections to the host's loopback when allowed, `--network none`, the
+//! generated /etc/resolv.conf and /etc/hosts, the splice port driver and a
+//! published UDP port end to end. Real traffic on loopback only; every port
+//! is picked free at run time. Failure paths are in network_failures.rs.
 
 mod common;
+mod net_support;
 
-use common::oci::busybox;
-use common::{for_each_user, skip, Ctx, Out, ERR_EXIT};
-use std::fs;
-use std::io::{Read, Write};
+use common::for_each_user;
+use net_support::*;
+
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-
 use std::time::{Duration, Instant};
-
-const IMG: &str = "netbb";
-const APPLETS: &[&str] = &[
-    "sh", "httpd", "nc", "cat", "echo", "sleep", "ip", "wget", "grep", "true",
-];
-
-fn setup_image(ctx: &Ctx) -> bool {
-    let Some(bb) = busybox() else {
-        skip("busybox-static is not installed");
-        return false;
-    };
-    let dir = ctx.work.join("netroot");
-    for sub in ["bin", "etc", "www", "tmp", "proc", "sys", "dev"] {
-        fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    fs::write(dir.join("bin/busybox"), bb).unwrap();
-    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
-    for a in APPLETS {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
-    }
-    fs::write(dir.join("www/index.html"), "hello from the container\n").unwrap();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-    ctx.give_tree(&dir);
-    ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
-    true
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn one_error(out: &Out) {
-    assert_eq!(out.code, Some(ERR_EXIT), "expected exit {ERR_EXIT}: {out}");
-    let lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("rless: "))
-        .collect();
-    assert_eq!(lines.len(), 1, "one `rless:` line: {out}");
-}
-
-fn containers(ctx: &Ctx) -> usize {
-    fs::read_dir(ctx.root.join("containers"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// GET / on 127.0.0.1:port, retrying while the server starts.
-fn http_get(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n");
-            let mut body = String::new();
-            let _ = s.read_to_string(&mut body);
-            if body.contains("200") {
-                return body;
-            }
-        }
-        assert!(Instant::now() < deadline, "no HTTP answer on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn needs_tun() -> bool {
-    if fs::metadata("/dev/net/tun").is_err() {
-        skip("/dev/net/tun is missing");
-        return false;
-    }
-    true
-}
 
 #[test]
 fn net_published_port_keeps_client_address() {
@@ -325,5 +244,129 @@ fn net_modes_and_generated_files() {
         one_error(&ctx.rless(&["run", "--rm", "--add-host", "nocolon", IMG, "true"]));
         one_error(&ctx.rless(&["run", "--rm", "--network", "bogus", IMG, "true"]));
         assert_eq!(containers(ctx), 0);
+    });
+}
+
+#[test]
+fn net_splice_port_driver() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_splice_port_driver", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let port = free_port();
+        let spec = format!("127.0.0.1:{port}:80");
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "spl",
+            "--port-driver",
+            "splice",
+            "-p",
+            &spec,
+            IMG,
+            "httpd",
+            "-f",
+            "-v",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
+        assert!(http_get(port).contains("hello from the container"));
+        // The connection is local to the container: it sees its own address.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = ctx.ok(&["logs", "spl"]);
+            if logs.stderr.contains("10.0.2.100") || logs.stdout.contains("10.0.2.100") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no 10.0.2.100 client: {logs}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let p = ctx.ok(&["port", "spl", "80"]);
+        assert_eq!(p.stdout.trim(), format!("127.0.0.1:{port}"));
+        ctx.ok(&["rm", "-f", "spl"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpListener::bind(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "port {port} still bound");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The network option spells it too; bad values fail cleanly.
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "slirp:port_driver=splice",
+            "-p",
+            &spec,
+            IMG,
+            "true",
+        ]);
+        assert_eq!(out.code, Some(0));
+        for bad in [
+            &["--port-driver", "bogus"][..],
+            &["--network", "slirp:port_driver=nope"],
+            &["--network", "none", "--port-driver", "splice"],
+        ] {
+            let mut args = vec!["run", "--rm"];
+            args.extend_from_slice(bad);
+            args.extend_from_slice(&[IMG, "true"]);
+            one_error(&ctx.rless(&args));
+        }
+        assert_eq!(containers(ctx), 0);
+    });
+}
+
+#[test]
+fn net_published_udp_port_end_to_end() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_published_udp_port_end_to_end", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        // UDP stays on the stack under either driver: the source is kept.
+        for driver in DRIVERS {
+            let port = std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let spec = format!("127.0.0.1:{port}:5353/udp");
+            let name = format!("udp-{driver}");
+            ctx.ok(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--port-driver",
+                driver,
+                "-p",
+                &spec,
+                IMG,
+                "udpecho",
+                "5353",
+            ]);
+            let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            c.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut buf = [0u8; 256];
+            let reply = loop {
+                c.send_to(b"ping over udp", ("127.0.0.1", port)).unwrap();
+                if let Ok((n, _)) = c.recv_from(&mut buf) {
+                    break String::from_utf8_lossy(&buf[..n]).to_string();
+                }
+                assert!(Instant::now() < deadline, "no UDP answer ({driver})");
+            };
+            assert_eq!(reply, "10.0.2.2 ping over udp", "{driver}");
+            ctx.ok(&["rm", "-f", &name]);
+            std::net::UdpSocket::bind(("127.0.0.1", port)).expect("UDP port released");
+        }
     });
 }

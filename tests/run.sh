@@ -131,6 +131,8 @@ setup_devices() {
         mknod /dev/net/tun c 10 200 2>/dev/null || log "cannot create /dev/net/tun"
     fi
     [ -e /dev/net/tun ] && chmod 0666 /dev/net/tun
+    # Unprivileged ICMP ping sockets for every group (Debian's "1 0" allows none).
+    echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range
     if [ -f /proc/sys/kernel/unprivileged_userns_clone ] &&
         [ "$(cat /proc/sys/kernel/unprivileged_userns_clone)" = 0 ]; then
         log "enabling kernel.unprivileged_userns_clone"

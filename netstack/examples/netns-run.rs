@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! netns-run [-p HOST:CONTAINER[/udp]]... [--allow-host-loopback]
-//!           [--pcap FILE] [--mtu N] [--tcp-buffer BYTES] -- COMMAND [ARGS...]
+//!           [--pcap FILE] [--mtu N] [--tcp-buffer BYTES]
+//!           [--port-driver smoltcp|splice] -- COMMAND [ARGS...]
 //! ```
 //! Needs root (unshare/setns). Published ports bind on 127.0.0.1. Exits
 //! with the command's status after stopping the stack.
@@ -51,6 +52,9 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
             "--mtu" => cfg.mtu = args.next().ok_or("--mtu needs N")?.parse()?,
             "--tcp-buffer" => {
                 cfg.tcp_buffer = args.next().ok_or("--tcp-buffer needs N")?.parse()?
+            }
+            "--port-driver" => {
+                cfg.port_driver = args.next().ok_or("--port-driver needs a name")?.parse()?
             }
             "--" => {
                 cmd.extend(args.by_ref());

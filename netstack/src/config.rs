@@ -36,6 +36,29 @@ pub struct PortForward {
     pub container_port: u16,
 }
 
+/// How published TCP ports reach the container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PortDriver {
+    /// Through the userspace stack: the container sees the client's address.
+    #[default]
+    Smoltcp,
+    /// A socket inside the container's namespace, spliced to the host
+    /// connection: faster, but the container sees its own address as the
+    /// client. UDP ports stay on the stack.
+    Splice,
+}
+
+impl std::str::FromStr for PortDriver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "smoltcp" => Ok(PortDriver::Smoltcp),
+            "splice" => Ok(PortDriver::Splice),
+            _ => Err(format!("unknown port driver {s:?}: use smoltcp or splice")),
+        }
+    }
+}
+
 /// Everything a [`crate::Stack`] needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -55,6 +78,8 @@ pub struct Config {
     pub allow_host_loopback: bool,
     /// Published ports.
     pub ports: Vec<PortForward>,
+    /// How published TCP ports are forwarded.
+    pub port_driver: PortDriver,
     /// Capture every frame crossing the TAP to this pcap file.
     pub pcap: Option<PathBuf>,
     /// Size of each smoltcp TCP socket buffer (receive and send).
@@ -79,6 +104,7 @@ impl Default for Config {
             upstream_dns,
             allow_host_loopback: false,
             ports: Vec::new(),
+            port_driver: PortDriver::default(),
             pcap: None,
             tcp_buffer: 4 << 20,
             host_buffer: 4 << 20,

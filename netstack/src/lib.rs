@@ -41,6 +41,9 @@
 //! active open to `10.0.2.100:container_port` *from the client's own
 //! address and port*, so the container sees the real peer; loopback (and
 //! IPv6) clients appear as `10.0.2.2`. UDP works the same way per client.
+//! With [`PortDriver::Splice`] published TCP ports skip the stack instead:
+//! a thread inside the container's namespace splices each host connection
+//! to a socket there (faster; the client's address is lost; see `splice`).
 //!
 //! **Event loop.** One thread, one edge-triggered epoll set over the TAP fd,
 //! the stop fd, the listeners and every host socket. Readiness is kept in
@@ -65,18 +68,25 @@
 //! readable when the container exits. When the container's sockets die
 //! mid-transfer, their RSTs are forwarded to the host clients.
 //!
-//! **Limits.** IPv4 only (container side); no IP fragments; no ICMP
-//! forwarding (smoltcp answers pings to 10.0.2.2/10.0.2.3 only); DNS is
-//! forwarded to the first upstream only; TCP and UDP idle timeouts are not
+//! **ICMP echo.** Pings to outside addresses go out through unprivileged
+//! ping sockets where `net.ipv4.ping_group_range` allows them, and are
+//! dropped otherwise ([`ping_unavailable`] says why); see `icmp`.
+//!
+//! **Limits.** IPv4 only (container side); no IP fragments; ICMP errors
+//! are not translated (only echo); DNS is
+//! forwarded to one upstream at a time (the next one takes over when a
+//! query is refused or unanswered for [`DNS_RETRY`]); TCP and UDP idle timeouts are not
 //! configurable per flow.
 
 mod config;
 mod device;
 pub mod fdpass;
 pub mod flow;
+mod icmp;
 pub mod netlink;
 mod pcap;
 mod ports;
+mod splice;
 mod stack;
 mod sys;
 pub mod tap;
@@ -87,7 +97,8 @@ pub mod wire;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-pub use config::{parse_resolv_conf, Config, PortForward, Proto};
+pub use config::{parse_resolv_conf, Config, PortDriver, PortForward, Proto};
+pub use icmp::ping_unavailable;
 pub use ports::{bind_ports, BoundPorts};
 pub use stack::Stack;
 
@@ -104,6 +115,9 @@ pub const DEFAULT_PREFIX: u8 = 24;
 pub const DEFAULT_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 /// Default DNS forwarder address (the stack).
 pub const DEFAULT_DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
+/// How long a DNS query waits for its upstream's answer before it is
+/// sent to the next resolver (which then serves later queries too).
+pub const DNS_RETRY: std::time::Duration = std::time::Duration::from_millis(1500);
 /// Idle timeout of DNS flows.
 pub const DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 

@@ -9,15 +9,17 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use crate::device::TapDevice;
+use crate::icmp::{IcmpNat, Verdict};
 use crate::pcap::Pcap;
+use crate::splice::SpliceThread;
 use crate::sys::{Epoll, EV_IN};
 use crate::tcp::TcpNat;
 use crate::udp::UdpNat;
 use crate::wire::{inspect, Inspect};
-use crate::{BoundPorts, Config, Error, Proto, Result};
+use crate::{BoundPorts, Config, Error, PortDriver, Proto, Result};
 
 /// The stack's own MAC address on the TAP link.
-const MAC: [u8; 6] = [0x02, 0x72, 0x6c, 0x65, 0x73, 0x73];
+pub(crate) const MAC: [u8; 6] = [0x02, 0x72, 0x6c, 0x65, 0x73, 0x73];
 /// Frames read from the TAP per round before smoltcp runs.
 const RX_BATCH: usize = 64;
 /// Rounds per wake-up while the TAP keeps having frames.
@@ -30,6 +32,7 @@ pub(crate) const KIND_TCP_LISTEN: u64 = 1;
 pub(crate) const KIND_UDP_LISTEN: u64 = 2;
 pub(crate) const KIND_TCP_FLOW: u64 = 3;
 pub(crate) const KIND_UDP_FLOW: u64 = 4;
+pub(crate) const KIND_ICMP_FLOW: u64 = 5;
 const TOKEN_TAP: u64 = 0;
 const TOKEN_STOP: u64 = 1;
 
@@ -45,6 +48,8 @@ pub(crate) struct Core {
     pub sockets: SocketSet<'static>,
     pub epoll: Epoll,
     pub config: Config,
+    /// Index in `config.upstream_dns` of the resolver queries go to.
+    pub dns_upstream: usize,
     start: std::time::Instant,
 }
 
@@ -84,7 +89,7 @@ impl Core {
         }
         if ip == self.config.dns {
             return (dst.port() == 53)
-                .then(|| self.config.upstream_dns.first().copied())
+                .then(|| self.config.upstream_dns.get(self.dns_upstream).copied())
                 .flatten();
         }
         let _ = proto;
@@ -129,14 +134,30 @@ pub struct Stack {
     core: Core,
     tcp: TcpNat,
     udp: UdpNat,
+    icmp: IcmpNat,
     ports: BoundPorts,
+    /// Published TCP ports under the splice driver (the TCP listeners then
+    /// live on its thread, and `ports` only holds the UDP ones).
+    splice: Option<SpliceThread>,
+    /// What [`Stack::ports`] reports (every published port).
+    published: Vec<crate::PortForward>,
 }
 
 impl Stack {
     /// Builds a stack over `tap` (a non-blocking TAP fd from
     /// [`crate::tap::create`]) with the listeners from [`crate::bind_ports`].
-    pub fn new(tap: OwnedFd, config: Config, bound: BoundPorts) -> Result<Stack> {
+    pub fn new(tap: OwnedFd, config: Config, mut bound: BoundPorts) -> Result<Stack> {
         config.validate()?;
+        let published = bound.ports();
+        let splice = match config.port_driver {
+            PortDriver::Splice if !bound.tcp.is_empty() => Some(SpliceThread::start(
+                &tap,
+                std::mem::take(&mut bound.tcp),
+                config.addr,
+                config.host_buffer,
+            )?),
+            _ => None,
+        };
         let pcap = match &config.pcap {
             Some(p) => {
                 Some(Pcap::create(p).map_err(|e| Error::io(format!("create {}", p.display()), e))?)
@@ -181,17 +202,21 @@ impl Stack {
                 sockets: SocketSet::new(Vec::new()),
                 epoll,
                 config,
+                dns_upstream: 0,
                 start,
             },
             tcp: TcpNat::default(),
             udp,
+            icmp: IcmpNat::default(),
             ports: bound,
+            splice,
+            published,
         })
     }
 
     /// The published ports as bound.
     pub fn ports(&self) -> Vec<crate::PortForward> {
-        self.ports.ports()
+        self.published.clone()
     }
 
     /// Runs until `stop` becomes readable (or the TAP goes away, which
@@ -207,7 +232,7 @@ impl Stack {
         let result = loop {
             let timeout = if tap_ready { 0 } else { self.timeout_ms() };
             let mut stopped = false;
-            let (tcp, udp) = (&mut self.tcp, &mut self.udp);
+            let (tcp, udp, icmp) = (&mut self.tcp, &mut self.udp, &mut self.icmp);
             let waited = self.core.epoll.wait(timeout, |tok, ev| {
                 let (kind, idx) = (tok >> 32, (tok & 0xffff_ffff) as usize);
                 match kind {
@@ -221,6 +246,7 @@ impl Stack {
                     KIND_UDP_LISTEN => udp.listener_ready(idx),
                     KIND_TCP_FLOW => tcp.mark(idx, ev),
                     KIND_UDP_FLOW => udp.mark(idx),
+                    KIND_ICMP_FLOW => icmp.mark(idx),
                     _ => {}
                 }
             });
@@ -259,6 +285,9 @@ impl Stack {
             }
         };
         self.core.dev.flush_pcap();
+        if let Some(mut s) = self.splice.take() {
+            s.stop();
+        }
         self.tcp.close_all(&mut self.core);
         result
     }
@@ -279,6 +308,12 @@ impl Stack {
                     self.udp.on_datagram(&mut self.core, src, dst);
                     self.core.dev.enqueue(frame);
                 }
+                Inspect::IcmpEcho { dst, ident, .. } => {
+                    match self.icmp.on_echo(&mut self.core, frame.bytes(), dst, ident) {
+                        Verdict::Local => self.core.dev.enqueue(frame),
+                        Verdict::Consumed => self.core.dev.recycle(frame),
+                    }
+                }
                 Inspect::Other => self.core.dev.enqueue(frame),
             }
         }
@@ -291,6 +326,7 @@ impl Stack {
         self.udp.container_to_host(&mut self.core, &self.ports.udp);
         self.tcp.pump(&mut self.core);
         self.udp.host_to_container(&mut self.core);
+        self.icmp.host_to_container(&mut self.core);
         self.core.egress();
         // Data moved to the host freed window space; pump again so the
         // window update and any new host data go out in this round.
@@ -299,12 +335,16 @@ impl Stack {
         self.tcp.reap(&mut self.core);
         let now = self.core.now();
         self.udp.expire(&mut self.core, now);
+        self.icmp.expire(&mut self.core, now);
     }
 
     fn timeout_ms(&mut self) -> i32 {
         let now = self.core.now();
         let mut next = self.core.iface.poll_at(now, &self.core.sockets);
-        if let Some(d) = self.udp.next_deadline() {
+        for d in [self.udp.next_deadline(), self.icmp.next_deadline()]
+            .into_iter()
+            .flatten()
+        {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
         match next {

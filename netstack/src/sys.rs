@@ -4,7 +4,8 @@
 //! Covered: opening a TAP device (`TUNSETIFF`), epoll, a netlink route
 //! socket, entering/creating network namespaces (used by tests and by
 //! callers that run the TAP helper in a thread), SCM_RIGHTS fd passing and
-//! non-blocking `read`/`write` on raw fds without a `File` wrapper.
+//! non-blocking `read`/`write` on raw fds without a `File` wrapper, and
+//! the splice port driver's pipes, `splice(2)` and TUNGETDEVNETNS.
 
 use std::ffi::CString;
 use std::io;
@@ -92,6 +93,74 @@ pub fn tap_set_offload(fd: BorrowedFd<'_>, flags: libc::c_uint) -> io::Result<()
     Ok(())
 }
 
+/// The network namespace the TAP behind `fd` lives in (TUNGETDEVNETNS,
+/// Linux 5.2+; needs CAP_NET_ADMIN over that namespace).
+pub fn tap_netns(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // _IO('T', 227): not in every libc release.
+    const TUNGETDEVNETNS: libc::c_ulong = 0x54e3;
+    // SAFETY: TUNGETDEVNETNS takes no argument and returns a new fd.
+    let ns = cvt(unsafe { libc::ioctl(fd.as_raw_fd(), TUNGETDEVNETNS as _) })?;
+    // SAFETY: the ioctl just returned this fd and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ns) })
+}
+
+/// A non-blocking pipe `(read end, write end)`, resized to `size` bytes
+/// where the user's pipe budget allows (the default size otherwise).
+pub fn pipe(size: usize) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is valid for writes of two ints.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 just returned these fds and nothing else owns them.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: F_SETPIPE_SZ takes an int by value; failure leaves the pipe as it was.
+    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
+    Ok((r, w))
+}
+
+/// Blocks SIGPIPE for the calling thread. `splice(2)` into a socket whose
+/// peer has gone raises SIGPIPE (there is no MSG_NOSIGNAL for it), which
+/// would kill a process that has the default action; the thread gets EPIPE
+/// instead and the signal stays pending on it, harmlessly.
+pub fn block_sigpipe() -> io::Result<()> {
+    // SAFETY: sigset_t is plain old data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t for both calls; pthread_sigmask
+    // only reads it and affects the calling thread.
+    let r = unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    Ok(())
+}
+
+/// Capacity of the pipe behind `fd` in bytes (F_GETPIPE_SZ).
+pub fn pipe_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    // SAFETY: F_GETPIPE_SZ takes no argument.
+    Ok(cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) })? as usize)
+}
+
+/// `splice(2)` of up to `len` bytes from `from` to `to` (one of them a
+/// pipe), non-blocking, moving pages where the kernel can. `Ok(0)` is EOF
+/// of `from`.
+pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    // SAFETY: null offsets mean "use and advance the file positions";
+    // splice has no other memory-safety preconditions.
+    cvt_size(unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    })
+}
+
 /// Interface index of `name` in the calling thread's network namespace.
 pub fn if_index(name: &str) -> io::Result<u32> {
     let c = CString::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -160,6 +229,11 @@ impl Epoll {
     /// Registers `fd` edge-triggered for `interest` with user data `token`.
     pub fn add(&self, fd: BorrowedFd<'_>, interest: u32, token: u64) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), interest, token)
+    }
+
+    /// Changes the interest of registered `fd` (token kept as given).
+    pub fn modify(&self, fd: BorrowedFd<'_>, interest: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), interest, token)
     }
 
     /// Removes `fd`.

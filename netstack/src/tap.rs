@@ -69,6 +69,14 @@ pub fn create_with(name: &str, setup: &TapSetup) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Brings the loopback interface of the calling thread's namespace up
+/// (connections to the namespace's own addresses go through it).
+pub(crate) fn loopback_up() -> Result<()> {
+    let index = sys::if_index("lo").map_err(|e| Error::io("find lo", e))?;
+    let nl = sys::netlink_route_socket().map_err(|e| Error::io("open netlink socket", e))?;
+    request(&nl, "set lo up", netlink::link_up(1, index, 65536))
+}
+
 fn request(nl: &OwnedFd, op: &'static str, msg: Vec<u8>) -> Result<()> {
     let seq = u32::from_ne_bytes([msg[8], msg[9], msg[10], msg[11]]);
     sys::write(nl.as_fd(), &msg).map_err(|e| Error::io(op, e))?;

@@ -41,6 +41,20 @@ struct UdpFlow {
     container: SocketAddrV4,
     host: Host,
     readable: bool,
+    /// For flows to the DNS forwarder: the query awaiting an answer.
+    dns: Option<DnsQuery>,
+}
+
+/// The last query of a DNS flow, kept to resend it to the next resolver.
+#[derive(Default)]
+struct DnsQuery {
+    last: Vec<u8>,
+    /// When it was sent; `None` once answered (or given up).
+    sent_at: Option<Instant>,
+    /// Resolvers tried for it.
+    tries: usize,
+    /// Index of the resolver the flow's socket talks to.
+    upstream: usize,
 }
 
 /// All translated UDP flows.
@@ -88,7 +102,10 @@ impl UdpNat {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.idle.next_deadline()
+        match (self.idle.next_deadline(), self.dns_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn timeout(core: &Core, e: SocketAddrV4) -> Duration {
@@ -207,6 +224,8 @@ impl UdpNat {
                             if let Some(Some(f)) = self.flows.get(i) {
                                 send_host(&f.host, &self.scratch[..n], listeners);
                             }
+                            let query = self.scratch[..n].to_vec();
+                            self.dns_sent(i, &query, now);
                             self.idle.touch(i, now, Self::timeout(core, e));
                         }
                         continue;
@@ -216,6 +235,7 @@ impl UdpNat {
                     if let Some(Some(f)) = self.flows.get(i) {
                         send_host(&f.host, data, listeners);
                     }
+                    self.dns_sent(i, data, now);
                     self.idle.touch(i, now, Self::timeout(core, e));
                 }
             }
@@ -229,15 +249,11 @@ impl UdpNat {
         container: SocketAddrV4,
     ) -> Option<usize> {
         let target = core.host_target(e, Proto::Udp)?;
-        let local: SocketAddr = if target.is_ipv4() {
-            "0.0.0.0:0".parse().ok()?
-        } else {
-            "[::]:0".parse().ok()?
-        };
-        let s = UdpSocket::bind(local).ok()?;
-        s.connect(target).ok()?;
-        s.set_nonblocking(true).ok()?;
-        core.tune_host_socket(SockRef::from(&s), false);
+        let s = connected_socket(core, target)?;
+        let dns = (*e.ip() == core.config.dns && e.port() == 53).then(|| DnsQuery {
+            upstream: core.dns_upstream,
+            ..DnsQuery::default()
+        });
         self.insert(
             core,
             UdpFlow {
@@ -245,13 +261,81 @@ impl UdpNat {
                 container,
                 host: Host::Outbound(s),
                 readable: true,
+                dns,
             },
         )
+    }
+
+    /// Remembers a query sent on DNS flow `idx`.
+    fn dns_sent(&mut self, idx: usize, data: &[u8], now: Instant) {
+        if let Some(Some(UdpFlow { dns: Some(q), .. })) = self.flows.get_mut(idx) {
+            q.last.clear();
+            q.last.extend_from_slice(data);
+            q.sent_at = Some(now);
+            q.tries = 1;
+        }
+    }
+
+    /// Sends the pending query of DNS flow `idx` to the next resolver,
+    /// which becomes the one every new query uses.
+    fn dns_failover(&mut self, core: &mut Core, idx: usize, now: Instant) {
+        let n = core.config.upstream_dns.len();
+        let Some(Some(f)) = self.flows.get_mut(idx) else {
+            return;
+        };
+        let Some(q) = f.dns.as_mut() else {
+            return;
+        };
+        if q.sent_at.is_none() || q.tries >= n {
+            q.sent_at = None; // every resolver tried: the client retries
+            return;
+        }
+        if core.dns_upstream == q.upstream {
+            core.dns_upstream = (q.upstream + 1) % n;
+        }
+        q.upstream = core.dns_upstream;
+        q.tries += 1;
+        q.sent_at = Some(now);
+        let Some(target) = core.config.upstream_dns.get(q.upstream).copied() else {
+            return;
+        };
+        let Some(s) = connected_socket(core, target) else {
+            return;
+        };
+        let _ = s.send(&q.last);
+        if let Host::Outbound(old) = &f.host {
+            let _ = core.epoll.delete(old.as_fd());
+        }
+        let _ = core.epoll.add(s.as_fd(), EV_IN, token(KIND_UDP_FLOW, idx));
+        f.host = Host::Outbound(s);
+        f.readable = true;
+    }
+
+    /// Fails over DNS queries unanswered for [`crate::DNS_RETRY`].
+    fn dns_retry(&mut self, core: &mut Core, now: Instant) {
+        let due: Vec<usize> = (0..self.flows.len())
+            .filter(|&i| {
+                matches!(&self.flows[i], Some(UdpFlow { dns: Some(DnsQuery { sent_at: Some(t), .. }), .. }) if *t + dns_retry() <= now)
+            })
+            .collect();
+        for idx in due {
+            self.dns_failover(core, idx, now);
+        }
+    }
+
+    fn dns_deadline(&self) -> Option<Instant> {
+        self.flows
+            .iter()
+            .flatten()
+            .filter_map(|f| f.dns.as_ref()?.sent_at)
+            .min()
+            .map(|t| t + dns_retry())
     }
 
     /// Moves datagrams from connected host sockets into the container.
     pub fn host_to_container(&mut self, core: &mut Core) {
         let now = core.now();
+        let mut refused = Vec::new();
         for idx in 0..self.flows.len() {
             let Some(f) = self.flows[idx].as_mut() else {
                 continue;
@@ -271,6 +355,9 @@ impl UdpNat {
                 match s.recv(&mut self.scratch) {
                     Ok(n) => {
                         any = true;
+                        if let Some(q) = f.dns.as_mut() {
+                            q.sent_at = None;
+                        }
                         let meta = udp::UdpMetadata {
                             endpoint: IpEndpoint::new(
                                 (*f.container.ip()).into(),
@@ -283,13 +370,22 @@ impl UdpNat {
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => f.readable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => f.readable = false, // ICMP errors etc.
+                    Err(e) => {
+                        // ICMP errors: a refused DNS query goes to the next resolver.
+                        f.readable = false;
+                        if f.dns.is_some() && e.kind() == io::ErrorKind::ConnectionRefused {
+                            refused.push(idx);
+                        }
+                    }
                 }
             }
             if any {
                 let t = Self::timeout(core, f.e);
                 self.idle.touch(idx, now, t);
             }
+        }
+        for idx in refused {
+            self.dns_failover(core, idx, now);
         }
     }
 
@@ -335,6 +431,7 @@ impl UdpNat {
                                 client,
                             },
                             readable: false,
+                            dns: None,
                         };
                         match self.insert(core, flow) {
                             Some(i) => i,
@@ -363,6 +460,9 @@ impl UdpNat {
 
     /// Drops idle flows.
     pub fn expire(&mut self, core: &mut Core, now: Instant) {
+        if self.dns_deadline().is_some_and(|d| d <= now) {
+            self.dns_retry(core, now);
+        }
         if self.idle.next_deadline().is_none_or(|d| d > now) {
             return;
         }
@@ -370,6 +470,24 @@ impl UdpNat {
             self.remove(core, idx);
         }
     }
+}
+
+fn dns_retry() -> Duration {
+    Duration::from_micros(crate::DNS_RETRY.as_micros() as u64)
+}
+
+/// A non-blocking host UDP socket connected to `target`.
+fn connected_socket(core: &Core, target: SocketAddr) -> Option<UdpSocket> {
+    let local: SocketAddr = if target.is_ipv4() {
+        "0.0.0.0:0".parse().ok()?
+    } else {
+        "[::]:0".parse().ok()?
+    };
+    let s = UdpSocket::bind(local).ok()?;
+    s.connect(target).ok()?;
+    s.set_nonblocking(true).ok()?;
+    core.tune_host_socket(SockRef::from(&s), false);
+    Some(s)
 }
 
 fn send_host(host: &Host, data: &[u8], listeners: &[(PortForward, UdpSocket)]) {

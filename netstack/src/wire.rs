@@ -1,15 +1,17 @@
 //! Looking at a frame from the TAP before smoltcp does, to spot the first
-//! packet of a new outbound TCP connection (a SYN) or UDP flow.
+//! packet of a new outbound TCP connection (a SYN) or UDP flow, and ICMP
+//! echo requests.
 //!
 //! Parsing uses smoltcp's checked wire views; checksums are not verified
 //! (the TAP is fed by the local kernel). Anything unusual (not IPv4, IP
 //! fragments, truncated headers) is reported as [`Inspect::Other`] and left
 //! to smoltcp.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
+    EthernetFrame, EthernetProtocol, Icmpv4Message, Icmpv4Packet, IpProtocol, Ipv4Packet,
+    TcpPacket, UdpPacket,
 };
 
 /// What a frame is, as far as NAT cares.
@@ -29,6 +31,15 @@ pub enum Inspect {
         /// Destination as the container addressed it.
         dst: SocketAddrV4,
     },
+    /// An ICMP echo request.
+    IcmpEcho {
+        /// Container address.
+        src: Ipv4Addr,
+        /// Destination as the container addressed it.
+        dst: Ipv4Addr,
+        /// Echo identifier.
+        ident: u16,
+    },
     /// Anything else.
     Other,
 }
@@ -44,6 +55,11 @@ pub fn inspect(frame: &[u8]) -> Inspect {
     let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
         return Inspect::Other;
     };
+    // smoltcp's length check accepts a header length below 20 and any
+    // version (found by fuzzing); smoltcp itself drops such packets later.
+    if ip.version() != 4 || ip.header_len() < 20 {
+        return Inspect::Other;
+    }
     if ip.more_frags() || ip.frag_offset() != 0 {
         return Inspect::Other;
     }
@@ -69,6 +85,20 @@ pub fn inspect(frame: &[u8]) -> Inspect {
             Inspect::Udp {
                 src: SocketAddrV4::new(s, udp.src_port()),
                 dst: SocketAddrV4::new(d, udp.dst_port()),
+            }
+        }
+        IpProtocol::Icmp => {
+            let Ok(icmp) = Icmpv4Packet::new_checked(ip.payload()) else {
+                return Inspect::Other;
+            };
+            if icmp.msg_type() == Icmpv4Message::EchoRequest && icmp.msg_code() == 0 {
+                Inspect::IcmpEcho {
+                    src: s,
+                    dst: d,
+                    ident: icmp.echo_ident(),
+                }
+            } else {
+                Inspect::Other
             }
         }
         _ => Inspect::Other,
@@ -115,6 +145,29 @@ mod tests {
         frag[14 + 6] = 0x20; // more fragments
         assert_eq!(inspect(&frag), Inspect::Other);
         assert_eq!(inspect(&frame(6, 0x02)[..40]), Inspect::Other);
+        let mut ping = frame(1, 0);
+        ping[34] = 8; // echo request
+        ping[35] = 0;
+        ping[38..40].copy_from_slice(&0x1234u16.to_be_bytes());
+        assert_eq!(
+            inspect(&ping),
+            Inspect::IcmpEcho {
+                src: *src.ip(),
+                dst: *dst.ip(),
+                ident: 0x1234
+            }
+        );
+        ping[34] = 0; // echo reply: not ours
+        assert_eq!(inspect(&ping), Inspect::Other);
+        // IHL 0 with a tiny total length: the "payload" would be the IP
+        // header itself.
+        let mut bad = frame(17, 0);
+        bad[14] = 0x40;
+        bad[16..18].copy_from_slice(&8u16.to_be_bytes());
+        assert_eq!(inspect(&bad), Inspect::Other);
+        let mut v6 = frame(17, 0);
+        v6[14] = 0x65;
+        assert_eq!(inspect(&v6), Inspect::Other);
     }
 
     #[test]

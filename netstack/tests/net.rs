@@ -205,6 +205,49 @@ fn dns_forwarded_to_upstream() {
 }
 
 #[test]
+fn dns_fails_over_from_dead_resolvers() {
+    let _g = serial();
+    let (live, responder) = dns_responder();
+    // A resolver that refuses (nothing bound: ICMP port unreachable) and
+    // one that swallows queries.
+    let refused = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let cfg = Config {
+        upstream_dns: vec![refused, silent.local_addr().unwrap(), live],
+        allow_host_loopback: false,
+        ..config()
+    };
+    let Some(rig) = Rig::start("dns_failover", cfg) else {
+        return;
+    };
+    rig.ns.run(move || {
+        for id in [0x1111u16, 0x2222] {
+            let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+            s.set_read_timeout(Some(T)).unwrap();
+            s.send_to(&dns_query(id, "example.test"), sa(DNS, 53))
+                .unwrap();
+            let mut buf = [0u8; 512];
+            let (n, _) = s.recv_from(&mut buf).expect("answer after failover");
+            assert_eq!(&buf[..2], &id.to_be_bytes());
+            assert_eq!(&buf[n - 4..n], &[192, 0, 2, 1]);
+        }
+    });
+    // The live resolver answered both; the second query went straight to it.
+    assert_eq!(responder.join().unwrap(), 2);
+    let mut buf = [0u8; 512];
+    silent.set_nonblocking(true).unwrap();
+    assert!(
+        silent.recv(&mut buf).is_ok(),
+        "the silent resolver was tried"
+    );
+    assert!(silent.recv(&mut buf).is_err(), "and only once");
+    rig.stop().unwrap();
+}
+
+#[test]
 fn published_tcp_preserves_loopback_client_as_gateway() {
     let _g = serial();
     let cfg = Config {

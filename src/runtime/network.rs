@@ -9,7 +9,10 @@
 //! in the host's network namespace, runs the smoltcp stack on that fd on one
 //! thread ([`Network::start`]), started after the clone so the monitor is
 //! single-threaded when it clones. The stack stops, and releases every host
-//! port, when the container exits ([`Running::stop`]).
+//! port, when the container exits ([`Running::stop`]). With
+//! `--port-driver splice` the stack also runs a second thread that enters
+//! the container's namespace and splices published TCP connections to
+//! sockets there (see `netstack/src/splice.rs`).
 //!
 //! Where the TAP cannot be made (no /dev/net/tun access), a container that
 //! publishes no port runs with loopback only, after one warning; one that
@@ -31,12 +34,38 @@ pub struct Publish {
     pub container_port: u16,
 }
 
+/// How published TCP ports reach the container (`--port-driver`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortDriver {
+    /// Through the userspace stack; the container sees the client's address.
+    #[default]
+    Smoltcp,
+    /// Spliced to a socket inside the container's namespace; faster, but
+    /// the container sees its own address as the client (UDP ports stay on
+    /// the stack).
+    Splice,
+}
+
+impl std::str::FromStr for PortDriver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "smoltcp" => Ok(PortDriver::Smoltcp),
+            "splice" => Ok(PortDriver::Splice),
+            _ => Err(format!("unknown port driver {s:?}: use smoltcp or splice")),
+        }
+    }
+}
+
 /// `--network slirp` and its options.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SlirpSpec {
     pub ports: Vec<Publish>,
     pub allow_host_loopback: bool,
     pub pcap: Option<PathBuf>,
+    #[serde(default)]
+    pub port_driver: PortDriver,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +97,13 @@ impl Network {
     /// Binds every published port (before the container starts).
     pub fn prepare(spec: &SlirpSpec) -> Result<Network, NetworkError> {
         let mut config = netstack::Config {
+            upstream_dns: upstream_dns(),
             allow_host_loopback: spec.allow_host_loopback,
             pcap: spec.pcap.clone(),
+            port_driver: match spec.port_driver {
+                PortDriver::Smoltcp => netstack::PortDriver::Smoltcp,
+                PortDriver::Splice => netstack::PortDriver::Splice,
+            },
             ..Default::default()
         };
         config.ports = spec
@@ -104,6 +138,9 @@ impl Network {
                 container_port: p.container_port,
             })
             .collect();
+        if let Some(why) = netstack::ping_unavailable() {
+            tracing::debug!("network: {why}; the container's pings are dropped");
+        }
         let stack = netstack::Stack::new(tap, self.config, self.bound)?;
         let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| sys_err("create a pipe")(e.into()))?;
@@ -129,6 +166,15 @@ impl Running {
             Ok(Ok(())) => {}
         }
     }
+}
+
+/// The host's resolvers, from /etc/resolv.conf or, for tests and
+/// debugging only, the file named by `RLESS_RESOLV_CONF`.
+fn upstream_dns() -> Vec<std::net::SocketAddr> {
+    let path = std::env::var_os("RLESS_RESOLV_CONF").unwrap_or_else(|| "/etc/resolv.conf".into());
+    std::fs::read_to_string(path)
+        .map(|s| netstack::parse_resolv_conf(&s))
+        .unwrap_or_default()
 }
 
 /// Init side: makes the TAP and sends it to the monitor (tag `N`), or

@@ -89,6 +89,9 @@ pub struct Args {
     /// Publish every port the image exposes, on random host ports.
     #[arg(short = 'P', long)]
     publish_all: bool,
+    /// How published TCP ports reach the container: smoltcp (default; the container sees the client's address) or splice (faster; it sees its own).
+    #[arg(long, value_name = "smoltcp|splice")]
+    port_driver: Option<String>,
     /// Write every frame of the container's network to this pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
@@ -182,7 +185,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         "keep-id" => true,
         other => bail!("unknown --userns {other:?}: use keep-id"),
     };
-    let (private_network, mut slirp) = parse_network(&a.network, &a.publish, a.pcap.clone())?;
+    let (private_network, mut slirp) = parse_network(
+        &a.network,
+        &a.publish,
+        a.pcap.clone(),
+        a.port_driver.as_deref(),
+    )?;
     let publish_all = a.publish_all;
     let restart = RestartPolicy::parse(&a.restart).ok_or_else(|| {
         anyhow::anyhow!(

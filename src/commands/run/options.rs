@@ -188,6 +188,7 @@ pub(super) fn parse_network(
     mode: &str,
     publish: &[String],
     pcap: Option<PathBuf>,
+    port_driver: Option<&str>,
 ) -> Result<(bool, Option<SlirpSpec>)> {
     let (name, opts) = mode.split_once(':').unwrap_or((mode, ""));
     let mut ports = Vec::new();
@@ -200,19 +201,32 @@ pub(super) fn parse_network(
                 ports,
                 allow_host_loopback: false,
                 pcap,
+                port_driver: Default::default(),
             };
+            let driver = |v: &str| v.parse().map_err(|m: String| anyhow::anyhow!(m));
             for o in opts.split(',').filter(|o| !o.is_empty()) {
                 match o.split_once('=') {
                     Some(("allow_host_loopback", v)) => spec.allow_host_loopback = v == "true",
+                    Some(("port_driver", v)) => spec.port_driver = driver(v)?,
                     // slirp4netns options rless has no use for are accepted.
                     Some((
                         "mtu" | "enable_ipv6" | "port_handler" | "cidr" | "outbound_addr",
                         _,
                     )) => {}
-                    _ => bail!("unknown --network option {o:?}: use allow_host_loopback=true"),
+                    _ => bail!(
+                        "unknown --network option {o:?}: use allow_host_loopback=true or port_driver=splice"
+                    ),
                 }
             }
+            if let Some(d) = port_driver {
+                spec.port_driver = driver(d)?;
+            }
             Ok((true, Some(spec)))
+        }
+        "none" | "host" if port_driver.is_some() => {
+            bail!(
+                "--port-driver needs the userspace network (--network slirp), not --network {name}"
+            )
         }
         "none" | "host" if !ports.is_empty() => {
             bail!("-p needs the userspace network (--network slirp), not --network {name}")
@@ -292,6 +306,36 @@ pub(super) fn write_generated_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rless::runtime::network::PortDriver;
+
+    #[test]
+    fn port_driver_flag_and_option() {
+        let driver = |mode: &str, flag: Option<&str>| {
+            parse_network(mode, &[], None, flag).map(|(_, s)| s.map(|s| s.port_driver))
+        };
+        assert_eq!(driver("slirp", None).unwrap(), Some(PortDriver::Smoltcp));
+        assert_eq!(
+            driver("slirp", Some("splice")).unwrap(),
+            Some(PortDriver::Splice)
+        );
+        assert_eq!(
+            driver("slirp:port_driver=splice", None).unwrap(),
+            Some(PortDriver::Splice)
+        );
+        // The flag wins over the option.
+        assert_eq!(
+            driver("slirp:port_driver=splice", Some("smoltcp")).unwrap(),
+            Some(PortDriver::Smoltcp)
+        );
+        for (mode, flag) in [
+            ("slirp", Some("fast")),
+            ("slirp:port_driver=", None),
+            ("none", Some("splice")),
+            ("host", Some("smoltcp")),
+        ] {
+            assert!(driver(mode, flag).is_err(), "{mode} {flag:?}");
+        }
+    }
 
     #[test]
     fn env_precedence() {
