@@ -74,6 +74,7 @@ mod config;
 mod device;
 pub mod fdpass;
 pub mod flow;
+pub mod link;
 pub mod netlink;
 mod pcap;
 mod ports;

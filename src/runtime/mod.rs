@@ -51,6 +51,8 @@ pub enum RunError {
     #[error(transparent)]
     Ids(#[from] ids::IdsError),
     #[error(transparent)]
+    UserNetwork(#[from] crate::network::client::ClientError),
+    #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
     #[error("cannot {op}: {source}")]
     Sys {
@@ -117,6 +119,10 @@ pub struct ContainerSpec {
     /// The userspace network in that namespace; `None`: loopback only.
     #[serde(default)]
     pub slirp: Option<network::SlirpSpec>,
+    /// User-defined networks (the container joins the helper's user
+    /// namespace instead of making its own).
+    #[serde(default)]
+    pub user_networks: Option<network::UserNetSpec>,
     pub process: ProcessSpec,
     pub ids: IdMode,
     pub keep_id: bool,
@@ -131,6 +137,9 @@ pub fn fork_process() -> std::io::Result<Option<nix::unistd::Pid>> {
 /// user namespace. Split from [`start`] so the caller can do store work
 /// (such as removing the container) with the namespace's ids afterwards.
 pub fn enter_userns(spec: &ContainerSpec, detached: bool) -> Result<(), RunError> {
+    if let Some(u) = &spec.user_networks {
+        return Ok(crate::network::client::join_userns(&u.store, &spec.ids)?);
+    }
     Ok(ids::enter(&spec.ids, spec.keep_id, detached)?)
 }
 
@@ -218,7 +227,7 @@ pub fn spawn(
         (Some(slirp), true) => Some(network::Network::prepare(slirp)?),
         _ => None,
     };
-    let (net_here, net_there) = if net.is_some() {
+    let (net_here, net_there) = if net.is_some() || spec.user_networks.is_some() {
         let (a, b) = sys::socket_pair().map_err(sys("create a socket pair"))?;
         (Some(a), Some(b))
     } else {
@@ -278,6 +287,23 @@ pub fn spawn(
         },
         _ => None,
     };
+    if let (Some(u), Some(sock)) = (&spec.user_networks, &net_here) {
+        let hosts = spec.plan.iter().find_map(|m| match m {
+            MountOp::Bind { source, target, .. } if target.as_path() == std::path::Path::new("/etc/hosts") => {
+                Some(source.as_path())
+            }
+            _ => None,
+        });
+        if let Err(message) =
+            network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts)
+        {
+            let _ = wait_exit_code(init);
+            return Ok(Err(StartFailure {
+                code: init::EXIT_SETUP,
+                message,
+            }));
+        }
+    }
     let terminal = match &tty_here {
         Some(sock) => {
             tty::Terminal::receive(sock).map_err(sys("receive the container's terminal"))?

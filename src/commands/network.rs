@@ -1,0 +1,218 @@
+//! `rless network create|ls|inspect|rm|prune`, and the hidden
+//! `rless network-helper` (see `rless::network::helper`).
+//!
+//! Definitions are plain files in the store; these commands run as the
+//! user and never start anything.
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::image::store::LockMode;
+use rless::image::time::format_rfc3339;
+use rless::network::{self, CreateRequest, NetworkConfig};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// Create a network.
+    Create(CreateArgs),
+    /// List networks.
+    #[command(alias = "list", name = "ls")]
+    Ls(LsArgs),
+    /// Show networks' details as JSON.
+    Inspect(NamesArgs),
+    /// Remove networks (refused while a container uses them).
+    #[command(alias = "remove")]
+    Rm(NamesArgs),
+    /// Remove every network no container uses.
+    Prune(PruneArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    /// The subnet, e.g. 10.89.5.0/24 (default: the first free /24 from 10.89.0.0).
+    #[arg(long)]
+    subnet: Option<String>,
+    /// The gateway address (default: the subnet's first address).
+    #[arg(long)]
+    gateway: Option<String>,
+    /// No outbound access from the network.
+    #[arg(long)]
+    internal: bool,
+    /// Set a label (KEY=VALUE).
+    #[arg(long = "label")]
+    label: Vec<String>,
+    /// Network driver: only bridge.
+    #[arg(short, long, default_value = "bridge")]
+    driver: String,
+    name: String,
+}
+
+#[derive(clap::Args)]
+pub struct LsArgs {
+    /// Print only names.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Output format: table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+#[derive(clap::Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not ask (rless never asks).
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+pub struct HelperArgs {
+    /// The caller is already in the helper's user namespace.
+    #[arg(long)]
+    in_userns: bool,
+}
+
+pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Create(a) => create(ctx, a),
+        Cmd::Ls(a) => ls(ctx, a),
+        Cmd::Inspect(a) => inspect(ctx, a),
+        Cmd::Rm(a) => rm(ctx, a),
+        Cmd::Prune(a) => prune(ctx, a),
+    }
+}
+
+/// `rless network-helper`: the helper process (started by `run`).
+pub fn helper(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
+    let code = network::helper::main(&ctx.root, a.in_userns, &ctx.ids);
+    Ok(ExitCode::from(code as u8))
+}
+
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
+    if a.driver != "bridge" {
+        bail!("unknown network driver {:?}: use bridge", a.driver);
+    }
+    let mut labels = BTreeMap::new();
+    for kv in &a.label {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => labels.insert(k.to_string(), v.to_string()),
+            None if !kv.is_empty() => labels.insert(kv.clone(), String::new()),
+            _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
+        };
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let n = network::create(
+        &store,
+        CreateRequest {
+            name: a.name,
+            subnet: a.subnet,
+            gateway: a.gateway,
+            internal: a.internal,
+            labels,
+        },
+    )?;
+    println!("{}", n.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
+    serde_json::json!({
+        "name": n.name,
+        "id": n.id.as_str(),
+        "driver": n.driver,
+        "created": format_rfc3339(n.created),
+        "subnets": [{"subnet": n.subnet.to_string(), "gateway": n.gateway.to_string()}],
+        "internal": n.internal,
+        "dns_enabled": true,
+        "labels": n.labels,
+        "containers": network::users(root, &n.name),
+    })
+}
+
+fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let all = network::list(store.root());
+    if a.quiet {
+        for n in &all {
+            println!("{}", n.name);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match a.format.as_str() {
+        "json" => {
+            let out: Vec<_> = all.iter().map(|n| describe(store.root(), n)).collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        "table" => {
+            let mut rows = vec![[
+                "NETWORK ID".to_string(),
+                "NAME".into(),
+                "DRIVER".into(),
+                "SUBNET".into(),
+            ]];
+            rows.extend(all.iter().map(|n| {
+                [
+                    n.id.short().to_string(),
+                    n.name.clone(),
+                    n.driver.clone(),
+                    n.subnet.to_string(),
+                ]
+            }));
+            super::images::print_table(&rows);
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let mut out = Vec::new();
+    for n in &a.names {
+        out.push(describe(store.root(), &network::read(store.root(), n)?));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    // Check everything first, so one bad name removes nothing.
+    let mut found = Vec::new();
+    for q in &a.names {
+        let n = network::read(store.root(), q)?;
+        let users = network::users(store.root(), &n.name);
+        if !users.is_empty() {
+            return Err(network::NetworkError::InUse {
+                name: n.name,
+                containers: users.join(", "),
+            }
+            .into());
+        }
+        found.push(n.name);
+    }
+    for n in found {
+        network::remove_locked(store.root(), &n)?;
+        println!("{n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(ctx: &Ctx, _a: PruneArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    for n in network::list(store.root()) {
+        if network::users(store.root(), &n.name).is_empty() {
+            network::remove_locked(store.root(), &n.name)?;
+            println!("{}", n.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
