@@ -42,6 +42,9 @@ pub struct CreateArgs {
     /// Set a label (KEY=VALUE).
     #[arg(long = "label")]
     label: Vec<String>,
+    /// Option: allow_host_loopback=true (10.0.2.2 reaches the host's 127.0.0.1).
+    #[arg(short, long = "opt")]
+    opt: Vec<String>,
     /// Network driver: only bridge.
     #[arg(short, long, default_value = "bridge")]
     driver: String,
@@ -106,6 +109,15 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
             _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
         };
     }
+    let mut allow_host_loopback = false;
+    for o in &a.opt {
+        match o.split_once('=') {
+            Some(("allow_host_loopback", v @ ("true" | "false"))) => {
+                allow_host_loopback = v == "true"
+            }
+            _ => bail!("unknown network option {o:?}: use allow_host_loopback=true|false"),
+        }
+    }
     let store = ctx.store(LockMode::Shared)?;
     let n = network::create(
         &store,
@@ -114,6 +126,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
             subnet: a.subnet,
             gateway: a.gateway,
             internal: a.internal,
+            allow_host_loopback,
             labels,
         },
     )?;
@@ -129,6 +142,7 @@ fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
         "created": format_rfc3339(n.created),
         "subnets": [{"subnet": n.subnet.to_string(), "gateway": n.gateway.to_string()}],
         "internal": n.internal,
+        "options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
         "dns_enabled": true,
         "labels": n.labels,
         "containers": network::users(root, &n.name),

@@ -67,6 +67,7 @@ pub fn connect(root: &Path, in_userns: bool) -> Result<UnixStream, ClientError> 
         .open(&log_path)
         .map_err(io("open", &log_path))?;
     let mut cmd = std::process::Command::new("/proc/self/exe");
+    std::os::unix::process::CommandExt::arg0(&mut cmd, "rless");
     cmd.arg("--root").arg(root).arg("network-helper");
     if in_userns {
         cmd.arg("--in-userns");

@@ -44,6 +44,7 @@ pub const IDLE_EXIT: Duration = Duration::from_secs(2);
 pub const SOCKET: &str = "helper.sock";
 pub const LOCK: &str = "lock";
 pub const LOG: &str = "helper.log";
+pub const PID: &str = "helper.pid";
 const STATE: &str = "attachments.json";
 
 /// A request to the helper.
@@ -174,6 +175,7 @@ fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), String> {
     let _ = std::fs::remove_file(&sock);
     let listener =
         UnixListener::bind(&sock).map_err(|e| format!("cannot bind {}: {e}", sock.display()))?;
+    let _ = std::fs::write(rundir.join(PID), std::process::id().to_string());
     let mut h = Helper {
         root: root.to_path_buf(),
         rundir,
@@ -257,6 +259,7 @@ impl Helper {
         }
         let _ = std::fs::remove_file(self.rundir.join(SOCKET));
         let _ = std::fs::remove_file(self.rundir.join(STATE));
+        let _ = std::fs::remove_file(self.rundir.join(PID));
         std::mem::forget(lock);
         true
     }

@@ -211,6 +211,7 @@ fn start_uplink(
 ) -> Result<(OwnedFd, std::thread::JoinHandle<Result<(), netstack::Error>>), String> {
     let config = netstack::Config {
         routed: vec![(cfg.subnet.addr, cfg.subnet.prefix)],
+        allow_host_loopback: cfg.allow_host_loopback,
         ..Default::default()
     };
     let bound = netstack::bind_ports(&config).map_err(|e| e.to_string())?;

@@ -204,6 +204,10 @@ pub struct NetworkConfig {
     pub subnet: Subnet,
     pub gateway: Ipv4Addr,
     pub internal: bool,
+    /// `--opt allow_host_loopback=true`: 10.0.2.2 reaches the host's
+    /// 127.0.0.1 through the uplink, as with `--network slirp:…`.
+    #[serde(default)]
+    pub allow_host_loopback: bool,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub created: i64,
@@ -216,6 +220,7 @@ pub struct CreateRequest {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub internal: bool,
+    pub allow_host_loopback: bool,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -381,6 +386,7 @@ pub fn create(store: &Store, req: CreateRequest) -> Result<NetworkConfig, Networ
         subnet,
         gateway,
         internal: req.internal,
+        allow_host_loopback: req.allow_host_loopback,
         labels: req.labels,
         created: crate::image::time::now(),
     };
