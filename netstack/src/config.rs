@@ -67,6 +67,9 @@ pub struct Config {
     /// which routes for them (a user-defined network's subnet): their
     /// packets are accepted and answers go back through `addr`.
     pub routed: Vec<(Ipv4Addr, u8)>,
+    /// Networks (address, prefix) never reached through the host: the
+    /// container's connections to them are refused.
+    pub refused: Vec<(Ipv4Addr, u8)>,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             host_buffer: 4 << 20,
             udp_timeout: Duration::from_secs(60),
             routed: Vec::new(),
+            refused: Vec::new(),
         }
     }
 }

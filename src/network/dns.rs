@@ -20,8 +20,35 @@ use std::time::Duration;
 /// How long a forwarded query may take.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Names (lower case) to addresses, shared with the helper.
-pub type Records = Arc<RwLock<HashMap<String, Ipv4Addr>>>;
+/// What every network's DNS server knows, shared with the helper.
+pub type Records = Arc<RwLock<Directory>>;
+
+/// Names and memberships of the attached containers.
+#[derive(Debug, Default)]
+pub struct Directory {
+    /// Network → name (lower case) → address.
+    pub names: HashMap<String, HashMap<String, Ipv4Addr>>,
+    /// Container → its (network, address) pairs.
+    pub members: HashMap<String, Vec<(String, Ipv4Addr)>>,
+}
+
+impl Directory {
+    /// The address of `name` for a client at `from` on `network`: a name
+    /// on that network, else on another network the client is also on
+    /// (a container on several networks asks only the first one's server).
+    pub fn lookup(&self, network: &str, from: Ipv4Addr, name: &str) -> Option<Ipv4Addr> {
+        if let Some(ip) = self.names.get(network).and_then(|m| m.get(name)) {
+            return Some(*ip);
+        }
+        let mine = self
+            .members
+            .values()
+            .find(|m| m.iter().any(|(n, ip)| n == network && *ip == from))?;
+        mine.iter()
+            .filter(|(n, _)| n != network)
+            .find_map(|(n, _)| self.names.get(n)?.get(name).copied())
+    }
+}
 
 const TYPE_A: u16 = 1;
 const RCODE_NXDOMAIN: u8 = 3;
@@ -85,6 +112,7 @@ pub fn answer(query: &[u8], qn: &Question, ip: Option<Ipv4Addr>, rcode: u8) -> V
 
 /// Serves `sock` until `stop` is set (checked at least every 500 ms).
 pub fn serve(
+    network: String,
     sock: UdpSocket,
     upstream: Option<(UdpSocket, SocketAddr)>,
     records: Records,
@@ -104,7 +132,14 @@ pub fn serve(
         let Some(qn) = parse_query(query) else {
             continue;
         };
-        let known = records.read().ok().and_then(|r| r.get(&qn.name).copied());
+        let from_ip = match from.ip() {
+            std::net::IpAddr::V4(v4) => v4,
+            std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let known = records
+            .read()
+            .ok()
+            .and_then(|r| r.lookup(&network, from_ip, &qn.name));
         let out = match (known, qn.qtype, &upstream) {
             (Some(ip), TYPE_A, _) => answer(query, &qn, Some(ip), 0),
             (Some(_), _, _) => answer(query, &qn, None, 0),
@@ -162,6 +197,18 @@ mod tests {
         let nx = answer(&q, &qn, None, RCODE_NXDOMAIN);
         assert_eq!(nx[3] & 0x0f, RCODE_NXDOMAIN);
         assert_eq!(u16::from_be_bytes([nx[6], nx[7]]), 0);
+    }
+
+    #[test]
+    fn lookup_across_networks() {
+        let mut d = Directory::default();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        d.names.entry("a".into()).or_default().insert("x".into(), ip("10.89.0.2"));
+        d.names.entry("b".into()).or_default().insert("y".into(), ip("10.89.1.2"));
+        d.members.insert("c1".into(), vec![("a".into(), ip("10.89.0.3")), ("b".into(), ip("10.89.1.3"))]);
+        assert_eq!(d.lookup("a", ip("10.89.0.9"), "x"), Some(ip("10.89.0.2")));
+        assert_eq!(d.lookup("a", ip("10.89.0.3"), "y"), Some(ip("10.89.1.2")));
+        assert_eq!(d.lookup("a", ip("10.89.0.9"), "y"), None);
     }
 
     #[test]

@@ -87,7 +87,6 @@ struct RecNet {
 
 struct Net {
     config: NetworkConfig,
-    records: Records,
     worker: NetWorker,
 }
 
@@ -100,6 +99,8 @@ struct Helper {
     root: PathBuf,
     rundir: PathBuf,
     nets: HashMap<String, Net>,
+    /// Names and memberships for every network's DNS server.
+    records: Records,
     live: Vec<Live>,
     veths: u32,
 }
@@ -180,6 +181,7 @@ fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), String> {
         root: root.to_path_buf(),
         rundir,
         nets: HashMap::new(),
+        records: Records::default(),
         live: Vec::new(),
         veths: 0,
     };
@@ -215,10 +217,7 @@ impl Helper {
                     .collect();
                 (accept, exited)
             };
-            for i in exited.into_iter().rev() {
-                let gone = self.live.remove(i);
-                self.release(&gone.rec);
-            }
+            self.release_exited(&exited);
             if accept {
                 if let Ok((stream, _)) = listener.accept() {
                     self.handle(stream);
@@ -232,6 +231,37 @@ impl Helper {
                 return;
             }
         }
+    }
+
+    /// Forgets the containers at `exited` (indices into `live`).
+    fn release_exited(&mut self, exited: &[usize]) {
+        for &i in exited.iter().rev() {
+            let gone = self.live.remove(i);
+            self.release(&gone.rec);
+        }
+    }
+
+    /// Releases every container that has exited by now.
+    fn reap(&mut self) {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let exited: Vec<usize> = {
+            let mut fds: Vec<PollFd<'_>> = self
+                .live
+                .iter()
+                .map(|l| PollFd::new(&l.pidfd, PollFlags::IN))
+                .collect();
+            let _ = poll(&mut fds, Some(&zero));
+            fds.iter()
+                .enumerate()
+                .filter(|(_, f)| !f.revents().is_empty())
+                .map(|(i, _)| i)
+                .collect()
+        };
+        self.release_exited(&exited);
     }
 
     /// Under the lock, with no connection waiting: removes the socket and
@@ -337,7 +367,6 @@ impl Helper {
     fn net(&mut self, name: &str) -> Result<&Net, String> {
         if !self.nets.contains_key(name) {
             let config = super::read(&self.root, name).map_err(|e| e.to_string())?;
-            let records: Records = Default::default();
             let upstream = if config.internal {
                 None
             } else {
@@ -351,15 +380,14 @@ impl Helper {
                     _ => None,
                 }
             };
-            let worker = NetWorker::start(&config, records.clone(), upstream)?;
-            self.nets.insert(
-                name.to_string(),
-                Net {
-                    config,
-                    records,
-                    worker,
-                },
-            );
+            let others = super::list(&self.root)
+                .into_iter()
+                .filter(|n| n.name != config.name)
+                .map(|n| n.subnet)
+                .collect();
+            let worker = NetWorker::start(&config, self.records.clone(), upstream, others)?;
+            self.nets
+                .insert(name.to_string(), Net { config, worker });
         }
         Ok(&self.nets[name])
     }
@@ -378,6 +406,7 @@ impl Helper {
         .map_err(|e| format!("the container's init is gone: {e}"))?;
         let init_start =
             crate::container::process_start(init_pid).ok_or("the container's init is gone")?;
+        self.reap();
         // A restarted container replaces its old attachment.
         if let Some(i) = self.live.iter().position(|l| l.rec.container == container) {
             let old = self.live.remove(i);
@@ -446,11 +475,16 @@ impl Helper {
                 ip: n.ip,
                 default_route: n.default_route,
             })?;
-            if let Ok(mut r) = net.records.write() {
+        }
+        if let Ok(mut d) = self.records.write() {
+            for n in &rec.nets {
+                let names = d.names.entry(n.network.clone()).or_default();
                 for name in &n.names {
-                    r.insert(name.clone(), n.ip);
+                    names.insert(name.clone(), n.ip);
                 }
             }
+            let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
+            d.members.insert(rec.container.clone(), member);
         }
         Ok(())
     }
@@ -473,14 +507,20 @@ impl Helper {
 
     /// Forgets a container's names; tears down networks left empty.
     fn release(&mut self, rec: &Record) {
-        for n in &rec.nets {
-            if let Some(net) = self.nets.get(&n.network) {
-                if let Ok(mut r) = net.records.write() {
-                    r.retain(|name, ip| !(*ip == n.ip && n.names.contains(name)));
+        if let Ok(mut d) = self.records.write() {
+            d.members.remove(&rec.container);
+            for n in &rec.nets {
+                if let Some(names) = d.names.get_mut(&n.network) {
+                    names.retain(|name, ip| !(*ip == n.ip && n.names.contains(name)));
                 }
             }
+        }
+        for n in &rec.nets {
             if self.used(&n.network).is_empty() {
                 self.nets.remove(&n.network);
+                if let Ok(mut d) = self.records.write() {
+                    d.names.remove(&n.network);
+                }
             }
         }
     }

@@ -54,10 +54,13 @@ pub struct NetWorker {
 impl NetWorker {
     /// Sets the network up; `upstream` is a socket in the host's namespace
     /// for DNS forwarding, with the resolver to ask.
+    /// `others`: the other networks' subnets, which the uplink refuses to
+    /// reach (isolation between networks, whatever the host routes).
     pub fn start(
         config: &NetworkConfig,
         records: Records,
         upstream: Option<(UdpSocket, SocketAddr)>,
+        others: Vec<super::Subnet>,
     ) -> Result<NetWorker, String> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Option<OwnedFd>, String>>();
@@ -96,7 +99,7 @@ impl NetWorker {
             uplink: None,
         };
         if let Some(tap) = tap {
-            worker.uplink = Some(start_uplink(tap, config)?);
+            worker.uplink = Some(start_uplink(tap, config, &others)?);
         }
         Ok(worker)
     }
@@ -170,7 +173,10 @@ fn setup_namespace(
     })?;
     std::thread::Builder::new()
         .name(format!("dns-{}", cfg.name))
-        .spawn(move || dns::serve(sock, upstream, records, stop))
+        .spawn({
+            let name = cfg.name.clone();
+            move || dns::serve(name, sock, upstream, records, stop)
+        })
         .map_err(|err| format!("cannot start the DNS thread: {err}"))?;
     Ok((ns.into(), bridge, tap))
 }
@@ -208,9 +214,13 @@ fn attach(own_ns: &OwnedFd, bridge: u32, cfg: &NetworkConfig, j: AttachJob) -> R
 fn start_uplink(
     tap: OwnedFd,
     cfg: &NetworkConfig,
+    others: &[super::Subnet],
 ) -> Result<(OwnedFd, std::thread::JoinHandle<Result<(), netstack::Error>>), String> {
+    // The network's own subnet is routed back through the TAP; the other
+    // networks' are refused.
     let config = netstack::Config {
         routed: vec![(cfg.subnet.addr, cfg.subnet.prefix)],
+        refused: others.iter().map(|s| (s.addr, s.prefix)).collect(),
         allow_host_loopback: cfg.allow_host_loopback,
         ..Default::default()
     };
