@@ -404,3 +404,56 @@ fn usernet_twenty_containers_leak_nothing() {
         ctx.ok(&["network", "rm", "loop"]);
     });
 }
+
+#[test]
+fn usernet_published_port() {
+    for_each_user("usernet_published_port", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "pub"]);
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let spec = format!("127.0.0.1:{port}:80");
+        ctx.ok(&["run", "-d", "--name", "pw", "-p", &spec, "--network", "pub", IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
+        let p = ctx.ok(&["port", "pw"]);
+        assert!(p.stdout.contains(&format!("80/tcp -> 127.0.0.1:{port}")), "{p}");
+        let body = http_get(port);
+        assert!(body.contains("hello from web"), "{body}");
+        // The port is taken: the next run fails at once and leaves nothing.
+        let out = ctx.rless(&["run", "-d", "--name", "pw2", "-p", &spec, "--network", "pub", IMG, "true"]);
+        assert_one_error(&out, 125);
+        assert!(out.stderr.contains("already in use"), "{out}");
+        assert_eq!(containers(ctx).len(), 1);
+        let out = ctx.rless(&["run", "--rm", "-p", "5353:53/udp", "--network", "pub", IMG, "true"]);
+        assert_one_error(&out, 125);
+        ctx.ok(&["rm", "-f", "pw"]);
+        // The host port is free again.
+        TcpListener::bind(("127.0.0.1", port)).expect("the host port was released");
+        assert!(helper_gone(ctx), "the helper did not exit");
+        assert!(leftovers(ctx).is_empty(), "{:?}", leftovers(ctx));
+    });
+}
+
+/// GET /index.html on 127.0.0.1:port, retrying while the server starts.
+fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n");
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if body.contains("200") || Instant::now() > deadline {
+                return body;
+            }
+        } else if Instant::now() > deadline {
+            return String::new();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -20,6 +20,7 @@ pub mod client;
 pub mod dns;
 pub mod helper;
 mod links;
+pub mod publish;
 
 use crate::image::store::{tmp_name, Store, StoreError};
 use serde::{Deserialize, Serialize};

@@ -53,6 +53,8 @@ pub enum RunError {
     #[error(transparent)]
     UserNetwork(#[from] crate::network::client::ClientError),
     #[error(transparent)]
+    Publish(#[from] crate::network::publish::PublishError),
+    #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
     #[error("cannot {op}: {source}")]
     Sys {
@@ -162,6 +164,10 @@ pub struct Started {
     _fuse: Option<fuse_overlay::Server>,
     /// The userspace network, when the container has one.
     network: Option<network::Running>,
+    /// The port forwarder of a container on user-defined networks.
+    forwarder: Option<crate::network::publish::Forwarder>,
+    /// Its published ports, as bound.
+    user_ports: Vec<network::Publish>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
 }
@@ -173,6 +179,9 @@ impl Started {
         if let Some(net) = self.network.take() {
             net.stop();
         }
+        if let Some(f) = self.forwarder.take() {
+            f.stop();
+        }
         if let Some(server) = self._fuse.take() {
             server.join();
         }
@@ -183,7 +192,7 @@ impl Started {
         self.network
             .as_ref()
             .map(|n| n.ports.clone())
-            .unwrap_or_default()
+            .unwrap_or_else(|| self.user_ports.clone())
     }
 }
 
@@ -226,6 +235,10 @@ pub fn spawn(
     let net = match (&spec.slirp, spec.private_network) {
         (Some(slirp), true) => Some(network::Network::prepare(slirp)?),
         _ => None,
+    };
+    let published = match &spec.user_networks {
+        Some(u) => Some(crate::network::publish::bind(&u.ports)?),
+        None => None,
     };
     let (net_here, net_there) = if net.is_some() || spec.user_networks.is_some() {
         let (a, b) = sys::socket_pair().map_err(sys("create a socket pair"))?;
@@ -287,6 +300,8 @@ pub fn spawn(
         },
         _ => None,
     };
+    let (mut forwarder, mut user_ports) = (None, Vec::new());
+    let mut published = published;
     if let (Some(u), Some(sock)) = (&spec.user_networks, &net_here) {
         let hosts = spec.plan.iter().find_map(|m| match m {
             MountOp::Bind { source, target, .. } if target.as_path() == std::path::Path::new("/etc/hosts") => {
@@ -294,14 +309,24 @@ pub fn spawn(
             }
             _ => None,
         });
-        if let Err(message) =
-            network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts)
-        {
-            let _ = wait_exit_code(init);
-            return Ok(Err(StartFailure {
-                code: init::EXIT_SETUP,
-                message,
-            }));
+        let attached = network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts);
+        let started = attached.and_then(|ips| match (published.take(), ips.first()) {
+            (Some(b), Some(ip)) => {
+                user_ports = b.ports();
+                b.start(init.as_raw(), *ip).map_err(|e| e.to_string())
+            }
+            _ => Ok(None),
+        });
+        match started {
+            Ok(f) => forwarder = f,
+            Err(message) => {
+                let _ = nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGKILL);
+                let _ = wait_exit_code(init);
+                return Ok(Err(StartFailure {
+                    code: init::EXIT_SETUP,
+                    message,
+                }));
+            }
         }
     }
     let terminal = match &tty_here {
@@ -324,6 +349,8 @@ pub fn spawn(
         driver,
         _fuse: fuse,
         network,
+        forwarder,
+        user_ports,
         terminal,
     }))
 }

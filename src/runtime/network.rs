@@ -39,6 +39,9 @@ pub struct UserNetSpec {
     /// The container's id (its attachments' key in the helper).
     pub container: String,
     pub attachments: Vec<crate::network::Attachment>,
+    /// Published ports (TCP), forwarded to the first network's address.
+    #[serde(default)]
+    pub ports: Vec<Publish>,
 }
 
 /// `--network slirp` and its options.

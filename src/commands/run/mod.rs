@@ -344,16 +344,27 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             )
         }
     };
-    if publish_all {
-        match &mut slirp {
-            Some(sl) => {
-                for e in &defaults.exposed {
-                    sl.ports
-                        .extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
-                }
-            }
-            None => bail!("-P needs the userspace network (--network slirp)"),
+    let mut user_ports = Vec::new();
+    if !user_nets.is_empty() {
+        for p in &a.publish {
+            user_ports.extend(parse_publish(p).map_err(|m| anyhow::anyhow!(m))?);
         }
+    }
+    if publish_all {
+        let ports = match &mut slirp {
+            Some(sl) => &mut sl.ports,
+            None if !user_nets.is_empty() => &mut user_ports,
+            None => bail!("-P needs the userspace network (--network slirp)"),
+        };
+        for e in &defaults.exposed {
+            ports.extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
+        }
+    }
+    if let Some(p) = user_ports.iter().find(|p| p.udp) {
+        bail!(
+            "-p {}/udp: UDP ports are not published on user-defined networks yet",
+            p.container_port
+        );
     }
     let (entrypoint, cmd) = match &a.entrypoint {
         Some(e) if e.is_empty() => (vec![], rest),
@@ -520,6 +531,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                     ip: if i == 0 { user_ip } else { None },
                 })
                 .collect(),
+            ports: user_ports,
         }),
         process: ProcessSpec {
             args,

@@ -240,9 +240,6 @@ pub(super) fn user_networks(
     if keep_id {
         bail!("--userns keep-id cannot be used with user-defined networks (their containers share one user namespace)");
     }
-    if !a.publish.is_empty() || a.publish_all {
-        bail!("-p and -P are not supported on user-defined networks yet");
-    }
     if a.pcap.is_some() {
         bail!("--pcap needs the userspace network (--network slirp)");
     }
