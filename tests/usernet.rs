@@ -457,3 +457,40 @@ fn http_get(port: u16) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn usernet_connect_and_disconnect() {
+    for_each_user("usernet_connect_and_disconnect", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "front"]);
+        ctx.ok(&["network", "create", "back"]);
+        ctx.ok(&["run", "-d", "--name", "db", "--network", "back", IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
+        ctx.ok(&["run", "-d", "--name", "app", "--network", "front", IMG, "sleep", "120"]);
+        let get = "timeout 10 wget -q -O - http://db/index.html; echo rc=$?";
+        let before = ctx.ok(&["exec", "app", "sh", "-c", get]);
+        assert!(!before.stdout.contains("hello from web"), "{before}");
+        ctx.ok(&["network", "connect", "--alias", "api", "back", "app"]);
+        let after = ctx.ok(&["exec", "app", "sh", "-c", get]);
+        assert!(after.stdout.contains("hello from web"), "{after}");
+        // The new alias resolves for the others on that network.
+        let alias = ctx.ok(&["exec", "db", "nslookup", "api"]);
+        assert!(alias.stdout.contains("10.89.1."), "{alias}");
+        // Bad input: unknown network or container, twice, the last network.
+        for args in [
+            vec!["network", "connect", "nosuch", "app"],
+            vec!["network", "connect", "back", "nosuch"],
+            vec!["network", "connect", "back", "app"],
+            vec!["network", "connect", "--ip", "10.99.0.5", "front", "db"],
+            vec!["network", "disconnect", "back", "db"],
+        ] {
+            assert_one_error(&ctx.rless(&args), 125);
+        }
+        ctx.ok(&["network", "disconnect", "back", "app"]);
+        let gone = ctx.ok(&["exec", "app", "sh", "-c", "ip -4 addr; nslookup db; echo done"]);
+        assert!(!gone.stdout.contains("10.89.1."), "{gone}");
+        ctx.ok(&["rm", "-f", "db", "app"]);
+        assert!(helper_gone(ctx), "the helper did not exit");
+    });
+}

@@ -43,6 +43,12 @@ impl Netlink {
         }
     }
 
+    /// Deletes link `name`.
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        let index = index_of(name)?;
+        self.request(&format!("delete {name}"), |s| netlink::del_link(s, index))
+    }
+
     /// Sets link `name` up with `mtu`.
     pub fn set_up(&mut self, name: &str, mtu: u32) -> Result<()> {
         let index = index_of(name)?;

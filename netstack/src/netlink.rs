@@ -13,6 +13,7 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 
 const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
 const RTM_NEWADDR: u16 = 20;
 const RTM_NEWROUTE: u16 = 24;
 
@@ -178,6 +179,13 @@ pub fn new_veth(seq: u32, name: &str, peer: &str, peer_netns_fd: u32, mtu: u32) 
         .attr(IFLA_MTU, &mtu.to_ne_bytes())
         .attr(IFLA_LINKINFO, &info)
         .finish()
+}
+
+/// RTM_DELLINK: delete link `index` (a veth takes its peer with it).
+pub fn del_link(seq: u32, index: u32) -> Vec<u8> {
+    let mut ifinfo = [0u8; 16];
+    ifinfo[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+    Msg::new(RTM_DELLINK, 0, seq).bytes(&ifinfo).finish()
 }
 
 /// RTM_NEWLINK: enslave link `index` to bridge `master` and set it up.

@@ -26,6 +26,31 @@ pub enum Cmd {
     Rm(NamesArgs),
     /// Remove every network no container uses.
     Prune(PruneArgs),
+    /// Connect a container to a network (a running one at once).
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ConnectArgs {
+    /// Another name of the container on this network.
+    #[arg(long)]
+    alias: Vec<String>,
+    /// The container's address on this network.
+    #[arg(long)]
+    ip: Option<String>,
+    network: String,
+    container: String,
+}
+
+#[derive(clap::Args)]
+pub struct DisconnectArgs {
+    /// Accepted for docker compatibility.
+    #[arg(short, long)]
+    force: bool,
+    network: String,
+    container: String,
 }
 
 #[derive(clap::Args)]
@@ -88,6 +113,8 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
         Cmd::Inspect(a) => inspect(ctx, a),
         Cmd::Rm(a) => rm(ctx, a),
         Cmd::Prune(a) => prune(ctx, a),
+        Cmd::Connect(a) => connect(ctx, a),
+        Cmd::Disconnect(a) => disconnect(ctx, a),
     }
 }
 
@@ -228,5 +255,101 @@ fn prune(ctx: &Ctx, _a: PruneArgs) -> Result<ExitCode> {
             println!("{}", n.name);
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The container's spec, which must be on user-defined networks.
+fn user_spec(
+    store: &rless::image::store::Store,
+    query: &str,
+) -> Result<(
+    rless::container::ContainerConfig,
+    std::path::PathBuf,
+    rless::runtime::ContainerSpec,
+)> {
+    let (config, dir) = rless::container::find(store, query)?;
+    let spec = rless::container::read_spec(&dir)?;
+    if spec.user_networks.is_none() {
+        bail!(
+            "container {} is not on a user-defined network: only containers started with --network NAME can be connected",
+            config.name
+        );
+    }
+    Ok((config, dir, spec))
+}
+
+fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    let net = network::read(store.root(), &a.network)?;
+    let (config, dir, mut spec) = user_spec(&store, &a.container)?;
+    let ip = match &a.ip {
+        None => None,
+        Some(s) => {
+            let ip: std::net::Ipv4Addr = s
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid --ip {s:?}: not an IPv4 address"))?;
+            if !net.subnet.is_host(ip) || ip == net.gateway {
+                bail!("--ip {ip} is outside network {}'s subnet {} (or is its gateway)", net.name, net.subnet);
+            }
+            Some(ip)
+        }
+    };
+    for alias in &a.alias {
+        if !rless::container::valid_name(alias) {
+            bail!("invalid --alias {alias:?}: use letters, digits, '_', '.' and '-'");
+        }
+    }
+    let user = spec.user_networks.as_mut().expect("checked");
+    if user.attachments.iter().any(|x| x.network == net.name) {
+        bail!("container {} is already on network {}", config.name, net.name);
+    }
+    let attachment = network::Attachment {
+        network: net.name.clone(),
+        aliases: [config.name.clone(), config.id.short().to_string()]
+            .into_iter()
+            .chain(a.alias)
+            .collect(),
+        ip,
+    };
+    let state = rless::container::read_state(&dir);
+    if state.running() {
+        network::client::change(
+            store.root(),
+            &network::helper::Request::Connect {
+                container: config.id.as_str().to_string(),
+                attachment: attachment.clone(),
+            },
+        )?;
+    }
+    user.attachments.push(attachment);
+    rless::container::write_spec(&dir, &spec)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    let net = network::read(store.root(), &a.network)?;
+    let (config, dir, mut spec) = user_spec(&store, &a.container)?;
+    let user = spec.user_networks.as_mut().expect("checked");
+    let Some(k) = user.attachments.iter().position(|x| x.network == net.name) else {
+        bail!("container {} is not on network {}", config.name, net.name);
+    };
+    if user.attachments.len() == 1 {
+        bail!("container {} is on network {} only; a container keeps at least one network", config.name, net.name);
+    }
+    let state = rless::container::read_state(&dir);
+    if state.running() {
+        network::client::change(
+            store.root(),
+            &network::helper::Request::Disconnect {
+                container: config.id.as_str().to_string(),
+                network: net.name.clone(),
+            },
+        )?;
+    }
+    user.attachments.remove(k);
+    rless::container::write_spec(&dir, &spec)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -154,3 +154,12 @@ pub fn attach(
         .map_err(|e| ClientError::Talk(std::io::Error::other(e)))?;
     Ok(answer(&mut s)?.ips)
 }
+
+/// `network connect`/`disconnect` of a running container: one request
+/// (the helper opens the container's namespace itself); the address on
+/// the network, for a connect.
+pub fn change(root: &Path, req: &Request) -> Result<Option<Ipv4Addr>, ClientError> {
+    let mut s = connect(root, false)?;
+    ask(&mut s, req)?;
+    Ok(answer(&mut s)?.ips.first().copied())
+}

@@ -56,6 +56,13 @@ pub enum Request {
         init_pid: i32,
         networks: Vec<Attachment>,
     },
+    /// Adds a network to a running, attached container.
+    Connect {
+        container: String,
+        attachment: Attachment,
+    },
+    /// Removes a network from a running container.
+    Disconnect { container: String, network: String },
 }
 
 /// The helper's answer.
@@ -83,6 +90,9 @@ struct RecNet {
     names: Vec<String>,
     ifname: String,
     default_route: bool,
+    /// The bridge-side end of its veth pair.
+    #[serde(default)]
+    veth: String,
 }
 
 struct Net {
@@ -333,6 +343,23 @@ impl Helper {
                 }
                 return;
             }
+            Request::Connect {
+                container,
+                attachment,
+            } => match self.connect(&container, &attachment) {
+                Ok(ip) => Response {
+                    error: None,
+                    ips: vec![ip],
+                },
+                Err(e) => Response {
+                    error: Some(e),
+                    ..Default::default()
+                },
+            },
+            Request::Disconnect { container, network } => Response {
+                error: self.disconnect(&container, &network).err(),
+                ..Default::default()
+            },
             Request::Attach {
                 container,
                 init_pid,
@@ -416,26 +443,7 @@ impl Helper {
         let mut routed = false;
         for (i, a) in networks.iter().enumerate() {
             let config = self.net(&a.network)?.config.clone();
-            let used = self.used(&a.network);
-            let ip = match a.ip {
-                Some(ip) if !config.subnet.is_host(ip) || ip == config.gateway => {
-                    return Err(format!(
-                        "address {ip} is not a free host address of network {} ({})",
-                        a.network, config.subnet
-                    ))
-                }
-                Some(ip) if used.contains(&ip) => {
-                    return Err(format!(
-                        "address {ip} is already in use on network {}",
-                        a.network
-                    ))
-                }
-                Some(ip) => ip,
-                None => (2..=config.subnet.hosts())
-                    .filter_map(|n| config.subnet.nth(n))
-                    .find(|ip| *ip != config.gateway && !used.contains(ip))
-                    .ok_or_else(|| format!("network {} has no free address left", a.network))?,
-            };
+            let ip = self.allocate(&config, a.ip)?;
             let default_route = !routed && !config.internal;
             routed |= default_route;
             nets.push(RecNet {
@@ -444,26 +452,111 @@ impl Helper {
                 names: a.aliases.iter().map(|n| n.to_ascii_lowercase()).collect(),
                 ifname: format!("eth{i}"),
                 default_route,
+                veth: String::new(),
             });
         }
-        let rec = Record {
+        let mut rec = Record {
             container,
             init_pid,
             init_start,
             nets,
         };
-        self.plug(&rec, &ns)?;
+        self.plug(&mut rec, &ns)?;
         let ips = rec.nets.iter().map(|n| n.ip).collect();
         self.live.push(Live { rec, pidfd });
         self.save();
         Ok(ips)
     }
 
+    /// An address on `config`'s network: `want` if free, else the lowest
+    /// free one.
+    fn allocate(&self, config: &NetworkConfig, want: Option<Ipv4Addr>) -> Result<Ipv4Addr, String> {
+        let used = self.used(&config.name);
+        match want {
+            Some(ip) if !config.subnet.is_host(ip) || ip == config.gateway => Err(format!(
+                "address {ip} is not a free host address of network {} ({})",
+                config.name, config.subnet
+            )),
+            Some(ip) if used.contains(&ip) => Err(format!(
+                "address {ip} is already in use on network {}",
+                config.name
+            )),
+            Some(ip) => Ok(ip),
+            None => (2..=config.subnet.hosts())
+                .filter_map(|n| config.subnet.nth(n))
+                .find(|ip| *ip != config.gateway && !used.contains(ip))
+                .ok_or_else(|| format!("network {} has no free address left", config.name)),
+        }
+    }
+
+    /// `network connect`: one more interface for a running container.
+    fn connect(&mut self, container: &str, a: &Attachment) -> Result<Ipv4Addr, String> {
+        self.reap();
+        let Some(i) = self.live.iter().position(|l| l.rec.container == container) else {
+            return Err("the container is not running on a user-defined network (only those can be connected)".into());
+        };
+        if self.live[i].rec.nets.iter().any(|n| n.network == a.network) {
+            return Err(format!("the container is already on network {}", a.network));
+        }
+        let config = self.net(&a.network)?.config.clone();
+        let ip = self.allocate(&config, a.ip)?;
+        let rec = &self.live[i].rec;
+        let ifname = (0..)
+            .map(|k| format!("eth{k}"))
+            .find(|n| !rec.nets.iter().any(|x| &x.ifname == n))
+            .expect("a free name");
+        let default_route = !config.internal && !rec.nets.iter().any(|n| n.default_route);
+        let p = format!("/proc/{}/ns/net", rec.init_pid);
+        let ns: OwnedFd = std::fs::File::open(&p)
+            .map_err(|e| format!("cannot open {p}: {e}"))?
+            .into();
+        let mut one = Record {
+            nets: vec![RecNet {
+                network: a.network.clone(),
+                ip,
+                names: a.aliases.iter().map(|n| n.to_ascii_lowercase()).collect(),
+                ifname,
+                default_route,
+                veth: String::new(),
+            }],
+            ..rec.clone()
+        };
+        self.plug(&mut one, &ns)?;
+        self.live[i].rec.nets.append(&mut one.nets);
+        self.publish_names(&self.live[i].rec.clone());
+        self.save();
+        Ok(ip)
+    }
+
+    /// `network disconnect`: removes the container's interface on `network`.
+    fn disconnect(&mut self, container: &str, network: &str) -> Result<(), String> {
+        self.reap();
+        let Some(i) = self.live.iter().position(|l| l.rec.container == container) else {
+            return Err("the container is not running on a user-defined network".into());
+        };
+        let Some(k) = self.live[i].rec.nets.iter().position(|n| n.network == network) else {
+            return Err(format!("the container is not on network {network}"));
+        };
+        let gone = self.live[i].rec.nets.remove(k);
+        if let Some(net) = self.nets.get(network) {
+            net.worker.detach(&gone.veth)?;
+        }
+        let only = Record {
+            nets: vec![gone],
+            ..self.live[i].rec.clone()
+        };
+        self.release(&only);
+        self.publish_names(&self.live[i].rec.clone());
+        self.save();
+        Ok(())
+    }
+
     /// Creates the record's interfaces and publishes its names.
-    fn plug(&mut self, rec: &Record, ns: &OwnedFd) -> Result<(), String> {
-        for n in &rec.nets {
+    fn plug(&mut self, rec: &mut Record, ns: &OwnedFd) -> Result<(), String> {
+        for n in rec.nets.iter_mut() {
             self.veths += 1;
             let veth = format!("veth{}", self.veths);
+            n.veth = veth.clone();
             let netns = ns
                 .try_clone()
                 .map_err(|e| format!("cannot duplicate a descriptor: {e}"))?;
@@ -476,6 +569,12 @@ impl Helper {
                 default_route: n.default_route,
             })?;
         }
+        self.publish_names(rec);
+        Ok(())
+    }
+
+    /// Puts the record's names and memberships in the directory.
+    fn publish_names(&self, rec: &Record) {
         if let Ok(mut d) = self.records.write() {
             for n in &rec.nets {
                 let names = d.names.entry(n.network.clone()).or_default();
@@ -486,11 +585,10 @@ impl Helper {
             let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
             d.members.insert(rec.container.clone(), member);
         }
-        Ok(())
     }
 
     /// A container of a killed helper: its interfaces again.
-    fn reattach(&mut self, rec: Record) -> Result<(), String> {
+    fn reattach(&mut self, mut rec: Record) -> Result<(), String> {
         let p = format!("/proc/{}/ns/net", rec.init_pid);
         let ns: OwnedFd = std::fs::File::open(&p)
             .map_err(|e| format!("cannot open {p}: {e}"))?
@@ -500,7 +598,7 @@ impl Helper {
             rustix::process::PidfdFlags::empty(),
         )
         .map_err(|e| format!("container init gone: {e}"))?;
-        self.plug(&rec, &ns)?;
+        self.plug(&mut rec, &ns)?;
         self.live.push(Live { rec, pidfd });
         Ok(())
     }

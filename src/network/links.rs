@@ -41,6 +41,8 @@ pub struct AttachJob {
 
 enum Job {
     Attach(AttachJob, mpsc::Sender<Result<(), String>>),
+    /// Deletes a bridge-side veth (its peer in the container goes too).
+    Detach(String, mpsc::Sender<Result<(), String>>),
 }
 
 /// A running network.
@@ -85,6 +87,12 @@ impl NetWorker {
                         Job::Attach(j, reply) => {
                             let _ = reply.send(attach(&own_ns, bridge, &cfg, j));
                         }
+                        Job::Detach(veth, reply) => {
+                            let r = Netlink::open()
+                                .and_then(|mut n| n.delete(&veth))
+                                .map_err(|e| format!("network {}: {e}", cfg.name));
+                            let _ = reply.send(r);
+                        }
                     }
                 }
             })
@@ -109,6 +117,18 @@ impl NetWorker {
         let (tx, rx) = mpsc::channel();
         self.jobs
             .send(Job::Attach(job, tx))
+            .map_err(|_| "the network thread is gone".to_string())?;
+        rx.recv()
+            .map_err(|_| "the network thread is gone".to_string())?
+    }
+}
+
+impl NetWorker {
+    /// Removes a container's interface from this network.
+    pub fn detach(&self, veth: &str) -> Result<(), String> {
+        let (tx, rx) = mpsc::channel();
+        self.jobs
+            .send(Job::Detach(veth.to_string(), tx))
             .map_err(|_| "the network thread is gone".to_string())?;
         rx.recv()
             .map_err(|_| "the network thread is gone".to_string())?
