@@ -124,8 +124,14 @@ fn usernet_commands_and_bad_input() {
         assert_eq!(a.stdout.trim(), "alpha");
         ctx.ok(&["network", "create", "beta"]);
         ctx.ok(&[
-            "network", "create", "--subnet", "10.123.4.0/24", "--gateway", "10.123.4.9",
-            "--internal", "gamma",
+            "network",
+            "create",
+            "--subnet",
+            "10.123.4.0/24",
+            "--gateway",
+            "10.123.4.9",
+            "--internal",
+            "gamma",
         ]);
         let all = networks(ctx);
         let get = |n: &str| all.iter().find(|v| v["name"] == n).unwrap().clone();
@@ -151,7 +157,15 @@ fn usernet_commands_and_bad_input() {
             vec!["network", "create", "--subnet", "10.200.0.0/33", "x5"],
             vec!["network", "create", "--subnet", "10.200.0.1/24", "x6"],
             vec!["network", "create", "--subnet", "banana/24", "x7"],
-            vec!["network", "create", "--subnet", "10.200.0.0/24", "--gateway", "10.201.0.1", "x8"],
+            vec![
+                "network",
+                "create",
+                "--subnet",
+                "10.200.0.0/24",
+                "--gateway",
+                "10.201.0.1",
+                "x8",
+            ],
             vec!["network", "create", "--gateway", "nope", "x9"],
             vec!["network", "create", "host"],
             vec!["network", "create", "bad/name"],
@@ -169,9 +183,9 @@ fn usernet_commands_and_bad_input() {
                 let dst = u32::from_str_radix(f[1], 16).ok()?;
                 let mask = u32::from_str_radix(f[7], 16).ok()?;
                 let p = u32::from_be_bytes(mask.to_ne_bytes()).count_ones();
-                (p >= 8 && p <= 29).then(|| {
-                    format!("{}/{p}", std::net::Ipv4Addr::from(dst.to_ne_bytes()))
-                })
+                (8..=29)
+                    .contains(&p)
+                    .then(|| format!("{}/{p}", std::net::Ipv4Addr::from(dst.to_ne_bytes())))
             })
             .collect();
         match routes.first() {
@@ -182,7 +196,10 @@ fn usernet_commands_and_bad_input() {
             let out = ctx.rless(args);
             assert_one_error(&out, 125);
         }
-        assert_eq!(fs::read_dir(ctx.root.join("networks")).unwrap().count(), before);
+        assert_eq!(
+            fs::read_dir(ctx.root.join("networks")).unwrap().count(),
+            before
+        );
         let out = ctx.rless(&["network", "create", "alpha"]);
         assert!(out.stderr.contains("already exists"), "{out}");
 
@@ -192,12 +209,57 @@ fn usernet_commands_and_bad_input() {
         }
         for args in [
             vec!["run", "--rm", "--network", "nosuch", IMG, "true"],
-            vec!["run", "--rm", "--network", "alpha", "--ip", "10.89.9.5", IMG, "true"],
-            vec!["run", "--rm", "--network", "alpha", "--ip", "10.89.0.1", IMG, "true"],
-            vec!["run", "--rm", "--network", "alpha", "--ip", "x", IMG, "true"],
-            vec!["run", "--rm", "--network", "alpha", "--network", "host", IMG, "true"],
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                "alpha",
+                "--ip",
+                "10.89.9.5",
+                IMG,
+                "true",
+            ],
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                "alpha",
+                "--ip",
+                "10.89.0.1",
+                IMG,
+                "true",
+            ],
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                "alpha",
+                "--ip",
+                "x",
+                IMG,
+                "true",
+            ],
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                "alpha",
+                "--network",
+                "host",
+                IMG,
+                "true",
+            ],
             vec!["run", "--rm", "--network-alias", "a", IMG, "true"],
-            vec!["run", "--rm", "--network", "alpha", "--userns", "keep-id", IMG, "true"],
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                "alpha",
+                "--userns",
+                "keep-id",
+                IMG,
+                "true",
+            ],
         ] {
             let out = ctx.rless(&args);
             assert_one_error(&out, 125);
@@ -206,11 +268,28 @@ fn usernet_commands_and_bad_input() {
         // An address taken by a running container: the second run fails
         // at start, and is removed.
         ctx.ok(&[
-            "run", "-d", "--name", "holder", "--network", "alpha", "--ip", "10.89.0.7", IMG,
-            "sleep", "60",
+            "run",
+            "-d",
+            "--name",
+            "holder",
+            "--network",
+            "alpha",
+            "--ip",
+            "10.89.0.7",
+            IMG,
+            "sleep",
+            "60",
         ]);
         let out = ctx.rless(&[
-            "run", "-d", "--network", "alpha", "--ip", "10.89.0.7", IMG, "sleep", "60",
+            "run",
+            "-d",
+            "--network",
+            "alpha",
+            "--ip",
+            "10.89.0.7",
+            IMG,
+            "sleep",
+            "60",
         ]);
         assert_one_error(&out, 125);
         assert!(out.stderr.contains("already in use"), "{out}");
@@ -232,8 +311,21 @@ fn usernet_tcp_and_udp_by_name_and_alias() {
         }
         ctx.ok(&["network", "create", "app"]);
         ctx.ok(&[
-            "run", "-d", "--name", "web", "--network", "app", "--network-alias", "www", IMG,
-            "httpd", "-f", "-p", "80", "-h", "/www",
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "app",
+            "--network-alias",
+            "www",
+            IMG,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
         ]);
         // Straight after `run -d` returns: the name must already resolve.
         let out = sh(
@@ -248,11 +340,26 @@ fn usernet_tcp_and_udp_by_name_and_alias() {
         assert!(out.stdout.contains("inet 10.89.0."), "{out}");
         // The container's own /etc/hosts names it with its address.
         let h = ctx.ok(&["exec", "web", "cat", "/etc/hosts"]);
-        assert!(h.stdout.contains("10.89.0.2\t") && h.stdout.contains("web"), "{h}");
+        assert!(
+            h.stdout.contains("10.89.0.2\t") && h.stdout.contains("web"),
+            "{h}"
+        );
 
         // UDP: a datagram to the container by name, and by alias, arrives
         // in its namespace (nslookup sends its query to web:53).
-        ctx.ok(&["run", "-d", "--name", "sink", "--network", "app", "--network-alias", "drain", IMG, "sleep", "120"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "sink",
+            "--network",
+            "app",
+            "--network-alias",
+            "drain",
+            IMG,
+            "sleep",
+            "120",
+        ]);
         let pid = init_pid(ctx, "sink");
         for target in ["sink", "drain"] {
             let Some(rx) = udp_receiver(pid) else {
@@ -267,8 +374,23 @@ fn usernet_tcp_and_udp_by_name_and_alias() {
             );
         }
         // TCP with nc, both ways of naming.
-        ctx.ok(&["run", "-d", "--name", "talk", "--network", "app", IMG, "sh", "-c", "echo pong | nc -l -p 7000"]);
-        let out = sh(ctx, "app", "for i in 1 2 3 4 5 6 7 8 9 10; do nc talk 7000 && break; sleep 0.2; done");
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "talk",
+            "--network",
+            "app",
+            IMG,
+            "sh",
+            "-c",
+            "echo pong | nc -l -p 7000",
+        ]);
+        let out = sh(
+            ctx,
+            "app",
+            "for i in 1 2 3 4 5 6 7 8 9 10; do nc talk 7000 && break; sleep 0.2; done",
+        );
         assert!(out.stdout.contains("pong"), "{out}");
 
         ctx.ok(&["rm", "-f", "web", "sink", "talk"]);
@@ -294,8 +416,29 @@ fn usernet_isolation_internal_and_outbound() {
         });
         ctx.ok(&["network", "create", "-o", "allow_host_loopback=true", "red"]);
         ctx.ok(&["network", "create", "blue"]);
-        ctx.ok(&["network", "create", "--internal", "-o", "allow_host_loopback=true", "vault"]);
-        ctx.ok(&["run", "-d", "--name", "r1", "--network", "red", IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
+        ctx.ok(&[
+            "network",
+            "create",
+            "--internal",
+            "-o",
+            "allow_host_loopback=true",
+            "vault",
+        ]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "r1",
+            "--network",
+            "red",
+            IMG,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
         let same = sh(ctx, "red", "timeout 10 wget -q -O - http://r1/index.html");
         assert!(same.stdout.contains("hello from web"), "{same}");
         // From another network: neither the name nor the address.
@@ -311,13 +454,39 @@ fn usernet_isolation_internal_and_outbound() {
         let out = sh(ctx, "red", &format!("nc -w 5 10.0.2.2 {port} </dev/null"));
         assert!(out.stdout.contains("host-says-hi"), "{out}");
         // --internal: no way out, though the option is the same.
-        let out = sh(ctx, "vault", &format!("nc -w 3 10.0.2.2 {port} </dev/null; echo rc=$?"));
+        let out = sh(
+            ctx,
+            "vault",
+            &format!("nc -w 3 10.0.2.2 {port} </dev/null; echo rc=$?"),
+        );
         assert!(!out.stdout.contains("host-says-hi"), "{out}");
         assert!(out.stdout.contains("rc=1"), "{out}");
         // A container on two networks reaches both.
-        ctx.ok(&["run", "-d", "--name", "b1", "--network", "blue", IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "b1",
+            "--network",
+            "blue",
+            IMG,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
         let both = ctx.rless(&[
-            "run", "--rm", "--network", "red", "--network", "blue", IMG, "sh", "-c",
+            "run",
+            "--rm",
+            "--network",
+            "red",
+            "--network",
+            "blue",
+            IMG,
+            "sh",
+            "-c",
             "wget -q -O - http://r1/index.html && wget -q -O - http://b1/index.html",
         ]);
         assert_eq!(both.stdout.matches("hello from web").count(), 2, "{both}");
@@ -333,7 +502,17 @@ fn usernet_rm_refused_while_attached() {
             return;
         }
         ctx.ok(&["network", "create", "busy"]);
-        ctx.ok(&["run", "-d", "--name", "c1", "--network", "busy", IMG, "sleep", "60"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "c1",
+            "--network",
+            "busy",
+            IMG,
+            "sleep",
+            "60",
+        ]);
         let out = ctx.rless(&["network", "rm", "busy"]);
         assert_one_error(&out, 125);
         assert!(out.stderr.contains("c1"), "{out}");
@@ -356,7 +535,21 @@ fn usernet_killed_helper_is_recovered() {
             return;
         }
         ctx.ok(&["network", "create", "rec"]);
-        ctx.ok(&["run", "-d", "--name", "web", "--network", "rec", IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "rec",
+            IMG,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
         let pids = helpers(ctx);
         assert_eq!(pids.len(), 1, "one helper: {pids:?}");
         nix::sys::signal::kill(
@@ -390,9 +583,22 @@ fn usernet_twenty_containers_leak_nothing() {
         // every removed container gives its address back.
         for i in 0..20 {
             let name = format!("l{i}");
-            ctx.ok(&["run", "-d", "--name", &name, "--network", "loop", IMG, "sleep", "60"]);
+            ctx.ok(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "loop",
+                IMG,
+                "sleep",
+                "60",
+            ]);
             let out = ctx.ok(&["exec", &name, "ip", "-4", "addr", "show", "eth0"]);
-            assert!(out.stdout.contains("inet 10.89.77.2/29"), "round {i}: {out}");
+            assert!(
+                out.stdout.contains("inet 10.89.77.2/29"),
+                "round {i}: {out}"
+            );
             ctx.ok(&["rm", "-f", &name]);
         }
         assert!(containers(ctx).is_empty());
@@ -418,17 +624,56 @@ fn usernet_published_port() {
             .unwrap()
             .port();
         let spec = format!("127.0.0.1:{port}:80");
-        ctx.ok(&["run", "-d", "--name", "pw", "-p", &spec, "--network", "pub", IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "pw",
+            "-p",
+            &spec,
+            "--network",
+            "pub",
+            IMG,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
         let p = ctx.ok(&["port", "pw"]);
-        assert!(p.stdout.contains(&format!("80/tcp -> 127.0.0.1:{port}")), "{p}");
+        assert!(
+            p.stdout.contains(&format!("80/tcp -> 127.0.0.1:{port}")),
+            "{p}"
+        );
         let body = http_get(port);
         assert!(body.contains("hello from web"), "{body}");
         // The port is taken: the next run fails at once and leaves nothing.
-        let out = ctx.rless(&["run", "-d", "--name", "pw2", "-p", &spec, "--network", "pub", IMG, "true"]);
+        let out = ctx.rless(&[
+            "run",
+            "-d",
+            "--name",
+            "pw2",
+            "-p",
+            &spec,
+            "--network",
+            "pub",
+            IMG,
+            "true",
+        ]);
         assert_one_error(&out, 125);
         assert!(out.stderr.contains("already in use"), "{out}");
         assert_eq!(containers(ctx).len(), 1);
-        let out = ctx.rless(&["run", "--rm", "-p", "5353:53/udp", "--network", "pub", IMG, "true"]);
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "-p",
+            "5353:53/udp",
+            "--network",
+            "pub",
+            IMG,
+            "true",
+        ]);
         assert_one_error(&out, 125);
         ctx.ok(&["rm", "-f", "pw"]);
         // The host port is free again.
@@ -466,8 +711,32 @@ fn usernet_connect_and_disconnect() {
         }
         ctx.ok(&["network", "create", "front"]);
         ctx.ok(&["network", "create", "back"]);
-        ctx.ok(&["run", "-d", "--name", "db", "--network", "back", IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
-        ctx.ok(&["run", "-d", "--name", "app", "--network", "front", IMG, "sleep", "120"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "db",
+            "--network",
+            "back",
+            IMG,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "app",
+            "--network",
+            "front",
+            IMG,
+            "sleep",
+            "120",
+        ]);
         let get = "timeout 10 wget -q -O - http://db/index.html; echo rc=$?";
         let before = ctx.ok(&["exec", "app", "sh", "-c", get]);
         assert!(!before.stdout.contains("hello from web"), "{before}");
@@ -488,7 +757,13 @@ fn usernet_connect_and_disconnect() {
             assert_one_error(&ctx.rless(&args), 125);
         }
         ctx.ok(&["network", "disconnect", "back", "app"]);
-        let gone = ctx.ok(&["exec", "app", "sh", "-c", "ip -4 addr; nslookup db; echo done"]);
+        let gone = ctx.ok(&[
+            "exec",
+            "app",
+            "sh",
+            "-c",
+            "ip -4 addr; nslookup db; echo done",
+        ]);
         assert!(!gone.stdout.contains("10.89.1."), "{gone}");
         ctx.ok(&["rm", "-f", "db", "app"]);
         assert!(helper_gone(ctx), "the helper did not exit");

@@ -52,11 +52,19 @@ impl Netlink {
     /// Sets link `name` up with `mtu`.
     pub fn set_up(&mut self, name: &str, mtu: u32) -> Result<()> {
         let index = index_of(name)?;
-        self.request(&format!("set {name} up"), |s| netlink::link_up(s, index, mtu))
+        self.request(&format!("set {name} up"), |s| {
+            netlink::link_up(s, index, mtu)
+        })
     }
 
     /// Creates bridge `name` with `addr/prefix`, up.
-    pub fn create_bridge(&mut self, name: &str, addr: Ipv4Addr, prefix: u8, mtu: u32) -> Result<u32> {
+    pub fn create_bridge(
+        &mut self,
+        name: &str,
+        addr: Ipv4Addr,
+        prefix: u8,
+        mtu: u32,
+    ) -> Result<u32> {
         self.request(&format!("create bridge {name}"), |s| {
             netlink::new_bridge(s, name, mtu)
         })?;
@@ -99,7 +107,9 @@ impl Netlink {
         gateway: Option<Ipv4Addr>,
     ) -> Result<()> {
         let index = index_of(name)?;
-        self.request(&format!("set {name} up"), |s| netlink::link_up(s, index, mtu))?;
+        self.request(&format!("set {name} up"), |s| {
+            netlink::link_up(s, index, mtu)
+        })?;
         self.request(&format!("add an address to {name}"), |s| {
             netlink::add_addr(s, index, addr, prefix)
         })?;

@@ -90,10 +90,15 @@ impl Core {
         let _ = proto;
         let bits = 32 - self.config.prefix_len as u32;
         let same_net = (u32::from(ip) >> bits) == (u32::from(self.config.addr) >> bits);
-        let routed = self.config.routed.iter().chain(&self.config.refused).any(|&(net, len)| {
-            let b = 32 - len as u32;
-            len > 0 && (u32::from(ip) >> b) == (u32::from(net) >> b)
-        });
+        let routed = self
+            .config
+            .routed
+            .iter()
+            .chain(&self.config.refused)
+            .any(|&(net, len)| {
+                let b = 32 - len as u32;
+                len > 0 && (u32::from(ip) >> b) == (u32::from(net) >> b)
+            });
         if same_net
             || routed
             || ip.is_loopback()

@@ -290,7 +290,11 @@ fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("invalid --ip {s:?}: not an IPv4 address"))?;
             if !net.subnet.is_host(ip) || ip == net.gateway {
-                bail!("--ip {ip} is outside network {}'s subnet {} (or is its gateway)", net.name, net.subnet);
+                bail!(
+                    "--ip {ip} is outside network {}'s subnet {} (or is its gateway)",
+                    net.name,
+                    net.subnet
+                );
             }
             Some(ip)
         }
@@ -302,7 +306,11 @@ fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
     }
     let user = spec.user_networks.as_mut().expect("checked");
     if user.attachments.iter().any(|x| x.network == net.name) {
-        bail!("container {} is already on network {}", config.name, net.name);
+        bail!(
+            "container {} is already on network {}",
+            config.name,
+            net.name
+        );
     }
     let attachment = network::Attachment {
         network: net.name.clone(),
@@ -337,7 +345,11 @@ fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
         bail!("container {} is not on network {}", config.name, net.name);
     };
     if user.attachments.len() == 1 {
-        bail!("container {} is on network {} only; a container keeps at least one network", config.name, net.name);
+        bail!(
+            "container {} is on network {} only; a container keeps at least one network",
+            config.name,
+            net.name
+        );
     }
     let state = rless::container::read_state(&dir);
     if state.running() {

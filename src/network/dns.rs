@@ -203,9 +203,18 @@ mod tests {
     fn lookup_across_networks() {
         let mut d = Directory::default();
         let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-        d.names.entry("a".into()).or_default().insert("x".into(), ip("10.89.0.2"));
-        d.names.entry("b".into()).or_default().insert("y".into(), ip("10.89.1.2"));
-        d.members.insert("c1".into(), vec![("a".into(), ip("10.89.0.3")), ("b".into(), ip("10.89.1.3"))]);
+        d.names
+            .entry("a".into())
+            .or_default()
+            .insert("x".into(), ip("10.89.0.2"));
+        d.names
+            .entry("b".into())
+            .or_default()
+            .insert("y".into(), ip("10.89.1.2"));
+        d.members.insert(
+            "c1".into(),
+            vec![("a".into(), ip("10.89.0.3")), ("b".into(), ip("10.89.1.3"))],
+        );
         assert_eq!(d.lookup("a", ip("10.89.0.9"), "x"), Some(ip("10.89.0.2")));
         assert_eq!(d.lookup("a", ip("10.89.0.3"), "y"), Some(ip("10.89.1.2")));
         assert_eq!(d.lookup("a", ip("10.89.0.9"), "y"), None);

@@ -62,7 +62,10 @@ pub enum Request {
         attachment: Attachment,
     },
     /// Removes a network from a running container.
-    Disconnect { container: String, network: String },
+    Disconnect {
+        container: String,
+        network: String,
+    },
 }
 
 /// The helper's answer.
@@ -216,7 +219,11 @@ impl Helper {
             };
             let (accept, exited) = {
                 let mut fds = vec![PollFd::new(&listener, PollFlags::IN)];
-                fds.extend(self.live.iter().map(|l| PollFd::new(&l.pidfd, PollFlags::IN)));
+                fds.extend(
+                    self.live
+                        .iter()
+                        .map(|l| PollFd::new(&l.pidfd, PollFlags::IN)),
+                );
                 let _ = poll(&mut fds, Some(&timeout));
                 let accept = !fds[0].revents().is_empty();
                 let exited: Vec<usize> = fds[1..]
@@ -413,8 +420,7 @@ impl Helper {
                 .map(|n| n.subnet)
                 .collect();
             let worker = NetWorker::start(&config, self.records.clone(), upstream, others)?;
-            self.nets
-                .insert(name.to_string(), Net { config, worker });
+            self.nets.insert(name.to_string(), Net { config, worker });
         }
         Ok(&self.nets[name])
     }
@@ -534,7 +540,12 @@ impl Helper {
         let Some(i) = self.live.iter().position(|l| l.rec.container == container) else {
             return Err("the container is not running on a user-defined network".into());
         };
-        let Some(k) = self.live[i].rec.nets.iter().position(|n| n.network == network) else {
+        let Some(k) = self.live[i]
+            .rec
+            .nets
+            .iter()
+            .position(|n| n.network == network)
+        else {
             return Err(format!("the container is not on network {network}"));
         };
         let gone = self.live[i].rec.nets.remove(k);

@@ -50,7 +50,10 @@ pub struct NetWorker {
     jobs: mpsc::Sender<Job>,
     thread: Option<std::thread::JoinHandle<()>>,
     dns_stop: Arc<AtomicBool>,
-    uplink: Option<(OwnedFd, std::thread::JoinHandle<Result<(), netstack::Error>>)>,
+    uplink: Option<(
+        OwnedFd,
+        std::thread::JoinHandle<Result<(), netstack::Error>>,
+    )>,
 }
 
 impl NetWorker {
@@ -223,8 +226,8 @@ fn attach(own_ns: &OwnedFd, bridge: u32, cfg: &NetworkConfig, j: AttachJob) -> R
         .map_err(|e| format!("cannot enter the container's network namespace: {e}"))?;
     // Names are looked up in the thread's namespace: configure from inside.
     let gw = j.default_route.then_some(cfg.gateway);
-    let configured = Netlink::open()
-        .and_then(|mut n| n.configure(&j.ifname, MTU, j.ip, cfg.subnet.prefix, gw));
+    let configured =
+        Netlink::open().and_then(|mut n| n.configure(&j.ifname, MTU, j.ip, cfg.subnet.prefix, gw));
     netstack::setns_net(own_ns.as_fd())
         .map_err(|e| format!("cannot return to the network's namespace: {e}"))?;
     configured.map_err(|e| format!("network {}: {e}", cfg.name))
@@ -235,7 +238,13 @@ fn start_uplink(
     tap: OwnedFd,
     cfg: &NetworkConfig,
     others: &[super::Subnet],
-) -> Result<(OwnedFd, std::thread::JoinHandle<Result<(), netstack::Error>>), String> {
+) -> Result<
+    (
+        OwnedFd,
+        std::thread::JoinHandle<Result<(), netstack::Error>>,
+    ),
+    String,
+> {
     // The network's own subnet is routed back through the TAP; the other
     // networks' are refused.
     let config = netstack::Config {

@@ -447,7 +447,8 @@ pub fn runtime_dir(root: &Path) -> PathBuf {
         });
     let canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let digest = crate::image::digest::Digest::of(canon.as_os_str().as_encoded_bytes());
-    base.join("rless").join(format!("net-{}", &digest.hex()[..12]))
+    base.join("rless")
+        .join(format!("net-{}", &digest.hex()[..12]))
 }
 
 #[cfg(test)]
@@ -469,7 +470,13 @@ mod tests {
             Subnet::parse("10.89.0.5/24"),
             Err(NetworkError::HostBits { .. })
         ));
-        for bad in ["10.89.0.0", "10.89.0.0/33", "x/24", "10.89.0.0/30", "::1/64"] {
+        for bad in [
+            "10.89.0.0",
+            "10.89.0.0/33",
+            "x/24",
+            "10.89.0.0/30",
+            "::1/64",
+        ] {
             assert!(Subnet::parse(bad).is_err(), "{bad}");
         }
     }

@@ -304,7 +304,9 @@ pub fn spawn(
     let mut published = published;
     if let (Some(u), Some(sock)) = (&spec.user_networks, &net_here) {
         let hosts = spec.plan.iter().find_map(|m| match m {
-            MountOp::Bind { source, target, .. } if target.as_path() == std::path::Path::new("/etc/hosts") => {
+            MountOp::Bind { source, target, .. }
+                if target.as_path() == std::path::Path::new("/etc/hosts") =>
+            {
                 Some(source.as_path())
             }
             _ => None,

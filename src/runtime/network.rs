@@ -176,8 +176,9 @@ pub fn attach_user_networks(
     hostname: &str,
     hosts: Option<&std::path::Path>,
 ) -> Result<Vec<std::net::Ipv4Addr>, String> {
-    let attached = crate::network::client::attach(&spec.store, &spec.container, init, &spec.attachments)
-        .map_err(|e| e.to_string());
+    let attached =
+        crate::network::client::attach(&spec.store, &spec.container, init, &spec.attachments)
+            .map_err(|e| e.to_string());
     let ips = match attached {
         Ok(ips) => ips,
         Err(e) => {

@@ -227,7 +227,10 @@ pub(super) fn user_networks(
     };
     if a.network.iter().all(|n| builtin(n)) {
         if a.network.len() > 1 {
-            bail!("--network {} cannot be combined with other networks", a.network[0]);
+            bail!(
+                "--network {} cannot be combined with other networks",
+                a.network[0]
+            );
         }
         if !a.network_alias.is_empty() {
             bail!("--network-alias needs a user-defined network (--network NAME)");
@@ -277,9 +280,8 @@ pub(super) fn write_generated_files(
         } else {
             String::new()
         };
-        let mut h = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}"
-        );
+        let mut h =
+            format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}");
         if slirp {
             h.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
         }
