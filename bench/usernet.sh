@@ -19,6 +19,8 @@ U=${RLESS_TEST_USER:-rlesstest}
 UID_=$(id -u "$U")
 WORK=$(mktemp -d /tmp/rless-usernet-bench.XXXXXX)
 chmod 755 "$WORK"
+mkdir -m 700 "$WORK/store"
+chown "$U" "$WORK/store"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 EX=$CARGO_TARGET_DIR/release/examples
 RLESS=$WORK/rless
