@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const IMG: &str = "unbb";
 const APPLETS: &[&str] = &[
     "sh", "httpd", "nc", "cat", "echo", "sleep", "ip", "wget", "grep", "true", "nslookup",
-    "hostname", "timeout",
+    "hostname", "timeout", "ping",
 ];
 
 fn setup(ctx: &Ctx) -> bool {
@@ -519,6 +519,11 @@ fn usernet_rm_refused_while_attached() {
         // A stopped container still uses it.
         ctx.ok(&["stop", "-t", "1", "c1"]);
         assert_one_error(&ctx.rless(&["network", "rm", "busy"]), 125);
+        // Started again, it is on its network again, under its name.
+        ctx.ok(&["start", "c1"]);
+        let out = sh(ctx, "busy", "nslookup c1 && ping -c 1 -W 3 c1");
+        assert!(out.success(), "{out}");
+        ctx.ok(&["stop", "-t", "1", "c1"]);
         let p = ctx.ok(&["network", "prune"]);
         assert!(p.stdout.is_empty(), "{p}");
         ctx.ok(&["rm", "c1"]);
