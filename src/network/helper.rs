@@ -38,6 +38,24 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    #[error(transparent)]
+    Link(#[from] super::links::LinkError),
+    #[error(transparent)]
+    Network(#[from] super::NetworkError),
+    #[error("cannot {op}: {source}")]
+    Sys { op: String, source: std::io::Error },
+    /// A request that cannot be done (an address in use, …).
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn sys(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> HelperError {
+    let op = op.into();
+    move |source| HelperError::Sys { op, source }
+}
+
 /// How long the helper stays with no container attached.
 pub const IDLE_EXIT: Duration = Duration::from_secs(2);
 
@@ -161,10 +179,9 @@ pub fn main(root: &Path, in_userns: bool, ids: &IdMode) -> i32 {
     }
 }
 
-fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), String> {
+fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), HelperError> {
     let rundir = super::runtime_dir(root);
-    std::fs::create_dir_all(&rundir)
-        .map_err(|e| format!("cannot create {}: {e}", rundir.display()))?;
+    std::fs::create_dir_all(&rundir).map_err(sys(format!("create {}", rundir.display())))?;
     let old: Vec<Record> = std::fs::read(rundir.join(STATE))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -178,17 +195,17 @@ fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), String> {
             // Containers of a killed helper still run: their U is ours.
             Some(r) => {
                 let p = format!("/proc/{}/ns/user", r.init_pid);
-                let f = std::fs::File::open(&p).map_err(|e| format!("cannot open {p}: {e}"))?;
+                let f = std::fs::File::open(&p).map_err(sys(format!("open {p}")))?;
                 nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWUSER)
-                    .map_err(|e| format!("cannot join the containers' user namespace: {e}"))?;
+                    .map_err(|e| sys("join the containers' user namespace")(e.into()))?;
             }
-            None => crate::runtime::ids::enter(ids, false, true).map_err(|e| e.to_string())?,
+            None => crate::runtime::ids::enter(ids, false, true)
+                .map_err(|e| sys("enter a user namespace")(std::io::Error::other(e)))?,
         }
     }
     let sock = rundir.join(SOCKET);
     let _ = std::fs::remove_file(&sock);
-    let listener =
-        UnixListener::bind(&sock).map_err(|e| format!("cannot bind {}: {e}", sock.display()))?;
+    let listener = UnixListener::bind(&sock).map_err(sys(format!("bind {}", sock.display())))?;
     let _ = std::fs::write(rundir.join(PID), std::process::id().to_string());
     let mut h = Helper {
         root: root.to_path_buf(),
@@ -359,12 +376,15 @@ impl Helper {
                     ips: vec![ip],
                 },
                 Err(e) => Response {
-                    error: Some(e),
+                    error: Some(e.to_string()),
                     ..Default::default()
                 },
             },
             Request::Disconnect { container, network } => Response {
-                error: self.disconnect(&container, &network).err(),
+                error: self
+                    .disconnect(&container, &network)
+                    .err()
+                    .map(|e| e.to_string()),
                 ..Default::default()
             },
             Request::Attach {
@@ -375,7 +395,7 @@ impl Helper {
                 Ok(ns) => match self.attach(container, init_pid, &networks, ns) {
                     Ok(ips) => Response { error: None, ips },
                     Err(e) => Response {
-                        error: Some(e),
+                        error: Some(e.to_string()),
                         ..Default::default()
                     },
                 },
@@ -398,9 +418,9 @@ impl Helper {
     }
 
     /// The network's worker, started if needed.
-    fn net(&mut self, name: &str) -> Result<&Net, String> {
+    fn net(&mut self, name: &str) -> Result<&Net, HelperError> {
         if !self.nets.contains_key(name) {
-            let config = super::read(&self.root, name).map_err(|e| e.to_string())?;
+            let config = super::read(&self.root, name)?;
             let upstream = if config.internal {
                 None
             } else {
@@ -431,14 +451,15 @@ impl Helper {
         init_pid: i32,
         networks: &[Attachment],
         ns: OwnedFd,
-    ) -> Result<Vec<Ipv4Addr>, String> {
+    ) -> Result<Vec<Ipv4Addr>, HelperError> {
         let pidfd = rustix::process::pidfd_open(
-            rustix::process::Pid::from_raw(init_pid).ok_or("bad pid")?,
+            rustix::process::Pid::from_raw(init_pid)
+                .ok_or_else(|| HelperError::Refused(format!("bad pid {init_pid}")))?,
             rustix::process::PidfdFlags::empty(),
         )
-        .map_err(|e| format!("the container's init is gone: {e}"))?;
-        let init_start =
-            crate::container::process_start(init_pid).ok_or("the container's init is gone")?;
+        .map_err(|e| sys("watch the container's init")(e.into()))?;
+        let init_start = crate::container::process_start(init_pid)
+            .ok_or_else(|| HelperError::Refused("the container's init is gone".into()))?;
         self.reap();
         // A restarted container replaces its old attachment.
         if let Some(i) = self.live.iter().position(|l| l.rec.container == container) {
@@ -476,33 +497,47 @@ impl Helper {
 
     /// An address on `config`'s network: `want` if free, else the lowest
     /// free one.
-    fn allocate(&self, config: &NetworkConfig, want: Option<Ipv4Addr>) -> Result<Ipv4Addr, String> {
+    fn allocate(
+        &self,
+        config: &NetworkConfig,
+        want: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Addr, HelperError> {
         let used = self.used(&config.name);
         match want {
-            Some(ip) if !config.subnet.is_host(ip) || ip == config.gateway => Err(format!(
-                "address {ip} is not a free host address of network {} ({})",
-                config.name, config.subnet
-            )),
-            Some(ip) if used.contains(&ip) => Err(format!(
+            Some(ip) if !config.subnet.is_host(ip) || ip == config.gateway => {
+                Err(HelperError::Refused(format!(
+                    "address {ip} is not a free host address of network {} ({})",
+                    config.name, config.subnet
+                )))
+            }
+            Some(ip) if used.contains(&ip) => Err(HelperError::Refused(format!(
                 "address {ip} is already in use on network {}",
                 config.name
-            )),
+            ))),
             Some(ip) => Ok(ip),
             None => (2..=config.subnet.hosts())
                 .filter_map(|n| config.subnet.nth(n))
                 .find(|ip| *ip != config.gateway && !used.contains(ip))
-                .ok_or_else(|| format!("network {} has no free address left", config.name)),
+                .ok_or_else(|| {
+                    HelperError::Refused(format!(
+                        "network {} has no free address left",
+                        config.name
+                    ))
+                }),
         }
     }
 
     /// `network connect`: one more interface for a running container.
-    fn connect(&mut self, container: &str, a: &Attachment) -> Result<Ipv4Addr, String> {
+    fn connect(&mut self, container: &str, a: &Attachment) -> Result<Ipv4Addr, HelperError> {
         self.reap();
         let Some(i) = self.live.iter().position(|l| l.rec.container == container) else {
-            return Err("the container is not running on a user-defined network (only those can be connected)".into());
+            return Err(HelperError::Refused("the container is not running on a user-defined network (only those can be connected)".into()));
         };
         if self.live[i].rec.nets.iter().any(|n| n.network == a.network) {
-            return Err(format!("the container is already on network {}", a.network));
+            return Err(HelperError::Refused(format!(
+                "the container is already on network {}",
+                a.network
+            )));
         }
         let config = self.net(&a.network)?.config.clone();
         let ip = self.allocate(&config, a.ip)?;
@@ -514,7 +549,7 @@ impl Helper {
         let default_route = !config.internal && !rec.nets.iter().any(|n| n.default_route);
         let p = format!("/proc/{}/ns/net", rec.init_pid);
         let ns: OwnedFd = std::fs::File::open(&p)
-            .map_err(|e| format!("cannot open {p}: {e}"))?
+            .map_err(sys(format!("open {p}")))?
             .into();
         let mut one = Record {
             nets: vec![RecNet {
@@ -535,10 +570,12 @@ impl Helper {
     }
 
     /// `network disconnect`: removes the container's interface on `network`.
-    fn disconnect(&mut self, container: &str, network: &str) -> Result<(), String> {
+    fn disconnect(&mut self, container: &str, network: &str) -> Result<(), HelperError> {
         self.reap();
         let Some(i) = self.live.iter().position(|l| l.rec.container == container) else {
-            return Err("the container is not running on a user-defined network".into());
+            return Err(HelperError::Refused(
+                "the container is not running on a user-defined network".into(),
+            ));
         };
         let Some(k) = self.live[i]
             .rec
@@ -546,7 +583,9 @@ impl Helper {
             .iter()
             .position(|n| n.network == network)
         else {
-            return Err(format!("the container is not on network {network}"));
+            return Err(HelperError::Refused(format!(
+                "the container is not on network {network}"
+            )));
         };
         let gone = self.live[i].rec.nets.remove(k);
         if let Some(net) = self.nets.get(network) {
@@ -563,14 +602,12 @@ impl Helper {
     }
 
     /// Creates the record's interfaces and publishes its names.
-    fn plug(&mut self, rec: &mut Record, ns: &OwnedFd) -> Result<(), String> {
+    fn plug(&mut self, rec: &mut Record, ns: &OwnedFd) -> Result<(), HelperError> {
         for n in rec.nets.iter_mut() {
             self.veths += 1;
             let veth = format!("veth{}", self.veths);
             n.veth = veth.clone();
-            let netns = ns
-                .try_clone()
-                .map_err(|e| format!("cannot duplicate a descriptor: {e}"))?;
+            let netns = ns.try_clone().map_err(sys("duplicate a descriptor"))?;
             let net = self.net(&n.network)?;
             net.worker.attach(AttachJob {
                 netns,
@@ -599,16 +636,17 @@ impl Helper {
     }
 
     /// A container of a killed helper: its interfaces again.
-    fn reattach(&mut self, mut rec: Record) -> Result<(), String> {
+    fn reattach(&mut self, mut rec: Record) -> Result<(), HelperError> {
         let p = format!("/proc/{}/ns/net", rec.init_pid);
         let ns: OwnedFd = std::fs::File::open(&p)
-            .map_err(|e| format!("cannot open {p}: {e}"))?
+            .map_err(sys(format!("open {p}")))?
             .into();
         let pidfd = rustix::process::pidfd_open(
-            rustix::process::Pid::from_raw(rec.init_pid).ok_or("bad pid")?,
+            rustix::process::Pid::from_raw(rec.init_pid)
+                .ok_or_else(|| HelperError::Refused(format!("bad pid {}", rec.init_pid)))?,
             rustix::process::PidfdFlags::empty(),
         )
-        .map_err(|e| format!("container init gone: {e}"))?;
+        .map_err(|e| sys("watch the container's init")(e.into()))?;
         self.plug(&mut rec, &ns)?;
         self.live.push(Live { rec, pidfd });
         Ok(())

@@ -24,6 +24,37 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 const BRIDGE: &str = "rless0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("network {network}: {source}")]
+    Link {
+        network: String,
+        source: netstack::Error,
+    },
+    #[error("network {network}: cannot {op}: {source}")]
+    Sys {
+        network: String,
+        op: &'static str,
+        source: std::io::Error,
+    },
+    #[error("the thread of network {0} is gone")]
+    Gone(String),
+}
+
+fn link_err(network: &str) -> impl FnOnce(netstack::Error) -> LinkError + use<> {
+    let network = network.to_string();
+    move |source| LinkError::Link { network, source }
+}
+
+fn sys_err(network: &str, op: &'static str) -> impl FnOnce(std::io::Error) -> LinkError + use<> {
+    let network = network.to_string();
+    move |source| LinkError::Sys {
+        network,
+        op,
+        source,
+    }
+}
 const MTU: u32 = netstack::DEFAULT_MTU as u32;
 
 /// One interface to give a container.
@@ -40,13 +71,14 @@ pub struct AttachJob {
 }
 
 enum Job {
-    Attach(AttachJob, mpsc::Sender<Result<(), String>>),
+    Attach(AttachJob, mpsc::Sender<Result<(), LinkError>>),
     /// Deletes a bridge-side veth (its peer in the container goes too).
-    Detach(String, mpsc::Sender<Result<(), String>>),
+    Detach(String, mpsc::Sender<Result<(), LinkError>>),
 }
 
 /// A running network.
 pub struct NetWorker {
+    name: String,
     jobs: mpsc::Sender<Job>,
     thread: Option<std::thread::JoinHandle<()>>,
     dns_stop: Arc<AtomicBool>,
@@ -66,9 +98,9 @@ impl NetWorker {
         records: Records,
         upstream: Option<(UdpSocket, SocketAddr)>,
         others: Vec<super::Subnet>,
-    ) -> Result<NetWorker, String> {
+    ) -> Result<NetWorker, LinkError> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<Option<OwnedFd>, String>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<Option<OwnedFd>, LinkError>>();
         let dns_stop = Arc::new(AtomicBool::new(false));
         let (cfg, stop) = (config.clone(), dns_stop.clone());
         let thread = std::thread::Builder::new()
@@ -93,17 +125,18 @@ impl NetWorker {
                         Job::Detach(veth, reply) => {
                             let r = Netlink::open()
                                 .and_then(|mut n| n.delete(&veth))
-                                .map_err(|e| format!("network {}: {e}", cfg.name));
+                                .map_err(link_err(&cfg.name));
                             let _ = reply.send(r);
                         }
                     }
                 }
             })
-            .map_err(|e| format!("cannot start the network thread: {e}"))?;
+            .map_err(sys_err(&config.name, "start the network thread"))?;
         let tap = ready_rx
             .recv()
-            .map_err(|_| "the network thread failed".to_string())??;
+            .map_err(|_| LinkError::Gone(config.name.clone()))??;
         let mut worker = NetWorker {
+            name: config.name.clone(),
             jobs,
             thread: Some(thread),
             dns_stop,
@@ -116,25 +149,23 @@ impl NetWorker {
     }
 
     /// Gives a container an interface on this network.
-    pub fn attach(&self, job: AttachJob) -> Result<(), String> {
+    pub fn attach(&self, job: AttachJob) -> Result<(), LinkError> {
         let (tx, rx) = mpsc::channel();
         self.jobs
             .send(Job::Attach(job, tx))
-            .map_err(|_| "the network thread is gone".to_string())?;
-        rx.recv()
-            .map_err(|_| "the network thread is gone".to_string())?
+            .map_err(|_| LinkError::Gone(self.name.clone()))?;
+        rx.recv().map_err(|_| LinkError::Gone(self.name.clone()))?
     }
 }
 
 impl NetWorker {
     /// Removes a container's interface from this network.
-    pub fn detach(&self, veth: &str) -> Result<(), String> {
+    pub fn detach(&self, veth: &str) -> Result<(), LinkError> {
         let (tx, rx) = mpsc::channel();
         self.jobs
             .send(Job::Detach(veth.to_string(), tx))
-            .map_err(|_| "the network thread is gone".to_string())?;
-        rx.recv()
-            .map_err(|_| "the network thread is gone".to_string())?
+            .map_err(|_| LinkError::Gone(self.name.clone()))?;
+        rx.recv().map_err(|_| LinkError::Gone(self.name.clone()))?
     }
 }
 
@@ -162,20 +193,15 @@ fn setup_namespace(
     records: Records,
     upstream: Option<(UdpSocket, SocketAddr)>,
     stop: Arc<AtomicBool>,
-) -> Result<(OwnedFd, u32, Option<OwnedFd>), String> {
-    let e = |what: &str| {
-        let what = what.to_string();
-        move |err: netstack::Error| format!("network {}: {what}: {err}", cfg.name)
-    };
-    netstack::unshare_netns()
-        .map_err(|err| format!("cannot create the namespace of network {}: {err}", cfg.name))?;
+) -> Result<(OwnedFd, u32, Option<OwnedFd>), LinkError> {
+    netstack::unshare_netns().map_err(sys_err(&cfg.name, "create the namespace"))?;
     let ns = std::fs::File::open("/proc/thread-self/ns/net")
-        .map_err(|err| format!("cannot open the network namespace: {err}"))?;
-    let mut nl = Netlink::open().map_err(e("netlink"))?;
-    nl.set_up("lo", 65536).map_err(e("loopback"))?;
+        .map_err(sys_err(&cfg.name, "open the namespace"))?;
+    let mut nl = Netlink::open().map_err(link_err(&cfg.name))?;
+    nl.set_up("lo", 65536).map_err(link_err(&cfg.name))?;
     let bridge = nl
         .create_bridge(BRIDGE, cfg.gateway, cfg.subnet.prefix, MTU)
-        .map_err(e("bridge"))?;
+        .map_err(link_err(&cfg.name))?;
     let tap = if cfg.internal {
         None
     } else {
@@ -183,30 +209,33 @@ fn setup_namespace(
             mtu: MTU,
             ..Default::default()
         };
-        let tap = netstack::tap::create_with("uplink", &setup).map_err(e("uplink"))?;
+        let tap = netstack::tap::create_with("uplink", &setup).map_err(link_err(&cfg.name))?;
         std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
-            .map_err(|err| format!("network {}: cannot enable forwarding: {err}", cfg.name))?;
+            .map_err(sys_err(&cfg.name, "enable forwarding"))?;
         Some(tap)
     };
-    let sock = UdpSocket::bind((cfg.gateway, 53)).map_err(|err| {
-        format!(
-            "network {}: cannot bind the DNS server on {}:53: {err}",
-            cfg.name, cfg.gateway
-        )
-    })?;
+    let sock = UdpSocket::bind((cfg.gateway, 53)).map_err(sys_err(
+        &cfg.name,
+        "bind the DNS server on the gateway, port 53",
+    ))?;
     std::thread::Builder::new()
         .name(format!("dns-{}", cfg.name))
         .spawn({
             let name = cfg.name.clone();
             move || dns::serve(name, sock, upstream, records, stop)
         })
-        .map_err(|err| format!("cannot start the DNS thread: {err}"))?;
+        .map_err(sys_err(&cfg.name, "start the DNS thread"))?;
     Ok((ns.into(), bridge, tap))
 }
 
 /// In the worker thread: the veth pair and the container side's address.
-fn attach(own_ns: &OwnedFd, bridge: u32, cfg: &NetworkConfig, j: AttachJob) -> Result<(), String> {
-    let mut nl = Netlink::open().map_err(|e| e.to_string())?;
+fn attach(
+    own_ns: &OwnedFd,
+    bridge: u32,
+    cfg: &NetworkConfig,
+    j: AttachJob,
+) -> Result<(), LinkError> {
+    let mut nl = Netlink::open().map_err(link_err(&cfg.name))?;
     // A namespace that just died (a restart, a killed helper) frees its
     // links in the background: retry a name that is still taken.
     let mut tries = 0;
@@ -219,18 +248,20 @@ fn attach(own_ns: &OwnedFd, bridge: u32, cfg: &NetworkConfig, j: AttachJob) -> R
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            Err(e) => return Err(format!("network {}: {e}", cfg.name)),
+            Err(e) => return Err(link_err(&cfg.name)(e)),
         }
     }
-    netstack::setns_net(j.netns.as_fd())
-        .map_err(|e| format!("cannot enter the container's network namespace: {e}"))?;
+    netstack::setns_net(j.netns.as_fd()).map_err(sys_err(
+        &cfg.name,
+        "enter the container's network namespace",
+    ))?;
     // Names are looked up in the thread's namespace: configure from inside.
     let gw = j.default_route.then_some(cfg.gateway);
     let configured =
         Netlink::open().and_then(|mut n| n.configure(&j.ifname, MTU, j.ip, cfg.subnet.prefix, gw));
     netstack::setns_net(own_ns.as_fd())
-        .map_err(|e| format!("cannot return to the network's namespace: {e}"))?;
-    configured.map_err(|e| format!("network {}: {e}", cfg.name))
+        .map_err(sys_err(&cfg.name, "return to the network's namespace"))?;
+    configured.map_err(link_err(&cfg.name))
 }
 
 /// netstack on the uplink TAP, in the host's namespace (the caller's).
@@ -243,7 +274,7 @@ fn start_uplink(
         OwnedFd,
         std::thread::JoinHandle<Result<(), netstack::Error>>,
     ),
-    String,
+    LinkError,
 > {
     // The network's own subnet is routed back through the TAP; the other
     // networks' are refused.
@@ -253,13 +284,13 @@ fn start_uplink(
         allow_host_loopback: cfg.allow_host_loopback,
         ..Default::default()
     };
-    let bound = netstack::bind_ports(&config).map_err(|e| e.to_string())?;
-    let stack = netstack::Stack::new(tap, config, bound).map_err(|e| e.to_string())?;
+    let bound = netstack::bind_ports(&config).map_err(link_err(&cfg.name))?;
+    let stack = netstack::Stack::new(tap, config, bound).map_err(link_err(&cfg.name))?;
     let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| format!("cannot create a pipe: {e}"))?;
+        .map_err(|e| sys_err(&cfg.name, "create a pipe")(e.into()))?;
     let thread = std::thread::Builder::new()
         .name(format!("uplink-{}", cfg.name))
         .spawn(move || stack.run(stop_r))
-        .map_err(|e| format!("cannot start the uplink thread: {e}"))?;
+        .map_err(sys_err(&cfg.name, "start the uplink thread"))?;
     Ok((stop_w, thread))
 }
