@@ -746,6 +746,23 @@ fn usernet_connect_and_disconnect() {
         let before = ctx.ok(&["exec", "app", "sh", "-c", get]);
         assert!(!before.stdout.contains("hello from web"), "{before}");
         ctx.ok(&["network", "connect", "--alias", "api", "back", "app"]);
+        let v: serde_json::Value =
+            serde_json::from_str(&ctx.ok(&["inspect", "app"]).stdout).unwrap();
+        let nets = &v[0]["NetworkSettings"]["Networks"];
+        assert!(
+            nets["front"]["IPAddress"]
+                .as_str()
+                .unwrap()
+                .starts_with("10.89.0."),
+            "{v}"
+        );
+        assert!(
+            nets["back"]["IPAddress"]
+                .as_str()
+                .unwrap()
+                .starts_with("10.89.1."),
+            "{v}"
+        );
         let after = ctx.ok(&["exec", "app", "sh", "-c", get]);
         assert!(after.stdout.contains("hello from web"), "{after}");
         // The new alias resolves for the others on that network.

@@ -320,15 +320,19 @@ fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
             .collect(),
         ip,
     };
-    let state = rless::container::read_state(&dir);
+    let mut state = rless::container::read_state(&dir);
     if state.running() {
-        network::client::change(
+        let ip = network::client::change(
             store.root(),
             &network::helper::Request::Connect {
                 container: config.id.as_str().to_string(),
                 attachment: attachment.clone(),
             },
         )?;
+        if let Some(ip) = ip {
+            state.networks.push((net.name.clone(), ip));
+            rless::container::write_state(&dir, &state)?;
+        }
     }
     user.attachments.push(attachment);
     rless::container::write_spec(&dir, &spec)?;
@@ -351,7 +355,7 @@ fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
             net.name
         );
     }
-    let state = rless::container::read_state(&dir);
+    let mut state = rless::container::read_state(&dir);
     if state.running() {
         network::client::change(
             store.root(),
@@ -360,6 +364,8 @@ fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
                 network: net.name.clone(),
             },
         )?;
+        state.networks.retain(|(n, _)| *n != net.name);
+        rless::container::write_state(&dir, &state)?;
     }
     user.attachments.remove(k);
     rless::container::write_spec(&dir, &spec)?;

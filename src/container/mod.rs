@@ -202,6 +202,9 @@ pub struct ContainerState {
     /// Published ports, with the host ports actually bound.
     #[serde(default)]
     pub ports: Vec<crate::runtime::network::Publish>,
+    /// User-defined networks: (network, address) while running.
+    #[serde(default)]
+    pub networks: Vec<(String, std::net::Ipv4Addr)>,
 }
 
 impl ContainerState {

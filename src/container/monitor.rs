@@ -138,6 +138,7 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
         driver: started.driver.map(|d| d.name().to_string()),
         restart_count: restarts,
         ports: started.ports(),
+        networks: started.networks(),
         ..Default::default()
     }
 }

@@ -168,6 +168,8 @@ pub struct Started {
     forwarder: Option<crate::network::publish::Forwarder>,
     /// Its published ports, as bound.
     user_ports: Vec<network::Publish>,
+    /// Its addresses on its user-defined networks.
+    user_ips: Vec<(String, std::net::Ipv4Addr)>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
 }
@@ -185,6 +187,11 @@ impl Started {
         if let Some(server) = self._fuse.take() {
             server.join();
         }
+    }
+
+    /// The container's user-defined networks and its address on each.
+    pub fn networks(&self) -> Vec<(String, std::net::Ipv4Addr)> {
+        self.user_ips.clone()
     }
 
     /// The published ports, with the host ports actually bound.
@@ -300,7 +307,7 @@ pub fn spawn(
         },
         _ => None,
     };
-    let (mut forwarder, mut user_ports) = (None, Vec::new());
+    let (mut forwarder, mut user_ports, mut user_ips) = (None, Vec::new(), Vec::new());
     let mut published = published;
     if let (Some(u), Some(sock)) = (&spec.user_networks, &net_here) {
         let hosts = spec.plan.iter().find_map(|m| match m {
@@ -312,6 +319,14 @@ pub fn spawn(
             _ => None,
         });
         let attached = network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts);
+        if let Ok(ips) = &attached {
+            user_ips = u
+                .attachments
+                .iter()
+                .map(|a| a.network.clone())
+                .zip(ips.iter().copied())
+                .collect();
+        }
         let started = attached.and_then(|ips| match (published.take(), ips.first()) {
             (Some(b), Some(ip)) => {
                 user_ports = b.ports();
@@ -353,6 +368,7 @@ pub fn spawn(
         network,
         forwarder,
         user_ports,
+        user_ips,
         terminal,
     }))
 }

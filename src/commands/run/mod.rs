@@ -635,6 +635,7 @@ fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
         started: Some(time::now()),
         driver: started.driver.map(|d| d.name().to_string()),
         ports: started.ports(),
+        networks: started.networks(),
         ..Default::default()
     };
     let _ = container::write_state(dir, &state);
