@@ -117,6 +117,31 @@ fn udp_receiver(pid: i32) -> Option<std::thread::JoinHandle<Vec<u8>>> {
     Some(t)
 }
 
+/// Like [`udp_receiver`], but answers the first datagram with `echo:`
+/// and its content.
+fn udp_echo(pid: i32) -> Option<std::thread::JoinHandle<()>> {
+    if !is_root() {
+        skip("entering a container's network namespace needs the tests to run as root");
+        return None;
+    }
+    let ns = fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let s = UdpSocket::bind("0.0.0.0:53").unwrap();
+        tx.send(()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = vec![0u8; 2048];
+        if let Ok((n, from)) = s.recv_from(&mut buf) {
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(&buf[..n]);
+            let _ = s.send_to(&reply, from);
+        }
+    });
+    rx.recv().unwrap();
+    Some(t)
+}
+
 #[test]
 fn usernet_commands_and_bad_input() {
     for_each_user("usernet_commands_and_bad_input", |ctx| {
@@ -669,18 +694,46 @@ fn usernet_published_port() {
         assert_one_error(&out, 125);
         assert!(out.stderr.contains("already in use"), "{out}");
         assert_eq!(containers(ctx).len(), 1);
-        let out = ctx.rless(&[
+        // UDP: a datagram to the published port arrives in the container
+        // (at a socket the test opens in its namespace), and the answer
+        // comes back to the client.
+        let uport = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let uspec = format!("127.0.0.1:{uport}:53/udp");
+        ctx.ok(&[
             "run",
-            "--rm",
+            "-d",
+            "--name",
+            "pu",
             "-p",
-            "5353:53/udp",
+            &uspec,
             "--network",
             "pub",
             IMG,
-            "true",
+            "sleep",
+            "60",
         ]);
-        assert_one_error(&out, 125);
-        ctx.ok(&["rm", "-f", "pw"]);
+        if let Some(rx) = udp_echo(init_pid(ctx, "pu")) {
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            let mut answer = None;
+            for _ in 0..20 {
+                client.send_to(b"udp-ping", ("127.0.0.1", uport)).unwrap();
+                if let Ok((n, _)) = client.recv_from(&mut buf) {
+                    answer = Some(buf[..n].to_vec());
+                    break;
+                }
+            }
+            assert_eq!(answer.as_deref(), Some(&b"echo:udp-ping"[..]));
+            rx.join().unwrap();
+        }
+        ctx.ok(&["rm", "-f", "pw", "pu"]);
         // The host port is free again.
         TcpListener::bind(("127.0.0.1", port)).expect("the host port was released");
         assert!(helper_gone(ctx), "the helper did not exit");

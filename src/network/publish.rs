@@ -9,11 +9,20 @@
 //! threads per connection; the kernel splices where it can). The forwarder
 //! is a process of its own so the monitor stays single-threaded (it clones
 //! again on restart); it dies with the monitor (PDEATHSIG) and is killed
-//! when the container stops ([`Forwarder::stop`]). TCP only; the client's
-//! address is not kept (the container sees its own address as the peer).
+//! when the container stops ([`Forwarder::stop`]). UDP: each client gets a
+//! connected socket in the container's namespace, whose answers go back
+//! from the host port; it is dropped after [`UDP_IDLE`] without traffic.
+//! The client's address is not kept (the container sees its own address as
+//! the peer).
 
 use crate::runtime::network::Publish;
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a UDP client's flow lives without traffic.
+pub const UDP_IDLE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -22,8 +31,11 @@ pub enum PublishError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("-p {0}/udp: UDP ports are not published on user-defined networks yet")]
-    Udp(u16),
+    #[error("cannot bind udp port {addr}: {source}")]
+    BindUdp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start the port forwarder: {0}")]
     Fork(std::io::Error),
 }
@@ -31,6 +43,7 @@ pub enum PublishError {
 /// Host listeners, bound.
 pub struct Bound {
     listeners: Vec<(Publish, TcpListener)>,
+    udp: Vec<(Publish, UdpSocket)>,
 }
 
 /// The forwarder process.
@@ -40,30 +53,39 @@ pub struct Forwarder {
 
 /// Binds every published port.
 pub fn bind(ports: &[Publish]) -> Result<Bound, PublishError> {
-    let mut listeners = Vec::new();
+    let (mut listeners, mut udp) = (Vec::new(), Vec::new());
     for p in ports {
-        if p.udp {
-            return Err(PublishError::Udp(p.container_port));
-        }
         let addr = SocketAddr::new(p.host_ip, p.host_port);
+        if p.udp {
+            let s =
+                UdpSocket::bind(addr).map_err(|source| PublishError::BindUdp { addr, source })?;
+            let mut bound = p.clone();
+            bound.host_port = s.local_addr().map(|a| a.port()).unwrap_or(p.host_port);
+            udp.push((bound, s));
+            continue;
+        }
         let l = TcpListener::bind(addr).map_err(|source| PublishError::Bind { addr, source })?;
         let mut bound = p.clone();
         bound.host_port = l.local_addr().map(|a| a.port()).unwrap_or(p.host_port);
         listeners.push((bound, l));
     }
-    Ok(Bound { listeners })
+    Ok(Bound { listeners, udp })
 }
 
 impl Bound {
     /// The ports as bound (random host ports filled in).
     pub fn ports(&self) -> Vec<Publish> {
-        self.listeners.iter().map(|(p, _)| p.clone()).collect()
+        self.listeners
+            .iter()
+            .map(|(p, _)| p.clone())
+            .chain(self.udp.iter().map(|(p, _)| p.clone()))
+            .collect()
     }
 
     /// Forks the forwarder to `ip` in the network namespace of `init`.
     /// The caller must be single-threaded.
     pub fn start(self, init: i32, ip: Ipv4Addr) -> Result<Option<Forwarder>, PublishError> {
-        if self.listeners.is_empty() {
+        if self.listeners.is_empty() && self.udp.is_empty() {
             return Ok(None);
         }
         let ns = std::fs::File::open(format!("/proc/{init}/ns/net")).map_err(PublishError::Fork)?;
@@ -77,7 +99,7 @@ impl Bound {
                     std::process::exit(1);
                 }
                 drop(ns);
-                serve(self.listeners, ip);
+                serve(self.listeners, self.udp, ip);
                 std::process::exit(0)
             }
         }
@@ -92,9 +114,9 @@ impl Forwarder {
     }
 }
 
-/// In the forwarder: one accepting thread per listener.
-fn serve(listeners: Vec<(Publish, TcpListener)>, ip: Ipv4Addr) {
-    let threads: Vec<_> = listeners
+/// In the forwarder: one thread per listener and per UDP port.
+fn serve(listeners: Vec<(Publish, TcpListener)>, udp: Vec<(Publish, UdpSocket)>, ip: Ipv4Addr) {
+    let mut threads: Vec<_> = listeners
         .into_iter()
         .map(|(p, l)| {
             std::thread::spawn(move || {
@@ -105,6 +127,10 @@ fn serve(listeners: Vec<(Publish, TcpListener)>, ip: Ipv4Addr) {
             })
         })
         .collect();
+    for (p, s) in udp {
+        let target = SocketAddr::from((ip, p.container_port));
+        threads.push(std::thread::spawn(move || relay_udp(s, target)));
+    }
     for t in threads {
         let _ = t.join();
     }
@@ -127,4 +153,46 @@ fn relay(client: TcpStream, target: SocketAddr) {
     let _ = std::io::copy(&mut &server, &mut &client);
     let _ = client.shutdown(Shutdown::Write);
     let _ = up.join();
+}
+
+/// UDP: datagrams from each client go out of a socket of its own to
+/// `target`; that socket's answers go back to the client from `host`.
+fn relay_udp(host: UdpSocket, target: SocketAddr) {
+    let host = Arc::new(host);
+    let flows: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Default::default();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, client)) = host.recv_from(&mut buf) else {
+            continue;
+        };
+        let existing = flows.lock().ok().and_then(|f| f.get(&client).cloned());
+        let flow = match existing {
+            Some(f) => f,
+            None => {
+                let Ok(s) = UdpSocket::bind("0.0.0.0:0") else {
+                    continue;
+                };
+                if s.connect(target).is_err() {
+                    continue;
+                }
+                let s = Arc::new(s);
+                if let Ok(mut f) = flows.lock() {
+                    f.insert(client, s.clone());
+                }
+                let (back, host, flows) = (s.clone(), host.clone(), flows.clone());
+                std::thread::spawn(move || {
+                    let _ = back.set_read_timeout(Some(UDP_IDLE));
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = back.recv(&mut buf) {
+                        let _ = host.send_to(&buf[..n], client);
+                    }
+                    if let Ok(mut f) = flows.lock() {
+                        f.remove(&client);
+                    }
+                });
+                s
+            }
+        };
+        let _ = flow.send(&buf[..n]);
+    }
 }

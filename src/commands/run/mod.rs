@@ -360,12 +360,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             ports.extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
         }
     }
-    if let Some(p) = user_ports.iter().find(|p| p.udp) {
-        bail!(
-            "-p {}/udp: UDP ports are not published on user-defined networks yet",
-            p.container_port
-        );
-    }
+
     let (entrypoint, cmd) = match &a.entrypoint {
         Some(e) if e.is_empty() => (vec![], rest),
         Some(e) => (vec![e.clone()], rest),
