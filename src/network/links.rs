@@ -202,6 +202,11 @@ fn setup_namespace(
     let bridge = nl
         .create_bridge(BRIDGE, cfg.gateway, cfg.subnet.prefix, MTU)
         .map_err(link_err(&cfg.name))?;
+    // Bridged frames need no firewall here (br_netfilter, where the host
+    // loaded it, would otherwise hook every one of them); best effort.
+    for f in ["iptables", "ip6tables", "arptables"] {
+        let _ = std::fs::write(format!("/proc/sys/net/bridge/bridge-nf-call-{f}"), "0");
+    }
     let tap = if cfg.internal {
         None
     } else {
