@@ -88,6 +88,13 @@ pub struct Config {
     pub host_buffer: usize,
     /// Idle timeout of UDP flows.
     pub udp_timeout: Duration,
+    /// Further networks (address, prefix) behind the container address,
+    /// which routes for them (a user-defined network's subnet): their
+    /// packets are accepted and answers go back through `addr`.
+    pub routed: Vec<(Ipv4Addr, u8)>,
+    /// Networks (address, prefix) never reached through the host: the
+    /// container's connections to them are refused.
+    pub refused: Vec<(Ipv4Addr, u8)>,
 }
 
 impl Default for Config {
@@ -109,6 +116,8 @@ impl Default for Config {
             tcp_buffer: 4 << 20,
             host_buffer: 4 << 20,
             udp_timeout: Duration::from_secs(60),
+            routed: Vec::new(),
+            refused: Vec::new(),
         }
     }
 }

@@ -83,6 +83,7 @@ mod device;
 pub mod fdpass;
 pub mod flow;
 mod icmp;
+pub mod link;
 pub mod netlink;
 mod pcap;
 mod ports;

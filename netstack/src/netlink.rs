@@ -1,5 +1,6 @@
 //! A minimal hand-written rtnetlink encoder/decoder: just enough to bring a
-//! link up with an MTU, add an IPv4 address and add a default route.
+//! link up with an MTU, add an IPv4 address and add a default route, and
+//! (for user-defined networks) create bridges and veth pairs.
 //!
 //! Messages are built into a `Vec<u8>` in native byte order (netlink is
 //! host-endian). Replies are parsed defensively: any length field that
@@ -12,6 +13,7 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 
 const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
 const RTM_NEWADDR: u16 = 20;
 const RTM_NEWROUTE: u16 = 24;
 
@@ -125,6 +127,79 @@ pub fn add_default_route(seq: u32, index: u32, gateway: Ipv4Addr) -> Vec<u8> {
         .finish()
 }
 
+const NLM_F_EXCL: u16 = 0x200;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MASTER: u16 = 10;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_NET_NS_FD: u16 = 28;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const VETH_INFO_PEER: u16 = 1;
+
+/// One attribute, padded, as bytes (for nesting).
+fn attr_bytes(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(align4(4 + data.len()));
+    v.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(data);
+    v.resize(align4(v.len()), 0);
+    v
+}
+
+fn name_bytes(name: &str) -> Vec<u8> {
+    let mut v = name.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+/// RTM_NEWLINK: create bridge `name` with `mtu` (fails if it exists).
+pub fn new_bridge(seq: u32, name: &str, mtu: u32) -> Vec<u8> {
+    let info = attr_bytes(IFLA_INFO_KIND, b"bridge");
+    Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq)
+        .bytes(&[0u8; 16])
+        .attr(IFLA_IFNAME, &name_bytes(name))
+        .attr(IFLA_MTU, &mtu.to_ne_bytes())
+        .attr(IFLA_LINKINFO, &info)
+        .finish()
+}
+
+/// RTM_NEWLINK: create veth pair `name` (here) and `peer`, the peer moved
+/// into the network namespace `peer_netns_fd` refers to; both with `mtu`.
+pub fn new_veth(seq: u32, name: &str, peer: &str, peer_netns_fd: u32, mtu: u32) -> Vec<u8> {
+    let mut peer_body = vec![0u8; 16]; // the peer's ifinfomsg
+    peer_body.extend(attr_bytes(IFLA_IFNAME, &name_bytes(peer)));
+    peer_body.extend(attr_bytes(IFLA_MTU, &mtu.to_ne_bytes()));
+    peer_body.extend(attr_bytes(IFLA_NET_NS_FD, &peer_netns_fd.to_ne_bytes()));
+    let data = attr_bytes(VETH_INFO_PEER, &peer_body);
+    let mut info = attr_bytes(IFLA_INFO_KIND, b"veth");
+    info.extend(attr_bytes(IFLA_INFO_DATA, &data));
+    Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq)
+        .bytes(&[0u8; 16])
+        .attr(IFLA_IFNAME, &name_bytes(name))
+        .attr(IFLA_MTU, &mtu.to_ne_bytes())
+        .attr(IFLA_LINKINFO, &info)
+        .finish()
+}
+
+/// RTM_DELLINK: delete link `index` (a veth takes its peer with it).
+pub fn del_link(seq: u32, index: u32) -> Vec<u8> {
+    let mut ifinfo = [0u8; 16];
+    ifinfo[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+    Msg::new(RTM_DELLINK, 0, seq).bytes(&ifinfo).finish()
+}
+
+/// RTM_NEWLINK: enslave link `index` to bridge `master` and set it up.
+pub fn set_master_up(seq: u32, index: u32, master: u32) -> Vec<u8> {
+    let mut ifinfo = [0u8; 16];
+    ifinfo[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+    ifinfo[8..12].copy_from_slice(&IFF_UP.to_ne_bytes());
+    ifinfo[12..16].copy_from_slice(&IFF_UP.to_ne_bytes());
+    Msg::new(RTM_NEWLINK, 0, seq)
+        .bytes(&ifinfo)
+        .attr(IFLA_MASTER, &master.to_ne_bytes())
+        .finish()
+}
+
 /// What one reply message said about request `seq`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -197,6 +272,9 @@ mod tests {
             link_up(1, 7, 65520),
             add_addr(2, 7, Ipv4Addr::new(10, 0, 2, 100), 24),
             add_default_route(3, 7, Ipv4Addr::new(10, 0, 2, 2)),
+            new_bridge(4, "br0", 1500),
+            new_veth(5, "ve0", "eth0", 9, 1500),
+            set_master_up(6, 7, 8),
         ] {
             let len = u32::from_ne_bytes(m[..4].try_into().unwrap()) as usize;
             assert_eq!(len, m.len());

@@ -95,7 +95,17 @@ impl Core {
         let _ = proto;
         let bits = 32 - self.config.prefix_len as u32;
         let same_net = (u32::from(ip) >> bits) == (u32::from(self.config.addr) >> bits);
+        let routed = self
+            .config
+            .routed
+            .iter()
+            .chain(&self.config.refused)
+            .any(|&(net, len)| {
+                let b = 32 - len as u32;
+                len > 0 && (u32::from(ip) >> b) == (u32::from(net) >> b)
+            });
         if same_net
+            || routed
             || ip.is_loopback()
             || ip.is_unspecified()
             || ip.is_broadcast()
@@ -179,6 +189,23 @@ impl Stack {
             .routes_mut()
             .add_default_ipv4_route(gw)
             .map_err(|_| Error::Config("cannot add default route".into()))?;
+        for &(net, len) in &config.routed {
+            let via = config.addr;
+            let mut full = false;
+            iface.routes_mut().update(|r| {
+                full = r
+                    .push(smoltcp::iface::Route {
+                        cidr: IpCidr::new(IpAddress::Ipv4(net), len),
+                        via_router: IpAddress::Ipv4(via),
+                        preferred_until: None,
+                        expires_at: None,
+                    })
+                    .is_err();
+            });
+            if full {
+                return Err(Error::Config("too many routed subnets".into()));
+            }
+        }
         iface.set_any_ip(true);
         let epoll = Epoll::new(256).map_err(|e| Error::io("create epoll", e))?;
         epoll

@@ -107,14 +107,25 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "RestartPolicy": format!("{:?}", c.restart),
             "CapAdd": sp.process.caps.names(),
             "NoNewPrivileges": sp.process.no_new_privs,
-            "NetworkMode": match (sp.private_network, &sp.slirp) { (false, _) => "host", (true, Some(_)) => "slirp", (true, None) => "none" },
+            "NetworkMode": match (sp.private_network, &sp.slirp, &sp.user_networks) {
+                (false, _, _) => "host".to_string(),
+                (true, Some(_), _) => "slirp".into(),
+                (true, None, Some(u)) => u.attachments.iter().map(|a| a.network.as_str()).collect::<Vec<_>>().join(","),
+                (true, None, None) => "none".into(),
+            },
             "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
             "IdMapping": sp.ids.name(),
         })),
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
         "NetworkSettings": {
-            "IPAddress": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.100" } else { "" },
+            "IPAddress": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.100".to_string() } else { s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default() },
+            "Networks": spec.as_ref().and_then(|sp| sp.user_networks.as_ref()).map(|u| {
+                u.attachments.iter().map(|a| {
+                    let ip = s.networks.iter().find(|(n, _)| *n == a.network).map(|(_, ip)| ip.to_string()).unwrap_or_default();
+                    (a.network.clone(), serde_json::json!({"IPAddress": ip, "Aliases": a.aliases}))
+                }).collect::<serde_json::Map<_, _>>()
+            }),
             "Ports": s.ports.iter().map(|p| serde_json::json!({
                 "ContainerPort": format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" }),
                 "HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string(),

@@ -21,6 +21,7 @@ mod inspect;
 mod load;
 mod login;
 mod logs;
+mod network;
 mod port;
 mod prune;
 mod ps;
@@ -129,6 +130,12 @@ enum Cmd {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::Cmd),
+    /// Manage user-defined networks.
+    #[command(subcommand)]
+    Network(network::Cmd),
+    /// The per-user network helper (started by run).
+    #[command(hide = true, name = "network-helper")]
+    NetworkHelper(network::HelperArgs),
     /// Manage the store itself.
     #[command(subcommand)]
     System(SystemCmd),
@@ -246,6 +253,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Login(a) => login::login(a),
         Cmd::Logout(a) => login::logout(a),
         Cmd::Volume(c) => volume::run(&ctx, c),
+        Cmd::Network(c) => network::run(&ctx, c),
+        Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
     }
 }

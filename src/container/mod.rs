@@ -205,6 +205,9 @@ pub struct ContainerState {
     /// The container's cgroup while it runs (cgroup v2, delegated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
+    /// User-defined networks: (network, address) while running.
+    #[serde(default)]
+    pub networks: Vec<(String, std::net::Ipv4Addr)>,
 }
 
 impl ContainerState {

@@ -54,6 +54,11 @@ pub fn run_detached(
         Ok(s) => s,
         Err((code, msg)) => return fail(code, &msg),
     };
+    // Recorded before `run -d` returns, so a command right after it (exec,
+    // ps) finds the container running.
+    if let Err(e) = write_state(dir, &running_state(&started, 0)) {
+        eprintln!("rless monitor: {e}");
+    }
     tell("ok");
     drop(ready);
     let mut log = LogWriter::open(dir, DEFAULT_MAX_SIZE);
@@ -134,6 +139,7 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
         restart_count: restarts,
         ports: started.ports(),
         cgroup: started.cgroup_path(),
+        networks: started.networks(),
         ..Default::default()
     }
 }

@@ -184,7 +184,14 @@ fn setup(
             source,
         })?;
     }
-    if let Some(sock) = net {
+    if let (Some(sock), Some(_)) = (&net, &spec.user_networks) {
+        if !super::network::wait_attached(sock) {
+            return Err(super::RunError::Sys {
+                op: "attach to the networks",
+                source: std::io::Error::other("the monitor gave up"),
+            });
+        }
+    } else if let Some(sock) = net {
         if let Err(e) = super::network::create_in_container(&sock) {
             let publishes = spec.slirp.as_ref().is_some_and(|s| !s.ports.is_empty());
             if publishes {

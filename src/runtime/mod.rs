@@ -55,6 +55,10 @@ pub enum RunError {
     #[error(transparent)]
     Ids(#[from] ids::IdsError),
     #[error(transparent)]
+    UserNetwork(#[from] crate::network::client::ClientError),
+    #[error(transparent)]
+    Publish(#[from] crate::network::publish::PublishError),
+    #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
     #[error("cannot {op}: {source}")]
     Sys {
@@ -121,6 +125,10 @@ pub struct ContainerSpec {
     /// The userspace network in that namespace; `None`: loopback only.
     #[serde(default)]
     pub slirp: Option<network::SlirpSpec>,
+    /// User-defined networks (the container joins the helper's user
+    /// namespace instead of making its own).
+    #[serde(default)]
+    pub user_networks: Option<network::UserNetSpec>,
     pub process: ProcessSpec,
     pub ids: IdMode,
     pub keep_id: bool,
@@ -138,6 +146,9 @@ pub fn fork_process() -> std::io::Result<Option<nix::unistd::Pid>> {
 /// user namespace. Split from [`start`] so the caller can do store work
 /// (such as removing the container) with the namespace's ids afterwards.
 pub fn enter_userns(spec: &ContainerSpec, detached: bool) -> Result<(), RunError> {
+    if let Some(u) = &spec.user_networks {
+        return Ok(crate::network::client::join_userns(&u.store, &spec.ids)?);
+    }
     Ok(ids::enter(&spec.ids, spec.keep_id, detached)?)
 }
 
@@ -160,6 +171,12 @@ pub struct Started {
     _fuse: Option<fuse_overlay::Server>,
     /// The userspace network, when the container has one.
     network: Option<network::Running>,
+    /// The port forwarder of a container on user-defined networks.
+    forwarder: Option<crate::network::publish::Forwarder>,
+    /// Its published ports, as bound.
+    user_ports: Vec<network::Publish>,
+    /// Its addresses on its user-defined networks.
+    user_ips: Vec<(String, std::net::Ipv4Addr)>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
     /// The container's cgroup, removed when this is dropped (after the
@@ -174,6 +191,9 @@ impl Started {
         if let Some(net) = self.network.take() {
             net.stop();
         }
+        if let Some(f) = self.forwarder.take() {
+            f.stop();
+        }
         if let Some(server) = self._fuse.take() {
             server.join();
         }
@@ -184,12 +204,17 @@ impl Started {
         self.cgroup.as_ref().map(|c| c.dir.clone())
     }
 
+    /// The container's user-defined networks and its address on each.
+    pub fn networks(&self) -> Vec<(String, std::net::Ipv4Addr)> {
+        self.user_ips.clone()
+    }
+
     /// The published ports, with the host ports actually bound.
     pub fn ports(&self) -> Vec<network::Publish> {
         self.network
             .as_ref()
             .map(|n| n.ports.clone())
-            .unwrap_or_default()
+            .unwrap_or_else(|| self.user_ports.clone())
     }
 }
 
@@ -233,7 +258,11 @@ pub fn spawn(
         (Some(slirp), true) => Some(network::Network::prepare(slirp)?),
         _ => None,
     };
-    let (net_here, net_there) = if net.is_some() {
+    let published = match &spec.user_networks {
+        Some(u) => Some(crate::network::publish::bind(&u.ports)?),
+        None => None,
+    };
+    let (net_here, net_there) = if net.is_some() || spec.user_networks.is_some() {
         let (a, b) = sys::socket_pair().map_err(sys("create a socket pair"))?;
         (Some(a), Some(b))
     } else {
@@ -324,6 +353,45 @@ pub fn spawn(
         },
         _ => None,
     };
+    let (mut forwarder, mut user_ports, mut user_ips) = (None, Vec::new(), Vec::new());
+    let mut published = published;
+    if let (Some(u), Some(sock)) = (&spec.user_networks, &net_here) {
+        let hosts = spec.plan.iter().find_map(|m| match m {
+            MountOp::Bind { source, target, .. }
+                if target.as_path() == std::path::Path::new("/etc/hosts") =>
+            {
+                Some(source.as_path())
+            }
+            _ => None,
+        });
+        let attached = network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts);
+        if let Ok(ips) = &attached {
+            user_ips = u
+                .attachments
+                .iter()
+                .map(|a| a.network.clone())
+                .zip(ips.iter().copied())
+                .collect();
+        }
+        let started = attached.and_then(|ips| match (published.take(), ips.first()) {
+            (Some(b), Some(ip)) => {
+                user_ports = b.ports();
+                b.start(init.as_raw(), *ip).map_err(|e| e.to_string())
+            }
+            _ => Ok(None),
+        });
+        match started {
+            Ok(f) => forwarder = f,
+            Err(message) => {
+                let _ = nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGKILL);
+                let _ = wait_exit_code(init);
+                return Ok(Err(StartFailure {
+                    code: init::EXIT_SETUP,
+                    message,
+                }));
+            }
+        }
+    }
     let terminal = match &tty_here {
         Some(sock) => {
             tty::Terminal::receive(sock).map_err(sys("receive the container's terminal"))?
@@ -344,6 +412,9 @@ pub fn spawn(
         driver,
         _fuse: fuse,
         network,
+        forwarder,
+        user_ports,
+        user_ips,
         terminal,
         cgroup,
     }))

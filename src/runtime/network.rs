@@ -58,6 +58,19 @@ impl std::str::FromStr for PortDriver {
     }
 }
 
+/// `--network NAME…`: the user-defined networks a container joins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserNetSpec {
+    /// The store the networks are defined in (it names the helper).
+    pub store: PathBuf,
+    /// The container's id (its attachments' key in the helper).
+    pub container: String,
+    pub attachments: Vec<crate::network::Attachment>,
+    /// Published ports (TCP), forwarded to the first network's address.
+    #[serde(default)]
+    pub ports: Vec<Publish>,
+}
+
 /// `--network slirp` and its options.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SlirpSpec {
@@ -190,6 +203,46 @@ pub fn create_in_container(socket: &OwnedFd) -> Result<(), netstack::Error> {
             Err(e)
         }
     }
+}
+
+/// Init side, user networks: waits until the monitor has attached the
+/// container to its networks (tag `G`).
+pub fn wait_attached(socket: &OwnedFd) -> bool {
+    matches!(sys::recv_msg(socket), Ok(Some((b'G', _))))
+}
+
+/// Monitor side, user networks: attaches the container whose init is
+/// `init`, adds its address to its /etc/hosts (`hosts`, the file the
+/// container has bind-mounted) and lets the init go on. On failure the
+/// init is told to stop (tag `X`) and the reason is returned.
+pub fn attach_user_networks(
+    socket: &OwnedFd,
+    spec: &UserNetSpec,
+    init: i32,
+    hostname: &str,
+    hosts: Option<&std::path::Path>,
+) -> Result<Vec<std::net::Ipv4Addr>, String> {
+    let attached =
+        crate::network::client::attach(&spec.store, &spec.container, init, &spec.attachments)
+            .map_err(|e| e.to_string());
+    let ips = match attached {
+        Ok(ips) => ips,
+        Err(e) => {
+            let _ = sys::send_msg(socket, b'X', None);
+            return Err(e);
+        }
+    };
+    if let (Some(hosts), Some(ip)) = (hosts, ips.first()) {
+        let names: Vec<&str> = std::iter::once(hostname)
+            .chain(spec.attachments[0].aliases.iter().map(String::as_str))
+            .collect();
+        // In place: the container has this inode mounted.
+        let mut text = std::fs::read_to_string(hosts).unwrap_or_default();
+        text.push_str(&format!("{ip}\t{}\n", names.join(" ")));
+        let _ = std::fs::write(hosts, text);
+    }
+    let _ = sys::send_msg(socket, b'G', None);
+    Ok(ips)
 }
 
 /// Monitor side: the TAP the init sent, if it made one.

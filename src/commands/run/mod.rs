@@ -8,7 +8,7 @@ use rless::container::{self, volume, ContainerConfig, ContainerId, ContainerStat
 use rless::image::store::LockMode;
 use rless::image::{find_image, time};
 use rless::runtime::caps::CapSet;
-use rless::runtime::network::{parse_publish, SlirpSpec};
+use rless::runtime::network::{parse_publish, SlirpSpec, UserNetSpec};
 use rless::runtime::plan::{self, MountOp, PlanInput};
 use rless::runtime::rootfs::RootFs;
 use rless::runtime::storage::{Driver, Layers};
@@ -80,9 +80,15 @@ pub struct Args {
     /// Run an exploded root filesystem directory instead of an image.
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
-    /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), or host.
-    #[arg(long, alias = "net", default_value = "slirp")]
-    network: String,
+    /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), host, or the name of a user-defined network (repeat for several).
+    #[arg(long, alias = "net")]
+    network: Vec<String>,
+    /// Another name of the container on its user-defined networks.
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    network_alias: Vec<String>,
+    /// The container's address on its (first) user-defined network.
+    #[arg(long)]
+    ip: Option<String>,
     /// Publish a port: [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|udp], ranges allowed.
     #[arg(short, long)]
     publish: Vec<String>,
@@ -185,13 +191,33 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         "keep-id" => true,
         other => bail!("unknown --userns {other:?}: use keep-id"),
     };
-    let (private_network, mut slirp) = parse_network(
-        &a.network,
-        &a.publish,
-        a.pcap.clone(),
-        a.port_driver.as_deref(),
-    )?;
+    let user_nets = user_networks(ctx, &a, keep_id)?;
+    let (private_network, mut slirp) = if user_nets.is_empty() {
+        let mode = a.network.first().map_or("slirp", String::as_str);
+        parse_network(mode, &a.publish, a.pcap.clone(), a.port_driver.as_deref())?
+    } else {
+        (true, None)
+    };
     let publish_all = a.publish_all;
+    let user_ip = match &a.ip {
+        None => None,
+        Some(ip) => {
+            let ip: std::net::Ipv4Addr = ip
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid --ip {ip:?}: not an IPv4 address"))?;
+            let Some(n) = user_nets.first() else {
+                bail!("--ip needs a user-defined network (--network NAME)");
+            };
+            if !n.subnet.is_host(ip) || ip == n.gateway {
+                bail!(
+                    "--ip {ip} is outside network {}'s subnet {} (or is its gateway)",
+                    n.name,
+                    n.subnet
+                );
+            }
+            Some(ip)
+        }
+    };
     let restart = RestartPolicy::parse(&a.restart).ok_or_else(|| {
         anyhow::anyhow!(
             "invalid --restart {:?}: use no, on-failure[:N], always or unless-stopped",
@@ -322,17 +348,23 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             )
         }
     };
-    if publish_all {
-        match &mut slirp {
-            Some(sl) => {
-                for e in &defaults.exposed {
-                    sl.ports
-                        .extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
-                }
-            }
-            None => bail!("-P needs the userspace network (--network slirp)"),
+    let mut user_ports = Vec::new();
+    if !user_nets.is_empty() {
+        for p in &a.publish {
+            user_ports.extend(parse_publish(p).map_err(|m| anyhow::anyhow!(m))?);
         }
     }
+    if publish_all {
+        let ports = match &mut slirp {
+            Some(sl) => &mut sl.ports,
+            None if !user_nets.is_empty() => &mut user_ports,
+            None => bail!("-P needs the userspace network (--network slirp)"),
+        };
+        for e in &defaults.exposed {
+            ports.extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
+        }
+    }
+
     let (entrypoint, cmd) = match &a.entrypoint {
         Some(e) if e.is_empty() => (vec![], rest),
         Some(e) => (vec![e.clone()], rest),
@@ -450,6 +482,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         slirp.is_some(),
         &a.dns,
         &a.add_host,
+        &user_nets,
     ) {
         Ok(g) => g,
         Err(e) => {
@@ -481,6 +514,23 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         hostname,
         private_network,
         slirp,
+        user_networks: (!user_nets.is_empty()).then(|| UserNetSpec {
+            store: ctx.root.clone(),
+            container: config.id.as_str().to_string(),
+            attachments: user_nets
+                .iter()
+                .enumerate()
+                .map(|(i, n)| rless::network::Attachment {
+                    network: n.name.clone(),
+                    aliases: [config.name.clone(), config.id.short().to_string()]
+                        .into_iter()
+                        .chain(a.network_alias.iter().cloned())
+                        .collect(),
+                    ip: if i == 0 { user_ip } else { None },
+                })
+                .collect(),
+            ports: user_ports,
+        }),
         process: ProcessSpec {
             args,
             env: dedup_env(env),
@@ -589,6 +639,7 @@ fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
         driver: started.driver.map(|d| d.name().to_string()),
         ports: started.ports(),
         cgroup: started.cgroup_path(),
+        networks: started.networks(),
         ..Default::default()
     };
     let _ = container::write_state(dir, &state);

@@ -237,6 +237,53 @@ pub(super) fn parse_network(
     }
 }
 
+/// `--network NAME…` of user-defined networks, checked: the networks
+/// (empty for the other modes).
+pub(super) fn user_networks(
+    ctx: &Ctx,
+    a: &Args,
+    keep_id: bool,
+) -> Result<Vec<rless::network::NetworkConfig>> {
+    let builtin = |n: &str| {
+        let mode = n.split_once(':').map_or(n, |(m, _)| m);
+        rless::network::RESERVED.contains(&mode)
+    };
+    if a.network.iter().all(|n| builtin(n)) {
+        if a.network.len() > 1 {
+            bail!(
+                "--network {} cannot be combined with other networks",
+                a.network[0]
+            );
+        }
+        if !a.network_alias.is_empty() {
+            bail!("--network-alias needs a user-defined network (--network NAME)");
+        }
+        return Ok(Vec::new());
+    }
+    if let Some(b) = a.network.iter().find(|n| builtin(n)) {
+        bail!("--network {b} cannot be combined with user-defined networks");
+    }
+    if keep_id {
+        bail!("--userns keep-id cannot be used with user-defined networks (their containers share one user namespace)");
+    }
+    if a.pcap.is_some() {
+        bail!("--pcap needs the userspace network (--network slirp)");
+    }
+    for alias in &a.network_alias {
+        if !container::valid_name(alias) {
+            bail!("invalid --network-alias {alias:?}: use letters, digits, '_', '.' and '-'");
+        }
+    }
+    let mut out: Vec<rless::network::NetworkConfig> = Vec::new();
+    for n in &a.network {
+        let net = rless::network::read(&ctx.root, n)?;
+        if !out.iter().any(|o| o.name == net.name) {
+            out.push(net);
+        }
+    }
+    Ok(out)
+}
+
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
 pub(super) fn write_generated_files(
     dir: &Path,
@@ -245,12 +292,19 @@ pub(super) fn write_generated_files(
     slirp: bool,
     dns: &[String],
     add_host: &[String],
+    user_nets: &[rless::network::NetworkConfig],
 ) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut hosts = if private_network {
-        let own = if slirp { "10.0.2.100" } else { "127.0.1.1" };
-        let mut h = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}\t{hostname}\n"
-        );
+        // On user networks the monitor adds the address once it has one.
+        let own = if slirp {
+            format!("10.0.2.100\t{hostname}\n")
+        } else if user_nets.is_empty() {
+            format!("127.0.1.1\t{hostname}\n")
+        } else {
+            String::new()
+        };
+        let mut h =
+            format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}");
         if slirp {
             h.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
         }
@@ -283,6 +337,13 @@ pub(super) fn write_generated_files(
                 .iter()
                 .map(|d| format!("nameserver {d}\n"))
                 .collect::<String>()
+    } else if !user_nets.is_empty() {
+        // Each network's DNS server knows its containers; no search
+        // domains, so a container's name is asked for first.
+        user_nets
+            .iter()
+            .map(|n| format!("nameserver {}\n", n.gateway))
+            .collect()
     } else if slirp {
         // Queries go to the network's forwarder, which asks the host's resolvers.
         format!("{search}nameserver 10.0.2.3\n")

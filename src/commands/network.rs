@@ -1,0 +1,373 @@
+//! `rless network create|ls|inspect|rm|prune`, and the hidden
+//! `rless network-helper` (see `rless::network::helper`).
+//!
+//! Definitions are plain files in the store; these commands run as the
+//! user and never start anything.
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::image::store::LockMode;
+use rless::image::time::format_rfc3339;
+use rless::network::{self, CreateRequest, NetworkConfig};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// Create a network.
+    Create(CreateArgs),
+    /// List networks.
+    #[command(alias = "list", name = "ls")]
+    Ls(LsArgs),
+    /// Show networks' details as JSON.
+    Inspect(NamesArgs),
+    /// Remove networks (refused while a container uses them).
+    #[command(alias = "remove")]
+    Rm(NamesArgs),
+    /// Remove every network no container uses.
+    Prune(PruneArgs),
+    /// Connect a container to a network (a running one at once).
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ConnectArgs {
+    /// Another name of the container on this network.
+    #[arg(long)]
+    alias: Vec<String>,
+    /// The container's address on this network.
+    #[arg(long)]
+    ip: Option<String>,
+    network: String,
+    container: String,
+}
+
+#[derive(clap::Args)]
+pub struct DisconnectArgs {
+    /// Accepted for docker compatibility.
+    #[arg(short, long)]
+    force: bool,
+    network: String,
+    container: String,
+}
+
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    /// The subnet, e.g. 10.89.5.0/24 (default: the first free /24 from 10.89.0.0).
+    #[arg(long)]
+    subnet: Option<String>,
+    /// The gateway address (default: the subnet's first address).
+    #[arg(long)]
+    gateway: Option<String>,
+    /// No outbound access from the network.
+    #[arg(long)]
+    internal: bool,
+    /// Set a label (KEY=VALUE).
+    #[arg(long = "label")]
+    label: Vec<String>,
+    /// Option: allow_host_loopback=true (10.0.2.2 reaches the host's 127.0.0.1).
+    #[arg(short, long = "opt")]
+    opt: Vec<String>,
+    /// Network driver: only bridge.
+    #[arg(short, long, default_value = "bridge")]
+    driver: String,
+    name: String,
+}
+
+#[derive(clap::Args)]
+pub struct LsArgs {
+    /// Print only names.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Output format: table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+#[derive(clap::Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not ask (rless never asks).
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+pub struct HelperArgs {
+    /// The caller is already in the helper's user namespace.
+    #[arg(long)]
+    in_userns: bool,
+}
+
+pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Create(a) => create(ctx, a),
+        Cmd::Ls(a) => ls(ctx, a),
+        Cmd::Inspect(a) => inspect(ctx, a),
+        Cmd::Rm(a) => rm(ctx, a),
+        Cmd::Prune(a) => prune(ctx, a),
+        Cmd::Connect(a) => connect(ctx, a),
+        Cmd::Disconnect(a) => disconnect(ctx, a),
+    }
+}
+
+/// `rless network-helper`: the helper process (started by `run`).
+pub fn helper(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
+    let code = network::helper::main(&ctx.root, a.in_userns, &ctx.ids);
+    Ok(ExitCode::from(code as u8))
+}
+
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
+    if a.driver != "bridge" {
+        bail!("unknown network driver {:?}: use bridge", a.driver);
+    }
+    let mut labels = BTreeMap::new();
+    for kv in &a.label {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => labels.insert(k.to_string(), v.to_string()),
+            None if !kv.is_empty() => labels.insert(kv.clone(), String::new()),
+            _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
+        };
+    }
+    let mut allow_host_loopback = false;
+    for o in &a.opt {
+        match o.split_once('=') {
+            Some(("allow_host_loopback", v @ ("true" | "false"))) => {
+                allow_host_loopback = v == "true"
+            }
+            _ => bail!("unknown network option {o:?}: use allow_host_loopback=true|false"),
+        }
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let n = network::create(
+        &store,
+        CreateRequest {
+            name: a.name,
+            subnet: a.subnet,
+            gateway: a.gateway,
+            internal: a.internal,
+            allow_host_loopback,
+            labels,
+        },
+    )?;
+    println!("{}", n.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
+    serde_json::json!({
+        "name": n.name,
+        "id": n.id.as_str(),
+        "driver": n.driver,
+        "created": format_rfc3339(n.created),
+        "subnets": [{"subnet": n.subnet.to_string(), "gateway": n.gateway.to_string()}],
+        "internal": n.internal,
+        "options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
+        "dns_enabled": true,
+        "labels": n.labels,
+        "containers": network::users(root, &n.name),
+    })
+}
+
+fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let all = network::list(store.root());
+    if a.quiet {
+        for n in &all {
+            println!("{}", n.name);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match a.format.as_str() {
+        "json" => {
+            let out: Vec<_> = all.iter().map(|n| describe(store.root(), n)).collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        "table" => {
+            let mut rows = vec![[
+                "NETWORK ID".to_string(),
+                "NAME".into(),
+                "DRIVER".into(),
+                "SUBNET".into(),
+            ]];
+            rows.extend(all.iter().map(|n| {
+                [
+                    n.id.short().to_string(),
+                    n.name.clone(),
+                    n.driver.clone(),
+                    n.subnet.to_string(),
+                ]
+            }));
+            super::images::print_table(&rows);
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let mut out = Vec::new();
+    for n in &a.names {
+        out.push(describe(store.root(), &network::read(store.root(), n)?));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    // Check everything first, so one bad name removes nothing.
+    let mut found = Vec::new();
+    for q in &a.names {
+        let n = network::read(store.root(), q)?;
+        let users = network::users(store.root(), &n.name);
+        if !users.is_empty() {
+            return Err(network::NetworkError::InUse {
+                name: n.name,
+                containers: users.join(", "),
+            }
+            .into());
+        }
+        found.push(n.name);
+    }
+    for n in found {
+        network::remove_locked(store.root(), &n)?;
+        println!("{n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(ctx: &Ctx, _a: PruneArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    for n in network::list(store.root()) {
+        if network::users(store.root(), &n.name).is_empty() {
+            network::remove_locked(store.root(), &n.name)?;
+            println!("{}", n.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The container's spec, which must be on user-defined networks.
+fn user_spec(
+    store: &rless::image::store::Store,
+    query: &str,
+) -> Result<(
+    rless::container::ContainerConfig,
+    std::path::PathBuf,
+    rless::runtime::ContainerSpec,
+)> {
+    let (config, dir) = rless::container::find(store, query)?;
+    let spec = rless::container::read_spec(&dir)?;
+    if spec.user_networks.is_none() {
+        bail!(
+            "container {} is not on a user-defined network: only containers started with --network NAME can be connected",
+            config.name
+        );
+    }
+    Ok((config, dir, spec))
+}
+
+fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    let net = network::read(store.root(), &a.network)?;
+    let (config, dir, mut spec) = user_spec(&store, &a.container)?;
+    let ip = match &a.ip {
+        None => None,
+        Some(s) => {
+            let ip: std::net::Ipv4Addr = s
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid --ip {s:?}: not an IPv4 address"))?;
+            if !net.subnet.is_host(ip) || ip == net.gateway {
+                bail!(
+                    "--ip {ip} is outside network {}'s subnet {} (or is its gateway)",
+                    net.name,
+                    net.subnet
+                );
+            }
+            Some(ip)
+        }
+    };
+    for alias in &a.alias {
+        if !rless::container::valid_name(alias) {
+            bail!("invalid --alias {alias:?}: use letters, digits, '_', '.' and '-'");
+        }
+    }
+    let user = spec.user_networks.as_mut().expect("checked");
+    if user.attachments.iter().any(|x| x.network == net.name) {
+        bail!(
+            "container {} is already on network {}",
+            config.name,
+            net.name
+        );
+    }
+    let attachment = network::Attachment {
+        network: net.name.clone(),
+        aliases: [config.name.clone(), config.id.short().to_string()]
+            .into_iter()
+            .chain(a.alias)
+            .collect(),
+        ip,
+    };
+    let mut state = rless::container::read_state(&dir);
+    if state.running() {
+        let ip = network::client::change(
+            store.root(),
+            &network::helper::Request::Connect {
+                container: config.id.as_str().to_string(),
+                attachment: attachment.clone(),
+            },
+        )?;
+        if let Some(ip) = ip {
+            state.networks.push((net.name.clone(), ip));
+            rless::container::write_state(&dir, &state)?;
+        }
+    }
+    user.attachments.push(attachment);
+    rless::container::write_spec(&dir, &spec)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = network::lock(&store)?;
+    let net = network::read(store.root(), &a.network)?;
+    let (config, dir, mut spec) = user_spec(&store, &a.container)?;
+    let user = spec.user_networks.as_mut().expect("checked");
+    let Some(k) = user.attachments.iter().position(|x| x.network == net.name) else {
+        bail!("container {} is not on network {}", config.name, net.name);
+    };
+    if user.attachments.len() == 1 {
+        bail!(
+            "container {} is on network {} only; a container keeps at least one network",
+            config.name,
+            net.name
+        );
+    }
+    let mut state = rless::container::read_state(&dir);
+    if state.running() {
+        network::client::change(
+            store.root(),
+            &network::helper::Request::Disconnect {
+                container: config.id.as_str().to_string(),
+                network: net.name.clone(),
+            },
+        )?;
+        state.networks.retain(|(n, _)| *n != net.name);
+        rless::container::write_state(&dir, &state)?;
+    }
+    user.attachments.remove(k);
+    rless::container::write_spec(&dir, &spec)?;
+    Ok(ExitCode::SUCCESS)
+}

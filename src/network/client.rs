@@ -1,0 +1,165 @@
+//! The monitor's side of the network helper ([`super::helper`]): start it
+//! on demand, join its user namespace, attach a container.
+//!
+//! Theory of operation: [`connect`] takes the runtime directory's lock,
+//! connects to `helper.sock`, and when nobody answers starts
+//! `rless network-helper` (which forks away at once) and waits for the
+//! socket to answer. The lock keeps two `run`s from starting two helpers
+//! and an exiting helper from leaving a `run` stranded. Callers are
+//! single-threaded (the monitor before it clones): nothing here starts a
+//! thread.
+
+use super::helper::{self, Request, Response};
+use super::Attachment;
+use crate::userns::IdMode;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a new helper may take to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the network helper did not start: {0}")]
+    Start(String),
+    #[error("cannot talk to the network helper: {0}")]
+    Talk(std::io::Error),
+    #[error("{0}")]
+    Helper(String),
+    #[error("cannot join the network user namespace: {0}")]
+    Join(nix::Error),
+}
+
+/// Connects to the helper of the store at `root`, starting it if needed.
+/// `in_userns`: the caller is already in the helper's user namespace.
+pub fn connect(root: &Path, in_userns: bool) -> Result<UnixStream, ClientError> {
+    let dir = super::runtime_dir(root);
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ClientError::Io { op, path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+    let lock_path = dir.join(helper::LOCK);
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io("open", &lock_path))?;
+    lock.lock().map_err(io("lock", &lock_path))?;
+    let sock = dir.join(helper::SOCKET);
+    if let Ok(s) = UnixStream::connect(&sock) {
+        return Ok(s);
+    }
+    let log_path = dir.join(helper::LOG);
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io("open", &log_path))?;
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    std::os::unix::process::CommandExt::arg0(&mut cmd, "rless");
+    cmd.arg("--root").arg(root).arg("network-helper");
+    if in_userns {
+        cmd.arg("--in-userns");
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(io("open", &log_path))?)
+        .stderr(log);
+    let status = cmd
+        .status()
+        .map_err(|e| ClientError::Start(e.to_string()))?;
+    let why = || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let last = text.lines().last().unwrap_or("").to_string();
+        format!("{last} (see {})", log_path.display())
+    };
+    if !status.success() {
+        return Err(ClientError::Start(why()));
+    }
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        match UnixStream::connect(&sock) {
+            Ok(s) => return Ok(s),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => return Err(ClientError::Start(why())),
+        }
+    }
+}
+
+fn ask(s: &mut UnixStream, req: &Request) -> Result<(), ClientError> {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    helper::write_json(s, req).map_err(ClientError::Talk)
+}
+
+fn answer(s: &mut UnixStream) -> Result<Response, ClientError> {
+    let line = helper::read_line(s).map_err(ClientError::Talk)?;
+    let r: Response =
+        serde_json::from_str(&line).map_err(|e| ClientError::Talk(std::io::Error::other(e)))?;
+    match r.error {
+        Some(e) => Err(ClientError::Helper(e)),
+        None => Ok(r),
+    }
+}
+
+/// Joins the helper's user namespace (nothing to do as real root). The
+/// caller must be single-threaded.
+pub fn join_userns(root: &Path, ids: &IdMode) -> Result<(), ClientError> {
+    if matches!(ids, IdMode::Root) {
+        return Ok(());
+    }
+    let mut s = connect(root, false)?;
+    ask(&mut s, &Request::Userns)?;
+    answer(&mut s)?;
+    let fd = netstack::fdpass::recv_fd(&s).map_err(|e| match e {
+        netstack::Error::Io { source, .. } => ClientError::Talk(source),
+        other => ClientError::Talk(std::io::Error::other(other)),
+    })?;
+    nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWUSER).map_err(ClientError::Join)
+}
+
+/// Attaches the container whose init is `init` to its networks; returns
+/// its address on each. The caller is in the helper's user namespace.
+pub fn attach(
+    root: &Path,
+    container: &str,
+    init: i32,
+    networks: &[Attachment],
+) -> Result<Vec<Ipv4Addr>, ClientError> {
+    let p = PathBuf::from(format!("/proc/{init}/ns/net"));
+    let ns = std::fs::File::open(&p).map_err(|source| ClientError::Io {
+        op: "open",
+        path: p.clone(),
+        source,
+    })?;
+    let mut s = connect(root, true)?;
+    ask(
+        &mut s,
+        &Request::Attach {
+            container: container.to_string(),
+            init_pid: init,
+            networks: networks.to_vec(),
+        },
+    )?;
+    netstack::fdpass::send_fd(&s, ns.as_fd())
+        .map_err(|e| ClientError::Talk(std::io::Error::other(e)))?;
+    Ok(answer(&mut s)?.ips)
+}
+
+/// `network connect`/`disconnect` of a running container: one request
+/// (the helper opens the container's namespace itself); the address on
+/// the network, for a connect.
+pub fn change(root: &Path, req: &Request) -> Result<Option<Ipv4Addr>, ClientError> {
+    let mut s = connect(root, false)?;
+    ask(&mut s, req)?;
+    Ok(answer(&mut s)?.ips.first().copied())
+}

@@ -1,0 +1,682 @@
+//! The network helper (`rless network-helper`, hidden): one process per
+//! user and store that holds the user namespace U of containers on user
+//! networks and runs their networks.
+//!
+//! Theory of operation. `run` starts the helper on demand ([`super::client`])
+//! and talks to it over `helper.sock` in the runtime directory, one JSON
+//! line per request:
+//! - `Userns`: the answer carries an fd of U; the monitor joins U (setns)
+//!   before it clones the container, so the container's namespaces are
+//!   owned by U and the helper, root in U, may give them veth pairs.
+//! - `Attach`: the container's network namespace fd comes along; for each
+//!   network the helper starts its [`NetWorker`] if needed, allocates the
+//!   address (the asked one, or the lowest free one), creates the veth pair
+//!   and records the container's names for DNS.
+//!
+//! The helper watches each attached container's init through a pidfd; when
+//! it exits, its addresses and names are released, and a network with no
+//! container left is torn down. With no container attached for
+//! [`IDLE_EXIT`], the helper exits (under the runtime directory's lock, so
+//! a `run` that is connecting either reaches it or starts a new one).
+//!
+//! Recovery: attachments are kept in `attachments.json`. A helper that
+//! starts while containers of a killed one still run joins their U (from
+//! one of their inits), rebuilds their networks and gives them their
+//! interfaces and addresses again. A helper started by a monitor that is
+//! already in U (a restart) is told so (`--in-userns`).
+
+use super::dns::Records;
+use super::links::{AttachJob, NetWorker};
+use super::{Attachment, NetworkConfig};
+use crate::userns::IdMode;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, UdpSocket};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    #[error(transparent)]
+    Link(#[from] super::links::LinkError),
+    #[error(transparent)]
+    Network(#[from] super::NetworkError),
+    #[error("cannot {op}: {source}")]
+    Sys { op: String, source: std::io::Error },
+    /// A request that cannot be done (an address in use, …).
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn sys(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> HelperError {
+    let op = op.into();
+    move |source| HelperError::Sys { op, source }
+}
+
+/// How long the helper stays with no container attached.
+pub const IDLE_EXIT: Duration = Duration::from_secs(2);
+
+pub const SOCKET: &str = "helper.sock";
+pub const LOCK: &str = "lock";
+pub const LOG: &str = "helper.log";
+pub const PID: &str = "helper.pid";
+const STATE: &str = "attachments.json";
+
+/// A request to the helper.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    Userns,
+    Attach {
+        container: String,
+        init_pid: i32,
+        networks: Vec<Attachment>,
+    },
+    /// Adds a network to a running, attached container.
+    Connect {
+        container: String,
+        attachment: Attachment,
+    },
+    /// Removes a network from a running container.
+    Disconnect {
+        container: String,
+        network: String,
+    },
+}
+
+/// The helper's answer.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Response {
+    pub error: Option<String>,
+    /// The container's address on each network, in order.
+    #[serde(default)]
+    pub ips: Vec<Ipv4Addr>,
+}
+
+/// One container's attachments (`attachments.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    container: String,
+    init_pid: i32,
+    init_start: u64,
+    nets: Vec<RecNet>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RecNet {
+    network: String,
+    ip: Ipv4Addr,
+    names: Vec<String>,
+    ifname: String,
+    default_route: bool,
+    /// The bridge-side end of its veth pair.
+    #[serde(default)]
+    veth: String,
+}
+
+struct Net {
+    config: NetworkConfig,
+    worker: NetWorker,
+}
+
+struct Live {
+    rec: Record,
+    pidfd: OwnedFd,
+}
+
+struct Helper {
+    root: PathBuf,
+    rundir: PathBuf,
+    nets: HashMap<String, Net>,
+    /// Names and memberships for every network's DNS server.
+    records: Records,
+    live: Vec<Live>,
+    veths: u32,
+}
+
+/// Reads one line (up to 1 MiB) byte by byte, so a descriptor sent after
+/// it stays in the socket.
+pub fn read_line(s: &mut UnixStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            _ if b[0] == b'\n' => break,
+            _ if line.len() > 1 << 20 => return Err(std::io::Error::other("line too long")),
+            _ => line.push(b[0]),
+        }
+    }
+    String::from_utf8(line).map_err(std::io::Error::other)
+}
+
+pub fn write_json(s: &mut UnixStream, v: &impl Serialize) -> std::io::Result<()> {
+    let mut body = serde_json::to_vec(v).map_err(std::io::Error::other)?;
+    body.push(b'\n');
+    s.write_all(&body)
+}
+
+/// The helper's life; returns its exit code. Forks first, so the command
+/// that started it can reap it at once.
+pub fn main(root: &Path, in_userns: bool, ids: &IdMode) -> i32 {
+    match crate::runtime::fork_process() {
+        Ok(Some(_)) => return 0,
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("rless network-helper: cannot fork: {e}");
+            return 125;
+        }
+    }
+    let _ = nix::unistd::setsid();
+    match run(root, in_userns, ids) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("rless network-helper: {e}");
+            125
+        }
+    }
+}
+
+fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), HelperError> {
+    let rundir = super::runtime_dir(root);
+    std::fs::create_dir_all(&rundir).map_err(sys(format!("create {}", rundir.display())))?;
+    let old: Vec<Record> = std::fs::read(rundir.join(STATE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let alive: Vec<Record> = old
+        .into_iter()
+        .filter(|r| crate::container::process_start(r.init_pid) == Some(r.init_start))
+        .collect();
+    if !in_userns && !matches!(ids, IdMode::Root) {
+        match alive.first() {
+            // Containers of a killed helper still run: their U is ours.
+            Some(r) => {
+                let p = format!("/proc/{}/ns/user", r.init_pid);
+                let f = std::fs::File::open(&p).map_err(sys(format!("open {p}")))?;
+                nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWUSER)
+                    .map_err(|e| sys("join the containers' user namespace")(e.into()))?;
+            }
+            None => crate::runtime::ids::enter(ids, false, true)
+                .map_err(|e| sys("enter a user namespace")(std::io::Error::other(e)))?,
+        }
+    }
+    let sock = rundir.join(SOCKET);
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).map_err(sys(format!("bind {}", sock.display())))?;
+    let _ = std::fs::write(rundir.join(PID), std::process::id().to_string());
+    let mut h = Helper {
+        root: root.to_path_buf(),
+        rundir,
+        nets: HashMap::new(),
+        records: Records::default(),
+        live: Vec::new(),
+        veths: 0,
+    };
+    for r in alive {
+        if let Err(e) = h.reattach(r) {
+            eprintln!("rless network-helper: {e}");
+        }
+    }
+    h.save();
+    h.serve(listener);
+    Ok(())
+}
+
+impl Helper {
+    fn serve(&mut self, listener: UnixListener) {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut idle_since = Instant::now();
+        loop {
+            let timeout = Timespec {
+                tv_sec: 0,
+                tv_nsec: 500_000_000,
+            };
+            let (accept, exited) = {
+                let mut fds = vec![PollFd::new(&listener, PollFlags::IN)];
+                fds.extend(
+                    self.live
+                        .iter()
+                        .map(|l| PollFd::new(&l.pidfd, PollFlags::IN)),
+                );
+                let _ = poll(&mut fds, Some(&timeout));
+                let accept = !fds[0].revents().is_empty();
+                let exited: Vec<usize> = fds[1..]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| !f.revents().is_empty())
+                    .map(|(i, _)| i)
+                    .collect();
+                (accept, exited)
+            };
+            self.release_exited(&exited);
+            if accept {
+                if let Ok((stream, _)) = listener.accept() {
+                    self.handle(stream);
+                }
+                idle_since = Instant::now();
+            }
+            self.save();
+            if !self.live.is_empty() {
+                idle_since = Instant::now();
+            } else if idle_since.elapsed() >= IDLE_EXIT && self.try_exit(&listener) {
+                return;
+            }
+        }
+    }
+
+    /// Forgets the containers at `exited` (indices into `live`).
+    fn release_exited(&mut self, exited: &[usize]) {
+        for &i in exited.iter().rev() {
+            let gone = self.live.remove(i);
+            self.release(&gone.rec);
+        }
+    }
+
+    /// Releases every container that has exited by now.
+    fn reap(&mut self) {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let exited: Vec<usize> = {
+            let mut fds: Vec<PollFd<'_>> = self
+                .live
+                .iter()
+                .map(|l| PollFd::new(&l.pidfd, PollFlags::IN))
+                .collect();
+            let _ = poll(&mut fds, Some(&zero));
+            fds.iter()
+                .enumerate()
+                .filter(|(_, f)| !f.revents().is_empty())
+                .map(|(i, _)| i)
+                .collect()
+        };
+        self.release_exited(&exited);
+    }
+
+    /// Under the lock, with no connection waiting: removes the socket and
+    /// returns true (the lock is held until the process exits).
+    fn try_exit(&mut self, listener: &UnixListener) -> bool {
+        let Ok(lock) = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.rundir.join(LOCK))
+        else {
+            return false;
+        };
+        if lock.lock().is_err() {
+            return false;
+        }
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut fds = [PollFd::new(listener, PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        if poll(&mut fds, Some(&zero)).unwrap_or(0) > 0 {
+            return false;
+        }
+        let _ = std::fs::remove_file(self.rundir.join(SOCKET));
+        let _ = std::fs::remove_file(self.rundir.join(STATE));
+        let _ = std::fs::remove_file(self.rundir.join(PID));
+        std::mem::forget(lock);
+        true
+    }
+
+    fn handle(&mut self, mut s: UnixStream) {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let Ok(line) = read_line(&mut s) else {
+            return;
+        };
+        let req: Request = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = write_json(
+                    &mut s,
+                    &Response {
+                        error: Some(format!("bad request: {e}")),
+                        ..Default::default()
+                    },
+                );
+                return;
+            }
+        };
+        let resp = match req {
+            // The answer line first, then (on success) the descriptor.
+            Request::Userns => {
+                match std::fs::File::open("/proc/self/ns/user") {
+                    Ok(f) => {
+                        if write_json(&mut s, &Response::default()).is_ok() {
+                            let _ = netstack::fdpass::send_fd(&s, f.as_fd());
+                        }
+                    }
+                    Err(e) => {
+                        let _ = write_json(
+                            &mut s,
+                            &Response {
+                                error: Some(format!("cannot open the user namespace: {e}")),
+                                ..Default::default()
+                            },
+                        );
+                    }
+                }
+                return;
+            }
+            Request::Connect {
+                container,
+                attachment,
+            } => match self.connect(&container, &attachment) {
+                Ok(ip) => Response {
+                    error: None,
+                    ips: vec![ip],
+                },
+                Err(e) => Response {
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                },
+            },
+            Request::Disconnect { container, network } => Response {
+                error: self
+                    .disconnect(&container, &network)
+                    .err()
+                    .map(|e| e.to_string()),
+                ..Default::default()
+            },
+            Request::Attach {
+                container,
+                init_pid,
+                networks,
+            } => match netstack::fdpass::recv_fd(&s) {
+                Ok(ns) => match self.attach(container, init_pid, &networks, ns) {
+                    Ok(ips) => Response { error: None, ips },
+                    Err(e) => Response {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                },
+                Err(e) => Response {
+                    error: Some(format!("no network namespace received: {e}")),
+                    ..Default::default()
+                },
+            },
+        };
+        let _ = write_json(&mut s, &resp);
+    }
+
+    fn used(&self, network: &str) -> Vec<Ipv4Addr> {
+        self.live
+            .iter()
+            .flat_map(|l| l.rec.nets.iter())
+            .filter(|n| n.network == network)
+            .map(|n| n.ip)
+            .collect()
+    }
+
+    /// The network's worker, started if needed.
+    fn net(&mut self, name: &str) -> Result<&Net, HelperError> {
+        if !self.nets.contains_key(name) {
+            let config = super::read(&self.root, name)?;
+            let upstream = if config.internal {
+                None
+            } else {
+                let server = std::fs::read_to_string("/etc/resolv.conf")
+                    .map(|t| netstack::parse_resolv_conf(&t))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|a| a.is_ipv4());
+                match (server, UdpSocket::bind("0.0.0.0:0")) {
+                    (Some(server), Ok(sock)) => Some((sock, server)),
+                    _ => None,
+                }
+            };
+            let others = super::list(&self.root)
+                .into_iter()
+                .filter(|n| n.name != config.name)
+                .map(|n| n.subnet)
+                .collect();
+            let worker = NetWorker::start(&config, self.records.clone(), upstream, others)?;
+            self.nets.insert(name.to_string(), Net { config, worker });
+        }
+        Ok(&self.nets[name])
+    }
+
+    fn attach(
+        &mut self,
+        container: String,
+        init_pid: i32,
+        networks: &[Attachment],
+        ns: OwnedFd,
+    ) -> Result<Vec<Ipv4Addr>, HelperError> {
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(init_pid)
+                .ok_or_else(|| HelperError::Refused(format!("bad pid {init_pid}")))?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .map_err(|e| sys("watch the container's init")(e.into()))?;
+        let init_start = crate::container::process_start(init_pid)
+            .ok_or_else(|| HelperError::Refused("the container's init is gone".into()))?;
+        self.reap();
+        // A restarted container replaces its old attachment.
+        if let Some(i) = self.live.iter().position(|l| l.rec.container == container) {
+            let old = self.live.remove(i);
+            self.release(&old.rec);
+        }
+        let mut nets = Vec::new();
+        let mut routed = false;
+        for (i, a) in networks.iter().enumerate() {
+            let config = self.net(&a.network)?.config.clone();
+            let ip = self.allocate(&config, a.ip)?;
+            let default_route = !routed && !config.internal;
+            routed |= default_route;
+            nets.push(RecNet {
+                network: a.network.clone(),
+                ip,
+                names: a.aliases.iter().map(|n| n.to_ascii_lowercase()).collect(),
+                ifname: format!("eth{i}"),
+                default_route,
+                veth: String::new(),
+            });
+        }
+        let mut rec = Record {
+            container,
+            init_pid,
+            init_start,
+            nets,
+        };
+        self.plug(&mut rec, &ns)?;
+        let ips = rec.nets.iter().map(|n| n.ip).collect();
+        self.live.push(Live { rec, pidfd });
+        self.save();
+        Ok(ips)
+    }
+
+    /// An address on `config`'s network: `want` if free, else the lowest
+    /// free one.
+    fn allocate(
+        &self,
+        config: &NetworkConfig,
+        want: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Addr, HelperError> {
+        let used = self.used(&config.name);
+        match want {
+            Some(ip) if !config.subnet.is_host(ip) || ip == config.gateway => {
+                Err(HelperError::Refused(format!(
+                    "address {ip} is not a free host address of network {} ({})",
+                    config.name, config.subnet
+                )))
+            }
+            Some(ip) if used.contains(&ip) => Err(HelperError::Refused(format!(
+                "address {ip} is already in use on network {}",
+                config.name
+            ))),
+            Some(ip) => Ok(ip),
+            None => (2..=config.subnet.hosts())
+                .filter_map(|n| config.subnet.nth(n))
+                .find(|ip| *ip != config.gateway && !used.contains(ip))
+                .ok_or_else(|| {
+                    HelperError::Refused(format!(
+                        "network {} has no free address left",
+                        config.name
+                    ))
+                }),
+        }
+    }
+
+    /// `network connect`: one more interface for a running container.
+    fn connect(&mut self, container: &str, a: &Attachment) -> Result<Ipv4Addr, HelperError> {
+        self.reap();
+        let Some(i) = self.live.iter().position(|l| l.rec.container == container) else {
+            return Err(HelperError::Refused("the container is not running on a user-defined network (only those can be connected)".into()));
+        };
+        if self.live[i].rec.nets.iter().any(|n| n.network == a.network) {
+            return Err(HelperError::Refused(format!(
+                "the container is already on network {}",
+                a.network
+            )));
+        }
+        let config = self.net(&a.network)?.config.clone();
+        let ip = self.allocate(&config, a.ip)?;
+        let rec = &self.live[i].rec;
+        let ifname = (0..)
+            .map(|k| format!("eth{k}"))
+            .find(|n| !rec.nets.iter().any(|x| &x.ifname == n))
+            .expect("a free name");
+        let default_route = !config.internal && !rec.nets.iter().any(|n| n.default_route);
+        let p = format!("/proc/{}/ns/net", rec.init_pid);
+        let ns: OwnedFd = std::fs::File::open(&p)
+            .map_err(sys(format!("open {p}")))?
+            .into();
+        let mut one = Record {
+            nets: vec![RecNet {
+                network: a.network.clone(),
+                ip,
+                names: a.aliases.iter().map(|n| n.to_ascii_lowercase()).collect(),
+                ifname,
+                default_route,
+                veth: String::new(),
+            }],
+            ..rec.clone()
+        };
+        self.plug(&mut one, &ns)?;
+        self.live[i].rec.nets.append(&mut one.nets);
+        self.publish_names(&self.live[i].rec.clone());
+        self.save();
+        Ok(ip)
+    }
+
+    /// `network disconnect`: removes the container's interface on `network`.
+    fn disconnect(&mut self, container: &str, network: &str) -> Result<(), HelperError> {
+        self.reap();
+        let Some(i) = self.live.iter().position(|l| l.rec.container == container) else {
+            return Err(HelperError::Refused(
+                "the container is not running on a user-defined network".into(),
+            ));
+        };
+        let Some(k) = self.live[i]
+            .rec
+            .nets
+            .iter()
+            .position(|n| n.network == network)
+        else {
+            return Err(HelperError::Refused(format!(
+                "the container is not on network {network}"
+            )));
+        };
+        let gone = self.live[i].rec.nets.remove(k);
+        if let Some(net) = self.nets.get(network) {
+            net.worker.detach(&gone.veth)?;
+        }
+        let only = Record {
+            nets: vec![gone],
+            ..self.live[i].rec.clone()
+        };
+        self.release(&only);
+        self.publish_names(&self.live[i].rec.clone());
+        self.save();
+        Ok(())
+    }
+
+    /// Creates the record's interfaces and publishes its names.
+    fn plug(&mut self, rec: &mut Record, ns: &OwnedFd) -> Result<(), HelperError> {
+        for n in rec.nets.iter_mut() {
+            self.veths += 1;
+            let veth = format!("veth{}", self.veths);
+            n.veth = veth.clone();
+            let netns = ns.try_clone().map_err(sys("duplicate a descriptor"))?;
+            let net = self.net(&n.network)?;
+            net.worker.attach(AttachJob {
+                netns,
+                veth,
+                ifname: n.ifname.clone(),
+                ip: n.ip,
+                default_route: n.default_route,
+            })?;
+        }
+        self.publish_names(rec);
+        Ok(())
+    }
+
+    /// Puts the record's names and memberships in the directory.
+    fn publish_names(&self, rec: &Record) {
+        if let Ok(mut d) = self.records.write() {
+            for n in &rec.nets {
+                let names = d.names.entry(n.network.clone()).or_default();
+                for name in &n.names {
+                    names.insert(name.clone(), n.ip);
+                }
+            }
+            let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
+            d.members.insert(rec.container.clone(), member);
+        }
+    }
+
+    /// A container of a killed helper: its interfaces again.
+    fn reattach(&mut self, mut rec: Record) -> Result<(), HelperError> {
+        let p = format!("/proc/{}/ns/net", rec.init_pid);
+        let ns: OwnedFd = std::fs::File::open(&p)
+            .map_err(sys(format!("open {p}")))?
+            .into();
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(rec.init_pid)
+                .ok_or_else(|| HelperError::Refused(format!("bad pid {}", rec.init_pid)))?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .map_err(|e| sys("watch the container's init")(e.into()))?;
+        self.plug(&mut rec, &ns)?;
+        self.live.push(Live { rec, pidfd });
+        Ok(())
+    }
+
+    /// Forgets a container's names; tears down networks left empty.
+    fn release(&mut self, rec: &Record) {
+        if let Ok(mut d) = self.records.write() {
+            d.members.remove(&rec.container);
+            for n in &rec.nets {
+                if let Some(names) = d.names.get_mut(&n.network) {
+                    names.retain(|name, ip| !(*ip == n.ip && n.names.contains(name)));
+                }
+            }
+        }
+        for n in &rec.nets {
+            if self.used(&n.network).is_empty() {
+                self.nets.remove(&n.network);
+                if let Ok(mut d) = self.records.write() {
+                    d.names.remove(&n.network);
+                }
+            }
+        }
+    }
+
+    fn save(&self) {
+        let recs: Vec<&Record> = self.live.iter().map(|l| &l.rec).collect();
+        let tmp = self.rundir.join(format!(".{STATE}.tmp"));
+        if std::fs::write(&tmp, serde_json::to_vec(&recs).expect("json")).is_ok() {
+            let _ = std::fs::rename(&tmp, self.rundir.join(STATE));
+        }
+    }
+}

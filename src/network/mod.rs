@@ -1,0 +1,525 @@
+//! User-defined networks (`rless network …`, `run --network NAME`).
+//!
+//! Theory of operation. A network is a definition in the store,
+//! `networks/<name>.json` (subnet, gateway, internal, labels), written under
+//! the `networks` lock to a temporary name and renamed into place, so a
+//! half-made network never shows. Subnets never overlap each other, the
+//! host's routes, or the userspace network's 10.0.2.0/24 (the uplink of
+//! every network uses it inside the network's namespace).
+//!
+//! At run time ([`helper`]) one helper process per user and store holds a
+//! user namespace U, and per network a network namespace with a kernel
+//! bridge, a DNS server on the gateway address and an uplink through
+//! netstack. Containers on user networks join U instead of making their own
+//! user namespace, so the helper can give them veth pairs into the bridge.
+//! Addresses are allocated by the helper while a container runs and are
+//! free again once it stops; nothing of a network runs while no container
+//! is attached to it.
+
+pub mod client;
+pub mod dns;
+pub mod helper;
+mod links;
+pub mod publish;
+
+use crate::image::store::{tmp_name, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// Names `--network` gives other meanings to.
+pub const RESERVED: &[&str] = &[
+    "slirp",
+    "slirp4netns",
+    "pasta",
+    "bridge",
+    "default",
+    "private",
+    "none",
+    "host",
+];
+
+/// The userspace network inside every network namespace (the uplink).
+pub const UPLINK: Subnet = Subnet {
+    addr: Ipv4Addr::new(10, 0, 2, 0),
+    prefix: 24,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("invalid subnet {0:?}: use an IPv4 network such as 10.89.0.0/24 (prefix 8 to 29)")]
+    BadSubnet(String),
+    #[error("invalid subnet {given}: the host bits are set; did you mean {network}?")]
+    HostBits { given: String, network: Subnet },
+    #[error("invalid gateway {0:?}: not an IPv4 address")]
+    BadGateway(String),
+    #[error("{what} {ip} is not a host address in subnet {subnet}")]
+    OutsideSubnet {
+        what: &'static str,
+        ip: Ipv4Addr,
+        subnet: Subnet,
+    },
+    #[error("subnet {subnet} overlaps {other}")]
+    Overlap { subnet: Subnet, other: String },
+    #[error("no free subnet left between 10.89.0.0/24 and 10.89.255.0/24")]
+    NoFreeSubnet,
+    #[error("invalid network name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    BadName(String),
+    #[error("network name {0:?} is reserved for --network {0}")]
+    Reserved(String),
+    #[error("network {0} already exists")]
+    Exists(String),
+    #[error("no such network: {0}")]
+    NotFound(String),
+    #[error("network {name} is in use by container(s) {containers}; remove them first")]
+    InUse { name: String, containers: String },
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> NetworkError {
+    let path = path.to_path_buf();
+    move |source| NetworkError::Io { op, path, source }
+}
+
+/// An IPv4 network: address (host bits clear) and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Subnet {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Subnet {
+    pub fn parse(s: &str) -> Result<Subnet, NetworkError> {
+        let bad = || NetworkError::BadSubnet(s.to_string());
+        let (a, p) = s.split_once('/').ok_or_else(bad)?;
+        let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
+        let prefix: u8 = p.parse().map_err(|_| bad())?;
+        if !(8..=29).contains(&prefix) {
+            return Err(bad());
+        }
+        let net = Subnet {
+            addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
+            prefix,
+        };
+        if net.addr != addr {
+            return Err(NetworkError::HostBits {
+                given: s.to_string(),
+                network: net,
+            });
+        }
+        Ok(net)
+    }
+
+    fn first(&self) -> u32 {
+        u32::from(self.addr)
+    }
+
+    fn last(&self) -> u32 {
+        self.first() | !mask(self.prefix)
+    }
+
+    /// Whether `ip` is in the subnet and neither its network nor its
+    /// broadcast address.
+    pub fn is_host(&self, ip: Ipv4Addr) -> bool {
+        let n = u32::from(ip);
+        n > self.first() && n < self.last()
+    }
+
+    pub fn overlaps(&self, o: &Subnet) -> bool {
+        self.first() <= o.last() && o.first() <= self.last()
+    }
+
+    /// The `n`th address of the subnet (0 is the network address).
+    pub fn nth(&self, n: u32) -> Option<Ipv4Addr> {
+        let ip = self.first().checked_add(n)?;
+        (ip < self.last()).then(|| Ipv4Addr::from(ip))
+    }
+
+    /// How many host addresses it has.
+    pub fn hosts(&self) -> u32 {
+        self.last() - self.first() - 1
+    }
+}
+
+fn mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix as u32)
+    }
+}
+
+impl fmt::Display for Subnet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl TryFrom<String> for Subnet {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Subnet::parse(&s).map_err(|e| e.to_string())
+    }
+}
+
+impl From<Subnet> for String {
+    fn from(s: Subnet) -> String {
+        s.to_string()
+    }
+}
+
+/// A network id: 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NetworkId(String);
+
+impl NetworkId {
+    pub fn random() -> NetworkId {
+        NetworkId(crate::container::ContainerId::random().as_str().to_string())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn short(&self) -> &str {
+        &self.0[..12.min(self.0.len())]
+    }
+}
+
+/// `networks/<name>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    pub name: String,
+    pub id: NetworkId,
+    pub driver: String,
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    pub internal: bool,
+    /// `--opt allow_host_loopback=true`: 10.0.2.2 reaches the host's
+    /// 127.0.0.1 through the uplink, as with `--network slirp:…`.
+    #[serde(default)]
+    pub allow_host_loopback: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub created: i64,
+}
+
+/// What `network create` asks for.
+#[derive(Debug, Default)]
+pub struct CreateRequest {
+    pub name: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub internal: bool,
+    pub allow_host_loopback: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// How a container joins one network (`run --network NAME
+/// --network-alias A --ip IP`), as stored in its spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+}
+
+pub fn networks_dir(root: &Path) -> PathBuf {
+    root.join("networks")
+}
+
+fn config_path(root: &Path, name: &str) -> PathBuf {
+    networks_dir(root).join(format!("{name}.json"))
+}
+
+/// Takes the `networks` lock (definitions and their use by containers).
+pub fn lock(store: &Store) -> Result<fs::File, NetworkError> {
+    Ok(store.lock("networks")?)
+}
+
+pub fn valid_name(name: &str) -> bool {
+    crate::container::valid_name(name)
+}
+
+/// Every network, sorted by name.
+pub fn list(root: &Path) -> Vec<NetworkConfig> {
+    let Ok(rd) = fs::read_dir(networks_dir(root)) else {
+        return vec![];
+    };
+    let mut v: Vec<NetworkConfig> = rd
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            !n.starts_with('.') && n.ends_with(".json")
+        })
+        .filter_map(|e| fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
+    v.sort_by(|a: &NetworkConfig, b| a.name.cmp(&b.name));
+    v
+}
+
+/// One network by name (or id prefix of at least 3 digits).
+pub fn read(root: &Path, query: &str) -> Result<NetworkConfig, NetworkError> {
+    if valid_name(query) {
+        if let Ok(b) = fs::read(config_path(root, query)) {
+            return serde_json::from_slice(&b).map_err(|e| NetworkError::Io {
+                op: "parse",
+                path: config_path(root, query),
+                source: std::io::Error::other(e),
+            });
+        }
+    }
+    let by_id: Vec<NetworkConfig> = list(root)
+        .into_iter()
+        .filter(|n| query.len() >= 3 && n.id.as_str().starts_with(query))
+        .collect();
+    match <[NetworkConfig; 1]>::try_from(by_id) {
+        Ok([n]) => Ok(n),
+        Err(_) => Err(NetworkError::NotFound(query.to_string())),
+    }
+}
+
+/// The host's IPv4 routes (destination networks, the default route left
+/// out), from /proc/net/route.
+pub fn host_routes() -> Vec<Subnet> {
+    let text = fs::read_to_string("/proc/net/route").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let dst = u32::from_str_radix(f.get(1)?, 16).ok()?;
+            let m = u32::from_str_radix(f.get(7)?, 16).ok()?;
+            // The file holds addresses in the kernel's (network) byte order.
+            let dst = Ipv4Addr::from(dst.to_ne_bytes());
+            let prefix = u32::from_be_bytes(m.to_ne_bytes()).count_ones() as u8;
+            (prefix > 0).then_some(Subnet { addr: dst, prefix })
+        })
+        .collect()
+}
+
+/// What `subnet` may not overlap, with a name for messages.
+fn taken(root: &Path) -> Vec<(Subnet, String)> {
+    let mut v: Vec<(Subnet, String)> = list(root)
+        .into_iter()
+        .map(|n| (n.subnet, format!("network {}", n.name)))
+        .collect();
+    v.extend(
+        host_routes()
+            .into_iter()
+            .map(|r| (r, format!("the host route {r}"))),
+    );
+    v.push((UPLINK, "the userspace network 10.0.2.0/24".into()));
+    v
+}
+
+/// Creates a network; fails with nothing written on bad input.
+pub fn create(store: &Store, req: CreateRequest) -> Result<NetworkConfig, NetworkError> {
+    if !valid_name(&req.name) {
+        return Err(NetworkError::BadName(req.name));
+    }
+    if RESERVED.contains(&req.name.as_str()) {
+        return Err(NetworkError::Reserved(req.name));
+    }
+    let explicit = req.subnet.as_deref().map(Subnet::parse).transpose()?;
+    let gateway = req
+        .gateway
+        .as_deref()
+        .map(|g| {
+            g.parse::<Ipv4Addr>()
+                .map_err(|_| NetworkError::BadGateway(g.to_string()))
+        })
+        .transpose()?;
+    let root = store.root();
+    let dir = networks_dir(root);
+    fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    let _lock = lock(store)?;
+    if config_path(root, &req.name).exists() {
+        return Err(NetworkError::Exists(req.name));
+    }
+    let taken = taken(root);
+    let subnet = match explicit {
+        Some(s) => {
+            if let Some((_, what)) = taken.iter().find(|(t, _)| t.overlaps(&s)) {
+                return Err(NetworkError::Overlap {
+                    subnet: s,
+                    other: what.clone(),
+                });
+            }
+            s
+        }
+        None => (0..=255u8)
+            .map(|n| Subnet {
+                addr: Ipv4Addr::new(10, 89, n, 0),
+                prefix: 24,
+            })
+            .find(|s| !taken.iter().any(|(t, _)| t.overlaps(s)))
+            .ok_or(NetworkError::NoFreeSubnet)?,
+    };
+    let gateway = match gateway {
+        Some(g) if subnet.is_host(g) => g,
+        Some(g) => {
+            return Err(NetworkError::OutsideSubnet {
+                what: "gateway",
+                ip: g,
+                subnet,
+            })
+        }
+        None => subnet.nth(1).expect("a /29 or larger has hosts"),
+    };
+    let config = NetworkConfig {
+        name: req.name,
+        id: NetworkId::random(),
+        driver: "bridge".into(),
+        subnet,
+        gateway,
+        internal: req.internal,
+        allow_host_loopback: req.allow_host_loopback,
+        labels: req.labels,
+        created: crate::image::time::now(),
+    };
+    let tmp = dir.join(tmp_name("net"));
+    let body = serde_json::to_vec_pretty(&config).expect("json");
+    fs::write(&tmp, body).map_err(io_err("write", &tmp))?;
+    let dst = config_path(root, &config.name);
+    if let Err(e) = fs::rename(&tmp, &dst) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("rename into place", &dst)(e));
+    }
+    Ok(config)
+}
+
+/// The containers (names) whose spec joins network `name`.
+pub fn users(root: &Path, name: &str) -> Vec<String> {
+    crate::container::list_at(root)
+        .into_iter()
+        .filter(|c| {
+            let dir = root.join("containers").join(c.id.as_str());
+            crate::container::read_spec(&dir)
+                .map(|s| {
+                    s.user_networks
+                        .is_some_and(|u| u.attachments.iter().any(|a| a.network == name))
+                })
+                .unwrap_or(false)
+        })
+        .map(|c| c.name)
+        .collect()
+}
+
+/// Removes a network no container uses. Call with the `networks` lock held.
+pub fn remove_locked(root: &Path, name: &str) -> Result<(), NetworkError> {
+    let users = users(root, name);
+    if !users.is_empty() {
+        return Err(NetworkError::InUse {
+            name: name.to_string(),
+            containers: users.join(", "),
+        });
+    }
+    let p = config_path(root, name);
+    fs::remove_file(&p).map_err(io_err("remove", &p))
+}
+
+/// The runtime directory of the helper of the store at `root`:
+/// `$XDG_RUNTIME_DIR/rless/net-<hash of the store path>` (or under /tmp
+/// without XDG_RUNTIME_DIR). Gone after a reboot, and that is fine.
+pub fn runtime_dir(root: &Path) -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "/tmp/rless-run-{}",
+                rustix::process::getuid().as_raw()
+            ))
+        });
+    let canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let digest = crate::image::digest::Digest::of(canon.as_os_str().as_encoded_bytes());
+    base.join("rless")
+        .join(format!("net-{}", &digest.hex()[..12]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets() {
+        let s = Subnet::parse("10.89.0.0/24").unwrap();
+        assert!(s.is_host("10.89.0.1".parse().unwrap()));
+        assert!(!s.is_host("10.89.0.0".parse().unwrap()));
+        assert!(!s.is_host("10.89.0.255".parse().unwrap()));
+        assert!(!s.is_host("10.89.1.1".parse().unwrap()));
+        assert_eq!(s.hosts(), 254);
+        assert_eq!(s.nth(1), Some("10.89.0.1".parse().unwrap()));
+        assert!(s.overlaps(&Subnet::parse("10.0.0.0/8").unwrap()));
+        assert!(!s.overlaps(&Subnet::parse("10.89.1.0/24").unwrap()));
+        assert!(matches!(
+            Subnet::parse("10.89.0.5/24"),
+            Err(NetworkError::HostBits { .. })
+        ));
+        for bad in [
+            "10.89.0.0",
+            "10.89.0.0/33",
+            "x/24",
+            "10.89.0.0/30",
+            "::1/64",
+        ] {
+            assert!(Subnet::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_rules() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
+        let req = |name: &str, subnet: Option<&str>| CreateRequest {
+            name: name.into(),
+            subnet: subnet.map(String::from),
+            ..Default::default()
+        };
+        let a = create(&store, req("a", None)).unwrap();
+        let b = create(&store, req("b", None)).unwrap();
+        assert_ne!(a.subnet, b.subnet);
+        assert_eq!(a.gateway, a.subnet.nth(1).unwrap());
+        assert!(matches!(
+            create(&store, req("a", None)),
+            Err(NetworkError::Exists(_))
+        ));
+        let s = a.subnet.to_string();
+        assert!(matches!(
+            create(&store, req("c", Some(&s))),
+            Err(NetworkError::Overlap { .. })
+        ));
+        assert!(matches!(
+            create(&store, req("host", None)),
+            Err(NetworkError::Reserved(_))
+        ));
+        assert!(matches!(
+            create(&store, req("d", Some("10.0.2.0/24"))),
+            Err(NetworkError::Overlap { .. })
+        ));
+        let g = CreateRequest {
+            gateway: Some("10.99.1.1".into()),
+            ..req("e", Some("10.99.0.0/24"))
+        };
+        assert!(matches!(
+            create(&store, g),
+            Err(NetworkError::OutsideSubnet { .. })
+        ));
+        assert_eq!(list(t.path()).len(), 2);
+        assert_eq!(read(t.path(), a.id.short()).unwrap().name, "a");
+    }
+}

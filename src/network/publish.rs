@@ -1,0 +1,198 @@
+//! Published ports (`-p`) of a container on user-defined networks.
+//!
+//! Theory of operation: the host listeners are bound by the monitor before
+//! the container starts ([`bind`]), so a port in use fails `run` with
+//! nothing left behind. Once the container has its addresses, the monitor
+//! forks a forwarder ([`start`]) that keeps the listeners, moves into the
+//! container's network namespace and, for each accepted connection, opens
+//! one there to the container's own address, then copies both ways (two
+//! threads per connection; the kernel splices where it can). The forwarder
+//! is a process of its own so the monitor stays single-threaded (it clones
+//! again on restart); it dies with the monitor (PDEATHSIG) and is killed
+//! when the container stops ([`Forwarder::stop`]). UDP: each client gets a
+//! connected socket in the container's namespace, whose answers go back
+//! from the host port; it is dropped after [`UDP_IDLE`] without traffic.
+//! The client's address is not kept (the container sees its own address as
+//! the peer).
+
+use crate::runtime::network::Publish;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a UDP client's flow lives without traffic.
+pub const UDP_IDLE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot bind tcp port {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot bind udp port {addr}: {source}")]
+    BindUdp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the port forwarder: {0}")]
+    Fork(std::io::Error),
+}
+
+/// Host listeners, bound.
+pub struct Bound {
+    listeners: Vec<(Publish, TcpListener)>,
+    udp: Vec<(Publish, UdpSocket)>,
+}
+
+/// The forwarder process.
+pub struct Forwarder {
+    pid: nix::unistd::Pid,
+}
+
+/// Binds every published port.
+pub fn bind(ports: &[Publish]) -> Result<Bound, PublishError> {
+    let (mut listeners, mut udp) = (Vec::new(), Vec::new());
+    for p in ports {
+        let addr = SocketAddr::new(p.host_ip, p.host_port);
+        if p.udp {
+            let s =
+                UdpSocket::bind(addr).map_err(|source| PublishError::BindUdp { addr, source })?;
+            let mut bound = p.clone();
+            bound.host_port = s.local_addr().map(|a| a.port()).unwrap_or(p.host_port);
+            udp.push((bound, s));
+            continue;
+        }
+        let l = TcpListener::bind(addr).map_err(|source| PublishError::Bind { addr, source })?;
+        let mut bound = p.clone();
+        bound.host_port = l.local_addr().map(|a| a.port()).unwrap_or(p.host_port);
+        listeners.push((bound, l));
+    }
+    Ok(Bound { listeners, udp })
+}
+
+impl Bound {
+    /// The ports as bound (random host ports filled in).
+    pub fn ports(&self) -> Vec<Publish> {
+        self.listeners
+            .iter()
+            .map(|(p, _)| p.clone())
+            .chain(self.udp.iter().map(|(p, _)| p.clone()))
+            .collect()
+    }
+
+    /// Forks the forwarder to `ip` in the network namespace of `init`.
+    /// The caller must be single-threaded.
+    pub fn start(self, init: i32, ip: Ipv4Addr) -> Result<Option<Forwarder>, PublishError> {
+        if self.listeners.is_empty() && self.udp.is_empty() {
+            return Ok(None);
+        }
+        let ns = std::fs::File::open(format!("/proc/{init}/ns/net")).map_err(PublishError::Fork)?;
+        match crate::runtime::fork_process().map_err(PublishError::Fork)? {
+            Some(pid) => Ok(Some(Forwarder { pid })),
+            None => {
+                let _ = rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ));
+                if nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+                    std::process::exit(1);
+                }
+                drop(ns);
+                serve(self.listeners, self.udp, ip);
+                std::process::exit(0)
+            }
+        }
+    }
+}
+
+impl Forwarder {
+    /// Stops the forwarder; every host port is closed.
+    pub fn stop(self) {
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+    }
+}
+
+/// In the forwarder: one thread per listener and per UDP port.
+fn serve(listeners: Vec<(Publish, TcpListener)>, udp: Vec<(Publish, UdpSocket)>, ip: Ipv4Addr) {
+    let mut threads: Vec<_> = listeners
+        .into_iter()
+        .map(|(p, l)| {
+            std::thread::spawn(move || {
+                for client in l.incoming().flatten() {
+                    let target = SocketAddr::from((ip, p.container_port));
+                    std::thread::spawn(move || relay(client, target));
+                }
+            })
+        })
+        .collect();
+    for (p, s) in udp {
+        let target = SocketAddr::from((ip, p.container_port));
+        threads.push(std::thread::spawn(move || relay_udp(s, target)));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// Copies between the client and a new connection to `target`, both ways.
+fn relay(client: TcpStream, target: SocketAddr) {
+    let Ok(server) = TcpStream::connect(target) else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut &c2, &mut &s2);
+        let _ = s2.shutdown(Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut &server, &mut &client);
+    let _ = client.shutdown(Shutdown::Write);
+    let _ = up.join();
+}
+
+/// UDP: datagrams from each client go out of a socket of its own to
+/// `target`; that socket's answers go back to the client from `host`.
+fn relay_udp(host: UdpSocket, target: SocketAddr) {
+    let host = Arc::new(host);
+    let flows: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Default::default();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, client)) = host.recv_from(&mut buf) else {
+            continue;
+        };
+        let existing = flows.lock().ok().and_then(|f| f.get(&client).cloned());
+        let flow = match existing {
+            Some(f) => f,
+            None => {
+                let Ok(s) = UdpSocket::bind("0.0.0.0:0") else {
+                    continue;
+                };
+                if s.connect(target).is_err() {
+                    continue;
+                }
+                let s = Arc::new(s);
+                if let Ok(mut f) = flows.lock() {
+                    f.insert(client, s.clone());
+                }
+                let (back, host, flows) = (s.clone(), host.clone(), flows.clone());
+                std::thread::spawn(move || {
+                    let _ = back.set_read_timeout(Some(UDP_IDLE));
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = back.recv(&mut buf) {
+                        let _ = host.send_to(&buf[..n], client);
+                    }
+                    if let Ok(mut f) = flows.lock() {
+                        f.remove(&client);
+                    }
+                });
+                s
+            }
+        };
+        let _ = flow.send(&buf[..n]);
+    }
+}
