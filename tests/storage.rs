@@ -198,5 +198,14 @@ fn info_reports_the_driver_run_uses() {
                 .contains("fuse-overlay (set by RLESS_STORAGE_DRIVER)"),
             "{out}"
         );
+        // A store that info is the first to make is private, as the store
+        // always makes it (not left to the umask).
+        let fresh = ctx.work.join("fresh-root");
+        let mut first = ctx.command(common::rless_bin());
+        first.arg("--root").arg(&fresh).arg("info");
+        let out = common::run_cmd(first, None, common::CMD_TIMEOUT, &ctx.user.name);
+        assert!(out.success(), "{out}");
+        let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{out}");
     });
 }

@@ -45,11 +45,13 @@ struct UdpFlow {
     dns: Option<DnsQuery>,
 }
 
-/// The last query of a DNS flow, kept to resend it to the next resolver.
+/// The unanswered queries of a DNS flow (a resolver library sends A and
+/// AAAA at once from one socket), kept to resend them to the next resolver.
 #[derive(Default)]
 struct DnsQuery {
-    last: Vec<u8>,
-    /// When it was sent; `None` once answered (or given up).
+    /// At most [`MAX_PENDING_DNS`], one per DNS id, oldest first.
+    pending: Vec<Vec<u8>>,
+    /// When the last was sent; `None` once all are answered (or given up).
     sent_at: Option<Instant>,
     /// Resolvers tried for it.
     tries: usize,
@@ -269,8 +271,14 @@ impl UdpNat {
     /// Remembers a query sent on DNS flow `idx`.
     fn dns_sent(&mut self, idx: usize, data: &[u8], now: Instant) {
         if let Some(Some(UdpFlow { dns: Some(q), .. })) = self.flows.get_mut(idx) {
-            q.last.clear();
-            q.last.extend_from_slice(data);
+            if data.len() < 2 {
+                return;
+            }
+            q.pending.retain(|p| p[..2] != data[..2]);
+            if q.pending.len() >= MAX_PENDING_DNS {
+                q.pending.remove(0);
+            }
+            q.pending.push(data.to_vec());
             q.sent_at = Some(now);
             q.tries = 1;
         }
@@ -302,7 +310,9 @@ impl UdpNat {
         let Some(s) = connected_socket(core, target) else {
             return;
         };
-        let _ = s.send(&q.last);
+        for p in &q.pending {
+            let _ = s.send(p);
+        }
         if let Host::Outbound(old) = &f.host {
             let _ = core.epoll.delete(old.as_fd());
         }
@@ -356,7 +366,11 @@ impl UdpNat {
                     Ok(n) => {
                         any = true;
                         if let Some(q) = f.dns.as_mut() {
-                            q.sent_at = None;
+                            let id = &self.scratch[..n.min(2)];
+                            q.pending.retain(|p| p[..2] != *id);
+                            if q.pending.is_empty() {
+                                q.sent_at = None;
+                            }
                         }
                         let meta = udp::UdpMetadata {
                             endpoint: IpEndpoint::new(
@@ -471,6 +485,9 @@ impl UdpNat {
         }
     }
 }
+
+/// Unanswered queries a DNS flow keeps for failover.
+const MAX_PENDING_DNS: usize = 8;
 
 fn dns_retry() -> Duration {
     Duration::from_micros(crate::DNS_RETRY.as_micros() as u64)

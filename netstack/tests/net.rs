@@ -248,6 +248,41 @@ fn dns_fails_over_from_dead_resolvers() {
 }
 
 #[test]
+fn dns_failover_resends_every_pending_query() {
+    let _g = serial();
+    let (live, responder) = dns_responder();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let cfg = Config {
+        upstream_dns: vec![silent.local_addr().unwrap(), live],
+        allow_host_loopback: false,
+        ..config()
+    };
+    let Some(rig) = Rig::start("dns_failover_pending", cfg) else {
+        return;
+    };
+    rig.ns.run(move || {
+        // A and AAAA at once from one socket, as resolver libraries do;
+        // neither is sent again by the client.
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        for id in [0x3333u16, 0x4444] {
+            s.send_to(&dns_query(id, "example.test"), sa(DNS, 53))
+                .unwrap();
+        }
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let mut buf = [0u8; 512];
+            s.recv_from(&mut buf).expect("both answered after failover");
+            ids.push(u16::from_be_bytes([buf[0], buf[1]]));
+        }
+        ids.sort();
+        assert_eq!(ids, [0x3333, 0x4444]);
+    });
+    assert_eq!(responder.join().unwrap(), 2);
+    rig.stop().unwrap();
+}
+
+#[test]
 fn published_tcp_preserves_loopback_client_as_gateway() {
     let _g = serial();
     let cfg = Config {

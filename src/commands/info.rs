@@ -74,7 +74,8 @@ fn storage_driver(ctx: &Ctx, kernel: &str) -> (&'static str, String) {
         Some(Driver::FuseOverlay) => return ("fuse-overlay", "set by RLESS_STORAGE_DRIVER".into()),
         _ => {}
     }
-    let _ = std::fs::create_dir_all(&ctx.root);
+    // Made as the store makes it (private to the user), not with the umask.
+    let _ = ctx.store(rless::image::store::LockMode::Shared);
     match rless::runtime::storage::probe_kernel_overlay(&ctx.root) {
         Ok(()) => (
             "overlay",

@@ -301,7 +301,10 @@ impl RegistryClient {
         headers: &[(&str, &str)],
         mut body: impl FnMut() -> B,
     ) -> Result<Response<Body>, RegistryError> {
-        let bearer = matches!(self.challenge, Challenge::Bearer { .. });
+        // Credentials and tokens go only to the registry itself, never to
+        // an upload location the registry names on another host or scheme.
+        let ours = same_origin(&self.base, url);
+        let bearer = ours && matches!(self.challenge, Challenge::Bearer { .. });
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -310,6 +313,7 @@ impl RegistryClient {
                 req = req.header(*k, *v);
             }
             match &self.challenge {
+                _ if !ours => {}
                 Challenge::None => {}
                 Challenge::Basic => {
                     if let Some(c) = &self.creds {
@@ -415,6 +419,21 @@ impl RegistryClient {
     }
 }
 
+/// Whether `url` is on the registry whose base URL is `base`
+/// (`scheme://host[:port]`); a default port may be written or not.
+fn same_origin(base: &str, url: &str) -> bool {
+    let origin = |u: &str| {
+        let (scheme, rest) = u.split_once("://")?;
+        let auth = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+        let default = if scheme == "https" { ":443" } else { ":80" };
+        let host = auth
+            .strip_suffix(default)
+            .map_or(auth.clone(), str::to_string);
+        Some((scheme.to_ascii_lowercase(), host))
+    };
+    origin(base).is_some_and(|o| Some(o) == origin(url))
+}
+
 /// The token scope for pulling from `repo`.
 fn pull_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
@@ -490,6 +509,20 @@ mod tests {
         ));
         assert!(parse_challenge("Negotiate").is_none());
         assert!(parse_challenge("Bearer service=x").is_none());
+        assert!(same_origin(
+            "https://r:5000",
+            "https://r:5000/v2/x/blobs/uploads/1?a=b"
+        ));
+        assert!(same_origin("https://R", "https://r:443/v2/x"));
+        for other in [
+            "https://r:50001/v2/",
+            "https://r:5000.evil/v2/",
+            "https://r:5000@evil/v2/",
+            "http://r:5000/v2/",
+            "https://s3.example/upload",
+        ] {
+            assert!(!same_origin("https://r:5000", other), "{other}");
+        }
         let p = parse_params(r#"a="1,2", b=3"#);
         assert_eq!(p["a"], "1,2");
         assert_eq!(p["b"], "3");

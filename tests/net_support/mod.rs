@@ -23,7 +23,9 @@ pub fn udp_echo() -> &'static [u8] {
     static BIN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/udp_echo.rs");
-        let out = crate::common::base_dir().join("udp_echo");
+        // Per process: test runs in parallel would otherwise read each
+        // other's half-written output.
+        let out = crate::common::base_dir().join(format!("udp_echo-{}", std::process::id()));
         let st = std::process::Command::new("rustc")
             .args([
                 "--edition",
@@ -38,7 +40,9 @@ pub fn udp_echo() -> &'static [u8] {
             .status()
             .expect("run rustc");
         assert!(st.success(), "building the UDP echo helper failed");
-        fs::read(&out).unwrap()
+        let bin = fs::read(&out).unwrap();
+        let _ = fs::remove_file(&out);
+        bin
     })
 }
 

@@ -97,28 +97,35 @@ impl std::str::FromStr for Format {
     }
 }
 
+fn io_err(op: &'static str, p: &Path) -> impl FnOnce(io::Error) -> ArchiveError {
+    let p = p.to_path_buf();
+    move |source| ArchiveError::Io {
+        op,
+        path: p,
+        source,
+    }
+}
+
 /// Opens an archive for random access: a plain tar file is used in place;
 /// standard input or a gzip-compressed archive is first copied (decompressed)
 /// into an unlinked temporary file in `spool_dir`, which vanishes with the
 /// process whatever happens.
 pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Members, ArchiveError> {
     let label = path.map_or("standard input".to_string(), |p| p.display().to_string());
-    let io_err = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ArchiveError::Io {
-            op,
-            path: p,
-            source,
-        }
-    };
     let source: Box<dyn Read> = match path {
         Some(p) => {
             let mut f = File::open(p).map_err(io_err("open", p))?;
-            if f.metadata().map_err(io_err("inspect", p))?.is_dir() {
+            let meta = f.metadata().map_err(io_err("inspect", p))?;
+            if meta.is_dir() {
                 return Err(ArchiveError::NotAnArchive {
                     path: label,
                     detail: "it is a directory".into(),
                 });
+            }
+            // A pipe or device (`-i /dev/stdin`, `<(...)`) cannot seek:
+            // spool it like standard input.
+            if !meta.is_file() {
+                return spool(Box::new(f), &label, spool_dir);
             }
             let mut magic = [0u8; 2];
             let n = f.read(&mut magic).map_err(io_err("read", p))?;
@@ -130,6 +137,17 @@ pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Memb
         }
         None => Box::new(io::stdin().lock()),
     };
+    spool(source, &label, spool_dir)
+}
+
+/// Copies `source` (decompressed if gzip) into an unlinked temporary file
+/// in `spool_dir` and scans that.
+fn spool(
+    source: Box<dyn Read + '_>,
+    label: &str,
+    spool_dir: &Path,
+) -> Result<members::Members, ArchiveError> {
+    let label = label.to_string();
     let mut source = BufReader::with_capacity(1 << 16, source);
     let gz = source
         .fill_buf()
@@ -159,4 +177,29 @@ pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Memb
         .seek(SeekFrom::Start(0))
         .map_err(io_err("rewind", &spool_path))?;
     members::Members::scan(spool, &label)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn input_from_a_pipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "manifest.json", &b"[]"[..]).unwrap();
+        let data = b.into_inner().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, data).unwrap())
+        };
+        let m = super::open_input(Some(&fifo), dir.path()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(m.read_small("manifest.json", 10).unwrap(), b"[]");
+        // The spool file is gone already.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

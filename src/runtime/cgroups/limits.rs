@@ -6,7 +6,7 @@
 //! crun's:
 //! - `--memory` → memory.max (at least 6 MiB);
 //! - `--memory-swap` is memory plus swap: memory.swap.max = swap − memory,
-//!   `-1` for unlimited; unset, the container may swap as much as its
+//!   `-1` for unlimited; unset (or 0), the container may swap as much as its
 //!   memory limit (docker's default of twice the memory);
 //! - `--cpus` → cpu.max `quota 100000`;
 //! - `--cpu-shares` → cpu.weight = 1 + ((shares − 2) × 9999) / 262142, shares
@@ -113,7 +113,12 @@ pub fn settings(f: &LimitFlags, host_cpus: usize) -> Result<Vec<Setting>, LimitE
             false,
         ));
     }
-    match (f.memory_swap.as_deref(), memory) {
+    // docker: `--memory-swap 0` is the same as not giving it.
+    let swap = f
+        .memory_swap
+        .as_deref()
+        .filter(|v| parse_size(v) != Some(0));
+    match (swap, memory) {
         (Some("-1"), _) => out.push(setting(
             "--memory-swap",
             "memory",
@@ -123,7 +128,6 @@ pub fn settings(f: &LimitFlags, host_cpus: usize) -> Result<Vec<Setting>, LimitE
         )),
         (Some(v), m) => match (parse_size(v), m) {
             (None, _) => return Err(bad("--memory-swap", v, "use a size such as 1g, or -1")),
-            (Some(0), _) => {}
             (Some(_), None) => {
                 return Err(bad(
                     "--memory-swap",
@@ -264,6 +268,10 @@ mod tests {
         assert_eq!(settings(&f, 2).unwrap()[1].value, "max");
         f.memory_swap = Some("64m".into());
         assert_eq!(settings(&f, 2).unwrap()[1].value, "0");
+        f.memory_swap = Some("0".into());
+        let s = settings(&f, 2).unwrap();
+        assert_eq!(s[1].value, (64u64 << 20).to_string(), "0 is docker's unset");
+        assert!(s[1].implied);
         f.memory_swap = Some("32m".into());
         assert!(settings(&f, 2).is_err());
         f.memory = Some("1m".into());
