@@ -313,10 +313,14 @@ impl Splicer {
         // caller's closure), so a stop byte is always seen.
         let mut ready = Vec::new();
         let mut accept = vec![true; self.listeners.len()];
+        // Listeners whose accept ran out of fds or memory: their queued
+        // connections raise no new edge, so they are retried on a timer.
+        let mut starved = vec![false; self.listeners.len()];
         loop {
             let mut stopped = false;
             ready.clear();
-            let r = self.epoll.wait(-1, |tok, _| match tok >> 32 {
+            let timeout = if starved.contains(&true) { 100 } else { -1 };
+            let r = self.epoll.wait(timeout, |tok, _| match tok >> 32 {
                 KIND_CTL => stopped = true,
                 KIND_LISTEN => {
                     if let Some(a) = accept.get_mut((tok & 0xffff_ffff) as usize) {
@@ -329,8 +333,8 @@ impl Splicer {
                 break;
             }
             for (i, a) in accept.iter_mut().enumerate() {
-                if std::mem::take(a) {
-                    self.accept(i);
+                if std::mem::take(a) || starved[i] {
+                    starved[i] = self.accept(i);
                 }
             }
             for &idx in &ready {
@@ -342,12 +346,15 @@ impl Splicer {
         }
     }
 
-    fn accept(&mut self, i: usize) {
+    /// Accepts every queued connection of listener `i`. True when it had to
+    /// stop short of the queue's end (out of fds or memory): retry later.
+    fn accept(&mut self, i: usize) -> bool {
         loop {
             let (client, _) = match self.listeners[i].1.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return, // EAGAIN, or out of fds: wait for the next edge
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
             };
             let port = self.listeners[i].0.container_port;
             match self.connect(client, port) {

@@ -116,7 +116,10 @@ pub fn push(
             });
         }
         let media = desc.get("mediaType").and_then(|m| m.as_str());
-        let gzip = matches!(media, Some(LAYER_TAR | DOCKER_LAYER_TAR));
+        // Gzip only what really is a plain tar: a descriptor may call a
+        // compressed blob a tar (archives made by other tools).
+        let gzip = matches!(media, Some(LAYER_TAR | DOCKER_LAYER_TAR))
+            && !compressed(&store.blob_path(&d));
         if !blobs.iter().any(|b| b.stored == d) {
             blobs.push(Outgoing { stored: d, gzip });
         }
@@ -345,9 +348,34 @@ fn upload_blob(
     Ok("pushed")
 }
 
+/// Whether the file starts with a gzip or zstd header.
+fn compressed(path: &std::path::Path) -> bool {
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
+        .unwrap_or(0);
+    magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_by_content_not_label() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes, want) in [
+            ("gz", &[0x1f, 0x8b, 8, 0][..], true),
+            ("zst", &[0x28, 0xb5, 0x2f, 0xfd, 0][..], true),
+            ("tar", &b"usr/\0\0\0"[..], false),
+            ("empty", &[][..], false),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            assert_eq!(compressed(&p), want, "{name}");
+        }
+        assert!(!compressed(&dir.path().join("missing")));
+    }
 
     #[test]
     fn mount_source_same_registry_other_repo() {

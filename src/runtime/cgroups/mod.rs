@@ -495,8 +495,17 @@ fn enable_down_to(d: &Delegation, parent: &Path, wanted: &[String]) -> Result<()
                 std::fs::write(leaf.join("cgroup.procs"), std::process::id().to_string())
                     .map_err(|e| format!("cannot move rless into {}: {e}", leaf.display()))?;
             }
-            if !read_list(&dir.join("cgroup.procs")).is_empty() {
-                return Err(busy(dir));
+            // Another rless started from the same cgroup may be about to
+            // move itself out too: give it a moment before calling the
+            // cgroup busy.
+            let procs = dir.join("cgroup.procs");
+            let mut tries = 0;
+            while !read_list(&procs).is_empty() {
+                tries += 1;
+                if tries > 20 {
+                    return Err(busy(dir));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
         let have = read_list(&dir.join("cgroup.controllers"));
