@@ -34,27 +34,32 @@ pub struct Publish {
     pub container_port: u16,
 }
 
-/// How published TCP ports reach the container (`--port-driver`).
+/// How published TCP ports reach the container (`--port-driver`): netstack's
+/// [`netstack::PortDriver`], in a form the container spec can store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortDriver {
-    /// Through the userspace stack; the container sees the client's address.
     #[default]
     Smoltcp,
-    /// Spliced to a socket inside the container's namespace; faster, but
-    /// the container sees its own address as the client (UDP ports stay on
-    /// the stack).
     Splice,
+}
+
+impl From<PortDriver> for netstack::PortDriver {
+    fn from(d: PortDriver) -> Self {
+        match d {
+            PortDriver::Smoltcp => netstack::PortDriver::Smoltcp,
+            PortDriver::Splice => netstack::PortDriver::Splice,
+        }
+    }
 }
 
 impl std::str::FromStr for PortDriver {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "smoltcp" => Ok(PortDriver::Smoltcp),
-            "splice" => Ok(PortDriver::Splice),
-            _ => Err(format!("unknown port driver {s:?}: use smoltcp or splice")),
-        }
+        Ok(match s.parse::<netstack::PortDriver>()? {
+            netstack::PortDriver::Smoltcp => PortDriver::Smoltcp,
+            netstack::PortDriver::Splice => PortDriver::Splice,
+        })
     }
 }
 
@@ -113,10 +118,7 @@ impl Network {
             upstream_dns: upstream_dns(),
             allow_host_loopback: spec.allow_host_loopback,
             pcap: spec.pcap.clone(),
-            port_driver: match spec.port_driver {
-                PortDriver::Smoltcp => netstack::PortDriver::Smoltcp,
-                PortDriver::Splice => netstack::PortDriver::Splice,
-            },
+            port_driver: spec.port_driver.into(),
             ..Default::default()
         };
         config.ports = spec
