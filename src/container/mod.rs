@@ -11,6 +11,8 @@
 //! place last, so a half-made container never shows.
 
 pub mod control;
+pub mod cp;
+pub mod export;
 pub mod logs;
 pub mod monitor;
 pub mod mountspec;
@@ -82,6 +84,10 @@ pub enum ContainerError {
     NameInUse(String),
     #[error("container is not running")]
     NotRunning,
+    #[error("container is already paused")]
+    Paused,
+    #[error("container is not paused")]
+    NotPaused,
     #[error("no such container: {0}")]
     NotFound(String),
     #[error("container id prefix {0} is ambiguous; give more of it or the name")]
@@ -202,6 +208,9 @@ pub struct ContainerState {
     /// Published ports, with the host ports actually bound.
     #[serde(default)]
     pub ports: Vec<crate::runtime::network::Publish>,
+    /// Every process stopped by `rless pause` (status stays `running`).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl ContainerState {
@@ -211,6 +220,7 @@ impl ContainerState {
         if self.status == "running" && !process_alive(self.monitor_pid, self.monitor_start) {
             self.status = "exited".into();
             self.pid = None;
+            self.paused = false;
             self.exit_code = self.exit_code.or(Some(137));
             self.reason =
                 Some("the monitor process is gone (killed, or the machine restarted)".into());
@@ -220,6 +230,15 @@ impl ContainerState {
 
     pub fn running(&self) -> bool {
         self.status == "running"
+    }
+
+    /// The status docker shows: `paused` for a paused running container.
+    pub fn shown_status(&self) -> &str {
+        if self.running() && self.paused {
+            "paused"
+        } else {
+            &self.status
+        }
     }
 }
 
