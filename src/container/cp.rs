@@ -395,8 +395,13 @@ impl Tree {
                         h.device_major().ok().flatten().unwrap_or(0),
                         h.device_minor().ok().flatten().unwrap_or(0),
                     );
-                    rfs::mknodat(&parent, name, ft, mode, dev).map_err(io_err("create", &rel))?;
-                    chown(parent.as_fd(), name);
+                    match rfs::mknodat(&parent, name, ft, mode, dev) {
+                        Ok(()) => chown(parent.as_fd(), name),
+                        // Device nodes need privilege a user namespace
+                        // lacks: skipped, as a rootless `tar x` does.
+                        Err(rustix::io::Errno::PERM) if ft != rfs::FileType::Fifo => {}
+                        Err(e) => return Err(io_err("create", &rel)(e)),
+                    }
                 }
                 // pax and GNU long-name headers are read by the tar crate.
                 _ => continue,
@@ -513,6 +518,22 @@ impl<W: Write> Walker<'_, W> {
                     Err(e) => return Err(io_err("open", full)(e)),
                 };
                 self.header(&st, full, None)?;
+                // A running container's /proc, /sys and the like: the
+                // directory only, as docker (which never sees them) has it.
+                let special = rfs::fstatfs(&d).is_ok_and(|f| {
+                    const KERNEL_FS: [i64; 6] = [
+                        0x9fa0,     // proc
+                        0x62656572, // sysfs
+                        0x1cd1,     // devpts
+                        0x19800202, // mqueue
+                        0x27e0eb,   // cgroup
+                        0x63677270, // cgroup2
+                    ];
+                    KERNEL_FS.contains(&(f.f_type as i64))
+                });
+                if special {
+                    return Ok(());
+                }
                 self.dir(&d, full)
             }
             Kind::File => {
@@ -529,15 +550,20 @@ impl<W: Write> Walker<'_, W> {
                 let t = rfs::readlinkat(parent, name, Vec::new()).map_err(io_err("read", full))?;
                 let mut h = self.base_header(&st);
                 h.set_entry_type(tar::EntryType::Symlink);
-                let t = std::os::unix::ffi::OsStrExt::from_bytes(t.as_bytes());
-                let t: &std::ffi::OsStr = t;
-                self.b
-                    .append_link(&mut h, full, t)
-                    .map_err(|source| CpError::Io {
-                        op: "pack",
-                        path: full.into(),
-                        source,
-                    })
+                let err = |source| CpError::Io {
+                    op: "pack",
+                    path: full.into(),
+                    source,
+                };
+                // Short targets verbatim (the tar crate rewrites "/" as "//");
+                // long ones through its GNU long-link entry.
+                if t.as_bytes().len() <= 100 {
+                    h.set_link_name_literal(t.as_bytes()).map_err(err)?;
+                    self.b.append_data(&mut h, full, io::empty()).map_err(err)
+                } else {
+                    let t: &std::ffi::OsStr = std::os::unix::ffi::OsStrExt::from_bytes(t.as_bytes());
+                    self.b.append_link(&mut h, full, t).map_err(err)
+                }
             }
             Kind::Other => self.header(&st, full, None),
         }
