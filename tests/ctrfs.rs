@@ -319,6 +319,26 @@ fn ctrfs_cp_stopped() {
         ctx.ok(&["wait", "c2"]);
         ctx.ok(&["rm", "c2"]);
         nothing_left(ctx);
+
+        // fuse-overlay: the view is served by the helper itself.
+        let out = ctx.ok(&[
+            "run", "-d", "--name", "f1", "--storage-driver", "fuse-overlay", IMG, "sh", "-c",
+            "rm /etc/group && echo fuse > /made",
+        ]);
+        let id = out.last_line().to_string();
+        ctx.ok(&["wait", "f1"]);
+        assert_eq!(inspect(ctx, "f1")["GraphDriver"]["Name"], "fuse-overlay");
+        let f = ctx.write_file("fuse-in", b"via fuse\n");
+        ctx.ok(&["cp", f.to_str().unwrap(), "f1:/etc/group"]);
+        ctx.ok(&["cp", "f1:/made", ctx.work.join("made").to_str().unwrap()]);
+        assert_eq!(fs::read_to_string(ctx.work.join("made")).unwrap(), "fuse\n");
+        let t = tar_entries(&raw(ctx, &["export", "f1"]));
+        assert_eq!(t["etc/group"].2, b"via fuse\n");
+        assert_eq!(t["made"].2, b"fuse\n");
+        let upper = ctx.root.join("containers").join(&id).join("upper");
+        assert!(upper.join("etc/group").is_file());
+        ctx.ok(&["rm", "f1"]);
+        nothing_left(ctx);
     });
 }
 
