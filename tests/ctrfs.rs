@@ -516,3 +516,66 @@ fn ctrfs_bad_input() {
         nothing_left(ctx);
     });
 }
+
+/// Unmounts the test's tmpfs store when the scenario ends.
+struct Unmount<'a>(&'a Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0)
+            .status();
+    }
+}
+
+#[test]
+fn ctrfs_full_disk_while_logging() {
+    if !common::is_root() {
+        common::skip("mounting a small tmpfs for the store needs root");
+        return;
+    }
+    for_each_user("ctrfs_full_disk_while_logging", |ctx| {
+        let Some(_) = busybox() else { return };
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!(
+                "size=8m,mode=0700,uid={},gid={}",
+                ctx.user.uid, ctx.user.gid
+            ))
+            .arg("tmpfs")
+            .arg(&ctx.root)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount a tmpfs on the store");
+        let _unmount = Unmount(&ctx.root);
+        assert!(setup(ctx));
+        let id = run_d(
+            ctx,
+            "noisy",
+            "while true; do cat /bin/busybox; echo tick >&2; done",
+        );
+        let dir = ctx.root.join("containers").join(&id);
+        let full = eventually(Duration::from_secs(60), || {
+            rustix::fs::statvfs(&ctx.root).is_ok_and(|s| s.f_bavail == 0)
+        });
+        assert!(full, "the store's disk never filled");
+        // Keeps running with the disk full, and the monitor said why.
+        std::thread::sleep(Duration::from_millis(500));
+        let st = inspect(ctx, "noisy");
+        assert_eq!(st["State"]["Status"], "running", "{st}");
+        let pid = st["State"]["Pid"].as_i64().unwrap();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        let mlog = fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
+        assert!(
+            mlog.contains("cannot write container log"),
+            "monitor.log: {mlog:?}"
+        );
+        ctx.ok(&["rm", "-f", "noisy"]);
+        assert!(
+            eventually(Duration::from_secs(10), || !Path::new(&format!("/proc/{pid}")).exists()),
+            "the container's init outlived rm -f"
+        );
+        assert!(containers(ctx).is_empty());
+    });
+}

@@ -616,6 +616,9 @@ pub fn detach(
                 .append(true)
                 .open(&log)
             {
+                // Room for its own messages even once the disk is full
+                // (the container's log filling it is reported here).
+                let _ = rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::KEEP_SIZE, 0, 16384);
                 let _ = rustix::stdio::dup2_stdout(&f);
                 let _ = rustix::stdio::dup2_stderr(&f);
             }
