@@ -117,7 +117,12 @@ fn tar_entries(data: &[u8]) -> BTreeMap<String, (u8, u64, Vec<u8>)> {
     let mut out = BTreeMap::new();
     for e in ar.entries().expect("a tar") {
         let mut e = e.expect("a tar entry");
-        let name = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+        let name = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
         let t = e.header().entry_type().as_byte();
         let uid = e.header().uid().unwrap_or(0);
         let mut content = Vec::new();
@@ -174,7 +179,8 @@ fn stdin_tars() -> (Vec<u8>, Vec<u8>) {
     let mut h = tar::Header::new_ustar();
     h.set_mode(0o644);
     h.set_size(5);
-    b.append_data(&mut h, "l/tmp/pwned-ctrfs", &b"owned"[..]).unwrap();
+    b.append_data(&mut h, "l/tmp/pwned-ctrfs", &b"owned"[..])
+        .unwrap();
     (good, b.into_inner().unwrap())
 }
 
@@ -212,7 +218,9 @@ fn copy_scenarios(ctx: &Ctx, c: &str, outside: &Path, running: bool) {
     ctx.ok(&["cp", "-L", &cpath("/data/pw"), &host("pw-followed")]);
     assert_eq!(fs::read_to_string(w.join("pw-followed")).unwrap(), PASSWD);
     ctx.ok(&["cp", &cpath("/data/pw"), &host("pw-link")]);
-    assert!(fs::symlink_metadata(w.join("pw-link")).unwrap().is_symlink());
+    assert!(fs::symlink_metadata(w.join("pw-link"))
+        .unwrap()
+        .is_symlink());
     // An absolute link to a host path finds nothing: the host is not there.
     let out = ctx.fail(&["cp", &cpath("/data/abs/secret"), &host("stolen")]);
     assert_one_error(&out, 125);
@@ -257,14 +265,26 @@ fn copy_scenarios(ctx: &Ctx, c: &str, outside: &Path, running: bool) {
     // Read it all back through the container (exec) or a copy (stopped).
     let back = w.join("back");
     ctx.ok(&["cp", &cpath("/"), back.to_str().unwrap()]);
-    assert_eq!(fs::read_to_string(back.join("data/in.txt")).unwrap(), "from host\n");
-    assert_eq!(fs::read_to_string(back.join("tmp/via-up")).unwrap(), "from host\n");
-    assert_eq!(fs::read_to_string(back.join("tmp/via-root")).unwrap(), "from host\n");
+    assert_eq!(
+        fs::read_to_string(back.join("data/in.txt")).unwrap(),
+        "from host\n"
+    );
+    assert_eq!(
+        fs::read_to_string(back.join("tmp/via-up")).unwrap(),
+        "from host\n"
+    );
+    assert_eq!(
+        fs::read_to_string(back.join("tmp/via-root")).unwrap(),
+        "from host\n"
+    );
     assert_eq!(
         fs::read_to_string(back.join("etc/group")).unwrap(),
         "root:x:0:\nnew:x:5:\n"
     );
-    assert_eq!(fs::read_to_string(back.join("data/tree2/a/b")).unwrap(), "deep\n");
+    assert_eq!(
+        fs::read_to_string(back.join("data/tree2/a/b")).unwrap(),
+        "deep\n"
+    );
     assert_eq!(fs::read_to_string(back.join("data/d/f")).unwrap(), "in-tar");
     assert!(!back.join("tmp/pwned-ctrfs").exists());
     // Owners as the container sees them, from a tar of the container.
@@ -322,7 +342,15 @@ fn ctrfs_cp_stopped() {
 
         // fuse-overlay: the view is served by the helper itself.
         let out = ctx.ok(&[
-            "run", "-d", "--name", "f1", "--storage-driver", "fuse-overlay", IMG, "sh", "-c",
+            "run",
+            "-d",
+            "--name",
+            "f1",
+            "--storage-driver",
+            "fuse-overlay",
+            IMG,
+            "sh",
+            "-c",
             "rm /etc/group && echo fuse > /made",
         ]);
         let id = out.last_line().to_string();
@@ -362,7 +390,10 @@ fn ctrfs_export() {
             assert_eq!(t["new"].2, b"new\n");
             assert_eq!(t["etc/passwd"].2, PASSWD.as_bytes());
             assert!(t.contains_key("bin/busybox") && t.contains_key("bin/sh"));
-            assert!(!t.contains_key("etc/group"), "a deleted file is not exported");
+            assert!(
+                !t.contains_key("etc/group"),
+                "a deleted file is not exported"
+            );
             assert!(t.contains_key("etc/keep/b") && !t.contains_key("etc/keep/a"));
             assert!(
                 !t.keys().any(|k| k.contains(".wh.")),
@@ -378,11 +409,25 @@ fn ctrfs_export() {
         check(&fs::read(&file).unwrap());
         assert_eq!(fs::metadata(&file).unwrap().uid(), ctx.user.uid);
         let names_before = common::list_names(&ctx.work);
-        let out = ctx.fail(&["export", "-o", ctx.work.join("nodir/x.tar").to_str().unwrap(), "e1"]);
+        let out = ctx.fail(&[
+            "export",
+            "-o",
+            ctx.work.join("nodir/x.tar").to_str().unwrap(),
+            "e1",
+        ]);
         assert_one_error(&out, 125);
-        let out = ctx.fail(&["export", "-o", ctx.work.join("y.tar").to_str().unwrap(), "nosuch"]);
+        let out = ctx.fail(&[
+            "export",
+            "-o",
+            ctx.work.join("y.tar").to_str().unwrap(),
+            "nosuch",
+        ]);
         assert_one_error(&out, 125);
-        assert_eq!(common::list_names(&ctx.work), names_before, "nothing left behind");
+        assert_eq!(
+            common::list_names(&ctx.work),
+            names_before,
+            "nothing left behind"
+        );
         ctx.ok(&["rm", "e1"]);
         nothing_left(ctx);
     });
@@ -420,7 +465,11 @@ fn ctrfs_pause() {
         let pids = ns_pids(init);
         assert!(pids.len() >= 3, "init, shell, sleeps: {pids:?}");
         for p in &pids {
-            assert!(status_state(*p).starts_with('T'), "{p}: {}", status_state(*p));
+            assert!(
+                status_state(*p).starts_with('T'),
+                "{p}: {}",
+                status_state(*p)
+            );
         }
         let st = inspect(ctx, "p1");
         assert_eq!(st["State"]["Status"], "paused", "{st}");
@@ -434,7 +483,11 @@ fn ctrfs_pause() {
         assert_one_error(&ctx.fail(&["pause", "p1"]), 125);
         ctx.ok(&["unpause", "p1"]);
         for p in ns_pids(init) {
-            assert!(!status_state(p).starts_with('T'), "{p}: {}", status_state(p));
+            assert!(
+                !status_state(p).starts_with('T'),
+                "{p}: {}",
+                status_state(p)
+            );
         }
         assert_eq!(inspect(ctx, "p1")["State"]["Status"], "running");
         assert_one_error(&ctx.fail(&["unpause", "p1"]), 125);
@@ -474,7 +527,11 @@ fn ctrfs_bad_input() {
         if !setup(ctx) {
             return;
         }
-        run_d(ctx, "b1", &format!("echo x > /f && mkdir /d && echo ready && {FOREVER}"));
+        run_d(
+            ctx,
+            "b1",
+            &format!("echo x > /f && mkdir /d && echo ready && {FOREVER}"),
+        );
         wait_log(ctx, "b1", "ready");
         let h = ctx.write_file("h", b"h\n");
         let hs = h.to_str().unwrap();
@@ -503,10 +560,7 @@ fn ctrfs_bad_input() {
         assert_eq!(fs::read(&h).unwrap(), b"h\n");
         // A tar on stdin needs a directory; garbage is refused.
         assert_one_error(&ctx.rless_stdin(&["cp", "-", "b1:/f"], b""), 125);
-        assert_one_error(
-            &ctx.rless_stdin(&["cp", "-", "b1:/d"], &[7u8; 1024]),
-            125,
-        );
+        assert_one_error(&ctx.rless_stdin(&["cp", "-", "b1:/d"], &[7u8; 1024]), 125);
         // Missing arguments are clap's usage error.
         assert_ne!(ctx.rless(&["cp", "b1:/f"]).code, Some(0));
         ctx.ok(&["stop", "-t", "1", "b1"]);
@@ -573,9 +627,93 @@ fn ctrfs_full_disk_while_logging() {
         );
         ctx.ok(&["rm", "-f", "noisy"]);
         assert!(
-            eventually(Duration::from_secs(10), || !Path::new(&format!("/proc/{pid}")).exists()),
+            eventually(Duration::from_secs(10), || !Path::new(&format!(
+                "/proc/{pid}"
+            ))
+            .exists()),
             "the container's init outlived rm -f"
         );
         assert!(containers(ctx).is_empty());
+    });
+}
+
+#[test]
+fn ctrfs_foreground_restart_policy() {
+    for_each_user("ctrfs_foreground_restart_policy", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        // on-failure:2 in the foreground: three runs, the last exit code.
+        let out = ctx.rless(&[
+            "run",
+            "--name",
+            "fg",
+            "--restart",
+            "on-failure:2",
+            IMG,
+            "sh",
+            "-c",
+            "echo run; exit 3",
+        ]);
+        assert_eq!(out.code, Some(3), "{out}");
+        assert_eq!(out.stdout.matches("run").count(), 3, "{out}");
+        assert!(!out.stderr.contains("warning"), "{out}");
+        let st = inspect(ctx, "fg");
+        assert_eq!(st["RestartCount"], 2, "{st}");
+        assert_eq!(st["State"]["Status"], "exited", "{st}");
+        // A success is not restarted by on-failure.
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "--restart",
+            "no",
+            IMG,
+            "sh",
+            "-c",
+            "echo once",
+        ]);
+        assert_eq!(out.stdout.matches("once").count(), 1, "{out}");
+        // always: restarts until the user ends it with SIGTERM to rless.
+        let mut child = ctx
+            .rless_cmd(&[
+                "run",
+                "--name",
+                "al",
+                "--restart",
+                "always",
+                IMG,
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; echo up; sleep 0.3 & wait; exit 1",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rless run");
+        let restarted = eventually(Duration::from_secs(30), || {
+            ctx.rless(&["inspect", "al"]).success()
+                && inspect(ctx, "al")["RestartCount"].as_u64().unwrap_or(0) >= 2
+        });
+        if !restarted {
+            let _ = child.kill();
+        }
+        assert!(restarted, "--restart always must restart a foreground run");
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        let status = wait_timeout(&mut child, Duration::from_secs(30));
+        if status.is_none() {
+            let _ = child.kill();
+        }
+        assert!(status.is_some(), "rless run did not end on SIGTERM");
+        let st = inspect(ctx, "al");
+        assert_eq!(st["State"]["Status"], "exited", "{st}");
+        let count = st["RestartCount"].as_u64().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(inspect(ctx, "al")["RestartCount"].as_u64().unwrap(), count);
+        ctx.ok(&["rm", "fg", "al"]);
     });
 }

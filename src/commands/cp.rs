@@ -190,7 +190,10 @@ fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Re
     let src = host_abs(host)?;
     let tree = Tree::open(Path::new("/"))?;
     let Some(kind) = tree.stat(&src, a.follow_link)? else {
-        bail!("{}: no such file or directory", PathBuf::from(host).display());
+        bail!(
+            "{}: no such file or directory",
+            PathBuf::from(host).display()
+        );
     };
     let parent_dir = match dst_kind {
         Some(_) => true,

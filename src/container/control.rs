@@ -64,9 +64,7 @@ pub fn namespace_pids(init: i32) -> Vec<i32> {
     let mut pids: Vec<i32> = rd
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|n| n == ns)
-        })
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|n| n == ns))
         .collect();
     pids.sort();
     pids

@@ -192,7 +192,13 @@ impl Tree {
 
     fn resolve(&self, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
         let p = if path.is_empty() { "." } else { path };
-        rfs::openat2(&self.root, p, flags | OFlags::CLOEXEC, Mode::empty(), IN_ROOT)
+        rfs::openat2(
+            &self.root,
+            p,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            IN_ROOT,
+        )
     }
 
     /// What `path` is (a final symlink is followed when `follow`, or when
@@ -227,7 +233,9 @@ impl Tree {
                 base.to_string(),
             ),
             _ => {
-                let fd = self.resolve(path, OFlags::PATH).map_err(io_err("open", path))?;
+                let fd = self
+                    .resolve(path, OFlags::PATH)
+                    .map_err(io_err("open", path))?;
                 let st = rfs::fstat(&fd).map_err(io_err("look at", path))?;
                 if kind_of(st.st_mode) == Kind::Dir {
                     let d = rfs::openat(&fd, ".", dir_flags(), Mode::empty())
@@ -317,10 +325,7 @@ impl Tree {
             };
             let chown = |fd: BorrowedFd<'_>, name: &str| {
                 if let Some((u, g)) = ids {
-                    let (u, g) = (
-                        Some(rfs::Uid::from_raw(u)),
-                        Some(rfs::Gid::from_raw(g)),
-                    );
+                    let (u, g) = (Some(rfs::Uid::from_raw(u)), Some(rfs::Gid::from_raw(g)));
                     // An id the namespace does not map: leave the caller's.
                     let _ = rfs::chownat(fd, name, u, g, AtFlags::SYMLINK_NOFOLLOW);
                 }
@@ -458,13 +463,14 @@ fn open_beneath(dest: &OwnedFd, rel: &str, entry: &str) -> Result<OwnedFd, CpErr
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(io_err("create", entry)(e)),
                 }
-                cur = rfs::openat(&cur, c, dir_flags() | OFlags::NOFOLLOW, Mode::empty())
-                    .map_err(|e| match e {
+                cur = rfs::openat(&cur, c, dir_flags() | OFlags::NOFOLLOW, Mode::empty()).map_err(
+                    |e| match e {
                         rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
                             CpError::ThroughSymlink(entry.into())
                         }
                         e => io_err("open", entry)(e),
-                    })?;
+                    },
+                )?;
             }
             Ok(cur)
         }
@@ -481,7 +487,8 @@ struct Walker<'a, W: Write> {
 impl<W: Write> Walker<'_, W> {
     fn dir(&mut self, d: &OwnedFd, prefix: &str) -> Result<(), CpError> {
         let mut names: Vec<String> = Vec::new();
-        let dup = rfs::openat(d, ".", dir_flags(), Mode::empty()).map_err(io_err("read", prefix))?;
+        let dup =
+            rfs::openat(d, ".", dir_flags(), Mode::empty()).map_err(io_err("read", prefix))?;
         for ent in rfs::Dir::read_from(&dup).map_err(io_err("read", prefix))? {
             let ent = ent.map_err(io_err("read", prefix))?;
             let n = ent.file_name().to_string_lossy().into_owned();
@@ -511,8 +518,12 @@ impl<W: Write> Walker<'_, W> {
         };
         match kind_of(st.st_mode) {
             Kind::Dir => {
-                let d = match rfs::openat(parent, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty())
-                {
+                let d = match rfs::openat(
+                    parent,
+                    name,
+                    dir_flags() | OFlags::NOFOLLOW,
+                    Mode::empty(),
+                ) {
                     Ok(d) => d,
                     Err(rustix::io::Errno::NOENT | rustix::io::Errno::LOOP) => return Ok(()),
                     Err(e) => return Err(io_err("open", full)(e)),
@@ -561,7 +572,8 @@ impl<W: Write> Walker<'_, W> {
                     h.set_link_name_literal(t.as_bytes()).map_err(err)?;
                     self.b.append_data(&mut h, full, io::empty()).map_err(err)
                 } else {
-                    let t: &std::ffi::OsStr = std::os::unix::ffi::OsStrExt::from_bytes(t.as_bytes());
+                    let t: &std::ffi::OsStr =
+                        std::os::unix::ffi::OsStrExt::from_bytes(t.as_bytes());
                     self.b.append_link(&mut h, full, t).map_err(err)
                 }
             }

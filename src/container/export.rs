@@ -37,10 +37,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error("cannot {op}: {source}")]
-    Sys {
-        op: &'static str,
-        source: io::Error,
-    },
+    Sys { op: &'static str, source: io::Error },
     #[error("{0}")]
     Container(String),
     #[error(transparent)]
@@ -311,7 +308,8 @@ fn mount_view(
     writable: bool,
     fuse: bool,
 ) -> Result<Option<fuse_overlay::MountHandle>, AgentError> {
-    let fail = |e: String| AgentError::Container(format!("cannot mount the container's layers: {e}"));
+    let fail =
+        |e: String| AgentError::Container(format!("cannot mount the container's layers: {e}"));
     if !fuse && l.driver != Driver::FuseOverlay {
         let kernel = if writable {
             rootfs::mount_overlay(&l.layers_dir, &l.lower, &l.upper, &l.work, target)

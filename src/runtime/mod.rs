@@ -169,6 +169,20 @@ impl Started {
         }
     }
 
+    /// Waits for the container (relaying its terminal, passing signals
+    /// on), then joins its threads (a restart clones again). Returns the
+    /// exit code and whether the user asked it to end by a signal to this
+    /// process (always `false` with a terminal: keys go to the container).
+    pub fn wait_and_finish(mut self, stdin: bool) -> (i32, bool) {
+        let signals = init::forwarded_signals();
+        let r = match self.terminal.take() {
+            Some(t) => (t.relay(self.init, stdin, &signals), false),
+            None => wait_forwarding_seen(self.init, &signals),
+        };
+        self.finish();
+        r
+    }
+
     /// The published ports, with the host ports actually bound.
     pub fn ports(&self) -> Vec<network::Publish> {
         self.network
@@ -339,13 +353,29 @@ fn wait_exit_code(init: nix::unistd::Pid) -> i32 {
 
 /// Waits for the init, passing signals on; returns its exit code.
 pub fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
+    wait_forwarding_seen(init, signals).0
+}
+
+/// [`wait_forwarding`], also telling whether a signal asking to end
+/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) was passed on: a foreground monitor
+/// does not restart a container the user stopped that way.
+pub fn wait_forwarding_seen(
+    init: nix::unistd::Pid,
+    signals: &nix::sys::signal::SigSet,
+) -> (i32, bool) {
+    use nix::sys::signal::Signal;
+    let mut ended = false;
     loop {
         if let Some(code) = exit_code(init) {
-            return code;
+            return (code, ended);
         }
         match signals.wait() {
-            Ok(nix::sys::signal::Signal::SIGCHLD) | Err(_) => {}
+            Ok(Signal::SIGCHLD) | Err(_) => {}
             Ok(sig) => {
+                ended |= matches!(
+                    sig,
+                    Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP | Signal::SIGQUIT
+                );
                 let _ = nix::sys::signal::kill(init, sig);
             }
         }
