@@ -540,7 +540,10 @@ impl<W: Write> Walker<'_, W> {
                         0x27e0eb,   // cgroup
                         0x63677270, // cgroup2
                     ];
-                    KERNEL_FS.contains(&(f.f_type as i64))
+                    // f_type's type differs between architectures.
+                    #[allow(clippy::unnecessary_cast)]
+                    let t = f.f_type as i64;
+                    KERNEL_FS.contains(&t)
                 });
                 if special {
                     return Ok(());

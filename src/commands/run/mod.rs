@@ -566,7 +566,7 @@ fn start_foreground(
             Err(f) => {
                 eprintln!("rless: {}", f.message);
                 if let Some(prev) = &last {
-                    record_exit(dir, f.code, &prev);
+                    record_exit(dir, f.code, prev);
                 }
                 return Ok((f.code, last.is_some()));
             }
