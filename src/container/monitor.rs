@@ -63,6 +63,10 @@ pub fn run_detached(
         if let Err(e) = write_state(dir, &state) {
             eprintln!("rless monitor: {e}");
         }
+        // Idle from here on: give back what setting up needed.
+        if started.single_threaded() {
+            runtime::release_idle_memory();
+        }
         let code = pump(started.init, out_r, err_r, &mut log);
         // Single-threaded again before any restart clones.
         started.finish();

@@ -200,6 +200,8 @@ pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
 /// Waits for `main`, reaping everything; passes signals on to it.
 fn reap_until(main: Pid) -> i32 {
     let set = forwarded_signals();
+    // The init only waits from now on.
+    super::release_idle_memory();
     loop {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {

@@ -122,6 +122,52 @@ pub struct ContainerSpec {
     pub keep_id: bool,
 }
 
+/// Shrinks an idle monitor or init: unmaps the clean pages of file
+/// mappings (program and library text and read-only data, which a fork
+/// leaves touched but which an idle loop never needs; they are read back
+/// from the page cache if ever used) and returns free heap to the kernel.
+/// A mapping qualifies only if it is private, file-backed and has no
+/// anonymous (written) or swapped page, per /proc/self/smaps.
+pub fn release_idle_memory() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut current: Option<(usize, usize)> = None;
+    let mut dirty = false;
+    let flush = |range: Option<(usize, usize)>, dirty: bool| {
+        if let (Some((a, b)), false) = (range, dirty) {
+            sys::drop_clean_pages(a, b);
+        }
+    };
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                flush(current.take(), dirty);
+                dirty = false;
+                let perms = f.next().unwrap_or("");
+                let inode = f.nth(2).unwrap_or("0");
+                let path = f.next().unwrap_or("");
+                // Private file mappings only (not [heap], [stack], [vdso]…).
+                if perms.ends_with('p') && inode != "0" && path.starts_with('/') {
+                    current = Some((a, b));
+                }
+                continue;
+            }
+        }
+        if matches!(
+            first,
+            "Anonymous:" | "Swap:" | "Private_Dirty:" | "Shared_Dirty:"
+        ) && f.next().is_some_and(|v| v != "0")
+        {
+            dirty = true;
+        }
+    }
+    flush(current, dirty);
+    sys::trim_heap();
+}
+
 /// fork(); `Ok(None)` in the child. The caller must be single-threaded.
 pub fn fork_process() -> std::io::Result<Option<nix::unistd::Pid>> {
     sys::fork()
@@ -181,6 +227,12 @@ impl Started {
         };
         self.finish();
         r
+    }
+
+    /// Whether no FUSE or network thread runs (memory may be released
+    /// without racing them).
+    pub fn single_threaded(&self) -> bool {
+        self._fuse.is_none() && self.network.is_none()
     }
 
     /// The published ports, with the host ports actually bound.
