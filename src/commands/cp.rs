@@ -4,9 +4,9 @@
 
 use super::Ctx;
 use anyhow::{bail, Result};
+use rless::container;
 use rless::container::cp::{self, base_name, parent_of, Kind, Owner, PackSpec, Tree};
 use rless::container::export::{Access, Agent, AgentError};
-use rless::container::{self, ContainerConfig};
 use rless::image::store::LockMode;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let (c, dir) = container::find(&store, &name)?;
     // A stopped container must not start while its layers are mounted here.
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
-    let access = access_for(ctx, &c, &dir, inward)?;
+    let access = access_for(ctx, &dir, inward)?;
     let agent = Agent::spawn(&access)?;
     let shown = |p: &str| format!("{}:{p}", c.name);
     if inward {
@@ -86,7 +86,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 
 /// Joins a running container; otherwise enters the user namespace and
 /// asks for a view of the layers.
-fn access_for(ctx: &Ctx, c: &ContainerConfig, dir: &Path, writable: bool) -> Result<Access> {
+fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     let state = container::read_state(dir);
     if let Some(pid) = state
         .pid
@@ -94,12 +94,12 @@ fn access_for(ctx: &Ctx, c: &ContainerConfig, dir: &Path, writable: bool) -> Res
     {
         return Ok(Access::Join(pid));
     }
-    view(ctx, c, dir, writable)
+    view(ctx, dir, writable)
 }
 
 /// Enters the user namespace with the container's id mapping and
 /// describes a mount of its layers.
-pub fn view(ctx: &Ctx, _c: &ContainerConfig, dir: &Path, writable: bool) -> Result<Access> {
+pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     let spec = container::read_spec(dir)?;
     let state = container::read_state(dir);
     rless::runtime::ids::enter(&ctx.ids, spec.keep_id, false)?;

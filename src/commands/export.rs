@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, &a.container)?;
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
-    let access = super::cp::view(ctx, &c, &dir, false)?;
+    let access = super::cp::view(ctx, &dir, false)?;
     let agent = Agent::spawn(&access)?;
     let spec = PackSpec {
         path: "/".into(),
