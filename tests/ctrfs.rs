@@ -314,6 +314,26 @@ fn ctrfs_cp_running() {
         wait_log(ctx, "c1", "ready");
         copy_scenarios(ctx, "c1", &outside, true);
         ctx.ok(&["rm", "-f", "c1"]);
+        // A running container's volumes are part of what cp sees.
+        let out = ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "v2",
+            "-v",
+            "ctrfsvol:/vol",
+            IMG,
+            "sh",
+            "-c",
+            &format!("echo ready; {FOREVER}"),
+        ]);
+        assert!(!out.last_line().is_empty());
+        wait_log(ctx, "v2", "ready");
+        let f = ctx.write_file("vol-in", b"into the volume\n");
+        ctx.ok(&["cp", f.to_str().unwrap(), "v2:/vol/x"]);
+        let data = ctx.root.join("volumes/ctrfsvol/_data/x");
+        assert_eq!(fs::read_to_string(&data).unwrap(), "into the volume\n");
+        ctx.ok(&["rm", "-f", "v2"]);
         nothing_left(ctx);
     });
 }
