@@ -184,6 +184,8 @@ impl Agent {
 /// The agent: enters the container, then serves requests until a
 /// transfer has happened or the command hangs up.
 fn agent_main(access: &Access, sock: UnixStream, mut status: File) -> i32 {
+    // Never outlive the command (a killed `rless cp` must leave nothing).
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let mut say = |m: &str| {
         let _ = status.write_all(m.as_bytes());
     };

@@ -200,8 +200,25 @@ pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
 /// Waits for `main`, reaping everything; passes signals on to it.
 fn reap_until(main: Pid) -> i32 {
     let set = forwarded_signals();
-    // The init only waits from now on.
-    super::release_idle_memory();
+    // The init only waits from now on: if nothing happens for a moment (a
+    // short command's exit is not delayed), give back what setup touched.
+    // Polling the signalfd consumes no signal; sigwait below takes them.
+    if let Ok(sfd) = nix::sys::signalfd::SignalFd::with_flags(
+        &set,
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    ) {
+        let mut fds = [rustix::event::PollFd::new(
+            &sfd,
+            rustix::event::PollFlags::IN,
+        )];
+        let moment = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        if matches!(rustix::event::poll(&mut fds, Some(&moment)), Ok(0)) {
+            super::release_idle_memory();
+        }
+    }
     loop {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
