@@ -200,25 +200,7 @@ pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
 /// Waits for `main`, reaping everything; passes signals on to it.
 fn reap_until(main: Pid) -> i32 {
     let set = forwarded_signals();
-    // The init only waits from now on: if nothing happens for a moment (a
-    // short command's exit is not delayed), give back what setup touched.
-    // Polling the signalfd consumes no signal; sigwait below takes them.
-    if let Ok(sfd) = nix::sys::signalfd::SignalFd::with_flags(
-        &set,
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    ) {
-        let mut fds = [rustix::event::PollFd::new(
-            &sfd,
-            rustix::event::PollFlags::IN,
-        )];
-        let moment = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        if matches!(rustix::event::poll(&mut fds, Some(&moment)), Ok(0)) {
-            super::release_idle_memory();
-        }
-    }
+    let mut released = false;
     loop {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -228,6 +210,11 @@ fn reap_until(main: Pid) -> i32 {
                 Ok(_) => {}
             }
         }
+        if !released && quiet_for_a_moment(&set) {
+            // The init only waits from now on: give back what setup touched.
+            super::release_idle_memory();
+            released = true;
+        }
         match set.wait() {
             Ok(Signal::SIGCHLD) | Err(_) => {}
             Ok(sig) => {
@@ -235,6 +222,24 @@ fn reap_until(main: Pid) -> i32 {
             }
         }
     }
+}
+
+/// Whether none of `set` arrives within 100 ms (so a short command's exit
+/// is not delayed). Polling a signalfd consumes no signal; sigwait does.
+fn quiet_for_a_moment(set: &SigSet) -> bool {
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let Ok(sfd) = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+        return false;
+    };
+    let mut fds = [rustix::event::PollFd::new(
+        &sfd,
+        rustix::event::PollFlags::IN,
+    )];
+    let moment = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&moment)), Ok(0))
 }
 
 /// The command's side of the fork: never returns.

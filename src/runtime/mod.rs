@@ -132,39 +132,43 @@ pub fn release_idle_memory() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
-    let mut current: Option<(usize, usize)> = None;
-    let mut dirty = false;
-    let flush = |range: Option<(usize, usize)>, dirty: bool| {
-        if let (Some((a, b)), false) = (range, dirty) {
-            sys::drop_clean_pages(a, b);
-        }
-    };
+    // (start, end, clean) of each private file mapping.
+    let mut maps: Vec<(usize, usize, bool)> = Vec::new();
+    let mut in_file_map = false;
     for line in smaps.lines() {
         let mut f = line.split_whitespace();
         let first = f.next().unwrap_or("");
         if let Some((a, b)) = first.split_once('-') {
             if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                flush(current.take(), dirty);
-                dirty = false;
                 let perms = f.next().unwrap_or("");
                 let inode = f.nth(2).unwrap_or("0");
                 let path = f.next().unwrap_or("");
                 // Private file mappings only (not [heap], [stack], [vdso]…).
-                if perms.ends_with('p') && inode != "0" && path.starts_with('/') {
-                    current = Some((a, b));
+                in_file_map = perms.ends_with('p') && inode != "0" && path.starts_with('/');
+                if in_file_map {
+                    maps.push((a, b, true));
                 }
                 continue;
             }
         }
-        if matches!(
-            first,
-            "Anonymous:" | "Swap:" | "Private_Dirty:" | "Shared_Dirty:"
-        ) && f.next().is_some_and(|v| v != "0")
+        if in_file_map
+            && matches!(
+                first,
+                "Anonymous:" | "Swap:" | "Private_Dirty:" | "Shared_Dirty:"
+            )
+            && f.next().is_some_and(|v| v != "0")
         {
-            dirty = true;
+            if let Some(m) = maps.last_mut() {
+                m.2 = false;
+            }
         }
     }
-    flush(current, dirty);
+    // All at once at the end: code run after a drop faults pages back in.
+    for (a, b, clean) in maps {
+        if clean {
+            sys::drop_clean_pages(a, b);
+        }
+    }
     sys::trim_heap();
 }
 
