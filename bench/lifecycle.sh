@@ -60,9 +60,13 @@ as $R rm -f benchd >/dev/null
 as $R run -d --network none --name idle bench sleep 1000 >/dev/null
 as hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/ex.json" -n "rless exec" "$WORK/rless --root $WORK/store exec idle true" >/dev/null
 MON=$(as $R inspect idle | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["MonitorPid"])')
-RSS=$(awk '/VmRSS/ {print $2}' /proc/"$MON"/status)
-PSS=$(awk '/^Pss:/ {s+=$2} END {print s}' /proc/"$MON"/smaps 2>/dev/null || echo "?")
-echo "rless:  $(median "$WORK/rd.json")  $(median "$WORK/ex.json")  monitor RSS=${RSS} KiB PSS=${PSS} KiB"
+INIT=$(as $R inspect idle | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["Pid"])')
+# Idle memory: the median of 5 samples a second apart, after the exec runs above.
+kib() { for _ in 1 2 3 4 5; do awk -v k="$2" '$1==k":" {print $2}' /proc/"$1"/"$3"; sleep 1; done | sort -n | sed -n 3p; }
+RSS=$(kib "$MON" VmRSS status)
+PSS=$(kib "$MON" Pss smaps_rollup)
+IRSS=$(kib "$INIT" VmRSS status)
+echo "rless:  $(median "$WORK/rd.json")  $(median "$WORK/ex.json")  monitor RSS=${RSS} KiB PSS=${PSS} KiB (container init RSS=${IRSS} KiB)"
 
 if command -v podman >/dev/null; then
     PODMAN="podman --runtime runc --root $WORK/podman --runroot $WORK/podman-run --tmpdir $WORK/podman-tmp"
@@ -73,8 +77,9 @@ if command -v podman >/dev/null; then
             "$PODMAN run -d --network none --name pbenchd localhost/bench sleep 1000" >/dev/null || true
         as hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$WORK/pex.json" -n "podman exec" "$PODMAN exec pidle true" >/dev/null || true
         CONMON=$(pgrep -u "$U" -f "conmon.*pidle" | head -1 || true)
-        CRSS=$( [ -n "$CONMON" ] && awk '/VmRSS/ {print $2}' /proc/"$CONMON"/status || echo "?")
-        echo "podman: $(median "$WORK/prd.json" 2>/dev/null)  $(median "$WORK/pex.json" 2>/dev/null)  conmon RSS=${CRSS} KiB"
+        CRSS=$( [ -n "$CONMON" ] && kib "$CONMON" VmRSS status || echo "?")
+        CPSS=$( [ -n "$CONMON" ] && kib "$CONMON" Pss smaps_rollup || echo "?")
+        echo "podman: $(median "$WORK/prd.json" 2>/dev/null)  $(median "$WORK/pex.json" 2>/dev/null)  conmon RSS=${CRSS} KiB PSS=${CPSS} KiB"
     else
         log "SKIP podman: it could not run a container as $U here"
     fi

@@ -84,8 +84,9 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "RestartCount": s.restart_count,
         "ImageName": c.image_name,
         "State": {
-            "Status": s.status,
+            "Status": s.shown_status(),
             "Running": s.running(),
+            "Paused": s.paused,
             "Pid": s.pid.unwrap_or(0),
             "MonitorPid": s.monitor_pid,
             "ExitCode": s.exit_code.unwrap_or(0),

@@ -44,6 +44,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     else {
         bail!("container {} is not running", c.name);
     };
+    if state.paused {
+        bail!("container {} is paused; unpause it first", c.name);
+    }
     let spec = container::read_spec(&dir)?;
     let mut process = spec.process.clone();
     process.args = a.args[1..].to_vec();

@@ -11,8 +11,10 @@ use std::process::ExitCode;
 
 mod commit;
 mod container_inspect;
+mod cp;
 mod diff;
 mod exec;
+mod export;
 mod generate;
 mod images;
 mod import;
@@ -22,6 +24,7 @@ mod load;
 mod login;
 mod logs;
 mod network;
+mod pause;
 mod port;
 mod prune;
 mod ps;
@@ -98,6 +101,14 @@ enum Cmd {
     Top(top::Args),
     /// Show running containers' CPU, memory, process and I/O usage.
     Stats(stats::Args),
+    /// Copy files between a container and the host.
+    Cp(cp::Args),
+    /// Write a container's root filesystem as a tar.
+    Export(export::Args),
+    /// Stop every process of containers (SIGSTOP).
+    Pause(pause::Args),
+    /// Resume paused containers.
+    Unpause(pause::Args),
     /// Rename a container.
     Rename(rename::Args),
     /// Show a container's published ports.
@@ -237,6 +248,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Diff(a) => diff::run(&ctx, a),
         Cmd::Top(a) => top::run(&ctx, a),
         Cmd::Stats(a) => stats::run(&ctx, a),
+        Cmd::Cp(a) => cp::run(&ctx, a),
+        Cmd::Export(a) => export::run(&ctx, a),
+        Cmd::Pause(a) => pause::pause(&ctx, a),
+        Cmd::Unpause(a) => pause::unpause(&ctx, a),
         Cmd::Rename(a) => rename::run(&ctx, a),
         Cmd::Port(a) => port::run(&ctx, a),
         Cmd::Generate(a) => generate::run(&ctx, a),

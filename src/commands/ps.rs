@@ -30,8 +30,9 @@ pub struct Args {
 pub fn status_text(state: &ContainerState) -> String {
     match state.status.as_str() {
         "running" => format!(
-            "Up {}",
-            time::duration_text(time::now() - state.started.unwrap_or_else(time::now))
+            "Up {}{}",
+            time::duration_text(time::now() - state.started.unwrap_or_else(time::now)),
+            if state.paused { " (Paused)" } else { "" }
         ),
         "exited" => format!(
             "Exited ({}) {}",
@@ -52,7 +53,7 @@ fn matches(c: &ContainerConfig, s: &ContainerState, filters: &[(String, String)]
         let ok = match k.as_str() {
             "id" => c.id.as_str().starts_with(v.as_str()),
             "name" => c.name.contains(v.as_str()),
-            "status" => s.status == *v,
+            "status" => s.shown_status() == v,
             "ancestor" => c.image_name.contains(v.as_str()) || c.image_id.starts_with(v.as_str()),
             "exited" => {
                 s.status == "exited" && s.exit_code.map(|x| x.to_string()) == Some(v.clone())
@@ -113,7 +114,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .map(|(c, s)| {
                     serde_json::json!({
                         "Id": c.id, "Names": [c.name], "Image": c.image_name, "ImageID": c.image_id,
-                        "Command": c.command, "Created": c.created, "State": s.status,
+                        "Command": c.command, "Created": c.created, "State": s.shown_status(),
                         "Status": status_text(s), "ExitCode": s.exit_code, "Pid": s.pid,
                         "StartedAt": s.started, "ExitedAt": s.finished,
                     })
@@ -156,7 +157,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     ("{{.Image}}", c.image_name.clone()),
                     ("{{.Command}}", cmd(c)),
                     ("{{.Status}}", status_text(s)),
-                    ("{{.State}}", s.status.clone()),
+                    ("{{.State}}", s.shown_status().to_string()),
                     ("{{.CreatedAt}}", time::format_rfc3339(c.created)),
                 ] {
                     line = line.replace(k, &v);

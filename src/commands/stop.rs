@@ -34,7 +34,7 @@ pub struct WaitArgs {
 }
 
 /// Runs `f` on each container; reports every failure, fails if any did.
-fn each(
+pub fn each(
     ctx: &Ctx,
     names: &[String],
     mut f: impl FnMut(&str, &std::path::Path) -> Result<()>,

@@ -1,8 +1,18 @@
 //! Acting on running containers from any rless process: signals, stop,
-//! wait. The monitor owns the container; these functions only signal its
-//! init (after checking the pid still belongs to it) and watch `state.json`.
+//! wait, pause. The monitor owns the container; these functions only signal
+//! its init (after checking the pid still belongs to it) and watch
+//! `state.json`.
+//!
+//! Pause: rootless on cgroup v1 there is no freezer we may use, so `pause`
+//! sends SIGSTOP to every process of the container's pid namespace (found
+//! through `/proc/PID/ns/pid`), again and again until one pass finds all
+//! of them stopped (a process forked meanwhile is caught by the next
+//! pass), and `unpause` sends SIGCONT. Limits: a paused process can see
+//! that it was stopped (its parent gets SIGCHLD once it resumes, and a
+//! ptracer sees it), and SIGCONT from inside the container would undo it;
+//! nothing inside runs to send one, though.
 
-use super::{process_alive, read_state, ContainerError, ContainerState};
+use super::{process_alive, read_state, write_state, ContainerError, ContainerState};
 use nix::sys::signal::Signal;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -43,6 +53,85 @@ pub fn signal(dir: &Path, sig: Signal) -> Result<ContainerState, ContainerError>
     Ok(state)
 }
 
+/// The host pids of every process in the pid namespace of `init`.
+pub fn namespace_pids(init: i32) -> Vec<i32> {
+    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
+        return vec![];
+    };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    let mut pids: Vec<i32> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|n| n == ns))
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// A process's state letter (`R`, `S`, `T`…) from /proc/PID/stat.
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
+
+fn live_init(state: &ContainerState) -> Result<i32, ContainerError> {
+    state
+        .pid
+        .filter(|_| state.running() && process_alive(state.pid, state.init_start))
+        .ok_or(ContainerError::NotRunning)
+}
+
+/// Stops every process of the container (SIGSTOP) and records it as paused.
+pub fn pause(dir: &Path) -> Result<(), ContainerError> {
+    let mut state = read_state(dir);
+    let init = live_init(&state)?;
+    if state.paused {
+        return Err(ContainerError::Paused);
+    }
+    let mut delay = Duration::from_micros(200);
+    for _ in 0..200 {
+        let mut all_stopped = true;
+        for pid in namespace_pids(init) {
+            if !matches!(proc_state(pid), Some('T' | 't' | 'Z' | 'X') | None) {
+                all_stopped = false;
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGSTOP);
+            }
+        }
+        if all_stopped {
+            state.paused = true;
+            return write_state(dir, &state);
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    }
+    resume_all(init);
+    Err(ContainerError::Io {
+        op: "pause",
+        path: dir.to_path_buf(),
+        source: std::io::Error::other("its processes kept changing; it was resumed"),
+    })
+}
+
+fn resume_all(init: i32) {
+    for pid in namespace_pids(init) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGCONT);
+    }
+}
+
+/// Resumes a paused container (SIGCONT to every process).
+pub fn unpause(dir: &Path) -> Result<(), ContainerError> {
+    let mut state = read_state(dir);
+    let init = live_init(&state)?;
+    if !state.paused {
+        return Err(ContainerError::NotPaused);
+    }
+    resume_all(init);
+    state.paused = false;
+    write_state(dir, &state)
+}
+
 /// Waits until the container is no longer running, or `timeout` passes.
 pub fn wait_stopped(dir: &Path, timeout: Option<Duration>) -> Option<ContainerState> {
     let start = Instant::now();
@@ -65,6 +154,10 @@ pub fn wait_stopped(dir: &Path, timeout: Option<Duration>) -> Option<ContainerSt
 pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerError> {
     super::mark_stopped(dir, true);
     match signal(dir, Signal::SIGTERM) {
+        // A paused container must run to act on SIGTERM.
+        Ok(s) if s.paused => {
+            let _ = unpause(dir);
+        }
         Ok(_) => {}
         Err(ContainerError::NotRunning) => return Ok(read_state(dir)),
         Err(e) => return Err(e),

@@ -11,6 +11,8 @@
 //! place last, so a half-made container never shows.
 
 pub mod control;
+pub mod cp;
+pub mod export;
 pub mod logs;
 pub mod monitor;
 pub mod mountspec;
@@ -82,6 +84,10 @@ pub enum ContainerError {
     NameInUse(String),
     #[error("container is not running")]
     NotRunning,
+    #[error("container is already paused")]
+    Paused,
+    #[error("container is not paused")]
+    NotPaused,
     #[error("no such container: {0}")]
     NotFound(String),
     #[error("container id prefix {0} is ambiguous; give more of it or the name")]
@@ -208,6 +214,9 @@ pub struct ContainerState {
     /// User-defined networks: (network, address) while running.
     #[serde(default)]
     pub networks: Vec<(String, std::net::Ipv4Addr)>,
+    /// Every process stopped by `rless pause` (status stays `running`).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl ContainerState {
@@ -217,6 +226,7 @@ impl ContainerState {
         if self.status == "running" && !process_alive(self.monitor_pid, self.monitor_start) {
             self.status = "exited".into();
             self.pid = None;
+            self.paused = false;
             self.exit_code = self.exit_code.or(Some(137));
             self.reason =
                 Some("the monitor process is gone (killed, or the machine restarted)".into());
@@ -226,6 +236,15 @@ impl ContainerState {
 
     pub fn running(&self) -> bool {
         self.status == "running"
+    }
+
+    /// The status docker shows: `paused` for a paused running container.
+    pub fn shown_status(&self) -> &str {
+        if self.running() && self.paused {
+            "paused"
+        } else {
+            &self.status
+        }
     }
 }
 

@@ -218,6 +218,7 @@ pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
 /// Waits for `main`, reaping everything; passes signals on to it.
 fn reap_until(main: Pid) -> i32 {
     let set = forwarded_signals();
+    let mut released = false;
     loop {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -227,6 +228,11 @@ fn reap_until(main: Pid) -> i32 {
                 Ok(_) => {}
             }
         }
+        if !released && quiet_for_a_moment(&set) {
+            // The init only waits from now on: give back what setup touched.
+            super::release_idle_memory();
+            released = true;
+        }
         match set.wait() {
             Ok(Signal::SIGCHLD) | Err(_) => {}
             Ok(sig) => {
@@ -234,6 +240,24 @@ fn reap_until(main: Pid) -> i32 {
             }
         }
     }
+}
+
+/// Whether none of `set` arrives within 100 ms (so a short command's exit
+/// is not delayed). Polling a signalfd consumes no signal; sigwait does.
+fn quiet_for_a_moment(set: &SigSet) -> bool {
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let Ok(sfd) = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+        return false;
+    };
+    let mut fds = [rustix::event::PollFd::new(
+        &sfd,
+        rustix::event::PollFlags::IN,
+    )];
+    let moment = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&moment)), Ok(0))
 }
 
 /// The command's side of the fork: never returns.

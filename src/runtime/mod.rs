@@ -137,6 +137,56 @@ pub struct ContainerSpec {
     pub cgroup: cgroups::CgroupSpec,
 }
 
+/// Shrinks an idle monitor or init: unmaps the clean pages of file
+/// mappings (program and library text and read-only data, which a fork
+/// leaves touched but which an idle loop never needs; they are read back
+/// from the page cache if ever used) and returns free heap to the kernel.
+/// A mapping qualifies only if it is private, file-backed and has no
+/// anonymous (written) or swapped page, per /proc/self/smaps.
+pub fn release_idle_memory() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    // (start, end, clean) of each private file mapping.
+    let mut maps: Vec<(usize, usize, bool)> = Vec::new();
+    let mut in_file_map = false;
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                let perms = f.next().unwrap_or("");
+                let inode = f.nth(2).unwrap_or("0");
+                let path = f.next().unwrap_or("");
+                // Private file mappings only (not [heap], [stack], [vdso]…).
+                in_file_map = perms.ends_with('p') && inode != "0" && path.starts_with('/');
+                if in_file_map {
+                    maps.push((a, b, true));
+                }
+                continue;
+            }
+        }
+        if in_file_map
+            && matches!(
+                first,
+                "Anonymous:" | "Swap:" | "Private_Dirty:" | "Shared_Dirty:"
+            )
+            && f.next().is_some_and(|v| v != "0")
+        {
+            if let Some(m) = maps.last_mut() {
+                m.2 = false;
+            }
+        }
+    }
+    // All at once at the end: code run after a drop faults pages back in.
+    for (a, b, clean) in maps {
+        if clean {
+            sys::drop_clean_pages(a, b);
+        }
+    }
+    sys::trim_heap();
+}
+
 /// fork(); `Ok(None)` in the child. The caller must be single-threaded.
 pub fn fork_process() -> std::io::Result<Option<nix::unistd::Pid>> {
     sys::fork()
@@ -207,6 +257,26 @@ impl Started {
     /// The container's user-defined networks and its address on each.
     pub fn networks(&self) -> Vec<(String, std::net::Ipv4Addr)> {
         self.user_ips.clone()
+    }
+
+    /// Waits for the container (relaying its terminal, passing signals
+    /// on), then joins its threads (a restart clones again). Returns the
+    /// exit code and whether the user asked it to end by a signal to this
+    /// process (always `false` with a terminal: keys go to the container).
+    pub fn wait_and_finish(mut self, stdin: bool) -> (i32, bool) {
+        let signals = init::forwarded_signals();
+        let r = match self.terminal.take() {
+            Some(t) => (t.relay(self.init, stdin, &signals), false),
+            None => wait_forwarding_seen(self.init, &signals),
+        };
+        self.finish();
+        r
+    }
+
+    /// Whether no FUSE or network thread runs (memory may be released
+    /// without racing them).
+    pub fn single_threaded(&self) -> bool {
+        self._fuse.is_none() && self.network.is_none()
     }
 
     /// The published ports, with the host ports actually bound.
@@ -457,13 +527,29 @@ fn wait_exit_code(init: nix::unistd::Pid) -> i32 {
 
 /// Waits for the init, passing signals on; returns its exit code.
 pub fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
+    wait_forwarding_seen(init, signals).0
+}
+
+/// [`wait_forwarding`], also telling whether a signal asking to end
+/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) was passed on: a foreground monitor
+/// does not restart a container the user stopped that way.
+pub fn wait_forwarding_seen(
+    init: nix::unistd::Pid,
+    signals: &nix::sys::signal::SigSet,
+) -> (i32, bool) {
+    use nix::sys::signal::Signal;
+    let mut ended = false;
     loop {
         if let Some(code) = exit_code(init) {
-            return code;
+            return (code, ended);
         }
         match signals.wait() {
-            Ok(nix::sys::signal::Signal::SIGCHLD) | Err(_) => {}
+            Ok(Signal::SIGCHLD) | Err(_) => {}
             Ok(sig) => {
+                ended |= matches!(
+                    sig,
+                    Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP | Signal::SIGQUIT
+                );
                 let _ = nix::sys::signal::kill(init, sig);
             }
         }

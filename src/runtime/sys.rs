@@ -230,3 +230,27 @@ pub fn recv_msg(
     }
     Ok(Some((byte[0], fd)))
 }
+
+/// Drops this process's mappings of the pages in `[start, end)`: they must
+/// be clean pages of a private file mapping, which later accesses read
+/// back from the page cache unchanged.
+pub fn drop_clean_pages(start: usize, end: usize) {
+    // SAFETY: MADV_DONTNEED on a private file mapping only discards this
+    // process's page table entries; the caller passes ranges whose pages
+    // were never written (no anonymous copies, no swap), so refaulting
+    // yields the same bytes. No Rust reference is invalidated.
+    unsafe {
+        nix::libc::madvise(
+            start as *mut nix::libc::c_void,
+            end - start,
+            nix::libc::MADV_DONTNEED,
+        )
+    };
+}
+
+/// Returns free heap memory to the kernel (glibc's malloc_trim).
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only releases memory the allocator holds free;
+    // it is called while this process is single-threaded.
+    unsafe { nix::libc::malloc_trim(0) };
+}

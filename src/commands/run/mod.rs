@@ -227,11 +227,6 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if restart != RestartPolicy::No && a.rm {
         bail!("conflicting options: --restart and --rm");
     }
-    if restart != RestartPolicy::No && !a.detach && !create_only {
-        eprintln!(
-            "rless: warning: --restart applies to detached containers (-d); this one runs once"
-        );
-    }
     let (seccomp, no_new_privs) = security_options(&a.security_opt, a.privileged)?;
     let rlimits = a
         .ulimit
@@ -592,7 +587,7 @@ pub fn attach(
     config: &ContainerConfig,
     fresh: Fresh,
 ) -> Result<ExitCode> {
-    let result = start_foreground(spec, dir);
+    let result = start_foreground(spec, dir, config.restart);
     let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
     if config.auto_remove || failed_fresh {
         if let Err(e) = container::remove(dir, true) {
@@ -608,52 +603,119 @@ pub fn attach(
 }
 
 /// Enters the user namespace, runs the container in the foreground (this
-/// process is its monitor), records its state.
+/// process is its monitor), records its state, and restarts it as its
+/// restart policy says (unless the user stopped it: `rless stop`, or a
+/// termination signal to this process).
 /// Returns the exit code, and whether the command started at all.
-fn start_foreground(spec: &ContainerSpec, dir: &Path) -> Result<(i32, bool)> {
+fn start_foreground(
+    spec: &ContainerSpec,
+    dir: &Path,
+    policy: RestartPolicy,
+) -> Result<(i32, bool)> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let spec = &prepare_cgroups(spec)?;
     runtime::enter_userns(spec, false)?;
     trace::mark("user namespace entered");
-    let io = runtime::ContainerIo {
-        die_with_monitor: true,
-        ..Default::default()
-    };
-    let started = match runtime::spawn(spec, io)? {
-        Ok(s) => s,
-        Err(f) => {
-            eprintln!("rless: {}", f.message);
-            return Ok((f.code, false));
+    let mut restarts = 0;
+    let mut last: Option<ContainerState> = None;
+    loop {
+        let io = runtime::ContainerIo {
+            die_with_monitor: true,
+            ..Default::default()
+        };
+        let started = match runtime::spawn(spec, io)? {
+            Ok(s) => s,
+            Err(f) => {
+                eprintln!("rless: {}", f.message);
+                if let Some(prev) = &last {
+                    record_exit(dir, f.code, prev);
+                }
+                return Ok((f.code, last.is_some()));
+            }
+        };
+        trace::mark("command started");
+        let me = std::process::id() as i32;
+        let state = ContainerState {
+            status: "running".into(),
+            pid: Some(started.init.as_raw()),
+            monitor_pid: Some(me),
+            monitor_start: container::process_start(me),
+            init_start: container::process_start(started.init.as_raw()),
+            started: Some(time::now()),
+            driver: started.driver.map(|d| d.name().to_string()),
+            ports: started.ports(),
+            cgroup: started.cgroup_path(),
+            networks: started.networks(),
+            restart_count: restarts,
+            ..Default::default()
+        };
+        let _ = container::write_state(dir, &state);
+        let (code, signalled) = started.wait_and_finish(spec.process.stdin);
+        if signalled || !policy.should_restart(code, restarts, container::stopped_by_user(dir)) {
+            record_exit(dir, code, &state);
+            return Ok((code, true));
         }
-    };
-    trace::mark("command started");
-    let me = std::process::id() as i32;
-    let state = ContainerState {
-        status: "running".into(),
-        pid: Some(started.init.as_raw()),
-        monitor_pid: Some(me),
-        monitor_start: container::process_start(me),
-        init_start: container::process_start(started.init.as_raw()),
-        started: Some(time::now()),
-        driver: started.driver.map(|d| d.name().to_string()),
-        ports: started.ports(),
-        cgroup: started.cgroup_path(),
-        networks: started.networks(),
-        ..Default::default()
-    };
-    let _ = container::write_state(dir, &state);
-    let code = runtime::wait(started, spec.process.stdin);
+        // docker's back-off, as the detached monitor does.
+        let delay = std::time::Duration::from_millis(
+            100u64.saturating_mul(1 << restarts.min(10)).min(60_000),
+        );
+        let waiting = ContainerState {
+            status: "restarting".into(),
+            exit_code: Some(code),
+            ..state.clone()
+        };
+        let _ = container::write_state(dir, &waiting);
+        if wait_or_signalled(delay) || container::stopped_by_user(dir) {
+            record_exit(dir, code, &state);
+            return Ok((code, true));
+        }
+        restarts += 1;
+        last = Some(state);
+    }
+}
+
+/// Records the container's exit after a run that began as `state`.
+fn record_exit(dir: &Path, code: i32, state: &ContainerState) {
     let done = ContainerState {
         status: "exited".into(),
         exit_code: Some(code),
         started: state.started,
         driver: state.driver.clone(),
         finished: Some(time::now()),
+        restart_count: state.restart_count,
         ..Default::default()
     };
     let _ = container::write_state(dir, &done);
-    Ok((code, true))
+}
+
+/// Sleeps `delay`; `true` if a termination signal came meanwhile (the
+/// forwarded signals are blocked here, so they are taken from a signalfd).
+fn wait_or_signalled(delay: std::time::Duration) -> bool {
+    use nix::sys::signal::Signal;
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.add(s);
+    }
+    let Ok(sfd) = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+        std::thread::sleep(delay);
+        return false;
+    };
+    let mut fds = [rustix::event::PollFd::new(
+        &sfd,
+        rustix::event::PollFlags::IN,
+    )];
+    let timeout = rustix::event::Timespec {
+        tv_sec: delay.as_secs() as i64,
+        tv_nsec: delay.subsec_nanos() as i64,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&timeout)), Ok(n) if n > 0)
 }
 
 /// `run -d`: forks the monitor, waits until the container runs (or fails
@@ -690,6 +752,9 @@ pub fn detach(
                 .append(true)
                 .open(&log)
             {
+                // Room for its own messages even once the disk is full
+                // (the container's log filling it is reported here).
+                let _ = rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::KEEP_SIZE, 0, 16384);
                 let _ = rustix::stdio::dup2_stdout(&f);
                 let _ = rustix::stdio::dup2_stderr(&f);
             }

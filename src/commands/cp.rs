@@ -1,0 +1,217 @@
+//! `rless cp [-a] [-L] CTR:PATH HOSTPATH|-` and `rless cp HOSTPATH|- CTR:PATH`:
+//! docker's copy rules ([`rless::container::cp::plan`]) between the host
+//! and a container, running or not ([`rless::container::export`]).
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::container;
+use rless::container::cp::{self, base_name, parent_of, Kind, Owner, PackSpec, Tree};
+use rless::container::export::{Access, Agent, AgentError};
+use rless::image::store::LockMode;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Archive mode: keep the owners recorded in a tar from stdin.
+    #[arg(short, long)]
+    archive: bool,
+    /// Follow a symlink given as the source.
+    #[arg(short = 'L', long)]
+    follow_link: bool,
+    /// CTR:PATH, a host path, or - (a tar stream on stdin/stdout).
+    src: String,
+    dst: String,
+}
+
+/// One side of a copy.
+enum Side {
+    Container(String, String),
+    Host(String),
+}
+
+/// docker's syntax: `NAME:PATH` is a container path unless the text
+/// before the colon has a `/` or the whole starts with `/` or `.`.
+fn side(arg: &str) -> Side {
+    if arg.starts_with('/') || arg.starts_with('.') {
+        return Side::Host(arg.into());
+    }
+    match arg.split_once(':') {
+        Some((c, p)) if !c.is_empty() && !c.contains('/') => {
+            let p = if p.starts_with('/') {
+                p.to_string()
+            } else {
+                format!("/{p}")
+            };
+            Side::Container(c.into(), p)
+        }
+        _ => Side::Host(arg.into()),
+    }
+}
+
+/// A host path made absolute, keeping a trailing `/` or `/.`.
+fn host_abs(p: &str) -> Result<String> {
+    if p.starts_with('/') {
+        return Ok(p.into());
+    }
+    let cwd = std::env::current_dir()?;
+    Ok(format!("{}/{p}", cwd.display()))
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let (name, cpath, host, inward) = match (side(&a.src), side(&a.dst)) {
+        (Side::Container(c, p), Side::Host(h)) => (c, p, h, false),
+        (Side::Host(h), Side::Container(c, p)) => (c, p, h, true),
+        (Side::Container(..), Side::Container(..)) => {
+            bail!("copying between containers is not supported")
+        }
+        (Side::Host(_), Side::Host(_)) => {
+            bail!("one of the paths must name a container: CONTAINER:PATH")
+        }
+    };
+    let store = ctx.store(LockMode::Shared)?;
+    let (c, dir) = container::find(&store, &name)?;
+    // A stopped container must not start while its layers are mounted here.
+    let _lock = store.lock(&format!("ctr-{}", c.id))?;
+    let access = access_for(ctx, &dir, inward)?;
+    let agent = Agent::spawn(&access)?;
+    let shown = |p: &str| format!("{}:{p}", c.name);
+    if inward {
+        copy_in(agent, &a, &host, &cpath, &shown(&cpath))?;
+    } else {
+        copy_out(agent, &a, &cpath, &host, &shown(&cpath))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Joins a running container; otherwise enters the user namespace and
+/// asks for a view of the layers.
+fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
+    let state = container::read_state(dir);
+    if let Some(pid) = state
+        .pid
+        .filter(|_| state.running() && container::process_alive(state.pid, state.init_start))
+    {
+        return Ok(Access::Join(pid));
+    }
+    view(ctx, dir, writable)
+}
+
+/// Enters the user namespace with the container's id mapping and
+/// describes a mount of its layers.
+pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
+    let spec = container::read_spec(dir)?;
+    let state = container::read_state(dir);
+    rless::runtime::ids::enter(&ctx.ids, spec.keep_id, false)?;
+    Ok(Access::View {
+        rootfs: spec.rootfs,
+        mountpoint: dir.join("merged"),
+        writable,
+        fuse: state.driver.as_deref() == Some("fuse-overlay"),
+    })
+}
+
+fn missing(shown: &str) -> AgentError {
+    AgentError::Cp(cp::CpError::NotFound(shown.to_string()))
+}
+
+fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> Result<()> {
+    let Some(kind) = agent.stat(src, a.follow_link)? else {
+        return Err(missing(shown).into());
+    };
+    let contents = src.ends_with("/.");
+    if host == "-" {
+        let spec = PackSpec {
+            path: src.into(),
+            name: if contents {
+                None
+            } else {
+                Some(base_name(src).unwrap_or(".").to_string())
+            },
+            follow: a.follow_link,
+            zero_ids: false,
+        };
+        let mut out = std::io::stdout().lock();
+        return Ok(agent.pack(spec, |r| {
+            std::io::copy(r, &mut out)
+                .map(drop)
+                .map_err(|e| AgentError::Sys {
+                    op: "write to stdout",
+                    source: e,
+                })
+        })?);
+    }
+    let dst = host_abs(host)?;
+    let tree = Tree::open(Path::new("/"))?;
+    let dst_kind = tree.stat(&dst, true)?;
+    let parent_dir = tree.stat(&parent_of(&dst), true)? == Some(Kind::Dir);
+    let plan = cp::plan(
+        src,
+        kind,
+        host,
+        dst_kind.map(|k| k == Kind::Dir),
+        parent_dir,
+    )?;
+    let dir = if dst_kind == Some(Kind::Dir) {
+        dst.clone()
+    } else {
+        parent_of(&dst)
+    };
+    let spec = PackSpec {
+        path: src.into(),
+        name: plan.name,
+        follow: a.follow_link,
+        zero_ids: false,
+    };
+    agent.pack(spec, |r| Ok(tree.unpack(&dir, r, Owner::Caller)?))?;
+    Ok(())
+}
+
+fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Result<()> {
+    let owner = if a.archive { Owner::Keep } else { Owner::Root };
+    let dst_kind = agent.stat(dst, true)?;
+    if host == "-" {
+        match dst_kind {
+            Some(Kind::Dir) => {}
+            Some(_) => bail!("{shown} must be a directory to extract a tar stream into"),
+            None => return Err(missing(shown).into()),
+        }
+        let mut stdin = std::io::stdin().lock();
+        agent.unpack(dst, owner, |w| {
+            std::io::copy(&mut stdin, w)
+                .map(drop)
+                .map_err(|e| AgentError::Sys {
+                    op: "send the tar stream",
+                    source: e,
+                })
+        })?;
+        return Ok(());
+    }
+    let src = host_abs(host)?;
+    let tree = Tree::open(Path::new("/"))?;
+    let Some(kind) = tree.stat(&src, a.follow_link)? else {
+        bail!(
+            "{}: no such file or directory",
+            PathBuf::from(host).display()
+        );
+    };
+    let parent_dir = match dst_kind {
+        Some(_) => true,
+        None => agent.stat(&parent_of(dst), true)? == Some(Kind::Dir),
+    };
+    let plan = cp::plan(
+        host,
+        kind,
+        dst,
+        dst_kind.map(|k| k == Kind::Dir),
+        parent_dir,
+    )?;
+    let spec = PackSpec {
+        path: src,
+        name: plan.name,
+        follow: a.follow_link,
+        zero_ids: true,
+    };
+    agent.unpack(&plan.dir, owner, |w| Ok(tree.pack(&spec, w)?))?;
+    Ok(())
+}

@@ -1,0 +1,739 @@
+//! Container file verbs and pause: `cp` both ways on running and stopped
+//! containers (files, directories, `/.`, tar on stdin/stdout, owners,
+//! hostile symlinks that must never lead out of the container), `export`
+//! (whiteouts applied, atomic `-o`), `pause`/`unpause` (processes really
+//! stopped), and bad input for each: one `rless:` line, exit 125, nothing
+//! left behind.
+
+mod common;
+
+use common::checks::*;
+use common::oci::busybox;
+use common::{for_each_user, Ctx, Mode};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const IMG: &str = "bb";
+const APPLETS: &[&str] = &[
+    "sh", "true", "id", "ls", "cat", "echo", "sleep", "mkdir", "ln", "rm", "stat", "test",
+];
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n";
+const FOREVER: &str = "trap 'exit 0' TERM; while true; do sleep 0.1; done";
+
+/// Imports a busybox root filesystem as [`IMG`]; `false` if busybox is missing.
+fn setup(ctx: &Ctx) -> bool {
+    let Some(bb) = busybox() else { return false };
+    let dir = ctx.work.join("rootfs");
+    for sub in ["bin", "etc/keep", "tmp", "proc", "sys", "dev"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    fs::write(dir.join("bin/busybox"), bb).unwrap();
+    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+    for a in APPLETS {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
+    }
+    fs::write(dir.join("etc/passwd"), PASSWD).unwrap();
+    fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
+    fs::write(dir.join("etc/keep/a"), "a\n").unwrap();
+    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    ctx.give_tree(&dir);
+    ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
+    true
+}
+
+/// A host directory the container must never reach, with a secret in it.
+fn host_secret(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.write_file("outside/secret", b"HOST SECRET\n");
+    ctx.work.join("outside")
+}
+
+/// The script that plants hostile links and some content in `/data`.
+fn plant(outside: &Path) -> String {
+    format!(
+        "mkdir -p /data/sub && echo inner > /data/sub/f && ln -s / /data/root && \
+         ln -s ../../../../.. /data/up && ln -s {o} /data/abs && ln -s /etc/passwd /data/pw && \
+         ln -s /proc/self/root /data/magic && rm /etc/group && echo ready",
+        o = outside.display()
+    )
+}
+
+fn run_d(ctx: &Ctx, name: &str, script: &str) -> String {
+    let out = ctx.ok(&["run", "-d", "--name", name, IMG, "sh", "-c", script]);
+    out.last_line().to_string()
+}
+
+fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_log(ctx: &Ctx, q: &str, needle: &str) {
+    assert!(
+        eventually(Duration::from_secs(30), || ctx
+            .rless(&["logs", q])
+            .stdout
+            .contains(needle)),
+        "{needle:?} never showed in the logs of {q}"
+    );
+}
+
+fn inspect(ctx: &Ctx, q: &str) -> Value {
+    let out = ctx.ok(&["inspect", q]);
+    let v: Value = serde_json::from_str(&out.stdout).expect("inspect prints JSON");
+    v[0].clone()
+}
+
+/// stdout as bytes (a tar).
+fn raw(ctx: &Ctx, args: &[&str]) -> Vec<u8> {
+    let o = ctx
+        .rless_cmd(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rless");
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// Entry name -> (type byte, uid, content) of a tar.
+fn tar_entries(data: &[u8]) -> BTreeMap<String, (u8, u64, Vec<u8>)> {
+    let mut ar = tar::Archive::new(data);
+    let mut out = BTreeMap::new();
+    for e in ar.entries().expect("a tar") {
+        let mut e = e.expect("a tar entry");
+        let name = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let t = e.header().entry_type().as_byte();
+        let uid = e.header().uid().unwrap_or(0);
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut content).unwrap();
+        out.insert(name, (t, uid, content));
+    }
+    out
+}
+
+fn exec_out(ctx: &Ctx, c: &str, cmd: &[&str]) -> String {
+    let mut a = vec!["exec", c];
+    a.extend_from_slice(cmd);
+    ctx.ok(&a).stdout
+}
+
+/// No mounts of the store left on the host, no helper process left.
+fn nothing_left(ctx: &Ctx) {
+    assert!(
+        host_mounts_under(&ctx.root).is_empty(),
+        "mounts left: {:?}",
+        host_mounts_under(&ctx.root)
+    );
+    let store = ctx.root.to_string_lossy().to_string();
+    let helpers: Vec<_> = host_processes()
+        .into_iter()
+        .filter(|p| p.args.iter().any(|a| a == &store))
+        .filter(|p| p.args.iter().any(|a| a == "cp" || a == "export"))
+        .collect();
+    assert!(helpers.is_empty(), "helpers left: {helpers:?}");
+}
+
+/// A stdin tar: `d/`, `d/f` (uid 33), and a hostile `l -> /` + `l/pwned`.
+fn stdin_tars() -> (Vec<u8>, Vec<u8>) {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_uid(33);
+    h.set_gid(33);
+    h.set_size(0);
+    b.append_data(&mut h, "d/", std::io::empty()).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_mode(0o640);
+    h.set_uid(33);
+    h.set_gid(33);
+    h.set_size(6);
+    b.append_data(&mut h, "d/f", &b"in-tar"[..]).unwrap();
+    let good = b.into_inner().unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "l", "/").unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_mode(0o644);
+    h.set_size(5);
+    b.append_data(&mut h, "l/tmp/pwned-ctrfs", &b"owned"[..])
+        .unwrap();
+    (good, b.into_inner().unwrap())
+}
+
+/// The copies every state supports; `running` adds checks through `exec`.
+fn copy_scenarios(ctx: &Ctx, c: &str, outside: &Path, running: bool) {
+    let w = &ctx.work;
+    let host = |p: &str| w.join(p).to_string_lossy().to_string();
+    let cpath = |p: &str| format!("{c}:{p}");
+
+    // Out: a directory to a new name, symlinks copied as symlinks, owned by the user.
+    ctx.ok(&["cp", &cpath("/data"), &host("out1")]);
+    assert_eq!(fs::read_to_string(w.join("out1/sub/f")).unwrap(), "inner\n");
+    assert_eq!(fs::read_link(w.join("out1/root")).unwrap(), Path::new("/"));
+    assert_eq!(fs::read_link(w.join("out1/abs")).unwrap(), outside);
+    let md = fs::symlink_metadata(w.join("out1/sub/f")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (ctx.user.uid, ctx.user.gid));
+    // Into an existing directory: under the source's name; `/.`: the content.
+    fs::create_dir_all(w.join("out2")).unwrap();
+    ctx.give(&w.join("out2"));
+    ctx.ok(&["cp", &cpath("/data/sub"), &host("out2")]);
+    ctx.ok(&["cp", &cpath("/data/sub/."), &host("out2")]);
+    assert!(w.join("out2/sub/f").is_file() && w.join("out2/f").is_file());
+    // Hostile links resolve inside the container.
+    for (src, want) in [
+        ("/data/up/etc/passwd", PASSWD),
+        ("/data/root/etc/passwd", PASSWD),
+        ("/data/root/../../../etc/passwd", PASSWD),
+    ] {
+        let dst = host("p");
+        let _ = fs::remove_file(&dst);
+        ctx.ok(&["cp", &cpath(src), &dst]);
+        assert_eq!(fs::read_to_string(&dst).unwrap(), want, "{src}");
+    }
+    // -L follows the named link, inside; without it, the link itself.
+    ctx.ok(&["cp", "-L", &cpath("/data/pw"), &host("pw-followed")]);
+    assert_eq!(fs::read_to_string(w.join("pw-followed")).unwrap(), PASSWD);
+    ctx.ok(&["cp", &cpath("/data/pw"), &host("pw-link")]);
+    assert!(fs::symlink_metadata(w.join("pw-link"))
+        .unwrap()
+        .is_symlink());
+    // An absolute link to a host path finds nothing: the host is not there.
+    let out = ctx.fail(&["cp", &cpath("/data/abs/secret"), &host("stolen")]);
+    assert_one_error(&out, 125);
+    assert!(!w.join("stolen").exists());
+    // A magic link is refused rather than followed.
+    ctx.fail(&["cp", &cpath("/data/magic/etc/passwd"), &host("magic")]);
+    assert!(!w.join("magic").exists());
+    // A deleted file is gone.
+    ctx.fail(&["cp", &cpath("/etc/group"), &host("group")]);
+
+    // Out to stdout: a tar named after the source.
+    let t = tar_entries(&raw(ctx, &["cp", &cpath("/data/sub"), "-"]));
+    assert_eq!(t.keys().cloned().collect::<Vec<_>>(), ["sub", "sub/f"]);
+    assert_eq!(t["sub/f"].2, b"inner\n");
+
+    // In: a host file into a directory, owned by the container's root.
+    let f = ctx.write_file("in.txt", b"from host\n");
+    ctx.ok(&["cp", f.to_str().unwrap(), &cpath("/data/")]);
+    // Through hostile links: it lands inside the container.
+    ctx.ok(&["cp", f.to_str().unwrap(), &cpath("/data/up/tmp/via-up")]);
+    ctx.ok(&["cp", f.to_str().unwrap(), &cpath("/data/root/tmp/via-root")]);
+    assert!(!Path::new("/tmp/via-up").exists() && !Path::new("/tmp/via-root").exists());
+    let before = fs::read_dir(outside).unwrap().count();
+    ctx.fail(&["cp", f.to_str().unwrap(), &cpath("/data/abs/planted")]);
+    assert_eq!(fs::read_dir(outside).unwrap().count(), before);
+    // A deleted file can be written again.
+    let g = ctx.write_file("group", b"root:x:0:\nnew:x:5:\n");
+    ctx.ok(&["cp", g.to_str().unwrap(), &cpath("/etc/group")]);
+    // A host directory to a new name.
+    ctx.write_file("tree/a/b", b"deep\n");
+    ctx.ok(&["cp", &host("tree"), &cpath("/data/tree2")]);
+    // A tar on stdin; -a keeps its owners.
+    let (good, evil) = stdin_tars();
+    let out = ctx.rless_stdin(&["cp", "-", &cpath("/data")], &good);
+    assert!(out.success(), "{out}");
+    ctx.rless_stdin(&["cp", "-", &cpath("/tmp")], &evil)
+        .assert_rless_error();
+    assert!(!Path::new("/tmp/pwned-ctrfs").exists());
+    let out = ctx.rless_stdin(&["cp", "-a", "-", &cpath("/tmp")], &good);
+    assert!(out.success(), "{out}");
+
+    // Read it all back through the container (exec) or a copy (stopped).
+    let back = w.join("back");
+    ctx.ok(&["cp", &cpath("/"), back.to_str().unwrap()]);
+    assert_eq!(
+        fs::read_to_string(back.join("data/in.txt")).unwrap(),
+        "from host\n"
+    );
+    assert_eq!(
+        fs::read_to_string(back.join("tmp/via-up")).unwrap(),
+        "from host\n"
+    );
+    assert_eq!(
+        fs::read_to_string(back.join("tmp/via-root")).unwrap(),
+        "from host\n"
+    );
+    assert_eq!(
+        fs::read_to_string(back.join("etc/group")).unwrap(),
+        "root:x:0:\nnew:x:5:\n"
+    );
+    assert_eq!(
+        fs::read_to_string(back.join("data/tree2/a/b")).unwrap(),
+        "deep\n"
+    );
+    assert_eq!(fs::read_to_string(back.join("data/d/f")).unwrap(), "in-tar");
+    assert!(!back.join("tmp/pwned-ctrfs").exists());
+    // Owners as the container sees them, from a tar of the container.
+    let t = tar_entries(&raw(ctx, &["cp", &cpath("/"), "-"]));
+    assert_eq!(t["data/in.txt"].1, 0, "copied in: the container's root");
+    assert_eq!(t["data/d/f"].1, 0, "without -a: the container's root");
+    let keep = if ctx.user.mode == Mode::Subuid { 33 } else { 0 };
+    assert_eq!(t["tmp/d/f"].1, keep, "-a keeps mapped owners");
+    if running {
+        assert_eq!(
+            exec_out(ctx, c, &["stat", "-c", "%u:%g", "/data/in.txt"]).trim(),
+            "0:0"
+        );
+        assert_eq!(exec_out(ctx, c, &["cat", "/data/d/f"]), "in-tar");
+    }
+    nothing_left(ctx);
+}
+
+#[test]
+fn ctrfs_cp_running() {
+    for_each_user("ctrfs_cp_running", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        let outside = host_secret(ctx);
+        run_d(ctx, "c1", &format!("{} && {FOREVER}", plant(&outside)));
+        wait_log(ctx, "c1", "ready");
+        copy_scenarios(ctx, "c1", &outside, true);
+        ctx.ok(&["rm", "-f", "c1"]);
+        // A running container's volumes are part of what cp sees.
+        let out = ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "v2",
+            "-v",
+            "ctrfsvol:/vol",
+            IMG,
+            "sh",
+            "-c",
+            &format!("echo ready; {FOREVER}"),
+        ]);
+        assert!(!out.last_line().is_empty());
+        wait_log(ctx, "v2", "ready");
+        let f = ctx.write_file("vol-in", b"into the volume\n");
+        ctx.ok(&["cp", f.to_str().unwrap(), "v2:/vol/x"]);
+        let data = ctx.root.join("volumes/ctrfsvol/_data/x");
+        assert_eq!(fs::read_to_string(&data).unwrap(), "into the volume\n");
+        ctx.ok(&["rm", "-f", "v2"]);
+        nothing_left(ctx);
+    });
+}
+
+#[test]
+fn ctrfs_cp_stopped() {
+    for_each_user("ctrfs_cp_stopped", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        let outside = host_secret(ctx);
+        let id = run_d(ctx, "c2", &plant(&outside));
+        ctx.ok(&["wait", "c2"]);
+        copy_scenarios(ctx, "c2", &outside, false);
+        // Writes went to the writable layer; the re-created file is no
+        // longer a whiteout, and the image's layer is untouched.
+        let upper = ctx.root.join("containers").join(&id).join("upper");
+        assert!(upper.join("data/in.txt").is_file());
+        assert!(upper.join("etc/group").is_file());
+        assert!(!common::is_whiteout(&upper.join("etc"), "group"));
+        // The container sees it all when it runs again.
+        ctx.ok(&["start", "c2"]);
+        ctx.ok(&["wait", "c2"]);
+        ctx.ok(&["rm", "c2"]);
+        nothing_left(ctx);
+
+        // fuse-overlay: the view is served by the helper itself.
+        let out = ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "f1",
+            "--storage-driver",
+            "fuse-overlay",
+            IMG,
+            "sh",
+            "-c",
+            "rm /etc/group && echo fuse > /made",
+        ]);
+        let id = out.last_line().to_string();
+        ctx.ok(&["wait", "f1"]);
+        assert_eq!(inspect(ctx, "f1")["GraphDriver"]["Name"], "fuse-overlay");
+        let f = ctx.write_file("fuse-in", b"via fuse\n");
+        ctx.ok(&["cp", f.to_str().unwrap(), "f1:/etc/group"]);
+        ctx.ok(&["cp", "f1:/made", ctx.work.join("made").to_str().unwrap()]);
+        assert_eq!(fs::read_to_string(ctx.work.join("made")).unwrap(), "fuse\n");
+        let t = tar_entries(&raw(ctx, &["export", "f1"]));
+        assert_eq!(t["etc/group"].2, b"via fuse\n");
+        assert_eq!(t["made"].2, b"fuse\n");
+        let upper = ctx.root.join("containers").join(&id).join("upper");
+        assert!(upper.join("etc/group").is_file());
+        ctx.ok(&["rm", "f1"]);
+        nothing_left(ctx);
+    });
+}
+
+#[test]
+fn ctrfs_export() {
+    for_each_user("ctrfs_export", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        run_d(
+            ctx,
+            "e1",
+            &format!(
+                "rm /etc/group && rm -r /etc/keep && mkdir /etc/keep && echo b > /etc/keep/b && \
+                 echo new > /new && echo ready && {FOREVER}"
+            ),
+        );
+        wait_log(ctx, "e1", "ready");
+        let check = |data: &[u8]| {
+            let t = tar_entries(data);
+            assert_eq!(t["new"].2, b"new\n");
+            assert_eq!(t["etc/passwd"].2, PASSWD.as_bytes());
+            assert!(t.contains_key("bin/busybox") && t.contains_key("bin/sh"));
+            assert!(
+                !t.contains_key("etc/group"),
+                "a deleted file is not exported"
+            );
+            assert!(t.contains_key("etc/keep/b") && !t.contains_key("etc/keep/a"));
+            assert!(
+                !t.keys().any(|k| k.contains(".wh.")),
+                "no whiteouts in an export"
+            );
+        };
+        // Running: to stdout.
+        check(&raw(ctx, &["export", "e1"]));
+        ctx.ok(&["stop", "-t", "1", "e1"]);
+        // Stopped: to a file, atomically.
+        let file = ctx.work.join("e1.tar");
+        ctx.ok(&["export", "-o", file.to_str().unwrap(), "e1"]);
+        check(&fs::read(&file).unwrap());
+        assert_eq!(fs::metadata(&file).unwrap().uid(), ctx.user.uid);
+        let names_before = common::list_names(&ctx.work);
+        let out = ctx.fail(&[
+            "export",
+            "-o",
+            ctx.work.join("nodir/x.tar").to_str().unwrap(),
+            "e1",
+        ]);
+        assert_one_error(&out, 125);
+        let out = ctx.fail(&[
+            "export",
+            "-o",
+            ctx.work.join("y.tar").to_str().unwrap(),
+            "nosuch",
+        ]);
+        assert_one_error(&out, 125);
+        assert_eq!(
+            common::list_names(&ctx.work),
+            names_before,
+            "nothing left behind"
+        );
+        ctx.ok(&["rm", "e1"]);
+        nothing_left(ctx);
+    });
+}
+
+/// Host pids of every process in `init`'s pid namespace.
+fn ns_pids(init: i64) -> Vec<i64> {
+    let ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i64>().ok())
+        .filter(|p| fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
+        .collect()
+}
+
+fn status_state(pid: i64) -> String {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("State:").map(|s| s.trim().to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn ctrfs_pause() {
+    for_each_user("ctrfs_pause", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        run_d(ctx, "p1", &format!("sleep 1000 & echo ready; {FOREVER}"));
+        wait_log(ctx, "p1", "ready");
+        let init = inspect(ctx, "p1")["State"]["Pid"].as_i64().unwrap();
+        assert_eq!(ctx.ok(&["pause", "p1"]).stdout.trim(), "p1");
+        let pids = ns_pids(init);
+        assert!(pids.len() >= 3, "init, shell, sleeps: {pids:?}");
+        for p in &pids {
+            assert!(
+                status_state(*p).starts_with('T'),
+                "{p}: {}",
+                status_state(*p)
+            );
+        }
+        let st = inspect(ctx, "p1");
+        assert_eq!(st["State"]["Status"], "paused", "{st}");
+        assert_eq!(st["State"]["Paused"], true, "{st}");
+        let ps = ctx.ok(&["ps"]).stdout;
+        assert!(ps.contains("(Paused)"), "{ps}");
+        let ps = ctx.ok(&["ps", "-q", "--filter", "status=paused"]).stdout;
+        assert_eq!(ps.lines().count(), 1, "{ps}");
+        // Paused stays paused: nothing new gets logged.
+        assert_one_error(&ctx.fail(&["exec", "p1", "true"]), 125);
+        assert_one_error(&ctx.fail(&["pause", "p1"]), 125);
+        ctx.ok(&["unpause", "p1"]);
+        for p in ns_pids(init) {
+            assert!(
+                !status_state(p).starts_with('T'),
+                "{p}: {}",
+                status_state(p)
+            );
+        }
+        assert_eq!(inspect(ctx, "p1")["State"]["Status"], "running");
+        assert_one_error(&ctx.fail(&["unpause", "p1"]), 125);
+        // stop of a paused container: SIGTERM is acted on (exit 0 by the trap).
+        ctx.ok(&["pause", "p1"]);
+        ctx.ok(&["stop", "-t", "30", "p1"]);
+        let st = inspect(ctx, "p1");
+        assert_eq!(st["State"]["Status"], "exited", "{st}");
+        assert_eq!(st["State"]["ExitCode"], 0, "{st}");
+        assert_eq!(st["State"]["Paused"], false, "{st}");
+        assert_one_error(&ctx.fail(&["pause", "p1"]), 125);
+        // kill and rm -f of a paused container.
+        ctx.ok(&["start", "p1"]);
+        wait_log(ctx, "p1", "ready\nready");
+        ctx.ok(&["pause", "p1"]);
+        ctx.ok(&["kill", "p1"]);
+        assert_eq!(ctx.ok(&["wait", "p1"]).stdout.trim(), "137");
+        ctx.ok(&["start", "p1"]);
+        let init = inspect(ctx, "p1")["State"]["Pid"].as_i64().unwrap();
+        ctx.ok(&["pause", "p1"]);
+        ctx.ok(&["rm", "-f", "p1"]);
+        assert!(
+            eventually(Duration::from_secs(10), || ns_pids_gone(init)),
+            "processes left after rm -f of a paused container"
+        );
+        assert!(containers(ctx).is_empty());
+    });
+}
+
+fn ns_pids_gone(init: i64) -> bool {
+    fs::read_link(format!("/proc/{init}/ns/pid")).is_err()
+}
+
+#[test]
+fn ctrfs_bad_input() {
+    for_each_user("ctrfs_bad_input", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        run_d(
+            ctx,
+            "b1",
+            &format!("echo x > /f && mkdir /d && echo ready && {FOREVER}"),
+        );
+        wait_log(ctx, "b1", "ready");
+        let h = ctx.write_file("h", b"h\n");
+        let hs = h.to_str().unwrap();
+        let dst = ctx.work.join("dst");
+        let ds = dst.to_str().unwrap();
+        for args in [
+            vec!["cp", "nosuch:/f", ds],
+            vec!["cp", hs, "nosuch:/f"],
+            vec!["cp", "a", "b"],
+            vec!["cp", "b1:/f", "b1:/g"],
+            vec!["cp", "b1:/missing", ds],
+            vec!["cp", "b1:/f/", ds],
+            vec!["cp", "b1:/d", hs],
+            vec!["cp", hs, "b1:/nodir/x"],
+            vec!["cp", hs, "b1:/new/"],
+            vec!["cp", "/nonexistent-ctrfs", "b1:/d"],
+            vec!["cp", "b1:/f", "/nonexistent-ctrfs/x"],
+            vec!["export", "nosuch"],
+            vec!["pause", "nosuch"],
+            vec!["unpause", "b1"],
+        ] {
+            let out = ctx.rless(&args);
+            assert_one_error(&out, 125);
+        }
+        assert!(!dst.exists());
+        assert_eq!(fs::read(&h).unwrap(), b"h\n");
+        // A tar on stdin needs a directory; garbage is refused.
+        assert_one_error(&ctx.rless_stdin(&["cp", "-", "b1:/f"], b""), 125);
+        assert_one_error(&ctx.rless_stdin(&["cp", "-", "b1:/d"], &[7u8; 1024]), 125);
+        // Missing arguments are clap's usage error.
+        assert_ne!(ctx.rless(&["cp", "b1:/f"]).code, Some(0));
+        ctx.ok(&["stop", "-t", "1", "b1"]);
+        assert_one_error(&ctx.fail(&["pause", "b1"]), 125);
+        assert_one_error(&ctx.fail(&["cp", "b1:/missing", ds]), 125);
+        ctx.ok(&["rm", "b1"]);
+        nothing_left(ctx);
+    });
+}
+
+/// Unmounts the test's tmpfs store when the scenario ends.
+struct Unmount<'a>(&'a Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0)
+            .status();
+    }
+}
+
+#[test]
+fn ctrfs_full_disk_while_logging() {
+    if !common::is_root() {
+        common::skip("mounting a small tmpfs for the store needs root");
+        return;
+    }
+    for_each_user("ctrfs_full_disk_while_logging", |ctx| {
+        let Some(_) = busybox() else { return };
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!(
+                "size=8m,mode=0700,uid={},gid={}",
+                ctx.user.uid, ctx.user.gid
+            ))
+            .arg("tmpfs")
+            .arg(&ctx.root)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount a tmpfs on the store");
+        let _unmount = Unmount(&ctx.root);
+        assert!(setup(ctx));
+        let id = run_d(
+            ctx,
+            "noisy",
+            "while true; do cat /bin/busybox; echo tick >&2; done",
+        );
+        let dir = ctx.root.join("containers").join(&id);
+        let full = eventually(Duration::from_secs(60), || {
+            rustix::fs::statvfs(&ctx.root).is_ok_and(|s| s.f_bavail == 0)
+        });
+        assert!(full, "the store's disk never filled");
+        // Keeps running with the disk full, and the monitor said why.
+        std::thread::sleep(Duration::from_millis(500));
+        let st = inspect(ctx, "noisy");
+        assert_eq!(st["State"]["Status"], "running", "{st}");
+        let pid = st["State"]["Pid"].as_i64().unwrap();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        let mlog = fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
+        assert!(
+            mlog.contains("cannot write container log"),
+            "monitor.log: {mlog:?}"
+        );
+        ctx.ok(&["rm", "-f", "noisy"]);
+        assert!(
+            eventually(Duration::from_secs(10), || !Path::new(&format!(
+                "/proc/{pid}"
+            ))
+            .exists()),
+            "the container's init outlived rm -f"
+        );
+        assert!(containers(ctx).is_empty());
+    });
+}
+
+#[test]
+fn ctrfs_foreground_restart_policy() {
+    for_each_user("ctrfs_foreground_restart_policy", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        // on-failure:2 in the foreground: three runs, the last exit code.
+        let out = ctx.rless(&[
+            "run",
+            "--name",
+            "fg",
+            "--restart",
+            "on-failure:2",
+            IMG,
+            "sh",
+            "-c",
+            "echo run; exit 3",
+        ]);
+        assert_eq!(out.code, Some(3), "{out}");
+        assert_eq!(out.stdout.matches("run").count(), 3, "{out}");
+        assert!(!out.stderr.contains("warning"), "{out}");
+        let st = inspect(ctx, "fg");
+        assert_eq!(st["RestartCount"], 2, "{st}");
+        assert_eq!(st["State"]["Status"], "exited", "{st}");
+        // A success is not restarted by on-failure.
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "--restart",
+            "no",
+            IMG,
+            "sh",
+            "-c",
+            "echo once",
+        ]);
+        assert_eq!(out.stdout.matches("once").count(), 1, "{out}");
+        // always: restarts until the user ends it with SIGTERM to rless.
+        let mut child = ctx
+            .rless_cmd(&[
+                "run",
+                "--name",
+                "al",
+                "--restart",
+                "always",
+                IMG,
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; echo up; sleep 0.3 & wait; exit 1",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rless run");
+        let restarted = eventually(Duration::from_secs(30), || {
+            ctx.rless(&["inspect", "al"]).success()
+                && inspect(ctx, "al")["RestartCount"].as_u64().unwrap_or(0) >= 2
+        });
+        if !restarted {
+            let _ = child.kill();
+        }
+        assert!(restarted, "--restart always must restart a foreground run");
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        let status = wait_timeout(&mut child, Duration::from_secs(30));
+        if status.is_none() {
+            let _ = child.kill();
+        }
+        assert!(status.is_some(), "rless run did not end on SIGTERM");
+        let st = inspect(ctx, "al");
+        assert_eq!(st["State"]["Status"], "exited", "{st}");
+        let count = st["RestartCount"].as_u64().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(inspect(ctx, "al")["RestartCount"].as_u64().unwrap(), count);
+        ctx.ok(&["rm", "fg", "al"]);
+    });
+}
