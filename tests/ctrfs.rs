@@ -737,3 +737,63 @@ fn ctrfs_foreground_restart_policy() {
         ctx.ok(&["rm", "fg", "al"]);
     });
 }
+
+#[test]
+fn ctrfs_detached_restart_policy() {
+    for_each_user("ctrfs_detached_restart_policy", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        // on-failure:2 carried out by the detached monitor: three runs, then
+        // exited with the last code and the count kept.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "dr",
+            "--restart",
+            "on-failure:2",
+            IMG,
+            "sh",
+            "-c",
+            "echo run; exit 3",
+        ]);
+        let done = eventually(Duration::from_secs(30), || {
+            inspect(ctx, "dr")["State"]["Status"] == "exited"
+                && inspect(ctx, "dr")["RestartCount"] == 2
+        });
+        let st = inspect(ctx, "dr");
+        assert!(done, "on-failure:2 must end after two restarts: {st}");
+        assert_eq!(st["State"]["ExitCode"], 3, "{st}");
+        let logs = ctx.ok(&["logs", "dr"]);
+        assert_eq!(logs.stdout.matches("run").count(), 3, "{logs}");
+        // always: restarted until `rless stop`, which ends it for good.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "da",
+            "--restart",
+            "always",
+            IMG,
+            "sh",
+            "-c",
+            "sleep 0.2",
+        ]);
+        assert!(
+            eventually(Duration::from_secs(30), || {
+                inspect(ctx, "da")["RestartCount"].as_u64().unwrap_or(0) >= 2
+            }),
+            "--restart always must restart a detached container"
+        );
+        ctx.ok(&["stop", "-t", "1", "da"]);
+        let st = inspect(ctx, "da");
+        assert_eq!(st["State"]["Status"], "exited", "{st}");
+        let count = st["RestartCount"].as_u64().unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        let again = inspect(ctx, "da");
+        assert_eq!(again["State"]["Status"], "exited", "{again}");
+        assert_eq!(again["RestartCount"].as_u64().unwrap(), count, "{again}");
+        ctx.ok(&["rm", "dr", "da"]);
+    });
+}

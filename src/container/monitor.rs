@@ -43,7 +43,7 @@ pub fn run_detached(
     };
     // Clean up first, then answer: when `run -d` returns, nothing is left.
     let fail = |code: i32, msg: &str| {
-        finish(dir, code, auto_remove || remove_on_failure, None, None);
+        finish(dir, code, auto_remove || remove_on_failure, None, None, 0);
         tell(&format!("err {code} {msg}"));
         code
     };
@@ -82,7 +82,14 @@ pub fn run_detached(
             .restart
             .should_restart(code, restarts, super::stopped_by_user(dir))
         {
-            finish(dir, code, auto_remove, state.started, state.driver.clone());
+            finish(
+                dir,
+                code,
+                auto_remove,
+                state.started,
+                state.driver.clone(),
+                restarts,
+            );
             return 0;
         }
         // docker's back-off: 100 ms, doubling, at most a minute.
@@ -98,7 +105,14 @@ pub fn run_detached(
         let _ = write_state(dir, &waiting);
         std::thread::sleep(delay);
         if super::stopped_by_user(dir) {
-            finish(dir, code, auto_remove, waiting.started, waiting.driver);
+            finish(
+                dir,
+                code,
+                auto_remove,
+                waiting.started,
+                waiting.driver,
+                restarts,
+            );
             return 0;
         }
         restarts += 1;
@@ -106,7 +120,7 @@ pub fn run_detached(
             Ok((s, o, e)) => (started, out_r, err_r) = (s, o, e),
             Err((code, msg)) => {
                 eprintln!("rless monitor: restart failed: {msg}");
-                finish(dir, code, auto_remove, None, None);
+                finish(dir, code, auto_remove, None, None, restarts);
                 return 0;
             }
         }
@@ -152,7 +166,14 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
 }
 
 /// Records the exit, and removes the container when asked to.
-fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>, driver: Option<String>) {
+fn finish(
+    dir: &Path,
+    code: i32,
+    auto_remove: bool,
+    started: Option<i64>,
+    driver: Option<String>,
+    restarts: u32,
+) {
     if auto_remove {
         if let Err(e) = remove(dir, true) {
             eprintln!("rless monitor: cannot remove the container: {e}");
@@ -165,6 +186,7 @@ fn finish(dir: &Path, code: i32, auto_remove: bool, started: Option<i64>, driver
         started,
         finished: Some(time::now()),
         driver,
+        restart_count: restarts,
         ..Default::default()
     };
     if let Err(e) = write_state(dir, &state) {
