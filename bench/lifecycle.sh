@@ -67,6 +67,15 @@ RSS=$(kib "$MON" VmRSS status)
 PSS=$(kib "$MON" Pss smaps_rollup)
 IRSS=$(kib "$INIT" VmRSS status)
 echo "rless:  $(median "$WORK/rd.json")  $(median "$WORK/ex.json")  monitor RSS=${RSS} KiB PSS=${PSS} KiB (container init RSS=${IRSS} KiB)"
+# The same with the default private network: the monitor also runs netstack.
+if as $R run -d --name idlenet -p 127.0.0.1::80 bench sleep 1000 >/dev/null 2>&1; then
+    NMON=$(as $R inspect idlenet | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["MonitorPid"])')
+    sleep 1
+    echo "rless with netstack (-p): monitor RSS=$(kib "$NMON" VmRSS status) KiB PSS=$(kib "$NMON" Pss smaps_rollup) KiB (target 5 MiB)"
+    as $R rm -f idlenet >/dev/null
+else
+    log "SKIP rless with netstack: run -d with a published port failed"
+fi
 
 if command -v podman >/dev/null; then
     PODMAN="podman --runtime runc --root $WORK/podman --runroot $WORK/podman-run --tmpdir $WORK/podman-tmp"
