@@ -68,13 +68,14 @@ pub fn run_detached(
         if let Err(e) = write_state(dir, &state) {
             eprintln!("rless monitor: {e}");
         }
-        // Without FUSE or network threads, pump may release memory.
+        // With FUSE or network threads running, pump releases only what no
+        // thread can write (see `release_idle_memory`).
         let code = pump(
             started.init,
             out_r,
             err_r,
             &mut log,
-            started.single_threaded(),
+            !started.single_threaded(),
         );
         // Single-threaded again before any restart clones.
         started.finish();
@@ -196,15 +197,16 @@ fn finish(
 
 /// Copies the container's output into the log and passes signals on until
 /// the init exits and the pipes are drained; returns the exit code.
-/// With `release`, gives back what setting up touched first
-/// ([`runtime::release_idle_memory`]), once everything the loop needs is
-/// in place, so the idle loop faults in as little as possible again.
+/// First gives back what setting up touched
+/// ([`runtime::release_idle_memory`]; `threads`: other threads run), once
+/// everything the loop needs is in place, so the idle loop faults in as
+/// little as possible again.
 fn pump(
     init: nix::unistd::Pid,
     out: OwnedFd,
     err: OwnedFd,
     log: &mut LogWriter,
-    release: bool,
+    threads: bool,
 ) -> i32 {
     let signals = runtime::init::forwarded_signals();
     let Ok(sfd) = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -214,9 +216,7 @@ fn pump(
     let mut open = [Some(out), Some(err)];
     let mut buf = vec![0u8; 1 << 16];
     let mut exit: Option<i32> = None;
-    if release {
-        runtime::release_idle_memory();
-    }
+    runtime::release_idle_memory(threads);
     loop {
         if exit.is_some() && open.iter().all(Option::is_none) {
             return exit.unwrap_or(0);

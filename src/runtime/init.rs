@@ -230,7 +230,7 @@ fn reap_until(main: Pid) -> i32 {
         }
         if !released && quiet_for_a_moment(&set) {
             // The init only waits from now on: give back what setup touched.
-            super::release_idle_memory();
+            super::release_idle_memory(false);
             released = true;
         }
         match set.wait() {

@@ -142,8 +142,11 @@ pub struct ContainerSpec {
 /// leaves touched but which an idle loop never needs; they are read back
 /// from the page cache if ever used) and returns free heap to the kernel.
 /// A mapping qualifies only if it is private, file-backed and has no
-/// anonymous (written) or swapped page, per /proc/self/smaps.
-pub fn release_idle_memory() {
+/// anonymous (written) or swapped page, per /proc/self/smaps. With
+/// `threads` (other threads run meanwhile and might write to a mapping
+/// between the check and the drop), only mappings without write permission
+/// qualify: program text and read-only data, which nobody can write.
+pub fn release_idle_memory(threads: bool) {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
@@ -159,7 +162,10 @@ pub fn release_idle_memory() {
                 let inode = f.nth(2).unwrap_or("0");
                 let path = f.next().unwrap_or("");
                 // Private file mappings only (not [heap], [stack], [vdso]…).
-                in_file_map = perms.ends_with('p') && inode != "0" && path.starts_with('/');
+                in_file_map = perms.ends_with('p')
+                    && inode != "0"
+                    && path.starts_with('/')
+                    && !(threads && perms.as_bytes().get(1) == Some(&b'w'));
                 if in_file_map {
                     maps.push((a, b, true));
                 }
