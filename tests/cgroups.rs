@@ -233,11 +233,7 @@ fn setup_image(ctx: &Ctx, cg: &Path) {
     for sub in ["bin", "etc", "tmp", "proc", "sys", "dev"] {
         fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    fs::write(dir.join("bin/busybox"), bb).unwrap();
-    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
-    for a in APPLETS {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
-    }
+    common::oci::install_busybox(&dir, bb, APPLETS);
     fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
     ctx.give_tree(&dir);

@@ -32,11 +32,7 @@ fn setup(ctx: &Ctx) -> bool {
     for sub in ["bin", "etc/keep", "tmp", "proc", "sys", "dev"] {
         fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    fs::write(dir.join("bin/busybox"), bb).unwrap();
-    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
-    for a in APPLETS {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
-    }
+    common::oci::install_busybox(&dir, bb, APPLETS);
     fs::write(dir.join("etc/passwd"), PASSWD).unwrap();
     fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
     fs::write(dir.join("etc/keep/a"), "a\n").unwrap();

@@ -291,11 +291,7 @@ fn make_rootfs(ctx: &Ctx, dir: &Path, with_probe: bool) {
     ] {
         fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    fs::write(dir.join("bin/busybox"), bb).unwrap();
-    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
-    for a in APPLETS {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
-    }
+    common::oci::install_busybox(dir, bb, APPLETS);
     if with_probe {
         let p = probe().expect("the probe is checked by the caller");
         fs::copy(p, dir.join("bin/probe")).unwrap();

@@ -90,11 +90,7 @@ fn make_rootfs(ctx: &Ctx, dir: &Path) {
     ] {
         fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    fs::write(dir.join("bin/busybox"), bb).unwrap();
-    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
-    for a in APPLETS {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
-    }
+    common::oci::install_busybox(dir, bb, APPLETS);
     fs::write(dir.join("etc/passwd"), PASSWD).unwrap();
     fs::write(dir.join("etc/group"), GROUP).unwrap();
     fs::write(dir.join("etc/image-file"), "from the image\n").unwrap();

@@ -26,13 +26,13 @@ fn setup_image(ctx: &Ctx) -> bool {
     for sub in ["bin", "etc", "data/sub", "tmp", "proc", "sys", "dev"] {
         fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    fs::write(dir.join("bin/busybox"), bb).unwrap();
-    fs::set_permissions(dir.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
-    for a in [
-        "sh", "cat", "echo", "ls", "rm", "mv", "mount", "sleep", "true",
-    ] {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
-    }
+    common::oci::install_busybox(
+        &dir,
+        bb,
+        &[
+            "sh", "cat", "echo", "ls", "rm", "mv", "mount", "sleep", "true",
+        ],
+    );
     fs::write(dir.join("data/keep"), "kept\n").unwrap();
     fs::write(dir.join("data/gone"), "to be deleted\n").unwrap();
     fs::write(dir.join("data/sub/file"), "in a lower directory\n").unwrap();

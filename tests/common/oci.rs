@@ -41,6 +41,18 @@ pub fn busybox() -> Option<&'static [u8]> {
     bb.as_deref()
 }
 
+/// Writes `bb` as `dir/bin/busybox` (mode 0755) with a symlink to it for
+/// each applet, into an existing `dir/bin`.
+pub fn install_busybox(dir: &std::path::Path, bb: &[u8], applets: &[&str]) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::write(bin.join("busybox"), bb).unwrap();
+    std::fs::set_permissions(bin.join("busybox"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for a in applets {
+        std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
+    }
+}
+
 pub const BUSYBOX_APPLETS: &[&str] = &[
     "sh", "ls", "cat", "echo", "id", "true", "false", "env", "stat", "touch",
 ];
