@@ -48,13 +48,7 @@ pub fn import_tar(
         path: path.into(),
         source: e,
     })?;
-    let media = if magic.starts_with(&[0x1f, 0x8b]) {
-        LAYER_GZIP
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        LAYER_ZSTD
-    } else {
-        LAYER_TAR
-    };
+    let media = super::layer::Compression::sniff(magic).media_type();
     let label = path.display().to_string();
     let done = layer::ingest(
         store,

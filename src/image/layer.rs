@@ -16,6 +16,49 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+/// How a layer stream is compressed, told from its first bytes (every
+/// place that reads or labels a layer asks this one function).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    Plain,
+}
+
+impl Compression {
+    pub fn sniff(magic: &[u8]) -> Compression {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::Plain
+        }
+    }
+
+    /// The OCI media type of a layer compressed this way.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip => super::import::LAYER_GZIP,
+            Compression::Zstd => super::import::LAYER_ZSTD,
+            Compression::Plain => super::import::LAYER_TAR,
+        }
+    }
+}
+
+/// The uncompressed stream of `r`, whatever its compression (sniffed).
+pub fn decompressing<'a, R: BufRead + 'a>(
+    mut r: R,
+) -> io::Result<(Box<dyn Read + 'a>, Compression)> {
+    let c = Compression::sniff(r.fill_buf()?);
+    let d: Box<dyn Read + 'a> = match c {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+        Compression::Plain => Box::new(r),
+    };
+    Ok((d, c))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error("layer {layer}: {source}")]
@@ -106,15 +149,8 @@ fn ingest_into(
         sink: BufWriter::with_capacity(1 << 20, file),
     });
     let (diff_id, report) = {
-        let mut buffered = BufReader::with_capacity(1 << 16, &mut blob);
-        let magic = buffered.fill_buf().map_err(read_err)?;
-        let decoded: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(read_err)?)
-        } else {
-            Box::new(buffered)
-        };
+        let buffered = BufReader::with_capacity(1 << 16, &mut blob);
+        let (decoded, _) = decompressing(buffered).map_err(read_err)?;
         let mut diff = HashingReader::new(decoded);
         let report =
             extract::extract(&mut diff, &tmp_layer.join("diff"), opts).map_err(|source| {

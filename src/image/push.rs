@@ -354,7 +354,7 @@ fn compressed(path: &std::path::Path) -> bool {
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
         .unwrap_or(0);
-    magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+    super::layer::Compression::sniff(&magic[..n]) != super::layer::Compression::Plain
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::members::{normalize, Members};
 use super::{ArchiveError, MAX_DOCUMENT};
 use crate::image::digest::{BadDigest, Digest};
 use crate::image::extract::ExtractOptions;
-use crate::image::import::{CONFIG, LAYER_GZIP, LAYER_TAR, LAYER_ZSTD, MANIFEST};
+use crate::image::import::{CONFIG, MANIFEST};
 use crate::image::layer::{self, Expect};
 use crate::image::platform::Platform;
 use crate::image::reference::Reference;
@@ -400,9 +400,9 @@ fn ingest_layer(
     })?;
     let media = match &l.blob {
         Some((_, _, media)) => media.clone(),
-        None if magic.starts_with(&[0x1f, 0x8b]) => LAYER_GZIP.into(),
-        None if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) => LAYER_ZSTD.into(),
-        None => LAYER_TAR.into(),
+        None => crate::image::layer::Compression::sniff(magic)
+            .media_type()
+            .into(),
     };
     let expect = Expect {
         name: &l.member,

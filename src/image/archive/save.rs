@@ -14,7 +14,7 @@ use crate::image::store::{ImageRecord, LayerRecord, Store, StoreError};
 use serde_json::json;
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 /// One image to save, under these full names (`registry/repo:tag`).
@@ -114,18 +114,9 @@ fn decoded(store: &Store, l: &LayerRecord) -> Result<(Box<dyn Read>, bool), Stor
         path: p.clone(),
         source,
     };
-    let mut r = BufReader::with_capacity(1 << 16, open_blob(store, &l.blob)?);
-    let magic = r.fill_buf().map_err(rd)?;
-    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
-        (Box::new(flate2::bufread::MultiGzDecoder::new(r)), true)
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        (
-            Box::new(zstd::stream::read::Decoder::with_buffer(r).map_err(rd)?),
-            true,
-        )
-    } else {
-        (Box::new(r), false)
-    })
+    let r = BufReader::with_capacity(1 << 16, open_blob(store, &l.blob)?);
+    let (d, c) = crate::image::layer::decompressing(r).map_err(rd)?;
+    Ok((d, c != crate::image::layer::Compression::Plain))
 }
 
 /// Appends one layer, uncompressed, as `name`.
