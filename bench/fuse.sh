@@ -2,8 +2,10 @@
 # Compares kernel overlayfs, fuse-overlayfs and rless-fuse-overlay on one
 # lower tree (10,000 small files in 100 directories plus one big file,
 # generated once per run): cold and warm sequential read of the big file,
-# `find` (cold, right after the mount, and warm) and `stat` of every file, copy-up of the big file (against cp), and
-# creating 10,000 small files. Prints medians and ratios; removes everything
+# `find` (cold, right after the mount, and warm), `stat` of every file
+# (after the finds, and cold on a fresh mount), copy-up of the big file
+# (against cp), and creating 10,000 small files. rless runs twice: with its
+# default listing policy and with `readdirplus=always` (rless-plus). Prints medians and ratios; removes everything
 # it made, mounts included, on exit.
 #
 # Needs root (or CAP_SYS_ADMIN) for mounting and for dropping caches.
@@ -59,6 +61,7 @@ mount_fs() {
         kernel) mount -t overlay overlay -o "$o" "$MNT" ;;
         fuse-overlayfs) "$FOVL" -o "$o" "$MNT" ;;
         rless) "$RLESS" -o "$o" "$MNT" ;;
+        rless-plus) "$RLESS" -o "$o,readdirplus=always" "$MNT" ;;
     esac
 }
 umount_fs() {
@@ -68,7 +71,7 @@ umount_fs() {
 
 declare -A R
 measure() { # KIND
-    local k=$1 t s cold="" warm="" cfind="" find="" stat="" copy="" create=""
+    local k=$1 t s cold="" warm="" cfind="" find="" stat="" copy="" create="" cstat=""
     for _ in $(seq "$REPS"); do
         mount_fs "$k" || { echo "fuse.sh: cannot mount $k, skipped" >&2; return; }
         drop_caches
@@ -81,7 +84,12 @@ measure() { # KIND
         mkdir "$MNT/new"
         t=$(now); (cd "$MNT/new" && seq -f "n%g" 1 10000 | xargs touch); create="$create $(elapsed "$t")"
         umount_fs
+        mount_fs "$k"
+        drop_caches
+        t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; cstat="$cstat $(elapsed "$t")"
+        umount_fs
     done
+    R[$k,coldstat]=$(echo "$cstat" | median)
     R[$k,cold]=$(echo "$cold" | median)
     R[$k,warm]=$(echo "$warm" | median)
     R[$k,coldfind]=$(echo "$cfind" | median)
@@ -100,7 +108,7 @@ for _ in $(seq "$REPS"); do
 done
 CP=$(echo "$cp_time" | median)
 
-for k in kernel fuse-overlayfs rless; do
+for k in kernel fuse-overlayfs rless rless-plus; do
     echo "measuring $k ..." >&2
     measure "$k"
 done
@@ -109,10 +117,10 @@ ratio() { # a b -> a/b
     if [ -z "${1:-}" ] || [ -z "${2:-}" ] || [ "$1" = nan ] || [ "$2" = nan ]; then echo "-"; else echo "scale=2; $1 / $2" | bc -l; fi
 }
 printf '\nmedian seconds of %s runs; big file %s MiB; cp of the big file: %.3f s\n\n' "$REPS" "$BIG_MB" "$CP"
-printf '%-10s %10s %15s %10s %14s %18s\n' op kernel fuse-overlayfs rless rless/kernel fuse-ovl/rless
-for op in cold warm coldfind find stat copyup create; do
-    k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}
-    printf '%-10s %10s %15s %10s %14s %18s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
+printf '%-10s %8s %15s %8s %11s %13s %15s\n' op kernel fuse-overlayfs rless rless-plus rless/kernel fuse-ovl/rless
+for op in cold warm coldfind find stat coldstat copyup create; do
+    k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}; p=${R[rless-plus,$op]:-}
+    printf '%-10s %8s %15s %8s %11s %13s %15s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
 done
-printf '%-10s %10s %15s %10s %14s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" ""
+printf '%-10s %8s %15s %8s %11s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" "$(ratio "${R[rless-plus,copyup]:-}" "$CP")"
 echo "read throughput: rless warm/kernel warm = $(ratio "${R[kernel,warm]:-}" "${R[rless,warm]:-}") (>= 0.90 wanted)"

@@ -49,6 +49,7 @@ use fuser::{
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
+use crate::dirplus::Policy;
 use crate::layout;
 use crate::tree::{join, Tree, ROOT, UPPER};
 use crate::Options;
@@ -115,6 +116,8 @@ pub(crate) struct Overlay {
     /// Whether `user.` xattrs can be set in the upper layer.
     pub xattr_ok: AtomicBool,
     pub tmp_seq: AtomicU64,
+    /// Whether listings carry attributes.
+    plus: Policy,
 }
 
 pub(crate) fn is_dir(st: &Stat) -> bool {
@@ -174,6 +177,7 @@ impl Overlay {
             });
         }
         let xattrs = opts.xattrs;
+        let plus = Policy::new(opts.readdirplus);
         let mut ov = Overlay {
             layers,
             work,
@@ -186,6 +190,7 @@ impl Overlay {
             mknod_ok: AtomicBool::new(xattrs),
             xattr_ok: AtomicBool::new(xattrs),
             tmp_seq: AtomicU64::new(0),
+            plus,
         };
         // The root merges every layer down to the first opaque one.
         let mut root_layers = Vec::new();
@@ -467,6 +472,9 @@ impl Overlay {
         let _ns = self.ns.read().unwrap();
         match self.lookup_locked(parent.0, name) {
             Ok((ino, st, layers)) => {
+                if !is_dir(&st) {
+                    self.plus.looked_up(parent.0);
+                }
                 reply.entry(&ttl(&layers), &self.attr(ino, &st), Generation(0))
             }
             Err(e) => reply.error(fuse_err(e)),
@@ -607,8 +615,14 @@ impl Overlay {
             Err(e) => return reply.error(fuse_err(e)),
         };
         let _ns = self.ns.read().unwrap();
+        // Lite: only `.` and `..`; the kernel reads on with plain READDIR.
+        let end = if offset == 0 && !self.plus.plus_for(ino, snap.len()) {
+            2
+        } else {
+            snap.len() + 2
+        };
         let mut i = offset as usize;
-        while i < snap.len() + 2 {
+        while i < end {
             let (eino, name, st, layers) = if i < 2 {
                 let dino = if i == 0 { ino } else { self.parent_of(ino) };
                 match self.getattr_locked(dino) {

@@ -25,12 +25,15 @@
 pub mod layout;
 
 mod copyup;
+mod dirplus;
 mod fs;
 mod ops;
 #[doc(hidden)]
 pub mod sys;
 mod tree;
 mod write;
+
+pub use dirplus::ReaddirPlus;
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -146,6 +149,8 @@ pub struct Options {
     pub threads: usize,
     /// Only mount with fuser's `fusermount3` path (for tests).
     pub force_fusermount: bool,
+    /// When directory listings carry attributes (see `dirplus`).
+    pub readdirplus: ReaddirPlus,
 }
 
 /// What to mount where.

@@ -116,6 +116,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "gidmapping" => o.gid_map = IdMap::parse(v).map_err(|e| e.to_string())?,
             "xattr_markers" | "noxattrs" => o.xattrs = false,
             "threads" => o.threads = num(v)? as usize,
+            "readdirplus" => o.readdirplus = v.parse()?,
             _ if IGNORED.contains(&k) || k == "fsname" || k == "subtype" => {}
             _ => eprintln!("rless-fuse-overlay: warning: ignoring unknown option {opt}"),
         }
@@ -301,5 +302,26 @@ mod tests {
         assert_eq!(a.config.options.squash_uid, Some(5));
         assert_eq!(a.config.options.uid_map.to_outside(0), 1000);
         assert!(parse(&s(&["-o", "upperdir=/u,workdir=/w", "/mnt"])).is_err());
+    }
+
+    #[test]
+    fn readdirplus_option() {
+        let o = |v: &str| {
+            parse(&s(&[
+                "-o",
+                &format!("lowerdir=/a,upperdir=/u,workdir=/w,{v}"),
+                "/m",
+            ]))
+        };
+        assert_eq!(
+            o("readdirplus=never").unwrap().config.options.readdirplus,
+            fuse_overlay::ReaddirPlus::Never
+        );
+        assert_eq!(
+            o("foo").unwrap().config.options.readdirplus,
+            fuse_overlay::ReaddirPlus::Auto
+        );
+        let e = o("readdirplus=maybe").err().unwrap();
+        assert!(e.contains("readdirplus=maybe"), "{e}");
     }
 }

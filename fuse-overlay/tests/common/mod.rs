@@ -104,15 +104,23 @@ pub fn dirs(base: &Path, name: &str) -> Dirs {
 }
 
 pub fn mount_fuse(lower: &[PathBuf], d: &Dirs, xattrs: bool) -> MountHandle {
+    mount_fuse_with(
+        lower,
+        d,
+        Options {
+            xattrs,
+            ..Options::default()
+        },
+    )
+}
+
+pub fn mount_fuse_with(lower: &[PathBuf], d: &Dirs, options: Options) -> MountHandle {
     fuse_overlay::mount(Config {
         lower: lower.to_vec(),
         upper: d.upper.clone(),
         work: d.work.clone(),
         mountpoint: d.mnt.clone(),
-        options: Options {
-            xattrs,
-            ..Options::default()
-        },
+        options,
     })
     .expect("mount fuse-overlay")
 }
