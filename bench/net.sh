@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Throughput (iperf3) and TCP request/response latency through a published
 # port, side by side in one run: raw loopback, netstack (this repo, via the
-# netns-run example) with its default smoltcp port driver and with
-# --port-driver splice, slirp4netns with its own port forwarder (API
+# netns-run example) with its default smoltcp port driver, with
+# --port-driver splice and with --port-driver handoff, slirp4netns with its own port forwarder (API
 # add_hostfwd) and pasta (passt), each where installed. Prints Gbit/s,
 # latency and ratios vs raw loopback. Cleans up after itself and stops by
 # itself (every client runs under `timeout`).
@@ -96,6 +96,13 @@ PIDS+=($!)
 measure netstack-splice 16201 16202
 ORDER+=(netstack-splice)
 
+# 2c. netstack, handoff port driver (the servers get the host sockets).
+"$EX/netns-run" --port-driver handoff -p 17201:5201 -p 17202:5202 -- sh -c "$SERVERS" \
+    2>"$WORK/netstack-handoff.log" &
+PIDS+=($!)
+measure netstack-handoff 17201 17202
+ORDER+=(netstack-handoff)
+
 # 3. slirp4netns with its own port forwarder.
 if command -v slirp4netns >/dev/null; then
     unshare --net --fork --kill-child sh -c "ip link set lo up; $SERVERS" &
@@ -133,12 +140,12 @@ fi
 
 echo
 echo "machine: $(nproc) cores, $(uname -r); iperf3 ${DURATION}s x ${REPS} (median), RR ${RR} one-byte round trips"
-printf '%-16s %12s %8s %12s %8s %10s %10s %10s\n' tool "host->ctr" ratio "ctr->host" ratio "rr p50 us" "p99 us" "mean us"
+printf '%-17s %12s %8s %12s %8s %10s %10s %10s\n' tool "host->ctr" ratio "ctr->host" ratio "rr p50 us" "p99 us" "mean us"
 base_up=${UP[raw-loopback]}
 base_down=${DOWN[raw-loopback]}
 for t in "${ORDER[@]}"; do
     read -r p50 p99 mean <<<"${LAT[$t]}"
-    printf '%-16s %12s %8s %12s %8s %10s %10s %10s\n' "$t" "${UP[$t]}" \
+    printf '%-17s %12s %8s %12s %8s %10s %10s %10s\n' "$t" "${UP[$t]}" \
         "$(awk -v a="${UP[$t]}" -v b="$base_up" 'BEGIN{printf "%.2f", a/b}')" \
         "${DOWN[$t]}" \
         "$(awk -v a="${DOWN[$t]}" -v b="$base_down" 'BEGIN{printf "%.2f", a/b}')" \
@@ -152,4 +159,6 @@ fi
 if [ -n "${UP[pasta]:-}" ]; then
     awk -v a="${UP[netstack-splice]}" -v b="${UP[pasta]}" -v c="${DOWN[netstack-splice]}" -v d="${DOWN[pasta]}" \
         'BEGIN{printf "netstack-splice / pasta: host->ctr %.2fx, ctr->host %.2fx (target > 1)\n", a/b, c/d}'
+    awk -v a="${UP[netstack-handoff]}" -v b="${UP[pasta]}" -v c="${DOWN[netstack-handoff]}" -v d="${DOWN[pasta]}" \
+        'BEGIN{printf "netstack-handoff / pasta: host->ctr %.2fx, ctr->host %.2fx (target > 1)\n", a/b, c/d}'
 fi

@@ -4,7 +4,7 @@
 //! ```text
 //! netns-run [-p HOST:CONTAINER[/udp]]... [--allow-host-loopback]
 //!           [--pcap FILE] [--mtu N] [--tcp-buffer BYTES]
-//!           [--port-driver smoltcp|splice] -- COMMAND [ARGS...]
+//!           [--port-driver smoltcp|splice|handoff] -- COMMAND [ARGS...]
 //! ```
 //! Needs root (unshare/setns). Published ports bind on 127.0.0.1. Exits
 //! with the command's status after stopping the stack.
@@ -13,6 +13,8 @@ use std::fs::File;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
 use netstack::{Config, PortForward, Proto};
@@ -68,7 +70,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     if cmd.is_empty() {
         return Err("no command".into());
     }
-    let bound = netstack::bind_ports(&cfg)?;
+    let mut bound = netstack::bind_ports(&cfg)?;
     for p in bound.ports() {
         eprintln!(
             "netns-run: {}:{} -> {}/{}",
@@ -84,6 +86,12 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     })
     .join()
     .map_err(|_| "namespace thread panicked")??;
+    // The handoff driver: the command's binds come to us over a seccomp
+    // listener, which the child sends before it execs.
+    let handoff_ports = bound.take_handoff();
+    let handoff = !handoff_ports.is_empty();
+    let (to_parent, from_child) = UnixStream::pair()?;
+    let addr = cfg.addr;
     let stack = netstack::Stack::new(tap, cfg, bound)?;
     let (r, mut w) = std::io::pipe()?;
     let stack_thread = std::thread::spawn(move || stack.run(OwnedFd::from(r)));
@@ -94,10 +102,28 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         let _ = Command::new("ip")
             .args(["link", "set", "lo", "up"])
             .status();
-        Command::new(&cmd[0]).args(&cmd[1..]).status()
-    })
-    .join()
-    .map_err(|_| "command thread panicked")??;
+        let mut c = Command::new(&cmd[0]);
+        c.args(&cmd[1..]);
+        if handoff {
+            // SAFETY: the closure runs in the forked child before exec; it
+            // only installs a filter and sends one fd over a socket the
+            // child inherited.
+            unsafe {
+                c.pre_exec(move || {
+                    let l = netstack::handoff::install_bind_notifier()?;
+                    netstack::fdpass::send_fd(&to_parent, &l).map_err(std::io::Error::other)
+                });
+            }
+        }
+        c.status()
+    });
+    let _handoff = if handoff {
+        let l = netstack::fdpass::recv_fd(&from_child)?;
+        Some(netstack::Handoff::start(l, handoff_ports, addr)?)
+    } else {
+        None
+    };
+    let status = status.join().map_err(|_| "command thread panicked")??;
     let _ = w.write_all(b"x");
     stack_thread.join().map_err(|_| "stack thread panicked")??;
     Ok(ExitCode::from(status.code().unwrap_or(128) as u8))

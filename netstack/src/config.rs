@@ -46,6 +46,11 @@ pub enum PortDriver {
     /// connection: faster, but the container sees its own address as the
     /// client. UDP ports stay on the stack.
     Splice,
+    /// The bound host socket itself is handed to the container's `bind(2)`
+    /// of the port (seccomp user notification), so clients reach the
+    /// server without any forwarding, and it sees their real addresses.
+    /// TCP and UDP. Linux 5.9. See `handoff`.
+    Handoff,
 }
 
 impl std::str::FromStr for PortDriver {
@@ -54,7 +59,10 @@ impl std::str::FromStr for PortDriver {
         match s {
             "smoltcp" => Ok(PortDriver::Smoltcp),
             "splice" => Ok(PortDriver::Splice),
-            _ => Err(format!("unknown port driver {s:?}: use smoltcp or splice")),
+            "handoff" => Ok(PortDriver::Handoff),
+            _ => Err(format!(
+                "unknown port driver {s:?}: use smoltcp, splice or handoff"
+            )),
         }
     }
 }

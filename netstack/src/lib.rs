@@ -44,6 +44,9 @@
 //! With [`PortDriver::Splice`] published TCP ports skip the stack instead:
 //! a thread inside the container's namespace splices each host connection
 //! to a socket there (faster; the client's address is lost; see `splice`).
+//! With [`PortDriver::Handoff`] nothing is forwarded: the bound host socket
+//! replaces the container server's own at its `bind(2)`, through a seccomp
+//! user notification (see `handoff`).
 //!
 //! **Event loop.** One thread, one edge-triggered epoll set over the TAP fd,
 //! the stop fd, the listeners and every host socket. Readiness is kept in
@@ -82,6 +85,7 @@ mod config;
 mod device;
 pub mod fdpass;
 pub mod flow;
+pub mod handoff;
 mod icmp;
 pub mod link;
 pub mod netlink;
@@ -99,6 +103,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub use config::{parse_resolv_conf, Config, PortDriver, PortForward, Proto};
+pub use handoff::Handoff;
 pub use icmp::ping_unavailable;
 pub use ports::{bind_ports, BoundPorts};
 pub use stack::Stack;

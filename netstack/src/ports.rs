@@ -2,9 +2,9 @@
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 
-use socket2::SockRef;
+use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::{Config, Error, PortForward, Proto, Result};
+use crate::{Config, Error, PortDriver, PortForward, Proto, Result};
 
 /// Host listeners for every published port, bound by [`bind_ports`].
 /// Dropping it closes them all.
@@ -12,6 +12,9 @@ use crate::{Config, Error, PortForward, Proto, Result};
 pub struct BoundPorts {
     pub(crate) tcp: Vec<(PortForward, TcpListener)>,
     pub(crate) udp: Vec<(PortForward, UdpSocket)>,
+    /// Under [`crate::PortDriver::Handoff`]: every port, bound but not
+    /// listening, for [`crate::Handoff`] to give to the container.
+    pub(crate) handoff: Vec<(PortForward, Socket)>,
 }
 
 impl BoundPorts {
@@ -23,8 +26,30 @@ impl BoundPorts {
             .iter()
             .map(|(p, _)| *p)
             .chain(self.udp.iter().map(|(p, _)| *p))
+            .chain(self.handoff.iter().map(|(p, _)| *p))
             .collect()
     }
+
+    /// The sockets of the handoff driver, which the stack does not serve.
+    pub fn take_handoff(&mut self) -> Vec<(PortForward, Socket)> {
+        std::mem::take(&mut self.handoff)
+    }
+}
+
+/// A socket of `proto` bound to `addr` with SO_REUSEADDR (as std's
+/// listeners are), not listening: until the container takes it, a client
+/// is refused as if nothing listened.
+fn bind_only(proto: Proto, addr: SocketAddr) -> std::io::Result<Socket> {
+    let ty = match proto {
+        Proto::Tcp => Type::STREAM,
+        Proto::Udp => Type::DGRAM,
+    };
+    let s = Socket::new(Domain::for_address(addr), ty, None)?;
+    if proto == Proto::Tcp {
+        s.set_reuse_address(true)?;
+    }
+    s.bind(&addr.into())?;
+    Ok(s)
 }
 
 /// Binds every published port of `config`. On the first failure every
@@ -38,6 +63,22 @@ pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
             addr,
             source,
         };
+        if config.port_driver == PortDriver::Handoff {
+            let s = bind_only(p.proto, addr).map_err(err)?;
+            let port = s
+                .local_addr()
+                .map_err(err)?
+                .as_socket()
+                .map_or(p.host_port, |a| a.port());
+            bound.handoff.push((
+                PortForward {
+                    host_port: port,
+                    ..*p
+                },
+                s,
+            ));
+            continue;
+        }
         match p.proto {
             Proto::Tcp => {
                 let l = TcpListener::bind(addr).map_err(err)?;

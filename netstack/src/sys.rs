@@ -4,8 +4,10 @@
 //! Covered: opening a TAP device (`TUNSETIFF`), epoll, a netlink route
 //! socket, entering/creating network namespaces (used by tests and by
 //! callers that run the TAP helper in a thread), SCM_RIGHTS fd passing and
-//! non-blocking `read`/`write` on raw fds without a `File` wrapper, and
-//! the splice port driver's pipes, `splice(2)` and TUNGETDEVNETNS.
+//! non-blocking `read`/`write` on raw fds without a `File` wrapper,
+//! the splice port driver's pipes, `splice(2)` and TUNGETDEVNETNS, and the
+//! handoff port driver's seccomp user notification, `process_vm_readv` and
+//! pidfds.
 
 use std::ffi::CString;
 use std::io;
@@ -370,4 +372,233 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
 /// Number of open fds of this process (entries of /proc/self/fd).
 pub fn open_fd_count() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/fd")?.count())
+}
+
+// ---- the handoff port driver: seccomp user notification ----
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+
+fn bpf_stmt(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn bpf_jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// Installs on the calling process a seccomp filter that sends every
+/// native `bind(2)` to a user-space supervisor, and returns the listener
+/// fd the supervisor reads them from. Everything else is allowed (other
+/// filters still apply). Needs no_new_privs or CAP_SYS_ADMIN in the
+/// process's user namespace, and Linux 5.0.
+pub fn seccomp_notify_bind() -> io::Result<OwnedFd> {
+    let arch = if cfg!(target_arch = "x86_64") {
+        AUDIT_ARCH_X86_64
+    } else if cfg!(target_arch = "aarch64") {
+        AUDIT_ARCH_AARCH64
+    } else {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "only x86_64 and aarch64",
+        ));
+    };
+    // seccomp_data: nr at offset 0, arch at offset 4.
+    let mut prog = [
+        bpf_stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
+        bpf_jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, arch, 0, 3),
+        bpf_stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        bpf_jump(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            libc::SYS_bind as u32,
+            0,
+            1,
+        ),
+        bpf_stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_USER_NOTIF),
+        bpf_stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ];
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: `fprog` points at `prog`, a complete classic-BPF program that
+    // outlives the call; the kernel copies it.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog as *const libc::sock_fprog,
+        )
+    } as libc::c_int)?;
+    // SAFETY: the kernel returned a new listener fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// One intercepted system call.
+#[derive(Debug, Clone, Copy)]
+pub struct Notification {
+    /// The kernel's id of the notification, for the answer.
+    pub id: u64,
+    /// The calling thread, as seen from the supervisor's pid namespace.
+    pub pid: u32,
+    /// System call number.
+    pub nr: i32,
+    /// Its arguments.
+    pub args: [u64; 6],
+}
+
+/// Reads the next notification (blocks unless one is pending).
+pub fn notif_recv(listener: BorrowedFd<'_>) -> io::Result<Notification> {
+    // SAFETY: seccomp_notif is plain old data; the kernel wants it zeroed.
+    let mut n: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: NOTIF_RECV writes one seccomp_notif, which `n` is.
+    cvt(unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_RECV as _,
+            &mut n,
+        )
+    })?;
+    Ok(Notification {
+        id: n.id,
+        pid: n.pid,
+        nr: n.data.nr,
+        args: n.data.args,
+    })
+}
+
+/// Whether the notification `id` is still pending (its caller alive).
+pub fn notif_id_valid(listener: BorrowedFd<'_>, id: u64) -> bool {
+    // SAFETY: NOTIF_ID_VALID reads one u64, which `id` is.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+            &id,
+        )
+    };
+    r == 0
+}
+
+/// Answers notification `id`: with `continue_`, the kernel runs the system
+/// call itself; otherwise it returns `val`, or fails with `errno` if that
+/// is non-zero.
+pub fn notif_send(
+    listener: BorrowedFd<'_>,
+    id: u64,
+    continue_: bool,
+    val: i64,
+    errno: i32,
+) -> io::Result<()> {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val,
+        error: -errno,
+        flags: if continue_ {
+            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+        } else {
+            0
+        },
+    };
+    // SAFETY: NOTIF_SEND reads one seccomp_notif_resp, which `resp` is.
+    cvt(unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+            &mut resp,
+        )
+    })?;
+    Ok(())
+}
+
+/// Installs `src` in the caller of notification `id` as fd number
+/// `target`, replacing what was there (Linux 5.9).
+pub fn notif_addfd(
+    listener: BorrowedFd<'_>,
+    id: u64,
+    src: BorrowedFd<'_>,
+    target: RawFd,
+    cloexec: bool,
+) -> io::Result<()> {
+    let mut a = libc::seccomp_notif_addfd {
+        id,
+        flags: libc::SECCOMP_ADDFD_FLAG_SETFD as u32,
+        srcfd: src.as_raw_fd() as u32,
+        newfd: target as u32,
+        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+    };
+    // SAFETY: NOTIF_ADDFD reads one seccomp_notif_addfd, which `a` is; the
+    // kernel duplicates `src`, which stays ours.
+    cvt(unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ADDFD as _,
+            &mut a,
+        )
+    })?;
+    Ok(())
+}
+
+/// Copies `buf.len()` bytes at `addr` in process `pid` into `buf`.
+pub fn read_process_memory(pid: u32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: `local` describes `buf`, which is writable for its length;
+    // the remote range is only read by the kernel, with permission checks.
+    cvt_size(unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) })
+}
+
+/// A copy of fd `fd` of process `pid` (Linux 5.6).
+pub fn fd_of_process(pid: u32, fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes plain integers.
+    let pidfd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int)?;
+    // SAFETY: the kernel returned a new pidfd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // SAFETY: pidfd_getfd takes a pidfd we own and plain integers.
+    let got = cvt(
+        unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) } as libc::c_int,
+    )?;
+    // SAFETY: the kernel installed this new fd for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(got) })
+}
+
+/// Waits (level-triggered, no timeout) until one of `fds` is ready for
+/// reading or hung up, and returns the `revents` of each.
+pub fn poll_read(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<i16>> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|f| libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `p` is valid for reads and writes of its length in entries.
+        let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, -1) };
+        if r >= 0 {
+            return Ok(p.iter().map(|x| x.revents).collect());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }

@@ -203,6 +203,15 @@ fn setup(
             eprintln!(
                 "rless: warning: no network beyond loopback: cannot create the network device: {e}"
             );
+        } else if spec
+            .slirp
+            .as_ref()
+            .is_some_and(super::network::Network::wants_notifier)
+        {
+            super::network::send_bind_notifier(&sock).map_err(|source| super::RunError::Sys {
+                op: "install the bind filter of the handoff port driver",
+                source,
+            })?;
         }
     }
     rootfs::pivot(merged)?;

@@ -423,7 +423,28 @@ pub fn spawn(
         (Some(net), Some(sock)) => match network::receive_tap(sock)
             .map_err(sys("receive the container's network device"))?
         {
-            Some(tap) => Some(net.start(tap)?),
+            Some(tap) => {
+                let notifier = match &spec.slirp {
+                    Some(slirp) if network::Network::wants_notifier(slirp) => {
+                        match network::receive_notifier(sock)
+                            .map_err(sys("receive the container's bind filter"))?
+                        {
+                            Some(n) => Some(n),
+                            None => {
+                                let code = wait_exit_code(init);
+                                return Ok(Err(StartFailure {
+                                    code,
+                                    message: "the container could not install the bind filter \
+                                              of the handoff port driver"
+                                        .into(),
+                                }));
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                Some(net.start(tap, notifier)?)
+            }
             // No TAP: the init warned (or failed, when ports are published).
             None => None,
         },

@@ -12,7 +12,11 @@
 //! port, when the container exits ([`Running::stop`]). With
 //! `--port-driver splice` the stack also runs a second thread that enters
 //! the container's namespace and splices published TCP connections to
-//! sockets there (see `netstack/src/splice.rs`).
+//! sockets there (see `netstack/src/splice.rs`). With `--port-driver
+//! handoff` the init also installs a seccomp filter that reports every
+//! `bind(2)` and sends its listener after the TAP (tag `B`); the monitor
+//! answers on a thread that hands the bound host sockets to the
+//! container's server (see `netstack/src/handoff.rs`).
 //!
 //! Where the TAP cannot be made (no /dev/net/tun access), a container that
 //! publishes no port runs with loopback only, after one warning; one that
@@ -42,6 +46,7 @@ pub enum PortDriver {
     #[default]
     Smoltcp,
     Splice,
+    Handoff,
 }
 
 impl From<PortDriver> for netstack::PortDriver {
@@ -49,6 +54,7 @@ impl From<PortDriver> for netstack::PortDriver {
         match d {
             PortDriver::Smoltcp => netstack::PortDriver::Smoltcp,
             PortDriver::Splice => netstack::PortDriver::Splice,
+            PortDriver::Handoff => netstack::PortDriver::Handoff,
         }
     }
 }
@@ -59,6 +65,7 @@ impl std::str::FromStr for PortDriver {
         Ok(match s.parse::<netstack::PortDriver>()? {
             netstack::PortDriver::Smoltcp => PortDriver::Smoltcp,
             netstack::PortDriver::Splice => PortDriver::Splice,
+            netstack::PortDriver::Handoff => PortDriver::Handoff,
         })
     }
 }
@@ -90,6 +97,8 @@ pub struct SlirpSpec {
 pub enum NetworkError {
     #[error(transparent)]
     Stack(#[from] netstack::Error),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
@@ -107,6 +116,8 @@ pub struct Network {
 pub struct Running {
     stop: OwnedFd,
     thread: std::thread::JoinHandle<Result<(), netstack::Error>>,
+    /// Under the handoff driver: the thread answering the container's binds.
+    handoff: Option<netstack::Handoff>,
     /// The published ports with the host ports actually bound.
     pub ports: Vec<Publish>,
 }
@@ -135,12 +146,28 @@ impl Network {
                 container_port: p.container_port,
             })
             .collect();
+        if config.port_driver == netstack::PortDriver::Handoff {
+            if let Some(why) = netstack::handoff::unsupported() {
+                return Err(NetworkError::Unsupported(why));
+            }
+        }
         let bound = netstack::bind_ports(&config)?;
         Ok(Network { config, bound })
     }
 
-    /// Runs the stack on the container's TAP.
-    pub fn start(self, tap: OwnedFd) -> Result<Running, NetworkError> {
+    /// Whether the init must send a bind notifier after the TAP: the
+    /// handoff driver with at least one published port.
+    pub fn wants_notifier(spec: &SlirpSpec) -> bool {
+        spec.port_driver == PortDriver::Handoff && !spec.ports.is_empty()
+    }
+
+    /// Runs the stack on the container's TAP, and with the handoff driver
+    /// the thread answering binds on `notifier`.
+    pub fn start(
+        mut self,
+        tap: OwnedFd,
+        notifier: Option<OwnedFd>,
+    ) -> Result<Running, NetworkError> {
         let sys_err = |op| move |source| NetworkError::Sys { op, source };
         let ports = self
             .bound
@@ -156,6 +183,14 @@ impl Network {
         if let Some(why) = netstack::ping_unavailable() {
             tracing::debug!("network: {why}; the container's pings are dropped");
         }
+        let handoff = match notifier {
+            Some(n) => Some(netstack::Handoff::start(
+                n,
+                self.bound.take_handoff(),
+                self.config.addr,
+            )?),
+            None => None,
+        };
         let stack = netstack::Stack::new(tap, self.config, self.bound)?;
         let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| sys_err("create a pipe")(e.into()))?;
@@ -166,6 +201,7 @@ impl Network {
         Ok(Running {
             stop: stop_w,
             thread,
+            handoff,
             ports,
         })
     }
@@ -173,7 +209,10 @@ impl Network {
 
 impl Running {
     /// Stops the stack and waits for its thread; every host port is closed.
-    pub fn stop(self) {
+    pub fn stop(mut self) {
+        if let Some(mut h) = self.handoff.take() {
+            h.stop();
+        }
         let _ = rustix::io::write(&self.stop, b"x");
         match self.thread.join() {
             Ok(Err(e)) => tracing::warn!("network: {e}"),
@@ -205,6 +244,24 @@ pub fn create_in_container(socket: &OwnedFd) -> Result<(), netstack::Error> {
             Err(e)
         }
     }
+}
+
+/// Init side, handoff driver: installs the filter that reports every
+/// `bind(2)` of the container and sends its listener (tag `B`), or tells
+/// the monitor it could not (tag `X`).
+pub fn send_bind_notifier(socket: &OwnedFd) -> std::io::Result<()> {
+    match netstack::handoff::install_bind_notifier() {
+        Ok(listener) => sys::send_msg(socket, b'B', Some(listener.as_fd())),
+        Err(e) => {
+            let _ = sys::send_msg(socket, b'X', None);
+            Err(e)
+        }
+    }
+}
+
+/// Monitor side, handoff driver: the listener the init sent, if any.
+pub fn receive_notifier(socket: &OwnedFd) -> std::io::Result<Option<OwnedFd>> {
+    Ok(sys::recv_msg(socket)?.and_then(|(tag, fd)| if tag == b'B' { fd } else { None }))
 }
 
 /// Init side, user networks: waits until the monitor has attached the

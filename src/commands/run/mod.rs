@@ -95,8 +95,8 @@ pub struct Args {
     /// Publish every port the image exposes, on random host ports.
     #[arg(short = 'P', long)]
     publish_all: bool,
-    /// How published TCP ports reach the container: smoltcp (default; the container sees the client's address) or splice (faster; it sees its own).
-    #[arg(long, value_name = "smoltcp|splice")]
+    /// How published ports reach the container: smoltcp (default; the container sees the client's address), splice (faster TCP; it sees its own) or handoff (the server gets the host socket: loopback speed, real client address; Linux 5.9).
+    #[arg(long, value_name = "smoltcp|splice|handoff")]
     port_driver: Option<String>,
     /// Write every frame of the container's network to this pcap file.
     #[arg(long)]

@@ -214,7 +214,7 @@ pub(super) fn parse_network(
                         _,
                     )) => {}
                     _ => bail!(
-                        "unknown --network option {o:?}: use allow_host_loopback=true or port_driver=splice"
+                        "unknown --network option {o:?}: use allow_host_loopback=true or port_driver=smoltcp|splice|handoff"
                     ),
                 }
             }

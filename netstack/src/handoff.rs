@@ -1,0 +1,401 @@
+//! The handoff port driver: the container's server gets the host socket.
+//!
+//! **Goal.** Published ports at the kernel's loopback speed, with the
+//! client's real address, and no forwarding at all. Every other driver
+//! relays bytes between a host socket and one in the container's namespace;
+//! here the host socket *is* the server's socket.
+//!
+//! **How.** Before the container runs, [`crate::bind_ports`] binds each
+//! published host port (not listening: until it is taken, clients are
+//! refused as if nothing listened). The container's init installs a seccomp
+//! filter that turns every `bind(2)` into a user notification
+//! ([`install_bind_notifier`]) and sends the listener fd to the monitor,
+//! where [`Handoff`] answers on its own thread. For a bind of a published
+//! container port, on the wildcard address or the container's own, with a
+//! socket of the right type, the thread:
+//! 1. reads the `sockaddr` from the caller's memory (`process_vm_readv`)
+//!    and takes a copy of its socket (`pidfd_getfd`) to learn its family,
+//!    type, flags and the options it set (SO_REUSEADDR, SO_REUSEPORT,
+//!    SO_KEEPALIVE, SO_BROADCAST, TCP_NODELAY);
+//! 2. checks the notification is still live (the caller may have died and
+//!    its pid been reused since);
+//! 3. installs its bound host socket, with those options, over the
+//!    caller's fd (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD), and answers the
+//!    bind with success.
+//!
+//! The server then listens and accepts on a host socket: clients connect
+//! straight to it. Anything else (other ports, other addresses such as
+//! 127.0.0.1, Unix sockets, a socket of the wrong type) is let through
+//! unchanged (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+//!
+//! **Families.** The host sockets start as IPv4 (or IPv6 for an IPv6 host
+//! address). An IPv6 server socket (Go's and busybox's default: `[::]`
+//! dual-stack) gets an IPv6 host socket instead: the IPv4 one is closed and
+//! an IPv6 one without V6ONLY is bound to the same port (`[::]` for
+//! 0.0.0.0, `::ffff:a.b.c.d` for a specific IPv4 address), so IPv4 clients
+//! still reach it. A later bind of the other family on the same port runs
+//! inside the container.
+//!
+//! **Lifetime.** The thread keeps its copy of every host socket, so a server
+//! that restarts inside the container (closes and binds again) gets the
+//! same socket back, connections that arrived in between included. It
+//! stops, closing its copies, with the container; the server's copies close
+//! when its processes exit, and with them the host port.
+//!
+//! **Limits.** The server's `getsockname` shows the host address and port.
+//! Nothing listens in the container's own namespace, so a client inside the
+//! container cannot reach the server through the port (use another
+//! driver for that). Processes started with `exec` are not filtered.
+//! Needs Linux 5.9 (ADDFD) and pidfd_getfd (5.6).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, OwnedFd};
+
+use socket2::{Domain, SockRef, Socket, Type};
+
+use crate::sys;
+use crate::{Error, PortForward, Proto, Result};
+
+/// Init side: makes every later `bind(2)` of this process and its children
+/// a notification on the returned fd, which goes to [`Handoff::start`].
+pub fn install_bind_notifier() -> io::Result<OwnedFd> {
+    sys::seccomp_notify_bind()
+}
+
+/// Why this kernel cannot run the driver, if it cannot.
+pub fn unsupported() -> Option<String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut it = release.trim().split(['.', '-']);
+    let major: u32 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let minor: u32 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    if (major, minor) < (5, 9) {
+        return Some(format!(
+            "the handoff port driver needs Linux 5.9 or later (this is {})",
+            release.trim()
+        ));
+    }
+    None
+}
+
+/// What a bind asked for, from its `sockaddr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BindAddr {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// Parses a `sockaddr_in` or `sockaddr_in6` as laid out in memory.
+pub(crate) fn parse_sockaddr(b: &[u8]) -> Option<BindAddr> {
+    let family = u16::from_ne_bytes([*b.first()?, *b.get(1)?]);
+    let port = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
+    let ip = match i32::from(family) {
+        libc::AF_INET => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(b.get(4..8)?).ok()?)),
+        libc::AF_INET6 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b.get(8..24)?).ok()?)),
+        _ => return None,
+    };
+    Some(BindAddr { ip, port })
+}
+
+/// Whether a bind to `ip` is one a published port serves: the wildcard or
+/// the container's own address (in either family).
+pub(crate) fn serves(ip: IpAddr, container: Ipv4Addr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_unspecified() || a == container,
+        IpAddr::V6(a) => a.is_unspecified() || a.to_ipv4_mapped() == Some(container),
+    }
+}
+
+/// One published port and its host socket.
+struct Port {
+    fwd: PortForward,
+    socket: Socket,
+}
+
+/// The answer to one notification.
+enum Answer {
+    /// Let the kernel run the bind.
+    Continue,
+    /// The bind succeeded (the socket was replaced).
+    Done,
+    /// The bind fails with this errno.
+    Fail(i32),
+    /// The caller is gone; nothing to answer.
+    Gone,
+}
+
+/// The running handoff thread; stopping it (or dropping this) closes the
+/// host sockets it holds.
+pub struct Handoff {
+    stop: OwnedFd,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Handoff {
+    /// Starts answering the binds notified on `notifier`, handing out
+    /// `ports` (from [`crate::BoundPorts::take_handoff`]); `container` is the
+    /// container's address.
+    pub fn start(
+        notifier: OwnedFd,
+        ports: Vec<(PortForward, Socket)>,
+        container: Ipv4Addr,
+    ) -> Result<Handoff> {
+        let (stop_r, stop_w) = sys::pipe(4096).map_err(|e| Error::io("create a pipe", e))?;
+        let mut ports: Vec<Port> = ports
+            .into_iter()
+            .map(|(fwd, socket)| Port { fwd, socket })
+            .collect();
+        let thread = std::thread::Builder::new()
+            .name("nethandoff".into())
+            .spawn(move || {
+                while let Ok(ev) = sys::poll_read(&[stop_r.as_fd(), notifier.as_fd()]) {
+                    if ev[0] != 0 {
+                        break;
+                    }
+                    if ev[1] & libc::POLLIN != 0 {
+                        serve_one(&notifier, &mut ports, container);
+                    } else if ev[1] != 0 {
+                        // POLLHUP: every filtered process is gone.
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::io("start the handoff thread", e))?;
+        Ok(Handoff {
+            stop: stop_w,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = sys::write(self.stop.as_fd(), b"x");
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads one notification and answers it.
+fn serve_one(notifier: &OwnedFd, ports: &mut [Port], container: Ipv4Addr) {
+    let n = match sys::notif_recv(notifier.as_fd()) {
+        Ok(n) => n,
+        // ENOENT: the caller died before we read it.
+        Err(_) => return,
+    };
+    let answer = if n.nr == libc::SYS_bind as i32 {
+        decide(notifier, &n, ports, container)
+    } else {
+        Answer::Continue
+    };
+    let fd = notifier.as_fd();
+    let _ = match answer {
+        Answer::Continue => sys::notif_send(fd, n.id, true, 0, 0),
+        Answer::Done => sys::notif_send(fd, n.id, false, 0, 0),
+        Answer::Fail(errno) => sys::notif_send(fd, n.id, false, 0, errno),
+        Answer::Gone => Ok(()),
+    };
+}
+
+fn decide(
+    notifier: &OwnedFd,
+    n: &sys::Notification,
+    ports: &mut [Port],
+    container: Ipv4Addr,
+) -> Answer {
+    let (fd, ptr, len) = (n.args[0] as i32, n.args[1], n.args[2] as usize);
+    if !(8..=128).contains(&len) {
+        return Answer::Continue;
+    }
+    let mut buf = [0u8; 128];
+    match sys::read_process_memory(n.pid, ptr, &mut buf[..len]) {
+        Ok(got) if got == len => {}
+        _ => return Answer::Continue,
+    }
+    let Some(want) = parse_sockaddr(&buf[..len]) else {
+        return Answer::Continue;
+    };
+    if !serves(want.ip, container) {
+        return Answer::Continue;
+    }
+    let Ok(theirs) = sys::fd_of_process(n.pid, fd) else {
+        return Answer::Continue;
+    };
+    let theirs = SockRef::from(&theirs);
+    let (Ok(domain), Ok(ty)) = (theirs.domain(), theirs.r#type()) else {
+        return Answer::Continue;
+    };
+    let proto = if ty == Type::STREAM {
+        Proto::Tcp
+    } else if ty == Type::DGRAM {
+        Proto::Udp
+    } else {
+        return Answer::Continue;
+    };
+    let Some(port) = ports
+        .iter_mut()
+        .find(|p| p.fwd.proto == proto && p.fwd.container_port == want.port)
+    else {
+        return Answer::Continue;
+    };
+    // The caller may have died, and its pid been reused, while we read.
+    if !sys::notif_id_valid(notifier.as_fd(), n.id) {
+        return Answer::Gone;
+    }
+    if let Err(a) = match_family(port, domain, ty) {
+        return a;
+    }
+    let ours = SockRef::from(&port.socket);
+    copy_options(&theirs, &ours, proto);
+    let cloexec = fd_cloexec(n.pid, fd);
+    match sys::notif_addfd(notifier.as_fd(), n.id, port.socket.as_fd(), fd, cloexec) {
+        Ok(()) => Answer::Done,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Answer::Gone,
+        Err(_) => Answer::Continue,
+    }
+}
+
+/// Makes `port`'s host socket the caller's family, or says what to answer
+/// when it cannot be.
+fn match_family(port: &mut Port, domain: Domain, ty: Type) -> std::result::Result<(), Answer> {
+    let current = port.socket.domain().map_err(|_| Answer::Continue)?;
+    if current == domain {
+        return Ok(());
+    }
+    // Only an IPv4 host socket is ever replaced, by a dual-stack IPv6 one.
+    if current != Domain::IPV4 || domain != Domain::IPV6 {
+        return Err(Answer::Continue);
+    }
+    let v4 = match port.fwd.host_ip {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => return Err(Answer::Continue),
+    };
+    let v6 = if v4.is_unspecified() {
+        Ipv6Addr::UNSPECIFIED
+    } else {
+        v4.to_ipv6_mapped()
+    };
+    let addr = SocketAddr::new(IpAddr::V6(v6), port.fwd.host_port);
+    let fresh = Socket::new(Domain::IPV6, ty, None).map_err(|_| Answer::Continue)?;
+    let _ = fresh.set_only_v6(false);
+    if ty == Type::STREAM {
+        let _ = fresh.set_reuse_address(true);
+    }
+    // Close the IPv4 socket first: both cannot hold the port.
+    let old = std::mem::replace(&mut port.socket, fresh);
+    let old_addr = old.local_addr();
+    drop(old);
+    if port.socket.bind(&addr.into()).is_ok() {
+        return Ok(());
+    }
+    // Someone took the port in between: put the IPv4 socket back if we can.
+    if let Ok(a) = old_addr {
+        if let Ok(s) = Socket::new(Domain::IPV4, ty, None) {
+            if ty == Type::STREAM {
+                let _ = s.set_reuse_address(true);
+            }
+            if s.bind(&a).is_ok() {
+                port.socket = s;
+            }
+        }
+    }
+    Err(Answer::Fail(libc::EADDRINUSE))
+}
+
+/// Carries the options a server sets before `bind` over to our socket, and
+/// its blocking mode (a file status flag of the socket).
+fn copy_options(theirs: &SockRef<'_>, ours: &SockRef<'_>, proto: Proto) {
+    if let Ok(v) = theirs.reuse_address() {
+        let _ = ours.set_reuse_address(v);
+    }
+    if let Ok(v) = theirs.reuse_port() {
+        let _ = ours.set_reuse_port(v);
+    }
+    if let Ok(v) = theirs.keepalive() {
+        let _ = ours.set_keepalive(v);
+    }
+    match proto {
+        Proto::Tcp => {
+            if let Ok(v) = theirs.tcp_nodelay() {
+                let _ = ours.set_tcp_nodelay(v);
+            }
+        }
+        Proto::Udp => {
+            if let Ok(v) = theirs.broadcast() {
+                let _ = ours.set_broadcast(v);
+            }
+        }
+    }
+    if let Ok(v) = theirs.nonblocking() {
+        let _ = ours.set_nonblocking(v);
+    }
+}
+
+/// Whether fd `fd` of `pid` is close-on-exec (from its fdinfo).
+fn fd_cloexec(pid: u32, fd: i32) -> bool {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        .is_some_and(|f| f & libc::O_CLOEXEC as u32 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sin(ip: [u8; 4], port: u16) -> Vec<u8> {
+        let mut b = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+        b.extend(port.to_be_bytes());
+        b.extend(ip);
+        b.extend([0u8; 8]);
+        b
+    }
+
+    fn sin6(ip: Ipv6Addr, port: u16) -> Vec<u8> {
+        let mut b = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+        b.extend(port.to_be_bytes());
+        b.extend([0u8; 4]);
+        b.extend(ip.octets());
+        b.extend([0u8; 4]);
+        b
+    }
+
+    #[test]
+    fn sockaddrs() {
+        assert_eq!(
+            parse_sockaddr(&sin([0, 0, 0, 0], 80)),
+            Some(BindAddr {
+                ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                port: 80
+            })
+        );
+        let a = parse_sockaddr(&sin6(Ipv6Addr::UNSPECIFIED, 8080)).unwrap();
+        assert_eq!((a.ip, a.port), (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 8080));
+        // Too short, or another family (AF_UNIX).
+        assert_eq!(parse_sockaddr(&sin([1, 2, 3, 4], 1)[..6]), None);
+        assert_eq!(parse_sockaddr(&sin6(Ipv6Addr::LOCALHOST, 1)[..20]), None);
+        let mut unix = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        unix.extend(b"/tmp/x\0");
+        assert_eq!(parse_sockaddr(&unix), None);
+        assert_eq!(parse_sockaddr(&[]), None);
+    }
+
+    #[test]
+    fn which_addresses_are_served() {
+        let c = Ipv4Addr::new(10, 0, 2, 100);
+        assert!(serves(IpAddr::V4(Ipv4Addr::UNSPECIFIED), c));
+        assert!(serves(IpAddr::V4(c), c));
+        assert!(serves(IpAddr::V6(Ipv6Addr::UNSPECIFIED), c));
+        assert!(serves(IpAddr::V6(c.to_ipv6_mapped()), c));
+        assert!(!serves(IpAddr::V4(Ipv4Addr::LOCALHOST), c));
+        assert!(!serves(IpAddr::V6(Ipv6Addr::LOCALHOST), c));
+        assert!(!serves(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 5)), c));
+    }
+}
