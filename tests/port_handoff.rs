@@ -111,11 +111,17 @@ fn net_handoff_rebind_and_other_binds() {
         // again and gets the same host socket. Before that, a server on an
         // unpublished port (81) binds inside the container, as without the
         // driver: a client in the container reaches it.
+        // Then clients in the container reach httpd through the published
+        // port, on loopback and on the container's address.
         let script = "nc -l -p 81 -e echo eighty-one & \
                       sleep 0.5; \
                       echo \"inside: $(nc 127.0.0.1 81 </dev/null)\"; \
                       nc -l -p 80 -e echo first; \
-                      exec httpd -f -p 80 -h /www";
+                      httpd -f -p 80 -h /www & \
+                      sleep 0.5; \
+                      echo \"via-lo: $(wget -q -O - http://127.0.0.1/index.html)\"; \
+                      echo \"via-addr: $(wget -q -O - http://10.0.2.100:80/index.html)\"; \
+                      wait";
         ctx.ok(&[
             "run",
             "-d",
@@ -133,6 +139,8 @@ fn net_handoff_rebind_and_other_binds() {
         wait_for_log(ctx, "rb", "inside: eighty-one");
         assert_eq!(read_once(port).trim(), "first");
         assert!(http_get(port).contains("hello from the container"));
+        wait_for_log(ctx, "rb", "via-lo: hello from the container");
+        wait_for_log(ctx, "rb", "via-addr: hello from the container");
         ctx.ok(&["rm", "-f", "rb"]);
         wait_released(port);
     });

@@ -28,6 +28,13 @@
 //! 127.0.0.1, Unix sockets, a socket of the wrong type) is let through
 //! unchanged (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 //!
+//! **Clients inside the container.** Nothing listens on a handed-off port
+//! in the container's own namespace, so the filter reports `connect(2)`
+//! too. A TCP connect to a handed-off port on loopback or the container's
+//! address gets a host socket connected to the host side of the port
+//! (non-blocking callers get EINPROGRESS, as from the kernel; blocking ones
+//! wait at most [`CONNECT_TIMEOUT`]); every other connect continues.
+//!
 //! **Families.** The host sockets start as IPv4 (or IPv6 for an IPv6 host
 //! address). An IPv6 server socket (Go's and busybox's default: `[::]`
 //! dual-stack) gets an IPv6 host socket instead: the IPv4 one is closed and
@@ -42,11 +49,13 @@
 //! stops, closing its copies, with the container; the server's copies close
 //! when its processes exit, and with them the host port.
 //!
-//! **Limits.** The server's `getsockname` shows the host address and port.
-//! Nothing listens in the container's own namespace, so a client inside the
-//! container cannot reach the server through the port (use another
-//! driver for that). Processes started with `exec` are not filtered.
-//! Needs Linux 5.9 (ADDFD) and pidfd_getfd (5.6).
+//! **Limits.** The server's `getsockname` shows the host address and port,
+//! and a client inside the container connecting to it appears as a host
+//! loopback client. UDP clients inside the container cannot reach a
+//! handed-off UDP port. Processes started with `exec` are not filtered
+//! (neither their binds nor their connects). Every bind and connect of the
+//! container costs a round trip to the monitor. Needs Linux 5.9 (ADDFD)
+//! and pidfd_getfd (5.6).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -57,10 +66,14 @@ use socket2::{Domain, SockRef, Socket, Type};
 use crate::sys;
 use crate::{Error, PortForward, Proto, Result};
 
+/// How long a blocking connect from inside the container to a handed-off
+/// port may take before it fails with ETIMEDOUT.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Init side: makes every later `bind(2)` of this process and its children
 /// a notification on the returned fd, which goes to [`Handoff::start`].
 pub fn install_bind_notifier() -> io::Result<OwnedFd> {
-    sys::seccomp_notify_bind()
+    sys::seccomp_notify(&[libc::SYS_bind, libc::SYS_connect])
 }
 
 /// Why this kernel cannot run the driver, if it cannot.
@@ -110,6 +123,8 @@ pub(crate) fn serves(ip: IpAddr, container: Ipv4Addr) -> bool {
 struct Port {
     fwd: PortForward,
     socket: Socket,
+    /// Whether a server in the container has been given the socket.
+    claimed: bool,
 }
 
 /// The answer to one notification.
@@ -143,7 +158,11 @@ impl Handoff {
         let (stop_r, stop_w) = sys::pipe(4096).map_err(|e| Error::io("create a pipe", e))?;
         let mut ports: Vec<Port> = ports
             .into_iter()
-            .map(|(fwd, socket)| Port { fwd, socket })
+            .map(|(fwd, socket)| Port {
+                fwd,
+                socket,
+                claimed: false,
+            })
             .collect();
         let thread = std::thread::Builder::new()
             .name("nethandoff".into())
@@ -189,10 +208,14 @@ fn serve_one(notifier: &OwnedFd, ports: &mut [Port], container: Ipv4Addr) {
         // ENOENT: the caller died before we read it.
         Err(_) => return,
     };
-    let answer = if n.nr == libc::SYS_bind as i32 {
-        decide(notifier, &n, ports, container)
-    } else {
-        Answer::Continue
+    let answer = match read_sockaddr(&n) {
+        Some(want) if n.nr == libc::SYS_bind as i32 => {
+            decide_bind(notifier, &n, want, ports, container)
+        }
+        Some(want) if n.nr == libc::SYS_connect as i32 => {
+            decide_connect(notifier, &n, want, ports, container)
+        }
+        _ => Answer::Continue,
     };
     let fd = notifier.as_fd();
     let _ = match answer {
@@ -203,24 +226,27 @@ fn serve_one(notifier: &OwnedFd, ports: &mut [Port], container: Ipv4Addr) {
     };
 }
 
-fn decide(
-    notifier: &OwnedFd,
-    n: &sys::Notification,
-    ports: &mut [Port],
-    container: Ipv4Addr,
-) -> Answer {
-    let (fd, ptr, len) = (n.args[0] as i32, n.args[1], n.args[2] as usize);
+/// The `sockaddr` argument (the second) of a bind or connect.
+fn read_sockaddr(n: &sys::Notification) -> Option<BindAddr> {
+    let (ptr, len) = (n.args[1], n.args[2] as usize);
     if !(8..=128).contains(&len) {
-        return Answer::Continue;
+        return None;
     }
     let mut buf = [0u8; 128];
     match sys::read_process_memory(n.pid, ptr, &mut buf[..len]) {
-        Ok(got) if got == len => {}
-        _ => return Answer::Continue,
+        Ok(got) if got == len => parse_sockaddr(&buf[..len]),
+        _ => None,
     }
-    let Some(want) = parse_sockaddr(&buf[..len]) else {
-        return Answer::Continue;
-    };
+}
+
+fn decide_bind(
+    notifier: &OwnedFd,
+    n: &sys::Notification,
+    want: BindAddr,
+    ports: &mut [Port],
+    container: Ipv4Addr,
+) -> Answer {
+    let fd = n.args[0] as i32;
     if !serves(want.ip, container) {
         return Answer::Continue;
     }
@@ -255,7 +281,98 @@ fn decide(
     copy_options(&theirs, &ours, proto);
     let cloexec = fd_cloexec(n.pid, fd);
     match sys::notif_addfd(notifier.as_fd(), n.id, port.socket.as_fd(), fd, cloexec) {
-        Ok(()) => Answer::Done,
+        Ok(()) => {
+            port.claimed = true;
+            Answer::Done
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Answer::Gone,
+        Err(_) => Answer::Continue,
+    }
+}
+
+/// A connection from inside the container to a published TCP port whose
+/// server holds the host socket: nothing listens on it in the container's
+/// namespace, so the caller's socket is replaced by a host socket connected
+/// to the host side of the port.
+fn decide_connect(
+    notifier: &OwnedFd,
+    n: &sys::Notification,
+    want: BindAddr,
+    ports: &mut [Port],
+    container: Ipv4Addr,
+) -> Answer {
+    let fd = n.args[0] as i32;
+    let local = match want.ip {
+        IpAddr::V4(a) => a.is_loopback() || a == container,
+        IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped() == Some(container),
+    };
+    let Some(port) = ports
+        .iter()
+        .find(|p| p.claimed && p.fwd.proto == Proto::Tcp && p.fwd.container_port == want.port)
+    else {
+        return Answer::Continue;
+    };
+    if !local {
+        return Answer::Continue;
+    }
+    let Ok(theirs) = sys::fd_of_process(n.pid, fd) else {
+        return Answer::Continue;
+    };
+    let theirs = SockRef::from(&theirs);
+    let (Ok(domain), Ok(ty)) = (theirs.domain(), theirs.r#type()) else {
+        return Answer::Continue;
+    };
+    if ty != Type::STREAM {
+        return Answer::Continue;
+    }
+    // Where the server listens on the host.
+    let host = match (port.fwd.host_ip, domain) {
+        (IpAddr::V4(a), d) => {
+            let a = if a.is_unspecified() {
+                Ipv4Addr::LOCALHOST
+            } else {
+                a
+            };
+            if d == Domain::IPV6 {
+                IpAddr::V6(a.to_ipv6_mapped())
+            } else {
+                IpAddr::V4(a)
+            }
+        }
+        (IpAddr::V6(a), d) if d == Domain::IPV6 => IpAddr::V6(if a.is_unspecified() {
+            Ipv6Addr::LOCALHOST
+        } else {
+            a
+        }),
+        _ => return Answer::Continue,
+    };
+    let target = SocketAddr::new(host, port.fwd.host_port);
+    if !sys::notif_id_valid(notifier.as_fd(), n.id) {
+        return Answer::Gone;
+    }
+    let Ok(ours) = Socket::new(domain, Type::STREAM, None) else {
+        return Answer::Continue;
+    };
+    copy_options(&theirs, &SockRef::from(&ours), Proto::Tcp);
+    // A blocking caller waits here, but never long: this thread serves
+    // every bind and connect of the container.
+    let result = if theirs.nonblocking().unwrap_or(false) {
+        match ours.connect(&target.into()) {
+            Ok(()) => Answer::Done,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                Answer::Fail(libc::EINPROGRESS)
+            }
+            Err(e) => return Answer::Fail(e.raw_os_error().unwrap_or(libc::ECONNREFUSED)),
+        }
+    } else {
+        match ours.connect_timeout(&target.into(), CONNECT_TIMEOUT) {
+            Ok(()) => Answer::Done,
+            Err(e) => return Answer::Fail(e.raw_os_error().unwrap_or(libc::ETIMEDOUT)),
+        }
+    };
+    let cloexec = fd_cloexec(n.pid, fd);
+    match sys::notif_addfd(notifier.as_fd(), n.id, ours.as_fd(), fd, cloexec) {
+        Ok(()) => result,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Answer::Gone,
         Err(_) => Answer::Continue,
     }

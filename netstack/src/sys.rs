@@ -398,11 +398,12 @@ fn bpf_jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 }
 
 /// Installs on the calling process a seccomp filter that sends every
-/// native `bind(2)` to a user-space supervisor, and returns the listener
-/// fd the supervisor reads them from. Everything else is allowed (other
-/// filters still apply). Needs no_new_privs or CAP_SYS_ADMIN in the
-/// process's user namespace, and Linux 5.0.
-pub fn seccomp_notify_bind() -> io::Result<OwnedFd> {
+/// native call of the system calls `nrs` (at most 16) to a user-space
+/// supervisor, and returns the listener fd the supervisor reads them from.
+/// Everything else is allowed (other filters still apply). Needs
+/// no_new_privs or CAP_SYS_ADMIN in the process's user namespace, and
+/// Linux 5.0.
+pub fn seccomp_notify(nrs: &[libc::c_long]) -> io::Result<OwnedFd> {
     let arch = if cfg!(target_arch = "x86_64") {
         AUDIT_ARCH_X86_64
     } else if cfg!(target_arch = "aarch64") {
@@ -413,20 +414,36 @@ pub fn seccomp_notify_bind() -> io::Result<OwnedFd> {
             "only x86_64 and aarch64",
         ));
     };
-    // seccomp_data: nr at offset 0, arch at offset 4.
-    let mut prog = [
+    if nrs.is_empty() || nrs.len() > 16 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "1 to 16 calls"));
+    }
+    // seccomp_data: nr at offset 0, arch at offset 4. Layout:
+    //   0: load arch; 1: other arch -> allow; 2: load nr;
+    //   3 .. 3+n-1: call i -> notify; 3+n: allow; 3+n+1: notify.
+    let n = nrs.len() as u8;
+    let mut prog = vec![
         bpf_stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
-        bpf_jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, arch, 0, 3),
+        bpf_jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, arch, 0, n + 1),
         bpf_stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
-        bpf_jump(
-            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-            libc::SYS_bind as u32,
-            0,
-            1,
-        ),
-        bpf_stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_USER_NOTIF),
-        bpf_stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
     ];
+    for (i, &nr) in nrs.iter().enumerate() {
+        // Jump offsets count from the next instruction.
+        let to_notify = n - i as u8;
+        prog.push(bpf_jump(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            nr as u32,
+            to_notify,
+            0,
+        ));
+    }
+    prog.push(bpf_stmt(
+        libc::BPF_RET | libc::BPF_K,
+        libc::SECCOMP_RET_ALLOW,
+    ));
+    prog.push(bpf_stmt(
+        libc::BPF_RET | libc::BPF_K,
+        libc::SECCOMP_RET_USER_NOTIF,
+    ));
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
