@@ -417,6 +417,49 @@ fn save_load_round_trip() {
         );
         let e = n.image_entry(&a.id).expect("loaded by id");
         assert_eq!(e["Names"], json!([]), "{e}");
+
+        // A repository without a tag saves every tag of it, as docker does.
+        let repo = a.reference.rsplit_once(':').unwrap().0.to_string();
+        ctx.ok(&["tag", &a.reference, &format!("{repo}:v9")]);
+        ctx.ok(&["tag", &b.reference, &format!("{repo}:other")]);
+        let all = ctx.work.join("all.tar");
+        ctx.ok(&["save", "-o", all.to_str().unwrap(), &repo]);
+        let m = tar_members(&all);
+        let manifest: Value = serde_json::from_slice(&member(&m, "manifest.json")).unwrap();
+        let mut tags: Vec<(String, Vec<String>)> = manifest
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let mut t: Vec<String> = serde_json::from_value(e["RepoTags"].clone()).unwrap();
+                t.sort();
+                (e["Config"].as_str().unwrap().to_string(), t)
+            })
+            .collect();
+        tags.sort();
+        let mut want = vec![
+            (
+                format!("{}.json", a.id),
+                vec![a.reference.clone(), format!("{repo}:v9")],
+            ),
+            (format!("{}.json", b.id), vec![format!("{repo}:other")]),
+        ];
+        for w in &mut want {
+            w.1.sort();
+        }
+        want.sort();
+        assert_eq!(tags, want, "{manifest}");
+        // With a tag, only that image.
+        let one = ctx.work.join("one.tar");
+        ctx.ok(&[
+            "save",
+            "-o",
+            one.to_str().unwrap(),
+            &format!("{repo}:other"),
+        ]);
+        let m = tar_members(&one);
+        let manifest: Value = serde_json::from_slice(&member(&m, "manifest.json")).unwrap();
+        assert_eq!(manifest.as_array().unwrap().len(), 1, "{manifest}");
     });
 }
 

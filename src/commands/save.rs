@@ -10,7 +10,7 @@ use rless::image::archive::save::{save, SaveItem};
 use rless::image::archive::Format;
 use rless::image::find_image;
 use rless::image::reference::Reference;
-use rless::image::store::{tmp_name, LockMode};
+use rless::image::store::{tmp_name, ImageRecord, Index, LockMode};
 use std::fs::{self, File};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -44,18 +44,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let index = store.index()?;
     let mut items: Vec<SaveItem> = Vec::new();
     for q in &a.images {
-        let image = find_image(&index, q)?;
-        let name = q
-            .parse::<Reference>()
-            .ok()
-            .and_then(|r| r.tagged_name())
-            .filter(|n| image.names.contains(n));
-        match items.iter_mut().find(|i| i.image.id == image.id) {
-            Some(item) => item.names.extend(name.filter(|n| !item.names.contains(n))),
-            None => items.push(SaveItem {
-                image,
-                names: name.into_iter().collect(),
-            }),
+        for (image, name) in resolve(&index, q)? {
+            match items.iter_mut().find(|i| i.image.id == image.id) {
+                Some(item) => item.names.extend(name.filter(|n| !item.names.contains(n))),
+                None => items.push(SaveItem {
+                    image,
+                    names: name.into_iter().collect(),
+                }),
+            }
         }
     }
     match &a.output {
@@ -80,6 +76,31 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The images (and the name each is saved under) one argument names. As in
+/// docker, a repository without a tag (`busybox`) means every tag of it;
+/// a tag, digest or id means that one image.
+fn resolve<'a>(index: &'a Index, q: &str) -> Result<Vec<(&'a ImageRecord, Option<String>)>> {
+    let reference = q.parse::<Reference>().ok();
+    let last = q.rsplit('/').next().unwrap_or(q);
+    if let Some(r) = reference.as_ref().filter(|_| !last.contains([':', '@'])) {
+        let prefix = format!("{}:", r.name());
+        let mut all = Vec::new();
+        for image in &index.images {
+            for n in image.names.iter().filter(|n| n.starts_with(&prefix)) {
+                all.push((image, Some(n.clone())));
+            }
+        }
+        if !all.is_empty() {
+            return Ok(all);
+        }
+    }
+    let image = find_image(index, q)?;
+    let name = reference
+        .and_then(|r| r.tagged_name())
+        .filter(|n| image.names.contains(n));
+    Ok(vec![(image, name)])
 }
 
 /// Writes `path` through a temporary file in its directory.

@@ -7,7 +7,8 @@
 //! way `top` finds them; `Source` in the JSON says which. CPU % is the
 //! CPU time used between two readings over the wall time between them
 //! (100% is one CPU, as in docker). Without names, every running container
-//! is shown. Streaming redraws once a second until interrupted.
+//! is shown, and a stream follows containers as they start and stop.
+//! Streaming redraws once a second until interrupted.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -15,6 +16,7 @@ use rless::container::{self, ContainerConfig};
 use rless::image::store::LockMode;
 use rless::image::time::human_size;
 use rless::runtime::cgroups::usage::{self, Usage};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -183,22 +185,37 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if !matches!(a.format.as_str(), "table" | "json") {
         bail!("unknown --format {:?}: use table or json", a.format);
     }
-    let list = watched(ctx, &a.containers)?;
+    let mut list = watched(ctx, &a.containers)?;
     let host_memory = usage::host_memory();
-    let mut before: Vec<Option<Reading>> = list.iter().map(read).collect();
+    let readings = |list: &[Watched]| -> HashMap<String, Reading> {
+        list.iter()
+            .filter_map(|w| Some((w.config.id.as_str().to_string(), read(w)?)))
+            .collect()
+    };
+    let mut before = readings(&list);
     let interval = if a.no_stream {
         Duration::from_millis(500)
     } else {
         Duration::from_secs(1)
     };
     let clear = !a.no_stream && a.format == "table" && std::io::stdout().is_terminal();
+    // Without names the stream follows the running set: containers started
+    // later appear from their second reading on, stopped ones leave.
+    let follow = a.containers.is_empty() && !a.no_stream;
     loop {
         std::thread::sleep(interval);
-        let now: Vec<Option<Reading>> = list.iter().map(read).collect();
+        if follow {
+            if let Ok(l) = watched(ctx, &[]) {
+                list = l;
+            }
+        }
+        let now = readings(&list);
         let rows: Vec<serde_json::Value> = list
             .iter()
-            .zip(before.iter().zip(&now))
-            .filter_map(|(w, (b, n))| Some(row(w, b.as_ref()?, n.as_ref()?, host_memory)))
+            .filter_map(|w| {
+                let id = w.config.id.as_str();
+                Some(row(w, before.get(id)?, now.get(id)?, host_memory))
+            })
             .collect();
         let mut out = std::io::stdout().lock();
         if clear {
@@ -221,7 +238,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         // Named containers that all stopped: nothing more to show.
-        if !a.containers.is_empty() && now.iter().all(Option::is_none) {
+        if !a.containers.is_empty() && now.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }
         before = now;
