@@ -468,8 +468,26 @@ impl Overlay {
             }
             (ai, bi)
         };
+        // Record each copy-up as soon as it is made, so that a failure of
+        // the second leaves the first object's node pointing at its copy.
+        let upper = self.layers[0].dev;
+        let record = |ino: Option<u64>, up: &Stat, mat: bool| {
+            let mut t = self.tree.write().unwrap();
+            let Some(ino) = ino.or_else(|| t.key_ino((upper, up.st_ino))) else {
+                return;
+            };
+            t.alias_key((upper, up.st_ino), ino);
+            if let Some(n) = t.get_mut(ino) {
+                n.layers = vec![UPPER];
+            }
+            if mat {
+                t.set_subtree_upper(ino);
+            }
+        };
         let (a_mat, a_up) = self.upper_complete(parent, &a, &a_path)?;
+        record(a_ino, &a_up, a_mat);
         let (b_mat, b_up) = self.upper_complete(newparent, &b, &b_path)?;
+        record(b_ino, &b_up, b_mat);
         rustix::fs::renameat_with(
             &self.layers[0].fd,
             os(&a_path),
@@ -486,22 +504,13 @@ impl Overlay {
             self.set_opaque(&a_path)?;
         }
         let mut t = self.tree.write().unwrap();
-        let upper = self.layers[0].dev;
         let moves = [
-            (a_ino, a_up, a_mat, (parent, name), (newparent, newname)),
-            (b_ino, b_up, b_mat, (newparent, newname), (parent, name)),
+            (a_ino, a_up, (parent, name), (newparent, newname)),
+            (b_ino, b_up, (newparent, newname), (parent, name)),
         ];
-        for (ino, up, mat, from, to) in moves {
-            let Some(ino) = ino.or_else(|| t.key_ino((upper, up.st_ino))) else {
-                continue;
-            };
-            t.alias_key((upper, up.st_ino), ino);
-            t.move_link(ino, from, to);
-            if let Some(n) = t.get_mut(ino) {
-                n.layers = vec![UPPER];
-            }
-            if mat {
-                t.set_subtree_upper(ino);
+        for (ino, up, from, to) in moves {
+            if let Some(ino) = ino.or_else(|| t.key_ino((upper, up.st_ino))) {
+                t.move_link(ino, from, to);
             }
         }
         Ok(())

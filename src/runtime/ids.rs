@@ -111,7 +111,7 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<
             match go_r.read(&mut b) {
                 Ok(1) if b[0] == b'1' => Ok(()),
                 // The parent reports what went wrong; just leave.
-                _ => std::process::exit(125),
+                _ => super::sys::exit_child(125),
             }
         }
         Some(child) => {

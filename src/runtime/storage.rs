@@ -213,7 +213,7 @@ fn probe_in_child(base: &Path) -> Result<(), String> {
                 Ok(()) => 0,
                 Err(e) => e.raw_os_error().unwrap_or(1).clamp(1, 255),
             };
-            std::process::exit(code)
+            sys::exit_child(code)
         }
         Some(pid) => match nix::sys::wait::waitpid(pid, None) {
             Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),

@@ -99,6 +99,14 @@ pub fn fork() -> io::Result<Option<Pid>> {
     }
 }
 
+/// Ends a forked child that must not exec: `_exit`, so the copy of the
+/// parent's state (buffered output, atexit handlers) is not run twice.
+pub fn exit_child(code: i32) -> ! {
+    // SAFETY: _exit takes an integer and never returns; it runs no user
+    // code, so nothing of the parent's copied state is touched.
+    unsafe { nix::libc::_exit(code) }
+}
+
 nix::ioctl_write_ptr_bad!(ioctl_set_ifflags, nix::libc::SIOCSIFFLAGS, nix::libc::ifreq);
 nix::ioctl_write_int_bad!(ioctl_set_ctty, nix::libc::TIOCSCTTY);
 nix::ioctl_write_ptr_bad!(ioctl_set_winsize, nix::libc::TIOCSWINSZ, nix::libc::winsize);
