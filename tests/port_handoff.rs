@@ -173,6 +173,8 @@ fn net_handoff_udp_and_bad_input() {
             IMG,
             "udpecho",
             "5353",
+            // Bound from a thread other than the main one.
+            "thread",
         ]);
         let c = UdpSocket::bind("127.0.0.1:0").unwrap();
         c.set_read_timeout(Some(Duration::from_millis(200)))

@@ -250,7 +250,7 @@ fn decide_bind(
     if !serves(want.ip, container) {
         return Answer::Continue;
     }
-    let Ok(theirs) = sys::fd_of_process(n.pid, fd) else {
+    let Ok(theirs) = sys::fd_of_process(process_of(n.pid), fd) else {
         return Answer::Continue;
     };
     let theirs = SockRef::from(&theirs);
@@ -315,7 +315,7 @@ fn decide_connect(
     if !local {
         return Answer::Continue;
     }
-    let Ok(theirs) = sys::fd_of_process(n.pid, fd) else {
+    let Ok(theirs) = sys::fd_of_process(process_of(n.pid), fd) else {
         return Answer::Continue;
     };
     let theirs = SockRef::from(&theirs);
@@ -452,6 +452,20 @@ fn copy_options(theirs: &SockRef<'_>, ours: &SockRef<'_>, proto: Proto) {
     if let Ok(v) = theirs.nonblocking() {
         let _ = ours.set_nonblocking(v);
     }
+}
+
+/// The process (thread group) of thread `tid`: notifications name the
+/// calling thread, and pidfds are for processes (a Go server binds from
+/// whichever thread its goroutine runs on).
+fn process_of(tid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
 }
 
 /// Whether fd `fd` of `pid` is close-on-exec (from its fdinfo).
