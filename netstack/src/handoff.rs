@@ -239,6 +239,26 @@ fn read_sockaddr(n: &sys::Notification) -> Option<BindAddr> {
     }
 }
 
+/// The caller's socket (fd `args[0]` of the notifying thread's process),
+/// with its family and type; `None` when it is not a socket we can read.
+fn caller_socket(n: &sys::Notification) -> Option<(OwnedFd, Domain, Type)> {
+    let fd = sys::fd_of_process(process_of(n.pid), n.args[0] as i32).ok()?;
+    let s = SockRef::from(&fd);
+    let (domain, ty) = (s.domain().ok()?, s.r#type().ok()?);
+    Some((fd, domain, ty))
+}
+
+/// Installs `src` over the caller's fd and gives `done` as the answer.
+fn install(notifier: &OwnedFd, n: &sys::Notification, src: &Socket, done: Answer) -> Answer {
+    let fd = n.args[0] as i32;
+    let cloexec = fd_cloexec(n.pid, fd);
+    match sys::notif_addfd(notifier.as_fd(), n.id, src.as_fd(), fd, cloexec) {
+        Ok(()) => done,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Answer::Gone,
+        Err(_) => Answer::Continue,
+    }
+}
+
 fn decide_bind(
     notifier: &OwnedFd,
     n: &sys::Notification,
@@ -246,17 +266,13 @@ fn decide_bind(
     ports: &mut [Port],
     container: Ipv4Addr,
 ) -> Answer {
-    let fd = n.args[0] as i32;
     if !serves(want.ip, container) {
         return Answer::Continue;
     }
-    let Ok(theirs) = sys::fd_of_process(process_of(n.pid), fd) else {
+    let Some((theirs, domain, ty)) = caller_socket(n) else {
         return Answer::Continue;
     };
     let theirs = SockRef::from(&theirs);
-    let (Ok(domain), Ok(ty)) = (theirs.domain(), theirs.r#type()) else {
-        return Answer::Continue;
-    };
     let proto = if ty == Type::STREAM {
         Proto::Tcp
     } else if ty == Type::DGRAM {
@@ -277,17 +293,12 @@ fn decide_bind(
     if let Err(a) = match_family(port, domain, ty) {
         return a;
     }
-    let ours = SockRef::from(&port.socket);
-    copy_options(&theirs, &ours, proto);
-    let cloexec = fd_cloexec(n.pid, fd);
-    match sys::notif_addfd(notifier.as_fd(), n.id, port.socket.as_fd(), fd, cloexec) {
-        Ok(()) => {
-            port.claimed = true;
-            Answer::Done
-        }
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Answer::Gone,
-        Err(_) => Answer::Continue,
+    copy_options(&theirs, &SockRef::from(&port.socket), proto);
+    let answer = install(notifier, n, &port.socket, Answer::Done);
+    if matches!(answer, Answer::Done) {
+        port.claimed = true;
     }
+    answer
 }
 
 /// A connection from inside the container to a published TCP port whose
@@ -301,7 +312,6 @@ fn decide_connect(
     ports: &mut [Port],
     container: Ipv4Addr,
 ) -> Answer {
-    let fd = n.args[0] as i32;
     let local = match want.ip {
         IpAddr::V4(a) => a.is_loopback() || a == container,
         IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped() == Some(container),
@@ -315,16 +325,10 @@ fn decide_connect(
     if !local {
         return Answer::Continue;
     }
-    let Ok(theirs) = sys::fd_of_process(process_of(n.pid), fd) else {
+    let Some((theirs, domain, Type::STREAM)) = caller_socket(n) else {
         return Answer::Continue;
     };
     let theirs = SockRef::from(&theirs);
-    let (Ok(domain), Ok(ty)) = (theirs.domain(), theirs.r#type()) else {
-        return Answer::Continue;
-    };
-    if ty != Type::STREAM {
-        return Answer::Continue;
-    }
     // Where the server listens on the host.
     let host = match (port.fwd.host_ip, domain) {
         (IpAddr::V4(a), d) => {
@@ -370,12 +374,7 @@ fn decide_connect(
             Err(e) => return Answer::Fail(e.raw_os_error().unwrap_or(libc::ETIMEDOUT)),
         }
     };
-    let cloexec = fd_cloexec(n.pid, fd);
-    match sys::notif_addfd(notifier.as_fd(), n.id, ours.as_fd(), fd, cloexec) {
-        Ok(()) => result,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Answer::Gone,
-        Err(_) => Answer::Continue,
-    }
+    install(notifier, n, &ours, result)
 }
 
 /// Makes `port`'s host socket the caller's family, or says what to answer
