@@ -12,9 +12,15 @@
 #![allow(dead_code)]
 
 pub mod background;
+pub mod cgroup_helpers;
 pub mod checks;
 pub mod hostile;
+pub mod isolation_helpers;
+pub mod lifecycle_helpers;
 pub mod oci;
+pub mod rootfs;
+pub mod run_helpers;
+pub mod usernet_helpers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -33,7 +39,7 @@ pub const ERR_EXIT: i32 = 125;
 /// How long a single rless invocation may take before the test kills it.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(240);
 
-const STD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const STD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // ------------------------------------------------------------------ skipping
 
@@ -371,7 +377,25 @@ impl Out {
 }
 
 /// Run `cmd` with optional stdin, killing it after `timeout`.
-pub fn run_cmd(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration, user: &str) -> Out {
+pub fn run_cmd(cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration, user: &str) -> Out {
+    let cmdline = format!("{cmd:?}");
+    let (status, stdout, stderr) = run_raw(cmd, stdin, timeout);
+    Out {
+        cmdline,
+        user: user.to_string(),
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs `cmd` with optional stdin and collects its stdout and stderr as
+/// bytes; kills it and panics after `timeout`.
+pub fn run_raw(
+    mut cmd: Command,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>) {
     let cmdline = format!("{cmd:?}");
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
@@ -415,13 +439,7 @@ pub fn run_cmd(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration, user
     if let Some(w) = writer {
         let _ = w.join();
     }
-    Out {
-        cmdline,
-        user: user.to_string(),
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&ro.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&re.join().unwrap()).into_owned(),
-    }
+    (status, ro.join().unwrap(), re.join().unwrap())
 }
 
 // ------------------------------------------------------------------ per-test context
