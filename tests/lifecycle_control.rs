@@ -1,5 +1,5 @@
-//! Container lifecycle verbs that change a container's state: `stop`,
-//! `kill`, `wait`, `restart`, `start`, `rm` and `container prune`.
+//! Container lifecycle verbs after `run -d`: `stop`, `kill`, `wait`,
+//! `restart`, `start`, `rm` and `container prune`.
 //! Every scenario imports a busybox root filesystem (no registry).
 //! Shared helpers and constants are in `common::lifecycle_helpers`.
 

@@ -1,5 +1,7 @@
-//! `rless exec` into running containers: users, environment, working
-//! directory, exit codes, streams, and refusals for stopped containers.
+//! `rless exec` into a running container: it shares the container's
+//! hostname, files and pid namespace; exit codes and streams; `-e`, `-w`,
+//! `-u`, `-i`, `-d`; missing commands; refused on a stopped or unknown
+//! container.
 //! Every scenario imports a busybox root filesystem (no registry).
 //! Shared helpers and constants are in `common::lifecycle_helpers`.
 
