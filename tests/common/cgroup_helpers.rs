@@ -5,7 +5,7 @@
 //! the host is prepared.
 
 use super::oci::busybox;
-use super::{rless_bin, run_cmd, skip, Ctx, Out, CMD_TIMEOUT, STD_PATH};
+use super::{rless_bin, run_cmd, skip, Ctx, Out, CMD_TIMEOUT};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -190,14 +190,8 @@ pub fn rless_in(ctx: &Ctx, cg: &Path, args: &[&str]) -> Out {
         .arg(rless_bin())
         .arg("--root")
         .arg(&ctx.root)
-        .args(args)
-        .env_clear()
-        .env("PATH", STD_PATH)
-        .env("HOME", &ctx.user.home)
-        .env("USER", &ctx.user.name)
-        .env("LOGNAME", &ctx.user.name)
-        .env("XDG_RUNTIME_DIR", ctx.user.runtime_dir())
-        .current_dir(&ctx.work);
+        .args(args);
+    ctx.user_env(&mut c);
     let out = run_cmd(c, None, CMD_TIMEOUT, &ctx.user.name);
     assert_ne!(
         out.code,

@@ -39,7 +39,7 @@ pub const ERR_EXIT: i32 = 125;
 /// How long a single rless invocation may take before the test kills it.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(240);
 
-pub const STD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const STD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // ------------------------------------------------------------------ skipping
 
@@ -519,16 +519,22 @@ impl Ctx {
         p
     }
 
-    /// A command that runs `program` as the test user with a clean environment.
-    pub fn command(&self, program: &Path) -> Command {
-        let mut c = Command::new(program);
+    /// Gives `c` the test user's clean environment (PATH, HOME, USER,
+    /// LOGNAME, XDG_RUNTIME_DIR, nothing else) and the work dir.
+    pub fn user_env<'c>(&self, c: &'c mut Command) -> &'c mut Command {
         c.env_clear()
             .env("PATH", STD_PATH)
             .env("HOME", &self.user.home)
             .env("USER", &self.user.name)
             .env("LOGNAME", &self.user.name)
             .env("XDG_RUNTIME_DIR", self.user.runtime_dir())
-            .current_dir(&self.work);
+            .current_dir(&self.work)
+    }
+
+    /// A command that runs `program` as the test user with a clean environment.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        self.user_env(&mut c);
         for var in ["RUST_BACKTRACE", "RUST_LOG", "RLESS_LOG"] {
             if let Ok(v) = std::env::var(var) {
                 c.env(var, v);
