@@ -16,7 +16,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const IMG: &str = "bb";
 const APPLETS: &[&str] = &[
@@ -61,19 +61,6 @@ fn plant(outside: &Path) -> String {
 fn run_d(ctx: &Ctx, name: &str, script: &str) -> String {
     let out = ctx.ok(&["run", "-d", "--name", name, IMG, "sh", "-c", script]);
     out.last_line().to_string()
-}
-
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn wait_log(ctx: &Ctx, q: &str, needle: &str) {

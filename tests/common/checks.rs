@@ -97,3 +97,27 @@ pub fn host_mounts_under(dir: &Path) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// No container directory is left in the store after `what`.
+pub fn assert_no_containers(ctx: &Ctx, what: &str) {
+    let c = containers(ctx);
+    assert!(
+        c.is_empty(),
+        "{what}: container dirs left in {}: {c:?}",
+        ctx.root.join("containers").display()
+    );
+}
+
+/// Polls `f` every 50 ms until it is true; false after `timeout`.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -12,20 +12,27 @@
 #![allow(dead_code)]
 
 pub mod background;
+pub mod cgroup_helpers;
 pub mod checks;
 pub mod hostile;
+pub mod isolation_helpers;
+pub mod lifecycle_helpers;
 pub mod oci;
+pub mod out;
+pub mod rootfs;
+pub mod run_helpers;
+pub mod usernet_helpers;
+
+pub use out::{run_cmd, run_raw, Out};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::fs;
-use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Exit status of every failed rless command.
 pub const ERR_EXIT: i32 = 125;
@@ -293,137 +300,6 @@ pub fn rless_bin() -> &'static Path {
     })
 }
 
-// ------------------------------------------------------------------ running
-
-/// Captured result of one command.
-pub struct Out {
-    pub cmdline: String,
-    pub user: String,
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl fmt::Display for Out {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` as {} -> exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.cmdline, self.user, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Out {
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
-    }
-
-    /// The last non-empty stdout line.
-    pub fn last_line(&self) -> &str {
-        self.stdout
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-    }
-
-    /// Assert the rless error contract: exit 125 and one `rless: ` line on stderr.
-    pub fn assert_rless_error(&self) {
-        assert_eq!(
-            self.code,
-            Some(ERR_EXIT),
-            "expected exit {ERR_EXIT}: {self}"
-        );
-        let lines: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        if std::env::var("RLESS_STRICT_STDERR").as_deref() == Ok("1") {
-            assert_eq!(lines.len(), 1, "expected exactly one stderr line: {self}");
-        }
-        // Progress lines before the error are tolerated ("Pulling …"); the
-        // error itself is the last line, the only one starting `rless: `,
-        // with no continuation, cause chain or panic around it.
-        let last = lines.last().copied().unwrap_or("");
-        assert!(
-            last.starts_with("rless: "),
-            "last stderr line must start with 'rless: ': {self}"
-        );
-        assert!(last.len() > "rless: ".len(), "empty error message: {self}");
-        let tagged = lines.iter().filter(|l| l.starts_with("rless: ")).count();
-        assert_eq!(tagged, 1, "more than one 'rless: ' line: {self}");
-        for l in &lines {
-            let bad = l.starts_with(char::is_whitespace)
-                || l.contains("panicked")
-                || l.contains("Caused by")
-                || l.starts_with("Error")
-                || l.starts_with("error:")
-                || l.starts_with("Usage:");
-            assert!(
-                !bad,
-                "stderr has more than the one-line error ({l:?}): {self}"
-            );
-        }
-    }
-}
-
-/// Run `cmd` with optional stdin, killing it after `timeout`.
-pub fn run_cmd(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration, user: &str) -> Out {
-    let cmdline = format!("{cmd:?}");
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
-    let writer = stdin.map(|data| {
-        let mut pipe = child.stdin.take().unwrap();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        })
-    });
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let ro = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let re = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timeout after {timeout:?}: {cmdline}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
-    Out {
-        cmdline,
-        user: user.to_string(),
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&ro.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&re.join().unwrap()).into_owned(),
-    }
-}
-
 // ------------------------------------------------------------------ per-test context
 
 /// One scenario run by one user: a work dir `W` owned by the user and the
@@ -501,16 +377,22 @@ impl Ctx {
         p
     }
 
-    /// A command that runs `program` as the test user with a clean environment.
-    pub fn command(&self, program: &Path) -> Command {
-        let mut c = Command::new(program);
+    /// Gives `c` the test user's clean environment (PATH, HOME, USER,
+    /// LOGNAME, XDG_RUNTIME_DIR, nothing else) and the work dir.
+    pub fn user_env<'c>(&self, c: &'c mut Command) -> &'c mut Command {
         c.env_clear()
             .env("PATH", STD_PATH)
             .env("HOME", &self.user.home)
             .env("USER", &self.user.name)
             .env("LOGNAME", &self.user.name)
             .env("XDG_RUNTIME_DIR", self.user.runtime_dir())
-            .current_dir(&self.work);
+            .current_dir(&self.work)
+    }
+
+    /// A command that runs `program` as the test user with a clean environment.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        self.user_env(&mut c);
         for var in ["RUST_BACKTRACE", "RUST_LOG", "RLESS_LOG"] {
             if let Ok(v) = std::env::var(var) {
                 c.env(var, v);

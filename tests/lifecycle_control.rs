@@ -1,0 +1,492 @@
+//! Container lifecycle verbs after `run -d`: `stop`, `kill`, `wait`,
+//! `restart`, `start`, `rm` and `container prune`.
+//! Every scenario imports a busybox root filesystem (no registry).
+//! Shared helpers and constants are in `common::lifecycle_helpers`.
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+use std::collections::BTreeSet;
+use std::fs;
+use std::time::{Duration, Instant};
+
+// ------------------------------------------------------------------ stop, kill, wait
+
+#[test]
+fn lifecycle_stop() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_stop", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // A trapped TERM: the trap's code, well within the grace period.
+        let id = run_sh(
+            ctx,
+            &["--name", "trapper"],
+            "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "trapper", "ready");
+        let t = Instant::now();
+        let out = ctx.ok(&["stop", "-t", "20", "trapper"]);
+        let took = t.elapsed();
+        assert!(
+            took < Duration::from_secs(8),
+            "stop of a command that traps TERM must not wait for the grace period: took {took:?}"
+        );
+        assert_eq!(out.stdout, "trapper\n", "stop prints the name given: {out}");
+        let st = inspect(ctx, &id);
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        assert_eq!(state_of(&st)["Status"], "exited", "{st}");
+        assert_eq!(state_of(&st)["ExitCode"], 7, "the trap's exit code: {st}");
+        assert_eq!(ctx.ok(&["wait", "trapper"]).stdout, "7\n");
+        let out = ctx.ok(&["logs", "trapper"]);
+        assert_eq!(out.stdout, "ready\ngot-term\n", "{out}");
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        assert!(
+            out.stdout.starts_with("trapper Exited (7) "),
+            "ps -a must show Exited (7): {out}"
+        );
+
+        // TERM ignored: SIGKILL after -t 1, exit 137.
+        let id = run_sh(
+            ctx,
+            &["--name", "stubborn"],
+            "trap '' TERM; echo ready; while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "stubborn", "ready");
+        let t = Instant::now();
+        let out = ctx.ok(&["stop", "-t", "1", "stubborn"]);
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(900),
+            "stop -t 1 must wait the grace period before SIGKILL: took {took:?}: {out}"
+        );
+        assert!(
+            took < Duration::from_secs(10),
+            "stop -t 1 of a command ignoring TERM took {took:?}: {out}"
+        );
+        let st = inspect(ctx, &id);
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        assert_eq!(
+            state_of(&st)["ExitCode"],
+            137,
+            "killed after the grace period: {st}"
+        );
+
+        // An untrapped TERM ends the command: 143, at once.
+        let id = run_d(ctx, &[IMG, "sleep", "1000"]);
+        let t = Instant::now();
+        ctx.ok(&["stop", "-t", "30", &id[..12]]);
+        assert!(
+            t.elapsed() < Duration::from_secs(8),
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(state_of(&inspect(ctx, &id))["ExitCode"], 143);
+
+        // Stop of an exited container: fine, changes nothing.
+        let before = inspect(ctx, "trapper");
+        let out = ctx.ok(&["stop", "trapper"]);
+        assert!(out.stderr.trim().is_empty(), "{out}");
+        let after = inspect(ctx, "trapper");
+        assert_eq!(state_of(&after)["ExitCode"], 7, "{after}");
+        assert_eq!(
+            state_of(&after)["FinishedAt"],
+            state_of(&before)["FinishedAt"],
+            "stop of an exited container must not touch its state"
+        );
+        // Several at once, running and not.
+        let a = run_sh(ctx, &[], FOREVER);
+        let b = run_sh(ctx, &[], FOREVER);
+        let out = ctx.ok(&["stop", "-t", "5", &a, &b, "stubborn"]);
+        assert_eq!(out.stdout.lines().count(), 3, "{out}");
+        for c in [&a, &b] {
+            let st = inspect(ctx, c);
+            assert_eq!(state_of(&st)["Running"], false, "{st}");
+            assert_eq!(state_of(&st)["ExitCode"], 0, "{st}");
+        }
+        assert!(ps_json(ctx, &[]).is_empty(), "nothing runs after the stops");
+    });
+}
+
+#[test]
+fn lifecycle_kill() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_kill", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(
+            ctx,
+            &["--name", "k"],
+            "trap 'echo got-usr1' USR1; trap 'echo got-hup' HUP; echo ready; \
+             while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "k", "ready");
+        let out = ctx.ok(&["kill", "-s", "USR1", "k"]);
+        assert_eq!(out.stdout, "k\n", "{out}");
+        wait_log(ctx, "k", "got-usr1");
+        // One at a time: a second HUP while the first is pending is merged.
+        ctx.ok(&["kill", "--signal", "SIGHUP", "k"]);
+        wait_log(ctx, "k", "got-hup");
+        ctx.ok(&["kill", "-s", "1", "k"]);
+        let out = wait_log(ctx, "k", "got-hup\ngot-hup");
+        assert_eq!(out.stdout, "ready\ngot-usr1\ngot-hup\ngot-hup\n", "{out}");
+        let st = inspect(ctx, &id);
+        assert_eq!(
+            state_of(&st)["Running"],
+            true,
+            "trapped signals must not end it: {st}"
+        );
+        let pid = state_of(&st)["Pid"].as_i64().unwrap();
+        assert!(pid_alive(pid), "inspect's Pid {pid} must be a live process");
+
+        // Default: KILL.
+        ctx.ok(&["kill", "k"]);
+        let out = ctx.ok(&["wait", "k"]);
+        assert_eq!(out.stdout, "137\n", "kill (SIGKILL) gives 137: {out}");
+        let st = inspect(ctx, &id);
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        assert_eq!(state_of(&st)["ExitCode"], 137, "{st}");
+        assert!(
+            eventually(Duration::from_secs(5), || !pid_alive(pid)),
+            "the init {pid} must be gone after kill"
+        );
+        // Killing an exited container is an error.
+        let out = ctx.rless(&["kill", "k"]);
+        assert_one_error(&out, ERR_EXIT);
+        // A bad signal.
+        let id2 = run_sh(ctx, &[], FOREVER);
+        for bad in ["NOPE", "999", ""] {
+            let out = ctx.rless(&["kill", "-s", bad, &id2]);
+            assert_one_error(&out, ERR_EXIT);
+        }
+        assert_eq!(state_of(&inspect(ctx, &id2))["Running"], true);
+        ctx.ok(&["kill", "-s", "TERM", &id2]);
+        assert_eq!(ctx.ok(&["wait", &id2]).stdout, "0\n");
+    });
+}
+
+#[test]
+fn lifecycle_wait() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_wait", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let a = run_sh(ctx, &[], "sleep 1; exit 3");
+        let b = run_sh(ctx, &[], "exit 0");
+        let c = run_sh(ctx, &[], "sleep 0.5; exit 250");
+        let t = Instant::now();
+        let out = ctx.ok(&["wait", &a, &b, &c]);
+        assert_eq!(
+            out.stdout, "3\n0\n250\n",
+            "wait prints each exit code in order: {out}"
+        );
+        assert!(
+            t.elapsed() >= Duration::from_millis(500),
+            "wait must block until the first container (sleep 1) exits"
+        );
+        let st = inspect(ctx, &a);
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        // Again, on exited ones: immediate.
+        let out = ctx.ok(&["wait", &a[..10]]);
+        assert_eq!(out.stdout, "3\n", "{out}");
+    });
+}
+
+// ------------------------------------------------------------------ restart and start
+
+#[test]
+fn lifecycle_restart_keeps_layer() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_restart_keeps_layer", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let script = format!(
+            "if [ -e /x ]; then echo second-run $(cat /x); else echo first-run; echo data > /x; fi; \
+             echo ready; {FOREVER}"
+        );
+        let id = run_sh(ctx, &["--name", "r1"], &script);
+        wait_log(ctx, "r1", "ready");
+        let pid1 = state_of(&inspect(ctx, "r1"))["Pid"].as_i64().unwrap();
+        let out = ctx.ok(&["restart", "-t", "5", "r1"]);
+        assert_eq!(
+            out.stdout.trim(),
+            "r1",
+            "restart prints the name given: {out}"
+        );
+        let out = wait_log(ctx, "r1", "second-run");
+        assert!(
+            out.stdout.contains("second-run data\n"),
+            "/x written before the restart must still be there: {out}"
+        );
+        let st = inspect(ctx, "r1");
+        assert_eq!(
+            state_of(&st)["Running"],
+            true,
+            "running again after restart: {st}"
+        );
+        let pid2 = state_of(&st)["Pid"].as_i64().unwrap();
+        assert_ne!(pid1, pid2, "a new init after restart");
+        assert!(
+            pid_alive(pid2) && !pid_alive(pid1),
+            "old init {pid1} gone, new {pid2} live"
+        );
+        assert_eq!(
+            fs::read_to_string(container_dir(ctx, &id).join("upper/x")).unwrap(),
+            "data\n"
+        );
+        let rows = ps_json(ctx, &[]);
+        assert_eq!(json_ids(&rows), BTreeSet::from([id.clone()]));
+        assert!(
+            rows[0]["Status"].as_str().unwrap().starts_with("Up "),
+            "{rows:?}"
+        );
+        // Restart of a stopped container starts it.
+        ctx.ok(&["stop", "r1"]);
+        ctx.ok(&["restart", "r1"]);
+        assert_eq!(state_of(&inspect(ctx, "r1"))["Running"], true);
+        ctx.ok(&["stop", "r1"]);
+    });
+}
+
+#[test]
+fn lifecycle_start() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_start", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // Counts its runs in its writable layer; exits 10 + the count.
+        let script = "n=$(cat /n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /n; \
+                      echo count $n; exit $((n+10))";
+        let id = run_sh(ctx, &["--name", "counter"], script);
+        assert_eq!(ctx.ok(&["wait", "counter"]).stdout, "11\n");
+        let out = ctx.ok(&["start", "counter"]);
+        assert_eq!(out.stdout.trim(), "counter", "{out}");
+        assert_eq!(
+            ctx.ok(&["wait", "counter"]).stdout,
+            "12\n",
+            "the layer must be kept by start"
+        );
+        let out = ctx.ok(&["logs", "counter"]);
+        assert!(
+            out.stdout.contains("count 1\n") && out.stdout.contains("count 2\n"),
+            "logs must hold both runs: {out}"
+        );
+        // start -a: foreground, output here, the command's exit code.
+        let out = ctx.rless(&["start", "-a", &id[..12]]);
+        assert_eq!(
+            out.code,
+            Some(13),
+            "start -a must return the exit code: {out}"
+        );
+        assert_eq!(
+            out.stdout, "count 3\n",
+            "start -a must show the output: {out}"
+        );
+        let st = inspect(ctx, "counter");
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        assert_eq!(state_of(&st)["ExitCode"], 13, "{st}");
+        assert_eq!(
+            fs::read_to_string(container_dir(ctx, &id).join("upper/n")).unwrap(),
+            "3\n"
+        );
+
+        // start -a -i passes stdin.
+        let cat = run_d(ctx, &["--name", "cat", IMG, "cat"]);
+        assert_eq!(ctx.ok(&["wait", "cat"]).stdout, "0\n");
+        let out = ctx.rless_stdin(&["start", "-a", "-i", "cat"], b"hello\nworld\n");
+        assert!(out.success(), "{out}");
+        assert_eq!(
+            out.stdout, "hello\nworld\n",
+            "start -a -i must pass stdin: {out}"
+        );
+        let _ = cat;
+
+        // Starting a running one: fine for start, an error for start -a.
+        let run = run_sh(
+            ctx,
+            &["--name", "runner"],
+            &format!("echo ready; {FOREVER}"),
+        );
+        wait_log(ctx, "runner", "ready");
+        let pid = state_of(&inspect(ctx, "runner"))["Pid"].clone();
+        let out = ctx.ok(&["start", "runner"]);
+        assert!(out.stderr.trim().is_empty(), "{out}");
+        assert_eq!(
+            state_of(&inspect(ctx, "runner"))["Pid"],
+            pid,
+            "start must not restart a running container"
+        );
+        let out = ctx.rless(&["start", "-a", "runner"]);
+        assert_one_error(&out, ERR_EXIT);
+        let out = ctx.rless(&["start", "-a", "runner", "counter"]);
+        assert_one_error(&out, ERR_EXIT);
+        ctx.ok(&["stop", &run]);
+        // Several at once.
+        let out = ctx.ok(&["start", "counter", "runner"]);
+        assert_eq!(out.stdout.lines().count(), 2, "{out}");
+        assert_eq!(ctx.ok(&["wait", "counter"]).stdout, "14\n");
+        assert_eq!(state_of(&inspect(ctx, "runner"))["Running"], true);
+        ctx.ok(&["stop", "runner"]);
+    });
+}
+
+// ------------------------------------------------------------------ rm and prune
+
+#[test]
+fn lifecycle_rm() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_rm", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let mark = marker(ctx, 1);
+        let id = run_sh(
+            ctx,
+            &["--name", "busy"],
+            &format!("sleep {mark} & sleep {mark} & echo ready; wait"),
+        );
+        wait_log(ctx, "busy", "ready");
+        let st = inspect(ctx, "busy");
+        let pid = state_of(&st)["Pid"].as_i64().unwrap();
+        let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap_or(0);
+        assert!(pid_alive(pid), "init {pid} must run: {st}");
+        assert!(pid_alive(monitor), "monitor {monitor} must run: {st}");
+        if common::is_root() {
+            assert!(
+                eventually(Duration::from_secs(5), || marker_sleeps(&mark).len() == 2),
+                "the two sleeps must run"
+            );
+        }
+
+        // Without -f: refused, still running.
+        for q in ["busy", &id[..12]] {
+            let out = ctx.rless(&["rm", q]);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stdout.is_empty(), "{out}");
+        }
+        assert!(container_dir(ctx, &id).is_dir());
+        let st = inspect(ctx, "busy");
+        assert_eq!(
+            state_of(&st)["Running"],
+            true,
+            "rm without -f must leave it running: {st}"
+        );
+        assert_eq!(state_of(&st)["Pid"], pid);
+        assert!(pid_alive(pid));
+
+        // -f: killed and removed.
+        let out = ctx.ok(&["rm", "-f", "busy"]);
+        assert_eq!(out.stdout, "busy\n", "{out}");
+        assert!(
+            !container_dir(ctx, &id).exists(),
+            "rm -f must remove the container dir"
+        );
+        assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
+        assert!(
+            eventually(Duration::from_secs(5), || !pid_alive(pid)),
+            "the container's init {pid} is still alive after rm -f"
+        );
+        assert!(
+            eventually(Duration::from_secs(5), || !pid_alive(monitor)),
+            "the container's monitor {monitor} is still alive after rm -f"
+        );
+        if common::is_root() {
+            assert!(
+                eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty()),
+                "the container's sleeps outlived rm -f: {:?}",
+                marker_sleeps(&mark)
+            );
+            let left = store_processes(ctx);
+            kill_all(&left);
+            assert!(
+                left.is_empty(),
+                "rless processes of the store left: {left:?}"
+            );
+        }
+        ctx.rless(&["inspect", "busy"]).assert_rless_error();
+        let out = ctx.ok(&["ps", "-aq"]);
+        assert_eq!(out.stdout, "", "{out}");
+
+        // rm of exited containers, several at once, by id prefix and name.
+        let a = run_d(ctx, &["--name", "ea", IMG, "true"]);
+        let b = run_d(ctx, &[IMG, "false"]);
+        ctx.ok(&["wait", &a, &b]);
+        let out = ctx.ok(&["rm", "ea", &b[..12]]);
+        assert_eq!(out.stdout, format!("ea\n{}\n", &b[..12]), "{out}");
+        assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
+        // container rm is the same.
+        let c = run_d(ctx, &[IMG, "true"]);
+        ctx.ok(&["wait", &c]);
+        ctx.ok(&["container", "rm", &c]);
+        assert!(containers(ctx).is_empty());
+        // Nothing under the store is mounted on the host.
+        assert_eq!(host_mounts_under(&ctx.root), Vec::<String>::new());
+    });
+}
+
+#[test]
+fn lifecycle_container_prune() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_container_prune", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let running = run_sh(ctx, &["--name", "stays"], FOREVER);
+        let e0 = run_d(ctx, &[IMG, "true"]);
+        let e3 = run_sh(ctx, &[], "exit 3");
+        let stopped = run_sh(ctx, &[], FOREVER);
+        ctx.ok(&["wait", &e0, &e3]);
+        ctx.ok(&["stop", &stopped]);
+        let out = ctx.ok(&["container", "prune", "-f"]);
+        let listed: BTreeSet<String> = out
+            .stdout
+            .lines()
+            .filter(|l| common::is_hex64(l.trim()))
+            .map(|l| l.trim().to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            BTreeSet::from([e0.clone(), e3.clone(), stopped.clone()]),
+            "prune must list the removed ids: {out}"
+        );
+        assert_eq!(
+            containers(ctx),
+            vec![running.clone()],
+            "only the running one stays"
+        );
+        let st = inspect(ctx, "stays");
+        assert_eq!(
+            state_of(&st)["Running"],
+            true,
+            "prune must not touch running ones: {st}"
+        );
+        // Nothing left to prune.
+        let out = ctx.ok(&["container", "prune"]);
+        assert!(
+            !out.stdout.lines().any(|l| common::is_hex64(l.trim())),
+            "{out}"
+        );
+        assert_eq!(containers(ctx), vec![running.clone()]);
+        ctx.ok(&["rm", "-f", "stays"]);
+        assert!(containers(ctx).is_empty());
+        assert!(
+            tmp_debris(&ctx.root).is_empty(),
+            "{:?}",
+            tmp_debris(&ctx.root)
+        );
+    });
+}

@@ -1,0 +1,205 @@
+//! `rless exec` into a running container: it shares the container's
+//! hostname, files and pid namespace; exit codes and streams; `-e`, `-w`,
+//! `-u`, `-i`, `-d`; missing commands; refused on a stopped or unknown
+//! container.
+//! Every scenario imports a busybox root filesystem (no registry).
+//! Shared helpers and constants are in `common::lifecycle_helpers`.
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, Mode, ERR_EXIT};
+use std::fs;
+use std::time::{Duration, Instant};
+
+// ------------------------------------------------------------------ exec
+
+#[test]
+fn lifecycle_exec() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_exec", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(
+            ctx,
+            &["--name", "ex", "-e", "FROM_RUN=yes"],
+            &format!("echo main > /from-main; echo ready; {FOREVER}"),
+        );
+        wait_log(ctx, "ex", "ready");
+
+        // Same hostname, same files, same pid namespace.
+        let out = ctx.ok(&["exec", "ex", "hostname"]);
+        assert_eq!(
+            out.stdout,
+            format!("{}\n", &id[..12]),
+            "exec must see the container's hostname: {out}"
+        );
+        let out = ctx.ok(&["exec", &id, "cat", "/from-main"]);
+        assert_eq!(
+            out.stdout, "main\n",
+            "exec must see the container's files: {out}"
+        );
+        let out = ctx.ok(&[
+            "exec",
+            "ex",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '; echo; ps",
+        ]);
+        assert!(
+            out.stdout.contains("while true"),
+            "exec must be in the container's pid namespace (its command visible): {out}"
+        );
+        // Writes from exec are seen by the container's layer.
+        ctx.ok(&["exec", "ex", "sh", "-c", "echo from-exec > /from-exec"]);
+        assert_eq!(
+            fs::read_to_string(container_dir(ctx, &id).join("upper/from-exec")).unwrap(),
+            "from-exec\n"
+        );
+
+        // Exit codes, stdout and stderr apart.
+        let out = ctx.rless(&["exec", "ex", "sh", "-c", "echo o; echo e >&2; exit 42"]);
+        assert_eq!(
+            out.code,
+            Some(42),
+            "exec must return the command's exit code: {out}"
+        );
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("o\n", "e\n"),
+            "{out}"
+        );
+        let out = ctx.rless(&["exec", "ex", "false"]);
+        assert_eq!(out.code, Some(1), "{out}");
+
+        // -e, the container's environment, -w.
+        let out = ctx.ok(&[
+            "exec",
+            "-e",
+            "FOO=bar baz",
+            "-e",
+            "FROM_RUN=over",
+            "ex",
+            "sh",
+            "-c",
+            "echo $FOO; echo $FROM_RUN; echo $PATH",
+        ]);
+        assert_eq!(
+            out.stdout,
+            "bar baz\nover\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+            "{out}"
+        );
+        let out = ctx.ok(&["exec", "ex", "sh", "-c", "echo $FROM_RUN"]);
+        assert_eq!(
+            out.stdout, "yes\n",
+            "exec must get the container's environment: {out}"
+        );
+        let out = ctx.ok(&["exec", "-w", "/tmp", "ex", "pwd"]);
+        assert_eq!(out.stdout, "/tmp\n", "{out}");
+        let out = ctx.ok(&["exec", "ex", "pwd"]);
+        assert_eq!(out.stdout, "/\n", "{out}");
+        let out = ctx.ok(&[
+            "exec",
+            "--workdir",
+            "/etc",
+            "--env",
+            "A=1",
+            "ex",
+            "sh",
+            "-c",
+            "pwd; echo $A",
+        ]);
+        assert_eq!(out.stdout, "/etc\n1\n", "{out}");
+
+        // -u
+        let out = ctx.ok(&["exec", "ex", "id", "-u"]);
+        assert_eq!(out.stdout, "0\n", "{out}");
+        match ctx.user.mode {
+            Mode::Subuid => {
+                let out = ctx.ok(&["exec", "-u", "1000", "ex", "id", "-u"]);
+                assert_eq!(out.stdout, "1000\n", "{out}");
+                let out = ctx.ok(&["exec", "-u", "alice", "ex", "sh", "-c", "id -un; id -g"]);
+                assert_eq!(out.stdout, "alice\n1000\n", "{out}");
+            }
+            Mode::Single => {
+                let out = ctx.rless(&["exec", "-u", "1000", "ex", "id", "-u"]);
+                assert_ne!(
+                    out.code,
+                    Some(0),
+                    "uid 1000 is not mapped in single-id mode: {out}"
+                );
+                assert!(!out.stdout.contains("1000"), "{out}");
+            }
+        }
+
+        // -i: stdin passes; without -i the command gets none.
+        let out = ctx.rless_stdin(
+            &["exec", "-i", "ex", "sh", "-c", "cat; echo done"],
+            b"line one\nline two\n",
+        );
+        assert!(out.success(), "{out}");
+        assert_eq!(
+            out.stdout, "line one\nline two\ndone\n",
+            "exec -i must pass stdin: {out}"
+        );
+        let out = ctx.rless_stdin(
+            &["exec", "ex", "sh", "-c", "cat; echo done"],
+            b"not for you\n",
+        );
+        assert!(out.success(), "{out}");
+        assert_eq!(
+            out.stdout, "done\n",
+            "exec without -i must not pass stdin: {out}"
+        );
+
+        // -d: returns at once; the process runs (seen by another exec).
+        let mark = marker(ctx, 2);
+        let t = Instant::now();
+        let out = ctx.ok(&["exec", "-d", "ex", "sleep", &mark]);
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "exec -d must return at once, not wait for sleep: {out}"
+        );
+        assert!(out.stdout.trim().is_empty(), "{out}");
+        let seen = eventually(Duration::from_secs(5), || {
+            ctx.ok(&["exec", "ex", "ps"])
+                .stdout
+                .contains(&format!("sleep {mark}"))
+        });
+        assert!(
+            seen,
+            "the exec -d process must run in the container: {}",
+            ctx.ok(&["exec", "ex", "ps"])
+        );
+
+        // A missing or non-executable command.
+        let out = ctx.rless(&["exec", "ex", "no-such-command"]);
+        assert_one_error(&out, 127);
+        let out = ctx.rless(&["exec", "ex", "/etc/passwd"]);
+        assert_one_error(&out, 126);
+        let out = ctx.rless(&["exec", "-w", "/no/such/dir", "ex", "pwd"]);
+        assert!(out.code != Some(0), "exec -w of a missing dir: {out}");
+
+        // The container is unharmed by all that.
+        assert_eq!(state_of(&inspect(ctx, "ex"))["Running"], true);
+
+        // Stopped: exec is an error; the exec -d process died with it.
+        ctx.ok(&["stop", "-t", "5", "ex"]);
+        let out = ctx.rless(&["exec", "ex", "true"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("not running"), "{out}");
+        if common::is_root() {
+            assert!(
+                eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty()),
+                "the exec -d process outlived the container: {:?}",
+                marker_sleeps(&mark)
+            );
+        }
+        // Unknown container; no command.
+        ctx.rless(&["exec", "nope", "true"]).assert_rless_error();
+        ctx.rless(&["exec", "ex"]).assert_rless_error();
+    });
+}

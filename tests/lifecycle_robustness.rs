@@ -1,0 +1,475 @@
+//! What survives trouble: a killed monitor (and `start` after it), a wiped
+//! runtime dir, many containers at once, `system reset` with running
+//! containers, and `create` then `start`.
+//! Every scenario imports a busybox root filesystem (no registry).
+//! Shared helpers and constants are in `common::lifecycle_helpers`.
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, run_cmd, skip, Out, CMD_TIMEOUT, ERR_EXIT};
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+// ------------------------------------------------------------------ robustness
+
+#[test]
+fn lifecycle_killed_monitor() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_killed_monitor", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let mounts_before = host_mounts_under(&ctx.root);
+        let mark = marker(ctx, 3);
+        let id = run_sh(
+            ctx,
+            &["--name", "orphan"],
+            &format!("sleep {mark} & sleep {mark} & echo ready; wait"),
+        );
+        wait_log(ctx, "orphan", "ready");
+        let st = inspect(ctx, "orphan");
+        let pid = state_of(&st)["Pid"].as_i64().unwrap_or(0);
+        let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap_or(0);
+        assert!(pid_alive(pid), "init must run: {st}");
+        assert!(
+            monitor > 0 && pid_alive(monitor),
+            "State.MonitorPid must be live: {st}"
+        );
+        let check_sleeps = common::is_root();
+        if check_sleeps {
+            assert!(
+                eventually(Duration::from_secs(5), || marker_sleeps(&mark).len() == 2),
+                "the two sleeps must run before the kill"
+            );
+        } else {
+            skip("not root: cannot see the container's sleeps");
+        }
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(monitor as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .expect("kill the monitor");
+
+        let init_gone = eventually(Duration::from_secs(5), || !pid_alive(pid));
+        let sleeps_gone =
+            !check_sleeps || eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty());
+        let left = if check_sleeps {
+            marker_sleeps(&mark)
+        } else {
+            vec![]
+        };
+        if !init_gone || !sleeps_gone {
+            kill_all(&left);
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(pid as i32).unwrap(),
+                rustix::process::Signal::KILL,
+            );
+        }
+        assert!(
+            init_gone,
+            "BUG ({} mode): the init {pid} outlived its killed monitor {monitor}",
+            ctx.user.mode.as_str()
+        );
+        assert!(
+            sleeps_gone,
+            "BUG ({} mode): the container's processes outlived its killed monitor: {left:?}",
+            ctx.user.mode.as_str()
+        );
+
+        let killed_at = Instant::now();
+        // Failures noted here are asserted at the end, so the clean-up
+        // checks still run.
+        let mut deferred: Vec<String> = Vec::new();
+        // A dead monitor may linger as a zombie until its parent (pid 1, or
+        // a subreaper) reaps it; rless must already count it as gone.
+        if proc_state(monitor).as_deref() == Some("Z") {
+            let rows = ps_json(ctx, &["-a"]);
+            if rows
+                .first()
+                .map(|r| r["State"] == "running")
+                .unwrap_or(false)
+            {
+                deferred.push(format!(
+                    "BUG ({} mode): the monitor {monitor} is dead (a zombie, state Z in /proc/{monitor}/stat, \
+                     not yet reaped by its parent, pid {}) and the init is gone, yet ps -a still says \
+                     running: {:?}; a zombie must not count as a live monitor",
+                    ctx.user.mode.as_str(),
+                    proc_ppid(monitor).unwrap_or(0),
+                    rows[0]["Status"]
+                ));
+            }
+        }
+
+        // ps and inspect: exited (within a few seconds), with a reason.
+        let mut rows = Vec::new();
+        let exited = eventually(Duration::from_secs(5), || {
+            rows = ps_json(ctx, &["-a"]);
+            rows.len() == 1 && rows[0]["State"] == "exited"
+        });
+        assert!(
+            exited,
+            "ps -a must show the container exited within 5 s of its monitor's death: {rows:?}"
+        );
+        assert!(
+            rows[0]["Status"].as_str().unwrap().starts_with("Exited ("),
+            "{rows:?}"
+        );
+        assert!(
+            ps_json(ctx, &[]).is_empty(),
+            "ps must not list it as running"
+        );
+        let st = inspect(ctx, "orphan");
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        assert_eq!(state_of(&st)["Status"], "exited", "{st}");
+        assert_eq!(state_of(&st)["Pid"], 0, "{st}");
+        let reason = state_of(&st)["Error"].as_str().unwrap_or("");
+        assert!(
+            !reason.is_empty(),
+            "inspect must say why it stopped (State.Error): {st}"
+        );
+        // When it stopped: some time, not "now" at every look.
+        if !state_of(&st)["FinishedAt"].is_string() {
+            deferred.push(format!(
+                "inspect of a container whose monitor was killed has no State.FinishedAt: {}",
+                state_of(&st)
+            ));
+        }
+        std::thread::sleep(Duration::from_secs(2).saturating_sub(killed_at.elapsed()));
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Status}}"]);
+        if out.stdout.contains("Less than a second ago") {
+            deferred.push(format!(
+                "2 s after its monitor was killed, ps -a says the container exited \"Less than a second ago\": {}",
+                out.stdout.trim()
+            ));
+        }
+        // Commands on it behave as on any exited container.
+        ctx.ok(&["logs", "orphan"]);
+        ctx.ok(&["stop", "orphan"]);
+        ctx.ok(&["wait", "orphan"]);
+        assert_one_error(&ctx.rless(&["exec", "orphan", "true"]), ERR_EXIT);
+
+        // rm -f cleans everything.
+        ctx.ok(&["rm", "-f", "orphan"]);
+        assert!(
+            !container_dir(ctx, &id).exists(),
+            "rm -f must remove the dir"
+        );
+        assert!(containers(ctx).is_empty());
+        assert!(
+            tmp_debris(&ctx.root).is_empty(),
+            "{:?}",
+            tmp_debris(&ctx.root)
+        );
+        assert_eq!(
+            host_mounts_under(&ctx.root),
+            mounts_before,
+            "mounts left on the host"
+        );
+        if common::is_root() {
+            let left = store_processes(ctx);
+            kill_all(&left);
+            assert!(
+                left.is_empty(),
+                "rless processes of the store left: {left:?}"
+            );
+        }
+        assert!(deferred.is_empty(), "{}", deferred.join("\n"));
+    });
+}
+
+#[test]
+fn lifecycle_start_after_killed_monitor() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_start_after_killed_monitor", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(
+            ctx,
+            &["--name", "again"],
+            &format!("echo run >> /runs; echo ready; {FOREVER}"),
+        );
+        wait_log(ctx, "again", "ready");
+        let st = inspect(ctx, "again");
+        let pid = state_of(&st)["Pid"].as_i64().unwrap();
+        let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(monitor as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .unwrap();
+        assert!(
+            eventually(Duration::from_secs(5), || !pid_alive(pid)),
+            "init outlived the monitor"
+        );
+        // (A dead monitor may stay a zombie for a while; see lifecycle_killed_monitor.)
+        assert!(
+            eventually(Duration::from_secs(10), || state_of(&inspect(ctx, "again"))
+                ["Running"]
+                == false),
+            "not exited 10 s after its monitor was killed: {}",
+            inspect(ctx, "again")
+        );
+        let out = ctx.rless(&["start", "again"]);
+        assert!(
+            out.success(),
+            "start after a killed monitor must work: {out}"
+        );
+        wait_log(ctx, "again", "ready\nready");
+        let st = inspect(ctx, "again");
+        assert_eq!(state_of(&st)["Running"], true, "{st}");
+        assert_eq!(
+            fs::read_to_string(container_dir(ctx, &id).join("upper/runs")).unwrap(),
+            "run\nrun\n",
+            "the layer must be kept"
+        );
+        ctx.ok(&["rm", "-f", "again"]);
+        assert!(containers(ctx).is_empty());
+    });
+}
+
+#[test]
+fn lifecycle_runtime_dir_wiped() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_runtime_dir_wiped", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let xdg = ctx.work.join("xdg");
+        fs::create_dir(&xdg).unwrap();
+        fs::set_permissions(&xdg, fs::Permissions::from_mode(0o700)).unwrap();
+        ctx.give(&xdg);
+        let with_xdg = |args: &[&str], xdg: Option<&Path>| -> Out {
+            let mut cmd = ctx.rless_cmd(args);
+            match xdg {
+                Some(d) => {
+                    cmd.env("XDG_RUNTIME_DIR", d);
+                }
+                None => {
+                    cmd.env_remove("XDG_RUNTIME_DIR");
+                }
+            }
+            run_cmd(cmd, None, CMD_TIMEOUT, &ctx.user.name)
+        };
+        let out = with_xdg(
+            &[
+                "run",
+                "-d",
+                "--name",
+                "w",
+                IMG,
+                "sh",
+                "-c",
+                &format!("echo ready; {FOREVER}"),
+            ],
+            Some(&xdg),
+        );
+        assert!(out.success(), "{out}");
+        let id = out.stdout.trim().to_string();
+        wait_log(ctx, "w", "ready");
+        // Wipe it.
+        fs::remove_dir_all(&xdg).unwrap();
+        for x in [Some(xdg.as_path()), None] {
+            let what = format!("XDG_RUNTIME_DIR={x:?}");
+            let out = with_xdg(&["ps", "--format", "json"], x);
+            assert!(out.success(), "ps with {what}: {out}");
+            assert!(
+                out.stdout.contains(&id),
+                "ps with {what} must list the container: {out}"
+            );
+            let out = with_xdg(&["ps"], x);
+            assert!(
+                out.success() && out.stdout.contains(&id[..12]),
+                "{what}: {out}"
+            );
+            let out = with_xdg(&["logs", "w"], x);
+            assert_eq!(out.stdout, "ready\n", "{what}: {out}");
+            let out = with_xdg(&["exec", "w", "echo", "hi"], x);
+            assert_eq!(out.stdout, "hi\n", "exec with {what}: {out}");
+            let out = with_xdg(&["inspect", "w"], x);
+            assert!(out.success(), "{what}: {out}");
+        }
+        let out = with_xdg(&["stop", "w"], Some(&xdg));
+        assert!(out.success(), "stop with a wiped runtime dir: {out}");
+        let out = with_xdg(&["start", "w"], None);
+        assert!(out.success(), "start without XDG_RUNTIME_DIR: {out}");
+        wait_log(ctx, "w", "ready\nready");
+        let out = with_xdg(&["run", "-d", IMG, "true"], Some(&xdg));
+        assert!(out.success(), "run -d with a wiped runtime dir: {out}");
+        let out = with_xdg(&["rm", "-f", "w", out.stdout.trim()], Some(&xdg));
+        assert!(out.success(), "rm -f with a wiped runtime dir: {out}");
+        assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
+    });
+}
+
+#[test]
+fn lifecycle_many_containers() {
+    if !have_busybox() {
+        return;
+    }
+    const N: usize = 50;
+    for_each_user("lifecycle_many_containers", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let mounts_before = host_mounts_under(&ctx.root);
+        let mark = marker(ctx, 4);
+        let t = Instant::now();
+        let mut ids = Vec::new();
+        for _ in 0..N {
+            ids.push(run_d(ctx, &[IMG, "sleep", &mark]));
+        }
+        let started = t.elapsed();
+        let out = ctx.ok(&["ps", "-q", "--no-trunc"]);
+        let listed: BTreeSet<String> = out.stdout.lines().map(String::from).collect();
+        let want: BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(want.len(), N, "ids must be distinct");
+        assert_eq!(listed, want, "ps must list all {N} running containers");
+        let out = ctx.ok(&["ps"]);
+        assert_eq!(
+            out.stdout.lines().filter(|l| l.contains(" Up ")).count(),
+            N,
+            "{out}"
+        );
+        if common::is_root() {
+            assert!(
+                eventually(Duration::from_secs(10), || marker_sleeps(&mark).len() == N),
+                "expected {N} sleeps, found {}",
+                marker_sleeps(&mark).len()
+            );
+        }
+        let t2 = Instant::now();
+        for id in &ids {
+            let out = ctx.rless(&["rm", "-f", id]);
+            assert!(out.success(), "rm -f {id}: {out}");
+        }
+        let removed = t2.elapsed();
+        eprintln!("{N} containers: started in {started:?}, removed in {removed:?}");
+
+        assert!(
+            containers(ctx).is_empty(),
+            "container dirs left: {:?}",
+            containers(ctx)
+        );
+        let debris = tmp_debris(&ctx.root);
+        assert!(
+            debris.is_empty(),
+            "temporary debris left in the store: {debris:?}"
+        );
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "ps -a must be empty");
+        let ok = eventually(Duration::from_secs(10), || {
+            marker_sleeps(&mark).is_empty() && store_processes(ctx).is_empty()
+        });
+        let left: Vec<HostProc> = marker_sleeps(&mark)
+            .into_iter()
+            .chain(store_processes(ctx))
+            .collect();
+        kill_all(&left);
+        assert!(
+            ok,
+            "processes left after rm -f of every container: {left:?}"
+        );
+        assert_eq!(
+            host_mounts_under(&ctx.root),
+            mounts_before,
+            "mounts left on the host"
+        );
+        assert!(
+            started + removed < Duration::from_secs(60),
+            "{N} run -d + rm -f took {started:?} + {removed:?}"
+        );
+    });
+}
+
+#[test]
+fn lifecycle_system_reset_stops_containers() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_system_reset_stops_containers", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let mark = marker(ctx, 5);
+        let id = run_d(ctx, &[IMG, "sleep", &mark]);
+        let st = inspect(ctx, &id);
+        let pid = state_of(&st)["Pid"].as_i64().unwrap_or(0);
+        let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap_or(0);
+        assert!(pid_alive(pid) && pid_alive(monitor), "{st}");
+        ctx.ok(&["system", "reset", "-f"]);
+        assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
+        let gone = eventually(Duration::from_secs(5), || {
+            !pid_alive(pid) && !pid_alive(monitor) && marker_sleeps(&mark).is_empty()
+        });
+        let left: Vec<HostProc> = marker_sleeps(&mark)
+            .into_iter()
+            .chain(store_processes(ctx))
+            .collect();
+        let desc = format!(
+            "init {pid} alive: {}, monitor {monitor} alive: {}, left: {left:?}",
+            pid_alive(pid),
+            pid_alive(monitor)
+        );
+        kill_all(&left);
+        for p in [pid, monitor] {
+            if pid_alive(p) {
+                let _ = rustix::process::kill_process(
+                    rustix::process::Pid::from_raw(p as i32).unwrap(),
+                    rustix::process::Signal::KILL,
+                );
+            }
+        }
+        assert!(
+            gone,
+            "BUG ({} mode): `system reset -f` deleted the store of a running container but \
+             left its processes running ({desc}); it must stop (kill) running containers first",
+            ctx.user.mode.as_str()
+        );
+    });
+}
+
+#[test]
+fn lifecycle_create_then_start() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_create_then_start", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let out = ctx.ok(&[
+            "create",
+            "--name",
+            "made",
+            IMG,
+            "sh",
+            "-c",
+            "echo started; exit 6",
+        ]);
+        let id = out.stdout.trim().to_string();
+        assert_eq!(id.len(), 64, "create prints the id: {out}");
+        assert_eq!(state_of(&inspect(ctx, "made"))["Status"], "created");
+        let ps = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        assert!(ps.stdout.contains("made Created"), "{ps}");
+        assert!(
+            ctx.ok(&["ps", "-q"]).stdout.trim().is_empty(),
+            "a created container is not running"
+        );
+        let out = ctx.rless(&["start", "-a", "made"]);
+        assert_eq!(out.code, Some(6), "{out}");
+        assert!(out.stdout.contains("started"), "{out}");
+        assert_eq!(state_of(&inspect(ctx, "made"))["ExitCode"], 6);
+        // Bad input creates nothing.
+        assert_one_error(
+            &ctx.rless(&["create", "--name", "made", IMG, "true"]),
+            ERR_EXIT,
+        );
+        assert_one_error(&ctx.rless(&["create", "no-such-image", "true"]), ERR_EXIT);
+        assert_eq!(containers(ctx), vec![id]);
+    });
+}

@@ -1,0 +1,540 @@
+//! `rless run` and its processes: signal forwarding, the init reaping
+//! zombies, the pid namespace, terminals (`-t`, resizes, ^C) and a
+//! SIGKILLed monitor leaving nothing behind.
+//! Every scenario imports a busybox root filesystem (no registry).
+//! Shared helpers and constants are in `common::run_helpers`.
+
+mod common;
+
+use common::background::Background;
+use common::checks::*;
+use common::run_helpers::*;
+use common::{for_each_user, skip, Ctx};
+use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+// ------------------------------------------------------------------ signals
+
+fn signal_case(ctx: &Ctx, sig: rustix::process::Signal, name: &str, code: i32) {
+    let script = format!(
+        "trap 'echo got {name}; exit {code}' {name}; echo ready; while true; do sleep 0.1; done"
+    );
+    let mut bg = Background::spawn(ctx, &["run", "--rm", IMG, "sh", "-c", &script]);
+    bg.wait_line("ready", Duration::from_secs(60));
+    bg.signal(sig);
+    let stderr = bg.stderr.clone();
+    let (exit, lines) = bg.finish(Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    assert!(
+        lines.iter().any(|l| l.trim() == format!("got {name}")),
+        "SIG{name} sent to rless ({} mode) must reach the command's trap: exit {exit:?}, stdout {lines:?}, stderr {stderr:?}",
+        ctx.user.mode.as_str()
+    );
+    assert_eq!(
+        exit,
+        Some(code),
+        "the trap's exit code must come back after SIG{name}: stdout {lines:?}, stderr {stderr:?}"
+    );
+}
+
+#[test]
+fn run_forwards_sigterm() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_forwards_sigterm", |ctx| {
+        assert!(setup_image(ctx));
+        signal_case(ctx, rustix::process::Signal::TERM, "TERM", 7);
+        assert_no_containers(ctx, "--rm after a signal");
+    });
+}
+
+#[test]
+fn run_forwards_sighup_and_usr1() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_forwards_sighup_and_usr1", |ctx| {
+        assert!(setup_image(ctx));
+        signal_case(ctx, rustix::process::Signal::HUP, "HUP", 8);
+        signal_case(ctx, rustix::process::Signal::USR1, "USR1", 9);
+    });
+}
+
+#[test]
+fn run_forwards_sigint() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_forwards_sigint", |ctx| {
+        assert!(setup_image(ctx));
+        signal_case(ctx, rustix::process::Signal::INT, "INT", 6);
+    });
+}
+
+/// A command that ignores nothing dies of the forwarded signal: 128+n.
+#[test]
+fn run_signal_kills_command() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_signal_kills_command", |ctx| {
+        assert!(setup_image(ctx));
+        let mut bg = Background::spawn(
+            ctx,
+            &["run", "--rm", IMG, "sh", "-c", "echo ready; exec sleep 60"],
+        );
+        bg.wait_line("ready", Duration::from_secs(60));
+        // Let the exec happen.
+        std::thread::sleep(Duration::from_millis(300));
+        bg.signal(rustix::process::Signal::TERM);
+        let (exit, lines) = bg.finish(Duration::from_secs(30));
+        assert_eq!(exit, Some(143), "sleep killed by SIGTERM: stdout {lines:?}");
+    });
+}
+
+// ------------------------------------------------------------------ init and pid namespace
+
+/// Zombies in `cat /proc/[0-9]*/stat` output: (pid, ppid, comm) of each.
+fn zombies(stat: &str) -> Vec<String> {
+    stat.lines()
+        .filter_map(|l| {
+            let close = l.rfind(')')?;
+            let rest: Vec<&str> = l[close + 1..].split_whitespace().collect();
+            (rest.first() == Some(&"Z")).then(|| l.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn run_init_reaps_zombies() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_init_reaps_zombies", |ctx| {
+        assert!(setup_image(ctx));
+        // Orphans re-parented to pid 1 exit while the command still runs;
+        // only the init can reap them.
+        let script = "(sleep 0.1 & sleep 0.1 & sleep 0.2 & true) ; \
+                      (sh -c 'sleep 0.1 & exit 0' &) ; sleep 1.5; \
+                      echo ---; cat /proc/[0-9]*/stat; true";
+        let out = sh(ctx, &[], script);
+        let stat = out.split("---\n").nth(1).unwrap_or("");
+        assert!(
+            stat.contains("(sh)") && stat.lines().any(|l| l.starts_with("1 ")),
+            "no /proc/*/stat lines for the shell and pid 1: {out}"
+        );
+        let z = zombies(stat);
+        assert!(
+            z.is_empty(),
+            "zombies left unreaped by the container's init: {z:?}\n{out}"
+        );
+    });
+}
+
+#[test]
+fn run_pid_namespace() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_pid_namespace", |ctx| {
+        assert!(setup_image(ctx));
+        let out = sh(
+            ctx,
+            &[],
+            "echo self=$$; echo ppid=$PPID; ls /proc | grep -c '^[0-9]'; \
+             echo ---; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo ---; ps -o pid,comm",
+        );
+        let mut parts = out.split("---\n");
+        let head = parts.next().unwrap();
+        let init_cmdline = parts.next().unwrap_or("");
+        let ps = parts.next().unwrap_or("");
+        let mut hl = head.lines();
+        assert_eq!(hl.next(), Some("self=2"), "the command is pid 2: {out}");
+        assert_eq!(
+            hl.next(),
+            Some("ppid=1"),
+            "the command's parent is the init: {out}"
+        );
+        let n: usize = hl
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(9999);
+        assert!(
+            n <= 5,
+            "the container sees {n} processes; the host's must be invisible: {out}"
+        );
+        assert!(
+            init_cmdline.contains("rless"),
+            "pid 1 must be rless's own init: {out}"
+        );
+        let pids: Vec<u32> = ps
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        assert!(pids.contains(&1) && pids.contains(&2), "ps: {out}");
+        assert!(pids.iter().all(|p| *p < 10), "ps shows foreign pids: {out}");
+        // The host's processes cannot be signalled by pid either.
+        let host_pid = std::process::id();
+        let out = sh(
+            ctx,
+            &[],
+            &format!("kill -0 {host_pid} 2>/dev/null && echo visible || echo invisible"),
+        );
+        assert_eq!(out, "invisible\n");
+    });
+}
+
+// ------------------------------------------------------------------ terminal
+
+/// A pty pair: the master, and the slave's path.
+fn open_pty(rows: u16, cols: u16) -> (OwnedFd, PathBuf) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let master =
+        openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    let ws = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&master, ws).expect("set the window size");
+    (master, path)
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn run_tty() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_tty", |ctx| {
+        assert!(setup_image(ctx));
+        let script = "test -t 0 && test -t 1 && echo is-a-tty; stty size; \
+                      echo TERM=$TERM; read line; echo \"got:$line\"; exit 5";
+        let mut pty = PtySession::spawn(
+            ctx,
+            &["run", "--rm", "-i", "-t", IMG, "sh", "-c", script],
+            37,
+            101,
+        );
+        pty.wait_for("TERM=");
+        pty.type_in(b"typed-in\n");
+        let (code, text) = pty.finish();
+        assert!(
+            text.contains("is-a-tty"),
+            "the command must have a terminal: {text:?}"
+        );
+        assert!(
+            text.contains("37 101"),
+            "stty size must follow the caller's terminal (37 101): {text:?}"
+        );
+        assert!(
+            text.contains("TERM=xterm"),
+            "TERM defaults to xterm with -t: {text:?}"
+        );
+        assert!(
+            text.contains("got:typed-in"),
+            "input typed on the terminal must arrive: {text:?}"
+        );
+        assert_eq!(code, Some(5), "exit code through -t; terminal: {text:?}");
+        assert!(
+            !text.contains("rless:"),
+            "no rless error expected: {text:?}"
+        );
+        assert_no_containers(ctx, "--rm -t");
+    });
+}
+
+/// `rless -i -t` running on a pty the test drives, as a terminal session:
+/// rless is a session leader with the slave as its controlling terminal.
+struct PtySession {
+    child: Child,
+    master: OwnedFd,
+    output: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PtySession {
+    fn spawn(ctx: &Ctx, args: &[&str], rows: u16, cols: u16) -> PtySession {
+        use std::os::unix::process::CommandExt;
+        let (master, slave_path) = open_pty(rows, cols);
+        let slave = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&slave_path)
+            .expect("open the pty slave");
+        let mut cmd = ctx.rless_cmd(args);
+        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        // SAFETY: setsid and the TIOCSCTTY ioctl are plain system calls,
+        // safe between fork and exec; nothing is allocated.
+        unsafe {
+            cmd.pre_exec(|| {
+                rustix::process::setsid()?;
+                rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())?;
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn rless on a pty");
+        drop(cmd);
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = output.clone();
+        let reader_fd = master.try_clone().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match rustix::io::read(&reader_fd, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                    Err(rustix::io::Errno::INTR) => {}
+                    // EIO once every slave fd is closed.
+                    Err(_) => break,
+                }
+            }
+        });
+        PtySession {
+            child,
+            master,
+            output,
+            reader: Some(reader),
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !contains(&self.output.lock().unwrap(), needle) {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("no {needle:?} on the terminal; got {:?}", self.text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn type_in(&self, bytes: &[u8]) {
+        rustix::io::write(self.master.as_fd(), bytes).expect("write to the pty");
+    }
+
+    fn resize(&self, rows: u16, cols: u16) {
+        let ws = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&self.master, ws).expect("resize the pty");
+    }
+
+    /// Waits for the exit; returns the code and everything shown.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let Some(status) = wait_timeout(&mut self.child, Duration::from_secs(60)) else {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!("rless -t did not exit; terminal shows {:?}", self.text());
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        (status.code(), self.text())
+    }
+}
+
+/// The caller's terminal is resized (SIGWINCH from the kernel) and ^C is
+/// typed: the container's terminal follows, and ^C interrupts the command.
+#[test]
+fn run_tty_resize_and_ctrl_c() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_tty_resize_and_ctrl_c", |ctx| {
+        assert!(setup_image(ctx));
+        let script = "stty size; echo ready; i=0; \
+                      while [ $i -lt 100 ]; do s=$(stty size); [ \"$s\" = '50 120' ] && break; sleep 0.1; i=$((i+1)); done; \
+                      echo \"final:$s\"";
+        let mut pty = PtySession::spawn(
+            ctx,
+            &["run", "--rm", "-i", "-t", IMG, "sh", "-c", script],
+            24,
+            80,
+        );
+        pty.wait_for("ready");
+        pty.resize(50, 120);
+        let (code, text) = pty.finish();
+        assert!(text.contains("24 80"), "initial size: {text:?}");
+        assert!(
+            text.contains("final:50 120"),
+            "the container's terminal must follow a resize of the caller's ({} mode): {text:?}",
+            ctx.user.mode.as_str()
+        );
+        assert_eq!(code, Some(0), "{text:?}");
+
+        let script = "trap 'echo got-INT; exit 7' INT; echo ready; while true; do sleep 0.1; done";
+        let mut pty = PtySession::spawn(
+            ctx,
+            &["run", "--rm", "-i", "-t", IMG, "sh", "-c", script],
+            24,
+            80,
+        );
+        pty.wait_for("ready");
+        pty.type_in(b"\x03");
+        let (code, text) = pty.finish();
+        assert!(
+            text.contains("got-INT"),
+            "^C must reach the command as SIGINT: {text:?}"
+        );
+        assert_eq!(code, Some(7), "exit code after ^C: {text:?}");
+        assert_no_containers(ctx, "--rm -t");
+    });
+}
+
+/// `tty` (ttyname(3)) must find the terminal under the container's /dev/pts.
+#[test]
+fn run_tty_has_a_name() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_tty_has_a_name", |ctx| {
+        assert!(setup_image(ctx));
+        let out = run(
+            ctx,
+            &[
+                "--rm",
+                "-t",
+                IMG,
+                "sh",
+                "-c",
+                "tty; ls -l /proc/self/fd/0; ls /dev/pts",
+            ],
+        );
+        assert!(out.success(), "{out}");
+        let first = out.stdout.lines().next().unwrap_or("").trim();
+        assert!(
+            first.starts_with("/dev/pts/"),
+            "`tty` in the container must name its terminal (got {first:?}); the pty is \
+             opened from the host's devpts, not the container's /dev/pts instance, so \
+             ttyname() fails: {out}"
+        );
+    });
+}
+
+/// -t with a pipe as stdin (no terminal on the caller's side) still works.
+#[test]
+fn run_tty_without_caller_terminal() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_tty_without_caller_terminal", |ctx| {
+        assert!(setup_image(ctx));
+        let out = run(
+            ctx,
+            &[
+                "--rm",
+                "-t",
+                IMG,
+                "sh",
+                "-c",
+                "test -t 1 && echo yes; exit 4",
+            ],
+        );
+        assert_eq!(out.code, Some(4), "{out}");
+        assert!(out.stdout.contains("yes"), "{out}");
+    });
+}
+
+// ------------------------------------------------------------------ killed monitor
+
+#[test]
+fn run_sigkill_leaves_nothing() {
+    if !have_busybox() {
+        return;
+    }
+    if !common::is_root() {
+        skip("needs root to see every process and mount of the test user");
+        return;
+    }
+    for_each_user("run_sigkill_leaves_nothing", |ctx| {
+        assert!(setup_image(ctx));
+        let mounts_before = host_mounts_under(&ctx.work);
+        // A sleep length no other process uses, to find survivors by.
+        let marker = format!("{}", 3000 + (std::process::id() % 997) + ctx.user.uid);
+        let script = format!("echo ready; sleep {marker} & sleep {marker}; wait");
+        let mut bg = Background::spawn(ctx, &["run", IMG, "sh", "-c", &script]);
+        bg.wait_line("ready", Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(300));
+        let ours = |p: &HostProc| {
+            p.args.first().map(String::as_str) == Some("sleep") && p.args.get(1) == Some(&marker)
+        };
+        let running = host_processes().into_iter().filter(|p| ours(p)).count();
+        assert_eq!(
+            running, 2,
+            "expected the container's two sleeps before the kill"
+        );
+        bg.signal(rustix::process::Signal::KILL);
+        let (code, _) = bg.finish(Duration::from_secs(30));
+        assert_eq!(code, None, "rless must have died of SIGKILL");
+
+        // Give the kernel a moment to tear the namespaces down.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut survivors: Vec<HostProc>;
+        loop {
+            survivors = host_processes().into_iter().filter(|p| ours(p)).collect();
+            if survivors.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Also any leftover rless process (the init, or the subuid-mode
+        // monitor) of this store.
+        let store = ctx.root.to_string_lossy().to_string();
+        let rless_left: Vec<HostProc> = host_processes()
+            .into_iter()
+            .filter(|p| p.args.contains(&store) && p.args.iter().any(|a| a == "run"))
+            .collect();
+        let describe = |v: &[HostProc]| {
+            v.iter()
+                .map(|p| format!("pid {} uid {} {:?}", p.pid, p.uid, p.args))
+                .collect::<Vec<_>>()
+        };
+        let survivors_desc = describe(&survivors);
+        let rless_desc = describe(&rless_left);
+        // Clean up before asserting so the leftovers do not outlive the test.
+        for p in survivors.iter().chain(rless_left.iter()) {
+            if let Some(pid) = rustix::process::Pid::from_raw(p.pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+
+        let mounts_after = host_mounts_under(&ctx.work);
+        assert_eq!(
+            mounts_after, mounts_before,
+            "mounts under the store left on the host after SIGKILL of rless"
+        );
+        assert!(
+            survivors_desc.is_empty() && rless_desc.is_empty(),
+            "BUG: SIGKILL of `rless run` ({} mode) left container processes running: \
+             sleeps {survivors_desc:?}, rless processes {rless_desc:?}; the container must \
+             die with its monitor (e.g. PR_SET_PDEATHSIG on the init and the monitor)",
+            ctx.user.mode.as_str()
+        );
+    });
+}
