@@ -76,6 +76,38 @@ fn run_forwards_sigint() {
     });
 }
 
+/// Signals the caller ignores (a `nohup`ed script) are not ignored in the
+/// container: its processes start with every disposition at the default,
+/// so a forwarded SIGHUP can still be trapped.
+#[test]
+fn run_starts_with_default_signal_dispositions() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_starts_with_default_signal_dispositions", |ctx| {
+        assert!(setup_image(ctx));
+        let mut sh = ctx.command(std::path::Path::new("/bin/sh"));
+        sh.arg("-c").arg(format!(
+            "trap '' HUP INT QUIT PIPE; grep SigIgn /proc/self/status; \
+             exec {} --root {} run --rm {IMG} cat /proc/self/status",
+            common::rless_bin().display(),
+            ctx.root.display()
+        ));
+        let out = common::run_cmd(sh, None, common::CMD_TIMEOUT, &ctx.user.name);
+        assert!(out.success(), "{out}");
+        // Signals 32 and 33 are glibc's own (bits 31 and 32): left alone.
+        let ign: Vec<u64> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap() & !(3 << 31))
+            .collect();
+        assert_eq!(ign.len(), 2, "{out}");
+        assert_ne!(ign[0], 0, "the caller ignores: {out}");
+        assert_eq!(ign[1], 0, "nothing ignored in the container: {out}");
+    });
+}
+
 /// A command that ignores nothing dies of the forwarded signal: 128+n.
 #[test]
 fn run_signal_kills_command() {

@@ -300,7 +300,11 @@ pub(super) fn prepare_and_exec(
     seccomp: Option<&super::seccomp::Program>,
 ) -> Result<Never, (i32, String)> {
     let setup_err = |what: &str, e: &dyn std::fmt::Display| (EXIT_SETUP, format!("{what}: {e}"));
+    // A clean signal state whatever the caller had: nothing blocked, and
+    // nothing ignored (a `nohup`ed caller would otherwise hand SIGHUP
+    // ignored to the container, where a shell can no longer trap it).
     let _ = SigSet::all().thread_unblock();
+    super::sys::reset_signal_dispositions();
     if let Some(t) = tty {
         nix::unistd::setsid().map_err(|e| setup_err("setsid", &e))?;
         super::sys::set_controlling_tty(t.as_fd())

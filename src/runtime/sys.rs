@@ -99,6 +99,27 @@ pub fn fork() -> io::Result<Option<Pid>> {
     }
 }
 
+/// Sets every signal's disposition to the default: the standard signals
+/// and the real-time ones, except SIGKILL and SIGSTOP (fixed) and the two
+/// glibc keeps for itself (32 and 33, which its `sigaction` refuses).
+/// exec keeps only ignored signals, so this is what a process about to
+/// exec needs to start clean.
+pub fn reset_signal_dispositions() {
+    use nix::libc;
+    // SAFETY: sigaction is plain old data; all-zero is SIG_DFL with no
+    // flags and an empty mask.
+    let dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+    for sig in 1..=libc::SIGRTMAX() {
+        if matches!(sig, libc::SIGKILL | libc::SIGSTOP | 32 | 33) {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL runs no handler code; `dfl` is a valid
+        // sigaction for the duration of the call and the old action is not
+        // asked for.
+        let _ = unsafe { libc::sigaction(sig, &dfl, std::ptr::null_mut()) };
+    }
+}
+
 /// Ends a forked child that must not exec: `_exit`, so the copy of the
 /// parent's state (buffered output, atexit handlers) is not run twice.
 pub fn exit_child(code: i32) -> ! {
