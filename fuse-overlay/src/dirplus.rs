@@ -24,7 +24,10 @@
 //! at least a quarter of the entries listed lite, listings go plus, and one
 //! in [`PROBE_EVERY`] still goes lite to notice when the workload changes.
 //! The counts decay (halve) every [`DECAY_AT`] lite entries, so the policy
-//! follows the recent past. A fresh mount starts lite.
+//! follows the recent past. A burst of misses ([`BURST_MISSES`] within
+//! [`BURST_MS`]) also turns listings plus at once: a walk piped into a stat
+//! (`find | xargs stat`) lists far ahead of the stats, and the long-run
+//! counts would notice too late. A fresh mount starts lite.
 //!
 //! Mode `always` and `never` pin the choice (mount options
 //! `readdirplus=always|never`, for benchmarks and for users who know their
@@ -36,6 +39,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// Listings of which one is lite even in plus mode.
 const PROBE_EVERY: u64 = 32;
@@ -43,6 +47,10 @@ const PROBE_EVERY: u64 = 32;
 const DECAY_AT: u64 = 4096;
 /// Directories remembered as listed lite; the set is cleared past this.
 const MAX_LITE_DIRS: usize = 4096;
+/// A burst: this many misses within [`BURST_MS`] make the next listings
+/// plus whatever the long-run counts say.
+const BURST_MISSES: u64 = 32;
+const BURST_MS: u64 = 250;
 
 /// How listings choose between plus and lite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,21 +77,46 @@ impl std::str::FromStr for ReaddirPlus {
 }
 
 /// The per-mount state of the choice.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Policy {
     mode: ReaddirPlus,
     lite_entries: AtomicU64,
     misses: AtomicU64,
     listings: AtomicU64,
     lite_dirs: Mutex<HashSet<u64>>,
+    /// Start of the current burst window (ms since `epoch`) and the misses
+    /// in it.
+    burst_start: AtomicU64,
+    burst_misses: AtomicU64,
+    epoch: Instant,
 }
 
 impl Policy {
     pub fn new(mode: ReaddirPlus) -> Self {
         Policy {
             mode,
-            ..Default::default()
+            lite_entries: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            listings: AtomicU64::new(0),
+            lite_dirs: Mutex::new(HashSet::new()),
+            burst_start: AtomicU64::new(0),
+            burst_misses: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Whether [`BURST_MISSES`] misses came within the last [`BURST_MS`]:
+    /// something is stat-ing what was listed (`find | xargs stat`, where
+    /// the walk runs ahead of the stats) right now.
+    fn in_burst(&self) -> bool {
+        self.now_ms()
+            .saturating_sub(self.burst_start.load(Ordering::Relaxed))
+            <= BURST_MS
+            && self.burst_misses.load(Ordering::Relaxed) >= BURST_MISSES
     }
 
     /// Whether the first batch of directory `dir`, which has `entries`
@@ -97,7 +130,7 @@ impl Policy {
                 let n = self.listings.fetch_add(1, Ordering::Relaxed);
                 let lite = self.lite_entries.load(Ordering::Relaxed);
                 let misses = self.misses.load(Ordering::Relaxed);
-                wants_plus(misses, lite) && !n.is_multiple_of(PROBE_EVERY)
+                self.in_burst() || (wants_plus(misses, lite) && !n.is_multiple_of(PROBE_EVERY))
             }
         };
         if !plus && entries > 0 {
@@ -126,6 +159,13 @@ impl Policy {
         }
         if self.lite_dirs.lock().unwrap().contains(&dir) {
             self.misses.fetch_add(1, Ordering::Relaxed);
+            let now = self.now_ms();
+            if now.saturating_sub(self.burst_start.load(Ordering::Relaxed)) > BURST_MS {
+                self.burst_start.store(now, Ordering::Relaxed);
+                self.burst_misses.store(1, Ordering::Relaxed);
+            } else {
+                self.burst_misses.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -139,6 +179,11 @@ fn wants_plus(misses: u64, lite_entries: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// As if BURST_MS had passed since the last miss.
+    fn end_burst(p: &Policy) {
+        p.burst_misses.store(0, Ordering::Relaxed);
+    }
 
     #[test]
     fn starts_lite_and_turns_plus_after_misses() {
@@ -168,6 +213,7 @@ mod tests {
         for _ in 0..100 {
             p.looked_up(1);
         }
+        end_burst(&p);
         let lite: Vec<bool> = (2..1000).map(|d| !p.plus_for(d, 100)).collect();
         // Plus at first, with a lite probe every PROBE_EVERY listings...
         assert!(!lite[0]);
@@ -185,6 +231,29 @@ mod tests {
             p.looked_up(2);
         }
         assert!(!p.plus_for(3, 100));
+    }
+
+    #[test]
+    fn a_burst_of_misses_turns_plus_at_once() {
+        let p = Policy::new(ReaddirPlus::Auto);
+        // Much listed lite, so the long-run ratio stays under a quarter.
+        for d in 0..40 {
+            assert!(!p.plus_for(d, 100));
+        }
+        for _ in 0..BURST_MISSES {
+            p.looked_up(0);
+        }
+        assert!(p.misses.load(Ordering::Relaxed) * 4 < p.lite_entries.load(Ordering::Relaxed));
+        assert!(p.plus_for(100, 100), "a burst turns plus");
+        // A few scattered misses are no burst.
+        let q = Policy::new(ReaddirPlus::Auto);
+        for d in 0..40 {
+            q.plus_for(d, 100);
+        }
+        for _ in 0..BURST_MISSES - 1 {
+            q.looked_up(0);
+        }
+        assert!(!q.plus_for(100, 100));
     }
 
     #[test]
@@ -206,6 +275,7 @@ mod tests {
         for _ in 0..1000 {
             p.looked_up(1);
         }
+        end_burst(&p);
         // Many lite probes without misses halve the old misses away.
         for d in 2..2000 {
             p.plus_for(d, 1000);
