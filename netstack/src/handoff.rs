@@ -427,8 +427,13 @@ fn match_family(port: &mut Port, domain: Domain, ty: Type) -> std::result::Resul
 /// Carries the options a server sets before `bind` over to our socket, and
 /// its blocking mode (a file status flag of the socket).
 fn copy_options(theirs: &SockRef<'_>, ours: &SockRef<'_>, proto: Proto) {
-    if let Ok(v) = theirs.reuse_address() {
-        let _ = ours.set_reuse_address(v);
+    // A TCP host socket keeps SO_REUSEADDR whatever the server asked for:
+    // its connections inherit it, and without it their TIME-WAIT would
+    // hold the host port against the next run for a minute.
+    if proto == Proto::Udp {
+        if let Ok(v) = theirs.reuse_address() {
+            let _ = ours.set_reuse_address(v);
+        }
     }
     if let Ok(v) = theirs.reuse_port() {
         let _ = ours.set_reuse_port(v);
