@@ -226,3 +226,42 @@ fn net_handoff_udp_and_bad_input() {
         let _ = std::io::stdout().flush();
     });
 }
+
+/// A server that never sets SO_REUSEADDR (as iperf3) and closes first:
+/// its connections end in TIME-WAIT on the host port, which must not keep
+/// the next container from publishing the same port.
+#[test]
+fn net_handoff_port_reusable_after_time_wait() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_handoff_port_reusable_after_time_wait", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let port = free_port();
+        let spec = format!("127.0.0.1:{port}:7000");
+        for round in 0..2 {
+            let name = format!("tw{round}");
+            ctx.ok(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--port-driver",
+                "handoff",
+                "-p",
+                &spec,
+                IMG,
+                "udpecho",
+                "7000",
+                "tcp",
+            ]);
+            for _ in 0..3 {
+                assert_eq!(read_once(port), "hello\n", "round {round}");
+            }
+            ctx.ok(&["rm", "-f", &name]);
+        }
+        assert_eq!(containers(ctx), 0);
+    });
+}
