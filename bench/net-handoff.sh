@@ -19,6 +19,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     # netns-run's own child outlives it when netns-run is killed.
     pkill -f "iperf3 -s -p 5301" 2>/dev/null || true
+    rm -f "${NSLOG:-}"
 }
 trap cleanup EXIT INT TERM
 [ "$(id -u)" = 0 ] || { echo "net-handoff.sh: needs root" >&2; exit 1; }
@@ -41,10 +42,11 @@ wait_port() {
 
 iperf3 -s -p 5301 >/dev/null 2>&1 &
 PIDS+=($!)
-"$EX/netns-run" --port-driver handoff -p 17301:5301 -- iperf3 -s -p 5301 >/dev/null 2>&1 &
+NSLOG=$(mktemp /tmp/net-handoff.XXXXXX)
+"$EX/netns-run" --port-driver handoff -p 17301:5301 -- iperf3 -s -p 5301 >"$NSLOG" 2>&1 &
 PIDS+=($!)
 wait_port 5301
-wait_port 17301
+wait_port 17301 || { echo "net-handoff.sh: the handoff server did not start:" >&2; cat "$NSLOG" >&2; exit 1; }
 RU=() RD=() HU=() HD=()
 for _ in $(seq "$REPS"); do
     RU+=("$(gbits 5301)"); HU+=("$(gbits 17301)")
