@@ -265,3 +265,61 @@ fn net_handoff_port_reusable_after_time_wait() {
         assert_eq!(containers(ctx), 0);
     });
 }
+
+/// A restart policy with the handoff driver: each run of the container
+/// gets the port again. (The monitor used to die of SIGPIPE at the first
+/// restart: the handoff thread had ended with the container, and stopping
+/// it wrote to a pipe nobody read.)
+#[test]
+fn net_handoff_survives_restarts() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_handoff_survives_restarts", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let port = free_port();
+        let spec = format!("127.0.0.1:{port}:80");
+        // Each run serves one client, then the container exits.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "again",
+            "--restart",
+            "always",
+            "--port-driver",
+            "handoff",
+            "-p",
+            &spec,
+            IMG,
+            "nc",
+            "-l",
+            "-p",
+            "80",
+            "-e",
+            "echo",
+            "served",
+        ]);
+        for _ in 0..3 {
+            assert_eq!(read_once(port).trim(), "served");
+        }
+        let inspect = ctx.ok(&["inspect", "again"]);
+        let v: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
+        assert!(
+            v[0]["RestartCount"].as_u64().unwrap_or(0) >= 2,
+            "{}",
+            inspect.stdout
+        );
+        // Between two runs it is "restarting"; never exited or dead.
+        let status = v[0]["State"]["Status"].as_str().unwrap_or_default();
+        assert!(
+            status == "running" || status == "restarting",
+            "{}",
+            inspect.stdout
+        );
+        ctx.ok(&["rm", "-f", "again"]);
+        wait_released(port);
+    });
+}

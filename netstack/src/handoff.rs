@@ -143,6 +143,10 @@ enum Answer {
 /// host sockets it holds.
 pub struct Handoff {
     stop: OwnedFd,
+    /// The read end of `stop`, kept open here: the thread also ends by
+    /// itself (when every filtered process is gone), and writing to a pipe
+    /// without readers would raise SIGPIPE in the caller.
+    _stop_reader: OwnedFd,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -156,6 +160,9 @@ impl Handoff {
         container: Ipv4Addr,
     ) -> Result<Handoff> {
         let (stop_r, stop_w) = sys::pipe(4096).map_err(|e| Error::io("create a pipe", e))?;
+        let stop_reader = stop_r
+            .try_clone()
+            .map_err(|e| Error::io("duplicate a pipe", e))?;
         let mut ports: Vec<Port> = ports
             .into_iter()
             .map(|(fwd, socket)| Port {
@@ -182,6 +189,7 @@ impl Handoff {
             .map_err(|e| Error::io("start the handoff thread", e))?;
         Ok(Handoff {
             stop: stop_w,
+            _stop_reader: stop_reader,
             thread: Some(thread),
         })
     }

@@ -203,6 +203,9 @@ struct Splicer {
 /// every spliced connection and listener.
 pub(crate) struct SpliceThread {
     stop: OwnedFd,
+    /// The read end of `stop`, kept open: writing to a pipe whose reader
+    /// is gone (the thread ended by itself) would raise SIGPIPE.
+    _stop_reader: OwnedFd,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -218,6 +221,9 @@ impl SpliceThread {
         let netns = sys::tap_netns(tap.as_fd())
             .map_err(|e| Error::io("find the container's network namespace", e))?;
         let (stop_r, stop_w) = sys::pipe(4096).map_err(|e| Error::io("create a pipe", e))?;
+        let stop_reader = stop_r
+            .try_clone()
+            .map_err(|e| Error::io("duplicate a pipe", e))?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("netsplice".into())
@@ -250,6 +256,7 @@ impl SpliceThread {
         });
         let mut handle = SpliceThread {
             stop: stop_w,
+            _stop_reader: stop_reader,
             thread: Some(thread),
         };
         match started {

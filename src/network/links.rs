@@ -82,7 +82,11 @@ pub struct NetWorker {
     jobs: mpsc::Sender<Job>,
     thread: Option<std::thread::JoinHandle<()>>,
     dns_stop: Arc<AtomicBool>,
+    /// The uplink stack's stop pipe (write end, and the read end kept open
+    /// so that a stop after the stack returned by itself is no SIGPIPE) and
+    /// its thread.
     uplink: Option<(
+        OwnedFd,
         OwnedFd,
         std::thread::JoinHandle<Result<(), netstack::Error>>,
     )>,
@@ -172,7 +176,7 @@ impl NetWorker {
 impl Drop for NetWorker {
     fn drop(&mut self) {
         self.dns_stop.store(true, Ordering::Relaxed);
-        if let Some((stop, thread)) = self.uplink.take() {
+        if let Some((stop, _reader, thread)) = self.uplink.take() {
             let _ = rustix::io::write(&stop, b"x");
             let _ = thread.join();
         }
@@ -277,6 +281,7 @@ fn start_uplink(
 ) -> Result<
     (
         OwnedFd,
+        OwnedFd,
         std::thread::JoinHandle<Result<(), netstack::Error>>,
     ),
     LinkError,
@@ -293,9 +298,12 @@ fn start_uplink(
     let stack = netstack::Stack::new(tap, config, bound).map_err(link_err(&cfg.name))?;
     let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| sys_err(&cfg.name, "create a pipe")(e.into()))?;
+    let reader = stop_r
+        .try_clone()
+        .map_err(sys_err(&cfg.name, "duplicate a pipe"))?;
     let thread = std::thread::Builder::new()
         .name(format!("uplink-{}", cfg.name))
         .spawn(move || stack.run(stop_r))
         .map_err(sys_err(&cfg.name, "start the uplink thread"))?;
-    Ok((stop_w, thread))
+    Ok((stop_w, reader, thread))
 }

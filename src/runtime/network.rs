@@ -115,6 +115,10 @@ pub struct Network {
 /// The stack running on its thread.
 pub struct Running {
     stop: OwnedFd,
+    /// The read end of `stop`, kept open: the stack also returns by itself
+    /// (when the TAP goes away), and writing to a pipe without readers
+    /// would kill the monitor with SIGPIPE.
+    _stop_reader: OwnedFd,
     thread: std::thread::JoinHandle<Result<(), netstack::Error>>,
     /// Under the handoff driver: the thread answering the container's binds.
     handoff: Option<netstack::Handoff>,
@@ -194,12 +198,16 @@ impl Network {
         let stack = netstack::Stack::new(tap, self.config, self.bound)?;
         let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| sys_err("create a pipe")(e.into()))?;
+        let stop_reader = stop_r
+            .try_clone()
+            .map_err(|e| sys_err("duplicate a pipe")(e))?;
         let thread = std::thread::Builder::new()
             .name("netstack".into())
             .spawn(move || stack.run(stop_r))
             .map_err(sys_err("start the network thread"))?;
         Ok(Running {
             stop: stop_w,
+            _stop_reader: stop_reader,
             thread,
             handoff,
             ports,
