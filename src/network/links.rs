@@ -82,14 +82,16 @@ pub struct NetWorker {
     jobs: mpsc::Sender<Job>,
     thread: Option<std::thread::JoinHandle<()>>,
     dns_stop: Arc<AtomicBool>,
-    /// The uplink stack's stop pipe (write end, and the read end kept open
-    /// so that a stop after the stack returned by itself is no SIGPIPE) and
-    /// its thread.
-    uplink: Option<(
-        OwnedFd,
-        OwnedFd,
-        std::thread::JoinHandle<Result<(), netstack::Error>>,
-    )>,
+    uplink: Option<Uplink>,
+}
+
+/// The uplink stack's thread and its stop pipe.
+struct Uplink {
+    stop: OwnedFd,
+    /// The read end, kept open so that a stop after the stack returned by
+    /// itself is no SIGPIPE.
+    _reader: OwnedFd,
+    thread: std::thread::JoinHandle<Result<(), netstack::Error>>,
 }
 
 impl NetWorker {
@@ -176,9 +178,9 @@ impl NetWorker {
 impl Drop for NetWorker {
     fn drop(&mut self) {
         self.dns_stop.store(true, Ordering::Relaxed);
-        if let Some((stop, _reader, thread)) = self.uplink.take() {
-            let _ = rustix::io::write(&stop, b"x");
-            let _ = thread.join();
+        if let Some(u) = self.uplink.take() {
+            let _ = rustix::io::write(&u.stop, b"x");
+            let _ = u.thread.join();
         }
         // Closing the job channel ends the thread, and with it the namespace.
         let (dead, _) = mpsc::channel();
@@ -278,14 +280,7 @@ fn start_uplink(
     tap: OwnedFd,
     cfg: &NetworkConfig,
     others: &[super::Subnet],
-) -> Result<
-    (
-        OwnedFd,
-        OwnedFd,
-        std::thread::JoinHandle<Result<(), netstack::Error>>,
-    ),
-    LinkError,
-> {
+) -> Result<Uplink, LinkError> {
     // The network's own subnet is routed back through the TAP; the other
     // networks' are refused.
     let config = netstack::Config {
@@ -305,5 +300,9 @@ fn start_uplink(
         .name(format!("uplink-{}", cfg.name))
         .spawn(move || stack.run(stop_r))
         .map_err(sys_err(&cfg.name, "start the uplink thread"))?;
-    Ok((stop_w, reader, thread))
+    Ok(Uplink {
+        stop: stop_w,
+        _reader: reader,
+        thread,
+    })
 }
