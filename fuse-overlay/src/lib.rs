@@ -18,9 +18,10 @@
 //!
 //! Module map: `tree` is the inode table (stable inode numbers, the layers
 //! behind each node), `fs` answers the read-side FUSE requests and holds the
-//! shared state, `write` the requests that change the tree, `copyup` copies
-//! objects into the upper layer and writes whiteouts, `sys` holds the few
-//! raw system calls (and all `unsafe`).
+//! shared state, `dirplus` decides whether a listing carries attributes,
+//! `write` the requests that change the tree, `copyup` copies objects into
+//! the upper layer and writes whiteouts, `sys` holds the few raw system
+//! calls (and all `unsafe`).
 
 pub mod layout;
 
