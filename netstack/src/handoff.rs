@@ -64,6 +64,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::sys;
+use crate::worker::Worker;
 use crate::{Error, PortForward, Proto, Result};
 
 /// How long a blocking connect from inside the container to a handed-off
@@ -142,12 +143,7 @@ enum Answer {
 /// The running handoff thread; stopping it (or dropping this) closes the
 /// host sockets it holds.
 pub struct Handoff {
-    stop: OwnedFd,
-    /// The read end of `stop`, kept open here: the thread also ends by
-    /// itself (when every filtered process is gone), and writing to a pipe
-    /// without readers would raise SIGPIPE in the caller.
-    _stop_reader: OwnedFd,
-    thread: Option<std::thread::JoinHandle<()>>,
+    worker: Worker<()>,
 }
 
 impl Handoff {
@@ -159,10 +155,6 @@ impl Handoff {
         ports: Vec<(PortForward, Socket)>,
         container: Ipv4Addr,
     ) -> Result<Handoff> {
-        let (stop_r, stop_w) = sys::pipe(4096).map_err(|e| Error::io("create a pipe", e))?;
-        let stop_reader = stop_r
-            .try_clone()
-            .map_err(|e| Error::io("duplicate a pipe", e))?;
         let mut ports: Vec<Port> = ports
             .into_iter()
             .map(|(fwd, socket)| Port {
@@ -171,41 +163,26 @@ impl Handoff {
                 claimed: false,
             })
             .collect();
-        let thread = std::thread::Builder::new()
-            .name("nethandoff".into())
-            .spawn(move || {
-                while let Ok(ev) = sys::poll_read(&[stop_r.as_fd(), notifier.as_fd()]) {
-                    if ev[0] != 0 {
-                        break;
-                    }
-                    if ev[1] & libc::POLLIN != 0 {
-                        serve_one(&notifier, &mut ports, container);
-                    } else if ev[1] != 0 {
-                        // POLLHUP: every filtered process is gone.
-                        break;
-                    }
+        let worker = Worker::spawn("nethandoff", move |stop| {
+            while let Ok(ev) = sys::poll_read(&[stop.as_fd(), notifier.as_fd()]) {
+                if ev[0] != 0 {
+                    break;
                 }
-            })
-            .map_err(|e| Error::io("start the handoff thread", e))?;
-        Ok(Handoff {
-            stop: stop_w,
-            _stop_reader: stop_reader,
-            thread: Some(thread),
+                if ev[1] & libc::POLLIN != 0 {
+                    serve_one(&notifier, &mut ports, container);
+                } else if ev[1] != 0 {
+                    // POLLHUP: every filtered process is gone.
+                    break;
+                }
+            }
         })
+        .map_err(|e| Error::io("start the handoff thread", e))?;
+        Ok(Handoff { worker })
     }
 
     /// Stops the thread and waits for it.
     pub fn stop(&mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = sys::write(self.stop.as_fd(), b"x");
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Handoff {
-    fn drop(&mut self) {
-        self.stop();
+        let _ = self.worker.stop();
     }
 }
 

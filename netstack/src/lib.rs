@@ -98,6 +98,7 @@ pub mod tap;
 mod tcp;
 mod udp;
 pub mod wire;
+mod worker;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -107,6 +108,7 @@ pub use handoff::Handoff;
 pub use icmp::ping_unavailable;
 pub use ports::{bind_ports, BoundPorts};
 pub use stack::Stack;
+pub use worker::Worker;
 
 #[doc(hidden)]
 pub use sys::{open_fd_count, setns_net, unshare_netns};

@@ -42,6 +42,7 @@ use std::time::Duration;
 use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::sys::{self, Epoll, EV_ERR, EV_IN, EV_OUT, EV_RDHUP};
+use crate::worker::Worker;
 use crate::{Error, PortForward, Result};
 
 /// Requested size of each pipe (the kernel's default cap for users).
@@ -202,11 +203,7 @@ struct Splicer {
 /// The running `netsplice` thread; stopping it (or dropping this) closes
 /// every spliced connection and listener.
 pub(crate) struct SpliceThread {
-    stop: OwnedFd,
-    /// The read end of `stop`, kept open: writing to a pipe whose reader
-    /// is gone (the thread ended by itself) would raise SIGPIPE.
-    _stop_reader: OwnedFd,
-    thread: Option<std::thread::JoinHandle<()>>,
+    worker: Worker<()>,
 }
 
 impl SpliceThread {
@@ -220,45 +217,35 @@ impl SpliceThread {
     ) -> Result<SpliceThread> {
         let netns = sys::tap_netns(tap.as_fd())
             .map_err(|e| Error::io("find the container's network namespace", e))?;
-        let (stop_r, stop_w) = sys::pipe(4096).map_err(|e| Error::io("create a pipe", e))?;
-        let stop_reader = stop_r
-            .try_clone()
-            .map_err(|e| Error::io("duplicate a pipe", e))?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("netsplice".into())
-            .spawn(move || {
-                let splicer = match sys::block_sigpipe()
-                    .map_err(|e| Error::io("block SIGPIPE", e))
-                    .and_then(|()| {
-                        sys::setns_net(netns.as_fd())
-                            .map_err(|e| Error::io("enter the container's network namespace", e))
-                    })
-                    .and_then(|()| crate::tap::loopback_up())
-                    .and_then(|()| Splicer::new(listeners, target, host_buffer, &stop_r))
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
-                drop(netns);
-                let _ = tx.send(Ok(()));
-                splicer.run();
-            })
-            .map_err(|e| Error::io("start the splice thread", e))?;
+        let worker = Worker::spawn("netsplice", move |stop| {
+            let splicer = match sys::block_sigpipe()
+                .map_err(|e| Error::io("block SIGPIPE", e))
+                .and_then(|()| {
+                    sys::setns_net(netns.as_fd())
+                        .map_err(|e| Error::io("enter the container's network namespace", e))
+                })
+                .and_then(|()| crate::tap::loopback_up())
+                .and_then(|()| Splicer::new(listeners, target, host_buffer, &stop))
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            drop(netns);
+            let _ = tx.send(Ok(()));
+            splicer.run();
+        })
+        .map_err(|e| Error::io("start the splice thread", e))?;
         let started = rx.recv().unwrap_or_else(|_| {
             Err(Error::io(
                 "start the splice thread",
                 io::Error::other("thread died"),
             ))
         });
-        let mut handle = SpliceThread {
-            stop: stop_w,
-            _stop_reader: stop_reader,
-            thread: Some(thread),
-        };
+        let mut handle = SpliceThread { worker };
         match started {
             Ok(()) => Ok(handle),
             Err(e) => {
@@ -270,16 +257,7 @@ impl SpliceThread {
 
     /// Stops the thread and waits for it.
     pub fn stop(&mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = sys::write(self.stop.as_fd(), b"x");
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for SpliceThread {
-    fn drop(&mut self) {
-        self.stop();
+        let _ = self.worker.stop();
     }
 }
 

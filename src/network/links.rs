@@ -82,16 +82,7 @@ pub struct NetWorker {
     jobs: mpsc::Sender<Job>,
     thread: Option<std::thread::JoinHandle<()>>,
     dns_stop: Arc<AtomicBool>,
-    uplink: Option<Uplink>,
-}
-
-/// The uplink stack's thread and its stop pipe.
-struct Uplink {
-    stop: OwnedFd,
-    /// The read end, kept open so that a stop after the stack returned by
-    /// itself is no SIGPIPE.
-    _reader: OwnedFd,
-    thread: std::thread::JoinHandle<Result<(), netstack::Error>>,
+    uplink: Option<netstack::Worker<Result<(), netstack::Error>>>,
 }
 
 impl NetWorker {
@@ -178,9 +169,8 @@ impl NetWorker {
 impl Drop for NetWorker {
     fn drop(&mut self) {
         self.dns_stop.store(true, Ordering::Relaxed);
-        if let Some(u) = self.uplink.take() {
-            let _ = rustix::io::write(&u.stop, b"x");
-            let _ = u.thread.join();
+        if let Some(mut u) = self.uplink.take() {
+            let _ = u.stop();
         }
         // Closing the job channel ends the thread, and with it the namespace.
         let (dead, _) = mpsc::channel();
@@ -280,7 +270,7 @@ fn start_uplink(
     tap: OwnedFd,
     cfg: &NetworkConfig,
     others: &[super::Subnet],
-) -> Result<Uplink, LinkError> {
+) -> Result<netstack::Worker<Result<(), netstack::Error>>, LinkError> {
     // The network's own subnet is routed back through the TAP; the other
     // networks' are refused.
     let config = netstack::Config {
@@ -291,18 +281,6 @@ fn start_uplink(
     };
     let bound = netstack::bind_ports(&config).map_err(link_err(&cfg.name))?;
     let stack = netstack::Stack::new(tap, config, bound).map_err(link_err(&cfg.name))?;
-    let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| sys_err(&cfg.name, "create a pipe")(e.into()))?;
-    let reader = stop_r
-        .try_clone()
-        .map_err(sys_err(&cfg.name, "duplicate a pipe"))?;
-    let thread = std::thread::Builder::new()
-        .name(format!("uplink-{}", cfg.name))
-        .spawn(move || stack.run(stop_r))
-        .map_err(sys_err(&cfg.name, "start the uplink thread"))?;
-    Ok(Uplink {
-        stop: stop_w,
-        _reader: reader,
-        thread,
-    })
+    netstack::Worker::spawn(&format!("uplink-{}", cfg.name), move |stop| stack.run(stop))
+        .map_err(sys_err(&cfg.name, "start the uplink thread"))
 }

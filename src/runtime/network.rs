@@ -114,12 +114,7 @@ pub struct Network {
 
 /// The stack running on its thread.
 pub struct Running {
-    stop: OwnedFd,
-    /// The read end of `stop`, kept open: the stack also returns by itself
-    /// (when the TAP goes away), and writing to a pipe without readers
-    /// would kill the monitor with SIGPIPE.
-    _stop_reader: OwnedFd,
-    thread: std::thread::JoinHandle<Result<(), netstack::Error>>,
+    stack: netstack::Worker<Result<(), netstack::Error>>,
     /// Under the handoff driver: the thread answering the container's binds.
     handoff: Option<netstack::Handoff>,
     /// The published ports with the host ports actually bound.
@@ -196,19 +191,10 @@ impl Network {
             None => None,
         };
         let stack = netstack::Stack::new(tap, self.config, self.bound)?;
-        let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| sys_err("create a pipe")(e.into()))?;
-        let stop_reader = stop_r
-            .try_clone()
-            .map_err(|e| sys_err("duplicate a pipe")(e))?;
-        let thread = std::thread::Builder::new()
-            .name("netstack".into())
-            .spawn(move || stack.run(stop_r))
+        let stack = netstack::Worker::spawn("netstack", move |stop| stack.run(stop))
             .map_err(sys_err("start the network thread"))?;
         Ok(Running {
-            stop: stop_w,
-            _stop_reader: stop_reader,
-            thread,
+            stack,
             handoff,
             ports,
         })
@@ -221,11 +207,10 @@ impl Running {
         if let Some(mut h) = self.handoff.take() {
             h.stop();
         }
-        let _ = rustix::io::write(&self.stop, b"x");
-        match self.thread.join() {
-            Ok(Err(e)) => tracing::warn!("network: {e}"),
-            Err(_) => tracing::warn!("network thread panicked"),
-            Ok(Ok(())) => {}
+        match self.stack.stop() {
+            Some(Ok(Err(e))) => tracing::warn!("network: {e}"),
+            Some(Err(_)) => tracing::warn!("network thread panicked"),
+            Some(Ok(Ok(()))) | None => {}
         }
     }
 }
