@@ -51,6 +51,7 @@ use rustix::io::Errno;
 
 use crate::dirplus::Policy;
 use crate::layout;
+use crate::spin::Requests;
 use crate::tree::{join, Tree, ROOT, UPPER};
 use crate::Options;
 
@@ -118,6 +119,8 @@ pub(crate) struct Overlay {
     pub tmp_seq: AtomicU64,
     /// Whether listings carry attributes.
     plus: Policy,
+    /// Request activity, for polling during bursts.
+    pub spin: Requests,
 }
 
 pub(crate) fn is_dir(st: &Stat) -> bool {
@@ -191,6 +194,7 @@ impl Overlay {
             xattr_ok: AtomicBool::new(xattrs),
             tmp_seq: AtomicU64::new(0),
             plus,
+            spin: Requests::new(),
         };
         // The root merges every layer down to the first opaque one.
         let mut root_layers = Vec::new();

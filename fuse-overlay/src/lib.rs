@@ -20,8 +20,9 @@
 //! behind each node), `fs` answers the read-side FUSE requests and holds the
 //! shared state, `dirplus` decides whether a listing carries attributes,
 //! `write` the requests that change the tree, `copyup` copies objects into
-//! the upper layer and writes whiteouts, `sys` holds the few raw system
-//! calls (and all `unsafe`).
+//! the upper layer and writes whiteouts, `spin` lets a server thread poll
+//! during bursts of requests, `sys` holds the few raw system calls (and all
+//! `unsafe`).
 
 pub mod layout;
 
@@ -29,12 +30,14 @@ mod copyup;
 mod dirplus;
 mod fs;
 mod ops;
+mod spin;
 #[doc(hidden)]
 pub mod sys;
 mod tree;
 mod write;
 
 pub use dirplus::ReaddirPlus;
+pub use spin::Spin;
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -152,6 +155,8 @@ pub struct Options {
     pub force_fusermount: bool,
     /// When directory listings carry attributes (see `dirplus`).
     pub readdirplus: ReaddirPlus,
+    /// Whether a server thread polls during bursts of requests (see `spin`).
+    pub spin: Spin,
 }
 
 /// What to mount where.
@@ -176,6 +181,7 @@ pub struct MountHandle {
     own_mount: bool,
     session: Option<fuser::BackgroundSession>,
     tree: std::sync::Arc<std::sync::RwLock<tree::Tree>>,
+    activity: std::sync::Arc<spin::Activity>,
 }
 
 impl std::fmt::Debug for MountHandle {
@@ -196,6 +202,16 @@ impl MountHandle {
     /// kernel holds, and their parents. It shrinks when the kernel forgets.
     pub fn live_inodes(&self) -> usize {
         self.tree.read().map(|t| t.len()).unwrap_or(0)
+    }
+
+    /// Whether a server thread polls for requests right now (see [`Spin`]).
+    pub fn polling(&self) -> bool {
+        self.activity.polling()
+    }
+
+    /// How many bursts of requests a server thread polled through.
+    pub fn polled_bursts(&self) -> u64 {
+        self.activity.episodes()
     }
 
     /// Unmounts and waits for the server threads. If the filesystem is busy
@@ -322,6 +338,8 @@ impl Drop for Server {
 /// Serves `layers` on a connection made by [`mount_connection`].
 pub fn serve(connection: OwnedFd, layers: Layers) -> Result<Server, Error> {
     let (fs, fcfg) = prepare(&layers.lower, &layers.upper, &layers.work, &layers.options)?;
+    start_spin(&fs, &connection, layers.options.spin)
+        .map_err(|e| Error::io("start threads for", &layers.upper, e))?;
     let session = fuser::Session::from_fd(fs, connection, fcfg.acl, fcfg)
         .map_err(|e| Error::io("start fuse session on", &layers.upper, e))?;
     let session = session
@@ -330,6 +348,12 @@ pub fn serve(connection: OwnedFd, layers: Layers) -> Result<Server, Error> {
     Ok(Server {
         session: Some(session),
     })
+}
+
+/// Starts the thread that lets a server thread poll `connection` during
+/// bursts (see `spin`); it works on a duplicate of the fd fuser will read.
+fn start_spin(fs: &fs::Overlay, connection: &OwnedFd, mode: Spin) -> io::Result<()> {
+    fs.spin.start(mode, connection.try_clone()?)
 }
 
 /// Opens and checks the layers; the filesystem and the session settings.
@@ -368,6 +392,7 @@ fn prepare(
 pub fn mount(config: Config) -> Result<MountHandle, Error> {
     let (fs, mut fcfg) = prepare(&config.lower, &config.upper, &config.work, &config.options)?;
     let tree = fs.tree.clone();
+    let activity = fs.spin.activity.clone();
     let mp = &config.mountpoint;
     let mp_stat = rustix::fs::stat(mp).map_err(|e| Error::io("stat mount point", mp, e))?;
     if mp_stat.st_mode & 0o170000 != 0o040000 {
@@ -385,6 +410,10 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
     };
     let (session, own_mount) = match own {
         Ok(fd) => {
+            if let Err(e) = start_spin(&fs, &fd, config.options.spin) {
+                let _ = sys::unmount(mp);
+                return Err(Error::io("start threads for", mp, e));
+            }
             let session = match fuser::Session::from_fd(fs, fd, fcfg.acl, fcfg) {
                 Ok(s) => s,
                 Err(e) => {
@@ -432,6 +461,7 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
         own_mount,
         session: Some(session),
         tree,
+        activity,
     })
 }
 

@@ -50,10 +50,12 @@ impl Filesystem for Overlay {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.spin.note();
         Overlay::lookup(self, parent, name, reply)
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.spin.note();
         Overlay::getattr(self, ino, fh, reply)
     }
 
@@ -75,6 +77,7 @@ impl Filesystem for Overlay {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.spin.note();
         match self.do_setattr(ino.0, mode, uid, gid, size, atime, mtime, fh) {
             Ok(st) => reply.attr(&ttl(&[UPPER]), &self.attr(ino.0, &st)),
             Err(e) => reply.error(fuse_err(e)),
@@ -82,6 +85,7 @@ impl Filesystem for Overlay {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.spin.note();
         Overlay::readlink(self, ino, reply)
     }
 
@@ -95,6 +99,7 @@ impl Filesystem for Overlay {
         rdev: u32,
         reply: ReplyEntry,
     ) {
+        self.spin.note();
         self.entry(self.do_mknod(req, parent.0, name, mode, rdev), reply)
     }
 
@@ -107,14 +112,17 @@ impl Filesystem for Overlay {
         _umask: u32,
         reply: ReplyEntry,
     ) {
+        self.spin.note();
         self.entry(self.do_mkdir(req, parent.0, name, mode), reply)
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.spin.note();
         empty(self.do_unlink(parent.0, name), reply)
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.spin.note();
         empty(self.do_rmdir(parent.0, name), reply)
     }
 
@@ -126,6 +134,7 @@ impl Filesystem for Overlay {
         target: &Path,
         reply: ReplyEntry,
     ) {
+        self.spin.note();
         self.entry(self.do_symlink(req, parent.0, link_name, target), reply)
     }
 
@@ -139,6 +148,7 @@ impl Filesystem for Overlay {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         empty(
             self.do_rename(parent.0, name, newparent.0, newname, flags),
             reply,
@@ -154,6 +164,7 @@ impl Filesystem for Overlay {
         whence: i32,
         reply: fuser::ReplyLseek,
     ) {
+        self.spin.note();
         // The kernel handles SEEK_SET/CUR/END itself; only SEEK_DATA and
         // SEEK_HOLE come here, and they must see the layer file's holes.
         let to = match (whence, u64::try_from(offset)) {
@@ -179,10 +190,12 @@ impl Filesystem for Overlay {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        self.spin.note();
         self.entry(self.do_link(ino.0, newparent.0, newname), reply)
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.spin.note();
         match self.do_open(ino.0, flags.0) {
             Ok(fh) => reply.opened(FileHandle(fh), KEEP),
             Err(e) => reply.error(fuse_err(e)),
@@ -200,6 +213,7 @@ impl Filesystem for Overlay {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.spin.note();
         Overlay::read(self, fh, offset, size, reply)
     }
 
@@ -215,6 +229,7 @@ impl Filesystem for Overlay {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.spin.note();
         match self.do_write(fh, offset, data) {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fuse_err(e)),
@@ -233,6 +248,7 @@ impl Filesystem for Overlay {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         reply.error(fuser::Errno::ENOSYS)
     }
 
@@ -246,6 +262,7 @@ impl Filesystem for Overlay {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         self.files.write().unwrap().remove(&fh.0);
         reply.ok()
     }
@@ -258,6 +275,7 @@ impl Filesystem for Overlay {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         let r = self.file(fh).and_then(|f| {
             if datasync {
                 rustix::fs::fdatasync(f.as_fd())
@@ -269,6 +287,7 @@ impl Filesystem for Overlay {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.spin.note();
         Overlay::opendir(self, ino, reply)
     }
 
@@ -280,6 +299,7 @@ impl Filesystem for Overlay {
         offset: u64,
         reply: ReplyDirectory,
     ) {
+        self.spin.note();
         Overlay::readdir(self, fh, offset, reply)
     }
 
@@ -291,6 +311,7 @@ impl Filesystem for Overlay {
         offset: u64,
         reply: ReplyDirectoryPlus,
     ) {
+        self.spin.note();
         Overlay::readdirplus(self, fh, offset, reply)
     }
 
@@ -302,6 +323,7 @@ impl Filesystem for Overlay {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         Overlay::releasedir(self, fh);
         reply.ok()
     }
@@ -314,10 +336,12 @@ impl Filesystem for Overlay {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         reply.ok()
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.spin.note();
         Overlay::statfs(self, reply)
     }
 
@@ -331,22 +355,27 @@ impl Filesystem for Overlay {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         empty(self.do_setxattr(ino.0, name, value, flags), reply)
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        self.spin.note();
         Overlay::getxattr(self, ino, name, size, reply)
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        self.spin.note();
         Overlay::listxattr(self, ino, size, reply)
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.spin.note();
         empty(self.do_removexattr(ino.0, name), reply)
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
+        self.spin.note();
         reply.ok()
     }
 
@@ -360,6 +389,7 @@ impl Filesystem for Overlay {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        self.spin.note();
         match self.do_create(req, parent.0, name, mode, flags) {
             Ok((ino, st, fh)) => reply.created(
                 &ttl(&[UPPER]),
@@ -382,6 +412,7 @@ impl Filesystem for Overlay {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        self.spin.note();
         let r = self.file(fh).and_then(|f| {
             rustix::fs::fallocate(
                 f.as_fd(),

@@ -117,6 +117,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "xattr_markers" | "noxattrs" => o.xattrs = false,
             "threads" => o.threads = num(v)? as usize,
             "readdirplus" => o.readdirplus = v.parse()?,
+            "spin" => o.spin = v.parse()?,
             _ if IGNORED.contains(&k) || k == "fsname" || k == "subtype" => {}
             _ => eprintln!("rless-fuse-overlay: warning: ignoring unknown option {opt}"),
         }
@@ -323,5 +324,22 @@ mod tests {
         );
         let e = o("readdirplus=maybe").err().unwrap();
         assert!(e.contains("readdirplus=maybe"), "{e}");
+    }
+
+    #[test]
+    fn spin_option() {
+        let o = |v: &str| {
+            parse(&s(&[
+                "-o",
+                &format!("lowerdir=/a,upperdir=/u,workdir=/w{v}"),
+                "/m",
+            ]))
+        };
+        let spin = |v: &str| o(v).unwrap().config.options.spin;
+        assert_eq!(spin(""), fuse_overlay::Spin::Auto);
+        assert_eq!(spin(",spin=off"), fuse_overlay::Spin::Off);
+        assert_eq!(spin(",spin=auto"), fuse_overlay::Spin::Auto);
+        let e = o(",spin=fast").err().unwrap();
+        assert!(e.contains("spin=fast"), "{e}");
     }
 }
