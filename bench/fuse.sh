@@ -4,9 +4,10 @@
 # generated once per run): cold and warm sequential read of the big file,
 # `find` (cold, right after the mount, and warm), `stat` of every file
 # (after the finds, and cold on a fresh mount), copy-up of the big file
-# (against cp), and creating 10,000 small files. rless runs twice: with its
-# default listing policy and with `readdirplus=always` (rless-plus). Prints medians and ratios; removes everything
-# it made, mounts included, on exit.
+# (against cp), and creating 10,000 small files. rless runs three times:
+# with its defaults, with `readdirplus=always` (rless-plus) and with
+# `spin=off` (rless-nospin, no polling during bursts). Prints medians and
+# ratios; removes everything it made, mounts included, on exit.
 #
 # Needs root (or CAP_SYS_ADMIN) for mounting and for dropping caches.
 # Env: BENCH_DIR (default /var/tmp/rless-fuse-bench; not tmpfs, so reads
@@ -62,6 +63,7 @@ mount_fs() {
         fuse-overlayfs) "$FOVL" -o "$o" "$MNT" ;;
         rless) "$RLESS" -o "$o" "$MNT" ;;
         rless-plus) "$RLESS" -o "$o,readdirplus=always" "$MNT" ;;
+        rless-nospin) "$RLESS" -o "$o,spin=off" "$MNT" ;;
     esac
 }
 umount_fs() {
@@ -108,7 +110,7 @@ for _ in $(seq "$REPS"); do
 done
 CP=$(echo "$cp_time" | median)
 
-for k in kernel fuse-overlayfs rless rless-plus; do
+for k in kernel fuse-overlayfs rless rless-plus rless-nospin; do
     echo "measuring $k ..." >&2
     measure "$k"
 done
@@ -117,10 +119,10 @@ ratio() { # a b -> a/b
     if [ -z "${1:-}" ] || [ -z "${2:-}" ] || [ "$1" = nan ] || [ "$2" = nan ]; then echo "-"; else echo "scale=2; $1 / $2" | bc -l; fi
 }
 printf '\nmedian seconds of %s runs; big file %s MiB; cp of the big file: %.3f s\n\n' "$REPS" "$BIG_MB" "$CP"
-printf '%-10s %8s %15s %8s %11s %13s %15s\n' op kernel fuse-overlayfs rless rless-plus rless/kernel fuse-ovl/rless
+printf '%-10s %8s %15s %8s %11s %13s %13s %15s\n' op kernel fuse-overlayfs rless rless-plus rless-nospin rless/kernel fuse-ovl/rless
 for op in cold warm coldfind find stat coldstat copyup create; do
-    k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}; p=${R[rless-plus,$op]:-}
-    printf '%-10s %8s %15s %8s %11s %13s %15s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
+    k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}; p=${R[rless-plus,$op]:-}; n=${R[rless-nospin,$op]:-}
+    printf '%-10s %8s %15s %8s %11s %13s %13s %15s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "${n:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
 done
-printf '%-10s %8s %15s %8s %11s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" "$(ratio "${R[rless-plus,copyup]:-}" "$CP")"
+printf '%-10s %8s %15s %8s %11s %13s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" "$(ratio "${R[rless-plus,copyup]:-}" "$CP")" "$(ratio "${R[rless-nospin,copyup]:-}" "$CP")"
 echo "read throughput: rless warm/kernel warm = $(ratio "${R[kernel,warm]:-}" "${R[rless,warm]:-}") (>= 0.90 wanted)"
