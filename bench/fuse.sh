@@ -6,7 +6,9 @@
 # (after the finds, and cold on a fresh mount), copy-up of the big file
 # (against cp), and creating 10,000 small files. rless runs three times:
 # with its defaults, with `readdirplus=always` (rless-plus) and with
-# `spin=off` (rless-nospin, no polling during bursts). Prints medians and
+# `spin=off` (rless-nospin, no polling during bursts), and once with
+# `writeback` (rless-wb). Also times 20,000 writes of 512 bytes to a new
+# file (smallw). Prints medians and
 # ratios; removes everything it made, mounts included, on exit.
 #
 # Needs root (or CAP_SYS_ADMIN) for mounting and for dropping caches.
@@ -64,6 +66,7 @@ mount_fs() {
         rless) "$RLESS" -o "$o" "$MNT" ;;
         rless-plus) "$RLESS" -o "$o,readdirplus=always" "$MNT" ;;
         rless-nospin) "$RLESS" -o "$o,spin=off" "$MNT" ;;
+        rless-wb) "$RLESS" -o "$o,writeback" "$MNT" ;;
     esac
 }
 umount_fs() {
@@ -73,7 +76,7 @@ umount_fs() {
 
 declare -A R
 measure() { # KIND
-    local k=$1 t s cold="" warm="" cfind="" find="" stat="" copy="" create="" cstat=""
+    local k=$1 t s cold="" warm="" cfind="" find="" stat="" copy="" create="" cstat="" smallw=""
     for _ in $(seq "$REPS"); do
         mount_fs "$k" || { echo "fuse.sh: cannot mount $k, skipped" >&2; return; }
         drop_caches
@@ -85,6 +88,7 @@ measure() { # KIND
         t=$(now); echo x >> "$MNT/big"; sync; copy="$copy $(elapsed "$t")"
         mkdir "$MNT/new"
         t=$(now); (cd "$MNT/new" && seq -f "n%g" 1 10000 | xargs touch); create="$create $(elapsed "$t")"
+        t=$(now); dd if=/dev/zero of="$MNT/small" bs=512 count=20000 status=none; smallw="$smallw $(elapsed "$t")"
         umount_fs
         mount_fs "$k"
         drop_caches
@@ -99,6 +103,7 @@ measure() { # KIND
     R[$k,stat]=$(echo "$stat" | median)
     R[$k,copyup]=$(echo "$copy" | median)
     R[$k,create]=$(echo "$create" | median)
+    R[$k,smallw]=$(echo "$smallw" | median)
 }
 
 cp_time=""
@@ -110,7 +115,7 @@ for _ in $(seq "$REPS"); do
 done
 CP=$(echo "$cp_time" | median)
 
-for k in kernel fuse-overlayfs rless rless-plus rless-nospin; do
+for k in kernel fuse-overlayfs rless rless-plus rless-nospin rless-wb; do
     echo "measuring $k ..." >&2
     measure "$k"
 done
@@ -119,10 +124,10 @@ ratio() { # a b -> a/b
     if [ -z "${1:-}" ] || [ -z "${2:-}" ] || [ "$1" = nan ] || [ "$2" = nan ]; then echo "-"; else echo "scale=2; $1 / $2" | bc -l; fi
 }
 printf '\nmedian seconds of %s runs; big file %s MiB; cp of the big file: %.3f s\n\n' "$REPS" "$BIG_MB" "$CP"
-printf '%-10s %8s %15s %8s %11s %13s %13s %15s\n' op kernel fuse-overlayfs rless rless-plus rless-nospin rless/kernel fuse-ovl/rless
-for op in cold warm coldfind find stat coldstat copyup create; do
-    k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}; p=${R[rless-plus,$op]:-}; n=${R[rless-nospin,$op]:-}
-    printf '%-10s %8s %15s %8s %11s %13s %13s %15s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "${n:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
+printf '%-10s %8s %15s %8s %11s %13s %9s %13s %15s\n' op kernel fuse-overlayfs rless rless-plus rless-nospin rless-wb rless/kernel fuse-ovl/rless
+for op in cold warm coldfind find stat coldstat copyup create smallw; do
+    k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}; p=${R[rless-plus,$op]:-}; n=${R[rless-nospin,$op]:-}; w=${R[rless-wb,$op]:-}
+    printf '%-10s %8s %15s %8s %11s %13s %9s %13s %15s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "${n:--}" "${w:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
 done
 printf '%-10s %8s %15s %8s %11s %13s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" "$(ratio "${R[rless-plus,copyup]:-}" "$CP")" "$(ratio "${R[rless-nospin,copyup]:-}" "$CP")"
 echo "read throughput: rless warm/kernel warm = $(ratio "${R[kernel,warm]:-}" "${R[rless,warm]:-}") (>= 0.90 wanted)"

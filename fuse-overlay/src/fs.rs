@@ -464,8 +464,12 @@ impl Overlay {
             F::FUSE_CACHE_SYMLINKS,
             F::FUSE_ASYNC_READ,
             F::FUSE_MAX_PAGES,
+            F::FUSE_HANDLE_KILLPRIV_V2,
         ] {
             let _ = config.add_capabilities(cap);
+        }
+        if self.opts.writeback {
+            let _ = config.add_capabilities(F::FUSE_WRITEBACK_CACHE);
         }
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);

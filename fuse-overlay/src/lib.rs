@@ -157,6 +157,11 @@ pub struct Options {
     pub readdirplus: ReaddirPlus,
     /// Whether a server thread polls during bursts of requests (see `spin`).
     pub spin: Spin,
+    /// Let the kernel cache writes and send them later (FUSE writeback
+    /// cache). Only safe where the mount is unmounted while the server
+    /// still runs, and where nobody reads the upper layer directly while
+    /// the mount is in use.
+    pub writeback: bool,
 }
 
 /// What to mount where.

@@ -61,7 +61,7 @@ impl Filesystem for Overlay {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -78,7 +78,12 @@ impl Filesystem for Overlay {
         reply: ReplyAttr,
     ) {
         self.spin.note();
-        match self.do_setattr(ino.0, mode, uid, gid, size, atime, mtime, fh) {
+        // Under HANDLE_KILLPRIV_V2 the kernel leaves clearing set-id bits on
+        // truncate to us, and says when with FATTR_KILL_SUIDGID (the caller
+        // lacks CAP_FSETID). fuser does not pass that bit on, so we take a
+        // caller other than root for a caller without CAP_FSETID.
+        let kill = (size.is_some() && req.uid() != 0).then(|| self.unprivileged(req));
+        match self.do_setattr(ino.0, mode, uid, gid, size, atime, mtime, fh, kill) {
             Ok(st) => reply.attr(&ttl(&[UPPER]), &self.attr(ino.0, &st)),
             Err(e) => reply.error(fuse_err(e)),
         }
@@ -219,18 +224,21 @@ impl Filesystem for Overlay {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
         self.spin.note();
-        match self.do_write(fh, offset, data) {
+        let kill = write_flags
+            .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
+            .then(|| self.unprivileged(req));
+        match self.do_write(fh, offset, data, kill) {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fuse_err(e)),
         }

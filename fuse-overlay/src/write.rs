@@ -39,7 +39,69 @@ use crate::layout;
 use crate::tree::{join, UPPER};
 
 /// Flags of an open request that we pass on to the layer file.
-fn open_flags(flags: i32) -> OFlags {
+/// A caller without CAP_FSETID who writes or truncates: the set-id bits of
+/// the file must go, as the kernel clears them for such a caller. The
+/// server keeps CAP_FSETID, so the layer's filesystem would not.
+pub(crate) struct Unprivileged {
+    pub pid: u32,
+    /// The caller's gid, as stored on disk.
+    pub gid: u32,
+}
+
+impl Overlay {
+    /// `req` as an [`Unprivileged`] caller.
+    pub fn unprivileged(&self, req: &Request) -> Unprivileged {
+        Unprivileged {
+            pid: req.pid(),
+            gid: self.opts.gid_map.to_outside(req.gid()),
+        }
+    }
+
+    /// Whether `who` is in group `gid` (on-disk ids): its gid or one of its
+    /// supplementary groups.
+    fn in_group(&self, who: &Unprivileged, gid: u32) -> bool {
+        if who.gid == gid {
+            return true;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", who.pid)) else {
+            return false;
+        };
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Groups:"))
+            .is_some_and(|g| {
+                g.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .any(|x| self.opts.gid_map.to_outside(x) == gid)
+            })
+    }
+
+    /// The mode of a file with `st` once `who` wrote to it, if that
+    /// changes it: without set-user-id, and without set-group-id where
+    /// group execution is on or `who` is not in the file's group (the
+    /// kernel's rule).
+    fn without_setid(&self, st: &Stat, who: &Unprivileged) -> Option<Mode> {
+        let mode = st.st_mode & 0o7777;
+        let mut keep = mode & !0o4000;
+        if mode & 0o2000 != 0 && (mode & 0o010 != 0 || !self.in_group(who, st.st_gid)) {
+            keep &= !0o2000;
+        }
+        (keep != mode && !is_dir(st)).then(|| Mode::from_raw_mode(keep))
+    }
+}
+
+/// The flags to open a layer file with, for a caller's `flags`. Under the
+/// writeback cache the kernel may read pages of a file opened write-only
+/// (to fill a partly written page) and keeps the append offset itself, so
+/// such files are opened read-write and without `O_APPEND`.
+fn open_flags(flags: i32, writeback: bool) -> OFlags {
+    let mut flags = flags;
+    if writeback {
+        if flags & libc::O_ACCMODE == libc::O_WRONLY {
+            flags = flags & !libc::O_ACCMODE | libc::O_RDWR;
+        }
+        flags &= !libc::O_APPEND;
+    }
     let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC;
     OFlags::from_bits_retain((flags & keep) as u32) | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
@@ -169,7 +231,7 @@ impl Overlay {
         let fd = rustix::fs::openat(
             &self.layers[0].fd,
             os(&path),
-            open_flags(flags) | OFlags::CREATE | OFlags::EXCL,
+            open_flags(flags, self.opts.writeback) | OFlags::CREATE | OFlags::EXCL,
             Mode::from_raw_mode(mode & 0o7777),
         )?;
         self.finish_owner(Some(&fd), &path, (uid, gid), mode)?;
@@ -531,16 +593,23 @@ impl Overlay {
         } else {
             (layer, path)
         };
-        let mut of = open_flags(flags);
-        if flags & libc::O_TRUNC != 0 {
-            of |= OFlags::TRUNC;
-        }
-        let fd = rustix::fs::openat(
-            &self.layers[layer as usize].fd,
-            os(&path),
-            of,
-            Mode::empty(),
-        )?;
+        let trunc = if flags & libc::O_TRUNC != 0 {
+            OFlags::TRUNC
+        } else {
+            OFlags::empty()
+        };
+        let dir = &self.layers[layer as usize].fd;
+        let of = open_flags(flags, self.opts.writeback) | trunc;
+        let fd = match rustix::fs::openat(dir, os(&path), of, Mode::empty()) {
+            // A file the server may not read (a server without
+            // CAP_DAC_OVERRIDE): open it write-only; a write of part of an
+            // uncached page then fails, as the kernel cannot fill the page.
+            Err(Errno::ACCESS) if self.opts.writeback => {
+                let of = (open_flags(flags, false) - OFlags::APPEND) | trunc;
+                rustix::fs::openat(dir, os(&path), of, Mode::empty())?
+            }
+            r => r?,
+        };
         Ok(self.add_file(fd))
     }
 
@@ -555,10 +624,17 @@ impl Overlay {
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         fh: Option<FileHandle>,
+        kill: Option<Unprivileged>,
     ) -> R<Stat> {
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, size == Some(0))?;
         let upper = &self.layers[0].fd;
+        if let Some(who) = kill.filter(|_| mode.is_none()) {
+            let st = rustix::fs::statat(upper, os(&path), AtFlags::SYMLINK_NOFOLLOW)?;
+            if let Some(m) = self.without_setid(&st, &who) {
+                rustix::fs::chmodat(upper, os(&path), m, AtFlags::empty())?;
+            }
+        }
         if let Some(m) = mode {
             rustix::fs::chmodat(
                 upper,
@@ -624,8 +700,21 @@ impl Overlay {
         rustix::fs::lremovexattr(self.proc_path(UPPER, &path), name)
     }
 
-    pub fn do_write(&self, fh: FileHandle, offset: u64, data: &[u8]) -> R<usize> {
+    /// Writes `data` at `offset`; `kill` clears the set-id bits first (the
+    /// kernel asks when the writer lacks CAP_FSETID and a bit must go).
+    pub fn do_write(
+        &self,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        kill: Option<Unprivileged>,
+    ) -> R<usize> {
         let f = self.file(fh)?;
+        if let Some(who) = kill {
+            if let Some(m) = self.without_setid(&rustix::fs::fstat(f.as_fd())?, &who) {
+                rustix::fs::fchmod(f.as_fd(), m)?;
+            }
+        }
         let mut done = 0;
         while done < data.len() {
             match rustix::io::pwrite(f.as_fd(), &data[done..], offset + done as u64) {

@@ -95,11 +95,14 @@ fn random_operations_match_plain_directory() {
         let l = lower(tmp.path());
         let reference = tmp.path().join("ref");
         copy_tree(&l, &reference);
-        for xattrs in [true, false] {
-            let d = dirs(tmp.path(), if xattrs { "x" } else { "m" });
-            let reference = tmp.path().join(format!("ref-{xattrs}"));
+        // Whiteouts as xattrs or as marker files; the kernel's writeback
+        // cache on or off.
+        for (xattrs, writeback) in [(true, false), (false, false), (true, true)] {
+            let name = format!("{}{}", if xattrs { "x" } else { "m" }, writeback as u8);
+            let d = dirs(tmp.path(), &name);
+            let reference = tmp.path().join(format!("ref-{name}"));
             copy_tree(&l, &reference);
-            let h = mount_fuse(std::slice::from_ref(&l), &d, xattrs);
+            let h = mount_fuse_wb(std::slice::from_ref(&l), &d, xattrs, writeback);
             let mut rng = Rng(seed * 2 + xattrs as u64 + 1);
             let mut oks = 0;
             for i in 0..400 {
@@ -108,7 +111,7 @@ fn random_operations_match_plain_directory() {
                 let b = random_path(&mut rng);
                 let want = apply(&reference, op, &a, &b, i);
                 let got = apply(&d.mnt, op, &a, &b, i);
-                assert_eq!(got, want, "seed {seed} step {i} xattrs {xattrs}");
+                assert_eq!(got, want, "seed {seed} step {i} {name}");
                 oks += got.ends_with(": ok") as usize;
                 if i % 10 == 5 {
                     // The kernel forgets inodes; the server must free them

@@ -15,6 +15,12 @@ fn concurrent_operations_do_not_deadlock() {
     if !with_caps("concurrent_operations_do_not_deadlock") {
         return;
     }
+    stress(false);
+    stress(true);
+}
+
+/// One run, with the kernel's writeback cache on or off.
+fn stress(writeback: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let l = tmp.path().join("lower");
     for t in 0..4 {
@@ -23,7 +29,7 @@ fn concurrent_operations_do_not_deadlock() {
     }
     fs::create_dir_all(l.join("shared")).unwrap();
     let d = dirs(tmp.path(), "fuse");
-    let h = mount_fuse(std::slice::from_ref(&l), &d, true);
+    let h = mount_fuse_wb(std::slice::from_ref(&l), &d, true, writeback);
     let (tx, rx) = mpsc::channel();
     let mnt = d.mnt.clone();
     std::thread::spawn(move || {
@@ -75,7 +81,9 @@ fn concurrent_operations_do_not_deadlock() {
         tx.send(()).unwrap();
     });
     rx.recv_timeout(Duration::from_secs(120))
-        .expect("stress threads did not finish in 120 s: deadlock?");
+        .unwrap_or_else(|_| {
+            panic!("stress threads (writeback {writeback}) did not finish in 120 s: deadlock?")
+        });
     dump(&d.mnt);
     h.unmount().unwrap();
 }

@@ -118,6 +118,13 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "threads" => o.threads = num(v)? as usize,
             "readdirplus" => o.readdirplus = v.parse()?,
             "spin" => o.spin = v.parse()?,
+            "writeback" => {
+                o.writeback = match v {
+                    "" | "1" | "yes" => true,
+                    "0" | "no" => false,
+                    _ => return Err(format!("writeback={v}: expected 1 or 0")),
+                }
+            }
             _ if IGNORED.contains(&k) || k == "fsname" || k == "subtype" => {}
             _ => eprintln!("rless-fuse-overlay: warning: ignoring unknown option {opt}"),
         }

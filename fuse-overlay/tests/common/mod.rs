@@ -104,11 +104,17 @@ pub fn dirs(base: &Path, name: &str) -> Dirs {
 }
 
 pub fn mount_fuse(lower: &[PathBuf], d: &Dirs, xattrs: bool) -> MountHandle {
+    mount_fuse_wb(lower, d, xattrs, false)
+}
+
+/// [`mount_fuse`], with the kernel's writeback cache on or off.
+pub fn mount_fuse_wb(lower: &[PathBuf], d: &Dirs, xattrs: bool, writeback: bool) -> MountHandle {
     mount_fuse_with(
         lower,
         d,
         Options {
             xattrs,
+            writeback,
             ..Options::default()
         },
     )

@@ -1,0 +1,87 @@
+//! Set-user-id and set-group-id bits after a write or a truncate by a
+//! caller without CAP_FSETID, and by root: the same through fuse-overlay
+//! (which clears them itself, as the kernel leaves that to the server
+//! under HANDLE_KILLPRIV_V2) as through kernel overlayfs, with and without
+//! the writeback cache.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// (name, mode, who, shell command run in the mount's root).
+const CASES: &[(&str, u32, u32, &str)] = &[
+    ("w_suid", 0o4777, 1000, "printf x >> w_suid"),
+    ("w_sgid_x", 0o2777, 1000, "printf x >> w_sgid_x"),
+    ("w_sgid_nox", 0o2767, 1000, "printf x >> w_sgid_nox"),
+    ("w_both", 0o6777, 1000, "printf x > w_both"),
+    ("t_suid", 0o4777, 1000, "truncate -s 1 t_suid"),
+    ("root_w", 0o4777, 0, "printf x >> root_w"),
+    ("root_t", 0o6777, 0, "truncate -s 1 root_t"),
+];
+
+fn run_cases(mnt: &Path) -> Vec<String> {
+    let mut log = Vec::new();
+    for (name, _, who, cmd) in CASES {
+        let mut c = Command::new("sh");
+        c.args(["-c", cmd]).current_dir(mnt);
+        if *who != 0 {
+            c.uid(*who).gid(*who);
+        }
+        let st = c.status().unwrap();
+        let m = fs::symlink_metadata(mnt.join(name)).unwrap();
+        log.push(format!(
+            "{name}: exit {:?} mode {:o} size {}",
+            st.code(),
+            m.mode() & 0o7777,
+            m.len()
+        ));
+    }
+    log
+}
+
+#[test]
+fn set_id_bits_are_cleared_like_kernel_overlay() {
+    let test = "set_id_bits_are_cleared_like_kernel_overlay";
+    if !real_root() {
+        skip(test, "writing as another uid needs real root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let lower = tmp.path().join("lower");
+    fs::create_dir(&lower).unwrap();
+    for (name, mode, _, _) in CASES {
+        let p = lower.join(name);
+        fs::write(&p, "0123").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).unwrap();
+    }
+    let lowers = vec![lower];
+
+    let kd = dirs(tmp.path(), "kernel");
+    let k = match mount_kernel(&lowers, &kd) {
+        Ok(k) => k,
+        Err(e) => return skip(test, &e),
+    };
+    let want = run_cases(&kd.mnt);
+    drop(k);
+    // The cases must show both outcomes, or they prove nothing.
+    assert!(want.iter().any(|l| l.contains("mode 777 ")), "{want:?}");
+    assert!(want.iter().any(|l| l.contains("mode 4777 ")), "{want:?}");
+
+    for writeback in [false, true] {
+        let d = dirs(tmp.path(), if writeback { "fuse-wb" } else { "fuse" });
+        let h = mount_fuse_wb(&lowers, &d, true, writeback);
+        let got = run_cases(&d.mnt);
+        h.unmount().unwrap();
+        assert_eq!(
+            got, want,
+            "fuse-overlay (left, writeback {writeback}) and kernel overlay"
+        );
+    }
+}
