@@ -14,7 +14,8 @@ use std::process::Command;
 
 use common::*;
 
-/// (name, mode, who, shell command run in the mount's root).
+/// Steps in order: (file, its mode in the lower layer, uid, shell command
+/// run in the mount's root).
 const CASES: &[(&str, u32, u32, &str)] = &[
     ("w_suid", 0o4777, 1000, "printf x >> w_suid"),
     ("w_sgid_x", 0o2777, 1000, "printf x >> w_sgid_x"),
@@ -23,6 +24,11 @@ const CASES: &[(&str, u32, u32, &str)] = &[
     ("t_suid", 0o4777, 1000, "truncate -s 1 t_suid"),
     ("root_w", 0o4777, 0, "printf x >> root_w"),
     ("root_t", 0o6777, 0, "truncate -s 1 root_t"),
+    // A write, then set-user-id set again, then another write: the kernel
+    // must not have remembered the file as having nothing to clear.
+    ("again", 0o777, 1000, "printf x >> again"),
+    ("again", 0o777, 0, "chmod 4777 again"),
+    ("again", 0o777, 1000, "printf y >> again"),
 ];
 
 fn run_cases(mnt: &Path) -> Vec<String> {

@@ -334,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn spin_option() {
+    fn spin_and_writeback_options() {
         let o = |v: &str| {
             parse(&s(&[
                 "-o",
@@ -348,5 +348,11 @@ mod tests {
         assert_eq!(spin(",spin=auto"), fuse_overlay::Spin::Auto);
         let e = o(",spin=fast").err().unwrap();
         assert!(e.contains("spin=fast"), "{e}");
+        let wb = |v: &str| o(v).unwrap().config.options.writeback;
+        assert!(!wb(""));
+        assert!(wb(",writeback"));
+        assert!(wb(",writeback=1"));
+        assert!(!wb(",writeback=0"));
+        assert!(o(",writeback=maybe").is_err());
     }
 }
