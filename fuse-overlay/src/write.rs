@@ -38,7 +38,6 @@ use crate::fs::{is_dir, is_overlay_xattr, os, Found, Overlay, R};
 use crate::layout;
 use crate::tree::{join, UPPER};
 
-/// Flags of an open request that we pass on to the layer file.
 /// A caller without CAP_FSETID who writes or truncates: the set-id bits of
 /// the file must go, as the kernel clears them for such a caller. The
 /// server keeps CAP_FSETID, so the layer's filesystem would not.
