@@ -8,8 +8,8 @@
 # with its defaults, with `readdirplus=always` (rless-plus) and with
 # `spin=off` (rless-nospin, no polling during bursts), and once with
 # `writeback` (rless-wb). Also times 20,000 writes of 512 bytes to a new
-# file (smallw). Prints medians and
-# ratios; removes everything it made, mounts included, on exit.
+# file (smallw). Prints medians and ratios; removes everything it made,
+# mounts included, on exit.
 #
 # Needs root (or CAP_SYS_ADMIN) for mounting and for dropping caches.
 # Env: BENCH_DIR (default /var/tmp/rless-fuse-bench; not tmpfs, so reads
@@ -129,5 +129,5 @@ for op in cold warm coldfind find stat coldstat copyup create smallw; do
     k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}; p=${R[rless-plus,$op]:-}; n=${R[rless-nospin,$op]:-}; w=${R[rless-wb,$op]:-}
     printf '%-10s %8s %15s %8s %11s %13s %9s %13s %15s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "${n:--}" "${w:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
 done
-printf '%-10s %8s %15s %8s %11s %13s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" "$(ratio "${R[rless-plus,copyup]:-}" "$CP")" "$(ratio "${R[rless-nospin,copyup]:-}" "$CP")"
+printf '%-10s %8s %15s %8s %11s %13s %9s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" "$(ratio "${R[rless-plus,copyup]:-}" "$CP")" "$(ratio "${R[rless-nospin,copyup]:-}" "$CP")" "$(ratio "${R[rless-wb,copyup]:-}" "$CP")"
 echo "read throughput: rless warm/kernel warm = $(ratio "${R[kernel,warm]:-}" "${R[rless,warm]:-}") (>= 0.90 wanted)"
