@@ -157,6 +157,65 @@ fn fuse_driver_detached_and_exec() {
     });
 }
 
+/// With `--storage-opt writeback` the FUSE root uses the kernel's writeback
+/// cache: what a container wrote to a file it still holds open may be only
+/// in the page cache. `commit` and `diff` read the writable layer from
+/// outside, so they must see it anyway. On 6.18 the FUSE bdi's strict dirty
+/// limit starts writeback at once, so the content check would pass here
+/// even without the flush; what this machine does check is the flush's own
+/// path (an agent joins the running container and syncs its root), which
+/// fails loudly if it is refused.
+#[test]
+fn fuse_driver_writeback_reaches_commit_and_diff() {
+    for_each_user("fuse_driver_writeback_reaches_commit_and_diff", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let bad = ctx.rless(&["run", "--rm", "--storage-opt", "size=1G", IMG, "true"]);
+        assert_eq!(bad.code, Some(ERR_EXIT), "{bad}");
+        assert!(bad.stderr.contains("--storage-opt"), "{bad}");
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "fw",
+            "--storage-driver",
+            "fuse-overlay",
+            "--storage-opt",
+            "writeback",
+            IMG,
+            "sh",
+            "-c",
+            "exec 3>/data/open; echo pending >&3; echo ready > /tmp/ready; sleep 60",
+        ]);
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = ctx.rless(&["exec", "fw", "cat", "/tmp/ready"]).stdout;
+            if seen.contains("ready") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(seen.contains("ready"), "the container wrote: {seen:?}");
+        let insp = ctx.ok(&["inspect", "fw"]);
+        let v: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+        assert_eq!(
+            v[0]["HostConfig"]["StorageOpt"]["writeback"], "true",
+            "{insp}"
+        );
+        let diff = ctx.ok(&["diff", "fw"]);
+        assert!(diff.stdout.contains("A /data/open"), "{diff}");
+        ctx.ok(&["commit", "fw", "fwimg"]);
+        let out = ctx.ok(&["run", "--rm", "fwimg", "cat", "/data/open"]);
+        assert_eq!(
+            out.stdout, "pending\n",
+            "the commit holds the unclosed write: {out}"
+        );
+        ctx.ok(&["rm", "-f", "fw"]);
+        ctx.ok(&["rmi", "fwimg"]);
+    });
+}
+
 #[test]
 fn info_reports_the_driver_run_uses() {
     for_each_user("info_reports_the_driver_run_uses", |ctx| {

@@ -45,6 +45,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     drop(store);
     let _ = (a.pause, a.quiet);
+    container::flush_writes(&dir)?;
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }

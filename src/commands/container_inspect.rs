@@ -116,6 +116,10 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             },
             "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
             "IdMapping": sp.ids.name(),
+            "StorageOpt": match &sp.rootfs {
+                RootFs::Layers(l) if l.writeback => serde_json::json!({"writeback": "true"}),
+                _ => serde_json::json!({}),
+            },
         })),
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},

@@ -19,6 +19,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let (_, dir) = container::find(&store, &a.container)?;
     drop(store);
+    container::flush_writes(&dir)?;
     // The writable layer holds files of subordinate ids: read it inside the namespace.
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);

@@ -190,6 +190,11 @@ impl Tree {
         Ok(Tree { root })
     }
 
+    /// Writes back what the kernel caches for the filesystem of the root.
+    pub fn sync(&self) -> Result<(), CpError> {
+        rfs::syncfs(&self.root).map_err(io_err("write back the cached writes of", "/"))
+    }
+
     fn resolve(&self, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
         let p = if path.is_empty() { "." } else { path };
         rfs::openat2(

@@ -68,6 +68,7 @@ enum Request {
     Stat { path: String, follow: bool },
     Pack(PackSpec),
     Unpack { dir: String, owner: Owner },
+    Sync,
 }
 
 /// A helper process inside the container; see the module comment.
@@ -137,6 +138,16 @@ impl Agent {
             follow,
         })?;
         self.answer()
+    }
+
+    /// Writes back what the kernel caches for the container's root
+    /// filesystem (a FUSE root's writeback cache), then lets the agent go.
+    pub fn sync(mut self) -> Result<(), AgentError> {
+        self.send(&Request::Sync)?;
+        let r = self.answer();
+        let _ = self.sock.get_ref().shutdown(std::net::Shutdown::Both);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        r
     }
 
     /// Packs `spec` in the container and hands the tar stream to `take`.
@@ -221,6 +232,11 @@ fn agent_main(access: &Access, sock: UnixStream, mut status: File) -> i32 {
             return 125;
         };
         match req {
+            Request::Sync => {
+                let r = tree.sync().map_err(|e| e.to_string());
+                let _ = reply(&mut writer, &serde_json::to_value(r).expect("json"));
+                return 0;
+            }
             Request::Stat { path, follow } => {
                 let r = tree.stat(&path, follow).map_err(|e| e.to_string());
                 if reply(&mut writer, &serde_json::to_value(r).expect("json")).is_err() {

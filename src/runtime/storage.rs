@@ -63,6 +63,12 @@ pub struct Layers {
     pub work: PathBuf,
     #[serde(default)]
     pub driver: Driver,
+    /// fuse-overlay only: the kernel's writeback cache (`--storage-opt
+    /// writeback`). Writes are gathered in the page cache and sent soon
+    /// after; a failed write (full disk, quota) shows at close or fsync
+    /// instead of at `write(2)`, which is why it is off by default.
+    #[serde(default)]
+    pub writeback: bool,
 }
 
 /// Init side: mounts the layers at `target`; returns the driver used.
@@ -145,6 +151,12 @@ pub fn answer(
                 work: layers.work.clone(),
                 options: fuse_overlay::Options {
                     xattrs: true,
+                    // The mount goes away only after every process of the
+                    // container closed its files (each close sends the
+                    // file's pages) while the server still runs; `commit`
+                    // and `diff`, which read the layer from outside, first
+                    // call `container::flush_writes`.
+                    writeback: layers.writeback,
                     ..Default::default()
                 },
             };

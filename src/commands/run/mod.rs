@@ -77,6 +77,9 @@ pub struct Args {
     /// Union filesystem: overlay (kernel) or fuse-overlay; default: overlay where the kernel allows it.
     #[arg(long, env = "RLESS_STORAGE_DRIVER", default_value = "auto")]
     storage_driver: String,
+    /// Storage option: writeback[=true|false] (fuse-overlay: gather writes in the kernel's page cache; a full disk then shows at close, not at write).
+    #[arg(long)]
+    storage_opt: Vec<String>,
     /// Run an exploded root filesystem directory instead of an image.
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
@@ -269,6 +272,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             a.storage_driver
         )
     })?;
+    let writeback = storage_options(&a.storage_opt)?;
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {
@@ -493,6 +497,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             upper: dir.join("upper"),
             work: dir.join("work"),
             driver,
+            writeback,
         }),
     };
     let mut env = defaults.env;

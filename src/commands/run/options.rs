@@ -34,6 +34,19 @@ pub(super) fn security_options(opts: &[String], privileged: bool) -> Result<(Sec
     Ok((seccomp, nnp))
 }
 
+/// `--storage-opt`: whether fuse-overlay uses the kernel's writeback cache.
+pub(super) fn storage_options(opts: &[String]) -> Result<bool> {
+    let mut writeback = false;
+    for o in opts {
+        match o.split_once('=').unwrap_or((o.as_str(), "")) {
+            ("writeback", "" | "true") => writeback = true,
+            ("writeback", "false") => writeback = false,
+            _ => bail!("invalid --storage-opt {o:?}: use writeback[=true|false]"),
+        }
+    }
+    Ok(writeback)
+}
+
 /// `--ulimit NAME=SOFT[:HARD]`; -1 or "unlimited" means no limit.
 pub(super) fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
     let bad = || {
