@@ -15,7 +15,7 @@
 //! (`user.overlay.opaque`/`trusted.overlay.opaque` = `y`, or a
 //! `.wh..wh..opq` marker inside) or a non-directory.
 //!
-//! Readdir takes a snapshot at the first `readdir` of an open directory:
+//! A listing reads a snapshot (see `listing`) of the merged directory:
 //! each layer's entries, top down, skipping names already seen or whited
 //! out by a layer above, and hiding `.wh.*` markers. Inode numbers of the
 //! entries come from the same key table as lookup, so `d_ino` matches
@@ -43,14 +43,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
-    FileAttr, FileHandle, FileType, FopenFlags, Generation, INodeNo, KernelConfig, ReplyAttr,
-    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr,
+    FileAttr, FileHandle, FileType, Generation, INodeNo, KernelConfig, ReplyAttr, ReplyData,
+    ReplyEntry, ReplyStatfs, ReplyXattr,
 };
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::dirplus::Policy;
 use crate::layout;
+use crate::listing::Listings;
 use crate::spin::Requests;
 use crate::tree::{join, Tree, ROOT, UPPER};
 use crate::Options;
@@ -96,11 +97,6 @@ impl Found {
     }
 }
 
-struct DirHandle {
-    ino: u64,
-    snap: Option<Arc<Vec<DirEnt>>>,
-}
-
 /// The union filesystem served over FUSE.
 pub(crate) struct Overlay {
     pub layers: Vec<Layer>,
@@ -110,7 +106,10 @@ pub(crate) struct Overlay {
     pub tree: Arc<RwLock<Tree>>,
     pub ns: RwLock<()>,
     pub files: RwLock<HashMap<u64, Arc<OwnedFd>>>,
-    dirs: Mutex<HashMap<u64, DirHandle>>,
+    /// Open directories and the snapshots listings read.
+    pub(crate) listings: Mutex<Listings>,
+    /// The kernel lets OPENDIR go unanswered (see `listing`).
+    pub(crate) no_opendir: bool,
     next_fh: AtomicU64,
     /// Whether 0:0 character devices can be made in the upper layer.
     pub mknod_ok: AtomicBool,
@@ -118,7 +117,7 @@ pub(crate) struct Overlay {
     pub xattr_ok: AtomicBool,
     pub tmp_seq: AtomicU64,
     /// Whether listings carry attributes.
-    plus: Policy,
+    pub(crate) plus: Policy,
     /// Request activity, for polling during bursts.
     pub spin: Requests,
 }
@@ -188,7 +187,8 @@ impl Overlay {
             tree: Arc::new(RwLock::new(Tree::new(vec![UPPER], (0, 0)))),
             ns: RwLock::new(()),
             files: RwLock::new(HashMap::new()),
-            dirs: Mutex::new(HashMap::new()),
+            listings: Mutex::new(Listings::default()),
+            no_opendir: false,
             next_fh: AtomicU64::new(1),
             mknod_ok: AtomicBool::new(xattrs),
             xattr_ok: AtomicBool::new(xattrs),
@@ -456,8 +456,10 @@ impl Overlay {
 
     // ---- request handlers of the read side ----
 
-    pub fn init(&self, config: &mut KernelConfig) {
+    pub fn init(&mut self, config: &mut KernelConfig) {
         use fuser::InitFlags as F;
+        self.no_opendir = !self.opts.opendir_handles
+            && config.capabilities().contains(F::FUSE_NO_OPENDIR_SUPPORT);
         for cap in [
             F::FUSE_DO_READDIRPLUS | F::FUSE_READDIRPLUS_AUTO,
             F::FUSE_PARALLEL_DIROPS,
@@ -547,124 +549,11 @@ impl Overlay {
         });
     }
 
-    pub fn opendir(&self, ino: INodeNo, reply: ReplyOpen) {
-        let fh = self.new_fh();
-        self.dirs.lock().unwrap().insert(
-            fh,
-            DirHandle {
-                ino: ino.0,
-                snap: None,
-            },
-        );
-        reply.opened(
-            FileHandle(fh),
-            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR,
-        );
-    }
-
-    pub fn releasedir(&self, fh: FileHandle) {
-        self.dirs.lock().unwrap().remove(&fh.0);
-    }
-
-    /// The snapshot of an open directory, taken on first use.
-    fn snapshot(&self, fh: FileHandle) -> R<(u64, Arc<Vec<DirEnt>>)> {
-        let ino = {
-            let d = self.dirs.lock().unwrap();
-            let h = d.get(&fh.0).ok_or(Errno::BADF)?;
-            if let Some(s) = &h.snap {
-                return Ok((h.ino, s.clone()));
-            }
-            h.ino
-        };
-        let snap = {
-            let _ns = self.ns.read().unwrap();
-            let (layers, path) = self.locate(ino)?;
-            Arc::new(self.list_dir(&layers, &path, true)?)
-        };
-        if let Some(h) = self.dirs.lock().unwrap().get_mut(&fh.0) {
-            h.snap = Some(snap.clone());
-        }
-        Ok((ino, snap))
-    }
-
-    fn parent_of(&self, ino: u64) -> u64 {
+    pub(crate) fn parent_of(&self, ino: u64) -> u64 {
         let t = self.tree.read().unwrap();
         t.get(ino)
             .and_then(|n| n.links.first())
             .map_or(ROOT, |l| l.0)
-    }
-
-    pub fn readdir(&self, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let (ino, snap) = match self.snapshot(fh) {
-            Ok(s) => s,
-            Err(e) => return reply.error(fuse_err(e)),
-        };
-        let mut i = offset as usize;
-        while i < snap.len() + 2 {
-            let full = match i {
-                0 => reply.add(INodeNo(ino), 1, FileType::Directory, "."),
-                1 => reply.add(INodeNo(self.parent_of(ino)), 2, FileType::Directory, ".."),
-                _ => {
-                    let e = &snap[i - 2];
-                    reply.add(INodeNo(e.ino), i as u64 + 1, e.kind, &e.name)
-                }
-            };
-            if full {
-                break;
-            }
-            i += 1;
-        }
-        reply.ok();
-    }
-
-    pub fn readdirplus(&self, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
-        let (ino, snap) = match self.snapshot(fh) {
-            Ok(s) => s,
-            Err(e) => return reply.error(fuse_err(e)),
-        };
-        let _ns = self.ns.read().unwrap();
-        // Lite: only `.` and `..`; the kernel reads on with plain READDIR.
-        let end = if offset == 0 && !self.plus.plus_for(ino, snap.len()) {
-            2
-        } else {
-            snap.len() + 2
-        };
-        let mut i = offset as usize;
-        while i < end {
-            let (eino, name, st, layers) = if i < 2 {
-                let dino = if i == 0 { ino } else { self.parent_of(ino) };
-                match self.getattr_locked(dino) {
-                    Ok((st, l)) => (dino, OsStr::new(if i == 0 { "." } else { ".." }), st, l),
-                    Err(e) => return reply.error(fuse_err(e)),
-                }
-            } else {
-                let e = &snap[i - 2];
-                match self.lookup_locked(ino, &e.name) {
-                    Ok((ci, st, l)) => (ci, e.name.as_os_str(), st, l),
-                    Err(_) => {
-                        i += 1;
-                        continue;
-                    }
-                }
-            };
-            let attr = self.attr(eino, &st);
-            if reply.add(
-                INodeNo(eino),
-                i as u64 + 1,
-                name,
-                &ttl(&layers),
-                &attr,
-                Generation(0),
-            ) {
-                // Not sent: the kernel will not count this entry.
-                if i >= 2 {
-                    self.tree.write().unwrap().unref(eino);
-                }
-                break;
-            }
-            i += 1;
-        }
-        reply.ok();
     }
 
     pub fn statfs(&self, reply: ReplyStatfs) {

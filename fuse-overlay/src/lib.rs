@@ -18,7 +18,8 @@
 //!
 //! Module map: `tree` is the inode table (stable inode numbers, the layers
 //! behind each node), `fs` answers the read-side FUSE requests and holds the
-//! shared state, `dirplus` decides whether a listing carries attributes,
+//! shared state, `listing` serves directory listings from snapshots,
+//! `dirplus` decides whether a listing carries attributes,
 //! `write` the requests that change the tree, `copyup` copies objects into
 //! the upper layer and writes whiteouts, `spin` lets a server thread poll
 //! during bursts of requests, `sys` holds the few raw system calls (and all
@@ -29,6 +30,7 @@ pub mod layout;
 mod copyup;
 mod dirplus;
 mod fs;
+mod listing;
 mod ops;
 mod spin;
 #[doc(hidden)]
@@ -162,6 +164,9 @@ pub struct Options {
     /// still runs, and where nobody reads the upper layer directly while
     /// the mount is in use.
     pub writeback: bool,
+    /// Answer OPENDIR with a handle even where the kernel lets it go
+    /// unanswered, as on kernels before 5.1 (see `listing`; for tests).
+    pub opendir_handles: bool,
 }
 
 /// What to mount where.

@@ -302,25 +302,25 @@ impl Filesystem for Overlay {
     fn readdir(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         reply: ReplyDirectory,
     ) {
         self.spin.note();
-        Overlay::readdir(self, fh, offset, reply)
+        Overlay::readdir(self, ino, fh, offset, reply)
     }
 
     fn readdirplus(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         reply: ReplyDirectoryPlus,
     ) {
         self.spin.note();
-        Overlay::readdirplus(self, fh, offset, reply)
+        Overlay::readdirplus(self, ino, fh, offset, reply)
     }
 
     fn releasedir(

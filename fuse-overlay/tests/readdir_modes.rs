@@ -3,16 +3,23 @@
 //! once, `d_ino` equal to `st_ino`, in directories larger than one batch,
 //! with whiteouts and merged layers, and when the caller stats entries
 //! between batches (which makes the kernel switch to readdirplus midway).
+//! Also: a listing that names change under reads the snapshot taken at its
+//! start, and hundreds of listings open at once (more than the server keeps
+//! snapshots for) each read every name once; both with OPENDIR left
+//! unanswered (the default where the kernel allows it) and with handles.
 
 mod common;
 
 use std::collections::HashSet;
 use std::fs;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use common::{dirs, dump, mount_fuse_with, with_caps};
 use fuse_overlay::{Options, ReaddirPlus};
+use rustix::fs::{Mode, OFlags, RawDir};
 
 /// Two lower layers: `big` is larger than one 32 KiB getdents batch and
 /// merges both layers; the top layer whites out some names of the bottom.
@@ -79,19 +86,20 @@ fn listings_do_not_depend_on_readdirplus_mode() {
         .into_iter()
         .enumerate()
     {
-        for stat_between in [false, true] {
-            let d = dirs(tmp.path(), &format!("m{i}{stat_between}"));
+        for (stat_between, handles) in [(false, false), (true, false), (false, true)] {
+            let d = dirs(tmp.path(), &format!("m{i}{stat_between}{handles}"));
             let h = mount_fuse_with(
                 &lowers,
                 &d,
                 Options {
                     readdirplus: mode,
+                    opendir_handles: handles,
                     ..Options::default()
                 },
             );
             let big = list(&d.mnt.join("big"), stat_between);
             let small = list(&d.mnt.join("small"), stat_between);
-            assert_eq!(big.len(), 2500, "{mode:?}");
+            assert_eq!(big.len(), 2500, "{mode:?} handles {handles}");
             assert_eq!(small.len(), 10, "{mode:?}: whiteouts hide f0..f9");
             assert!(!small.iter().any(|n| n.starts_with(".wh.")));
             // A second listing comes from the kernel's cache or from us
@@ -106,5 +114,150 @@ fn listings_do_not_depend_on_readdirplus_mode() {
         assert_eq!(r.1, results[0].1, "big differs: {:?}", r.0);
         assert_eq!(r.2, results[0].2, "small differs: {:?}", r.0);
         assert_eq!(r.3, results[0].3, "tree differs: {:?}", r.0);
+    }
+}
+
+/// A listing of `big` that names are created in and removed from after its
+/// first batch lists every name that stayed exactly once and no name that
+/// came later (it reads the snapshot taken at its start), through any
+/// number of later batches.
+#[test]
+fn listings_read_their_snapshot_while_names_change() {
+    if !with_caps("listings_read_their_snapshot_while_names_change") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lowers = lowers(tmp.path());
+    for handles in [false, true] {
+        let d = dirs(tmp.path(), &format!("c{handles}"));
+        let h = mount_fuse_with(
+            &lowers,
+            &d,
+            Options {
+                opendir_handles: handles,
+                ..Options::default()
+            },
+        );
+        let big = d.mnt.join("big");
+        let mut before = list(&big, false);
+        // A change resets the kernel's cached listing, so the next one is
+        // served by the server, batch by batch.
+        fs::write(big.join("pre"), "p").unwrap();
+        before.push("pre".into());
+        before.sort();
+        let mut it = fs::read_dir(&big).unwrap();
+        let mut got = vec![it.next().unwrap().unwrap().file_name()];
+        // Remove names from the whole range, so positions after the
+        // first batch would shift if the listing did not keep its snapshot.
+        let mut removed = HashSet::new();
+        for (k, n) in before.iter().enumerate().filter(|(k, _)| k % 7 == 3) {
+            fs::remove_file(big.join(n)).unwrap_or_else(|e| panic!("rm {n} ({k}): {e}"));
+            removed.insert(n.clone());
+        }
+        for k in 0..300 {
+            fs::write(big.join(format!("new-{k}")), "n").unwrap();
+        }
+        got.extend(it.map(|e| e.unwrap().file_name()));
+        // POSIX: a name removed or added meanwhile may show or not; every
+        // other name shows exactly once. (Removed names do not show in a
+        // batch that carries attributes, which the kernel asks for after
+        // the lookups of the removals.)
+        let mut seen = HashSet::new();
+        for n in got {
+            let n = n.to_string_lossy().into_owned();
+            assert!(
+                seen.insert(n.clone()),
+                "handles {handles}: {n} listed twice"
+            );
+            assert!(
+                before.contains(&n),
+                "handles {handles}: {n} was not there when the listing started"
+            );
+        }
+        for n in &before {
+            assert!(
+                seen.contains(n) || removed.contains(n),
+                "handles {handles}: {n} was there all along but not listed"
+            );
+        }
+        // A new listing sees the changes.
+        let after = list(&big, false);
+        assert_eq!(after.len(), before.len() - removed.len() + 300);
+        assert!(after.contains(&"new-0".to_string()));
+        h.unmount().unwrap();
+    }
+}
+
+/// More listings open at once than the server keeps snapshots for, each
+/// read a little (a tiny buffer: two entries per call), then all read to
+/// the end: each lists its directory's names exactly once.
+#[test]
+fn many_open_listings_each_list_every_name_once() {
+    if !with_caps("many_open_listings_each_list_every_name_once") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lower = tmp.path().join("lower");
+    const DIRS: usize = 300;
+    const FILES: usize = 8;
+    let long = "y".repeat(250);
+    for i in 0..DIRS {
+        let dir = lower.join(format!("d{i}"));
+        fs::create_dir_all(&dir).unwrap();
+        for j in 0..FILES {
+            fs::write(dir.join(format!("{long}{j}")), "").unwrap();
+        }
+    }
+    for handles in [false, true] {
+        let d = dirs(tmp.path(), &format!("n{handles}"));
+        let h = mount_fuse_with(
+            std::slice::from_ref(&lower),
+            &d,
+            Options {
+                opendir_handles: handles,
+                ..Options::default()
+            },
+        );
+        let mut bufs: Vec<Vec<MaybeUninit<u8>>> = (0..DIRS)
+            .map(|_| vec![MaybeUninit::uninit(); 600])
+            .collect();
+        let mut listings: Vec<(RawDir<'_, OwnedFd>, Vec<String>)> = bufs
+            .iter_mut()
+            .enumerate()
+            .map(|(i, b)| {
+                let fd = rustix::fs::open(
+                    &d.mnt.join(format!("d{i}")),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .unwrap();
+                (RawDir::new(fd, b), Vec::new())
+            })
+            .collect();
+        let mut take = |l: &mut (RawDir<'_, OwnedFd>, Vec<String>), n: usize| {
+            for _ in 0..n {
+                match l.0.next() {
+                    Some(e) => {
+                        l.1.push(e.unwrap().file_name().to_string_lossy().into_owned())
+                    }
+                    None => break,
+                }
+            }
+        };
+        for l in listings.iter_mut() {
+            take(l, 3);
+        }
+        for l in listings.iter_mut() {
+            take(l, usize::MAX);
+        }
+        for (i, (_, names)) in listings.iter_mut().enumerate() {
+            names.sort();
+            let mut want: Vec<String> = (0..FILES).map(|j| format!("{long}{j}")).collect();
+            want.extend([".".to_string(), "..".to_string()]);
+            want.sort();
+            assert_eq!(*names, want, "d{i}, handles {handles}");
+        }
+        drop(listings);
+        h.unmount().unwrap();
     }
 }

@@ -1,0 +1,269 @@
+//! Directory listings: the snapshot a listing reads, and the offsets that
+//! lead the kernel back into it.
+//!
+//! # Theory of operation
+//!
+//! A listing reads a snapshot of the merged directory, taken at its first
+//! batch, so names created or removed meanwhile never make it skip or
+//! repeat another entry. There are two ways back to the snapshot:
+//!
+//! - **No OPENDIR** (kernels that offer `FUSE_NO_OPENDIR_SUPPORT`, 5.1 and
+//!   later): the first OPENDIR is answered ENOSYS, and the kernel then
+//!   stops sending OPENDIR and RELEASEDIR. That is two round trips fewer
+//!   for every directory listed, and none at all for a listing served from
+//!   the kernel's directory cache (the kernel then opens directories with
+//!   `FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR`, what OPENDIR answered anyway).
+//!   Listings carry no handle, so the offset carries the way back: its high
+//!   32 bits name the snapshot (a generation, never 0), its low 32 bits the
+//!   position in it. A batch at position 0 takes a new snapshot. The table
+//!   of snapshots is bounded; a snapshot goes when its listing has read to
+//!   the end, or when the table is full (oldest first). A listing whose
+//!   snapshot went on at the same position in a fresh one, as a stateless
+//!   NFS server does.
+//! - **Handles** (older kernels): OPENDIR makes a handle whose snapshot is
+//!   taken at its first batch and dropped at RELEASEDIR. Offsets are plain
+//!   positions.
+//!
+//! Positions: 1 and 2 follow `.` and `..`; position `p > 2` follows
+//! snapshot entry `p - 3`. Offsets handed to the kernel are never 0.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+use fuser::{
+    FileHandle, FileType, FopenFlags, Generation, INodeNo, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyOpen,
+};
+use rustix::io::Errno;
+
+use crate::fs::{fuse_err, ttl, DirEnt, Overlay, R};
+
+/// Snapshots kept for listings without handles.
+const MAX_SNAPSHOTS: usize = 256;
+/// Entries kept in those snapshots, all together.
+const MAX_SNAPSHOT_ENTRIES: usize = 1 << 20;
+
+type Snapshot = Arc<Vec<DirEnt>>;
+
+/// The open directories and the snapshots of listings.
+#[derive(Default)]
+pub(crate) struct Listings {
+    /// Handle mode: handle → (directory, snapshot once taken).
+    handles: HashMap<u64, (u64, Option<Snapshot>)>,
+    /// No-OPENDIR mode: generation → (directory, snapshot).
+    snaps: HashMap<u32, (u64, Snapshot)>,
+    /// Generations, oldest first.
+    order: VecDeque<u32>,
+    entries: usize,
+    next_gen: u32,
+}
+
+impl Listings {
+    fn insert(&mut self, ino: u64, snap: Snapshot) -> u32 {
+        self.next_gen = self.next_gen.wrapping_add(1).max(1);
+        let gen = self.next_gen;
+        self.entries += snap.len();
+        self.snaps.insert(gen, (ino, snap));
+        self.order.push_back(gen);
+        while self.order.len() > MAX_SNAPSHOTS || self.entries > MAX_SNAPSHOT_ENTRIES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if old == gen {
+                self.order.push_back(old);
+                break;
+            }
+            self.remove(old);
+        }
+        gen
+    }
+
+    fn remove(&mut self, gen: u32) {
+        if let Some((_, s)) = self.snaps.remove(&gen) {
+            self.entries -= s.len();
+            self.order.retain(|g| *g != gen);
+        }
+    }
+}
+
+/// Where a batch starts: the snapshot, its generation (0 in handle mode)
+/// and the position.
+struct Batch {
+    gen: u32,
+    snap: Snapshot,
+    pos: usize,
+}
+
+impl Batch {
+    /// The offset of the entry at `i` (0-based over `.`, `..`, entries).
+    fn offset(&self, i: usize) -> u64 {
+        (u64::from(self.gen) << 32) | (i as u64 + 1)
+    }
+
+    fn end(&self) -> usize {
+        self.snap.len() + 2
+    }
+}
+
+impl Overlay {
+    pub fn opendir(&self, ino: INodeNo, reply: ReplyOpen) {
+        if self.no_opendir {
+            return reply.error(fuser::Errno::ENOSYS);
+        }
+        let fh = self.new_fh();
+        self.listings
+            .lock()
+            .unwrap()
+            .handles
+            .insert(fh, (ino.0, None));
+        reply.opened(
+            FileHandle(fh),
+            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR,
+        );
+    }
+
+    pub fn releasedir(&self, fh: FileHandle) {
+        self.listings.lock().unwrap().handles.remove(&fh.0);
+    }
+
+    fn take_snapshot(&self, ino: u64) -> R<Snapshot> {
+        let _ns = self.ns.read().unwrap();
+        let (layers, path) = self.locate(ino)?;
+        Ok(Arc::new(self.list_dir(&layers, &path, true)?))
+    }
+
+    /// The snapshot and position a batch of `ino` at `offset` reads.
+    fn batch(&self, ino: u64, fh: FileHandle, offset: u64) -> R<Batch> {
+        let pos = (offset & 0xffff_ffff) as usize;
+        if !self.no_opendir {
+            let cached = {
+                let l = self.listings.lock().unwrap();
+                let (_, snap) = l.handles.get(&fh.0).ok_or(Errno::BADF)?;
+                snap.clone()
+            };
+            let snap = match cached {
+                Some(s) => s,
+                None => {
+                    let s = self.take_snapshot(ino)?;
+                    if let Some(h) = self.listings.lock().unwrap().handles.get_mut(&fh.0) {
+                        h.1 = Some(s.clone());
+                    }
+                    s
+                }
+            };
+            return Ok(Batch { gen: 0, snap, pos });
+        }
+        let gen = (offset >> 32) as u32;
+        if pos != 0 {
+            let l = self.listings.lock().unwrap();
+            if let Some((i, snap)) = l.snaps.get(&gen) {
+                if *i == ino {
+                    return Ok(Batch {
+                        gen,
+                        snap: snap.clone(),
+                        pos,
+                    });
+                }
+            }
+        }
+        let snap = self.take_snapshot(ino)?;
+        let gen = self.listings.lock().unwrap().insert(ino, snap.clone());
+        Ok(Batch { gen, snap, pos })
+    }
+
+    /// A listing that read to the end lets its snapshot go.
+    fn finish(&self, b: &Batch) {
+        if b.gen != 0 && b.pos >= b.end() {
+            self.listings.lock().unwrap().remove(b.gen);
+        }
+    }
+
+    pub fn readdir(&self, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let b = match self.batch(ino.0, fh, offset) {
+            Ok(b) => b,
+            Err(e) => return reply.error(fuse_err(e)),
+        };
+        let mut i = b.pos;
+        while i < b.end() {
+            let off = b.offset(i);
+            let full = match i {
+                0 => reply.add(ino, off, FileType::Directory, "."),
+                1 => reply.add(
+                    INodeNo(self.parent_of(ino.0)),
+                    off,
+                    FileType::Directory,
+                    "..",
+                ),
+                _ => {
+                    let e = &b.snap[i - 2];
+                    reply.add(INodeNo(e.ino), off, e.kind, &e.name)
+                }
+            };
+            if full {
+                break;
+            }
+            i += 1;
+        }
+        self.finish(&b);
+        reply.ok();
+    }
+
+    pub fn readdirplus(
+        &self,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let b = match self.batch(ino.0, fh, offset) {
+            Ok(b) => b,
+            Err(e) => return reply.error(fuse_err(e)),
+        };
+        let ino = ino.0;
+        let _ns = self.ns.read().unwrap();
+        // Lite: only `.` and `..`; the kernel reads on with plain READDIR.
+        let end = if b.pos == 0 && !self.plus.plus_for(ino, b.snap.len()) {
+            2
+        } else {
+            b.end()
+        };
+        let mut i = b.pos;
+        while i < end {
+            let (eino, name, st, layers) = if i < 2 {
+                let dino = if i == 0 { ino } else { self.parent_of(ino) };
+                match self.getattr_locked(dino) {
+                    Ok((st, l)) => (dino, OsStr::new(if i == 0 { "." } else { ".." }), st, l),
+                    Err(e) => return reply.error(fuse_err(e)),
+                }
+            } else {
+                let e = &b.snap[i - 2];
+                match self.lookup_locked(ino, &e.name) {
+                    Ok((ci, st, l)) => (ci, e.name.as_os_str(), st, l),
+                    Err(_) => {
+                        i += 1;
+                        continue;
+                    }
+                }
+            };
+            let attr = self.attr(eino, &st);
+            if reply.add(
+                INodeNo(eino),
+                b.offset(i),
+                name,
+                &ttl(&layers),
+                &attr,
+                Generation(0),
+            ) {
+                // Not sent: the kernel will not count this entry.
+                if i >= 2 {
+                    self.tree.write().unwrap().unref(eino);
+                }
+                break;
+            }
+            i += 1;
+        }
+        self.finish(&b);
+        reply.ok();
+    }
+}
