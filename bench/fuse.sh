@@ -8,8 +8,8 @@
 # with its defaults, with `readdirplus=always` (rless-plus) and with
 # `spin=off` (rless-nospin, no polling during bursts), and once with
 # `writeback` (rless-wb). Also times 20,000 writes of 512 bytes to a new
-# file (smallw). Prints medians and ratios; removes everything it made,
-# mounts included, on exit.
+# file (smallw). Repetitions are interleaved across the tools. Prints
+# medians and ratios; removes everything it made, mounts included, on exit.
 #
 # Needs root (or CAP_SYS_ADMIN) for mounting and for dropping caches.
 # Env: BENCH_DIR (default /var/tmp/rless-fuse-bench; not tmpfs, so reads
@@ -74,50 +74,52 @@ umount_fs() {
     rm -rf "$(dirname "$MNT")"
 }
 
-declare -A R
-measure() { # KIND
-    local k=$1 t s cold="" warm="" cfind="" find="" stat="" copy="" create="" cstat="" smallw=""
-    for _ in $(seq "$REPS"); do
-        mount_fs "$k" || { echo "fuse.sh: cannot mount $k, skipped" >&2; return; }
-        drop_caches
-        t=$(now); cat "$MNT/big" > /dev/null; cold="$cold $(elapsed "$t")"
-        t=$(now); cat "$MNT/big" > /dev/null; warm="$warm $(elapsed "$t")"
-        t=$(now); find "$MNT" -type f > /dev/null; cfind="$cfind $(elapsed "$t")"
-        t=$(now); find "$MNT" -type f > /dev/null; find="$find $(elapsed "$t")"
-        t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; stat="$stat $(elapsed "$t")"
-        t=$(now); echo x >> "$MNT/big"; sync; copy="$copy $(elapsed "$t")"
-        mkdir "$MNT/new"
-        t=$(now); (cd "$MNT/new" && seq -f "n%g" 1 10000 | xargs touch); create="$create $(elapsed "$t")"
-        t=$(now); dd if=/dev/zero of="$MNT/small" bs=512 count=20000 status=none; smallw="$smallw $(elapsed "$t")"
-        umount_fs
-        mount_fs "$k"
-        drop_caches
-        t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; cstat="$cstat $(elapsed "$t")"
-        umount_fs
-    done
-    R[$k,coldstat]=$(echo "$cstat" | median)
-    R[$k,cold]=$(echo "$cold" | median)
-    R[$k,warm]=$(echo "$warm" | median)
-    R[$k,coldfind]=$(echo "$cfind" | median)
-    R[$k,find]=$(echo "$find" | median)
-    R[$k,stat]=$(echo "$stat" | median)
-    R[$k,copyup]=$(echo "$copy" | median)
-    R[$k,create]=$(echo "$create" | median)
-    R[$k,smallw]=$(echo "$smallw" | median)
+declare -A R S SKIP
+OPS="cold warm coldfind find stat coldstat copyup create smallw"
+KINDS="kernel fuse-overlayfs rless rless-plus rless-nospin rless-wb"
+add() { S[$1,$2]="${S[$1,$2]:-} $3"; } # KIND OP SECONDS
+
+# One repetition of every operation on KIND, appended to its samples.
+measure_once() { # KIND
+    local k=$1 t
+    mount_fs "$k" || { echo "fuse.sh: cannot mount $k, skipped" >&2; SKIP[$k]=1; return; }
+    drop_caches
+    t=$(now); cat "$MNT/big" > /dev/null; add "$k" cold "$(elapsed "$t")"
+    t=$(now); cat "$MNT/big" > /dev/null; add "$k" warm "$(elapsed "$t")"
+    t=$(now); find "$MNT" -type f > /dev/null; add "$k" coldfind "$(elapsed "$t")"
+    t=$(now); find "$MNT" -type f > /dev/null; add "$k" find "$(elapsed "$t")"
+    t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; add "$k" stat "$(elapsed "$t")"
+    t=$(now); echo x >> "$MNT/big"; sync; add "$k" copyup "$(elapsed "$t")"
+    mkdir "$MNT/new"
+    t=$(now); (cd "$MNT/new" && seq -f "n%g" 1 10000 | xargs touch); add "$k" create "$(elapsed "$t")"
+    t=$(now); dd if=/dev/zero of="$MNT/small" bs=512 count=20000 status=none; add "$k" smallw "$(elapsed "$t")"
+    umount_fs
+    mount_fs "$k"
+    drop_caches
+    t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; add "$k" coldstat "$(elapsed "$t")"
+    umount_fs
 }
 
+# Repetitions are interleaved (every tool once, then again), so that the
+# drift of a VM over the run lands on all columns alike.
 cp_time=""
-for _ in $(seq "$REPS"); do
+for rep in $(seq "$REPS"); do
     mkdir -p "$BASE/cp"
     drop_caches
     t=$(now); cp "$BASE/lower/big" "$BASE/cp/big"; sync; cp_time="$cp_time $(elapsed "$t")"
     rm -rf "$BASE/cp"
+    for k in $KINDS; do
+        [ -n "${SKIP[$k]:-}" ] && continue
+        echo "rep $rep/$REPS: $k ..." >&2
+        measure_once "$k"
+    done
 done
 CP=$(echo "$cp_time" | median)
-
-for k in kernel fuse-overlayfs rless rless-plus rless-nospin rless-wb; do
-    echo "measuring $k ..." >&2
-    measure "$k"
+for k in $KINDS; do
+    [ -n "${SKIP[$k]:-}" ] && continue
+    for op in $OPS; do
+        R[$k,$op]=$(echo "${S[$k,$op]:-}" | median)
+    done
 done
 
 ratio() { # a b -> a/b
@@ -125,7 +127,7 @@ ratio() { # a b -> a/b
 }
 printf '\nmedian seconds of %s runs; big file %s MiB; cp of the big file: %.3f s\n\n' "$REPS" "$BIG_MB" "$CP"
 printf '%-10s %8s %15s %8s %11s %13s %9s %13s %15s\n' op kernel fuse-overlayfs rless rless-plus rless-nospin rless-wb rless/kernel fuse-ovl/rless
-for op in cold warm coldfind find stat coldstat copyup create smallw; do
+for op in $OPS; do
     k=${R[kernel,$op]:-}; f=${R[fuse-overlayfs,$op]:-}; r=${R[rless,$op]:-}; p=${R[rless-plus,$op]:-}; n=${R[rless-nospin,$op]:-}; w=${R[rless-wb,$op]:-}
     printf '%-10s %8s %15s %8s %11s %13s %9s %13s %15s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "${n:--}" "${w:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")"
 done
