@@ -274,15 +274,14 @@ pub fn process_alive(pid: Option<i32>, start: Option<u64>) -> bool {
 
 /// Sends what a running container wrote, but its FUSE root still holds in
 /// the kernel's writeback cache (`--storage-opt writeback`), on to the
-/// writable layer, for commands
-/// that read the layer from outside (`commit`, `diff`). Kernel overlay
-/// writes straight to the layer's own files, and a stopped container sent
-/// everything when its files were closed: nothing to do for either. Only
-/// a process in the container's user namespace may use its FUSE mount, so
-/// an agent joins the init's namespaces and syncs `/` there. The caller
-/// must be single-threaded. In the command's re-executed child (subuid
-/// mode) it does nothing: the parent flushed already, and the init's
-/// namespaces may be out of the child's reach.
+/// writable layer, for commands that read the layer from outside (`commit`,
+/// `diff`). Kernel overlay writes straight to the layer's own files, and a
+/// stopped container sent everything when its files were closed: nothing
+/// to do for either. Only a process in the container's user namespace may
+/// use its FUSE mount, so an agent joins the init's namespaces and syncs
+/// `/` there. The caller must be single-threaded. In the command's
+/// re-executed child (subuid mode) it does nothing: the parent flushed
+/// already, and the init's namespaces may be out of the child's reach.
 pub fn flush_writes(dir: &Path) -> Result<(), export::AgentError> {
     if crate::userns::in_userns() {
         return Ok(());
