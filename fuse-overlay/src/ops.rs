@@ -80,9 +80,10 @@ impl Filesystem for Overlay {
         self.spin.note();
         // Under HANDLE_KILLPRIV_V2 the kernel leaves clearing set-id bits on
         // truncate to us, and says when with FATTR_KILL_SUIDGID (the caller
-        // lacks CAP_FSETID). fuser does not pass that bit on, so we take a
-        // caller other than root for a caller without CAP_FSETID.
-        let kill = (size.is_some() && req.uid() != 0).then(|| self.unprivileged(req));
+        // lacks CAP_FSETID in the initial user namespace). fuser does not
+        // pass that bit on, so `do_setattr` asks /proc the same question,
+        // for files that have set-id bits.
+        let kill = size.is_some().then(|| self.unprivileged(req));
         match self.do_setattr(ino.0, mode, uid, gid, size, atime, mtime, fh, kill) {
             Ok(st) => reply.attr(&ttl(&[UPPER]), &self.attr(ino.0, &st)),
             Err(e) => reply.error(fuse_err(e)),

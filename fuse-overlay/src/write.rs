@@ -89,6 +89,25 @@ impl Overlay {
     }
 }
 
+/// Whether process `pid` has CAP_FSETID in the initial user namespace:
+/// the kernel's test (`capable`, not namespace-aware) for keeping set-id
+/// bits through a write or a truncate. A caller in any other user
+/// namespace, root there or not, loses them, on kernel overlayfs as on
+/// the layer's own filesystem. Unknown (the process is gone) counts as no.
+fn capable_fsetid(pid: u32) -> bool {
+    const CAP_FSETID: u32 = 4;
+    const INIT_USER_NS: &str = "user:[4026531837]";
+    let in_init = std::fs::read_link(format!("/proc/{pid}/ns/user"))
+        .is_ok_and(|l| l.as_os_str() == INIT_USER_NS);
+    in_init
+        && std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .is_some_and(|caps| caps & (1 << CAP_FSETID) != 0)
+        })
+}
+
 /// The flags to open a layer file with, for a caller's `flags`. Under the
 /// writeback cache the kernel may read pages of a file opened write-only
 /// (to fill a partly written page) and keeps the append offset itself, so
@@ -630,7 +649,8 @@ impl Overlay {
         let upper = &self.layers[0].fd;
         if let Some(who) = kill.filter(|_| mode.is_none()) {
             let st = rustix::fs::statat(upper, os(&path), AtFlags::SYMLINK_NOFOLLOW)?;
-            if let Some(m) = self.without_setid(&st, &who) {
+            let change = self.without_setid(&st, &who);
+            if let Some(m) = change.filter(|_| !capable_fsetid(who.pid)) {
                 rustix::fs::chmodat(upper, os(&path), m, AtFlags::empty())?;
             }
         }

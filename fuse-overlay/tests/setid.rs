@@ -1,5 +1,5 @@
 //! Set-user-id and set-group-id bits after a write or a truncate by a
-//! caller without CAP_FSETID, and by root: the same through fuse-overlay
+//! caller without CAP_FSETID, by root, and by root without CAP_FSETID: the same through fuse-overlay
 //! (which clears them itself, as the kernel leaves that to the server
 //! under HANDLE_KILLPRIV_V2) as through kernel overlayfs, with and without
 //! the writeback cache.
@@ -24,6 +24,19 @@ const CASES: &[(&str, u32, u32, &str)] = &[
     ("t_suid", 0o4777, 1000, "truncate -s 1 t_suid"),
     ("root_w", 0o4777, 0, "printf x >> root_w"),
     ("root_t", 0o6777, 0, "truncate -s 1 root_t"),
+    // Root without CAP_FSETID loses them, as any caller without it.
+    (
+        "root_nocap_t",
+        0o4777,
+        0,
+        "setpriv --inh-caps=-fsetid --bounding-set=-fsetid truncate -s 1 root_nocap_t",
+    ),
+    (
+        "root_nocap_w",
+        0o6777,
+        0,
+        "setpriv --inh-caps=-fsetid --bounding-set=-fsetid sh -c 'printf x >> root_nocap_w'",
+    ),
     // A write, then set-user-id set again, then another write: the kernel
     // must not have remembered the file as having nothing to clear.
     ("again", 0o777, 1000, "printf x >> again"),
