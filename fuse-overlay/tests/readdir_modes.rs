@@ -226,7 +226,7 @@ fn many_open_listings_each_list_every_name_once() {
             .enumerate()
             .map(|(i, b)| {
                 let fd = rustix::fs::open(
-                    &d.mnt.join(format!("d{i}")),
+                    d.mnt.join(format!("d{i}")),
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
@@ -234,7 +234,7 @@ fn many_open_listings_each_list_every_name_once() {
                 (RawDir::new(fd, b), Vec::new())
             })
             .collect();
-        let mut take = |l: &mut (RawDir<'_, OwnedFd>, Vec<String>), n: usize| {
+        let take = |l: &mut (RawDir<'_, OwnedFd>, Vec<String>), n: usize| {
             for _ in 0..n {
                 match l.0.next() {
                     Some(e) => {
