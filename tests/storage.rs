@@ -42,6 +42,20 @@ fn setup_image(ctx: &Ctx) -> bool {
     true
 }
 
+/// What `cat PATH` in the running container `ctr` prints, once that holds
+/// `needle` (polled for up to 5 s while the container gets there).
+fn cat_when(ctx: &Ctx, ctr: &str, path: &str, needle: &str) -> String {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = ctx.rless(&["exec", ctr, "cat", path]).stdout;
+        if seen.contains(needle) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    seen
+}
+
 #[test]
 fn fuse_driver_semantics() {
     for_each_user("fuse_driver_semantics", |ctx| {
@@ -127,14 +141,7 @@ fn fuse_driver_detached_and_exec() {
             "-c",
             "echo hi > /tmp/x; sleep 60",
         ]);
-        let mut seen = String::new();
-        for _ in 0..100 {
-            seen = ctx.rless(&["exec", "fd", "cat", "/tmp/x"]).stdout;
-            if seen.contains("hi") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let seen = cat_when(ctx, "fd", "/tmp/x", "hi");
         assert!(seen.contains("hi"), "exec sees the FUSE root: {seen:?}");
         let insp = ctx.ok(&["inspect", "fd"]);
         let v: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
@@ -188,14 +195,7 @@ fn fuse_driver_writeback_reaches_commit_and_diff() {
             "-c",
             "exec 3>/data/open; echo pending >&3; echo ready > /tmp/ready; sleep 60",
         ]);
-        let mut seen = String::new();
-        for _ in 0..100 {
-            seen = ctx.rless(&["exec", "fw", "cat", "/tmp/ready"]).stdout;
-            if seen.contains("ready") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let seen = cat_when(ctx, "fw", "/tmp/ready", "ready");
         assert!(seen.contains("ready"), "the container wrote: {seen:?}");
         let insp = ctx.ok(&["inspect", "fw"]);
         let v: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
