@@ -7,7 +7,7 @@
 mod common;
 
 use common::oci::busybox;
-use common::{for_each_user, skip, Ctx, ERR_EXIT};
+use common::{for_each_user, skip, Ctx, Mode, ERR_EXIT};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
@@ -30,7 +30,8 @@ fn setup_image(ctx: &Ctx) -> bool {
         &dir,
         bb,
         &[
-            "sh", "cat", "echo", "ls", "rm", "mv", "mount", "sleep", "true",
+            "sh", "cat", "echo", "ls", "rm", "mv", "mount", "sleep", "true", "chmod", "chgrp",
+            "stat", "truncate",
         ],
     );
     fs::write(dir.join("data/keep"), "kept\n").unwrap();
@@ -213,6 +214,77 @@ fn fuse_driver_writeback_reaches_commit_and_diff() {
         );
         ctx.ok(&["rm", "-f", "fw"]);
         ctx.ok(&["rmi", "fwimg"]);
+    });
+}
+
+/// Set-id bits after writes and truncates in a container are the same on
+/// fuse-overlay as on kernel overlayfs: set-user-id goes (no container
+/// process has CAP_FSETID in the initial namespace), set-group-id without
+/// group execution stays for a writer in the file's group, here only
+/// through a supplementary group, which the server reads from the
+/// caller's /proc entry although it sees pids of another pid namespace.
+#[test]
+fn fuse_driver_set_id_bits_match_kernel_overlay() {
+    for_each_user("fuse_driver_set_id_bits_match_kernel_overlay", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let subuid = ctx.user.mode == Mode::Subuid;
+        let mut results = Vec::new();
+        for driver in ["overlay", "fuse-overlay"] {
+            let name = format!("sid-{driver}");
+            let run = [
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--storage-driver",
+                driver,
+                IMG,
+                "sleep",
+                "60",
+            ];
+            ctx.ok(&run);
+            let exec = |user: Option<&str>, script: &str| {
+                let mut args = vec!["exec"];
+                if let Some(u) = user {
+                    args.extend(["--user", u]);
+                }
+                args.extend([name.as_str(), "sh", "-c", script]);
+                ctx.ok(&args).stdout
+            };
+            exec(
+                None,
+                "cd /data && for f in a b c d e; do echo 0123 > $f; done && \
+                 chmod 4777 a && chmod 2767 b && chmod 6777 c && \
+                 printf x >> a && printf x >> b && truncate -s 1 c",
+            );
+            if subuid {
+                // u: uid 1000, group 1001, and 1000 as a supplementary group.
+                exec(
+                    None,
+                    "echo 'u:x:1000:1001::/:/bin/sh' >> /etc/passwd && \
+                     echo 'g:x:1000:u' >> /etc/group && \
+                     chgrp 1000 /data/d && chmod 2767 /data/d && \
+                     chgrp 1002 /data/e && chmod 2767 /data/e",
+                );
+                exec(Some("u"), "printf x >> /data/d && printf x >> /data/e");
+            }
+            results.push(exec(None, "cd /data && stat -c '%n %a %s' a b c d e"));
+            ctx.ok(&["rm", "-f", &name]);
+        }
+        assert_eq!(
+            results[0], results[1],
+            "kernel overlay (left), fuse-overlay"
+        );
+        assert!(results[1].contains("a 777 6\n"), "{}", results[1]);
+        if subuid {
+            assert!(
+                results[1].contains("d 2767 6\n") && results[1].contains("e 767 6\n"),
+                "{}",
+                results[1]
+            );
+        }
     });
 }
 

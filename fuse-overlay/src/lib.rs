@@ -167,6 +167,11 @@ pub struct Options {
     /// Answer OPENDIR with a handle even where the kernel lets it go
     /// unanswered, as on kernels before 5.1 (see `listing`; for tests).
     pub opendir_handles: bool,
+    /// A process (by our pid) in the pid namespace whose pids FUSE reports
+    /// for callers: the namespace of whoever mounted. `None` when that is
+    /// the namespace of our /proc. rless gives its container's init, which
+    /// mounts inside the container's pid namespace.
+    pub callers_pid_ns: Option<u32>,
 }
 
 /// What to mount where.

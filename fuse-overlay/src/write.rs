@@ -57,12 +57,12 @@ impl Overlay {
     }
 
     /// Whether `who` is in group `gid` (on-disk ids): its gid or one of its
-    /// supplementary groups.
+    /// supplementary groups. Unknown (the process is gone) counts as no.
     fn in_group(&self, who: &Unprivileged, gid: u32) -> bool {
         if who.gid == gid {
             return true;
         }
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", who.pid)) else {
+        let Some(status) = self.caller_status(who.pid) else {
             return false;
         };
         status
@@ -73,6 +73,67 @@ impl Overlay {
                     .filter_map(|x| x.parse().ok())
                     .any(|x| self.opts.gid_map.to_outside(x) == gid)
             })
+    }
+
+    /// The `/proc/N/status` of the caller FUSE calls `pid`. FUSE gives pids
+    /// in the pid namespace of whoever mounted, which need not be that of
+    /// our /proc (rless's init mounts inside the container's, its monitor
+    /// serves from the host's): then the caller is the process in that
+    /// namespace ([`Options::callers_pid_ns`](crate::Options)) whose
+    /// innermost pid (the last of `NSpid`) is `pid`. That search reads all
+    /// of /proc, so it is kept to the rare requests that need it.
+    fn caller_status(&self, pid: u32) -> Option<String> {
+        let Some(other) = self.opts.callers_pid_ns else {
+            return std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
+        };
+        let ns = std::fs::read_link(format!("/proc/{other}/ns/pid")).ok()?;
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let n = e.file_name();
+            if !n.as_bytes().iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            if std::fs::read_link(e.path().join("ns/pid")).ok()? != ns {
+                return None;
+            }
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let inner = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|v| v.split_whitespace().last())
+                .and_then(|v| v.parse::<u32>().ok());
+            (inner == Some(pid)).then_some(status)
+        })
+    }
+
+    /// Whether the caller FUSE calls `pid` has CAP_FSETID in the initial
+    /// user namespace: the kernel's test (`capable`, not namespace-aware)
+    /// for keeping set-id bits through a write or a truncate. A caller in
+    /// any other user namespace, root there or not, loses them, on kernel
+    /// overlayfs as on the layer's own filesystem. Unknown counts as no.
+    fn capable_fsetid(&self, pid: u32) -> bool {
+        const CAP_FSETID: u32 = 4;
+        // The initial user namespace's inode number is fixed
+        // (PROC_USER_INIT_INO); /proc shows the caps of the caller's own.
+        const INIT_USER_NS: u64 = 0xEFFF_FFFD;
+        let Some(status) = self.caller_status(pid) else {
+            return false;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .map(str::to_owned)
+        };
+        // A caller found through `callers_pid_ns` is in that namespace;
+        // its user namespace is checked on its own pid below.
+        let caps = field("CapEff:").and_then(|v| u64::from_str_radix(&v, 16).ok());
+        let host_pid = field("Pid:").and_then(|v| v.parse::<u32>().ok());
+        let in_init = host_pid.is_some_and(|p| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(format!("/proc/{p}/ns/user")).is_ok_and(|m| m.ino() == INIT_USER_NS)
+        });
+        in_init && caps.is_some_and(|c| c & (1 << CAP_FSETID) != 0)
     }
 
     /// The mode of a file with `st` once `who` wrote to it, if that
@@ -87,25 +148,6 @@ impl Overlay {
         }
         (keep != mode && !is_dir(st)).then(|| Mode::from_raw_mode(keep))
     }
-}
-
-/// Whether process `pid` has CAP_FSETID in the initial user namespace:
-/// the kernel's test (`capable`, not namespace-aware) for keeping set-id
-/// bits through a write or a truncate. A caller in any other user
-/// namespace, root there or not, loses them, on kernel overlayfs as on
-/// the layer's own filesystem. Unknown (the process is gone) counts as no.
-fn capable_fsetid(pid: u32) -> bool {
-    const CAP_FSETID: u32 = 4;
-    const INIT_USER_NS: &str = "user:[4026531837]";
-    let in_init = std::fs::read_link(format!("/proc/{pid}/ns/user"))
-        .is_ok_and(|l| l.as_os_str() == INIT_USER_NS);
-    in_init
-        && std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-                .is_some_and(|caps| caps & (1 << CAP_FSETID) != 0)
-        })
 }
 
 /// The flags to open a layer file with, for a caller's `flags`. Under the
@@ -650,7 +692,7 @@ impl Overlay {
         if let Some(who) = kill.filter(|_| mode.is_none()) {
             let st = rustix::fs::statat(upper, os(&path), AtFlags::SYMLINK_NOFOLLOW)?;
             let change = self.without_setid(&st, &who);
-            if let Some(m) = change.filter(|_| !capable_fsetid(who.pid)) {
+            if let Some(m) = change.filter(|_| !self.capable_fsetid(who.pid)) {
                 rustix::fs::chmodat(upper, os(&path), m, AtFlags::empty())?;
             }
         }

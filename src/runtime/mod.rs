@@ -405,7 +405,7 @@ pub fn spawn(
     // closed now; the pipe reaches EOF when the command's exec succeeds.
     // Storage first: the init mounts the root before it opens a terminal.
     let (fuse, driver) = match (&storage_here, &spec.rootfs) {
-        (Some(sock), RootFs::Layers(layers)) => match storage::answer(sock, layers) {
+        (Some(sock), RootFs::Layers(layers)) => match storage::answer(sock, layers, init) {
             Ok(Some((server, driver))) => (server, Some(driver)),
             Ok(None) => (None, None),
             Err(e) => {

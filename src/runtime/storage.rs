@@ -134,6 +134,7 @@ fn rustix_read_answer(m: &OwnedFd) -> Option<u8> {
 pub fn answer(
     socket: &OwnedFd,
     layers: &Layers,
+    init: nix::unistd::Pid,
 ) -> io::Result<Option<(Option<fuse_overlay::Server>, Driver)>> {
     let Some((tag, conn)) = sys::recv_msg(socket)? else {
         return Ok(None);
@@ -157,6 +158,9 @@ pub fn answer(
                     // and `diff`, which read the layer from outside, first
                     // call `container::flush_writes`.
                     writeback: layers.writeback,
+                    // The init mounted inside the container's pid
+                    // namespace: callers' pids are pids there.
+                    callers_pid_ns: u32::try_from(init.as_raw()).ok(),
                     ..Default::default()
                 },
             };
