@@ -15,8 +15,10 @@
 //! in it. So the one choice left to us is what the first batch holds:
 //!
 //! - **plus**: every entry that fits, with attributes (the old behaviour);
-//! - **lite**: only `.` and `..`. The kernel asks again from offset 2 with a
-//!   plain READDIR, which costs no inode reads.
+//! - **lite**: `.`, `..` and the subdirectories, which listings put first.
+//!   The kernel asks again after them with a plain READDIR, which costs no
+//!   inode reads. Subdirectories cost little: a walk that descends needs
+//!   their attributes anyway, and gets them here without a LOOKUP each.
 //!
 //! [`Policy`] picks one per listing from what happened after earlier lite
 //! listings: a LOOKUP of a non-directory whose directory was listed lite is
@@ -60,7 +62,8 @@ pub enum ReaddirPlus {
     Auto,
     /// Always send attributes with the first batch.
     Always,
-    /// Never send attributes (only `.` and `..` in the first batch).
+    /// Never send attributes (only `.` and `..` in the first batch, not
+    /// even the subdirectories that auto's lite batches carry).
     Never,
 }
 
@@ -119,8 +122,13 @@ impl Policy {
             && self.burst_misses.load(Ordering::Relaxed) >= BURST_MISSES
     }
 
+    /// Whether a lite first batch carries the subdirectories (auto mode).
+    pub fn dirs_when_lite(&self) -> bool {
+        self.mode == ReaddirPlus::Auto
+    }
+
     /// Whether the first batch of directory `dir`, which has `entries`
-    /// entries besides `.` and `..`, carries attributes. A lite answer is
+    /// entries besides `.`, `..` and its subdirectories, carries attributes. A lite answer is
     /// recorded, so that lookups in `dir` count as misses.
     pub fn plus_for(&self, dir: u64, entries: usize) -> bool {
         let plus = match self.mode {

@@ -127,10 +127,14 @@ impl Overlay {
         self.listings.lock().unwrap().handles.remove(&fh.0);
     }
 
+    /// The merged entries of `ino`, subdirectories first (see `dirplus`:
+    /// a lite first batch carries them).
     fn take_snapshot(&self, ino: u64) -> R<Snapshot> {
         let _ns = self.ns.read().unwrap();
         let (layers, path) = self.locate(ino)?;
-        Ok(Arc::new(self.list_dir(&layers, &path, true)?))
+        let mut v = self.list_dir(&layers, &path, true)?;
+        v.sort_by_key(|e| e.kind != FileType::Directory);
+        Ok(Arc::new(v))
     }
 
     /// The snapshot and position a batch of `ino` at `offset` reads.
@@ -222,9 +226,15 @@ impl Overlay {
         };
         let ino = ino.0;
         let _ns = self.ns.read().unwrap();
-        // Lite: only `.` and `..`; the kernel reads on with plain READDIR.
-        let end = if b.pos == 0 && !self.plus.plus_for(ino, b.snap.len()) {
-            2
+        // Lite: `.`, `..` and (in auto mode) the subdirectories, which come
+        // first; the kernel reads on with plain READDIR.
+        let dirs = b
+            .snap
+            .iter()
+            .take_while(|e| e.kind == FileType::Directory)
+            .count();
+        let end = if b.pos == 0 && !self.plus.plus_for(ino, b.snap.len() - dirs) {
+            2 + if self.plus.dirs_when_lite() { dirs } else { 0 }
         } else {
             b.end()
         };
