@@ -125,8 +125,8 @@ impl Overlay {
                 .map(str::trim)
                 .map(str::to_owned)
         };
-        // A caller found through `callers_pid_ns` is in that namespace;
-        // its user namespace is checked on its own pid below.
+        // `Pid:` is the caller's pid in our /proc, whichever namespace
+        // FUSE named it in.
         let caps = field("CapEff:").and_then(|v| u64::from_str_radix(&v, 16).ok());
         let host_pid = field("Pid:").and_then(|v| v.parse::<u32>().ok());
         let in_init = host_pid.is_some_and(|p| {
