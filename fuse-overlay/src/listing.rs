@@ -277,3 +277,66 @@ impl Overlay {
         reply.ok();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(n: usize) -> Snapshot {
+        Arc::new(
+            (0..n)
+                .map(|i| DirEnt {
+                    name: format!("f{i}").into(),
+                    kind: FileType::RegularFile,
+                    ino: i as u64 + 10,
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_snapshot_table_is_bounded_and_keeps_the_newest() {
+        let mut l = Listings::default();
+        let gens: Vec<u32> = (0..MAX_SNAPSHOTS as u64 + 44)
+            .map(|ino| l.insert(ino, snap(3)))
+            .collect();
+        assert_eq!(l.snaps.len(), MAX_SNAPSHOTS);
+        assert_eq!(l.order.len(), MAX_SNAPSHOTS);
+        assert_eq!(l.entries, 3 * MAX_SNAPSHOTS);
+        assert!(!l.snaps.contains_key(&gens[0]), "the oldest went first");
+        let newest = *gens.last().unwrap();
+        assert_eq!(l.snaps[&newest].0, MAX_SNAPSHOTS as u64 + 43);
+        assert!(gens.iter().all(|g| *g != 0), "generation 0 means a handle");
+        l.remove(newest);
+        l.remove(newest);
+        assert_eq!(l.entries, 3 * (MAX_SNAPSHOTS - 1));
+        assert!(!l.order.contains(&newest));
+    }
+
+    #[test]
+    fn the_entry_bound_keeps_at_least_the_new_snapshot() {
+        let mut l = Listings::default();
+        let small = l.insert(1, snap(10));
+        let huge = l.insert(2, snap(MAX_SNAPSHOT_ENTRIES + 1));
+        assert!(!l.snaps.contains_key(&small));
+        assert!(
+            l.snaps.contains_key(&huge),
+            "a listing keeps its own snapshot"
+        );
+        assert_eq!(l.entries, MAX_SNAPSHOT_ENTRIES + 1);
+    }
+
+    #[test]
+    fn offsets_carry_generation_and_position() {
+        let b = Batch {
+            gen: 7,
+            snap: snap(5),
+            pos: 0,
+        };
+        assert_eq!(b.offset(0), (7 << 32) | 1);
+        assert_eq!(b.offset(6), (7 << 32) | 7);
+        assert_eq!(b.end(), 7);
+        let handle = Batch { gen: 0, ..b };
+        assert_eq!(handle.offset(2), 3, "handle mode: plain positions");
+    }
+}

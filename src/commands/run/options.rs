@@ -383,6 +383,20 @@ mod tests {
     use rless::runtime::network::PortDriver;
 
     #[test]
+    fn storage_opt_writeback() {
+        let opts =
+            |v: &[&str]| storage_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(!opts(&[]).unwrap());
+        assert!(opts(&["writeback"]).unwrap());
+        assert!(opts(&["writeback=true"]).unwrap());
+        assert!(!opts(&["writeback", "writeback=false"]).unwrap());
+        for bad in ["size=10G", "writeback=yes", ""] {
+            let e = opts(&[bad]).unwrap_err().to_string();
+            assert!(e.contains("--storage-opt"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn port_driver_flag_and_option() {
         let driver = |mode: &str, flag: Option<&str>| {
             parse_network(mode, &[], None, flag).map(|(_, s)| s.map(|s| s.port_driver))
