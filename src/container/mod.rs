@@ -293,12 +293,16 @@ pub fn flush_writes(dir: &Path) -> Result<(), export::AgentError> {
     if !cached || state.driver.as_deref() != Some("fuse-overlay") || !state.running() {
         return Ok(());
     }
-    match state
+    let Some(pid) = state
         .pid
         .filter(|_| process_alive(state.pid, state.init_start))
-    {
-        Some(pid) => export::Agent::spawn(&export::Access::Join(pid))?.sync(),
-        None => Ok(()),
+    else {
+        return Ok(());
+    };
+    match export::Agent::spawn(&export::Access::Join(pid)).and_then(|a| a.sync()) {
+        // It ended while we joined: its files were closed, so sent.
+        Err(_) if !process_alive(state.pid, state.init_start) => Ok(()),
+        r => r,
     }
 }
 
