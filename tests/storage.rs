@@ -182,6 +182,17 @@ fn fuse_driver_writeback_reaches_commit_and_diff() {
         let bad = ctx.rless(&["run", "--rm", "--storage-opt", "size=1G", IMG, "true"]);
         assert_eq!(bad.code, Some(ERR_EXIT), "{bad}");
         assert!(bad.stderr.contains("--storage-opt"), "{bad}");
+        let args = [
+            "run",
+            "--rm",
+            "--storage-driver",
+            "overlay",
+            "--storage-opt",
+            "writeback",
+        ];
+        let bad = ctx.rless(&[&args[..], &[IMG, "true"]].concat());
+        assert_eq!(bad.code, Some(ERR_EXIT), "{bad}");
+        assert!(bad.stderr.contains("fuse-overlay"), "{bad}");
         ctx.ok(&[
             "run",
             "-d",

@@ -272,7 +272,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             a.storage_driver
         )
     })?;
-    let writeback = storage_options(&a.storage_opt)?;
+    let writeback = storage_options(&a.storage_opt, driver)?;
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {

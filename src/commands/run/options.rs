@@ -35,7 +35,7 @@ pub(super) fn security_options(opts: &[String], privileged: bool) -> Result<(Sec
 }
 
 /// `--storage-opt`: whether fuse-overlay uses the kernel's writeback cache.
-pub(super) fn storage_options(opts: &[String]) -> Result<bool> {
+pub(super) fn storage_options(opts: &[String], driver: Driver) -> Result<bool> {
     let mut writeback = false;
     for o in opts {
         match o.split_once('=').unwrap_or((o.as_str(), "")) {
@@ -43,6 +43,9 @@ pub(super) fn storage_options(opts: &[String]) -> Result<bool> {
             ("writeback", "false") => writeback = false,
             _ => bail!("invalid --storage-opt {o:?}: use writeback[=true|false]"),
         }
+    }
+    if writeback && driver == Driver::Overlay {
+        bail!("--storage-opt writeback needs --storage-driver fuse-overlay (or auto)");
     }
     Ok(writeback)
 }
@@ -384,8 +387,10 @@ mod tests {
 
     #[test]
     fn storage_opt_writeback() {
-        let opts =
-            |v: &[&str]| storage_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let with = |v: &[&str], d| {
+            storage_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), d)
+        };
+        let opts = |v: &[&str]| with(v, Driver::Auto);
         assert!(!opts(&[]).unwrap());
         assert!(opts(&["writeback"]).unwrap());
         assert!(opts(&["writeback=true"]).unwrap());
@@ -394,6 +399,9 @@ mod tests {
             let e = opts(&[bad]).unwrap_err().to_string();
             assert!(e.contains("--storage-opt"), "{bad}: {e}");
         }
+        assert!(with(&["writeback"], Driver::FuseOverlay).unwrap());
+        assert!(with(&["writeback"], Driver::Overlay).is_err());
+        assert!(!with(&["writeback=false"], Driver::Overlay).unwrap());
     }
 
     #[test]
