@@ -172,6 +172,9 @@ pub struct Options {
     /// the namespace of our /proc. rless gives its container's init, which
     /// mounts inside the container's pid namespace.
     pub callers_pid_ns: Option<u32>,
+    /// Mount read-only: the kernel refuses every change (EROFS) before it
+    /// reaches the server.
+    pub read_only: bool,
 }
 
 /// What to mount where.
@@ -308,7 +311,7 @@ fn open_dir(op: &'static str, path: &Path) -> Result<OwnedFd, Error> {
 /// the current user namespace. Until a server runs, access to the mount
 /// point blocks.
 pub fn mount_connection(mountpoint: &Path) -> Result<OwnedFd, Error> {
-    sys::mount_fuse(mountpoint).map_err(|e| Error::io("mount", mountpoint, e))
+    sys::mount_fuse(mountpoint, false).map_err(|e| Error::io("mount", mountpoint, e))
 }
 
 /// The layers served on a connection from [`mount_connection`].
@@ -421,7 +424,7 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
     let own = if config.options.force_fusermount {
         Err(io::Error::from_raw_os_error(libc::EPERM))
     } else {
-        sys::mount_fuse(mp)
+        sys::mount_fuse(mp, config.options.read_only)
     };
     let (session, own_mount) = match own {
         Ok(fd) => {
@@ -448,6 +451,9 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
                 fuser::MountOption::Subtype("rless-overlay".into()),
                 fuser::MountOption::DefaultPermissions,
             ];
+            if config.options.read_only {
+                fcfg.mount_options.push(fuser::MountOption::RO);
+            }
             if !rustix::process::geteuid().is_root() {
                 fcfg.acl = fuser::SessionACL::Owner;
             }

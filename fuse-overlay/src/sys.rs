@@ -10,8 +10,9 @@ use rustix::fs::{Mode, OFlags};
 use rustix::mount::{MountFlags, UnmountFlags};
 
 /// Opens `/dev/fuse` and mounts a FUSE filesystem served through it on
-/// `mountpoint` with `mount(2)`. Needs `CAP_SYS_ADMIN` in our user namespace.
-pub(crate) fn mount_fuse(mountpoint: &Path) -> io::Result<OwnedFd> {
+/// `mountpoint` with `mount(2)`, read-only if asked. Needs `CAP_SYS_ADMIN`
+/// in our user namespace.
+pub(crate) fn mount_fuse(mountpoint: &Path, read_only: bool) -> io::Result<OwnedFd> {
     let fd = rustix::fs::open("/dev/fuse", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?;
     let uid = rustix::process::geteuid().as_raw();
     let gid = rustix::process::getegid().as_raw();
@@ -25,7 +26,11 @@ pub(crate) fn mount_fuse(mountpoint: &Path) -> io::Result<OwnedFd> {
         "rless-overlay",
         mountpoint,
         "fuse.rless-overlay",
-        MountFlags::empty(),
+        if read_only {
+            MountFlags::RDONLY
+        } else {
+            MountFlags::empty()
+        },
         data.as_c_str(),
     )?;
     Ok(fd)

@@ -11,10 +11,19 @@ use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rless-fuse-overlay");
 
-fn mounts() -> usize {
+/// The tests here run one at a time: a command spawned by one holds copies
+/// of the other's open fds until it execs, which can make an unmount of the
+/// other's mount fail with EBUSY.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Mounts at or below `dir` (each test counts its own, as they run at once).
+fn mounts(dir: &Path) -> usize {
+    let dir = dir.canonicalize().unwrap().display().to_string();
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| mp.starts_with(&dir))
         .count()
 }
 
@@ -32,6 +41,7 @@ fn s(p: &Path) -> String {
 
 #[test]
 fn cli_mounts_and_reports_bad_input() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !with_caps("cli_mounts_and_reports_bad_input") {
         return;
     }
@@ -40,7 +50,7 @@ fn cli_mounts_and_reports_bad_input() {
     std::fs::create_dir_all(&l).unwrap();
     std::fs::write(l.join("hello"), "hi").unwrap();
     let d = dirs(tmp.path(), "m");
-    let before = mounts();
+    let before = mounts(tmp.path());
     let opts = |lower: &str, work: &str| {
         format!(
             "lowerdir={lower},upperdir={},workdir={work},bogus=1",
@@ -75,7 +85,7 @@ fn cli_mounts_and_reports_bad_input() {
     assert!(!ok && err.contains("work"), "{err}");
     let (ok, err) = run(&["-o", "upperdir=/x", &s(&d.mnt)]);
     assert!(!ok && err.contains("lowerdir"), "{err}");
-    assert_eq!(mounts(), before, "something left mounted");
+    assert_eq!(mounts(tmp.path()), before, "something left mounted");
 
     // Daemon mode, mount.fuse3 convention.
     let (ok, err) = run(&["none", &s(&d.mnt), "-o", &opts(&s(&l), &s(&d.work))]);
@@ -86,7 +96,7 @@ fn cli_mounts_and_reports_bad_input() {
     let (ok, err) = run(&["-o", &opts(&s(&l), &s(&d.work)), &s(&d.mnt)]);
     assert!(!ok && err.contains("busy"), "{err}");
     rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
-    assert_eq!(mounts(), before);
+    assert_eq!(mounts(tmp.path()), before);
 
     // Foreground mode stops and unmounts on SIGTERM.
     let mut child = Command::new(BIN)
@@ -94,7 +104,7 @@ fn cli_mounts_and_reports_bad_input() {
         .spawn()
         .unwrap();
     for _ in 0..100 {
-        if mounts() > before {
+        if mounts(tmp.path()) > before {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -107,5 +117,58 @@ fn cli_mounts_and_reports_bad_input() {
     .unwrap();
     let st = child.wait().unwrap();
     assert!(st.success());
-    assert_eq!(mounts(), before, "SIGTERM left the mount behind");
+    assert_eq!(mounts(tmp.path()), before, "SIGTERM left the mount behind");
+}
+
+/// Without `upperdir=` (podman mounts a container's layers so for `diff`
+/// and `commit`) the mount is read-only: the union reads as usual, every
+/// change is refused with EROFS, and the scratch directories the library
+/// needs are gone from `$TMPDIR` once the mount is up.
+#[test]
+fn cli_read_only_without_upperdir() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_read_only_without_upperdir") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (top, bottom) = (tmp.path().join("top"), tmp.path().join("bottom"));
+    for l in [&top, &bottom] {
+        std::fs::create_dir_all(l.join("dir")).unwrap();
+    }
+    std::fs::write(top.join("dir/a"), "top").unwrap();
+    std::fs::write(bottom.join("dir/a"), "bottom").unwrap();
+    std::fs::write(bottom.join("dir/b"), "b").unwrap();
+    let scratch = tmp.path().join("tmpdir");
+    std::fs::create_dir(&scratch).unwrap();
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let before = mounts(tmp.path());
+    let out = Command::new(BIN)
+        .env("TMPDIR", &scratch)
+        .args([
+            "-o",
+            &format!("lowerdir={}:{},ro", s(&top), s(&bottom)),
+            &s(&mnt),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("unknown option ro"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(mnt.join("dir/a")).unwrap(), "top");
+    assert_eq!(std::fs::read_to_string(mnt.join("dir/b")).unwrap(), "b");
+    let e = std::fs::write(mnt.join("dir/c"), "x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+    let e = std::fs::remove_file(mnt.join("dir/b")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+    assert_eq!(
+        std::fs::read_dir(&scratch).unwrap().count(),
+        0,
+        "scratch directories left in TMPDIR"
+    );
+    rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+    assert_eq!(mounts(tmp.path()), before);
+    assert_eq!(std::fs::read_to_string(bottom.join("dir/b")).unwrap(), "b");
 }

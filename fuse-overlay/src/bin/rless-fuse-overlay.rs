@@ -3,8 +3,14 @@
 //!
 //! ```text
 //! rless-fuse-overlay [-f] [-d] -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT
+//! rless-fuse-overlay [-f] [-d] -o lowerdir=A:B[,ro] MOUNTPOINT   (read-only)
 //! rless-fuse-overlay none MOUNTPOINT -o ...        (mount.fuse3 convention)
 //! ```
+//!
+//! Without `upperdir=` the mount is read-only, as with fuse-overlayfs (podman
+//! mounts a container's layers that way for `diff` and `commit`); the library
+//! still wants an upper and a work directory, so it gets two empty ones made
+//! in `$TMPDIR` and removed as soon as the mount holds them open.
 //!
 //! Without `-f` the process forks before anything is mounted; the parent
 //! waits until the child has mounted (or failed) and exits with its status,
@@ -18,7 +24,7 @@ use std::process::ExitCode;
 
 use fuse_overlay::{sys, Config, IdMap, Options};
 
-const USAGE: &str = "usage: rless-fuse-overlay [-f] [-d] -o lowerdir=DIR[:DIR...],upperdir=DIR,workdir=DIR[,OPTIONS] MOUNTPOINT";
+const USAGE: &str = "usage: rless-fuse-overlay [-f] [-d] -o lowerdir=DIR[:DIR...][,upperdir=DIR,workdir=DIR][,OPTIONS] MOUNTPOINT";
 
 /// Options accepted without effect (generic mount and FUSE options).
 const IGNORED: &[&str] = &[
@@ -44,6 +50,9 @@ struct Args {
     foreground: bool,
     debug: bool,
     config: Config,
+    /// A read-only mount without `upperdir=`: `config`'s upper and work
+    /// directories are to be made empty before mounting.
+    scratch: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -118,6 +127,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "threads" => o.threads = num(v)? as usize,
             "readdirplus" => o.readdirplus = v.parse()?,
             "spin" => o.spin = v.parse()?,
+            "ro" => o.read_only = true,
             "writeback" => {
                 o.writeback = match v {
                     "" | "1" | "yes" => true,
@@ -132,8 +142,22 @@ fn parse(args: &[String]) -> Result<Args, String> {
     if lower.is_empty() {
         return Err("missing option lowerdir=".into());
     }
-    let upper = upper.ok_or("missing option upperdir= (read-only mounts are not supported)")?;
-    let work = work.ok_or("missing option workdir=")?;
+    let scratch = upper.is_none();
+    let (upper, work) = match (upper, work) {
+        (Some(u), Some(w)) => (u, w),
+        (Some(_), None) => return Err("missing option workdir=".into()),
+        (None, _) => {
+            o.read_only = true;
+            let base = std::env::temp_dir().join(format!(
+                "rless-fuse-overlay-ro-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+            ));
+            (base.join("upper"), base.join("work"))
+        }
+    };
     Ok(Args {
         foreground,
         debug,
@@ -144,7 +168,26 @@ fn parse(args: &[String]) -> Result<Args, String> {
             mountpoint,
             options: o,
         },
+        scratch,
     })
+}
+
+/// Makes the empty upper and work directories of a read-only mount.
+fn make_scratch(config: &Config) -> Result<(), String> {
+    for d in [&config.upper, &config.work] {
+        std::fs::create_dir_all(d)
+            .map_err(|e| format!("cannot make scratch directory {}: {e}", d.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes them again: the mount holds them open, and never writes to them.
+fn remove_scratch(config: &Config) {
+    let _ = std::fs::remove_dir(&config.upper);
+    let _ = std::fs::remove_dir(&config.work);
+    if let Some(base) = config.upper.parent() {
+        let _ = std::fs::remove_dir(base);
+    }
 }
 
 /// Whether `path` is already a mount point.
@@ -175,7 +218,7 @@ impl log::Log for StderrLog {
 
 /// Mounts and serves until unmounted or signalled. `ready` is called once
 /// with the result of mounting.
-fn serve(config: Config, ready: impl FnOnce(Result<(), String>)) -> ExitCode {
+fn serve(config: Config, scratch: bool, ready: impl FnOnce(Result<(), String>)) -> ExitCode {
     if is_mount_point(&config.mountpoint) {
         ready(Err(format!(
             "mount point {} is busy: something is already mounted there",
@@ -183,8 +226,19 @@ fn serve(config: Config, ready: impl FnOnce(Result<(), String>)) -> ExitCode {
         )));
         return ExitCode::FAILURE;
     }
+    if scratch {
+        if let Err(e) = make_scratch(&config) {
+            ready(Err(e));
+            return ExitCode::FAILURE;
+        }
+    }
     sys::block_signals();
-    let handle = match fuse_overlay::mount(config) {
+    let copy = scratch.then(|| config.clone());
+    let mounted = fuse_overlay::mount(config);
+    if let Some(c) = &copy {
+        remove_scratch(c);
+    }
+    let handle = match mounted {
         Ok(h) => h,
         Err(e) => {
             ready(Err(e.to_string()));
@@ -220,7 +274,7 @@ fn main() -> ExitCode {
         log::set_max_level(log::LevelFilter::Debug);
     }
     if args.foreground {
-        return serve(args.config, |r| {
+        return serve(args.config, args.scratch, |r| {
             if let Err(e) = r {
                 eprintln!("rless-fuse-overlay: {e}");
             }
@@ -257,7 +311,7 @@ fn main() -> ExitCode {
             drop(rd);
             let _ = rustix::process::setsid();
             let mut wr = Some(wr);
-            serve(args.config, move |r| {
+            serve(args.config, args.scratch, move |r| {
                 let mut w = wr.take().expect("ready called once");
                 let _ = match r {
                     Ok(()) => w.write_all(b"ok"),
