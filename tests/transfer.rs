@@ -516,6 +516,9 @@ fn load_archives_from_docker_and_podman() {
             skip("podman is not installed: no podman interop check");
             return;
         }
+        // Rootless podman leaves a pause process per user; ours goes at the end.
+        let pause_file = format!("/run/user/{}/libpod/tmp/pause.pid", ctx.user.uid);
+        let pause_before = fs::read_to_string(&pause_file).ok();
         let pushed = reg.push(&ctx.repo("pod"), "v1", &gz);
         let pod = ctx.work.join("podman");
         fs::create_dir(&pod).unwrap();
@@ -568,6 +571,17 @@ fn load_archives_from_docker_and_podman() {
             podman(&["rmi", "-a", "-f"]);
             podman(&["load", "-q", "-i", f.to_str().unwrap()]);
             podman(&["image", "exists", &pushed.reference]);
+        }
+        let pause_after = fs::read_to_string(&pause_file).ok();
+        if let Some(pid) = pause_after.filter(|p| Some(p) != pause_before.as_ref()) {
+            if let Some(pid) = pid
+                .trim()
+                .parse()
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
         }
     });
 }

@@ -142,6 +142,10 @@ fn podman_mount_program() {
         out
     };
 
+    // Rootless podman leaves a pause process per user; ours goes at the end.
+    let pause_file = format!("/run/user/{}/libpod/tmp/pause.pid", u.uid);
+    let pause_before = fs::read_to_string(&pause_file).ok();
+
     let tar = Command::new("tar")
         .arg("-C")
         .arg(&root)
@@ -193,4 +197,12 @@ fn podman_mount_program() {
     podman(&["rm", "-f", "c1"], None);
     podman(&["system", "reset", "-f"], None);
     assert_eq!(rless_mounts_under(base), 0, "a mount was left behind");
+    let pause_after = fs::read_to_string(&pause_file).ok();
+    if let Some(pid) = pause_after.filter(|p| Some(p) != pause_before.as_ref()) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
 }
