@@ -25,77 +25,87 @@ fn lifecycle_killed_monitor() {
     for_each_user("lifecycle_killed_monitor", |ctx| {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
-        let mounts_before = host_mounts_under(&ctx.root);
-        let mark = marker(ctx, 3);
-        let id = run_sh(
-            ctx,
-            &["--name", "orphan"],
-            &format!("sleep {mark} & sleep {mark} & echo ready; wait"),
-        );
-        wait_log(ctx, "orphan", "ready");
-        let st = inspect(ctx, "orphan");
-        let pid = state_of(&st)["Pid"].as_i64().unwrap_or(0);
-        let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap_or(0);
-        assert!(pid_alive(pid), "init must run: {st}");
-        assert!(
-            monitor > 0 && pid_alive(monitor),
-            "State.MonitorPid must be live: {st}"
-        );
-        let check_sleeps = common::is_root();
-        if check_sleeps {
-            assert!(
-                eventually(Duration::from_secs(5), || marker_sleeps(&mark).len() == 2),
-                "the two sleeps must run before the kill"
-            );
-        } else {
-            skip("not root: cannot see the container's sleeps");
+        // With fuse-overlay the monitor also serves the container's root.
+        for driver in ["auto", "fuse-overlay"] {
+            killed_monitor(ctx, driver);
         }
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(monitor as i32).unwrap(),
+    });
+}
+
+/// One container whose monitor is killed, on the storage `driver`.
+fn killed_monitor(ctx: &common::Ctx, driver: &str) {
+    eprintln!("--- killed monitor, storage driver {driver}");
+    let mounts_before = host_mounts_under(&ctx.root);
+    let mark = marker(ctx, 3);
+    let id = run_sh(
+        ctx,
+        &["--name", "orphan", "--storage-driver", driver],
+        &format!("sleep {mark} & sleep {mark} & echo ready; wait"),
+    );
+    wait_log(ctx, "orphan", "ready");
+    let st = inspect(ctx, "orphan");
+    let pid = state_of(&st)["Pid"].as_i64().unwrap_or(0);
+    let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap_or(0);
+    assert!(pid_alive(pid), "init must run: {st}");
+    assert!(
+        monitor > 0 && pid_alive(monitor),
+        "State.MonitorPid must be live: {st}"
+    );
+    let check_sleeps = common::is_root();
+    if check_sleeps {
+        assert!(
+            eventually(Duration::from_secs(5), || marker_sleeps(&mark).len() == 2),
+            "the two sleeps must run before the kill"
+        );
+    } else {
+        skip("not root: cannot see the container's sleeps");
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(monitor as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill the monitor");
+
+    let init_gone = eventually(Duration::from_secs(5), || !pid_alive(pid));
+    let sleeps_gone =
+        !check_sleeps || eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty());
+    let left = if check_sleeps {
+        marker_sleeps(&mark)
+    } else {
+        vec![]
+    };
+    if !init_gone || !sleeps_gone {
+        kill_all(&left);
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid as i32).unwrap(),
             rustix::process::Signal::KILL,
-        )
-        .expect("kill the monitor");
-
-        let init_gone = eventually(Duration::from_secs(5), || !pid_alive(pid));
-        let sleeps_gone =
-            !check_sleeps || eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty());
-        let left = if check_sleeps {
-            marker_sleeps(&mark)
-        } else {
-            vec![]
-        };
-        if !init_gone || !sleeps_gone {
-            kill_all(&left);
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_raw(pid as i32).unwrap(),
-                rustix::process::Signal::KILL,
-            );
-        }
-        assert!(
-            init_gone,
-            "BUG ({} mode): the init {pid} outlived its killed monitor {monitor}",
-            ctx.user.mode.as_str()
         );
-        assert!(
-            sleeps_gone,
-            "BUG ({} mode): the container's processes outlived its killed monitor: {left:?}",
-            ctx.user.mode.as_str()
-        );
+    }
+    assert!(
+        init_gone,
+        "BUG ({} mode): the init {pid} outlived its killed monitor {monitor}",
+        ctx.user.mode.as_str()
+    );
+    assert!(
+        sleeps_gone,
+        "BUG ({} mode): the container's processes outlived its killed monitor: {left:?}",
+        ctx.user.mode.as_str()
+    );
 
-        let killed_at = Instant::now();
-        // Failures noted here are asserted at the end, so the clean-up
-        // checks still run.
-        let mut deferred: Vec<String> = Vec::new();
-        // A dead monitor may linger as a zombie until its parent (pid 1, or
-        // a subreaper) reaps it; rless must already count it as gone.
-        if proc_state(monitor).as_deref() == Some("Z") {
-            let rows = ps_json(ctx, &["-a"]);
-            if rows
-                .first()
-                .map(|r| r["State"] == "running")
-                .unwrap_or(false)
-            {
-                deferred.push(format!(
+    let killed_at = Instant::now();
+    // Failures noted here are asserted at the end, so the clean-up
+    // checks still run.
+    let mut deferred: Vec<String> = Vec::new();
+    // A dead monitor may linger as a zombie until its parent (pid 1, or
+    // a subreaper) reaps it; rless must already count it as gone.
+    if proc_state(monitor).as_deref() == Some("Z") {
+        let rows = ps_json(ctx, &["-a"]);
+        if rows
+            .first()
+            .map(|r| r["State"] == "running")
+            .unwrap_or(false)
+        {
+            deferred.push(format!(
                     "BUG ({} mode): the monitor {monitor} is dead (a zombie, state Z in /proc/{monitor}/stat, \
                      not yet reaped by its parent, pid {}) and the init is gone, yet ps -a still says \
                      running: {:?}; a zombie must not count as a live monitor",
@@ -103,84 +113,83 @@ fn lifecycle_killed_monitor() {
                     proc_ppid(monitor).unwrap_or(0),
                     rows[0]["Status"]
                 ));
-            }
         }
+    }
 
-        // ps and inspect: exited (within a few seconds), with a reason.
-        let mut rows = Vec::new();
-        let exited = eventually(Duration::from_secs(5), || {
-            rows = ps_json(ctx, &["-a"]);
-            rows.len() == 1 && rows[0]["State"] == "exited"
-        });
-        assert!(
-            exited,
-            "ps -a must show the container exited within 5 s of its monitor's death: {rows:?}"
-        );
-        assert!(
-            rows[0]["Status"].as_str().unwrap().starts_with("Exited ("),
-            "{rows:?}"
-        );
-        assert!(
-            ps_json(ctx, &[]).is_empty(),
-            "ps must not list it as running"
-        );
-        let st = inspect(ctx, "orphan");
-        assert_eq!(state_of(&st)["Running"], false, "{st}");
-        assert_eq!(state_of(&st)["Status"], "exited", "{st}");
-        assert_eq!(state_of(&st)["Pid"], 0, "{st}");
-        let reason = state_of(&st)["Error"].as_str().unwrap_or("");
-        assert!(
-            !reason.is_empty(),
-            "inspect must say why it stopped (State.Error): {st}"
-        );
-        // When it stopped: some time, not "now" at every look.
-        if !state_of(&st)["FinishedAt"].is_string() {
-            deferred.push(format!(
-                "inspect of a container whose monitor was killed has no State.FinishedAt: {}",
-                state_of(&st)
-            ));
-        }
-        std::thread::sleep(Duration::from_secs(2).saturating_sub(killed_at.elapsed()));
-        let out = ctx.ok(&["ps", "-a", "--format", "{{.Status}}"]);
-        if out.stdout.contains("Less than a second ago") {
-            deferred.push(format!(
+    // ps and inspect: exited (within a few seconds), with a reason.
+    let mut rows = Vec::new();
+    let exited = eventually(Duration::from_secs(5), || {
+        rows = ps_json(ctx, &["-a"]);
+        rows.len() == 1 && rows[0]["State"] == "exited"
+    });
+    assert!(
+        exited,
+        "ps -a must show the container exited within 5 s of its monitor's death: {rows:?}"
+    );
+    assert!(
+        rows[0]["Status"].as_str().unwrap().starts_with("Exited ("),
+        "{rows:?}"
+    );
+    assert!(
+        ps_json(ctx, &[]).is_empty(),
+        "ps must not list it as running"
+    );
+    let st = inspect(ctx, "orphan");
+    assert_eq!(state_of(&st)["Running"], false, "{st}");
+    assert_eq!(state_of(&st)["Status"], "exited", "{st}");
+    assert_eq!(state_of(&st)["Pid"], 0, "{st}");
+    let reason = state_of(&st)["Error"].as_str().unwrap_or("");
+    assert!(
+        !reason.is_empty(),
+        "inspect must say why it stopped (State.Error): {st}"
+    );
+    // When it stopped: some time, not "now" at every look.
+    if !state_of(&st)["FinishedAt"].is_string() {
+        deferred.push(format!(
+            "inspect of a container whose monitor was killed has no State.FinishedAt: {}",
+            state_of(&st)
+        ));
+    }
+    std::thread::sleep(Duration::from_secs(2).saturating_sub(killed_at.elapsed()));
+    let out = ctx.ok(&["ps", "-a", "--format", "{{.Status}}"]);
+    if out.stdout.contains("Less than a second ago") {
+        deferred.push(format!(
                 "2 s after its monitor was killed, ps -a says the container exited \"Less than a second ago\": {}",
                 out.stdout.trim()
             ));
-        }
-        // Commands on it behave as on any exited container.
-        ctx.ok(&["logs", "orphan"]);
-        ctx.ok(&["stop", "orphan"]);
-        ctx.ok(&["wait", "orphan"]);
-        assert_one_error(&ctx.rless(&["exec", "orphan", "true"]), ERR_EXIT);
+    }
+    // Commands on it behave as on any exited container.
+    ctx.ok(&["logs", "orphan"]);
+    ctx.ok(&["stop", "orphan"]);
+    ctx.ok(&["wait", "orphan"]);
+    assert_one_error(&ctx.rless(&["exec", "orphan", "true"]), ERR_EXIT);
 
-        // rm -f cleans everything.
-        ctx.ok(&["rm", "-f", "orphan"]);
+    // rm -f cleans everything.
+    ctx.ok(&["rm", "-f", "orphan"]);
+    assert!(
+        !container_dir(ctx, &id).exists(),
+        "rm -f must remove the dir"
+    );
+    assert!(containers(ctx).is_empty());
+    assert!(
+        tmp_debris(&ctx.root).is_empty(),
+        "{:?}",
+        tmp_debris(&ctx.root)
+    );
+    assert_eq!(
+        host_mounts_under(&ctx.root),
+        mounts_before,
+        "mounts left on the host"
+    );
+    if common::is_root() {
+        let left = store_processes(ctx);
+        kill_all(&left);
         assert!(
-            !container_dir(ctx, &id).exists(),
-            "rm -f must remove the dir"
+            left.is_empty(),
+            "rless processes of the store left: {left:?}"
         );
-        assert!(containers(ctx).is_empty());
-        assert!(
-            tmp_debris(&ctx.root).is_empty(),
-            "{:?}",
-            tmp_debris(&ctx.root)
-        );
-        assert_eq!(
-            host_mounts_under(&ctx.root),
-            mounts_before,
-            "mounts left on the host"
-        );
-        if common::is_root() {
-            let left = store_processes(ctx);
-            kill_all(&left);
-            assert!(
-                left.is_empty(),
-                "rless processes of the store left: {left:?}"
-            );
-        }
-        assert!(deferred.is_empty(), "{}", deferred.join("\n"));
-    });
+    }
+    assert!(deferred.is_empty(), "{}", deferred.join("\n"));
 }
 
 #[test]
