@@ -172,3 +172,44 @@ fn cli_read_only_without_upperdir() {
     assert_eq!(mounts(tmp.path()), before);
     assert_eq!(std::fs::read_to_string(bottom.join("dir/b")).unwrap(), "b");
 }
+
+/// A server killed with SIGKILL leaves its mount answering ENOTCONN (the
+/// processes using it get an error, not a hang), and the mount can still be
+/// unmounted.
+#[test]
+fn cli_killed_server_gives_enotconn() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_killed_server_gives_enotconn") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = tmp.path().join("lower");
+    std::fs::create_dir_all(&l).unwrap();
+    std::fs::write(l.join("hello"), "hi").unwrap();
+    let d = dirs(tmp.path(), "m");
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        s(&l),
+        s(&d.upper),
+        s(&d.work)
+    );
+    let mut child = Command::new(BIN)
+        .args(["-f", "-o", &opts, &s(&d.mnt)])
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if mounts(tmp.path()) > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let e = std::fs::metadata(d.mnt.join("other")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOTCONN), "{e}");
+    let e = std::fs::write(d.mnt.join("new"), "x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOTCONN), "{e}");
+    rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+    assert_eq!(mounts(tmp.path()), 0);
+}
