@@ -39,6 +39,26 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// A lower layer holding `hello` ("hi"), and upper, work and mount point
+/// directories, under `base`.
+fn hello_lower(base: &Path) -> (std::path::PathBuf, Dirs) {
+    let l = base.join("lower");
+    std::fs::create_dir_all(&l).unwrap();
+    std::fs::write(l.join("hello"), "hi").unwrap();
+    (l, dirs(base, "m"))
+}
+
+/// Waits (up to 5 s) for more than `before` mounts below `dir`: a server
+/// started in the foreground mounts on its own time.
+fn wait_mounted(dir: &Path, before: usize) {
+    for _ in 0..100 {
+        if mounts(dir) > before {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn cli_mounts_and_reports_bad_input() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -46,10 +66,7 @@ fn cli_mounts_and_reports_bad_input() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let l = tmp.path().join("lower");
-    std::fs::create_dir_all(&l).unwrap();
-    std::fs::write(l.join("hello"), "hi").unwrap();
-    let d = dirs(tmp.path(), "m");
+    let (l, d) = hello_lower(tmp.path());
     let before = mounts(tmp.path());
     let opts = |lower: &str, work: &str| {
         format!(
@@ -103,12 +120,7 @@ fn cli_mounts_and_reports_bad_input() {
         .args(["-f", "-o", &opts(&s(&l), &s(&d.work)), &s(&d.mnt)])
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if mounts(tmp.path()) > before {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_mounted(tmp.path(), before);
     assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
     rustix::process::kill_process(
         rustix::process::Pid::from_child(&child),
@@ -183,10 +195,7 @@ fn cli_killed_server_gives_enotconn() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let l = tmp.path().join("lower");
-    std::fs::create_dir_all(&l).unwrap();
-    std::fs::write(l.join("hello"), "hi").unwrap();
-    let d = dirs(tmp.path(), "m");
+    let (l, d) = hello_lower(tmp.path());
     let opts = format!(
         "lowerdir={},upperdir={},workdir={}",
         s(&l),
@@ -197,12 +206,7 @@ fn cli_killed_server_gives_enotconn() {
         .args(["-f", "-o", &opts, &s(&d.mnt)])
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if mounts(tmp.path()) > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_mounted(tmp.path(), 0);
     assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
     child.kill().unwrap();
     child.wait().unwrap();
