@@ -45,6 +45,8 @@ pub(crate) struct Unprivileged {
     pub pid: u32,
     /// The caller's gid, as stored on disk.
     pub gid: u32,
+    /// Its `/proc/N/status`, read at most once (see `caller_status`).
+    status: std::cell::OnceCell<Option<String>>,
 }
 
 impl Overlay {
@@ -53,6 +55,7 @@ impl Overlay {
         Unprivileged {
             pid: req.pid(),
             gid: self.opts.gid_map.to_outside(req.gid()),
+            status: std::cell::OnceCell::new(),
         }
     }
 
@@ -62,7 +65,7 @@ impl Overlay {
         if who.gid == gid {
             return true;
         }
-        let Some(status) = self.caller_status(who.pid) else {
+        let Some(status) = self.caller_status(who) else {
             return false;
         };
         status
@@ -81,8 +84,15 @@ impl Overlay {
     /// serves from the host's): then the caller is the process in that
     /// namespace ([`Options::callers_pid_ns`](crate::Options)) whose
     /// innermost pid (the last of `NSpid`) is `pid`. That search reads all
-    /// of /proc, so it is kept to the rare requests that need it.
-    fn caller_status(&self, pid: u32) -> Option<String> {
+    /// of /proc, so it is kept to the rare requests that need it, and done
+    /// once per request.
+    fn caller_status<'a>(&self, who: &'a Unprivileged) -> Option<&'a str> {
+        who.status
+            .get_or_init(|| self.read_caller_status(who.pid))
+            .as_deref()
+    }
+
+    fn read_caller_status(&self, pid: u32) -> Option<String> {
         let Some(other) = self.opts.callers_pid_ns else {
             return std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
         };
@@ -110,12 +120,12 @@ impl Overlay {
     /// for keeping set-id bits through a write or a truncate. A caller in
     /// any other user namespace, root there or not, loses them, on kernel
     /// overlayfs as on the layer's own filesystem. Unknown counts as no.
-    fn capable_fsetid(&self, pid: u32) -> bool {
+    fn capable_fsetid(&self, who: &Unprivileged) -> bool {
         const CAP_FSETID: u32 = 4;
         // The initial user namespace's inode number is fixed
         // (PROC_USER_INIT_INO); /proc shows the caps of the caller's own.
         const INIT_USER_NS: u64 = 0xEFFF_FFFD;
-        let Some(status) = self.caller_status(pid) else {
+        let Some(status) = self.caller_status(who) else {
             return false;
         };
         let field = |name: &str| {
@@ -692,7 +702,7 @@ impl Overlay {
         if let Some(who) = kill.filter(|_| mode.is_none()) {
             let st = rustix::fs::statat(upper, os(&path), AtFlags::SYMLINK_NOFOLLOW)?;
             let change = self.without_setid(&st, &who);
-            if let Some(m) = change.filter(|_| !self.capable_fsetid(who.pid)) {
+            if let Some(m) = change.filter(|_| !self.capable_fsetid(&who)) {
                 rustix::fs::chmodat(upper, os(&path), m, AtFlags::empty())?;
             }
         }
