@@ -9,7 +9,21 @@
 //! location = "registry.example.org:5000"
 //! insecure = true
 //! ```
+//!
+//! The union filesystem containers use may be fixed in
+//! `$XDG_CONFIG_HOME/rless/storage.toml` (`--storage-driver` and
+//! `RLESS_STORAGE_DRIVER` come first):
+//!
+//! ```toml
+//! [storage]
+//! driver = "fuse-overlay"   # or "overlay", or "auto" (the default)
+//! ```
+//!
+//! A missing file means the defaults; a file that does not parse, or a key
+//! or value this version does not know, is an error naming the file.
 
+use crate::runtime::storage::Driver;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -24,11 +38,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}, line {line}: {message}")]
     Parse {
         path: PathBuf,
-        source: toml::de::Error,
+        line: usize,
+        message: String,
     },
+    #[error("{path}: unknown storage driver {value:?}: use overlay, fuse-overlay or auto")]
+    Driver { path: PathBuf, value: String },
 }
 
 /// One `[[registry]]` entry.
@@ -43,6 +60,19 @@ pub struct RegistryConfig {
 struct RegistriesFile {
     #[serde(default)]
     registry: Vec<RegistryConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFile {
+    #[serde(default)]
+    storage: StorageSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    driver: Option<String>,
 }
 
 fn env_path(k: &str) -> Option<PathBuf> {
@@ -68,20 +98,53 @@ fn config_dir() -> Option<PathBuf> {
         .map(|d| d.join("rless"))
 }
 
-/// Whether the user's configuration marks `registry` insecure.
-pub fn registry_insecure(registry: &str) -> Result<bool, ConfigError> {
-    let Some(path) = config_dir().map(|d| d.join("registries.toml")) else {
-        return Ok(false);
+/// The user's configuration file `name` and its path, `None` when there is
+/// no such file (or no home to look in).
+fn read_file<T: DeserializeOwned>(name: &str) -> Result<Option<(T, PathBuf)>, ConfigError> {
+    let Some(path) = config_dir().map(|d| d.join(name)) else {
+        return Ok(None);
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
-    let file: RegistriesFile =
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })?;
+    match toml::from_str(&text) {
+        Ok(v) => Ok(Some((v, path))),
+        // toml's own rendering spans several lines (it quotes the file);
+        // errors here are one line.
+        Err(e) => Err(ConfigError::Parse {
+            path,
+            line: e
+                .span()
+                .map_or(1, |s| 1 + text[..s.start].matches('\n').count()),
+            message: e.message().trim().replace('\n', "; "),
+        }),
+    }
+}
+
+/// Whether the user's configuration marks `registry` insecure.
+pub fn registry_insecure(registry: &str) -> Result<bool, ConfigError> {
+    let Some((file, _)) = read_file::<RegistriesFile>("registries.toml")? else {
+        return Ok(false);
+    };
     Ok(file
         .registry
         .iter()
         .any(|r| r.location == registry && r.insecure))
+}
+
+/// The storage driver `storage.toml` asks for, with the file's path; `None`
+/// when no file sets one.
+pub fn storage_driver() -> Result<Option<(Driver, PathBuf)>, ConfigError> {
+    let Some((file, path)) = read_file::<StorageFile>("storage.toml")? else {
+        return Ok(None);
+    };
+    let Some(value) = file.storage.driver else {
+        return Ok(None);
+    };
+    match Driver::parse(&value) {
+        Some(d) => Ok(Some((d, path))),
+        None => Err(ConfigError::Driver { path, value }),
+    }
 }

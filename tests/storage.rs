@@ -299,6 +299,119 @@ fn fuse_driver_set_id_bits_match_kernel_overlay() {
     });
 }
 
+/// `$XDG_CONFIG_HOME/rless/storage.toml` picks the driver for `run` and
+/// `info`; `--storage-driver` and `RLESS_STORAGE_DRIVER` come first; a bad
+/// file is a one-line error naming it, and leaves nothing behind.
+#[test]
+fn storage_toml_picks_the_driver() {
+    for_each_user("storage_toml_picks_the_driver", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let cfg = ctx.work.join("cfg");
+        let file = |body: &str| ctx.write_file("cfg/rless/storage.toml", body.as_bytes());
+        let rless = |args: &[&str], env: &[(&str, &str)]| {
+            let mut c = ctx.rless_cmd(args);
+            c.env("XDG_CONFIG_HOME", &cfg);
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            common::run_cmd(c, None, common::CMD_TIMEOUT, &ctx.user.name)
+        };
+        let graph_driver = |name: &str| {
+            let insp = ctx.ok(&["inspect", name]);
+            let c: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+            c[0]["GraphDriver"]["Name"].as_str().unwrap().to_string()
+        };
+
+        file("# the user's choice\n[storage]\ndriver = \"fuse-overlay\"\n");
+        let out = rless(&["info", "--format", "json"], &[]);
+        assert!(out.success(), "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["Storage"]["Driver"], "fuse-overlay", "{out}");
+        let reason = v["Storage"]["Reason"].as_str().unwrap();
+        assert!(reason.contains("cfg/rless/storage.toml"), "{out}");
+        let out = rless(
+            &[
+                "run",
+                "--name",
+                "byfile",
+                IMG,
+                "sh",
+                "-c",
+                "mount | grep ' / '",
+            ],
+            &[],
+        );
+        assert!(out.success(), "{out}");
+        assert!(
+            out.stdout.contains("fuse"),
+            "the root is a FUSE mount: {out}"
+        );
+        assert_eq!(graph_driver("byfile"), "fuse-overlay");
+
+        // The command line and the environment come before the file.
+        let out = rless(
+            &[
+                "run",
+                "--name",
+                "byflag",
+                "--storage-driver",
+                "auto",
+                IMG,
+                "true",
+            ],
+            &[],
+        );
+        assert!(out.success(), "{out}");
+        let auto = graph_driver("byflag");
+        let probe = ctx.ok(&["info", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&probe.stdout).unwrap();
+        assert_eq!(v["Storage"]["Driver"], auto.as_str(), "{probe}");
+        let out = rless(&["info"], &[("RLESS_STORAGE_DRIVER", "overlay")]);
+        assert!(
+            out.stdout.contains("overlay (set by RLESS_STORAGE_DRIVER)"),
+            "{out}"
+        );
+        ctx.ok(&["rm", "byfile", "byflag"]);
+
+        // A value or a key this version does not know: one line naming the
+        // file, exit 125, no container.
+        let before = ctx.snapshot();
+        for (body, says) in [
+            (
+                "[storage]\ndriver = \"zfs\"\n",
+                "unknown storage driver \"zfs\"",
+            ),
+            ("[storage]\ndrivr = \"overlay\"\n", "drivr"),
+            ("[storage\n", "storage.toml"),
+        ] {
+            file(body);
+            for args in [&["run", "--name", "bad", IMG, "true"][..], &["info"][..]] {
+                let out = rless(args, &[]);
+                out.assert_rless_error();
+                assert!(out.stderr.contains("cfg/rless/storage.toml"), "{out}");
+                assert!(out.stderr.contains(says), "{out}");
+            }
+        }
+        ctx.snapshot().assert_same(&before, "bad storage.toml");
+        // An explicit driver does not need the file.
+        let out = rless(
+            &[
+                "run",
+                "--rm",
+                "--storage-driver",
+                "fuse-overlay",
+                IMG,
+                "true",
+            ],
+            &[],
+        );
+        assert!(out.success(), "{out}");
+        fs::remove_dir_all(&cfg).unwrap();
+    });
+}
+
 #[test]
 fn info_reports_the_driver_run_uses() {
     for_each_user("info_reports_the_driver_run_uses", |ctx| {

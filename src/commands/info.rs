@@ -15,7 +15,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let uname = rustix::system::uname();
     let kernel = uname.release().to_string_lossy().into_owned();
     let cgroup = cgroup_version();
-    let driver = storage_driver(ctx, &kernel);
+    let driver = storage_driver(ctx, &kernel)?;
     let (delegation, limits) = rless::runtime::cgroups::summary();
     let info = serde_json::json!({
         "Store": {"Root": ctx.root},
@@ -63,27 +63,38 @@ fn cgroup_version() -> &'static str {
 }
 
 /// Which union filesystem containers will use, and why: `RLESS_STORAGE_DRIVER`
-/// when set, else the result of really mounting kernel overlayfs in a user
-/// namespace with its upper layer in the store (which fails on kernels
-/// before 5.11 and on upper filesystems such as NFS).
-fn storage_driver(ctx: &Ctx, kernel: &str) -> (&'static str, String) {
+/// when set, else `storage.toml`'s driver, else the result of really
+/// mounting kernel overlayfs in a user namespace with its upper layer in the
+/// store (which fails on kernels before 5.11 and on upper filesystems such
+/// as NFS).
+fn storage_driver(ctx: &Ctx, kernel: &str) -> Result<(&'static str, String)> {
     use rless::runtime::storage::Driver;
     let forced = std::env::var("RLESS_STORAGE_DRIVER").ok();
-    match forced.as_deref().and_then(Driver::parse) {
-        Some(Driver::Overlay) => return ("overlay", "set by RLESS_STORAGE_DRIVER".into()),
-        Some(Driver::FuseOverlay) => return ("fuse-overlay", "set by RLESS_STORAGE_DRIVER".into()),
-        _ => {}
+    let (driver, source) = match forced.as_deref().filter(|v| !v.is_empty()) {
+        Some(v) => match Driver::parse(v) {
+            Some(d) => (d, "RLESS_STORAGE_DRIVER".to_string()),
+            None => bail!("unknown RLESS_STORAGE_DRIVER {v:?}: use overlay, fuse-overlay or auto"),
+        },
+        None => match rless::config::storage_driver()? {
+            Some((d, path)) => (d, path.display().to_string()),
+            None => (Driver::Auto, String::new()),
+        },
+    };
+    if driver != Driver::Auto {
+        return Ok((driver.name(), format!("set by {source}")));
     }
     // Made as the store makes it (private to the user), not with the umask.
     let _ = ctx.store(rless::image::store::LockMode::Shared);
-    match rless::runtime::storage::probe_kernel_overlay(&ctx.root) {
-        Ok(()) => (
-            "overlay",
-            format!("kernel {kernel} mounts overlayfs in a user namespace on this store"),
-        ),
-        Err(e) => (
-            "fuse-overlay",
-            format!("kernel {kernel} refuses overlayfs in a user namespace on this store: {e}"),
-        ),
-    }
+    Ok(
+        match rless::runtime::storage::probe_kernel_overlay(&ctx.root) {
+            Ok(()) => (
+                "overlay",
+                format!("kernel {kernel} mounts overlayfs in a user namespace on this store"),
+            ),
+            Err(e) => (
+                "fuse-overlay",
+                format!("kernel {kernel} refuses overlayfs in a user namespace on this store: {e}"),
+            ),
+        },
+    )
 }

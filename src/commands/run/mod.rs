@@ -74,9 +74,9 @@ pub struct Args {
     /// Make the root filesystem read-only (/tmp and /run become tmpfs).
     #[arg(long)]
     read_only: bool,
-    /// Union filesystem: overlay (kernel) or fuse-overlay; default: overlay where the kernel allows it.
-    #[arg(long, env = "RLESS_STORAGE_DRIVER", default_value = "auto")]
-    storage_driver: String,
+    /// Union filesystem: overlay (kernel), fuse-overlay or auto; default: storage.toml's driver, else overlay where the kernel allows it.
+    #[arg(long, env = "RLESS_STORAGE_DRIVER")]
+    storage_driver: Option<String>,
     /// Storage option: writeback[=true|false] (fuse-overlay: gather writes in the kernel's page cache; a full disk then shows at close, not at write).
     #[arg(long)]
     storage_opt: Vec<String>,
@@ -266,12 +266,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     }
 
-    let mut driver = Driver::parse(&a.storage_driver).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown --storage-driver {:?}: use overlay or fuse-overlay",
-            a.storage_driver
-        )
-    })?;
+    let mut driver = match a.storage_driver.as_deref() {
+        Some(v) => Driver::parse(v).ok_or_else(|| {
+            anyhow::anyhow!("unknown --storage-driver {v:?}: use overlay, fuse-overlay or auto")
+        })?,
+        None => rless::config::storage_driver()?.map_or(Driver::Auto, |(d, _)| d),
+    };
     let writeback = storage_options(&a.storage_opt, driver)?;
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
