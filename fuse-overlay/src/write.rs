@@ -24,6 +24,9 @@
 //!   layer the same way, swaps them with one `renameat2`, and marks a
 //!   directory opaque where it lands on a name a lower layer also has.
 //!   `RENAME_WHITEOUT` is refused (`EINVAL`), as kernel overlayfs does.
+//! - `mknod` of a 0:0 character device, the upper layer's whiteout, is
+//!   refused (`EPERM`), as kernel overlayfs does: made in the upper layer,
+//!   it would hide the name instead of showing a device.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -317,6 +320,9 @@ impl Overlay {
         mode: u32,
         rdev: u32,
     ) -> R<(u64, Stat)> {
+        if FileType::from_raw_mode(mode) == FileType::CharacterDevice && rdev == 0 {
+            return Err(Errno::PERM);
+        }
         let _ns = self.ns.write().unwrap();
         let (ppath, path, _) = self.prepare_new(parent, name)?;
         let (uid, gid, _) = self.new_owner(req, &ppath)?;

@@ -82,6 +82,22 @@ pub fn scenario(m: &Path) -> Vec<String> {
     let mut r = |what: &str, x: String| log.push(format!("{what}: {x}"));
     r("read a", read(&m.join("a")));
     r("read gone", read(&m.join("gone")));
+    // A 0:0 character device is the upper layer's whiteout: refused (EPERM),
+    // over a lower name and a new one alike.
+    for name in ["a", "wh00"] {
+        r(
+            &format!("mknod 0:0 {name}"),
+            res(rustix::fs::mknodat(
+                rustix::fs::CWD,
+                m.join(name),
+                rustix::fs::FileType::CharacterDevice,
+                rustix::fs::Mode::from_raw_mode(0o644),
+                0,
+            )
+            .map_err(std::io::Error::from)),
+        );
+    }
+    r("read a again", read(&m.join("a")));
     r("ls /", listing(m));
     r("ls opq", listing(&m.join("opq")));
     r("ls mixed", listing(&m.join("mixed")));
