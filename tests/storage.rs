@@ -299,6 +299,102 @@ fn fuse_driver_set_id_bits_match_kernel_overlay() {
     });
 }
 
+/// `auto` picks fuse-overlay where the kernel refuses overlayfs: a store
+/// on a FUSE filesystem (here fuse-overlay itself, mounted by real root as
+/// NFS would be by the admin) cannot be an overlayfs upper layer, since
+/// overlayfs refuses upper layers on filesystems that revalidate dentries
+/// (NFS, FUSE). `info` says so, and `run` works on that store.
+///
+/// Not tried: deleting an image file in that container. Its whiteout can
+/// take neither form on this host filesystem: fuse-overlay refuses 0:0
+/// devices (as kernel overlayfs does) and reserves `.wh.` names for its
+/// own markers. On NFS the marker form works.
+#[test]
+fn auto_picks_fuse_overlay_where_the_kernel_refuses() {
+    if !common::is_root() {
+        skip("mounting a FUSE filesystem that the test user's store lives on needs real root");
+        return;
+    }
+    for_each_user("auto_picks_fuse_overlay_where_the_kernel_refuses", |ctx| {
+        if busybox().is_none() || fs::metadata("/dev/fuse").is_err() {
+            skip("busybox-static or /dev/fuse is missing");
+            return;
+        }
+        let host = ctx.work.join("hostfs");
+        let (lower, upper, work, mnt) = (
+            host.join("l"),
+            host.join("u"),
+            host.join("w"),
+            host.join("m"),
+        );
+        for d in [&lower, &upper, &work, &mnt] {
+            fs::create_dir_all(d).unwrap();
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let handle = fuse_overlay::mount(fuse_overlay::Config {
+            lower: vec![lower],
+            upper,
+            work,
+            mountpoint: mnt.clone(),
+            options: fuse_overlay::Options::default(),
+        })
+        .expect("mount the FUSE filesystem for the store");
+        {
+            // A user whose store is on that filesystem.
+            let inner = Ctx {
+                test: ctx.test.clone(),
+                user: ctx.user.clone(),
+                work: ctx.work.join("inner"),
+                root: mnt.join("store"),
+            };
+            for d in [&inner.work, &inner.root] {
+                fs::create_dir(d).unwrap();
+                inner.give(d);
+            }
+            fs::set_permissions(&inner.root, fs::Permissions::from_mode(0o700)).unwrap();
+            let info = inner.ok(&["info", "--format", "json"]);
+            let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+            assert_eq!(v["Storage"]["Driver"], "fuse-overlay", "{info}");
+            assert!(
+                v["Storage"]["Reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("refuses overlayfs")),
+                "{info}"
+            );
+            assert!(setup_image(&inner));
+            let out = inner.ok(&[
+                "run",
+                "--name",
+                "onfuse",
+                IMG,
+                "sh",
+                "-c",
+                "mount | grep ' / '; cat /data/keep; echo new > /data/new; ls /data",
+            ]);
+            assert!(
+                out.stdout.contains("fuse"),
+                "the root is a FUSE mount: {out}"
+            );
+            assert!(out.stdout.contains("kept"), "{out}");
+            let insp = inner.ok(&["inspect", "onfuse"]);
+            let c: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+            assert_eq!(c[0]["GraphDriver"]["Name"], "fuse-overlay", "{insp}");
+            let diff = inner.ok(&["diff", "onfuse"]);
+            assert!(diff.stdout.contains("A /data/new"), "{diff}");
+            inner.ok(&["rm", "onfuse"]);
+            // Forcing the kernel here is a clear error, and leaves nothing.
+            let before = inner.snapshot();
+            let out = inner.fail(&["run", "--rm", "--storage-driver", "overlay", IMG, "true"]);
+            assert!(out.stderr.contains("overlay"), "{out}");
+            inner
+                .snapshot()
+                .assert_same(&before, "run with a refused overlay");
+            // `inner` resets its store here, while the filesystem is mounted.
+        }
+        handle.unmount().expect("unmount the store's filesystem");
+    });
+}
+
 /// `$XDG_CONFIG_HOME/rless/storage.toml` picks the driver for `run` and
 /// `info`; `--storage-driver` and `RLESS_STORAGE_DRIVER` come first; a bad
 /// file is a one-line error naming it, and leaves nothing behind.
