@@ -47,7 +47,8 @@ TOKEN_SERVICE=rless-test-registry
 TOKEN_ISSUER=rless-test-token-issuer
 AUTH_USER=rless
 AUTH_PASS=rless-pass
-PKGS=(uidmap busybox-static docker-registry apache2-utils openssl python3 fuse3 iproute2 curl podman runc)
+PKGS=(uidmap busybox-static docker-registry apache2-utils openssl python3 fuse3 iproute2 curl podman runc
+    gcc libc6-dev ca-certificates)
 
 # ---------------------------------------------------------------- packages
 install_packages() {
@@ -70,9 +71,11 @@ install_packages() {
         chmod 0755 /usr/sbin/policy-rc.d
         made_policy=1
     fi
-    apt-get update -qq </dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+    local rc=0
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } </dev/null || rc=$?
+    # Removed on failure too: left behind, it would stop every service start.
     [ "$made_policy" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ "$rc" -eq 0 ] || die "apt-get failed (exit $rc) installing: ${missing[*]}"
     return 0
 }
 
