@@ -19,6 +19,14 @@
 //! needs. It is proportional to the size of the subtree, but is correct
 //! for any tree and never fails with `EXDEV`.
 //!
+//! After a file's copy-up, what was open on the lower file follows it:
+//! read-only handles are reopened on the copy (reads through them see later
+//! writes, as on kernel overlayfs), and the other names the mount knows for
+//! a lower hard link are linked to the copy in the upper layer, so that a
+//! remount still shows them sharing it. A lower name of the file that was
+//! never looked up keeps the old content after a remount (kernel overlayfs
+//! without an index breaks every link).
+//!
 //! Whiteouts are 0:0 character devices and opaque directories carry
 //! `user.overlay.opaque=y` while the host allows it; after the first refusal
 //! (or with `xattrs: false`) the marker files of the [`crate::layout`] are
@@ -26,8 +34,11 @@
 //! exclusively.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use rustix::fs::{
     AtFlags, FileType, Gid, Mode, OFlags, SeekFrom, Stat, Timespec, Timestamps, Uid, XattrFlags,
@@ -272,15 +283,71 @@ impl Overlay {
             self.ensure_upper(parent, false)?;
         }
         self.copy_object(layers[0], &path, skip_data)?;
-        let mut t = self.tree.write().unwrap();
-        if let Some(n) = t.get_mut(ino) {
-            if n.is_dir {
-                n.layers.insert(0, UPPER);
-            } else {
-                n.layers = vec![UPPER];
+        let others = {
+            let mut t = self.tree.write().unwrap();
+            match t.get_mut(ino) {
+                Some(n) if n.is_dir => {
+                    n.layers.insert(0, UPPER);
+                    return Ok(path);
+                }
+                Some(n) => {
+                    n.layers = vec![UPPER];
+                    n.links.get(1..).unwrap_or_default().to_vec()
+                }
+                None => Vec::new(),
+            }
+        };
+        self.link_other_names(&path, &others);
+        self.follow_copy_up(ino, &path);
+        Ok(path)
+    }
+
+    /// Gives the copy at `path` of a lower hard link the mount's other
+    /// names for it (`others`: parent and name), in the upper layer.
+    fn link_other_names(&self, path: &[u8], others: &[(u64, OsString)]) {
+        for (parent, name) in others {
+            let r = self.ensure_upper(*parent, false).and_then(|ppath| {
+                let upper = &self.layers[0].fd;
+                let to = join(&ppath, name.as_bytes());
+                rustix::fs::linkat(upper, os(path), upper, os(&to), AtFlags::empty())
+            });
+            match r {
+                Ok(()) | Err(Errno::EXIST) => {}
+                // The mount still shows the name sharing the copy; only a
+                // remount would split them.
+                Err(e) => log::warn!(
+                    "fuse-overlay: cannot link {:?} to the copy-up of {}: {e}",
+                    name,
+                    String::from_utf8_lossy(path)
+                ),
             }
         }
-        Ok(path)
+    }
+
+    /// Moves the read-only handles open on node `ino`'s lower file to its
+    /// copy at `path`.
+    fn follow_copy_up(&self, ino: u64, path: &[u8]) {
+        let mut files = self.files.write().unwrap();
+        let mut copy: Option<Arc<OwnedFd>> = None;
+        for f in files.values_mut().filter(|f| f.lower_of == Some(ino)) {
+            if copy.is_none() {
+                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                match rustix::fs::openat(&self.layers[0].fd, os(path), flags, Mode::empty()) {
+                    Ok(fd) => copy = Some(Arc::new(fd)),
+                    Err(e) => {
+                        log::warn!(
+                            "fuse-overlay: files open on {} before its copy-up keep reading the lower layer: {e}",
+                            String::from_utf8_lossy(path)
+                        );
+                        return;
+                    }
+                }
+            }
+            if let Some(fd) = &copy {
+                f.fd = fd.clone();
+                f.lower_of = None;
+            }
+        }
     }
 
     /// Writes a whiteout for `parent/name` into the upper layer.

@@ -97,6 +97,14 @@ impl Found {
     }
 }
 
+/// An open file: the layer file's fd, and for a file opened (read-only) in
+/// a lower layer, its node, so that a copy-up can move the handle to the
+/// copy (see `copyup`).
+pub(crate) struct OpenFile {
+    pub fd: Arc<OwnedFd>,
+    pub lower_of: Option<u64>,
+}
+
 /// The union filesystem served over FUSE.
 pub(crate) struct Overlay {
     pub layers: Vec<Layer>,
@@ -105,7 +113,7 @@ pub(crate) struct Overlay {
     /// Shared with the mount handle, which reports its size.
     pub tree: Arc<RwLock<Tree>>,
     pub ns: RwLock<()>,
-    pub files: RwLock<HashMap<u64, Arc<OwnedFd>>>,
+    pub files: RwLock<HashMap<u64, OpenFile>>,
     /// Open directories and the snapshots listings read.
     pub(crate) listings: Mutex<Listings>,
     /// The kernel lets OPENDIR go unanswered (see `listing`).
@@ -444,13 +452,19 @@ impl Overlay {
             .read()
             .unwrap()
             .get(&fh.0)
-            .cloned()
+            .map(|f| f.fd.clone())
             .ok_or(Errno::BADF)
     }
 
-    pub fn add_file(&self, fd: OwnedFd) -> u64 {
+    /// A new handle for `fd`; `lower_of` names the node when `fd` is a
+    /// lower layer's file.
+    pub fn add_file(&self, fd: OwnedFd, lower_of: Option<u64>) -> u64 {
         let fh = self.new_fh();
-        self.files.write().unwrap().insert(fh, Arc::new(fd));
+        let f = OpenFile {
+            fd: Arc::new(fd),
+            lower_of,
+        };
+        self.files.write().unwrap().insert(fh, f);
         fh
     }
 

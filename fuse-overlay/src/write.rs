@@ -309,7 +309,7 @@ impl Overlay {
         )?;
         self.finish_owner(Some(&fd), &path, (uid, gid), mode)?;
         let (ino, st) = self.record_new(parent, name, &path)?;
-        Ok((ino, st, self.add_file(fd)))
+        Ok((ino, st, self.add_file(fd, None)))
     }
 
     pub fn do_mknod(
@@ -686,7 +686,7 @@ impl Overlay {
             }
             r => r?,
         };
-        Ok(self.add_file(fd))
+        Ok(self.add_file(fd, (layer != UPPER).then_some(ino)))
     }
 
     #[allow(clippy::too_many_arguments)]

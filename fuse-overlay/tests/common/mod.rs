@@ -10,6 +10,8 @@ use std::process::Command;
 
 use fuse_overlay::{Config, MountHandle, Options};
 
+pub mod differential;
+
 const INNER: &str = "RLESS_FUSE_OVERLAY_TEST_INNER";
 
 /// Skips (or, with `RLESS_MUST_WORK=1`, fails) with a reason.
