@@ -508,6 +508,10 @@ impl Overlay {
                 links.insert(key, cp.clone());
             }
             self.copy_object(f.layers[0], &cp, false)?;
+            let known = self.tree.read().unwrap().key_ino(key);
+            if let Some(ino) = known {
+                self.follow_copy_up(ino, &cp);
+            }
         }
         self.set_opaque(path)?;
         self.drop_whiteouts(path, true)

@@ -360,6 +360,48 @@ fn read_fd_sees_copy_up() {
     }
 }
 
+/// The same through a directory rename: renaming a lower directory copies
+/// its files up (kernel overlayfs mounted `userxattr` answers EXDEV
+/// instead, so this is checked against a plain directory's behaviour): a
+/// descriptor opened before the rename reads what is written through the
+/// new path afterwards.
+#[test]
+fn read_fd_follows_directory_rename() {
+    const T: &str = "read_fd_follows_directory_rename";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    fs::create_dir_all(l.join("dir")).unwrap();
+    let old: Vec<u8> = (0..RD_LEN).map(|i| b'a' + (i % 26) as u8).collect();
+    fs::write(l.join("dir/f"), &old).unwrap();
+    let d = dirs(tmp.path(), "fuse");
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    let a = fs::File::open(d.mnt.join("dir/f")).unwrap();
+    assert_eq!(pread_matches(&a, 0, 1, &old), "true");
+    fs::rename(d.mnt.join("dir"), d.mnt.join("moved")).unwrap();
+    let b = OpenOptions::new()
+        .write(true)
+        .open(d.mnt.join("moved/f"))
+        .unwrap();
+    let new = vec![b'#'; 3 * 4096];
+    let off = 900 * 1024;
+    rustix::io::pwrite(b.as_fd(), &new, off as u64).unwrap();
+    // Out of the page cache, so that the read reaches the server.
+    b.sync_all().unwrap();
+    rustix::fs::fadvise(&a, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    let mut seen = vec![0u8; new.len()];
+    rustix::io::pread(a.as_fd(), &mut seen, off as u64).unwrap();
+    assert!(
+        seen == new,
+        "a descriptor opened before the rename reads stale data"
+    );
+    drop((a, b));
+    h.unmount().unwrap();
+    assert_eq!(fs::read(l.join("dir/f")).unwrap(), old, "lower changed");
+}
+
 // ------------------------------------------------------- 5. over 4 GiB
 
 const BIG: u64 = 5 * GIB;
