@@ -510,6 +510,19 @@ impl Overlay {
             self.copy_object(f.layers[0], &cp, false)?;
             let known = self.tree.read().unwrap().key_ino(key);
             if let Some(ino) = known {
+                // Its names elsewhere (outside this directory too) share
+                // the copy, as after a plain copy-up.
+                let others: Vec<(u64, OsString)> = {
+                    let t = self.tree.read().unwrap();
+                    let links = t.get(ino).map(|n| n.links.clone()).unwrap_or_default();
+                    links
+                        .into_iter()
+                        .filter(|(p, nm)| {
+                            t.path(*p).map(|pp| join(&pp, nm.as_bytes())).as_deref() != Some(&cp)
+                        })
+                        .collect()
+                };
+                self.link_other_names(&cp, &others);
                 self.follow_copy_up(ino, &cp);
             }
         }

@@ -674,3 +674,56 @@ fn lower_hard_link_changes_persist() {
     );
     assert_eq!(link_state(&l.join("d2/h2")).1, 0o644, "lower changed");
 }
+
+/// The same when the copy-up comes from renaming the directory that holds
+/// one name (the rename copies the directory's files up): d1 is renamed to
+/// d9, then d2/h2 is written and d9/h1 chmod'ed. Checked against a plain
+/// directory, in the mount, after a remount and in the upper directory.
+#[test]
+fn lower_hard_link_survives_directory_rename() {
+    const T: &str = "lower_hard_link_survives_directory_rename";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    let plain = lower(tmp.path(), "plain");
+    for r in [&l, &plain] {
+        fs::create_dir_all(r.join("d1")).unwrap();
+        fs::create_dir_all(r.join("d2")).unwrap();
+        fs::write(r.join("d1/h1"), "old content").unwrap();
+        fs::set_permissions(r.join("d1/h1"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::hard_link(r.join("d1/h1"), r.join("d2/h2")).unwrap();
+    }
+    let change = |m: &Path| {
+        fs::metadata(m.join("d1/h1")).unwrap();
+        fs::metadata(m.join("d2/h2")).unwrap();
+        fs::rename(m.join("d1"), m.join("d9")).unwrap();
+        fs::write(m.join("d2/h2"), "new").unwrap();
+        fs::set_permissions(m.join("d9/h1"), fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let check = |root: &Path, when: &str| {
+        let one = link_state(&root.join("d9/h1"));
+        let two = link_state(&root.join("d2/h2"));
+        println!("{when}: d9/h1 {one:?}; d2/h2 {two:?}");
+        assert_eq!((one.0.as_str(), one.1), ("new", 0o600), "{when}: d9/h1");
+        assert_eq!((two.0.as_str(), two.1), ("new", 0o600), "{when}: d2/h2");
+        assert_eq!(one.2, two.2, "{when}: the names split");
+    };
+    change(&plain);
+    check(&plain, "plain directory");
+    let d = dirs(tmp.path(), "fuse");
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    change(&d.mnt);
+    check(&d.mnt, "in the mount");
+    h.unmount().unwrap();
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    check(&d.mnt, "after remount");
+    h.unmount().unwrap();
+    check(&d.upper, "upper directory");
+    assert_eq!(
+        link_state(&l.join("d1/h1")).0,
+        "old content",
+        "lower changed"
+    );
+}
