@@ -16,10 +16,11 @@
 //!   Listings carry no handle, so the offset carries the way back: its high
 //!   32 bits name the snapshot (a generation, never 0), its low 32 bits the
 //!   position in it. A batch at position 0 takes a new snapshot. The table
-//!   of snapshots is bounded; a snapshot goes when its listing has read to
-//!   the end, or when the table is full (oldest first). A listing whose
-//!   snapshot went on at the same position in a fresh one, as a stateless
-//!   NFS server does.
+//!   of snapshots is bounded; a snapshot goes when the table is full (oldest
+//!   first), not when its listing has read to the end: readers of the
+//!   kernel's directory cache may come back with its offsets. A listing
+//!   whose snapshot went on at the same position in a fresh one, as a
+//!   stateless NFS server does.
 //! - **Handles** (older kernels): OPENDIR makes a handle whose snapshot is
 //!   taken at its first batch and dropped at RELEASEDIR. Offsets are plain
 //!   positions.
@@ -176,12 +177,12 @@ impl Overlay {
         Ok(Batch { gen, snap, pos })
     }
 
-    /// A listing that read to the end lets its snapshot go.
-    fn finish(&self, b: &Batch) {
-        if b.gen != 0 && b.pos >= b.end() {
-            self.listings.lock().unwrap().remove(b.gen);
-        }
-    }
+    /// A listing that read to the end keeps its snapshot until the table
+    /// is full: the kernel's directory cache holds this listing's offsets,
+    /// and a reader of that cache whose cache is dropped midway (the
+    /// directory changed) comes back with them. Going on in a fresh
+    /// snapshot would list names twice.
+    fn finish(&self, _b: &Batch) {}
 
     pub fn readdir(&self, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
         let b = match self.batch(ino.0, fh, offset) {
