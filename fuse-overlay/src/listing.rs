@@ -21,9 +21,11 @@
 //!   kernel's directory cache may come back with its offsets. A listing
 //!   whose snapshot went on at the same position in a fresh one, as a
 //!   stateless NFS server does.
-//! - **Handles** (older kernels): OPENDIR makes a handle whose snapshot is
-//!   taken at its first batch and dropped at RELEASEDIR. Offsets are plain
-//!   positions.
+//! - **Handles** (older kernels): OPENDIR makes a handle. Its snapshot goes
+//!   into the same table, so offsets carry generations here too (a handle
+//!   may start reading at an offset another listing put in the kernel's
+//!   directory cache), and the handle holds its own snapshot until
+//!   RELEASEDIR, so that the table's bound never cuts its listing short.
 //!
 //! Positions: 1 and 2 follow `.` and `..`; position `p > 2` follows
 //! snapshot entry `p - 3`. Offsets handed to the kernel are never 0.
@@ -50,8 +52,9 @@ type Snapshot = Arc<Vec<DirEnt>>;
 /// The open directories and the snapshots of listings.
 #[derive(Default)]
 pub(crate) struct Listings {
-    /// Handle mode: handle → (directory, snapshot once taken).
-    handles: HashMap<u64, (u64, Option<Snapshot>)>,
+    /// Handle mode: handle → (directory, generation and snapshot of its
+    /// latest listing).
+    handles: HashMap<u64, (u64, Option<(u32, Snapshot)>)>,
     /// No-OPENDIR mode: generation → (directory, snapshot).
     snaps: HashMap<u32, (u64, Snapshot)>,
     /// Generations, oldest first.
@@ -141,29 +144,23 @@ impl Overlay {
     /// The snapshot and position a batch of `ino` at `offset` reads.
     fn batch(&self, ino: u64, fh: FileHandle, offset: u64) -> R<Batch> {
         let pos = (offset & 0xffff_ffff) as usize;
-        if !self.no_opendir {
-            let cached = {
-                let l = self.listings.lock().unwrap();
-                let (_, snap) = l.handles.get(&fh.0).ok_or(Errno::BADF)?;
-                snap.clone()
-            };
-            let snap = match cached {
-                Some(s) => s,
-                None => {
-                    let s = self.take_snapshot(ino)?;
-                    if let Some(h) = self.listings.lock().unwrap().handles.get_mut(&fh.0) {
-                        h.1 = Some(s.clone());
-                    }
-                    s
-                }
-            };
-            return Ok(Batch { gen: 0, snap, pos });
-        }
         let gen = (offset >> 32) as u32;
-        if pos != 0 {
+        {
             let l = self.listings.lock().unwrap();
-            if let Some((i, snap)) = l.snaps.get(&gen) {
-                if *i == ino {
+            let own = if self.no_opendir {
+                None
+            } else {
+                let (_, own) = l.handles.get(&fh.0).ok_or(Errno::BADF)?;
+                own.as_ref()
+            };
+            if pos != 0 {
+                // The snapshot the offset came from: in the table, or
+                // held by this handle after the table let it go.
+                let found = match l.snaps.get(&gen) {
+                    Some((i, snap)) if *i == ino => Some(snap),
+                    _ => own.filter(|(g, _)| *g == gen).map(|(_, snap)| snap),
+                };
+                if let Some(snap) = found {
                     return Ok(Batch {
                         gen,
                         snap: snap.clone(),
@@ -173,16 +170,13 @@ impl Overlay {
             }
         }
         let snap = self.take_snapshot(ino)?;
-        let gen = self.listings.lock().unwrap().insert(ino, snap.clone());
+        let mut l = self.listings.lock().unwrap();
+        let gen = l.insert(ino, snap.clone());
+        if let Some(h) = l.handles.get_mut(&fh.0) {
+            h.1 = Some((gen, snap.clone()));
+        }
         Ok(Batch { gen, snap, pos })
     }
-
-    /// A listing that read to the end keeps its snapshot until the table
-    /// is full: the kernel's directory cache holds this listing's offsets,
-    /// and a reader of that cache whose cache is dropped midway (the
-    /// directory changed) comes back with them. Going on in a fresh
-    /// snapshot would list names twice.
-    fn finish(&self, _b: &Batch) {}
 
     pub fn readdir(&self, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
         let b = match self.batch(ino.0, fh, offset) {
@@ -210,7 +204,6 @@ impl Overlay {
             }
             i += 1;
         }
-        self.finish(&b);
         reply.ok();
     }
 
@@ -274,7 +267,6 @@ impl Overlay {
             }
             i += 1;
         }
-        self.finish(&b);
         reply.ok();
     }
 }
@@ -307,7 +299,7 @@ mod tests {
         assert!(!l.snaps.contains_key(&gens[0]), "the oldest went first");
         let newest = *gens.last().unwrap();
         assert_eq!(l.snaps[&newest].0, MAX_SNAPSHOTS as u64 + 43);
-        assert!(gens.iter().all(|g| *g != 0), "generation 0 means a handle");
+        assert!(gens.iter().all(|g| *g != 0), "offsets are never 0");
         l.remove(newest);
         l.remove(newest);
         assert_eq!(l.entries, 3 * (MAX_SNAPSHOTS - 1));
@@ -337,7 +329,5 @@ mod tests {
         assert_eq!(b.offset(0), (7 << 32) | 1);
         assert_eq!(b.offset(6), (7 << 32) | 7);
         assert_eq!(b.end(), 7);
-        let handle = Batch { gen: 0, ..b };
-        assert_eq!(handle.offset(2), 3, "handle mode: plain positions");
     }
 }
