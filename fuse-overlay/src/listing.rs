@@ -44,8 +44,10 @@ use crate::fs::{fuse_err, ttl, DirEnt, Overlay, R};
 
 /// Snapshots kept for listings without handles.
 const MAX_SNAPSHOTS: usize = 256;
-/// Entries kept in those snapshots, all together.
-const MAX_SNAPSHOT_ENTRIES: usize = 1 << 20;
+/// Entries kept in those snapshots, all together (about 70 bytes each:
+/// finished listings stay until evicted, so this is what every mount may
+/// hold). A larger snapshot still goes in alone.
+const MAX_SNAPSHOT_ENTRIES: usize = 1 << 16;
 
 type Snapshot = Arc<Vec<DirEnt>>;
 
