@@ -89,13 +89,20 @@ pub struct IdRange {
     pub count: u32,
 }
 
-/// An id mapping (fuse-overlayfs `uidmapping=` syntax: `inside:outside:count`
-/// triples joined with `:`). Ids without a range map to themselves.
+/// An id mapping. An empty map changes no id; otherwise an id outside every
+/// range becomes [`IdMap::OVERFLOW`] in either direction, as in
+/// fuse-overlayfs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdMap(pub Vec<IdRange>);
 
 impl IdMap {
-    /// Parses `inside:outside:count[:inside:outside:count...]`.
+    /// What an id no range maps becomes (the kernel's default overflow id).
+    pub const OVERFLOW: u32 = 65534;
+
+    /// Parses fuse-overlayfs's `uidmapping=` syntax: `ondisk:shown:count`
+    /// triples joined with `:` (fuse-overlayfs's `UID:MAPPED-UID:LEN`;
+    /// containers/storage passes `ContainerID:HostID:Size`): ids
+    /// `ondisk..ondisk+count` in the layers show as `shown..shown+count`.
     pub fn parse(s: &str) -> Result<Self, Error> {
         let nums: Result<Vec<u32>, _> = s.split([':', ',']).map(str::parse::<u32>).collect();
         let nums = nums.map_err(|e| Error::Config(format!("bad id mapping {s:?}: {e}")))?;
@@ -107,8 +114,8 @@ impl IdMap {
         Ok(IdMap(
             nums.chunks(3)
                 .map(|c| IdRange {
-                    inside: c[0],
-                    outside: c[1],
+                    inside: c[1],
+                    outside: c[0],
                     count: c[2],
                 })
                 .collect(),
@@ -122,7 +129,11 @@ impl IdMap {
                 return r.inside + (id - r.outside);
             }
         }
-        id
+        if self.0.is_empty() {
+            id
+        } else {
+            Self::OVERFLOW
+        }
     }
 
     /// Id shown through the mount to the on-disk id.
@@ -132,7 +143,11 @@ impl IdMap {
                 return r.outside + (id - r.inside);
             }
         }
-        id
+        if self.0.is_empty() {
+            id
+        } else {
+            Self::OVERFLOW
+        }
     }
 }
 

@@ -217,3 +217,430 @@ fn cli_killed_server_gives_enotconn() {
     rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
     assert_eq!(mounts(tmp.path()), 0);
 }
+
+/// Unmounts `0` lazily on drop, so that a failed assertion leaves nothing
+/// mounted (after a clean unmount it does nothing).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+    }
+}
+
+/// Owner (uid, gid) of `p`, not following a symlink.
+fn owner(p: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.uid(), m.gid())
+}
+
+/// Runs `sh -c script` as `uid:gid` (no supplementary groups).
+fn as_user(uid: u32, gid: u32, script: &str) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    Command::new("sh")
+        .args(["-c", script])
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .unwrap()
+}
+
+/// Lets other users reach the mount point below `tmp` (a tempdir is 0700).
+fn open_to_all(tmp: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn chown(p: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+        .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
+}
+
+/// `squash_to_uid`/`squash_to_gid` change only what the mount reports, as
+/// in fuse-overlayfs: every object, from a lower layer or new, stats as the
+/// squash ids, while new objects are stored with their creator's real ids
+/// and a chown through the mount still reaches the upper layer.
+#[test]
+fn cli_squash_reports_ids_and_stores_real_ones() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_squash_reports_ids_and_stores_real_ones") {
+        return;
+    }
+    if !real_root() {
+        skip(
+            "cli_squash_reports_ids_and_stores_real_ones",
+            "needs real root (files of several uids)",
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    open_to_all(tmp.path());
+    let (l, d) = hello_lower(tmp.path());
+    chown(&l.join("hello"), 7, 8);
+    std::fs::create_dir(l.join("pub")).unwrap();
+    std::fs::set_permissions(
+        l.join("pub"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    let before = mounts(tmp.path());
+    let (ok, err) = run(&[
+        "-o",
+        &format!(
+            "lowerdir={},upperdir={},workdir={},squash_to_uid=4321,squash_to_gid=8765",
+            s(&l),
+            s(&d.upper),
+            s(&d.work)
+        ),
+        &s(&d.mnt),
+    ]);
+    assert!(ok, "{err}");
+    let _guard = Unmount(d.mnt.clone());
+    const SQ: (u32, u32) = (4321, 8765);
+    for p in ["", "hello", "pub"] {
+        assert_eq!(owner(&d.mnt.join(p)), SQ, "{p:?} through the mount");
+    }
+
+    std::fs::write(d.mnt.join("byroot"), "r").unwrap();
+    assert_eq!(owner(&d.mnt.join("byroot")), SQ);
+    assert_eq!(
+        owner(&d.upper.join("byroot")),
+        (0, 0),
+        "stored as the creator"
+    );
+
+    let o = as_user(
+        2001,
+        2002,
+        &format!("echo u > {}", s(&d.mnt.join("pub/byuser"))),
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(owner(&d.mnt.join("pub/byuser")), SQ);
+    assert_eq!(owner(&d.upper.join("pub/byuser")), (2001, 2002));
+
+    chown(&d.mnt.join("hello"), 11, 12);
+    assert_eq!(owner(&d.mnt.join("hello")), SQ);
+    assert_eq!(owner(&d.upper.join("hello")), (11, 12), "chown copied up");
+    assert_eq!(owner(&l.join("hello")), (7, 8), "lower layer untouched");
+
+    rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+    assert_eq!(mounts(tmp.path()), before);
+}
+
+/// `uidmapping=`/`gidmapping=` in fuse-overlayfs's order, `ONDISK:SHOWN:LEN`
+/// (containers/storage passes `ContainerID:HostID:Size`): with `0:1000:10`
+/// on-disk ids 0..9 show as 1000..1009 and the reverse on the way in; an id
+/// outside the map becomes the overflow id 65534 both ways.
+#[test]
+fn cli_id_mapping_shifts_both_ways() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_id_mapping_shifts_both_ways") {
+        return;
+    }
+    if !real_root() {
+        skip(
+            "cli_id_mapping_shifts_both_ways",
+            "needs real root (files of several uids)",
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    open_to_all(tmp.path());
+    let (l, d) = hello_lower(tmp.path());
+    chown(&l.join("hello"), 1, 2);
+    std::fs::write(l.join("odd"), "o").unwrap();
+    chown(&l.join("odd"), 50, 60);
+    std::fs::create_dir(l.join("dir")).unwrap();
+    chown(&l.join("dir"), 5, 5);
+    let before = mounts(tmp.path());
+    let (ok, err) = run(&[
+        "-o",
+        &format!(
+            "lowerdir={},upperdir={},workdir={},uidmapping=0:1000:10,gidmapping=0:1000:10",
+            s(&l),
+            s(&d.upper),
+            s(&d.work)
+        ),
+        &s(&d.mnt),
+    ]);
+    assert!(ok, "{err}");
+    let _guard = Unmount(d.mnt.clone());
+    assert_eq!(owner(&d.mnt), (1000, 1000), "root dir, 0:0 on disk");
+    assert_eq!(owner(&d.mnt.join("hello")), (1001, 1002));
+    assert_eq!(owner(&d.mnt.join("dir")), (1005, 1005));
+    assert_eq!(owner(&d.mnt.join("odd")), (65534, 65534), "outside the map");
+
+    chown(&d.mnt.join("hello"), 1003, 1004);
+    assert_eq!(owner(&d.mnt.join("hello")), (1003, 1004));
+    assert_eq!(owner(&d.upper.join("hello")), (3, 4), "stored shifted back");
+    assert_eq!(owner(&l.join("hello")), (1, 2), "lower layer untouched");
+
+    // Root (uid 0 is not a shown id) creates as the overflow id, as
+    // fuse-overlayfs does.
+    std::fs::write(d.mnt.join("byroot"), "r").unwrap();
+    assert_eq!(owner(&d.upper.join("byroot")), (65534, 65534));
+    assert_eq!(owner(&d.mnt.join("byroot")), (65534, 65534));
+
+    let o = as_user(
+        1005,
+        1005,
+        &format!("echo u > {}", s(&d.mnt.join("dir/mine"))),
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(owner(&d.mnt.join("dir/mine")), (1005, 1005));
+    assert_eq!(owner(&d.upper.join("dir/mine")), (5, 5));
+    assert_eq!(owner(&d.upper.join("dir")), (5, 5), "copied-up parent");
+
+    rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+    assert_eq!(mounts(tmp.path()), before);
+}
+
+/// Waits (up to 10 s) for `child` to exit by itself.
+fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    for _ in 0..200 {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server still running 10 s after {what}");
+}
+
+/// `-d` and `-o debug` log each request to stderr and keep the server in
+/// the foreground; an unknown flag gets one warning and is otherwise
+/// ignored (fuse-overlayfs, through libfuse, refuses it instead).
+#[test]
+fn cli_debug_logs_requests_and_unknown_flags_warn() {
+    use std::io::Read;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_debug_logs_requests_and_unknown_flags_warn") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, d) = hello_lower(tmp.path());
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        s(&l),
+        s(&d.upper),
+        s(&d.work)
+    );
+    let before = mounts(tmp.path());
+    for debug in [&["-d"][..], &["-o", "debug"][..]] {
+        let mut child = Command::new(BIN)
+            .args(debug)
+            .args(["-o", &opts, &s(&d.mnt)])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        wait_mounted(tmp.path(), before);
+        let _guard = Unmount(d.mnt.clone());
+        assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{debug:?}: the server left the foreground"
+        );
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&child),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        assert!(wait_exit(&mut child, "SIGTERM").success());
+        let log = reader.join().unwrap();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("DEBUG") && l.contains("LOOKUP name \"hello\"")),
+            "{debug:?}: no request log:\n{log}"
+        );
+        assert!(!log.contains("unknown option"), "{log}");
+        assert_eq!(mounts(tmp.path()), before);
+    }
+
+    for flag in ["--foo", "-x"] {
+        let (ok, err) = run(&[flag, "-o", &opts, &s(&d.mnt)]);
+        assert!(ok, "{flag}: {err}");
+        let _guard = Unmount(d.mnt.clone());
+        assert_eq!(
+            err.trim().lines().collect::<Vec<_>>(),
+            [format!(
+                "rless-fuse-overlay: warning: ignoring unknown flag {flag}"
+            )],
+            "{flag}"
+        );
+        assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
+        rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+        assert_eq!(mounts(tmp.path()), before);
+    }
+}
+
+/// A foreground server unmounts and exits 0 on SIGINT (a user's Ctrl-C) and
+/// on SIGHUP (its terminal going away), as on SIGTERM.
+#[test]
+fn cli_sigint_and_sighup_unmount() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_sigint_and_sighup_unmount") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, d) = hello_lower(tmp.path());
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        s(&l),
+        s(&d.upper),
+        s(&d.work)
+    );
+    let before = mounts(tmp.path());
+    for sig in [rustix::process::Signal::INT, rustix::process::Signal::HUP] {
+        let mut child = Command::new(BIN)
+            .args(["-f", "-o", &opts, &s(&d.mnt)])
+            .spawn()
+            .unwrap();
+        wait_mounted(tmp.path(), before);
+        let _guard = Unmount(d.mnt.clone());
+        assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
+        rustix::process::kill_process(rustix::process::Pid::from_child(&child), sig).unwrap();
+        let st = wait_exit(&mut child, &format!("{sig:?}"));
+        assert_eq!(st.code(), Some(0), "{sig:?}: {st:?}");
+        assert_eq!(mounts(tmp.path()), before, "{sig:?} left the mount behind");
+    }
+}
+
+/// The pid of the running `rless-fuse-overlay` serving `mnt`.
+fn server_pid(mnt: &Path) -> Option<i32> {
+    let want = s(mnt);
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
+        let ours =
+            args.first()?.ends_with(b"rless-fuse-overlay") && args.contains(&want.as_bytes());
+        ours.then_some(pid)
+    })
+}
+
+/// Whether process `pid` is gone (or a zombie nobody reaped).
+fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(st) => st.rsplit(") ").next().is_some_and(|r| r.starts_with('Z')),
+    }
+}
+
+/// `umount MNT` from outside makes the server exit by itself, in the
+/// foreground (with status 0) and as a daemon.
+#[test]
+fn cli_outside_umount_ends_server() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_outside_umount_ends_server") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, d) = hello_lower(tmp.path());
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        s(&l),
+        s(&d.upper),
+        s(&d.work)
+    );
+    let before = mounts(tmp.path());
+    let umount = || {
+        let o = Command::new("umount").arg(&d.mnt).output().unwrap();
+        assert!(o.status.success(), "umount: {o:?}");
+    };
+
+    let mut child = Command::new(BIN)
+        .args(["-f", "-o", &opts, &s(&d.mnt)])
+        .spawn()
+        .unwrap();
+    wait_mounted(tmp.path(), before);
+    let guard = Unmount(d.mnt.clone());
+    assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
+    umount();
+    let st = wait_exit(&mut child, "umount");
+    assert_eq!(st.code(), Some(0), "{st:?}");
+    assert_eq!(mounts(tmp.path()), before);
+    drop(guard);
+
+    let (ok, err) = run(&["-o", &opts, &s(&d.mnt)]);
+    assert!(ok, "{err}");
+    let _guard = Unmount(d.mnt.clone());
+    let pid = server_pid(&d.mnt).expect("no server process for the mount");
+    assert!(!exited(pid));
+    assert_eq!(std::fs::read_to_string(d.mnt.join("hello")).unwrap(), "hi");
+    umount();
+    let gone = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        exited(pid)
+    });
+    assert!(gone, "daemon {pid} still running 10 s after umount");
+    assert_eq!(mounts(tmp.path()), before);
+}
+
+/// A work or upper directory that exists but cannot be written (a read-only
+/// bind mount of it) is refused at mount time with one line naming it, a
+/// non-zero exit, and nothing mounted.
+#[test]
+fn cli_unwritable_work_or_upper_is_refused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps("cli_unwritable_work_or_upper_is_refused") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, d) = hello_lower(tmp.path());
+    let ro = tmp.path().join("m/ro");
+    std::fs::create_dir(&ro).unwrap();
+    rustix::mount::mount_bind(&ro, &ro).unwrap();
+    let _ro_guard = Unmount(ro.clone());
+    rustix::mount::mount_remount(
+        &ro,
+        rustix::mount::MountFlags::BIND | rustix::mount::MountFlags::RDONLY,
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::create_dir(ro.join("x"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EROFS)
+    );
+    let before = mounts(tmp.path());
+    let _guard = Unmount(d.mnt.clone());
+    for (upper, work, what) in [
+        (&d.upper, &ro, "write to work directory"),
+        (&ro, &d.work, "write to upper directory"),
+    ] {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "-o",
+            &format!(
+                "lowerdir={},upperdir={},workdir={}",
+                s(&l),
+                s(upper),
+                s(work)
+            ),
+            &s(&d.mnt),
+        ]);
+        for fg in [false, true] {
+            if fg {
+                cmd.arg("-f");
+            }
+            let o = cmd.output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{what} fg={fg}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(
+                err.contains(what) && err.contains(&s(&ro)) && err.contains("Read-only"),
+                "{err}"
+            );
+            assert_eq!(mounts(tmp.path()), before, "mounted anyway: {what}");
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! fuse-overlayfs.
 //!
 //! ```text
-//! rless-fuse-overlay [-f] [-d] -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT
+//! rless-fuse-overlay [-f] [-d|-o debug] -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT
 //! rless-fuse-overlay [-f] [-d] -o lowerdir=A:B[,ro] MOUNTPOINT   (read-only)
 //! rless-fuse-overlay none MOUNTPOINT -o ...        (mount.fuse3 convention)
 //! ```
@@ -128,6 +128,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "readdirplus" => o.readdirplus = v.parse()?,
             "spin" => o.spin = v.parse()?,
             "ro" => o.read_only = true,
+            "debug" => debug = true,
             "writeback" => {
                 o.writeback = match v {
                     "" | "1" | "yes" => true,
@@ -159,7 +160,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         }
     };
     Ok(Args {
-        foreground,
+        foreground: foreground || debug,
         debug,
         config: Config {
             lower,
@@ -362,7 +363,9 @@ mod tests {
         .unwrap();
         assert_eq!(a.config.mountpoint, PathBuf::from("/mnt"));
         assert_eq!(a.config.options.squash_uid, Some(5));
-        assert_eq!(a.config.options.uid_map.to_outside(0), 1000);
+        // fuse-overlayfs order: on-disk 0 shows as 1000.
+        assert_eq!(a.config.options.uid_map.to_inside(0), 1000);
+        assert_eq!(a.config.options.uid_map.to_outside(1000), 0);
         assert!(parse(&s(&["-o", "upperdir=/u,workdir=/w", "/mnt"])).is_err());
     }
 
