@@ -304,11 +304,9 @@ fn fuse_driver_set_id_bits_match_kernel_overlay() {
 /// NFS would be by the admin) cannot be an overlayfs upper layer, since
 /// overlayfs refuses upper layers on filesystems that revalidate dentries
 /// (NFS, FUSE). `info` says so, and `run` works on that store.
-///
-/// Not tried: deleting an image file in that container. Its whiteout can
-/// take neither form on this host filesystem: fuse-overlay refuses 0:0
-/// devices (as kernel overlayfs does) and reserves `.wh.` names for its
-/// own markers. On NFS the marker form works.
+/// A deletion there takes the marker form (the host filesystem refuses 0:0
+/// devices, as overlayfs does), and a name that starts with `.wh.` is
+/// still an ordinary file: both go through the host fuse-overlay escaped.
 #[test]
 fn auto_picks_fuse_overlay_where_the_kernel_refuses() {
     if !common::is_root() {
@@ -369,18 +367,23 @@ fn auto_picks_fuse_overlay_where_the_kernel_refuses() {
                 IMG,
                 "sh",
                 "-c",
-                "mount | grep ' / '; cat /data/keep; echo new > /data/new; ls /data",
+                "mount | grep ' / '; cat /data/keep; echo new > /data/new; rm /data/gone; \
+                 echo odd > /data/.wh.made; cat /data/.wh.made; ls -a /data",
             ]);
             assert!(
                 out.stdout.contains("fuse"),
                 "the root is a FUSE mount: {out}"
             );
             assert!(out.stdout.contains("kept"), "{out}");
+            assert!(out.stdout.contains("odd"), "{out}");
+            assert!(!out.stdout.contains("gone"), "{out}");
             let insp = inner.ok(&["inspect", "onfuse"]);
             let c: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
             assert_eq!(c[0]["GraphDriver"]["Name"], "fuse-overlay", "{insp}");
             let diff = inner.ok(&["diff", "onfuse"]);
             assert!(diff.stdout.contains("A /data/new"), "{diff}");
+            assert!(diff.stdout.contains("D /data/gone"), "{diff}");
+            assert!(diff.stdout.contains("A /data/.wh.made"), "{diff}");
             inner.ok(&["rm", "onfuse"]);
             // Forcing the kernel here is a clear error, and leaves nothing.
             let before = inner.snapshot();

@@ -447,7 +447,9 @@ impl Overlay {
                 if !keep_opaque_marker {
                     doomed.push(name.to_vec());
                 }
-            } else if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) {
+            } else if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes())
+                && layout::unescape(name).is_none()
+            {
                 doomed.push(name.to_vec());
             } else if ent.file_type() == FileType::CharacterDevice {
                 let st = rustix::fs::statat(&fd, os(name), AtFlags::SYMLINK_NOFOLLOW)?;

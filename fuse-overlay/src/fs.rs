@@ -261,7 +261,9 @@ impl Overlay {
 
     /// Looks `name` up in the directory at `parent` merged from `layers`.
     pub fn resolve(&self, layers: &[u16], parent: &[u8], name: &[u8]) -> R<Option<Found>> {
-        if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) {
+        // Markers are not names (an escaped name is, see `layout`).
+        if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) && layout::unescape(name).is_none()
+        {
             return Ok(None);
         }
         let path = join(parent, name);
@@ -324,11 +326,12 @@ impl Overlay {
                 if name == b"." || name == b".." || name == layout::OPAQUE_MARKER.as_bytes() {
                     continue;
                 }
-                if let Some(target) = layout::whiteout_target(name) {
+                let escaped = layout::unescape(name).is_some();
+                if let Some(target) = layout::whiteout_target(name).filter(|_| !escaped) {
                     hidden.push(os(target).to_owned());
                     continue;
                 }
-                if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) {
+                if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) && !escaped {
                     continue;
                 }
                 if seen.contains(os(name)) {

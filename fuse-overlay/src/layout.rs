@@ -17,6 +17,13 @@
 //! holds ([`WhiteoutForm`]) so that the driver can tell whether kernel
 //! overlayfs may mount it. Readers must honour both forms.
 //!
+//! A name that itself starts with `.wh.`, made through a fuse-overlay
+//! mount (kernel overlayfs allows such names), is stored escaped in the
+//! upper layer, as [`ESCAPE_PREFIX`] followed by the name, so that it is
+//! not taken for a marker; fuse-overlay shows it under its own name. This
+//! is what lets a marker-form store live inside a fuse-overlay mount
+//! (rless inside an rless container).
+//!
 //! Invariants:
 //! - a name is never both present and whited out in the same layer;
 //! - a marker file never appears in a layer with the preferred form unless it
@@ -33,6 +40,32 @@ pub const OPAQUE_XATTR: &str = "user.overlay.opaque";
 pub const OPAQUE_XATTR_TRUSTED: &str = "trusted.overlay.opaque";
 /// Value of [`OPAQUE_XATTR`] on an opaque directory.
 pub const OPAQUE_VALUE: &[u8] = b"y";
+
+/// Prefix of a name stored escaped (see the module notes).
+pub const ESCAPE_PREFIX: &str = ".wh..wh..esc";
+
+/// The name to store for `name`: escaped when it starts with
+/// [`WHITEOUT_PREFIX`].
+pub fn escape(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+        std::borrow::Cow::Owned([ESCAPE_PREFIX.as_bytes(), name].concat())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+/// For a stored escaped name, the name it stands for; `None` for any
+/// other name.
+pub fn unescape(stored: &[u8]) -> Option<&[u8]> {
+    stored
+        .strip_prefix(ESCAPE_PREFIX.as_bytes())
+        .filter(|n| n.starts_with(WHITEOUT_PREFIX.as_bytes()))
+}
+
+/// The name shown for a stored name.
+pub fn shown(stored: &[u8]) -> &[u8] {
+    unescape(stored).unwrap_or(stored)
+}
 
 /// Which form a layer's whiteouts and opaque markers take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,5 +116,26 @@ mod tests {
         assert_eq!(whiteout_target(b".wh."), None);
         assert_eq!(whiteout_target(b"foo"), None);
         assert_eq!(WhiteoutForm::parse("marker"), Some(WhiteoutForm::Marker));
+    }
+
+    #[test]
+    fn escaped_names_round_trip() {
+        for name in [
+            &b".wh.x"[..],
+            b".wh..wh..opq",
+            b".wh..wh..esc.wh.y",
+            b".wh.",
+        ] {
+            let stored = escape(name);
+            assert!(stored.starts_with(ESCAPE_PREFIX.as_bytes()));
+            assert_eq!(unescape(&stored), Some(name));
+            assert_eq!(shown(&stored), name);
+            assert_ne!(&*stored, OPAQUE_MARKER.as_bytes());
+        }
+        assert_eq!(&*escape(b"plain"), b"plain");
+        assert_eq!(unescape(b"plain"), None);
+        assert_eq!(unescape(OPAQUE_MARKER.as_bytes()), None);
+        assert_eq!(unescape(b".wh.x"), None, "a marker is not an escaped name");
+        assert_eq!(unescape(ESCAPE_PREFIX.as_bytes()), None);
     }
 }

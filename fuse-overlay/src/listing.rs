@@ -32,6 +32,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use fuser::{
@@ -41,6 +42,11 @@ use fuser::{
 use rustix::io::Errno;
 
 use crate::fs::{fuse_err, ttl, DirEnt, Overlay, R};
+
+/// The name a listing shows for a stored name (see `layout::escape`).
+fn shown(stored: &OsStr) -> &OsStr {
+    OsStr::from_bytes(crate::layout::shown(stored.as_bytes()))
+}
 
 /// Snapshots kept for listings without handles.
 const MAX_SNAPSHOTS: usize = 256;
@@ -198,7 +204,7 @@ impl Overlay {
                 ),
                 _ => {
                     let e = &b.snap[i - 2];
-                    reply.add(INodeNo(e.ino), off, e.kind, &e.name)
+                    reply.add(INodeNo(e.ino), off, e.kind, shown(&e.name))
                 }
             };
             if full {
@@ -245,7 +251,7 @@ impl Overlay {
             } else {
                 let e = &b.snap[i - 2];
                 match self.lookup_locked(ino, &e.name) {
-                    Ok((ci, st, l)) => (ci, e.name.as_os_str(), st, l),
+                    Ok((ci, st, l)) => (ci, shown(&e.name), st, l),
                     Err(_) => {
                         i += 1;
                         continue;

@@ -1,9 +1,13 @@
 //! The `fuser::Filesystem` implementation: turns each FUSE request into a
 //! call of the read side (`fs`) or the write side (`write`) and the result
-//! into a reply.
+//! into a reply. Names from the kernel become the names stored in the
+//! layers here ([`stored`]); everything below works on stored names, and
+//! listings show them back (`listing`).
 
-use std::ffi::OsStr;
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -36,6 +40,15 @@ fn empty(r: R<()>, reply: ReplyEmpty) {
 
 const KEEP: FopenFlags = FopenFlags::FOPEN_KEEP_CACHE;
 
+/// The name stored in the layers for `name` from the kernel: escaped when
+/// it starts with `.wh.` (see `layout`).
+fn stored(name: &OsStr) -> Cow<'_, OsStr> {
+    match crate::layout::escape(name.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(name),
+        Cow::Owned(v) => Cow::Owned(OsString::from_vec(v)),
+    }
+}
+
 impl Filesystem for Overlay {
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
         self.tree.write().unwrap().forget(ino.0, nlookup);
@@ -51,7 +64,7 @@ impl Filesystem for Overlay {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.spin.note();
-        Overlay::lookup(self, parent, name, reply)
+        Overlay::lookup(self, parent, &stored(name), reply)
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -106,7 +119,10 @@ impl Filesystem for Overlay {
         reply: ReplyEntry,
     ) {
         self.spin.note();
-        self.entry(self.do_mknod(req, parent.0, name, mode, rdev), reply)
+        self.entry(
+            self.do_mknod(req, parent.0, &stored(name), mode, rdev),
+            reply,
+        )
     }
 
     fn mkdir(
@@ -119,17 +135,17 @@ impl Filesystem for Overlay {
         reply: ReplyEntry,
     ) {
         self.spin.note();
-        self.entry(self.do_mkdir(req, parent.0, name, mode), reply)
+        self.entry(self.do_mkdir(req, parent.0, &stored(name), mode), reply)
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         self.spin.note();
-        empty(self.do_unlink(parent.0, name), reply)
+        empty(self.do_unlink(parent.0, &stored(name)), reply)
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         self.spin.note();
-        empty(self.do_rmdir(parent.0, name), reply)
+        empty(self.do_rmdir(parent.0, &stored(name)), reply)
     }
 
     fn symlink(
@@ -141,7 +157,10 @@ impl Filesystem for Overlay {
         reply: ReplyEntry,
     ) {
         self.spin.note();
-        self.entry(self.do_symlink(req, parent.0, link_name, target), reply)
+        self.entry(
+            self.do_symlink(req, parent.0, &stored(link_name), target),
+            reply,
+        )
     }
 
     fn rename(
@@ -156,7 +175,13 @@ impl Filesystem for Overlay {
     ) {
         self.spin.note();
         empty(
-            self.do_rename(parent.0, name, newparent.0, newname, flags),
+            self.do_rename(
+                parent.0,
+                &stored(name),
+                newparent.0,
+                &stored(newname),
+                flags,
+            ),
             reply,
         )
     }
@@ -197,7 +222,7 @@ impl Filesystem for Overlay {
         reply: ReplyEntry,
     ) {
         self.spin.note();
-        self.entry(self.do_link(ino.0, newparent.0, newname), reply)
+        self.entry(self.do_link(ino.0, newparent.0, &stored(newname)), reply)
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -399,7 +424,7 @@ impl Filesystem for Overlay {
         reply: ReplyCreate,
     ) {
         self.spin.note();
-        match self.do_create(req, parent.0, name, mode, flags) {
+        match self.do_create(req, parent.0, &stored(name), mode, flags) {
             Ok((ino, st, fh)) => reply.created(
                 &ttl(&[UPPER]),
                 &self.attr(ino, &st),

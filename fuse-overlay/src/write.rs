@@ -211,12 +211,12 @@ fn timespec(t: Option<TimeOrNow>) -> Timespec {
     }
 }
 
-/// Whether `name` may be created through the mount.
+/// Whether the stored name `name` may be created through the mount: a
+/// marker may not (names from the kernel that start with `.wh.` arrive
+/// escaped, see `layout`).
 fn check_name(name: &OsStr) -> R<()> {
-    if name
-        .as_bytes()
-        .starts_with(layout::WHITEOUT_PREFIX.as_bytes())
-    {
+    let name = name.as_bytes();
+    if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) && layout::unescape(name).is_none() {
         return Err(Errno::INVAL);
     }
     Ok(())

@@ -727,3 +727,92 @@ fn lower_hard_link_survives_directory_rename() {
         "lower changed"
     );
 }
+
+/// Names that start with `.wh.` made through the mount (kernel overlayfs
+/// allows them; fuse-overlay stores them escaped so they are not taken for
+/// its markers): create, read, list, rename, a directory of them, an
+/// opaque-marker name, unlink; with xattrs and with the marker layout, and
+/// across a remount.
+#[test]
+fn names_that_look_like_whiteouts() {
+    const T: &str = "names_that_look_like_whiteouts";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    fs::create_dir_all(l.join("d")).unwrap();
+    fs::write(l.join("d/x"), "lower x").unwrap();
+    fs::write(l.join("gone"), "lower gone").unwrap();
+    let list = |p: &Path| {
+        let mut v: Vec<String> = fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v.join(",")
+    };
+    let scenario = |m: &Path| {
+        let mut log = Vec::new();
+        let mut r = |what: &str, x: String| log.push(format!("{what}: {x}"));
+        r(
+            "write .wh.x",
+            res(fs::write(m.join(".wh.x"), "not a whiteout")),
+        );
+        r("read .wh.x", read(&m.join(".wh.x")));
+        r("x still there", read(&m.join("x")));
+        r("write d/.wh.x", res(fs::write(m.join("d/.wh.x"), "in d")));
+        r("d/x kept", read(&m.join("d/x")));
+        r(
+            "marker name",
+            res(fs::write(m.join("d/.wh..wh..opq"), "opq")),
+        );
+        r("ls d", list(&m.join("d")));
+        r("mkdir .wh.dir", res(fs::create_dir(m.join(".wh.dir"))));
+        r(
+            "write .wh.dir/.wh.in",
+            res(fs::write(m.join(".wh.dir/.wh.in"), "in")),
+        );
+        r("ls .wh.dir", list(&m.join(".wh.dir")));
+        r("rename", res(fs::rename(m.join(".wh.x"), m.join(".wh.y"))));
+        r(
+            "rename onto plain",
+            res(fs::rename(m.join(".wh.y"), m.join("plain"))),
+        );
+        r("read plain", read(&m.join("plain")));
+        r("rm gone", res(fs::remove_file(m.join("gone"))));
+        r("make .wh.gone", res(fs::write(m.join(".wh.gone"), "")));
+        r("gone stays gone", read(&m.join("gone")));
+        r("unlink .wh.gone", res(fs::remove_file(m.join(".wh.gone"))));
+        r("rm -r .wh.dir", res(fs::remove_dir_all(m.join(".wh.dir"))));
+        r("ls /", list(m));
+        r("ls d again", list(&m.join("d")));
+        log
+    };
+    let marker = fuse_overlay::Options {
+        xattrs: false,
+        ..opts(false)
+    };
+    let variants = [("fuse", opts(false)), ("fuse-markers", marker)];
+    let Some(run) = differential(T, tmp.path(), std::slice::from_ref(&l), &variants, scenario)
+    else {
+        return;
+    };
+    run.has("ls d: .wh..wh..opq,.wh.x,x");
+    run.has("read plain: not a whiteout");
+    run.has("gone stays gone: errno 2");
+    run.has("ls /: d,plain");
+    // Stored escaped, and shown again after a remount.
+    for (d, (_, o)) in run.fuse.iter().zip(&variants) {
+        assert!(
+            d.upper.join("d/.wh..wh..esc.wh..wh..opq").exists(),
+            "{}",
+            d.upper.display()
+        );
+        let h = mount_fuse_with(std::slice::from_ref(&l), d, o.clone());
+        assert_eq!(list(&d.mnt.join("d")), ".wh..wh..opq,.wh.x,x");
+        assert_eq!(read(&d.mnt.join("d/.wh.x")), "in d");
+        assert_eq!(list(&d.mnt), "d,plain");
+        h.unmount().unwrap();
+    }
+}

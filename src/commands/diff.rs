@@ -6,6 +6,8 @@ use anyhow::Result;
 use rless::container;
 use rless::image::store::LockMode;
 use rless::runtime::rootfs::RootFs;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +32,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         RootFs::Dir(_) => vec![],
     };
     let mut out = Vec::new();
-    walk(&dir.join("upper"), Path::new("/"), &lower, &mut out)?;
+    walk(
+        &dir.join("upper"),
+        (Path::new("/"), Path::new("/")),
+        &lower,
+        &mut out,
+    )?;
     for line in out {
         println!("{line}");
     }
@@ -42,30 +49,40 @@ fn in_lower(lower: &[PathBuf], rel: &Path) -> bool {
     lower.iter().any(|l| l.join(rel).symlink_metadata().is_ok())
 }
 
-fn walk(upper: &Path, rel: &Path, lower: &[PathBuf], out: &mut Vec<String>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(upper.join(rel.strip_prefix("/").unwrap_or(rel)))?
-        .flatten()
-        .collect();
+/// Lists the changes under `stored` (a path in the upper layer), shown as
+/// `shown`: the two differ where fuse-overlay stored a name that starts
+/// with `.wh.` escaped (`fuse_overlay::layout::escape`).
+fn walk(
+    upper: &Path,
+    (stored, shown): (&Path, &Path),
+    lower: &[PathBuf],
+    out: &mut Vec<String>,
+) -> Result<()> {
+    let dir = upper.join(stored.strip_prefix("/").unwrap_or(stored));
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name();
         let name_s = name.to_string_lossy();
-        let path = rel.join(&name);
         let meta = e.metadata()?;
+        let escaped = fuse_overlay::layout::unescape(name.as_bytes());
+        let path = shown.join(escaped.map_or(name.as_os_str(), OsStr::from_bytes));
         if meta.file_type().is_char_device() && meta.rdev() == 0 {
             out.push(format!("D {}", path.display()));
             continue;
         }
-        if let Some(target) = name_s.strip_prefix(fuse_overlay::layout::WHITEOUT_PREFIX) {
-            if name_s != fuse_overlay::layout::OPAQUE_MARKER {
-                out.push(format!("D {}", rel.join(target).display()));
+        if escaped.is_none() {
+            if let Some(target) = name_s.strip_prefix(fuse_overlay::layout::WHITEOUT_PREFIX) {
+                if name_s != fuse_overlay::layout::OPAQUE_MARKER {
+                    out.push(format!("D {}", shown.join(target).display()));
+                }
+                continue;
             }
-            continue;
         }
         let kind = if in_lower(lower, &path) { 'C' } else { 'A' };
         out.push(format!("{kind} {}", path.display()));
         if meta.is_dir() {
-            walk(upper, &path, lower, out)?;
+            walk(upper, (&stored.join(&name), &path), lower, out)?;
         }
     }
     Ok(())
