@@ -299,6 +299,54 @@ fn fuse_driver_set_id_bits_match_kernel_overlay() {
     });
 }
 
+/// Copy-up inside a container keeps a lower file's owner when that owner
+/// is a subordinate id: the FUSE server runs in the container's user
+/// namespace, so it can chown the copy to the mapped id. A committed image
+/// holds a file of uid 1234; a container on fuse-overlay changes its mode
+/// and content (both copy it up), and the owner stays, also for the next
+/// container of the same image and on the kernel driver alike.
+#[test]
+fn fuse_driver_copy_up_keeps_mapped_owners() {
+    for_each_user("fuse_driver_copy_up_keeps_mapped_owners", |ctx| {
+        if ctx.user.mode != Mode::Subuid {
+            // One id only: no other owner can exist in an image here.
+            eprintln!("single-id mode maps no uid 1234; this test is for subuid mode");
+            return;
+        }
+        if !setup_image(ctx) {
+            return;
+        }
+        ctx.ok(&[
+            "run",
+            "--name",
+            "owner",
+            IMG,
+            "sh",
+            "-c",
+            "chown 1234:4321 /data/keep && chmod 640 /data/keep",
+        ]);
+        ctx.ok(&["commit", "owner", "owned"]);
+        ctx.ok(&["rm", "owner"]);
+        let mut seen = Vec::new();
+        for driver in ["fuse-overlay", "overlay"] {
+            let out = ctx.ok(&[
+                "run",
+                "--rm",
+                "--storage-driver",
+                driver,
+                "owned",
+                "sh",
+                "-c",
+                "stat -c '%u:%g %a' /data/keep; chmod 600 /data/keep; \
+                 echo more >> /data/keep; stat -c '%u:%g %a' /data/keep; cat /data/keep",
+            ]);
+            seen.push(out.stdout);
+        }
+        assert_eq!(seen[0], "1234:4321 640\n1234:4321 600\nkept\nmore\n");
+        assert_eq!(seen[0], seen[1], "fuse-overlay (left), kernel overlay");
+    });
+}
+
 /// `auto` picks fuse-overlay where the kernel refuses overlayfs: a store
 /// on a FUSE filesystem (here fuse-overlay itself, mounted by real root as
 /// NFS would be by the admin) cannot be an overlayfs upper layer, since
