@@ -11,6 +11,7 @@ use std::process::Command;
 use fuse_overlay::{Config, MountHandle, Options};
 
 pub mod differential;
+pub mod watch;
 
 const INNER: &str = "RLESS_FUSE_OVERLAY_TEST_INNER";
 
