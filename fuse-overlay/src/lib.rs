@@ -9,7 +9,8 @@
 //! overlayfs, so that a container's upper layer can be mounted by either
 //! driver. [`mount`] validates the directories, opens one fd per layer and
 //! mounts a FUSE filesystem served by a pool of threads; the returned
-//! [`MountHandle`] unmounts on drop.
+//! [`MountHandle`] unmounts on drop, or on SIGINT, SIGTERM or SIGHUP with
+//! [`MountHandle::wait_or_signal`] (after [`block_termination_signals`]).
 //!
 //! Mounting: `/dev/fuse` is opened and handed to `mount(2)` directly, which
 //! needs `CAP_SYS_ADMIN` in the current user namespace (real root, or the
@@ -207,7 +208,18 @@ pub struct Config {
     pub options: Options,
 }
 
-/// A mounted overlay. Dropping it unmounts.
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and the threads
+/// it starts afterwards (the server threads of [`mount`] among them), for
+/// [`MountHandle::wait_or_signal`]; call it in `main` before any other
+/// thread starts. Without it those signals end the process with their
+/// default action and leave the mount dead (ENOTCONN) until someone
+/// unmounts it.
+pub fn block_termination_signals() {
+    sys::block_signals()
+}
+
+/// A mounted overlay. Dropping it unmounts; [`MountHandle::wait_or_signal`]
+/// unmounts on a signal.
 pub struct MountHandle {
     mountpoint: PathBuf,
     /// Our own `mount(2)`: we unmount it.
@@ -260,6 +272,36 @@ impl MountHandle {
                 .map_err(|e| Error::io("serve", &self.mountpoint, e))?;
         }
         Ok(())
+    }
+
+    /// Serves until SIGINT, SIGTERM or SIGHUP arrives, then unmounts and
+    /// returns the signal; or until the filesystem is unmounted from
+    /// outside, then returns `None`. The signals must be blocked in every
+    /// thread of the process, by [`block_termination_signals`] early in
+    /// `main` (a thread that does not block them takes a signal's default
+    /// action, and the process dies with the mount left dead).
+    pub fn wait_or_signal(self) -> Result<Option<i32>, Error> {
+        use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
+        use std::sync::Arc;
+        let unmount = self.unmounter();
+        let done = Arc::new(AtomicBool::new(false));
+        let got = Arc::new(AtomicI32::new(0));
+        let waiter = {
+            let (done, got) = (done.clone(), got.clone());
+            std::thread::spawn(move || {
+                while !done.load(Relaxed) {
+                    if let Some(sig) = sys::wait_for_signal(std::time::Duration::from_millis(100)) {
+                        got.store(sig, Relaxed);
+                        unmount();
+                        return;
+                    }
+                }
+            })
+        };
+        let served = self.wait();
+        done.store(true, Relaxed);
+        let _ = waiter.join();
+        served.map(|()| Some(got.load(Relaxed)).filter(|s| *s != 0))
     }
 
     /// A function that unmounts this mount from another thread.

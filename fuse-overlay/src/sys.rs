@@ -62,8 +62,7 @@ pub(crate) fn in_user_namespace() -> bool {
 
 /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and in threads it
 /// starts afterwards), so that [`wait_for_signal`] can take them.
-#[doc(hidden)]
-pub fn block_signals() {
+pub(crate) fn block_signals() {
     // SAFETY: `set` is a local sigset_t initialised by sigemptyset before use;
     // pthread_sigmask only reads it.
     unsafe {
@@ -76,20 +75,24 @@ pub fn block_signals() {
     }
 }
 
-/// Waits for one of the signals blocked by [`block_signals`].
-#[doc(hidden)]
-pub fn wait_for_signal() -> i32 {
-    let mut sig = 0;
-    // SAFETY: as in block_signals; `sig` is a valid out pointer.
-    unsafe {
+/// Waits up to `timeout` for one of the signals blocked by
+/// [`block_signals`]; `None` when none came.
+pub(crate) fn wait_for_signal(timeout: std::time::Duration) -> Option<i32> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: as in block_signals; `ts` is a valid timespec and the info
+    // pointer may be null.
+    let sig = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             libc::sigaddset(&mut set, s);
         }
-        libc::sigwait(&set, &mut sig);
-    }
-    sig
+        libc::sigtimedwait(&set, std::ptr::null_mut(), &ts)
+    };
+    (sig > 0).then_some(sig)
 }
 
 /// Forks. The parent gets `Some(child pid)`, the child `None`. Call only

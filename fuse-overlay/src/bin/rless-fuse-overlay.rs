@@ -233,7 +233,7 @@ fn serve(config: Config, scratch: bool, ready: impl FnOnce(Result<(), String>)) 
             return ExitCode::FAILURE;
         }
     }
-    sys::block_signals();
+    fuse_overlay::block_termination_signals();
     let copy = scratch.then(|| config.clone());
     let mounted = fuse_overlay::mount(config);
     if let Some(c) = &copy {
@@ -247,13 +247,8 @@ fn serve(config: Config, scratch: bool, ready: impl FnOnce(Result<(), String>)) 
         }
     };
     ready(Ok(()));
-    let unmount = handle.unmounter();
-    std::thread::spawn(move || {
-        sys::wait_for_signal();
-        unmount();
-    });
-    match handle.wait() {
-        Ok(()) => ExitCode::SUCCESS,
+    match handle.wait_or_signal() {
+        Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rless-fuse-overlay: {e}");
             ExitCode::FAILURE
