@@ -432,6 +432,18 @@ fn auto_picks_fuse_overlay_where_the_kernel_refuses() {
             assert!(diff.stdout.contains("A /data/new"), "{diff}");
             assert!(diff.stdout.contains("D /data/gone"), "{diff}");
             assert!(diff.stdout.contains("A /data/.wh.made"), "{diff}");
+            // An image layer cannot hold a `.wh.` name: commit says so.
+            let commit = inner.ok(&["commit", "onfuse", "committed"]);
+            assert!(
+                commit.stderr.contains("warning: /data/.wh.made left out"),
+                "{commit}"
+            );
+            let out = inner.ok(&["run", "--rm", "committed", "ls", "-a", "/data"]);
+            assert!(
+                out.stdout.contains("new") && !out.stdout.contains("gone"),
+                "{out}"
+            );
+            assert!(!out.stdout.contains(".wh."), "{out}");
             inner.ok(&["rm", "onfuse"]);
             // Forcing the kernel here is a clear error, and leaves nothing.
             let before = inner.snapshot();

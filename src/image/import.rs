@@ -14,8 +14,10 @@ use super::platform::Platform;
 use super::reference::Reference;
 use super::store::{ImageRecord, LayerRecord, Store, StoreError};
 use super::time;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -131,6 +133,19 @@ pub(crate) fn append_tree<W: io::Write>(
         if ft.is_socket() {
             return Ok(());
         }
+    }
+    let escaped = rel
+        .file_name()
+        .and_then(|n| fuse_overlay::layout::unescape(n.as_bytes()));
+    if upper && escaped.is_some() {
+        // fuse-overlay's stored form of a name that starts with `.wh.`:
+        // in an OCI layer such a name means a deletion.
+        eprintln!(
+            "rless: warning: /{} left out: an image layer cannot hold a name that starts with .wh.",
+            rel.with_file_name(OsStr::from_bytes(escaped.unwrap_or_default()))
+                .display()
+        );
+        return Ok(());
     }
     let mut h = tar::Header::new_gnu();
     h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
