@@ -21,11 +21,12 @@
 //!
 //! After a file's copy-up, what was open on the lower file follows it:
 //! read-only handles are reopened on the copy (reads through them see later
-//! writes, as on kernel overlayfs), and the other names the mount knows for
-//! a lower hard link are linked to the copy in the upper layer, so that a
-//! remount still shows them sharing it. A lower name of the file that was
-//! never looked up keeps the old content after a remount (kernel overlayfs
-//! without an index breaks every link).
+//! writes, as on kernel overlayfs), and the other names of a lower hard link
+//! are linked to the copy in the upper layer, so that a remount still shows
+//! them sharing it: the names the mount knows, and the ones a scan of the
+//! layer finds that the union shows (kernel overlayfs without an index
+//! breaks every link instead). A directory rename links only the names the
+//! mount knows: it may copy many files, and a scan each would cost too much.
 //!
 //! Whiteouts are 0:0 character devices and opaque directories carry
 //! `user.overlay.opaque=y` while the host allows it; after the first refusal
@@ -47,7 +48,7 @@ use rustix::io::Errno;
 
 use crate::fs::{is_dir, is_overlay_xattr, is_whiteout, list_xattrs, os, Overlay, R};
 use crate::layout;
-use crate::tree::{join, Key, UPPER};
+use crate::tree::{join, Key, ROOT, UPPER};
 
 #[allow(clippy::unnecessary_cast)] // field types differ between architectures
 fn timestamps(st: &Stat) -> Timestamps {
@@ -128,6 +129,10 @@ pub(crate) fn copy_data(src: BorrowedFd, dst: BorrowedFd, size: u64) -> R<()> {
     }
     Ok(())
 }
+
+/// Entries of a lower layer scanned at most for the unseen names of a
+/// hard link (see `link_unseen_names`).
+const SCAN_LIMIT: usize = 1 << 20;
 
 impl Overlay {
     fn tmp_name(&self) -> String {
@@ -282,6 +287,7 @@ impl Overlay {
         if let Some(parent) = parent {
             self.ensure_upper(parent, false)?;
         }
+        let src = self.statat(layers[0], &path)?;
         self.copy_object(layers[0], &path, skip_data)?;
         let others = {
             let mut t = self.tree.write().unwrap();
@@ -298,8 +304,116 @@ impl Overlay {
             }
         };
         self.link_other_names(&path, &others);
+        if src.st_nlink > 1 + others.len() as u64 {
+            self.link_unseen_names(layers[0], &path, src.st_ino, src.st_nlink - 1);
+        }
         self.follow_copy_up(ino, &path);
         Ok(path)
+    }
+
+    /// Links to the copy at `path` the names of a lower hard link (inode
+    /// `ino` of `layer`, `others` names besides `path`) that the mount has
+    /// not looked up yet but the union shows, so that a remount keeps them
+    /// one file with the copy. It scans the layer: copy-ups of hard-linked
+    /// files are rare, and the scan stops at the last name (or after
+    /// [`SCAN_LIMIT`] entries).
+    fn link_unseen_names(&self, layer: u16, path: &[u8], ino: u64, others: u64) {
+        let mut found = Vec::new();
+        let mut dirs = vec![b".".to_vec()];
+        let mut scanned = 0;
+        while let Some(dir) = dirs.pop() {
+            if found.len() as u64 >= others || scanned > SCAN_LIMIT {
+                break;
+            }
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let Ok(fd) = rustix::fs::openat(
+                &self.layers[layer as usize].fd,
+                os(&dir),
+                flags,
+                Mode::empty(),
+            ) else {
+                continue;
+            };
+            let Ok(mut entries) = rustix::fs::Dir::new(fd) else {
+                continue;
+            };
+            while let Some(Ok(e)) = entries.read() {
+                let name = e.file_name().to_bytes();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                scanned += 1;
+                let p = join(&dir, name);
+                let kind = match e.file_type() {
+                    FileType::Unknown => self
+                        .statat(layer, &p)
+                        .map_or(FileType::Unknown, |st| FileType::from_raw_mode(st.st_mode)),
+                    k => k,
+                };
+                if kind == FileType::Directory {
+                    dirs.push(p);
+                } else if e.ino() == ino && p != path {
+                    found.push(p);
+                }
+            }
+        }
+        let upper = &self.layers[0].fd;
+        for p in found {
+            let Some(parents) = self.shown_from(layer, &p, ino) else {
+                continue; // whited out, or hidden by another layer
+            };
+            let linked = parents
+                .iter()
+                .try_for_each(|(dir, top, key)| self.dir_to_upper(dir, *top, *key))
+                .and_then(|()| {
+                    rustix::fs::linkat(upper, os(path), upper, os(&p), AtFlags::empty())
+                });
+            match linked {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => log::warn!(
+                    "fuse-overlay: cannot link {} to the copy-up of {}: {e}",
+                    String::from_utf8_lossy(&p),
+                    String::from_utf8_lossy(path)
+                ),
+            }
+        }
+    }
+
+    /// Whether the union shows `layer`'s inode `ino` at `path`; if so, the
+    /// directories on the way (path, topmost layer, key).
+    fn shown_from(&self, layer: u16, path: &[u8], ino: u64) -> Option<Vec<(Vec<u8>, u16, Key)>> {
+        let mut layers = self.tree.read().unwrap().get(ROOT)?.layers.clone();
+        let mut dir = b".".to_vec();
+        let mut parents = Vec::new();
+        let names: Vec<&[u8]> = path.split(|b| *b == b'/').collect();
+        for (i, name) in names.iter().enumerate() {
+            let f = self.resolve(&layers, &dir, name).ok()??;
+            if i + 1 == names.len() {
+                return (f.layers[0] == layer && f.st.st_ino == ino).then_some(parents);
+            }
+            if !f.is_dir() {
+                return None;
+            }
+            dir = join(&dir, name);
+            let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
+            parents.push((dir.clone(), f.layers[0], key));
+            layers = f.layers;
+        }
+        None
+    }
+
+    /// Makes the merged directory at `dir` (topmost in layer `top`, with
+    /// `key` there) present in the upper layer, through its node when the
+    /// mount has one.
+    fn dir_to_upper(&self, dir: &[u8], top: u16, key: Key) -> R<()> {
+        if top == UPPER {
+            return Ok(());
+        }
+        let known = self.tree.read().unwrap().key_ino(key);
+        match known {
+            Some(ino) => self.ensure_upper(ino, false).map(drop),
+            None => self.copy_object(top, dir, false).map(drop),
+        }
     }
 
     /// Gives the copy at `path` of a lower hard link the mount's other

@@ -629,7 +629,8 @@ fn assert_linked(root: &Path, when: &str) -> u64 {
 /// another, both looked up first, stay one file: in the mount, after a
 /// remount, and in the upper directory. Not differential (kernel overlayfs
 /// without an index breaks the link at copy-up): checked against a plain
-/// directory. d1/h3, not looked up before the write, is only printed.
+/// directory. d1/h3, never looked up, joins them too (the copy-up finds it
+/// in the layer); d2/gone, whited out by the upper lower layer, does not.
 #[test]
 fn lower_hard_link_changes_persist() {
     const T: &str = "lower_hard_link_changes_persist";
@@ -647,6 +648,11 @@ fn lower_hard_link_changes_persist() {
         fs::hard_link(r.join("d1/h1"), r.join("d2/h2")).unwrap();
         fs::hard_link(r.join("d1/h1"), r.join("d1/h3")).unwrap();
     }
+    fs::hard_link(l.join("d1/h1"), l.join("d2/gone")).unwrap();
+    let top = lower(tmp.path(), "top");
+    fs::create_dir_all(top.join("d2")).unwrap();
+    whiteout(&top.join("d2/gone"));
+    let lowers = [top, l.clone()];
     let change = |m: &Path| {
         fs::metadata(m.join("d1/h1")).unwrap();
         fs::metadata(m.join("d2/h2")).unwrap();
@@ -656,17 +662,38 @@ fn lower_hard_link_changes_persist() {
     change(&plain);
     assert_linked(&plain, "plain directory");
     let d = dirs(tmp.path(), "fuse");
-    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    let h = mount_fuse_with(&lowers, &d, opts(false));
     change(&d.mnt);
     let ino = assert_linked(&d.mnt, "in the mount");
-    println!("h3 in the mount: {:?}", link_state(&d.mnt.join("d1/h3")));
+    let h3 = link_state(&d.mnt.join("d1/h3"));
+    assert_eq!(
+        (h3.0.as_str(), h3.1, h3.2),
+        ("new", 0o600, ino),
+        "h3 in the mount"
+    );
     h.unmount().unwrap();
-    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    let h = mount_fuse_with(&lowers, &d, opts(false));
     let ino2 = assert_linked(&d.mnt, "after remount");
     println!("st_ino kept across remount: {}", ino == ino2);
-    println!("h3 after remount: {:?}", link_state(&d.mnt.join("d1/h3")));
+    let h3 = link_state(&d.mnt.join("d1/h3"));
+    assert_eq!(
+        (h3.0.as_str(), h3.1, h3.2),
+        ("new", 0o600, ino2),
+        "h3 after remount"
+    );
+    assert!(
+        !d.mnt.join("d2/gone").exists(),
+        "a whited-out name came back"
+    );
     h.unmount().unwrap();
     assert_linked(&d.upper, "upper directory");
+    let up = |n: &str| fs::symlink_metadata(d.upper.join(n)).map(|m| m.ino());
+    assert_eq!(
+        up("d1/h3").unwrap(),
+        up("d1/h1").unwrap(),
+        "h3 not linked in the upper layer"
+    );
+    assert!(up("d2/gone").is_err(), "the whited-out name was linked");
     assert_eq!(
         link_state(&l.join("d1/h1")).0,
         "old content",
