@@ -131,8 +131,10 @@ pub(crate) fn copy_data(src: BorrowedFd, dst: BorrowedFd, size: u64) -> R<()> {
 }
 
 /// Entries of a lower layer scanned at most for the unseen names of a
-/// hard link (see `link_unseen_names`).
-const SCAN_LIMIT: usize = 1 << 20;
+/// hard link (see `link_unseen_names`): the scan holds the namespace lock,
+/// and names outside the layer directory (a link count it cannot reach)
+/// would otherwise make it read the whole layer.
+const SCAN_LIMIT: usize = 1 << 18;
 
 impl Overlay {
     fn tmp_name(&self) -> String {
