@@ -127,8 +127,7 @@ fn cli_mounts_and_reports_bad_input() {
         rustix::process::Signal::TERM,
     )
     .unwrap();
-    let st = child.wait().unwrap();
-    assert!(st.success());
+    assert!(wait_exit(&mut child, "SIGTERM").success());
     assert_eq!(mounts(tmp.path()), before, "SIGTERM left the mount behind");
 }
 
