@@ -553,6 +553,12 @@ fn storage_toml_picks_the_driver() {
                 assert!(out.stderr.contains(says), "{out}");
             }
         }
+        // An empty RLESS_STORAGE_DRIVER is unset, for run as for info.
+        for args in [&["run", "--name", "bad", IMG, "true"][..], &["info"][..]] {
+            let out = rless(args, &[("RLESS_STORAGE_DRIVER", "")]);
+            out.assert_rless_error();
+            assert!(out.stderr.contains("cfg/rless/storage.toml"), "{out}");
+        }
         ctx.snapshot().assert_same(&before, "bad storage.toml");
         // An explicit driver does not need the file.
         let out = rless(

@@ -42,7 +42,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rustix::fs::{
-    AtFlags, FileType, Gid, Mode, OFlags, SeekFrom, Stat, Timespec, Timestamps, Uid, XattrFlags,
+    AtFlags, FileType, Gid, Mode, OFlags, RenameFlags, SeekFrom, Stat, Timespec, Timestamps, Uid,
+    XattrFlags,
 };
 use rustix::io::Errno;
 
@@ -254,9 +255,35 @@ impl Overlay {
             }
             Ok(())
         })();
+        // Never over an object already there (a hard link of an earlier
+        // copy); only over a whiteout.
+        let upper = &self.layers[0].fd;
         let moved = made.and_then(|()| {
-            rustix::fs::renameat(&self.work, tmp.as_str(), &self.layers[0].fd, os(path))
+            let into =
+                |flags| rustix::fs::renameat_with(&self.work, tmp.as_str(), upper, os(path), flags);
+            match into(RenameFlags::NOREPLACE) {
+                Err(Errno::EXIST) if self.statat(UPPER, path).is_ok_and(|t| is_whiteout(&t)) => {
+                    into(RenameFlags::empty())
+                }
+                r => r,
+            }
         });
+        let moved = match moved {
+            Err(Errno::EXIST) => {
+                log::debug!(
+                    "fuse-overlay: {} was in the upper layer already; its copy-up kept it",
+                    String::from_utf8_lossy(path)
+                );
+                let flag = if is_dir(&st) {
+                    AtFlags::REMOVEDIR
+                } else {
+                    AtFlags::empty()
+                };
+                let _ = rustix::fs::unlinkat(&self.work, tmp.as_str(), flag);
+                Ok(())
+            }
+            r => r,
+        };
         if let Err(e) = moved {
             let flag = if is_dir(&st) {
                 AtFlags::REMOVEDIR
@@ -291,26 +318,56 @@ impl Overlay {
         }
         let src = self.statat(layers[0], &path)?;
         self.copy_object(layers[0], &path, skip_data)?;
-        let others = {
+        {
             let mut t = self.tree.write().unwrap();
-            match t.get_mut(ino) {
-                Some(n) if n.is_dir => {
-                    n.layers.insert(0, UPPER);
-                    return Ok(path);
-                }
-                Some(n) => {
-                    n.layers = vec![UPPER];
-                    n.links.get(1..).unwrap_or_default().to_vec()
-                }
-                None => Vec::new(),
+            if let Some(n) = t.get_mut(ino).filter(|n| n.is_dir) {
+                n.layers.insert(0, UPPER);
+                return Ok(path);
             }
-        };
-        self.link_other_names(&path, &others);
-        if src.st_nlink > 1 + others.len() as u64 {
-            self.link_unseen_names(layers[0], &path, src.st_ino, src.st_nlink - 1);
         }
-        self.follow_copy_up(ino, &path);
+        self.file_copied_up(Some(ino), layers[0], &path, &src, true);
         Ok(path)
+    }
+
+    /// What follows the copy-up of a lower file to `path` (`src`: its stat
+    /// in `layer`; `ino`: its node, if the mount has one). The node lives in
+    /// the upper layer from now on; the other names of a lower hard link
+    /// share the copy (those the mount knows, and with `scan` those a scan
+    /// of the layer finds); read-only handles move to the copy.
+    pub(crate) fn file_copied_up(
+        &self,
+        ino: Option<u64>,
+        layer: u16,
+        path: &[u8],
+        src: &Stat,
+        scan: bool,
+    ) {
+        let others: Vec<(u64, OsString)> = match ino {
+            Some(ino) => {
+                let mut t = self.tree.write().unwrap();
+                let links = match t.get_mut(ino) {
+                    Some(n) => {
+                        n.layers = vec![UPPER];
+                        n.links.clone()
+                    }
+                    None => Vec::new(),
+                };
+                links
+                    .into_iter()
+                    .filter(|(p, nm)| {
+                        t.path(*p).map(|pp| join(&pp, nm.as_bytes())).as_deref() != Some(path)
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        self.link_other_names(path, &others);
+        if scan && src.st_nlink > 1 + others.len() as u64 {
+            self.link_unseen_names(layer, path, src.st_ino, src.st_nlink - 1);
+        }
+        if let Some(ino) = ino {
+            self.follow_copy_up(ino, path);
+        }
     }
 
     /// Links to the copy at `path` the names of a lower hard link (inode
@@ -626,23 +683,9 @@ impl Overlay {
                 links.insert(key, cp.clone());
             }
             self.copy_object(f.layers[0], &cp, false)?;
+            // A scan each would cost too much here: known names only.
             let known = self.tree.read().unwrap().key_ino(key);
-            if let Some(ino) = known {
-                // Its names elsewhere (outside this directory too) share
-                // the copy, as after a plain copy-up.
-                let others: Vec<(u64, OsString)> = {
-                    let t = self.tree.read().unwrap();
-                    let links = t.get(ino).map(|n| n.links.clone()).unwrap_or_default();
-                    links
-                        .into_iter()
-                        .filter(|(p, nm)| {
-                            t.path(*p).map(|pp| join(&pp, nm.as_bytes())).as_deref() != Some(&cp)
-                        })
-                        .collect()
-                };
-                self.link_other_names(&cp, &others);
-                self.follow_copy_up(ino, &cp);
-            }
+            self.file_copied_up(known, f.layers[0], &cp, &f.st, false);
         }
         self.set_opaque(path)?;
         self.drop_whiteouts(path, true)

@@ -109,7 +109,16 @@ impl IdMap {
         let nums = nums.map_err(|e| Error::Config(format!("bad id mapping {s:?}: {e}")))?;
         if nums.is_empty() || nums.len() % 3 != 0 {
             return Err(Error::Config(format!(
-                "bad id mapping {s:?}: want inside:outside:count triples"
+                "bad id mapping {s:?}: want ondisk:shown:count triples"
+            )));
+        }
+        let end = |start: u32, count: u32| u64::from(start) + u64::from(count);
+        if nums
+            .chunks(3)
+            .any(|c| end(c[0], c[2]) > 1 << 32 || end(c[1], c[2]) > 1 << 32)
+        {
+            return Err(Error::Config(format!(
+                "bad id mapping {s:?}: a range runs past the largest id"
             )));
         }
         Ok(IdMap(

@@ -154,26 +154,26 @@ impl Overlay {
         let pos = (offset & 0xffff_ffff) as usize;
         let gen = (offset >> 32) as u32;
         {
-            let l = self.listings.lock().unwrap();
+            let mut l = self.listings.lock().unwrap();
             let own = if self.no_opendir {
                 None
             } else {
                 let (_, own) = l.handles.get(&fh.0).ok_or(Errno::BADF)?;
-                own.as_ref()
+                own.clone()
             };
             if pos != 0 {
                 // The snapshot the offset came from: in the table, or
                 // held by this handle after the table let it go.
                 let found = match l.snaps.get(&gen) {
-                    Some((i, snap)) if *i == ino => Some(snap),
+                    Some((i, snap)) if *i == ino => Some(snap.clone()),
                     _ => own.filter(|(g, _)| *g == gen).map(|(_, snap)| snap),
                 };
                 if let Some(snap) = found {
-                    return Ok(Batch {
-                        gen,
-                        snap: snap.clone(),
-                        pos,
-                    });
+                    // A handle holds what it reads, whoever took it.
+                    if let Some(h) = l.handles.get_mut(&fh.0) {
+                        h.1 = Some((gen, snap.clone()));
+                    }
+                    return Ok(Batch { gen, snap, pos });
                 }
             }
         }

@@ -566,6 +566,11 @@ impl Overlay {
         let mut layers = f.layers.clone();
         if layers[0] != UPPER {
             self.copy_object(layers[0], path, false)?;
+            if !f.is_dir() {
+                let key = (self.layers[layers[0] as usize].dev, f.st.st_ino);
+                let known = self.tree.read().unwrap().key_ino(key);
+                self.file_copied_up(known, layers[0], path, &f.st, true);
+            }
             layers.insert(0, UPPER);
         }
         let materialized = f.is_dir() && layers.len() > 1;
@@ -657,36 +662,39 @@ impl Overlay {
     /// Opens node `ino`; a write open copies it up first.
     pub fn do_open(&self, ino: u64, flags: i32) -> R<u64> {
         let write = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
-        let (layer, path) = {
-            let _ns = self.ns.read().unwrap();
-            let (l, p) = self.locate(ino)?;
-            (l[0], p)
-        };
-        let (layer, path) = if write && layer != UPPER {
-            let _ns = self.ns.write().unwrap();
-            let p = self.ensure_upper(ino, flags & libc::O_TRUNC != 0)?;
-            (UPPER, p)
-        } else {
-            (layer, path)
-        };
         let trunc = if flags & libc::O_TRUNC != 0 {
             OFlags::TRUNC
         } else {
             OFlags::empty()
         };
-        let dir = &self.layers[layer as usize].fd;
-        let of = open_flags(flags, self.opts.writeback) | trunc;
-        let fd = match rustix::fs::openat(dir, os(&path), of, Mode::empty()) {
-            // A file the server may not read (a server without
-            // CAP_DAC_OVERRIDE): open it write-only; a write of part of an
-            // uncached page then fails, as the kernel cannot fill the page.
-            Err(Errno::ACCESS) if self.opts.writeback => {
-                let of = (open_flags(flags, false) - OFlags::APPEND) | trunc;
-                rustix::fs::openat(dir, os(&path), of, Mode::empty())?
+        let open = |layer: u16, path: &[u8]| -> R<OwnedFd> {
+            let dir = &self.layers[layer as usize].fd;
+            let of = open_flags(flags, self.opts.writeback) | trunc;
+            match rustix::fs::openat(dir, os(path), of, Mode::empty()) {
+                // A file the server may not read (a server without
+                // CAP_DAC_OVERRIDE): open it write-only; a write of part of
+                // an uncached page then fails, as the kernel cannot fill it.
+                Err(Errno::ACCESS) if self.opts.writeback => {
+                    let of = (open_flags(flags, false) - OFlags::APPEND) | trunc;
+                    rustix::fs::openat(dir, os(path), of, Mode::empty())
+                }
+                r => r,
             }
-            r => r?,
         };
-        Ok(self.add_file(fd, (layer != UPPER).then_some(ino)))
+        {
+            let _ns = self.ns.read().unwrap();
+            let (l, p) = self.locate(ino)?;
+            if !write || l[0] == UPPER {
+                // Opened and entered under the lock, so that a copy-up
+                // (which takes it exclusively) finds this handle to move.
+                let fd = open(l[0], &p)?;
+                return Ok(self.add_file(fd, (l[0] != UPPER).then_some(ino)));
+            }
+        }
+        let _ns = self.ns.write().unwrap();
+        let p = self.ensure_upper(ino, flags & libc::O_TRUNC != 0)?;
+        let fd = open(UPPER, &p)?;
+        Ok(self.add_file(fd, None))
     }
 
     #[allow(clippy::too_many_arguments)]

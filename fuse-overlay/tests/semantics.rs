@@ -402,6 +402,83 @@ fn read_fd_follows_directory_rename() {
     assert_eq!(fs::read(l.join("dir/f")).unwrap(), old, "lower changed");
 }
 
+/// The same through a file rename (which copies the file up first): a
+/// descriptor opened on the old name reads what is written through the new
+/// one.
+#[test]
+fn read_fd_follows_file_rename() {
+    const T: &str = "read_fd_follows_file_rename";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    fs::write(l.join("f"), "old content").unwrap();
+    let d = dirs(tmp.path(), "fuse");
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    let a = fs::File::open(d.mnt.join("f")).unwrap();
+    fs::rename(d.mnt.join("f"), d.mnt.join("g")).unwrap();
+    fs::write(d.mnt.join("g"), "new content").unwrap();
+    rustix::fs::fadvise(&a, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    assert_eq!(pread_str(&a, 0, 64), "new content");
+    drop(a);
+    h.unmount().unwrap();
+}
+
+/// Read-only opens racing with the copy-up of the same lower files: every
+/// descriptor, opened before or during the copy-up, reads the new content
+/// afterwards (a copy-up that ran between a lower open and its handle's
+/// entry missed the handle).
+#[test]
+fn read_fds_opened_during_copy_up_follow_it() {
+    const T: &str = "read_fds_opened_during_copy_up_follow_it";
+    if !with_caps(T) {
+        return;
+    }
+    const FILES: usize = 400;
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    for i in 0..FILES {
+        fs::write(l.join(format!("f{i}")), "old").unwrap();
+    }
+    let d = dirs(tmp.path(), "fuse");
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    let m = d.mnt.clone();
+    // Per file, two readers open it at the moment the writer copies it up.
+    let go = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (m, go) = (m.clone(), go.clone());
+            std::thread::spawn(move || {
+                (0..FILES)
+                    .map(|i| {
+                        go.wait();
+                        fs::File::open(m.join(format!("f{i}"))).unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for i in 0..FILES {
+        go.wait();
+        fs::write(m.join(format!("f{i}")), "new").unwrap();
+    }
+    let mut stale = Vec::new();
+    for r in readers {
+        for (i, f) in r.join().unwrap().into_iter().enumerate() {
+            rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+            if pread_str(&f, 0, 8) != "new" {
+                stale.push(i);
+            }
+        }
+    }
+    h.unmount().unwrap();
+    assert!(
+        stale.is_empty(),
+        "descriptors still on the lower file: {stale:?}"
+    );
+}
+
 // ------------------------------------------------------- 5. over 4 GiB
 
 const BIG: u64 = 5 * GIB;

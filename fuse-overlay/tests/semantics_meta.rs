@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirEntryExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::differential::*;
@@ -723,11 +723,15 @@ fn lower_hard_link_survives_directory_rename() {
         fs::hard_link(r.join("d1/h1"), r.join("d2/h2")).unwrap();
     }
     let change = |m: &Path| {
-        fs::metadata(m.join("d1/h1")).unwrap();
+        // d2/h2 first: the name outside the renamed directory is the one
+        // the mount knows the file by.
         fs::metadata(m.join("d2/h2")).unwrap();
+        fs::metadata(m.join("d1/h1")).unwrap();
         fs::rename(m.join("d1"), m.join("d9")).unwrap();
-        fs::write(m.join("d2/h2"), "new").unwrap();
+        fs::write(m.join("d2/h2"), "first").unwrap();
         fs::set_permissions(m.join("d9/h1"), fs::Permissions::from_mode(0o600)).unwrap();
+        // Through the name the rename copied up, too.
+        fs::write(m.join("d9/h1"), "new").unwrap();
     };
     let check = |root: &Path, when: &str| {
         let one = link_state(&root.join("d9/h1"));
@@ -842,4 +846,48 @@ fn names_that_look_like_whiteouts() {
         assert_eq!(list(&d.mnt), "d,plain");
         h.unmount().unwrap();
     }
+}
+
+/// Renaming one name of a lower hard link (which copies it up) keeps the
+/// other name sharing the copy: a write through the new name shows through
+/// the other one, in the mount, after a remount and in the upper layer.
+#[test]
+fn lower_hard_link_survives_file_rename() {
+    const T: &str = "lower_hard_link_survives_file_rename";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    fs::create_dir_all(l.join("a")).unwrap();
+    fs::write(l.join("a/x"), "old content").unwrap();
+    fs::hard_link(l.join("a/x"), l.join("a/y")).unwrap();
+    let d = dirs(tmp.path(), "fuse");
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    fs::metadata(d.mnt.join("a/x")).unwrap();
+    fs::metadata(d.mnt.join("a/y")).unwrap();
+    fs::rename(d.mnt.join("a/y"), d.mnt.join("a/z")).unwrap();
+    fs::write(d.mnt.join("a/z"), "new").unwrap();
+    let check = |root: &Path, when: &str| {
+        let x = link_state(&root.join("a/x"));
+        let z = link_state(&root.join("a/z"));
+        assert_eq!((x.0.as_str(), z.0.as_str()), ("new", "new"), "{when}");
+        assert_eq!(x.2, z.2, "{when}: the names split");
+        // In the upper layer itself the old name is a whiteout.
+        let y = fs::symlink_metadata(root.join("a/y"));
+        let whiteout = y
+            .as_ref()
+            .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0);
+        assert!(
+            y.is_err() || (when == "upper directory" && whiteout),
+            "{when}: a/y came back"
+        );
+    };
+    check(&d.mnt, "in the mount");
+    h.unmount().unwrap();
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    check(&d.mnt, "after remount");
+    h.unmount().unwrap();
+    check(&d.upper, "upper directory");
+    assert_eq!(link_state(&l.join("a/x")).0, "old content", "lower changed");
 }

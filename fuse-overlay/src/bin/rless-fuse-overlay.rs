@@ -362,6 +362,13 @@ mod tests {
         assert_eq!(a.config.options.uid_map.to_inside(0), 1000);
         assert_eq!(a.config.options.uid_map.to_outside(1000), 0);
         assert!(parse(&s(&["-o", "upperdir=/u,workdir=/w", "/mnt"])).is_err());
+        // A range past the largest id is refused, not wrapped at use.
+        for map in ["uidmapping=0:4294967000:65536", "gidmapping=4294967295:0:2"] {
+            let o = format!("lowerdir=/a,upperdir=/u,workdir=/w,{map}");
+            assert!(parse(&s(&["-o", &o, "/mnt"])).is_err(), "{map}");
+        }
+        let o = "lowerdir=/a,upperdir=/u,workdir=/w,uidmapping=4294967295:0:1";
+        assert!(parse(&s(&["-o", o, "/mnt"])).is_ok());
     }
 
     #[test]

@@ -266,7 +266,8 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     }
 
-    let mut driver = match a.storage_driver.as_deref() {
+    // An empty RLESS_STORAGE_DRIVER counts as unset, as in `info`.
+    let mut driver = match a.storage_driver.as_deref().filter(|v| !v.is_empty()) {
         Some(v) => Driver::parse(v).ok_or_else(|| {
             anyhow::anyhow!("unknown --storage-driver {v:?}: use overlay, fuse-overlay or auto")
         })?,
