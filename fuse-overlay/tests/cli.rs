@@ -256,46 +256,82 @@ fn chown(p: &Path, uid: u32, gid: u32) {
         .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
 }
 
+/// A background mount of [`hello_lower`] with the extra `-o` options
+/// `extra`, made by real root after `prepare` got the lower layer ready,
+/// for the id option tests; `None` after a skip.
+struct IdMount {
+    // Dropped in this order: the mount goes before its directory.
+    _guard: Unmount,
+    tmp: tempfile::TempDir,
+    l: std::path::PathBuf,
+    d: Dirs,
+    before: usize,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+fn id_mount(test: &str, extra: &str, prepare: impl FnOnce(&Path)) -> Option<IdMount> {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !with_caps(test) {
+        return None;
+    }
+    if !real_root() {
+        skip(test, "needs real root (files of several uids)");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    open_to_all(tmp.path());
+    let (l, d) = hello_lower(tmp.path());
+    prepare(&l);
+    let before = mounts(tmp.path());
+    let o = format!(
+        "lowerdir={},upperdir={},workdir={},{extra}",
+        s(&l),
+        s(&d.upper),
+        s(&d.work)
+    );
+    let (ok, err) = run(&["-o", &o, &s(&d.mnt)]);
+    assert!(ok, "{err}");
+    let guard = Unmount(d.mnt.clone());
+    Some(IdMount {
+        _guard: guard,
+        tmp,
+        l,
+        d,
+        before,
+        _serial: serial,
+    })
+}
+
+impl IdMount {
+    /// Unmounts, and checks nothing is left mounted.
+    fn finish(self) {
+        rustix::mount::unmount(&self.d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+        assert_eq!(mounts(self.tmp.path()), self.before);
+    }
+}
+
 /// `squash_to_uid`/`squash_to_gid` change only what the mount reports, as
 /// in fuse-overlayfs: every object, from a lower layer or new, stats as the
 /// squash ids, while new objects are stored with their creator's real ids
 /// and a chown through the mount still reaches the upper layer.
 #[test]
 fn cli_squash_reports_ids_and_stores_real_ones() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if !with_caps("cli_squash_reports_ids_and_stores_real_ones") {
+    let Some(m) = id_mount(
+        "cli_squash_reports_ids_and_stores_real_ones",
+        "squash_to_uid=4321,squash_to_gid=8765",
+        |l| {
+            chown(&l.join("hello"), 7, 8);
+            std::fs::create_dir(l.join("pub")).unwrap();
+            std::fs::set_permissions(
+                l.join("pub"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+            )
+            .unwrap();
+        },
+    ) else {
         return;
-    }
-    if !real_root() {
-        skip(
-            "cli_squash_reports_ids_and_stores_real_ones",
-            "needs real root (files of several uids)",
-        );
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    open_to_all(tmp.path());
-    let (l, d) = hello_lower(tmp.path());
-    chown(&l.join("hello"), 7, 8);
-    std::fs::create_dir(l.join("pub")).unwrap();
-    std::fs::set_permissions(
-        l.join("pub"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-    )
-    .unwrap();
-    let before = mounts(tmp.path());
-    let (ok, err) = run(&[
-        "-o",
-        &format!(
-            "lowerdir={},upperdir={},workdir={},squash_to_uid=4321,squash_to_gid=8765",
-            s(&l),
-            s(&d.upper),
-            s(&d.work)
-        ),
-        &s(&d.mnt),
-    ]);
-    assert!(ok, "{err}");
-    let _guard = Unmount(d.mnt.clone());
+    };
+    let (l, d) = (&m.l, &m.d);
     const SQ: (u32, u32) = (4321, 8765);
     for p in ["", "hello", "pub"] {
         assert_eq!(owner(&d.mnt.join(p)), SQ, "{p:?} through the mount");
@@ -323,8 +359,7 @@ fn cli_squash_reports_ids_and_stores_real_ones() {
     assert_eq!(owner(&d.upper.join("hello")), (11, 12), "chown copied up");
     assert_eq!(owner(&l.join("hello")), (7, 8), "lower layer untouched");
 
-    rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
-    assert_eq!(mounts(tmp.path()), before);
+    m.finish();
 }
 
 /// `uidmapping=`/`gidmapping=` in fuse-overlayfs's order, `ONDISK:SHOWN:LEN`
@@ -333,38 +368,20 @@ fn cli_squash_reports_ids_and_stores_real_ones() {
 /// outside the map becomes the overflow id 65534 both ways.
 #[test]
 fn cli_id_mapping_shifts_both_ways() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if !with_caps("cli_id_mapping_shifts_both_ways") {
+    let Some(m) = id_mount(
+        "cli_id_mapping_shifts_both_ways",
+        "uidmapping=0:1000:10,gidmapping=0:1000:10",
+        |l| {
+            chown(&l.join("hello"), 1, 2);
+            std::fs::write(l.join("odd"), "o").unwrap();
+            chown(&l.join("odd"), 50, 60);
+            std::fs::create_dir(l.join("dir")).unwrap();
+            chown(&l.join("dir"), 5, 5);
+        },
+    ) else {
         return;
-    }
-    if !real_root() {
-        skip(
-            "cli_id_mapping_shifts_both_ways",
-            "needs real root (files of several uids)",
-        );
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    open_to_all(tmp.path());
-    let (l, d) = hello_lower(tmp.path());
-    chown(&l.join("hello"), 1, 2);
-    std::fs::write(l.join("odd"), "o").unwrap();
-    chown(&l.join("odd"), 50, 60);
-    std::fs::create_dir(l.join("dir")).unwrap();
-    chown(&l.join("dir"), 5, 5);
-    let before = mounts(tmp.path());
-    let (ok, err) = run(&[
-        "-o",
-        &format!(
-            "lowerdir={},upperdir={},workdir={},uidmapping=0:1000:10,gidmapping=0:1000:10",
-            s(&l),
-            s(&d.upper),
-            s(&d.work)
-        ),
-        &s(&d.mnt),
-    ]);
-    assert!(ok, "{err}");
-    let _guard = Unmount(d.mnt.clone());
+    };
+    let (l, d) = (&m.l, &m.d);
     assert_eq!(owner(&d.mnt), (1000, 1000), "root dir, 0:0 on disk");
     assert_eq!(owner(&d.mnt.join("hello")), (1001, 1002));
     assert_eq!(owner(&d.mnt.join("dir")), (1005, 1005));
@@ -391,8 +408,7 @@ fn cli_id_mapping_shifts_both_ways() {
     assert_eq!(owner(&d.upper.join("dir/mine")), (5, 5));
     assert_eq!(owner(&d.upper.join("dir")), (5, 5), "copied-up parent");
 
-    rustix::mount::unmount(&d.mnt, rustix::mount::UnmountFlags::empty()).unwrap();
-    assert_eq!(mounts(tmp.path()), before);
+    m.finish();
 }
 
 /// Waits (up to 10 s) for `child` to exit by itself.
