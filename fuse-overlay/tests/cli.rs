@@ -48,6 +48,16 @@ fn hello_lower(base: &Path) -> (std::path::PathBuf, Dirs) {
     (l, dirs(base, "m"))
 }
 
+/// `-o` options for lower `l` over the upper and work directories of `d`.
+fn layer_opts(l: &Path, d: &Dirs) -> String {
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        s(l),
+        s(&d.upper),
+        s(&d.work)
+    )
+}
+
 /// Waits (up to 5 s) for more than `before` mounts below `dir`: a server
 /// started in the foreground mounts on its own time.
 fn wait_mounted(dir: &Path, before: usize) {
@@ -195,12 +205,7 @@ fn cli_killed_server_gives_enotconn() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (l, d) = hello_lower(tmp.path());
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        s(&l),
-        s(&d.upper),
-        s(&d.work)
-    );
+    let opts = layer_opts(&l, &d);
     let mut child = Command::new(BIN)
         .args(["-f", "-o", &opts, &s(&d.mnt)])
         .spawn()
@@ -283,12 +288,7 @@ fn id_mount(test: &str, extra: &str, prepare: impl FnOnce(&Path)) -> Option<IdMo
     let (l, d) = hello_lower(tmp.path());
     prepare(&l);
     let before = mounts(tmp.path());
-    let o = format!(
-        "lowerdir={},upperdir={},workdir={},{extra}",
-        s(&l),
-        s(&d.upper),
-        s(&d.work)
-    );
+    let o = format!("{},{extra}", layer_opts(&l, &d));
     let (ok, err) = run(&["-o", &o, &s(&d.mnt)]);
     assert!(ok, "{err}");
     let guard = Unmount(d.mnt.clone());
@@ -436,12 +436,7 @@ fn cli_debug_logs_requests_and_unknown_flags_warn() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (l, d) = hello_lower(tmp.path());
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        s(&l),
-        s(&d.upper),
-        s(&d.work)
-    );
+    let opts = layer_opts(&l, &d);
     let before = mounts(tmp.path());
     for debug in [&["-d"][..], &["-o", "debug"][..]] {
         let mut child = Command::new(BIN)
@@ -506,12 +501,7 @@ fn cli_sigint_and_sighup_unmount() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (l, d) = hello_lower(tmp.path());
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        s(&l),
-        s(&d.upper),
-        s(&d.work)
-    );
+    let opts = layer_opts(&l, &d);
     let before = mounts(tmp.path());
     for sig in [rustix::process::Signal::INT, rustix::process::Signal::HUP] {
         let mut child = Command::new(BIN)
@@ -559,12 +549,7 @@ fn cli_outside_umount_ends_server() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (l, d) = hello_lower(tmp.path());
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        s(&l),
-        s(&d.upper),
-        s(&d.work)
-    );
+    let opts = layer_opts(&l, &d);
     let before = mounts(tmp.path());
     let umount = || {
         let o = Command::new("umount").arg(&d.mnt).output().unwrap();
