@@ -74,12 +74,21 @@ fn walk(
         if escaped.is_none() {
             if let Some(target) = name_s.strip_prefix(fuse_overlay::layout::WHITEOUT_PREFIX) {
                 if name_s != fuse_overlay::layout::OPAQUE_MARKER {
-                    out.push(format!("D {}", shown.join(target).display()));
+                    let target = fuse_overlay::layout::shown(target.as_bytes());
+                    out.push(format!(
+                        "D {}",
+                        shown.join(OsStr::from_bytes(target)).display()
+                    ));
                 }
                 continue;
             }
         }
-        let kind = if in_lower(lower, &path) { 'C' } else { 'A' };
+        // The layers hold names in their stored form, as the upper layer does.
+        let kind = if in_lower(lower, &stored.join(&name)) {
+            'C'
+        } else {
+            'A'
+        };
         out.push(format!("{kind} {}", path.display()));
         if meta.is_dir() {
             walk(upper, (&stored.join(&name), &path), lower, out)?;
