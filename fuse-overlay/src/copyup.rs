@@ -416,25 +416,14 @@ impl Overlay {
                 }
             }
         }
-        let upper = &self.layers[0].fd;
         for p in found {
             let Some(parents) = self.shown_from(layer, &p, ino) else {
                 continue; // whited out, or hidden by another layer
             };
-            let linked = parents
+            let ready = parents
                 .iter()
-                .try_for_each(|(dir, top, key)| self.dir_to_upper(dir, *top, *key))
-                .and_then(|()| {
-                    rustix::fs::linkat(upper, os(path), upper, os(&p), AtFlags::empty())
-                });
-            match linked {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => log::warn!(
-                    "fuse-overlay: cannot link {} to the copy-up of {}: {e}",
-                    String::from_utf8_lossy(&p),
-                    String::from_utf8_lossy(path)
-                ),
-            }
+                .try_for_each(|(dir, top, key)| self.dir_to_upper(dir, *top, *key));
+            self.link_to_copy(path, &p, ready);
         }
     }
 
@@ -479,21 +468,28 @@ impl Overlay {
     /// names for it (`others`: parent and name), in the upper layer.
     fn link_other_names(&self, path: &[u8], others: &[(u64, OsString)]) {
         for (parent, name) in others {
-            let r = self.ensure_upper(*parent, false).and_then(|ppath| {
-                let upper = &self.layers[0].fd;
-                let to = join(&ppath, name.as_bytes());
-                rustix::fs::linkat(upper, os(path), upper, os(&to), AtFlags::empty())
-            });
-            match r {
-                Ok(()) | Err(Errno::EXIST) => {}
-                // The mount still shows the name sharing the copy; only a
-                // remount would split them.
-                Err(e) => log::warn!(
-                    "fuse-overlay: cannot link {:?} to the copy-up of {}: {e}",
-                    name,
-                    String::from_utf8_lossy(path)
-                ),
+            match self.ensure_upper(*parent, false) {
+                Ok(ppath) => self.link_to_copy(path, &join(&ppath, name.as_bytes()), Ok(())),
+                Err(e) => self.link_to_copy(path, name.as_bytes(), Err(e)),
             }
+        }
+    }
+
+    /// Links the name `to` to the copy at `copy` in the upper layer, once
+    /// `ready` (its directory made present there) succeeded. A name already
+    /// there is fine. A failure is logged: the mount still shows the name
+    /// sharing the copy, only a remount would split them.
+    fn link_to_copy(&self, copy: &[u8], to: &[u8], ready: R<()>) {
+        let upper = &self.layers[0].fd;
+        let linked = ready
+            .and_then(|()| rustix::fs::linkat(upper, os(copy), upper, os(to), AtFlags::empty()));
+        match linked {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => log::warn!(
+                "fuse-overlay: cannot link {} to the copy-up of {}: {e}",
+                String::from_utf8_lossy(to),
+                String::from_utf8_lossy(copy)
+            ),
         }
     }
 
