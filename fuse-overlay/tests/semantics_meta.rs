@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::differential::*;
 use common::*;
@@ -625,6 +625,24 @@ fn assert_linked(root: &Path, when: &str) -> u64 {
     i1
 }
 
+/// A lower layer and a plain directory alike: `d1/h1` ("old content",
+/// 0644) hard-linked as `d2/h2` and as each of `more`.
+fn linked_lowers(more: &[&str]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    let plain = lower(tmp.path(), "plain");
+    for r in [&l, &plain] {
+        fs::create_dir_all(r.join("d1")).unwrap();
+        fs::create_dir_all(r.join("d2")).unwrap();
+        fs::write(r.join("d1/h1"), "old content").unwrap();
+        fs::set_permissions(r.join("d1/h1"), fs::Permissions::from_mode(0o644)).unwrap();
+        for n in ["d2/h2"].iter().chain(more) {
+            fs::hard_link(r.join("d1/h1"), r.join(n)).unwrap();
+        }
+    }
+    (tmp, l, plain)
+}
+
 /// A write through one name of a lower hard link and a chmod through
 /// another, both looked up first, stay one file: in the mount, after a
 /// remount, and in the upper directory. Not differential (kernel overlayfs
@@ -637,17 +655,7 @@ fn lower_hard_link_changes_persist() {
     if !with_caps(T) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let l = lower(tmp.path(), "lower");
-    let plain = lower(tmp.path(), "plain");
-    for r in [&l, &plain] {
-        fs::create_dir_all(r.join("d1")).unwrap();
-        fs::create_dir_all(r.join("d2")).unwrap();
-        fs::write(r.join("d1/h1"), "old content").unwrap();
-        fs::set_permissions(r.join("d1/h1"), fs::Permissions::from_mode(0o644)).unwrap();
-        fs::hard_link(r.join("d1/h1"), r.join("d2/h2")).unwrap();
-        fs::hard_link(r.join("d1/h1"), r.join("d1/h3")).unwrap();
-    }
+    let (tmp, l, plain) = linked_lowers(&["d1/h3"]);
     fs::hard_link(l.join("d1/h1"), l.join("d2/gone")).unwrap();
     let top = lower(tmp.path(), "top");
     fs::create_dir_all(top.join("d2")).unwrap();
@@ -704,24 +712,16 @@ fn lower_hard_link_changes_persist() {
 
 /// The same when the copy-up comes from renaming the directory that holds
 /// one name (the rename copies the directory's files up): d1 is renamed to
-/// d9, then d2/h2 is written and d9/h1 chmod'ed. Checked against a plain
-/// directory, in the mount, after a remount and in the upper directory.
+/// d9, then d2/h2 is written, d9/h1 chmod'ed and written. Checked against a
+/// plain directory, in the mount, after a remount and in the upper
+/// directory.
 #[test]
 fn lower_hard_link_survives_directory_rename() {
     const T: &str = "lower_hard_link_survives_directory_rename";
     if !with_caps(T) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let l = lower(tmp.path(), "lower");
-    let plain = lower(tmp.path(), "plain");
-    for r in [&l, &plain] {
-        fs::create_dir_all(r.join("d1")).unwrap();
-        fs::create_dir_all(r.join("d2")).unwrap();
-        fs::write(r.join("d1/h1"), "old content").unwrap();
-        fs::set_permissions(r.join("d1/h1"), fs::Permissions::from_mode(0o644)).unwrap();
-        fs::hard_link(r.join("d1/h1"), r.join("d2/h2")).unwrap();
-    }
+    let (tmp, l, plain) = linked_lowers(&[]);
     let change = |m: &Path| {
         // d2/h2 first: the name outside the renamed directory is the one
         // the mount knows the file by.
