@@ -47,7 +47,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use crate::fs::{is_dir, is_overlay_xattr, is_whiteout, list_xattrs, os, Overlay, R};
+use crate::fs::{is_dir, is_whiteout, list_xattrs, os, Overlay, R};
 use crate::layout;
 use crate::tree::{join, Key, ROOT, UPPER};
 
@@ -146,7 +146,7 @@ impl Overlay {
         )
     }
 
-    /// Copies the xattrs (except overlay ones) from `from` to the object at
+    /// Copies the xattrs (except the overlay's own; escaped ones go along) from `from` to the object at
     /// `to` (in the work directory).
     fn copy_xattrs(&self, from: &std::path::Path, to_fd: Option<&OwnedFd>, to_name: &str) {
         let Ok(names) = list_xattrs(from) else { return };
@@ -155,7 +155,7 @@ impl Overlay {
             self.work.as_raw_fd()
         });
         let mut buf = vec![0u8; 65536];
-        for n in names.iter().filter(|n| !is_overlay_xattr(n)) {
+        for n in names.iter().filter(|n| !layout::is_private_xattr(n)) {
             let name = os(n);
             let Ok(len) = rustix::fs::lgetxattr(from, name, &mut buf[..]) else {
                 continue;

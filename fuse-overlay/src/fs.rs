@@ -590,9 +590,10 @@ impl Overlay {
     }
 
     pub fn getxattr(&self, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        if is_overlay_xattr(name.as_bytes()) {
+        let Some(name) = layout::xattr_stored(name.as_bytes()) else {
             return reply.error(fuser::Errno::from_i32(libc::ENODATA));
-        }
+        };
+        let name = os(&name);
         let r = {
             let _ns = self.ns.read().unwrap();
             self.locate(ino.0).and_then(|(l, p)| {
@@ -621,8 +622,8 @@ impl Overlay {
         let list = match r {
             Ok(names) => {
                 let mut out = Vec::new();
-                for n in names.iter().filter(|n| !is_overlay_xattr(n)) {
-                    out.extend_from_slice(n);
+                for n in names.iter().filter_map(|n| layout::xattr_shown(n)) {
+                    out.extend_from_slice(&n);
                     out.push(0);
                 }
                 out
@@ -637,11 +638,6 @@ impl Overlay {
             reply.data(&list);
         }
     }
-}
-
-/// Whether an xattr belongs to the overlay machinery and is hidden.
-pub(crate) fn is_overlay_xattr(name: &[u8]) -> bool {
-    name.starts_with(b"user.overlay.") || name.starts_with(b"trusted.overlay.")
 }
 
 /// Names of the xattrs of `path` (not following a final symlink).

@@ -24,6 +24,13 @@
 //! is what lets a marker-form store live inside a fuse-overlay mount
 //! (rless inside an rless container).
 //!
+//! The overlay's own xattrs (`user.overlay.*`) are private to the layer
+//! and hidden through the mount. An xattr of that namespace set through a
+//! mount (or carried by an image's tar) is stored escaped, as
+//! `user.overlay.overlay.*`, and shown under its own name: what kernel
+//! overlayfs does since 6.7, so that overlays nest. `trusted.overlay.*` is
+//! hidden and cannot be set.
+//!
 //! Invariants:
 //! - a name is never both present and whited out in the same layer;
 //! - a marker file never appears in a layer with the preferred form unless it
@@ -65,6 +72,47 @@ pub fn unescape(stored: &[u8]) -> Option<&[u8]> {
 /// The name shown for a stored name.
 pub fn shown(stored: &[u8]) -> &[u8] {
     unescape(stored).unwrap_or(stored)
+}
+
+/// Prefix of the overlay's own xattrs (mounted `userxattr`).
+pub const OVERLAY_XATTR_PREFIX: &str = "user.overlay.";
+/// Prefix of the overlay's own xattrs for real root.
+pub const OVERLAY_XATTR_PREFIX_TRUSTED: &str = "trusted.overlay.";
+/// Prefix under which an xattr of the overlay's own namespace is stored.
+pub const ESCAPED_XATTR_PREFIX: &str = "user.overlay.overlay.";
+
+/// The xattr name to store for `name` given through the mount: escaped in
+/// the overlay's namespace; `None` for `trusted.overlay.*`, which cannot
+/// be stored.
+pub fn xattr_stored(name: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    if name.starts_with(OVERLAY_XATTR_PREFIX_TRUSTED.as_bytes()) {
+        None
+    } else if let Some(rest) = name.strip_prefix(OVERLAY_XATTR_PREFIX.as_bytes()) {
+        Some(Cow::Owned([ESCAPED_XATTR_PREFIX.as_bytes(), rest].concat()))
+    } else {
+        Some(Cow::Borrowed(name))
+    }
+}
+
+/// The xattr name shown for a stored one; `None` for the overlay's own
+/// (private) xattrs.
+pub fn xattr_shown(stored: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    if let Some(rest) = stored.strip_prefix(ESCAPED_XATTR_PREFIX.as_bytes()) {
+        Some(Cow::Owned([OVERLAY_XATTR_PREFIX.as_bytes(), rest].concat()))
+    } else if is_private_xattr(stored) {
+        None
+    } else {
+        Some(Cow::Borrowed(stored))
+    }
+}
+
+/// Whether a stored xattr is the overlay's own (not copied up, not shown).
+pub fn is_private_xattr(stored: &[u8]) -> bool {
+    (stored.starts_with(OVERLAY_XATTR_PREFIX.as_bytes())
+        && !stored.starts_with(ESCAPED_XATTR_PREFIX.as_bytes()))
+        || stored.starts_with(OVERLAY_XATTR_PREFIX_TRUSTED.as_bytes())
 }
 
 /// Which form a layer's whiteouts and opaque markers take.
@@ -137,5 +185,34 @@ mod tests {
         assert_eq!(unescape(OPAQUE_MARKER.as_bytes()), None);
         assert_eq!(unescape(b".wh.x"), None, "a marker is not an escaped name");
         assert_eq!(unescape(ESCAPE_PREFIX.as_bytes()), None);
+    }
+
+    #[test]
+    fn overlay_xattrs_are_escaped() {
+        let stored = |n: &str| xattr_stored(n.as_bytes()).map(|c| c.into_owned());
+        let shown = |n: &str| xattr_shown(n.as_bytes()).map(|c| c.into_owned());
+        assert_eq!(stored("user.x").as_deref(), Some(&b"user.x"[..]));
+        assert_eq!(
+            stored("user.overlay.opaque").as_deref(),
+            Some(&b"user.overlay.overlay.opaque"[..])
+        );
+        assert_eq!(
+            stored("user.overlay.overlay.y").as_deref(),
+            Some(&b"user.overlay.overlay.overlay.y"[..])
+        );
+        assert_eq!(stored("trusted.overlay.opaque"), None);
+        assert_eq!(shown("user.overlay.opaque"), None);
+        assert_eq!(shown("trusted.overlay.opaque"), None);
+        assert_eq!(shown("user.overlay.origin"), None);
+        assert_eq!(
+            shown("security.capability").as_deref(),
+            Some(&b"security.capability"[..])
+        );
+        for n in ["user.overlay.a", "user.overlay.overlay.b", "user.c"] {
+            let s = stored(n).unwrap();
+            assert_eq!(xattr_shown(&s).as_deref(), Some(n.as_bytes()), "{n}");
+            assert!(!is_private_xattr(&s));
+        }
+        assert!(is_private_xattr(OPAQUE_XATTR.as_bytes()));
     }
 }

@@ -37,7 +37,7 @@ use fuser::{FileHandle, RenameFlags, Request, TimeOrNow};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use crate::fs::{is_dir, is_overlay_xattr, os, Found, Overlay, R};
+use crate::fs::{is_dir, os, Found, Overlay, R};
 use crate::layout;
 use crate::tree::{join, UPPER};
 
@@ -763,9 +763,8 @@ impl Overlay {
     }
 
     pub fn do_setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> R<()> {
-        if is_overlay_xattr(name.as_bytes()) {
-            return Err(Errno::PERM);
-        }
+        let name = layout::xattr_stored(name.as_bytes()).ok_or(Errno::PERM)?;
+        let name = os(&name);
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;
         rustix::fs::lsetxattr(
@@ -777,9 +776,8 @@ impl Overlay {
     }
 
     pub fn do_removexattr(&self, ino: u64, name: &OsStr) -> R<()> {
-        if is_overlay_xattr(name.as_bytes()) {
-            return Err(Errno::NODATA);
-        }
+        let name = layout::xattr_stored(name.as_bytes()).ok_or(Errno::NODATA)?;
+        let name = os(&name);
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;
         rustix::fs::lremovexattr(self.proc_path(UPPER, &path), name)

@@ -1,11 +1,11 @@
 //! POSIX metadata semantics that the other tests leave out, mostly run over
 //! kernel overlayfs and over fuse-overlay on the same lower layers with the
-//! logs of results compared: timestamps across copy-up, xattrs (and hiding
-//! the overlay's own), st_ino across copy-up, and lower hard links (d_ino,
+//! logs of results compared: timestamps across copy-up, st_ino across
+//! copy-up, and lower hard links (d_ino,
 //! st_ino, and changes through one name persisting across a remount). Where
 //! the point is persistence, the upper directories are checked after
 //! unmount too. The data path (mmap, fsync, big files, ...) is in
-//! `semantics.rs`.
+//! `semantics.rs`, xattrs in `xattrs.rs`.
 
 mod common;
 
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use common::differential::*;
 use common::*;
-use rustix::fs::{AtFlags, Timespec, Timestamps, XattrFlags, CWD};
+use rustix::fs::{AtFlags, Timespec, Timestamps, CWD};
 
 // ------------------------------------------------------------ 1. times
 
@@ -159,234 +159,7 @@ fn times_across_copy_up() {
     }
 }
 
-// ----------------------------------------------------------- 2. xattrs
-
-fn getx(p: &Path, name: &str) -> String {
-    let mut buf = [0u8; 256];
-    match rustix::fs::lgetxattr(p, name, &mut buf[..]) {
-        Ok(n) => format!("{:?}", String::from_utf8_lossy(&buf[..n])),
-        Err(e) => format!("errno {}", e.raw_os_error()),
-    }
-}
-
-fn listx(p: &Path) -> String {
-    let mut buf = [0u8; 4096];
-    match rustix::fs::llistxattr(p, &mut buf[..]) {
-        Ok(n) => {
-            let mut v: Vec<String> = buf[..n]
-                .split(|&b| b == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect();
-            v.sort();
-            format!("[{}]", v.join(","))
-        }
-        Err(e) => format!("errno {}", e.raw_os_error()),
-    }
-}
-
-fn setx(p: &Path, name: &str, v: &str, flags: XattrFlags) -> String {
-    rres(rustix::fs::lsetxattr(p, name, v.as_bytes(), flags))
-}
-
-#[test]
-fn xattrs_through_the_mount() {
-    const T: &str = "xattrs_through_the_mount";
-    if !with_caps(T) {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let probe = tmp.path().join("probe");
-    fs::write(&probe, "").unwrap();
-    if let Err(e) = rustix::fs::setxattr(&probe, "user.test", b"1", XattrFlags::empty()) {
-        return skip(T, &format!("user xattrs on the test filesystem: {e}"));
-    }
-    let l1 = lower(tmp.path(), "l1");
-    let l2 = lower(tmp.path(), "l2");
-    for (f, v) in [("f", "lowval"), ("g", "gval"), ("h", "hval")] {
-        fs::write(l2.join(f), f).unwrap();
-        rustix::fs::setxattr(l2.join(f), "user.test", v.as_bytes(), XattrFlags::empty()).unwrap();
-    }
-    fs::create_dir_all(l2.join("opq")).unwrap();
-    fs::write(l2.join("opq/old"), "hidden").unwrap();
-    fs::create_dir_all(l1.join("opq")).unwrap();
-    set_opaque(&l1.join("opq"));
-    rustix::fs::setxattr(l1.join("opq"), "user.mine", b"d", XattrFlags::empty()).unwrap();
-    fs::write(l1.join("opq/new"), "visible").unwrap();
-    fs::create_dir_all(l2.join("wd")).unwrap();
-    fs::write(l2.join("wd/a"), "a").unwrap();
-    fs::write(l2.join("wd/b"), "b").unwrap();
-    fs::create_dir_all(l1.join("wd")).unwrap();
-    whiteout(&l1.join("wd/a"));
-    fs::create_dir_all(l2.join("ed/sub")).unwrap();
-    fs::write(l2.join("ed/sub/x"), "x").unwrap();
-    let lowers = vec![l1, l2.clone()];
-    let scenario = |m: &Path| {
-        let mut log = Vec::new();
-        let mut r = |what: &str, x: String| log.push(format!("{what}: {x}"));
-        let f = m.join("f");
-        r("get f", getx(&f, "user.test"));
-        r("list f", listx(&f));
-        r("get f missing", getx(&f, "user.none"));
-        let mut small = [0u8; 2];
-        r(
-            "get f small buffer",
-            rres(rustix::fs::getxattr(&f, "user.test", &mut small[..])),
-        );
-        let mut exact = [0u8; 6];
-        r(
-            "get f exact buffer",
-            rres(rustix::fs::getxattr(&f, "user.test", &mut exact[..])),
-        );
-        r(
-            "chmod f",
-            res(fs::set_permissions(&f, fs::Permissions::from_mode(0o600))),
-        );
-        r("get f after chmod", getx(&f, "user.test"));
-        r(
-            "set f other",
-            setx(&f, "user.other", "o", XattrFlags::empty()),
-        );
-        r("list f", listx(&f));
-        r(
-            "create f other",
-            setx(&f, "user.other", "p", XattrFlags::CREATE),
-        );
-        r(
-            "replace g new",
-            setx(&m.join("g"), "user.new", "n", XattrFlags::REPLACE),
-        );
-        r(
-            "replace g test",
-            setx(&m.join("g"), "user.test", "g2", XattrFlags::REPLACE),
-        );
-        r("get g", getx(&m.join("g"), "user.test"));
-        r(
-            "remove f test",
-            rres(rustix::fs::lremovexattr(&f, "user.test")),
-        );
-        r("get f test", getx(&f, "user.test"));
-        r(
-            "remove f test again",
-            rres(rustix::fs::lremovexattr(&f, "user.test")),
-        );
-        r("list f", listx(&f));
-        r(
-            "chmod h",
-            res(fs::set_permissions(
-                m.join("h"),
-                fs::Permissions::from_mode(0o640),
-            )),
-        );
-        r("list h", listx(&m.join("h")));
-        // Directories whose layers carry overlay xattrs.
-        let opq = m.join("opq");
-        r("list opq", listx(&opq));
-        r("get opq mine", getx(&opq, "user.mine"));
-        r("ls opq", {
-            let mut v: Vec<String> = fs::read_dir(&opq)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            v.sort();
-            v.join(",")
-        });
-        r("list wd", listx(&m.join("wd")));
-        r("rm wd/b", res(fs::remove_file(m.join("wd/b"))));
-        r("list wd", listx(&m.join("wd")));
-        r("list root", listx(m));
-        // A lower directory removed and made again: opaque in the upper.
-        r("rm ed/sub/x", res(fs::remove_file(m.join("ed/sub/x"))));
-        r("rmdir ed/sub", res(fs::remove_dir(m.join("ed/sub"))));
-        r("rmdir ed", res(fs::remove_dir(m.join("ed"))));
-        r("mkdir ed", res(fs::create_dir(m.join("ed"))));
-        r("list ed", listx(&m.join("ed")));
-        r(
-            "set ed",
-            setx(&m.join("ed"), "user.d", "v", XattrFlags::empty()),
-        );
-        r("list ed", listx(&m.join("ed")));
-        r("mkdir opq/n", res(fs::create_dir(opq.join("n"))));
-        r("list opq", listx(&opq));
-        r("set opq", setx(&opq, "user.more", "m", XattrFlags::empty()));
-        r("list opq", listx(&opq));
-        r("list opq/n", listx(&opq.join("n")));
-        log
-    };
-    let Some(run) = differential(T, tmp.path(), &lowers, &[("fuse", opts(false))], scenario) else {
-        return;
-    };
-    for d in std::iter::once(&run.kernel).chain(&run.fuse) {
-        let u = &d.upper;
-        assert_eq!(
-            getx(&u.join("h"), "user.test"),
-            "\"hval\"",
-            "{}",
-            u.display()
-        );
-        assert_eq!(getx(&u.join("g"), "user.test"), "\"g2\"");
-        assert_eq!(getx(&u.join("f"), "user.test"), "errno 61");
-        assert_eq!(getx(&u.join("f"), "user.other"), "\"o\"");
-        assert_eq!(getx(&u.join("ed"), "user.overlay.opaque"), "\"y\"");
-        assert_eq!(getx(&u.join("ed"), "user.d"), "\"v\"");
-        assert_eq!(getx(&u.join("opq"), "user.mine"), "\"d\"");
-        assert_eq!(getx(&u.join("opq"), "user.more"), "\"m\"");
-    }
-    assert_eq!(getx(&l2.join("h"), "user.test"), "\"hval\"");
-    assert_eq!(listx(&l2.join("f")), "[user.test]", "lower f changed");
-    for line in [
-        "get f: \"lowval\"",
-        "get f small buffer: errno 34",
-        "get f after chmod: \"lowval\"",
-        "list f: [user.other,user.test]",
-        "create f other: errno 17",
-        "replace g new: errno 61",
-        "remove f test again: errno 61",
-        "list f: [user.other]",
-        "list opq: [user.mine]",
-        "list wd: []",
-        "list ed: []",
-        "list ed: [user.d]",
-        "list opq: [user.mine,user.more]",
-        "list opq/n: []",
-    ] {
-        run.has(line);
-    }
-}
-
-/// Reading the overlay's own xattrs by name through the mount. (Setting
-/// them is not compared: kernel 6.7 and later store a `user.overlay.*` name
-/// set through the mount escaped, as `user.overlay.overlay.*`, for nested
-/// overlays; older kernels refuse, fuse-overlay refuses
-/// with EPERM.)
-#[test]
-fn overlay_xattrs_hidden_by_name() {
-    const T: &str = "overlay_xattrs_hidden_by_name";
-    if !with_caps(T) {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let l1 = lower(tmp.path(), "l1");
-    let l2 = lower(tmp.path(), "l2");
-    fs::create_dir_all(l2.join("opq")).unwrap();
-    fs::create_dir_all(l1.join("opq")).unwrap();
-    set_opaque(&l1.join("opq"));
-    let scenario = |m: &Path| {
-        let opq = m.join("opq");
-        vec![
-            format!("get opaque {}", getx(&opq, "user.overlay.opaque")),
-            format!("list {}", listx(&opq)),
-        ]
-    };
-    let Some(run) = differential(T, tmp.path(), &[l1, l2], &[("fuse", opts(false))], scenario)
-    else {
-        return;
-    };
-    run.has("get opaque errno 61");
-    run.has("list []");
-}
-
-// ------------------------------------------------------ 3. st_ino
+// ------------------------------------------------------ 2. st_ino
 
 #[test]
 fn st_ino_across_copy_up() {
@@ -481,7 +254,7 @@ fn st_ino_across_copy_up() {
     assert!(run.fuse[0].upper.join("w").exists());
 }
 
-// ------------------------------------------------------ 4. hard links
+// ------------------------------------------------------ 3. hard links
 
 #[test]
 fn lower_hard_links() {

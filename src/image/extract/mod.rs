@@ -52,7 +52,7 @@
 //! the overlay form (0:0 character device, `user.overlay.opaque` xattr) and
 //! fall back to the marker form when the host refuses it; the report tells
 //! which form the layer ended up in. Overlay xattrs from the tar itself are
-//! never applied. Invariants kept, as `layout` requires: a whiteout replaces
+//! stored escaped, never as the overlay's own. Invariants kept, as `layout` requires: a whiteout replaces
 //! whatever this layer already had under its name, and once marker files are
 //! in use, a later entry for a whited-out name removes its marker; a name
 //! `.wh.`, `.wh..` or `.wh...` is refused.
@@ -272,12 +272,16 @@ fn parse_pax_time(v: &[u8]) -> Option<Timespec> {
     })
 }
 
-/// Whether an xattr name from the tar may be applied: the overlay xattrs are
-/// ours to set.
-fn xattr_allowed(name: &[u8]) -> bool {
-    !name.is_empty()
-        && !name.starts_with(b"trusted.overlay.")
-        && !name.starts_with(b"user.overlay.")
+/// The name under which an xattr from the tar is stored: the overlay's own
+/// namespace is escaped (`user.overlay.X` as `user.overlay.overlay.X`, see
+/// `fuse_overlay::layout`), so it is never taken for one of the overlay's
+/// own and shows in the container under its name; `trusted.overlay.*` is
+/// dropped.
+fn xattr_stored(name: &[u8]) -> Option<Vec<u8>> {
+    if name.is_empty() {
+        return None;
+    }
+    fuse_overlay::layout::xattr_stored(name).map(std::borrow::Cow::into_owned)
 }
 
 /// Extraction state.
@@ -446,8 +450,8 @@ impl Extractor {
                         mtime = t;
                     }
                 } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                    if xattr_allowed(name) {
-                        xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                    if let Some(name) = xattr_stored(name) {
+                        xattrs.push((name, ext.value_bytes().to_vec()));
                     }
                 }
             }
