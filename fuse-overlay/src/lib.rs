@@ -21,7 +21,8 @@
 //! behind each node), `fs` answers the read-side FUSE requests and holds the
 //! shared state, `listing` serves directory listings from snapshots,
 //! `dirplus` decides whether a listing carries attributes,
-//! `write` the requests that change the tree, `copyup` copies objects into
+//! `write` the requests that change the tree (`rename` the renames),
+//! `copyup` copies objects into
 //! the upper layer and writes whiteouts, `spin` lets a server thread poll
 //! during bursts of requests, `sys` holds the few raw system calls (and all
 //! `unsafe`).
@@ -33,6 +34,7 @@ mod dirplus;
 mod fs;
 mod listing;
 mod ops;
+mod rename;
 mod spin;
 #[doc(hidden)]
 pub mod sys;

@@ -1,5 +1,5 @@
-//! The requests that change the union: create, remove, rename, link,
-//! setattr, xattrs, opening for write.
+//! The requests that change the union: create, remove, link,
+//! setattr, xattrs, opening for write (rename is in `rename.rs`).
 //!
 //! # Theory of operation
 //!
@@ -17,23 +17,15 @@
 //!   umask must not apply).
 //! - Removing a name removes its upper object, and writes a whiteout if a
 //!   lower layer still has the name.
-//! - Rename copies the source up; a directory with lower parts is first
-//!   materialized (see `copyup`), so the move is a plain `renameat` inside
-//!   the upper layer, and the old name is whited out if a lower layer has
-//!   it. `RENAME_EXCHANGE` brings both objects complete into the upper
-//!   layer the same way, swaps them with one `renameat2`, and marks a
-//!   directory opaque where it lands on a name a lower layer also has.
-//!   `RENAME_WHITEOUT` is refused (`EINVAL`), as kernel overlayfs does.
 //! - `mknod` of a 0:0 character device, the upper layer's whiteout, is
 //!   refused (`EPERM`), as kernel overlayfs does: made in the upper layer,
 //!   it would hide the name instead of showing a device.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-use fuser::{FileHandle, RenameFlags, Request, TimeOrNow};
+use fuser::{FileHandle, Request, TimeOrNow};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
@@ -214,7 +206,7 @@ fn timespec(t: Option<TimeOrNow>) -> Timespec {
 /// Whether the stored name `name` may be created through the mount: a
 /// marker may not (names from the kernel that start with `.wh.` arrive
 /// escaped, see `layout`).
-fn check_name(name: &OsStr) -> R<()> {
+pub(crate) fn check_name(name: &OsStr) -> R<()> {
     let name = name.as_bytes();
     if name.starts_with(layout::WHITEOUT_PREFIX.as_bytes()) && layout::unescape(name).is_none() {
         return Err(Errno::INVAL);
@@ -225,7 +217,7 @@ fn check_name(name: &OsStr) -> R<()> {
 impl Overlay {
     /// Whether a lower layer merged into directory `parent` (at `ppath`,
     /// merged from `players`) has `name`.
-    fn lower_has(&self, players: &[u16], ppath: &[u8], name: &[u8]) -> R<bool> {
+    pub(crate) fn lower_has(&self, players: &[u16], ppath: &[u8], name: &[u8]) -> R<bool> {
         let lowers: Vec<u16> = players.iter().copied().filter(|&l| l != UPPER).collect();
         Ok(self.resolve(&lowers, ppath, name)?.is_some())
     }
@@ -451,212 +443,6 @@ impl Overlay {
             return Err(Errno::NOTEMPTY);
         }
         self.remove_name(parent, name, &players, &ppath, &f)
-    }
-
-    pub fn do_rename(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        newparent: u64,
-        newname: &OsStr,
-        flags: RenameFlags,
-    ) -> R<()> {
-        if flags.contains(RenameFlags::RENAME_WHITEOUT) {
-            return Err(Errno::INVAL);
-        }
-        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            if flags.contains(RenameFlags::RENAME_NOREPLACE) {
-                return Err(Errno::INVAL);
-            }
-            return self.do_exchange(parent, name, newparent, newname);
-        }
-        check_name(newname)?;
-        let _ns = self.ns.write().unwrap();
-        let (pl, pp) = self.locate(parent)?;
-        let (npl, npp) = self.locate(newparent)?;
-        let src = self
-            .resolve(&pl, &pp, name.as_bytes())?
-            .ok_or(Errno::NOENT)?;
-        let dst = self.resolve(&npl, &npp, newname.as_bytes())?;
-        let src_path = join(&pp, name.as_bytes());
-        let dst_path = join(&npp, newname.as_bytes());
-        let src_key = (self.layers[src.layers[0] as usize].dev, src.st.st_ino);
-        let src_ino = self.tree.read().unwrap().key_ino(src_key);
-        if let Some(d) = &dst {
-            if flags.contains(RenameFlags::RENAME_NOREPLACE) {
-                return Err(Errno::EXIST);
-            }
-            let dkey = (self.layers[d.layers[0] as usize].dev, d.st.st_ino);
-            let dino = self.tree.read().unwrap().key_ino(dkey);
-            if dkey == src_key || (dino.is_some() && dino == src_ino) {
-                return Ok(());
-            }
-            if src.is_dir() && !d.is_dir() {
-                return Err(Errno::NOTDIR);
-            }
-            if !src.is_dir() && d.is_dir() {
-                return Err(Errno::ISDIR);
-            }
-            if d.is_dir() && !self.list_dir(&d.layers, &dst_path, false)?.is_empty() {
-                return Err(Errno::NOTEMPTY);
-            }
-        }
-        if src.is_dir() {
-            let t = self.tree.read().unwrap();
-            if let Some(si) = src_ino {
-                if t.is_under(newparent, si) {
-                    return Err(Errno::INVAL);
-                }
-            }
-        }
-        // 1. The source, complete, in the upper layer.
-        let (materialized, src_upper) = self.upper_complete(parent, &src, &src_path)?;
-        // 2. The destination.
-        self.ensure_upper(newparent, false)?;
-        let dst_lower = self.lower_has(&npl, &npp, newname.as_bytes())?;
-        if let Some(d) = &dst {
-            if d.layers[0] == UPPER && d.is_dir() {
-                self.drop_whiteouts(&dst_path, false)?;
-            }
-        }
-        self.clear_whiteout(&npp, newname.as_bytes())?;
-        rustix::fs::renameat(
-            &self.layers[0].fd,
-            os(&src_path),
-            &self.layers[0].fd,
-            os(&dst_path),
-        )?;
-        // 3. The old name.
-        if self.lower_has(&pl, &pp, name.as_bytes())? {
-            self.whiteout(&pp, name.as_bytes())?;
-        }
-        if src.is_dir() && dst_lower && !materialized {
-            self.set_opaque(&dst_path)?;
-        }
-        // 4. The tree.
-        let mut t = self.tree.write().unwrap();
-        if let Some(d) = &dst {
-            let dkey = (self.layers[d.layers[0] as usize].dev, d.st.st_ino);
-            if let Some(di) = t.key_ino(dkey) {
-                t.remove_link(di, newparent, newname);
-            }
-            if d.layers[0] == UPPER && (d.is_dir() || d.st.st_nlink <= 1) {
-                t.drop_key(dkey);
-            }
-        }
-        let ino = src_ino.or_else(|| t.key_ino((self.layers[0].dev, src_upper.st_ino)));
-        if let Some(ino) = ino {
-            t.alias_key((self.layers[0].dev, src_upper.st_ino), ino);
-            t.move_link(ino, (parent, name), (newparent, newname));
-            if let Some(n) = t.get_mut(ino) {
-                n.layers = vec![UPPER];
-            }
-            if materialized {
-                t.set_subtree_upper(ino);
-            }
-        }
-        Ok(())
-    }
-
-    /// Copies `f` (named `path`, in `parent`) completely into the upper
-    /// layer, a directory with every lower part. Returns whether a
-    /// directory was materialized, and the upper object's stat.
-    fn upper_complete(&self, parent: u64, f: &Found, path: &[u8]) -> R<(bool, Stat)> {
-        self.ensure_upper(parent, false)?;
-        let mut layers = f.layers.clone();
-        if layers[0] != UPPER {
-            self.copy_object(layers[0], path, false)?;
-            if !f.is_dir() {
-                let key = (self.layers[layers[0] as usize].dev, f.st.st_ino);
-                let known = self.tree.read().unwrap().key_ino(key);
-                self.file_copied_up(known, layers[0], path, &f.st, true);
-            }
-            layers.insert(0, UPPER);
-        }
-        let materialized = f.is_dir() && layers.len() > 1;
-        if materialized {
-            self.materialize(&layers, path, &mut HashMap::new())?;
-        }
-        Ok((materialized, self.statat(UPPER, path)?))
-    }
-
-    /// `renameat2(RENAME_EXCHANGE)`: both names must exist; they swap.
-    fn do_exchange(&self, parent: u64, name: &OsStr, newparent: u64, newname: &OsStr) -> R<()> {
-        check_name(newname)?;
-        let _ns = self.ns.write().unwrap();
-        let (pl, pp) = self.locate(parent)?;
-        let (npl, npp) = self.locate(newparent)?;
-        let a = self
-            .resolve(&pl, &pp, name.as_bytes())?
-            .ok_or(Errno::NOENT)?;
-        let b = self
-            .resolve(&npl, &npp, newname.as_bytes())?
-            .ok_or(Errno::NOENT)?;
-        let a_path = join(&pp, name.as_bytes());
-        let b_path = join(&npp, newname.as_bytes());
-        let a_key = (self.layers[a.layers[0] as usize].dev, a.st.st_ino);
-        let b_key = (self.layers[b.layers[0] as usize].dev, b.st.st_ino);
-        let (a_ino, b_ino) = {
-            let t = self.tree.read().unwrap();
-            let (ai, bi) = (t.key_ino(a_key), t.key_ino(b_key));
-            if a_key == b_key || (ai.is_some() && ai == bi) {
-                return Ok(());
-            }
-            // Neither directory may end up inside itself.
-            if a.is_dir() && ai.is_some_and(|i| t.is_under(newparent, i)) {
-                return Err(Errno::INVAL);
-            }
-            if b.is_dir() && bi.is_some_and(|i| t.is_under(parent, i)) {
-                return Err(Errno::INVAL);
-            }
-            (ai, bi)
-        };
-        // Record each copy-up as soon as it is made, so that a failure of
-        // the second leaves the first object's node pointing at its copy.
-        let upper = self.layers[0].dev;
-        let record = |ino: Option<u64>, up: &Stat, mat: bool| {
-            let mut t = self.tree.write().unwrap();
-            let Some(ino) = ino.or_else(|| t.key_ino((upper, up.st_ino))) else {
-                return;
-            };
-            t.alias_key((upper, up.st_ino), ino);
-            if let Some(n) = t.get_mut(ino) {
-                n.layers = vec![UPPER];
-            }
-            if mat {
-                t.set_subtree_upper(ino);
-            }
-        };
-        let (a_mat, a_up) = self.upper_complete(parent, &a, &a_path)?;
-        record(a_ino, &a_up, a_mat);
-        let (b_mat, b_up) = self.upper_complete(newparent, &b, &b_path)?;
-        record(b_ino, &b_up, b_mat);
-        rustix::fs::renameat_with(
-            &self.layers[0].fd,
-            os(&a_path),
-            &self.layers[0].fd,
-            os(&b_path),
-            rustix::fs::RenameFlags::EXCHANGE,
-        )?;
-        // A directory that was upper-only where it was must hide the lower
-        // directory of its new name.
-        if a.is_dir() && !a_mat && self.lower_has(&npl, &npp, newname.as_bytes())? {
-            self.set_opaque(&b_path)?;
-        }
-        if b.is_dir() && !b_mat && self.lower_has(&pl, &pp, name.as_bytes())? {
-            self.set_opaque(&a_path)?;
-        }
-        let mut t = self.tree.write().unwrap();
-        let moves = [
-            (a_ino, a_up, (parent, name), (newparent, newname)),
-            (b_ino, b_up, (newparent, newname), (parent, name)),
-        ];
-        for (ino, up, from, to) in moves {
-            if let Some(ino) = ino.or_else(|| t.key_ino((upper, up.st_ino))) {
-                t.move_link(ino, from, to);
-            }
-        }
-        Ok(())
     }
 
     /// Opens node `ino`; a write open copies it up first.
