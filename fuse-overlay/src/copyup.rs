@@ -25,8 +25,8 @@
 //! are linked to the copy in the upper layer, so that a remount still shows
 //! them sharing it: the names the mount knows, and the ones a scan of the
 //! layer finds that the union shows (kernel overlayfs without an index
-//! breaks every link instead). A directory rename links only the names the
-//! mount knows: it may copy many files, and a scan each would cost too much.
+//! breaks every link instead). A directory rename, which may copy many
+//! files, scans each layer once for all of them, after the directory.
 //!
 //! Whiteouts are 0:0 character devices and opaque directories carry
 //! `user.overlay.opaque=y` while the host allows it; after the first refusal
@@ -363,25 +363,28 @@ impl Overlay {
         };
         self.link_other_names(path, &others);
         if scan && src.st_nlink > 1 + others.len() as u64 {
-            self.link_unseen_names(layer, path, src.st_ino, src.st_nlink - 1);
+            let wanted = HashMap::from([(src.st_ino, (path.to_vec(), src.st_nlink - 1))]);
+            self.link_unseen_names(layer, wanted);
         }
         if let Some(ino) = ino {
             self.follow_copy_up(ino, path);
         }
     }
 
-    /// Links to the copy at `path` the names of a lower hard link (inode
-    /// `ino` of `layer`, `others` names besides `path`) that the mount has
-    /// not looked up yet but the union shows, so that a remount keeps them
-    /// one file with the copy. It scans the layer: copy-ups of hard-linked
-    /// files are rare, and the scan stops at the last name (or after
-    /// [`SCAN_LIMIT`] entries).
-    fn link_unseen_names(&self, layer: u16, path: &[u8], ino: u64, others: u64) {
+    /// Links to their copies the names of lower hard links that the mount
+    /// has not looked up yet but the union shows, so that a remount keeps
+    /// them one file with the copy. `wanted` maps an inode of `layer` to
+    /// its copy's path and the number of its other names. It scans the
+    /// layer once: copy-ups of hard-linked files are rare, and the scan
+    /// stops once every name is found (or after [`SCAN_LIMIT`] entries).
+    /// Names that already exist in the upper layer are left alone.
+    fn link_unseen_names(&self, layer: u16, mut wanted: HashMap<u64, (Vec<u8>, u64)>) {
+        let mut left: u64 = wanted.values().map(|(_, n)| n).sum();
         let mut found = Vec::new();
         let mut dirs = vec![b".".to_vec()];
         let mut scanned = 0;
         while let Some(dir) = dirs.pop() {
-            if found.len() as u64 >= others || scanned > SCAN_LIMIT {
+            if left == 0 || scanned > SCAN_LIMIT {
                 break;
             }
             let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -411,19 +414,23 @@ impl Overlay {
                 };
                 if kind == FileType::Directory {
                     dirs.push(p);
-                } else if e.ino() == ino && p != path {
-                    found.push(p);
+                } else if let Some((copy, n)) = wanted.get_mut(&e.ino()) {
+                    if *n > 0 && p != *copy {
+                        *n -= 1;
+                        left -= 1;
+                        found.push((e.ino(), p));
+                    }
                 }
             }
         }
-        for p in found {
+        for (ino, p) in found {
             let Some(parents) = self.shown_from(layer, &p, ino) else {
                 continue; // whited out, or hidden by another layer
             };
             let ready = parents
                 .iter()
                 .try_for_each(|(dir, top, key)| self.dir_to_upper(dir, *top, *key));
-            self.link_to_copy(path, &p, ready);
+            self.link_to_copy(&wanted[&ino].0, &p, ready);
         }
     }
 
@@ -635,13 +642,9 @@ impl Overlay {
 
     /// Copies everything of the merged directory at `path` (already in the
     /// upper layer, merged from `layers`) into the upper layer and makes it
-    /// opaque. `links` maps lower objects already copied to their new path.
-    pub fn materialize(
-        &self,
-        layers: &[u16],
-        path: &[u8],
-        links: &mut HashMap<Key, Vec<u8>>,
-    ) -> R<()> {
+    /// opaque. `links` collects the lower hard links copied (see
+    /// [`HardLinks`]).
+    pub fn materialize(&self, layers: &[u16], path: &[u8], links: &mut HardLinks) -> R<()> {
         if layers.len() <= 1 {
             return Ok(());
         }
@@ -666,7 +669,7 @@ impl Overlay {
             }
             let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
             if f.st.st_nlink > 1 {
-                if let Some(first) = links.get(&key) {
+                if let Some(first) = links.first.get(&key) {
                     rustix::fs::linkat(
                         &self.layers[0].fd,
                         os(first),
@@ -676,14 +679,38 @@ impl Overlay {
                     )?;
                     continue;
                 }
-                links.insert(key, cp.clone());
+                links.first.insert(key, cp.clone());
+                let unseen = links.unseen.entry(f.layers[0]).or_default();
+                unseen.insert(f.st.st_ino, (cp.clone(), f.st.st_nlink - 1));
             }
             self.copy_object(f.layers[0], &cp, false)?;
-            // A scan each would cost too much here: known names only.
+            // The names the mount knows; the others after the whole
+            // directory, with one scan (`link_unseen`).
             let known = self.tree.read().unwrap().key_ino(key);
             self.file_copied_up(known, f.layers[0], &cp, &f.st, false);
         }
         self.set_opaque(path)?;
         self.drop_whiteouts(path, true)
+    }
+}
+
+/// The lower hard links one directory copy-up ([`Overlay::materialize`])
+/// copied: the first copy of each (the directory's other names for it are
+/// linked to that), and per layer the inodes whose names elsewhere are
+/// linked afterwards by [`Overlay::link_unseen`] (inode: copy, other names).
+#[derive(Default)]
+pub(crate) struct HardLinks {
+    first: HashMap<Key, Vec<u8>>,
+    unseen: HashMap<u16, HashMap<u64, (Vec<u8>, u64)>>,
+}
+
+impl Overlay {
+    /// Links to their copies the names of the hard links a directory
+    /// copy-up copied that lie outside the directory and the mount has not
+    /// looked up, one scan per layer (see `link_unseen_names`).
+    pub(crate) fn link_unseen(&self, links: HardLinks) {
+        for (layer, wanted) in links.unseen {
+            self.link_unseen_names(layer, wanted);
+        }
     }
 }

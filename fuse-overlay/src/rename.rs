@@ -13,7 +13,6 @@
 //! Like the other requests that change the union (`write.rs`), a rename
 //! holds the namespace lock exclusively for its whole run.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
@@ -21,6 +20,7 @@ use fuser::RenameFlags;
 use rustix::fs::Stat;
 use rustix::io::Errno;
 
+use crate::copyup::HardLinks;
 use crate::fs::{os, Found, Overlay, R};
 use crate::tree::{join, UPPER};
 use crate::write::check_name;
@@ -148,7 +148,9 @@ impl Overlay {
         }
         let materialized = f.is_dir() && layers.len() > 1;
         if materialized {
-            self.materialize(&layers, path, &mut HashMap::new())?;
+            let mut links = HardLinks::default();
+            self.materialize(&layers, path, &mut links)?;
+            self.link_unseen(links);
         }
         Ok((materialized, self.statat(UPPER, path)?))
     }

@@ -485,7 +485,8 @@ fn lower_hard_link_changes_persist() {
 
 /// The same when the copy-up comes from renaming the directory that holds
 /// one name (the rename copies the directory's files up): d1 is renamed to
-/// d9, then d2/h2 is written, d9/h1 chmod'ed and written. Checked against a
+/// d9, then d2/h2 is written, d9/h1 chmod'ed and written. d2/h3, never
+/// looked up, joins them (the rename's scan finds it). Checked against a
 /// plain directory, in the mount, after a remount and in the upper
 /// directory.
 #[test]
@@ -494,7 +495,7 @@ fn lower_hard_link_survives_directory_rename() {
     if !with_caps(T) {
         return;
     }
-    let (tmp, l, plain) = linked_lowers(&[]);
+    let (tmp, l, plain) = linked_lowers(&["d2/h3"]);
     let change = |m: &Path| {
         // d2/h2 first: the name outside the renamed directory is the one
         // the mount knows the file by.
@@ -509,10 +510,13 @@ fn lower_hard_link_survives_directory_rename() {
     let check = |root: &Path, when: &str| {
         let one = link_state(&root.join("d9/h1"));
         let two = link_state(&root.join("d2/h2"));
-        println!("{when}: d9/h1 {one:?}; d2/h2 {two:?}");
+        let three = link_state(&root.join("d2/h3"));
+        println!("{when}: d9/h1 {one:?}; d2/h2 {two:?}; d2/h3 {three:?}");
         assert_eq!((one.0.as_str(), one.1), ("new", 0o600), "{when}: d9/h1");
         assert_eq!((two.0.as_str(), two.1), ("new", 0o600), "{when}: d2/h2");
+        assert_eq!((three.0.as_str(), three.1), ("new", 0o600), "{when}: d2/h3");
         assert_eq!(one.2, two.2, "{when}: the names split");
+        assert_eq!(one.2, three.2, "{when}: the unseen name split");
     };
     change(&plain);
     check(&plain, "plain directory");
