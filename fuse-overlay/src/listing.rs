@@ -13,9 +13,9 @@
 //!   for every directory listed, and none at all for a listing served from
 //!   the kernel's directory cache (the kernel then opens directories with
 //!   `FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR`, what OPENDIR answered anyway).
-//!   Listings carry no handle, so the offset carries the way back: its high
-//!   32 bits name the snapshot (a generation, never 0), its low 32 bits the
-//!   position in it. A batch at position 0 takes a new snapshot. The table
+//!   Listings carry no handle, so the offset carries the way back: it
+//!   names the snapshot (a generation, never 0) and the position in it
+//!   (see Offsets below). A batch at position 0 takes a new snapshot. The table
 //!   of snapshots is bounded; a snapshot goes when the table is full (oldest
 //!   first), not when its listing has read to the end: readers of the
 //!   kernel's directory cache may come back with its offsets. A listing
@@ -29,6 +29,16 @@
 //!
 //! Positions: 1 and 2 follow `.` and `..`; position `p > 2` follows
 //! snapshot entry `p - 3`. Offsets handed to the kernel are never 0.
+//!
+//! Offsets: a 32-bit program that reads directories without large-file
+//! support gets `EOVERFLOW` from glibc for any offset past 2^31 - 1 (ext4
+//! and kernel overlayfs hand such callers small offsets). So a listing of
+//! fewer than [`COMPACT_POSITIONS`] entries gets a *compact* generation
+//! (1 to 2047) and offsets `gen << 20 | position`, below 2^31; a bigger one
+//! gets a *wide* generation (2048 and up) and offsets `gen << 32 |
+//! position`. Compact generations come round again after 2047 listings, so
+//! a new one skips those the table or a handle still holds, and a handle's
+//! own snapshot comes before the table's.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
@@ -55,7 +65,35 @@ const MAX_SNAPSHOTS: usize = 256;
 /// hold). A larger snapshot still goes in alone.
 const MAX_SNAPSHOT_ENTRIES: usize = 1 << 16;
 
+/// Bits of position in a compact offset.
+const COMPACT_BITS: u32 = 20;
+/// Positions a compact offset holds (a listing's last is its length + 2).
+pub(crate) const COMPACT_POSITIONS: usize = (1 << COMPACT_BITS) - 1;
+/// Compact generations are 1 to this, wide ones above it.
+const MAX_COMPACT_GEN: u32 = (1 << (31 - COMPACT_BITS)) - 1;
+
 type Snapshot = Arc<Vec<DirEnt>>;
+
+/// The generation and position an offset names (generation 0: none).
+fn split_offset(offset: u64) -> (u32, usize) {
+    if offset < 1 << 31 {
+        (
+            (offset >> COMPACT_BITS) as u32,
+            (offset & ((1 << COMPACT_BITS) - 1)) as usize,
+        )
+    } else {
+        ((offset >> 32) as u32, (offset & 0xffff_ffff) as usize)
+    }
+}
+
+/// The offset of position `pos` in the listing of generation `gen`.
+fn make_offset(gen: u32, pos: usize) -> u64 {
+    if gen <= MAX_COMPACT_GEN {
+        (u64::from(gen) << COMPACT_BITS) | pos as u64
+    } else {
+        (u64::from(gen) << 32) | pos as u64
+    }
+}
 
 /// The open directories and the snapshots of listings.
 #[derive(Default)]
@@ -68,13 +106,35 @@ pub(crate) struct Listings {
     /// Generations, oldest first.
     order: VecDeque<u32>,
     entries: usize,
-    next_gen: u32,
+    next_compact: u32,
+    next_wide: u32,
 }
 
 impl Listings {
+    /// A generation for a snapshot of `len` entries (see Offsets).
+    fn new_gen(&mut self, len: usize) -> u32 {
+        if len + 2 > COMPACT_POSITIONS {
+            self.next_wide = self.next_wide.wrapping_add(1).max(MAX_COMPACT_GEN + 1);
+            return self.next_wide;
+        }
+        loop {
+            self.next_compact = self.next_compact % MAX_COMPACT_GEN + 1;
+            let gen = self.next_compact;
+            let held =
+                |h: &(u64, Option<(u32, Snapshot)>)| h.1.as_ref().is_some_and(|o| o.0 == gen);
+            // At most 256 in the table; handles past 2047 would leave none
+            // free, and then an old generation is reused anyway.
+            if !self.snaps.contains_key(&gen)
+                && (self.handles.len() >= MAX_COMPACT_GEN as usize
+                    || !self.handles.values().any(held))
+            {
+                return gen;
+            }
+        }
+    }
+
     fn insert(&mut self, ino: u64, snap: Snapshot) -> u32 {
-        self.next_gen = self.next_gen.wrapping_add(1).max(1);
-        let gen = self.next_gen;
+        let gen = self.new_gen(snap.len());
         self.entries += snap.len();
         self.snaps.insert(gen, (ino, snap));
         self.order.push_back(gen);
@@ -110,7 +170,7 @@ struct Batch {
 impl Batch {
     /// The offset of the entry at `i` (0-based over `.`, `..`, entries).
     fn offset(&self, i: usize) -> u64 {
-        (u64::from(self.gen) << 32) | (i as u64 + 1)
+        make_offset(self.gen, i + 1)
     }
 
     fn end(&self) -> usize {
@@ -151,8 +211,7 @@ impl Overlay {
 
     /// The snapshot and position a batch of `ino` at `offset` reads.
     fn batch(&self, ino: u64, fh: FileHandle, offset: u64) -> R<Batch> {
-        let pos = (offset & 0xffff_ffff) as usize;
-        let gen = (offset >> 32) as u32;
+        let (gen, pos) = split_offset(offset);
         {
             let mut l = self.listings.lock().unwrap();
             let own = if self.no_opendir {
@@ -162,12 +221,16 @@ impl Overlay {
                 own.clone()
             };
             if pos != 0 {
-                // The snapshot the offset came from: in the table, or
-                // held by this handle after the table let it go.
-                let found = match l.snaps.get(&gen) {
-                    Some((i, snap)) if *i == ino => Some(snap.clone()),
-                    _ => own.filter(|(g, _)| *g == gen).map(|(_, snap)| snap),
-                };
+                // The snapshot the offset came from: held by this handle
+                // (first: its generation may have come round again in the
+                // table), or in the table.
+                let found = own
+                    .filter(|(g, _)| *g == gen)
+                    .map(|(_, snap)| snap)
+                    .or_else(|| match l.snaps.get(&gen) {
+                        Some((i, snap)) if *i == ino => Some(snap.clone()),
+                        _ => None,
+                    });
                 if let Some(snap) = found {
                     // A handle holds what it reads, whoever took it.
                     if let Some(h) = l.handles.get_mut(&fh.0) {
@@ -334,8 +397,46 @@ mod tests {
             snap: snap(5),
             pos: 0,
         };
-        assert_eq!(b.offset(0), (7 << 32) | 1);
-        assert_eq!(b.offset(6), (7 << 32) | 7);
+        assert_eq!(b.offset(0), (7 << 20) | 1);
+        assert_eq!(b.offset(6), (7 << 20) | 7);
         assert_eq!(b.end(), 7);
+        for (gen, pos) in [(1, 1), (7, 3), (MAX_COMPACT_GEN, COMPACT_POSITIONS)] {
+            let off = make_offset(gen, pos);
+            assert!(off > 0 && off < 1 << 31, "compact {gen} {pos}: {off:#x}");
+            assert_eq!(split_offset(off), (gen, pos));
+        }
+        for (gen, pos) in [(MAX_COMPACT_GEN + 1, 1), (u32::MAX, 5_000_000)] {
+            let off = make_offset(gen, pos);
+            assert!(off >= 1 << 31, "wide {gen} {pos}");
+            assert_eq!(split_offset(off), (gen, pos));
+        }
+        assert_eq!(split_offset(0), (0, 0));
+    }
+
+    #[test]
+    fn compact_generations_skip_those_in_use() {
+        let mut l = Listings::default();
+        let first = l.insert(1, snap(3));
+        let big = l.insert(2, snap(COMPACT_POSITIONS));
+        assert!((1..=MAX_COMPACT_GEN).contains(&first));
+        assert!(
+            big > MAX_COMPACT_GEN,
+            "a big listing gets a wide generation"
+        );
+        // A handle holds the first generation after the table let it go.
+        l.handles.insert(9, (1, Some((first, snap(3)))));
+        l.remove(first);
+        let mut seen = std::collections::HashSet::new();
+        for ino in 0..3 * u64::from(MAX_COMPACT_GEN) {
+            let gen = l.insert(ino, snap(1));
+            assert!((1..=MAX_COMPACT_GEN).contains(&gen));
+            assert_ne!(gen, first, "a generation a handle holds came round");
+            seen.insert(gen);
+        }
+        assert_eq!(
+            seen.len(),
+            MAX_COMPACT_GEN as usize - 1,
+            "every other one is used"
+        );
     }
 }

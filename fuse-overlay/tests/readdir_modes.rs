@@ -7,6 +7,8 @@
 //! start, and hundreds of listings open at once (more than the server keeps
 //! snapshots for) each read every name once; both with OPENDIR left
 //! unanswered (the default where the kernel allows it) and with handles.
+//! Offsets fit a 32-bit reader without large-file support, and a listing
+//! resumed at any of them (`seekdir`) reads the rest.
 
 mod common;
 
@@ -351,5 +353,67 @@ fn concurrent_readers_of_a_changing_directory_see_each_name_once() {
             assert!(listings > 30, "only {listings} listings ran");
             h.unmount().unwrap();
         }
+    }
+}
+
+/// Every offset a listing hands out (`d_off`) lies in 1..2^31, which a
+/// 32-bit program built without large-file support can take (glibc answers
+/// EOVERFLOW past it), and seeking to one resumes the listing right after
+/// its entry, as `seekdir` does: in a merged directory larger than one
+/// batch, in both offset modes.
+#[test]
+fn offsets_fit_32_bit_readers_and_resume_listings() {
+    if !with_caps("offsets_fit_32_bit_readers_and_resume_listings") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lowers = lowers(tmp.path());
+    for handles in [false, true] {
+        let d = dirs(tmp.path(), &format!("o{handles}"));
+        let h = mount_fuse_with(
+            &lowers,
+            &d,
+            Options {
+                opendir_handles: handles,
+                ..Options::default()
+            },
+        );
+        let open = || {
+            rustix::fs::open(
+                d.mnt.join("big"),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap()
+        };
+        let read_all = |fd: &OwnedFd| {
+            let mut buf = vec![MaybeUninit::uninit(); 4096];
+            let mut dir = RawDir::new(fd, &mut buf);
+            let mut out = Vec::new();
+            while let Some(e) = dir.next() {
+                let e = e.unwrap();
+                out.push((
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.next_entry_cookie(),
+                ));
+            }
+            out
+        };
+        let all = read_all(&open());
+        assert_eq!(all.len(), 2500 + 2, "handles {handles}");
+        for (name, off) in &all {
+            assert!(
+                *off > 0 && *off < 1 << 31,
+                "handles {handles}: d_off of {name} is {off:#x}"
+            );
+        }
+        for k in [0, 1, 2, 700, all.len() - 2] {
+            let fd = open();
+            rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(all[k].1)).unwrap();
+            let rest: Vec<String> = read_all(&fd).into_iter().map(|e| e.0).collect();
+            let want: Vec<String> = all[k + 1..].iter().map(|e| e.0.clone()).collect();
+            assert_eq!(rest, want, "handles {handles}: resumed after entry {k}");
+        }
+        h.unmount().unwrap();
     }
 }
