@@ -34,7 +34,7 @@
 //! written instead. All of this runs with the namespace lock held
 //! exclusively.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -333,7 +333,8 @@ impl Overlay {
     /// in `layer`; `ino`: its node, if the mount has one). The node lives in
     /// the upper layer from now on; the other names of a lower hard link
     /// share the copy (those the mount knows, and with `scan` those a scan
-    /// of the layer finds); read-only handles move to the copy.
+    /// of the layer finds); read-only handles move to the copy. Without
+    /// `scan`, returns the paths of the names it linked.
     pub(crate) fn file_copied_up(
         &self,
         ino: Option<u64>,
@@ -341,7 +342,7 @@ impl Overlay {
         path: &[u8],
         src: &Stat,
         scan: bool,
-    ) {
+    ) -> HashSet<Vec<u8>> {
         let others: Vec<(u64, OsString)> = match ino {
             Some(ino) => {
                 let mut t = self.tree.write().unwrap();
@@ -361,25 +362,32 @@ impl Overlay {
             }
             None => Vec::new(),
         };
-        self.link_other_names(path, &others);
-        if scan && src.st_nlink > 1 + others.len() as u64 {
-            let wanted = HashMap::from([(src.st_ino, (path.to_vec(), src.st_nlink - 1))]);
-            self.link_unseen_names(layer, wanted);
+        let mut done = self.link_other_names(path, &others);
+        if scan {
+            let w = Wanted {
+                copy: path.to_vec(),
+                nlink: src.st_nlink,
+                done: std::mem::take(&mut done),
+            };
+            if w.left() > 0 {
+                self.link_unseen_names(layer, HashMap::from([(src.st_ino, w)]));
+            }
         }
         if let Some(ino) = ino {
             self.follow_copy_up(ino, path);
         }
+        done
     }
 
     /// Links to their copies the names of lower hard links that the mount
     /// has not looked up yet but the union shows, so that a remount keeps
     /// them one file with the copy. `wanted` maps an inode of `layer` to
-    /// its copy's path and the number of its other names. It scans the
-    /// layer once: copy-ups of hard-linked files are rare, and the scan
-    /// stops once every name is found (or after [`SCAN_LIMIT`] entries).
-    /// Names that already exist in the upper layer are left alone.
-    fn link_unseen_names(&self, layer: u16, mut wanted: HashMap<u64, (Vec<u8>, u64)>) {
-        let mut left: u64 = wanted.values().map(|(_, n)| n).sum();
+    /// the names wanted for it. It scans the layer once: copy-ups of
+    /// hard-linked files are rare, and the scan stops once every name is
+    /// found (or after [`SCAN_LIMIT`] entries). Names that already exist in
+    /// the upper layer are left alone.
+    fn link_unseen_names(&self, layer: u16, mut wanted: HashMap<u64, Wanted>) {
+        let mut left: u64 = wanted.values().map(Wanted::left).sum();
         let mut found = Vec::new();
         let mut dirs = vec![b".".to_vec()];
         let mut scanned = 0;
@@ -414,9 +422,8 @@ impl Overlay {
                 };
                 if kind == FileType::Directory {
                     dirs.push(p);
-                } else if let Some((copy, n)) = wanted.get_mut(&e.ino()) {
-                    if *n > 0 && p != *copy {
-                        *n -= 1;
+                } else if let Some(w) = wanted.get_mut(&e.ino()) {
+                    if w.left() > 0 && p != w.copy && w.done.insert(p.clone()) {
                         left -= 1;
                         found.push((e.ino(), p));
                     }
@@ -430,7 +437,7 @@ impl Overlay {
             let ready = parents
                 .iter()
                 .try_for_each(|(dir, top, key)| self.dir_to_upper(dir, *top, *key));
-            self.link_to_copy(&wanted[&ino].0, &p, ready);
+            self.link_to_copy(&wanted[&ino].copy, &p, ready);
         }
     }
 
@@ -473,13 +480,20 @@ impl Overlay {
 
     /// Gives the copy at `path` of a lower hard link the mount's other
     /// names for it (`others`: parent and name), in the upper layer.
-    fn link_other_names(&self, path: &[u8], others: &[(u64, OsString)]) {
+    /// Returns their paths.
+    fn link_other_names(&self, path: &[u8], others: &[(u64, OsString)]) -> HashSet<Vec<u8>> {
+        let mut done = HashSet::new();
         for (parent, name) in others {
             match self.ensure_upper(*parent, false) {
-                Ok(ppath) => self.link_to_copy(path, &join(&ppath, name.as_bytes()), Ok(())),
+                Ok(ppath) => {
+                    let to = join(&ppath, name.as_bytes());
+                    self.link_to_copy(path, &to, Ok(()));
+                    done.insert(to);
+                }
                 Err(e) => self.link_to_copy(path, name.as_bytes(), Err(e)),
             }
         }
+        done
     }
 
     /// Links the name `to` to the copy at `copy` in the upper layer, once
@@ -668,48 +682,75 @@ impl Overlay {
                 continue;
             }
             let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
-            if f.st.st_nlink > 1 {
-                if let Some(first) = links.first.get(&key) {
-                    rustix::fs::linkat(
-                        &self.layers[0].fd,
-                        os(first),
-                        &self.layers[0].fd,
-                        os(&cp),
-                        AtFlags::empty(),
-                    )?;
-                    continue;
-                }
-                links.first.insert(key, cp.clone());
-                let unseen = links.unseen.entry(f.layers[0]).or_default();
-                unseen.insert(f.st.st_ino, (cp.clone(), f.st.st_nlink - 1));
+            if let Some((_, _, w)) = links.0.get_mut(&key) {
+                rustix::fs::linkat(
+                    &self.layers[0].fd,
+                    os(&w.copy),
+                    &self.layers[0].fd,
+                    os(&cp),
+                    AtFlags::empty(),
+                )?;
+                w.done.insert(cp);
+                continue;
             }
             self.copy_object(f.layers[0], &cp, false)?;
             // The names the mount knows; the others after the whole
             // directory, with one scan (`link_unseen`).
             let known = self.tree.read().unwrap().key_ino(key);
-            self.file_copied_up(known, f.layers[0], &cp, &f.st, false);
+            let done = self.file_copied_up(known, f.layers[0], &cp, &f.st, false);
+            if f.st.st_nlink > 1 {
+                let w = Wanted {
+                    copy: cp,
+                    nlink: f.st.st_nlink,
+                    done,
+                };
+                links.0.insert(key, (f.layers[0], f.st.st_ino, w));
+            }
         }
         self.set_opaque(path)?;
         self.drop_whiteouts(path, true)
     }
 }
 
-/// The lower hard links one directory copy-up ([`Overlay::materialize`])
-/// copied: the first copy of each (the directory's other names for it are
-/// linked to that), and per layer the inodes whose names elsewhere are
-/// linked afterwards by [`Overlay::link_unseen`] (inode: copy, other names).
-#[derive(Default)]
-pub(crate) struct HardLinks {
-    first: HashMap<Key, Vec<u8>>,
-    unseen: HashMap<u16, HashMap<u64, (Vec<u8>, u64)>>,
+/// The names of one lower hard link to give its copy.
+pub(crate) struct Wanted {
+    /// The copy, in the upper layer.
+    copy: Vec<u8>,
+    /// The lower file's link count.
+    nlink: u64,
+    /// Other names linked to the copy already (or found by a scan).
+    done: HashSet<Vec<u8>>,
 }
+
+impl Wanted {
+    /// How many names are still to find.
+    fn left(&self) -> u64 {
+        self.nlink
+            .saturating_sub(1)
+            .saturating_sub(self.done.len() as u64)
+    }
+}
+
+/// The lower hard links one directory copy-up ([`Overlay::materialize`])
+/// copied, by key: their layer, inode there, and names. The directory's
+/// other names for one are linked to its first copy; names elsewhere
+/// afterwards by [`Overlay::link_unseen`].
+#[derive(Default)]
+pub(crate) struct HardLinks(HashMap<Key, (u16, u64, Wanted)>);
 
 impl Overlay {
     /// Links to their copies the names of the hard links a directory
     /// copy-up copied that lie outside the directory and the mount has not
-    /// looked up, one scan per layer (see `link_unseen_names`).
+    /// looked up, one scan per layer that has any (see
+    /// `link_unseen_names`).
     pub(crate) fn link_unseen(&self, links: HardLinks) {
-        for (layer, wanted) in links.unseen {
+        let mut by_layer: HashMap<u16, HashMap<u64, Wanted>> = HashMap::new();
+        for (_, (layer, ino, w)) in links.0 {
+            if w.left() > 0 {
+                by_layer.entry(layer).or_default().insert(ino, w);
+            }
+        }
+        for (layer, wanted) in by_layer {
             self.link_unseen_names(layer, wanted);
         }
     }

@@ -590,8 +590,9 @@ impl Overlay {
     }
 
     pub fn getxattr(&self, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        let Some(name) = layout::xattr_stored(name.as_bytes()) else {
-            return reply.error(fuser::Errno::from_i32(libc::ENODATA));
+        let name = match stored_xattr(name, Errno::NODATA, Errno::RANGE) {
+            Ok(n) => n,
+            Err(e) => return reply.error(fuse_err(e)),
         };
         let name = os(&name);
         let r = {
@@ -638,6 +639,27 @@ impl Overlay {
             reply.data(&list);
         }
     }
+}
+
+/// How an xattr name given through the mount is stored (see
+/// `layout::xattr_stored`), or why it cannot be: `EINVAL` for the bare
+/// `user.overlay.` prefix (as kernel overlayfs answers), `private` for
+/// `trusted.overlay.*`, `too_long` when escaping takes it past
+/// `XATTR_NAME_MAX`.
+pub(crate) fn stored_xattr(
+    name: &OsStr,
+    private: Errno,
+    too_long: Errno,
+) -> R<std::borrow::Cow<'_, [u8]>> {
+    let name = name.as_bytes();
+    if name == layout::OVERLAY_XATTR_PREFIX.as_bytes() {
+        return Err(Errno::INVAL);
+    }
+    let stored = layout::xattr_stored(name).ok_or(private)?;
+    if stored.len() > layout::XATTR_NAME_MAX {
+        return Err(too_long);
+    }
+    Ok(stored)
 }
 
 /// Names of the xattrs of `path` (not following a final symlink).

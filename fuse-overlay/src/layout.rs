@@ -81,12 +81,18 @@ pub const OVERLAY_XATTR_PREFIX_TRUSTED: &str = "trusted.overlay.";
 /// Prefix under which an xattr of the overlay's own namespace is stored.
 pub const ESCAPED_XATTR_PREFIX: &str = "user.overlay.overlay.";
 
+/// Longest xattr name Linux takes.
+pub const XATTR_NAME_MAX: usize = 255;
+
 /// The xattr name to store for `name` given through the mount: escaped in
-/// the overlay's namespace; `None` for `trusted.overlay.*`, which cannot
-/// be stored.
+/// the overlay's namespace; `None` for `trusted.overlay.*` and the bare
+/// `user.overlay.` prefix, which cannot be stored. (Escaping may take a
+/// name past [`XATTR_NAME_MAX`].)
 pub fn xattr_stored(name: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     use std::borrow::Cow;
-    if name.starts_with(OVERLAY_XATTR_PREFIX_TRUSTED.as_bytes()) {
+    if name.starts_with(OVERLAY_XATTR_PREFIX_TRUSTED.as_bytes())
+        || name == OVERLAY_XATTR_PREFIX.as_bytes()
+    {
         None
     } else if let Some(rest) = name.strip_prefix(OVERLAY_XATTR_PREFIX.as_bytes()) {
         Some(Cow::Owned([ESCAPED_XATTR_PREFIX.as_bytes(), rest].concat()))
@@ -201,6 +207,7 @@ mod tests {
             Some(&b"user.overlay.overlay.overlay.y"[..])
         );
         assert_eq!(stored("trusted.overlay.opaque"), None);
+        assert_eq!(stored("user.overlay."), None);
         assert_eq!(shown("user.overlay.opaque"), None);
         assert_eq!(shown("trusted.overlay.opaque"), None);
         assert_eq!(shown("user.overlay.origin"), None);

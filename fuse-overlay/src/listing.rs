@@ -37,8 +37,11 @@
 //! (1 to 2047) and offsets `gen << 20 | position`, below 2^31; a bigger one
 //! gets a *wide* generation (2048 and up) and offsets `gen << 32 |
 //! position`. Compact generations come round again after 2047 listings, so
-//! a new one skips those the table or a handle still holds, and a handle's
-//! own snapshot comes before the table's.
+//! a new one skips those the table or a handle still holds (when all are
+//! held, a listing gets a wide one), and a handle's own snapshot comes
+//! before the table's. An offset the kernel kept from a snapshot that went
+//! may thus lead into a newer snapshot of the same directory: the same as
+//! going on in a fresh one.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
@@ -74,7 +77,8 @@ const MAX_COMPACT_GEN: u32 = (1 << (31 - COMPACT_BITS)) - 1;
 
 type Snapshot = Arc<Vec<DirEnt>>;
 
-/// The generation and position an offset names (generation 0: none).
+/// The generation and position an offset names (generation 0: none, as
+/// for an offset in neither form, which only a caller's `lseek` makes).
 fn split_offset(offset: u64) -> (u32, usize) {
     if offset < 1 << 31 {
         (
@@ -82,7 +86,9 @@ fn split_offset(offset: u64) -> (u32, usize) {
             (offset & ((1 << COMPACT_BITS) - 1)) as usize,
         )
     } else {
-        ((offset >> 32) as u32, (offset & 0xffff_ffff) as usize)
+        let gen = (offset >> 32) as u32;
+        let gen = if gen > MAX_COMPACT_GEN { gen } else { 0 };
+        (gen, (offset & 0xffff_ffff) as usize)
     }
 }
 
@@ -106,30 +112,61 @@ pub(crate) struct Listings {
     /// Generations, oldest first.
     order: VecDeque<u32>,
     entries: usize,
+    /// Handle mode: how many handles hold each generation.
+    held: HashMap<u32, usize>,
     next_compact: u32,
     next_wide: u32,
 }
 
 impl Listings {
-    /// A generation for a snapshot of `len` entries (see Offsets).
+    /// A generation for a snapshot of `len` entries (see Offsets): a
+    /// compact one that neither the table nor a handle holds, else (a big
+    /// listing, or every compact one in use) a wide one.
     fn new_gen(&mut self, len: usize) -> u32 {
-        if len + 2 > COMPACT_POSITIONS {
-            self.next_wide = self.next_wide.wrapping_add(1).max(MAX_COMPACT_GEN + 1);
-            return self.next_wide;
+        if len + 2 <= COMPACT_POSITIONS {
+            for _ in 0..MAX_COMPACT_GEN {
+                self.next_compact = self.next_compact % MAX_COMPACT_GEN + 1;
+                let gen = self.next_compact;
+                if !self.snaps.contains_key(&gen) && !self.held.contains_key(&gen) {
+                    return gen;
+                }
+            }
         }
         loop {
-            self.next_compact = self.next_compact % MAX_COMPACT_GEN + 1;
-            let gen = self.next_compact;
-            let held =
-                |h: &(u64, Option<(u32, Snapshot)>)| h.1.as_ref().is_some_and(|o| o.0 == gen);
-            // At most 256 in the table; handles past 2047 would leave none
-            // free, and then an old generation is reused anyway.
-            if !self.snaps.contains_key(&gen)
-                && (self.handles.len() >= MAX_COMPACT_GEN as usize
-                    || !self.handles.values().any(held))
-            {
+            self.next_wide = self.next_wide.wrapping_add(1).max(MAX_COMPACT_GEN + 1);
+            let gen = self.next_wide;
+            if !self.snaps.contains_key(&gen) && !self.held.contains_key(&gen) {
                 return gen;
             }
+        }
+    }
+
+    /// Handle `fh` now holds snapshot `gen` (and lets go of its last one).
+    fn hold(&mut self, fh: u64, gen: u32, snap: Snapshot) {
+        let Some(h) = self.handles.get_mut(&fh) else {
+            return;
+        };
+        let old = h.1.replace((gen, snap)).map(|(g, _)| g);
+        *self.held.entry(gen).or_default() += 1;
+        if let Some(g) = old {
+            self.let_go(g);
+        }
+    }
+
+    /// A handle let go of generation `gen`.
+    fn let_go(&mut self, gen: u32) {
+        if let Some(n) = self.held.get_mut(&gen) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&gen);
+            }
+        }
+    }
+
+    /// Handle `fh` is closed.
+    fn close(&mut self, fh: u64) {
+        if let Some((_, Some((gen, _)))) = self.handles.remove(&fh) {
+            self.let_go(gen);
         }
     }
 
@@ -159,8 +196,7 @@ impl Listings {
     }
 }
 
-/// Where a batch starts: the snapshot, its generation (0 in handle mode)
-/// and the position.
+/// Where a batch starts: the snapshot, its generation and the position.
 struct Batch {
     gen: u32,
     snap: Snapshot,
@@ -196,7 +232,7 @@ impl Overlay {
     }
 
     pub fn releasedir(&self, fh: FileHandle) {
-        self.listings.lock().unwrap().handles.remove(&fh.0);
+        self.listings.lock().unwrap().close(fh.0);
     }
 
     /// The merged entries of `ino`, subdirectories first (see `dirplus`:
@@ -233,9 +269,7 @@ impl Overlay {
                     });
                 if let Some(snap) = found {
                     // A handle holds what it reads, whoever took it.
-                    if let Some(h) = l.handles.get_mut(&fh.0) {
-                        h.1 = Some((gen, snap.clone()));
-                    }
+                    l.hold(fh.0, gen, snap.clone());
                     return Ok(Batch { gen, snap, pos });
                 }
             }
@@ -243,9 +277,7 @@ impl Overlay {
         let snap = self.take_snapshot(ino)?;
         let mut l = self.listings.lock().unwrap();
         let gen = l.insert(ino, snap.clone());
-        if let Some(h) = l.handles.get_mut(&fh.0) {
-            h.1 = Some((gen, snap.clone()));
-        }
+        l.hold(fh.0, gen, snap.clone());
         Ok(Batch { gen, snap, pos })
     }
 
@@ -411,6 +443,7 @@ mod tests {
             assert_eq!(split_offset(off), (gen, pos));
         }
         assert_eq!(split_offset(0), (0, 0));
+        assert_eq!(split_offset((5 << 32) | 3).0, 0, "neither form");
     }
 
     #[test]
@@ -424,7 +457,8 @@ mod tests {
             "a big listing gets a wide generation"
         );
         // A handle holds the first generation after the table let it go.
-        l.handles.insert(9, (1, Some((first, snap(3)))));
+        l.handles.insert(9, (1, None));
+        l.hold(9, first, snap(3));
         l.remove(first);
         let mut seen = std::collections::HashSet::new();
         for ino in 0..3 * u64::from(MAX_COMPACT_GEN) {
@@ -438,5 +472,28 @@ mod tests {
             MAX_COMPACT_GEN as usize - 1,
             "every other one is used"
         );
+        l.close(9);
+        assert!(l.held.is_empty());
+    }
+
+    #[test]
+    fn with_every_compact_generation_held_a_listing_gets_a_wide_one() {
+        let mut l = Listings::default();
+        for fh in 0..u64::from(MAX_COMPACT_GEN) + 300 {
+            l.handles.insert(fh, (fh, None));
+            let gen = l.insert(fh, snap(1));
+            l.hold(fh, gen, snap(1));
+        }
+        let held: std::collections::HashSet<u32> = l
+            .handles
+            .values()
+            .map(|h| h.1.as_ref().unwrap().0)
+            .collect();
+        assert_eq!(held.len(), l.handles.len(), "no two handles share one");
+        assert!(held.iter().filter(|g| **g > MAX_COMPACT_GEN).count() >= 300);
+        // A handle that reads on moves its hold.
+        let g = l.insert(5000, snap(1));
+        l.hold(0, g, snap(1));
+        assert_eq!(l.held.values().sum::<usize>(), l.handles.len());
     }
 }

@@ -29,7 +29,7 @@ use fuser::{FileHandle, Request, TimeOrNow};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use crate::fs::{is_dir, os, Found, Overlay, R};
+use crate::fs::{is_dir, os, stored_xattr, Found, Overlay, R};
 use crate::layout;
 use crate::tree::{join, UPPER};
 
@@ -549,7 +549,7 @@ impl Overlay {
     }
 
     pub fn do_setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> R<()> {
-        let name = layout::xattr_stored(name.as_bytes()).ok_or(Errno::PERM)?;
+        let name = stored_xattr(name, Errno::PERM, Errno::NOTSUP)?;
         let name = os(&name);
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;
@@ -562,7 +562,7 @@ impl Overlay {
     }
 
     pub fn do_removexattr(&self, ino: u64, name: &OsStr) -> R<()> {
-        let name = layout::xattr_stored(name.as_bytes()).ok_or(Errno::NODATA)?;
+        let name = stored_xattr(name, Errno::NODATA, Errno::RANGE)?;
         let name = os(&name);
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;

@@ -8,7 +8,8 @@
 //! snapshots for) each read every name once; both with OPENDIR left
 //! unanswered (the default where the kernel allows it) and with handles.
 //! Offsets fit a 32-bit reader without large-file support, and a listing
-//! resumed at any of them (`seekdir`) reads the rest.
+//! resumed at any of them (`seekdir`) reads the rest; more directories open
+//! than there are compact offset generations still list.
 
 mod common;
 
@@ -416,4 +417,78 @@ fn offsets_fit_32_bit_readers_and_resume_listings() {
         }
         h.unmount().unwrap();
     }
+}
+
+/// In handle mode, with more directories open (each holding its listing's
+/// snapshot) than there are compact offset generations (2047), new
+/// listings still get a generation and list every name: the server once
+/// spun forever looking for a free compact one.
+#[test]
+fn more_open_listings_than_compact_generations() {
+    const T: &str = "more_open_listings_than_compact_generations";
+    if !with_caps(T) {
+        return;
+    }
+    const HELD: usize = 1900;
+    let want = HELD as u64 + 200;
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if lim.current.is_some_and(|c| c < want) {
+        let raised = rustix::process::Rlimit {
+            current: lim.maximum.map(|m| m.min(want)),
+            maximum: lim.maximum,
+        };
+        let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
+        let now = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        if now.current.is_some_and(|c| c < want) {
+            return common::skip(T, &format!("cannot open {want} files: {now:?}"));
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lower = tmp.path().join("lower");
+    for i in 0..HELD + 300 {
+        fs::create_dir_all(lower.join(format!("d{i}/f"))).unwrap();
+    }
+    let d = dirs(tmp.path(), "m");
+    let _abort = common::watch::AbortOnPanic(tmp.path().to_path_buf());
+    let _dog = common::watch::Watchdog::start(
+        T.to_string(),
+        tmp.path().to_path_buf(),
+        std::time::Duration::from_secs(120),
+    );
+    let h = mount_fuse_with(
+        std::slice::from_ref(&lower),
+        &d,
+        Options {
+            opendir_handles: true,
+            ..Options::default()
+        },
+    );
+    let list = |fd: &OwnedFd| {
+        let mut buf = vec![MaybeUninit::uninit(); 4096];
+        let mut dir = RawDir::new(fd, &mut buf);
+        let mut names = Vec::new();
+        while let Some(e) = dir.next() {
+            names.push(e.unwrap().file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        names
+    };
+    let open = |i: usize| {
+        rustix::fs::open(
+            d.mnt.join(format!("d{i}")),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap()
+    };
+    let mut held = Vec::new();
+    for i in 0..HELD + 300 {
+        let fd = open(i);
+        assert_eq!(list(&fd), [".", "..", "f"], "d{i}");
+        if i < HELD {
+            held.push(fd);
+        }
+    }
+    drop(held);
+    h.unmount().unwrap();
 }

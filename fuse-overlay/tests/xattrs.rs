@@ -304,6 +304,13 @@ fn overlay_xattrs_escaped_and_hidden() {
         );
         r("get opq opaque", getx(&opq, "user.overlay.opaque"));
         r("list opq", listx(&opq));
+        r(
+            "set bare prefix",
+            setx(&g, "user.overlay.", "x", XattrFlags::empty()),
+        );
+        r("get bare prefix", getx(&g, "user.overlay."));
+        let long = format!("user.overlay.{}", "a".repeat(240));
+        r("set long", setx(&g, &long, "x", XattrFlags::empty()));
         log
     };
     let want = [
@@ -323,6 +330,9 @@ fn overlay_xattrs_escaped_and_hidden() {
         "set opq opaque: ok",
         "get opq opaque: \"n\"",
         "list opq: [user.overlay.opaque]",
+        "set bare prefix: errno 22",
+        "get bare prefix: errno 22",
+        "set long: errno 95",
     ];
     let uppers = if kernel_escapes_xattrs() {
         let Some(run) = differential(

@@ -275,13 +275,22 @@ fn parse_pax_time(v: &[u8]) -> Option<Timespec> {
 /// The name under which an xattr from the tar is stored: the overlay's own
 /// namespace is escaped (`user.overlay.X` as `user.overlay.overlay.X`, see
 /// `fuse_overlay::layout`), so it is never taken for one of the overlay's
-/// own and shows in the container under its name; `trusted.overlay.*` is
-/// dropped.
+/// own and shows in the container under its name. `trusted.overlay.*` is
+/// dropped, and so is a name that escaping takes past 255 bytes.
 fn xattr_stored(name: &[u8]) -> Option<Vec<u8>> {
+    use fuse_overlay::layout;
     if name.is_empty() {
         return None;
     }
-    fuse_overlay::layout::xattr_stored(name).map(std::borrow::Cow::into_owned)
+    let stored = layout::xattr_stored(name)?;
+    if stored.len() > layout::XATTR_NAME_MAX {
+        tracing::warn!(
+            "xattr {} dropped: too long once escaped",
+            String::from_utf8_lossy(name)
+        );
+        return None;
+    }
+    Some(stored.into_owned())
 }
 
 /// Extraction state.

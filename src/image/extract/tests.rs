@@ -772,6 +772,27 @@ fn long_names_and_xattrs() {
     env.check_outside();
 }
 
+/// A `user.overlay.*` name that escaping would take past 255 bytes is
+/// dropped, not a failed extraction.
+#[test]
+fn overlay_xattr_too_long_to_escape_is_dropped() {
+    let env = Env::new();
+    let long = format!("SCHILY.xattr.user.overlay.{}", "a".repeat(240));
+    let mut t = Tar::new();
+    t.0.append_pax_extensions([
+        (long.as_str(), &b"v"[..]),
+        ("SCHILY.xattr.user.ok", &b"k"[..]),
+    ])
+    .unwrap();
+    t.file("f", 0o644, b"x");
+    env.run(t.finish(), &ids()).unwrap();
+    assert_eq!(fs::read(env.path("f")).unwrap(), b"x");
+    if let Ok(v) = getx(env.path("f"), "user.ok") {
+        assert_eq!(v, b"k", "the other xattr");
+    }
+    env.check_outside();
+}
+
 #[test]
 fn stops_at_end_of_archive() {
     let env = Env::new();
