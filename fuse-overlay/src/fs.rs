@@ -475,16 +475,20 @@ impl Overlay {
 
     pub fn init(&mut self, config: &mut KernelConfig) {
         use fuser::InitFlags as F;
+        let old = self.opts.kernel_4_18;
         self.no_opendir = !self.opts.opendir_handles
+            && !old
             && config.capabilities().contains(F::FUSE_NO_OPENDIR_SUPPORT);
-        for cap in [
-            F::FUSE_DO_READDIRPLUS | F::FUSE_READDIRPLUS_AUTO,
-            F::FUSE_PARALLEL_DIROPS,
-            F::FUSE_CACHE_SYMLINKS,
-            F::FUSE_ASYNC_READ,
-            F::FUSE_MAX_PAGES,
-            F::FUSE_HANDLE_KILLPRIV_V2,
-        ] {
+        let wanted = [
+            (F::FUSE_DO_READDIRPLUS | F::FUSE_READDIRPLUS_AUTO, true),
+            (F::FUSE_PARALLEL_DIROPS, true),
+            (F::FUSE_ASYNC_READ, true),
+            // 4.20 and later.
+            (F::FUSE_CACHE_SYMLINKS, !old),
+            (F::FUSE_MAX_PAGES, !old),
+            (F::FUSE_HANDLE_KILLPRIV_V2, !old),
+        ];
+        for (cap, _) in wanted.into_iter().filter(|w| w.1) {
             let _ = config.add_capabilities(cap);
         }
         if self.opts.writeback {

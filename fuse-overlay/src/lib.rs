@@ -194,6 +194,12 @@ pub struct Options {
     /// Answer OPENDIR with a handle even where the kernel lets it go
     /// unanswered, as on kernels before 5.1 (see `listing`; for tests).
     pub opendir_handles: bool,
+    /// Ask the kernel only for what 4.18 (RHEL 8) offers, so that tests on
+    /// a newer kernel exercise the server as RHEL 8 drives it: OPENDIR
+    /// handles, no symlink or directory cache, no `max_pages` (128 KiB
+    /// requests), and set-id bits cleared by the kernel's SETATTR rather
+    /// than by `HANDLE_KILLPRIV_V2` flags.
+    pub kernel_4_18: bool,
     /// A process (by our pid) in the pid namespace whose pids FUSE reports
     /// for callers: the namespace of whoever mounted. `None` when that is
     /// the namespace of our /proc. rless gives its container's init, which

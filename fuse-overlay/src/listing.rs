@@ -225,10 +225,13 @@ impl Overlay {
             .unwrap()
             .handles
             .insert(fh, (ino.0, None));
-        reply.opened(
-            FileHandle(fh),
-            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR,
-        );
+        // 4.18 has no directory cache (FOPEN_CACHE_DIR came in 4.20).
+        let cache = if self.opts.kernel_4_18 {
+            FopenFlags::empty()
+        } else {
+            FopenFlags::FOPEN_CACHE_DIR
+        };
+        reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE | cache);
     }
 
     pub fn releasedir(&self, fh: FileHandle) {

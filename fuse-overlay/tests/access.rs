@@ -266,6 +266,25 @@ fn access_checks_like_kernel_overlay() {
     let flog = run_both(py, &script, &fd.mnt);
     let ftree = dump(&fd.mnt);
     h.unmount().unwrap();
+    // As kernel 4.18 (RHEL 8) drives the server: the same log.
+    let od = dirs(tmp.path(), "fuse-4.18");
+    let o = fuse_overlay::Options {
+        xattrs: true,
+        kernel_4_18: true,
+        ..Default::default()
+    };
+    let h = mount_fuse_with(&lowers, &od, o);
+    let olog = run_both(py, &script, &od.mnt);
+    let otree = dump(&od.mnt);
+    h.unmount().unwrap();
+    assert_eq!(
+        flog, olog,
+        "fuse-overlay (left) and as kernel 4.18 drives it (right)"
+    );
+    assert_eq!(
+        ftree, otree,
+        "trees: fuse-overlay and as kernel 4.18 drives it"
+    );
 
     println!("{}", klog.join("\n"));
     for (k, f) in klog.iter().zip(&flog) {

@@ -96,13 +96,30 @@ fn random_operations_match_plain_directory() {
         let reference = tmp.path().join("ref");
         copy_tree(&l, &reference);
         // Whiteouts as xattrs or as marker files; the kernel's writeback
-        // cache on or off.
-        for (xattrs, writeback) in [(true, false), (false, false), (true, true)] {
-            let name = format!("{}{}", if xattrs { "x" } else { "m" }, writeback as u8);
+        // cache on or off; as a current kernel or as 4.18 drives the server.
+        let variants = [
+            (true, false, false),
+            (false, false, false),
+            (true, true, false),
+            (true, false, true),
+        ];
+        for (xattrs, writeback, old) in variants {
+            let name = format!(
+                "{}{}{}",
+                if xattrs { "x" } else { "m" },
+                writeback as u8,
+                if old { "-4.18" } else { "" }
+            );
             let d = dirs(tmp.path(), &name);
             let reference = tmp.path().join(format!("ref-{name}"));
             copy_tree(&l, &reference);
-            let h = mount_fuse_wb(std::slice::from_ref(&l), &d, xattrs, writeback);
+            let o = fuse_overlay::Options {
+                xattrs,
+                writeback,
+                kernel_4_18: old,
+                ..Default::default()
+            };
+            let h = mount_fuse_with(std::slice::from_ref(&l), &d, o);
             let mut rng = Rng(seed * 2 + xattrs as u64 + 1);
             let mut oks = 0;
             for i in 0..400 {

@@ -50,8 +50,9 @@ impl Run {
 }
 
 /// Runs `scenario` over kernel overlayfs and over fuse-overlay once per
-/// option set in `variants`, asserts the logs are equal, and returns the
-/// (unmounted) directories. `None` after a skip.
+/// option set in `variants`, and once more with the first as kernel 4.18
+/// (RHEL 8) would drive it (last in `Run::fuse`), asserts the logs are
+/// equal, and returns the (unmounted) directories. `None` after a skip.
 pub fn differential(
     test: &str,
     base: &Path,
@@ -59,6 +60,14 @@ pub fn differential(
     variants: &[(&str, Options)],
     scenario: impl Fn(&Path) -> Vec<String>,
 ) -> Option<Run> {
+    let mut variants = variants.to_vec();
+    if let Some((name, o)) = variants.first().cloned() {
+        let old = Options {
+            kernel_4_18: true,
+            ..o
+        };
+        variants.push((if name == "fuse" { "fuse-4.18" } else { "4.18" }, old));
+    }
     let kd = dirs(base, "kernel");
     let k = match mount_kernel(lowers, &kd) {
         Ok(k) => k,
@@ -71,7 +80,7 @@ pub fn differential(
     drop(k);
     println!("{test} (kernel):\n  {}", klog.join("\n  "));
     let mut fuse = Vec::new();
-    for (name, o) in variants {
+    for (name, o) in &variants {
         let fd = dirs(base, name);
         let h = mount_fuse_with(lowers, &fd, o.clone());
         let flog = scenario(&fd.mnt);
