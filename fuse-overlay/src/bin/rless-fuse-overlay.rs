@@ -128,6 +128,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "readdirplus" => o.readdirplus = v.parse()?,
             "spin" => o.spin = v.parse()?,
             "ro" => o.read_only = true,
+            // Ask the kernel only for what RHEL 8's 4.18 offers (tests and
+            // bench/fuse.sh, to see that code path on a newer kernel).
+            "kernel_4_18" => o.kernel_4_18 = true,
             "debug" => debug = true,
             "writeback" => {
                 o.writeback = match v {
@@ -413,5 +416,7 @@ mod tests {
         assert!(wb(",writeback=1"));
         assert!(!wb(",writeback=0"));
         assert!(o(",writeback=maybe").is_err());
+        assert!(o(",kernel_4_18").unwrap().config.options.kernel_4_18);
+        assert!(!o("").unwrap().config.options.kernel_4_18);
     }
 }
