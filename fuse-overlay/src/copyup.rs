@@ -23,10 +23,7 @@
 //! read-only handles are reopened on the copy (reads through them see later
 //! writes, as on kernel overlayfs), and the other names of a lower hard link
 //! are linked to the copy in the upper layer, so that a remount still shows
-//! them sharing it: the names the mount knows, and the ones a scan of the
-//! layer finds that the union shows (kernel overlayfs without an index
-//! breaks every link instead). A directory rename, which may copy many
-//! files, scans each layer once for all of them, after the directory.
+//! them sharing it (see `links`).
 //!
 //! Whiteouts are 0:0 character devices and opaque directories carry
 //! `user.overlay.opaque=y` while the host allows it; after the first refusal
@@ -49,7 +46,8 @@ use rustix::io::Errno;
 
 use crate::fs::{is_dir, is_whiteout, list_xattrs, os, Overlay, R};
 use crate::layout;
-use crate::tree::{join, Key, ROOT, UPPER};
+use crate::links::{HardLinks, Wanted};
+use crate::tree::{join, UPPER};
 
 #[allow(clippy::unnecessary_cast)] // field types differ between architectures
 fn timestamps(st: &Stat) -> Timestamps {
@@ -130,12 +128,6 @@ pub(crate) fn copy_data(src: BorrowedFd, dst: BorrowedFd, size: u64) -> R<()> {
     }
     Ok(())
 }
-
-/// Entries of a lower layer scanned at most for the unseen names of a
-/// hard link (see `link_unseen_names`): the scan holds the namespace lock,
-/// and names outside the layer directory (a link count it cannot reach)
-/// would otherwise make it read the whole layer.
-const SCAN_LIMIT: usize = 1 << 18;
 
 impl Overlay {
     fn tmp_name(&self) -> String {
@@ -379,141 +371,6 @@ impl Overlay {
         done
     }
 
-    /// Links to their copies the names of lower hard links that the mount
-    /// has not looked up yet but the union shows, so that a remount keeps
-    /// them one file with the copy. `wanted` maps an inode of `layer` to
-    /// the names wanted for it. It scans the layer once: copy-ups of
-    /// hard-linked files are rare, and the scan stops once every name is
-    /// found (or after [`SCAN_LIMIT`] entries). Names that already exist in
-    /// the upper layer are left alone.
-    fn link_unseen_names(&self, layer: u16, mut wanted: HashMap<u64, Wanted>) {
-        let mut left: u64 = wanted.values().map(Wanted::left).sum();
-        let mut found = Vec::new();
-        let mut dirs = vec![b".".to_vec()];
-        let mut scanned = 0;
-        while let Some(dir) = dirs.pop() {
-            if left == 0 || scanned > SCAN_LIMIT {
-                break;
-            }
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let Ok(fd) = rustix::fs::openat(
-                &self.layers[layer as usize].fd,
-                os(&dir),
-                flags,
-                Mode::empty(),
-            ) else {
-                continue;
-            };
-            let Ok(mut entries) = rustix::fs::Dir::new(fd) else {
-                continue;
-            };
-            while let Some(Ok(e)) = entries.read() {
-                let name = e.file_name().to_bytes();
-                if name == b"." || name == b".." {
-                    continue;
-                }
-                scanned += 1;
-                let p = join(&dir, name);
-                let kind = match e.file_type() {
-                    FileType::Unknown => self
-                        .statat(layer, &p)
-                        .map_or(FileType::Unknown, |st| FileType::from_raw_mode(st.st_mode)),
-                    k => k,
-                };
-                if kind == FileType::Directory {
-                    dirs.push(p);
-                } else if let Some(w) = wanted.get_mut(&e.ino()) {
-                    if w.left() > 0 && p != w.copy && w.done.insert(p.clone()) {
-                        left -= 1;
-                        found.push((e.ino(), p));
-                    }
-                }
-            }
-        }
-        for (ino, p) in found {
-            let Some(parents) = self.shown_from(layer, &p, ino) else {
-                continue; // whited out, or hidden by another layer
-            };
-            let ready = parents
-                .iter()
-                .try_for_each(|(dir, top, key)| self.dir_to_upper(dir, *top, *key));
-            self.link_to_copy(&wanted[&ino].copy, &p, ready);
-        }
-    }
-
-    /// Whether the union shows `layer`'s inode `ino` at `path`; if so, the
-    /// directories on the way (path, topmost layer, key).
-    fn shown_from(&self, layer: u16, path: &[u8], ino: u64) -> Option<Vec<(Vec<u8>, u16, Key)>> {
-        let mut layers = self.tree.read().unwrap().get(ROOT)?.layers.clone();
-        let mut dir = b".".to_vec();
-        let mut parents = Vec::new();
-        let names: Vec<&[u8]> = path.split(|b| *b == b'/').collect();
-        for (i, name) in names.iter().enumerate() {
-            let f = self.resolve(&layers, &dir, name).ok()??;
-            if i + 1 == names.len() {
-                return (f.layers[0] == layer && f.st.st_ino == ino).then_some(parents);
-            }
-            if !f.is_dir() {
-                return None;
-            }
-            dir = join(&dir, name);
-            let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
-            parents.push((dir.clone(), f.layers[0], key));
-            layers = f.layers;
-        }
-        None
-    }
-
-    /// Makes the merged directory at `dir` (topmost in layer `top`, with
-    /// `key` there) present in the upper layer, through its node when the
-    /// mount has one.
-    fn dir_to_upper(&self, dir: &[u8], top: u16, key: Key) -> R<()> {
-        if top == UPPER {
-            return Ok(());
-        }
-        let known = self.tree.read().unwrap().key_ino(key);
-        match known {
-            Some(ino) => self.ensure_upper(ino, false).map(drop),
-            None => self.copy_object(top, dir, false).map(drop),
-        }
-    }
-
-    /// Gives the copy at `path` of a lower hard link the mount's other
-    /// names for it (`others`: parent and name), in the upper layer.
-    /// Returns their paths.
-    fn link_other_names(&self, path: &[u8], others: &[(u64, OsString)]) -> HashSet<Vec<u8>> {
-        let mut done = HashSet::new();
-        for (parent, name) in others {
-            match self.ensure_upper(*parent, false) {
-                Ok(ppath) => {
-                    let to = join(&ppath, name.as_bytes());
-                    self.link_to_copy(path, &to, Ok(()));
-                    done.insert(to);
-                }
-                Err(e) => self.link_to_copy(path, name.as_bytes(), Err(e)),
-            }
-        }
-        done
-    }
-
-    /// Links the name `to` to the copy at `copy` in the upper layer, once
-    /// `ready` (its directory made present there) succeeded. A name already
-    /// there is fine. A failure is logged: the mount still shows the name
-    /// sharing the copy, only a remount would split them.
-    fn link_to_copy(&self, copy: &[u8], to: &[u8], ready: R<()>) {
-        let upper = &self.layers[0].fd;
-        let linked = ready
-            .and_then(|()| rustix::fs::linkat(upper, os(copy), upper, os(to), AtFlags::empty()));
-        match linked {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => log::warn!(
-                "fuse-overlay: cannot link {} to the copy-up of {}: {e}",
-                String::from_utf8_lossy(to),
-                String::from_utf8_lossy(copy)
-            ),
-        }
-    }
-
     /// Moves the read-only handles open on node `ino`'s lower file to its
     /// copy at `path`.
     fn follow_copy_up(&self, ino: u64, path: &[u8]) {
@@ -709,49 +566,5 @@ impl Overlay {
         }
         self.set_opaque(path)?;
         self.drop_whiteouts(path, true)
-    }
-}
-
-/// The names of one lower hard link to give its copy.
-pub(crate) struct Wanted {
-    /// The copy, in the upper layer.
-    copy: Vec<u8>,
-    /// The lower file's link count.
-    nlink: u64,
-    /// Other names linked to the copy already (or found by a scan).
-    done: HashSet<Vec<u8>>,
-}
-
-impl Wanted {
-    /// How many names are still to find.
-    fn left(&self) -> u64 {
-        self.nlink
-            .saturating_sub(1)
-            .saturating_sub(self.done.len() as u64)
-    }
-}
-
-/// The lower hard links one directory copy-up ([`Overlay::materialize`])
-/// copied, by key: their layer, inode there, and names. The directory's
-/// other names for one are linked to its first copy; names elsewhere
-/// afterwards by [`Overlay::link_unseen`].
-#[derive(Default)]
-pub(crate) struct HardLinks(HashMap<Key, (u16, u64, Wanted)>);
-
-impl Overlay {
-    /// Links to their copies the names of the hard links a directory
-    /// copy-up copied that lie outside the directory and the mount has not
-    /// looked up, one scan per layer that has any (see
-    /// `link_unseen_names`).
-    pub(crate) fn link_unseen(&self, links: HardLinks) {
-        let mut by_layer: HashMap<u16, HashMap<u64, Wanted>> = HashMap::new();
-        for (_, (layer, ino, w)) in links.0 {
-            if w.left() > 0 {
-                by_layer.entry(layer).or_default().insert(ino, w);
-            }
-        }
-        for (layer, wanted) in by_layer {
-            self.link_unseen_names(layer, wanted);
-        }
     }
 }

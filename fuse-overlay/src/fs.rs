@@ -116,6 +116,8 @@ pub(crate) struct Overlay {
     pub files: RwLock<HashMap<u64, OpenFile>>,
     /// Open directories and the snapshots listings read.
     pub(crate) listings: Mutex<Listings>,
+    /// Hard-link indexes of lower layers, by layer (see `links`).
+    pub(crate) link_indexes: Mutex<HashMap<u16, Arc<crate::links::LinkIndex>>>,
     /// The kernel lets OPENDIR go unanswered (see `listing`).
     pub(crate) no_opendir: bool,
     next_fh: AtomicU64,
@@ -196,6 +198,7 @@ impl Overlay {
             ns: RwLock::new(()),
             files: RwLock::new(HashMap::new()),
             listings: Mutex::new(Listings::default()),
+            link_indexes: Mutex::new(HashMap::new()),
             no_opendir: false,
             next_fh: AtomicU64::new(1),
             mknod_ok: AtomicBool::new(xattrs),

@@ -22,6 +22,7 @@
 //! shared state, `listing` serves directory listings from snapshots,
 //! `dirplus` decides whether a listing carries attributes,
 //! `write` the requests that change the tree (`rename` the renames),
+//! `links` keeps lower hard links one file across copy-up,
 //! `copyup` copies objects into
 //! the upper layer and writes whiteouts, `spin` lets a server thread poll
 //! during bursts of requests, `sys` holds the few raw system calls (and all
@@ -32,6 +33,7 @@ pub mod layout;
 mod copyup;
 mod dirplus;
 mod fs;
+mod links;
 mod listing;
 mod ops;
 mod rename;

@@ -20,8 +20,8 @@ use fuser::RenameFlags;
 use rustix::fs::Stat;
 use rustix::io::Errno;
 
-use crate::copyup::HardLinks;
 use crate::fs::{os, Found, Overlay, R};
+use crate::links::HardLinks;
 use crate::tree::{join, UPPER};
 use crate::write::check_name;
 
