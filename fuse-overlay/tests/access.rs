@@ -268,12 +268,7 @@ fn access_checks_like_kernel_overlay() {
     h.unmount().unwrap();
     // As kernel 4.18 (RHEL 8) drives the server: the same log.
     let od = dirs(tmp.path(), "fuse-4.18");
-    let o = fuse_overlay::Options {
-        xattrs: true,
-        kernel_4_18: true,
-        ..Default::default()
-    };
-    let h = mount_fuse_with(&lowers, &od, o);
+    let h = mount_fuse_with(&lowers, &od, variant(true, false, true));
     let olog = run_both(py, &script, &od.mnt);
     let otree = dump(&od.mnt);
     h.unmount().unwrap();

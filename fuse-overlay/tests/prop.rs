@@ -113,12 +113,7 @@ fn random_operations_match_plain_directory() {
             let d = dirs(tmp.path(), &name);
             let reference = tmp.path().join(format!("ref-{name}"));
             copy_tree(&l, &reference);
-            let o = fuse_overlay::Options {
-                xattrs,
-                writeback,
-                kernel_4_18: old,
-                ..Default::default()
-            };
+            let o = variant(xattrs, writeback, old);
             let h = mount_fuse_with(std::slice::from_ref(&l), &d, o);
             let mut rng = Rng(seed * 2 + xattrs as u64 + 1);
             let mut oks = 0;

@@ -24,6 +24,15 @@ use common::{dirs, dump, mount_fuse_with, with_caps};
 use fuse_overlay::{Options, ReaddirPlus};
 use rustix::fs::{Mode, OFlags, RawDir};
 
+/// Mounts `lowers` at `d`, with OPENDIR handles or without.
+fn mount_mode(lowers: &[PathBuf], d: &common::Dirs, handles: bool) -> fuse_overlay::MountHandle {
+    let o = Options {
+        opendir_handles: handles,
+        ..Options::default()
+    };
+    mount_fuse_with(lowers, d, o)
+}
+
 /// Two lower layers: `big` is larger than one 32 KiB getdents batch and
 /// merges both layers; the top layer whites out some names of the bottom.
 fn lowers(base: &Path) -> Vec<PathBuf> {
@@ -133,14 +142,7 @@ fn listings_read_their_snapshot_while_names_change() {
     let lowers = lowers(tmp.path());
     for handles in [false, true] {
         let d = dirs(tmp.path(), &format!("c{handles}"));
-        let h = mount_fuse_with(
-            &lowers,
-            &d,
-            Options {
-                opendir_handles: handles,
-                ..Options::default()
-            },
-        );
+        let h = mount_mode(&lowers, &d, handles);
         let big = d.mnt.join("big");
         let mut before = list(&big, false);
         // A change resets the kernel's cached listing, so the next one is
@@ -213,14 +215,7 @@ fn many_open_listings_each_list_every_name_once() {
     }
     for handles in [false, true] {
         let d = dirs(tmp.path(), &format!("n{handles}"));
-        let h = mount_fuse_with(
-            std::slice::from_ref(&lower),
-            &d,
-            Options {
-                opendir_handles: handles,
-                ..Options::default()
-            },
-        );
+        let h = mount_mode(std::slice::from_ref(&lower), &d, handles);
         let mut bufs: Vec<Vec<MaybeUninit<u8>>> = (0..DIRS)
             .map(|_| vec![MaybeUninit::uninit(); 600])
             .collect();
@@ -371,14 +366,7 @@ fn offsets_fit_32_bit_readers_and_resume_listings() {
     let lowers = lowers(tmp.path());
     for handles in [false, true] {
         let d = dirs(tmp.path(), &format!("o{handles}"));
-        let h = mount_fuse_with(
-            &lowers,
-            &d,
-            Options {
-                opendir_handles: handles,
-                ..Options::default()
-            },
-        );
+        let h = mount_mode(&lowers, &d, handles);
         let open = || {
             rustix::fs::open(
                 d.mnt.join("big"),
@@ -455,14 +443,7 @@ fn more_open_listings_than_compact_generations() {
         tmp.path().to_path_buf(),
         std::time::Duration::from_secs(120),
     );
-    let h = mount_fuse_with(
-        std::slice::from_ref(&lower),
-        &d,
-        Options {
-            opendir_handles: true,
-            ..Options::default()
-        },
-    );
+    let h = mount_mode(std::slice::from_ref(&lower), &d, true);
     let list = |fd: &OwnedFd| {
         let mut buf = vec![MaybeUninit::uninit(); 4096];
         let mut dir = RawDir::new(fd, &mut buf);

@@ -96,12 +96,7 @@ fn set_id_bits_are_cleared_like_kernel_overlay() {
 
     for (writeback, old) in [(false, false), (true, false), (false, true), (true, true)] {
         let d = dirs(tmp.path(), &format!("fuse-wb{writeback}-old{old}"));
-        let o = fuse_overlay::Options {
-            xattrs: true,
-            writeback,
-            kernel_4_18: old,
-            ..Default::default()
-        };
+        let o = variant(true, writeback, old);
         let h = mount_fuse_with(&lowers, &d, o);
         let got = run_cases(&d.mnt);
         h.unmount().unwrap();

@@ -205,12 +205,7 @@ fn stress(writeback: bool, old: bool) {
     );
     let lowers = make_lowers(tmp.path());
     let d = dirs(tmp.path(), "fuse");
-    let o = fuse_overlay::Options {
-        xattrs: true,
-        writeback,
-        kernel_4_18: old,
-        ..Default::default()
-    };
+    let o = variant(true, writeback, old);
     let h = mount_fuse_with(&lowers, &d, o);
     let _abort = AbortOnPanic(tmp.path().to_owned());
     let mnt = d.mnt.clone();

@@ -41,6 +41,14 @@ fn setx(p: &Path, name: &str, v: &str, flags: XattrFlags) -> String {
     rres(rustix::fs::lsetxattr(p, name, v.as_bytes(), flags))
 }
 
+/// Whether the test directory's filesystem takes user xattrs.
+fn user_xattrs(dir: &Path) -> Result<(), String> {
+    let probe = dir.join("probe");
+    fs::write(&probe, "").unwrap();
+    rustix::fs::setxattr(&probe, "user.test", b"1", XattrFlags::empty())
+        .map_err(|e| format!("user xattrs on the test filesystem: {e}"))
+}
+
 #[test]
 fn xattrs_through_the_mount() {
     const T: &str = "xattrs_through_the_mount";
@@ -48,10 +56,8 @@ fn xattrs_through_the_mount() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let probe = tmp.path().join("probe");
-    fs::write(&probe, "").unwrap();
-    if let Err(e) = rustix::fs::setxattr(&probe, "user.test", b"1", XattrFlags::empty()) {
-        return skip(T, &format!("user xattrs on the test filesystem: {e}"));
+    if let Err(e) = user_xattrs(tmp.path()) {
+        return skip(T, &e);
     }
     let l1 = lower(tmp.path(), "l1");
     let l2 = lower(tmp.path(), "l2");
@@ -232,10 +238,8 @@ fn overlay_xattrs_escaped_and_hidden() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let probe = tmp.path().join("probe");
-    fs::write(&probe, "").unwrap();
-    if let Err(e) = rustix::fs::setxattr(&probe, "user.test", b"1", XattrFlags::empty()) {
-        return skip(T, &format!("user xattrs on the test filesystem: {e}"));
+    if let Err(e) = user_xattrs(tmp.path()) {
+        return skip(T, &e);
     }
     let l1 = lower(tmp.path(), "l1");
     let l2 = lower(tmp.path(), "l2");
@@ -366,38 +370,18 @@ fn overlay_xattrs_escaped_and_hidden() {
     };
     let (mut uppers, fuse) = uppers;
     uppers.push(fuse.upper.clone());
+    let stored = [
+        ("f", "user.overlay.overlay.esc", "\"pre\""),
+        ("f", "user.overlay.impure", "errno 61"), // private: not copied up
+        ("g", "user.overlay.overlay.foo", "\"bar\""),
+        ("g", "user.overlay.overlay.overlay.y", "\"2\""),
+        ("g", "user.overlay.overlay.gone", "errno 61"),
+        ("opq", "user.overlay.overlay.opaque", "\"n\""),
+    ];
     for u in &uppers {
-        let at = u.display();
-        assert_eq!(
-            getx(&u.join("f"), "user.overlay.overlay.esc"),
-            "\"pre\"",
-            "{at}"
-        );
-        assert_eq!(
-            getx(&u.join("f"), "user.overlay.impure"),
-            "errno 61",
-            "{at}: private xattr copied up"
-        );
-        assert_eq!(
-            getx(&u.join("g"), "user.overlay.overlay.foo"),
-            "\"bar\"",
-            "{at}"
-        );
-        assert_eq!(
-            getx(&u.join("g"), "user.overlay.overlay.overlay.y"),
-            "\"2\"",
-            "{at}"
-        );
-        assert_eq!(
-            getx(&u.join("g"), "user.overlay.overlay.gone"),
-            "errno 61",
-            "{at}"
-        );
-        assert_eq!(
-            getx(&u.join("opq"), "user.overlay.overlay.opaque"),
-            "\"n\"",
-            "{at}"
-        );
+        for (f, name, want) in stored {
+            assert_eq!(getx(&u.join(f), name), want, "{}: {f} {name}", u.display());
+        }
     }
     // The fuse-overlay upper layer, mounted again.
     let d = fuse;

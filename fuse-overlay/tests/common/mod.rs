@@ -123,6 +123,17 @@ pub fn mount_fuse_wb(lower: &[PathBuf], d: &Dirs, xattrs: bool, writeback: bool)
     )
 }
 
+/// Mount options: whiteouts as xattrs or markers, the writeback cache,
+/// and whether to ask only for what kernel 4.18 offers.
+pub fn variant(xattrs: bool, writeback: bool, kernel_4_18: bool) -> Options {
+    Options {
+        xattrs,
+        writeback,
+        kernel_4_18,
+        ..Options::default()
+    }
+}
+
 pub fn mount_fuse_with(lower: &[PathBuf], d: &Dirs, options: Options) -> MountHandle {
     fuse_overlay::mount(Config {
         lower: lower.to_vec(),
