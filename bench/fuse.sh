@@ -27,7 +27,7 @@ BASE=${BENCH_DIR:-/var/tmp/rless-fuse-bench}
 BIG_MB=${BIG_MB:-1024}
 REPS=${REPS:-3}
 FOVL=${FUSE_OVERLAYFS:-/usr/bin/fuse-overlayfs}
-RLESS=$ROOT/target/release/rless-fuse-overlay
+RLESS=${CARGO_TARGET_DIR:-$ROOT/target}/release/rless-fuse-overlay
 
 if [ -e "$BASE" ]; then
     echo "fuse.sh: $BASE exists; remove it or set BENCH_DIR" >&2
@@ -40,7 +40,8 @@ cleanup() {
     done
     rm -rf "$BASE"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 cargo build --release -q -p fuse-overlay --manifest-path "$ROOT/Cargo.toml"
 

@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BASE=${BENCH_DIR:-/var/tmp/rless-hardlink-bench}
 REPS=${REPS:-5}
 FOVL=${FUSE_OVERLAYFS:-/usr/bin/fuse-overlayfs}
-RLESS=$ROOT/target/release/rless-fuse-overlay
+RLESS=${CARGO_TARGET_DIR:-$ROOT/target}/release/rless-fuse-overlay
 
 if [ -e "$BASE" ]; then
     echo "hardlinks.sh: $BASE exists; remove it or set BENCH_DIR" >&2
@@ -24,10 +24,11 @@ fi
 [ -x "$RLESS" ] || { echo "hardlinks.sh: build first: cargo build --release --workspace" >&2; exit 1; }
 MNT=
 cleanup() {
-    [ -n "$MNT" ] && mountpoint -q "$MNT" && umount -l "$MNT" 2>/dev/null
+    if [ -n "$MNT" ] && mountpoint -q "$MNT"; then umount -l "$MNT" 2>/dev/null || true; fi
     rm -rf "$BASE"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print a[int((NR+1)/2)]}'; }

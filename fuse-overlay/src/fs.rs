@@ -497,8 +497,11 @@ impl Overlay {
         if self.opts.writeback {
             let _ = config.add_capabilities(F::FUSE_WRITEBACK_CACHE);
         }
-        let _ = config.set_max_write(1 << 20);
-        let _ = config.set_max_readahead(1 << 20);
+        // fuser asks for `max_pages` whenever the kernel offers it; 4.18
+        // has none, and requests of 32 pages.
+        let max = if old { 1 << 17 } else { 1 << 20 };
+        let _ = config.set_max_write(max);
+        let _ = config.set_max_readahead(max);
         let _ = config.set_max_background(64);
     }
 
@@ -597,7 +600,7 @@ impl Overlay {
     }
 
     pub fn getxattr(&self, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        let name = match stored_xattr(name, Errno::NODATA, Errno::RANGE) {
+        let name = match stored_xattr(name, Errno::NODATA) {
             Ok(n) => n,
             Err(e) => return reply.error(fuse_err(e)),
         };
@@ -649,22 +652,18 @@ impl Overlay {
 }
 
 /// How an xattr name given through the mount is stored (see
-/// `layout::xattr_stored`), or why it cannot be: `EINVAL` for the bare
-/// `user.overlay.` prefix (as kernel overlayfs answers), `private` for
-/// `trusted.overlay.*`, `too_long` when escaping takes it past
+/// `layout::xattr_stored`), or why it cannot be: `private` for
+/// `trusted.overlay.*`; as kernel overlayfs answers, `EINVAL` for the bare
+/// `user.overlay.` prefix and `EOPNOTSUPP` when escaping takes a name past
 /// `XATTR_NAME_MAX`.
-pub(crate) fn stored_xattr(
-    name: &OsStr,
-    private: Errno,
-    too_long: Errno,
-) -> R<std::borrow::Cow<'_, [u8]>> {
+pub(crate) fn stored_xattr(name: &OsStr, private: Errno) -> R<std::borrow::Cow<'_, [u8]>> {
     let name = name.as_bytes();
     if name == layout::OVERLAY_XATTR_PREFIX.as_bytes() {
         return Err(Errno::INVAL);
     }
     let stored = layout::xattr_stored(name).ok_or(private)?;
     if stored.len() > layout::XATTR_NAME_MAX {
-        return Err(too_long);
+        return Err(Errno::NOTSUP);
     }
     Ok(stored)
 }

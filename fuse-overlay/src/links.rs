@@ -18,9 +18,14 @@
 //! the life of the mount: lower layers do not change. So a `chmod -R` over
 //! many hard links costs one walk, not one per file.
 //!
-//! Limits: the walk runs under the namespace lock; names past
-//! [`SCAN_LIMIT`] entries are not found (a warning says so); a name that
-//! cannot be linked is logged, and shares the copy only until a remount.
+//! Limits: the walks run under the namespace lock, so the first such
+//! copy-up stalls the mount for two walks of the layer (a walk stopped at
+//! the last name, as before the index, was shorter for a single copy-up);
+//! names past [`SCAN_LIMIT`] entries are not found (a warning says so);
+//! other filesystems mounted in a layer are not walked; the index is kept
+//! in memory (a layer made mostly of hard links, as a deduplicated store
+//! is, may take tens of MB); a name that cannot be linked is logged, and
+//! shares the copy only until a remount.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -114,9 +119,11 @@ impl Overlay {
     }
 
     /// Calls `f(inode, path)` for every entry of lower layer `layer` but
-    /// directories, depth first, until [`SCAN_LIMIT`] entries; `path`
-    /// makes the entry's path. Returns whether it saw them all.
+    /// directories, depth first, until [`SCAN_LIMIT`] entries, and not
+    /// into other filesystems mounted in it; `path` makes the entry's
+    /// path. Returns whether it saw them all.
     fn walk_layer(&self, layer: u16, mut f: impl FnMut(u64, &dyn Fn() -> Vec<u8>)) -> bool {
+        let dev = self.layers[layer as usize].dev;
         let mut dirs = vec![b".".to_vec()];
         let mut scanned = 0;
         while let Some(dir) = dirs.pop() {
@@ -146,7 +153,12 @@ impl Overlay {
                     k => k,
                 };
                 if kind == FileType::Directory {
-                    dirs.push(join(&dir, name));
+                    // Not into another filesystem mounted in the layer: its
+                    // inode numbers are not the layer's.
+                    let p = join(&dir, name);
+                    if self.statat(layer, &p).is_ok_and(|st| st.st_dev == dev) {
+                        dirs.push(p);
+                    }
                 } else {
                     f(e.ino(), &|| join(&dir, name));
                 }
@@ -165,7 +177,10 @@ impl Overlay {
         for (i, name) in names.iter().enumerate() {
             let f = self.resolve(&layers, &dir, name).ok()??;
             if i + 1 == names.len() {
-                return (f.layers[0] == layer && f.st.st_ino == ino).then_some(parents);
+                let same = f.layers[0] == layer
+                    && f.st.st_ino == ino
+                    && f.st.st_dev == self.layers[layer as usize].dev;
+                return same.then_some(parents);
             }
             if !f.is_dir() {
                 return None;

@@ -289,8 +289,12 @@ impl Overlay {
             Ok(b) => b,
             Err(e) => return reply.error(fuse_err(e)),
         };
+        let mut budget = self.batch_budget();
         let mut i = b.pos;
         while i < b.end() {
+            if !budget.take(i - b.pos, self.name_len(&b, i), false) {
+                break;
+            }
             let off = b.offset(i);
             let full = match i {
                 0 => reply.add(ino, off, FileType::Directory, "."),
@@ -338,8 +342,12 @@ impl Overlay {
         } else {
             b.end()
         };
+        let mut budget = self.batch_budget();
         let mut i = b.pos;
         while i < end {
+            if !budget.take(i - b.pos, self.name_len(&b, i), true) {
+                break;
+            }
             let (eino, name, st, layers) = if i < 2 {
                 let dino = if i == 0 { ino } else { self.parent_of(ino) };
                 match self.getattr_locked(dino) {
@@ -377,6 +385,44 @@ impl Overlay {
     }
 }
 
+/// Bytes left in a listing batch where the kernel asks for less than the
+/// reply buffer fuser gives (4.18 reads directories a page at a time).
+struct Budget(usize);
+
+impl Budget {
+    /// Whether the `n`th entry of a batch (whose name is `len` bytes) still
+    /// fits; the first always does.
+    fn take(&mut self, n: usize, len: usize, plus: bool) -> bool {
+        // fuse_dirent (24 bytes and the name, 8-aligned), after a 128-byte
+        // fuse_entry_out in a READDIRPLUS reply.
+        let size = (24 + len).div_ceil(8) * 8 + if plus { 128 } else { 0 };
+        if n > 0 && size > self.0 {
+            return false;
+        }
+        self.0 = self.0.saturating_sub(size);
+        true
+    }
+}
+
+impl Overlay {
+    fn batch_budget(&self) -> Budget {
+        Budget(if self.opts.kernel_4_18 {
+            4096
+        } else {
+            usize::MAX
+        })
+    }
+
+    /// The length of the name the entry at `i` of a batch shows.
+    fn name_len(&self, b: &Batch, i: usize) -> usize {
+        match i {
+            0 => 1,
+            1 => 2,
+            _ => shown(&b.snap[i - 2].name).len(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +456,22 @@ mod tests {
         l.remove(newest);
         assert_eq!(l.entries, 3 * (MAX_SNAPSHOTS - 1));
         assert!(!l.order.contains(&newest));
+    }
+
+    #[test]
+    fn a_4_18_batch_holds_one_page() {
+        // 60-byte names: 88 bytes an entry, 216 with attributes.
+        let fits = |plus: bool| {
+            let mut b = Budget(4096);
+            (0..1000).take_while(|n| b.take(*n, 60, plus)).count()
+        };
+        assert_eq!(fits(false), 4096 / 88);
+        assert_eq!(fits(true), 4096 / 216);
+        let mut b = Budget(10);
+        assert!(b.take(0, 200, true), "the first entry always goes");
+        assert!(!b.take(1, 1, false));
+        let mut unbounded = Budget(usize::MAX);
+        assert!((0..100_000).all(|n| unbounded.take(n, 255, true)));
     }
 
     #[test]

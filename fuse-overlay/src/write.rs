@@ -549,7 +549,7 @@ impl Overlay {
     }
 
     pub fn do_setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> R<()> {
-        let name = stored_xattr(name, Errno::PERM, Errno::NOTSUP)?;
+        let name = stored_xattr(name, Errno::PERM)?;
         let name = os(&name);
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;
@@ -562,7 +562,7 @@ impl Overlay {
     }
 
     pub fn do_removexattr(&self, ino: u64, name: &OsStr) -> R<()> {
-        let name = stored_xattr(name, Errno::NODATA, Errno::RANGE)?;
+        let name = stored_xattr(name, Errno::NODATA)?;
         let name = os(&name);
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;

@@ -668,3 +668,75 @@ fn lower_hard_link_survives_file_rename() {
     check(&d.upper, "upper directory");
     assert_eq!(link_state(&l.join("a/x")).0, "old content", "lower changed");
 }
+
+/// The names of a lower hard link are found by inode number within the
+/// layer's own filesystem only: a file of another filesystem mounted in the
+/// layer that happens to have the same inode number is not linked to the
+/// copy (and does not use up the link count, so the real second name is).
+#[test]
+fn lower_hard_link_names_stay_on_the_layers_filesystem() {
+    const T: &str = "lower_hard_link_names_stay_on_the_layers_filesystem";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    let tmpfs = |dir: &Path| {
+        rustix::mount::mount(
+            "tmpfs",
+            dir,
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+    };
+    if let Err(e) = tmpfs(&l) {
+        return skip(T, &format!("cannot mount tmpfs: {e}"));
+    }
+    let _unmount = Unmount(l.clone());
+    // `sub` first: tmpfs lists newest first, so the walk reaches `sub`
+    // before `d`.
+    fs::create_dir_all(l.join("sub")).unwrap();
+    fs::create_dir_all(l.join("d")).unwrap();
+    fs::write(l.join("d/a"), "old").unwrap();
+    fs::hard_link(l.join("d/a"), l.join("d/b")).unwrap();
+    let ino = fs::metadata(l.join("d/a")).unwrap().ino();
+    tmpfs(&l.join("sub")).unwrap();
+    let _unmount_sub = Unmount(l.join("sub"));
+    // tmpfs numbers inodes in order: make files in the inner one until one
+    // has d/a's number.
+    let twin = (0..10_000).map(|i| l.join(format!("sub/f{i}"))).find(|p| {
+        fs::write(p, "other").unwrap();
+        fs::metadata(p).unwrap().ino() == ino
+    });
+    let Some(twin) = twin else {
+        return skip(T, &format!("no inode {ino} in the inner tmpfs"));
+    };
+    let twin = twin.strip_prefix(&l).unwrap().to_path_buf();
+    let d = dirs(tmp.path(), "fuse");
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    fs::write(d.mnt.join("d/a"), "new").unwrap();
+    h.unmount().unwrap();
+    let h = mount_fuse_with(std::slice::from_ref(&l), &d, opts(false));
+    assert_eq!(read(&d.mnt.join("d/b")), "new", "the second name split");
+    assert_eq!(
+        read(&d.mnt.join(&twin)),
+        "other",
+        "the other filesystem's file"
+    );
+    h.unmount().unwrap();
+    assert!(
+        !d.upper.join(&twin).exists(),
+        "{} was linked to the copy",
+        twin.display()
+    );
+}
+
+/// Unmounts (lazily) on drop.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+    }
+}

@@ -315,6 +315,8 @@ fn overlay_xattrs_escaped_and_hidden() {
         r("get bare prefix", getx(&g, "user.overlay."));
         let long = format!("user.overlay.{}", "a".repeat(240));
         r("set long", setx(&g, &long, "x", XattrFlags::empty()));
+        r("get long", getx(&g, &long));
+        r("remove long", rres(rustix::fs::lremovexattr(&g, &long)));
         log
     };
     let want = [
@@ -337,6 +339,8 @@ fn overlay_xattrs_escaped_and_hidden() {
         "set bare prefix: errno 22",
         "get bare prefix: errno 22",
         "set long: errno 95",
+        "get long: errno 95",
+        "remove long: errno 95",
     ];
     let uppers = if kernel_escapes_xattrs() {
         let Some(run) = differential(
