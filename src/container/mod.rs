@@ -310,16 +310,29 @@ pub fn flush_writes(dir: &Path) -> Result<(), export::AgentError> {
 /// [`ContainerState::effective`]). The first reader to find a dead monitor
 /// records the exit, with the time it noticed, so later readers agree.
 pub fn read_state(dir: &Path) -> ContainerState {
-    let stored = fs::read(dir.join("state.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
-        .unwrap_or_else(|| ContainerState {
-            status: "created".into(),
-            ..Default::default()
-        });
+    let read = || {
+        fs::read(dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
+            .unwrap_or_else(|| ContainerState {
+                status: "created".into(),
+                ..Default::default()
+            })
+    };
+    let stored = read();
+    let monitor = (stored.monitor_pid, stored.monitor_start);
     let was_running = stored.running();
     let mut state = stored.effective();
     if was_running && !state.running() {
+        // The monitor may have recorded the exit and ended between our read
+        // and its check: it writes before it ends, so what the file holds
+        // now is final. Only a monitor that died without writing leaves
+        // `running` there, under its own pid (another one may have started
+        // the container again meanwhile).
+        let now = read();
+        if !now.running() || (now.monitor_pid, now.monitor_start) != monitor {
+            return now.effective();
+        }
         state.finished = Some(crate::image::time::now());
         let _ = write_state(dir, &state);
     }
