@@ -14,7 +14,8 @@
 # kernel only for what RHEL 8's 4.18 offers: no directory or symlink cache,
 # OPENDIR round trips, 128 KiB requests; a rough look at that code path on
 # this kernel, not a 4.18 measurement). Also times 20,000 writes of 512 bytes to a new
-# file (smallw). Repetitions are interleaved across the tools. Prints
+# file (smallw), and 10,000 stats of names that do not exist (miss).
+# Repetitions are interleaved across the tools. Prints
 # medians and ratios; removes everything it made, mounts included, on exit.
 #
 # Needs root (or CAP_SYS_ADMIN) for mounting and for dropping caches.
@@ -88,7 +89,7 @@ umount_fs() {
 }
 
 declare -A R S SKIP
-OPS="cold warm warm2 coldfind find stat coldstat stat2 copyup create smallw"
+OPS="cold warm warm2 coldfind find stat coldstat stat2 copyup create smallw miss"
 KINDS="kernel fuse-overlayfs rless rless-plus rless-nospin rless-wb rless-418"
 add() { S[$1,$2]="${S[$1,$2]:-} $3"; } # KIND OP SECONDS
 
@@ -112,7 +113,26 @@ measure_once() { # KIND
     drop_caches
     t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; add "$k" coldstat "$(elapsed "$t")"
     t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; add "$k" stat2 "$(elapsed "$t")"
+    add "$k" miss "$(missing "$MNT/d1")"
     umount_fs
+}
+
+# Seconds for 10,000 stats of 20 names that do not exist (500 rounds), as
+# Python's imports, PATH searches and the dynamic linker probe; timed inside
+# one process so that start-up does not count.
+missing() { # DIR
+    python3 - "$1" <<'PY'
+import os, sys, time
+names = [os.path.join(sys.argv[1], f"missing{i}.py") for i in range(20)]
+t = time.perf_counter()
+for _ in range(500):
+    for n in names:
+        try:
+            os.stat(n)
+        except FileNotFoundError:
+            pass
+print(f"{time.perf_counter() - t:.6f}")
+PY
 }
 
 # Repetitions are interleaved (every tool once, then again), so that the

@@ -60,8 +60,27 @@ pub(crate) type R<T> = Result<T, Errno>;
 
 /// TTL of entries and attributes that live in a lower layer.
 const LOWER_TTL: Duration = Duration::from_secs(24 * 3600);
-/// TTL of entries and attributes in the upper layer.
+/// TTL of entries and attributes in the upper layer, and of names that
+/// are not there.
 const UPPER_TTL: Duration = Duration::from_secs(1);
+/// The entry of a name that does not exist: node 0.
+const NEGATIVE: FileAttr = FileAttr {
+    ino: INodeNo(0),
+    size: 0,
+    blocks: 0,
+    atime: UNIX_EPOCH,
+    mtime: UNIX_EPOCH,
+    ctime: UNIX_EPOCH,
+    crtime: UNIX_EPOCH,
+    kind: FileType::RegularFile,
+    perm: 0,
+    nlink: 0,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    blksize: 0,
+    flags: 0,
+};
 const S_IFMT: u32 = 0o170000;
 const S_IFDIR: u32 = 0o040000;
 
@@ -514,6 +533,12 @@ impl Overlay {
                 }
                 reply.entry(&ttl(&layers), &self.attr(ino, &st), Generation(0))
             }
+            // A negative entry the kernel may keep as long as an upper
+            // one: names appear only through the mount (which the kernel
+            // sees) or by a change to the upper layer from outside, which
+            // upper entries do not see sooner either. Python's imports,
+            // PATH searches and the dynamic linker probe many such names.
+            Err(Errno::NOENT) => reply.entry(&UPPER_TTL, &NEGATIVE, Generation(0)),
             Err(e) => reply.error(fuse_err(e)),
         }
     }
