@@ -97,11 +97,23 @@ fn lifecycle_drop_unmounts_and_ends_threads() {
         let _ = rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::DETACH);
     }
     assert!(!left, "drop left the mount");
-    // fuser's threads are joined by the drop; the governor follows.
-    let left: Vec<_> = server_threads()
-        .into_iter()
-        .filter(|(_, n)| n.starts_with("fuser-"))
-        .collect();
+    // fuser's threads are joined by the drop; the governor follows. A
+    // joined thread may still be listed in /proc for a moment while the
+    // kernel finishes its exit (CI saw fuser-bg once), hence the short wait.
+    let fuser_threads = || -> Vec<_> {
+        server_threads()
+            .into_iter()
+            .filter(|(_, n)| n.starts_with("fuser-"))
+            .collect()
+    };
+    let mut left = fuser_threads();
+    for _ in 0..10 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        left = fuser_threads();
+    }
     assert_eq!(left, [], "fuser threads left after drop");
     assert_eq!(threads_end(), [], "threads left after drop");
     // The mount point is an ordinary empty directory again.
