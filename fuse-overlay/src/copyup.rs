@@ -397,18 +397,20 @@ impl Overlay {
         }
     }
 
-    /// Writes a whiteout for `parent/name` into the upper layer.
-    pub fn whiteout(&self, parent: &[u8], name: &[u8]) -> R<()> {
-        let path = join(parent, name);
+    /// Makes a whiteout ahead, in the work directory, for a change that
+    /// needs one once it is done (see [`Overlay::place_whiteout`]): a full
+    /// disk or quota then fails the change before anything moved.
+    pub fn prepare_whiteout(&self) -> R<Prepared> {
+        let tmp = self.tmp_name();
         if self.mknod_ok.load(Ordering::Relaxed) {
             match rustix::fs::mknodat(
-                &self.layers[0].fd,
-                os(&path),
+                &self.work,
+                &tmp,
                 FileType::CharacterDevice,
                 Mode::empty(),
                 0,
             ) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(Prepared { tmp, marker: false }),
                 Err(Errno::PERM | Errno::OPNOTSUPP | Errno::INVAL | Errno::ACCESS) => {
                     log::info!("0:0 whiteouts refused by the upper layer, using marker files");
                     self.mknod_ok.store(false, Ordering::Relaxed);
@@ -416,17 +418,47 @@ impl Overlay {
                 Err(e) => return Err(e),
             }
         }
-        let mut m = layout::WHITEOUT_PREFIX.as_bytes().to_vec();
-        m.extend_from_slice(name);
-        match rustix::fs::openat(
-            &self.layers[0].fd,
-            os(&join(parent, &m)),
+        rustix::fs::openat(
+            &self.work,
+            &tmp,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
             Mode::RUSR | Mode::WUSR,
-        ) {
-            Ok(_) | Err(Errno::EXIST) => Ok(()),
-            Err(e) => Err(e),
+        )?;
+        Ok(Prepared { tmp, marker: true })
+    }
+
+    /// Moves a prepared whiteout into place for `parent/name` (a rename
+    /// within the filesystem, which needs no new inode).
+    pub fn place_whiteout(&self, w: Prepared, parent: &[u8], name: &[u8]) -> R<()> {
+        let target = if w.marker {
+            join(parent, &[layout::WHITEOUT_PREFIX.as_bytes(), name].concat())
+        } else {
+            join(parent, name)
+        };
+        let r = rustix::fs::renameat_with(
+            &self.work,
+            &w.tmp,
+            &self.layers[0].fd,
+            os(&target),
+            RenameFlags::NOREPLACE,
+        );
+        match r {
+            Ok(()) => Ok(()),
+            // A marker that is there already does the job.
+            Err(Errno::EXIST) if w.marker => {
+                self.discard_whiteout(w);
+                Ok(())
+            }
+            Err(e) => {
+                self.discard_whiteout(w);
+                Err(e)
+            }
         }
+    }
+
+    /// Drops a prepared whiteout that is not needed after all.
+    pub fn discard_whiteout(&self, w: Prepared) {
+        let _ = rustix::fs::unlinkat(&self.work, &w.tmp, AtFlags::empty());
     }
 
     /// Removes a whiteout for `parent/name` from the upper layer; returns
@@ -567,4 +599,11 @@ impl Overlay {
         self.set_opaque(path)?;
         self.drop_whiteouts(path, true)
     }
+}
+
+/// A whiteout made ahead in the work directory (see
+/// [`Overlay::prepare_whiteout`]): a 0:0 device, or a marker file.
+pub(crate) struct Prepared {
+    tmp: String,
+    marker: bool,
 }

@@ -538,9 +538,19 @@ impl Overlay {
             // sees) or by a change to the upper layer from outside, which
             // upper entries do not see sooner either. Python's imports,
             // PATH searches and the dynamic linker probe many such names.
-            Err(Errno::NOENT) => reply.entry(&UPPER_TTL, &NEGATIVE, Generation(0)),
+            Err(Errno::NOENT) if self.missing(parent.0, name) => {
+                reply.entry(&UPPER_TTL, &NEGATIVE, Generation(0))
+            }
             Err(e) => reply.error(fuse_err(e)),
         }
+    }
+
+    /// Whether `name` is missing from directory `parent` (and not, say,
+    /// unreachable for a failure of ours): only that may be cached.
+    fn missing(&self, parent: u64, name: &OsStr) -> bool {
+        self.locate(parent)
+            .and_then(|(layers, path)| self.resolve(&layers, &path, name.as_bytes()))
+            .is_ok_and(|found| found.is_none())
     }
 
     pub fn getattr(&self, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {

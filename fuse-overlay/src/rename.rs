@@ -93,15 +93,27 @@ impl Overlay {
             }
         }
         self.clear_whiteout(&npp, newname.as_bytes())?;
-        rustix::fs::renameat(
+        // 3. The old name's whiteout, made ahead so that a full disk fails
+        // the rename before anything moved.
+        let wh = if self.lower_has(&pl, &pp, name.as_bytes())? {
+            Some(self.prepare_whiteout()?)
+        } else {
+            None
+        };
+        let moved = rustix::fs::renameat(
             &self.layers[0].fd,
             os(&src_path),
             &self.layers[0].fd,
             os(&dst_path),
-        )?;
-        // 3. The old name.
-        if self.lower_has(&pl, &pp, name.as_bytes())? {
-            self.whiteout(&pp, name.as_bytes())?;
+        );
+        if let Err(e) = moved {
+            if let Some(w) = wh {
+                self.discard_whiteout(w);
+            }
+            return Err(e);
+        }
+        if let Some(w) = wh {
+            self.place_whiteout(w, &pp, name.as_bytes())?;
         }
         if src.is_dir() && dst_lower && !materialized {
             self.set_opaque(&dst_path)?;

@@ -291,7 +291,14 @@ impl Overlay {
         flags: i32,
     ) -> R<(u64, Stat, u64)> {
         let _ns = self.ns.write().unwrap();
-        let (ppath, path, _) = self.prepare_new(parent, name)?;
+        let (ppath, path, _) = match self.prepare_new(parent, name) {
+            // The kernel took the name for missing (a negative entry) but it
+            // exists, made in the upper layer from outside: ESTALE makes the
+            // kernel look it up again and open it, with its own permission
+            // checks (an open without O_EXCL must not fail with EEXIST).
+            Err(Errno::EXIST) if flags & libc::O_EXCL == 0 => return Err(Errno::STALE),
+            r => r?,
+        };
         let (uid, gid, _) = self.new_owner(req, &ppath)?;
         let fd = rustix::fs::openat(
             &self.layers[0].fd,
@@ -393,17 +400,31 @@ impl Overlay {
         let lower = self.lower_has(players, ppath, name.as_bytes())?;
         let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
         let ino = self.tree.read().unwrap().key_ino(key);
+        // The whiteout first (where a lower layer has the name), so that a
+        // full disk fails the unlink before anything is gone.
+        let wh = if lower {
+            self.ensure_upper(parent, false)?;
+            Some(self.prepare_whiteout()?)
+        } else {
+            None
+        };
         if f.layers[0] == UPPER {
-            if f.is_dir() {
-                self.drop_whiteouts(&path, false)?;
-                rustix::fs::unlinkat(&self.layers[0].fd, os(&path), AtFlags::REMOVEDIR)?;
+            let removed = if f.is_dir() {
+                self.drop_whiteouts(&path, false).and_then(|()| {
+                    rustix::fs::unlinkat(&self.layers[0].fd, os(&path), AtFlags::REMOVEDIR)
+                })
             } else {
-                rustix::fs::unlinkat(&self.layers[0].fd, os(&path), AtFlags::empty())?;
+                rustix::fs::unlinkat(&self.layers[0].fd, os(&path), AtFlags::empty())
+            };
+            if let Err(e) = removed {
+                if let Some(w) = wh {
+                    self.discard_whiteout(w);
+                }
+                return Err(e);
             }
         }
-        if lower {
-            self.ensure_upper(parent, false)?;
-            self.whiteout(ppath, name.as_bytes())?;
+        if let Some(w) = wh {
+            self.place_whiteout(w, ppath, name.as_bytes())?;
         }
         let mut t = self.tree.write().unwrap();
         if let Some(ino) = ino {

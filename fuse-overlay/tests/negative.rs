@@ -2,7 +2,8 @@
 //! keeps for a second (as long as an upper entry), so repeated probes of
 //! missing names cost no round trip. Every way of making a name through the
 //! mount must still show it at once, and a name made in the upper layer
-//! from outside (which the kernel cannot see) within that second.
+//! from outside (which the kernel cannot see) within that second, and at
+//! once to an open with O_CREAT.
 
 mod common;
 
@@ -77,6 +78,19 @@ fn missing_names_show_up_once_made() {
         assert!(!exists(&m.join("ld/gone")));
         fs::write(m.join("ld/gone"), "again").unwrap();
         assert_eq!(fs::read_to_string(m.join("ld/gone")).unwrap(), "again");
+        // Made in the upper layer from outside right after a miss: an open
+        // with O_CREAT but not O_EXCL opens it (not EEXIST), at once.
+        let p = m.join("ud/appended");
+        assert!(!exists(&p));
+        fs::write(d.upper.join("ud/appended"), "outside,").unwrap();
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&p)
+            .unwrap_or_else(|e| panic!("4.18 {old}: open(O_CREAT) of a name made outside: {e}"));
+        std::io::Write::write_all(&mut f, b"inside").unwrap();
+        drop(f);
+        assert_eq!(fs::read_to_string(&p).unwrap(), "outside,inside");
         // Made in the upper layer from outside: seen within the second.
         let p = m.join("ud/outside");
         assert!(!exists(&p));
