@@ -431,10 +431,16 @@ impl Overlay {
 
     /// Lookup with the namespace lock held (shared or exclusive).
     pub fn lookup_locked(&self, parent: u64, name: &OsStr) -> R<(u64, Stat, Vec<u16>)> {
+        self.lookup_or_missing(parent, name)?.ok_or(Errno::NOENT)
+    }
+
+    /// [`Overlay::lookup_locked`], with `None` when no layer has the name
+    /// (as opposed to a failure).
+    fn lookup_or_missing(&self, parent: u64, name: &OsStr) -> R<Option<(u64, Stat, Vec<u16>)>> {
         let (players, ppath) = self.locate(parent)?;
-        let f = self
-            .resolve(&players, &ppath, name.as_bytes())?
-            .ok_or(Errno::NOENT)?;
+        let Some(f) = self.resolve(&players, &ppath, name.as_bytes())? else {
+            return Ok(None);
+        };
         let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
         let is_dir = f.is_dir();
         let ino = self
@@ -454,8 +460,8 @@ impl Overlay {
             Ok(None)
         };
         match copied() {
-            Ok(Some((st, layers))) => Ok((ino, st, layers)),
-            Ok(None) => Ok((ino, f.st, f.layers)),
+            Ok(Some((st, layers))) => Ok(Some((ino, st, layers))),
+            Ok(None) => Ok(Some((ino, f.st, f.layers))),
             Err(e) => {
                 self.tree.write().unwrap().unref(ino);
                 Err(e)
@@ -501,16 +507,20 @@ impl Overlay {
         self.no_opendir = !self.opts.opendir_handles
             && !old
             && config.capabilities().contains(F::FUSE_NO_OPENDIR_SUPPORT);
-        let wanted = [
-            (F::FUSE_DO_READDIRPLUS | F::FUSE_READDIRPLUS_AUTO, true),
-            (F::FUSE_PARALLEL_DIROPS, true),
-            (F::FUSE_ASYNC_READ, true),
-            // 4.20 and later.
-            (F::FUSE_CACHE_SYMLINKS, !old),
-            (F::FUSE_MAX_PAGES, !old),
-            (F::FUSE_HANDLE_KILLPRIV_V2, !old),
+        let mut wanted = vec![
+            F::FUSE_DO_READDIRPLUS | F::FUSE_READDIRPLUS_AUTO,
+            F::FUSE_PARALLEL_DIROPS,
+            F::FUSE_ASYNC_READ,
         ];
-        for (cap, _) in wanted.into_iter().filter(|w| w.1) {
+        if !old {
+            // 4.20 and later.
+            wanted.extend([
+                F::FUSE_CACHE_SYMLINKS,
+                F::FUSE_MAX_PAGES,
+                F::FUSE_HANDLE_KILLPRIV_V2,
+            ]);
+        }
+        for cap in wanted {
             let _ = config.add_capabilities(cap);
         }
         if self.opts.writeback {
@@ -526,8 +536,8 @@ impl Overlay {
 
     pub fn lookup(&self, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let _ns = self.ns.read().unwrap();
-        match self.lookup_locked(parent.0, name) {
-            Ok((ino, st, layers)) => {
+        match self.lookup_or_missing(parent.0, name) {
+            Ok(Some((ino, st, layers))) => {
                 if !is_dir(&st) {
                     self.plus.looked_up(parent.0);
                 }
@@ -538,19 +548,11 @@ impl Overlay {
             // sees) or by a change to the upper layer from outside, which
             // upper entries do not see sooner either. Python's imports,
             // PATH searches and the dynamic linker probe many such names.
-            Err(Errno::NOENT) if self.missing(parent.0, name) => {
-                reply.entry(&UPPER_TTL, &NEGATIVE, Generation(0))
-            }
+            // Only a name no layer has: an ENOENT from a failure of ours
+            // (a name left unreachable) is not cached.
+            Ok(None) => reply.entry(&UPPER_TTL, &NEGATIVE, Generation(0)),
             Err(e) => reply.error(fuse_err(e)),
         }
-    }
-
-    /// Whether `name` is missing from directory `parent` (and not, say,
-    /// unreachable for a failure of ours): only that may be cached.
-    fn missing(&self, parent: u64, name: &OsStr) -> bool {
-        self.locate(parent)
-            .and_then(|(layers, path)| self.resolve(&layers, &path, name.as_bytes()))
-            .is_ok_and(|found| found.is_none())
     }
 
     pub fn getattr(&self, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
