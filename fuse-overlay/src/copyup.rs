@@ -138,8 +138,8 @@ impl Overlay {
         )
     }
 
-    /// Copies the xattrs (except the overlay's own; escaped ones go along) from `from` to the object at
-    /// `to` (in the work directory).
+    /// Copies the xattrs from `from` to the object at `to` (in the work
+    /// directory): not the overlay's own, but escaped ones.
     fn copy_xattrs(&self, from: &std::path::Path, to_fd: Option<&OwnedFd>, to_name: &str) {
         let Ok(names) = list_xattrs(from) else { return };
         let to_path = format!("/proc/self/fd/{}/{to_name}", {
@@ -324,16 +324,16 @@ impl Overlay {
     /// What follows the copy-up of a lower file to `path` (`src`: its stat
     /// in `layer`; `ino`: its node, if the mount has one). The node lives in
     /// the upper layer from now on; the other names of a lower hard link
-    /// share the copy (those the mount knows, and with `scan` those a scan
-    /// of the layer finds); read-only handles move to the copy. Without
-    /// `scan`, returns the paths of the names it linked.
+    /// share the copy (those the mount knows, and with `unseen` those the
+    /// layer's hard-link index lists); read-only handles move to the copy.
+    /// Without `unseen`, returns the paths of the names it linked.
     pub(crate) fn file_copied_up(
         &self,
         ino: Option<u64>,
         layer: u16,
         path: &[u8],
         src: &Stat,
-        scan: bool,
+        unseen: bool,
     ) -> HashSet<Vec<u8>> {
         let others: Vec<(u64, OsString)> = match ino {
             Some(ino) => {
@@ -355,7 +355,7 @@ impl Overlay {
             None => Vec::new(),
         };
         let mut done = self.link_other_names(path, &others);
-        if scan {
+        if unseen {
             let w = Wanted {
                 copy: path.to_vec(),
                 nlink: src.st_nlink,
@@ -584,7 +584,7 @@ impl Overlay {
             }
             self.copy_object(f.layers[0], &cp, false)?;
             // The names the mount knows; the others after the whole
-            // directory, with one scan (`link_unseen`).
+            // directory, from the index (`link_unseen`).
             let known = self.tree.read().unwrap().key_ino(key);
             let done = self.file_copied_up(known, f.layers[0], &cp, &f.st, false);
             if f.st.st_nlink > 1 {

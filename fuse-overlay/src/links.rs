@@ -254,7 +254,7 @@ pub(crate) struct Wanted {
     pub(crate) copy: Vec<u8>,
     /// The lower file's link count.
     pub(crate) nlink: u64,
-    /// Other names linked to the copy already (or found by a scan).
+    /// Other names linked to the copy already (or found in the index).
     pub(crate) done: HashSet<Vec<u8>>,
 }
 
@@ -277,8 +277,7 @@ pub(crate) struct HardLinks(pub(crate) HashMap<Key, (u16, u64, Wanted)>);
 impl Overlay {
     /// Links to their copies the names of the hard links a directory
     /// copy-up copied that lie outside the directory and the mount has not
-    /// looked up, one scan per layer that has any (see
-    /// `link_unseen_names`).
+    /// looked up, from each layer's index (see `link_unseen_names`).
     pub(crate) fn link_unseen(&self, links: HardLinks) {
         let mut by_layer: HashMap<u16, HashMap<u64, Wanted>> = HashMap::new();
         for (_, (layer, ino, w)) in links.0 {
