@@ -320,7 +320,7 @@ fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
             .collect(),
         ip,
     };
-    let mut state = rless::container::read_state(&dir);
+    let state = rless::container::read_state(&dir);
     if state.running() {
         let ip = network::client::change(
             store.root(),
@@ -330,8 +330,10 @@ fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
             },
         )?;
         if let Some(ip) = ip {
-            state.networks.push((net.name.clone(), ip));
-            rless::container::write_state(&dir, &state)?;
+            rless::container::update_state(&dir, |s| {
+                s.networks.push((net.name.clone(), ip));
+                s.running()
+            })?;
         }
     }
     user.attachments.push(attachment);
@@ -355,7 +357,7 @@ fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
             net.name
         );
     }
-    let mut state = rless::container::read_state(&dir);
+    let state = rless::container::read_state(&dir);
     if state.running() {
         network::client::change(
             store.root(),
@@ -364,8 +366,10 @@ fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
                 network: net.name.clone(),
             },
         )?;
-        state.networks.retain(|(n, _)| *n != net.name);
-        rless::container::write_state(&dir, &state)?;
+        rless::container::update_state(&dir, |s| {
+            s.networks.retain(|(n, _)| *n != net.name);
+            s.running()
+        })?;
     }
     user.attachments.remove(k);
     rless::container::write_spec(&dir, &spec)?;

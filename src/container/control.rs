@@ -12,7 +12,7 @@
 //! ptracer sees it), and SIGCONT from inside the container would undo it;
 //! nothing inside runs to send one, though.
 
-use super::{process_alive, read_state, write_state, ContainerError, ContainerState};
+use super::{process_alive, read_state, update_state, ContainerError, ContainerState};
 use nix::sys::signal::Signal;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -85,7 +85,7 @@ fn live_init(state: &ContainerState) -> Result<i32, ContainerError> {
 
 /// Stops every process of the container (SIGSTOP) and records it as paused.
 pub fn pause(dir: &Path) -> Result<(), ContainerError> {
-    let mut state = read_state(dir);
+    let state = read_state(dir);
     let init = live_init(&state)?;
     if state.paused {
         return Err(ContainerError::Paused);
@@ -100,8 +100,11 @@ pub fn pause(dir: &Path) -> Result<(), ContainerError> {
             }
         }
         if all_stopped {
-            state.paused = true;
-            return write_state(dir, &state);
+            // Unless it ended meanwhile (and the monitor recorded that).
+            return update_state(dir, |s| {
+                s.paused = s.running();
+                s.paused
+            });
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(20));
@@ -122,14 +125,13 @@ fn resume_all(init: i32) {
 
 /// Resumes a paused container (SIGCONT to every process).
 pub fn unpause(dir: &Path) -> Result<(), ContainerError> {
-    let mut state = read_state(dir);
+    let state = read_state(dir);
     let init = live_init(&state)?;
     if !state.paused {
         return Err(ContainerError::NotPaused);
     }
     resume_all(init);
-    state.paused = false;
-    write_state(dir, &state)
+    update_state(dir, |s| std::mem::take(&mut s.paused))
 }
 
 /// Waits until the container is no longer running, or `timeout` passes.

@@ -310,6 +310,43 @@ pub fn flush_writes(dir: &Path) -> Result<(), export::AgentError> {
 /// [`ContainerState::effective`]). The first reader to find a dead monitor
 /// records the exit, with the time it noticed, so later readers agree.
 pub fn read_state(dir: &Path) -> ContainerState {
+    read_state_as(dir, false)
+}
+
+/// The container's state lock (`state.lock` in its directory), held while
+/// it lives. Every write of `state.json` takes it, and a change of a state
+/// read before re-reads it under the lock ([`update_state`]), so that no
+/// writer puts back a state another one (the monitor recording the exit,
+/// above all) has replaced meanwhile. `None` where the lock cannot be had
+/// (the directory is going away): the write goes on without it.
+fn lock_state(dir: &Path) -> Option<fs::File> {
+    let f = fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("state.lock"))
+        .ok()?;
+    f.lock().ok()?;
+    Some(f)
+}
+
+/// Changes the stored state under the state lock: `change` gets the state
+/// as it is now (not as the caller read it before) and says whether to
+/// write it back.
+pub fn update_state(
+    dir: &Path,
+    change: impl FnOnce(&mut ContainerState) -> bool,
+) -> Result<(), ContainerError> {
+    let _lock = lock_state(dir);
+    let mut state = read_state_as(dir, true);
+    if change(&mut state) {
+        write_json_atomically(dir, "state.json", &state)?;
+    }
+    Ok(())
+}
+
+/// [`read_state`]; `locked`: the caller holds the state lock.
+fn read_state_as(dir: &Path, locked: bool) -> ContainerState {
     let read = || {
         fs::read(dir.join("state.json"))
             .ok()
@@ -329,12 +366,13 @@ pub fn read_state(dir: &Path) -> ContainerState {
         // now is final. Only a monitor that died without writing leaves
         // `running` there, under its own pid (another one may have started
         // the container again meanwhile).
+        let _lock = if locked { None } else { lock_state(dir) };
         let now = read();
         if !now.running() || (now.monitor_pid, now.monitor_start) != monitor {
             return now.effective();
         }
         state.finished = Some(crate::image::time::now());
-        let _ = write_state(dir, &state);
+        let _ = write_json_atomically(dir, "state.json", &state);
     }
     state
 }
@@ -487,8 +525,10 @@ fn write_json_atomically(
     })
 }
 
-/// Replaces `state.json` atomically.
+/// Replaces `state.json` atomically, under the state lock (see
+/// [`update_state`] to change a state read before).
 pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
+    let _lock = lock_state(dir);
     write_json_atomically(dir, "state.json", state)
 }
 
@@ -572,6 +612,52 @@ pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A change made from a state read before the monitor recorded the
+    /// exit (the interleaving `pause` and `network connect` met) applies to
+    /// the state as it is now, and leaves the exit record alone.
+    #[test]
+    fn updates_apply_to_the_state_as_it_is_now() {
+        let t = tempfile::tempdir().unwrap();
+        let me = std::process::id() as i32;
+        let running = ContainerState {
+            status: "running".into(),
+            monitor_pid: Some(me),
+            monitor_start: process_start(me),
+            ..Default::default()
+        };
+        write_state(t.path(), &running).unwrap();
+        let before = read_state(t.path());
+        assert!(before.running());
+        // The monitor records the exit.
+        let exited = ContainerState {
+            status: "exited".into(),
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        write_state(t.path(), &exited).unwrap();
+        // A pause that read `before` marks the container paused only if
+        // it still runs.
+        update_state(t.path(), |s| {
+            s.paused = s.running();
+            s.paused
+        })
+        .unwrap();
+        let after = read_state(t.path());
+        assert_eq!(
+            (after.status.as_str(), after.exit_code),
+            ("exited", Some(0))
+        );
+        assert!(!after.paused);
+        // While it runs, the change goes in.
+        write_state(t.path(), &running).unwrap();
+        update_state(t.path(), |s| {
+            s.paused = s.running();
+            s.paused
+        })
+        .unwrap();
+        assert!(read_state(t.path()).paused);
+    }
 
     #[test]
     fn generated_names_never_collide() {
