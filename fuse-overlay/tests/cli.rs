@@ -222,16 +222,6 @@ fn cli_killed_server_gives_enotconn() {
     assert_eq!(mounts(tmp.path()), 0);
 }
 
-/// Unmounts `0` lazily on drop, so that a failed assertion leaves nothing
-/// mounted (after a clean unmount it does nothing).
-struct Unmount(std::path::PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
-    }
-}
-
 /// Owner (uid, gid) of `p`, not following a symlink.
 fn owner(p: &Path) -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;

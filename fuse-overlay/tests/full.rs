@@ -45,23 +45,10 @@ fn a_full_upper_layer_fails_changes_whole() {
     fs::write(l.join("c"), "lower c").unwrap();
     let small = tmp.path().join("small");
     fs::create_dir(&small).unwrap();
-    let opts = rustix::ffi::CString::new("nr_inodes=64").unwrap();
-    if let Err(e) = rustix::mount::mount(
-        "tmpfs",
-        &small,
-        "tmpfs",
-        rustix::mount::MountFlags::empty(),
-        Some(opts.as_c_str()),
-    ) {
-        return skip(T, &format!("cannot mount tmpfs: {e}"));
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = rustix::mount::unmount(self.0, rustix::mount::UnmountFlags::DETACH);
-        }
-    }
-    let _unmount = Unmount(&small);
+    let _unmount = match mount_tmpfs(&small, Some("nr_inodes=64")) {
+        Ok(u) => u,
+        Err(e) => return skip(T, &format!("cannot mount tmpfs: {e}")),
+    };
     for old in [false, true] {
         let d = dirs(&small, &format!("m{old}"));
         let h = mount_fuse_with(std::slice::from_ref(&l), &d, variant(true, false, old));

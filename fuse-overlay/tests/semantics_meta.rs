@@ -681,19 +681,10 @@ fn lower_hard_link_names_stay_on_the_layers_filesystem() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let l = lower(tmp.path(), "lower");
-    let tmpfs = |dir: &Path| {
-        rustix::mount::mount(
-            "tmpfs",
-            dir,
-            "tmpfs",
-            rustix::mount::MountFlags::empty(),
-            None,
-        )
+    let _unmount = match mount_tmpfs(&l, None) {
+        Ok(u) => u,
+        Err(e) => return skip(T, &format!("cannot mount tmpfs: {e}")),
     };
-    if let Err(e) = tmpfs(&l) {
-        return skip(T, &format!("cannot mount tmpfs: {e}"));
-    }
-    let _unmount = Unmount(l.clone());
     // `sub` first: tmpfs lists newest first, so the walk reaches `sub`
     // before `d`.
     fs::create_dir_all(l.join("sub")).unwrap();
@@ -701,8 +692,7 @@ fn lower_hard_link_names_stay_on_the_layers_filesystem() {
     fs::write(l.join("d/a"), "old").unwrap();
     fs::hard_link(l.join("d/a"), l.join("d/b")).unwrap();
     let ino = fs::metadata(l.join("d/a")).unwrap().ino();
-    tmpfs(&l.join("sub")).unwrap();
-    let _unmount_sub = Unmount(l.join("sub"));
+    let _unmount_sub = mount_tmpfs(&l.join("sub"), None).unwrap();
     // tmpfs numbers inodes in order: make files in the inner one until one
     // has d/a's number.
     let twin = (0..10_000).map(|i| l.join(format!("sub/f{i}"))).find(|p| {
@@ -730,13 +720,4 @@ fn lower_hard_link_names_stay_on_the_layers_filesystem() {
         "{} was linked to the copy",
         twin.display()
     );
-}
-
-/// Unmounts (lazily) on drop.
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
-    }
 }

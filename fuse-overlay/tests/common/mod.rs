@@ -145,13 +145,31 @@ pub fn mount_fuse_with(lower: &[PathBuf], d: &Dirs, options: Options) -> MountHa
     .expect("mount fuse-overlay")
 }
 
-/// Kernel overlayfs mount; unmounts on drop.
-pub struct KernelOverlay(pub PathBuf);
+/// Unmounts its path lazily on drop, so that a failed assertion leaves
+/// nothing mounted (after a clean unmount it does nothing).
+pub struct Unmount(pub PathBuf);
 
-impl Drop for KernelOverlay {
+impl Drop for Unmount {
     fn drop(&mut self) {
         let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
     }
+}
+
+/// Kernel overlayfs mount; unmounts on drop.
+pub type KernelOverlay = Unmount;
+
+/// Mounts a tmpfs (with `options`, as `mount -o` takes them) at `dir`;
+/// unmounted when the guard drops.
+pub fn mount_tmpfs(dir: &Path, options: Option<&str>) -> rustix::io::Result<Unmount> {
+    let options = options.map(|o| std::ffi::CString::new(o).unwrap());
+    rustix::mount::mount(
+        "tmpfs",
+        dir,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        options.as_deref(),
+    )?;
+    Ok(Unmount(dir.to_path_buf()))
 }
 
 pub fn mount_kernel(lower: &[PathBuf], d: &Dirs) -> Result<KernelOverlay, String> {
@@ -171,7 +189,7 @@ pub fn mount_kernel(lower: &[PathBuf], d: &Dirs) -> Result<KernelOverlay, String
         c.as_c_str(),
     )
     .map_err(|e| format!("kernel overlay mount: {e}"))?;
-    Ok(KernelOverlay(d.mnt.clone()))
+    Ok(Unmount(d.mnt.clone()))
 }
 
 /// Content fingerprint (FNV-1a) of a byte string.
