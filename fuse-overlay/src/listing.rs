@@ -71,7 +71,7 @@ const MAX_SNAPSHOT_ENTRIES: usize = 1 << 16;
 /// Bits of position in a compact offset.
 const COMPACT_BITS: u32 = 20;
 /// Positions a compact offset holds (a listing's last is its length + 2).
-pub(crate) const COMPACT_POSITIONS: usize = (1 << COMPACT_BITS) - 1;
+const COMPACT_POSITIONS: usize = (1 << COMPACT_BITS) - 1;
 /// Compact generations are 1 to this, wide ones above it.
 const MAX_COMPACT_GEN: u32 = (1 << (31 - COMPACT_BITS)) - 1;
 
@@ -204,6 +204,15 @@ struct Batch {
 }
 
 impl Batch {
+    /// The length of the name the entry at `i` shows.
+    fn name_len(&self, i: usize) -> usize {
+        match i {
+            0 => 1,
+            1 => 2,
+            _ => shown(&self.snap[i - 2].name).len(),
+        }
+    }
+
     /// The offset of the entry at `i` (0-based over `.`, `..`, entries).
     fn offset(&self, i: usize) -> u64 {
         make_offset(self.gen, i + 1)
@@ -292,7 +301,7 @@ impl Overlay {
         let mut budget = self.batch_budget();
         let mut i = b.pos;
         while i < b.end() {
-            if !budget.take(i - b.pos, self.name_len(&b, i), false) {
+            if !budget.take(i - b.pos, b.name_len(i), false) {
                 break;
             }
             let off = b.offset(i);
@@ -345,7 +354,7 @@ impl Overlay {
         let mut budget = self.batch_budget();
         let mut i = b.pos;
         while i < end {
-            if !budget.take(i - b.pos, self.name_len(&b, i), true) {
+            if !budget.take(i - b.pos, b.name_len(i), true) {
                 break;
             }
             let (eino, name, st, layers) = if i < 2 {
@@ -411,15 +420,6 @@ impl Overlay {
         } else {
             usize::MAX
         })
-    }
-
-    /// The length of the name the entry at `i` of a batch shows.
-    fn name_len(&self, b: &Batch, i: usize) -> usize {
-        match i {
-            0 => 1,
-            1 => 2,
-            _ => shown(&b.snap[i - 2].name).len(),
-        }
     }
 }
 
