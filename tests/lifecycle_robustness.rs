@@ -1,6 +1,7 @@
-//! What survives trouble: a killed monitor (and `start` after it), a wiped
-//! runtime dir, many containers at once, `system reset` with running
-//! containers, and `create` then `start`.
+//! What survives trouble: a killed monitor (and `start` after it), a
+//! container in its restart back-off, a wiped runtime dir, many containers
+//! at once, `system reset` with running containers, and `create` then
+//! `start`.
 //! Every scenario imports a busybox root filesystem (no registry).
 //! Shared helpers and constants are in `common::lifecycle_helpers`.
 
@@ -240,6 +241,98 @@ fn lifecycle_start_after_killed_monitor() {
             "the layer must be kept"
         );
         ctx.ok(&["rm", "-f", "again"]);
+        assert!(containers(ctx).is_empty());
+    });
+}
+
+/// A container waiting out its restart back-off (`restarting`) still
+/// belongs to its monitor: `ps` lists it, `rm` refuses it without -f,
+/// `stop` ends it without waiting for the back-off, `rm -f` removes it and
+/// its monitor, and a monitor killed in the back-off leaves it exited with
+/// its last exit code (it said `restarting` for ever).
+#[test]
+fn lifecycle_restarting_container() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_restarting_container", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        for name in ["rs1", "rs2", "rs3"] {
+            run_sh(ctx, &["--name", name, "--restart", "always"], "exit 3");
+        }
+        // Each run exits at once, so the back-off doubles from 0.1 s: after
+        // six restarts it is 6.4 s, time enough to act within one.
+        let backing_off = |name: &str| {
+            let ok = eventually(Duration::from_secs(60), || {
+                let st = inspect(ctx, name);
+                st["State"]["Status"] == "restarting"
+                    && st["RestartCount"].as_u64().unwrap_or(0) >= 6
+            });
+            let st = inspect(ctx, name);
+            assert!(ok, "{name} never waited out a long back-off: {st}");
+            assert_eq!(state_of(&st)["Restarting"], true, "{st}");
+            assert_eq!(state_of(&st)["ExitCode"], 3, "{st}");
+            st
+        };
+
+        backing_off("rs1");
+        let listed = ps_json(ctx, &[]);
+        assert!(
+            listed
+                .iter()
+                .any(|r| r["Names"][0] == "rs1" && r["State"] == "restarting"),
+            "ps without -a must list a restarting container: {listed:?}"
+        );
+        let out = ctx.rless(&["rm", "rs1"]);
+        assert!(
+            !out.success() && out.stderr.contains("restarting"),
+            "rm without -f must refuse a restarting container: {out}"
+        );
+        ctx.ok(&["stop", "-t", "1", "rs1"]);
+        let st = inspect(ctx, "rs1");
+        assert_eq!(
+            state_of(&st)["Status"],
+            "exited",
+            "stop must end a restarting container before it returns: {st}"
+        );
+        assert_eq!(state_of(&st)["ExitCode"], 3, "{st}");
+        let count = st["RestartCount"].clone();
+        std::thread::sleep(Duration::from_secs(1));
+        let again = inspect(ctx, "rs1");
+        assert_eq!(state_of(&again)["Status"], "exited", "{again}");
+        assert_eq!(
+            again["RestartCount"], count,
+            "restarted after stop: {again}"
+        );
+
+        let st = backing_off("rs2");
+        let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(monitor as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                state_of(&inspect(ctx, "rs2"))["Status"] == "exited"
+            }),
+            "a monitor killed in the back-off must leave the container exited: {}",
+            inspect(ctx, "rs2")
+        );
+        let st = inspect(ctx, "rs2");
+        assert_eq!(state_of(&st)["ExitCode"], 3, "the last exit code: {st}");
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        ctx.ok(&["rm", "rs2"]);
+
+        let st = backing_off("rs3");
+        let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
+        ctx.ok(&["rm", "-f", "rs3"]);
+        assert!(
+            eventually(Duration::from_secs(5), || !pid_alive(monitor)),
+            "rm -f must end the monitor of a restarting container"
+        );
+        ctx.ok(&["rm", "rs1"]);
         assert!(containers(ctx).is_empty());
     });
 }

@@ -85,7 +85,8 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "ImageName": c.image_name,
         "State": {
             "Status": s.shown_status(),
-            "Running": s.running(),
+            "Running": s.live(),
+            "Restarting": s.status == "restarting",
             "Paused": s.paused,
             "Pid": s.pid.unwrap_or(0),
             "MonitorPid": s.monitor_pid,

@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             print_lines(&all[printed_total..], a.timestamps)?;
             seen += all.len() - printed_total;
             printed_total = all.len();
-            if !state.running() {
+            if !state.live() {
                 break;
             }
         }

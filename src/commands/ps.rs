@@ -39,6 +39,11 @@ pub fn status_text(state: &ContainerState) -> String {
             state.exit_code.unwrap_or(0),
             time::ago(state.finished.unwrap_or_else(time::now))
         ),
+        "restarting" => format!(
+            "Restarting ({}) {}",
+            state.exit_code.unwrap_or(0),
+            time::ago(state.finished.unwrap_or_else(time::now))
+        ),
         other => {
             let mut c = other.chars();
             c.next()
@@ -81,7 +86,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut rows: Vec<(ContainerConfig, ContainerState)> = Vec::new();
     for c in container::list(&store) {
         let s = container::read_state(&container::containers_dir(&store).join(c.id.as_str()));
-        if (a.all || s.running() || !filters.is_empty()) && matches(&c, &s, &filters)? {
+        if (a.all || s.live() || !filters.is_empty()) && matches(&c, &s, &filters)? {
             rows.push((c, s));
         }
     }

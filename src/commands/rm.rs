@@ -7,7 +7,6 @@ use anyhow::{bail, Result};
 use rless::container::{self, control};
 use rless::image::store::LockMode;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,12 +34,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     for q in &a.containers {
         let (c, dir) = container::find(&store, q)?;
         let _lock = store.lock(&format!("ctr-{}", c.id))?;
-        if container::read_state(&dir).running() {
+        let state = container::read_state(&dir);
+        if state.live() {
             if !a.force {
-                bail!("cannot remove running container {q}: stop it first or use -f");
+                bail!(
+                    "cannot remove {} container {q}: stop it first or use -f",
+                    state.status
+                );
             }
-            let _ = control::signal(&dir, nix::sys::signal::Signal::SIGKILL);
-            if control::wait_stopped(&dir, Some(Duration::from_secs(10))).is_none() {
+            if control::kill_now(&dir).is_none() {
                 bail!("container {q} did not stop after SIGKILL");
             }
         }
@@ -76,7 +78,7 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
     println!("Deleted Containers:");
     for c in container::list(&store) {
         let dir = container::containers_dir(&store).join(c.id.as_str());
-        if container::read_state(&dir).running() {
+        if container::read_state(&dir).live() {
             continue;
         }
         match container::remove_dir(&dir) {

@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         let store = ctx.store(LockMode::Shared)?;
         let (c, dir) = container::find(&store, q)?;
         let lock = store.lock(&format!("ctr-{}", c.id))?;
-        if container::read_state(&dir).running() {
+        if container::read_state(&dir).live() {
             if a.attach {
                 bail!("container {q} is already running");
             }

@@ -32,16 +32,10 @@ pub fn reset(ctx: &Ctx, a: ResetArgs) -> Result<ExitCode> {
     // store they run from.
     for c in rless::container::list(&store) {
         let dir = rless::container::containers_dir(&store).join(c.id.as_str());
-        if rless::container::read_state(&dir).running() {
-            let _ = rless::container::control::signal(&dir, nix::sys::signal::Signal::SIGKILL);
-            if rless::container::control::wait_stopped(
-                &dir,
-                Some(std::time::Duration::from_secs(10)),
-            )
-            .is_none()
-            {
-                errors.push(format!("container {} did not stop", c.id.short()));
-            }
+        if rless::container::read_state(&dir).live()
+            && rless::container::control::kill_now(&dir).is_none()
+        {
+            errors.push(format!("container {} did not stop", c.id.short()));
         }
     }
     let entries = std::fs::read_dir(store.root())

@@ -140,7 +140,7 @@ pub fn wait_stopped(dir: &Path, timeout: Option<Duration>) -> Option<ContainerSt
     let mut delay = Duration::from_millis(2);
     loop {
         let s = read_state(dir);
-        if !s.running() {
+        if !s.live() {
             return Some(s);
         }
         if timeout.is_some_and(|t| start.elapsed() >= t) {
@@ -161,7 +161,7 @@ pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerErro
             let _ = unpause(dir);
         }
         Ok(_) => {}
-        Err(ContainerError::NotRunning) => return Ok(read_state(dir)),
+        Err(ContainerError::NotRunning) => return Ok(end_restarts(dir)),
         Err(e) => return Err(e),
     }
     if let Some(s) = wait_stopped(dir, Some(grace)) {
@@ -169,6 +169,42 @@ pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerErro
     }
     let _ = signal(dir, Signal::SIGKILL);
     Ok(wait_stopped(dir, Some(Duration::from_secs(10))).unwrap_or_else(|| read_state(dir)))
+}
+
+/// For `rm -f` and `system reset`: SIGKILL, no grace, and no restart;
+/// `None` if it is still live 10 s later.
+pub fn kill_now(dir: &Path) -> Option<ContainerState> {
+    super::mark_stopped(dir, true);
+    if signal(dir, Signal::SIGKILL).is_err() {
+        return Some(end_restarts(dir));
+    }
+    wait_stopped(dir, Some(Duration::from_secs(10)))
+}
+
+/// A container that is not running but may be `restarting`, already
+/// marked stopped by the user: wakes its monitor from the back-off
+/// (SIGTERM, see [`super::monitor::sleep_or_signalled`]) and waits until
+/// it records the exit; returns the state then.
+fn end_restarts(dir: &Path) -> ContainerState {
+    let s = read_state(dir);
+    if s.status != "restarting" {
+        return s;
+    }
+    if let Some(pid) = s
+        .monitor_pid
+        .filter(|_| process_alive(s.monitor_pid, s.monitor_start))
+    {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    // The monitor may have been starting the container again meanwhile: it
+    // is then running, and gets the usual stop.
+    match wait_stopped(dir, Some(Duration::from_secs(10))) {
+        Some(s) => s,
+        None => {
+            let _ = signal(dir, Signal::SIGKILL);
+            wait_stopped(dir, Some(Duration::from_secs(10))).unwrap_or_else(|| read_state(dir))
+        }
+    }
 }
 
 #[cfg(test)]

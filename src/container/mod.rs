@@ -220,10 +220,10 @@ pub struct ContainerState {
 }
 
 impl ContainerState {
-    /// The state as it really is: a `running` container whose monitor is
-    /// gone (killed, or the machine rebooted) is exited.
+    /// The state as it really is: a `running` or `restarting` container
+    /// whose monitor is gone (killed, or the machine rebooted) is exited.
     pub fn effective(mut self) -> ContainerState {
-        if self.status == "running" && !process_alive(self.monitor_pid, self.monitor_start) {
+        if self.live() && !process_alive(self.monitor_pid, self.monitor_start) {
             self.status = "exited".into();
             self.pid = None;
             self.paused = false;
@@ -236,6 +236,13 @@ impl ContainerState {
 
     pub fn running(&self) -> bool {
         self.status == "running"
+    }
+
+    /// Whether a monitor still owns the container: it runs, or it waits
+    /// out its restart policy's back-off (`restarting`, which docker too
+    /// counts as running for `ps`, `rm`, `start` and `wait`).
+    pub fn live(&self) -> bool {
+        self.running() || self.status == "restarting"
     }
 
     /// The status docker shows: `paused` for a paused running container.
@@ -358,17 +365,17 @@ fn read_state_as(dir: &Path, locked: bool) -> ContainerState {
     };
     let stored = read();
     let monitor = (stored.monitor_pid, stored.monitor_start);
-    let was_running = stored.running();
+    let was_live = stored.live();
     let mut state = stored.effective();
-    if was_running && !state.running() {
+    if was_live && !state.live() {
         // The monitor may have recorded the exit and ended between our read
         // and its check: it writes before it ends, so what the file holds
         // now is final. Only a monitor that died without writing leaves
-        // `running` there, under its own pid (another one may have started
-        // the container again meanwhile).
+        // `running` (or `restarting`) there, under its own pid (another one
+        // may have started the container again meanwhile).
         let _lock = if locked { None } else { lock_state(dir) };
         let now = read();
-        if !now.running() || (now.monitor_pid, now.monitor_start) != monitor {
+        if !now.live() || (now.monitor_pid, now.monitor_start) != monitor {
             return now.effective();
         }
         state.finished = Some(crate::image::time::now());

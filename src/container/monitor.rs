@@ -101,11 +101,14 @@ pub fn run_detached(
             status: "restarting".into(),
             exit_code: Some(code),
             restart_count: restarts,
+            pid: None,
+            init_start: None,
+            finished: Some(time::now()),
             ..state
         };
         let _ = write_state(dir, &waiting);
-        std::thread::sleep(delay);
-        if super::stopped_by_user(dir) {
+        // `rless stop` of a restarting container wakes us with SIGTERM.
+        if sleep_or_signalled(delay) || super::stopped_by_user(dir) {
             finish(
                 dir,
                 code,
@@ -126,6 +129,35 @@ pub fn run_detached(
             }
         }
     }
+}
+
+/// Sleeps a restart back-off of `delay`; `true` if a termination signal
+/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) came meanwhile, which ends the
+/// restarts. Those signals must be blocked (a monitor forwards them, so
+/// they are): they are polled from a signalfd and left pending.
+pub fn sleep_or_signalled(delay: std::time::Duration) -> bool {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.add(s);
+    }
+    let Ok(sfd) = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+        std::thread::sleep(delay);
+        return false;
+    };
+    let mut fds = [rustix::event::PollFd::new(
+        &sfd,
+        rustix::event::PollFlags::IN,
+    )];
+    let timeout = rustix::event::Timespec {
+        tv_sec: delay.as_secs() as i64,
+        tv_nsec: delay.subsec_nanos() as i64,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&timeout)), Ok(n) if n > 0)
 }
 
 /// Starts the container once, with its output on two fresh pipes.
@@ -166,7 +198,7 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
     }
 }
 
-/// Records the exit, and removes the container when asked to.
+/// Records the exit, then removes the container when asked to.
 fn finish(
     dir: &Path,
     code: i32,
@@ -175,12 +207,6 @@ fn finish(
     driver: Option<String>,
     restarts: u32,
 ) {
-    if auto_remove {
-        if let Err(e) = remove(dir, true) {
-            eprintln!("rless monitor: cannot remove the container: {e}");
-        }
-        return;
-    }
     let state = ContainerState {
         status: "exited".into(),
         exit_code: Some(code),
@@ -192,6 +218,13 @@ fn finish(
     };
     if let Err(e) = write_state(dir, &state) {
         eprintln!("rless monitor: {e}");
+    }
+    // Recorded first: a container that cannot be removed keeps its real
+    // exit code, not the 137 of a monitor gone while `running`.
+    if auto_remove {
+        if let Err(e) = remove(dir, true) {
+            eprintln!("rless monitor: cannot remove the container: {e}");
+        }
     }
 }
 

@@ -669,10 +669,13 @@ fn start_foreground(
         let waiting = ContainerState {
             status: "restarting".into(),
             exit_code: Some(code),
+            pid: None,
+            init_start: None,
+            finished: Some(time::now()),
             ..state.clone()
         };
         let _ = container::write_state(dir, &waiting);
-        if wait_or_signalled(delay) || container::stopped_by_user(dir) {
+        if container::monitor::sleep_or_signalled(delay) || container::stopped_by_user(dir) {
             record_exit(dir, code, &state);
             return Ok((code, true));
         }
@@ -693,35 +696,6 @@ fn record_exit(dir: &Path, code: i32, state: &ContainerState) {
         ..Default::default()
     };
     let _ = container::write_state(dir, &done);
-}
-
-/// Sleeps `delay`; `true` if a termination signal came meanwhile (the
-/// forwarded signals are blocked here, so they are taken from a signalfd).
-fn wait_or_signalled(delay: std::time::Duration) -> bool {
-    use nix::sys::signal::Signal;
-    use nix::sys::signalfd::{SfdFlags, SignalFd};
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
-        set.add(s);
-    }
-    let Ok(sfd) = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
-        std::thread::sleep(delay);
-        return false;
-    };
-    let mut fds = [rustix::event::PollFd::new(
-        &sfd,
-        rustix::event::PollFlags::IN,
-    )];
-    let timeout = rustix::event::Timespec {
-        tv_sec: delay.as_secs() as i64,
-        tv_nsec: delay.subsec_nanos() as i64,
-    };
-    matches!(rustix::event::poll(&mut fds, Some(&timeout)), Ok(n) if n > 0)
 }
 
 /// `run -d`: forks the monitor, waits until the container runs (or fails
