@@ -490,3 +490,61 @@ fn lifecycle_container_prune() {
         );
     });
 }
+
+// ------------------------------------------------------------------ rmi of an image in use
+
+/// An image a container uses keeps its layers: `rmi` refuses it, `rmi -f`
+/// refuses it while the container runs (docker: "cannot be forced") and,
+/// once stopped, only untags it, so the container starts again. (`rmi -f`
+/// deleted the layers under a running container.)
+#[test]
+fn lifecycle_rmi_of_image_in_use() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_rmi_of_image_in_use", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let layers = ctx.layer_dirs();
+        assert!(!layers.is_empty());
+        let images = ctx.image_ids();
+        run_sh(ctx, &["--name", "user"], &format!("echo ready; {FOREVER}"));
+        wait_log(ctx, "user", "ready");
+        for force in [&["rmi", IMG][..], &["rmi", "-f", IMG]] {
+            let out = ctx.rless(force);
+            assert_eq!(
+                out.code,
+                Some(ERR_EXIT),
+                "{force:?} of a running container's image: {out}"
+            );
+            assert!(out.stderr.contains("in use"), "{out}");
+            assert_eq!(ctx.image_ids(), images, "{force:?} changed the images");
+            assert_eq!(ctx.layer_dirs(), layers, "{force:?} removed layers");
+        }
+        let out = ctx.ok(&["exec", "user", "ls", "/bin/busybox"]);
+        assert!(out.stdout.contains("busybox"), "{out}");
+
+        ctx.ok(&["stop", "-t", "1", "user"]);
+        let out = ctx.rless(&["rmi", IMG]);
+        assert_eq!(
+            out.code,
+            Some(ERR_EXIT),
+            "rmi of a stopped container's image: {out}"
+        );
+        let out = ctx.ok(&["rmi", "-f", IMG]);
+        assert!(out.stdout.contains("Untagged"), "{out}");
+        assert!(
+            !out.stdout.contains("Deleted"),
+            "the image must stay: {out}"
+        );
+        assert_eq!(ctx.image_ids(), images, "the image stays, dangling");
+        assert_eq!(ctx.layer_dirs(), layers, "rmi -f removed layers in use");
+        ctx.ok(&["start", "user"]);
+        wait_log(ctx, "user", "ready\nready");
+        ctx.ok(&["rm", "-f", "user"]);
+        // Unused and dangling now: prune takes it, layers and all.
+        ctx.ok(&["image", "prune"]);
+        assert!(ctx.image_ids().is_empty(), "{:?}", ctx.image_ids());
+        assert!(ctx.layer_dirs().is_empty(), "{:?}", ctx.layer_dirs());
+    });
+}

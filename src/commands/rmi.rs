@@ -1,5 +1,11 @@
 //! `rless rmi [-f] IMAGE…`: untag, and delete images with no names left,
 //! along with the layers and blobs no other image uses.
+//!
+//! An image a container uses is never deleted, since the container's root
+//! filesystem stacks its layers. Without `-f` that is an error; with `-f`
+//! (docker's rule) its names go and the image stays, dangling, until its
+//! containers are gone, and a running container's image is an error even
+//! with `-f`.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -10,7 +16,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Remove images even if containers use them, and all names of an image given by id.
+    /// Untag images even if stopped containers use them (the image itself
+    /// stays until they are removed), and all names of an image given by id.
     #[arg(short, long)]
     force: bool,
     /// Remove every image.
@@ -38,11 +45,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     for q in &queries {
         let img = find_image(&index, q)?;
         let users = containers_using(&store, img.id.hex());
-        if !a.force && !users.is_empty() {
+        if let Some(live) = users.iter().find(|u| u.live) {
             bail!(
-                "image {} is in use by container {}; remove it first or use -f",
-                q,
-                users.join(", ")
+                "image {q} is in use by running container {} (cannot be forced); stop and remove it first",
+                live.id
+            );
+        }
+        if !a.force && !users.is_empty() {
+            let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+            bail!(
+                "image {q} is in use by container {}; remove it first or use -f",
+                ids.join(", ")
             );
         }
         let by_name = q
@@ -83,8 +96,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 }
                 _ => {
                     messages.extend(img.names.iter().map(|n| format!("Untagged: {n}")));
-                    messages.push(format!("Deleted: {}", img.id));
-                    index.images.retain(|i| i.id != img.id);
+                    // Checked again under the exclusive lock: a container
+                    // made since keeps the image (dangling) too.
+                    if containers_using(&store, img.id.hex()).is_empty() {
+                        messages.push(format!("Deleted: {}", img.id));
+                        index.images.retain(|i| i.id != img.id);
+                    } else {
+                        index
+                            .images
+                            .iter_mut()
+                            .filter(|i| i.id == img.id)
+                            .for_each(|i| i.names.clear());
+                    }
                 }
             }
         }
@@ -110,8 +133,16 @@ pub fn collect(store: &Store) -> Result<u64> {
     Ok(freed)
 }
 
-/// Ids of containers whose config names this image (`containers/<id>/config.json`).
-pub fn containers_using(store: &Store, image_hex: &str) -> Vec<String> {
+/// A container that uses an image.
+pub struct User {
+    /// Its short id.
+    pub id: String,
+    /// Whether it runs (or waits to restart).
+    pub live: bool,
+}
+
+/// The containers whose config names this image (`containers/<id>/config.json`).
+pub fn containers_using(store: &Store, image_hex: &str) -> Vec<User> {
     let Ok(rd) = std::fs::read_dir(store.root().join("containers")) else {
         return vec![];
     };
@@ -127,6 +158,9 @@ pub fn containers_using(store: &Store, image_hex: &str) -> Vec<String> {
                 })
                 .unwrap_or(false)
         })
-        .map(|e| e.file_name().to_string_lossy().chars().take(12).collect())
+        .map(|e| User {
+            id: e.file_name().to_string_lossy().chars().take(12).collect(),
+            live: rless::container::read_state(&e.path()).live(),
+        })
         .collect()
 }
