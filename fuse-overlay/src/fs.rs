@@ -429,6 +429,48 @@ impl Overlay {
         Ok((n.layers.clone(), p))
     }
 
+    /// Before name `(parent, name)` of node `ino` is removed from `path` of
+    /// `layer`: if it is the node's last name, keeps the object reachable
+    /// as an orphan (see `tree`). A failure to open it only loses that.
+    pub(crate) fn keep_orphan(
+        &self,
+        ino: Option<u64>,
+        parent: u64,
+        name: &OsStr,
+        layer: u16,
+        path: &[u8],
+    ) {
+        let Some(ino) = ino else { return };
+        let last =
+            self.tree.read().unwrap().get(ino).is_some_and(|n| {
+                n.links.len() == 1 && n.links[0].0 == parent && n.links[0].1 == name
+            });
+        if !last {
+            return;
+        }
+        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let opened = rustix::fs::openat(
+            &self.layers[layer as usize].fd,
+            os(path),
+            flags,
+            Mode::empty(),
+        );
+        if let (Ok(fd), Some(n)) = (opened, self.tree.write().unwrap().get_mut(ino)) {
+            n.orphan = Some(crate::tree::Orphan {
+                layer,
+                fd: Arc::new(fd),
+            });
+        }
+    }
+
+    /// The orphan of node `ino`, if every name of its object is gone.
+    pub(crate) fn orphan(&self, ino: u64) -> Option<crate::tree::Orphan> {
+        let t = self.tree.read().unwrap();
+        t.get(ino)
+            .filter(|n| n.links.is_empty())
+            .and_then(|n| n.orphan.clone())
+    }
+
     /// Lookup with the namespace lock held (shared or exclusive).
     pub fn lookup_locked(&self, parent: u64, name: &OsStr) -> R<(u64, Stat, Vec<u16>)> {
         self.lookup_or_missing(parent, name)?.ok_or(Errno::NOENT)
@@ -562,12 +604,16 @@ impl Overlay {
         };
         match r {
             Ok((st, layers)) => reply.attr(&ttl(&layers), &self.attr(ino.0, &st)),
-            Err(Errno::NOENT) if fh.is_some() => {
-                // Unlinked but still open.
-                match self
-                    .file(fh.unwrap())
-                    .and_then(|f| rustix::fs::fstat(f.as_fd()))
-                {
+            Err(Errno::NOENT) => {
+                // Unlinked but still open (fstat sends no handle).
+                let st = match fh {
+                    Some(fh) => self.file(fh).and_then(|f| rustix::fs::fstat(f.as_fd())),
+                    None => self
+                        .orphan(ino.0)
+                        .ok_or(Errno::NOENT)
+                        .and_then(|o| rustix::fs::fstat(o.fd.as_fd())),
+                };
+                match st {
                     Ok(st) => reply.attr(&UPPER_TTL, &self.attr(ino.0, &st)),
                     Err(e) => reply.error(fuse_err(e)),
                 }

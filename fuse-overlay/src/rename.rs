@@ -91,6 +91,13 @@ impl Overlay {
             if d.layers[0] == UPPER && d.is_dir() {
                 self.drop_whiteouts(&dst_path, false)?;
             }
+            // The replaced object may still be open.
+            let dino = self
+                .tree
+                .read()
+                .unwrap()
+                .key_ino((self.layers[d.layers[0] as usize].dev, d.st.st_ino));
+            self.keep_orphan(dino, newparent, newname, d.layers[0], &dst_path);
         }
         self.clear_whiteout(&npp, newname.as_bytes())?;
         // 3. The old name's whiteout, made ahead so that a full disk fails

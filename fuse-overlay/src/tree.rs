@@ -29,11 +29,20 @@
 //! Nodes whose upper copy took over a lower object (copy-up, rename) are
 //! `pinned` and never freed: a fresh lookup through another lower hard link
 //! of the object would no longer find the copy.
+//!
+//! Orphans: an object whose last name is removed while the kernel still
+//! knows it may still be open (the usual open, unlink, use pattern of
+//! temporary files). Its node then keeps an `O_PATH` descriptor of the file
+//! ([`Orphan`]), through which fstat, fchmod, ftruncate and the like still
+//! reach it, as they do on any local filesystem; the descriptor goes when
+//! the kernel forgets the node.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 /// FUSE inode number of the root.
 pub(crate) const ROOT: u64 = 1;
@@ -59,6 +68,16 @@ pub(crate) struct Node {
     children: u32,
     /// Never freed (see the module notes).
     pinned: bool,
+    /// The object, once every name is gone (see the module notes).
+    pub orphan: Option<Orphan>,
+}
+
+/// A descriptor (`O_PATH`, not following symlinks) of an object with no
+/// name left, opened in `layer` before its last name went.
+#[derive(Debug, Clone)]
+pub(crate) struct Orphan {
+    pub layer: u16,
+    pub fd: Arc<OwnedFd>,
 }
 
 impl Node {
@@ -101,6 +120,7 @@ impl Tree {
                 lookups: 0,
                 children: 0,
                 pinned: true,
+                orphan: None,
             },
         );
         let mut keys = HashMap::new();
@@ -175,6 +195,10 @@ impl Tree {
     pub fn forget(&mut self, ino: u64, n: u64) {
         if let Some(node) = self.nodes.get_mut(&ino) {
             node.lookups = node.lookups.saturating_sub(n);
+            if node.lookups == 0 {
+                // Nothing can reach an orphan now (a pinned node stays).
+                node.orphan = None;
+            }
         }
         self.free_if_unused(ino);
     }
@@ -304,6 +328,7 @@ impl Tree {
                     lookups: 1,
                     children: 0,
                     pinned: false,
+                    orphan: None,
                 });
                 vec![(parent, name.to_owned())]
             }

@@ -22,8 +22,8 @@
 //!   it would hide the name instead of showing a device.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use fuser::{FileHandle, Request, TimeOrNow};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid};
@@ -169,6 +169,12 @@ fn open_flags(flags: i32, writeback: bool) -> OFlags {
     }
     let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC;
     OFlags::from_bits_retain((flags & keep) as u32) | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// The /proc path of an orphan's descriptor, which reaches the object
+/// when followed.
+fn orphan_path(o: &crate::tree::Orphan) -> std::path::PathBuf {
+    format!("/proc/self/fd/{}", o.fd.as_raw_fd()).into()
 }
 
 fn timespec(t: Option<TimeOrNow>) -> Timespec {
@@ -408,6 +414,7 @@ impl Overlay {
         } else {
             None
         };
+        self.keep_orphan(ino, parent, name, f.layers[0], &path);
         if f.layers[0] == UPPER {
             let removed = if f.is_dir() {
                 self.drop_whiteouts(&path, false).and_then(|()| {
@@ -490,7 +497,13 @@ impl Overlay {
         };
         {
             let _ns = self.ns.read().unwrap();
-            let (l, p) = self.locate(ino)?;
+            let (l, p) = match self.locate(ino) {
+                Err(Errno::NOENT) => {
+                    let of = (open_flags(flags, self.opts.writeback) - OFlags::NOFOLLOW) | trunc;
+                    return self.open_orphan(ino, of, write);
+                }
+                r => r?,
+            };
             if !write || l[0] == UPPER {
                 // Opened and entered under the lock, so that a copy-up
                 // (which takes it exclusively) finds this handle to move.
@@ -501,6 +514,18 @@ impl Overlay {
         let _ns = self.ns.write().unwrap();
         let p = self.ensure_upper(ino, flags & libc::O_TRUNC != 0)?;
         let fd = open(UPPER, &p)?;
+        Ok(self.add_file(fd, None))
+    }
+
+    /// Opens the orphan `ino` (see `tree`) again with `flags`: a process
+    /// opens `/proc/PID/fd/N` of a file it unlinked. A lower one cannot be
+    /// copied up without a name, so it opens only for reading.
+    fn open_orphan(&self, ino: u64, flags: OFlags, write: bool) -> R<u64> {
+        let o = self.orphan(ino).ok_or(Errno::NOENT)?;
+        if write && o.layer != UPPER {
+            return Err(Errno::NOENT);
+        }
+        let fd = rustix::fs::open(orphan_path(&o), flags, Mode::empty())?;
         Ok(self.add_file(fd, None))
     }
 
@@ -518,10 +543,35 @@ impl Overlay {
         kill: Option<Unprivileged>,
     ) -> R<Stat> {
         let _ns = self.ns.write().unwrap();
-        let path = self.ensure_upper(ino, size == Some(0))?;
+        // An orphan (see `tree`) is reached through its descriptor, by an
+        // absolute /proc path, which must be followed.
+        let (path, orphan) = match self.ensure_upper(ino, size == Some(0)) {
+            Err(Errno::NOENT) => {
+                let o = self.orphan(ino).ok_or(Errno::NOENT)?;
+                let st = rustix::fs::fstat(o.fd.as_fd())?;
+                if o.layer != UPPER || FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+                    // Nothing to copy up to without a name: only the
+                    // kernel's own time updates (after an unlink, with the
+                    // writeback cache) are taken, and dropped.
+                    let times_only =
+                        mode.is_none() && uid.is_none() && gid.is_none() && size.is_none();
+                    return if times_only {
+                        Ok(st)
+                    } else {
+                        Err(Errno::NOENT)
+                    };
+                }
+                (orphan_path(&o).into_os_string().into_vec(), Some(o))
+            }
+            r => (r?, None),
+        };
+        let (at, nofollow) = match orphan {
+            Some(_) => (AtFlags::empty(), OFlags::empty()),
+            None => (AtFlags::SYMLINK_NOFOLLOW, OFlags::NOFOLLOW),
+        };
         let upper = &self.layers[0].fd;
         if let Some(who) = kill.filter(|_| mode.is_none()) {
-            let st = rustix::fs::statat(upper, os(&path), AtFlags::SYMLINK_NOFOLLOW)?;
+            let st = rustix::fs::statat(upper, os(&path), at)?;
             let change = self.without_setid(&st, &who);
             if let Some(m) = change.filter(|_| !self.capable_fsetid(&who)) {
                 rustix::fs::chmodat(upper, os(&path), m, AtFlags::empty())?;
@@ -541,7 +591,7 @@ impl Overlay {
                 os(&path),
                 uid.map(|u| Uid::from_raw(self.opts.uid_map.to_outside(u))),
                 gid.map(|g| Gid::from_raw(self.opts.gid_map.to_outside(g))),
-                AtFlags::SYMLINK_NOFOLLOW,
+                at,
             )?;
         }
         if let Some(sz) = size {
@@ -552,7 +602,7 @@ impl Overlay {
                     let fd = rustix::fs::openat(
                         upper,
                         os(&path),
-                        OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        OFlags::WRONLY | nofollow | OFlags::CLOEXEC,
                         Mode::empty(),
                     )?;
                     rustix::fs::ftruncate(&fd, sz)?;
@@ -564,9 +614,12 @@ impl Overlay {
                 last_access: timespec(atime),
                 last_modification: timespec(mtime),
             };
-            rustix::fs::utimensat(upper, os(&path), &ts, AtFlags::SYMLINK_NOFOLLOW)?;
+            rustix::fs::utimensat(upper, os(&path), &ts, at)?;
         }
-        self.statat(UPPER, &path)
+        match orphan {
+            Some(o) => rustix::fs::fstat(o.fd.as_fd()),
+            None => self.statat(UPPER, &path),
+        }
     }
 
     pub fn do_setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> R<()> {
