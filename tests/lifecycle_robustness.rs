@@ -247,9 +247,10 @@ fn lifecycle_start_after_killed_monitor() {
 
 /// A container waiting out its restart back-off (`restarting`) still
 /// belongs to its monitor: `ps` lists it, `rm` refuses it without -f,
-/// `stop` ends it without waiting for the back-off, `rm -f` removes it and
-/// its monitor, and a monitor killed in the back-off leaves it exited with
-/// its last exit code (it said `restarting` for ever).
+/// `stop` and `kill` end it without waiting for the back-off, `rm -f`
+/// removes it and its monitor, and a monitor killed in the back-off leaves
+/// it exited with its last exit code (it said `restarting` for ever).
+/// `wait` returns at the next exit, restarts included, as docker's does.
 #[test]
 fn lifecycle_restarting_container() {
     if !have_busybox() {
@@ -258,9 +259,16 @@ fn lifecycle_restarting_container() {
     for_each_user("lifecycle_restarting_container", |ctx| {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
-        for name in ["rs1", "rs2", "rs3"] {
+        for name in ["rs1", "rs2", "rs3", "rs4"] {
             run_sh(ctx, &["--name", name, "--restart", "always"], "exit 3");
         }
+        run_sh(
+            ctx,
+            &["--name", "rw", "--restart", "always"],
+            "sleep 1; exit 5",
+        );
+        let out = ctx.ok(&["wait", "rw"]);
+        assert_eq!(out.stdout.trim(), "5", "wait returns at each exit: {out}");
         // Each run exits at once, so the back-off doubles from 0.1 s: after
         // six restarts it is 6.4 s, time enough to act within one.
         let backing_off = |name: &str| {
@@ -325,9 +333,21 @@ fn lifecycle_restarting_container() {
         assert_eq!(state_of(&st)["Running"], false, "{st}");
         ctx.ok(&["rm", "rs2"]);
 
-        let st = backing_off("rs3");
+        backing_off("rs3");
+        ctx.ok(&["kill", "rs3"]);
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                state_of(&inspect(ctx, "rs3"))["Status"] == "exited"
+            }),
+            "kill must end a restarting container: {}",
+            inspect(ctx, "rs3")
+        );
+        ctx.ok(&["rm", "rs3"]);
+        ctx.ok(&["rm", "-f", "rw"]);
+
+        let st = backing_off("rs4");
         let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
-        ctx.ok(&["rm", "-f", "rs3"]);
+        ctx.ok(&["rm", "-f", "rs4"]);
         assert!(
             eventually(Duration::from_secs(5), || !pid_alive(monitor)),
             "rm -f must end the monitor of a restarting container"

@@ -70,7 +70,7 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
     let sig =
         control::parse_signal(&a.signal).ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
     each(ctx, &a.containers, |name, dir| {
-        control::signal(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
+        control::kill(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
         println!("{name}");
         Ok(())
     })
@@ -78,7 +78,7 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
 
 pub fn wait(ctx: &Ctx, a: WaitArgs) -> Result<ExitCode> {
     each(ctx, &a.containers, |_, dir| {
-        let s = control::wait_stopped(dir, None).expect("no timeout");
+        let s = control::wait_exit(dir);
         println!("{}", s.exit_code.unwrap_or(0));
         Ok(())
     })

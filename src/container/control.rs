@@ -134,76 +134,123 @@ pub fn unpause(dir: &Path) -> Result<(), ContainerError> {
     update_state(dir, |s| std::mem::take(&mut s.paused))
 }
 
-/// Waits until the container is no longer running, or `timeout` passes.
-pub fn wait_stopped(dir: &Path, timeout: Option<Duration>) -> Option<ContainerState> {
+/// SIGTERM, then SIGKILL after `grace`; returns the final state. The
+/// container's restart policy will not start it again.
+pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerError> {
+    end(dir, Signal::SIGTERM, grace).ok_or_else(|| ContainerError::Io {
+        op: "stop",
+        path: dir.to_path_buf(),
+        source: std::io::Error::other("it still runs after SIGKILL"),
+    })
+}
+
+/// For `rm -f` and `system reset`: SIGKILL, no grace, and no restart;
+/// `None` if it is still live 10 s later.
+pub fn kill_now(dir: &Path) -> Option<ContainerState> {
+    end(dir, Signal::SIGKILL, Duration::ZERO)
+}
+
+/// `rless kill`: sends `sig` to the init. SIGKILL, SIGTERM, SIGINT and
+/// SIGQUIT also end the restart policy (docker's "manually stopped"); a
+/// container in its restart back-off is ended by any signal, as docker
+/// tells the monitor to exit on its next event.
+pub fn kill(dir: &Path, sig: Signal) -> Result<(), ContainerError> {
+    let state = read_state(dir);
+    if state.status == "restarting" {
+        super::mark_stopped(dir, true);
+        wake_monitor(&state);
+        return Ok(());
+    }
+    if matches!(
+        sig,
+        Signal::SIGKILL | Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT
+    ) && state.running()
+    {
+        super::mark_stopped(dir, true);
+    }
+    signal(dir, sig).map(drop)
+}
+
+/// Ends the container for good: marks it stopped (so its restart policy
+/// does not start it again), then, until it is no longer live, sends a
+/// running init `first` (unpausing it for SIGTERM) and SIGKILL once `grace`
+/// has passed, and wakes a monitor waiting out its back-off (SIGTERM, see
+/// [`super::monitor::sleep_or_signalled`]). Every round reads the state
+/// afresh: the monitor may start the container again (it checked the mark
+/// just before it was made) or begin a back-off at any moment. `None` if it
+/// is still live 10 s after `grace`.
+fn end(dir: &Path, first: Signal, grace: Duration) -> Option<ContainerState> {
+    super::mark_stopped(dir, true);
     let start = Instant::now();
     let mut delay = Duration::from_millis(2);
+    // The init signalled, when, and whether SIGKILL went too.
+    let mut sent: Option<(i32, Instant, bool)> = None;
     loop {
         let s = read_state(dir);
         if !s.live() {
             return Some(s);
         }
-        if timeout.is_some_and(|t| start.elapsed() >= t) {
+        if start.elapsed() >= grace + Duration::from_secs(10) {
             return None;
+        }
+        if s.status == "restarting" {
+            wake_monitor(&s);
+        } else if let Some(init) = s.pid.filter(|_| process_alive(s.pid, s.init_start)) {
+            match sent {
+                Some((pid, at, killed)) if pid == init => {
+                    if !killed && at.elapsed() >= grace {
+                        let _ = signal(dir, Signal::SIGKILL);
+                        sent = Some((pid, at, true));
+                    }
+                }
+                // A new init (or none signalled yet).
+                _ => {
+                    if first == Signal::SIGTERM && s.paused {
+                        // A paused container must run to act on SIGTERM.
+                        let _ = unpause(dir);
+                    }
+                    let _ = signal(dir, first);
+                    sent = Some((init, Instant::now(), first == Signal::SIGKILL));
+                }
+            }
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(50));
     }
 }
 
-/// SIGTERM, then SIGKILL after `grace`; returns the final state. The
-/// container's restart policy will not start it again.
-pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerError> {
-    super::mark_stopped(dir, true);
-    match signal(dir, Signal::SIGTERM) {
-        // A paused container must run to act on SIGTERM.
-        Ok(s) if s.paused => {
-            let _ = unpause(dir);
-        }
-        Ok(_) => {}
-        Err(ContainerError::NotRunning) => return Ok(end_restarts(dir)),
-        Err(e) => return Err(e),
-    }
-    if let Some(s) = wait_stopped(dir, Some(grace)) {
-        return Ok(s);
-    }
-    let _ = signal(dir, Signal::SIGKILL);
-    Ok(wait_stopped(dir, Some(Duration::from_secs(10))).unwrap_or_else(|| read_state(dir)))
-}
-
-/// For `rm -f` and `system reset`: SIGKILL, no grace, and no restart;
-/// `None` if it is still live 10 s later.
-pub fn kill_now(dir: &Path) -> Option<ContainerState> {
-    super::mark_stopped(dir, true);
-    if signal(dir, Signal::SIGKILL).is_err() {
-        return Some(end_restarts(dir));
-    }
-    wait_stopped(dir, Some(Duration::from_secs(10)))
-}
-
-/// A container that is not running but may be `restarting`, already
-/// marked stopped by the user: wakes its monitor from the back-off
-/// (SIGTERM, see [`super::monitor::sleep_or_signalled`]) and waits until
-/// it records the exit; returns the state then.
-fn end_restarts(dir: &Path) -> ContainerState {
-    let s = read_state(dir);
-    if s.status != "restarting" {
-        return s;
-    }
+/// Wakes a monitor from its restart back-off (it then records the exit,
+/// as the container is marked stopped).
+fn wake_monitor(s: &ContainerState) {
     if let Some(pid) = s
         .monitor_pid
         .filter(|_| process_alive(s.monitor_pid, s.monitor_start))
     {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
     }
-    // The monitor may have been starting the container again meanwhile: it
-    // is then running, and gets the usual stop.
-    match wait_stopped(dir, Some(Duration::from_secs(10))) {
-        Some(s) => s,
-        None => {
-            let _ = signal(dir, Signal::SIGKILL);
-            wait_stopped(dir, Some(Duration::from_secs(10))).unwrap_or_else(|| read_state(dir))
+}
+
+/// `rless wait`: waits for the container's next exit, as docker does: the
+/// end of the current run, restarts included (a container waiting out its
+/// back-off: the end of its next run), or at once if it is not live.
+pub fn wait_exit(dir: &Path) -> ContainerState {
+    let first = read_state(dir);
+    let mut delay = Duration::from_millis(2);
+    loop {
+        let s = read_state(dir);
+        let exited = match first.status.as_str() {
+            "running" => !s.running() || s.started != first.started,
+            "restarting" => {
+                s.status == "restarting"
+                    && (s.finished, s.restart_count) != (first.finished, first.restart_count)
+            }
+            _ => true,
+        };
+        if exited || !s.live() {
+            return s;
         }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(50));
     }
 }
 

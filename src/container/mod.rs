@@ -378,7 +378,8 @@ fn read_state_as(dir: &Path, locked: bool) -> ContainerState {
         if !now.live() || (now.monitor_pid, now.monitor_start) != monitor {
             return now.effective();
         }
-        state.finished = Some(crate::image::time::now());
+        // A `restarting` record has its exit time already.
+        state.finished = state.finished.or(Some(crate::image::time::now()));
         let _ = write_json_atomically(dir, "state.json", &state);
     }
     state

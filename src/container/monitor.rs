@@ -198,7 +198,11 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
     }
 }
 
-/// Records the exit, then removes the container when asked to.
+/// Removes the container when asked to, or records the exit: also when
+/// the removal failed and left the container, so that it keeps its real
+/// exit code, not the 137 of a monitor gone while `running`. (Removal
+/// comes first: a container recorded `exited` could be started again by
+/// `rless start` or `restart` while its directory goes away.)
 fn finish(
     dir: &Path,
     code: i32,
@@ -207,6 +211,15 @@ fn finish(
     driver: Option<String>,
     restarts: u32,
 ) {
+    if auto_remove {
+        match remove(dir, true) {
+            Ok(()) => return,
+            Err(e) => eprintln!("rless monitor: cannot remove the container: {e}"),
+        }
+        if !dir.join("state.json").exists() {
+            return;
+        }
+    }
     let state = ContainerState {
         status: "exited".into(),
         exit_code: Some(code),
@@ -218,13 +231,6 @@ fn finish(
     };
     if let Err(e) = write_state(dir, &state) {
         eprintln!("rless monitor: {e}");
-    }
-    // Recorded first: a container that cannot be removed keeps its real
-    // exit code, not the 137 of a monitor gone while `running`.
-    if auto_remove {
-        if let Err(e) = remove(dir, true) {
-            eprintln!("rless monitor: cannot remove the container: {e}");
-        }
     }
 }
 
