@@ -31,7 +31,7 @@ fn setup_image(ctx: &Ctx) -> bool {
         bb,
         &[
             "sh", "cat", "echo", "ls", "rm", "mv", "mount", "sleep", "true", "chmod", "chgrp",
-            "stat", "truncate",
+            "stat", "truncate", "ln",
         ],
     );
     fs::write(dir.join("data/keep"), "kept\n").unwrap();
@@ -205,7 +205,8 @@ fn fuse_driver_writeback_reaches_commit_and_diff() {
             IMG,
             "sh",
             "-c",
-            "exec 3>/data/open; echo pending >&3; echo ready > /tmp/ready; sleep 60",
+            "exec 3>/data/open; echo pending >&3; rm /data/gone; echo x > /data/hl1; \
+             ln /data/hl1 /data/hl2; echo ready > /tmp/ready; sleep 60",
         ]);
         let seen = cat_when(ctx, "fw", "/tmp/ready", "ready");
         assert!(seen.contains("ready"), "the container wrote: {seen:?}");
@@ -217,12 +218,26 @@ fn fuse_driver_writeback_reaches_commit_and_diff() {
         );
         let diff = ctx.ok(&["diff", "fw"]);
         assert!(diff.stdout.contains("A /data/open"), "{diff}");
+        // The deletion's cached times once made the server fail, and the
+        // commit's syncfs with it.
         ctx.ok(&["commit", "fw", "fwimg"]);
         let out = ctx.ok(&["run", "--rm", "fwimg", "cat", "/data/open"]);
         assert_eq!(
             out.stdout, "pending\n",
             "the commit holds the unclosed write: {out}"
         );
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "fwimg",
+            "sh",
+            "-c",
+            "ls /data; stat -c %i /data/hl1 /data/hl2",
+        ]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(!lines.contains(&"gone"), "deleted before the commit: {out}");
+        let inodes = &lines[lines.len() - 2..];
+        assert_eq!(inodes[0], inodes[1], "commit keeps hard links: {out}");
         ctx.ok(&["rm", "-f", "fw"]);
         ctx.ok(&["rmi", "fwimg"]);
     });

@@ -161,7 +161,7 @@ pub fn commit(
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
         let mut b = tar::Builder::new(gz);
-        append_tree(&mut b, &upper, Path::new(""), owner, true)?;
+        append_tree(&mut b, &upper, owner, true)?;
         let gz = b.into_inner().map_err(|source| ImportError::Source {
             path: upper.clone(),
             source,

@@ -14,11 +14,12 @@ use super::platform::Platform;
 use super::reference::Reference;
 use super::store::{ImageRecord, LayerRecord, Store, StoreError};
 use super::time;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +86,7 @@ pub fn import_dir(
     let root = dir.to_path_buf();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let mut b = tar::Builder::new(writer);
-        append_tree(&mut b, &root, Path::new(""), owner, false)?;
+        append_tree(&mut b, &root, owner, false)?;
         b.into_inner()
             .map(drop)
             .map_err(|source| ImportError::Source {
@@ -110,58 +111,67 @@ pub fn import_dir(
     finish(store, name, ingested?, LAYER_TAR)
 }
 
-/// Appends the tree under `root/rel` to a tar. Files of `owner` become
-/// root's. With `upper`, the tree is an overlay upper layer and its
-/// whiteouts (0:0 character devices) and opaque directories
-/// (`user.overlay.opaque`) become OCI `.wh.` entries.
+/// Appends the tree under `root` to a tar. Files of `owner` become root's.
+/// With `upper`, the tree is an overlay upper layer: its whiteouts (0:0
+/// character devices) and opaque directories (`user.overlay.opaque`)
+/// become OCI `.wh.` entries, and the overlay's own xattrs are left out
+/// (escaped ones are stored under their own names). Hard links stay links
+/// (tar link entries to the first name), and xattrs go in PAX records.
 pub(crate) fn append_tree<W: io::Write>(
     b: &mut tar::Builder<W>,
     root: &Path,
-    rel: &Path,
     owner: (u32, u32),
     upper: bool,
 ) -> Result<(), ImportError> {
-    let path = root.join(rel);
-    let err = |source| ImportError::Source {
-        path: path.clone(),
-        source,
+    let mut walk = TreeWalk {
+        root,
+        owner,
+        upper,
+        links: HashMap::new(),
     };
-    let meta = fs::symlink_metadata(&path).map_err(err)?;
-    let ft = meta.file_type();
-    {
-        use std::os::unix::fs::FileTypeExt;
+    walk.append(b, Path::new(""))
+}
+
+/// One [`append_tree`].
+struct TreeWalk<'a> {
+    root: &'a Path,
+    owner: (u32, u32),
+    upper: bool,
+    /// The first name of each file with several, by (device, inode).
+    links: HashMap<(u64, u64), PathBuf>,
+}
+
+impl TreeWalk<'_> {
+    /// Appends `rel` (and what is under it).
+    fn append<W: io::Write>(
+        &mut self,
+        b: &mut tar::Builder<W>,
+        rel: &Path,
+    ) -> Result<(), ImportError> {
+        let (root, owner, upper) = (self.root, self.owner, self.upper);
+        let path = root.join(rel);
+        let err = |source| ImportError::Source {
+            path: path.clone(),
+            source,
+        };
+        let meta = fs::symlink_metadata(&path).map_err(err)?;
+        let ft = meta.file_type();
         if ft.is_socket() {
             return Ok(());
         }
-    }
-    let escaped = rel
-        .file_name()
-        .and_then(|n| fuse_overlay::layout::unescape(n.as_bytes()));
-    if upper && escaped.is_some() {
-        // fuse-overlay's stored form of a name that starts with `.wh.`:
-        // in an OCI layer such a name means a deletion.
-        eprintln!(
-            "rless: warning: /{} left out: an image layer cannot hold a name that starts with .wh.",
-            rel.with_file_name(OsStr::from_bytes(escaped.unwrap_or_default()))
-                .display()
-        );
-        return Ok(());
-    }
-    let mut h = tar::Header::new_gnu();
-    h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-    if meta.uid() == owner.0 {
-        h.set_uid(0);
-    }
-    if meta.gid() == owner.1 {
-        h.set_gid(0);
-    }
-    let name = if rel.as_os_str().is_empty() {
-        PathBuf::from("./")
-    } else {
-        rel.to_path_buf()
-    };
-    {
-        use std::os::unix::fs::FileTypeExt;
+        let escaped = rel
+            .file_name()
+            .and_then(|n| fuse_overlay::layout::unescape(n.as_bytes()));
+        if upper && escaped.is_some() {
+            // fuse-overlay's stored form of a name that starts with `.wh.`:
+            // in an OCI layer such a name means a deletion.
+            eprintln!(
+                "rless: warning: /{} left out: an image layer cannot hold a name that starts with .wh.",
+                rel.with_file_name(OsStr::from_bytes(escaped.unwrap_or_default()))
+                    .display()
+            );
+            return Ok(());
+        }
         if upper && ft.is_char_device() && meta.rdev() == 0 {
             // A whiteout: `.wh.NAME` in the same directory.
             let file = rel
@@ -171,34 +181,112 @@ pub(crate) fn append_tree<W: io::Write>(
             let wh = rel.with_file_name(format!("{}{file}", fuse_overlay::layout::WHITEOUT_PREFIX));
             return append_marker(b, &wh, &meta).map_err(err);
         }
-    }
-    if ft.is_dir() {
-        h.set_size(0);
-        b.append_data(&mut h, &name, io::empty()).map_err(err)?;
-        if upper && is_opaque(&path) {
-            append_marker(b, &rel.join(fuse_overlay::layout::OPAQUE_MARKER), &meta).map_err(err)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        if meta.uid() == owner.0 {
+            h.set_uid(0);
         }
-        let mut children: Vec<_> = fs::read_dir(&path)
-            .map_err(err)?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(err)?;
-        children.sort();
-        for c in children {
-            append_tree(b, root, &rel.join(c), owner, upper)?;
+        if meta.gid() == owner.1 {
+            h.set_gid(0);
         }
-    } else if ft.is_symlink() {
-        let target = fs::read_link(&path).map_err(err)?;
-        h.set_size(0);
-        b.append_link(&mut h, &name, &target).map_err(err)?;
-    } else if ft.is_file() {
-        let f = fs::File::open(&path).map_err(err)?;
-        b.append_data(&mut h, &name, f).map_err(err)?;
-    } else {
-        h.set_size(0);
-        b.append_data(&mut h, &name, io::empty()).map_err(err)?;
+        let name = if rel.as_os_str().is_empty() {
+            PathBuf::from("./")
+        } else {
+            rel.to_path_buf()
+        };
+        if !ft.is_dir() && meta.nlink() > 1 {
+            match self.links.entry((meta.dev(), meta.ino())) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.set_size(0);
+                    return b.append_link(&mut h, &name, first.get()).map_err(err);
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(name.clone());
+                }
+            }
+        }
+        let xattrs = xattrs_of(&path, upper).map_err(err)?;
+        if !xattrs.is_empty() {
+            let records: Vec<(String, &[u8])> = xattrs
+                .iter()
+                .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
+                .collect();
+            b.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
+                .map_err(err)?;
+        }
+        if ft.is_dir() {
+            h.set_size(0);
+            b.append_data(&mut h, &name, io::empty()).map_err(err)?;
+            if upper && is_opaque(&path) {
+                append_marker(b, &rel.join(fuse_overlay::layout::OPAQUE_MARKER), &meta)
+                    .map_err(err)?;
+            }
+            let mut children: Vec<_> = fs::read_dir(&path)
+                .map_err(err)?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            children.sort();
+            for c in children {
+                self.append(b, &rel.join(c))?;
+            }
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&path).map_err(err)?;
+            h.set_size(0);
+            b.append_link(&mut h, &name, &target).map_err(err)?;
+        } else if ft.is_file() {
+            let f = fs::File::open(&path).map_err(err)?;
+            b.append_data(&mut h, &name, f).map_err(err)?;
+        } else {
+            h.set_size(0);
+            b.append_data(&mut h, &name, io::empty()).map_err(err)?;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The xattrs of `path` to record, by name. In an upper layer the
+/// overlay's own are left out and escaped ones take their own names.
+/// Those that cannot be read (no permission: `trusted.*` without root)
+/// are left out too.
+fn xattrs_of(path: &Path, upper: bool) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut names = vec![0u8; 1024];
+    let n = loop {
+        match rustix::fs::llistxattr(path, &mut names) {
+            Ok(n) => break n,
+            Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
+            Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut out = Vec::new();
+    for stored in names[..n].split(|c| *c == 0).filter(|n| !n.is_empty()) {
+        let shown = if upper {
+            match fuse_overlay::layout::xattr_shown(stored) {
+                Some(s) => s.into_owned(),
+                None => continue,
+            }
+        } else {
+            stored.to_vec()
+        };
+        let Ok(key) = String::from_utf8(shown) else {
+            continue;
+        };
+        let mut value = vec![0u8; 256];
+        let got = loop {
+            match rustix::fs::lgetxattr(path, OsStr::from_bytes(stored), &mut value) {
+                Ok(n) => break Some(n),
+                Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+                Err(_) => break None,
+            }
+        };
+        if let Some(n) = got {
+            value.truncate(n);
+            out.push((key, value));
+        }
+    }
+    Ok(out)
 }
 
 /// An empty regular file entry (whiteout or opaque marker).
@@ -269,4 +357,91 @@ fn finish(
         os: host.os,
     };
     Ok(super::add_image(store, record)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Entries of a tar: name, type, link target, and xattrs from PAX.
+    type Listed = Vec<(
+        String,
+        tar::EntryType,
+        Option<String>,
+        Vec<(String, Vec<u8>)>,
+    )>;
+
+    fn list(tar: &[u8]) -> Listed {
+        let mut a = tar::Archive::new(tar);
+        let mut out = Vec::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let link = e
+                .link_name()
+                .unwrap()
+                .map(|l| l.to_string_lossy().into_owned());
+            let mut x = Vec::new();
+            if let Some(pax) = e.pax_extensions().unwrap() {
+                for p in pax {
+                    let p = p.unwrap();
+                    if let Some(k) = p.key().unwrap().strip_prefix("SCHILY.xattr.") {
+                        x.push((k.to_string(), p.value_bytes().to_vec()));
+                    }
+                }
+            }
+            out.push((name, e.header().entry_type(), link, x));
+        }
+        out
+    }
+
+    #[test]
+    fn hard_links_and_xattrs_are_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir(root.join("dir")).unwrap();
+        fs::write(root.join("a"), b"shared").unwrap();
+        fs::hard_link(root.join("a"), root.join("dir/b")).unwrap();
+        let set = |p: &str, k: &str, v: &[u8]| {
+            rustix::fs::lsetxattr(root.join(p), k, v, rustix::fs::XattrFlags::empty())
+        };
+        if set("a", "user.test", b"v1").is_err() {
+            eprintln!("SKIP: no user xattrs on {}", root.display());
+            return;
+        }
+        set("a", "user.overlay.overlay.nested", b"v2").unwrap();
+        set("dir", "user.overlay.opaque", b"y").unwrap();
+        let owner = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        let mut b = tar::Builder::new(Vec::new());
+        append_tree(&mut b, root, owner, true).unwrap();
+        let listed = list(&b.into_inner().unwrap());
+        let entry = |n: &str| {
+            listed
+                .iter()
+                .find(|e| e.0 == n)
+                .unwrap_or_else(|| panic!("no {n} in {listed:?}"))
+        };
+        // `a` sorts before `dir`: it is the file, `dir/b` the link to it.
+        let a = entry("a");
+        assert_eq!(a.1, tar::EntryType::Regular);
+        let mut x = a.3.clone();
+        x.sort();
+        assert_eq!(
+            x,
+            [
+                ("user.overlay.nested".to_string(), b"v2".to_vec()),
+                ("user.test".to_string(), b"v1".to_vec())
+            ],
+            "escaped xattrs under their own names"
+        );
+        let b = entry("dir/b");
+        assert_eq!(b.1, tar::EntryType::Link);
+        assert_eq!(b.2.as_deref(), Some("a"));
+        // The overlay's own xattr became the opaque marker, not a record.
+        assert!(entry("dir").3.is_empty(), "{listed:?}");
+        entry("dir/.wh..wh..opq");
+    }
 }
