@@ -343,7 +343,7 @@ fn ctrfs_cp_stopped() {
         ctx.ok(&["rm", "c2"]);
         nothing_left(ctx);
 
-        // fuse-overlay: the view is served by the helper itself.
+        // fuse-overlay: the view is served by a child of the helper.
         let out = ctx.ok(&[
             "run",
             "-d",
@@ -368,9 +368,52 @@ fn ctrfs_cp_stopped() {
         assert_eq!(t["made"].2, b"fuse\n");
         let upper = ctx.root.join("containers").join(&id).join("upper");
         assert!(upper.join("etc/group").is_file());
+        killed_cp_into_fuse_view(ctx, &upper);
         ctx.ok(&["rm", "f1"]);
         nothing_left(ctx);
     });
+}
+
+/// A `cp` into a stopped fuse-overlay container killed while its helper
+/// has a file open on the view (the tar on stdin stalls mid-file): the
+/// helper goes with it. (It served the view with its own threads, which
+/// died first; closing the file then waited for ever for an answer, an
+/// unkillable process holding the container's lock.)
+fn killed_cp_into_fuse_view(ctx: &Ctx, upper: &Path) {
+    use std::io::Write;
+    let mut cp = ctx
+        .rless_cmd(&["cp", "-", "f1:/"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = cp.stdin.take().unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_path("stalled").unwrap();
+    h.set_size(1 << 20);
+    h.set_mode(0o644);
+    h.set_cksum();
+    stdin.write_all(h.as_bytes()).unwrap();
+    stdin.write_all(&[b'x'; 65536]).unwrap();
+    let open = eventually(Duration::from_secs(30), || upper.join("stalled").exists());
+    cp.kill().unwrap();
+    cp.wait().unwrap();
+    drop(stdin);
+    assert!(open, "the helper never made the file");
+    let store = ctx.root.to_string_lossy().to_string();
+    let helpers = || -> Vec<_> {
+        host_processes()
+            .into_iter()
+            .filter(|p| p.args.iter().any(|a| a == &store))
+            .filter(|p| p.args.iter().any(|a| a == "cp"))
+            .collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || helpers().is_empty()),
+        "the helper of a killed cp stays: {:?}",
+        helpers()
+    );
 }
 
 #[test]

@@ -13,13 +13,17 @@
 //!   entered a user namespace with the container's id mapping; the agent
 //!   unshares a mount namespace of its own and mounts the container's
 //!   layers there, read-write (kernel overlayfs, or fuse-overlay served by
-//!   the agent's own threads) so writes land in the writable layer with
+//!   a child of the agent, [`ViewServer`]) so writes land in the writable layer with
 //!   copy-up and whiteouts handled by the union filesystem; or read-only
 //!   with the writable layer as the top lower layer, which leaves a
 //!   running container's layer untouched. Volumes are not part of a view.
 //!
 //! The agent's mounts live in its private namespace and vanish when it
-//! exits, so a killed command leaves nothing mounted. The host side runs
+//! exits, so a killed command leaves nothing mounted. A fuse-overlay view
+//! is served by a child process, never by the agent's own threads: a
+//! killed process closes its files after its threads are gone, and a file
+//! on a mount its own threads served would wait for an answer for ever
+//! (an unkillable agent, holding the container's lock). The host side runs
 //! in the command with `/` as its root. The agent writes nothing to the
 //! terminal: a failure while streaming goes to the command over a status
 //! pipe and is reported as one line.
@@ -200,7 +204,7 @@ fn agent_main(access: &Access, sock: UnixStream, mut status: File) -> i32 {
     let mut say = |m: &str| {
         let _ = status.write_all(m.as_bytes());
     };
-    // Held until exit: a fuse-overlay view's server threads.
+    // Held until exit: a fuse-overlay view's server.
     let (tree, _fuse) = match enter(access) {
         Ok(t) => t,
         Err(e) => {
@@ -267,7 +271,7 @@ fn agent_main(access: &Access, sock: UnixStream, mut status: File) -> i32 {
 }
 
 /// Gets the agent to the container's root.
-fn enter(access: &Access) -> Result<(Tree, Option<fuse_overlay::MountHandle>), AgentError> {
+fn enter(access: &Access) -> Result<(Tree, Option<ViewServer>), AgentError> {
     match access {
         Access::Join(pid) => {
             join(*pid)?;
@@ -325,7 +329,7 @@ fn mount_view(
     target: &Path,
     writable: bool,
     fuse: bool,
-) -> Result<Option<fuse_overlay::MountHandle>, AgentError> {
+) -> Result<Option<ViewServer>, AgentError> {
     let fail =
         |e: String| AgentError::Container(format!("cannot mount the container's layers: {e}"));
     if !fuse && l.driver != Driver::FuseOverlay {
@@ -341,19 +345,68 @@ fn mount_view(
             Err(_) => {}
         }
     }
-    let cfg = fuse_overlay::Config {
+    let layers = fuse_overlay::Layers {
         lower: l.lower.iter().map(|x| l.layers_dir.join(x)).collect(),
         upper: l.upper.clone(),
         work: l.work.clone(),
-        mountpoint: target.to_path_buf(),
         options: fuse_overlay::Options {
             xattrs: true,
             ..Default::default()
         },
     };
-    fuse_overlay::mount(cfg)
-        .map(Some)
-        .map_err(|e| fail(e.to_string()))
+    let conn = fuse_overlay::mount_connection(target).map_err(|e| fail(e.to_string()))?;
+    ViewServer::start(conn, layers).map(Some).map_err(fail)
+}
+
+/// The process serving a fuse-overlay view: a child of the agent (see the
+/// module notes), which dies with it (after the agent's files are closed:
+/// the parent-death signal comes after them). Nothing to do on drop.
+pub struct ViewServer {
+    _pid: nix::unistd::Pid,
+}
+
+impl ViewServer {
+    /// Forks the server for `conn`; returns once it serves. The agent keeps
+    /// no copy of `conn`, so the connection breaks (ENOTCONN, no hang) if
+    /// the server dies first. The caller must be single-threaded.
+    fn start(conn: OwnedFd, layers: fuse_overlay::Layers) -> Result<ViewServer, String> {
+        let (ready_r, ready_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| format!("cannot create a pipe: {e}"))?;
+        let agent = rustix::process::getpid();
+        match crate::runtime::fork_process().map_err(|e| format!("fork: {e}"))? {
+            None => {
+                drop(ready_r);
+                let _ = rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ));
+                if rustix::process::getppid() != Some(agent) {
+                    std::process::exit(0);
+                }
+                let msg = match fuse_overlay::serve(conn, layers) {
+                    Ok(server) => {
+                        let _ = rustix::io::write(&ready_w, b"ok\n");
+                        drop(ready_w);
+                        server.join();
+                        std::process::exit(0)
+                    }
+                    Err(e) => format!("{e}\n"),
+                };
+                let _ = rustix::io::write(&ready_w, msg.as_bytes());
+                std::process::exit(1)
+            }
+            Some(pid) => {
+                drop(conn);
+                drop(ready_w);
+                let mut answer = String::new();
+                let _ = File::from(ready_r).read_to_string(&mut answer);
+                match answer.trim_end() {
+                    "ok" => Ok(ViewServer { _pid: pid }),
+                    "" => Err("the fuse-overlay server ended at once".into()),
+                    e => Err(e.to_string()),
+                }
+            }
+        }
+    }
 }
 
 /// Kernel overlayfs, read-only, with the writable layer on top of the lower ones.
