@@ -51,7 +51,8 @@ fn stored(name: &OsStr) -> Cow<'_, OsStr> {
 
 impl Filesystem for Overlay {
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.tree.write().unwrap().forget(ino.0, nlookup);
+        let orphan = self.tree.write().unwrap().forget(ino.0, nlookup);
+        drop(orphan);
     }
 
     // `batch_forget` keeps fuser's default (one `forget` per node): its

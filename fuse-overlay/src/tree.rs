@@ -191,22 +191,28 @@ impl Tree {
     }
 
     /// The kernel gave back `n` references to `ino` (`forget`); frees it
-    /// and, in turn, parents left unused.
-    pub fn forget(&mut self, ino: u64, n: u64) {
+    /// and, in turn, parents left unused. Returns the node's orphan, which
+    /// nothing can reach now: the caller closes it after letting go of the
+    /// tree, since closing the last descriptor of an unlinked file frees it
+    /// on disk, which may take a while.
+    #[must_use]
+    pub fn forget(&mut self, ino: u64, n: u64) -> Option<Orphan> {
+        let mut orphan = None;
         if let Some(node) = self.nodes.get_mut(&ino) {
             node.lookups = node.lookups.saturating_sub(n);
             if node.lookups == 0 {
-                // Nothing can reach an orphan now (a pinned node stays).
-                node.orphan = None;
+                orphan = node.orphan.take();
             }
         }
         self.free_if_unused(ino);
+        orphan
     }
 
     /// Takes back one reference counted by `record` for an entry that was
     /// not sent to the kernel after all.
     pub fn unref(&mut self, ino: u64) {
-        self.forget(ino, 1);
+        // A node an entry reply was about to name has a name: no orphan.
+        let _ = self.forget(ino, 1);
     }
 
     fn free_if_unused(&mut self, mut ino: u64) {
