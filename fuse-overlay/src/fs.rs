@@ -149,6 +149,8 @@ pub(crate) struct Overlay {
     pub(crate) plus: Policy,
     /// Request activity, for polling during bursts.
     pub spin: Requests,
+    /// The session's notifier, once it exists (see `attributes_changed`).
+    pub(crate) notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
 }
 
 pub(crate) fn is_dir(st: &Stat) -> bool {
@@ -225,6 +227,7 @@ impl Overlay {
             tmp_seq: AtomicU64::new(0),
             plus,
             spin: Requests::new(),
+            notifier: Arc::new(std::sync::OnceLock::new()),
         };
         // The root merges every layer down to the first opaque one.
         let mut root_layers = Vec::new();
@@ -460,6 +463,20 @@ impl Overlay {
                 layer,
                 fd: Arc::new(fd),
             });
+        }
+    }
+
+    /// Tells the kernel that its cached attributes of `ino` are stale, after
+    /// a change it does not know it caused: set-id bits a write cleared
+    /// (HANDLE_KILLPRIV_V2 leaves that to us, and the kernel keeps showing
+    /// and honouring the old mode, exec included, until the attributes time
+    /// out), or a mode an ACL xattr changed. Attributes only, so it takes no
+    /// lock a pending request of that inode holds.
+    pub(crate) fn attributes_changed(&self, ino: u64) {
+        if let Some(n) = self.notifier.get() {
+            if let Err(e) = n.inval_inode(INodeNo(ino), -1, 0) {
+                log::debug!("cannot invalidate the attributes of inode {ino}: {e}");
+            }
         }
     }
 

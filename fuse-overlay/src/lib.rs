@@ -434,8 +434,10 @@ pub fn serve(connection: OwnedFd, layers: Layers) -> Result<Server, Error> {
     let (fs, fcfg) = prepare(&layers.lower, &layers.upper, &layers.work, &layers.options)?;
     start_spin(&fs, &connection, layers.options.spin)
         .map_err(|e| Error::io("start threads for", &layers.upper, e))?;
+    let notifier = fs.notifier.clone();
     let session = fuser::Session::from_fd(fs, connection, fcfg.acl, fcfg)
         .map_err(|e| Error::io("start fuse session on", &layers.upper, e))?;
+    let _ = notifier.set(session.notifier());
     let session = session
         .spawn()
         .map_err(|e| Error::io("start threads for", &layers.upper, e))?;
@@ -487,6 +489,7 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
     let (fs, mut fcfg) = prepare(&config.lower, &config.upper, &config.work, &config.options)?;
     let tree = fs.tree.clone();
     let activity = fs.spin.activity.clone();
+    let notifier = fs.notifier.clone();
     let mp = &config.mountpoint;
     let mp_stat = rustix::fs::stat(mp).map_err(|e| Error::io("stat mount point", mp, e))?;
     if mp_stat.st_mode & 0o170000 != 0o040000 {
@@ -544,6 +547,7 @@ pub fn mount(config: Config) -> Result<MountHandle, Error> {
         }
         Err(e) => return Err(Error::io("mount", mp, e)),
     };
+    let _ = notifier.set(session.notifier());
     let session = match session.spawn() {
         Ok(s) => s,
         Err(e) => {

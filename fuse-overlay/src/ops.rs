@@ -252,7 +252,7 @@ impl Filesystem for Overlay {
     fn write(
         &self,
         req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
@@ -265,7 +265,7 @@ impl Filesystem for Overlay {
         let kill = write_flags
             .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
             .then(|| self.unprivileged(req));
-        match self.do_write(fh, offset, data, kill) {
+        match self.do_write(ino.0, fh, offset, data, kill) {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fuse_err(e)),
         }

@@ -632,7 +632,20 @@ impl Overlay {
             name,
             value,
             rustix::fs::XattrFlags::from_bits_retain(flags as u32),
-        )
+        )?;
+        self.acl_may_change_mode(ino, name);
+        Ok(())
+    }
+
+    /// Setting or removing an access ACL sets the mode's group bits too (on
+    /// the layer's filesystem), which the kernel, caching the mode, does
+    /// not know without FUSE_POSIX_ACL: `sed -i` (gnulib copies the mode
+    /// with `fsetxattr(system.posix_acl_access)`) left a file showing its
+    /// temporary file's 0600 for a second.
+    fn acl_may_change_mode(&self, ino: u64, name: &OsStr) {
+        if name.as_bytes().starts_with(b"system.posix_acl_access") {
+            self.attributes_changed(ino);
+        }
     }
 
     pub fn do_removexattr(&self, ino: u64, name: &OsStr) -> R<()> {
@@ -640,13 +653,17 @@ impl Overlay {
         let name = os(&name);
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;
-        rustix::fs::lremovexattr(self.proc_path(UPPER, &path), name)
+        rustix::fs::lremovexattr(self.proc_path(UPPER, &path), name)?;
+        self.acl_may_change_mode(ino, name);
+        Ok(())
     }
 
-    /// Writes `data` at `offset`; `kill` clears the set-id bits first (the
-    /// kernel asks when the writer lacks CAP_FSETID and a bit must go).
+    /// Writes `data` at `offset` of node `ino`; `kill` clears the set-id
+    /// bits first (the kernel asks when the writer lacks CAP_FSETID and a
+    /// bit must go), and tells the kernel so.
     pub fn do_write(
         &self,
+        ino: u64,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
@@ -656,6 +673,7 @@ impl Overlay {
         if let Some(who) = kill {
             if let Some(m) = self.without_setid(&rustix::fs::fstat(f.as_fd())?, &who) {
                 rustix::fs::fchmod(f.as_fd(), m)?;
+                self.attributes_changed(ino);
             }
         }
         let mut done = 0;

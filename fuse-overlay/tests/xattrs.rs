@@ -403,3 +403,56 @@ fn overlay_xattrs_escaped_and_hidden() {
     );
     h.unmount().unwrap();
 }
+
+/// Setting an access ACL sets the mode's group bits (on the layer's
+/// filesystem), which the kernel caches: gnulib programs (`sed -i`, `cp
+/// -p`) set a file's mode that way, and the mode must show at once, also
+/// to a caller asking for the mode alone, as `stat -c %A` and exec do.
+#[test]
+fn access_acl_sets_the_mode_at_once() {
+    const T: &str = "access_acl_sets_the_mode_at_once";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    fs::write(l.join("lower_file"), "x").unwrap();
+    fs::set_permissions(l.join("lower_file"), fs::Permissions::from_mode(0o600)).unwrap();
+    // user::rw- group::r-- other::r--, as gnulib's copy of mode 0644.
+    let acl_644 = [
+        2u8, 0, 0, 0, 1, 0, 6, 0, 255, 255, 255, 255, 4, 0, 4, 0, 255, 255, 255, 255, 32, 0, 4, 0,
+        255, 255, 255, 255,
+    ];
+    let scenario = |m: &Path| {
+        let mut log = Vec::new();
+        let fresh = m.join("fresh");
+        fs::write(&fresh, "y").unwrap();
+        fs::set_permissions(&fresh, fs::Permissions::from_mode(0o600)).unwrap();
+        for p in [fresh, m.join("lower_file")] {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let mode = |p: &Path| {
+                rustix::fs::statx(
+                    rustix::fs::CWD,
+                    p,
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                    rustix::fs::StatxFlags::MODE,
+                )
+                .map(|s| format!("{:o}", s.stx_mode & 0o7777))
+                .unwrap_or_else(|e| format!("errno {}", e.raw_os_error()))
+            };
+            log.push(format!("{name} before: {}", mode(&p)));
+            let r =
+                rustix::fs::lsetxattr(&p, "system.posix_acl_access", &acl_644, XattrFlags::empty());
+            log.push(format!("{name} set acl: {}", rres(r)));
+            log.push(format!("{name} after: {}", mode(&p)));
+        }
+        log
+    };
+    let variants = [("fuse", opts(false)), ("fuse-wb", opts(true))];
+    let Some(run) = differential(T, tmp.path(), std::slice::from_ref(&l), &variants, scenario)
+    else {
+        return;
+    };
+    run.has("fresh after: 644");
+    run.has("lower_file after: 644");
+}
