@@ -570,6 +570,12 @@ impl Overlay {
             F::FUSE_DO_READDIRPLUS | F::FUSE_READDIRPLUS_AUTO,
             F::FUSE_PARALLEL_DIROPS,
             F::FUSE_ASYNC_READ,
+            // The kernel enforces ACLs (stored as xattrs in the layers) in
+            // its permission checks, as kernel overlayfs does (4.9 and
+            // later), and leaves the umask to us (see `write::new_mode`),
+            // which a directory's default ACL replaces.
+            F::FUSE_POSIX_ACL,
+            F::FUSE_DONT_MASK,
         ];
         if !old {
             // 4.20 and later.

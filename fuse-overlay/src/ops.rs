@@ -115,13 +115,13 @@ impl Filesystem for Overlay {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         rdev: u32,
         reply: ReplyEntry,
     ) {
         self.spin.note();
         self.entry(
-            self.do_mknod(req, parent.0, &stored(name), mode, rdev),
+            self.do_mknod(req, parent.0, &stored(name), (mode, umask), rdev),
             reply,
         )
     }
@@ -132,11 +132,14 @@ impl Filesystem for Overlay {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         reply: ReplyEntry,
     ) {
         self.spin.note();
-        self.entry(self.do_mkdir(req, parent.0, &stored(name), mode), reply)
+        self.entry(
+            self.do_mkdir(req, parent.0, &stored(name), (mode, umask)),
+            reply,
+        )
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -420,12 +423,12 @@ impl Filesystem for Overlay {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         flags: i32,
         reply: ReplyCreate,
     ) {
         self.spin.note();
-        match self.do_create(req, parent.0, &stored(name), mode, flags) {
+        match self.do_create(req, parent.0, &stored(name), (mode, umask), flags) {
             Ok((ino, st, fh)) => reply.created(
                 &ttl(&[UPPER]),
                 &self.attr(ino, &st),

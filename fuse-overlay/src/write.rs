@@ -256,10 +256,30 @@ impl Overlay {
         Ok((ppath, path, had))
     }
 
-    /// Sets owner and mode of a new object in the upper layer.
-    fn finish_owner(&self, fd: Option<&OwnedFd>, path: &[u8], own: (u32, u32), mode: u32) -> R<()> {
+    /// The mode to give a new object in the upper directory `ppath`, asked
+    /// for with `mode` by a caller with `umask`: `None` when the directory
+    /// has a default ACL, which the layer's filesystem applies instead of
+    /// the umask (POSIX), from the `mode` the object is made with. Under
+    /// FUSE_DONT_MASK the kernel leaves the umask to us; without it, it
+    /// applied it already, and applying it again changes nothing.
+    fn new_mode(&self, ppath: &[u8], mode: u32, umask: u32) -> Option<u32> {
+        let p = self.proc_path(UPPER, ppath);
+        match rustix::fs::lgetxattr_query(p, "system.posix_acl_default") {
+            Ok(n) if n > 0 => None,
+            _ => Some(mode & !umask & 0o7777),
+        }
+    }
+
+    /// Sets owner and mode (unless `None`, see `new_mode`) of a new object
+    /// in the upper layer.
+    fn finish_owner(
+        &self,
+        fd: Option<&OwnedFd>,
+        path: &[u8],
+        own: (u32, u32),
+        mode: Option<u32>,
+    ) -> R<()> {
         let (u, g) = (Some(Uid::from_raw(own.0)), Some(Gid::from_raw(own.1)));
-        let mode = Mode::from_raw_mode(mode & 0o7777);
         let upper = &self.layers[0].fd;
         let r = match fd {
             Some(fd) => rustix::fs::fchown(fd, u, g),
@@ -269,6 +289,9 @@ impl Overlay {
             Ok(()) | Err(Errno::PERM) => {}
             Err(e) => return Err(e),
         }
+        let Some(mode) = mode.map(|m| Mode::from_raw_mode(m & 0o7777)) else {
+            return Ok(());
+        };
         match fd {
             Some(fd) => rustix::fs::fchmod(fd, mode),
             None => rustix::fs::chmodat(upper, os(path), mode, AtFlags::empty()),
@@ -293,7 +316,7 @@ impl Overlay {
         req: &Request,
         parent: u64,
         name: &OsStr,
-        mode: u32,
+        (mode, umask): (u32, u32),
         flags: i32,
     ) -> R<(u64, Stat, u64)> {
         let _ns = self.ns.write().unwrap();
@@ -306,13 +329,14 @@ impl Overlay {
             r => r?,
         };
         let (uid, gid, _) = self.new_owner(req, &ppath)?;
+        let mode_now = self.new_mode(&ppath, mode, umask);
         let fd = rustix::fs::openat(
             &self.layers[0].fd,
             os(&path),
             open_flags(flags, self.opts.writeback) | OFlags::CREATE | OFlags::EXCL,
             Mode::from_raw_mode(mode & 0o7777),
         )?;
-        self.finish_owner(Some(&fd), &path, (uid, gid), mode)?;
+        self.finish_owner(Some(&fd), &path, (uid, gid), mode_now)?;
         let (ino, st) = self.record_new(parent, name, &path)?;
         Ok((ino, st, self.add_file(fd, None)))
     }
@@ -322,7 +346,7 @@ impl Overlay {
         req: &Request,
         parent: u64,
         name: &OsStr,
-        mode: u32,
+        (mode, umask): (u32, u32),
         rdev: u32,
     ) -> R<(u64, Stat)> {
         if FileType::from_raw_mode(mode) == FileType::CharacterDevice && rdev == 0 {
@@ -331,6 +355,7 @@ impl Overlay {
         let _ns = self.ns.write().unwrap();
         let (ppath, path, _) = self.prepare_new(parent, name)?;
         let (uid, gid, _) = self.new_owner(req, &ppath)?;
+        let mode_now = self.new_mode(&ppath, mode, umask);
         rustix::fs::mknodat(
             &self.layers[0].fd,
             os(&path),
@@ -338,20 +363,33 @@ impl Overlay {
             Mode::from_raw_mode(mode & 0o7777),
             rdev as u64,
         )?;
-        self.finish_owner(None, &path, (uid, gid), mode)?;
+        self.finish_owner(None, &path, (uid, gid), mode_now)?;
         self.record_new(parent, name, &path)
     }
 
-    pub fn do_mkdir(&self, req: &Request, parent: u64, name: &OsStr, mode: u32) -> R<(u64, Stat)> {
+    pub fn do_mkdir(
+        &self,
+        req: &Request,
+        parent: u64,
+        name: &OsStr,
+        (mode, umask): (u32, u32),
+    ) -> R<(u64, Stat)> {
         let _ns = self.ns.write().unwrap();
         let (ppath, path, had_whiteout) = self.prepare_new(parent, name)?;
         let (uid, gid, setgid) = self.new_owner(req, &ppath)?;
-        rustix::fs::mkdirat(&self.layers[0].fd, os(&path), Mode::RWXU)?;
+        let mode_now = self.new_mode(&ppath, mode, umask);
+        // Private until its mode is set; made with the mode a default ACL
+        // is applied to.
+        let first = match mode_now {
+            Some(_) => Mode::RWXU,
+            None => Mode::from_raw_mode(mode & 0o7777),
+        };
+        rustix::fs::mkdirat(&self.layers[0].fd, os(&path), first)?;
         if had_whiteout {
             self.set_opaque(&path)?;
         }
-        let mode = (mode & 0o7777) | if setgid { 0o2000 } else { 0 };
-        self.finish_owner(None, &path, (uid, gid), mode)?;
+        let mode_now = mode_now.map(|m| m | if setgid { 0o2000 } else { 0 });
+        self.finish_owner(None, &path, (uid, gid), mode_now)?;
         self.record_new(parent, name, &path)
     }
 
