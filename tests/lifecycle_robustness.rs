@@ -61,11 +61,7 @@ fn killed_monitor(ctx: &common::Ctx, driver: &str) {
     } else {
         skip("not root: cannot see the container's sleeps");
     }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(monitor as i32).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .expect("kill the monitor");
+    kill_monitor(monitor);
 
     let init_gone = eventually(Duration::from_secs(5), || !pid_alive(pid));
     let sleeps_gone =
@@ -210,11 +206,7 @@ fn lifecycle_start_after_killed_monitor() {
         let st = inspect(ctx, "again");
         let pid = state_of(&st)["Pid"].as_i64().unwrap();
         let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(monitor as i32).unwrap(),
-            rustix::process::Signal::KILL,
-        )
-        .unwrap();
+        kill_monitor(monitor);
         assert!(
             eventually(Duration::from_secs(5), || !pid_alive(pid)),
             "init outlived the monitor"
@@ -316,11 +308,7 @@ fn lifecycle_restarting_container() {
 
         let st = backing_off("rs2");
         let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(monitor as i32).unwrap(),
-            rustix::process::Signal::KILL,
-        )
-        .unwrap();
+        kill_monitor(monitor);
         assert!(
             eventually(Duration::from_secs(10), || {
                 state_of(&inspect(ctx, "rs2"))["Status"] == "exited"

@@ -91,14 +91,9 @@ fn run_cases(mnt: &Path) -> Vec<String> {
 #[test]
 fn acls_are_enforced_and_inherited_like_kernel_overlay() {
     let test = "acls_are_enforced_and_inherited_like_kernel_overlay";
-    if !real_root() {
-        skip(test, "acting as another uid needs real root");
+    let Some((tmp, lower)) = other_uids_base(test) else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let lower = tmp.path().join("lower");
-    fs::create_dir(&lower).unwrap();
+    };
     // 0640 root:root, but user 1000 may read.
     let granted = lower.join("granted");
     fs::write(&granted, "granted\n").unwrap();

@@ -79,14 +79,9 @@ fn run_cases(mnt: &Path) -> Vec<String> {
 #[test]
 fn set_id_bits_are_cleared_like_kernel_overlay() {
     let test = "set_id_bits_are_cleared_like_kernel_overlay";
-    if !real_root() {
-        skip(test, "writing as another uid needs real root");
+    let Some((tmp, lower)) = other_uids_base(test) else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let lower = tmp.path().join("lower");
-    fs::create_dir(&lower).unwrap();
+    };
     for (name, mode, _, _) in CASES {
         let p = lower.join(name);
         fs::write(&p, "0123").unwrap();

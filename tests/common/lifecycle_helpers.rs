@@ -206,6 +206,15 @@ pub fn store_processes(ctx: &Ctx) -> Vec<HostProc> {
         .collect()
 }
 
+/// SIGKILL to a container's monitor (from `State.MonitorPid`).
+pub fn kill_monitor(monitor: i64) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(monitor as i32).expect("a monitor pid"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill the monitor");
+}
+
 pub fn kill_all(procs: &[HostProc]) {
     for p in procs {
         if let Some(pid) = rustix::process::Pid::from_raw(p.pid) {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -79,6 +79,21 @@ pub fn real_root() -> bool {
         && std::fs::read_to_string("/proc/self/uid_map")
             .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
             .unwrap_or(false)
+}
+
+/// For a test that acts as other uids, which needs real root: a temporary
+/// directory others may enter, with an empty `lower` in it; `None` after a
+/// skip elsewhere.
+pub fn other_uids_base(test: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    if !real_root() {
+        skip(test, "acting as another uid needs real root");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lower = tmp.path().join("lower");
+    std::fs::create_dir(&lower).unwrap();
+    Some((tmp, lower))
 }
 
 /// Makes the kernel drop unused dentries and inodes, so it sends FORGET for
