@@ -427,13 +427,14 @@ fn ctrfs_export() {
             "e1",
             &format!(
                 "rm /etc/group && rm -r /etc/keep && mkdir /etc/keep && echo b > /etc/keep/b && \
-                 echo new > /new && echo ready && {FOREVER}"
+                 echo new > /new && ln /new /new2 && echo ready && {FOREVER}"
             ),
         );
         wait_log(ctx, "e1", "ready");
         let check = |data: &[u8]| {
             let t = tar_entries(data);
             assert_eq!(t["new"].2, b"new\n");
+            assert_eq!(t["new2"].0, b'1', "a hard link stays one: {:?}", t["new2"]);
             assert_eq!(t["etc/passwd"].2, PASSWD.as_bytes());
             assert!(t.contains_key("bin/busybox") && t.contains_key("bin/sh"));
             assert!(

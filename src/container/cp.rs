@@ -248,6 +248,7 @@ impl Tree {
                     let mut w = Walker {
                         b: &mut b,
                         zero: spec.zero_ids,
+                        links: Default::default(),
                     };
                     match &spec.name {
                         Some(n) => {
@@ -269,6 +270,7 @@ impl Tree {
         let mut w = Walker {
             b: &mut b,
             zero: spec.zero_ids,
+            links: Default::default(),
         };
         let name = spec.name.clone().unwrap_or_default();
         if base.is_empty() {
@@ -487,6 +489,9 @@ fn open_beneath(dest: &OwnedFd, rel: &str, entry: &str) -> Result<OwnedFd, CpErr
 struct Walker<'a, W: Write> {
     b: &'a mut tar::Builder<W>,
     zero: bool,
+    /// The first name written of each file with several, by (device,
+    /// inode): later names become tar link entries to it.
+    links: std::collections::HashMap<(u64, u64), String>,
 }
 
 impl<W: Write> Walker<'_, W> {
@@ -556,6 +561,18 @@ impl<W: Write> Walker<'_, W> {
                 self.dir(&d, full)
             }
             Kind::File => {
+                if st.st_nlink > 1 {
+                    use std::collections::hash_map::Entry;
+                    match self.links.entry((st.st_dev, st.st_ino)) {
+                        Entry::Occupied(first) => {
+                            let first = first.get().clone();
+                            return self.hard_link(&st, full, &first);
+                        }
+                        Entry::Vacant(v) => {
+                            v.insert(full.to_string());
+                        }
+                    }
+                }
                 let fd = rfs::openat(
                     parent,
                     name,
@@ -587,6 +604,19 @@ impl<W: Write> Walker<'_, W> {
             }
             Kind::Other => self.header(&st, full, None),
         }
+    }
+
+    /// Emits `full` as a hard link to `first`, written before.
+    fn hard_link(&mut self, st: &rfs::Stat, full: &str, first: &str) -> Result<(), CpError> {
+        let mut h = self.base_header(st);
+        h.set_entry_type(tar::EntryType::Link);
+        self.b
+            .append_link(&mut h, full, first)
+            .map_err(|source| CpError::Io {
+                op: "pack",
+                path: full.into(),
+                source,
+            })
     }
 
     fn base_header(&self, st: &rfs::Stat) -> tar::Header {
