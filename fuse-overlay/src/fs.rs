@@ -153,6 +153,12 @@ pub(crate) struct Overlay {
     pub(crate) notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
 }
 
+/// The /proc path of an orphan's descriptor, which reaches the object
+/// when followed.
+pub(crate) fn proc_fd(o: &crate::tree::Orphan) -> PathBuf {
+    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&*o.fd)).into()
+}
+
 pub(crate) fn is_dir(st: &Stat) -> bool {
     st.st_mode & S_IFMT == S_IFDIR
 }
@@ -711,15 +717,45 @@ impl Overlay {
             Err(e) => return reply.error(fuse_err(e)),
         };
         let name = os(&name);
+        let acl = crate::acl::is_acl(name.as_bytes());
         let r = {
             let _ns = self.ns.read().unwrap();
-            self.locate(ino.0).and_then(|(l, p)| {
-                let pp = self.proc_path(l[0], &p);
-                let mut buf = vec![0u8; if size == 0 { 65536 } else { size as usize }];
-                let n = rustix::fs::lgetxattr(&pp, name, &mut buf[..])?;
+            let mut buf = vec![
+                0u8;
+                if size == 0 || acl {
+                    65536
+                } else {
+                    size as usize
+                }
+            ];
+            let got = match self.locate(ino.0) {
+                Ok((l, p)) => rustix::fs::lgetxattr(self.proc_path(l[0], &p), name, &mut buf[..]),
+                // An orphan (see `tree`), through its descriptor.
+                Err(Errno::NOENT) => match self.orphan(ino.0) {
+                    Some(o) => rustix::fs::getxattr(proc_fd(&o), name, &mut buf[..]),
+                    None => Err(Errno::NOENT),
+                },
+                Err(e) => Err(e),
+            };
+            got.map(|n| {
                 buf.truncate(n);
-                Ok(buf)
+                buf
             })
+        };
+        // The kernel asks for ACLs in its permission checks (FUSE_POSIX_ACL):
+        // a layer without ACL support has none, which is not an error.
+        let r = match r {
+            Ok(v) if acl => Ok(crate::acl::shown(
+                &v,
+                &self.opts.uid_map,
+                &self.opts.gid_map,
+            )),
+            Err(Errno::NOTSUP) if acl => Err(Errno::NODATA),
+            r => r,
+        };
+        let r = match r {
+            Ok(v) if size != 0 && v.len() > size as usize => Err(Errno::RANGE),
+            r => r,
         };
         match r {
             Ok(v) if size == 0 => reply.size(v.len() as u32),

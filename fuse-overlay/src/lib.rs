@@ -22,7 +22,8 @@
 //! shared state, `listing` serves directory listings from snapshots,
 //! `dirplus` decides whether a listing carries attributes,
 //! `write` the requests that change the tree (`rename` the renames),
-//! `links` keeps lower hard links one file across copy-up,
+//! `links` keeps lower hard links one file across copy-up, `acl` maps
+//! the ids in ACL xattr values,
 //! `copyup` copies objects into
 //! the upper layer and writes whiteouts, `spin` lets a server thread poll
 //! during bursts of requests, `sys` holds the few raw system calls (and all
@@ -30,6 +31,7 @@
 
 pub mod layout;
 
+mod acl;
 mod copyup;
 mod dirplus;
 mod fs;
@@ -469,6 +471,12 @@ fn prepare(
     }
     let work_fd = open_dir("open work directory", work)?;
     check_work(&work_fd, &layers[0], work, upper)?;
+    // Objects are made in the work directory before they move into place:
+    // an ACL of its own (inherited from its parent, say) would go with
+    // every copy-up, as kernel overlayfs says when it strips them.
+    for acl in [acl::ACCESS, acl::DEFAULT] {
+        let _ = rustix::fs::fremovexattr(&work_fd, acl);
+    }
     let fs = fs::Overlay::new(layers, work_fd, options.clone())
         .map_err(|e| Error::io("read layers of", upper, e))?;
     let threads = match options.threads {

@@ -22,7 +22,7 @@
 //!   it would hide the name instead of showing a device.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use fuser::{FileHandle, Request, TimeOrNow};
@@ -171,10 +171,14 @@ fn open_flags(flags: i32, writeback: bool) -> OFlags {
     OFlags::from_bits_retain((flags & keep) as u32) | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-/// The /proc path of an orphan's descriptor, which reaches the object
-/// when followed.
-fn orphan_path(o: &crate::tree::Orphan) -> std::path::PathBuf {
-    format!("/proc/self/fd/{}", o.fd.as_raw_fd()).into()
+/// The mode of a new object (see `Overlay::new_mode`).
+#[derive(Clone, Copy)]
+enum NewMode {
+    /// Exactly this.
+    Exact(u32),
+    /// What the directory's default ACL makes of this (asked for), with
+    /// its set-id and sticky bits.
+    Inherited(u32),
 }
 
 fn timespec(t: Option<TimeOrNow>) -> Timespec {
@@ -257,27 +261,27 @@ impl Overlay {
     }
 
     /// The mode to give a new object in the upper directory `ppath`, asked
-    /// for with `mode` by a caller with `umask`: `None` when the directory
-    /// has a default ACL, which the layer's filesystem applies instead of
-    /// the umask (POSIX), from the `mode` the object is made with. Under
+    /// for with `mode` by a caller with `umask`: `Inherited` when the
+    /// directory has a default ACL, which the layer's filesystem applies
+    /// instead of the umask (POSIX), from the `mode` the object is made with. Under
     /// FUSE_DONT_MASK the kernel leaves the umask to us; without it, it
     /// applied it already, and applying it again changes nothing.
-    fn new_mode(&self, ppath: &[u8], mode: u32, umask: u32) -> Option<u32> {
+    fn new_mode(&self, ppath: &[u8], mode: u32, umask: u32) -> NewMode {
         let p = self.proc_path(UPPER, ppath);
-        match rustix::fs::lgetxattr_query(p, "system.posix_acl_default") {
-            Ok(n) if n > 0 => None,
-            _ => Some(mode & !umask & 0o7777),
+        match rustix::fs::lgetxattr_query(p, crate::acl::DEFAULT) {
+            Ok(n) if n > 0 => NewMode::Inherited(mode & 0o7777),
+            _ => NewMode::Exact(mode & !umask & 0o7777),
         }
     }
 
-    /// Sets owner and mode (unless `None`, see `new_mode`) of a new object
-    /// in the upper layer.
+    /// Sets owner and mode (see `new_mode`) of a new object in the upper
+    /// layer.
     fn finish_owner(
         &self,
         fd: Option<&OwnedFd>,
         path: &[u8],
         own: (u32, u32),
-        mode: Option<u32>,
+        mode: NewMode,
     ) -> R<()> {
         let (u, g) = (Some(Uid::from_raw(own.0)), Some(Gid::from_raw(own.1)));
         let upper = &self.layers[0].fd;
@@ -289,8 +293,18 @@ impl Overlay {
             Ok(()) | Err(Errno::PERM) => {}
             Err(e) => return Err(e),
         }
-        let Some(mode) = mode.map(|m| Mode::from_raw_mode(m & 0o7777)) else {
-            return Ok(());
+        let mode = match mode {
+            NewMode::Exact(m) => Mode::from_raw_mode(m & 0o7777),
+            // The permissions the default ACL gave, and the set-id and
+            // sticky bits asked for (the chown above cleared set-id ones).
+            NewMode::Inherited(m) if m & 0o7000 != 0 => {
+                let st = match fd {
+                    Some(fd) => rustix::fs::fstat(fd)?,
+                    None => rustix::fs::statat(upper, os(path), AtFlags::SYMLINK_NOFOLLOW)?,
+                };
+                Mode::from_raw_mode((st.st_mode & 0o777) | (m & 0o7000))
+            }
+            NewMode::Inherited(_) => return Ok(()),
         };
         match fd {
             Some(fd) => rustix::fs::fchmod(fd, mode),
@@ -381,14 +395,18 @@ impl Overlay {
         // Private until its mode is set; made with the mode a default ACL
         // is applied to.
         let first = match mode_now {
-            Some(_) => Mode::RWXU,
-            None => Mode::from_raw_mode(mode & 0o7777),
+            NewMode::Exact(_) => Mode::RWXU,
+            NewMode::Inherited(m) => Mode::from_raw_mode(m),
         };
         rustix::fs::mkdirat(&self.layers[0].fd, os(&path), first)?;
         if had_whiteout {
             self.set_opaque(&path)?;
         }
-        let mode_now = mode_now.map(|m| m | if setgid { 0o2000 } else { 0 });
+        let setgid = if setgid { 0o2000 } else { 0 };
+        let mode_now = match mode_now {
+            NewMode::Exact(m) => NewMode::Exact(m | setgid),
+            NewMode::Inherited(m) => NewMode::Inherited(m | setgid),
+        };
         self.finish_owner(None, &path, (uid, gid), mode_now)?;
         self.record_new(parent, name, &path)
     }
@@ -563,7 +581,7 @@ impl Overlay {
         if write && o.layer != UPPER {
             return Err(Errno::NOENT);
         }
-        let fd = rustix::fs::open(orphan_path(&o), flags, Mode::empty())?;
+        let fd = rustix::fs::open(crate::fs::proc_fd(&o), flags, Mode::empty())?;
         Ok(self.add_file(fd, None))
     }
 
@@ -599,7 +617,7 @@ impl Overlay {
                         Err(Errno::NOENT)
                     };
                 }
-                (orphan_path(&o).into_os_string().into_vec(), Some(o))
+                (crate::fs::proc_fd(&o).into_os_string().into_vec(), Some(o))
             }
             r => (r?, None),
         };
@@ -616,6 +634,17 @@ impl Overlay {
             }
         }
         if let Some(m) = mode {
+            // chmod follows symlinks, and a symlink's target is no business
+            // of ours (an absolute one leads out of the layer). Kernels
+            // before "attr: block mode changes of symlinks" pass such a
+            // request on (chmod of /proc/self/fd/N of an O_PATH symlink).
+            if orphan.is_none()
+                && self
+                    .statat(UPPER, &path)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+            {
+                return Err(Errno::OPNOTSUPP);
+            }
             rustix::fs::chmodat(
                 upper,
                 os(&path),
@@ -663,6 +692,13 @@ impl Overlay {
     pub fn do_setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> R<()> {
         let name = stored_xattr(name, Errno::PERM)?;
         let name = os(&name);
+        let mapped;
+        let value = if crate::acl::is_acl(name.as_bytes()) {
+            mapped = crate::acl::stored(value, &self.opts.uid_map, &self.opts.gid_map);
+            &mapped[..]
+        } else {
+            value
+        };
         let _ns = self.ns.write().unwrap();
         let path = self.ensure_upper(ino, false)?;
         rustix::fs::lsetxattr(
@@ -676,10 +712,10 @@ impl Overlay {
     }
 
     /// Setting or removing an access ACL sets the mode's group bits too (on
-    /// the layer's filesystem), which the kernel, caching the mode, does
-    /// not know without FUSE_POSIX_ACL: `sed -i` (gnulib copies the mode
-    /// with `fsetxattr(system.posix_acl_access)`) left a file showing its
-    /// temporary file's 0600 for a second.
+    /// the layer's filesystem), which the kernel, caching the mode, may not
+    /// know (without FUSE_POSIX_ACL, or a raw xattr write): `sed -i`
+    /// (gnulib copies the mode with `fsetxattr(system.posix_acl_access)`)
+    /// left a file showing its temporary file's 0600 for a second.
     fn acl_may_change_mode(&self, ino: u64, name: &OsStr) {
         if name.as_bytes().starts_with(b"system.posix_acl_access") {
             self.attributes_changed(ino);
