@@ -68,6 +68,27 @@ fn net_published_port_keeps_client_address() {
     });
 }
 
+/// The host listener of a published port takes bursts: its accept queue is
+/// the host's longest (`ss` shows it as Send-Q), not std's 128, under which
+/// a burst of 1000 connections had hundreds wait a second for a SYN resent.
+fn assert_long_accept_queue(port: u16) {
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let queue: u32 = text
+        .split_whitespace()
+        .nth(2)
+        .and_then(|q| q.parse().ok())
+        .unwrap_or_else(|| panic!("no listener on {port} in `ss`: {text:?}"));
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096);
+    assert_eq!(queue, somaxconn, "accept queue of port {port}: {text}");
+}
+
 #[test]
 fn net_random_host_port() {
     if !needs_tun() {
@@ -103,6 +124,7 @@ fn net_random_host_port() {
             .unwrap_or_else(|_| panic!("{p}"));
         assert_ne!(port, 0);
         assert!(http_get(port).contains("hello from the container"));
+        assert_long_accept_queue(port);
         ctx.ok(&["rm", "-f", "rnd"]);
     });
 }
@@ -289,6 +311,7 @@ fn net_splice_port_driver() {
         }
         let p = ctx.ok(&["port", "spl", "80"]);
         assert_eq!(p.stdout.trim(), format!("127.0.0.1:{port}"));
+        assert_long_accept_queue(port);
         ctx.ok(&["rm", "-f", "spl"]);
         let deadline = Instant::now() + Duration::from_secs(5);
         while TcpListener::bind(("127.0.0.1", port)).is_err() {

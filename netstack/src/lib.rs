@@ -106,7 +106,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 pub use config::{parse_resolv_conf, Config, PortDriver, PortForward, Proto};
 pub use handoff::Handoff;
 pub use icmp::ping_unavailable;
-pub use ports::{bind_ports, BoundPorts};
+pub use ports::{bind_ports, listen_tcp, BoundPorts};
 pub use stack::Stack;
 pub use worker::Worker;
 

@@ -52,6 +52,17 @@ fn bind_only(proto: Proto, addr: SocketAddr) -> std::io::Result<Socket> {
     Ok(s)
 }
 
+/// A TCP listener on `addr` with the longest accept queue the host allows
+/// (`net.core.somaxconn`, 4096 by default): std's listeners ask for 128,
+/// so a burst of connections to a published port had SYNs dropped, each
+/// drop a one-second stall for its client (docker's proxy gets somaxconn).
+pub fn listen_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = bind_only(Proto::Tcp, addr)?;
+    // The kernel caps the backlog at somaxconn.
+    s.listen(i32::MAX)?;
+    Ok(s.into())
+}
+
 /// Binds every published port of `config`. On the first failure every
 /// listener bound so far is closed and the error names the port.
 pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
@@ -81,7 +92,7 @@ pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
         }
         match p.proto {
             Proto::Tcp => {
-                let l = TcpListener::bind(addr).map_err(err)?;
+                let l = listen_tcp(addr).map_err(err)?;
                 l.set_nonblocking(true).map_err(err)?;
                 let port = l.local_addr().map_err(err)?.port();
                 let _ = SockRef::from(&l).set_tcp_nodelay(true);

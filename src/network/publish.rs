@@ -64,7 +64,7 @@ pub fn bind(ports: &[Publish]) -> Result<Bound, PublishError> {
             udp.push((bound, s));
             continue;
         }
-        let l = TcpListener::bind(addr).map_err(|source| PublishError::Bind { addr, source })?;
+        let l = netstack::listen_tcp(addr).map_err(|source| PublishError::Bind { addr, source })?;
         let mut bound = p.clone();
         bound.host_port = l.local_addr().map(|a| a.port()).unwrap_or(p.host_port);
         listeners.push((bound, l));
