@@ -160,7 +160,6 @@ fn net_port_in_use_fails_cleanly() {
         for bad in ["x:80", "80/sctp", "1-2:80", "70000:80"] {
             one_error(&ctx.rless(&["run", "--rm", "-p", bad, IMG, "true"]));
         }
-        one_error(&ctx.rless(&["run", "--rm", "--network", "none", "-p", "80", IMG, "true"]));
     });
 }
 
@@ -253,6 +252,8 @@ fn net_modes_and_generated_files() {
             "192.0.2.53",
             "--add-host",
             "db:192.0.2.7",
+            "--add-host",
+            "gw:host-gateway",
             IMG,
             "cat",
             "/etc/resolv.conf",
@@ -260,6 +261,18 @@ fn net_modes_and_generated_files() {
         ]);
         assert!(
             out.stdout.contains("nameserver 192.0.2.53") && out.stdout.contains("192.0.2.7\tdb"),
+            "{out}"
+        );
+        assert!(out.stdout.contains("10.0.2.2\tgw"), "host-gateway: {out}");
+        // As docker and podman: ports are dropped with a warning, not an
+        // error, without a network of the container's own.
+        let out = ctx.ok(&["run", "--rm", "--network", "none", "-p", "80", IMG, "true"]);
+        assert!(out.stderr.contains("discarded"), "{out}");
+        // An unknown option is not taken for the image.
+        let out = ctx.rless(&["run", "--rm", "--no-such-option", IMG, "true"]);
+        one_error(&out);
+        assert!(
+            out.stderr.contains("unknown flag: --no-such-option"),
             "{out}"
         );
         one_error(&ctx.rless(&["run", "--rm", "--dns", "not-an-ip", IMG, "true"]));

@@ -98,6 +98,10 @@ pub struct Args {
     /// Publish every port the image exposes, on random host ports.
     #[arg(short = 'P', long)]
     publish_all: bool,
+    /// Expose a port or a range (PORT[/tcp|udp]) for -P, as the image's
+    /// EXPOSE does.
+    #[arg(long)]
+    expose: Vec<String>,
     /// How published ports reach the container: smoltcp (default; the container sees the client's address), splice (faster TCP; it sees its own) or handoff (the server gets the host socket: loopback speed, real client address; Linux 5.9).
     #[arg(long, value_name = "smoltcp|splice|handoff")]
     port_driver: Option<String>,
@@ -188,6 +192,11 @@ pub fn create(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 
 fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     trace::mark("arguments parsed");
+    // An option clap does not know lands in IMAGE (which takes values that
+    // start with '-', for the command after it).
+    if let Some(flag) = a.args.first().filter(|f| f.starts_with('-')) {
+        bail!("unknown flag: {flag}; options go before the image (see `rless run --help`)");
+    }
     // Everything is checked before anything is created.
     let keep_id = match a.userns.as_str() {
         "" | "host" => false,
@@ -356,12 +365,17 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     }
     if publish_all {
         let ports = match &mut slirp {
-            Some(sl) => &mut sl.ports,
-            None if !user_nets.is_empty() => &mut user_ports,
-            None => bail!("-P needs the userspace network (--network slirp)"),
+            Some(sl) => Some(&mut sl.ports),
+            None if !user_nets.is_empty() => Some(&mut user_ports),
+            None => {
+                eprintln!("rless: warning: -P is ignored without a userspace network");
+                None
+            }
         };
-        for e in &defaults.exposed {
-            ports.extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
+        if let Some(ports) = ports {
+            for e in defaults.exposed.iter().chain(&a.expose) {
+                ports.extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
+            }
         }
     }
 

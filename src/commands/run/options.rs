@@ -244,8 +244,10 @@ pub(super) fn parse_network(
                 "--port-driver needs the userspace network (--network slirp), not --network {name}"
             )
         }
+        // docker and podman run the container and say so.
         "none" | "host" if !ports.is_empty() => {
-            bail!("-p needs the userspace network (--network slirp), not --network {name}")
+            eprintln!("rless: warning: published ports are discarded with --network {name}");
+            Ok((name == "none", None))
         }
         "none" => Ok((true, None)),
         "host" => Ok((false, None)),
@@ -332,6 +334,15 @@ pub(super) fn write_generated_files(
         let (host, ip) = entry
             .split_once(':')
             .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
+        // docker's name for the address the host has for the container.
+        let ip = match ip {
+            "host-gateway" if slirp => "10.0.2.2",
+            "host-gateway" if !private_network => "127.0.0.1",
+            "host-gateway" => bail!(
+                "--add-host {entry:?}: host-gateway needs --network slirp (the default) or host"
+            ),
+            ip => ip,
+        };
         ip.parse::<std::net::IpAddr>().map_err(|_| {
             anyhow::anyhow!("invalid --add-host {entry:?}: {ip:?} is not an IP address")
         })?;
