@@ -264,6 +264,14 @@ fn net_modes_and_generated_files() {
             "{out}"
         );
         assert!(out.stdout.contains("10.0.2.2\tgw"), "host-gateway: {out}");
+        // With the host's network, the host's name, which resolves.
+        let name = ["cat", "/proc/sys/kernel/hostname"];
+        let out = ctx.ok(&[&["run", "--rm", "--network", "host", IMG][..], &name].concat());
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(out.stdout.trim(), host, "{out}");
         // As docker and podman: ports are dropped with a warning, not an
         // error, without a network of the container's own.
         let out = ctx.ok(&["run", "--rm", "--network", "none", "-p", "80", IMG, "true"]);

@@ -56,7 +56,8 @@ pub struct Args {
     /// Override the image's entrypoint.
     #[arg(long)]
     entrypoint: Option<String>,
-    /// The container's hostname (default: the short container id).
+    /// The container's hostname (default: the short container id; the
+    /// host's name with --network host).
     #[arg(short = 'h', long)]
     hostname: Option<String>,
     /// Bind mount or volume: /host/path:/ctr/path[:ro], NAME:/ctr/path[:ro|nocopy], or /ctr/path (anonymous volume).
@@ -488,7 +489,19 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     drop(volumes_lock);
     drop(store);
     trace::mark("container created");
-    let hostname = a.hostname.clone().unwrap_or_else(|| id.short().to_string());
+    // With the host's network, the host's name (as docker), which its
+    // /etc/hosts, copied in, resolves.
+    let hostname = a.hostname.clone().unwrap_or_else(|| {
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        if private_network || host.is_empty() {
+            id.short().to_string()
+        } else {
+            host
+        }
+    });
     let generated = match write_generated_files(
         &dir,
         &hostname,
