@@ -25,13 +25,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut found = false;
     for p in state.ports.iter().filter(|_| state.running()) {
         let proto = if p.udp { "udp" } else { "tcp" };
+        // `[::1]:8080` for IPv6, as docker prints it.
+        let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
         match &want {
             Some((n, udp)) if *n != p.container_port.to_string() || *udp != p.udp => continue,
-            Some(_) => println!("{}:{}", p.host_ip, p.host_port),
-            None => println!(
-                "{}/{proto} -> {}:{}",
-                p.container_port, p.host_ip, p.host_port
-            ),
+            Some(_) => println!("{host}"),
+            None => println!("{}/{proto} -> {host}", p.container_port),
         }
         found = true;
     }

@@ -52,6 +52,8 @@ pub const UPLINK: Subnet = Subnet {
 pub enum NetworkError {
     #[error("invalid subnet {0:?}: use an IPv4 network such as 10.89.0.0/24 (prefix 8 to 29)")]
     BadSubnet(String),
+    #[error("invalid subnet {0}: loopback, link-local, multicast and reserved addresses cannot be a network")]
+    SpecialSubnet(String),
     #[error("invalid subnet {given}: the host bits are set; did you mean {network}?")]
     HostBits { given: String, network: Subnet },
     #[error("invalid gateway {0:?}: not an IPv4 address")]
@@ -117,6 +119,30 @@ impl Subnet {
                 given: s.to_string(),
                 network: net,
             });
+        }
+        Ok(net)
+    }
+
+    /// [`Subnet::parse`] for a new network: also refuses addresses no
+    /// container can use as its own (the stack would answer for loopback
+    /// ones, and routes never reach the others). Stored networks are
+    /// read with `parse`, so one made before stays usable.
+    pub fn parse_new(s: &str) -> Result<Subnet, NetworkError> {
+        let net = Subnet::parse(s)?;
+        let special = [
+            ("0.0.0.0", 8),
+            ("127.0.0.0", 8),
+            ("169.254.0.0", 16),
+            ("224.0.0.0", 4),
+            ("240.0.0.0", 4),
+        ];
+        if special.iter().any(|(a, p)| {
+            net.overlaps(&Subnet {
+                addr: a.parse().expect("literal"),
+                prefix: *p,
+            })
+        }) {
+            return Err(NetworkError::SpecialSubnet(s.to_string()));
         }
         Ok(net)
     }
@@ -334,7 +360,7 @@ pub fn create(store: &Store, req: CreateRequest) -> Result<NetworkConfig, Networ
     if RESERVED.contains(&req.name.as_str()) {
         return Err(NetworkError::Reserved(req.name));
     }
-    let explicit = req.subnet.as_deref().map(Subnet::parse).transpose()?;
+    let explicit = req.subnet.as_deref().map(Subnet::parse_new).transpose()?;
     let gateway = req
         .gateway
         .as_deref()
@@ -466,6 +492,20 @@ mod tests {
         assert_eq!(s.nth(1), Some("10.89.0.1".parse().unwrap()));
         assert!(s.overlaps(&Subnet::parse("10.0.0.0/8").unwrap()));
         assert!(!s.overlaps(&Subnet::parse("10.89.1.0/24").unwrap()));
+        for special in [
+            "127.0.0.0/24",
+            "224.0.0.0/24",
+            "169.254.1.0/24",
+            "0.0.0.0/8",
+        ] {
+            assert!(
+                matches!(
+                    Subnet::parse_new(special),
+                    Err(NetworkError::SpecialSubnet(_))
+                ),
+                "{special}"
+            );
+        }
         assert!(matches!(
             Subnet::parse("10.89.0.5/24"),
             Err(NetworkError::HostBits { .. })
