@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
+    rless::userns::die_with_launcher();
     let cli = match commands::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

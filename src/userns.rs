@@ -178,6 +178,32 @@ pub fn in_userns() -> bool {
     std::env::var_os(IN_USERNS_ENV).is_some()
 }
 
+/// The pid of the command that re-executed this one in the user namespace.
+const LAUNCHER_ENV: &str = "_RLESS_LAUNCHER";
+
+/// In the command re-executed in the user namespace: ends it (SIGTERM) when
+/// the command that launched it and waits for it ends, so that killing
+/// `rless pull` does not leave the pull going on unseen. Only the direct
+/// child: what it starts to outlive it (a monitor, a network helper)
+/// inherits the variable but has another parent.
+pub fn die_with_launcher() {
+    let Some(launcher) = std::env::var(LAUNCHER_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return;
+    };
+    let parent = || rustix::process::getppid().map(|p| p.as_raw_nonzero().get());
+    if parent() != Some(launcher) {
+        return;
+    }
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
+    // It may have ended before the signal was set up.
+    if parent() != Some(launcher) {
+        std::process::exit(143);
+    }
+}
+
 /// Runs this same command line again inside a new user namespace that maps
 /// the user to 0 and the subordinate range to 1..; returns the child's status.
 pub fn reexec_in_userns(mode: &IdMode) -> Result<ExitStatus, UsernsError> {
@@ -233,6 +259,7 @@ pub fn reexec_in_userns(mode: &IdMode) -> Result<ExitStatus, UsernsError> {
     let mut args = std::env::args_os();
     cmd.arg0(args.next().unwrap_or_else(|| OsString::from("rless")));
     cmd.args(args);
+    cmd.env(LAUNCHER_ENV, std::process::id().to_string());
     cmd.env(
         IN_USERNS_ENV,
         format!(

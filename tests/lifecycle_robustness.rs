@@ -583,3 +583,44 @@ fn lifecycle_create_then_start() {
         assert_eq!(containers(ctx), vec![id]);
     });
 }
+
+/// A command that re-runs itself in the user namespace (subuid mode) ends
+/// with it: SIGTERM to `rless import -` while it waits for its tar takes
+/// the re-executed one along (it went on, unseen, and finished the job).
+#[test]
+fn lifecycle_killed_command_takes_its_userns_child() {
+    for_each_user("lifecycle_killed_command_takes_its_userns_child", |ctx| {
+        let mut cmd = ctx.rless_cmd(&["import", "-", "never"]);
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        // Running (and, in subuid mode, re-executed) before the signal.
+        let two = if ctx.user.mode.as_str() == "subuid" {
+            2
+        } else {
+            1
+        };
+        assert!(
+            eventually(Duration::from_secs(10), || store_processes(ctx).len()
+                >= two),
+            "{:?}",
+            store_processes(ctx)
+        );
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        let _ = child.wait();
+        let gone = eventually(Duration::from_secs(10), || store_processes(ctx).is_empty());
+        let left = store_processes(ctx);
+        kill_all(&left);
+        drop(stdin);
+        assert!(gone, "processes outlived the killed command: {left:?}");
+        assert!(ctx.image_ids().is_empty());
+    });
+}
