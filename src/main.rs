@@ -61,11 +61,26 @@ fn main() -> ExitCode {
                     msg.push_str(&text);
                 }
             }
-            let msg = msg.replace('\n', " ");
-            eprintln!("rless: {msg}");
+            eprintln!("rless: {}", printable(&msg));
             ExitCode::from(EXIT_RLESS_ERROR)
         }
     }
+}
+
+/// An error message as one line safe for a terminal: newlines become
+/// spaces, and other control characters (an escape sequence in a hostile
+/// layer's file name or a registry's header could clear the screen or
+/// fake output) are shown escaped (`\u{1b}`).
+fn printable(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    for c in msg.chars() {
+        match c {
+            '\n' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Warnings go to stderr as `rless: warning: …`; `--log-level` or
@@ -91,4 +106,15 @@ fn init_logging(level: Option<&str>) {
                 .with_target(false),
         )
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_cannot_drive_the_terminal() {
+        assert_eq!(
+            super::printable("bad\nname \u{1b}[2J\rFAKE\u{9b}ü"),
+            "bad name \\u{1b}[2J\\rFAKE\\u{9b}ü"
+        );
+    }
 }
