@@ -44,6 +44,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     for q in &queries {
         let img = find_image(&index, q)?;
+        let by_name = q
+            .parse::<Reference>()
+            .ok()
+            .and_then(|r| r.tagged_name())
+            .is_some_and(|n| img.names.contains(&n));
+        // One name of several goes: the image stays, used or not.
+        if by_name && img.names.len() > 1 && !a.force {
+            continue;
+        }
         let users = containers_using(&store, img.id.hex());
         if let Some(live) = users.iter().find(|u| u.live) {
             bail!(
@@ -58,11 +67,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 ids.join(", ")
             );
         }
-        let by_name = q
-            .parse::<Reference>()
-            .ok()
-            .and_then(|r| r.tagged_name())
-            .is_some_and(|n| img.names.contains(&n));
         if !a.force && !a.all && !by_name && img.names.len() > 1 {
             bail!(
                 "image {} is referenced by several names ({}); remove them by name or use -f",
