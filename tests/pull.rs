@@ -235,6 +235,16 @@ fn pull_by_digest() {
             .expect("image listed after pull by digest");
         assert_eq!(entry["Digest"], p.manifest_digest);
         assert_eq!(ctx.inspect(&img.id())["Digest"], p.manifest_digest);
+        // Listed under its repository, with no tag, as docker does.
+        let table = ctx.ok(&["images"]);
+        let id = img.id();
+        let short = &id.trim_start_matches("sha256:")[..12];
+        let row = table.stdout.lines().find(|l| l.contains(short));
+        let want = format!("{}/{}", reg.host, p.repo);
+        assert!(
+            row.is_some_and(|r| r.split_whitespace().take(2).eq([want.as_str(), "<none>"])),
+            "{table}"
+        );
 
         // a digest that is not in the repository
         let missing = format!("{}/{}@sha256:{}", reg.host, p.repo, "0".repeat(64));

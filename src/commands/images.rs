@@ -59,7 +59,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             ]];
             for i in images {
                 let tags: Vec<(String, String)> = if i.names.is_empty() {
-                    vec![("<none>".into(), "<none>".into())]
+                    // Pulled by digest (or its tag moved on): the repository
+                    // is known, as docker shows it.
+                    let repo = i
+                        .digests
+                        .first()
+                        .and_then(|d| d.split_once('@'))
+                        .map_or("<none>".to_string(), |(r, _)| familiar(r).to_string());
+                    vec![(repo, "<none>".into())]
                 } else {
                     i.names
                         .iter()
