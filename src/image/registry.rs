@@ -182,7 +182,9 @@ impl RegistryClient {
         repo: &str,
         reference: &str,
     ) -> Result<(Vec<u8>, String), RegistryError> {
-        let what = format!("manifest {repo}:{reference}");
+        // `repo@sha256:…` for a digest, `repo:tag` for a tag.
+        let sep = if reference.contains(':') { '@' } else { ':' };
+        let what = format!("manifest {repo}{sep}{reference}");
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         let resp = self.get(&url, repo, MANIFEST_ACCEPT, &what)?;
         let media = header(&resp, "content-type").unwrap_or_default();
