@@ -301,13 +301,11 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
         None => {
             let index = store.index()?;
-            let img = find_image(&index, &a.args[0]).map_err(|e| {
-                match e {
-                    rless::image::LookupError::NotFound(_) => {
-                        anyhow::anyhow!("{e}; pull it first with `rless pull {}`", a.args[0])
-                    }
-                    e => anyhow::anyhow!(e),
+            let img = find_image(&index, &a.args[0]).map_err(|e| match e {
+                rless::image::LookupError::NotFound(_) => {
+                    anyhow::anyhow!("{e}; pull it first with `rless pull {}`", a.args[0])
                 }
+                e => anyhow::anyhow!(e),
             })?;
             let config: serde_json::Value = serde_json::from_slice(&store.read_blob(&img.id)?)?;
             let c = config.get("config");
