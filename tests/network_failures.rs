@@ -1,8 +1,7 @@
 //! Network failure paths and extras through `rless run`: the container
 //! exiting mid-transfer, 1,000 connections leaving the monitor's fds and
 //! threads as they were, DNS failover from a dead resolver, and ping through
-//! the NAT to a namespace the test creates, and a restart policy outlasting
-//! a published port taken during its back-off. Each runs under both port
+//! the NAT to a namespace the test creates. Each runs under both port
 //! drivers where that matters.
 
 mod common;
@@ -334,69 +333,4 @@ fn net_dns_fails_over_when_the_first_resolver_is_dead() {
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(server.join().unwrap() > 0);
-}
-
-/// `--restart always` with a published port that something else takes
-/// during the back-off: the failed start counts as an exit and the policy
-/// goes on, so the container runs again once the port is free (it stayed
-/// exited with 125 for good).
-#[test]
-fn net_restart_outlasts_a_port_taken_meanwhile() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("net_restart_outlasts_a_port_taken_meanwhile", |ctx| {
-        if !setup_image(ctx) {
-            return;
-        }
-        let port = free_port();
-        let spec = format!("127.0.0.1:{port}:80");
-        let args = [
-            "run",
-            "-d",
-            "--name",
-            "rp",
-            "--restart",
-            "always",
-            "-p",
-            &spec,
-        ];
-        let out = ctx.ok(&[&args[..], &[IMG, "sh", "-c", "sleep 0.5; exit 3"]].concat());
-        let id = out.last_line().to_string();
-        // Take the port in a back-off: it is free only then.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let taken = loop {
-            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
-                break l;
-            }
-            assert!(Instant::now() < deadline, "port {port} never free");
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let state = || state_json(ctx, &id);
-        let failed = {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let s = state();
-                if s["exit_code"] == 125 || Instant::now() > deadline {
-                    break s;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        };
-        assert_eq!(
-            failed["exit_code"], 125,
-            "a start must fail meanwhile: {failed}"
-        );
-        drop(taken);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while state()["status"] != "running" {
-            assert!(
-                Instant::now() < deadline,
-                "not restarted once the port was free: {}",
-                state()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        ctx.ok(&["rm", "-f", "rp"]);
-    });
 }

@@ -79,55 +79,53 @@ pub fn run_detached(
         );
         // Single-threaded again before any restart clones.
         started.finish();
-        let (mut code, mut last) = (code, state);
-        // Until it starts again or the policy gives up: a start that fails
-        // (a published port taken meanwhile, say) counts as an exit with
-        // its code, as docker's restart manager has it.
-        loop {
-            if !config
-                .restart
-                .should_restart(code, restarts, super::stopped_by_user(dir))
-            {
-                finish(dir, code, auto_remove, last.started, last.driver, restarts);
-                return 0;
-            }
-            // docker's back-off: 100 ms, doubling, at most a minute.
-            let delay = std::time::Duration::from_millis(
-                100u64.saturating_mul(1 << restarts.min(10)).min(60_000),
+        if !config
+            .restart
+            .should_restart(code, restarts, super::stopped_by_user(dir))
+        {
+            finish(
+                dir,
+                code,
+                auto_remove,
+                state.started,
+                state.driver.clone(),
+                restarts,
             );
-            let waiting = ContainerState {
-                status: "restarting".into(),
-                exit_code: Some(code),
-                restart_count: restarts,
-                pid: None,
-                init_start: None,
-                finished: Some(time::now()),
-                ..last
-            };
-            let _ = write_state(dir, &waiting);
-            // `rless stop` of a restarting container wakes us with SIGTERM.
-            if sleep_or_signalled(delay) || super::stopped_by_user(dir) {
-                finish(
-                    dir,
-                    code,
-                    auto_remove,
-                    waiting.started,
-                    waiting.driver,
-                    restarts,
-                );
+            return 0;
+        }
+        // docker's back-off: 100 ms, doubling, at most a minute.
+        let delay = std::time::Duration::from_millis(
+            100u64.saturating_mul(1 << restarts.min(10)).min(60_000),
+        );
+        let waiting = ContainerState {
+            status: "restarting".into(),
+            exit_code: Some(code),
+            restart_count: restarts,
+            pid: None,
+            init_start: None,
+            finished: Some(time::now()),
+            ..state
+        };
+        let _ = write_state(dir, &waiting);
+        // `rless stop` of a restarting container wakes us with SIGTERM.
+        if sleep_or_signalled(delay) || super::stopped_by_user(dir) {
+            finish(
+                dir,
+                code,
+                auto_remove,
+                waiting.started,
+                waiting.driver,
+                restarts,
+            );
+            return 0;
+        }
+        restarts += 1;
+        match start_once(spec) {
+            Ok((s, o, e)) => (started, out_r, err_r) = (s, o, e),
+            Err((code, msg)) => {
+                eprintln!("rless monitor: restart failed: {msg}");
+                finish(dir, code, auto_remove, None, None, restarts);
                 return 0;
-            }
-            restarts += 1;
-            match start_once(spec) {
-                Ok((s, o, e)) => {
-                    (started, out_r, err_r) = (s, o, e);
-                    break;
-                }
-                Err((c, msg)) => {
-                    eprintln!("rless monitor: restart failed: {msg}");
-                    code = c;
-                    last = waiting;
-                }
             }
         }
     }
