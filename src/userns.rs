@@ -184,8 +184,8 @@ const LAUNCHER_ENV: &str = "_RLESS_LAUNCHER";
 /// In the command re-executed in the user namespace: ends it (SIGTERM) when
 /// the command that launched it and waits for it ends, so that killing
 /// `rless pull` does not leave the pull going on unseen. Only the direct
-/// child: what it starts to outlive it (a monitor, a network helper)
-/// inherits the variable but has another parent.
+/// child: it takes the variable out of its environment, so what it starts
+/// to outlive it (a monitor, a network helper) never sees it.
 pub fn die_with_launcher() {
     let Some(launcher) = std::env::var(LAUNCHER_ENV)
         .ok()
@@ -193,13 +193,14 @@ pub fn die_with_launcher() {
     else {
         return;
     };
-    let parent = || rustix::process::getppid().map(|p| p.as_raw_nonzero().get());
-    if parent() != Some(launcher) {
-        return;
-    }
+    // Only this process is the launcher's child: nothing it starts inherits
+    // the variable. (Called first thing, while the process is
+    // single-threaded.)
+    std::env::remove_var(LAUNCHER_ENV);
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
-    // It may have ended before the signal was set up.
-    if parent() != Some(launcher) {
+    // The launcher may have ended before the signal was set up.
+    let parent = rustix::process::getppid().map(|p| p.as_raw_nonzero().get());
+    if parent != Some(launcher) {
         std::process::exit(143);
     }
 }

@@ -528,6 +528,15 @@ fn lifecycle_rmi_of_image_in_use() {
         let out = ctx.ok(&["rmi", "extra:v1"]);
         assert!(out.stdout.contains("Untagged: "), "{out}");
         assert_eq!(ctx.image_ids(), images, "only a name went");
+        // But all its names at once is removing it.
+        ctx.ok(&["tag", IMG, "extra:v2"]);
+        let out = ctx.rless(&["rmi", IMG, "extra:v2"]);
+        assert_eq!(
+            out.code,
+            Some(ERR_EXIT),
+            "every name of an image in use: {out}"
+        );
+        ctx.ok(&["rmi", "extra:v2"]);
 
         ctx.ok(&["stop", "-t", "1", "user"]);
         let out = ctx.rless(&["rmi", IMG]);

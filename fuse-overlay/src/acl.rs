@@ -66,18 +66,33 @@ fn map_ids(value: &[u8], uid: impl Fn(u32) -> u32, gid: impl Fn(u32) -> u32) -> 
     out
 }
 
-/// A value read from a layer, as the kernel should see it.
-pub fn shown(value: &[u8], uids: &IdMap, gids: &IdMap) -> Vec<u8> {
-    let unmapped = |m: &IdMap, id: u32| match m.to_inside(id) {
+/// An id through `map` (`to_inside` or `to_outside`); [`UNMAPPED`] for one
+/// no range maps, rather than the overflow id, which would name a real
+/// user.
+fn through(m: &IdMap, map: fn(&IdMap, u32) -> u32, id: u32) -> u32 {
+    match map(m, id) {
         IdMap::OVERFLOW if !m.0.is_empty() => UNMAPPED,
         i => i,
-    };
-    map_ids(value, |u| unmapped(uids, u), |g| unmapped(gids, g))
+    }
 }
 
-/// A value set through the mount, as the layer should store it.
+/// A value read from a layer, as the kernel should see it.
+pub fn shown(value: &[u8], uids: &IdMap, gids: &IdMap) -> Vec<u8> {
+    map_ids(
+        value,
+        |u| through(uids, IdMap::to_inside, u),
+        |g| through(gids, IdMap::to_inside, g),
+    )
+}
+
+/// A value set through the mount, as the layer should store it; entries
+/// for ids the mapping cannot store are left out.
 pub fn stored(value: &[u8], uids: &IdMap, gids: &IdMap) -> Vec<u8> {
-    map_ids(value, |u| uids.to_outside(u), |g| gids.to_outside(g))
+    map_ids(
+        value,
+        |u| through(uids, IdMap::to_outside, u),
+        |g| through(gids, IdMap::to_outside, g),
+    )
 }
 
 #[cfg(test)]
@@ -119,10 +134,15 @@ mod tests {
             (0x20, 0, UNMAPPED),
         ]);
         assert_eq!(shown(&on_disk, &m, &m), want);
-        let set = value(&[(1, 6, UNMAPPED), (TAG_GROUP, 4, 1000)]);
+        let set = value(&[
+            (1, 6, UNMAPPED),
+            (TAG_GROUP, 4, 1000),
+            (TAG_USER, 4, 70_000),
+        ]);
         assert_eq!(
             stored(&set, &m, &m),
-            value(&[(1, 6, UNMAPPED), (TAG_GROUP, 4, 101_000)])
+            value(&[(1, 6, UNMAPPED), (TAG_GROUP, 4, 101_000)]),
+            "an id the mapping cannot store is left out, not stored as 65534"
         );
         // No mapping: only the ids nobody has go.
         let none = IdMap::default();

@@ -42,6 +42,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         a.images.clone()
     };
+    // The names of each image that the queries take away.
+    let mut named: std::collections::HashMap<String, std::collections::HashSet<String>> =
+        Default::default();
+    for q in &queries {
+        let img = find_image(&index, q)?;
+        if let Some(n) = q.parse::<Reference>().ok().and_then(|r| r.tagged_name()) {
+            if img.names.contains(&n) {
+                named.entry(img.id.hex().to_string()).or_default().insert(n);
+            }
+        }
+    }
     for q in &queries {
         let img = find_image(&index, q)?;
         let by_name = q
@@ -49,8 +60,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .ok()
             .and_then(|r| r.tagged_name())
             .is_some_and(|n| img.names.contains(&n));
-        // One name of several goes: the image stays, used or not.
-        if by_name && img.names.len() > 1 && !a.force {
+        // Names go and the image stays (used or not) while it keeps one.
+        let taken = named.get(img.id.hex()).map_or(0, |n| n.len());
+        if by_name && img.names.len() > taken && !a.force {
             continue;
         }
         let users = containers_using(&store, img.id.hex());
