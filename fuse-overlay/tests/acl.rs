@@ -14,33 +14,8 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
+use common::acl::*;
 use common::*;
-
-const UNDEF: u32 = u32::MAX;
-
-/// An ACL xattr value from (tag, perm, id) entries.
-fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
-    let mut v = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in entries {
-        v.extend(tag.to_le_bytes());
-        v.extend(perm.to_le_bytes());
-        v.extend(id.to_le_bytes());
-    }
-    v
-}
-
-fn set_acl(p: &Path, name: &str, value: &[u8]) {
-    rustix::fs::lsetxattr(p, name, value, rustix::fs::XattrFlags::empty()).unwrap();
-}
-
-/// An xattr as hex, or "none".
-fn xattr_hex(p: &Path, name: &str) -> String {
-    let mut buf = [0u8; 256];
-    match rustix::fs::lgetxattr(p, name, &mut buf[..]) {
-        Ok(n) => buf[..n].iter().map(|b| format!("{b:02x}")).collect(),
-        Err(e) => format!("errno {}", e.raw_os_error()),
-    }
-}
 
 /// Steps in order: (uid, shell command in the mount's root, names to log).
 const CASES: &[(u32, &str, &[&str])] = &[
@@ -80,8 +55,8 @@ fn run_cases(mnt: &Path) -> Vec<String> {
             log.push(format!(
                 "  {n}: mode {} access {} default {}",
                 m.unwrap_or_else(|e| e.to_string()),
-                xattr_hex(&p, "system.posix_acl_access"),
-                xattr_hex(&p, "system.posix_acl_default")
+                xhex(&p, "system.posix_acl_access"),
+                xhex(&p, "system.posix_acl_default")
             ));
         }
     }
@@ -118,7 +93,7 @@ fn acls_are_enforced_and_inherited_like_kernel_overlay() {
     fs::write(&denied, "denied\n").unwrap();
     rustix::fs::chown(&denied, None, Some(rustix::fs::Gid::from_raw(1000))).unwrap();
     fs::set_permissions(&denied, fs::Permissions::from_mode(0o640)).unwrap();
-    set_acl(
+    set(
         &denied,
         "system.posix_acl_access",
         &acl(&[
@@ -133,7 +108,7 @@ fn acls_are_enforced_and_inherited_like_kernel_overlay() {
     let inherit = lower.join("inherit");
     fs::create_dir(&inherit).unwrap();
     fs::set_permissions(&inherit, fs::Permissions::from_mode(0o755)).unwrap();
-    set_acl(
+    set(
         &inherit,
         "system.posix_acl_default",
         &acl(&[

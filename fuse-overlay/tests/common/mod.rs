@@ -10,6 +10,7 @@ use std::process::Command;
 
 use fuse_overlay::{Config, MountHandle, Options};
 
+pub mod acl;
 pub mod differential;
 pub mod watch;
 
