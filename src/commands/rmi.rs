@@ -10,7 +10,7 @@
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::image::reference::Reference;
-use rless::image::store::{LockMode, Store};
+use rless::image::store::{ImageRecord, LockMode, Store};
 use rless::image::{find_image, time::human_size};
 use std::process::ExitCode;
 
@@ -47,19 +47,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         Default::default();
     for q in &queries {
         let img = find_image(&index, q)?;
-        if let Some(n) = q.parse::<Reference>().ok().and_then(|r| r.tagged_name()) {
-            if img.names.contains(&n) {
-                named.entry(img.id.hex().to_string()).or_default().insert(n);
-            }
+        if let Some(n) = name_of(q, img) {
+            named.entry(img.id.hex().to_string()).or_default().insert(n);
         }
     }
     for q in &queries {
         let img = find_image(&index, q)?;
-        let by_name = q
-            .parse::<Reference>()
-            .ok()
-            .and_then(|r| r.tagged_name())
-            .is_some_and(|n| img.names.contains(&n));
+        let by_name = name_of(q, img).is_some();
         // Names go and the image stays (used or not) while it keeps one.
         let taken = named.get(img.id.hex()).map_or(0, |n| n.len());
         if by_name && img.names.len() > taken && !a.force {
@@ -96,12 +90,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     store.update_index(|index| -> Result<()> {
         for q in &queries {
             let img = find_image(index, q)?.clone();
-            let by_name = q
-                .parse::<Reference>()
-                .ok()
-                .and_then(|r| r.tagged_name())
-                .filter(|n| img.names.contains(n));
-            match by_name {
+            match name_of(q, &img) {
                 Some(name) if img.names.len() > 1 && !a.force => {
                     messages.push(format!("Untagged: {name}"));
                     index
@@ -147,6 +136,14 @@ pub fn collect(store: &Store) -> Result<u64> {
     }
     tracing::debug!("freed {}", human_size(freed));
     Ok(freed)
+}
+
+/// The name of `img` that query `q` gives, if it gives one (not an id).
+fn name_of(q: &str, img: &ImageRecord) -> Option<String> {
+    q.parse::<Reference>()
+        .ok()
+        .and_then(|r| r.tagged_name())
+        .filter(|n| img.names.contains(n))
 }
 
 /// A container that uses an image.
