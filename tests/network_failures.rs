@@ -1,8 +1,9 @@
 //! Network failure paths and extras through `rless run`: the container
 //! exiting mid-transfer, 1,000 connections leaving the monitor's fds and
 //! threads as they were, DNS failover from a dead resolver, and ping through
-//! the NAT to a namespace the test creates. Each runs under both port
-//! drivers where that matters.
+//! the NAT to a namespace the test creates, and a foreground restart that
+//! finds its published port taken. Each runs under both port drivers where
+//! that matters.
 
 mod common;
 mod net_support;
@@ -333,4 +334,63 @@ fn net_dns_fails_over_when_the_first_resolver_is_dead() {
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(server.join().unwrap() > 0);
+}
+
+/// A foreground `run --restart always` whose restart cannot start (its
+/// published port was taken during the back-off) ends with the failed
+/// start's code and keeps the container, which ran before (it was
+/// removed, history and all, as if `run` had never started it).
+#[test]
+fn net_foreground_restart_on_a_taken_port_keeps_the_container() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user(
+        "net_foreground_restart_on_a_taken_port_keeps_the_container",
+        |ctx| {
+            if !setup_image(ctx) {
+                return;
+            }
+            let port = free_port();
+            let spec = format!("127.0.0.1:{port}:80");
+            let args = ["run", "--name", "rf", "--restart", "always", "-p", &spec];
+            let mut run = ctx
+                .rless_cmd(&[&args[..], &[IMG, "sh", "-c", "sleep 0.5; exit 3"]].concat())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Once it has run, take the port in a back-off, when it is free.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !ctx.rless(&["inspect", "rf"]).stdout.contains("\"running\"") {
+                assert!(Instant::now() < deadline, "rf never ran");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _taken = loop {
+                if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                    break l;
+                }
+                assert!(Instant::now() < deadline, "port {port} never free");
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let status = loop {
+                if let Some(s) = run.try_wait().unwrap() {
+                    break s;
+                }
+                if Instant::now() > deadline {
+                    let _ = run.kill();
+                    panic!("the foreground run did not end");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut err);
+            assert_eq!(status.code(), Some(125), "the failed start's code: {err}");
+            let out = ctx.rless(&["inspect", "rf"]);
+            assert!(out.success(), "{err}\n{out}");
+            assert!(out.stdout.contains("\"exited\""), "{out}");
+            ctx.ok(&["rm", "rf"]);
+        },
+    );
 }

@@ -660,7 +660,18 @@ fn start_foreground(
             die_with_monitor: true,
             ..Default::default()
         };
-        let started = match runtime::spawn(spec, io)? {
+        let spawned = match runtime::spawn(spec, io) {
+            // A restart that cannot start (a published port taken during
+            // the back-off) ends the run like any failed start, with the
+            // container kept: it ran before (the error used to travel up
+            // and have a fresh `run` remove it, history and all).
+            Err(e) if last.is_some() => Ok(Err(runtime::StartFailure {
+                code: 125,
+                message: e.to_string(),
+            })),
+            r => r,
+        };
+        let started = match spawned? {
             Ok(s) => s,
             Err(f) => {
                 eprintln!("rless: {}", f.message);
