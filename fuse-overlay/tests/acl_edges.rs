@@ -20,20 +20,21 @@ use rustix::fs::{FileType, Mode, OFlags, CWD};
 #[test]
 fn lower_layer_without_acls() {
     let test = "lower_layer_without_acls";
-    let Some((tmp, lower)) = other_uids_base(test) else {
+    let Some(base) = other_uids_base(test) else {
         return;
     };
+    let lower = &base.1;
     // ramfs keeps no ACLs: every ACL read answers "not supported".
     rustix::mount::mount(
         "ramfs",
-        &lower,
+        lower,
         "ramfs",
         rustix::mount::MountFlags::empty(),
         None,
     )
     .unwrap();
     let _g = Unmount(lower.clone());
-    fs::set_permissions(&lower, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(lower, fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(lower.join("f"), "f\n").unwrap();
     fs::create_dir(lower.join("d")).unwrap();
     fs::set_permissions(lower.join("d"), fs::Permissions::from_mode(0o777)).unwrap();
@@ -60,22 +61,16 @@ fn lower_layer_without_acls() {
         .collect()
     };
     let variants = [(false, false), (false, true)];
-    compare(
-        test,
-        tmp.path(),
-        std::slice::from_ref(&lower),
-        &variants,
-        |_| {},
-        scenario,
-    );
+    compare(test, &base, &variants, |_| {}, scenario);
 }
 
 #[test]
 fn default_acl_keeps_set_id_bits() {
     let test = "default_acl_keeps_set_id_bits";
-    let Some((tmp, lower)) = other_uids_base(test) else {
+    let Some(base) = other_uids_base(test) else {
         return;
     };
+    let lower = &base.1;
     fs::create_dir(lower.join("inh")).unwrap();
     fs::create_dir(lower.join("plain")).unwrap();
     set(
@@ -108,22 +103,16 @@ fn default_acl_keeps_set_id_bits() {
         log
     };
     let variants = [(false, false), (false, true)];
-    compare(
-        test,
-        tmp.path(),
-        std::slice::from_ref(&lower),
-        &variants,
-        |_| {},
-        scenario,
-    );
+    compare(test, &base, &variants, |_| {}, scenario);
 }
 
 #[test]
 fn work_directory_acl_stays_out_of_copies() {
     let test = "work_directory_acl_stays_out_of_copies";
-    let Some((tmp, lower)) = other_uids_base(test) else {
+    let Some(base) = other_uids_base(test) else {
         return;
     };
+    let lower = &base.1;
     fs::create_dir(lower.join("dir")).unwrap();
     fs::set_permissions(lower.join("dir"), fs::Permissions::from_mode(0o750)).unwrap();
     fs::write(lower.join("file"), "x").unwrap();
@@ -146,20 +135,13 @@ fn work_directory_acl_stays_out_of_copies() {
     };
     let prepare = |d: &Dirs| set(&d.work, "system.posix_acl_default", &default_acl());
     let variants = [(false, false), (false, true)];
-    compare(
-        test,
-        tmp.path(),
-        std::slice::from_ref(&lower),
-        &variants,
-        prepare,
-        scenario,
-    );
+    compare(test, &base, &variants, prepare, scenario);
 }
 
 #[test]
 fn orphan_reopened_by_another_user() {
     let test = "orphan_reopened_by_another_user";
-    let Some((tmp, lower)) = other_uids_base(test) else {
+    let Some(base) = other_uids_base(test) else {
         return;
     };
     let as_fsuid = |uid: u32, f: &mut dyn FnMut()| {
@@ -194,14 +176,7 @@ fn orphan_reopened_by_another_user() {
         log
     };
     let variants = [(false, false), (true, false), (false, true)];
-    compare(
-        test,
-        tmp.path(),
-        std::slice::from_ref(&lower),
-        &variants,
-        |_| {},
-        scenario,
-    );
+    compare(test, &base, &variants, |_| {}, scenario);
 }
 
 /// Under `uidmapping`, ids named in ACLs are mapped like owners: read
@@ -209,9 +184,10 @@ fn orphan_reopened_by_another_user() {
 #[test]
 fn acl_ids_follow_the_id_mapping() {
     let test = "acl_ids_follow_the_id_mapping";
-    let Some((tmp, lower)) = other_uids_base(test) else {
+    let Some(base) = other_uids_base(test) else {
         return;
     };
+    let lower = &base.1;
     let f = lower.join("granted");
     fs::write(&f, "granted\n").unwrap();
     let (u, g) = (
@@ -231,11 +207,11 @@ fn acl_ids_follow_the_id_mapping() {
         ])
     };
     set(&f, "system.posix_acl_access", &on_disk(101_000));
-    let d = dirs(tmp.path(), "fuse");
+    let d = dirs(base.0.path(), "fuse");
     let mut o = variant(true, false, false);
     o.uid_map = fuse_overlay::IdMap::parse("100000:0:65536").unwrap();
     o.gid_map = o.uid_map.clone();
-    let h = mount_fuse_with(std::slice::from_ref(&lower), &d, o);
+    let h = mount_fuse_with(std::slice::from_ref(lower), &d, o);
     let p = d.mnt.join("granted");
     let hex = |v: &[u8]| v.iter().map(|b| format!("{b:02x}")).collect::<String>();
     assert_eq!(xhex(&p, "system.posix_acl_access"), hex(&on_disk(1000)));

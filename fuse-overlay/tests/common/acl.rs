@@ -68,20 +68,25 @@ pub fn sh_as(dir: &Path, uid: u32, cmd: &str) -> String {
 }
 
 /// Runs `scenario` over kernel overlayfs and over fuse-overlay in `variants`
-/// (writeback, kernel 4.18), and asserts the logs are equal.
+/// (writeback, kernel 4.18) on the lower layer of `base` (from
+/// `other_uids_base`), asserts the logs are equal and returns the kernel's;
+/// `None` after a skip.
 pub fn compare(
     test: &str,
-    tmp: &Path,
-    lowers: &[PathBuf],
+    (tmp, lower): &(tempfile::TempDir, PathBuf),
     variants: &[(bool, bool)],
     prepare: impl Fn(&Dirs),
     scenario: impl Fn(&Path) -> Vec<String>,
-) {
+) -> Option<Vec<String>> {
+    let (tmp, lowers) = (tmp.path(), std::slice::from_ref(lower));
     let kd = dirs(tmp, "kernel");
     prepare(&kd);
     let k = match mount_kernel(lowers, &kd) {
         Ok(k) => k,
-        Err(e) => return skip(test, &e),
+        Err(e) => {
+            skip(test, &e);
+            return None;
+        }
     };
     let want = scenario(&kd.mnt);
     drop(k);
@@ -94,7 +99,8 @@ pub fn compare(
         h.unmount().unwrap();
         assert_eq!(
             got, want,
-            "{test}: fuse-overlay (writeback {wb}, 4.18 {old})"
+            "{test}: fuse-overlay (left, writeback {wb}, 4.18 {old}) and kernel overlayfs (right)"
         );
     }
+    Some(want)
 }
