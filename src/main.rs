@@ -37,11 +37,19 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_RLESS_ERROR);
             }
             let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
-                "rless: {}; see 'rless --help'",
-                first.trim_start_matches("error: ")
-            );
+            let mut lines = msg.lines().map(str::trim).filter(|l| !l.is_empty());
+            let mut first = lines
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            // "the following required arguments were not provided:" names
+            // them on the lines after.
+            if first.ends_with(':') {
+                let more: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+                first = format!("{} {}", first, more.join(" "));
+            }
+            eprintln!("rless: {first}; see 'rless --help'");
             return ExitCode::from(EXIT_RLESS_ERROR);
         }
     };

@@ -440,6 +440,9 @@ fn pull_errors_leave_store_unchanged() {
         }
         // unknown platform syntax
         ctx.fail_unchanged(&["pull", "--platform", "notaplatform", &p.reference]);
+        // no reference: the message names what is missing
+        let out = ctx.fail_unchanged(&["pull"]);
+        assert!(out.stderr.contains("<REFERENCE>"), "{out}");
         assert_eq!(ctx.image_ids(), [img.id()].into_iter().collect());
     });
 }
