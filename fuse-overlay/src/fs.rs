@@ -752,11 +752,13 @@ impl Overlay {
             )),
             Err(Errno::NOTSUP) if acl => Err(Errno::NODATA),
             r => r,
-        };
-        let r = match r {
-            Ok(v) if size != 0 && v.len() > size as usize => Err(Errno::RANGE),
-            r => r,
-        };
+        }
+        .and_then(|v| match size {
+            // An ACL was read whole (and may have shrunk): too big is ours
+            // to say.
+            s if s != 0 && v.len() > s as usize => Err(Errno::RANGE),
+            _ => Ok(v),
+        });
         match r {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
             Ok(v) => reply.data(&v),

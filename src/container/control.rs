@@ -175,7 +175,7 @@ pub fn kill(dir: &Path, sig: Signal) -> Result<(), ContainerError> {
 /// does not start it again), then, until it is no longer live, sends a
 /// running init `first` (unpausing it for SIGTERM) and SIGKILL once `grace`
 /// has passed, and wakes a monitor waiting out its back-off (SIGTERM, see
-/// [`super::monitor::sleep_or_signalled`]). Every round reads the state
+/// [`super::monitor::back_off`]). Every round reads the state
 /// afresh: the monitor may start the container again (it checked the mark
 /// just before it was made) or begin a back-off at any moment. `None` if it
 /// is still live 10 s after `grace`.

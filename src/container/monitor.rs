@@ -93,28 +93,13 @@ pub fn run_detached(
             );
             return 0;
         }
-        // docker's back-off: 100 ms, doubling, at most a minute.
-        let delay = std::time::Duration::from_millis(
-            100u64.saturating_mul(1 << restarts.min(10)).min(60_000),
-        );
-        let waiting = ContainerState {
-            status: "restarting".into(),
-            exit_code: Some(code),
-            restart_count: restarts,
-            pid: None,
-            init_start: None,
-            finished: Some(time::now()),
-            ..state
-        };
-        let _ = write_state(dir, &waiting);
-        // `rless stop` of a restarting container wakes us with SIGTERM.
-        if sleep_or_signalled(delay) || super::stopped_by_user(dir) {
+        if !back_off(dir, &state, code, restarts) {
             finish(
                 dir,
                 code,
                 auto_remove,
-                waiting.started,
-                waiting.driver,
+                state.started,
+                state.driver,
                 restarts,
             );
             return 0;
@@ -131,11 +116,33 @@ pub fn run_detached(
     }
 }
 
+/// Waits out docker's restart back-off before restart `restarts + 1`
+/// (100 ms, doubling, at most a minute), with the container recorded as
+/// `restarting` after its run `state` exited with `code`. `false` when the
+/// restarts end instead: a termination signal came (`rless stop` wakes a
+/// monitor so) or the user stopped the container. For the detached
+/// monitor and a foreground `run` alike.
+pub fn back_off(dir: &Path, state: &ContainerState, code: i32, restarts: u32) -> bool {
+    let delay =
+        std::time::Duration::from_millis(100u64.saturating_mul(1 << restarts.min(10)).min(60_000));
+    let waiting = ContainerState {
+        status: "restarting".into(),
+        exit_code: Some(code),
+        restart_count: restarts,
+        pid: None,
+        init_start: None,
+        finished: Some(time::now()),
+        ..state.clone()
+    };
+    let _ = write_state(dir, &waiting);
+    !sleep_or_signalled(delay) && !super::stopped_by_user(dir)
+}
+
 /// Sleeps a restart back-off of `delay`; `true` if a termination signal
 /// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) came meanwhile, which ends the
 /// restarts. Those signals must be blocked (a monitor forwards them, so
 /// they are): they are polled from a signalfd and left pending.
-pub fn sleep_or_signalled(delay: std::time::Duration) -> bool {
+fn sleep_or_signalled(delay: std::time::Duration) -> bool {
     let mut set = nix::sys::signal::SigSet::empty();
     for s in [
         Signal::SIGINT,

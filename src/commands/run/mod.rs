@@ -703,20 +703,7 @@ fn start_foreground(
             record_exit(dir, code, &state);
             return Ok((code, true));
         }
-        // docker's back-off, as the detached monitor does.
-        let delay = std::time::Duration::from_millis(
-            100u64.saturating_mul(1 << restarts.min(10)).min(60_000),
-        );
-        let waiting = ContainerState {
-            status: "restarting".into(),
-            exit_code: Some(code),
-            pid: None,
-            init_start: None,
-            finished: Some(time::now()),
-            ..state.clone()
-        };
-        let _ = container::write_state(dir, &waiting);
-        if container::monitor::sleep_or_signalled(delay) || container::stopped_by_user(dir) {
+        if !container::monitor::back_off(dir, &state, code, restarts) {
             record_exit(dir, code, &state);
             return Ok((code, true));
         }
