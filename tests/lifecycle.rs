@@ -641,7 +641,8 @@ fn lifecycle_bad_input() {
             vec!["exec", "dup"],
             vec!["exec", "--bogus", "dup", "true"],
             vec!["inspect"],
-            vec!["inspect", "--format", "yaml", "dup"],
+            vec!["inspect", "--format", "{{.Nope}}", "dup"],
+            vec!["inspect", "--format", "{{ .Id ", "dup"],
             vec!["container", "prune", "--bogus"],
         ];
         for c in &bad {

@@ -1,7 +1,7 @@
 //! `rless run` with the userspace network: published ports (the container
 //! sees the client's address), `rless port`, ports already in use, outbound
 //! connections to the host's loopback when allowed, `--network none`, the
-//! generated /etc/resolv.conf and /etc/hosts, the splice port driver and a
+//! generated /etc/resolv.conf and /etc/hosts, ports in `ps` and `inspect`, the splice port driver and a
 //! published UDP port end to end. Real traffic on loopback only; every port
 //! is picked free at run time. Failure paths are in network_failures.rs.
 
@@ -55,6 +55,19 @@ fn net_published_port_keeps_client_address() {
         let p = ctx.ok(&["port", "web", "80"]);
         assert_eq!(p.stdout.trim(), format!("127.0.0.1:{port}"));
         one_error(&ctx.rless(&["port", "web", "81"]));
+        // ps and inspect show it, as docker does.
+        let want = format!("127.0.0.1:{port}->80/tcp");
+        assert_eq!(
+            ctx.ok(&["ps", "--format", "{{.Ports}}"]).stdout.trim(),
+            want
+        );
+        let ps = ctx.ok(&["ps"]);
+        let header = ps.stdout.lines().next().unwrap_or_default();
+        assert!(header.contains("PORTS"), "{ps}");
+        assert!(ps.stdout.lines().any(|l| l.contains(&want)), "{ps}");
+        let host_port = r#"{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}"#;
+        let p = ctx.ok(&["inspect", "-f", host_port, "web"]);
+        assert_eq!(p.stdout.trim(), port.to_string(), "{p}");
         // The port is released when the container stops.
         ctx.ok(&["rm", "-f", "web"]);
         let deadline = Instant::now() + Duration::from_secs(5);

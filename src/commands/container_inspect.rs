@@ -1,6 +1,7 @@
 //! `rless inspect NAME…` (containers first, then images) and
 //! `rless container inspect`.
 
+use super::format::{to_value, Format, Formatter};
 use super::Ctx;
 use anyhow::Result;
 use rless::container;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output format (only json).
+    /// json, or a Go template run on each object, such as '{{.State.Pid}}'.
     #[arg(short, long, default_value = "json")]
     format: String,
     #[arg(required = true)]
@@ -20,9 +21,11 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    if a.format != "json" {
-        anyhow::bail!("unknown --format {:?}: only json is supported", a.format);
-    }
+    // Parsed before anything is looked up, so a bad template changes nothing.
+    let formatter = match Format::parse(&a.format, "json") {
+        Format::Template { template, .. } => Some(Formatter::new(template)?),
+        Format::Json => None,
+    };
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     let mut out = Vec::new();
@@ -37,8 +40,26 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    print_objects(formatter.as_ref(), &out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Objects as a JSON array, or each one through the template.
+pub fn print_objects(formatter: Option<&Formatter>, out: &[serde_json::Value]) -> Result<()> {
+    match formatter {
+        Some(f) => {
+            // All rendered first, so a template error prints nothing.
+            let lines: Vec<String> = out
+                .iter()
+                .map(|o| f.render(&to_value(o)))
+                .collect::<Result<_>>()?;
+            for l in lines {
+                println!("{l}");
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(out)?),
+    }
+    Ok(())
 }
 
 fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json::Value {
@@ -106,7 +127,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         })),
         "HostConfig": spec.as_ref().map(|sp| serde_json::json!({
             "AutoRemove": c.auto_remove,
-            "RestartPolicy": format!("{:?}", c.restart),
+            "RestartPolicy": restart_policy(c.restart),
             "CapAdd": sp.process.caps.names(),
             "NoNewPrivileges": sp.process.no_new_privs,
             "NetworkMode": match (sp.private_network, &sp.slirp, &sp.user_networks) {
@@ -132,11 +153,33 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
                     (a.network.clone(), serde_json::json!({"IPAddress": ip, "Aliases": a.aliases}))
                 }).collect::<serde_json::Map<_, _>>()
             }),
-            "Ports": s.ports.iter().map(|p| serde_json::json!({
-                "ContainerPort": format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" }),
-                "HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string(),
-            })).collect::<Vec<_>>(),
+            "Ports": ports(&s),
         },
         "LogPath": container::logs::log_path(dir),
     })
+}
+
+/// docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
+fn ports(s: &container::ContainerState) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for p in &s.ports {
+        let key = format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" });
+        let binding = serde_json::json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()});
+        match map.entry(key).or_insert_with(|| serde_json::json!([])) {
+            serde_json::Value::Array(a) => a.push(binding),
+            _ => unreachable!("every entry is a list"),
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// docker's `{"Name": "on-failure", "MaximumRetryCount": 3}`.
+fn restart_policy(r: container::RestartPolicy) -> serde_json::Value {
+    let (name, max) = match r {
+        container::RestartPolicy::No => ("no", 0),
+        container::RestartPolicy::Always => ("always", 0),
+        container::RestartPolicy::UnlessStopped => ("unless-stopped", 0),
+        container::RestartPolicy::OnFailure(max) => ("on-failure", max),
+    };
+    serde_json::json!({"Name": name, "MaximumRetryCount": max})
 }

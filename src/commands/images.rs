@@ -1,18 +1,35 @@
-//! `rless images [-q] [--format json]`
+//! `rless images [-q] [--format table|json|[table ]TEMPLATE]`
 
 use super::Ctx;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rless::image::familiar;
+use rless::image::store::ImageRecord;
 use rless::image::store::LockMode;
-use rless::image::time::{ago, human_size};
+use rless::image::time::{ago, format_docker, human_size};
 use std::process::ExitCode;
+
+use super::format::{print_rows, Format};
+
+/// `images`' columns, as docker prints them.
+const DEFAULT_TABLE: &str = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+
+/// Template field to column title.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+];
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Print only image ids.
     #[arg(short, long)]
     quiet: bool,
-    /// Output format: table or json.
+    /// table, json, or a Go template such as '{{.Repository}}:{{.Tag}}'.
     #[arg(long, default_value = "table")]
     format: String,
     /// Show all images (accepted for docker compatibility).
@@ -32,8 +49,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    match a.format.as_str() {
-        "json" => {
+    match Format::parse(&a.format, DEFAULT_TABLE) {
+        Format::Json => {
             let out: Vec<_> = images
                 .iter()
                 .map(|i| {
@@ -49,74 +66,51 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .collect();
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        "table" => {
-            let mut rows = vec![[
-                "REPOSITORY".to_string(),
-                "TAG".into(),
-                "IMAGE ID".into(),
-                "CREATED".into(),
-                "SIZE".into(),
-            ]];
+        Format::Template { template, table } => {
+            let mut rows = Vec::new();
             for i in images {
-                let tags: Vec<(String, String)> = if i.names.is_empty() {
-                    // Pulled by digest (or its tag moved on): the repository
-                    // is known, as docker shows it.
-                    let repo = i
-                        .digests
-                        .first()
-                        .and_then(|d| d.split_once('@'))
-                        .map_or("<none>".to_string(), |(r, _)| familiar(r).to_string());
-                    vec![(repo, "<none>".into())]
-                } else {
-                    i.names
-                        .iter()
-                        .map(|n| {
-                            let f = familiar(n);
-                            let cut = f
-                                .rfind(':')
-                                .filter(|&c| !f[c..].contains('/'))
-                                .unwrap_or(f.len());
-                            (
-                                f[..cut].to_string(),
-                                f.get(cut + 1..).unwrap_or("").to_string(),
-                            )
-                        })
-                        .collect()
-                };
-                for (repo, tag) in tags {
-                    rows.push([
-                        repo,
-                        tag,
-                        i.id.short().into(),
-                        ago(i.created),
-                        human_size(i.size),
-                    ]);
+                for (repo, tag) in repo_tags(i) {
+                    rows.push(serde_json::json!({
+                        "ID": i.id.short(),
+                        "Repository": repo,
+                        "Tag": tag,
+                        "Digest": i.manifest,
+                        "CreatedSince": ago(i.created),
+                        "CreatedAt": format_docker(i.created),
+                        "Size": human_size(i.size),
+                    }));
                 }
             }
-            print_table(&rows);
+            print_rows(template, table, HEADERS, &rows)?;
         }
-        other => bail!("unknown --format {other:?}: use table or json"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints rows in columns separated by at least three spaces, as docker does.
-pub fn print_table<const N: usize>(rows: &[[String; N]]) {
-    let mut widths = [0; N];
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
+/// The (repository, tag) rows of an image: one per name.
+fn repo_tags(i: &ImageRecord) -> Vec<(String, String)> {
+    if i.names.is_empty() {
+        // Pulled by digest (or its tag moved on): the repository is known,
+        // as docker shows it.
+        let repo = i
+            .digests
+            .first()
+            .and_then(|d| d.split_once('@'))
+            .map_or("<none>".to_string(), |(r, _)| familiar(r).to_string());
+        return vec![(repo, "<none>".into())];
     }
-    for r in rows {
-        let mut line = String::new();
-        for (k, (c, w)) in r.iter().zip(widths).enumerate() {
-            if k + 1 == N {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}   "));
-            }
-        }
-        println!("{}", line.trim_end());
-    }
+    i.names
+        .iter()
+        .map(|n| {
+            let f = familiar(n);
+            let cut = f
+                .rfind(':')
+                .filter(|&c| !f[c..].contains('/'))
+                .unwrap_or(f.len());
+            (
+                f[..cut].to_string(),
+                f.get(cut + 1..).unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }

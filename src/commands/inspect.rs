@@ -1,5 +1,6 @@
 //! `rless image inspect IMAGE…`: config, layers and digests as JSON.
 
+use super::format::{Format, Formatter};
 use super::Ctx;
 use anyhow::Result;
 use rless::image::find_image;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output format (only json).
+    /// json, or a Go template run on each image, such as '{{.Id}}'.
     #[arg(long, short, default_value = "json")]
     format: String,
     #[arg(required = true)]
@@ -16,9 +17,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    if a.format != "json" {
-        anyhow::bail!("unknown --format {:?}: only json is supported", a.format);
-    }
+    let formatter = match Format::parse(&a.format, "json") {
+        Format::Template { template, .. } => Some(Formatter::new(template)?),
+        Format::Json => None,
+    };
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     let mut out = Vec::new();
@@ -45,6 +47,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             "History": config.get("history"),
         }));
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    super::container_inspect::print_objects(formatter.as_ref(), &out)?;
     Ok(ExitCode::SUCCESS)
 }

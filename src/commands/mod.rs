@@ -1,4 +1,5 @@
-//! One module per subcommand, as in netavark. [`Ctx`] carries what every
+//! One module per subcommand, as in netavark, plus `format` (the
+//! `--format` templates the listing commands share). [`Ctx`] carries what every
 //! command needs; commands that create or delete files with mapped owners
 //! ask [`Ctx::enter_userns`] first.
 
@@ -15,6 +16,7 @@ mod cp;
 mod diff;
 mod exec;
 mod export;
+mod format;
 mod generate;
 mod images;
 mod import;

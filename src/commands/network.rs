@@ -4,10 +4,11 @@
 //! Definitions are plain files in the store; these commands run as the
 //! user and never start anything.
 
+use super::format::{print_rows, Format};
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::image::store::LockMode;
-use rless::image::time::format_rfc3339;
+use rless::image::time::{format_docker, format_rfc3339};
 use rless::network::{self, CreateRequest, NetworkConfig};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -81,7 +82,7 @@ pub struct LsArgs {
     /// Print only names.
     #[arg(short, long)]
     quiet: bool,
-    /// Output format: table or json.
+    /// table, json, or a Go template such as '{{.Name}}'.
     #[arg(long, default_value = "table")]
     format: String,
 }
@@ -185,29 +186,37 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    match a.format.as_str() {
-        "json" => {
+    match Format::parse(&a.format, "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}") {
+        Format::Json => {
             let out: Vec<_> = all.iter().map(|n| describe(store.root(), n)).collect();
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        "table" => {
-            let mut rows = vec![[
-                "NETWORK ID".to_string(),
-                "NAME".into(),
-                "DRIVER".into(),
-                "SUBNET".into(),
-            ]];
-            rows.extend(all.iter().map(|n| {
-                [
-                    n.id.short().to_string(),
-                    n.name.clone(),
-                    n.driver.clone(),
-                    n.subnet.to_string(),
-                ]
-            }));
-            super::images::print_table(&rows);
+        Format::Template { template, table } => {
+            let rows: Vec<serde_json::Value> = all
+                .iter()
+                .map(|n| {
+                    serde_json::json!({
+                        "ID": n.id.short(), "Name": n.name, "Driver": n.driver,
+                        "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string(),
+                        "Scope": "local", "IPv6": false, "Internal": n.internal,
+                        "Labels": n.labels, "CreatedAt": format_docker(n.created),
+                    })
+                })
+                .collect();
+            let headers = [
+                ("ID", "NETWORK ID"),
+                ("Name", "NAME"),
+                ("Driver", "DRIVER"),
+                ("Subnet", "SUBNET"),
+                ("Gateway", "GATEWAY"),
+                ("Scope", "SCOPE"),
+                ("IPv6", "IPV6"),
+                ("Internal", "INTERNAL"),
+                ("Labels", "LABELS"),
+                ("CreatedAt", "CREATED AT"),
+            ];
+            print_rows(template, table, &headers, &rows)?;
         }
-        other => bail!("unknown --format {other:?}: use table or json"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! `rless ps [-a] [-q] [--filter K=V] [--format table|json|TEMPLATE]`
+//! `rless ps [-a] [-q] [--filter K=V] [--format table|json|[table ]TEMPLATE]`
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -6,6 +6,46 @@ use rless::container::{self, ContainerConfig, ContainerState};
 use rless::image::store::LockMode;
 use rless::image::time;
 use std::process::ExitCode;
+
+use super::format::{print_rows, Format};
+
+/// `ps`'s columns, as docker prints them.
+const DEFAULT_TABLE: &str =
+    "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+/// Template field to column title.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("Status", "STATUS"),
+    ("State", "STATE"),
+    ("Names", "NAMES"),
+    ("Networks", "NETWORKS"),
+    ("Labels", "LABELS"),
+];
+
+/// `0.0.0.0:8080->80/tcp, [::1]:8081->81/tcp` while the container runs.
+pub fn ports_text(s: &ContainerState) -> String {
+    if !s.running() {
+        return String::new();
+    }
+    s.ports
+        .iter()
+        .map(|p| {
+            let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
+            format!(
+                "{host}->{}/{}",
+                p.container_port,
+                if p.udp { "udp" } else { "tcp" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,7 +61,8 @@ pub struct Args {
     /// Filter: id=, name=, status=, ancestor= (repeatable).
     #[arg(short, long)]
     filter: Vec<String>,
-    /// table, json, or a template such as '{{.ID}} {{.Names}}'.
+    /// table, json, or a Go template such as '{{.ID}} {{.Names}}' ('table
+    /// TEMPLATE' adds a header and columns).
     #[arg(long, default_value = "table")]
     format: String,
 }
@@ -112,8 +153,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             format!("\"{}…\"", full.chars().take(19).collect::<String>())
         }
     };
-    match a.format.as_str() {
-        "json" => {
+    let format = Format::parse(&a.format, DEFAULT_TABLE);
+    match format {
+        Format::Json => {
             let out: Vec<_> = rows
                 .iter()
                 .map(|(c, s)| {
@@ -127,48 +169,29 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .collect();
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        "table" => {
-            let mut table = vec![[
-                "CONTAINER ID".to_string(),
-                "IMAGE".into(),
-                "COMMAND".into(),
-                "CREATED".into(),
-                "STATUS".into(),
-                "NAMES".into(),
-            ]];
-            for (c, s) in &rows {
-                let id = if a.no_trunc {
-                    c.id.as_str()
-                } else {
-                    c.id.short()
-                };
-                table.push([
-                    id.into(),
-                    rless::image::familiar(&c.image_name).into(),
-                    cmd(c),
-                    time::ago(c.created),
-                    status_text(s),
-                    c.name.clone(),
-                ]);
-            }
-            super::images::print_table(&table);
-        }
-        template => {
-            for (c, s) in &rows {
-                let mut line = template.to_string();
-                for (k, v) in [
-                    ("{{.ID}}", c.id.short().to_string()),
-                    ("{{.Names}}", c.name.clone()),
-                    ("{{.Image}}", c.image_name.clone()),
-                    ("{{.Command}}", cmd(c)),
-                    ("{{.Status}}", status_text(s)),
-                    ("{{.State}}", s.shown_status().to_string()),
-                    ("{{.CreatedAt}}", time::format_rfc3339(c.created)),
-                ] {
-                    line = line.replace(k, &v);
-                }
-                println!("{line}");
-            }
+        _ => {
+            let Format::Template { template, table } = format else {
+                unreachable!("json is handled above")
+            };
+            let rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(c, s)| {
+                    serde_json::json!({
+                        "ID": if a.no_trunc { c.id.as_str() } else { c.id.short() },
+                        "Image": rless::image::familiar(&c.image_name),
+                        "Command": cmd(c),
+                        "CreatedAt": time::format_docker(c.created),
+                        "RunningFor": time::ago(c.created),
+                        "Ports": ports_text(s),
+                        "Status": status_text(s),
+                        "State": s.shown_status(),
+                        "Names": c.name,
+                        "Networks": s.networks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(","),
+                        "Labels": {},
+                    })
+                })
+                .collect();
+            print_rows(template, table, HEADERS, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)

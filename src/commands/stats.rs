@@ -230,7 +230,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             let _ = writeln!(out, "{text}");
         } else {
             drop(out);
-            super::images::print_table(&table(&rows));
+            super::format::print_table(&table(&rows));
             out = std::io::stdout().lock();
         }
         let _ = out.flush();

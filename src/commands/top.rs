@@ -62,6 +62,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .unwrap_or_default();
         rows.push([uid, pid.to_string(), ppid, cmd]);
     }
-    super::images::print_table(&rows);
+    super::format::print_table(&rows);
     Ok(ExitCode::SUCCESS)
 }

@@ -6,11 +6,12 @@
 //! files there as subordinate ids; creation needs no namespace (an empty
 //! directory owned by the user is owned by the container's root).
 
+use super::format::{print_rows, Format};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::container::volume::{self, VolumeMeta};
 use rless::image::store::LockMode;
-use rless::image::time::format_rfc3339;
+use rless::image::time::{format_docker, format_rfc3339};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,7 +55,7 @@ pub struct LsArgs {
     /// Print only names.
     #[arg(short, long)]
     quiet: bool,
-    /// Output format: table or json.
+    /// table, json, or a Go template such as '{{.Name}}'.
     #[arg(long, default_value = "table")]
     format: String,
 }
@@ -166,17 +167,32 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    match a.format.as_str() {
-        "json" => {
+    match Format::parse(&a.format, "{{.Driver}}\t{{.Name}}") {
+        Format::Json => {
             let out: Vec<_> = all.iter().map(|v| describe(store.root(), v)).collect();
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        "table" => {
-            let mut rows = vec![["DRIVER".to_string(), "VOLUME NAME".into()]];
-            rows.extend(all.iter().map(|v| ["local".to_string(), v.name.clone()]));
-            super::images::print_table(&rows);
+        Format::Template { template, table } => {
+            let rows: Vec<serde_json::Value> = all
+                .iter()
+                .map(|v| {
+                    serde_json::json!({
+                        "Name": v.name, "Driver": "local", "Scope": "local",
+                        "Mountpoint": volume::data_dir(store.root(), &v.name),
+                        "Labels": v.labels, "CreatedAt": format_docker(v.created),
+                    })
+                })
+                .collect();
+            let headers = [
+                ("Name", "VOLUME NAME"),
+                ("Driver", "DRIVER"),
+                ("Scope", "SCOPE"),
+                ("Mountpoint", "MOUNTPOINT"),
+                ("Labels", "LABELS"),
+                ("CreatedAt", "CREATED AT"),
+            ];
+            print_rows(template, table, &headers, &rows)?;
         }
-        other => bail!("unknown --format {other:?}: use table or json"),
     }
     Ok(ExitCode::SUCCESS)
 }

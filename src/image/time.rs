@@ -57,6 +57,16 @@ pub fn format_rfc3339(t: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DD HH:MM:SS +0000 UTC`, as docker's `CreatedAt` fields print.
+pub fn format_docker(t: i64) -> String {
+    format!(
+        "{} +0000 UTC",
+        format_rfc3339(t)
+            .trim_end_matches('Z')
+            .replacen('T', " ", 1)
+    )
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, for logs.
 pub fn format_rfc3339_nanos(t: std::time::SystemTime) -> String {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

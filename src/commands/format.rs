@@ -1,0 +1,432 @@
+//! `--format` of the listing and inspect commands: docker's Go templates.
+//!
+//! Theory of operation:
+//! - Every command turns what it prints into JSON values: one per row for
+//!   `ps`, `images`, `network ls` and `volume ls`, one per object for
+//!   `inspect`. `--format json` prints the command's own JSON; anything
+//!   else is a Go `text/template` run on each value (the `gtmpl` crate), one
+//!   output line per value, as docker does.
+//! - `table TEMPLATE` (and plain `table`, the default, which is the command's
+//!   own template) prints a header first and lines the `\t`-separated cells
+//!   up in columns. The header is the same template run on the command's
+//!   header names (`{{.ID}}` gives `CONTAINER ID`), which is how docker's
+//!   formatter does it. `\t` and `\n` written literally in the argument are
+//!   tab and newline.
+//! - Objects whose keys are field names become template objects, on which a
+//!   field that does not exist is an error, like a Go struct's; the maps
+//!   docker keeps as Go maps (labels, networks, ports, …) stay maps.
+//! - Functions besides Go's own: docker's `json`, `join`, `lower`, `upper`,
+//!   `title`, `split` and `truncate`.
+//!
+//! Limits: ranging over a map visits keys in no set order (Go sorts them),
+//! and `printf`'s width flags are gtmpl's, not Go's.
+
+use anyhow::{bail, Result};
+use gtmpl::{Context, FuncError, Template, Value};
+use std::collections::HashMap;
+
+/// What `--format` asked for.
+pub enum Format<'a> {
+    /// The command's own JSON.
+    Json,
+    /// A Go template, printed as a table (header and aligned columns) or not.
+    Template { template: &'a str, table: bool },
+}
+
+impl<'a> Format<'a> {
+    /// `arg` as given; `table` alone means the command's `default_table`.
+    pub fn parse(arg: &'a str, default_table: &'a str) -> Format<'a> {
+        let t = arg.trim();
+        if t == "json" {
+            return Format::Json;
+        }
+        let (table, template) = match t.strip_prefix("table") {
+            Some("") => (true, default_table),
+            Some(rest) if rest.starts_with(char::is_whitespace) => (true, rest.trim_start()),
+            _ => (false, arg),
+        };
+        Format::Template { template, table }
+    }
+}
+
+/// Keys whose object values are Go maps in docker's structs (any key
+/// allowed), not structs (only known fields).
+const MAP_FIELDS: &[&str] = &[
+    "Labels",
+    "Networks",
+    "Ports",
+    "Data",
+    "StorageOpt",
+    "ExposedPorts",
+    "Volumes",
+    "Options",
+    "Annotations",
+];
+
+/// A JSON value as a template value.
+pub fn to_value(v: &serde_json::Value) -> Value {
+    convert(v, false)
+}
+
+fn convert(v: &serde_json::Value, as_map: bool) -> Value {
+    use serde_json::Value as J;
+    match v {
+        // Docker's fields are Go zero values where rless has nothing.
+        J::Null => Value::String(String::new()),
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Value::from(u),
+            (_, Some(i), _) => Value::from(i),
+            (_, _, f) => Value::from(f.unwrap_or(0.0)),
+        },
+        J::String(s) => Value::String(s.clone()),
+        J::Array(a) => Value::Array(a.iter().map(|x| convert(x, false)).collect()),
+        J::Object(o) => {
+            let fields: HashMap<String, Value> = o
+                .iter()
+                .map(|(k, x)| (k.clone(), convert(x, MAP_FIELDS.contains(&k.as_str()))))
+                .collect();
+            if as_map {
+                Value::Map(fields)
+            } else {
+                Value::Object(fields)
+            }
+        }
+    }
+}
+
+/// A template value back as JSON, for `{{json .}}`.
+fn to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::NoValue | Value::Nil | Value::Function(_) => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::String(s) => J::String(s.clone()),
+        Value::Number(n) => n
+            .as_u64()
+            .map(J::from)
+            .or_else(|| n.as_i64().map(J::from))
+            .or_else(|| n.as_f64().map(J::from))
+            .unwrap_or(J::Null),
+        Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
+        Value::Object(o) | Value::Map(o) => {
+            // Sorted, as Go's encoding/json sorts map keys.
+            let sorted: std::collections::BTreeMap<_, _> = o.iter().collect();
+            J::Object(
+                sorted
+                    .into_iter()
+                    .map(|(k, x)| (k.clone(), to_json(x)))
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn text(args: &[Value], k: usize, name: &str) -> Result<String, FuncError> {
+    match args.get(k) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Ok(other.to_string()),
+        None => Err(FuncError::ExactlyXArgs(name.into(), k + 1)),
+    }
+}
+
+fn f_json(args: &[Value]) -> Result<Value, FuncError> {
+    let v = args
+        .first()
+        .ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
+    Ok(Value::String(to_json(v).to_string()))
+}
+
+fn f_join(args: &[Value]) -> Result<Value, FuncError> {
+    let sep = text(args, 1, "join")?;
+    match &args[0] {
+        Value::Array(a) => Ok(Value::String(
+            a.iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(&sep),
+        )),
+        _ => Err(FuncError::Generic(
+            "join: the first argument is not a list".into(),
+        )),
+    }
+}
+
+fn f_split(args: &[Value]) -> Result<Value, FuncError> {
+    let (s, sep) = (text(args, 0, "split")?, text(args, 1, "split")?);
+    Ok(Value::Array(
+        s.split(sep.as_str())
+            .map(|x| Value::String(x.into()))
+            .collect(),
+    ))
+}
+
+fn f_lower(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(text(args, 0, "lower")?.to_lowercase()))
+}
+
+fn f_upper(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(text(args, 0, "upper")?.to_uppercase()))
+}
+
+fn f_title(args: &[Value]) -> Result<Value, FuncError> {
+    let s = text(args, 0, "title")?;
+    let mut c = s.chars();
+    Ok(Value::String(
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default(),
+    ))
+}
+
+fn f_truncate(args: &[Value]) -> Result<Value, FuncError> {
+    let s = text(args, 0, "truncate")?;
+    let n = match args.get(1) {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0) as usize,
+        _ => {
+            return Err(FuncError::Generic(
+                "truncate: the length is not a number".into(),
+            ))
+        }
+    };
+    Ok(Value::String(s.chars().take(n).collect()))
+}
+
+/// gtmpl 0.7 loops forever on an action left open at the end of the text
+/// (`{{ .ID `), so such a template is refused before it is parsed. Quoted
+/// strings and comments are skipped, since they may hold braces.
+fn check_closed(t: &str) -> Result<()> {
+    let b = t.as_bytes();
+    let mut i = 0;
+    while let Some(open) = t[i..].find("{{").map(|k| k + i) {
+        let mut k = open + 2;
+        let mut closed = false;
+        while k < b.len() {
+            match b[k] {
+                q @ (b'"' | b'`' | b'\'') => {
+                    k += 1;
+                    while k < b.len() && b[k] != q {
+                        k += if b[k] == b'\\' && q != b'`' { 2 } else { 1 };
+                    }
+                    k += 1;
+                }
+                b'/' if b.get(k + 1) == Some(&b'*') => {
+                    k = t[k + 2..].find("*/").map_or(b.len(), |e| k + 2 + e + 2);
+                }
+                b'}' if b.get(k + 1) == Some(&b'}') => {
+                    closed = true;
+                    break;
+                }
+                _ => k += 1,
+            }
+        }
+        if !closed {
+            bail!("template: unclosed action at {:?}", &t[open..]);
+        }
+        i = k + 2;
+    }
+    Ok(())
+}
+
+/// A parsed `--format` template with docker's functions.
+pub struct Formatter {
+    template: Template,
+}
+
+impl Formatter {
+    pub fn new(text: &str) -> Result<Formatter> {
+        let text = text.replace("\\t", "\t").replace("\\n", "\n");
+        check_closed(&text)?;
+        let mut template = Template::default();
+        let funcs: [(&str, gtmpl::Func); 7] = [
+            ("json", f_json),
+            ("join", f_join),
+            ("split", f_split),
+            ("lower", f_lower),
+            ("upper", f_upper),
+            ("title", f_title),
+            ("truncate", f_truncate),
+        ];
+        template.add_funcs(&funcs);
+        template
+            .parse(text)
+            .map_err(|e| anyhow::anyhow!("bad --format template: {e}"))?;
+        Ok(Formatter { template })
+    }
+
+    /// The template run on one value.
+    pub fn render(&self, v: &Value) -> Result<String> {
+        self.template
+            .render(&Context::from(v.clone()))
+            .map_err(|e| {
+                // gtmpl's message about a missing field dumps the whole object.
+                let e = e.to_string();
+                let e = match e.find("no field ") {
+                    Some(at) => e[at..].split(" for ").next().unwrap_or(&e).to_string(),
+                    None => e,
+                };
+                anyhow::anyhow!("template: {e}")
+            })
+    }
+}
+
+/// Prints `rows` (JSON objects) with `template`; as a table, first the
+/// template run on `headers` (field name to column title), then columns.
+pub fn print_rows(
+    template: &str,
+    table: bool,
+    headers: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> Result<()> {
+    let f = Formatter::new(template)?;
+    let mut lines = Vec::new();
+    if table {
+        let h: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+            .collect();
+        lines.push(f.render(&to_value(&serde_json::Value::Object(h)))?);
+    }
+    for r in rows {
+        lines.push(f.render(&to_value(r))?);
+    }
+    if table {
+        let cells: Vec<Vec<String>> = lines
+            .iter()
+            .flat_map(|l| l.split('\n'))
+            .map(|l| l.split('\t').map(String::from).collect())
+            .collect();
+        print_columns(&cells);
+    } else {
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+/// Prints a fixed-width table, as [`print_columns`] does.
+pub fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.to_vec()).collect();
+    print_columns(&rows);
+}
+
+/// Prints rows in columns separated by at least three spaces, as docker does.
+pub fn print_columns(rows: &[Vec<String>]) {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; n];
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    for r in rows {
+        let mut line = String::new();
+        for (k, c) in r.iter().enumerate() {
+            if k + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}   ", w = widths[k]));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(t: &str, v: serde_json::Value) -> Result<String> {
+        Formatter::new(t)?.render(&to_value(&v))
+    }
+
+    #[test]
+    fn fields_maps_and_functions() {
+        let v = serde_json::json!({
+            "Id": "abc", "State": {"Pid": 42, "Running": true, "Error": null},
+            "Config": {"Labels": {"a.b": "x"}, "Env": ["A=1", "B=2"]},
+            "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}},
+        });
+        let cases = [
+            ("{{.Id}}", "abc"),
+            ("{{.State.Pid}} {{.State.Running}}", "42 true"),
+            ("[{{.State.Error}}]", "[]"),
+            (r#"{{index .Config.Labels "a.b"}}"#, "x"),
+            (r#"{{join .Config.Env ","}}"#, "A=1,B=2"),
+            ("{{range .Config.Env}}{{.}};{{end}}", "A=1;B=2;"),
+            (
+                r#"{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}"#,
+                "8080",
+            ),
+            ("{{if .State.Running}}up{{else}}down{{end}}", "up"),
+            ("{{json .State}}", r#"{"Error":"","Pid":42,"Running":true}"#),
+            (
+                "{{upper .Id}}|{{title .Id}}|{{truncate .Id 2}}",
+                "ABC|Abc|ab",
+            ),
+            (r"{{.Id}}\t{{.Id}}", "abc\tabc"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(run(t, v.clone()).unwrap(), want, "{t}");
+        }
+        // A field that does not exist is an error (a struct's), a missing
+        // map key is not.
+        let e = run("{{.Nope}}", v.clone()).unwrap_err().to_string();
+        assert_eq!(e, "template: no field Nope", "{e}");
+        assert!(run("{{.Config.Labels.zz}}", v.clone()).is_ok());
+    }
+
+    #[test]
+    fn unclosed_actions_are_refused_not_looped_on() {
+        for t in [
+            "{{ .Id ",
+            "x {{",
+            r#"{{ printf "}}" "#,
+            "{{/* }} */",
+            "{{.Id}} {{ .",
+        ] {
+            let e = Formatter::new(t).err().map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|e| e.contains("unclosed")),
+                "{t}: {e:?}"
+            );
+        }
+        for t in ["{{.Id}}", r#"{{ "{{" }}"#, "{{/* c */}}", "}} {{.Id}}"] {
+            assert!(check_closed(t).is_ok(), "{t}");
+        }
+    }
+
+    #[test]
+    fn format_argument() {
+        let d = "{{.A}}\t{{.B}}";
+        assert!(matches!(Format::parse("json", d), Format::Json));
+        assert!(
+            matches!(Format::parse("table", d), Format::Template { template, table: true } if template == d)
+        );
+        assert!(matches!(
+            Format::parse("table {{.A}}", d),
+            Format::Template {
+                template: "{{.A}}",
+                table: true
+            }
+        ));
+        assert!(matches!(
+            Format::parse("{{.A}}", d),
+            Format::Template {
+                template: "{{.A}}",
+                table: false
+            }
+        ));
+        assert!(matches!(
+            Format::parse("tablex", d),
+            Format::Template {
+                template: "tablex",
+                table: false
+            }
+        ));
+    }
+}

@@ -1,0 +1,113 @@
+//! `--format` Go templates, as docker's: fields, `table` headers and
+//! columns, docker's functions and `{{json}}`, on `ps`, `images`,
+//! `inspect` (containers and images), `network ls` and `volume ls`; and bad
+//! templates (an unknown field, an action left open) as one error line with
+//! nothing printed. Ports in `ps` and `inspect` are checked in network.rs.
+//!
+//! The image is a busybox root filesystem imported by the test.
+
+mod common;
+
+use common::for_each_user;
+use common::lifecycle_helpers::*;
+use serde_json::Value;
+
+#[test]
+fn format_templates() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("format_templates", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let web = run_sh(
+            ctx,
+            &["--name", "web", "--restart", "on-failure:3"],
+            FOREVER,
+        );
+        let done = run_sh(ctx, &["--name", "done"], "exit 3");
+        ctx.ok(&["wait", &done]);
+
+        // ps: fields, one line per container.
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}}|{{.State}}|{{.ID}}"]);
+        let mut lines: Vec<&str> = out.stdout.lines().collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                format!("done|exited|{}", &done[..12]),
+                format!("web|running|{}", &web[..12])
+            ],
+            "{out}"
+        );
+        // A table template: the header is the fields' titles; `\t` as
+        // typed separates columns; docker's functions.
+        let out = ctx.ok(&["ps", "--format", r"table {{.Names}}\t{{upper .State}}"]);
+        let rows: Vec<Vec<&str>> = out
+            .stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(rows, [["NAMES", "STATE"], ["web", "RUNNING"]], "{out}");
+        let out = ctx.ok(&["ps", "--format", "{{json .}}"]);
+        let row: Value = serde_json::from_str(out.stdout.trim()).expect("{{json .}} is JSON");
+        assert_eq!(row["Names"], "web", "{out}");
+
+        // inspect: nested fields, docker's shapes, one line per object.
+        let st = inspect(ctx, "web");
+        let pid = state_of(&st)["Pid"].as_i64().unwrap();
+        let out = ctx.ok(&["inspect", "-f", "{{.State.Pid}} {{.State.Running}}", "web"]);
+        assert_eq!(out.stdout, format!("{pid} true\n"), "{out}");
+        let policy =
+            "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}";
+        let out = ctx.ok(&["container", "inspect", "--format", policy, "web"]);
+        assert_eq!(out.stdout, "on-failure:3\n", "{out}");
+        let out = ctx.ok(&[
+            "inspect",
+            "--format",
+            "{{.Name}} {{.State.ExitCode}}",
+            "web",
+            "done",
+        ]);
+        assert_eq!(out.stdout, "web 0\ndone 3\n", "{out}");
+        let out = ctx.ok(&["inspect", "-f", "{{json .State}}", "web"]);
+        let state: Value = serde_json::from_str(out.stdout.trim()).expect("json .State");
+        assert_eq!(state["Running"], true, "{out}");
+
+        // Images.
+        let out = ctx.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        assert_eq!(out.stdout, format!("{IMG}:latest\n"), "{out}");
+        let out = ctx.ok(&["images", "--format", "table {{.Repository}}"]);
+        assert_eq!(out.stdout, format!("REPOSITORY\n{IMG}\n"), "{out}");
+        let image_id = ctx.images_json()[0]["Id"].as_str().unwrap().to_string();
+        let out = ctx.ok(&["image", "inspect", "-f", "{{.Id}}", IMG]);
+        assert_eq!(out.stdout.trim(), image_id, "{out}");
+
+        // Networks and volumes.
+        ctx.ok(&["volume", "create", "fmtvol"]);
+        let out = ctx.ok(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+        assert_eq!(out.stdout, "fmtvol local\n", "{out}");
+        ctx.ok(&["network", "create", "fmtnet"]);
+        let out = ctx.ok(&["network", "ls", "--format", "{{.Name}}"]);
+        assert!(out.stdout.lines().any(|l| l == "fmtnet"), "{out}");
+
+        // Bad templates: one error line, nothing on stdout. An action left
+        // open used to make the template engine loop forever.
+        let bad: [&[&str]; 8] = [
+            &["ps", "--format", "{{.Nope}}"],
+            &["ps", "-a", "--format", "{{ .Names "],
+            &["images", "--format", "{{.Nope}}"],
+            &["inspect", "-f", "{{.State.Nope}}", "web"],
+            &["inspect", "-f", r#"{{ printf "}}" "#, "web"],
+            &["image", "inspect", "-f", "{{.Id", IMG],
+            &["network", "ls", "--format", "{{if .Name}}"],
+            &["volume", "ls", "--format", "{{ "],
+        ];
+        for args in bad {
+            let out = ctx.fail(args);
+            assert!(out.stdout.is_empty(), "{out}");
+        }
+        ctx.ok(&["network", "rm", "fmtnet"]);
+        ctx.ok(&["volume", "rm", "fmtvol"]);
+    });
+}
