@@ -5,10 +5,14 @@
 //! verification are listed in `$XDG_CONFIG_HOME/rless/registries.toml`:
 //!
 //! ```toml
+//! idle_timeout = 60   # seconds a registry may send nothing mid-transfer
+//!
 //! [[registry]]
 //! location = "registry.example.org:5000"
 //! insecure = true
 //! ```
+//!
+//! `RLESS_REGISTRY_IDLE_TIMEOUT` (seconds) comes before `idle_timeout`.
 //!
 //! The union filesystem containers use may be fixed in
 //! `$XDG_CONFIG_HOME/rless/storage.toml` (`--storage-driver` and
@@ -26,6 +30,15 @@ use crate::runtime::storage::Driver;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a registry may send nothing, in the middle of a response,
+/// before the transfer fails, unless configured otherwise. Not a limit on
+/// the whole transfer: a slow layer that keeps coming never times out.
+pub const DEFAULT_REGISTRY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The variable that overrides `idle_timeout` of `registries.toml`.
+const IDLE_TIMEOUT_VAR: &str = "RLESS_REGISTRY_IDLE_TIMEOUT";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,6 +59,10 @@ pub enum ConfigError {
     },
     #[error("{path}: unknown storage driver {value:?}: use overlay, fuse-overlay or auto")]
     Driver { path: PathBuf, value: String },
+    #[error(
+        "{origin}: invalid idle timeout {value:?}: expected a whole number of seconds above 0"
+    )]
+    IdleTimeout { origin: String, value: String },
 }
 
 /// One `[[registry]]` entry.
@@ -58,6 +75,8 @@ pub struct RegistryConfig {
 
 #[derive(Debug, Default, Deserialize)]
 struct RegistriesFile {
+    /// Seconds; see [`registry_idle_timeout`].
+    idle_timeout: Option<i64>,
     #[serde(default)]
     registry: Vec<RegistryConfig>,
 }
@@ -132,6 +151,38 @@ pub fn registry_insecure(registry: &str) -> Result<bool, ConfigError> {
         .registry
         .iter()
         .any(|r| r.location == registry && r.insecure))
+}
+
+/// How long a registry may send nothing before a transfer fails:
+/// `RLESS_REGISTRY_IDLE_TIMEOUT`, else `idle_timeout` in `registries.toml`,
+/// else [`DEFAULT_REGISTRY_IDLE_TIMEOUT`].
+pub fn registry_idle_timeout() -> Result<Duration, ConfigError> {
+    if let Some(value) = std::env::var_os(IDLE_TIMEOUT_VAR).filter(|v| !v.is_empty()) {
+        let value = value.to_string_lossy().into_owned();
+        return match value.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+            _ => Err(ConfigError::IdleTimeout {
+                origin: IDLE_TIMEOUT_VAR.into(),
+                value,
+            }),
+        };
+    }
+    match read_file::<RegistriesFile>("registries.toml")? {
+        Some((
+            RegistriesFile {
+                idle_timeout: Some(secs),
+                ..
+            },
+            path,
+        )) => match u64::try_from(secs) {
+            Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+            _ => Err(ConfigError::IdleTimeout {
+                origin: path.display().to_string(),
+                value: secs.to_string(),
+            }),
+        },
+        _ => Ok(DEFAULT_REGISTRY_IDLE_TIMEOUT),
+    }
 }
 
 /// The storage driver `storage.toml` asks for, with the file's path; `None`

@@ -86,6 +86,7 @@ pub fn login(a: LoginArgs) -> Result<ExitCode> {
         &ClientOptions {
             insecure,
             credentials: Some(creds.clone()),
+            idle_timeout: rless::config::registry_idle_timeout()?,
         },
     )?;
     client.check_login()?;

@@ -53,6 +53,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         &ClientOptions {
             insecure,
             credentials,
+            idle_timeout: rless::config::registry_idle_timeout()?,
         },
     )?;
     let opts = PullOptions {

@@ -65,6 +65,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         &ClientOptions {
             insecure,
             credentials,
+            idle_timeout: rless::config::registry_idle_timeout()?,
         },
     )?;
     let progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());

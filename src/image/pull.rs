@@ -325,13 +325,17 @@ fn fetch_layer(
     if store.has_layer(&l.diff_id) && store.has_blob(&l.blob) {
         return Ok(false);
     }
-    let stream = bar.wrap_read(client.blob(repo, &l.blob)?);
+    let mut stream = client.blob(repo, &l.blob)?;
     let name = l.blob.short().to_string();
     let expect = Expect {
         name: &name,
         blob: Some((&l.blob, l.blob_size)),
         diff_id: Some(&l.diff_id),
     };
-    layer::ingest(store, stream, &expect, &opts.extract)?;
+    let ingested = layer::ingest(store, bar.wrap_read(&mut stream), &expect, &opts.extract);
+    // A registry gone quiet shows up as whatever reader it starved (tar's,
+    // gzip's); name it for what it is. ingest has cleaned up either way.
+    stream.check_stalled()?;
+    ingested?;
     Ok(true)
 }

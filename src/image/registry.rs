@@ -16,11 +16,19 @@
 //! and refreshed once on a 401. [`RegistryClient::request`] is the one way
 //! requests other than GETs (uploads, `HEAD`) go out; `push.rs` speaks the
 //! upload protocol through it.
+//!
+//! Timeouts: a registry that accepts a request and then goes quiet (a
+//! stuck proxy, a peer gone behind NAT) would otherwise hang a pull, and
+//! with it every command that needs the store lock exclusively. ureq's
+//! `timeout_per_read` bounds each socket read, which is an idle timeout:
+//! a slow layer that keeps coming is never cut off, as a total body
+//! timeout would. A read that times out is reported as
+//! [`RegistryError::Stalled`], naming what was being read.
 
 use super::auth::Credentials;
 use super::digest::Digest;
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{self, Read};
 use std::sync::Mutex;
 use std::time::Duration;
 use ureq::http::{Method, Request, Response};
@@ -63,14 +71,25 @@ pub enum RegistryError {
     },
     #[error("registry {host} is not a v2 registry: {detail}")]
     Protocol { host: String, detail: String },
+    #[error(
+        "pulling {what} from {host}: no data for {} s (RLESS_REGISTRY_IDLE_TIMEOUT sets how long to wait)",
+        idle.as_secs()
+    )]
+    Stalled {
+        host: String,
+        what: String,
+        idle: Duration,
+    },
 }
 
 /// How to talk to one registry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Accept invalid certificates and fall back to plain HTTP.
     pub insecure: bool,
     pub credentials: Option<Credentials>,
+    /// How long the registry may send nothing while a response is read.
+    pub idle_timeout: Duration,
 }
 
 enum Challenge {
@@ -85,6 +104,7 @@ enum Challenge {
 /// A connection to one registry host.
 pub struct RegistryClient {
     agent: ureq::Agent,
+    idle_timeout: Duration,
     host: String,
     base: String,
     creds: Option<Credentials>,
@@ -107,11 +127,13 @@ impl RegistryClient {
             .tls_config(tls)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_recv_response(Some(Duration::from_secs(60)))
+            .timeout_per_read(Some(opts.idle_timeout))
             .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
         let mut client = RegistryClient {
             agent,
+            idle_timeout: opts.idle_timeout,
             host: host.to_string(),
             base: format!("https://{api_host}"),
             creds: opts.credentials.clone(),
@@ -151,9 +173,17 @@ impl RegistryClient {
     }
 
     fn unreachable(&self, e: ureq::Error) -> RegistryError {
+        let detail = if is_idle_timeout(&e) {
+            format!(
+                "no data for {} s (RLESS_REGISTRY_IDLE_TIMEOUT sets how long to wait)",
+                self.idle_timeout.as_secs()
+            )
+        } else {
+            e.to_string()
+        };
         RegistryError::Unreachable {
             host: self.host.clone(),
-            detail: e.to_string(),
+            detail,
         }
     }
 
@@ -211,11 +241,7 @@ impl RegistryClient {
     }
 
     /// Opens a blob as a stream (redirects are followed).
-    pub fn blob(
-        &self,
-        repo: &str,
-        digest: &Digest,
-    ) -> Result<impl Read + Send + 'static, RegistryError> {
+    pub fn blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream, RegistryError> {
         let what = format!("blob {digest}");
         let resp = self.get(
             &format!("{}/v2/{repo}/blobs/{digest}", self.base),
@@ -223,7 +249,13 @@ impl RegistryClient {
             "*/*",
             &what,
         )?;
-        Ok(resp.into_body().into_reader())
+        Ok(BlobStream {
+            inner: resp.into_body().into_reader(),
+            stalled: false,
+            host: self.host.clone(),
+            what,
+            idle: self.idle_timeout,
+        })
     }
 
     /// The host name used in messages.
@@ -236,11 +268,23 @@ impl RegistryClient {
             .with_config()
             .limit(MAX_DOCUMENT)
             .read_to_vec()
-            .map_err(|e| RegistryError::Read {
-                host: self.host.clone(),
-                what: what.into(),
-                detail: e.to_string(),
+            .map_err(|e| match self.stalled(&e, what) {
+                Some(stalled) => stalled,
+                None => RegistryError::Read {
+                    host: self.host.clone(),
+                    what: what.into(),
+                    detail: e.to_string(),
+                },
             })
+    }
+
+    /// [`RegistryError::Stalled`] when `e` is the idle timeout.
+    fn stalled(&self, e: &ureq::Error, what: &str) -> Option<RegistryError> {
+        is_idle_timeout(e).then(|| RegistryError::Stalled {
+            host: self.host.clone(),
+            what: what.into(),
+            idle: self.idle_timeout,
+        })
     }
 
     /// GET with authentication; one token refresh on 401.
@@ -265,7 +309,7 @@ impl RegistryClient {
         url: &str,
         repo: Option<&str>,
         accept: &str,
-        _what: &str,
+        what: &str,
     ) -> Result<Response<Body>, RegistryError> {
         let mut req = self.agent.get(url);
         if !accept.is_empty() {
@@ -283,7 +327,13 @@ impl RegistryClient {
                 req = req.header("Authorization", format!("Bearer {token}"));
             }
         }
-        req.call().map_err(|e| self.unreachable(e))
+        // Pulls (a repository) name what stalled; the login check says
+        // the registry went quiet.
+        req.call()
+            .map_err(|e| match repo.and(self.stalled(&e, what)) {
+                Some(stalled) => stalled,
+                None => self.unreachable(e),
+            })
     }
 
     /// The base URL, `scheme://host`.
@@ -419,6 +469,51 @@ impl RegistryClient {
             .insert(key, token.clone());
         Ok(token)
     }
+}
+
+/// A blob's body being read. It remembers whether the registry went quiet:
+/// layer ingestion wraps read errors in its own (the tar reader's, the
+/// decompressor's), so the puller asks the stream ([`BlobStream::check_stalled`])
+/// to tell a stall from bad content.
+pub struct BlobStream {
+    inner: ureq::BodyReader<'static>,
+    stalled: bool,
+    host: String,
+    what: String,
+    idle: Duration,
+}
+
+impl BlobStream {
+    /// `Err(Stalled)` if a read timed out for want of data.
+    pub fn check_stalled(&self) -> Result<(), RegistryError> {
+        if !self.stalled {
+            return Ok(());
+        }
+        Err(RegistryError::Stalled {
+            host: self.host.clone(),
+            what: self.what.clone(),
+            idle: self.idle,
+        })
+    }
+}
+
+impl Read for BlobStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        if let Err(e) = &r {
+            // ureq hands its own errors out wrapped in io::Error.
+            self.stalled |= e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+                .is_some_and(is_idle_timeout);
+        }
+        r
+    }
+}
+
+/// Whether `e` is the idle timeout (`timeout_per_read`) firing.
+fn is_idle_timeout(e: &ureq::Error) -> bool {
+    matches!(e, ureq::Error::Timeout(ureq::Timeout::PerRead))
 }
 
 /// Whether `url` is on the registry whose base URL is `base`

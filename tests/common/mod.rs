@@ -14,6 +14,7 @@
 pub mod background;
 pub mod cgroup_helpers;
 pub mod checks;
+pub mod fake_registry;
 pub mod hostile;
 pub mod isolation_helpers;
 pub mod lifecycle_helpers;
