@@ -7,15 +7,19 @@
 
 mod common;
 
+use common::background::Background;
 use common::fake_registry::{FakeRegistry, Misbehave};
 use common::oci::{Built, Comp, Format, LayerBuilder};
 use common::{for_each_user, run_cmd, Ctx, Out};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest any command here may take: a pull that hangs (the bug
 /// these tests are about) fails the test instead of hanging it.
 const BOUND: Duration = Duration::from_secs(90);
+
+/// What a command waiting on the store lock prints.
+const WAITING: &str = "waiting for the image store lock held by another rless process";
 
 /// `rless ARGS` with an idle timeout of `secs` seconds.
 fn with_idle(ctx: &Ctx, secs: u32, args: &[&str]) -> Command {
@@ -77,8 +81,9 @@ fn pull_stalled_blob_fails_after_idle_timeout() {
         // No temporary blob or layer left behind, no image recorded.
         ctx.snapshot().assert_same(&before, "a stalled pull");
         assert!(ctx.image_ids().is_empty());
-        // The store lock went with the pull: removal does not wait.
-        ctx.ok(&["image", "prune", "-f"]);
+        // The store lock went with the pull: removal neither waits nor says so.
+        let prune = ctx.ok(&["image", "prune", "-f"]);
+        assert!(!prune.stderr.contains(WAITING), "{prune}");
     });
 }
 
@@ -97,5 +102,47 @@ fn pull_slow_but_steady_blob_succeeds() {
         assert!(out.success(), "a progressing pull must not time out: {out}");
         assert_eq!(out.last_line(), img.id(), "{out}");
         assert_eq!(ctx.image_ids(), [img.id()].into_iter().collect());
+    });
+}
+
+#[test]
+fn commands_waiting_for_the_store_lock_say_so() {
+    for_each_user("store_lock_wait", |ctx| {
+        let img = image(ctx, "lock");
+        let reg = FakeRegistry::serve(&ctx.repo("img"), &img, 0, Misbehave::Stall);
+        let free = ctx.ok(&["images"]);
+        assert!(!free.stderr.contains(WAITING), "lock was free: {free}");
+
+        // A pull stuck on the blob holds the store lock (shared) until its
+        // idle timeout, 8 s, ends it.
+        let pull = Background::spawn_cmd(with_idle(ctx, 8, &["pull", &reg.reference()]));
+        reg.wait_asked(BOUND);
+        // Readers share the lock with a pull: no wait, no message.
+        let images = ctx.ok(&["images"]);
+        assert!(!images.stderr.contains(WAITING), "{images}");
+
+        // Removal needs it exclusive: it says so while it waits, and goes
+        // on once the pull has given up.
+        let mut prune = Background::spawn(ctx, &["image", "prune", "-f"]);
+        let said = prune.stderr.clone();
+        let deadline = Instant::now() + BOUND;
+        while !String::from_utf8_lossy(&said.lock().unwrap()).contains(WAITING) {
+            assert!(
+                prune.running() && Instant::now() < deadline,
+                "prune never said it waits for the lock: {:?}",
+                prune.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (code, _) = prune.finish(BOUND);
+        let said = String::from_utf8_lossy(&said.lock().unwrap()).into_owned();
+        assert_eq!(code, Some(0), "prune after the pull gave up: {said}");
+        assert_eq!(said.matches(WAITING).count(), 1, "said once: {said}");
+
+        let err = pull.stderr.clone();
+        let (code, _) = pull.finish(BOUND);
+        let err = String::from_utf8_lossy(&err.lock().unwrap()).into_owned();
+        assert_eq!(code, Some(common::ERR_EXIT), "{err}");
+        assert!(err.contains("no data for 8 s"), "{err}");
     });
 }

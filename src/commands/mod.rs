@@ -205,8 +205,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Opens the store; when another rless process holds its lock (a pull
+    /// stuck on a slow registry, say), one line on stderr says what this
+    /// command is waiting for.
     pub fn store(&self, mode: LockMode) -> Result<Store> {
-        Ok(Store::open(&self.root, mode)?)
+        Ok(Store::open_or_wait(&self.root, mode, || {
+            eprintln!("waiting for the image store lock held by another rless process…")
+        })?)
     }
 
     /// In subuid mode, re-runs this command inside the user namespace and

@@ -321,7 +321,11 @@ fn fetch_layer(
     if store.has_layer(&l.diff_id) && store.has_blob(&l.blob) {
         return Ok(false);
     }
-    let _lock = store.lock_layer(&l.diff_id)?;
+    // Another pull fetching this layer has its lock until it is done (or
+    // its registry's idle timeout ends it); say why this bar stands still.
+    let _lock = store.lock_layer_or_wait(&l.diff_id, || {
+        bar.set_message("waiting for another pull of this layer")
+    })?;
     if store.has_layer(&l.diff_id) && store.has_blob(&l.blob) {
         return Ok(false);
     }

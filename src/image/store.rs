@@ -135,6 +135,17 @@ pub fn tmp_name(tag: &str) -> String {
 impl Store {
     /// Opens (creating if needed) the store at `root` and takes its lock.
     pub fn open(root: &Path, mode: LockMode) -> Result<Store, StoreError> {
+        Store::open_or_wait(root, mode, || {})
+    }
+
+    /// [`Store::open`], calling `waiting` once before it blocks when
+    /// another process holds the lock in a conflicting mode (a pull, while
+    /// `rmi` wants it exclusive), so the caller can say why nothing happens.
+    pub fn open_or_wait(
+        root: &Path,
+        mode: LockMode,
+        waiting: impl FnOnce(),
+    ) -> Result<Store, StoreError> {
         if !root.exists() {
             // Private to the user, as podman's storage: container specs
             // hold environment variables, and layers may hold secrets.
@@ -147,17 +158,8 @@ impl Store {
             fs::create_dir_all(&p).map_err(io_err("create", &p))?;
         }
         let lock_path = root.join("store.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err("open", &lock_path))?;
-        match mode {
-            LockMode::Shared => lock.lock_shared(),
-            LockMode::Exclusive => lock.lock(),
-        }
-        .map_err(io_err("lock", &lock_path))?;
+        let lock = open_lock_file(&lock_path)?;
+        take_lock(&lock, mode, &lock_path, waiting)?;
         let store = Store {
             root: root.to_path_buf(),
             _lock: lock,
@@ -258,7 +260,23 @@ impl Store {
 
     /// Takes the extraction lock of one layer (released on drop).
     pub fn lock_layer(&self, diff_id: &Digest) -> Result<File, StoreError> {
-        self.lock_file(&format!("layer-{}", diff_id.hex()))
+        self.lock_layer_or_wait(diff_id, || {})
+    }
+
+    /// [`Store::lock_layer`], calling `waiting` once before it blocks
+    /// because another process is fetching the same layer.
+    pub fn lock_layer_or_wait(
+        &self,
+        diff_id: &Digest,
+        waiting: impl FnOnce(),
+    ) -> Result<File, StoreError> {
+        let p = self
+            .root
+            .join("locks")
+            .join(format!("layer-{}", diff_id.hex()));
+        let f = open_lock_file(&p)?;
+        take_lock(&f, LockMode::Exclusive, &p, waiting)?;
+        Ok(f)
     }
 
     /// Takes a named lock in `locks/` (released on drop).
@@ -268,12 +286,7 @@ impl Store {
 
     fn lock_file(&self, name: &str) -> Result<File, StoreError> {
         let p = self.root.join("locks").join(name);
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(io_err("open", &p))?;
+        let f = open_lock_file(&p)?;
         f.lock().map_err(io_err("lock", &p))?;
         Ok(f)
     }
@@ -378,6 +391,36 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+fn open_lock_file(p: &Path) -> Result<File, StoreError> {
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(p)
+        .map_err(io_err("open", p))
+}
+
+/// flock()s `f` in `mode`. The lock is tried first, so that `waiting` is
+/// called only when another process holds it, before this one blocks.
+fn take_lock(f: &File, mode: LockMode, p: &Path, waiting: impl FnOnce()) -> Result<(), StoreError> {
+    let tried = match mode {
+        LockMode::Shared => f.try_lock_shared(),
+        LockMode::Exclusive => f.try_lock(),
+    };
+    match tried {
+        Ok(()) => Ok(()),
+        Err(fs::TryLockError::WouldBlock) => {
+            waiting();
+            match mode {
+                LockMode::Shared => f.lock_shared(),
+                LockMode::Exclusive => f.lock(),
+            }
+            .map_err(io_err("lock", p))
+        }
+        Err(fs::TryLockError::Error(e)) => Err(io_err("lock", p)(e)),
     }
 }
 

@@ -20,7 +20,11 @@ pub struct Background {
 
 impl Background {
     pub fn spawn(ctx: &Ctx, args: &[&str]) -> Background {
-        let mut cmd = ctx.rless_cmd(args);
+        Background::spawn_cmd(ctx.rless_cmd(args))
+    }
+
+    /// Starts `cmd` (an [`Ctx::rless_cmd`], perhaps with more environment).
+    pub fn spawn_cmd(mut cmd: std::process::Command) -> Background {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
