@@ -218,6 +218,48 @@ fn pull_multiarch_index_selects_platform() {
 }
 
 #[test]
+fn pull_single_platform_image_checks_platform() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(host) = host_arch() else {
+        skip(&format!(
+            "unknown host architecture {}",
+            std::env::consts::ARCH
+        ));
+        return;
+    };
+    let other = other_arch();
+    for_each_user("pull_platform_mismatch", |ctx| {
+        // A plain manifest (no index) for another architecture.
+        let layer = LayerBuilder::new()
+            .file("arch", format!("{other}\n").as_bytes(), 0o644)
+            .finish();
+        let img = Built::new(Format::Oci, other, &[(&layer, Comp::Gzip)]);
+        let p = reg.push(&ctx.repo("single"), "latest", &img);
+        ctx.ok(&["images"]); // initialise the store so the snapshot is meaningful
+
+        // docker: "… was found but does not match the specified platform".
+        let wanted = format!("linux/{host}");
+        let out = ctx.fail_unchanged(&["pull", "--platform", &wanted, &p.reference]);
+        for want in ["does not match", &wanted, &format!("linux/{other}")] {
+            assert!(
+                out.stderr.contains(want),
+                "the error must name {want:?}: {out}"
+            );
+        }
+
+        // Asked for what it is, it is pulled.
+        let id = ctx.pull(&["--platform", &format!("linux/{other}"), &p.reference]);
+        assert_eq!(id, img.id());
+        ctx.ok(&["rmi", &p.reference]);
+
+        // Without --platform it is pulled as before, with a warning.
+        let out = ctx.ok(&["pull", &p.reference]);
+        assert_eq!(out.last_line(), img.id(), "{out}");
+        assert!(out.stderr.contains("does not match"), "{out}");
+    });
+}
+
+#[test]
 fn pull_by_digest() {
     let Some(reg) = Registry::open() else { return };
     let Some(bb) = busybox_layer() else { return };

@@ -51,6 +51,12 @@ pub enum PullError {
         wanted: String,
         available: String,
     },
+    #[error("image with reference {reference} was found but does not match the specified platform: wanted {wanted}, actual: {actual}")]
+    WrongPlatform {
+        reference: String,
+        wanted: String,
+        actual: String,
+    },
     #[error("{reference}: unsupported manifest type {media_type:?} (schema1 and other formats are not supported)")]
     UnsupportedManifest {
         reference: String,
@@ -97,7 +103,8 @@ pub fn pull(
             });
         }
     }
-    if is_index(&media, &body) {
+    let from_index = is_index(&media, &body);
+    if from_index {
         let index = ImageIndex::from_reader(&body[..])
             .map_err(|e| invalid("image index", e.to_string()))?;
         let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
@@ -181,6 +188,11 @@ pub fn pull(
     };
     let config = ImageConfiguration::from_reader(&config_bytes[..])
         .map_err(|e| invalid("image config", e.to_string()))?;
+    // A plain manifest has no platform of its own to choose by; its config
+    // says what it is. Docker refuses it when --platform asks for another.
+    if !from_index {
+        check_platform(&refname, &config, opts.platform.as_ref())?;
+    }
     let diff_ids: Vec<Digest> = config
         .rootfs()
         .diff_ids()
@@ -245,6 +257,40 @@ pub fn pull(
         os: config.os().to_string(),
     };
     Ok(super::add_image(store, record)?)
+}
+
+/// Refuses an image whose config is for another platform than the one
+/// `--platform` asks for; without `--platform`, an image for another
+/// platform than the host's is pulled with a warning, as podman does.
+fn check_platform(
+    reference: &str,
+    config: &ImageConfiguration,
+    wanted: Option<&Platform>,
+) -> Result<(), PullError> {
+    let (os, arch) = (config.os().to_string(), config.architecture().to_string());
+    let variant = config.variant().as_deref();
+    let actual = Platform {
+        os: os.clone(),
+        arch: arch.clone(),
+        variant: variant.map(str::to_string),
+    };
+    match wanted {
+        Some(w) if !w.matches(&os, &arch, variant) => Err(PullError::WrongPlatform {
+            reference: reference.to_string(),
+            wanted: w.to_string(),
+            actual: actual.to_string(),
+        }),
+        Some(_) => Ok(()),
+        None => {
+            let host = Platform::host();
+            if !host.matches(&os, &arch, variant) {
+                tracing::warn!(
+                    "image platform ({actual}) of {reference} does not match the host's ({host})"
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 fn is_index(media: &str, body: &[u8]) -> bool {
