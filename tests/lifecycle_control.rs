@@ -528,6 +528,11 @@ fn lifecycle_rmi_of_image_in_use() {
         let out = ctx.ok(&["rmi", "extra:v1"]);
         assert!(out.stdout.contains("Untagged: "), "{out}");
         assert_eq!(ctx.image_ids(), images, "only a name went");
+        // -f too: forcing a name of several is not removing the image.
+        ctx.ok(&["tag", IMG, "extra:v3"]);
+        let out = ctx.ok(&["rmi", "-f", "extra:v3"]);
+        assert_eq!(out.stdout.trim(), "Untagged: extra:v3", "{out}");
+        assert_eq!(ctx.image_ids(), images, "only a name went");
         // But all its names at once is removing it.
         ctx.ok(&["tag", IMG, "extra:v2"]);
         let out = ctx.rless(&["rmi", IMG, "extra:v2"]);

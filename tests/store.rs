@@ -137,6 +137,19 @@ fn tag_and_untag() {
             .expect("image still there after removing one tag");
         assert_eq!(names_of(&e), vec![p.reference.clone()]);
         assert_eq!(ctx.layer_dirs(), layers, "untag removed layers");
+        // So does -f, and a digest reference while a tag remains (docker's
+        // rules; both used to delete the image with all its names).
+        ctx.ok(&["tag", &p.reference, &second]);
+        let out = ctx.ok(&["rmi", "-f", &second]);
+        assert_eq!(out.stdout.trim(), format!("Untagged: {second}"), "{out}");
+        let by_digest = p.by_digest();
+        assert_eq!(ctx.inspect(&by_digest)["Id"], img.id());
+        let out = ctx.ok(&["rmi", &by_digest]);
+        assert_eq!(out.stdout.trim(), format!("Untagged: {by_digest}"), "{out}");
+        let e = ctx.image_entry(&img.id()).expect("the image stays");
+        assert_eq!(names_of(&e), vec![p.reference.clone()]);
+        assert_eq!(e["RepoDigests"], json!([]), "{e}");
+        assert_eq!(ctx.layer_dirs(), layers, "untag removed layers");
 
         ctx.fail_unchanged(&["tag", "127.0.0.1:5000/no/such:image", &second]);
         ctx.fail_unchanged(&["tag", &p.reference, "Bad::Name"]);

@@ -1,6 +1,11 @@
 //! `rless rmi [-f] IMAGE…`: untag, and delete images with no names left,
 //! along with the layers and blobs no other image uses.
 //!
+//! A query that names a reference of an image (a tag, or a digest
+//! reference `repo@sha256:…` it was pulled by) takes only that reference
+//! while the image keeps a tag, with or without `-f`, as docker does. An id
+//! (or the last tag) removes the image.
+//!
 //! An image a container uses is never deleted, since the container's root
 //! filesystem stacks its layers. Without `-f` that is an error; with `-f`
 //! (docker's rule) its names go and the image stays, dangling, until its
@@ -11,13 +16,14 @@ use super::Ctx;
 use anyhow::{bail, Result};
 use rless::image::reference::Reference;
 use rless::image::store::{ImageRecord, LockMode, Store};
-use rless::image::{find_image, time::human_size};
+use rless::image::{familiar, find_image, time::human_size};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Untag images even if stopped containers use them (the image itself
     /// stays until they are removed), and all names of an image given by id.
+    /// A name of an image with others is only untagged, forced or not.
     #[arg(short, long)]
     force: bool,
     /// Remove every image.
@@ -47,16 +53,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         Default::default();
     for q in &queries {
         let img = find_image(&index, q)?;
-        if let Some(n) = name_of(q, img) {
+        if let Some(Ref::Tag(n)) = reference_of(q, img) {
             named.entry(img.id.hex().to_string()).or_default().insert(n);
         }
     }
     for q in &queries {
         let img = find_image(&index, q)?;
-        let by_name = name_of(q, img).is_some();
-        // Names go and the image stays (used or not) while it keeps one.
+        let by_name = reference_of(q, img).is_some();
+        // References go and the image stays (used or not) while it keeps a
+        // tag.
         let taken = named.get(img.id.hex()).map_or(0, |n| n.len());
-        if by_name && img.names.len() > taken && !a.force {
+        if by_name && img.names.len() > taken {
             continue;
         }
         let users = containers_using(&store, img.id.hex());
@@ -90,17 +97,29 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     store.update_index(|index| -> Result<()> {
         for q in &queries {
             let img = find_image(index, q)?.clone();
-            match name_of(q, &img) {
-                Some(name) if img.names.len() > 1 && !a.force => {
-                    messages.push(format!("Untagged: {name}"));
+            match reference_of(q, &img) {
+                Some(Ref::Tag(name)) if img.names.len() > 1 => {
+                    messages.push(format!("Untagged: {}", familiar(&name)));
                     index
                         .images
                         .iter_mut()
                         .filter(|i| i.id == img.id)
                         .for_each(|i| i.names.retain(|n| *n != name));
                 }
+                Some(Ref::Digest(d)) if !img.names.is_empty() => {
+                    messages.push(format!("Untagged: {}", familiar(&d)));
+                    index
+                        .images
+                        .iter_mut()
+                        .filter(|i| i.id == img.id)
+                        .for_each(|i| i.digests.retain(|x| *x != d));
+                }
                 _ => {
-                    messages.extend(img.names.iter().map(|n| format!("Untagged: {n}")));
+                    messages.extend(
+                        img.names
+                            .iter()
+                            .map(|n| format!("Untagged: {}", familiar(n))),
+                    );
                     // Checked again under the exclusive lock: a container
                     // made since keeps the image (dangling) too.
                     if containers_using(&store, img.id.hex()).is_empty() {
@@ -138,12 +157,27 @@ pub fn collect(store: &Store) -> Result<u64> {
     Ok(freed)
 }
 
-/// The name of `img` that query `q` gives, if it gives one (not an id).
-fn name_of(q: &str, img: &ImageRecord) -> Option<String> {
-    q.parse::<Reference>()
-        .ok()
-        .and_then(|r| r.tagged_name())
-        .filter(|n| img.names.contains(n))
+/// A reference of an image, as a query may name it.
+enum Ref {
+    /// `repo:tag`, one of its names.
+    Tag(String),
+    /// `repo@sha256:…`, one of its repo digests.
+    Digest(String),
+}
+
+/// The reference of `img` that query `q` names, if it names one (not an id).
+fn reference_of(q: &str, img: &ImageRecord) -> Option<Ref> {
+    let r = q.parse::<Reference>().ok()?;
+    match &r.digest {
+        Some(d) => {
+            let full = format!("{}@{d}", r.name());
+            img.digests.contains(&full).then_some(Ref::Digest(full))
+        }
+        None => r
+            .tagged_name()
+            .filter(|n| img.names.contains(n))
+            .map(Ref::Tag),
+    }
 }
 
 /// A container that uses an image.
