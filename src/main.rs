@@ -69,30 +69,15 @@ fn main() -> ExitCode {
                     msg.push_str(&text);
                 }
             }
-            eprintln!("rless: {}", printable(&msg));
+            eprintln!("rless: {}", rless::message::printable(&msg));
             ExitCode::from(EXIT_RLESS_ERROR)
         }
     }
 }
 
-/// An error message as one line safe for a terminal: newlines become
-/// spaces, and other control characters (an escape sequence in a hostile
-/// layer's file name or a registry's header could clear the screen or
-/// fake output) are shown escaped (`\u{1b}`).
-fn printable(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    for c in msg.chars() {
-        match c {
-            '\n' => out.push(' '),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Warnings go to stderr as `rless: warning: …`; `--log-level` or
-/// `RLESS_LOG` (`info`, `debug`, …) shows more.
+/// Warnings go to stderr as `rless: warning: …`, escaped as errors are
+/// (what they quote may come from a layer or a registry); `--log-level` or
+/// `RLESS_LOG` (`info`, `debug`, …) shows more, as `rless: info: …`.
 fn init_logging(level: Option<&str>) {
     let filter = level
         .map(str::to_string)
@@ -103,26 +88,41 @@ fn init_logging(level: Option<&str>) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .with_level(true)
-        .fmt_fields(tracing_subscriber::fmt::format::DefaultFields::new())
-        .event_format(
-            tracing_subscriber::fmt::format()
-                .compact()
-                .without_time()
-                .with_target(false),
-        )
+        .event_format(OneLine)
         .init();
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn messages_cannot_drive_the_terminal() {
-        assert_eq!(
-            super::printable("bad\nname \u{1b}[2J\rFAKE\u{9b}ü"),
-            "bad name \\u{1b}[2J\\rFAKE\\u{9b}ü"
-        );
+/// The format of every log line: `rless: LEVEL: message fields…`.
+struct OneLine;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for OneLine
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use tracing_subscriber::fmt::FormatFields;
+        let mut text = String::new();
+        ctx.format_fields(
+            tracing_subscriber::fmt::format::Writer::new(&mut text),
+            event,
+        )?;
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        writeln!(
+            writer,
+            "rless: {level}: {}",
+            rless::message::printable(&text)
+        )
     }
 }

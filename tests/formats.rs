@@ -3,6 +3,7 @@
 //! `inspect` (containers and images), `network ls` and `volume ls`; and bad
 //! templates (an unknown field, an action left open) as one error line with
 //! nothing printed. Ports in `ps` and `inspect` are checked in network.rs.
+//! Also the form of warnings: `rless: warning: …`, escaped as errors are.
 //!
 //! The image is a busybox root filesystem imported by the test.
 
@@ -109,5 +110,30 @@ fn format_templates() {
         }
         ctx.ok(&["network", "rm", "fmtnet"]);
         ctx.ok(&["volume", "rm", "fmtvol"]);
+    });
+}
+
+#[test]
+fn warnings_are_one_escaped_line() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("warnings_are_one_escaped_line", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // An escape sequence and a right-to-left override in an option that
+        // is only warned about (the override went out raw, in tracing's
+        // ` WARN …` form).
+        let opt = "label=x\u{1b}[2J\u{202e}y";
+        let out = ctx.ok(&["run", "--rm", "--security-opt", opt, IMG, "true"]);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        assert!(
+            lines[0].starts_with("rless: warning: --security-opt label=x")
+                && lines[0].ends_with("y is not supported by rless and is ignored")
+                && lines[0].contains(r"\u{202e}")
+                && !lines[0].contains(['\u{1b}', '\u{202e}']),
+            "{out}"
+        );
     });
 }

@@ -604,7 +604,10 @@ pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
         .and_then(|s| s.cgroup);
     if let Some(cg) = leftover {
         if let Err(e) = crate::runtime::cgroups::remove(&cg) {
-            eprintln!("rless: warning: {e}");
+            eprintln!(
+                "rless: warning: {}",
+                crate::message::printable(&e.to_string())
+            );
         }
     }
     let parent = dir.parent().unwrap_or(dir);

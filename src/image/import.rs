@@ -165,10 +165,10 @@ impl TreeWalk<'_> {
         if upper && escaped.is_some() {
             // fuse-overlay's stored form of a name that starts with `.wh.`:
             // in an OCI layer such a name means a deletion.
+            let name = rel.with_file_name(OsStr::from_bytes(escaped.unwrap_or_default()));
             eprintln!(
                 "rless: warning: /{} left out: an image layer cannot hold a name that starts with .wh.",
-                rel.with_file_name(OsStr::from_bytes(escaped.unwrap_or_default()))
-                    .display()
+                crate::message::printable(&name.display().to_string())
             );
             return Ok(());
         }
