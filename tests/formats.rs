@@ -137,3 +137,84 @@ fn warnings_are_one_escaped_line() {
         );
     });
 }
+
+#[test]
+fn images_filters_and_history() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("images_filters_and_history", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["tag", IMG, "other:1"]);
+        ctx.ok(&["tag", IMG, &format!("{IMG}:v2")]);
+        let names = |args: &[&str]| -> Vec<String> {
+            let mut a = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+            a.extend_from_slice(args);
+            let mut v: Vec<String> = ctx.ok(&a).stdout.lines().map(String::from).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(&[IMG]),
+            [format!("{IMG}:latest"), format!("{IMG}:v2")]
+        );
+        assert_eq!(names(&[&format!("{IMG}:v*")]), [format!("{IMG}:v2")]);
+        assert_eq!(names(&["--filter", "reference=o*"]), ["other:1"]);
+        assert_eq!(
+            names(&["--filter", "reference=nothing*"]),
+            Vec::<String>::new()
+        );
+
+        // A name taken by a newer import leaves the older image dangling.
+        let dir = ctx.work.join("rootfs");
+        for content in ["1", "2"] {
+            std::fs::write(dir.join("extra"), content).unwrap();
+            ctx.ok(&["import", dir.to_str().unwrap(), "tmp:1"]);
+        }
+        let ids = |args: &[&str]| -> Vec<String> {
+            let mut a = vec!["images", "-q", "--no-trunc"];
+            a.extend_from_slice(args);
+            ctx.ok(&a).stdout.lines().map(String::from).collect()
+        };
+        let dangling = ids(&["--filter", "dangling=true"]);
+        assert_eq!(dangling.len(), 1, "{dangling:?}");
+        let named = ids(&["--filter", "dangling=false"]);
+        assert_eq!(named.len(), 2, "{named:?}");
+        assert!(!named.contains(&dangling[0]));
+        for bad in [
+            &["images", "--filter", "bogus=1"][..],
+            &["images", "--filter", "dangling=maybe"],
+            &["images", "--filter", "before=no-such-image"],
+            &["images", "--filter", "dangling"],
+        ] {
+            let out = ctx.fail(bad);
+            assert!(out.stdout.is_empty(), "{out}");
+        }
+
+        // history: the import's one step, newest first, docker's columns.
+        let out = ctx.ok(&["history", IMG]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        let header: Vec<&str> = lines[0]
+            .split("   ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(
+            header,
+            ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            "{out}"
+        );
+        let short = &ctx.ok(&["images", "-q", IMG]).stdout;
+        assert!(lines[1].starts_with(short.trim()), "{out}");
+        assert!(lines[1].contains("rless import"), "{out}");
+        let out = ctx.ok(&["image", "history", "-q", IMG]);
+        assert_eq!(out.stdout, short.as_str(), "{out}");
+        let out = ctx.ok(&["history", "--format", "{{.CreatedBy}}|{{.Size}}", IMG]);
+        let (by, size) = out.stdout.trim().split_once('|').unwrap();
+        assert_eq!(by, "rless import", "{out}");
+        assert!(size.ends_with('B') && size != "0B", "{out}");
+        ctx.fail_unchanged(&["history", "no-such-image"]);
+    });
+}

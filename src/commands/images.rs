@@ -1,7 +1,11 @@
-//! `rless images [-q] [--format table|json|[table ]TEMPLATE]`
+//! `rless images [-q] [--no-trunc] [--digests] [--filter K=V] [--format
+//! table|json|[table ]TEMPLATE] [REPOSITORY[:TAG]]`: one row per name, as
+//! docker lists them. Filters: `dangling=true|false` (no name and no
+//! digest), `reference=PATTERN` (`*` and `?` within a path segment, as
+//! docker's; also the positional argument), `before=IMAGE`, `since=IMAGE`.
 
 use super::Ctx;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use rless::image::familiar;
 use rless::image::store::ImageRecord;
 use rless::image::store::LockMode;
@@ -35,24 +39,142 @@ pub struct Args {
     /// Show all images (accepted for docker compatibility).
     #[arg(short, long)]
     all: bool,
+    /// Show full image ids.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show the manifest digests.
+    #[arg(long)]
+    digests: bool,
+    /// Filter: dangling=true|false, reference=PATTERN, before=IMAGE,
+    /// since=IMAGE (repeatable).
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Only this repository (and tag); `*` and `?` match within a segment.
+    reference: Option<String>,
+}
+
+/// What `--filter` and the positional reference keep.
+#[derive(Default)]
+struct Filter {
+    dangling: Option<bool>,
+    references: Vec<String>,
+    before: Option<i64>,
+    since: Option<i64>,
+}
+
+impl Filter {
+    fn parse(a: &Args, index: &rless::image::store::Index) -> Result<Filter> {
+        let mut f = Filter {
+            references: a.reference.iter().cloned().collect(),
+            ..Filter::default()
+        };
+        let created = |q: &str| -> Result<i64> { Ok(rless::image::find_image(index, q)?.created) };
+        for kv in &a.filter {
+            let Some((k, v)) = kv.split_once('=') else {
+                bail!("bad filter {kv:?}: use KEY=VALUE");
+            };
+            match k {
+                "dangling" => {
+                    f.dangling = Some(match v {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => bail!("bad filter {kv:?}: dangling is true or false"),
+                    })
+                }
+                "reference" => f.references.push(v.to_string()),
+                "before" => f.before = Some(created(v)?),
+                "since" => f.since = Some(created(v)?),
+                other => {
+                    bail!("unknown filter {other:?}: use dangling, reference, before or since")
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn keeps(&self, i: &ImageRecord, repo: &str, tag: &str) -> bool {
+        let dangling = i.names.is_empty() && i.digests.is_empty();
+        self.dangling.is_none_or(|d| d == dangling)
+            && self.before.is_none_or(|t| i.created < t)
+            && self.since.is_none_or(|t| i.created > t)
+            && (self.references.is_empty()
+                || self.references.iter().any(|p| match p.rsplit_once(':') {
+                    Some((r, t)) if !t.contains('/') => glob(r, repo) && glob(t, tag),
+                    _ => glob(p, repo),
+                }))
+    }
+}
+
+/// `path.Match` as docker's reference filter uses it: `*` is any run of
+/// characters but `/`, `?` one such character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Positions in `text` the pattern so far can end at.
+    let mut ends = vec![false; t.len() + 1];
+    ends[0] = true;
+    for pc in p {
+        let mut next = vec![false; t.len() + 1];
+        for k in 0..=t.len() {
+            if !ends[k] {
+                continue;
+            }
+            match pc {
+                '*' => {
+                    next[k] = true;
+                    let mut j = k;
+                    while j < t.len() && t[j] != '/' {
+                        j += 1;
+                        next[j] = true;
+                    }
+                }
+                '?' if k < t.len() && t[k] != '/' => next[k + 1] = true,
+                c if k < t.len() && t[k] == c => next[k + 1] = true,
+                _ => {}
+            }
+        }
+        ends = next;
+    }
+    ends[t.len()]
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let _ = a.all;
     let index = ctx.store(LockMode::Shared)?.index()?;
+    let filter = Filter::parse(&a, &index)?;
     let mut images: Vec<_> = index.images.iter().collect();
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    // One row per name, the filters applied to each.
+    let rows: Vec<(&ImageRecord, String, String)> = images
+        .iter()
+        .flat_map(|i| repo_tags(i).into_iter().map(move |(r, t)| (*i, r, t)))
+        .filter(|(i, r, t)| filter.keeps(i, r, t))
+        .collect();
+    let id = |i: &ImageRecord| {
+        if a.no_trunc {
+            i.id.as_str().to_string()
+        } else {
+            i.id.short().to_string()
+        }
+    };
     if a.quiet {
         let mut seen = std::collections::HashSet::new();
-        for i in images.iter().filter(|i| seen.insert(&i.id)) {
-            println!("{}", i.id.short());
+        for (i, _, _) in rows.iter().filter(|(i, _, _)| seen.insert(&i.id)) {
+            println!("{}", id(i));
         }
         return Ok(ExitCode::SUCCESS);
     }
-    match Format::parse(&a.format, DEFAULT_TABLE) {
+    let default = if a.digests {
+        "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        DEFAULT_TABLE
+    };
+    match Format::parse(&a.format, default) {
         Format::Json => {
-            let out: Vec<_> = images
+            let mut seen = std::collections::HashSet::new();
+            let out: Vec<_> = rows
                 .iter()
+                .map(|(i, _, _)| *i)
+                .filter(|i| seen.insert(&i.id))
                 .map(|i| {
                     serde_json::json!({
                         "Id": i.id.hex(),
@@ -67,20 +189,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Format::Template { template, table } => {
-            let mut rows = Vec::new();
-            for i in images {
-                for (repo, tag) in repo_tags(i) {
-                    rows.push(serde_json::json!({
-                        "ID": i.id.short(),
+            let rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(i, repo, tag)| {
+                    serde_json::json!({
+                        "ID": id(i),
                         "Repository": repo,
                         "Tag": tag,
                         "Digest": i.manifest,
                         "CreatedSince": ago(i.created),
                         "CreatedAt": format_docker(i.created),
                         "Size": human_size(i.size),
-                    }));
-                }
-            }
+                    })
+                })
+                .collect();
             print_rows(template, table, HEADERS, &rows)?;
         }
     }
@@ -113,4 +235,24 @@ fn repo_tags(i: &ImageRecord) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_is_docker_path_match() {
+        for (p, t, want) in [
+            ("busybox", "busybox", true),
+            ("busy*", "busybox", true),
+            ("*", "library/busybox", false),
+            ("*/busybox", "library/busybox", true),
+            ("b?sybox", "busybox", true),
+            ("b?sybox", "bsybox", false),
+            ("*box*", "busybox", true),
+            ("", "", true),
+            ("a*", "", false),
+        ] {
+            assert_eq!(super::glob(p, t), want, "{p} {t}");
+        }
+    }
 }

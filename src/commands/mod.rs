@@ -18,6 +18,7 @@ mod exec;
 mod export;
 mod format;
 mod generate;
+mod history;
 mod images;
 mod import;
 mod info;
@@ -130,6 +131,8 @@ enum Cmd {
     Image(ImageCmd),
     /// Remove images.
     Rmi(rmi::Args),
+    /// Show how an image was built, newest step first.
+    History(history::Args),
     /// Give an image another name.
     Tag(tag::Args),
     /// Make an image from a root filesystem tar or directory.
@@ -161,6 +164,8 @@ enum ImageCmd {
     Ls(images::Args),
     /// Show images' details as JSON.
     Inspect(inspect::Args),
+    /// Show how an image was built, newest step first.
+    History(history::Args),
     /// Remove unused images and layers.
     Prune(prune::Args),
     /// Remove images.
@@ -267,6 +272,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::run(&ctx, a),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect::run(&ctx, a),
+        Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => history::run(&ctx, a),
         Cmd::Image(ImageCmd::Prune(a)) => prune::run(&ctx, a),
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => rmi::run(&ctx, a),
         Cmd::Tag(a) | Cmd::Image(ImageCmd::Tag(a)) => tag::run(&ctx, a),
