@@ -71,6 +71,9 @@ fn format_templates() {
             "done",
         ]);
         assert_eq!(out.stdout, "web 0\ndone 3\n", "{out}");
+        // Lists print as Go prints them.
+        let out = ctx.ok(&["inspect", "-f", "{{.Args}}", "done"]);
+        assert_eq!(out.stdout, "[-c exit 3]\n", "{out}");
         let out = ctx.ok(&["inspect", "-f", "{{json .State}}", "web"]);
         let state: Value = serde_json::from_str(out.stdout.trim()).expect("json .State");
         assert_eq!(state["Running"], true, "{out}");

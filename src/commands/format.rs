@@ -17,6 +17,9 @@
 //!   docker keeps as Go maps (labels, networks, ports, …) stay maps.
 //! - Functions besides Go's own: docker's `json`, `join`, `lower`, `upper`,
 //!   `title`, `split` and `truncate`.
+//! - gtmpl prints lists and maps in Rust's debug form, so every action that
+//!   prints is piped through `_go`, which prints them as Go does (`[a b]`,
+//!   `map[k:v]`).
 //!
 //! Limits: ranging over a map visits keys in no set order (Go sorts them),
 //! and `printf`'s width flags are gtmpl's, not Go's.
@@ -195,24 +198,21 @@ fn f_truncate(args: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::String(s.chars().take(n).collect()))
 }
 
-/// gtmpl 0.7 loops forever on an action left open at the end of the text
-/// (`{{ .ID `), so such a template is refused before it is parsed. Quoted
-/// strings and comments are skipped, since they may hold braces.
-fn check_closed(t: &str) -> Result<()> {
+/// The insides of the template's actions (between `{{` and `}}`), as
+/// byte ranges. gtmpl 0.7 loops forever on an action left open at the end
+/// of the text (`{{ .ID `), so such a template is refused here, before it is
+/// parsed. Quoted strings and comments are skipped, since they may hold
+/// braces.
+fn actions(t: &str) -> Result<Vec<std::ops::Range<usize>>> {
     let b = t.as_bytes();
+    let mut found = Vec::new();
     let mut i = 0;
     while let Some(open) = t[i..].find("{{").map(|k| k + i) {
         let mut k = open + 2;
         let mut closed = false;
         while k < b.len() {
             match b[k] {
-                q @ (b'"' | b'`' | b'\'') => {
-                    k += 1;
-                    while k < b.len() && b[k] != q {
-                        k += if b[k] == b'\\' && q != b'`' { 2 } else { 1 };
-                    }
-                    k += 1;
-                }
+                q @ (b'"' | b'`' | b'\'') => k = skip_quoted(b, k, q),
                 b'/' if b.get(k + 1) == Some(&b'*') => {
                     k = t[k + 2..].find("*/").map_or(b.len(), |e| k + 2 + e + 2);
                 }
@@ -226,9 +226,99 @@ fn check_closed(t: &str) -> Result<()> {
         if !closed {
             bail!("template: unclosed action at {:?}", &t[open..]);
         }
+        found.push(open + 2..k);
         i = k + 2;
     }
-    Ok(())
+    Ok(found)
+}
+
+/// The index just past the quoted text that starts at `k` with `q`.
+fn skip_quoted(b: &[u8], mut k: usize, q: u8) -> usize {
+    k += 1;
+    while k < b.len() && b[k] != q {
+        k += if b[k] == b'\\' && q != b'`' { 2 } else { 1 };
+    }
+    k + 1
+}
+
+/// The template with every action that prints a value piped through
+/// `_go`, which prints lists and maps as Go does (`[a b]`, `map[k:v]`)
+/// where gtmpl would print Rust's debug form. Control actions (`if`,
+/// `range`, `end`, …), comments and variable assignments print nothing and
+/// stay as they are.
+fn print_as_go(t: &str) -> Result<String> {
+    const CONTROL: &[&str] = &[
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+    ];
+    let mut out = String::with_capacity(t.len() + 16);
+    let mut last = 0;
+    for r in actions(t)? {
+        let inner = &t[r.clone()];
+        // Trim markers: `{{- ` and ` -}}`.
+        let body = inner.strip_prefix("- ").unwrap_or(inner);
+        let body_end = if inner.ends_with(" -") {
+            r.end - 2
+        } else {
+            r.end
+        };
+        let trimmed = body.trim_start();
+        let first = trimmed
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("");
+        let prints = !trimmed.starts_with("/*")
+            && !CONTROL.contains(&first)
+            && !assigns(trimmed)
+            && !trimmed.trim().is_empty();
+        out.push_str(&t[last..body_end]);
+        if prints {
+            out.push_str(" | _go");
+        }
+        last = body_end;
+    }
+    out.push_str(&t[last..]);
+    Ok(out)
+}
+
+/// Whether an action declares or assigns a variable (`$x := …`, `$x = …`).
+fn assigns(action: &str) -> bool {
+    let b = action.as_bytes();
+    let mut k = 0;
+    while k < b.len() {
+        match b[k] {
+            q @ (b'"' | b'`' | b'\'') => k = skip_quoted(b, k, q),
+            b':' if b.get(k + 1) == Some(&b'=') => return true,
+            b'=' => return true,
+            _ => k += 1,
+        }
+    }
+    false
+}
+
+/// Go's `%v` of a value: `[a b]` for lists, `map[k:v]` (keys sorted) for
+/// maps and objects.
+fn go_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_text).collect::<Vec<_>>().join(" ")),
+        Value::Object(o) | Value::Map(o) => {
+            let sorted: std::collections::BTreeMap<_, _> = o.iter().collect();
+            let items: Vec<String> = sorted
+                .into_iter()
+                .map(|(k, x)| format!("{k}:{}", go_text(x)))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+        Value::Nil => "<nil>".into(),
+        other => other.to_string(),
+    }
+}
+
+fn f_go(args: &[Value]) -> Result<Value, FuncError> {
+    let v = args
+        .first()
+        .ok_or_else(|| FuncError::ExactlyXArgs("_go".into(), 1))?;
+    Ok(Value::String(go_text(v)))
 }
 
 /// A parsed `--format` template with docker's functions.
@@ -239,9 +329,10 @@ pub struct Formatter {
 impl Formatter {
     pub fn new(text: &str) -> Result<Formatter> {
         let text = text.replace("\\t", "\t").replace("\\n", "\n");
-        check_closed(&text)?;
+        let text = print_as_go(&text)?;
         let mut template = Template::default();
-        let funcs: [(&str, gtmpl::Func); 7] = [
+        let funcs: [(&str, gtmpl::Func); 8] = [
+            ("_go", f_go),
             ("json", f_json),
             ("join", f_join),
             ("split", f_split),
@@ -369,6 +460,17 @@ mod tests {
                 "ABC|Abc|ab",
             ),
             (r"{{.Id}}\t{{.Id}}", "abc\tabc"),
+            // Lists and maps print as Go prints them.
+            ("{{.Config.Env}}", "[A=1 B=2]"),
+            ("{{.Config.Labels}}", "map[a.b:x]"),
+            ("{{- .Config.Env -}}", "[A=1 B=2]"),
+            ("{{$e := .Config.Env}}{{$e}}", "[A=1 B=2]"),
+            (
+                "{{range $i, $e := .Config.Env}}{{$i}}{{$e}}{{end}}",
+                "0A=11B=2",
+            ),
+            (r#"{{with .Config}}{{index .Labels "a.b"}}{{end}}"#, "x"),
+            ("{{/* a comment */}}{{if eq .Id \"abc\"}}yes{{end}}", "yes"),
         ];
         for (t, want) in cases {
             assert_eq!(run(t, v.clone()).unwrap(), want, "{t}");
@@ -396,7 +498,7 @@ mod tests {
             );
         }
         for t in ["{{.Id}}", r#"{{ "{{" }}"#, "{{/* c */}}", "}} {{.Id}}"] {
-            assert!(check_closed(t).is_ok(), "{t}");
+            assert!(actions(t).is_ok(), "{t}");
         }
     }
 
