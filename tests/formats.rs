@@ -21,9 +21,22 @@ fn format_templates() {
     for_each_user("format_templates", |ctx| {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
+        let labels = ctx.work.join("labels");
+        std::fs::write(&labels, "# comment\nfrom=file\napp=overridden\n").unwrap();
         let web = run_sh(
             ctx,
-            &["--name", "web", "--restart", "on-failure:3"],
+            &[
+                "--name",
+                "web",
+                "--restart",
+                "on-failure:3",
+                "--label-file",
+                labels.to_str().unwrap(),
+                "-l",
+                "app=web",
+                "--label",
+                "tier",
+            ],
             FOREVER,
         );
         let done = run_sh(ctx, &["--name", "done"], "exit 3");
@@ -71,6 +84,38 @@ fn format_templates() {
             "done",
         ]);
         assert_eq!(out.stdout, "web 0\ndone 3\n", "{out}");
+        // Labels: --label over --label-file; ps filters on them.
+        let out = ctx.ok(&["inspect", "-f", "{{.Config.Labels}}", "web"]);
+        assert_eq!(out.stdout, "map[app:web from:file tier:]\n", "{out}");
+        let out = ctx.ok(&["inspect", "-f", r#"{{index .Config.Labels "app"}}"#, "web"]);
+        assert_eq!(out.stdout, "web\n", "{out}");
+        let out = ctx.ok(&["ps", "--format", "{{.Labels}}"]);
+        assert_eq!(out.stdout, "app=web,from=file,tier=\n", "{out}");
+        for (filter, want) in [
+            ("label=app=web", vec![&web[..12]]),
+            ("label=tier", vec![&web[..12]]),
+            ("label=app=other", vec![]),
+            ("label=nope", vec![]),
+        ] {
+            let out = ctx.ok(&["ps", "-a", "-q", "--filter", filter]);
+            assert_eq!(
+                out.stdout.lines().collect::<Vec<_>>(),
+                want,
+                "{filter}: {out}"
+            );
+        }
+        let before = ctx.ok(&["ps", "-aq"]).stdout;
+        for bad in [
+            &["run", "--label", "=x", IMG, "true"][..],
+            &["run", "--label-file", "/no/such/file", IMG, "true"],
+        ] {
+            ctx.fail(bad);
+        }
+        assert_eq!(
+            ctx.ok(&["ps", "-aq"]).stdout,
+            before,
+            "a refused run made a container"
+        );
         // Lists print as Go prints them.
         let out = ctx.ok(&["inspect", "-f", "{{.Args}}", "done"]);
         assert_eq!(out.stdout, "[-c exit 3]\n", "{out}");

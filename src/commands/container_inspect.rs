@@ -124,6 +124,8 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "User": sp.process.user,
             "Tty": sp.process.tty,
             "OpenStdin": sp.process.stdin,
+            "Image": c.image_name,
+            "Labels": c.labels,
         })),
         "HostConfig": spec.as_ref().map(|sp| serde_json::json!({
             "AutoRemove": c.auto_remove,

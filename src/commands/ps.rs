@@ -58,7 +58,8 @@ pub struct Args {
     /// Don't truncate ids and commands.
     #[arg(long)]
     no_trunc: bool,
-    /// Filter: id=, name=, status=, ancestor= (repeatable).
+    /// Filter: id=, name=, status=, ancestor=, label=KEY[=VALUE], exited=
+    /// (repeatable).
     #[arg(short, long)]
     filter: Vec<String>,
     /// table, json, or a Go template such as '{{.ID}} {{.Names}}' ('table
@@ -101,10 +102,17 @@ fn matches(c: &ContainerConfig, s: &ContainerState, filters: &[(String, String)]
             "name" => c.name.contains(v.as_str()),
             "status" => s.shown_status() == v,
             "ancestor" => c.image_name.contains(v.as_str()) || c.image_id.starts_with(v.as_str()),
+            // `label=KEY` or `label=KEY=VALUE`.
+            "label" => match v.split_once('=') {
+                Some((k, want)) => c.labels.get(k).is_some_and(|x| x == want),
+                None => c.labels.contains_key(v.as_str()),
+            },
             "exited" => {
                 s.status == "exited" && s.exit_code.map(|x| x.to_string()) == Some(v.clone())
             }
-            other => bail!("unknown filter {other:?}: use id, name, status, ancestor or exited"),
+            other => {
+                bail!("unknown filter {other:?}: use id, name, status, ancestor, label or exited")
+            }
         };
         if !ok {
             return Ok(false);
@@ -163,7 +171,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "Id": c.id, "Names": [c.name], "Image": c.image_name, "ImageID": c.image_id,
                         "Command": c.command, "Created": c.created, "State": s.shown_status(),
                         "Status": status_text(s), "ExitCode": s.exit_code, "Pid": s.pid,
-                        "StartedAt": s.started, "ExitedAt": s.finished,
+                        "StartedAt": s.started, "ExitedAt": s.finished, "Labels": c.labels,
                     })
                 })
                 .collect();
@@ -187,7 +195,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "State": s.shown_status(),
                         "Names": c.name,
                         "Networks": s.networks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(","),
-                        "Labels": {},
+                        "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                     })
                 })
                 .collect();

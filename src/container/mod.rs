@@ -123,6 +123,9 @@ pub struct ContainerConfig {
     /// volumes it uses, and what `--volumes-from` copies.
     #[serde(default)]
     pub mounts: Vec<crate::runtime::plan::MountOp>,
+    /// `--label`s over the image's `LABEL`s.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
@@ -684,6 +687,7 @@ mod tests {
             auto_remove: false,
             restart: RestartPolicy::No,
             mounts: vec![],
+            labels: Default::default(),
         };
         // Same first four hex digits: the same generated name.
         let (a, _) = create(&store, cfg(format!("abcd{}", "0".repeat(60)))).unwrap();
@@ -736,6 +740,7 @@ mod tests {
             auto_remove: false,
             restart: RestartPolicy::No,
             mounts: vec![],
+            labels: Default::default(),
         };
         let (c, dir) = create(&store, cfg("web")).unwrap();
         assert!(dir.join("upper").is_dir());

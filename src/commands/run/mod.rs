@@ -47,6 +47,12 @@ pub struct Args {
     /// Read environment variables from a file.
     #[arg(long)]
     env_file: Vec<PathBuf>,
+    /// Set a label (KEY=value, or KEY for an empty value).
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// Read labels from a file (KEY=value lines).
+    #[arg(long)]
+    label_file: Vec<PathBuf>,
     /// Working directory inside the container.
     #[arg(short, long)]
     workdir: Option<String>,
@@ -169,6 +175,8 @@ struct ImageDefaults {
     user: String,
     /// `VOLUME` declarations (config.Volumes): anonymous volumes.
     volumes: Vec<String>,
+    /// `LABEL`s (config.Labels), under the container's own.
+    labels: std::collections::BTreeMap<String, String>,
 }
 
 fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
@@ -330,6 +338,14 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                     .and_then(|v| v.as_object())
                     .map(|o| o.keys().cloned().collect())
                     .unwrap_or_default(),
+                labels: field("Labels")
+                    .and_then(|v| v.as_object())
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             };
             let mut lower = Vec::new();
             for l in img.layers.iter().rev() {
@@ -361,6 +377,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             )
         }
     };
+    let labels = options::labels(&defaults.labels, &a.label, &a.label_file)?;
     let mut user_ports = Vec::new();
     if !user_nets.is_empty() {
         for p in &a.publish {
@@ -475,6 +492,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 auto_remove: a.rm,
                 restart,
                 mounts: user_mounts.clone(),
+                labels,
             },
         )
         .map_err(anyhow::Error::from),

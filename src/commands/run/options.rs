@@ -3,6 +3,7 @@
 
 use super::*;
 use rless::runtime::cgroups::{self, CgroupSpec};
+use std::collections::BTreeMap;
 
 /// `--security-opt`: the seccomp mode and no_new_privs.
 pub(super) fn security_options(opts: &[String], privileged: bool) -> Result<(SeccompMode, bool)> {
@@ -175,6 +176,39 @@ pub(super) fn dedup_env(env: Vec<String>) -> Vec<String> {
         }
     }
     out
+}
+
+/// The container's labels: the image's, then `--label-file`s, then
+/// `--label`s, each over the ones before (docker's order).
+pub(super) fn labels(
+    image: &BTreeMap<String, String>,
+    labels: &[String],
+    files: &[PathBuf],
+) -> Result<BTreeMap<String, String>> {
+    let mut out = image.clone();
+    let mut add = |kv: &str, whence: &dyn Fn() -> String| -> Result<()> {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        if k.is_empty() || k.contains(char::is_whitespace) {
+            bail!("invalid label {kv:?}{}: use KEY=value", whence());
+        }
+        out.insert(k.to_string(), v.to_string());
+        Ok(())
+    };
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read label file {}", f.display()))?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            add(line, &|| format!(" in label file {}", f.display()))?;
+        }
+    }
+    for l in labels {
+        add(l, &String::new)?;
+    }
+    Ok(out)
 }
 
 /// docker's --env-file: KEY=value lines, KEY alone takes the caller's
