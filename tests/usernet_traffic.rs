@@ -163,6 +163,23 @@ fn usernet_isolation_internal_and_outbound() {
         // Outbound through the network's netstack: the host's loopback.
         let out = sh(ctx, "red", &format!("nc -w 5 10.0.2.2 {port} </dev/null"));
         assert!(out.stdout.contains("host-says-hi"), "{out}");
+        // The same by docker's names: host-gateway and host.docker.internal
+        // (host-gateway was refused on user networks).
+        let script =
+            format!("nc -w 5 gw {port} </dev/null; nc -w 5 host.docker.internal {port} </dev/null");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "red",
+            "--add-host",
+            "gw:host-gateway",
+            IMG,
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(out.stdout.matches("host-says-hi").count(), 2, "{out}");
         // --internal: no way out, though the option is the same.
         let out = sh(
             ctx,

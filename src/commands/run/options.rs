@@ -357,7 +357,9 @@ pub(super) fn write_generated_files(
         };
         let mut h =
             format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}");
-        if slirp {
+        // The host, through the container's netstack (a user network's
+        // routes there too).
+        if slirp || !user_nets.is_empty() {
             h.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
         }
         h
@@ -370,10 +372,10 @@ pub(super) fn write_generated_files(
             .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
         // docker's name for the address the host has for the container.
         let ip = match ip {
-            "host-gateway" if slirp => "10.0.2.2",
+            "host-gateway" if slirp || !user_nets.is_empty() => "10.0.2.2",
             "host-gateway" if !private_network => "127.0.0.1",
             "host-gateway" => bail!(
-                "--add-host {entry:?}: host-gateway needs --network slirp (the default) or host"
+                "--add-host {entry:?}: host-gateway needs a network (slirp, the default, a user-defined one, or host)"
             ),
             ip => ip,
         };
