@@ -477,12 +477,41 @@ fn lifecycle_inspect_ps_filters() {
             BTreeSet::from([web2.clone()]),
             "filters combine with AND"
         );
+        assert_eq!(
+            ids_of(&["--filter", "name=web-one", "--filter", "name=other"]),
+            BTreeSet::from([web1.clone(), other.clone()]),
+            "the same key twice is either (docker's rule)"
+        );
+        // A container made a second later (creation times are in seconds):
+        // -l, -n, before=, since=, volume=.
+        std::thread::sleep(Duration::from_millis(1100));
+        let late = run_d(ctx, &["--name", "late", "-v", "fvol:/data", IMG, "true"]);
+        ctx.ok(&["wait", &late]);
+        let out = ctx.ok(&["ps", "-l", "-q", "--no-trunc"]);
+        assert_eq!(out.stdout, format!("{late}\n"), "{out}");
+        assert_eq!(ctx.ok(&["ps", "-n", "3", "-q"]).stdout.lines().count(), 3);
+        assert_eq!(
+            ids_of(&["--filter", "since=web-two"]),
+            BTreeSet::from([late.clone()])
+        );
+        assert_eq!(
+            ids_of(&["--filter", "before=late"]),
+            BTreeSet::from([web1.clone(), other.clone(), web2.clone()])
+        );
+        for v in ["volume=fvol", "volume=/data"] {
+            assert_eq!(
+                ids_of(&["--filter", v]),
+                BTreeSet::from([late.clone()]),
+                "{v}"
+            );
+        }
+        ctx.ok(&["rm", "-v", "late"]);
         // status=exited without -a still lists exited ones (as docker does).
         assert_eq!(
             json_ids(&ps_json(ctx, &["--filter", "status=exited"])),
             BTreeSet::from([other.clone(), web2.clone()])
         );
-        for bad in ["bogus=1", "noequals"] {
+        for bad in ["bogus=1", "noequals", "before=no-such-container"] {
             ctx.rless(&["ps", "--filter", bad]).assert_rless_error();
         }
 

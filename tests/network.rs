@@ -68,6 +68,17 @@ fn net_published_port_keeps_client_address() {
         let host_port = r#"{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}"#;
         let p = ctx.ok(&["inspect", "-f", host_port, "web"]);
         assert_eq!(p.stdout.trim(), port.to_string(), "{p}");
+        for (filter, found) in [
+            ("publish=80", true),
+            ("publish=80/tcp", true),
+            ("publish=80/udp", false),
+            ("publish=81", false),
+            ("network=slirp", true),
+            ("network=host", false),
+        ] {
+            let out = ctx.ok(&["ps", "-q", "--filter", filter]);
+            assert_eq!(!out.stdout.trim().is_empty(), found, "{filter}: {out}");
+        }
         // The port is released when the container stops.
         ctx.ok(&["rm", "-f", "web"]);
         let deadline = Instant::now() + Duration::from_secs(5);

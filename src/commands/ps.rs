@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use rless::container::{self, ContainerConfig, ContainerState};
 use rless::image::store::LockMode;
 use rless::image::time;
+use rless::runtime::plan::MountOp;
 use std::process::ExitCode;
 
 use super::format::{print_rows, Format};
@@ -58,10 +59,17 @@ pub struct Args {
     /// Don't truncate ids and commands.
     #[arg(long)]
     no_trunc: bool,
-    /// Filter: id=, name=, status=, ancestor=, label=KEY[=VALUE], exited=
-    /// (repeatable).
+    /// Filter: id=, name=, status=, ancestor=, label=KEY[=VALUE], exited=,
+    /// before=CTR, since=CTR, volume=, network=, publish=PORT[/PROTO]
+    /// (repeatable; the same key twice means either).
     #[arg(short, long)]
     filter: Vec<String>,
+    /// Show the last N created containers, in any state.
+    #[arg(short = 'n', long)]
+    last: Option<usize>,
+    /// Show the latest created container, in any state.
+    #[arg(short, long)]
+    latest: bool,
     /// table, json, or a Go template such as '{{.ID}} {{.Names}}' ('table
     /// TEMPLATE' adds a header and columns).
     #[arg(long, default_value = "table")]
@@ -95,30 +103,57 @@ pub fn status_text(state: &ContainerState) -> String {
     }
 }
 
-fn matches(c: &ContainerConfig, s: &ContainerState, filters: &[(String, String)]) -> Result<bool> {
-    for (k, v) in filters {
-        let ok = match k.as_str() {
-            "id" => c.id.as_str().starts_with(v.as_str()),
-            "name" => c.name.contains(v.as_str()),
-            "status" => s.shown_status() == v,
-            "ancestor" => c.image_name.contains(v.as_str()) || c.image_id.starts_with(v.as_str()),
-            // `label=KEY` or `label=KEY=VALUE`.
-            "label" => match v.split_once('=') {
-                Some((k, want)) => c.labels.get(k).is_some_and(|x| x == want),
-                None => c.labels.contains_key(v.as_str()),
-            },
-            "exited" => {
-                s.status == "exited" && s.exit_code.map(|x| x.to_string()) == Some(v.clone())
-            }
-            other => {
-                bail!("unknown filter {other:?}: use id, name, status, ancestor, label or exited")
-            }
-        };
-        if !ok {
-            return Ok(false);
+/// One `--filter KEY=VALUE`: whether container `c` passes it. `dir` is the
+/// container's directory (its spec, for networks), `created` finds the
+/// creation time of the container `before=`/`since=` name.
+fn matches(
+    c: &ContainerConfig,
+    s: &ContainerState,
+    dir: &std::path::Path,
+    (k, v): (&str, &str),
+    created: &dyn Fn(&str) -> Result<i64>,
+) -> Result<bool> {
+    Ok(match k {
+        "id" => c.id.as_str().starts_with(v),
+        "name" => c.name.contains(v),
+        "status" => s.shown_status() == v,
+        "ancestor" => c.image_name.contains(v) || c.image_id.starts_with(v),
+        // `label=KEY` or `label=KEY=VALUE`.
+        "label" => match v.split_once('=') {
+            Some((k, want)) => c.labels.get(k).is_some_and(|x| x == want),
+            None => c.labels.contains_key(v),
+        },
+        "exited" => {
+            s.status == "exited" && s.exit_code.map(|x| x.to_string()).as_deref() == Some(v)
         }
-    }
-    Ok(true)
+        "before" => c.created < created(v)?,
+        "since" => c.created > created(v)?,
+        // A volume by name, or any mount by its path in the container.
+        "volume" => c.mounts.iter().any(|m| match m {
+            MountOp::Volume { name, target, .. } => name == v || target.as_os_str() == v,
+            MountOp::Bind { target, .. } | MountOp::Tmpfs { target, .. } => target.as_os_str() == v,
+            _ => false,
+        }),
+        "network" => container::read_spec(dir).is_ok_and(|sp| {
+            match (&sp.user_networks, sp.private_network, &sp.slirp) {
+                (Some(u), _, _) => u.attachments.iter().any(|a| a.network == v),
+                (None, false, _) => v == "host",
+                (None, true, Some(_)) => v == "slirp",
+                (None, true, None) => v == "none",
+            }
+        }),
+        // `publish=80`, `publish=8080/tcp`: a published container port.
+        "publish" => {
+            let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+            s.ports.iter().any(|p| {
+                p.container_port.to_string() == port && (if p.udp { "udp" } else { "tcp" }) == proto
+            })
+        }
+        other => bail!(
+            "unknown filter {other:?}: use id, name, status, ancestor, label, exited, before, \
+             since, volume, network or publish"
+        ),
+    })
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
@@ -132,14 +167,39 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         })
         .collect::<Result<_>>()?;
     let store = ctx.store(LockMode::Shared)?;
+    let all = container::list(&store);
+    let created = |q: &str| -> Result<i64> {
+        all.iter()
+            .find(|c| c.name == q || c.id.as_str().starts_with(q))
+            .map(|c| c.created)
+            .ok_or_else(|| anyhow::anyhow!("no such container: {q}"))
+    };
+    let last = if a.latest { Some(1) } else { a.last };
     let mut rows: Vec<(ContainerConfig, ContainerState)> = Vec::new();
-    for c in container::list(&store) {
-        let s = container::read_state(&container::containers_dir(&store).join(c.id.as_str()));
-        if (a.all || s.live() || !filters.is_empty()) && matches(&c, &s, &filters)? {
+    for c in all.iter().cloned() {
+        let dir = container::containers_dir(&store).join(c.id.as_str());
+        let s = container::read_state(&dir);
+        if !(a.all || s.live() || !filters.is_empty() || last.is_some()) {
+            continue;
+        }
+        // As docker: filters with the same key are alternatives, different
+        // keys must all hold.
+        let mut keep = true;
+        for key in filters.iter().map(|(k, _)| k.as_str()) {
+            let mut any = false;
+            for (_, v) in filters.iter().filter(|(k, _)| k == key) {
+                any |= matches(&c, &s, &dir, (key, v), &created)?;
+            }
+            keep &= any;
+        }
+        if keep {
             rows.push((c, s));
         }
     }
     rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.created));
+    if let Some(n) = last {
+        rows.truncate(n);
+    }
     if a.quiet {
         for (c, _) in &rows {
             println!(
