@@ -3,7 +3,8 @@
 //! `inspect` (containers and images), `network ls` and `volume ls`; and bad
 //! templates (an unknown field, an action left open) as one error line with
 //! nothing printed. Ports in `ps` and `inspect` are checked in network.rs.
-//! Also the form of warnings: `rless: warning: …`, escaped as errors are.
+//! Also `images` filters, `history`, `system df`, and the form of warnings:
+//! `rless: warning: …`, escaped as errors are.
 //!
 //! The image is a busybox root filesystem imported by the test.
 
@@ -264,5 +265,60 @@ fn images_filters_and_history() {
         assert_eq!(by, "rless import", "{out}");
         assert!(size.ends_with('B') && size != "0B", "{out}");
         ctx.fail_unchanged(&["history", "no-such-image"]);
+    });
+}
+
+#[test]
+fn system_df_counts_images_containers_and_volumes() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("system_df", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let script = "head -c 1048576 /dev/zero > /big; head -c 2097152 /dev/zero > /data/v";
+        let id = run_sh(ctx, &["--name", "writer", "-v", "dfvol:/data"], script);
+        ctx.ok(&["wait", &id]);
+        let df = |ctx: &common::Ctx| -> Vec<Value> {
+            let out = ctx.ok(&["system", "df", "--format", "json"]);
+            serde_json::from_str::<Value>(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {out}"))
+                .as_array()
+                .unwrap()
+                .clone()
+        };
+        let rows = df(ctx);
+        let (img, ctr, vol) = (&rows[0], &rows[1], &rows[2]);
+        assert_eq!(
+            (&img["Total"], &img["Active"]),
+            (&1.into(), &1.into()),
+            "{img}"
+        );
+        assert!(img["Size"].as_u64().unwrap() > 0, "{img}");
+        assert_eq!(img["Reclaimable"], 0, "{img}");
+        assert_eq!(
+            (&ctr["Total"], &ctr["Active"]),
+            (&1.into(), &0.into()),
+            "{ctr}"
+        );
+        let size = ctr["Size"].as_u64().unwrap();
+        assert!((1 << 20..1 << 21).contains(&size), "{ctr}");
+        assert_eq!(ctr["Reclaimable"].as_u64(), Some(size), "{ctr}");
+        assert_eq!(
+            (&vol["Total"], &vol["Active"]),
+            (&1.into(), &1.into()),
+            "{vol}"
+        );
+        assert!(vol["Size"].as_u64().unwrap() >= 2 << 20, "{vol}");
+        assert_eq!(vol["Reclaimable"], 0, "{vol}");
+        let table = ctx.ok(&["system", "df"]);
+        assert!(table.stdout.starts_with("TYPE"), "{table}");
+
+        ctx.ok(&["rm", "writer"]);
+        let rows = df(ctx);
+        assert_eq!(rows[0]["Reclaimable"], rows[0]["Size"], "{rows:?}");
+        assert_eq!(rows[1]["Total"], 0, "{rows:?}");
+        assert_eq!(rows[2]["Active"], 0, "{rows:?}");
+        assert_eq!(rows[2]["Reclaimable"], rows[2]["Size"], "{rows:?}");
     });
 }

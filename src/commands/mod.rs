@@ -201,6 +201,8 @@ enum ContainerCmd {
 enum SystemCmd {
     /// Delete every image, layer and container in the store.
     Reset(system::ResetArgs),
+    /// Show the store's disk usage: images, containers and volumes.
+    Df(system::DfArgs),
 }
 
 /// What every command needs.
@@ -284,6 +286,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Network(c) => network::run(&ctx, c),
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
+        Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
     }
 }
 
