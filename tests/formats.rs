@@ -313,6 +313,9 @@ fn system_df_counts_images_containers_and_volumes() {
         assert_eq!(vol["Reclaimable"], 0, "{vol}");
         let table = ctx.ok(&["system", "df"]);
         assert!(table.stdout.starts_with("TYPE"), "{table}");
+        let v = ctx.ok(&["version", "--format", "json"]);
+        let v: Value = serde_json::from_str(&v.stdout).unwrap();
+        assert_eq!(v["Version"], env!("CARGO_PKG_VERSION"), "{v}");
 
         ctx.ok(&["rm", "writer"]);
         let rows = df(ctx);

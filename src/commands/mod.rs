@@ -44,6 +44,7 @@ mod stop;
 mod system;
 mod tag;
 mod top;
+mod version;
 mod volume;
 
 #[derive(Parser)]
@@ -155,6 +156,8 @@ enum Cmd {
     /// Manage the store itself.
     #[command(subcommand)]
     System(SystemCmd),
+    /// Show rless's version.
+    Version(version::Args),
 }
 
 #[derive(Subcommand)]
@@ -287,6 +290,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
+        Cmd::Version(a) => version::run(a),
     }
 }
 
