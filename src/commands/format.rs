@@ -43,6 +43,13 @@ impl<'a> Format<'a> {
         if t == "json" {
             return Format::Json;
         }
+        // An empty format is the default, as docker takes it.
+        if t.is_empty() {
+            return Format::Template {
+                template: default_table,
+                table: true,
+            };
+        }
         let (table, template) = match t.strip_prefix("table") {
             Some("") => (true, default_table),
             Some(rest) if rest.starts_with(char::is_whitespace) => (true, rest.trim_start()),
@@ -506,6 +513,9 @@ mod tests {
     fn format_argument() {
         let d = "{{.A}}\t{{.B}}";
         assert!(matches!(Format::parse("json", d), Format::Json));
+        assert!(
+            matches!(Format::parse(" ", d), Format::Template { template, table: true } if template == d)
+        );
         assert!(
             matches!(Format::parse("table", d), Format::Template { template, table: true } if template == d)
         );
