@@ -1,7 +1,7 @@
 //! `rless inspect NAME…` (containers first, then images) and
 //! `rless container inspect`.
 
-use super::format::{to_value, Format, Formatter};
+use super::format::{to_value, Formatter};
 use super::Ctx;
 use anyhow::Result;
 use rless::container;
@@ -22,10 +22,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Parsed before anything is looked up, so a bad template changes nothing.
-    let formatter = match Format::parse(&a.format, "json") {
-        Format::Template { template, .. } => Some(Formatter::new(template)?),
-        Format::Json => None,
-    };
+    let formatter = Formatter::for_inspect(&a.format)?;
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     let mut out = Vec::new();

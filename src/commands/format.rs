@@ -355,6 +355,15 @@ impl Formatter {
         Ok(Formatter { template })
     }
 
+    /// `inspect`'s `--format`: `json` (or nothing) prints the objects as
+    /// JSON, anything else is a template run on each.
+    pub fn for_inspect(arg: &str) -> Result<Option<Formatter>> {
+        match arg.trim() {
+            "" | "json" => Ok(None),
+            _ => Formatter::new(arg).map(Some),
+        }
+    }
+
     /// The template run on one value.
     pub fn render(&self, v: &Value) -> Result<String> {
         self.template

@@ -1,6 +1,6 @@
 //! `rless image inspect IMAGE…`: config, layers and digests as JSON.
 
-use super::format::{Format, Formatter};
+use super::format::Formatter;
 use super::Ctx;
 use anyhow::Result;
 use rless::image::find_image;
@@ -17,10 +17,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let formatter = match Format::parse(&a.format, "json") {
-        Format::Template { template, .. } => Some(Formatter::new(template)?),
-        Format::Json => None,
-    };
+    let formatter = Formatter::for_inspect(&a.format)?;
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     let mut out = Vec::new();
