@@ -38,6 +38,12 @@ pub enum PublishError {
     },
     #[error("cannot start the port forwarder: {0}")]
     Fork(std::io::Error),
+    #[error("cannot {op} the port forwarder (pid {pid}): {source}")]
+    Stop {
+        op: &'static str,
+        pid: i32,
+        source: nix::Error,
+    },
 }
 
 /// Host listeners, bound.
@@ -107,10 +113,19 @@ impl Bound {
 }
 
 impl Forwarder {
-    /// Stops the forwarder; every host port is closed.
-    pub fn stop(self) {
-        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(self.pid, None);
+    /// Stops the forwarder; every host port is closed once it is reaped.
+    pub fn stop(self) -> Result<(), PublishError> {
+        let pid = self.pid.as_raw();
+        let err = |op| move |source| PublishError::Stop { op, pid, source };
+        if let Err(e) = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL) {
+            // Not signalled (a zombie would have been): waiting might
+            // never end, so only reap it if it is gone already.
+            let _ = nix::sys::wait::waitpid(self.pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            return Err(err("kill")(e));
+        }
+        nix::sys::wait::waitpid(self.pid, None)
+            .map(drop)
+            .map_err(err("reap"))
     }
 }
 

@@ -19,7 +19,9 @@
 //! the host side of every namespace but the user one, holds the terminal,
 //! passes signals to the init, and returns the container's exit code. All
 //! mounts live in the container's mount namespace and vanish with it, so a
-//! killed monitor or init leaves nothing mounted on the host.
+//! killed monitor or init leaves nothing mounted on the host. A start that
+//! fails after the clone is taken down before [`spawn`] returns
+//! ([`teardown`]), so the monitor may start the container again.
 
 pub mod caps;
 pub mod cgroups;
@@ -33,6 +35,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod storage;
 mod sys;
+mod teardown;
 mod tty;
 pub mod user;
 
@@ -60,6 +63,9 @@ pub enum RunError {
     Publish(#[from] crate::network::publish::PublishError),
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
+    /// Attaching to user-defined networks failed (the helper's reason).
+    #[error("{0}")]
+    Attach(String),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
@@ -244,11 +250,15 @@ impl Started {
     /// After the container has exited: waits for its FUSE server threads,
     /// so the process is single-threaded again (a restart clones).
     pub fn finish(mut self) {
-        if let Some(net) = self.network.take() {
-            net.stop();
+        if let Some(Err(e)) = self.network.take().map(network::Running::stop) {
+            tracing::warn!("{e}");
         }
-        if let Some(f) = self.forwarder.take() {
-            f.stop();
+        if let Some(Err(e)) = self
+            .forwarder
+            .take()
+            .map(crate::network::publish::Forwarder::stop)
+        {
+            tracing::warn!("{e}");
         }
         if let Some(server) = self._fuse.take() {
             server.join();
@@ -403,56 +413,96 @@ pub fn spawn(
     drop(body);
     // Our copies of the init's ends were moved into the closure and are
     // closed now; the pipe reaches EOF when the command's exec succeeds.
-    // Storage first: the init mounts the root before it opens a terminal.
-    let (fuse, driver) = match (&storage_here, &spec.rootfs) {
-        (Some(sock), RootFs::Layers(layers)) => match storage::answer(sock, layers, init) {
-            Ok(Some((server, driver))) => (server, Some(driver)),
-            Ok(None) => (None, None),
-            Err(e) => {
-                let code = wait_exit_code(init);
-                return Ok(Err(StartFailure {
-                    code,
-                    message: format!("cannot serve the fuse-overlay filesystem: {e}"),
-                }));
-            }
-        },
-        _ => (None, None),
+    let mut started = Started {
+        init,
+        driver: None,
+        _fuse: None,
+        network: None,
+        forwarder: None,
+        user_ports: Vec::new(),
+        user_ips: Vec::new(),
+        terminal: None,
+        cgroup,
     };
+    let ends = Ends {
+        storage: storage_here,
+        net: net_here,
+        tty: tty_here,
+        status: status_r,
+    };
+    match connect(spec, &mut started, &ends, net, published) {
+        Ok(()) => Ok(Ok(started)),
+        // Our ends of the sockets close first: an init still waiting on
+        // one of them gives up.
+        Err(why) => {
+            drop(ends);
+            Ok(Err(started.abandon(why)))
+        }
+    }
+}
+
+/// The monitor's ends of what it shares with a newly cloned init.
+struct Ends {
+    storage: Option<OwnedFd>,
+    net: Option<OwnedFd>,
+    tty: Option<OwnedFd>,
+    status: OwnedFd,
+}
+
+/// After the clone: serves the init's storage, network and terminal
+/// requests into `started`, then waits for the exec. On failure, what is
+/// in `started` is left for [`Started::abandon`].
+fn connect(
+    spec: &ContainerSpec,
+    started: &mut Started,
+    ends: &Ends,
+    net: Option<network::Network>,
+    published: Option<crate::network::publish::Bound>,
+) -> Result<(), teardown::Failed> {
+    use teardown::Failed;
+    let init = started.init;
+    let monitor = |op: &'static str| move |source| Failed::Monitor(RunError::Sys { op, source });
+    // Storage first: the init mounts the root before it opens a terminal.
+    if let (Some(sock), RootFs::Layers(layers)) = (&ends.storage, &spec.rootfs) {
+        match storage::answer(sock, layers, init) {
+            Ok(Some((server, driver))) => (started._fuse, started.driver) = (server, Some(driver)),
+            Ok(None) => {}
+            Err(e) => return Err(monitor("serve the fuse-overlay filesystem")(e)),
+        }
+    }
     // Then the network: the init makes the TAP after the mounts.
-    let network = match (net, &net_here) {
-        (Some(net), Some(sock)) => match network::receive_tap(sock)
-            .map_err(sys("receive the container's network device"))?
-        {
-            Some(tap) => {
-                let notifier = match &spec.slirp {
-                    Some(slirp) if network::Network::wants_notifier(slirp) => {
-                        match network::receive_notifier(sock)
-                            .map_err(sys("receive the container's bind filter"))?
-                        {
-                            Some(n) => Some(n),
-                            None => {
-                                let code = wait_exit_code(init);
-                                return Ok(Err(StartFailure {
-                                    code,
-                                    message: "the container could not install the bind filter \
-                                              of the handoff port driver"
-                                        .into(),
-                                }));
+    if let (Some(net), Some(sock)) = (net, &ends.net) {
+        let tap = network::receive_tap(sock)
+            .map_err(monitor("receive the container's network device"))?;
+        // No TAP: the init warned (or failed, when ports are published).
+        if let Some(tap) = tap {
+            let notifier = match &spec.slirp {
+                Some(slirp) if network::Network::wants_notifier(slirp) => {
+                    match network::receive_notifier(sock)
+                        .map_err(monitor("receive the container's bind filter"))?
+                    {
+                        Some(n) => Some(n),
+                        // The init failed to install it and says why.
+                        None => {
+                            let mut why = status_message(&ends.status);
+                            if why.is_empty() {
+                                why = "the container could not install the bind filter \
+                                       of the handoff port driver"
+                                    .into();
                             }
+                            return Err(Failed::Init(why));
                         }
                     }
-                    _ => None,
-                };
-                Some(net.start(tap, notifier)?)
-            }
-            // No TAP: the init warned (or failed, when ports are published).
-            None => None,
-        },
-        _ => None,
-    };
-    let (mut forwarder, mut user_ports, mut user_ips) = (None, Vec::new(), Vec::new());
-    let mut published = published;
-    if let (Some(u), Some(sock)) = (&spec.user_networks, &net_here) {
+                }
+                _ => None,
+            };
+            started.network = Some(
+                net.start(tap, notifier)
+                    .map_err(|e| Failed::Monitor(e.into()))?,
+            );
+        }
+    }
+    if let (Some(u), Some(sock)) = (&spec.user_networks, &ends.net) {
         let hosts = spec.plan.iter().find_map(|m| match m {
             MountOp::Bind { source, target, .. }
                 if target.as_path() == std::path::Path::new("/etc/hosts") =>
@@ -461,60 +511,45 @@ pub fn spawn(
             }
             _ => None,
         });
-        let attached = network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts);
-        if let Ok(ips) = &attached {
-            user_ips = u
-                .attachments
-                .iter()
-                .map(|a| a.network.clone())
-                .zip(ips.iter().copied())
-                .collect();
-        }
-        let started = attached.and_then(|ips| match (published.take(), ips.first()) {
-            (Some(b), Some(ip)) => {
-                user_ports = b.ports();
-                b.start(init.as_raw(), *ip).map_err(|e| e.to_string())
-            }
-            _ => Ok(None),
-        });
-        match started {
-            Ok(f) => forwarder = f,
-            Err(message) => {
-                let _ = nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGKILL);
-                let _ = wait_exit_code(init);
-                return Ok(Err(StartFailure {
-                    code: init::EXIT_SETUP,
-                    message,
-                }));
-            }
+        let ips = network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts)
+            .map_err(|e| Failed::Monitor(RunError::Attach(e)))?;
+        started.user_ips = u
+            .attachments
+            .iter()
+            .map(|a| a.network.clone())
+            .zip(ips.iter().copied())
+            .collect();
+        if let (Some(b), Some(ip)) = (published, ips.first()) {
+            started.user_ports = b.ports();
+            started.forwarder = b
+                .start(init.as_raw(), *ip)
+                .map_err(|e| Failed::Monitor(e.into()))?;
         }
     }
-    let terminal = match &tty_here {
-        Some(sock) => {
-            tty::Terminal::receive(sock).map_err(sys("receive the container's terminal"))?
-        }
-        None => None,
-    };
-    let mut message = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(status_r), &mut message);
+    if let Some(sock) = &ends.tty {
+        started.terminal =
+            tty::Terminal::receive(sock).map_err(monitor("receive the container's terminal"))?;
+    }
+    let message = status_message(&ends.status);
     if !message.is_empty() {
-        let code = wait_exit_code(init);
-        return Ok(Err(StartFailure {
-            code,
-            message: String::from_utf8_lossy(&message).trim().to_string(),
-        }));
+        return Err(Failed::Init(message));
     }
-    Ok(Ok(Started {
-        init,
-        driver,
-        _fuse: fuse,
-        network,
-        forwarder,
-        user_ports,
-        user_ips,
-        terminal,
-        cgroup,
-    }))
+    Ok(())
+}
+
+/// Reads the status pipe to its end: empty once the command's exec
+/// succeeded, else the init's one error line.
+fn status_message(status: &OwnedFd) -> String {
+    let (mut message, mut buf) = (Vec::new(), [0u8; 1024]);
+    loop {
+        match rustix::io::read(status, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => message.extend_from_slice(&buf[..n]),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&message).trim().to_string()
 }
 
 /// Starts the container in the foreground and waits for it; returns its
@@ -540,15 +575,6 @@ pub fn wait(started: Started, stdin: bool) -> i32 {
     match started.terminal {
         Some(t) => t.relay(started.init, stdin, &signals),
         None => wait_forwarding(started.init, &signals),
-    }
-}
-
-/// Blocks until the init exits; its exit code.
-fn wait_exit_code(init: nix::unistd::Pid) -> i32 {
-    match waitpid(init, None) {
-        Ok(WaitStatus::Exited(_, code)) => code,
-        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-        _ => init::EXIT_SETUP,
     }
 }
 

@@ -104,6 +104,8 @@ pub enum NetworkError {
         op: &'static str,
         source: std::io::Error,
     },
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
 }
 
 /// Host ports bound, waiting for the container's TAP.
@@ -203,14 +205,15 @@ impl Network {
 
 impl Running {
     /// Stops the stack and waits for its thread; every host port is closed.
-    pub fn stop(mut self) {
+    /// How the stack ended, if not well.
+    pub fn stop(mut self) -> Result<(), NetworkError> {
         if let Some(mut h) = self.handoff.take() {
             h.stop();
         }
         match self.stack.stop() {
-            Some(Ok(Err(e))) => tracing::warn!("network: {e}"),
-            Some(Err(_)) => tracing::warn!("network thread panicked"),
-            Some(Ok(Ok(()))) | None => {}
+            Some(Ok(Err(e))) => Err(e.into()),
+            Some(Err(_)) => Err(NetworkError::Panicked("network")),
+            Some(Ok(Ok(()))) | None => Ok(()),
         }
     }
 }
