@@ -79,38 +79,38 @@ pub fn run_detached(
         );
         // Single-threaded again before any restart clones.
         started.finish();
-        if !config
-            .restart
-            .should_restart(code, restarts, super::stopped_by_user(dir))
-        {
-            finish(
-                dir,
-                code,
-                auto_remove,
-                state.started,
-                state.driver.clone(),
-                restarts,
-            );
-            return 0;
-        }
-        if !back_off(dir, &state, code, restarts) {
-            finish(
-                dir,
-                code,
-                auto_remove,
-                state.started,
-                state.driver,
-                restarts,
-            );
-            return 0;
-        }
-        restarts += 1;
-        match start_once(spec) {
-            Ok((s, o, e)) => (started, out_r, err_r) = (s, o, e),
-            Err((code, msg)) => {
-                eprintln!("rless monitor: restart failed: {msg}");
-                finish(dir, code, auto_remove, None, None, restarts);
+        let mut code = code;
+        // Until a restart starts or the policy ends. A restart that fails
+        // to start (its published port taken during the back-off, say)
+        // counts as an exit with its code and the policy goes on, as with
+        // docker's restart manager; `runtime::spawn` took down whatever
+        // that start had set up, so nothing of it is left to hold ports.
+        loop {
+            if !config
+                .restart
+                .should_restart(code, restarts, super::stopped_by_user(dir))
+                || !back_off(dir, &state, code, restarts)
+            {
+                finish(
+                    dir,
+                    code,
+                    auto_remove,
+                    state.started,
+                    state.driver,
+                    restarts,
+                );
                 return 0;
+            }
+            restarts += 1;
+            match start_once(spec) {
+                Ok((s, o, e)) => {
+                    (started, out_r, err_r) = (s, o, e);
+                    break;
+                }
+                Err((c, msg)) => {
+                    eprintln!("rless monitor: restart failed: {msg}");
+                    code = c;
+                }
             }
         }
     }
