@@ -654,3 +654,101 @@ fn net_restart_failing_after_the_clone_leaves_nothing() {
         },
     );
 }
+
+/// A container on a user-defined network whose port forwarder (the
+/// monitor's child that serves its published ports) is killed gets a new
+/// one: the port serves again, the container runs on with the same init
+/// (it stayed up with dead ports). Detached (the monitor's log says so)
+/// and in the foreground (a warning on stderr).
+#[test]
+fn net_killed_port_forwarder_is_replaced() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_killed_port_forwarder_is_replaced", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "fnet"]);
+        for detached in [true, false] {
+            let what = if detached { "detached" } else { "foreground" };
+            let port = free_port();
+            let spec = format!("127.0.0.1:{port}:80");
+            let name = format!("fw-{what}");
+            let mut args = vec!["run", "--name", &name, "--network", "fnet", "-p", &spec];
+            if detached {
+                args.push("-d");
+            }
+            args.extend([IMG, "httpd", "-f", "-p", "80", "-h", "/www"]);
+            let foreground = if detached {
+                ctx.ok(&args);
+                None
+            } else {
+                let child = ctx
+                    .rless_cmd(&args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                Some(child)
+            };
+            assert!(
+                http_get(port).contains("hello from the container"),
+                "{what}"
+            );
+            let v: serde_json::Value =
+                serde_json::from_str(&ctx.ok(&["inspect", &name]).stdout).unwrap();
+            let id = v[0]["Id"].as_str().unwrap().to_string();
+            let st = state_json(ctx, &id);
+            let (monitor, init) = (
+                st["monitor_pid"].as_i64().unwrap(),
+                st["pid"].as_i64().unwrap(),
+            );
+            let forwarders = || -> Vec<i64> {
+                children(monitor)
+                    .into_iter()
+                    .filter(|p| *p != init)
+                    .collect()
+            };
+            let old = forwarders();
+            assert_eq!(old.len(), 1, "{what}: one forwarder: {old:?}");
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(old[0] as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while forwarders().iter().all(|p| *p == old[0]) {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: no new forwarder: {:?}",
+                    forwarders()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                http_get(port).contains("hello from the container"),
+                "{what}: not served after the forwarder was killed"
+            );
+            let st = state_json(ctx, &id);
+            assert_eq!(st["status"], "running", "{what}: {st}");
+            assert_eq!(st["pid"].as_i64(), Some(init), "{what}: {st}");
+            if detached {
+                let log = ctx.root.join("containers").join(&id).join("monitor.log");
+                let log = fs::read_to_string(log).unwrap_or_default();
+                assert!(log.contains("port forwarder"), "{what}: monitor.log: {log}");
+            }
+            ctx.ok(&["rm", "-f", &name]);
+            if let Some(mut child) = foreground {
+                assert!(
+                    common::checks::wait_timeout(&mut child, Duration::from_secs(60)).is_some(),
+                    "{what}: run did not end"
+                );
+                let mut err = String::new();
+                let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+                assert!(err.contains("port forwarder"), "{what}: stderr: {err}");
+            }
+            assert_all_gone(ctx, monitor, init, port, what);
+        }
+    });
+}

@@ -43,7 +43,8 @@ pub fn run_detached(
     };
     // Clean up first, then answer: when `run -d` returns, nothing is left.
     let fail = |code: i32, msg: &str| {
-        finish(dir, code, auto_remove || remove_on_failure, None, None, 0);
+        let never_ran = ContainerState::default();
+        finish(dir, code, auto_remove || remove_on_failure, &never_ran, 0);
         tell(&format!("err {code} {msg}"));
         code
     };
@@ -64,19 +65,17 @@ pub fn run_detached(
     let mut log = LogWriter::open(dir, DEFAULT_MAX_SIZE);
     let mut restarts = 0;
     loop {
-        let state = running_state(&started, restarts);
+        let mut state = running_state(&started, restarts);
         if let Err(e) = write_state(dir, &state) {
             eprintln!("rless monitor: {e}");
         }
         // With FUSE or network threads running, pump releases only what no
         // thread can write (see `release_idle_memory`).
-        let code = pump(
-            started.init,
-            out_r,
-            err_r,
-            &mut log,
-            !started.single_threaded(),
-        );
+        let threads = !started.single_threaded();
+        let (code, reason) = pump(&mut started, out_r, err_r, &mut log, threads);
+        // Why it stopped, when the monitor stopped it: the restarting and
+        // exited states keep it.
+        state.reason = reason;
         // Single-threaded again before any restart clones.
         started.finish();
         let mut code = code;
@@ -91,14 +90,7 @@ pub fn run_detached(
                 .should_restart(code, restarts, super::stopped_by_user(dir))
                 || !back_off(dir, &state, code, restarts)
             {
-                finish(
-                    dir,
-                    code,
-                    auto_remove,
-                    state.started,
-                    state.driver,
-                    restarts,
-                );
+                finish(dir, code, auto_remove, &state, restarts);
                 return 0;
             }
             restarts += 1;
@@ -205,19 +197,13 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
     }
 }
 
-/// Removes the container when asked to, or records the exit: also when
-/// the removal failed and left the container, so that it keeps its real
-/// exit code, not the 137 of a monitor gone while `running`. (Removal
-/// comes first: a container recorded `exited` could be started again by
-/// `rless start` or `restart` while its directory goes away.)
-fn finish(
-    dir: &Path,
-    code: i32,
-    auto_remove: bool,
-    started: Option<i64>,
-    driver: Option<String>,
-    restarts: u32,
-) {
+/// Removes the container when asked to, or records the exit after its
+/// `last` run (its start, driver and, if the monitor stopped it, why):
+/// also when the removal failed and left the container, so that it keeps
+/// its real exit code, not the 137 of a monitor gone while `running`.
+/// (Removal comes first: a container recorded `exited` could be started
+/// again by `rless start` or `restart` while its directory goes away.)
+fn finish(dir: &Path, code: i32, auto_remove: bool, last: &ContainerState, restarts: u32) {
     if auto_remove {
         match remove(dir, true) {
             Ok(()) => return,
@@ -230,9 +216,10 @@ fn finish(
     let state = ContainerState {
         status: "exited".into(),
         exit_code: Some(code),
-        started,
+        started: last.started,
         finished: Some(time::now()),
-        driver,
+        driver: last.driver.clone(),
+        reason: last.reason.clone(),
         restart_count: restarts,
         ..Default::default()
     };
@@ -242,30 +229,33 @@ fn finish(
 }
 
 /// Copies the container's output into the log and passes signals on until
-/// the init exits and the pipes are drained; returns the exit code.
+/// the init exits and the pipes are drained; returns the exit code, and
+/// why the monitor killed the container if it did. At each SIGCHLD it also
+/// looks after the port forwarder ([`runtime::Started::tend`]).
 /// First gives back what setting up touched
 /// ([`runtime::release_idle_memory`]; `threads`: other threads run), once
 /// everything the loop needs is in place, so the idle loop faults in as
 /// little as possible again.
 fn pump(
-    init: nix::unistd::Pid,
+    started: &mut runtime::Started,
     out: OwnedFd,
     err: OwnedFd,
     log: &mut LogWriter,
     threads: bool,
-) -> i32 {
+) -> (i32, Option<String>) {
+    let init = started.init;
     let signals = runtime::init::forwarded_signals();
     let Ok(sfd) = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
     else {
-        return runtime::wait_forwarding(init, &signals);
+        return (runtime::wait_forwarding(init, &signals), None);
     };
     let mut open = [Some(out), Some(err)];
     let mut buf = vec![0u8; 1 << 16];
-    let mut exit: Option<i32> = None;
+    let (mut exit, mut reason): (Option<i32>, Option<String>) = (None, None);
     runtime::release_idle_memory(threads);
     loop {
         if exit.is_some() && open.iter().all(Option::is_none) {
-            return exit.unwrap_or(0);
+            return (exit.unwrap_or(0), reason);
         }
         let mut fds = vec![rustix::event::PollFd::new(
             &sfd,
@@ -285,7 +275,7 @@ fn pump(
             tv_nsec: 0,
         });
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
-            Ok(0) => return exit.unwrap_or(0),
+            Ok(0) => return (exit.unwrap_or(0), reason),
             Ok(_) => {}
             Err(_) => continue,
         }
@@ -312,6 +302,18 @@ fn pump(
                     Ok(Signal::SIGCHLD) => {
                         if exit.is_none() {
                             exit = runtime::exit_code(init);
+                        }
+                        if exit.is_none() {
+                            match started.tend() {
+                                Some(runtime::Tended::Replaced(m)) => {
+                                    eprintln!("rless monitor: {m}");
+                                }
+                                Some(runtime::Tended::Killed(m)) => {
+                                    eprintln!("rless monitor: {m}");
+                                    reason = Some(m);
+                                }
+                                None => {}
+                            }
                         }
                     }
                     Ok(Signal::SIGWINCH) | Err(_) => {}

@@ -9,13 +9,18 @@
 //! threads per connection; the kernel splices where it can). The forwarder
 //! is a process of its own so the monitor stays single-threaded (it clones
 //! again on restart); it dies with the monitor (PDEATHSIG) and is killed
-//! when the container stops ([`Forwarder::stop`]). UDP: each client gets a
+//! when the container stops ([`Forwarder::stop`]). The monitor keeps its
+//! own copies of the host sockets: when the forwarder dies while the
+//! container runs (killed by hand, or by the OOM killer), the monitor hears
+//! of it by SIGCHLD and forks a new one on them ([`Forwarder::revive`]), so
+//! the ports do not stay dead while the container looks up. UDP: each client gets a
 //! connected socket in the container's namespace, whose answers go back
 //! from the host port; it is dropped after [`UDP_IDLE`] without traffic.
 //! The client's address is not kept (the container sees its own address as
 //! the peer).
 
 use crate::runtime::network::Publish;
+use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::{Arc, Mutex};
@@ -52,9 +57,16 @@ pub struct Bound {
     udp: Vec<(Publish, UdpSocket)>,
 }
 
-/// The forwarder process.
+/// The forwarder process, and the sockets it serves.
 pub struct Forwarder {
-    pid: nix::unistd::Pid,
+    /// `None` once it was reaped and no new one could be started.
+    pid: Option<Pid>,
+    /// The monitor's own copies of the host sockets, to start a new
+    /// forwarder on if this one dies ([`Forwarder::revive`]).
+    bound: Bound,
+    /// What the forwarder forwards to: the init's namespace, the address.
+    init: i32,
+    ip: Ipv4Addr,
 }
 
 /// Binds every published port.
@@ -94,9 +106,21 @@ impl Bound {
         if self.listeners.is_empty() && self.udp.is_empty() {
             return Ok(None);
         }
+        let pid = self.fork_forwarder(init, ip)?;
+        Ok(Some(Forwarder {
+            pid: Some(pid),
+            bound: self,
+            init,
+            ip,
+        }))
+    }
+
+    /// Forks a forwarder process serving these sockets (the monitor keeps
+    /// its own copies of them).
+    fn fork_forwarder(&self, init: i32, ip: Ipv4Addr) -> Result<Pid, PublishError> {
         let ns = std::fs::File::open(format!("/proc/{init}/ns/net")).map_err(PublishError::Fork)?;
         match crate::runtime::fork_process().map_err(PublishError::Fork)? {
-            Some(pid) => Ok(Some(Forwarder { pid })),
+            Some(pid) => Ok(pid),
             None => {
                 let _ = rustix::process::set_parent_process_death_signal(Some(
                     rustix::process::Signal::KILL,
@@ -105,25 +129,88 @@ impl Bound {
                     std::process::exit(1);
                 }
                 drop(ns);
-                serve(self.listeners, self.udp, ip);
+                // Owned duplicates for the serving threads.
+                let listeners = self
+                    .listeners
+                    .iter()
+                    .filter_map(|(p, l)| Some((p.clone(), l.try_clone().ok()?)))
+                    .collect();
+                let udp = self
+                    .udp
+                    .iter()
+                    .filter_map(|(p, s)| Some((p.clone(), s.try_clone().ok()?)))
+                    .collect();
+                serve(listeners, udp, ip);
                 std::process::exit(0)
             }
         }
     }
 }
 
+/// What [`Forwarder::revive`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revived {
+    /// The forwarder still runs.
+    Running,
+    /// It had ended (`ended`, as its wait status says) and a new one, `pid`,
+    /// serves the same sockets.
+    Replaced { ended: String, pid: i32 },
+}
+
 impl Forwarder {
-    /// Stops the forwarder; every host port is closed once it is reaped.
+    /// After a SIGCHLD: if the forwarder has ended (killed by hand, or by
+    /// the OOM killer), starts a new one on the same sockets, which the
+    /// monitor kept, so the published ports work again without binding
+    /// anew (the port could be taken meanwhile). Connections the old one
+    /// was relaying are lost; ones waiting to be accepted are not. The
+    /// caller must be single-threaded, as for [`Bound::start`].
+    pub fn revive(&mut self) -> Result<Revived, PublishError> {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let Some(pid) = self.pid else {
+            return Ok(Revived::Running);
+        };
+        let ended = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => format!("exited with {code}"),
+            Ok(WaitStatus::Signaled(_, sig, _)) => format!("was killed by {sig}"),
+            Ok(_) => return Ok(Revived::Running),
+            Err(source) => {
+                return Err(PublishError::Stop {
+                    op: "check on",
+                    pid: pid.as_raw(),
+                    source,
+                })
+            }
+        };
+        // Reaped: its pid may be reused, so it is never signalled again.
+        self.pid = None;
+        let new = self.bound.fork_forwarder(self.init, self.ip)?;
+        self.pid = Some(new);
+        Ok(Revived::Replaced {
+            ended,
+            pid: new.as_raw(),
+        })
+    }
+
+    /// Stops the forwarder; every host port is closed once it is reaped
+    /// (the monitor's copies go with `self`).
     pub fn stop(self) -> Result<(), PublishError> {
-        let pid = self.pid.as_raw();
-        let err = |op| move |source| PublishError::Stop { op, pid, source };
-        if let Err(e) = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL) {
+        let Some(pid) = self.pid else {
+            return Ok(());
+        };
+        let err = |op| {
+            move |source| PublishError::Stop {
+                op,
+                pid: pid.as_raw(),
+                source,
+            }
+        };
+        if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
             // Not signalled (a zombie would have been): waiting might
             // never end, so only reap it if it is gone already.
-            let _ = nix::sys::wait::waitpid(self.pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
             return Err(err("kill")(e));
         }
-        nix::sys::wait::waitpid(self.pid, None)
+        nix::sys::wait::waitpid(pid, None)
             .map(drop)
             .map_err(err("reap"))
     }

@@ -265,6 +265,30 @@ impl Started {
         }
     }
 
+    /// After a SIGCHLD: looks after the container's helper process, the
+    /// port forwarder of a user network, which is the monitor's child. One
+    /// that died is replaced ([`crate::network::publish::Forwarder::revive`]);
+    /// if that fails, the container is killed rather than left up with
+    /// dead ports. What happened, for the monitor's log, if anything did.
+    /// The caller must be single-threaded but for FUSE threads, as at the
+    /// start.
+    pub fn tend(&mut self) -> Option<Tended> {
+        use crate::network::publish::Revived;
+        match self.forwarder.as_mut()?.revive() {
+            Ok(Revived::Running) => None,
+            Ok(Revived::Replaced { ended, pid }) => Some(Tended::Replaced(format!(
+                "the port forwarder {ended}; a new one (pid {pid}) serves the published ports"
+            ))),
+            Err(e) => {
+                let _ = nix::sys::signal::kill(self.init, nix::sys::signal::Signal::SIGKILL);
+                Some(Tended::Killed(format!(
+                    "the port forwarder ended and no new one could start ({e}): \
+                     the container was killed, its published ports being dead"
+                )))
+            }
+        }
+    }
+
     /// The container's cgroup directory, when it has one.
     pub fn cgroup_path(&self) -> Option<PathBuf> {
         self.cgroup.as_ref().map(|c| c.dir.clone())
@@ -279,11 +303,19 @@ impl Started {
     /// on), then joins its threads (a restart clones again). Returns the
     /// exit code and whether the user asked it to end by a signal to this
     /// process (always `false` with a terminal: keys go to the container).
+    /// A port forwarder that dies meanwhile is looked after ([`Self::tend`],
+    /// with a warning).
     pub fn wait_and_finish(mut self, stdin: bool) -> (i32, bool) {
         let signals = init::forwarded_signals();
-        let r = match self.terminal.take() {
-            Some(t) => (t.relay(self.init, stdin, &signals), false),
-            None => wait_forwarding_seen(self.init, &signals),
+        let (init, terminal) = (self.init, self.terminal.take());
+        let mut tend = || {
+            if let Some(t) = self.tend() {
+                eprintln!("rless: warning: {}", t.message());
+            }
+        };
+        let r = match terminal {
+            Some(t) => (t.relay(init, stdin, &signals, &mut tend), false),
+            None => wait_forwarding_seen(init, &signals, &mut tend),
         };
         self.finish();
         r
@@ -301,6 +333,24 @@ impl Started {
             .as_ref()
             .map(|n| n.ports.clone())
             .unwrap_or_else(|| self.user_ports.clone())
+    }
+}
+
+/// What [`Started::tend`] did.
+#[derive(Debug)]
+pub enum Tended {
+    /// The port forwarder had died; a new one serves the ports.
+    Replaced(String),
+    /// The port forwarder had died and no new one could start: the
+    /// container was killed. Why, as its state's reason.
+    Killed(String),
+}
+
+impl Tended {
+    pub fn message(&self) -> &str {
+        match self {
+            Tended::Replaced(m) | Tended::Killed(m) => m,
+        }
     }
 }
 
@@ -573,22 +623,25 @@ pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
 pub fn wait(started: Started, stdin: bool) -> i32 {
     let signals = init::forwarded_signals();
     match started.terminal {
-        Some(t) => t.relay(started.init, stdin, &signals),
+        Some(t) => t.relay(started.init, stdin, &signals, &mut || {}),
         None => wait_forwarding(started.init, &signals),
     }
 }
 
 /// Waits for the init, passing signals on; returns its exit code.
 pub fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
-    wait_forwarding_seen(init, signals).0
+    wait_forwarding_seen(init, signals, &mut || {}).0
 }
 
 /// [`wait_forwarding`], also telling whether a signal asking to end
 /// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) was passed on: a foreground monitor
-/// does not restart a container the user stopped that way.
+/// does not restart a container the user stopped that way. `on_child`
+/// runs at each SIGCHLD that was not the init's exit (another child of
+/// the caller's, such as a port forwarder, may have ended).
 pub fn wait_forwarding_seen(
     init: nix::unistd::Pid,
     signals: &nix::sys::signal::SigSet,
+    on_child: &mut dyn FnMut(),
 ) -> (i32, bool) {
     use nix::sys::signal::Signal;
     let mut ended = false;
@@ -597,7 +650,13 @@ pub fn wait_forwarding_seen(
             return (code, ended);
         }
         match signals.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
+            Ok(Signal::SIGCHLD) => {
+                if let Some(code) = exit_code(init) {
+                    return (code, ended);
+                }
+                on_child();
+            }
+            Err(_) => {}
             Ok(sig) => {
                 ended |= matches!(
                     sig,

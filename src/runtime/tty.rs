@@ -93,7 +93,14 @@ impl Terminal {
 
     /// Relays between the caller and the container until the init exits;
     /// returns its exit code.
-    pub fn relay(self, init: Pid, forward_stdin: bool, signals: &SigSet) -> i32 {
+    /// `on_child` runs at each SIGCHLD that was not the init's exit.
+    pub fn relay(
+        self,
+        init: Pid,
+        forward_stdin: bool,
+        signals: &SigSet,
+        on_child: &mut dyn FnMut(),
+    ) -> i32 {
         let _guard = RawGuard(make_raw());
         let sfd =
             match SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
@@ -144,6 +151,7 @@ impl Terminal {
                                 drain(&self.master, &stdout, &mut buf);
                                 return code;
                             }
+                            on_child();
                         }
                         Ok(sig) => {
                             let _ = nix::sys::signal::kill(init, sig);
