@@ -9,7 +9,10 @@
 //! two pipes into the log ([`super::logs`]), passes SIGTERM, SIGINT, SIGHUP,
 //! SIGQUIT, SIGUSR1 and SIGUSR2 on to the init, and when the init exits it
 //! records the exit code and, with `--rm`, removes the container and its
-//! anonymous volumes.
+//! anonymous volumes, or restarts it as its restart policy says (a restart
+//! that fails to start counts as an exit, and the policy goes on). At each
+//! SIGCHLD it also replaces a port forwarder that died
+//! ([`runtime::Started::tend`]).
 //!
 //! The init dies with the monitor (PDEATHSIG), so a killed monitor takes the
 //! container with it and `ps` can tell from the monitor's pid and start time

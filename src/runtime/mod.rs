@@ -63,9 +63,6 @@ pub enum RunError {
     Publish(#[from] crate::network::publish::PublishError),
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
-    /// Attaching to user-defined networks failed (the helper's reason).
-    #[error("{0}")]
-    Attach(String),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
@@ -562,7 +559,7 @@ fn connect(
             _ => None,
         });
         let ips = network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts)
-            .map_err(|e| Failed::Monitor(RunError::Attach(e)))?;
+            .map_err(|e| Failed::Monitor(e.into()))?;
         started.user_ips = u
             .attachments
             .iter()

@@ -276,10 +276,9 @@ pub fn attach_user_networks(
     init: i32,
     hostname: &str,
     hosts: Option<&std::path::Path>,
-) -> Result<Vec<std::net::Ipv4Addr>, String> {
+) -> Result<Vec<std::net::Ipv4Addr>, crate::network::client::ClientError> {
     let attached =
-        crate::network::client::attach(&spec.store, &spec.container, init, &spec.attachments)
-            .map_err(|e| e.to_string());
+        crate::network::client::attach(&spec.store, &spec.container, init, &spec.attachments);
     let ips = match attached {
         Ok(ips) => ips,
         Err(e) => {
