@@ -648,6 +648,13 @@ fn net_restart_failing_after_the_clone_leaves_nothing() {
                     "{what}: not served"
                 );
                 let init = up["pid"].as_i64().unwrap();
+                if !net.is_empty() {
+                    // Each start (failed ones too) writes the container's
+                    // address into its /etc/hosts: one line, not one each.
+                    let hosts = ctx.ok(&["exec", &name, "cat", "/etc/hosts"]).stdout;
+                    let own = hosts.lines().filter(|l| l.starts_with("10.89.")).count();
+                    assert_eq!(own, 1, "{what}: /etc/hosts: {hosts}");
+                }
                 ctx.ok(&["rm", "-f", &name]);
                 assert_all_gone(ctx, monitor, init, port, &what);
             }

@@ -291,12 +291,31 @@ pub fn attach_user_networks(
             .chain(spec.attachments[0].aliases.iter().map(String::as_str))
             .collect();
         // In place: the container has this inode mounted.
-        let mut text = std::fs::read_to_string(hosts).unwrap_or_default();
-        text.push_str(&format!("{ip}\t{}\n", names.join(" ")));
-        let _ = std::fs::write(hosts, text);
+        let text = std::fs::read_to_string(hosts).unwrap_or_default();
+        let _ = std::fs::write(hosts, with_own_entry(&text, *ip, &names.join(" ")));
     }
     let _ = sys::send_msg(socket, b'G', None);
     Ok(ips)
+}
+
+/// `hosts` with the container's line `IP<TAB>names` for `ip` at the end,
+/// in place of the ones earlier starts wrote: the file outlives a start,
+/// and each restart (each failed one too) would add a line, whose stale
+/// address could come first. (An `--add-host` line naming exactly the
+/// container's own names, tab and all, goes too: it could not be told
+/// from one of ours.)
+fn with_own_entry(hosts: &str, ip: std::net::Ipv4Addr, names: &str) -> String {
+    let ours = |line: &str| {
+        line.split_once('\t')
+            .is_some_and(|(addr, rest)| rest == names && addr.parse::<std::net::Ipv4Addr>().is_ok())
+    };
+    let mut text: String = hosts
+        .lines()
+        .filter(|l| !ours(l))
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    text.push_str(&format!("{ip}\t{names}\n"));
+    text
 }
 
 /// Monitor side: the TAP the init sent, if it made one.
@@ -374,6 +393,19 @@ pub fn parse_publish(spec: &str) -> Result<Vec<Publish>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_hosts_entry_replaces_the_last_start_s() {
+        let base = "127.0.0.1\tlocalhost\n10.0.0.9\tweb db\n";
+        let once = with_own_entry(base, "10.89.0.2".parse().unwrap(), "web db");
+        assert_eq!(once, "127.0.0.1\tlocalhost\n10.89.0.2\tweb db\n");
+        let again = with_own_entry(&once, "10.89.0.3".parse().unwrap(), "web db");
+        assert_eq!(again, "127.0.0.1\tlocalhost\n10.89.0.3\tweb db\n");
+        // Other names, or a line the user wrote with spaces, stay.
+        let user = "10.1.1.1 web db\n10.1.1.2\tweb\n";
+        let kept = with_own_entry(user, "10.89.0.2".parse().unwrap(), "web db");
+        assert_eq!(kept, format!("{user}10.89.0.2\tweb db\n"));
+    }
 
     #[test]
     fn publish_forms() {
