@@ -531,6 +531,9 @@ fn net_detached_restart_outlasts_a_port_taken_meanwhile() {
                 });
                 assert_eq!(again["status"], "restarting", "{what}: {again}");
                 assert_eq!(again["exit_code"], 125, "{what}: {again}");
+                // Why, for inspect's State.Error.
+                let reason = again["reason"].as_str().unwrap_or_default();
+                assert!(reason.contains(&port.to_string()), "{what}: {again}");
                 let log =
                     fs::read_to_string(ctx.root.join("containers").join(&id).join("monitor.log"))
                         .unwrap_or_default();
@@ -538,6 +541,7 @@ fn net_detached_restart_outlasts_a_port_taken_meanwhile() {
                 fs::write(ctl.join("serve"), "").unwrap();
                 drop(taken);
                 let up = wait_state(ctx, &id, "running again", |s| s["status"] == "running");
+                assert!(up["reason"].is_null(), "{what}: running again: {up}");
                 assert!(
                     http_get(port).contains("hello from the container"),
                     "{what}: not served"
@@ -638,6 +642,8 @@ fn net_restart_failing_after_the_clone_leaves_nothing() {
                 });
                 assert_eq!(again["status"], "restarting", "{what}: {again}");
                 assert_eq!(again["exit_code"], 127, "{what}: the same failure: {again}");
+                let reason = again["reason"].as_str().unwrap_or_default();
+                assert!(reason.contains("/ctl/run"), "{what}: {again}");
                 fs::write(&script, "#!/bin/sh\nexec httpd -f -p 80 -h /www\n").unwrap();
                 fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                     .unwrap();

@@ -105,6 +105,9 @@ pub fn run_detached(
                 Err((c, msg)) => {
                     eprintln!("rless monitor: restart failed: {msg}");
                     code = c;
+                    // For inspect's State.Error while it keeps trying, as
+                    // docker records a failed start's error.
+                    state.reason = Some(msg);
                 }
             }
         }
