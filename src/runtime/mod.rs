@@ -513,7 +513,15 @@ fn connect(
     if let (Some(sock), RootFs::Layers(layers)) = (&ends.storage, &spec.rootfs) {
         match storage::answer(sock, layers, init) {
             Ok(Some((server, driver))) => (started._fuse, started.driver) = (server, Some(driver)),
-            Ok(None) => {}
+            // The init ended before it mounted the root: its status line
+            // says why (a network attach would only fail on its pid).
+            Ok(None) => {
+                let mut why = status_message(&ends.status);
+                if why.is_empty() {
+                    why = "the container ended before its root was mounted".into();
+                }
+                return Err(Failed::Init(why));
+            }
             Err(e) => return Err(monitor("serve the fuse-overlay filesystem")(e)),
         }
     }

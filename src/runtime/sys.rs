@@ -223,7 +223,16 @@ pub fn send_msg(
     } else {
         vec![ControlMessage::ScmRights(&fds)]
     };
-    sendmsg::<()>(socket.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None)?;
+    // No SIGPIPE when the peer is gone (an init that died while setting
+    // up): rless restores its default action, which would kill the monitor
+    // without a word; EPIPE is enough.
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &iov,
+        &cmsgs,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
     Ok(())
 }
 
