@@ -41,7 +41,8 @@ pub enum Failed {
     /// the start fails with docker's setup code.
     Monitor(super::RunError),
     /// The init reported its own failure (setup or exec) on the status
-    /// pipe: it exits by itself, with the code the start fails with.
+    /// pipe, or ended before its root was mounted: it exits by itself,
+    /// with the code the start fails with.
     Init(String),
 }
 
@@ -90,8 +91,8 @@ impl Started {
     }
 }
 
-/// Ends the init of a failed start: with `kill`, SIGKILL first (its pid
-/// namespace goes with it); then reaps it. Its exit code.
+/// Ends the init of a failed start: with `kill_it`, SIGKILL first (its
+/// pid namespace goes with it); then reaps it. Its exit code.
 fn end_init(pid: Pid, kill_it: bool) -> Result<i32, TeardownError> {
     let err = |op| {
         move |source| TeardownError::Init {
