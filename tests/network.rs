@@ -150,6 +150,35 @@ fn net_random_host_port() {
         assert!(http_get(port).contains("hello from the container"));
         assert_long_accept_queue(port);
         ctx.ok(&["rm", "-f", "rnd"]);
+        // A host range for one container port: the first free one of it
+        // (it was refused as ranges of different sizes).
+        let (base, blocker) = loop {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = l.local_addr().unwrap().port();
+            if base < 65000 && (1..3).all(|k| TcpListener::bind(("127.0.0.1", base + k)).is_ok()) {
+                break (base, l);
+            }
+        };
+        let spec = format!("127.0.0.1:{base}-{}:80", base + 2);
+        let web = ["httpd", "-f", "-p", "80", "-h", "/www"];
+        ctx.ok(&[&["run", "-d", "--name", "rng", "-p", &spec, IMG][..], &web].concat());
+        let p = ctx.ok(&["port", "rng", "80"]);
+        assert_eq!(p.stdout.trim(), format!("127.0.0.1:{}", base + 1), "{p}");
+        assert!(http_get(base + 1).contains("hello from the container"));
+        // A range with nothing free: one error, no container.
+        let taken = format!("127.0.0.1:{base}-{}:80", base + 1);
+        let out = ctx.rless(
+            &[
+                &["run", "-d", "--name", "none-free", "-p", &taken, IMG][..],
+                &web,
+            ]
+            .concat(),
+        );
+        one_error(&out);
+        assert!(out.stderr.contains("no free host port"), "{out}");
+        one_error(&ctx.rless(&["inspect", "none-free"]));
+        ctx.ok(&["rm", "-f", "rng"]);
+        drop(blocker);
     });
 }
 

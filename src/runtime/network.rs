@@ -36,6 +36,43 @@ pub struct Publish {
     /// 0: any free port.
     pub host_port: u16,
     pub container_port: u16,
+    /// `-p 8000-8010:80`: any free port from `host_port` to this one,
+    /// picked by [`pick_host_ports`] before the container is made.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub host_port_last: u16,
+}
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
+}
+
+/// Gives each port published with a host range (`-p 8000-8010:80`) the
+/// first port of its range that is free now, as docker does. A port taken
+/// between this and the container's start fails the start as any port in
+/// use does.
+pub fn pick_host_ports(ports: &mut [Publish]) -> Result<(), String> {
+    for p in ports.iter_mut().filter(|p| p.host_port_last > p.host_port) {
+        let free = (p.host_port..=p.host_port_last).find(|&port| {
+            let addr = std::net::SocketAddr::new(p.host_ip, port);
+            if p.udp {
+                std::net::UdpSocket::bind(addr).is_ok()
+            } else {
+                std::net::TcpListener::bind(addr).is_ok()
+            }
+        });
+        let Some(port) = free else {
+            return Err(format!(
+                "no free host port in {}-{} for container port {}/{}",
+                p.host_port,
+                p.host_port_last,
+                p.container_port,
+                if p.udp { "udp" } else { "tcp" }
+            ));
+        };
+        p.host_port = port;
+        p.host_port_last = 0;
+    }
+    Ok(())
 }
 
 /// How published TCP ports reach the container (`--port-driver`): netstack's
@@ -179,6 +216,7 @@ impl Network {
                 host_ip: p.host_ip,
                 host_port: p.host_port,
                 container_port: p.container_port,
+                host_port_last: 0,
             })
             .collect();
         if let Some(why) = netstack::ping_unavailable() {
@@ -324,7 +362,8 @@ pub fn receive_tap(socket: &OwnedFd) -> std::io::Result<Option<OwnedFd>> {
 }
 
 /// Parses `-p`: `[HOSTIP:]HOSTPORT:CTRPORT[/PROTO]`, `HOSTIP::CTRPORT`,
-/// `CTRPORT` (any free host port), with ranges `8000-8010:8000-8010`.
+/// `CTRPORT` (any free host port), with ranges `8000-8010:8000-8010`, and
+/// `8000-8010:80` (any free port of the host range).
 pub fn parse_publish(spec: &str) -> Result<Vec<Publish>, String> {
     let bad = |why: &str| format!("invalid port specification {spec:?}: {why}");
     let (body, proto) = match spec.rsplit_once('/') {
@@ -370,14 +409,20 @@ pub fn parse_publish(spec: &str) -> Result<Vec<Publish>, String> {
         Ok((a, b))
     };
     let (c0, c1) = range(ctr)?;
+    // One container port from a host range: any free port of the range.
+    let mut last = 0;
     let hosts: Vec<u16> = if host.is_empty() {
         vec![0; usize::from(c1 - c0) + 1]
     } else {
         let (h0, h1) = range(host)?;
-        if h1 - h0 != c1 - c0 {
+        if c0 == c1 && h1 > h0 {
+            last = h1;
+            vec![h0]
+        } else if h1 - h0 != c1 - c0 {
             return Err(bad("the host and container ranges differ in size"));
+        } else {
+            (h0..=h1).collect()
         }
-        (h0..=h1).collect()
     };
     Ok((c0..=c1)
         .zip(hosts)
@@ -386,6 +431,7 @@ pub fn parse_publish(spec: &str) -> Result<Vec<Publish>, String> {
             host_ip,
             host_port: h,
             container_port: c,
+            host_port_last: last,
         })
         .collect())
 }
@@ -416,7 +462,8 @@ mod tests {
                 udp: false,
                 host_ip: "0.0.0.0".parse().unwrap(),
                 host_port: 8080,
-                container_port: 80
+                container_port: 80,
+                host_port_last: 0,
             }]
         );
         let p = parse_publish("127.0.0.1:5353:53/udp").unwrap();
@@ -435,6 +482,16 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(8000, 9000), (8001, 9001), (8002, 9002)]
         );
+        let p = parse_publish("8000-8010:80").unwrap();
+        assert_eq!(
+            (
+                p.len(),
+                p[0].host_port,
+                p[0].host_port_last,
+                p[0].container_port
+            ),
+            (1, 8000, 8010, 80)
+        );
         assert_eq!(
             parse_publish("[::1]:8080:80").unwrap()[0].host_ip,
             "::1".parse::<IpAddr>().unwrap()
@@ -443,7 +500,7 @@ mod tests {
             "",
             "x:80",
             "80/sctp",
-            "8000-8001:80",
+            "8000-8001:80-82",
             "0:80",
             "1:2:3:4",
             "70000:80",
