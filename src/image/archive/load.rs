@@ -57,12 +57,21 @@ struct Plan {
     names: Vec<String>,
 }
 
-/// Loads every image in the archive; returns the records, in archive order.
+/// One image an archive held, as `load` reports it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub id: Digest,
+    /// The names the archive gave it (full form). Names the image had in
+    /// the store before are not among them: docker lists only these.
+    pub names: Vec<String>,
+}
+
+/// Loads every image in the archive; returns them in archive order.
 pub fn load(
     store: &Store,
     m: &Members,
     opts: &ExtractOptions,
-) -> Result<Vec<ImageRecord>, ArchiveError> {
+) -> Result<Vec<Loaded>, ArchiveError> {
     let plans = if m.has("manifest.json") {
         plan_docker(m)?
     } else if m.has("index.json") && m.has("oci-layout") {
@@ -101,7 +110,7 @@ pub fn load(
             id: p.id,
             manifest: manifest_digest,
             manifest_media_type: media,
-            names: p.names,
+            names: p.names.clone(),
             digests: vec![],
             layers,
             created: config["created"]
@@ -112,7 +121,11 @@ pub fn load(
             architecture: config["architecture"].as_str().unwrap_or_default().into(),
             os: config["os"].as_str().unwrap_or("linux").into(),
         };
-        records.push(crate::image::add_image(store, record)?);
+        let added = crate::image::add_image(store, record)?;
+        records.push(Loaded {
+            id: added.id,
+            names: p.names,
+        });
     }
     Ok(records)
 }
