@@ -6,6 +6,7 @@ mod common;
 
 use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
 use common::{for_each_user, Ctx};
+use serde_json::Value;
 
 /// A two-layer busybox image: the busybox layer plus a marker layer.
 fn two_layer_image(format: Format, marker: &str) -> Option<Built> {
@@ -67,5 +68,128 @@ fn load_reports_only_the_archive_names() {
         for n in [p.reference.as_str(), "other:1", "localhost/more:2"] {
             assert!(names.to_string().contains(n), "{n} kept: {names}");
         }
+    });
+}
+
+/// The digest `push` printed (its last line).
+fn pushed(ctx: &Ctx, args: &[&str]) -> String {
+    let out = ctx.ok(args);
+    let d = out.last_line().to_string();
+    assert!(d.starts_with("sha256:"), "push prints the digest: {out}");
+    d
+}
+
+/// `name → manifest digest` of an oci-archive's index.json.
+fn oci_index_names(path: &str) -> Vec<(String, String)> {
+    let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("index.json") {
+            let index: Value = serde_json::from_reader(&mut e).unwrap();
+            let mut out: Vec<(String, String)> = index["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    let name = &d["annotations"]["org.opencontainers.image.ref.name"];
+                    (
+                        name.as_str().unwrap_or_default().to_string(),
+                        d["digest"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            out.sort();
+            return out;
+        }
+    }
+    panic!("no index.json in {path}");
+}
+
+#[test]
+fn one_config_two_manifests() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(bb) = busybox_layer() else { return };
+    let top = LayerBuilder::new()
+        .file("marker", b"two manifests\n", 0o644)
+        .finish();
+    // The same config pushed twice: docker media types with gzip layers,
+    // OCI ones with zstd layers (other blobs, another manifest).
+    let docker = Built::host(Format::Docker, &[(bb, Comp::Gzip), (&top, Comp::Gzip)]);
+    let oci = Built::host(Format::Oci, &[(bb, Comp::Zstd), (&top, Comp::Zstd)]);
+    assert_eq!(docker.id(), oci.id());
+    assert_ne!(docker.manifest_digest(), oci.manifest_digest());
+    let other = Built::host(Format::Oci, &[(&top, Comp::Gzip)]);
+    for_each_user("two_manifests", |ctx| {
+        let a = reg.push(&ctx.repo("a"), "v1", &docker);
+        let b = reg.push(&ctx.repo("b"), "v1", &oci);
+        assert_eq!(ctx.pull(&[&a.reference]), a.id);
+        assert_eq!(ctx.pull(&[&b.reference]), a.id);
+        let digests = ctx.inspect(&a.reference)["RepoDigests"].to_string();
+        for d in [a.by_digest(), b.by_digest()] {
+            assert!(digests.contains(&d), "RepoDigests lists {d}: {digests}");
+        }
+        // A removal collects garbage: both manifests' blobs stay.
+        let o = reg.push(&ctx.repo("other"), "v1", &other);
+        ctx.pull(&[&o.reference]);
+        ctx.ok(&["rmi", &o.reference]);
+        let run = std::process::id();
+        for (p, by) in [
+            (&a, a.reference.clone()),
+            (&b, b.reference.clone()),
+            (&a, a.by_digest()),
+        ] {
+            let dst = format!("{}/{}:v1", reg.host, ctx.repo(&format!("to-{run}")));
+            let got = pushed(ctx, &["push", "-q", &by, &dst]);
+            assert_eq!(
+                got, p.manifest_digest,
+                "{by} pushes the manifest it came with"
+            );
+        }
+        // oci-archive: each name with its own manifest; loaded elsewhere,
+        // each name pushes as pulled.
+        let f = save(ctx, "o.tar", "oci-archive", &a.reference);
+        let g = ctx.work.join("both.tar");
+        let g = g.to_str().unwrap();
+        ctx.ok(&[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            g,
+            &a.reference,
+            &b.reference,
+        ]);
+        assert_eq!(
+            oci_index_names(&f),
+            [(a.reference.clone(), a.manifest_digest.clone())]
+        );
+        let mut want = vec![
+            (a.reference.clone(), a.manifest_digest.clone()),
+            (b.reference.clone(), b.manifest_digest.clone()),
+        ];
+        want.sort();
+        assert_eq!(oci_index_names(g), want);
+        let fresh = Ctx::new(&format!("{}-load", ctx.test), &ctx.user);
+        fresh.ok(&["load", "-i", g]);
+        for p in [&a, &b] {
+            let dst = format!("{}/{}:v1", reg.host, ctx.repo(&format!("re-{run}")));
+            let got = pushed(&fresh, &["push", "-q", &p.reference, &dst]);
+            assert_eq!(got, p.manifest_digest, "{} after load", p.reference);
+        }
+        // Untagged and unreferenced (no repo digest names it: nothing was
+        // pushed from this store), the other manifest is forgotten and its
+        // blobs collected; the image's main manifest stays.
+        let fresh = Ctx::new(&format!("{}-rmi", ctx.test), &ctx.user);
+        fresh.ok(&["load", "-i", g]);
+        fresh.ok(&["rmi", &a.reference]);
+        fresh.ok(&["image", "prune", "-f"]);
+        for l in &docker.layers {
+            assert!(
+                !fresh.blob_path(&l.digest).exists(),
+                "{} collected",
+                l.digest
+            );
+        }
+        assert!(fresh.blob_path(&b.manifest_digest).exists());
     });
 }

@@ -7,7 +7,7 @@
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::image::auth::{AuthFiles, Credentials};
-use rless::image::find_image;
+use rless::image::find_image_as_pulled;
 use rless::image::push::{push, PushRequest};
 use rless::image::reference::{is_loopback_host, Reference};
 use rless::image::registry::{ClientOptions, RegistryClient};
@@ -38,7 +38,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let dest: Option<Reference> = a.dest.as_deref().map(str::parse).transpose()?;
     let store = ctx.store(LockMode::Shared)?;
-    let image = find_image(&store.index()?, &a.image)?.clone();
+    let image = find_image_as_pulled(&store.index()?, &a.image)?;
     let dest = match dest {
         Some(d) => d,
         None => match a.image.parse::<Reference>() {

@@ -239,6 +239,7 @@ pub fn commit(
         size,
         architecture: config["architecture"].as_str().unwrap_or_default().into(),
         os: config["os"].as_str().unwrap_or("linux").into(),
+        other_manifests: vec![],
     };
     Ok(super::add_image(store, record)?)
 }

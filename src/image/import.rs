@@ -355,6 +355,7 @@ fn finish(
         size: done.meta.size,
         architecture: host.arch,
         os: host.os,
+        other_manifests: vec![],
     };
     Ok(super::add_image(store, record)?)
 }

@@ -83,9 +83,7 @@ pub fn add_image(store: &Store, record: ImageRecord) -> Result<ImageRecord, Stor
                         existing.digests.push(d.clone());
                     }
                 }
-                existing.manifest = record.manifest.clone();
-                existing.manifest_media_type = record.manifest_media_type.clone();
-                existing.layers = record.layers.clone();
+                existing.add_manifest(&record);
                 existing.clone()
             }
             None => {
@@ -93,6 +91,23 @@ pub fn add_image(store: &Store, record: ImageRecord) -> Result<ImageRecord, Stor
                 record
             }
         }
+    })
+}
+
+/// [`find_image`], as `query` was pulled: with the manifest its name or
+/// repo digest came with (see [`ImageRecord::as_pulled`]).
+pub fn find_image_as_pulled(index: &Index, query: &str) -> Result<ImageRecord, LookupError> {
+    let img = find_image(index, query)?;
+    let full = query
+        .parse::<Reference>()
+        .ok()
+        .and_then(|r| match &r.digest {
+            Some(d) => Some(format!("{}@{d}", r.name())),
+            None => r.tagged_name(),
+        });
+    Ok(match full {
+        Some(f) => img.as_pulled(&f),
+        None => img.clone(),
     })
 }
 

@@ -255,6 +255,7 @@ pub fn pull(
         size,
         architecture: config.architecture().to_string(),
         os: config.os().to_string(),
+        other_manifests: vec![],
     };
     Ok(super::add_image(store, record)?)
 }

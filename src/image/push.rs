@@ -391,6 +391,7 @@ mod tests {
             size: 0,
             architecture: String::new(),
             os: String::new(),
+            other_manifests: vec![],
         };
         let dest: Reference = "h:5000/c/d:t".parse().unwrap();
         assert_eq!(mount_source(&img, &dest).as_deref(), Some("a/b"));

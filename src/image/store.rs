@@ -92,6 +92,85 @@ pub struct ImageRecord {
     pub size: u64,
     pub architecture: String,
     pub os: String,
+    /// Other manifests of this image (the same config pushed another way:
+    /// other compression, docker or OCI media types), kept so that a name
+    /// or repo digest pulled with one pushes and saves as it was pulled.
+    /// `manifest` and `layers` above are the latest pull's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_manifests: Vec<ManifestRecord>,
+}
+
+/// A manifest of an image other than its main one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManifestRecord {
+    pub digest: Digest,
+    pub media_type: String,
+    /// The layers as this manifest names their blobs.
+    pub layers: Vec<LayerRecord>,
+    /// The image's names that were pulled with this manifest.
+    pub names: Vec<String>,
+}
+
+impl ImageRecord {
+    /// The image as `reference` (a full name, or `repo@sha256:…`) was
+    /// pulled: with the manifest that name or digest came with, if it is
+    /// another than the main one.
+    pub fn as_pulled(&self, reference: &str) -> ImageRecord {
+        let digest = reference.rsplit_once('@').map(|(_, d)| d);
+        let other = self.other_manifests.iter().find(|m| match digest {
+            Some(d) => m.digest.as_str() == d,
+            None => m.names.iter().any(|n| n == reference),
+        });
+        let mut view = self.clone();
+        if let Some(m) = other {
+            view.manifest = m.digest.clone();
+            view.manifest_media_type = m.media_type.clone();
+            view.layers = m.layers.clone();
+        }
+        view
+    }
+
+    /// Records another manifest for this image (a pull of the same config
+    /// with `record`'s manifest): it becomes the main one, and the one it
+    /// replaces is kept for the names it had that `record` does not take.
+    pub fn add_manifest(&mut self, record: &ImageRecord) {
+        for m in &mut self.other_manifests {
+            m.names.retain(|n| !record.names.contains(n));
+        }
+        if record.manifest == self.manifest {
+            return;
+        }
+        let claimed: Vec<&String> = self.other_manifests.iter().flat_map(|m| &m.names).collect();
+        let names = self
+            .names
+            .iter()
+            .filter(|n| !record.names.contains(n) && !claimed.contains(n))
+            .cloned()
+            .collect();
+        let old = ManifestRecord {
+            digest: self.manifest.clone(),
+            media_type: self.manifest_media_type.clone(),
+            layers: self.layers.clone(),
+            names,
+        };
+        self.other_manifests.retain(|m| m.digest != record.manifest);
+        self.other_manifests.push(old);
+        self.manifest = record.manifest.clone();
+        self.manifest_media_type = record.manifest_media_type.clone();
+        self.layers = record.layers.clone();
+        self.tidy();
+    }
+
+    /// Drops other manifests nothing refers to any more: no name of the
+    /// image was pulled with them, and no repo digest names them.
+    pub fn tidy(&mut self) {
+        let (names, digests) = (&self.names, &self.digests);
+        self.other_manifests.retain_mut(|m| {
+            m.names.retain(|n| names.contains(n));
+            let suffix = format!("@{}", m.digest);
+            !m.names.is_empty() || digests.iter().any(|d| d.ends_with(&suffix))
+        });
+    }
 }
 
 /// The whole image index (`images/index.json`).
@@ -312,6 +391,10 @@ impl Store {
         let _lock = self.lock_file("index")?;
         let mut index = self.index()?;
         let out = f(&mut index);
+        // Names may have moved or gone: forget manifests left unused.
+        for img in &mut index.images {
+            img.tidy();
+        }
         let p = self.index_path();
         let tmp = self.root.join("images").join(tmp_name("index"));
         let mut body = serde_json::to_vec_pretty(&index).expect("json");
@@ -330,7 +413,11 @@ impl Store {
         for img in &index.images {
             keep_blobs.insert(img.id.hex().to_string());
             keep_blobs.insert(img.manifest.hex().to_string());
-            for l in &img.layers {
+            let others = img.other_manifests.iter();
+            for m in others.clone() {
+                keep_blobs.insert(m.digest.hex().to_string());
+            }
+            for l in img.layers.iter().chain(others.flat_map(|m| &m.layers)) {
                 keep_blobs.insert(l.blob.hex().to_string());
                 keep_layers.insert(l.diff_id.hex().to_string());
             }
@@ -515,6 +602,7 @@ mod tests {
                 size: 0,
                 architecture: "amd64".into(),
                 os: "linux".into(),
+                other_manifests: vec![],
             })
         })
         .unwrap();
@@ -529,5 +617,56 @@ mod tests {
         drop(s);
         let _s = Store::open(dir.path(), LockMode::Exclusive).unwrap();
         assert!(!dir.path().join("layers/.tmp-1-2-x").exists());
+    }
+
+    #[test]
+    fn names_keep_the_manifest_they_came_with() {
+        let layer = |blob: &[u8]| LayerRecord {
+            diff_id: Digest::of(b"tar"),
+            blob: Digest::of(blob),
+            blob_size: 1,
+            media_type: String::new(),
+        };
+        let pulled = |manifest: &[u8], name: &str| ImageRecord {
+            id: Digest::of(b"config"),
+            manifest: Digest::of(manifest),
+            manifest_media_type: String::new(),
+            names: vec![name.into()],
+            digests: vec![format!(
+                "{}@{}",
+                name.split(':').next().unwrap(),
+                Digest::of(manifest)
+            )],
+            layers: vec![layer(manifest)],
+            created: 0,
+            size: 0,
+            architecture: String::new(),
+            os: String::new(),
+            other_manifests: vec![],
+        };
+        let mut img = pulled(b"m1", "a:1");
+        let second = pulled(b"m2", "b:1");
+        img.names.push("b:1".into());
+        img.digests.extend(second.digests.clone());
+        img.add_manifest(&second);
+        assert_eq!(img.manifest, Digest::of(b"m2"));
+        assert_eq!(img.as_pulled("a:1").manifest, Digest::of(b"m1"));
+        assert_eq!(img.as_pulled("a:1").layers, vec![layer(b"m1")]);
+        assert_eq!(img.as_pulled("b:1").manifest, Digest::of(b"m2"));
+        assert_eq!(
+            img.as_pulled(&format!("a@{}", Digest::of(b"m1"))).manifest,
+            Digest::of(b"m1")
+        );
+        // a:1 pulled again with m2: it goes with the main manifest.
+        let mut again = img.clone();
+        again.add_manifest(&pulled(b"m2", "a:1"));
+        assert_eq!(again.as_pulled("a:1").manifest, Digest::of(b"m2"));
+        // Untagged, m1 stays while a repo digest names it.
+        img.names.retain(|n| n != "a:1");
+        img.tidy();
+        assert_eq!(img.other_manifests.len(), 1);
+        img.digests.retain(|d| !d.starts_with("a@"));
+        img.tidy();
+        assert!(img.other_manifests.is_empty());
     }
 }

@@ -120,6 +120,7 @@ pub fn load(
             size,
             architecture: config["architecture"].as_str().unwrap_or_default().into(),
             os: config["os"].as_str().unwrap_or("linux").into(),
+            other_manifests: vec![],
         };
         let added = crate::image::add_image(store, record)?;
         records.push(Loaded {
@@ -352,8 +353,13 @@ fn plan_oci(m: &Members) -> Result<Vec<Plan>, ArchiveError> {
                 blob: Some((b, lsize, lmedia)),
             });
         }
-        // Several names for one manifest: one image with all of them.
-        if let Some(p) = plans.iter_mut().find(|p| p.id == config_digest) {
+        // Several names for one manifest: one image with all of them. Another
+        // manifest of the same config is planned on its own, so that the
+        // store keeps it for its names (see `ImageRecord::other_manifests`).
+        let same = |p: &Plan| {
+            p.id == config_digest && p.manifest.as_ref().is_some_and(|(b, _)| *b == manifest)
+        };
+        if let Some(p) = plans.iter_mut().find(|p| same(p)) {
             p.names.extend(name);
             continue;
         }

@@ -226,48 +226,20 @@ fn oci<W: Write>(
     let mut done = HashSet::new();
     let mut descriptors = Vec::new();
     for item in items {
-        let img = item.image;
-        let manifest = verified(store, &img.manifest)?;
-        let config = verified(store, &img.id)?;
-        for l in &img.layers {
-            if done.insert(l.blob.clone()) {
-                let f = open_blob(store, &l.blob)?;
-                let size = f
-                    .metadata()
-                    .map_err(|source| StoreError::Io {
-                        op: "inspect",
-                        path: store.blob_path(&l.blob),
-                        source,
-                    })?
-                    .len();
-                append(b, &format!("blobs/sha256/{}", l.blob.hex()), size, f)?;
-            }
-        }
-        for (d, bytes) in [(&img.id, &config), (&img.manifest, &manifest)] {
-            if done.insert(d.clone()) {
-                append(
-                    b,
-                    &format!("blobs/sha256/{}", d.hex()),
-                    bytes.len() as u64,
-                    &bytes[..],
-                )?;
-            }
-        }
-        let media = serde_json::from_slice::<serde_json::Value>(&manifest)
-            .ok()
-            .and_then(|m| m.get("mediaType")?.as_str().map(str::to_string))
-            .unwrap_or_else(|| img.manifest_media_type.clone());
-        let desc = json!({"mediaType": media, "digest": img.manifest, "size": manifest.len()});
-        if item.names.is_empty() {
-            descriptors.push(desc.clone());
-        }
+        // Each name with the manifest it was pulled with; no name, the main one.
+        let mut views: Vec<(ImageRecord, Vec<&String>)> = Vec::new();
         for n in &item.names {
-            let mut d = desc.clone();
-            d["annotations"] = json!({
-                "org.opencontainers.image.ref.name": n,
-                "io.containerd.image.name": n,
-            });
-            descriptors.push(d);
+            let view = item.image.as_pulled(n);
+            match views.iter_mut().find(|(v, _)| v.manifest == view.manifest) {
+                Some((_, names)) => names.push(n),
+                None => views.push((view, vec![n])),
+            }
+        }
+        if views.is_empty() {
+            views.push((item.image.clone(), vec![]));
+        }
+        for (img, names) in &views {
+            oci_image(store, img, names, &mut done, &mut descriptors, b)?;
         }
     }
     let index = serde_json::to_vec(&json!({
@@ -277,6 +249,61 @@ fn oci<W: Write>(
     }))
     .expect("json");
     append(b, "index.json", index.len() as u64, &index[..])
+}
+
+/// One manifest of an image and its blobs, under `names` (none: a
+/// descriptor without a name).
+fn oci_image<W: Write>(
+    store: &Store,
+    img: &ImageRecord,
+    names: &[&String],
+    done: &mut HashSet<Digest>,
+    descriptors: &mut Vec<serde_json::Value>,
+    b: &mut tar::Builder<W>,
+) -> Result<(), SaveError> {
+    let manifest = verified(store, &img.manifest)?;
+    let config = verified(store, &img.id)?;
+    for l in &img.layers {
+        if done.insert(l.blob.clone()) {
+            let f = open_blob(store, &l.blob)?;
+            let size = f
+                .metadata()
+                .map_err(|source| StoreError::Io {
+                    op: "inspect",
+                    path: store.blob_path(&l.blob),
+                    source,
+                })?
+                .len();
+            append(b, &format!("blobs/sha256/{}", l.blob.hex()), size, f)?;
+        }
+    }
+    for (d, bytes) in [(&img.id, &config), (&img.manifest, &manifest)] {
+        if done.insert(d.clone()) {
+            append(
+                b,
+                &format!("blobs/sha256/{}", d.hex()),
+                bytes.len() as u64,
+                &bytes[..],
+            )?;
+        }
+    }
+    let media = serde_json::from_slice::<serde_json::Value>(&manifest)
+        .ok()
+        .and_then(|m| m.get("mediaType")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| img.manifest_media_type.clone());
+    let desc = json!({"mediaType": media, "digest": img.manifest, "size": manifest.len()});
+    if names.is_empty() {
+        descriptors.push(desc.clone());
+    }
+    for n in names {
+        let mut d = desc.clone();
+        d["annotations"] = json!({
+            "org.opencontainers.image.ref.name": n,
+            "io.containerd.image.name": n,
+        });
+        descriptors.push(d);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
