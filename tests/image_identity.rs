@@ -193,3 +193,58 @@ fn one_config_two_manifests() {
         assert!(fresh.blob_path(&b.manifest_digest).exists());
     });
 }
+
+#[test]
+fn image_without_layers() {
+    let Some(reg) = Registry::open() else { return };
+    // A config with `rootfs.diff_ids: []` and a manifest with no layers.
+    let empty = Built::host(Format::Oci, &[]);
+    for_each_user("no_layers", |ctx| {
+        let p = reg.push(&ctx.repo("empty"), "v1", &empty);
+        assert_eq!(ctx.pull(&[&p.reference]), p.id);
+        for driver in ["overlay", "fuse-overlay"] {
+            let base = [
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--storage-driver",
+                driver,
+            ];
+            // An empty root: the command is not found, as in docker.
+            for (cmd, msg) in [
+                ("/bin/true", "\"/bin/true\": no such file or directory"),
+                ("true", "\"true\": executable file not found in $PATH"),
+            ] {
+                let mut args = base.to_vec();
+                args.extend([p.reference.as_str(), cmd]);
+                let out = ctx.rless(&args);
+                assert_eq!(out.code, Some(127), "{driver}: {out}");
+                assert!(out.stderr.contains(msg), "{driver}: {out}");
+            }
+        }
+        // create, then export and commit of the container.
+        let name = format!("nl-{}", std::process::id());
+        ctx.ok(&["create", "--name", &name, &p.reference, "/bin/true"]);
+        let tar = ctx.work.join("export.tar");
+        ctx.ok(&["export", "-o", tar.to_str().unwrap(), &name]);
+        let mut a = tar::Archive::new(std::fs::File::open(&tar).unwrap());
+        let files: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .filter(|n| n.trim_end_matches('/') != "." && !n.is_empty())
+            .collect();
+        assert!(
+            files.iter().all(|f| !f.contains("bin")),
+            "an empty root exports no programs: {files:?}"
+        );
+        let committed = format!("localhost/{}:c", ctx.repo("committed"));
+        ctx.ok(&["commit", &name, &committed]);
+        ctx.ok(&["rm", &name]);
+        let out = ctx.rless(&["run", "--rm", "--network", "none", &committed, "sh"]);
+        assert_eq!(out.code, Some(127), "{out}");
+        ctx.ok(&["rmi", &committed, &p.reference]);
+        assert!(ctx.images_json().is_empty(), "nothing left");
+    });
+}

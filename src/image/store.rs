@@ -7,6 +7,7 @@
 //! ROOT/blobs/sha256/<hex>         manifests, configs, compressed layers; verified before the rename
 //! ROOT/layers/<diffid hex>/diff/  one extracted layer, shared by every image that has it
 //! ROOT/layers/<hex>/layer.json    what extraction found (whiteout form, sizes)
+//! ROOT/layers/.empty/             the lower layer of an image without layers
 //! ROOT/images/index.json          every image, its names and layers; replaced atomically
 //! ROOT/locks/                     per-layer extraction locks and the index lock
 //! ```
@@ -311,6 +312,20 @@ impl Store {
         let p = self.layer_dir(diff_id).join("layer.json");
         let b = fs::read(&p).map_err(io_err("read", &p))?;
         serde_json::from_slice(&b).map_err(|e| StoreError::BadBlob(diff_id.clone(), e.to_string()))
+    }
+
+    /// An empty directory in `layers/` (made on first use), the one lower
+    /// layer of an image that has none (`rootfs.diff_ids: []`): overlayfs
+    /// and fuse-overlay both need at least one. Its name, relative to
+    /// `layers/`, starts with a dot, so garbage collection passes it by.
+    pub fn empty_layer(&self) -> Result<String, StoreError> {
+        let name = ".empty";
+        let p = self.root.join("layers").join(name);
+        match fs::create_dir(&p) {
+            Ok(()) => Ok(name.into()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(name.into()),
+            Err(e) => Err(io_err("create", &p)(e)),
+        }
     }
 
     /// Makes a temporary layer directory with an empty `diff/` in it.

@@ -362,6 +362,10 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 }
                 lower.push(format!("{}/diff", l.diff_id.hex()));
             }
+            if lower.is_empty() {
+                // An image without layers: an empty root, as docker gives.
+                lower.push(store.empty_layer()?);
+            }
             let name = img
                 .names
                 .first()
