@@ -248,3 +248,55 @@ fn image_without_layers() {
         assert!(ctx.images_json().is_empty(), "nothing left");
     });
 }
+
+#[test]
+fn pulled_by_digest_is_not_dangling() {
+    let Some(reg) = Registry::open() else { return };
+    let (Some(img), Some(first), Some(second)) = (
+        two_layer_image(Format::Oci, "by digest\n"),
+        two_layer_image(Format::Oci, "tag moves from\n"),
+        two_layer_image(Format::Oci, "tag moves to\n"),
+    ) else {
+        return;
+    };
+    for_each_user("by_digest", |ctx| {
+        let p = reg.push(&ctx.repo("d"), "v1", &img);
+        assert_eq!(ctx.pull(&[&p.by_digest()]), p.id);
+        // A tag that moved on leaves a really dangling image.
+        let m1 = reg.push(&ctx.repo("m"), "v1", &first);
+        ctx.pull(&[&m1.reference]);
+        let m2 = reg.push(&ctx.repo("m"), "v1", &second);
+        ctx.pull(&[&m2.reference]);
+        for id in [&p.id, &m1.id] {
+            let e = ctx.image_entry(id).expect("stored");
+            assert_eq!(e["Names"], serde_json::json!([]), "{e}");
+        }
+        let out = ctx.ok(&["image", "prune", "-f"]);
+        assert!(out.stdout.contains(&m1.id), "{out}");
+        let ids: Vec<String> = ctx.image_ids().into_iter().collect();
+        let mut want = vec![p.id.clone(), m2.id.clone()];
+        want.sort();
+        assert_eq!(ids, want, "the image pulled by digest stays");
+        // A tag of its own, removed again: still not dangling.
+        ctx.ok(&["tag", &p.by_digest(), "localhost/extra:1"]);
+        ctx.ok(&["rmi", "localhost/extra:1"]);
+        ctx.ok(&["image", "prune", "-f"]);
+        assert!(ctx.image_entry(&p.id).is_some(), "kept after untag");
+        // With a name too, rmi of the digest reference only untags it.
+        ctx.ok(&["tag", &p.by_digest(), "localhost/keep:1"]);
+        let out = ctx.ok(&["rmi", &p.by_digest()]);
+        assert!(!out.stdout.contains("Deleted"), "{out}");
+        assert!(ctx.image_entry(&p.id).is_some(), "kept by its name");
+        // Pulled by digest again, it outlives its name's removal...
+        ctx.pull(&[&p.by_digest()]);
+        let out = ctx.ok(&["rmi", "localhost/keep:1"]);
+        assert!(!out.stdout.contains("Deleted"), "{out}");
+        ctx.ok(&["image", "prune", "-f"]);
+        assert!(ctx.image_entry(&p.id).is_some(), "kept by its digest");
+        // ...and goes, with its own layer, by its digest reference.
+        let out = ctx.ok(&["rmi", &p.by_digest()]);
+        assert!(out.stdout.contains("Deleted"), "{out}");
+        assert!(ctx.image_entry(&p.id).is_none());
+        assert!(!ctx.layer_dirs().contains(&p.diff_ids[1][7..]));
+    });
+}

@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let removed = store.update_index(|index| {
         let mut removed = Vec::new();
         index.images.retain(|i| {
-            let unused = (a.all || i.names.is_empty())
+            let unused = (a.all || i.dangling())
                 && super::rmi::containers_using(&store, i.id.hex()).is_empty();
             if unused {
                 removed.push(i.id.clone());

@@ -53,17 +53,25 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         Default::default();
     for q in &queries {
         let img = find_image(&index, q)?;
-        if let Some(Ref::Tag(n)) = reference_of(q, img) {
+        if let Some(Ref::Tag(n) | Ref::PulledBy(n)) = reference_of(q, img) {
             named.entry(img.id.hex().to_string()).or_default().insert(n);
         }
     }
     for q in &queries {
         let img = find_image(&index, q)?;
-        let by_name = reference_of(q, img).is_some();
-        // References go and the image stays (used or not) while it keeps a
-        // tag.
+        let by_name = match reference_of(q, img) {
+            Some(_) => true,
+            // A digest the image was neither pulled by nor recorded under
+            // (other lookups take a repo's manifest digest too): not one of
+            // its references, and never taken for its id.
+            None if q.parse::<Reference>().is_ok_and(|r| r.digest.is_some()) => {
+                bail!("no such image reference: {q} (use the image's id or a name)")
+            }
+            None => false,
+        };
+        // References go and the image stays (used or not) while it keeps one.
         let taken = named.get(img.id.hex()).map_or(0, |n| n.len());
-        if by_name && img.names.len() > taken {
+        if by_name && refs(img) > taken {
             continue;
         }
         let users = containers_using(&store, img.id.hex());
@@ -98,15 +106,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         for q in &queries {
             let img = find_image(index, q)?.clone();
             match reference_of(q, &img) {
-                Some(Ref::Tag(name)) if img.names.len() > 1 => {
+                Some(Ref::Tag(name) | Ref::PulledBy(name)) if refs(&img) > 1 => {
                     messages.push(format!("Untagged: {}", familiar(&name)));
                     index
                         .images
                         .iter_mut()
                         .filter(|i| i.id == img.id)
-                        .for_each(|i| i.names.retain(|n| *n != name));
+                        .for_each(|i| {
+                            i.names.retain(|n| *n != name);
+                            i.pulled_by_digest.retain(|n| *n != name);
+                        });
                 }
-                Some(Ref::Digest(d)) if !img.names.is_empty() => {
+                Some(Ref::Digest(d)) if refs(&img) > 0 => {
                     messages.push(format!("Untagged: {}", familiar(&d)));
                     index
                         .images
@@ -115,11 +126,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         .for_each(|i| i.digests.retain(|x| *x != d));
                 }
                 _ => {
-                    messages.extend(
-                        img.names
-                            .iter()
-                            .map(|n| format!("Untagged: {}", familiar(n))),
-                    );
+                    let all = img.names.iter().chain(&img.pulled_by_digest);
+                    messages.extend(all.map(|n| format!("Untagged: {}", familiar(n))));
                     // Checked again under the exclusive lock: a container
                     // made since keeps the image (dangling) too.
                     if containers_using(&store, img.id.hex()).is_empty() {
@@ -130,7 +138,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                             .images
                             .iter_mut()
                             .filter(|i| i.id == img.id)
-                            .for_each(|i| i.names.clear());
+                            .for_each(|i| {
+                                i.names.clear();
+                                i.pulled_by_digest.clear();
+                            });
                     }
                 }
             }
@@ -161,7 +172,9 @@ pub fn collect(store: &Store) -> Result<u64> {
 enum Ref {
     /// `repo:tag`, one of its names.
     Tag(String),
-    /// `repo@sha256:…`, one of its repo digests.
+    /// `repo@sha256:…` it was pulled by: a reference as a name is.
+    PulledBy(String),
+    /// `repo@sha256:…`, one of its repo digests (of a pull by tag).
     Digest(String),
 }
 
@@ -171,13 +184,22 @@ fn reference_of(q: &str, img: &ImageRecord) -> Option<Ref> {
     match &r.digest {
         Some(d) => {
             let full = format!("{}@{d}", r.name());
-            img.digests.contains(&full).then_some(Ref::Digest(full))
+            if img.pulled_by_digest.contains(&full) {
+                Some(Ref::PulledBy(full))
+            } else {
+                img.digests.contains(&full).then_some(Ref::Digest(full))
+            }
         }
         None => r
             .tagged_name()
             .filter(|n| img.names.contains(n))
             .map(Ref::Tag),
     }
+}
+
+/// How many references keep `img` from dangling.
+fn refs(img: &ImageRecord) -> usize {
+    img.names.len() + img.pulled_by_digest.len()
 }
 
 /// A container that uses an image.

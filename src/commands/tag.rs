@@ -25,6 +25,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut record = find_image(&store.index()?, &a.source)?.clone();
     record.names = vec![name];
     record.digests.clear();
+    record.pulled_by_digest.clear();
     add_image(&store, record)?;
     Ok(ExitCode::SUCCESS)
 }

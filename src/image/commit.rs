@@ -240,6 +240,7 @@ pub fn commit(
         architecture: config["architecture"].as_str().unwrap_or_default().into(),
         os: config["os"].as_str().unwrap_or("linux").into(),
         other_manifests: vec![],
+        pulled_by_digest: vec![],
     };
     Ok(super::add_image(store, record)?)
 }

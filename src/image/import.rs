@@ -356,6 +356,7 @@ fn finish(
         architecture: host.arch,
         os: host.os,
         other_manifests: vec![],
+        pulled_by_digest: vec![],
     };
     Ok(super::add_image(store, record)?)
 }

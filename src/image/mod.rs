@@ -50,6 +50,7 @@ pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, 
         let hit = index.images.iter().find(|i| match &by_digest {
             Some(d) => {
                 i.digests.contains(d)
+                    || i.pulled_by_digest.contains(d)
                     || (i.manifest == *r.digest.as_ref().expect("digest")
                         && i.names
                             .iter()
@@ -81,6 +82,11 @@ pub fn add_image(store: &Store, record: ImageRecord) -> Result<ImageRecord, Stor
                 for d in &record.digests {
                     if !existing.digests.contains(d) {
                         existing.digests.push(d.clone());
+                    }
+                }
+                for d in &record.pulled_by_digest {
+                    if !existing.pulled_by_digest.contains(d) {
+                        existing.pulled_by_digest.push(d.clone());
                     }
                 }
                 existing.add_manifest(&record);

@@ -256,6 +256,12 @@ pub fn pull(
         architecture: config.architecture().to_string(),
         os: config.os().to_string(),
         other_manifests: vec![],
+        pulled_by_digest: reference
+            .digest
+            .as_ref()
+            .map(|d| format!("{}@{d}", reference.name()))
+            .into_iter()
+            .collect(),
     };
     Ok(super::add_image(store, record)?)
 }

@@ -392,6 +392,7 @@ mod tests {
             architecture: String::new(),
             os: String::new(),
             other_manifests: vec![],
+            pulled_by_digest: vec![],
         };
         let dest: Reference = "h:5000/c/d:t".parse().unwrap();
         assert_eq!(mount_source(&img, &dest).as_deref(), Some("a/b"));

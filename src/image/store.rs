@@ -99,6 +99,12 @@ pub struct ImageRecord {
     /// `manifest` and `layers` above are the latest pull's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_manifests: Vec<ManifestRecord>,
+    /// The `repo@sha256:…` references the image was pulled by. Such an
+    /// image has no name, but it is not dangling (as in podman) until that
+    /// reference is removed: `RepoDigests` alone cannot tell a pull by
+    /// digest from a tag that moved to another image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pulled_by_digest: Vec<String>,
 }
 
 /// A manifest of an image other than its main one.
@@ -113,6 +119,11 @@ pub struct ManifestRecord {
 }
 
 impl ImageRecord {
+    /// Neither named nor pulled by digest: what `image prune` removes.
+    pub fn dangling(&self) -> bool {
+        self.names.is_empty() && self.pulled_by_digest.is_empty()
+    }
+
     /// The image as `reference` (a full name, or `repo@sha256:…`) was
     /// pulled: with the manifest that name or digest came with, if it is
     /// another than the main one.
@@ -618,6 +629,7 @@ mod tests {
                 architecture: "amd64".into(),
                 os: "linux".into(),
                 other_manifests: vec![],
+                pulled_by_digest: vec![],
             })
         })
         .unwrap();
@@ -658,6 +670,7 @@ mod tests {
             architecture: String::new(),
             os: String::new(),
             other_manifests: vec![],
+            pulled_by_digest: vec![],
         };
         let mut img = pulled(b"m1", "a:1");
         let second = pulled(b"m2", "b:1");

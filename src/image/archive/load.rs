@@ -121,6 +121,7 @@ pub fn load(
             architecture: config["architecture"].as_str().unwrap_or_default().into(),
             os: config["os"].as_str().unwrap_or("linux").into(),
             other_manifests: vec![],
+            pulled_by_digest: vec![],
         };
         let added = crate::image::add_image(store, record)?;
         records.push(Loaded {
