@@ -171,10 +171,16 @@ fn one_config_two_manifests() {
         assert_eq!(oci_index_names(g), want);
         let fresh = Ctx::new(&format!("{}-load", ctx.test), &ctx.user);
         fresh.ok(&["load", "-i", g]);
-        for p in [&a, &b] {
+        // By name, and by a digest the store knows only as a manifest of
+        // the image (a load records no repo digests).
+        for (p, by) in [
+            (&a, a.reference.clone()),
+            (&b, b.reference.clone()),
+            (&a, a.by_digest()),
+        ] {
             let dst = format!("{}/{}:v1", reg.host, ctx.repo(&format!("re-{run}")));
-            let got = pushed(&fresh, &["push", "-q", &p.reference, &dst]);
-            assert_eq!(got, p.manifest_digest, "{} after load", p.reference);
+            let got = pushed(&fresh, &["push", "-q", &by, &dst]);
+            assert_eq!(got, p.manifest_digest, "{by} after load");
         }
         // Untagged and unreferenced (no repo digest names it: nothing was
         // pushed from this store), the other manifest is forgotten and its
@@ -244,8 +250,20 @@ fn image_without_layers() {
         ctx.ok(&["rm", &name]);
         let out = ctx.rless(&["run", "--rm", "--network", "none", &committed, "sh"]);
         assert_eq!(out.code, Some(127), "{out}");
+        // It saves, loads and pushes like any image.
+        let fresh = Ctx::new(&format!("{}-load", ctx.test), &ctx.user);
+        for format in ["docker-archive", "oci-archive"] {
+            let f = save(ctx, &format!("{format}.tar"), format, &p.reference);
+            fresh.ok(&["load", "-i", &f]);
+            let out = fresh.rless(&["run", "--rm", "--network", "none", &p.reference]);
+            assert_eq!(out.code, Some(127), "{format}: {out}");
+        }
+        let dst = format!("{}/{}:v2", reg.host, ctx.repo("pushed"));
+        ctx.ok(&["push", &p.reference, &dst]);
         ctx.ok(&["rmi", &committed, &p.reference]);
         assert!(ctx.images_json().is_empty(), "nothing left");
+        let again = Ctx::new(&format!("{}-again", ctx.test), &ctx.user);
+        assert_eq!(again.pull(&[&dst]), p.id);
     });
 }
 

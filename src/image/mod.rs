@@ -51,7 +51,9 @@ pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, 
             Some(d) => {
                 i.digests.contains(d)
                     || i.pulled_by_digest.contains(d)
-                    || (i.manifest == *r.digest.as_ref().expect("digest")
+                    || (i
+                        .manifests()
+                        .any(|m| m == r.digest.as_ref().expect("digest"))
                         && i.names
                             .iter()
                             .any(|n| n.starts_with(&format!("{}:", r.name()))))

@@ -124,6 +124,11 @@ impl ImageRecord {
         self.names.is_empty() && self.pulled_by_digest.is_empty()
     }
 
+    /// Every manifest digest of the image, the main one first.
+    pub fn manifests(&self) -> impl Iterator<Item = &Digest> {
+        std::iter::once(&self.manifest).chain(self.other_manifests.iter().map(|m| &m.digest))
+    }
+
     /// The image as `reference` (a full name, or `repo@sha256:…`) was
     /// pulled: with the manifest that name or digest came with, if it is
     /// another than the main one.
