@@ -702,4 +702,18 @@ mod tests {
         img.tidy();
         assert!(img.other_manifests.is_empty());
     }
+
+    #[test]
+    fn older_records_read_without_the_new_fields() {
+        let d = Digest::of(b"x");
+        let old = format!(
+            r#"{{"images":[{{"id":"{d}","manifest":"{d}","manifest_media_type":"","names":[],"layers":[],"created":0,"size":0,"architecture":"amd64","os":"linux"}}]}}"#
+        );
+        let index: Index = serde_json::from_str(&old).unwrap();
+        let img = &index.images[0];
+        assert!(img.other_manifests.is_empty() && img.pulled_by_digest.is_empty());
+        assert!(img.dangling());
+        let again = serde_json::to_string(&index).unwrap();
+        assert!(!again.contains("other_manifests") && !again.contains("pulled_by_digest"));
+    }
 }
