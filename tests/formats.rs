@@ -117,9 +117,13 @@ fn format_templates() {
             before,
             "a refused run made a container"
         );
-        // Lists print as Go prints them.
+        // Lists print as Go prints them, through print and printf too.
         let out = ctx.ok(&["inspect", "-f", "{{.Args}}", "done"]);
         assert_eq!(out.stdout, "[-c exit 3]\n", "{out}");
+        let t =
+            r#"{{print .Args}} {{printf "%v|%05d" .Args .State.ExitCode}} {{len .Config.Labels}}"#;
+        let out = ctx.ok(&["inspect", "-f", t, "done"]);
+        assert_eq!(out.stdout, "[-c exit 3] [-c exit 3]|00003 0\n", "{out}");
         let out = ctx.ok(&["inspect", "-f", "{{json .State}}", "web"]);
         let state: Value = serde_json::from_str(out.stdout.trim()).expect("json .State");
         assert_eq!(state["Running"], true, "{out}");
@@ -143,7 +147,19 @@ fn format_templates() {
 
         // Bad templates: one error line, nothing on stdout. An action left
         // open used to make the template engine loop forever.
-        let bad: [&[&str]; 8] = [
+        let bad: [&[&str]; 13] = [
+            // gtmpl looped forever on these, or panicked, or overflowed
+            // its stack.
+            &["ps", "--format", r#"{{ "\x" }}"#],
+            &["inspect", "-f", r#"{{ "a\u12" }}"#, "web"],
+            &["inspect", "-f", "{{ é }}", "web"],
+            &[
+                "inspect",
+                "-f",
+                r#"{{define "t"}}{{template "t" .}}{{end}}"#,
+                "web",
+            ],
+            &["inspect", "-f", "{{range .Args}}x{{else}}y{{end}}", "web"],
             &["ps", "--format", "{{.Nope}}"],
             &["ps", "-a", "--format", "{{ .Names "],
             &["images", "--format", "{{.Nope}}"],

@@ -16,17 +16,22 @@
 //!   field that does not exist is an error, like a Go struct's; the maps
 //!   docker keeps as Go maps (labels, networks, ports, …) stay maps.
 //! - Functions besides Go's own: docker's `json`, `join`, `lower`, `upper`,
-//!   `title`, `split` and `truncate`.
+//!   `title`, `split` and `truncate`; `print`, `println`, `printf` and `len`
+//!   replace gtmpl's ([`funcs`]).
 //! - gtmpl prints lists and maps in Rust's debug form, so every action that
 //!   prints is piped through `_go`, which prints them as Go does (`[a b]`,
-//!   `map[k:v]`).
+//!   `map[k:v]`). gtmpl also loops forever or panics on some bad input, so
+//!   [`guard`] checks the text first and refuses what gtmpl cannot run.
 //!
-//! Limits: ranging over a map visits keys in no set order (Go sorts them),
-//! and `printf`'s width flags are gtmpl's, not Go's.
+//! Limits: ranging over a map visits keys in no set order (Go sorts them);
+//! `define`, `template`, `block` and `range … else` are refused.
 
-use anyhow::{bail, Result};
-use gtmpl::{Context, FuncError, Template, Value};
+use anyhow::Result;
+use gtmpl::{Context, Template, Value};
 use std::collections::HashMap;
+
+mod funcs;
+mod guard;
 
 /// What `--format` asked for.
 pub enum Format<'a> {
@@ -105,229 +110,6 @@ fn convert(v: &serde_json::Value, as_map: bool) -> Value {
     }
 }
 
-/// A template value back as JSON, for `{{json .}}`.
-fn to_json(v: &Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        Value::NoValue | Value::Nil | Value::Function(_) => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::String(s) => J::String(s.clone()),
-        Value::Number(n) => n
-            .as_u64()
-            .map(J::from)
-            .or_else(|| n.as_i64().map(J::from))
-            .or_else(|| n.as_f64().map(J::from))
-            .unwrap_or(J::Null),
-        Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
-        Value::Object(o) | Value::Map(o) => {
-            // Sorted, as Go's encoding/json sorts map keys.
-            let sorted: std::collections::BTreeMap<_, _> = o.iter().collect();
-            J::Object(
-                sorted
-                    .into_iter()
-                    .map(|(k, x)| (k.clone(), to_json(x)))
-                    .collect(),
-            )
-        }
-    }
-}
-
-fn text(args: &[Value], k: usize, name: &str) -> Result<String, FuncError> {
-    match args.get(k) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Ok(other.to_string()),
-        None => Err(FuncError::ExactlyXArgs(name.into(), k + 1)),
-    }
-}
-
-fn f_json(args: &[Value]) -> Result<Value, FuncError> {
-    let v = args
-        .first()
-        .ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
-    Ok(Value::String(to_json(v).to_string()))
-}
-
-fn f_join(args: &[Value]) -> Result<Value, FuncError> {
-    let sep = text(args, 1, "join")?;
-    match &args[0] {
-        Value::Array(a) => Ok(Value::String(
-            a.iter()
-                .map(|x| match x {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(&sep),
-        )),
-        _ => Err(FuncError::Generic(
-            "join: the first argument is not a list".into(),
-        )),
-    }
-}
-
-fn f_split(args: &[Value]) -> Result<Value, FuncError> {
-    let (s, sep) = (text(args, 0, "split")?, text(args, 1, "split")?);
-    Ok(Value::Array(
-        s.split(sep.as_str())
-            .map(|x| Value::String(x.into()))
-            .collect(),
-    ))
-}
-
-fn f_lower(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(args, 0, "lower")?.to_lowercase()))
-}
-
-fn f_upper(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(args, 0, "upper")?.to_uppercase()))
-}
-
-fn f_title(args: &[Value]) -> Result<Value, FuncError> {
-    let s = text(args, 0, "title")?;
-    let mut c = s.chars();
-    Ok(Value::String(
-        c.next()
-            .map(|f| f.to_uppercase().chain(c).collect())
-            .unwrap_or_default(),
-    ))
-}
-
-fn f_truncate(args: &[Value]) -> Result<Value, FuncError> {
-    let s = text(args, 0, "truncate")?;
-    let n = match args.get(1) {
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0) as usize,
-        _ => {
-            return Err(FuncError::Generic(
-                "truncate: the length is not a number".into(),
-            ))
-        }
-    };
-    Ok(Value::String(s.chars().take(n).collect()))
-}
-
-/// The insides of the template's actions (between `{{` and `}}`), as
-/// byte ranges. gtmpl 0.7 loops forever on an action left open at the end
-/// of the text (`{{ .ID `), so such a template is refused here, before it is
-/// parsed. Quoted strings and comments are skipped, since they may hold
-/// braces.
-fn actions(t: &str) -> Result<Vec<std::ops::Range<usize>>> {
-    let b = t.as_bytes();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while let Some(open) = t[i..].find("{{").map(|k| k + i) {
-        let mut k = open + 2;
-        let mut closed = false;
-        while k < b.len() {
-            match b[k] {
-                q @ (b'"' | b'`' | b'\'') => k = skip_quoted(b, k, q),
-                b'/' if b.get(k + 1) == Some(&b'*') => {
-                    k = t[k + 2..].find("*/").map_or(b.len(), |e| k + 2 + e + 2);
-                }
-                b'}' if b.get(k + 1) == Some(&b'}') => {
-                    closed = true;
-                    break;
-                }
-                _ => k += 1,
-            }
-        }
-        if !closed {
-            bail!("template: unclosed action at {:?}", &t[open..]);
-        }
-        found.push(open + 2..k);
-        i = k + 2;
-    }
-    Ok(found)
-}
-
-/// The index just past the quoted text that starts at `k` with `q`.
-fn skip_quoted(b: &[u8], mut k: usize, q: u8) -> usize {
-    k += 1;
-    while k < b.len() && b[k] != q {
-        k += if b[k] == b'\\' && q != b'`' { 2 } else { 1 };
-    }
-    k + 1
-}
-
-/// The template with every action that prints a value piped through
-/// `_go`, which prints lists and maps as Go does (`[a b]`, `map[k:v]`)
-/// where gtmpl would print Rust's debug form. Control actions (`if`,
-/// `range`, `end`, …), comments and variable assignments print nothing and
-/// stay as they are.
-fn print_as_go(t: &str) -> Result<String> {
-    const CONTROL: &[&str] = &[
-        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
-    ];
-    let mut out = String::with_capacity(t.len() + 16);
-    let mut last = 0;
-    for r in actions(t)? {
-        let inner = &t[r.clone()];
-        // Trim markers: `{{- ` and ` -}}`.
-        let body = inner.strip_prefix("- ").unwrap_or(inner);
-        let body_end = if inner.ends_with(" -") {
-            r.end - 2
-        } else {
-            r.end
-        };
-        let trimmed = body.trim_start();
-        let first = trimmed
-            .split(|c: char| c.is_whitespace() || c == '(')
-            .next()
-            .unwrap_or("");
-        let prints = !trimmed.starts_with("/*")
-            && !CONTROL.contains(&first)
-            && !assigns(trimmed)
-            && !trimmed.trim().is_empty();
-        out.push_str(&t[last..body_end]);
-        if prints {
-            out.push_str(" | _go");
-        }
-        last = body_end;
-    }
-    out.push_str(&t[last..]);
-    Ok(out)
-}
-
-/// Whether an action declares or assigns a variable (`$x := …`, `$x = …`).
-fn assigns(action: &str) -> bool {
-    let b = action.as_bytes();
-    let mut k = 0;
-    while k < b.len() {
-        match b[k] {
-            q @ (b'"' | b'`' | b'\'') => k = skip_quoted(b, k, q),
-            b':' if b.get(k + 1) == Some(&b'=') => return true,
-            b'=' => return true,
-            _ => k += 1,
-        }
-    }
-    false
-}
-
-/// Go's `%v` of a value: `[a b]` for lists, `map[k:v]` (keys sorted) for
-/// maps and objects.
-fn go_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Array(a) => format!("[{}]", a.iter().map(go_text).collect::<Vec<_>>().join(" ")),
-        Value::Object(o) | Value::Map(o) => {
-            let sorted: std::collections::BTreeMap<_, _> = o.iter().collect();
-            let items: Vec<String> = sorted
-                .into_iter()
-                .map(|(k, x)| format!("{k}:{}", go_text(x)))
-                .collect();
-            format!("map[{}]", items.join(" "))
-        }
-        Value::Nil => "<nil>".into(),
-        other => other.to_string(),
-    }
-}
-
-fn f_go(args: &[Value]) -> Result<Value, FuncError> {
-    let v = args
-        .first()
-        .ok_or_else(|| FuncError::ExactlyXArgs("_go".into(), 1))?;
-    Ok(Value::String(go_text(v)))
-}
-
 /// A parsed `--format` template with docker's functions.
 pub struct Formatter {
     template: Template,
@@ -336,19 +118,9 @@ pub struct Formatter {
 impl Formatter {
     pub fn new(text: &str) -> Result<Formatter> {
         let text = text.replace("\\t", "\t").replace("\\n", "\n");
-        let text = print_as_go(&text)?;
+        let text = guard::print_as_go(&text)?;
         let mut template = Template::default();
-        let funcs: [(&str, gtmpl::Func); 8] = [
-            ("_go", f_go),
-            ("json", f_json),
-            ("join", f_join),
-            ("split", f_split),
-            ("lower", f_lower),
-            ("upper", f_upper),
-            ("title", f_title),
-            ("truncate", f_truncate),
-        ];
-        template.add_funcs(&funcs);
+        template.add_funcs(funcs::FUNCS);
         template
             .parse(text)
             .map_err(|e| anyhow::anyhow!("bad --format template: {e}"))?;
@@ -514,7 +286,7 @@ mod tests {
             );
         }
         for t in ["{{.Id}}", r#"{{ "{{" }}"#, "{{/* c */}}", "}} {{.Id}}"] {
-            assert!(actions(t).is_ok(), "{t}");
+            assert!(guard::actions(t).is_ok(), "{t}");
         }
     }
 
