@@ -140,6 +140,13 @@ fn tag_and_untag() {
         // So does -f, and a digest reference while a tag remains (docker's
         // rules; both used to delete the image with all its names).
         ctx.ok(&["tag", &p.reference, &second]);
+        // A digest the image was not pulled under, though lookups take it
+        // (a repo it has a name in, its manifest): not a reference of the
+        // image, so rmi changes nothing (it deleted the image, every name
+        // with it, found by a bug hunt).
+        let unrecorded = format!("{}/{}@{}", reg.host, ctx.repo("other"), p.manifest_digest);
+        assert_eq!(ctx.inspect(&unrecorded)["Id"], img.id());
+        ctx.fail_unchanged(&["rmi", "-f", &unrecorded]);
         let out = ctx.ok(&["rmi", "-f", &second]);
         assert_eq!(out.stdout.trim(), format!("Untagged: {second}"), "{out}");
         let by_digest = p.by_digest();
