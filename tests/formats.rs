@@ -105,6 +105,16 @@ fn format_templates() {
                 "{filter}: {out}"
             );
         }
+        // Label filters must all hold (other keys given twice are either).
+        let both = [
+            "ps",
+            "-aq",
+            "--filter",
+            "label=app=web",
+            "--filter",
+            "label=nope",
+        ];
+        assert_eq!(ctx.ok(&both).stdout, "", "every label filter must hold");
         let before = ctx.ok(&["ps", "-aq"]).stdout;
         for bad in [
             &["run", "--label", "=x", IMG, "true"][..],

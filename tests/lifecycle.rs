@@ -482,9 +482,9 @@ fn lifecycle_inspect_ps_filters() {
             BTreeSet::from([web1.clone(), other.clone()]),
             "the same key twice is either (docker's rule)"
         );
-        // A container made a second later (creation times are in seconds):
-        // -l, -n, before=, since=, volume=.
-        std::thread::sleep(Duration::from_millis(1100));
+        // A container made right after (within the same second, which
+        // ordered them at random, found by a bug hunt): -l, -n, before=,
+        // since=, volume=.
         let late = run_d(ctx, &["--name", "late", "-v", "fvol:/data", IMG, "true"]);
         ctx.ok(&["wait", &late]);
         let out = ctx.ok(&["ps", "-l", "-q", "--no-trunc"]);

@@ -111,7 +111,7 @@ fn matches(
     s: &ContainerState,
     dir: &std::path::Path,
     (k, v): (&str, &str),
-    created: &dyn Fn(&str) -> Result<i64>,
+    created: &dyn Fn(&str) -> Result<(i64, u32)>,
 ) -> Result<bool> {
     Ok(match k {
         "id" => c.id.as_str().starts_with(v),
@@ -126,8 +126,8 @@ fn matches(
         "exited" => {
             s.status == "exited" && s.exit_code.map(|x| x.to_string()).as_deref() == Some(v)
         }
-        "before" => c.created < created(v)?,
-        "since" => c.created > created(v)?,
+        "before" => c.created_at() < created(v)?,
+        "since" => c.created_at() > created(v)?,
         // A volume by name, or any mount by its path in the container.
         "volume" => c.mounts.iter().any(|m| match m {
             MountOp::Volume { name, target, .. } => name == v || target.as_os_str() == v,
@@ -168,10 +168,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         .collect::<Result<_>>()?;
     let store = ctx.store(LockMode::Shared)?;
     let all = container::list(&store);
-    let created = |q: &str| -> Result<i64> {
+    let created = |q: &str| -> Result<(i64, u32)> {
         all.iter()
             .find(|c| c.name == q || c.id.as_str().starts_with(q))
-            .map(|c| c.created)
+            .map(|c| c.created_at())
             .ok_or_else(|| anyhow::anyhow!("no such container: {q}"))
     };
     let last = if a.latest { Some(1) } else { a.last };
@@ -183,20 +183,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             continue;
         }
         // As docker: filters with the same key are alternatives, different
-        // keys must all hold.
+        // keys must all hold, and every label filter must hold.
         let mut keep = true;
         for key in filters.iter().map(|(k, _)| k.as_str()) {
-            let mut any = false;
+            let mut hits = Vec::new();
             for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-                any |= matches(&c, &s, &dir, (key, v), &created)?;
+                hits.push(matches(&c, &s, &dir, (key, v), &created)?);
             }
-            keep &= any;
+            keep &= if key == "label" {
+                hits.iter().all(|h| *h)
+            } else {
+                hits.iter().any(|h| *h)
+            };
         }
         if keep {
             rows.push((c, s));
         }
     }
-    rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.created));
+    rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.created_at()));
     if let Some(n) = last {
         rows.truncate(n);
     }

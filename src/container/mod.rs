@@ -115,7 +115,11 @@ pub struct ContainerConfig {
     pub image_id: String,
     pub image_name: String,
     pub command: Vec<String>,
+    /// Seconds since the epoch, and the nanoseconds within that second
+    /// (containers made in one second keep their order).
     pub created: i64,
+    #[serde(default)]
+    pub created_ns: u32,
     pub auto_remove: bool,
     #[serde(default)]
     pub restart: RestartPolicy,
@@ -138,6 +142,13 @@ pub enum RestartPolicy {
     OnFailure(u32),
     Always,
     UnlessStopped,
+}
+
+impl ContainerConfig {
+    /// When it was made, to order containers (`ps`, `before=`, `since=`).
+    pub fn created_at(&self) -> (i64, u32) {
+        (self.created, self.created_ns)
+    }
 }
 
 impl RestartPolicy {
@@ -684,6 +695,7 @@ mod tests {
             image_name: String::new(),
             command: vec![],
             created: 0,
+            created_ns: 0,
             auto_remove: false,
             restart: RestartPolicy::No,
             mounts: vec![],
@@ -737,6 +749,7 @@ mod tests {
             image_name: String::new(),
             command: vec![],
             created: 0,
+            created_ns: 0,
             auto_remove: false,
             restart: RestartPolicy::No,
             mounts: vec![],

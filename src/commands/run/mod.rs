@@ -501,6 +501,9 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 image_name,
                 command: args.clone(),
                 created: time::now(),
+                created_ns: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos()),
                 auto_remove: a.rm,
                 restart,
                 mounts: user_mounts.clone(),
