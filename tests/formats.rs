@@ -127,6 +127,15 @@ fn format_templates() {
             before,
             "a refused run made a container"
         );
+        // docker's idiom for the address, on every network mode, and fields
+        // scripts read.
+        let t = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}|{{.HostConfig.Privileged}}|{{.State.OOMKilled}}|{{len .HostConfig.Binds}}";
+        let out = ctx.ok(&["inspect", "-f", t, "web"]);
+        assert_eq!(out.stdout, "10.0.2.100|false|false|0\n", "{out}");
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.Networks}}"]);
+        let mut lines: Vec<&str> = out.stdout.lines().collect();
+        lines.sort();
+        assert_eq!(lines, ["done slirp", "web slirp"], "{out}");
         // Lists print as Go prints them, through print and printf too.
         let out = ctx.ok(&["inspect", "-f", "{{.Args}}", "done"]);
         assert_eq!(out.stdout, "[-c exit 3]\n", "{out}");
@@ -146,6 +155,10 @@ fn format_templates() {
         let image_id = ctx.images_json()[0]["Id"].as_str().unwrap().to_string();
         let out = ctx.ok(&["image", "inspect", "-f", "{{.Id}}", IMG]);
         assert_eq!(out.stdout.trim(), image_id, "{out}");
+        // Fields docker always has, on an image that sets none of them.
+        let t = "{{json .Config.Labels}} {{json .Config.Volumes}} [{{.Config.WorkingDir}}]";
+        let out = ctx.ok(&["image", "inspect", "-f", t, IMG]);
+        assert_eq!(out.stdout, "{} {} []\n", "{out}");
 
         // Networks and volumes.
         ctx.ok(&["volume", "create", "fmtvol"]);

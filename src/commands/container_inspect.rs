@@ -112,7 +112,14 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "StartedAt": s.started.map(time::format_rfc3339),
             "FinishedAt": s.finished.map(time::format_rfc3339),
             "Error": s.reason,
+            "OOMKilled": false,
+            "Dead": false,
         },
+        "Driver": driver,
+        "Platform": "linux",
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "ResolvConfPath": dir.join("resolv.conf"),
         "Config": spec.as_ref().map(|sp| serde_json::json!({
             "Hostname": sp.hostname,
             "Env": sp.process.env,
@@ -123,9 +130,22 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "OpenStdin": sp.process.stdin,
             "Image": c.image_name,
             "Labels": c.labels,
+            // The command as run: rless keeps the entrypoint and the
+            // command joined, in Cmd.
+            "Entrypoint": [],
         })),
         "HostConfig": spec.as_ref().map(|sp| serde_json::json!({
             "AutoRemove": c.auto_remove,
+            "Binds": c.mounts.iter().filter_map(|m| match m {
+                MountOp::Bind { source, target, readonly } => Some(format!(
+                    "{}:{}{}", source.display(), target.display(), if *readonly { ":ro" } else { "" }
+                )),
+                _ => None,
+            }).collect::<Vec<_>>(),
+            "PortBindings": spec.as_ref().map(|sp| port_bindings(sp)).unwrap_or_else(|| serde_json::json!({})),
+            // --privileged: every capability and no seccomp filter.
+            "Privileged": sp.process.caps.names() == rless::runtime::caps::CapSet::all().names()
+                && matches!(sp.process.seccomp, rless::runtime::SeccompMode::Unconfined),
             "RestartPolicy": restart_policy(c.restart),
             "CapAdd": sp.process.caps.names(),
             "NoNewPrivileges": sp.process.no_new_privs,
@@ -145,13 +165,9 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
         "NetworkSettings": {
+            "Gateway": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.2" } else { "" },
             "IPAddress": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.100".to_string() } else { s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default() },
-            "Networks": spec.as_ref().and_then(|sp| sp.user_networks.as_ref()).map(|u| {
-                u.attachments.iter().map(|a| {
-                    let ip = s.networks.iter().find(|(n, _)| *n == a.network).map(|(_, ip)| ip.to_string()).unwrap_or_default();
-                    (a.network.clone(), serde_json::json!({"IPAddress": ip, "Aliases": a.aliases}))
-                }).collect::<serde_json::Map<_, _>>()
-            }),
+            "Networks": networks(spec.as_ref(), &s),
             "Ports": ports(&s),
         },
         "LogPath": container::logs::log_path(dir),
@@ -181,4 +197,69 @@ fn restart_policy(r: container::RestartPolicy) -> serde_json::Value {
         container::RestartPolicy::OnFailure(max) => ("on-failure", max),
     };
     serde_json::json!({"Name": name, "MaximumRetryCount": max})
+}
+
+/// docker's `NetworkSettings.Networks`: one entry per network, with the
+/// address while it runs; `slirp`, `host` or `none` for those modes, so
+/// `{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}` always works.
+fn networks(
+    spec: Option<&rless::runtime::ContainerSpec>,
+    s: &container::ContainerState,
+) -> serde_json::Value {
+    let Some(sp) = spec else {
+        return serde_json::json!({});
+    };
+    let aliases = |n: &str| {
+        sp.user_networks
+            .iter()
+            .flat_map(|u| &u.attachments)
+            .find(|a| a.network == n)
+            .map(|a| a.aliases.clone())
+            .unwrap_or_default()
+    };
+    let running = s.running();
+    sp.network_names()
+        .into_iter()
+        .map(|n| {
+            let ip = match n.as_str() {
+                "slirp" if running => "10.0.2.100".to_string(),
+                _ => s
+                    .networks
+                    .iter()
+                    .find(|(name, _)| *name == n)
+                    .map(|(_, ip)| ip.to_string())
+                    .unwrap_or_default(),
+            };
+            let gateway = if n == "slirp" { "10.0.2.2" } else { "" };
+            let entry =
+                serde_json::json!({"IPAddress": ip, "Gateway": gateway, "Aliases": aliases(&n)});
+            (n, entry)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// docker's `HostConfig.PortBindings`: the ports as asked for (host port
+/// empty when any was asked for).
+fn port_bindings(sp: &rless::runtime::ContainerSpec) -> serde_json::Value {
+    let asked = sp
+        .slirp
+        .iter()
+        .flat_map(|sl| &sl.ports)
+        .chain(sp.user_networks.iter().flat_map(|u| &u.ports));
+    let mut map = serde_json::Map::new();
+    for p in asked {
+        let key = format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" });
+        let host_port = if p.host_port == 0 {
+            String::new()
+        } else {
+            p.host_port.to_string()
+        };
+        let binding = serde_json::json!({"HostIp": p.host_ip.to_string(), "HostPort": host_port});
+        if let serde_json::Value::Array(a) = map.entry(key).or_insert_with(|| serde_json::json!([]))
+        {
+            a.push(binding);
+        }
+    }
+    map.into()
 }

@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             "Os": img.os,
             "Variant": config.get("variant"),
             "Author": config.get("author"),
-            "Config": config.get("config").cloned().unwrap_or_else(|| serde_json::json!({})),
+            "Config": with_defaults(config.get("config")),
             "RootFS": {"Type": "layers", "Layers": img.layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>()},
             "Layers": img.layers.iter().map(|l| serde_json::json!({
                 "Digest": l.blob, "DiffID": l.diff_id, "Size": l.blob_size, "MediaType": l.media_type,
@@ -46,4 +46,30 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     super::container_inspect::print_objects(formatter.as_ref(), &out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The image's config with docker's fields it leaves out, so templates such
+/// as `{{json .Config.Labels}}` work on every image.
+fn with_defaults(config: Option<&serde_json::Value>) -> serde_json::Value {
+    let mut c = config
+        .and_then(|c| c.as_object())
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in [
+        ("Cmd", serde_json::Value::Null),
+        ("Entrypoint", serde_json::Value::Null),
+        ("Env", serde_json::json!([])),
+        ("WorkingDir", serde_json::json!("")),
+        ("User", serde_json::json!("")),
+        ("Labels", serde_json::json!({})),
+        ("ExposedPorts", serde_json::json!({})),
+        ("Volumes", serde_json::json!({})),
+        ("StopSignal", serde_json::json!("")),
+    ] {
+        let e = c.entry(k).or_insert(serde_json::Value::Null);
+        if e.is_null() {
+            *e = v;
+        }
+    }
+    c.into()
 }

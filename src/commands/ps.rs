@@ -29,6 +29,14 @@ const HEADERS: &[(&str, &str)] = &[
     ("Labels", "LABELS"),
 ];
 
+/// The networks of a container, comma-separated (from its spec, so a
+/// stopped container's show too).
+fn networks(dir: &std::path::Path) -> String {
+    container::read_spec(dir)
+        .map(|sp| sp.network_names().join(","))
+        .unwrap_or_default()
+}
+
 /// `0.0.0.0:8080->80/tcp, [::1]:8081->81/tcp` while the container runs.
 pub fn ports_text(s: &ContainerState) -> String {
     if !s.running() {
@@ -134,14 +142,9 @@ fn matches(
             MountOp::Bind { target, .. } | MountOp::Tmpfs { target, .. } => target.as_os_str() == v,
             _ => false,
         }),
-        "network" => container::read_spec(dir).is_ok_and(|sp| {
-            match (&sp.user_networks, sp.private_network, &sp.slirp) {
-                (Some(u), _, _) => u.attachments.iter().any(|a| a.network == v),
-                (None, false, _) => v == "host",
-                (None, true, Some(_)) => v == "slirp",
-                (None, true, None) => v == "none",
-            }
-        }),
+        "network" => {
+            container::read_spec(dir).is_ok_and(|sp| sp.network_names().iter().any(|n| n == v))
+        }
         // `publish=80`, `publish=8080/tcp`: a published container port.
         "publish" => {
             let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
@@ -258,7 +261,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "Status": status_text(s),
                         "State": s.shown_status(),
                         "Names": c.name,
-                        "Networks": s.networks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(","),
+                        "Networks": networks(&container::containers_dir(&store).join(c.id.as_str())),
                         "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                     })
                 })

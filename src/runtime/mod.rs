@@ -140,6 +140,19 @@ pub struct ContainerSpec {
     pub cgroup: cgroups::CgroupSpec,
 }
 
+impl ContainerSpec {
+    /// The networks it is on, as `ps` and `inspect` name them: its
+    /// user-defined networks, else `slirp`, `host` or `none`.
+    pub fn network_names(&self) -> Vec<String> {
+        match (&self.user_networks, self.private_network, &self.slirp) {
+            (Some(u), _, _) => u.attachments.iter().map(|a| a.network.clone()).collect(),
+            (None, false, _) => vec!["host".into()],
+            (None, true, Some(_)) => vec!["slirp".into()],
+            (None, true, None) => vec!["none".into()],
+        }
+    }
+}
+
 /// Shrinks an idle monitor or init: unmaps the clean pages of file
 /// mappings (program and library text and read-only data, which a fork
 /// leaves touched but which an idle loop never needs; they are read back
