@@ -142,7 +142,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
                 )),
                 _ => None,
             }).collect::<Vec<_>>(),
-            "PortBindings": spec.as_ref().map(|sp| port_bindings(sp)).unwrap_or_else(|| serde_json::json!({})),
+            "PortBindings": port_bindings(sp),
             // --privileged: every capability and no seccomp filter.
             "Privileged": sp.process.caps.names() == rless::runtime::caps::CapSet::all().names()
                 && matches!(sp.process.seccomp, rless::runtime::SeccompMode::Unconfined),
