@@ -161,9 +161,16 @@ fn format_templates() {
         assert_eq!(out.stdout, "{} {} []\n", "{out}");
 
         // Networks and volumes.
-        ctx.ok(&["volume", "create", "fmtvol"]);
-        let out = ctx.ok(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]);
-        assert_eq!(out.stdout, "fmtvol local\n", "{out}");
+        ctx.ok(&[
+            "volume", "create", "--label", "b=2", "--label", "a=1", "fmtvol",
+        ]);
+        let out = ctx.ok(&[
+            "volume",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Labels}}",
+        ]);
+        assert_eq!(out.stdout, "fmtvol local a=1,b=2\n", "{out}");
         ctx.ok(&["network", "create", "fmtnet"]);
         let out = ctx.ok(&["network", "ls", "--format", "{{.Name}}"]);
         assert!(out.stdout.lines().any(|l| l == "fmtnet"), "{out}");
@@ -270,6 +277,10 @@ fn images_filters_and_history() {
         let named = ids(&["--filter", "dangling=false"]);
         assert_eq!(named.len(), 2, "{named:?}");
         assert!(!named.contains(&dangling[0]));
+        // A reference filter never lists an unnamed image (it matched
+        // `<none>`).
+        let all_named = ids(&["--filter", "reference=*"]);
+        assert!(!all_named.contains(&dangling[0]), "{all_named:?}");
         for bad in [
             &["images", "--filter", "bogus=1"][..],
             &["images", "--filter", "dangling=maybe"],
@@ -303,6 +314,11 @@ fn images_filters_and_history() {
         let (by, size) = out.stdout.trim().split_once('|').unwrap();
         assert_eq!(by, "rless import", "{out}");
         assert!(size.ends_with('B') && size != "0B", "{out}");
+        let out = ctx.ok(&["history", "--human=false", "--format", "{{.Size}}", IMG]);
+        assert!(
+            out.stdout.trim().parse::<u64>().is_ok_and(|n| n > 0),
+            "{out}"
+        );
         ctx.fail_unchanged(&["history", "no-such-image"]);
     });
 }

@@ -1,4 +1,4 @@
-//! `rless history [-q] [--no-trunc] [--format …] IMAGE` (and `image history`):
+//! `rless history [-q] [-H=false] [--no-trunc] [--format …] IMAGE` (and `image history`):
 //! how an image was built, newest step first, from its config's `history`,
 //! as docker prints it. Steps that made a layer show that layer's size;
 //! the others (`ENV`, `CMD`, …) show 0B. Only the newest step is the image
@@ -10,7 +10,7 @@ use super::Ctx;
 use anyhow::Result;
 use rless::image::find_image;
 use rless::image::store::LockMode;
-use rless::image::time::{ago, format_docker, human_size, parse_rfc3339};
+use rless::image::time::{ago, format_rfc3339, human_size, parse_rfc3339};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -21,6 +21,10 @@ pub struct Args {
     /// Don't truncate the commands.
     #[arg(long)]
     no_trunc: bool,
+    /// Sizes and dates for people (the default); --human=false prints
+    /// bytes and RFC 3339 times.
+    #[arg(short = 'H', long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    human: bool,
     /// table, json, or a Go template such as '{{.CreatedBy}}'.
     #[arg(long, default_value = "table")]
     format: String,
@@ -91,7 +95,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     };
     if a.quiet {
-        println!("{}", id(0));
+        for k in 0..steps.len() {
+            println!("{}", id(k));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let created_by = |s: &Step| {
@@ -123,10 +129,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .map(|(k, s)| {
                     serde_json::json!({
                         "ID": id(k),
-                        "CreatedSince": s.created.map(ago).unwrap_or_default(),
-                        "CreatedAt": s.created.map(format_docker).unwrap_or_default(),
+                        "CreatedSince": s.created.map(if a.human { ago } else { format_rfc3339 }).unwrap_or_default(),
+                        "CreatedAt": s.created.map(format_rfc3339).unwrap_or_default(),
                         "CreatedBy": created_by(s),
-                        "Size": human_size(s.size),
+                        "Size": if a.human { human_size(s.size) } else { s.size.to_string() },
                         "Comment": s.comment,
                     })
                 })

@@ -1,7 +1,7 @@
 //! `rless images [-q] [--no-trunc] [--digests] [--filter K=V] [--format
 //! table|json|[table ]TEMPLATE] [REPOSITORY[:TAG]]`: one row per name, as
-//! docker lists them. Filters: `dangling=true|false` (no name and no
-//! digest), `reference=PATTERN` (`*` and `?` within a path segment, as
+//! docker lists them. Filters: `dangling=true|false` (no name, not pulled
+//! by digest, as `image prune` takes it), `reference=PATTERN` (`*` and `?` within a path segment, as
 //! docker's; also the positional argument), `before=IMAGE`, `since=IMAGE`.
 
 use super::Ctx;
@@ -26,6 +26,10 @@ const HEADERS: &[(&str, &str)] = &[
     ("CreatedSince", "CREATED"),
     ("CreatedAt", "CREATED AT"),
     ("Size", "SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
 ];
 
 #[derive(clap::Args)]
@@ -93,7 +97,12 @@ impl Filter {
     }
 
     fn keeps(&self, i: &ImageRecord, repo: &str, tag: &str) -> bool {
-        let dangling = i.names.is_empty() && i.digests.is_empty();
+        // As image prune counts it: no name, not pulled by digest.
+        let dangling = i.dangling();
+        // A reference filter never lists an image without names (docker).
+        if !self.references.is_empty() && i.names.is_empty() {
+            return false;
+        }
         self.dangling.is_none_or(|d| d == dangling)
             && self.before.is_none_or(|t| i.created < t)
             && self.since.is_none_or(|t| i.created > t)
@@ -200,6 +209,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "CreatedSince": ago(i.created),
                         "CreatedAt": format_docker(i.created),
                         "Size": human_size(i.size),
+                        "VirtualSize": human_size(i.size),
+                        "SharedSize": "N/A",
+                        "UniqueSize": "N/A",
+                        "Containers": "N/A",
                     })
                 })
                 .collect();

@@ -199,7 +199,7 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                         "ID": n.id.short(), "Name": n.name, "Driver": n.driver,
                         "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string(),
                         "Scope": "local", "IPv6": false, "Internal": n.internal,
-                        "Labels": n.labels, "CreatedAt": format_docker(n.created),
+                        "Labels": super::format::labels_text(&n.labels), "CreatedAt": format_docker(n.created),
                     })
                 })
                 .collect();

@@ -27,7 +27,23 @@ const HEADERS: &[(&str, &str)] = &[
     ("Names", "NAMES"),
     ("Networks", "NETWORKS"),
     ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
 ];
+
+/// docker's MOUNTS: volume names and bind sources, comma-separated.
+fn mounts_text(c: &ContainerConfig) -> String {
+    let names: Vec<String> = c
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountOp::Volume { name, .. } => Some(name.clone()),
+            MountOp::Bind { source, .. } => Some(source.display().to_string()),
+            _ => None,
+        })
+        .collect();
+    names.join(",")
+}
 
 /// The networks of a container, comma-separated (from its spec, so a
 /// stopped container's show too).
@@ -262,7 +278,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "State": s.shown_status(),
                         "Names": c.name,
                         "Networks": networks(&container::containers_dir(&store).join(c.id.as_str())),
-                        "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                        "Labels": super::format::labels_text(&c.labels),
+                        "Mounts": mounts_text(c),
+                        "LocalVolumes": c.mounts.iter().filter(|m| matches!(m, MountOp::Volume { .. })).count().to_string(),
                     })
                 })
                 .collect();

@@ -179,7 +179,8 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                     serde_json::json!({
                         "Name": v.name, "Driver": "local", "Scope": "local",
                         "Mountpoint": volume::data_dir(store.root(), &v.name),
-                        "Labels": v.labels, "CreatedAt": format_docker(v.created),
+                        "Labels": super::format::labels_text(&v.labels), "CreatedAt": format_docker(v.created),
+                        "Links": "N/A", "Size": "N/A",
                     })
                 })
                 .collect();
@@ -190,6 +191,8 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("Mountpoint", "MOUNTPOINT"),
                 ("Labels", "LABELS"),
                 ("CreatedAt", "CREATED AT"),
+                ("Links", "LINKS"),
+                ("Size", "SIZE"),
             ];
             print_rows(template, table, &headers, &rows)?;
         }

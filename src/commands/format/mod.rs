@@ -187,6 +187,12 @@ pub fn print_rows(
     Ok(())
 }
 
+/// docker's text of labels in listings: `a=1,b=2`.
+pub fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
 /// Prints a fixed-width table, as [`print_columns`] does.
 pub fn print_table<const N: usize>(rows: &[[String; N]]) {
     let rows: Vec<Vec<String>> = rows.iter().map(|r| r.to_vec()).collect();
