@@ -347,6 +347,17 @@ fn net_killed_port_forwarder_is_replaced() {
             };
             let old = forwarders();
             assert_eq!(old.len(), 1, "{what}: one forwarder: {old:?}");
+            // It holds nothing of the monitor's but its sockets (it kept
+            // every descriptor: /dev/fuse, the container's log and pty).
+            let fds: Vec<String> = fs::read_dir(format!("/proc/{}/fd", old[0]))
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) > Some(2))
+                .filter_map(|e| fs::read_link(e.path()).ok())
+                .map(|l| l.display().to_string())
+                .filter(|l| !l.starts_with("socket:"))
+                .collect();
+            assert!(fds.is_empty(), "{what}: the forwarder holds {fds:?}");
             nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(old[0] as i32),
                 nix::sys::signal::Signal::SIGKILL,
@@ -372,6 +383,48 @@ fn net_killed_port_forwarder_is_replaced() {
                 let log = ctx.root.join("containers").join(&id).join("monitor.log");
                 let log = fs::read_to_string(log).unwrap_or_default();
                 assert!(log.contains("port forwarder"), "{what}: monitor.log: {log}");
+            }
+            if detached {
+                // One that dies at once, again and again, is not forked for
+                // ever: the fifth quick death in a row ends the container,
+                // saying why (it was a busy loop of forks).
+                // The one running now started long ago; five more follow.
+                let mut last = old.clone();
+                for round in 0..6 {
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    let pid = loop {
+                        if let Some(p) = forwarders().into_iter().find(|p| !last.contains(p)) {
+                            break p;
+                        }
+                        if round > 0 && state_json(ctx, &id)["status"] != "running" {
+                            break 0;
+                        }
+                        assert!(
+                            Instant::now() < deadline,
+                            "{what}: no forwarder in round {round}"
+                        );
+                        std::thread::sleep(Duration::from_millis(5));
+                    };
+                    if pid == 0 {
+                        break;
+                    }
+                    last.push(pid);
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while state_json(ctx, &id)["status"] == "running" {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{what}: still running after 5 quick deaths"
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let st = state_json(ctx, &id);
+                let reason = st["reason"].as_str().unwrap_or_default();
+                assert!(reason.contains("died 5 times"), "{what}: {st}");
             }
             ctx.ok(&["rm", "-f", &name]);
             if let Some(mut child) = foreground {

@@ -13,7 +13,9 @@
 //! own copies of the host sockets: when the forwarder dies while the
 //! container runs (killed by hand, or by the OOM killer), the monitor hears
 //! of it by SIGCHLD and forks a new one on them ([`Forwarder::revive`]), so
-//! the ports do not stay dead while the container looks up. UDP: each client gets a
+//! the ports do not stay dead while the container looks up; after five in
+//! a row that died within a second of their start it gives up, and the
+//! container is killed with that reason. UDP: each client gets a
 //! connected socket in the container's namespace, whose answers go back
 //! from the host port; it is dropped after [`UDP_IDLE`] without traffic.
 //! The client's address is not kept (the container sees its own address as
@@ -43,6 +45,10 @@ pub enum PublishError {
     },
     #[error("cannot start the port forwarder: {0}")]
     Fork(std::io::Error),
+    #[error(
+        "the port forwarder died {times} times within a second of its start (the last {last})"
+    )]
+    KeepsDying { times: u32, last: String },
     #[error("cannot {op} the port forwarder (pid {pid}): {source}")]
     Stop {
         op: &'static str,
@@ -67,7 +73,17 @@ pub struct Forwarder {
     /// What the forwarder forwards to: the init's namespace, the address.
     init: i32,
     ip: Ipv4Addr,
+    /// When the running forwarder was started, and how many in a row died
+    /// within [`QUICK_DEATH`] of their start.
+    started: std::time::Instant,
+    quick_deaths: u32,
 }
+
+/// A forwarder that dies this soon after its start counts towards
+/// [`MAX_QUICK_DEATHS`]: one that cannot run at all (no memory, the
+/// namespace gone) must not be forked again and again.
+const QUICK_DEATH: Duration = Duration::from_secs(1);
+const MAX_QUICK_DEATHS: u32 = 5;
 
 /// Binds every published port.
 pub fn bind(ports: &[Publish]) -> Result<Bound, PublishError> {
@@ -101,7 +117,8 @@ impl Bound {
     }
 
     /// Forks the forwarder to `ip` in the network namespace of `init`.
-    /// The caller must be single-threaded.
+    /// The caller must be single-threaded but for fuse-overlay's server
+    /// threads (see `runtime::sys::fork`).
     pub fn start(self, init: i32, ip: Ipv4Addr) -> Result<Option<Forwarder>, PublishError> {
         if self.listeners.is_empty() && self.udp.is_empty() {
             return Ok(None);
@@ -112,6 +129,8 @@ impl Bound {
             bound: self,
             init,
             ip,
+            started: std::time::Instant::now(),
+            quick_deaths: 0,
         }))
     }
 
@@ -129,6 +148,7 @@ impl Bound {
                     std::process::exit(1);
                 }
                 drop(ns);
+                self.close_other_fds();
                 // Owned duplicates for the serving threads.
                 let listeners = self
                     .listeners
@@ -143,6 +163,36 @@ impl Bound {
                 serve(listeners, udp, ip);
                 std::process::exit(0)
             }
+        }
+    }
+}
+
+impl Bound {
+    /// In the forwarder: closes every descriptor it inherited from the
+    /// monitor but stdio and its sockets (the monitor may hold /dev/fuse,
+    /// the container's log and terminal, which must not stay open in a
+    /// process that outlives none of them usefully). Nothing of the
+    /// monitor's is dropped in the forwarder, which ends by `exit`, so no
+    /// descriptor is closed twice.
+    fn close_other_fds(&self) {
+        use std::os::fd::AsRawFd;
+        let keep: Vec<i32> = self
+            .listeners
+            .iter()
+            .map(|(_, l)| l.as_raw_fd())
+            .chain(self.udp.iter().map(|(_, s)| s.as_raw_fd()))
+            .collect();
+        let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for fd in open.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+            // Closing a number that is not open (the listing's own
+            // descriptor, gone with it) is EBADF, harmless.
+            let _ = nix::unistd::close(fd);
         }
     }
 }
@@ -183,8 +233,20 @@ impl Forwarder {
         };
         // Reaped: its pid may be reused, so it is never signalled again.
         self.pid = None;
+        if self.started.elapsed() < QUICK_DEATH {
+            self.quick_deaths += 1;
+        } else {
+            self.quick_deaths = 0;
+        }
+        if self.quick_deaths >= MAX_QUICK_DEATHS {
+            return Err(PublishError::KeepsDying {
+                times: self.quick_deaths,
+                last: ended,
+            });
+        }
         let new = self.bound.fork_forwarder(self.init, self.ip)?;
         self.pid = Some(new);
+        self.started = std::time::Instant::now();
         Ok(Revived::Replaced {
             ended,
             pid: new.as_raw(),

@@ -90,9 +90,12 @@ pub fn clone_into_cgroup<F: FnOnce() -> i32>(
 
 /// fork(); `Ok(None)` in the child.
 pub fn fork() -> io::Result<Option<Pid>> {
-    // SAFETY: callers fork only while single-threaded (the monitor and the
-    // container's init never start threads before this), so the child
-    // cannot inherit a lock held by another thread.
+    // SAFETY: callers fork while single-threaded (the monitor and the
+    // container's init start no threads before this), with one exception:
+    // the port forwarder of a user network is forked by a monitor that may
+    // run fuse-overlay's server threads. glibc's fork keeps malloc
+    // consistent in the child, and the forwarder takes no lock those
+    // threads use (it only dups and serves its own sockets, then exits).
     match unsafe { nix::unistd::fork() }? {
         ForkResult::Parent { child } => Ok(Some(child)),
         ForkResult::Child => Ok(None),
