@@ -305,6 +305,11 @@ fn pulled_by_digest_is_not_dangling() {
         let out = ctx.ok(&["rmi", &p.by_digest()]);
         assert!(!out.stdout.contains("Deleted"), "{out}");
         assert!(ctx.image_entry(&p.id).is_some(), "kept by its name");
+        // ...wholly: the reference no longer finds it (it stayed a repo
+        // digest, found by a review).
+        let e = ctx.image_entry(&p.id).unwrap();
+        assert_eq!(e["RepoDigests"], serde_json::json!([]), "{e}");
+        ctx.fail(&["image", "inspect", &p.by_digest()]);
         // Pulled by digest again, it outlives its name's removal...
         ctx.pull(&[&p.by_digest()]);
         let out = ctx.ok(&["rmi", "localhost/keep:1"]);

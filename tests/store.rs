@@ -171,7 +171,7 @@ fn rmi_removes_unshared_layers_only() {
     }
     for_each_user("rmi", |ctx| {
         let (a, pa) = pull_two_layer(ctx, &reg, "a", "latest", "a");
-        let (b, _pb) = pull_two_layer(ctx, &reg, "b", "latest", "b");
+        let (b, pb) = pull_two_layer(ctx, &reg, "b", "latest", "b");
         let base = hex(&a.diff_ids()[0]);
         assert_eq!(hex(&b.diff_ids()[0]), base);
         let (top_a, top_b) = (hex(&a.diff_ids()[1]), hex(&b.diff_ids()[1]));
@@ -190,8 +190,11 @@ fn rmi_removes_unshared_layers_only() {
         );
         assert!(ctx.blob_path(&b.config_digest()).exists());
 
-        // by id this time
-        ctx.ok(&["rmi", &b.id()]);
+        // by id this time, and by a name of the same image after it (the
+        // name was gone by then: the command failed with the id's removal
+        // saved and unreported, its layers left behind)
+        let out = ctx.ok(&["rmi", &b.id(), &pb.reference, &pb.reference]);
+        assert!(out.stdout.contains("Deleted: "), "{out}");
         assert!(ctx.image_ids().is_empty());
         assert!(
             ctx.layer_dirs().is_empty(),

@@ -104,7 +104,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut messages = Vec::new();
     store.update_index(|index| -> Result<()> {
         for q in &queries {
-            let img = find_image(index, q)?.clone();
+            // Every query was found above, so one that is gone now named an
+            // image an earlier query of this command removed (`rmi -f ID
+            // NAME`, or a name twice): nothing is left to do for it, and
+            // failing here would save half the command's changes unreported.
+            let Ok(img) = find_image(index, q).cloned() else {
+                continue;
+            };
             match reference_of(q, &img) {
                 Some(Ref::Tag(name) | Ref::PulledBy(name)) if refs(&img) > 1 => {
                     messages.push(format!("Untagged: {}", familiar(&name)));
@@ -115,6 +121,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         .for_each(|i| {
                             i.names.retain(|n| *n != name);
                             i.pulled_by_digest.retain(|n| *n != name);
+                            i.digests.retain(|n| *n != name);
                         });
                 }
                 Some(Ref::Digest(d)) if refs(&img) > 0 => {
@@ -126,8 +133,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         .for_each(|i| i.digests.retain(|x| *x != d));
                 }
                 _ => {
-                    let all = img.names.iter().chain(&img.pulled_by_digest);
-                    messages.extend(all.map(|n| format!("Untagged: {}", familiar(n))));
+                    // Names, then repo digests, each once, as docker lists
+                    // what it untags.
+                    let mut all: Vec<&String> = img.names.iter().collect();
+                    for d in img.pulled_by_digest.iter().chain(&img.digests) {
+                        if !all.contains(&d) {
+                            all.push(d);
+                        }
+                    }
+                    messages.extend(all.iter().map(|n| format!("Untagged: {}", familiar(n))));
                     // Checked again under the exclusive lock: a container
                     // made since keeps the image (dangling) too.
                     if containers_using(&store, img.id.hex()).is_empty() {
@@ -141,6 +155,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                             .for_each(|i| {
                                 i.names.clear();
                                 i.pulled_by_digest.clear();
+                                i.digests.clear();
                             });
                     }
                 }
