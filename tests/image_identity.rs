@@ -163,6 +163,13 @@ fn one_config_two_manifests() {
             oci_index_names(&f),
             [(a.reference.clone(), a.manifest_digest.clone())]
         );
+        // By digest: that digest's manifest, though the other is the main
+        // one now (it wrote the main one; found by a review).
+        let d = save(ctx, "d.tar", "oci-archive", &a.by_digest());
+        assert_eq!(
+            oci_index_names(&d),
+            [(String::new(), a.manifest_digest.clone())]
+        );
         let mut want = vec![
             (a.reference.clone(), a.manifest_digest.clone()),
             (b.reference.clone(), b.manifest_digest.clone()),

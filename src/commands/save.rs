@@ -50,6 +50,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 None => items.push(SaveItem {
                     image,
                     names: name.into_iter().collect(),
+                    digest_ref: q
+                        .parse::<Reference>()
+                        .ok()
+                        .and_then(|r| Some(format!("{}@{}", r.name(), r.digest?))),
                 }),
             }
         }

@@ -21,6 +21,9 @@ use std::path::Path;
 pub struct SaveItem<'a> {
     pub image: &'a ImageRecord,
     pub names: Vec<String>,
+    /// The `repo@sha256:…` it was asked for by, if so: an OCI archive then
+    /// holds the manifest of that digest, not the image's main one.
+    pub digest_ref: Option<String>,
 }
 
 /// Writes `items` to `out` as one archive; `out_label` names it in messages.
@@ -226,7 +229,8 @@ fn oci<W: Write>(
     let mut done = HashSet::new();
     let mut descriptors = Vec::new();
     for item in items {
-        // Each name with the manifest it was pulled with; no name, the main one.
+        // Each name with the manifest it was pulled with; no name, the one
+        // of the digest asked for, else the main one.
         let mut views: Vec<(ImageRecord, Vec<&String>)> = Vec::new();
         for n in &item.names {
             let view = item.image.as_pulled(n);
@@ -236,7 +240,11 @@ fn oci<W: Write>(
             }
         }
         if views.is_empty() {
-            views.push((item.image.clone(), vec![]));
+            let view = match &item.digest_ref {
+                Some(r) => item.image.as_pulled(r),
+                None => item.image.clone(),
+            };
+            views.push((view, vec![]));
         }
         for (img, names) in &views {
             oci_image(store, img, names, &mut done, &mut descriptors, b)?;
