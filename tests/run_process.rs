@@ -105,6 +105,23 @@ fn run_starts_with_default_signal_dispositions() {
         assert_eq!(ign.len(), 2, "{out}");
         assert_ne!(ign[0], 0, "the caller ignores: {out}");
         assert_eq!(ign[1], 0, "nothing ignored in the container: {out}");
+        // Detached too: the monitor ignores SIGPIPE (a `run -d` killed
+        // before it reads the answer must not end it), its container not.
+        let id = ctx.ok(&["run", "-d", IMG, "cat", "/proc/self/status"]);
+        let id = id.stdout.trim();
+        ctx.ok(&["wait", id]);
+        let logs = ctx.ok(&["logs", id]);
+        let ign = logs
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap() & !(3 << 31));
+        assert_eq!(
+            ign,
+            Some(0),
+            "nothing ignored in a detached container: {logs}"
+        );
+        ctx.ok(&["rm", id]);
     });
 }
 

@@ -785,6 +785,17 @@ pub fn detach(
             drop(ready_r);
             // The monitor: its own session, stdio away from the terminal.
             let _ = nix::unistd::setsid();
+            // SAFETY: the monitor is single-threaded here (just forked).
+            // A `run -d` killed before it reads the answer must not take
+            // the monitor with it by SIGPIPE (rless restores the default
+            // action at start); the init resets every disposition before
+            // its exec, so the container's process does not inherit this.
+            unsafe {
+                let _ = nix::sys::signal::signal(
+                    nix::sys::signal::Signal::SIGPIPE,
+                    nix::sys::signal::SigHandler::SigIgn,
+                );
+            }
             if let Ok(null) = std::fs::File::open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdin(&null);
             }
