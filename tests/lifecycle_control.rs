@@ -339,6 +339,17 @@ fn lifecycle_start() {
         assert_eq!(ctx.ok(&["wait", "counter"]).stdout, "14\n");
         assert_eq!(state_of(&inspect(ctx, "runner"))["Running"], true);
         ctx.ok(&["stop", "runner"]);
+        // monitor.log stays bounded: a start moves one past 1 MiB aside (it
+        // only grew).
+        let log = container_dir(ctx, &id).join("monitor.log");
+        let mut sh = ctx.command(std::path::Path::new("/bin/sh"));
+        sh.arg("-c")
+            .arg(format!("head -c 2000000 /dev/zero >> {}", log.display()));
+        assert!(common::run_cmd(sh, None, common::CMD_TIMEOUT, &ctx.user.name).success());
+        ctx.ok(&["start", "counter"]);
+        assert_eq!(ctx.ok(&["wait", "counter"]).stdout, "15\n");
+        assert!(fs::metadata(&log).unwrap().len() < 1 << 20);
+        assert!(log.with_file_name("monitor.log.1").exists());
     });
 }
 

@@ -163,6 +163,9 @@ pub struct Args {
     args: Vec<String>,
 }
 
+/// The size past which a start moves `monitor.log` aside.
+const MONITOR_LOG_MAX: u64 = 1 << 20;
+
 /// What the image contributes.
 #[derive(Default)]
 struct ImageDefaults {
@@ -798,6 +801,11 @@ pub fn detach(
             }
             if let Ok(null) = std::fs::File::open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdin(&null);
+            }
+            // Each start appends; past 1 MiB the log moves to monitor.log.1
+            // (replacing the one before), so it stays bounded over restarts.
+            if std::fs::metadata(&log).is_ok_and(|m| m.len() > MONITOR_LOG_MAX) {
+                let _ = std::fs::rename(&log, dir.join("monitor.log.1"));
             }
             if let Ok(f) = std::fs::OpenOptions::new()
                 .create(true)
