@@ -4,8 +4,8 @@ mod common;
 
 use common::oci::{busybox, busybox_layer, compress, Built, Comp, Format, LayerBuilder, Registry};
 use common::{
-    for_each_user, host_arch, inode_times, is_opaque, is_whiteout, other_arch, owner_mode, skip,
-    Mode,
+    for_each_user, host_arch_or_skip, inode_times, is_opaque, is_whiteout, other_arch, owner_mode,
+    skip, Mode,
 };
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -166,11 +166,7 @@ fn pull_quiet_prints_only_the_id() {
 fn pull_multiarch_index_selects_platform() {
     let Some(reg) = Registry::open() else { return };
     let Some(bb) = busybox_layer() else { return };
-    let Some(host) = host_arch() else {
-        skip(&format!(
-            "unknown host architecture {}",
-            std::env::consts::ARCH
-        ));
+    let Some(host) = host_arch_or_skip() else {
         return;
     };
     let other = other_arch();
@@ -220,11 +216,7 @@ fn pull_multiarch_index_selects_platform() {
 #[test]
 fn pull_single_platform_image_checks_platform() {
     let Some(reg) = Registry::open() else { return };
-    let Some(host) = host_arch() else {
-        skip(&format!(
-            "unknown host architecture {}",
-            std::env::consts::ARCH
-        ));
+    let Some(host) = host_arch_or_skip() else {
         return;
     };
     let other = other_arch();

@@ -93,6 +93,18 @@ pub fn host_arch() -> Option<&'static str> {
     }
 }
 
+/// [`host_arch`], or a SKIP line saying the host's is unknown.
+pub fn host_arch_or_skip() -> Option<&'static str> {
+    let arch = host_arch();
+    if arch.is_none() {
+        skip(&format!(
+            "unknown host architecture {}",
+            std::env::consts::ARCH
+        ));
+    }
+    arch
+}
+
 /// An architecture that is not the host's, for platform selection tests.
 pub fn other_arch() -> &'static str {
     if host_arch() == Some("arm64") {
