@@ -177,6 +177,19 @@ fn rmi_removes_unshared_layers_only() {
         let (top_a, top_b) = (hex(&a.diff_ids()[1]), hex(&b.diff_ids()[1]));
         assert_eq!(ctx.layer_dirs(), set([&base, &top_a, &top_b]));
 
+        // A name made of hex digits, the start of a's id, given to b: the
+        // name wins, as in docker (it was taken for a's id prefix, and rmi
+        // deleted a).
+        let hexname = a.id()[..6].to_string();
+        ctx.ok(&["tag", &pb.reference, &hexname]);
+        assert_eq!(ctx.inspect(&hexname)["Id"], b.id());
+        let out = ctx.ok(&["rmi", &hexname]);
+        assert_eq!(
+            out.stdout.trim(),
+            format!("Untagged: {hexname}:latest"),
+            "{out}"
+        );
+        assert_eq!(ctx.image_ids(), set([&a.id(), &b.id()]));
         ctx.ok(&["rmi", &pa.reference]);
         assert_eq!(ctx.image_ids(), set([&b.id()]));
         assert_eq!(

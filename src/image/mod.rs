@@ -29,22 +29,16 @@ pub enum LookupError {
     Ambiguous(String),
 }
 
-/// Finds a local image by id, id prefix, `sha256:` id, name or repo digest.
+/// Finds a local image by name or repo digest, else by id, id prefix or
+/// `sha256:` id.
 pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, LookupError> {
-    let bare = query.strip_prefix("sha256:").unwrap_or(query);
-    if bare.len() >= 3 && bare.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let hits: Vec<_> = index
-            .images
-            .iter()
-            .filter(|i| i.id.hex().starts_with(bare))
-            .collect();
-        match hits[..] {
-            [one] => return Ok(one),
-            [] => {}
-            _ => return Err(LookupError::Ambiguous(query.into())),
-        }
-    }
-    if let Ok(r) = query.parse::<Reference>() {
+    // Names first, as docker looks them up: a name made of hex digits
+    // (`cafe`, `1234`) is that name, not a prefix of another image's id.
+    if let Some(r) = query
+        .parse::<Reference>()
+        .ok()
+        .filter(|_| !query.starts_with("sha256:"))
+    {
         let by_digest = r.digest.as_ref().map(|d| format!("{}@{d}", r.name()));
         let by_tag = r.tagged_name();
         let hit = index.images.iter().find(|i| match &by_digest {
@@ -62,6 +56,19 @@ pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, 
         });
         if let Some(hit) = hit {
             return Ok(hit);
+        }
+    }
+    let bare = query.strip_prefix("sha256:").unwrap_or(query);
+    if bare.len() >= 3 && bare.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hits: Vec<_> = index
+            .images
+            .iter()
+            .filter(|i| i.id.hex().starts_with(bare))
+            .collect();
+        match hits[..] {
+            [one] => return Ok(one),
+            [] => {}
+            _ => return Err(LookupError::Ambiguous(query.into())),
         }
     }
     Err(LookupError::NotFound(query.into()))
