@@ -624,3 +624,46 @@ fn lifecycle_killed_command_takes_its_userns_child() {
         assert!(ctx.image_ids().is_empty());
     });
 }
+
+/// `run -d` returns while its container runs though its caller has a pipe
+/// on another descriptor (a shell's `3>&1 | cat`, bats' fd 3): the monitor
+/// keeps nothing of the caller's, where it kept every descriptor and the
+/// caller waited for the container's end.
+#[test]
+fn lifecycle_detached_keeps_no_caller_descriptors() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_detached_keeps_no_caller_descriptors", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let mut sh = ctx.command(Path::new("/bin/sh"));
+        sh.arg("-c").arg(format!(
+            "{{ {} --root {} run -d --name held {IMG} sleep 600 9</etc/hostname; }} 3>&1 | cat",
+            common::rless_bin().display(),
+            ctx.root.display()
+        ));
+        let out = run_cmd(sh, None, Duration::from_secs(60), &ctx.user.name);
+        assert!(
+            out.success(),
+            "run -d must return while its container runs: {out}"
+        );
+        let id = out.stdout.trim().to_string();
+        let st: serde_json::Value =
+            serde_json::from_slice(&fs::read(container_dir(ctx, &id).join("state.json")).unwrap())
+                .unwrap();
+        let monitor = st["monitor_pid"].as_i64().unwrap();
+        let held: Vec<String> = fs::read_dir(format!("/proc/{monitor}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| fs::read_link(e.path()).ok())
+            .map(|l| l.display().to_string())
+            .filter(|l| l == "/etc/hostname")
+            .collect();
+        assert!(
+            held.is_empty(),
+            "the monitor keeps the caller's fd 9: {held:?}"
+        );
+        ctx.ok(&["rm", "-f", "held"]);
+    });
+}

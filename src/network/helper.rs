@@ -170,6 +170,10 @@ pub fn main(root: &Path, in_userns: bool, ids: &IdMode) -> i32 {
         }
     }
     let _ = nix::unistd::setsid();
+    // Started by a command that may hold other descriptors of its caller's
+    // (a shell's `3>&1`): kept, they would hold the caller's pipes open for
+    // as long as the helper lives.
+    crate::runtime::close_fds_except(&[]);
     match run(root, in_userns, ids) {
         Ok(()) => 0,
         Err(e) => {

@@ -170,10 +170,8 @@ impl Bound {
 impl Bound {
     /// In the forwarder: closes every descriptor it inherited from the
     /// monitor but stdio and its sockets (the monitor may hold /dev/fuse,
-    /// the container's log and terminal, which must not stay open in a
-    /// process that outlives none of them usefully). Nothing of the
-    /// monitor's is dropped in the forwarder, which ends by `exit`, so no
-    /// descriptor is closed twice.
+    /// the container's log and terminal, and the `run -d` answer pipe,
+    /// which must not stay open in it).
     fn close_other_fds(&self) {
         use std::os::fd::AsRawFd;
         let keep: Vec<i32> = self
@@ -182,18 +180,7 @@ impl Bound {
             .map(|(_, l)| l.as_raw_fd())
             .chain(self.udp.iter().map(|(_, s)| s.as_raw_fd()))
             .collect();
-        let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for fd in open.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
-            // Closing a number that is not open (the listing's own
-            // descriptor, gone with it) is EBADF, harmless.
-            let _ = nix::unistd::close(fd);
-        }
+        crate::runtime::close_fds_except(&keep);
     }
 }
 

@@ -214,6 +214,12 @@ pub fn fork_process() -> std::io::Result<Option<nix::unistd::Pid>> {
     sys::fork()
 }
 
+/// Closes every inherited descriptor from 3 up but `keep` (a detached
+/// process right after its fork).
+pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
+    sys::close_fds_except(keep)
+}
+
 /// Stage 1 and 2 only: after this, the caller is the monitor, inside the
 /// user namespace. Split from [`start`] so the caller can do store work
 /// (such as removing the container) with the namespace's ids afterwards.

@@ -179,7 +179,8 @@ pub fn set_window_size(fd: BorrowedFd<'_>, ws: &nix::libc::winsize) -> io::Resul
 }
 
 /// Closes every descriptor from 3 up except those in `keep`, so nothing of
-/// the monitor's (store locks, logs, pipes) leaks into the container.
+/// the monitor's (store locks, logs, pipes) leaks into the container, and
+/// nothing of the caller's into a detached monitor or helper.
 pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return;
@@ -190,10 +191,12 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
         .filter(|fd| *fd > 2 && !keep.contains(fd))
         .collect();
     for fd in fds {
-        // SAFETY: the init owns no Rust object wrapping these descriptors
-        // (they were inherited through clone from the monitor's tables, and
-        // the ones the init uses are in `keep`). The listing's own handle is
-        // closed already, so that one number gives EBADF, which libc's close
+        // SAFETY: callers (the init, a freshly forked monitor, forwarder or
+        // network helper) own no Rust object wrapping these descriptors
+        // that they will use or drop: what they inherited through fork or
+        // clone stays unused in the copied memory until they exit, and the
+        // ones they use are in `keep`. The listing's own handle is closed
+        // already, so that one number gives EBADF, which libc's close
         // reports without harm and we ignore.
         unsafe { nix::libc::close(fd) };
     }

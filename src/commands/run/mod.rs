@@ -788,6 +788,13 @@ pub fn detach(
             drop(ready_r);
             // The monitor: its own session, stdio away from the terminal.
             let _ = nix::unistd::setsid();
+            // Nothing of the caller's but stdio and the answer pipe: a
+            // descriptor such as a shell's `3>&1` kept by the monitor made
+            // the caller's pipe last as long as the container.
+            {
+                use std::os::fd::AsRawFd;
+                rless::runtime::close_fds_except(&[ready_w.as_raw_fd()]);
+            }
             // SAFETY: the monitor is single-threaded here (just forked).
             // A `run -d` killed before it reads the answer must not take
             // the monitor with it by SIGPIPE (rless restores the default
