@@ -521,7 +521,8 @@ fn lifecycle_rmi_of_image_in_use() {
         let images = ctx.image_ids();
         run_sh(ctx, &["--name", "user"], &format!("echo ready; {FOREVER}"));
         wait_log(ctx, "user", "ready");
-        for force in [&["rmi", IMG][..], &["rmi", "-f", IMG]] {
+        let id_of_image = images.iter().next().unwrap().clone();
+        for force in [&["rmi", IMG][..], &["rmi", "-f", &id_of_image]] {
             let out = ctx.rless(force);
             assert_eq!(
                 out.code,
@@ -532,6 +533,15 @@ fn lifecycle_rmi_of_image_in_use() {
             assert_eq!(ctx.image_ids(), images, "{force:?} changed the images");
             assert_eq!(ctx.layer_dirs(), layers, "{force:?} removed layers");
         }
+        // By name, -f untags it (docker's rule): the image stays, in use.
+        let out = ctx.ok(&["rmi", "-f", IMG]);
+        assert!(
+            out.stdout.contains("Untagged") && !out.stdout.contains("Deleted"),
+            "{out}"
+        );
+        assert_eq!(ctx.image_ids(), images, "the image stays");
+        assert_eq!(ctx.layer_dirs(), layers, "its layers stay");
+        ctx.ok(&["tag", &id_of_image, IMG]);
         let out = ctx.ok(&["exec", "user", "ls", "/bin/busybox"]);
         assert!(out.stdout.contains("busybox"), "{out}");
         // One name of several may go, in use or not (docker untags it).

@@ -9,8 +9,8 @@
 //! An image a container uses is never deleted, since the container's root
 //! filesystem stacks its layers. Without `-f` that is an error; with `-f`
 //! (docker's rule) its names go and the image stays, dangling, until its
-//! containers are gone, and a running container's image is an error even
-//! with `-f`.
+//! containers are gone. By id, a running container's image is an error
+//! even with `-f`.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -75,7 +75,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             continue;
         }
         let users = containers_using(&store, img.id.hex());
-        if let Some(live) = users.iter().find(|u| u.live) {
+        // A running container's image can only lose a name, by force
+        // (docker untags it and keeps the image).
+        if let Some(live) = users
+            .iter()
+            .find(|u| u.live)
+            .filter(|_| !(a.force && by_name))
+        {
             bail!(
                 "image {q} is in use by running container {} (cannot be forced); stop and remove it first",
                 live.id
