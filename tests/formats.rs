@@ -105,6 +105,11 @@ fn format_templates() {
                 "{filter}: {out}"
             );
         }
+        // A filter alone lists running containers only, as docker (any
+        // filter listed stopped ones too); status= and -a list all.
+        assert_eq!(ctx.ok(&["ps", "-q", "--filter", "name=done"]).stdout, "");
+        let out = ctx.ok(&["ps", "-aq", "--filter", "name=done"]);
+        assert_eq!(out.stdout.trim(), &done[..12]);
         // Label filters must all hold (other keys given twice are either).
         let both = [
             "ps",

@@ -178,6 +178,27 @@ fn net_random_host_port() {
         assert!(out.stderr.contains("no free host port"), "{out}");
         one_error(&ctx.rless(&["inspect", "none-free"]));
         ctx.ok(&["rm", "-f", "rng"]);
+        // Two ports from one range get two ports of it (both got the first).
+        let spec2 = format!("127.0.0.1:{base}-{}:81", base + 2);
+        let two = [
+            "run", "-d", "--name", "rng2", "-p", &spec, "-p", &spec2, IMG,
+        ];
+        ctx.ok(&[&two[..], &web].concat());
+        let mut p: Vec<String> = ctx
+            .ok(&["port", "rng2"])
+            .stdout
+            .lines()
+            .map(String::from)
+            .collect();
+        p.sort();
+        assert_eq!(
+            p,
+            [
+                format!("80/tcp -> 127.0.0.1:{}", base + 1),
+                format!("81/tcp -> 127.0.0.1:{}", base + 2)
+            ]
+        );
+        ctx.ok(&["rm", "-f", "rng2"]);
         drop(blocker);
     });
 }
@@ -316,7 +337,26 @@ fn net_modes_and_generated_files() {
             out.stdout.contains("nameserver 192.0.2.53") && out.stdout.contains("192.0.2.7\tdb"),
             "{out}"
         );
-        assert!(out.stdout.contains("10.0.2.2\tgw"), "host-gateway: {out}");
+        let gw = common::host_gateway();
+        assert!(
+            out.stdout.contains(&format!("{gw}\tgw")),
+            "host-gateway: {out}"
+        );
+        // The user's entry for a name of the host wins over rless's own.
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--add-host",
+            "host.docker.internal:192.0.2.9",
+            IMG,
+            "cat",
+            "/etc/hosts",
+        ]);
+        let first = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("host.docker.internal"));
+        assert_eq!(first, Some("192.0.2.9\thost.docker.internal"), "{out}");
         // With the host's network, the host's name, which resolves.
         let name = ["cat", "/proc/sys/kernel/hostname"];
         let out = ctx.ok(&[&["run", "--rm", "--network", "host", IMG][..], &name].concat());

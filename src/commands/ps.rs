@@ -198,7 +198,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     for c in all.iter().cloned() {
         let dir = container::containers_dir(&store).join(c.id.as_str());
         let s = container::read_state(&dir);
-        if !(a.all || s.live() || !filters.is_empty() || last.is_some()) {
+        // As docker: stopped ones only with -a, -n/-l, or a status filter.
+        let status_filter = filters.iter().any(|(k, _)| k == "status");
+        if !(a.all || s.live() || status_filter || last.is_some()) {
             continue;
         }
         // As docker: filters with the same key are alternatives, different

@@ -51,8 +51,18 @@ fn is_zero(n: &u16) -> bool {
 /// between this and the container's start fails the start as any port in
 /// use does.
 pub fn pick_host_ports(ports: &mut [Publish]) -> Result<(), String> {
+    // Ports this call gave out: free on the host until the container binds
+    // them, but not free for the next range (`-p R:80 -p R:81`).
+    let mut taken: Vec<(bool, IpAddr, u16)> = ports
+        .iter()
+        .filter(|p| p.host_port_last <= p.host_port && p.host_port != 0)
+        .map(|p| (p.udp, p.host_ip, p.host_port))
+        .collect();
     for p in ports.iter_mut().filter(|p| p.host_port_last > p.host_port) {
         let free = (p.host_port..=p.host_port_last).find(|&port| {
+            if taken.contains(&(p.udp, p.host_ip, port)) {
+                return false;
+            }
             let addr = std::net::SocketAddr::new(p.host_ip, port);
             if p.udp {
                 std::net::UdpSocket::bind(addr).is_ok()
@@ -71,6 +81,7 @@ pub fn pick_host_ports(ports: &mut [Publish]) -> Result<(), String> {
         };
         p.host_port = port;
         p.host_port_last = 0;
+        taken.push((p.udp, p.host_ip, port));
     }
     Ok(())
 }
