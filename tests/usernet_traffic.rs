@@ -163,15 +163,32 @@ fn usernet_isolation_internal_and_outbound() {
         // Outbound through the network's netstack: the host's loopback.
         let out = sh(ctx, "red", &format!("nc -w 5 10.0.2.2 {port} </dev/null"));
         assert!(out.stdout.contains("host-says-hi"), "{out}");
-        // The same by docker's names: host-gateway and host.docker.internal
-        // (host-gateway was refused on user networks).
-        let script =
-            format!("nc -w 5 gw {port} </dev/null; nc -w 5 host.docker.internal {port} </dev/null");
+        // docker's names for the host, host-gateway and host.docker.internal,
+        // reach a service on all of its addresses from any network (they
+        // were refused on user networks, then were 10.0.2.2, which reaches
+        // only the host's loopback and only with allow_host_loopback).
+        let all = TcpListener::bind("0.0.0.0:0").unwrap();
+        let any_port = all.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for c in all.incoming().flatten() {
+                use std::io::Write;
+                let _ = (&c).write_all(b"host-says-hi\n");
+            }
+        });
+        // Without a route out, rless falls back to 10.0.2.2.
+        let net = if common::host_gateway() == "10.0.2.2" {
+            "red"
+        } else {
+            "blue"
+        };
+        let script = format!(
+            "nc -w 5 gw {any_port} </dev/null; nc -w 5 host.docker.internal {any_port} </dev/null"
+        );
         let out = ctx.ok(&[
             "run",
             "--rm",
             "--network",
-            "red",
+            net,
             "--add-host",
             "gw:host-gateway",
             IMG,

@@ -93,6 +93,17 @@ pub fn host_arch() -> Option<&'static str> {
     }
 }
 
+/// The host's address as rless gives it for host-gateway: the source
+/// address of the default route (10.0.2.2 without one).
+pub fn host_gateway() -> String {
+    let out = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").and_then(|()| s.local_addr()));
+    match out {
+        Ok(a) if !a.ip().is_loopback() && !a.ip().is_unspecified() => a.ip().to_string(),
+        _ => "10.0.2.2".to_string(),
+    }
+}
+
 /// [`host_arch`], or a SKIP line saying the host's is unknown.
 pub fn host_arch_or_skip() -> Option<&'static str> {
     let arch = host_arch();

@@ -23,6 +23,9 @@ pub const FUNCS: &[(&str, gtmpl::Func)] = &[
     ("len", f_len),
 ];
 
+/// The largest width or precision `printf` honours.
+const MAX_WIDTH: usize = 4096;
+
 /// Go's `%v` of a value.
 pub fn go_text(v: &Value) -> String {
     match v {
@@ -203,13 +206,15 @@ fn f_printf(args: &[Value]) -> Result<Value, FuncError> {
             }
             chars.next();
         }
+        // Widths and precisions are capped: a huge one would overflow, or
+        // pad gigabytes.
         let number = |chars: &mut std::iter::Peekable<std::str::Chars>| {
-            let mut n = None;
+            let mut n: Option<usize> = None;
             while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                n = Some(n.unwrap_or(0) * 10 + d as usize);
+                n = Some((n.unwrap_or(0).saturating_mul(10)).saturating_add(d as usize));
                 chars.next();
             }
-            n
+            n.map(|n| n.min(MAX_WIDTH))
         };
         let width = number(&mut chars);
         let precision = if chars.peek() == Some(&'.') {
@@ -332,6 +337,13 @@ mod tests {
             "1.50 ff x"
         );
         assert_eq!(printf(vec![s("%d")]), "%!d(MISSING)");
+        // Huge widths neither overflow nor pad without end.
+        let huge = printf(vec![
+            s("%99999999999999999999999d|%.99999999999999999999f"),
+            n.clone(),
+            n.clone(),
+        ]);
+        assert!(huge.len() < 3 * MAX_WIDTH, "{}", huge.len());
         assert_eq!(
             go_text(&f_print(&[n.clone(), n.clone(), s("x"), n.clone()]).unwrap()),
             "42 42x42"

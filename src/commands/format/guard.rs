@@ -4,13 +4,18 @@
 //! gtmpl 0.7 loops forever on an action left open at the end of the text
 //! (`{{ .ID `) and on a short `\x`/`\u` escape in a string, panics on a
 //! non-ASCII character in an action outside a string, overflows the stack
-//! on a template that calls itself, and runs the `else` of a `range` even
+//! on a template that calls itself or nests a few hundred levels deep, and
+//! runs the `else` of a `range` even
 //! when the list is not empty. [`actions`] finds the actions and refuses
 //! all of these with a one-line error; [`print_as_go`] also pipes every
 //! action that prints through `_go` ([`super::funcs`]).
 
 use anyhow::{bail, Result};
 use std::ops::Range;
+
+/// How deep parentheses and blocks may nest: gtmpl recurses for each level
+/// and overflowed its stack at a few hundred.
+const MAX_DEPTH: usize = 100;
 
 /// The insides of the template's actions (between `{{` and `}}`), as
 /// byte ranges, each checked. Strings and comments are skipped as wholes,
@@ -22,9 +27,21 @@ pub fn actions(t: &str) -> Result<Vec<Range<usize>>> {
     while let Some(open) = t[i..].find("{{").map(|k| k + i) {
         let mut k = open + 2;
         let mut closed = false;
+        let mut depth = 0usize;
         while k < b.len() {
             match b[k] {
                 q @ (b'"' | b'`' | b'\'') => k = string_end(t, k, q)?,
+                b'(' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        bail!("template: parentheses nested deeper than {MAX_DEPTH}");
+                    }
+                    k += 1;
+                }
+                b')' => {
+                    depth = depth.saturating_sub(1);
+                    k += 1;
+                }
                 b'/' if b.get(k + 1) == Some(&b'*') => {
                     k = t[k + 2..].find("*/").map_or(b.len(), |e| k + 2 + e + 2);
                 }
@@ -109,7 +126,12 @@ pub fn print_as_go(t: &str) -> Result<String> {
             "define" | "template" | "block" => {
                 bail!("template: {first} is not supported in --format")
             }
-            "if" | "range" | "with" => blocks.push(first),
+            "if" | "range" | "with" => {
+                blocks.push(first);
+                if blocks.len() > MAX_DEPTH {
+                    bail!("template: blocks nested deeper than {MAX_DEPTH}");
+                }
+            }
             "end" => {
                 blocks.pop();
             }
@@ -153,6 +175,8 @@ mod tests {
 
     #[test]
     fn what_gtmpl_cannot_run_is_refused() {
+        let parens = format!("{{{{{}.A{}}}}}", "(".repeat(300), ")".repeat(300));
+        let ifs = "{{if .A}}".repeat(300);
         for t in [
             r#"{{ "\x" }}"#,
             r#"{{ "\u12" }}"#,
@@ -162,6 +186,8 @@ mod tests {
             "{{$é := 1}}",
             r#"{{define "t"}}{{template "t" .}}{{end}}"#,
             "{{range .A}}x{{else}}y{{end}}",
+            &parens,
+            &ifs,
         ] {
             assert!(print_as_go(t).is_err(), "{t}");
         }

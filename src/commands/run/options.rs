@@ -336,6 +336,22 @@ pub(super) fn user_networks(
     Ok(out)
 }
 
+/// The host's own address as a container on a userspace network reaches
+/// it: the source address of the host's default route, as podman's
+/// host.containers.internal (a service listening on all of the host's
+/// addresses answers there; netstack's 10.0.2.2 reaches the host's
+/// loopback only with allow_host_loopback). 10.0.2.2 on a host with no
+/// route out. No packet is sent: connecting a UDP socket only picks the
+/// route.
+fn host_address() -> String {
+    let out = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").and_then(|()| s.local_addr()));
+    match out {
+        Ok(a) if !a.ip().is_loopback() && !a.ip().is_unspecified() => a.ip().to_string(),
+        _ => "10.0.2.2".to_string(),
+    }
+}
+
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
 pub(super) fn write_generated_files(
     dir: &Path,
@@ -355,34 +371,41 @@ pub(super) fn write_generated_files(
         } else {
             String::new()
         };
-        let mut h =
-            format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}");
-        // The host, through the container's netstack (a user network's
-        // routes there too).
-        if slirp || !user_nets.is_empty() {
-            h.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
-        }
-        h
+        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own}")
     } else {
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    };
+    // docker's host-gateway: the address the container reaches the host at.
+    let gateway = if slirp || !user_nets.is_empty() {
+        Some(host_address())
+    } else if !private_network {
+        Some("127.0.0.1".to_string())
+    } else {
+        None
     };
     for entry in add_host {
         let (host, ip) = entry
             .split_once(':')
             .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
         // docker's name for the address the host has for the container.
-        let ip = match ip {
-            "host-gateway" if slirp || !user_nets.is_empty() => "10.0.2.2",
-            "host-gateway" if !private_network => "127.0.0.1",
-            "host-gateway" => bail!(
+        let ip = match (ip, &gateway) {
+            ("host-gateway", Some(g)) => g.as_str(),
+            ("host-gateway", None) => bail!(
                 "--add-host {entry:?}: host-gateway needs a network (slirp, the default, a user-defined one, or host)"
             ),
-            ip => ip,
+            (ip, _) => ip,
         };
         ip.parse::<std::net::IpAddr>().map_err(|_| {
             anyhow::anyhow!("invalid --add-host {entry:?}: {ip:?} is not an IP address")
         })?;
         hosts.push_str(&format!("{ip}\t{host}\n"));
+    }
+    // The host's names after the user's entries, which win (the first
+    // match is taken).
+    if let (Some(g), true) = (&gateway, slirp || !user_nets.is_empty()) {
+        hosts.push_str(&format!(
+            "{g}\thost.containers.internal host.docker.internal\n"
+        ));
     }
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let search: String = host_resolv
