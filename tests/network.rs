@@ -68,6 +68,9 @@ fn net_published_port_keeps_client_address() {
         let host_port = r#"{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}"#;
         let p = ctx.ok(&["inspect", "-f", host_port, "web"]);
         assert_eq!(p.stdout.trim(), port.to_string(), "{p}");
+        let asked = r#"{{(index (index .HostConfig.PortBindings "80/tcp") 0).HostPort}}"#;
+        let p = ctx.ok(&["inspect", "-f", asked, "web"]);
+        assert_eq!(p.stdout.trim(), port.to_string(), "{p}");
         for (filter, found) in [
             ("publish=80", true),
             ("publish=80/tcp", true),

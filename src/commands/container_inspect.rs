@@ -142,7 +142,9 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
                 )),
                 _ => None,
             }).collect::<Vec<_>>(),
-            "PortBindings": port_bindings(sp),
+            "PortBindings": port_map(
+                sp.slirp.iter().flat_map(|sl| &sl.ports).chain(sp.user_networks.iter().flat_map(|u| &u.ports))
+            ),
             // --privileged: every capability and no seccomp filter.
             "Privileged": sp.process.caps.names() == rless::runtime::caps::CapSet::all().names()
                 && matches!(sp.process.seccomp, rless::runtime::SeccompMode::Unconfined),
@@ -168,24 +170,32 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "Gateway": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.2" } else { "" },
             "IPAddress": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.100".to_string() } else { s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default() },
             "Networks": networks(spec.as_ref(), &s),
-            "Ports": ports(&s),
+            "Ports": port_map(s.ports.iter()),
         },
         "LogPath": container::logs::log_path(dir),
     })
 }
 
-/// docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
-fn ports(s: &container::ContainerState) -> serde_json::Value {
+/// docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`, for
+/// the ports bound (`NetworkSettings.Ports`) or asked for
+/// (`HostConfig.PortBindings`, where any host port is "").
+fn port_map<'a>(
+    ports: impl Iterator<Item = &'a rless::runtime::network::Publish>,
+) -> serde_json::Value {
     let mut map = serde_json::Map::new();
-    for p in &s.ports {
+    for p in ports {
         let key = format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" });
-        let binding = serde_json::json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()});
-        match map.entry(key).or_insert_with(|| serde_json::json!([])) {
-            serde_json::Value::Array(a) => a.push(binding),
-            _ => unreachable!("every entry is a list"),
+        let host_port = match p.host_port {
+            0 => String::new(),
+            n => n.to_string(),
+        };
+        let binding = serde_json::json!({"HostIp": p.host_ip.to_string(), "HostPort": host_port});
+        if let serde_json::Value::Array(a) = map.entry(key).or_insert_with(|| serde_json::json!([]))
+        {
+            a.push(binding);
         }
     }
-    serde_json::Value::Object(map)
+    map.into()
 }
 
 /// docker's `{"Name": "on-failure", "MaximumRetryCount": 3}`.
@@ -237,29 +247,4 @@ fn networks(
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
-}
-
-/// docker's `HostConfig.PortBindings`: the ports as asked for (host port
-/// empty when any was asked for).
-fn port_bindings(sp: &rless::runtime::ContainerSpec) -> serde_json::Value {
-    let asked = sp
-        .slirp
-        .iter()
-        .flat_map(|sl| &sl.ports)
-        .chain(sp.user_networks.iter().flat_map(|u| &u.ports));
-    let mut map = serde_json::Map::new();
-    for p in asked {
-        let key = format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" });
-        let host_port = if p.host_port == 0 {
-            String::new()
-        } else {
-            p.host_port.to_string()
-        };
-        let binding = serde_json::json!({"HostIp": p.host_ip.to_string(), "HostPort": host_port});
-        if let serde_json::Value::Array(a) = map.entry(key).or_insert_with(|| serde_json::json!([]))
-        {
-            a.push(binding);
-        }
-    }
-    map.into()
 }
