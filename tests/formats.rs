@@ -375,7 +375,10 @@ fn system_df_counts_images_containers_and_volumes() {
         assert!(table.stdout.starts_with("TYPE"), "{table}");
         let v = ctx.ok(&["version", "--format", "json"]);
         let v: Value = serde_json::from_str(&v.stdout).unwrap();
-        assert_eq!(v["Version"], env!("CARGO_PKG_VERSION"), "{v}");
+        assert_eq!(v["Client"]["Version"], env!("CARGO_PKG_VERSION"), "{v}");
+        // The template scripts use with docker and podman.
+        let v = ctx.ok(&["version", "--format", "{{.Client.Version}}"]);
+        assert_eq!(v.stdout.trim(), env!("CARGO_PKG_VERSION"), "{v}");
 
         ctx.ok(&["rm", "writer"]);
         let rows = df(ctx);
