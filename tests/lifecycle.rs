@@ -485,7 +485,22 @@ fn lifecycle_inspect_ps_filters() {
         // A container made right after (within the same second, which
         // ordered them at random, found by a bug hunt): -l, -n, before=,
         // since=, volume=.
-        let late = run_d(ctx, &["--name", "late", "-v", "fvol:/data", IMG, "true"]);
+        let bind = ctx.work.join("bsrc");
+        fs::create_dir_all(&bind).unwrap();
+        let bind_spec = format!("{}:/bsrc", bind.display());
+        let late = run_d(
+            ctx,
+            &[
+                "--name",
+                "late",
+                "-v",
+                "fvol:/data",
+                "-v",
+                &bind_spec,
+                IMG,
+                "true",
+            ],
+        );
         ctx.ok(&["wait", &late]);
         let out = ctx.ok(&["ps", "-l", "-q", "--no-trunc"]);
         assert_eq!(out.stdout, format!("{late}\n"), "{out}");
@@ -498,7 +513,8 @@ fn lifecycle_inspect_ps_filters() {
             ids_of(&["--filter", "before=late"]),
             BTreeSet::from([web1.clone(), other.clone(), web2.clone()])
         );
-        for v in ["volume=fvol", "volume=/data"] {
+        let by_source = format!("volume={}", bind.display());
+        for v in ["volume=fvol", "volume=/data", "volume=/bsrc", &by_source] {
             assert_eq!(
                 ids_of(&["--filter", v]),
                 BTreeSet::from([late.clone()]),

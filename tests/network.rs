@@ -76,6 +76,8 @@ fn net_published_port_keeps_client_address() {
             ("publish=80/tcp", true),
             ("publish=80/udp", false),
             ("publish=81", false),
+            ("publish=79-81", true),
+            ("publish=81-90", false),
             ("network=slirp", true),
             ("network=host", false),
         ] {

@@ -155,17 +155,26 @@ fn matches(
         // A volume by name, or any mount by its path in the container.
         "volume" => c.mounts.iter().any(|m| match m {
             MountOp::Volume { name, target, .. } => name == v || target.as_os_str() == v,
-            MountOp::Bind { target, .. } | MountOp::Tmpfs { target, .. } => target.as_os_str() == v,
+            MountOp::Bind { source, target, .. } => {
+                source.as_os_str() == v || target.as_os_str() == v
+            }
+            MountOp::Tmpfs { target, .. } => target.as_os_str() == v,
             _ => false,
         }),
         "network" => {
             container::read_spec(dir).is_ok_and(|sp| sp.network_names().iter().any(|n| n == v))
         }
-        // `publish=80`, `publish=8080/tcp`: a published container port.
+        // `publish=80`, `publish=8080/tcp`, `publish=80-90`: a published
+        // container port.
         "publish" => {
-            let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+            let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+            let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
+            let (Ok(first), Ok(last)) = (first.parse::<u16>(), last.parse::<u16>()) else {
+                bail!("bad filter publish={v}: use PORT[-PORT][/PROTO]");
+            };
             s.ports.iter().any(|p| {
-                p.container_port.to_string() == port && (if p.udp { "udp" } else { "tcp" }) == proto
+                (first..=last).contains(&p.container_port)
+                    && (if p.udp { "udp" } else { "tcp" }) == proto
             })
         }
         other => bail!(
