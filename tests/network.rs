@@ -204,6 +204,29 @@ fn net_random_host_port() {
             ]
         );
         ctx.ok(&["rm", "-f", "rng2"]);
+        // The port is picked at each start, as docker does: two containers
+        // made with one range both run (both were given its first port when
+        // made, and the second could not start), and the range is kept.
+        for name in ["made1", "made2"] {
+            ctx.ok(&[&["create", "--name", name, "-p", &spec, IMG][..], &web].concat());
+        }
+        let mut got = Vec::new();
+        for name in ["made1", "made2"] {
+            ctx.ok(&["start", name]);
+            got.push(ctx.ok(&["port", name, "80"]).stdout.trim().to_string());
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                format!("127.0.0.1:{}", base + 1),
+                format!("127.0.0.1:{}", base + 2)
+            ]
+        );
+        let asked = r#"{{(index (index .HostConfig.PortBindings "80/tcp") 0).HostPort}}"#;
+        let out = ctx.ok(&["inspect", "-f", asked, "made1"]);
+        assert_eq!(out.stdout.trim(), format!("{base}-{}", base + 2), "{out}");
+        ctx.ok(&["rm", "-f", "made1", "made2"]);
         drop(blocker);
     });
 }

@@ -178,16 +178,18 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
 
 /// docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`, for
 /// the ports bound (`NetworkSettings.Ports`) or asked for
-/// (`HostConfig.PortBindings`, where any host port is "").
+/// (`HostConfig.PortBindings`, where any host port is "" and a range
+/// `8000-8010`).
 fn port_map<'a>(
     ports: impl Iterator<Item = &'a rless::runtime::network::Publish>,
 ) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for p in ports {
         let key = format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" });
-        let host_port = match p.host_port {
-            0 => String::new(),
-            n => n.to_string(),
+        let host_port = match (p.host_port, p.host_port_last) {
+            (0, _) => String::new(),
+            (first, last) if last > first => format!("{first}-{last}"),
+            (n, _) => n.to_string(),
         };
         let binding = serde_json::json!({"HostIp": p.host_ip.to_string(), "HostPort": host_port});
         if let serde_json::Value::Array(a) = map.entry(key).or_insert_with(|| serde_json::json!([]))

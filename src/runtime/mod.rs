@@ -411,7 +411,11 @@ pub fn spawn(
         _ => None,
     };
     let published = match &spec.user_networks {
-        Some(u) => Some(crate::network::publish::bind(&u.ports)?),
+        Some(u) => {
+            let mut ports = u.ports.clone();
+            network::pick_host_ports(&mut ports).map_err(network::NetworkError::NoFreePort)?;
+            Some(crate::network::publish::bind(&ports)?)
+        }
         None => None,
     };
     let (net_here, net_there) = if net.is_some() || spec.user_networks.is_some() {

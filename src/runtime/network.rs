@@ -47,9 +47,9 @@ fn is_zero(n: &u16) -> bool {
 }
 
 /// Gives each port published with a host range (`-p 8000-8010:80`) the
-/// first port of its range that is free now, as docker does. A port taken
-/// between this and the container's start fails the start as any port in
-/// use does.
+/// first port of its range that is free now, as docker does at each start
+/// (the spec keeps the range). A port taken between this and the bind
+/// fails the start as any port in use does.
 pub fn pick_host_ports(ports: &mut [Publish]) -> Result<(), String> {
     // Ports this call gave out: free on the host until the container binds
     // them, but not free for the next range (`-p R:80 -p R:81`).
@@ -154,6 +154,8 @@ pub enum NetworkError {
     },
     #[error("the {0} thread panicked")]
     Panicked(&'static str),
+    #[error("{0}")]
+    NoFreePort(String),
 }
 
 /// Host ports bound, waiting for the container's TAP.
@@ -181,8 +183,10 @@ impl Network {
             port_driver: spec.port_driver.into(),
             ..Default::default()
         };
-        config.ports = spec
-            .ports
+        // A host range gives the first port of it free now, at each start.
+        let mut ports = spec.ports.clone();
+        pick_host_ports(&mut ports).map_err(NetworkError::NoFreePort)?;
+        config.ports = ports
             .iter()
             .map(|p| netstack::PortForward {
                 proto: if p.udp {

@@ -406,14 +406,6 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             }
         }
     }
-    for ports in slirp
-        .as_mut()
-        .map(|s| &mut s.ports)
-        .into_iter()
-        .chain([&mut user_ports])
-    {
-        rless::runtime::network::pick_host_ports(ports).map_err(|m| anyhow::anyhow!(m))?;
-    }
 
     let (entrypoint, cmd) = match &a.entrypoint {
         Some(e) if e.is_empty() => (vec![], rest),
