@@ -84,6 +84,14 @@ fn net_published_port_keeps_client_address() {
             let out = ctx.ok(&["ps", "-q", "--filter", filter]);
             assert_eq!(!out.stdout.trim().is_empty(), found, "{filter}: {out}");
         }
+        // Stopped, it has no ports or address, as docker (the last run's
+        // showed), and still asks for its port.
+        ctx.ok(&["stop", "-t", "1", "web"]);
+        let now = "{{json .NetworkSettings.Ports}}|{{.NetworkSettings.IPAddress}}|{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}";
+        let p = ctx.ok(&["inspect", "-f", now, "web"]);
+        assert_eq!(p.stdout.trim(), "{}||", "{p}");
+        let p = ctx.ok(&["inspect", "-f", asked, "web"]);
+        assert_eq!(p.stdout.trim(), port.to_string(), "{p}");
         // The port is released when the container stops.
         ctx.ok(&["rm", "-f", "web"]);
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -168,9 +168,15 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "GraphDriver": {"Name": driver, "Data": graph},
         "NetworkSettings": {
             "Gateway": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.2" } else { "" },
-            "IPAddress": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.100".to_string() } else { s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default() },
+            "IPAddress": match (s.running(), spec.as_ref().is_some_and(|sp| sp.slirp.is_some())) {
+                (false, _) => String::new(),
+                (true, true) => "10.0.2.100".to_string(),
+                (true, false) => s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default(),
+            },
             "Networks": networks(spec.as_ref(), &s),
-            "Ports": port_map(s.ports.iter()),
+            // Only while it runs, as docker: a stopped or restarting
+            // container's ports are free (the state keeps the last run's).
+            "Ports": port_map(s.ports.iter().filter(|_| s.running())),
         },
         "LogPath": container::logs::log_path(dir),
     })
@@ -238,6 +244,7 @@ fn networks(
                 _ => s
                     .networks
                     .iter()
+                    .filter(|_| running)
                     .find(|(name, _)| *name == n)
                     .map(|(_, ip)| ip.to_string())
                     .unwrap_or_default(),
