@@ -191,7 +191,7 @@ fn port_map<'a>(
 ) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for p in ports {
-        let key = format!("{}/{}", p.container_port, if p.udp { "udp" } else { "tcp" });
+        let key = format!("{}/{}", p.container_port, p.proto_name());
         let host_port = match (p.host_port, p.host_port_last) {
             (0, _) => String::new(),
             (first, last) if last > first => format!("{first}-{last}"),

@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     });
     let mut found = false;
     for p in state.ports.iter().filter(|_| state.running()) {
-        let proto = if p.udp { "udp" } else { "tcp" };
+        let proto = p.proto_name();
         // `[::1]:8080` for IPv6, as docker prints it.
         let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
         match &want {

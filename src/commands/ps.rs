@@ -62,11 +62,7 @@ pub fn ports_text(s: &ContainerState) -> String {
         .iter()
         .map(|p| {
             let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
-            format!(
-                "{host}->{}/{}",
-                p.container_port,
-                if p.udp { "udp" } else { "tcp" }
-            )
+            format!("{host}->{}/{}", p.container_port, p.proto_name())
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -172,10 +168,9 @@ fn matches(
             let (Ok(first), Ok(last)) = (first.parse::<u16>(), last.parse::<u16>()) else {
                 bail!("bad filter publish={v}: use PORT[-PORT][/PROTO]");
             };
-            s.ports.iter().any(|p| {
-                (first..=last).contains(&p.container_port)
-                    && (if p.udp { "udp" } else { "tcp" }) == proto
-            })
+            s.ports
+                .iter()
+                .any(|p| (first..=last).contains(&p.container_port) && p.proto_name() == proto)
         }
         other => bail!(
             "unknown filter {other:?}: use id, name, status, ancestor, label, exited, before, \

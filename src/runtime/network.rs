@@ -42,6 +42,17 @@ pub struct Publish {
     pub host_port_last: u16,
 }
 
+impl Publish {
+    /// `tcp` or `udp`, as `80/tcp` names a container port.
+    pub fn proto_name(&self) -> &'static str {
+        if self.udp {
+            "udp"
+        } else {
+            "tcp"
+        }
+    }
+}
+
 fn is_zero(n: &u16) -> bool {
     *n == 0
 }
@@ -76,7 +87,7 @@ pub fn pick_host_ports(ports: &mut [Publish]) -> Result<(), String> {
                 p.host_port,
                 p.host_port_last,
                 p.container_port,
-                if p.udp { "udp" } else { "tcp" }
+                p.proto_name()
             ));
         };
         p.host_port = port;
