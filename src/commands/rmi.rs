@@ -15,7 +15,7 @@
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::image::reference::Reference;
-use rless::image::store::{ImageRecord, LockMode, Store};
+use rless::image::store::{ImageRecord, Index, LockMode, Store};
 use rless::image::{familiar, find_image, time::human_size};
 use std::process::ExitCode;
 
@@ -120,23 +120,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             match reference_of(q, &img) {
                 Some(Ref::Tag(name) | Ref::PulledBy(name)) if refs(&img) > 1 => {
                     messages.push(format!("Untagged: {}", familiar(&name)));
-                    index
-                        .images
-                        .iter_mut()
-                        .filter(|i| i.id == img.id)
-                        .for_each(|i| {
-                            i.names.retain(|n| *n != name);
-                            i.pulled_by_digest.retain(|n| *n != name);
-                            i.digests.retain(|n| *n != name);
-                        });
+                    edit(index, &img, |i| {
+                        i.names.retain(|n| *n != name);
+                        i.pulled_by_digest.retain(|n| *n != name);
+                        i.digests.retain(|n| *n != name);
+                    });
                 }
                 Some(Ref::Digest(d)) if refs(&img) > 0 => {
                     messages.push(format!("Untagged: {}", familiar(&d)));
-                    index
-                        .images
-                        .iter_mut()
-                        .filter(|i| i.id == img.id)
-                        .for_each(|i| i.digests.retain(|x| *x != d));
+                    edit(index, &img, |i| i.digests.retain(|x| *x != d));
                 }
                 _ => {
                     // Names, then repo digests, each once, as docker lists
@@ -154,15 +146,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         messages.push(format!("Deleted: {}", img.id));
                         index.images.retain(|i| i.id != img.id);
                     } else {
-                        index
-                            .images
-                            .iter_mut()
-                            .filter(|i| i.id == img.id)
-                            .for_each(|i| {
-                                i.names.clear();
-                                i.pulled_by_digest.clear();
-                                i.digests.clear();
-                            });
+                        edit(index, &img, |i| {
+                            i.names.clear();
+                            i.pulled_by_digest.clear();
+                            i.digests.clear();
+                        });
                     }
                 }
             }
@@ -174,6 +162,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     collect(&store)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Changes the index's record of `img`.
+fn edit(index: &mut Index, img: &ImageRecord, f: impl FnMut(&mut ImageRecord)) {
+    index
+        .images
+        .iter_mut()
+        .filter(|i| i.id == img.id)
+        .for_each(f);
 }
 
 /// Removes unreferenced layers and blobs; reports every error, after trying all.
