@@ -266,12 +266,27 @@ fn usernet_killed_helper_is_recovered() {
             nix::sys::signal::Signal::SIGKILL,
         )
         .unwrap();
+        // The container's monitor hears its tie to the helper hang up and
+        // starts a new helper, which gives the container its eth0 back,
+        // with no other command run meanwhile.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while helpers(ctx).contains(&pids[0]) && Instant::now() < deadline {
+        // (While the new helper forks away from its starter, two processes
+        // show its command line.)
+        let mut now = helpers(ctx);
+        while (now.len() != 1 || now[0] == pids[0]) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
+            now = helpers(ctx);
         }
-        // The next run starts a new helper, which gives the running
-        // container its network back: it is reached by name.
+        assert!(
+            now.len() == 1 && now[0] != pids[0],
+            "no new helper: {now:?}"
+        );
+        let mut devices = String::new();
+        while !devices.contains("eth0:") && Instant::now() < deadline {
+            devices = ctx.ok(&["exec", "web", "cat", "/proc/net/dev"]).stdout;
+        }
+        assert!(devices.contains("eth0:"), "{devices}");
+        // It is reached by name from a new container.
         let out = sh(ctx, "rec", "timeout 10 wget -q -O - http://web/index.html");
         assert!(out.stdout.contains("hello from web"), "{out}");
         assert_eq!(helpers(ctx).len(), 1);

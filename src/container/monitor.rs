@@ -11,7 +11,8 @@
 //! records the exit code and, with `--rm`, removes the container and its
 //! anonymous volumes, or restarts it as its restart policy says (a restart
 //! that fails to start counts as an exit, and the policy goes on). At each
-//! SIGCHLD it also replaces a port forwarder that died
+//! SIGCHLD it also replaces a port forwarder that died, and a network
+//! helper that died, whose tie hanging up raises SIGCHLD too
 //! ([`runtime::Started::tend`]).
 //!
 //! The init dies with the monitor (PDEATHSIG), so a killed monitor takes the
@@ -309,16 +310,15 @@ fn pump(
                         if exit.is_none() {
                             exit = runtime::exit_code(init);
                         }
-                        if exit.is_none() {
-                            match started.tend() {
-                                Some(runtime::Tended::Replaced(m)) => {
-                                    eprintln!("rless monitor: {m}");
-                                }
-                                Some(runtime::Tended::Killed(m)) => {
-                                    eprintln!("rless monitor: {m}");
-                                    reason = Some(m);
-                                }
-                                None => {}
+                        let tended = if exit.is_none() {
+                            started.tend()
+                        } else {
+                            Vec::new()
+                        };
+                        for t in tended {
+                            eprintln!("rless monitor: {}", t.message());
+                            if let runtime::Tended::Killed(m) = t {
+                                reason = Some(m);
                             }
                         }
                     }

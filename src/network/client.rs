@@ -128,13 +128,14 @@ pub fn join_userns(root: &Path, ids: &IdMode) -> Result<(), ClientError> {
 }
 
 /// Attaches the container whose init is `init` to its networks; returns
-/// its address on each. The caller is in the helper's user namespace.
+/// its address on each, and its tie to the helper. The caller is in the
+/// helper's user namespace.
 pub fn attach(
     root: &Path,
     container: &str,
     init: i32,
     networks: &[Attachment],
-) -> Result<Vec<Ipv4Addr>, ClientError> {
+) -> Result<(Vec<Ipv4Addr>, Tie), ClientError> {
     let p = PathBuf::from(format!("/proc/{init}/ns/net"));
     let ns = std::fs::File::open(&p).map_err(|source| ClientError::Io {
         op: "open",
@@ -152,7 +153,74 @@ pub fn attach(
     )?;
     netstack::fdpass::send_fd(&s, ns.as_fd())
         .map_err(|e| ClientError::Talk(std::io::Error::other(e)))?;
-    Ok(answer(&mut s)?.ips)
+    let ips = answer(&mut s)?.ips;
+    Ok((ips, Tie::new(s, root, container)))
+}
+
+/// A monitor's open connection to the helper that plugged its container
+/// in. The helper never writes on it, so it turns readable only when the
+/// helper is gone; the kernel then sends the monitor SIGCHLD (O_ASYNC), the
+/// signal its wait loops already wake for, and [`Tie::renew`] starts a new
+/// helper, which gives the container its networks back from
+/// `attachments.json`.
+pub struct Tie {
+    stream: UnixStream,
+    root: PathBuf,
+    container: String,
+}
+
+impl Tie {
+    fn new(stream: UnixStream, root: &Path, container: &str) -> Tie {
+        // Without the signal, the loss is noticed at the next SIGCHLD.
+        let _ =
+            crate::runtime::sys::signal_on_input(stream.as_fd(), nix::sys::signal::Signal::SIGCHLD);
+        Tie {
+            stream,
+            root: root.to_path_buf(),
+            container: container.to_string(),
+        }
+    }
+
+    /// Whether the helper has hung up.
+    pub fn broken(&self) -> bool {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut fds = [PollFd::new(&self.stream, PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        poll(&mut fds, Some(&zero)).unwrap_or(0) > 0
+    }
+
+    /// After the helper died: connects to a new one (starting it; the
+    /// caller is in its user namespace), which has plugged the container
+    /// in again, and ties to it.
+    /// The dying helper closes its descriptors in no set order: a
+    /// connection its listener took just before it closed is reset, so a
+    /// failed talk is tried again for a while.
+    pub fn renew(&self) -> Result<Tie, ClientError> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.watch() {
+                Err(ClientError::Talk(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn watch(&self) -> Result<Tie, ClientError> {
+        let mut s = connect(&self.root, true)?;
+        ask(
+            &mut s,
+            &Request::Watch {
+                container: self.container.clone(),
+            },
+        )?;
+        answer(&mut s)?;
+        Ok(Tie::new(s, &self.root, &self.container))
+    }
 }
 
 /// `network connect`/`disconnect` of a running container: one request

@@ -23,7 +23,11 @@
 //! starts while containers of a killed one still run joins their U (from
 //! one of their inits), rebuilds their networks and gives them their
 //! interfaces and addresses again. A helper started by a monitor that is
-//! already in U (a restart) is told so (`--in-userns`).
+//! already in U (a restart) is told so (`--in-userns`). The helper keeps
+//! each monitor's connection open (its tie, never read): when the helper
+//! is killed, every monitor hears its tie hang up ([`super::client::Tie`]),
+//! and the first to ask starts a new helper, so the containers get their
+//! networks back at once rather than at the next `run`.
 
 use super::dns::Records;
 use super::links::{AttachJob, NetWorker};
@@ -84,6 +88,12 @@ pub enum Request {
         container: String,
         network: String,
     },
+    /// Keeps the connection as the container's tie (see [`Live::tie`]):
+    /// a monitor whose helper died asks the new one, which gave its
+    /// container its networks back.
+    Watch {
+        container: String,
+    },
 }
 
 /// The helper's answer.
@@ -124,6 +134,11 @@ struct Net {
 struct Live {
     rec: Record,
     pidfd: OwnedFd,
+    /// The connection of the container's monitor (its `Attach` or
+    /// `Watch`), kept open and never read: when the helper dies, the
+    /// monitor's end hangs up, and the monitor starts a new helper, which
+    /// plugs the container in again from `attachments.json`.
+    tie: Option<UnixStream>,
 }
 
 struct Helper {
@@ -350,6 +365,8 @@ impl Helper {
                 return;
             }
         };
+        // The container whose tie this connection becomes, once answered.
+        let mut tie = None;
         let resp = match req {
             // The answer line first, then (on success) the descriptor.
             Request::Userns => {
@@ -396,8 +413,11 @@ impl Helper {
                 init_pid,
                 networks,
             } => match netstack::fdpass::recv_fd(&s) {
-                Ok(ns) => match self.attach(container, init_pid, &networks, ns) {
-                    Ok(ips) => Response { error: None, ips },
+                Ok(ns) => match self.attach(container.clone(), init_pid, &networks, ns) {
+                    Ok(ips) => {
+                        tie = Some(container);
+                        Response { error: None, ips }
+                    }
                     Err(e) => Response {
                         error: Some(e.to_string()),
                         ..Default::default()
@@ -408,8 +428,24 @@ impl Helper {
                     ..Default::default()
                 },
             },
+            Request::Watch { container } => {
+                self.reap();
+                if self.live.iter().any(|l| l.rec.container == container) {
+                    tie = Some(container);
+                    Response::default()
+                } else {
+                    Response {
+                        error: Some(format!("container {container} is not attached")),
+                        ..Default::default()
+                    }
+                }
+            }
         };
-        let _ = write_json(&mut s, &resp);
+        if write_json(&mut s, &resp).is_ok() {
+            if let Some(l) = tie.and_then(|c| self.live.iter_mut().find(|l| l.rec.container == c)) {
+                l.tie = Some(s);
+            }
+        }
     }
 
     fn used(&self, network: &str) -> Vec<Ipv4Addr> {
@@ -494,7 +530,11 @@ impl Helper {
         };
         self.plug(&mut rec, &ns)?;
         let ips = rec.nets.iter().map(|n| n.ip).collect();
-        self.live.push(Live { rec, pidfd });
+        self.live.push(Live {
+            rec,
+            pidfd,
+            tie: None,
+        });
         self.save();
         Ok(ips)
     }
@@ -652,7 +692,11 @@ impl Helper {
         )
         .map_err(|e| sys("watch the container's init")(e.into()))?;
         self.plug(&mut rec, &ns)?;
-        self.live.push(Live { rec, pidfd });
+        self.live.push(Live {
+            rec,
+            pidfd,
+            tie: None,
+        });
         Ok(())
     }
 

@@ -34,7 +34,7 @@ pub mod plan;
 pub mod rootfs;
 pub mod seccomp;
 pub mod storage;
-mod sys;
+pub(crate) mod sys;
 mod teardown;
 mod tty;
 pub mod user;
@@ -255,6 +255,8 @@ pub struct Started {
     user_ports: Vec<network::Publish>,
     /// Its addresses on its user-defined networks.
     user_ips: Vec<(String, std::net::Ipv4Addr)>,
+    /// Its tie to the network helper that plugged it in.
+    helper_tie: Option<crate::network::client::Tie>,
     /// With `-t`: the pty to relay.
     terminal: Option<tty::Terminal>,
     /// The container's cgroup, removed when this is dropped (after the
@@ -288,7 +290,36 @@ impl Started {
     /// dead ports. What happened, for the monitor's log, if anything did.
     /// The caller must be single-threaded but for FUSE threads, as at the
     /// start.
-    pub fn tend(&mut self) -> Option<Tended> {
+    pub fn tend(&mut self) -> Vec<Tended> {
+        let helper = self.tend_helper();
+        helper.into_iter().chain(self.tend_forwarder()).collect()
+    }
+
+    /// The network helper, when its tie hung up while the container runs:
+    /// a new one is started, which plugs the container in again.
+    fn tend_helper(&mut self) -> Option<Tended> {
+        let tie = self.helper_tie.as_ref()?;
+        if !tie.broken() || init_exited(self.init) {
+            return None;
+        }
+        let renewed = tie.renew();
+        self.helper_tie = None;
+        Some(match renewed {
+            Ok(t) => {
+                self.helper_tie = Some(t);
+                Tended::Replaced(
+                    "the network helper ended; a new one gave the container its networks back"
+                        .into(),
+                )
+            }
+            Err(e) => Tended::Degraded(format!(
+                "the network helper ended and no new one took the container ({e}): \
+                 it runs without its networks"
+            )),
+        })
+    }
+
+    fn tend_forwarder(&mut self) -> Option<Tended> {
         use crate::network::publish::Revived;
         match self.forwarder.as_mut()?.revive() {
             Ok(Revived::Running) => None,
@@ -325,8 +356,8 @@ impl Started {
         let signals = init::forwarded_signals();
         let (init, terminal) = (self.init, self.terminal.take());
         let mut tend = || {
-            if let Some(t) = self.tend() {
-                eprintln!("rless: warning: {}", t.message());
+            for t in self.tend() {
+                tracing::warn!("{}", t.message());
             }
         };
         let r = match terminal {
@@ -360,14 +391,25 @@ pub enum Tended {
     /// The port forwarder had died and no new one could start: the
     /// container was killed. Why, as its state's reason.
     Killed(String),
+    /// The network helper had died and no new one could take the
+    /// container, which goes on without its networks.
+    Degraded(String),
 }
 
 impl Tended {
     pub fn message(&self) -> &str {
         match self {
-            Tended::Replaced(m) | Tended::Killed(m) => m,
+            Tended::Replaced(m) | Tended::Killed(m) | Tended::Degraded(m) => m,
         }
     }
+}
+
+/// Whether the init has exited (without reaping it: its exit code is
+/// still to be read).
+fn init_exited(init: nix::unistd::Pid) -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    !matches!(waitid(Id::Pid(init), flags), Ok(WaitStatus::StillAlive))
 }
 
 /// Why a container did not start: docker's exit code and one line.
@@ -491,6 +533,7 @@ pub fn spawn(
         forwarder: None,
         user_ports: Vec::new(),
         user_ips: Vec::new(),
+        helper_tie: None,
         terminal: None,
         cgroup,
     };
@@ -589,8 +632,10 @@ fn connect(
             }
             _ => None,
         });
-        let ips = network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts)
-            .map_err(|e| Failed::Monitor(e.into()))?;
+        let (ips, tie) =
+            network::attach_user_networks(sock, u, init.as_raw(), &spec.hostname, hosts)
+                .map_err(|e| Failed::Monitor(e.into()))?;
+        started.helper_tie = Some(tie);
         started.user_ips = u
             .attachments
             .iter()

@@ -340,11 +340,14 @@ pub fn attach_user_networks(
     init: i32,
     hostname: &str,
     hosts: Option<&std::path::Path>,
-) -> Result<Vec<std::net::Ipv4Addr>, crate::network::client::ClientError> {
+) -> Result<
+    (Vec<std::net::Ipv4Addr>, crate::network::client::Tie),
+    crate::network::client::ClientError,
+> {
     let attached =
         crate::network::client::attach(&spec.store, &spec.container, init, &spec.attachments);
-    let ips = match attached {
-        Ok(ips) => ips,
+    let (ips, tie) = match attached {
+        Ok(a) => a,
         Err(e) => {
             let _ = sys::send_msg(socket, b'X', None);
             return Err(e);
@@ -359,7 +362,7 @@ pub fn attach_user_networks(
         let _ = std::fs::write(hosts, with_own_entry(&text, *ip, &names.join(" ")));
     }
     let _ = sys::send_msg(socket, b'G', None);
-    Ok(ips)
+    Ok((ips, tie))
 }
 
 /// `hosts` with the container's line `IP<TAB>names` for `ip` at the end,

@@ -202,6 +202,30 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
     }
 }
 
+/// Has the kernel send this process `sig` when `fd` (a socket) turns
+/// readable or its peer hangs up (O_ASYNC, with F_SETOWN and F_SETSIG).
+pub fn signal_on_input(fd: BorrowedFd<'_>, sig: nix::sys::signal::Signal) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use nix::libc;
+    // Linux's F_SETSIG (asm-generic and x86), which the libc crate lacks.
+    const F_SETSIG: libc::c_int = 10;
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl with integer arguments on a descriptor we borrow for
+    // the call; neither command touches memory of ours.
+    let r = unsafe { libc::fcntl(raw, libc::F_SETOWN, libc::getpid()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let r = unsafe { libc::fcntl(raw, F_SETSIG, sig as libc::c_int) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_ASYNC))?;
+    Ok(())
+}
+
 /// A connected pair of local stream sockets, close-on-exec.
 pub fn socket_pair() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};

@@ -107,7 +107,7 @@ pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<(CgroupSpec, O
 pub(super) fn prepare_cgroups(spec: &ContainerSpec) -> Result<ContainerSpec> {
     let mut spec = spec.clone();
     if let Some(w) = cgroups::prepare(&spec.cgroup)? {
-        eprintln!("rless: warning: {w}");
+        tracing::warn!("{w}");
         spec.cgroup.mode = cgroups::Mode::Disabled;
     }
     Ok(spec)

@@ -572,8 +572,8 @@ impl Cgroup {
             if required {
                 return Err(io_err("create the cgroup", &dir)(e));
             }
-            eprintln!(
-                "rless: warning: cgroup limits not applied: cannot create {}: {e}",
+            tracing::warn!(
+                "cgroup limits not applied: cannot create {}: {e}",
                 dir.display()
             );
             return Ok(None);
@@ -596,7 +596,7 @@ impl Cgroup {
             if required {
                 return Err(CgroupError::Required(why));
             }
-            eprintln!("rless: warning: cgroup limits not applied: {why}");
+            tracing::warn!("cgroup limits not applied: {why}");
             return Ok(None);
         }
         // Controllers the plan found missing were warned about (or refused)
@@ -623,7 +623,7 @@ impl Cgroup {
             }
         }
         if !failed.is_empty() {
-            eprintln!("rless: warning: not applied: {}", failed.join(", "));
+            tracing::warn!("not applied: {}", failed.join(", "));
         }
         let procs_path = cg.dir.join("cgroup.procs");
         let procs = std::fs::OpenOptions::new()
@@ -660,7 +660,7 @@ impl Drop for Cgroup {
             return;
         }
         if let Err(e) = remove(&self.dir) {
-            eprintln!("rless: warning: {e}");
+            tracing::warn!("{e}");
         }
     }
 }
