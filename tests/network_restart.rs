@@ -179,6 +179,103 @@ fn net_detached_restart_outlasts_a_port_taken_meanwhile() {
     );
 }
 
+/// A foreground `run --restart always` whose restart cannot start (its
+/// published port was taken during the back-off) goes on as a detached
+/// one does: the failed start counts as an exit with 125 and its reason,
+/// the run keeps trying, and once the port is free the container serves
+/// again. `stop` ends the run and keeps the container. (It used to end the
+/// run with 125 at the first failed restart.)
+#[test]
+fn net_foreground_restart_outlasts_a_port_taken_meanwhile() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user(
+        "net_foreground_restart_outlasts_a_port_taken_meanwhile",
+        |ctx| {
+            if !setup_image(ctx) {
+                return;
+            }
+            let ctl = control_dir(ctx, "ctl");
+            let port = free_port();
+            let spec = format!("127.0.0.1:{port}:80");
+            let vol = format!("{}:/ctl", ctl.display());
+            let script = "[ -e /ctl/serve ] && httpd -f -p 80 -h /www; exit 1";
+            let args = [
+                "run",
+                "--name",
+                "rf",
+                "--restart",
+                "always",
+                "-p",
+                &spec,
+                "-v",
+                &vol,
+            ];
+            let mut run = ctx
+                .rless_cmd(&[&args[..], &[IMG, "sh", "-c", script]].concat())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let id = loop {
+                let out = ctx.rless(&["inspect", "--format", "{{.Id}}", "rf"]);
+                if out.success() {
+                    break out.last_line().to_string();
+                }
+                assert!(Instant::now() < deadline, "rf never made");
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            // The port is free only in a back-off: take it then.
+            let taken = loop {
+                if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                    break l;
+                }
+                assert!(Instant::now() < deadline, "port {port} never free");
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            let failed = wait_state(ctx, &id, "failed a restart", |s| {
+                s["status"] == "restarting" && s["exit_code"] == 125
+            });
+            let reason = failed["reason"].as_str().unwrap_or_default();
+            assert!(reason.contains(&port.to_string()), "{failed}");
+            assert!(
+                run.try_wait().unwrap().is_none(),
+                "the run gave up: {failed}"
+            );
+            fs::write(ctl.join("serve"), "").unwrap();
+            drop(taken);
+            let up = wait_state(ctx, &id, "running again", |s| s["status"] == "running");
+            assert!(
+                http_get(port).contains("hello from the container"),
+                "not served: {up}"
+            );
+            ctx.ok(&["stop", "rf"]);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let status = loop {
+                if let Some(s) = run.try_wait().unwrap() {
+                    break s;
+                }
+                if Instant::now() > deadline {
+                    let _ = run.kill();
+                    panic!("the foreground run did not end");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut err);
+            assert!(err.contains("rless: warning: restart failed"), "{err}");
+            assert!(status.code().is_some(), "{err}");
+            let out = ctx.rless(&["inspect", "rf"]);
+            assert!(out.stdout.contains("\"exited\""), "{err}\n{out}");
+            ctx.ok(&["rm", "rf"]);
+            TcpListener::bind(("127.0.0.1", port))
+                .unwrap_or_else(|e| panic!("port {port} still held: {e}"));
+        },
+    );
+}
+
 /// A detached restart that fails after the init was cloned (its command,
 /// a script on a bind mount, is gone: exec fails with 127, after the
 /// forwarder of a user network has started) leaves nothing of that start:

@@ -690,9 +690,9 @@ fn start_foreground(
         };
         let spawned = match runtime::spawn(spec, io) {
             // A restart that cannot start (a published port taken during
-            // the back-off) ends the run like any failed start, with the
-            // container kept: it ran before (the error used to travel up
-            // and have a fresh `run` remove it, history and all).
+            // the back-off) is a failed start like any other (the error
+            // used to travel up and have a fresh `run` remove the
+            // container, history and all).
             Err(e) if last.is_some() => Ok(Err(runtime::StartFailure {
                 code: 125,
                 message: e.to_string(),
@@ -702,11 +702,24 @@ fn start_foreground(
         let started = match spawned? {
             Ok(s) => s,
             Err(f) => {
-                eprintln!("rless: {}", f.message);
-                if let Some(prev) = &last {
-                    record_exit(dir, f.code, prev);
+                let Some(mut prev) = last.take() else {
+                    eprintln!("rless: {}", f.message);
+                    return Ok((f.code, false));
+                };
+                // As with the detached monitor (and docker's restart
+                // manager): it counts as an exit with its code, the
+                // policy goes on, and inspect's State.Error says why.
+                tracing::warn!("restart failed: {}", f.message);
+                prev.reason = Some(f.message);
+                if !policy.should_restart(f.code, restarts, container::stopped_by_user(dir))
+                    || !container::monitor::back_off(dir, &prev, f.code, restarts)
+                {
+                    record_exit(dir, f.code, &prev);
+                    return Ok((f.code, true));
                 }
-                return Ok((f.code, last.is_some()));
+                restarts += 1;
+                last = Some(prev);
+                continue;
             }
         };
         trace::mark("command started");
