@@ -283,6 +283,16 @@ fn iso_capabilities() {
             assert_eq!(c[k], 1, "{k}: {out}");
         }
 
+        // docker: ALL added, then the drops taken out (they were lost).
+        let (c, out) = caps(&["--cap-add", "ALL", "--cap-drop", "NET_RAW"]);
+        for k in ["CapPrm", "CapEff", "CapBnd"] {
+            assert_eq!(
+                c[k],
+                full & !(1 << 13),
+                "--cap-add ALL --cap-drop NET_RAW: {k}: {out}"
+            );
+        }
+
         let (c, out) = caps(&["--privileged"]);
         for k in ["CapPrm", "CapEff", "CapBnd"] {
             assert_eq!(
@@ -303,6 +313,23 @@ fn iso_capabilities() {
         let out = ctx.rless(&["run", "--rm", "--cap-add", "BOGUS", IMG, "true"]);
         assert_one_error(&out, ERR_EXIT);
         assert_no_containers(ctx, "--cap-add BOGUS");
+
+        // (uid_t)-1 would leave setresuid's ids unchanged: root, with
+        // root's capabilities. Refused, as runc does.
+        for u in ["4294967295", "0:4294967295"] {
+            let out = ctx.rless(&["run", "--rm", "-u", u, IMG, "id"]);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("must be in range"), "-u {u}: {out}");
+            assert!(!out.stdout.contains("uid="), "-u {u} ran: {out}");
+        }
+        ctx.ok(&["run", "-d", "--name", "u1", IMG, "sleep", "60"]);
+        let out = ctx.rless(&["exec", "-u", "4294967295", "u1", "id"]);
+        assert!(
+            !out.success() && !out.stdout.contains("uid="),
+            "exec: {out}"
+        );
+        ctx.ok(&["rm", "-f", "u1"]);
+        assert_no_containers(ctx, "-u 4294967295");
     });
 }
 

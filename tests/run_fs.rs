@@ -142,6 +142,17 @@ fn run_tmpfs_and_read_only() {
             "grep ' /scratch ' /proc/mounts",
         );
         assert!(out.contains("size=2048k"), "tmpfs size option: {out}");
+        // docker's --tmpfs is noexec unless it says exec (the flag was
+        // dropped).
+        let script =
+            "printf '#!/bin/sh\\necho ran\\n' > /scratch/s; chmod +x /scratch/s; /scratch/s";
+        let out = run(
+            ctx,
+            &["--rm", "--tmpfs", "/scratch", IMG, "sh", "-c", script],
+        );
+        assert_eq!(out.code, Some(126), "--tmpfs is noexec: {out}");
+        let out = sh(ctx, &["--tmpfs", "/scratch:exec"], script);
+        assert_eq!(out, "ran\n", "--tmpfs /scratch:exec");
 
         // --read-only: / refuses writes, /tmp and /run are writable.
         let out = run(
@@ -168,6 +179,10 @@ fn run_tmpfs_and_read_only() {
             "grep ' / ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1",
         );
         assert_eq!(out, "ro\n", "the root mount must be read-only");
+        // A missing working directory is made before the root turns
+        // read-only, as docker does (it failed with EROFS).
+        let out = sh(ctx, &["--read-only", "-w", "/new/wd"], "pwd");
+        assert_eq!(out, "/new/wd\n", "--read-only -w /new/wd");
         // --read-only with a writable volume.
         let vol = user_dir(ctx, "vol");
         let v = format!("{}:/data", vol.display());

@@ -190,19 +190,25 @@ pub fn parse_mount(spec: &str) -> Result<Requested, SpecError> {
     }
 }
 
-/// `--tmpfs /path[:opts]`.
+/// `--tmpfs /path[:opts]`. As docker's, it is `noexec` unless the options
+/// say `exec` (the token stays in the options, which the mount turns into
+/// its flag); it is always `nosuid,nodev` (a user namespace's tmpfs holds
+/// no devices, and setuid files gain nothing).
 pub fn parse_tmpfs(spec: &str) -> Result<MountOp, SpecError> {
     let (dst, opts) = spec.split_once(':').unwrap_or((spec, ""));
     if dst.is_empty() {
         return Err(SpecError::Tmpfs(spec.to_string()));
     }
     let mut readonly = false;
+    let mut exec = false;
     let mut kept = Vec::new();
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => readonly = true,
             "rw" => readonly = false,
-            "noexec" | "exec" | "nosuid" | "suid" | "nodev" | "dev" => {}
+            "exec" => exec = true,
+            "noexec" => exec = false,
+            "nosuid" | "suid" | "nodev" | "dev" => {}
             o if o.starts_with("size=")
                 || o.starts_with("mode=")
                 || o.starts_with("uid=")
@@ -213,6 +219,9 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountOp, SpecError> {
             }
             _ => return Err(SpecError::Tmpfs(spec.to_string())),
         }
+    }
+    if !exec {
+        kept.push(crate::runtime::plan::TMPFS_NOEXEC);
     }
     Ok(MountOp::Tmpfs {
         target: absolute_target(dst)?,
@@ -334,10 +343,16 @@ mod tests {
             parse_tmpfs("/run:size=64k,noexec").unwrap(),
             MountOp::Tmpfs {
                 target: "/run".into(),
-                options: "size=64k".into(),
+                options: "size=64k,noexec".into(),
                 readonly: false
             }
         );
+        for (spec, options) in [("/x", "noexec"), ("/x:noexec,exec,size=1m", "size=1m")] {
+            assert!(
+                matches!(parse_tmpfs(spec).unwrap(), MountOp::Tmpfs { options: o, .. } if o == options),
+                "{spec}"
+            );
+        }
         assert!(parse_tmpfs("run").is_err());
         assert!(parse_tmpfs("/x:evil=1").is_err());
     }

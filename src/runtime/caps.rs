@@ -93,9 +93,21 @@ impl CapSet {
         self.0 & (1u64 << cap) != 0
     }
 
-    /// The default set adjusted by `--cap-add` and `--cap-drop` (drops
-    /// first, then adds, as docker applies them).
+    /// The default set adjusted by `--cap-add` and `--cap-drop` as docker
+    /// applies them: drops first, then adds; but with `--cap-add ALL`,
+    /// every capability but the dropped ones.
     pub fn adjusted(mut self, add: &[String], drop: &[String]) -> Result<CapSet, UnknownCap> {
+        if add.iter().any(|a| a.eq_ignore_ascii_case("ALL")) {
+            let mut all = CapSet::all();
+            for d in drop {
+                all.0 &= !parse_mask(d)?;
+            }
+            // Names are still checked.
+            for a in add {
+                parse_mask(a)?;
+            }
+            return Ok(all);
+        }
         for d in drop {
             self.0 &= !parse_mask(d)?;
         }
@@ -141,6 +153,18 @@ fn parse_mask(name: &str) -> Result<u64, UnknownCap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_all_keeps_the_drops() {
+        let d = CapSet::docker_default();
+        let s = d
+            .adjusted(&["ALL".into()], &["NET_RAW".into(), "cap_chown".into()])
+            .unwrap();
+        assert!(!s.contains(number("NET_RAW").unwrap()));
+        assert!(!s.contains(number("CHOWN").unwrap()));
+        assert!(s.contains(number("SYS_ADMIN").unwrap()));
+        assert!(d.adjusted(&["ALL".into(), "NOPE".into()], &[]).is_err());
+    }
 
     #[test]
     fn default_and_adjust() {

@@ -172,6 +172,13 @@ fn setup(
     rootfs::mount_root(&spec.rootfs, merged, storage.as_ref())?;
     drop(storage);
     for op in &spec.plan {
+        if *op == super::plan::MountOp::RootReadOnly {
+            // docker makes a missing working directory before the root
+            // turns read-only; a failure shows at the create after pivot.
+            if let Ok(cwd) = rootfs::resolve_in_root(merged, Path::new(&spec.process.cwd)) {
+                let _ = std::fs::create_dir_all(cwd);
+            }
+        }
         rootfs::apply(merged, op)?;
     }
     nix::unistd::sethostname(&spec.hostname).map_err(|e| super::RunError::Sys {

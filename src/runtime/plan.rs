@@ -11,6 +11,10 @@ use std::path::PathBuf;
 /// Host device nodes bind-mounted into the container's /dev.
 pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
+/// The token in a [`MountOp::Tmpfs`]'s options that mounts it `noexec`
+/// (taken out of the data the kernel's tmpfs reads).
+pub const TMPFS_NOEXEC: &str = "noexec";
+
 /// One step of the plan. Targets are absolute paths inside the container.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MountOp {

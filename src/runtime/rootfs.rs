@@ -257,14 +257,16 @@ pub fn apply(root: &Path, op: &MountOp) -> Result<(), RootfsError> {
             readonly,
         } => {
             let t = resolve_in_root(root, target)?;
-            let flags = MountFlags::NOSUID
-                | MountFlags::NODEV
-                | if *readonly {
-                    MountFlags::RDONLY
-                } else {
-                    MountFlags::empty()
-                };
-            mount_fs("tmpfs", &t, flags, options)
+            let noexec = super::plan::TMPFS_NOEXEC;
+            let mut flags = MountFlags::NOSUID | MountFlags::NODEV;
+            if *readonly {
+                flags |= MountFlags::RDONLY;
+            }
+            if options.split(',').any(|o| o == noexec) {
+                flags |= MountFlags::NOEXEC;
+            }
+            let data: Vec<&str> = options.split(',').filter(|o| *o != noexec).collect();
+            mount_fs("tmpfs", &t, flags, &data.join(","))
         }
         MountOp::Bind {
             source,

@@ -17,6 +17,9 @@ pub enum UserError {
     NoUser(String),
     #[error("unable to find group {0}: no matching entries in group file")]
     NoGroup(String),
+    /// (uid_t)-1 would mean "unchanged" to setresuid, and so root.
+    #[error("uids and gids must be in range 0-2147483647: {0}")]
+    OutOfRange(u32),
 }
 
 struct PasswdEntry<'a> {
@@ -75,13 +78,19 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, UserEr
             None => g.parse().map_err(|_| UserError::NoGroup(g.to_string()))?,
         };
     }
+    if let Some(&bad) = [uid, gid].iter().find(|&&id| id > i32::MAX as u32) {
+        return Err(UserError::OutOfRange(bad));
+    }
     let mut groups = vec![gid];
     // With an explicit group, docker drops supplementary groups; without
     // one, the user's groups from /etc/group apply.
     if grp.is_none() {
         if let Some(name) = &name {
             for (_, id, members) in group_entries(group) {
-                if members.contains(&name.as_str()) && !groups.contains(&id) {
+                if members.contains(&name.as_str())
+                    && !groups.contains(&id)
+                    && id <= i32::MAX as u32
+                {
                     groups.push(id);
                 }
             }
@@ -101,6 +110,20 @@ mod tests {
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nwheel:x:10:alice,bob\nalice:x:1000:\nusers:x:100:alice\n";
+
+    #[test]
+    fn ids_past_i32_are_refused() {
+        for spec in ["4294967295", "0:4294967295", "2147483648"] {
+            assert!(
+                matches!(resolve(spec, PASSWD, GROUP), Err(UserError::OutOfRange(_))),
+                "{spec}"
+            );
+        }
+        assert_eq!(
+            resolve("2147483647", PASSWD, GROUP).unwrap().uid,
+            2147483647
+        );
+    }
 
     #[test]
     fn names_numbers_and_groups() {
