@@ -509,6 +509,87 @@ fn run_tty_without_caller_terminal() {
     });
 }
 
+/// `-i -t` with input that is not a terminal is refused as docker does
+/// (the pty echoed the input back, and its end never reached the command:
+/// it hung); `-t` alone with a pipe as stdout whose reader goes away (`|
+/// head`) hangs the command up (SIGHUP) and `--rm` still removes it (the
+/// relay died of SIGPIPE and left it).
+#[test]
+fn run_tty_with_pipes() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_tty_with_pipes", |ctx| {
+        assert!(setup_image(ctx));
+        let out = ctx.rless_stdin(&["run", "--rm", "-i", "-t", IMG, "cat"], b"hello\n");
+        assert_eq!(out.code, Some(1), "{out}");
+        assert_eq!(
+            out.stderr, "rless: the input device is not a TTY\n",
+            "{out}"
+        );
+        assert!(!out.stdout.contains("hello"), "{out}");
+        ctx.ok(&["run", "-d", "--name", "it", IMG, "sleep", "60"]);
+        let out = ctx.rless_stdin(&["exec", "-i", "-t", "it", "cat"], b"hello\n");
+        assert_eq!(out.code, Some(1), "exec: {out}");
+        ctx.ok(&["rm", "-f", "it"]);
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "nothing made");
+
+        let script = "while :; do echo y; done";
+        let mut child = ctx
+            .rless_cmd(&["run", "--rm", "-t", IMG, "sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 2];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        assert_eq!(&first, b"y\r");
+        drop(child.stdout.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("run -t kept going with its reader gone");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(129), "hung up: {status:?}");
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "--rm left the container");
+    });
+}
+
+/// `run -d -t`: what the command writes to its terminal is in `logs`, and
+/// more than a pty's buffer does not block it (nobody read the terminal).
+#[test]
+fn run_detached_tty_is_logged() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_detached_tty_is_logged", |ctx| {
+        assert!(setup_image(ctx));
+        let script = "i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; echo done";
+        ctx.ok(&["run", "-d", "-t", "--name", "dt", IMG, "sh", "-c", script]);
+        let out = ctx.ok(&["wait", "dt"]);
+        assert_eq!(out.stdout, "0\n", "{out}");
+        let logs = ctx.ok(&["logs", "dt"]).stdout;
+        assert!(
+            logs.contains("line-0\r\n"),
+            "{}",
+            &logs[..logs.len().min(200)]
+        );
+        assert!(
+            logs.ends_with("line-2999\r\ndone\r\n"),
+            "{}",
+            &logs[logs.len().saturating_sub(200)..]
+        );
+        ctx.ok(&["rm", "dt"]);
+    });
+}
+
 // ------------------------------------------------------------------ killed monitor
 
 #[test]

@@ -75,6 +75,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Some(u) = a.user {
         process.user = u;
     }
+    if let Some(code) = super::refuse_non_tty_input(a.interactive, a.tty, a.detach) {
+        return Ok(code);
+    }
     process.tty = a.tty;
     process.stdin = a.interactive;
     // The container's cgroup, opened before its namespaces hide it.

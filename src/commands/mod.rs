@@ -301,6 +301,19 @@ pub fn extract_options(ctx: &Ctx) -> rless::image::extract::ExtractOptions {
     }
 }
 
+/// `-i -t` in the foreground with an input that is not a terminal: docker
+/// refuses ("the input device is not a TTY", exit 1). Relayed, such input
+/// would be echoed back by the pty, and its end never reach the command.
+/// `Some(code)` when refused (the message is printed).
+pub fn refuse_non_tty_input(interactive: bool, tty: bool, detach: bool) -> Option<ExitCode> {
+    use std::io::IsTerminal;
+    if interactive && tty && !detach && !std::io::stdin().is_terminal() {
+        eprintln!("rless: the input device is not a TTY");
+        return Some(ExitCode::from(1));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

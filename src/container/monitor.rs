@@ -256,7 +256,9 @@ fn pump(
     else {
         return (runtime::wait_forwarding(init, &signals), None);
     };
-    let mut open = [Some(out), Some(err)];
+    // With -t, the command writes to its terminal: the pty master is
+    // read as its stdout (it ends with EIO once the command is gone).
+    let mut open = [Some(out), Some(err), started.take_terminal_output()];
     let mut buf = vec![0u8; 1 << 16];
     let (mut exit, mut reason): (Option<i32>, Option<String>) = (None, None);
     runtime::release_idle_memory(threads);
@@ -292,10 +294,10 @@ fn pump(
             if !ready[k + 1] {
                 continue;
             }
-            let stream = if *i == 0 {
-                Stream::Stdout
-            } else {
+            let stream = if *i == 1 {
                 Stream::Stderr
+            } else {
+                Stream::Stdout
             };
             let fd = open[*i].as_ref().expect("open");
             match rustix::io::read(fd, &mut buf) {

@@ -368,6 +368,12 @@ impl Started {
         r
     }
 
+    /// With `-t`, the pty master, for a detached monitor to read the
+    /// container's output from (a foreground run relays it instead).
+    pub fn take_terminal_output(&mut self) -> Option<OwnedFd> {
+        self.terminal.take().map(tty::Terminal::into_master)
+    }
+
     /// Whether no FUSE or network thread runs (memory may be released
     /// without racing them).
     pub fn single_threaded(&self) -> bool {

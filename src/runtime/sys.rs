@@ -123,6 +123,31 @@ pub fn reset_signal_dispositions() {
     }
 }
 
+/// SIGPIPE ignored while this lives (writes to a closed pipe fail with
+/// EPIPE instead of killing the process); the default action after.
+/// For a relay whose reader may go away (`run -t … | head`). Children
+/// reset every disposition before their exec.
+pub struct SigpipeIgnored;
+
+impl SigpipeIgnored {
+    pub fn new() -> SigpipeIgnored {
+        set_sigpipe(nix::sys::signal::SigHandler::SigIgn);
+        SigpipeIgnored
+    }
+}
+
+impl Drop for SigpipeIgnored {
+    fn drop(&mut self) {
+        set_sigpipe(nix::sys::signal::SigHandler::SigDfl);
+    }
+}
+
+fn set_sigpipe(handler: nix::sys::signal::SigHandler) {
+    // SAFETY: SIG_IGN and SIG_DFL run no code of ours, so no handler can
+    // break async-signal safety.
+    let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, handler) };
+}
+
 /// Ends a forked child that must not exec: `_exit`, so the copy of the
 /// parent's state (buffered output, atexit handlers) is not run twice.
 pub fn exit_child(code: i32) -> ! {

@@ -91,6 +91,12 @@ impl Terminal {
             .map(|master| Terminal { master }))
     }
 
+    /// The master, for a detached container's monitor, which copies what
+    /// the command writes into the log (nobody types into it).
+    pub fn into_master(self) -> OwnedFd {
+        self.master
+    }
+
     /// Relays between the caller and the container until the init exits;
     /// returns its exit code.
     /// `on_child` runs at each SIGCHLD that was not the init's exit.
@@ -102,6 +108,7 @@ impl Terminal {
         on_child: &mut dyn FnMut(),
     ) -> i32 {
         let _guard = RawGuard(make_raw());
+        let _pipe = super::sys::SigpipeIgnored::new();
         let sfd =
             match SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
                 Ok(s) => s,
@@ -111,44 +118,65 @@ impl Terminal {
         let stdout = io::stdout();
         let mut stdin_open = forward_stdin;
         let mut buf = vec![0u8; 1 << 16];
+        // Closed when our stdout is gone (`| head` ended): a hang-up, so
+        // the command gets SIGHUP as from a terminal that went away.
+        let mut master = Some(self.master);
         loop {
-            let mut fds = vec![
-                rustix::event::PollFd::new(&self.master, rustix::event::PollFlags::IN),
-                rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN),
-            ];
-            if stdin_open {
-                fds.push(rustix::event::PollFd::new(
-                    &stdin,
-                    rustix::event::PollFlags::IN,
-                ));
+            let mut fds = vec![rustix::event::PollFd::new(
+                &sfd,
+                rustix::event::PollFlags::IN,
+            )];
+            if let Some(m) = &master {
+                fds.push(rustix::event::PollFd::new(m, rustix::event::PollFlags::IN));
+                if stdin_open {
+                    fds.push(rustix::event::PollFd::new(
+                        &stdin,
+                        rustix::event::PollFlags::IN,
+                    ));
+                }
             }
             if rustix::event::poll(&mut fds, None).is_err() {
                 continue;
             }
-            let master_ready = !fds[0].revents().is_empty();
-            let sig_ready = !fds[1].revents().is_empty();
-            let stdin_ready = stdin_open && !fds[2].revents().is_empty();
+            let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
-            if master_ready && !copy(&self.master, &stdout, &mut buf) {
-                // EIO: every slave is closed; the init's exit follows.
-                if let Some(code) = wait_exit(init) {
-                    return code;
+            let (sig_ready, master_ready, stdin_ready) = (
+                ready[0],
+                ready.get(1).copied().unwrap_or(false),
+                ready.get(2).copied().unwrap_or(false),
+            );
+            if let (true, Some(m)) = (master_ready, &master) {
+                match copy(m, &stdout, &mut buf) {
+                    Copy::Done => {}
+                    // EIO: every slave is closed; the init's exit follows.
+                    Copy::ReadEnded => {
+                        if let Some(code) = wait_exit(init) {
+                            return code;
+                        }
+                    }
+                    Copy::WriteFailed => master = None,
                 }
             }
-            if stdin_ready && !copy(&stdin, &self.master, &mut buf) {
-                stdin_open = false;
+            if let (true, Some(m)) = (stdin_ready, &master) {
+                if copy(&stdin, m, &mut buf) != Copy::Done {
+                    stdin_open = false;
+                }
             }
             if sig_ready {
                 while let Ok(Some(info)) = sfd.read_signal() {
                     match Signal::try_from(info.ssi_signo as i32) {
                         Ok(Signal::SIGWINCH) => {
-                            if let Ok(ws) = super::sys::window_size(stdin.as_fd()) {
-                                let _ = super::sys::set_window_size(self.master.as_fd(), &ws);
+                            if let (Ok(ws), Some(m)) =
+                                (super::sys::window_size(stdin.as_fd()), &master)
+                            {
+                                let _ = super::sys::set_window_size(m.as_fd(), &ws);
                             }
                         }
                         Ok(Signal::SIGCHLD) => {
                             if let Some(code) = super::exit_code(init) {
-                                drain(&self.master, &stdout, &mut buf);
+                                if let Some(m) = &master {
+                                    drain(m, &stdout, &mut buf);
+                                }
                                 return code;
                             }
                             on_child();
@@ -172,11 +200,21 @@ fn wait_exit(init: Pid) -> Option<i32> {
     }
 }
 
-/// Copies one read's worth; false on EOF or error.
-fn copy(from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> bool {
+#[derive(Debug, PartialEq, Eq)]
+enum Copy {
+    Done,
+    /// End of input, or an error reading it.
+    ReadEnded,
+    /// The output refused the data (EPIPE, …).
+    WriteFailed,
+}
+
+/// Copies one read's worth.
+fn copy(from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> Copy {
     match rustix::io::read(&from, &mut *buf) {
-        Ok(0) | Err(_) => false,
-        Ok(n) => write_all(&to, &buf[..n]),
+        Ok(0) | Err(_) => Copy::ReadEnded,
+        Ok(n) if write_all(&to, &buf[..n]) => Copy::Done,
+        Ok(_) => Copy::WriteFailed,
     }
 }
 
@@ -194,7 +232,7 @@ fn write_all(to: impl AsFd, mut data: &[u8]) -> bool {
 /// Reads what is left in the master without blocking.
 fn drain(master: &OwnedFd, out: impl AsFd, buf: &mut [u8]) {
     let _ = rustix::io::ioctl_fionbio(master, true);
-    while copy(master, &out, buf) {}
+    while copy(master, &out, buf) == Copy::Done {}
 }
 
 /// Puts the caller's terminal in raw mode; returns the settings to restore.

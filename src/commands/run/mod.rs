@@ -210,6 +210,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         bail!("unknown flag: {flag}; options go before the image (see `rless run --help`)");
     }
     // Everything is checked before anything is created.
+    if let Some(code) = (!create_only)
+        .then(|| super::refuse_non_tty_input(a.interactive, a.tty, a.detach))
+        .flatten()
+    {
+        return Ok(code);
+    }
     let keep_id = match a.userns.as_str() {
         "" | "host" => false,
         "keep-id" => true,
