@@ -564,6 +564,7 @@ fn run_tty_with_pipes() {
 
 /// `run -d -t`: what the command writes to its terminal is in `logs`, and
 /// more than a pty's buffer does not block it (nobody read the terminal).
+/// `run -d -i`: the command's input stays open, as docker's.
 #[test]
 fn run_detached_tty_is_logged() {
     if !have_busybox() {
@@ -587,6 +588,13 @@ fn run_detached_tty_is_logged() {
             &logs[logs.len().saturating_sub(200)..]
         );
         ctx.ok(&["rm", "dt"]);
+
+        // -d -i: the input stays open (it was /dev/null: `sh` ended at once).
+        ctx.ok(&["run", "-d", "-i", "--name", "di", IMG, "sh"]);
+        std::thread::sleep(Duration::from_millis(500));
+        let out = ctx.ok(&["exec", "di", "echo", "alive"]);
+        assert_eq!(out.stdout, "alive\n", "run -d -i sh ended: {out}");
+        ctx.ok(&["rm", "-f", "di"]);
     });
 }
 

@@ -817,7 +817,16 @@ pub fn detach(
                     nix::sys::signal::SigHandler::SigIgn,
                 );
             }
-            if let Ok(null) = std::fs::File::open("/dev/null") {
+            // With -i, as docker's `run -di`: an input that stays open
+            // (a pipe whose write end the monitor holds while it lives),
+            // so `sh` or `cat` waits instead of ending at once.
+            let mut _input_held = None;
+            if spec.process.stdin {
+                if let Ok((r, w)) = std::io::pipe() {
+                    let _ = rustix::stdio::dup2_stdin(&r);
+                    _input_held = Some(w);
+                }
+            } else if let Ok(null) = std::fs::File::open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdin(&null);
             }
             // Each start appends; past 1 MiB the log moves to monitor.log.1
