@@ -14,6 +14,71 @@ use std::time::{Duration, Instant};
 
 // ------------------------------------------------------------------ stop, kill, wait
 
+/// A `--rm` container: `wait` prints its real exit code (the directory
+/// went before `wait` read it: 0), in the foreground too; `restart` keeps
+/// it (its exit removed it) and `--rm` still applies to the next exit.
+#[test]
+fn lifecycle_rm_container_wait_and_restart() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_rm_container_wait_and_restart", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            "w",
+            IMG,
+            "sh",
+            "-c",
+            "sleep 1; exit 3",
+        ]);
+        let out = ctx.ok(&["wait", "w"]);
+        assert_eq!(out.stdout, "3\n", "{out}");
+        let mut fg = ctx
+            .rless_cmd(&[
+                "run",
+                "--rm",
+                "--name",
+                "f",
+                IMG,
+                "sh",
+                "-c",
+                "sleep 1; exit 4",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ctx.rless(&["inspect", "f"]).success() {
+            assert!(Instant::now() < deadline, "f never made");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = ctx.ok(&["wait", "f"]);
+        assert_eq!(out.stdout, "4\n", "foreground: {out}");
+        assert_eq!(fg.wait().unwrap().code(), Some(4));
+
+        ctx.ok(&["run", "-d", "--rm", "--name", "r", IMG, "sleep", "60"]);
+        let out = ctx.ok(&["restart", "-t", "1", "r"]);
+        assert_eq!(out.stdout, "r\n", "{out}");
+        let st = inspect(ctx, "r");
+        assert_eq!(st["State"]["Status"], "running", "{st}");
+        ctx.ok(&["stop", "-t", "1", "r"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ctx.rless(&["inspect", "r"]).success() {
+            assert!(
+                Instant::now() < deadline,
+                "--rm no longer applies after restart"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "left behind");
+    });
+}
+
 #[test]
 fn lifecycle_stop() {
     if !have_busybox() {

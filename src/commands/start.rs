@@ -30,7 +30,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         let store = ctx.store(LockMode::Shared)?;
         let (c, dir) = container::find(&store, q)?;
         let lock = store.lock(&format!("ctr-{}", c.id))?;
-        if container::read_state(&dir).live() {
+        let state = container::read_state(&dir);
+        if state.status == "removing" {
+            bail!("container {q} is marked for removal and cannot be started");
+        }
+        if state.live() {
             if a.attach {
                 bail!("container {q} is already running");
             }
@@ -39,6 +43,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
         let mut spec = container::read_spec(&dir)?;
         container::mark_stopped(&dir, false);
+        container::mark_restart_requested(&dir, false);
         // Ids are decided now: a range granted since creation applies.
         spec.ids = ctx.ids.clone();
         drop(lock);
@@ -58,7 +63,12 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
         let store = ctx.store(LockMode::Shared)?;
         for q in &names {
             let (_, dir) = container::find(&store, q)?;
-            control::stop(&dir, Duration::from_secs(a.time))?;
+            // A --rm container is kept through its restart, as docker.
+            container::mark_restart_requested(&dir, true);
+            if let Err(e) = control::stop(&dir, Duration::from_secs(a.time)) {
+                container::mark_restart_requested(&dir, false);
+                return Err(e.into());
+            }
         }
     }
     run(

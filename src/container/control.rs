@@ -230,10 +230,38 @@ fn wake_monitor(s: &ContainerState) {
     }
 }
 
+const WAITERS_LOCK: &str = "waiters.lock";
+
+fn open_waiters_lock(dir: &Path) -> Option<std::fs::File> {
+    std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(WAITERS_LOCK))
+        .ok()
+}
+
+/// Before a `--rm` container is removed, with its exit recorded as
+/// `removing`: waits (at most a few seconds, for a stuck one) until every
+/// `wait` on it has read the exit code, which would otherwise go with the
+/// directory.
+pub fn let_waiters_read(dir: &Path) {
+    let Some(lock) = open_waiters_lock(dir) else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while lock.try_lock().is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// `rless wait`: waits for the container's next exit, as docker does: the
 /// end of the current run, restarts included (a container waiting out its
 /// back-off: the end of its next run), or at once if it is not live.
 pub fn wait_exit(dir: &Path) -> ContainerState {
+    // Held until the exit is read: a `--rm` container is removed only once
+    // its waiters have seen its exit code ([`let_waiters_read`]).
+    let _waiting = open_waiters_lock(dir).filter(|f| f.lock_shared().is_ok());
     let first = read_state(dir);
     let mut delay = Duration::from_millis(2);
     loop {

@@ -192,6 +192,24 @@ pub fn stopped_by_user(dir: &Path) -> bool {
     dir.join("stopped-by-user").exists()
 }
 
+/// `restart` marks the container it stops, so that its exit does not
+/// remove a `--rm` container (docker turns auto-removal off meanwhile);
+/// the start clears the mark.
+pub fn mark_restart_requested(dir: &Path, requested: bool) {
+    let p = dir.join("restart-requested");
+    if requested {
+        let _ = fs::write(p, b"");
+    } else {
+        let _ = fs::remove_file(p);
+    }
+}
+
+/// Whether the container's exit is to remove it: `--rm`, unless a
+/// `restart` is under way.
+pub fn removes_on_exit(dir: &Path, auto_remove: bool) -> bool {
+    auto_remove && !dir.join("restart-requested").exists()
+}
+
 /// Where a container is in its life (`state.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ContainerState {

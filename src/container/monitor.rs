@@ -208,20 +208,13 @@ fn running_state(started: &runtime::Started, restarts: u32) -> ContainerState {
 /// `last` run (its start, driver and, if the monitor stopped it, why):
 /// also when the removal failed and left the container, so that it keeps
 /// its real exit code, not the 137 of a monitor gone while `running`.
-/// (Removal comes first: a container recorded `exited` could be started
-/// again by `rless start` or `restart` while its directory goes away.)
+/// Before a removal the exit is recorded as `removing`, not `exited`: a
+/// `wait` reads its code there ([`super::control::let_waiters_read`]),
+/// and `start` refuses it (an `exited` container could be started again
+/// while its directory goes away).
 fn finish(dir: &Path, code: i32, auto_remove: bool, last: &ContainerState, restarts: u32) {
-    if auto_remove {
-        match remove(dir, true) {
-            Ok(()) => return,
-            Err(e) => eprintln!("rless monitor: cannot remove the container: {e}"),
-        }
-        if !dir.join("state.json").exists() {
-            return;
-        }
-    }
-    let state = ContainerState {
-        status: "exited".into(),
+    let mut state = ContainerState {
+        status: "removing".into(),
         exit_code: Some(code),
         started: last.started,
         finished: Some(time::now()),
@@ -230,6 +223,18 @@ fn finish(dir: &Path, code: i32, auto_remove: bool, last: &ContainerState, resta
         restart_count: restarts,
         ..Default::default()
     };
+    if super::removes_on_exit(dir, auto_remove) {
+        let _ = write_state(dir, &state);
+        super::control::let_waiters_read(dir);
+        match remove(dir, true) {
+            Ok(()) => return,
+            Err(e) => eprintln!("rless monitor: cannot remove the container: {e}"),
+        }
+        if !dir.join("state.json").exists() {
+            return;
+        }
+    }
+    state.status = "exited".into();
     if let Err(e) = write_state(dir, &state) {
         eprintln!("rless monitor: {e}");
     }

@@ -659,7 +659,15 @@ pub fn attach(
 ) -> Result<ExitCode> {
     let result = start_foreground(spec, dir, config.restart);
     let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
-    if config.auto_remove || failed_fresh {
+    let auto_remove = container::removes_on_exit(dir, config.auto_remove);
+    if auto_remove && !failed_fresh {
+        // As the detached monitor does: `removing`, read by `wait`.
+        let mut state = container::read_state(dir);
+        state.status = "removing".into();
+        let _ = container::write_state(dir, &state);
+        container::control::let_waiters_read(dir);
+    }
+    if auto_remove || failed_fresh {
         if let Err(e) = container::remove(dir, true) {
             eprintln!(
                 "rless: warning: cannot remove container {}: {e}",
