@@ -14,6 +14,60 @@ use std::time::{Duration, Instant};
 
 // ------------------------------------------------------------------ stop, kill, wait
 
+/// A foreground run's output is shown (stdout and stderr apart) and
+/// logged, as docker's attached run: `logs` shows it, and `start -a` adds
+/// its run. The command writes to a pipe, not to the caller's own
+/// descriptors; a reader that goes away (`| head`) ends it as before
+/// (SIGPIPE, 141) and `--rm` still removes it.
+#[test]
+fn lifecycle_foreground_run_is_logged() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_foreground_run_is_logged", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let script = "echo out; echo err >&2; exit 3";
+        let out = ctx.rless(&["run", "--name", "fg", IMG, "sh", "-c", script]);
+        assert_eq!(out.code, Some(3), "{out}");
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+        let logs = ctx.ok(&["logs", "fg"]);
+        assert_eq!(
+            (logs.stdout.as_str(), logs.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+        let again = ctx.rless(&["start", "-a", "fg"]);
+        assert_eq!(again.code, Some(3), "{again}");
+        assert_eq!(ctx.ok(&["logs", "fg"]).stdout, "out\nout\n");
+        ctx.ok(&["rm", "fg"]);
+
+        let mut child = ctx
+            .rless_cmd(&["run", "--rm", IMG, "sh", "-c", "while :; do echo y; done"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 2];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("run kept going with its reader gone");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(141), "{status:?}");
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "--rm left the container");
+    });
+}
+
 /// A `--rm` container: `wait` prints its real exit code (the directory
 /// went before `wait` read it: 0), in the foreground too; `restart` keeps
 /// it (its exit removed it) and `--rm` still applies to the next exit.

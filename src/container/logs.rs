@@ -5,8 +5,9 @@
 //! 2026-11-28T17:40:12.223456789Z stderr P the start of a line without its newline yet
 //! ```
 //!
-//! The monitor of a detached container writes `ctr.log` in the container's
-//! directory, stdout and stderr kept apart. When the file passes its size
+//! A container's monitor writes `ctr.log` in the container's directory,
+//! stdout and stderr kept apart: a detached one from its pipes, a
+//! foreground `run` or `start -a` from what it shows the caller. When the file passes its size
 //! cap it is renamed to `ctr.log.1` (replacing an older one) and a new one
 //! starts. A write error (a full disk) never stops the container: the
 //! monitor keeps draining its pipes, drops what it cannot write, and says

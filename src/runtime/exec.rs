@@ -109,7 +109,7 @@ pub fn exec_in(
         return Ok(0);
     }
     Ok(match terminal {
-        Some(t) => t.relay(child, process.stdin, &signals, &mut || {}),
+        Some(t) => t.relay(child, process.stdin, &signals, &mut || {}, &mut |_, _| {}),
         None => super::wait_forwarding(child, &signals),
     })
 }

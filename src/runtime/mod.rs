@@ -30,6 +30,7 @@ pub mod exec;
 pub mod ids;
 pub mod init;
 pub mod network;
+pub mod output;
 pub mod plan;
 pub mod rootfs;
 pub mod seccomp;
@@ -233,7 +234,8 @@ pub fn enter_userns(spec: &ContainerSpec, detached: bool) -> Result<(), RunError
 /// Where a started container's output goes.
 #[derive(Default)]
 pub struct ContainerIo {
-    /// `None`: the monitor's own stdout/stderr (foreground, zero copy).
+    /// `None`: the monitor's own stdout/stderr (with `-t`, or when nothing
+    /// is logged).
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
     /// The init dies with the monitor (foreground).
@@ -352,7 +354,15 @@ impl Started {
     /// process (always `false` with a terminal: keys go to the container).
     /// A port forwarder that dies meanwhile is looked after ([`Self::tend`],
     /// with a warning).
-    pub fn wait_and_finish(mut self, stdin: bool) -> (i32, bool) {
+    /// `pipes`: the read ends of the command's stdout and stderr, when
+    /// they are not the caller's own; what comes out of them (or of the
+    /// terminal) is shown and handed to `sink` ([`output::relay`]).
+    pub fn wait_and_finish(
+        mut self,
+        stdin: bool,
+        pipes: Option<(OwnedFd, OwnedFd)>,
+        sink: output::Sink<'_>,
+    ) -> (i32, bool) {
         let signals = init::forwarded_signals();
         let (init, terminal) = (self.init, self.terminal.take());
         let mut tend = || {
@@ -360,9 +370,10 @@ impl Started {
                 tracing::warn!("{}", t.message());
             }
         };
-        let r = match terminal {
-            Some(t) => (t.relay(init, stdin, &signals, &mut tend), false),
-            None => wait_forwarding_seen(init, &signals, &mut tend),
+        let r = match (terminal, pipes) {
+            (Some(t), _) => (t.relay(init, stdin, &signals, &mut tend, sink), false),
+            (None, Some((out, err))) => output::relay(init, out, err, &signals, &mut tend, sink),
+            (None, None) => wait_forwarding_seen(init, &signals, &mut tend),
         };
         self.finish();
         r
@@ -702,7 +713,7 @@ pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
 pub fn wait(started: Started, stdin: bool) -> i32 {
     let signals = init::forwarded_signals();
     match started.terminal {
-        Some(t) => t.relay(started.init, stdin, &signals, &mut || {}),
+        Some(t) => t.relay(started.init, stdin, &signals, &mut || {}, &mut |_, _| {}),
         None => wait_forwarding(started.init, &signals),
     }
 }

@@ -106,6 +106,7 @@ impl Terminal {
         forward_stdin: bool,
         signals: &SigSet,
         on_child: &mut dyn FnMut(),
+        sink: super::output::Sink<'_>,
     ) -> i32 {
         let _guard = RawGuard(make_raw());
         let _pipe = super::sys::SigpipeIgnored::new();
@@ -146,7 +147,7 @@ impl Terminal {
                 ready.get(2).copied().unwrap_or(false),
             );
             if let (true, Some(m)) = (master_ready, &master) {
-                match copy(m, &stdout, &mut buf) {
+                match copy_to(m, &stdout, &mut buf, sink) {
                     Copy::Done => {}
                     // EIO: every slave is closed; the init's exit follows.
                     Copy::ReadEnded => {
@@ -175,7 +176,7 @@ impl Terminal {
                         Ok(Signal::SIGCHLD) => {
                             if let Some(code) = super::exit_code(init) {
                                 if let Some(m) = &master {
-                                    drain(m, &stdout, &mut buf);
+                                    drain(m, &stdout, &mut buf, sink);
                                 }
                                 return code;
                             }
@@ -211,14 +212,26 @@ enum Copy {
 
 /// Copies one read's worth.
 fn copy(from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> Copy {
+    copy_to(from, to, buf, &mut |_, _| {})
+}
+
+/// [`copy`], also handing what was read to `sink` (as stdout).
+fn copy_to(from: impl AsFd, to: impl AsFd, buf: &mut [u8], sink: super::output::Sink<'_>) -> Copy {
     match rustix::io::read(&from, &mut *buf) {
         Ok(0) | Err(_) => Copy::ReadEnded,
-        Ok(n) if write_all(&to, &buf[..n]) => Copy::Done,
-        Ok(_) => Copy::WriteFailed,
+        Ok(n) => {
+            sink(false, &buf[..n]);
+            if write_all(&to, &buf[..n]) {
+                Copy::Done
+            } else {
+                Copy::WriteFailed
+            }
+        }
     }
 }
 
-fn write_all(to: impl AsFd, mut data: &[u8]) -> bool {
+/// Writes all of `data`; false once the output refuses it (EPIPE, …).
+pub(super) fn write_all(to: impl AsFd, mut data: &[u8]) -> bool {
     while !data.is_empty() {
         match rustix::io::write(&to, data) {
             Ok(n) => data = &data[n..],
@@ -230,9 +243,9 @@ fn write_all(to: impl AsFd, mut data: &[u8]) -> bool {
 }
 
 /// Reads what is left in the master without blocking.
-fn drain(master: &OwnedFd, out: impl AsFd, buf: &mut [u8]) {
+fn drain(master: &OwnedFd, out: impl AsFd, buf: &mut [u8], sink: super::output::Sink<'_>) {
     let _ = rustix::io::ioctl_fionbio(master, true);
-    while copy(master, &out, buf) == Copy::Done {}
+    while copy_to(master, &out, buf, sink) == Copy::Done {}
 }
 
 /// Puts the caller's terminal in raw mode; returns the settings to restore.

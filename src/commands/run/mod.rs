@@ -697,10 +697,27 @@ fn start_foreground(
     trace::mark("user namespace entered");
     let mut restarts = 0;
     let mut last: Option<ContainerState> = None;
+    // Shown here and logged, as docker's attached run: `logs` has it too.
+    let mut log = container::logs::LogWriter::open(dir, container::logs::DEFAULT_MAX_SIZE);
     loop {
+        // Without -t the command writes to pipes the monitor relays (with
+        // -t, to the terminal it relays).
+        let pipes = if spec.process.tty {
+            None
+        } else {
+            Some((std::io::pipe()?, std::io::pipe()?))
+        };
+        let (ends, read_ends) = match pipes {
+            Some(((out_r, out_w), (err_r, err_w))) => (
+                (Some(out_w.into()), Some(err_w.into())),
+                Some((out_r.into(), err_r.into())),
+            ),
+            None => ((None, None), None),
+        };
         let io = runtime::ContainerIo {
+            stdout: ends.0,
+            stderr: ends.1,
             die_with_monitor: true,
-            ..Default::default()
         };
         let spawned = match runtime::spawn(spec, io) {
             // A restart that cannot start (a published port taken during
@@ -753,7 +770,15 @@ fn start_foreground(
             ..Default::default()
         };
         let _ = container::write_state(dir, &state);
-        let (code, signalled) = started.wait_and_finish(spec.process.stdin);
+        let mut sink = |stderr: bool, chunk: &[u8]| {
+            let stream = if stderr {
+                container::logs::Stream::Stderr
+            } else {
+                container::logs::Stream::Stdout
+            };
+            log.write(stream, chunk);
+        };
+        let (code, signalled) = started.wait_and_finish(spec.process.stdin, read_ends, &mut sink);
         if signalled || !policy.should_restart(code, restarts, container::stopped_by_user(dir)) {
             record_exit(dir, code, &state);
             return Ok((code, true));

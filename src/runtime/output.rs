@@ -1,0 +1,121 @@
+//! A foreground container's output without `-t`: shown and logged.
+//!
+//! Theory of operation: as with docker's attached `run`, the command
+//! writes to two pipes, never to the caller's own descriptors (so it sees
+//! a pipe, not the caller's terminal, as under docker). The monitor (the
+//! foreground `rless run`) copies each chunk to its stdout or stderr and
+//! hands it to a sink, the container's log, so `logs` shows a foreground
+//! run too. Signals come from a signalfd in the same poll loop: SIGCHLD
+//! ends the loop once the init has exited and the pipes are drained (at
+//! most a second after the exit: whatever still holds them died with the
+//! pid namespace), the rest are passed on to the init.
+//!
+//! A caller's stream that goes away (`| head`) closes the pipe it was
+//! fed from (SIGPIPE is ignored here meanwhile): the command's next write
+//! fails as it would have on the caller's pipe, and the run ends rather
+//! than relaying to nobody. The log then misses what was not written.
+
+use super::tty::write_all;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+use std::os::fd::OwnedFd;
+
+/// Where a chunk of output goes besides the caller: `true` for stderr.
+pub type Sink<'a> = &'a mut dyn FnMut(bool, &[u8]);
+
+/// Copies `out` and `err` to this process's stdout and stderr and to
+/// `sink` until the init has exited and both are drained. Returns the exit
+/// code and whether a signal asking to end (SIGINT, SIGTERM, SIGHUP,
+/// SIGQUIT) was passed on. `on_child` runs at each other SIGCHLD.
+pub fn relay(
+    init: Pid,
+    out: OwnedFd,
+    err: OwnedFd,
+    signals: &SigSet,
+    on_child: &mut dyn FnMut(),
+    sink: Sink<'_>,
+) -> (i32, bool) {
+    let _pipe = super::sys::SigpipeIgnored::new();
+    let Ok(sfd) = SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    else {
+        return super::wait_forwarding_seen(init, signals, on_child);
+    };
+    let mut open = [Some(out), Some(err)];
+    let mut buf = vec![0u8; 1 << 16];
+    let mut exit: Option<i32> = None;
+    let mut ended = false;
+    loop {
+        if let (Some(code), [None, None]) = (exit, &open) {
+            return (code, ended);
+        }
+        let mut fds = vec![rustix::event::PollFd::new(
+            &sfd,
+            rustix::event::PollFlags::IN,
+        )];
+        let mut which = Vec::new();
+        for (i, p) in open.iter().enumerate() {
+            if let Some(fd) = p {
+                fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
+                which.push(i);
+            }
+        }
+        let timeout = exit.map(|_| rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return (exit.unwrap_or(0), ended),
+            Ok(_) => {}
+            Err(_) => continue,
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        drop(fds);
+        for (k, &i) in which.iter().enumerate() {
+            if !ready[k + 1] {
+                continue;
+            }
+            let fd = open[i].as_ref().expect("open");
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) | Err(_) => open[i] = None,
+                Ok(n) => {
+                    let chunk = &buf[..n];
+                    sink(i == 1, chunk);
+                    let shown = if i == 0 {
+                        write_all(std::io::stdout(), chunk)
+                    } else {
+                        write_all(std::io::stderr(), chunk)
+                    };
+                    // The caller's reader is gone (`| head`): so is ours,
+                    // and the command's next write fails with EPIPE (or
+                    // SIGPIPE), as if it wrote to the caller's pipe itself.
+                    if !shown {
+                        open[i] = None;
+                    }
+                }
+            }
+        }
+        if ready[0] {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) => {
+                        if exit.is_none() {
+                            exit = super::exit_code(init);
+                            if exit.is_none() {
+                                on_child();
+                            }
+                        }
+                    }
+                    Ok(Signal::SIGWINCH) | Err(_) => {}
+                    Ok(sig) => {
+                        ended |= matches!(
+                            sig,
+                            Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP | Signal::SIGQUIT
+                        );
+                        let _ = nix::sys::signal::kill(init, sig);
+                    }
+                }
+            }
+        }
+    }
+}
