@@ -334,3 +334,50 @@ fn usernet_twenty_containers_leak_nothing() {
         ctx.ok(&["network", "rm", "loop"]);
     });
 }
+
+/// Without XDG_RUNTIME_DIR the helper's directory is under
+/// `/tmp/rless-run-UID`, a name anyone may take first: one that is not the
+/// user's own is refused (a planted `helper.sock` was talked to), and the
+/// user's own is made private.
+#[test]
+fn usernet_runtime_dir_in_tmp_must_be_ours() {
+    for_each_user("usernet_runtime_dir_in_tmp_must_be_ours", |ctx| {
+        if !setup(ctx) || !common::is_root() {
+            return;
+        }
+        ctx.ok(&["network", "create", "tmpnet"]);
+        let base = std::path::PathBuf::from(format!("/tmp/rless-run-{}", ctx.user.uid));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir(&base).unwrap();
+        fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let run = |ctx: &common::Ctx| {
+            ctx.rless_cmd(&["run", "--rm", "--network", "tmpnet", IMG, "true"])
+                .env("XDG_RUNTIME_DIR", "")
+                .output()
+                .unwrap()
+        };
+        let out = run(ctx);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{err}");
+        assert!(err.contains("refusing the runtime directory"), "{err}");
+        assert!(
+            !base.join("rless").exists(),
+            "wrote into someone else's directory"
+        );
+        fs::remove_dir(&base).unwrap();
+        let out = run(ctx);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m = fs::metadata(&base).unwrap();
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&m), ctx.user.uid);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+            0o700
+        );
+        assert!(helper_gone(ctx), "the helper did not exit");
+        let _ = fs::remove_dir_all(&base);
+    });
+}

@@ -31,6 +31,8 @@ pub enum ClientError {
     },
     #[error("the network helper did not start: {0}")]
     Start(String),
+    #[error(transparent)]
+    RuntimeDir(#[from] super::NetworkError),
     #[error("cannot talk to the network helper: {0}")]
     Talk(std::io::Error),
     #[error("{0}")]
@@ -42,12 +44,11 @@ pub enum ClientError {
 /// Connects to the helper of the store at `root`, starting it if needed.
 /// `in_userns`: the caller is already in the helper's user namespace.
 pub fn connect(root: &Path, in_userns: bool) -> Result<UnixStream, ClientError> {
-    let dir = super::runtime_dir(root);
+    let dir = super::prepare_runtime_dir(root)?;
     let io = |op, path: &Path| {
         let path = path.to_path_buf();
         move |source| ClientError::Io { op, path, source }
     };
-    std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
     let lock_path = dir.join(helper::LOCK);
     let lock = std::fs::File::options()
         .create(true)

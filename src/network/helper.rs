@@ -199,8 +199,7 @@ pub fn main(root: &Path, in_userns: bool, ids: &IdMode) -> i32 {
 }
 
 fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), HelperError> {
-    let rundir = super::runtime_dir(root);
-    std::fs::create_dir_all(&rundir).map_err(sys(format!("create {}", rundir.display())))?;
+    let rundir = super::prepare_runtime_dir(root)?;
     let old: Vec<Record> = std::fs::read(rundir.join(STATE))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

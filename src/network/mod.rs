@@ -78,6 +78,8 @@ pub enum NetworkError {
     NotFound(String),
     #[error("network {name} is in use by container(s) {containers}; remove them first")]
     InUse { name: String, containers: String },
+    #[error("refusing the runtime directory {0}: it is not a directory of this user's (set XDG_RUNTIME_DIR)")]
+    NotPrivate(PathBuf),
     #[error("cannot {op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -459,27 +461,90 @@ pub fn remove_locked(root: &Path, name: &str) -> Result<(), NetworkError> {
 }
 
 /// The runtime directory of the helper of the store at `root`:
-/// `$XDG_RUNTIME_DIR/rless/net-<hash of the store path>` (or under /tmp
-/// without XDG_RUNTIME_DIR). Gone after a reboot, and that is fine.
+/// `$XDG_RUNTIME_DIR/rless/net-<hash of the store path>` (or under
+/// `/tmp/rless-run-UID` without XDG_RUNTIME_DIR). Gone after a reboot, and
+/// that is fine.
 pub fn runtime_dir(root: &Path) -> PathBuf {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(format!(
-                "/tmp/rless-run-{}",
-                rustix::process::getuid().as_raw()
-            ))
-        });
+    let (base, _) = runtime_base();
     let canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let digest = crate::image::digest::Digest::of(canon.as_os_str().as_encoded_bytes());
     base.join("rless")
         .join(format!("net-{}", &digest.hex()[..12]))
 }
 
+/// The base of [`runtime_dir`], and whether it is the shared /tmp's.
+/// That one is named after the user's uid on the host, also as seen from
+/// a monitor or helper inside the user namespace (where it is 0).
+fn runtime_base() -> (PathBuf, bool) {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => (PathBuf::from(d), false),
+        None => {
+            let uid = rustix::process::getuid().as_raw();
+            let map = fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+            let host = outer_id(&map, uid).unwrap_or(uid);
+            (PathBuf::from(format!("/tmp/rless-run-{host}")), true)
+        }
+    }
+}
+
+/// `id` of this user namespace as its parent sees it, from a uid_map's
+/// `INSIDE OUTSIDE COUNT` lines.
+fn outer_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let id = u64::from(id);
+        (inside <= id && id < inside + count)
+            .then(|| u32::try_from(outside + (id - inside)).ok())
+            .flatten()
+    })
+}
+
+/// [`runtime_dir`], made (mode 0700) if needed. Without XDG_RUNTIME_DIR
+/// its base is in the shared /tmp, where anyone may have made that name
+/// first, with a `helper.sock` of theirs in it: the base must be a real
+/// directory of this user's, and is made private (0700) if it was not.
+pub fn prepare_runtime_dir(root: &Path) -> Result<PathBuf, NetworkError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let dir = runtime_dir(root);
+    let (base, shared) = runtime_base();
+    if shared {
+        match fs::DirBuilder::new().mode(0o700).create(&base) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(io_err("create", &base)(e));
+            }
+            _ => {}
+        }
+        let m = fs::symlink_metadata(&base).map_err(io_err("inspect", &base))?;
+        if !m.is_dir() || m.uid() != rustix::process::getuid().as_raw() {
+            return Err(NetworkError::NotPrivate(base));
+        }
+        if m.mode() & 0o077 != 0 {
+            fs::set_permissions(&base, fs::Permissions::from_mode(0o700))
+                .map_err(io_err("make private", &base))?;
+        }
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io_err("create", &dir))?;
+    Ok(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_as_the_parent_namespace_sees_them() {
+        assert_eq!(outer_id("0 1002 1\n1 100000 65536\n", 0), Some(1002));
+        assert_eq!(outer_id("0 1002 1\n1 100000 65536\n", 5), Some(100004));
+        assert_eq!(outer_id("         0          0 4294967295\n", 1002), Some(1002));
+        assert_eq!(outer_id("0 1002 1\n", 7), None);
+    }
 
     #[test]
     fn subnets() {
