@@ -67,6 +67,7 @@ pub enum ConfigError {
 
 /// One `[[registry]]` entry.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     pub location: String,
     #[serde(default)]
@@ -74,6 +75,7 @@ pub struct RegistryConfig {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RegistriesFile {
     /// Seconds; see [`registry_idle_timeout`].
     idle_timeout: Option<i64>,
@@ -103,7 +105,9 @@ fn env_path(k: &str) -> Option<PathBuf> {
 /// The store root, given `--root`/`RLESS_ROOT` (already merged by clap).
 pub fn store_root(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
     if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
+        // Absolute: the monitor and the container's init resolve it after
+        // they change directory (a relative store broke every `run`).
+        return Ok(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     }
     env_path("XDG_DATA_HOME")
         .or_else(|| env_path("HOME").map(|h| h.join(".local/share")))
@@ -197,5 +201,35 @@ pub fn storage_driver() -> Result<Option<(Driver, PathBuf)>, ConfigError> {
     match Driver::parse(&value) {
         Some(d) => Ok(Some((d, path))),
         None => Err(ConfigError::Driver { path, value }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_registry_keys_are_errors() {
+        let ok: RegistriesFile = toml::from_str(
+            "idle_timeout = 5\n[[registry]]\nlocation = \"h:5000\"\ninsecure = true\n",
+        )
+        .unwrap();
+        assert!(ok.registry[0].insecure);
+        for bad in [
+            "[[registry]]\nlocation = \"h:5000\"\ninsecur = true\n",
+            "unqualified-search-registries = [\"docker.io\"]\n",
+        ] {
+            assert!(toml::from_str::<RegistriesFile>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_relative_store_is_made_absolute() {
+        let r = store_root(Some(Path::new("rel/store"))).unwrap();
+        assert!(
+            r.is_absolute() && r.ends_with("rel/store"),
+            "{}",
+            r.display()
+        );
     }
 }

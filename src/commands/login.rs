@@ -18,7 +18,7 @@ pub struct LoginArgs {
     /// Read the password from standard input.
     #[arg(long)]
     password_stdin: bool,
-    /// Skip TLS verification (and allow plain HTTP).
+    /// Verify TLS (`--tls-verify=false`: skip it, and allow plain HTTP).
     #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     tls_verify: bool,
     #[arg(long)]

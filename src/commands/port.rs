@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let state = container::read_state(&dir);
     let want = a.port.as_deref().map(|p| {
         let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-        (n.to_string(), proto == "udp")
+        (n.to_string(), proto.to_string())
     });
     let mut found = false;
     for p in state.ports.iter().filter(|_| state.running()) {
@@ -28,7 +28,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         // `[::1]:8080` for IPv6, as docker prints it.
         let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
         match &want {
-            Some((n, udp)) if *n != p.container_port.to_string() || *udp != p.udp => continue,
+            // `80/sctp` or `80/UDP` names no port published here.
+            Some((n, want_proto)) if *n != p.container_port.to_string() || want_proto != proto => {
+                continue
+            }
             Some(_) => println!("{host}"),
             None => println!("{}/{proto} -> {host}", p.container_port),
         }

@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// A user name and password (or token) for one registry.
@@ -109,6 +109,7 @@ impl AuthFiles {
     /// Stores credentials for `registry` in the primary file.
     pub fn store(&self, registry: &str, creds: &Credentials) -> Result<(), AuthFileError> {
         let path = self.primary.as_ref().ok_or(AuthFileError::NoAuthFile)?;
+        let _lock = lock(path)?;
         let mut doc = read_json(path)?.unwrap_or_else(|| serde_json::json!({}));
         let raw = format!("{}:{}", creds.user, creds.password);
         let auth = base64::engine::general_purpose::STANDARD.encode(raw);
@@ -132,6 +133,10 @@ impl AuthFiles {
     pub fn remove(&self, registry: &str) -> Result<(), AuthFileError> {
         let mut removed = false;
         for path in [&self.primary, &self.fallback].into_iter().flatten() {
+            if !path.exists() {
+                continue;
+            }
+            let _lock = lock(path)?;
             let Some(mut doc) = read_json(path)? else {
                 continue;
             };
@@ -201,16 +206,46 @@ fn read_json(path: &Path) -> Result<Option<serde_json::Value>, AuthFileError> {
     }
 }
 
+/// Holds `FILE.lock` beside `path` (made with its directory if needed),
+/// so two `login`s at once do not each write back what they read and lose
+/// the other's entry.
+fn lock(path: &Path) -> Result<fs::File, AuthFileError> {
+    let err = |source| AuthFileError::Write {
+        path: path.into(),
+        source,
+    };
+    // A directory made for the file is private; one that was there (a
+    // shared project directory, $HOME given as --authfile's) is left as
+    // it is: the file itself is 0600.
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
+    }
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path.with_file_name(name))
+        .map_err(err)?;
+    f.lock().map_err(err)?;
+    Ok(f)
+}
+
 /// Writes the file 0600 under a temporary name, then renames it into place.
 fn write_json(path: &Path, doc: &serde_json::Value) -> Result<(), AuthFileError> {
     let err = |source| AuthFileError::Write {
         path: path.into(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(err)?;
-        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-    }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut f = fs::OpenOptions::new()
         .write(true)

@@ -491,7 +491,10 @@ fn runtime_base() -> (PathBuf, bool) {
 /// `INSIDE OUTSIDE COUNT` lines.
 fn outer_id(map: &str, id: u32) -> Option<u32> {
     map.lines().find_map(|l| {
-        let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         let [inside, outside, count] = f[..] else {
             return None;
         };
@@ -542,7 +545,10 @@ mod tests {
     fn ids_as_the_parent_namespace_sees_them() {
         assert_eq!(outer_id("0 1002 1\n1 100000 65536\n", 0), Some(1002));
         assert_eq!(outer_id("0 1002 1\n1 100000 65536\n", 5), Some(100004));
-        assert_eq!(outer_id("         0          0 4294967295\n", 1002), Some(1002));
+        assert_eq!(
+            outer_id("         0          0 4294967295\n", 1002),
+            Some(1002)
+        );
         assert_eq!(outer_id("0 1002 1\n", 7), None);
     }
 
