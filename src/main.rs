@@ -57,19 +57,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // The cause chain, without repeating a cause a message already
-            // quotes (many errors include their source in their text).
-            let mut msg = String::new();
-            for cause in e.chain() {
-                let text = cause.to_string();
-                if !msg.contains(&text) {
-                    if !msg.is_empty() {
-                        msg.push_str(": ");
-                    }
-                    msg.push_str(&text);
-                }
-            }
-            eprintln!("rless: {}", rless::message::printable(&msg));
+            eprintln!("rless: {}", commands::error_line(&e));
             ExitCode::from(EXIT_RLESS_ERROR)
         }
     }

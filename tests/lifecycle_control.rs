@@ -707,3 +707,72 @@ fn lifecycle_rmi_of_image_in_use() {
         assert!(ctx.layer_dirs().is_empty(), "{:?}", ctx.layer_dirs());
     });
 }
+
+// ------------------------------------------------------------------ several names
+
+/// Status of container `q` from `inspect`.
+fn status(ctx: &common::Ctx, q: &str) -> String {
+    state_of(&inspect(ctx, q))["Status"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `start`, `restart`, `pause`, `unpause`, `kill`, `stop` and `rm` act on
+/// each name in turn, as docker: an unknown (or, for rm, running) one is
+/// reported on its own line, in order, the others are acted on, and the
+/// command fails at the end.
+#[test]
+fn lifecycle_several_names_each_on_its_own() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_several_names", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        for n in ["s1", "s2"] {
+            ctx.ok(&["create", "--name", n, IMG, "sleep", "1000"]);
+        }
+        let expect = |args: &[&str], bad: &[&str]| {
+            let out = ctx.rless(args);
+            assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+            assert_eq!(out.stdout, "s1\ns2\n", "both good names are acted on: {out}");
+            let want: Vec<String> = bad
+                .iter()
+                .map(|b| format!("rless: no such container: {b}"))
+                .collect();
+            assert_eq!(stderr_lines(&out), want, "one line per bad name: {out}");
+        };
+        expect(&["start", "s1", "nosuch", "s2"], &["nosuch"]);
+        assert_eq!(status(ctx, "s1"), "running");
+        assert_eq!(status(ctx, "s2"), "running");
+        expect(&["pause", "nosuch", "s1", "s2"], &["nosuch"]);
+        assert_eq!(status(ctx, "s2"), "paused");
+        expect(&["unpause", "s1", "s2", "nosuch"], &["nosuch"]);
+        assert_eq!(status(ctx, "s1"), "running");
+        let pid = |q| state_of(&inspect(ctx, q))["Pid"].as_i64().unwrap();
+        let before = (pid("s1"), pid("s2"));
+        expect(&["restart", "-t", "1", "s1", "bad1", "s2", "bad2"], &["bad1", "bad2"]);
+        assert_eq!(status(ctx, "s1"), "running");
+        assert_eq!(status(ctx, "s2"), "running");
+        assert!(
+            pid("s1") != before.0 && pid("s2") != before.1,
+            "both restarted: {before:?}"
+        );
+        // rm without -f refuses the running ones, each with its own line.
+        let out = ctx.rless(&["rm", "s1", "nosuch", "s2"]);
+        assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+        assert_eq!(stderr_lines(&out).len(), 3, "{out}");
+        assert!(stderr_lines(&out)[1].contains("no such container: nosuch"), "{out}");
+        assert_eq!(containers(ctx).len(), 2, "{out}");
+        expect(&["kill", "s1", "nosuch", "s2"], &["nosuch"]);
+        ctx.ok(&["wait", "s1", "s2"]);
+        expect(&["start", "s1", "s2", "nosuch"], &["nosuch"]);
+        expect(&["stop", "-t", "1", "s1", "nosuch", "s2"], &["nosuch"]);
+        ctx.ok(&["start", "s1"]);
+        // rm -f: the running and the stopped one go, the unknown is reported.
+        expect(&["rm", "-f", "s1", "nosuch", "s2"], &["nosuch"]);
+        assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
+        assert_eq!(host_mounts_under(&ctx.root), Vec::<String>::new());
+    });
+}

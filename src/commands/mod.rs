@@ -239,6 +239,23 @@ impl Ctx {
     }
 }
 
+/// An error as one printable line: the cause chain, without repeating a
+/// cause a message already quotes (many errors include their source in
+/// their text).
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    rless::message::printable(&msg)
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Ctx {
         root: rless::config::store_root(cli.root.as_deref())?,

@@ -5,7 +5,8 @@
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::container::{self, control};
-use rless::image::store::LockMode;
+use rless::image::store::{LockMode, Store};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -28,44 +29,50 @@ pub struct PruneArgs {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    // Each name on its own, as docker: a name that is unknown or still
+    // running (without -f) is reported and the others are removed. In
+    // subuid mode this first pass kills what -f allows and the pass inside
+    // the user namespace (which finds them stopped) reports and removes.
     let store = ctx.store(LockMode::Shared)?;
-    // Check everything first, kill what -f allows, then remove.
-    let mut dirs = Vec::new();
+    let mut checked = Vec::new();
     for q in &a.containers {
-        let (c, dir) = container::find(&store, q)?;
-        let _lock = store.lock(&format!("ctr-{}", c.id))?;
-        let state = container::read_state(&dir);
-        if state.live() {
-            if !a.force {
-                bail!(
-                    "cannot remove {} container {q}: stop it first or use -f",
-                    state.status
-                );
-            }
-            if control::kill_now(&dir).is_none() {
-                bail!("container {q} did not stop after SIGKILL");
-            }
-        }
-        dirs.push((q.clone(), dir));
+        checked.push((q, stopped_dir(&store, q, a.force)));
     }
     drop(store);
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
-    let mut failed = None;
-    for (q, dir) in dirs {
-        match container::remove(&dir, a.volumes) {
+    let mut failed = super::stop::Failures::default();
+    for (q, dir) in checked {
+        let r = dir.and_then(|dir| {
+            container::remove(&dir, a.volumes)
+                .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))
+        });
+        match r {
             Ok(()) => println!("{q}"),
-            Err(e) => {
-                eprintln!("rless: cannot remove {q}: {e}");
-                failed.get_or_insert(e);
-            }
+            Err(e) => failed.add(e),
         }
     }
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(ExitCode::SUCCESS),
+    failed.finish(ExitCode::SUCCESS)
+}
+
+/// Container `q`'s directory once it is not running (killed if `force`).
+fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<PathBuf> {
+    let (c, dir) = container::find(store, q)?;
+    let _lock = store.lock(&format!("ctr-{}", c.id))?;
+    let state = container::read_state(&dir);
+    if state.live() {
+        if !force {
+            bail!(
+                "cannot remove {} container {q}: stop it first or use -f",
+                state.status
+            );
+        }
+        if control::kill_now(&dir).is_none() {
+            bail!("container {q} did not stop after SIGKILL");
+        }
     }
+    Ok(dir)
 }
 
 pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {

@@ -25,58 +25,78 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if a.attach && a.containers.len() > 1 {
         bail!("you cannot attach to more than one container");
     }
+    // Each name on its own, as docker: a bad one is reported, the rest start.
     let mut code = ExitCode::SUCCESS;
+    let mut failed = super::stop::Failures::default();
     for q in &a.containers {
-        let store = ctx.store(LockMode::Shared)?;
-        let (c, dir) = container::find(&store, q)?;
-        let lock = store.lock(&format!("ctr-{}", c.id))?;
-        let state = container::read_state(&dir);
-        if state.status == "removing" {
-            bail!("container {q} is marked for removal and cannot be started");
+        match start_one(ctx, q, &a) {
+            Ok(c) => code = c,
+            Err(e) => failed.add(e),
         }
-        if state.live() {
-            if a.attach {
-                bail!("container {q} is already running");
-            }
-            println!("{q}");
-            continue;
-        }
-        let mut spec = container::read_spec(&dir)?;
-        container::mark_stopped(&dir, false);
-        container::mark_restart_requested(&dir, false);
-        // Ids are decided now: a range granted since creation applies.
-        spec.ids = ctx.ids.clone();
-        drop(lock);
-        drop(store);
-        if a.attach {
-            spec.process.stdin = a.interactive;
-            return super::run::attach(&spec, &dir, &c, super::run::Fresh::No);
-        }
-        code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No)?;
     }
-    Ok(code)
+    failed.finish(code)
+}
+
+fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let (c, dir) = container::find(&store, q)?;
+    let lock = store.lock(&format!("ctr-{}", c.id))?;
+    let state = container::read_state(&dir);
+    if state.status == "removing" {
+        bail!("container {q} is marked for removal and cannot be started");
+    }
+    if state.live() {
+        if a.attach {
+            bail!("container {q} is already running");
+        }
+        println!("{q}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut spec = container::read_spec(&dir)?;
+    container::mark_stopped(&dir, false);
+    container::mark_restart_requested(&dir, false);
+    // Ids are decided now: a range granted since creation applies.
+    spec.ids = ctx.ids.clone();
+    drop(store);
+    if a.attach {
+        drop(lock);
+        spec.process.stdin = a.interactive;
+        return super::run::attach(&spec, &dir, &c, super::run::Fresh::No);
+    }
+    // The container's lock is held until the monitor has recorded the
+    // start (`detach` returns then): a second `start` at once waits, then
+    // finds it running (both started it, each with its own monitor).
+    let code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No);
+    drop(lock);
+    code
 }
 
 pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
-    let names = a.containers.clone();
-    {
-        let store = ctx.store(LockMode::Shared)?;
-        for q in &names {
-            let (_, dir) = container::find(&store, q)?;
-            // A --rm container is kept through its restart, as docker.
-            container::mark_restart_requested(&dir, true);
-            if let Err(e) = control::stop(&dir, Duration::from_secs(a.time)) {
-                container::mark_restart_requested(&dir, false);
-                return Err(e.into());
+    let start = Args {
+        attach: false,
+        interactive: false,
+        containers: Vec::new(),
+    };
+    let mut code = ExitCode::SUCCESS;
+    let mut failed = super::stop::Failures::default();
+    for q in &a.containers {
+        let r = (|| {
+            {
+                let store = ctx.store(LockMode::Shared)?;
+                let (_, dir) = container::find(&store, q)?;
+                // A --rm container is kept through its restart, as docker.
+                container::mark_restart_requested(&dir, true);
+                if let Err(e) = control::stop(&dir, Duration::from_secs(a.time)) {
+                    container::mark_restart_requested(&dir, false);
+                    return Err(e.into());
+                }
             }
+            start_one(ctx, q, &start)
+        })();
+        match r {
+            Ok(c) => code = c,
+            Err(e) => failed.add(e),
         }
     }
-    run(
-        ctx,
-        Args {
-            attach: false,
-            interactive: false,
-            containers: names,
-        },
-    )
+    failed.finish(code)
 }

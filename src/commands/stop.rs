@@ -33,6 +33,27 @@ pub struct WaitArgs {
     containers: Vec<String>,
 }
 
+/// The errors of a command that acts on several names in turn, as docker
+/// does: each is reported in order, one line each, and the command fails at
+/// the end if any did (`main` prints the last one).
+#[derive(Default)]
+pub struct Failures(Option<anyhow::Error>);
+
+impl Failures {
+    pub fn add(&mut self, e: anyhow::Error) {
+        if let Some(prev) = self.0.replace(e) {
+            eprintln!("rless: {}", super::error_line(&prev));
+        }
+    }
+
+    pub fn finish(self, code: ExitCode) -> Result<ExitCode> {
+        match self.0 {
+            Some(e) => Err(e),
+            None => Ok(code),
+        }
+    }
+}
+
 /// Runs `f` on each container; reports every failure, fails if any did.
 pub fn each(
     ctx: &Ctx,
@@ -40,22 +61,16 @@ pub fn each(
     mut f: impl FnMut(&str, &std::path::Path) -> Result<()>,
 ) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
-    let mut failed = None;
+    let mut failed = Failures::default();
     for n in names {
         let r = container::find(&store, n)
             .map_err(anyhow::Error::from)
             .and_then(|(_, dir)| f(n, &dir));
         if let Err(e) = r {
-            if failed.is_some() {
-                eprintln!("rless: {e:#}");
-            }
-            failed.get_or_insert(e);
+            failed.add(e);
         }
     }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(ExitCode::SUCCESS),
-    }
+    failed.finish(ExitCode::SUCCESS)
 }
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
