@@ -736,7 +736,10 @@ fn lifecycle_several_names_each_on_its_own() {
         let expect = |args: &[&str], bad: &[&str]| {
             let out = ctx.rless(args);
             assert_eq!(out.code, Some(ERR_EXIT), "{out}");
-            assert_eq!(out.stdout, "s1\ns2\n", "both good names are acted on: {out}");
+            assert_eq!(
+                out.stdout, "s1\ns2\n",
+                "both good names are acted on: {out}"
+            );
             let want: Vec<String> = bad
                 .iter()
                 .map(|b| format!("rless: no such container: {b}"))
@@ -752,7 +755,10 @@ fn lifecycle_several_names_each_on_its_own() {
         assert_eq!(status(ctx, "s1"), "running");
         let pid = |q| state_of(&inspect(ctx, q))["Pid"].as_i64().unwrap();
         let before = (pid("s1"), pid("s2"));
-        expect(&["restart", "-t", "1", "s1", "bad1", "s2", "bad2"], &["bad1", "bad2"]);
+        expect(
+            &["restart", "-t", "1", "s1", "bad1", "s2", "bad2"],
+            &["bad1", "bad2"],
+        );
         assert_eq!(status(ctx, "s1"), "running");
         assert_eq!(status(ctx, "s2"), "running");
         assert!(
@@ -763,7 +769,10 @@ fn lifecycle_several_names_each_on_its_own() {
         let out = ctx.rless(&["rm", "s1", "nosuch", "s2"]);
         assert_eq!(out.code, Some(ERR_EXIT), "{out}");
         assert_eq!(stderr_lines(&out).len(), 3, "{out}");
-        assert!(stderr_lines(&out)[1].contains("no such container: nosuch"), "{out}");
+        assert!(
+            stderr_lines(&out)[1].contains("no such container: nosuch"),
+            "{out}"
+        );
         assert_eq!(containers(ctx).len(), 2, "{out}");
         expect(&["kill", "s1", "nosuch", "s2"], &["nosuch"]);
         ctx.ok(&["wait", "s1", "s2"]);

@@ -566,6 +566,9 @@ fn volume_bad_input_is_125() {
         assert!(setup_image(ctx));
         let missing = ctx.work.join("missing");
         let bind_missing = format!("type=bind,src={},dst=/x", missing.display());
+        // Two mounts on one destination (however spelled): refused, as
+        // docker, before a volume or a -v bind source is made.
+        let v_missing = format!("{}:/a/../mnt", missing.display());
         let cases: Vec<Vec<&str>> = vec![
             vec!["run", "--rm", "-v", "a/b:/x", IMG, "true"],
             vec!["run", "--rm", "-v", "../x:/x", IMG, "true"],
@@ -595,6 +598,28 @@ fn volume_bad_input_is_125() {
                 "true",
             ],
             vec!["run", "--rm", "--volumes-from", "nosuch", IMG, "true"],
+            vec![
+                "run",
+                "--rm",
+                "-v",
+                "/tmp:/mnt",
+                "-v",
+                "vol:/mnt/",
+                IMG,
+                "true",
+            ],
+            vec![
+                "run", "--rm", "-v", &v_missing, "--tmpfs", "/mnt", IMG, "true",
+            ],
+            vec![
+                "create",
+                "--mount",
+                "type=volume,src=vol,dst=/mnt",
+                "-v",
+                "/mnt/.",
+                IMG,
+                "true",
+            ],
             vec!["volume", "create", "a/b"],
             vec!["volume", "create", ".."],
             vec!["volume", "create", "--opt", "type=tmpfs", "t"],
@@ -621,6 +646,17 @@ fn volume_bad_input_is_125() {
         );
         let out = ctx.fail(&["volume", "create", "a/b"]);
         assert!(out.stderr.contains("invalid volume name"), "{out}");
+        let out = ctx.fail(&[
+            "run",
+            "--rm",
+            "-v",
+            "/tmp:/mnt",
+            "-v",
+            "/tmp:/mnt",
+            IMG,
+            "true",
+        ]);
+        assert!(out.stderr.contains("duplicate mount point: /mnt"), "{out}");
         // -v creates a missing host directory.
         let made = ctx.work.join("made");
         sh(

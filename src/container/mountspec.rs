@@ -22,6 +22,8 @@ pub enum SpecError {
     RelativeTarget(String),
     #[error("mount destination {0:?} cannot be the root directory")]
     RootTarget(String),
+    #[error("duplicate mount point: {}", .0.display())]
+    Duplicate(PathBuf),
 }
 
 /// A volume to look up (or create) when the container is made.
@@ -46,19 +48,50 @@ pub enum Requested {
     Volume(VolumeRequest),
 }
 
+/// The container path `t`, cleaned as docker does (`/a/./b/../c/` is
+/// `/a/c`), so that two spellings of one destination compare equal.
 fn absolute_target(t: &str) -> Result<PathBuf, SpecError> {
-    let p = PathBuf::from(t);
     if !t.starts_with('/') {
-        Err(SpecError::RelativeTarget(t.to_string()))
-    } else if p
-        .components()
-        .all(|c| matches!(c, Component::RootDir | Component::CurDir))
-    {
+        return Err(SpecError::RelativeTarget(t.to_string()));
+    }
+    let mut p = PathBuf::from("/");
+    for c in Path::new(t).components() {
+        match c {
+            Component::Normal(n) => p.push(n),
+            Component::ParentDir => {
+                p.pop();
+            }
+            _ => {}
+        }
+    }
+    if p == Path::new("/") {
         // Nothing may cover the whole root, as in docker.
         Err(SpecError::RootTarget(t.to_string()))
     } else {
         Ok(p)
     }
+}
+
+impl Requested {
+    /// The container path it is mounted on.
+    pub fn target(&self) -> Option<&Path> {
+        match self {
+            Requested::Mount(m) | Requested::BindToCreate(m) => m.target().map(PathBuf::as_path),
+            Requested::Volume(v) => Some(&v.target),
+        }
+    }
+}
+
+/// Refuses two of the user's mounts (`-v`, `--mount`, `--tmpfs`) on one
+/// destination, as docker does, instead of letting the last one win.
+pub fn check_duplicates(requested: &[Requested]) -> Result<(), SpecError> {
+    let mut seen = std::collections::HashSet::new();
+    for t in requested.iter().filter_map(Requested::target) {
+        if !seen.insert(t) {
+            return Err(SpecError::Duplicate(t.to_path_buf()));
+        }
+    }
+    Ok(())
 }
 
 fn volume_name(name: &str) -> Result<String, SpecError> {
@@ -355,5 +388,28 @@ mod tests {
         }
         assert!(parse_tmpfs("run").is_err());
         assert!(parse_tmpfs("/x:evil=1").is_err());
+    }
+
+    #[test]
+    fn duplicate_destinations() {
+        let one = |s: &str| parse_volume(s).unwrap();
+        let dup = [
+            one("/tmp:/mnt"),
+            parse_mount("type=tmpfs,dst=/mnt/").unwrap(),
+        ];
+        assert_eq!(
+            check_duplicates(&dup),
+            Err(SpecError::Duplicate("/mnt".into()))
+        );
+        let dup = [one("v:/a/b/../../mnt"), one("/mnt/./")];
+        assert_eq!(
+            check_duplicates(&dup),
+            Err(SpecError::Duplicate("/mnt".into()))
+        );
+        assert_eq!(check_duplicates(&[one("/tmp:/mnt"), one("/mnt2")]), Ok(()));
+        assert_eq!(
+            parse_volume("/.."),
+            Err(SpecError::RootTarget("/..".into()))
+        );
     }
 }

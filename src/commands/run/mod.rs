@@ -280,6 +280,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     for t in &a.tmpfs {
         requested.push(Requested::Mount(mountspec::parse_tmpfs(t)?));
     }
+    mountspec::check_duplicates(&requested)?;
     let mut user_env = Vec::new();
     for f in &a.env_file {
         user_env.extend(read_env_file(f)?);
