@@ -110,7 +110,20 @@ fn push_committed_and_imported_images() {
             "echo changed > /new; rm /etc/marker",
         ]);
         let committed = format!("{}/{}:c", reg.host, ctx.repo("committed"));
-        ctx.ok(&["commit", "-c", "CMD cat /new", "c1", &committed]);
+        // --change lines take Dockerfile syntax; a bad one makes no image.
+        let bad = ctx.fail_unchanged(&["commit", "-c", "ENV A=\"open", "c1", &committed]);
+        assert!(bad.stderr.contains("unterminated quote"), "{bad}");
+        ctx.ok(&[
+            "commit",
+            "-c",
+            "CMD cat /new",
+            "-c",
+            r#"ENV A=1 B="two words" C=\"q\""#,
+            "-c",
+            "LABEL x=y z='w w'",
+            "c1",
+            &committed,
+        ]);
         ctx.ok(&["rm", "c1"]);
         let digest = pushed_digest(&ctx.ok(&["push", &committed]));
 
@@ -139,6 +152,19 @@ fn push_committed_and_imported_images() {
             "changed\n",
             "the committed CMD and file"
         );
+        assert_eq!(
+            run_sh(&other, &committed, r#"echo "$A|$B|$C""#),
+            "1|two words|\"q\"\n",
+            "the committed ENV pairs"
+        );
+        let labels = other.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .Config.Labels}}",
+            &committed,
+        ]);
+        assert_eq!(labels.stdout.trim(), r#"{"x":"y","z":"w w"}"#, "{labels}");
         assert_eq!(
             run_sh(&other, &committed, "test -e /etc/marker || echo deleted"),
             "deleted\n",

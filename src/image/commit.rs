@@ -29,8 +29,8 @@ pub enum CommitError {
     Store(#[from] super::store::StoreError),
     #[error(transparent)]
     Layer(#[from] layer::LayerError),
-    #[error("invalid --change {0:?}: use CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE or LABEL")]
-    BadChange(String),
+    #[error(transparent)]
+    Change(#[from] super::change::ChangeError),
     #[error("the parent image's config is damaged: {0}")]
     BadConfig(String),
 }
@@ -46,79 +46,13 @@ pub struct CommitRequest<'a> {
     pub name: Option<&'a Reference>,
 }
 
-/// `CMD ["a","b"]` or `CMD a b` (shell form) → the JSON value.
-fn exec_form(rest: &str) -> serde_json::Value {
-    match serde_json::from_str::<Vec<String>>(rest.trim()) {
-        Ok(v) => serde_json::json!(v),
-        Err(_) => serde_json::json!(["/bin/sh", "-c", rest.trim()]),
-    }
-}
-
-/// Applies one `--change` instruction to the config's `config` object.
+/// Applies one `--change` instruction to the config's `config` object
+/// (Dockerfile syntax, see [`super::change`]).
 pub fn apply_change(
     cfg: &mut serde_json::Map<String, serde_json::Value>,
     change: &str,
 ) -> Result<(), CommitError> {
-    let bad = || CommitError::BadChange(change.to_string());
-    let (word, rest) = change
-        .trim()
-        .split_once(char::is_whitespace)
-        .ok_or_else(bad)?;
-    let rest = rest.trim();
-    match word.to_ascii_uppercase().as_str() {
-        "CMD" => {
-            cfg.insert("Cmd".into(), exec_form(rest));
-        }
-        "ENTRYPOINT" => {
-            cfg.insert("Entrypoint".into(), exec_form(rest));
-        }
-        "WORKDIR" => {
-            cfg.insert("WorkingDir".into(), rest.into());
-        }
-        "USER" => {
-            cfg.insert("User".into(), rest.into());
-        }
-        "ENV" => {
-            let (k, v) = rest
-                .split_once('=')
-                .or_else(|| rest.split_once(' '))
-                .ok_or_else(bad)?;
-            let env = cfg.entry("Env").or_insert_with(|| serde_json::json!([]));
-            let list = env.as_array_mut().ok_or_else(bad)?;
-            list.retain(|e| {
-                e.as_str()
-                    .and_then(|e| e.split_once('='))
-                    .is_none_or(|(n, _)| n != k)
-            });
-            list.push(format!("{k}={}", v.trim()).into());
-        }
-        "EXPOSE" => {
-            let ports = cfg
-                .entry("ExposedPorts")
-                .or_insert_with(|| serde_json::json!({}));
-            for p in rest.split_whitespace() {
-                let p = if p.contains('/') {
-                    p.to_string()
-                } else {
-                    format!("{p}/tcp")
-                };
-                ports
-                    .as_object_mut()
-                    .ok_or_else(bad)?
-                    .insert(p, serde_json::json!({}));
-            }
-        }
-        "LABEL" => {
-            let (k, v) = rest.split_once('=').ok_or_else(bad)?;
-            let labels = cfg.entry("Labels").or_insert_with(|| serde_json::json!({}));
-            labels
-                .as_object_mut()
-                .ok_or_else(bad)?
-                .insert(k.trim().into(), v.trim().trim_matches('"').into());
-        }
-        _ => return Err(bad()),
-    }
-    Ok(())
+    Ok(super::change::apply(cfg, change)?)
 }
 
 /// Commits; returns the new image.

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod change;
 pub mod commit;
 pub mod digest;
 pub mod extract;

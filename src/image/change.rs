@@ -1,0 +1,448 @@
+//! `commit --change` instructions, read with Dockerfile syntax and applied
+//! to an image config's `config` object.
+//!
+//! Supported: `CMD`, `ENTRYPOINT` (JSON exec form, else shell form),
+//! `ENV` and `LABEL` (several `k=v` pairs, or the old `k value with
+//! spaces` form), `EXPOSE` (several `port[-end][/proto]`), `WORKDIR`
+//! (relative to the previous one), `USER`, `VOLUME` and `STOPSIGNAL`.
+//! Words follow the Dockerfile shell-word rules: double and single quotes
+//! group and are removed, a backslash escapes the next character (inside
+//! double quotes only `"`, `\` and `$`), and `$V`, `${V}`, `${V:-w}`,
+//! `${V:+w}` expand from the image's environment as it was before the
+//! instruction (not inside single quotes; never in CMD/ENTRYPOINT, which
+//! keep their text for the shell). A line that does not parse is an error
+//! naming it; nothing is applied by the caller then.
+
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid --change {change:?}: {why}")]
+pub struct ChangeError {
+    pub change: String,
+    pub why: String,
+}
+
+const KNOWN: [&str; 9] = [
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "LABEL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Applies one instruction to `cfg` (the config's `config` object).
+pub fn apply(cfg: &mut Map<String, Value>, change: &str) -> Result<(), ChangeError> {
+    let fail = |why: &str| ChangeError {
+        change: change.to_string(),
+        why: why.to_string(),
+    };
+    let line = change.trim();
+    let (word, rest) = line
+        .split_once(char::is_whitespace)
+        .map(|(w, r)| (w, r.trim()))
+        .unwrap_or((line, ""));
+    let word = word.to_ascii_uppercase();
+    if !KNOWN.contains(&word.as_str()) {
+        return Err(fail(&format!("use one of {}", KNOWN.join(", "))));
+    }
+    if rest.is_empty() {
+        return Err(fail(&format!("{word} needs an argument")));
+    }
+    let env = env_of(cfg);
+    let words = |s: &str| split_words(s, &env).map_err(|w| fail(&w));
+    match word.as_str() {
+        "CMD" | "ENTRYPOINT" => {
+            let key = if word == "CMD" { "Cmd" } else { "Entrypoint" };
+            cfg.insert(key.into(), exec_form(rest));
+        }
+        "ENV" | "LABEL" => {
+            let pairs = name_values(rest, &env).map_err(|w| fail(&w))?;
+            if word == "ENV" {
+                let list = cfg.entry("Env").or_insert_with(|| json!([]));
+                let list = list
+                    .as_array_mut()
+                    .ok_or_else(|| fail("Env is not a list"))?;
+                for (k, v) in pairs {
+                    list.retain(|e| {
+                        e.as_str()
+                            .and_then(|e| e.split_once('='))
+                            .is_none_or(|(n, _)| n != k)
+                    });
+                    list.push(format!("{k}={v}").into());
+                }
+            } else {
+                let labels = cfg.entry("Labels").or_insert_with(|| json!({}));
+                if labels.is_null() {
+                    *labels = json!({});
+                }
+                let labels = labels
+                    .as_object_mut()
+                    .ok_or_else(|| fail("Labels is not an object"))?;
+                for (k, v) in pairs {
+                    labels.insert(k, v.into());
+                }
+            }
+        }
+        "EXPOSE" => {
+            let mut ports = Vec::new();
+            for p in words(rest)? {
+                ports.extend(expose(&p).ok_or_else(|| {
+                    fail(&format!(
+                        "invalid port {p:?}: expected PORT[-END][/tcp|udp|sctp]"
+                    ))
+                })?);
+            }
+            let map = object(cfg, "ExposedPorts").ok_or_else(|| fail("bad ExposedPorts"))?;
+            for p in ports {
+                map.insert(p, json!({}));
+            }
+        }
+        "VOLUME" => {
+            let list = match serde_json::from_str::<Vec<String>>(rest) {
+                Ok(v) => v,
+                Err(_) => words(rest)?,
+            };
+            if list.iter().any(|v| v.is_empty()) {
+                return Err(fail("VOLUME needs a path"));
+            }
+            let map = object(cfg, "Volumes").ok_or_else(|| fail("bad Volumes"))?;
+            for v in list {
+                map.insert(v, json!({}));
+            }
+        }
+        _ => {
+            // WORKDIR, USER, STOPSIGNAL: one word.
+            let w = words(rest)?;
+            let [value] = &w[..] else {
+                return Err(fail(&format!("{word} takes one argument")));
+            };
+            let (key, value) = match word.as_str() {
+                "WORKDIR" => {
+                    let base = cfg.get("WorkingDir").and_then(Value::as_str).unwrap_or("");
+                    let dir = std::path::Path::new("/").join(base).join(value);
+                    ("WorkingDir", dir.to_string_lossy().into_owned())
+                }
+                "USER" => ("User", value.clone()),
+                _ => ("StopSignal", value.clone()),
+            };
+            cfg.insert(key.into(), value.into());
+        }
+    }
+    Ok(())
+}
+
+/// `CMD ["a","b"]` or `CMD a b` (shell form) → the JSON value.
+fn exec_form(rest: &str) -> Value {
+    match serde_json::from_str::<Vec<String>>(rest) {
+        Ok(v) => json!(v),
+        Err(_) => json!(["/bin/sh", "-c", rest]),
+    }
+}
+
+fn object<'a>(cfg: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    let v = cfg.entry(key).or_insert_with(|| json!({}));
+    if v.is_null() {
+        *v = json!({});
+    }
+    v.as_object_mut()
+}
+
+/// The config's environment, for `$V` expansion.
+fn env_of(cfg: &Map<String, Value>) -> Vec<(String, String)> {
+    cfg.get("Env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str()?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `EXPOSE` item → the `port/proto` keys (a range gives each port).
+fn expose(p: &str) -> Option<Vec<String>> {
+    let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return None;
+    }
+    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+    let (a, b) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
+    if a == 0 || b < a {
+        return None;
+    }
+    Some((a..=b).map(|n| format!("{n}/{proto}")).collect())
+}
+
+/// `ENV`/`LABEL` arguments: `k=v k2=v2…`, or the old `k value…` form
+/// (the rest of the line is the value).
+fn name_values(rest: &str, env: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+    let first = rest.split(char::is_whitespace).next().unwrap_or("");
+    if !first.contains('=') {
+        let (k, v) = rest
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("{first:?} has no value: use NAME=VALUE"))?;
+        let k = one_word(k, env)?;
+        // The value keeps its inner spaces; quotes and escapes go.
+        let v = expand(v.trim(), env)?;
+        return Ok(vec![(k, v)]);
+    }
+    let mut out = Vec::new();
+    for w in raw_words(rest)? {
+        let Some((k, v)) = w.split_once('=') else {
+            return Err(format!("{w:?} is not NAME=VALUE"));
+        };
+        let k = one_word(k, env)?;
+        out.push((k, expand(v, env)?));
+    }
+    Ok(out)
+}
+
+fn one_word(k: &str, env: &[(String, String)]) -> Result<String, String> {
+    let k = expand(k, env)?;
+    if k.is_empty() {
+        return Err("a NAME cannot be empty".into());
+    }
+    Ok(k)
+}
+
+/// Words, with quotes and escapes removed and variables expanded.
+fn split_words(s: &str, env: &[(String, String)]) -> Result<Vec<String>, String> {
+    raw_words(s)?.iter().map(|w| expand(w, env)).collect()
+}
+
+/// Splits at unquoted, unescaped whitespace; quotes and escapes are kept
+/// (for [`expand`]). An unterminated quote is an error.
+fn raw_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                continue;
+            }
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None | Some('"'), '\\') => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    if quote.is_some() {
+        return Err("unterminated quote".into());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+/// Removes quotes and escapes and expands variables in one word (or a
+/// whole old-form value: whitespace is kept as it is).
+fn expand(w: &str, env: &[(String, String)]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = w.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('\''), c) => out.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            (Some(_), '\\') => match chars.peek() {
+                Some(&n) if matches!(n, '"' | '\\' | '$') => {
+                    out.push(n);
+                    chars.next();
+                }
+                Some(_) => out.push('\\'),
+                None => {}
+            },
+            (_, '$') => out.push_str(&variable(&mut chars, env)?),
+            (_, c) => out.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err("unterminated quote".into());
+    }
+    Ok(out)
+}
+
+/// After a `$`: `NAME`, `{NAME}`, `{NAME:-word}` or `{NAME:+word}`. A `$`
+/// followed by anything else is kept.
+fn variable(
+    chars: &mut std::iter::Peekable<std::str::Chars>,
+    env: &[(String, String)],
+) -> Result<String, String> {
+    let lookup = |n: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if chars.peek() == Some(&'{') {
+        chars.next();
+        let mut inner = String::new();
+        loop {
+            match chars.next() {
+                Some('}') => break,
+                Some(c) => inner.push(c),
+                None => return Err("unterminated ${…}".into()),
+            }
+        }
+        let (name, op) = match inner.find(|c: char| !name_char(c)) {
+            Some(i) => (&inner[..i], &inner[i..]),
+            None => (&inner[..], ""),
+        };
+        let value = lookup(name).filter(|v| !v.is_empty());
+        return match (name, op.get(..2), op.get(2..)) {
+            ("", ..) => Err(format!("bad substitution ${{{inner}}}")),
+            (_, None, _) if op.is_empty() => Ok(value.unwrap_or_default()),
+            (_, Some(":-"), Some(w)) => Ok(value.unwrap_or_else(|| w.to_string())),
+            (_, Some(":+"), Some(w)) => Ok(value.map(|_| w.to_string()).unwrap_or_default()),
+            _ => Err(format!("unsupported substitution ${{{inner}}}")),
+        };
+    }
+    let mut name = String::new();
+    while let Some(&c) = chars.peek() {
+        if !name_char(c) {
+            break;
+        }
+        name.push(c);
+        chars.next();
+    }
+    if name.is_empty() {
+        return Ok("$".into());
+    }
+    Ok(lookup(&name).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(changes: &[&str]) -> Map<String, Value> {
+        let mut cfg = Map::new();
+        for c in changes {
+            apply(&mut cfg, c).unwrap_or_else(|e| panic!("{c}: {e}"));
+        }
+        cfg
+    }
+
+    fn env(changes: &[&str]) -> Vec<String> {
+        serde_json::from_value(applied(changes)["Env"].clone()).unwrap()
+    }
+
+    #[test]
+    fn env_pairs_quotes_and_old_form() {
+        assert_eq!(env(&["ENV A=1 B=2"]), ["A=1", "B=2"]);
+        assert_eq!(env(&[r#"ENV Q="hello world""#]), ["Q=hello world"]);
+        assert_eq!(env(&["ENV Q='a \"b\" $X'"]), ["Q=a \"b\" $X"]);
+        assert_eq!(
+            env(&[r#"ENV E=a\ b F="x\"y\\z\q""#]),
+            [r#"E=a b"#, r#"F=x"y\z\q"#]
+        );
+        assert_eq!(env(&["ENV K value with  spaces"]), ["K=value with  spaces"]);
+        assert_eq!(env(&[r#"env K "quoted old" form"#]), ["K=quoted old form"]);
+        assert_eq!(
+            env(&["ENV A=1", "ENV A=2 B=$A C=${A}x"]),
+            ["A=2", "B=1", "C=1x"]
+        );
+        assert_eq!(
+            env(&["ENV N=${U:-dflt} M=${A:+set} P=${P:+no} D=$ E=\\$A"]),
+            ["N=dflt", "M=", "P=", "D=$", "E=$A"]
+        );
+        assert_eq!(env(&["ENV E="]), ["E="]);
+    }
+
+    #[test]
+    fn labels_and_others() {
+        let cfg = applied(&[
+            r#"LABEL x=y z=w "with space"="v 1""#,
+            "LABEL old form value",
+            "EXPOSE 80 53/udp 8000-8002/TCP",
+            "WORKDIR /srv",
+            "WORKDIR app",
+            "USER 1000:1000",
+            r#"VOLUME ["/data", "/logs"]"#,
+            "VOLUME /a /b",
+            "STOPSIGNAL SIGINT",
+            r#"CMD ["echo", "a b"]"#,
+            "ENTRYPOINT exec  sh -c 'x'",
+        ]);
+        assert_eq!(
+            cfg["Labels"],
+            json!({"x": "y", "z": "w", "with space": "v 1", "old": "form value"})
+        );
+        let mut ports: Vec<&String> = cfg["ExposedPorts"].as_object().unwrap().keys().collect();
+        ports.sort();
+        assert_eq!(
+            ports,
+            ["53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp"]
+        );
+        assert_eq!(cfg["WorkingDir"], "/srv/app");
+        assert_eq!(cfg["User"], "1000:1000");
+        let mut vols: Vec<&String> = cfg["Volumes"].as_object().unwrap().keys().collect();
+        vols.sort();
+        assert_eq!(vols, ["/a", "/b", "/data", "/logs"]);
+        assert_eq!(cfg["StopSignal"], "SIGINT");
+        assert_eq!(cfg["Cmd"], json!(["echo", "a b"]));
+        assert_eq!(
+            cfg["Entrypoint"],
+            json!(["/bin/sh", "-c", "exec  sh -c 'x'"])
+        );
+        // CMD [ not JSON ] is the shell form, as in a Dockerfile.
+        assert_eq!(
+            applied(&["CMD [oops"])["Cmd"],
+            json!(["/bin/sh", "-c", "[oops"])
+        );
+    }
+
+    #[test]
+    fn bad_lines() {
+        for bad in [
+            "",
+            "ENV",
+            "ENV A",
+            "ENV A=1 B",
+            "ENV =1",
+            "ENV A=\"open",
+            "LABEL x='open",
+            "EXPOSE 0",
+            "EXPOSE 70000",
+            "EXPOSE 80/icmp",
+            "EXPOSE 90-80",
+            "EXPOSE http",
+            "USER a b",
+            "WORKDIR",
+            "ENV A=${B:?x}",
+            "ENV A=${",
+            "RUN true",
+            "FROM x",
+            "COPY a b",
+        ] {
+            let mut cfg = Map::new();
+            let e = apply(&mut cfg, bad).expect_err(bad);
+            assert_eq!(e.change, bad);
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+    }
+}
