@@ -824,3 +824,91 @@ fn ctrfs_detached_restart_policy() {
         ctx.ok(&["rm", "dr", "da"]);
     });
 }
+
+/// `diff` and `commit` leave out what rless made to mount things on
+/// (/etc/hosts, /etc/hostname, /etc/resolv.conf, a bind's or a tmpfs's
+/// target and the parents it created), as docker and podman do; a change
+/// of the container's own in the same directory still shows.
+#[test]
+fn ctrfs_diff_and_commit_leave_out_mount_points() {
+    for_each_user("ctrfs_diff_mount_points", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        let host = ctx.work.join("bound");
+        fs::create_dir_all(&host).unwrap();
+        ctx.give_tree(&host);
+        let bind = format!("{}:/mnt/in/deep", host.display());
+        ctx.ok(&[
+            "run",
+            "--name",
+            "d1",
+            "-v",
+            &bind,
+            "--tmpfs",
+            "/scratch",
+            IMG,
+            "sh",
+            "-c",
+            "echo hi > /f && rm /etc/group && echo x > /scratch/x && echo y > /mnt/in/deep/y",
+        ]);
+        let out = ctx.ok(&["diff", "d1"]);
+        assert_eq!(out.stdout, "C /etc\nD /etc/group\nA /f\n", "{out}");
+        // Only a bare mount point is hidden: a file of the container's own
+        // in a created parent shows, with that parent.
+        ctx.ok(&[
+            "run",
+            "--name",
+            "d2",
+            "-v",
+            &bind,
+            IMG,
+            "sh",
+            "-c",
+            "echo z > /mnt/z",
+        ]);
+        let out = ctx.ok(&["diff", "d2"]);
+        assert_eq!(out.stdout, "A /mnt\nA /mnt/z\n", "{out}");
+
+        ctx.ok(&["commit", "d1", "c1"]);
+        let layers = ctx.inspect("c1")["RootFS"]["Layers"].clone();
+        let top = layers.as_array().unwrap().last().unwrap().as_str().unwrap();
+        let mut names = Vec::new();
+        let root = ctx.layer_diff(top);
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() && !p.is_symlink() {
+                    stack.push(p.clone());
+                }
+                names.push(p.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+        names.sort();
+        assert!(
+            names.iter().all(|n| n == "f" || n.starts_with("etc")),
+            "the committed layer holds only the container's changes: {names:?}"
+        );
+        assert!(names.contains(&"f".to_string()), "{names:?}");
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.starts_with("etc/host") || n == "etc/resolv.conf"),
+            "{names:?}"
+        );
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "c1",
+            "sh",
+            "-c",
+            "cat /f; test -e /etc/group || echo no-group; test -e /mnt || echo no-mnt",
+        ]);
+        assert_eq!(out.stdout, "hi\nno-group\nno-mnt\n", "{out}");
+        ctx.ok(&["rm", "d1", "d2"]);
+        ctx.ok(&["rmi", "c1"]);
+    });
+}

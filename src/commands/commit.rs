@@ -56,8 +56,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         Some(find_image(&index, &c.image_id).context("the container's image is gone")?)
     };
+    // Left out as docker does: the mount points rless made itself.
+    let upper = dir.join("upper");
+    let plan = container::read_spec(&dir)?.plan;
     let req = CommitRequest {
-        upper: &dir.join("upper"),
+        upper: &upper,
+        skip: &container::mountpoints::bare_mount_points(&upper, &plan),
         parent,
         changes: &a.change,
         message: a.message.as_deref(),

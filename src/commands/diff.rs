@@ -1,11 +1,14 @@
 //! `rless diff CTR`: what the container changed, from its writable layer:
 //! `A` added, `C` changed (exists in the image), `D` deleted (whiteout).
+//! The mount points rless made itself are not changes
+//! ([`rless::container::mountpoints`]).
 
 use super::Ctx;
 use anyhow::Result;
 use rless::container;
 use rless::image::store::LockMode;
 use rless::runtime::rootfs::RootFs;
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -31,11 +34,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         RootFs::Layers(l) => l.lower.iter().map(|x| l.layers_dir.join(x)).collect(),
         RootFs::Dir(_) => vec![],
     };
+    let upper = dir.join("upper");
+    let hide = container::mountpoints::bare_mount_points(&upper, &spec.plan);
     let mut out = Vec::new();
     walk(
-        &dir.join("upper"),
+        &upper,
         (Path::new("/"), Path::new("/")),
-        &lower,
+        (&lower, &hide),
         &mut out,
     )?;
     for line in out {
@@ -51,11 +56,12 @@ fn in_lower(lower: &[PathBuf], rel: &Path) -> bool {
 
 /// Lists the changes under `stored` (a path in the upper layer), shown as
 /// `shown`: the two differ where fuse-overlay stored a name that starts
-/// with `.wh.` escaped (`fuse_overlay::layout::escape`).
+/// with `.wh.` escaped (`fuse_overlay::layout::escape`). What is in `hide`
+/// (stored paths relative to the layer) is left out.
 fn walk(
     upper: &Path,
     (stored, shown): (&Path, &Path),
-    lower: &[PathBuf],
+    (lower, hide): (&[PathBuf], &BTreeSet<PathBuf>),
     out: &mut Vec<String>,
 ) -> Result<()> {
     let dir = upper.join(stored.strip_prefix("/").unwrap_or(stored));
@@ -64,6 +70,14 @@ fn walk(
     for e in entries {
         let name = e.file_name();
         let name_s = name.to_string_lossy();
+        if hide.contains(
+            stored
+                .join(&name)
+                .strip_prefix("/")
+                .unwrap_or(Path::new("")),
+        ) {
+            continue;
+        }
         let meta = e.metadata()?;
         let escaped = fuse_overlay::layout::unescape(name.as_bytes());
         let path = shown.join(escaped.map_or(name.as_os_str(), OsStr::from_bytes));
@@ -91,7 +105,7 @@ fn walk(
         };
         out.push(format!("{kind} {}", path.display()));
         if meta.is_dir() {
-            walk(upper, (&stored.join(&name), &path), lower, out)?;
+            walk(upper, (&stored.join(&name), &path), (lower, hide), out)?;
         }
     }
     Ok(())

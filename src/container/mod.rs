@@ -15,6 +15,7 @@ pub mod cp;
 pub mod export;
 pub mod logs;
 pub mod monitor;
+pub mod mountpoints;
 pub mod mountspec;
 pub mod volume;
 

@@ -38,6 +38,8 @@ pub enum CommitError {
 /// What to commit.
 pub struct CommitRequest<'a> {
     pub upper: &'a Path,
+    /// Paths in `upper` to leave out: the bare mount points rless made.
+    pub skip: &'a std::collections::BTreeSet<std::path::PathBuf>,
     /// The image the container was made from (`None` for `--rootfs`).
     pub parent: Option<&'a ImageRecord>,
     pub changes: &'a [String],
@@ -92,10 +94,11 @@ pub fn commit(
         rustix::process::getegid().as_raw(),
     );
     let upper = req.upper.to_path_buf();
+    let skip = req.skip.clone();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
         let mut b = tar::Builder::new(gz);
-        append_tree(&mut b, &upper, owner, true)?;
+        append_tree(&mut b, &upper, owner, true, &skip)?;
         let gz = b.into_inner().map_err(|source| ImportError::Source {
             path: upper.clone(),
             source,

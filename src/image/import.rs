@@ -14,7 +14,7 @@ use super::platform::Platform;
 use super::reference::Reference;
 use super::store::{ImageRecord, LayerRecord, Store, StoreError};
 use super::time;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
@@ -86,7 +86,7 @@ pub fn import_dir(
     let root = dir.to_path_buf();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let mut b = tar::Builder::new(writer);
-        append_tree(&mut b, &root, owner, false)?;
+        append_tree(&mut b, &root, owner, false, &BTreeSet::new())?;
         b.into_inner()
             .map(drop)
             .map_err(|source| ImportError::Source {
@@ -117,16 +117,19 @@ pub fn import_dir(
 /// become OCI `.wh.` entries, and the overlay's own xattrs are left out
 /// (escaped ones are stored under their own names). Hard links stay links
 /// (tar link entries to the first name), and xattrs go in PAX records.
+/// The paths in `skip` (relative to `root`) are left out.
 pub(crate) fn append_tree<W: io::Write>(
     b: &mut tar::Builder<W>,
     root: &Path,
     owner: (u32, u32),
     upper: bool,
+    skip: &BTreeSet<PathBuf>,
 ) -> Result<(), ImportError> {
     let mut walk = TreeWalk {
         root,
         owner,
         upper,
+        skip,
         links: HashMap::new(),
     };
     walk.append(b, Path::new(""))
@@ -137,6 +140,7 @@ struct TreeWalk<'a> {
     root: &'a Path,
     owner: (u32, u32),
     upper: bool,
+    skip: &'a BTreeSet<PathBuf>,
     /// The first name of each file with several, by (device, inode).
     links: HashMap<(u64, u64), PathBuf>,
 }
@@ -149,6 +153,9 @@ impl TreeWalk<'_> {
         rel: &Path,
     ) -> Result<(), ImportError> {
         let (root, owner, upper) = (self.root, self.owner, self.upper);
+        if self.skip.contains(rel) {
+            return Ok(());
+        }
         let path = root.join(rel);
         let err = |source| ImportError::Source {
             path: path.clone(),
@@ -418,7 +425,7 @@ mod tests {
             rustix::process::getegid().as_raw(),
         );
         let mut b = tar::Builder::new(Vec::new());
-        append_tree(&mut b, root, owner, true).unwrap();
+        append_tree(&mut b, root, owner, true, &BTreeSet::new()).unwrap();
         let listed = list(&b.into_inner().unwrap());
         let entry = |n: &str| {
             listed
