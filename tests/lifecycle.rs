@@ -175,6 +175,50 @@ fn lifecycle_run_detached_ps_logs() {
             ("", ""),
             "--since the future: {out}"
         );
+        // docker's other forms: Go durations, dates, times without a zone
+        // (local: TZ two hours east here) or with a fraction, fractional
+        // unix seconds; and --until with the same forms.
+        let (all_out, all_err) = (
+            "out1\nout2\nearly-done\nlate-out\n",
+            "err1\nerr2\nlate-err\n",
+        );
+        let (early_out, early_err) = ("out1\nout2\nearly-done\n", "err1\nerr2\n");
+        let local = |secs: i64| rfc3339(secs + 7200).trim_end_matches('Z').to_string();
+        let half = format!("{}.5", cut - 1);
+        let half_rfc = rfc3339(cut - 1).replace('Z', ".5Z");
+        let half_local = format!("{}.5", local(cut - 1));
+        let yesterday = rfc3339(now_secs() - 86400)[..10].to_string();
+        let cases: Vec<(&str, String, (&str, &str))> = vec![
+            ("--since", "1h30m".into(), (all_out, all_err)),
+            ("--since", "1.5h".into(), (all_out, all_err)),
+            ("--since", "5400s".into(), (all_out, all_err)),
+            ("--since", yesterday.clone(), (all_out, all_err)),
+            ("--since", local(cut), ("late-out\n", "late-err\n")),
+            ("--since", half.clone(), ("late-out\n", "late-err\n")),
+            ("--since", half_rfc.clone(), ("late-out\n", "late-err\n")),
+            ("--since", half_local.clone(), ("late-out\n", "late-err\n")),
+            ("--until", cut.to_string(), (early_out, early_err)),
+            ("--until", local(cut), (early_out, early_err)),
+            ("--until", half_rfc, (early_out, early_err)),
+            ("--until", yesterday, ("", "")),
+            ("--until", "-1h".into(), (all_out, all_err)),
+        ];
+        for (flag, value, want) in &cases {
+            let mut c = ctx.rless_cmd(&["logs", flag, value, "web"]);
+            c.env("TZ", "<+02>-2");
+            let out = common::run_cmd(c, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert_eq!(
+                (out.stdout.as_str(), out.stderr.as_str()),
+                *want,
+                "{flag} {value} (the late lines are from {cut}): {out}"
+            );
+        }
+        let out = ctx.ok(&["logs", "--since", &half, "--until", "0s", "web"]);
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("late-out\n", "late-err\n"),
+            "{out}"
+        );
         // Relative: wait until the first late lines are well over 3 s old.
         assert!(eventually(Duration::from_secs(10), || now_secs() >= cut + 6));
         ctx.ok(&["kill", "-s", "USR1", "web"]);
@@ -670,6 +714,8 @@ fn lifecycle_bad_input() {
             vec!["logs", "--tail", "-1", "dup"],
             vec!["logs", "--since", "yesterday", "dup"],
             vec!["logs", "--since", "10x", "dup"],
+            vec!["logs", "--until", "1h30", "dup"],
+            vec!["logs", "--since", "2020-02-30", "dup"],
             vec!["logs", "--bogus", "dup"],
             vec!["logs"],
             vec!["logs", "dup", "extra"],

@@ -1,8 +1,9 @@
-//! `rless logs [-f] [--tail N] [--since T] [-t] CONTAINER`
+//! `rless logs [-f] [--tail N] [--since T] [--until T] [-t] CONTAINER`
 
 use super::Ctx;
-use anyhow::{bail, Result};
-use rless::container::{self, logs};
+use anyhow::{anyhow, Result};
+use rless::container::{self, logs, since};
+use rless::image::localtime;
 use rless::image::store::LockMode;
 use rless::image::time;
 use std::io::Write;
@@ -16,34 +17,28 @@ pub struct Args {
     /// Only the last N lines ("all" for every line).
     #[arg(short = 'n', long, default_value = "all")]
     tail: String,
-    /// Only lines since a time: RFC 3339, unix seconds, or a duration (10s, 5m, 2h).
-    #[arg(long)]
+    /// Only lines since a time: RFC 3339 (local without a zone), a date,
+    /// unix seconds, or a duration before now (10s, 1h30m, 1.5h).
+    #[arg(long, allow_hyphen_values = true)]
     since: Option<String>,
+    /// Only lines up to a time (the same forms as --since).
+    #[arg(long, allow_hyphen_values = true)]
+    until: Option<String>,
     /// Prefix each line with its time stamp.
     #[arg(short, long)]
     timestamps: bool,
     container: String,
 }
 
-/// Parses --since: RFC 3339, unix seconds or a relative duration.
-fn parse_since(s: &str) -> Result<i64> {
-    if let Some(t) = time::parse_rfc3339(s) {
-        return Ok(t);
-    }
-    if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("invalid --since {s:?}"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => bail!("invalid --since {s:?}: use RFC 3339, unix seconds, or 10s/5m/2h"),
-    };
-    Ok(time::now() - n * mult)
+/// Parses a --since or --until value (see [`since`]).
+fn parse_time(flag: &str, value: &str) -> Result<i128> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let offset = localtime::local_offset(time::now());
+    since::parse(value, now, offset).ok_or_else(|| {
+        anyhow!("invalid {flag} {value:?}: use a duration (10m, 1h30m), a date or time (2006-01-02, 2006-01-02T15:04:05[.999][Z|+07:00]) or unix seconds")
+    })
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
@@ -54,13 +49,26 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .map_err(|_| anyhow::anyhow!("invalid --tail {n:?}"))?,
         ),
     };
-    let since = a.since.as_deref().map(parse_since).transpose()?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|v| parse_time("--since", v))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|v| parse_time("--until", v))
+        .transpose()?;
+    let wanted = |l: &logs::LogLine| {
+        let t = l.nanos();
+        since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    };
     let store = ctx.store(LockMode::Shared)?;
     let (_, dir) = container::find(&store, &a.container)?;
     drop(store);
     let mut lines: Vec<logs::LogLine> = logs::read_all(&dir)
         .into_iter()
-        .filter(|l| since.is_none_or(|s| l.epoch >= s))
+        .filter(|l| wanted(l))
         .collect();
     if let Some(n) = tail {
         let skip = lines.len().saturating_sub(n);
@@ -78,10 +86,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             if all.len() < printed_total {
                 printed_total = 0;
             }
-            print_lines(&all[printed_total..], a.timestamps)?;
+            let new: Vec<logs::LogLine> = all[printed_total..]
+                .iter()
+                .filter(|l| wanted(l))
+                .cloned()
+                .collect();
+            print_lines(&new, a.timestamps)?;
             seen += all.len() - printed_total;
             printed_total = all.len();
-            if !state.live() {
+            let past_until = until.is_some_and(|u| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .is_ok_and(|d| d.as_nanos() as i128 > u)
+            });
+            if !state.live() || past_until {
                 break;
             }
         }

@@ -135,6 +135,25 @@ pub struct LogLine {
     pub text: Vec<u8>,
 }
 
+impl LogLine {
+    /// Nanoseconds since the epoch (for --since and --until).
+    pub fn nanos(&self) -> i128 {
+        let frac = self
+            .time
+            .split_once('.')
+            .map_or("", |(_, f)| f.trim_end_matches(['Z', 'z']));
+        let ns = (0..9).fold(0i128, |n, i| {
+            n * 10
+                + frac
+                    .as_bytes()
+                    .get(i)
+                    .filter(|d| d.is_ascii_digit())
+                    .map_or(0, |d| i128::from(d - b'0'))
+        });
+        i128::from(self.epoch) * 1_000_000_000 + ns
+    }
+}
+
 /// Parses one line of the log file.
 pub fn parse_line(line: &[u8]) -> Option<LogLine> {
     let mut parts = line.splitn(4, |b| *b == b' ');

@@ -17,6 +17,7 @@ pub mod logs;
 pub mod monitor;
 pub mod mountpoints;
 pub mod mountspec;
+pub mod since;
 pub mod volume;
 
 use crate::image::digest::Digest;
