@@ -1,6 +1,6 @@
 //! `rless exec` into a running container: it shares the container's
 //! hostname, files and pid namespace; exit codes and streams; `-e`, `-w`,
-//! `-u`, `-i`, `-d`; missing commands; refused on a stopped or unknown
+//! `--env-file`, `--privileged`, `-u`, `-i`, `-d`; missing commands; refused on a stopped or unknown
 //! container.
 //! Every scenario imports a busybox root filesystem (no registry).
 //! Shared helpers and constants are in `common::lifecycle_helpers`.
@@ -113,6 +113,60 @@ fn lifecycle_exec() {
             "pwd; echo $A",
         ]);
         assert_eq!(out.stdout, "/etc\n1\n", "{out}");
+
+        // --env-file (run's rules), then -e: the later value of a name wins.
+        let envf = ctx.write_file("exec.env", b"# a comment\n\nFROM_FILE=f1\nFOO=file\n");
+        let envf = envf.to_str().unwrap();
+        let script = "echo $FROM_FILE $FOO $FROM_RUN";
+        let out = ctx.ok(&[
+            "exec",
+            "--env-file",
+            envf,
+            "-e",
+            "FOO=cli",
+            "ex",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(out.stdout, "f1 cli yes\n", "{out}");
+        let bad_envf = ctx.write_file("bad.env", b"=x\n");
+        let missing = ctx.work.join("missing.env");
+        for f in [bad_envf.as_path(), missing.as_path()] {
+            let out = ctx.rless(&["exec", "--env-file", f.to_str().unwrap(), "ex", "true"]);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("env file"), "{out}");
+        }
+        // --privileged: every capability, where plain exec has docker's set.
+        let caps = |extra: &[&str]| {
+            let mut args = vec!["exec"];
+            args.extend_from_slice(extra);
+            args.extend(["ex", "sh", "-c", "grep CapEff /proc/self/status"]);
+            let out = ctx.ok(&args);
+            let hex = out
+                .stdout
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            u64::from_str_radix(&hex, 16).unwrap_or_else(|_| panic!("{out}"))
+        };
+        let last: u32 = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(caps(&[]), 0xa80425fb, "docker's default set");
+        assert_eq!(caps(&["--privileged"]), (1u64 << (last + 1)) - 1, "all");
+        // An unknown option before the container is one, not a name.
+        for flag in ["--bogus", "-Z"] {
+            let out = ctx.rless(&["exec", flag, "ex", "true"]);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(
+                out.stderr.contains(&format!("unknown flag: {flag}")),
+                "{out}"
+            );
+        }
 
         // -u
         let out = ctx.ok(&["exec", "ex", "id", "-u"]);

@@ -1,9 +1,14 @@
-//! `rless exec [-d] [-i] [-t] [-e K=V] [-w DIR] [-u USER] CTR CMD…`
+//! `rless exec [-d] [-i] [-t] [-e K=V] [--env-file F] [--privileged] [-w DIR]
+//! [-u USER] CTR CMD…`: a new process in a running container's namespaces,
+//! with the container's process settings and these changes. `--privileged`
+//! gives it every capability (in the container's user namespace), as
+//! docker's does; the container's seccomp filter and masked paths stay.
 
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::container;
 use rless::image::store::LockMode;
+use rless::runtime::caps::CapSet;
 use rless::runtime::exec::exec_in;
 use std::process::ExitCode;
 
@@ -22,6 +27,12 @@ pub struct Args {
     /// Set an environment variable (KEY=value, or KEY to take it from here).
     #[arg(short, long = "env")]
     env: Vec<String>,
+    /// Read environment variables from a file (as run's --env-file).
+    #[arg(long)]
+    env_file: Vec<std::path::PathBuf>,
+    /// Give the command every capability.
+    #[arg(long)]
+    privileged: bool,
     /// Working directory inside the container.
     #[arg(short, long)]
     workdir: Option<String>,
@@ -34,6 +45,23 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    // An option clap does not know lands in CONTAINER (which takes values
+    // that start with '-', for the command after it).
+    if let Some(flag) = a.args.first().filter(|f| f.starts_with('-')) {
+        bail!("unknown flag: {flag}; options go before the container (see `rless exec --help`)");
+    }
+    // --env-file first, then -e; a later value of a name wins.
+    let mut user_env = Vec::new();
+    for f in &a.env_file {
+        user_env.extend(super::run::read_env_file(f)?);
+    }
+    for e in &a.env {
+        match e.split_once('=') {
+            Some(("", _)) => bail!("invalid environment variable {e:?}"),
+            Some(_) => user_env.push(e.clone()),
+            None => user_env.extend(std::env::var(e).ok().map(|v| format!("{e}={v}"))),
+        }
+    }
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, &a.args[0])?;
     drop(store);
@@ -50,24 +78,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let spec = container::read_spec(&dir)?;
     let mut process = spec.process.clone();
     process.args = a.args[1..].to_vec();
-    for e in &a.env {
-        match e.split_once('=') {
-            Some(("", _)) => bail!("invalid environment variable {e:?}"),
-            Some((k, _)) => {
-                process
-                    .env
-                    .retain(|x| x.split_once('=').map_or(x.as_str(), |(n, _)| n) != k);
-                process.env.push(e.clone());
-            }
-            None => {
-                if let Ok(v) = std::env::var(e) {
-                    process
-                        .env
-                        .retain(|x| x.split_once('=').map_or(x.as_str(), |(n, _)| n) != e.as_str());
-                    process.env.push(format!("{e}={v}"));
-                }
-            }
-        }
+    for e in user_env {
+        let name = e.split_once('=').map_or(e.as_str(), |(n, _)| n).to_string();
+        process
+            .env
+            .retain(|x| x.split_once('=').map_or(x.as_str(), |(n, _)| n) != name);
+        process.env.push(e);
+    }
+    if a.privileged {
+        process.caps = CapSet::all();
     }
     if let Some(w) = a.workdir {
         process.cwd = w;

@@ -919,4 +919,5 @@ pub fn detach(
 }
 
 mod options;
+pub(crate) use options::read_env_file;
 use options::*;

@@ -213,7 +213,7 @@ pub(super) fn labels(
 
 /// docker's --env-file: KEY=value lines, KEY alone takes the caller's
 /// value, `#` comments and blank lines are skipped.
-pub(super) fn read_env_file(path: &Path) -> Result<Vec<String>> {
+pub(crate) fn read_env_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read env file {}", path.display()))?;
     let mut out = Vec::new();
