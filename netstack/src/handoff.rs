@@ -35,13 +35,23 @@
 //! (non-blocking callers get EINPROGRESS, as from the kernel; blocking ones
 //! wait at most [`CONNECT_TIMEOUT`]); every other connect continues.
 //!
-//! **Families.** The host sockets start as IPv4 (or IPv6 for an IPv6 host
-//! address). An IPv6 server socket (Go's and busybox's default: `[::]`
-//! dual-stack) gets an IPv6 host socket instead: the IPv4 one is closed and
-//! an IPv6 one without V6ONLY is bound to the same port (`[::]` for
-//! 0.0.0.0, `::ffff:a.b.c.d` for a specific IPv4 address), so IPv4 clients
-//! still reach it. A later bind of the other family on the same port runs
-//! inside the container.
+//! **Families.** A port on the IPv4 wildcard has two host sockets, as
+//! under every driver: `0.0.0.0` and `[::]` (V6ONLY; see `ports`); a port
+//! on one address has one socket of its family. The server's socket family
+//! picks what it gets:
+//! - an IPv4 server gets the IPv4 socket; the `[::]` one, which it cannot
+//!   take, is then served by a host-side relay to it (see `relay`: IPv6
+//!   clients work, through a copy, and appear as 127.0.0.1);
+//! - an IPv6 dual-stack server (Go's and busybox's default) gets one new
+//!   IPv6 socket without V6ONLY in place of both (`[::]` for 0.0.0.0,
+//!   `::ffff:a.b.c.d` for a specific IPv4 address): both families reach it
+//!   directly;
+//! - an IPv6 server with V6ONLY, or any IPv6 server of a port published on
+//!   an IPv6 address, gets the IPv6 socket.
+//!
+//! A bind that fits none of these (an IPv4 server on a port published on an
+//! IPv6 address only), or a later bind of the other family on the same
+//! port, runs inside the container.
 //!
 //! **Lifetime.** The thread keeps its copy of every host socket, so a server
 //! that restarts inside the container (closes and binds again) gets the
@@ -126,6 +136,8 @@ struct Port {
     socket: Socket,
     /// Whether a server in the container has been given the socket.
     claimed: bool,
+    /// Whether a relay to the IPv4 socket of its port serves it.
+    relayed: bool,
 }
 
 /// The answer to one notification.
@@ -161,15 +173,18 @@ impl Handoff {
                 fwd,
                 socket,
                 claimed: false,
+                relayed: false,
             })
             .collect();
         let worker = Worker::spawn("nethandoff", move |stop| {
+            // Dropped (stopped) with this thread.
+            let mut relays = Vec::new();
             while let Ok(ev) = sys::poll_read(&[stop.as_fd(), notifier.as_fd()]) {
                 if ev[0] != 0 {
                     break;
                 }
                 if ev[1] & libc::POLLIN != 0 {
-                    serve_one(&notifier, &mut ports, container);
+                    serve_one(&notifier, &mut ports, &mut relays, container);
                 } else if ev[1] != 0 {
                     // POLLHUP: every filtered process is gone.
                     break;
@@ -187,7 +202,12 @@ impl Handoff {
 }
 
 /// Reads one notification and answers it.
-fn serve_one(notifier: &OwnedFd, ports: &mut [Port], container: Ipv4Addr) {
+fn serve_one(
+    notifier: &OwnedFd,
+    ports: &mut Vec<Port>,
+    relays: &mut Vec<Worker<()>>,
+    container: Ipv4Addr,
+) {
     let n = match sys::notif_recv(notifier.as_fd()) {
         Ok(n) => n,
         // ENOENT: the caller died before we read it.
@@ -195,7 +215,7 @@ fn serve_one(notifier: &OwnedFd, ports: &mut [Port], container: Ipv4Addr) {
     };
     let answer = match read_sockaddr(&n) {
         Some(want) if n.nr == libc::SYS_bind as i32 => {
-            decide_bind(notifier, &n, want, ports, container)
+            decide_bind(notifier, &n, want, ports, relays, container)
         }
         Some(want) if n.nr == libc::SYS_connect as i32 => {
             decide_connect(notifier, &n, want, ports, container)
@@ -248,7 +268,8 @@ fn decide_bind(
     notifier: &OwnedFd,
     n: &sys::Notification,
     want: BindAddr,
-    ports: &mut [Port],
+    ports: &mut Vec<Port>,
+    relays: &mut Vec<Worker<()>>,
     container: Ipv4Addr,
 ) -> Answer {
     if !serves(want.ip, container) {
@@ -265,25 +286,101 @@ fn decide_bind(
     } else {
         return Answer::Continue;
     };
-    let Some(port) = ports
-        .iter_mut()
-        .find(|p| p.fwd.proto == proto && p.fwd.container_port == want.port)
-    else {
+    if !ports
+        .iter()
+        .any(|p| p.fwd.proto == proto && p.fwd.container_port == want.port)
+    {
         return Answer::Continue;
-    };
+    }
     // The caller may have died, and its pid been reused, while we read.
     if !sys::notif_id_valid(notifier.as_fd(), n.id) {
         return Answer::Gone;
     }
-    if let Err(a) = match_family(port, domain, ty) {
-        return a;
-    }
+    let only_v6 = domain == Domain::IPV6 && theirs.only_v6().unwrap_or(false);
+    let (i, relay) = match pick(ports, proto, want.port, domain, only_v6, ty) {
+        Ok(x) => x,
+        Err(a) => return a,
+    };
+    let port = &mut ports[i];
     copy_options(&theirs, &SockRef::from(&port.socket), proto);
     let answer = install(notifier, n, &port.socket, Answer::Done);
-    if matches!(answer, Answer::Done) {
-        port.claimed = true;
+    if !matches!(answer, Answer::Done) {
+        return answer;
+    }
+    port.claimed = true;
+    let target = match port.fwd.host_ip {
+        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    let target = SocketAddr::new(target, port.fwd.host_port);
+    if let Some(j) = relay {
+        let started = ports[j]
+            .socket
+            .try_clone()
+            .and_then(|s| crate::relay::start(s, proto, target));
+        if let Ok(w) = started {
+            relays.push(w);
+            ports[j].relayed = true;
+        }
     }
     answer
+}
+
+/// Which host socket a bind of `domain` gets (see the module header), made
+/// that family when needed, and the IPv6 socket to relay to it, if any; or
+/// what to answer when none fits.
+fn pick(
+    ports: &mut Vec<Port>,
+    proto: Proto,
+    container_port: u16,
+    domain: Domain,
+    only_v6: bool,
+    ty: Type,
+) -> std::result::Result<(usize, Option<usize>), Answer> {
+    let of_port = |p: &Port| p.fwd.proto == proto && p.fwd.container_port == container_port;
+    let v4 = ports
+        .iter()
+        .position(|p| of_port(p) && p.socket.domain().ok() == Some(Domain::IPV4));
+    let v6 = ports
+        .iter()
+        .position(|p| of_port(p) && p.socket.domain().ok() == Some(Domain::IPV6) && !p.relayed);
+    if domain == Domain::IPV4 {
+        let i = v4.ok_or(Answer::Continue)?;
+        // Its `[::]` sibling, which an IPv4 server cannot take.
+        let relay =
+            v6.filter(|&j| !ports[j].claimed && ports[j].fwd.host_port == ports[i].fwd.host_port);
+        return Ok((i, relay));
+    }
+    if domain != Domain::IPV6 {
+        return Err(Answer::Continue);
+    }
+    match (v4, v6) {
+        (Some(i), Some(j)) if !only_v6 && !ports[j].claimed => {
+            // A dual-stack server: one socket in place of both.
+            let sibling = ports.remove(j);
+            let i = if j < i { i - 1 } else { i };
+            match match_family(&mut ports[i], domain, ty) {
+                Ok(()) => Ok((i, None)),
+                Err(a) => {
+                    // Put the IPv6 socket back if the port is still free.
+                    let addr = SocketAddr::new(sibling.fwd.host_ip, sibling.fwd.host_port);
+                    drop(sibling.socket);
+                    if let Ok(socket) = crate::ports::bind_only(proto, addr) {
+                        ports.push(Port {
+                            socket,
+                            claimed: false,
+                            relayed: false,
+                            ..sibling
+                        });
+                    }
+                    Err(a)
+                }
+            }
+        }
+        (_, Some(j)) => Ok((j, None)),
+        (Some(i), None) => match_family(&mut ports[i], domain, ty).map(|()| (i, None)),
+        (None, None) => Err(Answer::Continue),
+    }
 }
 
 /// A connection from inside the container to a published TCP port whose

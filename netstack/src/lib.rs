@@ -91,6 +91,7 @@ pub mod link;
 pub mod netlink;
 mod pcap;
 mod ports;
+mod relay;
 mod splice;
 mod stack;
 mod sys;
@@ -106,7 +107,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 pub use config::{parse_resolv_conf, Config, PortDriver, PortForward, Proto};
 pub use handoff::Handoff;
 pub use icmp::ping_unavailable;
-pub use ports::{bind_ports, listen_tcp, BoundPorts};
+pub use ports::{bind_both, bind_ports, bind_udp, listen_tcp, BoundPorts};
 pub use stack::Stack;
 pub use worker::Worker;
 

@@ -1,6 +1,19 @@
 //! Binding published host ports before the container starts.
+//!
+//! **Families (docker's model).** A port published on the IPv4 wildcard
+//! (`-p 8080:80`, host address 0.0.0.0) gets two host sockets on the same
+//! port: `0.0.0.0` and `[::]` with IPV6_V6ONLY, so IPv6 clients are served
+//! too and the two sockets never overlap ([`bind_both`]). Every IPv6 socket
+//! is V6ONLY, so an explicit `[::]` or `[::1]` serves IPv6 only. A host
+//! without IPv6 (EAFNOSUPPORT or EADDRNOTAVAIL on `[::]`) gets the IPv4
+//! socket alone, quietly, as from docker. A port in use on either family
+//! fails the port with nothing of it left bound; a random port (0) is the
+//! one the IPv4 bind picked, tried again on a fresh one while IPv6 has it
+//! taken. The container side stays IPv4: an IPv6 client is forwarded to the
+//! container's IPv4 address like any other (it appears as the gateway).
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 
 use socket2::{Domain, SockRef, Socket, Type};
 
@@ -37,14 +50,18 @@ impl BoundPorts {
 }
 
 /// A socket of `proto` bound to `addr` with SO_REUSEADDR (as std's
-/// listeners are), not listening: until the container takes it, a client
-/// is refused as if nothing listened.
-fn bind_only(proto: Proto, addr: SocketAddr) -> std::io::Result<Socket> {
+/// listeners are; TCP only), IPV6_V6ONLY for an IPv6 address, not
+/// listening: until the container takes it, a client is refused as if
+/// nothing listened.
+pub(crate) fn bind_only(proto: Proto, addr: SocketAddr) -> io::Result<Socket> {
     let ty = match proto {
         Proto::Tcp => Type::STREAM,
         Proto::Udp => Type::DGRAM,
     };
     let s = Socket::new(Domain::for_address(addr), ty, None)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
     if proto == Proto::Tcp {
         s.set_reuse_address(true)?;
     }
@@ -56,65 +73,118 @@ fn bind_only(proto: Proto, addr: SocketAddr) -> std::io::Result<Socket> {
 /// (`net.core.somaxconn`, 4096 by default): std's listeners ask for 128,
 /// so a burst of connections to a published port had SYNs dropped, each
 /// drop a one-second stall for its client (docker's proxy gets somaxconn).
-pub fn listen_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// An IPv6 `addr` is IPv6 only (IPV6_V6ONLY).
+pub fn listen_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     let s = bind_only(Proto::Tcp, addr)?;
     // The kernel caps the backlog at somaxconn.
     s.listen(i32::MAX)?;
     Ok(s.into())
 }
 
-/// Binds every published port of `config`. On the first failure every
-/// listener bound so far is closed and the error names the port.
+/// A UDP socket bound to `addr`; an IPv6 `addr` is IPv6 only (IPV6_V6ONLY).
+pub fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    Ok(bind_only(Proto::Udp, addr)?.into())
+}
+
+/// Whether binding the IPv6 wildcard failed because the host has no IPv6.
+fn no_ipv6(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL | libc::EPROTONOSUPPORT)
+    )
+}
+
+/// How often a random port (0) is picked again while its IPv6 side is taken.
+const RANDOM_TRIES: usize = 16;
+
+/// The host addresses a port published on `addr` binds: `addr` itself, and
+/// for the IPv4 wildcard also `[::]` on the same port (see the module
+/// header). `bind` binds one address (IPv6 ones V6ONLY), `port_of` reads
+/// the port it got. On failure nothing stays bound, and the error names
+/// the address that failed.
+pub fn bind_both<T>(
+    addr: SocketAddr,
+    mut bind: impl FnMut(SocketAddr) -> io::Result<T>,
+    port_of: impl Fn(&T) -> io::Result<u16>,
+) -> Result<Vec<(SocketAddr, T)>, (SocketAddr, io::Error)> {
+    let mut tries = 0;
+    loop {
+        let first = bind(addr).map_err(|e| (addr, e))?;
+        let port = port_of(&first).map_err(|e| (addr, e))?;
+        let first = (SocketAddr::new(addr.ip(), port), first);
+        if addr.ip() != IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+            return Ok(vec![first]);
+        }
+        let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+        match bind(v6) {
+            Ok(s) => return Ok(vec![first, (v6, s)]),
+            Err(e) if no_ipv6(&e) => return Ok(vec![first]),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == io::ErrorKind::AddrInUse
+                    && tries + 1 < RANDOM_TRIES =>
+            {
+                // `first` is closed here; the next round picks anew.
+                tries += 1;
+            }
+            Err(e) => return Err((v6, e)),
+        }
+    }
+}
+
+/// Binds every published port of `config` (both families for the IPv4
+/// wildcard, see [`bind_both`]). On the first failure every socket bound so
+/// far is closed and the error names the address.
 pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
     let mut bound = BoundPorts::default();
     for p in &config.ports {
         let addr = SocketAddr::new(p.host_ip, p.host_port);
-        let err = |source| Error::Bind {
+        let err = |(addr, source)| Error::Bind {
             proto: p.proto,
             addr,
             source,
         };
+        let fwd = |a: SocketAddr| PortForward {
+            host_ip: a.ip(),
+            host_port: a.port(),
+            ..*p
+        };
         if config.port_driver == PortDriver::Handoff {
-            let s = bind_only(p.proto, addr).map_err(err)?;
-            let port = s
-                .local_addr()
-                .map_err(err)?
-                .as_socket()
-                .map_or(p.host_port, |a| a.port());
-            bound.handoff.push((
-                PortForward {
-                    host_port: port,
-                    ..*p
-                },
-                s,
-            ));
+            let port_of = |s: &Socket| {
+                let a = s.local_addr()?.as_socket();
+                Ok(a.map_or(p.host_port, |a| a.port()))
+            };
+            let socks = bind_both(addr, |a| bind_only(p.proto, a), port_of).map_err(err)?;
+            bound
+                .handoff
+                .extend(socks.into_iter().map(|(a, s)| (fwd(a), s)));
             continue;
         }
         match p.proto {
             Proto::Tcp => {
-                let l = listen_tcp(addr).map_err(err)?;
-                l.set_nonblocking(true).map_err(err)?;
-                let port = l.local_addr().map_err(err)?.port();
-                let _ = SockRef::from(&l).set_tcp_nodelay(true);
-                bound.tcp.push((
-                    PortForward {
-                        host_port: port,
-                        ..*p
-                    },
-                    l,
-                ));
+                let listen = |a| {
+                    let l = listen_tcp(a)?;
+                    l.set_nonblocking(true)?;
+                    let _ = SockRef::from(&l).set_tcp_nodelay(true);
+                    Ok(l)
+                };
+                let port_of = |l: &TcpListener| Ok(l.local_addr()?.port());
+                let socks = bind_both(addr, listen, port_of).map_err(err)?;
+                bound
+                    .tcp
+                    .extend(socks.into_iter().map(|(a, l)| (fwd(a), l)));
             }
             Proto::Udp => {
-                let s = UdpSocket::bind(addr).map_err(err)?;
-                s.set_nonblocking(true).map_err(err)?;
-                let port = s.local_addr().map_err(err)?.port();
-                bound.udp.push((
-                    PortForward {
-                        host_port: port,
-                        ..*p
-                    },
-                    s,
-                ));
+                let bind = |a| {
+                    let s = bind_udp(a)?;
+                    s.set_nonblocking(true)?;
+                    Ok(s)
+                };
+                let port_of = |s: &UdpSocket| Ok(s.local_addr()?.port());
+                let socks = bind_both(addr, bind, port_of).map_err(err)?;
+                bound
+                    .udp
+                    .extend(socks.into_iter().map(|(a, s)| (fwd(a), s)));
             }
         }
     }

@@ -599,6 +599,12 @@ pub fn fd_of_process(pid: u32, fd: RawFd) -> io::Result<OwnedFd> {
 /// Waits (level-triggered, no timeout) until one of `fds` is ready for
 /// reading or hung up, and returns the `revents` of each.
 pub fn poll_read(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<i16>> {
+    poll_read_timeout(fds, -1)
+}
+
+/// [`poll_read`] for at most `timeout_ms` (-1: no limit); all zero when
+/// nothing was ready in time.
+pub fn poll_read_timeout(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<i16>> {
     let mut p: Vec<libc::pollfd> = fds
         .iter()
         .map(|f| libc::pollfd {
@@ -609,7 +615,7 @@ pub fn poll_read(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<i16>> {
         .collect();
     loop {
         // SAFETY: `p` is valid for reads and writes of its length in entries.
-        let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, -1) };
+        let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
         if r >= 0 {
             return Ok(p.iter().map(|x| x.revents).collect());
         }

@@ -19,7 +19,9 @@
 //! connected socket in the container's namespace, whose answers go back
 //! from the host port; it is dropped after [`UDP_IDLE`] without traffic.
 //! The client's address is not kept (the container sees its own address as
-//! the peer).
+//! the peer). A port on the IPv4 wildcard is bound on `[::]` too (IPv6
+//! only, skipped on a host without IPv6); IPv6 clients are forwarded to the
+//! container's IPv4 address like the others.
 
 use crate::runtime::network::Publish;
 use nix::unistd::Pid;
@@ -85,23 +87,28 @@ pub struct Forwarder {
 const QUICK_DEATH: Duration = Duration::from_secs(1);
 const MAX_QUICK_DEATHS: u32 = 5;
 
-/// Binds every published port.
+/// Binds every published port: the IPv4 wildcard on both families, as
+/// docker (see `netstack::bind_both`).
 pub fn bind(ports: &[Publish]) -> Result<Bound, PublishError> {
     let (mut listeners, mut udp) = (Vec::new(), Vec::new());
     for p in ports {
         let addr = SocketAddr::new(p.host_ip, p.host_port);
+        let bound = |a: SocketAddr| Publish {
+            host_ip: a.ip(),
+            host_port: a.port(),
+            ..p.clone()
+        };
         if p.udp {
-            let s =
-                UdpSocket::bind(addr).map_err(|source| PublishError::BindUdp { addr, source })?;
-            let mut bound = p.clone();
-            bound.host_port = s.local_addr().map(|a| a.port()).unwrap_or(p.host_port);
-            udp.push((bound, s));
+            let port_of = |s: &UdpSocket| Ok(s.local_addr()?.port());
+            let socks = netstack::bind_both(addr, netstack::bind_udp, port_of)
+                .map_err(|(addr, source)| PublishError::BindUdp { addr, source })?;
+            udp.extend(socks.into_iter().map(|(a, s)| (bound(a), s)));
             continue;
         }
-        let l = netstack::listen_tcp(addr).map_err(|source| PublishError::Bind { addr, source })?;
-        let mut bound = p.clone();
-        bound.host_port = l.local_addr().map(|a| a.port()).unwrap_or(p.host_port);
-        listeners.push((bound, l));
+        let port_of = |l: &TcpListener| Ok(l.local_addr()?.port());
+        let socks = netstack::bind_both(addr, netstack::listen_tcp, port_of)
+            .map_err(|(addr, source)| PublishError::Bind { addr, source })?;
+        listeners.extend(socks.into_iter().map(|(a, l)| (bound(a), l)));
     }
     Ok(Bound { listeners, udp })
 }

@@ -74,11 +74,13 @@ pub fn pick_host_ports(ports: &mut [Publish]) -> Result<(), String> {
             if taken.contains(&(p.udp, p.host_ip, port)) {
                 return false;
             }
+            // Free on every family the start will bind (the IPv4
+            // wildcard is bound on `[::]` too).
             let addr = std::net::SocketAddr::new(p.host_ip, port);
             if p.udp {
-                std::net::UdpSocket::bind(addr).is_ok()
+                netstack::bind_both(addr, netstack::bind_udp, |_| Ok(port)).is_ok()
             } else {
-                std::net::TcpListener::bind(addr).is_ok()
+                netstack::bind_both(addr, netstack::listen_tcp, |_| Ok(port)).is_ok()
             }
         });
         let Some(port) = free else {
