@@ -190,3 +190,53 @@ pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
     }
     Ok(bound)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port_of(l: &TcpListener) -> io::Result<u16> {
+        Ok(l.local_addr()?.port())
+    }
+
+    fn has_ipv6() -> bool {
+        TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+    }
+
+    #[test]
+    fn wildcard_binds_both_families_on_one_port() {
+        if !has_ipv6() {
+            eprintln!("skipped: no IPv6 on this host");
+            return;
+        }
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        let got = bind_both(any, listen_tcp, port_of).unwrap();
+        assert_eq!(got.len(), 2);
+        let port = got[0].0.port();
+        assert_ne!(port, 0);
+        assert_eq!(
+            got[1].0,
+            SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)
+        );
+        assert!(SockRef::from(&got[1].1).only_v6().unwrap());
+        // One address binds only itself.
+        let one = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        assert_eq!(bind_both(one, listen_tcp, port_of).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn taken_on_ipv6_fails_and_frees_ipv4() {
+        if !has_ipv6() {
+            eprintln!("skipped: no IPv6 on this host");
+            return;
+        }
+        let held = listen_tcp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).unwrap();
+        let port = held.local_addr().unwrap().port();
+        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+        let (addr, e) = bind_both(v4, listen_tcp, port_of).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        assert!(addr.is_ipv6());
+        // The IPv4 socket was closed.
+        listen_tcp(v4).unwrap();
+    }
+}

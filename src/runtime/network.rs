@@ -18,6 +18,9 @@
 //! answers on a thread that hands the bound host sockets to the
 //! container's server (see `netstack/src/handoff.rs`).
 //!
+//! A port on the IPv4 wildcard is bound on `[::]` too, as docker (see
+//! `netstack/src/ports.rs`); the range picker checks both are free.
+//!
 //! Where the TAP cannot be made (no /dev/net/tun access), a container that
 //! publishes no port runs with loopback only, after one warning; one that
 //! publishes ports fails to start.
