@@ -277,6 +277,28 @@ fn net_ipv6_explicit_ipv6_host_address() {
             ctx.ok(&["rm", "-f", "ex"]);
             wait_released(port);
         }
+        // Handoff: an IPv4 server of an IPv6-only port is reached through
+        // a relay, from IPv6 only.
+        let port = free_both();
+        let spec = format!("[::1]:{port}:7000");
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "ho6",
+            "--port-driver",
+            "handoff",
+            "-p",
+            &spec,
+            IMG,
+            "udpecho",
+            "7000",
+            "tcp",
+        ]);
+        assert_eq!(read_from(V6, port, b""), "hello\n");
+        assert!(refused(V4, port), "{spec}: 127.0.0.1 answered");
+        ctx.ok(&["rm", "-f", "ho6"]);
+        wait_released(port);
     });
 }
 

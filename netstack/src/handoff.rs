@@ -49,9 +49,12 @@
 //! - an IPv6 server with V6ONLY, or any IPv6 server of a port published on
 //!   an IPv6 address, gets the IPv6 socket.
 //!
-//! A bind that fits none of these (an IPv4 server on a port published on an
-//! IPv6 address only), or a later bind of the other family on the same
-//! port, runs inside the container.
+//! - an IPv4 server of a port published on an IPv6 address only gets a
+//!   socket of its own on the host's 127.0.0.1 (a random port), and the
+//!   IPv6 one is relayed to it.
+//!
+//! A later bind of the other family on the same port runs inside the
+//! container.
 //!
 //! **Lifetime.** The thread keeps its copy of every host socket, so a server
 //! that restarts inside the container (closes and binds again) gets the
@@ -345,11 +348,35 @@ fn pick(
         .iter()
         .position(|p| of_port(p) && p.socket.domain().ok() == Some(Domain::IPV6) && !p.relayed);
     if domain == Domain::IPV4 {
-        let i = v4.ok_or(Answer::Continue)?;
-        // Its `[::]` sibling, which an IPv4 server cannot take.
-        let relay =
-            v6.filter(|&j| !ports[j].claimed && ports[j].fwd.host_port == ports[i].fwd.host_port);
-        return Ok((i, relay));
+        if let Some(i) = v4 {
+            // Its `[::]` sibling, which an IPv4 server cannot take.
+            let relay = v6
+                .filter(|&j| !ports[j].claimed && ports[j].fwd.host_port == ports[i].fwd.host_port);
+            return Ok((i, relay));
+        }
+        // Published on IPv6 only: the server gets a socket of its own on the
+        // host's 127.0.0.1, and the IPv6 one is relayed to it.
+        let j = v6.filter(|&j| !ports[j].claimed).ok_or(Answer::Continue)?;
+        let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let socket = crate::ports::bind_only(proto, local).map_err(|_| Answer::Continue)?;
+        let host_port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or(Answer::Continue)?
+            .port();
+        let fwd = PortForward {
+            host_ip: local.ip(),
+            host_port,
+            ..ports[j].fwd
+        };
+        ports.push(Port {
+            fwd,
+            socket,
+            claimed: false,
+            relayed: false,
+        });
+        return Ok((ports.len() - 1, Some(j)));
     }
     if domain != Domain::IPV6 {
         return Err(Answer::Continue);
