@@ -2,7 +2,9 @@
 //! 127.0.0.1 and on [::1] (TCP and UDP; the slirp network under every port
 //! driver, and a user-defined network), an explicit `-p [::1]:H:P` answers
 //! on IPv6 only, a port taken on IPv6 only fails `run` with one line and
-//! leaves the IPv4 side free, a host range skips such a port, and `port`,
+//! leaves the IPv4 side free, a host range skips such a port, under the
+//! handoff driver IPv4-only servers are reached from IPv6 through the relay
+//! and nginx-style IPv4 + IPv6-only servers each get their socket, and `port`,
 //! `ps` and `inspect` show both bindings. Real traffic on loopback; every
 //! port is picked free on both families at run time. A host without IPv6 on
 //! its loopback skips (and fails under RLESS_MUST_WORK=1).
@@ -234,6 +236,30 @@ fn net_ipv6_published_port_answers_on_both_families() {
             assert_eq!(read_from(ip, port, b""), "hello\n", "{ip}");
         }
         ctx.ok(&["rm", "-f", "v4srv"]);
+        wait_released(port);
+        // Handoff with two servers, as nginx's `listen 80; listen [::]:80`
+        // (IPv6 with V6ONLY, bound second): each gets its family's socket
+        // (the second bind failed with EADDRINUSE).
+        let port = free_both();
+        let spec = format!("{port}:7000");
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "two",
+            "--port-driver",
+            "handoff",
+            "-p",
+            &spec,
+            IMG,
+            "udpecho",
+            "7000",
+            "tcp2",
+        ]);
+        wait_for_log(ctx, "two", "listening on 7000/tcp\nlistening on 7000/tcp");
+        assert_eq!(read_from(V4, port, b""), "hello v4\n");
+        assert_eq!(read_from(V6, port, b""), "hello v6\n");
+        ctx.ok(&["rm", "-f", "two"]);
         wait_released(port);
     });
 }

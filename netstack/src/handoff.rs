@@ -47,7 +47,8 @@
 //!   `::ffff:a.b.c.d` for a specific IPv4 address): both families reach it
 //!   directly;
 //! - an IPv6 server with V6ONLY, or any IPv6 server of a port published on
-//!   an IPv6 address, gets the IPv6 socket.
+//!   an IPv6 address or whose IPv4 socket a server holds already (nginx's
+//!   `listen 80; listen [::]:80`), gets the IPv6 socket (its relay stops);
 //!
 //! - an IPv4 server of a port published on an IPv6 address only gets a
 //!   socket of its own on the host's 127.0.0.1 (a random port), and the
@@ -139,8 +140,9 @@ struct Port {
     socket: Socket,
     /// Whether a server in the container has been given the socket.
     claimed: bool,
-    /// Whether a relay to the IPv4 socket of its port serves it.
-    relayed: bool,
+    /// The relay serving it, to the IPv4 socket of its port, until an IPv6
+    /// server takes it.
+    relay: Option<Worker<()>>,
 }
 
 /// The answer to one notification.
@@ -176,18 +178,16 @@ impl Handoff {
                 fwd,
                 socket,
                 claimed: false,
-                relayed: false,
+                relay: None,
             })
             .collect();
         let worker = Worker::spawn("nethandoff", move |stop| {
-            // Dropped (stopped) with this thread.
-            let mut relays = Vec::new();
             while let Ok(ev) = sys::poll_read(&[stop.as_fd(), notifier.as_fd()]) {
                 if ev[0] != 0 {
                     break;
                 }
                 if ev[1] & libc::POLLIN != 0 {
-                    serve_one(&notifier, &mut ports, &mut relays, container);
+                    serve_one(&notifier, &mut ports, container);
                 } else if ev[1] != 0 {
                     // POLLHUP: every filtered process is gone.
                     break;
@@ -205,12 +205,7 @@ impl Handoff {
 }
 
 /// Reads one notification and answers it.
-fn serve_one(
-    notifier: &OwnedFd,
-    ports: &mut Vec<Port>,
-    relays: &mut Vec<Worker<()>>,
-    container: Ipv4Addr,
-) {
+fn serve_one(notifier: &OwnedFd, ports: &mut Vec<Port>, container: Ipv4Addr) {
     let n = match sys::notif_recv(notifier.as_fd()) {
         Ok(n) => n,
         // ENOENT: the caller died before we read it.
@@ -218,7 +213,7 @@ fn serve_one(
     };
     let answer = match read_sockaddr(&n) {
         Some(want) if n.nr == libc::SYS_bind as i32 => {
-            decide_bind(notifier, &n, want, ports, relays, container)
+            decide_bind(notifier, &n, want, ports, container)
         }
         Some(want) if n.nr == libc::SYS_connect as i32 => {
             decide_connect(notifier, &n, want, ports, container)
@@ -272,7 +267,6 @@ fn decide_bind(
     n: &sys::Notification,
     want: BindAddr,
     ports: &mut Vec<Port>,
-    relays: &mut Vec<Worker<()>>,
     container: Ipv4Addr,
 ) -> Answer {
     if !serves(want.ip, container) {
@@ -321,10 +315,7 @@ fn decide_bind(
             .socket
             .try_clone()
             .and_then(|s| crate::relay::start(s, proto, target));
-        if let Ok(w) = started {
-            relays.push(w);
-            ports[j].relayed = true;
-        }
+        ports[j].relay = started.ok();
     }
     answer
 }
@@ -346,17 +337,21 @@ fn pick(
         .position(|p| of_port(p) && p.socket.domain().ok() == Some(Domain::IPV4));
     let v6 = ports
         .iter()
-        .position(|p| of_port(p) && p.socket.domain().ok() == Some(Domain::IPV6) && !p.relayed);
+        .position(|p| of_port(p) && p.socket.domain().ok() == Some(Domain::IPV6));
     if domain == Domain::IPV4 {
         if let Some(i) = v4 {
             // Its `[::]` sibling, which an IPv4 server cannot take.
-            let relay = v6
-                .filter(|&j| !ports[j].claimed && ports[j].fwd.host_port == ports[i].fwd.host_port);
+            let relay = v6.filter(|&j| {
+                let p = &ports[j];
+                !p.claimed && p.relay.is_none() && p.fwd.host_port == ports[i].fwd.host_port
+            });
             return Ok((i, relay));
         }
         // Published on IPv6 only: the server gets a socket of its own on the
         // host's 127.0.0.1, and the IPv6 one is relayed to it.
-        let j = v6.filter(|&j| !ports[j].claimed).ok_or(Answer::Continue)?;
+        let j = v6
+            .filter(|&j| !ports[j].claimed && ports[j].relay.is_none())
+            .ok_or(Answer::Continue)?;
         let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         let socket = crate::ports::bind_only(proto, local).map_err(|_| Answer::Continue)?;
         let host_port = socket
@@ -374,7 +369,7 @@ fn pick(
             fwd,
             socket,
             claimed: false,
-            relayed: false,
+            relay: None,
         });
         return Ok((ports.len() - 1, Some(j)));
     }
@@ -382,7 +377,7 @@ fn pick(
         return Err(Answer::Continue);
     }
     match (v4, v6) {
-        (Some(i), Some(j)) if !only_v6 && !ports[j].claimed => {
+        (Some(i), Some(j)) if !only_v6 && !ports[i].claimed && !ports[j].claimed => {
             // A dual-stack server: one socket in place of both.
             let sibling = ports.remove(j);
             let i = if j < i { i - 1 } else { i };
@@ -396,7 +391,7 @@ fn pick(
                         ports.push(Port {
                             socket,
                             claimed: false,
-                            relayed: false,
+                            relay: None,
                             ..sibling
                         });
                     }
@@ -404,7 +399,12 @@ fn pick(
                 }
             }
         }
-        (_, Some(j)) => Ok((j, None)),
+        (_, Some(j)) => {
+            // An IPv6 server beside an IPv4 one (nginx's `listen 80; listen
+            // [::]:80`): it takes the IPv6 socket from the relay.
+            ports[j].relay = None;
+            Ok((j, None))
+        }
         (Some(i), None) => match_family(&mut ports[i], domain, ty).map(|()| (i, None)),
         (None, None) => Err(Answer::Continue),
     }
