@@ -684,6 +684,61 @@ fn ctrfs_full_disk_while_logging() {
     });
 }
 
+/// `commit` and `import DIR` on a full disk say so, exit 125, and add no
+/// image (the tar writer died of SIGPIPE: exit 141, no message).
+#[test]
+fn ctrfs_commit_and_import_on_a_full_disk() {
+    if !common::is_root() {
+        common::skip("mounting a small tmpfs for the store needs root");
+        return;
+    }
+    for_each_user("ctrfs_commit_and_import_on_a_full_disk", |ctx| {
+        let Some(_) = busybox() else { return };
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!(
+                "size=12m,mode=0700,uid={},gid={}",
+                ctx.user.uid, ctx.user.gid
+            ))
+            .arg("tmpfs")
+            .arg(&ctx.root)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount a tmpfs on the store");
+        let _unmount = Unmount(&ctx.root);
+        assert!(setup(ctx));
+        let images = ctx.ok(&["images", "-q"]).stdout;
+        ctx.ok(&[
+            "run",
+            "--name",
+            "w",
+            IMG,
+            "sh",
+            "-c",
+            "head -c 6000000 /dev/urandom > /f",
+        ]);
+        let out = ctx.rless(&["commit", "w", "big1"]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(out.stderr.contains("No space left on device"), "{out}");
+        let dir = ctx.work.join("bigdir");
+        fs::create_dir_all(&dir).unwrap();
+        let noise: Vec<u8> = (0..20_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        fs::write(dir.join("big"), noise).unwrap();
+        ctx.give(&dir);
+        let out = ctx.rless(&["import", dir.to_str().unwrap(), "big2"]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(out.stderr.contains("No space left on device"), "{out}");
+        assert_eq!(
+            ctx.ok(&["images", "-q"]).stdout,
+            images,
+            "an image was added"
+        );
+        ctx.ok(&["rm", "w"]);
+    });
+}
+
 #[test]
 fn ctrfs_foreground_restart_policy() {
     for_each_user("ctrfs_foreground_restart_policy", |ctx| {

@@ -95,6 +95,10 @@ pub fn commit(
     );
     let upper = req.upper.to_path_buf();
     let skip = req.skip.clone();
+    // The consumer may stop reading (a full disk): the producer's write
+    // must then fail with EPIPE, not kill the process by SIGPIPE before
+    // the consumer's error is told.
+    let _pipe = crate::runtime::sys::SigpipeIgnored::new();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
         let mut b = tar::Builder::new(gz);
@@ -119,8 +123,8 @@ pub fn commit(
         },
         opts,
     );
-    producer.join().expect("tar writer thread")?;
-    let done = ingested?;
+    let produced = producer.join().expect("tar writer thread");
+    let done = super::import::settle(produced, ingested)?;
 
     let now = time::now();
     let obj = config.as_object_mut().expect("object");

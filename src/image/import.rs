@@ -84,6 +84,10 @@ pub fn import_dir(
         rustix::process::getegid().as_raw(),
     );
     let root = dir.to_path_buf();
+    // The consumer may stop reading (a full disk): the producer's write
+    // must then fail with EPIPE, not kill the process by SIGPIPE before
+    // the consumer's error is told.
+    let _pipe = crate::runtime::sys::SigpipeIgnored::new();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let mut b = tar::Builder::new(writer);
         append_tree(&mut b, &root, owner, false, &BTreeSet::new())?;
@@ -106,9 +110,22 @@ pub fn import_dir(
         opts,
     );
     let produced = producer.join().expect("tar writer thread");
-    // A walk error explains a failed ingest better than the broken pipe does.
-    produced?;
-    finish(store, name, ingested?, LAYER_TAR)
+    finish(store, name, settle(produced, ingested)?, LAYER_TAR)
+}
+
+/// The outcome of a tar written by one thread and ingested by another: a
+/// walk error explains a failed ingest better than its broken pipe does,
+/// but a broken pipe is the ingest's failure (a full disk), told by it.
+pub(crate) fn settle<T>(
+    produced: Result<(), ImportError>,
+    ingested: Result<T, LayerError>,
+) -> Result<T, ImportError> {
+    let broken_pipe = |e: &ImportError| matches!(e, ImportError::Source { source, .. } if source.kind() == io::ErrorKind::BrokenPipe);
+    match (produced, ingested) {
+        (Err(p), Err(i)) if broken_pipe(&p) => Err(i.into()),
+        (Err(p), _) => Err(p),
+        (Ok(()), i) => Ok(i?),
+    }
 }
 
 /// Appends the tree under `root` to a tar. Files of `owner` become root's.
