@@ -103,6 +103,21 @@ fn usernet_tcp_and_udp_by_name_and_alias() {
         );
         assert!(out.stdout.contains("pong"), "{out}");
 
+        // A container with web's name as its alias, come and gone, leaves
+        // web reachable by its name (its exit deleted the name).
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "app",
+            "--network-alias",
+            "web",
+            IMG,
+            "true",
+        ]);
+        let out = sh(ctx, "app", "wget -q -O - http://web/index.html");
+        assert!(out.stdout.contains("hello from web"), "{out}");
+
         ctx.ok(&["rm", "-f", "web", "sink", "talk"]);
         ctx.ok(&["network", "rm", "app"]);
         assert!(helper_gone(ctx), "the helper did not exit");

@@ -664,13 +664,16 @@ impl Helper {
         Ok(())
     }
 
-    /// Puts the record's names and memberships in the directory.
+    /// Puts the record's names and memberships in the directory. A name
+    /// another container holds already (its name taken as an alias) stays
+    /// with that one; it comes to this one when that one leaves
+    /// ([`Self::release`]).
     fn publish_names(&self, rec: &Record) {
         if let Ok(mut d) = self.records.write() {
             for n in &rec.nets {
                 let names = d.names.entry(n.network.clone()).or_default();
                 for name in &n.names {
-                    names.insert(name.clone(), n.ip);
+                    names.entry(name.clone()).or_insert(n.ip);
                 }
             }
             let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
@@ -706,6 +709,15 @@ impl Helper {
             for n in &rec.nets {
                 if let Some(names) = d.names.get_mut(&n.network) {
                     names.retain(|name, ip| !(*ip == n.ip && n.names.contains(name)));
+                }
+            }
+            // A name it shared with a container still there (an alias
+            // equal to that one's name) is that one's again, not gone.
+            for ln in self.live.iter().flat_map(|l| l.rec.nets.iter()) {
+                if let Some(names) = d.names.get_mut(&ln.network) {
+                    for name in &ln.names {
+                        names.entry(name.clone()).or_insert(ln.ip);
+                    }
                 }
             }
         }
