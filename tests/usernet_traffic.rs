@@ -118,6 +118,28 @@ fn usernet_tcp_and_udp_by_name_and_alias() {
         let out = sh(ctx, "app", "wget -q -O - http://web/index.html");
         assert!(out.stdout.contains("hello from web"), "{out}");
 
+        // rename: the new name resolves at once, the old one no more (it
+        // kept resolving, and the new one never did).
+        ctx.ok(&["rename", "web", "web2"]);
+        let out = sh(
+            ctx,
+            "app",
+            "wget -q -O - http://web2/index.html; nslookup web2 10.89.0.1 && echo new-found; \
+             nslookup web 10.89.0.1 || echo old-gone",
+        );
+        assert!(out.stdout.contains("hello from web"), "{out}");
+        assert!(
+            out.stdout.contains("new-found") && out.stdout.contains("old-gone"),
+            "{out}"
+        );
+        ctx.ok(&["restart", "-t", "1", "web2"]);
+        let out = sh(ctx, "app", "wget -q -O - http://web2/index.html");
+        assert!(
+            out.stdout.contains("hello from web"),
+            "after a restart: {out}"
+        );
+        ctx.ok(&["rename", "web2", "web"]);
+
         ctx.ok(&["rm", "-f", "web", "sink", "talk"]);
         ctx.ok(&["network", "rm", "app"]);
         assert!(helper_gone(ctx), "the helper did not exit");

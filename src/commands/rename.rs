@@ -14,6 +14,19 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
-    container::rename(&store, &a.container, &a.name)?;
+    let old = container::rename(&store, &a.container, &a.name)?;
+    // On user networks, a running container's DNS name changes now.
+    let (c, dir) = container::find(&store, &a.name)?;
+    let on_user_networks = container::read_spec(&dir).is_ok_and(|s| s.user_networks.is_some());
+    if on_user_networks && container::read_state(&dir).running() {
+        let req = rless::network::helper::Request::Rename {
+            container: c.id.as_str().to_string(),
+            from: old,
+            to: a.name.clone(),
+        };
+        if let Err(e) = rless::network::client::change(&ctx.root, &req) {
+            tracing::warn!("the network helper did not take the new name: {e}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

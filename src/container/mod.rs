@@ -575,7 +575,8 @@ pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerEr
 }
 
 /// Renames a container; the new name must be valid and free.
-pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<(), ContainerError> {
+/// Renames a container; returns its old name.
+pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, ContainerError> {
     if !valid_name(new_name) {
         return Err(ContainerError::BadName(new_name.to_string()));
     }
@@ -587,8 +588,23 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<(), Containe
     {
         return Err(ContainerError::NameInUse(new_name.to_string()));
     }
-    config.name = new_name.to_string();
-    write_json_atomically(&dir, "config.json", &config)
+    let old = std::mem::replace(&mut config.name, new_name.to_string());
+    let was = old.clone();
+    write_json_atomically(&dir, "config.json", &config)?;
+    // On user networks the name is also a DNS name, in the spec's
+    // attachments: the next start (and, for a running container, the
+    // caller's word to the network helper) uses the new one.
+    if let Ok(mut spec) = read_spec(&dir) {
+        if let Some(u) = spec.user_networks.as_mut() {
+            for a in &mut u.attachments {
+                for alias in a.aliases.iter_mut().filter(|x| **x == old) {
+                    *alias = new_name.to_string();
+                }
+            }
+            write_spec(&dir, &spec)?;
+        }
+    }
+    Ok(was)
 }
 
 /// Stores the resolved spec the container runs with (`spec.json`), for

@@ -88,6 +88,12 @@ pub enum Request {
         container: String,
         network: String,
     },
+    /// A running container's name changed: its DNS name too.
+    Rename {
+        container: String,
+        from: String,
+        to: String,
+    },
     /// Keeps the connection as the container's tie (see [`Live::tie`]):
     /// a monitor whose helper died asks the new one, which gave its
     /// container its networks back.
@@ -427,6 +433,14 @@ impl Helper {
                     ..Default::default()
                 },
             },
+            Request::Rename {
+                container,
+                from,
+                to,
+            } => {
+                self.rename(&container, &from, &to);
+                Response::default()
+            }
             Request::Watch { container } => {
                 self.reap();
                 if self.live.iter().any(|l| l.rec.container == container) {
@@ -662,6 +676,31 @@ impl Helper {
         }
         self.publish_names(rec);
         Ok(())
+    }
+
+    /// Gives an attached container's name `from` up for `to` (a container
+    /// not attached has nothing to change).
+    fn rename(&mut self, container: &str, from: &str, to: &str) {
+        let (from, to) = (from.to_ascii_lowercase(), to.to_ascii_lowercase());
+        let Some(l) = self.live.iter_mut().find(|l| l.rec.container == container) else {
+            return;
+        };
+        for name in l.rec.nets.iter_mut().flat_map(|n| n.names.iter_mut()) {
+            if *name == from {
+                name.clone_from(&to);
+            }
+        }
+        if let Ok(mut d) = self.records.write() {
+            for n in &l.rec.nets {
+                if let Some(names) = d.names.get_mut(&n.network) {
+                    if names.get(&from) == Some(&n.ip) {
+                        names.remove(&from);
+                    }
+                    names.entry(to.clone()).or_insert(n.ip);
+                }
+            }
+        }
+        self.save();
     }
 
     /// Puts the record's names and memberships in the directory. A name
