@@ -684,6 +684,47 @@ fn ctrfs_full_disk_while_logging() {
     });
 }
 
+/// A container that fills the disk and exits still has its exit recorded
+/// (it showed as killed, 137, for good), and no half-written state file
+/// stays behind.
+#[test]
+fn ctrfs_exit_recorded_on_a_full_disk() {
+    if !common::is_root() {
+        common::skip("mounting a small tmpfs for the store needs root");
+        return;
+    }
+    for_each_user("ctrfs_exit_recorded_on_a_full_disk", |ctx| {
+        let Some(_) = busybox() else { return };
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!(
+                "size=8m,mode=0700,uid={},gid={}",
+                ctx.user.uid, ctx.user.gid
+            ))
+            .arg("tmpfs")
+            .arg(&ctx.root)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount a tmpfs on the store");
+        let _unmount = Unmount(&ctx.root);
+        assert!(setup(ctx));
+        let script = "head -c 20000000 /dev/zero > /fill; exit 5";
+        let id = run_d(ctx, "filler", script);
+        assert_eq!(ctx.ok(&["wait", "filler"]).stdout, "5\n");
+        let st = inspect(ctx, "filler");
+        assert_eq!(st["State"]["ExitCode"], 5, "{st}");
+        let dir = ctx.root.join("containers").join(&id);
+        let left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tmp-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        ctx.ok(&["rm", "filler"]);
+    });
+}
+
 /// `commit` and `import DIR` on a full disk say so, exit 125, and add no
 /// image (the tar writer died of SIGPIPE: exit 141, no message).
 #[test]

@@ -107,8 +107,13 @@ fn lifecycle_rm_container_wait_and_restart() {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !ctx.rless(&["inspect", "f"]).success() {
-            assert!(Instant::now() < deadline, "f never made");
+        // Running (`wait` on a container not yet started returns at once).
+        while !ctx
+            .rless(&["inspect", "--format", "{{.State.Status}}", "f"])
+            .stdout
+            .starts_with("running")
+        {
+            assert!(Instant::now() < deadline, "f never ran");
             std::thread::sleep(Duration::from_millis(10));
         }
         let out = ctx.ok(&["wait", "f"]);

@@ -219,12 +219,15 @@ fn net_foreground_restart_outlasts_a_port_taken_meanwhile() {
                 .spawn()
                 .unwrap();
             let deadline = Instant::now() + Duration::from_secs(60);
+            // Started once: its port is bound (taken before, it would fail
+            // the first start, which removes the container).
             let id = loop {
-                let out = ctx.rless(&["inspect", "--format", "{{.Id}}", "rf"]);
-                if out.success() {
-                    break out.last_line().to_string();
+                let out = ctx.rless(&["inspect", "--format", "{{.Id}} {{.State.Status}}", "rf"]);
+                let line = out.last_line().to_string();
+                if let Some((id, "running" | "restarting")) = line.split_once(' ') {
+                    break id.to_string();
                 }
-                assert!(Instant::now() < deadline, "rf never made");
+                assert!(Instant::now() < deadline, "rf never started");
                 std::thread::sleep(Duration::from_millis(10));
             };
             // The port is free only in a back-off: take it then.

@@ -381,7 +381,7 @@ pub fn update_state(
     let _lock = lock_state(dir);
     let mut state = read_state_as(dir, true);
     if change(&mut state) {
-        write_json_atomically(dir, "state.json", &state)?;
+        store_state(dir, &state)?;
     }
     Ok(())
 }
@@ -414,7 +414,7 @@ fn read_state_as(dir: &Path, locked: bool) -> ContainerState {
         }
         // A `restarting` record has its exit time already.
         state.finished = state.finished.or(Some(crate::image::time::now()));
-        let _ = write_json_atomically(dir, "state.json", &state);
+        let _ = store_state(dir, &state);
     }
     state
 }
@@ -555,11 +555,15 @@ fn write_json_atomically(
     let tmp = dir.join(tmp_name(name));
     let dst = dir.join(name);
     let body = serde_json::to_vec_pretty(value).expect("json");
-    fs::write(&tmp, body).map_err(|source| ContainerError::Io {
-        op: "write",
-        path: tmp.clone(),
-        source,
-    })?;
+    if let Err(source) = fs::write(&tmp, body) {
+        // Half-written (a full disk): nothing of it stays behind.
+        let _ = fs::remove_file(&tmp);
+        return Err(ContainerError::Io {
+            op: "write",
+            path: tmp,
+            source,
+        });
+    }
     fs::rename(&tmp, &dst).map_err(|source| ContainerError::Io {
         op: "rename into place",
         path: dst,
@@ -571,11 +575,42 @@ fn write_json_atomically(
 /// [`update_state`] to change a state read before).
 pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
     let _lock = lock_state(dir);
-    write_json_atomically(dir, "state.json", state)
+    store_state(dir, state)
 }
 
-/// Renames a container; the new name must be valid and free.
-/// Renames a container; returns its old name.
+/// Writes `state.json` (the caller holds the state lock). On a full disk
+/// the last records (a container's exit) must still land, or it would show
+/// as killed (137) for good: a small file of room is kept beside the state
+/// (`state.reserve`), given up for one retry when a write finds no space,
+/// and made again by a later write.
+fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
+    const RESERVE: &str = "state.reserve";
+    let written = match write_json_atomically(dir, "state.json", state) {
+        Err(ContainerError::Io { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) && fs::remove_file(dir.join(RESERVE)).is_ok() =>
+        {
+            write_json_atomically(dir, "state.json", state)
+        }
+        r => r,
+    };
+    let reserve = dir.join(RESERVE);
+    if written.is_ok() && fs::symlink_metadata(&reserve).is_err() {
+        if let Ok(f) = fs::File::create(&reserve) {
+            if rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, 64 << 10).is_err()
+            {
+                drop(f);
+                let _ = fs::remove_file(&reserve);
+            }
+        }
+    }
+    written
+}
+
+/// Renames a container; the new name must be valid and free. Returns its
+/// old name.
 pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, ContainerError> {
     if !valid_name(new_name) {
         return Err(ContainerError::BadName(new_name.to_string()));

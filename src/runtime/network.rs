@@ -359,9 +359,13 @@ pub fn attach_user_networks(
         }
     };
     if let (Some(hosts), Some(ip)) = (hosts, ips.first()) {
-        let names: Vec<&str> = std::iter::once(hostname)
-            .chain(spec.attachments[0].aliases.iter().map(String::as_str))
-            .collect();
+        let mut names: Vec<&str> = vec![hostname];
+        for alias in &spec.attachments[0].aliases {
+            // The hostname is the short id unless set: once each.
+            if !names.contains(&alias.as_str()) {
+                names.push(alias);
+            }
+        }
         // In place: the container has this inode mounted.
         let text = std::fs::read_to_string(hosts).unwrap_or_default();
         let _ = std::fs::write(hosts, with_own_entry(&text, *ip, &names.join(" ")));

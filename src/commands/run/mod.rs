@@ -216,6 +216,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     {
         return Ok(code);
     }
+    // The kernel takes at most 64 bytes (it failed at every start).
+    if let Some(h) = a.hostname.as_deref() {
+        if h.is_empty() || h.len() > 64 || h.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            bail!("invalid hostname {h:?}: 1 to 64 characters, no spaces");
+        }
+    }
     let keep_id = match a.userns.as_str() {
         "" | "host" => false,
         "keep-id" => true,
