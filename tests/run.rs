@@ -93,6 +93,7 @@ fn run_bad_input_is_125() {
         let w = ctx.work.to_str().unwrap().to_string();
         let missing = format!("{w}/does-not-exist");
         let bind_missing = format!("type=bind,src={missing},dst=/x");
+        let long_host = "h".repeat(65);
         let cases: Vec<Vec<&str>> = vec![
             // unknown image
             vec!["no-such-image", "true"],
@@ -120,6 +121,9 @@ fn run_bad_input_is_125() {
             vec!["--mount", "type=bind,src=/tmp", IMG, "true"],
             vec!["--tmpfs", "", IMG, "true"],
             vec!["--rootfs", &missing, "true"],
+            // a hostname the kernel would refuse at every start
+            vec!["--hostname", &long_host, IMG, "true"],
+            vec!["--hostname", "a b", IMG, "true"],
         ];
         for args in &cases {
             let mut a = vec!["--rm"];
