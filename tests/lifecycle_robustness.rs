@@ -667,3 +667,46 @@ fn lifecycle_detached_keeps_no_caller_descriptors() {
         ctx.ok(&["rm", "-f", "held"]);
     });
 }
+
+/// Three `start`s of one stopped container at once start it once: one
+/// monitor, one init (each started it, with its own monitor on the same
+/// writable layer, and `rm -f` left the extra ones running).
+#[test]
+fn lifecycle_concurrent_starts_start_once() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_concurrent_starts_start_once", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "cc", IMG, "sleep", "60"]);
+        let starts: Vec<_> = (0..3)
+            .map(|_| {
+                ctx.rless_cmd(&["start", "cc"])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut s in starts {
+            assert!(s.wait().unwrap().success());
+        }
+        let root = ctx.root.to_string_lossy().to_string();
+        let ours = || {
+            common::checks::host_processes()
+                .into_iter()
+                .filter(|p| p.uid == ctx.user.uid && p.args.contains(&root))
+                .filter(|p| p.args.iter().any(|a| a == "start"))
+                .count()
+        };
+        // The monitor and the init (a clone of it) carry `start`'s command
+        // line: two per start that happened.
+        assert_eq!(ours(), 2, "started more than once");
+        ctx.ok(&["rm", "-f", "cc"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ours() > 0 {
+            assert!(Instant::now() < deadline, "processes left after rm -f");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}
