@@ -475,6 +475,28 @@ fn usernet_connect_and_disconnect() {
             "ip -4 addr; nslookup db; echo done",
         ]);
         assert!(!gone.stdout.contains("10.89.1."), "{gone}");
+        // Connected again, its resolv.conf names both networks' servers;
+        // the first network (with the default route) disconnected, the
+        // route and the DNS server move to the other (resolv.conf kept
+        // the gone server first, and the route was lost).
+        ctx.ok(&["network", "connect", "back", "app"]);
+        let resolv = ctx.ok(&["exec", "app", "cat", "/etc/resolv.conf"]).stdout;
+        assert_eq!(resolv, "nameserver 10.89.0.1\nnameserver 10.89.1.1\n");
+        ctx.ok(&["network", "disconnect", "front", "app"]);
+        let moved = ctx.ok(&[
+            "exec",
+            "app",
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; ip route; timeout 10 wget -q -O - http://db/index.html",
+        ]);
+        assert!(
+            moved.stdout.starts_with("nameserver 10.89.1.1\n")
+                && !moved.stdout.contains("10.89.0.1"),
+            "{moved}"
+        );
+        assert!(moved.stdout.contains("default via 10.89.1.1"), "{moved}");
+        assert!(moved.stdout.contains("hello from web"), "{moved}");
         ctx.ok(&["rm", "-f", "db", "app"]);
         assert!(helper_gone(ctx), "the helper did not exit");
     });

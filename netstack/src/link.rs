@@ -120,6 +120,15 @@ impl Netlink {
         }
         Ok(())
     }
+
+    /// Adds the default route through `gateway` on link `name` (one that
+    /// is up with an address: the route moves to it from a link removed).
+    pub fn add_default_route(&mut self, name: &str, gateway: Ipv4Addr) -> Result<()> {
+        let index = index_of(name)?;
+        self.request("add the default route", |s| {
+            netlink::add_default_route(s, index, gateway)
+        })
+    }
 }
 
 /// Index of link `name` in the calling thread's network namespace.

@@ -345,9 +345,44 @@ fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
             })?;
         }
     }
+    let before = gateways(store.root(), &user.attachments);
     user.attachments.push(attachment);
+    follow_resolv(&dir, &before, &gateways(store.root(), &user.attachments));
     rless::container::write_spec(&dir, &spec)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The DNS servers (gateways) of the networks attached.
+fn gateways(root: &std::path::Path, attached: &[network::Attachment]) -> Vec<std::net::Ipv4Addr> {
+    attached
+        .iter()
+        .filter_map(|a| network::read(root, &a.network).ok())
+        .map(|n| n.gateway)
+        .collect()
+}
+
+/// A container's `/etc/resolv.conf` names the DNS server of each of its
+/// networks (unless `--dns` named others): it follows a connect or a
+/// disconnect, written in place (the container has the file mounted). A
+/// server of a network gone was asked first and never answered again.
+fn follow_resolv(dir: &std::path::Path, before: &[std::net::Ipv4Addr], now: &[std::net::Ipv4Addr]) {
+    let p = dir.join("resolv.conf");
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return;
+    };
+    let ours = text.lines().all(|l| {
+        l.strip_prefix("nameserver ")
+            .and_then(|s| s.trim().parse::<std::net::Ipv4Addr>().ok())
+            .is_some_and(|ip| before.contains(&ip))
+    });
+    if ours {
+        let _ = std::fs::write(
+            &p,
+            now.iter()
+                .map(|g| format!("nameserver {g}\n"))
+                .collect::<String>(),
+        );
+    }
 }
 
 fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
@@ -380,7 +415,9 @@ fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
             s.running()
         })?;
     }
+    let before = gateways(store.root(), &user.attachments);
     user.attachments.remove(k);
+    follow_resolv(&dir, &before, &gateways(store.root(), &user.attachments));
     rless::container::write_spec(&dir, &spec)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -648,6 +648,25 @@ impl Helper {
         if let Some(net) = self.nets.get(network) {
             net.worker.detach(&gone.veth)?;
         }
+        // The default route went with it: the next network that routes
+        // (not internal) takes it, as with docker.
+        if gone.default_route {
+            let init = self.live[i].rec.init_pid;
+            let next = self.live[i].rec.nets.iter().position(|n| {
+                self.nets
+                    .get(&n.network)
+                    .is_some_and(|net| !net.config.internal)
+            });
+            if let Some(j) = next {
+                let n = &self.live[i].rec.nets[j];
+                let p = format!("/proc/{init}/ns/net");
+                let ns: OwnedFd = std::fs::File::open(&p)
+                    .map_err(sys(format!("open {p}")))?
+                    .into();
+                self.nets[&n.network].worker.route(ns, &n.ifname)?;
+                self.live[i].rec.nets[j].default_route = true;
+            }
+        }
         let only = Record {
             nets: vec![gone],
             ..self.live[i].rec.clone()

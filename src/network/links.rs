@@ -74,6 +74,9 @@ enum Job {
     Attach(AttachJob, mpsc::Sender<Result<(), LinkError>>),
     /// Deletes a bridge-side veth (its peer in the container goes too).
     Detach(String, mpsc::Sender<Result<(), LinkError>>),
+    /// The default route of a container (its namespace, the interface)
+    /// through this network's gateway.
+    Route(OwnedFd, String, mpsc::Sender<Result<(), LinkError>>),
 }
 
 /// A running network.
@@ -125,6 +128,9 @@ impl NetWorker {
                                 .map_err(link_err(&cfg.name));
                             let _ = reply.send(r);
                         }
+                        Job::Route(netns, ifname, reply) => {
+                            let _ = reply.send(route(&own_ns, &cfg, &netns, &ifname));
+                        }
                     }
                 }
             })
@@ -164,6 +170,35 @@ impl NetWorker {
             .map_err(|_| LinkError::Gone(self.name.clone()))?;
         rx.recv().map_err(|_| LinkError::Gone(self.name.clone()))?
     }
+}
+
+impl NetWorker {
+    /// Routes a container's default traffic through this network, on its
+    /// interface `ifname` (the network that had the route was removed).
+    pub fn route(&self, netns: OwnedFd, ifname: &str) -> Result<(), LinkError> {
+        let (tx, rx) = mpsc::channel();
+        self.jobs
+            .send(Job::Route(netns, ifname.to_string(), tx))
+            .map_err(|_| LinkError::Gone(self.name.clone()))?;
+        rx.recv().map_err(|_| LinkError::Gone(self.name.clone()))?
+    }
+}
+
+/// In the worker thread: [`NetWorker::route`].
+fn route(
+    own_ns: &OwnedFd,
+    cfg: &NetworkConfig,
+    netns: &OwnedFd,
+    ifname: &str,
+) -> Result<(), LinkError> {
+    netstack::setns_net(netns.as_fd()).map_err(sys_err(
+        &cfg.name,
+        "enter the container's network namespace",
+    ))?;
+    let routed = Netlink::open().and_then(|mut n| n.add_default_route(ifname, cfg.gateway));
+    netstack::setns_net(own_ns.as_fd())
+        .map_err(sys_err(&cfg.name, "return to the network's namespace"))?;
+    routed.map_err(link_err(&cfg.name))
 }
 
 impl Drop for NetWorker {
