@@ -1,0 +1,161 @@
+//! A full disk under the store (a small tmpfs mounted on it, as root): a
+//! container that logs past it keeps running; its exit is still recorded;
+//! `commit` and `import` say so and add nothing.
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, Ctx};
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+/// A tmpfs of `mib` MiB on the test's store, the user's; unmounted when
+/// the scenario ends.
+struct SmallStore<'a>(&'a Path);
+
+impl SmallStore<'_> {
+    fn mount(ctx: &Ctx, mib: u32) -> SmallStore<'_> {
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!(
+                "size={mib}m,mode=0700,uid={},gid={}",
+                ctx.user.uid, ctx.user.gid
+            ))
+            .arg("tmpfs")
+            .arg(&ctx.root)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount a tmpfs on the store");
+        SmallStore(&ctx.root)
+    }
+}
+
+impl Drop for SmallStore<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0)
+            .status();
+    }
+}
+
+fn can_mount() -> bool {
+    if !common::is_root() {
+        common::skip("mounting a small tmpfs for the store needs root");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn full_disk_full_disk_while_logging() {
+    if !have_busybox() || !can_mount() {
+        return;
+    }
+    for_each_user("full_disk_full_disk_while_logging", |ctx| {
+        let _store = SmallStore::mount(ctx, 8);
+        setup_image(ctx);
+        let id = run_sh(
+            ctx,
+            &["--name", "noisy"],
+            "while true; do cat /bin/busybox; echo tick >&2; done",
+        );
+        let dir = ctx.root.join("containers").join(&id);
+        let full = eventually(Duration::from_secs(60), || {
+            rustix::fs::statvfs(&ctx.root).is_ok_and(|s| s.f_bavail == 0)
+        });
+        assert!(full, "the store's disk never filled");
+        // Keeps running with the disk full, and the monitor said why.
+        std::thread::sleep(Duration::from_millis(500));
+        let st = inspect(ctx, "noisy");
+        assert_eq!(st["State"]["Status"], "running", "{st}");
+        let pid = st["State"]["Pid"].as_i64().unwrap();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        let mlog = fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
+        assert!(
+            mlog.contains("cannot write container log"),
+            "monitor.log: {mlog:?}"
+        );
+        ctx.ok(&["rm", "-f", "noisy"]);
+        assert!(
+            eventually(Duration::from_secs(10), || !Path::new(&format!(
+                "/proc/{pid}"
+            ))
+            .exists()),
+            "the container's init outlived rm -f"
+        );
+        assert!(containers(ctx).is_empty());
+    });
+}
+
+/// A container that fills the disk and exits still has its exit recorded
+/// (it showed as killed, 137, for good), and no half-written state file
+/// stays behind.
+#[test]
+fn full_disk_exit_recorded_on_a_full_disk() {
+    if !have_busybox() || !can_mount() {
+        return;
+    }
+    for_each_user("full_disk_exit_recorded_on_a_full_disk", |ctx| {
+        let _store = SmallStore::mount(ctx, 8);
+        setup_image(ctx);
+        let script = "head -c 20000000 /dev/zero > /fill; exit 5";
+        let id = run_sh(ctx, &["--name", "filler"], script);
+        assert_eq!(ctx.ok(&["wait", "filler"]).stdout, "5\n");
+        let st = inspect(ctx, "filler");
+        assert_eq!(st["State"]["ExitCode"], 5, "{st}");
+        let dir = ctx.root.join("containers").join(&id);
+        let left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tmp-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        ctx.ok(&["rm", "filler"]);
+    });
+}
+
+/// `commit` and `import DIR` on a full disk say so, exit 125, and add no
+/// image (the tar writer died of SIGPIPE: exit 141, no message).
+#[test]
+fn full_disk_commit_and_import_on_a_full_disk() {
+    if !have_busybox() || !can_mount() {
+        return;
+    }
+    for_each_user("full_disk_commit_and_import_on_a_full_disk", |ctx| {
+        let _store = SmallStore::mount(ctx, 12);
+        setup_image(ctx);
+        let images = ctx.ok(&["images", "-q"]).stdout;
+        ctx.ok(&[
+            "run",
+            "--name",
+            "w",
+            IMG,
+            "sh",
+            "-c",
+            "head -c 6000000 /dev/urandom > /f",
+        ]);
+        let out = ctx.rless(&["commit", "w", "big1"]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(out.stderr.contains("No space left on device"), "{out}");
+        let dir = ctx.work.join("bigdir");
+        fs::create_dir_all(&dir).unwrap();
+        let noise: Vec<u8> = (0..20_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        fs::write(dir.join("big"), noise).unwrap();
+        ctx.give(&dir);
+        let out = ctx.rless(&["import", dir.to_str().unwrap(), "big2"]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(out.stderr.contains("No space left on device"), "{out}");
+        assert_eq!(
+            ctx.ok(&["images", "-q"]).stdout,
+            images,
+            "an image was added"
+        );
+        ctx.ok(&["rm", "w"]);
+    });
+}
