@@ -1,0 +1,293 @@
+//! The container's monitor, for `run` and `start`: in the foreground it is
+//! this process ([`attach`]: it relays and logs the output and runs the
+//! restart policy); detached it is a forked child ([`detach`]: setsid,
+//! stdio to `monitor.log`, then `container::monitor`), and the command
+//! waits only for its `ok` or error line.
+
+use super::prepare_cgroups;
+use anyhow::Result;
+use rless::container::{self, ContainerConfig, ContainerState, RestartPolicy};
+use rless::image::time;
+use rless::runtime::{self, ContainerSpec};
+use rless::trace;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The size past which a start moves `monitor.log` aside.
+const MONITOR_LOG_MAX: u64 = 1 << 20;
+
+/// Whether the container was made by this command (`run`), or existed
+/// before (`start`). A fresh container that fails to start is removed, so
+/// bad input leaves nothing behind; an old one is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fresh {
+    Yes,
+    No,
+}
+
+/// Runs a container in the foreground; removes it afterwards with `--rm`.
+pub fn attach(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+    fresh: Fresh,
+) -> Result<ExitCode> {
+    let result = start_foreground(spec, dir, config.restart);
+    let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
+    let auto_remove = container::removes_on_exit(dir, config.auto_remove);
+    if auto_remove && !failed_fresh {
+        // As the detached monitor does: `removing`, read by `wait`.
+        let mut state = container::read_state(dir);
+        state.status = "removing".into();
+        let _ = container::write_state(dir, &state);
+        container::control::let_waiters_read(dir);
+    }
+    if auto_remove || failed_fresh {
+        if let Err(e) = container::remove(dir, true) {
+            eprintln!(
+                "rless: warning: cannot remove container {}: {e}",
+                config.id.short()
+            );
+        }
+    }
+    let (code, _) = result?;
+    trace::mark("container finished");
+    Ok(ExitCode::from(code as u8))
+}
+
+/// Enters the user namespace, runs the container in the foreground (this
+/// process is its monitor), records its state, and restarts it as its
+/// restart policy says (unless the user stopped it: `rless stop`, or a
+/// termination signal to this process).
+/// Returns the exit code, and whether the command started at all.
+fn start_foreground(
+    spec: &ContainerSpec,
+    dir: &Path,
+    policy: RestartPolicy,
+) -> Result<(i32, bool)> {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let spec = &prepare_cgroups(spec)?;
+    runtime::enter_userns(spec, false)?;
+    trace::mark("user namespace entered");
+    let mut restarts = 0;
+    let mut last: Option<ContainerState> = None;
+    // Shown here and logged, as docker's attached run: `logs` has it too.
+    let mut log = container::logs::LogWriter::open(dir, container::logs::DEFAULT_MAX_SIZE);
+    loop {
+        // Without -t the command writes to pipes the monitor relays (with
+        // -t, to the terminal it relays).
+        let pipes = if spec.process.tty {
+            None
+        } else {
+            Some((std::io::pipe()?, std::io::pipe()?))
+        };
+        let (ends, read_ends) = match pipes {
+            Some(((out_r, out_w), (err_r, err_w))) => (
+                (Some(out_w.into()), Some(err_w.into())),
+                Some((out_r.into(), err_r.into())),
+            ),
+            None => ((None, None), None),
+        };
+        let io = runtime::ContainerIo {
+            stdout: ends.0,
+            stderr: ends.1,
+            die_with_monitor: true,
+        };
+        let spawned = match runtime::spawn(spec, io) {
+            // A restart that cannot start (a published port taken during
+            // the back-off) is a failed start like any other (the error
+            // used to travel up and have a fresh `run` remove the
+            // container, history and all).
+            Err(e) if last.is_some() => Ok(Err(runtime::StartFailure {
+                code: 125,
+                message: e.to_string(),
+            })),
+            r => r,
+        };
+        let started = match spawned? {
+            Ok(s) => s,
+            Err(f) => {
+                let Some(mut prev) = last.take() else {
+                    eprintln!("rless: {}", f.message);
+                    return Ok((f.code, false));
+                };
+                // As with the detached monitor (and docker's restart
+                // manager): it counts as an exit with its code, the
+                // policy goes on, and inspect's State.Error says why.
+                tracing::warn!("restart failed: {}", f.message);
+                prev.reason = Some(f.message);
+                if !policy.should_restart(f.code, restarts, container::stopped_by_user(dir))
+                    || !container::monitor::back_off(dir, &prev, f.code, restarts)
+                {
+                    record_exit(dir, f.code, &prev);
+                    return Ok((f.code, true));
+                }
+                restarts += 1;
+                last = Some(prev);
+                continue;
+            }
+        };
+        trace::mark("command started");
+        let me = std::process::id() as i32;
+        let state = ContainerState {
+            status: "running".into(),
+            pid: Some(started.init.as_raw()),
+            monitor_pid: Some(me),
+            monitor_start: container::process_start(me),
+            init_start: container::process_start(started.init.as_raw()),
+            started: Some(time::now()),
+            driver: started.driver.map(|d| d.name().to_string()),
+            ports: started.ports(),
+            cgroup: started.cgroup_path(),
+            networks: started.networks(),
+            restart_count: restarts,
+            ..Default::default()
+        };
+        let _ = container::write_state(dir, &state);
+        let mut sink = |stderr: bool, chunk: &[u8]| {
+            let stream = if stderr {
+                container::logs::Stream::Stderr
+            } else {
+                container::logs::Stream::Stdout
+            };
+            log.write(stream, chunk);
+        };
+        let (code, signalled) = started.wait_and_finish(spec.process.stdin, read_ends, &mut sink);
+        if signalled || !policy.should_restart(code, restarts, container::stopped_by_user(dir)) {
+            record_exit(dir, code, &state);
+            return Ok((code, true));
+        }
+        if !container::monitor::back_off(dir, &state, code, restarts) {
+            record_exit(dir, code, &state);
+            return Ok((code, true));
+        }
+        restarts += 1;
+        last = Some(state);
+    }
+}
+
+/// Records the container's exit after a run that began as `state`.
+fn record_exit(dir: &Path, code: i32, state: &ContainerState) {
+    let done = ContainerState {
+        status: "exited".into(),
+        exit_code: Some(code),
+        started: state.started,
+        driver: state.driver.clone(),
+        finished: Some(time::now()),
+        restart_count: state.restart_count,
+        ..Default::default()
+    };
+    let _ = container::write_state(dir, &done);
+}
+
+/// `run -d`: forks the monitor, waits until the container runs (or fails
+/// to start), prints its id.
+pub fn detach(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+    fresh: Fresh,
+) -> Result<ExitCode> {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let spec = &match prepare_cgroups(spec) {
+        Ok(s) => s,
+        Err(e) => {
+            if fresh == Fresh::Yes {
+                let _ = container::remove(dir, true);
+            }
+            return Err(e);
+        }
+    };
+    let (ready_r, ready_w) = std::io::pipe()?;
+    let log = dir.join("monitor.log");
+    match rless::runtime::fork_process()? {
+        None => {
+            drop(ready_r);
+            // The monitor: its own session, stdio away from the terminal.
+            let _ = nix::unistd::setsid();
+            // Nothing of the caller's but stdio and the answer pipe: a
+            // descriptor such as a shell's `3>&1` kept by the monitor made
+            // the caller's pipe last as long as the container.
+            {
+                use std::os::fd::AsRawFd;
+                rless::runtime::close_fds_except(&[ready_w.as_raw_fd()]);
+            }
+            // SAFETY: the monitor is single-threaded here (just forked).
+            // A `run -d` killed before it reads the answer must not take
+            // the monitor with it by SIGPIPE (rless restores the default
+            // action at start); the init resets every disposition before
+            // its exec, so the container's process does not inherit this.
+            unsafe {
+                let _ = nix::sys::signal::signal(
+                    nix::sys::signal::Signal::SIGPIPE,
+                    nix::sys::signal::SigHandler::SigIgn,
+                );
+            }
+            // With -i, as docker's `run -di`: an input that stays open
+            // (a pipe whose write end the monitor holds while it lives),
+            // so `sh` or `cat` waits instead of ending at once.
+            let mut _input_held = None;
+            if spec.process.stdin {
+                if let Ok((r, w)) = std::io::pipe() {
+                    let _ = rustix::stdio::dup2_stdin(&r);
+                    _input_held = Some(w);
+                }
+            } else if let Ok(null) = std::fs::File::open("/dev/null") {
+                let _ = rustix::stdio::dup2_stdin(&null);
+            }
+            // Each start appends; past 1 MiB the log moves to monitor.log.1
+            // (replacing the one before), so it stays bounded over restarts.
+            if std::fs::metadata(&log).is_ok_and(|m| m.len() > MONITOR_LOG_MAX) {
+                let _ = std::fs::rename(&log, dir.join("monitor.log.1"));
+            }
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+            {
+                // Room for its own messages even once the disk is full
+                // (the container's log filling it is reported here).
+                let _ = rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::KEEP_SIZE, 0, 16384);
+                let _ = rustix::stdio::dup2_stdout(&f);
+                let _ = rustix::stdio::dup2_stderr(&f);
+            }
+            let code = container::monitor::run_detached(
+                spec,
+                dir,
+                config,
+                fresh == Fresh::Yes,
+                ready_w.into(),
+            );
+            std::process::exit(code)
+        }
+        Some(_) => {
+            drop(ready_w);
+            let mut answer = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(ready_r), &mut answer);
+            let answer = answer.trim_end();
+            if answer == "ok" {
+                println!(
+                    "{}",
+                    if fresh == Fresh::Yes {
+                        config.id.as_str()
+                    } else {
+                        config.name.as_str()
+                    }
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (code, msg) = answer
+                .strip_prefix("err ")
+                .and_then(|r| r.split_once(' '))
+                .and_then(|(c, m)| Some((c.parse::<u8>().ok()?, m.to_string())))
+                .unwrap_or((
+                    125,
+                    format!("the container's monitor failed; see {}", log.display()),
+                ));
+            eprintln!("rless: {msg}");
+            Ok(ExitCode::from(code))
+        }
+    }
+}
