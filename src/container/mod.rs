@@ -5,7 +5,8 @@
 //! change), the writable layer (`upper/`, `work/`), the mount point
 //! `merged/` and the generated `hosts`, `hostname` and `resolv.conf`.
 //! `config.json` lists the container's user mounts, among them the
-//! volumes it uses ([`volume`]).
+//! volumes it uses ([`volume`]). The state and its marks are in
+//! [`state`].
 //! Creation takes the `containers` lock so two containers cannot take one
 //! name; the directory is made under a temporary name and renamed into
 //! place last, so a half-made container never shows.
@@ -18,7 +19,10 @@ pub mod monitor;
 pub mod mountpoints;
 pub mod mountspec;
 pub mod since;
+pub mod state;
 pub mod volume;
+
+pub use state::*;
 
 use crate::image::digest::Digest;
 use crate::image::store::{remove_tree, tmp_name, Store, StoreError};
@@ -179,140 +183,6 @@ impl RestartPolicy {
     }
 }
 
-/// Marks a container as stopped by the user, so its restart policy does not
-/// start it again (cleared by `start`).
-pub fn mark_stopped(dir: &Path, stopped: bool) {
-    let p = dir.join("stopped-by-user");
-    if stopped {
-        let _ = fs::write(p, b"");
-    } else {
-        let _ = fs::remove_file(p);
-    }
-}
-
-pub fn stopped_by_user(dir: &Path) -> bool {
-    dir.join("stopped-by-user").exists()
-}
-
-/// `restart` marks the container it stops, so that its exit does not
-/// remove a `--rm` container (docker turns auto-removal off meanwhile);
-/// the start clears the mark.
-pub fn mark_restart_requested(dir: &Path, requested: bool) {
-    let p = dir.join("restart-requested");
-    if requested {
-        let _ = fs::write(p, b"");
-    } else {
-        let _ = fs::remove_file(p);
-    }
-}
-
-/// Whether the container's exit is to remove it: `--rm`, unless a
-/// `restart` is under way.
-pub fn removes_on_exit(dir: &Path, auto_remove: bool) -> bool {
-    auto_remove && !dir.join("restart-requested").exists()
-}
-
-/// Where a container is in its life (`state.json`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ContainerState {
-    /// `created`, `running` or `exited`.
-    pub status: String,
-    /// The init's pid (host pid namespace) while running.
-    pub pid: Option<i32>,
-    /// The monitor's pid and start time (clock ticks since boot), to tell a
-    /// live monitor from a reused pid.
-    #[serde(default)]
-    pub monitor_pid: Option<i32>,
-    #[serde(default)]
-    pub monitor_start: Option<u64>,
-    #[serde(default)]
-    pub init_start: Option<u64>,
-    pub exit_code: Option<i32>,
-    pub started: Option<i64>,
-    pub finished: Option<i64>,
-    /// Why the container stopped, when not by itself.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// The storage driver its root filesystem used.
-    #[serde(default)]
-    pub driver: Option<String>,
-    /// How many times the restart policy has restarted it.
-    #[serde(default)]
-    pub restart_count: u32,
-    /// Published ports, with the host ports actually bound.
-    #[serde(default)]
-    pub ports: Vec<crate::runtime::network::Publish>,
-    /// The container's cgroup while it runs (cgroup v2, delegated).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<PathBuf>,
-    /// User-defined networks: (network, address) while running.
-    #[serde(default)]
-    pub networks: Vec<(String, std::net::Ipv4Addr)>,
-    /// Every process stopped by `rless pause` (status stays `running`).
-    #[serde(default)]
-    pub paused: bool,
-}
-
-impl ContainerState {
-    /// The state as it really is: a `running` or `restarting` container
-    /// whose monitor is gone (killed, or the machine rebooted) is exited.
-    pub fn effective(mut self) -> ContainerState {
-        if self.live() && !process_alive(self.monitor_pid, self.monitor_start) {
-            self.status = "exited".into();
-            self.pid = None;
-            self.paused = false;
-            self.exit_code = self.exit_code.or(Some(137));
-            self.reason =
-                Some("the monitor process is gone (killed, or the machine restarted)".into());
-        }
-        self
-    }
-
-    pub fn running(&self) -> bool {
-        self.status == "running"
-    }
-
-    /// Whether a monitor still owns the container: it runs, or it waits
-    /// out its restart policy's back-off (`restarting`, which docker too
-    /// counts as running for `ps`, `rm`, `start` and `wait`).
-    pub fn live(&self) -> bool {
-        self.running() || self.status == "restarting"
-    }
-
-    /// The status docker shows: `paused` for a paused running container.
-    pub fn shown_status(&self) -> &str {
-        if self.running() && self.paused {
-            "paused"
-        } else {
-            &self.status
-        }
-    }
-}
-
-/// The start time of `pid` in clock ticks since boot (field 22 of
-/// /proc/PID/stat), if it exists and has not exited: a zombie (state Z or
-/// X, dead but not yet reaped) counts as gone.
-pub fn process_start(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses; fields resume
-    // after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    if matches!(fields.next(), Some("Z" | "X" | "x")) {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
-}
-
-/// Whether `pid` still runs and is the process that started at `start`.
-pub fn process_alive(pid: Option<i32>, start: Option<u64>) -> bool {
-    match (pid, start) {
-        (Some(pid), Some(start)) => process_start(pid) == Some(start),
-        (Some(pid), None) => process_start(pid).is_some(),
-        _ => false,
-    }
-}
-
 /// Sends what a running container wrote, but its FUSE root still holds in
 /// the kernel's writeback cache (`--storage-opt writeback`), on to the
 /// writable layer, for commands that read the layer from outside (`commit`,
@@ -345,78 +215,6 @@ pub fn flush_writes(dir: &Path) -> Result<(), export::AgentError> {
         Err(_) if !process_alive(state.pid, state.init_start) => Ok(()),
         r => r,
     }
-}
-
-/// Reads a container's state as it really is (see
-/// [`ContainerState::effective`]). The first reader to find a dead monitor
-/// records the exit, with the time it noticed, so later readers agree.
-pub fn read_state(dir: &Path) -> ContainerState {
-    read_state_as(dir, false)
-}
-
-/// The container's state lock (`state.lock` in its directory), held while
-/// it lives. Every write of `state.json` takes it, and a change of a state
-/// read before re-reads it under the lock ([`update_state`]), so that no
-/// writer puts back a state another one (the monitor recording the exit,
-/// above all) has replaced meanwhile. `None` where the lock cannot be had
-/// (the directory is going away): the write goes on without it.
-fn lock_state(dir: &Path) -> Option<fs::File> {
-    let f = fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("state.lock"))
-        .ok()?;
-    f.lock().ok()?;
-    Some(f)
-}
-
-/// Changes the stored state under the state lock: `change` gets the state
-/// as it is now (not as the caller read it before) and says whether to
-/// write it back.
-pub fn update_state(
-    dir: &Path,
-    change: impl FnOnce(&mut ContainerState) -> bool,
-) -> Result<(), ContainerError> {
-    let _lock = lock_state(dir);
-    let mut state = read_state_as(dir, true);
-    if change(&mut state) {
-        store_state(dir, &state)?;
-    }
-    Ok(())
-}
-
-/// [`read_state`]; `locked`: the caller holds the state lock.
-fn read_state_as(dir: &Path, locked: bool) -> ContainerState {
-    let read = || {
-        fs::read(dir.join("state.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
-            .unwrap_or_else(|| ContainerState {
-                status: "created".into(),
-                ..Default::default()
-            })
-    };
-    let stored = read();
-    let monitor = (stored.monitor_pid, stored.monitor_start);
-    let was_live = stored.live();
-    let mut state = stored.effective();
-    if was_live && !state.live() {
-        // The monitor may have recorded the exit and ended between our read
-        // and its check: it writes before it ends, so what the file holds
-        // now is final. Only a monitor that died without writing leaves
-        // `running` (or `restarting`) there, under its own pid (another one
-        // may have started the container again meanwhile).
-        let _lock = if locked { None } else { lock_state(dir) };
-        let now = read();
-        if !now.live() || (now.monitor_pid, now.monitor_start) != monitor {
-            return now.effective();
-        }
-        // A `restarting` record has its exit time already.
-        state.finished = state.finished.or(Some(crate::image::time::now()));
-        let _ = store_state(dir, &state);
-    }
-    state
 }
 
 /// Finds a container by full id, name, or unique id prefix.
@@ -547,7 +345,7 @@ pub fn create(
 
 /// Writes `dir/name` as JSON under a temporary name, then renames it into
 /// place, so readers see the old file or the new one, never a part.
-fn write_json_atomically(
+pub(super) fn write_json_atomically(
     dir: &Path,
     name: &str,
     value: &impl Serialize,
@@ -569,44 +367,6 @@ fn write_json_atomically(
         path: dst,
         source,
     })
-}
-
-/// Replaces `state.json` atomically, under the state lock (see
-/// [`update_state`] to change a state read before).
-pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
-    let _lock = lock_state(dir);
-    store_state(dir, state)
-}
-
-/// Writes `state.json` (the caller holds the state lock). On a full disk
-/// the last records (a container's exit) must still land, or it would show
-/// as killed (137) for good: a small file of room is kept beside the state
-/// (`state.reserve`), given up for one retry when a write finds no space,
-/// and made again by a later write.
-fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
-    const RESERVE: &str = "state.reserve";
-    let written = match write_json_atomically(dir, "state.json", state) {
-        Err(ContainerError::Io { source, .. })
-            if matches!(
-                source.kind(),
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            ) && fs::remove_file(dir.join(RESERVE)).is_ok() =>
-        {
-            write_json_atomically(dir, "state.json", state)
-        }
-        r => r,
-    };
-    let reserve = dir.join(RESERVE);
-    if written.is_ok() && fs::symlink_metadata(&reserve).is_err() {
-        if let Ok(f) = fs::File::create(&reserve) {
-            if rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, 64 << 10).is_err()
-            {
-                drop(f);
-                let _ = fs::remove_file(&reserve);
-            }
-        }
-    }
-    written
 }
 
 /// Renames a container; the new name must be valid and free. Returns its
