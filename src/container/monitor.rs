@@ -271,34 +271,13 @@ fn pump(
         if exit.is_some() && open.iter().all(Option::is_none) {
             return (exit.unwrap_or(0), reason);
         }
-        let mut fds = vec![rustix::event::PollFd::new(
-            &sfd,
-            rustix::event::PollFlags::IN,
-        )];
-        let mut which = Vec::new();
-        for (i, p) in open.iter().enumerate() {
-            if let Some(fd) = p {
-                fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
-                which.push(i);
-            }
-        }
         // Once the init is gone, whatever still holds the pipes is gone
         // too (the pid namespace died with it); don't wait forever anyway.
-        let timeout = exit.map(|_| rustix::event::Timespec {
-            tv_sec: 1,
-            tv_nsec: 0,
-        });
-        match rustix::event::poll(&mut fds, timeout.as_ref()) {
-            Ok(0) => return (exit.unwrap_or(0), reason),
-            Ok(_) => {}
-            Err(_) => continue,
-        }
-        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
-        drop(fds);
-        for (k, i) in which.iter().enumerate() {
-            if !ready[k + 1] {
-                continue;
-            }
+        let Some((signalled, ready)) = runtime::output::poll_streams(&sfd, &open, exit.is_some())
+        else {
+            return (exit.unwrap_or(0), reason);
+        };
+        for i in &ready {
             let stream = if *i == 1 {
                 Stream::Stderr
             } else {
@@ -310,7 +289,7 @@ fn pump(
                 Ok(n) => log.write(stream, &buf[..n]),
             }
         }
-        if ready[0] {
+        if signalled {
             while let Ok(Some(info)) = sfd.read_signal() {
                 match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGCHLD) => {

@@ -49,32 +49,10 @@ pub fn relay(
         if let (Some(code), [None, None]) = (exit, &open) {
             return (code, ended);
         }
-        let mut fds = vec![rustix::event::PollFd::new(
-            &sfd,
-            rustix::event::PollFlags::IN,
-        )];
-        let mut which = Vec::new();
-        for (i, p) in open.iter().enumerate() {
-            if let Some(fd) = p {
-                fds.push(rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN));
-                which.push(i);
-            }
-        }
-        let timeout = exit.map(|_| rustix::event::Timespec {
-            tv_sec: 1,
-            tv_nsec: 0,
-        });
-        match rustix::event::poll(&mut fds, timeout.as_ref()) {
-            Ok(0) => return (exit.unwrap_or(0), ended),
-            Ok(_) => {}
-            Err(_) => continue,
-        }
-        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
-        drop(fds);
-        for (k, &i) in which.iter().enumerate() {
-            if !ready[k + 1] {
-                continue;
-            }
+        let Some((signalled, ready)) = poll_streams(&sfd, &open, exit.is_some()) else {
+            return (exit.unwrap_or(0), ended);
+        };
+        for i in ready {
             let fd = open[i].as_ref().expect("open");
             match rustix::io::read(fd, &mut buf) {
                 Ok(0) | Err(_) => open[i] = None,
@@ -95,7 +73,7 @@ pub fn relay(
                 }
             }
         }
-        if ready[0] {
+        if signalled {
             while let Ok(Some(info)) = sfd.read_signal() {
                 match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGCHLD) => {
@@ -117,5 +95,43 @@ pub fn relay(
                 }
             }
         }
+    }
+}
+
+/// One wait of a relay loop: polls `sfd` and the streams still open, for
+/// at most a second once the init has exited (`exited`: whatever still
+/// holds them died with the pid namespace, but a relay never waits
+/// forever). `None` when that second passed with nothing: the relay is
+/// over. Else whether signals wait, and the indices of the streams ready.
+pub fn poll_streams(
+    sfd: &SignalFd,
+    open: &[Option<OwnedFd>],
+    exited: bool,
+) -> Option<(bool, Vec<usize>)> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = vec![PollFd::new(sfd, PollFlags::IN)];
+    let mut which = Vec::new();
+    for (i, fd) in open.iter().enumerate() {
+        if let Some(fd) = fd {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+            which.push(i);
+        }
+    }
+    let second = Timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    match poll(&mut fds, exited.then_some(&second)) {
+        Ok(0) => None,
+        Ok(_) => Some((
+            !fds[0].revents().is_empty(),
+            which
+                .into_iter()
+                .zip(&fds[1..])
+                .filter(|(_, f)| !f.revents().is_empty())
+                .map(|(i, _)| i)
+                .collect(),
+        )),
+        Err(_) => Some((false, Vec::new())),
     }
 }
