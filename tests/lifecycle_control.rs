@@ -52,17 +52,11 @@ fn lifecycle_foreground_run_is_logged() {
         let mut first = [0u8; 2];
         std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
         drop(child.stdout.take());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
+        let status = common::checks::wait_timeout(&mut child, Duration::from_secs(30))
+            .unwrap_or_else(|| {
                 let _ = child.kill();
-                panic!("run kept going with its reader gone");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+                panic!("run kept going with its reader gone")
+            });
         assert_eq!(status.code(), Some(141), "{status:?}");
         assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "--rm left the container");
     });

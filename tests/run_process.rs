@@ -546,17 +546,11 @@ fn run_tty_with_pipes() {
         std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
         assert_eq!(&first, b"y\r");
         drop(child.stdout.take());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
+        let status = common::checks::wait_timeout(&mut child, Duration::from_secs(30))
+            .unwrap_or_else(|| {
                 let _ = child.kill();
-                panic!("run -t kept going with its reader gone");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+                panic!("run -t kept going with its reader gone")
+            });
         assert_eq!(status.code(), Some(129), "hung up: {status:?}");
         assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "--rm left the container");
     });
