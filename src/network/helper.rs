@@ -13,7 +13,8 @@
 //!   address (the asked one, or the lowest free one), creates the veth pair
 //!   and records the container's names for DNS.
 //!
-//! The helper watches each attached container's init through a pidfd; when
+//! The helper watches each attached container's init through a pidfd (by
+//! its start time at each poll, on kernels without pidfds); when
 //! it exits, its addresses and names are released, and a network with no
 //! container left is torn down. With no container attached for
 //! [`IDLE_EXIT`], the helper exits (under the runtime directory's lock, so
@@ -31,11 +32,11 @@
 
 use super::dns::Records;
 use super::links::{AttachJob, NetWorker};
+pub use super::protocol::{read_line, write_json, Request, Response};
 use super::{Attachment, NetworkConfig};
 use crate::userns::IdMode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -69,48 +70,6 @@ pub const LOG: &str = "helper.log";
 pub const PID: &str = "helper.pid";
 const STATE: &str = "attachments.json";
 
-/// A request to the helper.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Request {
-    Userns,
-    Attach {
-        container: String,
-        init_pid: i32,
-        networks: Vec<Attachment>,
-    },
-    /// Adds a network to a running, attached container.
-    Connect {
-        container: String,
-        attachment: Attachment,
-    },
-    /// Removes a network from a running container.
-    Disconnect {
-        container: String,
-        network: String,
-    },
-    /// A running container's name changed: its DNS name too.
-    Rename {
-        container: String,
-        from: String,
-        to: String,
-    },
-    /// Keeps the connection as the container's tie (see [`Live::tie`]):
-    /// a monitor whose helper died asks the new one, which gave its
-    /// container its networks back.
-    Watch {
-        container: String,
-    },
-}
-
-/// The helper's answer.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Response {
-    pub error: Option<String>,
-    /// The container's address on each network, in order.
-    #[serde(default)]
-    pub ips: Vec<Ipv4Addr>,
-}
-
 /// One container's attachments (`attachments.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
@@ -139,7 +98,9 @@ struct Net {
 
 struct Live {
     rec: Record,
-    pidfd: OwnedFd,
+    /// The init's pidfd, readable when it exits; `None` before Linux 5.3
+    /// (RHEL 8), where its start time is checked at each poll instead.
+    pidfd: Option<OwnedFd>,
     /// The connection of the container's monitor (its `Attach` or
     /// `Watch`), kept open and never read: when the helper dies, the
     /// monitor's end hangs up, and the monitor starts a new helper, which
@@ -157,26 +118,16 @@ struct Helper {
     veths: u32,
 }
 
-/// Reads one line (up to 1 MiB) byte by byte, so a descriptor sent after
-/// it stays in the socket.
-pub fn read_line(s: &mut UnixStream) -> std::io::Result<String> {
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    loop {
-        match s.read(&mut b)? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            _ if b[0] == b'\n' => break,
-            _ if line.len() > 1 << 20 => return Err(std::io::Error::other("line too long")),
-            _ => line.push(b[0]),
-        }
+/// A pidfd of the container's init, to hear of its exit; `None` where the
+/// kernel has none (ENOSYS).
+fn watch(pid: i32) -> Result<Option<OwnedFd>, HelperError> {
+    let p = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| HelperError::Refused(format!("bad pid {pid}")))?;
+    match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::NOSYS) => Ok(None),
+        Err(e) => Err(sys("watch the container's init")(e.into())),
     }
-    String::from_utf8(line).map_err(std::io::Error::other)
-}
-
-pub fn write_json(s: &mut UnixStream, v: &impl Serialize) -> std::io::Result<()> {
-    let mut body = serde_json::to_vec(v).map_err(std::io::Error::other)?;
-    body.push(b'\n');
-    s.write_all(&body)
 }
 
 /// The helper's life; returns its exit code. Forks first, so the command
@@ -251,30 +202,14 @@ fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), HelperError> {
 
 impl Helper {
     fn serve(&mut self, listener: UnixListener) {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        use rustix::event::Timespec;
         let mut idle_since = Instant::now();
         loop {
             let timeout = Timespec {
                 tv_sec: 0,
                 tv_nsec: 500_000_000,
             };
-            let (accept, exited) = {
-                let mut fds = vec![PollFd::new(&listener, PollFlags::IN)];
-                fds.extend(
-                    self.live
-                        .iter()
-                        .map(|l| PollFd::new(&l.pidfd, PollFlags::IN)),
-                );
-                let _ = poll(&mut fds, Some(&timeout));
-                let accept = !fds[0].revents().is_empty();
-                let exited: Vec<usize> = fds[1..]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| !f.revents().is_empty())
-                    .map(|(i, _)| i)
-                    .collect();
-                (accept, exited)
-            };
+            let (accept, exited) = self.wait_exits(Some(&listener), &timeout);
             self.release_exited(&exited);
             if accept {
                 if let Ok((stream, _)) = listener.accept() {
@@ -301,25 +236,52 @@ impl Helper {
 
     /// Releases every container that has exited by now.
     fn reap(&mut self) {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let zero = Timespec {
+        let zero = rustix::event::Timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        let exited: Vec<usize> = {
-            let mut fds: Vec<PollFd<'_>> = self
-                .live
-                .iter()
-                .map(|l| PollFd::new(&l.pidfd, PollFlags::IN))
-                .collect();
-            let _ = poll(&mut fds, Some(&zero));
-            fds.iter()
-                .enumerate()
-                .filter(|(_, f)| !f.revents().is_empty())
-                .map(|(i, _)| i)
-                .collect()
-        };
+        let (_, exited) = self.wait_exits(None, &zero);
         self.release_exited(&exited);
+    }
+
+    /// Waits up to `timeout` for a connection on `listener` or a
+    /// container's exit; whether one waits, and the indices in `live` of
+    /// the containers whose init has exited. An init without a pidfd
+    /// (before Linux 5.3) is seen gone when its start time no longer
+    /// matches, at the latest one poll later.
+    fn wait_exits(
+        &self,
+        listener: Option<&UnixListener>,
+        timeout: &rustix::event::Timespec,
+    ) -> (bool, Vec<usize>) {
+        use rustix::event::{poll, PollFd, PollFlags};
+        let mut fds: Vec<PollFd<'_>> = listener
+            .iter()
+            .map(|l| PollFd::new(*l, PollFlags::IN))
+            .collect();
+        let first = fds.len();
+        let watched: Vec<usize> = (0..self.live.len())
+            .filter(|&i| self.live[i].pidfd.is_some())
+            .collect();
+        fds.extend(watched.iter().filter_map(|&i| {
+            let fd = self.live[i].pidfd.as_ref()?;
+            Some(PollFd::new(fd, PollFlags::IN))
+        }));
+        let _ = poll(&mut fds, Some(timeout));
+        let accept = first > 0 && !fds[0].revents().is_empty();
+        let mut exited: Vec<usize> = watched
+            .iter()
+            .zip(&fds[first..])
+            .filter(|(_, f)| !f.revents().is_empty())
+            .map(|(&i, _)| i)
+            .collect();
+        exited.extend((0..self.live.len()).filter(|&i| {
+            let r = &self.live[i].rec;
+            self.live[i].pidfd.is_none()
+                && crate::container::process_start(r.init_pid) != Some(r.init_start)
+        }));
+        exited.sort_unstable();
+        (accept, exited)
     }
 
     /// Under the lock, with no connection waiting: removes the socket and
@@ -505,12 +467,7 @@ impl Helper {
         networks: &[Attachment],
         ns: OwnedFd,
     ) -> Result<Vec<Ipv4Addr>, HelperError> {
-        let pidfd = rustix::process::pidfd_open(
-            rustix::process::Pid::from_raw(init_pid)
-                .ok_or_else(|| HelperError::Refused(format!("bad pid {init_pid}")))?,
-            rustix::process::PidfdFlags::empty(),
-        )
-        .map_err(|e| sys("watch the container's init")(e.into()))?;
+        let pidfd = watch(init_pid)?;
         let init_start = crate::container::process_start(init_pid)
             .ok_or_else(|| HelperError::Refused("the container's init is gone".into()))?;
         self.reap();
@@ -745,12 +702,7 @@ impl Helper {
         let ns: OwnedFd = std::fs::File::open(&p)
             .map_err(sys(format!("open {p}")))?
             .into();
-        let pidfd = rustix::process::pidfd_open(
-            rustix::process::Pid::from_raw(rec.init_pid)
-                .ok_or_else(|| HelperError::Refused(format!("bad pid {}", rec.init_pid)))?,
-            rustix::process::PidfdFlags::empty(),
-        )
-        .map_err(|e| sys("watch the container's init")(e.into()))?;
+        let pidfd = watch(rec.init_pid)?;
         self.plug(&mut rec, &ns)?;
         self.live.push(Live {
             rec,

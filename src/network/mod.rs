@@ -20,6 +20,7 @@ pub mod client;
 pub mod dns;
 pub mod helper;
 mod links;
+mod protocol;
 pub mod publish;
 
 use crate::image::store::{tmp_name, Store, StoreError};
