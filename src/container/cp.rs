@@ -197,13 +197,7 @@ impl Tree {
 
     fn resolve(&self, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
         let p = if path.is_empty() { "." } else { path };
-        rfs::openat2(
-            &self.root,
-            p,
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            IN_ROOT,
-        )
+        openat2_settled(&self.root, p, flags | OFlags::CLOEXEC, IN_ROOT)
     }
 
     /// What `path` is (a final symlink is followed when `follow`, or when
@@ -453,11 +447,29 @@ fn clean_entry(raw: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// `openat2`, tried again while it answers EAGAIN: with RESOLVE_IN_ROOT
+/// or RESOLVE_BENEATH the kernel gives up a lookup that a rename or a mount
+/// anywhere on the system raced, and asks the caller to retry.
+fn openat2_settled(
+    dir: &OwnedFd,
+    path: &str,
+    flags: OFlags,
+    resolve: rfs::ResolveFlags,
+) -> rustix::io::Result<OwnedFd> {
+    let mut tries = 0;
+    loop {
+        match rfs::openat2(dir, path, flags, Mode::empty(), resolve) {
+            Err(rustix::io::Errno::AGAIN) if tries < 100 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
 /// Opens directory `rel` below `dest`, through no symlink; missing
 /// directories are created (a stream may omit them).
 fn open_beneath(dest: &OwnedFd, rel: &str, entry: &str) -> Result<OwnedFd, CpError> {
     let p = if rel.is_empty() { "." } else { rel };
-    match rfs::openat2(dest, p, dir_flags(), Mode::empty(), BENEATH) {
+    match openat2_settled(dest, p, dir_flags(), BENEATH) {
         Ok(fd) => Ok(fd),
         Err(rustix::io::Errno::XDEV | rustix::io::Errno::LOOP) => {
             Err(CpError::ThroughSymlink(entry.into()))
