@@ -16,7 +16,6 @@ use common::checks::assert_one_error;
 use common::{for_each_user, skip, Ctx};
 use net_support::*;
 
-use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -75,25 +74,6 @@ fn wait_released(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !released(port) {
         assert!(Instant::now() < deadline, "port {port} still bound");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// What one connection to `ip:port` reads after sending `send`, retrying
-/// while nothing answers yet.
-fn read_from(ip: IpAddr, port: u16, send: &[u8]) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(mut s) = TcpStream::connect((ip, port)) {
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let _ = s.write_all(send);
-            let mut out = String::new();
-            let _ = s.read_to_string(&mut out);
-            if !out.is_empty() {
-                return out;
-            }
-        }
-        assert!(Instant::now() < deadline, "nothing served on {ip} {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

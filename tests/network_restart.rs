@@ -56,6 +56,19 @@ fn children(pid: i64) -> Vec<i64> {
 
 /// Polls the state of `id` until `done` says yes (bounded); panics at once
 /// when it is `exited`, which a restart policy that gives up would leave.
+/// Binds 127.0.0.1:`port` as soon as it is free, which is only while its
+/// container waits out a restart back-off.
+fn take_in_back_off(port: u16, what: &str) -> TcpListener {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            return l;
+        }
+        assert!(Instant::now() < deadline, "{what}: port {port} never free");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn wait_state(
     ctx: &common::Ctx,
     id: &str,
@@ -134,15 +147,7 @@ fn net_detached_restart_outlasts_a_port_taken_meanwhile() {
                 let script = "[ -e /ctl/serve ] && httpd -f -p 80 -h /www; exit 1";
                 args.extend([IMG, "sh", "-c", script]);
                 let id = ctx.ok(&args).last_line().to_string();
-                // The port is free only in a back-off: take it then.
-                let deadline = Instant::now() + Duration::from_secs(60);
-                let taken = loop {
-                    if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
-                        break l;
-                    }
-                    assert!(Instant::now() < deadline, "{what}: port {port} never free");
-                    std::thread::sleep(Duration::from_millis(2));
-                };
+                let taken = take_in_back_off(port, &what);
                 // Restarts fail (125) and go on: two of them in a row.
                 let failed = wait_state(ctx, &id, "failed a restart", |s| {
                     s["status"] == "restarting" && s["exit_code"] == 125
@@ -230,14 +235,7 @@ fn net_foreground_restart_outlasts_a_port_taken_meanwhile() {
                 assert!(Instant::now() < deadline, "rf never started");
                 std::thread::sleep(Duration::from_millis(10));
             };
-            // The port is free only in a back-off: take it then.
-            let taken = loop {
-                if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
-                    break l;
-                }
-                assert!(Instant::now() < deadline, "port {port} never free");
-                std::thread::sleep(Duration::from_millis(2));
-            };
+            let taken = take_in_back_off(port, "foreground");
             let failed = wait_state(ctx, &id, "failed a restart", |s| {
                 s["status"] == "restarting" && s["exit_code"] == 125
             });

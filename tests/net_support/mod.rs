@@ -7,7 +7,7 @@ use crate::common::oci::busybox;
 use crate::common::{skip, Ctx, Out, ERR_EXIT};
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -140,6 +140,25 @@ pub fn wait_for_log(ctx: &Ctx, name: &str, what: &str) {
             return;
         }
         assert!(Instant::now() < deadline, "no {what:?} in the logs: {logs}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What one connection to `ip:port` reads after sending `send`, retrying
+/// while nothing answers yet.
+pub fn read_from(ip: IpAddr, port: u16, send: &[u8]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = TcpStream::connect((ip, port)) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(send);
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if !out.is_empty() {
+                return out;
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing served on {ip} {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
