@@ -2,7 +2,8 @@
 //!
 //! Theory of operation: a [`Tree`] is a directory fd that stands for `/`.
 //! Every path given by the user is resolved with `openat2` and
-//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`, so absolute symlinks land
+//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS` (or its userspace version,
+//! [`super::inroot`], on kernels before 5.6), so absolute symlinks land
 //! inside the root, `..` stops at it, and `/proc/self/fd/N` style links
 //! are refused: nothing a container plants can lead out of it. Below the
 //! resolved path, walking and creating use single names relative to
@@ -25,6 +26,8 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+
+use super::inroot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CpError {
@@ -197,7 +200,7 @@ impl Tree {
 
     fn resolve(&self, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
         let p = if path.is_empty() { "." } else { path };
-        openat2_settled(&self.root, p, flags | OFlags::CLOEXEC, IN_ROOT)
+        inroot::open(self.root.as_fd(), p, flags | OFlags::CLOEXEC, IN_ROOT)
     }
 
     /// What `path` is (a final symlink is followed when `follow`, or when
@@ -447,29 +450,11 @@ fn clean_entry(raw: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// `openat2`, tried again while it answers EAGAIN: with RESOLVE_IN_ROOT
-/// or RESOLVE_BENEATH the kernel gives up a lookup that a rename or a mount
-/// anywhere on the system raced, and asks the caller to retry.
-fn openat2_settled(
-    dir: &OwnedFd,
-    path: &str,
-    flags: OFlags,
-    resolve: rfs::ResolveFlags,
-) -> rustix::io::Result<OwnedFd> {
-    let mut tries = 0;
-    loop {
-        match rfs::openat2(dir, path, flags, Mode::empty(), resolve) {
-            Err(rustix::io::Errno::AGAIN) if tries < 100 => tries += 1,
-            r => return r,
-        }
-    }
-}
-
 /// Opens directory `rel` below `dest`, through no symlink; missing
 /// directories are created (a stream may omit them).
 fn open_beneath(dest: &OwnedFd, rel: &str, entry: &str) -> Result<OwnedFd, CpError> {
     let p = if rel.is_empty() { "." } else { rel };
-    match openat2_settled(dest, p, dir_flags(), BENEATH) {
+    match inroot::open(dest.as_fd(), p, dir_flags(), BENEATH) {
         Ok(fd) => Ok(fd),
         Err(rustix::io::Errno::XDEV | rustix::io::Errno::LOOP) => {
             Err(CpError::ThroughSymlink(entry.into()))

@@ -14,6 +14,7 @@
 pub mod control;
 pub mod cp;
 pub mod export;
+pub mod inroot;
 pub mod logs;
 pub mod monitor;
 pub mod mountpoints;
