@@ -217,9 +217,12 @@ fn run_pid_namespace() {
             n <= 5,
             "the container sees {n} processes; the host's must be invisible: {out}"
         );
-        assert!(
-            init_cmdline.contains("rless"),
-            "pid 1 must be rless's own init: {out}"
+        // pid 1 is rless's init, named as such: the host's command line
+        // (store path, options) is not shown to the container.
+        assert_eq!(
+            init_cmdline.trim_end(),
+            "rless-init",
+            "pid 1 must be rless's own init, without the host's command line: {out}"
         );
         let pids: Vec<u32> = ps
             .lines()

@@ -82,6 +82,8 @@ fn report(status: &OwnedFd, msg: &str) {
 
 /// The body of pid 1. Returns its exit code.
 pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
+    // The container sees pid 1 as `rless-init`, not the host's command line.
+    super::sys::set_process_title("rless-init");
     if let Some(procs) = io.cgroup.take() {
         if let Err(e) = super::cgroups::join(&procs) {
             report(

@@ -347,3 +347,48 @@ pub fn trim_heap() {
     // it is called while this process is single-threaded.
     unsafe { nix::libc::malloc_trim(0) };
 }
+
+/// Names this process `title` in `/proc/PID/cmdline` and `comm`, as
+/// setproctitle(3) does: the argument strings the kernel placed on the
+/// stack at exec (`arg_start..arg_end` in `/proc/self/stat`) are overwritten
+/// with `title` and a NUL, and their last byte is left non-NUL, which tells
+/// the kernel to show the strings only up to the first NUL. The container's
+/// init calls this, so the container sees `rless-init`, not the host's
+/// command line (its paths, its options). Best effort: on any surprise the
+/// arguments are left as they are.
+pub fn set_process_title(title: &str) {
+    if let Ok(name) = std::ffi::CString::new(title.as_bytes().to_vec()) {
+        let _ = rustix::thread::set_name(&name);
+    }
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields 48 and 49 are arg_start and arg_end; counting starts again
+    // after the command name, which may hold spaces: field 3 is index 0.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let (Some(start), Some(end)) = (
+        fields.get(45).and_then(|v| v.parse::<usize>().ok()),
+        fields.get(46).and_then(|v| v.parse::<usize>().ok()),
+    ) else {
+        return;
+    };
+    let Some(len) = end.checked_sub(start) else {
+        return;
+    };
+    if start == 0 || len < 2 || len > 1 << 20 {
+        return;
+    }
+    let mut area = vec![0u8; len];
+    let n = title.len().min(len - 2);
+    area[..n].copy_from_slice(&title.as_bytes()[..n]);
+    area[len - 1] = b' ';
+    // SAFETY: [start, end) is this process's argument area, which the
+    // kernel mapped writable on the initial stack at exec and which stays
+    // mapped for the life of the process (a clone or fork copies it to the
+    // same addresses). Nothing in the init reads the arguments again, and
+    // the copy writes exactly `len` bytes from a buffer of that length.
+    unsafe { std::ptr::copy_nonoverlapping(area.as_ptr(), start as *mut u8, len) };
+}
