@@ -378,7 +378,7 @@ pub fn set_process_title(title: &str) {
     let Some(len) = end.checked_sub(start) else {
         return;
     };
-    if start == 0 || len < 2 || len > 1 << 20 {
+    if start == 0 || !(2..=1 << 20).contains(&len) {
         return;
     }
     let mut area = vec![0u8; len];
