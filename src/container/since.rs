@@ -109,14 +109,8 @@ fn date_time(s: &str, zoned: bool) -> Option<i128> {
     if s.get(4..5)? != "-" || s.get(7..8)? != "-" {
         return None;
     }
-    let days = crate::image::time::days_from_civil(y, mo, d);
-    let month_len = crate::image::time::days_from_civil(y + mo / 12, mo % 12 + 1, 1)
-        - crate::image::time::days_from_civil(y, mo, 1);
-    if !(1..=12).contains(&mo) || d < 1 || i128::from(d) > i128::from(month_len) {
-        return None;
-    }
+    let mut secs = crate::image::time::midnight_utc(y, mo, d)?;
     let mut r = &s[10..];
-    let mut secs = days * 86400;
     let mut nanos = 0;
     if let Some(t) = r.strip_prefix('T') {
         let h = num(t.get(0..2)?)?;

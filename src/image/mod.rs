@@ -9,7 +9,6 @@ pub mod digest;
 pub mod extract;
 pub mod import;
 pub mod layer;
-pub mod localtime;
 pub mod platform;
 pub mod pull;
 pub mod push;

@@ -1,4 +1,8 @@
 //! Timestamps: RFC 3339 parsing for image configs, and "x ago" for tables.
+//! Calendar and time-zone arithmetic is jiff's.
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 /// Seconds since the epoch now.
 pub fn now() -> i64 {
@@ -7,100 +11,70 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` into seconds since the epoch.
+/// Parses an RFC 3339 time (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`), as
+/// image configs write `created`, into seconds since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset = match rest.as_bytes() {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), ..] if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
-            let v = rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60;
-            if *sign == b'+' {
-                v
-            } else {
-                -v
-            }
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset)
+    s.parse::<Timestamp>().ok().map(|t| t.as_second())
+}
+
+/// The timestamp of `t` seconds since the epoch; out of jiff's range
+/// (past the year 9999) it is clamped.
+fn timestamp(t: i64) -> Timestamp {
+    Timestamp::from_second(t).unwrap_or(if t < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_rfc3339(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    timestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// `YYYY-MM-DD HH:MM:SS +0000 UTC`, as docker's `CreatedAt` fields print.
 pub fn format_docker(t: i64) -> String {
-    format!(
-        "{} +0000 UTC",
-        format_rfc3339(t)
-            .trim_end_matches('Z')
-            .replacen('T', " ", 1)
-    )
+    timestamp(t)
+        .strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+        .to_string()
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, for logs.
 pub fn format_rfc3339_nanos(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let base = format_rfc3339(d.as_secs() as i64);
-    format!("{}.{:09}Z", base.trim_end_matches('Z'), d.subsec_nanos())
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    Timestamp::try_from(t)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H:%M:%S.%NZ")
+        .to_string()
 }
 
 /// The year of a time (seconds since the epoch).
 pub(crate) fn year_of(t: i64) -> i64 {
-    civil_from_days(t.div_euclid(86400)).0
+    i64::from(timestamp(t).to_zoned_datetime(TimeZone::UTC).year())
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+/// Seconds since the epoch of midnight (UTC) of a date of the proleptic
+/// Gregorian calendar; `None` if there is no such day.
+pub(crate) fn midnight_utc(y: i64, m: i64, d: i64) -> Option<i64> {
+    let date = jiff::civil::Date::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    )
+    .ok()?;
+    Some(
+        date.to_zoned_datetime(TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_second(),
+    )
+}
+
+/// Seconds east of UTC of the local time zone at `utc` (seconds since the
+/// epoch), found as the C library and Go do: `$TZ` (a zone name, a path,
+/// or a POSIX rule), else `/etc/localtime`; UTC when none can be read.
+pub fn local_offset(utc: i64) -> i64 {
+    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    i64::from(tz.to_offset(timestamp(utc)).seconds())
 }
 
 /// Docker's coarse duration: "Less than a second", "3 minutes", "About an hour".
@@ -158,11 +132,21 @@ mod tests {
             Some(1709210096)
         );
         assert_eq!(parse_rfc3339("2024-02-29T14:34:56+02:00"), Some(1709210096));
+        assert_eq!(parse_rfc3339("2024-02-29 14:34:56+02:00"), Some(1709210096));
+        assert_eq!(parse_rfc3339("2024-02-29t12:34:56z"), Some(1709210096));
+        assert_eq!(parse_rfc3339("2024-02-29T12:34:56"), None, "no zone");
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
         for t in [0, 951782400, 1709210096, 4102444800] {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t));
         }
+        assert_eq!(format_rfc3339(1709210096), "2024-02-29T12:34:56Z");
+        assert_eq!(format_docker(1709210096), "2024-02-29 12:34:56 +0000 UTC");
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(1709210096, 5);
+        assert_eq!(format_rfc3339_nanos(t), "2024-02-29T12:34:56.000000005Z");
+        assert_eq!(year_of(1709210096), 2024);
+        assert_eq!(midnight_utc(2024, 2, 29), Some(1709164800));
+        assert_eq!(midnight_utc(2023, 2, 29), None);
     }
 
     #[test]
