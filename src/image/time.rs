@@ -47,11 +47,6 @@ pub fn format_rfc3339_nanos(t: std::time::SystemTime) -> String {
         .to_string()
 }
 
-/// The year of a time (seconds since the epoch).
-pub(crate) fn year_of(t: i64) -> i64 {
-    i64::from(timestamp(t).to_zoned_datetime(TimeZone::UTC).year())
-}
-
 /// Seconds since the epoch of midnight (UTC) of a date of the proleptic
 /// Gregorian calendar; `None` if there is no such day.
 pub(crate) fn midnight_utc(y: i64, m: i64, d: i64) -> Option<i64> {
@@ -144,7 +139,6 @@ mod tests {
         assert_eq!(format_docker(1709210096), "2024-02-29 12:34:56 +0000 UTC");
         let t = std::time::UNIX_EPOCH + std::time::Duration::new(1709210096, 5);
         assert_eq!(format_rfc3339_nanos(t), "2024-02-29T12:34:56.000000005Z");
-        assert_eq!(year_of(1709210096), 2024);
         assert_eq!(midnight_utc(2024, 2, 29), Some(1709164800));
         assert_eq!(midnight_utc(2023, 2, 29), None);
     }
