@@ -91,10 +91,23 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
     })
 }
 
+/// Each name in turn, as docker: an unknown one is reported and the others
+/// are waited for. The store lock is not held while waiting (a `created`
+/// container may wait long for its start, and `rmi` must not wait too).
 pub fn wait(ctx: &Ctx, a: WaitArgs) -> Result<ExitCode> {
-    each(ctx, &a.containers, |_, dir| {
-        let s = control::wait_exit(dir);
-        println!("{}", s.exit_code.unwrap_or(0));
-        Ok(())
-    })
+    let mut failed = Failures::default();
+    for n in &a.containers {
+        let dir = ctx
+            .store(LockMode::Shared)
+            .and_then(|store| Ok(container::find(&store, n)?.1));
+        let r = dir.and_then(|dir| {
+            control::wait_exit(&dir)
+                .ok_or_else(|| anyhow!("container {n} was removed before it exited"))
+        });
+        match r {
+            Ok(s) => println!("{}", s.exit_code.unwrap_or(0)),
+            Err(e) => failed.add(e),
+        }
+    }
+    failed.finish(ExitCode::SUCCESS)
 }

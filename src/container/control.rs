@@ -257,16 +257,29 @@ pub fn let_waiters_read(dir: &Path) {
 
 /// `rless wait`: waits for the container's next exit, as docker does: the
 /// end of the current run, restarts included (a container waiting out its
-/// back-off: the end of its next run), or at once if it is not live.
-pub fn wait_exit(dir: &Path) -> ContainerState {
+/// back-off: the end of its next run); for a container never started
+/// (`created`), the end of the run a later `start` begins; at once if it
+/// has exited. `None` if the container is removed first (`rm -f` of a
+/// created one, say): it has no exit to tell.
+pub fn wait_exit(dir: &Path) -> Option<ContainerState> {
     // Held until the exit is read: a `--rm` container is removed only once
     // its waiters have seen its exit code ([`let_waiters_read`]).
     let _waiting = open_waiters_lock(dir).filter(|f| f.lock_shared().is_ok());
-    let first = read_state(dir);
+    let mut first = read_state(dir);
     let mut delay = Duration::from_millis(2);
     loop {
         let s = read_state(dir);
+        // A missing `state.json` reads as `created`; the directory is
+        // renamed away whole, so its absence tells a removal.
+        if s.status == "created" && !dir.exists() {
+            return None;
+        }
+        if first.status == "created" && s.live() {
+            // Started: from now on, wait for the end of this run.
+            first = s.clone();
+        }
         let exited = match first.status.as_str() {
+            "created" => s.status != "created",
             "running" => !s.running() || s.started != first.started,
             "restarting" => {
                 s.status == "restarting"
@@ -274,8 +287,8 @@ pub fn wait_exit(dir: &Path) -> ContainerState {
             }
             _ => true,
         };
-        if exited || !s.live() {
-            return s;
+        if exited || (!s.live() && first.status != "created") {
+            return Some(s);
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(50));
