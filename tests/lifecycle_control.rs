@@ -672,14 +672,15 @@ fn lifecycle_rmi_of_image_in_use() {
         let out = ctx.ok(&["rmi", "-f", "extra:v3"]);
         assert_eq!(out.stdout.trim(), "Untagged: extra:v3", "{out}");
         assert_eq!(ctx.image_ids(), images, "only a name went");
-        // But all its names at once is removing it.
+        // Names go in turn, as docker's: all of them at once untags the
+        // first and refuses the last, which would remove the image.
         ctx.ok(&["tag", IMG, "extra:v2"]);
         let out = ctx.rless(&["rmi", IMG, "extra:v2"]);
-        assert_eq!(
-            out.code,
-            Some(ERR_EXIT),
-            "every name of an image in use: {out}"
-        );
+        assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+        assert_eq!(out.stdout, format!("Untagged: {IMG}:latest\n"), "{out}");
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("image extra:v2 is in use"), "{out}");
+        ctx.ok(&["tag", "extra:v2", IMG]);
         ctx.ok(&["rmi", "extra:v2"]);
 
         ctx.ok(&["stop", "-t", "1", "user"]);

@@ -217,6 +217,19 @@ fn rmi_removes_unshared_layers_only() {
 
         ctx.fail_unchanged(&["rmi", &pa.reference]);
         ctx.fail_unchanged(&["rmi", &"f".repeat(64)]);
+
+        // Each name in turn, as docker: the unknown one is reported, the
+        // others are removed.
+        let (c, pc) = pull_two_layer(ctx, &reg, "c", "latest", "c");
+        let (d, pd) = pull_two_layer(ctx, &reg, "d", "latest", "d");
+        let out = ctx.rless(&["rmi", &pc.reference, "nosuch:v1", &pd.reference]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert_eq!(out.stderr, "rless: image not known: nosuch:v1\n", "{out}");
+        for id in [c.id(), d.id()] {
+            let deleted = |l: &str| l.starts_with("Deleted: ") && l.ends_with(&id);
+            assert!(out.stdout.lines().any(deleted), "{out}");
+        }
+        assert!(ctx.image_ids().is_empty() && ctx.layer_dirs().is_empty());
     });
 }
 

@@ -220,6 +220,23 @@ fn usernet_rm_refused_while_attached() {
         let out = ctx.rless(&["network", "rm", "busy"]);
         assert_one_error(&out, 125);
         assert!(out.stderr.contains("c1"), "{out}");
+        // Each name on its own, as docker: the unknown and the used one are
+        // reported in order, the free ones removed.
+        ctx.ok(&["network", "create", "free1"]);
+        ctx.ok(&["network", "create", "free2"]);
+        let out = ctx.rless(&["network", "rm", "free1", "nosuch", "busy", "free2"]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (Some(125), "free1\nfree2\n")
+        );
+        let err: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(err[0], "rless: no such network: nosuch", "{out}");
+        assert!(
+            err.len() == 2 && err[1].contains("network busy is in use"),
+            "{out}"
+        );
+        let names: Vec<_> = networks(ctx).iter().map(|n| n["name"].clone()).collect();
+        assert_eq!(names, ["busy"]);
         // A stopped container still uses it.
         ctx.ok(&["stop", "-t", "1", "c1"]);
         assert_one_error(&ctx.rless(&["network", "rm", "busy"]), 125);

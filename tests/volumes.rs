@@ -351,6 +351,22 @@ fn volume_in_use_is_protected() {
         let out = ctx.ok(&["volume", "prune", "-a"]);
         assert!(!out.stdout.contains("busy"), "{out}");
         assert!(volume_names(ctx).contains("busy"));
+        // Each name on its own, as docker: the unknown and the used one are
+        // reported in order, the free ones removed.
+        ctx.ok(&["volume", "create", "free1"]);
+        ctx.ok(&["volume", "create", "free2"]);
+        let out = ctx.rless(&["volume", "rm", "free1", "nosuch", "busy", "free2"]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (Some(125), "free1\nfree2\n")
+        );
+        let err: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(err[0], "rless: no such volume: nosuch", "{out}");
+        assert!(
+            err.len() == 2 && err[1].contains("volume busy is in use"),
+            "{out}"
+        );
+        assert_eq!(volume_names(ctx), BTreeSet::from(["busy".to_string()]));
         ctx.ok(&["volume", "rm", "-f", "busy"]);
         assert!(!volume_names(ctx).contains("busy"));
         ctx.ok(&["rm", "user"]);

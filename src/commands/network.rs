@@ -234,25 +234,29 @@ fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
 fn rm(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = network::lock(&store)?;
-    // Check everything first, so one bad name removes nothing.
-    let mut found = Vec::new();
+    // Each name on its own, as docker: an unknown or used one is reported,
+    // the others are removed.
+    let mut failed = super::stop::Failures::default();
     for q in &a.names {
-        let n = network::read(store.root(), q)?;
-        let users = network::users(store.root(), &n.name);
-        if !users.is_empty() {
-            return Err(network::NetworkError::InUse {
-                name: n.name,
-                containers: users.join(", "),
+        let r = (|| -> Result<String> {
+            let n = network::read(store.root(), q)?;
+            let users = network::users(store.root(), &n.name);
+            if !users.is_empty() {
+                return Err(network::NetworkError::InUse {
+                    name: n.name,
+                    containers: users.join(", "),
+                }
+                .into());
             }
-            .into());
+            network::remove_locked(store.root(), &n.name)?;
+            Ok(n.name)
+        })();
+        match r {
+            Ok(n) => println!("{n}"),
+            Err(e) => failed.add(e),
         }
-        found.push(n.name);
     }
-    for n in found {
-        network::remove_locked(store.root(), &n)?;
-        println!("{n}");
-    }
-    Ok(ExitCode::SUCCESS)
+    failed.finish(ExitCode::SUCCESS)
 }
 
 fn prune(ctx: &Ctx, _a: PruneArgs) -> Result<ExitCode> {

@@ -11,6 +11,12 @@
 //! (docker's rule) its names go and the image stays, dangling, until its
 //! containers are gone. By id, a running container's image is an error
 //! even with `-f`.
+//!
+//! Queries act in turn, as docker's: each sees the index the ones before
+//! it left, one that cannot act is reported on its own line and the
+//! others go on, and the command fails at the end if any could not. All of
+//! it happens under the exclusive store lock; a dry run before entering
+//! the user namespace spares the entry when no query can act.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -36,10 +42,47 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if a.images.is_empty() && !a.all {
         bail!("rmi needs at least one image (or --all)");
     }
-    // Resolve everything first, so an unknown name changes nothing.
-    let store = ctx.store(LockMode::Shared)?;
-    let index = store.index()?;
-    let queries: Vec<String> = if a.all {
+    // Before entering the user namespace: a command none of whose queries
+    // can act fails here, reporting each, and changes nothing.
+    {
+        let store = ctx.store(LockMode::Shared)?;
+        let mut index = store.index()?;
+        let queries = queries(&index, &a);
+        let results = remove_each(&store, &mut index, &queries, &a);
+        if !results.is_empty() && results.iter().all(Result::is_err) {
+            let mut failed = super::stop::Failures::default();
+            results
+                .into_iter()
+                .filter_map(Result::err)
+                .for_each(|e| failed.add(e));
+            return failed.finish(ExitCode::SUCCESS);
+        }
+    }
+    if let Some(code) = ctx.enter_userns()? {
+        return Ok(code);
+    }
+    let store = ctx.store(LockMode::Exclusive)?;
+    let results = store.update_index(|index| {
+        let queries = queries(index, &a);
+        remove_each(&store, index, &queries, &a)
+    })?;
+    // Each query in order, as docker: what it did, or why it could not.
+    let mut failed = super::stop::Failures::default();
+    for r in results {
+        match r {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => failed.add(e),
+        }
+    }
+    if let Err(e) = collect(&store) {
+        failed.add(e);
+    }
+    failed.finish(ExitCode::SUCCESS)
+}
+
+/// The queries: the names given, or with `--all` every image's id.
+fn queries(index: &Index, a: &Args) -> Vec<String> {
+    if a.all {
         index
             .images
             .iter()
@@ -47,121 +90,120 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .collect()
     } else {
         a.images.clone()
-    };
-    // The names of each image that the queries take away.
-    let mut named: std::collections::HashMap<String, std::collections::HashSet<String>> =
-        Default::default();
-    for q in &queries {
-        let img = find_image(&index, q)?;
-        if let Some(Ref::Tag(n) | Ref::PulledBy(n)) = reference_of(q, img) {
-            named.entry(img.id.hex().to_string()).or_default().insert(n);
-        }
     }
-    for q in &queries {
-        let img = find_image(&index, q)?;
-        let by_name = match reference_of(q, img) {
-            Some(_) => true,
-            // A digest the image was neither pulled by nor recorded under
-            // (other lookups take a repo's manifest digest too): not one of
-            // its references, and never taken for its id.
-            None if q.parse::<Reference>().is_ok_and(|r| r.digest.is_some()) => {
-                bail!("no such image reference: {q} (use the image's id or a name)")
+}
+
+/// Applies each query to `index` in turn, as docker does: one that cannot
+/// act is an error of its own and the others go on. Each is looked up in
+/// the index as the queries before it left it; one whose image an earlier
+/// query removed (`rmi -f ID NAME`, or a name twice) is done, not an error.
+/// Returns, per query, the lines to print or its error.
+fn remove_each(
+    store: &Store,
+    index: &mut Index,
+    queries: &[String],
+    a: &Args,
+) -> Vec<Result<Vec<String>>> {
+    let known: Vec<bool> = queries
+        .iter()
+        .map(|q| find_image(index, q).is_ok())
+        .collect();
+    queries
+        .iter()
+        .zip(known)
+        .map(|(q, known)| match find_image(index, q) {
+            Ok(img) => {
+                let img = img.clone();
+                remove_one(store, index, q, &img, a)
             }
-            None => false,
-        };
+            Err(_) if known => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        })
+        .collect()
+}
+
+/// Query `q`, which found `img`: untags the reference it names while the
+/// image keeps another, else removes the image (untagged and dangling
+/// while a container uses it), if the rules allow.
+fn remove_one(
+    store: &Store,
+    index: &mut Index,
+    q: &str,
+    img: &ImageRecord,
+    a: &Args,
+) -> Result<Vec<String>> {
+    let by_name = match reference_of(q, img) {
         // References go and the image stays (used or not) while it keeps one.
-        let taken = named.get(img.id.hex()).map_or(0, |n| n.len());
-        if by_name && refs(img) > taken {
-            continue;
+        Some(Ref::Tag(name) | Ref::PulledBy(name)) if refs(img) > 1 => {
+            edit(index, img, |i| {
+                i.names.retain(|n| *n != name);
+                i.pulled_by_digest.retain(|n| *n != name);
+                i.digests.retain(|n| *n != name);
+            });
+            return Ok(vec![format!("Untagged: {}", familiar(&name))]);
         }
-        let users = containers_using(&store, img.id.hex());
-        // A running container's image can only lose a name, by force
-        // (docker untags it and keeps the image).
-        if let Some(live) = users
-            .iter()
-            .find(|u| u.live)
-            .filter(|_| !(a.force && by_name))
-        {
-            bail!(
-                "image {q} is in use by running container {} (cannot be forced); stop and remove it first",
-                live.id
-            );
+        Some(Ref::Digest(d)) if refs(img) > 0 => {
+            edit(index, img, |i| i.digests.retain(|x| *x != d));
+            return Ok(vec![format!("Untagged: {}", familiar(&d))]);
         }
-        if !a.force && !users.is_empty() {
-            let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-            bail!(
-                "image {q} is in use by container {}; remove it first or use -f",
-                ids.join(", ")
-            );
+        Some(_) => true,
+        // A digest the image was neither pulled by nor recorded under
+        // (other lookups take a repo's manifest digest too): not one of
+        // its references, and never taken for its id.
+        None if q.parse::<Reference>().is_ok_and(|r| r.digest.is_some()) => {
+            bail!("no such image reference: {q} (use the image's id or a name)")
         }
-        if !a.force && !a.all && !by_name && img.names.len() > 1 {
-            bail!(
-                "image {} is referenced by several names ({}); remove them by name or use -f",
-                img.id.short(),
-                img.names.join(", ")
-            );
+        None => false,
+    };
+    let users = containers_using(store, img.id.hex());
+    // A running container's image can only lose a name, by force (docker
+    // untags it and keeps the image).
+    if let Some(live) = users
+        .iter()
+        .find(|u| u.live)
+        .filter(|_| !(a.force && by_name))
+    {
+        bail!(
+            "image {q} is in use by running container {} (cannot be forced); stop and remove it first",
+            live.id
+        );
+    }
+    if !a.force && !users.is_empty() {
+        let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        bail!(
+            "image {q} is in use by container {}; remove it first or use -f",
+            ids.join(", ")
+        );
+    }
+    if !a.force && !a.all && !by_name && img.names.len() > 1 {
+        bail!(
+            "image {} is referenced by several names ({}); remove them by name or use -f",
+            img.id.short(),
+            img.names.join(", ")
+        );
+    }
+    // Names, then repo digests, each once, as docker lists what it untags.
+    let mut all: Vec<&String> = img.names.iter().collect();
+    for d in img.pulled_by_digest.iter().chain(&img.digests) {
+        if !all.contains(&d) {
+            all.push(d);
         }
     }
-    drop(store);
-    if let Some(code) = ctx.enter_userns()? {
-        return Ok(code);
+    let mut lines: Vec<String> = all
+        .iter()
+        .map(|n| format!("Untagged: {}", familiar(n)))
+        .collect();
+    if users.is_empty() {
+        lines.push(format!("Deleted: {}", img.id));
+        index.images.retain(|i| i.id != img.id);
+    } else {
+        edit(index, img, |i| {
+            i.names.clear();
+            i.pulled_by_digest.clear();
+            i.digests.clear();
+        });
     }
-    let store = ctx.store(LockMode::Exclusive)?;
-    let mut messages = Vec::new();
-    store.update_index(|index| -> Result<()> {
-        for q in &queries {
-            // Every query was found above, so one that is gone now named an
-            // image an earlier query of this command removed (`rmi -f ID
-            // NAME`, or a name twice): nothing is left to do for it, and
-            // failing here would save half the command's changes unreported.
-            let Ok(img) = find_image(index, q).cloned() else {
-                continue;
-            };
-            match reference_of(q, &img) {
-                Some(Ref::Tag(name) | Ref::PulledBy(name)) if refs(&img) > 1 => {
-                    messages.push(format!("Untagged: {}", familiar(&name)));
-                    edit(index, &img, |i| {
-                        i.names.retain(|n| *n != name);
-                        i.pulled_by_digest.retain(|n| *n != name);
-                        i.digests.retain(|n| *n != name);
-                    });
-                }
-                Some(Ref::Digest(d)) if refs(&img) > 0 => {
-                    messages.push(format!("Untagged: {}", familiar(&d)));
-                    edit(index, &img, |i| i.digests.retain(|x| *x != d));
-                }
-                _ => {
-                    // Names, then repo digests, each once, as docker lists
-                    // what it untags.
-                    let mut all: Vec<&String> = img.names.iter().collect();
-                    for d in img.pulled_by_digest.iter().chain(&img.digests) {
-                        if !all.contains(&d) {
-                            all.push(d);
-                        }
-                    }
-                    messages.extend(all.iter().map(|n| format!("Untagged: {}", familiar(n))));
-                    // Checked again under the exclusive lock: a container
-                    // made since keeps the image (dangling) too.
-                    if containers_using(&store, img.id.hex()).is_empty() {
-                        messages.push(format!("Deleted: {}", img.id));
-                        index.images.retain(|i| i.id != img.id);
-                    } else {
-                        edit(index, &img, |i| {
-                            i.names.clear();
-                            i.pulled_by_digest.clear();
-                            i.digests.clear();
-                        });
-                    }
-                }
-            }
-        }
-        Ok(())
-    })??;
-    for m in messages {
-        println!("{m}");
-    }
-    collect(&store)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(lines)
 }
 
 /// Changes the index's record of `img`.

@@ -216,22 +216,18 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     }
     let store = ctx.store(LockMode::Shared)?;
     let _lock = volume::lock(store.root())?;
-    // Check everything first, so one bad name removes nothing.
+    // Each name on its own, as docker: an unknown or (without -f) used one
+    // is reported, the others are removed.
+    let mut failed = super::stop::Failures::default();
     for n in &a.names {
-        volume::read(store.root(), n)?;
-        let users = volume::users(store.root(), n, None);
-        if !a.force && !users.is_empty() {
-            bail!(
-                "volume {n} is in use by container {}; remove the container first or use -f",
-                users.join(", ")
-            );
+        // Checks that it exists and, without -f, that no container uses it.
+        let r = volume::remove(store.root(), n, a.force);
+        match r {
+            Ok(()) => println!("{n}"),
+            Err(e) => failed.add(e.into()),
         }
     }
-    for n in &a.names {
-        volume::remove(store.root(), n, a.force)?;
-        println!("{n}");
-    }
-    Ok(ExitCode::SUCCESS)
+    failed.finish(ExitCode::SUCCESS)
 }
 
 fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
