@@ -513,6 +513,7 @@ fn lifecycle_system_reset_stops_containers() {
         let pid = state_of(&st)["Pid"].as_i64().unwrap_or(0);
         let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap_or(0);
         assert!(pid_alive(pid) && pid_alive(monitor), "{st}");
+        let net_dir = on_user_network(ctx, &mark);
         ctx.ok(&["system", "reset", "-f"]);
         assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
         let gone = eventually(Duration::from_secs(5), || {
@@ -542,7 +543,50 @@ fn lifecycle_system_reset_stops_containers() {
              left its processes running ({desc}); it must stop (kill) running containers first",
             ctx.user.mode.as_str()
         );
+        // The network helper and its runtime directory (outside the
+        // store) went too, at once (an idle helper exits by itself, but
+        // only seconds later, and leaves its directory).
+        if let Some(dir) = net_dir {
+            let helpers = common::usernet_helpers::helpers(ctx);
+            let files: Vec<_> = fs::read_dir(&dir)
+                .map(|r| r.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(
+                helpers.is_empty() && !dir.exists(),
+                "`system reset -f` left the network helper {helpers:?} or {} ({files:?})",
+                dir.display()
+            );
+        }
     });
+}
+
+/// Runs `sleep MARK` on a user-defined network; the runtime directory of
+/// the network helper that started for it (`None`, after a skip, without
+/// /dev/net/tun).
+fn on_user_network(ctx: &common::Ctx, mark: &str) -> Option<std::path::PathBuf> {
+    if fs::metadata("/dev/net/tun").is_err() {
+        skip("/dev/net/tun is missing: system reset is not tried with a network helper");
+        return None;
+    }
+    ctx.ok(&["network", "create", "resetnet"]);
+    ctx.ok(&["run", "-d", "--network", "resetnet", IMG, "sleep", mark]);
+    let helpers = common::usernet_helpers::helpers(ctx);
+    assert_eq!(helpers.len(), 1, "one network helper: {helpers:?}");
+    let base = ctx.user.runtime_dir().join("rless");
+    let dir = fs::read_dir(&base)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|d| {
+            let pid = fs::read_to_string(d.join("helper.pid")).unwrap_or_default();
+            pid.trim().parse::<i32>().ok() == Some(helpers[0])
+        });
+    assert!(
+        dir.is_some(),
+        "no runtime directory in {} names the helper",
+        base.display()
+    );
+    dir
 }
 
 #[test]

@@ -366,26 +366,29 @@ fn gateways(root: &std::path::Path, attached: &[network::Attachment]) -> Vec<std
 }
 
 /// A container's `/etc/resolv.conf` names the DNS server of each of its
-/// networks (unless `--dns` named others): it follows a connect or a
-/// disconnect, written in place (the container has the file mounted). A
-/// server of a network gone was asked first and never answered again.
+/// networks (unless `--dns` named others, on a container from before
+/// `--dns` went to the networks' servers): it follows a connect or a
+/// disconnect, written in place (the container has the file mounted), its
+/// search and options lines kept. A server of a network gone was asked
+/// first and never answered again.
 fn follow_resolv(dir: &std::path::Path, before: &[std::net::Ipv4Addr], now: &[std::net::Ipv4Addr]) {
     let p = dir.join("resolv.conf");
     let Ok(text) = std::fs::read_to_string(&p) else {
         return;
     };
-    let ours = text.lines().all(|l| {
+    let (servers, rest): (Vec<&str>, Vec<&str>) =
+        text.lines().partition(|l| l.starts_with("nameserver"));
+    let ours = servers.iter().all(|l| {
         l.strip_prefix("nameserver ")
             .and_then(|s| s.trim().parse::<std::net::Ipv4Addr>().ok())
             .is_some_and(|ip| before.contains(&ip))
     });
     if ours {
-        let _ = std::fs::write(
-            &p,
-            now.iter()
-                .map(|g| format!("nameserver {g}\n"))
-                .collect::<String>(),
-        );
+        let mut out: String = rest.iter().map(|l| format!("{l}\n")).collect();
+        for g in now {
+            out.push_str(&format!("nameserver {g}\n"));
+        }
+        let _ = std::fs::write(&p, out);
     }
 }
 

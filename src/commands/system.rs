@@ -186,6 +186,11 @@ pub fn reset(ctx: &Ctx, a: ResetArgs) -> Result<ExitCode> {
             errors.push(format!("container {} did not stop", c.id.short()));
         }
     }
+    // Then the network helper, with its runtime directory (outside the
+    // store, named after it).
+    if let Err(e) = rless::network::client::shut_down(store.root()) {
+        errors.push(e.to_string());
+    }
     let entries = std::fs::read_dir(store.root())
         .with_context(|| format!("cannot list {}", ctx.root.display()))?;
     for e in entries.flatten() {

@@ -7,13 +7,15 @@
 //! socket to answer. The lock keeps two `run`s from starting two helpers
 //! and an exiting helper from leaving a `run` stranded. Callers are
 //! single-threaded (the monitor before it clones): nothing here starts a
-//! thread.
+//! thread. [`shut_down`] (`system reset`) stops the helper under the same
+//! lock and removes the runtime directory.
 
 use super::helper::{self, Request, Response};
 use super::Attachment;
 use crate::userns::IdMode;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -39,6 +41,8 @@ pub enum ClientError {
     Helper(String),
     #[error("cannot join the network user namespace: {0}")]
     Join(nix::Error),
+    #[error("the network helper (pid {0}) did not stop")]
+    Stuck(i32),
 }
 
 /// Connects to the helper of the store at `root`, starting it if needed.
@@ -128,14 +132,16 @@ pub fn join_userns(root: &Path, ids: &IdMode) -> Result<(), ClientError> {
     nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWUSER).map_err(ClientError::Join)
 }
 
-/// Attaches the container whose init is `init` to its networks; returns
-/// its address on each, and its tie to the helper. The caller is in the
+/// Attaches the container whose init is `init` to its networks, its
+/// other names to go to `dns` (the host's resolver if empty); returns its
+/// address on each, and its tie to the helper. The caller is in the
 /// helper's user namespace.
 pub fn attach(
     root: &Path,
     container: &str,
     init: i32,
     networks: &[Attachment],
+    dns: &[IpAddr],
 ) -> Result<(Vec<Ipv4Addr>, Tie), ClientError> {
     let p = PathBuf::from(format!("/proc/{init}/ns/net"));
     let ns = std::fs::File::open(&p).map_err(|source| ClientError::Io {
@@ -150,6 +156,7 @@ pub fn attach(
             container: container.to_string(),
             init_pid: init,
             networks: networks.to_vec(),
+            dns: dns.to_vec(),
         },
     )?;
     netstack::fdpass::send_fd(&s, ns.as_fd())
@@ -231,4 +238,60 @@ pub fn change(root: &Path, req: &Request) -> Result<Option<Ipv4Addr>, ClientErro
     let mut s = connect(root, false)?;
     ask(&mut s, req)?;
     Ok(answer(&mut s)?.ips.first().copied())
+}
+
+/// `system reset`: stops the helper of the store at `root`, if one runs
+/// (SIGKILL: the containers it served are gone, and their namespaces and
+/// its networks go with it), and removes its runtime directory. Under the
+/// directory's lock, so no `run` starts a helper meanwhile.
+pub fn shut_down(root: &Path) -> Result<(), ClientError> {
+    let dir = super::runtime_dir(root);
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ClientError::Io { op, path, source }
+    };
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        _ => return Ok(()),
+    }
+    let lock_path = dir.join(helper::LOCK);
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io("open", &lock_path))?;
+    lock.lock().map_err(io("lock", &lock_path))?;
+    let pid = std::fs::read_to_string(dir.join(helper::PID))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok());
+    if let Some(pid) = pid.filter(|&p| p > 0 && helper_of(p, &dir)) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        // Reaped by whoever adopted it; a zombie counts as gone.
+        let deadline = Instant::now() + START_TIMEOUT;
+        while crate::container::process_start(pid).is_some() {
+            if Instant::now() > deadline {
+                return Err(ClientError::Stuck(pid));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    std::fs::remove_dir_all(&dir).map_err(io("remove", &dir))
+}
+
+/// Whether `pid` is the helper whose runtime directory is `dir` (a pid
+/// file a killed helper left may name another process by now).
+fn helper_of(pid: i32, dir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let root = args
+        .windows(2)
+        .find(|w| w[0] == b"--root")
+        .map(|w| Path::new(std::ffi::OsStr::from_bytes(w[1])));
+    args.contains(&&b"network-helper"[..]) && root.is_some_and(|r| super::runtime_dir(r) == dir)
 }

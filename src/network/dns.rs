@@ -5,17 +5,20 @@
 //! name or alias on the network is answered from [`Records`], which the
 //! helper updates at attach and detach (so a name resolves as soon as its
 //! container's `run` returns); AAAA queries for those names get an empty
-//! answer, so resolvers do not wait. Other queries go, unchanged, to the
-//! host's first resolver through a socket opened in the host's namespace,
-//! and the answer comes back as it is; on an `--internal` network they get
-//! NXDOMAIN. Queries are served one at a time; a forwarded one waits at
-//! most [`UPSTREAM_TIMEOUT`].
+//! answer, so resolvers do not wait. Other queries go, unchanged, through
+//! sockets opened in the host's namespace ([`Upstream`]) to the asking
+//! container's own servers (`run --dns`, found by the query's source
+//! address, as docker's embedded server does), else to the host's first
+//! IPv4 resolver; the answer comes back as it is. On an `--internal`
+//! network they get NXDOMAIN. Queries are served one at a time; a
+//! forwarded one waits at most [`UPSTREAM_TIMEOUT`] (each of several
+//! servers its share, at least a second).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a forwarded query may take.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
@@ -30,9 +33,26 @@ pub struct Directory {
     pub names: HashMap<String, HashMap<String, Ipv4Addr>>,
     /// Container → its (network, address) pairs.
     pub members: HashMap<String, Vec<(String, Ipv4Addr)>>,
+    /// Container → the servers its other names go to (`run --dns`).
+    pub dns: HashMap<String, Vec<SocketAddr>>,
 }
 
 impl Directory {
+    /// The container at `from` on `network`.
+    fn member(&self, network: &str, from: Ipv4Addr) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|(_, m)| m.iter().any(|(n, ip)| n == network && *ip == from))
+            .map(|(c, _)| c.as_str())
+    }
+
+    /// The servers of the container at `from` on `network` (its `--dns`),
+    /// if it named any.
+    pub fn servers(&self, network: &str, from: Ipv4Addr) -> Option<&[SocketAddr]> {
+        let c = self.member(network, from)?;
+        self.dns.get(c).map(Vec::as_slice).filter(|s| !s.is_empty())
+    }
+
     /// The address of `name` for a client at `from` on `network`: a name
     /// on that network, else on another network the client is also on
     /// (a container on several networks asks only the first one's server).
@@ -40,10 +60,7 @@ impl Directory {
         if let Some(ip) = self.names.get(network).and_then(|m| m.get(name)) {
             return Some(*ip);
         }
-        let mine = self
-            .members
-            .values()
-            .find(|m| m.iter().any(|(n, ip)| n == network && *ip == from))?;
+        let mine = &self.members[self.member(network, from)?];
         mine.iter()
             .filter(|(n, _)| n != network)
             .find_map(|(n, _)| self.names.get(n)?.get(name).copied())
@@ -110,18 +127,57 @@ pub fn answer(query: &[u8], qn: &Question, ip: Option<Ipv4Addr>, rcode: u8) -> V
     r
 }
 
-/// Serves `sock` until `stop` is set (checked at least every 500 ms).
+/// Where a network's DNS server sends the names it does not own: sockets
+/// of the host's namespace (opened before the worker leaves it), and the
+/// host's first IPv4 resolver, for containers without `--dns`.
+pub struct Upstream {
+    v4: Option<UdpSocket>,
+    v6: Option<UdpSocket>,
+    host: Option<SocketAddr>,
+}
+
+impl Upstream {
+    /// Opens the sockets; call in the host's network namespace. The host's
+    /// resolvers are those of /etc/resolv.conf or, for tests only, of the
+    /// file `RLESS_RESOLV_CONF` names (as for `--network slirp`).
+    pub fn open() -> Upstream {
+        let path =
+            std::env::var_os("RLESS_RESOLV_CONF").unwrap_or_else(|| "/etc/resolv.conf".into());
+        let host = std::fs::read_to_string(path)
+            .map(|t| netstack::parse_resolv_conf(&t))
+            .unwrap_or_default()
+            .into_iter()
+            .find(|a| a.is_ipv4());
+        Upstream {
+            v4: UdpSocket::bind("0.0.0.0:0").ok(),
+            v6: UdpSocket::bind("[::]:0").ok(),
+            host,
+        }
+    }
+
+    /// Asks `servers` in turn, each for its share of [`UPSTREAM_TIMEOUT`]
+    /// (at least a second), until one answers; the answer's length in
+    /// `reply`.
+    fn forward(&self, servers: &[SocketAddr], query: &[u8], reply: &mut [u8]) -> Option<usize> {
+        let n = u32::try_from(servers.len()).unwrap_or(u32::MAX).max(1);
+        let share = (UPSTREAM_TIMEOUT / n).max(Duration::from_secs(1));
+        servers.iter().find_map(|server| {
+            let u = if server.is_ipv4() { &self.v4 } else { &self.v6 };
+            ask(u.as_ref()?, *server, query, reply, share)
+        })
+    }
+}
+
+/// Serves `sock` until `stop` is set (checked at least every 500 ms);
+/// `upstream` is `None` on an internal network.
 pub fn serve(
     network: String,
     sock: UdpSocket,
-    upstream: Option<(UdpSocket, SocketAddr)>,
+    upstream: Option<Upstream>,
     records: Records,
     stop: Arc<AtomicBool>,
 ) {
     let _ = sock.set_read_timeout(Some(Duration::from_millis(500)));
-    if let Some((u, _)) = &upstream {
-        let _ = u.set_read_timeout(Some(UPSTREAM_TIMEOUT));
-    }
     let mut buf = vec![0u8; 4096];
     let mut reply = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
@@ -136,34 +192,52 @@ pub fn serve(
             std::net::IpAddr::V4(v4) => v4,
             std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
         };
-        let known = records
-            .read()
-            .ok()
-            .and_then(|r| r.lookup(&network, from_ip, &qn.name));
+        let (known, servers) = match records.read() {
+            Ok(r) => (
+                r.lookup(&network, from_ip, &qn.name),
+                r.servers(&network, from_ip).map(<[_]>::to_vec),
+            ),
+            Err(_) => (None, None),
+        };
+        let servers = servers
+            .or_else(|| Some(vec![upstream.as_ref()?.host?]))
+            .unwrap_or_default();
         let out = match (known, qn.qtype, &upstream) {
             (Some(ip), TYPE_A, _) => answer(query, &qn, Some(ip), 0),
             (Some(_), _, _) => answer(query, &qn, None, 0),
-            (None, _, None) => answer(query, &qn, None, RCODE_NXDOMAIN),
-            (None, _, Some((u, server))) => match forward(u, *server, query, &mut reply) {
-                Some(len) => reply[..len].to_vec(),
-                None => answer(query, &qn, None, RCODE_SERVFAIL),
-            },
+            (None, _, Some(up)) if !servers.is_empty() => {
+                match up.forward(&servers, query, &mut reply) {
+                    Some(len) => reply[..len].to_vec(),
+                    None => answer(query, &qn, None, RCODE_SERVFAIL),
+                }
+            }
+            (None, _, _) => answer(query, &qn, None, RCODE_NXDOMAIN),
         };
         let _ = sock.send_to(&out, from);
     }
 }
 
-/// Sends `query` upstream and waits for the reply with the same id.
-fn forward(u: &UdpSocket, server: SocketAddr, query: &[u8], reply: &mut [u8]) -> Option<usize> {
+/// Sends `query` to `server` and waits up to `wait` for the reply with the
+/// same id.
+fn ask(
+    u: &UdpSocket,
+    server: SocketAddr,
+    query: &[u8],
+    reply: &mut [u8],
+    wait: Duration,
+) -> Option<usize> {
     u.send_to(query, server).ok()?;
-    let deadline = std::time::Instant::now() + UPSTREAM_TIMEOUT;
-    while std::time::Instant::now() < deadline {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())?;
+        u.set_read_timeout(Some(left)).ok()?;
         let (n, from) = u.recv_from(reply).ok()?;
         if from == server && n >= 2 && reply[..2] == query[..2] {
             return Some(n);
         }
     }
-    None
 }
 
 #[cfg(test)]
@@ -218,6 +292,44 @@ mod tests {
         assert_eq!(d.lookup("a", ip("10.89.0.9"), "x"), Some(ip("10.89.0.2")));
         assert_eq!(d.lookup("a", ip("10.89.0.3"), "y"), Some(ip("10.89.1.2")));
         assert_eq!(d.lookup("a", ip("10.89.0.9"), "y"), None);
+        // Its own servers, on either of its networks; none for others.
+        let mine: SocketAddr = "192.0.2.53:53".parse().unwrap();
+        d.dns.insert("c1".into(), vec![mine]);
+        assert_eq!(d.servers("b", ip("10.89.1.3")), Some(&[mine][..]));
+        assert_eq!(d.servers("a", ip("10.89.0.3")), Some(&[mine][..]));
+        assert_eq!(d.servers("a", ip("10.89.1.3")), None);
+        assert_eq!(d.servers("a", ip("10.89.0.9")), None);
+    }
+
+    #[test]
+    fn forward_to_the_first_server_that_answers() {
+        // Loopback only: a server that never answers, then one that does.
+        let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let live = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let servers = [dead.local_addr().unwrap(), live.local_addr().unwrap()];
+        let t = std::thread::spawn(move || {
+            let mut b = [0u8; 512];
+            let (n, from) = live.recv_from(&mut b).unwrap();
+            // A stale reply (another id) first, then the answer.
+            live.send_to(&[0xff, 0xff, 0x81, 0x80], from).unwrap();
+            b[2] |= 0x80;
+            live.send_to(&b[..n], from).unwrap();
+        });
+        let up = Upstream {
+            v4: UdpSocket::bind("127.0.0.1:0").ok(),
+            v6: None,
+            host: None,
+        };
+        let q = query("example.test", TYPE_A);
+        let mut reply = vec![0u8; 512];
+        let n = up.forward(&servers, &q, &mut reply).expect("an answer");
+        assert_eq!(&reply[..2], &q[..2]);
+        assert_eq!(n, q.len());
+        t.join().unwrap();
+        // No IPv6 socket: an IPv6 server is skipped, not an error.
+        assert!(up
+            .forward(&["[::1]:53".parse().unwrap()], &q, &mut reply)
+            .is_none());
     }
 
     #[test]

@@ -37,7 +37,7 @@ use super::{Attachment, NetworkConfig};
 use crate::userns::IdMode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -77,6 +77,10 @@ struct Record {
     init_pid: i32,
     init_start: u64,
     nets: Vec<RecNet>,
+    /// Its own DNS servers (`run --dns`), which its network's DNS server
+    /// asks for the names it does not own.
+    #[serde(default)]
+    dns: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -379,8 +383,9 @@ impl Helper {
                 container,
                 init_pid,
                 networks,
+                dns,
             } => match netstack::fdpass::recv_fd(&s) {
-                Ok(ns) => match self.attach(container.clone(), init_pid, &networks, ns) {
+                Ok(ns) => match self.attach(container.clone(), init_pid, &networks, dns, ns) {
                     Ok(ips) => {
                         tie = Some(container);
                         Response { error: None, ips }
@@ -436,19 +441,7 @@ impl Helper {
     fn net(&mut self, name: &str) -> Result<&Net, HelperError> {
         if !self.nets.contains_key(name) {
             let config = super::read(&self.root, name)?;
-            let upstream = if config.internal {
-                None
-            } else {
-                let server = std::fs::read_to_string("/etc/resolv.conf")
-                    .map(|t| netstack::parse_resolv_conf(&t))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|a| a.is_ipv4());
-                match (server, UdpSocket::bind("0.0.0.0:0")) {
-                    (Some(server), Ok(sock)) => Some((sock, server)),
-                    _ => None,
-                }
-            };
+            let upstream = (!config.internal).then(super::dns::Upstream::open);
             let others = super::list(&self.root)
                 .into_iter()
                 .filter(|n| n.name != config.name)
@@ -465,6 +458,7 @@ impl Helper {
         container: String,
         init_pid: i32,
         networks: &[Attachment],
+        dns: Vec<IpAddr>,
         ns: OwnedFd,
     ) -> Result<Vec<Ipv4Addr>, HelperError> {
         let pidfd = watch(init_pid)?;
@@ -497,6 +491,7 @@ impl Helper {
             init_pid,
             init_start,
             nets,
+            dns,
         };
         self.plug(&mut rec, &ns)?;
         let ips = rec.nets.iter().map(|n| n.ip).collect();
@@ -693,6 +688,8 @@ impl Helper {
             }
             let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
             d.members.insert(rec.container.clone(), member);
+            let dns = rec.dns.iter().map(|ip| SocketAddr::new(*ip, 53)).collect();
+            d.dns.insert(rec.container.clone(), dns);
         }
     }
 
@@ -716,6 +713,7 @@ impl Helper {
     fn release(&mut self, rec: &Record) {
         if let Ok(mut d) = self.records.write() {
             d.members.remove(&rec.container);
+            d.dns.remove(&rec.container);
             for n in &rec.nets {
                 if let Some(names) = d.names.get_mut(&n.network) {
                     names.retain(|name, ip| !(*ip == n.ip && n.names.contains(name)));

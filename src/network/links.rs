@@ -18,7 +18,7 @@
 use super::dns::{self, Records};
 use super::NetworkConfig;
 use netstack::link::Netlink;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -89,14 +89,14 @@ pub struct NetWorker {
 }
 
 impl NetWorker {
-    /// Sets the network up; `upstream` is a socket in the host's namespace
-    /// for DNS forwarding, with the resolver to ask.
+    /// Sets the network up; `upstream`: the DNS server's way to other
+    /// resolvers (`None` on an internal network).
     /// `others`: the other networks' subnets, which the uplink refuses to
     /// reach (isolation between networks, whatever the host routes).
     pub fn start(
         config: &NetworkConfig,
         records: Records,
-        upstream: Option<(UdpSocket, SocketAddr)>,
+        upstream: Option<dns::Upstream>,
         others: Vec<super::Subnet>,
     ) -> Result<NetWorker, LinkError> {
         let (jobs, rx) = mpsc::channel::<Job>();
@@ -222,7 +222,7 @@ impl Drop for NetWorker {
 fn setup_namespace(
     cfg: &NetworkConfig,
     records: Records,
-    upstream: Option<(UdpSocket, SocketAddr)>,
+    upstream: Option<dns::Upstream>,
     stop: Arc<AtomicBool>,
 ) -> Result<(OwnedFd, u32, Option<OwnedFd>), LinkError> {
     netstack::unshare_netns().map_err(sys_err(&cfg.name, "create the namespace"))?;

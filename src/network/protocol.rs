@@ -6,7 +6,7 @@
 use super::Attachment;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
 
 /// A request to the helper.
@@ -17,6 +17,10 @@ pub enum Request {
         container: String,
         init_pid: i32,
         networks: Vec<Attachment>,
+        /// The container's `--dns` servers, asked for the names its
+        /// networks do not own (none: the host's resolver).
+        #[serde(default)]
+        dns: Vec<IpAddr>,
     },
     /// Adds a network to a running, attached container.
     Connect {

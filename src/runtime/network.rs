@@ -145,6 +145,10 @@ pub struct UserNetSpec {
     /// Published ports (TCP), forwarded to the first network's address.
     #[serde(default)]
     pub ports: Vec<Publish>,
+    /// `--dns`: the servers the networks' DNS servers ask for this
+    /// container's other names (its resolv.conf keeps the networks').
+    #[serde(default)]
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 /// `--network slirp` and its options.
@@ -349,8 +353,13 @@ pub fn attach_user_networks(
     (Vec<std::net::Ipv4Addr>, crate::network::client::Tie),
     crate::network::client::ClientError,
 > {
-    let attached =
-        crate::network::client::attach(&spec.store, &spec.container, init, &spec.attachments);
+    let attached = crate::network::client::attach(
+        &spec.store,
+        &spec.container,
+        init,
+        &spec.attachments,
+        &spec.dns,
+    );
     let (ips, tie) = match attached {
         Ok(a) => a,
         Err(e) => {

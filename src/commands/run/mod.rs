@@ -115,9 +115,15 @@ pub struct Args {
     /// Write every frame of the container's network to this pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
-    /// DNS servers for /etc/resolv.conf (default: the userspace network's forwarder).
+    /// DNS servers for /etc/resolv.conf (default: the userspace network's forwarder); on user-defined networks resolv.conf keeps the network's server, which asks these for the names it does not own.
     #[arg(long)]
     dns: Vec<String>,
+    /// Search domains for /etc/resolv.conf ("." for none).
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// Options for /etc/resolv.conf (ndots:2, …).
+    #[arg(long, alias = "dns-opt")]
+    dns_option: Vec<String>,
     /// Extra /etc/hosts entries, HOST:IP.
     #[arg(long)]
     add_host: Vec<String>,
@@ -395,6 +401,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     };
     let labels = options::labels(&defaults.labels, &a.label, &a.label_file)?;
+    let dns = options::Dns::parse(&a.dns, &a.dns_search, &a.dns_option)?;
     let mut user_ports = Vec::new();
     if !user_nets.is_empty() {
         for p in &a.publish {
@@ -548,7 +555,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         &hostname,
         private_network,
         slirp.is_some(),
-        &a.dns,
+        &dns,
         &a.add_host,
         &user_nets,
     ) {
@@ -599,6 +606,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 })
                 .collect(),
             ports: user_ports,
+            dns: dns.servers.clone(),
         }),
         process: ProcessSpec {
             args,

@@ -352,13 +352,78 @@ fn host_address() -> String {
     }
 }
 
+/// `--dns`, `--dns-search` and `--dns-option`, checked.
+#[derive(Debug, Default)]
+pub(super) struct Dns {
+    pub servers: Vec<std::net::IpAddr>,
+    /// Replaces the host's search domains (`.`: none).
+    pub search: Option<Vec<String>>,
+    /// Replaces the host's options.
+    pub options: Option<Vec<String>>,
+}
+
+impl Dns {
+    pub fn parse(servers: &[String], search: &[String], options: &[String]) -> Result<Dns> {
+        let servers = servers
+            .iter()
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| anyhow::anyhow!("invalid --dns {d:?}: not an IP address"))
+            })
+            .collect::<Result<_>>()?;
+        // One word each: a blank would split it, a newline add a line.
+        let word = |flag: &str, w: &String| {
+            if w.is_empty()
+                || w.len() > 253
+                || w.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                bail!("invalid {flag} {w:?}: use one word without blanks");
+            }
+            Ok(())
+        };
+        for d in search {
+            word("--dns-search", d)?;
+        }
+        for o in options {
+            word("--dns-option", o)?;
+        }
+        let given = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
+        Ok(Dns {
+            servers,
+            search: given(search).map(|s| s.into_iter().filter(|d| d != ".").collect()),
+            options: given(options),
+        })
+    }
+
+    /// The resolv.conf with `servers`; search domains and options as
+    /// asked, else the host's (`host`) unless `own` (a user network's
+    /// server, whose names must be asked for first).
+    fn resolv_conf(&self, host: &str, servers: &[String], own: bool) -> String {
+        let line = |key: &str, asked: &Option<Vec<String>>| match asked {
+            Some(v) if v.is_empty() => String::new(),
+            Some(v) => format!("{key} {}\n", v.join(" ")),
+            None if own => String::new(),
+            None => host
+                .lines()
+                .filter(|l| l.starts_with(key))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+        };
+        let mut out = line("search", &self.search) + &line("options", &self.options);
+        for s in servers {
+            out.push_str(&format!("nameserver {s}\n"));
+        }
+        out
+    }
+}
+
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
 pub(super) fn write_generated_files(
     dir: &Path,
     hostname: &str,
     private_network: bool,
     slirp: bool,
-    dns: &[String],
+    dns: &Dns,
     add_host: &[String],
     user_nets: &[rless::network::NetworkConfig],
 ) -> Result<Vec<(PathBuf, PathBuf)>> {
@@ -408,33 +473,28 @@ pub(super) fn write_generated_files(
         ));
     }
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let search: String = host_resolv
-        .lines()
-        .filter(|l| l.starts_with("search") || l.starts_with("options"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let resolv = if !dns.is_empty() {
-        for d in dns {
-            d.parse::<std::net::IpAddr>()
-                .map_err(|_| anyhow::anyhow!("invalid --dns {d:?}: not an IP address"))?;
-        }
-        search
-            + &dns
-                .iter()
-                .map(|d| format!("nameserver {d}\n"))
-                .collect::<String>()
-    } else if !user_nets.is_empty() {
-        // Each network's DNS server knows its containers; no search
-        // domains, so a container's name is asked for first.
-        user_nets
-            .iter()
-            .map(|n| format!("nameserver {}\n", n.gateway))
-            .collect()
+    let servers: Vec<String> = if !user_nets.is_empty() {
+        // Each network's DNS server knows its containers, and asks the
+        // --dns servers (else the host's) for other names, as docker's
+        // 127.0.0.11 does.
+        user_nets.iter().map(|n| n.gateway.to_string()).collect()
+    } else if !dns.servers.is_empty() {
+        dns.servers.iter().map(|d| d.to_string()).collect()
     } else if slirp {
         // Queries go to the network's forwarder, which asks the host's resolvers.
-        format!("{search}nameserver 10.0.2.3\n")
+        vec!["10.0.2.3".into()]
     } else {
         host_resolv
+            .lines()
+            .filter_map(|l| l.strip_prefix("nameserver"))
+            .map(|s| s.trim().to_string())
+            .collect()
+    };
+    let asked = !dns.servers.is_empty() || dns.search.is_some() || dns.options.is_some();
+    let resolv = if !slirp && user_nets.is_empty() && !asked {
+        host_resolv
+    } else {
+        dns.resolv_conf(&host_resolv, &servers, !user_nets.is_empty())
     };
     let files = [
         ("hosts", hosts),
