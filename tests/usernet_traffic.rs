@@ -501,3 +501,163 @@ fn usernet_connect_and_disconnect() {
         assert!(helper_gone(ctx), "the helper did not exit");
     });
 }
+
+/// `--dns` on a user network: resolv.conf keeps the network's server,
+/// which answers the container names itself and forwards the rest to the
+/// asking container's --dns servers (a responder on loopback), others'
+/// to the host's resolver (another one, named by RLESS_RESOLV_CONF); so
+/// after `network connect`/`disconnect` and a killed helper.
+#[test]
+fn usernet_dns_forwards_to_the_container_servers() {
+    use std::net::Ipv4Addr;
+    if !common::is_root() {
+        common::skip("binding port 53 for the test's DNS servers needs root");
+        return;
+    }
+    let n = (std::process::id() % 200 + 20) as u8;
+    let (host_ip, own_ip) = (Ipv4Addr::new(127, 78, n, 1), Ipv4Addr::new(127, 78, n, 2));
+    let host_dns = Responder::start(host_ip, Ipv4Addr::new(192, 0, 2, 1));
+    let own_dns = Responder::start(own_ip, Ipv4Addr::new(198, 51, 100, 7));
+    for_each_user("usernet_dns_forwards_to_the_container_servers", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        let conf = ctx.write_file("resolv.conf", format!("nameserver {host_ip}\n").as_bytes());
+        // Every command: the helper reads the host's resolvers from it.
+        let run = |args: &[&str]| {
+            let mut cmd = ctx.rless_cmd(args);
+            cmd.env("RLESS_RESOLV_CONF", &conf);
+            common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name)
+        };
+        let ok = |args: &[&str]| {
+            let out = run(args);
+            assert!(out.success(), "{out}");
+            out
+        };
+        ok(&["network", "create", "names"]);
+        ok(&["network", "create", "names2"]);
+        let own = own_ip.to_string();
+        ok(&[
+            "run",
+            "-d",
+            "--name",
+            "peer",
+            "--network",
+            "names",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        ok(&[
+            "run",
+            "-d",
+            "--name",
+            "mine",
+            "--network",
+            "names",
+            "--dns",
+            &own,
+            "--dns-search",
+            "corp.invalid",
+            "--dns-option",
+            "ndots:1",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let resolv = ctx.ok(&["exec", "mine", "cat", "/etc/resolv.conf"]).stdout;
+        assert_eq!(
+            resolv,
+            "search corp.invalid\noptions ndots:1\nnameserver 10.89.0.1\n"
+        );
+        // The peer by its absolute name; the short one goes to the search
+        // domain first, an external name (busybox's nslookup stops there).
+        let out = ctx.ok(&[
+            "exec",
+            "mine",
+            "sh",
+            "-c",
+            "nslookup peer.; nslookup peer; nslookup ext.test",
+        ]);
+        assert!(
+            out.stdout.contains("Address: 10.89.0.2"),
+            "the peer by name: {out}"
+        );
+        assert!(own_dns.asked().contains(&"peer.corp.invalid".to_string()));
+        assert!(out.stdout.contains("198.51.100.7"), "through --dns: {out}");
+        assert!(!out.stdout.contains("192.0.2.1"), "{out}");
+        // Without --dns: the host's resolver.
+        let out = run(&[
+            "run",
+            "--rm",
+            "--network",
+            "names",
+            IMG,
+            "nslookup",
+            "other.ext.test",
+        ]);
+        assert!(out.stdout.contains("192.0.2.1"), "{out}");
+        assert!(!out.stdout.contains("198.51.100.7"), "{out}");
+        assert!(host_dns.asked().contains(&"other.ext.test".to_string()));
+        assert!(!own_dns.asked().contains(&"other.ext.test".to_string()));
+        assert!(!own_dns
+            .asked()
+            .iter()
+            .chain(&host_dns.asked())
+            .any(|q| q == "peer"));
+
+        // connect/disconnect rewrite the servers, keep search and options;
+        // the other network's server forwards for it as well.
+        ok(&["network", "connect", "names2", "mine"]);
+        ok(&["network", "disconnect", "names", "mine"]);
+        let out = ctx.ok(&[
+            "exec",
+            "mine",
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; nslookup ext.test",
+        ]);
+        assert!(
+            out.stdout
+                .starts_with("search corp.invalid\noptions ndots:1\nnameserver 10.89.1.1\n"),
+            "{out}"
+        );
+        assert!(out.stdout.contains("198.51.100.7"), "{out}");
+
+        // A new helper (the old one killed) has the servers again.
+        let pids = helpers(ctx);
+        assert_eq!(pids.len(), 1, "one helper: {pids:?}");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pids[0]),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut out = ctx.rless(&["exec", "mine", "nslookup", "again.ext.test"]);
+        while !out.stdout.contains("198.51.100.7") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            out = ctx.rless(&["exec", "mine", "nslookup", "again.ext.test"]);
+        }
+        assert!(
+            out.stdout.contains("198.51.100.7"),
+            "after a new helper: {out}"
+        );
+        assert!(!host_dns.asked().contains(&"again.ext.test".to_string()));
+
+        // Bad input: one line, exit 125, no container left.
+        for bad in [
+            vec!["--dns", "not-an-ip"],
+            vec!["--dns-search", "a b"],
+            vec!["--dns-option", ""],
+        ] {
+            let mut args = vec!["run", "--network", "names2"];
+            args.extend(bad);
+            args.extend([IMG, "true"]);
+            assert_one_error(&ctx.rless(&args), 125);
+        }
+        assert_eq!(containers(ctx).len(), 2);
+        ctx.ok(&["rm", "-f", "peer", "mine"]);
+        assert!(helper_gone(ctx), "the helper did not exit");
+        assert!(leftovers(ctx).is_empty(), "{:?}", leftovers(ctx));
+    });
+}

@@ -131,3 +131,82 @@ pub fn udp_echo(pid: i32) -> Option<std::thread::JoinHandle<()>> {
         }
     })
 }
+
+/// A DNS server on `addr`, port 53 (loopback: the tests run as root), for
+/// the zone `test`: A queries there get `answer`, other types an empty
+/// answer, names elsewhere NXDOMAIN. It keeps the names it was asked.
+pub struct Responder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Responder {
+    pub fn start(addr: std::net::Ipv4Addr, answer: std::net::Ipv4Addr) -> Responder {
+        let s = UdpSocket::bind((addr, 53)).expect("bind port 53");
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (st, log) = (stop.clone(), asked.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !st.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, from)) = s.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Some((name, end)) = question(&buf[..n]) else {
+                    continue;
+                };
+                let mut r = buf[..end].to_vec();
+                r[2] |= 0x80; // QR
+                r[3] = 0x80; // RA, NOERROR
+                r[8..12].fill(0); // no authority, no additional (EDNS) records
+                if name != "test" && !name.ends_with(".test") {
+                    r[3] |= 3; // NXDOMAIN
+                } else if buf[end - 4..end] == [0, 1, 0, 1] {
+                    r[7] = 1; // ANCOUNT
+                    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                    r.extend_from_slice(&answer.octets());
+                }
+                log.lock().unwrap().push(name);
+                let _ = s.send_to(&r, from);
+            }
+        });
+        Responder {
+            stop,
+            asked,
+            thread: Some(thread),
+        }
+    }
+
+    /// The names asked so far, lower case.
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A query's name and where its question ends.
+fn question(q: &[u8]) -> Option<(String, usize)> {
+    let mut i = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = *q.get(i)? as usize;
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(q.get(i..i + len)?).to_ascii_lowercase());
+        i += len;
+    }
+    (q.len() >= i + 4).then(|| (labels.join("."), i + 4))
+}
