@@ -11,7 +11,7 @@
 //! - `Attach`: the container's network namespace fd comes along; for each
 //!   network the helper starts its [`NetWorker`] if needed, allocates the
 //!   address (the asked one, or the lowest free one), creates the veth pair
-//!   and records the container's names for DNS.
+//!   and records the container's names, and its `--dns` servers, for DNS.
 //!
 //! The helper watches each attached container's init through a pidfd (by
 //! its start time at each poll, on kernels without pidfds); when
