@@ -581,4 +581,49 @@ mod tests {
         });
         assert!(p.iter().any(|m| matches!(m, MountOp::Tmpfs { .. })));
     }
+
+    #[test]
+    fn resolv_conf_from_dns_flags() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let host = "# hosts\nsearch lan\noptions edns0\nnameserver 192.0.2.1\n";
+        let gw = v(&["10.89.0.1"]);
+        let none = Dns::parse(&[], &[], &[]).unwrap();
+        // A user network's server: no host search domains.
+        assert_eq!(none.resolv_conf(host, &gw, true), "nameserver 10.89.0.1\n");
+        assert_eq!(
+            none.resolv_conf(host, &v(&["10.0.2.3"]), false),
+            "search lan\noptions edns0\nnameserver 10.0.2.3\n"
+        );
+        let asked = Dns::parse(
+            &v(&["192.0.2.53"]),
+            &v(&["a.example", "b"]),
+            &v(&["ndots:2"]),
+        )
+        .unwrap();
+        assert_eq!(
+            asked.servers,
+            vec!["192.0.2.53".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            asked.resolv_conf(host, &gw, true),
+            "search a.example b\noptions ndots:2\nnameserver 10.89.0.1\n"
+        );
+        // "." drops the host's search domains.
+        let dot = Dns::parse(&[], &v(&["."]), &[]).unwrap();
+        assert_eq!(
+            dot.resolv_conf(host, &v(&["10.0.2.3"]), false),
+            "options edns0\nnameserver 10.0.2.3\n"
+        );
+        for (servers, search, options) in [
+            (v(&["not-an-ip"]), vec![], vec![]),
+            (vec![], v(&["a b"]), vec![]),
+            (vec![], v(&["a\nnameserver 1.2.3.4"]), vec![]),
+            (vec![], vec![], v(&[""])),
+        ] {
+            let e = Dns::parse(&servers, &search, &options)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("invalid --dns"), "{e}");
+        }
+    }
 }
