@@ -644,6 +644,23 @@ fn usernet_dns_forwards_to_the_container_servers() {
         );
         assert!(!host_dns.asked().contains(&"again.ext.test".to_string()));
 
+        // The flags elsewhere: the host's network keeps the host's servers.
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--dns-search",
+            "x.invalid",
+            IMG,
+            "cat",
+            "/etc/resolv.conf",
+        ]);
+        assert!(out.stdout.starts_with("search x.invalid\n"), "{out}");
+        let host_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        for l in host_conf.lines().filter(|l| l.starts_with("nameserver")) {
+            assert!(out.stdout.contains(l.trim()), "{l}: {out}");
+        }
         // Bad input: one line, exit 125, no container left.
         for bad in [
             vec!["--dns", "not-an-ip"],

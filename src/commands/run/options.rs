@@ -486,8 +486,10 @@ pub(super) fn write_generated_files(
     } else {
         host_resolv
             .lines()
-            .filter_map(|l| l.strip_prefix("nameserver"))
-            .map(|s| s.trim().to_string())
+            .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+                ["nameserver", ip, ..] => Some(ip.to_string()),
+                _ => None,
+            })
             .collect()
     };
     let asked = !dns.servers.is_empty() || dns.search.is_some() || dns.options.is_some();
