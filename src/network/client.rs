@@ -250,8 +250,10 @@ pub fn shut_down(root: &Path) -> Result<(), ClientError> {
         let path = path.to_path_buf();
         move |source| ClientError::Io { op, path, source }
     };
+    // Only a directory of ours (one in the shared /tmp may be anyone's).
+    use std::os::unix::fs::MetadataExt;
     match std::fs::symlink_metadata(&dir) {
-        Ok(m) if m.is_dir() => {}
+        Ok(m) if m.is_dir() && m.uid() == rustix::process::getuid().as_raw() => {}
         _ => return Ok(()),
     }
     let lock_path = dir.join(helper::LOCK);
