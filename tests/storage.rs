@@ -644,3 +644,89 @@ fn info_reports_the_driver_run_uses() {
         assert_eq!(mode, 0o700, "{out}");
     });
 }
+
+/// A store on a filesystem without user xattrs (ramfs here; NFS, some
+/// Lustre setups): kernel overlayfs would mount there, but could not mark
+/// an opaque directory, so removing or renaming an image directory failed
+/// with EIO half way. `auto` takes fuse-overlay instead, `info` says why,
+/// and forcing `overlay` is a clear error that leaves nothing behind.
+#[test]
+fn auto_avoids_kernel_overlay_without_user_xattrs() {
+    if !common::is_root() {
+        skip("mounting a ramfs for the test user's store needs real root");
+        return;
+    }
+    for_each_user("auto_avoids_kernel_overlay_without_user_xattrs", |ctx| {
+        if busybox().is_none() || fs::metadata("/dev/fuse").is_err() {
+            skip("busybox-static or /dev/fuse is missing");
+            return;
+        }
+        let mnt = ctx.work.join("ramfs");
+        fs::create_dir_all(&mnt).unwrap();
+        rustix::mount::mount(
+            "ramfs",
+            &mnt,
+            "ramfs",
+            rustix::mount::MountFlags::empty(),
+            c"mode=0755",
+        )
+        .expect("mount a ramfs");
+        // Unmounted however the test ends.
+        struct Unmount<'a>(&'a std::path::Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = rustix::mount::unmount(self.0, rustix::mount::UnmountFlags::DETACH);
+            }
+        }
+        let _unmount = Unmount(&mnt);
+        {
+            let inner = Ctx {
+                test: ctx.test.clone(),
+                user: ctx.user.clone(),
+                work: ctx.work.join("inner"),
+                root: mnt.join("store"),
+            };
+            for d in [&mnt, &inner.work] {
+                fs::create_dir_all(d).unwrap();
+                inner.give(d);
+            }
+            let info = inner.ok(&["info", "--format", "json"]);
+            let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+            assert_eq!(v["Storage"]["Driver"], "fuse-overlay", "{info}");
+            assert!(
+                v["Storage"]["Reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("extended attributes")),
+                "{info}"
+            );
+            assert!(setup_image(&inner));
+            let out = inner.ok(&[
+                "run",
+                "--name",
+                "noxattr",
+                IMG,
+                "sh",
+                "-c",
+                "mv /data /moved && echo mv=$?; cat /moved/keep; rm -rf /moved && echo rm=$?; \
+                 ls -a /",
+            ]);
+            assert!(out.stdout.contains("mv=0"), "{out}");
+            assert!(out.stdout.contains("kept"), "{out}");
+            assert!(out.stdout.contains("rm=0"), "{out}");
+            assert!(
+                !out.stdout.contains("data") && !out.stdout.contains("moved"),
+                "{out}"
+            );
+            let insp = inner.ok(&["inspect", "noxattr"]);
+            let c: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+            assert_eq!(c[0]["GraphDriver"]["Name"], "fuse-overlay", "{insp}");
+            inner.ok(&["rm", "noxattr"]);
+            let before = inner.snapshot();
+            let out = inner.fail(&["run", "--rm", "--storage-driver", "overlay", IMG, "true"]);
+            assert!(out.stderr.contains("extended attributes"), "{out}");
+            inner
+                .snapshot()
+                .assert_same(&before, "run with overlay forced on a store without xattrs");
+        }
+    });
+}

@@ -53,14 +53,7 @@ pub fn connect(root: &Path, in_userns: bool) -> Result<UnixStream, ClientError> 
         let path = path.to_path_buf();
         move |source| ClientError::Io { op, path, source }
     };
-    let lock_path = dir.join(helper::LOCK);
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io("open", &lock_path))?;
-    lock.lock().map_err(io("lock", &lock_path))?;
+    let _lock = lock_runtime_dir(&dir)?;
     let sock = dir.join(helper::SOCKET);
     if let Ok(s) = UnixStream::connect(&sock) {
         return Ok(s);
@@ -256,14 +249,7 @@ pub fn shut_down(root: &Path) -> Result<(), ClientError> {
         Ok(m) if m.is_dir() && m.uid() == rustix::process::getuid().as_raw() => {}
         _ => return Ok(()),
     }
-    let lock_path = dir.join(helper::LOCK);
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io("open", &lock_path))?;
-    lock.lock().map_err(io("lock", &lock_path))?;
+    let _lock = lock_runtime_dir(&dir)?;
     let pid = std::fs::read_to_string(dir.join(helper::PID))
         .ok()
         .and_then(|p| p.trim().parse::<i32>().ok());
@@ -282,6 +268,24 @@ pub fn shut_down(root: &Path) -> Result<(), ClientError> {
         }
     }
     std::fs::remove_dir_all(&dir).map_err(io("remove", &dir))
+}
+
+/// Takes the lock of the runtime directory `dir`, which serializes starting
+/// and stopping its helper; held until the file is dropped.
+fn lock_runtime_dir(dir: &Path) -> Result<std::fs::File, ClientError> {
+    let path = dir.join(helper::LOCK);
+    let err = |op| {
+        let path = path.clone();
+        move |source| ClientError::Io { op, path, source }
+    };
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(err("open"))?;
+    lock.lock().map_err(err("lock"))?;
+    Ok(lock)
 }
 
 /// Whether `pid` is the helper whose runtime directory is `dir` (a pid

@@ -28,6 +28,8 @@ pub enum RootfsError {
     },
     #[error("the kernel refused to mount overlayfs in a user namespace ({0}); this needs Linux 5.11 or later; use --storage-driver fuse-overlay")]
     Overlay(io::Error),
+    #[error("the filesystem of {0} cannot hold user extended attributes, which kernel overlayfs needs for its upper layer (an NFS or ramfs store, for one); use --storage-driver fuse-overlay")]
+    NoUserXattrs(PathBuf),
     #[error("cannot mount the fuse-overlay filesystem: {0}")]
     NoFuse(String),
     #[error("too many layers for one overlay mount ({0} bytes of options)")]
@@ -76,6 +78,12 @@ pub fn mount_overlay(
     work: &Path,
     target: &Path,
 ) -> Result<(), RootfsError> {
+    // Without user xattrs overlayfs still mounts (userxattr), but cannot
+    // mark an opaque directory: removing or renaming an image directory
+    // then fails with EIO half way. fuse-overlay copes (marker files).
+    if !user_xattrs_supported(work) {
+        return Err(RootfsError::NoUserXattrs(work.to_path_buf()));
+    }
     // Relative lower paths keep the option string short; the kernel
     // resolves them against the working directory at mount time.
     std::env::set_current_dir(layers_dir).map_err(op_err("enter", layers_dir))?;
@@ -97,6 +105,22 @@ pub fn mount_overlay(
         data.as_c_str(),
     )
     .map_err(|e| RootfsError::Overlay(rx(e)))
+}
+
+/// Whether the filesystem of the directory `dir` takes `user.*` extended
+/// attributes (set on `dir` and removed again). NFS, ramfs and some Lustre
+/// setups do not.
+pub fn user_xattrs_supported(dir: &Path) -> bool {
+    const PROBE: &str = "user.rless.probe";
+    match rustix::fs::setxattr(dir, PROBE, b"1", rustix::fs::XattrFlags::empty()) {
+        Ok(()) => {
+            let _ = rustix::fs::removexattr(dir, PROBE);
+            true
+        }
+        // Only "not supported" says no; anything else is for the mount to
+        // report.
+        Err(e) => e != rustix::io::Errno::NOTSUP,
+    }
 }
 
 /// Mounts the root filesystem at `target`; returns the storage driver used.

@@ -190,6 +190,10 @@ pub fn probe_kernel_overlay(dir: &Path) -> Result<(), String> {
         .try_for_each(|d| std::fs::create_dir_all(base.join(d)));
     let result = match made {
         Err(e) => Err(format!("cannot create {}: {e}", base.display())),
+        Ok(()) if !rootfs::user_xattrs_supported(&base.join("w")) => Err(format!(
+            "the filesystem of {} cannot hold user extended attributes, which the upper layer needs",
+            dir.display()
+        )),
         Ok(()) => probe_in_child(&base),
     };
     // overlayfs leaves `w/work` with mode 0, which only root could enter.
