@@ -5,7 +5,9 @@
 //! leaves the IPv4 side free, a host range skips such a port, under the
 //! handoff driver IPv4-only servers are reached from IPv6 through the relay
 //! and nginx-style IPv4 + IPv6-only servers each get their socket, and `port`,
-//! `ps` and `inspect` show both bindings. Real traffic on loopback; every
+//! `ps` and `inspect` show both bindings (`-P` too). The IPv4 wildcard written
+//! out (`-p 0.0.0.0:H:P`) is IPv4 only, as docker: [::1] is refused, [::] is
+//! left free, one binding is shown. Real traffic on loopback; every
 //! port is picked free on both families at run time. A host without IPv6 on
 //! its loopback skips (and fails under RLESS_MUST_WORK=1).
 
@@ -304,6 +306,132 @@ fn net_ipv6_explicit_ipv6_host_address() {
         assert_eq!(read_from(V6, port, b""), "hello\n");
         assert!(refused(V4, port), "{spec}: 127.0.0.1 answered");
         ctx.ok(&["rm", "-f", "ho6"]);
+        wait_released(port);
+    });
+}
+
+/// `inspect`'s bindings of 80/tcp in `what` (`NetworkSettings.Ports` or
+/// `HostConfig.PortBindings`).
+fn bindings(ctx: &Ctx, name: &str, what: &str) -> serde_json::Value {
+    let f = format!("{{{{json .{what}}}}}");
+    let out = ctx.ok(&["inspect", "-f", &f, name]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    v["80/tcp"].clone()
+}
+
+/// `port`, `ps` and `inspect` show `0.0.0.0:port` alone for 80/tcp, and
+/// `inspect` the host ports `asked` (a range as written) on 0.0.0.0.
+fn assert_ipv4_only_shown(ctx: &Ctx, name: &str, port: u16, asked: &str) {
+    let p = ctx.ok(&["port", name, "80"]);
+    assert_eq!(p.stdout, format!("0.0.0.0:{port}\n"), "{p}");
+    let ps = ctx.ok(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
+    let line = ps
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")));
+    assert!(
+        line.is_some_and(|l| l.contains(&format!("0.0.0.0:{port}->80/tcp")) && !l.contains("[::]")),
+        "{ps}"
+    );
+    let bound = bindings(ctx, name, "NetworkSettings.Ports");
+    let want = serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": port.to_string()}]);
+    assert_eq!(bound, want);
+    let spec = bindings(ctx, name, "HostConfig.PortBindings");
+    assert_eq!(
+        spec,
+        serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": asked}])
+    );
+}
+
+#[test]
+fn net_ipv6_written_out_ipv4_wildcard_is_ipv4_only() {
+    if !needs_tun() || !has_ipv6() {
+        return;
+    }
+    for_each_user("net_ipv6_written_out_ipv4_wildcard_is_ipv4_only", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "four"]);
+        // busybox httpd binds [::] dual-stack: under handoff it gets the
+        // port's socket made IPv6, which must stay IPv4 only.
+        let script = "udpecho 5353 & exec httpd -f -p 80 -h /www";
+        for (net, driver) in [
+            ("slirp", "smoltcp"),
+            ("slirp", "splice"),
+            ("slirp", "handoff"),
+            ("four", "smoltcp"),
+        ] {
+            let (port, uport) = (free_both(), free_both());
+            let tcp = format!("0.0.0.0:{port}:80");
+            let udp = format!("0.0.0.0:{uport}:5353/udp");
+            let mut args = vec!["run", "-d", "--name", "v4", "--network", net];
+            if net == "slirp" {
+                args.extend(["--port-driver", driver]);
+            }
+            args.extend(["-p", &tcp, "-p", &udp, IMG, "sh", "-c", script]);
+            ctx.ok(&args);
+            let body = http(V4, port);
+            assert!(
+                body.contains("hello from the container"),
+                "{net} {driver}: {body}"
+            );
+            let echo = udp_echo_at(V4, uport);
+            assert!(echo.ends_with(" ping6"), "{net} {driver}: {echo}");
+            // Nothing else listens on the port (it was free on both).
+            assert!(refused(V6, port), "{net} {driver}: [::1] answered");
+            // Nothing holds [::] on either port.
+            assert!(
+                v6only(port, false).is_ok(),
+                "{net} {driver}: [::] tcp bound"
+            );
+            assert!(
+                v6only(uport, true).is_ok(),
+                "{net} {driver}: [::] udp bound"
+            );
+            assert_ipv4_only_shown(ctx, "v4", port, &port.to_string());
+            ctx.ok(&["rm", "-f", "v4"]);
+            wait_released(port);
+            wait_released(uport);
+        }
+        // A port held on [::] does not stop it, nor a range's first port.
+        let (base, held) = loop {
+            let base = free_both();
+            if base < 65000 && released(base + 1) {
+                break (base, v6only(base, false).unwrap());
+            }
+        };
+        let spec = format!("0.0.0.0:{base}-{}:80", base + 1);
+        let web = ["httpd", "-f", "-p", "80", "-h", "/www"];
+        ctx.ok(&[&["run", "-d", "--name", "held", "-p", &spec, IMG][..], &web].concat());
+        let range = format!("{base}-{}", base + 1);
+        assert_ipv4_only_shown(ctx, "held", base, &range);
+        assert!(http(V4, base).contains("hello from the container"));
+        ctx.ok(&["rm", "-f", "held"]);
+        drop(held);
+        wait_released(base);
+        // -P, as `-p 80` (no address): both families.
+        let args = ["run", "-d", "--name", "all", "--expose", "80", "-P", IMG];
+        ctx.ok(&[&args[..], &web].concat());
+        let p = ctx.ok(&["port", "all", "80"]);
+        let port: u16 = p
+            .stdout
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("0.0.0.0:"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{p}"));
+        assert_both_shown(ctx, "all", port);
+        // Asked for with no address, as docker shows it.
+        let spec = bindings(ctx, "all", "HostConfig.PortBindings");
+        assert_eq!(spec, serde_json::json!([{"HostIp": "", "HostPort": ""}]));
+        for ip in [V4, V6] {
+            assert!(
+                http(ip, port).contains("hello from the container"),
+                "-P {ip}"
+            );
+        }
+        ctx.ok(&["rm", "-f", "all"]);
         wait_released(port);
     });
 }

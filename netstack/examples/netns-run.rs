@@ -47,6 +47,7 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
                     host_ip: Ipv4Addr::LOCALHOST.into(),
                     host_port: h.parse()?,
                     container_port: c.parse()?,
+                    ipv4_only: false,
                 });
             }
             "--allow-host-loopback" => cfg.allow_host_loopback = true,

@@ -30,6 +30,10 @@ pub struct PortForward {
     pub proto: Proto,
     /// Host address to listen on (0.0.0.0 for all).
     pub host_ip: IpAddr,
+    /// With `host_ip` 0.0.0.0: that IPv4 wildcard alone, without `[::]`
+    /// beside it (docker's `-p 0.0.0.0:8080:80`, written out). Otherwise
+    /// unused.
+    pub ipv4_only: bool,
     /// Host port; 0 picks a free one (reported by [`crate::BoundPorts`]).
     pub host_port: u16,
     /// Port inside the container.

@@ -37,15 +37,16 @@
 //!
 //! **Families.** A port on the IPv4 wildcard has two host sockets, as
 //! under every driver: `0.0.0.0` and `[::]` (V6ONLY; see `ports`); a port
-//! on one address has one socket of its family. The server's socket family
+//! on one address, or on the IPv4 wildcard alone (`ipv4_only`), has one
+//! socket of its family. The server's socket family
 //! picks what it gets:
 //! - an IPv4 server gets the IPv4 socket; the `[::]` one, which it cannot
 //!   take, is then served by a host-side relay to it (see `relay`: IPv6
 //!   clients work, through a copy, and appear as 127.0.0.1);
 //! - an IPv6 dual-stack server (Go's and busybox's default) gets one new
-//!   IPv6 socket without V6ONLY in place of both (`[::]` for 0.0.0.0,
-//!   `::ffff:a.b.c.d` for a specific IPv4 address): both families reach it
-//!   directly;
+//!   IPv6 socket without V6ONLY in place of both: `[::]` for 0.0.0.0, which
+//!   both families reach directly; `::ffff:a.b.c.d` for a specific IPv4
+//!   address, `::ffff:0.0.0.0` for an IPv4-only wildcard, IPv4 alone;
 //! - an IPv6 server with V6ONLY, or any IPv6 server of a port published on
 //!   an IPv6 address or whose IPv4 socket a server holds already (nginx's
 //!   `listen 80; listen [::]:80`), gets the IPv6 socket (its relay stops);
@@ -501,7 +502,9 @@ fn match_family(port: &mut Port, domain: Domain, ty: Type) -> std::result::Resul
         IpAddr::V4(a) => a,
         IpAddr::V6(_) => return Err(Answer::Continue),
     };
-    let v6 = if v4.is_unspecified() {
+    // `::ffff:0.0.0.0` is the IPv4 wildcard alone: IPv6 clients of a port
+    // published on it are refused.
+    let v6 = if v4.is_unspecified() && !port.fwd.ipv4_only {
         Ipv6Addr::UNSPECIFIED
     } else {
         v4.to_ipv6_mapped()

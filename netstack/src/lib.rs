@@ -37,8 +37,8 @@
 //! [`DNS_TIMEOUT`]).
 //!
 //! **Published ports.** [`bind_ports`] binds every host listener before
-//! the container starts; the IPv4 wildcard gets `[::]` (IPV6_V6ONLY) too,
-//! as docker (see `ports`). An accepted TCP connection becomes a smoltcp
+//! the container starts; the IPv4 wildcard gets `[::]` (IPV6_V6ONLY) too
+//! unless [`PortForward::ipv4_only`], as docker (see `ports`). An accepted TCP connection becomes a smoltcp
 //! active open to `10.0.2.100:container_port` *from the client's own
 //! address and port*, so the container sees the real peer; loopback (and
 //! IPv6) clients appear as `10.0.2.2`. UDP works the same way per client.

@@ -3,7 +3,9 @@
 //! **Families (docker's model).** A port published on the IPv4 wildcard
 //! (`-p 8080:80`, host address 0.0.0.0) gets two host sockets on the same
 //! port: `0.0.0.0` and `[::]` with IPV6_V6ONLY, so IPv6 clients are served
-//! too and the two sockets never overlap ([`bind_both`]). Every IPv6 socket
+//! too and the two sockets never overlap ([`bind_both`]). The wildcard
+//! written out (`-p 0.0.0.0:8080:80`, [`PortForward::ipv4_only`]) gets the
+//! IPv4 socket alone. Every IPv6 socket
 //! is V6ONLY, so an explicit `[::]` or `[::1]` serves IPv6 only. A host
 //! without IPv6 (EAFNOSUPPORT or EADDRNOTAVAIL on `[::]`) gets the IPv4
 //! socket alone, quietly, as from docker. A port in use on either family
@@ -98,12 +100,13 @@ fn no_ipv6(e: &io::Error) -> bool {
 const RANDOM_TRIES: usize = 16;
 
 /// The host addresses a port published on `addr` binds: `addr` itself, and
-/// for the IPv4 wildcard also `[::]` on the same port (see the module
-/// header). `bind` binds one address (IPv6 ones V6ONLY), `port_of` reads
-/// the port it got. On failure nothing stays bound, and the error names
-/// the address that failed.
+/// for the IPv4 wildcard also `[::]` on the same port unless `ipv4_only`
+/// (see the module header). `bind` binds one address (IPv6 ones V6ONLY),
+/// `port_of` reads the port it got. On failure nothing stays bound, and
+/// the error names the address that failed.
 pub fn bind_both<T>(
     addr: SocketAddr,
+    ipv4_only: bool,
     mut bind: impl FnMut(SocketAddr) -> io::Result<T>,
     port_of: impl Fn(&T) -> io::Result<u16>,
 ) -> Result<Vec<(SocketAddr, T)>, (SocketAddr, io::Error)> {
@@ -112,7 +115,7 @@ pub fn bind_both<T>(
         let first = bind(addr).map_err(|e| (addr, e))?;
         let port = port_of(&first).map_err(|e| (addr, e))?;
         let first = (SocketAddr::new(addr.ip(), port), first);
-        if addr.ip() != IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+        if ipv4_only || addr.ip() != IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
             return Ok(vec![first]);
         }
         let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
@@ -133,7 +136,7 @@ pub fn bind_both<T>(
 }
 
 /// Binds every published port of `config` (both families for the IPv4
-/// wildcard, see [`bind_both`]). On the first failure every socket bound so
+/// wildcard unless [`PortForward::ipv4_only`], see [`bind_both`]). On the first failure every socket bound so
 /// far is closed and the error names the address.
 pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
     let mut bound = BoundPorts::default();
@@ -154,7 +157,8 @@ pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
                 let a = s.local_addr()?.as_socket();
                 Ok(a.map_or(p.host_port, |a| a.port()))
             };
-            let socks = bind_both(addr, |a| bind_only(p.proto, a), port_of).map_err(err)?;
+            let socks =
+                bind_both(addr, p.ipv4_only, |a| bind_only(p.proto, a), port_of).map_err(err)?;
             bound
                 .handoff
                 .extend(socks.into_iter().map(|(a, s)| (fwd(a), s)));
@@ -169,7 +173,7 @@ pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
                     Ok(l)
                 };
                 let port_of = |l: &TcpListener| Ok(l.local_addr()?.port());
-                let socks = bind_both(addr, listen, port_of).map_err(err)?;
+                let socks = bind_both(addr, p.ipv4_only, listen, port_of).map_err(err)?;
                 bound
                     .tcp
                     .extend(socks.into_iter().map(|(a, l)| (fwd(a), l)));
@@ -181,7 +185,7 @@ pub fn bind_ports(config: &Config) -> Result<BoundPorts> {
                     Ok(s)
                 };
                 let port_of = |s: &UdpSocket| Ok(s.local_addr()?.port());
-                let socks = bind_both(addr, bind, port_of).map_err(err)?;
+                let socks = bind_both(addr, p.ipv4_only, bind, port_of).map_err(err)?;
                 bound
                     .udp
                     .extend(socks.into_iter().map(|(a, s)| (fwd(a), s)));
@@ -210,7 +214,7 @@ mod tests {
             return;
         }
         let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-        let got = bind_both(any, listen_tcp, port_of).unwrap();
+        let got = bind_both(any, false, listen_tcp, port_of).unwrap();
         assert_eq!(got.len(), 2);
         let port = got[0].0.port();
         assert_ne!(port, 0);
@@ -221,7 +225,25 @@ mod tests {
         assert!(SockRef::from(&got[1].1).only_v6().unwrap());
         // One address binds only itself.
         let one = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-        assert_eq!(bind_both(one, listen_tcp, port_of).unwrap().len(), 1);
+        assert_eq!(bind_both(one, false, listen_tcp, port_of).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn ipv4_only_wildcard_leaves_ipv6_free() {
+        if !has_ipv6() {
+            eprintln!("skipped: no IPv6 on this host");
+            return;
+        }
+        // Held on [::] (V6ONLY): the IPv4 wildcard alone still binds.
+        let held = listen_tcp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).unwrap();
+        let port = held.local_addr().unwrap().port();
+        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+        let got = bind_both(v4, true, listen_tcp, port_of).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, v4);
+        drop(held);
+        // And leaves `[::]` free.
+        listen_tcp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)).unwrap();
     }
 
     #[test]
@@ -233,7 +255,7 @@ mod tests {
         let held = listen_tcp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).unwrap();
         let port = held.local_addr().unwrap().port();
         let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-        let (addr, e) = bind_both(v4, listen_tcp, port_of).unwrap_err();
+        let (addr, e) = bind_both(v4, false, listen_tcp, port_of).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
         assert!(addr.is_ipv6());
         // The IPv4 socket was closed.

@@ -143,7 +143,8 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
                 _ => None,
             }).collect::<Vec<_>>(),
             "PortBindings": port_map(
-                sp.slirp.iter().flat_map(|sl| &sl.ports).chain(sp.user_networks.iter().flat_map(|u| &u.ports))
+                sp.slirp.iter().flat_map(|sl| &sl.ports).chain(sp.user_networks.iter().flat_map(|u| &u.ports)),
+                true,
             ),
             // --privileged: every capability and no seccomp filter.
             "Privileged": sp.process.caps.names() == rless::runtime::caps::CapSet::all().names()
@@ -176,18 +177,19 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "Networks": networks(spec.as_ref(), &s),
             // Only while it runs, as docker: a stopped or restarting
             // container's ports are free (the state keeps the last run's).
-            "Ports": port_map(s.ports.iter().filter(|_| s.running())),
+            "Ports": port_map(s.ports.iter().filter(|_| s.running()), false),
         },
         "LogPath": container::logs::log_path(dir),
     })
 }
 
 /// docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`, for
-/// the ports bound (`NetworkSettings.Ports`) or asked for
-/// (`HostConfig.PortBindings`, where any host port is "" and a range
-/// `8000-8010`).
+/// the ports bound (`NetworkSettings.Ports`) or `asked` for
+/// (`HostConfig.PortBindings`, where any host port is "", a range
+/// `8000-8010`, and no host address "": both families' wildcards).
 fn port_map<'a>(
     ports: impl Iterator<Item = &'a rless::runtime::network::Publish>,
+    asked: bool,
 ) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for p in ports {
@@ -197,7 +199,13 @@ fn port_map<'a>(
             (first, last) if last > first => format!("{first}-{last}"),
             (n, _) => n.to_string(),
         };
-        let binding = serde_json::json!({"HostIp": p.host_ip.to_string(), "HostPort": host_port});
+        let host_ip = if asked && p.host_ip.is_unspecified() && p.host_ip.is_ipv4() && !p.ipv4_only
+        {
+            String::new()
+        } else {
+            p.host_ip.to_string()
+        };
+        let binding = serde_json::json!({"HostIp": host_ip, "HostPort": host_port});
         if let serde_json::Value::Array(a) = map.entry(key).or_insert_with(|| serde_json::json!([]))
         {
             a.push(binding);

@@ -20,8 +20,9 @@
 //! from the host port; it is dropped after [`UDP_IDLE`] without traffic.
 //! The client's address is not kept (the container sees its own address as
 //! the peer). A port on the IPv4 wildcard is bound on `[::]` too (IPv6
-//! only, skipped on a host without IPv6); IPv6 clients are forwarded to the
-//! container's IPv4 address like the others.
+//! only, skipped on a host without IPv6), unless written out (`-p
+//! 0.0.0.0:…`, IPv4 only); IPv6 clients are forwarded to the container's
+//! IPv4 address like the others.
 
 use crate::runtime::network::Publish;
 use nix::unistd::Pid;
@@ -87,8 +88,8 @@ pub struct Forwarder {
 const QUICK_DEATH: Duration = Duration::from_secs(1);
 const MAX_QUICK_DEATHS: u32 = 5;
 
-/// Binds every published port: the IPv4 wildcard on both families, as
-/// docker (see `netstack::bind_both`).
+/// Binds every published port: the IPv4 wildcard on both families unless
+/// written out, as docker (see `netstack::bind_both`).
 pub fn bind(ports: &[Publish]) -> Result<Bound, PublishError> {
     let (mut listeners, mut udp) = (Vec::new(), Vec::new());
     for p in ports {
@@ -100,13 +101,13 @@ pub fn bind(ports: &[Publish]) -> Result<Bound, PublishError> {
         };
         if p.udp {
             let port_of = |s: &UdpSocket| Ok(s.local_addr()?.port());
-            let socks = netstack::bind_both(addr, netstack::bind_udp, port_of)
+            let socks = netstack::bind_both(addr, p.ipv4_only, netstack::bind_udp, port_of)
                 .map_err(|(addr, source)| PublishError::BindUdp { addr, source })?;
             udp.extend(socks.into_iter().map(|(a, s)| (bound(a), s)));
             continue;
         }
         let port_of = |l: &TcpListener| Ok(l.local_addr()?.port());
-        let socks = netstack::bind_both(addr, netstack::listen_tcp, port_of)
+        let socks = netstack::bind_both(addr, p.ipv4_only, netstack::listen_tcp, port_of)
             .map_err(|(addr, source)| PublishError::Bind { addr, source })?;
         listeners.extend(socks.into_iter().map(|(a, l)| (bound(a), l)));
     }

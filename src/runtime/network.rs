@@ -19,7 +19,9 @@
 //! container's server (see `netstack/src/handoff.rs`).
 //!
 //! A port on the IPv4 wildcard is bound on `[::]` too, as docker (see
-//! `netstack/src/ports.rs`); the range picker checks both are free.
+//! `netstack/src/ports.rs`); the range picker checks both are free. The
+//! wildcard written out (`-p 0.0.0.0:8080:80`) is IPv4 only, as docker
+//! ([`Publish::ipv4_only`]; a spec stored before it had both).
 //!
 //! Where the TAP cannot be made (no /dev/net/tun access), a container that
 //! publishes no port runs with loopback only, after one warning; one that
@@ -43,6 +45,11 @@ pub struct Publish {
     /// picked by [`pick_host_ports`] before the container is made.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub host_port_last: u16,
+    /// `-p 0.0.0.0:8080:80`, the IPv4 wildcard written out: bound on it
+    /// alone, where `-p 8080:80` (and a spec stored before this field, so
+    /// `false` by default) gets `[::]` too. Only set with `host_ip` 0.0.0.0.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ipv4_only: bool,
 }
 
 impl Publish {
@@ -58,6 +65,10 @@ impl Publish {
 
 fn is_zero(n: &u16) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Gives each port published with a host range (`-p 8000-8010:80`) the
@@ -78,12 +89,13 @@ pub fn pick_host_ports(ports: &mut [Publish]) -> Result<(), String> {
                 return false;
             }
             // Free on every family the start will bind (the IPv4
-            // wildcard is bound on `[::]` too).
+            // wildcard is bound on `[::]` too, unless IPv4 only).
             let addr = std::net::SocketAddr::new(p.host_ip, port);
+            let v4 = p.ipv4_only;
             if p.udp {
-                netstack::bind_both(addr, netstack::bind_udp, |_| Ok(port)).is_ok()
+                netstack::bind_both(addr, v4, netstack::bind_udp, |_| Ok(port)).is_ok()
             } else {
-                netstack::bind_both(addr, netstack::listen_tcp, |_| Ok(port)).is_ok()
+                netstack::bind_both(addr, v4, netstack::listen_tcp, |_| Ok(port)).is_ok()
             }
         });
         let Some(port) = free else {
@@ -217,6 +229,7 @@ impl Network {
                 host_ip: p.host_ip,
                 host_port: p.host_port,
                 container_port: p.container_port,
+                ipv4_only: p.ipv4_only,
             })
             .collect();
         if config.port_driver == netstack::PortDriver::Handoff {
@@ -252,6 +265,7 @@ impl Network {
                 host_port: p.host_port,
                 container_port: p.container_port,
                 host_port_last: 0,
+                ipv4_only: p.ipv4_only,
             })
             .collect();
         if let Some(why) = netstack::ping_unavailable() {
@@ -438,6 +452,9 @@ pub fn parse_publish(spec: &str) -> Result<Vec<Publish>, String> {
         None | Some("") => IpAddr::from([0, 0, 0, 0]),
         Some(ip) => ip.parse().map_err(|_| bad("bad host address"))?,
     };
+    // An address written out is bound alone, the IPv4 wildcard too (as
+    // docker); none, or an empty one (`:8080:80`), is the wildcard of both.
+    let ipv4_only = matches!(ip, Some(a) if !a.is_empty()) && host_ip == IpAddr::from([0, 0, 0, 0]);
     let (host, ctr) = match rest.split_once(':') {
         Some((h, c)) => (h, c),
         None => ("", rest),
@@ -479,6 +496,7 @@ pub fn parse_publish(spec: &str) -> Result<Vec<Publish>, String> {
             host_port: h,
             container_port: c,
             host_port_last: last,
+            ipv4_only,
         })
         .collect())
 }
@@ -511,6 +529,7 @@ mod tests {
                 host_port: 8080,
                 container_port: 80,
                 host_port_last: 0,
+                ipv4_only: false,
             }]
         );
         let p = parse_publish("127.0.0.1:5353:53/udp").unwrap();
@@ -543,6 +562,8 @@ mod tests {
             parse_publish("[::1]:8080:80").unwrap()[0].host_ip,
             "::1".parse::<IpAddr>().unwrap()
         );
+        let p = parse_publish("[::]:8080:80").unwrap();
+        assert!(p[0].host_ip == "::".parse::<IpAddr>().unwrap() && !p[0].ipv4_only);
         for bad in [
             "",
             "x:80",
@@ -555,5 +576,44 @@ mod tests {
         ] {
             assert!(parse_publish(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn written_out_ipv4_wildcard_is_ipv4_only() {
+        let only = |spec: &str| {
+            let p = parse_publish(spec).unwrap();
+            assert!(p.iter().all(|x| x.ipv4_only == p[0].ipv4_only), "{spec}");
+            assert_eq!(p[0].host_ip, IpAddr::from([0, 0, 0, 0]), "{spec}");
+            p[0].ipv4_only
+        };
+        for spec in [
+            "0.0.0.0:8080:80",
+            "0.0.0.0::80",
+            "0.0.0.0:8000-8001:80-81/udp",
+            "0.0.0.0:8000-8010:80",
+        ] {
+            assert!(only(spec), "{spec}");
+        }
+        // No address, or an empty one: both families, as docker.
+        for spec in ["8080:80", "80", ":8080:80", "8000-8010:80", "53/udp"] {
+            assert!(!only(spec), "{spec}");
+        }
+        // Another address is bound alone anyway; the flag stays unset.
+        assert!(!parse_publish("127.0.0.1:8080:80").unwrap()[0].ipv4_only);
+    }
+
+    #[test]
+    fn stored_publish_without_ipv4_only_keeps_both_families() {
+        // As an older rless stored it.
+        let old = r#"{"udp":false,"host_ip":"0.0.0.0","host_port":8080,"container_port":80}"#;
+        let p: Publish = serde_json::from_str(old).unwrap();
+        assert!(!p.ipv4_only);
+        assert_eq!(p, parse_publish("8080:80").unwrap()[0]);
+        // The common case is stored as before; the new one round-trips.
+        assert_eq!(serde_json::to_string(&p).unwrap(), old);
+        let new = parse_publish("0.0.0.0:8080:80").unwrap().remove(0);
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(r#""ipv4_only":true"#), "{text}");
+        assert_eq!(serde_json::from_str::<Publish>(&text).unwrap(), new);
     }
 }

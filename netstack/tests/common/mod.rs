@@ -191,6 +191,7 @@ pub fn tcp(container_port: u16) -> PortForward {
         host_ip: Ipv4Addr::LOCALHOST.into(),
         host_port: 0,
         container_port,
+        ipv4_only: false,
     }
 }
 
@@ -200,6 +201,7 @@ pub fn udp(container_port: u16) -> PortForward {
         host_ip: Ipv4Addr::LOCALHOST.into(),
         host_port: 0,
         container_port,
+        ipv4_only: false,
     }
 }
 
