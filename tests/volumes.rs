@@ -1,152 +1,25 @@
-//! Volumes: named, anonymous and image-declared volumes, `-v`, `--mount`,
-//! `--volumes-from`, copy-on-first-mount, ownership, sharing, hostile
-//! mount targets, bad input, `volume ls/inspect/rm/prune/export/import`.
+//! Volumes in `run`: named, anonymous and image-declared volumes, `-v`,
+//! `--mount`, `--volumes-from`, copy-on-first-mount, ownership, sharing,
+//! hostile mount targets, bad input (of `run` and `volume` alike). The
+//! `volume` subcommands themselves are in volumes_cli.rs.
 //!
 //! Every scenario imports a small busybox image built in Rust as a tar
 //! (`rless import TAR vb`), so no registry is needed. An image with
 //! `VOLUME` declarations is made by editing the imported image's config
-//! in the store, the way a pull would have written it.
+//! in the store, the way a pull would have written it (see
+//! `volume_support`).
 
 mod common;
+mod volume_support;
 
-use common::oci::{busybox, LayerBuilder};
-use common::{for_each_user, Ctx, Mode, Out};
+use common::oci::busybox;
+use common::{for_each_user, Mode};
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-const IMG: &str = "vb";
-
-const APPLETS: &[&str] = &[
-    "sh", "cat", "echo", "ls", "stat", "touch", "mkdir", "chown", "chmod", "sleep", "test", "id",
-    "rm", "true",
-];
-
-/// A busybox image whose `/data` holds files owned by uid 1000, a
-/// subdirectory and a symlink; plus any extra entries.
-fn image_tar(extra: impl FnOnce(LayerBuilder) -> LayerBuilder) -> Vec<u8> {
-    let bb = busybox().expect("busybox is checked by the caller");
-    let mut b = LayerBuilder::new()
-        .dir("bin", 0o755)
-        .file("bin/busybox", bb, 0o755)
-        .dir("etc", 0o755)
-        .file(
-            "etc/passwd",
-            b"root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
-            0o644,
-        )
-        .file("etc/group", b"root:x:0:\nalice:x:1000:\n", 0o644)
-        .file("etc/image-file", b"from the image\n", 0o644)
-        .dir("tmp", 0o1777)
-        .dir_owned("data", 0o750, 1000, 1000)
-        .file_owned("data/owned", b"alice's\n", 0o640, 1000, 1000)
-        .dir("data/sub", 0o700)
-        .file("data/sub/deep", b"deep\n", 0o600)
-        .symlink("data/link", "owned");
-    for a in APPLETS {
-        b = b.symlink(&format!("bin/{a}"), "busybox");
-    }
-    extra(b).finish()
-}
-
-fn import_image(ctx: &Ctx, name: &str, tar: &[u8]) {
-    let p = ctx.write_file(&format!("{name}.tar"), tar);
-    ctx.ok(&["import", p.to_str().unwrap(), name]);
-}
-
-/// Imports [`IMG`]; false when busybox is missing (after a SKIP).
-fn setup_image(ctx: &Ctx) -> bool {
-    if busybox().is_none() {
-        return false;
-    }
-    import_image(ctx, IMG, &image_tar(|b| b));
-    true
-}
-
-/// Adds `VOLUME` declarations to an imported image's config, as a pulled
-/// image would carry them (new config blob, new id in the index).
-fn declare_volumes(ctx: &Ctx, image: &str, volumes: &[&str]) {
-    let index_path = ctx.root.join("images/index.json");
-    let mut index: serde_json::Value =
-        serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
-    let img = index["images"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|i| {
-            i["names"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|n| n.as_str().unwrap().contains(&format!("/{image}:")))
-        })
-        .expect("imported image in the index");
-    let old = img["id"].as_str().unwrap().to_string();
-    let mut config: serde_json::Value =
-        serde_json::from_slice(&fs::read(ctx.blob_path(&old)).unwrap()).unwrap();
-    let decl: serde_json::Map<String, serde_json::Value> = volumes
-        .iter()
-        .map(|v| (v.to_string(), serde_json::json!({})))
-        .collect();
-    config["config"]["Volumes"] = serde_json::Value::Object(decl);
-    let bytes = serde_json::to_vec(&config).unwrap();
-    let hex = common::sha256_hex(&bytes);
-    let blob = ctx.blob_path(&hex);
-    fs::write(&blob, &bytes).unwrap();
-    ctx.give(&blob);
-    img["id"] = serde_json::Value::String(format!("sha256:{hex}"));
-    fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
-    ctx.give(&index_path);
-}
-
-fn run(ctx: &Ctx, args: &[&str]) -> Out {
-    let mut a = vec!["run"];
-    a.extend_from_slice(args);
-    ctx.rless(&a)
-}
-
-/// `rless run --rm OPTS IMG sh -c SCRIPT`, which must exit 0; returns stdout.
-fn sh(ctx: &Ctx, opts: &[&str], script: &str) -> String {
-    let mut a: Vec<&str> = vec!["run", "--rm"];
-    a.extend_from_slice(opts);
-    a.extend_from_slice(&[IMG, "sh", "-c", script]);
-    ctx.ok(&a).stdout
-}
-
-fn volume_names(ctx: &Ctx) -> BTreeSet<String> {
-    ctx.ok(&["volume", "ls", "-q"])
-        .stdout
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
-fn volume_dirs(ctx: &Ctx) -> BTreeSet<String> {
-    common::list_names(&ctx.root.join("volumes"))
-}
-
-fn data(ctx: &Ctx, name: &str) -> PathBuf {
-    ctx.root.join("volumes").join(name).join("_data")
-}
-
-fn containers(ctx: &Ctx) -> BTreeSet<String> {
-    common::list_names(&ctx.root.join("containers"))
-        .into_iter()
-        .filter(|n| !n.starts_with('.'))
-        .collect()
-}
-
-fn anonymous(ctx: &Ctx) -> Vec<String> {
-    volume_names(ctx)
-        .into_iter()
-        .filter(|n| common::is_hex64(n))
-        .collect()
-}
-
-// ------------------------------------------------------------------ tests
+use volume_support::*;
 
 #[test]
 fn volume_persists_and_ro_refuses_writes() {
@@ -334,74 +207,6 @@ fn volume_image_declared() {
             anonymous(ctx).is_empty(),
             "--rm removes the image's volumes"
         );
-    });
-}
-
-#[test]
-fn volume_in_use_is_protected() {
-    if busybox().is_none() {
-        return;
-    }
-    for_each_user("volume_in_use_is_protected", |ctx| {
-        assert!(setup_image(ctx));
-        ctx.ok(&["run", "--name", "user", "-v", "busy:/b", IMG, "true"]);
-        let out = ctx.fail(&["volume", "rm", "busy"]);
-        assert!(out.stderr.contains("in use"), "{out}");
-        assert!(data(ctx, "busy").is_dir());
-        let out = ctx.ok(&["volume", "prune", "-a"]);
-        assert!(!out.stdout.contains("busy"), "{out}");
-        assert!(volume_names(ctx).contains("busy"));
-        // Each name on its own, as docker: the unknown and the used one are
-        // reported in order, the free ones removed.
-        ctx.ok(&["volume", "create", "free1"]);
-        ctx.ok(&["volume", "create", "free2"]);
-        let out = ctx.rless(&["volume", "rm", "free1", "nosuch", "busy", "free2"]);
-        assert_eq!(
-            (out.code, out.stdout.as_str()),
-            (Some(125), "free1\nfree2\n")
-        );
-        let err: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(err[0], "rless: no such volume: nosuch", "{out}");
-        assert!(
-            err.len() == 2 && err[1].contains("volume busy is in use"),
-            "{out}"
-        );
-        assert_eq!(volume_names(ctx), BTreeSet::from(["busy".to_string()]));
-        ctx.ok(&["volume", "rm", "-f", "busy"]);
-        assert!(!volume_names(ctx).contains("busy"));
-        ctx.ok(&["rm", "user"]);
-    });
-}
-
-#[test]
-fn volume_subuid_files_are_removed() {
-    if busybox().is_none() {
-        return;
-    }
-    for_each_user("volume_subuid_files_are_removed", |ctx| {
-        assert!(setup_image(ctx));
-        sh(
-            ctx,
-            &["-v", "owned:/o"],
-            "mkdir -p /o/d/e; echo s > /o/d/e/f; chown -R 1000:1000 /o/d 2>/dev/null; chmod 700 /o/d /o/d/e; chmod 500 /o/d/e",
-        );
-        if ctx.user.mode == Mode::Subuid {
-            let d = data(ctx, "owned").join("d");
-            assert_eq!(
-                fs::symlink_metadata(&d).unwrap().uid(),
-                ctx.user.host_uid(1000)
-            );
-        }
-        ctx.ok(&["volume", "rm", "owned"]);
-        assert!(!ctx.root.join("volumes/owned").exists());
-        sh(
-            ctx,
-            &["-v", "owned2:/o"],
-            "mkdir /o/d; chown 1000 /o/d 2>/dev/null; chmod 700 /o/d",
-        );
-        ctx.ok(&["volume", "prune", "--all"]);
-        assert!(volume_dirs(ctx).iter().all(|n| n.starts_with('.')) || volume_dirs(ctx).is_empty());
-        assert!(!ctx.root.join("volumes/owned2").exists());
     });
 }
 
@@ -681,121 +486,5 @@ fn volume_bad_input_is_125() {
             "touch /m/f",
         );
         assert!(made.join("f").exists());
-    });
-}
-
-#[test]
-fn volume_export_import_round_trip() {
-    if busybox().is_none() {
-        return;
-    }
-    for_each_user("volume_export_import_round_trip", |ctx| {
-        assert!(setup_image(ctx));
-        sh(
-            ctx,
-            &["-v", "orig:/v"],
-            "mkdir /v/d; echo hello > /v/d/f; chmod 604 /v/d/f; chown 1000:1000 /v/d/f 2>/dev/null; ln -s d/f /v/l 2>/dev/null || true",
-        );
-        // `volume export NAME > x.tar`
-        let tar = ctx.work.join("x.tar");
-        let file = fs::File::create(&tar).unwrap();
-        let status = ctx
-            .rless_cmd(&["volume", "export", "orig"])
-            .stdout(Stdio::from(file))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        ctx.give(&tar);
-        assert!(fs::metadata(&tar).unwrap().len() >= 1024);
-        ctx.ok(&["volume", "import", "copy", tar.to_str().unwrap()]);
-        let uid = if ctx.user.mode == Mode::Subuid {
-            1000
-        } else {
-            0
-        };
-        assert_eq!(
-            sh(
-                ctx,
-                &["-v", "copy:/c"],
-                "cat /c/d/f; stat -c '%u %a' /c/d/f"
-            ),
-            format!("hello\n{uid} 604\n")
-        );
-        // Import needs an empty volume; stdin works.
-        let bytes = fs::read(&tar).unwrap();
-        let out = ctx.rless_stdin(&["volume", "import", "copy", "-"], &bytes);
-        out.assert_rless_error();
-        assert!(out.stderr.contains("not empty"), "{out}");
-        let out = ctx.rless_stdin(&["volume", "import", "viastdin", "-"], &bytes);
-        assert!(out.success(), "{out}");
-        assert_eq!(sh(ctx, &["-v", "viastdin:/c"], "cat /c/d/f"), "hello\n");
-        // A hostile archive stays inside the volume.
-        let mut h = tar::Builder::new(Vec::new());
-        let mut hdr = tar::Header::new_gnu();
-        hdr.set_size(4);
-        hdr.set_mode(0o644);
-        hdr.set_entry_type(tar::EntryType::Regular);
-        hdr.set_uid(0);
-        hdr.set_gid(0);
-        hdr.set_mtime(0);
-        hdr.as_gnu_mut().unwrap().name[..11].copy_from_slice(b"../../evil\0");
-        hdr.set_cksum();
-        h.append(&hdr, &b"evil"[..]).unwrap();
-        let evil = h.into_inner().unwrap();
-        // `../../evil` lands inside the volume, as it would in a layer.
-        let out = ctx.rless_stdin(&["volume", "import", "hostile", "-"], &evil);
-        assert!(out.success(), "{out}");
-        assert!(data(ctx, "hostile").join("evil").is_file(), "{out}");
-        for p in [
-            ctx.root.join("volumes/evil"),
-            ctx.root.join("evil"),
-            ctx.root.join("volumes/hostile/evil"),
-        ] {
-            assert!(!p.exists(), "import escaped: {}", p.display());
-        }
-    });
-}
-
-#[test]
-fn volume_ls_inspect_prune_formats() {
-    for_each_user("volume_ls_inspect_prune_formats", |ctx| {
-        let out = ctx.ok(&[
-            "volume", "create", "--label", "team=db", "--opt", "note=x", "v1",
-        ]);
-        assert_eq!(out.stdout, "v1\n");
-        // Creating it again keeps it.
-        ctx.ok(&["volume", "create", "v1"]);
-        let anon = ctx.ok(&["volume", "create"]).last_line().to_string();
-        assert!(common::is_hex64(&anon), "anonymous name: {anon}");
-        let table = ctx.ok(&["volume", "ls"]).stdout;
-        let mut lines = table.lines();
-        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        assert_eq!(header, ["DRIVER", "VOLUME", "NAME"], "{table}");
-        let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
-        assert!(rows.contains(&vec!["local", "v1"]), "{table}");
-        assert_eq!(rows.len(), 2, "{table}");
-        let json: serde_json::Value =
-            serde_json::from_str(&ctx.ok(&["volume", "ls", "--format", "json"]).stdout).unwrap();
-        assert_eq!(json.as_array().unwrap().len(), 2);
-        let out = ctx.ok(&["volume", "inspect", "v1"]);
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        let v = &v.as_array().unwrap()[0];
-        assert_eq!(v["Name"], "v1");
-        assert_eq!(v["Driver"], "local");
-        assert_eq!(v["Labels"]["team"], "db");
-        assert_eq!(v["Options"]["note"], "x");
-        assert_eq!(v["Anonymous"], false);
-        assert_eq!(
-            PathBuf::from(v["Mountpoint"].as_str().unwrap()),
-            data(ctx, "v1")
-        );
-        assert!(v["CreatedAt"].as_str().unwrap().ends_with('Z'), "{out}");
-        // prune: anonymous only; -a: every unused one.
-        let out = ctx.ok(&["volume", "prune"]);
-        assert_eq!(out.stdout, format!("Deleted Volumes:\n{anon}\n"));
-        assert_eq!(volume_names(ctx), BTreeSet::from(["v1".to_string()]));
-        ctx.ok(&["volume", "prune", "-a", "-f"]);
-        assert!(volume_names(ctx).is_empty());
-        assert!(ctx.ok(&["volume", "ls", "-q"]).stdout.is_empty());
     });
 }
