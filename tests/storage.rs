@@ -730,3 +730,85 @@ fn auto_avoids_kernel_overlay_without_user_xattrs() {
         }
     });
 }
+
+/// `--userns keep-id` shows the image's files with the owners the image
+/// gives them (root's as 0, uid 1000's as 1000), as podman does: the
+/// layers are stored in the default layout, which the keep-id map would
+/// shift, so fuse-overlay shows them back. Files the caller makes belong
+/// to the caller's id in later runs too. Kernel overlayfs cannot do this:
+/// forcing it is a clear error that leaves nothing.
+#[test]
+fn keep_id_shows_the_image_owners() {
+    for_each_user("keep_id_shows_the_image_owners", |ctx| {
+        if ctx.user.mode != Mode::Subuid {
+            eprintln!("single-id mode maps no uid 1000; this test is for subuid mode");
+            return;
+        }
+        if !setup_image(ctx) {
+            return;
+        }
+        ctx.ok(&[
+            "run",
+            "--name",
+            "own",
+            IMG,
+            "sh",
+            "-c",
+            "chown 1000:1000 /data/keep && chown 1:1 /data/gone && chmod 1777 /tmp",
+        ]);
+        ctx.ok(&["commit", "own", "owned"]);
+        ctx.ok(&["rm", "own"]);
+        let me = ctx.user.uid.to_string();
+        let out = ctx.ok(&[
+            "run",
+            "--name",
+            "kept",
+            "--userns=keep-id",
+            "owned",
+            "sh",
+            "-c",
+            "id -u; stat -c '%u:%g' /data/keep /data/gone /bin /data/sub/file; \
+             echo mine > /tmp/mine; stat -c '%u' /tmp/mine",
+        ]);
+        assert_eq!(
+            out.stdout,
+            format!("{me}\n1000:1000\n1:1\n0:0\n0:0\n{me}\n"),
+            "{out}"
+        );
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--userns=keep-id",
+            "-u",
+            "1000",
+            "owned",
+            "sh",
+            "-c",
+            "echo more >> /data/keep && cat /data/keep",
+        ]);
+        assert_eq!(out.stdout, "kept\nmore\n", "{out}");
+        let insp = ctx.ok(&["inspect", "-f", "{{.Driver}}", "kept"]);
+        assert_eq!(insp.stdout.trim(), "fuse-overlay", "{insp}");
+        // The caller's file, seen without keep-id after a commit.
+        ctx.ok(&["commit", "kept", "mine"]);
+        let out = ctx.ok(&["run", "--rm", "mine", "stat", "-c", "%u", "/tmp/mine"]);
+        assert_eq!(out.stdout.trim(), me, "{out}");
+        ctx.ok(&["rm", "kept"]);
+        let before = ctx.snapshot();
+        let out = ctx.fail(&[
+            "run",
+            "--rm",
+            "--userns=keep-id",
+            "--storage-driver",
+            "overlay",
+            "owned",
+            "true",
+        ]);
+        assert!(
+            out.stderr.contains("keep-id needs the fuse-overlay"),
+            "{out}"
+        );
+        ctx.snapshot()
+            .assert_same(&before, "keep-id with overlay forced");
+    });
+}

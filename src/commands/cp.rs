@@ -102,7 +102,9 @@ fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
 pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     let spec = container::read_spec(dir)?;
     let state = container::read_state(dir);
-    rless::runtime::ids::enter(&ctx.ids, spec.keep_id, false)?;
+    // The default mapping even under keep-id: the layers are stored in
+    // its layout, and a running keep-id container shows them so too.
+    rless::runtime::ids::enter(&ctx.ids, false, false)?;
     Ok(Access::View {
         rootfs: spec.rootfs,
         mountpoint: dir.join("merged"),

@@ -46,6 +46,23 @@ pub fn map_args(host: u32, start: u32, count: u32, keep_id: bool) -> Vec<[u32; 3
     }
 }
 
+/// Under keep-id, how fuse-overlay shows the layers' owners: (on-disk id
+/// as the keep-id namespace sees it, shown id, count) triples, or `None`
+/// where keep-id maps as the default does. The layers are stored in the
+/// default layout (container id 0 is the user, N > 0 is `start + N - 1`);
+/// the keep-id namespace sees those as the user's own id, and as N - 1 for
+/// N up to the user's id: shown back as 0 and N, every container id sees
+/// its files as it would without keep-id.
+pub fn keep_id_view(host: u32, count: u32) -> Option<Vec<[u32; 3]>> {
+    (host > 0 && host <= count).then(|| {
+        vec![
+            [host, 0, 1],
+            [0, 1, host],
+            [host + 1, host + 1, count - host],
+        ]
+    })
+}
+
 /// Enters a new user namespace with ids mapped per `mode`. With `detached`,
 /// the helper parent of subuid mode exits as soon as the ids are mapped
 /// (a detached container's monitor outlives the command that started it);
@@ -222,6 +239,28 @@ fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
 
 #[cfg(test)]
 mod tests {
+
+    /// Each container id sees its files under keep-id as without it: the
+    /// kernel's keep-id map, then fuse-overlay's view, undo the default
+    /// layout the layers are stored in.
+    #[test]
+    fn keep_id_view_shows_default_owners() {
+        let (host, start, count) = (1002, 200_000, 65_536);
+        let kernel = map_args(host, start, count, true);
+        let view = keep_id_view(host, count).unwrap();
+        let through = |table: &[[u32; 3]], id: u32, from: usize, to: usize| {
+            table
+                .iter()
+                .find(|r| id >= r[from] && id - r[from] < r[2])
+                .map(|r| r[to] + (id - r[from]))
+        };
+        for n in [0, 1, 2, 999, 1000, 1001, 1002, 1003, 5000, 65_535, 65_536] {
+            let stored = if n == 0 { host } else { start + n - 1 };
+            let seen = through(&kernel, stored, 1, 0).expect("mapped");
+            assert_eq!(through(&view, seen, 0, 1), Some(n), "container id {n}");
+        }
+        assert_eq!(keep_id_view(0, count), None);
+    }
     use super::*;
 
     #[test]

@@ -69,6 +69,34 @@ pub struct Layers {
     /// instead of at `write(2)`, which is why it is off by default.
     #[serde(default)]
     pub writeback: bool,
+    /// fuse-overlay only: the layers' owners as shown in the container,
+    /// (on-disk id as its user namespace sees it, shown id, count) triples
+    /// for uids and gids; set under `--userns keep-id`
+    /// ([`super::ids::keep_id_view`]), which kernel overlayfs cannot show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_view: Option<IdView>,
+}
+
+/// See [`Layers::id_view`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdView {
+    pub uids: Vec<[u32; 3]>,
+    pub gids: Vec<[u32; 3]>,
+}
+
+impl IdView {
+    fn map(table: &[[u32; 3]]) -> fuse_overlay::IdMap {
+        fuse_overlay::IdMap(
+            table
+                .iter()
+                .map(|r| fuse_overlay::IdRange {
+                    outside: r[0],
+                    inside: r[1],
+                    count: r[2],
+                })
+                .collect(),
+        )
+    }
 }
 
 /// Init side: mounts the layers at `target`; returns the driver used.
@@ -97,7 +125,7 @@ pub fn mount_layers(
             tell(b'K', None);
             Ok(Driver::Overlay)
         }
-        Driver::Auto if kernel().is_ok() => {
+        Driver::Auto if layers.id_view.is_none() && kernel().is_ok() => {
             tell(b'K', None);
             Ok(Driver::Overlay)
         }
@@ -158,6 +186,14 @@ pub fn answer(
                     // and `diff`, which read the layer from outside, first
                     // call `container::flush_writes`.
                     writeback: layers.writeback,
+                    uid_map: layers
+                        .id_view
+                        .as_ref()
+                        .map_or_else(Default::default, |v| IdView::map(&v.uids)),
+                    gid_map: layers
+                        .id_view
+                        .as_ref()
+                        .map_or_else(Default::default, |v| IdView::map(&v.gids)),
                     // The init mounted inside the container's pid
                     // namespace: callers' pids are pids there.
                     callers_pid_ns: u32::try_from(init.as_raw()).ok(),

@@ -8,10 +8,11 @@ use rless::container::{self, volume, ContainerConfig, ContainerId, RestartPolicy
 use rless::image::store::LockMode;
 use rless::image::{find_image, time};
 use rless::runtime::caps::CapSet;
+use rless::runtime::ids;
 use rless::runtime::network::{parse_publish, SlirpSpec, UserNetSpec};
 use rless::runtime::plan::{self, MountOp, PlanInput};
 use rless::runtime::rootfs::RootFs;
-use rless::runtime::storage::{Driver, Layers};
+use rless::runtime::storage::{Driver, IdView, Layers};
 use rless::runtime::{ContainerSpec, ProcessSpec, SeccompMode};
 use rless::trace;
 use std::path::{Path, PathBuf};
@@ -565,6 +566,36 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             return Err(e);
         }
     };
+    // keep-id: the image's owners are shown through fuse-overlay, which
+    // kernel overlayfs cannot do (see `ids::keep_id_view`).
+    let id_view = match (&ctx.ids, keep_id, &a.rootfs) {
+        (
+            rless::userns::IdMode::SubUid {
+                uid,
+                gid,
+                uids,
+                gids,
+            },
+            true,
+            None,
+        ) => {
+            match (
+                ids::keep_id_view(*uid, uids.count),
+                ids::keep_id_view(*gid, gids.count),
+            ) {
+                (Some(uids), Some(gids)) => Some(IdView { uids, gids }),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if id_view.is_some() {
+        if driver == Driver::Overlay {
+            let _ = container::remove(&dir, true);
+            bail!("--userns keep-id needs the fuse-overlay storage driver: kernel overlayfs cannot show the image's file owners as the image has them");
+        }
+        driver = Driver::FuseOverlay;
+    }
     let rootfs = match &a.rootfs {
         Some(d) => RootFs::Dir(d.canonicalize()?),
         None => RootFs::Layers(Layers {
@@ -574,6 +605,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             work: dir.join("work"),
             driver,
             writeback,
+            id_view,
         }),
     };
     let mut env = defaults.env;
