@@ -62,6 +62,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let req = CommitRequest {
         upper: &upper,
         skip: &container::mountpoints::bare_mount_points(&upper, &plan),
+        kernel_upper: container::read_state(&dir).driver.as_deref() == Some("overlay"),
         parent,
         changes: &a.change,
         message: a.message.as_deref(),

@@ -36,11 +36,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     let upper = dir.join("upper");
     let hide = container::mountpoints::bare_mount_points(&upper, &spec.plan);
+    // Kernel overlayfs stores a `.wh.` name of the container's as it is;
+    // fuse-overlay escapes it, and may write `.wh.` marker whiteouts.
+    let kernel = container::read_state(&dir).driver.as_deref() == Some("overlay");
     let mut out = Vec::new();
     walk(
         &upper,
         (Path::new("/"), Path::new("/")),
-        (&lower, &hide),
+        (&lower, &hide, kernel),
         &mut out,
     )?;
     for line in out {
@@ -61,7 +64,7 @@ fn in_lower(lower: &[PathBuf], rel: &Path) -> bool {
 fn walk(
     upper: &Path,
     (stored, shown): (&Path, &Path),
-    (lower, hide): (&[PathBuf], &BTreeSet<PathBuf>),
+    (lower, hide, kernel): (&[PathBuf], &BTreeSet<PathBuf>, bool),
     out: &mut Vec<String>,
 ) -> Result<()> {
     let dir = upper.join(stored.strip_prefix("/").unwrap_or(stored));
@@ -85,7 +88,7 @@ fn walk(
             out.push(format!("D {}", path.display()));
             continue;
         }
-        if escaped.is_none() {
+        if escaped.is_none() && !kernel {
             if let Some(target) = name_s.strip_prefix(fuse_overlay::layout::WHITEOUT_PREFIX) {
                 if name_s != fuse_overlay::layout::OPAQUE_MARKER {
                     let target = fuse_overlay::layout::shown(target.as_bytes());
@@ -105,7 +108,12 @@ fn walk(
         };
         out.push(format!("{kind} {}", path.display()));
         if meta.is_dir() {
-            walk(upper, (&stored.join(&name), &path), (lower, hide), out)?;
+            walk(
+                upper,
+                (&stored.join(&name), &path),
+                (lower, hide, kernel),
+                out,
+            )?;
         }
     }
     Ok(())

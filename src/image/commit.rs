@@ -12,7 +12,7 @@
 
 use super::digest::Digest;
 use super::extract::ExtractOptions;
-use super::import::{append_tree, ImportError, CONFIG, LAYER_GZIP, MANIFEST};
+use super::import::{append_tree, ImportError, TreeKind, CONFIG, LAYER_GZIP, MANIFEST};
 use super::layer::{self, Expect};
 use super::platform::Platform;
 use super::reference::Reference;
@@ -40,6 +40,9 @@ pub struct CommitRequest<'a> {
     pub upper: &'a Path,
     /// Paths in `upper` to leave out: the bare mount points rless made.
     pub skip: &'a std::collections::BTreeSet<std::path::PathBuf>,
+    /// The writable layer was written by kernel overlayfs (a `.wh.` name
+    /// there is a file of the container's), not by fuse-overlay.
+    pub kernel_upper: bool,
     /// The image the container was made from (`None` for `--rootfs`).
     pub parent: Option<&'a ImageRecord>,
     pub changes: &'a [String],
@@ -95,6 +98,11 @@ pub fn commit(
     );
     let upper = req.upper.to_path_buf();
     let skip = req.skip.clone();
+    let kind = if req.kernel_upper {
+        TreeKind::KernelUpper
+    } else {
+        TreeKind::FuseUpper
+    };
     // The consumer may stop reading (a full disk): the producer's write
     // must then fail with EPIPE, not kill the process by SIGPIPE before
     // the consumer's error is told.
@@ -102,7 +110,7 @@ pub fn commit(
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
         let mut b = tar::Builder::new(gz);
-        append_tree(&mut b, &upper, owner, true, &skip)?;
+        append_tree(&mut b, &upper, owner, kind, &skip)?;
         let gz = b.into_inner().map_err(|source| ImportError::Source {
             path: upper.clone(),
             source,

@@ -90,7 +90,7 @@ pub fn import_dir(
     let _pipe = crate::runtime::sys::SigpipeIgnored::new();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
         let mut b = tar::Builder::new(writer);
-        append_tree(&mut b, &root, owner, false, &BTreeSet::new())?;
+        append_tree(&mut b, &root, owner, TreeKind::Plain, &BTreeSet::new())?;
         b.into_inner()
             .map(drop)
             .map_err(|source| ImportError::Source {
@@ -129,27 +129,43 @@ pub(crate) fn settle<T>(
 }
 
 /// Appends the tree under `root` to a tar. Files of `owner` become root's.
-/// With `upper`, the tree is an overlay upper layer: its whiteouts (0:0
-/// character devices) and opaque directories (`user.overlay.opaque`)
-/// become OCI `.wh.` entries, and the overlay's own xattrs are left out
-/// (escaped ones are stored under their own names). Hard links stay links
+/// Unless `kind` is [`TreeKind::Plain`], the tree is an overlay upper
+/// layer: its whiteouts (0:0 character devices) and opaque directories
+/// (`user.overlay.opaque`) become OCI `.wh.` entries, the overlay's own
+/// xattrs are left out (escaped ones are stored under their own names),
+/// and a file of the container's whose name starts with `.wh.`, which an
+/// image layer cannot hold, is left out with a warning. Hard links stay links
 /// (tar link entries to the first name), and xattrs go in PAX records.
 /// The paths in `skip` (relative to `root`) are left out.
 pub(crate) fn append_tree<W: io::Write>(
     b: &mut tar::Builder<W>,
     root: &Path,
     owner: (u32, u32),
-    upper: bool,
+    kind: TreeKind,
     skip: &BTreeSet<PathBuf>,
 ) -> Result<(), ImportError> {
     let mut walk = TreeWalk {
         root,
         owner,
-        upper,
+        upper: kind != TreeKind::Plain,
+        kernel: kind == TreeKind::KernelUpper,
         skip,
         links: HashMap::new(),
     };
     walk.append(b, Path::new(""))
+}
+
+/// What [`append_tree`] walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TreeKind {
+    /// A plain directory (`import DIR`).
+    Plain,
+    /// A writable layer fuse-overlay wrote: it stores a `.wh.` name of the
+    /// container's escaped, and may write marker whiteouts.
+    FuseUpper,
+    /// A writable layer kernel overlayfs wrote: a `.wh.` name is a file of
+    /// the container's.
+    KernelUpper,
 }
 
 /// One [`append_tree`].
@@ -157,6 +173,8 @@ struct TreeWalk<'a> {
     root: &'a Path,
     owner: (u32, u32),
     upper: bool,
+    /// Written by kernel overlayfs: `.wh.` names are the container's files.
+    kernel: bool,
     skip: &'a BTreeSet<PathBuf>,
     /// The first name of each file with several, by (device, inode).
     links: HashMap<(u64, u64), PathBuf>,
@@ -186,10 +204,19 @@ impl TreeWalk<'_> {
         let escaped = rel
             .file_name()
             .and_then(|n| fuse_overlay::layout::unescape(n.as_bytes()));
-        if upper && escaped.is_some() {
-            // fuse-overlay's stored form of a name that starts with `.wh.`:
-            // in an OCI layer such a name means a deletion.
-            let name = rel.with_file_name(OsStr::from_bytes(escaped.unwrap_or_default()));
+        let raw_wh = self.kernel
+            && rel.file_name().is_some_and(|n| {
+                n.as_bytes()
+                    .starts_with(fuse_overlay::layout::WHITEOUT_PREFIX.as_bytes())
+            });
+        if upper && (escaped.is_some() || raw_wh) {
+            // fuse-overlay's stored form of a name that starts with `.wh.`,
+            // or such a name as kernel overlayfs stores it: in an OCI layer
+            // it would mean a deletion.
+            let name = match escaped {
+                Some(e) => rel.with_file_name(OsStr::from_bytes(e)),
+                None => rel.to_path_buf(),
+            };
             eprintln!(
                 "rless: warning: /{} left out: an image layer cannot hold a name that starts with .wh.",
                 crate::message::printable(&name.display().to_string())
@@ -442,7 +469,7 @@ mod tests {
             rustix::process::getegid().as_raw(),
         );
         let mut b = tar::Builder::new(Vec::new());
-        append_tree(&mut b, root, owner, true, &BTreeSet::new()).unwrap();
+        append_tree(&mut b, root, owner, TreeKind::FuseUpper, &BTreeSet::new()).unwrap();
         let listed = list(&b.into_inner().unwrap());
         let entry = |n: &str| {
             listed
