@@ -10,18 +10,18 @@
 //! container's own servers (`run --dns`, found by the query's source
 //! address, as docker's embedded server does), else to the host's first
 //! IPv4 resolver; the answer comes back as it is. On an `--internal`
-//! network they get NXDOMAIN. Queries are served one at a time; a
-//! forwarded one waits at most [`UPSTREAM_TIMEOUT`] (each of several
-//! servers its share, at least a second).
+//! network they get NXDOMAIN. Forwarded queries are in flight together
+//! ([`super::forward`]): one loop polls this socket and the upstream ones,
+//! so a name the server owns is answered at once whatever upstream is slow
+//! or dead, and each forwarded query has its own deadline.
 
+use super::forward::InFlight;
+pub use super::forward::Upstream;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-
-/// How long a forwarded query may take.
-pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What every network's DNS server knows, shared with the helper.
 pub type Records = Arc<RwLock<Directory>>;
@@ -69,7 +69,6 @@ impl Directory {
 
 const TYPE_A: u16 = 1;
 const RCODE_NXDOMAIN: u8 = 3;
-const RCODE_SERVFAIL: u8 = 2;
 
 /// A question: the lower-case name without the final dot, its type, and
 /// where the question section ends.
@@ -127,49 +126,10 @@ pub fn answer(query: &[u8], qn: &Question, ip: Option<Ipv4Addr>, rcode: u8) -> V
     r
 }
 
-/// Where a network's DNS server sends the names it does not own: sockets
-/// of the host's namespace (opened before the worker leaves it), and the
-/// host's first IPv4 resolver, for containers without `--dns`.
-pub struct Upstream {
-    v4: Option<UdpSocket>,
-    v6: Option<UdpSocket>,
-    host: Option<SocketAddr>,
-}
-
-impl Upstream {
-    /// Opens the sockets; call in the host's network namespace. The host's
-    /// resolvers are those of /etc/resolv.conf or, for tests only, of the
-    /// file `RLESS_RESOLV_CONF` names (as for `--network slirp`).
-    pub fn open() -> Upstream {
-        let path =
-            std::env::var_os("RLESS_RESOLV_CONF").unwrap_or_else(|| "/etc/resolv.conf".into());
-        let host = std::fs::read_to_string(path)
-            .map(|t| netstack::parse_resolv_conf(&t))
-            .unwrap_or_default()
-            .into_iter()
-            .find(|a| a.is_ipv4());
-        Upstream {
-            v4: UdpSocket::bind("0.0.0.0:0").ok(),
-            v6: UdpSocket::bind("[::]:0").ok(),
-            host,
-        }
-    }
-
-    /// Asks `servers` in turn, each for its share of [`UPSTREAM_TIMEOUT`]
-    /// (at least a second), until one answers; the answer's length in
-    /// `reply`.
-    fn forward(&self, servers: &[SocketAddr], query: &[u8], reply: &mut [u8]) -> Option<usize> {
-        let n = u32::try_from(servers.len()).unwrap_or(u32::MAX).max(1);
-        let share = (UPSTREAM_TIMEOUT / n).max(Duration::from_secs(1));
-        servers.iter().find_map(|server| {
-            let u = if server.is_ipv4() { &self.v4 } else { &self.v6 };
-            ask(u.as_ref()?, *server, query, reply, share)
-        })
-    }
-}
-
 /// Serves `sock` until `stop` is set (checked at least every 500 ms);
-/// `upstream` is `None` on an internal network.
+/// `upstream` is `None` on an internal network. One loop polls the
+/// server's socket and the upstream ones: names it owns are answered at
+/// once, others wait in [`InFlight`] however many are pending.
 pub fn serve(
     network: String,
     sock: UdpSocket,
@@ -177,67 +137,99 @@ pub fn serve(
     records: Records,
     stop: Arc<AtomicBool>,
 ) {
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut buf = vec![0u8; 4096];
-    let mut reply = vec![0u8; 65536];
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    if sock.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut flight = InFlight::default();
+    let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
-        let Ok((n, from)) = sock.recv_from(&mut buf) else {
-            continue;
+        let now = Instant::now();
+        let wait = flight
+            .next_deadline()
+            .map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
+        let timeout = Timespec {
+            tv_sec: 0,
+            tv_nsec: i64::from(wait.subsec_nanos()).max(1_000_000),
         };
-        let query = &buf[..n];
-        let Some(qn) = parse_query(query) else {
-            continue;
-        };
-        let from_ip = match from.ip() {
-            std::net::IpAddr::V4(v4) => v4,
-            std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-        };
-        let (known, servers) = match records.read() {
-            Ok(r) => (
-                r.lookup(&network, from_ip, &qn.name),
-                r.servers(&network, from_ip).map(<[_]>::to_vec),
-            ),
-            Err(_) => (None, None),
-        };
-        let servers = servers
-            .or_else(|| Some(vec![upstream.as_ref()?.host?]))
-            .unwrap_or_default();
-        let out = match (known, qn.qtype, &upstream) {
-            (Some(ip), TYPE_A, _) => answer(query, &qn, Some(ip), 0),
-            (Some(_), _, _) => answer(query, &qn, None, 0),
-            (None, _, Some(up)) if !servers.is_empty() => {
-                match up.forward(&servers, query, &mut reply) {
-                    Some(len) => reply[..len].to_vec(),
-                    None => answer(query, &qn, None, RCODE_SERVFAIL),
-                }
+        let mut fds = vec![PollFd::new(&sock, PollFlags::IN)];
+        fds.extend(
+            upstream
+                .iter()
+                .flat_map(Upstream::sockets)
+                .map(|s| PollFd::new(s, PollFlags::IN)),
+        );
+        let _ = poll(&mut fds, Some(&timeout));
+        drop(fds);
+        if let Some(up) = &upstream {
+            up.receive(&sock, &mut flight, &mut buf);
+        }
+        // A bounded batch, so replies and deadlines get their turn.
+        for _ in 0..64 {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                break;
+            };
+            query(
+                &network,
+                &sock,
+                &records,
+                upstream.as_ref(),
+                &mut flight,
+                &buf[..n],
+                from,
+            );
+        }
+        if let Some(up) = &upstream {
+            let now = Instant::now();
+            for out in flight.expire(now) {
+                up.send(&sock, &mut flight, out, now);
             }
-            (None, _, _) => answer(query, &qn, None, RCODE_NXDOMAIN),
-        };
-        let _ = sock.send_to(&out, from);
+        }
     }
 }
 
-/// Sends `query` to `server` and waits up to `wait` for the reply with the
-/// same id.
-fn ask(
-    u: &UdpSocket,
-    server: SocketAddr,
+/// How long the server's loop sleeps at most.
+const TICK: Duration = Duration::from_millis(500);
+
+/// One query from a client at `from`: answered, or forwarded.
+fn query(
+    network: &str,
+    sock: &UdpSocket,
+    records: &Records,
+    upstream: Option<&Upstream>,
+    flight: &mut InFlight,
     query: &[u8],
-    reply: &mut [u8],
-    wait: Duration,
-) -> Option<usize> {
-    u.send_to(query, server).ok()?;
-    let deadline = Instant::now() + wait;
-    loop {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())?;
-        u.set_read_timeout(Some(left)).ok()?;
-        let (n, from) = u.recv_from(reply).ok()?;
-        if from == server && n >= 2 && reply[..2] == query[..2] {
-            return Some(n);
+    from: SocketAddr,
+) {
+    let Some(qn) = parse_query(query) else {
+        return;
+    };
+    let from_ip = match from.ip() {
+        std::net::IpAddr::V4(v4) => v4,
+        std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    };
+    let (known, servers) = match records.read() {
+        Ok(r) => (
+            r.lookup(network, from_ip, &qn.name),
+            r.servers(network, from_ip).map(<[_]>::to_vec),
+        ),
+        Err(_) => (None, None),
+    };
+    let servers = servers
+        .or_else(|| Some(vec![upstream?.host?]))
+        .unwrap_or_default();
+    let out = match (known, qn.qtype, upstream) {
+        (Some(ip), TYPE_A, _) => answer(query, &qn, Some(ip), 0),
+        (Some(_), _, _) => answer(query, &qn, None, 0),
+        (None, _, Some(up)) if !servers.is_empty() => {
+            let now = Instant::now();
+            let first = flight.begin(from, query, qn.end, servers, now);
+            up.send(sock, flight, first, now);
+            return;
         }
-    }
+        (None, _, _) => answer(query, &qn, None, RCODE_NXDOMAIN),
+    };
+    let _ = sock.send_to(&out, from);
 }
 
 #[cfg(test)]
@@ -299,37 +291,6 @@ mod tests {
         assert_eq!(d.servers("a", ip("10.89.0.3")), Some(&[mine][..]));
         assert_eq!(d.servers("a", ip("10.89.1.3")), None);
         assert_eq!(d.servers("a", ip("10.89.0.9")), None);
-    }
-
-    #[test]
-    fn forward_to_the_first_server_that_answers() {
-        // Loopback only: a server that never answers, then one that does.
-        let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let live = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let servers = [dead.local_addr().unwrap(), live.local_addr().unwrap()];
-        let t = std::thread::spawn(move || {
-            let mut b = [0u8; 512];
-            let (n, from) = live.recv_from(&mut b).unwrap();
-            // A stale reply (another id) first, then the answer.
-            live.send_to(&[0xff, 0xff, 0x81, 0x80], from).unwrap();
-            b[2] |= 0x80;
-            live.send_to(&b[..n], from).unwrap();
-        });
-        let up = Upstream {
-            v4: UdpSocket::bind("127.0.0.1:0").ok(),
-            v6: None,
-            host: None,
-        };
-        let q = query("example.test", TYPE_A);
-        let mut reply = vec![0u8; 512];
-        let n = up.forward(&servers, &q, &mut reply).expect("an answer");
-        assert_eq!(&reply[..2], &q[..2]);
-        assert_eq!(n, q.len());
-        t.join().unwrap();
-        // No IPv6 socket: an IPv6 server is skipped, not an error.
-        assert!(up
-            .forward(&["[::1]:53".parse().unwrap()], &q, &mut reply)
-            .is_none());
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod dns;
+mod forward;
 pub mod helper;
 mod links;
 mod protocol;

@@ -1,0 +1,493 @@
+//! Forwarded DNS queries of one network's DNS server, in flight together.
+//!
+//! Theory of operation: a query the server does not answer itself goes,
+//! with a fresh random transaction id, through one of two sockets of the
+//! host's namespace ([`Upstream`], IPv4 and IPv6) to its first server, and
+//! waits in [`InFlight`], keyed by that id, with its client (address, port
+//! and original id) and a deadline. The server's loop polls those sockets
+//! with its own; a reply is taken when its id is in flight, it comes from a
+//! server that was asked, and its question is the query's; it goes back to
+//! the client with the client's id. A query whose deadline passes (or whose
+//! send fails) goes to the next server, with its share of
+//! [`UPSTREAM_TIMEOUT`] (at least a second); after the last one the client
+//! gets SERVFAIL. At most [`MAX_IN_FLIGHT`] queries wait, at most
+//! [`MAX_PER_CLIENT`] of one client address; beyond that a query gets
+//! SERVFAIL at once, so a flood costs no descriptors and bounded memory,
+//! and one container with a dead server leaves room to the others. The
+//! table is plain data driven by the caller's clock (tested without
+//! sockets); [`Out`] says what to send.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// How long a forwarded query may take, all its servers together.
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+/// Forwarded queries waiting at once, per network.
+pub const MAX_IN_FLIGHT: usize = 256;
+/// Of those, from one client address.
+pub const MAX_PER_CLIENT: usize = 64;
+
+const RCODE_SERVFAIL: u8 = 2;
+
+/// One query in flight.
+struct Pending {
+    client: SocketAddr,
+    /// The client's transaction id.
+    id: [u8; 2],
+    /// The query as sent upstream (with the table's id).
+    query: Vec<u8>,
+    /// Where its question section ends.
+    end: usize,
+    servers: Vec<SocketAddr>,
+    /// The server asked now.
+    at: usize,
+    share: Duration,
+    deadline: Instant,
+}
+
+impl Pending {
+    /// SERVFAIL for the client.
+    fn servfail(&self) -> Out {
+        let mut q = self.query[..self.end].to_vec();
+        q[..2].copy_from_slice(&self.id);
+        let qn = super::dns::Question {
+            name: String::new(),
+            qtype: 0,
+            end: self.end,
+        };
+        Out::Reply {
+            to: self.client,
+            packet: super::dns::answer(&q, &qn, None, RCODE_SERVFAIL),
+        }
+    }
+}
+
+/// What to send next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Out {
+    /// The query in flight `id` ([`InFlight::packet`]) to `server`.
+    Ask { id: u16, server: SocketAddr },
+    /// `packet` to a client.
+    Reply { to: SocketAddr, packet: Vec<u8> },
+}
+
+/// The forwarded queries of one server, by upstream transaction id.
+#[derive(Default)]
+pub struct InFlight {
+    table: HashMap<u16, Pending>,
+}
+
+impl InFlight {
+    /// Queries waiting.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Takes `query` (its question ending at `end`) from `client` for
+    /// `servers` (not empty): asks the first, or SERVFAIL when full.
+    pub fn begin(
+        &mut self,
+        client: SocketAddr,
+        query: &[u8],
+        end: usize,
+        servers: Vec<SocketAddr>,
+        now: Instant,
+    ) -> Out {
+        let mine = self.table.values().filter(|p| p.client == client).count();
+        let n = u32::try_from(servers.len()).unwrap_or(u32::MAX).max(1);
+        let share = (UPSTREAM_TIMEOUT / n).max(Duration::from_secs(1));
+        let mut p = Pending {
+            client,
+            id: [query[0], query[1]],
+            query: query.to_vec(),
+            end,
+            servers,
+            at: 0,
+            share,
+            deadline: now + share,
+        };
+        if self.table.len() >= MAX_IN_FLIGHT || mine >= MAX_PER_CLIENT || p.servers.is_empty() {
+            return p.servfail();
+        }
+        let id = self.fresh_id();
+        p.query[..2].copy_from_slice(&id.to_be_bytes());
+        let server = p.servers[0];
+        self.table.insert(id, p);
+        Out::Ask { id, server }
+    }
+
+    /// A random id not in flight.
+    fn fresh_id(&self) -> u16 {
+        let mut seq = 0u16;
+        loop {
+            let mut b = [0u8; 2];
+            let id = match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+                Ok(2) => u16::from_be_bytes(b),
+                // No getrandom (very old kernels): the clock's low bits.
+                _ => {
+                    let t = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    (t.subsec_nanos() as u16).wrapping_add(seq)
+                }
+            };
+            if !self.table.contains_key(&id) {
+                return id;
+            }
+            seq = seq.wrapping_add(1);
+        }
+    }
+
+    /// The query in flight `id`, as sent upstream.
+    pub fn packet(&self, id: u16) -> Option<&[u8]> {
+        self.table.get(&id).map(|p| p.query.as_slice())
+    }
+
+    /// The query `id` could not be sent, or its server did not answer in
+    /// time: its next server, else SERVFAIL (and it is gone).
+    pub fn next(&mut self, id: u16, now: Instant) -> Option<Out> {
+        let p = self.table.get_mut(&id)?;
+        p.at += 1;
+        if let Some(&server) = p.servers.get(p.at) {
+            p.deadline = now + p.share;
+            return Some(Out::Ask { id, server });
+        }
+        self.table.remove(&id).map(|p| p.servfail())
+    }
+
+    /// Every query whose deadline is past: [`Self::next`] of each.
+    pub fn expire(&mut self, now: Instant) -> Vec<Out> {
+        let late: Vec<u16> = self
+            .table
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        late.into_iter()
+            .filter_map(|id| self.next(id, now))
+            .collect()
+    }
+
+    /// The earliest deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.table.values().map(|p| p.deadline).min()
+    }
+
+    /// A datagram from `from` on an upstream socket: the answer for its
+    /// client when it is the reply to a query in flight (which is then
+    /// done); `None` for anything else.
+    pub fn reply(&mut self, from: SocketAddr, packet: &[u8]) -> Option<Out> {
+        if packet.len() < 12 || packet[2] & 0x80 == 0 {
+            return None;
+        }
+        let id = u16::from_be_bytes([packet[0], packet[1]]);
+        let p = self.table.get(&id)?;
+        let same = packet
+            .get(12..p.end)
+            .is_some_and(|q| q.eq_ignore_ascii_case(&p.query[12..p.end]));
+        if !same || !p.servers[..=p.at.min(p.servers.len() - 1)].contains(&from) {
+            return None;
+        }
+        let p = self.table.remove(&id)?;
+        let mut answer = packet.to_vec();
+        answer[..2].copy_from_slice(&p.id);
+        Some(Out::Reply {
+            to: p.client,
+            packet: answer,
+        })
+    }
+}
+
+/// Where a network's DNS server sends the names it does not own: sockets
+/// of the host's namespace (opened before the worker leaves it), and the
+/// host's first IPv4 resolver, for containers without `--dns`.
+pub struct Upstream {
+    v4: Option<UdpSocket>,
+    v6: Option<UdpSocket>,
+    pub host: Option<SocketAddr>,
+}
+
+impl Upstream {
+    /// Opens the sockets; call in the host's network namespace. The host's
+    /// resolvers are those of /etc/resolv.conf or, for tests only, of the
+    /// file `RLESS_RESOLV_CONF` names (as for `--network slirp`).
+    pub fn open() -> Upstream {
+        let path =
+            std::env::var_os("RLESS_RESOLV_CONF").unwrap_or_else(|| "/etc/resolv.conf".into());
+        let host = std::fs::read_to_string(path)
+            .map(|t| netstack::parse_resolv_conf(&t))
+            .unwrap_or_default()
+            .into_iter()
+            .find(|a| a.is_ipv4());
+        Upstream::with(
+            UdpSocket::bind("0.0.0.0:0").ok(),
+            UdpSocket::bind("[::]:0").ok(),
+            host,
+        )
+    }
+
+    /// Upstream on the given sockets (made non-blocking).
+    pub fn with(v4: Option<UdpSocket>, v6: Option<UdpSocket>, host: Option<SocketAddr>) -> Self {
+        let nb = |s: Option<UdpSocket>| s.filter(|s| s.set_nonblocking(true).is_ok());
+        Upstream {
+            v4: nb(v4),
+            v6: nb(v6),
+            host,
+        }
+    }
+
+    /// The sockets, to poll.
+    pub fn sockets(&self) -> impl Iterator<Item = &UdpSocket> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+
+    /// Sends `first` and what follows from it: a query that cannot be
+    /// sent (no socket of its family, an error) goes to its next server.
+    /// Replies go out on `server`, the network's DNS socket.
+    pub fn send(&self, server: &UdpSocket, flight: &mut InFlight, first: Out, now: Instant) {
+        let mut todo = vec![first];
+        while let Some(out) = todo.pop() {
+            match out {
+                Out::Reply { to, packet } => {
+                    let _ = server.send_to(&packet, to);
+                }
+                Out::Ask { id, server: up } => {
+                    let sock = match up.ip() {
+                        IpAddr::V4(_) => self.v4.as_ref(),
+                        IpAddr::V6(_) => self.v6.as_ref(),
+                    };
+                    let sent = sock.zip(flight.packet(id)).map(|(s, q)| s.send_to(q, up));
+                    if !matches!(sent, Some(Ok(_))) {
+                        todo.extend(flight.next(id, now));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes every datagram waiting on the upstream sockets.
+    pub fn receive(&self, server: &UdpSocket, flight: &mut InFlight, buf: &mut [u8]) {
+        for s in self.sockets() {
+            while let Ok((n, from)) = s.recv_from(buf) {
+                if let Some(out) = flight.reply(from, &buf[..n]) {
+                    self.send(server, flight, out, Instant::now());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(id: u16, name: &str) -> (Vec<u8>, usize) {
+        let mut q = id.to_be_bytes().to_vec();
+        q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for l in name.split('.') {
+            q.push(l.len() as u8);
+            q.extend_from_slice(l.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let end = q.len();
+        (q, end)
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn ask(o: Out) -> (u16, SocketAddr) {
+        match o {
+            Out::Ask { id, server } => (id, server),
+            o => panic!("not a question upstream: {o:?}"),
+        }
+    }
+
+    fn rcode(o: &Out) -> (SocketAddr, u16, u8) {
+        match o {
+            Out::Reply { to, packet } => (
+                *to,
+                u16::from_be_bytes([packet[0], packet[1]]),
+                packet[3] & 0x0f,
+            ),
+            o => panic!("not a reply: {o:?}"),
+        }
+    }
+
+    #[test]
+    fn reply_goes_back_to_its_client_with_its_id() {
+        let mut f = InFlight::default();
+        let t0 = Instant::now();
+        let (c1, c2) = (addr("10.89.0.2:4000"), addr("10.89.0.3:4000"));
+        let up = addr("192.0.2.53:53");
+        let (q1, end) = query(7, "a.test");
+        let (q2, _) = query(7, "b.test");
+        let (id1, s1) = ask(f.begin(c1, &q1, end, vec![up], t0));
+        let (id2, _) = ask(f.begin(c2, &q2, end, vec![up], t0));
+        assert_eq!(s1, up);
+        assert_ne!(
+            id1, id2,
+            "two clients' equal ids get distinct ones upstream"
+        );
+        assert_eq!(&f.packet(id1).unwrap()[..2], &id1.to_be_bytes());
+        let mut r = f.packet(id2).unwrap().to_vec();
+        r[2] |= 0x80;
+        r[3] = 0x80;
+        // Not from a server asked, not a response, another question: ignored.
+        assert_eq!(f.reply(addr("192.0.2.54:53"), &r), None);
+        assert_eq!(f.reply(up, &f.packet(id2).unwrap().to_vec()), None);
+        let mut wrong = f.packet(id1).unwrap().to_vec();
+        wrong[2] |= 0x80;
+        wrong[..2].copy_from_slice(&id2.to_be_bytes());
+        assert_eq!(f.reply(up, &wrong), None);
+        assert_eq!(f.reply(up, &r[..5]), None);
+        // The answer, in upper case (0x20 mixing), to c2 with its id 7.
+        r[13..19].make_ascii_uppercase();
+        match f.reply(up, &r) {
+            Some(Out::Reply { to, packet }) => {
+                assert_eq!(to, c2);
+                assert_eq!(&packet[..2], &[0, 7]);
+                assert_eq!(&packet[2..], &r[2..]);
+            }
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(f.len(), 1);
+        // Once answered, a duplicate is nothing.
+        assert_eq!(f.reply(up, &r), None);
+    }
+
+    #[test]
+    fn deadline_moves_to_the_next_server_then_servfail() {
+        let mut f = InFlight::default();
+        let t0 = Instant::now();
+        let c = addr("10.89.0.2:4000");
+        let servers = vec![addr("127.0.0.1:53"), addr("[::1]:53"), addr("127.0.0.2:53")];
+        let (q, end) = query(0x1234, "x.test");
+        let (id, s) = ask(f.begin(c, &q, end, servers.clone(), t0));
+        assert_eq!(s, servers[0]);
+        // Three servers: a second each.
+        assert_eq!(f.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        assert!(f.expire(t0 + Duration::from_millis(999)).is_empty());
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            f.expire(t1),
+            vec![Out::Ask {
+                id,
+                server: servers[1]
+            }]
+        );
+        assert_eq!(f.next_deadline(), Some(t1 + Duration::from_secs(1)));
+        // A late answer from the first server still counts...
+        let mut r = f.packet(id).unwrap().to_vec();
+        r[2] |= 0x80;
+        assert!(f.reply(servers[0], &r).is_some());
+        // ...and a send that fails moves on at once.
+        let (id, _) = ask(f.begin(c, &q, end, servers.clone(), t0));
+        assert_eq!(
+            f.next(id, t0),
+            Some(Out::Ask {
+                id,
+                server: servers[1]
+            })
+        );
+        assert_eq!(
+            f.next(id, t0),
+            Some(Out::Ask {
+                id,
+                server: servers[2]
+            })
+        );
+        // The third did not answer by its deadline: SERVFAIL, its id 0x1234.
+        let t2 = t0 + Duration::from_secs(1);
+        let out = f.expire(t2);
+        assert_eq!(out.len(), 1);
+        assert_eq!(rcode(&out[0]), (c, 0x1234, RCODE_SERVFAIL));
+        assert_eq!(f.len(), 0);
+        assert_eq!(f.next_deadline(), None);
+        // One server: all of UPSTREAM_TIMEOUT.
+        let (_, _) = ask(f.begin(c, &q, end, vec![servers[0]], t0));
+        assert_eq!(f.next_deadline(), Some(t0 + UPSTREAM_TIMEOUT));
+    }
+
+    #[test]
+    fn bounded_per_client_and_in_all() {
+        let mut f = InFlight::default();
+        let t0 = Instant::now();
+        let up = vec![addr("192.0.2.53:53")];
+        let (q, end) = query(9, "flood.test");
+        let one = addr("10.89.0.2:4000");
+        for _ in 0..MAX_PER_CLIENT {
+            ask(f.begin(one, &q, end, up.clone(), t0));
+        }
+        assert_eq!(
+            rcode(&f.begin(one, &q, end, up.clone(), t0)),
+            (one, 9, RCODE_SERVFAIL)
+        );
+        // Another client still gets through, until the table is full.
+        let mut n = 0u16;
+        while f.len() < MAX_IN_FLIGHT {
+            n += 1;
+            let c = SocketAddr::new(one.ip(), 4000 + n);
+            ask(f.begin(c, &q, end, up.clone(), t0));
+        }
+        let c = addr("10.89.0.9:53000");
+        assert_eq!(
+            rcode(&f.begin(c, &q, end, up.clone(), t0)),
+            (c, 9, RCODE_SERVFAIL)
+        );
+        // Expiry frees the room.
+        assert_eq!(f.expire(t0 + UPSTREAM_TIMEOUT).len(), MAX_IN_FLIGHT);
+        assert_eq!(f.len(), 0);
+        ask(f.begin(c, &q, end, up, t0));
+        // No server at all: SERVFAIL.
+        assert_eq!(
+            rcode(&f.begin(c, &q, end, vec![], t0)),
+            (c, 9, RCODE_SERVFAIL)
+        );
+    }
+
+    #[test]
+    fn send_falls_back_over_real_sockets() {
+        // Loopback only: a server that never answers, one of a family
+        // without a socket (skipped), then one that does.
+        let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let live = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let up = Upstream::with(UdpSocket::bind("127.0.0.1:0").ok(), None, None);
+        let mut f = InFlight::default();
+        let servers = vec![
+            dead.local_addr().unwrap(),
+            addr("[::1]:53"),
+            live.local_addr().unwrap(),
+        ];
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (q, end) = query(0x4242, "example.test");
+        let t0 = Instant::now();
+        let first = f.begin(client.local_addr().unwrap(), &q, end, servers, t0);
+        up.send(&server, &mut f, first, t0);
+        let mut b = [0u8; 512];
+        let (n, _) = dead.recv_from(&mut b).unwrap();
+        assert_eq!(&b[12..n], &q[12..]);
+        for o in f.expire(t0 + Duration::from_secs(1)) {
+            up.send(&server, &mut f, o, t0);
+        }
+        let (n, from) = live.recv_from(&mut b).unwrap();
+        // A stale reply (another id) first, then the answer.
+        live.send_to(&[0xff, 0xff, 0x81, 0x80], from).unwrap();
+        b[2] |= 0x80;
+        live.send_to(&b[..n], from).unwrap();
+        let mut buf = vec![0u8; 65536];
+        for _ in 0..5000 {
+            up.receive(&server, &mut f, &mut buf);
+            if f.len() == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (n, _) = client.recv_from(&mut b).unwrap();
+        assert_eq!(&b[..2], &[0x42, 0x42]);
+        assert_eq!(&b[12..n], &q[12..]);
+    }
+}
