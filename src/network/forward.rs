@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 /// Forwarded queries waiting at once, per network.
 pub const MAX_IN_FLIGHT: usize = 256;
-/// Of those, from one client address.
+/// Of those, from one client address (whatever its ports).
 pub const MAX_PER_CLIENT: usize = 64;
 
 const RCODE_SERVFAIL: u8 = 2;
@@ -94,7 +94,11 @@ impl InFlight {
         servers: Vec<SocketAddr>,
         now: Instant,
     ) -> Out {
-        let mine = self.table.values().filter(|p| p.client == client).count();
+        let mine = self
+            .table
+            .values()
+            .filter(|p| p.client.ip() == client.ip())
+            .count();
         let n = u32::try_from(servers.len()).unwrap_or(u32::MAX).max(1);
         let share = (UPSTREAM_TIMEOUT / n).max(Duration::from_secs(1));
         let mut p = Pending {
@@ -425,11 +429,17 @@ mod tests {
             rcode(&f.begin(one, &q, end, up.clone(), t0)),
             (one, 9, RCODE_SERVFAIL)
         );
-        // Another client still gets through, until the table is full.
-        let mut n = 0u16;
+        // Not from another port either.
+        let port = addr("10.89.0.2:4001");
+        assert_eq!(
+            rcode(&f.begin(port, &q, end, up.clone(), t0)).2,
+            RCODE_SERVFAIL
+        );
+        // Other clients still get through, until the table is full.
+        let mut n = 0u8;
         while f.len() < MAX_IN_FLIGHT {
             n += 1;
-            let c = SocketAddr::new(one.ip(), 4000 + n);
+            let c = SocketAddr::new([10, 89, 1, n / 32].into(), 4000);
             ask(f.begin(c, &q, end, up.clone(), t0));
         }
         let c = addr("10.89.0.9:53000");

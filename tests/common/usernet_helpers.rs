@@ -107,6 +107,24 @@ fn udp_in_netns<T: Send + 'static>(
     Some(t)
 }
 
+/// A UDP socket (any port) inside the network namespace of `pid`, with a
+/// 20 s read timeout.
+pub fn udp_socket_in(pid: i32) -> Option<UdpSocket> {
+    if !is_root() {
+        skip("entering a container's network namespace needs the tests to run as root");
+        return None;
+    }
+    let ns = fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let s = std::thread::spawn(move || {
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        UdpSocket::bind("0.0.0.0:0").unwrap()
+    })
+    .join()
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    Some(s)
+}
+
 /// Opens a UDP socket on port 53 inside the network namespace of `pid`
 /// and returns what it receives within 20 s.
 pub fn udp_receiver(pid: i32) -> Option<std::thread::JoinHandle<Vec<u8>>> {
@@ -143,6 +161,15 @@ pub struct Responder {
 
 impl Responder {
     pub fn start(addr: std::net::Ipv4Addr, answer: std::net::Ipv4Addr) -> Responder {
+        Responder::serve(addr, Some(answer))
+    }
+
+    /// A "black hole": it keeps the names it is asked and never answers.
+    pub fn black_hole(addr: std::net::Ipv4Addr) -> Responder {
+        Responder::serve(addr, None)
+    }
+
+    fn serve(addr: std::net::Ipv4Addr, answer: Option<std::net::Ipv4Addr>) -> Responder {
         let s = UdpSocket::bind((addr, 53)).expect("bind port 53");
         s.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
@@ -156,6 +183,10 @@ impl Responder {
                     continue;
                 };
                 let Some((name, end)) = question(&buf[..n]) else {
+                    continue;
+                };
+                let Some(answer) = answer else {
+                    log.lock().unwrap().push(name);
                     continue;
                 };
                 let mut r = buf[..end].to_vec();
@@ -184,6 +215,15 @@ impl Responder {
     pub fn asked(&self) -> Vec<String> {
         self.asked.lock().unwrap().clone()
     }
+
+    /// Waits (bounded) until `n` names have been asked; whether they were.
+    pub fn wait_asked(&self, n: usize) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.asked().len() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.asked().len() >= n
+    }
 }
 
 impl Drop for Responder {
@@ -209,4 +249,31 @@ fn question(q: &[u8]) -> Option<(String, usize)> {
         i += len;
     }
     (q.len() >= i + 4).then(|| (labels.join("."), i + 4))
+}
+
+/// A query for the A record of `name`, with transaction id `id`.
+pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for l in name.split('.').filter(|l| !l.is_empty()) {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// The next reply on `s` (a panic after its read timeout): its id, its
+/// rcode and the address of its answer, if it has one.
+pub fn dns_reply(s: &UdpSocket) -> (u16, u8, Option<std::net::Ipv4Addr>) {
+    let mut b = [0u8; 1024];
+    let n = s.recv(&mut b).expect("a DNS reply");
+    assert!(
+        n >= 12 && b[2] & 0x80 != 0,
+        "not a DNS reply: {:?}",
+        &b[..n]
+    );
+    let ancount = u16::from_be_bytes([b[6], b[7]]);
+    let ip = (ancount > 0 && n >= 16).then(|| [b[n - 4], b[n - 3], b[n - 2], b[n - 1]].into());
+    (u16::from_be_bytes([b[0], b[1]]), b[3] & 0x0f, ip)
 }
