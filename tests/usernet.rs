@@ -1,8 +1,9 @@
 //! User-defined networks (issue 9), commands and lifetimes: `rless network
 //! …` and bad input, `rm` refused while attached, a killed helper recovered
 //! and twenty containers leaking nothing, as the unprivileged users, subuid
-//! and single-id mode. Traffic is in `usernet_traffic.rs`. Bad input gets
-//! one `rless:` line, exit 125 and nothing half-made.
+//! and single-id mode. Traffic is in `usernet_traffic.rs`, DNS in
+//! `usernet_dns.rs`. Bad input gets one `rless:` line, exit 125 and
+//! nothing half-made.
 //! Shared helpers and constants are in `common::usernet_helpers`.
 
 mod common;

@@ -341,7 +341,8 @@ mod tests {
         r[3] = 0x80;
         // Not from a server asked, not a response, another question: ignored.
         assert_eq!(f.reply(addr("192.0.2.54:53"), &r), None);
-        assert_eq!(f.reply(up, &f.packet(id2).unwrap().to_vec()), None);
+        let asked = f.packet(id2).unwrap().to_vec();
+        assert_eq!(f.reply(up, &asked), None);
         let mut wrong = f.packet(id1).unwrap().to_vec();
         wrong[2] |= 0x80;
         wrong[..2].copy_from_slice(&id2.to_be_bytes());
