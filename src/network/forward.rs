@@ -12,10 +12,11 @@
 //! [`UPSTREAM_TIMEOUT`] (at least a second); after the last one the client
 //! gets SERVFAIL. At most [`MAX_IN_FLIGHT`] queries wait, at most
 //! [`MAX_PER_CLIENT`] of one client address; beyond that a query gets
-//! SERVFAIL at once, so a flood costs no descriptors and bounded memory,
-//! and one container with a dead server leaves room to the others. The
-//! table is plain data driven by the caller's clock (tested without
-//! sockets); [`Out`] says what to send.
+//! SERVFAIL at once (as does a query longer than [`MAX_QUERY`]), so a
+//! flood costs no descriptors and bounded memory, and one container with a
+//! dead server leaves room to the others. The table is plain data driven
+//! by the caller's clock; [`Out`] says what to send, [`Upstream::send`]
+//! sends it.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -27,6 +28,9 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 pub const MAX_IN_FLIGHT: usize = 256;
 /// Of those, from one client address (whatever its ports).
 pub const MAX_PER_CLIENT: usize = 64;
+/// The longest query forwarded (EDNS's usual buffer size), so the table
+/// holds at most a megabyte.
+pub const MAX_QUERY: usize = 4096;
 
 const RCODE_SERVFAIL: u8 = 2;
 
@@ -111,7 +115,11 @@ impl InFlight {
             share,
             deadline: now + share,
         };
-        if self.table.len() >= MAX_IN_FLIGHT || mine >= MAX_PER_CLIENT || p.servers.is_empty() {
+        if self.table.len() >= MAX_IN_FLIGHT
+            || mine >= MAX_PER_CLIENT
+            || p.servers.is_empty()
+            || query.len() > MAX_QUERY
+        {
             return p.servfail();
         }
         let id = self.fresh_id();
@@ -451,7 +459,7 @@ mod tests {
         // Expiry frees the room.
         assert_eq!(f.expire(t0 + UPSTREAM_TIMEOUT).len(), MAX_IN_FLIGHT);
         assert_eq!(f.len(), 0);
-        ask(f.begin(c, &q, end, up, t0));
+        ask(f.begin(c, &q, end, up.clone(), t0));
         // No server at all: SERVFAIL.
         assert_eq!(
             rcode(&f.begin(c, &q, end, vec![], t0)),
