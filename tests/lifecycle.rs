@@ -395,12 +395,17 @@ fn lifecycle_inspect_ps_filters() {
             pid > 0 && pid_alive(pid),
             "State.Pid must be the live init: {st}"
         );
+        // The init hides the host's command line; its parent, the
+        // monitor, has this store's.
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert_eq!(cmdline, b"rless-init\0", "State.Pid {pid} must be an init");
+        let init = common::checks::host_processes()
+            .into_iter()
+            .find(|p| i64::from(p.pid) == pid);
         assert!(
-            String::from_utf8_lossy(&cmdline).contains(&ctx.root.to_string_lossy().to_string())
+            init.is_some_and(|p| p.args.contains(&ctx.root.to_string_lossy().to_string()))
                 || !common::is_root(),
-            "State.Pid {pid} must be this container's init (an rless process of this store): {:?}",
-            String::from_utf8_lossy(&cmdline)
+            "State.Pid {pid} must be this container's init (a child of a monitor of this store)"
         );
         assert!(state_of(&st)["StartedAt"].is_string(), "{st}");
         assert_eq!(st["Config"]["Cmd"][0], "sh", "{st}");

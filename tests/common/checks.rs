@@ -74,11 +74,14 @@ pub fn host_processes() -> Vec<HostProc> {
         let Ok(cmdline) = fs::read(e.path().join("cmdline")) else {
             continue;
         };
-        let args = cmdline
+        let mut args: Vec<String> = cmdline
             .split(|b| *b == 0)
             .filter(|a| !a.is_empty())
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
+        if args == ["rless-init"] {
+            args = init_args(pid);
+        }
         out.push(HostProc {
             pid,
             uid: md.uid(),
@@ -86,6 +89,56 @@ pub fn host_processes() -> Vec<HostProc> {
         });
     }
     out
+}
+
+/// A container's init names itself `rless-init`, hiding the command line
+/// it was cloned with (the monitor's). Tests find a store's processes by
+/// that command line, so it is given back: the parent's (the monitor's),
+/// or for an init whose monitor is gone, `rless-init --root STORE`, with
+/// the store found from the init's mounts (its `/etc/hosts` is a bind
+/// mount of `STORE/containers/ID/hosts`).
+fn init_args(pid: i32) -> Vec<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ppid = stat
+        .rsplit_once(") ")
+        .and_then(|(_, r)| r.split(' ').nth(1))
+        .and_then(|p| p.parse::<i32>().ok());
+    if let Some(parent) = ppid.and_then(|p| fs::read(format!("/proc/{p}/cmdline")).ok()) {
+        let args: Vec<String> = parent
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "--root") {
+            return args;
+        }
+    }
+    let mut args = vec!["rless-init".to_string()];
+    let mounts = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    let host = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (Some(dev), Some(root), Some(target)) = (f.get(2), f.get(3), f.get(4)) else {
+            continue;
+        };
+        let Some((in_fs, _)) = root.rsplit_once("/containers/") else {
+            continue;
+        };
+        if *target != "/etc/hosts" {
+            continue;
+        }
+        // The root of that filesystem as the host mounts it.
+        let base = host.lines().find_map(|h| {
+            let g: Vec<&str> = h.split(' ').collect();
+            (g.get(2) == Some(dev) && g.get(3) == Some(&"/")).then(|| g[4].to_string())
+        });
+        if let Some(base) = base {
+            let store = format!("{}{in_fs}", base.trim_end_matches('/'));
+            args.extend(["--root".to_string(), store]);
+        }
+        break;
+    }
+    args
 }
 
 /// Mount lines of this (the host's) mount namespace that mention `dir`.
