@@ -7,6 +7,9 @@
 //! setuid bits, and setting user xattrs may need the owner's write
 //! permission), then renames it to its path in the upper layer, so that a
 //! crash never leaves a half-copied file visible. Parents are copied first.
+//! A copy-up is no change of the directory it lands in: the upper parent
+//! gets back the times it had (as on kernel overlayfs), so a copied-up
+//! directory keeps its lower times until the container changes its entries.
 //! File data is copied extent by extent (`SEEK_DATA`/`SEEK_HOLE`) with
 //! `copy_file_range`, so holes stay holes and filesystems that can share
 //! extents do; a plain `pread`/`pwrite` loop is the fallback. The upper copy's
@@ -162,6 +165,36 @@ impl Overlay {
         }
     }
 
+    /// Runs `f`, which adds the copy-up of `path` to its parent directory in
+    /// the upper layer, and gives that directory back the times it had:
+    /// a copy-up is no change of the directory (kernel overlayfs keeps them
+    /// too), so a copied-up parent keeps its lower times until the
+    /// container really changes it. Best effort: a parent that cannot be
+    /// read or set keeps the times `f` gave it.
+    pub(crate) fn keeping_parent_times<T>(&self, path: &[u8], f: impl FnOnce() -> R<T>) -> R<T> {
+        let parent = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => &path[..i],
+            None => b".",
+        };
+        let before = self.statat(UPPER, parent).ok();
+        let r = f()?;
+        if let Some(st) = before {
+            let set = rustix::fs::utimensat(
+                &self.layers[0].fd,
+                os(parent),
+                &timestamps(&st),
+                AtFlags::SYMLINK_NOFOLLOW,
+            );
+            if let Err(e) = set {
+                log::debug!(
+                    "copy-up: times of {} not kept: {e}",
+                    String::from_utf8_lossy(parent)
+                );
+            }
+        }
+        Ok(r)
+    }
+
     /// Copies the object at `path` of lower layer `from` to the same path in
     /// the upper layer, whose parent directory must exist. Without data if
     /// `skip_data`. Returns the stat of the copy.
@@ -251,14 +284,19 @@ impl Overlay {
         // copy); only over a whiteout.
         let upper = &self.layers[0].fd;
         let moved = made.and_then(|()| {
-            let into =
-                |flags| rustix::fs::renameat_with(&self.work, tmp.as_str(), upper, os(path), flags);
-            match into(RenameFlags::NOREPLACE) {
-                Err(Errno::EXIST) if self.statat(UPPER, path).is_ok_and(|t| is_whiteout(&t)) => {
-                    into(RenameFlags::empty())
+            self.keeping_parent_times(path, || {
+                let into = |flags| {
+                    rustix::fs::renameat_with(&self.work, tmp.as_str(), upper, os(path), flags)
+                };
+                match into(RenameFlags::NOREPLACE) {
+                    Err(Errno::EXIST)
+                        if self.statat(UPPER, path).is_ok_and(|t| is_whiteout(&t)) =>
+                    {
+                        into(RenameFlags::empty())
+                    }
+                    r => r,
                 }
-                r => r,
-            }
+            })
         });
         let moved = match moved {
             Err(Errno::EXIST) => {
@@ -572,13 +610,15 @@ impl Overlay {
             }
             let key = (self.layers[f.layers[0] as usize].dev, f.st.st_ino);
             if let Some((_, _, w)) = links.0.get_mut(&key) {
-                rustix::fs::linkat(
-                    &self.layers[0].fd,
-                    os(&w.copy),
-                    &self.layers[0].fd,
-                    os(&cp),
-                    AtFlags::empty(),
-                )?;
+                self.keeping_parent_times(&cp, || {
+                    rustix::fs::linkat(
+                        &self.layers[0].fd,
+                        os(&w.copy),
+                        &self.layers[0].fd,
+                        os(&cp),
+                        AtFlags::empty(),
+                    )
+                })?;
                 w.done.insert(cp);
                 continue;
             }

@@ -235,8 +235,11 @@ impl Overlay {
     /// sharing the copy, only a remount would split them.
     fn link_to_copy(&self, copy: &[u8], to: &[u8], ready: R<()>) {
         let upper = &self.layers[0].fd;
-        let linked = ready
-            .and_then(|()| rustix::fs::linkat(upper, os(copy), upper, os(to), AtFlags::empty()));
+        let linked = ready.and_then(|()| {
+            self.keeping_parent_times(to, || {
+                rustix::fs::linkat(upper, os(copy), upper, os(to), AtFlags::empty())
+            })
+        });
         match linked {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => log::warn!(

@@ -159,6 +159,75 @@ fn times_across_copy_up() {
     }
 }
 
+/// A copy-up is no change of the directories it passes through: they keep
+/// their lower times, in the mount and in the upper layer; creating and
+/// removing entries still changes them.
+#[test]
+fn parent_times_across_copy_up() {
+    const T: &str = "parent_times_across_copy_up";
+    if !with_caps(T) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let l = lower(tmp.path(), "lower");
+    fs::create_dir_all(l.join("d/e")).unwrap();
+    fs::create_dir_all(l.join("d/h")).unwrap();
+    for n in ["d/e/f", "d/e/g", "d/l1"] {
+        fs::write(l.join(n), n).unwrap();
+    }
+    fs::hard_link(l.join("d/l1"), l.join("d/e/l2")).unwrap();
+    for n in ["d/e/f", "d/e/g", "d/l1", "d/e", "d/h", "d"] {
+        set_times(&l.join(n), LOWER_MTIME, LOWER_MTIME).unwrap();
+    }
+    let lower_m = mtime(&l.join("d"));
+    let scenario = |m: &Path| {
+        let same = |p: &str| (mtime(&m.join(p)) == lower_m).to_string();
+        let mut log = vec![format!(
+            "chmod d/e/f {}",
+            res(fs::set_permissions(
+                m.join("d/e/f"),
+                fs::Permissions::from_mode(0o600)
+            ))
+        )];
+        log.push(format!("kept: d {} d/e {}", same("d"), same("d/e")));
+        log.push(format!(
+            "write d/l1 {}",
+            res(fs::write(m.join("d/l1"), "x"))
+        ));
+        log.push(format!("kept: d {} d/e {}", same("d"), same("d/e")));
+        log.push(format!(
+            "touch d/h/new {}",
+            res(fs::write(m.join("d/h/new"), ""))
+        ));
+        log.push(format!(
+            "rm d/e/g {}",
+            res(fs::remove_file(m.join("d/e/g")))
+        ));
+        log.push(format!(
+            "kept: d {} d/e {} d/h {}",
+            same("d"),
+            same("d/e"),
+            same("d/h")
+        ));
+        log
+    };
+    let Some(run) = differential(
+        T,
+        tmp.path(),
+        std::slice::from_ref(&l),
+        &[("fuse", opts(false))],
+        scenario,
+    ) else {
+        return;
+    };
+    run.has("kept: d true d/e true");
+    run.has("kept: d true d/e false d/h false");
+    for d in std::iter::once(&run.kernel).chain(&run.fuse) {
+        assert_eq!(mtime(&d.upper.join("d")), lower_m, "{}", d.upper.display());
+        assert_ne!(mtime(&d.upper.join("d/e")), lower_m);
+    }
+}
+
 // ------------------------------------------------------ 2. st_ino
 
 #[test]
