@@ -111,6 +111,8 @@ fn auto_picks_fuse_overlay_where_the_kernel_refuses() {
             );
             assert!(!out.stdout.contains(".wh."), "{out}");
             inner.ok(&["rm", "onfuse"]);
+            // Layers in the marker form: `diff` reads them as the union does.
+            diff_over_layers(&inner, "fuse-overlay");
             // Forcing the kernel here is a clear error, and leaves nothing.
             let before = inner.snapshot();
             let out = inner.fail(&["run", "--rm", "--storage-driver", "overlay", IMG, "true"]);
@@ -519,5 +521,85 @@ fn wh_names_are_files_on_both_drivers() {
             assert!(!out.stdout.contains(".wh."), "{d}: {out}");
             ctx.ok(&["rm", &name]);
         }
+    });
+}
+
+/// On `ctx`'s store with `driver`: an image of two layers (the second
+/// deletes /data/gone and replaces /data/sub by a directory holding `new`
+/// and `deep/f`), and a container of it that makes /data/gone again and
+/// replaces /data/sub once more. `diff` tells what the union shows: the
+/// file the image deleted is added, the image's entries the replaced
+/// directory hides are deleted (not what is under them), and a name that
+/// only a layer below the image's own replacement held is added.
+fn diff_over_layers(ctx: &Ctx, driver: &str) {
+    let (base, img, ctr) = (
+        format!("dl-{driver}"),
+        format!("dl-img-{driver}"),
+        format!("dl-c-{driver}"),
+    );
+    ctx.ok(&[
+        "run",
+        "--name",
+        &base,
+        "--storage-driver",
+        driver,
+        IMG,
+        "sh",
+        "-c",
+        "rm /data/gone && rm -r /data/sub && busybox mkdir -p /data/sub/deep && \
+         echo > /data/sub/new && echo > /data/sub/deep/f",
+    ]);
+    ctx.ok(&["commit", &base, &img]);
+    ctx.ok(&[
+        "run",
+        "--name",
+        &ctr,
+        "--storage-driver",
+        driver,
+        &img,
+        "sh",
+        "-c",
+        "echo back > /data/gone && rm -r /data/sub && busybox mkdir /data/sub && \
+         echo > /data/sub/file && echo > /data/sub/x",
+    ]);
+    let diff = ctx.ok(&["diff", &ctr]);
+    let got: Vec<&str> = diff
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" /data"))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "C /data",
+            "A /data/gone",
+            "C /data/sub",
+            "D /data/sub/deep",
+            "A /data/sub/file",
+            "D /data/sub/new",
+            "A /data/sub/x"
+        ],
+        "{driver}: {diff}"
+    );
+    for c in [&ctr, &base] {
+        ctx.ok(&["rm", c]);
+    }
+}
+
+/// `diff` over a layered image on both drivers (see [`diff_over_layers`]).
+#[test]
+fn diff_reads_the_image_as_the_union_does() {
+    for_each_user("diff_reads_the_image_as_the_union_does", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        let info = ctx.ok(&["info", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+        if v["Storage"]["Driver"] == "overlay" {
+            diff_over_layers(ctx, "overlay");
+        } else {
+            eprintln!("kernel overlayfs is not usable here ({info}): fuse-overlay only");
+        }
+        diff_over_layers(ctx, "fuse-overlay");
     });
 }

@@ -2,14 +2,24 @@
 //! `A` added, `C` changed (exists in the image), `D` deleted (whiteout).
 //! The mount points rless made itself are not changes
 //! ([`rless::container::mountpoints`]).
+//!
+//! "Exists in the image" is decided as the union shows the image: the
+//! layers are looked at topmost first, and a whiteout or an opaque
+//! directory in a layer hides what is below it. Both forms of the layout
+//! are read in every layer ([`fuse_overlay::layout`]), as fuse-overlay
+//! does. A directory the container removed and made again is opaque in the
+//! writable layer: each image entry it hides is listed as `D` (not what is
+//! under it), and so are those under its subdirectories, which no longer
+//! merge with the image either.
 
 use super::Ctx;
 use anyhow::Result;
 use rless::container;
 use rless::image::store::LockMode;
 use rless::runtime::rootfs::RootFs;
-use std::collections::BTreeSet;
-use std::ffi::OsStr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -39,11 +49,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Kernel overlayfs stores a `.wh.` name of the container's as it is;
     // fuse-overlay escapes it, and may write `.wh.` marker whiteouts.
     let kernel = container::read_state(&dir).driver.as_deref() == Some("overlay");
+    let image = Image { layers: &lower };
     let mut out = Vec::new();
     walk(
         &upper,
         (Path::new("/"), Path::new("/")),
-        (&lower, &hide, kernel),
+        &Dir {
+            image: image.root(),
+            opaque: false,
+        },
+        (&image, &hide, kernel),
         &mut out,
     )?;
     for line in out {
@@ -52,69 +67,233 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn in_lower(lower: &[PathBuf], rel: &Path) -> bool {
-    let rel = rel.strip_prefix("/").unwrap_or(rel);
-    lower.iter().any(|l| l.join(rel).symlink_metadata().is_ok())
+/// The image's layers (topmost first), read as the union reads them.
+struct Image<'a> {
+    layers: &'a [PathBuf],
 }
 
-/// Lists the changes under `stored` (a path in the upper layer), shown as
-/// `shown`: the two differ where fuse-overlay stored a name that starts
-/// with `.wh.` escaped (`fuse_overlay::layout::escape`). What is in `hide`
-/// (stored paths relative to the layer) is left out.
+/// What `Image::lookup` found.
+enum Found {
+    Missing,
+    NonDir,
+    /// A directory, merged from these layers.
+    Dir(Vec<usize>),
+}
+
+/// Whether `p` carries the opaque xattr.
+fn opaque_xattr(p: &Path) -> bool {
+    let mut v = [0u8; 4];
+    matches!(rustix::fs::lgetxattr(p, fuse_overlay::layout::OPAQUE_XATTR, &mut v),
+        Ok(n) if v[..n] == *fuse_overlay::layout::OPAQUE_VALUE)
+}
+
+/// Whether the directory `p` of a layer is opaque, in either form.
+fn layer_opaque(p: &Path) -> bool {
+    opaque_xattr(p)
+        || p.join(fuse_overlay::layout::OPAQUE_MARKER)
+            .symlink_metadata()
+            .is_ok()
+}
+
+fn is_whiteout(m: &std::fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+/// A marker name (whiteout or opaque marker), not a name of the tree.
+fn is_marker(name: &[u8]) -> bool {
+    name.starts_with(fuse_overlay::layout::WHITEOUT_PREFIX.as_bytes())
+        && fuse_overlay::layout::unescape(name).is_none()
+}
+
+impl Image<'_> {
+    /// The layers the image's root merges: down to the first opaque one.
+    fn root(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            out.push(i);
+            if layer_opaque(l) {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Looks `name` up in the image's directory `dir` (relative), merged
+    /// from `layers`.
+    fn lookup(&self, layers: &[usize], dir: &Path, name: &OsStr) -> Result<Found> {
+        if is_marker(name.as_bytes()) {
+            return Ok(Found::Missing);
+        }
+        let mut merged = Vec::new();
+        for &l in layers {
+            let p = self.layers[l].join(dir).join(name);
+            match p.symlink_metadata() {
+                Ok(m) if is_whiteout(&m) => break,
+                Ok(m) if !m.is_dir() => {
+                    if merged.is_empty() {
+                        return Ok(Found::NonDir);
+                    }
+                    break;
+                }
+                Ok(_) => {
+                    merged.push(l);
+                    if layer_opaque(&p) {
+                        break;
+                    }
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                    let mut marker = OsString::from(fuse_overlay::layout::WHITEOUT_PREFIX);
+                    marker.push(name);
+                    if self.layers[l]
+                        .join(dir)
+                        .join(marker)
+                        .symlink_metadata()
+                        .is_ok()
+                    {
+                        break;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(if merged.is_empty() {
+            Found::Missing
+        } else {
+            Found::Dir(merged)
+        })
+    }
+
+    /// The (stored) names in the image's directory `dir`, merged from `layers`.
+    fn list(&self, layers: &[usize], dir: &Path) -> Result<BTreeSet<OsString>> {
+        let mut hidden = BTreeSet::new();
+        let mut out = BTreeSet::new();
+        for &l in layers {
+            let mut here_hidden = Vec::new();
+            for e in std::fs::read_dir(self.layers[l].join(dir))? {
+                let e = e?;
+                let name = e.file_name();
+                if let Some(t) = fuse_overlay::layout::whiteout_target(name.as_bytes()) {
+                    if fuse_overlay::layout::unescape(name.as_bytes()).is_none() {
+                        here_hidden.push(OsStr::from_bytes(t).to_owned());
+                        continue;
+                    }
+                }
+                if is_marker(name.as_bytes()) {
+                    continue;
+                }
+                if e.file_type()?.is_char_device() && is_whiteout(&e.metadata()?) {
+                    here_hidden.push(name);
+                } else if !hidden.contains(&name) {
+                    out.insert(name);
+                }
+            }
+            hidden.extend(here_hidden);
+        }
+        Ok(out)
+    }
+}
+
+/// A directory of the writable layer, as `walk` sees it.
+struct Dir {
+    /// The layers the image's directory at the same path merges (empty if
+    /// the image has none there).
+    image: Vec<usize>,
+    /// The container's directory hides the image's (opaque, or under one).
+    opaque: bool,
+}
+
+/// Whether the directory `p` of the writable layer is opaque. Kernel
+/// overlayfs marks it with the xattr only (`.wh..wh..opq` is then a file of
+/// the container's); fuse-overlay may write the marker.
+fn upper_opaque(p: &Path, kernel: bool) -> bool {
+    opaque_xattr(p)
+        || (!kernel
+            && p.join(fuse_overlay::layout::OPAQUE_MARKER)
+                .symlink_metadata()
+                .is_ok())
+}
+
+/// Lists the changes under `stored` (a path in the upper layer, the
+/// directory `d`), shown as `shown`: the two differ where fuse-overlay
+/// stored a name that starts with `.wh.` escaped
+/// (`fuse_overlay::layout::escape`). What is in `hide` (stored paths
+/// relative to the layer) is left out. Lines come in name order.
 fn walk(
     upper: &Path,
     (stored, shown): (&Path, &Path),
-    (lower, hide, kernel): (&[PathBuf], &BTreeSet<PathBuf>, bool),
+    d: &Dir,
+    (image, hide, kernel): (&Image, &BTreeSet<PathBuf>, bool),
     out: &mut Vec<String>,
 ) -> Result<()> {
-    let dir = upper.join(stored.strip_prefix("/").unwrap_or(stored));
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
+    let rel = stored.strip_prefix("/").unwrap_or(stored);
+    let mut entries: Vec<_> = std::fs::read_dir(upper.join(rel))?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
+    // By the (stored) name they are about: whiteouts and what they hide
+    // fall in the same place.
+    let mut lines: BTreeMap<OsString, Vec<String>> = BTreeMap::new();
     for e in entries {
         let name = e.file_name();
         let name_s = name.to_string_lossy();
-        if hide.contains(
-            stored
-                .join(&name)
-                .strip_prefix("/")
-                .unwrap_or(Path::new("")),
-        ) {
+        if hide.contains(&rel.join(&name)) {
             continue;
         }
         let meta = e.metadata()?;
         let escaped = fuse_overlay::layout::unescape(name.as_bytes());
         let path = shown.join(escaped.map_or(name.as_os_str(), OsStr::from_bytes));
-        if meta.file_type().is_char_device() && meta.rdev() == 0 {
-            out.push(format!("D {}", path.display()));
+        if is_whiteout(&meta) {
+            lines
+                .entry(name)
+                .or_default()
+                .push(format!("D {}", path.display()));
             continue;
         }
         if escaped.is_none() && !kernel {
             if let Some(target) = name_s.strip_prefix(fuse_overlay::layout::WHITEOUT_PREFIX) {
                 if name_s != fuse_overlay::layout::OPAQUE_MARKER {
-                    let target = fuse_overlay::layout::shown(target.as_bytes());
-                    out.push(format!(
-                        "D {}",
-                        shown.join(OsStr::from_bytes(target)).display()
-                    ));
+                    let target = OsStr::from_bytes(fuse_overlay::layout::shown(target.as_bytes()));
+                    lines
+                        .entry(target.to_owned())
+                        .or_default()
+                        .push(format!("D {}", shown.join(target).display()));
                 }
                 continue;
             }
         }
         // The layers hold names in their stored form, as the upper layer does.
-        let kind = if in_lower(lower, &stored.join(&name)) {
-            'C'
-        } else {
+        let found = image.lookup(&d.image, rel, &name)?;
+        let kind = if matches!(found, Found::Missing) {
             'A'
+        } else {
+            'C'
         };
-        out.push(format!("{kind} {}", path.display()));
+        let mine = lines.entry(name.clone()).or_default();
+        mine.push(format!("{kind} {}", path.display()));
         if meta.is_dir() {
+            let sub = Dir {
+                image: match found {
+                    Found::Dir(l) => l,
+                    _ => Vec::new(),
+                },
+                opaque: d.opaque || upper_opaque(&e.path(), kernel),
+            };
             walk(
                 upper,
                 (&stored.join(&name), &path),
-                (lower, hide, kernel),
-                out,
+                &sub,
+                (image, hide, kernel),
+                mine,
             )?;
         }
     }
+    if d.opaque && !d.image.is_empty() {
+        for name in image.list(&d.image, rel)? {
+            if let std::collections::btree_map::Entry::Vacant(v) = lines.entry(name) {
+                let shown_name = OsStr::from_bytes(fuse_overlay::layout::shown(v.key().as_bytes()));
+                let line = format!("D {}", shown.join(shown_name).display());
+                v.insert(vec![line]);
+            }
+        }
+    }
+    out.extend(lines.into_values().flatten());
     Ok(())
 }
