@@ -161,6 +161,25 @@ fn fuse_driver_writeback_reaches_commit_and_diff() {
         let bad = ctx.rless(&[&args[..], &[IMG, "true"]].concat());
         assert_eq!(bad.code, Some(ERR_EXIT), "{bad}");
         assert!(bad.stderr.contains("fuse-overlay"), "{bad}");
+        // Writeback is fuse-overlay's: `auto` takes it with writeback, also
+        // where it takes the kernel without (as `info` says), and again at
+        // the next start.
+        let info = ctx.ok(&["info", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+        eprintln!("auto takes {} without writeback", v["Storage"]["Driver"]);
+        ctx.ok(&[
+            "run",
+            "--name",
+            "wba",
+            "--storage-opt",
+            "writeback",
+            IMG,
+            "true",
+        ]);
+        ctx.ok(&["start", "-a", "wba"]);
+        let d = ctx.ok(&["inspect", "-f", "{{.Driver}}", "wba"]);
+        assert_eq!(d.stdout.trim(), "fuse-overlay", "{d}");
+        ctx.ok(&["rm", "wba"]);
         ctx.ok(&[
             "run",
             "-d",

@@ -125,7 +125,7 @@ pub fn mount_layers(
             tell(b'K', None);
             Ok(Driver::Overlay)
         }
-        Driver::Auto if layers.id_view.is_none() && kernel().is_ok() => {
+        Driver::Auto if layers.id_view.is_none() && !layers.writeback && kernel().is_ok() => {
             tell(b'K', None);
             Ok(Driver::Overlay)
         }

@@ -85,7 +85,7 @@ pub struct Args {
     /// Union filesystem: overlay (kernel), fuse-overlay or auto; default: storage.toml's driver, else overlay where the kernel allows it.
     #[arg(long, env = "RLESS_STORAGE_DRIVER")]
     storage_driver: Option<String>,
-    /// Storage option: writeback[=true|false] (fuse-overlay: gather writes in the kernel's page cache; a full disk then shows at close, not at write).
+    /// Storage option: writeback[=true|false] (fuse-overlay, which `auto` then picks: gather writes in the kernel's page cache; a full disk then shows at close, not at write).
     #[arg(long)]
     storage_opt: Vec<String>,
     /// Run an exploded root filesystem directory instead of an image.
@@ -305,13 +305,13 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     }
 
     // An empty RLESS_STORAGE_DRIVER counts as unset, as in `info`.
-    let mut driver = match a.storage_driver.as_deref().filter(|v| !v.is_empty()) {
+    let driver = match a.storage_driver.as_deref().filter(|v| !v.is_empty()) {
         Some(v) => Driver::parse(v).ok_or_else(|| {
             anyhow::anyhow!("unknown --storage-driver {v:?}: use overlay, fuse-overlay or auto")
         })?,
         None => rless::config::storage_driver()?.map_or(Driver::Auto, |(d, _)| d),
     };
-    let writeback = storage_options(&a.storage_opt, driver)?;
+    let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {

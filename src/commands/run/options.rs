@@ -35,8 +35,10 @@ pub(super) fn security_options(opts: &[String], privileged: bool) -> Result<(Sec
     Ok((seccomp, nnp))
 }
 
-/// `--storage-opt`: whether fuse-overlay uses the kernel's writeback cache.
-pub(super) fn storage_options(opts: &[String], driver: Driver) -> Result<bool> {
+/// `--storage-opt`: whether fuse-overlay uses the kernel's writeback cache,
+/// and the driver to use: writeback is a fuse-overlay feature, so `auto`
+/// takes fuse-overlay with it (as with keep-id), and `overlay` refuses it.
+pub(super) fn storage_options(opts: &[String], driver: Driver) -> Result<(bool, Driver)> {
     let mut writeback = false;
     for o in opts {
         match o.split_once('=').unwrap_or((o.as_str(), "")) {
@@ -45,10 +47,13 @@ pub(super) fn storage_options(opts: &[String], driver: Driver) -> Result<bool> {
             _ => bail!("invalid --storage-opt {o:?}: use writeback[=true|false]"),
         }
     }
-    if writeback && driver == Driver::Overlay {
-        bail!("--storage-opt writeback needs --storage-driver fuse-overlay (or auto)");
+    match driver {
+        Driver::Overlay if writeback => {
+            bail!("--storage-opt writeback needs --storage-driver fuse-overlay (or auto)")
+        }
+        Driver::Auto if writeback => Ok((true, Driver::FuseOverlay)),
+        d => Ok((writeback, d)),
     }
-    Ok(writeback)
 }
 
 /// `--ulimit NAME=SOFT[:HARD]`; -1 or "unlimited" means no limit.
@@ -523,17 +528,30 @@ mod tests {
             storage_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), d)
         };
         let opts = |v: &[&str]| with(v, Driver::Auto);
-        assert!(!opts(&[]).unwrap());
-        assert!(opts(&["writeback"]).unwrap());
-        assert!(opts(&["writeback=true"]).unwrap());
-        assert!(!opts(&["writeback", "writeback=false"]).unwrap());
+        assert_eq!(opts(&[]).unwrap(), (false, Driver::Auto));
+        // Writeback is fuse-overlay's: `auto` takes it.
+        assert_eq!(opts(&["writeback"]).unwrap(), (true, Driver::FuseOverlay));
+        assert_eq!(
+            opts(&["writeback=true"]).unwrap(),
+            (true, Driver::FuseOverlay)
+        );
+        assert_eq!(
+            opts(&["writeback", "writeback=false"]).unwrap(),
+            (false, Driver::Auto)
+        );
         for bad in ["size=10G", "writeback=yes", ""] {
             let e = opts(&[bad]).unwrap_err().to_string();
             assert!(e.contains("--storage-opt"), "{bad}: {e}");
         }
-        assert!(with(&["writeback"], Driver::FuseOverlay).unwrap());
+        assert_eq!(
+            with(&["writeback"], Driver::FuseOverlay).unwrap(),
+            (true, Driver::FuseOverlay)
+        );
         assert!(with(&["writeback"], Driver::Overlay).is_err());
-        assert!(!with(&["writeback=false"], Driver::Overlay).unwrap());
+        assert_eq!(
+            with(&["writeback=false"], Driver::Overlay).unwrap(),
+            (false, Driver::Overlay)
+        );
     }
 
     #[test]
