@@ -95,12 +95,16 @@ impl CapSet {
 
     /// The default set adjusted by `--cap-add` and `--cap-drop` as docker
     /// applies them: drops first, then adds; but with `--cap-add ALL`,
-    /// every capability but the dropped ones.
+    /// every capability but the ones dropped by name (a `--cap-drop ALL`
+    /// beside it drops none, as in docker).
     pub fn adjusted(mut self, add: &[String], drop: &[String]) -> Result<CapSet, UnknownCap> {
         if add.iter().any(|a| a.eq_ignore_ascii_case("ALL")) {
             let mut all = CapSet::all();
             for d in drop {
-                all.0 &= !parse_mask(d)?;
+                let mask = parse_mask(d)?;
+                if !d.eq_ignore_ascii_case("ALL") {
+                    all.0 &= !mask;
+                }
             }
             // Names are still checked.
             for a in add {
@@ -177,6 +181,11 @@ mod tests {
         assert!(s.contains(21) && !s.contains(0));
         assert_eq!(d.adjusted(&[], &["ALL".into()]).unwrap(), CapSet(0));
         assert_eq!(d.adjusted(&["ALL".into()], &[]).unwrap(), CapSet::all());
+        // docker: an added ALL wins over a dropped ALL.
+        assert_eq!(
+            d.adjusted(&["ALL".into()], &["all".into()]).unwrap(),
+            CapSet::all()
+        );
         assert!(d.adjusted(&["BOGUS".into()], &[]).is_err());
         assert_eq!(number("CAP_BPF"), Some(39));
     }
