@@ -29,13 +29,44 @@ pub type Records = Arc<RwLock<Directory>>;
 /// Names and memberships of the attached containers.
 #[derive(Debug, Default)]
 pub struct Directory {
-    /// Network → name (lower case) → address.
-    pub names: HashMap<String, HashMap<String, Ipv4Addr>>,
+    /// Network → name (lower case) → who holds it there.
+    pub names: HashMap<String, HashMap<String, Holders>>,
     /// Container → its (network, address) pairs.
     pub members: HashMap<String, Vec<(String, Ipv4Addr)>>,
     /// Container → the servers its other names go to (`run --dns`).
     pub dns: HashMap<String, Vec<SocketAddr>>,
 }
+
+/// The containers that hold one name on one network, by address, in the
+/// order they came. A container's own name (or short id) answers with
+/// that container alone, whoever also took it as an alias (as docker
+/// does); an alias shared by several answers with them all.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Holders {
+    /// Whose own name it is: one, or, should a name be both a container's
+    /// name and another's short id, the first.
+    own: Vec<Ipv4Addr>,
+    /// Who took it as an alias (`--network-alias`, `connect --alias`).
+    alias: Vec<Ipv4Addr>,
+}
+
+impl Holders {
+    /// The addresses the name answers with.
+    pub fn addresses(&self) -> &[Ipv4Addr] {
+        match self.own.first() {
+            Some(_) => &self.own[..1],
+            None => &self.alias,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.own.is_empty() && self.alias.is_empty()
+    }
+}
+
+/// How many of an attachment's names are the container's own: its name
+/// and short id come first ([`super::Attachment::aliases`]).
+pub const OWN_NAMES: usize = 2;
 
 impl Directory {
     /// The container at `from` on `network`.
@@ -53,17 +84,57 @@ impl Directory {
         self.dns.get(c).map(Vec::as_slice).filter(|s| !s.is_empty())
     }
 
-    /// The address of `name` for a client at `from` on `network`: a name
-    /// on that network, else on another network the client is also on
-    /// (a container on several networks asks only the first one's server).
-    pub fn lookup(&self, network: &str, from: Ipv4Addr, name: &str) -> Option<Ipv4Addr> {
-        if let Some(ip) = self.names.get(network).and_then(|m| m.get(name)) {
-            return Some(*ip);
+    /// Gives the container at `ip` on `network` its `names` (lower case;
+    /// the first [`OWN_NAMES`] its own, the others aliases). Adding again
+    /// what it holds changes nothing.
+    pub fn publish(&mut self, network: &str, ip: Ipv4Addr, names: &[String]) {
+        let table = self.names.entry(network.to_string()).or_default();
+        for (i, name) in names.iter().enumerate() {
+            let h = table.entry(name.clone()).or_default();
+            let list = if i < OWN_NAMES {
+                &mut h.own
+            } else {
+                &mut h.alias
+            };
+            if !list.contains(&ip) {
+                list.push(ip);
+            }
         }
-        let mine = &self.members[self.member(network, from)?];
-        mine.iter()
+    }
+
+    /// Takes `names` from the container at `ip` on `network`; a name
+    /// nobody holds any more is gone.
+    pub fn unpublish(&mut self, network: &str, ip: Ipv4Addr, names: &[String]) {
+        let Some(table) = self.names.get_mut(network) else {
+            return;
+        };
+        for name in names {
+            if let Some(h) = table.get_mut(name) {
+                h.own.retain(|x| *x != ip);
+                h.alias.retain(|x| *x != ip);
+                if h.is_empty() {
+                    table.remove(name);
+                }
+            }
+        }
+    }
+
+    /// The addresses of `name` for a client at `from` on `network`: the
+    /// name on that network, else on another network the client is also
+    /// on (a container on several networks asks only the first one's
+    /// server). Empty for a name nobody holds.
+    pub fn lookup(&self, network: &str, from: Ipv4Addr, name: &str) -> &[Ipv4Addr] {
+        if let Some(h) = self.names.get(network).and_then(|m| m.get(name)) {
+            return h.addresses();
+        }
+        let Some(c) = self.member(network, from) else {
+            return &[];
+        };
+        self.members[c]
+            .iter()
             .filter(|(n, _)| n != network)
-            .find_map(|(n, _)| self.names.get(n)?.get(name).copied())
+            .find_map(|(n, _)| self.names.get(n)?.get(name))
+            .map_or(&[], Holders::addresses)
     }
 }
 
@@ -108,23 +179,39 @@ pub fn parse_query(q: &[u8]) -> Option<Question> {
     })
 }
 
-/// The answer to `query` (whose question is `qn`) with `ip` (or no
-/// record), or an error `rcode`.
-pub fn answer(query: &[u8], qn: &Question, ip: Option<Ipv4Addr>, rcode: u8) -> Vec<u8> {
-    let mut r = Vec::with_capacity(qn.end + 16);
+/// The size a UDP answer keeps within (RFC 1035's, for clients that
+/// offer no more; the query's EDNS record is not read).
+const UDP_SIZE: usize = 512;
+
+/// The answer to `query` (whose question is `qn`) with the A records of
+/// `ips` from the `turn`th on, round (or no record), or an error `rcode`.
+/// What does not fit in [`UDP_SIZE`] is left out, without the truncation
+/// bit: a client would retry over TCP, which the server does not serve,
+/// and the addresses it gets are as good as the others (the next turn
+/// starts elsewhere).
+pub fn answer(query: &[u8], qn: &Question, ips: &[Ipv4Addr], turn: usize, rcode: u8) -> Vec<u8> {
+    let room = UDP_SIZE.saturating_sub(qn.end) / RECORD;
+    let count = ips.len().min(room).min(usize::from(u16::MAX));
+    let mut r = Vec::with_capacity(qn.end + count * RECORD);
     r.extend_from_slice(&query[..2]);
     // QR, the query's opcode and RD; AA and RA.
     r.push(0x80 | (query[2] & 0x79) | 0x04);
     r.push(0x80 | rcode);
-    r.extend_from_slice(&[0, 1, 0, u8::from(ip.is_some()), 0, 0, 0, 0]);
+    r.extend_from_slice(&[0, 1]);
+    r.extend_from_slice(&(count as u16).to_be_bytes());
+    r.extend_from_slice(&[0, 0, 0, 0]);
     r.extend_from_slice(&query[12..qn.end]);
-    if let Some(ip) = ip {
+    let start = if ips.is_empty() { 0 } else { turn % ips.len() };
+    for ip in ips.iter().cycle().skip(start).take(count) {
         // A pointer to the question's name, type A, class IN, TTL 0.
         r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4]);
         r.extend_from_slice(&ip.octets());
     }
     r
 }
+
+/// The bytes of one A record in an answer.
+const RECORD: usize = 16;
 
 /// Serves `sock` until `stop` is set (checked at least every 500 ms);
 /// `upstream` is `None` on an internal network. One loop polls the
@@ -142,6 +229,8 @@ pub fn serve(
         return;
     }
     let mut flight = InFlight::default();
+    // Which holder of a shared name comes first: one more each answer.
+    let mut turn = 0usize;
     let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -175,6 +264,7 @@ pub fn serve(
                 &records,
                 upstream.as_ref(),
                 &mut flight,
+                &mut turn,
                 &buf[..n],
                 from,
             );
@@ -198,6 +288,7 @@ fn query(
     records: &Records,
     upstream: Option<&Upstream>,
     flight: &mut InFlight,
+    turn: &mut usize,
     query: &[u8],
     from: SocketAddr,
 ) {
@@ -210,24 +301,27 @@ fn query(
     };
     let (known, servers) = match records.read() {
         Ok(r) => (
-            r.lookup(network, from_ip, &qn.name),
+            r.lookup(network, from_ip, &qn.name).to_vec(),
             r.servers(network, from_ip).map(<[_]>::to_vec),
         ),
-        Err(_) => (None, None),
+        Err(_) => (Vec::new(), None),
     };
     let servers = servers
         .or_else(|| Some(vec![upstream?.host?]))
         .unwrap_or_default();
-    let out = match (known, qn.qtype, upstream) {
-        (Some(ip), TYPE_A, _) => answer(query, &qn, Some(ip), 0),
-        (Some(_), _, _) => answer(query, &qn, None, 0),
-        (None, _, Some(up)) if !servers.is_empty() => {
+    let out = match (known.is_empty(), qn.qtype, upstream) {
+        (false, TYPE_A, _) => {
+            *turn = turn.wrapping_add(1);
+            answer(query, &qn, &known, *turn, 0)
+        }
+        (false, _, _) => answer(query, &qn, &[], 0, 0),
+        (true, _, Some(up)) if !servers.is_empty() => {
             let now = Instant::now();
             let first = flight.begin(from, query, qn.end, servers, now);
             up.send(sock, flight, first, now);
             return;
         }
-        (None, _, _) => answer(query, &qn, None, RCODE_NXDOMAIN),
+        (true, _, _) => answer(query, &qn, &[], 0, RCODE_NXDOMAIN),
     };
     let _ = sock.send_to(&out, from);
 }
@@ -254,36 +348,101 @@ mod tests {
         let qn = parse_query(&q).unwrap();
         assert_eq!(qn.name, "web.local");
         assert_eq!(qn.qtype, TYPE_A);
-        let a = answer(&q, &qn, Some(Ipv4Addr::new(10, 89, 0, 2)), 0);
+        let a = answer(&q, &qn, &[Ipv4Addr::new(10, 89, 0, 2)], 7, 0);
         assert_eq!(&a[..2], &[0x12, 0x34]);
         assert_eq!(a[2] & 0x80, 0x80);
         assert_eq!(a[3] & 0x0f, 0);
         assert_eq!(u16::from_be_bytes([a[6], a[7]]), 1);
         assert_eq!(&a[a.len() - 4..], &[10, 89, 0, 2]);
-        let nx = answer(&q, &qn, None, RCODE_NXDOMAIN);
+        let nx = answer(&q, &qn, &[], 0, RCODE_NXDOMAIN);
         assert_eq!(nx[3] & 0x0f, RCODE_NXDOMAIN);
         assert_eq!(u16::from_be_bytes([nx[6], nx[7]]), 0);
+    }
+
+    /// The addresses of an answer, in order.
+    fn records(a: &[u8], qn: &Question) -> Vec<Ipv4Addr> {
+        let n = usize::from(u16::from_be_bytes([a[6], a[7]]));
+        assert_eq!(a.len(), qn.end + n * RECORD);
+        a[qn.end..]
+            .chunks(RECORD)
+            .map(|r| Ipv4Addr::new(r[12], r[13], r[14], r[15]))
+            .collect()
+    }
+
+    #[test]
+    fn answer_rotates_and_fits() {
+        let q = query("web", TYPE_A);
+        let qn = parse_query(&q).unwrap();
+        let ips: Vec<Ipv4Addr> = (2..5).map(|i| Ipv4Addr::new(10, 89, 0, i)).collect();
+        assert_eq!(records(&answer(&q, &qn, &ips, 0, 0), &qn), ips);
+        let second = records(&answer(&q, &qn, &ips, 4, 0), &qn);
+        assert_eq!(second, [ips[1], ips[2], ips[0]]);
+        // 300 holders: as many as 512 bytes hold, each once, the turn's first.
+        let many: Vec<Ipv4Addr> = (0..300u32)
+            .map(|i| Ipv4Addr::from(0x0a59_0000 + i))
+            .collect();
+        let a = answer(&q, &qn, &many, 299, 0);
+        assert!(
+            a.len() <= UDP_SIZE && a.len() + RECORD > UDP_SIZE,
+            "{}",
+            a.len()
+        );
+        let got = records(&a, &qn);
+        assert_eq!(got.len(), (UDP_SIZE - qn.end) / RECORD);
+        assert_eq!(got[0], many[299]);
+        assert_eq!(got[1], many[0]);
+        // A question too long for any record: the answer has none.
+        let long = query(&vec!["a".repeat(63); 8].join("."), TYPE_A);
+        let lq = parse_query(&long).unwrap();
+        assert!(records(&answer(&long, &lq, &many, 0, 0), &lq).is_empty());
+    }
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn shared_alias_answers_every_holder() {
+        let mut d = Directory::default();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let (a, b, c) = (ip("10.89.0.2"), ip("10.89.0.3"), ip("10.89.0.4"));
+        d.publish("n", a, &names(&["w1", "aaaa", "web"]));
+        d.publish("n", b, &names(&["w2", "bbbb", "web"]));
+        d.publish("n", c, &names(&["w3", "cccc", "web", "w1"]));
+        // Again, as `connect` republishes: nothing doubles.
+        d.publish("n", b, &names(&["w2", "bbbb", "web"]));
+        let any = ip("10.89.0.9");
+        assert_eq!(d.lookup("n", any, "web"), [a, b, c]);
+        // w1 is a's name and c's alias: a's name answers with a alone.
+        assert_eq!(d.lookup("n", any, "w1"), [a]);
+        assert_eq!(d.lookup("n", any, "cccc"), [c]);
+        d.unpublish("n", b, &names(&["w2", "bbbb", "web"]));
+        assert_eq!(d.lookup("n", any, "web"), [a, c]);
+        assert!(d.lookup("n", any, "w2").is_empty());
+        // a leaves: its name passes to the alias holder c.
+        d.unpublish("n", a, &names(&["w1", "aaaa", "web"]));
+        assert_eq!(d.lookup("n", any, "w1"), [c]);
+        assert_eq!(d.lookup("n", any, "web"), [c]);
+        d.unpublish("n", c, &names(&["w3", "cccc", "web", "w1"]));
+        assert!(d.names["n"].is_empty(), "{:?}", d.names);
+        // Unknown networks and names change nothing.
+        d.unpublish("x", c, &names(&["web"]));
+        assert!(d.lookup("x", any, "web").is_empty());
     }
 
     #[test]
     fn lookup_across_networks() {
         let mut d = Directory::default();
         let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-        d.names
-            .entry("a".into())
-            .or_default()
-            .insert("x".into(), ip("10.89.0.2"));
-        d.names
-            .entry("b".into())
-            .or_default()
-            .insert("y".into(), ip("10.89.1.2"));
+        d.publish("a", ip("10.89.0.2"), &names(&["x"]));
+        d.publish("b", ip("10.89.1.2"), &names(&["y"]));
         d.members.insert(
             "c1".into(),
             vec![("a".into(), ip("10.89.0.3")), ("b".into(), ip("10.89.1.3"))],
         );
-        assert_eq!(d.lookup("a", ip("10.89.0.9"), "x"), Some(ip("10.89.0.2")));
-        assert_eq!(d.lookup("a", ip("10.89.0.3"), "y"), Some(ip("10.89.1.2")));
-        assert_eq!(d.lookup("a", ip("10.89.0.9"), "y"), None);
+        assert_eq!(d.lookup("a", ip("10.89.0.9"), "x"), [ip("10.89.0.2")]);
+        assert_eq!(d.lookup("a", ip("10.89.0.3"), "y"), [ip("10.89.1.2")]);
+        assert!(d.lookup("a", ip("10.89.0.9"), "y").is_empty());
         // Its own servers, on either of its networks; none for others.
         let mine: SocketAddr = "192.0.2.53:53".parse().unwrap();
         d.dns.insert("c1".into(), vec![mine]);

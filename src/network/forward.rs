@@ -62,7 +62,7 @@ impl Pending {
         };
         Out::Reply {
             to: self.client,
-            packet: super::dns::answer(&q, &qn, None, RCODE_SERVFAIL),
+            packet: super::dns::answer(&q, &qn, &[], 0, RCODE_SERVFAIL),
         }
     }
 }

@@ -656,35 +656,27 @@ impl Helper {
         let Some(l) = self.live.iter_mut().find(|l| l.rec.container == container) else {
             return;
         };
-        for name in l.rec.nets.iter_mut().flat_map(|n| n.names.iter_mut()) {
-            if *name == from {
+        let Ok(mut d) = self.records.write() else {
+            return;
+        };
+        for n in l.rec.nets.iter_mut() {
+            d.unpublish(&n.network, n.ip, &n.names);
+            for name in n.names.iter_mut().filter(|name| **name == from) {
                 name.clone_from(&to);
             }
+            d.publish(&n.network, n.ip, &n.names);
         }
-        if let Ok(mut d) = self.records.write() {
-            for n in &l.rec.nets {
-                if let Some(names) = d.names.get_mut(&n.network) {
-                    if names.get(&from) == Some(&n.ip) {
-                        names.remove(&from);
-                    }
-                    names.entry(to.clone()).or_insert(n.ip);
-                }
-            }
-        }
+        drop(d);
         self.save();
     }
 
-    /// Puts the record's names and memberships in the directory. A name
-    /// another container holds already (its name taken as an alias) stays
-    /// with that one; it comes to this one when that one leaves
-    /// ([`Self::release`]).
+    /// Puts the record's names and memberships in the directory: its own
+    /// name and short id answer with it alone, an alias with every
+    /// container that took it ([`super::dns::Holders`]).
     fn publish_names(&self, rec: &Record) {
         if let Ok(mut d) = self.records.write() {
             for n in &rec.nets {
-                let names = d.names.entry(n.network.clone()).or_default();
-                for name in &n.names {
-                    names.entry(name.clone()).or_insert(n.ip);
-                }
+                d.publish(&n.network, n.ip, &n.names);
             }
             let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
             d.members.insert(rec.container.clone(), member);
@@ -714,19 +706,9 @@ impl Helper {
         if let Ok(mut d) = self.records.write() {
             d.members.remove(&rec.container);
             d.dns.remove(&rec.container);
+            // The names it shared stay with the others that hold them.
             for n in &rec.nets {
-                if let Some(names) = d.names.get_mut(&n.network) {
-                    names.retain(|name, ip| !(*ip == n.ip && n.names.contains(name)));
-                }
-            }
-            // A name it shared with a container still there (an alias
-            // equal to that one's name) is that one's again, not gone.
-            for ln in self.live.iter().flat_map(|l| l.rec.nets.iter()) {
-                if let Some(names) = d.names.get_mut(&ln.network) {
-                    for name in &ln.names {
-                        names.entry(name.clone()).or_insert(ln.ip);
-                    }
-                }
+                d.unpublish(&n.network, n.ip, &n.names);
             }
         }
         for n in &rec.nets {

@@ -256,7 +256,9 @@ pub struct CreateRequest {
 }
 
 /// How a container joins one network (`run --network NAME
-/// --network-alias A --ip IP`), as stored in its spec.
+/// --network-alias A --ip IP`), as stored in its spec. `aliases` starts
+/// with the container's name and short id (its own names, which answer
+/// with it alone; [`dns::OWN_NAMES`]), then its `--network-alias`es.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub network: String,
