@@ -57,7 +57,12 @@ impl Netlink {
         })
     }
 
-    /// Creates bridge `name` with `addr/prefix`, up.
+    /// Creates bridge `name` with `addr/prefix`, up. Its MAC address is
+    /// fixed, made of `addr` (locally administered `02:52:` + the four
+    /// octets): a bridge left to itself takes the lowest of its ports'
+    /// MACs, so a port coming or going would change it under its
+    /// neighbours' ARP caches (seconds without the gateway); and a bridge
+    /// made again for the same address keeps the one they know.
     pub fn create_bridge(
         &mut self,
         name: &str,
@@ -66,7 +71,8 @@ impl Netlink {
         mtu: u32,
     ) -> Result<u32> {
         self.request(&format!("create bridge {name}"), |s| {
-            netlink::new_bridge(s, name, mtu)
+            let [a, b, c, d] = addr.octets();
+            netlink::new_bridge(s, name, mtu, [0x02, 0x52, a, b, c, d])
         })?;
         let index = index_of(name)?;
         self.request("set the bridge up", |s| netlink::link_up(s, index, mtu))?;

@@ -128,6 +128,7 @@ pub fn add_default_route(seq: u32, index: u32, gateway: Ipv4Addr) -> Vec<u8> {
 }
 
 const NLM_F_EXCL: u16 = 0x200;
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
@@ -152,12 +153,14 @@ fn name_bytes(name: &str) -> Vec<u8> {
     v
 }
 
-/// RTM_NEWLINK: create bridge `name` with `mtu` (fails if it exists).
-pub fn new_bridge(seq: u32, name: &str, mtu: u32) -> Vec<u8> {
+/// RTM_NEWLINK: create bridge `name` with `mtu` and MAC address `mac`
+/// (fails if it exists).
+pub fn new_bridge(seq: u32, name: &str, mtu: u32, mac: [u8; 6]) -> Vec<u8> {
     let info = attr_bytes(IFLA_INFO_KIND, b"bridge");
     Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq)
         .bytes(&[0u8; 16])
         .attr(IFLA_IFNAME, &name_bytes(name))
+        .attr(IFLA_ADDRESS, &mac)
         .attr(IFLA_MTU, &mtu.to_ne_bytes())
         .attr(IFLA_LINKINFO, &info)
         .finish()
@@ -272,7 +275,7 @@ mod tests {
             link_up(1, 7, 65520),
             add_addr(2, 7, Ipv4Addr::new(10, 0, 2, 100), 24),
             add_default_route(3, 7, Ipv4Addr::new(10, 0, 2, 2)),
-            new_bridge(4, "br0", 1500),
+            new_bridge(4, "br0", 1500, [2, 0x52, 10, 0, 2, 1]),
             new_veth(5, "ve0", "eth0", 9, 1500),
             set_master_up(6, 7, 8),
         ] {
