@@ -306,3 +306,152 @@ fn usernet_dns_black_hole_holds_no_one() {
         assert!(leftovers(ctx).is_empty(), "{:?}", leftovers(ctx));
     });
 }
+
+/// An alias three containers share (`--network-alias`, `network connect
+/// --alias`) answers with every holder's address, the first one turning
+/// from answer to answer, as docker's round robin; a container's own name
+/// answers with it alone, even where another took it as an alias (and
+/// passes to that one when it leaves). Holders that leave (rm,
+/// disconnect) leave the answer; a new helper (the old one killed) has
+/// the same answer from its attachments. Queries from the test's socket in
+/// a client container's namespace, answers read record by record.
+#[test]
+fn usernet_dns_shared_alias_answers_every_holder() {
+    use std::collections::BTreeSet;
+    use std::net::Ipv4Addr;
+    for_each_user("usernet_dns_shared_alias_answers_every_holder", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        // Internal: names it does not hold are NXDOMAIN, not asked upstream.
+        ctx.ok(&["network", "create", "--internal", "lb"]);
+        ctx.ok(&["network", "create", "lb2"]);
+        let gw = Ipv4Addr::new(10, 89, 0, 1);
+        for w in ["w1", "w2", "w3"] {
+            ctx.ok(&[
+                "run",
+                "-d",
+                "--name",
+                w,
+                "--network",
+                "lb",
+                "--network-alias",
+                "web",
+                IMG,
+                "sleep",
+                "120",
+            ]);
+        }
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "client",
+            "--network",
+            "lb",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let client = init_pid(ctx, "client");
+        let Some(_) = udp_socket_in(client) else {
+            return;
+        };
+        let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
+        let one = |name: &str| match ask(name) {
+            (0, ips) if ips.len() == 1 => ips[0],
+            r => panic!("{name}: not one address: {r:?}"),
+        };
+        let set = |ips: &[Ipv4Addr]| ips.iter().copied().collect::<BTreeSet<_>>();
+        let (w1, w2, w3) = (one("w1"), one("w2"), one("w3"));
+        assert_eq!(set(&[w1, w2, w3]).len(), 3);
+        // Every holder, once each; the first turns.
+        let mut firsts = BTreeSet::new();
+        for _ in 0..3 {
+            let (rcode, ips) = ask("web");
+            assert_eq!(rcode, 0);
+            assert_eq!(ips.len(), 3, "{ips:?}");
+            assert_eq!(set(&ips), set(&[w1, w2, w3]), "{ips:?}");
+            firsts.insert(ips[0]);
+        }
+        assert!(firsts.len() > 1, "always the same first: {firsts:?}");
+        // The container's resolver sees all three too.
+        let out = ctx.ok(&["exec", "client", "nslookup", "web"]);
+        for ip in [w1, w2, w3] {
+            assert!(out.stdout.contains(&format!("Address: {ip}")), "{out}");
+        }
+
+        // w1's name taken as another's alias: the name stays w1's alone.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "x",
+            "--network",
+            "lb",
+            "--network-alias",
+            "w1",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let x = one("x");
+        assert_eq!(one("w1"), w1);
+
+        // One removed: two left. The name w1 passes to x.
+        ctx.ok(&["rm", "-f", "w1"]);
+        assert_eq!(set(&ask("web").1), set(&[w2, w3]));
+        assert_eq!(one("w1"), x);
+        // `network connect --alias` joins the holders, disconnect leaves.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "w4",
+            "--network",
+            "lb2",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        ctx.ok(&["network", "connect", "--alias", "web", "lb", "w4"]);
+        let web = ask("web").1;
+        assert_eq!(web.len(), 3, "{web:?}");
+        let w4 = *set(&web).difference(&set(&[w2, w3])).next().expect("w4");
+        ctx.ok(&["network", "disconnect", "lb", "w4"]);
+        assert_eq!(set(&ask("web").1), set(&[w2, w3]));
+        // A stopped holder leaves too.
+        ctx.ok(&["stop", "-t", "0", "w3"]);
+        assert_eq!(ask("web").1, [w2]);
+        ctx.ok(&["start", "w3"]);
+        assert_eq!(set(&ask("web").1), set(&[w2, one("w3")]));
+        let w3 = one("w3");
+
+        // A new helper (the old one killed) answers the same.
+        let pids = helpers(ctx);
+        assert_eq!(pids.len(), 1, "one helper: {pids:?}");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pids[0]),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut web = dns_addresses(client, gw, "web");
+        while web.as_ref().map(|(_, ips)| ips.len()) != Some(2) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            web = dns_addresses(client, gw, "web");
+        }
+        let web = web.expect("no answer from a new helper").1;
+        assert_eq!(set(&web), set(&[w2, w3]), "after a new helper");
+        assert_eq!(one("w1"), x);
+
+        // Names nobody holds: NXDOMAIN; the alias goes with its last holder.
+        assert_eq!(ask("nobody"), (3, vec![]));
+        ctx.ok(&["rm", "-f", "w2", "w3"]);
+        assert_eq!(ask("web"), (3, vec![]));
+        ctx.ok(&["rm", "-f", "x", "w4", "client"]);
+        ctx.ok(&["network", "rm", "lb", "lb2"]);
+        assert!(helper_gone(ctx), "the helper did not exit");
+        assert!(leftovers(ctx).is_empty(), "{:?}", leftovers(ctx));
+    });
+}

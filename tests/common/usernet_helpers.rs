@@ -277,3 +277,38 @@ pub fn dns_reply(s: &UdpSocket) -> (u16, u8, Option<std::net::Ipv4Addr>) {
     let ip = (ancount > 0 && n >= 16).then(|| [b[n - 4], b[n - 3], b[n - 2], b[n - 1]].into());
     (u16::from_be_bytes([b[0], b[1]]), b[3] & 0x0f, ip)
 }
+
+/// Asks the DNS server at `server` (port 53) for the A record of `name`
+/// from inside the network namespace of `pid`: the reply's rcode and every
+/// address of its answer, in order; `None` without a reply in 2 s.
+pub fn dns_addresses(
+    pid: i32,
+    server: std::net::Ipv4Addr,
+    name: &str,
+) -> Option<(u8, Vec<std::net::Ipv4Addr>)> {
+    let s = udp_socket_in(pid)?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.connect((server, 53)).unwrap();
+    let q = dns_query(0x5eed, name);
+    s.send(&q).unwrap();
+    let mut b = [0u8; 1024];
+    let n = s.recv(&mut b).ok()?;
+    let b = &b[..n];
+    assert!(
+        n >= q.len() && b[..2] == q[..2] && b[2] & 0x80 != 0,
+        "not a reply to the query: {b:?}"
+    );
+    let ancount = usize::from(u16::from_be_bytes([b[6], b[7]]));
+    // The answer's records (name pointer, type, class, TTL, length, data)
+    // follow the echoed question.
+    let records = &b[q.len()..];
+    assert_eq!(records.len(), ancount * 16, "{b:?}");
+    let ips = records
+        .chunks(16)
+        .map(|r| {
+            assert_eq!(r[..4], [0xc0, 12, 0, 1], "not an A record: {r:?}");
+            std::net::Ipv4Addr::new(r[12], r[13], r[14], r[15])
+        })
+        .collect();
+    Some((b[3] & 0x0f, ips))
+}
