@@ -4,7 +4,9 @@
 //! inside the network's namespace. A query for the A record of a container
 //! name or alias on the network is answered from [`Records`], which the
 //! helper updates at attach and detach (so a name resolves as soon as its
-//! container's `run` returns); AAAA queries for those names get an empty
+//! container's `run` returns): a container's own name with its address, an
+//! alias with every holder's ([`Holders`]), rotated from answer to answer
+//! and cut to what fits in 512 bytes; AAAA queries for those names get an empty
 //! answer, so resolvers do not wait. Other queries go, unchanged, through
 //! sockets opened in the host's namespace ([`Upstream`]) to the asking
 //! container's own servers (`run --dns`, found by the query's source
