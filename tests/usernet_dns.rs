@@ -418,8 +418,10 @@ fn usernet_dns_shared_alias_answers_every_holder() {
         let web = ask("web").1;
         assert_eq!(web.len(), 3, "{web:?}");
         let w4 = *set(&web).difference(&set(&[w2, w3])).next().expect("w4");
+        assert_eq!(one("w4"), w4);
         ctx.ok(&["network", "disconnect", "lb", "w4"]);
         assert_eq!(set(&ask("web").1), set(&[w2, w3]));
+        assert_eq!(ask("w4"), (3, vec![]), "w4 is on lb2 only now");
         // A stopped holder leaves too.
         ctx.ok(&["stop", "-t", "0", "w3"]);
         assert_eq!(ask("web").1, [w2]);

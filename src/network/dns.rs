@@ -260,16 +260,13 @@ pub fn serve(
             let Ok((n, from)) = sock.recv_from(&mut buf) else {
                 break;
             };
-            query(
-                &network,
-                &sock,
-                &records,
-                upstream.as_ref(),
-                &mut flight,
-                &mut turn,
-                &buf[..n],
-                from,
-            );
+            let server = Server {
+                network: &network,
+                sock: &sock,
+                records: &records,
+                upstream: upstream.as_ref(),
+            };
+            server.query(&mut flight, &mut turn, &buf[..n], from);
         }
         if let Some(up) = &upstream {
             let now = Instant::now();
@@ -283,49 +280,53 @@ pub fn serve(
 /// How long the server's loop sleeps at most.
 const TICK: Duration = Duration::from_millis(500);
 
-/// One query from a client at `from`: answered, or forwarded.
-fn query(
-    network: &str,
-    sock: &UdpSocket,
-    records: &Records,
-    upstream: Option<&Upstream>,
-    flight: &mut InFlight,
-    turn: &mut usize,
-    query: &[u8],
-    from: SocketAddr,
-) {
-    let Some(qn) = parse_query(query) else {
-        return;
-    };
-    let from_ip = match from.ip() {
-        std::net::IpAddr::V4(v4) => v4,
-        std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-    };
-    let (known, servers) = match records.read() {
-        Ok(r) => (
-            r.lookup(network, from_ip, &qn.name).to_vec(),
-            r.servers(network, from_ip).map(<[_]>::to_vec),
-        ),
-        Err(_) => (Vec::new(), None),
-    };
-    let servers = servers
-        .or_else(|| Some(vec![upstream?.host?]))
-        .unwrap_or_default();
-    let out = match (known.is_empty(), qn.qtype, upstream) {
-        (false, TYPE_A, _) => {
-            *turn = turn.wrapping_add(1);
-            answer(query, &qn, &known, *turn, 0)
-        }
-        (false, _, _) => answer(query, &qn, &[], 0, 0),
-        (true, _, Some(up)) if !servers.is_empty() => {
-            let now = Instant::now();
-            let first = flight.begin(from, query, qn.end, servers, now);
-            up.send(sock, flight, first, now);
+/// What a network's server answers from, for [`Server::query`].
+struct Server<'a> {
+    network: &'a str,
+    sock: &'a UdpSocket,
+    records: &'a Records,
+    upstream: Option<&'a Upstream>,
+}
+
+impl Server<'_> {
+    /// One query from a client at `from`: answered, or forwarded; `turn`
+    /// counts the answers, for which holder of a shared name comes first.
+    fn query(&self, flight: &mut InFlight, turn: &mut usize, query: &[u8], from: SocketAddr) {
+        let (network, sock, records, upstream) =
+            (self.network, self.sock, self.records, self.upstream);
+        let Some(qn) = parse_query(query) else {
             return;
-        }
-        (true, _, _) => answer(query, &qn, &[], 0, RCODE_NXDOMAIN),
-    };
-    let _ = sock.send_to(&out, from);
+        };
+        let from_ip = match from.ip() {
+            std::net::IpAddr::V4(v4) => v4,
+            std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let (known, servers) = match records.read() {
+            Ok(r) => (
+                r.lookup(network, from_ip, &qn.name).to_vec(),
+                r.servers(network, from_ip).map(<[_]>::to_vec),
+            ),
+            Err(_) => (Vec::new(), None),
+        };
+        let servers = servers
+            .or_else(|| Some(vec![upstream?.host?]))
+            .unwrap_or_default();
+        let out = match (known.is_empty(), qn.qtype, upstream) {
+            (false, TYPE_A, _) => {
+                *turn = turn.wrapping_add(1);
+                answer(query, &qn, &known, *turn, 0)
+            }
+            (false, _, _) => answer(query, &qn, &[], 0, 0),
+            (true, _, Some(up)) if !servers.is_empty() => {
+                let now = Instant::now();
+                let first = flight.begin(from, query, qn.end, servers, now);
+                up.send(sock, flight, first, now);
+                return;
+            }
+            (true, _, _) => answer(query, &qn, &[], 0, RCODE_NXDOMAIN),
+        };
+        let _ = sock.send_to(&out, from);
+    }
 }
 
 #[cfg(test)]
