@@ -6,5 +6,6 @@ pub mod image;
 pub mod message;
 pub mod network;
 pub mod runtime;
+pub mod signal;
 pub mod trace;
 pub mod userns;

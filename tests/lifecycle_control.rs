@@ -1,5 +1,6 @@
-//! Container lifecycle verbs after `run -d`: `stop`, `kill`, `wait`,
-//! `restart`, `start`, `rm` and `container prune`.
+//! Container lifecycle verbs after `run -d`: `stop`, `wait`, `restart`,
+//! `start`, `rm` and `container prune` (`kill` and stop signals:
+//! lifecycle_signals.rs).
 //! Every scenario imports a busybox root filesystem (no registry).
 //! Shared helpers and constants are in `common::lifecycle_helpers`.
 
@@ -227,65 +228,6 @@ fn lifecycle_stop() {
             assert_eq!(state_of(&st)["ExitCode"], 0, "{st}");
         }
         assert!(ps_json(ctx, &[]).is_empty(), "nothing runs after the stops");
-    });
-}
-
-#[test]
-fn lifecycle_kill() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("lifecycle_kill", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
-        let id = run_sh(
-            ctx,
-            &["--name", "k"],
-            "trap 'echo got-usr1' USR1; trap 'echo got-hup' HUP; echo ready; \
-             while true; do sleep 0.1; done",
-        );
-        wait_log(ctx, "k", "ready");
-        let out = ctx.ok(&["kill", "-s", "USR1", "k"]);
-        assert_eq!(out.stdout, "k\n", "{out}");
-        wait_log(ctx, "k", "got-usr1");
-        // One at a time: a second HUP while the first is pending is merged.
-        ctx.ok(&["kill", "--signal", "SIGHUP", "k"]);
-        wait_log(ctx, "k", "got-hup");
-        ctx.ok(&["kill", "-s", "1", "k"]);
-        let out = wait_log(ctx, "k", "got-hup\ngot-hup");
-        assert_eq!(out.stdout, "ready\ngot-usr1\ngot-hup\ngot-hup\n", "{out}");
-        let st = inspect(ctx, &id);
-        assert_eq!(
-            state_of(&st)["Running"],
-            true,
-            "trapped signals must not end it: {st}"
-        );
-        let pid = state_of(&st)["Pid"].as_i64().unwrap();
-        assert!(pid_alive(pid), "inspect's Pid {pid} must be a live process");
-
-        // Default: KILL.
-        ctx.ok(&["kill", "k"]);
-        let out = ctx.ok(&["wait", "k"]);
-        assert_eq!(out.stdout, "137\n", "kill (SIGKILL) gives 137: {out}");
-        let st = inspect(ctx, &id);
-        assert_eq!(state_of(&st)["Running"], false, "{st}");
-        assert_eq!(state_of(&st)["ExitCode"], 137, "{st}");
-        assert!(
-            eventually(Duration::from_secs(5), || !pid_alive(pid)),
-            "the init {pid} must be gone after kill"
-        );
-        // Killing an exited container is an error.
-        let out = ctx.rless(&["kill", "k"]);
-        assert_one_error(&out, ERR_EXIT);
-        // A bad signal.
-        let id2 = run_sh(ctx, &[], FOREVER);
-        for bad in ["NOPE", "999", ""] {
-            let out = ctx.rless(&["kill", "-s", bad, &id2]);
-            assert_one_error(&out, ERR_EXIT);
-        }
-        assert_eq!(state_of(&inspect(ctx, &id2))["Running"], true);
-        ctx.ok(&["kill", "-s", "TERM", &id2]);
-        assert_eq!(ctx.ok(&["wait", &id2]).stdout, "0\n");
     });
 }
 

@@ -130,6 +130,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "OpenStdin": sp.process.stdin,
             "Image": c.image_name,
             "Labels": c.labels,
+            "StopSignal": c.stop_signal().name(),
             // The command as run: rless keeps the entrypoint and the
             // command joined, in Cmd.
             "Entrypoint": [],

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct StopArgs {
-    /// Seconds to wait after SIGTERM before SIGKILL.
+    /// Seconds to wait after the stop signal (SIGTERM unless the container has another) before SIGKILL.
     #[arg(short, long, default_value_t = 10)]
     pub time: u64,
     #[arg(required = true)]
@@ -20,7 +20,7 @@ pub struct StopArgs {
 
 #[derive(clap::Args)]
 pub struct KillArgs {
-    /// Signal to send (name or number).
+    /// Signal to send: a name (KILL, SIGUSR1, RTMIN+3) or a number.
     #[arg(short, long, default_value = "KILL")]
     signal: String,
     #[arg(required = true)]
@@ -82,8 +82,8 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
 }
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
-    let sig =
-        control::parse_signal(&a.signal).ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
+    let sig = rless::signal::Sig::parse(&a.signal)
+        .ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
     each(ctx, &a.containers, |name, dir| {
         control::kill(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
         println!("{name}");

@@ -13,27 +13,14 @@
 //! nothing inside runs to send one, though.
 
 use super::{process_alive, read_state, update_state, ContainerError, ContainerState};
+use crate::signal::Sig;
 use nix::sys::signal::Signal;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Parses a signal name (`TERM`, `SIGTERM`) or number.
-pub fn parse_signal(s: &str) -> Option<Signal> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).ok();
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse().ok()
-}
-
 /// Sends `sig` to the container's init, which passes it to the command
 /// (SIGKILL ends the init, and so the whole container).
-pub fn signal(dir: &Path, sig: Signal) -> Result<ContainerState, ContainerError> {
+pub fn signal(dir: &Path, sig: Sig) -> Result<ContainerState, ContainerError> {
     let state = read_state(dir);
     if !state.running() {
         return Err(ContainerError::NotRunning);
@@ -42,11 +29,11 @@ pub fn signal(dir: &Path, sig: Signal) -> Result<ContainerState, ContainerError>
         .pid
         .filter(|_| process_alive(state.pid, state.init_start))
     {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(|e| {
+        crate::runtime::sys::send_signal(pid, sig.number()).map_err(|source| {
             ContainerError::Io {
                 op: "signal",
                 path: dir.to_path_buf(),
-                source: e.into(),
+                source,
             }
         })?;
     }
@@ -134,10 +121,12 @@ pub fn unpause(dir: &Path) -> Result<(), ContainerError> {
     update_state(dir, |s| std::mem::take(&mut s.paused))
 }
 
-/// SIGTERM, then SIGKILL after `grace`; returns the final state. The
-/// container's restart policy will not start it again.
+/// The container's stop signal (`run --stop-signal`, else the image's
+/// `STOPSIGNAL`, else SIGTERM), then SIGKILL after `grace`; returns the
+/// final state. The container's restart policy will not start it again.
 pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerError> {
-    end(dir, Signal::SIGTERM, grace).ok_or_else(|| ContainerError::Io {
+    let first = super::read_config(dir).map_or(Sig::TERM, |c| c.stop_signal());
+    end(dir, first, grace).ok_or_else(|| ContainerError::Io {
         op: "stop",
         path: dir.to_path_buf(),
         source: std::io::Error::other("it still runs after SIGKILL"),
@@ -147,25 +136,21 @@ pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerErro
 /// For `rm -f` and `system reset`: SIGKILL, no grace, and no restart;
 /// `None` if it is still live 10 s later.
 pub fn kill_now(dir: &Path) -> Option<ContainerState> {
-    end(dir, Signal::SIGKILL, Duration::ZERO)
+    end(dir, Sig::KILL, Duration::ZERO)
 }
 
 /// `rless kill`: sends `sig` to the init. SIGKILL, SIGTERM, SIGINT and
 /// SIGQUIT also end the restart policy (docker's "manually stopped"); a
 /// container in its restart back-off is ended by any signal, as docker
 /// tells the monitor to exit on its next event.
-pub fn kill(dir: &Path, sig: Signal) -> Result<(), ContainerError> {
+pub fn kill(dir: &Path, sig: Sig) -> Result<(), ContainerError> {
     let state = read_state(dir);
     if state.status == "restarting" {
         super::mark_stopped(dir, true);
         wake_monitor(&state);
         return Ok(());
     }
-    if matches!(
-        sig,
-        Signal::SIGKILL | Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT
-    ) && state.running()
-    {
+    if sig.ends() && state.running() {
         super::mark_stopped(dir, true);
     }
     signal(dir, sig).map(drop)
@@ -173,13 +158,13 @@ pub fn kill(dir: &Path, sig: Signal) -> Result<(), ContainerError> {
 
 /// Ends the container for good: marks it stopped (so its restart policy
 /// does not start it again), then, until it is no longer live, sends a
-/// running init `first` (unpausing it for SIGTERM) and SIGKILL once `grace`
+/// running init `first` (unpausing it, unless that is SIGKILL) and SIGKILL once `grace`
 /// has passed, and wakes a monitor waiting out its back-off (SIGTERM, see
 /// [`super::monitor::back_off`]). Every round reads the state
 /// afresh: the monitor may start the container again (it checked the mark
 /// just before it was made) or begin a back-off at any moment. `None` if it
 /// is still live 10 s after `grace`.
-fn end(dir: &Path, first: Signal, grace: Duration) -> Option<ContainerState> {
+fn end(dir: &Path, first: Sig, grace: Duration) -> Option<ContainerState> {
     super::mark_stopped(dir, true);
     let start = Instant::now();
     let mut delay = Duration::from_millis(2);
@@ -199,18 +184,18 @@ fn end(dir: &Path, first: Signal, grace: Duration) -> Option<ContainerState> {
             match sent {
                 Some((pid, at, killed)) if pid == init => {
                     if !killed && at.elapsed() >= grace {
-                        let _ = signal(dir, Signal::SIGKILL);
+                        let _ = signal(dir, Sig::KILL);
                         sent = Some((pid, at, true));
                     }
                 }
                 // A new init (or none signalled yet).
                 _ => {
-                    if first == Signal::SIGTERM && s.paused {
-                        // A paused container must run to act on SIGTERM.
+                    if first != Sig::KILL && s.paused {
+                        // A paused container must run to act on its signal.
                         let _ = unpause(dir);
                     }
                     let _ = signal(dir, first);
-                    sent = Some((init, Instant::now(), first == Signal::SIGKILL));
+                    sent = Some((init, Instant::now(), first == Sig::KILL));
                 }
             }
         }
@@ -292,18 +277,5 @@ pub fn wait_exit(dir: &Path) -> Option<ContainerState> {
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(50));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signal_names() {
-        assert_eq!(parse_signal("TERM"), Some(Signal::SIGTERM));
-        assert_eq!(parse_signal("sigkill"), Some(Signal::SIGKILL));
-        assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));
-        assert_eq!(parse_signal("NOPE"), None);
     }
 }

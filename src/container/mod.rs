@@ -137,6 +137,10 @@ pub struct ContainerConfig {
     /// `--label`s over the image's `LABEL`s.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// What `stop` sends first (`--stop-signal`, else the image's
+    /// `STOPSIGNAL`), by its canonical name; none: SIGTERM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
@@ -152,6 +156,14 @@ pub enum RestartPolicy {
 }
 
 impl ContainerConfig {
+    /// The signal `stop` and `restart` send first.
+    pub fn stop_signal(&self) -> crate::signal::Sig {
+        self.stop_signal
+            .as_deref()
+            .and_then(crate::signal::Sig::parse)
+            .unwrap_or(crate::signal::Sig::TERM)
+    }
+
     /// When it was made, to order containers (`ps`, `before=`, `since=`).
     pub fn created_at(&self) -> (i64, u32) {
         (self.created, self.created_ns)
@@ -410,6 +422,11 @@ pub fn write_spec(dir: &Path, spec: &crate::runtime::ContainerSpec) -> Result<()
 }
 
 /// Reads `spec.json`.
+/// The container's `config.json`, if it reads.
+pub fn read_config(dir: &Path) -> Option<ContainerConfig> {
+    serde_json::from_slice(&fs::read(dir.join("config.json")).ok()?).ok()
+}
+
 pub fn read_spec(dir: &Path) -> Result<crate::runtime::ContainerSpec, ContainerError> {
     let p = dir.join("spec.json");
     let b = fs::read(&p).map_err(|source| ContainerError::Io {
@@ -532,6 +549,7 @@ mod tests {
             restart: RestartPolicy::No,
             mounts: vec![],
             labels: Default::default(),
+            stop_signal: None,
         };
         // Same first four hex digits: the same generated name.
         let (a, _) = create(&store, cfg(format!("abcd{}", "0".repeat(60)))).unwrap();
@@ -586,6 +604,7 @@ mod tests {
             restart: RestartPolicy::No,
             mounts: vec![],
             labels: Default::default(),
+            stop_signal: None,
         };
         let (c, dir) = create(&store, cfg("web")).unwrap();
         assert!(dir.join("upper").is_dir());

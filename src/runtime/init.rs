@@ -5,8 +5,8 @@
 //! ([`super::rootfs`]), pivots into it, and forks the command, which drops
 //! capabilities, sets no_new_privs, switches user and execs. The init then
 //! only waits: it reaps every zombie (orphans are re-parented to it), passes
-//! SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH on to the
-//! command, and exits with the command's status (128+n for signal n) as soon
+//! every signal it can catch on to the command (real-time ones included;
+//! not the faults the kernel raises, SIGSEGV and the like), and exits with the command's status (128+n for signal n) as soon
 //! as the command ends; the kernel then kills whatever else is left in the
 //! pid namespace. Signals are taken with sigwait on a blocked set, so no
 //! handler runs and none is inherited.
@@ -20,7 +20,6 @@ use super::rootfs;
 use super::user::{self, ExecUser};
 use super::ContainerSpec;
 use nix::sys::signal::{SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -82,6 +81,8 @@ fn report(status: &OwnedFd, msg: &str) {
 
 /// The body of pid 1. Returns its exit code.
 pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
+    // Held until the command runs, which gets them ([`reap_until`]).
+    let _ = super::sys::init_signals().thread_block();
     // The container sees pid 1 as `rless-init`, not the host's command line.
     super::sys::set_process_title("rless-init");
     if let Some(procs) = io.cgroup.take() {
@@ -233,17 +234,26 @@ pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
     user::resolve(spec, &passwd, &group)
 }
 
-/// Waits for `main`, reaping everything; passes signals on to it.
+/// Waits for `main`, reaping everything; passes every signal it may catch
+/// on to it ([`super::sys::init_signals`], blocked since the start), the
+/// real-time ones included; nothing else would reach the command, as a
+/// namespace's init gets only the signals it handles or blocks.
 fn reap_until(main: Pid) -> i32 {
-    let set = forwarded_signals();
+    use rustix::process::{waitpid, WaitOptions};
+    let set = super::sys::init_signals();
+    let main_raw = main.as_raw();
     let mut released = false;
     loop {
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == main => return code,
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => return 128 + sig as i32,
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
+        // rustix, not nix: nix fails on a death by a real-time signal,
+        // after the status was taken.
+        while let Ok(Some((pid, status))) = waitpid(None, WaitOptions::NOHANG) {
+            if pid.as_raw_nonzero().get() == main_raw {
+                if let Some(code) = status.exit_status() {
+                    return code;
+                }
+                if let Some(sig) = status.terminating_signal() {
+                    return 128 + sig;
+                }
             }
         }
         if !released && quiet_for_a_moment(&set) {
@@ -251,10 +261,10 @@ fn reap_until(main: Pid) -> i32 {
             super::release_idle_memory(false);
             released = true;
         }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
+        match super::sys::wait_signal(&set) {
+            Ok(nix::libc::SIGCHLD) | Err(_) => {}
             Ok(sig) => {
-                let _ = nix::sys::signal::kill(main, sig);
+                let _ = super::sys::send_signal(main_raw, sig);
             }
         }
     }

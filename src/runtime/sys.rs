@@ -392,3 +392,61 @@ pub fn set_process_title(title: &str) {
     // the copy writes exactly `len` bytes from a buffer of that length.
     unsafe { std::ptr::copy_nonoverlapping(area.as_ptr(), start as *mut u8, len) };
 }
+
+/// Sends signal number `sig` (real-time ones included, which nix's
+/// `Signal` cannot name) to `pid`.
+pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    if unsafe { nix::libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Every signal a container's init passes on to the command: all but
+/// SIGKILL and SIGSTOP (which cannot be caught), those the kernel raises
+/// for the init's own faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+/// SIGSYS), and glibc's 32 and 33 (its `sigaddset` refuses them); the
+/// real-time ones included.
+pub fn init_signals() -> nix::sys::signal::SigSet {
+    use nix::libc;
+    let mut set = *nix::sys::signal::SigSet::empty().as_ref();
+    for sig in 1..=libc::SIGRTMAX() {
+        if matches!(
+            sig,
+            libc::SIGKILL
+                | libc::SIGSTOP
+                | libc::SIGSEGV
+                | libc::SIGBUS
+                | libc::SIGFPE
+                | libc::SIGILL
+                | libc::SIGTRAP
+                | libc::SIGSYS
+                | 32
+                | 33
+        ) {
+            continue;
+        }
+        // SAFETY: `set` is an initialised sigset_t we own; sigaddset only
+        // writes into it (and fails cleanly for a number it refuses).
+        let _ = unsafe { libc::sigaddset(&mut set, sig) };
+    }
+    // SAFETY: `set` was initialised by sigemptyset (SigSet::empty) and
+    // changed only through sigaddset.
+    unsafe { nix::sys::signal::SigSet::from_sigset_t_unchecked(set) }
+}
+
+/// Waits for one of `set` (blocked by the caller) and returns its number,
+/// real-time signals included (nix's `SigSet::wait` cannot return those).
+pub fn wait_signal(set: &nix::sys::signal::SigSet) -> io::Result<i32> {
+    let mut sig: nix::libc::c_int = 0;
+    // SAFETY: both pointers are valid for the call: the set is borrowed
+    // and `sig` is a local the call writes.
+    let r = unsafe { nix::libc::sigwait(set.as_ref(), &mut sig) };
+    if r == 0 {
+        Ok(sig)
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
+}

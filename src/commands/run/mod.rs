@@ -165,6 +165,9 @@ pub struct Args {
     /// enabled (warn when limits cannot be applied), disabled, or required.
     #[arg(long, default_value = "enabled")]
     cgroups: String,
+    /// The signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
+    #[arg(long, value_name = "SIGNAL")]
+    stop_signal: Option<String>,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     args: Vec<String>,
@@ -184,6 +187,8 @@ struct ImageDefaults {
     volumes: Vec<String>,
     /// `LABEL`s (config.Labels), under the container's own.
     labels: std::collections::BTreeMap<String, String>,
+    /// `STOPSIGNAL` (config.StopSignal), if it names a signal.
+    stop_signal: Option<rless::signal::Sig>,
 }
 
 fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
@@ -257,6 +262,13 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             }
             Some(ip)
         }
+    };
+    let stop_signal = match &a.stop_signal {
+        Some(s) => Some(
+            rless::signal::Sig::parse(s)
+                .ok_or_else(|| anyhow::anyhow!("invalid --stop-signal {s:?}: not a signal"))?,
+        ),
+        None => None,
     };
     let restart = RestartPolicy::parse(&a.restart).ok_or_else(|| {
         anyhow::anyhow!(
@@ -366,6 +378,10 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                             .collect()
                     })
                     .unwrap_or_default(),
+                // An unknown one is SIGTERM, as docker takes it.
+                stop_signal: field("StopSignal")
+                    .and_then(|v| v.as_str())
+                    .and_then(rless::signal::Sig::parse),
             };
             let mut lower = Vec::new();
             for l in img.layers.iter().rev() {
@@ -521,6 +537,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 restart,
                 mounts: user_mounts.clone(),
                 labels,
+                stop_signal: stop_signal.or(defaults.stop_signal).map(|s| s.name()),
             },
         )
         .map_err(anyhow::Error::from),

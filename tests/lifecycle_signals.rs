@@ -1,0 +1,204 @@
+//! `kill -s` and stop signals: signal names (with or without SIG, any
+//! case, numbers, real-time RTMIN+n / RTMAX-n), which the container's init
+//! passes on to the command; `stop` and `restart` send the container's stop
+//! signal (`run --stop-signal` over the image's `STOPSIGNAL`), then SIGKILL.
+//! Every scenario imports a busybox root filesystem (no registry).
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+use std::time::Duration;
+
+#[test]
+fn lifecycle_kill() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_kill", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(
+            ctx,
+            &["--name", "k"],
+            "trap 'echo got-usr1' USR1; trap 'echo got-hup' HUP; echo ready; \
+             while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "k", "ready");
+        let out = ctx.ok(&["kill", "-s", "USR1", "k"]);
+        assert_eq!(out.stdout, "k\n", "{out}");
+        wait_log(ctx, "k", "got-usr1");
+        // One at a time: a second HUP while the first is pending is merged.
+        ctx.ok(&["kill", "--signal", "SIGHUP", "k"]);
+        wait_log(ctx, "k", "got-hup");
+        ctx.ok(&["kill", "-s", "1", "k"]);
+        let out = wait_log(ctx, "k", "got-hup\ngot-hup");
+        assert_eq!(out.stdout, "ready\ngot-usr1\ngot-hup\ngot-hup\n", "{out}");
+        let st = inspect(ctx, &id);
+        assert_eq!(
+            state_of(&st)["Running"],
+            true,
+            "trapped signals must not end it: {st}"
+        );
+        let pid = state_of(&st)["Pid"].as_i64().unwrap();
+        assert!(pid_alive(pid), "inspect's Pid {pid} must be a live process");
+
+        // Default: KILL.
+        ctx.ok(&["kill", "k"]);
+        let out = ctx.ok(&["wait", "k"]);
+        assert_eq!(out.stdout, "137\n", "kill (SIGKILL) gives 137: {out}");
+        let st = inspect(ctx, &id);
+        assert_eq!(state_of(&st)["Running"], false, "{st}");
+        assert_eq!(state_of(&st)["ExitCode"], 137, "{st}");
+        assert!(
+            eventually(Duration::from_secs(5), || !pid_alive(pid)),
+            "the init {pid} must be gone after kill"
+        );
+        // Killing an exited container is an error.
+        let out = ctx.rless(&["kill", "k"]);
+        assert_one_error(&out, ERR_EXIT);
+        // A bad signal.
+        let id2 = run_sh(ctx, &[], FOREVER);
+        for bad in [
+            "NOPE",
+            "999",
+            "",
+            "0",
+            "65",
+            "RTMIN+31",
+            "SIGRTMAX+1",
+            "RTMAX-31",
+        ] {
+            let out = ctx.rless(&["kill", "-s", bad, &id2]);
+            assert_one_error(&out, ERR_EXIT);
+        }
+        assert_eq!(state_of(&inspect(ctx, &id2))["Running"], true);
+        ctx.ok(&["kill", "-s", "TERM", &id2]);
+        assert_eq!(ctx.ok(&["wait", &id2]).stdout, "0\n");
+    });
+}
+
+/// Real-time signals, as podman and docker take them: the init passes
+/// them on (a namespace's init gets only the signals it catches or
+/// blocks), and a command they end exits 128+n.
+#[test]
+fn lifecycle_kill_real_time_signals() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_kill_rt", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        run_sh(
+            ctx,
+            &["--name", "rt"],
+            "trap 'echo got-37' 37; trap 'echo got-64' 64; trap 'echo got-pwr' PWR; \
+             echo ready; while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "rt", "ready");
+        let mut want = String::from("ready\n");
+        for (sig, line) in [
+            ("SIGRTMIN+3", "got-37"),
+            ("rtmin+3", "got-37"),
+            ("37", "got-37"),
+            ("RTMAX", "got-64"),
+            ("64", "got-64"),
+            ("SIGPWR", "got-pwr"),
+        ] {
+            let out = ctx.ok(&["kill", "-s", sig, "rt"]);
+            assert_eq!(out.stdout, "rt\n", "{out}");
+            want.push_str(line);
+            want.push('\n');
+            let out = wait_log(ctx, "rt", &want);
+            assert_eq!(out.stdout, want, "kill -s {sig}: {out}");
+        }
+        assert_eq!(state_of(&inspect(ctx, "rt"))["Running"], true);
+        // Untrapped, a real-time signal ends the command: 128 + 39.
+        let id = run_sh(ctx, &[], "sleep 1000");
+        ctx.ok(&["kill", "-s", "SIGRTMAX-25", &id]);
+        assert_eq!(ctx.ok(&["wait", &id]).stdout, "167\n");
+        let st = inspect(ctx, &id);
+        assert_eq!(state_of(&st)["ExitCode"], 167, "{st}");
+    });
+}
+
+/// `stop` sends the image's `STOPSIGNAL` (`commit -c`), or `run
+/// --stop-signal` over it, and SIGKILL after the grace period; `restart`
+/// too; inspect shows it. A bad --stop-signal makes nothing.
+#[test]
+fn lifecycle_stop_signal() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_stop_signal", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "base", IMG, "true"]);
+        ctx.ok(&["commit", "-c", "STOPSIGNAL SIGUSR1", "base", "usr1img"]);
+        let out = ctx.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.StopSignal}}",
+            "usr1img",
+        ]);
+        assert_eq!(out.stdout, "SIGUSR1\n", "{out}");
+        let traps = "trap 'echo got-term; exit 3' TERM; trap 'echo got-usr1; exit 10' USR1; \
+                     trap 'echo got-37; exit 11' 37; trap 'echo got-usr2; exit 0' USR2; \
+                     echo ready; while true; do sleep 0.1; done";
+        let run = |opts: &[&str], name: &str| {
+            let mut a = vec!["run", "-d", "--name", name];
+            a.extend_from_slice(opts);
+            a.extend_from_slice(&["usr1img", "sh", "-c", traps]);
+            ctx.ok(&a);
+            wait_log(ctx, name, "ready");
+        };
+        let stopped = |name: &str, code: i64, line: &str| {
+            let st = inspect(ctx, name);
+            assert_eq!(state_of(&st)["ExitCode"], code, "{name}: {st}");
+            let out = ctx.ok(&["logs", name]);
+            assert_eq!(out.stdout, format!("ready\n{line}\n"), "{name}: {out}");
+        };
+        // The image's signal.
+        run(&[], "img");
+        assert_eq!(inspect(ctx, "img")["Config"]["StopSignal"], "SIGUSR1");
+        ctx.ok(&["stop", "-t", "30", "img"]);
+        stopped("img", 10, "got-usr1");
+        // --stop-signal over it, real-time ones included.
+        run(&["--stop-signal", "rtmin+3"], "rt");
+        assert_eq!(inspect(ctx, "rt")["Config"]["StopSignal"], "SIGRTMIN+3");
+        ctx.ok(&["stop", "-t", "30", "rt"]);
+        stopped("rt", 11, "got-37");
+        // Without either: SIGTERM.
+        let id = run_sh(ctx, &["--name", "plain"], FOREVER);
+        assert_eq!(inspect(ctx, &id)["Config"]["StopSignal"], "SIGTERM");
+        // restart sends it too, and the container runs again.
+        run(&["--stop-signal", "USR2"], "re");
+        ctx.ok(&["restart", "-t", "30", "re"]);
+        let out = wait_log(ctx, "re", "ready\ngot-usr2\nready\n");
+        assert!(!out.stdout.contains("got-term"), "{out}");
+        assert_eq!(state_of(&inspect(ctx, "re"))["Running"], true);
+        // An ignored stop signal: SIGKILL after the grace period.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "deaf",
+            "--stop-signal",
+            "USR1",
+            IMG,
+            "sh",
+            "-c",
+            "trap '' USR1; echo ready; while true; do sleep 0.1; done",
+        ]);
+        wait_log(ctx, "deaf", "ready");
+        ctx.ok(&["stop", "-t", "1", "deaf"]);
+        assert_eq!(state_of(&inspect(ctx, "deaf"))["ExitCode"], 137);
+        // Bad values: one line, 125, nothing made.
+        for bad in ["BOGUS", "0", "65", ""] {
+            let out = ctx.fail_unchanged(&["run", "-d", "--stop-signal", bad, IMG, "true"]);
+            assert!(out.stderr.contains("--stop-signal"), "{out}");
+        }
+    });
+}
