@@ -125,7 +125,7 @@ fn lifecycle_kill_real_time_signals() {
 
 /// `stop` sends the image's `STOPSIGNAL` (`commit -c`), or `run
 /// --stop-signal` over it, and SIGKILL after the grace period; `restart`
-/// too; inspect shows it. A bad --stop-signal makes nothing.
+/// too; inspect shows it. A bad --stop-signal or STOPSIGNAL makes nothing.
 #[test]
 fn lifecycle_stop_signal() {
     if !have_busybox() {
@@ -135,7 +135,16 @@ fn lifecycle_stop_signal() {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
         ctx.ok(&["create", "--name", "base", IMG, "true"]);
+        // STOPSIGNAL must name a signal (as podman): one line, no image.
+        for bad in ["STOPSIGNAL BOGUS", "STOPSIGNAL 65", "STOPSIGNAL RTMIN+31"] {
+            let out = ctx.fail_unchanged(&["commit", "-c", bad, "base", "badsig"]);
+            assert!(out.stderr.contains("invalid signal"), "{out}");
+        }
         ctx.ok(&["commit", "-c", "STOPSIGNAL SIGUSR1", "base", "usr1img"]);
+        // Kept as written.
+        ctx.ok(&["commit", "-c", "STOPSIGNAL rtmin+3", "base", "rtimg"]);
+        let out = ctx.ok(&["image", "inspect", "-f", "{{.Config.StopSignal}}", "rtimg"]);
+        assert_eq!(out.stdout, "rtmin+3\n", "{out}");
         let out = ctx.ok(&[
             "image",
             "inspect",

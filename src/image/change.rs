@@ -4,7 +4,8 @@
 //! Supported: `CMD`, `ENTRYPOINT` (JSON exec form, else shell form),
 //! `ENV` and `LABEL` (several `k=v` pairs, or the old `k value with
 //! spaces` form), `EXPOSE` (several `port[-end][/proto]`), `WORKDIR`
-//! (relative to the previous one), `USER`, `VOLUME` and `STOPSIGNAL`.
+//! (relative to the previous one), `USER`, `VOLUME` and `STOPSIGNAL` (a
+//! signal name or number, [`crate::signal`], kept as written).
 //! Words follow the Dockerfile shell-word rules: double and single quotes
 //! group and are removed, a backslash escapes the next character (inside
 //! double quotes only `"`, `\` and `$`), and `$V`, `${V}`, `${V:-w}`,
@@ -127,6 +128,10 @@ pub fn apply(cfg: &mut Map<String, Value>, change: &str) -> Result<(), ChangeErr
                     ("WorkingDir", dir.to_string_lossy().into_owned())
                 }
                 "USER" => ("User", value.clone()),
+                // Kept as written, if it names a signal (as docker).
+                _ if crate::signal::Sig::parse(value).is_none() => {
+                    return Err(fail(&format!("invalid signal {value:?}")));
+                }
                 _ => ("StopSignal", value.clone()),
             };
             cfg.insert(key.into(), value.into());
@@ -404,6 +409,9 @@ mod tests {
         vols.sort();
         assert_eq!(vols, ["/a", "/b", "/data", "/logs"]);
         assert_eq!(cfg["StopSignal"], "SIGINT");
+        for (sig, kept) in [("rtmin+3", "rtmin+3"), ("9", "9"), ("usr1", "usr1")] {
+            assert_eq!(applied(&[&format!("STOPSIGNAL {sig}")])["StopSignal"], kept);
+        }
         assert_eq!(cfg["Cmd"], json!(["echo", "a b"]));
         assert_eq!(
             cfg["Entrypoint"],
@@ -433,6 +441,11 @@ mod tests {
             "EXPOSE http",
             "USER a b",
             "WORKDIR",
+            "STOPSIGNAL BOGUS",
+            "STOPSIGNAL 0",
+            "STOPSIGNAL 65",
+            "STOPSIGNAL RTMIN+31",
+            "STOPSIGNAL TERM KILL",
             "ENV A=${B:?x}",
             "ENV A=${",
             "RUN true",
