@@ -166,6 +166,7 @@ fn lifecycle_exec() {
                 out.stderr.contains(&format!("unknown flag: {flag}")),
                 "{out}"
             );
+            assert!(!out.stderr.contains("go before"), "it is before: {out}");
         }
 
         // -u

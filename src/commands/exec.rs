@@ -46,9 +46,9 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // An option clap does not know lands in CONTAINER (which takes values
-    // that start with '-', for the command after it).
+    // that start with '-', for the command after it): it came before it.
     if let Some(flag) = a.args.first().filter(|f| f.starts_with('-')) {
-        bail!("unknown flag: {flag}; options go before the container (see `rless exec --help`)");
+        bail!("unknown flag: {flag} (see `rless exec --help`)");
     }
     // --env-file first, then -e; a later value of a name wins.
     let mut user_env = Vec::new();

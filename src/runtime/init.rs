@@ -544,6 +544,13 @@ fn exec(args: &[String], env: &[String]) -> Result<Never, (i32, String)> {
             EXIT_NOT_FOUND,
             format!("{cmd:?}: no such file or directory"),
         )),
+        // `run IMAGE --opt …`: an option after the image is the command.
+        None if cmd.starts_with('-') => Err((
+            EXIT_NOT_FOUND,
+            format!(
+                "{cmd:?}: executable file not found in $PATH (options go before the image, or the container for exec)"
+            ),
+        )),
         None => Err((
             EXIT_NOT_FOUND,
             format!("{cmd:?}: executable file not found in $PATH"),

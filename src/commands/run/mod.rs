@@ -214,9 +214,10 @@ pub fn create(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     trace::mark("arguments parsed");
     // An option clap does not know lands in IMAGE (which takes values that
-    // start with '-', for the command after it).
+    // start with '-', for the command after it): it came before the image.
+    // (One after the image is the command's: see the init's "not found".)
     if let Some(flag) = a.args.first().filter(|f| f.starts_with('-')) {
-        bail!("unknown flag: {flag}; options go before the image (see `rless run --help`)");
+        bail!("unknown flag: {flag} (see `rless run --help`)");
     }
     // Everything is checked before anything is created.
     if let Some(code) = (!create_only)
