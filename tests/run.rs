@@ -104,6 +104,9 @@ fn run_bad_input_is_125() {
         let missing = format!("{w}/does-not-exist");
         let bind_missing = format!("type=bind,src={missing},dst=/x");
         let long_host = "h".repeat(65);
+        let rw_ro = format!("{w}:/x:rw,ro");
+        let propagation = format!("type=bind,src={w},dst=/x,bind-propagation=bogus");
+        let nonrecursive = format!("type=bind,src={w},dst=/x,bind-nonrecursive=maybe");
         let cases: Vec<Vec<&str>> = vec![
             // unknown image
             vec!["no-such-image", "true"],
@@ -129,6 +132,11 @@ fn run_bad_input_is_125() {
             vec!["--mount", &bind_missing, IMG, "true"],
             vec!["--mount", "type=nfs,src=/tmp,dst=/x", IMG, "true"],
             vec!["--mount", "type=bind,src=/tmp", IMG, "true"],
+            // conflicting or bogus mount options (as podman: refused)
+            vec!["-v", &rw_ro, IMG, "true"],
+            vec!["-v", "newvol:/x:ro,rw", IMG, "true"],
+            vec!["--mount", &propagation, IMG, "true"],
+            vec!["--mount", &nonrecursive, IMG, "true"],
             vec!["--tmpfs", "", IMG, "true"],
             vec!["--rootfs", &missing, "true"],
             // a hostname the kernel would refuse at every start
@@ -142,6 +150,9 @@ fn run_bad_input_is_125() {
             // And without --rm: still nothing left.
             expect_run_error(ctx, args);
         }
+        let out = run(ctx, &["--rm", "-v", &rw_ro, IMG, "true"]);
+        assert!(out.stderr.contains("at most one of rw and ro"), "{out}");
+        assert_eq!(ctx.ok(&["volume", "ls", "-q"]).stdout, "", "no volume made");
         // nothing at all
         let out = ctx.rless(&["run"]);
         assert_eq!(out.code, Some(ERR_EXIT), "bare `rless run`: {out}");

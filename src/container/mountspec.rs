@@ -10,6 +10,8 @@ use std::path::{Component, Path, PathBuf};
 pub enum SpecError {
     #[error("invalid volume specification {0:?}: expected /host/path:/container/path[:ro|rw], NAME:/container/path[:ro|rw|nocopy] or /container/path")]
     Volume(String),
+    #[error("invalid volume specification {spec:?}: {why}")]
+    VolumeOptions { spec: String, why: &'static str },
     #[error("invalid mount specification {spec:?}: {why}")]
     Mount { spec: String, why: String },
     #[error("invalid tmpfs specification {0:?}: expected /container/path[:options]")]
@@ -125,15 +127,38 @@ pub fn parse_volume(spec: &str) -> Result<Requested, SpecError> {
     }
     let is_bind = src.starts_with('/');
     let (mut readonly, mut copy) = (false, true);
+    // As docker and podman: at most one option of each kind (`rw,ro`
+    // would otherwise be decided by its order).
+    let mut seen = [0u8; 5];
+    const KINDS: [&str; 5] = [
+        "at most one of rw and ro",
+        "at most one propagation mode",
+        "at most one of z and Z",
+        "nocopy at most once",
+        "at most one of delegated, cached and consistent",
+    ];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
-        match o {
-            "ro" => readonly = true,
-            "rw" => readonly = false,
-            "nocopy" if !is_bind => copy = false,
-            // SELinux relabelling and propagation are accepted and ignored.
-            "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
-            | "delegated" | "cached" | "consistent" => {}
+        let kind = match o {
+            "ro" | "rw" => {
+                readonly = o == "ro";
+                0
+            }
+            // Propagation and SELinux relabelling are accepted and ignored.
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => 1,
+            "z" | "Z" => 2,
+            "nocopy" if !is_bind => {
+                copy = false;
+                3
+            }
+            "delegated" | "cached" | "consistent" => 4,
             _ => return Err(bad()),
+        };
+        seen[kind] += 1;
+        if seen[kind] > 1 {
+            return Err(SpecError::VolumeOptions {
+                spec: spec.to_string(),
+                why: KINDS[kind],
+            });
         }
     }
     if !is_bind {
@@ -168,6 +193,7 @@ pub fn parse_mount(spec: &str) -> Result<Requested, SpecError> {
     let mut kind = "volume";
     let (mut src, mut dst, mut readonly, mut copy) = (None, None, false, true);
     let mut tmpfs_opts = Vec::new();
+    let mut bind_opts = false;
     for field in spec.split(',') {
         let (k, v) = field
             .split_once('=')
@@ -181,13 +207,30 @@ pub fn parse_mount(spec: &str) -> Result<Requested, SpecError> {
             ("volume-nocopy", None | Some("true" | "1")) => copy = false,
             ("volume-nocopy", Some("false" | "0")) => copy = true,
             ("volume-driver", Some("local")) => {}
-            ("bind-propagation" | "consistency" | "bind-nonrecursive", Some(_)) => {}
+            // Checked, and ignored: a bind is always recursive and private.
+            (
+                "bind-propagation",
+                Some("private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"),
+            ) => bind_opts = true,
+            ("bind-nonrecursive", Some("false" | "0")) => bind_opts = true,
+            ("bind-nonrecursive", None | Some("true" | "1")) => {
+                return Err(bad(
+                    "bind-nonrecursive is not supported: binds are recursive",
+                ))
+            }
+            ("consistency", Some("default" | "consistent" | "cached" | "delegated")) => {}
+            ("bind-propagation" | "bind-nonrecursive" | "consistency", _) => {
+                return Err(bad(&format!("invalid value in {field:?}")))
+            }
             ("tmpfs-size", Some(s)) => tmpfs_opts.push(format!("size={s}")),
             ("tmpfs-mode", Some(m)) => tmpfs_opts.push(format!("mode={m}")),
             _ => return Err(bad(&format!("unknown field {field:?}"))),
         }
     }
     let dst = absolute_target(dst.ok_or_else(|| bad("missing target"))?)?;
+    if bind_opts && kind != "bind" {
+        return Err(bad(&format!("bind-* options need type=bind, not {kind}")));
+    }
     match kind {
         "bind" => {
             let src = src.ok_or_else(|| bad("missing source"))?;
@@ -334,6 +377,24 @@ mod tests {
             );
         }
         assert!(matches!(parse_volume("a:b:c:d"), Err(SpecError::Volume(_))));
+        for conflict in [
+            "/tmp:/d:rw,ro",
+            "/tmp:/d:ro,ro",
+            "v:/d:ro,rw",
+            "/tmp:/d:shared,rslave",
+            "/tmp:/d:z,Z",
+            "v:/d:nocopy,nocopy",
+            "/tmp:/d:cached,delegated",
+        ] {
+            assert!(
+                matches!(parse_volume(conflict), Err(SpecError::VolumeOptions { .. })),
+                "{conflict}"
+            );
+        }
+        assert_eq!(
+            parse_volume("v:/d:rw,nocopy,z,rshared,cached").unwrap(),
+            vol(Some("v"), "/d", false, false)
+        );
     }
 
     #[test]
@@ -371,6 +432,27 @@ mod tests {
             Err(SpecError::BadVolumeName(_))
         ));
         assert!(parse_mount("type=bind,dst=/t").is_err());
+        for bad in [
+            "type=bind,src=/tmp,dst=/t,bind-propagation=bogus",
+            "type=bind,src=/tmp,dst=/t,bind-propagation",
+            "type=bind,src=/tmp,dst=/t,bind-nonrecursive=maybe",
+            "type=bind,src=/tmp,dst=/t,consistency=sometimes",
+            "type=volume,dst=/t,bind-propagation=rshared",
+            "type=tmpfs,dst=/t,bind-nonrecursive=false",
+            "type=bind,src=/tmp,dst=/t,bind-nonrecursive",
+            "type=bind,src=/tmp,dst=/t,bind-nonrecursive=true",
+        ] {
+            assert!(
+                matches!(parse_mount(bad), Err(SpecError::Mount { .. })),
+                "{bad}"
+            );
+        }
+        for good in [
+            "type=bind,src=/tmp,dst=/t,bind-nonrecursive=false,bind-propagation=rslave",
+            "type=bind,src=/tmp,dst=/t,consistency=cached",
+        ] {
+            assert!(parse_mount(good).is_ok(), "{good}");
+        }
         assert!(parse_mount("type=weird,dst=/t").is_err());
         assert_eq!(
             parse_tmpfs("/run:size=64k,noexec").unwrap(),
