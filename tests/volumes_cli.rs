@@ -45,9 +45,18 @@ fn volume_in_use_is_protected() {
             "{out}"
         );
         assert_eq!(volume_names(ctx), BTreeSet::from(["busy".to_string()]));
-        ctx.ok(&["volume", "rm", "-f", "busy"]);
-        assert!(!volume_names(ctx).contains("busy"));
+        // -f too, as docker (-f only ignores missing volumes): removing it
+        // would leave a container that can never start.
+        let out = ctx.fail(&["volume", "rm", "-f", "busy"]);
+        assert!(out.stderr.contains("volume busy is in use"), "{out}");
+        assert!(data(ctx, "busy").is_dir());
+        let out = ctx.ok(&["start", "-a", "user"]);
+        assert_eq!(out.stdout, "", "{out}");
+        let out = ctx.ok(&["volume", "rm", "-f", "nosuch"]);
+        assert_eq!(out.stdout, "nosuch\n", "{out}");
         ctx.ok(&["rm", "user"]);
+        ctx.ok(&["volume", "rm", "busy"]);
+        assert!(!volume_names(ctx).contains("busy"));
     });
 }
 

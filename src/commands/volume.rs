@@ -68,7 +68,7 @@ pub struct NamesArgs {
 
 #[derive(clap::Args)]
 pub struct RmArgs {
-    /// Remove volumes even if containers use them.
+    /// Ignore volumes that do not exist (one a container uses is still refused, as docker).
     #[arg(short, long)]
     force: bool,
     #[arg(required = true)]
@@ -216,12 +216,16 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     }
     let store = ctx.store(LockMode::Shared)?;
     let _lock = volume::lock(store.root())?;
-    // Each name on its own, as docker: an unknown or (without -f) used one
-    // is reported, the others are removed.
+    // Each name on its own, as docker: an unknown (without -f) or used one
+    // is reported, the others are removed. Even -f never removes a volume
+    // a container records (docker's rule; podman's -f removes the
+    // containers too): that container could never start again.
     let mut failed = super::stop::Failures::default();
     for n in &a.names {
-        // Checks that it exists and, without -f, that no container uses it.
-        let r = volume::remove(store.root(), n, a.force);
+        let r = match volume::remove(store.root(), n, false) {
+            Err(volume::VolumeError::NotFound(_)) if a.force => Ok(()),
+            r => r,
+        };
         match r {
             Ok(()) => println!("{n}"),
             Err(e) => failed.add(e.into()),

@@ -40,9 +40,7 @@ pub enum VolumeError {
     BadName(String),
     #[error("no such volume: {0}")]
     NotFound(String),
-    #[error(
-        "volume {name} is in use by container {containers}; remove the container first or use -f"
-    )]
+    #[error("volume {name} is in use by container {containers}; remove the container first")]
     InUse { name: String, containers: String },
     #[error("volume {0} is not empty; import needs an empty volume")]
     NotEmpty(String),
@@ -211,12 +209,14 @@ pub fn users(root: &Path, name: &str, except: Option<&ContainerId>) -> Vec<Strin
         .collect()
 }
 
-/// Removes a volume. Refuses one in use unless `force`. The caller holds
-/// the [`lock`] and runs inside the user namespace.
-pub fn remove(root: &Path, name: &str, force: bool) -> Result<(), VolumeError> {
+/// Removes a volume. Refuses one a container records, unless `unchecked`
+/// (for rless's own clean-ups, which have checked; never `volume rm -f`:
+/// a container would be left that can never start). The caller holds the
+/// [`lock`] and runs inside the user namespace.
+pub fn remove(root: &Path, name: &str, unchecked: bool) -> Result<(), VolumeError> {
     read(root, name)?;
     let using = users(root, name, None);
-    if !force && !using.is_empty() {
+    if !unchecked && !using.is_empty() {
         return Err(VolumeError::InUse {
             name: name.to_string(),
             containers: using.join(", "),
