@@ -120,6 +120,17 @@ fn lifecycle_kill_real_time_signals() {
         assert_eq!(ctx.ok(&["wait", &id]).stdout, "167\n");
         let st = inspect(ctx, &id);
         assert_eq!(state_of(&st)["ExitCode"], 167, "{st}");
+        // With a terminal the command leads a session of its own; its
+        // death is still seen (the init waits for any child).
+        for opts in [&[][..], &["-t"][..]] {
+            let script = ["sh", "-c", "kill -s 40 $$"];
+            let out = ctx.rless(&[&["run", "--rm"][..], opts, &[IMG], &script].concat());
+            assert_eq!(out.code, Some(168), "run {opts:?}: {out}");
+            let id = run_sh(ctx, opts, FOREVER);
+            let out = ctx.rless(&[&["exec"][..], opts, &[&id], &script].concat());
+            assert_eq!(out.code, Some(168), "exec {opts:?}: {out}");
+            ctx.ok(&["rm", "-f", &id]);
+        }
     });
 }
 

@@ -12,7 +12,7 @@
 
 use crate::userns::IdMode;
 use nix::sys::signal::{SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::waitpid;
 use std::io::{self, Read, Write};
 use std::process::Command;
 
@@ -207,10 +207,9 @@ fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
     let _ = set.thread_block();
     let sfd = nix::sys::signalfd::SignalFd::new(&set).ok();
     loop {
-        match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) => {}
+        match super::reap(child, false) {
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
             Err(_) => return 125,
         }
         let Some(Ok(Some(info))) = sfd.as_ref().map(|s| s.read_signal()) else {

@@ -239,14 +239,15 @@ pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
 /// real-time ones included; nothing else would reach the command, as a
 /// namespace's init gets only the signals it handles or blocks.
 fn reap_until(main: Pid) -> i32 {
-    use rustix::process::{waitpid, WaitOptions};
+    use rustix::process::{wait, WaitOptions};
     let set = super::sys::init_signals();
     let main_raw = main.as_raw();
     let mut released = false;
     loop {
         // rustix, not nix: nix fails on a death by a real-time signal,
-        // after the status was taken.
-        while let Ok(Some((pid, status))) = waitpid(None, WaitOptions::NOHANG) {
+        // after the status was taken. `wait` is any child (rustix's
+        // `waitpid(None)` is only those of our process group).
+        while let Ok(Some((pid, status))) = wait(WaitOptions::NOHANG) {
             if pid.as_raw_nonzero().get() == main_raw {
                 if let Some(code) = status.exit_status() {
                     return code;

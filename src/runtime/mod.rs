@@ -43,7 +43,6 @@ pub mod user;
 use crate::userns::IdMode;
 use caps::CapSet;
 use nix::sched::CloneFlags;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use plan::MountOp;
 use rootfs::RootFs;
 use std::os::fd::OwnedFd;
@@ -760,10 +759,23 @@ pub fn wait_forwarding_seen(
 
 /// The init's exit code, once it has exited.
 pub fn exit_code(init: nix::unistd::Pid) -> Option<i32> {
-    match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, code)) => Some(code),
-        Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
-        Ok(_) => None,
-        Err(_) => Some(init::EXIT_SETUP),
-    }
+    reap(init, false).unwrap_or(Some(init::EXIT_SETUP))
+}
+
+/// Waits for child `pid` (or, unless `block`, only looks): its exit code
+/// once it has ended, 128+n for signal n. Through rustix: nix's waitpid
+/// fails on a death by a real-time signal after taking the status.
+pub fn reap(pid: nix::unistd::Pid, block: bool) -> std::io::Result<Option<i32>> {
+    use rustix::process::{waitpid, WaitOptions};
+    let p = rustix::process::Pid::from_raw(pid.as_raw())
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let opts = if block {
+        WaitOptions::empty()
+    } else {
+        WaitOptions::NOHANG
+    };
+    Ok(waitpid(Some(p), opts)?.and_then(|(_, st)| {
+        st.exit_status()
+            .or_else(|| st.terminating_signal().map(|s| 128 + s))
+    }))
 }

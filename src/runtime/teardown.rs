@@ -15,7 +15,7 @@
 
 use super::{init, StartFailure, Started};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
 /// One thing that could not be undone.
@@ -109,9 +109,11 @@ fn end_init(pid: Pid, kill_it: bool) -> Result<i32, TeardownError> {
             return Err(err("kill")(e));
         }
     }
-    match waitpid(pid, None).map_err(err("reap"))? {
-        WaitStatus::Exited(_, code) => Ok(code),
-        WaitStatus::Signaled(_, sig, _) => Ok(128 + sig as i32),
-        _ => Ok(init::EXIT_SETUP),
-    }
+    Ok(super::reap(pid, true)
+        .map_err(|e| {
+            err("reap")(nix::errno::Errno::from_raw(
+                e.raw_os_error().unwrap_or(nix::libc::EINVAL),
+            ))
+        })?
+        .unwrap_or(init::EXIT_SETUP))
 }

@@ -194,11 +194,7 @@ impl Terminal {
 }
 
 fn wait_exit(init: Pid) -> Option<i32> {
-    match nix::sys::wait::waitpid(init, None) {
-        Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => Some(c),
-        Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => Some(128 + s as i32),
-        _ => None,
-    }
+    super::reap(init, true).ok().flatten()
 }
 
 #[derive(Debug, PartialEq, Eq)]
