@@ -34,8 +34,7 @@ fn parse_time(flag: &str, value: &str) -> Result<i128> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
-    let offset = time::local_offset(time::now());
-    since::parse(value, now, offset).ok_or_else(|| {
+    since::parse(value, now, time::local_offset_of_wall_time).ok_or_else(|| {
         anyhow!("invalid {flag} {value:?}: use a duration (10m, 1h30m), a date or time (2006-01-02, 2006-01-02T15:04:05[.999][Z|+07:00]) or unix seconds")
     })
 }

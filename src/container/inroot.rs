@@ -53,6 +53,8 @@ pub fn open(
         loop {
             match rfs::openat2(dir, path, flags, Mode::empty(), resolve) {
                 Err(Errno::AGAIN) if tries < 100 => tries += 1,
+                // Renames racing every try: the walk below does not care.
+                Err(Errno::AGAIN) => break,
                 Err(Errno::NOSYS) => {
                     NO_OPENAT2.store(true, Ordering::Relaxed);
                     break;

@@ -5,15 +5,18 @@
 //!   `-1h` (in the future), `0`;
 //! * a date and time: `2006-01-02`, `2006-01-02T15`, `2006-01-02T15:04`,
 //!   `2006-01-02T15:04:05[.fraction]`, each with a zone (`Z`, `+07:00`)
-//!   or without one, in local time (the zone's offset now, as docker);
+//!   or without one, in local time (the zone's offset at that time, as
+//!   docker's `ParseInLocation`);
 //! * unix seconds with an optional fraction: `1600000000.5`.
 //!
 //! Pure: the caller passes the time now and the local offset.
 
 const SEC: i128 = 1_000_000_000;
 
-/// Nanoseconds since the epoch of `value`; `None` if it is none of the forms.
-pub fn parse(value: &str, now: i128, local_offset: i64) -> Option<i128> {
+/// Nanoseconds since the epoch of `value`; `None` if it is none of the
+/// forms. `local_offset` gives the local zone's offset for a wall-clock time
+/// (seconds since the epoch as if it were UTC).
+pub fn parse(value: &str, now: i128, local_offset: impl Fn(i64) -> i64) -> Option<i128> {
     if let Some(d) = go_duration(value) {
         return Some(now - d);
     }
@@ -23,7 +26,7 @@ pub fn parse(value: &str, now: i128, local_offset: i64) -> Option<i128> {
         return Some(if zoned {
             t
         } else {
-            t - i128::from(local_offset) * SEC
+            t - i128::from(local_offset(i64::try_from(t.div_euclid(SEC)).ok()?)) * SEC
         });
     }
     if value.contains('-') {
@@ -162,7 +165,7 @@ mod tests {
     const NOW: i128 = 1_700_000_000 * SEC;
 
     fn at(v: &str) -> Option<i128> {
-        parse(v, NOW, 3600)
+        parse(v, NOW, |_| 3600)
     }
 
     #[test]

@@ -64,12 +64,21 @@ pub(crate) fn midnight_utc(y: i64, m: i64, d: i64) -> Option<i64> {
     )
 }
 
-/// Seconds east of UTC of the local time zone at `utc` (seconds since the
-/// epoch), found as the C library and Go do: `$TZ` (a zone name, a path,
-/// or a POSIX rule), else `/etc/localtime`; UTC when none can be read.
-pub fn local_offset(utc: i64) -> i64 {
-    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
-    i64::from(tz.to_offset(timestamp(utc)).seconds())
+/// Seconds east of UTC of the local time zone for a local wall-clock time,
+/// given as the seconds since the epoch it would be in UTC (`logs --since
+/// 2020-07-01T12:00`): the offset in force then, as Go's
+/// `time.ParseInLocation` takes it (in a gap or an overlap, the earlier
+/// offset). The zone is `$TZ` (a name, a path or a POSIX rule), else
+/// `/etc/localtime`; UTC when none can be read.
+pub fn local_offset_of_wall_time(wall: i64) -> i64 {
+    offset_of_wall_time(&TimeZone::try_system().unwrap_or(TimeZone::UTC), wall)
+}
+
+fn offset_of_wall_time(tz: &TimeZone, wall: i64) -> i64 {
+    let civil = timestamp(wall).to_zoned_datetime(TimeZone::UTC).datetime();
+    tz.to_ambiguous_timestamp(civil)
+        .compatible()
+        .map_or(0, |t| wall - t.as_second())
 }
 
 /// Docker's coarse duration: "Less than a second", "3 minutes", "About an hour".
@@ -141,6 +150,25 @@ mod tests {
         assert_eq!(format_rfc3339_nanos(t), "2024-02-29T12:34:56.000000005Z");
         assert_eq!(midnight_utc(2024, 2, 29), Some(1709164800));
         assert_eq!(midnight_utc(2023, 2, 29), None);
+    }
+
+    /// A local time takes the offset in force at that date, not today's.
+    #[test]
+    fn wall_time_offsets() {
+        let berlin = TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
+        let wall = |s: &str| parse_rfc3339(&format!("{s}Z")).unwrap();
+        assert_eq!(
+            offset_of_wall_time(&berlin, wall("2024-01-15T12:00:00")),
+            3600
+        );
+        assert_eq!(
+            offset_of_wall_time(&berlin, wall("2024-07-15T12:00:00")),
+            7200
+        );
+        assert_eq!(
+            offset_of_wall_time(&TimeZone::UTC, wall("2024-07-15T12:00:00")),
+            0
+        );
     }
 
     #[test]

@@ -354,8 +354,11 @@ pub fn trim_heap() {
 /// with `title` and a NUL, and their last byte is left non-NUL, which tells
 /// the kernel to show the strings only up to the first NUL. The container's
 /// init calls this, so the container sees `rless-init`, not the host's
-/// command line (its paths, its options). Best effort: on any surprise the
-/// arguments are left as they are.
+/// command line (its paths, its options). The environment strings the
+/// kernel placed next to them (`/proc/PID/environ`, which a container given
+/// CAP_SYS_PTRACE could read) are zeroed too: the init reads no variable
+/// after this, and the command gets an environment of its own at exec.
+/// Best effort: on any surprise the areas are left as they are.
 pub fn set_process_title(title: &str) {
     if let Ok(name) = std::ffi::CString::new(title.as_bytes().to_vec()) {
         let _ = rustix::thread::set_name(&name);
@@ -369,10 +372,19 @@ pub fn set_process_title(title: &str) {
         return;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let (Some(start), Some(end)) = (
-        fields.get(45).and_then(|v| v.parse::<usize>().ok()),
-        fields.get(46).and_then(|v| v.parse::<usize>().ok()),
-    ) else {
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<usize>().ok());
+    // Fields 50 and 51: env_start and env_end.
+    if let (Some(start), Some(end)) = (field(47), field(48)) {
+        if start != 0 && end > start && end - start <= 1 << 20 {
+            // SAFETY: [start, end) is this process's environment area, mapped
+            // writable on the initial stack at exec like the arguments (see
+            // below). The C library's `environ` points into it, so every
+            // variable reads as empty afterwards, which nothing in the init
+            // relies on; exactly `end - start` bytes are written.
+            unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+        }
+    }
+    let (Some(start), Some(end)) = (field(45), field(46)) else {
         return;
     };
     let Some(len) = end.checked_sub(start) else {

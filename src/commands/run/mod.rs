@@ -325,6 +325,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         None => rless::config::storage_driver()?.map_or(Driver::Auto, |(d, _)| d),
     };
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
+    let id_view = keep_id_view(ctx, keep_id, a.rootfs.is_some(), &mut driver)?;
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {
@@ -584,36 +585,6 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             return Err(e);
         }
     };
-    // keep-id: the image's owners are shown through fuse-overlay, which
-    // kernel overlayfs cannot do (see `ids::keep_id_view`).
-    let id_view = match (&ctx.ids, keep_id, &a.rootfs) {
-        (
-            rless::userns::IdMode::SubUid {
-                uid,
-                gid,
-                uids,
-                gids,
-            },
-            true,
-            None,
-        ) => {
-            match (
-                ids::keep_id_view(*uid, uids.count),
-                ids::keep_id_view(*gid, gids.count),
-            ) {
-                (Some(uids), Some(gids)) => Some(IdView { uids, gids }),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    if id_view.is_some() {
-        if driver == Driver::Overlay {
-            let _ = container::remove(&dir, true);
-            bail!("--userns keep-id needs the fuse-overlay storage driver: kernel overlayfs cannot show the image's file owners as the image has them");
-        }
-        driver = Driver::FuseOverlay;
-    }
     let rootfs = match &a.rootfs {
         Some(d) => RootFs::Dir(d.canonicalize()?),
         None => RootFs::Layers(Layers {
@@ -708,3 +679,53 @@ mod options;
 pub use monitor::{attach, detach, Fresh};
 pub(crate) use options::read_env_file;
 use options::*;
+
+/// keep-id: the image's owners are shown through fuse-overlay, which kernel
+/// overlayfs cannot do (see `ids::keep_id_view`), so keep-id takes that
+/// driver. Where FUSE cannot be used and nothing forced a driver, the
+/// container runs on kernel overlayfs as before, with a warning that the
+/// image's owners show shifted.
+fn keep_id_view(
+    ctx: &Ctx,
+    keep_id: bool,
+    own_rootfs: bool,
+    driver: &mut Driver,
+) -> Result<Option<IdView>> {
+    let rless::userns::IdMode::SubUid {
+        uid,
+        gid,
+        uids,
+        gids,
+    } = &ctx.ids
+    else {
+        return Ok(None);
+    };
+    if !keep_id || own_rootfs {
+        return Ok(None);
+    }
+    let (Some(uid_view), Some(gid_view)) = (
+        ids::keep_id_view(*uid, uids.count),
+        ids::keep_id_view(*gid, gids.count),
+    ) else {
+        return Ok(None);
+    };
+    let fuse = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_ok();
+    match *driver {
+        Driver::Overlay => bail!("--userns keep-id needs the fuse-overlay storage driver (the overlay driver was chosen): kernel overlayfs cannot show the image's file owners as the image has them"),
+        Driver::Auto if !fuse => {
+            eprintln!("rless: warning: --userns keep-id: /dev/fuse cannot be used, so the image's files show with shifted owners (root's as yours)");
+            Ok(None)
+        }
+        _ => {
+            *driver = Driver::FuseOverlay;
+            Ok(Some(IdView {
+                uids: uid_view,
+                gids: gid_view,
+            }))
+        }
+    }
+}
