@@ -80,16 +80,9 @@ enum Found {
     Dir(Vec<usize>),
 }
 
-/// Whether `p` carries the opaque xattr.
-fn opaque_xattr(p: &Path) -> bool {
-    let mut v = [0u8; 4];
-    matches!(rustix::fs::lgetxattr(p, fuse_overlay::layout::OPAQUE_XATTR, &mut v),
-        Ok(n) if v[..n] == *fuse_overlay::layout::OPAQUE_VALUE)
-}
-
 /// Whether the directory `p` of a layer is opaque, in either form.
 fn layer_opaque(p: &Path) -> bool {
-    opaque_xattr(p)
+    rless::image::import::is_opaque(p)
         || p.join(fuse_overlay::layout::OPAQUE_MARKER)
             .symlink_metadata()
             .is_ok()
@@ -206,7 +199,7 @@ struct Dir {
 /// overlayfs marks it with the xattr only (`.wh..wh..opq` is then a file of
 /// the container's); fuse-overlay may write the marker.
 fn upper_opaque(p: &Path, kernel: bool) -> bool {
-    opaque_xattr(p)
+    rless::image::import::is_opaque(p)
         || (!kernel
             && p.join(fuse_overlay::layout::OPAQUE_MARKER)
                 .symlink_metadata()

@@ -354,8 +354,9 @@ fn append_marker<W: io::Write>(
     b.append_data(&mut h, name, io::empty())
 }
 
-/// Whether an upper-layer directory is marked opaque for overlayfs.
-fn is_opaque(dir: &Path) -> bool {
+/// Whether a layer's directory is marked opaque with overlayfs's xattr
+/// (`user.overlay.opaque`; the marker-file form is a `.wh..wh..opq` entry).
+pub fn is_opaque(dir: &Path) -> bool {
     let mut v = [0u8; 4];
     matches!(rustix::fs::lgetxattr(dir, fuse_overlay::layout::OPAQUE_XATTR, &mut v), Ok(n) if v[..n] == *fuse_overlay::layout::OPAQUE_VALUE)
 }
