@@ -227,7 +227,8 @@ pub fn serve(
     stop: Arc<AtomicBool>,
 ) {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    if sock.set_nonblocking(true).is_err() {
+    if let Err(e) = sock.set_nonblocking(true) {
+        eprintln!("rless network helper: no DNS server on network {network}: {e}");
         return;
     }
     let mut flight = InFlight::default();

@@ -31,6 +31,8 @@ pub const MAX_PER_CLIENT: usize = 64;
 /// The longest query forwarded (EDNS's usual buffer size), so the table
 /// holds at most a megabyte.
 pub const MAX_QUERY: usize = 4096;
+/// Upstream datagrams read from each socket per pass of the server's loop.
+pub const RECEIVE_BATCH: usize = 256;
 
 const RCODE_SERVFAIL: u8 = 2;
 
@@ -278,10 +280,15 @@ impl Upstream {
         }
     }
 
-    /// Takes every datagram waiting on the upstream sockets.
+    /// Takes the datagrams waiting on the upstream sockets, at most
+    /// [`RECEIVE_BATCH`] from each per call: a flood sent to them (by any
+    /// local process) cannot keep the server's loop from its clients.
     pub fn receive(&self, server: &UdpSocket, flight: &mut InFlight, buf: &mut [u8]) {
         for s in self.sockets() {
-            while let Ok((n, from)) = s.recv_from(buf) {
+            for _ in 0..RECEIVE_BATCH {
+                let Ok((n, from)) = s.recv_from(buf) else {
+                    break;
+                };
                 if let Some(out) = flight.reply(from, &buf[..n]) {
                     self.send(server, flight, out, Instant::now());
                 }
