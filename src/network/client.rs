@@ -48,12 +48,27 @@ pub enum ClientError {
 /// Connects to the helper of the store at `root`, starting it if needed.
 /// `in_userns`: the caller is already in the helper's user namespace.
 pub fn connect(root: &Path, in_userns: bool) -> Result<UnixStream, ClientError> {
-    let dir = super::prepare_runtime_dir(root)?;
     let io = |op, path: &Path| {
         let path = path.to_path_buf();
         move |source| ClientError::Io { op, path, source }
     };
-    let _lock = lock_runtime_dir(&dir)?;
+    // A `system reset` may remove the directory while we wait for its
+    // lock: then the lock held is of a removed file, and we start over.
+    let mut tries = 0;
+    let (dir, _lock) = loop {
+        let dir = super::prepare_runtime_dir(root)?;
+        match lock_runtime_dir(&dir)? {
+            Some(lock) => break (dir, lock),
+            None if tries < 100 => tries += 1,
+            None => {
+                return Err(ClientError::Io {
+                    op: "lock",
+                    path: dir.join(helper::LOCK),
+                    source: std::io::Error::other("removed again at each try"),
+                })
+            }
+        }
+    };
     let sock = dir.join(helper::SOCKET);
     if let Ok(s) = UnixStream::connect(&sock) {
         return Ok(s);
@@ -249,7 +264,10 @@ pub fn shut_down(root: &Path) -> Result<(), ClientError> {
         Ok(m) if m.is_dir() && m.uid() == rustix::process::getuid().as_raw() => {}
         _ => return Ok(()),
     }
-    let _lock = lock_runtime_dir(&dir)?;
+    // `None`: another reset removed the directory meanwhile.
+    let Some(_lock) = lock_runtime_dir(&dir)? else {
+        return Ok(());
+    };
     let pid = std::fs::read_to_string(dir.join(helper::PID))
         .ok()
         .and_then(|p| p.trim().parse::<i32>().ok());
@@ -271,8 +289,10 @@ pub fn shut_down(root: &Path) -> Result<(), ClientError> {
 }
 
 /// Takes the lock of the runtime directory `dir`, which serializes starting
-/// and stopping its helper; held until the file is dropped.
-fn lock_runtime_dir(dir: &Path) -> Result<std::fs::File, ClientError> {
+/// and stopping its helper; held until the file is dropped. `None` when the
+/// directory was removed (by `system reset`) while we waited: the lock is
+/// then of a file no one else will lock.
+fn lock_runtime_dir(dir: &Path) -> Result<Option<std::fs::File>, ClientError> {
     let path = dir.join(helper::LOCK);
     let err = |op| {
         let path = path.clone();
@@ -285,7 +305,12 @@ fn lock_runtime_dir(dir: &Path) -> Result<std::fs::File, ClientError> {
         .open(&path)
         .map_err(err("open"))?;
     lock.lock().map_err(err("lock"))?;
-    Ok(lock)
+    use std::os::unix::fs::MetadataExt;
+    let held = lock.metadata().map_err(err("stat"))?;
+    Ok(match std::fs::metadata(&path) {
+        Ok(now) if (now.dev(), now.ino()) == (held.dev(), held.ino()) => Some(lock),
+        _ => None,
+    })
 }
 
 /// Whether `pid` is the helper whose runtime directory is `dir` (a pid
