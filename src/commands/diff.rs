@@ -243,9 +243,14 @@ fn walk(
         if escaped.is_none() && !kernel {
             if let Some(target) = name_s.strip_prefix(fuse_overlay::layout::WHITEOUT_PREFIX) {
                 if name_s != fuse_overlay::layout::OPAQUE_MARKER {
+                    // Keyed by the stored name, as the image's listing is.
+                    let stored_target = OsStr::from_bytes(
+                        &name.as_bytes()[fuse_overlay::layout::WHITEOUT_PREFIX.len()..],
+                    )
+                    .to_owned();
                     let target = OsStr::from_bytes(fuse_overlay::layout::shown(target.as_bytes()));
                     lines
-                        .entry(target.to_owned())
+                        .entry(stored_target)
                         .or_default()
                         .push(format!("D {}", shown.join(target).display()));
                 }
