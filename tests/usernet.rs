@@ -399,3 +399,71 @@ fn usernet_runtime_dir_in_tmp_must_be_ours() {
         let _ = fs::remove_dir_all(&base);
     });
 }
+
+/// `system reset` removes the helper's runtime directory under its lock. A
+/// `run` that was waiting on that lock meanwhile must not go on in the
+/// removed directory: it starts over in a new one, with one helper. The
+/// test holds the lock itself, waits until the `run` blocks on it (as
+/// `/proc/locks` shows), removes the directory as a reset does, and lets
+/// go.
+#[test]
+fn usernet_run_waiting_on_a_removed_runtime_dir_starts_over() {
+    for_each_user("usernet_run_waiting_on_a_removed_runtime_dir", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "waitnet"]);
+        // A first container makes the runtime directory; its helper goes
+        // with it.
+        ctx.ok(&["run", "--rm", "--network", "waitnet", IMG, "true"]);
+        assert!(helper_gone(ctx), "the helper did not exit");
+        // This store's: `net-` and the start of the store path's digest.
+        let canon = ctx.root.canonicalize().unwrap();
+        let digest = rless::image::digest::Digest::of(canon.as_os_str().as_encoded_bytes());
+        let dir = ctx
+            .user
+            .runtime_dir()
+            .join("rless")
+            .join(format!("net-{}", &digest.hex()[..12]));
+        assert!(dir.join("lock").exists(), "no lock in {}", dir.display());
+        let lock = fs::File::open(dir.join("lock")).unwrap();
+        let ino = std::os::unix::fs::MetadataExt::ino(&lock.metadata().unwrap());
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        let bg = common::background::Background::spawn(
+            ctx,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "late",
+                "--network",
+                "waitnet",
+                IMG,
+                "sleep",
+                "60",
+            ],
+        );
+        // Blocked on our lock: a waiter line (`->`) for the lock's inode.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let waiting = || {
+            fs::read_to_string("/proc/locks")
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.contains("->") && l.contains(&format!(":{ino} ")))
+        };
+        while !waiting() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(waiting(), "the run never waited on the lock");
+        fs::remove_dir_all(&dir).unwrap();
+        drop(lock);
+        let (code, _) = bg.finish(Duration::from_secs(60));
+        assert_eq!(code, Some(0), "the run must start over in a new directory");
+        assert_eq!(helpers(ctx).len(), 1, "one helper");
+        let devices = ctx.ok(&["exec", "late", "cat", "/proc/net/dev"]).stdout;
+        assert!(devices.contains("eth0:"), "{devices}");
+        ctx.ok(&["rm", "-f", "late"]);
+        assert!(helper_gone(ctx), "the helper did not exit");
+        assert!(leftovers(ctx).is_empty(), "{:?}", leftovers(ctx));
+    });
+}
