@@ -11,7 +11,7 @@ use common::oci::busybox;
 use common::{for_each_user, skip, Ctx, Mode};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use storage_support::{setup_image, IMG};
+use storage_support::{fuse_overlay_reason, setup_image, store_at, IMG};
 
 /// `auto` picks fuse-overlay where the kernel refuses overlayfs: a store
 /// on a FUSE filesystem (here fuse-overlay itself, mounted by real root as
@@ -53,26 +53,9 @@ fn auto_picks_fuse_overlay_where_the_kernel_refuses() {
         .expect("mount the FUSE filesystem for the store");
         {
             // A user whose store is on that filesystem.
-            let inner = Ctx {
-                test: ctx.test.clone(),
-                user: ctx.user.clone(),
-                work: ctx.work.join("inner"),
-                root: mnt.join("store"),
-            };
-            for d in [&inner.work, &inner.root] {
-                fs::create_dir(d).unwrap();
-                inner.give(d);
-            }
-            fs::set_permissions(&inner.root, fs::Permissions::from_mode(0o700)).unwrap();
-            let info = inner.ok(&["info", "--format", "json"]);
-            let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
-            assert_eq!(v["Storage"]["Driver"], "fuse-overlay", "{info}");
-            assert!(
-                v["Storage"]["Reason"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("refuses overlayfs")),
-                "{info}"
-            );
+            let inner = store_at(ctx, mnt.join("store"));
+            let reason = fuse_overlay_reason(&inner);
+            assert!(reason.contains("refuses overlayfs"), "{reason}");
             assert!(setup_image(&inner));
             let out = inner.ok(&[
                 "run",
@@ -333,25 +316,9 @@ fn auto_avoids_kernel_overlay_without_user_xattrs() {
         }
         let _unmount = Unmount(&mnt);
         {
-            let inner = Ctx {
-                test: ctx.test.clone(),
-                user: ctx.user.clone(),
-                work: ctx.work.join("inner"),
-                root: mnt.join("store"),
-            };
-            for d in [&mnt, &inner.work] {
-                fs::create_dir_all(d).unwrap();
-                inner.give(d);
-            }
-            let info = inner.ok(&["info", "--format", "json"]);
-            let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
-            assert_eq!(v["Storage"]["Driver"], "fuse-overlay", "{info}");
-            assert!(
-                v["Storage"]["Reason"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("extended attributes")),
-                "{info}"
-            );
+            let inner = store_at(ctx, mnt.join("store"));
+            let reason = fuse_overlay_reason(&inner);
+            assert!(reason.contains("extended attributes"), "{reason}");
             assert!(setup_image(&inner));
             let out = inner.ok(&[
                 "run",

@@ -7,6 +7,7 @@ use crate::common::oci::busybox;
 use crate::common::{skip, Ctx};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
 pub const IMG: &str = "fusebb";
 
@@ -40,4 +41,33 @@ pub fn setup_image(ctx: &Ctx) -> bool {
     ctx.give_tree(&dir);
     ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
     true
+}
+
+/// The user of `ctx` with a store at `root` (on a filesystem the test
+/// mounted) and a work directory of its own: both made, private, theirs.
+pub fn store_at(ctx: &Ctx, root: PathBuf) -> Ctx {
+    let inner = Ctx {
+        test: ctx.test.clone(),
+        user: ctx.user.clone(),
+        work: ctx.work.join("inner"),
+        root,
+    };
+    for d in [&inner.work, &inner.root] {
+        fs::create_dir_all(d).unwrap();
+        inner.give(d);
+    }
+    fs::set_permissions(&inner.root, fs::Permissions::from_mode(0o700)).unwrap();
+    inner
+}
+
+/// Why `info` says `auto` takes fuse-overlay on the store of `ctx` (it
+/// must take it).
+pub fn fuse_overlay_reason(ctx: &Ctx) -> String {
+    let info = ctx.ok(&["info", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    assert_eq!(v["Storage"]["Driver"], "fuse-overlay", "{info}");
+    v["Storage"]["Reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
