@@ -231,6 +231,18 @@ fn run_pid_namespace() {
             .collect();
         assert!(pids.contains(&1) && pids.contains(&2), "ps: {out}");
         assert!(pids.iter().all(|p| *p < 10), "ps shows foreign pids: {out}");
+        // Nor its environment, even where the container may read it
+        // (CAP_SYS_PTRACE): the init zeroed it.
+        let out = sh(
+            ctx,
+            &["--cap-add", "SYS_PTRACE"],
+            "cat /proc/1/environ | tr '\\0' '\\n' | grep -c = ; true",
+        );
+        assert_eq!(
+            out.trim(),
+            "0",
+            "pid 1's environment shows variables: {out}"
+        );
         // The host's processes cannot be signalled by pid either.
         let host_pid = std::process::id();
         let out = sh(
