@@ -146,6 +146,69 @@ fn run_signal_kills_command() {
     });
 }
 
+/// Every signal a foreground `run` or `exec` can catch reaches the
+/// command, as with docker's `--sig-proxy` (real-time ones and SIGALRM
+/// included, which once killed the waiting rless instead), except
+/// job control: SIGTSTP stops rless itself and the command runs on.
+#[test]
+fn run_forwards_every_catchable_signal() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_forwards_every_catchable_signal", |ctx| {
+        assert!(setup_image(ctx));
+        let script = "trap 'echo got-alrm' ALRM; trap 'echo got-pwr' PWR; \
+                      trap 'echo got-37' 37; trap 'echo got-64' 64; \
+                      trap 'echo got-tstp' TSTP; trap 'echo got-usr2' USR2; \
+                      echo ready; while true; do sleep 0.1; done";
+        let id = ctx.ok(&["run", "-d", IMG, "sleep", "1000"]);
+        let id = id.stdout.trim().to_string();
+        let run = ["run", "--rm", IMG, "sh", "-c", script];
+        let exec = ["exec", &id, "sh", "-c", script];
+        for (what, args) in [("run", &run[..]), ("exec", &exec[..])] {
+            let mut bg = Background::spawn(ctx, args);
+            bg.wait_line("ready", Duration::from_secs(60));
+            let pid = bg.pid();
+            for (sig, line) in [
+                (nix::libc::SIGALRM, "got-alrm"),
+                (nix::libc::SIGPWR, "got-pwr"),
+                (37, "got-37"),
+                (64, "got-64"),
+            ] {
+                // SAFETY: kill takes plain integers.
+                assert_eq!(unsafe { nix::libc::kill(pid, sig) }, 0, "kill {sig}");
+                bg.wait_line(line, Duration::from_secs(30));
+            }
+            // Ctrl-Z's signal stops rless, not the command.
+            // SAFETY: as above.
+            assert_eq!(unsafe { nix::libc::kill(pid, nix::libc::SIGTSTP) }, 0);
+            let stopped = eventually(Duration::from_secs(10), || {
+                fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|s| {
+                        s.rsplit(')')
+                            .next()
+                            .map(|r| r.trim_start().starts_with('T'))
+                    })
+                    .unwrap_or(false)
+            });
+            assert!(stopped, "{what}: SIGTSTP must stop rless itself");
+            // SAFETY: as above.
+            assert_eq!(unsafe { nix::libc::kill(pid, nix::libc::SIGCONT) }, 0);
+            bg.signal(rustix::process::Signal::USR2);
+            bg.wait_line("got-usr2", Duration::from_secs(30));
+            bg.signal(rustix::process::Signal::TERM);
+            let (exit, lines) = bg.finish(Duration::from_secs(30));
+            assert_eq!(exit, Some(143), "{what}: stdout {lines:?}");
+            assert!(
+                !lines.iter().any(|l| l.trim() == "got-tstp"),
+                "{what}: SIGTSTP must not reach the command: {lines:?}"
+            );
+        }
+        ctx.ok(&["rm", "-f", &id]);
+    });
+}
+
 // ------------------------------------------------------------------ init and pid namespace
 
 /// Zombies in `cat /proc/[0-9]*/stat` output: (pid, ppid, comm) of each.

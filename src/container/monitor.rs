@@ -256,10 +256,10 @@ fn pump(
     threads: bool,
 ) -> (i32, Option<String>) {
     let init = started.init;
-    let signals = runtime::init::forwarded_signals();
+    let signals = runtime::sigproxy::forwarded();
     let Ok(sfd) = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
     else {
-        return (runtime::wait_forwarding(init, &signals), None);
+        return (runtime::sigproxy::wait_forwarding(init, &signals), None);
     };
     // With -t, the command writes to its terminal: the pty master is
     // read as its stdout (it ends with EIO once the command is gone).
@@ -291,8 +291,8 @@ fn pump(
         }
         if signalled {
             while let Ok(Some(info)) = sfd.read_signal() {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGCHLD) => {
+                match runtime::sigproxy::take(init, info.ssi_signo as i32) {
+                    runtime::sigproxy::Taken::Child => {
                         if exit.is_none() {
                             exit = runtime::exit_code(init);
                         }
@@ -308,10 +308,8 @@ fn pump(
                             }
                         }
                     }
-                    Ok(Signal::SIGWINCH) | Err(_) => {}
-                    Ok(sig) => {
-                        let _ = nix::sys::signal::kill(init, sig);
-                    }
+                    runtime::sigproxy::Taken::Resize
+                    | runtime::sigproxy::Taken::PassedOn { .. } => {}
                 }
             }
         }

@@ -14,7 +14,7 @@
 //! the child joins it before anything else (best effort: from outside the
 //! delegated subtree the kernel refuses, and the process runs uncounted).
 
-use super::init::{self, prepare_and_exec, resolve_user};
+use super::init::{prepare_and_exec, resolve_user};
 use super::{sys, tty, ProcessSpec, RunError};
 use nix::sched::CloneFlags;
 use std::fs::File;
@@ -60,7 +60,7 @@ pub fn exec_in(
     drop(joins);
     let user = resolve_user(&process.user)
         .map_err(|e| sys_err("resolve the user")(std::io::Error::other(e)))?;
-    let signals = init::forwarded_signals();
+    let signals = super::sigproxy::forwarded();
     signals
         .thread_block()
         .map_err(|e| sys_err("block signals")(e.into()))?;
@@ -103,13 +103,13 @@ pub fn exec_in(
     let _ = std::io::Read::read_to_end(&mut File::from(status_r), &mut message);
     if !message.is_empty() {
         eprintln!("rless: {}", String::from_utf8_lossy(&message).trim());
-        return Ok(super::wait_forwarding(child, &signals));
+        return Ok(super::sigproxy::wait_forwarding(child, &signals));
     }
     if detach {
         return Ok(0);
     }
     Ok(match terminal {
         Some(t) => t.relay(child, process.stdin, &signals, &mut || {}, &mut |_, _| {}),
-        None => super::wait_forwarding(child, &signals),
+        None => super::sigproxy::wait_forwarding(child, &signals),
     })
 }

@@ -11,7 +11,6 @@
 //! capability there.
 
 use crate::userns::IdMode;
-use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::waitpid;
 use std::io::{self, Read, Write};
 use std::process::Command;
@@ -192,18 +191,7 @@ fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsErro
 
 /// The parent's life after mapping: wait, pass signals on, mirror the exit.
 fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGCHLD,
-    ] {
-        set.add(s);
-    }
+    let set = super::sigproxy::forwarded();
     let _ = set.thread_block();
     let sfd = nix::sys::signalfd::SignalFd::new(&set).ok();
     loop {
@@ -215,23 +203,19 @@ fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
         let Some(Ok(Some(info))) = sfd.as_ref().map(|s| s.read_signal()) else {
             // No signalfd: plain sigwait, and terminal signals are left to
             // the child, which gets them from the terminal itself.
-            match set.wait() {
-                Ok(Signal::SIGCHLD | Signal::SIGINT | Signal::SIGQUIT) | Err(_) => {}
-                Ok(sig) => {
-                    let _ = nix::sys::signal::kill(child, sig);
+            match super::sys::wait_signal(&set) {
+                Ok(nix::libc::SIGINT | nix::libc::SIGQUIT) | Err(_) => {}
+                Ok(signo) => {
+                    super::sigproxy::take(child, signo);
                 }
             }
-            continue;
-        };
-        let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
             continue;
         };
         // SI_KERNEL marks a signal the terminal driver sent to the whole
         // foreground group, the child included; pass on only what a process
         // sent to us alone (kill, timeout, a supervisor).
-        let from_terminal = info.ssi_code == nix::libc::SI_KERNEL;
-        if sig != Signal::SIGCHLD && !from_terminal {
-            let _ = nix::sys::signal::kill(child, sig);
+        if info.ssi_code != nix::libc::SI_KERNEL {
+            super::sigproxy::take(child, info.ssi_signo as i32);
         }
     }
 }

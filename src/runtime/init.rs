@@ -19,7 +19,7 @@ use super::caps::{self, CapSet};
 use super::rootfs;
 use super::user::{self, ExecUser};
 use super::ContainerSpec;
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::SigSet;
 use nix::unistd::Pid;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -29,24 +29,6 @@ use std::path::Path;
 pub const EXIT_SETUP: i32 = 125;
 pub const EXIT_CANNOT_EXEC: i32 = 126;
 pub const EXIT_NOT_FOUND: i32 = 127;
-
-/// Signals the init and the monitor take with sigwait and pass on.
-pub fn forwarded_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-        Signal::SIGCHLD,
-    ] {
-        set.add(s);
-    }
-    set
-}
 
 /// The file descriptors the monitor hands to the init.
 pub struct InitIo {

@@ -34,6 +34,7 @@ pub mod output;
 pub mod plan;
 pub mod rootfs;
 pub mod seccomp;
+pub mod sigproxy;
 pub mod storage;
 pub(crate) mod sys;
 mod teardown;
@@ -362,7 +363,7 @@ impl Started {
         pipes: Option<(OwnedFd, OwnedFd)>,
         sink: output::Sink<'_>,
     ) -> (i32, bool) {
-        let signals = init::forwarded_signals();
+        let signals = sigproxy::forwarded();
         let (init, terminal) = (self.init, self.terminal.take());
         let mut tend = || {
             for t in self.tend() {
@@ -372,7 +373,7 @@ impl Started {
         let r = match (terminal, pipes) {
             (Some(t), _) => (t.relay(init, stdin, &signals, &mut tend, sink), false),
             (None, Some((out, err))) => output::relay(init, out, err, &signals, &mut tend, sink),
-            (None, None) => wait_forwarding_seen(init, &signals, &mut tend),
+            (None, None) => sigproxy::wait_forwarding_seen(init, &signals, &mut tend),
         };
         self.finish();
         r
@@ -445,7 +446,7 @@ pub fn spawn(
     io: ContainerIo,
 ) -> Result<Result<Started, StartFailure>, RunError> {
     let sys = |op| move |source| RunError::Sys { op, source };
-    init::forwarded_signals()
+    sigproxy::forwarded()
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
     let mut flags = CloneFlags::CLONE_NEWNS
@@ -710,50 +711,10 @@ pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
 /// Waits for a started container, relaying its terminal if it has one and
 /// passing signals on; returns its exit code.
 pub fn wait(started: Started, stdin: bool) -> i32 {
-    let signals = init::forwarded_signals();
+    let signals = sigproxy::forwarded();
     match started.terminal {
         Some(t) => t.relay(started.init, stdin, &signals, &mut || {}, &mut |_, _| {}),
-        None => wait_forwarding(started.init, &signals),
-    }
-}
-
-/// Waits for the init, passing signals on; returns its exit code.
-pub fn wait_forwarding(init: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
-    wait_forwarding_seen(init, signals, &mut || {}).0
-}
-
-/// [`wait_forwarding`], also telling whether a signal asking to end
-/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) was passed on: a foreground monitor
-/// does not restart a container the user stopped that way. `on_child`
-/// runs at each SIGCHLD that was not the init's exit (another child of
-/// the caller's, such as a port forwarder, may have ended).
-pub fn wait_forwarding_seen(
-    init: nix::unistd::Pid,
-    signals: &nix::sys::signal::SigSet,
-    on_child: &mut dyn FnMut(),
-) -> (i32, bool) {
-    use nix::sys::signal::Signal;
-    let mut ended = false;
-    loop {
-        if let Some(code) = exit_code(init) {
-            return (code, ended);
-        }
-        match signals.wait() {
-            Ok(Signal::SIGCHLD) => {
-                if let Some(code) = exit_code(init) {
-                    return (code, ended);
-                }
-                on_child();
-            }
-            Err(_) => {}
-            Ok(sig) => {
-                ended |= matches!(
-                    sig,
-                    Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP | Signal::SIGQUIT
-                );
-                let _ = nix::sys::signal::kill(init, sig);
-            }
-        }
+        None => sigproxy::wait_forwarding(started.init, &signals),
     }
 }
 

@@ -16,7 +16,7 @@
 //! than relaying to nobody. The log then misses what was not written.
 
 use super::tty::write_all;
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use std::os::fd::OwnedFd;
@@ -39,7 +39,7 @@ pub fn relay(
     let _pipe = super::sys::SigpipeIgnored::new();
     let Ok(sfd) = SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
     else {
-        return super::wait_forwarding_seen(init, signals, on_child);
+        return super::sigproxy::wait_forwarding_seen(init, signals, on_child);
     };
     let mut open = [Some(out), Some(err)];
     let mut buf = vec![0u8; 1 << 16];
@@ -75,8 +75,8 @@ pub fn relay(
         }
         if signalled {
             while let Ok(Some(info)) = sfd.read_signal() {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGCHLD) => {
+                match super::sigproxy::take(init, info.ssi_signo as i32) {
+                    super::sigproxy::Taken::Child => {
                         if exit.is_none() {
                             exit = super::exit_code(init);
                             if exit.is_none() {
@@ -84,14 +84,8 @@ pub fn relay(
                             }
                         }
                     }
-                    Ok(Signal::SIGWINCH) | Err(_) => {}
-                    Ok(sig) => {
-                        ended |= matches!(
-                            sig,
-                            Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP | Signal::SIGQUIT
-                        );
-                        let _ = nix::sys::signal::kill(init, sig);
-                    }
+                    super::sigproxy::Taken::Resize => {}
+                    super::sigproxy::Taken::PassedOn { ending } => ended |= ending,
                 }
             }
         }

@@ -13,7 +13,7 @@
 //! terminal settings are restored on every way out of the loop (the guard's
 //! Drop), short of SIGKILL.
 
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use rustix::termios::{self, OptionalActions, Termios};
@@ -113,7 +113,7 @@ impl Terminal {
         let sfd =
             match SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
                 Ok(s) => s,
-                Err(_) => return super::wait_forwarding(init, signals),
+                Err(_) => return super::sigproxy::wait_forwarding(init, signals),
             };
         let stdin = io::stdin();
         let stdout = io::stdout();
@@ -165,15 +165,15 @@ impl Terminal {
             }
             if sig_ready {
                 while let Ok(Some(info)) = sfd.read_signal() {
-                    match Signal::try_from(info.ssi_signo as i32) {
-                        Ok(Signal::SIGWINCH) => {
+                    match super::sigproxy::take(init, info.ssi_signo as i32) {
+                        super::sigproxy::Taken::Resize => {
                             if let (Ok(ws), Some(m)) =
                                 (super::sys::window_size(stdin.as_fd()), &master)
                             {
                                 let _ = super::sys::set_window_size(m.as_fd(), &ws);
                             }
                         }
-                        Ok(Signal::SIGCHLD) => {
+                        super::sigproxy::Taken::Child => {
                             if let Some(code) = super::exit_code(init) {
                                 if let Some(m) = &master {
                                     drain(m, &stdout, &mut buf, sink);
@@ -182,10 +182,7 @@ impl Terminal {
                             }
                             on_child();
                         }
-                        Ok(sig) => {
-                            let _ = nix::sys::signal::kill(init, sig);
-                        }
-                        Err(_) => {}
+                        super::sigproxy::Taken::PassedOn { .. } => {}
                     }
                 }
             }
