@@ -171,7 +171,15 @@ impl Overlay {
     /// too), so a copied-up parent keeps its lower times until the
     /// container really changes it. Best effort: a parent that cannot be
     /// read or set keeps the times `f` gave it.
+    /// The caller holds `ns` exclusively, so no change that should move
+    /// the parent's times (a create, an unlink) runs between the read and
+    /// the write of them.
     pub(crate) fn keeping_parent_times<T>(&self, path: &[u8], f: impl FnOnce() -> R<T>) -> R<T> {
+        debug_assert!(
+            self.ns.try_read().is_err(),
+            "copy-up of {} without the namespace lock",
+            String::from_utf8_lossy(path)
+        );
         let parent = match path.iter().rposition(|&b| b == b'/') {
             Some(i) => &path[..i],
             None => b".",
