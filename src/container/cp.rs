@@ -3,7 +3,7 @@
 //! Theory of operation: a [`Tree`] is a directory fd that stands for `/`.
 //! Every path given by the user is resolved with `openat2` and
 //! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS` (or its userspace version,
-//! [`super::inroot`], on kernels before 5.6), so absolute symlinks land
+//! [`crate::inroot`], on kernels before 5.6), so absolute symlinks land
 //! inside the root, `..` stops at it, and `/proc/self/fd/N` style links
 //! are refused: nothing a container plants can lead out of it. Below the
 //! resolved path, walking and creating use single names relative to
@@ -27,7 +27,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use super::inroot;
+use crate::inroot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CpError {

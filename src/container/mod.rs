@@ -14,7 +14,6 @@
 pub mod control;
 pub mod cp;
 pub mod export;
-pub mod inroot;
 pub mod logs;
 pub mod monitor;
 pub mod mountpoints;

@@ -180,10 +180,7 @@ impl Extractor {
             });
         }
         let (tparent, tname) = split_last(target);
-        let tdir = self
-            .root
-            .resolve_dir(tparent, false)
-            .map_err(|e| link_err(e.errno()))?;
+        let tdir = self.root.resolve_dir(tparent, false).map_err(link_err)?;
         let tstat = rfs::statat(&*tdir.fd, tname, AtFlags::SYMLINK_NOFOLLOW).map_err(link_err)?;
         if FileType::from_raw_mode(tstat.st_mode) == FileType::Directory {
             return Err(ExtractError::LinkToDirectory {

@@ -16,7 +16,8 @@
 //!   components are dropped and `..` pops one component, clamped at the root
 //!   (as docker does). The empty name is the root itself.
 //! - The parent directory of an entry is resolved by `Root::resolve_dir`,
-//!   a userspace version of `openat2(RESOLVE_IN_ROOT)` (which kernel 4.18
+//!   through [`crate::inroot::dir`] (the resolver `cp` falls back to), a
+//!   userspace version of `openat2(RESOLVE_IN_ROOT)` (which kernel 4.18
 //!   lacks): components are opened one at a time with `O_NOFOLLOW`; a symlink
 //!   planted by an earlier entry is read and resolution continues from the
 //!   root (absolute target) or the current directory (relative target), with
@@ -76,8 +77,6 @@ use fuse_overlay::layout::{self, WhiteoutForm};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
-/// Most symlinks followed while resolving one path, as in Linux.
-const MAX_SYMLINK_HOPS: u32 = 40;
 /// How many skipped device nodes the report lists.
 const MAX_SKIPPED_LISTED: usize = 20;
 /// Size of the copy buffer for file contents.
@@ -490,13 +489,13 @@ impl Extractor {
 
     fn parent(&mut self, parent: &[u8], shown: &str) -> Result<Resolved, ExtractError> {
         self.root.resolve_dir(parent, true).map_err(|e| match e {
-            ResolveError::NotDir => ExtractError::ParentNotDir {
+            Errno::NOTDIR => ExtractError::ParentNotDir {
                 path: shown.to_string(),
             },
-            ResolveError::Loop => ExtractError::SymlinkLoop {
+            Errno::LOOP => ExtractError::SymlinkLoop {
                 path: shown.to_string(),
             },
-            ResolveError::Io(e) => ExtractError::Resolve {
+            e => ExtractError::Resolve {
                 path: shown.to_string(),
                 source: e.into(),
             },
@@ -635,14 +634,8 @@ impl Extractor {
         dirs.sort_by_key(|d| std::cmp::Reverse(d.1.depth));
         for (canon, meta) in dirs {
             let shown = show(&canon);
-            let names: Vec<&[u8]> = if canon.is_empty() {
-                Vec::new()
-            } else {
-                canon.split(|&b| b == b'/').collect()
-            };
-            let fd = match self.root.open_canonical(&names) {
-                Ok(Some(fd)) => Rc::new(fd),
-                Ok(None) => self.root.fd.clone(),
+            let fd = match self.root.open_canonical(&canon) {
+                Ok(fd) => fd,
                 Err(e) => {
                     tracing::debug!(path = shown, error = %e, "directory went away, metadata not applied");
                     continue;
