@@ -196,7 +196,8 @@ fn usernet_dns_forwards_to_the_container_servers() {
 /// external names (a working responder); the query then fails (SERVFAIL)
 /// with its own id. A flood beyond one client's bound of queries in flight
 /// (64) gets SERVFAIL at once, the rest wait their deadline, and the
-/// others are served meanwhile. Garbage sent to the server is ignored.
+/// others are served meanwhile; the 64 waiting left from 64 source ports.
+/// Garbage sent to the server is ignored.
 #[test]
 fn usernet_dns_black_hole_holds_no_one() {
     use std::net::Ipv4Addr;
@@ -293,6 +294,10 @@ fn usernet_dns_black_hole_holds_no_one() {
         assert_eq!(ids, (100..164).collect::<Vec<u16>>());
         let asked = hole.asked()[base..].to_vec();
         assert_eq!(asked.len(), 64, "{asked:?}");
+        // All in flight at once, each from a port of its own (RFC 5452).
+        let ports: std::collections::BTreeSet<u16> =
+            hole.log()[base..].iter().map(|a| a.port).collect();
+        assert_eq!(ports.len(), 64, "shared source ports: {ports:?}");
         assert!(!asked
             .iter()
             .any(|a| ["f64.test", "f65.test", "f66.test"].contains(&a.as_str())));

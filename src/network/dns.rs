@@ -1,26 +1,35 @@
-//! The DNS server of one network, on its gateway address, port 53 (UDP).
+//! The DNS server of one network, on its gateway address, port 53, over
+//! UDP and TCP.
 //!
-//! Theory of operation: a thread of the helper serves a UDP socket bound
-//! inside the network's namespace. A query for the A record of a container
-//! name or alias on the network is answered from [`Records`], which the
-//! helper updates at attach and detach (so a name resolves as soon as its
-//! container's `run` returns): a container's own name with its address, an
-//! alias with every holder's ([`Holders`]), rotated from answer to answer
-//! and cut to what fits in 512 bytes; AAAA queries for those names get an empty
-//! answer, so resolvers do not wait. Other queries go, unchanged, through
-//! sockets opened in the host's namespace ([`Upstream`]) to the asking
-//! container's own servers (`run --dns`, found by the query's source
-//! address, as docker's embedded server does), else to the host's first
-//! IPv4 resolver; the answer comes back as it is. On an `--internal`
-//! network they get NXDOMAIN. Forwarded queries are in flight together
-//! ([`super::forward`]): one loop polls this socket and the upstream ones,
-//! so a name the server owns is answered at once whatever upstream is slow
-//! or dead, and each forwarded query has its own deadline.
+//! Theory of operation: a thread of the helper serves a UDP socket and a
+//! TCP listener bound inside the network's namespace; the thread itself
+//! runs in the host's namespace, so the sockets it opens to ask other
+//! servers are the host's ([`super::upstream`]). A query for the A record
+//! of a container name or alias on the network is answered from
+//! [`Records`], which the helper updates at attach and detach (so a name
+//! resolves as soon as its container's `run` returns): a container's own
+//! name with its address, an alias with every holder's ([`Holders`]),
+//! rotated from answer to answer; over UDP cut to what fits in 512 bytes
+//! with the truncation bit set (the client may ask again over TCP), over
+//! TCP all of them. AAAA queries for those names get an empty answer, so
+//! resolvers do not wait. Other queries go, unchanged but for their id,
+//! to the asking container's own servers (`run --dns`, found by the
+//! query's source address, as docker's embedded server does), else to the
+//! host's first IPv4 resolver, over the transport the client used; the
+//! answer comes back as it is. On an `--internal` network they get
+//! NXDOMAIN. One loop polls the UDP socket, the TCP listener and
+//! connections ([`super::dns_tcp`]) and the sockets of the forwarded
+//! queries in flight ([`super::forward`]), all non-blocking: a name the
+//! server owns is answered at once whatever upstream is slow or dead or
+//! whatever TCP client stalls, and each forwarded query has its own
+//! deadline.
 
-use super::forward::InFlight;
-pub use super::forward::Upstream;
+use super::dns_tcp::{Readiness, Source as TcpSource, TcpClients};
+use super::forward::{Client, InFlight};
+use super::upstream::Replies;
+pub use super::upstream::Upstream;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -183,21 +192,31 @@ pub fn parse_query(q: &[u8]) -> Option<Question> {
 
 /// The size a UDP answer keeps within (RFC 1035's, for clients that
 /// offer no more; the query's EDNS record is not read).
-const UDP_SIZE: usize = 512;
+pub const UDP_SIZE: usize = 512;
+/// The size a TCP answer keeps within (its 2-byte length).
+pub const TCP_SIZE: usize = 65535;
 
 /// The answer to `query` (whose question is `qn`) with the A records of
-/// `ips` from the `turn`th on, round (or no record), or an error `rcode`.
-/// What does not fit in [`UDP_SIZE`] is left out, without the truncation
-/// bit: a client would retry over TCP, which the server does not serve,
-/// and the addresses it gets are as good as the others (the next turn
-/// starts elsewhere).
-pub fn answer(query: &[u8], qn: &Question, ips: &[Ipv4Addr], turn: usize, rcode: u8) -> Vec<u8> {
-    let room = UDP_SIZE.saturating_sub(qn.end) / RECORD;
+/// `ips` from the `turn`th on, round (or no record), or an error `rcode`,
+/// within `size` bytes: what does not fit is left out, with the
+/// truncation bit set (a client may ask again over TCP, where `size` is
+/// [`TCP_SIZE`]; the addresses it has are as good as the others, and the
+/// next turn starts elsewhere).
+pub fn answer(
+    query: &[u8],
+    qn: &Question,
+    ips: &[Ipv4Addr],
+    turn: usize,
+    rcode: u8,
+    size: usize,
+) -> Vec<u8> {
+    let room = size.saturating_sub(qn.end) / RECORD;
     let count = ips.len().min(room).min(usize::from(u16::MAX));
     let mut r = Vec::with_capacity(qn.end + count * RECORD);
     r.extend_from_slice(&query[..2]);
-    // QR, the query's opcode and RD; AA and RA.
-    r.push(0x80 | (query[2] & 0x79) | 0x04);
+    // QR, the query's opcode and RD; AA and RA; TC when cut.
+    let tc = if count < ips.len() { 0x02 } else { 0 };
+    r.push(0x80 | (query[2] & 0x79) | 0x04 | tc);
     r.push(0x80 | rcode);
     r.extend_from_slice(&[0, 1]);
     r.extend_from_slice(&(count as u16).to_be_bytes());
@@ -215,22 +234,43 @@ pub fn answer(query: &[u8], qn: &Question, ips: &[Ipv4Addr], turn: usize, rcode:
 /// The bytes of one A record in an answer.
 const RECORD: usize = 16;
 
-/// Serves `sock` until `stop` is set (checked at least every 500 ms);
-/// `upstream` is `None` on an internal network. One loop polls the
-/// server's socket and the upstream ones: names it owns are answered at
-/// once, others wait in [`InFlight`] however many are pending.
+/// What a polled descriptor is.
+#[derive(Clone, Copy)]
+enum Polled {
+    Udp,
+    Tcp(TcpSource),
+    /// The socket of the forwarded query with this id.
+    Upstream(u16),
+}
+
+/// Serves `sock` and `listener` until `stop` is set (checked at least
+/// every 500 ms); `upstream` is `None` on an internal network. One loop
+/// polls them, the TCP connections and the upstream sockets: names it
+/// owns are answered at once, others wait in [`InFlight`] however many
+/// are pending.
 pub fn serve(
     network: String,
     sock: UdpSocket,
-    upstream: Option<Upstream>,
+    listener: TcpListener,
+    mut upstream: Option<Upstream>,
     records: Records,
     stop: Arc<AtomicBool>,
 ) {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    if let Err(e) = sock.set_nonblocking(true) {
-        eprintln!("rless network helper: no DNS server on network {network}: {e}");
-        return;
-    }
+    let tcp = sock
+        .set_nonblocking(true)
+        .and_then(|()| TcpClients::new(listener));
+    let mut tcp = match tcp {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("rless network helper: no DNS server on network {network}: {e}");
+            return;
+        }
+    };
+    let server = Server {
+        network: &network,
+        records: &records,
+    };
     let mut flight = InFlight::default();
     // Which holder of a shared name comes first: one more each answer.
     let mut turn = 0usize;
@@ -239,41 +279,85 @@ pub fn serve(
         let now = Instant::now();
         let wait = flight
             .next_deadline()
+            .into_iter()
+            .chain(tcp.next_deadline())
+            .min()
             .map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
         let timeout = Timespec {
             tv_sec: 0,
             tv_nsec: i64::from(wait.subsec_nanos()).max(1_000_000),
         };
+        let mut what = vec![Polled::Udp];
         let mut fds = vec![PollFd::new(&sock, PollFlags::IN)];
-        fds.extend(
-            upstream
-                .iter()
-                .flat_map(Upstream::sockets)
-                .map(|s| PollFd::new(s, PollFlags::IN)),
-        );
+        for (src, fd, flags) in tcp.interests(now) {
+            what.push(Polled::Tcp(src));
+            fds.push(PollFd::from_borrowed_fd(fd, flags));
+        }
+        for (id, fd, flags) in upstream.iter().flat_map(Upstream::interests) {
+            what.push(Polled::Upstream(id));
+            fds.push(PollFd::from_borrowed_fd(fd, flags));
+        }
         let _ = poll(&mut fds, Some(&timeout));
+        let ready: Vec<Polled> = fds
+            .iter()
+            .zip(&what)
+            .filter(|(f, _)| !f.revents().is_empty())
+            .map(|(_, w)| *w)
+            .collect();
         drop(fds);
-        if let Some(up) = &upstream {
-            up.receive(&sock, &mut flight, &mut buf);
-        }
-        // A bounded batch, so replies and deadlines get their turn.
-        for _ in 0..64 {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                break;
-            };
-            let server = Server {
-                network: &network,
-                sock: &sock,
-                records: &records,
-                upstream: upstream.as_ref(),
-            };
-            server.query(&mut flight, &mut turn, &buf[..n], from);
-        }
-        if let Some(up) = &upstream {
-            let now = Instant::now();
-            for out in flight.expire(now) {
-                up.send(&sock, &mut flight, out, now);
+        let now = Instant::now();
+        let mut replies = Replies::new();
+        let mut closed = Vec::new();
+        for src in ready {
+            match src {
+                Polled::Upstream(id) => {
+                    if let Some(up) = upstream.as_mut() {
+                        up.ready(id, &mut flight, &mut buf, now, &mut replies);
+                    }
+                }
+                Polled::Tcp(TcpSource::Listener) => closed.extend(tcp.accept(&flight, now)),
+                Polled::Tcp(TcpSource::Conn(c)) => match tcp.ready(c, &mut buf, now) {
+                    Some(Readiness::Messages(client, msgs)) => {
+                        for m in msgs {
+                            let up = upstream.as_mut();
+                            server.query(&mut flight, &mut turn, &m, client, up, &mut replies);
+                        }
+                    }
+                    Some(Readiness::Closed(client)) => closed.push(client),
+                    None => {}
+                },
+                // A bounded batch, so replies and deadlines get their turn.
+                Polled::Udp => {
+                    for _ in 0..64 {
+                        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                            break;
+                        };
+                        let (q, up) = (&buf[..n], upstream.as_mut());
+                        let from = Client::Udp(from);
+                        server.query(&mut flight, &mut turn, q, from, up, &mut replies);
+                    }
+                }
             }
+        }
+        if let Some(up) = upstream.as_mut() {
+            for out in flight.expire(now) {
+                up.send(&mut flight, out, now, &mut replies);
+            }
+        }
+        for (to, packet) in replies {
+            match to {
+                Client::Udp(a) => {
+                    let _ = sock.send_to(&packet, a);
+                }
+                Client::Tcp { conn, .. } => closed.extend(tcp.reply(conn, &packet, now)),
+            }
+        }
+        closed.extend(tcp.expire(&flight, now));
+        for c in closed {
+            flight.forget(c);
+        }
+        if let Some(up) = upstream.as_mut() {
+            up.prune(&flight);
         }
     }
 }
@@ -284,17 +368,22 @@ const TICK: Duration = Duration::from_millis(500);
 /// What a network's server answers from, for [`Server::query`].
 struct Server<'a> {
     network: &'a str,
-    sock: &'a UdpSocket,
     records: &'a Records,
-    upstream: Option<&'a Upstream>,
 }
 
 impl Server<'_> {
-    /// One query from a client at `from`: answered, or forwarded; `turn`
-    /// counts the answers, for which holder of a shared name comes first.
-    fn query(&self, flight: &mut InFlight, turn: &mut usize, query: &[u8], from: SocketAddr) {
-        let (network, sock, records, upstream) =
-            (self.network, self.sock, self.records, self.upstream);
+    /// One query from `from`: answered (into `replies`), or forwarded;
+    /// `turn` counts the answers, for which holder of a shared name comes
+    /// first.
+    fn query(
+        &self,
+        flight: &mut InFlight,
+        turn: &mut usize,
+        query: &[u8],
+        from: Client,
+        upstream: Option<&mut Upstream>,
+        replies: &mut Replies,
+    ) {
         let Some(qn) = parse_query(query) else {
             return;
         };
@@ -302,31 +391,34 @@ impl Server<'_> {
             std::net::IpAddr::V4(v4) => v4,
             std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
         };
-        let (known, servers) = match records.read() {
+        let (known, servers) = match self.records.read() {
             Ok(r) => (
-                r.lookup(network, from_ip, &qn.name).to_vec(),
-                r.servers(network, from_ip).map(<[_]>::to_vec),
+                r.lookup(self.network, from_ip, &qn.name).to_vec(),
+                r.servers(self.network, from_ip).map(<[_]>::to_vec),
             ),
             Err(_) => (Vec::new(), None),
         };
-        let servers = servers
-            .or_else(|| Some(vec![upstream?.host?]))
-            .unwrap_or_default();
+        let host = upstream.as_ref().and_then(|u| u.host);
+        let servers = servers.or_else(|| Some(vec![host?])).unwrap_or_default();
+        let size = match from {
+            Client::Udp(_) => UDP_SIZE,
+            Client::Tcp { .. } => TCP_SIZE,
+        };
         let out = match (known.is_empty(), qn.qtype, upstream) {
             (false, TYPE_A, _) => {
                 *turn = turn.wrapping_add(1);
-                answer(query, &qn, &known, *turn, 0)
+                answer(query, &qn, &known, *turn, 0, size)
             }
-            (false, _, _) => answer(query, &qn, &[], 0, 0),
+            (false, _, _) => answer(query, &qn, &[], 0, 0, size),
             (true, _, Some(up)) if !servers.is_empty() => {
                 let now = Instant::now();
                 let first = flight.begin(from, query, qn.end, servers, now);
-                up.send(sock, flight, first, now);
+                up.send(flight, first, now, replies);
                 return;
             }
-            (true, _, _) => answer(query, &qn, &[], 0, RCODE_NXDOMAIN),
+            (true, _, _) => answer(query, &qn, &[], 0, RCODE_NXDOMAIN, size),
         };
-        let _ = sock.send_to(&out, from);
+        replies.push((from, out));
     }
 }
 
@@ -352,13 +444,13 @@ mod tests {
         let qn = parse_query(&q).unwrap();
         assert_eq!(qn.name, "web.local");
         assert_eq!(qn.qtype, TYPE_A);
-        let a = answer(&q, &qn, &[Ipv4Addr::new(10, 89, 0, 2)], 7, 0);
+        let a = answer(&q, &qn, &[Ipv4Addr::new(10, 89, 0, 2)], 7, 0, UDP_SIZE);
         assert_eq!(&a[..2], &[0x12, 0x34]);
         assert_eq!(a[2] & 0x80, 0x80);
         assert_eq!(a[3] & 0x0f, 0);
         assert_eq!(u16::from_be_bytes([a[6], a[7]]), 1);
         assert_eq!(&a[a.len() - 4..], &[10, 89, 0, 2]);
-        let nx = answer(&q, &qn, &[], 0, RCODE_NXDOMAIN);
+        let nx = answer(&q, &qn, &[], 0, RCODE_NXDOMAIN, UDP_SIZE);
         assert_eq!(nx[3] & 0x0f, RCODE_NXDOMAIN);
         assert_eq!(u16::from_be_bytes([nx[6], nx[7]]), 0);
     }
@@ -378,14 +470,14 @@ mod tests {
         let q = query("web", TYPE_A);
         let qn = parse_query(&q).unwrap();
         let ips: Vec<Ipv4Addr> = (2..5).map(|i| Ipv4Addr::new(10, 89, 0, i)).collect();
-        assert_eq!(records(&answer(&q, &qn, &ips, 0, 0), &qn), ips);
-        let second = records(&answer(&q, &qn, &ips, 4, 0), &qn);
+        assert_eq!(records(&answer(&q, &qn, &ips, 0, 0, UDP_SIZE), &qn), ips);
+        let second = records(&answer(&q, &qn, &ips, 4, 0, UDP_SIZE), &qn);
         assert_eq!(second, [ips[1], ips[2], ips[0]]);
         // 300 holders: as many as 512 bytes hold, each once, the turn's first.
         let many: Vec<Ipv4Addr> = (0..300u32)
             .map(|i| Ipv4Addr::from(0x0a59_0000 + i))
             .collect();
-        let a = answer(&q, &qn, &many, 299, 0);
+        let a = answer(&q, &qn, &many, 299, 0, UDP_SIZE);
         assert!(
             a.len() <= UDP_SIZE && a.len() + RECORD > UDP_SIZE,
             "{}",
@@ -395,10 +487,20 @@ mod tests {
         assert_eq!(got.len(), (UDP_SIZE - qn.end) / RECORD);
         assert_eq!(got[0], many[299]);
         assert_eq!(got[1], many[0]);
+        assert_eq!(a[2] & 0x02, 0x02, "cut without the truncation bit");
+        // Over TCP: all 300, once each, no truncation bit.
+        let a = answer(&q, &qn, &many, 299, 0, TCP_SIZE);
+        assert_eq!(a[2] & 0x02, 0);
+        let got = records(&a, &qn);
+        assert_eq!(got.len(), 300);
+        assert_eq!(got[0], many[299]);
+        assert_eq!(got[1..], many[..299]);
+        // Whole answers have no truncation bit.
+        assert_eq!(answer(&q, &qn, &ips, 0, 0, UDP_SIZE)[2] & 0x02, 0);
         // A question too long for any record: the answer has none.
         let long = query(&vec!["a".repeat(63); 8].join("."), TYPE_A);
         let lq = parse_query(&long).unwrap();
-        assert!(records(&answer(&long, &lq, &many, 0, 0), &lq).is_empty());
+        assert!(records(&answer(&long, &lq, &many, 0, 0, UDP_SIZE), &lq).is_empty());
     }
 
     fn names(n: &[&str]) -> Vec<String> {

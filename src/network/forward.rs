@@ -1,25 +1,25 @@
 //! Forwarded DNS queries of one network's DNS server, in flight together.
 //!
-//! Theory of operation: a query the server does not answer itself goes,
-//! with a fresh random transaction id, through one of two sockets of the
-//! host's namespace ([`Upstream`], IPv4 and IPv6) to its first server, and
-//! waits in [`InFlight`], keyed by that id, with its client (address, port
-//! and original id) and a deadline. The server's loop polls those sockets
-//! with its own; a reply is taken when its id is in flight, it comes from a
-//! server that was asked, and its question is the query's; it goes back to
-//! the client with the client's id. A query whose deadline passes (or whose
-//! send fails) goes to the next server, with its share of
-//! [`UPSTREAM_TIMEOUT`] (at least a second); after the last one the client
-//! gets SERVFAIL. At most [`MAX_IN_FLIGHT`] queries wait, at most
-//! [`MAX_PER_CLIENT`] of one client address; beyond that a query gets
-//! SERVFAIL at once (as does a query longer than [`MAX_QUERY`]), so a
-//! flood costs no descriptors and bounded memory, and one container with a
-//! dead server leaves room to the others. The table is plain data driven
-//! by the caller's clock; [`Out`] says what to send, [`Upstream::send`]
-//! sends it.
+//! Theory of operation: a query the server does not answer itself gets a
+//! fresh random transaction id and waits in [`InFlight`], keyed by that id,
+//! with its client ([`Client`]: a datagram's source, or one of the server's
+//! TCP connections) and the client's own id, its servers and a deadline;
+//! [`super::upstream`] asks the first server, over UDP or TCP as the client
+//! asked, from a socket of that query alone. A reply is taken when it
+//! carries the query's id and question and comes from the server asked
+//! now; it goes back to the client with the client's id. A query whose
+//! deadline passes (or whose exchange fails) goes to the next server, with
+//! its share of [`UPSTREAM_TIMEOUT`] (at least a second); after the last
+//! one the client gets SERVFAIL. At most [`MAX_IN_FLIGHT`] queries wait, at
+//! most [`MAX_PER_CLIENT`] of one client address (whatever its ports or
+//! connections); beyond that a query gets SERVFAIL at once (as does a
+//! query longer than [`MAX_QUERY`]), so a flood costs bounded descriptors
+//! and memory, and one container with a dead server leaves room to the
+//! others. The table is plain data driven by the caller's clock; [`Out`]
+//! says what to send, [`super::upstream::Upstream::send`] sends it.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// How long a forwarded query may take, all its servers together.
@@ -31,14 +31,31 @@ pub const MAX_PER_CLIENT: usize = 64;
 /// The longest query forwarded (EDNS's usual buffer size), so the table
 /// holds at most a megabyte.
 pub const MAX_QUERY: usize = 4096;
-/// Upstream datagrams read from each socket per pass of the server's loop.
-pub const RECEIVE_BATCH: usize = 256;
 
 const RCODE_SERVFAIL: u8 = 2;
 
+/// Who asked the network's server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Client {
+    /// A datagram's source.
+    Udp(SocketAddr),
+    /// One of the server's TCP connections ([`super::dns_tcp`]), from `ip`.
+    Tcp { conn: u64, ip: IpAddr },
+}
+
+impl Client {
+    /// The client's address (what the per-client bound counts by).
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            Client::Udp(a) => a.ip(),
+            Client::Tcp { ip, .. } => *ip,
+        }
+    }
+}
+
 /// One query in flight.
 struct Pending {
-    client: SocketAddr,
+    client: Client,
     /// The client's transaction id.
     id: [u8; 2],
     /// The query as sent upstream (with the table's id).
@@ -64,7 +81,7 @@ impl Pending {
         };
         Out::Reply {
             to: self.client,
-            packet: super::dns::answer(&q, &qn, &[], 0, RCODE_SERVFAIL),
+            packet: super::dns::answer(&q, &qn, &[], 0, RCODE_SERVFAIL, super::dns::UDP_SIZE),
         }
     }
 }
@@ -75,7 +92,7 @@ pub enum Out {
     /// The query in flight `id` ([`InFlight::packet`]) to `server`.
     Ask { id: u16, server: SocketAddr },
     /// `packet` to a client.
-    Reply { to: SocketAddr, packet: Vec<u8> },
+    Reply { to: Client, packet: Vec<u8> },
 }
 
 /// The forwarded queries of one server, by upstream transaction id.
@@ -90,11 +107,33 @@ impl InFlight {
         self.table.len()
     }
 
+    /// Whether the query `id` is still waiting.
+    pub fn contains(&self, id: u16) -> bool {
+        self.table.contains_key(&id)
+    }
+
+    /// Whether `client` has a query waiting.
+    pub fn waiting(&self, client: Client) -> bool {
+        self.table.values().any(|p| p.client == client)
+    }
+
+    /// Whether the query `id` goes upstream over TCP (its client asked so).
+    pub fn over_tcp(&self, id: u16) -> bool {
+        self.table
+            .get(&id)
+            .is_some_and(|p| matches!(p.client, Client::Tcp { .. }))
+    }
+
+    /// Forgets the queries of `client` (a TCP connection that closed).
+    pub fn forget(&mut self, client: Client) {
+        self.table.retain(|_, p| p.client != client);
+    }
+
     /// Takes `query` (its question ending at `end`) from `client` for
     /// `servers` (not empty): asks the first, or SERVFAIL when full.
     pub fn begin(
         &mut self,
-        client: SocketAddr,
+        client: Client,
         query: &[u8],
         end: usize,
         servers: Vec<SocketAddr>,
@@ -188,19 +227,19 @@ impl InFlight {
         self.table.values().map(|p| p.deadline).min()
     }
 
-    /// A datagram from `from` on an upstream socket: the answer for its
-    /// client when it is the reply to a query in flight (which is then
-    /// done); `None` for anything else.
-    pub fn reply(&mut self, from: SocketAddr, packet: &[u8]) -> Option<Out> {
-        if packet.len() < 12 || packet[2] & 0x80 == 0 {
+    /// A message from `from` on the socket of query `id`: the answer for
+    /// its client when it is the reply to that query (which is then
+    /// done): a response with the query's id and question, from the
+    /// server asked now. `None` for anything else.
+    pub fn reply(&mut self, id: u16, from: SocketAddr, packet: &[u8]) -> Option<Out> {
+        if packet.len() < 12 || packet[2] & 0x80 == 0 || packet[..2] != id.to_be_bytes() {
             return None;
         }
-        let id = u16::from_be_bytes([packet[0], packet[1]]);
         let p = self.table.get(&id)?;
         let same = packet
             .get(12..p.end)
             .is_some_and(|q| q.eq_ignore_ascii_case(&p.query[12..p.end]));
-        if !same || !p.servers[..=p.at.min(p.servers.len() - 1)].contains(&from) {
+        if !same || p.servers.get(p.at) != Some(&from) {
             return None;
         }
         let p = self.table.remove(&id)?;
@@ -210,90 +249,6 @@ impl InFlight {
             to: p.client,
             packet: answer,
         })
-    }
-}
-
-/// Where a network's DNS server sends the names it does not own: sockets
-/// of the host's namespace (opened before the worker leaves it), and the
-/// host's first IPv4 resolver, for containers without `--dns`.
-pub struct Upstream {
-    v4: Option<UdpSocket>,
-    v6: Option<UdpSocket>,
-    pub host: Option<SocketAddr>,
-}
-
-impl Upstream {
-    /// Opens the sockets; call in the host's network namespace. The host's
-    /// resolvers are those of /etc/resolv.conf or, for tests only, of the
-    /// file `RLESS_RESOLV_CONF` names (as for `--network slirp`).
-    pub fn open() -> Upstream {
-        let path =
-            std::env::var_os("RLESS_RESOLV_CONF").unwrap_or_else(|| "/etc/resolv.conf".into());
-        let host = std::fs::read_to_string(path)
-            .map(|t| netstack::parse_resolv_conf(&t))
-            .unwrap_or_default()
-            .into_iter()
-            .find(|a| a.is_ipv4());
-        Upstream::with(
-            UdpSocket::bind("0.0.0.0:0").ok(),
-            UdpSocket::bind("[::]:0").ok(),
-            host,
-        )
-    }
-
-    /// Upstream on the given sockets (made non-blocking).
-    pub fn with(v4: Option<UdpSocket>, v6: Option<UdpSocket>, host: Option<SocketAddr>) -> Self {
-        let nb = |s: Option<UdpSocket>| s.filter(|s| s.set_nonblocking(true).is_ok());
-        Upstream {
-            v4: nb(v4),
-            v6: nb(v6),
-            host,
-        }
-    }
-
-    /// The sockets, to poll.
-    pub fn sockets(&self) -> impl Iterator<Item = &UdpSocket> {
-        self.v4.iter().chain(self.v6.iter())
-    }
-
-    /// Sends `first` and what follows from it: a query that cannot be
-    /// sent (no socket of its family, an error) goes to its next server.
-    /// Replies go out on `server`, the network's DNS socket.
-    pub fn send(&self, server: &UdpSocket, flight: &mut InFlight, first: Out, now: Instant) {
-        let mut todo = vec![first];
-        while let Some(out) = todo.pop() {
-            match out {
-                Out::Reply { to, packet } => {
-                    let _ = server.send_to(&packet, to);
-                }
-                Out::Ask { id, server: up } => {
-                    let sock = match up.ip() {
-                        IpAddr::V4(_) => self.v4.as_ref(),
-                        IpAddr::V6(_) => self.v6.as_ref(),
-                    };
-                    let sent = sock.zip(flight.packet(id)).map(|(s, q)| s.send_to(q, up));
-                    if !matches!(sent, Some(Ok(_))) {
-                        todo.extend(flight.next(id, now));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Takes the datagrams waiting on the upstream sockets, at most
-    /// [`RECEIVE_BATCH`] from each per call: a flood sent to them (by any
-    /// local process) cannot keep the server's loop from its clients.
-    pub fn receive(&self, server: &UdpSocket, flight: &mut InFlight, buf: &mut [u8]) {
-        for s in self.sockets() {
-            for _ in 0..RECEIVE_BATCH {
-                let Ok((n, from)) = s.recv_from(buf) else {
-                    break;
-                };
-                if let Some(out) = flight.reply(from, &buf[..n]) {
-                    self.send(server, flight, out, Instant::now());
-                }
-            }
-        }
     }
 }
 
@@ -317,6 +272,10 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn udp(s: &str) -> Client {
+        Client::Udp(addr(s))
+    }
+
     fn ask(o: Out) -> (u16, SocketAddr) {
         match o {
             Out::Ask { id, server } => (id, server),
@@ -324,7 +283,7 @@ mod tests {
         }
     }
 
-    fn rcode(o: &Out) -> (SocketAddr, u16, u8) {
+    fn rcode(o: &Out) -> (Client, u16, u8) {
         match o {
             Out::Reply { to, packet } => (
                 *to,
@@ -339,7 +298,7 @@ mod tests {
     fn reply_goes_back_to_its_client_with_its_id() {
         let mut f = InFlight::default();
         let t0 = Instant::now();
-        let (c1, c2) = (addr("10.89.0.2:4000"), addr("10.89.0.3:4000"));
+        let (c1, c2) = (udp("10.89.0.2:4000"), udp("10.89.0.3:4000"));
         let up = addr("192.0.2.53:53");
         let (q1, end) = query(7, "a.test");
         let (q2, _) = query(7, "b.test");
@@ -354,18 +313,20 @@ mod tests {
         let mut r = f.packet(id2).unwrap().to_vec();
         r[2] |= 0x80;
         r[3] = 0x80;
-        // Not from a server asked, not a response, another question: ignored.
-        assert_eq!(f.reply(addr("192.0.2.54:53"), &r), None);
+        // Not from the server asked, not a response, another question,
+        // another query's id (on this one's socket): ignored.
+        assert_eq!(f.reply(id2, addr("192.0.2.54:53"), &r), None);
         let asked = f.packet(id2).unwrap().to_vec();
-        assert_eq!(f.reply(up, &asked), None);
+        assert_eq!(f.reply(id2, up, &asked), None);
         let mut wrong = f.packet(id1).unwrap().to_vec();
         wrong[2] |= 0x80;
         wrong[..2].copy_from_slice(&id2.to_be_bytes());
-        assert_eq!(f.reply(up, &wrong), None);
-        assert_eq!(f.reply(up, &r[..5]), None);
+        assert_eq!(f.reply(id2, up, &wrong), None);
+        assert_eq!(f.reply(id1, up, &r), None);
+        assert_eq!(f.reply(id2, up, &r[..5]), None);
         // The answer, in upper case (0x20 mixing), to c2 with its id 7.
         r[13..19].make_ascii_uppercase();
-        match f.reply(up, &r) {
+        match f.reply(id2, up, &r) {
             Some(Out::Reply { to, packet }) => {
                 assert_eq!(to, c2);
                 assert_eq!(&packet[..2], &[0, 7]);
@@ -375,14 +336,14 @@ mod tests {
         }
         assert_eq!(f.len(), 1);
         // Once answered, a duplicate is nothing.
-        assert_eq!(f.reply(up, &r), None);
+        assert_eq!(f.reply(id2, up, &r), None);
     }
 
     #[test]
     fn deadline_moves_to_the_next_server_then_servfail() {
         let mut f = InFlight::default();
         let t0 = Instant::now();
-        let c = addr("10.89.0.2:4000");
+        let c = udp("10.89.0.2:4000");
         let servers = vec![addr("127.0.0.1:53"), addr("[::1]:53"), addr("127.0.0.2:53")];
         let (q, end) = query(0x1234, "x.test");
         let (id, s) = ask(f.begin(c, &q, end, servers.clone(), t0));
@@ -399,10 +360,12 @@ mod tests {
             }]
         );
         assert_eq!(f.next_deadline(), Some(t1 + Duration::from_secs(1)));
-        // A late answer from the first server still counts...
+        // A late answer from the first server does not count (its socket
+        // is closed); the second's does.
         let mut r = f.packet(id).unwrap().to_vec();
         r[2] |= 0x80;
-        assert!(f.reply(servers[0], &r).is_some());
+        assert_eq!(f.reply(id, servers[0], &r), None);
+        assert!(f.reply(id, servers[1], &r).is_some());
         // ...and a send that fails moves on at once.
         let (id, _) = ask(f.begin(c, &q, end, servers.clone(), t0));
         assert_eq!(
@@ -437,7 +400,7 @@ mod tests {
         let t0 = Instant::now();
         let up = vec![addr("192.0.2.53:53")];
         let (q, end) = query(9, "flood.test");
-        let one = addr("10.89.0.2:4000");
+        let one = udp("10.89.0.2:4000");
         for _ in 0..MAX_PER_CLIENT {
             ask(f.begin(one, &q, end, up.clone(), t0));
         }
@@ -446,19 +409,28 @@ mod tests {
             (one, 9, RCODE_SERVFAIL)
         );
         // Not from another port either.
-        let port = addr("10.89.0.2:4001");
+        let port = udp("10.89.0.2:4001");
         assert_eq!(
             rcode(&f.begin(port, &q, end, up.clone(), t0)).2,
             RCODE_SERVFAIL
+        );
+        // Nor from a TCP connection of the same address.
+        let tcp = Client::Tcp {
+            conn: 1,
+            ip: one.ip(),
+        };
+        assert_eq!(
+            rcode(&f.begin(tcp, &q, end, up.clone(), t0)),
+            (tcp, 9, RCODE_SERVFAIL)
         );
         // Other clients still get through, until the table is full.
         let mut n = 0u8;
         while f.len() < MAX_IN_FLIGHT {
             n += 1;
-            let c = SocketAddr::new([10, 89, 1, n / 32].into(), 4000);
+            let c = Client::Udp(SocketAddr::new([10, 89, 1, n / 32].into(), 4000));
             ask(f.begin(c, &q, end, up.clone(), t0));
         }
-        let c = addr("10.89.0.9:53000");
+        let c = udp("10.89.0.9:53000");
         assert_eq!(
             rcode(&f.begin(c, &q, end, up.clone(), t0)),
             (c, 9, RCODE_SERVFAIL)
@@ -475,45 +447,26 @@ mod tests {
     }
 
     #[test]
-    fn send_falls_back_over_real_sockets() {
-        // Loopback only: a server that never answers, one of a family
-        // without a socket (skipped), then one that does.
-        let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let live = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let up = Upstream::with(UdpSocket::bind("127.0.0.1:0").ok(), None, None);
+    fn tcp_clients_go_over_tcp_and_are_forgotten() {
         let mut f = InFlight::default();
-        let servers = vec![
-            dead.local_addr().unwrap(),
-            addr("[::1]:53"),
-            live.local_addr().unwrap(),
-        ];
-        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let (q, end) = query(0x4242, "example.test");
         let t0 = Instant::now();
-        let first = f.begin(client.local_addr().unwrap(), &q, end, servers, t0);
-        up.send(&server, &mut f, first, t0);
-        let mut b = [0u8; 512];
-        let (n, _) = dead.recv_from(&mut b).unwrap();
-        assert_eq!(&b[12..n], &q[12..]);
-        for o in f.expire(t0 + Duration::from_secs(1)) {
-            up.send(&server, &mut f, o, t0);
-        }
-        let (n, from) = live.recv_from(&mut b).unwrap();
-        // A stale reply (another id) first, then the answer.
-        live.send_to(&[0xff, 0xff, 0x81, 0x80], from).unwrap();
-        b[2] |= 0x80;
-        live.send_to(&b[..n], from).unwrap();
-        let mut buf = vec![0u8; 65536];
-        for _ in 0..5000 {
-            up.receive(&server, &mut f, &mut buf);
-            if f.len() == 0 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let (n, _) = client.recv_from(&mut b).unwrap();
-        assert_eq!(&b[..2], &[0x42, 0x42]);
-        assert_eq!(&b[12..n], &q[12..]);
+        let up = vec![addr("192.0.2.53:53")];
+        let (q, end) = query(5, "t.test");
+        let conn = |n| Client::Tcp {
+            conn: n,
+            ip: "10.89.0.2".parse().unwrap(),
+        };
+        let (a, _) = ask(f.begin(conn(1), &q, end, up.clone(), t0));
+        let (b, _) = ask(f.begin(conn(2), &q, end, up.clone(), t0));
+        let (u, _) = ask(f.begin(udp("10.89.0.2:4000"), &q, end, up.clone(), t0));
+        assert!(f.over_tcp(a) && f.over_tcp(b) && !f.over_tcp(u));
+        assert!(f.waiting(conn(1)) && !f.waiting(conn(3)));
+        // Connection 1 closed: its query is gone, the others wait.
+        f.forget(conn(1));
+        assert!(!f.contains(a) && f.contains(b) && f.contains(u));
+        assert!(!f.waiting(conn(1)));
+        let mut r = f.packet(b).unwrap().to_vec();
+        r[2] |= 0x80;
+        assert_eq!(rcode(&f.reply(b, up[0], &r).unwrap()), (conn(2), 5, 0));
     }
 }

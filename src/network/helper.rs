@@ -134,6 +134,19 @@ fn watch(pid: i32) -> Result<Option<OwnedFd>, HelperError> {
     }
 }
 
+/// Raises the soft limit of open files to the hard one (best effort): each
+/// network's DNS server may hold some 330 descriptors (a socket per
+/// forwarded query, 256, and 64 TCP clients, [`super::dns`]); where they
+/// run out, queries get SERVFAIL and connections are refused, no more.
+fn raise_nofile() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current != l.maximum {
+        l.current = l.maximum;
+        let _ = setrlimit(Resource::Nofile, l);
+    }
+}
+
 /// The helper's life; returns its exit code. Forks first, so the command
 /// that started it can reap it at once.
 pub fn main(root: &Path, in_userns: bool, ids: &IdMode) -> i32 {
@@ -160,6 +173,7 @@ pub fn main(root: &Path, in_userns: bool, ids: &IdMode) -> i32 {
 }
 
 fn run(root: &Path, in_userns: bool, ids: &IdMode) -> Result<(), HelperError> {
+    raise_nofile();
     let rundir = super::prepare_runtime_dir(root)?;
     let old: Vec<Record> = std::fs::read(rundir.join(STATE))
         .ok()

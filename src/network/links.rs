@@ -8,8 +8,12 @@
 //! and a default route to netstack's 10.0.2.2, plus `ip_forward=1`. The TAP
 //! fd goes back to the helper, which runs netstack on it in the host's
 //! namespace with the network's subnet as a routed subnet: outbound NAT is
-//! netstack's. The thread binds the DNS socket on the gateway and starts
-//! the DNS thread, then takes attach jobs: a veth pair, one end on the
+//! netstack's. The thread binds the DNS sockets (UDP and TCP) on the
+//! gateway and hands them to [`NetWorker::start`], which starts the DNS
+//! thread from the helper's own thread: so the DNS thread is in the host's
+//! namespace, where the sockets it opens to forward queries belong, while
+//! it serves sockets of the network's. The worker thread then takes
+//! attach jobs: a veth pair, one end on the
 //! bridge, the other created directly in the container's namespace and
 //! configured there (the thread moves into that namespace for the moment it
 //! takes to open a netlink socket, then back). The namespace lives as long
@@ -18,7 +22,7 @@
 use super::dns::{self, Records};
 use super::NetworkConfig;
 use netstack::link::Netlink;
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -100,16 +104,16 @@ impl NetWorker {
         others: Vec<super::Subnet>,
     ) -> Result<NetWorker, LinkError> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<Option<OwnedFd>, LinkError>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<Ready, LinkError>>();
         let dns_stop = Arc::new(AtomicBool::new(false));
-        let (cfg, stop) = (config.clone(), dns_stop.clone());
+        let cfg = config.clone();
         let thread = std::thread::Builder::new()
             .name(format!("net-{}", config.name))
             .spawn(move || {
-                let setup = setup_namespace(&cfg, records, upstream, stop);
+                let setup = setup_namespace(&cfg);
                 let (own_ns, bridge) = match setup {
-                    Ok((ns, bridge, tap)) => {
-                        let _ = ready_tx.send(Ok(tap));
+                    Ok((ns, bridge, ready)) => {
+                        let _ = ready_tx.send(Ok(ready));
                         (ns, bridge)
                     }
                     Err(e) => {
@@ -135,16 +139,24 @@ impl NetWorker {
                 }
             })
             .map_err(sys_err(&config.name, "start the network thread"))?;
-        let tap = ready_rx
+        let Ready { tap, udp, tcp } = ready_rx
             .recv()
             .map_err(|_| LinkError::Gone(config.name.clone()))??;
         let mut worker = NetWorker {
             name: config.name.clone(),
             jobs,
             thread: Some(thread),
-            dns_stop,
+            dns_stop: dns_stop.clone(),
             uplink: None,
         };
+        // From this thread, in the host's namespace (see the top).
+        std::thread::Builder::new()
+            .name(format!("dns-{}", config.name))
+            .spawn({
+                let name = config.name.clone();
+                move || dns::serve(name, udp, tcp, upstream, records, dns_stop)
+            })
+            .map_err(sys_err(&config.name, "start the DNS thread"))?;
         if let Some(tap) = tap {
             worker.uplink = Some(start_uplink(tap, config, &others)?);
         }
@@ -216,15 +228,18 @@ impl Drop for NetWorker {
     }
 }
 
+/// What the worker thread hands to [`NetWorker::start`]: the uplink TAP
+/// (not internal) and the DNS server's sockets, of the network's namespace.
+struct Ready {
+    tap: Option<OwnedFd>,
+    udp: UdpSocket,
+    tcp: TcpListener,
+}
+
 /// In the worker thread: a new namespace with loopback, the bridge, the
-/// DNS server and (not internal) the uplink TAP. Returns the namespace,
-/// the bridge's index and the TAP.
-fn setup_namespace(
-    cfg: &NetworkConfig,
-    records: Records,
-    upstream: Option<dns::Upstream>,
-    stop: Arc<AtomicBool>,
-) -> Result<(OwnedFd, u32, Option<OwnedFd>), LinkError> {
+/// DNS sockets and (not internal) the uplink TAP. Returns the namespace,
+/// the bridge's index, the TAP and the sockets.
+fn setup_namespace(cfg: &NetworkConfig) -> Result<(OwnedFd, u32, Ready), LinkError> {
     netstack::unshare_netns().map_err(sys_err(&cfg.name, "create the namespace"))?;
     let ns = std::fs::File::open("/proc/thread-self/ns/net")
         .map_err(sys_err(&cfg.name, "open the namespace"))?;
@@ -250,18 +265,15 @@ fn setup_namespace(
             .map_err(sys_err(&cfg.name, "enable forwarding"))?;
         Some(tap)
     };
-    let sock = UdpSocket::bind((cfg.gateway, 53)).map_err(sys_err(
+    let udp = UdpSocket::bind((cfg.gateway, 53)).map_err(sys_err(
         &cfg.name,
-        "bind the DNS server on the gateway, port 53",
+        "bind the DNS server on the gateway, UDP port 53",
     ))?;
-    std::thread::Builder::new()
-        .name(format!("dns-{}", cfg.name))
-        .spawn({
-            let name = cfg.name.clone();
-            move || dns::serve(name, sock, upstream, records, stop)
-        })
-        .map_err(sys_err(&cfg.name, "start the DNS thread"))?;
-    Ok((ns.into(), bridge, tap))
+    let tcp = TcpListener::bind((cfg.gateway, 53)).map_err(sys_err(
+        &cfg.name,
+        "bind the DNS server on the gateway, TCP port 53",
+    ))?;
+    Ok((ns.into(), bridge, Ready { tap, udp, tcp }))
 }
 
 /// In the worker thread: the veth pair and the container side's address.

@@ -18,11 +18,13 @@
 
 pub mod client;
 pub mod dns;
+mod dns_tcp;
 mod forward;
 pub mod helper;
 mod links;
 mod protocol;
 pub mod publish;
+mod upstream;
 
 use crate::image::store::{tmp_name, Store, StoreError};
 use serde::{Deserialize, Serialize};

@@ -150,70 +150,93 @@ pub fn udp_echo(pid: i32) -> Option<std::thread::JoinHandle<()>> {
     })
 }
 
-/// A DNS server on `addr`, port 53 (loopback: the tests run as root), for
-/// the zone `test`: A queries there get `answer`, other types an empty
-/// answer, names elsewhere NXDOMAIN. It keeps the names it was asked.
+/// A DNS server on `addr`, port 53, UDP and TCP (loopback: the tests run
+/// as root), for the zone `test`: A queries there get `answer`, other
+/// types an empty answer, names elsewhere NXDOMAIN. It keeps the names it
+/// was asked, with how and from which port.
 pub struct Responder {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Asked>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
+
+/// One query a [`Responder`] got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// The name, lower case.
+    pub name: String,
+    pub tcp: bool,
+    /// The source port.
+    pub port: u16,
+}
+
+type Log = std::sync::Arc<std::sync::Mutex<Vec<Asked>>>;
+type Stop = std::sync::Arc<std::sync::atomic::AtomicBool>;
 
 impl Responder {
     pub fn start(addr: std::net::Ipv4Addr, answer: std::net::Ipv4Addr) -> Responder {
         Responder::serve(addr, Some(answer))
     }
 
-    /// A "black hole": it keeps the names it is asked and never answers.
+    /// A "black hole": it keeps the names it is asked and never answers
+    /// (over TCP it holds the connection).
     pub fn black_hole(addr: std::net::Ipv4Addr) -> Responder {
         Responder::serve(addr, None)
     }
 
     fn serve(addr: std::net::Ipv4Addr, answer: Option<std::net::Ipv4Addr>) -> Responder {
+        use std::sync::atomic::Ordering::Relaxed;
         let s = UdpSocket::bind((addr, 53)).expect("bind port 53");
         s.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (st, log) = (stop.clone(), asked.clone());
-        let thread = std::thread::spawn(move || {
+        let l = std::net::TcpListener::bind((addr, 53)).expect("bind TCP port 53");
+        l.set_nonblocking(true).unwrap();
+        let stop: Stop = Default::default();
+        let log: Log = Default::default();
+        let (st, lg) = (stop.clone(), log.clone());
+        let udp = std::thread::spawn(move || {
             let mut buf = [0u8; 512];
-            while !st.load(std::sync::atomic::Ordering::Relaxed) {
+            while !st.load(Relaxed) {
                 let Ok((n, from)) = s.recv_from(&mut buf) else {
                     continue;
                 };
-                let Some((name, end)) = question(&buf[..n]) else {
-                    continue;
-                };
-                let Some(answer) = answer else {
-                    log.lock().unwrap().push(name);
-                    continue;
-                };
-                let mut r = buf[..end].to_vec();
-                r[2] |= 0x80; // QR
-                r[3] = 0x80; // RA, NOERROR
-                r[8..12].fill(0); // no authority, no additional (EDNS) records
-                if name != "test" && !name.ends_with(".test") {
-                    r[3] |= 3; // NXDOMAIN
-                } else if buf[end - 4..end] == [0, 1, 0, 1] {
-                    r[7] = 1; // ANCOUNT
-                    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-                    r.extend_from_slice(&answer.octets());
+                if let Some(r) = respond(&buf[..n], answer, false, from.port(), &lg) {
+                    let _ = s.send_to(&r, from);
                 }
-                log.lock().unwrap().push(name);
-                let _ = s.send_to(&r, from);
+            }
+        });
+        let (st, lg) = (stop.clone(), log.clone());
+        let tcp = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !st.load(Relaxed) {
+                let Ok((c, from)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let (st, lg) = (st.clone(), lg.clone());
+                conns.push(std::thread::spawn(move || {
+                    serve_tcp(c, from.port(), answer, &st, &lg)
+                }));
+            }
+            for c in conns {
+                let _ = c.join();
             }
         });
         Responder {
             stop,
-            asked,
-            thread: Some(thread),
+            log,
+            threads: vec![udp, tcp],
         }
     }
 
-    /// The names asked so far, lower case.
+    /// The names asked so far (either way), lower case.
     pub fn asked(&self) -> Vec<String> {
-        self.asked.lock().unwrap().clone()
+        self.log().into_iter().map(|a| a.name).collect()
+    }
+
+    /// Every query so far.
+    pub fn log(&self) -> Vec<Asked> {
+        self.log.lock().unwrap().clone()
     }
 
     /// Waits (bounded) until `n` names have been asked; whether they were.
@@ -229,10 +252,72 @@ impl Responder {
 impl Drop for Responder {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
+}
+
+/// One TCP connection of a [`Responder`]: length-prefixed queries, each
+/// answered (unless a black hole) the same way, until the client closes.
+fn serve_tcp(
+    mut c: std::net::TcpStream,
+    port: u16,
+    answer: Option<std::net::Ipv4Addr>,
+    stop: &Stop,
+    log: &Log,
+) {
+    use std::io::{Read, Write};
+    c.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        match c.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => continue,
+        }
+        while got.len() >= 2 && got.len() >= 2 + usize::from(u16::from_be_bytes([got[0], got[1]])) {
+            let len = usize::from(u16::from_be_bytes([got[0], got[1]]));
+            let q: Vec<u8> = got.drain(..2 + len).skip(2).collect();
+            if let Some(r) = respond(&q, answer, true, port, log) {
+                let mut out = (r.len() as u16).to_be_bytes().to_vec();
+                out.extend_from_slice(&r);
+                let _ = c.write_all(&out);
+            }
+        }
+    }
+}
+
+/// Logs the query `q` and builds its answer (`None`: a black hole, or not
+/// a query).
+fn respond(
+    q: &[u8],
+    answer: Option<std::net::Ipv4Addr>,
+    tcp: bool,
+    port: u16,
+    log: &Log,
+) -> Option<Vec<u8>> {
+    let (name, end) = question(q)?;
+    log.lock().unwrap().push(Asked {
+        name: name.clone(),
+        tcp,
+        port,
+    });
+    let answer = answer?;
+    let mut r = q[..end].to_vec();
+    r[2] |= 0x80; // QR
+    r[3] = 0x80; // RA, NOERROR
+    r[8..12].fill(0); // no authority, no additional (EDNS) records
+    if name != "test" && !name.ends_with(".test") {
+        r[3] |= 3; // NXDOMAIN
+    } else if q[end - 4..end] == [0, 1, 0, 1] {
+        r[7] = 1; // ANCOUNT
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        r.extend_from_slice(&answer.octets());
+    }
+    Some(r)
 }
 
 /// A query's name and where its question ends.
@@ -311,4 +396,91 @@ pub fn dns_addresses(
         })
         .collect();
     Some((b[3] & 0x0f, ips))
+}
+
+/// A TCP connection to `server` opened from inside the network namespace
+/// of `pid` (a 20 s read timeout); the connect's error as it is.
+pub fn tcp_stream_in(
+    pid: i32,
+    server: std::net::SocketAddr,
+) -> Option<std::io::Result<std::net::TcpStream>> {
+    if !is_root() {
+        skip("entering a container's network namespace needs the tests to run as root");
+        return None;
+    }
+    let ns = fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let s = std::thread::spawn(move || {
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        std::net::TcpStream::connect_timeout(&server, Duration::from_secs(5))
+    })
+    .join()
+    .unwrap();
+    if let Ok(s) = &s {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
+    Some(s)
+}
+
+/// Writes `msgs` on `s`, each after its 2-byte length, in one write.
+pub fn tcp_send(s: &mut std::net::TcpStream, msgs: &[Vec<u8>]) {
+    use std::io::Write;
+    let mut out = Vec::new();
+    for m in msgs {
+        out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        out.extend_from_slice(m);
+    }
+    s.write_all(&out).unwrap();
+}
+
+/// The next message on `s` (a panic after its read timeout).
+pub fn tcp_recv(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut l = [0u8; 2];
+    s.read_exact(&mut l).expect("a DNS reply's length");
+    let mut m = vec![0u8; usize::from(u16::from_be_bytes(l))];
+    s.read_exact(&mut m).expect("a DNS reply");
+    m
+}
+
+/// A DNS reply, read record by record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub id: u16,
+    pub rcode: u8,
+    /// The truncation bit.
+    pub tc: bool,
+    /// The addresses of its A records, in order.
+    pub ips: Vec<std::net::Ipv4Addr>,
+}
+
+/// Parses a reply (one question; answer records with a compressed or a
+/// plain name); panics on anything else.
+pub fn parse_reply(b: &[u8]) -> Reply {
+    assert!(b.len() >= 12 && b[2] & 0x80 != 0, "not a DNS reply: {b:?}");
+    let skip_name = |mut i: usize| loop {
+        match b[i] {
+            0 => return i + 1,
+            l if l & 0xc0 == 0xc0 => return i + 2,
+            l => i += 1 + usize::from(l),
+        }
+    };
+    let mut i = skip_name(12) + 4;
+    let mut ips = Vec::new();
+    for _ in 0..u16::from_be_bytes([b[6], b[7]]) {
+        i = skip_name(i);
+        let rtype = u16::from_be_bytes([b[i], b[i + 1]]);
+        let len = usize::from(u16::from_be_bytes([b[i + 8], b[i + 9]]));
+        i += 10;
+        if rtype == 1 && len == 4 {
+            ips.push(std::net::Ipv4Addr::new(b[i], b[i + 1], b[i + 2], b[i + 3]));
+        }
+        i += len;
+    }
+    assert_eq!(i, b.len(), "trailing bytes: {b:?}");
+    Reply {
+        id: u16::from_be_bytes([b[0], b[1]]),
+        rcode: b[3] & 0x0f,
+        tc: b[2] & 0x02 != 0,
+        ips,
+    }
 }
