@@ -63,9 +63,8 @@ struct Conn {
     ip: IpAddr,
     /// Bytes read that do not make a whole message yet.
     got: Vec<u8>,
-    /// Answers to write, and how much of them is written.
+    /// Answers not written yet.
     out: Vec<u8>,
-    sent: usize,
     /// The last byte read or written (or the accept).
     last: Instant,
     /// The client closed its side.
@@ -74,28 +73,30 @@ struct Conn {
 
 impl Conn {
     fn unsent(&self) -> usize {
-        self.out.len() - self.sent
+        self.out.len()
     }
 
-    /// Writes what it can; false when the connection is broken.
+    /// Writes what it can (and drops it from `out`, so that `out` holds
+    /// only what is unsent); false when the connection is broken.
     fn flush(&mut self, now: Instant) -> bool {
-        while self.sent < self.out.len() {
-            match self.stream.write(&self.out[self.sent..]) {
-                Ok(0) => return false,
+        let mut sent = 0;
+        let ok = loop {
+            if sent == self.out.len() {
+                break true;
+            }
+            match self.stream.write(&self.out[sent..]) {
+                Ok(0) => break false,
                 Ok(n) => {
-                    self.sent += n;
+                    sent += n;
                     self.last = now;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break true,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return false,
+                Err(_) => break false,
             }
-        }
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-        }
-        true
+        };
+        self.out.drain(..sent);
+        ok
     }
 }
 
@@ -211,7 +212,6 @@ impl TcpClients {
                     ip: peer.ip(),
                     got: Vec::new(),
                     out: Vec::new(),
-                    sent: 0,
                     last: now,
                     eof: false,
                 },
@@ -366,5 +366,45 @@ mod tests {
         assert!(t.expire(&f, t0 + Duration::from_millis(999)).is_empty());
         assert_eq!(t.expire(&f, t0 + IDLE + Duration::from_secs(1)).len(), 64);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn unread_answers_stop_reading_until_read() {
+        let mut t = TcpClients::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+        let now = Instant::now();
+        let (mut s, _) = pair(&mut t, now);
+        let id = *t.conns.keys().next().unwrap();
+        let flags = |t: &TcpClients| {
+            t.interests(now)
+                .into_iter()
+                .find(|(src, _, _)| *src == Source::Conn(id))
+                .map(|(_, _, f)| f)
+        };
+        assert_eq!(flags(&t), Some(PollFlags::IN));
+        // Answers the client does not read, until the kernel's buffers
+        // are full and more than MAX_UNSENT waits here.
+        let big = vec![7u8; 60000];
+        let mut queued = 0;
+        while t.conns[&id].unsent() <= MAX_UNSENT {
+            assert_eq!(t.reply(id, &big, now), None);
+            queued += big.len() + 2;
+            assert!(queued < 256 << 20, "the kernel took {queued} bytes");
+        }
+        assert_eq!(flags(&t), Some(PollFlags::OUT), "still read");
+        let mut buf = vec![0u8; 65536];
+        assert!(t.ready(id, &mut buf, now).is_none());
+        // The client reads it all: the connection is read again.
+        let reader = std::thread::spawn(move || {
+            let mut got = vec![0u8; queued];
+            s.read_exact(&mut got).unwrap();
+            (s, got)
+        });
+        while t.conns[&id].unsent() > 0 {
+            let _ = t.ready(id, &mut buf, now);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let (_s, got) = reader.join().unwrap();
+        assert_eq!(&got[..2], &[0xea, 0x60]);
+        assert_eq!(flags(&t), Some(PollFlags::IN));
     }
 }
