@@ -209,7 +209,8 @@ fn usernet_dns_tcp_answers_every_holder_of_a_big_alias() {
 /// TCP connection's query are answered, and then each stalled one still
 /// gets its own answer (so it was held open all along). At 64
 /// connections, one more drops the one idle the longest (the server
-/// closes it) and is served.
+/// closes it) and is served. The helper, started with a soft open-files
+/// limit of 1024, has raised it to the hard limit.
 #[test]
 fn usernet_dns_tcp_stalled_clients_hold_no_one() {
     for_each_user("usernet_dns_tcp_stalled_clients_hold_no_one", |ctx| {
@@ -217,8 +218,11 @@ fn usernet_dns_tcp_stalled_clients_hold_no_one() {
             return;
         }
         ctx.ok(&["network", "create", "--internal", "stall"]);
+        // Started with a soft open-files limit of 1024 (the hard one as
+        // the test's), the helper raises it to the hard one.
+        let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
         for name in ["peer", "client"] {
-            ctx.ok(&[
+            let mut cmd = ctx.rless_cmd(&[
                 "run",
                 "-d",
                 "--name",
@@ -229,7 +233,33 @@ fn usernet_dns_tcp_stalled_clients_hold_no_one() {
                 "sleep",
                 "120",
             ]);
+            // SAFETY: the closure runs in the forked child before exec and
+            // only makes one system call (setrlimit is async-signal-safe).
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(move || {
+                    let l = rustix::process::Rlimit {
+                        current: Some(1024),
+                        maximum: hard,
+                    };
+                    rustix::process::setrlimit(rustix::process::Resource::Nofile, l)?;
+                    Ok(())
+                });
+            }
+            let out = common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert!(out.success(), "{out}");
         }
+        let helper = helpers(ctx);
+        assert_eq!(helper.len(), 1, "{helper:?}");
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", helper[0])).unwrap();
+        let files: Vec<&str> = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let want = hard.map_or("unlimited".to_string(), |h| h.to_string());
+        assert_eq!(files[3..5], [want.as_str(), want.as_str()], "{limits}");
         let (peer, client) = (Ipv4Addr::new(10, 89, 0, 2), Ipv4Addr::new(10, 89, 0, 3));
         let pid = init_pid(ctx, "client");
         let Some(u) = udp_socket_in(pid) else {
