@@ -335,7 +335,7 @@ fn finish_map_tool(
 }
 
 /// The login name of `uid` from /etc/passwd, falling back to `$USER`.
-fn user_name(uid: u32) -> Option<String> {
+pub fn user_name(uid: u32) -> Option<String> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     passwd
         .lines()

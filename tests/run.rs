@@ -357,6 +357,52 @@ fn run_workdir() {
     });
 }
 
+/// With `--userns keep-id` the caller has a name inside, as with podman:
+/// the image's /etc/passwd and /etc/group gain a line for their uid and
+/// gid (HOME is the working directory), bound over the image's files so
+/// neither `diff` nor `commit` sees them.
+#[test]
+fn run_keep_id_knows_the_caller() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_keep_id_knows_the_caller", |ctx| {
+        assert!(setup_image(ctx));
+        let script = "whoami; id -gn; echo \"$HOME\"; grep -c ^root: /etc/passwd; \
+                      grep -c ^alice: /etc/passwd";
+        let out = sh(ctx, &["--userns=keep-id", "-w", "/tmp"], script);
+        let group = fs::read_to_string("/etc/group")
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.get(2) == Some(&ctx.user.gid.to_string().as_str())).then(|| f[0].to_string())
+            })
+            .expect("the test user's group");
+        assert_eq!(
+            out,
+            format!("{}\n{group}\n/tmp\n1\n1\n", ctx.user.name),
+            "the caller's name and group, HOME, and the image's own entries"
+        );
+        // Not a change of the container's, nor of an image made from it.
+        let id = ctx.ok(&["run", "-d", "--userns=keep-id", IMG, "true"]);
+        let id = id.stdout.trim();
+        ctx.ok(&["wait", id]);
+        let diff = ctx.ok(&["diff", id]);
+        assert!(!diff.stdout.contains("/etc"), "{diff}");
+        ctx.ok(&["commit", id, "kept"]);
+        let line = format!(":{}:", ctx.user.uid);
+        let out = ctx
+            .ok(&["run", "--rm", "kept", "cat", "/etc/passwd", "/etc/group"])
+            .stdout;
+        assert!(
+            !out.contains(&line),
+            "the caller's entry must not be committed: {out}"
+        );
+        ctx.ok(&["rm", id]);
+    });
+}
+
 #[test]
 fn run_users() {
     if !have_busybox() {

@@ -16,12 +16,11 @@ use super::Ctx;
 use anyhow::Result;
 use rless::container;
 use rless::image::store::LockMode;
+use rless::image::union::{self, Found, Union};
 use rless::runtime::rootfs::RootFs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
-use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -49,7 +48,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Kernel overlayfs stores a `.wh.` name of the container's as it is;
     // fuse-overlay escapes it, and may write `.wh.` marker whiteouts.
     let kernel = container::read_state(&dir).driver.as_deref() == Some("overlay");
-    let image = Image { layers: &lower };
+    let image = Union { layers: &lower };
     let mut out = Vec::new();
     walk(
         &upper,
@@ -65,125 +64,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The image's layers (topmost first), read as the union reads them.
-struct Image<'a> {
-    layers: &'a [PathBuf],
-}
-
-/// What `Image::lookup` found.
-enum Found {
-    Missing,
-    NonDir,
-    /// A directory, merged from these layers.
-    Dir(Vec<usize>),
-}
-
-/// Whether the directory `p` of a layer is opaque, in either form.
-fn layer_opaque(p: &Path) -> bool {
-    rless::image::import::is_opaque(p)
-        || p.join(fuse_overlay::layout::OPAQUE_MARKER)
-            .symlink_metadata()
-            .is_ok()
-}
-
-fn is_whiteout(m: &std::fs::Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
-}
-
-/// A marker name (whiteout or opaque marker), not a name of the tree.
-fn is_marker(name: &[u8]) -> bool {
-    name.starts_with(fuse_overlay::layout::WHITEOUT_PREFIX.as_bytes())
-        && fuse_overlay::layout::unescape(name).is_none()
-}
-
-impl Image<'_> {
-    /// The layers the image's root merges: down to the first opaque one.
-    fn root(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            out.push(i);
-            if layer_opaque(l) {
-                break;
-            }
-        }
-        out
-    }
-
-    /// Looks `name` up in the image's directory `dir` (relative), merged
-    /// from `layers`.
-    fn lookup(&self, layers: &[usize], dir: &Path, name: &OsStr) -> Result<Found> {
-        if is_marker(name.as_bytes()) {
-            return Ok(Found::Missing);
-        }
-        let mut merged = Vec::new();
-        for &l in layers {
-            let p = self.layers[l].join(dir).join(name);
-            match p.symlink_metadata() {
-                Ok(m) if is_whiteout(&m) => break,
-                Ok(m) if !m.is_dir() => {
-                    if merged.is_empty() {
-                        return Ok(Found::NonDir);
-                    }
-                    break;
-                }
-                Ok(_) => {
-                    merged.push(l);
-                    if layer_opaque(&p) {
-                        break;
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-                    let mut marker = OsString::from(fuse_overlay::layout::WHITEOUT_PREFIX);
-                    marker.push(name);
-                    if self.layers[l]
-                        .join(dir)
-                        .join(marker)
-                        .symlink_metadata()
-                        .is_ok()
-                    {
-                        break;
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(if merged.is_empty() {
-            Found::Missing
-        } else {
-            Found::Dir(merged)
-        })
-    }
-
-    /// The (stored) names in the image's directory `dir`, merged from `layers`.
-    fn list(&self, layers: &[usize], dir: &Path) -> Result<BTreeSet<OsString>> {
-        let mut hidden = BTreeSet::new();
-        let mut out = BTreeSet::new();
-        for &l in layers {
-            let mut here_hidden = Vec::new();
-            for e in std::fs::read_dir(self.layers[l].join(dir))? {
-                let e = e?;
-                let name = e.file_name();
-                if let Some(t) = fuse_overlay::layout::whiteout_target(name.as_bytes()) {
-                    if fuse_overlay::layout::unescape(name.as_bytes()).is_none() {
-                        here_hidden.push(OsStr::from_bytes(t).to_owned());
-                        continue;
-                    }
-                }
-                if is_marker(name.as_bytes()) {
-                    continue;
-                }
-                if e.file_type()?.is_char_device() && is_whiteout(&e.metadata()?) {
-                    here_hidden.push(name);
-                } else if !hidden.contains(&name) {
-                    out.insert(name);
-                }
-            }
-            hidden.extend(here_hidden);
-        }
-        Ok(out)
-    }
 }
 
 /// A directory of the writable layer, as `walk` sees it.
@@ -215,7 +95,7 @@ fn walk(
     upper: &Path,
     (stored, shown): (&Path, &Path),
     d: &Dir,
-    (image, hide, kernel): (&Image, &BTreeSet<PathBuf>, bool),
+    (image, hide, kernel): (&Union, &BTreeSet<PathBuf>, bool),
     out: &mut Vec<String>,
 ) -> Result<()> {
     let rel = stored.strip_prefix("/").unwrap_or(stored);
@@ -233,7 +113,7 @@ fn walk(
         let meta = e.metadata()?;
         let escaped = fuse_overlay::layout::unescape(name.as_bytes());
         let path = shown.join(escaped.map_or(name.as_os_str(), OsStr::from_bytes));
-        if is_whiteout(&meta) {
+        if union::is_whiteout(&meta) {
             lines
                 .entry(name)
                 .or_default()

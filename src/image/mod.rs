@@ -16,6 +16,7 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod time;
+pub mod union;
 
 use digest::Digest;
 use reference::Reference;

@@ -585,6 +585,30 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             return Err(e);
         }
     };
+    let workdir =
+        a.workdir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or(if defaults.workdir.is_empty() {
+                "/".into()
+            } else {
+                defaults.workdir
+            });
+    let mut generated = generated;
+    if keep_id {
+        let layers: Vec<PathBuf> = if lower.is_empty() {
+            vec![layers_dir.clone()]
+        } else {
+            lower.iter().map(|l| layers_dir.join(l)).collect()
+        };
+        match keepid::files(&dir, &layers, &workdir) {
+            Ok(files) => generated.extend(files),
+            Err(e) => {
+                let _ = container::remove(&dir, true);
+                return Err(e);
+            }
+        }
+    }
     let rootfs = match &a.rootfs {
         Some(d) => RootFs::Dir(d.canonicalize()?),
         None => RootFs::Layers(Layers {
@@ -632,13 +656,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         process: ProcessSpec {
             args,
             env: dedup_env(env),
-            cwd: a.workdir.clone().filter(|w| !w.is_empty()).unwrap_or(
-                if defaults.workdir.is_empty() {
-                    "/".into()
-                } else {
-                    defaults.workdir
-                },
-            ),
+            cwd: workdir,
             user: match (&a.user, keep_id) {
                 (Some(u), _) => u.clone(),
                 // keep-id: the caller is themselves inside, not root.
@@ -674,6 +692,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     attach(&spec, &dir, &config, Fresh::Yes)
 }
 
+mod keepid;
 mod monitor;
 mod options;
 pub use monitor::{attach, detach, Fresh};

@@ -1,0 +1,104 @@
+//! `/etc/passwd` and `/etc/group` for a `--userns keep-id` container.
+//!
+//! Theory of operation: with keep-id the caller is themselves inside, by
+//! uid and gid, and an image rarely knows that uid: `whoami`, `id -un`,
+//! `getpwuid` and everything built on them fail, and HOME is `/`. As
+//! podman does, the container gets the image's `/etc/passwd` with a line
+//! for the caller (`NAME:*:UID:GID::HOME:/bin/sh`, HOME being the
+//! working directory) and the image's `/etc/group` with one for the
+//! caller's group, where the image has none for those ids. They are
+//! written beside `hosts` in the container's directory when it is made and
+//! bound over the image's files like the other generated `/etc` files, so
+//! they stay out of `diff` and `commit`.
+//!
+//! The image's files are read through [`rless::image::union`], which
+//! follows nothing: an image whose `/etc/passwd` is a symlink (or is not a
+//! plain file) keeps it, with a warning. The files are read up to 1 MiB.
+
+use anyhow::{Context, Result};
+use rless::image::union::Union;
+use std::path::{Path, PathBuf};
+
+/// The most of an image's passwd or group file read.
+const LIMIT: u64 = 1 << 20;
+
+/// Writes the passwd and group files the caller needs into `dir` where
+/// the image (`layers`, topmost first) lacks their ids; returns them as
+/// (host path, container path) for the mount plan.
+pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    let image = Union { layers };
+    let name = valid_name(rless::userns::user_name(uid)).unwrap_or_else(|| uid.to_string());
+    let group = valid_name(host_group_name(gid)).unwrap_or_else(|| name.clone());
+    let wanted = [
+        (
+            "passwd",
+            uid,
+            format!("{name}:*:{uid}:{gid}::{home}:/bin/sh\n"),
+        ),
+        ("group", gid, format!("{group}:x:{gid}:{name}\n")),
+    ];
+    let mut out = Vec::new();
+    for (file, id, line) in wanted {
+        let content = match image.read_file(&Path::new("etc").join(file), LIMIT) {
+            Ok(c) => c.unwrap_or_default(),
+            Err(e) => {
+                eprintln!("rless: warning: --userns keep-id: the image's /etc/{file} is left as it is ({e})");
+                continue;
+            }
+        };
+        let content = String::from_utf8_lossy(&content).into_owned();
+        if has_id(&content, id) {
+            continue;
+        }
+        let mut content = content;
+        if !content.is_empty() && !content.ends_with('\n') {
+            content.push('\n');
+        }
+        content.push_str(&line);
+        let p = dir.join(file);
+        std::fs::write(&p, content).with_context(|| format!("cannot write {}", p.display()))?;
+        out.push((p, PathBuf::from("/etc").join(file)));
+    }
+    Ok(out)
+}
+
+/// Whether a passwd or group file has a line for `id` (its third field).
+fn has_id(content: &str, id: u32) -> bool {
+    content
+        .lines()
+        .any(|l| l.split(':').nth(2).is_some_and(|f| f.parse() == Ok(id)))
+}
+
+/// The name of group `gid` in the host's /etc/group.
+fn host_group_name(gid: u32) -> Option<String> {
+    let group = std::fs::read_to_string("/etc/group").ok()?;
+    group.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse() == Ok(gid)).then(|| name.to_string())
+    })
+}
+
+/// A name that can stand in a passwd or group line.
+fn valid_name(name: Option<String>) -> Option<String> {
+    name.filter(|n| !n.is_empty() && !n.contains([':', '\n', '\r']) && !n.starts_with(['+', '-']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbroken\n";
+        assert!(has_id(passwd, 0) && has_id(passwd, 1000));
+        assert!(!has_id(passwd, 1001) && !has_id("", 0));
+        assert_eq!(valid_name(Some("bob".into())).as_deref(), Some("bob"));
+        for bad in ["", "a:b", "a\nb", "+nis"] {
+            assert_eq!(valid_name(Some(bad.into())), None, "{bad:?}");
+        }
+    }
+}
