@@ -804,7 +804,9 @@ fn ctrfs_diff_and_commit_leave_out_mount_points() {
         let out = ctx.ok(&["diff", "d2"]);
         assert_eq!(out.stdout, "A /mnt\nA /mnt/z\n", "{out}");
 
-        ctx.ok(&["commit", "d1", "c1"]);
+        // docker's -p/--pause is a flag (rless never pauses; accepted).
+        ctx.ok(&["commit", "-p", "d1", "c1"]);
+        ctx.ok(&["commit", "--pause=false", "d1", "c1"]);
         let layers = ctx.inspect("c1")["RootFS"]["Layers"].clone();
         let top = layers.as_array().unwrap().last().unwrap().as_str().unwrap();
         let mut names = Vec::new();

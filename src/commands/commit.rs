@@ -20,8 +20,9 @@ pub struct Args {
     /// Author.
     #[arg(short, long)]
     author: Option<String>,
-    /// Do not pause the container (accepted; rless never pauses).
-    #[arg(short, long)]
+    /// Pause the container while committing (docker's flag, `-p` or
+    /// `--pause[=true|false]`; accepted, rless never pauses).
+    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pause: Option<bool>,
     /// Print only the image id.
     #[arg(short, long)]
