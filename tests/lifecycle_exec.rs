@@ -258,3 +258,82 @@ fn lifecycle_exec() {
         ctx.rless(&["exec", "ex"]).assert_rless_error();
     });
 }
+
+// ------------------------------------------------------------------ top
+
+/// `top CTR [OPTIONS]`: rless's own listing, podman's format descriptors
+/// (`pid,args`, `user comm`: ps -o), and ps options as docker passes them
+/// (`-eo pid,comm`, `aux`); only the container's processes are listed, and
+/// options whose output has no PID column are refused.
+#[test]
+fn lifecycle_top() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_top", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &[], "sleep 1000 & wait");
+        // The container's pids, from rless's own listing.
+        let own = eventually_ok(ctx, &["top", &id], "sleep 1000");
+        let mut lines = own.lines();
+        assert_eq!(
+            lines
+                .next()
+                .map(|h| h.split_whitespace().collect::<Vec<_>>()),
+            Some(vec!["UID", "PID", "PPID", "CMD"]),
+            "{own}"
+        );
+        let pids: Vec<String> = lines
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .collect();
+        assert!(pids.len() >= 3, "init, sh and sleep: {own}");
+        for (opts, header, pid_col) in [
+            (&["-eo", "pid,comm"][..], "PID COMMAND", Some(0)),
+            (&["aux"][..], "USER PID", Some(1)),
+            (&["pid,args"][..], "PID COMMAND", Some(0)),
+            (&["user", "comm"][..], "USER COMMAND", None),
+        ] {
+            let out = ctx.ok(&[&["top", &id][..], opts].concat()).stdout;
+            let mut lines = out.lines();
+            let head = lines.next().unwrap_or_default();
+            assert!(
+                head.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .starts_with(header),
+                "top {opts:?}: header {head:?}"
+            );
+            let rows: Vec<&str> = lines.collect();
+            assert_eq!(rows.len(), pids.len(), "top {opts:?}: {out}");
+            assert!(
+                rows.iter().any(|r| r.contains("sleep")),
+                "top {opts:?}: {out}"
+            );
+            if let Some(c) = pid_col {
+                for r in &rows {
+                    let pid = r.split_whitespace().nth(c).unwrap_or_default();
+                    assert!(
+                        pids.iter().any(|p| p == pid),
+                        "top {opts:?}: {r:?} is not the container's"
+                    );
+                }
+            }
+        }
+        // Without a PID column the rows cannot be told apart.
+        let out = ctx.rless(&["top", &id, "-eo", "comm"]);
+        assert_one_error(&out, ERR_EXIT);
+        ctx.ok(&["rm", "-f", &id]);
+    });
+}
+
+/// `args` until its output holds `needle` (a process just started).
+fn eventually_ok(ctx: &common::Ctx, args: &[&str], needle: &str) -> String {
+    let mut out = String::new();
+    let seen = eventually(Duration::from_secs(10), || {
+        out = ctx.ok(args).stdout;
+        out.contains(needle)
+    });
+    assert!(seen, "{args:?}: {out}");
+    out
+}

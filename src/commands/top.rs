@@ -1,16 +1,53 @@
-//! `rless top CTR`: the processes in a container (host pids, as docker
-//! shows them), found by their pid namespace.
+//! `rless top CTR [OPTIONS]`: the processes in a container (host pids, as
+//! docker shows them), found by their pid namespace.
+//!
+//! Without options rless lists them itself (UID PID PPID CMD). With options
+//! it does what docker and podman do: podman's format descriptors (`pid`,
+//! `user`, `args`…, comma or space separated) become `ps -e -o …`; anything
+//! else goes to the host's `ps` as it is (`-eo pid,comm`, `aux`). Either
+//! way the rows kept are those whose PID is one of the container's, so
+//! `ps`'s output must have a PID column (docker's rule); for descriptors
+//! rless adds one and takes it off again if it was not asked for.
 
 use super::Ctx;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rless::container;
 use rless::image::store::LockMode;
+use std::collections::HashSet;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
     container: String,
+    /// Options for ps (`-eo pid,comm`, `aux`), or podman's format
+    /// descriptors (`pid,user,args`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    options: Vec<String>,
 }
+
+/// Podman's format descriptors and the `ps -o` keys they stand for.
+const DESCRIPTORS: &[(&str, &str)] = &[
+    ("args", "args"),
+    ("comm", "comm"),
+    ("etime", "etime"),
+    ("group", "group"),
+    ("hgroup", "group"),
+    ("hpid", "pid"),
+    ("huser", "user"),
+    ("nice", "nice"),
+    ("pcpu", "pcpu"),
+    ("pgid", "pgid"),
+    ("pid", "pid"),
+    ("ppid", "ppid"),
+    ("rgroup", "rgroup"),
+    ("ruser", "ruser"),
+    ("state", "stat"),
+    ("stime", "stime"),
+    ("time", "time"),
+    ("tty", "tty"),
+    ("user", "user"),
+    ("vsz", "vsz"),
+];
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
@@ -19,21 +56,110 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let Some(init) = state.pid.filter(|_| state.running()) else {
         bail!("container {} is not running", c.name);
     };
+    let pids = container_pids(init)?;
+    if a.options.is_empty() {
+        return own_listing(&pids);
+    }
+    let (args, drop_pid) = ps_args(&a.options);
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("cannot run ps")?;
+    if !out.status.success() {
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in filter_rows(&text, &pids, drop_pid)? {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The host pids in the pid namespace of `init`, in order.
+fn container_pids(init: i32) -> Result<Vec<i32>> {
     let ns = std::fs::read_link(format!("/proc/{init}/ns/pid"))?;
-    let mut rows = vec![["UID".to_string(), "PID".into(), "PPID".into(), "CMD".into()]];
     let mut pids: Vec<i32> = std::fs::read_dir("/proc")?
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+                .ok()
+                .as_ref()
+                == Some(&ns)
+        })
         .collect();
     pids.sort();
-    for pid in pids {
-        if std::fs::read_link(format!("/proc/{pid}/ns/pid"))
-            .ok()
-            .as_ref()
-            != Some(&ns)
-        {
-            continue;
+    Ok(pids)
+}
+
+/// `ps`'s arguments for `options`, and whether rless added the PID column
+/// (to be taken off again).
+fn ps_args(options: &[String]) -> (Vec<String>, bool) {
+    let words: Vec<&str> = options
+        .iter()
+        .flat_map(|o| o.split([',', ' ']))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let keys: Option<Vec<&str>> = words
+        .iter()
+        .map(|w| DESCRIPTORS.iter().find(|(d, _)| d == w).map(|(_, k)| *k))
+        .collect();
+    match keys {
+        Some(keys) if !keys.is_empty() => {
+            let drop_pid = !keys.contains(&"pid");
+            let mut cols = Vec::new();
+            if drop_pid {
+                cols.push("pid");
+            }
+            cols.extend(keys);
+            (vec!["-e".into(), "-o".into(), cols.join(",")], drop_pid)
         }
+        _ => (options.to_vec(), false),
+    }
+}
+
+/// The header and the rows of `ps` output whose PID is in `pids`; without
+/// the first column if `drop_pid`.
+fn filter_rows(text: &str, pids: &[i32], drop_pid: bool) -> Result<Vec<String>> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        bail!("ps printed nothing");
+    };
+    let Some(col) = header.split_whitespace().position(|h| h == "PID") else {
+        bail!("ps output has no PID column (add pid to the options)");
+    };
+    // The first column is right-aligned under its header: its width is
+    // where the header's first name ends.
+    let first_width = header.find("PID").map(|i| i + 3).unwrap_or(0);
+    let cut = |l: &str| -> String {
+        if drop_pid {
+            l.get(first_width..)
+                .unwrap_or("")
+                .trim_start_matches(' ')
+                .to_string()
+        } else {
+            l.to_string()
+        }
+    };
+    let pids: HashSet<i32> = pids.iter().copied().collect();
+    let mut out = vec![cut(header)];
+    for l in lines {
+        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            out.push(cut(l));
+        }
+    }
+    Ok(out)
+}
+
+/// rless's own listing: UID PID PPID CMD.
+fn own_listing(pids: &[i32]) -> Result<ExitCode> {
+    let mut rows = vec![["UID".to_string(), "PID".into(), "PPID".into(), "CMD".into()]];
+    for &pid in pids {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
@@ -64,4 +190,48 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     super::format::print_table(&rows);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn descriptors_or_ps_options() {
+        assert_eq!(
+            ps_args(&strings(&["pid,user,args"])),
+            (strings(&["-e", "-o", "pid,user,args"]), false)
+        );
+        assert_eq!(
+            ps_args(&strings(&["user", "comm"])),
+            (strings(&["-e", "-o", "pid,user,comm"]), true)
+        );
+        assert_eq!(ps_args(&strings(&["aux"])), (strings(&["aux"]), false));
+        assert_eq!(
+            ps_args(&strings(&["-eo", "pid,comm"])),
+            (strings(&["-eo", "pid,comm"]), false)
+        );
+    }
+
+    #[test]
+    fn rows_of_the_container() {
+        let ps = "  PID USER     COMMAND\n    1 root     init\n   42 alice    sh -c x\n  420 bob      top\n";
+        assert_eq!(
+            filter_rows(ps, &[42, 420], false).unwrap(),
+            vec![
+                "  PID USER     COMMAND",
+                "   42 alice    sh -c x",
+                "  420 bob      top"
+            ]
+        );
+        assert_eq!(
+            filter_rows(ps, &[42], true).unwrap(),
+            vec!["USER     COMMAND", "alice    sh -c x"]
+        );
+        assert!(filter_rows("USER COMMAND\nroot x\n", &[1], false).is_err());
+    }
 }
