@@ -364,6 +364,12 @@ fn net_modes_and_generated_files() {
             "db:192.0.2.7",
             "--add-host",
             "gw:host-gateway",
+            "--add-host",
+            "eq=192.0.2.8",
+            "--add-host",
+            "six:[2001:db8::1]",
+            "--add-host",
+            "sixbare:2001:db8::2",
             IMG,
             "cat",
             "/etc/resolv.conf",
@@ -373,6 +379,9 @@ fn net_modes_and_generated_files() {
             out.stdout.contains("nameserver 192.0.2.53") && out.stdout.contains("192.0.2.7\tdb"),
             "{out}"
         );
+        for line in ["192.0.2.8\teq", "2001:db8::1\tsix", "2001:db8::2\tsixbare"] {
+            assert!(out.stdout.contains(line), "--add-host as {line:?}: {out}");
+        }
         let gw = common::host_gateway();
         assert!(
             out.stdout.contains(&format!("{gw}\tgw")),
@@ -414,6 +423,7 @@ fn net_modes_and_generated_files() {
         );
         one_error(&ctx.rless(&["run", "--rm", "--dns", "not-an-ip", IMG, "true"]));
         one_error(&ctx.rless(&["run", "--rm", "--add-host", "nocolon", IMG, "true"]));
+        one_error(&ctx.rless(&["run", "--rm", "--add-host", "=192.0.2.1", IMG, "true"]));
         one_error(&ctx.rless(&["run", "--rm", "--network", "bogus", IMG, "true"]));
         assert_eq!(containers(ctx), 0);
     });

@@ -163,7 +163,7 @@ fn run_tmpfs_and_read_only() {
                 IMG,
                 "sh",
                 "-c",
-                "echo x > /tmp/ok && cat /tmp/ok && touch /run/ok && touch /etc/nope",
+                "echo x > /tmp/ok && cat /tmp/ok && touch /run/ok /var/tmp/ok && touch /etc/nope",
             ],
         );
         assert_ne!(
@@ -179,6 +179,21 @@ fn run_tmpfs_and_read_only() {
             "grep ' / ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1",
         );
         assert_eq!(out, "ro\n", "the root mount must be read-only");
+        // --read-only-tmpfs=false: no scratch space (podman's option).
+        let out = run(
+            ctx,
+            &[
+                "--rm",
+                "--read-only",
+                "--read-only-tmpfs=false",
+                IMG,
+                "touch",
+                "/tmp/x",
+            ],
+        );
+        assert!(out.stderr.contains("Read-only file system"), "{out}");
+        // --init is docker's; rless always has one (accepted).
+        assert_eq!(sh(ctx, &["--init"], "cat /proc/1/comm"), "rless-init\n");
         // A missing working directory is made before the root turns
         // read-only, as docker does (it failed with EROFS).
         let out = sh(ctx, &["--read-only", "-w", "/new/wd"], "pwd");

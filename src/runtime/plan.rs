@@ -99,6 +99,9 @@ impl MountOp {
 #[derive(Debug, Clone, Default)]
 pub struct PlanInput {
     pub readonly_root: bool,
+    /// With `readonly_root`: tmpfs on /tmp, /var/tmp and /run, as
+    /// podman's `--read-only-tmpfs` (on by default).
+    pub readonly_tmpfs: bool,
     /// Generated files (hosts, hostname, resolv.conf): host path, container path.
     pub generated: Vec<(PathBuf, PathBuf)>,
     /// User mounts from `-v`, `--mount`, `--tmpfs`, `--volumes-from` and
@@ -120,9 +123,9 @@ pub fn plan(input: &PlanInput) -> Vec<MountOp> {
         ));
     }
     let user_targets: Vec<&PathBuf> = input.user.iter().filter_map(MountOp::target).collect();
-    if input.readonly_root {
+    if input.readonly_root && input.readonly_tmpfs {
         // Writable scratch space, unless the user mounts something there.
-        for dir in ["/tmp", "/run"] {
+        for dir in ["/tmp", "/var/tmp", "/run"] {
             let target = PathBuf::from(dir);
             if !user_targets.contains(&&target) {
                 ops.push(MountOp::Tmpfs {
@@ -166,6 +169,7 @@ mod tests {
         let input = PlanInput {
             privileged: false,
             readonly_root: true,
+            readonly_tmpfs: true,
             generated: vec![("/c/hosts".into(), "/etc/hosts".into())],
             user: vec![
                 bind("/data", "/data"),
@@ -183,12 +187,22 @@ mod tests {
             matches!(&p[4], MountOp::ReadOnlyPaths(r) if r.contains(&PathBuf::from("/proc/sys")))
         );
         assert_eq!(p.last(), Some(&MountOp::RootReadOnly));
-        // /tmp gets a tmpfs, /run is the user's own.
-        assert!(p.contains(&MountOp::Tmpfs {
-            target: "/tmp".into(),
-            options: "mode=1777".into(),
-            readonly: false
-        }));
+        // /tmp and /var/tmp get a tmpfs, /run is the user's own.
+        for dir in ["/tmp", "/var/tmp"] {
+            assert!(p.contains(&MountOp::Tmpfs {
+                target: dir.into(),
+                options: "mode=1777".into(),
+                readonly: false
+            }));
+        }
+        // --read-only-tmpfs=false: none.
+        let p = plan(&PlanInput {
+            readonly_tmpfs: false,
+            ..input.clone()
+        });
+        assert!(!p.iter().any(
+            |m| matches!(m, MountOp::Tmpfs { target, .. } if target != &PathBuf::from("/run"))
+        ));
         assert_eq!(p.iter().filter(|m| matches!(m, MountOp::Tmpfs { target, .. } if target == &PathBuf::from("/run"))).count(), 1);
         // Generated files come before user mounts, which can override them.
         let hosts = p
@@ -204,6 +218,7 @@ mod tests {
         let input = PlanInput {
             privileged: true,
             readonly_root: false,
+            readonly_tmpfs: true,
             generated: vec![("/c/resolv.conf".into(), "/etc/resolv.conf".into())],
             user: vec![bind("/mine", "/etc/resolv.conf")],
         };

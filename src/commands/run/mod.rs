@@ -79,9 +79,16 @@ pub struct Args {
     /// A tmpfs: /path[:size=…,mode=…].
     #[arg(long)]
     tmpfs: Vec<String>,
-    /// Make the root filesystem read-only (/tmp and /run become tmpfs).
+    /// Make the root filesystem read-only (/tmp, /var/tmp and /run become tmpfs).
     #[arg(long)]
     read_only: bool,
+    /// With --read-only: the tmpfs on /tmp, /var/tmp and /run (true, as podman), or none.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    read_only_tmpfs: bool,
+    /// Accepted for docker compatibility: every rless container has an init
+    /// (pid 1) that reaps zombies and passes signals on.
+    #[arg(long)]
+    init: bool,
     /// Union filesystem: overlay (kernel), fuse-overlay or auto; default: storage.toml's driver, else overlay where the kernel allows it.
     #[arg(long, env = "RLESS_STORAGE_DRIVER")]
     storage_driver: Option<String>,
@@ -628,6 +635,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         merged: dir.join("merged"),
         plan: plan::plan(&PlanInput {
             readonly_root: a.read_only,
+            readonly_tmpfs: a.read_only_tmpfs,
             generated,
             user: user_mounts,
             privileged: a.privileged,

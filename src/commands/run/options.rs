@@ -454,9 +454,17 @@ pub(super) fn write_generated_files(
         None
     };
     for entry in add_host {
+        // HOST:IP, or HOST=IP (docker 25); an IPv6 address may be in
+        // brackets.
         let (host, ip) = entry
-            .split_once(':')
+            .split_once('=')
+            .or_else(|| entry.split_once(':'))
+            .filter(|(h, _)| !h.is_empty())
             .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
+        let ip = ip
+            .strip_prefix('[')
+            .and_then(|i| i.strip_suffix(']'))
+            .unwrap_or(ip);
         // docker's name for the address the host has for the container.
         let ip = match (ip, &gateway) {
             ("host-gateway", Some(g)) => g.as_str(),
