@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 use common::lifecycle_helpers::*;
 use common::{for_each_user, Mode, ERR_EXIT};
@@ -336,4 +337,52 @@ fn eventually_ok(ctx: &common::Ctx, args: &[&str], needle: &str) -> String {
     });
     assert!(seen, "{args:?}: {out}");
     out
+}
+
+/// A terminal sends Ctrl-C and Ctrl-Z to its whole foreground process
+/// group, which `rless exec` (without -t) is in: the `exec`ed process must
+/// not be in it too, or it gets each such signal twice (once from the
+/// terminal, once passed on by rless; a second SIGINT is "force quit" to
+/// many programs) and Ctrl-Z stops it with rless, where rless alone is to
+/// stop and the process run on (as with `run`, whose init has a session
+/// of its own). The group signal is sent as a terminal would.
+#[test]
+fn exec_terminal_group_signals_reach_the_command_only_through_rless() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("exec_terminal_group_signals", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--name", "gs"], FOREVER);
+        let script = "echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; \
+                      echo went; while true; do sleep 0.1; done";
+        let mut cmd = ctx.rless_cmd(&["exec", &id, "sh", "-c", script]);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut bg = Background::spawn_cmd(cmd);
+        bg.wait_line("ready", Duration::from_secs(60));
+        let pid = bg.pid();
+        // Ctrl-Z's SIGTSTP, to the foreground group (rless leads it).
+        // SAFETY: kill takes plain integers.
+        assert_eq!(unsafe { nix::libc::kill(-pid, nix::libc::SIGTSTP) }, 0);
+        let stopped = eventually(Duration::from_secs(10), || {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .map(|r| r.trim_start().starts_with('T'))
+                })
+                .unwrap_or(false)
+        });
+        assert!(stopped, "SIGTSTP must stop rless exec");
+        // The command runs on while rless is stopped.
+        ctx.ok(&["exec", &id, "touch", "/tmp/go"]);
+        bg.wait_line("went", Duration::from_secs(30));
+        // SAFETY: as above.
+        assert_eq!(unsafe { nix::libc::kill(-pid, nix::libc::SIGCONT) }, 0);
+        bg.signal(rustix::process::Signal::TERM);
+        let (exit, lines) = bg.finish(Duration::from_secs(30));
+        assert_eq!(exit, Some(143), "stdout {lines:?}");
+    });
 }

@@ -8,7 +8,9 @@
 //! container's. It then forks: the child is in the container's pid
 //! namespace and goes through the same stages 7 and 8 as the container's
 //! command (capabilities, no_new_privs, user, exec). With `-t`, the pty is
-//! opened from the container's /dev/pts before the fork. The caller waits
+//! opened from the container's /dev/pts before the fork; without it the
+//! child makes a session of its own (so a terminal's signals reach it only
+//! through the caller, once). The caller waits
 //! and passes signals on; if it goes away, the process is re-parented to
 //! the container's init, which reaps it. When the container has a cgroup,
 //! the child joins it before anything else (best effort: from outside the
@@ -81,8 +83,15 @@ pub fn exec_in(
         if let Some(procs) = &cgroup {
             let _ = super::cgroups::join(procs);
         }
-        if detach {
+        // A session of its own, as the container's init has: a terminal's
+        // signals (Ctrl-C, Ctrl-Z) go to the caller's foreground group, so
+        // the process gets them once, passed on by the caller, and runs on
+        // while Ctrl-Z stops the caller. With -t, `prepare_and_exec` makes
+        // the session (of the new terminal).
+        if slave.is_none() {
             let _ = nix::unistd::setsid();
+        }
+        if detach {
             if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdin(&null);
                 let _ = rustix::stdio::dup2_stdout(&null);
