@@ -6,9 +6,11 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 use common::lifecycle_helpers::*;
 use common::{for_each_user, ERR_EXIT};
+use std::fs;
 use std::time::Duration;
 
 #[test]
@@ -220,5 +222,68 @@ fn lifecycle_stop_signal() {
             let out = ctx.fail_unchanged(&["run", "-d", "--stop-signal", bad, IMG, "true"]);
             assert!(out.stderr.contains("--stop-signal"), "{out}");
         }
+    });
+}
+
+/// Whether `pid`'s process-wide pending signals hold signal `sig`.
+fn pending(pid: i64, sig: u32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("ShdPnd:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
+/// A process's state letter from /proc/PID/stat.
+fn proc_state(pid: i64) -> char {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(')')
+        .next()
+        .and_then(|r| r.trim_start().chars().next())
+        .unwrap_or('?')
+}
+
+/// SIGCONT stays with a foreground rless, with the other job-control
+/// signals: the shell's `fg` or `bg` after Ctrl-Z sends it, and passed on
+/// it would resume a paused container's init and command (pause stops
+/// them with SIGSTOP) while `inspect` still says paused. A signal passed
+/// on after it (real-time 40, lower numbers go first) shows rless has
+/// handled both: it waits in the stopped init.
+#[test]
+fn lifecycle_foreground_sigcont_keeps_a_paused_container_paused() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_foreground_sigcont_paused", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let script = "trap 'echo got-40' 40; echo ready; while true; do sleep 0.1; done";
+        let mut bg = Background::spawn(ctx, &["run", "--name", "fg", IMG, "sh", "-c", script]);
+        bg.wait_line("ready", Duration::from_secs(60));
+        ctx.ok(&["pause", "fg"]);
+        let init = state_of(&inspect(ctx, "fg"))["Pid"]
+            .as_i64()
+            .expect("the init's pid");
+        assert_eq!(proc_state(init), 'T', "pause stops the init");
+        for sig in [nix::libc::SIGCONT, 40] {
+            // SAFETY: kill takes plain integers.
+            assert_eq!(unsafe { nix::libc::kill(bg.pid(), sig) }, 0, "kill {sig}");
+        }
+        let handled = eventually(Duration::from_secs(30), || {
+            proc_state(init) != 'T' || pending(init, 40)
+        });
+        assert!(handled, "signal 40 must reach the init");
+        assert_eq!(
+            proc_state(init),
+            'T',
+            "SIGCONT to the foreground rless must not resume the paused init"
+        );
+        assert_eq!(state_of(&inspect(ctx, "fg"))["Status"], "paused");
+        ctx.ok(&["unpause", "fg"]);
+        bg.wait_line("got-40", Duration::from_secs(30));
+        bg.signal(rustix::process::Signal::TERM);
+        let (exit, lines) = bg.finish(Duration::from_secs(30));
+        assert_eq!(exit, Some(143), "stdout {lines:?}");
     });
 }

@@ -17,10 +17,12 @@
 //!   given to the container's terminal ([`Taken::Resize`]), without a
 //!   terminal there is nothing to tell;
 //! - SIGPIPE: its own writes to a reader that went away;
-//! - SIGTSTP, SIGTTIN and SIGTTOU: job control, so Ctrl-Z stops rless and
-//!   gives the shell back while the container runs on, and `fg` resumes
-//!   the wait (docker passes SIGTSTP on, which stops the command and
-//!   leaves the shell waiting);
+//! - SIGTSTP, SIGTTIN, SIGTTOU and SIGCONT: job control, so Ctrl-Z stops
+//!   rless and gives the shell back while the container runs on, and `fg`
+//!   resumes the wait (docker passes SIGTSTP on, which stops the command and
+//!   leaves the shell waiting). The container was never stopped, so the
+//!   shell's SIGCONT is not for it; passed on, it would also resume a
+//!   paused container, which `pause` stopped with SIGSTOP;
 //! - the signals of a process's own faults (SIGSEGV, SIGBUS, SIGFPE,
 //!   SIGILL, SIGTRAP, SIGSYS), and 32 and 33, which glibc keeps;
 //! - SIGKILL and SIGSTOP, which no process can catch.
@@ -37,6 +39,7 @@ pub fn forwarded() -> SigSet {
         nix::sys::signal::Signal::SIGTSTP,
         nix::sys::signal::Signal::SIGTTIN,
         nix::sys::signal::Signal::SIGTTOU,
+        nix::sys::signal::Signal::SIGCONT,
     ] {
         set.remove(s);
     }
@@ -129,7 +132,6 @@ mod tests {
             Signal::SIGURG,
             Signal::SIGWINCH,
             Signal::SIGCHLD,
-            Signal::SIGCONT,
         ] {
             assert!(set.contains(s), "{s} is passed on");
         }
@@ -140,6 +142,7 @@ mod tests {
             Signal::SIGTSTP,
             Signal::SIGTTIN,
             Signal::SIGTTOU,
+            Signal::SIGCONT,
             Signal::SIGSEGV,
         ] {
             assert!(!set.contains(s), "{s} stays with rless");
