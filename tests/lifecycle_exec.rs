@@ -386,3 +386,57 @@ fn exec_terminal_group_signals_reach_the_command_only_through_rless() {
         assert_eq!(exit, Some(143), "stdout {lines:?}");
     });
 }
+
+/// Without -t, an `exec`ed process has no controlling terminal, as the
+/// command of `run` has none: were the caller's terminal its controlling
+/// one, the container could push keystrokes into the caller's shell with
+/// the TIOCSTI ioctl (which needs no privilege on one's own controlling
+/// terminal). rless runs here as a terminal session's leader, on a pty.
+#[test]
+fn exec_without_t_has_no_controlling_terminal() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("exec_without_t_has_no_controlling_terminal", |ctx| {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        use std::os::unix::process::CommandExt;
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--name", "ctty"], FOREVER);
+        let master =
+            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let slave = ptsname(&master, Vec::new()).expect("ptsname");
+        // The 7th field of /proc/self/stat: the controlling terminal's
+        // device number, 0 for none.
+        let script = "read a b c d e f g rest < /proc/self/stat; echo tty=$g";
+        for args in [
+            &["exec", &id, "sh", "-c", script][..],
+            &["run", "--rm", IMG, "sh", "-c", script][..],
+        ] {
+            let slave = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(slave.to_str().unwrap())
+                .expect("open the pty slave");
+            let mut cmd = ctx.rless_cmd(args);
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&slave);
+            // SAFETY: setsid and the TIOCSCTTY ioctl are plain system
+            // calls, safe between fork and exec; nothing is allocated. `fd`
+            // (close-on-exec) is open until the exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    rustix::process::setsid()?;
+                    rustix::process::ioctl_tiocsctty(std::os::fd::BorrowedFd::borrow_raw(fd))?;
+                    Ok(())
+                });
+            }
+            let out = common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert!(out.success(), "{args:?}: {out}");
+            assert_eq!(out.stdout, "tty=0\n", "{args:?}: {out}");
+            drop(slave);
+        }
+        drop(master);
+    });
+}
