@@ -19,12 +19,18 @@
 //!   `readlinkat`) is pushed in front of the names still to walk, and an
 //!   absolute target starts again from the start (IN_ROOT). Under
 //!   NO_SYMLINKS a symlink is ELOOP instead;
-//! - `..` drops the last name of the canonical path and opens that path
-//!   again from the start, name by name, each with `O_NOFOLLOW`: it stops
-//!   at the start (IN_ROOT) or is EXDEV past it (BENEATH). The
-//!   filesystem's own `..` is never opened, so a directory moved out of
-//!   the tree meanwhile leads nowhere, and at most one directory fd is held
-//!   however deep the path;
+//! - `..` drops the last name of the canonical path and goes back to the
+//!   fd held for the level above: it stops at the start (IN_ROOT) or is
+//!   EXDEV past it (BENEATH). The fds of the last [`WINDOW`] levels are
+//!   held; past them the window is filled again by opening the canonical
+//!   path from the start, name by name, each with `O_NOFOLLOW`. So `..`
+//!   costs nothing in the common case and a hostile `a/b/…/../../…` at
+//!   most one reopen per [`WINDOW`] levels, the fds held stay bounded
+//!   however deep the path, and the filesystem's own `..` is never opened
+//!   (a directory moved out of the tree meanwhile leads nowhere);
+//! - a resolution walks at most [`MAX_NAMES`] names (a symlink's target
+//!   counts its names), far above what [`MAX_HOPS`] symlinks of
+//!   `PATH_MAX` bytes can hold, so no input makes it work without end;
 //! - the last name is read with `readlinkat` first where it may be
 //!   followed, then opened with `O_NOFOLLOW`. A symlink planted between the
 //!   two is caught (ELOOP, or an `O_PATH` fd of a symlink) and the name is
@@ -43,6 +49,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The kernel's limit on symlinks followed in one lookup.
 pub const MAX_HOPS: usize = 40;
+
+/// Directory fds a walk holds: the levels `..` goes back to at once.
+const WINDOW: usize = 32;
+
+/// Names one resolution may walk.
+const MAX_NAMES: usize = 1 << 17;
 
 /// Set once `openat2` has answered ENOSYS.
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
@@ -93,14 +105,14 @@ pub fn dir(
     create: Option<Mode>,
 ) -> rustix::io::Result<Dir> {
     let mut w = Walk::new(start, path, true, dir_flags)?;
-    while let Some(name) = w.next() {
+    while let Some(name) = w.next()? {
         if name == b".." {
             w.up()?;
         } else {
             w.enter(name, create, false)?;
         }
     }
-    Ok(w.here)
+    Ok(w.into_dir())
 }
 
 /// Opens the directory at canonical path `canon` below `start` (as
@@ -132,7 +144,7 @@ pub fn walk(
     let no_symlinks = resolve.contains(ResolveFlags::NO_SYMLINKS);
     let flags = flags | OFlags::CLOEXEC;
     let mut w = Walk::new(start, path.as_bytes(), in_root, OFlags::PATH)?;
-    while let Some(name) = w.next() {
+    while let Some(name) = w.next()? {
         if name == b".." {
             w.up()?;
             continue;
@@ -182,7 +194,15 @@ pub fn walk(
 /// A resolution under way: where it is, and the names still to walk.
 struct Walk<'a> {
     start: BorrowedFd<'a>,
-    here: Dir,
+    /// The canonical path walked so far (as [`Dir::canon`]).
+    canon: Vec<u8>,
+    /// Its depth (names in `canon`).
+    depth: usize,
+    /// The fds of the last levels of `canon`, the current directory last
+    /// (at most [`WINDOW`]; none at the start).
+    held: std::collections::VecDeque<OwnedFd>,
+    /// Names walked so far.
+    walked: usize,
     /// Names still to walk, the next one last.
     pending: Vec<Vec<u8>>,
     hops: usize,
@@ -204,10 +224,10 @@ impl<'a> Walk<'a> {
         }
         Ok(Walk {
             start,
-            here: Dir {
-                fd: None,
-                canon: Vec::new(),
-            },
+            canon: Vec::new(),
+            depth: 0,
+            held: std::collections::VecDeque::new(),
+            walked: 0,
             pending: split_rev(path),
             hops: 0,
             in_root,
@@ -216,17 +236,22 @@ impl<'a> Walk<'a> {
     }
 
     fn cur(&self) -> BorrowedFd<'_> {
-        self.here.fd.as_ref().map_or(self.start, |fd| fd.as_fd())
+        self.held.back().map_or(self.start, |fd| fd.as_fd())
     }
 
-    /// The next name that is not `""` (from `//` or a trailing `/`) or `.`.
-    fn next(&mut self) -> Option<Vec<u8>> {
+    /// The next name that is not `""` (from `//` or a trailing `/`) or `.`;
+    /// ELOOP past [`MAX_NAMES`].
+    fn next(&mut self) -> rustix::io::Result<Option<Vec<u8>>> {
         while let Some(name) = self.pending.pop() {
             if !is_empty_name(&name) {
-                return Some(name);
+                self.walked += 1;
+                if self.walked > MAX_NAMES {
+                    return Err(Errno::LOOP);
+                }
+                return Ok(Some(name));
             }
         }
-        None
+        Ok(None)
     }
 
     /// Whether the name just taken is the last (only empty names follow).
@@ -236,14 +261,47 @@ impl<'a> Walk<'a> {
 
     /// `..`: one name up the canonical path, never above the start.
     fn up(&mut self) -> rustix::io::Result<()> {
-        match self.here.canon.iter().rposition(|&b| b == b'/') {
-            Some(i) => self.here.canon.truncate(i),
-            None if !self.here.canon.is_empty() => self.here.canon.clear(),
-            None if self.in_root => return Ok(()),
-            None => return Err(Errno::XDEV),
+        if self.depth == 0 {
+            return if self.in_root {
+                Ok(())
+            } else {
+                Err(Errno::XDEV)
+            };
         }
-        self.here.fd = reopen(self.start, &self.here.canon, self.dir_flags)?;
+        let cut = self.canon.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        self.canon.truncate(cut);
+        self.depth -= 1;
+        self.held.pop_back();
+        if self.depth > 0 && self.held.is_empty() {
+            // Past the window: open the path again, keeping its last levels.
+            let canon = std::mem::take(&mut self.canon);
+            let refilled = canon.split(|&b| b == b'/').try_for_each(|name| {
+                let at = self.held.back().map_or(self.start, |fd| fd.as_fd());
+                let fd = open_dir(at, name, self.dir_flags)?;
+                self.hold(fd);
+                Ok(())
+            });
+            self.canon = canon;
+            refilled?;
+        }
         Ok(())
+    }
+
+    /// Holds `fd` as the current directory's, letting go of the oldest
+    /// past [`WINDOW`].
+    fn hold(&mut self, fd: OwnedFd) {
+        if self.held.len() == WINDOW {
+            self.held.pop_front();
+        }
+        self.held.push_back(fd);
+    }
+
+    /// Where the walk ended, as a [`Dir`].
+    fn into_dir(mut self) -> Dir {
+        Dir {
+            fd: self.held.pop_back().filter(|_| self.depth > 0),
+            canon: self.canon,
+        }
     }
 
     /// Walks the symlink target `target` from here (or from the start if
@@ -254,10 +312,9 @@ impl<'a> Walk<'a> {
             None => return Err(Errno::NOENT),
             Some(b'/') if !self.in_root => return Err(Errno::XDEV),
             Some(b'/') => {
-                self.here = Dir {
-                    fd: None,
-                    canon: Vec::new(),
-                }
+                self.held.clear();
+                self.canon.clear();
+                self.depth = 0;
             }
             Some(_) => {}
         }
@@ -302,11 +359,12 @@ impl<'a> Walk<'a> {
         };
         match opened {
             Ok(fd) => {
-                self.here.fd = Some(fd);
-                if !self.here.canon.is_empty() {
-                    self.here.canon.push(b'/');
+                self.hold(fd);
+                if self.depth > 0 {
+                    self.canon.push(b'/');
                 }
-                self.here.canon.extend_from_slice(&name);
+                self.canon.extend_from_slice(&name);
+                self.depth += 1;
                 Ok(())
             }
             Err(Errno::NOTDIR | Errno::LOOP) => {

@@ -161,3 +161,39 @@ fn dir_resolves_in_root_and_makes_what_is_missing() {
     let d = dir(root.as_fd(), b"toodd", OFlags::PATH, None).unwrap();
     assert_eq!(d.canon, odd);
 }
+
+/// `..` far past the fds held ([`WINDOW`]) lands where the kernel's does,
+/// and a symlink that climbs down and up a deep tree before it loops
+/// fails with ELOOP (how long that takes is not asserted: it took minutes
+/// for a 2000-deep tree when every `..` opened the path again from the
+/// root, and takes milliseconds now).
+#[test]
+fn dotdot_beyond_the_window() {
+    let t = tempfile::tempdir().unwrap();
+    let depth = 300;
+    let deep: String = "d/".repeat(depth);
+    std::fs::create_dir_all(t.path().join(&deep)).unwrap();
+    let root = rfs::open(t.path(), OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    let path = format!("{deep}{}{}", "../".repeat(depth - 10), "d/".repeat(5));
+    let ours = walk(root.as_fd(), &path, OFlags::PATH, ResolveFlags::IN_ROOT);
+    let d = dir(root.as_fd(), path.as_bytes(), OFlags::PATH, None).unwrap();
+    assert_eq!(d.canon, "d/".repeat(15).trim_end_matches('/').as_bytes());
+    match rfs::openat2(
+        &root,
+        path.as_str(),
+        OFlags::PATH,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    ) {
+        Err(Errno::NOSYS) => assert!(std::env::var_os("RLESS_MUST_WORK").is_none()),
+        kernel => assert_eq!(id(ours), id(kernel)),
+    }
+    let climb = format!("{deep}{}s", "../".repeat(depth));
+    symlink(&climb, t.path().join("s")).unwrap();
+    let r = dir(root.as_fd(), b"s", OFlags::PATH, None);
+    assert_eq!(r.err(), Some(Errno::LOOP));
+    assert_eq!(
+        walk(root.as_fd(), "s/x", OFlags::PATH, ResolveFlags::IN_ROOT).err(),
+        Some(Errno::LOOP)
+    );
+}
