@@ -82,12 +82,12 @@ fn run_command_not_runnable() {
         // An option after the image is the command: 127, with the hint
         // that options go before the image; before it, an unknown one is
         // 125 without that hint (it is where it belongs).
-        let out = run(ctx, &["--rm", IMG, "--init", "true"]);
+        let out = run(ctx, &["--rm", IMG, "--no-such-flag", "true"]);
         assert_one_error(&out, 127);
         assert!(out.stderr.contains("go before the image"), "{out}");
-        let out = run(ctx, &["--rm", "--init", IMG, "true"]);
+        let out = run(ctx, &["--rm", "--no-such-flag", IMG, "true"]);
         assert_one_error(&out, 125);
-        assert!(out.stderr.contains("unknown flag: --init"), "{out}");
+        assert!(out.stderr.contains("unknown flag: --no-such-flag"), "{out}");
         assert!(!out.stderr.contains("go before"), "{out}");
         assert_no_containers(ctx, "--rm runs of commands that cannot run");
     });
