@@ -166,7 +166,12 @@ fn run_forwards_every_catchable_signal() {
         let run = ["run", "--rm", IMG, "sh", "-c", script];
         let exec = ["exec", &id, "sh", "-c", script];
         for (what, args) in [("run", &run[..]), ("exec", &exec[..])] {
-            let mut bg = Background::spawn(ctx, args);
+            // A group of its own under the test's: the kernel discards
+            // SIGTSTP sent to an orphaned process group, which the test's
+            // own group may be (as under CI).
+            let mut cmd = ctx.rless_cmd(args);
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let mut bg = Background::spawn_cmd(cmd);
             bg.wait_line("ready", Duration::from_secs(60));
             let pid = bg.pid();
             for (sig, line) in [
