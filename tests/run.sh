@@ -158,7 +158,7 @@ setup_cgroup2() {
         log "cgroup v2: host cgroups left alone (CI=true or RLESS_TEST_CGROUP2=1 prepares a delegated subtree)"
         return 0
     fi
-    local mnt c v1 hier count target opts i enabled=()
+    local mnt c v1 hier count target opts i enabled=() refused=()
     mnt=$(findmnt -rn -t cgroup2 -o TARGET | head -n 1)
     if [ -z "$mnt" ]; then
         log "cgroup v2: no cgroup2 mount; the cgroup tests will say why they cannot run"
@@ -172,6 +172,7 @@ setup_cgroup2() {
         [ -n "${hier:-}" ] && [ "$hier" != 0 ] || continue
         if [ "$count" != 1 ]; then
             log "cgroup v2: $v1 stays on cgroup v1 ($count v1 cgroups use it)"
+            refused+=("$v1: $count v1 cgroups use it")
             continue
         fi
         local gone=()
@@ -188,6 +189,7 @@ setup_cgroup2() {
         if [ "$(awk -v n="$v1" '$1 == n {print $2}' /proc/cgroups)" != 0 ]; then
             # Mounted elsewhere too (another mount namespace): put it back.
             log "cgroup v2: $v1 stays on cgroup v1 (its hierarchy is still mounted elsewhere)"
+            refused+=("$v1: its v1 hierarchy cannot be unmounted")
             for target in "${gone[@]}"; do
                 opts=${target#*:}
                 mount -t cgroup -o "${opts#rw,}" cgroup "${target%%:*}" || log "cgroup v2: cannot remount ${target%%:*}"
@@ -209,6 +211,12 @@ setup_cgroup2() {
         echo "+$c" >"$mnt/rless-test/cgroup.subtree_control" || log "cgroup v2: cannot enable $c in $mnt/rless-test"
     done
     export RLESS_TEST_CGROUP=$mnt/rless-test
+    # The cgroup tests say why they cannot delegate what the host kept
+    # (they skip only for a controller named here).
+    if [ ${#refused[@]} -gt 0 ]; then
+        local IFS=';'
+        export RLESS_TEST_CGROUP_REFUSED="${refused[*]}"
+    fi
     log "cgroup v2: $RLESS_TEST_CGROUP with controllers: ${enabled[*]:-none}"
 }
 
