@@ -284,8 +284,65 @@ pub fn containers_dir(store: &Store) -> PathBuf {
 }
 
 /// Reads every container's configuration (unreadable ones are skipped).
+/// An auto-remove container its monitor left behind is removed on the way
+/// ([`reap_abandoned`]), so that no command sees it.
 pub fn list(store: &Store) -> Vec<ContainerConfig> {
-    list_at(store.root())
+    let mut all = list_at(store.root());
+    all.retain(|c| !(c.auto_remove && reap_abandoned(store, c)));
+    all
+}
+
+/// Whether `dir` is a `--rm` container that has exited and that no
+/// monitor will remove: the monitor recorded its pid (running, or
+/// removing) and is gone (killed, or the machine restarted). A monitor
+/// that is alive removes it itself; a `restart` under way keeps it.
+fn abandoned(dir: &Path) -> bool {
+    let state = read_state(dir);
+    matches!(state.status.as_str(), "exited" | "removing")
+        && state.monitor_pid.is_some()
+        && !process_alive(state.monitor_pid, state.monitor_start)
+        && removes_on_exit(dir, true)
+}
+
+/// Removes container `c` if its `--rm` was never carried out
+/// ([`abandoned`]), as a daemon would have when it exited. Under the
+/// container's lock (skipped, not waited for, while another command holds
+/// it). The directory is renamed away at once, so the name is free; its
+/// tree (and anonymous volumes) are deleted only where files of
+/// subordinate ids can be (outside the user namespace they cannot): else
+/// the renamed tree is debris that the next exclusive holder of the store
+/// lock deletes. Returns whether the container is gone.
+fn reap_abandoned(store: &Store, c: &ContainerConfig) -> bool {
+    let dir = containers_dir(store).join(c.id.as_str());
+    if !abandoned(&dir) {
+        return false;
+    }
+    let Ok(Some(_lock)) = store.try_lock(&format!("ctr-{}", c.id)) else {
+        return false;
+    };
+    if !abandoned(&dir) {
+        return !dir.exists();
+    }
+    let able = crate::userns::in_userns()
+        || !matches!(
+            crate::userns::IdMode::current(),
+            crate::userns::IdMode::SubUid { .. }
+        );
+    let r = if able {
+        remove(&dir, true)
+    } else {
+        rename_away(&dir).map(drop)
+    };
+    match r {
+        Ok(()) => {
+            tracing::info!("removed --rm container {} left by its monitor", c.id);
+            true
+        }
+        Err(e) => {
+            tracing::warn!("cannot remove --rm container {}: {e}", c.id);
+            !dir.exists()
+        }
+    }
 }
 
 /// [`list`] for the store at `root`, without opening it.
@@ -460,6 +517,16 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
 /// Deletes a container's directory (renamed away first, then removed),
 /// and the cgroup a killed monitor left behind.
 pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
+    match rename_away(dir)? {
+        Some(tmp) => Ok(remove_tree(&tmp)?),
+        None => Ok(()),
+    }
+}
+
+/// Renames a container's directory to a `.tmp-*` name beside it (after
+/// removing the cgroup a killed monitor left), so that it is gone at once;
+/// `None` if another command removed it first.
+fn rename_away(dir: &Path) -> Result<Option<PathBuf>, ContainerError> {
     let leftover = fs::read(dir.join("state.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
@@ -474,12 +541,15 @@ pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
     }
     let parent = dir.parent().unwrap_or(dir);
     let tmp = parent.join(tmp_name("del"));
-    fs::rename(dir, &tmp).map_err(|source| ContainerError::Io {
-        op: "remove",
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    Ok(remove_tree(&tmp)?)
+    match fs::rename(dir, &tmp) {
+        Ok(()) => Ok(Some(tmp)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ContainerError::Io {
+            op: "remove",
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 #[cfg(test)]

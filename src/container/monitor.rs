@@ -221,6 +221,11 @@ fn finish(dir: &Path, code: i32, auto_remove: bool, last: &ContainerState, resta
         driver: last.driver.clone(),
         reason: last.reason.clone(),
         restart_count: restarts,
+        // Who removes it: once this monitor is gone, a `removing` (or,
+        // should the removal fail, `exited`) `--rm` container is removed
+        // by the next command that lists containers (`list`).
+        monitor_pid: Some(std::process::id() as i32),
+        monitor_start: process_start(std::process::id() as i32),
         ..Default::default()
     };
     if super::removes_on_exit(dir, auto_remove) {

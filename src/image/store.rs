@@ -394,6 +394,18 @@ impl Store {
         self.lock_file(name)
     }
 
+    /// [`Store::lock`] without waiting: `None` while another holder has it
+    /// (this process included, through another open of the file).
+    pub fn try_lock(&self, name: &str) -> Result<Option<File>, StoreError> {
+        let p = self.root.join("locks").join(name);
+        let f = open_lock_file(&p)?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(io_err("lock", &p)(e)),
+        }
+    }
+
     fn lock_file(&self, name: &str) -> Result<File, StoreError> {
         let p = self.root.join("locks").join(name);
         let f = open_lock_file(&p)?;
@@ -496,20 +508,42 @@ impl Store {
     }
 
     /// Removes `.tmp-*` debris left by killed processes. Only called with the
-    /// exclusive lock, when no other process can own such debris.
+    /// exclusive lock, when no other process can own such debris in the
+    /// image directories. Containers are made and removed under the shared
+    /// lock (or none), so there only the debris of a process that is gone
+    /// (by the pid in its name) is removed. The exclusive holders (`rmi`,
+    /// `prune`, `system reset`) run inside the user namespace, where a
+    /// container's files owned by subordinate ids can be deleted.
     fn remove_debris(&self) {
-        for sub in ["blobs/sha256", "layers", "images", "volumes"] {
+        for sub in ["blobs/sha256", "layers", "images", "volumes", "containers"] {
             let dir = self.root.join(sub);
             let Ok(rd) = fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".tmp-") {
-                    if let Err(err) = remove_tree(&e.path()) {
-                        tracing::warn!("{err}");
-                    }
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !name.starts_with(".tmp-") {
+                    continue;
+                }
+                if sub == "containers" && tmp_owner_runs(&name) {
+                    continue;
+                }
+                if let Err(err) = remove_tree(&e.path()) {
+                    tracing::warn!("{err}");
                 }
             }
         }
     }
+}
+
+/// Whether the process whose pid a [`tmp_name`] carries still runs (it may
+/// be writing or deleting that entry right now). A name without a pid
+/// belongs to no one.
+pub fn tmp_owner_runs(name: &str) -> bool {
+    name.strip_prefix(".tmp-")
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse::<i32>().ok())
+        .is_some_and(|pid| {
+            pid as u32 == std::process::id() || crate::container::process_start(pid).is_some()
+        })
 }
 
 fn open_lock_file(p: &Path) -> Result<File, StoreError> {
@@ -649,6 +683,40 @@ mod tests {
         drop(s);
         let _s = Store::open(dir.path(), LockMode::Exclusive).unwrap();
         assert!(!dir.path().join("layers/.tmp-1-2-x").exists());
+    }
+
+    /// A container's `.tmp-*` entry is removed once the process named in it
+    /// is gone, and kept while it runs (it may be creating that container).
+    #[test]
+    fn container_debris_of_dead_processes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let live = format!("containers/.tmp-{}-0-ctr", child.id());
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        dead.wait().unwrap();
+        let gone = format!("containers/.tmp-{}-0-del", dead.id());
+        for d in [&live, &gone, &"containers/.tmp-x".to_string()] {
+            fs::create_dir_all(dir.path().join(d).join("upper/ro/f")).unwrap();
+        }
+        fs::set_permissions(
+            dir.path().join(&gone).join("upper/ro"),
+            fs::Permissions::from_mode(0o555),
+        )
+        .unwrap();
+        drop(Store::open(dir.path(), LockMode::Shared).unwrap());
+        assert!(
+            dir.path().join(&gone).exists(),
+            "only the exclusive opener sweeps"
+        );
+        drop(Store::open(dir.path(), LockMode::Exclusive).unwrap());
+        assert!(!dir.path().join(&gone).exists());
+        assert!(!dir.path().join("containers/.tmp-x").exists());
+        assert!(dir.path().join(&live).exists());
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

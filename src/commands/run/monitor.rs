@@ -37,8 +37,13 @@ pub fn attach(
     let auto_remove = container::removes_on_exit(dir, config.auto_remove);
     if auto_remove && !failed_fresh {
         // As the detached monitor does: `removing`, read by `wait`.
+        // With this monitor's pid: should it be killed before the removal
+        // is done, the next command that lists containers removes it.
         let mut state = container::read_state(dir);
+        let me = std::process::id() as i32;
         state.status = "removing".into();
+        state.monitor_pid = Some(me);
+        state.monitor_start = container::process_start(me);
         let _ = container::write_state(dir, &state);
         container::control::let_waiters_read(dir);
     }

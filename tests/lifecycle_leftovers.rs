@@ -1,0 +1,196 @@
+//! What a killed command leaves of a container, and who removes it: the
+//! directory of a container an `rm` was deleting (`containers/.tmp-*-del`)
+//! goes with the next command that takes the store lock exclusively, and a
+//! `--rm` container whose monitor was killed goes with the next command
+//! that lists containers (rless has no daemon to remove it when it exits).
+//! Every scenario imports a busybox root filesystem (no registry).
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, Ctx};
+use std::fs;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A pid no process has any more.
+fn dead_pid() -> u32 {
+    let mut c = Command::new("true").spawn().expect("run true");
+    c.wait().unwrap();
+    c.id()
+}
+
+/// Gives `dir` (and what is in it) a file and a private directory of
+/// container uid 1000 (a subordinate id in subuid mode), which the user
+/// can delete only inside the user namespace.
+fn add_subordinate_files(ctx: &Ctx, dir: &Path) {
+    let d = dir.join("upper/private");
+    fs::create_dir_all(&d).unwrap();
+    fs::write(d.join("f"), b"x").unwrap();
+    let (uid, gid) = (ctx.user.host_uid(1000), ctx.user.host_gid(1000));
+    chown(d.join("f"), Some(uid), Some(gid)).unwrap();
+    chown(&d, Some(uid), Some(gid)).unwrap();
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+fn names(ctx: &Ctx) -> String {
+    ctx.ok(&["ps", "-a", "--format", "{{.Names}}"]).stdout
+}
+
+/// A container's directory that a killed `rm` had renamed away for
+/// deletion (`.tmp-<pid>-<n>-del`) is removed by the next command that
+/// takes the store lock exclusively, files of subordinate ids and all; the
+/// `.tmp-*` entry of a process that still runs (a `run` making its
+/// container right now) is kept.
+#[test]
+fn lifecycle_killed_rm_leaves_no_layer() {
+    if !have_busybox() || !common::is_root() {
+        return common::skip("needs busybox and root (to give files subordinate ids)");
+    }
+    for_each_user("lifecycle_killed_rm_leaves_no_layer", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&[
+            "run",
+            "--name",
+            "big",
+            IMG,
+            "sh",
+            "-c",
+            "mkdir /m; touch /m/a",
+        ]);
+        let id = ctx
+            .ok(&["ps", "-aq", "--no-trunc"])
+            .stdout
+            .trim()
+            .to_string();
+        let dir = container_dir(ctx, &id);
+        add_subordinate_files(ctx, &dir);
+        // What `rm` leaves when it is killed after its rename.
+        let containers = ctx.root.join("containers");
+        let debris = containers.join(format!(".tmp-{}-0-del", dead_pid()));
+        fs::rename(&dir, &debris).unwrap();
+        // A container being made by a process that runs.
+        let mut busy = Command::new("sleep").arg("600").spawn().unwrap();
+        let making = containers.join(format!(".tmp-{}-0-ctr", busy.id()));
+        fs::create_dir(&making).unwrap();
+        ctx.give(&making);
+        assert_eq!(names(ctx), "", "the debris is no container");
+        ctx.ok(&["image", "prune", "-f"]);
+        let left = tmp_debris(&containers);
+        busy.kill().unwrap();
+        busy.wait().unwrap();
+        assert!(
+            !debris.exists(),
+            "an exclusive-lock command must remove a killed rm's debris: {left:?}"
+        );
+        assert!(
+            making.exists(),
+            "the entry of a process that runs must be kept: {left:?}"
+        );
+        ctx.ok(&["rmi", "-f", IMG]);
+        assert_eq!(
+            tmp_debris(&containers),
+            Vec::<String>::new(),
+            "once its process is gone, the entry is debris"
+        );
+    });
+}
+
+/// Removal of a `--rm` container whose monitor is gone: ps -a does not
+/// show it, its name is free, its layer goes (at the latest with the next
+/// exclusive-lock command, in subuid mode).
+fn assert_reaped(ctx: &Ctx, name: &str) {
+    assert!(
+        eventually(Duration::from_secs(10), || !names(ctx)
+            .lines()
+            .any(|l| l == name)),
+        "a --rm container whose monitor is gone must be removed: ps -a: {}",
+        names(ctx)
+    );
+    assert_eq!(containers(ctx), Vec::<String>::new());
+    ctx.ok(&["run", "--rm", "--name", name, IMG, "true"]);
+    assert_eq!(names(ctx), "", "run --rm must leave nothing");
+    ctx.ok(&["image", "prune", "-f"]);
+    assert_eq!(
+        tmp_debris(&ctx.root.join("containers")),
+        Vec::<String>::new(),
+        "the removed container's tree must go"
+    );
+}
+
+/// `run -d --rm` whose monitor is SIGKILLed, and a foreground `run --rm`
+/// killed with SIGKILL: the container is removed by the next command (as
+/// docker's daemon removes it when it exits), and its name can be used
+/// again. A `--rm` container that runs, and a stopped one without `--rm`,
+/// are kept.
+#[test]
+fn lifecycle_rm_container_of_killed_monitor_is_removed() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "lifecycle_rm_container_of_killed_monitor_is_removed",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            ctx.ok(&["run", "--name", "kept", IMG, "true"]);
+            run_sh(
+                ctx,
+                &["--rm", "--name", "alive"],
+                &format!("echo ready; {FOREVER}"),
+            );
+            wait_log(ctx, "alive", "ready");
+
+            run_sh(
+                ctx,
+                &["--rm", "--name", "dm"],
+                &format!("echo ready; {FOREVER}"),
+            );
+            wait_log(ctx, "dm", "ready");
+            let st = inspect(ctx, "dm");
+            let pid = state_of(&st)["Pid"].as_i64().unwrap();
+            kill_monitor(state_of(&st)["MonitorPid"].as_i64().unwrap());
+            assert!(
+                eventually(Duration::from_secs(10), || !pid_alive(pid)),
+                "init outlived the monitor"
+            );
+            assert!(
+                eventually(Duration::from_secs(10), || !names(ctx)
+                    .lines()
+                    .any(|l| l == "dm")),
+                "run -d --rm with a killed monitor must be removed: ps -a: {}",
+                names(ctx)
+            );
+            let out = ctx.rless(&["run", "--rm", "--name", "dm", IMG, "true"]);
+            assert!(out.success(), "the name must be free again: {out}");
+
+            // Foreground: the rless the user started is killed.
+            let mut fg = ctx
+                .rless_cmd(&["run", "--rm", "--name", "fg", IMG, "sh", "-c", FOREVER])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            assert!(
+                eventually(Duration::from_secs(30), || {
+                    ctx.rless(&["inspect", "fg"]).success()
+                        && state_of(&inspect(ctx, "fg"))["Running"] == true
+                }),
+                "the foreground container must run"
+            );
+            fg.kill().unwrap();
+            fg.wait().unwrap();
+            let shown = names(ctx);
+            assert!(shown.lines().any(|l| l == "kept"), "{shown}");
+            assert!(shown.lines().any(|l| l == "alive"), "{shown}");
+            ctx.ok(&["stop", "alive"]);
+            ctx.ok(&["rm", "kept"]);
+            assert_reaped(ctx, "fg");
+        },
+    );
+}
