@@ -1,4 +1,5 @@
-//! The local image store: images, inspect, tag, rmi, prune, info, import, reset.
+//! The local image store: images, inspect, tag, rmi, prune, info, import, reset;
+//! load and import of archives compressed with gzip, zstd, xz or bzip2.
 
 mod common;
 
@@ -448,6 +449,97 @@ fn import_hostile_tars_stay_inside() {
                 out.assert_rless_error();
             }
             common::hostile::assert_no_escape(ctx, case);
+        }
+    });
+}
+
+// ------------------------------------------------------------------ compressed archives
+
+/// `data` compressed as a whole with `format` (gzip, zstd, xz, bzip2).
+fn compress_whole(data: &[u8], format: &str) -> Vec<u8> {
+    use std::io::Write;
+    match format {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        "zstd" => zstd::encode_all(data, 3).unwrap(),
+        "xz" => {
+            let mut e =
+                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1))
+                    .unwrap();
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        "bzip2" => {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        other => panic!("no compression {other}"),
+    }
+}
+
+/// `load` takes an archive compressed as a whole with gzip, zstd, xz or
+/// bzip2 (from a file and from standard input), and `import` a root
+/// filesystem tar compressed so, as docker does; a file that is no archive
+/// is reported in words, without the binary bytes of its header.
+#[test]
+fn load_and_import_compressed_archives() {
+    let Some(bb) = busybox() else { return };
+    let tar = rootfs_tar(bb);
+    for_each_user("load_and_import_compressed", |ctx| {
+        let file = ctx.write_file("rootfs.tar", &tar);
+        let out = ctx.ok(&["import", file.to_str().unwrap(), "orig"]);
+        let id = out.last_line().to_string();
+        let saved = ctx.work.join("saved.tar");
+        ctx.ok(&["save", "-o", saved.to_str().unwrap(), "orig"]);
+        let archive = fs::read(&saved).unwrap();
+        for format in ["gzip", "zstd", "xz", "bzip2"] {
+            let packed = compress_whole(&archive, format);
+            let f = ctx.write_file(&format!("saved.tar.{format}"), &packed);
+            ctx.ok(&["rmi", "orig"]);
+            let out = ctx.rless(&["load", "-q", "-i", f.to_str().unwrap()]);
+            assert!(out.success(), "load of a {format} archive: {out}");
+            assert!(
+                ctx.image_entry(&id).is_some(),
+                "{format}: not loaded: {out}"
+            );
+            ctx.ok(&["rmi", "orig"]);
+            let out = ctx.rless_stdin(&["load", "-q"], &packed);
+            assert!(
+                out.success(),
+                "load of a {format} archive from stdin: {out}"
+            );
+            assert!(ctx.image_entry(&id).is_some(), "{format} (stdin): {out}");
+
+            let f = ctx.write_file(
+                &format!("rootfs.tar.{format}"),
+                &compress_whole(&tar, format),
+            );
+            let name = format!("imp-{format}:latest");
+            let out = ctx.rless(&["import", f.to_str().unwrap(), &name]);
+            assert!(out.success(), "import of a {format} tar: {out}");
+            check_import(ctx, out.last_line(), &name);
+        }
+
+        let junk: Vec<u8> = (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let junk = ctx.write_file("junk.bin", &junk);
+        for cmd in [&["load", "-i"][..], &["import"][..]] {
+            let mut a = cmd.to_vec();
+            a.push(junk.to_str().unwrap());
+            if cmd[0] == "import" {
+                a.push("junkimg");
+            }
+            let out = ctx.fail(&a);
+            assert!(
+                out.stderr
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() || c == ' ' || c == '\n'),
+                "{cmd:?} of binary junk must say what is wrong in words: {out}"
+            );
+            assert!(out.stderr.contains("not a tar archive"), "{out}");
         }
     });
 }

@@ -1,5 +1,5 @@
-//! `rless import SOURCE NAME[:TAG]`: SOURCE is a tar file (plain, gzip or
-//! zstd), `-` for standard input, or a directory.
+//! `rless import SOURCE NAME[:TAG]`: SOURCE is a tar file (plain, gzip,
+//! zstd, xz or bzip2), `-` for standard input, or a directory.
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};

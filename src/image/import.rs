@@ -2,11 +2,13 @@
 //! image, with no registry involved.
 //!
 //! A tar (possibly gzip or zstd compressed) is stored as the layer blob as it
-//! is; a directory is turned into a tar by a writer thread feeding a pipe, so
+//! is; one compressed with xz or bzip2 (no layer format) is stored
+//! decompressed; a directory is turned into a tar by a writer thread feeding a pipe, so
 //! both go through the same single-pass [`super::layer::ingest`]. Files the
 //! caller owns are recorded as owned by root, as `docker import` of one's own
 //! tree would give.
 
+use super::compressed;
 use super::digest::Digest;
 use super::extract::ExtractOptions;
 use super::layer::{self, Expect, LayerError};
@@ -46,11 +48,22 @@ pub fn import_tar(
     name: &Reference,
     opts: &ExtractOptions,
 ) -> Result<ImageRecord, ImportError> {
-    let mut source = BufReader::with_capacity(1 << 16, source);
-    let magic = source.fill_buf().map_err(|e| ImportError::Source {
+    let src_err = |source| ImportError::Source {
         path: path.into(),
-        source: e,
-    })?;
+        source,
+    };
+    let mut source = BufReader::with_capacity(1 << 16, source);
+    let magic = source.fill_buf().map_err(src_err)?;
+    // xz and bzip2 are no layer compression a registry knows: such a tar
+    // is stored decompressed (as docker does), gzip and zstd as they are.
+    let mut source: Box<dyn BufRead + '_> = match compressed::Format::sniff(magic) {
+        compressed::Format::Xz | compressed::Format::Bzip2 => Box::new(BufReader::with_capacity(
+            1 << 16,
+            compressed::decoder(source).map_err(src_err)?.0,
+        )),
+        _ => Box::new(source),
+    };
+    let magic = source.fill_buf().map_err(src_err)?;
     let media = super::layer::Compression::sniff(magic).media_type();
     let label = path.display().to_string();
     let done = layer::ingest(

@@ -5,6 +5,7 @@ pub mod archive;
 pub mod auth;
 pub mod change;
 pub mod commit;
+pub mod compressed;
 pub mod digest;
 pub mod extract;
 pub mod import;

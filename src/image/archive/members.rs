@@ -64,25 +64,32 @@ impl Members {
                 source,
             })?
             .len();
+        // The tar crate's parse errors quote the header's bytes, which are
+        // binary when the file is no tar at all: the message says it in
+        // words instead.
+        let mut last: Option<String> = None;
+        let damaged = |last: &Option<String>| {
+            bad(match last {
+                None => {
+                    "it is not a tar archive (plain, or compressed with gzip, zstd, xz or bzip2)"
+                        .into()
+                }
+                Some(m) => format!("the tar header after member {m} is damaged"),
+            })
+        };
         let mut entries = HashMap::new();
         {
             let mut archive = tar::Archive::new(&file);
-            let iter = archive
-                .entries_with_seek()
-                .map_err(|e| bad(e.to_string()))?;
+            let iter = archive.entries_with_seek().map_err(|_| damaged(&last))?;
             for entry in iter {
-                let entry = entry.map_err(|e| bad(e.to_string()))?;
-                let name = normalize(
-                    &entry
-                        .path()
-                        .map_err(|e| bad(e.to_string()))?
-                        .to_string_lossy(),
-                );
+                let entry = entry.map_err(|_| damaged(&last))?;
+                let name = normalize(&entry.path().map_err(|_| damaged(&last))?.to_string_lossy());
+                last = Some(name.clone());
                 let kind = entry.header().entry_type();
                 let member = if kind.is_symlink() || kind.is_hard_link() {
                     let target = entry
                         .link_name()
-                        .map_err(|e| bad(e.to_string()))?
+                        .map_err(|_| damaged(&last))?
                         .unwrap_or_default()
                         .to_string_lossy()
                         .into_owned();

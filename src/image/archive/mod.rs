@@ -16,7 +16,8 @@
 //! blob as it is in the store, so an image's manifest digest survives a round
 //! trip. `load` accepts both, also docker 25+ archives (which are both at
 //! once), old docker archives with a directory per layer and symlinks between
-//! them, gzip layers, and a whole archive compressed with gzip. Everything
+//! them, gzip layers, and a whole archive compressed with gzip, zstd, xz or
+//! bzip2 (told by its magic bytes, [`super::compressed`]). Everything
 //! read from an archive is untrusted: digests and diff ids are checked, and
 //! layers go through the same single-pass ingest and safe extraction as a
 //! pull ([`super::layer::ingest`]).
@@ -31,12 +32,13 @@ pub mod load;
 pub mod members;
 pub mod save;
 
+use super::compressed;
 use super::digest::Digest;
 use super::layer::LayerError;
 use super::reference::BadReference;
 use super::store::StoreError;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Largest JSON document (manifest, config, index) read from an archive.
@@ -107,7 +109,7 @@ fn io_err(op: &'static str, p: &Path) -> impl FnOnce(io::Error) -> ArchiveError 
 }
 
 /// Opens an archive for random access: a plain tar file is used in place;
-/// standard input or a gzip-compressed archive is first copied (decompressed)
+/// standard input or a compressed archive is first copied (decompressed)
 /// into an unlinked temporary file in `spool_dir`, which vanishes with the
 /// process whatever happens.
 pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Members, ArchiveError> {
@@ -127,10 +129,10 @@ pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Memb
             if !meta.is_file() {
                 return spool(Box::new(f), &label, spool_dir);
             }
-            let mut magic = [0u8; 2];
+            let mut magic = [0u8; 6];
             let n = f.read(&mut magic).map_err(io_err("read", p))?;
             f.seek(SeekFrom::Start(0)).map_err(io_err("read", p))?;
-            if n < 2 || magic != [0x1f, 0x8b] {
+            if compressed::Format::sniff(&magic[..n]) == compressed::Format::Plain {
                 return members::Members::scan(f, &label);
             }
             Box::new(f)
@@ -140,19 +142,20 @@ pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Memb
     spool(source, &label, spool_dir)
 }
 
-/// Copies `source` (decompressed if gzip) into an unlinked temporary file
-/// in `spool_dir` and scans that.
+/// Copies `source` (decompressed if it is gzip, zstd, xz or bzip2) into an
+/// unlinked temporary file in `spool_dir` and scans that.
 fn spool(
     source: Box<dyn Read + '_>,
     label: &str,
     spool_dir: &Path,
 ) -> Result<members::Members, ArchiveError> {
     let label = label.to_string();
-    let mut source = BufReader::with_capacity(1 << 16, source);
-    let gz = source
-        .fill_buf()
-        .map_err(io_err("read", Path::new(&label)))?
-        .starts_with(&[0x1f, 0x8b]);
+    let source = BufReader::with_capacity(1 << 16, source);
+    let (mut source, format) =
+        compressed::decoder(source).map_err(|e| ArchiveError::NotAnArchive {
+            path: label.clone(),
+            detail: format!("reading it: {e}"),
+        })?;
     let spool_path = spool_dir.join(super::store::tmp_name("load"));
     let mut spool = File::options()
         .read(true)
@@ -161,17 +164,12 @@ fn spool(
         .open(&spool_path)
         .map_err(io_err("create", &spool_path))?;
     let _ = std::fs::remove_file(&spool_path);
-    let copied = if gz {
-        io::copy(
-            &mut flate2::bufread::MultiGzDecoder::new(source),
-            &mut spool,
-        )
-    } else {
-        io::copy(&mut source, &mut spool)
-    };
-    copied.map_err(|e| ArchiveError::NotAnArchive {
+    io::copy(&mut source, &mut spool).map_err(|e| ArchiveError::NotAnArchive {
         path: label.clone(),
-        detail: format!("reading it: {e}"),
+        detail: match format {
+            compressed::Format::Plain => format!("reading it: {e}"),
+            f => format!("decompressing it ({}): {e}", f.name()),
+        },
     })?;
     spool
         .seek(SeekFrom::Start(0))

@@ -116,10 +116,11 @@ pub enum ExtractError {
     #[error("cannot open layer directory {path}: {source}")]
     OpenDest { path: PathBuf, source: io::Error },
     /// The tar stream itself is broken; `after` is the last entry read.
-    #[error("cannot read layer archive{}: {source}", after_entry(.after))]
+    /// (`error` is no `source`: its text, in words, is the message's end.)
+    #[error("cannot read layer archive{}: {}", after_entry(.after), in_words(.error))]
     Archive {
         after: Option<String>,
-        source: io::Error,
+        error: io::Error,
     },
     #[error("cannot read content of {path} from layer archive: {source}")]
     ReadContent { path: String, source: io::Error },
@@ -199,15 +200,14 @@ fn extract_with<R: Read>(
     ex.xattr_refused = force_markers;
 
     let mut archive = tar::Archive::new(reader);
-    let entries = archive.entries().map_err(|source| ExtractError::Archive {
-        after: None,
-        source,
-    })?;
+    let entries = archive
+        .entries()
+        .map_err(|error| ExtractError::Archive { after: None, error })?;
     let mut last = None;
     for entry in entries {
-        let mut entry = entry.map_err(|source| ExtractError::Archive {
+        let mut entry = entry.map_err(|error| ExtractError::Archive {
             after: last.take(),
-            source,
+            error,
         })?;
         last = Some(ex.entry(&mut entry)?);
     }

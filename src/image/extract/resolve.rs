@@ -10,6 +10,19 @@ pub(super) fn after_entry(after: &Option<String>) -> String {
     }
 }
 
+/// A tar stream error as a message: the tar crate's header parse errors
+/// quote the header's bytes, binary when the stream is no tar at all (a
+/// file in a compression rless does not know, say), and those are said in
+/// words instead.
+pub(super) fn in_words(e: &io::Error) -> String {
+    let text = e.to_string();
+    if text.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        text
+    } else {
+        "not a tar archive, or a damaged tar header".into()
+    }
+}
+
 /// A lexically normalized entry name: components joined by `/`, no leading
 /// `/`, no `.`, `..` or empty components. Empty for the root.
 pub(super) fn normalize(raw: &[u8]) -> Vec<u8> {

@@ -1,0 +1,99 @@
+//! The compression of a whole archive that `load` reads or `import` takes
+//! as a root filesystem: docker accepts a tar plain or compressed with gzip,
+//! bzip2, xz or zstd, and so does rless.
+//!
+//! Theory of operation: the first bytes of the stream, looked at through a
+//! `BufRead` without consuming them, name the format by its magic number
+//! ([`Format::sniff`]); [`decoder`] wraps the stream in the matching
+//! decompressor (each of them takes concatenated streams, as `pigz`,
+//! `pbzip2` and `xz -T` write), or hands a plain stream on as it is.
+//! Image layers from a registry know only gzip, zstd and plain tar: that
+//! is [`super::layer::Compression`], not this.
+
+use std::io::{self, BufRead, Read};
+
+/// How a whole archive is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Plain,
+    Gzip,
+    Zstd,
+    Xz,
+    Bzip2,
+}
+
+impl Format {
+    /// The format whose magic number `magic` starts with; anything else is
+    /// taken for a plain tar.
+    pub fn sniff(magic: &[u8]) -> Format {
+        const MAGIC: [(&[u8], Format); 4] = [
+            (&[0x1f, 0x8b], Format::Gzip),
+            (&[0x28, 0xb5, 0x2f, 0xfd], Format::Zstd),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Format::Xz),
+            (b"BZh", Format::Bzip2),
+        ];
+        MAGIC
+            .iter()
+            .find(|(m, _)| magic.starts_with(m))
+            .map_or(Format::Plain, |&(_, f)| f)
+    }
+
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Plain => "tar",
+            Format::Gzip => "gzip",
+            Format::Zstd => "zstd",
+            Format::Xz => "xz",
+            Format::Bzip2 => "bzip2",
+        }
+    }
+}
+
+/// The decompressed stream of `r` and the format it was in.
+pub fn decoder<'a, R: BufRead + 'a>(mut r: R) -> io::Result<(Box<dyn Read + 'a>, Format)> {
+    let f = Format::sniff(r.fill_buf()?);
+    let d: Box<dyn Read + 'a> = match f {
+        Format::Plain => Box::new(r),
+        Format::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Format::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+        Format::Xz => Box::new(lzma_rust2::XzReader::new(r, true)),
+        Format::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(r)),
+    };
+    Ok((d, f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Every format round-trips, and is told from its first bytes.
+    #[test]
+    fn every_format_decompresses() {
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&data).unwrap();
+        let mut xz =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
+        xz.write_all(&data).unwrap();
+        let cases = [
+            (data.clone(), Format::Plain),
+            (gz.finish().unwrap(), Format::Gzip),
+            (zstd::encode_all(&data[..], 1).unwrap(), Format::Zstd),
+            (xz.finish().unwrap(), Format::Xz),
+            (bz.finish().unwrap(), Format::Bzip2),
+        ];
+        for (packed, format) in cases {
+            let (mut d, f) = decoder(&packed[..]).unwrap();
+            assert_eq!(f, format);
+            let mut out = Vec::new();
+            d.read_to_end(&mut out).unwrap();
+            assert!(out == data, "{} did not round-trip", f.name());
+        }
+    }
+}
