@@ -16,6 +16,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// A child process, killed (and reaped) when dropped, a failing test too.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A pid no process has any more.
 fn dead_pid() -> u32 {
     let mut c = Command::new("true").spawn().expect("run true");
@@ -44,7 +54,8 @@ fn names(ctx: &Ctx) -> String {
 /// deletion (`.tmp-<pid>-<n>-del`) is removed by the next command that
 /// takes the store lock exclusively, files of subordinate ids and all; the
 /// `.tmp-*` entry of a process that still runs (a `run` making its
-/// container right now) is kept.
+/// container right now) is kept. `container prune` removes such debris
+/// too.
 #[test]
 fn lifecycle_killed_rm_leaves_no_layer() {
     if !have_busybox() || !common::is_root() {
@@ -74,15 +85,13 @@ fn lifecycle_killed_rm_leaves_no_layer() {
         let debris = containers.join(format!(".tmp-{}-0-del", dead_pid()));
         fs::rename(&dir, &debris).unwrap();
         // A container being made by a process that runs.
-        let mut busy = Command::new("sleep").arg("600").spawn().unwrap();
-        let making = containers.join(format!(".tmp-{}-0-ctr", busy.id()));
+        let busy = Killed(Command::new("sleep").arg("600").spawn().unwrap());
+        let making = containers.join(format!(".tmp-{}-0-ctr", busy.0.id()));
         fs::create_dir(&making).unwrap();
         ctx.give(&making);
         assert_eq!(names(ctx), "", "the debris is no container");
         ctx.ok(&["image", "prune", "-f"]);
         let left = tmp_debris(&containers);
-        busy.kill().unwrap();
-        busy.wait().unwrap();
         assert!(
             !debris.exists(),
             "an exclusive-lock command must remove a killed rm's debris: {left:?}"
@@ -91,6 +100,24 @@ fn lifecycle_killed_rm_leaves_no_layer() {
             making.exists(),
             "the entry of a process that runs must be kept: {left:?}"
         );
+        // `container prune` (shared lock, in the user namespace) too.
+        ctx.ok(&["run", "--name", "big2", IMG, "true"]);
+        let id = ctx
+            .ok(&["ps", "-aq", "--no-trunc"])
+            .stdout
+            .trim()
+            .to_string();
+        let dir = container_dir(ctx, &id);
+        add_subordinate_files(ctx, &dir);
+        fs::rename(&dir, &debris).unwrap();
+        ctx.ok(&["container", "prune", "-f"]);
+        let left = tmp_debris(&containers);
+        drop(busy);
+        assert!(
+            !debris.exists(),
+            "container prune must remove a killed rm's debris: {left:?}"
+        );
+        assert!(making.exists(), "{left:?}");
         ctx.ok(&["rmi", "-f", IMG]);
         assert_eq!(
             tmp_debris(&containers),

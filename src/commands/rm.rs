@@ -81,6 +81,9 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
         return Ok(code);
     }
     let store = ctx.store(LockMode::Shared)?;
+    // What a killed `rm` (or a `--rm` removal outside the user namespace)
+    // left renamed away.
+    store.remove_container_debris();
     let mut errors = 0;
     println!("Deleted Containers:");
     for c in container::list(&store) {

@@ -515,17 +515,26 @@ impl Store {
     /// `prune`, `system reset`) run inside the user namespace, where a
     /// container's files owned by subordinate ids can be deleted.
     fn remove_debris(&self) {
-        for sub in ["blobs/sha256", "layers", "images", "volumes", "containers"] {
-            let dir = self.root.join(sub);
-            let Ok(rd) = fs::read_dir(&dir) else { continue };
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if !name.starts_with(".tmp-") {
-                    continue;
-                }
-                if sub == "containers" && tmp_owner_runs(&name) {
-                    continue;
-                }
+        for sub in ["blobs/sha256", "layers", "images", "volumes"] {
+            self.remove_debris_in(sub, |_| true);
+        }
+        self.remove_container_debris();
+    }
+
+    /// Removes the `.tmp-*` entries in `containers/` whose process is gone
+    /// (safe under any lock mode). Files of subordinate ids in them can be
+    /// deleted only inside the user namespace: `container prune` calls
+    /// this there too.
+    pub fn remove_container_debris(&self) {
+        self.remove_debris_in("containers", |name| !tmp_owner_runs(name));
+    }
+
+    fn remove_debris_in(&self, sub: &str, unowned: impl Fn(&str) -> bool) {
+        let dir = self.root.join(sub);
+        let Ok(rd) = fs::read_dir(&dir) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") && unowned(&name) {
                 if let Err(err) = remove_tree(&e.path()) {
                     tracing::warn!("{err}");
                 }
