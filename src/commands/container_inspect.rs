@@ -25,20 +25,34 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let formatter = Formatter::for_inspect(&a.format)?;
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
+    // Each name in turn, as docker: the objects found are printed, then the
+    // names that were not are reported and the command fails. When none
+    // was found, nothing is printed (docker prints `[]`): an error leaves
+    // stdout empty, as every rless command's does.
     let mut out = Vec::new();
+    let mut failed = super::stop::Failures::default();
     for n in &a.names {
         match container::find(&store, n) {
             Ok((c, dir)) => out.push(describe(&c, &dir)),
             Err(container::ContainerError::NotFound(_)) => {
-                let img = rless::image::find_image(&index, n)
-                    .map_err(|_| anyhow::anyhow!("no such object: {n}"))?;
-                out.push(serde_json::json!({"Type": "image", "Id": img.id.hex(), "RepoTags": img.names, "Digest": img.manifest}));
+                match rless::image::find_image(&index, n) {
+                    Ok(img) => match super::inspect::describe(&store, img) {
+                        Ok(o) => out.push(o),
+                        Err(e) => failed.add(e),
+                    },
+                    Err(rless::image::LookupError::NotFound(_)) => {
+                        failed.add(anyhow::anyhow!("no such object: {n}"))
+                    }
+                    Err(e) => failed.add(e.into()),
+                }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => failed.add(e.into()),
         }
     }
-    print_objects(formatter.as_ref(), &out)?;
-    Ok(ExitCode::SUCCESS)
+    if !out.is_empty() {
+        print_objects(formatter.as_ref(), &out)?;
+    }
+    failed.finish(ExitCode::SUCCESS)
 }
 
 /// Objects as a JSON array, or each one through the template.
