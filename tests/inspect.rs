@@ -1,6 +1,8 @@
 //! `inspect` as docker's: the generic `inspect` of an image gives the same
 //! object as `image inspect`; several names with unknown ones among them
-//! print the objects found, then report the others (exit 125).
+//! print the objects found, then report the others (exit 125); a
+//! container's `HostConfig` has docker's fields for the options it was
+//! created with.
 //!
 //! Every scenario imports a busybox root filesystem (no registry).
 
@@ -72,5 +74,115 @@ fn inspect_reports_unknown_names_after_the_others() {
         assert_one_error(&out, ERR_EXIT);
         // None found: an error only (docker prints `[]` first).
         assert!(out.stdout.is_empty(), "{out}");
+    });
+}
+
+#[test]
+fn inspect_host_config_shows_the_options() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("inspect_host_config_shows_the_options", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "plain", IMG, "true"]);
+        // Limits are recorded even where this host cannot apply them
+        // (create warns, and run would go without them).
+        let out = ctx.rless(&[
+            "create",
+            "--name",
+            "opts",
+            "--read-only",
+            "--add-host",
+            "a:1.2.3.4",
+            "--cap-drop",
+            "net_raw",
+            "--cap-add",
+            "CAP_NET_ADMIN",
+            "--tmpfs",
+            "/t:size=1m",
+            "--tmpfs",
+            "/u",
+            "--ulimit",
+            "nofile=100:200",
+            "--dns",
+            "9.9.9.9",
+            "--dns-search",
+            "example.org",
+            "--dns-option",
+            "ndots:2",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "50",
+            "--cpu-shares",
+            "512",
+            "--security-opt",
+            "no-new-privileges",
+            "-P",
+            "--volumes-from",
+            "plain:ro",
+            IMG,
+            "true",
+        ]);
+        assert!(out.success(), "{out}");
+        let h = &inspect(ctx, "opts")["HostConfig"];
+        assert_eq!(h["ReadonlyRootfs"], true, "{h}");
+        assert_eq!(h["ExtraHosts"], serde_json::json!(["a:1.2.3.4"]), "{h}");
+        assert_eq!(h["CapDrop"], serde_json::json!(["CAP_NET_RAW"]), "{h}");
+        // Only what was added, as docker (not every default capability).
+        assert_eq!(h["CapAdd"], serde_json::json!(["CAP_NET_ADMIN"]), "{h}");
+        assert_eq!(
+            h["Tmpfs"],
+            serde_json::json!({"/t": "size=1m", "/u": ""}),
+            "{h}"
+        );
+        assert_eq!(
+            h["Ulimits"],
+            serde_json::json!([{"Name": "nofile", "Soft": 100, "Hard": 200}]),
+            "{h}"
+        );
+        assert_eq!(h["Dns"], serde_json::json!(["9.9.9.9"]), "{h}");
+        assert_eq!(h["DnsSearch"], serde_json::json!(["example.org"]), "{h}");
+        assert_eq!(h["DnsOptions"], serde_json::json!(["ndots:2"]), "{h}");
+        assert_eq!(h["Memory"], 64 << 20, "{h}");
+        // docker's default swap: as much as the memory, so twice in all.
+        assert_eq!(h["MemorySwap"], 128 << 20, "{h}");
+        assert_eq!(h["PidsLimit"], 50, "{h}");
+        assert_eq!(h["CpuShares"], 512, "{h}");
+        assert_eq!(
+            h["SecurityOpt"],
+            serde_json::json!(["no-new-privileges"]),
+            "{h}"
+        );
+        assert_eq!(h["PublishAllPorts"], true, "{h}");
+        assert_eq!(h["VolumesFrom"], serde_json::json!(["plain:ro"]), "{h}");
+        // Templates reach them, as scripts written for docker do.
+        let out = ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.ExtraHosts}} {{.HostConfig.Memory}}",
+            "opts",
+        ]);
+        assert_eq!(out.stdout, "true [a:1.2.3.4] 67108864\n", "{out}");
+
+        // Without options: docker's zero values.
+        let h = &inspect(ctx, "plain")["HostConfig"];
+        for (k, zero) in [
+            ("ReadonlyRootfs", serde_json::json!(false)),
+            ("CapAdd", serde_json::json!([])),
+            ("CapDrop", serde_json::json!([])),
+            ("ExtraHosts", serde_json::json!([])),
+            ("Dns", serde_json::json!([])),
+            ("Tmpfs", serde_json::json!({})),
+            ("Ulimits", serde_json::json!([])),
+            ("Memory", serde_json::json!(0)),
+            ("MemorySwap", serde_json::json!(0)),
+            ("NanoCpus", serde_json::json!(0)),
+            ("PidsLimit", Value::Null),
+            ("CgroupParent", serde_json::json!("")),
+        ] {
+            assert_eq!(h.get(k), Some(&zero), "{k}: {h}");
+        }
     });
 }

@@ -149,7 +149,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             // command joined, in Cmd.
             "Entrypoint": [],
         })),
-        "HostConfig": spec.as_ref().map(|sp| serde_json::json!({
+        "HostConfig": spec.as_ref().map(|sp| host_config(c, serde_json::json!({
             "AutoRemove": c.auto_remove,
             "Binds": c.mounts.iter().filter_map(|m| match m {
                 MountOp::Bind { source, target, readonly } => Some(format!(
@@ -165,7 +165,6 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "Privileged": sp.process.caps.names() == rless::runtime::caps::CapSet::all().names()
                 && matches!(sp.process.seccomp, rless::runtime::SeccompMode::Unconfined),
             "RestartPolicy": restart_policy(c.restart),
-            "CapAdd": sp.process.caps.names(),
             "NoNewPrivileges": sp.process.no_new_privs,
             "NetworkMode": match (sp.private_network, &sp.slirp, &sp.user_networks) {
                 (false, _, _) => "host".to_string(),
@@ -179,7 +178,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
                 RootFs::Layers(l) if l.writeback => serde_json::json!({"writeback": "true"}),
                 _ => serde_json::json!({}),
             },
-        })),
+        }))),
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
         "NetworkSettings": {
@@ -196,6 +195,19 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         },
         "LogPath": container::logs::log_path(dir),
     })
+}
+
+/// `derived` (what the spec tells) with the options the container
+/// recorded in docker's form (`ReadonlyRootfs`, `Memory`, `CapAdd`…).
+fn host_config(c: &container::ContainerConfig, derived: serde_json::Value) -> serde_json::Value {
+    let mut out = match serde_json::to_value(&c.host_config) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let serde_json::Value::Object(d) = derived {
+        out.extend(d);
+    }
+    out.into()
 }
 
 /// docker's `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`, for

@@ -14,6 +14,7 @@
 pub mod control;
 pub mod cp;
 pub mod export;
+pub mod host_config;
 pub mod logs;
 pub mod monitor;
 pub mod mountpoints;
@@ -140,6 +141,9 @@ pub struct ContainerConfig {
     /// `STOPSIGNAL`), by its canonical name; none: SIGTERM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// The options it was created with, as docker's HostConfig shows them.
+    #[serde(default)]
+    pub host_config: host_config::HostOptions,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
@@ -619,6 +623,7 @@ mod tests {
             mounts: vec![],
             labels: Default::default(),
             stop_signal: None,
+            host_config: Default::default(),
         };
         // Same first four hex digits: the same generated name.
         let (a, _) = create(&store, cfg(format!("abcd{}", "0".repeat(60)))).unwrap();
@@ -674,6 +679,7 @@ mod tests {
             mounts: vec![],
             labels: Default::default(),
             stop_signal: None,
+            host_config: Default::default(),
         };
         let (c, dir) = create(&store, cfg("web")).unwrap();
         assert!(dir.join("upper").is_dir());

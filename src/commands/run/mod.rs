@@ -547,6 +547,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 mounts: user_mounts.clone(),
                 labels,
                 stop_signal: stop_signal.or(defaults.stop_signal).map(|s| s.name()),
+                host_config: host_options(&a, &rlimits),
             },
         )
         .map_err(anyhow::Error::from),

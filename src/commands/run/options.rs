@@ -2,6 +2,7 @@
 //! volumes-from, environment files, network, generated /etc files.
 
 use super::*;
+use rless::container::host_config::{cap_name, HostOptions, Ulimit};
 use rless::runtime::cgroups::{self, CgroupSpec};
 use std::collections::BTreeMap;
 
@@ -523,6 +524,67 @@ pub(super) fn write_generated_files(
         out.push((p, PathBuf::from("/etc").join(name)));
     }
     Ok(out)
+}
+
+/// The options as docker's `inspect` shows them in HostConfig (the limit
+/// values were checked by [`check_cgroups`] already).
+pub(super) fn host_options(a: &Args, rlimits: &[(String, u64, u64)]) -> HostOptions {
+    use rless::runtime::cgroups::limits::parse_size;
+    let bytes = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(parse_size)
+            .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX))
+    };
+    let memory = bytes(&a.memory);
+    let memory_swap = match a.memory_swap.as_deref() {
+        Some("-1") => -1,
+        _ => match bytes(&a.memory_swap) {
+            0 => memory.saturating_mul(2),
+            n => n,
+        },
+    };
+    HostOptions {
+        readonly_rootfs: a.read_only,
+        tmpfs: a
+            .tmpfs
+            .iter()
+            .map(|t| {
+                let (path, opts) = t.split_once(':').unwrap_or((t, ""));
+                (path.to_string(), opts.to_string())
+            })
+            .collect(),
+        extra_hosts: a.add_host.clone(),
+        dns: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        cap_add: a.cap_add.iter().map(|c| cap_name(c)).collect(),
+        cap_drop: a.cap_drop.iter().map(|c| cap_name(c)).collect(),
+        ulimits: rlimits
+            .iter()
+            .map(|(n, soft, hard)| Ulimit::new(n, *soft, *hard))
+            .collect(),
+        memory,
+        memory_swap,
+        nano_cpus: a
+            .cpus
+            .as_deref()
+            .and_then(|c| c.trim().parse::<f64>().ok())
+            .map_or(0, |c| (c * 1e9).round() as i64),
+        cpu_shares: a
+            .cpu_shares
+            .as_deref()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(0),
+        pids_limit: a
+            .pids_limit
+            .as_deref()
+            .and_then(|p| p.trim().parse::<i64>().ok())
+            .map(|p| p.max(0)),
+        cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
+        security_opt: a.security_opt.clone(),
+        publish_all_ports: a.publish_all,
+        volumes_from: a.volumes_from.clone(),
+    }
 }
 
 #[cfg(test)]

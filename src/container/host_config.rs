@@ -1,0 +1,107 @@
+//! The options a container was created with, as docker's `HostConfig`
+//! shows them.
+//!
+//! Theory of operation: `run`/`create` resolve most options into the
+//! container's spec (mount plans, cgroup files, capability masks), a form
+//! that no longer says what the user asked for. [`HostOptions`] keeps that,
+//! in docker's types and field names (sizes in bytes, `NanoCpus`, `Ulimits`
+//! as `{Name, Soft, Hard}`, capabilities `CAP_`-prefixed as docker 20.10+
+//! normalizes them), so `inspect` can emit it as part of `HostConfig`
+//! unchanged. It is stored in `config.json` under `host_config`; containers
+//! made before it existed read it as all zero values.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// docker's HostConfig fields for the options rless takes (those that are
+/// not derived from the spec by `inspect` itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostOptions {
+    /// `--read-only`.
+    pub readonly_rootfs: bool,
+    /// `--tmpfs PATH[:OPTIONS]`: path to options.
+    pub tmpfs: BTreeMap<String, String>,
+    /// `--add-host HOST:IP`, as given.
+    pub extra_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--cap-add`/`--cap-drop`, `CAP_`-prefixed and upper case (`ALL` as is).
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub ulimits: Vec<Ulimit>,
+    /// `--memory` in bytes; 0: no limit.
+    pub memory: i64,
+    /// `--memory-swap` in bytes (memory plus swap); -1: unlimited; twice
+    /// `Memory` when only that is given (docker's default); 0: no limit.
+    pub memory_swap: i64,
+    /// `--cpus` in billionths of a CPU.
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    /// `--pids-limit` (0 for no limit); none when not given.
+    pub pids_limit: Option<i64>,
+    pub cgroup_parent: String,
+    pub security_opt: Vec<String>,
+    /// `-P`.
+    pub publish_all_ports: bool,
+    /// `--volumes-from CTR[:ro|rw]`, as given.
+    pub volumes_from: Vec<String>,
+}
+
+/// One `--ulimit`, as docker shows it (-1: unlimited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+impl Ulimit {
+    /// From a parsed `--ulimit` (`u64::MAX`: unlimited).
+    pub fn new(name: &str, soft: u64, hard: u64) -> Ulimit {
+        let n = |v: u64| i64::try_from(v).unwrap_or(-1);
+        Ulimit {
+            name: name.to_string(),
+            soft: n(soft),
+            hard: n(hard),
+        }
+    }
+}
+
+/// A capability name as docker shows it: `net_raw` → `CAP_NET_RAW`.
+pub fn cap_name(name: &str) -> String {
+    let up = name.to_ascii_uppercase();
+    if up == "ALL" || up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_names_and_values() {
+        assert_eq!(cap_name("net_raw"), "CAP_NET_RAW");
+        assert_eq!(cap_name("CAP_CHOWN"), "CAP_CHOWN");
+        assert_eq!(cap_name("all"), "ALL");
+        assert_eq!(Ulimit::new("nofile", 100, u64::MAX).hard, -1);
+        let j = serde_json::to_value(HostOptions::default()).unwrap();
+        for k in [
+            "ReadonlyRootfs",
+            "ExtraHosts",
+            "CapDrop",
+            "NanoCpus",
+            "PidsLimit",
+        ] {
+            assert!(j.get(k).is_some(), "{k}");
+        }
+        // Older containers' config.json has no host_config: all zero values.
+        let old: HostOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(old, HostOptions::default());
+    }
+}
