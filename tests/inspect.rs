@@ -2,7 +2,8 @@
 //! object as `image inspect`; several names with unknown ones among them
 //! print the objects found, then report the others (exit 125); a
 //! container's `HostConfig` has docker's fields for the options it was
-//! created with.
+//! created with. Also the image a container records (the reference it was
+//! run with, not the image's first name).
 //!
 //! Every scenario imports a busybox root filesystem (no registry).
 
@@ -184,5 +185,34 @@ fn inspect_host_config_shows_the_options() {
         ] {
             assert_eq!(h.get(k), Some(&zero), "{k}: {h}");
         }
+    });
+}
+
+#[test]
+fn containers_record_the_name_they_were_run_with() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("containers_record_the_name_they_were_run_with", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // The image's names: base (first), then app.
+        ctx.ok(&["tag", IMG, "base"]);
+        ctx.ok(&["rmi", IMG]);
+        ctx.ok(&["tag", "base", "app"]);
+        ctx.ok(&["create", "--name", "c", "app", "true"]);
+        let out = ctx.ok(&["ps", "-a", "--filter", "name=c", "--format", "{{.Image}}"]);
+        assert_eq!(out.stdout, "app:latest\n", "{out}");
+        let out = ctx.ok(&["inspect", "-f", "{{.Config.Image}} {{.ImageName}}", "c"]);
+        assert_eq!(
+            out.stdout, "docker.io/library/app:latest docker.io/library/app:latest\n",
+            "{out}"
+        );
+        // By id: the id as given, as docker.
+        let id = ctx.ok(&["image", "inspect", "-f", "{{.Id}}", "app"]);
+        let short = &id.stdout.trim()[..12];
+        ctx.ok(&["create", "--name", "by-id", short, "true"]);
+        let out = ctx.ok(&["inspect", "-f", "{{.Config.Image}}", "by-id"]);
+        assert_eq!(out.stdout.trim(), short, "{out}");
     });
 }

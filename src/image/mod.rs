@@ -77,6 +77,23 @@ pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, 
     Err(LookupError::NotFound(query.into()))
 }
 
+/// What a container made from `img`, found by `query` with [`find_image`],
+/// records as its image: the reference it was run with, normalized
+/// (`docker.io/library/app:latest`, or `NAME@DIGEST`), as docker and podman
+/// record it rather than whichever name the image has first; the query as
+/// given when it named the image by id (as docker).
+pub fn recorded_name(query: &str, img: &ImageRecord) -> String {
+    let by_name = query
+        .parse::<Reference>()
+        .ok()
+        .filter(|_| !query.starts_with("sha256:"))
+        .and_then(|r| match &r.digest {
+            Some(d) => Some(format!("{}@{d}", r.name())),
+            None => r.tagged_name().filter(|t| img.names.contains(t)),
+        });
+    by_name.unwrap_or_else(|| query.to_string())
+}
+
 /// Adds an image to the index: its names move to it from any other image,
 /// and an image with the same id gains the names instead of a duplicate.
 pub fn add_image(store: &Store, record: ImageRecord) -> Result<ImageRecord, StoreError> {

@@ -411,11 +411,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 // An image without layers: an empty root, as docker gives.
                 lower.push(store.empty_layer()?);
             }
-            let name = img
-                .names
-                .first()
-                .cloned()
-                .unwrap_or_else(|| img.id.hex().to_string());
+            let name = rless::image::recorded_name(&a.args[0], img);
             (
                 img.id.hex().to_string(),
                 name,
