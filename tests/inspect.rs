@@ -3,7 +3,8 @@
 //! print the objects found, then report the others (exit 125); a
 //! container's `HostConfig` has docker's fields for the options it was
 //! created with. Also the image a container records (the reference it was
-//! run with, not the image's first name).
+//! run with, not the image's first name) and `ps --filter ancestor=`, which
+//! resolves its value to an image.
 //!
 //! Every scenario imports a busybox root filesystem (no registry).
 
@@ -214,5 +215,59 @@ fn containers_record_the_name_they_were_run_with() {
         ctx.ok(&["create", "--name", "by-id", short, "true"]);
         let out = ctx.ok(&["inspect", "-f", "{{.Config.Image}}", "by-id"]);
         assert_eq!(out.stdout.trim(), short, "{out}");
+    });
+}
+
+#[test]
+fn ps_ancestor_resolves_the_image() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ps_ancestor_resolves_the_image", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // Another image, with a name that contains this one's.
+        ctx.ok(&["create", "--name", "mine", IMG, "true"]);
+        ctx.ok(&["commit", "mine", "bbox-tools"]);
+        ctx.ok(&["create", "--name", "other", "bbox-tools", "true"]);
+        let names = |v: &str| {
+            let out = ctx.ok(&[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("ancestor={v}"),
+                "--format",
+                "{{.Names}}",
+            ]);
+            let mut n: Vec<String> = out.stdout.lines().map(String::from).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(IMG), ["mine"]);
+        assert_eq!(names("bb:latest"), ["mine"]);
+        assert_eq!(names("docker.io/library/bbox-tools"), ["other"]);
+        let id = ctx.ok(&["image", "inspect", "-f", "{{.Id}}", "bbox-tools"]);
+        assert_eq!(names(&id.stdout.trim()[..12]), ["other"]);
+        assert_eq!(names(&format!("sha256:{}", id.stdout.trim())), ["other"]);
+        // Not an image: nothing, and no error (as docker).
+        assert!(names("b").is_empty());
+        assert!(names("tools").is_empty());
+        assert!(names("nosuch").is_empty());
+        // Either of two values.
+        let out = ctx.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "ancestor=bb",
+            "--filter",
+            "ancestor=bbox-tools",
+            "-q",
+        ]);
+        assert_eq!(out.stdout.lines().count(), 2, "{out}");
+        // A --rootfs container has no image: it matches its directory.
+        let dir = ctx.work.join("rootfs").canonicalize().unwrap();
+        let dir = dir.to_str().unwrap();
+        ctx.ok(&["create", "--name", "dir", "--rootfs", dir, "true"]);
+        assert_eq!(names(dir), ["dir"]);
     });
 }

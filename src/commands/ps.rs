@@ -123,21 +123,37 @@ pub fn status_text(state: &ContainerState) -> String {
     }
 }
 
+/// What `matches` looks up beyond the container itself.
+struct Lookups<'a> {
+    /// The creation time of the container a `before=`/`since=` names.
+    created: &'a dyn Fn(&str) -> Result<(i64, u32)>,
+    /// The id of the image an `ancestor=` names, if the store has it.
+    image_id: &'a dyn Fn(&str) -> Option<String>,
+}
+
 /// One `--filter KEY=VALUE`: whether container `c` passes it. `dir` is the
-/// container's directory (its spec, for networks), `created` finds the
-/// creation time of the container `before=`/`since=` name.
+/// container's directory (its spec, for networks).
 fn matches(
     c: &ContainerConfig,
     s: &ContainerState,
     dir: &std::path::Path,
     (k, v): (&str, &str),
-    created: &dyn Fn(&str) -> Result<(i64, u32)>,
+    look: &Lookups,
 ) -> Result<bool> {
+    let created = look.created;
     Ok(match k {
         "id" => c.id.as_str().starts_with(v),
         "name" => c.name.contains(v),
         "status" => s.shown_status() == v,
-        "ancestor" => c.image_name.contains(v) || c.image_id.starts_with(v),
+        // As docker: the value is resolved to an image (name[:tag], id, id
+        // prefix or NAME@DIGEST), and the containers of that image match; an
+        // image the store does not know matches nothing. Only a `--rootfs`
+        // container, which has no image id, matches by what it recorded
+        // (its directory).
+        "ancestor" => match (look.image_id)(v) {
+            Some(id) => c.image_id == id,
+            None => c.image_id.is_empty() && c.image_name == v,
+        },
         // `label=KEY` or `label=KEY=VALUE`.
         "label" => match v.split_once('=') {
             Some((k, want)) => c.labels.get(k).is_some_and(|x| x == want),
@@ -197,6 +213,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .map(|c| c.created_at())
             .ok_or_else(|| anyhow::anyhow!("no such container: {q}"))
     };
+    // An ancestor= value resolved to an image id (the index read once).
+    let index = match filters.iter().any(|(k, _)| k == "ancestor") {
+        true => Some(store.index()?),
+        false => None,
+    };
+    let image_id = |q: &str| -> Option<String> {
+        let index = index.as_ref()?;
+        rless::image::find_image(index, q)
+            .ok()
+            .map(|i| i.id.hex().to_string())
+    };
+    let look = Lookups {
+        created: &created,
+        image_id: &image_id,
+    };
     let last = if a.latest { Some(1) } else { a.last };
     let mut rows: Vec<(ContainerConfig, ContainerState)> = Vec::new();
     for c in all.iter().cloned() {
@@ -213,7 +244,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         for key in filters.iter().map(|(k, _)| k.as_str()) {
             let mut hits = Vec::new();
             for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-                hits.push(matches(&c, &s, &dir, (key, v), &created)?);
+                hits.push(matches(&c, &s, &dir, (key, v), &look)?);
             }
             keep &= if key == "label" {
                 hits.iter().all(|h| *h)
