@@ -221,3 +221,25 @@ fn lifecycle_rm_container_of_killed_monitor_is_removed() {
         },
     );
 }
+
+/// `rm -f` of a running `--rm` container: its monitor removes it once
+/// killed, and `rm` says it removed it (in subuid mode its second pass,
+/// inside the user namespace, said "no such container" and exited 125).
+#[test]
+fn lifecycle_rm_force_of_a_running_auto_remove_container() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_rm_force_auto_remove", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        for round in 0..3 {
+            let name = format!("auto{round}");
+            run_sh(ctx, &["--rm", "--name", &name], FOREVER);
+            let out = ctx.rless(&["rm", "-f", &name]);
+            assert!(out.success(), "rm -f of a running --rm container: {out}");
+            assert_eq!(out.stdout, format!("{name}\n"), "{out}");
+            assert_eq!(names(ctx), "", "nothing is left");
+        }
+    });
+}

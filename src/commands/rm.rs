@@ -33,17 +33,39 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // running (without -f) is reported and the others are removed. In
     // subuid mode this first pass kills what -f allows and the pass inside
     // the user namespace (which finds them stopped) reports and removes.
+    // A `--rm` container that -f killed is removed by its own monitor;
+    // the pass inside the user namespace, which looks every name up again,
+    // is told so (GONE_VAR) instead of reporting it unknown.
+    let gone_before: Vec<String> = std::env::var(GONE_VAR)
+        .map(|v| v.split('\n').map(str::to_string).collect())
+        .unwrap_or_default();
     let store = ctx.store(LockMode::Shared)?;
     let mut checked = Vec::new();
+    let mut gone = Vec::new();
     for q in &a.containers {
-        checked.push((q, stopped_dir(&store, q, a.force)));
+        if gone_before.contains(q) {
+            checked.push((q, Err(Gone.into())));
+            continue;
+        }
+        let dir = stopped_dir(&store, q, a.force);
+        if dir.as_ref().is_ok_and(|d| !d.exists()) {
+            gone.push(q.as_str());
+        }
+        checked.push((q, dir));
     }
     drop(store);
+    if !gone.is_empty() {
+        std::env::set_var(GONE_VAR, gone.join("\n"));
+    }
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
     let mut failed = super::stop::Failures::default();
     for (q, dir) in checked {
+        if dir.as_ref().is_err_and(|e| e.is::<Gone>()) {
+            println!("{q}");
+            continue;
+        }
         let r = dir.and_then(|dir| {
             container::remove(&dir, a.volumes)
                 .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))
@@ -55,6 +77,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     failed.finish(ExitCode::SUCCESS)
 }
+
+/// The variable naming, one per line, the containers an outer `rm` pass
+/// saw removed by their own `--rm` monitor.
+const GONE_VAR: &str = "RLESS_RM_GONE";
+
+/// A container an earlier pass of this `rm` saw removed by its monitor.
+#[derive(Debug, thiserror::Error)]
+#[error("removed by its monitor")]
+struct Gone;
 
 /// Container `q`'s directory once it is not running (killed if `force`).
 fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<PathBuf> {
@@ -68,8 +99,19 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<PathBuf> {
                 state.status
             );
         }
-        if control::kill_now(&dir).is_none() {
+        let Some(stopped) = control::kill_now(&dir) else {
             bail!("container {q} did not stop after SIGKILL");
+        };
+        if c.auto_remove {
+            // Its monitor removes it now: wait for that (or for the
+            // monitor to be gone), so the answer does not race it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while dir.exists()
+                && container::process_alive(stopped.monitor_pid, stopped.monitor_start)
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
     }
     Ok(dir)
