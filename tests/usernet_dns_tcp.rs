@@ -207,10 +207,11 @@ fn usernet_dns_tcp_answers_every_holder_of_a_big_alias() {
 /// A TCP client that connects and sends nothing, and one that sends half
 /// a query, hold no one up: while both are open, a UDP query and another
 /// TCP connection's query are answered, and then each stalled one still
-/// gets its own answer (so it was held open all along). At 64
-/// connections, one more drops the one idle the longest (the server
-/// closes it) and is served. The helper, started with a soft open-files
-/// limit of 1024, has raised it to the hard limit.
+/// gets its own answer (so it was held open all along). At 16
+/// connections of one container, one more drops that container's idlest
+/// (the server closes it) and is served, while another container's
+/// connection, idler, stays. The helper, started with a soft open-files
+/// limit of 256, has raised it to the hard limit.
 #[test]
 fn usernet_dns_tcp_stalled_clients_hold_no_one() {
     for_each_user("usernet_dns_tcp_stalled_clients_hold_no_one", |ctx| {
@@ -218,7 +219,7 @@ fn usernet_dns_tcp_stalled_clients_hold_no_one() {
             return;
         }
         ctx.ok(&["network", "create", "--internal", "stall"]);
-        // Started with a soft open-files limit of 1024 (the hard one as
+        // Started with a soft open-files limit of 256 (the hard one as
         // the test's), the helper raises it to the hard one.
         let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
         for name in ["peer", "client"] {
@@ -239,7 +240,7 @@ fn usernet_dns_tcp_stalled_clients_hold_no_one() {
                 use std::os::unix::process::CommandExt;
                 cmd.pre_exec(move || {
                     let l = rustix::process::Rlimit {
-                        current: Some(1024),
+                        current: Some(256),
                         maximum: hard,
                     };
                     rustix::process::setrlimit(rustix::process::Resource::Nofile, l)?;
@@ -265,6 +266,9 @@ fn usernet_dns_tcp_stalled_clients_hold_no_one() {
         let Some(u) = udp_socket_in(pid) else {
             return;
         };
+        // A connection of the peer's, idle the longest of all.
+        let mut of_peer = connect(init_pid(ctx, "peer"));
+        assert_eq!(ask(&mut of_peer, 9, "client").ips, [client]);
         let mut idle = connect(pid);
         let mut half = connect(pid);
         let q = dns_query(10, "peer");
@@ -285,9 +289,10 @@ fn usernet_dns_tcp_stalled_clients_hold_no_one() {
         let r = ask(&mut idle, 13, "client");
         assert_eq!((r.id, r.ips), (13, vec![client]));
 
-        // 61 more make 64; `other` has been idle the longest.
+        // 13 more make the client's 16; `other` has been idle the longest
+        // of them.
         let mut more = Vec::new();
-        for i in 0..61u16 {
+        for i in 0..13u16 {
             let mut c = connect(pid);
             assert_eq!(ask(&mut c, 100 + i, "peer").id, 100 + i);
             more.push(c);
@@ -298,7 +303,8 @@ fn usernet_dns_tcp_stalled_clients_hold_no_one() {
         assert_eq!(other.read(&mut b).unwrap(), 0, "the idlest was not closed");
         assert_eq!(ask(&mut idle, 15, "peer").ips, [peer]);
         assert_eq!(ask(&mut more[0], 16, "peer").ips, [peer]);
-        drop((idle, half, other, more, last));
+        assert_eq!(ask(&mut of_peer, 17, "client").ips, [client]);
+        drop((idle, half, other, more, last, of_peer));
         ctx.ok(&["rm", "-f", "peer", "client"]);
         ctx.ok(&["network", "rm", "stall"]);
         assert!(helper_gone(ctx), "the helper did not exit");

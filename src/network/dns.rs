@@ -24,7 +24,7 @@
 //! whatever TCP client stalls, and each forwarded query has its own
 //! deadline.
 
-use super::dns_tcp::{Readiness, Source as TcpSource, TcpClients};
+use super::dns_tcp::{Source as TcpSource, TcpClients};
 use super::forward::{Client, InFlight};
 use super::upstream::Replies;
 pub use super::upstream::Upstream;
@@ -280,7 +280,7 @@ pub fn serve(
         let wait = flight
             .next_deadline()
             .into_iter()
-            .chain(tcp.next_deadline())
+            .chain(tcp.next_deadline(&flight))
             .min()
             .map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
         let timeout = Timespec {
@@ -316,16 +316,8 @@ pub fn serve(
                     }
                 }
                 Polled::Tcp(TcpSource::Listener) => closed.extend(tcp.accept(&flight, now)),
-                Polled::Tcp(TcpSource::Conn(c)) => match tcp.ready(c, &mut buf, now) {
-                    Some(Readiness::Messages(client, msgs)) => {
-                        for m in msgs {
-                            let up = upstream.as_mut();
-                            server.query(&mut flight, &mut turn, &m, client, up, &mut replies);
-                        }
-                    }
-                    Some(Readiness::Closed(client)) => closed.push(client),
-                    None => {}
-                },
+                // Its messages are taken below.
+                Polled::Tcp(TcpSource::Conn(c)) => closed.extend(tcp.ready(c, &mut buf, now)),
                 // A bounded batch, so replies and deadlines get their turn.
                 Polled::Udp => {
                     for _ in 0..64 {
@@ -344,12 +336,25 @@ pub fn serve(
                 up.send(&mut flight, out, now, &mut replies);
             }
         }
-        for (to, packet) in replies {
-            match to {
-                Client::Udp(a) => {
-                    let _ = sock.send_to(&packet, a);
+        let send = |replies: &mut Replies, tcp: &mut TcpClients, closed: &mut Vec<Client>| {
+            for (to, packet) in replies.drain(..) {
+                match to {
+                    Client::Udp(a) => {
+                        let _ = sock.send_to(&packet, a);
+                    }
+                    Client::Tcp { conn, .. } => closed.extend(tcp.reply(conn, &packet, now)),
                 }
-                Client::Tcp { conn, .. } => closed.extend(tcp.reply(conn, &packet, now)),
+            }
+        };
+        send(&mut replies, &mut tcp, &mut closed);
+        // The TCP messages, one at a time, each answered (queued) before
+        // the next is taken, so a connection's unread answers stay
+        // within bounds however many queries one read brought.
+        for c in tcp.backlog() {
+            while let Some((client, m)) = tcp.message(c) {
+                let up = upstream.as_mut();
+                server.query(&mut flight, &mut turn, &m, client, up, &mut replies);
+                send(&mut replies, &mut tcp, &mut closed);
             }
         }
         closed.extend(tcp.expire(&flight, now));

@@ -6,27 +6,39 @@
 //! client that connects and sends nothing, or half a message, holds only
 //! its own connection. Each connection carries messages with a 2-byte
 //! length first (RFC 1035 4.2.2, RFC 7766), possibly several at once
-//! (pipelined): [`TcpClients::read`] returns every whole one read, and
-//! the answers go back in the order they are ready, each with its length
-//! ([`TcpClients::reply`]), through a buffer written as the client reads.
+//! (pipelined): [`TcpClients::ready`] reads, [`TcpClients::message`]
+//! takes the whole ones one at a time (the loop answers each before it
+//! takes the next, [`TcpClients::backlog`] says which connections have
+//! one), and the answers go back in the order they are ready, each with
+//! its length ([`TcpClients::reply`]), through a buffer written as the
+//! client reads.
 //!
-//! Bounds, so a flood costs bounded memory and descriptors:
-//! - at most [`MAX_CLIENTS`] connections; one more drops the connection
-//!   idle the longest (nothing waiting upstream, nothing to write), or is
-//!   closed at once if every one is busy;
-//! - a connection without progress (a byte read or written) for [`IDLE`]
-//!   closes, whatever it holds; one whose client has closed its side
-//!   closes once its answers are written;
-//! - a message is at most 65535 bytes (the framing's limit), so a
-//!   connection buffers at most that much of a query;
-//! - a connection with more than [`MAX_UNSENT`] bytes of answers its
-//!   client does not read is not read any further until it does;
+//! Bounds, so a flood costs bounded memory and descriptors, and one
+//! container cannot shut the others out:
+//! - at most [`MAX_PER_IP`] connections of one client address: one more
+//!   drops that address's idlest (nothing waiting upstream or to write
+//!   first, then the one without progress the longest);
+//! - at most [`MAX_CLIENTS`] connections; one more drops the idlest
+//!   connection of the address holding the most (so never one of an
+//!   address holding fewer), and is always taken;
+//! - a connection without progress (a byte read or written, an answer
+//!   queued) for [`IDLE`] closes, whatever it holds, unless a query of it
+//!   is upstream (those are bounded by [`super::forward`]'s deadlines);
+//!   one whose client has closed its side closes once its answers are
+//!   written;
+//! - a message is at most 65535 bytes (the framing's limit), and a
+//!   connection is not read while it holds a whole message not taken, so
+//!   it buffers at most that much and one read;
+//! - no message is taken from a connection with more than [`MAX_UNSENT`]
+//!   bytes of answers its client does not read (checked before each, so
+//!   at most one answer more is queued), nor is it read, until it does;
 //! - its forwarded queries count against the per-client bounds of
 //!   [`super::forward`] (by address, with its UDP queries), and are
 //!   forgotten when it closes.
 //!
-//! An accept that fails (descriptors exhausted) pauses the listener for
-//! [`PAUSE`], so the loop does not spin on a connection it cannot take.
+//! An accept that fails for want of descriptors or memory pauses the
+//! listener for [`PAUSE`], so the loop does not spin on a connection it
+//! cannot take; any other failure (the peer gave up first) is skipped.
 
 use super::forward::{Client, InFlight};
 use rustix::event::PollFlags;
@@ -38,6 +50,8 @@ use std::time::{Duration, Instant};
 
 /// Connections served at once, per network.
 pub const MAX_CLIENTS: usize = 64;
+/// Of those, from one client address.
+pub const MAX_PER_IP: usize = 16;
 /// How long a connection may make no progress.
 pub const IDLE: Duration = Duration::from_secs(10);
 /// Unsent answer bytes beyond which a connection is not read.
@@ -76,6 +90,17 @@ impl Conn {
         self.out.len()
     }
 
+    /// Whether `got` holds a whole message.
+    fn has_message(&self) -> bool {
+        whole(&self.got).is_some()
+    }
+
+    /// Whether it should be read: its client has not closed its side,
+    /// its messages are taken, its unsent answers within bounds.
+    fn readable(&self) -> bool {
+        !self.eof && !self.has_message() && self.unsent() <= MAX_UNSENT
+    }
+
     /// Writes what it can (and drops it from `out`, so that `out` holds
     /// only what is unsent); false when the connection is broken.
     fn flush(&mut self, now: Instant) -> bool {
@@ -100,12 +125,15 @@ impl Conn {
     }
 }
 
-/// What a ready connection gave.
-pub enum Readiness {
-    /// The whole messages read (perhaps none).
-    Messages(Client, Vec<Vec<u8>>),
-    /// It closed (an error): its client, for [`InFlight::forget`].
-    Closed(Client),
+/// Whether an accept failed for want of resources (then the listener
+/// rests), not for one connection (skipped).
+fn accept_starved(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    e.raw_os_error().is_some_and(|n| {
+        [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+            .iter()
+            .any(|x| x.raw_os_error() == n)
+    })
 }
 
 /// What to poll: the listener, or a connection.
@@ -146,7 +174,7 @@ impl TcpClients {
         }
         for (&id, c) in &self.conns {
             let mut f = PollFlags::empty();
-            if !c.eof && c.unsent() <= MAX_UNSENT {
+            if c.readable() {
                 f |= PollFlags::IN;
             }
             if c.unsent() > 0 {
@@ -162,14 +190,49 @@ impl TcpClients {
         v
     }
 
-    /// The earliest moment a connection falls idle, or the listener
-    /// resumes.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// The earliest moment a connection falls idle (one with a query
+    /// upstream does not), or the listener resumes.
+    pub fn next_deadline(&self, flight: &InFlight) -> Option<Instant> {
         self.conns
-            .values()
-            .map(|c| c.last + IDLE)
+            .iter()
+            .filter(|(&id, c)| !flight.waiting(Self::client(id, c)))
+            .map(|(_, c)| c.last + IDLE)
             .chain(self.paused_until)
             .min()
+    }
+
+    /// The connection to drop for one more from `ip`: at [`MAX_PER_IP`]
+    /// of `ip`'s, else at [`MAX_CLIENTS`] of those of the address holding
+    /// the most (of equals, the one whose idlest is idlest); of those,
+    /// the idlest (nothing waiting first, then the oldest progress).
+    fn victim(&self, ip: IpAddr, flight: &InFlight) -> Option<u64> {
+        let mut count: BTreeMap<IpAddr, usize> = BTreeMap::new();
+        for c in self.conns.values() {
+            *count.entry(c.ip).or_default() += 1;
+        }
+        let idleness = |(&id, c): (&u64, &Conn)| {
+            let busy = c.unsent() > 0 || flight.waiting(Self::client(id, c));
+            ((busy, c.last), id)
+        };
+        let from = if count.get(&ip).copied().unwrap_or(0) >= MAX_PER_IP {
+            ip
+        } else if self.conns.len() >= MAX_CLIENTS {
+            let most = count.values().copied().max()?;
+            self.conns
+                .iter()
+                .filter(|(_, c)| count[&c.ip] == most)
+                .map(idleness)
+                .min()
+                .map(|(_, id)| self.conns[&id].ip)?
+        } else {
+            return None;
+        };
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.ip == from)
+            .map(idleness)
+            .min()
+            .map(|(_, id)| id)
     }
 
     /// Takes the connections waiting; returns the clients of those it
@@ -181,27 +244,20 @@ impl TcpClients {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
+                Err(e) if accept_starved(&e) => {
                     self.paused_until = Some(now + PAUSE);
                     break;
                 }
+                // This connection failed (aborted by its peer...): the
+                // next one.
+                Err(_) => continue,
             };
             self.paused_until = None;
-            if self.conns.len() >= MAX_CLIENTS {
-                let idle = self
-                    .conns
-                    .iter()
-                    .filter(|(&id, c)| c.unsent() == 0 && !flight.waiting(Self::client(id, c)))
-                    .min_by_key(|(_, c)| c.last)
-                    .map(|(&id, _)| id);
-                match idle {
-                    Some(id) => dropped.extend(self.close(id)),
-                    // Every one busy: this one is refused (closed).
-                    None => continue,
-                }
-            }
             if stream.set_nonblocking(true).is_err() {
                 continue;
+            }
+            if let Some(id) = self.victim(peer.ip(), flight) {
+                dropped.extend(self.close(id));
             }
             let id = self.next;
             self.next += 1;
@@ -225,15 +281,15 @@ impl TcpClients {
         self.conns.remove(&conn).map(|c| Self::client(conn, &c))
     }
 
-    /// Connection `conn` is ready: writes what waits, reads what came.
-    pub fn ready(&mut self, conn: u64, buf: &mut [u8], now: Instant) -> Option<Readiness> {
+    /// Connection `conn` is ready: writes what waits, reads what came
+    /// (for [`Self::message`]). Its client when it closed (an error), for
+    /// [`InFlight::forget`].
+    pub fn ready(&mut self, conn: u64, buf: &mut [u8], now: Instant) -> Option<Client> {
         let c = self.conns.get_mut(&conn)?;
-        let client = Self::client(conn, c);
         if !c.flush(now) {
-            self.close(conn);
-            return Some(Readiness::Closed(client));
+            return self.close(conn);
         }
-        if c.eof || c.unsent() > MAX_UNSENT {
+        if !c.readable() {
             return None;
         }
         let cap = READ_CHUNK.min(buf.len());
@@ -244,12 +300,30 @@ impl TcpClients {
                 c.last = now;
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(_) => {
-                self.close(conn);
-                return Some(Readiness::Closed(client));
-            }
+            Err(_) => return self.close(conn),
         }
-        Some(Readiness::Messages(client, messages(&mut c.got)))
+        None
+    }
+
+    /// The connections with a whole message to take now.
+    pub fn backlog(&self) -> Vec<u64> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.has_message() && c.unsent() <= MAX_UNSENT)
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// The next whole message of connection `conn`, with its client;
+    /// none while more than [`MAX_UNSENT`] bytes of answers wait (the
+    /// caller answers each before it asks for the next).
+    pub fn message(&mut self, conn: u64) -> Option<(Client, Vec<u8>)> {
+        let c = self.conns.get_mut(&conn)?;
+        if c.unsent() > MAX_UNSENT {
+            return None;
+        }
+        let m = take(&mut c.got)?;
+        Some((Self::client(conn, c), m))
     }
 
     /// Queues `packet` for connection `conn` (gone: nothing) and writes
@@ -260,6 +334,8 @@ impl TcpClients {
         let len = u16::try_from(packet.len()).ok()?;
         c.out.extend_from_slice(&len.to_be_bytes());
         c.out.extend_from_slice(packet);
+        // An answer is progress (one from upstream may come after IDLE).
+        c.last = now;
         if c.flush(now) {
             None
         } else {
@@ -267,9 +343,10 @@ impl TcpClients {
         }
     }
 
-    /// Closes the connections idle too long, and those whose client is
-    /// done (closed its side, every answer written); returns their
-    /// clients. Ends a pause of the listener that is over.
+    /// Closes the connections idle too long (none with a query upstream),
+    /// and those whose client is done (closed its side, every answer
+    /// written); returns their clients. Ends a pause of the listener that
+    /// is over.
     pub fn expire(&mut self, flight: &InFlight, now: Instant) -> Vec<Client> {
         if self.paused_until.is_some_and(|t| t <= now) {
             self.paused_until = None;
@@ -278,8 +355,8 @@ impl TcpClients {
             .conns
             .iter()
             .filter(|(&id, c)| {
-                now >= c.last + IDLE
-                    || (c.eof && c.unsent() == 0 && !flight.waiting(Self::client(id, c)))
+                let waiting = flight.waiting(Self::client(id, c));
+                !waiting && (now >= c.last + IDLE || (c.eof && c.unsent() == 0 && !c.has_message()))
             })
             .map(|(&id, _)| id)
             .collect();
@@ -287,21 +364,21 @@ impl TcpClients {
     }
 }
 
-/// Takes the whole messages at the front of `got` (each after its
-/// length); what remains is the start of the next one.
-pub fn messages(got: &mut Vec<u8>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(l) = got.get(at..at + 2) {
-        let len = usize::from(u16::from_be_bytes([l[0], l[1]]));
-        let Some(m) = got.get(at + 2..at + 2 + len) else {
-            break;
-        };
-        out.push(m.to_vec());
-        at += 2 + len;
-    }
-    got.drain(..at);
-    out
+/// The length of the whole message at the front of `got` (after its
+/// own 2 bytes), if it is all there.
+fn whole(got: &[u8]) -> Option<usize> {
+    let l = got.get(..2)?;
+    let len = usize::from(u16::from_be_bytes([l[0], l[1]]));
+    (got.len() >= 2 + len).then_some(len)
+}
+
+/// Takes the whole message at the front of `got`, if it is all there;
+/// what remains is the rest.
+fn take(got: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let len = whole(got)?;
+    let m = got[2..2 + len].to_vec();
+    got.drain(..2 + len);
+    Some(m)
 }
 
 #[cfg(test)]
@@ -312,60 +389,227 @@ mod tests {
     #[test]
     fn messages_split_pipelined_and_partial() {
         let mut got = vec![0, 3, b'a', b'b', b'c', 0, 0, 0, 2, b'x'];
-        assert_eq!(messages(&mut got), vec![b"abc".to_vec(), vec![]]);
+        assert_eq!(take(&mut got), Some(b"abc".to_vec()));
+        assert_eq!(take(&mut got), Some(vec![]));
+        assert_eq!(take(&mut got), None);
         assert_eq!(got, [0, 2, b'x']);
         got.push(b'y');
         got.push(0);
-        assert_eq!(messages(&mut got), vec![b"xy".to_vec()]);
+        assert_eq!(take(&mut got), Some(b"xy".to_vec()));
         assert_eq!(got, [0]);
-        assert!(messages(&mut got).is_empty());
+        assert_eq!(take(&mut got), None);
         assert_eq!(got, [0]);
     }
 
-    fn pair(t: &mut TcpClients, now: Instant) -> (TcpStream, Vec<Client>) {
+    /// A connection to `t` from `ip` (a loopback address), accepted at
+    /// `now`; the clients dropped to make room.
+    fn pair_from(
+        t: &mut TcpClients,
+        f: &InFlight,
+        ip: [u8; 4],
+        now: Instant,
+    ) -> (TcpStream, Vec<Client>) {
+        use socket2::{Domain, Socket, Type};
         let addr = t.listener.local_addr().unwrap();
-        let s = TcpStream::connect(addr).unwrap();
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
+        s.connect(&addr.into()).unwrap();
         let mut dropped = Vec::new();
-        let n = t.len();
+        let n = t.next;
         for _ in 0..1000 {
-            dropped.extend(t.accept(&InFlight::default(), now));
-            if t.len() > n || !dropped.is_empty() {
+            dropped.extend(t.accept(f, now));
+            if t.next > n {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        (s, dropped)
+        assert_eq!(t.next, n + 1, "not accepted");
+        (s.into(), dropped)
+    }
+
+    fn pair(t: &mut TcpClients, now: Instant) -> (TcpStream, Vec<Client>) {
+        pair_from(t, &InFlight::default(), [127, 0, 0, 1], now)
+    }
+
+    /// Whether the server closed `s`.
+    fn closed(s: &mut TcpStream) -> bool {
+        let mut b = [0u8; 4];
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        matches!(s.read(&mut b), Ok(0))
+    }
+
+    fn dropped_conn(d: &[Client]) -> u64 {
+        match d {
+            [Client::Tcp { conn, .. }] => *conn,
+            d => panic!("{d:?}"),
+        }
+    }
+
+    /// A query (for [`InFlight::begin`]).
+    fn query() -> (Vec<u8>, usize) {
+        let q = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'x', 0, 0, 1, 0, 1];
+        let end = q.len();
+        (q, end)
     }
 
     #[test]
-    fn full_drops_the_idlest_and_idle_ones_close() {
-        let mut t = TcpClients::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    fn one_address_cannot_take_every_connection() {
+        let mut t = TcpClients::new(TcpListener::bind("0.0.0.0:0").unwrap()).unwrap();
+        let mut f = InFlight::default();
         let t0 = Instant::now();
+        let ms = |i: usize| t0 + Duration::from_millis(i as u64);
+        let (a, b, c, d, e) = (
+            [127, 0, 0, 1],
+            [127, 0, 0, 2],
+            [127, 0, 0, 3],
+            [127, 0, 0, 4],
+            [127, 0, 0, 5],
+        );
         let mut keep = Vec::new();
-        for i in 0..MAX_CLIENTS {
-            let (s, d) = pair(&mut t, t0 + Duration::from_millis(i as u64));
-            assert!(d.is_empty());
+        // D's 15 first (idle the longest), then A's 16.
+        for i in 0..15 {
+            let (s, dr) = pair_from(&mut t, &f, d, ms(i));
+            assert!(dr.is_empty());
             keep.push(s);
         }
+        let mut of_a = Vec::new();
+        for i in 0..MAX_PER_IP {
+            let (s, dr) = pair_from(&mut t, &f, a, ms(100 + i));
+            assert!(dr.is_empty());
+            of_a.push((t.next - 1, s));
+        }
+        // A 17th of A's drops A's idlest, though D's are idler.
+        let (s, dr) = pair_from(&mut t, &f, a, ms(200));
+        assert_eq!(dropped_conn(&dr), of_a[0].0);
+        assert!(closed(&mut of_a[0].1), "A's idlest was not closed");
+        assert_eq!(t.len(), 15 + MAX_PER_IP);
+        of_a.push((t.next - 1, s));
+        // Every connection of A has a query upstream.
+        let (q, end) = query();
+        let up = vec![SocketAddr::from(([192, 0, 2, 1], 53))];
+        for (id, _) in &of_a[1..] {
+            let client = Client::Tcp {
+                conn: *id,
+                ip: IpAddr::from(a),
+            };
+            assert!(matches!(
+                f.begin(client, &q, end, up.clone(), t0),
+                crate::network::forward::Out::Ask { .. }
+            ));
+        }
+        // B's 16, C's 16, E's 1: the table is full.
+        let mut of_b = Vec::new();
+        for i in 0..MAX_PER_IP {
+            let (s, dr) = pair_from(&mut t, &f, b, ms(300 + i));
+            assert!(dr.is_empty());
+            of_b.push((t.next - 1, s));
+        }
+        for i in 0..MAX_PER_IP {
+            let (s, dr) = pair_from(&mut t, &f, c, ms(400 + i));
+            assert!(dr.is_empty());
+            keep.push(s);
+        }
+        let (s, dr) = pair_from(&mut t, &f, e, ms(500));
+        assert!(dr.is_empty());
+        keep.push(s);
         assert_eq!(t.len(), MAX_CLIENTS);
-        // One more: the first (idle longest) goes.
-        let (_s, d) = pair(&mut t, t0 + Duration::from_secs(1));
+        // One more of E's: taken, and the connection dropped is the
+        // idlest of an address holding 16 with nothing upstream (B's
+        // first), not one of D's (idler, but D holds 15), nor A's (busy).
+        let (_s, dr) = pair_from(&mut t, &f, e, ms(600));
+        assert_eq!(dropped_conn(&dr), of_b[0].0);
+        assert!(closed(&mut of_b[0].1), "B's idlest was not closed");
         assert_eq!(t.len(), MAX_CLIENTS);
-        let first = match d.as_slice() {
-            [Client::Tcp { conn: 0, ip }] => *ip,
-            d => panic!("{d:?}"),
-        };
-        assert_eq!(first, SocketAddr::from(([127, 0, 0, 1], 0)).ip());
-        let mut b = [0u8; 4];
-        keep[0]
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(keep[0].read(&mut b).unwrap(), 0, "not closed");
-        // No progress for IDLE: all of them close.
-        let f = InFlight::default();
-        assert!(t.expire(&f, t0 + Duration::from_millis(999)).is_empty());
-        assert_eq!(t.expire(&f, t0 + IDLE + Duration::from_secs(1)).len(), 64);
+        // No progress for IDLE: all close but A's, whose queries are
+        // upstream (and which set no deadline of the loop).
+        assert!(t.expire(&f, ms(999)).is_empty());
+        assert_eq!(t.next_deadline(&f), Some(ms(0) + IDLE));
+        let gone = t.expire(&f, t0 + IDLE + Duration::from_secs(1));
+        assert_eq!(gone.len(), MAX_CLIENTS - MAX_PER_IP);
+        assert_eq!(t.len(), MAX_PER_IP);
+        assert_eq!(t.next_deadline(&f), None);
+        // Their queries done, they go too.
+        for (id, _) in &of_a[1..] {
+            f.forget(Client::Tcp {
+                conn: *id,
+                ip: IpAddr::from(a),
+            });
+        }
+        let late = t0 + IDLE + Duration::from_secs(1);
+        assert_eq!(t.next_deadline(&f), Some(ms(101) + IDLE));
+        assert_eq!(t.expire(&f, late).len(), MAX_PER_IP);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn a_starved_accept_pauses_another_failure_does_not() {
+        use rustix::io::Errno;
+        let err = |e: Errno| std::io::Error::from_raw_os_error(e.raw_os_error());
+        for e in [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM] {
+            assert!(accept_starved(&err(e)), "{e:?}");
+        }
+        for e in [
+            Errno::CONNABORTED,
+            Errno::PROTO,
+            Errno::PERM,
+            Errno::NETDOWN,
+        ] {
+            assert!(!accept_starved(&err(e)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn pipelined_queries_stop_at_the_unsent_bound() {
+        use socket2::SockRef;
+        let mut t = TcpClients::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+        let now = Instant::now();
+        let (mut s, _) = pair(&mut t, now);
+        let id = *t.conns.keys().next().unwrap();
+        SockRef::from(&t.conns[&id].stream)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        // 400 minimal queries in a row, answered 1000 bytes each (400 KB,
+        // more than the kernel's buffers and MAX_UNSENT), which the client
+        // does not read yet.
+        const N: usize = 400;
+        let mut flood = Vec::new();
+        for _ in 0..N {
+            flood.extend_from_slice(&[0, 1, 0x5a]);
+        }
+        s.write_all(&flood).unwrap();
+        let answer = vec![7u8; 1000];
+        let mut buf = vec![0u8; 65536];
+        let mut answered = 0;
+        let mut serve = |t: &mut TcpClients, answered: &mut usize| {
+            assert_eq!(t.ready(id, &mut buf, now), None);
+            while let Some((_, m)) = t.message(id) {
+                assert_eq!(m, [0x5a]);
+                assert_eq!(t.reply(id, &answer, now), None);
+                *answered += 1;
+                let unsent = t.conns[&id].unsent();
+                assert!(unsent <= MAX_UNSENT + 1002, "{unsent} bytes unsent");
+            }
+        };
+        for _ in 0..100 {
+            serve(&mut t, &mut answered);
+        }
+        assert!(answered < N, "every query answered, into the buffer");
+        assert!(t.conns[&id].has_message(), "the rest were not kept");
+        assert!(t.backlog().is_empty());
+        // The client reads: the rest are answered.
+        let reader = std::thread::spawn(move || {
+            let mut got = vec![0u8; N * 1002];
+            s.read_exact(&mut got).unwrap();
+            got
+        });
+        while answered < N || t.conns[&id].unsent() > 0 {
+            serve(&mut t, &mut answered);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let got = reader.join().unwrap();
+        assert!(got
+            .chunks(1002)
+            .all(|a| a[..2] == [3, 0xe8] && a[2..] == answer[..]));
     }
 
     #[test]

@@ -137,7 +137,7 @@ fn watch(pid: i32) -> Result<Option<OwnedFd>, HelperError> {
 /// Raises the soft limit of open files to the hard one (best effort): each
 /// network's DNS server may hold some 330 descriptors (a socket per
 /// forwarded query, 256, and 64 TCP clients, [`super::dns`]); where they
-/// run out, queries get SERVFAIL and connections are refused, no more.
+/// run out, queries get SERVFAIL and the TCP listener rests, no more.
 fn raise_nofile() {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut l = getrlimit(Resource::Nofile);
