@@ -287,3 +287,63 @@ fn lifecycle_foreground_sigcont_keeps_a_paused_container_paused() {
         assert_eq!(exit, Some(143), "stdout {lines:?}");
     });
 }
+
+/// How many signals are queued for `pid`'s user (in its user namespace),
+/// from the first number of /proc/PID/status's `SigQ:`.
+fn queued(pid: i64) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigQ:"))
+        .and_then(|q| q.trim().split('/').next()?.parse().ok())
+        .expect("SigQ in /proc/PID/status")
+}
+
+/// One real-time signal sent to the process group of a foreground `run`
+/// (as `kill -- -PGID`, `timeout` or systemd do) reaches the container
+/// once, in subuid mode too, where rless is two processes in that group
+/// (the waiting parent and the monitor) that each pass on what they get.
+/// The container is paused, so what is passed on queues at its stopped
+/// init: one 37, then a marker 40 sent to rless alone (lower numbers go
+/// first, so once it is there every 37 is) — two signals queued more, not
+/// three. Unpaused, the command's trap runs.
+#[test]
+fn lifecycle_group_signal_reaches_the_command_once() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_group_signal_once", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let script = "trap 'echo got-37' 37; trap : 40; echo ready; while true; do sleep 0.1; done";
+        let mut cmd = ctx.rless_cmd(&["run", "--name", "grp", IMG, "sh", "-c", script]);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut bg = Background::spawn_cmd(cmd);
+        bg.wait_line("ready", Duration::from_secs(60));
+        ctx.ok(&["pause", "grp"]);
+        let init = state_of(&inspect(ctx, "grp"))["Pid"]
+            .as_i64()
+            .expect("the init's pid");
+        assert_eq!(proc_state(init), 'T', "pause stops the init");
+        let before = queued(init);
+        // SAFETY: kill takes plain integers.
+        let group = unsafe { nix::libc::kill(-bg.pid(), 37) };
+        assert_eq!(group, 0, "kill the group");
+        // SAFETY: as above.
+        assert_eq!(unsafe { nix::libc::kill(bg.pid(), 40) }, 0, "kill rless");
+        let arrived = eventually(Duration::from_secs(30), || pending(init, 40));
+        assert!(arrived, "signal 40 must reach the init");
+        assert!(pending(init, 37), "signal 37 must reach the init");
+        assert_eq!(
+            queued(init) - before,
+            2,
+            "{} mode: the group's signal 37 must be queued at the init once (with 40)",
+            ctx.user.mode.as_str()
+        );
+        ctx.ok(&["unpause", "grp"]);
+        bg.wait_line("got-37", Duration::from_secs(30));
+        bg.signal(rustix::process::Signal::TERM);
+        let (exit, lines) = bg.finish(Duration::from_secs(30));
+        assert_eq!(exit, Some(143), "stdout {lines:?}");
+    });
+}

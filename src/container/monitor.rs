@@ -296,7 +296,7 @@ fn pump(
         }
         if signalled {
             while let Ok(Some(info)) = sfd.read_signal() {
-                match runtime::sigproxy::take(init, info.ssi_signo as i32) {
+                match runtime::sigproxy::take(init, (&info).into()) {
                     runtime::sigproxy::Taken::Child => {
                         if exit.is_none() {
                             exit = runtime::exit_code(init);
@@ -314,7 +314,8 @@ fn pump(
                         }
                     }
                     runtime::sigproxy::Taken::Resize
-                    | runtime::sigproxy::Taken::PassedOn { .. } => {}
+                    | runtime::sigproxy::Taken::PassedOn { .. }
+                    | runtime::sigproxy::Taken::Duplicate => {}
                 }
             }
         }

@@ -116,6 +116,10 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<
                 let _ = rustix::process::set_parent_process_death_signal(Some(
                     rustix::process::Signal::KILL,
                 ));
+                // The parent passes on the signals a process sends; the
+                // copy of a group's signal that comes here straight is
+                // dropped (see sigproxy).
+                super::sigproxy::relayed_by_parent();
             }
             let unshared = unshare_user();
             let mut ready_w = ready_w;
@@ -200,22 +204,23 @@ fn wait_and_forward(child: nix::unistd::Pid) -> i32 {
             Ok(None) => {}
             Err(_) => return 125,
         }
-        let Some(Ok(Some(info))) = sfd.as_ref().map(|s| s.read_signal()) else {
-            // No signalfd: plain sigwait, and terminal signals are left to
-            // the child, which gets them from the terminal itself.
-            match super::sys::wait_signal(&set) {
-                Ok(nix::libc::SIGINT | nix::libc::SIGQUIT) | Err(_) => {}
-                Ok(signo) => {
-                    super::sigproxy::take(child, signo);
-                }
-            }
-            continue;
+        let got = match sfd.as_ref() {
+            Some(s) => match s.read_signal() {
+                Ok(Some(info)) => super::sigproxy::Got::from(&info),
+                _ => continue,
+            },
+            // No signalfd: sigwaitinfo tells the same.
+            None => match super::sys::wait_signal_info(&set) {
+                Ok(got) => got,
+                Err(_) => continue,
+            },
         };
         // SI_KERNEL marks a signal the terminal driver sent to the whole
         // foreground group, the child included; pass on only what a process
-        // sent to us alone (kill, timeout, a supervisor).
-        if info.ssi_code != nix::libc::SI_KERNEL {
-            super::sigproxy::take(child, info.ssi_signo as i32);
+        // sent (to us alone, or to the group: the child then drops its own
+        // copy, see sigproxy).
+        if got.code != nix::libc::SI_KERNEL {
+            super::sigproxy::take(child, got);
         }
     }
 }

@@ -75,7 +75,7 @@ pub fn relay(
         }
         if signalled {
             while let Ok(Some(info)) = sfd.read_signal() {
-                match super::sigproxy::take(init, info.ssi_signo as i32) {
+                match super::sigproxy::take(init, (&info).into()) {
                     super::sigproxy::Taken::Child => {
                         if exit.is_none() {
                             exit = super::exit_code(init);
@@ -84,7 +84,7 @@ pub fn relay(
                             }
                         }
                     }
-                    super::sigproxy::Taken::Resize => {}
+                    super::sigproxy::Taken::Resize | super::sigproxy::Taken::Duplicate => {}
                     super::sigproxy::Taken::PassedOn { ending } => ended |= ending,
                 }
             }

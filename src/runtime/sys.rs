@@ -449,6 +449,27 @@ pub fn init_signals() -> nix::sys::signal::SigSet {
     unsafe { nix::sys::signal::SigSet::from_sigset_t_unchecked(set) }
 }
 
+/// Waits for one of `set` (blocked by the caller) and returns it, with
+/// how and by whom it was sent (sigwaitinfo, real-time signals included).
+pub fn wait_signal_info(set: &nix::sys::signal::SigSet) -> io::Result<super::sigproxy::Got> {
+    // SAFETY: siginfo_t is plain data, for which zeroes are valid.
+    let mut info: nix::libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the set is borrowed and `info` is a local the call writes.
+    let r = unsafe { nix::libc::sigwaitinfo(set.as_ref(), &mut info) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: si_pid reads the sender's field, which the kernel fills for
+    // every signal a process sends (and leaves 0 in the zeroed union
+    // otherwise).
+    let pid = unsafe { info.si_pid() };
+    Ok(super::sigproxy::Got {
+        signo: r,
+        code: info.si_code,
+        pid,
+    })
+}
+
 /// Waits for one of `set` (blocked by the caller) and returns its number,
 /// real-time signals included (nix's `SigSet::wait` cannot return those).
 pub fn wait_signal(set: &nix::sys::signal::SigSet) -> io::Result<i32> {

@@ -165,7 +165,7 @@ impl Terminal {
             }
             if sig_ready {
                 while let Ok(Some(info)) = sfd.read_signal() {
-                    match super::sigproxy::take(init, info.ssi_signo as i32) {
+                    match super::sigproxy::take(init, (&info).into()) {
                         super::sigproxy::Taken::Resize => {
                             if let (Ok(ws), Some(m)) =
                                 (super::sys::window_size(stdin.as_fd()), &master)
@@ -182,7 +182,8 @@ impl Terminal {
                             }
                             on_child();
                         }
-                        super::sigproxy::Taken::PassedOn { .. } => {}
+                        super::sigproxy::Taken::PassedOn { .. }
+                        | super::sigproxy::Taken::Duplicate => {}
                     }
                 }
             }
