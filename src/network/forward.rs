@@ -253,10 +253,12 @@ impl InFlight {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn query(id: u16, name: &str) -> (Vec<u8>, usize) {
+    /// A query for the A record of `name` with id `id`, and where its
+    /// question ends (also used by `upstream`'s tests).
+    pub(in crate::network) fn query(id: u16, name: &str) -> (Vec<u8>, usize) {
         let mut q = id.to_be_bytes().to_vec();
         q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
         for l in name.split('.') {

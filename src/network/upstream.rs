@@ -269,21 +269,10 @@ impl TcpLink {
 
 #[cfg(test)]
 mod tests {
+    use super::super::forward::tests::query;
     use super::*;
     use std::net::TcpListener;
     use std::time::Duration;
-
-    fn query(id: u16, name: &str) -> (Vec<u8>, usize) {
-        let mut q = id.to_be_bytes().to_vec();
-        q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        for l in name.split('.') {
-            q.push(l.len() as u8);
-            q.extend_from_slice(l.as_bytes());
-        }
-        q.extend_from_slice(&[0, 0, 1, 0, 1]);
-        let end = q.len();
-        (q, end)
-    }
 
     fn udp(s: &UdpSocket) -> Client {
         Client::Udp(s.local_addr().unwrap())
