@@ -576,7 +576,13 @@ fn lifecycle_inspect_ps_filters() {
             json_ids(&ps_json(ctx, &["--filter", "status=exited"])),
             BTreeSet::from([other.clone(), web2.clone()])
         );
-        for bad in ["bogus=1", "noequals", "before=no-such-container"] {
+        for bad in [
+            "bogus=1",
+            "noequals",
+            "before=no-such-container",
+            "status=bogus",
+            "exited=three",
+        ] {
             ctx.rless(&["ps", "--filter", bad]).assert_rless_error();
         }
 

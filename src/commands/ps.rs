@@ -195,6 +195,39 @@ fn matches(
     })
 }
 
+/// The states `status=` takes (docker's).
+const STATUSES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+/// Refuses a filter value no container could match for its form, as
+/// docker does, whether or not there are containers to try it on.
+fn check_filter(k: &str, v: &str) -> Result<()> {
+    match k {
+        "status" if !STATUSES.contains(&v) => {
+            bail!(
+                "invalid filter status={v:?}: use one of {}",
+                STATUSES.join(", ")
+            )
+        }
+        "exited" if v.parse::<i32>().is_err() => {
+            bail!("invalid filter exited={v:?}: an exit code is a number")
+        }
+        "id" | "name" | "status" | "ancestor" | "label" | "exited" | "before" | "since"
+        | "volume" | "network" | "publish" => Ok(()),
+        other => bail!(
+            "unknown filter {other:?}: use id, name, status, ancestor, label, exited, before, \
+             since, volume, network or publish"
+        ),
+    }
+}
+
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let filters: Vec<(String, String)> = a
         .filter
@@ -205,6 +238,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("bad filter {f:?}: use KEY=VALUE"))
         })
         .collect::<Result<_>>()?;
+    for (k, v) in &filters {
+        check_filter(k, v)?;
+    }
     let store = ctx.store(LockMode::Shared)?;
     let all = container::list(&store);
     let created = |q: &str| -> Result<(i64, u32)> {
