@@ -529,3 +529,38 @@ fn run_rootfs_dir() {
         assert_no_containers(ctx, "--rootfs --rm");
     });
 }
+
+/// `--device`: a host device node bound in (at its own path or another);
+/// permissions short of `rw` get a warning (rootless cannot enforce them);
+/// a path that is not a device is refused with one line and nothing made.
+#[test]
+fn run_device() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_device", |ctx| {
+        assert!(setup_image(ctx));
+        let out = sh(
+            ctx,
+            &["--device", "/dev/fuse", "--device", "/dev/null:/dev/mynull"],
+            "ls -l /dev/fuse /dev/mynull | cut -c1; echo x > /dev/mynull && echo written",
+        );
+        assert_eq!(
+            out, "c\nc\nwritten\n",
+            "char devices, at their path or another"
+        );
+        let out = run_ok(ctx, &["--rm", "--device", "/dev/null:r", IMG, "true"]);
+        assert!(
+            out.stderr.contains("warning: --device /dev/null:r"),
+            "{out}"
+        );
+        for bad in [
+            "/etc/passwd",
+            "/no/such/device",
+            "dev/null",
+            "/dev/null:/x:q",
+        ] {
+            expect_run_error(ctx, &["--rm", "--device", bad, IMG, "true"]);
+        }
+    });
+}

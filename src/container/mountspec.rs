@@ -1,7 +1,7 @@
-//! Parsing `-v`, `--mount` and `--tmpfs` with docker's syntax and docker's
-//! checks, into mount plan steps or volume requests (looked up or created
-//! later by [`super::volume`]). Pure functions: no file is touched except
-//! to ask whether a host path exists.
+//! Parsing `-v`, `--mount`, `--tmpfs` and `--device` with docker's syntax
+//! and docker's checks, into mount plan steps or volume requests (looked up
+//! or created later by [`super::volume`]). Pure functions: no file is
+//! touched except to ask whether a host path exists and what it is.
 
 use crate::runtime::plan::MountOp;
 use std::path::{Component, Path, PathBuf};
@@ -26,6 +26,8 @@ pub enum SpecError {
     RootTarget(String),
     #[error("duplicate mount point: {}", .0.display())]
     Duplicate(PathBuf),
+    #[error("invalid device {spec:?}: {why}")]
+    Device { spec: String, why: String },
 }
 
 /// A volume to look up (or create) when the container is made.
@@ -270,6 +272,48 @@ pub fn parse_mount(spec: &str) -> Result<Requested, SpecError> {
 /// say `exec` (the token stays in the options, which the mount turns into
 /// its flag); it is always `nosuid,nodev` (a user namespace's tmpfs holds
 /// no devices, and setuid files gain nothing).
+/// `--device SRC[:DST][:PERMS]` (docker's): the host's device node (or a
+/// directory of them, such as /dev/dri) bound in at DST (default: SRC). A
+/// symlink as SRC (/dev/disk/by-id/…) binds the node it names. PERMS is
+/// docker's device-cgroup `rwm`, which rootless rless cannot enforce (no
+/// device cgroup, and a read-only mount does not stop writes to a device
+/// node): the second value says whether PERMS asked for less than `rw`,
+/// for `run` to warn that the host's file permissions decide instead.
+pub fn parse_device(spec: &str) -> Result<(MountOp, bool), SpecError> {
+    let err = |why: &str| SpecError::Device {
+        spec: spec.to_string(),
+        why: why.to_string(),
+    };
+    let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, perms) = match parts[..] {
+        [src] => (src, src, "rwm"),
+        [src, p] if is_perms(p) => (src, src, p),
+        [src, dst] => (src, dst, "rwm"),
+        [src, dst, p] if is_perms(p) => (src, dst, p),
+        _ => return Err(err("expected /dev/host[:/dev/container][:rwm]")),
+    };
+    if !src.starts_with('/') {
+        return Err(err("the host device must be an absolute path"));
+    }
+    let source = std::fs::canonicalize(src).map_err(|e| err(&format!("{src}: {e}")))?;
+    let meta = std::fs::metadata(&source).map_err(|e| err(&format!("{src}: {e}")))?;
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if !(t.is_char_device() || t.is_block_device() || t.is_dir()) {
+            return Err(err(&format!("{src} is not a device")));
+        }
+    }
+    let target = absolute_target(dst)?;
+    let bind = MountOp::Bind {
+        source,
+        target,
+        readonly: false,
+    };
+    Ok((bind, !(perms.contains('r') && perms.contains('w'))))
+}
+
 pub fn parse_tmpfs(spec: &str) -> Result<MountOp, SpecError> {
     let (dst, opts) = spec.split_once(':').unwrap_or((spec, ""));
     if dst.is_empty() {
@@ -308,6 +352,41 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountOp, SpecError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn devices() {
+        let bind = |source: &str, target: &str, readonly| MountOp::Bind {
+            source: source.into(),
+            target: target.into(),
+            readonly,
+        };
+        assert_eq!(
+            parse_device("/dev/null"),
+            Ok((bind("/dev/null", "/dev/null", false), false))
+        );
+        assert_eq!(
+            parse_device("/dev/null:r"),
+            Ok((bind("/dev/null", "/dev/null", false), true))
+        );
+        assert_eq!(
+            parse_device("/dev/null:/dev/mine:rw"),
+            Ok((bind("/dev/null", "/dev/mine", false), false))
+        );
+        assert_eq!(
+            parse_device("/dev/null:/dev/mine"),
+            Ok((bind("/dev/null", "/dev/mine", false), false))
+        );
+        for bad in [
+            "dev/null",
+            "/no/such/device",
+            "/etc/passwd",
+            "/dev/null:rel",
+            "a:b:c:d",
+            "/dev/null:/x:q",
+        ] {
+            assert!(parse_device(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn vol(name: Option<&str>, target: &str, readonly: bool, copy: bool) -> Requested {

@@ -85,6 +85,10 @@ pub struct Args {
     /// With --read-only: the tmpfs on /tmp, /var/tmp and /run (true, as podman), or none.
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     read_only_tmpfs: bool,
+    /// A host device (or a directory of them) in the container:
+    /// /dev/host[:/dev/container][:rwm] (rwm is not enforced rootless).
+    #[arg(long)]
+    device: Vec<String>,
     /// Accepted for docker compatibility: every rless container has an init
     /// (pid 1) that reaps zombies and passes signals on.
     #[arg(long)]
@@ -309,6 +313,15 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     }
     for t in &a.tmpfs {
         requested.push(Requested::Mount(mountspec::parse_tmpfs(t)?));
+    }
+    for d in &a.device {
+        let (bind, limited) = mountspec::parse_device(d)?;
+        if limited {
+            eprintln!(
+                "rless: warning: --device {d}: rootless, the device's own file permissions decide its access (no device cgroup)"
+            );
+        }
+        requested.push(Requested::Mount(bind));
     }
     mountspec::check_duplicates(&requested)?;
     let mut user_env = Vec::new();
