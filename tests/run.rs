@@ -403,6 +403,49 @@ fn run_keep_id_knows_the_caller() {
     });
 }
 
+/// keep-id's /etc/passwd keeps the image's own lines byte for byte (a
+/// Latin-1 GECOS is no UTF-8, and was turned into U+FFFD), and a working
+/// directory that cannot stand in a passwd line (a `:`) does not break the
+/// caller's entry (HOME is then `/`).
+#[test]
+fn run_keep_id_keeps_the_image_lines_as_they_are() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_keep_id_keeps_the_image_lines_as_they_are", |ctx| {
+        let dir = ctx.work.join("latin");
+        make_rootfs(ctx, &dir);
+        let mut passwd = fs::read(dir.join("etc/passwd")).unwrap();
+        passwd.extend_from_slice(b"jose:x:4242:4242:Jos\xe9:/home/alice:/bin/sh\n");
+        fs::write(dir.join("etc/passwd"), passwd).unwrap();
+        ctx.ok(&["import", dir.to_str().unwrap(), "latin"]);
+        let script = "grep -c \"Jos$(printf '\\351'):\" /etc/passwd; whoami";
+        let out = run_ok(
+            ctx,
+            &["--rm", "--userns=keep-id", "latin", "sh", "-c", script],
+        );
+        assert_eq!(
+            out.stdout,
+            format!("1\n{}\n", ctx.user.name),
+            "the image's line unchanged, and the caller's"
+        );
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--userns=keep-id",
+                "-w",
+                "/a:b",
+                "latin",
+                "sh",
+                "-c",
+                "whoami; echo \"$HOME\"",
+            ],
+        );
+        assert_eq!(out.stdout, format!("{}\n/\n", ctx.user.name));
+    });
+}
+
 #[test]
 fn run_users() {
     if !have_busybox() {

@@ -5,7 +5,7 @@
 //! `getpwuid` and everything built on them fail, and HOME is `/`. As
 //! podman does, the container gets the image's `/etc/passwd` with a line
 //! for the caller (`NAME:*:UID:GID::HOME:/bin/sh`, HOME being the
-//! working directory) and the image's `/etc/group` with one for the
+//! working directory, or `/` where that holds a `:` or a newline) and the image's `/etc/group` with one for the
 //! caller's group, where the image has none for those ids. They are
 //! written beside `hosts` in the container's directory when it is made and
 //! bound over the image's files like the other generated `/etc` files, so
@@ -13,7 +13,9 @@
 //!
 //! The image's files are read through [`rless::image::union`], which
 //! follows nothing: an image whose `/etc/passwd` is a symlink (or is not a
-//! plain file) keeps it, with a warning. The files are read up to 1 MiB.
+//! plain file) keeps it, with a warning. The files are read up to 1 MiB,
+//! and kept as bytes: lines in an encoding other than UTF-8 stay as they
+//! are.
 
 use anyhow::{Context, Result};
 use rless::image::union::Union;
@@ -31,6 +33,12 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
     let image = Union { layers };
     let name = valid_name(rless::userns::user_name(uid)).unwrap_or_else(|| uid.to_string());
     let group = valid_name(host_group_name(gid)).unwrap_or_else(|| name.clone());
+    // A working directory that cannot stand in a passwd field: HOME is /.
+    let home = if home.contains([':', '\n', '\r']) {
+        "/"
+    } else {
+        home
+    };
     let wanted = [
         (
             "passwd",
@@ -48,15 +56,16 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
                 continue;
             }
         };
-        let content = String::from_utf8_lossy(&content).into_owned();
+        // Bytes, as they are: a line in another encoding (a Latin-1
+        // GECOS) stays as the image has it.
         if has_id(&content, id) {
             continue;
         }
         let mut content = content;
-        if !content.is_empty() && !content.ends_with('\n') {
-            content.push('\n');
+        if !content.is_empty() && !content.ends_with(b"\n") {
+            content.push(b'\n');
         }
-        content.push_str(&line);
+        content.extend_from_slice(line.as_bytes());
         let p = dir.join(file);
         std::fs::write(&p, content).with_context(|| format!("cannot write {}", p.display()))?;
         out.push((p, PathBuf::from("/etc").join(file)));
@@ -65,10 +74,13 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
 }
 
 /// Whether a passwd or group file has a line for `id` (its third field).
-fn has_id(content: &str, id: u32) -> bool {
-    content
-        .lines()
-        .any(|l| l.split(':').nth(2).is_some_and(|f| f.parse() == Ok(id)))
+fn has_id(content: &[u8], id: u32) -> bool {
+    content.split(|&b| b == b'\n').any(|l| {
+        l.split(|&b| b == b':')
+            .nth(2)
+            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+            == Some(id)
+    })
 }
 
 /// The name of group `gid` in the host's /etc/group.
@@ -92,10 +104,10 @@ mod tests {
 
     #[test]
     fn ids_and_names() {
-        let passwd =
-            "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbroken\n";
+        let passwd: &[u8] =
+            b"root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:Al\xe9:/home/alice:/bin/sh\nbroken\n";
         assert!(has_id(passwd, 0) && has_id(passwd, 1000));
-        assert!(!has_id(passwd, 1001) && !has_id("", 0));
+        assert!(!has_id(passwd, 1001) && !has_id(b"", 0) && !has_id(passwd, 100));
         assert_eq!(valid_name(Some("bob".into())).as_deref(), Some("bob"));
         for bad in ["", "a:b", "a\nb", "+nis"] {
             assert_eq!(valid_name(Some(bad.into())), None, "{bad:?}");
