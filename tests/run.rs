@@ -443,6 +443,28 @@ fn run_keep_id_keeps_the_image_lines_as_they_are() {
             ],
         );
         assert_eq!(out.stdout, format!("{}\n/\n", ctx.user.name));
+        // A passwd past the 1 MiB read is left whole, not cut short.
+        let mut passwd = fs::read(dir.join("etc/passwd")).unwrap();
+        for i in 0..40_000 {
+            passwd.extend_from_slice(format!("u{i}:x:{}:100::/:/bin/sh\n", 10_000 + i).as_bytes());
+        }
+        passwd.extend_from_slice(b"last:x:9999:100::/:/bin/sh\n");
+        assert!(passwd.len() > 1 << 20);
+        fs::write(dir.join("etc/passwd"), passwd).unwrap();
+        ctx.ok(&["import", dir.to_str().unwrap(), "big"]);
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--userns=keep-id",
+                "big",
+                "grep",
+                "-c",
+                "^last:",
+                "/etc/passwd",
+            ],
+        );
+        assert_eq!(out.stdout, "1\n", "the image's whole file");
     });
 }
 

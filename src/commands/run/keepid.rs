@@ -13,15 +13,16 @@
 //!
 //! The image's files are read through [`rless::image::union`], which
 //! follows nothing: an image whose `/etc/passwd` is a symlink (or is not a
-//! plain file) keeps it, with a warning. The files are read up to 1 MiB,
-//! and kept as bytes: lines in an encoding other than UTF-8 stay as they
+//! plain file), or whose file is larger than 1 MiB, keeps it, with a
+//! warning. The files are kept as bytes: lines in an encoding other than UTF-8 stay as they
 //! are.
 
 use anyhow::{Context, Result};
 use rless::image::union::Union;
 use std::path::{Path, PathBuf};
 
-/// The most of an image's passwd or group file read.
+/// The largest image passwd or group file that gains a line (a larger
+/// one is left as it is).
 const LIMIT: u64 = 1 << 20;
 
 /// Writes the passwd and group files the caller needs into `dir` where
@@ -49,7 +50,13 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
     ];
     let mut out = Vec::new();
     for (file, id, line) in wanted {
-        let content = match image.read_file(&Path::new("etc").join(file), LIMIT) {
+        // One byte past the limit tells a larger file, which is left as
+        // it is rather than cut short.
+        let content = match image.read_file(&Path::new("etc").join(file), LIMIT + 1) {
+            Ok(c) if c.as_ref().is_some_and(|c| c.len() as u64 > LIMIT) => {
+                eprintln!("rless: warning: --userns keep-id: the image's /etc/{file} is left as it is (larger than {LIMIT} bytes)");
+                continue;
+            }
             Ok(c) => c.unwrap_or_default(),
             Err(e) => {
                 eprintln!("rless: warning: --userns keep-id: the image's /etc/{file} is left as it is ({e})");
