@@ -243,3 +243,47 @@ fn lifecycle_rm_force_of_a_running_auto_remove_container() {
         }
     });
 }
+
+/// A `--rm` container whose monitor was killed is removed with its
+/// anonymous volumes, as its monitor would have removed them, also when
+/// the command that finds it (`ps`) runs outside the user namespace.
+#[test]
+fn lifecycle_killed_monitor_leaves_no_anonymous_volume() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "lifecycle_killed_monitor_leaves_no_anonymous_volume",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            run_sh(
+                ctx,
+                &["--rm", "--name", "av", "-v", "/data"],
+                &format!("echo x > /data/f; chown 1000 /data/f; echo ready; {FOREVER}"),
+            );
+            wait_log(ctx, "av", "ready");
+            assert_eq!(ctx.ok(&["volume", "ls", "-q"]).stdout.lines().count(), 1);
+            let st = inspect(ctx, "av");
+            kill_monitor(state_of(&st)["MonitorPid"].as_i64().unwrap());
+            assert!(
+                eventually(Duration::from_secs(10), || !names(ctx)
+                    .lines()
+                    .any(|l| l == "av")),
+                "ps -a: {}",
+                names(ctx)
+            );
+            let vols = ctx.ok(&["volume", "ls", "-q"]).stdout;
+            assert_eq!(
+                vols, "",
+                "the anonymous volume of a --rm container is removed"
+            );
+            // The next exclusive holder of the store sweeps what is left.
+            ctx.ok(&["image", "prune", "-f"]);
+            let left: Vec<_> = fs::read_dir(ctx.root.join("volumes"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(left.is_empty(), "volumes/ keeps {left:?}");
+        },
+    );
+}

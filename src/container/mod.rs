@@ -311,11 +311,11 @@ fn abandoned(dir: &Path) -> bool {
 /// Removes container `c` if its `--rm` was never carried out
 /// ([`abandoned`]), as a daemon would have when it exited. Under the
 /// container's lock (skipped, not waited for, while another command holds
-/// it). The directory is renamed away at once, so the name is free; its
-/// tree (and anonymous volumes) are deleted only where files of
+/// it). The directory (and its anonymous volumes) are renamed away at
+/// once, so the name is free; their trees are deleted only where files of
 /// subordinate ids can be (outside the user namespace they cannot): else
-/// the renamed tree is debris that the next exclusive holder of the store
-/// lock deletes. Returns whether the container is gone.
+/// the renamed trees are debris that the next exclusive holder of the
+/// store lock deletes. Returns whether the container is gone.
 fn reap_abandoned(store: &Store, c: &ContainerConfig) -> bool {
     let dir = containers_dir(store).join(c.id.as_str());
     if !abandoned(&dir) {
@@ -335,7 +335,16 @@ fn reap_abandoned(store: &Store, c: &ContainerConfig) -> bool {
     let r = if able {
         remove(&dir, true)
     } else {
-        rename_away(&dir).map(drop)
+        // Its anonymous volumes go too, as its monitor would have removed
+        // them: each is renamed away before its files are deleted, so what
+        // this process cannot delete is volume debris for the sweep.
+        rename_away(&dir).map(|moved| {
+            if moved.is_some() {
+                for e in volume::remove_anonymous(store.root(), c) {
+                    tracing::debug!("anonymous volume of {} left as debris: {e}", c.id);
+                }
+            }
+        })
     };
     match r {
         Ok(()) => {
