@@ -357,3 +357,52 @@ fn lifecycle_group_signal_reaches_the_command_once() {
         assert_eq!(exit, Some(143), "stdout {lines:?}");
     });
 }
+
+/// The caller's `ulimit -f` does not kill the monitor of a detached
+/// container once its log grows past it (SIGXFSZ, which rless no longer
+/// passes on, took its default action on the monitor: the container was
+/// killed, exit 137, "the monitor process is gone"); the log writes fail
+/// and the container runs to its own end.
+#[test]
+fn lifecycle_file_size_limit_does_not_kill_the_monitor() {
+    use std::os::unix::process::CommandExt;
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "lifecycle_file_size_limit_does_not_kill_the_monitor",
+        |ctx| {
+            setup_image(ctx);
+            let mut cmd = ctx.rless_cmd(&[
+                "run",
+                "-d",
+                "--name",
+                "big",
+                IMG,
+                "sh",
+                "-c",
+                "yes | head -c 300000; echo written >&2; exit 3",
+            ]);
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs
+            // between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let lim = 200_000;
+                    rustix::process::setrlimit(
+                        rustix::process::Resource::Fsize,
+                        rustix::process::Rlimit {
+                            current: Some(lim),
+                            maximum: Some(lim),
+                        },
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+            let out = common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert!(out.success(), "{out}");
+            let code = ctx.ok(&["wait", "big"]).stdout;
+            assert_eq!(code.trim(), "3", "the command's own end, not the monitor's");
+            ctx.ok(&["rm", "big"]);
+        },
+    );
+}

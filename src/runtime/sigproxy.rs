@@ -36,7 +36,8 @@
 //! - SIGXFSZ and SIGXCPU: the kernel's answer to rless's own writes past
 //!   `ulimit -f` (relaying the command's output to a file) and its own CPU
 //!   time past `ulimit -t`; the command did not cause them (its own go to
-//!   it), so they take their default action on rless, as on any program;
+//!   it), so they take their default action on rless, as on any program
+//!   (a detached monitor ignores them: see `commands/run/monitor.rs`);
 //! - SIGTSTP, SIGTTIN, SIGTTOU and SIGCONT: job control, so Ctrl-Z stops
 //!   rless and gives the shell back while the container runs on, and `fg`
 //!   resumes the wait (docker passes SIGTSTP on, which stops the command and

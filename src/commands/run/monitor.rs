@@ -222,13 +222,19 @@ pub fn detach(
             // SAFETY: the monitor is single-threaded here (just forked).
             // A `run -d` killed before it reads the answer must not take
             // the monitor with it by SIGPIPE (rless restores the default
-            // action at start); the init resets every disposition before
-            // its exec, so the container's process does not inherit this.
+            // action at start); nor must the caller's `ulimit -f` (or
+            // `-t`) once the container's log grows past it (or the
+            // monitor's CPU time): its writes fail instead. The init
+            // resets every disposition before its exec, so the
+            // container's process does not inherit this.
             unsafe {
-                let _ = nix::sys::signal::signal(
+                for sig in [
                     nix::sys::signal::Signal::SIGPIPE,
-                    nix::sys::signal::SigHandler::SigIgn,
-                );
+                    nix::sys::signal::Signal::SIGXFSZ,
+                    nix::sys::signal::Signal::SIGXCPU,
+                ] {
+                    let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn);
+                }
             }
             // With -i, as docker's `run -di`: an input that stays open
             // (a pipe whose write end the monitor holds while it lives),
