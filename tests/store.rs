@@ -541,5 +541,16 @@ fn load_and_import_compressed_archives() {
             );
             assert!(out.stderr.contains("not a tar archive"), "{out}");
         }
+
+        // A plain tar whose first name starts with bzip2's "BZh" is a tar
+        // (it was taken for bzip2: "bzip2: invalid data").
+        let named = LayerBuilder::new()
+            .file("BZh1-notes.txt", b"notes\n", 0o644)
+            .finish();
+        assert!(named.starts_with(b"BZh1"));
+        let f = ctx.write_file("bzh.tar", &named);
+        ctx.ok(&["import", f.to_str().unwrap(), "bzh"]);
+        let out = ctx.rless_stdin(&["import", "-", "bzh2"], &named);
+        assert!(out.success(), "import - of a tar named BZh…: {out}");
     });
 }

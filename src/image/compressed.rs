@@ -23,15 +23,18 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format whose magic number `magic` starts with; anything else is
+    /// The format whose magic number `magic` (at least [`SNIFF_LEN`]
+    /// bytes, where the stream has them) starts with; anything else is
     /// taken for a plain tar.
     pub fn sniff(magic: &[u8]) -> Format {
-        const MAGIC: [(&[u8], Format); 4] = [
+        const MAGIC: [(&[u8], Format); 3] = [
             (&[0x1f, 0x8b], Format::Gzip),
             (&[0x28, 0xb5, 0x2f, 0xfd], Format::Zstd),
             (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Format::Xz),
-            (b"BZh", Format::Bzip2),
         ];
+        if is_bzip2(magic) {
+            return Format::Bzip2;
+        }
         MAGIC
             .iter()
             .find(|(m, _)| magic.starts_with(m))
@@ -48,6 +51,21 @@ impl Format {
             Format::Bzip2 => "bzip2",
         }
     }
+}
+
+/// The bytes [`Format::sniff`] looks at.
+pub const SNIFF_LEN: usize = 10;
+
+/// Whether `m` starts a bzip2 stream: `BZh`, the block size digit, then
+/// the magic of a first block or of the stream's end. `BZh` alone is
+/// text, which a plain tar starts with when its first name does.
+fn is_bzip2(m: &[u8]) -> bool {
+    const BLOCK: [u8; 6] = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
+    const END: [u8; 6] = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
+    m.len() >= SNIFF_LEN
+        && m.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&m[3])
+        && (m[4..SNIFF_LEN] == BLOCK || m[4..SNIFF_LEN] == END)
 }
 
 /// The decompressed stream of `r` and the format it was in.
@@ -88,6 +106,9 @@ mod tests {
             (xz.finish().unwrap(), Format::Xz),
             (bz.finish().unwrap(), Format::Bzip2),
         ];
+        // Text that starts like bzip2 (a tar's first name) is not.
+        assert_eq!(Format::sniff(b"BZh1-notes.txt\0\0\0"), Format::Plain);
+        assert_eq!(Format::sniff(b"BZh9"), Format::Plain);
         for (packed, format) in cases {
             let (mut d, f) = decoder(&packed[..]).unwrap();
             assert_eq!(f, format);

@@ -129,7 +129,7 @@ pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Memb
             if !meta.is_file() {
                 return spool(Box::new(f), &label, spool_dir);
             }
-            let mut magic = [0u8; 6];
+            let mut magic = [0u8; compressed::SNIFF_LEN];
             let n = f.read(&mut magic).map_err(io_err("read", p))?;
             f.seek(SeekFrom::Start(0)).map_err(io_err("read", p))?;
             if compressed::Format::sniff(&magic[..n]) == compressed::Format::Plain {
