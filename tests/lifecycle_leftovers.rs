@@ -244,6 +244,26 @@ fn lifecycle_rm_force_of_a_running_auto_remove_container() {
     });
 }
 
+/// `rm` takes the names its outer pass saw removed by their monitor only
+/// from that pass: an RLESS_RM_GONE in the caller's environment is no
+/// answer (rm printed the name, exit 0, and left the container).
+#[test]
+fn lifecycle_rm_ignores_an_inherited_gone_list() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_rm_ignores_an_inherited_gone_list", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "kept", IMG, "true"]);
+        let mut cmd = ctx.rless_cmd(&["rm", "kept"]);
+        cmd.env("RLESS_RM_GONE", "kept");
+        let out = common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
+        assert!(out.success(), "{out}");
+        assert_eq!(names(ctx), "", "rm must remove it");
+    });
+}
+
 /// A `--rm` container whose monitor was killed is removed with its
 /// anonymous volumes, as its monitor would have removed them, also when
 /// the command that finds it (`ps`) runs outside the user namespace.

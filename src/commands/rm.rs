@@ -36,9 +36,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // A `--rm` container that -f killed is removed by its own monitor;
     // the pass inside the user namespace, which looks every name up again,
     // is told so (GONE_VAR) instead of reporting it unknown.
-    let gone_before: Vec<String> = std::env::var(GONE_VAR)
-        .map(|v| v.split('\n').map(str::to_string).collect())
-        .unwrap_or_default();
+    // Only the inner pass reads it: one the caller's environment has is
+    // taken out, and never believed.
+    let gone_before: Vec<String> = match rless::userns::in_userns() {
+        true => std::env::var(GONE_VAR)
+            .map(|v| v.split('\n').map(str::to_string).collect())
+            .unwrap_or_default(),
+        false => {
+            std::env::remove_var(GONE_VAR);
+            Vec::new()
+        }
+    };
     let store = ctx.store(LockMode::Shared)?;
     let mut checked = Vec::new();
     let mut gone = Vec::new();
