@@ -365,7 +365,6 @@ fn lifecycle_group_signal_reaches_the_command_once() {
 /// and the container runs to its own end.
 #[test]
 fn lifecycle_file_size_limit_does_not_kill_the_monitor() {
-    use std::os::unix::process::CommandExt;
     if !have_busybox() {
         return;
     }
@@ -383,26 +382,44 @@ fn lifecycle_file_size_limit_does_not_kill_the_monitor() {
                 "-c",
                 "yes | head -c 300000; echo written >&2; exit 3",
             ]);
-            // SAFETY: setrlimit is async-signal-safe; nothing else runs
-            // between fork and exec.
-            unsafe {
-                cmd.pre_exec(|| {
-                    let lim = 200_000;
-                    rustix::process::setrlimit(
-                        rustix::process::Resource::Fsize,
-                        rustix::process::Rlimit {
-                            current: Some(lim),
-                            maximum: Some(lim),
-                        },
-                    )
-                    .map_err(std::io::Error::from)
-                });
-            }
+            limit_file_size(&mut cmd, 200_000);
             let out = common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
             assert!(out.success(), "{out}");
             let code = ctx.ok(&["wait", "big"]).stdout;
             assert_eq!(code.trim(), "3", "the command's own end, not the monitor's");
             ctx.ok(&["rm", "big"]);
+            // A foreground run too: its output goes to a pipe here, its log
+            // past the limit (it died of SIGXFSZ, 153).
+            let mut cmd = ctx.rless_cmd(&[
+                "run",
+                "--rm",
+                IMG,
+                "sh",
+                "-c",
+                "yes | head -c 300000 >&2; exit 3",
+            ]);
+            limit_file_size(&mut cmd, 200_000);
+            let out = common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert_eq!(out.code, Some(3), "foreground: {}", out.cmdline);
         },
     );
+}
+
+/// Runs `cmd` with RLIMIT_FSIZE at `bytes` (soft and hard).
+fn limit_file_size(cmd: &mut std::process::Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::setrlimit(
+                rustix::process::Resource::Fsize,
+                rustix::process::Rlimit {
+                    current: Some(bytes),
+                    maximum: Some(bytes),
+                },
+            )
+            .map_err(std::io::Error::from)
+        });
+    }
 }

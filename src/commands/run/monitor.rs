@@ -32,6 +32,19 @@ pub fn attach(
     config: &ContainerConfig,
     fresh: Fresh,
 ) -> Result<ExitCode> {
+    // As the detached monitor: the caller's `ulimit -f` (or `-t`) must not
+    // kill this monitor once the container's log grows past it; its writes
+    // fail instead (the log stops there, and output to a file past the
+    // limit ends the relay as a closed reader does). The init resets every
+    // disposition, so the command does not inherit this.
+    for sig in [
+        nix::sys::signal::Signal::SIGXFSZ,
+        nix::sys::signal::Signal::SIGXCPU,
+    ] {
+        // SAFETY: SIG_IGN runs no code of ours; no handler is replaced by
+        // one that could break async-signal safety.
+        let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) };
+    }
     let result = start_foreground(spec, dir, config.restart);
     let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
     let auto_remove = container::removes_on_exit(dir, config.auto_remove);
