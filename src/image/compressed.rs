@@ -9,8 +9,17 @@
 //! `pbzip2` and `xz -T` write), or hands a plain stream on as it is.
 //! Image layers from a registry know only gzip, zstd and plain tar: that
 //! is [`super::layer::Compression`], not this.
+//!
+//! Limits: an xz block whose LZMA2 dictionary would need more than
+//! [`XZ_MEMORY_LIMIT_KIB`] is refused before anything is allocated (a
+//! 156-byte file could ask for 4 GiB and abort rless under `ulimit -v`);
+//! `xz -9` needs 64 MiB. zstd's decoder caps its window at 128 MiB by
+//! default, and bzip2 needs little.
 
 use std::io::{self, BufRead, Read};
+
+/// The most memory an xz block's decoder may need, in KiB (256 MiB).
+pub const XZ_MEMORY_LIMIT_KIB: u32 = 256 * 1024;
 
 /// How a whole archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +84,11 @@ pub fn decoder<'a, R: BufRead + 'a>(mut r: R) -> io::Result<(Box<dyn Read + 'a>,
         Format::Plain => Box::new(r),
         Format::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
         Format::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
-        Format::Xz => Box::new(lzma_rust2::XzReader::new(r, true)),
+        Format::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
+            r,
+            true,
+            XZ_MEMORY_LIMIT_KIB,
+        )),
         Format::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(r)),
     };
     Ok((d, f))
@@ -116,5 +129,32 @@ mod tests {
             d.read_to_end(&mut out).unwrap();
             assert!(out == data, "{} did not round-trip", f.name());
         }
+    }
+
+    /// An xz block asking for a 4 GiB dictionary is refused with an error
+    /// before anything is allocated (it aborted rless under `ulimit -v`).
+    #[test]
+    fn xz_dictionary_bomb_is_refused() {
+        let mut xz =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
+        xz.write_all(b"a small tar would be here").unwrap();
+        let mut bytes = xz.finish().unwrap();
+        let plain = {
+            let (mut d, _) = decoder(&bytes[..]).unwrap();
+            let mut out = Vec::new();
+            d.read_to_end(&mut out).map(|_| out)
+        };
+        assert_eq!(plain.unwrap(), b"a small tar would be here");
+        // The block header follows the 12-byte stream header: its size,
+        // flags, then LZMA2 (0x21) with a 1-byte property, the dictionary
+        // size; its CRC32 closes it.
+        let size = (bytes[12] as usize + 1) * 4;
+        assert_eq!(&bytes[14..16], &[0x21, 0x01], "one LZMA2 filter");
+        bytes[16] = 40; // 4 GiB - 1
+        let mut crc = flate2::Crc::new();
+        crc.update(&bytes[12..12 + size - 4]);
+        bytes[12 + size - 4..12 + size].copy_from_slice(&crc.sum().to_le_bytes());
+        let (mut d, _) = decoder(&bytes[..]).unwrap();
+        assert!(d.read_to_end(&mut Vec::new()).is_err());
     }
 }
