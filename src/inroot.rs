@@ -29,7 +29,8 @@
 //!   however deep the path, and the filesystem's own `..` is never opened
 //!   (a directory moved out of the tree meanwhile leads nowhere);
 //! - a resolution walks at most [`MAX_NAMES`] names (a symlink's target
-//!   counts its names), far above what [`MAX_HOPS`] symlinks of
+//!   counts its names, a refill of the window the names it opens again),
+//!   far above what [`MAX_HOPS`] symlinks of
 //!   `PATH_MAX` bytes can hold, so no input makes it work without end;
 //! - the last name is read with `readlinkat` first where it may be
 //!   followed, then opened with `O_NOFOLLOW`. A symlink planted between the
@@ -274,6 +275,11 @@ impl<'a> Walk<'a> {
         self.held.pop_back();
         if self.depth > 0 && self.held.is_empty() {
             // Past the window: open the path again, keeping its last levels.
+            // Those opens count against the names a resolution may walk.
+            self.walked += self.depth;
+            if self.walked > MAX_NAMES {
+                return Err(Errno::LOOP);
+            }
             let canon = std::mem::take(&mut self.canon);
             let refilled = canon.split(|&b| b == b'/').try_for_each(|name| {
                 let at = self.held.back().map_or(self.start, |fd| fd.as_fd());
