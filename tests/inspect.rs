@@ -33,6 +33,25 @@ fn inspect_image_gives_the_whole_object() {
             let out = ctx.ok(&["image", "inspect", IMG]);
             serde_json::from_str::<Value>(&out.stdout).unwrap()[0].clone()
         });
+        // `--type` narrows it, and `container inspect` is containers only,
+        // as docker: an image there is no such container.
+        let typed = ctx.ok(&["inspect", "--type", "image", "-f", t, IMG]);
+        assert_eq!(typed.stdout, img.stdout, "{typed}");
+        ctx.ok(&["create", "--name", "c1", IMG, "true"]);
+        for args in [
+            &["container", "inspect", IMG][..],
+            &["inspect", "--type", "container", IMG][..],
+        ] {
+            let out = ctx.rless(args);
+            out.assert_rless_error();
+            assert!(out.stderr.contains("no such container"), "{out}");
+        }
+        let out = ctx.rless(&["inspect", "--type", "image", "c1"]);
+        out.assert_rless_error();
+        assert!(out.stderr.contains("no such image"), "{out}");
+        ctx.ok(&["container", "inspect", "c1"]);
+        ctx.rless(&["inspect", "--type", "volume", "c1"])
+            .assert_rless_error();
     });
 }
 
@@ -62,7 +81,7 @@ fn inspect_reports_unknown_names_after_the_others() {
             "{out}"
         );
         // As JSON: an array of the objects found.
-        let out = ctx.rless(&["container", "inspect", "nosuch", "a", IMG]);
+        let out = ctx.rless(&["inspect", "nosuch", "a", IMG]);
         assert_one_error(&out, ERR_EXIT);
         let v: Value = serde_json::from_str(&out.stdout).expect("a JSON array");
         assert_eq!(v.as_array().map(|a| a.len()), Some(2), "{out}");

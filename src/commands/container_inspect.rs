@@ -1,5 +1,5 @@
-//! `rless inspect NAME…` (containers first, then images) and
-//! `rless container inspect`.
+//! `rless inspect [--type container|image] NAME…` (containers first, then
+//! images) and `rless container inspect` (containers only, as docker).
 
 use super::format::{to_value, Formatter};
 use super::Ctx;
@@ -16,13 +16,28 @@ pub struct Args {
     /// json, or a Go template run on each object, such as '{{.State.Pid}}'.
     #[arg(short, long, default_value = "json")]
     format: String,
+    /// Only this kind of object: container or image.
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
     #[arg(required = true)]
     names: Vec<String>,
 }
 
+/// `rless container inspect`: containers only.
+pub fn run_containers(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
+    a.kind = Some("container".into());
+    run(ctx, a)
+}
+
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    // Parsed before anything is looked up, so a bad template changes nothing.
+    // Parsed before anything is looked up, so a bad option changes nothing.
     let formatter = Formatter::for_inspect(&a.format)?;
+    let (containers, images) = match a.kind.as_deref() {
+        None => (true, true),
+        Some("container") => (true, false),
+        Some("image") => (false, true),
+        Some(other) => anyhow::bail!("unknown --type {other:?}: use container or image"),
+    };
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     // Each name in turn, as docker: the objects found are printed, then the
@@ -32,14 +47,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut out = Vec::new();
     let mut failed = super::stop::Failures::default();
     for n in &a.names {
-        match container::find(&store, n) {
+        let found = match containers {
+            true => container::find(&store, n),
+            false => Err(container::ContainerError::NotFound(n.clone())),
+        };
+        match found {
             Ok((c, dir)) => out.push(describe(&c, &dir)),
+            Err(container::ContainerError::NotFound(_)) if !images => {
+                failed.add(anyhow::anyhow!("no such container: {n}"))
+            }
             Err(container::ContainerError::NotFound(_)) => {
                 match rless::image::find_image(&index, n) {
                     Ok(img) => match super::inspect::describe(&store, img) {
                         Ok(o) => out.push(o),
                         Err(e) => failed.add(e),
                     },
+                    Err(rless::image::LookupError::NotFound(_)) if !containers => {
+                        failed.add(anyhow::anyhow!("no such image: {n}"))
+                    }
                     Err(rless::image::LookupError::NotFound(_)) => {
                         failed.add(anyhow::anyhow!("no such object: {n}"))
                     }

@@ -289,9 +289,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Rename(a) => rename::run(&ctx, a),
         Cmd::Port(a) => port::run(&ctx, a),
         Cmd::Generate(a) => generate::run(&ctx, a),
-        Cmd::Inspect(a) | Cmd::Container(ContainerCmd::Inspect(a)) => {
-            container_inspect::run(&ctx, a)
-        }
+        Cmd::Inspect(a) => container_inspect::run(&ctx, a),
+        Cmd::Container(ContainerCmd::Inspect(a)) => container_inspect::run_containers(&ctx, a),
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::run(&ctx, a),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect::run(&ctx, a),
         Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => history::run(&ctx, a),
