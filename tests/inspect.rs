@@ -37,20 +37,23 @@ fn inspect_image_gives_the_whole_object() {
         // as docker: an image there is no such container.
         let typed = ctx.ok(&["inspect", "--type", "image", "-f", t, IMG]);
         assert_eq!(typed.stdout, img.stdout, "{typed}");
-        ctx.ok(&["create", "--name", "c1", IMG, "true"]);
+        ctx.ok(&["create", "--name", "ctr-one", IMG, "true"]);
+        // A name that is no hex prefix of the container's id (IMG, "bb",
+        // could be one).
+        ctx.ok(&["tag", IMG, "image-only"]);
         for args in [
-            &["container", "inspect", IMG][..],
-            &["inspect", "--type", "container", IMG][..],
+            &["container", "inspect", "image-only"][..],
+            &["inspect", "--type", "container", "image-only"][..],
         ] {
             let out = ctx.rless(args);
             out.assert_rless_error();
             assert!(out.stderr.contains("no such container"), "{out}");
         }
-        let out = ctx.rless(&["inspect", "--type", "image", "c1"]);
+        let out = ctx.rless(&["inspect", "--type", "image", "ctr-one"]);
         out.assert_rless_error();
         assert!(out.stderr.contains("no such image"), "{out}");
-        ctx.ok(&["container", "inspect", "c1"]);
-        ctx.rless(&["inspect", "--type", "volume", "c1"])
+        ctx.ok(&["container", "inspect", "ctr-one"]);
+        ctx.rless(&["inspect", "--type", "volume", "ctr-one"])
             .assert_rless_error();
     });
 }
@@ -80,8 +83,10 @@ fn inspect_reports_unknown_names_after_the_others() {
             errs[1].starts_with("rless: ") && errs[1].contains("nosuch2"),
             "{out}"
         );
-        // As JSON: an array of the objects found.
-        let out = ctx.rless(&["inspect", "nosuch", "a", IMG]);
+        // As JSON: an array of the objects found (the image by a name that
+        // is no hex prefix of a container's id, as IMG, "bb", could be).
+        ctx.ok(&["tag", IMG, "image-only"]);
+        let out = ctx.rless(&["inspect", "nosuch", "a", "image-only"]);
         assert_one_error(&out, ERR_EXIT);
         let v: Value = serde_json::from_str(&out.stdout).expect("a JSON array");
         assert_eq!(v.as_array().map(|a| a.len()), Some(2), "{out}");
