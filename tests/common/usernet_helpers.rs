@@ -110,19 +110,31 @@ fn udp_in_netns<T: Send + 'static>(
 /// A UDP socket (any port) inside the network namespace of `pid`, with a
 /// 20 s read timeout.
 pub fn udp_socket_in(pid: i32) -> Option<UdpSocket> {
+    let s = made_in_netns_of(pid, || UdpSocket::bind("0.0.0.0:0").unwrap())?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    Some(s)
+}
+
+/// What `make` returns, run on a thread that entered the network namespace
+/// of `pid` (the socket it makes stays there); `None`, with a skip, when
+/// the tests cannot enter it.
+fn made_in_netns_of<T: Send + 'static>(
+    pid: i32,
+    make: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
     if !is_root() {
         skip("entering a container's network namespace needs the tests to run as root");
         return None;
     }
     let ns = fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
-    let s = std::thread::spawn(move || {
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        UdpSocket::bind("0.0.0.0:0").unwrap()
-    })
-    .join()
-    .unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    Some(s)
+    Some(
+        std::thread::spawn(move || {
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            make()
+        })
+        .join()
+        .unwrap(),
+    )
 }
 
 /// Opens a UDP socket on port 53 inside the network namespace of `pid`
@@ -404,17 +416,9 @@ pub fn tcp_stream_in(
     pid: i32,
     server: std::net::SocketAddr,
 ) -> Option<std::io::Result<std::net::TcpStream>> {
-    if !is_root() {
-        skip("entering a container's network namespace needs the tests to run as root");
-        return None;
-    }
-    let ns = fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
-    let s = std::thread::spawn(move || {
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    let s = made_in_netns_of(pid, move || {
         std::net::TcpStream::connect_timeout(&server, Duration::from_secs(5))
-    })
-    .join()
-    .unwrap();
+    })?;
     if let Ok(s) = &s {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     }
