@@ -188,12 +188,16 @@ fn matches(
                 .iter()
                 .any(|p| (first..=last).contains(&p.container_port) && p.proto_name() == proto)
         }
-        other => bail!(
-            "unknown filter {other:?}: use id, name, status, ancestor, label, exited, before, \
-             since, volume, network or publish"
-        ),
+        // check_filter refused every other key before any container.
+        other => unreachable!("filter {other:?} passed check_filter"),
     })
 }
+
+/// The filters `matches` knows.
+const FILTERS: &[&str] = &[
+    "id", "name", "status", "ancestor", "label", "exited", "before", "since", "volume", "network",
+    "publish",
+];
 
 /// The states `status=` takes (docker's).
 const STATUSES: &[&str] = &[
@@ -219,12 +223,14 @@ fn check_filter(k: &str, v: &str) -> Result<()> {
         "exited" if v.parse::<i32>().is_err() => {
             bail!("invalid filter exited={v:?}: an exit code is a number")
         }
-        "id" | "name" | "status" | "ancestor" | "label" | "exited" | "before" | "since"
-        | "volume" | "network" | "publish" => Ok(()),
-        other => bail!(
-            "unknown filter {other:?}: use id, name, status, ancestor, label, exited, before, \
-             since, volume, network or publish"
-        ),
+        k if FILTERS.contains(&k) => Ok(()),
+        other => {
+            let (last, rest) = FILTERS.split_last().expect("filters");
+            bail!(
+                "unknown filter {other:?}: use {} or {last}",
+                rest.join(", ")
+            )
+        }
     }
 }
 
