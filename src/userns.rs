@@ -336,16 +336,17 @@ fn finish_map_tool(
 
 /// The login name of `uid` from /etc/passwd, falling back to `$USER`.
 pub fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id = f.nth(1)?;
-            (id.parse() == Ok(uid)).then(|| name.to_string())
-        })
-        .or_else(|| std::env::var("USER").ok())
+    name_of_id(Path::new("/etc/passwd"), uid).or_else(|| std::env::var("USER").ok())
+}
+
+/// The name of `id` in a passwd or group file (its third field).
+pub fn name_of_id(file: &Path, id: u32) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse() == Ok(id)).then(|| name.to_string())
+    })
 }
 
 /// The first range for `name` (or the numeric uid) in a subid file.

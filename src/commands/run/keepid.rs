@@ -33,7 +33,8 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
     let gid = rustix::process::getgid().as_raw();
     let image = Union { layers };
     let name = valid_name(rless::userns::user_name(uid)).unwrap_or_else(|| uid.to_string());
-    let group = valid_name(host_group_name(gid)).unwrap_or_else(|| name.clone());
+    let group = valid_name(rless::userns::name_of_id(Path::new("/etc/group"), gid))
+        .unwrap_or_else(|| name.clone());
     // A working directory that cannot stand in a passwd field: HOME is /.
     let home = if home.contains([':', '\n', '\r']) {
         "/"
@@ -87,16 +88,6 @@ fn has_id(content: &[u8], id: u32) -> bool {
             .nth(2)
             .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
             == Some(id)
-    })
-}
-
-/// The name of group `gid` in the host's /etc/group.
-fn host_group_name(gid: u32) -> Option<String> {
-    let group = std::fs::read_to_string("/etc/group").ok()?;
-    group.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        (f.nth(1)?.parse() == Ok(gid)).then(|| name.to_string())
     })
 }
 
