@@ -18,200 +18,6 @@ use rless::trace;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-#[command(trailing_var_arg = true, disable_help_flag = true)]
-pub struct Args {
-    /// Print help.
-    #[arg(long, action = clap::ArgAction::Help)]
-    help: Option<bool>,
-    /// Keep stdin open and pass it to the command.
-    #[arg(short, long)]
-    interactive: bool,
-    /// Give the command a terminal.
-    #[arg(short, long)]
-    tty: bool,
-    /// Remove the container when it exits.
-    #[arg(long)]
-    rm: bool,
-    /// Restart policy: no, on-failure[:N], always, unless-stopped (detached containers).
-    #[arg(long, default_value = "no")]
-    restart: String,
-    /// Run in the background and print the container id.
-    #[arg(short, long)]
-    detach: bool,
-    /// The container's name.
-    #[arg(long)]
-    name: Option<String>,
-    /// Set an environment variable (KEY=value, or KEY to take it from here).
-    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
-    env: Vec<String>,
-    /// Read environment variables from a file.
-    #[arg(long)]
-    env_file: Vec<PathBuf>,
-    /// Set a label (KEY=value, or KEY for an empty value).
-    #[arg(short, long)]
-    label: Vec<String>,
-    /// Read labels from a file (KEY=value lines).
-    #[arg(long)]
-    label_file: Vec<PathBuf>,
-    /// Working directory inside the container.
-    #[arg(short, long)]
-    workdir: Option<String>,
-    /// User (name or uid, optionally :group).
-    #[arg(short, long)]
-    user: Option<String>,
-    /// Override the image's entrypoint.
-    #[arg(long)]
-    entrypoint: Option<String>,
-    /// The container's hostname (default: the short container id; the
-    /// host's name with --network host).
-    #[arg(short = 'h', long)]
-    hostname: Option<String>,
-    /// Bind mount or volume: /host/path:/ctr/path[:ro], NAME:/ctr/path[:ro|nocopy], or /ctr/path (anonymous volume).
-    #[arg(short, long = "volume")]
-    volume: Vec<String>,
-    /// Mount in docker's syntax: type=volume|bind|tmpfs,src=…,dst=…[,readonly][,volume-nocopy].
-    #[arg(long)]
-    mount: Vec<String>,
-    /// Mount the volumes and binds of another container (CTR[:ro|rw]).
-    #[arg(long, value_name = "CTR[:ro]")]
-    volumes_from: Vec<String>,
-    /// A tmpfs: /path[:size=…,mode=…].
-    #[arg(long)]
-    tmpfs: Vec<String>,
-    /// Make the root filesystem read-only (/tmp, /var/tmp and /run become tmpfs).
-    #[arg(long)]
-    read_only: bool,
-    /// With --read-only: the tmpfs on /tmp, /var/tmp and /run (true, as podman), or none.
-    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-    read_only_tmpfs: bool,
-    /// A host device (or a directory of them) in the container:
-    /// /dev/host[:/dev/container][:rwm] (rwm is not enforced rootless).
-    #[arg(long)]
-    device: Vec<String>,
-    /// Accepted for docker compatibility: every rless container has an init
-    /// (pid 1) that reaps zombies and passes signals on.
-    #[arg(long)]
-    init: bool,
-    /// Union filesystem: overlay (kernel), fuse-overlay or auto; default: storage.toml's driver, else overlay where the kernel allows it.
-    #[arg(long, env = "RLESS_STORAGE_DRIVER")]
-    storage_driver: Option<String>,
-    /// Storage option: writeback[=true|false] (fuse-overlay, which `auto` then picks: gather writes in the kernel's page cache; a full disk then shows at close, not at write).
-    #[arg(long)]
-    storage_opt: Vec<String>,
-    /// Run an exploded root filesystem directory instead of an image.
-    #[arg(long, value_name = "DIR")]
-    rootfs: Option<PathBuf>,
-    /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), host, or the name of a user-defined network (repeat for several).
-    #[arg(long, alias = "net")]
-    network: Vec<String>,
-    /// Another name of the container on its user-defined networks.
-    #[arg(long = "network-alias", value_name = "ALIAS")]
-    network_alias: Vec<String>,
-    /// The container's address on its (first) user-defined network.
-    #[arg(long)]
-    ip: Option<String>,
-    /// Publish a port: [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|udp], ranges allowed.
-    #[arg(short, long)]
-    publish: Vec<String>,
-    /// Publish every port the image exposes, on random host ports.
-    #[arg(short = 'P', long)]
-    publish_all: bool,
-    /// Expose a port or a range (PORT[/tcp|udp]) for -P, as the image's
-    /// EXPOSE does.
-    #[arg(long)]
-    expose: Vec<String>,
-    /// How published ports reach the container: smoltcp (default; the container sees the client's address), splice (faster TCP; it sees its own) or handoff (the server gets the host socket: loopback speed, real client address; Linux 5.9).
-    #[arg(long, value_name = "smoltcp|splice|handoff")]
-    port_driver: Option<String>,
-    /// Write every frame of the container's network to this pcap file.
-    #[arg(long)]
-    pcap: Option<PathBuf>,
-    /// DNS servers for /etc/resolv.conf (default: the userspace network's forwarder); on user-defined networks resolv.conf keeps the network's server, which asks these for the names it does not own.
-    #[arg(long)]
-    dns: Vec<String>,
-    /// Search domains for /etc/resolv.conf ("." for none).
-    #[arg(long)]
-    dns_search: Vec<String>,
-    /// Options for /etc/resolv.conf (ndots:2, …).
-    #[arg(long, alias = "dns-opt")]
-    dns_option: Vec<String>,
-    /// Extra /etc/hosts entries, HOST:IP.
-    #[arg(long)]
-    add_host: Vec<String>,
-    /// User namespace: "" (you are root inside) or keep-id (you are yourself).
-    #[arg(long, default_value = "")]
-    userns: String,
-    #[arg(long)]
-    cap_add: Vec<String>,
-    #[arg(long)]
-    cap_drop: Vec<String>,
-    /// Keep every capability of the user namespace; no seccomp, no masked paths.
-    #[arg(long)]
-    privileged: bool,
-    /// seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false].
-    #[arg(long)]
-    security_opt: Vec<String>,
-    /// Resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, …).
-    #[arg(long)]
-    ulimit: Vec<String>,
-    /// Memory limit (cgroup v2 only).
-    #[arg(short, long)]
-    memory: Option<String>,
-    /// Memory plus swap limit (cgroup v2 only).
-    #[arg(long)]
-    memory_swap: Option<String>,
-    /// CPUs (cgroup v2 only).
-    #[arg(long)]
-    cpus: Option<String>,
-    /// CPU shares (cgroup v2 only).
-    #[arg(short = 'c', long)]
-    cpu_shares: Option<String>,
-    /// Process limit (cgroup v2 only).
-    #[arg(long)]
-    pids_limit: Option<String>,
-    /// Parent cgroup (cgroup v2 only).
-    #[arg(long)]
-    cgroup_parent: Option<String>,
-    /// enabled (warn when limits cannot be applied), disabled, or required.
-    #[arg(long, default_value = "enabled")]
-    cgroups: String,
-    /// The signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
-    #[arg(long, value_name = "SIGNAL")]
-    stop_signal: Option<String>,
-    /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
-    #[arg(required = true, allow_hyphen_values = true)]
-    args: Vec<String>,
-}
-
-/// What the image contributes.
-#[derive(Default)]
-struct ImageDefaults {
-    /// `80/tcp` and so on, from the image's ExposedPorts.
-    exposed: Vec<String>,
-    entrypoint: Vec<String>,
-    cmd: Vec<String>,
-    env: Vec<String>,
-    workdir: String,
-    user: String,
-    /// `VOLUME` declarations (config.Volumes): anonymous volumes.
-    volumes: Vec<String>,
-    /// `LABEL`s (config.Labels), under the container's own.
-    labels: std::collections::BTreeMap<String, String>,
-    /// `STOPSIGNAL` (config.StopSignal), if it names a signal.
-    stop_signal: Option<rless::signal::Sig>,
-}
-
-fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
-    v.and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     run_or_create(ctx, a, false)
 }
@@ -436,7 +242,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     };
     let labels = options::labels(&defaults.labels, &a.label, &a.label_file)?;
-    let dns = options::Dns::parse(&a.dns, &a.dns_search, &a.dns_option)?;
+    let dns = Dns::parse(&a.dns, &a.dns_search, &a.dns_option)?;
     let mut user_ports = Vec::new();
     if !user_nets.is_empty() {
         for p in &a.publish {
@@ -710,10 +516,15 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     attach(&spec, &dir, &config, Fresh::Yes)
 }
 
+mod args;
 mod keepid;
 mod monitor;
+mod netopts;
 mod options;
+pub use args::Args;
+use args::{strings, ImageDefaults};
 pub use monitor::{attach, detach, Fresh};
+use netopts::*;
 pub(crate) use options::read_env_file;
 use options::*;
 

@@ -1,0 +1,198 @@
+//! `run`'s and `create`'s command line (docker's and podman's option
+//! names), and what the image contributes to a container's defaults.
+
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
+pub struct Args {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub(super) help: Option<bool>,
+    /// Keep stdin open and pass it to the command.
+    #[arg(short, long)]
+    pub(super) interactive: bool,
+    /// Give the command a terminal.
+    #[arg(short, long)]
+    pub(super) tty: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub(super) rm: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped (detached containers).
+    #[arg(long, default_value = "no")]
+    pub(super) restart: String,
+    /// Run in the background and print the container id.
+    #[arg(short, long)]
+    pub(super) detach: bool,
+    /// The container's name.
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// Set an environment variable (KEY=value, or KEY to take it from here).
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
+    pub(super) env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long)]
+    pub(super) env_file: Vec<PathBuf>,
+    /// Set a label (KEY=value, or KEY for an empty value).
+    #[arg(short, long)]
+    pub(super) label: Vec<String>,
+    /// Read labels from a file (KEY=value lines).
+    #[arg(long)]
+    pub(super) label_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub(super) workdir: Option<String>,
+    /// User (name or uid, optionally :group).
+    #[arg(short, long)]
+    pub(super) user: Option<String>,
+    /// Override the image's entrypoint.
+    #[arg(long)]
+    pub(super) entrypoint: Option<String>,
+    /// The container's hostname (default: the short container id; the
+    /// host's name with --network host).
+    #[arg(short = 'h', long)]
+    pub(super) hostname: Option<String>,
+    /// Bind mount or volume: /host/path:/ctr/path[:ro], NAME:/ctr/path[:ro|nocopy], or /ctr/path (anonymous volume).
+    #[arg(short, long = "volume")]
+    pub(super) volume: Vec<String>,
+    /// Mount in docker's syntax: type=volume|bind|tmpfs,src=…,dst=…[,readonly][,volume-nocopy].
+    #[arg(long)]
+    pub(super) mount: Vec<String>,
+    /// Mount the volumes and binds of another container (CTR[:ro|rw]).
+    #[arg(long, value_name = "CTR[:ro]")]
+    pub(super) volumes_from: Vec<String>,
+    /// A tmpfs: /path[:size=…,mode=…].
+    #[arg(long)]
+    pub(super) tmpfs: Vec<String>,
+    /// Make the root filesystem read-only (/tmp, /var/tmp and /run become tmpfs).
+    #[arg(long)]
+    pub(super) read_only: bool,
+    /// With --read-only: the tmpfs on /tmp, /var/tmp and /run (true, as podman), or none.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) read_only_tmpfs: bool,
+    /// A host device (or a directory of them) in the container:
+    /// /dev/host[:/dev/container][:rwm] (rwm is not enforced rootless).
+    #[arg(long)]
+    pub(super) device: Vec<String>,
+    /// Accepted for docker compatibility: every rless container has an init
+    /// (pid 1) that reaps zombies and passes signals on.
+    #[arg(long)]
+    pub(super) init: bool,
+    /// Union filesystem: overlay (kernel), fuse-overlay or auto; default: storage.toml's driver, else overlay where the kernel allows it.
+    #[arg(long, env = "RLESS_STORAGE_DRIVER")]
+    pub(super) storage_driver: Option<String>,
+    /// Storage option: writeback[=true|false] (fuse-overlay, which `auto` then picks: gather writes in the kernel's page cache; a full disk then shows at close, not at write).
+    #[arg(long)]
+    pub(super) storage_opt: Vec<String>,
+    /// Run an exploded root filesystem directory instead of an image.
+    #[arg(long, value_name = "DIR")]
+    pub(super) rootfs: Option<PathBuf>,
+    /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), host, or the name of a user-defined network (repeat for several).
+    #[arg(long, alias = "net")]
+    pub(super) network: Vec<String>,
+    /// Another name of the container on its user-defined networks.
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub(super) network_alias: Vec<String>,
+    /// The container's address on its (first) user-defined network.
+    #[arg(long)]
+    pub(super) ip: Option<String>,
+    /// Publish a port: [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|udp], ranges allowed.
+    #[arg(short, long)]
+    pub(super) publish: Vec<String>,
+    /// Publish every port the image exposes, on random host ports.
+    #[arg(short = 'P', long)]
+    pub(super) publish_all: bool,
+    /// Expose a port or a range (PORT[/tcp|udp]) for -P, as the image's
+    /// EXPOSE does.
+    #[arg(long)]
+    pub(super) expose: Vec<String>,
+    /// How published ports reach the container: smoltcp (default; the container sees the client's address), splice (faster TCP; it sees its own) or handoff (the server gets the host socket: loopback speed, real client address; Linux 5.9).
+    #[arg(long, value_name = "smoltcp|splice|handoff")]
+    pub(super) port_driver: Option<String>,
+    /// Write every frame of the container's network to this pcap file.
+    #[arg(long)]
+    pub(super) pcap: Option<PathBuf>,
+    /// DNS servers for /etc/resolv.conf (default: the userspace network's forwarder); on user-defined networks resolv.conf keeps the network's server, which asks these for the names it does not own.
+    #[arg(long)]
+    pub(super) dns: Vec<String>,
+    /// Search domains for /etc/resolv.conf ("." for none).
+    #[arg(long)]
+    pub(super) dns_search: Vec<String>,
+    /// Options for /etc/resolv.conf (ndots:2, …).
+    #[arg(long, alias = "dns-opt")]
+    pub(super) dns_option: Vec<String>,
+    /// Extra /etc/hosts entries, HOST:IP.
+    #[arg(long)]
+    pub(super) add_host: Vec<String>,
+    /// User namespace: "" (you are root inside) or keep-id (you are yourself).
+    #[arg(long, default_value = "")]
+    pub(super) userns: String,
+    #[arg(long)]
+    pub(super) cap_add: Vec<String>,
+    #[arg(long)]
+    pub(super) cap_drop: Vec<String>,
+    /// Keep every capability of the user namespace; no seccomp, no masked paths.
+    #[arg(long)]
+    pub(super) privileged: bool,
+    /// seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false].
+    #[arg(long)]
+    pub(super) security_opt: Vec<String>,
+    /// Resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, …).
+    #[arg(long)]
+    pub(super) ulimit: Vec<String>,
+    /// Memory limit (cgroup v2 only).
+    #[arg(short, long)]
+    pub(super) memory: Option<String>,
+    /// Memory plus swap limit (cgroup v2 only).
+    #[arg(long)]
+    pub(super) memory_swap: Option<String>,
+    /// CPUs (cgroup v2 only).
+    #[arg(long)]
+    pub(super) cpus: Option<String>,
+    /// CPU shares (cgroup v2 only).
+    #[arg(short = 'c', long)]
+    pub(super) cpu_shares: Option<String>,
+    /// Process limit (cgroup v2 only).
+    #[arg(long)]
+    pub(super) pids_limit: Option<String>,
+    /// Parent cgroup (cgroup v2 only).
+    #[arg(long)]
+    pub(super) cgroup_parent: Option<String>,
+    /// enabled (warn when limits cannot be applied), disabled, or required.
+    #[arg(long, default_value = "enabled")]
+    pub(super) cgroups: String,
+    /// The signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
+    #[arg(long, value_name = "SIGNAL")]
+    pub(super) stop_signal: Option<String>,
+    /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
+    #[arg(required = true, allow_hyphen_values = true)]
+    pub(super) args: Vec<String>,
+}
+
+/// What the image contributes.
+#[derive(Default)]
+pub(super) struct ImageDefaults {
+    /// `80/tcp` and so on, from the image's ExposedPorts.
+    pub(super) exposed: Vec<String>,
+    pub(super) entrypoint: Vec<String>,
+    pub(super) cmd: Vec<String>,
+    pub(super) env: Vec<String>,
+    pub(super) workdir: String,
+    pub(super) user: String,
+    /// `VOLUME` declarations (config.Volumes): anonymous volumes.
+    pub(super) volumes: Vec<String>,
+    /// `LABEL`s (config.Labels), under the container's own.
+    pub(super) labels: std::collections::BTreeMap<String, String>,
+    /// `STOPSIGNAL` (config.StopSignal), if it names a signal.
+    pub(super) stop_signal: Option<rless::signal::Sig>,
+}
+
+pub(super) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
