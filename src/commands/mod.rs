@@ -44,6 +44,7 @@ mod stop;
 mod system;
 mod tag;
 mod top;
+mod unshare;
 mod version;
 mod volume;
 
@@ -156,6 +157,8 @@ enum Cmd {
     /// Manage the store itself.
     #[command(subcommand)]
     System(SystemCmd),
+    /// Run a command as root in the user namespace of rless's containers.
+    Unshare(unshare::Args),
     /// Show rless's version.
     Version(version::Args),
 }
@@ -306,6 +309,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
+        Cmd::Unshare(a) => unshare::run(&ctx, a),
         Cmd::Version(a) => version::run(a),
     }
 }

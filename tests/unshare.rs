@@ -1,0 +1,69 @@
+//! `rless unshare`: a command runs as root in the containers' user
+//! namespace, so files a container's other users left in a bind mount can
+//! be removed; its exit code is the command's.
+
+mod common;
+
+use common::rootfs::user_dir;
+use common::run_helpers::*;
+use common::{for_each_user, Mode};
+use std::fs;
+
+#[test]
+fn unshare_runs_as_root_of_the_containers_namespace() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("unshare_runs_as_root_of_the_containers_namespace", |ctx| {
+        // Root there; the map is the containers' (one line per range).
+        let out = ctx.ok(&["unshare", "sh", "-c", "id -u; wc -l < /proc/self/uid_map"]);
+        let lines: Vec<&str> = out.stdout.split_whitespace().collect();
+        let ranges = if ctx.user.mode == Mode::Subuid {
+            "2"
+        } else {
+            "1"
+        };
+        assert_eq!(lines, ["0", ranges], "{out}");
+
+        // The command's exit code; 127 for a command that is not there,
+        // 126 for one that cannot run; one line on stderr for both.
+        let out = ctx.rless(&["unshare", "sh", "-c", "exit 7"]);
+        assert_eq!(out.code, Some(7), "{out}");
+        for (cmd, code) in [("no-such-command", 127), ("/etc/passwd", 126)] {
+            let out = ctx.rless(&["unshare", cmd]);
+            assert_eq!(out.code, Some(code), "{out}");
+            assert_eq!(out.stderr.lines().count(), 1, "{out}");
+            assert!(out.stderr.starts_with("rless: "), "{out}");
+        }
+        // No command: $SHELL reads the commands from stdin.
+        let out = ctx.rless_stdin(&["unshare"], b"echo from-shell $(id -u)\n");
+        assert_eq!(out.stdout, "from-shell 0\n", "{out}");
+
+        if ctx.user.mode != Mode::Subuid {
+            return;
+        }
+        // A container's uid 1000 writes into a bind mount: on the host the
+        // files belong to a subordinate id the user cannot remove...
+        assert!(setup_image(ctx));
+        let vol = user_dir(ctx, "vol");
+        let v = format!("{}:/data", vol.display());
+        sh(
+            ctx,
+            &["-v", &v],
+            "mkdir /data/d && echo x > /data/d/f && chown -R 1000:1000 /data/d",
+        );
+        let d = vol.join("d");
+        let rm = ctx
+            .command(std::path::Path::new("/bin/rm"))
+            .args(["-rf", d.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!rm.status.success() && d.join("f").exists());
+        // ...but can through unshare, where the id is mapped.
+        let out = ctx.ok(&["unshare", "stat", "-c", "%u", d.to_str().unwrap()]);
+        assert_eq!(out.stdout, "1000\n", "{out}");
+        ctx.ok(&["unshare", "rm", "-rf", d.to_str().unwrap()]);
+        assert!(!d.exists());
+        assert!(fs::read_dir(&vol).unwrap().next().is_none());
+    });
+}
