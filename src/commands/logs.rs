@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_lines(lines: &[logs::LogLine], timestamps: bool) -> Result<()> {
+pub(super) fn print_lines(lines: &[logs::LogLine], timestamps: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     for l in lines {

@@ -10,6 +10,7 @@ use rless::userns::{self, IdMode};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod attach;
 mod commit;
 mod container_inspect;
 mod cp;
@@ -86,6 +87,8 @@ enum Cmd {
     Logs(logs::Args),
     /// Run a command in a running container.
     Exec(exec::Args),
+    /// Join a running container's output (and input, with -i).
+    Attach(attach::Args),
     /// Start created or stopped containers.
     Start(start::Args),
     /// Stop running containers (SIGTERM, then SIGKILL).
@@ -274,6 +277,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
         Cmd::Logs(a) => logs::run(&ctx, a),
         Cmd::Exec(a) => exec::run(&ctx, a),
+        Cmd::Attach(a) => attach::run(&ctx, a),
         Cmd::Start(a) => start::run(&ctx, a),
         Cmd::Stop(a) => stop::stop(&ctx, a),
         Cmd::Restart(a) => start::restart(&ctx, a),

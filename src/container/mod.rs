@@ -11,6 +11,7 @@
 //! name; the directory is made under a temporary name and renamed into
 //! place last, so a half-made container never shows.
 
+pub mod attach;
 pub mod control;
 pub mod cp;
 pub mod export;

@@ -29,7 +29,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 /// Runs the monitor; returns its exit code. `ready` is the write end of
-/// the pipe the starting command reads.
+/// the pipe the starting command reads. `terminal_input` (with `-t -i`):
+/// the read end of the input FIFO ([`super::attach`]), copied into the
+/// pty.
 /// With `remove_on_failure` (a container `run` just made), a container that
 /// fails to start is removed rather than left half-made.
 pub fn run_detached(
@@ -38,6 +40,7 @@ pub fn run_detached(
     config: &super::ContainerConfig,
     remove_on_failure: bool,
     ready: OwnedFd,
+    terminal_input: Option<OwnedFd>,
 ) -> i32 {
     let auto_remove = config.auto_remove;
     // One line: the reader must not wait for EOF, since descriptors of the
@@ -76,7 +79,14 @@ pub fn run_detached(
         // With FUSE or network threads running, pump releases only what no
         // thread can write (see `release_idle_memory`).
         let threads = !started.single_threaded();
-        let (code, reason) = pump(&mut started, out_r, err_r, &mut log, threads);
+        let (code, reason) = pump(
+            &mut started,
+            out_r,
+            err_r,
+            terminal_input.as_ref(),
+            &mut log,
+            threads,
+        );
         // Why it stopped, when the monitor stopped it: the restarting and
         // exited states keep it.
         state.reason = reason;
@@ -257,6 +267,7 @@ fn pump(
     started: &mut runtime::Started,
     out: OwnedFd,
     err: OwnedFd,
+    input: Option<&OwnedFd>,
     log: &mut LogWriter,
     threads: bool,
 ) -> (i32, Option<String>) {
@@ -269,6 +280,18 @@ fn pump(
     // With -t, the command writes to its terminal: the pty master is
     // read as its stdout (it ends with EIO once the command is gone).
     let mut open = [Some(out), Some(err), started.take_terminal_output()];
+    // What attach types (with -t): copied into the pty master. A dup, so
+    // the FIFO outlives this run for the next restart.
+    let mut typed = match (&open[2], input) {
+        (Some(m), Some(i)) => {
+            // Written without blocking (see `pass_keys`); reads of it
+            // come after poll said it is ready.
+            let nonblocking = rustix::fs::fcntl_getfl(m)
+                .and_then(|f| rustix::fs::fcntl_setfl(m, f | rustix::fs::OFlags::NONBLOCK));
+            nonblocking.ok().and_then(|()| i.try_clone().ok())
+        }
+        _ => None,
+    };
     let mut buf = vec![0u8; 1 << 16];
     let (mut exit, mut reason): (Option<i32>, Option<String>) = (None, None);
     runtime::release_idle_memory(threads);
@@ -278,10 +301,17 @@ fn pump(
         }
         // Once the init is gone, whatever still holds the pipes is gone
         // too (the pid namespace died with it); don't wait forever anyway.
-        let Some((signalled, ready)) = runtime::output::poll_streams(&sfd, &open, exit.is_some())
+        if exit.is_some() || open[2].is_none() {
+            typed = None;
+        }
+        let Some((signalled, ready, keys)) =
+            runtime::output::poll_streams(&sfd, &open, typed.as_ref(), exit.is_some())
         else {
             return (exit.unwrap_or(0), reason);
         };
+        if keys {
+            pass_keys(typed.as_ref(), open[2].as_ref(), &mut buf);
+        }
         for i in &ready {
             let stream = if *i == 1 {
                 Stream::Stderr
@@ -290,6 +320,7 @@ fn pump(
             };
             let fd = open[*i].as_ref().expect("open");
             match rustix::io::read(fd, &mut buf) {
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
                 Ok(0) | Err(_) => open[*i] = None,
                 Ok(n) => log.write(stream, &buf[..n]),
             }
@@ -320,5 +351,25 @@ fn pump(
             }
         }
         let _ = sfd.as_fd();
+    }
+}
+
+/// Copies what is waiting in the input FIFO into the pty master, without
+/// blocking: what the pty's input queue cannot take is dropped, as keys
+/// typed into a full terminal queue are (the loop must go on copying the
+/// output, or a command that does not read its input would stall it).
+fn pass_keys(from: Option<&OwnedFd>, master: Option<&OwnedFd>, buf: &mut [u8]) {
+    let (Some(from), Some(master)) = (from, master) else {
+        return;
+    };
+    let Ok(n) = rustix::io::read(from, &mut *buf) else {
+        return;
+    };
+    let mut data = &buf[..n];
+    while !data.is_empty() {
+        match rustix::io::write(master, data) {
+            Ok(w) => data = &data[w..],
+            Err(_) => return,
+        }
     }
 }

@@ -39,6 +39,8 @@ pub mod storage;
 pub(crate) mod sys;
 mod teardown;
 mod tty;
+pub use sys::SigpipeIgnored;
+pub use tty::{raw_terminal, RawTerminal};
 pub mod user;
 
 use crate::userns::IdMode;

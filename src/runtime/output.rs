@@ -49,7 +49,7 @@ pub fn relay(
         if let (Some(code), [None, None]) = (exit, &open) {
             return (code, ended);
         }
-        let Some((signalled, ready)) = poll_streams(&sfd, &open, exit.is_some()) else {
+        let Some((signalled, ready, _)) = poll_streams(&sfd, &open, None, exit.is_some()) else {
             return (exit.unwrap_or(0), ended);
         };
         for i in ready {
@@ -96,14 +96,20 @@ pub fn relay(
 /// at most a second once the init has exited (`exited`: whatever still
 /// holds them died with the pid namespace, but a relay never waits
 /// forever). `None` when that second passed with nothing: the relay is
-/// over. Else whether signals wait, and the indices of the streams ready.
+/// over. Else whether signals wait, the indices of the streams ready, and
+/// whether `input` (polled too, when given) is ready.
 pub fn poll_streams(
     sfd: &SignalFd,
     open: &[Option<OwnedFd>],
+    input: Option<&OwnedFd>,
     exited: bool,
-) -> Option<(bool, Vec<usize>)> {
+) -> Option<(bool, Vec<usize>, bool)> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let mut fds = vec![PollFd::new(sfd, PollFlags::IN)];
+    if let Some(i) = input {
+        fds.push(PollFd::new(i, PollFlags::IN));
+    }
+    let first = 1 + usize::from(input.is_some());
     let mut which = Vec::new();
     for (i, fd) in open.iter().enumerate() {
         if let Some(fd) = fd {
@@ -121,11 +127,12 @@ pub fn poll_streams(
             !fds[0].revents().is_empty(),
             which
                 .into_iter()
-                .zip(&fds[1..])
+                .zip(&fds[first..])
                 .filter(|(_, f)| !f.revents().is_empty())
                 .map(|(i, _)| i)
                 .collect(),
+            input.is_some() && !fds[1].revents().is_empty(),
         )),
-        Err(_) => Some((false, Vec::new())),
+        Err(_) => Some((false, Vec::new(), false)),
     }
 }

@@ -130,6 +130,8 @@ pub fn reset_signal_dispositions() {
 pub struct SigpipeIgnored;
 
 impl SigpipeIgnored {
+    // Not `Default`: making one changes the process's signal disposition.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> SigpipeIgnored {
         set_sigpipe(nix::sys::signal::SigHandler::SigIgn);
         SigpipeIgnored

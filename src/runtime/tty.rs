@@ -35,6 +35,15 @@ impl Drop for RawGuard {
     }
 }
 
+/// The caller's terminal (stdin) in raw mode while this lives, when it is
+/// a terminal; restored when dropped.
+pub struct RawTerminal(#[allow(dead_code)] RawGuard);
+
+/// Puts the caller's terminal in raw mode (`rless attach -t`).
+pub fn raw_terminal() -> RawTerminal {
+    RawTerminal(RawGuard(make_raw()))
+}
+
 /// The caller's window size, if stdin is a terminal.
 pub fn caller_window_size() -> Option<nix::libc::winsize> {
     io::stdin()

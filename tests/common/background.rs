@@ -24,11 +24,25 @@ impl Background {
     }
 
     /// Starts `cmd` (an [`Ctx::rless_cmd`], perhaps with more environment).
-    pub fn spawn_cmd(mut cmd: std::process::Command) -> Background {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+    pub fn spawn_cmd(cmd: std::process::Command) -> Background {
+        Background::spawn_with_input(cmd, None)
+    }
+
+    /// Starts `cmd` with `input` written to its stdin, which then stays
+    /// open (not at end-of-file) while it runs; `None`: stdin is /dev/null.
+    pub fn spawn_with_input(mut cmd: std::process::Command, input: Option<&[u8]>) -> Background {
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn rless");
+        if let (Some(data), Some(stdin)) = (input, child.stdin.as_mut()) {
+            use std::io::Write;
+            stdin.write_all(data).expect("write rless's stdin");
+        }
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

@@ -252,14 +252,30 @@ pub fn detach(
             // With -i, as docker's `run -di`: an input that stays open
             // (a pipe whose write end the monitor holds while it lives),
             // so `sh` or `cat` waits instead of ending at once.
+            // The input is the FIFO `rless attach` writes to
+            // (`container::attach`): without -t the command's stdin, with
+            // -t copied by the monitor into the pty.
             let mut _input_held = None;
+            let mut terminal_input = None;
             if spec.process.stdin {
-                if let Ok((r, w)) = std::io::pipe() {
-                    let _ = rustix::stdio::dup2_stdin(&r);
-                    _input_held = Some(w);
+                match container::attach::make_input(dir) {
+                    Ok(input) if spec.process.tty => {
+                        terminal_input = Some(input.read);
+                        _input_held = Some(input.write);
+                    }
+                    Ok(input) => {
+                        if let Ok((r, w)) = input.blocking_read() {
+                            let _ = rustix::stdio::dup2_stdin(&r);
+                            _input_held = Some(w);
+                        }
+                    }
+                    Err(e) => eprintln!("rless monitor: no input for attach: {e}"),
                 }
-            } else if let Ok(null) = std::fs::File::open("/dev/null") {
-                let _ = rustix::stdio::dup2_stdin(&null);
+            }
+            if _input_held.is_none() || terminal_input.is_some() {
+                if let Ok(null) = std::fs::File::open("/dev/null") {
+                    let _ = rustix::stdio::dup2_stdin(&null);
+                }
             }
             // Each start appends; past 1 MiB the log moves to monitor.log.1
             // (replacing the one before), so it stays bounded over restarts.
@@ -283,6 +299,7 @@ pub fn detach(
                 config,
                 fresh == Fresh::Yes,
                 ready_w.into(),
+                terminal_input,
             );
             std::process::exit(code)
         }

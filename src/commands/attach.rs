@@ -1,0 +1,211 @@
+//! `rless attach [--no-stdin] [--sig-proxy=BOOL] [--detach-keys KEYS] CTR`:
+//! this terminal joins a running container's output and input, as docker's.
+//!
+//! Theory of operation (the container's side is `container::attach`):
+//! - Output: the container's log is followed from the moment of the
+//!   attach; stdout and stderr stay apart. Nothing earlier is shown, as
+//!   with docker (`logs` shows that).
+//! - Input: for a container run with `-d -i`, this command's stdin goes to
+//!   the container's input FIFO; with `-t` too, the local terminal is put
+//!   in raw mode, so keys such as ^C reach the container's terminal as
+//!   bytes, and the detach keys (docker's `ctrl-p,ctrl-q` unless
+//!   `--detach-keys` says otherwise) end the attach and leave the
+//!   container running. A foreground container's input is its own
+//!   terminal's: attaching to it gives its output only.
+//! - Signals: without `-t`, signals sent to this command are passed on to
+//!   the container (`--sig-proxy`, on by default), as `rless kill` would.
+//! - The end: when the container's run ends, the rest of its output is
+//!   printed and the command exits with the container's exit code. The
+//!   wait holds the same lock as `rless wait`, so a `--rm` container is not
+//!   removed before its exit code is read.
+//!
+//! Limits: the container's terminal keeps the size it was started with (a
+//! resize of this terminal is not passed on).
+
+use super::Ctx;
+use anyhow::{bail, Result};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use rless::container::{self, attach, control};
+use rless::image::store::LockMode;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Do not pass this command's input to the container.
+    #[arg(long)]
+    no_stdin: bool,
+    /// Pass the signals this command gets on to the container (without -t).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    sig_proxy: bool,
+    /// The keys that detach from a container with a terminal (docker's
+    /// form: `ctrl-p,ctrl-q`; empty for none).
+    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    detach_keys: String,
+    container: String,
+}
+
+/// docker's `--detach-keys`: comma-separated keys, each one character or
+/// `ctrl-X` (X a letter, or one of `@[\]^_`).
+fn parse_detach_keys(spec: &str) -> Result<Vec<u8>> {
+    let bad = || {
+        anyhow::anyhow!("invalid --detach-keys {spec:?}: use keys such as ctrl-p,ctrl-q (a character or ctrl-X each)")
+    };
+    if spec.is_empty() {
+        return Ok(Vec::new());
+    }
+    spec.split(',')
+        .map(|k| {
+            if let Some(c) = k.strip_prefix("ctrl-") {
+                match c.as_bytes() {
+                    [b @ b'a'..=b'z'] => Ok(b - b'a' + 1),
+                    [b'@'] => Ok(0),
+                    [b @ (b'[' | b'\\' | b']' | b'^' | b'_')] => Ok(b - b'@'),
+                    _ => Err(bad()),
+                }
+            } else {
+                match k.as_bytes() {
+                    [b] if b.is_ascii() && !b.is_ascii_control() => Ok(*b),
+                    _ => Err(bad()),
+                }
+            }
+        })
+        .collect()
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let keys = parse_detach_keys(&a.detach_keys)?;
+    let store = ctx.store(LockMode::Shared)?;
+    let (_, dir) = container::find(&store, &a.container)?;
+    drop(store);
+    // From here on, nothing the container writes is missed.
+    let mut follower = attach::Follower::new(&dir);
+    let state = container::read_state(&dir);
+    if state.running() && state.paused {
+        bail!("you cannot attach to a paused container, unpause it first");
+    }
+    if !state.running() {
+        bail!("you cannot attach to a stopped container, start it first");
+    }
+    let tty = container::read_spec(&dir)?.process.tty;
+    let input = if a.no_stdin {
+        None
+    } else {
+        attach::open_input(&dir)?
+    };
+
+    // Blocked before any thread starts, so that every thread has them
+    // blocked and they wait for the signalfd.
+    let signals = (!tty && a.sig_proxy)
+        .then(|| {
+            let set = rless::runtime::sigproxy::forwarded();
+            let _ = set.thread_block();
+            SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
+        })
+        .flatten();
+    // The run's end, read as `rless wait` reads it.
+    let (exit_tx, exit_rx) = std::sync::mpsc::channel();
+    {
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            let _ = exit_tx.send(control::wait_exit(&dir));
+        });
+    }
+    let _raw = (tty && input.is_some()).then(rless::runtime::raw_terminal);
+    let detached = Arc::new(AtomicBool::new(false));
+    if let Some(fifo) = input {
+        let keys = if tty { keys } else { Vec::new() };
+        let detached = detached.clone();
+        std::thread::spawn(move || copy_input(fifo, &keys, &detached));
+    }
+    loop {
+        super::logs::print_lines(&follower.poll(), false)?;
+        if detached.load(Ordering::Relaxed) {
+            drop(_raw);
+            eprintln!();
+            return Ok(ExitCode::SUCCESS);
+        }
+        while let Some(Ok(Some(info))) = signals.as_ref().map(|s| s.read_signal()) {
+            let signo = info.ssi_signo as i32;
+            if signo == nix::libc::SIGCHLD || signo == nix::libc::SIGWINCH {
+                continue;
+            }
+            if let Some(sig) = rless::signal::Sig::parse(&signo.to_string()) {
+                let _ = control::kill(&dir, sig);
+            }
+        }
+        match exit_rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(end) => {
+                // The monitor copies the last output before it records
+                // the exit.
+                super::logs::print_lines(&follower.poll(), false)?;
+                let code = end.and_then(|s| s.exit_code).unwrap_or(0);
+                return Ok(ExitCode::from(code as u8));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(ExitCode::SUCCESS),
+        }
+    }
+}
+
+/// Copies stdin into the container's input until stdin ends or the
+/// container stops reading; the detach `keys` (with a terminal) end the
+/// attach instead of reaching the container. Bytes that begin the key
+/// sequence are held until it is clear whether the whole sequence came.
+fn copy_input(mut fifo: std::fs::File, keys: &[u8], detached: &AtomicBool) {
+    // A container that stopped reading must not kill this command.
+    let _pipe = rless::runtime::SigpipeIgnored::new();
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = [0u8; 4096];
+    let mut matched = 0;
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let mut out = Vec::with_capacity(n);
+        for &b in &buf[..n] {
+            if !keys.is_empty() && b == keys[matched] {
+                matched += 1;
+                if matched == keys.len() {
+                    let _ = fifo.write_all(&out);
+                    detached.store(true, Ordering::Relaxed);
+                    return;
+                }
+                continue;
+            }
+            out.extend_from_slice(&keys[..matched]);
+            matched = 0;
+            if !keys.is_empty() && b == keys[0] {
+                matched = 1;
+            } else {
+                out.push(b);
+            }
+        }
+        if fifo.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(
+            parse_detach_keys("a,ctrl-@,ctrl-_").unwrap(),
+            vec![b'a', 0, 31]
+        );
+        assert!(parse_detach_keys("").unwrap().is_empty());
+        for bad in ["ctrl-", "ctrl-pp", "ab", ",", "ctrl-1"] {
+            assert!(parse_detach_keys(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `rless attach`: a running container's output from the moment of the
+//! attach (stdout and stderr apart), its input with `-d -i` (through its
+//! terminal with `-t`), the detach keys, signals passed on, the
+//! container's exit code, a `--rm` container's too; refused for stopped
+//! and unknown containers and bad detach keys.
+//! Every scenario imports a busybox root filesystem (no registry).
+
+mod common;
+
+use common::background::Background;
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn lifecycle_attach_output_signals_and_exit_code() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_attach_output_signals_and_exit_code", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        run_sh(
+            ctx,
+            &["--name", "talk"],
+            "echo early; trap 'echo got-term; exit 3' TERM; \
+             while true; do echo tick; echo err-tick >&2; sleep 0.2; done",
+        );
+        wait_log(ctx, "talk", "tick");
+        let mut att = Background::spawn(ctx, &["attach", "talk"]);
+        // Output after the attach began arrives (on stdout)...
+        att.wait_line("tick", WAIT);
+        // ...and SIGTERM to attach reaches the container, whose trap
+        // answers; the attach ends with the container's exit code.
+        att.signal(rustix::process::Signal::TERM);
+        let stderr = att.stderr.clone();
+        let (code, lines) = att.finish(WAIT);
+        assert_eq!(code, Some(3), "{lines:?}");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("got-term"),
+            "{lines:?}"
+        );
+        // Nothing from before the attach; stderr stays apart.
+        assert!(!lines.contains(&"early".to_string()), "{lines:?}");
+        assert!(!lines.contains(&"err-tick".to_string()), "{lines:?}");
+        let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+        assert!(stderr.contains("err-tick"), "{stderr}");
+        assert_eq!(state_of(&inspect(ctx, "talk"))["ExitCode"], 3);
+
+        // Refused: a stopped container, an unknown one, bad detach keys.
+        for args in [
+            &["attach", "talk"][..],
+            &["attach", "nosuch"],
+            &["attach", "--detach-keys", "ctrl-", "talk"],
+        ] {
+            assert_one_error(&ctx.rless(args), ERR_EXIT);
+        }
+    });
+}
+
+#[test]
+fn lifecycle_attach_input_detach_keys_and_auto_remove() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "lifecycle_attach_input_detach_keys_and_auto_remove",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            // -d -i: attach's stdin is the command's; its exit code is attach's,
+            // also when --rm removes the container at once.
+            run_sh(
+                ctx,
+                &["-i", "--rm", "--name", "reader"],
+                "while read l; do echo \"got:$l\"; [ \"$l\" = bye ] && exit 4; done",
+            );
+            let out = ctx.rless_stdin(&["attach", "reader"], b"hello\nbye\n");
+            assert_eq!(out.code, Some(4), "{out}");
+            assert_eq!(out.stdout, "got:hello\ngot:bye\n", "{out}");
+            assert!(eventually(WAIT, || {
+                ctx.rless(&["inspect", "reader"]).code == Some(ERR_EXIT)
+            }));
+
+            // --no-stdin: this attach's input is not passed on; a second
+            // attach's is.
+            run_sh(
+                ctx,
+                &["-i", "--name", "deaf"],
+                "while ! read -t 0.2 l; do echo tick; done; echo \"read:$l\"",
+            );
+            let mut deaf = Background::spawn_with_input(
+                ctx.rless_cmd(&["attach", "--no-stdin", "deaf"]),
+                Some(b"ignored\n"),
+            );
+            deaf.wait_line("tick", WAIT);
+            let out = ctx.rless_stdin(&["attach", "deaf"], b"second\n");
+            assert_eq!(out.code, Some(0), "{out}");
+            let (code, lines) = deaf.finish(WAIT);
+            assert_eq!(code, Some(0));
+            assert_eq!(lines.last().map(String::as_str), Some("read:second"));
+
+            // -d -i -t: keys go through the container's terminal; the detach
+            // keys (ctrl-p ctrl-q, or those of --detach-keys) leave it
+            // running; its exit ends the attach.
+            run_d(ctx, &["-i", "-t", "--name", "term", IMG, "sh"]);
+            let out = ctx.rless_stdin(&["attach", "term"], b"echo two-$((40+3))\n\x10\x11");
+            assert_eq!(out.code, Some(0), "{out}");
+            assert_eq!(state_of(&inspect(ctx, "term"))["Status"], "running");
+            assert!(wait_log(ctx, "term", "two-43").success());
+            let out = ctx.rless_stdin(
+                &["attach", "--detach-keys", "ctrl-x", "term"],
+                b"echo three-$((40+4))\n\x18",
+            );
+            assert_eq!(out.code, Some(0), "{out}");
+            assert!(wait_log(ctx, "term", "three-44").success());
+            let out = ctx.rless_stdin(&["attach", "term"], b"exit 5\n");
+            assert_eq!(out.code, Some(5), "{out}");
+        },
+    );
+}
