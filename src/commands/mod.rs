@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod attach;
+mod build;
 mod commit;
 mod container_inspect;
 mod cp;
@@ -103,6 +104,11 @@ enum Cmd {
     Rm(rm::Args),
     /// Make an image from a container's changes.
     Commit(commit::Args),
+    /// Build an image from a Containerfile (Dockerfile).
+    Build(build::Args),
+    /// A build step's copy into its container (started by build).
+    #[command(hide = true, name = "build-copy")]
+    BuildCopy(build::HelperArgs),
     /// Show what a container changed in its root filesystem.
     Diff(diff::Args),
     /// Show a container's processes.
@@ -191,6 +197,8 @@ enum ImageCmd {
     Tag(tag::Args),
     /// Make an image from a root filesystem tar or directory.
     Import(import::Args),
+    /// Build an image from a Containerfile (Dockerfile).
+    Build(build::Args),
 }
 
 #[derive(Subcommand)]
@@ -286,6 +294,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => rm::run(&ctx, a),
         Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
         Cmd::Commit(a) => commit::run(&ctx, a),
+        Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::run(&ctx, a),
+        Cmd::BuildCopy(a) => build::copy_helper(&ctx, a),
         Cmd::Diff(a) => diff::run(&ctx, a),
         Cmd::Top(a) => top::run(&ctx, a),
         Cmd::Stats(a) => stats::run(&ctx, a),

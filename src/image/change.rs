@@ -37,6 +37,16 @@ const KNOWN: [&str; 9] = [
 
 /// Applies one instruction to `cfg` (the config's `config` object).
 pub fn apply(cfg: &mut Map<String, Value>, change: &str) -> Result<(), ChangeError> {
+    apply_with(cfg, change, &[])
+}
+
+/// [`apply`], with `args` (a build's `ARG` values) also expanded; the
+/// image's environment wins over an `ARG` of the same name, as in docker.
+pub fn apply_with(
+    cfg: &mut Map<String, Value>,
+    change: &str,
+    args: &[(String, String)],
+) -> Result<(), ChangeError> {
     let fail = |why: &str| ChangeError {
         change: change.to_string(),
         why: why.to_string(),
@@ -53,7 +63,7 @@ pub fn apply(cfg: &mut Map<String, Value>, change: &str) -> Result<(), ChangeErr
     if rest.is_empty() {
         return Err(fail(&format!("{word} needs an argument")));
     }
-    let env = env_of(cfg);
+    let env: Vec<(String, String)> = args.iter().cloned().chain(env_of(cfg)).collect();
     let words = |s: &str| split_words(s, &env).map_err(|w| fail(&w));
     match word.as_str() {
         "CMD" | "ENTRYPOINT" => {
@@ -157,7 +167,7 @@ fn object<'a>(cfg: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<
 }
 
 /// The config's environment, for `$V` expansion.
-fn env_of(cfg: &Map<String, Value>) -> Vec<(String, String)> {
+pub fn env_of(cfg: &Map<String, Value>) -> Vec<(String, String)> {
     cfg.get("Env")
         .and_then(Value::as_array)
         .into_iter()
@@ -184,7 +194,7 @@ fn expose(p: &str) -> Option<Vec<String>> {
 
 /// `ENV`/`LABEL` arguments: `k=v k2=v2…`, or the old `k value…` form
 /// (the rest of the line is the value).
-fn name_values(rest: &str, env: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+pub fn name_values(rest: &str, env: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
     let first = rest.split(char::is_whitespace).next().unwrap_or("");
     if !first.contains('=') {
         let (k, v) = rest
@@ -214,8 +224,9 @@ fn one_word(k: &str, env: &[(String, String)]) -> Result<String, String> {
     Ok(k)
 }
 
-/// Words, with quotes and escapes removed and variables expanded.
-fn split_words(s: &str, env: &[(String, String)]) -> Result<Vec<String>, String> {
+/// Words, with quotes and escapes removed and variables expanded (the
+/// last of two values of one name wins).
+pub fn split_words(s: &str, env: &[(String, String)]) -> Result<Vec<String>, String> {
     raw_words(s)?.iter().map(|w| expand(w, env)).collect()
 }
 

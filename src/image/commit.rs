@@ -158,9 +158,6 @@ pub fn commit(
         }
         h.push(entry);
     }
-    let config_bytes = serde_json::to_vec(&config).expect("json");
-    let config_digest = store.put_blob(&config_bytes, None)?;
-
     let mut layers: Vec<LayerRecord> = req.parent.map(|p| p.layers.clone()).unwrap_or_default();
     layers.push(LayerRecord {
         diff_id: done.meta.diff_id.clone(),
@@ -168,6 +165,23 @@ pub fn commit(
         blob_size: done.blob_size,
         media_type: LAYER_GZIP.into(),
     });
+    let size = req.parent.map_or(0, |p| p.size) + done.meta.size;
+    let names = req.name.and_then(|n| n.tagged_name()).into_iter().collect();
+    store_image(store, &config, layers, size, names)
+}
+
+/// Stores `config` (whose `rootfs.diff_ids` must list `layers`) with an
+/// OCI manifest of `layers`, as an image named `names`: the last step of
+/// `commit`, and of `build`.
+pub fn store_image(
+    store: &Store,
+    config: &serde_json::Value,
+    layers: Vec<LayerRecord>,
+    size: u64,
+    names: Vec<String>,
+) -> Result<ImageRecord, CommitError> {
+    let config_bytes = serde_json::to_vec(config).expect("json");
+    let config_digest = store.put_blob(&config_bytes, None)?;
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST,
@@ -176,15 +190,18 @@ pub fn commit(
     });
     let manifest = serde_json::to_vec(&manifest).expect("json");
     let manifest_digest: Digest = store.put_blob(&manifest, None)?;
-    let size = req.parent.map_or(0, |p| p.size) + done.meta.size;
+    let created = config["created"]
+        .as_str()
+        .and_then(time::parse_rfc3339)
+        .unwrap_or_else(time::now);
     let record = ImageRecord {
         id: config_digest,
         manifest: manifest_digest,
         manifest_media_type: MANIFEST.into(),
-        names: req.name.and_then(|n| n.tagged_name()).into_iter().collect(),
+        names,
         digests: vec![],
         layers,
-        created: now,
+        created,
         size,
         architecture: config["architecture"].as_str().unwrap_or_default().into(),
         os: config["os"].as_str().unwrap_or("linux").into(),

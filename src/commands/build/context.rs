@@ -1,0 +1,383 @@
+//! The build context: which files a COPY or ADD source names, and the tar
+//! stream that carries them into the container.
+//!
+//! Theory of operation: a source is a path relative to the context (a
+//! leading `/` too), cleaned lexically; one that climbs out (`../x`) is
+//! refused. Its parent directories are resolved on the host and must stay
+//! inside the context, so a symlinked directory cannot lead out; the
+//! source itself and everything under it is read without following
+//! symlinks: a symlink is copied as a symlink, as docker does, whatever it
+//! points at. A `*`, `?` or `[…]` in the last component picks the matching
+//! names of its directory (sorted). Paths the ignore file excludes are not
+//! seen at all. The stream is written in name order with the files' modes
+//! and times and the owner asked for (`--chown`, else 0:0), so one context
+//! gives one stream. ADD of a local tar (plain or compressed) sends its
+//! entries instead, with their own owners unless `--chown` is given.
+
+use super::ignore::{glob, Ignore};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("{0}: outside the build context")]
+    Outside(String),
+    #[error("{0}: no such file or directory in the build context")]
+    Missing(String),
+    #[error("cannot read {path} in the build context: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("cannot send {path}: {source}")]
+    Write { path: String, source: io::Error },
+}
+
+/// One file or directory a source named.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Relative to the context, `/`-separated (empty for the context).
+    pub rel: String,
+    pub path: PathBuf,
+    pub is_dir: bool,
+}
+
+impl Source {
+    pub fn base_name(&self) -> &str {
+        self.rel.rsplit('/').next().unwrap_or("")
+    }
+}
+
+/// Cleans `src` relative to the context root; `None` if it climbs out.
+fn clean(src: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in src.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The files `src` names in `context` (canonical).
+pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>, ContextError> {
+    let rel = clean(src).ok_or_else(|| ContextError::Outside(src.into()))?;
+    let (dir, last) = match rel.rsplit_once('/') {
+        Some((d, l)) => (d.to_string(), l.to_string()),
+        None => (String::new(), rel.clone()),
+    };
+    // The parent directory, symlinks resolved, must stay inside.
+    let parent = context.join(&dir);
+    let parent = parent.canonicalize().map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => ContextError::Missing(src.into()),
+        _ => ContextError::Read {
+            path: src.into(),
+            source: e,
+        },
+    })?;
+    if !parent.starts_with(context) {
+        return Err(ContextError::Outside(src.into()));
+    }
+    let names: Vec<String> = if last.contains(['*', '?', '[']) {
+        let mut v: Vec<String> = fs::read_dir(&parent)
+            .map_err(|source| ContextError::Read {
+                path: src.into(),
+                source,
+            })?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| glob(last.as_bytes(), n.as_bytes()))
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![last.clone()]
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let rel = if dir.is_empty() {
+            name.clone()
+        } else if name.is_empty() {
+            dir.clone()
+        } else {
+            format!("{dir}/{name}")
+        };
+        if !rel.is_empty() && ignore.excluded(&rel) {
+            continue;
+        }
+        let path = if name.is_empty() {
+            parent.clone()
+        } else {
+            parent.join(&name)
+        };
+        match fs::symlink_metadata(&path) {
+            Ok(m) => out.push(Source {
+                rel,
+                is_dir: m.is_dir(),
+                path,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(ContextError::Read { path: rel, source }),
+        }
+    }
+    if out.is_empty() {
+        return Err(ContextError::Missing(src.into()));
+    }
+    Ok(out)
+}
+
+/// Writes tar entries into a stream.
+pub struct Packer<W: Write> {
+    b: tar::Builder<W>,
+    owner: Option<(u32, u32)>,
+}
+
+impl<W: Write> Packer<W> {
+    /// `owner`: `--chown`'s ids; `None` is root (and, for an extracted tar,
+    /// the archive's own owners).
+    pub fn new(out: W, owner: Option<(u32, u32)>) -> Packer<W> {
+        let mut b = tar::Builder::new(out);
+        b.follow_symlinks(false);
+        Packer { b, owner }
+    }
+
+    pub fn finish(self) -> Result<W, ContextError> {
+        self.b.into_inner().map_err(|source| ContextError::Write {
+            path: "the end of the stream".into(),
+            source,
+        })
+    }
+
+    /// `src` as the entry `name` (for a directory: its contents under
+    /// `name`, or at the top when `name` is empty).
+    pub fn add(&mut self, src: &Source, name: &str, ignore: &Ignore) -> Result<(), ContextError> {
+        if src.is_dir {
+            return self.add_dir_contents(&src.path, &src.rel, name, ignore);
+        }
+        self.add_one(&src.path, &src.rel, name)
+    }
+
+    fn add_dir_contents(
+        &mut self,
+        dir: &Path,
+        rel: &str,
+        name: &str,
+        ignore: &Ignore,
+    ) -> Result<(), ContextError> {
+        let read = |source| ContextError::Read {
+            path: rel.to_string(),
+            source,
+        };
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map_err(read)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for n in names {
+            let crel = if rel.is_empty() {
+                n.clone()
+            } else {
+                format!("{rel}/{n}")
+            };
+            let cname = if name.is_empty() {
+                n.clone()
+            } else {
+                format!("{name}/{n}")
+            };
+            let path = dir.join(&n);
+            let meta = fs::symlink_metadata(&path).map_err(|source| ContextError::Read {
+                path: crel.clone(),
+                source,
+            })?;
+            let out = ignore.excluded(&crel);
+            if meta.is_dir() {
+                if !out {
+                    self.add_one(&path, &crel, &cname)?;
+                }
+                if !out || ignore.may_keep_below(&crel) {
+                    self.add_dir_contents(&path, &crel, &cname, ignore)?;
+                }
+            } else if !out {
+                self.add_one(&path, &crel, &cname)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_one(&mut self, path: &Path, rel: &str, name: &str) -> Result<(), ContextError> {
+        let read = |source| ContextError::Read {
+            path: rel.to_string(),
+            source,
+        };
+        let write = |source| ContextError::Write {
+            path: rel.to_string(),
+            source,
+        };
+        let meta = fs::symlink_metadata(path).map_err(read)?;
+        let (uid, gid) = self.owner.unwrap_or((0, 0));
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(meta.mode() & 0o7777);
+        h.set_uid(uid.into());
+        h.set_gid(gid.into());
+        h.set_mtime(meta.mtime().max(0) as u64);
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            self.b
+                .append_data(&mut h, format!("{name}/"), io::empty())
+                .map_err(write)
+        } else if ft.is_symlink() {
+            let target = fs::read_link(path).map_err(read)?;
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            self.b.append_link(&mut h, name, target).map_err(write)
+        } else if ft.is_file() {
+            let f = fs::File::open(path).map_err(read)?;
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(meta.len());
+            // A file that changes size while read would break the
+            // stream: exactly the stat'ed length is sent.
+            self.b
+                .append_data(&mut h, name, f.take(meta.len()))
+                .map_err(write)
+        } else if ft.is_fifo() {
+            h.set_entry_type(tar::EntryType::Fifo);
+            h.set_size(0);
+            self.b.append_data(&mut h, name, io::empty()).map_err(write)
+        } else {
+            // Sockets and device nodes are left out.
+            Ok(())
+        }
+    }
+
+    /// ADD of a local archive: its entries, below `name`.
+    pub fn add_archive(&mut self, src: &Source, name: &str) -> Result<(), ContextError> {
+        let read = |source| ContextError::Read {
+            path: src.rel.clone(),
+            source,
+        };
+        let f = fs::File::open(&src.path).map_err(read)?;
+        let (r, _) = rless::image::compressed::decoder(io::BufReader::new(f)).map_err(read)?;
+        let mut ar = tar::Archive::new(r);
+        for e in ar.entries().map_err(read)? {
+            let mut e = e.map_err(read)?;
+            let mut h = e.header().clone();
+            let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let Some(p) = clean(&p).filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            let p = if name.is_empty() {
+                p
+            } else {
+                format!("{name}/{p}")
+            };
+            if let Some((u, g)) = self.owner {
+                h.set_uid(u.into());
+                h.set_gid(g.into());
+            }
+            let write = |source| ContextError::Write {
+                path: src.rel.clone(),
+                source,
+            };
+            match h.entry_type() {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = e
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    let target = if h.entry_type() == tar::EntryType::Link {
+                        let t = clean(&target).unwrap_or_default();
+                        if name.is_empty() {
+                            t
+                        } else {
+                            format!("{name}/{t}")
+                        }
+                    } else {
+                        target
+                    };
+                    self.b.append_link(&mut h, &p, &target).map_err(write)?;
+                }
+                _ => self.b.append_data(&mut h, &p, &mut e).map_err(write)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` is a tar archive (plain or compressed), for ADD.
+pub fn is_archive(path: &Path) -> bool {
+    let Ok(f) = fs::File::open(path) else {
+        return false;
+    };
+    let Ok((mut r, _)) = rless::image::compressed::decoder(io::BufReader::new(f)) else {
+        return false;
+    };
+    let mut block = [0u8; 512];
+    if r.read_exact(&mut block).is_err() {
+        return false;
+    }
+    &block[257..262] == b"ustar"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_stay_inside() {
+        let t = tempfile::tempdir().unwrap();
+        let ctx = t.path().join("ctx");
+        fs::create_dir_all(ctx.join("d/e")).unwrap();
+        fs::write(ctx.join("d/a.txt"), "a").unwrap();
+        fs::write(ctx.join("d/b.txt"), "b").unwrap();
+        fs::write(t.path().join("outside"), "x").unwrap();
+        std::os::unix::fs::symlink("..", ctx.join("up")).unwrap();
+        std::os::unix::fs::symlink("../outside", ctx.join("link")).unwrap();
+        let ctx = ctx.canonicalize().unwrap();
+        let none = Ignore::parse("");
+        assert!(matches!(
+            sources(&ctx, "../outside", &none),
+            Err(ContextError::Outside(_))
+        ));
+        assert!(matches!(
+            sources(&ctx, "up/outside", &none),
+            Err(ContextError::Outside(_))
+        ));
+        // The link itself is inside: it is copied as a link.
+        let s = sources(&ctx, "link", &none).unwrap();
+        assert!(!s[0].is_dir && s[0].rel == "link");
+        let s = sources(&ctx, "/d/*.txt", &none).unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.rel.as_str()).collect::<Vec<_>>(),
+            ["d/a.txt", "d/b.txt"]
+        );
+        let s = sources(&ctx, ".", &none).unwrap();
+        assert!(s[0].is_dir && s[0].rel.is_empty());
+        assert!(matches!(
+            sources(&ctx, "d/*.txt", &Ignore::parse("d/*.txt")),
+            Err(ContextError::Missing(_))
+        ));
+        let mut p = Packer::new(Vec::new(), Some((5, 6)));
+        let d = sources(&ctx, "d", &Ignore::parse("d/b.txt"))
+            .unwrap()
+            .remove(0);
+        p.add(&d, "", &Ignore::parse("d/b.txt")).unwrap();
+        let bytes = p.finish().unwrap();
+        let mut ar = tar::Archive::new(&bytes[..]);
+        let names: Vec<(String, u64)> = ar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().uid().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(names, [("a.txt".into(), 5), ("e/".into(), 5)]);
+    }
+}

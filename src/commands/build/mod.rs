@@ -1,0 +1,735 @@
+//! `rless build [-t NAME]… [-f FILE] [--build-arg K=V]… [-q] [--network
+//! MODE] CONTEXT` (and `image build`): an image from a Containerfile.
+//!
+//! Theory of operation: the file is read whole first ([`parse`]); every
+//! instruction is checked before anything runs, so an unknown or
+//! unsupported one fails the build naming its line with nothing made.
+//! The build then walks the instructions keeping the image config in
+//! memory. A step that changes files makes a step container from the
+//! current image and commits it with the commands rless already has
+//! ([`steps`]): RUN is `rless run`, COPY, ADD and WORKDIR are `rless
+//! create` and `rless build-copy` ([`helper`]) fed a tar stream of the
+//! context ([`context`], [`ignore`]). Each commit is an intermediate image
+//! the next step starts from. Metadata instructions only change the
+//! in-memory config, applied with `commit --change`'s code
+//! ([`rless::image::change`]). At the end the config, with the layers of
+//! the last intermediate image and one history entry per step, is stored
+//! as the new image, and the step containers and intermediate images are
+//! removed (also when a step fails or the build is interrupted). There is
+//! no build cache: every build runs every step.
+
+mod context;
+mod helper;
+mod ignore;
+mod parse;
+mod steps;
+
+pub use helper::{run as copy_helper, HelperArgs};
+
+use super::Ctx;
+use anyhow::{anyhow, bail, Context as _, Result};
+use parse::{Form, Instruction};
+use rless::image::change;
+use rless::image::find_image;
+use rless::image::reference::Reference;
+use rless::image::store::LockMode;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use steps::Children;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Name the image (may be given more than once).
+    #[arg(short, long)]
+    tag: Vec<String>,
+    /// The Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile).
+    #[arg(short, long)]
+    file: Option<PathBuf>,
+    /// A build argument, NAME=VALUE (NAME alone takes the caller's value).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    build_arg: Vec<String>,
+    /// Print only the image id.
+    #[arg(short, long)]
+    quiet: bool,
+    /// The network of RUN steps: default (a private userspace network, as
+    /// `run`), host or none.
+    #[arg(long, default_value = "default")]
+    network: String,
+    /// The build context: the directory COPY and ADD read from.
+    context: PathBuf,
+}
+
+/// Instructions that only change the config, applied with `--change`'s code.
+const METADATA: [&str; 6] = ["ENV", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL", "USER"];
+const SUPPORTED: [&str; 15] = [
+    "FROM",
+    "RUN",
+    "COPY",
+    "ADD",
+    "ENV",
+    "ARG",
+    "WORKDIR",
+    "USER",
+    "CMD",
+    "ENTRYPOINT",
+    "LABEL",
+    "EXPOSE",
+    "VOLUME",
+    "STOPSIGNAL",
+    "SHELL",
+];
+
+/// A failed build: its message, printed as `rless: …`, and exit code.
+struct Failed(String, u8);
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let network = match a.network.as_str() {
+        "default" | "" | "slirp" | "private" => None,
+        "host" | "none" => Some(a.network.clone()),
+        other => bail!("unknown --network {other:?} for build: use default, host or none"),
+    };
+    let names = a
+        .tag
+        .iter()
+        .map(|t| {
+            t.parse::<Reference>()
+                .map(|r| r.tagged_name().unwrap_or_else(|| t.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let context = a
+        .context
+        .canonicalize()
+        .with_context(|| format!("build context {}", a.context.display()))?;
+    if !context.is_dir() {
+        bail!("build context {}: not a directory", a.context.display());
+    }
+    let file = match &a.file {
+        Some(f) => f.clone(),
+        None => ["Containerfile", "Dockerfile"]
+            .iter()
+            .map(|n| context.join(n))
+            .find(|p| p.exists())
+            .ok_or_else(|| anyhow!("no Containerfile or Dockerfile in {}", a.context.display()))?,
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let shown = file
+        .file_name()
+        .map_or("Containerfile".into(), |n| n.to_string_lossy().into_owned());
+    let mut build_args = Vec::new();
+    for b in &a.build_arg {
+        match b.split_once('=') {
+            Some(("", _)) => bail!("invalid --build-arg {b:?}"),
+            Some((k, v)) => build_args.push((k.to_string(), v.to_string())),
+            None => build_args.extend(std::env::var(b).ok().map(|v| (b.clone(), v))),
+        }
+    }
+    let fail = |why: String| {
+        eprintln!("rless: {}", rless::message::printable(&why));
+        Ok(ExitCode::from(1))
+    };
+    let instructions = match parse::parse(&shown, &text) {
+        Ok(i) => i,
+        Err(e) => return fail(e.to_string()),
+    };
+    if let Err(why) = check(&shown, &instructions) {
+        return fail(why);
+    }
+    steps::catch_signals();
+    let mut b = Build {
+        ctx,
+        children: Children::new(Some(ctx.root.clone())),
+        context,
+        ignore: ignore::Ignore::load(&a.context)?,
+        build_args,
+        used_args: Vec::new(),
+        network,
+        quiet: a.quiet,
+        total: instructions
+            .iter()
+            .skip_while(|i| i.keyword != "FROM")
+            .count(),
+    };
+    let built = b.all(&instructions, names);
+    let cleaned = b.children.clean();
+    match built {
+        Ok(id) => {
+            if let Err(e) = cleaned {
+                eprintln!("rless: warning: build leftovers: {}", super::error_line(&e));
+            }
+            let unused: Vec<&str> = b
+                .build_args
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .filter(|k| !b.used_args.iter().any(|u| u == k))
+                .collect();
+            if !unused.is_empty() {
+                eprintln!(
+                    "rless: warning: build arguments not used: {}",
+                    unused.join(", ")
+                );
+            }
+            println!("{id}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(Failed(why, code)) => {
+            if let Err(e) = cleaned {
+                eprintln!("rless: warning: build leftovers: {}", super::error_line(&e));
+            }
+            eprintln!("rless: {}", rless::message::printable(&why));
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
+/// Every instruction is known and supported, before anything runs.
+fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
+    let mut froms = 0;
+    for i in all {
+        let at = format!("{file}: line {}", i.line);
+        if !SUPPORTED.contains(&i.keyword.as_str()) {
+            return Err(match i.keyword.as_str() {
+                "ONBUILD" | "HEALTHCHECK" | "MAINTAINER" => {
+                    format!("{at}: {} is not supported by rless build", i.keyword)
+                }
+                k => format!("{at}: unknown instruction {k}"),
+            });
+        }
+        let known: &[&str] = match i.keyword.as_str() {
+            "COPY" | "ADD" => &["chown"],
+            _ => &[],
+        };
+        for (f, _) in &i.flags {
+            if f == "from" {
+                return Err(format!(
+                    "{at}: {} --from: multi-stage builds are not supported by rless build",
+                    i.keyword
+                ));
+            }
+            if !known.contains(&f.as_str()) {
+                return Err(format!("{at}: {} --{f} is not supported", i.keyword));
+            }
+        }
+        if i.keyword == "FROM" {
+            froms += 1;
+            if froms > 1 {
+                return Err(format!(
+                    "{at}: a second FROM: multi-stage builds are not supported by rless build"
+                ));
+            }
+        }
+        if i.rest.is_empty() {
+            return Err(format!("{at}: {} needs an argument", i.keyword));
+        }
+    }
+    Ok(())
+}
+
+struct Build<'a> {
+    ctx: &'a Ctx,
+    children: Children,
+    context: PathBuf,
+    ignore: ignore::Ignore,
+    build_args: Vec<(String, String)>,
+    used_args: Vec<String>,
+    network: Option<String>,
+    quiet: bool,
+    total: usize,
+}
+
+/// The image being built.
+struct Stage {
+    /// The whole image config; its `config` object is what changes.
+    config: Value,
+    /// The image the next step starts from (`None`: scratch, none made yet).
+    image: Option<String>,
+    /// ARG values in scope.
+    args: Vec<(String, String)>,
+    /// CMD was set in this build (ENTRYPOINT then keeps it).
+    cmd_set: bool,
+}
+
+impl Stage {
+    fn cfg(&mut self) -> &mut serde_json::Map<String, Value> {
+        if !self.config["config"].is_object() {
+            self.config["config"] = json!({});
+        }
+        self.config["config"].as_object_mut().expect("object")
+    }
+
+    fn shell(&self) -> Vec<String> {
+        self.config["config"]["Shell"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .filter(|v: &Vec<String>| !v.is_empty())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+    }
+
+    /// Variables for substitution: ARGs, then the environment (which wins).
+    fn vars(&self) -> Vec<(String, String)> {
+        let cfg = self.config["config"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        self.args
+            .iter()
+            .cloned()
+            .chain(change::env_of(&cfg))
+            .collect()
+    }
+
+    fn workdir(&self) -> String {
+        self.config["config"]["WorkingDir"]
+            .as_str()
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/")
+            .to_string()
+    }
+
+    fn history(&mut self, created_by: String, empty: bool) {
+        let mut e = json!({
+            "created": rless::image::time::format_rfc3339(rless::image::time::now()),
+            "created_by": created_by,
+        });
+        if empty {
+            e["empty_layer"] = true.into();
+        }
+        if !self.config["history"].is_array() {
+            self.config["history"] = json!([]);
+        }
+        self.config["history"]
+            .as_array_mut()
+            .expect("array")
+            .push(e);
+    }
+}
+
+impl Build<'_> {
+    fn all(&mut self, all: &[Instruction], names: Vec<String>) -> Result<String, Failed> {
+        let mut meta_args: Vec<(String, String)> = Vec::new();
+        let mut stage: Option<Stage> = None;
+        let mut n = 0;
+        for ins in all {
+            if let Some(sig) = steps::stopped() {
+                return Err(Failed("build interrupted".into(), 128 + sig as u8));
+            }
+            let Some(st) = stage.as_mut() else {
+                if ins.keyword == "ARG" {
+                    let vars = meta_args.clone();
+                    self.arg(ins, &vars, &[], &mut meta_args)
+                        .map_err(|e| Failed(format!("line {}: {}", ins.line, e), 1))?;
+                    continue;
+                }
+                n += 1;
+                self.announce(n, ins);
+                stage = Some(
+                    self.from(ins, &meta_args)
+                        .map_err(|e| self.failed(n, ins, e))?,
+                );
+                continue;
+            };
+            n += 1;
+            self.announce(n, ins);
+            self.step(st, ins, n, &meta_args)
+                .map_err(|e| match e.downcast::<StepExit>() {
+                    Ok(StepExit(code)) if code > 128 && steps::stopped().is_some() => {
+                        Failed("build interrupted".into(), code as u8)
+                    }
+                    Ok(StepExit(code)) => Failed(
+                        format!(
+                            "build step {n}/{} {}: exit status {code}",
+                            self.total,
+                            ins.text()
+                        ),
+                        1,
+                    ),
+                    Err(e) => self.failed(n, ins, e),
+                })?;
+        }
+        let st = stage.expect("check found a FROM");
+        self.finish(st, names)
+            .map_err(|e| Failed(format!("build: {}", super::error_line(&e)), 1))
+    }
+
+    fn failed(&self, n: usize, ins: &Instruction, e: anyhow::Error) -> Failed {
+        Failed(
+            format!(
+                "build step {n}/{} {}: {}",
+                self.total,
+                ins.text(),
+                super::error_line(&e)
+            ),
+            1,
+        )
+    }
+
+    fn announce(&self, n: usize, ins: &Instruction) {
+        if !self.quiet {
+            println!(
+                "STEP {n}/{}: {}",
+                self.total,
+                rless::message::printable(&ins.text())
+            );
+        }
+    }
+
+    /// `ARG NAME[=default]…`: adds to `scope` (the build argument's value
+    /// wins; a name declared before FROM keeps that value as default).
+    fn arg(
+        &mut self,
+        ins: &Instruction,
+        vars: &[(String, String)],
+        globals: &[(String, String)],
+        scope: &mut Vec<(String, String)>,
+    ) -> Result<()> {
+        for w in change::split_words(&ins.rest, vars).map_err(|w| anyhow!(w))? {
+            let (name, default) = match w.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (w.clone(), None),
+            };
+            let given = self
+                .build_args
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone());
+            if given.is_some() {
+                self.used_args.push(name.clone());
+            }
+            let global = globals
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone());
+            if let Some(v) = given.or(default).or(global) {
+                scope.retain(|(k, _)| *k != name);
+                scope.push((name, v));
+            }
+        }
+        Ok(())
+    }
+
+    /// `FROM IMAGE` (from the store, pulled if missing) or `FROM scratch`.
+    fn from(&mut self, ins: &Instruction, meta: &[(String, String)]) -> Result<Stage> {
+        let words = change::split_words(&ins.rest, meta).map_err(|w| anyhow!(w))?;
+        let image = match &words[..] {
+            [i] => i.clone(),
+            [i, as_, _] if as_.eq_ignore_ascii_case("as") => i.clone(),
+            _ => bail!("use FROM IMAGE [AS NAME]"),
+        };
+        let stage = |config, image| Stage {
+            config,
+            image,
+            args: Vec::new(),
+            cmd_set: false,
+        };
+        if image == "scratch" {
+            let host = rless::image::platform::Platform::host();
+            return Ok(stage(
+                json!({"architecture": host.arch, "os": host.os, "config": {},
+                       "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
+                None,
+            ));
+        }
+        let lookup = || -> Result<Option<(String, Value)>> {
+            let store = self.ctx.store(LockMode::Shared)?;
+            let index = store.index()?;
+            match find_image(&index, &image) {
+                Ok(img) => Ok(Some((
+                    img.id.hex().to_string(),
+                    serde_json::from_slice(&store.read_blob(&img.id)?)?,
+                ))),
+                Err(rless::image::LookupError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        };
+        let found = match lookup()? {
+            Some(f) => f,
+            None => {
+                if !self.quiet {
+                    println!("pulling {image}");
+                }
+                self.children.output(&["pull", "-q", &image])?;
+                lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))?
+            }
+        };
+        Ok(stage(found.1, Some(found.0)))
+    }
+
+    fn step(
+        &mut self,
+        st: &mut Stage,
+        ins: &Instruction,
+        n: usize,
+        meta: &[(String, String)],
+    ) -> Result<()> {
+        let nop = format!("/bin/sh -c #(nop) {}", ins.text());
+        match ins.keyword.as_str() {
+            "RUN" => self.run_step(st, ins, n),
+            "COPY" | "ADD" => self.copy_step(st, ins, n),
+            "ARG" => {
+                let vars = st.vars();
+                let mut scope = std::mem::take(&mut st.args);
+                self.arg(ins, &vars, meta, &mut scope)?;
+                st.args = scope;
+                st.history(nop, true);
+                Ok(())
+            }
+            "WORKDIR" => {
+                let vars = st.vars();
+                change::apply_with(st.cfg(), &format!("WORKDIR {}", ins.rest), &vars)?;
+                let dir = st.workdir();
+                let image = self.image_of(st)?;
+                let ctr = self.children.create(n, &image)?;
+                let created = self.children.copy_in(&ctr, &dir, None, |w| {
+                    context::Packer::new(w, None).finish()?;
+                    Ok(())
+                })?;
+                if created {
+                    st.image = Some(self.children.commit(&ctr)?);
+                } else {
+                    self.children.remove_container(&ctr)?;
+                }
+                st.history(nop, !created);
+                Ok(())
+            }
+            "CMD" | "ENTRYPOINT" => {
+                let argv = Form::of(&ins.rest).argv(&st.shell());
+                let cmd = ins.keyword == "CMD";
+                if cmd {
+                    st.cmd_set = true;
+                    st.cfg().insert("Cmd".into(), json!(argv));
+                } else {
+                    st.cfg().insert("Entrypoint".into(), json!(argv));
+                    if !st.cmd_set {
+                        // As docker: an inherited CMD goes with a new ENTRYPOINT.
+                        st.cfg().insert("Cmd".into(), Value::Null);
+                    }
+                }
+                st.history(nop, true);
+                Ok(())
+            }
+            "SHELL" => {
+                let Form::Exec(v) = Form::of(&ins.rest) else {
+                    bail!("SHELL needs the JSON form: SHELL [\"executable\", \"parameters\"]");
+                };
+                if v.is_empty() {
+                    bail!("SHELL needs at least the executable");
+                }
+                st.cfg().insert("Shell".into(), json!(v));
+                st.history(nop, true);
+                Ok(())
+            }
+            k if METADATA.contains(&k) => {
+                let vars = st.vars();
+                change::apply_with(st.cfg(), &format!("{k} {}", ins.rest), &vars)
+                    .map_err(|e| anyhow!(e.why))?;
+                st.history(nop, true);
+                Ok(())
+            }
+            k => bail!("{k} is not supported"),
+        }
+    }
+
+    /// The image a step container starts from; for scratch, an image
+    /// without layers made once.
+    fn image_of(&mut self, st: &mut Stage) -> Result<String> {
+        if let Some(i) = &st.image {
+            return Ok(i.clone());
+        }
+        let store = self.ctx.store(LockMode::Shared)?;
+        let img = rless::image::commit::store_image(&store, &st.config, vec![], 0, vec![])?;
+        let id = img.id.hex().to_string();
+        self.children.image_made(&id);
+        st.image = Some(id.clone());
+        Ok(id)
+    }
+
+    fn run_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
+        let argv = Form::of(&ins.rest).argv(&st.shell());
+        let image = self.image_of(st)?;
+        let ctr = self.children.container_name(n);
+        let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
+        if let Some(net) = &self.network {
+            args.extend(["--network".into(), net.clone()]);
+        }
+        // Build arguments are the command's environment too (the image's
+        // own variables win), but are not kept in the image.
+        let env = change::env_of(
+            st.config["config"]
+                .as_object()
+                .unwrap_or(&Default::default()),
+        );
+        for (k, v) in st
+            .args
+            .iter()
+            .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
+        {
+            args.extend(["-e".into(), format!("{k}={v}")]);
+        }
+        for (k, v) in &env {
+            args.extend(["-e".into(), format!("{k}={v}")]);
+        }
+        args.extend(["-w".into(), st.workdir()]);
+        if let Some(u) = st.config["config"]["User"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+        {
+            args.extend(["-u".into(), u.to_string()]);
+        }
+        args.extend(["--entrypoint".into(), String::new(), image]);
+        args.extend(argv.iter().cloned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = self.children.command(&refs)?;
+        if self.quiet {
+            cmd.stdout(Stdio::null());
+        }
+        let child = cmd.spawn().context("cannot start rless run")?;
+        let status = self.children.wait(child)?;
+        if !status.success() {
+            use std::os::unix::process::ExitStatusExt;
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            return Err(StepExit(code).into());
+        }
+        st.image = Some(self.children.commit(&ctr)?);
+        let created_by = argv.join(" ");
+        st.history(created_by, false);
+        Ok(())
+    }
+
+    fn copy_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
+        let add = ins.keyword == "ADD";
+        let vars = st.vars();
+        let mut words = match Form::of(&ins.rest) {
+            Form::Exec(v) => v,
+            Form::Shell(s) => change::split_words(&s, &vars).map_err(|w| anyhow!(w))?,
+        };
+        if words.len() < 2 {
+            bail!("{} needs a source and a destination", ins.keyword);
+        }
+        let dest_word = words.pop().expect("two words");
+        let owner = match ins.flag("chown") {
+            Some(c) => Some(
+                self.owner(
+                    st,
+                    &change::split_words(c, &vars)
+                        .map_err(|w| anyhow!(w))?
+                        .concat(),
+                )?,
+            ),
+            None => None,
+        };
+        let mut sources = Vec::new();
+        for w in &words {
+            if add && w.contains("://") {
+                bail!("ADD of a URL is not supported: download it in a RUN step");
+            }
+            sources.extend(context::sources(&self.context, w, &self.ignore)?);
+        }
+        let dest = if dest_word.starts_with('/') {
+            dest_word.clone()
+        } else {
+            format!("{}/{dest_word}", st.workdir().trim_end_matches('/'))
+        };
+        let archive = |s: &context::Source| add && !s.is_dir && context::is_archive(&s.path);
+        let into_dir = dest_word.ends_with('/')
+            || dest_word.ends_with("/.")
+            || sources.len() > 1
+            || sources.iter().any(|s| s.is_dir || archive(s));
+        let image = self.image_of(st)?;
+        let ctr = self.children.create(n, &image)?;
+        let single = (!into_dir).then(|| sources[0].base_name().to_string());
+        let ignore = &self.ignore;
+        self.children.copy_in(&ctr, &dest, single.as_deref(), |w| {
+            let mut p = context::Packer::new(w, owner);
+            for s in &sources {
+                if archive(s) {
+                    p.add_archive(s, "")?;
+                } else if s.is_dir {
+                    p.add(s, "", ignore)?;
+                } else {
+                    p.add(s, s.base_name(), ignore)?;
+                }
+            }
+            p.finish()?;
+            Ok(())
+        })?;
+        st.image = Some(self.children.commit(&ctr)?);
+        st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
+        Ok(())
+    }
+
+    /// `--chown=USER[:GROUP]`: numbers, or names from the image's
+    /// /etc/passwd and /etc/group.
+    fn owner(&self, st: &Stage, spec: &str) -> Result<(u32, u32)> {
+        let (u, g) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec, None),
+        };
+        let file = |name: &str| self.image_file(st, name);
+        let lookup = |what: &str, text: Option<String>, name: &str| -> Result<(u32, u32)> {
+            if let Ok(n) = name.parse::<u32>() {
+                return Ok((n, n));
+            }
+            text.as_deref()
+                .unwrap_or("")
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 3 && f[0] == name)
+                .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().unwrap_or(0))))
+                .ok_or_else(|| anyhow!("--chown: no {what} {name:?} in the image"))
+        };
+        let (uid, primary) = lookup("user", file("etc/passwd"), u)?;
+        let gid = match g {
+            Some(g) => lookup("group", file("etc/group"), g)?.0,
+            None if u.parse::<u32>().is_ok() => uid,
+            None => primary,
+        };
+        Ok((uid, gid))
+    }
+
+    /// A file of the current image, read from the newest layer that has it.
+    fn image_file(&self, st: &Stage, rel: &str) -> Option<String> {
+        let store = self.ctx.store(LockMode::Shared).ok()?;
+        let index = store.index().ok()?;
+        let img = find_image(&index, st.image.as_deref()?).ok()?;
+        img.layers.iter().rev().find_map(|l| {
+            std::fs::read_to_string(store.layer_dir(&l.diff_id).join("diff").join(rel)).ok()
+        })
+    }
+
+    /// Stores the final image: the config with the last image's layers.
+    fn finish(&mut self, mut st: Stage, names: Vec<String>) -> Result<String> {
+        let store = self.ctx.store(LockMode::Shared)?;
+        let index = store.index()?;
+        let (layers, size) = match &st.image {
+            Some(i) => {
+                let img = find_image(&index, i)?;
+                (img.layers.clone(), img.size)
+            }
+            None => (Vec::new(), 0),
+        };
+        st.config["rootfs"] = json!({
+            "type": "layers",
+            "diff_ids": layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>(),
+        });
+        st.config["created"] = rless::image::time::format_rfc3339(rless::image::time::now()).into();
+        let obj = st.config.as_object_mut().expect("object");
+        obj.remove("container");
+        obj.remove("container_config");
+        let img = rless::image::commit::store_image(&store, &st.config, layers, size, names)?;
+        Ok(img.id.hex().to_string())
+    }
+}
+
+/// A RUN's command failed with this exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+struct StepExit(i32);
