@@ -692,6 +692,11 @@ impl Build<'_> {
             None if u.parse::<u32>().is_ok() => uid,
             None => primary,
         };
+        // Files of an id the namespace does not map could not be made.
+        let limit = self.ctx.ids.id_limit().unwrap_or(1);
+        if let Some(id) = [uid, gid].into_iter().find(|&i| i >= limit) {
+            bail!("--chown={spec}: id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
+        }
         Ok((uid, gid))
     }
 

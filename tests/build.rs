@@ -1,0 +1,328 @@
+//! `rless build`: a Containerfile of the supported instructions builds an
+//! image that runs with what they set; history lists the steps; COPY
+//! --chown, `.dockerignore` and symlinks; refusals (context escape, an
+//! unknown instruction) name what and where; a failing RUN reports its
+//! step and exit code and leaves the store as it was.
+//!
+//! Every scenario imports a busybox root filesystem as [`IMG`] (see
+//! `common::run_helpers`), so no registry is needed.
+
+mod common;
+
+use common::checks::*;
+use common::run_helpers::*;
+use common::{for_each_user, Ctx, Mode, Out};
+use std::path::Path;
+
+/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
+fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
+    for (p, c) in files {
+        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
+    }
+    ctx.work.join("ctx").display().to_string()
+}
+
+/// The image id a build printed last on stdout.
+fn built_id(out: &Out) -> String {
+    let id = out.stdout.lines().last().unwrap_or("").to_string();
+    assert!(common::is_hex64(&id), "build must end with the id: {out}");
+    id
+}
+
+/// A failed build: exit 1, one `rless:` line, and the store as before.
+fn assert_failed_cleanly(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
+    assert_eq!(out.code, Some(1), "a failed build exits 1: {out}");
+    let errs: Vec<&str> = stderr_lines(out)
+        .into_iter()
+        .filter(|l| l.starts_with("rless: "))
+        .collect();
+    assert_eq!(errs.len(), 1, "one error line: {out}");
+    assert!(errs[0].contains(says), "the error must say {says:?}: {out}");
+    assert_no_containers(ctx, &out.cmdline);
+    ctx.snapshot().assert_same(before, &out.cmdline);
+}
+
+const FILE: &str = r#"# A comment, and an ARG before FROM.
+ARG BASE=bb
+FROM $BASE
+ARG WHO=nobody
+ENV GREETING=hello \
+    TARGET=${WHO} UNSET=${NOPE:-fallback}
+LABEL org.test.kind="built image" who=$WHO
+WORKDIR /srv/app
+COPY hello.txt .
+COPY --chown=1000:100 tree /srv/owned/
+COPY --chown=alice tree/one.txt /srv/named.txt
+COPY tree/*.txt /srv/glob/
+COPY . /srv/ctx
+RUN echo "ran as $(id -u) in $(pwd) with $GREETING" > /srv/ran && \
+    echo "arg:$WHO" >> /srv/ran
+RUN ["/bin/sh", "-c", "echo exec-form > /srv/exec"]
+SHELL ["/bin/sh", "-c"]
+USER 1000:100
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGINT
+ENTRYPOINT ["/bin/sh", "-c", "echo entry:$0:$1", "first"]
+CMD ["second"]
+"#;
+
+#[test]
+fn build_instructions() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_instructions", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", FILE),
+                ("hello.txt", "hi there\n"),
+                ("tree/one.txt", "1\n"),
+                ("tree/two.txt", "2\n"),
+                ("tree/sub/three", "3\n"),
+                ("tree/skip.log", "log\n"),
+                ("secret/key", "k\n"),
+                ("keep.log", "kept\n"),
+                (".dockerignore", "secret\n**/*.log\n!keep.log\n"),
+            ],
+        );
+        std::os::unix::fs::symlink("/etc/passwd", Path::new(&dir).join("outlink")).unwrap();
+        ctx.give(&Path::new(&dir).join("outlink"));
+        // Single-id mode maps root alone: no other owners or users.
+        let single = ctx.user.mode == Mode::Single;
+        if single {
+            let file = FILE
+                .replace("--chown=1000:100 ", "")
+                .replace("--chown=alice ", "")
+                .replace("USER 1000:100", "USER 0:0");
+            ctx.write_file("ctx/Containerfile", file.as_bytes());
+        }
+        let out = ctx.ok(&["build", "-t", "built:1", "--build-arg", "WHO=me", &dir]);
+        let id = built_id(&out);
+        let steps: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("STEP "))
+            .collect();
+        assert_eq!(steps.len(), 19, "one line per step: {out}");
+        assert_eq!(steps[0], "STEP 1/19: FROM $BASE", "{out}");
+        assert!(out.stdout.contains("STEP 11/19: RUN echo"), "{out}");
+
+        // The files, owners, environment, working directory and user.
+        let check = ctx.ok(&[
+            "run", "--rm", "--entrypoint", "/bin/sh", "built:1", "-c",
+            "id -u; id -g; pwd; echo $GREETING $TARGET $UNSET; cat /srv/app/hello.txt /srv/ran /srv/exec; \
+             stat -c '%u:%g %n' /srv/owned /srv/owned/one.txt /srv/owned/sub/three /srv/named.txt /srv/app/hello.txt; \
+             ls /srv/glob; ls -a /srv/ctx; readlink /srv/ctx/outlink",
+        ]);
+        let expect = "1000\n100\n/srv/app\nhello me fallback\nhi there\n\
+            ran as 0 in /srv/app with hello\narg:me\nexec-form\n\
+            0:0 /srv/owned\n1000:100 /srv/owned/one.txt\n1000:100 /srv/owned/sub/three\n\
+            1000:1000 /srv/named.txt\n0:0 /srv/app/hello.txt\n\
+            one.txt\ntwo.txt\n\
+            .\n..\n.dockerignore\nContainerfile\nhello.txt\nkeep.log\noutlink\ntree\n\
+            /etc/passwd\n";
+        let expect = if single {
+            expect
+                .replacen("1000\n100\n", "0\n0\n", 1)
+                .replace("1000:1000", "0:0")
+                .replace("1000:100", "0:0")
+        } else {
+            expect.to_string()
+        };
+        assert_eq!(check.stdout, expect, "{check}");
+        // *.log everywhere is ignored, so tree/ has no skip.log.
+        let t = ctx.ok(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "ls",
+            "built:1",
+            "/srv/ctx/tree",
+        ]);
+        assert_eq!(t.stdout, "one.txt\nsub\ntwo.txt\n", "{t}");
+        // ENTRYPOINT and CMD.
+        let r = ctx.ok(&["run", "--rm", "built:1"]);
+        assert_eq!(r.stdout, "entry:first:second\n", "{r}");
+
+        let img = ctx.inspect("built:1");
+        let c = &img["Config"];
+        assert_eq!(
+            img["Id"].as_str().unwrap().trim_start_matches("sha256:"),
+            id
+        );
+        assert_eq!(c["Labels"]["org.test.kind"], "built image", "{img}");
+        assert_eq!(c["Labels"]["who"], "me", "{img}");
+        assert!(c["ExposedPorts"].get("8080/tcp").is_some(), "{img}");
+        assert!(c["ExposedPorts"].get("53/udp").is_some(), "{img}");
+        assert!(c["Volumes"].get("/data").is_some(), "{img}");
+        assert_eq!(c["StopSignal"], "SIGINT", "{img}");
+        assert_eq!(c["User"], if single { "0:0" } else { "1000:100" }, "{img}");
+        assert_eq!(c["WorkingDir"], "/srv/app", "{img}");
+        let env: Vec<&str> = c["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        assert!(
+            env.contains(&"TARGET=me") && !env.iter().any(|e| e.starts_with("WHO=")),
+            "ARGs are not kept: {env:?}"
+        );
+
+        // History: the steps, oldest first, after the base's.
+        let h = ctx.ok(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            "built:1",
+        ]);
+        let lines: Vec<&str> = h.stdout.lines().collect();
+        assert!(lines[0].contains("CMD [\"second\"]"), "{h}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("/bin/sh -c echo \"ran as")),
+            "{h}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("COPY ") && l.contains("tree /srv/owned/")),
+            "{h}"
+        );
+        assert_eq!(lines.len(), 19, "the import and 18 steps after FROM: {h}");
+        // One layer per RUN, COPY and the WORKDIR that made its directory.
+        let layers = img["RootFS"]["Layers"].as_array().unwrap().len();
+        assert_eq!(layers, 1 + 1 + 5 + 2, "{img}");
+
+        // Nothing else is left: no containers, no intermediate images.
+        assert_no_containers(ctx, "build");
+        assert_eq!(
+            ctx.image_ids().len(),
+            2,
+            "only the base and the built image"
+        );
+        // -q prints the id alone.
+        let q = ctx.ok(&["build", "-q", "-f", &format!("{dir}/Containerfile"), &dir]);
+        assert_eq!(q.stdout.lines().count(), 1, "{q}");
+        built_id(&q);
+    });
+}
+
+#[test]
+fn build_refusals() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_refusals", |ctx| {
+        assert!(setup_image(ctx));
+        ctx.write_file("outside.txt", b"secret\n");
+        let dir = context(
+            ctx,
+            &[("Containerfile", "FROM bb\nCOPY ../outside.txt /x\n")],
+        );
+        let before = ctx.snapshot();
+        let out = ctx.rless(&["build", &dir]);
+        assert_failed_cleanly(
+            ctx,
+            &out,
+            &before,
+            "../outside.txt: outside the build context",
+        );
+        assert!(
+            out.stderr.contains("build step 2/2 COPY ../outside.txt /x"),
+            "{out}"
+        );
+
+        // A symlinked directory cannot lead out either.
+        std::os::unix::fs::symlink("..", ctx.work.join("ctx/up")).unwrap();
+        ctx.give(&ctx.work.join("ctx/up"));
+        ctx.write_file("ctx/Containerfile", b"FROM bb\nCOPY up/outside.txt /x\n");
+        let out = ctx.rless(&["build", &dir]);
+        assert_failed_cleanly(ctx, &out, &before, "outside the build context");
+
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb\nENV A=1\n\n# c\nFROBNICATE x\n",
+        );
+        let out = ctx.rless(&["build", &dir]);
+        assert_failed_cleanly(ctx, &out, &before, "line 5: unknown instruction FROBNICATE");
+        assert!(out.stdout.is_empty(), "nothing runs: {out}");
+
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb AS one\nFROM bb\nCOPY --from=one /a /b\n",
+        );
+        let out = ctx.rless(&["build", &dir]);
+        assert_failed_cleanly(ctx, &out, &before, "line 2: a second FROM");
+    });
+}
+
+#[test]
+fn build_failing_run() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_failing_run", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[
+                (
+                    "Containerfile",
+                    "FROM bb\nRUN echo one > /one\nCOPY f /f\nRUN echo failing; exit 3\nRUN echo never\n",
+                ),
+                ("f", "f\n"),
+            ],
+        );
+        // `containers/` exists before, as after any run.
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        let out = ctx.rless(&["build", "-t", "never", &dir]);
+        assert_failed_cleanly(
+            ctx,
+            &out,
+            &before,
+            "build step 4/5 RUN echo failing; exit 3: exit status 3",
+        );
+        assert!(out.stdout.contains("failing\n"), "the RUN's output: {out}");
+        assert!(!out.stdout.contains("STEP 5/5"), "{out}");
+        let tmp: Vec<String> = ["", "containers", "layers", "images", "blobs/sha256"]
+            .iter()
+            .flat_map(|d| common::list_names(&ctx.root.join(d)))
+            .filter(|n| n.starts_with(".tmp"))
+            .collect();
+        assert!(tmp.is_empty(), "temp dirs left: {tmp:?}");
+    });
+}
+
+#[test]
+fn build_chown_unmapped() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_chown_unmapped", |ctx| {
+        assert!(setup_image(ctx));
+        // Past any subordinate range (tests use 65536 ids).
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", "FROM bb\nCOPY --chown=4000000000 f /f\n"),
+                ("f", "f\n"),
+            ],
+        );
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        let out = ctx.rless(&["build", &dir]);
+        assert_failed_cleanly(
+            ctx,
+            &out,
+            &before,
+            "--chown=4000000000: id 4000000000 is not mapped",
+        );
+    });
+}
