@@ -326,3 +326,106 @@ fn build_chown_unmapped() {
         );
     });
 }
+
+#[test]
+fn build_add_archive_and_network() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_add_archive_and_network", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[
+                (
+                    "Containerfile",
+                    "FROM bb\nADD arch.tar.gz /opt/\nADD plain.txt /opt/copied.txt\n\
+                     RUN ls /sys/class/net > /nets\n",
+                ),
+                ("plain.txt", "plain\n"),
+                ("src/in/file", "from the tar\n"),
+            ],
+        );
+        let st = std::process::Command::new("tar")
+            .args(["czf", "arch.tar.gz", "-C", "src", "in"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        ctx.give(&Path::new(&dir).join("arch.tar.gz"));
+        let out = ctx.ok(&["build", "--network", "none", "-t", "added", &dir]);
+        built_id(&out);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "added",
+            "cat",
+            "/opt/in/file",
+            "/opt/copied.txt",
+            "/nets",
+        ]);
+        // The archive is extracted; with --network none RUN has only lo.
+        assert_eq!(r.stdout, "from the tar\nplain\nlo\n", "{r}");
+        let l = ctx.ok(&["run", "--rm", "added", "ls", "/opt"]);
+        assert_eq!(l.stdout, "copied.txt\nin\n", "{l}");
+
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb\nADD http://127.0.0.1:9/x /x\n",
+        );
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        let out = ctx.rless(&["build", &dir]);
+        assert_failed_cleanly(ctx, &out, &before, "ADD of a URL is not supported");
+    });
+}
+
+#[test]
+fn build_interrupted() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_interrupted", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[
+                (
+                    "Containerfile",
+                    "FROM bb\nCOPY f /f\nRUN echo started; exec sleep 1000\nRUN echo never\n",
+                ),
+                ("f", "f\n"),
+            ],
+        );
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        let mut child = ctx
+            .rless_cmd(&["build", "-t", "never", &dir])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The RUN step's container runs.
+        let running = eventually(std::time::Duration::from_secs(60), || {
+            !ctx.ok(&["ps", "-q", "--filter", "status=running"])
+                .stdout
+                .trim()
+                .is_empty()
+        });
+        assert!(running, "the RUN step never started");
+        // As a Ctrl-C does: the build passes it on, then cleans up.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let status = wait_timeout(&mut child, std::time::Duration::from_secs(120))
+            .expect("the build must end after SIGINT");
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(130), "{err}");
+        assert!(err.contains("rless: build interrupted"), "{err}");
+        assert_no_containers(ctx, "an interrupted build");
+        ctx.snapshot().assert_same(&before, "an interrupted build");
+    });
+}
