@@ -225,6 +225,8 @@ fn build_refusals() {
             ctx,
             &[("Containerfile", "FROM bb\nCOPY ../outside.txt /x\n")],
         );
+        // `containers/` exists before, as after any run.
+        ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         let out = ctx.rless(&["build", &dir]);
         assert_failed_cleanly(
@@ -255,10 +257,66 @@ fn build_refusals() {
 
         ctx.write_file(
             "ctx/Containerfile",
-            b"FROM bb AS one\nFROM bb\nCOPY --from=one /a /b\n",
+            b"FROM bb AS one\nFROM bb\nCOPY --chmod=755 f /b\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "line 2: a second FROM");
+        assert_failed_cleanly(ctx, &out, &before, "line 3: COPY --chmod is not supported");
+        assert!(out.stdout.is_empty(), "nothing runs: {out}");
+
+        // COPY --from of a path the stage does not have.
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb AS one\nFROM bb\nCOPY --from=one /no/such /b\n",
+        );
+        let out = ctx.rless(&["build", &dir]);
+        assert_failed_cleanly(ctx, &out, &before, "--from=one /no/such");
+    });
+}
+
+#[test]
+fn build_multi_stage() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_multi_stage", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb AS builder\n\
+            RUN mkdir -p /out/dir/sub && echo tool > /out/tool && echo deep > /out/dir/sub/f\n\
+            FROM scratch AS empty\n\
+            FROM builder\n\
+            RUN echo second > /second\n\
+            FROM bb\n\
+            COPY --from=builder /out/tool /usr/local/bin/\n\
+            COPY --from=2 /second /second.txt\n\
+            COPY --from=BUILDER out/dir /copied\n\
+            COPY --from=bb /etc/group /group-from-image\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let out = ctx.ok(&["build", "-t", "multi", &dir]);
+        built_id(&out);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "multi",
+            "sh",
+            "-c",
+            "cat /usr/local/bin/tool /second.txt /copied/sub/f; \
+             stat -c '%u:%g' /usr/local/bin/tool; head -1 /group-from-image; \
+             test -e /out || echo no-builder-files",
+        ]);
+        assert_eq!(
+            r.stdout, "tool\nsecond\ndeep\n0:0\nroot:x:0:\nno-builder-files\n",
+            "{r}"
+        );
+        // The last stage's steps alone are its history; no stage is left
+        // as an image.
+        let h = ctx.ok(&["history", "--format", "{{.CreatedBy}}", "multi"]);
+        assert_eq!(h.stdout.lines().count(), 5, "the import and 4 COPYs: {h}");
+        assert_no_containers(ctx, "multi-stage build");
+        assert_eq!(
+            ctx.image_ids().len(),
+            2,
+            "only the base and the built image"
+        );
     });
 }
 

@@ -10,9 +10,12 @@
 //! directory of the destination that exists, its entries prefixed with the
 //! missing directories, which are created first (root's, mode 0755, with
 //! the build's time, as docker makes them). With `--file NAME` the stream holds one file, the
-//! entry `NAME`: it lands inside DEST if that is a directory, and is
-//! otherwise renamed to DEST's last component. It prints `created` when it
-//! had to make a directory (WORKDIR then adds a layer).
+//! entry `NAME`: it lands inside DEST if that is a directory (or `--dir`
+//! says it will be), and is otherwise renamed to DEST's last component.
+//! With `--source NAME` the stream is `rless cp CTR:PATH -`'s (COPY
+//! --from): a directory `NAME/` gives its contents, a file is as with
+//! `--file`. `--owner` sets every entry's owner. It prints `created` when
+//! it had to make a directory (WORKDIR then adds a layer).
 
 use crate::commands::Ctx;
 use anyhow::{bail, Result};
@@ -30,18 +33,70 @@ pub struct HelperArgs {
     /// The stream's one file, named so.
     #[arg(long)]
     file: Option<String>,
+    /// The stream is `cp CTR:PATH -`'s: one entry NAME, a directory
+    /// (whose contents go into DEST) or a file (as with --file).
+    #[arg(long, conflicts_with = "file")]
+    source: Option<String>,
+    /// DEST is a directory even when missing (a file goes inside it).
+    #[arg(long)]
+    dir: bool,
+    /// Every entry's owner, UID:GID, whatever the stream says.
+    #[arg(long)]
+    owner: Option<String>,
+}
+
+/// How the stream's entries are placed.
+struct Placing {
+    /// The entry renamed (`--file`/`--source` of a file): from, to.
+    rename: Option<(String, String)>,
+    /// The leading `NAME/` dropped (`--source` of a directory).
+    strip: Option<String>,
+    owner: Option<(u64, u64)>,
 }
 
 pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
+    let owner = match &a.owner {
+        Some(o) => {
+            let (u, g) = o
+                .split_once(':')
+                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+                .ok_or_else(|| anyhow::anyhow!("invalid --owner {o:?}: use UID:GID"))?;
+            Some((u, g))
+        }
+        None => None,
+    };
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, &a.container)?;
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
     let access = super::super::cp::view(ctx, &dir, true)?;
     let mut agent = Agent::spawn(&access)?;
     let dest = format!("/{}", a.dest.trim_matches('/'));
-    let (target, rename) = match &a.file {
-        Some(_) if agent.stat(&dest, true)? == Some(Kind::Dir) => (dest.clone(), None),
-        Some(_) => (parent_of(&dest), base_name(&dest).map(str::to_string)),
+    let mut ar = tar::Archive::new(std::io::stdin().lock());
+    let mut entries = ar.entries()?.peekable();
+    // A `--source` stream says by its first entry what it holds.
+    let mut file = a.file.clone();
+    let mut strip = None;
+    if let Some(name) = &a.source {
+        let first_is_dir = match entries.peek() {
+            Some(Ok(e)) => {
+                e.header().entry_type().is_dir()
+                    && String::from_utf8_lossy(&e.path_bytes()).trim_end_matches('/') == name
+            }
+            _ => false,
+        };
+        if first_is_dir {
+            entries.next();
+            strip = Some(format!("{name}/"));
+        } else {
+            file = Some(name.clone());
+        }
+    }
+    let (target, rename) = match &file {
+        Some(_) if a.dir || agent.stat(&dest, true)? == Some(Kind::Dir) => (dest.clone(), None),
+        Some(f) => (
+            parent_of(&dest),
+            base_name(&dest).map(|b| (f.clone(), b.to_string())),
+        ),
         None => (dest.clone(), None),
     };
     let mut missing = Vec::new();
@@ -60,18 +115,13 @@ pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
         }
     }
     missing.reverse();
-    let prefix = missing.join("/");
-    let stdin = std::io::stdin().lock();
+    let placing = Placing {
+        rename,
+        strip,
+        owner,
+    };
     agent.unpack(&at, Owner::Keep, |w| {
-        relay(
-            w,
-            stdin,
-            &missing,
-            &prefix,
-            a.file.as_deref(),
-            rename.as_deref(),
-        )
-        .map_err(|source| AgentError::Sys {
+        relay(w, entries, &missing, &placing).map_err(|source| AgentError::Sys {
             op: "relay the build's files",
             source,
         })
@@ -83,13 +133,11 @@ pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
 }
 
 /// Writes the missing directories, then the stream's entries below them.
-fn relay(
+fn relay<'a, R: Read + 'a>(
     w: &mut dyn std::io::Write,
-    input: impl Read,
+    entries: impl Iterator<Item = std::io::Result<tar::Entry<'a, R>>>,
     missing: &[String],
-    prefix: &str,
-    file: Option<&str>,
-    rename: Option<&str>,
+    placing: &Placing,
 ) -> std::io::Result<()> {
     let mut b = tar::Builder::new(w);
     let now = std::time::SystemTime::now()
@@ -109,37 +157,53 @@ fn relay(
             std::io::empty(),
         )?;
     }
-    let under = |p: &str| {
-        if prefix.is_empty() {
-            p.to_string()
-        } else {
-            format!("{prefix}/{p}")
+    let prefix = missing.join("/");
+    // An entry's name where it lands (`None`: not sent).
+    let place = |raw: &str| -> Option<String> {
+        let raw = match &placing.strip {
+            Some(s) => raw.strip_prefix(s.as_str())?,
+            None => raw,
+        };
+        let name = match &placing.rename {
+            Some((from, to)) if raw.trim_end_matches('/') == from => to.clone(),
+            _ => raw.to_string(),
+        };
+        if name.is_empty() {
+            return None;
         }
+        Some(if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        })
     };
-    let mut ar = tar::Archive::new(input);
-    for e in ar.entries()? {
+    for e in entries {
         let mut e = e?;
         let mut h = e.header().clone();
         let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-        let name = match (file, rename) {
-            (Some(f), Some(r)) if raw == f => r.to_string(),
-            _ => raw,
+        let Some(path) = place(&raw) else {
+            continue;
         };
-        let path = under(&name);
+        if let Some((u, g)) = placing.owner {
+            h.set_uid(u);
+            h.set_gid(g);
+        }
+        let link = || {
+            e.link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
         match h.entry_type() {
             tar::EntryType::Symlink => {
-                let t = e
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
+                let t = link();
                 b.append_link(&mut h, &path, t)?;
             }
             tar::EntryType::Link => {
-                let t = e
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                b.append_link(&mut h, &path, under(&t))?;
+                let t = link();
+                let Some(t) = place(&t) else {
+                    continue;
+                };
+                b.append_link(&mut h, &path, t)?;
             }
             _ => b.append_data(&mut h, &path, &mut e)?,
         }

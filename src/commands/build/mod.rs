@@ -19,6 +19,7 @@
 //! no build cache: every build runs every step.
 
 mod context;
+mod copy;
 mod helper;
 mod ignore;
 mod parse;
@@ -185,7 +186,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 
 /// Every instruction is known and supported, before anything runs.
 fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
-    let mut froms = 0;
     for i in all {
         let at = format!("{file}: line {}", i.line);
         if !SUPPORTED.contains(&i.keyword.as_str()) {
@@ -197,26 +197,13 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
             });
         }
         let known: &[&str] = match i.keyword.as_str() {
-            "COPY" | "ADD" => &["chown"],
+            "COPY" => &["chown", "from"],
+            "ADD" => &["chown"],
             _ => &[],
         };
         for (f, _) in &i.flags {
-            if f == "from" {
-                return Err(format!(
-                    "{at}: {} --from: multi-stage builds are not supported by rless build",
-                    i.keyword
-                ));
-            }
             if !known.contains(&f.as_str()) {
                 return Err(format!("{at}: {} --{f} is not supported", i.keyword));
-            }
-        }
-        if i.keyword == "FROM" {
-            froms += 1;
-            if froms > 1 {
-                return Err(format!(
-                    "{at}: a second FROM: multi-stage builds are not supported by rless build"
-                ));
             }
         }
         if i.rest.is_empty() {
@@ -248,6 +235,16 @@ struct Stage {
     args: Vec<(String, String)>,
     /// CMD was set in this build (ENTRYPOINT then keeps it).
     cmd_set: bool,
+    /// `FROM … AS NAME`, lower-cased.
+    name: Option<String>,
+}
+
+/// The stage `what` names: its `AS` name (any case) or its index.
+fn find_stage<'s>(done: &'s [Stage], what: &str) -> Option<&'s Stage> {
+    let what = what.to_ascii_lowercase();
+    done.iter()
+        .find(|s| s.name.as_deref() == Some(what.as_str()))
+        .or_else(|| done.get(what.parse::<usize>().ok()?))
 }
 
 impl Stage {
@@ -313,10 +310,15 @@ impl Build<'_> {
     fn all(&mut self, all: &[Instruction], names: Vec<String>) -> Result<String, Failed> {
         let mut meta_args: Vec<(String, String)> = Vec::new();
         let mut stage: Option<Stage> = None;
+        // The stages before this one.
+        let mut done: Vec<Stage> = Vec::new();
         let mut n = 0;
         for ins in all {
             if let Some(sig) = steps::stopped() {
                 return Err(Failed("build interrupted".into(), 128 + sig as u8));
+            }
+            if ins.keyword == "FROM" {
+                done.extend(stage.take());
             }
             let Some(st) = stage.as_mut() else {
                 if ins.keyword == "ARG" {
@@ -328,15 +330,15 @@ impl Build<'_> {
                 n += 1;
                 self.announce(n, ins);
                 stage = Some(
-                    self.from(ins, &meta_args)
+                    self.from(ins, &meta_args, &done)
                         .map_err(|e| self.failed(n, ins, e))?,
                 );
                 continue;
             };
             n += 1;
             self.announce(n, ins);
-            self.step(st, ins, n, &meta_args)
-                .map_err(|e| match e.downcast::<StepExit>() {
+            self.step(st, ins, n, &meta_args, &done).map_err(|e| {
+                match e.downcast::<StepExit>() {
                     Ok(StepExit(code)) if code > 128 && steps::stopped().is_some() => {
                         Failed("build interrupted".into(), code as u8)
                     }
@@ -349,7 +351,8 @@ impl Build<'_> {
                         1,
                     ),
                     Err(e) => self.failed(n, ins, e),
-                })?;
+                }
+            })?;
         }
         let st = stage.expect("check found a FROM");
         self.finish(st, names)
@@ -415,11 +418,18 @@ impl Build<'_> {
     }
 
     /// `FROM IMAGE` (from the store, pulled if missing) or `FROM scratch`.
-    fn from(&mut self, ins: &Instruction, meta: &[(String, String)]) -> Result<Stage> {
+    fn from(
+        &mut self,
+        ins: &Instruction,
+        meta: &[(String, String)],
+        done: &[Stage],
+    ) -> Result<Stage> {
         let words = change::split_words(&ins.rest, meta).map_err(|w| anyhow!(w))?;
-        let image = match &words[..] {
-            [i] => i.clone(),
-            [i, as_, _] if as_.eq_ignore_ascii_case("as") => i.clone(),
+        let (image, name) = match &words[..] {
+            [i] => (i.clone(), None),
+            [i, as_, name] if as_.eq_ignore_ascii_case("as") => {
+                (i.clone(), Some(name.to_ascii_lowercase()))
+            }
             _ => bail!("use FROM IMAGE [AS NAME]"),
         };
         let stage = |config, image| Stage {
@@ -427,7 +437,12 @@ impl Build<'_> {
             image,
             args: Vec::new(),
             cmd_set: false,
+            name: name.clone(),
         };
+        // An earlier stage, by name: its image as it ended.
+        if let Some(s) = find_stage(done, &image) {
+            return Ok(stage(s.config.clone(), s.image.clone()));
+        }
         if image == "scratch" {
             let host = rless::image::platform::Platform::host();
             return Ok(stage(
@@ -436,10 +451,16 @@ impl Build<'_> {
                 None,
             ));
         }
+        let found = self.image_config(&image)?;
+        Ok(stage(found.1, Some(found.0)))
+    }
+
+    /// The id and config of IMAGE, pulled when not in the store.
+    fn image_config(&self, image: &str) -> Result<(String, Value)> {
         let lookup = || -> Result<Option<(String, Value)>> {
             let store = self.ctx.store(LockMode::Shared)?;
             let index = store.index()?;
-            match find_image(&index, &image) {
+            match find_image(&index, image) {
                 Ok(img) => Ok(Some((
                     img.id.hex().to_string(),
                     serde_json::from_slice(&store.read_blob(&img.id)?)?,
@@ -448,17 +469,14 @@ impl Build<'_> {
                 Err(e) => Err(e.into()),
             }
         };
-        let found = match lookup()? {
-            Some(f) => f,
-            None => {
-                if !self.quiet {
-                    println!("pulling {image}");
-                }
-                self.children.output(&["pull", "-q", &image])?;
-                lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))?
-            }
-        };
-        Ok(stage(found.1, Some(found.0)))
+        if let Some(f) = lookup()? {
+            return Ok(f);
+        }
+        if !self.quiet {
+            println!("pulling {image}");
+        }
+        self.children.output(&["pull", "-q", image])?;
+        lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))
     }
 
     fn step(
@@ -467,11 +485,12 @@ impl Build<'_> {
         ins: &Instruction,
         n: usize,
         meta: &[(String, String)],
+        done: &[Stage],
     ) -> Result<()> {
         let nop = format!("/bin/sh -c #(nop) {}", ins.text());
         match ins.keyword.as_str() {
             "RUN" => self.run_step(st, ins, n),
-            "COPY" | "ADD" => self.copy_step(st, ins, n),
+            "COPY" | "ADD" => self.copy_step(st, ins, n, done),
             "ARG" => {
                 let vars = st.vars();
                 let mut scope = std::mem::take(&mut st.args);
@@ -602,112 +621,6 @@ impl Build<'_> {
         let created_by = argv.join(" ");
         st.history(created_by, false);
         Ok(())
-    }
-
-    fn copy_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
-        let add = ins.keyword == "ADD";
-        let vars = st.vars();
-        let mut words = match Form::of(&ins.rest) {
-            Form::Exec(v) => v,
-            Form::Shell(s) => change::split_words(&s, &vars).map_err(|w| anyhow!(w))?,
-        };
-        if words.len() < 2 {
-            bail!("{} needs a source and a destination", ins.keyword);
-        }
-        let dest_word = words.pop().expect("two words");
-        let owner = match ins.flag("chown") {
-            Some(c) => Some(
-                self.owner(
-                    st,
-                    &change::split_words(c, &vars)
-                        .map_err(|w| anyhow!(w))?
-                        .concat(),
-                )?,
-            ),
-            None => None,
-        };
-        let mut sources = Vec::new();
-        for w in &words {
-            if add && w.contains("://") {
-                bail!("ADD of a URL is not supported: download it in a RUN step");
-            }
-            sources.extend(context::sources(&self.context, w, &self.ignore)?);
-        }
-        let dest = if dest_word.starts_with('/') {
-            dest_word.clone()
-        } else {
-            format!("{}/{dest_word}", st.workdir().trim_end_matches('/'))
-        };
-        let archive = |s: &context::Source| add && !s.is_dir && context::is_archive(&s.path);
-        let into_dir = dest_word.ends_with('/')
-            || dest_word.ends_with("/.")
-            || sources.len() > 1
-            || sources.iter().any(|s| s.is_dir || archive(s));
-        let image = self.image_of(st)?;
-        let ctr = self.children.create(n, &image)?;
-        let single = (!into_dir).then(|| sources[0].base_name().to_string());
-        let ignore = &self.ignore;
-        self.children.copy_in(&ctr, &dest, single.as_deref(), |w| {
-            let mut p = context::Packer::new(w, owner);
-            for s in &sources {
-                if archive(s) {
-                    p.add_archive(s, "")?;
-                } else if s.is_dir {
-                    p.add(s, "", ignore)?;
-                } else {
-                    p.add(s, s.base_name(), ignore)?;
-                }
-            }
-            p.finish()?;
-            Ok(())
-        })?;
-        st.image = Some(self.children.commit(&ctr)?);
-        st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
-        Ok(())
-    }
-
-    /// `--chown=USER[:GROUP]`: numbers, or names from the image's
-    /// /etc/passwd and /etc/group.
-    fn owner(&self, st: &Stage, spec: &str) -> Result<(u32, u32)> {
-        let (u, g) = match spec.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (spec, None),
-        };
-        let file = |name: &str| self.image_file(st, name);
-        let lookup = |what: &str, text: Option<String>, name: &str| -> Result<(u32, u32)> {
-            if let Ok(n) = name.parse::<u32>() {
-                return Ok((n, n));
-            }
-            text.as_deref()
-                .unwrap_or("")
-                .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() > 3 && f[0] == name)
-                .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().unwrap_or(0))))
-                .ok_or_else(|| anyhow!("--chown: no {what} {name:?} in the image"))
-        };
-        let (uid, primary) = lookup("user", file("etc/passwd"), u)?;
-        let gid = match g {
-            Some(g) => lookup("group", file("etc/group"), g)?.0,
-            None if u.parse::<u32>().is_ok() => uid,
-            None => primary,
-        };
-        // Files of an id the namespace does not map could not be made.
-        let limit = self.ctx.ids.id_limit().unwrap_or(1);
-        if let Some(id) = [uid, gid].into_iter().find(|&i| i >= limit) {
-            bail!("--chown={spec}: id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
-        }
-        Ok((uid, gid))
-    }
-
-    /// A file of the current image, read from the newest layer that has it.
-    fn image_file(&self, st: &Stage, rel: &str) -> Option<String> {
-        let store = self.ctx.store(LockMode::Shared).ok()?;
-        let index = store.index().ok()?;
-        let img = find_image(&index, st.image.as_deref()?).ok()?;
-        img.layers.iter().rev().find_map(|l| {
-            std::fs::read_to_string(store.layer_dir(&l.diff_id).join("diff").join(rel)).ok()
-        })
     }
 
     /// Stores the final image: the config with the last image's layers.

@@ -188,6 +188,59 @@ impl Children {
         Ok(String::from_utf8_lossy(&out.stdout).trim() == "created")
     }
 
+    /// `rless cp SRC:PATH -` piped into `rless build-copy CTR DEST --source
+    /// NAME --owner U:G [--dir]` (COPY --from).
+    pub fn pipe_copy(
+        &self,
+        (src, path): (&str, &str),
+        (ctr, dest): (&str, &str),
+        into_dir: bool,
+        owner: (u32, u32),
+    ) -> Result<()> {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let mut out = self
+            .command(&["cp", &format!("{src}:{path}"), "-"])?
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot start rless cp")?;
+        let stream = out.stdout.take().expect("piped");
+        let owner = format!("{}:{}", owner.0, owner.1);
+        let mut args = vec!["build-copy", ctr, dest, "--source", name, "--owner", &owner];
+        if into_dir {
+            args.push("--dir");
+        }
+        let into = self
+            .command(&args)?
+            .stdin(Stdio::from(stream))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot start rless build-copy")?;
+        let put = into.wait_with_output()?;
+        let got = out.wait_with_output()?;
+        let last = |b: &[u8]| {
+            let t = String::from_utf8_lossy(b);
+            t.lines()
+                .last()
+                .unwrap_or("failed")
+                .trim()
+                .trim_start_matches("rless: ")
+                .to_string()
+        };
+        if !got.status.success() {
+            // The container's name means nothing to the user.
+            return Err(anyhow!(
+                "{}",
+                last(&got.stderr).replace(&format!("{src}:"), "")
+            ));
+        }
+        if !put.status.success() {
+            return Err(anyhow!("{}", last(&put.stderr)));
+        }
+        Ok(())
+    }
+
     /// `rless commit CTR`, then `rless rm` of it: the new image's id.
     pub fn commit(&mut self, ctr: &str) -> Result<String> {
         let id = self.output(&["commit", ctr])?;
