@@ -15,8 +15,10 @@
 //! ([`rless::image::change`]). At the end the config, with the layers of
 //! the last intermediate image and one history entry per step, is stored
 //! as the new image, and the step containers and intermediate images are
-//! removed (also when a step fails or the build is interrupted). There is
-//! no build cache: every build runs every step.
+//! removed (also when a step fails or the build is interrupted). Each
+//! `FROM` starts a stage ([`Stage`]); a later `FROM NAME` or `COPY
+//! --from=NAME` uses an earlier one as it ended ([`copy`]); the last stage
+//! is the image. There is no build cache: every build runs every step.
 
 mod context;
 mod copy;
