@@ -17,6 +17,7 @@ mod container_inspect;
 mod cp;
 mod diff;
 mod exec;
+mod exists;
 mod export;
 mod format;
 mod generate;
@@ -199,6 +200,8 @@ enum ImageCmd {
     Import(import::Args),
     /// Build an image from a Containerfile (Dockerfile).
     Build(build::Args),
+    /// Exit 0 if the image exists, 1 if not.
+    Exists(exists::Args),
 }
 
 #[derive(Subcommand)]
@@ -212,6 +215,48 @@ enum ContainerCmd {
     Prune(rm::PruneArgs),
     /// Show containers' details as JSON.
     Inspect(container_inspect::Args),
+    /// Run a command in a new container.
+    Run(Box<run::Args>),
+    /// Create a container without starting it.
+    Create(Box<run::Args>),
+    /// Start created or stopped containers.
+    Start(start::Args),
+    /// Stop running containers (SIGTERM, then SIGKILL).
+    Stop(stop::StopArgs),
+    /// Stop and start containers again.
+    Restart(stop::StopArgs),
+    /// Send a signal to running containers.
+    Kill(stop::KillArgs),
+    /// Wait for containers to stop; print their exit codes.
+    Wait(stop::WaitArgs),
+    /// Run a command in a running container.
+    Exec(exec::Args),
+    /// Join a running container's output (and input, with -i).
+    Attach(attach::Args),
+    /// Show a container's output.
+    Logs(logs::Args),
+    /// Show a container's processes.
+    Top(top::Args),
+    /// Show running containers' resource usage.
+    Stats(stats::Args),
+    /// Copy files between a container and the host.
+    Cp(cp::Args),
+    /// Write a container's root filesystem as a tar.
+    Export(export::Args),
+    /// Show what a container changed in its root filesystem.
+    Diff(diff::Args),
+    /// Make an image from a container's changes.
+    Commit(commit::Args),
+    /// Stop every process of containers (SIGSTOP).
+    Pause(pause::Args),
+    /// Resume paused containers.
+    Unpause(pause::Args),
+    /// Rename a container.
+    Rename(rename::Args),
+    /// Show a container's published ports.
+    Port(port::Args),
+    /// Exit 0 if the container exists, 1 if not.
+    Exists(exists::Args),
 }
 
 #[derive(Subcommand)]
@@ -280,31 +325,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => push::run(&ctx, a),
         Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => save::run(&ctx, a),
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => load::run(&ctx, a),
-        Cmd::Run(a) => run::run(&ctx, *a),
-        Cmd::Create(a) => run::create(&ctx, *a),
+        Cmd::Run(a) | Cmd::Container(ContainerCmd::Run(a)) => run::run(&ctx, *a),
+        Cmd::Create(a) | Cmd::Container(ContainerCmd::Create(a)) => run::create(&ctx, *a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
-        Cmd::Logs(a) => logs::run(&ctx, a),
-        Cmd::Exec(a) => exec::run(&ctx, a),
-        Cmd::Attach(a) => attach::run(&ctx, a),
-        Cmd::Start(a) => start::run(&ctx, a),
-        Cmd::Stop(a) => stop::stop(&ctx, a),
-        Cmd::Restart(a) => start::restart(&ctx, a),
-        Cmd::Kill(a) => stop::kill(&ctx, a),
-        Cmd::Wait(a) => stop::wait(&ctx, a),
+        Cmd::Logs(a) | Cmd::Container(ContainerCmd::Logs(a)) => logs::run(&ctx, a),
+        Cmd::Exec(a) | Cmd::Container(ContainerCmd::Exec(a)) => exec::run(&ctx, a),
+        Cmd::Attach(a) | Cmd::Container(ContainerCmd::Attach(a)) => attach::run(&ctx, a),
+        Cmd::Start(a) | Cmd::Container(ContainerCmd::Start(a)) => start::run(&ctx, a),
+        Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => stop::stop(&ctx, a),
+        Cmd::Restart(a) | Cmd::Container(ContainerCmd::Restart(a)) => start::restart(&ctx, a),
+        Cmd::Kill(a) | Cmd::Container(ContainerCmd::Kill(a)) => stop::kill(&ctx, a),
+        Cmd::Wait(a) | Cmd::Container(ContainerCmd::Wait(a)) => stop::wait(&ctx, a),
         Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => rm::run(&ctx, a),
         Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
-        Cmd::Commit(a) => commit::run(&ctx, a),
+        Cmd::Container(ContainerCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Container, a),
+        Cmd::Image(ImageCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Image, a),
+        Cmd::Commit(a) | Cmd::Container(ContainerCmd::Commit(a)) => commit::run(&ctx, a),
         Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::run(&ctx, a),
         Cmd::BuildCopy(a) => build::copy_helper(&ctx, a),
-        Cmd::Diff(a) => diff::run(&ctx, a),
-        Cmd::Top(a) => top::run(&ctx, a),
-        Cmd::Stats(a) => stats::run(&ctx, a),
-        Cmd::Cp(a) => cp::run(&ctx, a),
-        Cmd::Export(a) => export::run(&ctx, a),
-        Cmd::Pause(a) => pause::pause(&ctx, a),
-        Cmd::Unpause(a) => pause::unpause(&ctx, a),
-        Cmd::Rename(a) => rename::run(&ctx, a),
-        Cmd::Port(a) => port::run(&ctx, a),
+        Cmd::Diff(a) | Cmd::Container(ContainerCmd::Diff(a)) => diff::run(&ctx, a),
+        Cmd::Top(a) | Cmd::Container(ContainerCmd::Top(a)) => top::run(&ctx, a),
+        Cmd::Stats(a) | Cmd::Container(ContainerCmd::Stats(a)) => stats::run(&ctx, a),
+        Cmd::Cp(a) | Cmd::Container(ContainerCmd::Cp(a)) => cp::run(&ctx, a),
+        Cmd::Export(a) | Cmd::Container(ContainerCmd::Export(a)) => export::run(&ctx, a),
+        Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => pause::pause(&ctx, a),
+        Cmd::Unpause(a) | Cmd::Container(ContainerCmd::Unpause(a)) => pause::unpause(&ctx, a),
+        Cmd::Rename(a) | Cmd::Container(ContainerCmd::Rename(a)) => rename::run(&ctx, a),
+        Cmd::Port(a) | Cmd::Container(ContainerCmd::Port(a)) => port::run(&ctx, a),
         Cmd::Generate(a) => generate::run(&ctx, a),
         Cmd::Inspect(a) => container_inspect::run(&ctx, a),
         Cmd::Container(ContainerCmd::Inspect(a)) => container_inspect::run_containers(&ctx, a),

@@ -31,6 +31,8 @@ pub enum Cmd {
     Connect(ConnectArgs),
     /// Disconnect a container from a network.
     Disconnect(DisconnectArgs),
+    /// Exit 0 if the network exists, 1 if not.
+    Exists(super::exists::Args),
 }
 
 #[derive(clap::Args)]
@@ -116,6 +118,7 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
         Cmd::Prune(a) => prune(ctx, a),
         Cmd::Connect(a) => connect(ctx, a),
         Cmd::Disconnect(a) => disconnect(ctx, a),
+        Cmd::Exists(a) => super::exists::run(ctx, super::exists::Kind::Network, a),
     }
 }
 

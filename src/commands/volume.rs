@@ -33,6 +33,8 @@ pub enum Cmd {
     Export(ExportArgs),
     /// Fill an empty volume (created if missing) from a tar archive.
     Import(ImportArgs),
+    /// Exit 0 if the volume exists, 1 if not.
+    Exists(super::exists::Args),
 }
 
 #[derive(clap::Args)]
@@ -109,6 +111,7 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
         Cmd::Prune(a) => prune(ctx, a),
         Cmd::Export(a) => export(ctx, a),
         Cmd::Import(a) => import(ctx, a),
+        Cmd::Exists(a) => super::exists::run(ctx, super::exists::Kind::Volume, a),
     }
 }
 
