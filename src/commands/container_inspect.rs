@@ -192,11 +192,16 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "RestartPolicy": restart_policy(c.restart),
             "NoNewPrivileges": sp.process.no_new_privs,
             "NetworkMode": match (sp.private_network, &sp.slirp, &sp.user_networks) {
+                _ if sp.namespaces.net.is_some() => sp.network_names().join(","),
                 (false, _, _) => "host".to_string(),
                 (true, Some(_), _) => "slirp".into(),
                 (true, None, Some(u)) => u.attachments.iter().map(|a| a.network.as_str()).collect::<Vec<_>>().join(","),
                 (true, None, None) => "none".into(),
             },
+            "PidMode": sp.namespaces.pid.mode(),
+            "IpcMode": sp.namespaces.ipc.mode(),
+            "UTSMode": sp.namespaces.uts.mode(),
+            "ShmSize": sp.namespaces.shm_size.unwrap_or(rless::runtime::share::DEFAULT_SHM_SIZE),
             "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
             "IdMapping": sp.ids.name(),
             "StorageOpt": match &sp.rootfs {

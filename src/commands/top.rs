@@ -79,21 +79,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The host pids in the pid namespace of `init`, in order.
+/// The container's processes ([`rless::runtime::share::container_pids`]).
 fn container_pids(init: i32) -> Result<Vec<i32>> {
-    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid"))?;
-    let mut pids: Vec<i32> = std::fs::read_dir("/proc")?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
-                .ok()
-                .as_ref()
-                == Some(&ns)
-        })
-        .collect();
-    pids.sort();
-    Ok(pids)
+    std::fs::read_link(format!("/proc/{init}/ns/pid"))?;
+    Ok(rless::runtime::share::container_pids(init))
 }
 
 /// `ps`'s arguments for `options`, and whether rless added the PID column

@@ -29,6 +29,11 @@ pub fn signal(dir: &Path, sig: Sig) -> Result<ContainerState, ContainerError> {
         .pid
         .filter(|_| process_alive(state.pid, state.init_start))
     {
+        // Without a pid namespace of its own, a killed init takes nothing
+        // with it: the whole tree goes.
+        if sig == Sig::KILL && !crate::runtime::share::owns_pid_ns(pid) {
+            crate::runtime::share::kill_tree(pid);
+        }
         crate::runtime::sys::send_signal(pid, sig.number()).map_err(|source| {
             ContainerError::Io {
                 op: "signal",
@@ -40,21 +45,11 @@ pub fn signal(dir: &Path, sig: Sig) -> Result<ContainerState, ContainerError> {
     Ok(state)
 }
 
-/// The host pids of every process in the pid namespace of `init`.
+/// The host pids of the container's processes: every process in the pid
+/// namespace of `init`, or, where that namespace is not the container's
+/// own (`--pid host|container:X`), the init and what descends from it.
 pub fn namespace_pids(init: i32) -> Vec<i32> {
-    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
-        return vec![];
-    };
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    let mut pids: Vec<i32> = rd
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|n| n == ns))
-        .collect();
-    pids.sort();
-    pids
+    crate::runtime::share::container_pids(init)
 }
 
 /// A process's state letter (`R`, `S`, `T`…) from /proc/PID/stat.

@@ -98,7 +98,7 @@ pub fn exec_in(
                 let _ = rustix::stdio::dup2_stderr(&null);
             }
         }
-        let code = match prepare_and_exec(process, hostname, &user, slave, seccomp.as_ref()) {
+        let code = match prepare_and_exec(process, hostname, &user, slave, seccomp.as_ref(), None) {
             Ok(never) => match never {},
             Err((code, msg)) => {
                 let _ = rustix::io::write(&status_w, msg.as_bytes());

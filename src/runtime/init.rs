@@ -54,6 +54,9 @@ pub struct InitIo {
     pub die_with_monitor: bool,
     /// The container cgroup's cgroup.procs, which the init joins first.
     pub cgroup: Option<OwnedFd>,
+    /// The other containers' namespaces it enters (`--network
+    /// container:X`…), opened by the monitor.
+    pub joined: super::share::Joined,
 }
 
 /// Writes one error line to the status pipe.
@@ -76,6 +79,22 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
             return EXIT_SETUP;
         }
     }
+    // Other containers' namespaces, before anything is made in them.
+    let shm_tree = match super::share::enter_in_init(std::mem::take(&mut io.joined)) {
+        Ok(t) => t,
+        Err(e) => {
+            report(
+                &io.status,
+                &format!("cannot enter the namespaces the container shares: {e}"),
+            );
+            return EXIT_SETUP;
+        }
+    };
+    let own_pid = spec.namespaces.own_pid();
+    if !own_pid {
+        // Not pid 1: orphans would go to another reaper, out of reach.
+        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    }
     if io.die_with_monitor {
         // A foreground container dies with its monitor: SIGKILL to pid 1
         // takes the whole pid namespace down, and the mount namespace too.
@@ -95,12 +114,13 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
         io.tty.as_ref().map(|t| t.as_raw_fd()),
         io.storage.as_ref().map(|t| t.as_raw_fd()),
         io.net.as_ref().map(|t| t.as_raw_fd()),
+        shm_tree.as_ref().map(|t| t.as_raw_fd()),
     ]
     .into_iter()
     .flatten()
     .collect();
     super::sys::close_fds_except(&keep);
-    if let Err(e) = setup(spec, io.storage.take(), io.net.take()) {
+    if let Err(e) = setup(spec, io.storage.take(), io.net.take(), shm_tree) {
         report(&io.status, &e.to_string());
         return EXIT_SETUP;
     }
@@ -134,16 +154,24 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     // A session of its own: terminal signals from the caller's terminal go
     // to the monitor, which passes them on, never twice.
     let _ = nix::unistd::setsid();
+    // Without a pid namespace of its own the command does not die with
+    // the init by itself.
+    let parent = (!own_pid).then(std::process::id);
     let child = match super::sys::fork() {
         Ok(Some(pid)) => pid,
-        Ok(None) => exec_command(spec, &user, tty, io.status, io.seccomp.as_ref()),
+        Ok(None) => exec_command(spec, &user, tty, io.status, io.seccomp.as_ref(), parent),
         Err(e) => {
             report(&io.status, &format!("cannot start the command: {e}"));
             return EXIT_SETUP;
         }
     };
     drop((io, tty));
-    reap_until(child)
+    let code = reap_until(child);
+    if !own_pid {
+        // No namespace teardown kills the rest: the init does.
+        super::share::kill_descendants();
+    }
+    code
 }
 
 /// Stages 3 to 6, in order.
@@ -151,7 +179,9 @@ fn setup(
     spec: &ContainerSpec,
     storage: Option<OwnedFd>,
     net: Option<OwnedFd>,
+    shm_tree: Option<OwnedFd>,
 ) -> Result<(), super::RunError> {
+    let mut shm_tree = shm_tree;
     rootfs::make_private()?;
     let merged = &spec.merged;
     rootfs::mount_root(&spec.rootfs, merged, storage.as_ref())?;
@@ -164,12 +194,29 @@ fn setup(
                 let _ = std::fs::create_dir_all(cwd);
             }
         }
+        if *op == super::plan::MountOp::Proc && spec.namespaces.pid == super::share::Share::Host {
+            rootfs::bind_host_proc(merged)?;
+            continue;
+        }
         rootfs::apply(merged, op)?;
+        if *op == super::plan::MountOp::Dev {
+            let ns = &spec.namespaces;
+            let dev = rootfs::resolve_in_root(merged, Path::new("/dev"))?;
+            super::share::mount_shm(&dev, &ns.ipc, ns.shm_size, shm_tree.take()).map_err(
+                |source| super::RunError::Sys {
+                    op: "mount /dev/shm",
+                    source,
+                },
+            )?;
+        }
     }
-    nix::unistd::sethostname(&spec.hostname).map_err(|e| super::RunError::Sys {
-        op: "set the hostname",
-        source: e.into(),
-    })?;
+    // A shared UTS namespace keeps its name.
+    if spec.namespaces.uts == super::share::Share::Private {
+        nix::unistd::sethostname(&spec.hostname).map_err(|e| super::RunError::Sys {
+            op: "set the hostname",
+            source: e.into(),
+        })?;
+    }
     if spec.private_network {
         super::sys::loopback_up().map_err(|source| super::RunError::Sys {
             op: "bring up loopback",
@@ -278,8 +325,9 @@ fn exec_command(
     tty: Option<OwnedFd>,
     status: OwnedFd,
     seccomp: Option<&super::seccomp::Program>,
+    die_with: Option<u32>,
 ) -> ! {
-    let code = match prepare_and_exec(&spec.process, &spec.hostname, user, tty, seccomp) {
+    let code = match prepare_and_exec(&spec.process, &spec.hostname, user, tty, seccomp, die_with) {
         Ok(never) => match never {},
         Err((code, msg)) => {
             report(&status, &msg);
@@ -294,12 +342,14 @@ pub(super) enum Never {}
 /// Stages 7 and 8 for a process in the container (the command, or one
 /// started by `exec`): terminal, capabilities, no_new_privs, user, working
 /// directory, exec. Returns only on failure, with docker's exit code.
+/// With `die_with`, the process is killed when its parent, that pid, ends.
 pub(super) fn prepare_and_exec(
     p: &super::ProcessSpec,
     hostname: &str,
     user: &ExecUser,
     tty: Option<OwnedFd>,
     seccomp: Option<&super::seccomp::Program>,
+    die_with: Option<u32>,
 ) -> Result<Never, (i32, String)> {
     let setup_err = |what: &str, e: &dyn std::fmt::Display| (EXIT_SETUP, format!("{what}: {e}"));
     // A clean signal state whatever the caller had: nothing blocked, and
@@ -353,6 +403,14 @@ pub(super) fn prepare_and_exec(
     }
     std::env::set_current_dir(&p.cwd)
         .map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
+    if let Some(parent) = die_with {
+        // After the user switch, which clears it.
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+            .map_err(|e| setup_err("set the parent death signal", &e))?;
+        if std::os::unix::process::parent_id() != parent {
+            return Err((EXIT_SETUP, "the container's init ended".into()));
+        }
+    }
     let env = environment(p, hostname, user);
     for (name, soft, hard) in &p.rlimits {
         set_rlimit(name, *soft, *hard)

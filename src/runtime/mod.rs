@@ -34,6 +34,7 @@ pub mod output;
 pub mod plan;
 pub mod rootfs;
 pub mod seccomp;
+pub mod share;
 pub mod sigproxy;
 pub mod storage;
 pub(crate) mod sys;
@@ -45,7 +46,6 @@ pub mod user;
 
 use crate::userns::IdMode;
 use caps::CapSet;
-use nix::sched::CloneFlags;
 use plan::MountOp;
 use rootfs::RootFs;
 use std::os::fd::OwnedFd;
@@ -66,6 +66,8 @@ pub enum RunError {
     Publish(#[from] crate::network::publish::PublishError),
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
+    #[error(transparent)]
+    Share(#[from] share::ShareError),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
@@ -141,12 +143,20 @@ pub struct ContainerSpec {
     /// The container's cgroup and limits.
     #[serde(default)]
     pub cgroup: cgroups::CgroupSpec,
+    /// The namespaces it shares with the host or other containers, and
+    /// its /dev/shm size.
+    #[serde(default)]
+    pub namespaces: share::Namespaces,
 }
 
 impl ContainerSpec {
     /// The networks it is on, as `ps` and `inspect` name them: its
-    /// user-defined networks, else `slirp`, `host` or `none`.
+    /// user-defined networks, else `slirp`, `host`, `none` or
+    /// `container:ID`.
     pub fn network_names(&self) -> Vec<String> {
+        if let Some(d) = &self.namespaces.net {
+            return vec![format!("container:{}", d.id)];
+        }
         match (&self.user_networks, self.private_network, &self.slirp) {
             (Some(u), _, _) => u.attachments.iter().map(|a| a.network.clone()).collect(),
             (None, false, _) => vec!["host".into()],
@@ -226,11 +236,29 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
 /// Stage 1 and 2 only: after this, the caller is the monitor, inside the
 /// user namespace. Split from [`start`] so the caller can do store work
 /// (such as removing the container) with the namespace's ids afterwards.
+/// A container that shares another's namespaces joins that one's user
+/// namespace instead ([`share`]).
 pub fn enter_userns(spec: &ContainerSpec, detached: bool) -> Result<(), RunError> {
+    let donor = share::donor_userns(&spec.namespaces)?;
+    let join = |fd: &OwnedFd| {
+        share::join_userns(fd).map_err(|source| RunError::Sys {
+            op: "join the user namespace of the container whose namespaces it shares",
+            source,
+        })
+    };
     if let Some(u) = &spec.user_networks {
-        return Ok(crate::network::client::join_userns(&u.store, &spec.ids)?);
+        crate::network::client::join_userns(&u.store, &spec.ids)?;
+        // Already there when the donor is on user-defined networks too;
+        // refused (the kernel's EPERM) otherwise.
+        return match &donor {
+            Some(fd) => join(fd),
+            None => Ok(()),
+        };
     }
-    Ok(ids::enter(&spec.ids, spec.keep_id, detached)?)
+    match &donor {
+        Some(fd) => join(fd),
+        None => Ok(ids::enter(&spec.ids, spec.keep_id, detached)?),
+    }
 }
 
 /// Where a started container's output goes.
@@ -451,13 +479,18 @@ pub fn spawn(
     sigproxy::forwarded()
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
-    if spec.private_network {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
+    let flags = spec.namespaces.clone_flags(spec.private_network);
+    // The donors' namespaces, opened now: a donor must run at each start.
+    let mut joined = match share::open(&spec.namespaces) {
+        Ok(j) => j,
+        Err(e) => {
+            return Ok(Err(StartFailure {
+                code: init::EXIT_SETUP,
+                message: e.to_string(),
+            }))
+        }
+    };
+    let pid_ns = joined.pid.take();
     // With -t the init opens the pty in the container's own devpts and
     // sends the master back over this socket.
     let (tty_here, tty_there) = if spec.process.tty {
@@ -518,6 +551,7 @@ pub fn spawn(
         status: status_w,
         die_with_monitor: io.die_with_monitor,
         cgroup: cgroup.as_mut().and_then(cgroups::Cgroup::take_procs),
+        joined,
     };
     // The init is born in its cgroup where the kernel allows (clone3);
     // otherwise it joins it itself, first thing.
@@ -532,16 +566,21 @@ pub fn spawn(
     });
     let born_in = cgroup.as_ref().and_then(|c| {
         joined.set(true);
-        let pid = sys::clone_into_cgroup(flags, c.dir_fd(), &mut body).ok();
+        let pid = share::clone_in_pid_ns(pid_ns.as_ref(), |more| {
+            sys::clone_into_cgroup(flags | more, c.dir_fd(), &mut body)
+        })
+        .ok();
         joined.set(pid.is_some());
         pid
     });
     let init = match born_in {
         Some(pid) => pid,
-        None => sys::clone_process(flags, body.take().expect("not run yet"))
-            .map_err(sys("start the container"))?,
+        None => share::clone_in_pid_ns(pid_ns.as_ref(), |more| {
+            sys::clone_process(flags | more, body.take().expect("not run yet"))
+        })
+        .map_err(sys("start the container"))?,
     };
-    drop(body);
+    drop((body, pid_ns));
     // Our copies of the init's ends were moved into the closure and are
     // closed now; the pipe reaches EOF when the command's exec succeeds.
     let mut started = Started {

@@ -339,6 +339,17 @@ pub fn apply(root: &Path, op: &MountOp) -> Result<(), RootfsError> {
     }
 }
 
+/// The host's /proc bound in, instead of [`MountOp::Proc`], in the host's
+/// pid namespace (`--pid host`), where the kernel refuses a new procfs to
+/// a user namespace.
+pub fn bind_host_proc(root: &Path) -> Result<(), RootfsError> {
+    bind(
+        Path::new("/proc"),
+        &resolve_in_root(root, Path::new("/proc"))?,
+        false,
+    )
+}
+
 fn mount_dev(dev: &Path) -> Result<(), RootfsError> {
     mount_fs(
         "tmpfs",

@@ -87,9 +87,21 @@ pub struct Args {
     /// Run an exploded root filesystem directory instead of an image.
     #[arg(long, value_name = "DIR")]
     pub(super) rootfs: Option<PathBuf>,
-    /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), host, or the name of a user-defined network (repeat for several).
+    /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), host, container:NAME|ID (another container's), or the name of a user-defined network (repeat for several).
     #[arg(long, alias = "net")]
     pub(super) network: Vec<String>,
+    /// PID namespace: private (default), host, or container:NAME|ID.
+    #[arg(long, value_name = "MODE")]
+    pub(super) pid: Option<String>,
+    /// IPC namespace: shareable (default), private, none, host, or container:NAME|ID.
+    #[arg(long, value_name = "MODE")]
+    pub(super) ipc: Option<String>,
+    /// UTS namespace (hostname): private (default), host, or container:NAME|ID.
+    #[arg(long, value_name = "MODE")]
+    pub(super) uts: Option<String>,
+    /// Size of /dev/shm (default 64m), e.g. 1g.
+    #[arg(long, value_name = "SIZE")]
+    pub(super) shm_size: Option<String>,
     /// Another name of the container on its user-defined networks.
     #[arg(long = "network-alias", value_name = "ALIAS")]
     pub(super) network_alias: Vec<String>,

@@ -54,8 +54,14 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         "keep-id" => true,
         other => bail!("unknown --userns {other:?}: use keep-id"),
     };
-    let user_nets = user_networks(ctx, &a, keep_id)?;
-    let (private_network, mut slirp) = if user_nets.is_empty() {
+    let net_donor = network_donor(&a)?;
+    let user_nets = match net_donor {
+        Some(_) => Vec::new(),
+        None => user_networks(ctx, &a, keep_id)?,
+    };
+    let (private_network, mut slirp) = if net_donor.is_some() {
+        (false, None)
+    } else if user_nets.is_empty() {
         let mode = a.network.first().map_or("slirp", String::as_str);
         parse_network(mode, &a.publish, a.pcap.clone(), a.port_driver.as_deref())?
     } else {
@@ -153,6 +159,14 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
     let id_view = keep_id_view(ctx, keep_id, a.rootfs.is_some(), &mut driver)?;
     let store = ctx.store(LockMode::Shared)?;
+    let shared = namespaces(
+        &store,
+        &a,
+        net_donor.as_deref(),
+        keep_id,
+        !user_nets.is_empty(),
+        !create_only,
+    )?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {
             let dir = dir
@@ -382,7 +396,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     trace::mark("container created");
     // With the host's network, the host's name (as docker), which its
     // /etc/hosts, copied in, resolves.
-    let hostname = a.hostname.clone().unwrap_or_else(|| {
+    let hostname = a.hostname.clone().or(shared.hostname).unwrap_or_else(|| {
         let host = rustix::system::uname()
             .nodename()
             .to_string_lossy()
@@ -393,15 +407,19 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             host
         }
     });
-    let generated = match write_generated_files(
-        &dir,
-        &hostname,
-        private_network,
-        slirp.is_some(),
-        &dns,
-        &a.add_host,
-        &user_nets,
-    ) {
+    let generated = match shared.etc_files {
+        Some(files) => Ok(files),
+        None => write_generated_files(
+            &dir,
+            &hostname,
+            private_network,
+            slirp.is_some(),
+            &dns,
+            &a.add_host,
+            &user_nets,
+        ),
+    };
+    let generated = match generated {
         Ok(g) => g,
         Err(e) => {
             let _ = container::remove(&dir, true);
@@ -501,6 +519,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         ids: ctx.ids.clone(),
         keep_id,
         cgroup,
+        namespaces: shared.ns,
     };
     container::write_spec(&dir, &spec)?;
     if let Some(w) = cgroup_warning {
@@ -520,11 +539,13 @@ mod args;
 mod keepid;
 mod monitor;
 mod netopts;
+mod nsopts;
 mod options;
 pub use args::Args;
 use args::{strings, ImageDefaults};
 pub use monitor::{attach, detach, Fresh};
 use netopts::*;
+use nsopts::*;
 pub(crate) use options::read_env_file;
 use options::*;
 

@@ -121,26 +121,9 @@ pub fn from_procs(pids: &[i32]) -> Usage {
     u
 }
 
-/// The host pids of every process in `init`'s pid namespace.
+/// The host pids of the container's processes ([`crate::runtime::share::container_pids`]).
 pub fn namespace_pids(init: i32) -> Vec<i32> {
-    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
-        return vec![];
-    };
-    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    pids.retain(|p| {
-        std::fs::read_link(format!("/proc/{p}/ns/pid"))
-            .ok()
-            .as_ref()
-            == Some(&ns)
-    });
-    pids.sort();
-    pids
+    crate::runtime::share::container_pids(init)
 }
 
 /// Bytes received and sent on the container's interfaces (not loopback),

@@ -1,0 +1,386 @@
+//! Sharing namespaces: `--network container:X` (traffic over the shared
+//! loopback, X's /etc files), `--pid container:X|host`, `--ipc
+//! container:X|host|private|none`, `--uts container:X|host`, `--shm-size`,
+//! what `inspect` shows of them, `exec` and `top` in a joiner, nothing left
+//! running after `rm -f`, and bad input (unknown or stopped container,
+//! conflicting options) refused with one line and nothing left behind.
+//!
+//! Every scenario runs once per test user (subuid and single-id mode), on a
+//! busybox root filesystem it imports (no registry).
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::{inspect, run_d, wait_log, Cleanup, GROUP, PASSWD};
+use common::rootfs::{make_rootfs_with, RootfsSpec};
+use common::{for_each_user, Ctx, ERR_EXIT};
+use std::time::Duration;
+
+const IMG: &str = "bb";
+
+const APPLETS: &[&str] = &[
+    "sh", "true", "cat", "echo", "sleep", "ps", "nc", "df", "hostname", "test", "grep", "ls",
+    "touch",
+];
+
+/// A loop that keeps a container running and ends with exit 0 on SIGTERM.
+const FOREVER: &str = "trap 'exit 0' TERM; while true; do sleep 0.1; done";
+
+fn have_busybox() -> bool {
+    common::oci::busybox().is_some()
+}
+
+fn setup_image(ctx: &Ctx) {
+    let dir = ctx.work.join("rootfs");
+    make_rootfs_with(ctx, &dir, &RootfsSpec::new(APPLETS, PASSWD, GROUP), |_| {});
+    ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
+}
+
+/// `run -d --name NAME OPTS… IMG sh -c SCRIPT`.
+fn start(ctx: &Ctx, name: &str, opts: &[&str], script: &str) -> String {
+    let mut a = vec!["--name", name];
+    a.extend_from_slice(opts);
+    a.extend_from_slice(&[IMG, "sh", "-c", script]);
+    run_d(ctx, &a)
+}
+
+/// `run --rm OPTS… IMG sh -c SCRIPT`, which must succeed: its stdout.
+fn run_sh(ctx: &Ctx, opts: &[&str], script: &str) -> String {
+    let mut a = vec!["run", "--rm"];
+    a.extend_from_slice(opts);
+    a.extend_from_slice(&[IMG, "sh", "-c", script]);
+    ctx.ok(&a).stdout
+}
+
+/// Host processes whose command line contains `needle`.
+fn host_procs_with(needle: &str) -> Vec<i32> {
+    host_processes()
+        .into_iter()
+        .filter(|p| p.args.join(" ").contains(needle))
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// `run OPTS… IMG true` must fail with one line and exit 125, and leave no
+/// container and no mount behind.
+fn refused(ctx: &Ctx, opts: &[&str], before: &[String]) {
+    let mut a = vec!["run", "--rm"];
+    a.extend_from_slice(opts);
+    a.extend_from_slice(&[IMG, "true"]);
+    let out = ctx.rless(&a);
+    assert_one_error(&out, ERR_EXIT);
+    assert_eq!(
+        containers(ctx),
+        before,
+        "{opts:?}: no container may be left"
+    );
+    assert!(
+        host_mounts_under(&ctx.root).is_empty(),
+        "{opts:?}: no mount may be left"
+    );
+}
+
+#[test]
+fn ns_network_container() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_network_container", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let x = start(
+            ctx,
+            "srv",
+            &["--hostname", "srvhost"],
+            "echo ready; while true; do echo pong | nc -l -p 7777; done",
+        );
+        wait_log(ctx, "srv", "ready");
+        // Its listener answers on the loopback the joiner shares.
+        let got = run_sh(
+            ctx,
+            &["--network", "container:srv"],
+            "nc 127.0.0.1 7777 </dev/null; hostname; cat /etc/hostname",
+        );
+        assert_eq!(
+            got, "pong\nsrvhost\nsrvhost\n",
+            "the joiner must reach X's listener on 127.0.0.1 and have X's name"
+        );
+        // A detached joiner: inspect's NetworkMode, and exec into it.
+        let j = start(ctx, "side", &["--network", "container:srv"], FOREVER);
+        let v = inspect(ctx, "side");
+        assert_eq!(
+            v["HostConfig"]["NetworkMode"],
+            format!("container:{x}"),
+            "{v}"
+        );
+        let out = ctx.ok(&["exec", "side", "sh", "-c", "nc 127.0.0.1 7777 </dev/null"]);
+        assert_eq!(out.stdout, "pong\n", "exec in the joiner: {out}");
+        // docker's conflicting options.
+        let before = containers(ctx);
+        for extra in [
+            &["-p", "8080:80"][..],
+            &["--hostname", "h"],
+            &["--dns", "192.0.2.1"],
+            &["--add-host", "a:192.0.2.1"],
+            &["--network", "none"],
+        ] {
+            let mut o = vec!["--network", "container:srv"];
+            o.extend_from_slice(extra);
+            refused(ctx, &o, &before);
+        }
+        ctx.ok(&["rm", "-f", &j]);
+    });
+}
+
+#[test]
+fn ns_pid_container() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_pid_container", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let x = start(
+            ctx,
+            "donor",
+            &[],
+            &format!("sleep 4242 & echo ready; {FOREVER}"),
+        );
+        wait_log(ctx, "donor", "ready");
+        let got = run_sh(ctx, &["--pid", "container:donor"], "ps; echo self=$$");
+        assert!(
+            got.contains("sleep 4242"),
+            "the joiner must see X's processes: {got}"
+        );
+        assert!(
+            !got.contains("self=1\n"),
+            "the joiner's shell is not pid 1 in X's namespace: {got}"
+        );
+        // A detached joiner with a child of its own: exec sees X's
+        // processes, top lists the joiner's only, and rm -f leaves
+        // nothing of it running (X goes on).
+        let j = start(
+            ctx,
+            "pj",
+            &["--pid", "container:donor"],
+            &format!("sleep 5151 & echo ready; {FOREVER}"),
+        );
+        wait_log(ctx, "pj", "ready");
+        let out = ctx.ok(&["exec", "pj", "ps"]);
+        assert!(out.stdout.contains("sleep 4242"), "exec: {out}");
+        let out = ctx.ok(&["top", "pj"]);
+        assert!(out.stdout.contains("sleep 5151"), "top: {out}");
+        assert!(
+            !out.stdout.contains("sleep 4242"),
+            "top of the joiner must not list X's processes: {out}"
+        );
+        let v = inspect(ctx, "pj");
+        assert_eq!(v["HostConfig"]["PidMode"], format!("container:{x}"), "{v}");
+        ctx.ok(&["rm", "-f", &j]);
+        assert!(
+            eventually(Duration::from_secs(10), || host_procs_with("sleep 5151")
+                .is_empty()),
+            "the joiner's processes must be gone after rm -f: {:?}",
+            host_procs_with("sleep 5151")
+        );
+        assert!(
+            !host_procs_with("sleep 4242").is_empty(),
+            "X must keep running"
+        );
+        // Stopping it by its command's exit: the exit status comes through.
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "--pid",
+            "container:donor",
+            IMG,
+            "sh",
+            "-c",
+            "exit 7",
+        ]);
+        assert_eq!(out.code, Some(7), "{out}");
+    });
+}
+
+#[test]
+fn ns_pid_host() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_pid_host", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // This test's own process, by its host pid.
+        let me = std::process::id();
+        let got = run_sh(
+            ctx,
+            &["--pid", "host"],
+            &format!("test -d /proc/{me} && echo seen"),
+        );
+        assert_eq!(got, "seen\n", "--pid host must show the host's /proc");
+        let j = start(
+            ctx,
+            "ph",
+            &["--pid", "host"],
+            &format!("sleep 6161 & echo ready; {FOREVER}"),
+        );
+        wait_log(ctx, "ph", "ready");
+        assert!(!host_procs_with("sleep 6161").is_empty());
+        let v = inspect(ctx, "ph");
+        assert_eq!(v["HostConfig"]["PidMode"], "host", "{v}");
+        let out = ctx.ok(&["top", "ph"]);
+        assert!(out.stdout.contains("sleep 6161"), "top: {out}");
+        assert!(
+            out.stdout.lines().count() < 10,
+            "top must list the container's processes, not the host's: {out}"
+        );
+        ctx.ok(&["rm", "-f", &j]);
+        assert!(
+            eventually(Duration::from_secs(10), || host_procs_with("sleep 6161")
+                .is_empty()),
+            "nothing of the container may run after rm -f"
+        );
+        // stop: the command's own exit.
+        let j = start(ctx, "ph2", &["--pid", "host"], FOREVER);
+        ctx.ok(&["stop", &j]);
+        let v = inspect(ctx, "ph2");
+        assert_eq!(v["State"]["ExitCode"], 0, "{v}");
+    });
+}
+
+#[test]
+fn ns_ipc() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_ipc", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let x = start(
+            ctx,
+            "ipcx",
+            &[],
+            &format!("echo from-x > /dev/shm/marker; echo ready; {FOREVER}"),
+        );
+        wait_log(ctx, "ipcx", "ready");
+        let got = run_sh(
+            ctx,
+            &["--ipc", "container:ipcx"],
+            "cat /dev/shm/marker; echo from-joiner > /dev/shm/back",
+        );
+        assert_eq!(got, "from-x\n", "the joiner must see X's /dev/shm");
+        let out = ctx.ok(&["exec", "ipcx", "cat", "/dev/shm/back"]);
+        assert_eq!(
+            out.stdout, "from-joiner\n",
+            "X must see the joiner's: {out}"
+        );
+        let j = start(ctx, "ipcj", &["--ipc", "container:ipcx"], FOREVER);
+        let v = inspect(ctx, "ipcj");
+        assert_eq!(v["HostConfig"]["IpcMode"], format!("container:{x}"), "{v}");
+        assert_eq!(inspect(ctx, "ipcx")["HostConfig"]["IpcMode"], "shareable");
+        ctx.ok(&["rm", "-f", &j]);
+        // A private one cannot be joined; none has no /dev/shm.
+        start(ctx, "priv", &["--ipc", "private"], FOREVER);
+        let before = containers(ctx);
+        refused(ctx, &["--ipc", "container:priv"], &before);
+        let got = run_sh(
+            ctx,
+            &["--ipc", "none"],
+            "grep -c ' /dev/shm ' /proc/mounts || true",
+        );
+        assert_eq!(got, "0\n", "--ipc none: no /dev/shm mount");
+    });
+}
+
+#[test]
+fn ns_uts() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_uts", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        start(ctx, "utsx", &["--hostname", "named-x"], FOREVER);
+        let got = run_sh(ctx, &["--uts", "container:utsx"], "hostname");
+        assert_eq!(got, "named-x\n");
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let got = run_sh(ctx, &["--uts", "host"], "hostname");
+        assert_eq!(got, format!("{host}\n"));
+        let j = start(ctx, "utsj", &["--uts", "host"], FOREVER);
+        assert_eq!(inspect(ctx, "utsj")["HostConfig"]["UTSMode"], "host");
+        ctx.ok(&["rm", "-f", &j]);
+        let before = containers(ctx);
+        refused(ctx, &["--uts", "host", "--hostname", "h"], &before);
+        refused(ctx, &["--uts", "bogus"], &before);
+    });
+}
+
+#[test]
+fn ns_shm_size() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_shm_size", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // df -k: the second line's second field is the size in KiB.
+        let size = |opts: &[&str]| {
+            let out = run_sh(ctx, opts, "df -k /dev/shm");
+            out.lines()
+                .nth(1)
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or_else(|| panic!("df output: {out}"))
+                .to_string()
+        };
+        assert_eq!(size(&[]), "65536", "docker's default is 64m");
+        assert_eq!(size(&["--shm-size", "100m"]), "102400");
+        assert_eq!(size(&["--shm-size", "1g"]), "1048576");
+        let j = start(ctx, "shm", &["--shm-size", "128m"], FOREVER);
+        assert_eq!(inspect(ctx, "shm")["HostConfig"]["ShmSize"], 128u64 << 20);
+        ctx.ok(&["rm", "-f", &j]);
+        let before = containers(ctx);
+        for bad in ["0", "lots", "-5m", ""] {
+            refused(ctx, &["--shm-size", bad], &before);
+        }
+    });
+}
+
+#[test]
+fn ns_bad_donors() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_bad_donors", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // A stopped container and an unknown one.
+        ctx.ok(&["create", "--name", "idle", IMG, "true"]);
+        let before = containers(ctx);
+        for flag in ["--network", "--pid", "--ipc", "--uts"] {
+            for who in ["container:idle", "container:nosuch"] {
+                refused(ctx, &[flag, who], &before);
+            }
+        }
+        // Detached too: nothing is left.
+        let out = ctx.rless(&["run", "-d", "--network", "container:idle", IMG, "true"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert_eq!(containers(ctx), before);
+        // A donor that stops before the joiner's start: the start fails.
+        let x = start(ctx, "brief", &[], FOREVER);
+        ctx.ok(&[
+            "create",
+            "--name",
+            "late",
+            "--network",
+            "container:brief",
+            IMG,
+            "true",
+        ]);
+        ctx.ok(&["stop", &x]);
+        let out = ctx.rless(&["start", "-a", "late"]);
+        assert_one_error(&out, ERR_EXIT);
+    });
+}
