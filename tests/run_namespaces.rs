@@ -52,13 +52,19 @@ fn run_sh(ctx: &Ctx, opts: &[&str], script: &str) -> String {
     ctx.ok(&a).stdout
 }
 
-/// Host processes whose command line contains `needle`.
-fn host_procs_with(needle: &str) -> Vec<i32> {
+/// Host processes whose command line is `cmdline` (words joined by blanks).
+fn host_procs_with(cmdline: &str) -> Vec<i32> {
     host_processes()
         .into_iter()
-        .filter(|p| p.args.join(" ").contains(needle))
+        .filter(|p| p.args.join(" ") == cmdline)
         .map(|p| p.pid)
         .collect()
+}
+
+/// A process's state letter (`R`, `S`, `T`…).
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
 }
 
 /// `run OPTS… IMG true` must fail with one line and exit 125, and leave no
@@ -129,6 +135,20 @@ fn ns_network_container() {
             refused(ctx, &o, &before);
         }
         ctx.ok(&["rm", "-f", &j]);
+        // Created now, started later: the start joins X then.
+        ctx.ok(&[
+            "create",
+            "--name",
+            "later",
+            "--network",
+            "container:srv",
+            IMG,
+            "sh",
+            "-c",
+            "nc 127.0.0.1 7777 </dev/null",
+        ]);
+        let out = ctx.ok(&["start", "-a", "later"]);
+        assert_eq!(out.stdout, "pong\n", "{out}");
     });
 }
 
@@ -176,6 +196,25 @@ fn ns_pid_container() {
         );
         let v = inspect(ctx, "pj");
         assert_eq!(v["HostConfig"]["PidMode"], format!("container:{x}"), "{v}");
+        // pause stops the joiner's processes, not X's.
+        ctx.ok(&["pause", "pj"]);
+        let state = |needle: &str| {
+            host_procs_with(needle)
+                .first()
+                .and_then(|p| proc_state(*p))
+                .unwrap_or('?')
+        };
+        assert_eq!(
+            state("sleep 5151"),
+            'T',
+            "the joiner's processes are stopped"
+        );
+        assert_ne!(
+            state("sleep 4242"),
+            'T',
+            "pause of the joiner must not stop X's"
+        );
+        ctx.ok(&["unpause", "pj"]);
         ctx.ok(&["rm", "-f", &j]);
         assert!(
             eventually(Duration::from_secs(10), || host_procs_with("sleep 5151")
@@ -279,6 +318,14 @@ fn ns_ipc() {
         assert_eq!(v["HostConfig"]["IpcMode"], format!("container:{x}"), "{v}");
         assert_eq!(inspect(ctx, "ipcx")["HostConfig"]["IpcMode"], "shareable");
         ctx.ok(&["rm", "-f", &j]);
+        // The host's /dev/shm, with a file this test puts there.
+        let host_file = HostShmFile::new();
+        let got = run_sh(
+            ctx,
+            &["--ipc", "host"],
+            &format!("cat /dev/shm/{}", host_file.name),
+        );
+        assert_eq!(got, "from-host\n", "--ipc host: the host's /dev/shm");
         // A private one cannot be joined; none has no /dev/shm.
         start(ctx, "priv", &["--ipc", "private"], FOREVER);
         let before = containers(ctx);
@@ -290,6 +337,28 @@ fn ns_ipc() {
         );
         assert_eq!(got, "0\n", "--ipc none: no /dev/shm mount");
     });
+}
+
+/// A file in the host's /dev/shm, readable by all, removed on drop.
+struct HostShmFile {
+    name: String,
+}
+
+impl HostShmFile {
+    fn new() -> HostShmFile {
+        let name = format!("rless-test-ipc-host-{}", std::process::id());
+        let path = std::path::Path::new("/dev/shm").join(&name);
+        std::fs::write(&path, "from-host\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        HostShmFile { name }
+    }
+}
+
+impl Drop for HostShmFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(std::path::Path::new("/dev/shm").join(&self.name));
+    }
 }
 
 #[test]
@@ -368,6 +437,25 @@ fn ns_bad_donors() {
         let out = ctx.rless(&["run", "-d", "--network", "container:idle", IMG, "true"]);
         assert_one_error(&out, ERR_EXIT);
         assert_eq!(containers(ctx), before);
+        // Two donors in two user namespaces, and another --userns than
+        // the donor's: refused.
+        start(ctx, "ua", &[], FOREVER);
+        start(ctx, "ub", &[], FOREVER);
+        let before = containers(ctx);
+        refused(
+            ctx,
+            &["--network", "container:ua", "--pid", "container:ub"],
+            &before,
+        );
+        refused(
+            ctx,
+            &["--userns", "keep-id", "--pid", "container:ua"],
+            &before,
+        );
+        for bad in ["container:", "bogus"] {
+            refused(ctx, &["--pid", bad], &before);
+            refused(ctx, &["--ipc", bad], &before);
+        }
         // A donor that stops before the joiner's start: the start fails.
         let x = start(ctx, "brief", &[], FOREVER);
         ctx.ok(&[

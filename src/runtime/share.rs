@@ -223,15 +223,13 @@ fn same_ns(a: &impl AsFd, b: &Path) -> bool {
 /// The user namespace of the donors, opened; `None` without donors. All
 /// donors must share it.
 pub fn donor_userns(ns: &Namespaces) -> Result<Option<OwnedFd>, ShareError> {
-    let mut first: Option<(&Donor, i32, OwnedFd)> = None;
+    let mut first: Option<(&Donor, OwnedFd)> = None;
     for d in ns.donors() {
         let pid = donor_init(d)?;
-        let fd = open_ns(pid, "user")?;
         match &first {
-            None => first = Some((d, pid, fd)),
-            Some((a, apid, afd)) => {
+            None => first = Some((d, open_ns(pid, "user")?)),
+            Some((a, afd)) => {
                 if !same_ns(afd, Path::new(&format!("/proc/{pid}/ns/user"))) {
-                    let _ = apid;
                     return Err(ShareError::TwoUserNamespaces {
                         a: a.name.clone(),
                         b: d.name.clone(),
@@ -240,7 +238,7 @@ pub fn donor_userns(ns: &Namespaces) -> Result<Option<OwnedFd>, ShareError> {
             }
         }
     }
-    Ok(first.map(|(_, _, fd)| fd))
+    Ok(first.map(|(_, fd)| fd))
 }
 
 /// Joins `fd`'s user namespace unless this process is in it already.
