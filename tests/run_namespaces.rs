@@ -149,6 +149,20 @@ fn ns_network_container() {
         ]);
         let out = ctx.ok(&["start", "-a", "later"]);
         assert_eq!(out.stdout, "pong\n", "{out}");
+        // A donor on the host's network gives the host's.
+        start(ctx, "onhost", &["--network", "host"], FOREVER);
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let got = run_sh(ctx, &["--network", "container:onhost"], "hostname");
+        assert_eq!(got, format!("{host}\n"));
+        // The joiner outlives its donor (on loopback only).
+        let j = start(ctx, "orphan", &["--network", "container:srv"], FOREVER);
+        ctx.ok(&["stop", "srv"]);
+        let out = ctx.ok(&["exec", "orphan", "cat", "/etc/hostname"]);
+        assert_eq!(out.stdout, "srvhost\n", "{out}");
+        ctx.ok(&["rm", "-f", &j]);
     });
 }
 

@@ -200,6 +200,14 @@ pub fn donor_init(d: &Donor) -> Result<i32, ShareError> {
         })
 }
 
+/// The donor's namespace `name`, unless this process is in it already (a
+/// donor on the host's network, say: the host's namespaces cannot be
+/// entered from a user namespace, and need not be).
+fn open_other_ns(pid: i32, name: &str) -> Result<Option<OwnedFd>, ShareError> {
+    let fd = open_ns(pid, name)?;
+    Ok((!same_ns(&fd, Path::new(&format!("/proc/self/ns/{name}")))).then_some(fd))
+}
+
 fn open_ns(pid: i32, name: &str) -> Result<OwnedFd, ShareError> {
     let path = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
     File::open(&path)
@@ -264,17 +272,17 @@ pub struct Joined {
 pub fn open(ns: &Namespaces) -> Result<Joined, ShareError> {
     let mut j = Joined::default();
     if let Some(d) = &ns.net {
-        j.net = Some(open_ns(donor_init(d)?, "net")?);
+        j.net = open_other_ns(donor_init(d)?, "net")?;
     }
     if let Some(d) = ns.pid.donor() {
-        j.pid = Some(open_ns(donor_init(d)?, "pid")?);
+        j.pid = open_other_ns(donor_init(d)?, "pid")?;
     }
     if let Some(d) = ns.uts.donor() {
-        j.uts = Some(open_ns(donor_init(d)?, "uts")?);
+        j.uts = open_other_ns(donor_init(d)?, "uts")?;
     }
     if let Ipc::Container(d) = &ns.ipc {
         let pid = donor_init(d)?;
-        j.ipc = Some(open_ns(pid, "ipc")?);
+        j.ipc = open_other_ns(pid, "ipc")?;
         j.shm_from = Some(open_ns(pid, "mnt")?);
     }
     Ok(j)

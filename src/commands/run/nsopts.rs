@@ -159,11 +159,9 @@ pub(super) fn namespaces(
             })
             .collect();
         out.etc_files = Some(etc);
-        // A donor on the host's network: the host's, which no user
-        // namespace of ours may join.
-        if spec.private_network || spec.namespaces.net.is_some() {
-            out.ns.net = Some(d);
-        }
+        // A donor on the host's network gives the host's (each start
+        // finds it is the monitor's own, and enters nothing).
+        out.ns.net = Some(d);
     }
     let mut share = |flag: &str,
                      v: &Option<String>,
