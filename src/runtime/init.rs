@@ -8,7 +8,9 @@
 //! every signal it can catch on to the command (real-time ones included;
 //! not the faults the kernel raises, SIGSEGV and the like), and exits with the command's status (128+n for signal n) as soon
 //! as the command ends; the kernel then kills whatever else is left in the
-//! pid namespace. Signals are taken with sigwait on a blocked set, so no
+//! pid namespace. Without a pid namespace of its own (`--pid
+//! host|container:X`, [`super::share`]) it is a subreaper instead, and
+//! kills what is left below it itself before it exits. Signals are taken with sigwait on a blocked set, so no
 //! handler runs and none is inherited.
 //!
 //! Errors before exec are one `rless: …` line on stderr and docker's codes:

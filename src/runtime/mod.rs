@@ -4,7 +4,8 @@
 //! 1. [`ids::enter`]: a new user namespace with the ids mapped;
 //! 2. (same) the maps, by newuidmap/newgidmap or written directly;
 //! 3. [`init::container_init`], cloned into new mount, pid, uts, ipc and
-//!    network namespaces: the root filesystem ([`rootfs::mount_root`]);
+//!    network namespaces (or some of the host's or another container's,
+//!    [`share`]): the root filesystem ([`rootfs::mount_root`]);
 //! 4. the network: loopback only, until netstack lands (or the host's);
 //! 5. [`rootfs::pivot`];
 //! 6. the mounts of the [`plan`], applied before the pivot;

@@ -500,3 +500,74 @@ pub fn kill_descendants() {
         while rustix::process::wait(rustix::process::WaitOptions::empty()).is_ok() {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn donor(id: &str) -> Donor {
+        Donor {
+            id: id.into(),
+            name: id.into(),
+            dir: PathBuf::from("/nowhere").join(id),
+        }
+    }
+
+    #[test]
+    fn clone_flags_leave_out_shared_namespaces() {
+        let own = Namespaces::default();
+        let all = CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC;
+        assert_eq!(own.clone_flags(false), all);
+        assert_eq!(own.clone_flags(true), all | CloneFlags::CLONE_NEWNET);
+        let shared = Namespaces {
+            net: Some(donor("a")),
+            pid: Share::Host,
+            ipc: Ipc::Container(donor("a")),
+            uts: Share::Container(donor("b")),
+            shm_size: None,
+        };
+        assert_eq!(shared.clone_flags(true), CloneFlags::CLONE_NEWNS);
+        assert!(!shared.own_pid());
+        // Each donor once.
+        let ids: Vec<&str> = shared.donors().iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        // --ipc none and private still unshare.
+        let none = Namespaces {
+            ipc: Ipc::None,
+            ..Default::default()
+        };
+        assert!(none.clone_flags(false).contains(CloneFlags::CLONE_NEWIPC));
+    }
+
+    #[test]
+    fn modes_as_docker_shows_them() {
+        assert_eq!(Share::Private.mode(), "");
+        assert_eq!(Share::Host.mode(), "host");
+        assert_eq!(Share::Container(donor("abc")).mode(), "container:abc");
+        assert_eq!(Ipc::default().mode(), "shareable");
+        assert_eq!(Ipc::None.mode(), "none");
+        assert_eq!(Ipc::Container(donor("x")).mode(), "container:x");
+    }
+
+    #[test]
+    fn old_specs_read_as_private() {
+        let ns: Namespaces = serde_json::from_str("{}").unwrap();
+        assert_eq!(ns, Namespaces::default());
+    }
+
+    #[test]
+    fn descendants_include_a_child() {
+        let me = std::process::id() as i32;
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let kids = descendants(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(kids.contains(&(child.id() as i32)), "{kids:?}");
+    }
+}
