@@ -252,6 +252,18 @@ fn ns_pid_container() {
             "exit 7",
         ]);
         assert_eq!(out.code, Some(7), "{out}");
+        // The joiner ends with X: its pid namespace goes with X's init.
+        start(ctx, "pj2", &["--pid", "container:donor"], FOREVER);
+        ctx.ok(&["rm", "-f", "donor"]);
+        let mut v = serde_json::Value::Null;
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                v = inspect(ctx, "pj2");
+                v["State"]["Status"] == "exited"
+            }),
+            "the joiner must end with its pid donor: {v}"
+        );
+        assert_eq!(v["State"]["ExitCode"], 137, "{v}");
     });
 }
 
