@@ -498,3 +498,70 @@ fn ns_bad_donors() {
         assert_one_error(&out, ERR_EXIT);
     });
 }
+
+/// In a delegated cgroup (see `cgroups.rs`): a `--pid container:X` joiner
+/// is born in its own cgroup inside X's pid namespace, its
+/// processes are counted there, and `rm -f` empties it.
+#[test]
+fn ns_pid_container_in_cgroup() {
+    use common::cgroup_helpers as cg;
+    // Any delegated cgroup2 subtree will do: no controller is needed for
+    // the container's cgroup itself.
+    let Some(parent) = std::env::var_os("RLESS_TEST_CGROUP")
+        .map(std::path::PathBuf::from)
+        .filter(|_| common::is_root())
+    else {
+        common::skip("RLESS_TEST_CGROUP (a delegated cgroup2 subtree) is not set");
+        return;
+    };
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ns_pid_container_in_cgroup", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        let d = cg::Delegated::new(&parent, ctx, "ns");
+        let cli = d.leaf(ctx, "cli");
+        cg::setup_image(ctx, &cli);
+        let run_d = |args: &[&str]| {
+            let mut a = vec!["run", "-d"];
+            a.extend_from_slice(args);
+            let out = cg::rless_in(ctx, &cli, &a);
+            assert!(out.success(), "{out}");
+            out.stdout.trim().to_string()
+        };
+        run_d(&["--name", "x", cg::IMG, "sleep", "4343"]);
+        let j = run_d(&[
+            "--pids-limit",
+            "10",
+            "--pid",
+            "container:x",
+            cg::IMG,
+            "sh",
+            "-c",
+            "sleep 5353 & while true; do sleep 0.1; done",
+        ]);
+        let mut pids = Vec::new();
+        assert!(eventually(Duration::from_secs(10), || {
+            pids = host_procs_with("sleep 5353");
+            !pids.is_empty()
+        }));
+        let cgroup = cg::state(ctx, &j)["cgroup"]
+            .as_str()
+            .expect("the joiner has a cgroup")
+            .to_string();
+        let of = cg::cgroup_of(pids[0] as i64);
+        assert!(
+            !of.is_empty() && cgroup.ends_with(&of),
+            "the joiner's process must be in its cgroup {cgroup}, not {of}"
+        );
+        let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+        let x_pid = host_procs_with("sleep 4343")[0];
+        assert_eq!(ns(pids[0]), ns(x_pid), "in X's pid namespace");
+        ctx.ok(&["rm", "-f", &j]);
+        assert!(
+            eventually(Duration::from_secs(10), || host_procs_with("sleep 5353")
+                .is_empty()),
+            "rm -f leaves nothing of the joiner"
+        );
+    });
+}
