@@ -65,13 +65,20 @@ pub(super) fn network_donor(a: &Args) -> Result<Option<String>> {
     Ok(Some(q.to_string()))
 }
 
-/// A `--pid`/`--uts` value: "" or private (its own), host, container:X.
-fn parse_share(flag: &str, v: &str) -> Result<Option<Result<Share, String>>> {
+/// A `--pid`/`--uts` value as given.
+enum Asked<'a> {
+    Own,
+    Host,
+    Container(&'a str),
+}
+
+/// "" or private (its own), host, container:NAME|ID.
+fn parse_share<'a>(flag: &str, v: &'a str) -> Result<Asked<'a>> {
     Ok(match v {
-        "" | "private" => None,
-        "host" => Some(Ok(Share::Host)),
+        "" | "private" => Asked::Own,
+        "host" => Asked::Host,
         _ => match v.strip_prefix("container:").filter(|q| !q.is_empty()) {
-            Some(q) => Some(Err(q.to_string())),
+            Some(q) => Asked::Container(q),
             None => bail!("invalid --{flag} {v:?}: use host or container:NAME|ID"),
         },
     })
@@ -168,10 +175,10 @@ pub(super) fn namespaces(
                      theirs: fn(&ContainerSpec) -> bool|
      -> Result<(Share, Option<ContainerSpec>)> {
         match parse_share(flag, v.as_deref().unwrap_or(""))? {
-            None => Ok((Share::Private, None)),
-            Some(Ok(s)) => Ok((s, None)),
-            Some(Err(q)) => {
-                let (d, spec) = look(&q)?;
+            Asked::Own => Ok((Share::Private, None)),
+            Asked::Host => Ok((Share::Host, None)),
+            Asked::Container(q) => {
+                let (d, spec) = look(q)?;
                 // Joining a container that has the host's: the host's.
                 Ok(if theirs(&spec) {
                     (Share::Host, Some(spec))
