@@ -339,6 +339,24 @@ fn ns_ipc() {
             out.stdout, "from-joiner\n",
             "X must see the joiner's: {out}"
         );
+        // --shm-size sizes only a /dev/shm of the container's own.
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "container:ipcx",
+            "--shm-size",
+            "1g",
+            IMG,
+            "cat",
+            "/dev/shm/marker",
+        ]);
+        assert!(out.success() && out.stdout == "from-x\n", "{out}");
+        assert!(
+            out.stderr
+                .starts_with("rless: warning: --shm-size is ignored"),
+            "{out}"
+        );
         let j = start(ctx, "ipcj", &["--ipc", "container:ipcx"], FOREVER);
         let v = inspect(ctx, "ipcj");
         assert_eq!(v["HostConfig"]["IpcMode"], format!("container:{x}"), "{v}");
