@@ -87,6 +87,15 @@ pub struct Args {
     /// Run an exploded root filesystem directory instead of an image.
     #[arg(long, value_name = "DIR")]
     pub(super) rootfs: Option<PathBuf>,
+    /// Pull the image: missing (when the store lacks it), always, never, or newer (when the registry has another; the stored one if it cannot be asked).
+    #[arg(long, default_value = "missing", value_name = "POLICY")]
+    pub(super) pull: String,
+    /// Do not show the pull's progress.
+    #[arg(short, long)]
+    pub(super) quiet: bool,
+    /// Run the image for this platform (os/arch[/variant]): pulls it from a multi-platform image.
+    #[arg(long)]
+    pub(super) platform: Option<String>,
     /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), host, or the name of a user-defined network (repeat for several).
     #[arg(long, alias = "net")]
     pub(super) network: Vec<String>,

@@ -97,6 +97,10 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if restart != RestartPolicy::No && a.rm {
         bail!("conflicting options: --restart and --rm");
     }
+    let pull_policy = PullPolicy::parse(&a.pull)?;
+    if let Some(p) = &a.platform {
+        rless::image::platform::Platform::parse(p)?;
+    }
     let (seccomp, no_new_privs) = security_options(&a.security_opt, a.privileged)?;
     let rlimits = a
         .ulimit
@@ -152,6 +156,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     };
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
     let id_view = keep_id_view(ctx, keep_id, a.rootfs.is_some(), &mut driver)?;
+    if a.rootfs.is_none() {
+        let pulled = ensure_image(ctx, &a.args[0], pull_policy, a.platform.as_deref(), a.quiet)?;
+        if let Some(code) = pulled {
+            return Ok(code);
+        }
+    }
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {
@@ -521,12 +531,14 @@ mod keepid;
 mod monitor;
 mod netopts;
 mod options;
+mod pulling;
 pub use args::Args;
 use args::{strings, ImageDefaults};
 pub use monitor::{attach, detach, Fresh};
 use netopts::*;
 pub(crate) use options::read_env_file;
 use options::*;
+use pulling::{ensure_image, PullPolicy};
 
 /// keep-id: the image's owners are shown through fuse-overlay, which kernel
 /// overlayfs cannot do (see `ids::keep_id_view`), so keep-id takes that
