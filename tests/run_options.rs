@@ -10,7 +10,9 @@ mod common;
 
 use common::checks::*;
 use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
+use common::run_helpers::*;
 use common::{for_each_user, host_arch_or_skip, other_arch, Ctx, Out};
+use std::fs;
 
 /// An image of busybox plus `/marker` holding `text`.
 fn marked(bb: &[u8], text: &str) -> Built {
@@ -183,5 +185,92 @@ fn run_platform() {
         let out = ctx.rless(&["create", "--platform", "linux", &reference]);
         assert_one_error(&out, 125);
         assert_no_containers(ctx, &out.cmdline);
+    });
+}
+
+#[test]
+fn run_cidfile() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_cidfile", |ctx| {
+        assert!(setup_image(ctx));
+        let cid = ctx.work.join("cid");
+        let cid_s = cid.to_str().unwrap();
+        let out = ctx.ok(&["create", "--cidfile", cid_s, IMG, "true"]);
+        let id = out.last_line();
+        assert_eq!(
+            fs::read_to_string(&cid).unwrap(),
+            id,
+            "docker's: no newline"
+        );
+        // The file exists: refused, the file untouched, nothing made.
+        let out = ctx.rless(&["run", "--rm", "--cidfile", cid_s, IMG, "true"]);
+        assert_one_error(&out, 125);
+        assert!(
+            out.stderr.contains(&format!(
+                "container ID file found, make sure the other container isn't running or delete {cid_s}"
+            )),
+            "{out}"
+        );
+        assert_eq!(fs::read_to_string(&cid).unwrap(), id, "{out}");
+        assert_eq!(containers(ctx), vec![id.to_string()], "{out}");
+        ctx.ok(&["rm", id]);
+        // It cannot be made: the container goes too.
+        let out = ctx.rless(&["run", "--cidfile", "no/such/dir/cid", IMG, "true"]);
+        assert_one_error(&out, 125);
+        assert!(out.stderr.contains("container ID file"), "{out}");
+        assert_no_containers(ctx, &out.cmdline);
+        // run writes it too.
+        fs::remove_file(&cid).unwrap();
+        let out = ctx.ok(&["run", "--cidfile", cid_s, IMG, "true"]);
+        let id = fs::read_to_string(&cid).unwrap();
+        assert_eq!(containers(ctx), vec![id], "{out}");
+    });
+}
+
+#[test]
+fn run_stop_timeout() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_stop_timeout", |ctx| {
+        assert!(setup_image(ctx));
+        // Ends 4 s after SIGTERM: before the default 10 s grace, after a
+        // 1 s one (then SIGKILL: 137).
+        let script = "trap 'sleep 4; exit 7' TERM; echo up; while :; do sleep 1; done";
+        let started = |opts: &[&str]| {
+            let mut a = vec!["run", "-d"];
+            a.extend_from_slice(opts);
+            a.extend_from_slice(&[IMG, "sh", "-c", script]);
+            let id = ctx.ok(&a).last_line().to_string();
+            assert!(
+                eventually(std::time::Duration::from_secs(30), || ctx
+                    .rless(&["logs", &id])
+                    .stdout
+                    .contains("up")),
+                "{id} did not start"
+            );
+            id
+        };
+        let exit_code = |id: &str| -> String {
+            let out = ctx.ok(&["inspect", "-f", "{{.State.ExitCode}}", id]);
+            out.last_line().to_string()
+        };
+        let short = started(&["--stop-timeout", "1"]);
+        let out = ctx.ok(&["inspect", "-f", "{{.Config.StopTimeout}}", &short]);
+        assert_eq!(out.last_line(), "1", "{out}");
+        ctx.ok(&["stop", &short]);
+        assert_eq!(exit_code(&short), "137", "killed after its 1 s");
+        // -t still wins over it.
+        let long = started(&["--stop-timeout", "1"]);
+        ctx.ok(&["stop", "-t", "30", &long]);
+        assert_eq!(exit_code(&long), "7", "-t 30 let it end");
+        // Without it: docker's 10 s, and no StopTimeout shown.
+        let plain = started(&[]);
+        let out = ctx.ok(&["inspect", &plain]);
+        assert!(!out.stdout.contains("StopTimeout"), "{out}");
+        ctx.ok(&["stop", &plain]);
+        assert_eq!(exit_code(&plain), "7");
     });
 }

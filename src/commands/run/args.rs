@@ -27,6 +27,9 @@ pub struct Args {
     /// The container's name.
     #[arg(long)]
     pub(super) name: Option<String>,
+    /// Write the container's id to this file (which must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub(super) cidfile: Option<PathBuf>,
     /// Set an environment variable (KEY=value, or KEY to take it from here).
     #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
     pub(super) env: Vec<String>,
@@ -173,6 +176,9 @@ pub struct Args {
     /// The signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     pub(super) stop_signal: Option<String>,
+    /// Seconds `stop` (without -t) waits after the stop signal before SIGKILL (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) stop_timeout: Option<u64>,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     pub(super) args: Vec<String>,

@@ -97,6 +97,17 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if restart != RestartPolicy::No && a.rm {
         bail!("conflicting options: --restart and --rm");
     }
+    // docker's words; the file is the user's, and is left as it is.
+    if let Some(f) = a
+        .cidfile
+        .as_deref()
+        .filter(|f| f.symlink_metadata().is_ok())
+    {
+        bail!(
+            "container ID file found, make sure the other container isn't running or delete {}",
+            f.display()
+        );
+    }
     let pull_policy = PullPolicy::parse(&a.pull)?;
     if let Some(p) = &a.platform {
         rless::image::platform::Platform::parse(p)?;
@@ -372,6 +383,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 mounts: user_mounts.clone(),
                 labels,
                 stop_signal: stop_signal.or(defaults.stop_signal).map(|s| s.name()),
+                stop_timeout: a.stop_timeout,
                 host_config: host_options(&a, &rlimits),
             },
         )
@@ -389,6 +401,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     };
     drop(volumes_lock);
     drop(store);
+    if let Some(f) = &a.cidfile {
+        if let Err(e) = write_cidfile(f, &config.id) {
+            let _ = container::remove(&dir, true);
+            return Err(e);
+        }
+    }
     trace::mark("container created");
     // With the host's network, the host's name (as docker), which its
     // /etc/hosts, copied in, resolves.
@@ -414,7 +432,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     ) {
         Ok(g) => g,
         Err(e) => {
-            let _ = container::remove(&dir, true);
+            abandon(&dir, a.cidfile.as_deref());
             return Err(e);
         }
     };
@@ -437,7 +455,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         match keepid::files(&dir, &layers, &workdir) {
             Ok(files) => generated.extend(files),
             Err(e) => {
-                let _ = container::remove(&dir, true);
+                abandon(&dir, a.cidfile.as_deref());
                 return Err(e);
             }
         }
