@@ -274,3 +274,93 @@ fn run_stop_timeout() {
         assert_eq!(exit_code(&plain), "7");
     });
 }
+
+// ------------------------------------------------------------------ system prune
+
+#[test]
+fn system_prune() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("system_prune", |ctx| {
+        assert!(setup_image(ctx));
+        // A stopped container with 200 kB in its writable layer.
+        let stopped = ctx
+            .ok(&[
+                "create",
+                IMG,
+                "dd",
+                "if=/dev/zero",
+                "of=/big",
+                "bs=1000",
+                "count=200",
+            ])
+            .last_line()
+            .to_string();
+        ctx.ok(&["start", "-a", &stopped]);
+        let running = ctx
+            .ok(&["run", "-d", IMG, "sleep", "1000"])
+            .last_line()
+            .to_string();
+        // An untagged image, and an anonymous volume no container uses
+        // (rm without -v keeps it), beside a named one.
+        let dangling = ctx.ok(&["commit", &stopped]).last_line().to_string();
+        let dangling = dangling.trim_start_matches("sha256:").to_string();
+        ctx.ok(&["run", "--name", "anon", "-v", "/data", IMG, "true"]);
+        ctx.ok(&["rm", "anon"]);
+        let volumes = || -> Vec<String> {
+            let out = ctx.ok(&["volume", "ls", "-q"]);
+            out.stdout.lines().map(String::from).collect()
+        };
+        ctx.ok(&["volume", "create", "named"]);
+        assert_eq!(volumes().len(), 2);
+        ctx.ok(&["network", "create", "spare"]);
+
+        // No -f and no terminal: refused, nothing removed.
+        let out = ctx.fail_unchanged(&["system", "prune"]);
+        assert!(out.stderr.contains("-f"), "{out}");
+
+        let out = ctx.ok(&["system", "prune", "-f"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let after = |header: &str| -> Vec<&str> {
+            let at = lines.iter().position(|l| *l == header);
+            let at = at.unwrap_or_else(|| panic!("no {header}: {out}"));
+            lines[at + 1..]
+                .iter()
+                .take_while(|l| !l.ends_with(':'))
+                .copied()
+                .collect()
+        };
+        assert_eq!(
+            after("Deleted Containers:"),
+            vec![stopped.as_str()],
+            "{out}"
+        );
+        assert_eq!(after("Deleted Networks:"), vec!["spare"], "{out}");
+        assert!(
+            after("Deleted Images:").contains(&dangling.as_str()),
+            "{out}"
+        );
+        assert!(!out.stdout.contains("Deleted Volumes:"), "{out}");
+        let total = lines.last().copied().unwrap_or_default();
+        let size = total.strip_prefix("Total reclaimed space: ");
+        assert!(size.is_some_and(|s| s != "0B"), "{out}");
+        assert_eq!(containers(ctx), vec![running.clone()], "{out}");
+        assert!(ctx.image_entry(&dangling).is_none(), "{out}");
+        assert_eq!(ctx.images_json().len(), 1, "bb is tagged: kept: {out}");
+        assert_eq!(volumes().len(), 2, "no --volumes: {out}");
+
+        // --volumes: the unused anonymous one; the named one stays.
+        let out = ctx.ok(&["system", "prune", "-f", "--volumes"]);
+        assert!(out.stdout.contains("Deleted Volumes:"), "{out}");
+        assert_eq!(volumes(), vec!["named".to_string()], "{out}");
+
+        // -a: an image in use stays; once its container is gone, it goes.
+        ctx.ok(&["system", "prune", "-af"]);
+        assert_eq!(ctx.images_json().len(), 1);
+        ctx.ok(&["rm", "-f", &running]);
+        let out = ctx.ok(&["system", "prune", "-a", "-f"]);
+        assert!(out.stdout.contains("Deleted Images:"), "{out}");
+        assert!(ctx.images_json().is_empty(), "{out}");
+    });
+}
