@@ -11,8 +11,13 @@ mod common;
 use common::checks::*;
 use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
 use common::run_helpers::*;
-use common::{for_each_user, host_arch_or_skip, other_arch, Ctx, Out};
+use common::{
+    for_each_user, host_arch_or_skip, other_arch, rless_bin, run_cmd, skip, Ctx, Mode, Out,
+    CMD_TIMEOUT,
+};
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 /// An image of busybox plus `/marker` holding `text`.
 fn marked(bb: &[u8], text: &str) -> Built {
@@ -362,5 +367,91 @@ fn system_prune() {
         let out = ctx.ok(&["system", "prune", "-a", "-f"]);
         assert!(out.stdout.contains("Deleted Images:"), "{out}");
         assert!(ctx.images_json().is_empty(), "{out}");
+    });
+}
+
+// ------------------------------------------------------------------ --group-add
+
+#[test]
+fn run_group_add() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_group_add", |ctx| {
+        assert!(setup_image(ctx));
+        let groups = ["--group-add", "wheel", "--group-add", "4242"];
+        if ctx.user.mode == Mode::Single {
+            // One gid mapped: no other group can be had; said up front.
+            let mut a = vec!["--rm"];
+            a.extend_from_slice(&groups);
+            a.extend_from_slice(&[IMG, "id", "-G"]);
+            let out = expect_run_error(ctx, &a);
+            assert!(out.stderr.contains("single-id mode"), "{out}");
+        } else {
+            assert_eq!(sh(ctx, &groups, "id -G"), "0 10 4242\n");
+            // Added to -u's groups, an explicit group's too (docker).
+            let out = sh(ctx, &["-u", "alice", "--group-add", "root"], "id -G");
+            // (The kernel keeps supplementary groups sorted.)
+            assert_eq!(out, "1000 0 10 100\n");
+            let out = sh(ctx, &["-u", "alice:users", "--group-add", "wheel"], "id -G");
+            assert_eq!(out, "100 10\n");
+            // A name the image does not have: docker's error at start.
+            let out = expect_run_error(ctx, &["--group-add", "staff", IMG, "true"]);
+            assert!(out.stderr.contains("unable to find group staff"), "{out}");
+        }
+        let out = expect_run_error(
+            ctx,
+            &["--group-add", "keep-groups", "--group-add", "10", IMG],
+        );
+        assert!(out.stderr.contains("keep-groups"), "{out}");
+    });
+}
+
+/// keep-groups: the caller's supplementary groups stay with the command,
+/// so a host file only a group of the caller's may read is readable.
+#[test]
+fn run_group_add_keep_groups() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_keep_groups", |ctx| {
+        if !ctx.user.switch {
+            skip("keep-groups: needs root to start rless with a supplementary group");
+            return;
+        }
+        assert!(setup_image(ctx));
+        let dir = ctx.work.join("shared");
+        fs::create_dir(&dir).unwrap();
+        ctx.give(&dir);
+        let secret = dir.join("secret");
+        fs::write(&secret, "for the group\n").unwrap();
+        std::os::unix::fs::chown(&secret, Some(0), Some(4343)).unwrap();
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o640)).unwrap();
+        let bind = format!("{}:/m", dir.display());
+        // rless started as the user, with group 4343 besides its own.
+        let cat = |opts: &[&str]| {
+            let mut c = Command::new("setpriv");
+            ctx.user_env(&mut c);
+            c.arg(format!("--reuid={}", ctx.user.uid))
+                .arg(format!("--regid={}", ctx.user.gid))
+                .arg("--groups=4343")
+                .arg("--")
+                .arg(rless_bin())
+                .arg("--root")
+                .arg(&ctx.root)
+                .args(["run", "--rm", "-v", &bind])
+                .args(opts)
+                .args([IMG, "cat", "/m/secret"]);
+            run_cmd(c, None, CMD_TIMEOUT, &ctx.user.name)
+        };
+        let out = cat(&["--group-add", "keep-groups"]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout, "for the group\n", "{out}");
+        if ctx.user.mode == Mode::Subuid {
+            // Without it the command has only the image's groups.
+            let out = cat(&[]);
+            assert_eq!(out.code, Some(1), "{out}");
+            assert!(out.stderr.contains("Permission denied"), "{out}");
+        }
     });
 }

@@ -48,6 +48,9 @@ pub struct Args {
     /// User (name or uid, optionally :group).
     #[arg(short, long)]
     pub(super) user: Option<String>,
+    /// Another supplementary group (a name from the image's /etc/group, or a gid); keep-groups keeps yours (podman's).
+    #[arg(long, value_name = "GROUP")]
+    pub(super) group_add: Vec<String>,
     /// Override the image's entrypoint.
     #[arg(long)]
     pub(super) entrypoint: Option<String>,

@@ -108,6 +108,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             f.display()
         );
     }
+    check_group_add(&a.group_add, &ctx.ids)?;
     let pull_policy = PullPolicy::parse(&a.pull)?;
     if let Some(p) = &a.platform {
         rless::image::platform::Platform::parse(p)?;
@@ -525,6 +526,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             no_new_privs,
             seccomp,
             rlimits,
+            group_add: a.group_add.clone(),
         },
         ids: ctx.ids.clone(),
         keep_id,

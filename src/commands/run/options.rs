@@ -169,6 +169,23 @@ pub(super) fn volumes_from(store: &rless::image::store::Store, spec: &str) -> Re
         .collect())
 }
 
+/// `--group-add`: keep-groups stands alone (podman's rule); other groups
+/// need gids the user namespace maps, which single-id mode has not (its
+/// one gid is the caller's, root inside).
+pub(super) fn check_group_add(groups: &[String], ids: &rless::userns::IdMode) -> Result<()> {
+    let keep = groups
+        .iter()
+        .any(|g| g == rless::runtime::user::KEEP_GROUPS);
+    if keep && groups.len() > 1 {
+        bail!("--group-add keep-groups cannot be combined with other groups");
+    }
+    if let (false, Some(g), rless::userns::IdMode::Single { reason }) = (keep, groups.first(), ids)
+    {
+        bail!("--group-add {g}: single-id mode maps one group only, so a process cannot have others ({reason})");
+    }
+    Ok(())
+}
+
 /// `--cidfile`: the id (without a newline, as docker writes it), in a
 /// file made here; one that exists was refused up front and is never
 /// written over.
