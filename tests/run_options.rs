@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
 use common::run_helpers::*;
@@ -18,6 +19,7 @@ use common::{
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::time::Duration;
 
 /// An image of busybox plus `/marker` holding `text`.
 fn marked(bb: &[u8], text: &str) -> Built {
@@ -453,5 +455,57 @@ fn run_group_add_keep_groups() {
             assert_eq!(out.code, Some(1), "{out}");
             assert!(out.stderr.contains("Permission denied"), "{out}");
         }
+    });
+}
+
+// ------------------------------------------------------------------ --sig-proxy
+
+#[test]
+fn run_sig_proxy_false() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_sig_proxy", |ctx| {
+        assert!(setup_image(ctx));
+        // Output, stream by stream, and the exit code, as ever.
+        let script = "echo out; echo err >&2; exit 3";
+        let out = run(ctx, &["--rm", "--sig-proxy=false", IMG, "sh", "-c", script]);
+        assert_eq!(out.code, Some(3), "{out}");
+        assert_eq!(out.stdout, "out\n", "{out}");
+        assert_eq!(out.stderr, "err\n", "{out}");
+        assert_no_containers(ctx, &out.cmdline);
+        let out = ctx.rless_stdin(
+            &["run", "--rm", "-i", "--sig-proxy=false", IMG, "cat"],
+            b"piped\n",
+        );
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout, "piped\n", "-i: {out}");
+        for on in ["--sig-proxy", "--sig-proxy=true"] {
+            assert_eq!(sh(ctx, &[on], "echo on"), "on\n");
+        }
+
+        // A signal ends rless only: the container runs on.
+        let looping = "echo up; while :; do sleep 1; done";
+        let start = |name: &str, opts: &[&str]| {
+            let mut a = vec!["run", "--name", name];
+            a.extend_from_slice(opts);
+            a.extend_from_slice(&[IMG, "sh", "-c", looping]);
+            let mut bg = Background::spawn(ctx, &a);
+            bg.wait_line("up", Duration::from_secs(60));
+            bg.signal(rustix::process::Signal::TERM);
+            bg.finish(Duration::from_secs(60)).0
+        };
+        let running = |name: &str| {
+            let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", name]);
+            out.last_line().to_string()
+        };
+        let code = start("stays", &["--sig-proxy=false"]);
+        assert_eq!(code, None, "rless itself ended by SIGTERM");
+        assert_eq!(running("stays"), "true");
+        ctx.ok(&["rm", "-f", "stays"]);
+        // Passed on (the default), it ends the command.
+        let code = start("goes", &[]);
+        assert_eq!(code, Some(143), "the command ended by SIGTERM");
+        assert_eq!(running("goes"), "false");
     });
 }

@@ -543,6 +543,9 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
+    if !a.sig_proxy && !a.tty {
+        return run_unproxied(&spec, &dir, &config);
+    }
     attach(&spec, &dir, &config, Fresh::Yes)
 }
 
@@ -554,6 +557,7 @@ mod options;
 mod pulling;
 pub use args::Args;
 use args::{strings, ImageDefaults};
+use monitor::run_unproxied;
 pub use monitor::{attach, detach, Fresh};
 use netopts::*;
 pub(crate) use options::read_env_file;

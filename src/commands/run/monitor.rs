@@ -207,6 +207,99 @@ pub fn detach(
     config: &ContainerConfig,
     fresh: Fresh,
 ) -> Result<ExitCode> {
+    if let Some(code) = fork_monitor(spec, dir, config, fresh, false)? {
+        return Ok(code);
+    }
+    println!(
+        "{}",
+        if fresh == Fresh::Yes {
+            config.id.as_str()
+        } else {
+            config.name.as_str()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run --sig-proxy=false` (without `-t`): the container runs under a
+/// monitor of its own, as with `-d`, and this process shows its output
+/// (from its log) and ends with its exit code. A signal to this process
+/// is not passed on: it ends this process only, with its default action
+/// (Ctrl-C), and the container runs on, as docker's. With `-i` the
+/// container reads the caller's stdin itself.
+pub fn run_unproxied(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+) -> Result<ExitCode> {
+    // Taken before the start: a `--rm` container's exit code must not go
+    // with its directory before it is read.
+    let waiting = container::control::hold_for_exit(dir);
+    if let Some(code) = fork_monitor(spec, dir, config, Fresh::Yes, true)? {
+        return Ok(code);
+    }
+    let code = follow_log(dir)?;
+    drop(waiting);
+    // As docker's client, which waits for the removal too: what comes
+    // next (`ps -a`, a `run` with the same name) finds it gone. Bounded:
+    // a stuck removal is the monitor's to report.
+    if config.auto_remove {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while dir.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    Ok(code)
+}
+
+/// Prints what the container in `dir` writes to its log until it has
+/// ended (restarts included); returns its exit code.
+fn follow_log(dir: &Path) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut printed = 0;
+    loop {
+        // The state first: an ended container's output is all logged by
+        // the time its end is recorded, so the read after it has it all.
+        let state = container::read_state(dir);
+        let lines = container::logs::read_all(dir);
+        // Rotation shrinks the log: its newest file is all new then.
+        if lines.len() < printed {
+            printed = 0;
+        }
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        for l in &lines[printed..] {
+            let w: &mut dyn Write = if l.stream == container::logs::Stream::Stdout {
+                &mut out
+            } else {
+                &mut err
+            };
+            w.write_all(&l.text)?;
+            if !l.partial {
+                w.write_all(b"\n")?;
+            }
+        }
+        out.flush()?;
+        printed = lines.len();
+        if !state.live() {
+            return Ok(ExitCode::from(state.exit_code.unwrap_or(0) as u8));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Forks a container's monitor (its own session, stdio to `monitor.log`)
+/// and waits for its answer: `None` once the container runs, else the
+/// exit code to end with (the error is printed). `keep_stdin`: the
+/// container reads the caller's stdin (with `-i`), not a pipe the monitor
+/// holds open.
+fn fork_monitor(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+    fresh: Fresh,
+    keep_stdin: bool,
+) -> Result<Option<ExitCode>> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let spec = &match prepare_cgroups(spec) {
@@ -253,13 +346,16 @@ pub fn detach(
             // (a pipe whose write end the monitor holds while it lives),
             // so `sh` or `cat` waits instead of ending at once.
             let mut _input_held = None;
-            if spec.process.stdin {
+            // (With keep_stdin, -i leaves the caller's in place.)
+            if !spec.process.stdin {
+                if let Ok(null) = std::fs::File::open("/dev/null") {
+                    let _ = rustix::stdio::dup2_stdin(&null);
+                }
+            } else if !keep_stdin {
                 if let Ok((r, w)) = std::io::pipe() {
                     let _ = rustix::stdio::dup2_stdin(&r);
                     _input_held = Some(w);
                 }
-            } else if let Ok(null) = std::fs::File::open("/dev/null") {
-                let _ = rustix::stdio::dup2_stdin(&null);
             }
             // Each start appends; past 1 MiB the log moves to monitor.log.1
             // (replacing the one before), so it stays bounded over restarts.
@@ -292,15 +388,7 @@ pub fn detach(
             let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(ready_r), &mut answer);
             let answer = answer.trim_end();
             if answer == "ok" {
-                println!(
-                    "{}",
-                    if fresh == Fresh::Yes {
-                        config.id.as_str()
-                    } else {
-                        config.name.as_str()
-                    }
-                );
-                return Ok(ExitCode::SUCCESS);
+                return Ok(None);
             }
             let (code, msg) = answer
                 .strip_prefix("err ")
@@ -311,7 +399,7 @@ pub fn detach(
                     format!("the container's monitor failed; see {}", log.display()),
                 ));
             eprintln!("rless: {msg}");
-            Ok(ExitCode::from(code))
+            Ok(Some(ExitCode::from(code)))
         }
     }
 }
