@@ -89,6 +89,25 @@ fn run_pulls_a_missing_image() {
     });
 }
 
+/// `rless login`'s credentials serve the pull of `run`.
+#[test]
+fn run_pulls_with_login_credentials() {
+    let Some(reg) = Registry::auth() else { return };
+    let Some(bb) = busybox_layer() else { return };
+    let (user, pass) = reg.creds.clone().unwrap();
+    for_each_user("run_pull_login", |ctx| {
+        let p = reg.push(&ctx.repo("private"), "latest", &marked(bb, "secret"));
+        // Not logged in: the pull's error, nothing made.
+        let out = ctx.rless(&["run", "--rm", "-q", &p.reference, "true"]);
+        assert_failed_cleanly(ctx, &out);
+        ctx.ok(&["login", "-u", &user, "-p", &pass, &reg.host]);
+        let out = ctx.rless(&["run", "--rm", "-q", &p.reference, "cat", "/marker"]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout, "secret", "{out}");
+        ctx.ok(&["logout", &reg.host]);
+    });
+}
+
 #[test]
 fn run_pull_always_and_newer() {
     let Some(reg) = Registry::open() else { return };
@@ -397,6 +416,14 @@ fn run_group_add() {
             assert_eq!(out, "1000 0 10 100\n");
             let out = sh(ctx, &["-u", "alice:users", "--group-add", "wheel"], "id -G");
             assert_eq!(out, "100 10\n");
+            // exec's processes have them too (docker).
+            let id = ctx
+                .ok(&["run", "-d", "--group-add", "4242", IMG, "sleep", "1000"])
+                .last_line()
+                .to_string();
+            let out = ctx.ok(&["exec", &id, "id", "-G"]);
+            assert_eq!(out.stdout, "0 4242\n", "{out}");
+            ctx.ok(&["rm", "-f", &id]);
             // A name the image does not have: docker's error at start.
             let out = expect_run_error(ctx, &["--group-add", "staff", IMG, "true"]);
             assert!(out.stderr.contains("unable to find group staff"), "{out}");
