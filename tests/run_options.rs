@@ -11,6 +11,7 @@ mod common;
 use common::background::Background;
 use common::checks::*;
 use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
+use common::pty::PtySession;
 use common::run_helpers::*;
 use common::{
     for_each_user, host_arch_or_skip, other_arch, rless_bin, run_cmd, skip, Ctx, Mode, Out,
@@ -391,6 +392,25 @@ fn system_prune() {
     });
 }
 
+/// Without -f, on a terminal: docker's question; only "y" prunes.
+#[test]
+fn system_prune_asks_on_a_terminal() {
+    for_each_user("system_prune_asks", |ctx| {
+        ctx.ok(&["network", "create", "spare"]);
+        let networks = || ctx.ok(&["network", "ls", "-q"]).stdout;
+        for (answer, kept) in [("n\n", true), ("\n", true), ("y\n", false)] {
+            let mut pty = PtySession::spawn(ctx, &["system", "prune"], 24, 80);
+            pty.wait_for("[y/N]");
+            pty.type_in(answer.as_bytes());
+            let (code, text) = pty.finish();
+            assert_eq!(code, Some(0), "{answer:?}: {text}");
+            assert!(text.contains("WARNING! This will remove:"), "{text}");
+            assert_eq!(networks().contains("spare"), kept, "{answer:?}: {text}");
+            assert_eq!(text.contains("Deleted Networks:"), !kept, "{text}");
+        }
+    });
+}
+
 // ------------------------------------------------------------------ --group-add
 
 #[test]
@@ -534,5 +554,39 @@ fn run_sig_proxy_false() {
         let code = start("goes", &[]);
         assert_eq!(code, Some(143), "the command ended by SIGTERM");
         assert_eq!(running("goes"), "false");
+    });
+}
+
+/// Ctrl-C on the caller's terminal (no -t): with --sig-proxy=false it ends
+/// rless and the container runs on; passed on (the default), it ends the
+/// command.
+#[test]
+fn run_sig_proxy_false_ctrl_c() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_sig_proxy_ctrl_c", |ctx| {
+        assert!(setup_image(ctx));
+        let looping = "echo up; while :; do sleep 1; done";
+        let ctrl_c = |name: &str, opts: &[&str]| {
+            let mut a = vec!["run", "--name", name];
+            a.extend_from_slice(opts);
+            a.extend_from_slice(&[IMG, "sh", "-c", looping]);
+            let mut pty = PtySession::spawn(ctx, &a, 24, 80);
+            pty.wait_for("up");
+            pty.type_in(b"\x03");
+            pty.finish()
+        };
+        let running = |name: &str| {
+            let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", name]);
+            out.last_line().to_string()
+        };
+        let (code, text) = ctrl_c("stays", &["--sig-proxy=false"]);
+        assert_eq!(code, None, "rless ended by SIGINT: {text}");
+        assert_eq!(running("stays"), "true", "{text}");
+        ctx.ok(&["rm", "-f", "stays"]);
+        let (code, text) = ctrl_c("goes", &[]);
+        assert_eq!(code, Some(130), "the command ended by SIGINT: {text}");
+        assert_eq!(running("goes"), "false", "{text}");
     });
 }
