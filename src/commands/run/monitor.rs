@@ -256,19 +256,14 @@ pub fn run_unproxied(
 /// ended (restarts included); returns its exit code.
 fn follow_log(dir: &Path) -> Result<ExitCode> {
     use std::io::Write;
-    let mut printed = 0;
+    let mut log = container::logs::Follower::new(dir);
     loop {
         // The state first: an ended container's output is all logged by
         // the time its end is recorded, so the read after it has it all.
         let state = container::read_state(dir);
-        let lines = container::logs::read_all(dir);
-        // Rotation shrinks the log: its newest file is all new then.
-        if lines.len() < printed {
-            printed = 0;
-        }
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
-        for l in &lines[printed..] {
+        for l in log.read_new() {
             let w: &mut dyn Write = if l.stream == container::logs::Stream::Stdout {
                 &mut out
             } else {
@@ -280,7 +275,6 @@ fn follow_log(dir: &Path) -> Result<ExitCode> {
             }
         }
         out.flush()?;
-        printed = lines.len();
         if !state.live() {
             return Ok(ExitCode::from(state.exit_code.unwrap_or(0) as u8));
         }
