@@ -287,6 +287,9 @@ fn run_stop_timeout() {
         let short = started(&["--stop-timeout", "1"]);
         let out = ctx.ok(&["inspect", "-f", "{{.Config.StopTimeout}}", &short]);
         assert_eq!(out.last_line(), "1", "{out}");
+        // A unit made for it stops it the same way (podman's).
+        let unit = ctx.ok(&["generate", "systemd", &short]).stdout;
+        assert!(unit.contains(&format!("stop -t 1 {short}")), "{unit}");
         ctx.ok(&["stop", &short]);
         assert_eq!(exit_code(&short), "137", "killed after its 1 s");
         // -t still wins over it.
