@@ -93,7 +93,7 @@ pub(super) fn ensure_image(
             let out = pull_command(ctx, name, platform, quiet)
                 .stderr(Stdio::piped())
                 .output()
-                .with_context(|| "cannot run rless pull".to_string())?;
+                .context("cannot run rless pull")?;
             if !out.status.success() {
                 let why = String::from_utf8_lossy(&out.stderr);
                 let why = why.lines().last().unwrap_or_default();
@@ -108,7 +108,7 @@ pub(super) fn ensure_image(
             }
             let status = pull_command(ctx, name, platform, quiet)
                 .status()
-                .with_context(|| "cannot run rless pull".to_string())?;
+                .context("cannot run rless pull")?;
             if status.success() {
                 return Ok(None);
             }
