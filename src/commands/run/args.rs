@@ -24,7 +24,7 @@ pub struct Args {
     /// Run in the background and print the container id.
     #[arg(short, long)]
     pub(super) detach: bool,
-    /// Pass the signals this process gets on to the container (true, as docker); false: a signal ends this process only and the container runs on (without -t; with -t signals come as keys).
+    /// Pass the signals this process gets on to the container (true, as docker); false (without -t; with -t it changes nothing): a signal ends this process only, and the container runs on.
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) sig_proxy: bool,
     /// The container's name.
@@ -99,7 +99,7 @@ pub struct Args {
     /// Pull the image: missing (when the store lacks it), always, never, or newer (when the registry has another; the stored one if it cannot be asked).
     #[arg(long, default_value = "missing", value_name = "POLICY")]
     pub(super) pull: String,
-    /// Do not show the pull's progress.
+    /// Do not show the pull's progress (nor "Unable to find image").
     #[arg(short, long)]
     pub(super) quiet: bool,
     /// Run the image for this platform (os/arch[/variant]): pulls it from a multi-platform image.
