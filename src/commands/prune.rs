@@ -8,7 +8,8 @@
 //! before the first name when the caller gives one) and returns a
 //! [`Pruned`]: how many, the bytes freed, the failures (reported each on
 //! its own line already). `container prune` and `volume prune` print
-//! their header always, `image prune` only before an id (as they did); `system prune` runs them in docker's order (stopped containers
+//! their header always, `image prune` only before an id (as they did),
+//! and each its "Total reclaimed space" (docker's); `system prune` runs them in docker's order (stopped containers
 //! first, so the networks, volumes and images they used become unused),
 //! prints the headers of the sections that removed something and one
 //! "Total reclaimed space" line. It runs inside the user namespace (the

@@ -7,6 +7,7 @@ use super::Ctx;
 use anyhow::{bail, Result};
 use rless::container::{self, control};
 use rless::image::store::{LockMode, Store};
+use rless::image::time::human_size;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -132,7 +133,8 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
         return Ok(code);
     }
     println!("Deleted Containers:");
-    prune_containers(ctx, None)?.finish()?;
+    let pruned = prune_containers(ctx, None)?.finish()?;
+    println!("Total reclaimed space: {}", human_size(pruned.freed));
     Ok(ExitCode::SUCCESS)
 }
 

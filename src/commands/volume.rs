@@ -240,7 +240,11 @@ fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
         return Ok(code);
     }
     println!("Deleted Volumes:");
-    prune_volumes(ctx, a.all, None)?.finish()?;
+    let pruned = prune_volumes(ctx, a.all, None)?.finish()?;
+    println!(
+        "Total reclaimed space: {}",
+        rless::image::time::human_size(pruned.freed)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
