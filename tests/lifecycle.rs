@@ -289,7 +289,7 @@ fn lifecycle_run_detached_start_errors() {
                 );
             }
         }
-        let out = ctx.rless(&["run", "-d", "no-such-image", "true"]);
+        let out = ctx.rless(&["run", "-d", "--pull=never", "no-such-image", "true"]);
         assert_one_error(&out, ERR_EXIT);
         assert!(containers(ctx).is_empty());
         // A command that exits at once is still a container, exited.

@@ -534,6 +534,10 @@ fn lifecycle_container_prune() {
             BTreeSet::from([e0.clone(), e3.clone(), stopped.clone()]),
             "prune must list the removed ids: {out}"
         );
+        assert!(
+            out.last_line().starts_with("Total reclaimed space: "),
+            "docker's last line: {out}"
+        );
         assert_eq!(
             containers(ctx),
             vec![running.clone()],

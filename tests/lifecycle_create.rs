@@ -48,7 +48,10 @@ fn lifecycle_create_then_start() {
             &ctx.rless(&["create", "--name", "made", IMG, "true"]),
             ERR_EXIT,
         );
-        assert_one_error(&ctx.rless(&["create", "no-such-image", "true"]), ERR_EXIT);
+        assert_one_error(
+            &ctx.rless(&["create", "--pull=never", "no-such-image", "true"]),
+            ERR_EXIT,
+        );
         assert_eq!(containers(ctx), vec![id.clone()]);
         wait_for_created(ctx);
         assert_eq!(containers(ctx), vec![id]);

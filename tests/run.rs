@@ -108,9 +108,9 @@ fn run_bad_input_is_125() {
         let propagation = format!("type=bind,src={w},dst=/x,bind-propagation=bogus");
         let nonrecursive = format!("type=bind,src={w},dst=/x,bind-nonrecursive=maybe");
         let cases: Vec<Vec<&str>> = vec![
-            // unknown image
-            vec!["no-such-image", "true"],
-            vec!["no-such-image:v2", "true"],
+            // unknown image (not pulled: no registry here)
+            vec!["--pull=never", "no-such-image", "true"],
+            vec!["--pull=never", "no-such-image:v2", "true"],
             // the image has no command
             vec![IMG],
             // invalid options

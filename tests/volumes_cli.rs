@@ -200,7 +200,10 @@ fn volume_ls_inspect_prune_formats() {
         assert!(v["CreatedAt"].as_str().unwrap().ends_with('Z'), "{out}");
         // prune: anonymous only; -a: every unused one.
         let out = ctx.ok(&["volume", "prune"]);
-        assert_eq!(out.stdout, format!("Deleted Volumes:\n{anon}\n"));
+        assert_eq!(
+            out.stdout,
+            format!("Deleted Volumes:\n{anon}\nTotal reclaimed space: 0B\n")
+        );
         assert_eq!(volume_names(ctx), BTreeSet::from(["v1".to_string()]));
         ctx.ok(&["volume", "prune", "-a", "-f"]);
         assert!(volume_names(ctx).is_empty());

@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let (_, dir) = container::find(&store, &a.container)?;
     drop(store);
     // From here on, nothing the container writes is missed.
-    let mut follower = attach::Follower::new(&dir);
+    let mut follower = container::logs::Follower::from_end(&dir);
     let state = container::read_state(&dir);
     if state.running() && state.paused {
         bail!("you cannot attach to a paused container, unpause it first");
@@ -123,7 +123,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         std::thread::spawn(move || copy_input(fifo, &keys, &detached));
     }
     loop {
-        super::logs::print_lines(&follower.poll(), false)?;
+        super::logs::print_lines(&follower.read_new(), false)?;
         if detached.load(Ordering::Relaxed) {
             drop(_raw);
             eprintln!();
@@ -142,7 +142,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Ok(end) => {
                 // The monitor copies the last output before it records
                 // the exit.
-                super::logs::print_lines(&follower.poll(), false)?;
+                super::logs::print_lines(&follower.read_new(), false)?;
                 let code = end.and_then(|s| s.exit_code).unwrap_or(0);
                 return Ok(ExitCode::from(code as u8));
             }

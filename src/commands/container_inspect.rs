@@ -159,7 +159,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "HostnamePath": dir.join("hostname"),
         "HostsPath": dir.join("hosts"),
         "ResolvConfPath": dir.join("resolv.conf"),
-        "Config": spec.as_ref().map(|sp| serde_json::json!({
+        "Config": spec.as_ref().map(|sp| stop_timeout(c, serde_json::json!({
             "Hostname": sp.hostname,
             "Env": sp.process.env,
             "Cmd": sp.process.args,
@@ -173,7 +173,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             // The command as run: rless keeps the entrypoint and the
             // command joined, in Cmd.
             "Entrypoint": [],
-        })),
+        }))),
         "HostConfig": spec.as_ref().map(|sp| host_config(c, serde_json::json!({
             "AutoRemove": c.auto_remove,
             "Binds": c.mounts.iter().filter_map(|m| match m {
@@ -321,4 +321,16 @@ fn networks(
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+/// `Config.StopTimeout`, only when `--stop-timeout` was given (docker
+/// omits it otherwise).
+fn stop_timeout(
+    c: &container::ContainerConfig,
+    mut config: serde_json::Value,
+) -> serde_json::Value {
+    if let (Some(t), Some(o)) = (c.stop_timeout, config.as_object_mut()) {
+        o.insert("StopTimeout".into(), t.into());
+    }
+    config
 }

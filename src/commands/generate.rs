@@ -21,9 +21,9 @@ pub struct Args {
     /// Name the unit after the container's name rather than its id.
     #[arg(short, long)]
     name: bool,
-    /// Seconds `stop` waits before SIGKILL.
-    #[arg(short, long, default_value_t = 10)]
-    time: u64,
+    /// Seconds `stop` waits before SIGKILL (default: the container's --stop-timeout, else 10).
+    #[arg(short, long)]
+    time: Option<u64>,
     container: String,
 }
 
@@ -31,6 +31,7 @@ pub fn run(ctx: &Ctx, cmd: GenerateCmd) -> Result<ExitCode> {
     let GenerateCmd::Systemd(a) = cmd;
     let store = ctx.store(LockMode::Shared)?;
     let (c, _) = container::find(&store, &a.container)?;
+    let time = a.time.or(c.stop_timeout).unwrap_or(10);
     let exe = std::env::current_exe()?;
     let root = ctx.root.display();
     let unit = if a.name {
@@ -65,8 +66,8 @@ WantedBy=default.target",
         name = c.name,
         exe = exe.display(),
         id = c.id,
-        time = a.time,
-        timeout = a.time + 10,
+        time = time,
+        timeout = time + 10,
     );
     Ok(ExitCode::SUCCESS)
 }

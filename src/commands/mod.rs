@@ -265,6 +265,8 @@ enum SystemCmd {
     Reset(system::ResetArgs),
     /// Show the store's disk usage: images, containers and volumes.
     Df(system::DfArgs),
+    /// Remove stopped containers, unused networks, dangling (or unused) images and, with --volumes, unused anonymous volumes.
+    Prune(prune::SystemArgs),
 }
 
 /// What every command needs.
@@ -370,6 +372,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
+        Cmd::System(SystemCmd::Prune(a)) => prune::system(&ctx, a),
         Cmd::Unshare(a) => unshare::run(&ctx, a),
         Cmd::Version(a) => version::run(a),
     }

@@ -263,15 +263,23 @@ fn rm(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
 }
 
 fn prune(ctx: &Ctx, _a: PruneArgs) -> Result<ExitCode> {
+    prune_networks(ctx, None)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes every network no container uses; prints each name, after
+/// `header` before the first. Stops at the first that cannot be removed.
+pub fn prune_networks(ctx: &Ctx, mut header: Option<&str>) -> Result<super::prune::Pruned> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = network::lock(&store)?;
+    let mut pruned = super::prune::Pruned::new("networks");
     for n in network::list(store.root()) {
         if network::users(store.root(), &n.name).is_empty() {
             network::remove_locked(store.root(), &n.name)?;
-            println!("{}", n.name);
+            pruned.removed(&mut header, &n.name, 0);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(pruned)
 }
 
 /// The container's spec, which must be on user-defined networks.

@@ -2,10 +2,12 @@
 //! inside the user namespace, because a container's writable layer (and,
 //! with `-v`, its anonymous volumes) holds files owned by subordinate ids.
 
+use super::prune::Pruned;
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::container::{self, control};
 use rless::image::store::{LockMode, Store};
+use rless::image::time::human_size;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -130,27 +132,33 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
+    println!("Deleted Containers:");
+    let pruned = prune_containers(ctx, None)?.finish()?;
+    println!("Total reclaimed space: {}", human_size(pruned.freed));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes every stopped container (inside the user namespace); prints
+/// each id, after `header` before the first.
+pub fn prune_containers(ctx: &Ctx, mut header: Option<&str>) -> Result<Pruned> {
     let store = ctx.store(LockMode::Shared)?;
     // What a killed `rm` (or a `--rm` removal outside the user namespace)
     // left renamed away.
     store.remove_container_debris();
-    let mut errors = 0;
-    println!("Deleted Containers:");
+    let mut pruned = Pruned::new("containers");
     for c in container::list(&store) {
         let dir = container::containers_dir(&store).join(c.id.as_str());
         if container::read_state(&dir).live() {
             continue;
         }
+        let size = super::system::tree_size(&dir.join("upper"), &mut Default::default());
         match container::remove_dir(&dir) {
-            Ok(()) => println!("{}", c.id),
+            Ok(()) => pruned.removed(&mut header, c.id.as_str(), size),
             Err(e) => {
                 eprintln!("rless: cannot remove {}: {e}", c.id.short());
-                errors += 1;
+                pruned.errors += 1;
             }
         }
     }
-    if errors > 0 {
-        bail!("{errors} containers could not be removed");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(pruned)
 }

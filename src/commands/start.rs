@@ -7,7 +7,6 @@ use anyhow::{bail, Result};
 use rless::container::{self, control};
 use rless::image::store::LockMode;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -86,7 +85,7 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
                 let (_, dir) = container::find(&store, q)?;
                 // A --rm container is kept through its restart, as docker.
                 container::mark_restart_requested(&dir, true);
-                if let Err(e) = control::stop(&dir, Duration::from_secs(a.time)) {
+                if let Err(e) = control::stop(&dir, super::stop::grace(a.time, &dir)) {
                     container::mark_restart_requested(&dir, false);
                     return Err(e.into());
                 }

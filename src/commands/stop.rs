@@ -11,9 +11,9 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct StopArgs {
-    /// Seconds to wait after the stop signal (SIGTERM unless the container has another) before SIGKILL.
-    #[arg(short, long, default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait after the stop signal (SIGTERM unless the container has another) before SIGKILL; default: the container's --stop-timeout, else 10.
+    #[arg(short, long)]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -73,9 +73,18 @@ pub fn each(
     failed.finish(ExitCode::SUCCESS)
 }
 
+/// How long `stop` waits for the container in `dir`: `-t`, else its
+/// `--stop-timeout`, else 10 seconds (docker's default).
+pub fn grace(time: Option<u64>, dir: &std::path::Path) -> Duration {
+    let secs = time
+        .or_else(|| container::read_config(dir).and_then(|c| c.stop_timeout))
+        .unwrap_or(10);
+    Duration::from_secs(secs)
+}
+
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
     each(ctx, &a.containers, |name, dir| {
-        control::stop(dir, Duration::from_secs(a.time))?;
+        control::stop(dir, grace(a.time, dir))?;
         println!("{name}");
         Ok(())
     })

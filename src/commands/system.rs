@@ -31,7 +31,7 @@ struct Usage {
 /// The bytes of the files under `dir`, each hard-linked file once, as
 /// docker counts a container's or a volume's size. Unreadable parts count
 /// as nothing.
-fn tree_size(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
+pub fn tree_size(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;

@@ -242,26 +242,42 @@ fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
+    println!("Deleted Volumes:");
+    let pruned = prune_volumes(ctx, a.all, None)?.finish()?;
+    println!(
+        "Total reclaimed space: {}",
+        rless::image::time::human_size(pruned.freed)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the unused anonymous (with `all`, every unused) volumes; prints
+/// each name, after `header` before the first.
+pub fn prune_volumes(
+    ctx: &Ctx,
+    all: bool,
+    mut header: Option<&str>,
+) -> Result<super::prune::Pruned> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = volume::lock(store.root())?;
-    println!("Deleted Volumes:");
-    let mut errors = 0;
+    let mut pruned = super::prune::Pruned::new("volumes");
     for v in volume::list(store.root()) {
-        if !(a.all || v.anonymous) || !volume::users(store.root(), &v.name, None).is_empty() {
+        if !(all || v.anonymous) || !volume::users(store.root(), &v.name, None).is_empty() {
             continue;
         }
+        let size = super::system::tree_size(
+            &volume::data_dir(store.root(), &v.name),
+            &mut Default::default(),
+        );
         match volume::remove(store.root(), &v.name, false) {
-            Ok(()) => println!("{}", v.name),
+            Ok(()) => pruned.removed(&mut header, &v.name, size),
             Err(e) => {
                 eprintln!("rless: cannot remove volume {}: {e}", v.name);
-                errors += 1;
+                pruned.errors += 1;
             }
         }
     }
-    if errors > 0 {
-        bail!("{errors} volumes could not be removed");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(pruned)
 }
 
 fn export(ctx: &Ctx, a: ExportArgs) -> Result<ExitCode> {

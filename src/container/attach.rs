@@ -11,22 +11,18 @@
 //!   attaches write in turn, as with docker. A write end opened while no
 //!   one reads fails (ENXIO), which tells that the container took no input.
 //! - **Output.** Every monitor (detached or foreground) writes the
-//!   container's output to `ctr.log` ([`super::logs`]); an attach follows
-//!   the file from where it was when the attach began, reading only what
-//!   was appended. A rotation (the file renamed to `ctr.log.1` and a new one
-//!   begun) is noticed by the inode: the old file is read to its end first.
+//!   container's output to `ctr.log`; an attach follows the file from where
+//!   it was when the attach began ([`super::logs::Follower::from_end`]).
 //!
 //! Limits: typed input the command has not read piles up in the FIFO (64
 //! KiB) and then in the pty's input queue; past both, the monitor drops it
 //! rather than stall the output it copies, as a terminal's full input
 //! queue drops keys.
 
-use super::logs::{log_path, parse_line, LogLine};
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The FIFO's name in the container's directory.
 const INPUT_FIFO: &str = "stdin";
@@ -100,100 +96,9 @@ pub fn open_input(dir: &Path) -> io::Result<Option<File>> {
     }
 }
 
-/// Follows `ctr.log` from its end at the time of [`Follower::new`].
-pub struct Follower {
-    path: PathBuf,
-    file: Option<File>,
-    /// Bytes read past the last complete line.
-    pending: Vec<u8>,
-}
-
-impl Follower {
-    pub fn new(dir: &Path) -> Follower {
-        let path = log_path(dir);
-        let file = File::open(&path).ok().and_then(|mut f| {
-            f.seek(io::SeekFrom::End(0)).ok()?;
-            Some(f)
-        });
-        Follower {
-            path,
-            file,
-            pending: Vec::new(),
-        }
-    }
-
-    /// The lines appended since the last call.
-    pub fn poll(&mut self) -> Vec<LogLine> {
-        let mut lines = Vec::new();
-        loop {
-            if let Some(f) = &mut self.file {
-                let _ = f.read_to_end(&mut self.pending);
-            }
-            self.take_lines(&mut lines);
-            // Rotated (or made since): the file at the path is another one.
-            let current = std::fs::metadata(&self.path)
-                .ok()
-                .map(|m| (m.dev(), m.ino()));
-            let ours = self
-                .file
-                .as_ref()
-                .and_then(|f| f.metadata().ok())
-                .map(|m| (m.dev(), m.ino()));
-            if current.is_none() || current == ours {
-                return lines;
-            }
-            self.file = File::open(&self.path).ok();
-            self.pending.clear();
-        }
-    }
-
-    fn take_lines(&mut self, out: &mut Vec<LogLine>) {
-        let Some(end) = self.pending.iter().rposition(|b| *b == b'\n') else {
-            return;
-        };
-        for line in self.pending[..end].split(|b| *b == b'\n') {
-            out.extend(parse_line(line));
-        }
-        self.pending.drain(..=end);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::logs::{LogWriter, Stream};
     use super::*;
-
-    #[test]
-    fn follower_reads_what_comes_after_it_began_across_rotation() {
-        let t = tempfile::tempdir().unwrap();
-        let mut w = LogWriter::open(t.path(), 300);
-        w.write(Stream::Stdout, b"before\n");
-        let mut f = Follower::new(t.path());
-        assert!(f.poll().is_empty());
-        w.write(Stream::Stdout, b"one\n");
-        w.write(Stream::Stderr, b"two");
-        let got = f.poll();
-        assert_eq!(got.len(), 2);
-        assert_eq!(
-            (got[0].text.as_slice(), got[0].partial),
-            (&b"one"[..], false)
-        );
-        assert_eq!(got[1].stream, Stream::Stderr);
-        assert!(got[1].partial);
-        // Past 300 bytes the writer rotates; nothing is lost or repeated.
-        let mut all = Vec::new();
-        for i in 0..20 {
-            w.write(Stream::Stdout, format!("line {i}\n").as_bytes());
-            all.extend(f.poll());
-        }
-        assert!(log_path(t.path()).with_extension("log.1").exists());
-        let texts: Vec<String> = all
-            .iter()
-            .map(|l| String::from_utf8_lossy(&l.text).into_owned())
-            .collect();
-        let want: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
-        assert_eq!(texts, want);
-    }
 
     #[test]
     fn input_fifo_carries_bytes_and_tells_no_reader() {

@@ -221,6 +221,13 @@ fn open_waiters_lock(dir: &Path) -> Option<std::fs::File> {
         .ok()
 }
 
+/// Held (shared) by a command that reads the exit of the container in
+/// `dir` after it ends, as [`wait_exit`] does: a `--rm` container is
+/// removed only once the returned file is closed (or after a few seconds).
+pub fn hold_for_exit(dir: &Path) -> Option<std::fs::File> {
+    open_waiters_lock(dir).filter(|f| f.lock_shared().is_ok())
+}
+
 /// Before a `--rm` container is removed, with its exit recorded as
 /// `removing`: waits (at most a few seconds, for a stuck one) until every
 /// `wait` on it has read the exit code, which would otherwise go with the

@@ -175,6 +175,79 @@ pub fn parse_line(line: &[u8]) -> Option<LogLine> {
     })
 }
 
+/// Reads a container's log as it grows: each [`Follower::read_new`] gives
+/// the lines written since the one before, from the start of the current
+/// file on. It keeps the file open, so one rotated away meanwhile is read
+/// to its end before the new one (a second rotation between two reads
+/// would skip a file: 20 MiB at least).
+pub struct Follower {
+    path: PathBuf,
+    file: Option<File>,
+    /// The start of a line not written whole yet.
+    partial: Vec<u8>,
+}
+
+impl Follower {
+    pub fn new(dir: &Path) -> Follower {
+        Follower {
+            path: log_path(dir),
+            file: None,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Follows from the file's present end: only what is written from now
+    /// on (`rless attach`).
+    pub fn from_end(dir: &Path) -> Follower {
+        use std::io::Seek;
+        let mut f = Follower::new(dir);
+        f.file = File::open(&f.path).ok().and_then(|mut file| {
+            file.seek(std::io::SeekFrom::End(0)).ok()?;
+            Some(file)
+        });
+        f
+    }
+
+    pub fn read_new(&mut self) -> Vec<LogLine> {
+        use std::os::unix::fs::MetadataExt;
+        let mut out = Vec::new();
+        let Some(file) = &mut self.file else {
+            self.file = File::open(&self.path).ok();
+            if let Some(f) = &mut self.file {
+                drain(f, &mut self.partial, &mut out);
+            }
+            return out;
+        };
+        // Looked at before the read: what was written before a rotation
+        // is all in the file held.
+        let rotated = match (fs::metadata(&self.path), file.metadata()) {
+            (Ok(now), Ok(held)) => (now.dev(), now.ino()) != (held.dev(), held.ino()),
+            _ => false,
+        };
+        drain(file, &mut self.partial, &mut out);
+        if rotated {
+            self.partial.clear();
+            self.file = File::open(&self.path).ok();
+            if let Some(f) = &mut self.file {
+                drain(f, &mut self.partial, &mut out);
+            }
+        }
+        out
+    }
+}
+
+/// Reads `file` to its end: its whole lines parsed into `out`, the bytes
+/// after the last newline kept in `partial` for the next read.
+fn drain(file: &mut File, partial: &mut Vec<u8>, out: &mut Vec<LogLine>) {
+    use std::io::Read;
+    let _ = file.read_to_end(partial);
+    let Some(end) = partial.iter().rposition(|b| *b == b'\n') else {
+        return;
+    };
+    out.extend(partial[..end].split(|b| *b == b'\n').filter_map(parse_line));
+    partial.drain(..=end);
+}
+
 /// Every line of the container's logs, oldest first (rotated file first).
 pub fn read_all(dir: &Path) -> Vec<LogLine> {
     let mut out = Vec::new();
@@ -190,6 +263,54 @@ pub fn read_all(dir: &Path) -> Vec<LogLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn follower_from_end_skips_what_was_there() {
+        let t = tempfile::tempdir().unwrap();
+        let mut w = LogWriter::open(t.path(), 1 << 20);
+        w.write(Stream::Stdout, b"before\nhalf");
+        let mut f = Follower::from_end(t.path());
+        assert!(f.read_new().is_empty());
+        w.write(Stream::Stderr, b"after\n");
+        let got = f.read_new();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].text.as_slice(), got[0].stream),
+            (&b"after"[..], Stream::Stderr)
+        );
+    }
+
+    #[test]
+    fn follower_reads_what_is_new_across_rotation() {
+        let t = tempfile::tempdir().unwrap();
+        let mut f = Follower::new(t.path());
+        assert!(f.read_new().is_empty(), "no log yet");
+        let mut w = LogWriter::open(t.path(), 150);
+        w.write(Stream::Stdout, b"one\ntw");
+        let text = |v: Vec<LogLine>| -> Vec<String> {
+            v.iter()
+                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+                .collect()
+        };
+        assert_eq!(text(f.read_new()), ["one", "tw"]);
+        assert!(f.read_new().is_empty());
+        // Past 150 bytes (at "four"): rotated; the old file's rest first.
+        w.write(Stream::Stderr, b"three\n");
+        w.write(Stream::Stdout, b"four\n");
+        w.write(Stream::Stdout, b"five\n");
+        assert!(t.path().join("ctr.log.1").exists());
+        assert_eq!(text(f.read_new()), ["three", "four", "five"]);
+        // A line read half written is read whole later.
+        let mut raw = OpenOptions::new()
+            .append(true)
+            .open(log_path(t.path()))
+            .unwrap();
+        raw.write_all(b"2026-11-28T17:40:12.1Z stdout F si")
+            .unwrap();
+        assert!(f.read_new().is_empty());
+        raw.write_all(b"x\n").unwrap();
+        assert_eq!(text(f.read_new()), ["six"]);
+    }
 
     #[test]
     fn write_parse_rotate() {

@@ -142,6 +142,10 @@ pub struct ContainerConfig {
     /// `STOPSIGNAL`), by its canonical name; none: SIGTERM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// `--stop-timeout`: the seconds `stop` (without `-t`) waits after the
+    /// stop signal before SIGKILL; none: 10, as docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
     /// The options it was created with, as docker's HostConfig shows them.
     #[serde(default)]
     pub host_config: host_config::HostOptions,
@@ -633,6 +637,7 @@ mod tests {
             mounts: vec![],
             labels: Default::default(),
             stop_signal: None,
+            stop_timeout: None,
             host_config: Default::default(),
         };
         // Same first four hex digits: the same generated name.
@@ -689,6 +694,7 @@ mod tests {
             mounts: vec![],
             labels: Default::default(),
             stop_signal: None,
+            stop_timeout: None,
             host_config: Default::default(),
         };
         let (c, dir) = create(&store, cfg("web")).unwrap();

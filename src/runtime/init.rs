@@ -126,7 +126,7 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
         report(&io.status, &e.to_string());
         return EXIT_SETUP;
     }
-    let user = match resolve_user(&spec.process.user) {
+    let user = match resolve_user(&spec.process) {
         Ok(u) => u,
         Err(e) => {
             report(&io.status, &e.to_string());
@@ -259,10 +259,14 @@ fn setup(
     Ok(())
 }
 
-pub(super) fn resolve_user(spec: &str) -> Result<ExecUser, user::UserError> {
+/// The process's user (`-u`) and its groups (with `--group-add`), from
+/// the container's /etc/passwd and /etc/group.
+pub(super) fn resolve_user(p: &super::ProcessSpec) -> Result<ExecUser, user::UserError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    user::resolve(spec, &passwd, &group)
+    let mut user = user::resolve(&p.user, &passwd, &group)?;
+    user::add_groups(&mut user, &p.group_add, &group)?;
+    Ok(user)
 }
 
 /// Waits for `main`, reaping everything; passes every signal it may catch
@@ -394,8 +398,13 @@ pub(super) fn prepare_and_exec(
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    // setgroups is denied in single-id mode; the process then keeps none.
-    let _ = nix::unistd::setgroups(&groups);
+    // setgroups is denied in single-id mode (`run` refuses --group-add
+    // there); the process then keeps the groups it has. keep-groups keeps
+    // them on purpose: the caller's, which the user namespace does not map
+    // (they show as the overflow gid), still open the host's files.
+    if !user.keep_groups {
+        let _ = nix::unistd::setgroups(&groups);
+    }
     let gid = nix::unistd::Gid::from_raw(user.gid);
     nix::unistd::setresgid(gid, gid, gid).map_err(|e| id_err("group", user.gid, e))?;
     let uid = nix::unistd::Uid::from_raw(user.uid);

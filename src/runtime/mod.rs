@@ -94,6 +94,9 @@ pub struct ProcessSpec {
     /// `--ulimit`: resource name, soft and hard limit (`u64::MAX` = unlimited).
     #[serde(default)]
     pub rlimits: Vec<(String, u64, u64)>,
+    /// `--group-add`: group names or numbers, or `keep-groups`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
 }
 
 /// The seccomp filter a process gets.

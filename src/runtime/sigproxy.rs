@@ -9,7 +9,9 @@
 //! signals from a signalfd (or with sigwaitinfo, where there is none) with
 //! their number, so real-time ones pass too, and how and by whom they
 //! were sent ([`Got`]), and hands each to [`take`]. The container's init
-//! passes them on to the command in turn ([`super::init`]).
+//! passes them on to the command in turn ([`super::init`]). (`run
+//! --sig-proxy=false` is not one of them: the container gets a detached
+//! monitor, and the foreground rless only shows its log.)
 //!
 //! Each signal reaches the command once. In subuid mode a foreground `run`
 //! is two processes in one process group: the parent waiting outside the

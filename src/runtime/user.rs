@@ -9,7 +9,13 @@ pub struct ExecUser {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub home: String,
+    /// `--group-add keep-groups`: the process keeps the supplementary
+    /// groups it has (the caller's), and `groups` is not set.
+    pub keep_groups: bool,
 }
+
+/// podman's `--group-add` value that keeps the caller's groups.
+pub const KEEP_GROUPS: &str = "keep-groups";
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -101,7 +107,31 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, UserEr
         gid,
         groups,
         home: if home.is_empty() { "/".into() } else { home },
+        keep_groups: false,
     })
+}
+
+/// `--group-add`: each a group name from `group` (the image's /etc/group)
+/// or a number, added to the user's supplementary groups (whatever `-u`
+/// says, as docker); or `keep-groups`, alone.
+pub fn add_groups(user: &mut ExecUser, add: &[String], group: &str) -> Result<(), UserError> {
+    for g in add {
+        if g == KEEP_GROUPS {
+            user.keep_groups = true;
+            continue;
+        }
+        let id = match group_entries(group).find(|(n, _, _)| n == g) {
+            Some((_, id, _)) => id,
+            None => g.parse().map_err(|_| UserError::NoGroup(g.to_string()))?,
+        };
+        if id > i32::MAX as u32 {
+            return Err(UserError::OutOfRange(id));
+        }
+        if !user.groups.contains(&id) {
+            user.groups.push(id);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -110,6 +140,29 @@ mod tests {
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nwheel:x:10:alice,bob\nalice:x:1000:\nusers:x:100:alice\n";
+
+    #[test]
+    fn added_groups() {
+        let mut a = resolve("alice", PASSWD, GROUP).unwrap();
+        let add = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        add_groups(&mut a, &add(&["users", "4242", "wheel"]), GROUP).unwrap();
+        assert_eq!(a.groups, vec![1000, 10, 100, 4242]);
+        assert!(!a.keep_groups);
+        let mut g = resolve("alice:wheel", PASSWD, GROUP).unwrap();
+        add_groups(&mut g, &add(&["alice"]), GROUP).unwrap();
+        assert_eq!(
+            g.groups,
+            vec![10, 1000],
+            "added even with an explicit group"
+        );
+        assert!(matches!(
+            add_groups(&mut g, &add(&["staff"]), GROUP),
+            Err(UserError::NoGroup(n)) if n == "staff"
+        ));
+        let mut r = resolve("", PASSWD, GROUP).unwrap();
+        add_groups(&mut r, &add(&[KEEP_GROUPS]), GROUP).unwrap();
+        assert!(r.keep_groups);
+    }
 
     #[test]
     fn ids_past_i32_are_refused() {

@@ -24,9 +24,15 @@ pub struct Args {
     /// Run in the background and print the container id.
     #[arg(short, long)]
     pub(super) detach: bool,
+    /// Pass the signals this process gets on to the container (true, as docker); false (without -t; with -t it changes nothing): a signal ends this process only, and the container runs on.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) sig_proxy: bool,
     /// The container's name.
     #[arg(long)]
     pub(super) name: Option<String>,
+    /// Write the container's id to this file (which must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub(super) cidfile: Option<PathBuf>,
     /// Set an environment variable (KEY=value, or KEY to take it from here).
     #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
     pub(super) env: Vec<String>,
@@ -45,6 +51,9 @@ pub struct Args {
     /// User (name or uid, optionally :group).
     #[arg(short, long)]
     pub(super) user: Option<String>,
+    /// Another supplementary group (a name from the image's /etc/group, or a gid); keep-groups keeps yours (podman's).
+    #[arg(long, value_name = "GROUP")]
+    pub(super) group_add: Vec<String>,
     /// Override the image's entrypoint.
     #[arg(long)]
     pub(super) entrypoint: Option<String>,
@@ -87,6 +96,15 @@ pub struct Args {
     /// Run an exploded root filesystem directory instead of an image.
     #[arg(long, value_name = "DIR")]
     pub(super) rootfs: Option<PathBuf>,
+    /// Pull the image: missing (when the store lacks it), always, never, or newer (when the registry has another; the stored one if it cannot be asked).
+    #[arg(long, default_value = "missing", value_name = "POLICY")]
+    pub(super) pull: String,
+    /// Do not show the pull's progress (nor "Unable to find image").
+    #[arg(short, long)]
+    pub(super) quiet: bool,
+    /// Run the image for this platform (os/arch[/variant]): pulls it from a multi-platform image.
+    #[arg(long)]
+    pub(super) platform: Option<String>,
     /// Network: slirp[:allow_host_loopback=true] (the userspace network, default), none (loopback only), host, container:NAME|ID (another container's), or the name of a user-defined network (repeat for several).
     #[arg(long, alias = "net")]
     pub(super) network: Vec<String>,
@@ -176,6 +194,9 @@ pub struct Args {
     /// The signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     pub(super) stop_signal: Option<String>,
+    /// Seconds `stop` (without -t) waits after the stop signal before SIGKILL (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) stop_timeout: Option<u64>,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     pub(super) args: Vec<String>,

@@ -103,6 +103,22 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if restart != RestartPolicy::No && a.rm {
         bail!("conflicting options: --restart and --rm");
     }
+    // docker's words; the file is the user's, and is left as it is.
+    if let Some(f) = a
+        .cidfile
+        .as_deref()
+        .filter(|f| f.symlink_metadata().is_ok())
+    {
+        bail!(
+            "container ID file found, make sure the other container isn't running or delete {}",
+            f.display()
+        );
+    }
+    check_group_add(&a.group_add, &ctx.ids)?;
+    let pull_policy = PullPolicy::parse(&a.pull)?;
+    if let Some(p) = &a.platform {
+        rless::image::platform::Platform::parse(p)?;
+    }
     let (seccomp, no_new_privs) = security_options(&a.security_opt, a.privileged)?;
     let rlimits = a
         .ulimit
@@ -158,6 +174,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     };
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
     let id_view = keep_id_view(ctx, keep_id, a.rootfs.is_some(), &mut driver)?;
+    if a.rootfs.is_none() {
+        let pulled = ensure_image(ctx, &a.args[0], pull_policy, a.platform.as_deref(), a.quiet)?;
+        if let Some(code) = pulled {
+            return Ok(code);
+        }
+    }
     let store = ctx.store(LockMode::Shared)?;
     let shared = namespaces(
         &store,
@@ -376,6 +398,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 mounts: user_mounts.clone(),
                 labels,
                 stop_signal: stop_signal.or(defaults.stop_signal).map(|s| s.name()),
+                stop_timeout: a.stop_timeout,
                 host_config: host_options(&a, &rlimits),
             },
         )
@@ -393,6 +416,12 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     };
     drop(volumes_lock);
     drop(store);
+    if let Some(f) = &a.cidfile {
+        if let Err(e) = write_cidfile(f, &config.id) {
+            let _ = container::remove(&dir, true);
+            return Err(e);
+        }
+    }
     trace::mark("container created");
     // With the host's network, the host's name (as docker), which its
     // /etc/hosts, copied in, resolves.
@@ -422,7 +451,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     let generated = match generated {
         Ok(g) => g,
         Err(e) => {
-            let _ = container::remove(&dir, true);
+            abandon(&dir, a.cidfile.as_deref());
             return Err(e);
         }
     };
@@ -445,7 +474,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         match keepid::files(&dir, &layers, &workdir) {
             Ok(files) => generated.extend(files),
             Err(e) => {
-                let _ = container::remove(&dir, true);
+                abandon(&dir, a.cidfile.as_deref());
                 return Err(e);
             }
         }
@@ -515,6 +544,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             no_new_privs,
             seccomp,
             rlimits,
+            group_add: a.group_add.clone(),
         },
         ids: ctx.ids.clone(),
         keep_id,
@@ -532,6 +562,9 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
+    if !a.sig_proxy && !a.tty {
+        return run_unproxied(&spec, &dir, &config);
+    }
     attach(&spec, &dir, &config, Fresh::Yes)
 }
 
@@ -541,13 +574,16 @@ mod monitor;
 mod netopts;
 mod nsopts;
 mod options;
+mod pulling;
 pub use args::Args;
 use args::{strings, ImageDefaults};
+use monitor::run_unproxied;
 pub use monitor::{attach, detach, Fresh};
 use netopts::*;
 use nsopts::*;
 pub(crate) use options::read_env_file;
 use options::*;
+use pulling::{ensure_image, PullPolicy};
 
 /// keep-id: the image's owners are shown through fuse-overlay, which kernel
 /// overlayfs cannot do (see `ids::keep_id_view`), so keep-id takes that

@@ -207,6 +207,93 @@ pub fn detach(
     config: &ContainerConfig,
     fresh: Fresh,
 ) -> Result<ExitCode> {
+    if let Some(code) = fork_monitor(spec, dir, config, fresh, false)? {
+        return Ok(code);
+    }
+    println!(
+        "{}",
+        if fresh == Fresh::Yes {
+            config.id.as_str()
+        } else {
+            config.name.as_str()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run --sig-proxy=false` (without `-t`): the container runs under a
+/// monitor of its own, as with `-d`, and this process shows its output
+/// (from its log) and ends with its exit code. A signal to this process
+/// is not passed on: it ends this process only, with its default action
+/// (Ctrl-C), and the container runs on, as docker's. With `-i` the
+/// container reads the caller's stdin itself.
+pub fn run_unproxied(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+) -> Result<ExitCode> {
+    // Taken before the start: a `--rm` container's exit code must not go
+    // with its directory before it is read.
+    let waiting = container::control::hold_for_exit(dir);
+    if let Some(code) = fork_monitor(spec, dir, config, Fresh::Yes, true)? {
+        return Ok(code);
+    }
+    let code = follow_log(dir)?;
+    drop(waiting);
+    // As docker's client, which waits for the removal too: what comes
+    // next (`ps -a`, a `run` with the same name) finds it gone. Bounded:
+    // a stuck removal is the monitor's to report.
+    if config.auto_remove {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while dir.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    Ok(code)
+}
+
+/// Prints what the container in `dir` writes to its log until it has
+/// ended (restarts included); returns its exit code.
+fn follow_log(dir: &Path) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut log = container::logs::Follower::new(dir);
+    loop {
+        // The state first: an ended container's output is all logged by
+        // the time its end is recorded, so the read after it has it all.
+        let state = container::read_state(dir);
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        for l in log.read_new() {
+            let w: &mut dyn Write = if l.stream == container::logs::Stream::Stdout {
+                &mut out
+            } else {
+                &mut err
+            };
+            w.write_all(&l.text)?;
+            if !l.partial {
+                w.write_all(b"\n")?;
+            }
+        }
+        out.flush()?;
+        if !state.live() {
+            return Ok(ExitCode::from(state.exit_code.unwrap_or(0) as u8));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Forks a container's monitor (its own session, stdio to `monitor.log`)
+/// and waits for its answer: `None` once the container runs, else the
+/// exit code to end with (the error is printed). `keep_stdin`: the
+/// container reads the caller's stdin (with `-i`), not a pipe the monitor
+/// holds open.
+fn fork_monitor(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+    fresh: Fresh,
+    keep_stdin: bool,
+) -> Result<Option<ExitCode>> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let spec = &match prepare_cgroups(spec) {
@@ -249,30 +336,42 @@ pub fn detach(
                     let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn);
                 }
             }
-            // With -i, as docker's `run -di`: an input that stays open
-            // (a pipe whose write end the monitor holds while it lives),
-            // so `sh` or `cat` waits instead of ending at once.
-            // The input is the FIFO `rless attach` writes to
-            // (`container::attach`): without -t the command's stdin, with
-            // -t copied by the monitor into the pty.
+            // With -i, as docker's `run -di`: an input that stays open,
+            // so `sh` or `cat` waits instead of ending at once: the FIFO
+            // `rless attach` writes to (`container::attach`), whose ends
+            // the monitor holds; without -t the command's stdin, with -t
+            // copied by the monitor into the pty. (With keep_stdin, -i
+            // leaves the caller's stdin in place.)
             let mut _input_held = None;
             let mut terminal_input = None;
-            if spec.process.stdin {
-                match container::attach::make_input(dir) {
-                    Ok(input) if spec.process.tty => {
-                        terminal_input = Some(input.read);
-                        _input_held = Some(input.write);
+            let mut null_stdin = !spec.process.stdin;
+            if spec.process.stdin && !keep_stdin {
+                match container::attach::make_input(dir).and_then(|i| {
+                    if spec.process.tty {
+                        Ok((i.read, i.write, true))
+                    } else {
+                        i.blocking_read().map(|(r, w)| (r, w, false))
                     }
-                    Ok(input) => {
-                        if let Ok((r, w)) = input.blocking_read() {
+                }) {
+                    Ok((r, w, true)) => {
+                        terminal_input = Some(r);
+                        _input_held = Some(w);
+                        null_stdin = true;
+                    }
+                    Ok((r, w, false)) => {
+                        let _ = rustix::stdio::dup2_stdin(&r);
+                        _input_held = Some(w);
+                    }
+                    Err(e) => {
+                        eprintln!("rless monitor: no input for attach: {e}");
+                        if let Ok((r, w)) = std::io::pipe() {
                             let _ = rustix::stdio::dup2_stdin(&r);
-                            _input_held = Some(w);
+                            _input_held = Some(w.into());
                         }
                     }
-                    Err(e) => eprintln!("rless monitor: no input for attach: {e}"),
                 }
             }
-            if _input_held.is_none() || terminal_input.is_some() {
+            if null_stdin {
                 if let Ok(null) = std::fs::File::open("/dev/null") {
                     let _ = rustix::stdio::dup2_stdin(&null);
                 }
@@ -309,15 +408,7 @@ pub fn detach(
             let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(ready_r), &mut answer);
             let answer = answer.trim_end();
             if answer == "ok" {
-                println!(
-                    "{}",
-                    if fresh == Fresh::Yes {
-                        config.id.as_str()
-                    } else {
-                        config.name.as_str()
-                    }
-                );
-                return Ok(ExitCode::SUCCESS);
+                return Ok(None);
             }
             let (code, msg) = answer
                 .strip_prefix("err ")
@@ -328,7 +419,7 @@ pub fn detach(
                     format!("the container's monitor failed; see {}", log.display()),
                 ));
             eprintln!("rless: {msg}");
-            Ok(ExitCode::from(code))
+            Ok(Some(ExitCode::from(code)))
         }
     }
 }

@@ -169,6 +169,50 @@ pub(super) fn volumes_from(store: &rless::image::store::Store, spec: &str) -> Re
         .collect())
 }
 
+/// `--group-add`: keep-groups stands alone (podman's rule); other groups
+/// need gids the user namespace maps, which single-id mode has not (its
+/// one gid is the caller's, root inside).
+pub(super) fn check_group_add(groups: &[String], ids: &rless::userns::IdMode) -> Result<()> {
+    let keep = groups
+        .iter()
+        .any(|g| g == rless::runtime::user::KEEP_GROUPS);
+    if keep && groups.len() > 1 {
+        bail!("--group-add keep-groups cannot be combined with other groups");
+    }
+    if let (false, Some(g), rless::userns::IdMode::Single { reason }) = (keep, groups.first(), ids)
+    {
+        bail!("--group-add {g}: single-id mode maps one group only, so a process cannot have others ({reason})");
+    }
+    Ok(())
+}
+
+/// `--cidfile`: the id (without a newline, as docker writes it), in a
+/// file made here; one that exists was refused up front and is never
+/// written over.
+pub(super) fn write_cidfile(path: &Path, id: &ContainerId) -> Result<()> {
+    use std::io::Write;
+    let what = || format!("failed to create the container ID file {}", path.display());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(what)?;
+    if let Err(e) = f.write_all(id.as_str().as_bytes()) {
+        let _ = std::fs::remove_file(path);
+        return Err(anyhow::Error::from(e).context(what()));
+    }
+    Ok(())
+}
+
+/// A container this command made that cannot go on: removed, and the
+/// `--cidfile` written for it with it.
+pub(super) fn abandon(dir: &Path, cidfile: Option<&Path>) {
+    let _ = container::remove(dir, true);
+    if let Some(f) = cidfile {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
 /// Later definitions of a variable replace earlier ones, in place.
 pub(super) fn dedup_env(env: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(env.len());
