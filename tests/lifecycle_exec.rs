@@ -173,6 +173,20 @@ fn lifecycle_exec() {
         // -u
         let out = ctx.ok(&["exec", "ex", "id", "-u"]);
         assert_eq!(out.stdout, "0\n", "{out}");
+        // An unknown user or group: docker's 126 (the exec could not be
+        // started) and its message.
+        for (u, what) in [
+            ("nosuch", "user nosuch"),
+            ("0:nogroup-here", "group nogroup-here"),
+        ] {
+            let out = ctx.rless(&["exec", "-u", u, "ex", "true"]);
+            assert_one_error(&out, 126);
+            assert!(
+                out.stderr
+                    .contains(&format!("unable to find {what}: no matching entries")),
+                "{out}"
+            );
+        }
         match ctx.user.mode {
             Mode::Subuid => {
                 let out = ctx.ok(&["exec", "-u", "1000", "ex", "id", "-u"]);

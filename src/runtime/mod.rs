@@ -64,6 +64,9 @@ pub enum RunError {
     Publish(#[from] crate::network::publish::PublishError),
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
+    /// `exec -u` names a user or group the container does not have.
+    #[error(transparent)]
+    User(#[from] user::UserError),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
