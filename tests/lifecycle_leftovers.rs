@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 use common::lifecycle_helpers::*;
 use common::{for_each_user, Ctx};
@@ -306,4 +307,94 @@ fn lifecycle_killed_monitor_leaves_no_anonymous_volume() {
             assert!(left.is_empty(), "volumes/ keeps {left:?}");
         },
     );
+}
+
+/// `.tmp-*` entries in the store's image directories.
+fn image_debris(ctx: &Ctx) -> Vec<String> {
+    ["blobs/sha256", "layers", "images"]
+        .iter()
+        .flat_map(|d| {
+            fs::read_dir(ctx.root.join(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect()
+}
+
+/// The pids of processes whose command line names the test's store.
+fn processes_of_store(ctx: &Ctx) -> Vec<String> {
+    let root = ctx.root.to_string_lossy().into_owned();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            pid.parse::<u32>().ok()?;
+            let cmd = fs::read(e.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmd)
+                .split('\0')
+                .any(|a| a == root)
+                .then(|| {
+                    format!(
+                        "{pid}: {}",
+                        String::from_utf8_lossy(&cmd).replace('\0', " ")
+                    )
+                })
+        })
+        .collect()
+}
+
+/// SIGTERM or SIGINT to `commit` (in subuid mode two processes: the one
+/// the caller started, outside the user namespace, and the one doing the
+/// work inside it) stops the work: rless exits with 128 + the signal, no
+/// image is added, no `.tmp-*` entry stays in the image directories, and
+/// no rless process of the store is left.
+#[test]
+fn lifecycle_killed_commit_leaves_nothing() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_killed_commit_leaves_nothing", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&[
+            "run",
+            "--name",
+            "big",
+            IMG,
+            "sh",
+            "-c",
+            "head -c 400000000 /dev/zero > /big",
+        ]);
+        let images = ctx.ok(&["images", "-q"]).stdout;
+        for sig in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
+            let mut commit = Background::spawn(ctx, &["commit", "big", "bigimg"]);
+            // Mid-way: its temporary blob and layer are there.
+            let started = eventually(Duration::from_secs(60), || {
+                !image_debris(ctx).is_empty() || !commit.running()
+            });
+            assert!(
+                started && commit.running(),
+                "commit ended before it could be stopped: {}",
+                commit.stderr()
+            );
+            commit.signal(sig);
+            let (code, _) = commit.finish(Duration::from_secs(120));
+            assert_eq!(code, Some(128 + sig.as_raw()), "{sig:?}");
+            let gone = eventually(Duration::from_secs(30), || {
+                processes_of_store(ctx).is_empty()
+            });
+            assert!(gone, "{sig:?}: left running: {:?}", processes_of_store(ctx));
+            assert_eq!(ctx.ok(&["images", "-q"]).stdout, images, "{sig:?}");
+            assert!(
+                image_debris(ctx).is_empty(),
+                "{sig:?}: left {:?}",
+                image_debris(ctx)
+            );
+        }
+        ctx.ok(&["rm", "big"]);
+    });
 }

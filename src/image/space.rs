@@ -89,6 +89,8 @@ impl<R: Read> SpaceGuard<R> {
 
 impl<R: Read> Read for SpaceGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // A signal stops the work here too ([`crate::interrupt`]).
+        crate::interrupt::check()?;
         if let Some(e) = &self.refused {
             return Err(io::Error::new(io::ErrorKind::StorageFull, e.clone()));
         }
