@@ -1,15 +1,17 @@
 //! Stopping a command that writes into the store (`pull`, `load`,
-//! `import`, `commit`) on SIGINT, SIGTERM or SIGHUP without leaving
-//! half-written entries or a process behind.
+//! `import`, `commit`) or a file (`save -o`) on SIGINT, SIGTERM or SIGHUP
+//! without leaving half-written entries or a process behind.
 //!
 //! Theory of operation: [`install`], called while the process has one
 //! thread, blocks the three signals (threads started later inherit the
 //! mask) and starts a thread that takes them with `sigwait`. That thread
 //! only records the signal ([`stopped`]); the work notices it at its next
 //! read of a layer or archive stream ([`check`], called by
-//! [`crate::image::space::SpaceGuard`]) and fails there, so its own error
+//! [`crate::image::space::SpaceGuard`], or at its next write through a
+//! [`Checked`] writer) and fails there, so its own error
 //! path removes its temporary blob and layer directory, as after any
-//! failed ingest. `main` then exits with 128 + the signal, quietly. Work
+//! failed ingest; a temporary file registered with [`remove_at_signal`]
+//! (`save -o`'s) is removed by the thread at once. `main` then exits with 128 + the signal, quietly. Work
 //! that does not come to a read within [`GRACE`] (a read blocked on a
 //! silent network or terminal) is ended anyway, with that code; what it
 //! leaves is `.tmp-*` debris, which the next exclusive holder of the store
@@ -24,11 +26,13 @@
 
 use nix::sys::signal::{SigSet, Signal};
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How long the work has to stop by itself after a signal.
-pub const GRACE: Duration = Duration::from_secs(10);
+pub const GRACE: Duration = Duration::from_secs(5);
 
 /// The signal that stopped the work (0: none).
 static STOPPED: AtomicI32 = AtomicI32::new(0);
@@ -56,6 +60,11 @@ pub fn install() {
             let Ok(sig) = set.wait() else { continue };
             let sig = sig as i32;
             STOPPED.store(sig, Ordering::SeqCst);
+            // A file being written goes now: the work may not come to a
+            // check within the grace (an fsync of a big archive).
+            for p in files().drain(..) {
+                let _ = std::fs::remove_file(p);
+            }
             let worker = WORKER.load(Ordering::SeqCst);
             if worker > 0 {
                 // The worker stops and cleans up; its exit ends this one.
@@ -69,6 +78,29 @@ pub fn install() {
         // No thread to take them: the signals keep their default action.
         let _ = set.thread_unblock();
     }
+}
+
+/// The temporary files to remove at a signal.
+fn files() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    FILES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes `tmp` (a temporary file this process writes) if a signal
+/// stops the work, until [`forget`] (once it is renamed into place or
+/// removed). After a signal the file is removed at once.
+pub fn remove_at_signal(tmp: &Path) {
+    let mut f = files();
+    if stopped().is_some() {
+        let _ = std::fs::remove_file(tmp);
+    } else {
+        f.push(tmp.to_path_buf());
+    }
+}
+
+/// `tmp` is no longer to be removed at a signal.
+pub fn forget(tmp: &Path) {
+    files().retain(|p| p != tmp);
 }
 
 /// Records the worker (subuid mode's inner rless) that signals go on to;
@@ -95,5 +127,19 @@ pub fn check() -> io::Result<()> {
         None => Ok(()),
         // Not ErrorKind::Interrupted: io::copy and read_exact retry that.
         Some(sig) => Err(io::Error::other(format!("stopped by signal {sig}"))),
+    }
+}
+
+/// A writer that fails once a signal has stopped the work.
+pub struct Checked<W>(pub W);
+
+impl<W: io::Write> io::Write for Checked<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        check()?;
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }

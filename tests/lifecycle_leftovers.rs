@@ -351,13 +351,14 @@ fn processes_of_store(ctx: &Ctx) -> Vec<String> {
 /// the caller started, outside the user namespace, and the one doing the
 /// work inside it) stops the work: rless exits with 128 + the signal, no
 /// image is added, no `.tmp-*` entry stays in the image directories, and
-/// no rless process of the store is left.
+/// no rless process of the store is left. `save -o FILE` stopped so
+/// leaves neither FILE nor its temporary file.
 #[test]
-fn lifecycle_killed_commit_leaves_nothing() {
+fn lifecycle_killed_commit_or_save_leaves_nothing() {
     if !have_busybox() {
         return;
     }
-    for_each_user("lifecycle_killed_commit_leaves_nothing", |ctx| {
+    for_each_user("lifecycle_killed_commit_or_save_leaves_nothing", |ctx| {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
         ctx.ok(&[
@@ -367,7 +368,7 @@ fn lifecycle_killed_commit_leaves_nothing() {
             IMG,
             "sh",
             "-c",
-            "head -c 400000000 /dev/zero > /big",
+            "head -c 250000000 /dev/zero > /big",
         ]);
         let images = ctx.ok(&["images", "-q"]).stdout;
         for sig in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
@@ -395,6 +396,29 @@ fn lifecycle_killed_commit_leaves_nothing() {
                 image_debris(ctx)
             );
         }
+        ctx.ok(&["commit", "big", "bigimg"]);
         ctx.ok(&["rm", "big"]);
+        let out = ctx.work.join("out.tar");
+        let written = || -> Vec<String> {
+            fs::read_dir(&ctx.work)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("out.tar"))
+                .collect()
+        };
+        let mut save = Background::spawn(ctx, &["save", "-o", out.to_str().unwrap(), "bigimg"]);
+        let started = eventually(Duration::from_secs(60), || {
+            !written().is_empty() || !save.running()
+        });
+        assert!(
+            started && save.running(),
+            "save ended before it could be stopped: {}",
+            save.stderr()
+        );
+        save.signal(rustix::process::Signal::TERM);
+        let (code, _) = save.finish(Duration::from_secs(60));
+        assert_eq!(code, Some(143), "save");
+        assert!(written().is_empty(), "save left {:?}", written());
     });
 }

@@ -261,15 +261,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         root: rless::config::store_root(cli.root.as_deref())?,
         ids: IdMode::current(),
     };
-    // The commands that write layers into the store stop at a signal
-    // without leaving half-written entries (see rless::interrupt).
+    // The commands that write layers into the store, or an archive to a
+    // file, stop at a signal without leaving half-written entries (see
+    // rless::interrupt).
     if matches!(
         cli.cmd,
         Cmd::Pull(_)
             | Cmd::Load(_)
             | Cmd::Commit(_)
             | Cmd::Import(_)
-            | Cmd::Image(ImageCmd::Pull(_) | ImageCmd::Load(_) | ImageCmd::Import(_))
+            | Cmd::Save(_)
+            | Cmd::Image(
+                ImageCmd::Pull(_) | ImageCmd::Load(_) | ImageCmd::Import(_) | ImageCmd::Save(_)
+            )
     ) {
         rless::interrupt::install();
     }
