@@ -245,6 +245,69 @@ fn lifecycle_rm_force_of_a_running_auto_remove_container() {
     });
 }
 
+/// `rm -f` of a `--rm` container whose monitor is slow to remove it (held
+/// here: a `wait` that does not read the exit keeps it 5 s, then it is
+/// stopped while `removing`): `rm` waits 10 s for it, then removes the
+/// container itself and says so, exit 0; the monitor, going on later,
+/// finds it gone, and the container's anonymous volume goes too.
+#[test]
+fn lifecycle_rm_force_with_a_slow_monitor() {
+    if !have_busybox() || !common::is_root() {
+        return common::skip("needs busybox and root (to stop the monitor)");
+    }
+    for_each_user("lifecycle_rm_force_with_a_slow_monitor", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--rm", "--name", "slow", "-v", "/data"], FOREVER);
+        assert_eq!(ctx.ok(&["volume", "ls", "-q"]).stdout.lines().count(), 1);
+        let dir = container_dir(ctx, &id);
+        // A waiter that has not read the exit yet.
+        let lock_path = dir.join("waiters.lock");
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .unwrap();
+        ctx.give(&lock_path);
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared).unwrap();
+        let rm = Background::spawn(ctx, &["rm", "-f", "slow"]);
+        let mut monitor = None;
+        let removing = eventually(Duration::from_secs(30), || {
+            let st: serde_json::Value = fs::read(dir.join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            monitor = st["monitor_pid"].as_i64();
+            st["status"] == "removing" && monitor.is_some()
+        });
+        assert!(
+            removing,
+            "the monitor never began removing: {}",
+            rm.stderr()
+        );
+        let pid = rustix::process::Pid::from_raw(monitor.unwrap() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+        let (code, lines) = rm.finish(Duration::from_secs(60));
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
+        drop(lock);
+        assert_eq!(code, Some(0), "rm -f: {lines:?}");
+        assert_eq!(lines, ["slow"]);
+        assert_eq!(names(ctx), "", "nothing is left");
+        let monitor_gone = eventually(Duration::from_secs(30), || {
+            !Path::new(&format!("/proc/{}", pid.as_raw_nonzero())).exists()
+        });
+        assert!(monitor_gone, "the monitor did not end");
+        assert_eq!(
+            ctx.ok(&["volume", "ls", "-q"]).stdout,
+            "",
+            "the anonymous volume"
+        );
+        let debris = tmp_debris(&ctx.root.join("containers"));
+        assert!(debris.is_empty(), "{debris:?}");
+    });
+}
+
 /// `rm` takes the names its outer pass saw removed by their monitor only
 /// from that pass: an RLESS_RM_GONE in the caller's environment is no
 /// answer (rm printed the name, exit 0, and left the container).

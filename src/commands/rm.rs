@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             continue;
         }
         let dir = stopped_dir(&store, q, a.force);
-        if dir.as_ref().is_ok_and(|d| !d.exists()) {
+        if dir.as_ref().is_ok_and(|(d, _)| !d.exists()) {
             gone.push(q.as_str());
         }
         checked.push((q, dir));
@@ -74,8 +74,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("{q}");
             continue;
         }
-        let r = dir.and_then(|dir| {
-            container::remove(&dir, a.volumes)
+        // A `--rm` container's anonymous volumes go with it, as its
+        // monitor removes them: here too, should rm remove it first (a
+        // monitor slower than rm's wait, or a killed one).
+        let r = dir.and_then(|(dir, auto_remove)| {
+            container::remove(&dir, a.volumes || auto_remove)
                 .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))
         });
         match r {
@@ -95,8 +98,12 @@ const GONE_VAR: &str = "RLESS_RM_GONE";
 #[error("removed by its monitor")]
 struct Gone;
 
-/// Container `q`'s directory once it is not running (killed if `force`).
-fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<PathBuf> {
+/// Container `q`'s directory once it is not running (killed if `force`),
+/// and whether it is a `--rm` one. A `--rm` container killed here is
+/// removed by its monitor: rm waits 10 s for that, then goes on (the
+/// removal renames the directory away first, so whichever of the two
+/// comes second finds it gone and is content).
+fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
     let (c, dir) = container::find(store, q)?;
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
     let state = container::read_state(&dir);
@@ -122,7 +129,7 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<PathBuf> {
             }
         }
     }
-    Ok(dir)
+    Ok((dir, c.auto_remove))
 }
 
 pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
