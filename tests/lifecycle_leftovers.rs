@@ -414,8 +414,8 @@ fn processes_of_store(ctx: &Ctx) -> Vec<String> {
 /// the caller started, outside the user namespace, and the one doing the
 /// work inside it) stops the work: rless exits with 128 + the signal, no
 /// image is added, no `.tmp-*` entry stays in the image directories, and
-/// no rless process of the store is left. `save -o FILE` stopped so
-/// leaves neither FILE nor its temporary file.
+/// no rless process of the store is left. `export -o FILE` and `save -o
+/// FILE` stopped so leave neither FILE nor its temporary file.
 #[test]
 fn lifecycle_killed_commit_or_save_leaves_nothing() {
     if !have_busybox() {
@@ -459,17 +459,38 @@ fn lifecycle_killed_commit_or_save_leaves_nothing() {
                 image_debris(ctx)
             );
         }
-        ctx.ok(&["commit", "big", "bigimg"]);
-        ctx.ok(&["rm", "big"]);
-        let out = ctx.work.join("out.tar");
         let written = || -> Vec<String> {
             fs::read_dir(&ctx.work)
                 .unwrap()
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.contains("out.tar"))
+                .filter(|n| n.contains("out.tar") || n.starts_with(".tmp-"))
                 .collect()
         };
+        // export -o (in subuid mode two processes too, and a helper).
+        let exported = ctx.work.join("export.tar");
+        let mut export =
+            Background::spawn(ctx, &["export", "-o", exported.to_str().unwrap(), "big"]);
+        let started = eventually(Duration::from_secs(60), || {
+            !written().is_empty() || !export.running()
+        });
+        assert!(
+            started && export.running(),
+            "export ended before it could be stopped: {}",
+            export.stderr()
+        );
+        export.signal(rustix::process::Signal::TERM);
+        let (code, _) = export.finish(Duration::from_secs(60));
+        assert_eq!(code, Some(143), "export");
+        assert!(written().is_empty(), "export left {:?}", written());
+        assert!(!exported.exists());
+        let gone = eventually(Duration::from_secs(30), || {
+            processes_of_store(ctx).is_empty()
+        });
+        assert!(gone, "export left running: {:?}", processes_of_store(ctx));
+        ctx.ok(&["commit", "big", "bigimg"]);
+        ctx.ok(&["rm", "big"]);
+        let out = ctx.work.join("out.tar");
         let mut save = Background::spawn(ctx, &["save", "-o", out.to_str().unwrap(), "bigimg"]);
         let started = eventually(Duration::from_secs(60), || {
             !written().is_empty() || !save.running()
