@@ -281,13 +281,13 @@ mod tests {
         assert!(filter_rows("USER COMMAND\nroot x\n", &[1], false).is_err());
         // A column with spaces before the PID (`-o args,pid`): the number
         // under the title, not the second word.
-        let ps = "COMMAND                       PID\nsleep 1000                     42\nsh -c sleep 9; : 7           420\nx                            7\n";
+        let ps = "COMMAND                       PID\nsleep 1000                     42\nsh -c sleep 9; : 7            420\nx                            7\n";
         assert_eq!(
             filter_rows(ps, &[42, 420, 1000], false).unwrap(),
             vec![
                 "COMMAND                       PID",
                 "sleep 1000                     42",
-                "sh -c sleep 9; : 7           420",
+                "sh -c sleep 9; : 7            420",
             ]
         );
     }
