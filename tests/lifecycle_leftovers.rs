@@ -415,7 +415,8 @@ fn processes_of_store(ctx: &Ctx) -> Vec<String> {
 /// work inside it) stops the work: rless exits with 128 + the signal, no
 /// image is added, no `.tmp-*` entry stays in the image directories, and
 /// no rless process of the store is left. `export -o FILE` and `save -o
-/// FILE` stopped so leave neither FILE nor its temporary file.
+/// FILE` stopped so leave neither FILE nor its temporary file, and `push`
+/// no compressed blob in the store.
 #[test]
 fn lifecycle_killed_commit_or_save_leaves_nothing() {
     if !have_busybox() {
@@ -504,5 +505,27 @@ fn lifecycle_killed_commit_or_save_leaves_nothing() {
         let (code, _) = save.finish(Duration::from_secs(60));
         assert_eq!(code, Some(143), "save");
         assert!(written().is_empty(), "save left {:?}", written());
+        // push gzips the plain layer into the store first.
+        let Some(reg) = common::oci::Registry::open() else {
+            return;
+        };
+        let dst = format!("{}/{}:v1", reg.host, ctx.repo("killed-push"));
+        let mut push = Background::spawn(ctx, &["push", "bigimg", &dst]);
+        let started = eventually(Duration::from_secs(60), || {
+            !image_debris(ctx).is_empty() || !push.running()
+        });
+        assert!(
+            started && push.running(),
+            "push ended before it could be stopped: {}",
+            push.stderr()
+        );
+        push.signal(rustix::process::Signal::TERM);
+        let (code, _) = push.finish(Duration::from_secs(60));
+        assert_eq!(code, Some(143), "push");
+        assert!(
+            image_debris(ctx).is_empty(),
+            "push left {:?}",
+            image_debris(ctx)
+        );
     });
 }
