@@ -1,18 +1,21 @@
 //! Stopping a command that writes into the store (`pull`, `load`,
-//! `import`, `commit`) or a file (`save -o`) on SIGINT, SIGTERM or SIGHUP
-//! without leaving half-written entries or a process behind.
+//! `import`, `commit`, `push`'s compressed blob) or a file (`save -o`,
+//! `export -o`) on SIGINT, SIGTERM or SIGHUP without leaving half-written
+//! entries or a process behind.
 //!
 //! Theory of operation: [`install`], called while the process has one
 //! thread, blocks the three signals (threads started later inherit the
-//! mask) and starts a thread that takes them with `sigwait`. That thread
-//! only records the signal ([`stopped`]); the work notices it at its next
-//! read of a layer or archive stream ([`check`], called by
-//! [`crate::image::space::SpaceGuard`], or at its next write through a
-//! [`Checked`] writer) and fails there, so its own error
-//! path removes its temporary blob and layer directory, as after any
-//! failed ingest; a temporary file registered with [`remove_at_signal`]
-//! (`save -o`'s) is removed by the thread at once. `main` then exits with 128 + the signal, quietly. Work
-//! that does not come to a read within [`GRACE`] (a read blocked on a
+//! mask; a process forked later would too, without the thread, so a
+//! command that forks helpers installs after that) and starts a thread
+//! that takes them with `sigwait`. That thread records the signal
+//! ([`stopped`]) and removes at once the temporary files registered with
+//! [`remove_at_signal`] (an fsync of a big archive can outlast the grace).
+//! The work notices the signal at its next read of a layer or archive
+//! stream ([`check`], called by [`crate::image::space::SpaceGuard`]) or
+//! its next write through a [`Checked`] writer, and fails there, so its
+//! own error path removes its temporary blob and layer directory, as after
+//! any failed ingest. `main` then exits with 128 + the signal, quietly.
+//! Work that comes to no check within [`GRACE`] (a read blocked on a
 //! silent network or terminal) is ended anyway, with that code; what it
 //! leaves is `.tmp-*` debris, which the next exclusive holder of the store
 //! lock removes.
