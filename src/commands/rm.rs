@@ -74,11 +74,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("{q}");
             continue;
         }
-        // A `--rm` container's anonymous volumes go with it, as its
-        // monitor removes them: here too, should rm remove it first (a
-        // monitor slower than rm's wait, or a killed one).
-        let r = dir.and_then(|(dir, auto_remove)| {
-            container::remove(&dir, a.volumes || auto_remove)
+        // A `--rm` container its monitor began removing loses its
+        // anonymous volumes, as the monitor removes them: here too, should
+        // rm remove it first (a monitor slower than rm's wait).
+        let r = dir.and_then(|(dir, removing)| {
+            container::remove(&dir, a.volumes || removing)
                 .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))
         });
         match r {
@@ -99,7 +99,8 @@ const GONE_VAR: &str = "RLESS_RM_GONE";
 struct Gone;
 
 /// Container `q`'s directory once it is not running (killed if `force`),
-/// and whether it is a `--rm` one. A `--rm` container killed here is
+/// and whether it is a `--rm` one its monitor began removing (its state
+/// `removing`). A `--rm` container killed here is
 /// removed by its monitor: rm waits 10 s for that, then goes on (the
 /// removal renames the directory away first, so whichever of the two
 /// comes second finds it gone and is content).
@@ -129,7 +130,8 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
             }
         }
     }
-    Ok((dir, c.auto_remove))
+    let removing = c.auto_remove && container::read_state(&dir).status == "removing";
+    Ok((dir, removing))
 }
 
 pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
