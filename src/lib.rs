@@ -4,6 +4,7 @@ pub mod config;
 pub mod container;
 pub mod image;
 pub mod inroot;
+pub mod interrupt;
 pub mod message;
 pub mod network;
 pub mod runtime;

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
     init_logging(cli.log_level.as_deref());
     match commands::run(cli) {
         Ok(code) => code,
+        // Stopped by a signal: the work's error is its consequence, not news.
+        Err(_) if rless::interrupt::stopped().is_some() => {
+            ExitCode::from((128 + rless::interrupt::stopped().unwrap_or(0)) as u8)
+        }
         Err(e) => {
             eprintln!("rless: {}", commands::error_line(&e));
             ExitCode::from(EXIT_RLESS_ERROR)

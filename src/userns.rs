@@ -300,6 +300,8 @@ pub fn reexec_in_userns(mode: &IdMode) -> Result<ExitStatus, UsernsError> {
         (Err(e), Ok(())) => return Err(sys("start rless in a user namespace")(e)),
         (Ok(c), Ok(())) => c,
     };
+    // Where the command takes signals over, they go on to the worker.
+    crate::interrupt::set_worker(child.id() as i32);
     child
         .wait()
         .map_err(sys("wait for rless in the user namespace"))

@@ -173,6 +173,20 @@ fn lifecycle_exec() {
         // -u
         let out = ctx.ok(&["exec", "ex", "id", "-u"]);
         assert_eq!(out.stdout, "0\n", "{out}");
+        // An unknown user or group: docker's 126 (the exec could not be
+        // started) and its message.
+        for (u, what) in [
+            ("nosuch", "user nosuch"),
+            ("0:nogroup-here", "group nogroup-here"),
+        ] {
+            let out = ctx.rless(&["exec", "-u", u, "ex", "true"]);
+            assert_one_error(&out, 126);
+            assert!(
+                out.stderr
+                    .contains(&format!("unable to find {what}: no matching entries")),
+                "{out}"
+            );
+        }
         match ctx.user.mode {
             Mode::Subuid => {
                 let out = ctx.ok(&["exec", "-u", "1000", "ex", "id", "-u"]);
@@ -264,8 +278,9 @@ fn lifecycle_exec() {
 
 /// `top CTR [OPTIONS]`: rless's own listing, podman's format descriptors
 /// (`pid,args`, `user comm`: ps -o), and ps options as docker passes them
-/// (`-eo pid,comm`, `aux`); only the container's processes are listed, and
-/// options whose output has no PID column are refused.
+/// (`-eo pid,comm`, `aux`, `-eo args,pid`: spaces before the PID column);
+/// only the container's processes are listed, and options whose output has
+/// no PID column are refused.
 #[test]
 fn lifecycle_top() {
     if !have_busybox() {
@@ -294,6 +309,10 @@ fn lifecycle_top() {
             (&["aux"][..], "USER PID", Some(1)),
             (&["pid,args"][..], "PID COMMAND", Some(0)),
             (&["user", "comm"][..], "USER COMMAND", None),
+            // Spaces in a column before the PID ("sleep 1000", "sh -c ..."):
+            // the PID is found under its title, not as the second word.
+            (&["-eo", "args,pid"][..], "COMMAND PID", Some(usize::MAX)),
+            (&["args", "pid"][..], "COMMAND PID", Some(usize::MAX)),
         ] {
             let out = ctx.ok(&[&["top", &id][..], opts].concat()).stdout;
             let mut lines = out.lines();
@@ -313,7 +332,8 @@ fn lifecycle_top() {
             );
             if let Some(c) = pid_col {
                 for r in &rows {
-                    let pid = r.split_whitespace().nth(c).unwrap_or_default();
+                    let words: Vec<&str> = r.split_whitespace().collect();
+                    let pid = words.get(c.min(words.len() - 1)).unwrap_or(&"");
                     assert!(
                         pids.iter().any(|p| p == pid),
                         "top {opts:?}: {r:?} is not the container's"

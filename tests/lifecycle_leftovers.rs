@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 use common::lifecycle_helpers::*;
 use common::{for_each_user, Ctx};
@@ -244,6 +245,69 @@ fn lifecycle_rm_force_of_a_running_auto_remove_container() {
     });
 }
 
+/// `rm -f` of a `--rm` container whose monitor is slow to remove it (held
+/// here: a `wait` that does not read the exit keeps it 5 s, then it is
+/// stopped while `removing`): `rm` waits 10 s for it, then removes the
+/// container itself and says so, exit 0; the monitor, going on later,
+/// finds it gone, and the container's anonymous volume goes too.
+#[test]
+fn lifecycle_rm_force_with_a_slow_monitor() {
+    if !have_busybox() || !common::is_root() {
+        return common::skip("needs busybox and root (to stop the monitor)");
+    }
+    for_each_user("lifecycle_rm_force_with_a_slow_monitor", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--rm", "--name", "slow", "-v", "/data"], FOREVER);
+        assert_eq!(ctx.ok(&["volume", "ls", "-q"]).stdout.lines().count(), 1);
+        let dir = container_dir(ctx, &id);
+        // A waiter that has not read the exit yet.
+        let lock_path = dir.join("waiters.lock");
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .unwrap();
+        ctx.give(&lock_path);
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared).unwrap();
+        let rm = Background::spawn(ctx, &["rm", "-f", "slow"]);
+        let mut monitor = None;
+        let removing = eventually(Duration::from_secs(30), || {
+            let st: serde_json::Value = fs::read(dir.join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            monitor = st["monitor_pid"].as_i64();
+            st["status"] == "removing" && monitor.is_some()
+        });
+        assert!(
+            removing,
+            "the monitor never began removing: {}",
+            rm.stderr()
+        );
+        let pid = rustix::process::Pid::from_raw(monitor.unwrap() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+        let (code, lines) = rm.finish(Duration::from_secs(60));
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
+        drop(lock);
+        assert_eq!(code, Some(0), "rm -f: {lines:?}");
+        assert_eq!(lines, ["slow"]);
+        assert_eq!(names(ctx), "", "nothing is left");
+        let monitor_gone = eventually(Duration::from_secs(30), || {
+            !Path::new(&format!("/proc/{}", pid.as_raw_nonzero())).exists()
+        });
+        assert!(monitor_gone, "the monitor did not end");
+        assert_eq!(
+            ctx.ok(&["volume", "ls", "-q"]).stdout,
+            "",
+            "the anonymous volume"
+        );
+        let debris = tmp_debris(&ctx.root.join("containers"));
+        assert!(debris.is_empty(), "{debris:?}");
+    });
+}
+
 /// `rm` takes the names its outer pass saw removed by their monitor only
 /// from that pass: an RLESS_RM_GONE in the caller's environment is no
 /// answer (rm printed the name, exit 0, and left the container).
@@ -306,4 +370,162 @@ fn lifecycle_killed_monitor_leaves_no_anonymous_volume() {
             assert!(left.is_empty(), "volumes/ keeps {left:?}");
         },
     );
+}
+
+/// `.tmp-*` entries in the store's image directories.
+fn image_debris(ctx: &Ctx) -> Vec<String> {
+    ["blobs/sha256", "layers", "images"]
+        .iter()
+        .flat_map(|d| {
+            fs::read_dir(ctx.root.join(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect()
+}
+
+/// The pids of processes whose command line names the test's store.
+fn processes_of_store(ctx: &Ctx) -> Vec<String> {
+    let root = ctx.root.to_string_lossy().into_owned();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            pid.parse::<u32>().ok()?;
+            let cmd = fs::read(e.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmd)
+                .split('\0')
+                .any(|a| a == root)
+                .then(|| {
+                    format!(
+                        "{pid}: {}",
+                        String::from_utf8_lossy(&cmd).replace('\0', " ")
+                    )
+                })
+        })
+        .collect()
+}
+
+/// SIGTERM or SIGINT to `commit` (in subuid mode two processes: the one
+/// the caller started, outside the user namespace, and the one doing the
+/// work inside it) stops the work: rless exits with 128 + the signal, no
+/// image is added, no `.tmp-*` entry stays in the image directories, and
+/// no rless process of the store is left. `export -o FILE` and `save -o
+/// FILE` stopped so leave neither FILE nor its temporary file, and `push`
+/// no compressed blob in the store.
+#[test]
+fn lifecycle_killed_commit_or_save_leaves_nothing() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_killed_commit_or_save_leaves_nothing", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&[
+            "run",
+            "--name",
+            "big",
+            IMG,
+            "sh",
+            "-c",
+            "head -c 250000000 /dev/zero > /big",
+        ]);
+        let images = ctx.ok(&["images", "-q"]).stdout;
+        for sig in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
+            let mut commit = Background::spawn(ctx, &["commit", "big", "bigimg"]);
+            // Mid-way: its temporary blob and layer are there.
+            let started = eventually(Duration::from_secs(60), || {
+                !image_debris(ctx).is_empty() || !commit.running()
+            });
+            assert!(
+                started && commit.running(),
+                "commit ended before it could be stopped: {}",
+                commit.stderr()
+            );
+            commit.signal(sig);
+            let (code, _) = commit.finish(Duration::from_secs(120));
+            assert_eq!(code, Some(128 + sig.as_raw()), "{sig:?}");
+            let gone = eventually(Duration::from_secs(30), || {
+                processes_of_store(ctx).is_empty()
+            });
+            assert!(gone, "{sig:?}: left running: {:?}", processes_of_store(ctx));
+            assert_eq!(ctx.ok(&["images", "-q"]).stdout, images, "{sig:?}");
+            assert!(
+                image_debris(ctx).is_empty(),
+                "{sig:?}: left {:?}",
+                image_debris(ctx)
+            );
+        }
+        let written = || -> Vec<String> {
+            fs::read_dir(&ctx.work)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("out.tar") || n.starts_with(".tmp-"))
+                .collect()
+        };
+        // export -o (in subuid mode two processes too, and a helper).
+        let exported = ctx.work.join("export.tar");
+        let mut export =
+            Background::spawn(ctx, &["export", "-o", exported.to_str().unwrap(), "big"]);
+        let started = eventually(Duration::from_secs(60), || {
+            !written().is_empty() || !export.running()
+        });
+        assert!(
+            started && export.running(),
+            "export ended before it could be stopped: {}",
+            export.stderr()
+        );
+        export.signal(rustix::process::Signal::TERM);
+        let (code, _) = export.finish(Duration::from_secs(60));
+        assert_eq!(code, Some(143), "export");
+        assert!(written().is_empty(), "export left {:?}", written());
+        assert!(!exported.exists());
+        let gone = eventually(Duration::from_secs(30), || {
+            processes_of_store(ctx).is_empty()
+        });
+        assert!(gone, "export left running: {:?}", processes_of_store(ctx));
+        ctx.ok(&["commit", "big", "bigimg"]);
+        ctx.ok(&["rm", "big"]);
+        let out = ctx.work.join("out.tar");
+        let mut save = Background::spawn(ctx, &["save", "-o", out.to_str().unwrap(), "bigimg"]);
+        let started = eventually(Duration::from_secs(60), || {
+            !written().is_empty() || !save.running()
+        });
+        assert!(
+            started && save.running(),
+            "save ended before it could be stopped: {}",
+            save.stderr()
+        );
+        save.signal(rustix::process::Signal::TERM);
+        let (code, _) = save.finish(Duration::from_secs(60));
+        assert_eq!(code, Some(143), "save");
+        assert!(written().is_empty(), "save left {:?}", written());
+        // push gzips the plain layer into the store first.
+        let Some(reg) = common::oci::Registry::open() else {
+            return;
+        };
+        let dst = format!("{}/{}:v1", reg.host, ctx.repo("killed-push"));
+        let mut push = Background::spawn(ctx, &["push", "bigimg", &dst]);
+        let started = eventually(Duration::from_secs(60), || {
+            !image_debris(ctx).is_empty() || !push.running()
+        });
+        assert!(
+            started && push.running(),
+            "push ended before it could be stopped: {}",
+            push.stderr()
+        );
+        push.signal(rustix::process::Signal::TERM);
+        let (code, _) = push.finish(Duration::from_secs(60));
+        assert_eq!(code, Some(143), "push");
+        assert!(
+            image_debris(ctx).is_empty(),
+            "push left {:?}",
+            image_debris(ctx)
+        );
+    });
 }

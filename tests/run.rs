@@ -371,14 +371,7 @@ fn run_keep_id_knows_the_caller() {
         let script = "whoami; id -gn; echo \"$HOME\"; grep -c ^root: /etc/passwd; \
                       grep -c ^alice: /etc/passwd";
         let out = sh(ctx, &["--userns=keep-id", "-w", "/tmp"], script);
-        let group = fs::read_to_string("/etc/group")
-            .unwrap()
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.get(2) == Some(&ctx.user.gid.to_string().as_str())).then(|| f[0].to_string())
-            })
-            .expect("the test user's group");
+        let group = host_group_name(ctx.user.gid);
         assert_eq!(
             out,
             format!("{}\n{group}\n/tmp\n1\n1\n", ctx.user.name),
@@ -466,6 +459,56 @@ fn run_keep_id_keeps_the_image_lines_as_they_are() {
         );
         assert_eq!(out.stdout, "1\n", "the image's whole file");
     });
+}
+
+/// An image that has the caller's user and group names under other ids
+/// keeps its lines and gains no second line of the same name (which made
+/// `getpwnam` and `getpwuid` disagree), as with podman.
+#[test]
+fn run_keep_id_name_the_image_has_under_another_id() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_keep_id_name_the_image_has_under_another_id", |ctx| {
+        let group = host_group_name(ctx.user.gid);
+        let dir = ctx.work.join("named");
+        make_rootfs(ctx, &dir);
+        let mut passwd = fs::read_to_string(dir.join("etc/passwd")).unwrap();
+        passwd.push_str(&format!("{}:x:4343:4343::/home/x:/bin/sh\n", ctx.user.name));
+        fs::write(dir.join("etc/passwd"), passwd).unwrap();
+        let mut groups = fs::read_to_string(dir.join("etc/group")).unwrap();
+        groups.push_str(&format!("{group}:x:4343:\n"));
+        fs::write(dir.join("etc/group"), groups).unwrap();
+        ctx.ok(&["import", dir.to_str().unwrap(), "named"]);
+        let script = format!(
+            "grep ^{}: /etc/passwd; grep ^{group}: /etc/group",
+            ctx.user.name
+        );
+        let out = run_ok(
+            ctx,
+            &["--rm", "--userns=keep-id", "named", "sh", "-c", &script],
+        );
+        assert_eq!(
+            out.stdout,
+            format!(
+                "{}:x:4343:4343::/home/x:/bin/sh\n{group}:x:4343:\n",
+                ctx.user.name
+            ),
+            "the image's own lines, once"
+        );
+    });
+}
+
+/// The name of the host's group `gid`.
+fn host_group_name(gid: u32) -> String {
+    fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2) == Some(&gid.to_string().as_str())).then(|| f[0].to_string())
+        })
+        .expect("the test user's group")
 }
 
 #[test]

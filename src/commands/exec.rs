@@ -10,6 +10,7 @@ use rless::container;
 use rless::image::store::LockMode;
 use rless::runtime::caps::CapSet;
 use rless::runtime::exec::exec_in;
+use rless::runtime::RunError;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -43,6 +44,10 @@ pub struct Args {
     #[arg(required = true, num_args = 2.., allow_hyphen_values = true)]
     args: Vec<String>,
 }
+
+/// docker's exit code for an exec that could not be started (an unknown
+/// `-u` user or group).
+const EXIT_CANNOT_INVOKE: u8 = 126;
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // An option clap does not know lands in CONTAINER (which takes values
@@ -106,12 +111,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .open(d.join("cgroup.procs"))
             .ok()
     });
-    let code = exec_in(
+    let code = match exec_in(
         pid,
         &process,
         &spec.hostname,
         a.detach,
         cgroup.map(Into::into),
-    )?;
+    ) {
+        // docker: the exec could not be started, 126 (`run -u` is 125).
+        Err(RunError::User(e)) => {
+            eprintln!("rless: {e}");
+            return Ok(ExitCode::from(EXIT_CANNOT_INVOKE));
+        }
+        r => r?,
+    };
     Ok(ExitCode::from(code as u8))
 }

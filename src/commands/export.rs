@@ -2,7 +2,8 @@
 //! tar (image layers and writable layer merged, deletions applied), from a
 //! read-only view of its layers ([`rless::container::export`]); volumes
 //! are not included, as in docker. `-o` writes a temporary file next to
-//! FILE and renames it into place, so FILE is whole or untouched.
+//! FILE and renames it into place, so FILE is whole or untouched, also
+//! when SIGINT, SIGTERM or SIGHUP stop it (its temporary file goes).
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -58,9 +59,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .create_new(true)
                 .open(&tmp)
                 .with_context(|| format!("cannot create a file in {}", parent.display()))?;
+            // SIGINT, SIGTERM or SIGHUP stop the writing and remove the
+            // temporary file (see rless::interrupt); taken over only now,
+            // once the agent is forked (a fork of a process that blocks
+            // them would block them too, with no thread to take them).
+            rless::interrupt::install();
+            rless::interrupt::remove_at_signal(&tmp);
             let r = agent
                 .pack(spec, |r| {
-                    std::io::copy(r, &mut file)
+                    std::io::copy(r, &mut rless::interrupt::Checked(&mut file))
                         .and_then(|_| file.sync_all())
                         .map(drop)
                         .map_err(write_err("write the export"))
@@ -73,6 +80,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             if r.is_err() {
                 let _ = std::fs::remove_file(&tmp);
             }
+            rless::interrupt::forget(&tmp);
             r?;
         }
     }

@@ -322,6 +322,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         root: rless::config::store_root(cli.root.as_deref())?,
         ids: IdMode::current(),
     };
+    // The commands that write layers into the store, an archive to a file
+    // or a compressed blob for the registry (push) stop at a signal
+    // without leaving half-written entries (see rless::interrupt).
+    if matches!(
+        cli.cmd,
+        Cmd::Pull(_)
+            | Cmd::Load(_)
+            | Cmd::Commit(_)
+            | Cmd::Import(_)
+            | Cmd::Save(_)
+            | Cmd::Push(_)
+            | Cmd::Image(
+                ImageCmd::Pull(_)
+                    | ImageCmd::Load(_)
+                    | ImageCmd::Import(_)
+                    | ImageCmd::Save(_)
+                    | ImageCmd::Push(_)
+            )
+    ) {
+        rless::interrupt::install();
+    }
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
         Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => push::run(&ctx, a),

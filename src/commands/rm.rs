@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             continue;
         }
         let dir = stopped_dir(&store, q, a.force);
-        if dir.as_ref().is_ok_and(|d| !d.exists()) {
+        if dir.as_ref().is_ok_and(|(d, _)| !d.exists()) {
             gone.push(q.as_str());
         }
         checked.push((q, dir));
@@ -76,8 +76,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("{q}");
             continue;
         }
-        let r = dir.and_then(|dir| {
-            container::remove(&dir, a.volumes)
+        // A `--rm` container its monitor began removing loses its
+        // anonymous volumes, as the monitor removes them: here too, should
+        // rm remove it first (a monitor slower than rm's wait).
+        let r = dir.and_then(|(dir, removing)| {
+            container::remove(&dir, a.volumes || removing)
                 .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))
         });
         match r {
@@ -97,8 +100,13 @@ const GONE_VAR: &str = "RLESS_RM_GONE";
 #[error("removed by its monitor")]
 struct Gone;
 
-/// Container `q`'s directory once it is not running (killed if `force`).
-fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<PathBuf> {
+/// Container `q`'s directory once it is not running (killed if `force`),
+/// and whether it is a `--rm` one its monitor began removing (its state
+/// `removing`). A `--rm` container killed here is
+/// removed by its monitor: rm waits 10 s for that, then goes on (the
+/// removal renames the directory away first, so whichever of the two
+/// comes second finds it gone and is content).
+fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
     let (c, dir) = container::find(store, q)?;
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
     let state = container::read_state(&dir);
@@ -124,7 +132,8 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<PathBuf> {
             }
         }
     }
-    Ok(dir)
+    let removing = c.auto_remove && container::read_state(&dir).status == "removing";
+    Ok((dir, removing))
 }
 
 pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {

@@ -1,7 +1,8 @@
 //! `rless save [-o FILE] [--format docker-archive|oci-archive] IMAGE...`
 //!
 //! Writes to FILE through a temporary file in the same directory, renamed
-//! into place once complete, so a failed save leaves no partial archive;
+//! into place once complete, so a failed save (or one stopped by SIGINT,
+//! SIGTERM or SIGHUP: rless::interrupt) leaves no partial archive;
 //! without `-o` the archive goes to standard output (never a terminal).
 
 use super::Ctx;
@@ -64,7 +65,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 &store,
                 &items,
                 a.format,
-                BufWriter::with_capacity(1 << 20, f),
+                // A signal stops the writing; the temporary file goes.
+                BufWriter::with_capacity(1 << 20, rless::interrupt::Checked(f)),
                 path,
             )?)
         })?,
@@ -129,6 +131,7 @@ fn write_atomically(path: &Path, write: impl FnOnce(&File) -> Result<()>) -> Res
         .create_new(true)
         .open(&tmp)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    rless::interrupt::remove_at_signal(&tmp);
     let result = write(&f)
         .and_then(|()| {
             (&f).flush()?;
@@ -141,5 +144,6 @@ fn write_atomically(path: &Path, write: impl FnOnce(&File) -> Result<()>) -> Res
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
+    rless::interrupt::forget(&tmp);
     result
 }

@@ -113,6 +113,12 @@ fn ps_args(options: &[String]) -> (Vec<String>, bool) {
 
 /// The header and the rows of `ps` output whose PID is in `pids`; without
 /// the first column if `drop_pid`.
+///
+/// The PID of a row is found by the header's position: `ps` right-aligns
+/// the number under its title, so it is the run of digits ending where
+/// `PID` ends in the header. Splitting on blanks (docker's way) goes wrong
+/// when a column before it holds spaces (`-o args,pid`); it is used only
+/// for a row the position does not fit (a value wider than its column).
 fn filter_rows(text: &str, pids: &[i32], drop_pid: bool) -> Result<Vec<String>> {
     let mut lines = text.lines();
     let Some(header) = lines.next() else {
@@ -121,6 +127,7 @@ fn filter_rows(text: &str, pids: &[i32], drop_pid: bool) -> Result<Vec<String>> 
     let Some(col) = header.split_whitespace().position(|h| h == "PID") else {
         bail!("ps output has no PID column (add pid to the options)");
     };
+    let pid_end = title_end(header, col);
     // The first column is right-aligned under its header: its width is
     // where the header's first name ends.
     let first_width = header.find("PID").map(|i| i + 3).unwrap_or(0);
@@ -137,12 +144,51 @@ fn filter_rows(text: &str, pids: &[i32], drop_pid: bool) -> Result<Vec<String>> 
     let pids: HashSet<i32> = pids.iter().copied().collect();
     let mut out = vec![cut(header)];
     for l in lines {
-        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse().ok());
+        let pid = pid_at(l, pid_end)
+            .or_else(|| l.split_whitespace().nth(col).and_then(|p| p.parse().ok()));
         if pid.is_some_and(|p| pids.contains(&p)) {
             out.push(cut(l));
         }
     }
     Ok(out)
+}
+
+/// Where (in characters) the `n`th blank-separated title of `header` ends.
+fn title_end(header: &str, n: usize) -> usize {
+    let chars: Vec<char> = header.chars().collect();
+    let mut seen = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        while i < chars.len() && !chars[i].is_whitespace() {
+            i += 1;
+        }
+        if seen == n {
+            break;
+        }
+        seen += 1;
+    }
+    i
+}
+
+/// The number in `line` whose last digit is just before character `end`,
+/// with a blank (or the line's edge) on both sides of it.
+fn pid_at(line: &str, end: usize) -> Option<i32> {
+    let chars: Vec<char> = line.chars().collect();
+    if end > chars.len() || chars.get(end).is_some_and(|c| !c.is_whitespace()) {
+        return None;
+    }
+    let start = chars[..end]
+        .iter()
+        .rposition(|c| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    if start == end || (start > 0 && !chars[start - 1].is_whitespace()) {
+        return None;
+    }
+    chars[start..end].iter().collect::<String>().parse().ok()
 }
 
 /// rless's own listing: UID PID PPID CMD.
@@ -222,5 +268,16 @@ mod tests {
             vec!["USER     COMMAND", "alice    sh -c x"]
         );
         assert!(filter_rows("USER COMMAND\nroot x\n", &[1], false).is_err());
+        // A column with spaces before the PID (`-o args,pid`): the number
+        // under the title, not the second word.
+        let ps = "COMMAND                       PID\nsleep 1000                     42\nsh -c sleep 9; : 7            420\nx                            7\n";
+        assert_eq!(
+            filter_rows(ps, &[42, 420, 1000], false).unwrap(),
+            vec![
+                "COMMAND                       PID",
+                "sleep 1000                     42",
+                "sh -c sleep 9; : 7            420",
+            ]
+        );
     }
 }

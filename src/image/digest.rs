@@ -112,6 +112,11 @@ impl<R: Read> HashingReader<R> {
         self.inner
     }
 
+    /// The wrapped reader, borrowed.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// Bytes read so far.
     pub fn count(&self) -> u64 {
         self.count

@@ -3,7 +3,7 @@
 //!
 //! A tar (possibly gzip or zstd compressed) is stored as the layer blob as it
 //! is; one compressed with xz or bzip2 (no layer format) is stored
-//! decompressed; a directory is turned into a tar by a writer thread feeding a pipe, so
+//! decompressed (up to the tar's end); a directory is turned into a tar by a writer thread feeding a pipe, so
 //! both go through the same single-pass [`super::layer::ingest`]. Files the
 //! caller owns are recorded as owned by root, as `docker import` of one's own
 //! tree would give.
@@ -57,9 +57,10 @@ pub fn import_tar(
     // xz and bzip2 are no layer compression a registry knows: such a tar
     // is stored decompressed (as docker does), gzip and zstd as they are.
     let mut source: Box<dyn BufRead + '_> = match compressed::Format::sniff(magic) {
+        // Only up to the tar's end: zeros after it would be stored too.
         compressed::Format::Xz | compressed::Format::Bzip2 => Box::new(BufReader::with_capacity(
             1 << 16,
-            compressed::decoder(source).map_err(src_err)?.0,
+            super::space::TarEnd::new(compressed::decoder(source).map_err(src_err)?.0),
         )),
         _ => Box::new(source),
     };

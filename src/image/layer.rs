@@ -3,14 +3,18 @@
 //! extracts the tar into the store.
 //!
 //! ```text
-//! source ─► size guard ─► sha256 (blob) ─► tee to blobs/.tmp ─► gzip|zstd|plain ─► sha256 (diff id) ─► extract
+//! source ─► size guard ─► sha256 (blob) ─► tee to blobs/.tmp ─► gzip|zstd|plain ─► free space guard ─► sha256 (diff id) ─► extract
 //! ```
+//!
+//! The free space guard ([`super::space::SpaceGuard`]) stops the layer
+//! before it fills the store's disk (a small compressed bomb).
 //!
 //! Nothing is renamed into place until both digests match; on any error the
 //! temporary blob and layer directory are removed before returning.
 
 use super::digest::{Digest, HashingReader, TeeReader};
 use super::extract::{self, ExtractError, ExtractOptions};
+use super::space::SpaceGuard;
 use super::store::{remove_tree, LayerMeta, Store, StoreError};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -85,6 +89,11 @@ pub enum LayerError {
         expected: u64,
         got: u64,
     },
+    #[error("layer {layer}: {source}")]
+    NoSpace {
+        layer: String,
+        source: super::space::NoSpace,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -151,15 +160,28 @@ fn ingest_into(
     let (diff_id, report) = {
         let buffered = BufReader::with_capacity(1 << 16, &mut blob);
         let (decoded, _) = decompressing(buffered).map_err(read_err)?;
-        let mut diff = HashingReader::new(decoded);
-        let report =
-            extract::extract(&mut diff, &tmp_layer.join("diff"), opts).map_err(|source| {
-                LayerError::Extract {
+        // What is extracted is about what the decompressed stream yields:
+        // it stops before the store's disk fills (a compressed bomb).
+        let mut diff = HashingReader::new(SpaceGuard::new(decoded, store.root()));
+        let no_space = |diff: &HashingReader<SpaceGuard<_>>| {
+            diff.get_ref().refusal().map(|source| LayerError::NoSpace {
+                layer: layer.clone(),
+                source: source.clone(),
+            })
+        };
+        let report = match extract::extract(&mut diff, &tmp_layer.join("diff"), opts) {
+            Ok(r) => r,
+            Err(source) => {
+                return Err(no_space(&diff).unwrap_or(LayerError::Extract {
                     layer: layer.clone(),
                     source,
-                }
-            })?;
-        let (diff_id, _) = diff.finish().map_err(read_err)?;
+                }))
+            }
+        };
+        let (diff_id, _) = match diff.finish() {
+            Ok(d) => d,
+            Err(e) => return Err(no_space(&diff).unwrap_or_else(|| read_err(e))),
+        };
         (diff_id, report)
     };
     let (digest, size) = blob.finish().map_err(read_err)?;

@@ -15,6 +15,7 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod space;
 pub mod store;
 pub mod time;
 pub mod union;

@@ -260,6 +260,7 @@ struct Gzipped {
 impl Drop for Gzipped {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        crate::interrupt::forget(&self.path);
     }
 }
 
@@ -275,12 +276,14 @@ fn gzip_blob(store: &Store, blob: &Digest) -> Result<Gzipped, PushError> {
         digest: blob.clone(),
         size: 0,
     };
-    let mut f = File::create(&out.path).map_err(io("create", &out.path))?;
+    let f = File::create(&out.path).map_err(io("create", &out.path))?;
+    // Removed at once if a signal stops `push` (see crate::interrupt).
+    crate::interrupt::remove_at_signal(&out.path);
     let mut gz = HashingReader::new(flate2::read::GzEncoder::new(
         BufReader::with_capacity(1 << 16, input),
         flate2::Compression::fast(),
     ));
-    std::io::copy(&mut gz, &mut f).map_err(io("compress", &src))?;
+    std::io::copy(&mut gz, &mut crate::interrupt::Checked(f)).map_err(io("compress", &src))?;
     (out.digest, out.size) = gz.finish().map_err(io("compress", &src))?;
     Ok(out)
 }

@@ -60,8 +60,7 @@ pub fn exec_in(
             .map_err(|e| sys_err("join the container's namespaces")(e.into()))?;
     }
     drop(joins);
-    let user =
-        resolve_user(process).map_err(|e| sys_err("resolve the user")(std::io::Error::other(e)))?;
+    let user = resolve_user(process)?;
     let signals = super::sigproxy::forwarded();
     signals
         .thread_block()

@@ -69,6 +69,9 @@ pub enum RunError {
     Rootfs(#[from] rootfs::RootfsError),
     #[error(transparent)]
     Share(#[from] share::ShareError),
+    /// `exec -u` names a user or group the container does not have.
+    #[error(transparent)]
+    User(#[from] user::UserError),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,

@@ -6,7 +6,10 @@
 //! podman does, the container gets the image's `/etc/passwd` with a line
 //! for the caller (`NAME:*:UID:GID::HOME:/bin/sh`, HOME being the
 //! working directory, or `/` where that holds a `:` or a newline) and the image's `/etc/group` with one for the
-//! caller's group, where the image has none for those ids. They are
+//! caller's group, where the image has none for those ids nor those names
+//! (an image that has the caller's name under another uid keeps its line
+//! and gains none: two lines of one name would make `getpwnam` and
+//! `getpwuid` disagree; podman adds none either). They are
 //! written beside `hosts` in the container's directory when it is made and
 //! bound over the image's files like the other generated `/etc` files, so
 //! they stay out of `diff` and `commit`.
@@ -45,12 +48,13 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
         (
             "passwd",
             uid,
+            &name,
             format!("{name}:*:{uid}:{gid}::{home}:/bin/sh\n"),
         ),
-        ("group", gid, format!("{group}:x:{gid}:{name}\n")),
+        ("group", gid, &group, format!("{group}:x:{gid}:{name}\n")),
     ];
     let mut out = Vec::new();
-    for (file, id, line) in wanted {
+    for (file, id, entry_name, line) in wanted {
         // One byte past the limit tells a larger file, which is left as
         // it is rather than cut short.
         let content = match image.read_file(&Path::new("etc").join(file), LIMIT + 1) {
@@ -66,7 +70,7 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
         };
         // Bytes, as they are: a line in another encoding (a Latin-1
         // GECOS) stays as the image has it.
-        if has_id(&content, id) {
+        if has_id(&content, id) || has_name(&content, entry_name) {
             continue;
         }
         let mut content = content;
@@ -91,6 +95,13 @@ fn has_id(content: &[u8], id: u32) -> bool {
     })
 }
 
+/// Whether a passwd or group file has a line for `name` (its first field).
+fn has_name(content: &[u8], name: &str) -> bool {
+    content
+        .split(|&b| b == b'\n')
+        .any(|l| l.split(|&b| b == b':').next() == Some(name.as_bytes()))
+}
+
 /// A name that can stand in a passwd or group line.
 fn valid_name(name: Option<String>) -> Option<String> {
     name.filter(|n| !n.is_empty() && !n.contains([':', '\n', '\r']) && !n.starts_with(['+', '-']))
@@ -106,6 +117,8 @@ mod tests {
             b"root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:Al\xe9:/home/alice:/bin/sh\nbroken\n";
         assert!(has_id(passwd, 0) && has_id(passwd, 1000));
         assert!(!has_id(passwd, 1001) && !has_id(b"", 0) && !has_id(passwd, 100));
+        assert!(has_name(passwd, "alice") && has_name(passwd, "root"));
+        assert!(!has_name(passwd, "alic") && !has_name(passwd, "x") && !has_name(b"", "a"));
         assert_eq!(valid_name(Some("bob".into())).as_deref(), Some("bob"));
         for bad in ["", "a:b", "a\nb", "+nis"] {
             assert_eq!(valid_name(Some(bad.into())), None, "{bad:?}");

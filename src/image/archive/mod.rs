@@ -36,6 +36,7 @@ use super::compressed;
 use super::digest::Digest;
 use super::layer::LayerError;
 use super::reference::BadReference;
+use super::space::{SpaceGuard, TarEnd};
 use super::store::StoreError;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -73,6 +74,11 @@ pub enum ArchiveError {
     },
     #[error("{1}: {0}")]
     Layer(#[source] LayerError, String),
+    #[error("cannot spool {path}: {source}")]
+    NoSpace {
+        path: String,
+        source: super::space::NoSpace,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -109,9 +115,10 @@ fn io_err(op: &'static str, p: &Path) -> impl FnOnce(io::Error) -> ArchiveError 
 }
 
 /// Opens an archive for random access: a plain tar file is used in place;
-/// standard input or a compressed archive is first copied (decompressed)
-/// into an unlinked temporary file in `spool_dir`, which vanishes with the
-/// process whatever happens.
+/// standard input or a compressed archive is first copied (decompressed,
+/// up to the tar's end, and refused before the disk fills: see
+/// [`super::space`]) into an unlinked temporary file in `spool_dir`, which
+/// vanishes with the process whatever happens.
 pub fn open_input(path: Option<&Path>, spool_dir: &Path) -> Result<members::Members, ArchiveError> {
     let label = path.map_or("standard input".to_string(), |p| p.display().to_string());
     let source: Box<dyn Read> = match path {
@@ -151,11 +158,10 @@ fn spool(
 ) -> Result<members::Members, ArchiveError> {
     let label = label.to_string();
     let source = BufReader::with_capacity(1 << 16, source);
-    let (mut source, format) =
-        compressed::decoder(source).map_err(|e| ArchiveError::NotAnArchive {
-            path: label.clone(),
-            detail: format!("reading it: {e}"),
-        })?;
+    let (source, format) = compressed::decoder(source).map_err(|e| ArchiveError::NotAnArchive {
+        path: label.clone(),
+        detail: format!("reading it: {e}"),
+    })?;
     let spool_path = spool_dir.join(super::store::tmp_name("load"));
     let mut spool = File::options()
         .read(true)
@@ -164,13 +170,25 @@ fn spool(
         .open(&spool_path)
         .map_err(io_err("create", &spool_path))?;
     let _ = std::fs::remove_file(&spool_path);
-    io::copy(&mut source, &mut spool).map_err(|e| ArchiveError::NotAnArchive {
-        path: label.clone(),
-        detail: match format {
-            compressed::Format::Plain => format!("reading it: {e}"),
-            f => format!("decompressing it ({}): {e}", f.name()),
-        },
-    })?;
+    // Only the tar is spooled (not what follows its end), and not past
+    // what the store's disk can spare: a compressed stream of zeros
+    // would fill it.
+    let mut source = SpaceGuard::new(TarEnd::new(source), spool_dir);
+    if let Err(e) = io::copy(&mut source, &mut spool) {
+        if let Some(full) = source.refusal() {
+            return Err(ArchiveError::NoSpace {
+                path: label,
+                source: full.clone(),
+            });
+        }
+        return Err(ArchiveError::NotAnArchive {
+            path: label.clone(),
+            detail: match format {
+                compressed::Format::Plain => format!("reading it: {e}"),
+                f => format!("decompressing it ({}): {e}", f.name()),
+            },
+        });
+    }
     spool
         .seek(SeekFrom::Start(0))
         .map_err(io_err("rewind", &spool_path))?;
