@@ -182,21 +182,6 @@ fn bomb<W: std::io::Write>(w: W, mib: u64) -> W {
     b.into_inner().unwrap()
 }
 
-/// `.tmp-*` entries in the store's image directories.
-fn debris(ctx: &Ctx) -> Vec<String> {
-    ["blobs/sha256", "layers", "images"]
-        .iter()
-        .flat_map(|d| {
-            fs::read_dir(ctx.root.join(d))
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".tmp-"))
-        .collect()
-}
-
 /// A small compressed archive that expands past the store's disk: `load`
 /// (file or standard input) and `import` (zstd, xz) stop before the disk
 /// fills (they filled it, and failed only then), say so in one line, exit
@@ -240,7 +225,7 @@ fn full_disk_compressed_bombs() {
                 images,
                 "an image was added"
             );
-            assert!(debris(ctx).is_empty(), "{:?}", debris(ctx));
+            assert!(image_debris(ctx).is_empty(), "{:?}", image_debris(ctx));
         }
         // A saved image followed by 64 MiB of zeros, twice the disk: only
         // the tar is spooled, and it loads.
@@ -252,6 +237,6 @@ fn full_disk_compressed_bombs() {
         let padded = padded.finish().unwrap();
         let out = ctx.rless_stdin(&["load"], &padded);
         assert!(out.success(), "{out}");
-        assert!(debris(ctx).is_empty(), "{:?}", debris(ctx));
+        assert!(image_debris(ctx).is_empty(), "{:?}", image_debris(ctx));
     });
 }

@@ -372,21 +372,6 @@ fn lifecycle_killed_monitor_leaves_no_anonymous_volume() {
     );
 }
 
-/// `.tmp-*` entries in the store's image directories.
-fn image_debris(ctx: &Ctx) -> Vec<String> {
-    ["blobs/sha256", "layers", "images"]
-        .iter()
-        .flat_map(|d| {
-            fs::read_dir(ctx.root.join(d))
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".tmp-"))
-        .collect()
-}
-
 /// The pids of processes whose command line names the test's store.
 fn processes_of_store(ctx: &Ctx) -> Vec<String> {
     let root = ctx.root.to_string_lossy().into_owned();

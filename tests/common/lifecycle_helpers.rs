@@ -251,6 +251,23 @@ pub fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
+/// The `.tmp-*` entries directly in the store's image directories
+/// (`blobs/sha256`, `layers`, `images`): what an interrupted or refused
+/// pull, load, import or commit would leave.
+pub fn image_debris(ctx: &Ctx) -> Vec<String> {
+    ["blobs/sha256", "layers", "images"]
+        .iter()
+        .flat_map(|d| {
+            fs::read_dir(ctx.root.join(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect()
+}
+
 /// Every entry under `dir` whose name starts `.tmp-`, relative to `dir`
 /// (not descending into extracted layer trees).
 pub fn tmp_debris(dir: &Path) -> Vec<String> {
