@@ -20,6 +20,7 @@ pub mod isolation_helpers;
 pub mod lifecycle_helpers;
 pub mod oci;
 pub mod out;
+pub mod pty;
 pub mod rootfs;
 pub mod run_helpers;
 pub mod usernet_helpers;
