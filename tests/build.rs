@@ -2,13 +2,16 @@
 //! image that runs with what they set; history lists the steps; COPY
 //! --chown, `.dockerignore` and symlinks; refusals (context escape, an
 //! unknown instruction) name what and where; a failing RUN reports its
-//! step and exit code and leaves the store as it was.
+//! step and exit code and leaves the store as it was; `image prune` during
+//! a build leaves its intermediate images; what a killed build left goes
+//! at the next build.
 //!
 //! Every scenario imports a busybox root filesystem as [`IMG`] (see
 //! `common::run_helpers`), so no registry is needed.
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
@@ -485,5 +488,80 @@ fn build_interrupted() {
         assert!(err.contains("rless: build interrupted"), "{err}");
         assert_no_containers(ctx, "an interrupted build");
         ctx.snapshot().assert_same(&before, "an interrupted build");
+    });
+}
+
+/// `image prune` (with and without -a) while a build runs leaves the
+/// build's intermediate images: a later stage still copies from the
+/// earlier one, whose image no container used at the time.
+#[test]
+fn build_survives_a_concurrent_prune() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_survives_a_concurrent_prune", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb AS first\n\
+            RUN echo one > /one\n\
+            FROM bb\n\
+            RUN echo ready; while [ ! -e /go ]; do sleep 0.1; done\n\
+            COPY --from=first /one /one\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let wait = std::time::Duration::from_secs(120);
+        let mut build = Background::spawn(ctx, &["build", "-t", "pruned", &dir]);
+        build.wait_line("ready", wait);
+        ctx.ok(&["image", "prune", "-f"]);
+        ctx.ok(&["image", "prune", "-a", "-f"]);
+        // The RUN step goes on.
+        let running = ctx.ok(&["ps", "-q", "--filter", "status=running"]);
+        let step = running.stdout.lines().next().expect("the RUN step runs");
+        ctx.ok(&["exec", step, "touch", "/go"]);
+        let stderr = build.stderr.clone();
+        let (code, lines) = build.finish(wait);
+        let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+        assert_eq!(code, Some(0), "{lines:?} {stderr}");
+        let out = ctx.ok(&["run", "--rm", "pruned", "cat", "/one"]);
+        assert_eq!(out.stdout, "one\n", "{out}");
+        assert_no_containers(ctx, "a build with a prune");
+        // The base stays too: the RUN step's container used it.
+        assert_eq!(ctx.image_ids().len(), 2, "the base and the built image");
+    });
+}
+
+/// A build killed with SIGKILL during a RUN: the step ends with it; the
+/// step container and intermediate image it left are removed by the next
+/// build.
+#[test]
+fn build_killed_leaves_nothing_after_the_next() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_killed_leaves_nothing_after_the_next", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb\nRUN echo one > /one\nRUN echo ready; exec sleep 1000\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let wait = std::time::Duration::from_secs(120);
+        let mut build = Background::spawn(ctx, &["build", "-t", "killed", &dir]);
+        build.wait_line("ready", wait);
+        build.signal(rustix::process::Signal::KILL);
+        let (code, _) = build.finish(wait);
+        assert_eq!(code, None, "killed");
+        let running = || ctx.ok(&["ps", "-q", "--filter", "status=running"]).stdout;
+        assert!(
+            eventually(wait, || running().trim().is_empty()),
+            "the RUN step must end with the build: {}",
+            running()
+        );
+        // Left: the RUN's container and the first step's image.
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout.lines().count(), 1);
+        assert_eq!(ctx.image_ids().len(), 2, "the base and the step's image");
+
+        let dir = context(ctx, &[("Containerfile", "FROM bb\nLABEL next=1\n")]);
+        let out = ctx.ok(&["build", "-q", "-t", "next", &dir]);
+        let id = built_id(&out);
+        assert_no_containers(ctx, "the build after a killed one");
+        let ids = ctx.image_ids();
+        assert_eq!(ids.len(), 2, "the base and the new image: {ids:?}");
+        assert!(ids.iter().any(|i| i.contains(&id)), "{ids:?} {id}");
     });
 }

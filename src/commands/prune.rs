@@ -1,5 +1,7 @@
 //! `rless image prune [-a] [-f]`: remove dangling images (with `-a`, every
-//! image no container uses), then unreferenced layers and blobs.
+//! image no container uses), then unreferenced layers and blobs. The
+//! intermediate images of a build that runs are left to it
+//! (`build::record`).
 
 use super::Ctx;
 use anyhow::Result;
@@ -23,10 +25,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         return Ok(code);
     }
     let store = ctx.store(LockMode::Exclusive)?;
+    // The intermediate images of running builds are theirs.
+    let building = super::build::live_images(&ctx.root);
     let removed = store.update_index(|index| {
         let mut removed = Vec::new();
         index.images.retain(|i| {
             let unused = (a.all || i.dangling())
+                && !building.contains(i.id.hex())
                 && super::rmi::containers_using(&store, i.id.hex()).is_empty();
             if unused {
                 removed.push(i.id.clone());
