@@ -4,15 +4,17 @@
 //! unknown instruction) name what and where; a failing RUN reports its
 //! step and exit code and leaves the store as it was; `image prune` during
 //! a build leaves its intermediate images; what a killed build left goes
-//! at the next build.
+//! at the next build; a base image not in the store is pulled.
 //!
-//! Every scenario imports a busybox root filesystem as [`IMG`] (see
-//! `common::run_helpers`), so no registry is needed.
+//! Every scenario but the pull imports a busybox root filesystem as
+//! [`IMG`] (see `common::run_helpers`), so no registry is needed; the pull
+//! uses the test registry (tests/run.sh).
 
 mod common;
 
 use common::background::Background;
 use common::checks::*;
+use common::oci::{busybox_layer, Built, Comp, Format, Registry};
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
 use std::path::Path;
@@ -492,8 +494,9 @@ fn build_interrupted() {
 }
 
 /// `image prune` (with and without -a) while a build runs leaves the
-/// build's intermediate images: a later stage still copies from the
-/// earlier one, whose image no container used at the time.
+/// build's intermediate images and the images it looked up: later steps
+/// still copy from an earlier stage's intermediate image and from a stage
+/// that is its base image as it was, neither used by a container then.
 #[test]
 fn build_survives_a_concurrent_prune() {
     if !have_busybox() {
@@ -501,11 +504,18 @@ fn build_survives_a_concurrent_prune() {
     }
     for_each_user("build_survives_a_concurrent_prune", |ctx| {
         assert!(setup_image(ctx));
+        // Another image for the last stage (bb's layer and an empty one).
+        ctx.ok(&["create", "--name", "o", IMG, "true"]);
+        ctx.ok(&["commit", "o", "other"]);
+        ctx.ok(&["rm", "o"]);
         let file = "FROM bb AS first\n\
             RUN echo one > /one\n\
-            FROM bb\n\
+            FROM bb AS plain\n\
+            ENV X=1\n\
+            FROM other\n\
             RUN echo ready; while [ ! -e /go ]; do sleep 0.1; done\n\
-            COPY --from=first /one /one\n";
+            COPY --from=first /one /one\n\
+            COPY --from=plain /etc/group /plain-group\n";
         let dir = context(ctx, &[("Containerfile", file)]);
         let wait = std::time::Duration::from_secs(120);
         let mut build = Background::spawn(ctx, &["build", "-t", "pruned", &dir]);
@@ -520,11 +530,17 @@ fn build_survives_a_concurrent_prune() {
         let (code, lines) = build.finish(wait);
         let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
         assert_eq!(code, Some(0), "{lines:?} {stderr}");
-        let out = ctx.ok(&["run", "--rm", "pruned", "cat", "/one"]);
-        assert_eq!(out.stdout, "one\n", "{out}");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "pruned",
+            "sh",
+            "-c",
+            "cat /one; head -1 /plain-group",
+        ]);
+        assert_eq!(out.stdout, "one\nroot:x:0:\n", "{out}");
         assert_no_containers(ctx, "a build with a prune");
-        // The base stays too: the RUN step's container used it.
-        assert_eq!(ctx.image_ids().len(), 2, "the base and the built image");
+        assert_eq!(ctx.image_ids().len(), 3, "bb, other and the built image");
     });
 }
 
@@ -563,5 +579,28 @@ fn build_killed_leaves_nothing_after_the_next() {
         let ids = ctx.image_ids();
         assert_eq!(ids.len(), 2, "the base and the new image: {ids:?}");
         assert!(ids.iter().any(|i| i.contains(&id)), "{ids:?} {id}");
+    });
+}
+
+/// `FROM` an image the store does not have pulls it from its registry
+/// (as `rless pull -q`); it stays, by its name, next to the built image.
+#[test]
+fn build_pulls_a_missing_base() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(layer) = busybox_layer() else { return };
+    for_each_user("build_pulls_a_missing_base", |ctx| {
+        let img = Built::host(Format::Oci, &[(layer, Comp::Gzip)]);
+        let base = reg.push(&ctx.repo("base"), "v1", &img);
+        let file = format!("FROM {}\nRUN echo built-on-pulled > /p\n", base.reference);
+        let dir = context(ctx, &[("Containerfile", &file)]);
+        assert!(ctx.image_ids().is_empty());
+        let out = ctx.ok(&["build", "-t", "frompull", &dir]);
+        built_id(&out);
+        let pulled = ctx.ok(&["images", "-q", "--no-trunc", &base.reference]);
+        assert!(pulled.stdout.contains(&base.id), "{pulled}");
+        let r = ctx.ok(&["run", "--rm", "frompull", "cat", "/p"]);
+        assert_eq!(r.stdout, "built-on-pulled\n", "{r}");
+        assert_no_containers(ctx, "a build that pulled its base");
+        assert_eq!(ctx.image_ids().len(), 2, "the base and the built image");
     });
 }

@@ -471,10 +471,15 @@ impl Build<'_> {
             let store = self.ctx.store(LockMode::Shared)?;
             let index = store.index()?;
             match find_image(&index, image) {
-                Ok(img) => Ok(Some((
-                    img.id.hex().to_string(),
-                    serde_json::from_slice(&store.read_blob(&img.id)?)?,
-                ))),
+                Ok(img) => {
+                    // Kept from `image prune -a` from now on: a later
+                    // stage may start from it or copy from it.
+                    self.children.uses(img.id.hex())?;
+                    Ok(Some((
+                        img.id.hex().to_string(),
+                        serde_json::from_slice(&store.read_blob(&img.id)?)?,
+                    )))
+                }
                 Err(rless::image::LookupError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e.into()),
             }

@@ -4,7 +4,8 @@
 //! Theory of operation: a running build keeps a file `build-PID-RANDOM` in
 //! `STORE/locks/` (made under a dot-name, locked, then renamed into place) with one line
 //! per step container (`container NAME`) and intermediate image (`image
-//! ID`) it made, and holds an exclusive `flock` on it for its whole life.
+//! ID`) it made and image it looked up (`uses ID`: a base, or an image
+//! it copies from), and holds an exclusive `flock` on it for its whole life.
 //! The lock tells whether the build still runs: the kernel drops it when
 //! the build ends, however it ends (SIGKILL included).
 //! - `rless commit`, run by the build for each step, adds the image it made
@@ -12,11 +13,12 @@
 //!   the file), so there is no moment when an intermediate image exists
 //!   unrecorded: `image prune`, which takes the store lock exclusively,
 //!   either runs before the commit stores the image or sees it recorded.
-//! - `image prune` leaves the images of every record whose lock is held
-//!   ([`live_images`]).
+//! - `image prune` leaves the images (made or used) of every record whose
+//!   lock is held ([`live_images`]).
 //! - A build's cleanup empties its record; at its start a build sweeps
 //!   every record whose lock it can take (a build that was killed): it
-//!   removes the containers and images listed there, then the record.
+//!   removes the containers and images (made, not used) listed there,
+//!   then the record.
 //!
 //! Dot-names are never swept (a build that dies between making its file
 //! and renaming it leaves an empty dot-file, nothing else).
@@ -72,13 +74,18 @@ impl Record {
     }
 
     /// Adds a step container, before it is made.
-    pub fn container(&mut self, name: &str) -> Result<()> {
-        add(&mut self.file, &self.path, "container", name)
+    pub fn container(&self, name: &str) -> Result<()> {
+        add(&self.file, &self.path, "container", name)
     }
 
     /// Adds an intermediate image.
-    pub fn image(&mut self, id: &str) -> Result<()> {
-        add(&mut self.file, &self.path, "image", id)
+    pub fn image(&self, id: &str) -> Result<()> {
+        add(&self.file, &self.path, "image", id)
+    }
+
+    /// Adds an image the build looked up.
+    pub fn uses(&self, id: &str) -> Result<()> {
+        add(&self.file, &self.path, "uses", id)
     }
 
     /// The build cleaned up: the record goes (its lock with it).
@@ -87,7 +94,7 @@ impl Record {
     }
 }
 
-fn add(file: &mut File, path: &Path, what: &str, value: &str) -> Result<()> {
+fn add(mut file: &File, path: &Path, what: &str, value: &str) -> Result<()> {
     file.write_all(format!("{what} {value}\n").as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
@@ -98,25 +105,26 @@ pub fn commit_made(id: &str) -> Result<()> {
         return Ok(());
     };
     let path = PathBuf::from(path);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .append(true)
         .open(&path)
         .with_context(|| format!("cannot open the build record {}", path.display()))?;
-    add(&mut file, &path, "image", id)
+    add(&file, &path, "image", id)
 }
 
-/// What a record lists: (containers, images).
-fn read(path: &Path) -> (Vec<String>, Vec<String>) {
+/// What a record lists: (containers, images made, images used).
+fn read(path: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
     let text = fs::read_to_string(path).unwrap_or_default();
-    let (mut containers, mut images) = (Vec::new(), Vec::new());
+    let (mut containers, mut images, mut used) = (Vec::new(), Vec::new(), Vec::new());
     for line in text.lines() {
         match line.split_once(' ') {
             Some(("container", c)) => containers.push(c.to_string()),
             Some(("image", i)) => images.push(i.to_string()),
+            Some(("uses", i)) => used.push(i.to_string()),
             _ => {}
         }
     }
-    (containers, images)
+    (containers, images, used)
 }
 
 /// The records in `root`, each with its lock when it could be taken (its
@@ -139,12 +147,15 @@ fn records(root: &Path) -> Vec<(PathBuf, Option<File>)> {
         .collect()
 }
 
-/// The intermediate images (full hex ids) of the builds that run now.
+/// The images (full hex ids) the builds that run now made or use.
 pub fn live_images(root: &Path) -> HashSet<String> {
     records(root)
         .into_iter()
         .filter(|(_, lock)| lock.is_none())
-        .flat_map(|(path, _)| read(&path).1)
+        .flat_map(|(path, _)| {
+            let (_, made, used) = read(&path);
+            made.into_iter().chain(used)
+        })
         .collect()
 }
 
@@ -156,7 +167,7 @@ pub fn stale(root: &Path) -> Vec<Stale> {
         .into_iter()
         .filter_map(|(path, lock)| {
             let lock = lock?;
-            let (containers, images) = read(&path);
+            let (containers, images, _) = read(&path);
             Some(Stale {
                 path,
                 _lock: lock,

@@ -197,6 +197,15 @@ impl Children {
         }
     }
 
+    /// An image the build looked up (a base, or one it copies from):
+    /// kept from `image prune -a` while the build runs, not removed after.
+    pub fn uses(&self, id: &str) -> Result<()> {
+        match &self.record {
+            Some(r) => r.uses(id),
+            None => Ok(()),
+        }
+    }
+
     /// An intermediate image made; `record`: written down here (else its
     /// maker, `rless commit`, did).
     pub fn image_made(&mut self, id: &str, record: bool) -> Result<()> {
