@@ -545,8 +545,8 @@ fn build_survives_a_concurrent_prune() {
 }
 
 /// A build killed with SIGKILL during a RUN: the step ends with it; the
-/// step container and intermediate image it left are removed by the next
-/// build.
+/// step container and intermediate images it left are removed by the
+/// next build, but for one the user has named since.
 #[test]
 fn build_killed_leaves_nothing_after_the_next() {
     if !have_busybox() {
@@ -554,7 +554,8 @@ fn build_killed_leaves_nothing_after_the_next() {
     }
     for_each_user("build_killed_leaves_nothing_after_the_next", |ctx| {
         assert!(setup_image(ctx));
-        let file = "FROM bb\nRUN echo one > /one\nRUN echo ready; exec sleep 1000\n";
+        let file = "FROM bb\nRUN echo one > /one\nRUN echo two > /two\n\
+                    RUN echo ready; exec sleep 1000\n";
         let dir = context(ctx, &[("Containerfile", file)]);
         let wait = std::time::Duration::from_secs(120);
         let mut build = Background::spawn(ctx, &["build", "-t", "killed", &dir]);
@@ -568,17 +569,26 @@ fn build_killed_leaves_nothing_after_the_next() {
             "the RUN step must end with the build: {}",
             running()
         );
-        // Left: the RUN's container and the first step's image.
+        // Left: the RUN's container and the two steps' images; the user
+        // names one of them.
         assert_eq!(ctx.ok(&["ps", "-aq"]).stdout.lines().count(), 1);
-        assert_eq!(ctx.image_ids().len(), 2, "the base and the step's image");
+        let left = ctx.ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"]);
+        let left: Vec<&str> = left.stdout.lines().collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        ctx.ok(&["tag", left[0], "kept"]);
 
         let dir = context(ctx, &[("Containerfile", "FROM bb\nLABEL next=1\n")]);
         let out = ctx.ok(&["build", "-q", "-t", "next", &dir]);
         let id = built_id(&out);
         assert_no_containers(ctx, "the build after a killed one");
         let ids = ctx.image_ids();
-        assert_eq!(ids.len(), 2, "the base and the new image: {ids:?}");
+        assert_eq!(
+            ids.len(),
+            3,
+            "the base, the named one and the new image: {ids:?}"
+        );
         assert!(ids.iter().any(|i| i.contains(&id)), "{ids:?} {id}");
+        ctx.ok(&["image", "inspect", "kept"]);
     });
 }
 

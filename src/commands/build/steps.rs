@@ -86,7 +86,17 @@ impl Children {
     /// Removes what the builds that are gone (killed) left, as their
     /// records in `root` list; a record whose things are all gone goes.
     pub fn sweep(&self, root: &std::path::Path) {
-        for stale in record::stale(root) {
+        let stale = record::stale(root);
+        if stale.is_empty() {
+            return;
+        }
+        // An image the user has named since is theirs now.
+        let Ok(dangling) =
+            self.output(&["images", "-q", "--no-trunc", "--filter", "dangling=true"])
+        else {
+            return;
+        };
+        for stale in stale {
             let mut all = true;
             for c in &stale.containers {
                 match self.output(&["rm", "-f", "-v", c]) {
@@ -96,6 +106,9 @@ impl Children {
             }
             // The newest first: none is then the parent of one left.
             for i in stale.images.iter().rev() {
+                if !dangling.contains(i.as_str()) {
+                    continue;
+                }
                 match self.output(&["rmi", i]) {
                     Err(e) if !e.to_string().contains("image not known") => all = false,
                     _ => {}
