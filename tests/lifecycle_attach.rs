@@ -158,6 +158,81 @@ fn lifecycle_attach_and_wait_read_the_exit_of_rm_f() {
     });
 }
 
+/// A `-t` container that never reads its input while attaches push far
+/// more than the FIFO and the pty's input queue hold (4 MiB): the monitor
+/// drops what does not fit and goes on copying the output (the ticks go
+/// on, logged and shown), and `stop` ends it and the attaches as usual.
+#[test]
+fn lifecycle_attach_input_flood_does_not_stall_the_monitor() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "lifecycle_attach_input_flood_does_not_stall_the_monitor",
+        |ctx| {
+            use std::io::Write;
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            let script = "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.05; done";
+            run_d(
+                ctx,
+                &["-i", "-t", "--name", "busy", IMG, "sh", "-c", script],
+            );
+            wait_log(ctx, "busy", "tick-1");
+            let last_tick = || {
+                let out = ctx.ok(&["logs", "busy"]).stdout;
+                out.lines()
+                    .filter_map(|l| l.trim().strip_prefix("tick-")?.parse::<u64>().ok())
+                    .max()
+                    .unwrap_or(0)
+            };
+            let before = last_tick();
+            let (taken, all_taken) = std::sync::mpsc::channel();
+            let flooders: Vec<_> = (0..2)
+                .map(|_| {
+                    let mut child = ctx
+                        .rless_cmd(&["attach", "busy"])
+                        .stdin(std::process::Stdio::piped())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    let mut input = child.stdin.take().unwrap();
+                    let taken = taken.clone();
+                    std::thread::spawn(move || {
+                        // Keys without a newline, and lines: neither is read.
+                        let flood = [vec![b'a'; 2 << 20], b"line\n".repeat(400_000)].concat();
+                        let _ = taken.send(input.write_all(&flood).is_ok());
+                    });
+                    child
+                })
+                .collect();
+            // The output goes on meanwhile, and each attach's input is
+            // taken whole: the monitor drains it.
+            assert!(
+                eventually(WAIT, || last_tick() >= before + 5),
+                "the output stopped at tick {}",
+                last_tick()
+            );
+            for _ in 0..2 {
+                let ok = all_taken.recv_timeout(WAIT);
+                assert_eq!(ok, Ok(true), "an attach stopped taking input");
+            }
+            let after = last_tick();
+            assert!(
+                eventually(WAIT, || last_tick() >= after + 5),
+                "the output stopped at tick {after}"
+            );
+            ctx.ok(&["stop", "busy"]);
+            for mut child in flooders {
+                let status =
+                    wait_timeout(&mut child, WAIT).expect("attach ends with the container");
+                assert_eq!(status.code(), Some(143));
+            }
+        },
+    );
+}
+
 /// How many flock(2) locks are held on `path` (from /proc/locks).
 fn flock_holders(path: &std::path::Path) -> usize {
     use std::os::unix::fs::MetadataExt;
