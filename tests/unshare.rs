@@ -31,7 +31,11 @@ fn unshare_runs_as_root_of_the_containers_namespace() {
         // 126 for one that cannot run; one line on stderr for both.
         let out = ctx.rless(&["unshare", "sh", "-c", "exit 7"]);
         assert_eq!(out.code, Some(7), "{out}");
-        for (cmd, code) in [("no-such-command", 127), ("/etc/passwd", 126)] {
+        for (cmd, code) in [
+            ("no-such-command", 127),
+            ("/no/such/file", 127),
+            ("/etc/passwd", 126),
+        ] {
             let out = ctx.rless(&["unshare", cmd]);
             assert_eq!(out.code, Some(code), "{out}");
             assert_eq!(out.stderr.lines().count(), 1, "{out}");

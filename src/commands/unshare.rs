@@ -60,7 +60,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         .unwrap_or_else(|| "/bin/sh".into());
     let shown = rless::message::printable(&program);
     let Some(path) = find_program(&program) else {
-        eprintln!("rless: {shown}: command not found");
+        if program.contains('/') {
+            eprintln!("rless: {shown}: no such file or directory");
+        } else {
+            eprintln!("rless: {shown}: command not found");
+        }
         return Ok(ExitCode::from(127));
     };
     let err = std::process::Command::new(path)
@@ -117,12 +121,15 @@ extern "C" fn terminal_signal(
     }
 }
 
-/// `program` itself when it names a path, else the first file of that name
+/// `program` itself when it names a path that is there, else the first file of that name
 /// in `$PATH`, as a shell looks it up (directories it cannot search are
 /// passed over, not reported).
 fn find_program(program: &str) -> Option<std::path::PathBuf> {
     if program.contains('/') {
-        return Some(program.into());
+        // One that is not there is not found (127), as with a shell; one
+        // that is there but cannot run fails at the exec (126).
+        let path = std::path::PathBuf::from(program);
+        return path.exists().then_some(path);
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
     std::env::split_paths(&path)
