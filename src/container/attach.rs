@@ -14,7 +14,9 @@
 //!   container's output to `ctr.log` ([`super::logs`]); an attach follows
 //!   the file from where it was when the attach began, reading only what
 //!   was appended. A rotation (the file renamed to `ctr.log.1` and a new one
-//!   begun) is noticed by the inode: the old file is read to its end first.
+//!   begun) is noticed by the inode: the old file is read to its end first,
+//!   once more after the rotation was seen (what was written to it between
+//!   the last read and the rename).
 //!
 //! Limits: typed input the command has not read piles up in the FIFO (64
 //! KiB) and then in the pty's input queue; past both, the monitor drops it
@@ -124,12 +126,16 @@ impl Follower {
 
     /// The lines appended since the last call.
     pub fn poll(&mut self) -> Vec<LogLine> {
+        self.poll_with(|| {})
+    }
+
+    /// [`Follower::poll`], running `between` after each read of the file
+    /// and before the look for a rotation (a test's writer, there).
+    fn poll_with(&mut self, mut between: impl FnMut()) -> Vec<LogLine> {
         let mut lines = Vec::new();
         loop {
-            if let Some(f) = &mut self.file {
-                let _ = f.read_to_end(&mut self.pending);
-            }
-            self.take_lines(&mut lines);
+            self.read_on(&mut lines);
+            between();
             // Rotated (or made since): the file at the path is another one.
             let current = std::fs::metadata(&self.path)
                 .ok()
@@ -142,9 +148,20 @@ impl Follower {
             if current.is_none() || current == ours {
                 return lines;
             }
+            // The writer wrote to the old file until it renamed it, which
+            // may have been after the read above: its end first.
+            self.read_on(&mut lines);
             self.file = File::open(&self.path).ok();
             self.pending.clear();
         }
+    }
+
+    /// Reads the file on to its end, taking the whole lines.
+    fn read_on(&mut self, lines: &mut Vec<LogLine>) {
+        if let Some(f) = &mut self.file {
+            let _ = f.read_to_end(&mut self.pending);
+        }
+        self.take_lines(lines);
     }
 
     fn take_lines(&mut self, out: &mut Vec<LogLine>) {
@@ -193,6 +210,27 @@ mod tests {
             .collect();
         let want: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
         assert_eq!(texts, want);
+    }
+
+    #[test]
+    fn follower_reads_the_old_file_to_its_end_at_a_rotation() {
+        let t = tempfile::tempdir().unwrap();
+        let mut w = LogWriter::open(t.path(), 100);
+        let mut f = Follower::new(t.path());
+        w.write(Stream::Stdout, b"first\n");
+        let long = [vec![b'x'; 120], b"\n".to_vec()].concat();
+        let mut once = true;
+        // After the follower's read, before it looks at the path: one more
+        // line for the old file, then one that rotates it.
+        let got = f.poll_with(|| {
+            if std::mem::take(&mut once) {
+                w.write(Stream::Stdout, b"late\n");
+                w.write(Stream::Stdout, &long);
+            }
+        });
+        assert!(log_path(t.path()).with_extension("log.1").exists());
+        let texts: Vec<&[u8]> = got.iter().map(|l| l.text.as_slice()).collect();
+        assert_eq!(texts, [&b"first"[..], b"late", &long[..120]]);
     }
 
     #[test]
