@@ -2,14 +2,19 @@
 //! image that runs with what they set; history lists the steps; COPY
 //! --chown, `.dockerignore` and symlinks; refusals (context escape, an
 //! unknown instruction) name what and where; a failing RUN reports its
-//! step and exit code and leaves the store as it was.
+//! step and exit code and leaves the store as it was; `image prune` during
+//! a build leaves its intermediate images; what a killed build left goes
+//! at the next build; a base image not in the store is pulled.
 //!
-//! Every scenario imports a busybox root filesystem as [`IMG`] (see
-//! `common::run_helpers`), so no registry is needed.
+//! Every scenario but the pull imports a busybox root filesystem as
+//! [`IMG`] (see `common::run_helpers`), so no registry is needed; the pull
+//! uses the test registry (tests/run.sh).
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
+use common::oci::{busybox_layer, Built, Comp, Format, Registry};
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
 use std::path::Path;
@@ -485,5 +490,127 @@ fn build_interrupted() {
         assert!(err.contains("rless: build interrupted"), "{err}");
         assert_no_containers(ctx, "an interrupted build");
         ctx.snapshot().assert_same(&before, "an interrupted build");
+    });
+}
+
+/// `image prune` (with and without -a) while a build runs leaves the
+/// build's intermediate images and the images it looked up: later steps
+/// still copy from an earlier stage's intermediate image and from a stage
+/// that is its base image as it was, neither used by a container then.
+#[test]
+fn build_survives_a_concurrent_prune() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_survives_a_concurrent_prune", |ctx| {
+        assert!(setup_image(ctx));
+        // Another image for the last stage (bb's layer and an empty one).
+        ctx.ok(&["create", "--name", "o", IMG, "true"]);
+        ctx.ok(&["commit", "o", "other"]);
+        ctx.ok(&["rm", "o"]);
+        let file = "FROM bb AS first\n\
+            RUN echo one > /one\n\
+            FROM bb AS plain\n\
+            ENV X=1\n\
+            FROM other\n\
+            RUN echo ready; while [ ! -e /go ]; do sleep 0.1; done\n\
+            COPY --from=first /one /one\n\
+            COPY --from=plain /etc/group /plain-group\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let wait = std::time::Duration::from_secs(120);
+        let mut build = Background::spawn(ctx, &["build", "-t", "pruned", &dir]);
+        build.wait_line("ready", wait);
+        ctx.ok(&["image", "prune", "-f"]);
+        ctx.ok(&["image", "prune", "-a", "-f"]);
+        // The RUN step goes on.
+        let running = ctx.ok(&["ps", "-q", "--filter", "status=running"]);
+        let step = running.stdout.lines().next().expect("the RUN step runs");
+        ctx.ok(&["exec", step, "touch", "/go"]);
+        let stderr = build.stderr.clone();
+        let (code, lines) = build.finish(wait);
+        let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+        assert_eq!(code, Some(0), "{lines:?} {stderr}");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "pruned",
+            "sh",
+            "-c",
+            "cat /one; head -1 /plain-group",
+        ]);
+        assert_eq!(out.stdout, "one\nroot:x:0:\n", "{out}");
+        assert_no_containers(ctx, "a build with a prune");
+        assert_eq!(ctx.image_ids().len(), 3, "bb, other and the built image");
+    });
+}
+
+/// A build killed with SIGKILL during a RUN: the step ends with it; the
+/// step container and intermediate images it left are removed by the
+/// next build, but for one the user has named since.
+#[test]
+fn build_killed_leaves_nothing_after_the_next() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_killed_leaves_nothing_after_the_next", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb\nRUN echo one > /one\nRUN echo two > /two\n\
+                    RUN echo ready; exec sleep 1000\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let wait = std::time::Duration::from_secs(120);
+        let mut build = Background::spawn(ctx, &["build", "-t", "killed", &dir]);
+        build.wait_line("ready", wait);
+        build.signal(rustix::process::Signal::KILL);
+        let (code, _) = build.finish(wait);
+        assert_eq!(code, None, "killed");
+        let running = || ctx.ok(&["ps", "-q", "--filter", "status=running"]).stdout;
+        assert!(
+            eventually(wait, || running().trim().is_empty()),
+            "the RUN step must end with the build: {}",
+            running()
+        );
+        // Left: the RUN's container and the two steps' images; the user
+        // names one of them.
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout.lines().count(), 1);
+        let left = ctx.ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"]);
+        let left: Vec<&str> = left.stdout.lines().collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        ctx.ok(&["tag", left[0], "kept"]);
+
+        let dir = context(ctx, &[("Containerfile", "FROM bb\nLABEL next=1\n")]);
+        let out = ctx.ok(&["build", "-q", "-t", "next", &dir]);
+        let id = built_id(&out);
+        assert_no_containers(ctx, "the build after a killed one");
+        let ids = ctx.image_ids();
+        assert_eq!(
+            ids.len(),
+            3,
+            "the base, the named one and the new image: {ids:?}"
+        );
+        assert!(ids.iter().any(|i| i.contains(&id)), "{ids:?} {id}");
+        ctx.ok(&["image", "inspect", "kept"]);
+    });
+}
+
+/// `FROM` an image the store does not have pulls it from its registry
+/// (as `rless pull -q`); it stays, by its name, next to the built image.
+#[test]
+fn build_pulls_a_missing_base() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(layer) = busybox_layer() else { return };
+    for_each_user("build_pulls_a_missing_base", |ctx| {
+        let img = Built::host(Format::Oci, &[(layer, Comp::Gzip)]);
+        let base = reg.push(&ctx.repo("base"), "v1", &img);
+        let file = format!("FROM {}\nRUN echo built-on-pulled > /p\n", base.reference);
+        let dir = context(ctx, &[("Containerfile", &file)]);
+        assert!(ctx.image_ids().is_empty());
+        let out = ctx.ok(&["build", "-t", "frompull", &dir]);
+        built_id(&out);
+        let pulled = ctx.ok(&["images", "-q", "--no-trunc", &base.reference]);
+        assert!(pulled.stdout.contains(&base.id), "{pulled}");
+        let r = ctx.ok(&["run", "--rm", "frompull", "cat", "/p"]);
+        assert_eq!(r.stdout, "built-on-pulled\n", "{r}");
+        assert_no_containers(ctx, "a build that pulled its base");
+        assert_eq!(ctx.image_ids().len(), 2, "the base and the built image");
     });
 }

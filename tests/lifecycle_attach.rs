@@ -1,8 +1,9 @@
 //! `rless attach`: a running container's output from the moment of the
 //! attach (stdout and stderr apart), its input with `-d -i` (through its
 //! terminal with `-t`), the detach keys, signals passed on, the
-//! container's exit code, a `--rm` container's too; refused for stopped
-//! and unknown containers and bad detach keys.
+//! container's exit code, a `--rm` container's too, and 137 for one `rm
+//! -f` kills (`wait` too); refused for stopped and unknown containers and
+//! bad detach keys.
 //! Every scenario imports a busybox root filesystem (no registry).
 
 mod common;
@@ -122,4 +123,128 @@ fn lifecycle_attach_input_detach_keys_and_auto_remove() {
             assert_eq!(out.code, Some(5), "{out}");
         },
     );
+}
+
+/// `rm -f` of a running container: its attaches and waits end with its
+/// exit code, 137, as docker's; they read it before the directory goes
+/// (each said 0, or "removed before it exited", when it went first).
+#[test]
+fn lifecycle_attach_and_wait_read_the_exit_of_rm_f() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_attach_and_wait_read_the_exit_of_rm_f", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--name", "doomed"], FOREVER);
+        let waiters_lock = container_dir(ctx, &id).join("waiters.lock");
+        let mut attaches: Vec<Background> = (0..3)
+            .map(|_| Background::spawn(ctx, &["attach", "doomed"]))
+            .collect();
+        let mut waits: Vec<Background> = (0..3)
+            .map(|_| Background::spawn(ctx, &["wait", "doomed"]))
+            .collect();
+        // Every one of them waits (each holds the waiters' lock shared).
+        assert!(eventually(WAIT, || flock_holders(&waiters_lock) == 6));
+        ctx.ok(&["rm", "-f", "doomed"]);
+        for a in attaches.drain(..) {
+            let (code, _) = a.finish(WAIT);
+            assert_eq!(code, Some(137), "attach");
+        }
+        for w in waits.drain(..) {
+            let (code, lines) = w.finish(WAIT);
+            assert_eq!((code, lines), (Some(0), vec!["137".to_string()]), "wait");
+        }
+    });
+}
+
+/// A `-t` container that never reads its input while attaches push far
+/// more than the FIFO and the pty's input queue hold (4 MiB): the monitor
+/// drops what does not fit and goes on copying the output (the ticks go
+/// on, logged and shown), and `stop` ends it and the attaches as usual.
+#[test]
+fn lifecycle_attach_input_flood_does_not_stall_the_monitor() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "lifecycle_attach_input_flood_does_not_stall_the_monitor",
+        |ctx| {
+            use std::io::Write;
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            let script = "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.05; done";
+            run_d(
+                ctx,
+                &["-i", "-t", "--name", "busy", IMG, "sh", "-c", script],
+            );
+            wait_log(ctx, "busy", "tick-1");
+            let last_tick = || {
+                let out = ctx.ok(&["logs", "busy"]).stdout;
+                out.lines()
+                    .filter_map(|l| l.trim().strip_prefix("tick-")?.parse::<u64>().ok())
+                    .max()
+                    .unwrap_or(0)
+            };
+            let before = last_tick();
+            let (taken, all_taken) = std::sync::mpsc::channel();
+            let flooders: Vec<_> = (0..2)
+                .map(|_| {
+                    let mut child = ctx
+                        .rless_cmd(&["attach", "busy"])
+                        .stdin(std::process::Stdio::piped())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    let mut input = child.stdin.take().unwrap();
+                    let taken = taken.clone();
+                    std::thread::spawn(move || {
+                        // Keys without a newline, and lines: neither is read.
+                        let flood = [vec![b'a'; 2 << 20], b"line\n".repeat(400_000)].concat();
+                        let _ = taken.send(input.write_all(&flood).is_ok());
+                    });
+                    child
+                })
+                .collect();
+            // The output goes on meanwhile, and each attach's input is
+            // taken whole: the monitor drains it.
+            assert!(
+                eventually(WAIT, || last_tick() >= before + 5),
+                "the output stopped at tick {}",
+                last_tick()
+            );
+            for _ in 0..2 {
+                let ok = all_taken.recv_timeout(WAIT);
+                assert_eq!(ok, Ok(true), "an attach stopped taking input");
+            }
+            let after = last_tick();
+            assert!(
+                eventually(WAIT, || last_tick() >= after + 5),
+                "the output stopped at tick {after}"
+            );
+            ctx.ok(&["stop", "busy"]);
+            for mut child in flooders {
+                let status =
+                    wait_timeout(&mut child, WAIT).expect("attach ends with the container");
+                assert_eq!(status.code(), Some(143));
+            }
+        },
+    );
+}
+
+/// How many flock(2) locks are held on `path` (from /proc/locks).
+fn flock_holders(path: &std::path::Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ino) = std::fs::metadata(path).map(|m| m.ino()) else {
+        return 0;
+    };
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    locks
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"FLOCK") && f.get(5).is_some_and(|d| d.ends_with(&format!(":{ino}")))
+        })
+        .count()
 }

@@ -1,9 +1,11 @@
 //! `rless unshare`: a command runs as root in the containers' user
 //! namespace, so files a container's other users left in a bind mount can
-//! be removed; its exit code is the command's.
+//! be removed; its exit code is the command's. ^C typed at the terminal
+//! is the command's to handle.
 
 mod common;
 
+use common::pty::PtySession;
 use common::rootfs::user_dir;
 use common::run_helpers::*;
 use common::{for_each_user, Mode};
@@ -29,7 +31,11 @@ fn unshare_runs_as_root_of_the_containers_namespace() {
         // 126 for one that cannot run; one line on stderr for both.
         let out = ctx.rless(&["unshare", "sh", "-c", "exit 7"]);
         assert_eq!(out.code, Some(7), "{out}");
-        for (cmd, code) in [("no-such-command", 127), ("/etc/passwd", 126)] {
+        for (cmd, code) in [
+            ("no-such-command", 127),
+            ("/no/such/file", 127),
+            ("/etc/passwd", 126),
+        ] {
             let out = ctx.rless(&["unshare", cmd]);
             assert_eq!(out.code, Some(code), "{out}");
             assert_eq!(out.stderr.lines().count(), 1, "{out}");
@@ -65,5 +71,25 @@ fn unshare_runs_as_root_of_the_containers_namespace() {
         ctx.ok(&["unshare", "rm", "-rf", d.to_str().unwrap()]);
         assert!(!d.exists());
         assert!(fs::read_dir(&vol).unwrap().next().is_none());
+    });
+}
+
+/// ^C typed at the terminal reaches the foreground process group, the
+/// command inside included, which decides what it means: a command that
+/// traps SIGINT carries on and `rless unshare` ends with its exit code. (In
+/// subuid mode the rless that launched the namespace and waits for it died
+/// of the ^C, and the command with it, by SIGTERM.)
+#[test]
+fn unshare_leaves_ctrl_c_to_the_command() {
+    for_each_user("unshare_leaves_ctrl_c_to_the_command", |ctx| {
+        let script = "trap 'echo got-INT; n=1' INT; echo ready; \
+                      while [ -z \"$n\" ]; do sleep 0.1; done; echo carried-on; exit 3";
+        let mut pty = PtySession::spawn(ctx, &["unshare", "sh", "-c", script], 24, 80);
+        pty.wait_for("ready");
+        pty.type_in(b"\x03");
+        let (code, text) = pty.finish();
+        assert!(text.contains("got-INT"), "{text:?}");
+        assert!(text.contains("carried-on"), "{text:?}");
+        assert_eq!(code, Some(3), "{text:?}");
     });
 }

@@ -71,6 +71,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         name: name.as_ref(),
     };
     let image = commit(&store, &req, &super::extract_options(ctx))?;
+    // For a build: written down while the store lock keeps `image prune`
+    // out (see `build::record`).
+    super::build::commit_made(image.id.hex())?;
+    drop(store);
     println!("{}", image.id.hex());
     Ok(ExitCode::SUCCESS)
 }

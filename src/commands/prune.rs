@@ -16,6 +16,8 @@
 //! files of containers and layers may belong to subordinate ids), and asks
 //! for confirmation first, outside it, where the terminal is: without
 //! `-f` and without a terminal it refuses, as `system reset` does.
+//! The intermediate images of a build that runs are left to it
+//! (`build::record`).
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -85,10 +87,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 /// and blobs no image uses; prints each image id after `header`.
 pub fn prune_images(ctx: &Ctx, all: bool, mut header: Option<&str>) -> Result<Pruned> {
     let store = ctx.store(LockMode::Exclusive)?;
+    // The intermediate images of running builds are theirs.
+    let building = super::build::live_images(&ctx.root);
     let removed = store.update_index(|index| {
         let mut removed = Vec::new();
         index.images.retain(|i| {
             let unused = (all || i.dangling())
+                && !building.contains(i.id.hex())
                 && super::rmi::containers_using(&store, i.id.hex()).is_empty();
             if unused {
                 removed.push(i.id.clone());

@@ -120,7 +120,12 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
         let Some(stopped) = control::kill_now(&dir) else {
             bail!("container {q} did not stop after SIGKILL");
         };
-        if c.auto_remove {
+        if !c.auto_remove {
+            // Its exit (137) is recorded: `wait` and `attach` on it read
+            // it before the directory goes, as docker's do (they said the
+            // container was removed before it exited, or exited 0).
+            control::let_waiters_read(&dir);
+        } else {
             // Its monitor removes it now: wait for that (or for the
             // monitor to be gone), so the answer does not race it.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -229,7 +229,7 @@ pub fn hold_for_exit(dir: &Path) -> Option<std::fs::File> {
 }
 
 /// Before a `--rm` container is removed, with its exit recorded as
-/// `removing`: waits (at most a few seconds, for a stuck one) until every
+/// `removing`, or one `rm -f` killed: waits (at most a few seconds, for a stuck one) until every
 /// `wait` on it has read the exit code, which would otherwise go with the
 /// directory.
 pub fn let_waiters_read(dir: &Path) {

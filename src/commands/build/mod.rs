@@ -25,9 +25,11 @@ mod copy;
 mod helper;
 mod ignore;
 mod parse;
+mod record;
 mod steps;
 
 pub use helper::{run as copy_helper, HelperArgs};
+pub use record::{commit_made, live_images};
 
 use super::Ctx;
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -140,9 +142,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         return fail(why);
     }
     steps::catch_signals();
+    let mut children = Children::new(Some(ctx.root.clone()));
+    // What killed builds left goes first; then this one is written down
+    // (in the store, made as the store makes itself, if it is new).
+    drop(ctx.store(LockMode::Shared)?);
+    children.sweep(&ctx.root);
+    children.keep_record(record::Record::begin(&ctx.root)?);
     let mut b = Build {
         ctx,
-        children: Children::new(Some(ctx.root.clone())),
+        children,
         context,
         ignore: ignore::Ignore::load(&a.context)?,
         build_args,
@@ -463,10 +471,15 @@ impl Build<'_> {
             let store = self.ctx.store(LockMode::Shared)?;
             let index = store.index()?;
             match find_image(&index, image) {
-                Ok(img) => Ok(Some((
-                    img.id.hex().to_string(),
-                    serde_json::from_slice(&store.read_blob(&img.id)?)?,
-                ))),
+                Ok(img) => {
+                    // Kept from `image prune -a` from now on: a later
+                    // stage may start from it or copy from it.
+                    self.children.uses(img.id.hex())?;
+                    Ok(Some((
+                        img.id.hex().to_string(),
+                        serde_json::from_slice(&store.read_blob(&img.id)?)?,
+                    )))
+                }
                 Err(rless::image::LookupError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e.into()),
             }
@@ -566,7 +579,9 @@ impl Build<'_> {
         let store = self.ctx.store(LockMode::Shared)?;
         let img = rless::image::commit::store_image(&store, &st.config, vec![], 0, vec![])?;
         let id = img.id.hex().to_string();
-        self.children.image_made(&id);
+        // While the store lock is held (see `record`).
+        self.children.image_made(&id, true)?;
+        drop(store);
         st.image = Some(id.clone());
         Ok(id)
     }
@@ -574,7 +589,7 @@ impl Build<'_> {
     fn run_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
         let argv = Form::of(&ins.rest).argv(&st.shell());
         let image = self.image_of(st)?;
-        let ctr = self.children.container_name(n);
+        let ctr = self.children.container_name(n)?;
         let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
         if let Some(net) = &self.network {
             args.extend(["--network".into(), net.clone()]);

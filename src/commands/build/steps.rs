@@ -10,8 +10,14 @@
 //! and then stops. [`Children`] remembers each step container and each
 //! intermediate image it made; [`Children::clean`] removes them all, on
 //! success (the final image holds the layers) and on failure alike, so a
-//! build leaves nothing else in the store.
+//! build leaves nothing else in the store. They are written down in the
+//! build's [`Record`] too, before they exist (a container) or while the
+//! store lock that made them is held (an image), so that `image prune`
+//! leaves them alone and a later build removes them if this one is
+//! killed ([`Children::sweep`]). Every child gets SIGTERM when the build
+//! ends (PDEATHSIG): a killed build leaves no step running.
 
+use super::record::{self, Record, RECORD_ENV};
 use anyhow::{anyhow, Context, Result};
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -60,6 +66,8 @@ pub struct Children {
     images: Vec<String>,
     /// `--root`, passed on.
     root: Option<std::path::PathBuf>,
+    /// Where they are written down for others (`None`: nowhere).
+    record: Option<Record>,
 }
 
 impl Children {
@@ -67,6 +75,48 @@ impl Children {
         Children {
             root,
             ..Default::default()
+        }
+    }
+
+    /// Writes down what the build makes from now on in `record`.
+    pub fn keep_record(&mut self, record: Record) {
+        self.record = Some(record);
+    }
+
+    /// Removes what the builds that are gone (killed) left, as their
+    /// records in `root` list; a record whose things are all gone goes.
+    pub fn sweep(&self, root: &std::path::Path) {
+        let stale = record::stale(root);
+        if stale.is_empty() {
+            return;
+        }
+        // An image the user has named since is theirs now.
+        let Ok(dangling) =
+            self.output(&["images", "-q", "--no-trunc", "--filter", "dangling=true"])
+        else {
+            return;
+        };
+        for stale in stale {
+            let mut all = true;
+            for c in &stale.containers {
+                match self.output(&["rm", "-f", "-v", c]) {
+                    Err(e) if !e.to_string().contains("no such container") => all = false,
+                    _ => {}
+                }
+            }
+            // The newest first: none is then the parent of one left.
+            for i in stale.images.iter().rev() {
+                if !dangling.contains(i.as_str()) {
+                    continue;
+                }
+                match self.output(&["rmi", i]) {
+                    Err(e) if !e.to_string().contains("image not known") => all = false,
+                    _ => {}
+                }
+            }
+            if all {
+                stale.done();
+            }
         }
     }
 
@@ -79,6 +129,24 @@ impl Children {
             c.arg("--root").arg(r);
         }
         c.args(args).stdin(Stdio::null()).process_group(0);
+        if let Some(r) = &self.record {
+            c.env(RECORD_ENV, r.path());
+        }
+        let build = rustix::process::getpid();
+        // SAFETY: prctl and getppid are plain system calls, safe between
+        // fork and exec; nothing is allocated.
+        unsafe {
+            c.pre_exec(move || {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::TERM,
+                ))?;
+                // The build may have ended before that.
+                if rustix::process::getppid() != Some(build) {
+                    return Err(std::io::Error::other("the build is gone"));
+                }
+                Ok(())
+            });
+        }
         Ok(c)
     }
 
@@ -122,24 +190,48 @@ impl Children {
         ))
     }
 
-    /// A new step container's name.
-    pub fn container_name(&mut self, step: usize) -> String {
+    /// A new step container's name, written down.
+    pub fn container_name(&mut self, step: usize) -> Result<String> {
         let name = format!(
             "rless-build-{}-{}-{step}",
             std::process::id(),
             rless::container::ContainerId::random().short()
         );
+        self.record_container(&name)?;
         self.containers.push(name.clone());
-        name
+        Ok(name)
     }
 
-    pub fn image_made(&mut self, id: &str) {
+    /// Writes the container `name` down, before it is made.
+    fn record_container(&mut self, name: &str) -> Result<()> {
+        match &mut self.record {
+            Some(r) => r.container(name),
+            None => Ok(()),
+        }
+    }
+
+    /// An image the build looked up (a base, or one it copies from):
+    /// kept from `image prune -a` while the build runs, not removed after.
+    pub fn uses(&self, id: &str) -> Result<()> {
+        match &self.record {
+            Some(r) => r.uses(id),
+            None => Ok(()),
+        }
+    }
+
+    /// An intermediate image made; `record`: written down here (else its
+    /// maker, `rless commit`, did).
+    pub fn image_made(&mut self, id: &str, record: bool) -> Result<()> {
         self.images.push(id.to_string());
+        match &mut self.record {
+            Some(r) if record => r.image(id),
+            _ => Ok(()),
+        }
     }
 
     /// `rless create` of a step container from `image` (not started).
     pub fn create(&mut self, step: usize, image: &str) -> Result<String> {
-        let name = self.container_name(step);
+        let name = self.container_name(step)?;
         self.output(&[
             "create",
             "--name",
@@ -244,7 +336,7 @@ impl Children {
     /// `rless commit CTR`, then `rless rm` of it: the new image's id.
     pub fn commit(&mut self, ctr: &str) -> Result<String> {
         let id = self.output(&["commit", ctr])?;
-        self.image_made(&id);
+        self.image_made(&id, false)?;
         self.remove_container(ctr)?;
         Ok(id)
     }
@@ -275,6 +367,13 @@ impl Children {
             args.extend(images.iter().rev().map(String::as_str));
             if let Err(e) = self.output(&args) {
                 first.get_or_insert(e);
+            }
+        }
+        // All gone: so is the record. Else it stays, and once this build
+        // has ended the next one removes what is left.
+        if first.is_none() {
+            if let Some(r) = self.record.take() {
+                r.end();
             }
         }
         first.map_or(Ok(()), Err)
