@@ -60,6 +60,15 @@ fn lifecycle_attach_output_signals_and_exit_code() {
         ] {
             assert_one_error(&ctx.rless(args), ERR_EXIT);
         }
+        // A container waiting out its restart back-off is "restarting", as
+        // docker says.
+        run_sh(ctx, &["--name", "flaky", "--restart", "always"], "exit 1");
+        let told = eventually(WAIT, || {
+            let out = ctx.rless(&["attach", "flaky"]);
+            out.code == Some(ERR_EXIT) && out.stderr.contains("restarting container")
+        });
+        assert!(told, "{}", ctx.rless(&["attach", "flaky"]));
+        ctx.ok(&["rm", "-f", "flaky"]);
     });
 }
 

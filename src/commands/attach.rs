@@ -88,6 +88,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if state.running() && state.paused {
         bail!("you cannot attach to a paused container, unpause it first");
     }
+    if state.status == "restarting" {
+        bail!("you cannot attach to a restarting container, wait until it is running");
+    }
     if !state.running() {
         bail!("you cannot attach to a stopped container, start it first");
     }
