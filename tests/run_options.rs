@@ -593,3 +593,45 @@ fn run_sig_proxy_false_ctrl_c() {
         assert_eq!(running("goes"), "false", "{text}");
     });
 }
+
+/// Options whose mistakes do not depend on the image are refused before a
+/// pull: with an image whose registry cannot be reached, the error is the
+/// option's (it was the pull's for most of these).
+#[test]
+fn run_bad_options_fail_before_a_pull() {
+    for_each_user("run_bad_options_fail_before_a_pull", |ctx| {
+        let unreachable = "127.0.0.1:1/rlt/nowhere:latest";
+        let cases: &[(&[&str], &str)] = &[
+            (&["--dns", "bad"], "--dns"),
+            (&["--dns-option", ""], "--dns-option"),
+            (&["--add-host", "nocolon"], "--add-host"),
+            (&["--add-host", "h:notanip"], "--add-host"),
+            (&["--label", "=v"], "label"),
+            (&["--label-file", "/nonexistent/labels"], "label file"),
+            (&["--env-file", "/nonexistent/env"], "env file"),
+            (&["--volumes-from", "nosuch"], "no such container"),
+            (&["--pid", "container:nosuch"], "no such container"),
+            (&["--expose", "notaport"], "--expose"),
+            (&["-p", "notaport"], "port"),
+            (&["--device", "/nonexistent/dev"], "/nonexistent/dev"),
+        ];
+        for verb in ["run", "create"] {
+            for (opts, says) in cases {
+                let mut args = vec![verb];
+                args.extend_from_slice(opts);
+                args.extend([unreachable, "true"]);
+                let out = ctx.rless(&args);
+                assert_failed_cleanly(ctx, &out);
+                let last = stderr_lines(&out).last().copied().unwrap_or_default();
+                assert!(
+                    last.contains(says) && !out.stderr.contains("127.0.0.1:1"),
+                    "{verb} {opts:?}: the error must be the option's ({says:?}), before any pull: {out}"
+                );
+            }
+            // A good option goes on to the pull, which fails.
+            let out = ctx.rless(&[verb, "--dns", "192.0.2.1", unreachable, "true"]);
+            assert_failed_cleanly(ctx, &out);
+            assert!(out.stderr.contains("127.0.0.1:1"), "{out}");
+        }
+    });
+}
