@@ -580,8 +580,8 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
-    if !a.sig_proxy && !a.tty {
-        return run_unproxied(&spec, &dir, &config);
+    if !a.sig_proxy {
+        return run_unproxied(&spec, &dir, &config, Fresh::Yes);
     }
     attach(&spec, &dir, &config, Fresh::Yes)
 }
@@ -595,7 +595,7 @@ mod options;
 mod pulling;
 pub use args::Args;
 use args::{strings, ImageDefaults};
-use monitor::run_unproxied;
+pub use monitor::run_unproxied;
 pub use monitor::{attach, detach, Fresh};
 use netopts::*;
 use nsopts::*;
