@@ -593,3 +593,167 @@ fn run_sig_proxy_false_ctrl_c() {
         assert_eq!(running("goes"), "false", "{text}");
     });
 }
+
+/// Options whose mistakes do not depend on the image are refused before a
+/// pull: with an image whose registry cannot be reached, the error is the
+/// option's (it was the pull's for most of these).
+#[test]
+fn run_bad_options_fail_before_a_pull() {
+    for_each_user("run_bad_options_fail_before_a_pull", |ctx| {
+        let unreachable = "127.0.0.1:1/rlt/nowhere:latest";
+        let cases: &[(&[&str], &str)] = &[
+            (&["--dns", "bad"], "--dns"),
+            (&["--dns-option", ""], "--dns-option"),
+            (&["--add-host", "nocolon"], "--add-host"),
+            (&["--add-host", "h:notanip"], "--add-host"),
+            (&["--label", "=v"], "label"),
+            (&["--label-file", "/nonexistent/labels"], "label file"),
+            (&["--env-file", "/nonexistent/env"], "env file"),
+            (&["--volumes-from", "nosuch"], "no such container"),
+            (&["--pid", "container:nosuch"], "no such container"),
+            (&["--expose", "notaport"], "--expose"),
+            (&["-p", "notaport"], "port"),
+            (&["--device", "/nonexistent/dev"], "/nonexistent/dev"),
+        ];
+        for verb in ["run", "create"] {
+            for (opts, says) in cases {
+                let mut args = vec![verb];
+                args.extend_from_slice(opts);
+                args.extend([unreachable, "true"]);
+                let out = ctx.rless(&args);
+                assert_failed_cleanly(ctx, &out);
+                let last = stderr_lines(&out).last().copied().unwrap_or_default();
+                assert!(
+                    last.contains(says) && !out.stderr.contains("127.0.0.1:1"),
+                    "{verb} {opts:?}: the error must be the option's ({says:?}), before any pull: {out}"
+                );
+            }
+            // A good option goes on to the pull, which fails.
+            let out = ctx.rless(&[verb, "--dns", "192.0.2.1", unreachable, "true"]);
+            assert_failed_cleanly(ctx, &out);
+            assert!(out.stderr.contains("127.0.0.1:1"), "{out}");
+        }
+    });
+}
+
+/// `-t --sig-proxy=false` passes no signal (as docker, which passes none
+/// in tty mode): the caller's input still reaches the container's
+/// terminal, a SIGTERM ends rless only and the container runs on; the same
+/// for `start -a -i` of a container made with `-t -i`, whose detach keys
+/// leave it running too.
+#[test]
+fn run_tty_sig_proxy_false() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_tty_sig_proxy_false", |ctx| {
+        assert!(setup_image(ctx));
+        let script = "echo up; read x; echo got-$x; trap 'echo got-term' TERM; \
+                      while :; do sleep 1; done";
+        let running = |name: &str| {
+            let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", name]);
+            out.last_line().to_string()
+        };
+        let check = |name: &str, args: &[&str]| {
+            let mut pty = PtySession::spawn(ctx, args, 24, 80);
+            pty.wait_for("up");
+            pty.type_in(b"hello\r");
+            pty.wait_for("got-hello");
+            pty.signal(rustix::process::Signal::TERM);
+            let (code, text) = pty.finish();
+            assert_eq!(
+                code, None,
+                "{args:?}: rless itself ended by SIGTERM: {text}"
+            );
+            assert_eq!(running(name), "true", "{args:?}: {text}");
+            let logs = ctx.ok(&["logs", name]);
+            assert!(
+                !logs.stdout.contains("got-term"),
+                "{args:?}: passed on: {logs}"
+            );
+        };
+        check(
+            "runs",
+            &[
+                "run",
+                "-t",
+                "-i",
+                "--name",
+                "runs",
+                "--sig-proxy=false",
+                IMG,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+        ctx.ok(&["rm", "-f", "runs"]);
+        ctx.ok(&[
+            "create", "-t", "-i", "--name", "made", IMG, "sh", "-c", script,
+        ]);
+        check("made", &["start", "-a", "-i", "--sig-proxy=false", "made"]);
+        // The detach keys leave it running; rless ends with 0.
+        ctx.ok(&["stop", "made"]);
+        let mut pty = PtySession::spawn(
+            ctx,
+            &["start", "-a", "-i", "--sig-proxy=false", "made"],
+            24,
+            80,
+        );
+        pty.wait_for("up");
+        pty.type_in(b"\x10\x11");
+        let (code, text) = pty.finish();
+        assert_eq!(code, Some(0), "detached: {text}");
+        assert_eq!(running("made"), "true", "{text}");
+        ctx.ok(&["rm", "-f", "made"]);
+    });
+}
+
+/// `start -a --sig-proxy=false` (no -t): this run's output only and its
+/// exit code; a SIGTERM ends rless only and the container runs on.
+#[test]
+fn start_attach_sig_proxy_false() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("start_attach_sig_proxy_false", |ctx| {
+        assert!(setup_image(ctx));
+        ctx.ok(&[
+            "create",
+            "--name",
+            "once",
+            IMG,
+            "sh",
+            "-c",
+            "echo hi; echo err >&2; exit 3",
+        ]);
+        for _ in 0..2 {
+            let out = ctx.rless(&["start", "-a", "--sig-proxy=false", "once"]);
+            assert_eq!(out.code, Some(3), "{out}");
+            assert_eq!(
+                (out.stdout.as_str(), out.stderr.as_str()),
+                ("hi\n", "err\n"),
+                "{out}"
+            );
+        }
+        ctx.ok(&[
+            "create",
+            "--name",
+            "stays",
+            IMG,
+            "sh",
+            "-c",
+            "trap 'echo got-term' TERM; echo up; while :; do sleep 1; done",
+        ]);
+        let mut bg = Background::spawn(ctx, &["start", "-a", "--sig-proxy=false", "stays"]);
+        bg.wait_line("up", Duration::from_secs(60));
+        bg.signal(rustix::process::Signal::TERM);
+        let (code, lines) = bg.finish(Duration::from_secs(60));
+        assert_eq!(code, None, "rless itself ended by SIGTERM: {lines:?}");
+        let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", "stays"]);
+        assert_eq!(out.last_line(), "true", "{out}");
+        let logs = ctx.ok(&["logs", "stays"]);
+        assert!(!logs.stdout.contains("got-term"), "passed on: {logs}");
+        ctx.ok(&["rm", "-f", "stays", "once"]);
+    });
+}

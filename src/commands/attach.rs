@@ -44,14 +44,17 @@ pub struct Args {
     sig_proxy: bool,
     /// The keys that detach from a container with a terminal (docker's
     /// form: `ctrl-p,ctrl-q`; empty for none).
-    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    #[arg(long, default_value = DETACH_KEYS)]
     detach_keys: String,
     container: String,
 }
 
+/// docker's default detach keys.
+pub(super) const DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
 /// docker's `--detach-keys`: comma-separated keys, each one character or
 /// `ctrl-X` (X a letter, or one of `@[\]^_`).
-fn parse_detach_keys(spec: &str) -> Result<Vec<u8>> {
+pub(super) fn parse_detach_keys(spec: &str) -> Result<Vec<u8>> {
     let bad = || {
         anyhow::anyhow!("invalid --detach-keys {spec:?}: use keys such as ctrl-p,ctrl-q (a character or ctrl-X each)")
     };
@@ -83,7 +86,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let (_, dir) = container::find(&store, &a.container)?;
     drop(store);
     // From here on, nothing the container writes is missed.
-    let mut follower = container::logs::Follower::from_end(&dir);
+    let follower = container::logs::Follower::from_end(&dir);
     let state = container::read_state(&dir);
     if state.running() && state.paused {
         bail!("you cannot attach to a paused container, unpause it first");
@@ -100,10 +103,25 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         attach::open_input(&dir)?
     };
+    relay(&dir, follower, tty, input, a.sig_proxy, keys)
+}
 
+/// Shows the container's output from `follower` on, passes `input` on to
+/// its input FIFO (in raw mode with `tty`, where the detach `keys` end it)
+/// and, without `tty`, signals with `sig_proxy`; ends with the run's exit
+/// code (`rless attach`, and `run`/`start -a` with `-t --sig-proxy=false`).
+pub(super) fn relay(
+    dir: &std::path::Path,
+    mut follower: container::logs::Follower,
+    tty: bool,
+    input: Option<std::fs::File>,
+    sig_proxy: bool,
+    keys: Vec<u8>,
+) -> Result<ExitCode> {
+    let dir = dir.to_path_buf();
     // Blocked before any thread starts, so that every thread has them
     // blocked and they wait for the signalfd.
-    let signals = (!tty && a.sig_proxy)
+    let signals = (!tty && sig_proxy)
         .then(|| {
             let set = rless::runtime::sigproxy::forwarded();
             let _ = set.thread_block();

@@ -64,34 +64,25 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let (_, dir) = container::find(&store, &a.container)?;
     drop(store);
-    let mut lines: Vec<logs::LogLine> = logs::read_all(&dir)
-        .into_iter()
-        .filter(|l| wanted(l))
-        .collect();
+    // One reader from the log's beginning to the container's end: the
+    // lines printed at first are the ones `-f` goes on from, none read
+    // twice, none lost to a rotation.
+    let mut log = logs::Follower::with_history(&dir);
+    let mut lines: Vec<logs::LogLine> = log.read_new().into_iter().filter(wanted).collect();
     if let Some(n) = tail {
         let skip = lines.len().saturating_sub(n);
         lines.drain(..skip);
     }
-    let mut seen = lines.len();
-    let mut printed_total = logs::read_all(&dir).len();
     print_lines(&lines, a.timestamps)?;
     if a.follow {
         loop {
+            // The state first: an ended container's output is all logged
+            // by the time its end is recorded, so the read after it has it
+            // all.
             let state = container::read_state(&dir);
             std::thread::sleep(std::time::Duration::from_millis(100));
-            let all = logs::read_all(&dir);
-            // Rotation shrinks the set; start again from its end.
-            if all.len() < printed_total {
-                printed_total = 0;
-            }
-            let new: Vec<logs::LogLine> = all[printed_total..]
-                .iter()
-                .filter(|l| wanted(l))
-                .cloned()
-                .collect();
+            let new: Vec<logs::LogLine> = log.read_new().into_iter().filter(wanted).collect();
             print_lines(&new, a.timestamps)?;
-            seen += all.len() - printed_total;
-            printed_total = all.len();
             let past_until = until.is_some_and(|u| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -102,7 +93,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             }
         }
     }
-    let _ = seen;
     Ok(ExitCode::SUCCESS)
 }
 

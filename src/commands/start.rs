@@ -1,4 +1,4 @@
-//! `rless start [-a] [-i] CTR…` and `rless restart`: run a created or
+//! `rless start [-a [--sig-proxy=BOOL]] [-i] CTR…` and `rless restart`: run a created or
 //! stopped container again with the spec it was created with (its writable
 //! layer is kept).
 
@@ -16,6 +16,11 @@ pub struct Args {
     /// Pass stdin on (with -a).
     #[arg(short, long)]
     interactive: bool,
+    /// With -a, pass the signals this process gets on to the container
+    /// (true); false: a signal ends this process only, and the container
+    /// runs on (with a terminal, the detach keys ctrl-p,ctrl-q leave it too).
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    sig_proxy: bool,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -60,6 +65,9 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
     if a.attach {
         drop(lock);
         spec.process.stdin = a.interactive;
+        if !a.sig_proxy {
+            return super::run::run_unproxied(&spec, &dir, &c, super::run::Fresh::No);
+        }
         return super::run::attach(&spec, &dir, &c, super::run::Fresh::No);
     }
     // The container's lock is held until the monitor has recorded the
@@ -74,6 +82,7 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
     let start = Args {
         attach: false,
         interactive: false,
+        sig_proxy: true,
         containers: Vec::new(),
     };
     let mut code = ExitCode::SUCCESS;

@@ -15,7 +15,7 @@
 
 use crate::image::time;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Default size cap of one log file.
@@ -176,24 +176,53 @@ pub fn parse_line(line: &[u8]) -> Option<LogLine> {
 }
 
 /// Reads a container's log as it grows: each [`Follower::read_new`] gives
-/// the lines written since the one before, from the start of the current
-/// file on. It keeps the file open, so one rotated away meanwhile is read
-/// to its end before the new one (a second rotation between two reads
-/// would skip a file: 20 MiB at least).
+/// the lines written since the one before. It keeps the file open, so one
+/// rotated away meanwhile is read to its end before the next; if the log
+/// rotated twice between two reads, the file in between (now `ctr.log.1`)
+/// is read whole too. Only a third rotation between two reads (60 MiB at
+/// the default cap) would skip a file.
 pub struct Follower {
     path: PathBuf,
     file: Option<File>,
     /// The start of a line not written whole yet.
     partial: Vec<u8>,
+    /// The rotated file to read whole before `file` ([`Follower::with_history`]).
+    history: Option<File>,
+}
+
+/// Device and inode of a file: whether two names or handles are one file.
+fn identity(m: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
 }
 
 impl Follower {
+    /// Follows from the start of the current file (the monitor of a
+    /// foreground container, whose log it began).
     pub fn new(dir: &Path) -> Follower {
         Follower {
             path: log_path(dir),
             file: None,
             partial: Vec::new(),
+            history: None,
         }
+    }
+
+    /// Follows from the log's beginning, the rotated file first: the first
+    /// [`Follower::read_new`] gives every line logged so far (`rless logs`).
+    pub fn with_history(dir: &Path) -> Follower {
+        let mut f = Follower::new(dir);
+        // The current file first: if it is rotated before the old one is
+        // opened, `ctr.log.1` is the file held and is not read twice.
+        f.file = File::open(&f.path).ok();
+        let held = f.file.as_ref().and_then(|h| h.metadata().ok());
+        f.history = File::open(f.path.with_extension("log.1"))
+            .ok()
+            .filter(|old| match (old.metadata(), &held) {
+                (Ok(o), Some(h)) => identity(&o) != identity(h),
+                _ => true,
+            });
+        f
     }
 
     /// Follows from the file's present end: only what is written from now
@@ -209,8 +238,11 @@ impl Follower {
     }
 
     pub fn read_new(&mut self) -> Vec<LogLine> {
-        use std::os::unix::fs::MetadataExt;
         let mut out = Vec::new();
+        if let Some(mut old) = self.history.take() {
+            // A rotated file holds whole lines only.
+            drain(&mut old, &mut Vec::new(), &mut out);
+        }
         let Some(file) = &mut self.file else {
             self.file = File::open(&self.path).ok();
             if let Some(f) = &mut self.file {
@@ -220,13 +252,24 @@ impl Follower {
         };
         // Looked at before the read: what was written before a rotation
         // is all in the file held.
-        let rotated = match (fs::metadata(&self.path), file.metadata()) {
-            (Ok(now), Ok(held)) => (now.dev(), now.ino()) != (held.dev(), held.ino()),
+        let held = file.metadata().ok();
+        let rotated = match (fs::metadata(&self.path), &held) {
+            (Ok(now), Some(held)) => identity(&now) != identity(held),
             _ => false,
         };
         drain(file, &mut self.partial, &mut out);
         if rotated {
             self.partial.clear();
+            // Rotated again since: the file between is `ctr.log.1` now.
+            let between = File::open(self.path.with_extension("log.1"))
+                .ok()
+                .filter(|f| match (f.metadata(), &held) {
+                    (Ok(b), Some(h)) => identity(&b) != identity(h),
+                    _ => false,
+                });
+            if let Some(mut between) = between {
+                drain(&mut between, &mut Vec::new(), &mut out);
+            }
             self.file = File::open(&self.path).ok();
             if let Some(f) = &mut self.file {
                 drain(f, &mut self.partial, &mut out);
@@ -248,16 +291,10 @@ fn drain(file: &mut File, partial: &mut Vec<u8>, out: &mut Vec<LogLine>) {
     partial.drain(..=end);
 }
 
-/// Every line of the container's logs, oldest first (rotated file first).
+/// Every whole line of the container's logs, oldest first (rotated file
+/// first).
 pub fn read_all(dir: &Path) -> Vec<LogLine> {
-    let mut out = Vec::new();
-    for p in [log_path(dir).with_extension("log.1"), log_path(dir)] {
-        let Ok(f) = File::open(&p) else { continue };
-        for line in BufReader::new(f).split(b'\n').map_while(Result::ok) {
-            out.extend(parse_line(&line));
-        }
-    }
-    out
+    Follower::with_history(dir).read_new()
 }
 
 #[cfg(test)]
@@ -310,6 +347,33 @@ mod tests {
         assert!(f.read_new().is_empty());
         raw.write_all(b"x\n").unwrap();
         assert_eq!(text(f.read_new()), ["six"]);
+    }
+
+    #[test]
+    fn follower_with_history_and_two_rotations_between_reads() {
+        let t = tempfile::tempdir().unwrap();
+        let text = |v: Vec<LogLine>| -> Vec<String> {
+            v.iter()
+                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+                .collect()
+        };
+        // Each record is 44 bytes: two to a 100-byte file.
+        let mut w = LogWriter::open(t.path(), 100);
+        for n in ["l1", "l2", "l3"] {
+            w.write(Stream::Stdout, format!("{n}\n").as_bytes());
+        }
+        assert!(t.path().join("ctr.log.1").exists());
+        let mut f = Follower::with_history(t.path());
+        assert_eq!(text(f.read_new()), ["l1", "l2", "l3"]);
+        assert!(f.read_new().is_empty());
+        // l4 fills the held file; l5 l6 rotate it away, l7 rotates again.
+        for n in ["l4", "l5", "l6", "l7"] {
+            w.write(Stream::Stdout, format!("{n}\n").as_bytes());
+        }
+        assert_eq!(text(f.read_new()), ["l4", "l5", "l6", "l7"]);
+        w.write(Stream::Stdout, b"l8\n");
+        assert_eq!(text(f.read_new()), ["l8"]);
+        assert_eq!(read_all(t.path()).len(), 4, "l5 to l8 are left");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub const IMG: &str = "bb";
 /// Busybox applets linked into the test root filesystem.
 pub const APPLETS: &[&str] = &[
     "sh", "true", "false", "id", "ps", "ls", "cat", "echo", "sleep", "kill", "touch", "mkdir",
-    "hostname", "wc", "env", "pwd", "grep", "head", "test", "printf", "rm",
+    "hostname", "wc", "env", "pwd", "grep", "head", "test", "printf", "rm", "seq",
 ];
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\

@@ -106,6 +106,12 @@ impl PtySession {
         }
     }
 
+    /// Sends `sig` to the rless process.
+    pub fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).expect("signal rless");
+    }
+
     pub fn type_in(&self, bytes: &[u8]) {
         rustix::io::write(self.master.as_fd(), bytes).expect("write to the pty");
     }

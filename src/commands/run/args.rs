@@ -24,7 +24,7 @@ pub struct Args {
     /// Run in the background and print the container id.
     #[arg(short, long)]
     pub(super) detach: bool,
-    /// Pass the signals this process gets on to the container (true, as docker); false (without -t; with -t it changes nothing): a signal ends this process only, and the container runs on.
+    /// Pass the signals this process gets on to the container (true); false: a signal ends this process only, and the container runs on (with -t, as docker, the detach keys ctrl-p,ctrl-q leave it too).
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) sig_proxy: bool,
     /// The container's name.

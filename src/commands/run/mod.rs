@@ -174,6 +174,42 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     };
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
     let id_view = keep_id_view(ctx, keep_id, a.rootfs.is_some(), &mut driver)?;
+    // What does not depend on the image is checked before a pull, so a
+    // mistake is reported at once, without asking a registry.
+    let user_labels = options::labels(&Default::default(), &a.label, &a.label_file)?;
+    let dns = Dns::parse(&a.dns, &a.dns_search, &a.dns_option)?;
+    // Any address for host-gateway: the real one is looked up later.
+    let has_gateway = slirp.is_some() || !user_nets.is_empty() || !private_network;
+    for h in &a.add_host {
+        parse_add_host(h, has_gateway.then_some("127.0.0.1"))?;
+    }
+    let mut user_ports = Vec::new();
+    if !user_nets.is_empty() {
+        for p in &a.publish {
+            user_ports.extend(parse_publish(p).map_err(|m| anyhow::anyhow!(m))?);
+        }
+    }
+    for e in &a.expose {
+        parse_publish(e).map_err(|m| anyhow::anyhow!("invalid --expose {e:?}: {m}"))?;
+    }
+    // The containers named (--volumes-from, --pid container:X, ...); the
+    // store is let go before a pull takes it.
+    let (shared, mut inherited) = {
+        let store = ctx.store(LockMode::Shared)?;
+        let shared = namespaces(
+            &store,
+            &a,
+            net_donor.as_deref(),
+            keep_id,
+            !user_nets.is_empty(),
+            !create_only,
+        )?;
+        let mut inherited = Vec::new();
+        for f in &a.volumes_from {
+            inherited.extend(volumes_from(&store, f)?);
+        }
+        (shared, inherited)
+    };
     if a.rootfs.is_none() {
         let pulled = ensure_image(ctx, &a.args[0], pull_policy, a.platform.as_deref(), a.quiet)?;
         if let Some(code) = pulled {
@@ -181,14 +217,6 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     }
     let store = ctx.store(LockMode::Shared)?;
-    let shared = namespaces(
-        &store,
-        &a,
-        net_donor.as_deref(),
-        keep_id,
-        !user_nets.is_empty(),
-        !create_only,
-    )?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
         Some(dir) => {
             let dir = dir
@@ -277,14 +305,8 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             )
         }
     };
-    let labels = options::labels(&defaults.labels, &a.label, &a.label_file)?;
-    let dns = Dns::parse(&a.dns, &a.dns_search, &a.dns_option)?;
-    let mut user_ports = Vec::new();
-    if !user_nets.is_empty() {
-        for p in &a.publish {
-            user_ports.extend(parse_publish(p).map_err(|m| anyhow::anyhow!(m))?);
-        }
-    }
+    let mut labels = defaults.labels.clone();
+    labels.extend(user_labels);
     if publish_all {
         let ports = match &mut slirp {
             Some(sl) => Some(&mut sl.ports),
@@ -313,10 +335,6 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     }
     // --volumes-from, then the image's VOLUMEs the user does not cover,
     // come before the user's own mounts.
-    let mut inherited = Vec::new();
-    for f in &a.volumes_from {
-        inherited.extend(volumes_from(&store, f)?);
-    }
     let covered: Vec<PathBuf> = requested
         .iter()
         .map(|r| match r {
@@ -562,8 +580,8 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
-    if !a.sig_proxy && !a.tty {
-        return run_unproxied(&spec, &dir, &config);
+    if !a.sig_proxy {
+        return run_unproxied(&spec, &dir, &config, Fresh::Yes);
     }
     attach(&spec, &dir, &config, Fresh::Yes)
 }
@@ -577,7 +595,7 @@ mod options;
 mod pulling;
 pub use args::Args;
 use args::{strings, ImageDefaults};
-use monitor::run_unproxied;
+pub use monitor::run_unproxied;
 pub use monitor::{attach, detach, Fresh};
 use netopts::*;
 use nsopts::*;

@@ -221,24 +221,44 @@ pub fn detach(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `run --sig-proxy=false` (without `-t`): the container runs under a
-/// monitor of its own, as with `-d`, and this process shows its output
-/// (from its log) and ends with its exit code. A signal to this process
-/// is not passed on: it ends this process only, with its default action
-/// (Ctrl-C), and the container runs on, as docker's. With `-i` the
-/// container reads the caller's stdin itself.
+/// `run --sig-proxy=false` and `start -a --sig-proxy=false`: the
+/// container runs under a monitor of its own, as with `-d`, and this
+/// process shows its output (from its log, what this run writes) and ends
+/// with its exit code. A signal to this process is not passed on: it ends
+/// this process only, with its default action (Ctrl-C), and the container
+/// runs on, as docker's. Without `-t`, with `-i` the container reads the
+/// caller's stdin itself; with `-t` (where docker passes no signal) this
+/// process relays as `rless attach --sig-proxy=false` does: the caller's
+/// input with `-i` to the container's input FIFO, in raw mode, where the
+/// detach keys leave the container running.
 pub fn run_unproxied(
     spec: &ContainerSpec,
     dir: &Path,
     config: &ContainerConfig,
+    fresh: Fresh,
 ) -> Result<ExitCode> {
     // Taken before the start: a `--rm` container's exit code must not go
     // with its directory before it is read.
     let waiting = container::control::hold_for_exit(dir);
-    if let Some(code) = fork_monitor(spec, dir, config, Fresh::Yes, true)? {
+    // Taken before the start too: this run's output, none of an earlier
+    // run's (`start`).
+    let log = container::logs::Follower::from_end(dir);
+    let tty = spec.process.tty;
+    if let Some(code) = fork_monitor(spec, dir, config, fresh, !tty)? {
         return Ok(code);
     }
-    let code = follow_log(dir)?;
+    let code = if tty {
+        let input = if spec.process.stdin {
+            container::attach::open_input(dir)?
+        } else {
+            None
+        };
+        let keys =
+            crate::commands::attach::parse_detach_keys(crate::commands::attach::DETACH_KEYS)?;
+        crate::commands::attach::relay(dir, log, true, input, false, keys)?
+    } else {
+        follow_log(dir, log)?
+    };
     drop(waiting);
     // As docker's client, which waits for the removal too: what comes
     // next (`ps -a`, a `run` with the same name) finds it gone. Bounded:
@@ -252,11 +272,10 @@ pub fn run_unproxied(
     Ok(code)
 }
 
-/// Prints what the container in `dir` writes to its log until it has
-/// ended (restarts included); returns its exit code.
-fn follow_log(dir: &Path) -> Result<ExitCode> {
+/// Prints what the container in `dir` writes to its log (from where `log`
+/// stands) until it has ended (restarts included); returns its exit code.
+fn follow_log(dir: &Path, mut log: container::logs::Follower) -> Result<ExitCode> {
     use std::io::Write;
-    let mut log = container::logs::Follower::new(dir);
     loop {
         // The state first: an ended container's output is all logged by
         // the time its end is recorded, so the read after it has it all.

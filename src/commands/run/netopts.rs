@@ -188,6 +188,35 @@ impl Dns {
     }
 }
 
+/// One --add-host: HOST:IP, or HOST=IP (docker 25); an IPv6 address may
+/// be in brackets; docker's `host-gateway` is `gateway`, the address the
+/// container reaches the host at (`None`: it has none).
+pub(super) fn parse_add_host<'a>(
+    entry: &'a str,
+    gateway: Option<&'a str>,
+) -> Result<(&'a str, &'a str)> {
+    let (host, ip) = entry
+        .split_once('=')
+        .or_else(|| entry.split_once(':'))
+        .filter(|(h, _)| !h.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
+    let ip = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(ip);
+    let ip = match (ip, gateway) {
+        ("host-gateway", Some(g)) => g,
+        ("host-gateway", None) => bail!(
+            "--add-host {entry:?}: host-gateway needs a network (slirp, the default, a user-defined one, or host)"
+        ),
+        (ip, _) => ip,
+    };
+    ip.parse::<std::net::IpAddr>().map_err(|_| {
+        anyhow::anyhow!("invalid --add-host {entry:?}: {ip:?} is not an IP address")
+    })?;
+    Ok((host, ip))
+}
+
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
 pub(super) fn write_generated_files(
     dir: &Path,
@@ -220,28 +249,7 @@ pub(super) fn write_generated_files(
         None
     };
     for entry in add_host {
-        // HOST:IP, or HOST=IP (docker 25); an IPv6 address may be in
-        // brackets.
-        let (host, ip) = entry
-            .split_once('=')
-            .or_else(|| entry.split_once(':'))
-            .filter(|(h, _)| !h.is_empty())
-            .ok_or_else(|| anyhow::anyhow!("invalid --add-host {entry:?}: use HOST:IP"))?;
-        let ip = ip
-            .strip_prefix('[')
-            .and_then(|i| i.strip_suffix(']'))
-            .unwrap_or(ip);
-        // docker's name for the address the host has for the container.
-        let ip = match (ip, &gateway) {
-            ("host-gateway", Some(g)) => g.as_str(),
-            ("host-gateway", None) => bail!(
-                "--add-host {entry:?}: host-gateway needs a network (slirp, the default, a user-defined one, or host)"
-            ),
-            (ip, _) => ip,
-        };
-        ip.parse::<std::net::IpAddr>().map_err(|_| {
-            anyhow::anyhow!("invalid --add-host {entry:?}: {ip:?} is not an IP address")
-        })?;
+        let (host, ip) = parse_add_host(entry, gateway.as_deref())?;
         hosts.push_str(&format!("{ip}\t{host}\n"));
     }
     // The host's names after the user's entries, which win (the first
