@@ -195,7 +195,10 @@ fn expose(p: &str) -> Option<Vec<String>> {
 /// `ENV`/`LABEL` arguments: `k=v k2=v2…`, or the old `k value…` form
 /// (the rest of the line is the value).
 pub fn name_values(rest: &str, env: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
-    let first = rest.split(char::is_whitespace).next().unwrap_or("");
+    // Which form, by the first word as the quotes group it (`"a b"=c` is
+    // a pair).
+    let words = raw_words(rest)?;
+    let first = words.first().map_or("", String::as_str);
     if !first.contains('=') {
         let (k, v) = rest
             .split_once(char::is_whitespace)
@@ -206,7 +209,7 @@ pub fn name_values(rest: &str, env: &[(String, String)]) -> Result<Vec<(String, 
         return Ok(vec![(k, v)]);
     }
     let mut out = Vec::new();
-    for w in raw_words(rest)? {
+    for w in words {
         let Some((k, v)) = w.split_once('=') else {
             return Err(format!("{w:?} is not NAME=VALUE"));
         };
@@ -394,6 +397,7 @@ mod tests {
         let cfg = applied(&[
             r#"LABEL x=y z=w "with space"="v 1""#,
             "LABEL old form value",
+            r#"LABEL "first key"="v 2" 'q'=1"#,
             "EXPOSE 80 53/udp 8000-8002/TCP",
             "WORKDIR /srv",
             "WORKDIR app",
@@ -406,7 +410,8 @@ mod tests {
         ]);
         assert_eq!(
             cfg["Labels"],
-            json!({"x": "y", "z": "w", "with space": "v 1", "old": "form value"})
+            json!({"x": "y", "z": "w", "with space": "v 1", "old": "form value",
+                   "first key": "v 2", "q": "1"})
         );
         let mut ports: Vec<&String> = cfg["ExposedPorts"].as_object().unwrap().keys().collect();
         ports.sort();

@@ -101,25 +101,29 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
     };
     let mut out = Vec::new();
     let mut pending: Option<(usize, String)> = None;
+    // An editor's byte-order mark is not part of the first instruction.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
     for (i, raw) in lines.iter().enumerate() {
         let n = i + 1;
         let trimmed = raw.trim();
-        if trimmed.starts_with('#') || (trimmed.is_empty() && pending.is_some()) {
+        if trimmed.starts_with('#') || trimmed.is_empty() {
             continue;
         }
-        if trimmed.is_empty() {
-            continue;
-        }
-        let (body, more) = match trimmed.strip_suffix('\\') {
+        // As docker: the `\` (and blanks after it) goes, and the next line
+        // follows with nothing put between, its own leading blanks kept
+        // (`hel\` + `lo` is `hello`).
+        let line = if pending.is_some() {
+            raw.trim_end()
+        } else {
+            trimmed
+        };
+        let (body, more) = match line.strip_suffix('\\') {
             Some(b) => (b, true),
-            None => (trimmed, false),
+            None => (line, false),
         };
         let (start, mut joined) = pending.take().unwrap_or((n, String::new()));
-        if !joined.is_empty() {
-            joined.push(' ');
-        }
-        joined.push_str(body.trim());
+        joined.push_str(body);
         if more && i + 1 < lines.len() {
             pending = Some((start, joined));
             continue;
@@ -191,7 +195,7 @@ mod tests {
             [
                 (2, "ARG", "V=1"),
                 (4, "FROM", "base:$V"),
-                (6, "RUN", "echo a && echo b"),
+                (6, "RUN", "echo a   && echo b"),
                 (10, "COPY", "a b"),
                 (11, "CMD", "[\"x\", \"y\"]"),
                 (12, "RUN", "last"),
@@ -203,6 +207,22 @@ mod tests {
         );
         assert_eq!(got[3].flag("chown"), Some("1:2"));
         assert_eq!(got[3].text(), "COPY --chown=1:2 --from=s a b");
+    }
+
+    #[test]
+    fn continuations_join_as_docker() {
+        // Nothing is put between the pieces; a continued line keeps its
+        // leading blanks, and blanks after the `\` go.
+        let text = "\u{feff}FROM a\nENV P=hel\\\nlo Q=1\\  \n\n  R=2\nRUN echo \"a\\\n  b\"\n";
+        let got = parse("F", text).unwrap();
+        assert_eq!(
+            kw(&got),
+            [
+                (1, "FROM", "a"),
+                (2, "ENV", "P=hello Q=1  R=2"),
+                (6, "RUN", "echo \"a  b\""),
+            ]
+        );
     }
 
     #[test]
