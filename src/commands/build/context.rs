@@ -4,10 +4,11 @@
 //! Theory of operation: a source is a path relative to the context (a
 //! leading `/` too), cleaned lexically; one that climbs out (`../x`) is
 //! refused. Its parent directories are resolved on the host and must stay
-//! inside the context, so a symlinked directory cannot lead out; the
-//! source itself and everything under it is read without following
-//! symlinks: a symlink is copied as a symlink, as docker does, whatever it
-//! points at. A `*`, `?` or `[…]` in the last component picks the matching
+//! inside the context, so a symlinked directory cannot lead out. A source
+//! that is itself a symlink is followed as docker does, resolved with the
+//! context as the root ([`rless::inroot`]), and its target is sent under
+//! the link's name; everything under a directory is read without following
+//! symlinks: a symlink there is copied as a symlink, whatever it points at. A `*`, `?` or `[…]` in the last component picks the matching
 //! names of its directory (sorted). Paths the ignore file excludes are not
 //! seen at all. The stream is written in name order with the files' modes
 //! and times and the owner asked for (`--chown`, else 0:0), so one context
@@ -113,6 +114,13 @@ pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>
             parent.join(&name)
         };
         match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                // As docker and podman: a named source (or a name a
+                // wildcard matched) that is a symlink is followed, inside
+                // the context as if it were the root.
+                let (path, is_dir) = follow(context, &rel, ignore)?;
+                out.push(Source { rel, is_dir, path });
+            }
             Ok(m) => out.push(Source {
                 rel,
                 is_dir: m.is_dir(),
@@ -126,6 +134,40 @@ pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>
         return Err(ContextError::Missing(src.into()));
     }
     Ok(out)
+}
+
+/// Where the symlink `rel` of the context leads, resolved with the context
+/// as the root (an absolute target or a `..` cannot leave it), and whether
+/// that is a directory. A target that does not exist, or that the ignore
+/// file leaves out, is missing.
+fn follow(context: &Path, rel: &str, ignore: &Ignore) -> Result<(PathBuf, bool), ContextError> {
+    use rustix::fs::{OFlags, ResolveFlags};
+    let read = |source: io::Error| ContextError::Read {
+        path: rel.to_string(),
+        source,
+    };
+    let root = fs::File::open(context).map_err(read)?;
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    let in_root = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let fd = match rless::inroot::open(std::os::fd::AsFd::as_fd(&root), rel, flags, in_root) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Err(ContextError::Missing(rel.into())),
+        Err(e) => return Err(read(e.into())),
+    };
+    let target = fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .map_err(read)?;
+    let inside = target
+        .strip_prefix(context)
+        .map_err(|_| ContextError::Outside(rel.into()))?;
+    let inside = inside.to_string_lossy();
+    if !inside.is_empty() && ignore.excluded(&inside) {
+        return Err(ContextError::Missing(rel.into()));
+    }
+    let is_dir = rustix::fs::fstat(&fd).map_err(|e| read(e.into()))?.st_mode & 0o170000 == 0o040000;
+    Ok((target, is_dir))
 }
 
 /// Writes tar entries into a stream.
@@ -346,9 +388,24 @@ mod tests {
             sources(&ctx, "up/outside", &none),
             Err(ContextError::Outside(_))
         ));
-        // The link itself is inside: it is copied as a link.
-        let s = sources(&ctx, "link", &none).unwrap();
-        assert!(!s[0].is_dir && s[0].rel == "link");
+        // A source that is a link is followed with the context as the
+        // root: `../outside` is the context's own (missing) `outside`.
+        assert!(matches!(
+            sources(&ctx, "link", &none),
+            Err(ContextError::Missing(_))
+        ));
+        std::os::unix::fs::symlink("d/a.txt", ctx.join("to-file")).unwrap();
+        std::os::unix::fs::symlink("/d", ctx.join("to-dir")).unwrap();
+        let s = sources(&ctx, "to-*", &none).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s[0].is_dir && s[0].rel == "to-dir" && s[0].path == ctx.join("d"));
+        assert!(!s[1].is_dir && s[1].base_name() == "to-file");
+        assert_eq!(s[1].path, ctx.join("d/a.txt"));
+        // ...unless the ignore file leaves the target out.
+        assert!(matches!(
+            sources(&ctx, "to-file", &Ignore::parse("d/a.txt")),
+            Err(ContextError::Missing(_))
+        ));
         let s = sources(&ctx, "/d/*.txt", &none).unwrap();
         assert_eq!(
             s.iter().map(|s| s.rel.as_str()).collect::<Vec<_>>(),

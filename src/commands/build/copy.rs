@@ -77,20 +77,21 @@ impl Build<'_> {
         let ctr = self.children.create(n, &image)?;
         let single = (!into_dir).then(|| sources[0].base_name().to_string());
         let ignore = &self.ignore;
-        self.children.copy_in(&ctr, &dest, single.as_deref(), |w| {
-            let mut p = context::Packer::new(w, owner);
-            for s in &sources {
-                if archive(s) {
-                    p.add_archive(s, "")?;
-                } else if s.is_dir {
-                    p.add(s, "", ignore)?;
-                } else {
-                    p.add(s, s.base_name(), ignore)?;
+        self.children
+            .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
+                let mut p = context::Packer::new(w, owner);
+                for s in &sources {
+                    if archive(s) {
+                        p.add_archive(s, "")?;
+                    } else if s.is_dir {
+                        p.add(s, "", ignore)?;
+                    } else {
+                        p.add(s, s.base_name(), ignore)?;
+                    }
                 }
-            }
-            p.finish()?;
-            Ok(())
-        })?;
+                p.finish()?;
+                Ok(())
+            })?;
         st.image = Some(self.children.commit(&ctr)?);
         st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
         Ok(())
@@ -149,34 +150,85 @@ impl Build<'_> {
     /// `--chown=USER[:GROUP]`: numbers, or names from the image's
     /// /etc/passwd and /etc/group.
     fn owner(&self, st: &Stage, spec: &str) -> Result<(u32, u32)> {
+        let (uid, gid) = self
+            .ids(st, spec, false)
+            .map_err(|e| anyhow!("--chown={spec}: {e}"))?;
+        // Files of an id the namespace does not map could not be made.
+        if let Some(id) = self.unmapped(uid, gid) {
+            bail!("--chown={spec}: id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
+        }
+        Ok((uid, gid))
+    }
+
+    /// The owner of the directories a WORKDIR creates: the current USER's
+    /// ids, as buildkit and podman make them (so a later RUN as that user
+    /// can write there); root when there is no USER, or when the user
+    /// namespace does not map its ids (single-id mode).
+    pub(super) fn workdir_owner(&self, st: &Stage) -> Result<Option<(u32, u32)>> {
+        let Some(user) = st.config["config"]["User"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+        else {
+            return Ok(None);
+        };
+        let (uid, gid) = self
+            .ids(st, user, true)
+            .map_err(|e| anyhow!("USER {user}: {e}"))?;
+        Ok(self.unmapped(uid, gid).is_none().then_some((uid, gid)))
+    }
+
+    /// The first of `uid`, `gid` the user namespace does not map.
+    fn unmapped(&self, uid: u32, gid: u32) -> Option<u32> {
+        let limit = self.ctx.ids.id_limit().unwrap_or(1);
+        [uid, gid].into_iter().find(|&i| i >= limit)
+    }
+
+    /// `USER[:GROUP]` as ids. Without a group, a name gives its primary
+    /// group; a number gives the same number for `--chown`, and for a
+    /// `USER` (as the runtime does) the primary group of its passwd line,
+    /// else 0.
+    fn ids(&self, st: &Stage, spec: &str, as_user: bool) -> Result<(u32, u32)> {
         let (u, g) = match spec.split_once(':') {
             Some((u, g)) => (u, Some(g)),
             None => (spec, None),
         };
-        let file = |name: &str| self.image_file(st, name);
-        let lookup = |what: &str, text: Option<String>, name: &str| -> Result<(u32, u32)> {
-            if let Ok(n) = name.parse::<u32>() {
-                return Ok((n, n));
-            }
+        let passwd = self.image_file(st, "etc/passwd");
+        let lines = |text: &Option<String>| -> Vec<Vec<String>> {
             text.as_deref()
                 .unwrap_or("")
                 .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() > 3 && f[0] == name)
+                .map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>())
+                .filter(|f| f.len() > 3)
+                .collect()
+        };
+        let users = lines(&passwd);
+        let (uid, primary) = match u.parse::<u32>() {
+            Ok(n) if as_user => (
+                n,
+                users
+                    .iter()
+                    .find(|f| f[2] == n.to_string())
+                    .and_then(|f| f[3].parse().ok())
+                    .unwrap_or(0),
+            ),
+            Ok(n) => (n, n),
+            Err(_) => users
+                .iter()
+                .find(|f| f[0] == u)
                 .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().unwrap_or(0))))
-                .ok_or_else(|| anyhow!("--chown: no {what} {name:?} in the image"))
+                .ok_or_else(|| anyhow!("no user {u:?} in the image"))?,
         };
-        let (uid, primary) = lookup("user", file("etc/passwd"), u)?;
         let gid = match g {
-            Some(g) => lookup("group", file("etc/group"), g)?.0,
-            None if u.parse::<u32>().is_ok() => uid,
             None => primary,
+            Some(g) => match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => lines(&self.image_file(st, "etc/group"))
+                    .iter()
+                    .find(|f| f[0] == g)
+                    .and_then(|f| f[2].parse().ok())
+                    .ok_or_else(|| anyhow!("no group {g:?} in the image"))?,
+            },
         };
-        // Files of an id the namespace does not map could not be made.
-        let limit = self.ctx.ids.id_limit().unwrap_or(1);
-        if let Some(id) = [uid, gid].into_iter().find(|&i| i >= limit) {
-            bail!("--chown={spec}: id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
-        }
         Ok((uid, gid))
     }
 

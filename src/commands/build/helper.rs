@@ -8,8 +8,9 @@
 //! what the destination is. The tar stream the build packed arrives on
 //! stdin; it is unpacked, keeping the owners it records, at the deepest
 //! directory of the destination that exists, its entries prefixed with the
-//! missing directories, which are created first (root's, mode 0755, with
-//! the build's time, as docker makes them). With `--file NAME` the stream holds one file, the
+//! missing directories, which are created first (mode 0755, with the
+//! build's time, as docker makes them; root's, or `--dirs-owner`'s or
+//! `--owner`'s: a `COPY --chown` or a WORKDIR under a USER). With `--file NAME` the stream holds one file, the
 //! entry `NAME`: it lands inside DEST if that is a directory (or `--dir`
 //! says it will be), and is otherwise renamed to DEST's last component.
 //! With `--source NAME` the stream is `rless cp CTR:PATH -`'s (COPY
@@ -40,9 +41,14 @@ pub struct HelperArgs {
     /// DEST is a directory even when missing (a file goes inside it).
     #[arg(long)]
     dir: bool,
-    /// Every entry's owner, UID:GID, whatever the stream says.
+    /// Every entry's owner, UID:GID, whatever the stream says (and the
+    /// owner of the directories made for DEST).
     #[arg(long)]
     owner: Option<String>,
+    /// The owner of the directories made for DEST, UID:GID (default:
+    /// --owner's, else root).
+    #[arg(long)]
+    dirs_owner: Option<String>,
 }
 
 /// How the stream's entries are placed.
@@ -52,19 +58,27 @@ struct Placing {
     /// The leading `NAME/` dropped (`--source` of a directory).
     strip: Option<String>,
     owner: Option<(u64, u64)>,
+    /// The owner of the missing directories of DEST.
+    dirs_owner: (u64, u64),
+}
+
+/// `UID:GID`.
+fn ids(flag: &str, v: &Option<String>) -> Result<Option<(u64, u64)>> {
+    let Some(o) = v else {
+        return Ok(None);
+    };
+    let (u, g) = o
+        .split_once(':')
+        .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+        .ok_or_else(|| anyhow::anyhow!("invalid --{flag} {o:?}: use UID:GID"))?;
+    Ok(Some((u, g)))
 }
 
 pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
-    let owner = match &a.owner {
-        Some(o) => {
-            let (u, g) = o
-                .split_once(':')
-                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
-                .ok_or_else(|| anyhow::anyhow!("invalid --owner {o:?}: use UID:GID"))?;
-            Some((u, g))
-        }
-        None => None,
-    };
+    let owner = ids("owner", &a.owner)?;
+    let dirs_owner = ids("dirs-owner", &a.dirs_owner)?
+        .or(owner)
+        .unwrap_or((0, 0));
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, &a.container)?;
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
@@ -119,6 +133,7 @@ pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
         rename,
         strip,
         owner,
+        dirs_owner,
     };
     agent.unpack(&at, Owner::Keep, |w| {
         relay(w, entries, &missing, &placing).map_err(|source| AgentError::Sys {
@@ -147,8 +162,8 @@ fn relay<'a, R: Read + 'a>(
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);
-        h.set_uid(0);
-        h.set_gid(0);
+        h.set_uid(placing.dirs_owner.0);
+        h.set_gid(placing.dirs_owner.1);
         h.set_size(0);
         h.set_mtime(now);
         b.append_data(

@@ -505,9 +505,10 @@ impl Build<'_> {
                 let vars = st.vars();
                 change::apply_with(st.cfg(), &format!("WORKDIR {}", ins.rest), &vars)?;
                 let dir = st.workdir();
+                let owner = self.workdir_owner(st)?;
                 let image = self.image_of(st)?;
                 let ctr = self.children.create(n, &image)?;
-                let created = self.children.copy_in(&ctr, &dir, None, |w| {
+                let created = self.children.copy_in(&ctr, &dir, None, owner, |w| {
                     context::Packer::new(w, None).finish()?;
                     Ok(())
                 })?;

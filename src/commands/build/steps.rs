@@ -154,18 +154,24 @@ impl Children {
         Ok(name)
     }
 
-    /// Feeds `tar` to `rless build-copy CTR DEST [--file NAME]`; whether it
-    /// created a directory.
+    /// Feeds `tar` to `rless build-copy CTR DEST [--file NAME]
+    /// [--dirs-owner U:G]` (the owner of the directories it creates, else
+    /// root); whether it created a directory.
     pub fn copy_in(
         &self,
         ctr: &str,
         dest: &str,
         file: Option<&str>,
+        dirs_owner: Option<(u32, u32)>,
         feed: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<bool> {
         let mut args = vec!["build-copy", ctr, dest];
         if let Some(f) = file {
             args.extend(["--file", f]);
+        }
+        let dirs_owner = dirs_owner.map(|(u, g)| format!("{u}:{g}"));
+        if let Some(o) = &dirs_owner {
+            args.extend(["--dirs-owner", o]);
         }
         let mut child = self
             .command(&args)?

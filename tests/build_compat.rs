@@ -1,0 +1,151 @@
+//! `rless build` against what docker and podman make of the same
+//! Containerfile: owners of the directories COPY --chown and WORKDIR
+//! create, and COPY of a source that is a symlink.
+//!
+//! Theory of operation: each scenario builds a small Containerfile from
+//! the busybox image [`IMG`] (see `common::run_helpers`; no registry) and
+//! reads the result back with `rless run`. The expectations are what
+//! podman 4.3 (`podman --runtime runc build`) gave for the same file.
+
+mod common;
+
+use common::run_helpers::*;
+use common::{for_each_user, Ctx, Mode};
+use std::path::Path;
+
+/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
+fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
+    for (p, c) in files {
+        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
+    }
+    ctx.work.join("ctx").display().to_string()
+}
+
+/// A WORKDIR made under a USER belongs to that user (a RUN as that user
+/// can write there), and the directories a COPY --chown makes for its
+/// destination belong to the --chown owner; without either, root's.
+#[test]
+fn build_created_dir_owners() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_created_dir_owners", |ctx| {
+        assert!(setup_image(ctx));
+        // Single-id mode maps root alone: alice's files cannot be made.
+        if ctx.user.mode == Mode::Single {
+            return;
+        }
+        let file = "FROM bb\n\
+            COPY --chown=alice:users f /chowned/deep/\n\
+            COPY --chown=1000 d /chowned-dir\n\
+            COPY f /plain/deep/\n\
+            USER alice\n\
+            WORKDIR /app/sub\n\
+            RUN echo written > here\n\
+            USER 0\n\
+            WORKDIR /rootdir\n";
+        let dir = context(
+            ctx,
+            &[("Containerfile", file), ("f", "f\n"), ("d/x", "x\n")],
+        );
+        ctx.ok(&["build", "-t", "owners", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "owners",
+            "stat",
+            "-c",
+            "%u:%g %n",
+            "/chowned",
+            "/chowned/deep",
+            "/chowned/deep/f",
+            "/chowned-dir",
+            "/chowned-dir/x",
+            "/plain",
+            "/plain/deep",
+            "/app",
+            "/app/sub",
+            "/app/sub/here",
+            "/rootdir",
+        ]);
+        assert_eq!(
+            r.stdout,
+            "1000:100 /chowned\n1000:100 /chowned/deep\n1000:100 /chowned/deep/f\n\
+             1000:1000 /chowned-dir\n1000:1000 /chowned-dir/x\n\
+             0:0 /plain\n0:0 /plain/deep\n\
+             1000:1000 /app\n1000:1000 /app/sub\n1000:1000 /app/sub/here\n\
+             0:0 /rootdir\n",
+            "{r}"
+        );
+    });
+}
+
+/// A source that is a symlink is followed inside the context (its target
+/// copied under the link's name; an absolute target is the context's),
+/// while symlinks inside a copied directory stay symlinks.
+#[test]
+fn build_copy_symlink_sources() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_copy_symlink_sources", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb\n\
+            COPY to-file /file-copy\n\
+            COPY to-dir /dir-copy\n\
+            COPY abs-to-file /abs-copy\n\
+            COPY to-* /globbed/\n\
+            COPY tree /tree\n";
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", file),
+                ("real/f", "content\n"),
+                ("real/sub/g", "g\n"),
+                ("tree/t", "t\n"),
+            ],
+        );
+        for (target, link) in [
+            ("real/f", "to-file"),
+            ("real", "to-dir"),
+            ("/real/f", "abs-to-file"),
+            ("t", "tree/inner-link"),
+        ] {
+            let l = Path::new(&dir).join(link);
+            std::os::unix::fs::symlink(target, &l).unwrap();
+            ctx.give(&l);
+        }
+        ctx.ok(&["build", "-t", "links", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "links",
+            "sh",
+            "-c",
+            "for p in /file-copy /dir-copy /dir-copy/sub /abs-copy /globbed/to-file \
+             /globbed/f /globbed/sub/g /tree/inner-link; do \
+               if [ -L $p ]; then echo \"$p link $(readlink $p)\"; \
+               elif [ -d $p ]; then echo \"$p dir\"; else echo \"$p $(cat $p)\"; fi; \
+             done",
+        ]);
+        assert_eq!(
+            r.stdout,
+            "/file-copy content\n/dir-copy dir\n/dir-copy/sub dir\n/abs-copy content\n\
+             /globbed/to-file content\n/globbed/f content\n/globbed/sub/g g\n\
+             /tree/inner-link link t\n",
+            "{r}"
+        );
+        // A link whose target is not in the context is a missing source.
+        let l = Path::new(&dir).join("dangling");
+        std::os::unix::fs::symlink("/etc/passwd", &l).unwrap();
+        ctx.give(&l);
+        ctx.write_file("ctx/Containerfile", b"FROM bb\nCOPY dangling /x\n");
+        let out = ctx.rless(&["build", &dir]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(
+            out.stderr
+                .contains("dangling: no such file or directory in the build context"),
+            "{out}"
+        );
+    });
+}
