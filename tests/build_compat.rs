@@ -1,6 +1,7 @@
 //! `rless build` against what docker and podman make of the same
 //! Containerfile: owners of the directories COPY --chown and WORKDIR
-//! create, and COPY of a source that is a symlink.
+//! create, COPY of a source that is a symlink, and the build arguments
+//! docker predefines.
 //!
 //! Theory of operation: each scenario builds a small Containerfile from
 //! the busybox image [`IMG`] (see `common::run_helpers`; no registry) and
@@ -147,5 +148,59 @@ fn build_copy_symlink_sources() {
                 .contains("dangling: no such file or directory in the build context"),
             "{out}"
         );
+    });
+}
+
+/// The platform ARGs are defined (this host's) for an `ARG NAME` without
+/// a value, the proxy build arguments reach a RUN without an ARG (and are
+/// not "unused"), `--build-arg NAME` takes the caller's value, and `-f`
+/// may name a file outside the context.
+#[test]
+fn build_predefined_args() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_predefined_args", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "ARG TARGETARCH\n\
+            FROM bb\n\
+            ARG TARGETARCH\n\
+            ARG TARGETPLATFORM\n\
+            ARG FROMENV\n\
+            RUN echo \"$TARGETARCH $TARGETPLATFORM $FROMENV $HTTP_PROXY $BUILDOS\" > /out\n";
+        ctx.write_file("elsewhere/Build.file", file.as_bytes());
+        let dir = context(ctx, &[("f", "f\n")]);
+        let outside = ctx.work.join("elsewhere/Build.file");
+        let mut c = ctx.rless_cmd(&[
+            "build",
+            "-t",
+            "args",
+            "-f",
+            outside.to_str().unwrap(),
+            "--build-arg",
+            "FROMENV",
+            "--build-arg",
+            "HTTP_PROXY=http://proxy.invalid:3128",
+            &dir,
+        ]);
+        c.env("FROMENV", "from-the-environment");
+        let out = common::run_cmd(c, None, std::time::Duration::from_secs(300), "build");
+        assert!(out.success(), "{out}");
+        assert!(!out.stderr.contains("not used"), "{out}");
+        let r = ctx.ok(&["run", "--rm", "args", "cat", "/out"]);
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        // BUILDOS was not declared in the stage: empty there.
+        assert_eq!(
+            r.stdout,
+            format!("{arch} linux/{arch} from-the-environment http://proxy.invalid:3128 \n"),
+            "{r}"
+        );
+        // The proxy is not kept in the image.
+        let img = ctx.inspect("args");
+        assert!(!img["Config"]["Env"].to_string().contains("proxy"), "{img}");
     });
 }

@@ -83,6 +83,45 @@ const SUPPORTED: [&str; 15] = [
     "SHELL",
 ];
 
+/// Build arguments a RUN gets without an ARG, when given (as docker's
+/// predefined ARGs; they are not kept in the history).
+const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The platform ARGs docker and podman define in the global scope (the
+/// FROM lines see them; a stage sees one it declares with `ARG NAME`):
+/// this host's, the only platform rless builds for.
+fn platform_args() -> Vec<(String, String)> {
+    let p = rless::image::platform::Platform::host();
+    // arm64's "v8" is the only arm64 there is: docker leaves it out.
+    let variant = p.variant.filter(|_| p.arch != "arm64").unwrap_or_default();
+    let platform = if variant.is_empty() {
+        format!("{}/{}", p.os, p.arch)
+    } else {
+        format!("{}/{}/{variant}", p.os, p.arch)
+    };
+    let mut out = Vec::new();
+    for side in ["TARGET", "BUILD"] {
+        out.extend([
+            (format!("{side}PLATFORM"), platform.clone()),
+            (format!("{side}OS"), p.os.clone()),
+            (format!("{side}ARCH"), p.arch.clone()),
+            (format!("{side}VARIANT"), variant.clone()),
+        ]);
+    }
+    out
+}
+
 /// A failed build: its message, printed as `rless: …`, and exit code.
 struct Failed(String, u8);
 
@@ -165,7 +204,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .build_args
                 .iter()
                 .map(|(k, _)| k.as_str())
-                .filter(|k| !b.used_args.iter().any(|u| u == k))
+                .filter(|k| !b.used_args.iter().any(|u| u == k) && !PROXY_ARGS.contains(k))
                 .collect();
             if !unused.is_empty() {
                 eprintln!(
@@ -310,7 +349,7 @@ impl Stage {
 
 impl Build<'_> {
     fn all(&mut self, all: &[Instruction], names: Vec<String>) -> Result<String, Failed> {
-        let mut meta_args: Vec<(String, String)> = Vec::new();
+        let mut meta_args: Vec<(String, String)> = platform_args();
         let mut stage: Option<Stage> = None;
         // The stages before this one.
         let mut done: Vec<Stage> = Vec::new();
@@ -587,9 +626,15 @@ impl Build<'_> {
                 .as_object()
                 .unwrap_or(&Default::default()),
         );
+        let proxies = self
+            .build_args
+            .iter()
+            .filter(|(k, _)| PROXY_ARGS.contains(&k.as_str()))
+            .filter(|(k, _)| !st.args.iter().any(|(a, _)| a == k));
         for (k, v) in st
             .args
             .iter()
+            .chain(proxies)
             .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
         {
             args.extend(["-e".into(), format!("{k}={v}")]);
