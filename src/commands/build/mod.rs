@@ -387,7 +387,7 @@ impl Build<'_> {
                         format!(
                             "build step {n}/{} {}: exit status {code}",
                             self.total,
-                            ins.text()
+                            ins.short_text()
                         ),
                         1,
                     ),
@@ -405,7 +405,7 @@ impl Build<'_> {
             format!(
                 "build step {n}/{} {}: {}",
                 self.total,
-                ins.text(),
+                ins.short_text(),
                 super::error_line(&e)
             ),
             1,

@@ -50,6 +50,16 @@ impl Instruction {
         s
     }
 
+    /// [`Instruction::text`] for an error line: at most 200 characters
+    /// (a 3 MB RUN is not repeated whole in its error).
+    pub fn short_text(&self) -> String {
+        let t = self.text();
+        match t.char_indices().nth(200) {
+            Some((i, _)) => format!("{}…", &t[..i]),
+            None => t,
+        }
+    }
+
     /// The value of flag `name` (the last one given).
     pub fn flag(&self, name: &str) -> Option<&str> {
         self.flags
@@ -207,6 +217,14 @@ mod tests {
         );
         assert_eq!(got[3].flag("chown"), Some("1:2"));
         assert_eq!(got[3].text(), "COPY --chown=1:2 --from=s a b");
+        assert_eq!(got[3].short_text(), got[3].text());
+        let long = parse("F", &format!("FROM a\nRUN {}\n", "é".repeat(500))).unwrap();
+        let short = long[1].short_text();
+        assert_eq!(short.chars().count(), 201);
+        assert!(
+            short.starts_with("RUN éé") && short.ends_with("é…"),
+            "{short}"
+        );
     }
 
     #[test]
