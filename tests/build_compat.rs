@@ -204,3 +204,54 @@ fn build_predefined_args() {
         assert!(!img["Config"]["Env"].to_string().contains("proxy"), "{img}");
     });
 }
+
+/// COPY --from keeps the owners the files have in the source stage
+/// (`--chown` still sets them), makes missing destination directories
+/// root's, and follows a symlink named as the source, as docker and
+/// podman do.
+#[test]
+fn build_copy_from_keeps_owners() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_copy_from_keeps_owners", |ctx| {
+        assert!(setup_image(ctx));
+        let single = ctx.user.mode == Mode::Single;
+        // Single-id mode maps root alone: no other owner can be made.
+        let chown = if single {
+            "true"
+        } else {
+            "chown -R 1000:100 /out"
+        };
+        let file = format!(
+            "FROM bb AS builder\n\
+             RUN mkdir -p /out/lib && echo tool > /out/tool && echo l > /out/lib/l && \
+             ln -s tool /out/alias && {chown}\n\
+             FROM bb\n\
+             COPY --from=builder /out/tool /new/dir/\n\
+             COPY --from=builder /out/lib /lib-copy\n\
+             COPY --from=builder /out/alias /alias-copy\n\
+             COPY --from=builder --chown=0:0 /out/tool /rooted\n"
+        );
+        let dir = context(ctx, &[("Containerfile", &file)]);
+        ctx.ok(&["build", "-t", "from-owners", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "from-owners",
+            "sh",
+            "-c",
+            "stat -c '%u:%g %n' /new /new/dir /new/dir/tool /lib-copy/l /alias-copy /rooted; \
+             [ -L /alias-copy ] && echo still a link; cat /alias-copy",
+        ]);
+        let o = if single { "0:0" } else { "1000:100" };
+        assert_eq!(
+            r.stdout,
+            format!(
+                "0:0 /new\n0:0 /new/dir\n{o} /new/dir/tool\n{o} /lib-copy/l\n\
+                 {o} /alias-copy\n0:0 /rooted\ntool\n"
+            ),
+            "{r}"
+        );
+    });
+}

@@ -134,12 +134,7 @@ impl Build<'_> {
             // Relative to the source image's root, as in docker.
             let abs = format!("/{}", clean.join("/"));
             self.children
-                .pipe_copy(
-                    (&src, &abs),
-                    (&ctr, dest),
-                    into_dir,
-                    owner.unwrap_or((0, 0)),
-                )
+                .pipe_copy((&src, &abs), (&ctr, dest), into_dir, owner)
                 .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
         }
         self.children.remove_container(&src)?;

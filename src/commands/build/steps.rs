@@ -194,25 +194,30 @@ impl Children {
         Ok(String::from_utf8_lossy(&out.stdout).trim() == "created")
     }
 
-    /// `rless cp SRC:PATH -` piped into `rless build-copy CTR DEST --source
-    /// NAME --owner U:G [--dir]` (COPY --from).
+    /// `rless cp -L SRC:PATH -` piped into `rless build-copy CTR DEST
+    /// --source NAME [--owner U:G] [--dir]` (COPY --from: a symlink named
+    /// is followed, and the files keep their owners unless `--chown`
+    /// gives one, as in docker and podman).
     pub fn pipe_copy(
         &self,
         (src, path): (&str, &str),
         (ctr, dest): (&str, &str),
         into_dir: bool,
-        owner: (u32, u32),
+        owner: Option<(u32, u32)>,
     ) -> Result<()> {
         let name = path.rsplit('/').next().unwrap_or(path);
         let mut out = self
-            .command(&["cp", &format!("{src}:{path}"), "-"])?
+            .command(&["cp", "-L", &format!("{src}:{path}"), "-"])?
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .context("cannot start rless cp")?;
         let stream = out.stdout.take().expect("piped");
-        let owner = format!("{}:{}", owner.0, owner.1);
-        let mut args = vec!["build-copy", ctr, dest, "--source", name, "--owner", &owner];
+        let owner = owner.map(|(u, g)| format!("{u}:{g}"));
+        let mut args = vec!["build-copy", ctr, dest, "--source", name];
+        if let Some(o) = &owner {
+            args.extend(["--owner", o]);
+        }
         if into_dir {
             args.push("--dir");
         }
