@@ -255,3 +255,81 @@ fn build_copy_from_keeps_owners() {
         );
     });
 }
+
+/// `COPY --chmod` (from the context and --from) sets the permission bits
+/// of every file and directory copied but not of the directories made for
+/// the destination; `FROM --platform=$BUILDPLATFORM` (the host's) is
+/// accepted and another platform refused, as podman does for both.
+#[test]
+fn build_chmod_and_from_platform() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_chmod_and_from_platform", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM --platform=$BUILDPLATFORM bb AS b\n\
+            RUN mkdir -p /o/p && echo 1 > /o/p/f && chmod 600 /o/p/f\n\
+            FROM bb\n\
+            COPY --chmod=700 a /a\n\
+            COPY --chmod=751 d /d/\n\
+            COPY --from=b --chmod=0644 /o /o\n";
+        let dir = context(
+            ctx,
+            &[("Containerfile", file), ("a", "a\n"), ("d/sub/s", "s\n")],
+        );
+        ctx.ok(&["build", "-t", "modes", &dir]);
+        let r = ctx.ok(&[
+            "run", "--rm", "modes", "stat", "-c", "%a %n", "/a", "/d", "/d/sub", "/d/sub/s", "/o",
+            "/o/p", "/o/p/f",
+        ]);
+        assert_eq!(
+            r.stdout, "700 /a\n755 /d\n751 /d/sub\n751 /d/sub/s\n755 /o\n644 /o/p\n644 /o/p/f\n",
+            "{r}"
+        );
+        let other = if std::env::consts::ARCH == "s390x" {
+            "linux/amd64"
+        } else {
+            "linux/s390x"
+        };
+        ctx.write_file(
+            "ctx/Containerfile",
+            format!("FROM --platform={other} bb\nRUN true\n").as_bytes(),
+        );
+        let out = ctx.rless(&["build", &dir]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(
+            out.stderr.contains(&format!(
+                "--platform={other}: rless builds for this host's platform"
+            )),
+            "{out}"
+        );
+        assert!(!out.stdout.contains("STEP 2/2"), "{out}");
+    });
+}
+
+/// A RUN that leaves files its user cannot read (a directory without x,
+/// a mode 000 file) is committed with them, in single-id mode too (the
+/// commit reads the writable layer as the namespace's root).
+#[test]
+fn build_commits_unreadable_files() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_commits_unreadable_files", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb\n\
+            RUN mkdir -p /x/y && echo hi > /x/y/f && chmod 000 /x/y/f && chmod 600 /x/y\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        ctx.ok(&["build", "-t", "unreadable", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "unreadable",
+            "sh",
+            "-c",
+            "cat /x/y/f; stat -c '%a %n' /x/y /x/y/f",
+        ]);
+        assert_eq!(r.stdout, "hi\n600 /x/y\n0 /x/y/f\n", "{r}");
+        ctx.ok(&["rmi", "unreadable"]);
+    });
+}

@@ -50,6 +50,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
+    if matches!(ctx.ids, rless::userns::IdMode::Single { .. }) {
+        // As the namespace's root the writable layer is read whatever its
+        // modes: a file the container made unreadable (`chmod 000`, a
+        // directory without x) is still committed, as in subuid mode.
+        rless::runtime::ids::enter(&ctx.ids, false, false)?;
+    }
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     let parent = if c.image_id.is_empty() {

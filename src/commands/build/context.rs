@@ -174,6 +174,8 @@ fn follow(context: &Path, rel: &str, ignore: &Ignore) -> Result<(PathBuf, bool),
 pub struct Packer<W: Write> {
     b: tar::Builder<W>,
     owner: Option<(u32, u32)>,
+    /// `--chmod`'s permission bits, for every file and directory sent.
+    mode: Option<u32>,
 }
 
 impl<W: Write> Packer<W> {
@@ -182,7 +184,17 @@ impl<W: Write> Packer<W> {
     pub fn new(out: W, owner: Option<(u32, u32)>) -> Packer<W> {
         let mut b = tar::Builder::new(out);
         b.follow_symlinks(false);
-        Packer { b, owner }
+        Packer {
+            b,
+            owner,
+            mode: None,
+        }
+    }
+
+    /// Every file and directory sent gets these permission bits (`--chmod`).
+    pub fn with_mode(mut self, mode: Option<u32>) -> Packer<W> {
+        self.mode = mode;
+        self
     }
 
     pub fn finish(self) -> Result<W, ContextError> {
@@ -260,7 +272,7 @@ impl<W: Write> Packer<W> {
         let meta = fs::symlink_metadata(path).map_err(read)?;
         let (uid, gid) = self.owner.unwrap_or((0, 0));
         let mut h = tar::Header::new_gnu();
-        h.set_mode(meta.mode() & 0o7777);
+        h.set_mode(self.mode.unwrap_or(meta.mode() & 0o7777));
         h.set_uid(uid.into());
         h.set_gid(gid.into());
         h.set_mtime(meta.mtime().max(0) as u64);
@@ -273,6 +285,7 @@ impl<W: Write> Packer<W> {
                 .map_err(write)
         } else if ft.is_symlink() {
             let target = fs::read_link(path).map_err(read)?;
+            h.set_mode(0o777);
             h.set_entry_type(tar::EntryType::Symlink);
             h.set_size(0);
             self.b.append_link(&mut h, name, target).map_err(write)
@@ -319,6 +332,9 @@ impl<W: Write> Packer<W> {
             if let Some((u, g)) = self.owner {
                 h.set_uid(u.into());
                 h.set_gid(g.into());
+            }
+            if let (Some(m), false) = (self.mode, h.entry_type().is_symlink()) {
+                h.set_mode(m);
             }
             let write = |source| ContextError::Write {
                 path: src.rel.clone(),

@@ -47,6 +47,15 @@ impl Build<'_> {
             ),
             None => None,
         };
+        let mode = match ins.flag("chmod") {
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| anyhow!("--chmod={m}: use an octal mode such as 755"))?,
+            ),
+            None => None,
+        };
         let dest = if dest_word.starts_with('/') {
             dest_word.clone()
         } else {
@@ -57,7 +66,7 @@ impl Build<'_> {
                 .map_err(|w| anyhow!(w))?
                 .concat();
             let into_dir = dest_word.ends_with('/') || words.len() > 1;
-            self.copy_from(st, n, &from, &words, (&dest, into_dir), owner, done)?;
+            self.copy_from(st, n, &from, &words, (&dest, into_dir), (owner, mode), done)?;
             st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
             return Ok(());
         }
@@ -79,7 +88,7 @@ impl Build<'_> {
         let ignore = &self.ignore;
         self.children
             .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
-                let mut p = context::Packer::new(w, owner);
+                let mut p = context::Packer::new(w, owner).with_mode(mode);
                 for s in &sources {
                     if archive(s) {
                         p.add_archive(s, "")?;
@@ -107,7 +116,7 @@ impl Build<'_> {
         from: &str,
         sources: &[String],
         (dest, into_dir): (&str, bool),
-        owner: Option<(u32, u32)>,
+        (owner, mode): (Option<(u32, u32)>, Option<u32>),
         done: &[Stage],
     ) -> Result<()> {
         let src_image = match super::find_stage(done, from) {
@@ -134,7 +143,7 @@ impl Build<'_> {
             // Relative to the source image's root, as in docker.
             let abs = format!("/{}", clean.join("/"));
             self.children
-                .pipe_copy((&src, &abs), (&ctr, dest), into_dir, owner)
+                .pipe_copy((&src, &abs), (&ctr, dest), into_dir, (owner, mode))
                 .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
         }
         self.children.remove_container(&src)?;

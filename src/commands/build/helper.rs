@@ -15,7 +15,8 @@
 //! says it will be), and is otherwise renamed to DEST's last component.
 //! With `--source NAME` the stream is `rless cp CTR:PATH -`'s (COPY
 //! --from): a directory `NAME/` gives its contents, a file is as with
-//! `--file`. `--owner` sets every entry's owner. It prints `created` when
+//! `--file`. `--owner` sets every entry's owner, `--mode` every entry's
+//! permission bits but a symlink's (`--chmod`). It prints `created` when
 //! it had to make a directory (WORKDIR then adds a layer).
 
 use crate::commands::Ctx;
@@ -45,6 +46,9 @@ pub struct HelperArgs {
     /// owner of the directories made for DEST).
     #[arg(long)]
     owner: Option<String>,
+    /// Every file's and directory's permission bits, in octal (`--chmod`).
+    #[arg(long)]
+    mode: Option<String>,
     /// The owner of the directories made for DEST, UID:GID (default:
     /// --owner's, else root).
     #[arg(long)]
@@ -60,6 +64,8 @@ struct Placing {
     owner: Option<(u64, u64)>,
     /// The owner of the missing directories of DEST.
     dirs_owner: (u64, u64),
+    /// `--mode`: the stream's files' and directories' permission bits.
+    mode: Option<u32>,
 }
 
 /// `UID:GID`.
@@ -79,6 +85,15 @@ pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
     let dirs_owner = ids("dirs-owner", &a.dirs_owner)?
         .or(owner)
         .unwrap_or((0, 0));
+    let mode = match &a.mode {
+        Some(m) => Some(
+            u32::from_str_radix(m, 8)
+                .ok()
+                .filter(|m| *m <= 0o7777)
+                .ok_or_else(|| anyhow::anyhow!("invalid --mode {m:?}: use octal"))?,
+        ),
+        None => None,
+    };
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, &a.container)?;
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
@@ -134,6 +149,7 @@ pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
         strip,
         owner,
         dirs_owner,
+        mode,
     };
     agent.unpack(&at, Owner::Keep, |w| {
         relay(w, entries, &missing, &placing).map_err(|source| AgentError::Sys {
@@ -202,6 +218,9 @@ fn relay<'a, R: Read + 'a>(
         if let Some((u, g)) = placing.owner {
             h.set_uid(u);
             h.set_gid(g);
+        }
+        if let (Some(m), false) = (placing.mode, h.entry_type().is_symlink()) {
+            h.set_mode(m);
         }
         let link = || {
             e.link_name_bytes()

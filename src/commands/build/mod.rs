@@ -238,8 +238,9 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
             });
         }
         let known: &[&str] = match i.keyword.as_str() {
-            "COPY" => &["chown", "from"],
-            "ADD" => &["chown"],
+            "COPY" => &["chown", "chmod", "from"],
+            "ADD" => &["chown", "chmod"],
+            "FROM" => &["platform"],
             _ => &[],
         };
         for (f, _) in &i.flags {
@@ -465,6 +466,18 @@ impl Build<'_> {
         meta: &[(String, String)],
         done: &[Stage],
     ) -> Result<Stage> {
+        if let Some(p) = ins.flag("platform") {
+            // `--platform=$BUILDPLATFORM` and the like: the host's is the
+            // one platform rless builds for.
+            let p = change::split_words(p, meta)
+                .map_err(|w| anyhow!(w))?
+                .concat();
+            let asked = rless::image::platform::Platform::parse(&p)?;
+            let host = rless::image::platform::Platform::host();
+            if !host.matches(&asked.os, &asked.arch, asked.variant.as_deref()) {
+                bail!("--platform={p}: rless builds for this host's platform ({host}) only");
+            }
+        }
         let words = change::split_words(&ins.rest, meta).map_err(|w| anyhow!(w))?;
         let (image, name) = match &words[..] {
             [i] => (i.clone(), None),

@@ -195,7 +195,7 @@ impl Children {
     }
 
     /// `rless cp -L SRC:PATH -` piped into `rless build-copy CTR DEST
-    /// --source NAME [--owner U:G] [--dir]` (COPY --from: a symlink named
+    /// --source NAME [--owner U:G] [--mode M] [--dir]` (COPY --from: a symlink named
     /// is followed, and the files keep their owners unless `--chown`
     /// gives one, as in docker and podman).
     pub fn pipe_copy(
@@ -203,7 +203,7 @@ impl Children {
         (src, path): (&str, &str),
         (ctr, dest): (&str, &str),
         into_dir: bool,
-        owner: Option<(u32, u32)>,
+        (owner, mode): (Option<(u32, u32)>, Option<u32>),
     ) -> Result<()> {
         let name = path.rsplit('/').next().unwrap_or(path);
         let mut out = self
@@ -217,6 +217,10 @@ impl Children {
         let mut args = vec!["build-copy", ctr, dest, "--source", name];
         if let Some(o) = &owner {
             args.extend(["--owner", o]);
+        }
+        let mode = mode.map(|m| format!("{m:o}"));
+        if let Some(m) = &mode {
+            args.extend(["--mode", m]);
         }
         if into_dir {
             args.push("--dir");
