@@ -153,8 +153,8 @@ fn build_copy_symlink_sources() {
 
 /// The platform ARGs are defined (this host's) for an `ARG NAME` without
 /// a value, the proxy build arguments reach a RUN without an ARG (and are
-/// not "unused"), `--build-arg NAME` takes the caller's value, and `-f`
-/// may name a file outside the context.
+/// not "unused"), `--build-arg NAME` takes the caller's value, `-f` may
+/// name a file outside the context, and COPY's JSON form is expanded.
 #[test]
 fn build_predefined_args() {
     if !have_busybox() {
@@ -167,6 +167,8 @@ fn build_predefined_args() {
             ARG TARGETARCH\n\
             ARG TARGETPLATFORM\n\
             ARG FROMENV\n\
+            ARG SRC=f\n\
+            COPY [\"$SRC\", \"/json-${SRC}\"]\n\
             RUN echo \"$TARGETARCH $TARGETPLATFORM $FROMENV $HTTP_PROXY $BUILDOS\" > /out\n";
         ctx.write_file("elsewhere/Build.file", file.as_bytes());
         let dir = context(ctx, &[("f", "f\n")]);
@@ -187,7 +189,8 @@ fn build_predefined_args() {
         let out = common::run_cmd(c, None, std::time::Duration::from_secs(300), "build");
         assert!(out.success(), "{out}");
         assert!(!out.stderr.contains("not used"), "{out}");
-        let r = ctx.ok(&["run", "--rm", "args", "cat", "/out"]);
+        // The JSON form's elements are expanded too.
+        let r = ctx.ok(&["run", "--rm", "args", "cat", "/json-f", "/out"]);
         let arch = match std::env::consts::ARCH {
             "x86_64" => "amd64",
             "aarch64" => "arm64",
@@ -196,7 +199,7 @@ fn build_predefined_args() {
         // BUILDOS was not declared in the stage: empty there.
         assert_eq!(
             r.stdout,
-            format!("{arch} linux/{arch} from-the-environment http://proxy.invalid:3128 \n"),
+            format!("f\n{arch} linux/{arch} from-the-environment http://proxy.invalid:3128 \n"),
             "{r}"
         );
         // The proxy is not kept in the image.

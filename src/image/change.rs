@@ -114,7 +114,10 @@ pub fn apply_with(
         }
         "VOLUME" => {
             let list = match serde_json::from_str::<Vec<String>>(rest) {
-                Ok(v) => v,
+                Ok(v) => v
+                    .iter()
+                    .map(|w| expand(w, &env).map_err(|w| fail(&w)))
+                    .collect::<Result<_, _>>()?,
                 Err(_) => words(rest)?,
             };
             if list.iter().any(|v| v.is_empty()) {
@@ -268,6 +271,12 @@ fn raw_words(s: &str) -> Result<Vec<String>, String> {
         words.push(cur);
     }
     Ok(words)
+}
+
+/// One element of a JSON-form argument (`COPY ["$SRC", "/d"]`, `VOLUME
+/// ["$DIR"]`), expanded as docker expands it: as one word.
+pub fn expand_word(w: &str, env: &[(String, String)]) -> Result<String, String> {
+    expand(w, env)
 }
 
 /// Removes quotes and escapes and expands variables in one word (or a
@@ -439,6 +448,8 @@ mod tests {
             "WORKDIR app",
             "USER 1000:1000",
             r#"VOLUME ["/data", "/logs"]"#,
+            "ENV D=/from-env",
+            r#"VOLUME ["$D/x"]"#,
             "VOLUME /a /b",
             "STOPSIGNAL SIGINT",
             r#"CMD ["echo", "a b"]"#,
@@ -459,7 +470,7 @@ mod tests {
         assert_eq!(cfg["User"], "1000:1000");
         let mut vols: Vec<&String> = cfg["Volumes"].as_object().unwrap().keys().collect();
         vols.sort();
-        assert_eq!(vols, ["/a", "/b", "/data", "/logs"]);
+        assert_eq!(vols, ["/a", "/b", "/data", "/from-env/x", "/logs"]);
         assert_eq!(cfg["StopSignal"], "SIGINT");
         for (sig, kept) in [("rtmin+3", "rtmin+3"), ("9", "9"), ("usr1", "usr1")] {
             assert_eq!(applied(&[&format!("STOPSIGNAL {sig}")])["StopSignal"], kept);

@@ -29,7 +29,11 @@ impl Build<'_> {
         let add = ins.keyword == "ADD";
         let vars = st.vars();
         let mut words = match Form::of(&ins.rest) {
-            Form::Exec(v) => v,
+            // Docker expands the JSON form's elements too, one word each.
+            Form::Exec(v) => v
+                .iter()
+                .map(|w| change::expand_word(w, &vars).map_err(|w| anyhow!(w)))
+                .collect::<Result<_>>()?,
             Form::Shell(s) => change::split_words(&s, &vars).map_err(|w| anyhow!(w))?,
         };
         if words.len() < 2 {
