@@ -336,3 +336,47 @@ fn build_commits_unreadable_files() {
         ctx.ok(&["rmi", "unreadable"]);
     });
 }
+
+/// MAINTAINER sets the author; HEALTHCHECK (with its options) and ONBUILD
+/// are left out with one warning line each, as podman does for OCI
+/// images, instead of failing the build.
+#[test]
+fn build_maintainer_healthcheck_onbuild() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_maintainer_healthcheck_onbuild", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb\n\
+            MAINTAINER Jane Doe <jane@example.com>\n\
+            HEALTHCHECK --interval=5s --timeout=3s CMD wget -q localhost || exit 1\n\
+            ONBUILD RUN echo later\n\
+            CMD [\"true\"]\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let out = ctx.ok(&["build", "-t", "kept", &dir]);
+        let warnings: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("rless: warning: "))
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "rless: warning: line 3: HEALTHCHECK is not kept: an OCI image has no place for it",
+                "rless: warning: line 4: ONBUILD is not kept: an OCI image has no place for it",
+            ],
+            "{out}"
+        );
+        let img = ctx.inspect("kept");
+        assert_eq!(img["Author"], "Jane Doe <jane@example.com>", "{img}");
+        assert_eq!(img["Config"]["Cmd"], serde_json::json!(["true"]), "{img}");
+        let h = ctx.ok(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            "kept",
+        ]);
+        assert!(h.stdout.contains("#(nop) HEALTHCHECK --interval=5s"), "{h}");
+    });
+}

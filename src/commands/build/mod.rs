@@ -65,8 +65,11 @@ pub struct Args {
 
 /// Instructions that only change the config, applied with `--change`'s code.
 const METADATA: [&str; 6] = ["ENV", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL", "USER"];
-const SUPPORTED: [&str; 15] = [
+const SUPPORTED: [&str; 18] = [
     "FROM",
+    "MAINTAINER",
+    "HEALTHCHECK",
+    "ONBUILD",
     "RUN",
     "COPY",
     "ADD",
@@ -230,14 +233,11 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
     for i in all {
         let at = format!("{file}: line {}", i.line);
         if !SUPPORTED.contains(&i.keyword.as_str()) {
-            return Err(match i.keyword.as_str() {
-                "ONBUILD" | "HEALTHCHECK" | "MAINTAINER" => {
-                    format!("{at}: {} is not supported by rless build", i.keyword)
-                }
-                k => format!("{at}: unknown instruction {k}"),
-            });
+            return Err(format!("{at}: unknown instruction {}", i.keyword));
         }
         let known: &[&str] = match i.keyword.as_str() {
+            // Not kept (see `step`): its options do not matter.
+            "HEALTHCHECK" => continue,
             "COPY" => &["chown", "chmod", "from"],
             "ADD" => &["chown", "chmod"],
             "FROM" => &["platform"],
@@ -585,6 +585,22 @@ impl Build<'_> {
                         st.cfg().insert("Cmd".into(), Value::Null);
                     }
                 }
+                st.history(nop, true);
+                Ok(())
+            }
+            "MAINTAINER" => {
+                // The image's author, as docker and podman set it.
+                st.config["author"] = ins.rest.clone().into();
+                st.history(nop, true);
+                Ok(())
+            }
+            "HEALTHCHECK" | "ONBUILD" => {
+                // As podman does for the OCI images it builds by default:
+                // neither has a place in an OCI image config.
+                eprintln!(
+                    "rless: warning: line {}: {} is not kept: an OCI image has no place for it",
+                    ins.line, ins.keyword
+                );
                 st.history(nop, true);
                 Ok(())
             }
