@@ -380,3 +380,24 @@ fn build_maintainer_healthcheck_onbuild() {
         assert!(h.stdout.contains("#(nop) HEALTHCHECK --interval=5s"), "{h}");
     });
 }
+
+/// `-f -` reads the Containerfile from standard input (the context still
+/// gives the files).
+#[test]
+fn build_file_from_stdin() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_file_from_stdin", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(ctx, &[("f", "from the context\n")]);
+        let out = ctx.rless_stdin(
+            &["build", "-t", "piped", "-f", "-", &dir],
+            b"FROM bb\nCOPY f /f\nLABEL via=stdin\n",
+        );
+        assert!(out.success(), "{out}");
+        let r = ctx.ok(&["run", "--rm", "piped", "cat", "/f"]);
+        assert_eq!(r.stdout, "from the context\n", "{r}");
+        assert_eq!(ctx.inspect("piped")["Config"]["Labels"]["via"], "stdin");
+    });
+}

@@ -46,7 +46,8 @@ pub struct Args {
     /// Name the image (may be given more than once).
     #[arg(short, long)]
     tag: Vec<String>,
-    /// The Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile).
+    /// The Containerfile (default: CONTEXT/Containerfile, else
+    /// CONTEXT/Dockerfile; `-`: standard input).
     #[arg(short, long)]
     file: Option<PathBuf>,
     /// A build argument, NAME=VALUE (NAME alone takes the caller's value).
@@ -157,11 +158,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .find(|p| p.exists())
             .ok_or_else(|| anyhow!("no Containerfile or Dockerfile in {}", a.context.display()))?,
     };
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    let shown = file
-        .file_name()
-        .map_or("Containerfile".into(), |n| n.to_string_lossy().into_owned());
+    // `-f -`: the Containerfile on standard input, as docker and podman.
+    let stdin = file.as_os_str() == "-";
+    let text = if stdin {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+            .context("cannot read the Containerfile from standard input")?;
+        t
+    } else {
+        std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let shown = match file.file_name() {
+        _ if stdin => "Containerfile".into(),
+        Some(n) => n.to_string_lossy().into_owned(),
+        None => "Containerfile".into(),
+    };
     let mut build_args = Vec::new();
     for b in &a.build_arg {
         match b.split_once('=') {
