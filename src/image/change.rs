@@ -74,6 +74,10 @@ pub fn apply_with(
             let pairs = name_values(rest, &env).map_err(|w| fail(&w))?;
             if word == "ENV" {
                 let list = cfg.entry("Env").or_insert_with(|| json!([]));
+                // Go writes an empty list as null (`"Env": null`).
+                if list.is_null() {
+                    *list = json!([]);
+                }
                 let list = list
                     .as_array_mut()
                     .ok_or_else(|| fail("Env is not a list"))?;
@@ -427,6 +431,10 @@ mod tests {
             ["N=dflt", "M=", "P=", "D=$", "E=$A"]
         );
         assert_eq!(env(&["ENV E="]), ["E="]);
+        let mut cfg = Map::new();
+        cfg.insert("Env".into(), Value::Null);
+        apply(&mut cfg, "ENV N=1").unwrap();
+        assert_eq!(cfg["Env"], json!(["N=1"]));
         // The word of ${V:-word} is expanded in turn, quotes and all.
         assert_eq!(
             env(&[
