@@ -105,15 +105,22 @@ pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>
         } else {
             format!("{dir}/{name}")
         };
-        if !rel.is_empty() && ignore.excluded(&rel) {
-            continue;
-        }
         let path = if name.is_empty() {
             parent.clone()
         } else {
             parent.join(&name)
         };
-        match fs::symlink_metadata(&path) {
+        let meta = fs::symlink_metadata(&path);
+        // An excluded directory still gives what an exception keeps below
+        // it (`build` with `!build/keep.txt`), as the context docker sends
+        // holds that; the packer leaves the rest out.
+        if !rel.is_empty()
+            && ignore.excluded(&rel)
+            && !(meta.as_ref().is_ok_and(|m| m.is_dir()) && ignore.may_keep_below(&rel))
+        {
+            continue;
+        }
+        match meta {
             Ok(m) if m.file_type().is_symlink() => {
                 // As docker and podman: a named source (or a name a
                 // wildcard matched) that is a symlink is followed, inside
@@ -417,6 +424,23 @@ mod tests {
         assert!(s[0].is_dir && s[0].rel == "to-dir" && s[0].path == ctx.join("d"));
         assert!(!s[1].is_dir && s[1].base_name() == "to-file");
         assert_eq!(s[1].path, ctx.join("d/a.txt"));
+        // An excluded directory gives what an exception keeps below it.
+        let keep = Ignore::parse("d\n!d/b.txt\n");
+        let s = sources(&ctx, "d", &keep).unwrap();
+        assert!(s[0].is_dir && s[0].rel == "d");
+        let mut p = Packer::new(Vec::new(), None);
+        p.add(&s[0], "", &keep).unwrap();
+        let bytes = p.finish().unwrap();
+        let names: Vec<String> = tar::Archive::new(&bytes[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["b.txt"]);
+        assert!(matches!(
+            sources(&ctx, "d", &Ignore::parse("d\n!x\n")),
+            Err(ContextError::Missing(_))
+        ));
         // ...unless the ignore file leaves the target out.
         assert!(matches!(
             sources(&ctx, "to-file", &Ignore::parse("d/a.txt")),
