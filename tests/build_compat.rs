@@ -401,3 +401,27 @@ fn build_file_from_stdin() {
         assert_eq!(ctx.inspect("piped")["Config"]["Labels"]["via"], "stdin");
     });
 }
+
+/// A `FROM scratch` stage starts with docker's default PATH, as docker and
+/// podman give it.
+#[test]
+fn build_scratch_has_default_path() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_scratch_has_default_path", |ctx| {
+        let dir = context(
+            ctx,
+            &[("Containerfile", "FROM scratch\nCOPY f /f\n"), ("f", "f\n")],
+        );
+        ctx.ok(&["build", "-t", "scratchy", &dir]);
+        let img = ctx.inspect("scratchy");
+        assert_eq!(
+            img["Config"]["Env"],
+            serde_json::json!([
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            ]),
+            "{img}"
+        );
+    });
+}

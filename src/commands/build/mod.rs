@@ -102,6 +102,9 @@ const PROXY_ARGS: [&str; 10] = [
     "all_proxy",
 ];
 
+/// The environment of a `FROM scratch` stage, docker's default PATH.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The platform ARGs docker and podman define in the global scope (the
 /// FROM lines see them; a stage sees one it declares with `ARG NAME`):
 /// this host's, the only platform rless builds for.
@@ -511,7 +514,9 @@ impl Build<'_> {
         if image == "scratch" {
             let host = rless::image::platform::Platform::host();
             return Ok(stage(
-                json!({"architecture": host.arch, "os": host.os, "config": {},
+                // As docker and podman: a scratch stage has the default PATH.
+                json!({"architecture": host.arch, "os": host.os,
+                       "config": {"Env": [DEFAULT_PATH]},
                        "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
                 None,
             ));
