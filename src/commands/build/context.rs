@@ -8,8 +8,10 @@
 //! that is itself a symlink is followed as docker does, resolved with the
 //! context as the root ([`rless::inroot`]), and its target is sent under
 //! the link's name; everything under a directory is read without following
-//! symlinks: a symlink there is copied as a symlink, whatever it points at. A `*`, `?` or `[…]` in the last component picks the matching
-//! names of its directory (sorted). Paths the ignore file excludes are not
+//! symlinks: a symlink there is copied as a symlink, whatever it points
+//! at. A `*`, `?` or `[…]` in the last component picks the matching names
+//! of its directory (sorted); in an earlier one, the matching
+//! directories. Paths the ignore file excludes are not
 //! seen at all. The stream is written in name order with the files' modes
 //! and times and the owner asked for (`--chown`, else 0:0), so one context
 //! gives one stream. ADD of a local tar (plain or compressed) sends its
@@ -63,9 +65,68 @@ fn clean(src: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The files `src` names in `context` (canonical).
+/// The files `src` names in `context` (canonical). A wildcard in a
+/// directory component (`pkgs/*/package.json`) picks each matching
+/// directory, in name order, as docker does.
 pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>, ContextError> {
     let rel = clean(src).ok_or_else(|| ContextError::Outside(src.into()))?;
+    let Some((dir, last)) = rel
+        .rsplit_once('/')
+        .filter(|(d, _)| d.contains(['*', '?', '[']))
+    else {
+        return sources_in(context, src, &rel, ignore);
+    };
+    let mut dirs = vec![String::new()];
+    for comp in dir.split('/') {
+        let mut next = Vec::new();
+        for d in &dirs {
+            let join = |n: &str| {
+                if d.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{d}/{n}")
+                }
+            };
+            if !comp.contains(['*', '?', '[']) {
+                next.push(join(comp));
+                continue;
+            }
+            // Unreadable or missing: nothing matches there.
+            let Ok(list) = fs::read_dir(context.join(d)) else {
+                continue;
+            };
+            let mut names: Vec<String> = list
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| glob(comp.as_bytes(), n.as_bytes()))
+                .filter(|n| context.join(d).join(n).is_dir())
+                .collect();
+            names.sort();
+            next.extend(names.iter().map(|n| join(n)));
+        }
+        dirs = next;
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        match sources_in(context, src, &format!("{d}/{last}"), ignore) {
+            Ok(s) => out.extend(s),
+            Err(ContextError::Missing(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if out.is_empty() {
+        return Err(ContextError::Missing(src.into()));
+    }
+    Ok(out)
+}
+
+/// [`sources`] of `rel` (clean, wildcards only in its last component).
+fn sources_in(
+    context: &Path,
+    src: &str,
+    rel: &str,
+    ignore: &Ignore,
+) -> Result<Vec<Source>, ContextError> {
+    let rel = rel.to_string();
     let (dir, last) = match rel.rsplit_once('/') {
         Some((d, l)) => (d.to_string(), l.to_string()),
         None => (String::new(), rel.clone()),
@@ -424,6 +485,23 @@ mod tests {
         assert!(s[0].is_dir && s[0].rel == "to-dir" && s[0].path == ctx.join("d"));
         assert!(!s[1].is_dir && s[1].base_name() == "to-file");
         assert_eq!(s[1].path, ctx.join("d/a.txt"));
+        // A wildcard in a directory component picks each matching one.
+        fs::create_dir_all(ctx.join("p/x")).unwrap();
+        fs::create_dir_all(ctx.join("p/y")).unwrap();
+        fs::write(ctx.join("p/x/pkg.json"), "x").unwrap();
+        fs::write(ctx.join("p/y/pkg.json"), "y").unwrap();
+        fs::write(ctx.join("p/z"), "a file").unwrap();
+        let s = sources(&ctx, "p/*/pkg.json", &none).unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.rel.as_str()).collect::<Vec<_>>(),
+            ["p/x/pkg.json", "p/y/pkg.json"]
+        );
+        let s = sources(&ctx, "*/?/*.json", &Ignore::parse("p/y")).unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(matches!(
+            sources(&ctx, "p/*/nope", &none),
+            Err(ContextError::Missing(_))
+        ));
         // An excluded directory gives what an exception keeps below it.
         let keep = Ignore::parse("d\n!d/b.txt\n");
         let s = sources(&ctx, "d", &keep).unwrap();
