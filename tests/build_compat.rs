@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode};
 use std::path::Path;
@@ -423,5 +424,53 @@ fn build_scratch_has_default_path() {
             ]),
             "{img}"
         );
+    });
+}
+
+/// A build killed with SIGKILL cannot clean up: its step container is
+/// left. The next build removes it once it no longer runs (the build's pid
+/// in its name is gone).
+#[test]
+fn build_sweeps_killed_builds_containers() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_sweeps_killed_builds_containers", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[(
+                "Containerfile",
+                "FROM bb\nRUN echo started; exec sleep 1000\n",
+            )],
+        );
+        let mut child = ctx
+            .rless_cmd(&["build", "-t", "never", &dir])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let running = || ctx.ok(&["ps", "-q", "--filter", "status=running"]).stdout;
+        assert!(
+            eventually(std::time::Duration::from_secs(60), || !running()
+                .trim()
+                .is_empty()),
+            "the RUN step never started"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The step goes on after the build died; end it.
+        let left = running().trim().to_string();
+        ctx.ok(&["kill", &left]);
+        assert!(
+            eventually(std::time::Duration::from_secs(60), || running()
+                .trim()
+                .is_empty()),
+            "the step container must end"
+        );
+        assert_eq!(ctx.ok(&["ps", "-a", "-q"]).stdout.trim(), left);
+        ctx.write_file("ctx/Containerfile", b"FROM bb\nLABEL next=1\n");
+        ctx.ok(&["build", "-t", "next", &dir]);
+        assert_no_containers(ctx, "a build after a killed one");
     });
 }

@@ -196,6 +196,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         return fail(why);
     }
     steps::catch_signals();
+    Children::new(Some(ctx.root.clone())).sweep_stale();
     let mut b = Build {
         ctx,
         children: Children::new(Some(ctx.root.clone())),

@@ -122,6 +122,36 @@ impl Children {
         ))
     }
 
+    /// Removes the step containers a build killed with SIGKILL left (their
+    /// names carry the build's pid: `rless-build-PID-…`) once they are no
+    /// longer running and that pid is gone. Their intermediate images are
+    /// then dangling, for `image prune`. Failures are ignored: this is
+    /// tidying, not the build.
+    pub fn sweep_stale(&self) {
+        let Ok(list) = self.output(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]) else {
+            return;
+        };
+        for line in list.lines() {
+            let Some((name, state)) = line.split_once(' ') else {
+                continue;
+            };
+            let Some(pid) = name
+                .strip_prefix("rless-build-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let gone = matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            );
+            if gone && state != "running" && state != "paused" {
+                let _ = self.output(&["rm", "-f", "-v", name]);
+            }
+        }
+    }
+
     /// A new step container's name.
     pub fn container_name(&mut self, step: usize) -> String {
         let name = format!(
