@@ -185,6 +185,7 @@ enum ImageCmd {
     /// Remove unused images and layers.
     Prune(prune::Args),
     /// Remove images.
+    #[command(alias = "remove")]
     Rm(rmi::Args),
     /// Pull an image from a registry.
     Pull(pull::Args),
@@ -210,6 +211,7 @@ enum ContainerCmd {
     #[command(alias = "list", name = "ls")]
     Ls(ps::Args),
     /// Remove containers.
+    #[command(alias = "remove")]
     Rm(rm::Args),
     /// Remove every stopped container.
     Prune(rm::PruneArgs),
@@ -401,5 +403,17 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_remove_aliases() {
+        use clap::Parser;
+        // docker's `image remove` and `container remove` are `rm`.
+        for argv in [
+            ["rless", "image", "remove", "x"],
+            ["rless", "container", "remove", "x"],
+        ] {
+            assert!(super::Cli::try_parse_from(argv).is_ok(), "{argv:?}");
+        }
     }
 }
