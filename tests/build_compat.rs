@@ -474,3 +474,45 @@ fn build_sweeps_killed_builds_containers() {
         assert_no_containers(ctx, "a build after a killed one");
     });
 }
+
+/// COPY --from takes a wildcard in the last component: the names it
+/// matches in the source stage (a file a later layer removed is gone).
+#[test]
+fn build_copy_from_wildcards() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_copy_from_wildcards", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb AS b\n\
+            RUN mkdir -p /t && echo 1 > /t/app-1.jar && echo 2 > /t/app-2.jar && \
+            echo s > /t/src.txt && echo g > /t/gone.jar\n\
+            RUN rm /t/gone.jar\n\
+            FROM bb\n\
+            COPY --from=b /t/*.jar /jars/\n\
+            COPY --from=b /t/app-1.j?r /one.jar\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        ctx.ok(&["build", "-t", "globbed", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "globbed",
+            "sh",
+            "-c",
+            "ls /jars; cat /one.jar",
+        ]);
+        assert_eq!(r.stdout, "app-1.jar\napp-2.jar\n1\n", "{r}");
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb AS b\nFROM bb\nCOPY --from=b /etc/*.nope /x/\n",
+        );
+        let out = ctx.rless(&["build", &dir]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(
+            out.stderr
+                .contains("--from=b /etc/*.nope: no such file or directory"),
+            "{out}"
+        );
+        assert_no_containers(ctx, "a failed COPY --from");
+    });
+}

@@ -130,13 +130,10 @@ impl Build<'_> {
                 .ok_or_else(|| anyhow!("--from={from}: that stage has no files"))?,
             None => self.image_config(from)?.0,
         };
-        let image = self.image_of(st)?;
-        let ctr = self.children.create(n, &image)?;
-        let src = self.children.create(n, &src_image)?;
+        // Each source as an absolute path of the source image; a wildcard
+        // in the last component gives the names it matches there.
+        let mut paths = Vec::new();
         for path in sources {
-            if path.contains(['*', '?', '[']) {
-                bail!("wildcards in COPY --from sources are not supported: {path}");
-            }
             let clean: Vec<&str> = path
                 .split('/')
                 .filter(|c| !c.is_empty() && *c != ".")
@@ -144,8 +141,28 @@ impl Build<'_> {
             if clean.is_empty() || clean.contains(&"..") {
                 bail!("COPY --from={from} {path}: name a file or directory below /");
             }
-            // Relative to the source image's root, as in docker.
-            let abs = format!("/{}", clean.join("/"));
+            let (last, dir) = clean.split_last().expect("not empty");
+            if dir.iter().any(|c| c.contains(['*', '?', '['])) {
+                bail!("COPY --from={from} {path}: wildcards only in the last component");
+            }
+            if !last.contains(['*', '?', '[']) {
+                // Relative to the source image's root, as in docker.
+                paths.push((path, format!("/{}", clean.join("/"))));
+                continue;
+            }
+            let found = self
+                .matches_in(&src_image, dir, last)
+                .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
+            if found.is_empty() {
+                bail!("--from={from} {path}: no such file or directory");
+            }
+            paths.extend(found.into_iter().map(|p| (path, p)));
+        }
+        let into_dir = into_dir || paths.len() > 1;
+        let image = self.image_of(st)?;
+        let ctr = self.children.create(n, &image)?;
+        let src = self.children.create(n, &src_image)?;
+        for (path, abs) in paths {
             self.children
                 .pipe_copy((&src, &abs), (&ctr, dest), into_dir, (owner, mode))
                 .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
@@ -153,6 +170,41 @@ impl Build<'_> {
         self.children.remove_container(&src)?;
         st.image = Some(self.children.commit(&ctr)?);
         Ok(())
+    }
+
+    /// The paths of `image`'s directory `dir` whose names `pattern`
+    /// matches, in name order, read from its layers as the union shows
+    /// them (whiteouts hide; a symlink on the way is not followed, and then
+    /// nothing matches).
+    fn matches_in(&self, image: &str, dir: &[&str], pattern: &str) -> Result<Vec<String>> {
+        use rless::image::union::{Found, Union};
+        use std::os::unix::ffi::OsStrExt;
+        let store = self.ctx.store(LockMode::Shared)?;
+        let index = store.index()?;
+        let img = find_image(&index, image)?;
+        let layers: Vec<std::path::PathBuf> = img
+            .layers
+            .iter()
+            .rev()
+            .map(|l| store.layer_dir(&l.diff_id).join("diff"))
+            .collect();
+        let union = Union { layers: &layers };
+        let mut at = union.root();
+        let mut here = std::path::PathBuf::new();
+        for c in dir {
+            match union.lookup(&at, &here, std::ffi::OsStr::new(c))? {
+                Found::Dir(l) => at = l,
+                _ => return Ok(Vec::new()),
+            }
+            here.push(c);
+        }
+        let prefix = dir.iter().map(|c| format!("/{c}")).collect::<String>();
+        Ok(union
+            .list(&at, &here)?
+            .iter()
+            .filter(|n| super::ignore::glob(pattern.as_bytes(), n.as_bytes()))
+            .map(|n| format!("{prefix}/{}", n.to_string_lossy()))
+            .collect())
     }
 
     /// `--chown=USER[:GROUP]`: numbers, or names from the image's
