@@ -429,12 +429,17 @@ fn build_add_archive_and_network() {
 
         ctx.write_file(
             "ctx/Containerfile",
-            b"FROM bb\nADD http://127.0.0.1:9/x /x\n",
+            b"FROM bb\nADD ftp://127.0.0.1:9/x /x\n",
         );
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "ADD of a URL is not supported");
+        assert_failed_cleanly(
+            ctx,
+            &out,
+            &before,
+            "only http:// and https:// URLs are fetched",
+        );
     });
 }
 

@@ -516,3 +516,76 @@ fn build_copy_from_wildcards() {
         assert_no_containers(ctx, "a failed COPY --from");
     });
 }
+
+/// Serves `body` at `/tool.sh` (anything else is a 404) on a loopback
+/// port, for as long as the test runs; returns the port.
+fn serve_file(body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut req = Vec::new();
+            let mut b = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&b[..n]),
+                }
+            }
+            let found = req.starts_with(b"GET /tool.sh");
+            let (status, body) = if found {
+                ("200 OK", body)
+            } else {
+                ("404 Not Found", "")
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// ADD of an http URL downloads the file (mode 0600, not extracted, named
+/// after the URL's path) as docker and podman do; a 404 fails the step.
+#[test]
+fn build_add_url() {
+    if !have_busybox() {
+        return;
+    }
+    let port = serve_file("#!/bin/sh\necho fetched\n");
+    for_each_user("build_add_url", |ctx| {
+        assert!(setup_image(ctx));
+        let file = format!(
+            "FROM bb\n\
+             ADD http://127.0.0.1:{port}/tool.sh /usr/local/bin/\n\
+             ADD http://127.0.0.1:{port}/tool.sh?v=1 /renamed\n"
+        );
+        let dir = context(ctx, &[("Containerfile", &file)]);
+        ctx.ok(&["build", "-t", "fetched", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "fetched",
+            "sh",
+            "-c",
+            "stat -c '%a %u %n' /usr/local/bin/tool.sh /renamed; sh /renamed",
+        ]);
+        assert_eq!(
+            r.stdout, "600 0 /usr/local/bin/tool.sh\n600 0 /renamed\nfetched\n",
+            "{r}"
+        );
+        ctx.write_file(
+            "ctx/Containerfile",
+            format!("FROM bb\nADD http://127.0.0.1:{port}/missing /x\n").as_bytes(),
+        );
+        let out = ctx.rless(&["build", &dir]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(out.stderr.contains("the server answered 404"), "{out}");
+        assert_no_containers(ctx, "a failed ADD of a URL");
+    });
+}

@@ -75,13 +75,23 @@ impl Build<'_> {
             return Ok(());
         }
         let mut sources = Vec::new();
+        // Downloads, kept (their files) until the step is done.
+        let mut fetched = Vec::new();
         for w in &words {
-            if add && w.contains("://") {
-                bail!("ADD of a URL is not supported: download it in a RUN step");
+            if add && super::fetch::is_url(w) {
+                let f = super::fetch::fetch(w)?;
+                sources.push(f.source.clone());
+                fetched.push(f);
+                continue;
             }
             sources.extend(context::sources(&self.context, w, &self.ignore)?);
         }
-        let archive = |s: &context::Source| add && !s.is_dir && context::is_archive(&s.path);
+        // A download is never extracted.
+        let archive = |s: &context::Source| {
+            add && !s.is_dir
+                && !fetched.iter().any(|f| f.source.path == s.path)
+                && context::is_archive(&s.path)
+        };
         let into_dir = dest_word.ends_with('/')
             || dest_word.ends_with("/.")
             || sources.len() > 1

@@ -22,6 +22,7 @@
 
 mod context;
 mod copy;
+mod fetch;
 mod helper;
 mod ignore;
 mod parse;
