@@ -60,6 +60,30 @@ impl Instruction {
         }
     }
 
+    /// Whether a RUN, COPY or ADD uses a heredoc (`<<EOF`, `<<-"EOF"`),
+    /// which rless does not read: the lines after it would be taken for
+    /// instructions.
+    pub fn heredoc(&self) -> bool {
+        if !matches!(self.keyword.as_str(), "RUN" | "COPY" | "ADD") {
+            return false;
+        }
+        let b = self.rest.as_bytes();
+        (0..b.len().saturating_sub(2)).any(|i| {
+            if &b[i..i + 2] != b"<<" || (i > 0 && b[i - 1] == b'<') || b[i + 2] == b'<' {
+                return false;
+            }
+            let mut j = i + 2;
+            if b.get(j) == Some(&b'-') {
+                j += 1;
+            }
+            if matches!(b.get(j), Some(b'"' | b'\'')) {
+                j += 1;
+            }
+            b.get(j)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        })
+    }
+
     /// The value of flag `name` (the last one given).
     pub fn flag(&self, name: &str) -> Option<&str> {
         self.flags
@@ -138,7 +162,12 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
             pending = Some((start, joined));
             continue;
         }
-        out.push(instruction(start, &joined).map_err(|w| bad(start, w))?);
+        let ins = instruction(start, &joined).map_err(|w| bad(start, w))?;
+        // Before its body's lines are taken for instructions.
+        if ins.heredoc() {
+            return Err(bad(start, "heredocs (<<WORD) are not supported".into()));
+        }
+        out.push(ins);
     }
     if let Some((start, joined)) = pending {
         out.push(instruction(start, &joined).map_err(|w| bad(start, w))?);
@@ -240,6 +269,27 @@ mod tests {
                 (2, "ENV", "P=hello Q=1  R=2"),
                 (6, "RUN", "echo \"a  b\""),
             ]
+        );
+    }
+
+    #[test]
+    fn heredocs_are_seen() {
+        let ins = |text: &str| instruction(1, text).unwrap().heredoc();
+        for (text, is) in [
+            ("RUN <<EOF", true),
+            ("RUN cat <<-'X' > f", true),
+            ("COPY <<\"E\" /x", true),
+            ("RUN cat <<< word", false),
+            ("RUN echo a<<1", false),
+            ("ENV A=<<EOF", false),
+        ] {
+            assert_eq!(ins(text), is, "{text}");
+        }
+        // Refused at its line, before the body is read as instructions.
+        let e = parse("F", "FROM a\nRUN <<EOF\napt-get update\nEOF\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "F: line 2: heredocs (<<WORD) are not supported"
         );
     }
 
