@@ -589,3 +589,21 @@ fn build_add_url() {
         assert_no_containers(ctx, "a failed ADD of a URL");
     });
 }
+
+/// `-t NAME@DIGEST` is refused before anything is built, as `tag` refuses
+/// it (it was stored as a name that `rmi NAME` could not find).
+#[test]
+fn build_tag_refuses_digest() {
+    for_each_user("build_tag_refuses_digest", |ctx| {
+        let dir = context(ctx, &[("Containerfile", "FROM scratch\nLABEL a=b\n")]);
+        let digest = format!("x@sha256:{}", "a".repeat(64));
+        let out = ctx.rless(&["build", "-t", &digest, &dir]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(
+            out.stderr
+                .contains("must be a name with an optional tag, not a digest"),
+            "{out}"
+        );
+        assert!(ctx.image_ids().is_empty(), "nothing built: {out}");
+    });
+}

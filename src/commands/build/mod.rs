@@ -139,14 +139,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         "host" | "none" => Some(a.network.clone()),
         other => bail!("unknown --network {other:?} for build: use default, host or none"),
     };
-    let names = a
-        .tag
-        .iter()
-        .map(|t| {
-            t.parse::<Reference>()
-                .map(|r| r.tagged_name().unwrap_or_else(|| t.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut names = Vec::new();
+    for t in &a.tag {
+        let r: Reference = t.parse()?;
+        // As `tag`: a name names no digest (it would be stored as a name).
+        match r.tagged_name().filter(|_| r.digest.is_none()) {
+            Some(n) => names.push(n),
+            None => bail!("-t {t:?} must be a name with an optional tag, not a digest"),
+        }
+    }
     let context = a
         .context
         .canonicalize()
