@@ -591,7 +591,8 @@ fn build_add_url() {
 }
 
 /// `-t NAME@DIGEST` is refused before anything is built, as `tag` refuses
-/// it (it was stored as a name that `rmi NAME` could not find).
+/// it (it was stored as a name that `rmi NAME` could not find), and so is
+/// `commit CTR NAME@DIGEST` (it made an image without a name).
 #[test]
 fn build_tag_refuses_digest() {
     for_each_user("build_tag_refuses_digest", |ctx| {
@@ -605,5 +606,19 @@ fn build_tag_refuses_digest() {
             "{out}"
         );
         assert!(ctx.image_ids().is_empty(), "nothing built: {out}");
+        // `commit CTR NAME@DIGEST` too (it made an image without a name).
+        if have_busybox() {
+            assert!(setup_image(ctx));
+            ctx.ok(&["create", "--name", "c", IMG, "true"]);
+            let before = ctx.image_ids();
+            let out = ctx.rless(&["commit", "c", &digest]);
+            assert_eq!(out.code, Some(125), "{out}");
+            assert!(
+                out.stderr
+                    .contains("must be a name with an optional tag, not a digest"),
+                "{out}"
+            );
+            assert_eq!(ctx.image_ids(), before, "nothing committed: {out}");
+        }
     });
 }

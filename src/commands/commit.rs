@@ -37,6 +37,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         .as_deref()
         .map(str::parse::<Reference>)
         .transpose()?;
+    if let (Some(r), Some(t)) = (&name, &a.image) {
+        // As `tag`: it would make an image without any name.
+        if r.digest.is_some() {
+            anyhow::bail!("commit target {t:?} must be a name with an optional tag, not a digest");
+        }
+    }
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, &a.container)?;
     // Validate the changes before entering the namespace.
