@@ -9,7 +9,8 @@
 //! current image and commits it with the commands rless already has
 //! ([`steps`]): RUN is `rless run`, COPY, ADD and WORKDIR are `rless
 //! create` and `rless build-copy` ([`helper`]) fed a tar stream of the
-//! context ([`context`], [`ignore`]). Each commit is an intermediate image
+//! context ([`context`], [`ignore`]; an ADD of a URL is downloaded first,
+//! [`fetch`]). Each commit is an intermediate image
 //! the next step starts from. Metadata instructions only change the
 //! in-memory config, applied with `commit --change`'s code
 //! ([`rless::image::change`]). At the end the config, with the layers of
