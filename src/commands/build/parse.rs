@@ -68,8 +68,29 @@ impl Instruction {
             return false;
         }
         let b = self.rest.as_bytes();
+        // Where a quote is open (`echo "<<EOF"` is text, not a heredoc).
+        let mut quoted = vec![false; b.len()];
+        let mut q = None;
+        let mut i = 0;
+        while i < b.len() {
+            quoted[i] = q.is_some();
+            match (q, b[i]) {
+                (None, b'\\') => {
+                    // The escaped character is text too.
+                    i += 1;
+                    if let Some(e) = quoted.get_mut(i) {
+                        *e = true;
+                    }
+                }
+                (None, c @ (b'"' | b'\'')) => q = Some(c),
+                (Some(c), d) if c == d => q = None,
+                _ => {}
+            }
+            i += 1;
+        }
         (0..b.len().saturating_sub(2)).any(|i| {
-            if &b[i..i + 2] != b"<<" || (i > 0 && b[i - 1] == b'<') || b[i + 2] == b'<' {
+            if &b[i..i + 2] != b"<<" || quoted[i] || (i > 0 && b[i - 1] == b'<') || b[i + 2] == b'<'
+            {
                 return false;
             }
             let mut j = i + 2;
@@ -282,6 +303,8 @@ mod tests {
             ("RUN cat <<< word", false),
             ("RUN echo a<<1", false),
             ("ENV A=<<EOF", false),
+            ("RUN echo \"<<EOF\" '<<X' \\<<Y", false),
+            ("RUN echo \"a\" <<Z", true),
         ] {
             assert_eq!(ins(text), is, "{text}");
         }
