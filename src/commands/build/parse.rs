@@ -82,6 +82,12 @@ impl Instruction {
                         *e = true;
                     }
                 }
+                (Some(b'"'), b'\\') => {
+                    i += 1;
+                    if let Some(e) = quoted.get_mut(i) {
+                        *e = true;
+                    }
+                }
                 (None, c @ (b'"' | b'\'')) => q = Some(c),
                 (Some(c), d) if c == d => q = None,
                 _ => {}
@@ -305,6 +311,7 @@ mod tests {
             ("ENV A=<<EOF", false),
             ("RUN echo \"<<EOF\" '<<X' \\<<Y", false),
             ("RUN echo \"a\" <<Z", true),
+            ("RUN echo \"\\\"<<EOF\"", false),
         ] {
             assert_eq!(ins(text), is, "{text}");
         }
