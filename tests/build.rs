@@ -124,7 +124,7 @@ fn build_instructions() {
         ]);
         let expect = "1000\n100\n/srv/app\nhello me fallback\nhi there\n\
             ran as 0 in /srv/app with hello\narg:me\nexec-form\n\
-            0:0 /srv/owned\n1000:100 /srv/owned/one.txt\n1000:100 /srv/owned/sub/three\n\
+            1000:100 /srv/owned\n1000:100 /srv/owned/one.txt\n1000:100 /srv/owned/sub/three\n\
             1000:1000 /srv/named.txt\n0:0 /srv/app/hello.txt\n\
             one.txt\ntwo.txt\n\
             .\n..\n.dockerignore\nContainerfile\nhello.txt\nkeep.log\noutlink\ntree\n\
@@ -262,10 +262,10 @@ fn build_refusals() {
 
         ctx.write_file(
             "ctx/Containerfile",
-            b"FROM bb AS one\nFROM bb\nCOPY --chmod=755 f /b\n",
+            b"FROM bb AS one\nFROM bb\nCOPY --link f /b\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "line 3: COPY --chmod is not supported");
+        assert_failed_cleanly(ctx, &out, &before, "line 3: COPY --link is not supported");
         assert!(out.stdout.is_empty(), "nothing runs: {out}");
 
         // COPY --from of a path the stage does not have.
@@ -434,12 +434,17 @@ fn build_add_archive_and_network() {
 
         ctx.write_file(
             "ctx/Containerfile",
-            b"FROM bb\nADD http://127.0.0.1:9/x /x\n",
+            b"FROM bb\nADD ftp://127.0.0.1:9/x /x\n",
         );
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "ADD of a URL is not supported");
+        assert_failed_cleanly(
+            ctx,
+            &out,
+            &before,
+            "only http:// and https:// URLs are fetched",
+        );
     });
 }
 

@@ -37,6 +37,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         .as_deref()
         .map(str::parse::<Reference>)
         .transpose()?;
+    if let (Some(r), Some(t)) = (&name, &a.image) {
+        // As `tag`: it would make an image without any name.
+        if r.digest.is_some() {
+            anyhow::bail!("commit target {t:?} must be a name with an optional tag, not a digest");
+        }
+    }
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, &a.container)?;
     // Validate the changes before entering the namespace.
@@ -49,6 +55,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     container::flush_writes(&dir)?;
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
+    }
+    if matches!(ctx.ids, rless::userns::IdMode::Single { .. }) {
+        // As the namespace's root the writable layer is read whatever its
+        // modes: a file the container made unreadable (`chmod 000`, a
+        // directory without x) is still committed, as in subuid mode.
+        rless::runtime::ids::enter(&ctx.ids, false, false)?;
+        // Only now: unshare refuses a process with threads.
+        rless::interrupt::install();
     }
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;

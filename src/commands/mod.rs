@@ -185,6 +185,7 @@ enum ImageCmd {
     /// Remove unused images and layers.
     Prune(prune::Args),
     /// Remove images.
+    #[command(alias = "remove")]
     Rm(rmi::Args),
     /// Pull an image from a registry.
     Pull(pull::Args),
@@ -210,6 +211,7 @@ enum ContainerCmd {
     #[command(alias = "list", name = "ls")]
     Ls(ps::Args),
     /// Remove containers.
+    #[command(alias = "remove")]
     Rm(rm::Args),
     /// Remove every stopped container.
     Prune(rm::PruneArgs),
@@ -325,22 +327,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // The commands that write layers into the store, an archive to a file
     // or a compressed blob for the registry (push) stop at a signal
     // without leaving half-written entries (see rless::interrupt).
-    if matches!(
+    // (`commit` in single-id mode installs it itself, once it has
+    // unshared its user namespace, which a process with threads cannot.)
+    let commit = matches!(
         cli.cmd,
-        Cmd::Pull(_)
-            | Cmd::Load(_)
-            | Cmd::Commit(_)
-            | Cmd::Import(_)
-            | Cmd::Save(_)
-            | Cmd::Push(_)
-            | Cmd::Image(
-                ImageCmd::Pull(_)
-                    | ImageCmd::Load(_)
-                    | ImageCmd::Import(_)
-                    | ImageCmd::Save(_)
-                    | ImageCmd::Push(_)
-            )
-    ) {
+        Cmd::Commit(_) | Cmd::Container(ContainerCmd::Commit(_))
+    );
+    let single = matches!(ctx.ids, IdMode::Single { .. });
+    if (commit && !single)
+        || matches!(
+            cli.cmd,
+            Cmd::Pull(_)
+                | Cmd::Load(_)
+                | Cmd::Import(_)
+                | Cmd::Save(_)
+                | Cmd::Push(_)
+                | Cmd::Image(
+                    ImageCmd::Pull(_)
+                        | ImageCmd::Load(_)
+                        | ImageCmd::Import(_)
+                        | ImageCmd::Save(_)
+                        | ImageCmd::Push(_)
+                )
+        )
+    {
         rless::interrupt::install();
     }
     match cli.cmd {
@@ -425,5 +435,17 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_remove_aliases() {
+        use clap::Parser;
+        // docker's `image remove` and `container remove` are `rm`.
+        for argv in [
+            ["rless", "image", "remove", "x"],
+            ["rless", "container", "remove", "x"],
+        ] {
+            assert!(super::Cli::try_parse_from(argv).is_ok(), "{argv:?}");
+        }
     }
 }

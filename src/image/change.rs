@@ -9,9 +9,9 @@
 //! Words follow the Dockerfile shell-word rules: double and single quotes
 //! group and are removed, a backslash escapes the next character (inside
 //! double quotes only `"`, `\` and `$`), and `$V`, `${V}`, `${V:-w}`,
-//! `${V:+w}` expand from the image's environment as it was before the
-//! instruction (not inside single quotes; never in CMD/ENTRYPOINT, which
-//! keep their text for the shell). A line that does not parse is an error
+//! `${V:+w}`, `${V:?w}` (w expanded in turn) expand from the image's
+//! environment as it was before the instruction (not inside single
+//! quotes; never in CMD/ENTRYPOINT, which keep their text for the shell). A line that does not parse is an error
 //! naming it; nothing is applied by the caller then.
 
 use serde_json::{json, Map, Value};
@@ -74,6 +74,10 @@ pub fn apply_with(
             let pairs = name_values(rest, &env).map_err(|w| fail(&w))?;
             if word == "ENV" {
                 let list = cfg.entry("Env").or_insert_with(|| json!([]));
+                // Go writes an empty list as null (`"Env": null`).
+                if list.is_null() {
+                    *list = json!([]);
+                }
                 let list = list
                     .as_array_mut()
                     .ok_or_else(|| fail("Env is not a list"))?;
@@ -114,7 +118,10 @@ pub fn apply_with(
         }
         "VOLUME" => {
             let list = match serde_json::from_str::<Vec<String>>(rest) {
-                Ok(v) => v,
+                Ok(v) => v
+                    .iter()
+                    .map(|w| expand(w, &env).map_err(|w| fail(&w)))
+                    .collect::<Result<_, _>>()?,
                 Err(_) => words(rest)?,
             };
             if list.iter().any(|v| v.is_empty()) {
@@ -195,7 +202,10 @@ fn expose(p: &str) -> Option<Vec<String>> {
 /// `ENV`/`LABEL` arguments: `k=v k2=v2…`, or the old `k value…` form
 /// (the rest of the line is the value).
 pub fn name_values(rest: &str, env: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
-    let first = rest.split(char::is_whitespace).next().unwrap_or("");
+    // Which form, by the first word as the quotes group it (`"a b"=c` is
+    // a pair).
+    let words = raw_words(rest)?;
+    let first = words.first().map_or("", String::as_str);
     if !first.contains('=') {
         let (k, v) = rest
             .split_once(char::is_whitespace)
@@ -206,7 +216,7 @@ pub fn name_values(rest: &str, env: &[(String, String)]) -> Result<Vec<(String, 
         return Ok(vec![(k, v)]);
     }
     let mut out = Vec::new();
-    for w in raw_words(rest)? {
+    for w in words {
         let Some((k, v)) = w.split_once('=') else {
             return Err(format!("{w:?} is not NAME=VALUE"));
         };
@@ -267,14 +277,33 @@ fn raw_words(s: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// One element of a JSON-form argument (`COPY ["$SRC", "/d"]`, `VOLUME
+/// ["$DIR"]`), expanded as docker expands it: as one word.
+pub fn expand_word(w: &str, env: &[(String, String)]) -> Result<String, String> {
+    expand(w, env)
+}
+
 /// Removes quotes and escapes and expands variables in one word (or a
 /// whole old-form value: whitespace is kept as it is).
 fn expand(w: &str, env: &[(String, String)]) -> Result<String, String> {
+    expand_until(&mut w.chars().peekable(), env, None)
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+/// [`expand`] up to `stop` outside quotes (consumed; the end of the text
+/// instead is an error), or to the end when there is no `stop`: the
+/// word of a `${NAME:-word}`, which has quotes and variables of its own.
+fn expand_until(
+    chars: &mut Chars,
+    env: &[(String, String)],
+    stop: Option<char>,
+) -> Result<String, String> {
     let mut out = String::new();
     let mut quote: Option<char> = None;
-    let mut chars = w.chars().peekable();
     while let Some(c) = chars.next() {
         match (quote, c) {
+            (None, c) if Some(c) == stop => return Ok(out),
             (Some('\''), '\'') | (Some('"'), '"') => quote = None,
             (Some('\''), c) => out.push(c),
             (None, '"' | '\'') => quote = Some(c),
@@ -291,64 +320,79 @@ fn expand(w: &str, env: &[(String, String)]) -> Result<String, String> {
                 Some(_) => out.push('\\'),
                 None => {}
             },
-            (_, '$') => out.push_str(&variable(&mut chars, env)?),
+            (_, '$') => out.push_str(&variable(chars, env)?),
             (_, c) => out.push(c),
         }
     }
     if quote.is_some() {
         return Err("unterminated quote".into());
     }
+    if stop.is_some() {
+        return Err("unterminated ${…}".into());
+    }
     Ok(out)
 }
 
-/// After a `$`: `NAME`, `{NAME}`, `{NAME:-word}` or `{NAME:+word}`. A `$`
-/// followed by anything else is kept.
-fn variable(
-    chars: &mut std::iter::Peekable<std::str::Chars>,
-    env: &[(String, String)],
-) -> Result<String, String> {
+/// After a `$`: `NAME`, `{NAME}`, `{NAME:-word}`, `{NAME:+word}` or
+/// `{NAME:?message}` (the word expanded in turn, so `${A:-$B}` and
+/// `${A:-"x y"}` work as in docker). Positional names are digits only
+/// (`$1x` is `$1` then `x`). A `$` followed by anything else is kept.
+fn variable(chars: &mut Chars, env: &[(String, String)]) -> Result<String, String> {
     let lookup = |n: &str| {
         env.iter()
             .rev()
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.clone())
     };
-    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    if chars.peek() == Some(&'{') {
+    let braced = chars.peek() == Some(&'{');
+    if braced {
         chars.next();
-        let mut inner = String::new();
-        loop {
-            match chars.next() {
-                Some('}') => break,
-                Some(c) => inner.push(c),
-                None => return Err("unterminated ${…}".into()),
-            }
-        }
-        let (name, op) = match inner.find(|c: char| !name_char(c)) {
-            Some(i) => (&inner[..i], &inner[i..]),
-            None => (&inner[..], ""),
-        };
-        let value = lookup(name).filter(|v| !v.is_empty());
-        return match (name, op.get(..2), op.get(2..)) {
-            ("", ..) => Err(format!("bad substitution ${{{inner}}}")),
-            (_, None, _) if op.is_empty() => Ok(value.unwrap_or_default()),
-            (_, Some(":-"), Some(w)) => Ok(value.unwrap_or_else(|| w.to_string())),
-            (_, Some(":+"), Some(w)) => Ok(value.map(|_| w.to_string()).unwrap_or_default()),
-            _ => Err(format!("unsupported substitution ${{{inner}}}")),
-        };
     }
     let mut name = String::new();
     while let Some(&c) = chars.peek() {
-        if !name_char(c) {
+        let digits = name.chars().next().is_some_and(|f| f.is_ascii_digit());
+        let fits = if name.is_empty() || digits {
+            c.is_ascii_digit() || (name.is_empty() && (c.is_ascii_alphabetic() || c == '_'))
+        } else {
+            c.is_ascii_alphanumeric() || c == '_'
+        };
+        if !fits {
             break;
         }
         name.push(c);
         chars.next();
     }
-    if name.is_empty() {
-        return Ok("$".into());
+    if !braced {
+        if name.is_empty() {
+            return Ok("$".into());
+        }
+        return Ok(lookup(&name).unwrap_or_default());
     }
-    Ok(lookup(&name).unwrap_or_default())
+    if name.is_empty() {
+        return Err("bad substitution: ${ without a name".into());
+    }
+    let value = lookup(&name).filter(|v| !v.is_empty());
+    match chars.next() {
+        Some('}') => Ok(value.unwrap_or_default()),
+        Some(':') => {
+            let m = chars.next();
+            let word = expand_until(chars, env, Some('}'))?;
+            match m {
+                Some('-') => Ok(value.unwrap_or(word)),
+                Some('+') => Ok(value.map(|_| word).unwrap_or_default()),
+                Some('?') => value.ok_or_else(|| {
+                    if word.is_empty() {
+                        format!("{name}: is not set")
+                    } else {
+                        format!("{name}: {word}")
+                    }
+                }),
+                _ => Err(format!("unsupported substitution ${{{name}:…}}")),
+            }
+        }
+        Some(c) => Err(format!("unsupported substitution ${{{name}{c}…}}")),
+        None => Err("unterminated ${…}".into()),
+    }
 }
 
 #[cfg(test)]
@@ -387,6 +431,18 @@ mod tests {
             ["N=dflt", "M=", "P=", "D=$", "E=$A"]
         );
         assert_eq!(env(&["ENV E="]), ["E="]);
+        let mut cfg = Map::new();
+        cfg.insert("Env".into(), Value::Null);
+        apply(&mut cfg, "ENV N=1").unwrap();
+        assert_eq!(cfg["Env"], json!(["N=1"]));
+        // The word of ${V:-word} is expanded in turn, quotes and all.
+        assert_eq!(
+            env(&[
+                "ENV A=2",
+                "ENV K=${NOPE:-$A} L=${NOPE:-${A}x}y M=${NOPE:-'x y'} G=$1x H=${A}} Q=${A:?must} R=${A:+\"$A $A\"}"
+            ]),
+            ["A=2", "K=2", "L=2xy", "M=x y", "G=x", "H=2}", "Q=2", "R=2 2"]
+        );
     }
 
     #[test]
@@ -394,11 +450,14 @@ mod tests {
         let cfg = applied(&[
             r#"LABEL x=y z=w "with space"="v 1""#,
             "LABEL old form value",
+            r#"LABEL "first key"="v 2" 'q'=1"#,
             "EXPOSE 80 53/udp 8000-8002/TCP",
             "WORKDIR /srv",
             "WORKDIR app",
             "USER 1000:1000",
             r#"VOLUME ["/data", "/logs"]"#,
+            "ENV D=/from-env",
+            r#"VOLUME ["$D/x"]"#,
             "VOLUME /a /b",
             "STOPSIGNAL SIGINT",
             r#"CMD ["echo", "a b"]"#,
@@ -406,7 +465,8 @@ mod tests {
         ]);
         assert_eq!(
             cfg["Labels"],
-            json!({"x": "y", "z": "w", "with space": "v 1", "old": "form value"})
+            json!({"x": "y", "z": "w", "with space": "v 1", "old": "form value",
+                   "first key": "v 2", "q": "1"})
         );
         let mut ports: Vec<&String> = cfg["ExposedPorts"].as_object().unwrap().keys().collect();
         ports.sort();
@@ -418,7 +478,7 @@ mod tests {
         assert_eq!(cfg["User"], "1000:1000");
         let mut vols: Vec<&String> = cfg["Volumes"].as_object().unwrap().keys().collect();
         vols.sort();
-        assert_eq!(vols, ["/a", "/b", "/data", "/logs"]);
+        assert_eq!(vols, ["/a", "/b", "/data", "/from-env/x", "/logs"]);
         assert_eq!(cfg["StopSignal"], "SIGINT");
         for (sig, kept) in [("rtmin+3", "rtmin+3"), ("9", "9"), ("usr1", "usr1")] {
             assert_eq!(applied(&[&format!("STOPSIGNAL {sig}")])["StopSignal"], kept);
@@ -459,6 +519,9 @@ mod tests {
             "STOPSIGNAL TERM KILL",
             "ENV A=${B:?x}",
             "ENV A=${",
+            "ENV A=${B:-x",
+            "ENV A=${B:-${C}",
+            "ENV A=${B/x/y}",
             "RUN true",
             "FROM x",
             "COPY a b",

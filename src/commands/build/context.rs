@@ -4,11 +4,14 @@
 //! Theory of operation: a source is a path relative to the context (a
 //! leading `/` too), cleaned lexically; one that climbs out (`../x`) is
 //! refused. Its parent directories are resolved on the host and must stay
-//! inside the context, so a symlinked directory cannot lead out; the
-//! source itself and everything under it is read without following
-//! symlinks: a symlink is copied as a symlink, as docker does, whatever it
-//! points at. A `*`, `?` or `[…]` in the last component picks the matching
-//! names of its directory (sorted). Paths the ignore file excludes are not
+//! inside the context, so a symlinked directory cannot lead out. A source
+//! that is itself a symlink is followed as docker does, resolved with the
+//! context as the root ([`rless::inroot`]), and its target is sent under
+//! the link's name; everything under a directory is read without following
+//! symlinks: a symlink there is copied as a symlink, whatever it points
+//! at. A `*`, `?` or `[…]` in the last component picks the matching names
+//! of its directory (sorted); in an earlier one, the matching
+//! directories. Paths the ignore file excludes are not
 //! seen at all. The stream is written in name order with the files' modes
 //! and times and the owner asked for (`--chown`, else 0:0), so one context
 //! gives one stream. ADD of a local tar (plain or compressed) sends its
@@ -62,9 +65,68 @@ fn clean(src: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The files `src` names in `context` (canonical).
+/// The files `src` names in `context` (canonical). A wildcard in a
+/// directory component (`pkgs/*/package.json`) picks each matching
+/// directory, in name order, as docker does.
 pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>, ContextError> {
     let rel = clean(src).ok_or_else(|| ContextError::Outside(src.into()))?;
+    let Some((dir, last)) = rel
+        .rsplit_once('/')
+        .filter(|(d, _)| d.contains(['*', '?', '[']))
+    else {
+        return sources_in(context, src, &rel, ignore);
+    };
+    let mut dirs = vec![String::new()];
+    for comp in dir.split('/') {
+        let mut next = Vec::new();
+        for d in &dirs {
+            let join = |n: &str| {
+                if d.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{d}/{n}")
+                }
+            };
+            if !comp.contains(['*', '?', '[']) {
+                next.push(join(comp));
+                continue;
+            }
+            // Unreadable or missing: nothing matches there.
+            let Ok(list) = fs::read_dir(context.join(d)) else {
+                continue;
+            };
+            let mut names: Vec<String> = list
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| glob(comp.as_bytes(), n.as_bytes()))
+                .filter(|n| context.join(d).join(n).is_dir())
+                .collect();
+            names.sort();
+            next.extend(names.iter().map(|n| join(n)));
+        }
+        dirs = next;
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        match sources_in(context, src, &format!("{d}/{last}"), ignore) {
+            Ok(s) => out.extend(s),
+            Err(ContextError::Missing(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if out.is_empty() {
+        return Err(ContextError::Missing(src.into()));
+    }
+    Ok(out)
+}
+
+/// [`sources`] of `rel` (clean, wildcards only in its last component).
+fn sources_in(
+    context: &Path,
+    src: &str,
+    rel: &str,
+    ignore: &Ignore,
+) -> Result<Vec<Source>, ContextError> {
+    let rel = rel.to_string();
     let (dir, last) = match rel.rsplit_once('/') {
         Some((d, l)) => (d.to_string(), l.to_string()),
         None => (String::new(), rel.clone()),
@@ -104,15 +166,29 @@ pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>
         } else {
             format!("{dir}/{name}")
         };
-        if !rel.is_empty() && ignore.excluded(&rel) {
-            continue;
-        }
         let path = if name.is_empty() {
             parent.clone()
         } else {
             parent.join(&name)
         };
-        match fs::symlink_metadata(&path) {
+        let meta = fs::symlink_metadata(&path);
+        // An excluded directory still gives what an exception keeps below
+        // it (`build` with `!build/keep.txt`), as the context docker sends
+        // holds that; the packer leaves the rest out.
+        if !rel.is_empty()
+            && ignore.excluded(&rel)
+            && !(meta.as_ref().is_ok_and(|m| m.is_dir()) && ignore.may_keep_below(&rel))
+        {
+            continue;
+        }
+        match meta {
+            Ok(m) if m.file_type().is_symlink() => {
+                // As docker and podman: a named source (or a name a
+                // wildcard matched) that is a symlink is followed, inside
+                // the context as if it were the root.
+                let (path, is_dir) = follow(context, &rel, ignore)?;
+                out.push(Source { rel, is_dir, path });
+            }
             Ok(m) => out.push(Source {
                 rel,
                 is_dir: m.is_dir(),
@@ -128,10 +204,46 @@ pub fn sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<Source>
     Ok(out)
 }
 
+/// Where the symlink `rel` of the context leads, resolved with the context
+/// as the root (an absolute target or a `..` cannot leave it), and whether
+/// that is a directory. A target that does not exist, or that the ignore
+/// file leaves out, is missing.
+fn follow(context: &Path, rel: &str, ignore: &Ignore) -> Result<(PathBuf, bool), ContextError> {
+    use rustix::fs::{OFlags, ResolveFlags};
+    let read = |source: io::Error| ContextError::Read {
+        path: rel.to_string(),
+        source,
+    };
+    let root = fs::File::open(context).map_err(read)?;
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    let in_root = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let fd = match rless::inroot::open(std::os::fd::AsFd::as_fd(&root), rel, flags, in_root) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Err(ContextError::Missing(rel.into())),
+        Err(e) => return Err(read(e.into())),
+    };
+    let target = fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .map_err(read)?;
+    let inside = target
+        .strip_prefix(context)
+        .map_err(|_| ContextError::Outside(rel.into()))?;
+    let inside = inside.to_string_lossy();
+    if !inside.is_empty() && ignore.excluded(&inside) {
+        return Err(ContextError::Missing(rel.into()));
+    }
+    let is_dir = rustix::fs::fstat(&fd).map_err(|e| read(e.into()))?.st_mode & 0o170000 == 0o040000;
+    Ok((target, is_dir))
+}
+
 /// Writes tar entries into a stream.
 pub struct Packer<W: Write> {
     b: tar::Builder<W>,
     owner: Option<(u32, u32)>,
+    /// `--chmod`'s permission bits, for every file and directory sent.
+    mode: Option<u32>,
 }
 
 impl<W: Write> Packer<W> {
@@ -140,7 +252,17 @@ impl<W: Write> Packer<W> {
     pub fn new(out: W, owner: Option<(u32, u32)>) -> Packer<W> {
         let mut b = tar::Builder::new(out);
         b.follow_symlinks(false);
-        Packer { b, owner }
+        Packer {
+            b,
+            owner,
+            mode: None,
+        }
+    }
+
+    /// Every file and directory sent gets these permission bits (`--chmod`).
+    pub fn with_mode(mut self, mode: Option<u32>) -> Packer<W> {
+        self.mode = mode;
+        self
     }
 
     pub fn finish(self) -> Result<W, ContextError> {
@@ -218,7 +340,7 @@ impl<W: Write> Packer<W> {
         let meta = fs::symlink_metadata(path).map_err(read)?;
         let (uid, gid) = self.owner.unwrap_or((0, 0));
         let mut h = tar::Header::new_gnu();
-        h.set_mode(meta.mode() & 0o7777);
+        h.set_mode(self.mode.unwrap_or(meta.mode() & 0o7777));
         h.set_uid(uid.into());
         h.set_gid(gid.into());
         h.set_mtime(meta.mtime().max(0) as u64);
@@ -231,6 +353,7 @@ impl<W: Write> Packer<W> {
                 .map_err(write)
         } else if ft.is_symlink() {
             let target = fs::read_link(path).map_err(read)?;
+            h.set_mode(0o777);
             h.set_entry_type(tar::EntryType::Symlink);
             h.set_size(0);
             self.b.append_link(&mut h, name, target).map_err(write)
@@ -277,6 +400,9 @@ impl<W: Write> Packer<W> {
             if let Some((u, g)) = self.owner {
                 h.set_uid(u.into());
                 h.set_gid(g.into());
+            }
+            if let (Some(m), false) = (self.mode, h.entry_type().is_symlink()) {
+                h.set_mode(m);
             }
             let write = |source| ContextError::Write {
                 path: src.rel.clone(),
@@ -346,9 +472,58 @@ mod tests {
             sources(&ctx, "up/outside", &none),
             Err(ContextError::Outside(_))
         ));
-        // The link itself is inside: it is copied as a link.
-        let s = sources(&ctx, "link", &none).unwrap();
-        assert!(!s[0].is_dir && s[0].rel == "link");
+        // A source that is a link is followed with the context as the
+        // root: `../outside` is the context's own (missing) `outside`.
+        assert!(matches!(
+            sources(&ctx, "link", &none),
+            Err(ContextError::Missing(_))
+        ));
+        std::os::unix::fs::symlink("d/a.txt", ctx.join("to-file")).unwrap();
+        std::os::unix::fs::symlink("/d", ctx.join("to-dir")).unwrap();
+        let s = sources(&ctx, "to-*", &none).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s[0].is_dir && s[0].rel == "to-dir" && s[0].path == ctx.join("d"));
+        assert!(!s[1].is_dir && s[1].base_name() == "to-file");
+        assert_eq!(s[1].path, ctx.join("d/a.txt"));
+        // A wildcard in a directory component picks each matching one.
+        fs::create_dir_all(ctx.join("p/x")).unwrap();
+        fs::create_dir_all(ctx.join("p/y")).unwrap();
+        fs::write(ctx.join("p/x/pkg.json"), "x").unwrap();
+        fs::write(ctx.join("p/y/pkg.json"), "y").unwrap();
+        fs::write(ctx.join("p/z"), "a file").unwrap();
+        let s = sources(&ctx, "p/*/pkg.json", &none).unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.rel.as_str()).collect::<Vec<_>>(),
+            ["p/x/pkg.json", "p/y/pkg.json"]
+        );
+        let s = sources(&ctx, "*/?/*.json", &Ignore::parse("p/y")).unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(matches!(
+            sources(&ctx, "p/*/nope", &none),
+            Err(ContextError::Missing(_))
+        ));
+        // An excluded directory gives what an exception keeps below it.
+        let keep = Ignore::parse("d\n!d/b.txt\n");
+        let s = sources(&ctx, "d", &keep).unwrap();
+        assert!(s[0].is_dir && s[0].rel == "d");
+        let mut p = Packer::new(Vec::new(), None);
+        p.add(&s[0], "", &keep).unwrap();
+        let bytes = p.finish().unwrap();
+        let names: Vec<String> = tar::Archive::new(&bytes[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["b.txt"]);
+        assert!(matches!(
+            sources(&ctx, "d", &Ignore::parse("d\n!x\n")),
+            Err(ContextError::Missing(_))
+        ));
+        // ...unless the ignore file leaves the target out.
+        assert!(matches!(
+            sources(&ctx, "to-file", &Ignore::parse("d/a.txt")),
+            Err(ContextError::Missing(_))
+        ));
         let s = sources(&ctx, "/d/*.txt", &none).unwrap();
         assert_eq!(
             s.iter().map(|s| s.rel.as_str()).collect::<Vec<_>>(),

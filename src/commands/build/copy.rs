@@ -29,7 +29,11 @@ impl Build<'_> {
         let add = ins.keyword == "ADD";
         let vars = st.vars();
         let mut words = match Form::of(&ins.rest) {
-            Form::Exec(v) => v,
+            // Docker expands the JSON form's elements too, one word each.
+            Form::Exec(v) => v
+                .iter()
+                .map(|w| change::expand_word(w, &vars).map_err(|w| anyhow!(w)))
+                .collect::<Result<_>>()?,
             Form::Shell(s) => change::split_words(&s, &vars).map_err(|w| anyhow!(w))?,
         };
         if words.len() < 2 {
@@ -47,6 +51,15 @@ impl Build<'_> {
             ),
             None => None,
         };
+        let mode = match ins.flag("chmod") {
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| anyhow!("--chmod={m}: use an octal mode such as 755"))?,
+            ),
+            None => None,
+        };
         let dest = if dest_word.starts_with('/') {
             dest_word.clone()
         } else {
@@ -57,18 +70,28 @@ impl Build<'_> {
                 .map_err(|w| anyhow!(w))?
                 .concat();
             let into_dir = dest_word.ends_with('/') || words.len() > 1;
-            self.copy_from(st, n, &from, &words, (&dest, into_dir), owner, done)?;
+            self.copy_from(st, n, &from, &words, (&dest, into_dir), (owner, mode), done)?;
             st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
             return Ok(());
         }
         let mut sources = Vec::new();
+        // Downloads, kept (their files) until the step is done.
+        let mut fetched = Vec::new();
         for w in &words {
-            if add && w.contains("://") {
-                bail!("ADD of a URL is not supported: download it in a RUN step");
+            if add && super::fetch::is_url(w) {
+                let f = super::fetch::fetch(w)?;
+                sources.push(f.source.clone());
+                fetched.push(f);
+                continue;
             }
             sources.extend(context::sources(&self.context, w, &self.ignore)?);
         }
-        let archive = |s: &context::Source| add && !s.is_dir && context::is_archive(&s.path);
+        // A download is never extracted.
+        let archive = |s: &context::Source| {
+            add && !s.is_dir
+                && !fetched.iter().any(|f| f.source.path == s.path)
+                && context::is_archive(&s.path)
+        };
         let into_dir = dest_word.ends_with('/')
             || dest_word.ends_with("/.")
             || sources.len() > 1
@@ -77,20 +100,21 @@ impl Build<'_> {
         let ctr = self.children.create(n, &image)?;
         let single = (!into_dir).then(|| sources[0].base_name().to_string());
         let ignore = &self.ignore;
-        self.children.copy_in(&ctr, &dest, single.as_deref(), |w| {
-            let mut p = context::Packer::new(w, owner);
-            for s in &sources {
-                if archive(s) {
-                    p.add_archive(s, "")?;
-                } else if s.is_dir {
-                    p.add(s, "", ignore)?;
-                } else {
-                    p.add(s, s.base_name(), ignore)?;
+        self.children
+            .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
+                let mut p = context::Packer::new(w, owner).with_mode(mode);
+                for s in &sources {
+                    if archive(s) {
+                        p.add_archive(s, "")?;
+                    } else if s.is_dir {
+                        p.add(s, "", ignore)?;
+                    } else {
+                        p.add(s, s.base_name(), ignore)?;
+                    }
                 }
-            }
-            p.finish()?;
-            Ok(())
-        })?;
+                p.finish()?;
+                Ok(())
+            })?;
         st.image = Some(self.children.commit(&ctr)?);
         st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
         Ok(())
@@ -106,7 +130,7 @@ impl Build<'_> {
         from: &str,
         sources: &[String],
         (dest, into_dir): (&str, bool),
-        owner: Option<(u32, u32)>,
+        (owner, mode): (Option<(u32, u32)>, Option<u32>),
         done: &[Stage],
     ) -> Result<()> {
         let src_image = match super::find_stage(done, from) {
@@ -116,13 +140,10 @@ impl Build<'_> {
                 .ok_or_else(|| anyhow!("--from={from}: that stage has no files"))?,
             None => self.image_config(from)?.0,
         };
-        let image = self.image_of(st)?;
-        let ctr = self.children.create(n, &image)?;
-        let src = self.children.create(n, &src_image)?;
+        // Each source as an absolute path of the source image; a wildcard
+        // in the last component gives the names it matches there.
+        let mut paths = Vec::new();
         for path in sources {
-            if path.contains(['*', '?', '[']) {
-                bail!("wildcards in COPY --from sources are not supported: {path}");
-            }
             let clean: Vec<&str> = path
                 .split('/')
                 .filter(|c| !c.is_empty() && *c != ".")
@@ -130,15 +151,30 @@ impl Build<'_> {
             if clean.is_empty() || clean.contains(&"..") {
                 bail!("COPY --from={from} {path}: name a file or directory below /");
             }
-            // Relative to the source image's root, as in docker.
-            let abs = format!("/{}", clean.join("/"));
+            let (last, dir) = clean.split_last().expect("not empty");
+            if dir.iter().any(|c| c.contains(['*', '?', '['])) {
+                bail!("COPY --from={from} {path}: wildcards only in the last component");
+            }
+            if !last.contains(['*', '?', '[']) {
+                // Relative to the source image's root, as in docker.
+                paths.push((path, format!("/{}", clean.join("/"))));
+                continue;
+            }
+            let found = self
+                .matches_in(&src_image, dir, last)
+                .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
+            if found.is_empty() {
+                bail!("--from={from} {path}: no such file or directory");
+            }
+            paths.extend(found.into_iter().map(|p| (path, p)));
+        }
+        let into_dir = into_dir || paths.len() > 1;
+        let image = self.image_of(st)?;
+        let ctr = self.children.create(n, &image)?;
+        let src = self.children.create(n, &src_image)?;
+        for (path, abs) in paths {
             self.children
-                .pipe_copy(
-                    (&src, &abs),
-                    (&ctr, dest),
-                    into_dir,
-                    owner.unwrap_or((0, 0)),
-                )
+                .pipe_copy((&src, &abs), (&ctr, dest), into_dir, (owner, mode))
                 .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
         }
         self.children.remove_container(&src)?;
@@ -146,37 +182,123 @@ impl Build<'_> {
         Ok(())
     }
 
+    /// The paths of `image`'s directory `dir` whose names `pattern`
+    /// matches, in name order, read from its layers as the union shows
+    /// them (whiteouts hide; a symlink on the way is not followed, and then
+    /// nothing matches).
+    fn matches_in(&self, image: &str, dir: &[&str], pattern: &str) -> Result<Vec<String>> {
+        use rless::image::union::{Found, Union};
+        use std::os::unix::ffi::OsStrExt;
+        let store = self.ctx.store(LockMode::Shared)?;
+        let index = store.index()?;
+        let img = find_image(&index, image)?;
+        let layers: Vec<std::path::PathBuf> = img
+            .layers
+            .iter()
+            .rev()
+            .map(|l| store.layer_dir(&l.diff_id).join("diff"))
+            .collect();
+        let union = Union { layers: &layers };
+        let mut at = union.root();
+        let mut here = std::path::PathBuf::new();
+        for c in dir {
+            match union.lookup(&at, &here, std::ffi::OsStr::new(c))? {
+                Found::Dir(l) => at = l,
+                _ => return Ok(Vec::new()),
+            }
+            here.push(c);
+        }
+        let prefix = dir.iter().map(|c| format!("/{c}")).collect::<String>();
+        Ok(union
+            .list(&at, &here)?
+            .iter()
+            .filter(|n| super::ignore::glob(pattern.as_bytes(), n.as_bytes()))
+            .map(|n| format!("{prefix}/{}", n.to_string_lossy()))
+            .collect())
+    }
+
     /// `--chown=USER[:GROUP]`: numbers, or names from the image's
     /// /etc/passwd and /etc/group.
     fn owner(&self, st: &Stage, spec: &str) -> Result<(u32, u32)> {
+        let (uid, gid) = self
+            .ids(st, spec, false)
+            .map_err(|e| anyhow!("--chown={spec}: {e}"))?;
+        // Files of an id the namespace does not map could not be made.
+        if let Some(id) = self.unmapped(uid, gid) {
+            bail!("--chown={spec}: id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
+        }
+        Ok((uid, gid))
+    }
+
+    /// The owner of the directories a WORKDIR creates: the current USER's
+    /// ids, as buildkit and podman make them (so a later RUN as that user
+    /// can write there); root when there is no USER, or when the user
+    /// namespace does not map its ids (single-id mode).
+    pub(super) fn workdir_owner(&self, st: &Stage) -> Result<Option<(u32, u32)>> {
+        let Some(user) = st.config["config"]["User"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+        else {
+            return Ok(None);
+        };
+        let (uid, gid) = self
+            .ids(st, user, true)
+            .map_err(|e| anyhow!("USER {user}: {e}"))?;
+        Ok(self.unmapped(uid, gid).is_none().then_some((uid, gid)))
+    }
+
+    /// The first of `uid`, `gid` the user namespace does not map.
+    fn unmapped(&self, uid: u32, gid: u32) -> Option<u32> {
+        let limit = self.ctx.ids.id_limit().unwrap_or(1);
+        [uid, gid].into_iter().find(|&i| i >= limit)
+    }
+
+    /// `USER[:GROUP]` as ids. Without a group, a name gives its primary
+    /// group; a number gives the same number for `--chown`, and for a
+    /// `USER` (as the runtime does) the primary group of its passwd line,
+    /// else 0.
+    fn ids(&self, st: &Stage, spec: &str, as_user: bool) -> Result<(u32, u32)> {
         let (u, g) = match spec.split_once(':') {
             Some((u, g)) => (u, Some(g)),
             None => (spec, None),
         };
-        let file = |name: &str| self.image_file(st, name);
-        let lookup = |what: &str, text: Option<String>, name: &str| -> Result<(u32, u32)> {
-            if let Ok(n) = name.parse::<u32>() {
-                return Ok((n, n));
-            }
+        let passwd = self.image_file(st, "etc/passwd");
+        let lines = |text: &Option<String>| -> Vec<Vec<String>> {
             text.as_deref()
                 .unwrap_or("")
                 .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() > 3 && f[0] == name)
+                .map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>())
+                .filter(|f| f.len() > 3)
+                .collect()
+        };
+        let users = lines(&passwd);
+        let (uid, primary) = match u.parse::<u32>() {
+            Ok(n) if as_user => (
+                n,
+                users
+                    .iter()
+                    .find(|f| f[2] == n.to_string())
+                    .and_then(|f| f[3].parse().ok())
+                    .unwrap_or(0),
+            ),
+            Ok(n) => (n, n),
+            Err(_) => users
+                .iter()
+                .find(|f| f[0] == u)
                 .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().unwrap_or(0))))
-                .ok_or_else(|| anyhow!("--chown: no {what} {name:?} in the image"))
+                .ok_or_else(|| anyhow!("no user {u:?} in the image"))?,
         };
-        let (uid, primary) = lookup("user", file("etc/passwd"), u)?;
         let gid = match g {
-            Some(g) => lookup("group", file("etc/group"), g)?.0,
-            None if u.parse::<u32>().is_ok() => uid,
             None => primary,
+            Some(g) => match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => lines(&self.image_file(st, "etc/group"))
+                    .iter()
+                    .find(|f| f[0] == g)
+                    .and_then(|f| f[2].parse().ok())
+                    .ok_or_else(|| anyhow!("no group {g:?} in the image"))?,
+            },
         };
-        // Files of an id the namespace does not map could not be made.
-        let limit = self.ctx.ids.id_limit().unwrap_or(1);
-        if let Some(id) = [uid, gid].into_iter().find(|&i| i >= limit) {
-            bail!("--chown={spec}: id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
-        }
         Ok((uid, gid))
     }
 

@@ -8,13 +8,15 @@
 //! what the destination is. The tar stream the build packed arrives on
 //! stdin; it is unpacked, keeping the owners it records, at the deepest
 //! directory of the destination that exists, its entries prefixed with the
-//! missing directories, which are created first (root's, mode 0755, with
-//! the build's time, as docker makes them). With `--file NAME` the stream holds one file, the
+//! missing directories, which are created first (mode 0755, with the
+//! build's time, as docker makes them; root's, or `--dirs-owner`'s or
+//! `--owner`'s: a `COPY --chown` or a WORKDIR under a USER). With `--file NAME` the stream holds one file, the
 //! entry `NAME`: it lands inside DEST if that is a directory (or `--dir`
 //! says it will be), and is otherwise renamed to DEST's last component.
 //! With `--source NAME` the stream is `rless cp CTR:PATH -`'s (COPY
 //! --from): a directory `NAME/` gives its contents, a file is as with
-//! `--file`. `--owner` sets every entry's owner. It prints `created` when
+//! `--file`. `--owner` sets every entry's owner, `--mode` every entry's
+//! permission bits but a symlink's (`--chmod`). It prints `created` when
 //! it had to make a directory (WORKDIR then adds a layer).
 
 use crate::commands::Ctx;
@@ -40,9 +42,17 @@ pub struct HelperArgs {
     /// DEST is a directory even when missing (a file goes inside it).
     #[arg(long)]
     dir: bool,
-    /// Every entry's owner, UID:GID, whatever the stream says.
+    /// Every entry's owner, UID:GID, whatever the stream says (and the
+    /// owner of the directories made for DEST).
     #[arg(long)]
     owner: Option<String>,
+    /// Every file's and directory's permission bits, in octal (`--chmod`).
+    #[arg(long)]
+    mode: Option<String>,
+    /// The owner of the directories made for DEST, UID:GID (default:
+    /// --owner's, else root).
+    #[arg(long)]
+    dirs_owner: Option<String>,
 }
 
 /// How the stream's entries are placed.
@@ -52,17 +62,36 @@ struct Placing {
     /// The leading `NAME/` dropped (`--source` of a directory).
     strip: Option<String>,
     owner: Option<(u64, u64)>,
+    /// The owner of the missing directories of DEST.
+    dirs_owner: (u64, u64),
+    /// `--mode`: the stream's files' and directories' permission bits.
+    mode: Option<u32>,
+}
+
+/// `UID:GID`.
+fn ids(flag: &str, v: &Option<String>) -> Result<Option<(u64, u64)>> {
+    let Some(o) = v else {
+        return Ok(None);
+    };
+    let (u, g) = o
+        .split_once(':')
+        .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+        .ok_or_else(|| anyhow::anyhow!("invalid --{flag} {o:?}: use UID:GID"))?;
+    Ok(Some((u, g)))
 }
 
 pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
-    let owner = match &a.owner {
-        Some(o) => {
-            let (u, g) = o
-                .split_once(':')
-                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
-                .ok_or_else(|| anyhow::anyhow!("invalid --owner {o:?}: use UID:GID"))?;
-            Some((u, g))
-        }
+    let owner = ids("owner", &a.owner)?;
+    let dirs_owner = ids("dirs-owner", &a.dirs_owner)?
+        .or(owner)
+        .unwrap_or((0, 0));
+    let mode = match &a.mode {
+        Some(m) => Some(
+            u32::from_str_radix(m, 8)
+                .ok()
+                .filter(|m| *m <= 0o7777)
+                .ok_or_else(|| anyhow::anyhow!("invalid --mode {m:?}: use octal"))?,
+        ),
         None => None,
     };
     let store = ctx.store(LockMode::Shared)?;
@@ -119,6 +148,8 @@ pub fn run(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
         rename,
         strip,
         owner,
+        dirs_owner,
+        mode,
     };
     agent.unpack(&at, Owner::Keep, |w| {
         relay(w, entries, &missing, &placing).map_err(|source| AgentError::Sys {
@@ -147,8 +178,8 @@ fn relay<'a, R: Read + 'a>(
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);
-        h.set_uid(0);
-        h.set_gid(0);
+        h.set_uid(placing.dirs_owner.0);
+        h.set_gid(placing.dirs_owner.1);
         h.set_size(0);
         h.set_mtime(now);
         b.append_data(
@@ -187,6 +218,9 @@ fn relay<'a, R: Read + 'a>(
         if let Some((u, g)) = placing.owner {
             h.set_uid(u);
             h.set_gid(g);
+        }
+        if let (Some(m), false) = (placing.mode, h.entry_type().is_symlink()) {
+            h.set_mode(m);
         }
         let link = || {
             e.link_name_bytes()

@@ -10,6 +10,14 @@
 //! `*` is any run of characters but `/`, `?` one character, `[…]` a class,
 //! and a component `**` any number of directories.
 
+/// The ignore file exists but cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct IgnoreError {
+    path: String,
+    source: std::io::Error,
+}
+
 pub struct Ignore {
     patterns: Vec<(bool, Vec<String>)>,
 }
@@ -17,12 +25,18 @@ pub struct Ignore {
 impl Ignore {
     /// Reads the ignore file of `context`, `.containerignore` first as
     /// podman does; none means nothing is ignored.
-    pub fn load(context: &std::path::Path) -> std::io::Result<Ignore> {
+    pub fn load(context: &std::path::Path) -> Result<Ignore, IgnoreError> {
         for name in [".containerignore", ".dockerignore"] {
-            match std::fs::read_to_string(context.join(name)) {
+            let path = context.join(name);
+            match std::fs::read_to_string(&path) {
                 Ok(text) => return Ok(Ignore::parse(&text)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Err(source) => {
+                    return Err(IgnoreError {
+                        path: path.display().to_string(),
+                        source,
+                    })
+                }
             }
         }
         Ok(Ignore::parse(""))
@@ -146,5 +160,18 @@ mod tests {
         assert!(ig.excluded("dot1") && !ig.excluded("dotx"));
         assert!(!ig.excluded("Containerfile"));
         assert!(!Ignore::parse("").excluded("x"));
+        // An ignore file that cannot be read is named.
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join(".dockerignore")).unwrap();
+        let e = Ignore::load(t.path())
+            .err()
+            .expect("a directory cannot be read");
+        assert!(
+            e.to_string().starts_with(&format!(
+                "cannot read {}/.dockerignore: ",
+                t.path().display()
+            )),
+            "{e}"
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! current image and commits it with the commands rless already has
 //! ([`steps`]): RUN is `rless run`, COPY, ADD and WORKDIR are `rless
 //! create` and `rless build-copy` ([`helper`]) fed a tar stream of the
-//! context ([`context`], [`ignore`]). Each commit is an intermediate image
+//! context ([`context`], [`ignore`]; an ADD of a URL is downloaded first,
+//! [`fetch`]). Each commit is an intermediate image
 //! the next step starts from. Metadata instructions only change the
 //! in-memory config, applied with `commit --change`'s code
 //! ([`rless::image::change`]). At the end the config, with the layers of
@@ -22,6 +23,7 @@
 
 mod context;
 mod copy;
+mod fetch;
 mod helper;
 mod ignore;
 mod parse;
@@ -48,7 +50,8 @@ pub struct Args {
     /// Name the image (may be given more than once).
     #[arg(short, long)]
     tag: Vec<String>,
-    /// The Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile).
+    /// The Containerfile (default: CONTEXT/Containerfile, else
+    /// CONTEXT/Dockerfile; `-`: standard input).
     #[arg(short, long)]
     file: Option<PathBuf>,
     /// A build argument, NAME=VALUE (NAME alone takes the caller's value).
@@ -67,8 +70,11 @@ pub struct Args {
 
 /// Instructions that only change the config, applied with `--change`'s code.
 const METADATA: [&str; 6] = ["ENV", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL", "USER"];
-const SUPPORTED: [&str; 15] = [
+const SUPPORTED: [&str; 18] = [
     "FROM",
+    "MAINTAINER",
+    "HEALTHCHECK",
+    "ONBUILD",
     "RUN",
     "COPY",
     "ADD",
@@ -85,6 +91,48 @@ const SUPPORTED: [&str; 15] = [
     "SHELL",
 ];
 
+/// Build arguments a RUN gets without an ARG, when given (as docker's
+/// predefined ARGs; they are not kept in the history).
+const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The environment of a `FROM scratch` stage, docker's default PATH.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The platform ARGs docker and podman define in the global scope (the
+/// FROM lines see them; a stage sees one it declares with `ARG NAME`):
+/// this host's, the only platform rless builds for.
+fn platform_args() -> Vec<(String, String)> {
+    let p = rless::image::platform::Platform::host();
+    // arm64's "v8" is the only arm64 there is: docker leaves it out.
+    let variant = p.variant.filter(|_| p.arch != "arm64").unwrap_or_default();
+    let platform = if variant.is_empty() {
+        format!("{}/{}", p.os, p.arch)
+    } else {
+        format!("{}/{}/{variant}", p.os, p.arch)
+    };
+    let mut out = Vec::new();
+    for side in ["TARGET", "BUILD"] {
+        out.extend([
+            (format!("{side}PLATFORM"), platform.clone()),
+            (format!("{side}OS"), p.os.clone()),
+            (format!("{side}ARCH"), p.arch.clone()),
+            (format!("{side}VARIANT"), variant.clone()),
+        ]);
+    }
+    out
+}
+
 /// A failed build: its message, printed as `rless: …`, and exit code.
 struct Failed(String, u8);
 
@@ -94,14 +142,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         "host" | "none" => Some(a.network.clone()),
         other => bail!("unknown --network {other:?} for build: use default, host or none"),
     };
-    let names = a
-        .tag
-        .iter()
-        .map(|t| {
-            t.parse::<Reference>()
-                .map(|r| r.tagged_name().unwrap_or_else(|| t.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut names = Vec::new();
+    for t in &a.tag {
+        let r: Reference = t.parse()?;
+        // As `tag`: a name names no digest (it would be stored as a name).
+        match r.tagged_name().filter(|_| r.digest.is_none()) {
+            Some(n) => names.push(n),
+            None => bail!("-t {t:?} must be a name with an optional tag, not a digest"),
+        }
+    }
     let context = a
         .context
         .canonicalize()
@@ -117,11 +166,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .find(|p| p.exists())
             .ok_or_else(|| anyhow!("no Containerfile or Dockerfile in {}", a.context.display()))?,
     };
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    let shown = file
-        .file_name()
-        .map_or("Containerfile".into(), |n| n.to_string_lossy().into_owned());
+    // `-f -`: the Containerfile on standard input, as docker and podman.
+    let stdin = file.as_os_str() == "-";
+    let text = if stdin {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+            .context("cannot read the Containerfile from standard input")?;
+        t
+    } else {
+        std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let shown = match file.file_name() {
+        _ if stdin => "Containerfile".into(),
+        Some(n) => n.to_string_lossy().into_owned(),
+        None => "Containerfile".into(),
+    };
     let mut build_args = Vec::new();
     for b in &a.build_arg {
         match b.split_once('=') {
@@ -173,7 +232,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .build_args
                 .iter()
                 .map(|(k, _)| k.as_str())
-                .filter(|k| !b.used_args.iter().any(|u| u == k))
+                .filter(|k| !b.used_args.iter().any(|u| u == k) && !PROXY_ARGS.contains(k))
                 .collect();
             if !unused.is_empty() {
                 eprintln!(
@@ -199,16 +258,14 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
     for i in all {
         let at = format!("{file}: line {}", i.line);
         if !SUPPORTED.contains(&i.keyword.as_str()) {
-            return Err(match i.keyword.as_str() {
-                "ONBUILD" | "HEALTHCHECK" | "MAINTAINER" => {
-                    format!("{at}: {} is not supported by rless build", i.keyword)
-                }
-                k => format!("{at}: unknown instruction {k}"),
-            });
+            return Err(format!("{at}: unknown instruction {}", i.keyword));
         }
         let known: &[&str] = match i.keyword.as_str() {
-            "COPY" => &["chown", "from"],
-            "ADD" => &["chown"],
+            // Not kept (see `step`): its options do not matter.
+            "HEALTHCHECK" => continue,
+            "COPY" => &["chown", "chmod", "from"],
+            "ADD" => &["chown", "chmod"],
+            "FROM" => &["platform"],
             _ => &[],
         };
         for (f, _) in &i.flags {
@@ -318,7 +375,7 @@ impl Stage {
 
 impl Build<'_> {
     fn all(&mut self, all: &[Instruction], names: Vec<String>) -> Result<String, Failed> {
-        let mut meta_args: Vec<(String, String)> = Vec::new();
+        let mut meta_args: Vec<(String, String)> = platform_args();
         let mut stage: Option<Stage> = None;
         // The stages before this one.
         let mut done: Vec<Stage> = Vec::new();
@@ -356,7 +413,7 @@ impl Build<'_> {
                         format!(
                             "build step {n}/{} {}: exit status {code}",
                             self.total,
-                            ins.text()
+                            ins.short_text()
                         ),
                         1,
                     ),
@@ -374,7 +431,7 @@ impl Build<'_> {
             format!(
                 "build step {n}/{} {}: {}",
                 self.total,
-                ins.text(),
+                ins.short_text(),
                 super::error_line(&e)
             ),
             1,
@@ -434,6 +491,18 @@ impl Build<'_> {
         meta: &[(String, String)],
         done: &[Stage],
     ) -> Result<Stage> {
+        if let Some(p) = ins.flag("platform") {
+            // `--platform=$BUILDPLATFORM` and the like: the host's is the
+            // one platform rless builds for.
+            let p = change::split_words(p, meta)
+                .map_err(|w| anyhow!(w))?
+                .concat();
+            let asked = rless::image::platform::Platform::parse(&p)?;
+            let host = rless::image::platform::Platform::host();
+            if !host.matches(&asked.os, &asked.arch, asked.variant.as_deref()) {
+                bail!("--platform={p}: rless builds for this host's platform ({host}) only");
+            }
+        }
         let words = change::split_words(&ins.rest, meta).map_err(|w| anyhow!(w))?;
         let (image, name) = match &words[..] {
             [i] => (i.clone(), None),
@@ -456,7 +525,9 @@ impl Build<'_> {
         if image == "scratch" {
             let host = rless::image::platform::Platform::host();
             return Ok(stage(
-                json!({"architecture": host.arch, "os": host.os, "config": {},
+                // As docker and podman: a scratch stage has the default PATH.
+                json!({"architecture": host.arch, "os": host.os,
+                       "config": {"Env": [DEFAULT_PATH]},
                        "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
                 None,
             ));
@@ -518,9 +589,10 @@ impl Build<'_> {
                 let vars = st.vars();
                 change::apply_with(st.cfg(), &format!("WORKDIR {}", ins.rest), &vars)?;
                 let dir = st.workdir();
+                let owner = self.workdir_owner(st)?;
                 let image = self.image_of(st)?;
                 let ctr = self.children.create(n, &image)?;
-                let created = self.children.copy_in(&ctr, &dir, None, |w| {
+                let created = self.children.copy_in(&ctr, &dir, None, owner, |w| {
                     context::Packer::new(w, None).finish()?;
                     Ok(())
                 })?;
@@ -545,6 +617,22 @@ impl Build<'_> {
                         st.cfg().insert("Cmd".into(), Value::Null);
                     }
                 }
+                st.history(nop, true);
+                Ok(())
+            }
+            "MAINTAINER" => {
+                // The image's author, as docker and podman set it.
+                st.config["author"] = ins.rest.clone().into();
+                st.history(nop, true);
+                Ok(())
+            }
+            "HEALTHCHECK" | "ONBUILD" => {
+                // As podman does for the OCI images it builds by default:
+                // neither has a place in an OCI image config.
+                eprintln!(
+                    "rless: warning: line {}: {} is not kept: an OCI image has no place for it",
+                    ins.line, ins.keyword
+                );
                 st.history(nop, true);
                 Ok(())
             }
@@ -601,9 +689,15 @@ impl Build<'_> {
                 .as_object()
                 .unwrap_or(&Default::default()),
         );
+        let proxies = self
+            .build_args
+            .iter()
+            .filter(|(k, _)| PROXY_ARGS.contains(&k.as_str()))
+            .filter(|(k, _)| !st.args.iter().any(|(a, _)| a == k));
         for (k, v) in st
             .args
             .iter()
+            .chain(proxies)
             .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
         {
             args.extend(["-e".into(), format!("{k}={v}")]);

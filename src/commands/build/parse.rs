@@ -50,6 +50,67 @@ impl Instruction {
         s
     }
 
+    /// [`Instruction::text`] for an error line: at most 200 characters
+    /// (a 3 MB RUN is not repeated whole in its error).
+    pub fn short_text(&self) -> String {
+        let t = self.text();
+        match t.char_indices().nth(200) {
+            Some((i, _)) => format!("{}…", &t[..i]),
+            None => t,
+        }
+    }
+
+    /// Whether a RUN, COPY or ADD uses a heredoc (`<<EOF`, `<<-"EOF"`),
+    /// which rless does not read: the lines after it would be taken for
+    /// instructions.
+    pub fn heredoc(&self) -> bool {
+        if !matches!(self.keyword.as_str(), "RUN" | "COPY" | "ADD") {
+            return false;
+        }
+        let b = self.rest.as_bytes();
+        // Where a quote is open (`echo "<<EOF"` is text, not a heredoc).
+        let mut quoted = vec![false; b.len()];
+        let mut q = None;
+        let mut i = 0;
+        while i < b.len() {
+            quoted[i] = q.is_some();
+            match (q, b[i]) {
+                (None, b'\\') => {
+                    // The escaped character is text too.
+                    i += 1;
+                    if let Some(e) = quoted.get_mut(i) {
+                        *e = true;
+                    }
+                }
+                (Some(b'"'), b'\\') => {
+                    i += 1;
+                    if let Some(e) = quoted.get_mut(i) {
+                        *e = true;
+                    }
+                }
+                (None, c @ (b'"' | b'\'')) => q = Some(c),
+                (Some(c), d) if c == d => q = None,
+                _ => {}
+            }
+            i += 1;
+        }
+        (0..b.len().saturating_sub(2)).any(|i| {
+            if &b[i..i + 2] != b"<<" || quoted[i] || (i > 0 && b[i - 1] == b'<') || b[i + 2] == b'<'
+            {
+                return false;
+            }
+            let mut j = i + 2;
+            if b.get(j) == Some(&b'-') {
+                j += 1;
+            }
+            if matches!(b.get(j), Some(b'"' | b'\'')) {
+                j += 1;
+            }
+            b.get(j)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        })
+    }
+
     /// The value of flag `name` (the last one given).
     pub fn flag(&self, name: &str) -> Option<&str> {
         self.flags
@@ -101,30 +162,39 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
     };
     let mut out = Vec::new();
     let mut pending: Option<(usize, String)> = None;
+    // An editor's byte-order mark is not part of the first instruction.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
     for (i, raw) in lines.iter().enumerate() {
         let n = i + 1;
         let trimmed = raw.trim();
-        if trimmed.starts_with('#') || (trimmed.is_empty() && pending.is_some()) {
+        if trimmed.starts_with('#') || trimmed.is_empty() {
             continue;
         }
-        if trimmed.is_empty() {
-            continue;
-        }
-        let (body, more) = match trimmed.strip_suffix('\\') {
+        // As docker: the `\` (and blanks after it) goes, and the next line
+        // follows with nothing put between, its own leading blanks kept
+        // (`hel\` + `lo` is `hello`).
+        let line = if pending.is_some() {
+            raw.trim_end()
+        } else {
+            trimmed
+        };
+        let (body, more) = match line.strip_suffix('\\') {
             Some(b) => (b, true),
-            None => (trimmed, false),
+            None => (line, false),
         };
         let (start, mut joined) = pending.take().unwrap_or((n, String::new()));
-        if !joined.is_empty() {
-            joined.push(' ');
-        }
-        joined.push_str(body.trim());
+        joined.push_str(body);
         if more && i + 1 < lines.len() {
             pending = Some((start, joined));
             continue;
         }
-        out.push(instruction(start, &joined).map_err(|w| bad(start, w))?);
+        let ins = instruction(start, &joined).map_err(|w| bad(start, w))?;
+        // Before its body's lines are taken for instructions.
+        if ins.heredoc() {
+            return Err(bad(start, "heredocs (<<WORD) are not supported".into()));
+        }
+        out.push(ins);
     }
     if let Some((start, joined)) = pending {
         out.push(instruction(start, &joined).map_err(|w| bad(start, w))?);
@@ -191,7 +261,7 @@ mod tests {
             [
                 (2, "ARG", "V=1"),
                 (4, "FROM", "base:$V"),
-                (6, "RUN", "echo a && echo b"),
+                (6, "RUN", "echo a   && echo b"),
                 (10, "COPY", "a b"),
                 (11, "CMD", "[\"x\", \"y\"]"),
                 (12, "RUN", "last"),
@@ -203,6 +273,54 @@ mod tests {
         );
         assert_eq!(got[3].flag("chown"), Some("1:2"));
         assert_eq!(got[3].text(), "COPY --chown=1:2 --from=s a b");
+        assert_eq!(got[3].short_text(), got[3].text());
+        let long = parse("F", &format!("FROM a\nRUN {}\n", "é".repeat(500))).unwrap();
+        let short = long[1].short_text();
+        assert_eq!(short.chars().count(), 201);
+        assert!(
+            short.starts_with("RUN éé") && short.ends_with("é…"),
+            "{short}"
+        );
+    }
+
+    #[test]
+    fn continuations_join_as_docker() {
+        // Nothing is put between the pieces; a continued line keeps its
+        // leading blanks, and blanks after the `\` go.
+        let text = "\u{feff}FROM a\nENV P=hel\\\nlo Q=1\\  \n\n  R=2\nRUN echo \"a\\\n  b\"\n";
+        let got = parse("F", text).unwrap();
+        assert_eq!(
+            kw(&got),
+            [
+                (1, "FROM", "a"),
+                (2, "ENV", "P=hello Q=1  R=2"),
+                (6, "RUN", "echo \"a  b\""),
+            ]
+        );
+    }
+
+    #[test]
+    fn heredocs_are_seen() {
+        let ins = |text: &str| instruction(1, text).unwrap().heredoc();
+        for (text, is) in [
+            ("RUN <<EOF", true),
+            ("RUN cat <<-'X' > f", true),
+            ("COPY <<\"E\" /x", true),
+            ("RUN cat <<< word", false),
+            ("RUN echo a<<1", false),
+            ("ENV A=<<EOF", false),
+            ("RUN echo \"<<EOF\" '<<X' \\<<Y", false),
+            ("RUN echo \"a\" <<Z", true),
+            ("RUN echo \"\\\"<<EOF\"", false),
+        ] {
+            assert_eq!(ins(text), is, "{text}");
+        }
+        // Refused at its line, before the body is read as instructions.
+        let e = parse("F", "FROM a\nRUN <<EOF\napt-get update\nEOF\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "F: line 2: heredocs (<<WORD) are not supported"
+        );
     }
 
     #[test]

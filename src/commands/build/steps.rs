@@ -246,18 +246,24 @@ impl Children {
         Ok(name)
     }
 
-    /// Feeds `tar` to `rless build-copy CTR DEST [--file NAME]`; whether it
-    /// created a directory.
+    /// Feeds `tar` to `rless build-copy CTR DEST [--file NAME]
+    /// [--dirs-owner U:G]` (the owner of the directories it creates, else
+    /// root); whether it created a directory.
     pub fn copy_in(
         &self,
         ctr: &str,
         dest: &str,
         file: Option<&str>,
+        dirs_owner: Option<(u32, u32)>,
         feed: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<bool> {
         let mut args = vec!["build-copy", ctr, dest];
         if let Some(f) = file {
             args.extend(["--file", f]);
+        }
+        let dirs_owner = dirs_owner.map(|(u, g)| format!("{u}:{g}"));
+        if let Some(o) = &dirs_owner {
+            args.extend(["--dirs-owner", o]);
         }
         let mut child = self
             .command(&args)?
@@ -280,25 +286,34 @@ impl Children {
         Ok(String::from_utf8_lossy(&out.stdout).trim() == "created")
     }
 
-    /// `rless cp SRC:PATH -` piped into `rless build-copy CTR DEST --source
-    /// NAME --owner U:G [--dir]` (COPY --from).
+    /// `rless cp -L SRC:PATH -` piped into `rless build-copy CTR DEST
+    /// --source NAME [--owner U:G] [--mode M] [--dir]` (COPY --from: a symlink named
+    /// is followed, and the files keep their owners unless `--chown`
+    /// gives one, as in docker and podman).
     pub fn pipe_copy(
         &self,
         (src, path): (&str, &str),
         (ctr, dest): (&str, &str),
         into_dir: bool,
-        owner: (u32, u32),
+        (owner, mode): (Option<(u32, u32)>, Option<u32>),
     ) -> Result<()> {
         let name = path.rsplit('/').next().unwrap_or(path);
         let mut out = self
-            .command(&["cp", &format!("{src}:{path}"), "-"])?
+            .command(&["cp", "-L", &format!("{src}:{path}"), "-"])?
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .context("cannot start rless cp")?;
         let stream = out.stdout.take().expect("piped");
-        let owner = format!("{}:{}", owner.0, owner.1);
-        let mut args = vec!["build-copy", ctr, dest, "--source", name, "--owner", &owner];
+        let owner = owner.map(|(u, g)| format!("{u}:{g}"));
+        let mut args = vec!["build-copy", ctr, dest, "--source", name];
+        if let Some(o) = &owner {
+            args.extend(["--owner", o]);
+        }
+        let mode = mode.map(|m| format!("{m:o}"));
+        if let Some(m) = &mode {
+            args.extend(["--mode", m]);
+        }
         if into_dir {
             args.push("--dir");
         }
