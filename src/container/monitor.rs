@@ -69,6 +69,7 @@ pub fn run_detached(
     }
     tell("ok");
     drop(ready);
+    super::health::spawn_watcher(dir);
     let mut log = LogWriter::open(dir, DEFAULT_MAX_SIZE);
     let mut restarts = 0;
     loop {

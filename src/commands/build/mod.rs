@@ -67,7 +67,7 @@ pub struct Args {
 
 /// Instructions that only change the config, applied with `--change`'s code.
 const METADATA: [&str; 6] = ["ENV", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL", "USER"];
-const SUPPORTED: [&str; 15] = [
+const SUPPORTED: [&str; 16] = [
     "FROM",
     "RUN",
     "COPY",
@@ -83,6 +83,7 @@ const SUPPORTED: [&str; 15] = [
     "VOLUME",
     "STOPSIGNAL",
     "SHELL",
+    "HEALTHCHECK",
 ];
 
 /// A failed build: its message, printed as `rless: …`, and exit code.
@@ -200,7 +201,7 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
         let at = format!("{file}: line {}", i.line);
         if !SUPPORTED.contains(&i.keyword.as_str()) {
             return Err(match i.keyword.as_str() {
-                "ONBUILD" | "HEALTHCHECK" | "MAINTAINER" => {
+                "ONBUILD" | "MAINTAINER" => {
                     format!("{at}: {} is not supported by rless build", i.keyword)
                 }
                 k => format!("{at}: unknown instruction {k}"),
@@ -209,6 +210,7 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
         let known: &[&str] = match i.keyword.as_str() {
             "COPY" => &["chown", "from"],
             "ADD" => &["chown"],
+            "HEALTHCHECK" => &["interval", "timeout", "start-period", "retries"],
             _ => &[],
         };
         for (f, _) in &i.flags {
@@ -545,6 +547,13 @@ impl Build<'_> {
                         st.cfg().insert("Cmd".into(), Value::Null);
                     }
                 }
+                st.history(nop, true);
+                Ok(())
+            }
+            "HEALTHCHECK" => {
+                // Its flags are part of what `--change` reads; the command
+                // is kept as written (no expansion), as docker.
+                change::apply(st.cfg(), &ins.text()).map_err(|e| anyhow!(e.why))?;
                 st.history(nop, true);
                 Ok(())
             }

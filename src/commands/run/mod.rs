@@ -246,6 +246,8 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 stop_signal: field("StopSignal")
                     .and_then(|v| v.as_str())
                     .and_then(rless::signal::Sig::parse),
+                healthcheck: field("Healthcheck")
+                    .and_then(|h| serde_json::from_value(h.clone()).ok()),
             };
             let mut lower = Vec::new();
             for l in img.layers.iter().rev() {
@@ -278,6 +280,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     };
     let labels = options::labels(&defaults.labels, &a.label, &a.label_file)?;
+    let healthcheck = args::healthcheck(&a, defaults.healthcheck.as_ref())?;
     let dns = Dns::parse(&a.dns, &a.dns_search, &a.dns_option)?;
     let mut user_ports = Vec::new();
     if !user_nets.is_empty() {
@@ -399,6 +402,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 labels,
                 stop_signal: stop_signal.or(defaults.stop_signal).map(|s| s.name()),
                 stop_timeout: a.stop_timeout,
+                healthcheck: healthcheck.clone(),
                 host_config: host_options(&a, &rlimits),
             },
         )
