@@ -290,3 +290,43 @@ fn healthcheck_from_the_image() {
         assert!(health(ctx, "none").is_null());
     });
 }
+
+/// A foreground `run` is its own monitor: its checks run too, and its
+/// output and exit are not held up by them (the run ends with its
+/// command, its stdout closing with it).
+#[test]
+fn healthcheck_in_a_foreground_run() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("healthcheck_in_a_foreground_run", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let mut fg = common::background::Background::spawn(
+            ctx,
+            &[
+                "run",
+                "--name",
+                "fg",
+                "--health-cmd",
+                "echo fg-check",
+                "--health-interval",
+                "200ms",
+                IMG,
+                "sh",
+                "-c",
+                "echo up; until test -e /tmp/done; do sleep 0.1; done; echo bye",
+            ],
+        );
+        fg.wait_line("up", WAIT);
+        let h = wait_health(ctx, "fg", "healthy");
+        assert_eq!(h["Log"][0]["Output"], "fg-check\n", "{h}");
+        ctx.ok(&["exec", "fg", "touch", "/tmp/done"]);
+        let (code, lines) = fg.finish(Duration::from_secs(30));
+        assert_eq!(code, Some(0), "{lines:?}");
+        assert_eq!(lines, ["up", "bye"]);
+        let h = health(ctx, "fg");
+        assert_eq!(h["Status"], "healthy", "a stopped container keeps it: {h}");
+        assert!(ps_status(ctx, "fg").starts_with("Exited (0)"));
+    });
+}
