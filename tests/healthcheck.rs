@@ -1,8 +1,8 @@
 //! Health checks (docker's HEALTHCHECK and `--health-*`): a passing check
 //! makes a container healthy, failing ones (`--health-retries`) unhealthy
 //! with their log; a check past its timeout is killed; `rless build`'s
-//! HEALTHCHECK is the default that `--no-healthcheck` and `--health-cmd`
-//! override; `healthcheck run`'s exit codes; `ps`'s status text and
+//! HEALTHCHECK (and `commit --change`'s) is the default that
+//! `--no-healthcheck` and `--health-cmd` override; `healthcheck run`'s exit codes; `ps`'s status text and
 //! `--filter health=`; a restart starts `starting` again, a stop keeps
 //! the last health.
 //! Every scenario imports a busybox root filesystem (no registry).
@@ -124,6 +124,19 @@ fn healthcheck_healthy_unhealthy_and_ps() {
         assert!(ps_health(ctx, "starting").is_empty());
         let out = ctx.rless(&["ps", "--filter", "health=fine"]);
         assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+        // Bad options are refused before anything is made.
+        for bad in [
+            &["--health-interval", "soon"][..],
+            &["--no-healthcheck", "--health-cmd", "true"][..],
+        ] {
+            let mut a = vec!["run", "-d", "--name", "refused"];
+            a.extend_from_slice(bad);
+            a.extend_from_slice(&[IMG, "true"]);
+            let out = ctx.rless(&a);
+            assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+            assert!(out.stderr.starts_with("rless: "), "{out}");
+        }
+        assert!(ps_health(ctx, "none").iter().all(|n| n != "refused"));
 
         // healthcheck run: 0 passes, 1 fails, 125 without a check.
         let out = ctx.rless(&["healthcheck", "run", "good"]);
@@ -281,6 +294,19 @@ fn healthcheck_from_the_image() {
         assert_eq!(ps_health(ctx, "none"), ["off"]);
         let out = ctx.rless(&["healthcheck", "run", "off"]);
         assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+        // commit --change takes HEALTHCHECK too.
+        ctx.ok(&[
+            "commit",
+            "-c",
+            "HEALTHCHECK --retries=4 CMD [\"true\"]",
+            "off",
+            "committed",
+        ]);
+        let img = ctx.ok(&["image", "inspect", "committed"]);
+        let v: Value = serde_json::from_str(&img.stdout).expect("json");
+        let hc = &v[0]["Config"]["Healthcheck"];
+        assert_eq!(hc["Test"], serde_json::json!(["CMD", "true"]), "{hc}");
+        assert_eq!(hc["Retries"], 4, "{hc}");
 
         ctx.write_file("ctx/Containerfile", b"FROM checked\nHEALTHCHECK NONE\n");
         ctx.ok(&["build", "-t", "unchecked", &dir]);
