@@ -446,6 +446,47 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
     }
 
+    /// Failures while `starting` in the start period do not count; after
+    /// it, `retries` in a row make it unhealthy; a pass resets the streak;
+    /// the log keeps the last 5; a reset is `starting` again.
+    #[test]
+    fn results_make_the_status() {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = HealthConfig {
+            test: vec!["CMD-SHELL".into(), "x".into()],
+            retries: 2,
+            ..Default::default()
+        };
+        let p = |code: i32| Probe {
+            exit_code: code,
+            output: code.to_string(),
+            ..Default::default()
+        };
+        let h = record(t.path(), &cfg, p(1), true).unwrap();
+        assert_eq!((h.status.as_str(), h.failing_streak), ("starting", 0));
+        let h = record(t.path(), &cfg, p(1), false).unwrap();
+        assert_eq!((h.status.as_str(), h.failing_streak), ("starting", 1));
+        let h = record(t.path(), &cfg, p(0), false).unwrap();
+        assert_eq!((h.status.as_str(), h.failing_streak), ("healthy", 0));
+        // Once healthy, the start period no longer hides a failure.
+        let h = record(t.path(), &cfg, p(1), true).unwrap();
+        assert_eq!((h.status.as_str(), h.failing_streak), ("healthy", 1));
+        let h = record(t.path(), &cfg, p(2), false).unwrap();
+        assert_eq!((h.status.as_str(), h.failing_streak), ("unhealthy", 2));
+        for c in 3..6 {
+            record(t.path(), &cfg, p(c), false).unwrap();
+        }
+        let h = read(t.path()).unwrap();
+        let outputs: Vec<&str> = h.log.iter().map(|l| l.output.as_str()).collect();
+        assert_eq!(outputs, ["0", "1", "2", "3", "4", "5"][1..]);
+        reset(t.path()).unwrap();
+        let h = read(t.path()).unwrap();
+        assert_eq!(
+            (h.status.as_str(), h.failing_streak, h.log.len()),
+            ("starting", 0, 5)
+        );
+    }
+
     #[test]
     fn commands() {
         let c = |t: &[&str]| HealthConfig {
