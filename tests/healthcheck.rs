@@ -198,6 +198,36 @@ fn healthcheck_run_records_and_restart_starts_again() {
         ctx.ok(&["restart", "-t", "1", "slow"]);
         let h = wait_health(ctx, "slow", "starting");
         assert_eq!(h["FailingStreak"], 0, "{h}");
+
+        // A restart by the policy, under the same monitor, too.
+        let opts = [
+            "--name",
+            "policy",
+            "--restart",
+            "on-failure",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1h",
+        ];
+        let script = format!(
+            "if test -e /tmp/ran; then {FOREVER}; fi; touch /tmp/ran; \
+             until test -e /tmp/go; do sleep 0.1; done; exit 1"
+        );
+        run_sh(ctx, &opts, &script);
+        wait_health(ctx, "policy", "starting");
+        ctx.ok(&["healthcheck", "run", "policy"]);
+        assert_eq!(health(ctx, "policy")["Status"], "healthy");
+        ctx.ok(&["exec", "policy", "touch", "/tmp/go"]);
+        let ok = eventually(WAIT, || {
+            let v = inspect(ctx, "policy");
+            v["RestartCount"] == 1 && v["State"]["Health"]["Status"] == "starting"
+        });
+        assert!(
+            ok,
+            "not starting after the restart: {}",
+            inspect(ctx, "policy")
+        );
     });
 }
 
