@@ -11,7 +11,7 @@ mod common;
 
 use common::checks::*;
 use common::lifecycle_helpers::*;
-use common::{for_each_user, ERR_EXIT};
+use common::{for_each_user, Mode, ERR_EXIT};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -241,35 +241,72 @@ fn healthcheck_timeout_kills_the_check() {
     for_each_user("healthcheck_timeout_kills_the_check", |ctx| {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
+        // As root in the container, and (with a subordinate range) as
+        // another user, whom only the containers' user namespace may kill.
+        let mut users = vec![("hang", None)];
+        if ctx.user.mode != Mode::Single {
+            users.push(("hang-user", Some("1000:1000")));
+        }
+        for (name, user) in users {
+            let mut opts = vec![
+                "--name",
+                name,
+                "--health-cmd",
+                "echo started; sleep 4321; echo never",
+                "--health-interval",
+                "200ms",
+                "--health-timeout",
+                "300ms",
+                "--health-retries",
+                "1",
+            ];
+            if let Some(u) = user {
+                opts.extend(["-u", u]);
+            }
+            run_sh(ctx, &opts, FOREVER);
+            let mut last = Value::Null;
+            let ok = eventually(WAIT, || {
+                last = health(ctx, name);
+                last["Log"].as_array().map_or(0, Vec::len) >= 4
+            });
+            assert!(ok, "no checks: {last}");
+            assert_eq!(last["Status"], "unhealthy", "{last}");
+            let entry = &last["Log"][0];
+            assert_eq!(entry["ExitCode"], -1, "{last}");
+            let out = entry["Output"].as_str().unwrap_or_default();
+            assert!(out.contains("exceeded timeout (300ms)"), "{last}");
+            // At most the check under way has its sleep: the ones before
+            // were killed.
+            let out = ctx.ok(&["exec", name, "ps"]);
+            let sleeps = out.stdout.matches("sleep 4321").count();
+            assert!(sleeps <= 1, "timed-out checks were left running: {out}");
+        }
+
+        // `healthcheck run` kills its check at the timeout too.
         let opts = [
             "--name",
-            "hang",
+            "once",
             "--health-cmd",
-            "echo started; sleep 4321; echo never",
+            "sleep 4321",
             "--health-interval",
-            "200ms",
+            "1h",
             "--health-timeout",
             "300ms",
-            "--health-retries",
-            "1",
         ];
         run_sh(ctx, &opts, FOREVER);
-        let mut last = Value::Null;
-        let ok = eventually(WAIT, || {
-            last = health(ctx, "hang");
-            last["Log"].as_array().map_or(0, Vec::len) >= 4
+        let out = ctx.rless(&["healthcheck", "run", "once"]);
+        assert_eq!(out.code, Some(1), "{out}");
+        let mut last = String::new();
+        let gone = eventually(WAIT, || {
+            let out = ctx.ok(&["exec", "once", "ps", "-o", "stat,args"]);
+            let left = out
+                .stdout
+                .lines()
+                .any(|l| l.contains("sleep 4321") && !l.trim_start().starts_with('Z'));
+            last = out.to_string();
+            !left
         });
-        assert!(ok, "no checks: {last}");
-        assert_eq!(last["Status"], "unhealthy", "{last}");
-        let entry = &last["Log"][0];
-        assert_eq!(entry["ExitCode"], -1, "{last}");
-        let out = entry["Output"].as_str().unwrap_or_default();
-        assert!(out.contains("exceeded timeout"), "{last}");
-        // At most the check under way has its sleep: the ones before were
-        // killed.
-        let out = ctx.ok(&["exec", "hang", "ps"]);
-        let sleeps = out.stdout.matches("sleep 4321").count();
-        assert!(sleeps <= 1, "timed-out checks were left running: {out}");
+        assert!(gone, "healthcheck run left its check running: {last}");
     });
 }
 
