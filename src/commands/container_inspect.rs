@@ -130,7 +130,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         Some(RootFs::Dir(d)) => ("rootfs".to_string(), serde_json::json!({"Dir": d})),
         None => (String::new(), serde_json::json!({})),
     };
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "Type": "container",
         "Id": c.id,
         "Name": c.name,
@@ -224,7 +224,25 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "Ports": port_map(s.ports.iter().filter(|_| s.running()), false),
         },
         "LogPath": container::logs::log_path(dir),
-    })
+    });
+    with_health(c, dir, &mut v);
+    v
+}
+
+/// `Config.Healthcheck` (as created: `{"Test": ["NONE"]}` after
+/// `--no-healthcheck`) and, for a container with a check that has run,
+/// `State.Health`, as docker shows them.
+fn with_health(c: &container::ContainerConfig, dir: &std::path::Path, v: &mut serde_json::Value) {
+    let Some(check) = &c.healthcheck else {
+        return;
+    };
+    if let Some(config) = v.get_mut("Config").and_then(|c| c.as_object_mut()) {
+        config.insert("Healthcheck".into(), serde_json::json!(check));
+    }
+    let health = container::health::read(dir).filter(|_| check.command().is_some());
+    if let (Some(h), Some(state)) = (health, v.get_mut("State").and_then(|s| s.as_object_mut())) {
+        state.insert("Health".into(), serde_json::json!(h));
+    }
 }
 
 /// `derived` (what the spec tells) with the options the container

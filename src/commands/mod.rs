@@ -21,6 +21,7 @@ mod exists;
 mod export;
 mod format;
 mod generate;
+mod healthcheck;
 mod history;
 mod images;
 mod import;
@@ -89,6 +90,9 @@ enum Cmd {
     Logs(logs::Args),
     /// Run a command in a running container.
     Exec(exec::Args),
+    /// Run a container's health check.
+    #[command(subcommand)]
+    Healthcheck(healthcheck::Cmd),
     /// Join a running container's output (and input, with -i).
     Attach(attach::Args),
     /// Start created or stopped containers.
@@ -363,6 +367,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
         Cmd::Logs(a) | Cmd::Container(ContainerCmd::Logs(a)) => logs::run(&ctx, a),
         Cmd::Exec(a) | Cmd::Container(ContainerCmd::Exec(a)) => exec::run(&ctx, a),
+        Cmd::Healthcheck(c) => healthcheck::run(&ctx, c),
         Cmd::Attach(a) | Cmd::Container(ContainerCmd::Attach(a)) => attach::run(&ctx, a),
         Cmd::Start(a) | Cmd::Container(ContainerCmd::Start(a)) => start::run(&ctx, a),
         Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => stop::stop(&ctx, a),

@@ -96,13 +96,20 @@ pub struct Args {
     format: String,
 }
 
-/// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created".
-pub fn status_text(state: &ContainerState) -> String {
+/// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created";
+/// a running container with a health check adds its `health`: "Up 3
+/// minutes (healthy)", "(unhealthy)", "(health: starting)".
+pub fn status_text(state: &ContainerState, health: &str) -> String {
     match state.status.as_str() {
         "running" => format!(
-            "Up {}{}",
+            "Up {}{}{}",
             time::duration_text(time::now() - state.started.unwrap_or_else(time::now)),
-            if state.paused { " (Paused)" } else { "" }
+            if state.paused { " (Paused)" } else { "" },
+            match health {
+                "none" => String::new(),
+                "starting" => " (health: starting)".into(),
+                h => format!(" ({h})"),
+            }
         ),
         "exited" => format!(
             "Exited ({}) {}",
@@ -145,6 +152,7 @@ fn matches(
         "id" => c.id.as_str().starts_with(v),
         "name" => c.name.contains(v),
         "status" => s.shown_status() == v,
+        "health" => rless::container::health::status(c, dir) == v,
         // As docker: the value is resolved to an image (name[:tag], id, id
         // prefix or NAME@DIGEST), and the containers of that image match; an
         // image the store does not know matches nothing. Only a `--rootfs`
@@ -196,7 +204,7 @@ fn matches(
 /// The filters `matches` knows.
 const FILTERS: &[&str] = &[
     "id", "name", "status", "ancestor", "label", "exited", "before", "since", "volume", "network",
-    "publish",
+    "publish", "health",
 ];
 
 /// The states `status=` takes (docker's).
@@ -219,6 +227,9 @@ fn check_filter(k: &str, v: &str) -> Result<()> {
                 "invalid filter status={v:?}: use one of {}",
                 STATUSES.join(", ")
             )
+        }
+        "health" if !["starting", "healthy", "unhealthy", "none"].contains(&v) => {
+            bail!("invalid filter health={v:?}: use starting, healthy, unhealthy or none")
         }
         "exited" if v.parse::<i32>().is_err() => {
             bail!("invalid filter exited={v:?}: an exit code is a number")
@@ -323,6 +334,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             format!("\"{}…\"", full.chars().take(19).collect::<String>())
         }
     };
+    let health = |c: &ContainerConfig| {
+        rless::container::health::status(c, &container::containers_dir(&store).join(c.id.as_str()))
+    };
     let format = Format::parse(&a.format, DEFAULT_TABLE);
     match format {
         Format::Json => {
@@ -332,7 +346,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     serde_json::json!({
                         "Id": c.id, "Names": [c.name], "Image": c.image_name, "ImageID": c.image_id,
                         "Command": c.command, "Created": c.created, "State": s.shown_status(),
-                        "Status": status_text(s), "ExitCode": s.exit_code, "Pid": s.pid,
+                        "Status": status_text(s, &health(c)), "ExitCode": s.exit_code, "Pid": s.pid,
                         "StartedAt": s.started, "ExitedAt": s.finished, "Labels": c.labels,
                     })
                 })
@@ -353,7 +367,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "CreatedAt": time::format_docker(c.created),
                         "RunningFor": time::ago(c.created),
                         "Ports": ports_text(s),
-                        "Status": status_text(s),
+                        "Status": status_text(s, &health(c)),
                         "State": s.shown_status(),
                         "Names": c.name,
                         "Networks": networks(&container::containers_dir(&store).join(c.id.as_str())),

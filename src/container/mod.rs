@@ -15,6 +15,7 @@ pub mod attach;
 pub mod control;
 pub mod cp;
 pub mod export;
+pub mod health;
 pub mod host_config;
 pub mod logs;
 pub mod monitor;
@@ -146,6 +147,10 @@ pub struct ContainerConfig {
     /// stop signal before SIGKILL; none: 10, as docker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
+    /// Its health check (`--health-*`, else the image's `HEALTHCHECK`),
+    /// in docker's form (`["NONE"]`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<health::HealthConfig>,
     /// The options it was created with, as docker's HostConfig shows them.
     #[serde(default)]
     pub host_config: host_config::HostOptions,
@@ -637,6 +642,7 @@ mod tests {
             mounts: vec![],
             labels: Default::default(),
             stop_signal: None,
+            healthcheck: None,
             stop_timeout: None,
             host_config: Default::default(),
         };
@@ -694,6 +700,7 @@ mod tests {
             mounts: vec![],
             labels: Default::default(),
             stop_signal: None,
+            healthcheck: None,
             stop_timeout: None,
             host_config: Default::default(),
         };

@@ -13,7 +13,9 @@
 //! that fails to start counts as an exit, and the policy goes on). At each
 //! SIGCHLD it also replaces a port forwarder that died, and a network
 //! helper that died, whose tie hanging up raises SIGCHLD too
-//! ([`runtime::Started::tend`]).
+//! ([`runtime::Started::tend`]). A container with a health check gets its
+//! watcher here, once the container runs ([`super::health`]: a process of
+//! its own, not this one's child, so its checks raise no SIGCHLD here).
 //!
 //! The init dies with the monitor (PDEATHSIG), so a killed monitor takes the
 //! container with it and `ps` can tell from the monitor's pid and start time
@@ -69,6 +71,7 @@ pub fn run_detached(
     }
     tell("ok");
     drop(ready);
+    super::health::spawn_watcher(dir);
     let mut log = LogWriter::open(dir, DEFAULT_MAX_SIZE);
     let mut restarts = 0;
     loop {

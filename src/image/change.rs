@@ -5,7 +5,11 @@
 //! `ENV` and `LABEL` (several `k=v` pairs, or the old `k value with
 //! spaces` form), `EXPOSE` (several `port[-end][/proto]`), `WORKDIR`
 //! (relative to the previous one), `USER`, `VOLUME` and `STOPSIGNAL` (a
-//! signal name or number, [`crate::signal`], kept as written).
+//! signal name or number, [`crate::signal`], kept as written),
+//! `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D]
+//! [--retries=N] CMD …` (docker's `Healthcheck`: `["CMD", …]` from the JSON
+//! form, `["CMD-SHELL", "…"]` from the shell form, durations in
+//! nanoseconds) and `HEALTHCHECK NONE`.
 //! Words follow the Dockerfile shell-word rules: double and single quotes
 //! group and are removed, a backslash escapes the next character (inside
 //! double quotes only `"`, `\` and `$`), and `$V`, `${V}`, `${V:-w}`,
@@ -23,11 +27,12 @@ pub struct ChangeError {
     pub why: String,
 }
 
-const KNOWN: [&str; 9] = [
+const KNOWN: [&str; 10] = [
     "CMD",
     "ENTRYPOINT",
     "ENV",
     "EXPOSE",
+    "HEALTHCHECK",
     "LABEL",
     "STOPSIGNAL",
     "USER",
@@ -66,6 +71,12 @@ pub fn apply_with(
     let env: Vec<(String, String)> = args.iter().cloned().chain(env_of(cfg)).collect();
     let words = |s: &str| split_words(s, &env).map_err(|w| fail(&w));
     match word.as_str() {
+        "HEALTHCHECK" => {
+            cfg.insert(
+                "Healthcheck".into(),
+                healthcheck(rest).map_err(|w| fail(&w))?,
+            );
+        }
         "CMD" | "ENTRYPOINT" => {
             let key = if word == "CMD" { "Cmd" } else { "Entrypoint" };
             cfg.insert(key.into(), exec_form(rest));
@@ -155,6 +166,49 @@ pub fn apply_with(
         }
     }
     Ok(())
+}
+
+/// The text after `HEALTHCHECK` → docker's `Healthcheck` object.
+fn healthcheck(rest: &str) -> Result<Value, String> {
+    let mut rest = rest.trim_start();
+    let mut check = Map::new();
+    while let Some(flag) = rest.strip_prefix("--") {
+        let end = flag.find(char::is_whitespace).unwrap_or(flag.len());
+        let (name, value) = flag[..end]
+            .split_once('=')
+            .ok_or_else(|| format!("--{} needs a value", &flag[..end]))?;
+        let key = match name {
+            "interval" => "Interval",
+            "timeout" => "Timeout",
+            "start-period" => "StartPeriod",
+            "retries" => "Retries",
+            other => return Err(format!("unknown HEALTHCHECK option --{other}")),
+        };
+        let n = if key == "Retries" {
+            value.parse::<u64>().ok()
+        } else {
+            crate::container::health::parse_duration(value)
+        }
+        .ok_or_else(|| format!("invalid --{name} {value:?}"))?;
+        check.insert(key.into(), json!(n));
+        rest = flag[end..].trim_start();
+    }
+    let (kind, cmd) = rest
+        .split_once(char::is_whitespace)
+        .map(|(k, c)| (k, c.trim()))
+        .unwrap_or((rest, ""));
+    match (kind.to_ascii_uppercase().as_str(), cmd) {
+        ("NONE", "") if check.is_empty() => return Ok(json!({"Test": ["NONE"]})),
+        ("CMD", c) if !c.is_empty() => {
+            let test = match serde_json::from_str::<Vec<String>>(c) {
+                Ok(v) if !v.is_empty() => std::iter::once("CMD".to_string()).chain(v).collect(),
+                _ => vec!["CMD-SHELL".to_string(), c.to_string()],
+            };
+            check.insert("Test".into(), json!(test));
+        }
+        _ => return Err("use HEALTHCHECK [OPTIONS] CMD COMMAND, or HEALTHCHECK NONE".into()),
+    }
+    Ok(Value::Object(check))
 }
 
 /// `CMD ["a","b"]` or `CMD a b` (shell form) → the JSON value.
@@ -409,6 +463,33 @@ mod tests {
 
     fn env(changes: &[&str]) -> Vec<String> {
         serde_json::from_value(applied(changes)["Env"].clone()).unwrap()
+    }
+
+    #[test]
+    fn healthcheck_forms() {
+        let h = applied(&["HEALTHCHECK --interval=200ms --retries=2 CMD echo hi there"]);
+        assert_eq!(
+            h["Healthcheck"],
+            json!({"Test": ["CMD-SHELL", "echo hi there"], "Interval": 200_000_000u64, "Retries": 2})
+        );
+        let h = applied(&[r#"HEALTHCHECK --start-period=1s CMD ["true", "x"]"#]);
+        assert_eq!(
+            h["Healthcheck"],
+            json!({"Test": ["CMD", "true", "x"], "StartPeriod": 1_000_000_000u64})
+        );
+        assert_eq!(
+            applied(&["HEALTHCHECK NONE"])["Healthcheck"],
+            json!({"Test": ["NONE"]})
+        );
+        let mut cfg = Map::new();
+        for bad in [
+            "HEALTHCHECK --interval=soon CMD true",
+            "HEALTHCHECK --every=1s CMD true",
+            "HEALTHCHECK CMD",
+            "HEALTHCHECK true",
+        ] {
+            assert!(apply(&mut cfg, bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

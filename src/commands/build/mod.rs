@@ -261,8 +261,7 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
             return Err(format!("{at}: unknown instruction {}", i.keyword));
         }
         let known: &[&str] = match i.keyword.as_str() {
-            // Not kept (see `step`): its options do not matter.
-            "HEALTHCHECK" => continue,
+            "HEALTHCHECK" => &["interval", "timeout", "start-period", "retries"],
             "COPY" => &["chown", "chmod", "from"],
             "ADD" => &["chown", "chmod"],
             "FROM" => &["platform"],
@@ -626,13 +625,20 @@ impl Build<'_> {
                 st.history(nop, true);
                 Ok(())
             }
-            "HEALTHCHECK" | "ONBUILD" => {
+            "ONBUILD" => {
                 // As podman does for the OCI images it builds by default:
-                // neither has a place in an OCI image config.
+                // an OCI image config has no place for it.
                 eprintln!(
                     "rless: warning: line {}: {} is not kept: an OCI image has no place for it",
                     ins.line, ins.keyword
                 );
+                st.history(nop, true);
+                Ok(())
+            }
+            "HEALTHCHECK" => {
+                // Its flags are part of what `--change` reads; the command
+                // is kept as written (no expansion), as docker.
+                change::apply(st.cfg(), &ins.text()).map_err(|e| anyhow!(e.why))?;
                 st.history(nop, true);
                 Ok(())
             }

@@ -197,6 +197,24 @@ pub struct Args {
     /// Seconds `stop` (without -t) waits after the stop signal before SIGKILL (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub(super) stop_timeout: Option<u64>,
+    /// Health check command, run by `sh -c` in the container (docker's CMD-SHELL).
+    #[arg(long, value_name = "COMMAND")]
+    pub(super) health_cmd: Option<String>,
+    /// Time between health checks (a Go duration: 30s, 200ms; default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub(super) health_interval: Option<String>,
+    /// Time after which a health check is killed and fails (default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub(super) health_timeout: Option<String>,
+    /// Failures in a row that make the container unhealthy (default 3).
+    #[arg(long, value_name = "N")]
+    pub(super) health_retries: Option<u32>,
+    /// Time after the start during which failures do not count (default 0s).
+    #[arg(long, value_name = "DURATION")]
+    pub(super) health_start_period: Option<String>,
+    /// No health check, not even the image's.
+    #[arg(long)]
+    pub(super) no_healthcheck: bool,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     pub(super) args: Vec<String>,
@@ -218,6 +236,8 @@ pub(super) struct ImageDefaults {
     pub(super) labels: std::collections::BTreeMap<String, String>,
     /// `STOPSIGNAL` (config.StopSignal), if it names a signal.
     pub(super) stop_signal: Option<rless::signal::Sig>,
+    /// `HEALTHCHECK` (config.Healthcheck).
+    pub(super) healthcheck: Option<rless::container::health::HealthConfig>,
 }
 
 pub(super) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
@@ -228,4 +248,51 @@ pub(super) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The container's health check: the image's, changed by the `--health-*`
+/// options (`--health-cmd` replaces its command), or none with
+/// `--no-healthcheck`, as docker.
+pub(super) fn healthcheck(
+    a: &Args,
+    image: Option<&rless::container::health::HealthConfig>,
+) -> anyhow::Result<Option<rless::container::health::HealthConfig>> {
+    use rless::container::health::{parse_duration, HealthConfig};
+    let options = a.health_cmd.is_some()
+        || a.health_interval.is_some()
+        || a.health_timeout.is_some()
+        || a.health_retries.is_some()
+        || a.health_start_period.is_some();
+    if a.no_healthcheck {
+        if options {
+            anyhow::bail!("--no-healthcheck conflicts with --health-* options");
+        }
+        return Ok(Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }));
+    }
+    let mut h = image.cloned().unwrap_or_default();
+    if let Some(c) = &a.health_cmd {
+        h.test = vec!["CMD-SHELL".into(), c.clone()];
+    }
+    let duration = |name: &str, v: &Option<String>, to: &mut u64| -> anyhow::Result<()> {
+        if let Some(v) = v {
+            *to = parse_duration(v).ok_or_else(|| {
+                anyhow::anyhow!("invalid --{name} {v:?}: use a duration such as 30s or 200ms")
+            })?;
+        }
+        Ok(())
+    };
+    duration("health-interval", &a.health_interval, &mut h.interval)?;
+    duration("health-timeout", &a.health_timeout, &mut h.timeout)?;
+    duration(
+        "health-start-period",
+        &a.health_start_period,
+        &mut h.start_period,
+    )?;
+    if let Some(r) = a.health_retries {
+        h.retries = r;
+    }
+    Ok((h != HealthConfig::default()).then_some(h))
 }

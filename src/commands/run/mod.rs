@@ -274,6 +274,8 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 stop_signal: field("StopSignal")
                     .and_then(|v| v.as_str())
                     .and_then(rless::signal::Sig::parse),
+                healthcheck: field("Healthcheck")
+                    .and_then(|h| serde_json::from_value(h.clone()).ok()),
             };
             let mut lower = Vec::new();
             for l in img.layers.iter().rev() {
@@ -307,6 +309,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     };
     let mut labels = defaults.labels.clone();
     labels.extend(user_labels);
+    let healthcheck = args::healthcheck(&a, defaults.healthcheck.as_ref())?;
     if publish_all {
         let ports = match &mut slirp {
             Some(sl) => Some(&mut sl.ports),
@@ -417,6 +420,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 labels,
                 stop_signal: stop_signal.or(defaults.stop_signal).map(|s| s.name()),
                 stop_timeout: a.stop_timeout,
+                healthcheck: healthcheck.clone(),
                 host_config: host_options(&a, &rlimits),
             },
         )

@@ -88,6 +88,7 @@ fn start_foreground(
     let spec = &prepare_cgroups(spec)?;
     runtime::enter_userns(spec, false)?;
     trace::mark("user namespace entered");
+    container::health::spawn_watcher(dir);
     let mut restarts = 0;
     let mut last: Option<ContainerState> = None;
     // Shown here and logged, as docker's attached run: `logs` has it too.
