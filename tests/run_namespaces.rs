@@ -229,13 +229,15 @@ fn ns_pid_container() {
             "pause of the joiner must not stop X's"
         );
         ctx.ok(&["unpause", "pj"]);
+        // What exec started in the joiner goes with it, not with X.
+        ctx.ok(&["exec", "-d", "pj", "sleep", "5252"]);
         ctx.ok(&["rm", "-f", &j]);
-        assert!(
-            eventually(Duration::from_secs(10), || host_procs_with("sleep 5151")
-                .is_empty()),
-            "the joiner's processes must be gone after rm -f: {:?}",
-            host_procs_with("sleep 5151")
-        );
+        for s in ["sleep 5151", "sleep 5252"] {
+            assert!(
+                eventually(Duration::from_secs(10), || host_procs_with(s).is_empty()),
+                "the joiner's processes must be gone after rm -f: {s} is not"
+            );
+        }
         assert!(
             !host_procs_with("sleep 4242").is_empty(),
             "X must keep running"
@@ -293,23 +295,35 @@ fn ns_pid_host() {
         assert!(!host_procs_with("sleep 6161").is_empty());
         let v = inspect(ctx, "ph");
         assert_eq!(v["HostConfig"]["PidMode"], "host", "{v}");
+        // What exec starts is the container's too, though not below its
+        // init: top lists it and rm -f ends it.
+        ctx.ok(&["exec", "-d", "ph", "sh", "-c", "sleep 6262 & sleep 6363"]);
         let out = ctx.ok(&["top", "ph"]);
-        assert!(out.stdout.contains("sleep 6161"), "top: {out}");
+        for s in ["sleep 6161", "sleep 6262", "sleep 6363"] {
+            assert!(out.stdout.contains(s), "top must list {s}: {out}");
+        }
         assert!(
-            out.stdout.lines().count() < 10,
+            out.stdout.lines().count() < 12,
             "top must list the container's processes, not the host's: {out}"
         );
         ctx.ok(&["rm", "-f", &j]);
-        assert!(
-            eventually(Duration::from_secs(10), || host_procs_with("sleep 6161")
-                .is_empty()),
-            "nothing of the container may run after rm -f"
-        );
-        // stop: the command's own exit.
+        for s in ["sleep 6161", "sleep 6262", "sleep 6363"] {
+            assert!(
+                eventually(Duration::from_secs(10), || host_procs_with(s).is_empty()),
+                "nothing of the container may run after rm -f: {s} does"
+            );
+        }
+        // stop: the command's own exit, and what exec started ends too.
         let j = start(ctx, "ph2", &["--pid", "host"], FOREVER);
+        ctx.ok(&["exec", "-d", "ph2", "sleep", "6464"]);
         ctx.ok(&["stop", &j]);
         let v = inspect(ctx, "ph2");
         assert_eq!(v["State"]["ExitCode"], 0, "{v}");
+        assert!(
+            eventually(Duration::from_secs(10), || host_procs_with("sleep 6464")
+                .is_empty()),
+            "what exec started must end with the container"
+        );
     });
 }
 
