@@ -210,14 +210,30 @@ fn ns_pid_container() {
         );
         let v = inspect(ctx, "pj");
         assert_eq!(v["HostConfig"]["PidMode"], format!("container:{x}"), "{v}");
-        // pause stops the joiner's processes, not X's.
-        ctx.ok(&["pause", "pj"]);
         let state = |needle: &str| {
             host_procs_with(needle)
                 .first()
                 .and_then(|p| proc_state(*p))
                 .unwrap_or('?')
         };
+        // X's top and pause leave out the joiner's processes, though they
+        // are in X's pid namespace (docker's go by X's cgroup).
+        let out = ctx.ok(&["top", "donor"]);
+        assert!(out.stdout.contains("sleep 4242"), "top: {out}");
+        assert!(
+            !out.stdout.contains("sleep 5151"),
+            "top of X must not list its joiner's processes: {out}"
+        );
+        ctx.ok(&["pause", "donor"]);
+        assert_eq!(state("sleep 4242"), 'T', "X's processes are stopped");
+        assert_ne!(
+            state("sleep 5151"),
+            'T',
+            "pause of X must not stop its joiner's processes"
+        );
+        ctx.ok(&["unpause", "donor"]);
+        // pause stops the joiner's processes, not X's.
+        ctx.ok(&["pause", "pj"]);
         assert_eq!(
             state("sleep 5151"),
             'T',

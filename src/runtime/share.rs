@@ -409,11 +409,12 @@ pub fn mount_shm(
 }
 
 /// The pids of a container's processes (host pids): everything in its pid
-/// namespace when its init is pid 1 there, else (`--pid host` or
+/// namespace when its init is pid 1 there, but for what containers that
+/// joined it run ([`without_joiners`]), else (`--pid host` or
 /// `container:X`) the init and the rest of [`others`].
 pub fn container_pids(init: i32) -> Vec<i32> {
     if owns_pid_ns(init) {
-        return ns_members(init, "pid");
+        return without_joiners(init, ns_members(init, "pid"));
     }
     let mut out = vec![init];
     out.extend(others(init));
@@ -451,6 +452,48 @@ pub fn owns_pid_ns(pid: i32) -> bool {
                 .and_then(|l| l.split_whitespace().last().map(|x| x == "1"))
         })
         .unwrap_or(true)
+}
+
+/// `members` (the pid namespace of `init`) less the processes of the
+/// `--pid container:X` joiners in it: each joiner's init, and each process
+/// `exec` started in a joiner, has its parent outside the namespace and a
+/// mount namespace other than the init's (every container has its own);
+/// those and what descends from them are left out. (What `exec` started
+/// in the container itself has its parent outside too, but the init's
+/// mount namespace.)
+fn without_joiners(init: i32, members: Vec<i32>) -> Vec<i32> {
+    let mnt = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
+    let Some(own) = mnt(init) else {
+        return members;
+    };
+    let roots: Vec<i32> = members
+        .iter()
+        .copied()
+        .filter(|&p| p != init && mnt(p).is_some_and(|m| m != own))
+        .filter(|&p| parent(p).is_some_and(|pp| !members.contains(&pp)))
+        .collect();
+    if roots.is_empty() {
+        return members;
+    }
+    let mut theirs = roots.clone();
+    for r in roots {
+        theirs.extend(descendants(r));
+    }
+    members
+        .into_iter()
+        .filter(|p| !theirs.contains(p))
+        .collect()
+}
+
+/// A process's parent (`PPid`, as this /proc numbers it).
+fn parent(pid: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The processes in the namespace `name` of `pid` (it too), as this
