@@ -312,18 +312,35 @@ fn ns_pid_host() {
         let v = inspect(ctx, "ph");
         assert_eq!(v["HostConfig"]["PidMode"], "host", "{v}");
         // What exec starts is the container's too, though not below its
-        // init: top lists it and rm -f ends it.
+        // init: top lists it and rm -f ends it. A foreground `rless exec`
+        // is not the container's (though in its mount namespace): top
+        // leaves it out, and it ends by itself with its process (137).
         ctx.ok(&["exec", "-d", "ph", "sh", "-c", "sleep 6262 & sleep 6363"]);
-        let out = ctx.ok(&["top", "ph"]);
-        for s in ["sleep 6161", "sleep 6262", "sleep 6363"] {
-            assert!(out.stdout.contains(s), "top must list {s}: {out}");
+        // (Checked once the exec has ended, so a failure does not wait for
+        // it.)
+        let (started, top, rm, fg) = std::thread::scope(|sc| {
+            let fg = sc.spawn(|| ctx.rless(&["exec", "ph", "sleep", "6565"]));
+            let started = eventually(Duration::from_secs(10), || {
+                !host_procs_with("sleep 6565").is_empty()
+            });
+            let top = ctx.rless(&["top", "ph"]);
+            let rm = ctx.rless(&["rm", "-f", &j]);
+            (started, top, rm, fg.join().unwrap())
+        });
+        assert!(started && top.success() && rm.success(), "{top}\n{rm}");
+        for s in ["sleep 6161", "sleep 6262", "sleep 6363", "sleep 6565"] {
+            assert!(top.stdout.contains(s), "top must list {s}: {top}");
         }
         assert!(
-            out.stdout.lines().count() < 12,
-            "top must list the container's processes, not the host's: {out}"
+            !top.stdout.contains("exec ph"),
+            "top must not list rless exec itself: {top}"
         );
-        ctx.ok(&["rm", "-f", &j]);
-        for s in ["sleep 6161", "sleep 6262", "sleep 6363"] {
+        assert!(
+            top.stdout.lines().count() < 12,
+            "top must list the container's processes, not the host's: {top}"
+        );
+        assert_eq!(fg.code, Some(137), "the foreground exec: {fg}");
+        for s in ["sleep 6161", "sleep 6262", "sleep 6363", "sleep 6565"] {
             assert!(
                 eventually(Duration::from_secs(10), || host_procs_with(s).is_empty()),
                 "nothing of the container may run after rm -f: {s} does"

@@ -425,11 +425,16 @@ pub fn container_pids(init: i32) -> Vec<i32> {
 /// The processes of a container without a pid namespace of its own but
 /// its init: what descends from the init, and what `exec` started in it
 /// (not the init's descendants, but in the init's mount namespace, which
-/// is the container's alone) with what descends from that.
+/// is the container's alone) with what descends from that. Not `rless
+/// exec` itself, which is in that mount namespace too ([`exec_client`]).
 fn others(init: i32) -> Vec<i32> {
     let mut out = descendants(init);
-    for p in ns_members(init, "mnt") {
+    let members = ns_members(init, "mnt");
+    for &p in &members {
         if p == init || out.contains(&p) {
+            continue;
+        }
+        if exec_client(p, &members) {
             continue;
         }
         out.push(p);
@@ -494,6 +499,18 @@ fn parent(pid: i32) -> Option<i32> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Whether `pid`, in the container's mount namespace (`members`), is an
+/// `rless exec` that entered it to start a process there: it runs rless's
+/// own binary and its parent is outside. (Its child runs that binary too
+/// until its exec, but its parent is in.)
+fn exec_client(pid: i32, members: &[i32]) -> bool {
+    let id = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let ours = id("/proc/self/exe");
+    ours.is_some()
+        && id(&format!("/proc/{pid}/exe")) == ours
+        && parent(pid).is_some_and(|pp| !members.contains(&pp))
 }
 
 /// The processes in the namespace `name` of `pid` (it too), as this
