@@ -61,6 +61,16 @@ fn host_procs_with(cmdline: &str) -> Vec<i32> {
         .collect()
 }
 
+/// A process's parent.
+fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// A process's state letter (`R`, `S`, `T`…).
 fn proc_state(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -346,6 +356,40 @@ fn ns_pid_host() {
                 "nothing of the container may run after rm -f: {s} does"
             );
         }
+        // A foreground container's monitor killed: its init, not pid 1,
+        // sees it end and kills the rest (with a pid namespace of its own
+        // the kernel would).
+        let fg = std::thread::scope(|sc| {
+            let fg = sc.spawn(|| {
+                let script = "sleep 7878 >/dev/null 2>&1 & exec sleep 7979";
+                ctx.rless(&["run", "--pid", "host", IMG, "sh", "-c", script])
+            });
+            let mut monitor = None;
+            eventually(Duration::from_secs(10), || {
+                monitor = host_procs_with("sleep 7979")
+                    .first()
+                    .and_then(|p| parent_pid(*p))
+                    .and_then(parent_pid);
+                monitor.is_some() && !host_procs_with("sleep 7878").is_empty()
+            });
+            if let Some(m) = monitor {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(m),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            fg.join().unwrap()
+        });
+        let gone = eventually(Duration::from_secs(10), || {
+            host_procs_with("sleep 7878").is_empty()
+        });
+        for p in host_procs_with("sleep 7878") {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(gone, "nothing may outlive a killed monitor: {fg}");
         // stop: the command's own exit, and what exec started ends too.
         let j = start(ctx, "ph2", &["--pid", "host"], FOREVER);
         ctx.ok(&["exec", "-d", "ph2", "sleep", "6464"]);

@@ -559,6 +559,16 @@ pub fn spawn(
         die_with_monitor: io.die_with_monitor,
         cgroup: cgroup.as_mut().and_then(cgroups::Cgroup::take_procs),
         joined,
+        // An init that is not pid 1 watches the monitor itself (init.rs).
+        monitor: (io.die_with_monitor && !spec.namespaces.own_pid())
+            .then(|| {
+                rustix::process::pidfd_open(
+                    rustix::process::getpid(),
+                    rustix::process::PidfdFlags::empty(),
+                )
+                .ok()
+            })
+            .flatten(),
     };
     // The init is born in its cgroup where the kernel allows (clone3);
     // otherwise it joins it itself, first thing.
