@@ -390,6 +390,35 @@ fn ns_pid_host() {
             );
         }
         assert!(gone, "nothing may outlive a killed monitor: {fg}");
+        // A detached one whose init is killed: its monitor kills the rest.
+        start(
+            ctx,
+            "ki",
+            &["--pid", "host"],
+            "sleep 2121 & exec sleep 2222",
+        );
+        let mut init = None;
+        eventually(Duration::from_secs(10), || {
+            init = host_procs_with("sleep 2222")
+                .first()
+                .and_then(|p| parent_pid(*p));
+            init.is_some() && !host_procs_with("sleep 2121").is_empty()
+        });
+        let init = init.expect("the container's init");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let gone = eventually(Duration::from_secs(10), || {
+            host_procs_with("sleep 2121").is_empty()
+        });
+        for p in host_procs_with("sleep 2121") {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(gone, "nothing may outlive a killed init");
         // stop: the command's own exit, and what exec started ends too.
         let j = start(ctx, "ph2", &["--pid", "host"], FOREVER);
         ctx.ok(&["exec", "-d", "ph2", "sleep", "6464"]);

@@ -580,6 +580,48 @@ pub fn kill_tree(pid: i32) {
     let _ = sys::send_signal(pid, nix::libc::SIGKILL);
 }
 
+/// In the monitor, once the init of a container without a pid namespace
+/// of its own has ended: SIGKILLs what is left in the container's mount
+/// namespace `ns` and below it (nothing, unless the init was killed
+/// before it could do that itself: its orphans went to another reaper).
+pub fn kill_left_in(ns: &OwnedFd) {
+    let Ok(theirs) = rustix::fs::fstat(ns) else {
+        return;
+    };
+    let mut killed: Vec<i32> = Vec::new();
+    for _ in 0..10 {
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let members: Vec<i32> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|p| {
+                std::fs::metadata(format!("/proc/{p}/ns/mnt"))
+                    .is_ok_and(|m| m.ino() == theirs.st_ino && m.dev() == theirs.st_dev)
+            })
+            .collect();
+        let mut left: Vec<i32> = Vec::new();
+        for &p in &members {
+            if exec_client(p, &members) {
+                continue;
+            }
+            for q in std::iter::once(p).chain(descendants(p)) {
+                if !killed.contains(&q) && !left.contains(&q) {
+                    left.push(q);
+                }
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        for p in left {
+            let _ = sys::send_signal(p, nix::libc::SIGKILL);
+            killed.push(p);
+        }
+    }
+}
+
 /// In an init without a pid namespace of its own, after its command
 /// ended: kills everything left of the container ([`others`]: below it,
 /// and what `exec` started) and reaps what is its own (as a subreaper it
