@@ -105,12 +105,15 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
         // takes the whole pid namespace down, and the mount namespace too.
         // An init that is not pid 1 must kill the rest itself: the
         // monitor's end wakes it (SIGCHLD, which it waits for) and it
-        // finds the monitor's pidfd readable ([`reap_until`]).
-        let _ = rustix::process::set_parent_process_death_signal(Some(if own_pid {
-            rustix::process::Signal::KILL
-        } else {
-            rustix::process::Signal::CHILD
-        }));
+        // finds the monitor's pidfd readable ([`reap_until`]); without
+        // that pidfd (a kernel before 5.3), SIGKILL all the same.
+        let _ = rustix::process::set_parent_process_death_signal(Some(
+            if own_pid || io.monitor.is_none() {
+                rustix::process::Signal::KILL
+            } else {
+                rustix::process::Signal::CHILD
+            },
+        ));
     }
     if let Some(out) = &io.stdout {
         let _ = rustix::stdio::dup2_stdout(out);
