@@ -61,6 +61,16 @@ fn host_procs_with(cmdline: &str) -> Vec<i32> {
         .collect()
 }
 
+/// A process's parent.
+fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// A process's state letter (`R`, `S`, `T`…).
 fn proc_state(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -210,14 +220,30 @@ fn ns_pid_container() {
         );
         let v = inspect(ctx, "pj");
         assert_eq!(v["HostConfig"]["PidMode"], format!("container:{x}"), "{v}");
-        // pause stops the joiner's processes, not X's.
-        ctx.ok(&["pause", "pj"]);
         let state = |needle: &str| {
             host_procs_with(needle)
                 .first()
                 .and_then(|p| proc_state(*p))
                 .unwrap_or('?')
         };
+        // X's top and pause leave out the joiner's processes, though they
+        // are in X's pid namespace (docker's go by X's cgroup).
+        let out = ctx.ok(&["top", "donor"]);
+        assert!(out.stdout.contains("sleep 4242"), "top: {out}");
+        assert!(
+            !out.stdout.contains("sleep 5151"),
+            "top of X must not list its joiner's processes: {out}"
+        );
+        ctx.ok(&["pause", "donor"]);
+        assert_eq!(state("sleep 4242"), 'T', "X's processes are stopped");
+        assert_ne!(
+            state("sleep 5151"),
+            'T',
+            "pause of X must not stop its joiner's processes"
+        );
+        ctx.ok(&["unpause", "donor"]);
+        // pause stops the joiner's processes, not X's.
+        ctx.ok(&["pause", "pj"]);
         assert_eq!(
             state("sleep 5151"),
             'T',
@@ -229,13 +255,15 @@ fn ns_pid_container() {
             "pause of the joiner must not stop X's"
         );
         ctx.ok(&["unpause", "pj"]);
+        // What exec started in the joiner goes with it, not with X.
+        ctx.ok(&["exec", "-d", "pj", "sleep", "5252"]);
         ctx.ok(&["rm", "-f", &j]);
-        assert!(
-            eventually(Duration::from_secs(10), || host_procs_with("sleep 5151")
-                .is_empty()),
-            "the joiner's processes must be gone after rm -f: {:?}",
-            host_procs_with("sleep 5151")
-        );
+        for s in ["sleep 5151", "sleep 5252"] {
+            assert!(
+                eventually(Duration::from_secs(10), || host_procs_with(s).is_empty()),
+                "the joiner's processes must be gone after rm -f: {s} is not"
+            );
+        }
         assert!(
             !host_procs_with("sleep 4242").is_empty(),
             "X must keep running"
@@ -293,23 +321,115 @@ fn ns_pid_host() {
         assert!(!host_procs_with("sleep 6161").is_empty());
         let v = inspect(ctx, "ph");
         assert_eq!(v["HostConfig"]["PidMode"], "host", "{v}");
-        let out = ctx.ok(&["top", "ph"]);
-        assert!(out.stdout.contains("sleep 6161"), "top: {out}");
+        // What exec starts is the container's too, though not below its
+        // init: top lists it and rm -f ends it. A foreground `rless exec`
+        // is not the container's (though in its mount namespace): top
+        // leaves it out, and it ends by itself with its process (137).
+        ctx.ok(&["exec", "-d", "ph", "sh", "-c", "sleep 6262 & sleep 6363"]);
+        // (Checked once the exec has ended, so a failure does not wait for
+        // it.)
+        let (started, top, rm, fg) = std::thread::scope(|sc| {
+            let fg = sc.spawn(|| ctx.rless(&["exec", "ph", "sleep", "6565"]));
+            let started = eventually(Duration::from_secs(10), || {
+                !host_procs_with("sleep 6565").is_empty()
+            });
+            let top = ctx.rless(&["top", "ph"]);
+            let rm = ctx.rless(&["rm", "-f", &j]);
+            (started, top, rm, fg.join().unwrap())
+        });
+        assert!(started && top.success() && rm.success(), "{top}\n{rm}");
+        for s in ["sleep 6161", "sleep 6262", "sleep 6363", "sleep 6565"] {
+            assert!(top.stdout.contains(s), "top must list {s}: {top}");
+        }
         assert!(
-            out.stdout.lines().count() < 10,
-            "top must list the container's processes, not the host's: {out}"
+            !top.stdout.contains("exec ph"),
+            "top must not list rless exec itself: {top}"
         );
-        ctx.ok(&["rm", "-f", &j]);
         assert!(
-            eventually(Duration::from_secs(10), || host_procs_with("sleep 6161")
-                .is_empty()),
-            "nothing of the container may run after rm -f"
+            top.stdout.lines().count() < 12,
+            "top must list the container's processes, not the host's: {top}"
         );
-        // stop: the command's own exit.
+        assert_eq!(fg.code, Some(137), "the foreground exec: {fg}");
+        for s in ["sleep 6161", "sleep 6262", "sleep 6363", "sleep 6565"] {
+            assert!(
+                eventually(Duration::from_secs(10), || host_procs_with(s).is_empty()),
+                "nothing of the container may run after rm -f: {s} does"
+            );
+        }
+        // A foreground container's monitor killed: its init, not pid 1,
+        // sees it end and kills the rest (with a pid namespace of its own
+        // the kernel would).
+        let fg = std::thread::scope(|sc| {
+            let fg = sc.spawn(|| {
+                let script = "sleep 7878 >/dev/null 2>&1 & exec sleep 7979";
+                ctx.rless(&["run", "--pid", "host", IMG, "sh", "-c", script])
+            });
+            let mut monitor = None;
+            eventually(Duration::from_secs(10), || {
+                monitor = host_procs_with("sleep 7979")
+                    .first()
+                    .and_then(|p| parent_pid(*p))
+                    .and_then(parent_pid);
+                monitor.is_some() && !host_procs_with("sleep 7878").is_empty()
+            });
+            if let Some(m) = monitor {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(m),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            fg.join().unwrap()
+        });
+        let gone = eventually(Duration::from_secs(10), || {
+            host_procs_with("sleep 7878").is_empty()
+        });
+        for p in host_procs_with("sleep 7878") {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(gone, "nothing may outlive a killed monitor: {fg}");
+        // A detached one whose init is killed: its monitor kills the rest.
+        start(
+            ctx,
+            "ki",
+            &["--pid", "host"],
+            "sleep 2121 & exec sleep 2222",
+        );
+        let mut init = None;
+        eventually(Duration::from_secs(10), || {
+            init = host_procs_with("sleep 2222")
+                .first()
+                .and_then(|p| parent_pid(*p));
+            init.is_some() && !host_procs_with("sleep 2121").is_empty()
+        });
+        let init = init.expect("the container's init");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let gone = eventually(Duration::from_secs(10), || {
+            host_procs_with("sleep 2121").is_empty()
+        });
+        for p in host_procs_with("sleep 2121") {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(gone, "nothing may outlive a killed init");
+        // stop: the command's own exit, and what exec started ends too.
         let j = start(ctx, "ph2", &["--pid", "host"], FOREVER);
+        ctx.ok(&["exec", "-d", "ph2", "sleep", "6464"]);
         ctx.ok(&["stop", &j]);
         let v = inspect(ctx, "ph2");
         assert_eq!(v["State"]["ExitCode"], 0, "{v}");
+        assert!(
+            eventually(Duration::from_secs(10), || host_procs_with("sleep 6464")
+                .is_empty()),
+            "what exec started must end with the container"
+        );
     });
 }
 

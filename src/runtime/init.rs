@@ -59,6 +59,9 @@ pub struct InitIo {
     /// The other containers' namespaces it enters (`--network
     /// container:X`…), opened by the monitor.
     pub joined: super::share::Joined,
+    /// With `die_with_monitor` and no pid namespace of its own: the
+    /// monitor's pidfd, to see it end.
+    pub monitor: Option<OwnedFd>,
 }
 
 /// Writes one error line to the status pipe.
@@ -100,8 +103,17 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     if io.die_with_monitor {
         // A foreground container dies with its monitor: SIGKILL to pid 1
         // takes the whole pid namespace down, and the mount namespace too.
-        let _ =
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+        // An init that is not pid 1 must kill the rest itself: the
+        // monitor's end wakes it (SIGCHLD, which it waits for) and it
+        // finds the monitor's pidfd readable ([`reap_until`]); without
+        // that pidfd (a kernel before 5.3), SIGKILL all the same.
+        let _ = rustix::process::set_parent_process_death_signal(Some(
+            if own_pid || io.monitor.is_none() {
+                rustix::process::Signal::KILL
+            } else {
+                rustix::process::Signal::CHILD
+            },
+        ));
     }
     if let Some(out) = &io.stdout {
         let _ = rustix::stdio::dup2_stdout(out);
@@ -117,6 +129,7 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
         io.storage.as_ref().map(|t| t.as_raw_fd()),
         io.net.as_ref().map(|t| t.as_raw_fd()),
         shm_tree.as_ref().map(|t| t.as_raw_fd()),
+        io.monitor.as_ref().map(|t| t.as_raw_fd()),
     ]
     .into_iter()
     .flatten()
@@ -167,8 +180,9 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
             return EXIT_SETUP;
         }
     };
+    let monitor = io.monitor.take();
     drop((io, tty));
-    let code = reap_until(child);
+    let code = reap_until(child, monitor.as_ref());
     if !own_pid {
         // No namespace teardown kills the rest: the init does.
         super::share::kill_descendants();
@@ -273,12 +287,17 @@ pub(super) fn resolve_user(p: &super::ProcessSpec) -> Result<ExecUser, user::Use
 /// on to it ([`super::sys::init_signals`], blocked since the start), the
 /// real-time ones included; nothing else would reach the command, as a
 /// namespace's init gets only the signals it handles or blocks.
-fn reap_until(main: Pid) -> i32 {
+/// With `monitor` (its pidfd), it returns 137 as soon as the monitor has
+/// ended, for the caller to kill what is left.
+fn reap_until(main: Pid, monitor: Option<&OwnedFd>) -> i32 {
     use rustix::process::{wait, WaitOptions};
     let set = super::sys::init_signals();
     let main_raw = main.as_raw();
     let mut released = false;
     loop {
+        if monitor.is_some_and(ended) {
+            return 128 + nix::libc::SIGKILL;
+        }
         // rustix, not nix: nix fails on a death by a real-time signal,
         // after the status was taken. `wait` is any child (rustix's
         // `waitpid(None)` is only those of our process group).
@@ -304,6 +323,18 @@ fn reap_until(main: Pid) -> i32 {
             }
         }
     }
+}
+
+/// Whether the process whose pidfd is `fd` has ended (the pidfd is
+/// readable).
+fn ended(fd: &OwnedFd) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&now)).is_ok_and(|n| n > 0)
 }
 
 /// Whether none of `set` arrives within 100 ms (so a short command's exit

@@ -301,12 +301,19 @@ pub struct Started {
     /// The container's cgroup, removed when this is dropped (after the
     /// container has exited).
     cgroup: Option<cgroups::Cgroup>,
+    /// Without a pid namespace of its own: the container's mount
+    /// namespace, where [`Self::finish`] kills what outlived a killed init.
+    mount_ns: Option<OwnedFd>,
 }
 
 impl Started {
     /// After the container has exited: waits for its FUSE server threads,
     /// so the process is single-threaded again (a restart clones).
     pub fn finish(mut self) {
+        // First: what is left holds the root's mount (and FUSE's).
+        if let Some(ns) = self.mount_ns.take() {
+            share::kill_left_in(&ns);
+        }
         if let Some(Err(e)) = self.network.take().map(network::Running::stop) {
             tracing::warn!("{e}");
         }
@@ -559,6 +566,16 @@ pub fn spawn(
         die_with_monitor: io.die_with_monitor,
         cgroup: cgroup.as_mut().and_then(cgroups::Cgroup::take_procs),
         joined,
+        // An init that is not pid 1 watches the monitor itself (init.rs).
+        monitor: (io.die_with_monitor && !spec.namespaces.own_pid())
+            .then(|| {
+                rustix::process::pidfd_open(
+                    rustix::process::getpid(),
+                    rustix::process::PidfdFlags::empty(),
+                )
+                .ok()
+            })
+            .flatten(),
     };
     // The init is born in its cgroup where the kernel allows (clone3);
     // otherwise it joins it itself, first thing.
@@ -601,6 +618,10 @@ pub fn spawn(
         helper_tie: None,
         terminal: None,
         cgroup,
+        mount_ns: (!spec.namespaces.own_pid())
+            .then(|| std::fs::File::open(format!("/proc/{init}/ns/mnt")).ok())
+            .flatten()
+            .map(OwnedFd::from),
     };
     let ends = Ends {
         storage: storage_here,

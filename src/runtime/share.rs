@@ -29,8 +29,10 @@
 //! subreaper (orphans come to it), the command dies with it
 //! (PDEATHSIG), and once the command ends it kills what is left under it
 //! ([`kill_descendants`]). `rless kill`/`stop`/`rm -f` send SIGKILL to the
-//! init's whole tree, and the container's cgroup, when it has one, is
-//! emptied as ever; so nothing it started outlives it.
+//! init's whole tree and to what `exec` started in the container (found by
+//! the container's mount namespace, [`others`]), and the container's
+//! cgroup, when it has one, is emptied as ever; so nothing it started
+//! outlives it.
 
 use super::sys;
 use nix::sched::CloneFlags;
@@ -407,15 +409,41 @@ pub fn mount_shm(
 }
 
 /// The pids of a container's processes (host pids): everything in its pid
-/// namespace when its init is pid 1 there, else (`--pid host` or
-/// `container:X`) the init and what descends from it.
+/// namespace when its init is pid 1 there, but for what containers that
+/// joined it run ([`without_joiners`]), else (`--pid host` or
+/// `container:X`) the init and the rest of [`others`].
 pub fn container_pids(init: i32) -> Vec<i32> {
     if owns_pid_ns(init) {
-        return namespace_pids(init);
+        return without_joiners(init, ns_members(init, "pid"));
     }
     let mut out = vec![init];
-    out.extend(descendants(init));
+    out.extend(others(init));
     out.sort();
+    out
+}
+
+/// The processes of a container without a pid namespace of its own but
+/// its init: what descends from the init, and what `exec` started in it
+/// (not the init's descendants, but in the init's mount namespace, which
+/// is the container's alone) with what descends from that. Not `rless
+/// exec` itself, which is in that mount namespace too ([`exec_client`]).
+fn others(init: i32) -> Vec<i32> {
+    let mut out = descendants(init);
+    let members = ns_members(init, "mnt");
+    for &p in &members {
+        if p == init || out.contains(&p) {
+            continue;
+        }
+        if exec_client(p, &members) {
+            continue;
+        }
+        out.push(p);
+        for d in descendants(p) {
+            if d != init && !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
     out
 }
 
@@ -431,8 +459,64 @@ pub fn owns_pid_ns(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-fn namespace_pids(init: i32) -> Vec<i32> {
-    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
+/// `members` (the pid namespace of `init`) less the processes of the
+/// `--pid container:X` joiners in it: each joiner's init, and each process
+/// `exec` started in a joiner, has its parent outside the namespace and a
+/// mount namespace other than the init's (every container has its own);
+/// those and what descends from them are left out. (What `exec` started
+/// in the container itself has its parent outside too, but the init's
+/// mount namespace.)
+fn without_joiners(init: i32, members: Vec<i32>) -> Vec<i32> {
+    let mnt = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
+    let Some(own) = mnt(init) else {
+        return members;
+    };
+    let roots: Vec<i32> = members
+        .iter()
+        .copied()
+        .filter(|&p| p != init && mnt(p).is_some_and(|m| m != own))
+        .filter(|&p| parent(p).is_some_and(|pp| !members.contains(&pp)))
+        .collect();
+    if roots.is_empty() {
+        return members;
+    }
+    let mut theirs = roots.clone();
+    for r in roots {
+        theirs.extend(descendants(r));
+    }
+    members
+        .into_iter()
+        .filter(|p| !theirs.contains(p))
+        .collect()
+}
+
+/// A process's parent (`PPid`, as this /proc numbers it).
+fn parent(pid: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether `pid`, in the container's mount namespace (`members`), is an
+/// `rless exec` that entered it to start a process there: it runs rless's
+/// own binary and its parent is outside. (Its child runs that binary too
+/// until its exec, but its parent is in.)
+fn exec_client(pid: i32, members: &[i32]) -> bool {
+    let id = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let ours = id("/proc/self/exe");
+    ours.is_some()
+        && id(&format!("/proc/{pid}/exe")) == ours
+        && parent(pid).is_some_and(|pp| !members.contains(&pp))
+}
+
+/// The processes in the namespace `name` of `pid` (it too), as this
+/// /proc numbers them.
+fn ns_members(pid: i32, name: &str) -> Vec<i32> {
+    let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/{name}")) else {
         return vec![];
     };
     let Ok(rd) = std::fs::read_dir("/proc") else {
@@ -441,7 +525,7 @@ fn namespace_pids(init: i32) -> Vec<i32> {
     let mut pids: Vec<i32> = rd
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|n| n == ns))
+        .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/{name}")).is_ok_and(|n| n == ns))
         .collect();
     pids.sort();
     pids
@@ -475,20 +559,77 @@ pub fn descendants(pid: i32) -> Vec<i32> {
     out
 }
 
-/// SIGKILLs `pid` and everything below it.
+/// SIGKILLs the init `pid` of a container without a pid namespace of its
+/// own and all its processes ([`others`]); again for those started while
+/// it went, then the init.
 pub fn kill_tree(pid: i32) {
-    for p in descendants(pid).into_iter().chain([pid]) {
-        let _ = sys::send_signal(p, nix::libc::SIGKILL);
+    let mut killed: Vec<i32> = Vec::new();
+    for _ in 0..10 {
+        let new: Vec<i32> = others(pid)
+            .into_iter()
+            .filter(|p| !killed.contains(p))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for p in new {
+            let _ = sys::send_signal(p, nix::libc::SIGKILL);
+            killed.push(p);
+        }
+    }
+    let _ = sys::send_signal(pid, nix::libc::SIGKILL);
+}
+
+/// In the monitor, once the init of a container without a pid namespace
+/// of its own has ended: SIGKILLs what is left in the container's mount
+/// namespace `ns` and below it (nothing, unless the init was killed
+/// before it could do that itself: its orphans went to another reaper).
+pub fn kill_left_in(ns: &OwnedFd) {
+    let Ok(theirs) = rustix::fs::fstat(ns) else {
+        return;
+    };
+    let mut killed: Vec<i32> = Vec::new();
+    for _ in 0..10 {
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let members: Vec<i32> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|p| {
+                std::fs::metadata(format!("/proc/{p}/ns/mnt"))
+                    .is_ok_and(|m| m.ino() == theirs.st_ino && m.dev() == theirs.st_dev)
+            })
+            .collect();
+        let mut left: Vec<i32> = Vec::new();
+        for &p in &members {
+            if exec_client(p, &members) {
+                continue;
+            }
+            for q in std::iter::once(p).chain(descendants(p)) {
+                if !killed.contains(&q) && !left.contains(&q) {
+                    left.push(q);
+                }
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        for p in left {
+            let _ = sys::send_signal(p, nix::libc::SIGKILL);
+            killed.push(p);
+        }
     }
 }
 
 /// In an init without a pid namespace of its own, after its command
-/// ended: kills everything left below it and reaps it (as a subreaper it
+/// ended: kills everything left of the container ([`others`]: below it,
+/// and what `exec` started) and reaps what is its own (as a subreaper it
 /// inherits each orphan), until nothing is left.
 pub fn kill_descendants() {
     let me = std::process::id() as i32;
     for _ in 0..100 {
-        let left = descendants(me);
+        let left = others(me);
         if left.is_empty() {
             return;
         }
@@ -496,7 +637,8 @@ pub fn kill_descendants() {
             let _ = sys::send_signal(p, nix::libc::SIGKILL);
         }
         // Until no child is left (ECHILD): the killed ones, and the
-        // orphans of killed parents, which come here.
+        // orphans of killed parents, which come here. (What `exec`
+        // started is reaped by its own parent.)
         while rustix::process::wait(rustix::process::WaitOptions::empty()).is_ok() {}
     }
 }
