@@ -407,7 +407,9 @@ fn lifecycle_inspect_ps_filters() {
                 || !common::is_root(),
             "State.Pid {pid} must be this container's init (a child of a monitor of this store)"
         );
-        assert!(state_of(&st)["StartedAt"].is_string(), "{st}");
+        // A time, not Go's zero time of a container never started.
+        let started = state_of(&st)["StartedAt"].as_str().unwrap_or_default();
+        assert!(parse_time(started).is_some_and(|t| t > 0), "{st}");
         assert_eq!(st["Config"]["Cmd"][0], "sh", "{st}");
         assert_eq!(st["GraphDriver"]["Name"], "overlay", "{st}");
         assert!(st["Mounts"].is_array(), "{st}");
@@ -422,7 +424,8 @@ fn lifecycle_inspect_ps_filters() {
         assert_eq!(state_of(&st)["Running"], false, "{st}");
         assert_eq!(state_of(&st)["ExitCode"], 3, "{st}");
         assert_eq!(state_of(&st)["Pid"], 0, "{st}");
-        assert!(state_of(&st)["FinishedAt"].is_string(), "{st}");
+        let finished = state_of(&st)["FinishedAt"].as_str().unwrap_or_default();
+        assert!(parse_time(finished).is_some_and(|t| t > 0), "{st}");
         // Several at once; container inspect is the same.
         let out = ctx.ok(&["inspect", "web-one", &other]);
         let v: Value = serde_json::from_str(&out.stdout).unwrap();
