@@ -192,16 +192,21 @@ fn inspect_host_config_shows_the_options() {
         ]);
         assert_eq!(out.stdout, "true [a:1.2.3.4] 67108864\n", "{out}");
 
-        // Without options: docker's zero values.
+        // Without options: docker's zero values (docker's CLI leaves these
+        // lists nil, but sends the Dns ones empty).
         let h = &inspect(ctx, "plain")["HostConfig"];
         for (k, zero) in [
             ("ReadonlyRootfs", serde_json::json!(false)),
-            ("CapAdd", serde_json::json!([])),
-            ("CapDrop", serde_json::json!([])),
-            ("ExtraHosts", serde_json::json!([])),
+            ("Binds", Value::Null),
+            ("CapAdd", Value::Null),
+            ("CapDrop", Value::Null),
+            ("ExtraHosts", Value::Null),
+            ("SecurityOpt", Value::Null),
+            ("VolumesFrom", Value::Null),
+            ("Ulimits", Value::Null),
             ("Dns", serde_json::json!([])),
-            ("Tmpfs", serde_json::json!({})),
-            ("Ulimits", serde_json::json!([])),
+            ("DnsSearch", serde_json::json!([])),
+            ("DnsOptions", serde_json::json!([])),
             ("Memory", serde_json::json!(0)),
             ("MemorySwap", serde_json::json!(0)),
             ("NanoCpus", serde_json::json!(0)),
@@ -210,6 +215,11 @@ fn inspect_host_config_shows_the_options() {
         ] {
             assert_eq!(h.get(k), Some(&zero), "{k}: {h}");
         }
+        // Tmpfs is `omitempty` in docker's JSON; a template still sees it.
+        assert!(h.get("Tmpfs").is_none(), "{h}");
+        let t = "{{.HostConfig.Tmpfs}} {{.HostConfig.CapAdd}} {{json .HostConfig.CapAdd}} {{.HostConfig.PidsLimit}}";
+        let out = ctx.ok(&["inspect", "-f", t, "plain"]);
+        assert_eq!(out.stdout, "map[] [] null <nil>\n", "{out}");
     });
 }
 
@@ -293,5 +303,61 @@ fn ps_ancestor_resolves_the_image() {
         let dir = dir.to_str().unwrap();
         ctx.ok(&["create", "--name", "dir", "--rootfs", dir, "true"]);
         assert_eq!(names(dir), ["dir"]);
+    });
+}
+
+/// Go's zero time, which docker shows for a time not reached yet.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[test]
+fn inspect_nulls_and_times_as_docker() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("inspect_nulls_and_times_as_docker", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "new", IMG, "sh", "-c", "exit 3"]);
+        // Never started: Go's zero times and an empty error, not nulls.
+        let st = inspect(ctx, "new");
+        let state = state_of(&st);
+        assert_eq!(state["StartedAt"], ZERO_TIME, "{st}");
+        assert_eq!(state["FinishedAt"], ZERO_TIME, "{st}");
+        assert_eq!(state["Error"], "", "{st}");
+        // No entrypoint of its own (rless keeps the command whole in
+        // Cmd): docker's nil list, null in JSON.
+        assert_eq!(st["Config"]["Entrypoint"], Value::Null, "{st}");
+        assert_eq!(
+            st["Config"]["Cmd"],
+            serde_json::json!(["sh", "-c", "exit 3"])
+        );
+        // No --network-alias: docker's nil list too.
+        let slirp = &st["NetworkSettings"]["Networks"]["slirp"];
+        assert_eq!(slirp["Aliases"], Value::Null, "{st}");
+        // Templates print nulls as Go prints them: a nil list `[]` (and
+        // `null` through json), a nil pointer `<nil>`; a nil list is
+        // empty to len, if and range.
+        let t = "{{.Config.Entrypoint}}|{{json .Config.Entrypoint}}|{{len .Config.Entrypoint}}\
+                 |{{if .Config.Entrypoint}}set{{else}}unset{{end}}|{{range .Config.Entrypoint}}x{{end}}\
+                 |{{.HostConfig.PidsLimit}}|{{json .HostConfig.PidsLimit}}|{{.State.StartedAt}}|[{{.State.Error}}]";
+        let out = ctx.ok(&["inspect", "-f", t, "new"]);
+        assert_eq!(
+            out.stdout,
+            format!("[]|null|0|unset||<nil>|null|{ZERO_TIME}|[]\n"),
+            "{out}"
+        );
+        // After a run: real times, still no error.
+        ctx.rless(&["start", "-a", "new"]);
+        let st = inspect(ctx, "new");
+        let state = state_of(&st);
+        assert_eq!(state["ExitCode"], 3, "{st}");
+        for k in ["StartedAt", "FinishedAt"] {
+            let t = state[k].as_str().unwrap_or_default();
+            assert!(
+                t != ZERO_TIME && parse_time(t).is_some_and(|t| t > 0),
+                "{k}: {st}"
+            );
+        }
+        assert_eq!(state["Error"], "", "{st}");
     });
 }

@@ -141,7 +141,8 @@ fn killed_monitor(ctx: &common::Ctx, driver: &str) {
         "inspect must say why it stopped (State.Error): {st}"
     );
     // When it stopped: some time, not "now" at every look.
-    if !state_of(&st)["FinishedAt"].is_string() {
+    let finished = state_of(&st)["FinishedAt"].as_str().unwrap_or_default();
+    if parse_time(finished).is_none_or(|t| t <= 0) {
         deferred.push(format!(
             "inspect of a container whose monitor was killed has no State.FinishedAt: {}",
             state_of(&st)

@@ -93,9 +93,26 @@ pub fn print_objects(formatter: Option<&Formatter>, out: &[serde_json::Value]) -
                 println!("{l}");
             }
         }
-        None => println!("{}", serde_json::to_string_pretty(out)?),
+        None => {
+            let out: Vec<serde_json::Value> = out.iter().map(omit_empty).collect();
+            println!("{}", serde_json::to_string_pretty(&out)?)
+        }
     }
     Ok(())
+}
+
+/// `o` as docker's JSON has it: `HostConfig.Tmpfs` is `omitempty` there
+/// (a template still sees the field, as it sees docker's Go struct).
+fn omit_empty(o: &serde_json::Value) -> serde_json::Value {
+    let mut o = o.clone();
+    if let Some(h) = o.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
+        if h.get("Tmpfs")
+            .is_some_and(|t| t.as_object().is_some_and(|m| m.is_empty()))
+        {
+            h.remove("Tmpfs");
+        }
+    }
+    o
 }
 
 fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json::Value {
@@ -148,9 +165,10 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "Pid": s.pid.unwrap_or(0),
             "MonitorPid": s.monitor_pid,
             "ExitCode": s.exit_code.unwrap_or(0),
-            "StartedAt": s.started.map(time::format_rfc3339),
-            "FinishedAt": s.finished.map(time::format_rfc3339),
-            "Error": s.reason,
+            // Go's zero time before the first start (and its end), as docker.
+            "StartedAt": s.started.map(time::format_rfc3339).unwrap_or_else(|| ZERO_TIME.into()),
+            "FinishedAt": s.finished.map(time::format_rfc3339).unwrap_or_else(|| ZERO_TIME.into()),
+            "Error": s.reason.clone().unwrap_or_default(),
             "OOMKilled": false,
             "Dead": false,
         },
@@ -171,17 +189,17 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "Labels": c.labels,
             "StopSignal": c.stop_signal().name(),
             // The command as run: rless keeps the entrypoint and the
-            // command joined, in Cmd.
-            "Entrypoint": [],
+            // command joined, in Cmd; docker's nil slice.
+            "Entrypoint": null,
         }))),
         "HostConfig": spec.as_ref().map(|sp| host_config(c, serde_json::json!({
             "AutoRemove": c.auto_remove,
-            "Binds": c.mounts.iter().filter_map(|m| match m {
+            "Binds": or_null(c.mounts.iter().filter_map(|m| match m {
                 MountOp::Bind { source, target, readonly } => Some(format!(
                     "{}:{}{}", source.display(), target.display(), if *readonly { ":ro" } else { "" }
                 )),
                 _ => None,
-            }).collect::<Vec<_>>(),
+            }).collect::<Vec<_>>()),
             "PortBindings": port_map(
                 sp.slirp.iter().flat_map(|sl| &sl.ports).chain(sp.user_networks.iter().flat_map(|u| &u.ports)),
                 true,
@@ -245,6 +263,28 @@ fn with_health(c: &container::ContainerConfig, dir: &std::path::Path, v: &mut se
     }
 }
 
+/// Go's zero `time.Time`: what docker shows for a time not yet reached.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// A list docker leaves nil (JSON `null`) when nothing was given.
+fn or_null(list: Vec<String>) -> serde_json::Value {
+    match list.is_empty() {
+        true => serde_json::Value::Null,
+        false => list.into(),
+    }
+}
+
+/// HostConfig lists the docker CLI leaves nil when the option is not
+/// given (`Dns`, `DnsSearch` and `DnsOptions` it sends empty).
+const NIL_WHEN_EMPTY: &[&str] = &[
+    "CapAdd",
+    "CapDrop",
+    "ExtraHosts",
+    "SecurityOpt",
+    "VolumesFrom",
+    "Ulimits",
+];
+
 /// `derived` (what the spec tells) with the options the container
 /// recorded in docker's form (`ReadonlyRootfs`, `Memory`, `CapAdd`…).
 fn host_config(c: &container::ContainerConfig, derived: serde_json::Value) -> serde_json::Value {
@@ -252,6 +292,13 @@ fn host_config(c: &container::ContainerConfig, derived: serde_json::Value) -> se
         Ok(serde_json::Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
+    for k in NIL_WHEN_EMPTY {
+        if let Some(v) = out.get_mut(*k) {
+            if v.as_array().is_some_and(|a| a.is_empty()) {
+                *v = serde_json::Value::Null;
+            }
+        }
+    }
     if let serde_json::Value::Object(d) = derived {
         out.extend(d);
     }
@@ -334,7 +381,7 @@ fn networks(
             };
             let gateway = if n == "slirp" { "10.0.2.2" } else { "" };
             let entry =
-                serde_json::json!({"IPAddress": ip, "Gateway": gateway, "Aliases": aliases(&n)});
+                serde_json::json!({"IPAddress": ip, "Gateway": gateway, "Aliases": or_null(aliases(&n))});
             (n, entry)
         })
         .collect::<serde_json::Map<_, _>>()

@@ -29,6 +29,7 @@ const MAX_WIDTH: usize = 4096;
 /// Go's `%v` of a value.
 pub fn go_text(v: &Value) -> String {
     match v {
+        _ if super::is_nil_slice(v) => "[]".into(),
         Value::String(s) => s.clone(),
         Value::Array(a) => format!("[{}]", a.iter().map(go_text).collect::<Vec<_>>().join(" ")),
         Value::Object(o) | Value::Map(o) => {
@@ -48,6 +49,7 @@ pub fn go_text(v: &Value) -> String {
 fn to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
+        _ if super::is_nil_slice(v) => J::Null,
         Value::NoValue | Value::Nil | Value::Function(_) => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::String(s) => J::String(s.clone()),
@@ -94,6 +96,7 @@ fn f_join(args: &[Value]) -> Result<Value, FuncError> {
         Value::Array(a) => Ok(Value::String(
             a.iter().map(go_text).collect::<Vec<_>>().join(&sep),
         )),
+        v if super::is_nil_slice(v) => Ok(Value::String(String::new())),
         _ => Err(FuncError::Generic(
             "join: the first argument is not a list".into(),
         )),

@@ -78,16 +78,60 @@ const MAP_FIELDS: &[&str] = &[
     "Annotations",
 ];
 
-/// A JSON value as a template value.
-pub fn to_value(v: &serde_json::Value) -> Value {
-    convert(v, false)
+/// Keys whose values are Go slices in docker's structs: a null there is a
+/// nil slice, which Go prints as `[]` (and `{{json}}` as `null`), where a
+/// null elsewhere is a nil pointer or interface, printed `<nil>`.
+const SLICE_FIELDS: &[&str] = &[
+    "Entrypoint",
+    "Cmd",
+    "Env",
+    "Args",
+    "Binds",
+    "CapAdd",
+    "CapDrop",
+    "ExtraHosts",
+    "SecurityOpt",
+    "VolumesFrom",
+    "Ulimits",
+    "Links",
+    "GroupAdd",
+    "Dns",
+    "DnsSearch",
+    "DnsOptions",
+    "Aliases",
+    "Mounts",
+    "OnBuild",
+    "Shell",
+    "RepoTags",
+    "RepoDigests",
+    "Layers",
+];
+
+/// A nil Go slice: an empty template object, which no JSON value becomes
+/// (an empty JSON object is a Go map: [`convert`] makes it a map). Like a
+/// nil slice it is false, has no length and ranges over nothing; the
+/// printing functions tell it from an empty list ([`funcs::go_text`]).
+pub fn nil_slice() -> Value {
+    Value::Object(HashMap::new())
 }
 
-fn convert(v: &serde_json::Value, as_map: bool) -> Value {
+/// Whether `v` is [`nil_slice`].
+pub fn is_nil_slice(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if o.is_empty())
+}
+
+/// A JSON value as a template value.
+pub fn to_value(v: &serde_json::Value) -> Value {
+    convert(v, "")
+}
+
+/// `v`, the value of field `key` ("" at the top).
+fn convert(v: &serde_json::Value, key: &str) -> Value {
     use serde_json::Value as J;
     match v {
-        // Docker's fields are Go zero values where rless has nothing.
-        J::Null => Value::String(String::new()),
+        // A nil slice prints `[]` in Go, any other nil `<nil>`.
+        J::Null if SLICE_FIELDS.contains(&key) => nil_slice(),
+        J::Null => Value::Nil,
         J::Bool(b) => Value::Bool(*b),
         J::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
             (Some(u), _, _) => Value::from(u),
@@ -95,13 +139,12 @@ fn convert(v: &serde_json::Value, as_map: bool) -> Value {
             (_, _, f) => Value::from(f.unwrap_or(0.0)),
         },
         J::String(s) => Value::String(s.clone()),
-        J::Array(a) => Value::Array(a.iter().map(|x| convert(x, false)).collect()),
+        J::Array(a) => Value::Array(a.iter().map(|x| convert(x, "")).collect()),
         J::Object(o) => {
-            let fields: HashMap<String, Value> = o
-                .iter()
-                .map(|(k, x)| (k.clone(), convert(x, MAP_FIELDS.contains(&k.as_str()))))
-                .collect();
-            if as_map {
+            let fields: HashMap<String, Value> =
+                o.iter().map(|(k, x)| (k.clone(), convert(x, k))).collect();
+            // A Go struct always has fields: an empty object is a map.
+            if MAP_FIELDS.contains(&key) || fields.is_empty() {
                 Value::Map(fields)
             } else {
                 Value::Object(fields)
@@ -233,13 +276,28 @@ mod tests {
     fn fields_maps_and_functions() {
         let v = serde_json::json!({
             "Id": "abc", "State": {"Pid": 42, "Running": true, "Error": null},
-            "Config": {"Labels": {"a.b": "x"}, "Env": ["A=1", "B=2"]},
+            "Config": {"Labels": {"a.b": "x"}, "Env": ["A=1", "B=2"], "Entrypoint": null, "Cmd": []},
+            "HostConfig": {"PortBindings": {}, "Tmpfs": {}},
             "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}},
         });
         let cases = [
             ("{{.Id}}", "abc"),
             ("{{.State.Pid}} {{.State.Running}}", "42 true"),
-            ("[{{.State.Error}}]", "[]"),
+            // Nulls as Go prints them: a nil pointer or interface `<nil>`,
+            // a nil slice `[]` (as an empty one, but `null` in JSON).
+            ("[{{.State.Error}}]", "[<nil>]"),
+            ("{{json .State.Error}}", "null"),
+            ("{{.Config.Entrypoint}}", "[]"),
+            ("{{json .Config.Entrypoint}}", "null"),
+            ("{{json .Config.Cmd}} {{.Config.Cmd}}", "[] []"),
+            (
+                "{{len .Config.Entrypoint}}{{if .Config.Entrypoint}}x{{end}}{{range .Config.Entrypoint}}y{{end}}",
+                "0",
+            ),
+            (r#"[{{join .Config.Entrypoint ","}}]"#, "[]"),
+            ("{{printf \"%v\" .Config.Entrypoint}}", "[]"),
+            // An empty JSON object is a Go map.
+            ("{{.HostConfig.PortBindings}} {{json .HostConfig.Tmpfs}}", "map[] {}"),
             (r#"{{index .Config.Labels "a.b"}}"#, "x"),
             (r#"{{join .Config.Env ","}}"#, "A=1,B=2"),
             ("{{range .Config.Env}}{{.}};{{end}}", "A=1;B=2;"),
@@ -248,7 +306,7 @@ mod tests {
                 "8080",
             ),
             ("{{if .State.Running}}up{{else}}down{{end}}", "up"),
-            ("{{json .State}}", r#"{"Error":"","Pid":42,"Running":true}"#),
+            ("{{json .State}}", r#"{"Error":null,"Pid":42,"Running":true}"#),
             (
                 "{{upper .Id}}|{{title .Id}}|{{truncate .Id 2}}",
                 "ABC|Abc|ab",
