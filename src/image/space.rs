@@ -72,6 +72,11 @@ impl<R: Read> SpaceGuard<R> {
         let Ok(st) = rustix::fs::statvfs(&self.dir) else {
             return Ok(());
         };
+        // Nor one that reports no size at all (ramfs, some FUSE and
+        // network filesystems say 0 blocks): it has no "nearly full".
+        if st.f_blocks == 0 {
+            return Ok(());
+        }
         let free = st.f_bavail.saturating_mul(st.f_frsize);
         let keep = keep_free(st.f_blocks.saturating_mul(st.f_frsize));
         if free >= keep {
