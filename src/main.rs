@@ -22,7 +22,8 @@ fn main() -> ExitCode {
         );
     }
     rless::userns::die_with_launcher();
-    let cli = match commands::Cli::try_parse() {
+    let cli = match commands::Cli::try_parse_from(commands::management_aliases(std::env::args_os()))
+    {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;

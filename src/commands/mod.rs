@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use rless::image::store::{LockMode, Store};
 use rless::userns::{self, IdMode};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -137,7 +138,8 @@ enum Cmd {
     Generate(generate::GenerateCmd),
     /// Show containers' or images' details as JSON.
     Inspect(container_inspect::Args),
-    /// Manage containers.
+    /// Manage containers (also `container run|create|start|…`: the
+    /// top-level commands under docker's management names).
     #[command(subcommand)]
     Container(ContainerCmd),
     /// List images.
@@ -209,6 +211,38 @@ enum ImageCmd {
     Exists(exists::Args),
 }
 
+/// The top-level commands docker also names `container CMD`.
+const CONTAINER_ALIASES: &[&str] = &[
+    "run", "create", "start", "stop", "restart", "kill", "wait", "exec", "attach", "logs", "top",
+    "stats", "cp", "export", "diff", "commit", "pause", "unpause", "rename", "port",
+];
+
+/// docker's `container run …` and the like are the top-level commands:
+/// the word `container` is taken out of the command line before parsing,
+/// rather than the options of `run` (and the rest) being defined twice,
+/// which would double what clap builds at every start.
+pub fn management_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    // Past the global options to the command's name.
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        match a {
+            "--root" | "--log-level" => i += 2,
+            a if a.starts_with("--root=") || a.starts_with("--log-level=") => i += 1,
+            _ => break,
+        }
+    }
+    let is = |j: usize, w: &[&str]| {
+        args.get(j)
+            .and_then(|a| a.to_str())
+            .is_some_and(|a| w.contains(&a))
+    };
+    if is(i, &["container"]) && is(i + 1, CONTAINER_ALIASES) {
+        args.remove(i);
+    }
+    args
+}
+
 #[derive(Subcommand)]
 enum ContainerCmd {
     /// List containers.
@@ -221,46 +255,6 @@ enum ContainerCmd {
     Prune(rm::PruneArgs),
     /// Show containers' details as JSON.
     Inspect(container_inspect::Args),
-    /// Run a command in a new container.
-    Run(Box<run::Args>),
-    /// Create a container without starting it.
-    Create(Box<run::Args>),
-    /// Start created or stopped containers.
-    Start(start::Args),
-    /// Stop running containers (SIGTERM, then SIGKILL).
-    Stop(stop::StopArgs),
-    /// Stop and start containers again.
-    Restart(stop::StopArgs),
-    /// Send a signal to running containers.
-    Kill(stop::KillArgs),
-    /// Wait for containers to stop; print their exit codes.
-    Wait(stop::WaitArgs),
-    /// Run a command in a running container.
-    Exec(exec::Args),
-    /// Join a running container's output (and input, with -i).
-    Attach(attach::Args),
-    /// Show a container's output.
-    Logs(logs::Args),
-    /// Show a container's processes.
-    Top(top::Args),
-    /// Show running containers' resource usage.
-    Stats(stats::Args),
-    /// Copy files between a container and the host.
-    Cp(cp::Args),
-    /// Write a container's root filesystem as a tar.
-    Export(export::Args),
-    /// Show what a container changed in its root filesystem.
-    Diff(diff::Args),
-    /// Make an image from a container's changes.
-    Commit(commit::Args),
-    /// Stop every process of containers (SIGSTOP).
-    Pause(pause::Args),
-    /// Resume paused containers.
-    Unpause(pause::Args),
-    /// Rename a container.
-    Rename(rename::Args),
-    /// Show a container's published ports.
-    Port(port::Args),
     /// Exit 0 if the container exists, 1 if not.
     Exists(exists::Args),
 }
@@ -333,10 +327,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // without leaving half-written entries (see rless::interrupt).
     // (`commit` in single-id mode installs it itself, once it has
     // unshared its user namespace, which a process with threads cannot.)
-    let commit = matches!(
-        cli.cmd,
-        Cmd::Commit(_) | Cmd::Container(ContainerCmd::Commit(_))
-    );
+    let commit = matches!(cli.cmd, Cmd::Commit(_));
     let single = matches!(ctx.ids, IdMode::Single { .. });
     if (commit && !single)
         || matches!(
@@ -362,34 +353,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => push::run(&ctx, a),
         Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => save::run(&ctx, a),
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => load::run(&ctx, a),
-        Cmd::Run(a) | Cmd::Container(ContainerCmd::Run(a)) => run::run(&ctx, *a),
-        Cmd::Create(a) | Cmd::Container(ContainerCmd::Create(a)) => run::create(&ctx, *a),
+        Cmd::Run(a) => run::run(&ctx, *a),
+        Cmd::Create(a) => run::create(&ctx, *a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
-        Cmd::Logs(a) | Cmd::Container(ContainerCmd::Logs(a)) => logs::run(&ctx, a),
-        Cmd::Exec(a) | Cmd::Container(ContainerCmd::Exec(a)) => exec::run(&ctx, a),
+        Cmd::Logs(a) => logs::run(&ctx, a),
+        Cmd::Exec(a) => exec::run(&ctx, a),
         Cmd::Healthcheck(c) => healthcheck::run(&ctx, c),
-        Cmd::Attach(a) | Cmd::Container(ContainerCmd::Attach(a)) => attach::run(&ctx, a),
-        Cmd::Start(a) | Cmd::Container(ContainerCmd::Start(a)) => start::run(&ctx, a),
-        Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => stop::stop(&ctx, a),
-        Cmd::Restart(a) | Cmd::Container(ContainerCmd::Restart(a)) => start::restart(&ctx, a),
-        Cmd::Kill(a) | Cmd::Container(ContainerCmd::Kill(a)) => stop::kill(&ctx, a),
-        Cmd::Wait(a) | Cmd::Container(ContainerCmd::Wait(a)) => stop::wait(&ctx, a),
+        Cmd::Attach(a) => attach::run(&ctx, a),
+        Cmd::Start(a) => start::run(&ctx, a),
+        Cmd::Stop(a) => stop::stop(&ctx, a),
+        Cmd::Restart(a) => start::restart(&ctx, a),
+        Cmd::Kill(a) => stop::kill(&ctx, a),
+        Cmd::Wait(a) => stop::wait(&ctx, a),
         Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => rm::run(&ctx, a),
         Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
         Cmd::Container(ContainerCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Container, a),
         Cmd::Image(ImageCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Image, a),
-        Cmd::Commit(a) | Cmd::Container(ContainerCmd::Commit(a)) => commit::run(&ctx, a),
+        Cmd::Commit(a) => commit::run(&ctx, a),
         Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::run(&ctx, a),
         Cmd::BuildCopy(a) => build::copy_helper(&ctx, a),
-        Cmd::Diff(a) | Cmd::Container(ContainerCmd::Diff(a)) => diff::run(&ctx, a),
-        Cmd::Top(a) | Cmd::Container(ContainerCmd::Top(a)) => top::run(&ctx, a),
-        Cmd::Stats(a) | Cmd::Container(ContainerCmd::Stats(a)) => stats::run(&ctx, a),
-        Cmd::Cp(a) | Cmd::Container(ContainerCmd::Cp(a)) => cp::run(&ctx, a),
-        Cmd::Export(a) | Cmd::Container(ContainerCmd::Export(a)) => export::run(&ctx, a),
-        Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => pause::pause(&ctx, a),
-        Cmd::Unpause(a) | Cmd::Container(ContainerCmd::Unpause(a)) => pause::unpause(&ctx, a),
-        Cmd::Rename(a) | Cmd::Container(ContainerCmd::Rename(a)) => rename::run(&ctx, a),
-        Cmd::Port(a) | Cmd::Container(ContainerCmd::Port(a)) => port::run(&ctx, a),
+        Cmd::Diff(a) => diff::run(&ctx, a),
+        Cmd::Top(a) => top::run(&ctx, a),
+        Cmd::Stats(a) => stats::run(&ctx, a),
+        Cmd::Cp(a) => cp::run(&ctx, a),
+        Cmd::Export(a) => export::run(&ctx, a),
+        Cmd::Pause(a) => pause::pause(&ctx, a),
+        Cmd::Unpause(a) => pause::unpause(&ctx, a),
+        Cmd::Rename(a) => rename::run(&ctx, a),
+        Cmd::Port(a) => port::run(&ctx, a),
         Cmd::Generate(a) => generate::run(&ctx, a),
         Cmd::Inspect(a) => container_inspect::run(&ctx, a),
         Cmd::Container(ContainerCmd::Inspect(a)) => container_inspect::run_containers(&ctx, a),
@@ -436,6 +427,41 @@ pub fn refuse_non_tty_input(interactive: bool, tty: bool, detach: bool) -> Optio
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn container_management_names() {
+        let v = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        let m = |a: &[&str]| management_aliases(v(a));
+        assert_eq!(
+            m(&["rless", "container", "run", "x"]),
+            v(&["rless", "run", "x"])
+        );
+        assert_eq!(
+            m(&["rless", "--root", "/r", "container", "logs", "c"]),
+            v(&["rless", "--root", "/r", "logs", "c"])
+        );
+        assert_eq!(
+            m(&[
+                "rless",
+                "--log-level=debug",
+                "container",
+                "exec",
+                "c",
+                "container"
+            ]),
+            v(&["rless", "--log-level=debug", "exec", "c", "container"])
+        );
+        // Its own subcommands, and a container named like a command, stay.
+        for kept in [
+            &["rless", "container", "ls"][..],
+            &["rless", "container", "inspect", "run"],
+            &["rless", "run", "container", "run"],
+        ] {
+            assert_eq!(m(kept), v(kept));
+        }
+    }
+
     #[test]
     fn cli_is_consistent() {
         use clap::CommandFactory;
