@@ -294,8 +294,14 @@ fn reap_until(main: Pid, monitor: Option<&OwnedFd>) -> i32 {
     let set = super::sys::init_signals();
     let main_raw = main.as_raw();
     let mut released = false;
+    // The monitor's death wakes this loop (SIGCHLD as the parent death
+    // signal) before its pidfd turns readable: the kernel reparents and
+    // signals the children first. The new parent is already in place
+    // then, so a changed parent tells it too (a thread of the monitor
+    // that ends does not change it).
+    let parent = rustix::process::getppid();
     loop {
-        if monitor.is_some_and(ended) {
+        if monitor.is_some_and(|m| ended(m) || rustix::process::getppid() != parent) {
             return 128 + nix::libc::SIGKILL;
         }
         // rustix, not nix: nix fails on a death by a real-time signal,
