@@ -88,7 +88,7 @@ umount_fs() {
     rm -rf "$(dirname "$MNT")"
 }
 
-declare -A R S SKIP
+declare -A R S SKIP FOLIOS
 OPS="cold warm warm2 coldfind find stat coldstat stat2 copyup create smallw miss"
 KINDS="kernel fuse-overlayfs rless rless-plus rless-nospin rless-wb rless-418"
 add() { S[$1,$2]="${S[$1,$2]:-} $3"; } # KIND OP SECONDS
@@ -101,6 +101,11 @@ measure_once() { # KIND
     t=$(now); cat "$MNT/big" > /dev/null; add "$k" cold "$(elapsed "$t")"
     t=$(now); cat "$MNT/big" > /dev/null; add "$k" warm "$(elapsed "$t")"
     t=$(now); cat "$MNT/big" > /dev/null; add "$k" warm2 "$(elapsed "$t")"
+    # Once per kind: the page sizes the warm reads copied from (see
+    # docs/design.md, "Warm reads"). Not timed.
+    if [ -z "${FOLIOS[$k]:-}" ]; then
+        FOLIOS[$k]=$(python3 "$ROOT/bench/folios.py" "$MNT/big" 16 2>&1 | sed "s|^$MNT/big|$k|")
+    fi
     t=$(now); find "$MNT" -type f > /dev/null; add "$k" coldfind "$(elapsed "$t")"
     t=$(now); find "$MNT" -type f > /dev/null; add "$k" find "$(elapsed "$t")"
     t=$(now); find "$MNT" -type f -print0 | xargs -0 stat --format=%i > /dev/null; add "$k" stat "$(elapsed "$t")"
@@ -167,4 +172,7 @@ for op in $OPS; do
     printf '%-10s %8s %15s %8s %11s %13s %9s %10s %13s %15s %11s\n' "$op" "${k:--}" "${f:--}" "${r:--}" "${p:--}" "${n:--}" "${w:--}" "${o:--}" "$(ratio "$r" "$k")" "$(ratio "$f" "$r")" "$(ratio "$o" "$k")"
 done
 printf '%-10s %8s %15s %8s %11s %13s %9s %10s\n' "copyup/cp" "$(ratio "${R[kernel,copyup]:-}" "$CP")" "$(ratio "${R[fuse-overlayfs,copyup]:-}" "$CP")" "$(ratio "${R[rless,copyup]:-}" "$CP")" "$(ratio "${R[rless-plus,copyup]:-}" "$CP")" "$(ratio "${R[rless-nospin,copyup]:-}" "$CP")" "$(ratio "${R[rless-wb,copyup]:-}" "$CP")" "$(ratio "${R[rless-418,copyup]:-}" "$CP")"
+for k in $KINDS; do
+    if [ -n "${FOLIOS[$k]:-}" ]; then echo "page cache: ${FOLIOS[$k]}"; fi
+done
 echo "read throughput: rless warm/kernel warm = $(ratio "${R[kernel,warm]:-}" "${R[rless,warm]:-}") (>= 0.90 wanted); warm2: $(ratio "${R[kernel,warm2]:-}" "${R[rless,warm2]:-}")"
