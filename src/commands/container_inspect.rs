@@ -219,6 +219,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "PidMode": sp.namespaces.pid.mode(),
             "IpcMode": sp.namespaces.ipc.mode(),
             "UTSMode": sp.namespaces.uts.mode(),
+            "Sysctls": sp.sysctls,
             "ShmSize": sp.namespaces.shm_size.unwrap_or(rless::runtime::share::DEFAULT_SHM_SIZE),
             "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
             "IdMapping": sp.ids.name(),
@@ -301,6 +302,13 @@ fn host_config(c: &container::ContainerConfig, derived: serde_json::Value) -> se
     }
     if let serde_json::Value::Object(d) = derived {
         out.extend(d);
+    }
+    // docker leaves `Sysctls` out when there are none (omitempty).
+    if out
+        .get("Sysctls")
+        .is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
+    {
+        out.remove("Sysctls");
     }
     out.into()
 }

@@ -269,6 +269,9 @@ fn setup(
             })?;
         }
     }
+    // After the network device exists (`net.ipv4.conf.eth0.*`), while
+    // the init's /proc is still a writable one.
+    super::sysctl::apply(&spec.sysctls)?;
     rootfs::pivot(merged)?;
     Ok(())
 }

@@ -39,6 +39,7 @@ pub mod share;
 pub mod sigproxy;
 pub mod storage;
 pub(crate) mod sys;
+pub mod sysctl;
 mod teardown;
 mod tty;
 pub use sys::SigpipeIgnored;
@@ -75,6 +76,12 @@ pub enum RunError {
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
+        source: std::io::Error,
+    },
+    /// `--sysctl`: the kernel refused a value.
+    #[error("cannot set sysctl {name}: {source}")]
+    Sysctl {
+        name: String,
         source: std::io::Error,
     },
 }
@@ -154,6 +161,9 @@ pub struct ContainerSpec {
     /// its /dev/shm size.
     #[serde(default)]
     pub namespaces: share::Namespaces,
+    /// `--sysctl`: settings of its own namespaces, written by the init.
+    #[serde(default)]
+    pub sysctls: std::collections::BTreeMap<String, String>,
 }
 
 impl ContainerSpec {

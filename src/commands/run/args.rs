@@ -182,6 +182,9 @@ pub struct Args {
     /// CPU shares (cgroup v2 only).
     #[arg(short = 'c', long)]
     pub(super) cpu_shares: Option<String>,
+    /// Set a kernel setting of the container's own namespaces (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub(super) sysctl: Vec<String>,
     /// Process limit (cgroup v2 only).
     #[arg(long)]
     pub(super) pids_limit: Option<String>,

@@ -210,6 +210,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
         (shared, inherited)
     };
+    let sysctls = sysctls(&a, &shared.ns, private_network, net_donor.as_deref())?;
     if a.rootfs.is_none() {
         let pulled = ensure_image(ctx, &a.args[0], pull_policy, a.platform.as_deref(), a.quiet)?;
         if let Some(code) = pulled {
@@ -572,6 +573,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         keep_id,
         cgroup,
         namespaces: shared.ns,
+        sysctls,
     };
     container::write_spec(&dir, &spec)?;
     if let Some(w) = cgroup_warning {

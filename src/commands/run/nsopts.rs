@@ -247,3 +247,32 @@ pub(super) fn namespaces(
     }
     Ok(out)
 }
+
+/// `--sysctl`s, checked against the namespaces the container has of its
+/// own (a shared one would change the host or another container).
+pub(super) fn sysctls(
+    a: &Args,
+    ns: &Namespaces,
+    private_network: bool,
+    net_donor: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    use rless::runtime::sysctl::{check, Private};
+    let share = |s: &Share| match s {
+        Share::Private => Ok(()),
+        other => Err(other.mode()),
+    };
+    let private = Private {
+        ipc: if ns.ipc.own() {
+            Ok(())
+        } else {
+            Err(ns.ipc.mode())
+        },
+        net: match (net_donor, private_network) {
+            (Some(d), _) => Err(format!("container:{d}")),
+            (None, true) => Ok(()),
+            (None, false) => Err("host".into()),
+        },
+        uts: share(&ns.uts),
+    };
+    Ok(check(&a.sysctl, &private)?)
+}

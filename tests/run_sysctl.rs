@@ -1,0 +1,121 @@
+//! `run --sysctl NAME=VALUE`: settings of the container's own network,
+//! IPC and UTS namespaces are set before the command runs and leave the
+//! host alone; anything else is refused with one line and exit 125
+//! before a container exists.
+//!
+//! The scenarios import the busybox root filesystem as `bb`.
+
+mod common;
+
+use common::checks::*;
+use common::for_each_user;
+use common::run_helpers::*;
+
+#[test]
+fn run_sysctl() {
+    if !have_busybox() {
+        return;
+    }
+    let host_port_start =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    let host_shmmax = std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap();
+    for_each_user("run_sysctl", |ctx| {
+        assert!(setup_image(ctx));
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--sysctl",
+                "net.ipv4.ip_unprivileged_port_start=80",
+                "--sysctl",
+                "kernel.shmmax=1000000",
+                "--sysctl",
+                "net/ipv4/ping_group_range=0 0",
+                "--sysctl",
+                "kernel.domainname=example.org",
+                IMG,
+                "sh",
+                "-c",
+                "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmax \
+                 /proc/sys/net/ipv4/ping_group_range /proc/sys/kernel/domainname",
+            ],
+        );
+        assert_eq!(out.stdout, "80\n1000000\n0\t0\nexample.org\n", "{out}");
+        // The host's own values are untouched.
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap(),
+            host_port_start
+        );
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap(),
+            host_shmmax
+        );
+
+        // Kept for `start`, and shown by inspect as docker does.
+        ctx.ok(&[
+            "create",
+            "--name",
+            "s1",
+            "--network",
+            "none",
+            "--sysctl",
+            "net.ipv4.ip_unprivileged_port_start=81",
+            IMG,
+            "cat",
+            "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+        ]);
+        let out = ctx.ok(&["inspect", "--format", "{{json .HostConfig.Sysctls}}", "s1"]);
+        assert_eq!(
+            out.stdout.trim(),
+            r#"{"net.ipv4.ip_unprivileged_port_start":"81"}"#
+        );
+        assert_eq!(ctx.ok(&["start", "-a", "s1"]).stdout, "81\n");
+        ctx.ok(&["rm", "s1"]);
+
+        // Refused before anything is made: not namespaced, a namespace
+        // shared with the host, no NAME=VALUE.
+        for (opts, says) in [
+            (
+                &["--sysctl", "vm.swappiness=1"][..],
+                "sysctl \"vm.swappiness\" is not allowed",
+            ),
+            (
+                &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"][..],
+                "shares the network namespace (host)",
+            ),
+            (
+                &["--ipc", "host", "--sysctl", "kernel.shmmax=1"][..],
+                "shares the IPC namespace (host)",
+            ),
+            (
+                &["--sysctl", "net.ipv4.ip_forward"][..],
+                "expected NAME=VALUE",
+            ),
+        ] {
+            let mut args = vec!["run", "--rm"];
+            args.extend_from_slice(opts);
+            args.extend_from_slice(&[IMG, "true"]);
+            let out = ctx.rless(&args);
+            assert_one_error(&out, 125);
+            assert!(out.stderr.contains(says), "{says}: {out}");
+            assert_no_containers(ctx, "a refused --sysctl");
+        }
+        // The kernel refuses: the start fails naming the setting, and the
+        // container goes with --rm.
+        for (sysctl, says) in [
+            (
+                "net.core.rmem_max=1",
+                "cannot set sysctl net.core.rmem_max: Permission denied",
+            ),
+            (
+                "net.nope.x=1",
+                "cannot set sysctl net.nope.x: no such setting in this kernel",
+            ),
+        ] {
+            let out = ctx.rless(&["run", "--rm", "--sysctl", sysctl, IMG, "true"]);
+            assert_one_error(&out, 125);
+            assert!(out.stderr.contains(says), "{says}: {out}");
+            assert_no_containers(ctx, "a sysctl the kernel refused");
+        }
+    });
+}
