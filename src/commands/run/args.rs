@@ -30,6 +30,9 @@ pub struct Args {
     /// The container's name.
     #[arg(long)]
     pub(super) name: Option<String>,
+    /// Remove a container that already has this --name first (podman's).
+    #[arg(long)]
+    pub(super) replace: bool,
     /// Write the container's id to this file (which must not exist).
     #[arg(long, value_name = "FILE")]
     pub(super) cidfile: Option<PathBuf>,

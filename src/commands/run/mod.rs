@@ -49,6 +49,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             bail!("invalid hostname {h:?}: 1 to 64 characters, no spaces");
         }
     }
+    replace::check(a.replace, a.name.as_deref())?;
     let keep_id = match a.userns.as_str() {
         "" | "host" => false,
         "keep-id" => true,
@@ -401,6 +402,11 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             },
         }
     }
+    if let (None, true, Some(name)) = (&failure, a.replace, &a.name) {
+        if let Err(e) = replace::remove_named(ctx, &store, name) {
+            failure = Some(e);
+        }
+    }
     let created = match failure {
         Some(e) => Err(e),
         None => container::create(
@@ -599,6 +605,7 @@ mod netopts;
 mod nsopts;
 mod options;
 mod pulling;
+mod replace;
 pub use args::Args;
 use args::{strings, ImageDefaults};
 pub use monitor::run_unproxied;

@@ -1,7 +1,11 @@
-//! `run --sysctl NAME=VALUE`: settings of the container's own network,
-//! IPC and UTS namespaces are set before the command runs and leave the
-//! host alone; anything else is refused with one line and exit 125
-//! before a container exists.
+//! `run`/`create` options that docker and podman scripts carry:
+//!
+//! - `--sysctl NAME=VALUE`: settings of the container's own network, IPC
+//!   and UTS namespaces are set before the command runs and leave the host
+//!   alone; anything else is refused with one line and exit 125 before a
+//!   container exists.
+//! - podman's `--replace`: a container with the same name is removed
+//!   first, running or not, once the new one's options have been checked.
 //!
 //! The scenarios import the busybox root filesystem as `bb`.
 
@@ -117,5 +121,60 @@ fn run_sysctl() {
             assert!(out.stderr.contains(says), "{says}: {out}");
             assert_no_containers(ctx, "a sysctl the kernel refused");
         }
+    });
+}
+
+#[test]
+fn run_replace() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_replace", |ctx| {
+        assert!(setup_image(ctx));
+        let out = ctx.ok(&["run", "-d", "--name", "c1", IMG, "sleep", "4321"]);
+        let old = out.last_line();
+        // Refused options leave the old container running.
+        let out = ctx.rless(&[
+            "run",
+            "--replace",
+            "--name",
+            "c1",
+            "--sysctl",
+            "vm.x=1",
+            IMG,
+            "true",
+        ]);
+        assert_one_error(&out, 125);
+        let out = ctx.ok(&["inspect", "--format", "{{.Id}} {{.State.Status}}", "c1"]);
+        assert_eq!(out.stdout.trim(), format!("{old} running"));
+        // Without --name there is nothing to replace.
+        let out = ctx.rless(&["run", "--rm", "--replace", IMG, "true"]);
+        assert_one_error(&out, 125);
+        assert!(out.stderr.contains("without --name"), "{out}");
+
+        let out = run_ok(ctx, &["--replace", "--name", "c1", IMG, "echo", "new"]);
+        assert_eq!(out.stdout, "new\n");
+        let out = ctx.ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        assert!(
+            lines[0].ends_with(" c1") && !lines[0].starts_with(old),
+            "{out}"
+        );
+        // The old one's processes are gone with it.
+        let gone = eventually(std::time::Duration::from_secs(10), || {
+            !host_processes().iter().any(|p| {
+                p.uid == ctx.user.uid
+                    && p.args.len() == 2
+                    && p.args[0] == "sleep"
+                    && p.args[1] == "4321"
+            })
+        });
+        assert!(gone, "the replaced container's command still runs");
+        // create --replace of a stopped one.
+        ctx.ok(&["create", "--replace", "--name", "c1", IMG, "echo", "newer"]);
+        assert_eq!(ctx.ok(&["start", "-a", "c1"]).stdout, "newer\n");
+        ctx.ok(&["rm", "c1"]);
+        assert_no_containers(ctx, "run_replace");
     });
 }
