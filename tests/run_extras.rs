@@ -35,8 +35,8 @@ fn run_sysctl() {
                 "kernel.shmmax=1000000",
                 "--sysctl",
                 "net/ipv4/ping_group_range=0 0",
-                "--sysctl",
-                "kernel.domainname=example.org",
+                "--domainname",
+                "example.org",
                 IMG,
                 "sh",
                 "-c",
@@ -68,10 +68,15 @@ fn run_sysctl() {
             "cat",
             "/proc/sys/net/ipv4/ip_unprivileged_port_start",
         ]);
-        let out = ctx.ok(&["inspect", "--format", "{{json .HostConfig.Sysctls}}", "s1"]);
+        let out = ctx.ok(&[
+            "inspect",
+            "--format",
+            "{{json .HostConfig.Sysctls}} {{json .Config.Domainname}}",
+            "s1",
+        ]);
         assert_eq!(
             out.stdout.trim(),
-            r#"{"net.ipv4.ip_unprivileged_port_start":"81"}"#
+            r#"{"net.ipv4.ip_unprivileged_port_start":"81"} """#
         );
         assert_eq!(ctx.ok(&["start", "-a", "s1"]).stdout, "81\n");
         ctx.ok(&["rm", "s1"]);

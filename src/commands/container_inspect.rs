@@ -179,6 +179,7 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "ResolvConfPath": dir.join("resolv.conf"),
         "Config": spec.as_ref().map(|sp| stop_timeout(c, serde_json::json!({
             "Hostname": sp.hostname,
+            "Domainname": sp.sysctls.get("kernel.domainname").map_or("", String::as_str),
             "Env": sp.process.env,
             "Cmd": sp.process.args,
             "WorkingDir": sp.process.cwd,

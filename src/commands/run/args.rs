@@ -64,6 +64,9 @@ pub struct Args {
     /// host's name with --network host).
     #[arg(short = 'h', long)]
     pub(super) hostname: Option<String>,
+    /// The container's NIS domain name (`kernel.domainname`, as `--sysctl` sets it).
+    #[arg(long)]
+    pub(super) domainname: Option<String>,
     /// Bind mount or volume: /host/path:/ctr/path[:ro], NAME:/ctr/path[:ro|nocopy], or /ctr/path (anonymous volume).
     #[arg(short, long = "volume")]
     pub(super) volume: Vec<String>,

@@ -274,5 +274,11 @@ pub(super) fn sysctls(
         },
         uts: share(&ns.uts),
     };
-    Ok(check(&a.sysctl, &private)?)
+    // `--domainname X` is docker's name for `--sysctl kernel.domainname=X`.
+    let domain = a
+        .domainname
+        .iter()
+        .map(|d| format!("kernel.domainname={d}"));
+    let all: Vec<String> = domain.chain(a.sysctl.iter().cloned()).collect();
+    Ok(check(&all, &private)?)
 }
