@@ -354,10 +354,8 @@ pub fn parse_duration(s: &str) -> Option<u64> {
 
 /// Starts the watcher of the container in `dir` for the monitor that calls
 /// this (see the module's comment), if the container has a check.
-pub fn spawn_watcher(dir: &Path) {
-    let has_check = read_config(dir)
-        .and_then(|c| c.healthcheck)
-        .is_some_and(|h| h.command().is_some());
+pub fn spawn_watcher(dir: &Path, check: Option<&HealthConfig>) {
+    let has_check = check.is_some_and(|h| h.command().is_some());
     if !has_check {
         return;
     }

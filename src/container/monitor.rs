@@ -71,7 +71,7 @@ pub fn run_detached(
     }
     tell("ok");
     drop(ready);
-    super::health::spawn_watcher(dir);
+    super::health::spawn_watcher(dir, config.healthcheck.as_ref());
     let mut log = LogWriter::open(dir, DEFAULT_MAX_SIZE);
     let mut restarts = 0;
     loop {

@@ -6,7 +6,7 @@
 
 use super::prepare_cgroups;
 use anyhow::Result;
-use rless::container::{self, ContainerConfig, ContainerState, RestartPolicy};
+use rless::container::{self, ContainerConfig, ContainerState};
 use rless::image::time;
 use rless::runtime::{self, ContainerSpec};
 use rless::trace;
@@ -45,7 +45,7 @@ pub fn attach(
         // one that could break async-signal safety.
         let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) };
     }
-    let result = start_foreground(spec, dir, config.restart);
+    let result = start_foreground(spec, dir, config);
     let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
     let auto_remove = container::removes_on_exit(dir, config.auto_remove);
     if auto_remove && !failed_fresh {
@@ -81,14 +81,15 @@ pub fn attach(
 fn start_foreground(
     spec: &ContainerSpec,
     dir: &Path,
-    policy: RestartPolicy,
+    config: &ContainerConfig,
 ) -> Result<(i32, bool)> {
+    let policy = config.restart;
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let spec = &prepare_cgroups(spec)?;
     runtime::enter_userns(spec, false)?;
     trace::mark("user namespace entered");
-    container::health::spawn_watcher(dir);
+    container::health::spawn_watcher(dir, config.healthcheck.as_ref());
     let mut restarts = 0;
     let mut last: Option<ContainerState> = None;
     // Shown here and logged, as docker's attached run: `logs` has it too.
