@@ -364,7 +364,15 @@ pub fn enter_in_init(j: Joined) -> std::io::Result<Option<OwnedFd>> {
             | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
     );
     nix::sched::setns(&own, CloneFlags::CLONE_NEWNS)?;
-    Ok(Some(tree?))
+    match tree {
+        // Before 5.2 (RHEL 8's 4.18) a mount of another mount namespace
+        // cannot be bound in: refused rather than given a /dev/shm of its
+        // own that shares nothing.
+        Err(rustix::io::Errno::NOSYS) => Err(std::io::Error::other(
+            "sharing another container's /dev/shm (--ipc container:X) needs Linux 5.2 or later (open_tree)",
+        )),
+        tree => Ok(Some(tree?)),
+    }
 }
 
 /// After the container's /dev is made (with docker's default 64 MiB
