@@ -238,3 +238,54 @@ fn stray_processes(ctx: &Ctx) -> Vec<String> {
         .map(|p| format!("{} {:?}", p.pid, p.args))
         .collect()
 }
+
+#[test]
+fn build_and_control_on_a_4_18_kernel() {
+    if !rustix::process::geteuid().is_root() {
+        skip("the 4.18 filter is put on as root, before the switch to the test user");
+        return;
+    }
+    if common::oci::busybox().is_none() {
+        return;
+    }
+    for_each_user("build_and_control_on_a_4_18_kernel", |ctx| {
+        setup_image(ctx);
+        let context = ctx.work.join("ctx");
+        std::fs::create_dir(&context).unwrap();
+        std::fs::write(context.join("data"), "from the context\n").unwrap();
+        std::fs::write(
+            context.join("Containerfile"),
+            format!(
+                "FROM {IMG}\nCOPY data /data\nRUN echo built > /built\n\
+                 HEALTHCHECK --interval=1h CMD test -f /built\nCMD [\"sleep\", \"1000\"]\n"
+            ),
+        )
+        .unwrap();
+        ctx.give_tree(&context);
+        old_ok(
+            ctx,
+            &["build", "-q", "-t", "made", context.to_str().unwrap()],
+        );
+        old_ok(ctx, &["run", "-d", "--name", "m", "made"]);
+        let out = old_ok(ctx, &["exec", "m", "cat", "/data", "/built"]);
+        assert_eq!(out.stdout, "from the context\nbuilt\n");
+        old_ok(ctx, &["healthcheck", "run", "m"]);
+        let out = old_ok(ctx, &["top", "m"]);
+        assert!(out.stdout.contains("sleep 1000"), "{out}");
+        old_ok(ctx, &["pause", "m"]);
+        let out = old_ok(ctx, &["inspect", "--format", "{{.State.Status}}", "m"]);
+        assert_eq!(out.stdout.trim(), "paused");
+        old_ok(ctx, &["unpause", "m"]);
+        old_ok(ctx, &["restart", "-t", "1", "m"]);
+        let out = old_ok(ctx, &["exec", "m", "cat", "/built"]);
+        assert_eq!(out.stdout, "built\n");
+        old_ok(ctx, &["rm", "-f", "m"]);
+        let out = old_ok(ctx, &["unshare", "id", "-u"]);
+        assert_eq!(out.stdout, "0\n");
+        assert_no_containers(ctx, "after build and control on 4.18");
+        let gone = eventually(std::time::Duration::from_secs(15), || {
+            stray_processes(ctx).is_empty()
+        });
+        assert!(gone, "left running: {:?}", stray_processes(ctx));
+    });
+}
