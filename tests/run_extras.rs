@@ -183,3 +183,111 @@ fn run_replace() {
         assert_no_containers(ctx, "run_replace");
     });
 }
+
+/// The words of a systemd `Exec*=` line (double quotes with `\` escapes,
+/// `$$` and `%%` for `$` and `%`), as systemd would run them.
+fn unit_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c == ' ' {
+            chars.next();
+            continue;
+        }
+        let mut w = String::new();
+        let quoted = c == '"';
+        if quoted {
+            chars.next();
+        }
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted => break,
+                ' ' if !quoted => break,
+                '\\' if quoted => match chars.next() {
+                    Some('n') => w.push('\n'),
+                    Some(e) => w.push(e),
+                    None => {}
+                },
+                '$' | '%' if chars.peek() == Some(&c) => {
+                    chars.next();
+                    w.push(c);
+                }
+                c => w.push(c),
+            }
+        }
+        words.push(w);
+    }
+    words
+}
+
+#[test]
+fn generate_systemd_new() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("generate_systemd_new", |ctx| {
+        assert!(setup_image(ctx));
+        let odd = r#"hello $HOME "quoted" 100% \back"#;
+        let out = ctx.ok(&[
+            "create",
+            "-dit",
+            "--name",
+            "web",
+            "--rm",
+            "-e",
+            &format!("G={odd}"),
+            "-w",
+            "/tmp",
+            IMG,
+            "sh",
+            "-c",
+            "echo \"$G\"; pwd",
+        ]);
+        let old = out.last_line().to_string();
+        let unit = ctx.ok(&["generate", "systemd", "--new", "web"]).stdout;
+        assert!(unit.contains("container-web.service"), "{unit}");
+        let start = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .expect("an ExecStart line");
+        let words = unit_words(start);
+        assert_eq!(words[0], common::rless_bin().to_str().unwrap(), "{start}");
+        let stop = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStop="))
+            .unwrap();
+        assert!(stop.ends_with("stop -t 10 web"), "{stop}");
+        // What the service runs: the container made anew, in the
+        // foreground (-d dropped), with the options as given.
+        let strs: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let mut c = ctx.command(common::rless_bin());
+        c.args(&strs);
+        let out = common::run_cmd(c, None, common::CMD_TIMEOUT, &ctx.user.name);
+        assert!(out.success(), "{out}");
+        assert_eq!(
+            out.stdout.replace("\r\n", "\n"),
+            format!("{odd}\n/tmp\n"),
+            "{out}"
+        );
+        // The old container was replaced, and the new one went (--rm).
+        let out = ctx.rless(&["inspect", &old]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert_no_containers(ctx, "after the --new unit's run");
+        // A container from before command lines were recorded cannot.
+        ctx.ok(&["create", "--name", "plain", IMG, "true"]);
+        let cfg = ctx.root.join("containers");
+        let dir = std::fs::read_dir(&cfg)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.join("config.json").exists())
+            .unwrap();
+        let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("create_command");
+        std::fs::write(dir.join("config.json"), v.to_string()).unwrap();
+        let out = ctx.rless(&["generate", "systemd", "--new", "plain"]);
+        assert_one_error(&out, 125);
+        assert!(out.stderr.contains("no recorded command line"), "{out}");
+        ctx.ok(&["rm", "plain"]);
+    });
+}

@@ -192,6 +192,8 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             // The command as run: rless keeps the entrypoint and the
             // command joined, in Cmd; docker's nil slice.
             "Entrypoint": null,
+            // podman's: the command line that made it.
+            "CreateCommand": c.create_command,
         }))),
         "HostConfig": spec.as_ref().map(|sp| host_config(c, serde_json::json!({
             "AutoRemove": c.auto_remove,

@@ -24,6 +24,10 @@ pub struct Args {
     /// Seconds `stop` waits before SIGKILL (default: the container's --stop-timeout, else 10).
     #[arg(short, long)]
     time: Option<u64>,
+    /// A unit that makes the container anew at each start (`run --replace
+    /// --rm` with the options it was created with), as podman's.
+    #[arg(long)]
+    new: bool,
     container: String,
 }
 
@@ -33,8 +37,43 @@ pub fn run(ctx: &Ctx, cmd: GenerateCmd) -> Result<ExitCode> {
     let (c, _) = container::find(&store, &a.container)?;
     let time = a.time.or(c.stop_timeout).unwrap_or(10);
     let exe = std::env::current_exe()?;
-    let root = ctx.root.display();
-    let unit = if a.name {
+    // A --new unit's container gets a new id at each start: its name
+    // stays.
+    let unit = if a.name || a.new {
+        c.name.clone()
+    } else {
+        c.id.to_string()
+    };
+    let (start, kind) = if a.new {
+        let (kept, image_and_command) =
+            super::run::recreate::service_args(&c.create_command).map_err(|e| {
+                if c.create_command.is_empty() {
+                    anyhow::anyhow!(
+                        "container {} has no recorded command line (made by an older rless): generate its unit without --new",
+                        c.name
+                    )
+                } else {
+                    anyhow::anyhow!("cannot make a --new unit of container {}: {e}", c.name)
+                }
+            })?;
+        let words: Vec<String> = ["run", "--replace", "--rm", "--name", &c.name]
+            .into_iter()
+            .map(String::from)
+            .chain(kept)
+            .chain(image_and_command)
+            .collect();
+        (words, "made anew at each start")
+    } else {
+        let words = ["start", "-a", c.id.as_str()].map(String::from).to_vec();
+        (words, "started")
+    };
+    let start = start
+        .iter()
+        .map(|w| unit_word(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // The container a --new unit runs is known by its name.
+    let stop_target = if a.new {
         c.name.clone()
     } else {
         c.id.to_string()
@@ -50,24 +89,64 @@ pub fn run(ctx: &Ctx, cmd: GenerateCmd) -> Result<ExitCode> {
 #   systemctl --user daemon-reload && systemctl --user enable --now container-{unit}
 # For start at boot without a login: loginctl enable-linger $USER
 [Unit]
-Description=rless container {name}
+Description=rless container {name} ({kind})
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=simple
 Restart={restart}
-ExecStart={exe} --root {root} start -a {id}
-ExecStop={exe} --root {root} stop -t {time} {id}
+ExecStart={exe} --root {root} {start}
+ExecStop={exe} --root {root} stop -t {time} {stop_target}
 TimeoutStopSec={timeout}
 
 [Install]
 WantedBy=default.target",
         name = c.name,
-        exe = exe.display(),
-        id = c.id,
+        exe = unit_word(&exe.to_string_lossy()),
+        root = unit_word(&ctx.root.to_string_lossy()),
+        stop_target = unit_word(&stop_target),
         time = time,
         timeout = time + 10,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One word of an `Exec*=` line as systemd reads it: `%` and `$` doubled
+/// (specifiers and variables), and double quotes around a word with
+/// anything but plain characters, with `\` and `"` escaped.
+fn unit_word(w: &str) -> String {
+    let escaped = w.replace('%', "%%").replace('$', "$$");
+    let plain = !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+    if plain {
+        return escaped;
+    }
+    let mut out = String::from("\"");
+    for c in escaped.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unit_word;
+
+    #[test]
+    fn words_systemd_reads_back() {
+        assert_eq!(unit_word("-p"), "-p");
+        assert_eq!(unit_word("8080:80"), "8080:80");
+        assert_eq!(unit_word("100%"), "100%%");
+        assert_eq!(unit_word("echo $HOME"), "\"echo $$HOME\"");
+        assert_eq!(unit_word(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(unit_word(""), "\"\"");
+    }
 }

@@ -154,6 +154,10 @@ pub struct ContainerConfig {
     /// The options it was created with, as docker's HostConfig shows them.
     #[serde(default)]
     pub host_config: host_config::HostOptions,
+    /// The command line that made it (podman's `CreateCommand`), for
+    /// `generate systemd --new`; empty for containers of older versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_command: Vec<String>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
@@ -645,6 +649,7 @@ mod tests {
             healthcheck: None,
             stop_timeout: None,
             host_config: Default::default(),
+            create_command: Vec::new(),
         };
         // Same first four hex digits: the same generated name.
         let (a, _) = create(&store, cfg(format!("abcd{}", "0".repeat(60)))).unwrap();
@@ -703,6 +708,7 @@ mod tests {
             healthcheck: None,
             stop_timeout: None,
             host_config: Default::default(),
+            create_command: Vec::new(),
         };
         let (c, dir) = create(&store, cfg("web")).unwrap();
         assert!(dir.join("upper").is_dir());

@@ -429,6 +429,9 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 stop_timeout: a.stop_timeout,
                 healthcheck: healthcheck.clone(),
                 host_config: host_options(&a, &rlimits),
+                create_command: std::env::args_os()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
             },
         )
         .map_err(anyhow::Error::from),
@@ -605,6 +608,7 @@ mod netopts;
 mod nsopts;
 mod options;
 mod pulling;
+pub(super) mod recreate;
 mod replace;
 pub use args::Args;
 use args::{strings, ImageDefaults};
