@@ -69,6 +69,12 @@ impl Build<'_> {
             let from = change::split_words(from, &vars)
                 .map_err(|w| anyhow!(w))?
                 .concat();
+            if from.is_empty() {
+                bail!(
+                    "--from={}: names no stage or image",
+                    ins.flag("from").unwrap_or("")
+                );
+            }
             let into_dir = dest_word.ends_with('/') || words.len() > 1;
             self.copy_from(st, n, &from, &words, (&dest, into_dir), (owner, mode), done)?;
             st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
@@ -133,12 +139,21 @@ impl Build<'_> {
         (owner, mode): (Option<(u32, u32)>, Option<u32>),
         done: &[Stage],
     ) -> Result<()> {
-        let src_image = match super::find_stage(done, from) {
-            Some(s) => s
-                .image
-                .clone()
-                .ok_or_else(|| anyhow!("--from={from}: that stage has no files"))?,
-            None => self.image_config(from)?.0,
+        // A stage that has ended, else an image (a variable's value is
+        // checked here; a literal one was before the build began).
+        let src_image = match super::stages::resolve(&self.plan.names, self.at, from)
+            .map_err(|why| anyhow!("--from={from}: {why}"))?
+        {
+            super::stages::Source::Stage(i) => {
+                let s = &done[i];
+                if s.skipped {
+                    bail!("--from={from}: that stage was not built");
+                }
+                s.image
+                    .clone()
+                    .ok_or_else(|| anyhow!("--from={from}: that stage has no files"))?
+            }
+            super::stages::Source::Image => self.image_config(from)?.0,
         };
         // Each source as an absolute path of the source image; a wildcard
         // in the last component gives the names it matches there.
