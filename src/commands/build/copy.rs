@@ -96,7 +96,7 @@ impl Build<'_> {
         let archive = |s: &context::Source| {
             add && !s.is_dir
                 && !fetched.iter().any(|f| f.source.path == s.path)
-                && context::is_archive(&s.path)
+                && super::add_tar::is_archive(&s.path)
         };
         let into_dir = dest_word.ends_with('/')
             || dest_word.ends_with("/.")
@@ -106,12 +106,25 @@ impl Build<'_> {
         let ctr = self.children.create(n, &image)?;
         let single = (!into_dir).then(|| sources[0].base_name().to_string());
         let ignore = &self.ignore;
-        self.children
+        let store = self.ctx.root.clone();
+        // An archive's refusal (the step's own, not the helper's) and
+        // what archives left out.
+        let mut refused = None;
+        let mut warnings = Vec::new();
+        let copied = self
+            .children
             .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
                 let mut p = context::Packer::new(w, owner).with_mode(mode);
                 for s in &sources {
                     if archive(s) {
-                        p.add_archive(s, "")?;
+                        match p.add_archive(s, "", &store) {
+                            Ok(left) => warnings.extend(left.warnings(&s.rel)),
+                            Err(e @ context::ContextError::Archive { .. }) => {
+                                refused = Some(e.to_string());
+                                return Err(e.into());
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
                     } else if s.is_dir {
                         p.add(s, "", ignore)?;
                     } else {
@@ -120,7 +133,14 @@ impl Build<'_> {
                 }
                 p.finish()?;
                 Ok(())
-            })?;
+            });
+        if let Some(why) = refused {
+            bail!("{why}");
+        }
+        copied?;
+        for w in warnings {
+            eprintln!("rless: warning: {}", rless::message::printable(&w));
+        }
         st.image = Some(self.children.commit(&ctr)?);
         st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
         Ok(())

@@ -22,6 +22,7 @@
 //! (or `--target`'s) is the image, and only the stages it needs run
 //! ([`stages`]). There is no build cache: every build runs every step.
 
+mod add_tar;
 mod context;
 mod copy;
 mod fetch;
