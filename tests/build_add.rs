@@ -5,8 +5,9 @@
 //! namespace cannot make the first, an image layer cannot hold the
 //! second) instead of silently; hostile archives (a name or hard link
 //! leading out, a file through a symlink the archive planted) stop the
-//! build with one line and leave nothing. The free-space guard on bombs
-//! is in tests/full_disk.rs.
+//! build with one line and leave nothing; a COPY of a context file named
+//! `.wh.*` is refused rather than made a whiteout. The free-space guard on
+//! bombs is in tests/full_disk.rs.
 //!
 //! Theory of operation: each archive is written by the test with the
 //! `tar` crate, so it holds exactly the entries a case needs, ADDed on top
@@ -218,5 +219,50 @@ fn build_add_hostile_archives() {
             assert_no_containers(ctx, &out.cmdline);
             ctx.snapshot().assert_same(&before, &out.cmdline);
         }
+    });
+}
+
+/// A context file named `.wh.NAME` would be a whiteout in the step's
+/// layer, deleting the image's NAME: COPY refuses it with one line (a file
+/// renamed on the way is fine).
+#[test]
+fn build_copy_refuses_whiteout_names() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_copy_refuses_whiteout_names", |ctx| {
+        assert!(setup_image(ctx));
+        put(ctx, "sub/.wh.keep", b"x\n");
+        let dir = put(
+            ctx,
+            "Containerfile",
+            b"FROM bb\nRUN mkdir /d && echo kept > /d/keep\nCOPY sub/ /d/\n",
+        );
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        let out = ctx.rless(&["build", "-t", "wh", &dir]);
+        assert_eq!(out.code, Some(1), "{out}");
+        let errs: Vec<&str> = stderr_lines(&out)
+            .into_iter()
+            .filter(|l| l.starts_with("rless: "))
+            .collect();
+        assert_eq!(errs.len(), 1, "one error line: {out}");
+        assert!(
+            errs[0].starts_with("rless: build step 3/3 COPY sub/ /d/: ")
+                && errs[0]
+                    .ends_with(".wh.keep: an image layer cannot hold a name that starts with .wh."),
+            "{out}"
+        );
+        assert_no_containers(ctx, &out.cmdline);
+        ctx.snapshot().assert_same(&before, &out.cmdline);
+
+        put(
+            ctx,
+            "Containerfile",
+            b"FROM bb\nRUN mkdir /d && echo kept > /d/keep\nCOPY sub/.wh.keep /d/plain\n",
+        );
+        ctx.ok(&["build", "-t", "wh", &dir]);
+        let r = ctx.ok(&["run", "--rm", "wh", "cat", "/d/keep", "/d/plain"]);
+        assert_eq!(r.stdout, "kept\nx\n", "{r}");
     });
 }
