@@ -2,13 +2,13 @@
 //! `--target` builds a stage and what it needs (stages nobody needs are
 //! skipped, as BuildKit does), an unknown target, a duplicate stage name
 //! and a `COPY --from` of the stage itself or a later one are refused
-//! before anything runs; and ADD of local archives: owners, modes, links
-//! and every compression kept, hostile archives refused with nothing left.
+//! before anything runs, as are the instruction flags podman 4.3 refuses
+//! (`--link`, `--parents`) and `RUN --mount`. ADD of archives is in
+//! tests/build_add.rs.
 //!
 //! Theory of operation: each scenario builds from the busybox image
 //! [`IMG`] (`common::run_helpers`; no registry) and reads the result back
-//! with `rless run`. Archives are written by the test itself (the `tar`
-//! crate), so each holds exactly the entries a case needs.
+//! with `rless run`.
 
 mod common;
 
@@ -144,5 +144,46 @@ fn build_stage_reference_refusals() {
         );
         assert_no_containers(ctx, &out.cmdline);
         ctx.snapshot().assert_same(&before, &out.cmdline);
+    });
+}
+
+/// What podman 4.3 refuses (`COPY --link`, `COPY --parents`, `ADD
+/// --link`) and what rless does not do (`RUN --mount`, which podman
+/// has) are refused naming the line, before anything runs.
+#[test]
+fn build_unsupported_flags_refused() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_unsupported_flags_refused", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(ctx, &[("Containerfile", "FROM bb\n"), ("f", "f\n")]);
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        for (line, says) in [
+            ("COPY --parents f /p/", "COPY --parents is not supported"),
+            ("COPY --link f /f", "COPY --link is not supported"),
+            ("ADD --link f /f", "ADD --link is not supported"),
+            (
+                "RUN --mount=type=cache,target=/c true",
+                "RUN --mount is not supported",
+            ),
+            (
+                "RUN --mount=type=bind,source=f,target=/m cat /m",
+                "RUN --mount is not supported",
+            ),
+        ] {
+            let file = format!("FROM bb\nENV A=1\n{line}\n");
+            ctx.write_file("ctx/Containerfile", file.as_bytes());
+            let out = ctx.rless(&["build", &dir]);
+            assert_refused(
+                ctx,
+                &out,
+                &before,
+                1,
+                &format!("rless: Containerfile: line 3: {says}"),
+            );
+            assert!(out.stdout.is_empty(), "nothing runs: {out}");
+        }
     });
 }
