@@ -150,10 +150,10 @@ impl<W: Write> Packer<W> {
             let p = under(p);
             let write = |source: io::Error| {
                 if source.kind() == io::ErrorKind::StorageFull {
-                    ContextError::Archive {
+                    ContextError::Full {
                         path: src.rel.clone(),
                         entry: raw.clone(),
-                        why: "the store's filesystem is nearly full",
+                        source,
                     }
                 } else {
                     ContextError::Write {

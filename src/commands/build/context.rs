@@ -39,6 +39,13 @@ pub enum ContextError {
         entry: String,
         why: &'static str,
     },
+    /// The free-space guard stopped an archive's entry.
+    #[error("{path}: {entry}: {source}")]
+    Full {
+        path: String,
+        entry: String,
+        source: io::Error,
+    },
 }
 
 /// One file or directory a source named.

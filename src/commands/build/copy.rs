@@ -119,7 +119,10 @@ impl Build<'_> {
                     if archive(s) {
                         match p.add_archive(s, "", &store) {
                             Ok(left) => warnings.extend(left.warnings(&s.rel)),
-                            Err(e @ context::ContextError::Archive { .. }) => {
+                            Err(
+                                e @ (context::ContextError::Archive { .. }
+                                | context::ContextError::Full { .. }),
+                            ) => {
                                 refused = Some(e.to_string());
                                 return Err(e.into());
                             }
