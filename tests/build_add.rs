@@ -115,6 +115,8 @@ fn build_add_archives_as_docker() {
             E("x/../inner", T::Regular, "in\n", (0, 0), 0o600),
             E("fifo", T::Fifo, "", (0, 0), 0o640),
             E("null", T::Char, "", (0, 0), 0o666),
+            E("d/null-link", T::Link, "null", (0, 0), 0o666),
+            E("d/wh-link", T::Link, "d/.wh.gone", (0, 0), 0o644),
         ]);
         let mut file = String::from(
             "FROM bb\nRUN for f in tar gz bz2 xz zst; do mkdir -p /$f/d; \
@@ -129,8 +131,8 @@ fn build_add_archives_as_docker() {
         let out = ctx.ok(&["build", "-t", "added", &dir]);
         for f in FORMATS {
             for says in [
-                format!("rless: warning: ADD a.{f}: device nodes cannot be made in a user namespace, left out: null"),
-                format!("rless: warning: ADD a.{f}: d/.wh.gone, d/.wh..wh..opq left out: an image layer cannot hold a name that starts with .wh."),
+                format!("rless: warning: ADD a.{f}: device nodes cannot be made in a user namespace, left out: null, d/null-link"),
+                format!("rless: warning: ADD a.{f}: d/.wh.gone, d/.wh..wh..opq, d/wh-link left out: an image layer cannot hold a name that starts with .wh."),
             ] {
                 assert!(out.stderr.contains(&says), "{says:?}: {out}");
             }

@@ -126,11 +126,37 @@ impl<W: Write> Packer<W> {
             if p.is_empty() {
                 continue;
             }
-            if p.split('/').any(|c| c.starts_with(".wh.")) {
+            let wh = |n: &str| n.split('/').any(|c| c.starts_with(".wh."));
+            // A hard link's target, as a name of the archive.
+            let linked = match kind {
+                T::Link => {
+                    let t = e
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    match clean(&t).filter(|t| !t.is_empty()) {
+                        Some(t) => Some(t),
+                        None => {
+                            return Err(bad(&raw, "a hard link to a name out of the destination"))
+                        }
+                    }
+                }
+                _ => None,
+            };
+            // A hard link to what is left out goes with it.
+            if wh(&p)
+                || linked
+                    .as_deref()
+                    .is_some_and(|t| left.whiteouts.iter().any(|w| w == t))
+            {
                 left.whiteouts.push(p);
                 continue;
             }
-            if matches!(kind, T::Char | T::Block) {
+            if matches!(kind, T::Char | T::Block)
+                || linked
+                    .as_deref()
+                    .is_some_and(|t| left.devices.iter().any(|d| d == t))
+            {
                 left.devices.push(p);
                 continue;
             }
@@ -164,22 +190,12 @@ impl<W: Write> Packer<W> {
             };
             match kind {
                 T::Symlink | T::Link => {
-                    let target = e
-                        .link_name_bytes()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default();
-                    let target = if kind == T::Link {
-                        match clean(&target).filter(|t| !t.is_empty()) {
-                            Some(t) => under(t),
-                            None => {
-                                return Err(bad(
-                                    &raw,
-                                    "a hard link to a name out of the destination",
-                                ))
-                            }
-                        }
-                    } else {
-                        target
+                    let target = match linked {
+                        Some(t) => under(t),
+                        None => e
+                            .link_name_bytes()
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_default(),
                     };
                     h.set_entry_type(kind);
                     h.set_size(0);
