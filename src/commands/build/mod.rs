@@ -23,6 +23,7 @@
 //! ([`stages`]). There is no build cache: every build runs every step.
 
 mod add_tar;
+mod args;
 mod context;
 mod copy;
 mod fetch;
@@ -116,30 +117,6 @@ const PROXY_ARGS: [&str; 10] = [
 /// The environment of a `FROM scratch` stage, docker's default PATH.
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The platform ARGs docker and podman define in the global scope (the
-/// FROM lines see them; a stage sees one it declares with `ARG NAME`):
-/// this host's, the only platform rless builds for.
-fn platform_args() -> Vec<(String, String)> {
-    let p = rless::image::platform::Platform::host();
-    // arm64's "v8" is the only arm64 there is: docker leaves it out.
-    let variant = p.variant.filter(|_| p.arch != "arm64").unwrap_or_default();
-    let platform = if variant.is_empty() {
-        format!("{}/{}", p.os, p.arch)
-    } else {
-        format!("{}/{}/{variant}", p.os, p.arch)
-    };
-    let mut out = Vec::new();
-    for side in ["TARGET", "BUILD"] {
-        out.extend([
-            (format!("{side}PLATFORM"), platform.clone()),
-            (format!("{side}OS"), p.os.clone()),
-            (format!("{side}ARCH"), p.arch.clone()),
-            (format!("{side}VARIANT"), variant.clone()),
-        ]);
-    }
-    out
-}
-
 /// A failed build: its message, printed as `rless: …`, and exit code.
 struct Failed(String, u8);
 
@@ -210,10 +187,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // The ARGs before the first FROM (the FROM lines see them), then
     // which stages run: all checked before anything is made.
     let mut used_args = Vec::new();
-    let mut meta_args: Vec<(String, String)> = platform_args();
+    let mut meta_args: Vec<(String, String)> = args::platform_args();
     for ins in instructions.iter().take_while(|i| i.keyword != "FROM") {
         let vars = meta_args.clone();
-        if let Err(e) = declare(ins, &vars, &[], &build_args, &mut used_args, &mut meta_args) {
+        if let Err(e) = args::declare(ins, &vars, &[], &build_args, &mut used_args, &mut meta_args)
+        {
             return fail(format!("line {}: {}", ins.line, e));
         }
     }
@@ -507,7 +485,7 @@ impl Build<'_> {
         globals: &[(String, String)],
         scope: &mut Vec<(String, String)>,
     ) -> Result<()> {
-        declare(
+        args::declare(
             ins,
             vars,
             globals,
@@ -800,43 +778,6 @@ impl Build<'_> {
         let img = rless::image::commit::store_image(&store, &st.config, layers, size, names)?;
         Ok(img.id.hex().to_string())
     }
-}
-
-/// `ARG NAME[=default]…`: adds to `scope` (the build argument's value
-/// wins, and its name goes to `used`; a name declared before FROM keeps
-/// that value as default).
-fn declare(
-    ins: &Instruction,
-    vars: &[(String, String)],
-    globals: &[(String, String)],
-    build_args: &[(String, String)],
-    used: &mut Vec<String>,
-    scope: &mut Vec<(String, String)>,
-) -> Result<()> {
-    for w in change::split_words(&ins.rest, vars).map_err(|w| anyhow!(w))? {
-        let (name, default) = match w.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (w.clone(), None),
-        };
-        let given = build_args
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone());
-        if given.is_some() {
-            used.push(name.clone());
-        }
-        let global = globals
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone());
-        if let Some(v) = given.or(default).or(global) {
-            scope.retain(|(k, _)| *k != name);
-            scope.push((name, v));
-        }
-    }
-    Ok(())
 }
 
 /// A RUN's command failed with this exit code.
