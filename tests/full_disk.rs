@@ -1,7 +1,8 @@
 //! A full disk under the store (a small tmpfs mounted on it, as root): a
 //! container that logs past it keeps running; its exit is still recorded;
 //! `commit` and `import` say so and add nothing; a compressed archive that
-//! expands past the disk is stopped before it fills it.
+//! expands past the disk is stopped before it fills it, also when a build
+//! ADDs it (and a sparse file whose holes would fill it).
 
 mod common;
 
@@ -238,5 +239,78 @@ fn full_disk_compressed_bombs() {
         let out = ctx.rless_stdin(&["load"], &padded);
         assert!(out.success(), "{out}");
         assert!(image_debris(ctx).is_empty(), "{:?}", image_debris(ctx));
+    });
+}
+
+/// A tar of one GNU sparse file of `mib` MiB: 512 bytes of data, then a
+/// hole to the end (a few KiB on disk, `mib` MiB when written out).
+fn sparse_tar(mib: u64) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.set_path("sparse").unwrap();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_size(512);
+    let gnu = h.as_gnu_mut().unwrap();
+    gnu.set_real_size(mib << 20);
+    gnu.sparse[0].set_offset(0);
+    gnu.sparse[0].set_length(512);
+    gnu.sparse[1].set_offset(mib << 20);
+    gnu.sparse[1].set_length(0);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, &[7u8; 512][..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// `rless build` ADDing a compressed bomb or a huge sparse file to a
+/// nearly full store: the step stops before the disk fills, one line says
+/// so, and nothing is left.
+#[test]
+fn full_disk_build_add_bombs() {
+    if !have_busybox() || !can_mount() {
+        return;
+    }
+    for_each_user("full_disk_build_add_bombs", |ctx| {
+        let _store = SmallStore::mount(ctx, 32);
+        setup_image(ctx);
+        let images = ctx.ok(&["images", "-q"]).stdout;
+        let zst = bomb(zstd::Encoder::new(Vec::new(), 1).unwrap(), 100)
+            .finish()
+            .unwrap();
+        for (name, data) in [("bomb.tar.zst", zst), ("sparse.tar", sparse_tar(1024))] {
+            assert!(data.len() < 1 << 20);
+            ctx.write_file(&format!("ctx/{name}"), &data);
+            let file = format!("FROM bb\nADD {name} /added/\n");
+            ctx.write_file("ctx/Containerfile", file.as_bytes());
+            let dir = ctx.work.join("ctx");
+            let out = ctx.rless(&["build", dir.to_str().unwrap()]);
+            assert_eq!(out.code, Some(1), "{out}");
+            let errs: Vec<&str> = stderr_lines(&out)
+                .into_iter()
+                .filter(|l| l.starts_with("rless: "))
+                .collect();
+            assert_eq!(errs.len(), 1, "one error line: {out}");
+            let entry = if name == "sparse.tar" {
+                "sparse"
+            } else {
+                "big"
+            };
+            assert!(
+                errs[0].starts_with(&format!(
+                    "rless: build step 2/2 ADD {name} /added/: {name}: {entry}: \
+                     the store's filesystem ("
+                )) && errs[0].contains("is nearly full"),
+                "{out}"
+            );
+            assert_no_containers(ctx, &out.cmdline);
+            assert_eq!(
+                ctx.ok(&["images", "-q"]).stdout,
+                images,
+                "an image was added"
+            );
+        }
     });
 }

@@ -14,8 +14,8 @@
 //! directories. Paths the ignore file excludes are not
 //! seen at all. The stream is written in name order with the files' modes
 //! and times and the owner asked for (`--chown`, else 0:0), so one context
-//! gives one stream. ADD of a local tar (plain or compressed) sends its
-//! entries instead, with their own owners unless `--chown` is given.
+//! gives one stream. ADD of a local tar sends its entries instead
+//! ([`super::add_tar`]).
 
 use super::ignore::{glob, Ignore};
 use std::fs;
@@ -33,6 +33,19 @@ pub enum ContextError {
     Read { path: String, source: io::Error },
     #[error("cannot send {path}: {source}")]
     Write { path: String, source: io::Error },
+    #[error("{path}: {entry}: {why}")]
+    Archive {
+        path: String,
+        entry: String,
+        why: &'static str,
+    },
+    /// The free-space guard stopped an archive's entry.
+    #[error("{path}: {entry}: {source}")]
+    Full {
+        path: String,
+        entry: String,
+        source: io::Error,
+    },
 }
 
 /// One file or directory a source named.
@@ -51,7 +64,7 @@ impl Source {
 }
 
 /// Cleans `src` relative to the context root; `None` if it climbs out.
-fn clean(src: &str) -> Option<String> {
+pub(super) fn clean(src: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     for c in src.split('/') {
         match c {
@@ -240,10 +253,10 @@ fn follow(context: &Path, rel: &str, ignore: &Ignore) -> Result<(PathBuf, bool),
 
 /// Writes tar entries into a stream.
 pub struct Packer<W: Write> {
-    b: tar::Builder<W>,
-    owner: Option<(u32, u32)>,
+    pub(super) b: tar::Builder<W>,
+    pub(super) owner: Option<(u32, u32)>,
     /// `--chmod`'s permission bits, for every file and directory sent.
-    mode: Option<u32>,
+    pub(super) mode: Option<u32>,
 }
 
 impl<W: Write> Packer<W> {
@@ -375,77 +388,6 @@ impl<W: Write> Packer<W> {
             Ok(())
         }
     }
-
-    /// ADD of a local archive: its entries, below `name`.
-    pub fn add_archive(&mut self, src: &Source, name: &str) -> Result<(), ContextError> {
-        let read = |source| ContextError::Read {
-            path: src.rel.clone(),
-            source,
-        };
-        let f = fs::File::open(&src.path).map_err(read)?;
-        let (r, _) = rless::image::compressed::decoder(io::BufReader::new(f)).map_err(read)?;
-        let mut ar = tar::Archive::new(r);
-        for e in ar.entries().map_err(read)? {
-            let mut e = e.map_err(read)?;
-            let mut h = e.header().clone();
-            let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-            let Some(p) = clean(&p).filter(|p| !p.is_empty()) else {
-                continue;
-            };
-            let p = if name.is_empty() {
-                p
-            } else {
-                format!("{name}/{p}")
-            };
-            if let Some((u, g)) = self.owner {
-                h.set_uid(u.into());
-                h.set_gid(g.into());
-            }
-            if let (Some(m), false) = (self.mode, h.entry_type().is_symlink()) {
-                h.set_mode(m);
-            }
-            let write = |source| ContextError::Write {
-                path: src.rel.clone(),
-                source,
-            };
-            match h.entry_type() {
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target = e
-                        .link_name_bytes()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default();
-                    let target = if h.entry_type() == tar::EntryType::Link {
-                        let t = clean(&target).unwrap_or_default();
-                        if name.is_empty() {
-                            t
-                        } else {
-                            format!("{name}/{t}")
-                        }
-                    } else {
-                        target
-                    };
-                    self.b.append_link(&mut h, &p, &target).map_err(write)?;
-                }
-                _ => self.b.append_data(&mut h, &p, &mut e).map_err(write)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Whether `path` is a tar archive (plain or compressed), for ADD.
-pub fn is_archive(path: &Path) -> bool {
-    let Ok(f) = fs::File::open(path) else {
-        return false;
-    };
-    let Ok((mut r, _)) = rless::image::compressed::decoder(io::BufReader::new(f)) else {
-        return false;
-    };
-    let mut block = [0u8; 512];
-    if r.read_exact(&mut block).is_err() {
-        return false;
-    }
-    &block[257..262] == b"ustar"
 }
 
 #[cfg(test)]

@@ -69,6 +69,12 @@ impl Build<'_> {
             let from = change::split_words(from, &vars)
                 .map_err(|w| anyhow!(w))?
                 .concat();
+            if from.is_empty() {
+                bail!(
+                    "--from={}: names no stage or image",
+                    ins.flag("from").unwrap_or("")
+                );
+            }
             let into_dir = dest_word.ends_with('/') || words.len() > 1;
             self.copy_from(st, n, &from, &words, (&dest, into_dir), (owner, mode), done)?;
             st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
@@ -90,7 +96,7 @@ impl Build<'_> {
         let archive = |s: &context::Source| {
             add && !s.is_dir
                 && !fetched.iter().any(|f| f.source.path == s.path)
-                && context::is_archive(&s.path)
+                && super::add_tar::is_archive(&s.path)
         };
         let into_dir = dest_word.ends_with('/')
             || dest_word.ends_with("/.")
@@ -100,12 +106,28 @@ impl Build<'_> {
         let ctr = self.children.create(n, &image)?;
         let single = (!into_dir).then(|| sources[0].base_name().to_string());
         let ignore = &self.ignore;
-        self.children
+        let store = self.ctx.root.clone();
+        // An archive's refusal (the step's own, not the helper's) and
+        // what archives left out.
+        let mut refused = None;
+        let mut warnings = Vec::new();
+        let copied = self
+            .children
             .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
                 let mut p = context::Packer::new(w, owner).with_mode(mode);
                 for s in &sources {
                     if archive(s) {
-                        p.add_archive(s, "")?;
+                        match p.add_archive(s, "", &store) {
+                            Ok(left) => warnings.extend(left.warnings(&s.rel)),
+                            Err(
+                                e @ (context::ContextError::Archive { .. }
+                                | context::ContextError::Full { .. }),
+                            ) => {
+                                refused = Some(e.to_string());
+                                return Err(e.into());
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
                     } else if s.is_dir {
                         p.add(s, "", ignore)?;
                     } else {
@@ -114,7 +136,14 @@ impl Build<'_> {
                 }
                 p.finish()?;
                 Ok(())
-            })?;
+            });
+        if let Some(why) = refused {
+            bail!("{why}");
+        }
+        copied?;
+        for w in warnings {
+            eprintln!("rless: warning: {}", rless::message::printable(&w));
+        }
         st.image = Some(self.children.commit(&ctr)?);
         st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
         Ok(())
@@ -133,12 +162,21 @@ impl Build<'_> {
         (owner, mode): (Option<(u32, u32)>, Option<u32>),
         done: &[Stage],
     ) -> Result<()> {
-        let src_image = match super::find_stage(done, from) {
-            Some(s) => s
-                .image
-                .clone()
-                .ok_or_else(|| anyhow!("--from={from}: that stage has no files"))?,
-            None => self.image_config(from)?.0,
+        // A stage that has ended, else an image (a variable's value is
+        // checked here; a literal one was before the build began).
+        let src_image = match super::stages::resolve(&self.plan.names, self.at, from)
+            .map_err(|why| anyhow!("--from={from}: {why}"))?
+        {
+            super::stages::Source::Stage(i) => {
+                let s = &done[i];
+                if s.skipped {
+                    bail!("--from={from}: that stage was not built");
+                }
+                s.image
+                    .clone()
+                    .ok_or_else(|| anyhow!("--from={from}: that stage has no files"))?
+            }
+            super::stages::Source::Image => self.image_config(from)?.0,
         };
         // Each source as an absolute path of the source image; a wildcard
         // in the last component gives the names it matches there.

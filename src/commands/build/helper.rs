@@ -17,7 +17,9 @@
 //! --from): a directory `NAME/` gives its contents, a file is as with
 //! `--file`. `--owner` sets every entry's owner, `--mode` every entry's
 //! permission bits but a symlink's (`--chmod`). It prints `created` when
-//! it had to make a directory (WORKDIR then adds a layer).
+//! it had to make a directory (WORKDIR then adds a layer). A name with a
+//! component that starts with `.wh.` is refused: committed, it would be a
+//! whiteout.
 
 use crate::commands::Ctx;
 use anyhow::{bail, Result};
@@ -215,6 +217,14 @@ fn relay<'a, R: Read + 'a>(
         let Some(path) = place(&raw) else {
             continue;
         };
+        // Docker copies such a name as a file; in an image layer it would
+        // delete the image's file of the name after `.wh.` (ADD leaves an
+        // archive's out with a warning before it gets here).
+        if path.split('/').any(|c| c.starts_with(".wh.")) {
+            return Err(std::io::Error::other(format!(
+                "{path}: an image layer cannot hold a name that starts with .wh."
+            )));
+        }
         if let Some((u, g)) = placing.owner {
             h.set_uid(u);
             h.set_gid(g);

@@ -19,8 +19,11 @@
 //! removed (also when a step fails or the build is interrupted). Each
 //! `FROM` starts a stage ([`Stage`]); a later `FROM NAME` or `COPY
 //! --from=NAME` uses an earlier one as it ended ([`copy`]); the last stage
-//! is the image. There is no build cache: every build runs every step.
+//! (or `--target`'s) is the image, and only the stages it needs run
+//! ([`stages`]). There is no build cache: every build runs every step.
 
+mod add_tar;
+mod args;
 mod context;
 mod copy;
 mod fetch;
@@ -28,6 +31,7 @@ mod helper;
 mod ignore;
 mod parse;
 mod record;
+mod stages;
 mod steps;
 
 pub use helper::{run as copy_helper, HelperArgs};
@@ -64,6 +68,10 @@ pub struct Args {
     /// `run`), host or none.
     #[arg(long, default_value = "default")]
     network: String,
+    /// Build up to this stage (its `AS` name) and make it the image; only
+    /// the stages it needs are built.
+    #[arg(long, value_name = "STAGE")]
+    target: Option<String>,
     /// The build context: the directory COPY and ADD read from.
     context: PathBuf,
 }
@@ -108,30 +116,6 @@ const PROXY_ARGS: [&str; 10] = [
 
 /// The environment of a `FROM scratch` stage, docker's default PATH.
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The platform ARGs docker and podman define in the global scope (the
-/// FROM lines see them; a stage sees one it declares with `ARG NAME`):
-/// this host's, the only platform rless builds for.
-fn platform_args() -> Vec<(String, String)> {
-    let p = rless::image::platform::Platform::host();
-    // arm64's "v8" is the only arm64 there is: docker leaves it out.
-    let variant = p.variant.filter(|_| p.arch != "arm64").unwrap_or_default();
-    let platform = if variant.is_empty() {
-        format!("{}/{}", p.os, p.arch)
-    } else {
-        format!("{}/{}/{variant}", p.os, p.arch)
-    };
-    let mut out = Vec::new();
-    for side in ["TARGET", "BUILD"] {
-        out.extend([
-            (format!("{side}PLATFORM"), platform.clone()),
-            (format!("{side}OS"), p.os.clone()),
-            (format!("{side}ARCH"), p.arch.clone()),
-            (format!("{side}VARIANT"), variant.clone()),
-        ]);
-    }
-    out
-}
 
 /// A failed build: its message, printed as `rless: …`, and exit code.
 struct Failed(String, u8);
@@ -200,6 +184,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Err(why) = check(&shown, &instructions) {
         return fail(why);
     }
+    // The ARGs before the first FROM (the FROM lines see them), then
+    // which stages run: all checked before anything is made.
+    let mut used_args = Vec::new();
+    let mut meta_args: Vec<(String, String)> = args::platform_args();
+    for ins in instructions.iter().take_while(|i| i.keyword != "FROM") {
+        let vars = meta_args.clone();
+        if let Err(e) = args::declare(ins, &vars, &[], &build_args, &mut used_args, &mut meta_args)
+        {
+            return fail(format!("line {}: {}", ins.line, e));
+        }
+    }
+    let plan = match stages::plan(&shown, &instructions, &meta_args, a.target.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rless: {}", rless::message::printable(&e.to_string()));
+            return Ok(ExitCode::from(e.code()));
+        }
+    };
     steps::catch_signals();
     let mut children = Children::new(Some(ctx.root.clone()));
     // What killed builds left goes first; then this one is written down
@@ -213,15 +215,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         context,
         ignore: ignore::Ignore::load(&a.context)?,
         build_args,
-        used_args: Vec::new(),
+        used_args,
         network,
         quiet: a.quiet,
-        total: instructions
-            .iter()
-            .skip_while(|i| i.keyword != "FROM")
-            .count(),
+        total: (0..plan.spans.len())
+            .filter(|&s| plan.needed[s] && s <= plan.target)
+            .map(|s| plan.spans[s].1 - plan.spans[s].0)
+            .sum(),
+        at: 0,
+        plan,
     };
-    let built = b.all(&instructions, names);
+    let built = b.all(&instructions, &meta_args, names);
     let cleaned = b.children.clean();
     match built {
         Ok(id) => {
@@ -288,7 +292,12 @@ struct Build<'a> {
     used_args: Vec<String>,
     network: Option<String>,
     quiet: bool,
+    /// The instructions of the stages built.
     total: usize,
+    /// The stages, and which are built.
+    plan: stages::Plan,
+    /// The index of the stage being built.
+    at: usize,
 }
 
 /// The image being built.
@@ -303,6 +312,8 @@ struct Stage {
     cmd_set: bool,
     /// `FROM … AS NAME`, lower-cased.
     name: Option<String>,
+    /// Not built: the build's target does not need it.
+    skipped: bool,
 }
 
 /// The stage `what` names: its `AS` name (any case) or its index.
@@ -373,26 +384,45 @@ impl Stage {
 }
 
 impl Build<'_> {
-    fn all(&mut self, all: &[Instruction], names: Vec<String>) -> Result<String, Failed> {
-        let mut meta_args: Vec<(String, String)> = platform_args();
+    fn all(
+        &mut self,
+        all: &[Instruction],
+        meta_args: &[(String, String)],
+        names: Vec<String>,
+    ) -> Result<String, Failed> {
+        let meta_args = meta_args.to_vec();
         let mut stage: Option<Stage> = None;
         // The stages before this one.
         let mut done: Vec<Stage> = Vec::new();
         let mut n = 0;
-        for ins in all {
+        // The ARGs before the first FROM are `meta_args` already.
+        for (k, ins) in all.iter().enumerate().skip(self.plan.spans[0].0) {
             if let Some(sig) = steps::stopped() {
                 return Err(Failed("build interrupted".into(), 128 + sig as u8));
             }
             if ins.keyword == "FROM" {
+                let at = self.plan.spans.iter().position(|s| s.0 == k);
+                self.at = at.expect("a stage");
+                if self.at > self.plan.target {
+                    break;
+                }
                 done.extend(stage.take());
+                if !self.plan.needed[self.at] {
+                    // Only its name is kept, for the stage indexes.
+                    done.push(Stage {
+                        config: Value::Null,
+                        image: None,
+                        args: Vec::new(),
+                        cmd_set: false,
+                        name: self.plan.names[self.at].clone(),
+                        skipped: true,
+                    });
+                }
+            }
+            if !self.plan.needed[self.at] {
+                continue;
             }
             let Some(st) = stage.as_mut() else {
-                if ins.keyword == "ARG" {
-                    let vars = meta_args.clone();
-                    self.arg(ins, &vars, &[], &mut meta_args)
-                        .map_err(|e| Failed(format!("line {}: {}", ins.line, e), 1))?;
-                    continue;
-                }
                 n += 1;
                 self.announce(n, ins);
                 stage = Some(
@@ -447,8 +477,7 @@ impl Build<'_> {
         }
     }
 
-    /// `ARG NAME[=default]…`: adds to `scope` (the build argument's value
-    /// wins; a name declared before FROM keeps that value as default).
+    /// `ARG NAME[=default]…` in a stage: see [`declare`].
     fn arg(
         &mut self,
         ins: &Instruction,
@@ -456,31 +485,14 @@ impl Build<'_> {
         globals: &[(String, String)],
         scope: &mut Vec<(String, String)>,
     ) -> Result<()> {
-        for w in change::split_words(&ins.rest, vars).map_err(|w| anyhow!(w))? {
-            let (name, default) = match w.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (w.clone(), None),
-            };
-            let given = self
-                .build_args
-                .iter()
-                .rev()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone());
-            if given.is_some() {
-                self.used_args.push(name.clone());
-            }
-            let global = globals
-                .iter()
-                .rev()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone());
-            if let Some(v) = given.or(default).or(global) {
-                scope.retain(|(k, _)| *k != name);
-                scope.push((name, v));
-            }
-        }
-        Ok(())
+        args::declare(
+            ins,
+            vars,
+            globals,
+            &self.build_args,
+            &mut self.used_args,
+            scope,
+        )
     }
 
     /// `FROM IMAGE` (from the store, pulled if missing) or `FROM scratch`.
@@ -516,9 +528,13 @@ impl Build<'_> {
             args: Vec::new(),
             cmd_set: false,
             name: name.clone(),
+            skipped: false,
         };
         // An earlier stage, by name: its image as it ended.
         if let Some(s) = find_stage(done, &image) {
+            if s.skipped {
+                bail!("stage {image} was not built");
+            }
             return Ok(stage(s.config.clone(), s.image.clone()));
         }
         if image == "scratch" {
