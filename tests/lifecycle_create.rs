@@ -133,3 +133,36 @@ fn waiting(ctx: &common::Ctx, id: &str, args: &[&str]) -> Background {
     );
     bg
 }
+
+/// A file named `.wh.NAME` copied into a container that never ran is an
+/// ordinary file of its kernel overlayfs layer: `commit` leaves it out with
+/// a warning (no layer can hold that name) and must not take it for a
+/// whiteout of the image's NAME.
+#[test]
+fn lifecycle_create_cp_whiteout_name_then_commit() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_create_cp_whiteout_name_then_commit", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "fresh", IMG, "true"]);
+        let src = ctx.work.join(".wh.busybox");
+        fs::write(&src, "not a whiteout\n").unwrap();
+        ctx.give(&src);
+        ctx.ok(&["cp", src.to_str().unwrap(), "fresh:/bin/"]);
+        let out = ctx.ok(&["commit", "fresh", "committed"]);
+        assert!(out.stderr.contains(".wh.busybox left out"), "{out}");
+        // busybox (every applet) still runs; the odd name is not there.
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "committed",
+            "sh",
+            "-c",
+            "test -e /bin/.wh.busybox || echo intact",
+        ]);
+        assert_eq!(out.stdout, "intact\n", "{out}");
+        ctx.ok(&["rm", "fresh"]);
+    });
+}

@@ -290,11 +290,31 @@ fn enter(access: &Access) -> Result<(Tree, Option<ViewServer>), AgentError> {
                 RootFs::Dir(d) => Ok((Tree::open(d)?, None)),
                 RootFs::Layers(l) => {
                     let handle = mount_view(l, mountpoint, *writable, *fuse)?;
+                    if *writable {
+                        record_view_driver(mountpoint, handle.is_some())?;
+                    }
                     Ok((Tree::open(mountpoint)?, handle))
                 }
             }
         }
     }
+}
+
+/// A container that never ran has no driver recorded, and `commit` reads
+/// its writable layer by the driver that wrote it: a file named `.wh.x`
+/// is an ordinary file in a kernel overlayfs layer, a whiteout marker in
+/// fuse-overlay's. So the first writable view records the one it used
+/// (the command holds the container's lock: no start races this).
+fn record_view_driver(mountpoint: &Path, fuse: bool) -> Result<(), AgentError> {
+    let Some(dir) = mountpoint.parent() else {
+        return Ok(());
+    };
+    let mut state = super::read_state(dir);
+    if state.driver.is_some() {
+        return Ok(());
+    }
+    state.driver = Some(if fuse { "fuse-overlay" } else { "overlay" }.to_string());
+    super::write_state(dir, &state).map_err(|e| AgentError::Container(e.to_string()))
 }
 
 /// Joins the user and mount namespaces of `pid` (those it does not share).
