@@ -257,3 +257,34 @@ fn flock_holders(path: &std::path::Path) -> usize {
         })
         .count()
 }
+
+/// `attach` to a `-d -i -t` container from a terminal: the container's
+/// terminal takes the attaching terminal's size at once and at each
+/// resize, and its processes get SIGWINCH, as docker's attach resizes.
+#[test]
+fn lifecycle_attach_passes_terminal_size() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_attach_passes_terminal_size", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        run_d(
+            ctx,
+            &[
+                "-i", "-t", "--name", "sized", IMG, "sh", "-c",
+                "trap 'echo size=$(busybox stty size)' WINCH; echo ready; while true; do sleep 0.1; done",
+            ],
+        );
+        assert!(wait_log(ctx, "sized", "ready").success());
+        let mut pty = common::pty::PtySession::spawn(ctx, &["attach", "sized"], 40, 100);
+        pty.wait_for("size=40 100");
+        pty.resize(50, 132);
+        pty.wait_for("size=50 132");
+        pty.type_in(b"\x10\x11");
+        let (code, _) = pty.finish();
+        assert_eq!(code, Some(0));
+        assert_eq!(state_of(&inspect(ctx, "sized"))["Status"], "running");
+        ctx.ok(&["rm", "-f", "sized"]);
+    });
+}

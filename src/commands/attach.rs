@@ -19,15 +19,16 @@
 //!   wait holds the same lock as `rless wait`, so a `--rm` container is not
 //!   removed before its exit code is read.
 //!
-//! Limits: the container's terminal keeps the size it was started with (a
-//! resize of this terminal is not passed on).
+//! - Size: with `-t` and a terminal here, the container's terminal takes
+//!   this one's size when the attach starts and at each resize
+//!   (`container::attach::send_window_size`).
 
 use super::Ctx;
 use anyhow::{bail, Result};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use rless::container::{self, attach, control};
 use rless::image::store::LockMode;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -128,6 +129,18 @@ pub(super) fn relay(
             SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
         })
         .flatten();
+    // With a terminal on both sides: its size, now and at each SIGWINCH.
+    let resizes = (tty && std::io::stdin().is_terminal())
+        .then(|| {
+            let mut set = nix::sys::signal::SigSet::empty();
+            set.add(nix::sys::signal::Signal::SIGWINCH);
+            let _ = set.thread_block();
+            SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
+        })
+        .flatten();
+    if resizes.is_some() {
+        send_window_size(&dir);
+    }
     // The run's end, read as `rless wait` reads it.
     let (exit_tx, exit_rx) = std::sync::mpsc::channel();
     {
@@ -150,6 +163,13 @@ pub(super) fn relay(
             eprintln!();
             return Ok(ExitCode::SUCCESS);
         }
+        let mut resized = false;
+        while let Some(Ok(Some(_))) = resizes.as_ref().map(|s| s.read_signal()) {
+            resized = true;
+        }
+        if resized {
+            send_window_size(&dir);
+        }
         while let Some(Ok(Some(info))) = signals.as_ref().map(|s| s.read_signal()) {
             let signo = info.ssi_signo as i32;
             if signo == nix::libc::SIGCHLD || signo == nix::libc::SIGWINCH {
@@ -170,6 +190,18 @@ pub(super) fn relay(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(ExitCode::SUCCESS),
         }
+    }
+}
+
+/// Gives the container's terminal the size of this one (best effort: a
+/// container that is stopping has no monitor to ask).
+fn send_window_size(dir: &std::path::Path) {
+    let Some(ws) = rless::runtime::caller_window_size() else {
+        return;
+    };
+    let state = container::read_state(dir);
+    if let Some(pid) = state.monitor_pid {
+        let _ = attach::send_window_size(dir, pid, state.monitor_start, ws.ws_row, ws.ws_col);
     }
 }
 

@@ -13,6 +13,12 @@
 //! - **Output.** Every monitor (detached or foreground) writes the
 //!   container's output to `ctr.log`; an attach follows the file from where
 //!   it was when the attach began ([`super::logs::Follower::from_end`]).
+//! - **Size.** An attach with a terminal, when it starts and at each
+//!   SIGWINCH of its own, writes its terminal's size to `winsize` in the
+//!   container's directory (a new file renamed over the old, so a reader
+//!   never sees half of one) and sends the monitor SIGWINCH; the monitor of
+//!   a `-t` container sets that size on the pty, and the kernel tells the
+//!   container's foreground processes (SIGWINCH), as docker's resize does.
 //!
 //! Limits: typed input the command has not read piles up in the FIFO (64
 //! KiB) and then in the pty's input queue; past both, the monitor drops it
@@ -96,8 +102,61 @@ pub fn open_input(dir: &Path) -> io::Result<Option<File>> {
     }
 }
 
+/// The file that carries an attach's terminal size to the monitor.
+const WINDOW_FILE: &str = "winsize";
+
+/// For an attach with a terminal: asks the monitor (`pid`, which must
+/// still be the process that started at `start`) to give the container's
+/// terminal `rows` × `cols`.
+pub fn send_window_size(
+    dir: &Path,
+    pid: i32,
+    start: Option<u64>,
+    rows: u16,
+    cols: u16,
+) -> io::Result<()> {
+    if !super::process_alive(Some(pid), start) {
+        return Err(io::Error::other("the container's monitor is gone"));
+    }
+    let tmp = dir.join(format!("{WINDOW_FILE}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, format!("{rows} {cols}\n"))?;
+    if let Err(e) = std::fs::rename(&tmp, dir.join(WINDOW_FILE)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| io::Error::other("bad pid"))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::WINCH)?;
+    Ok(())
+}
+
+/// For the monitor, at SIGWINCH: the size (rows, columns) the last attach
+/// asked for, if any.
+pub fn requested_window_size(dir: &Path) -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string(dir.join(WINDOW_FILE)).ok()?;
+    let mut it = text.split_whitespace().map(|n| n.parse::<u16>().ok());
+    match (it.next()??, it.next()??) {
+        (0, _) | (_, 0) => None,
+        size => Some(size),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn window_sizes_round_trip() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(super::requested_window_size(t.path()), None);
+        let me = std::process::id() as i32;
+        // Signalling this test process: SIGWINCH is ignored by default.
+        super::send_window_size(t.path(), me, crate::container::process_start(me), 50, 132)
+            .unwrap();
+        assert_eq!(super::requested_window_size(t.path()), Some((50, 132)));
+        std::fs::write(t.path().join("winsize"), "0 80\n").unwrap();
+        assert_eq!(super::requested_window_size(t.path()), None);
+        // A monitor that is gone (a pid that is not its start) is not signalled.
+        assert!(super::send_window_size(t.path(), me, Some(1), 1, 1).is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -83,6 +83,7 @@ pub fn run_detached(
         // thread can write (see `release_idle_memory`).
         let threads = !started.single_threaded();
         let (code, reason) = pump(
+            dir,
             &mut started,
             out_r,
             err_r,
@@ -267,6 +268,7 @@ fn finish(dir: &Path, code: i32, auto_remove: bool, last: &ContainerState, resta
 /// everything the loop needs is in place, so the idle loop faults in as
 /// little as possible again.
 fn pump(
+    dir: &Path,
     started: &mut runtime::Started,
     out: OwnedFd,
     err: OwnedFd,
@@ -347,8 +349,22 @@ fn pump(
                             }
                         }
                     }
-                    runtime::sigproxy::Taken::Resize
-                    | runtime::sigproxy::Taken::PassedOn { .. }
+                    // An attach asks for its terminal's size (see
+                    // `super::attach`).
+                    runtime::sigproxy::Taken::Resize => {
+                        if let (Some(m), Some((rows, cols))) =
+                            (&open[2], super::attach::requested_window_size(dir))
+                        {
+                            let ws = nix::libc::winsize {
+                                ws_row: rows,
+                                ws_col: cols,
+                                ws_xpixel: 0,
+                                ws_ypixel: 0,
+                            };
+                            let _ = runtime::sys::set_window_size(m.as_fd(), &ws);
+                        }
+                    }
+                    runtime::sigproxy::Taken::PassedOn { .. }
                     | runtime::sigproxy::Taken::Duplicate => {}
                 }
             }

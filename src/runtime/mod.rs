@@ -43,7 +43,7 @@ pub mod sysctl;
 mod teardown;
 mod tty;
 pub use sys::SigpipeIgnored;
-pub use tty::{raw_terminal, RawTerminal};
+pub use tty::{caller_window_size, raw_terminal, RawTerminal};
 pub mod user;
 
 use crate::userns::IdMode;
