@@ -142,7 +142,7 @@ fn everyday_commands_on_a_4_18_kernel() {
                     "--storage-driver",
                     driver,
                     "-p",
-                    "18080:80",
+                    "80",
                     IMG,
                     "sh",
                     "-c",
