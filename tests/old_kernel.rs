@@ -16,6 +16,7 @@ mod common;
 
 use common::checks::*;
 use common::lifecycle_helpers::{setup_image, IMG};
+use common::usernet_helpers::leftovers;
 use common::{for_each_user, run_cmd, skip, Ctx, Out, CMD_TIMEOUT};
 use rless::runtime::seccomp::{compile, install, Action, Profile};
 use std::os::unix::process::CommandExt;
@@ -98,6 +99,16 @@ fn old_rless(ctx: &Ctx, args: &[&str]) -> Out {
     run_cmd(c, None, CMD_TIMEOUT, &ctx.user.name)
 }
 
+/// Whether the scenarios can run here (root, to put the filter on; and
+/// busybox, for the image).
+fn can_emulate() -> bool {
+    if !rustix::process::geteuid().is_root() {
+        skip("the 4.18 filter is put on as root, before the switch to the test user");
+        return false;
+    }
+    common::oci::busybox().is_some()
+}
+
 fn old_ok(ctx: &Ctx, args: &[&str]) -> Out {
     let out = old_rless(ctx, args);
     assert!(out.success(), "on a 4.18 kernel: {out}");
@@ -106,11 +117,7 @@ fn old_ok(ctx: &Ctx, args: &[&str]) -> Out {
 
 #[test]
 fn everyday_commands_on_a_4_18_kernel() {
-    if !rustix::process::geteuid().is_root() {
-        skip("the 4.18 filter is put on as root, before the switch to the test user");
-        return;
-    }
-    if common::oci::busybox().is_none() {
+    if !can_emulate() {
         return;
     }
     for_each_user("everyday_commands_on_a_4_18_kernel", |ctx| {
@@ -223,29 +230,15 @@ fn everyday_commands_on_a_4_18_kernel() {
         // The network helper leaves once it has had no container for
         // two seconds (it polls the inits without pidfds).
         let gone = eventually(std::time::Duration::from_secs(15), || {
-            stray_processes(ctx).is_empty()
+            leftovers(ctx).is_empty()
         });
-        assert!(gone, "left running: {:?}", stray_processes(ctx));
+        assert!(gone, "left running: {:?}", leftovers(ctx));
     });
-}
-
-/// Processes of this scenario's user that name its store.
-fn stray_processes(ctx: &Ctx) -> Vec<String> {
-    let root = ctx.root.to_string_lossy().to_string();
-    host_processes()
-        .into_iter()
-        .filter(|p| p.uid == ctx.user.uid && p.args.iter().any(|a| a.contains(&root)))
-        .map(|p| format!("{} {:?}", p.pid, p.args))
-        .collect()
 }
 
 #[test]
 fn build_and_control_on_a_4_18_kernel() {
-    if !rustix::process::geteuid().is_root() {
-        skip("the 4.18 filter is put on as root, before the switch to the test user");
-        return;
-    }
-    if common::oci::busybox().is_none() {
+    if !can_emulate() {
         return;
     }
     for_each_user("build_and_control_on_a_4_18_kernel", |ctx| {
@@ -284,8 +277,8 @@ fn build_and_control_on_a_4_18_kernel() {
         assert_eq!(out.stdout, "0\n");
         assert_no_containers(ctx, "after build and control on 4.18");
         let gone = eventually(std::time::Duration::from_secs(15), || {
-            stray_processes(ctx).is_empty()
+            leftovers(ctx).is_empty()
         });
-        assert!(gone, "left running: {:?}", stray_processes(ctx));
+        assert!(gone, "left running: {:?}", leftovers(ctx));
     });
 }
