@@ -527,14 +527,39 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
     let config: Option<ContainerConfig> = fs::read(dir.join("config.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    remove_dir(dir)?;
+    // Renamed away first (the name is free at once), then the volumes,
+    // then the tree, which can take long: a removal killed while deleting
+    // the tree has removed the volumes already; one killed between the
+    // rename and the volumes leaves them to the debris sweep, for a `--rm`
+    // container ([`remove_debris_volumes`]).
+    let moved = rename_away(dir)?;
+    let mut volume_error = None;
     // containers/<id> -> the store root.
     if let (true, Some(c), Some(root)) = (volumes, config, dir.parent().and_then(Path::parent)) {
-        if let Some(e) = volume::remove_anonymous(root, &c).into_iter().next() {
-            return Err(ContainerError::Volume(e));
+        volume_error = volume::remove_anonymous(root, &c).into_iter().next();
+    }
+    if let Some(tmp) = moved {
+        remove_tree(&tmp)?;
+    }
+    volume_error.map_or(Ok(()), |e| Err(ContainerError::Volume(e)))
+}
+
+/// Before the sweep deletes `debris` (a container directory renamed away
+/// by a removal that was killed): a `--rm` container's anonymous volumes
+/// that no other container uses, which that removal was to remove too.
+/// (`rm` without `-v` of another container keeps them, as docker's.)
+pub fn remove_debris_volumes(root: &Path, debris: &Path) {
+    let Some(c) = fs::read(debris.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ContainerConfig>(&b).ok())
+    else {
+        return;
+    };
+    if c.auto_remove {
+        for e in volume::remove_anonymous(root, &c) {
+            tracing::debug!("anonymous volume of removed container {}: {e}", c.id);
         }
     }
-    Ok(())
 }
 
 /// Deletes a container's directory (renamed away first, then removed),
