@@ -650,6 +650,61 @@ mod tests {
         assert!(read_state(t.path()).paused);
     }
 
+    /// A removal killed between its rename and the anonymous volumes: the
+    /// debris sweep removes a `--rm` container's anonymous volumes with
+    /// its tree, and keeps those of another container (an `rm` without
+    /// `-v` keeps them, as docker's).
+    #[test]
+    fn debris_sweep_removes_anonymous_volumes_of_rm_containers() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let dead = child.id();
+        for (n, (auto_remove, vol)) in [(true, "anon-rm"), (false, "anon-kept")]
+            .into_iter()
+            .enumerate()
+        {
+            volume::ensure(t.path(), vol, Default::default(), Default::default(), true).unwrap();
+            let c = ContainerConfig {
+                id: ContainerId::random(),
+                name: String::new(),
+                image_id: String::new(),
+                image_name: String::new(),
+                command: vec![],
+                created: 0,
+                created_ns: 0,
+                auto_remove,
+                restart: RestartPolicy::No,
+                mounts: vec![crate::runtime::plan::MountOp::Volume {
+                    name: vol.into(),
+                    source: PathBuf::new(),
+                    target: "/data".into(),
+                    readonly: false,
+                    copy: false,
+                    anonymous: true,
+                }],
+                labels: Default::default(),
+                stop_signal: None,
+                healthcheck: None,
+                stop_timeout: None,
+                host_config: Default::default(),
+            };
+            let (_, dir) = create(&store, c).unwrap();
+            let debris = containers_dir(&store).join(format!(".tmp-{dead}-{n}-del"));
+            fs::rename(&dir, &debris).unwrap();
+        }
+        store.remove_container_debris();
+        let left: Vec<String> = volume::list(t.path()).into_iter().map(|v| v.name).collect();
+        assert_eq!(left, ["anon-kept"]);
+        let debris: Vec<_> = fs::read_dir(containers_dir(&store))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(debris.is_empty(), "{debris:?}");
+    }
+
     #[test]
     fn generated_names_never_collide() {
         let t = tempfile::tempdir().unwrap();
