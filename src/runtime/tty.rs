@@ -25,7 +25,7 @@ use nix::unistd::Pid;
 use rustix::termios::{self, OptionalActions, Termios};
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
 pub struct Terminal {
     master: OwnedFd,
@@ -48,6 +48,9 @@ impl Drop for RawGuard {
 /// none). Set from a leaked box, never freed, so a handler may read it at
 /// any time.
 static SAVED: AtomicPtr<Termios> = AtomicPtr::new(std::ptr::null_mut());
+/// The process that saved them: a child forked meanwhile (which inherits
+/// the handler until it execs) leaves the terminal alone.
+static SAVED_BY: AtomicI32 = AtomicI32::new(0);
 
 /// The signals whose default action ends the process and which a terminal
 /// or a process sends to end it; their handler restores the terminal.
@@ -56,11 +59,12 @@ const FATAL: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc
 /// Restores the terminal's settings, then dies of `sig` as its default
 /// action would have it (the handler is installed with SA_RESETHAND, so the
 /// signal raised again takes the default action once this returns and the
-/// signal is unblocked). Only async-signal-safe calls: an atomic swap, the
-/// ioctl of tcsetattr, raise.
+/// signal is unblocked). Only async-signal-safe calls: atomics, getpid,
+/// the ioctl of tcsetattr, raise.
 extern "C" fn restore_and_die(sig: libc::c_int) {
     let saved = SAVED.swap(std::ptr::null_mut(), Ordering::SeqCst);
-    if !saved.is_null() {
+    let mine = rustix::process::getpid().as_raw_nonzero().get() == SAVED_BY.load(Ordering::SeqCst);
+    if !saved.is_null() && mine {
         // SAFETY: a non-null SAVED comes from Box::into_raw and is never
         // freed; descriptor 0 is the terminal make_raw changed (a borrow
         // for this call; nothing closes it meanwhile in a process that
@@ -84,6 +88,10 @@ extern "C" fn restore_and_die(sig: libc::c_int) {
 /// reaches its handler.
 fn restore_at_fatal_signals(saved: &Termios) {
     let boxed = Box::into_raw(Box::new(saved.clone()));
+    SAVED_BY.store(
+        rustix::process::getpid().as_raw_nonzero().get(),
+        Ordering::SeqCst,
+    );
     SAVED.store(boxed, Ordering::SeqCst);
     for sig in FATAL {
         // SAFETY: sigaction with a zeroed (then filled) struct; the
