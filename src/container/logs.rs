@@ -326,13 +326,14 @@ impl Follower {
         // Looked at before the read: what was written before a rotation
         // is all in the file held.
         let held = file.metadata().ok();
-        let held_key = file_key(file);
         let rotated = match (fs::metadata(&self.path), &held) {
             (Ok(now), Some(held)) => identity(&now) != identity(held),
             _ => false,
         };
         drain(file, &mut self.partial, &mut out);
         if rotated {
+            // Still the file held (read by position, not moved).
+            let held_key = file_key(file);
             self.partial.clear();
             // Rotated again since: the file between is `ctr.log.1` now.
             let between = File::open(self.path.with_extension("log.1"))
