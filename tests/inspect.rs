@@ -58,6 +58,61 @@ fn inspect_image_gives_the_whole_object() {
     });
 }
 
+/// An image's unset fields as docker's image inspect has them (and a
+/// committed one's set ones): lists and maps null (a nil slice or map),
+/// strings "", `omitempty` fields left out of the JSON but there for
+/// templates, and `index` of a missing label the zero value "" (Go's), not
+/// `<no value>`.
+#[test]
+fn inspect_image_unset_fields_as_docker() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("inspect_image_unset_fields_as_docker", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "src", IMG, "true"]);
+        ctx.ok(&[
+            "commit",
+            "-c",
+            "LABEL a=b",
+            "-c",
+            "EXPOSE 80",
+            "-c",
+            "STOPSIGNAL TERM",
+            "src",
+            "made",
+        ]);
+        let v = inspect(ctx, IMG);
+        let config = &v["Config"];
+        for k in ["Labels", "Volumes", "OnBuild", "Cmd", "Entrypoint"] {
+            assert!(config.get(k).is_some_and(Value::is_null), "Config.{k}: {v}");
+        }
+        for k in ["ExposedPorts", "StopSignal"] {
+            assert!(config.get(k).is_none(), "Config.{k} is omitempty: {v}");
+        }
+        assert!(v.get("Variant").is_none(), "Variant is omitempty: {v}");
+        for k in ["Author", "Comment", "Parent"] {
+            assert_eq!(v[k], "", "{k}: {v}");
+        }
+        let v = inspect(ctx, "made");
+        assert_eq!(v["Config"]["Labels"], serde_json::json!({"a": "b"}), "{v}");
+        assert_eq!(v["Config"]["StopSignal"], "TERM", "{v}");
+        assert!(v["Config"]["ExposedPorts"].get("80/tcp").is_some(), "{v}");
+        let t = r#"[{{index .Config.Labels "a"}}|{{index .Config.Labels "x"}}|{{.Config.Labels.x}}|{{.Config.Labels}}|{{.Config.ExposedPorts}}|{{.Config.StopSignal}}|{{.Variant}}|{{.Author}}|{{.Config.OnBuild}}|{{len .Config.Labels}}]"#;
+        let out = ctx.ok(&["image", "inspect", "-f", t, IMG]);
+        assert_eq!(
+            out.stdout, "[||<no value>|map[]|map[]||||[]|0]\n",
+            "unset: {out}"
+        );
+        let out = ctx.ok(&["image", "inspect", "-f", t, "made"]);
+        assert_eq!(
+            out.stdout, "[b||<no value>|map[a:b]|map[80/tcp:map[]]|TERM|||[]|1]\n",
+            "set: {out}"
+        );
+    });
+}
+
 #[test]
 fn inspect_reports_unknown_names_after_the_others() {
     if !have_busybox() {

@@ -372,6 +372,178 @@ fn lifecycle_killed_monitor_leaves_no_anonymous_volume() {
     );
 }
 
+/// A `--rm` container whose monitor is SIGKILLed after the command ended,
+/// while it was removing it (held in `removing` by a waiter that has not
+/// read the exit): the next `ps -a`, `rm` or `container prune` finishes the
+/// removal, its anonymous volume too (`rm` then finds no such container,
+/// as docker's after its daemon removed it), and no process of the store
+/// and no mount of it is left.
+#[test]
+fn lifecycle_monitor_killed_while_removing() {
+    if !have_busybox() || !common::is_root() {
+        return common::skip("needs busybox and root (to kill the monitor)");
+    }
+    for_each_user("lifecycle_monitor_killed_while_removing", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        for finisher in ["ps", "rm", "prune"] {
+            let name = format!("gone-{finisher}");
+            let id = run_sh(
+                ctx,
+                &["--rm", "--name", &name, "-v", "/data"],
+                &format!("echo x > /data/f; chown 1000 /data/f; echo ready; {FOREVER}"),
+            );
+            wait_log(ctx, &name, "ready");
+            let dir = container_dir(ctx, &id);
+            // A waiter that has not read the exit yet holds the removal.
+            let lock_path = dir.join("waiters.lock");
+            let lock = fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .unwrap();
+            ctx.give(&lock_path);
+            rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared).unwrap();
+            // The command ends.
+            ctx.ok(&["kill", &name]);
+            let mut monitor = None;
+            let removing = eventually(Duration::from_secs(30), || {
+                let st: serde_json::Value = fs::read(dir.join("state.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
+                monitor = st["monitor_pid"].as_i64();
+                st["status"] == "removing" && monitor.is_some()
+            });
+            assert!(removing, "{finisher}: the monitor never began removing");
+            kill_monitor(monitor.unwrap());
+            let monitor_gone = eventually(Duration::from_secs(30), || {
+                !Path::new(&format!("/proc/{}", monitor.unwrap())).exists()
+            });
+            assert!(monitor_gone, "{finisher}: the monitor did not end");
+            drop(lock);
+            match finisher {
+                "ps" => {
+                    ctx.ok(&["ps", "-a"]);
+                }
+                "rm" => {
+                    // It finds it gone, as docker's rm of a --rm container
+                    // its daemon removed.
+                    let out = ctx.rless(&["rm", &name]);
+                    assert_one_error(&out, common::ERR_EXIT);
+                    assert!(out.stderr.contains("no such container"), "{out}");
+                }
+                _ => {
+                    ctx.ok(&["container", "prune", "-f"]);
+                }
+            }
+            assert_eq!(names(ctx), "", "{finisher}: ps -a shows it still");
+            assert_eq!(containers(ctx), Vec::<String>::new(), "{finisher}");
+            assert_eq!(
+                ctx.ok(&["volume", "ls", "-q"]).stdout,
+                "",
+                "{finisher}: the anonymous volume"
+            );
+            let left = eventually(Duration::from_secs(10), || {
+                processes_of_store(ctx).is_empty()
+            });
+            assert!(
+                left,
+                "{finisher}: left running: {:?}",
+                processes_of_store(ctx)
+            );
+            assert_eq!(
+                host_mounts_under(&ctx.root),
+                Vec::<String>::new(),
+                "{finisher}: mounts left"
+            );
+            ctx.ok(&["run", "--rm", "--name", &name, IMG, "true"]);
+        }
+        ctx.ok(&["image", "prune", "-f"]);
+        let debris = tmp_debris(&ctx.root.join("containers"));
+        assert!(debris.is_empty(), "{debris:?}");
+        let left: Vec<_> = fs::read_dir(ctx.root.join("volumes"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "volumes/ keeps {left:?}");
+    });
+}
+
+/// A `--rm` container whose monitor is SIGKILLed while it deletes the
+/// container's tree (a big writable layer): its anonymous volume is gone
+/// all the same (the removal takes the volumes before the tree, and the
+/// debris sweep those of a `--rm` container whose removal was killed right
+/// after its rename), once `ps -a` and an exclusive holder of the store
+/// (`image prune`) have run.
+#[test]
+fn lifecycle_monitor_killed_while_deleting_the_tree() {
+    if !have_busybox() || !common::is_root() {
+        return common::skip("needs busybox and root (to kill the monitor)");
+    }
+    for_each_user("lifecycle_monitor_killed_while_deleting_the_tree", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(
+            ctx,
+            &["--rm", "--name", "big", "-v", "/data"],
+            &format!(
+                "echo x > /data/f; for d in 1 2 3 4 5 6 7 8; do mkdir /m$d; \
+                 for i in $(seq 1 1500); do : > /m$d/$i; done; done; echo ready; {FOREVER}"
+            ),
+        );
+        wait_log(ctx, "big", "ready");
+        let dir = container_dir(ctx, &id);
+        let lock_path = dir.join("waiters.lock");
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .unwrap();
+        ctx.give(&lock_path);
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared).unwrap();
+        ctx.ok(&["kill", "big"]);
+        let mut monitor = None;
+        let removing = eventually(Duration::from_secs(30), || {
+            let st: serde_json::Value = fs::read(dir.join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            monitor = st["monitor_pid"].as_i64();
+            st["status"] == "removing" && monitor.is_some()
+        });
+        assert!(removing, "the monitor never began removing");
+        // Let the removal go on, and kill the monitor as soon as the
+        // directory is renamed away: while it deletes the tree.
+        drop(lock);
+        while dir.exists() {
+            std::hint::spin_loop();
+        }
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(monitor.unwrap() as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        );
+        let monitor_gone = eventually(Duration::from_secs(30), || {
+            !Path::new(&format!("/proc/{}", monitor.unwrap())).exists()
+        });
+        assert!(monitor_gone, "the monitor did not end");
+        assert_eq!(names(ctx), "", "ps -a");
+        ctx.ok(&["image", "prune", "-f"]);
+        assert_eq!(
+            ctx.ok(&["volume", "ls", "-q"]).stdout,
+            "",
+            "the anonymous volume of the --rm container"
+        );
+        let left: Vec<_> = fs::read_dir(ctx.root.join("volumes"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "volumes/ keeps {left:?}");
+        let debris = tmp_debris(&ctx.root.join("containers"));
+        assert!(debris.is_empty(), "{debris:?}");
+    });
+}
+
 /// The pids of processes whose command line names the test's store.
 fn processes_of_store(ctx: &Ctx) -> Vec<String> {
     let root = ctx.root.to_string_lossy().into_owned();
@@ -450,7 +622,7 @@ fn lifecycle_killed_commit_or_save_leaves_nothing() {
                 .unwrap()
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.contains("out.tar") || n.starts_with(".tmp-"))
+                .filter(|n| n.contains("out.tar") || n.contains(".tmp-"))
                 .collect()
         };
         // export -o (in subuid mode two processes too, and a helper).

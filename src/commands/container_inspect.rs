@@ -101,10 +101,28 @@ pub fn print_objects(formatter: Option<&Formatter>, out: &[serde_json::Value]) -
     Ok(())
 }
 
-/// `o` as docker's JSON has it: `HostConfig.Tmpfs` is `omitempty` there
-/// (a template still sees the field, as it sees docker's Go struct).
+/// `o` as docker's JSON has it: `HostConfig.Tmpfs` is `omitempty` there,
+/// and so are an image's `Variant`, `Config.ExposedPorts` and
+/// `Config.StopSignal` (a template still sees the field, as it sees
+/// docker's Go struct).
 fn omit_empty(o: &serde_json::Value) -> serde_json::Value {
     let mut o = o.clone();
+    let empty = |v: &serde_json::Value| {
+        v.is_null() || v.as_str() == Some("") || v.as_object().is_some_and(|m| m.is_empty())
+    };
+    // An image (a container has no RootFS).
+    if let Some(img) = o.as_object_mut().filter(|m| m.contains_key("RootFS")) {
+        if img.get("Variant").is_some_and(empty) {
+            img.remove("Variant");
+        }
+        if let Some(c) = img.get_mut("Config").and_then(|c| c.as_object_mut()) {
+            for k in ["ExposedPorts", "StopSignal"] {
+                if c.get(k).is_some_and(empty) {
+                    c.remove(k);
+                }
+            }
+        }
+    }
     if let Some(h) = o.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
         if h.get("Tmpfs")
             .is_some_and(|t| t.as_object().is_some_and(|m| m.is_empty()))

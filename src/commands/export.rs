@@ -1,12 +1,14 @@
 //! `rless export [-o FILE] CTR`: the container's root filesystem as one
 //! tar (image layers and writable layer merged, deletions applied), from a
 //! read-only view of its layers ([`rless::container::export`]); volumes
-//! are not included, as in docker. `-o` writes a temporary file next to
-//! FILE and renames it into place, so FILE is whole or untouched, also
-//! when SIGINT, SIGTERM or SIGHUP stop it (its temporary file goes).
+//! are not included, as in docker. `-o` writes a temporary file next to a
+//! regular FILE and renames it into place, so FILE is whole or untouched,
+//! also when SIGINT, SIGTERM or SIGHUP stop it (its temporary file goes);
+//! any other FILE (a FIFO, `/dev/null`, `/dev/stdout`) is written in place
+//! and never removed ([`super::outfile`]).
 
 use super::Ctx;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rless::container;
 use rless::container::cp::PackSpec;
 use rless::container::export::{Agent, AgentError};
@@ -49,39 +51,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             })?;
         }
         Some(path) => {
-            let parent = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let tmp = parent.join(rless::image::store::tmp_name("export"));
-            let mut file = std::fs::File::options()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .with_context(|| format!("cannot create a file in {}", parent.display()))?;
-            // SIGINT, SIGTERM or SIGHUP stop the writing and remove the
+            let mut out = super::outfile::OutFile::create(&path, "export")?;
+            // SIGINT, SIGTERM or SIGHUP stop the writing and remove a
             // temporary file (see rless::interrupt); taken over only now,
             // once the agent is forked (a fork of a process that blocks
             // them would block them too, with no thread to take them).
             rless::interrupt::install();
-            rless::interrupt::remove_at_signal(&tmp);
-            let r = agent
-                .pack(spec, |r| {
-                    std::io::copy(r, &mut rless::interrupt::Checked(&mut file))
-                        .and_then(|_| file.sync_all())
-                        .map(drop)
-                        .map_err(write_err("write the export"))
-                })
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    std::fs::rename(&tmp, &path)
-                        .with_context(|| format!("cannot write {}", path.display()))
-                });
-            if r.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            rless::interrupt::forget(&tmp);
-            r?;
+            agent.pack(spec, |r| {
+                let mut w = rless::interrupt::Checked(&mut out);
+                std::io::copy(r, &mut w)
+                    .map(drop)
+                    .map_err(write_err("write the export"))
+            })?;
+            out.commit()?;
         }
     }
     Ok(ExitCode::SUCCESS)

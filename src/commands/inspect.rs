@@ -52,8 +52,13 @@ pub fn describe(store: &Store, img: &ImageRecord) -> Result<serde_json::Value> {
         "Created": config.get("created"),
         "Architecture": img.architecture,
         "Os": img.os,
-        "Variant": config.get("variant"),
-        "Author": config.get("author"),
+        // Strings in docker's struct: "" when the config has none
+        // (Variant is `omitempty` in its JSON: see container_inspect's
+        // omit_empty).
+        "Variant": text_field(&config, "variant"),
+        "Author": text_field(&config, "author"),
+        "Comment": text_field(&config, "comment"),
+        "Parent": "",
         "Config": with_defaults(config.get("config")),
         "RootFS": {"Type": "layers", "Layers": img.layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>()},
         "Layers": img.layers.iter().map(|l| serde_json::json!({
@@ -65,8 +70,21 @@ pub fn describe(store: &Store, img: &ImageRecord) -> Result<serde_json::Value> {
     }))
 }
 
-/// The image's config with docker's fields it leaves out, so templates such
-/// as `{{json .Config.Labels}}` work on every image.
+/// The string `key` of the image's config, "" when it has none.
+fn text_field(config: &serde_json::Value, key: &str) -> serde_json::Value {
+    config
+        .get(key)
+        .filter(|v| v.is_string())
+        .cloned()
+        .unwrap_or_else(|| "".into())
+}
+
+/// The image's config with docker's fields it leaves out, each as docker's
+/// image inspect has it when the image does not set it: a list or map is
+/// null (a nil slice or map in docker's struct: `Labels`, `Volumes`, `Env`,
+/// `OnBuild`, `Cmd`, `Entrypoint`), a string "". `ExposedPorts` and
+/// `StopSignal` are there for templates (Go's struct always has them) but
+/// left out of the JSON, as docker's `omitempty` does.
 fn with_defaults(config: Option<&serde_json::Value>) -> serde_json::Value {
     let mut c = config
         .and_then(|c| c.as_object())
@@ -75,12 +93,13 @@ fn with_defaults(config: Option<&serde_json::Value>) -> serde_json::Value {
     for (k, v) in [
         ("Cmd", serde_json::Value::Null),
         ("Entrypoint", serde_json::Value::Null),
-        ("Env", serde_json::json!([])),
+        ("Env", serde_json::Value::Null),
         ("WorkingDir", serde_json::json!("")),
         ("User", serde_json::json!("")),
-        ("Labels", serde_json::json!({})),
-        ("ExposedPorts", serde_json::json!({})),
-        ("Volumes", serde_json::json!({})),
+        ("Labels", serde_json::Value::Null),
+        ("ExposedPorts", serde_json::Value::Null),
+        ("Volumes", serde_json::Value::Null),
+        ("OnBuild", serde_json::Value::Null),
         ("StopSignal", serde_json::json!("")),
     ] {
         let e = c.entry(k).or_insert(serde_json::Value::Null);

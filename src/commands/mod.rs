@@ -32,6 +32,7 @@ mod load;
 mod login;
 mod logs;
 mod network;
+mod outfile;
 mod pause;
 mod port;
 mod prune;

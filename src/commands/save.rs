@@ -1,9 +1,11 @@
 //! `rless save [-o FILE] [--format docker-archive|oci-archive] IMAGE...`
 //!
-//! Writes to FILE through a temporary file in the same directory, renamed
-//! into place once complete, so a failed save (or one stopped by SIGINT,
-//! SIGTERM or SIGHUP: rless::interrupt) leaves no partial archive;
-//! without `-o` the archive goes to standard output (never a terminal).
+//! Writes a regular FILE through a temporary file in the same directory,
+//! renamed into place once complete, so a failed save (or one stopped by
+//! SIGINT, SIGTERM or SIGHUP: rless::interrupt) leaves no partial archive
+//! and FILE as it was; any other FILE (a FIFO, `/dev/null`, `/dev/stdout`)
+//! is written in place and never removed ([`super::outfile`]). Without
+//! `-o` the archive goes to standard output (never a terminal).
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -11,8 +13,8 @@ use rless::image::archive::save::{save, SaveItem};
 use rless::image::archive::Format;
 use rless::image::find_image;
 use rless::image::reference::Reference;
-use rless::image::store::{tmp_name, ImageRecord, Index, LockMode};
-use std::fs::{self, File};
+use rless::image::store::{ImageRecord, Index, LockMode};
+use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -109,41 +111,11 @@ fn resolve<'a>(index: &'a Index, q: &str) -> Result<Vec<(&'a ImageRecord, Option
     Ok(vec![(image, name)])
 }
 
-/// Writes `path` through a temporary file in its directory.
+/// Writes `path` (see [`super::outfile`]: a regular file through a
+/// temporary file renamed into place, anything else in place).
 fn write_atomically(path: &Path, write: impl FnOnce(&File) -> Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let Some(file_name) = path.file_name() else {
-        bail!("cannot write to {}: not a file name", path.display());
-    };
-    if path.is_dir() {
-        bail!("cannot write to {}: it is a directory", path.display());
-    }
-    let tmp = dir.join(format!(
-        ".{}{}",
-        file_name.to_string_lossy(),
-        tmp_name("save")
-    ));
-    let f = File::options()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    rless::interrupt::remove_at_signal(&tmp);
-    let result = write(&f)
-        .and_then(|()| {
-            (&f).flush()?;
-            Ok(f.sync_all()?)
-        })
-        .and_then(|()| {
-            fs::rename(&tmp, path)
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
-        });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    rless::interrupt::forget(&tmp);
-    result
+    let out = super::outfile::OutFile::create(path, "save")?;
+    write(out.file())?;
+    out.file().flush()?;
+    out.commit()
 }

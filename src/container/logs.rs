@@ -9,7 +9,11 @@
 //! stdout and stderr kept apart: a detached one from its pipes, a
 //! foreground `run` or `start -a` from what it shows the caller. When the file passes its size
 //! cap it is renamed to `ctr.log.1` (replacing an older one) and a new one
-//! starts. A write error (a full disk) never stops the container: the
+//! starts; each rotation first appends the key of the file it rotates away
+//! (inode and the time stamp of its first line: an inode is reused once
+//! its file is deleted) to `ctr.log.rotated`, so that a reader that fell
+//! behind by more than the one rotated file kept can tell how many it lost
+//! ([`Follower`]). A write error (a full disk) never stops the container: the
 //! monitor keeps draining its pipes, drops what it cannot write, and says
 //! so once in its own log.
 
@@ -90,6 +94,11 @@ impl LogWriter {
 
     fn append(&mut self, data: &[u8]) {
         if self.size + data.len() as u64 > self.max_size && self.size > 0 {
+            // Before the rename: a reader that sees the file rotated finds
+            // it in the journal.
+            if let Some(key) = File::open(&self.path).ok().and_then(|f| file_key(&f)) {
+                note_rotation(&self.path, &key);
+            }
             let _ = fs::rename(&self.path, self.path.with_extension("log.1"));
             self.file = OpenOptions::new()
                 .create(true)
@@ -122,6 +131,58 @@ impl LogWriter {
             }
         }
     }
+}
+
+/// The journal of rotations beside the log at `path`.
+fn journal_path(path: &Path) -> PathBuf {
+    path.with_extension("log.rotated")
+}
+
+/// How many rotations the journal keeps (one line each): more than any
+/// reader can fall behind by and still count what it lost.
+const JOURNAL_KEEP: usize = 1000;
+
+/// What tells log files apart for the journal: the inode (reused once a
+/// file is deleted) and the time stamp of the file's first line (no two
+/// files have the same, as no record is split between two files).
+type FileKey = String;
+
+/// The key of an open log file: "DEV INO STAMP" (STAMP empty while the
+/// file is empty).
+fn file_key(f: &File) -> Option<FileKey> {
+    use std::os::unix::fs::FileExt;
+    let (dev, ino) = identity(&f.metadata().ok()?);
+    let mut head = [0u8; 64];
+    let n = f.read_at(&mut head, 0).ok()?;
+    let stamp = head[..n].split(|b| *b == b' ').next().unwrap_or_default();
+    Some(format!("{dev} {ino} {}", String::from_utf8_lossy(stamp)))
+}
+
+/// Appends the key of the file about to be rotated away to the journal
+/// (trimmed to its last entries now and then).
+fn note_rotation(path: &Path, key: &str) {
+    let journal = journal_path(path);
+    if fs::metadata(&journal).is_ok_and(|m| m.len() > 96 * JOURNAL_KEEP as u64) {
+        let kept = read_journal(path);
+        let start = kept.len().saturating_sub(JOURNAL_KEEP / 2);
+        let text: String = kept[start..].iter().map(|k| format!("{k}\n")).collect();
+        let tmp = path.with_extension("log.rotated.tmp");
+        if fs::write(&tmp, text).is_ok() {
+            let _ = fs::rename(&tmp, &journal);
+        }
+    }
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&journal) {
+        let _ = f.write_all(format!("{key}\n").as_bytes());
+    }
+}
+
+/// The keys of the files rotated away, oldest first.
+fn read_journal(path: &Path) -> Vec<FileKey> {
+    fs::read_to_string(journal_path(path))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// One parsed log line.
@@ -179,8 +240,11 @@ pub fn parse_line(line: &[u8]) -> Option<LogLine> {
 /// the lines written since the one before. It keeps the file open, so one
 /// rotated away meanwhile is read to its end before the next; if the log
 /// rotated twice between two reads, the file in between (now `ctr.log.1`)
-/// is read whole too. Only a third rotation between two reads (60 MiB at
-/// the default cap) would skip a file.
+/// is read whole too. A reader that falls further behind (three rotations
+/// between two reads, 60 MiB at the default cap: a `logs -f` whose output
+/// is not read) has lost the files rotated away and deleted meanwhile:
+/// it counts them from the rotation journal and says so on stderr, one
+/// line (docker says nothing; output must not vanish silently).
 pub struct Follower {
     path: PathBuf,
     file: Option<File>,
@@ -188,6 +252,8 @@ pub struct Follower {
     partial: Vec<u8>,
     /// The rotated file to read whole before `file` ([`Follower::with_history`]).
     history: Option<File>,
+    /// Log files lost so far (rotated away and deleted unread).
+    lost: u64,
 }
 
 /// Device and inode of a file: whether two names or handles are one file.
@@ -205,7 +271,14 @@ impl Follower {
             file: None,
             partial: Vec::new(),
             history: None,
+            lost: 0,
         }
+    }
+
+    /// How many log files were rotated away and deleted before this
+    /// follower could read them, so far.
+    pub fn lost_files(&self) -> u64 {
+        self.lost
     }
 
     /// Follows from the log's beginning, the rotated file first: the first
@@ -259,6 +332,8 @@ impl Follower {
         };
         drain(file, &mut self.partial, &mut out);
         if rotated {
+            // Still the file held (read by position, not moved).
+            let held_key = file_key(file);
             self.partial.clear();
             // Rotated again since: the file between is `ctr.log.1` now.
             let between = File::open(self.path.with_extension("log.1"))
@@ -267,15 +342,41 @@ impl Follower {
                     (Ok(b), Some(h)) => identity(&b) != identity(h),
                     _ => false,
                 });
+            let between_key = between.as_ref().and_then(file_key);
             if let Some(mut between) = between {
                 drain(&mut between, &mut Vec::new(), &mut out);
             }
             self.file = File::open(&self.path).ok();
+            let current_key = self.file.as_ref().and_then(file_key);
+            if let Some(held) = held_key {
+                let lost = self.count_lost(&held, between_key, current_key);
+                if lost > 0 {
+                    self.lost += lost;
+                    eprintln!(
+                        "rless: warning: {lost} log file(s) of the container were rotated away and deleted before they could be read: their output is missing here"
+                    );
+                }
+            }
             if let Some(f) = &mut self.file {
                 drain(f, &mut self.partial, &mut out);
             }
         }
         out
+    }
+
+    /// The files rotated away after `held` that are neither the one read
+    /// in between nor the current one: deleted unread. Counted from the
+    /// journal, whose entry for a file is written before its rename, so a
+    /// rotation under way is not counted as a loss.
+    fn count_lost(&self, held: &str, between: Option<FileKey>, current: Option<FileKey>) -> u64 {
+        let journal = read_journal(&self.path);
+        let Some(at) = journal.iter().rposition(|e| e == held) else {
+            return 0;
+        };
+        journal[at + 1..]
+            .iter()
+            .filter(|e| Some(*e) != between.as_ref() && Some(*e) != current.as_ref())
+            .count() as u64
     }
 }
 
@@ -374,6 +475,38 @@ mod tests {
         w.write(Stream::Stdout, b"l8\n");
         assert_eq!(text(f.read_new()), ["l8"]);
         assert_eq!(read_all(t.path()).len(), 4, "l5 to l8 are left");
+    }
+
+    #[test]
+    fn follower_counts_files_lost_to_three_rotations_between_reads() {
+        let t = tempfile::tempdir().unwrap();
+        let text = |v: Vec<LogLine>| -> Vec<String> {
+            v.iter()
+                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+                .collect()
+        };
+        // Each record is 44 bytes: two to a 100-byte file.
+        let mut w = LogWriter::open(t.path(), 100);
+        let mut f = Follower::new(t.path());
+        w.write(Stream::Stdout, b"l1\n");
+        assert_eq!(text(f.read_new()), ["l1"]);
+        // Held: l1 l2. Then [l3 l4] and [l5 l6] rotated away (the first
+        // deleted by the second rotation after it), [l7 l8] is ctr.log.1,
+        // l9 the current file.
+        for n in ["l2", "l3", "l4", "l5", "l6", "l7", "l8", "l9"] {
+            w.write(Stream::Stdout, format!("{n}\n").as_bytes());
+        }
+        assert_eq!(text(f.read_new()), ["l2", "l7", "l8", "l9"]);
+        assert_eq!(f.lost_files(), 2, "[l3 l4] and [l5 l6] were lost");
+        w.write(Stream::Stdout, b"l10\n");
+        assert_eq!(text(f.read_new()), ["l10"]);
+        assert_eq!(f.lost_files(), 2);
+        // Two rotations between reads lose nothing.
+        for n in ["l11", "l12", "l13", "l14"] {
+            w.write(Stream::Stdout, format!("{n}\n").as_bytes());
+        }
+        assert_eq!(text(f.read_new()), ["l11", "l12", "l13", "l14"]);
+        assert_eq!(f.lost_files(), 2);
     }
 
     #[test]

@@ -531,14 +531,39 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
     let config: Option<ContainerConfig> = fs::read(dir.join("config.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    remove_dir(dir)?;
+    // Renamed away first (the name is free at once), then the volumes,
+    // then the tree, which can take long: a removal killed while deleting
+    // the tree has removed the volumes already; one killed between the
+    // rename and the volumes leaves them to the debris sweep, for a `--rm`
+    // container ([`remove_debris_volumes`]).
+    let moved = rename_away(dir)?;
+    let mut volume_error = None;
     // containers/<id> -> the store root.
     if let (true, Some(c), Some(root)) = (volumes, config, dir.parent().and_then(Path::parent)) {
-        if let Some(e) = volume::remove_anonymous(root, &c).into_iter().next() {
-            return Err(ContainerError::Volume(e));
+        volume_error = volume::remove_anonymous(root, &c).into_iter().next();
+    }
+    if let Some(tmp) = moved {
+        remove_tree(&tmp)?;
+    }
+    volume_error.map_or(Ok(()), |e| Err(ContainerError::Volume(e)))
+}
+
+/// Before the sweep deletes `debris` (a container directory renamed away
+/// by a removal that was killed): a `--rm` container's anonymous volumes
+/// that no other container uses, which that removal was to remove too.
+/// (`rm` without `-v` of another container keeps them, as docker's.)
+pub fn remove_debris_volumes(root: &Path, debris: &Path) {
+    let Some(c) = fs::read(debris.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ContainerConfig>(&b).ok())
+    else {
+        return;
+    };
+    if c.auto_remove {
+        for e in volume::remove_anonymous(root, &c) {
+            tracing::debug!("anonymous volume of removed container {}: {e}", c.id);
         }
     }
-    Ok(())
 }
 
 /// Deletes a container's directory (renamed away first, then removed),
@@ -627,6 +652,61 @@ mod tests {
         })
         .unwrap();
         assert!(read_state(t.path()).paused);
+    }
+
+    /// A removal killed between its rename and the anonymous volumes: the
+    /// debris sweep removes a `--rm` container's anonymous volumes with
+    /// its tree, and keeps those of another container (an `rm` without
+    /// `-v` keeps them, as docker's).
+    #[test]
+    fn debris_sweep_removes_anonymous_volumes_of_rm_containers() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let dead = child.id();
+        for (n, (auto_remove, vol)) in [(true, "anon-rm"), (false, "anon-kept")]
+            .into_iter()
+            .enumerate()
+        {
+            volume::ensure(t.path(), vol, Default::default(), Default::default(), true).unwrap();
+            let c = ContainerConfig {
+                id: ContainerId::random(),
+                name: String::new(),
+                image_id: String::new(),
+                image_name: String::new(),
+                command: vec![],
+                created: 0,
+                created_ns: 0,
+                auto_remove,
+                restart: RestartPolicy::No,
+                mounts: vec![crate::runtime::plan::MountOp::Volume {
+                    name: vol.into(),
+                    source: PathBuf::new(),
+                    target: "/data".into(),
+                    readonly: false,
+                    copy: false,
+                    anonymous: true,
+                }],
+                labels: Default::default(),
+                stop_signal: None,
+                healthcheck: None,
+                stop_timeout: None,
+                host_config: Default::default(),
+            };
+            let (_, dir) = create(&store, c).unwrap();
+            let debris = containers_dir(&store).join(format!(".tmp-{dead}-{n}-del"));
+            fs::rename(&dir, &debris).unwrap();
+        }
+        store.remove_container_debris();
+        let left: Vec<String> = volume::list(t.path()).into_iter().map(|v| v.name).collect();
+        assert_eq!(left, ["anon-kept"]);
+        let debris: Vec<_> = fs::read_dir(containers_dir(&store))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(debris.is_empty(), "{debris:?}");
     }
 
     #[test]

@@ -515,18 +515,31 @@ impl Store {
     /// `prune`, `system reset`) run inside the user namespace, where a
     /// container's files owned by subordinate ids can be deleted.
     fn remove_debris(&self) {
+        // Containers first: their anonymous volumes become volume debris.
+        self.remove_container_debris();
         for sub in ["blobs/sha256", "layers", "images", "volumes"] {
             self.remove_debris_in(sub, |_| true);
         }
-        self.remove_container_debris();
     }
 
     /// Removes the `.tmp-*` entries in `containers/` whose process is gone
     /// (safe under any lock mode). Files of subordinate ids in them can be
     /// deleted only inside the user namespace: `container prune` calls
-    /// this there too.
+    /// this there too. A `--rm` container's removal killed after it renamed
+    /// the directory away may not have come to its anonymous volumes: they
+    /// go first (see [`crate::container::remove_debris_volumes`]).
     pub fn remove_container_debris(&self) {
-        self.remove_debris_in("containers", |name| !tmp_owner_runs(name));
+        let dir = self.root.join("containers");
+        let Ok(rd) = fs::read_dir(&dir) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") && !tmp_owner_runs(&name) {
+                crate::container::remove_debris_volumes(&self.root, &e.path());
+                if let Err(err) = remove_tree(&e.path()) {
+                    tracing::warn!("{err}");
+                }
+            }
+        }
     }
 
     fn remove_debris_in(&self, sub: &str, unowned: impl Fn(&str) -> bool) {

@@ -11,14 +11,21 @@
 //! SIGWINCH resizes the pty, SIGCHLD ends the loop once the init has exited
 //! and its output is drained, and the rest are passed on. The caller's
 //! terminal settings are restored on every way out of the loop (the guard's
-//! Drop), short of SIGKILL.
+//! Drop). A process whose SIGTERM, SIGHUP, SIGINT or SIGQUIT keep their
+//! default action while the terminal is raw (`attach -t`, `run -it
+//! --sig-proxy=false`, which pass no signal on, as docker's) restores the
+//! settings in a handler first, then dies of the signal as before
+//! ([`make_raw`]). SIGKILL cannot be caught: after it the terminal stays
+//! raw (`stty sane` or `reset` restore it).
 
+use nix::libc;
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use rustix::termios::{self, OptionalActions, Termios};
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
 pub struct Terminal {
     master: OwnedFd,
@@ -30,7 +37,76 @@ struct RawGuard(Option<Termios>);
 impl Drop for RawGuard {
     fn drop(&mut self) {
         if let Some(t) = &self.0 {
+            // The handlers have nothing more to restore.
+            SAVED.store(std::ptr::null_mut(), Ordering::SeqCst);
             let _ = termios::tcsetattr(io::stdin(), OptionalActions::Now, t);
+        }
+    }
+}
+
+/// The settings a signal handler restores while the terminal is raw (null:
+/// none). Set from a leaked box, never freed, so a handler may read it at
+/// any time.
+static SAVED: AtomicPtr<Termios> = AtomicPtr::new(std::ptr::null_mut());
+/// The process that saved them: a child forked meanwhile (which inherits
+/// the handler until it execs) leaves the terminal alone.
+static SAVED_BY: AtomicI32 = AtomicI32::new(0);
+
+/// The signals whose default action ends the process and which a terminal
+/// or a process sends to end it; their handler restores the terminal.
+const FATAL: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
+
+/// Restores the terminal's settings, then dies of `sig` as its default
+/// action would have it (the handler is installed with SA_RESETHAND, so the
+/// signal raised again takes the default action once this returns and the
+/// signal is unblocked). Only async-signal-safe calls: atomics, getpid,
+/// the ioctl of tcsetattr, raise.
+extern "C" fn restore_and_die(sig: libc::c_int) {
+    let saved = SAVED.swap(std::ptr::null_mut(), Ordering::SeqCst);
+    let mine = rustix::process::getpid().as_raw_nonzero().get() == SAVED_BY.load(Ordering::SeqCst);
+    if !saved.is_null() && mine {
+        // SAFETY: a non-null SAVED comes from Box::into_raw and is never
+        // freed; descriptor 0 is the terminal make_raw changed (a borrow
+        // for this call; nothing closes it meanwhile in a process that
+        // dies next).
+        unsafe {
+            let stdin = std::os::fd::BorrowedFd::borrow_raw(0);
+            let _ = termios::tcsetattr(stdin, OptionalActions::Now, &*saved);
+        }
+    }
+    // SAFETY: raise is async-signal-safe; the signal is blocked during
+    // this handler, so it is delivered, with the default action, when the
+    // handler returns.
+    unsafe {
+        libc::raise(sig);
+    }
+}
+
+/// Makes the fatal signals that still have their default action restore
+/// `saved` before they end the process. Signals that are ignored (nohup)
+/// or caught are left alone; a blocked one (taken from a signalfd) never
+/// reaches its handler.
+fn restore_at_fatal_signals(saved: &Termios) {
+    let boxed = Box::into_raw(Box::new(saved.clone()));
+    SAVED_BY.store(
+        rustix::process::getpid().as_raw_nonzero().get(),
+        Ordering::SeqCst,
+    );
+    SAVED.store(boxed, Ordering::SeqCst);
+    for sig in FATAL {
+        // SAFETY: sigaction with a zeroed (then filled) struct; the
+        // handler only makes async-signal-safe calls (see
+        // restore_and_die); the old action is read first, and put back
+        // when it was not the default.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = restore_and_die as extern "C" fn(libc::c_int) as usize;
+            act.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, &act, &mut old) == 0 && old.sa_sigaction != libc::SIG_DFL {
+                libc::sigaction(sig, &old, std::ptr::null_mut());
+            }
         }
     }
 }
@@ -251,7 +327,8 @@ fn drain(master: &OwnedFd, out: impl AsFd, buf: &mut [u8], sink: super::output::
     while copy_to(master, &out, buf, sink) == Copy::Done {}
 }
 
-/// Puts the caller's terminal in raw mode; returns the settings to restore.
+/// Puts the caller's terminal in raw mode; returns the settings to restore
+/// (which a fatal signal restores too, see [`restore_at_fatal_signals`]).
 fn make_raw() -> Option<Termios> {
     let stdin = io::stdin();
     if !stdin.is_terminal() {
@@ -260,6 +337,8 @@ fn make_raw() -> Option<Termios> {
     let saved = termios::tcgetattr(&stdin).ok()?;
     let mut raw = saved.clone();
     raw.make_raw();
+    // Before the change: a signal in between restores what was there.
+    restore_at_fatal_signals(&saved);
     termios::tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
     Some(saved)
 }

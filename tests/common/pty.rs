@@ -126,6 +126,27 @@ impl PtySession {
         rustix::termios::tcsetwinsize(&self.master, ws).expect("resize the pty");
     }
 
+    /// Whether the terminal is in raw mode (no canonical input, no echo),
+    /// as its settings read through the master say.
+    pub fn is_raw(&self) -> bool {
+        use rustix::termios::LocalModes;
+        let t = rustix::termios::tcgetattr(&self.master).expect("tcgetattr on the pty master");
+        !t.local_modes
+            .intersects(LocalModes::ICANON | LocalModes::ECHO)
+    }
+
+    /// Waits for rless to end (killed if it does not within a minute);
+    /// returns its exit code (None: ended by a signal). The terminal stays
+    /// open for [`PtySession::is_raw`].
+    pub fn wait(&mut self) -> Option<i32> {
+        let Some(status) = wait_timeout(&mut self.child, Duration::from_secs(60)) else {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!("rless -t did not exit; terminal shows {:?}", self.text());
+        };
+        status.code()
+    }
+
     /// Waits for the exit; returns the code and everything shown.
     pub fn finish(mut self) -> (Option<i32>, String) {
         let Some(status) = wait_timeout(&mut self.child, Duration::from_secs(60)) else {

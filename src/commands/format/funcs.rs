@@ -1,7 +1,8 @@
 //! The template functions: docker's (`json`, `join`, `split`, `lower`,
 //! `upper`, `title`, `truncate`), Go's printing ones and `len` in place of
 //! gtmpl's (which print lists and maps in Rust's debug form, and have no
-//! `len` of a map), and `_go`, which [`super::guard`] pipes every printing
+//! `len` of a map, and whose `index` of a missing map key gives no value
+//! where Go's gives the map's zero value), and `_go`, which [`super::guard`] pipes every printing
 //! action through. Values print as Go's `%v` prints them: `[a b]` for a
 //! list, `map[k:v]` (keys sorted) for a map or an object.
 
@@ -21,6 +22,7 @@ pub const FUNCS: &[(&str, gtmpl::Func)] = &[
     ("println", f_println),
     ("printf", f_printf),
     ("len", f_len),
+    ("index", f_index),
 ];
 
 /// The largest width or precision `printf` honours.
@@ -185,6 +187,63 @@ fn f_len(args: &[Value]) -> Result<Value, FuncError> {
         }
     };
     Ok(Value::from(n as u64))
+}
+
+/// Go's `index ITEM KEY…`: a list's element (a number in range), or a map's
+/// value at a key; a key the map does not have gives the zero value of the
+/// map's values (`""` for `Labels`), not `<no value>`.
+fn f_index(args: &[Value]) -> Result<Value, FuncError> {
+    let mut item = arg(args, 0, "index")?.clone();
+    for key in &args[1..] {
+        item = match (&item, key) {
+            (Value::Array(a), Value::Number(n)) => {
+                let i = n.as_u64().and_then(|i| usize::try_from(i).ok());
+                match i.and_then(|i| a.get(i)) {
+                    Some(v) => v.clone(),
+                    None => {
+                        return Err(FuncError::Generic(format!(
+                            "index out of range: {}",
+                            go_text(key)
+                        )))
+                    }
+                }
+            }
+            (v, Value::Number(n)) if super::is_nil_slice(v) => {
+                return Err(FuncError::Generic(format!("index out of range: {n}")))
+            }
+            (Value::Map(m) | Value::Object(m), Value::String(k)) => {
+                m.get(k).cloned().unwrap_or_else(|| zero_of_values(m))
+            }
+            (v, _) => {
+                return Err(FuncError::Generic(format!(
+                    "can't index item of type {}",
+                    match v {
+                        Value::Nil | Value::NoValue => "nil",
+                        Value::String(_) => "string",
+                        Value::Bool(_) => "bool",
+                        Value::Number(_) => "number",
+                        _ => "this kind",
+                    }
+                )))
+            }
+        };
+    }
+    Ok(item)
+}
+
+/// The zero value of a map's values, told by the values it has: a string
+/// map's (also an empty map's: docker's are mostly `map[string]string`)
+/// is `""`, a map of structs' a nil pointer, a map of lists' a nil slice.
+fn zero_of_values(m: &std::collections::HashMap<String, Value>) -> Value {
+    match m.values().next() {
+        None | Some(Value::String(_)) => Value::String(String::new()),
+        Some(v) if super::is_nil_slice(v) => super::nil_slice(),
+        Some(Value::Array(_)) => super::nil_slice(),
+        Some(Value::Map(_)) => Value::Map(Default::default()),
+        Some(Value::Bool(_)) => Value::Bool(false),
+        Some(Value::Number(_)) => Value::from(0u64),
+        Some(_) => Value::Nil,
+    }
 }
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%v %s %d %q %t %x %X

@@ -131,6 +131,10 @@ fn convert(v: &serde_json::Value, key: &str) -> Value {
     match v {
         // A nil slice prints `[]` in Go, any other nil `<nil>`.
         J::Null if SLICE_FIELDS.contains(&key) => nil_slice(),
+        // A nil map prints `map[]`, has no length, ranges over nothing and
+        // gives the zero value at `index` (as an empty one; `{{json}}`
+        // prints it `{}` where Go prints `null`).
+        J::Null if MAP_FIELDS.contains(&key) => Value::Map(HashMap::new()),
         J::Null => Value::Nil,
         J::Bool(b) => Value::Bool(*b),
         J::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
