@@ -6,6 +6,9 @@
 //!   container exists.
 //! - podman's `--replace`: a container with the same name is removed
 //!   first, running or not, once the new one's options have been checked.
+//! - `generate systemd --new`: the unit's command line makes the container
+//!   anew as it was created.
+//! - `--log-driver` and `--log-opt max-size|max-file`.
 //!
 //! The scenarios import the busybox root filesystem as `bb`.
 
@@ -289,5 +292,99 @@ fn generate_systemd_new() {
         assert_one_error(&out, 125);
         assert!(out.stderr.contains("no recorded command line"), "{out}");
         ctx.ok(&["rm", "plain"]);
+    });
+}
+
+#[test]
+fn run_log_driver_and_options() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_log_driver_and_options", |ctx| {
+        assert!(setup_image(ctx));
+        // max-size and max-file: three files of 4 KiB at most, the
+        // newest lines kept, in order, none twice.
+        let id = ctx
+            .ok(&[
+                "run",
+                "-d",
+                "--name",
+                "l1",
+                "--log-opt",
+                "max-size=4k",
+                "--log-opt",
+                "max-file=3",
+                IMG,
+                "busybox",
+                "seq",
+                "1",
+                "3000",
+            ])
+            .last_line()
+            .to_string();
+        ctx.ok(&["wait", "l1"]);
+        let dir = ctx.root.join("containers").join(&id);
+        for (name, there) in [
+            ("ctr.log", true),
+            ("ctr.log.1", true),
+            ("ctr.log.2", true),
+            ("ctr.log.3", false),
+        ] {
+            let p = dir.join(name);
+            assert_eq!(p.exists(), there, "{name}");
+            if there {
+                assert!(
+                    std::fs::metadata(&p).unwrap().len() <= 4096,
+                    "{name} over 4k"
+                );
+            }
+        }
+        let out = ctx.ok(&["logs", "l1"]);
+        let nums: Vec<u32> = out.stdout.lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(nums.last(), Some(&3000), "{out}");
+        assert!(
+            nums.len() > 100 && nums[0] > 1,
+            "only the newest files: {}",
+            nums.len()
+        );
+        assert!(
+            nums.windows(2).all(|w| w[1] == w[0] + 1),
+            "in order, none twice"
+        );
+        let out = ctx.ok(&[
+            "inspect",
+            "--format",
+            "{{json .HostConfig.LogConfig}}",
+            "l1",
+        ]);
+        assert_eq!(
+            out.stdout.trim(),
+            r#"{"Config":{"max-file":"3","max-size":"4k"},"Type":"k8s-file"}"#
+        );
+        // none: shown in the foreground, `logs` refuses as docker does.
+        let out = run_ok(
+            ctx,
+            &["--name", "n1", "--log-driver", "none", IMG, "echo", "hi"],
+        );
+        assert_eq!(out.stdout, "hi\n");
+        let out = ctx.rless(&["logs", "n1"]);
+        assert_one_error(&out, 125);
+        assert!(out.stderr.contains("does not support reading"), "{out}");
+        // Drivers that send output elsewhere, and unknown options: refused
+        // before anything is made.
+        for opts in [
+            &["--log-driver", "journald"][..],
+            &["--log-opt", "compress=true"][..],
+            &["--log-opt", "max-size=big"][..],
+            &["--log-driver", "none", "--log-opt", "max-size=1m"][..],
+        ] {
+            let mut args = vec!["run", "--rm"];
+            args.extend_from_slice(opts);
+            args.extend_from_slice(&[IMG, "true"]);
+            let out = ctx.rless(&args);
+            assert_one_error(&out, 125);
+        }
+        ctx.ok(&["rm", "l1", "n1"]);
+        assert_no_containers(ctx, "run_log_driver_and_options");
     });
 }

@@ -62,8 +62,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
     let store = ctx.store(LockMode::Shared)?;
-    let (_, dir) = container::find(&store, &a.container)?;
+    let (c, dir) = container::find(&store, &a.container)?;
     drop(store);
+    if !c.host_config.log_config.readable() {
+        anyhow::bail!(
+            "configured logging driver does not support reading: container {} logs to {}",
+            c.name,
+            c.host_config.log_config.driver
+        );
+    }
     // One reader from the log's beginning to the container's end: the
     // lines printed at first are the ones `-f` goes on from, none read
     // twice, none lost to a rotation.

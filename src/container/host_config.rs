@@ -47,6 +47,8 @@ pub struct HostOptions {
     pub publish_all_ports: bool,
     /// `--volumes-from CTR[:ro|rw]`, as given.
     pub volumes_from: Vec<String>,
+    /// `--log-driver` and `--log-opt`.
+    pub log_config: super::logconfig::LogConfig,
 }
 
 /// One `--ulimit`, as docker shows it (-1: unlimited).

@@ -22,8 +22,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Default size cap of one log file.
-pub const DEFAULT_MAX_SIZE: u64 = 20 << 20;
+pub use super::logconfig::DEFAULT_MAX_SIZE;
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +46,8 @@ pub struct LogWriter {
     file: Option<File>,
     size: u64,
     max_size: u64,
+    /// Files kept, the current one included (`--log-opt max-file`).
+    max_files: u32,
     failed: bool,
 }
 
@@ -55,6 +56,14 @@ pub fn log_path(dir: &Path) -> PathBuf {
 }
 
 impl LogWriter {
+    /// The log of the container in `dir`, kept as `config` says.
+    pub fn for_config(dir: &Path, config: &super::logconfig::LogConfig) -> LogWriter {
+        let (max_size, max_files) = config.limits();
+        let mut w = LogWriter::open(dir, max_size);
+        w.max_files = max_files;
+        w
+    }
+
     pub fn open(dir: &Path, max_size: u64) -> LogWriter {
         let path = log_path(dir);
         let file = OpenOptions::new()
@@ -71,6 +80,7 @@ impl LogWriter {
             file,
             size,
             max_size,
+            max_files: super::logconfig::DEFAULT_MAX_FILES,
             failed: false,
         }
     }
@@ -92,21 +102,47 @@ impl LogWriter {
         self.append(&out);
     }
 
-    fn append(&mut self, data: &[u8]) {
-        if self.size + data.len() as u64 > self.max_size && self.size > 0 {
-            // Before the rename: a reader that sees the file rotated finds
-            // it in the journal.
-            if let Some(key) = File::open(&self.path).ok().and_then(|f| file_key(&f)) {
-                note_rotation(&self.path, &key);
-            }
-            let _ = fs::rename(&self.path, self.path.with_extension("log.1"));
-            self.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .ok();
-            self.size = 0;
+    /// Appends whole records (lines), rotating where the next one would
+    /// pass the size cap: a file holds at most `max_size` bytes unless a
+    /// single record is bigger (it is never split).
+    fn append(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room =
+                usize::try_from(self.max_size.saturating_sub(self.size)).unwrap_or(usize::MAX);
+            let take = if data.len() <= room {
+                data.len()
+            } else if let Some(end) = data[..room].iter().rposition(|b| *b == b'\n') {
+                end + 1
+            } else if self.size > 0 {
+                self.rotate_now();
+                continue;
+            } else {
+                data.iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(data.len(), |e| e + 1)
+            };
+            self.put(&data[..take]);
+            data = &data[take..];
         }
+    }
+
+    /// Starts a new file, the current one moved aside.
+    fn rotate_now(&mut self) {
+        // Before the rename: a reader that sees the file rotated finds
+        // it in the journal.
+        if let Some(key) = File::open(&self.path).ok().and_then(|f| file_key(&f)) {
+            note_rotation(&self.path, &key);
+        }
+        self.rotate();
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .ok();
+        self.size = 0;
+    }
+
+    fn put(&mut self, data: &[u8]) {
         let result = match &mut self.file {
             Some(f) => f.write_all(data),
             None => Err(io::Error::other("log file not open")),
@@ -131,6 +167,28 @@ impl LogWriter {
             }
         }
     }
+}
+
+impl LogWriter {
+    /// Moves the current file aside: `ctr.log.N-1` … `ctr.log.1` move one
+    /// up (the oldest past `max_files` goes), the current file becomes
+    /// `ctr.log.1`; with one file kept it is removed (a reader holding it
+    /// still reads it to its end).
+    fn rotate(&mut self) {
+        if self.max_files <= 1 {
+            let _ = fs::remove_file(&self.path);
+            return;
+        }
+        for n in (1..self.max_files - 1).rev() {
+            let _ = fs::rename(generation(&self.path, n), generation(&self.path, n + 1));
+        }
+        let _ = fs::rename(&self.path, generation(&self.path, 1));
+    }
+}
+
+/// `ctr.log.N`, the Nth file rotated away (1 the newest).
+fn generation(path: &Path, n: u32) -> PathBuf {
+    path.with_extension(format!("log.{n}"))
 }
 
 /// The journal of rotations beside the log at `path`.
@@ -250,8 +308,9 @@ pub struct Follower {
     file: Option<File>,
     /// The start of a line not written whole yet.
     partial: Vec<u8>,
-    /// The rotated file to read whole before `file` ([`Follower::with_history`]).
-    history: Option<File>,
+    /// The rotated files to read whole before `file`, oldest first
+    /// ([`Follower::with_history`]).
+    history: Vec<File>,
     /// Log files lost so far (rotated away and deleted unread).
     lost: u64,
 }
@@ -270,7 +329,7 @@ impl Follower {
             path: log_path(dir),
             file: None,
             partial: Vec::new(),
-            history: None,
+            history: Vec::new(),
             lost: 0,
         }
     }
@@ -287,14 +346,28 @@ impl Follower {
         let mut f = Follower::new(dir);
         // The current file first: if it is rotated before the old one is
         // opened, `ctr.log.1` is the file held and is not read twice.
+        // Then `ctr.log.1`, `.2`, … (`--log-opt max-file`), newest first;
+        // a rotation meanwhile renames one already open to the next name,
+        // which is then skipped as the same file.
         f.file = File::open(&f.path).ok();
-        let held = f.file.as_ref().and_then(|h| h.metadata().ok());
-        f.history = File::open(f.path.with_extension("log.1"))
-            .ok()
-            .filter(|old| match (old.metadata(), &held) {
-                (Ok(o), Some(h)) => identity(&o) != identity(h),
-                _ => true,
-            });
+        let mut seen: Vec<(u64, u64)> = f
+            .file
+            .iter()
+            .filter_map(|h| h.metadata().ok().map(|m| identity(&m)))
+            .collect();
+        for n in 1..=super::logconfig::MAX_FILES {
+            let Ok(old) = File::open(generation(&f.path, n)) else {
+                break;
+            };
+            let Ok(id) = old.metadata().map(|m| identity(&m)) else {
+                continue;
+            };
+            if !seen.contains(&id) {
+                seen.push(id);
+                f.history.push(old);
+            }
+        }
+        f.history.reverse();
         f
     }
 
@@ -312,7 +385,7 @@ impl Follower {
 
     pub fn read_new(&mut self) -> Vec<LogLine> {
         let mut out = Vec::new();
-        if let Some(mut old) = self.history.take() {
+        for mut old in std::mem::take(&mut self.history) {
             // A rotated file holds whole lines only.
             drain(&mut old, &mut Vec::new(), &mut out);
         }

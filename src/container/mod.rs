@@ -17,6 +17,7 @@ pub mod cp;
 pub mod export;
 pub mod health;
 pub mod host_config;
+pub mod logconfig;
 pub mod logs;
 pub mod monitor;
 pub mod mountpoints;

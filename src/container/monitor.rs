@@ -21,7 +21,7 @@
 //! container with it and `ps` can tell from the monitor's pid and start time
 //! that the container has exited.
 
-use super::logs::{LogWriter, Stream, DEFAULT_MAX_SIZE};
+use super::logs::{LogWriter, Stream};
 use super::{process_start, remove, write_state, ContainerState};
 use crate::image::time;
 use crate::runtime::{self, ContainerIo, ContainerSpec};
@@ -72,7 +72,7 @@ pub fn run_detached(
     tell("ok");
     drop(ready);
     super::health::spawn_watcher(dir, config.healthcheck.as_ref());
-    let mut log = LogWriter::open(dir, DEFAULT_MAX_SIZE);
+    let mut log = LogWriter::for_config(dir, &config.host_config.log_config);
     let mut restarts = 0;
     loop {
         let mut state = running_state(&started, restarts);

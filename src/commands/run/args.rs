@@ -30,6 +30,12 @@ pub struct Args {
     /// The container's name.
     #[arg(long)]
     pub(super) name: Option<String>,
+    /// Where the output goes: k8s-file (the default), json-file (the same file), or none (`logs` refuses).
+    #[arg(long, value_name = "DRIVER")]
+    pub(super) log_driver: Option<String>,
+    /// A log option: max-size=SIZE (per file, default 20m), max-file=N (files kept, default 2).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(super) log_opt: Vec<String>,
     /// Remove a container that already has this --name first (podman's).
     #[arg(long)]
     pub(super) replace: bool,

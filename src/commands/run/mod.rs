@@ -50,6 +50,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     }
     replace::check(a.replace, a.name.as_deref())?;
+    log_config(&a)?;
     let keep_id = match a.userns.as_str() {
         "" | "host" => false,
         "keep-id" => true,

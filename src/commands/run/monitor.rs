@@ -93,7 +93,7 @@ fn start_foreground(
     let mut restarts = 0;
     let mut last: Option<ContainerState> = None;
     // Shown here and logged, as docker's attached run: `logs` has it too.
-    let mut log = container::logs::LogWriter::open(dir, container::logs::DEFAULT_MAX_SIZE);
+    let mut log = container::logs::LogWriter::for_config(dir, &config.host_config.log_config);
     loop {
         // Without -t the command writes to pipes the monitor relays (with
         // -t, to the terminal it relays).

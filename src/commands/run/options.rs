@@ -302,6 +302,8 @@ pub(super) fn host_options(a: &Args, rlimits: &[(String, u64, u64)]) -> HostOpti
         },
     };
     HostOptions {
+        // Checked when run began (`log_config`).
+        log_config: log_config(a).unwrap_or_default(),
         readonly_rootfs: a.read_only,
         tmpfs: a
             .tmpfs
@@ -343,6 +345,12 @@ pub(super) fn host_options(a: &Args, rlimits: &[(String, u64, u64)]) -> HostOpti
         publish_all_ports: a.publish_all,
         volumes_from: a.volumes_from.clone(),
     }
+}
+
+/// `--log-driver` and `--log-opt`, checked.
+pub(super) fn log_config(a: &Args) -> anyhow::Result<rless::container::logconfig::LogConfig> {
+    rless::container::logconfig::LogConfig::parse(a.log_driver.as_deref(), &a.log_opt)
+        .map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]
