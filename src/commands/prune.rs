@@ -102,6 +102,8 @@ pub fn prune_images(ctx: &Ctx, all: bool, mut header: Option<&str>) -> Result<Pr
         });
         removed
     })?;
+    // The build cache's entries whose images went.
+    super::build::tidy_cache(&store, &store.index()?);
     let mut pruned = Pruned::new("images");
     for id in &removed {
         pruned.removed(&mut header, id.hex(), 0);

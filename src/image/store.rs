@@ -10,6 +10,7 @@
 //! ROOT/layers/.empty/             the lower layer of an image without layers
 //! ROOT/images/index.json          every image, its names and layers; replaced atomically
 //! ROOT/locks/                     per-layer extraction locks and the index lock
+//! ROOT/build-cache/<key>          `rless build`'s cache entries (commands/build/cache.rs)
 //! ```
 //!
 //! Invariants:
@@ -515,7 +516,7 @@ impl Store {
     /// `prune`, `system reset`) run inside the user namespace, where a
     /// container's files owned by subordinate ids can be deleted.
     fn remove_debris(&self) {
-        for sub in ["blobs/sha256", "layers", "images", "volumes"] {
+        for sub in ["blobs/sha256", "layers", "images", "volumes", "build-cache"] {
             self.remove_debris_in(sub, |_| true);
         }
         self.remove_container_debris();

@@ -9,8 +9,12 @@
 //! cp SRC:PATH -` writes each source's stream straight into `build-copy`'s
 //! input (a pipe between the two children; the build does not see the
 //! data). `--chown` names are read from the current image's /etc/passwd
-//! and /etc/group.
+//! and /etc/group. Before anything is made the step is looked up in the
+//! build cache ([`super::cache`]): from the context by the digest of the
+//! stream the step would send (packed once more, without the times),
+//! with `--from` by the source image's id and the paths.
 
+use super::ignore::Ignore;
 use super::parse::{Form, Instruction};
 use super::{context, Build, Stage};
 use anyhow::{anyhow, bail, Result};
@@ -70,8 +74,11 @@ impl Build<'_> {
                 .map_err(|w| anyhow!(w))?
                 .concat();
             let into_dir = dest_word.ends_with('/') || words.len() > 1;
-            self.copy_from(st, n, &from, &words, (&dest, into_dir), (owner, mode), done)?;
-            st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
+            let to = (dest.as_str(), into_dir);
+            if let Some(key) = self.copy_from(st, ins, n, &from, &words, to, (owner, mode), done)? {
+                st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
+                self.remember(st, &key, true)?;
+            }
             return Ok(());
         }
         let mut sources = Vec::new();
@@ -96,43 +103,58 @@ impl Build<'_> {
             || dest_word.ends_with("/.")
             || sources.len() > 1
             || sources.iter().any(|s| s.is_dir || archive(s));
+        let single = (!into_dir).then(|| sources[0].base_name().to_string());
+        let pack = |w: &mut dyn std::io::Write, ignore: &Ignore, timeless: bool| -> Result<()> {
+            let mut p = context::Packer::new(w, owner)
+                .with_mode(mode)
+                .timeless(timeless);
+            for s in &sources {
+                if archive(s) {
+                    p.add_archive(s, "")?;
+                } else if s.is_dir {
+                    p.add(s, "", ignore)?;
+                } else {
+                    p.add(s, s.base_name(), ignore)?;
+                }
+            }
+            p.finish()?;
+            Ok(())
+        };
+        // The build cache's key: what is sent, but for the files' times.
+        let mut digest = super::cache::Hasher::default();
+        pack(&mut digest, &self.ignore, true)?;
+        let content = format!("{into_dir} {single:?} {}", digest.hex());
+        let key = self.step_key(st, ins, &content);
+        if self.cached(st, &key)? {
+            return Ok(());
+        }
         let image = self.image_of(st)?;
         let ctr = self.children.create(n, &image)?;
-        let single = (!into_dir).then(|| sources[0].base_name().to_string());
         let ignore = &self.ignore;
         self.children
             .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
-                let mut p = context::Packer::new(w, owner).with_mode(mode);
-                for s in &sources {
-                    if archive(s) {
-                        p.add_archive(s, "")?;
-                    } else if s.is_dir {
-                        p.add(s, "", ignore)?;
-                    } else {
-                        p.add(s, s.base_name(), ignore)?;
-                    }
-                }
-                p.finish()?;
-                Ok(())
+                pack(w, ignore, false)
             })?;
         st.image = Some(self.children.commit(&ctr)?);
         st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
-        Ok(())
+        self.remember(st, &key, true)
     }
 
     /// COPY --from=STAGE|INDEX|IMAGE: each source, a path in that image,
     /// goes through `rless cp` from a container of it into this step's.
+    /// The step's cache key when it ran; `None`: taken from the cache.
     #[allow(clippy::too_many_arguments)]
     fn copy_from(
         &mut self,
         st: &mut Stage,
+        ins: &Instruction,
         n: usize,
         from: &str,
         sources: &[String],
         (dest, into_dir): (&str, bool),
         (owner, mode): (Option<(u32, u32)>, Option<u32>),
         done: &[Stage],
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let src_image = match super::find_stage(done, from) {
             Some(s) => s
                 .image
@@ -169,6 +191,12 @@ impl Build<'_> {
             paths.extend(found.into_iter().map(|p| (path, p)));
         }
         let into_dir = into_dir || paths.len() > 1;
+        // The build cache's key: the source image and what is taken.
+        let content = format!("from {src_image} {into_dir} {paths:?}");
+        let key = self.step_key(st, ins, &content);
+        if self.cached(st, &key)? {
+            return Ok(None);
+        }
         let image = self.image_of(st)?;
         let ctr = self.children.create(n, &image)?;
         let src = self.children.create(n, &src_image)?;
@@ -179,7 +207,7 @@ impl Build<'_> {
         }
         self.children.remove_container(&src)?;
         st.image = Some(self.children.commit(&ctr)?);
-        Ok(())
+        Ok(Some(key))
     }
 
     /// The paths of `image`'s directory `dir` whose names `pattern`

@@ -1,5 +1,6 @@
 //! `rless build [-t NAME]… [-f FILE] [--build-arg K=V]… [-q] [--network
-//! MODE] CONTEXT` (and `image build`): an image from a Containerfile.
+//! MODE] [--no-cache] [--layers=BOOL] CONTEXT` (and `image build`): an
+//! image from a Containerfile.
 //!
 //! Theory of operation: the file is read whole first ([`parse`]); every
 //! instruction is checked before anything runs, so an unknown or
@@ -15,12 +16,16 @@
 //! in-memory config, applied with `commit --change`'s code
 //! ([`rless::image::change`]). At the end the config, with the layers of
 //! the last intermediate image and one history entry per step, is stored
-//! as the new image, and the step containers and intermediate images are
-//! removed (also when a step fails or the build is interrupted). Each
+//! as the new image, and the step containers are removed (also when a
+//! step fails or the build is interrupted). The intermediate images of
+//! the steps stay as the build cache ([`cache`]): a later build takes a
+//! step made from the same state with the same inputs from it instead of
+//! running it; with `--layers=false` they are removed too. Each
 //! `FROM` starts a stage ([`Stage`]); a later `FROM NAME` or `COPY
 //! --from=NAME` uses an earlier one as it ended ([`copy`]); the last stage
-//! is the image. There is no build cache: every build runs every step.
+//! is the image.
 
+mod cache;
 mod context;
 mod copy;
 mod fetch;
@@ -30,6 +35,7 @@ mod parse;
 mod record;
 mod steps;
 
+pub use cache::{cache_images, tidy as tidy_cache};
 pub use helper::{run as copy_helper, HelperArgs};
 pub use record::{commit_made, live_images};
 
@@ -64,6 +70,15 @@ pub struct Args {
     /// `run`), host or none.
     #[arg(long, default_value = "default")]
     network: String,
+    /// Run every step: take nothing from the build cache (the steps'
+    /// results are kept in it for later builds).
+    #[arg(long)]
+    no_cache: bool,
+    /// Keep the steps' intermediate images as the build cache, and use it
+    /// (the default); `--layers=false`: neither.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    layers: bool,
     /// The build context: the directory COPY and ADD read from.
     context: PathBuf,
 }
@@ -216,6 +231,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         used_args: Vec::new(),
         network,
         quiet: a.quiet,
+        cache: cache::Cache::new(&ctx.root, !a.no_cache, a.layers),
         total: instructions
             .iter()
             .skip_while(|i| i.keyword != "FROM")
@@ -289,6 +305,7 @@ struct Build<'a> {
     network: Option<String>,
     quiet: bool,
     total: usize,
+    cache: cache::Cache,
 }
 
 /// The image being built.
@@ -303,6 +320,8 @@ struct Stage {
     cmd_set: bool,
     /// `FROM … AS NAME`, lower-cased.
     name: Option<String>,
+    /// The build cache's key of the state so far ([`cache`]).
+    cache: String,
 }
 
 /// The stage `what` names: its `AS` name (any case) or its index.
@@ -510,16 +529,17 @@ impl Build<'_> {
             }
             _ => bail!("use FROM IMAGE [AS NAME]"),
         };
-        let stage = |config, image| Stage {
+        let stage = |config, image, cache| Stage {
             config,
             image,
             args: Vec::new(),
             cmd_set: false,
             name: name.clone(),
+            cache,
         };
         // An earlier stage, by name: its image as it ended.
         if let Some(s) = find_stage(done, &image) {
-            return Ok(stage(s.config.clone(), s.image.clone()));
+            return Ok(stage(s.config.clone(), s.image.clone(), s.cache.clone()));
         }
         if image == "scratch" {
             let host = rless::image::platform::Platform::host();
@@ -529,10 +549,12 @@ impl Build<'_> {
                        "config": {"Env": [DEFAULT_PATH]},
                        "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
                 None,
+                cache::scratch_state(),
             ));
         }
         let found = self.image_config(&image)?;
-        Ok(stage(found.1, Some(found.0)))
+        let state = cache::image_state(&found.0);
+        Ok(stage(found.1, Some(found.0), state))
     }
 
     /// The id and config of IMAGE, pulled when not in the store.
@@ -564,6 +586,10 @@ impl Build<'_> {
         lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))
     }
 
+    /// One step after FROM, through the build cache ([`cache`]): COPY and
+    /// ADD look it up themselves (their key has the sources' digest); RUN
+    /// and WORKDIR before they run; a metadata step after, as its key
+    /// sees the ARG it declares (a hit gives it the earlier history time).
     fn step(
         &mut self,
         st: &mut Stage,
@@ -572,10 +598,42 @@ impl Build<'_> {
         meta: &[(String, String)],
         done: &[Stage],
     ) -> Result<()> {
+        if matches!(ins.keyword.as_str(), "COPY" | "ADD") {
+            return self.copy_step(st, ins, n, done);
+        }
+        let layer = matches!(ins.keyword.as_str(), "RUN" | "WORKDIR");
+        if layer {
+            let key = self.step_key(st, ins, "");
+            if self.cached(st, &key)? {
+                return Ok(());
+            }
+            self.instruction(st, ins, n, meta)?;
+            // A WORKDIR that found its directory made no layer.
+            let made = st.config["history"]
+                .as_array()
+                .and_then(|h| h.last())
+                .is_some_and(|e| e["empty_layer"] != true);
+            return self.remember(st, &key, made);
+        }
+        self.instruction(st, ins, n, meta)?;
+        let key = self.step_key(st, ins, "");
+        if !self.cached(st, &key)? {
+            self.remember(st, &key, false)?;
+        }
+        Ok(())
+    }
+
+    /// What one instruction but COPY and ADD does.
+    fn instruction(
+        &mut self,
+        st: &mut Stage,
+        ins: &Instruction,
+        n: usize,
+        meta: &[(String, String)],
+    ) -> Result<()> {
         let nop = format!("/bin/sh -c #(nop) {}", ins.text());
         match ins.keyword.as_str() {
             "RUN" => self.run_step(st, ins, n),
-            "COPY" | "ADD" => self.copy_step(st, ins, n, done),
             "ARG" => {
                 let vars = st.vars();
                 let mut scope = std::mem::take(&mut st.args);
@@ -755,7 +813,16 @@ impl Build<'_> {
             "type": "layers",
             "diff_ids": layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>(),
         });
-        st.config["created"] = rless::image::time::format_rfc3339(rless::image::time::now()).into();
+        // The time of the last step, as docker's image is its last step's:
+        // a build whose steps all came from the cache gives the same image.
+        let last = st.config["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .and_then(|e| e["created"].as_str())
+            .map(str::to_string);
+        st.config["created"] = last
+            .unwrap_or_else(|| rless::image::time::format_rfc3339(rless::image::time::now()))
+            .into();
         let obj = st.config.as_object_mut().expect("object");
         obj.remove("container");
         obj.remove("container_config");

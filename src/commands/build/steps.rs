@@ -229,6 +229,13 @@ impl Children {
         }
     }
 
+    /// An intermediate image the build cache keeps: not removed at the
+    /// end (it stays written in the record, whose sweep leaves it: `rless
+    /// images` lists it no longer as dangling without `-a`).
+    pub fn keep_image(&mut self, id: &str) {
+        self.images.retain(|i| i != id);
+    }
+
     /// `rless create` of a step container from `image` (not started).
     pub fn create(&mut self, step: usize, image: &str) -> Result<String> {
         let name = self.container_name(step)?;

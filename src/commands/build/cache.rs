@@ -1,0 +1,265 @@
+//! The build cache: a step an earlier build made from the same state with
+//! the same inputs is taken from it instead of run again, as podman's
+//! `--layers` (its default) and docker's builder do.
+//!
+//! Theory of operation: every stage carries a state key ([`Stage::cache`]):
+//! at `FROM IMAGE` the digest of the image's id (`FROM scratch`: of the
+//! platform; `FROM STAGE`: that stage's key). Each step's key is the
+//! digest of the state key, the instruction as written, the ARG values in
+//! scope (docker's key for RUN: a build argument a RUN sees changes it;
+//! the proxy arguments and `--network` are left out, as docker leaves them)
+//! and, for COPY and ADD, a digest of what is sent: the tar stream of the
+//! sources with their names, contents, modes, symlink targets and the
+//! `--chown`/`--chmod` owner and mode, but without the files' times (an
+//! ADD of a URL is downloaded again at every build and so compared by its
+//! content, as docker does); for `COPY --from`, the source image's id and
+//! the paths. After the step the state key becomes the digest of the
+//! step's key and the id of the image it left, so a step that ran again
+//! (its cache image was removed) makes every later step run too, as in
+//! docker, whose key is the parent image.
+//!
+//! An entry, `STORE/build-cache/KEY`, holds the image the step left (a
+//! layer step's own image, made by `rless commit` from its container,
+//! which the build then keeps instead of removing) and the whole image
+//! config after the step, history included, so a chain of hits gives the
+//! same config, and so the same final image id, as the build that made it.
+//! Metadata steps (ENV, LABEL, CMD…) are entries too, for their history
+//! times. An entry is written whole under a `.tmp-` name and renamed into
+//! place while the store lock is held (shared), so `image prune`, which
+//! holds it exclusive, sees entries complete; it removes the cache images
+//! (they are dangling) and then the entries whose image is gone
+//! ([`tidy`]). A hit checks under the store lock that the image is still
+//! in the store and writes it in the build's record as used ([`super::record`]),
+//! so a concurrent prune leaves it; an entry that cannot be read or whose
+//! image is gone is a miss, never an error. `rless images` leaves out the
+//! dangling images that an entry says a step made ([`cache_images`]) unless
+//! `-a` is given, as podman hides its intermediate images.
+
+use super::parse::Instruction;
+use super::{Build, Stage};
+use anyhow::{Context as _, Result};
+use rless::image::store::{LockMode, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The entries' directory in the store.
+fn dir(root: &Path) -> PathBuf {
+    root.join("build-cache")
+}
+
+/// The hex sha256 of `parts`, each length-prefixed so that no two lists
+/// of parts give the same input.
+pub fn key(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A writer that only hashes: the digest of a COPY's tar stream.
+#[derive(Default)]
+pub struct Hasher(Sha256);
+
+impl Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Hasher {
+    pub fn hex(self) -> String {
+        hex(&self.0.finalize())
+    }
+}
+
+/// The result of one step, as an earlier build left it.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    /// The image the next step starts from (`None`: a scratch stage
+    /// before its first layer).
+    image: Option<String>,
+    /// The step made `image` (a cache image), rather than keeping its
+    /// parent's.
+    made: bool,
+    /// The whole image config after the step.
+    config: Value,
+}
+
+/// How a build uses the cache.
+pub struct Cache {
+    dir: PathBuf,
+    /// Earlier results are taken (not with `--no-cache` or `--layers=false`).
+    pub read: bool,
+    /// Results are kept for later builds (not with `--layers=false`).
+    pub write: bool,
+}
+
+impl Cache {
+    pub fn new(root: &Path, read: bool, write: bool) -> Cache {
+        Cache {
+            dir: dir(root),
+            read: read && write,
+            write,
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Entry> {
+        serde_json::from_slice(&fs::read(self.dir.join(key)).ok()?).ok()
+    }
+
+    /// Writes `entry` as `key`, atomically; `_store` proves the store lock.
+    fn put(&self, _store: &Store, key: &str, entry: &Entry) -> Result<()> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let tmp = self.dir.join(rless::image::store::tmp_name("build-cache"));
+        let body = serde_json::to_vec(entry).expect("json");
+        fs::write(&tmp, body).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let path = self.dir.join(key);
+        fs::rename(&tmp, &path).with_context(|| format!("cannot rename {}", tmp.display()))
+    }
+}
+
+/// The (full hex) ids of the images steps made that entries keep: `rless
+/// images` lists them only with `-a` (when dangling).
+pub fn cache_images(root: &Path) -> HashSet<String> {
+    entries(root)
+        .filter_map(|(_, e)| e.image.filter(|_| e.made))
+        .collect()
+}
+
+fn entries(root: &Path) -> impl Iterator<Item = (PathBuf, Entry)> {
+    fs::read_dir(dir(root))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| {
+            let entry = serde_json::from_slice(&fs::read(e.path()).ok()?).ok();
+            Some((e.path(), entry?))
+        })
+}
+
+/// For `image prune`, under the exclusive store lock: removes the entries
+/// whose image is not in `index` any more (and those that cannot be read).
+pub fn tidy(store: &Store, index: &rless::image::store::Index) {
+    let have: HashSet<&str> = index.images.iter().map(|i| i.id.hex()).collect();
+    let Ok(rd) = fs::read_dir(dir(store.root())) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let entry: Option<Entry> = fs::read(e.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let keep = entry.is_some_and(|e| e.image.is_some_and(|i| have.contains(i.as_str())));
+        if !keep {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The state key a stage starts with: `FROM scratch`.
+pub fn scratch_state() -> String {
+    let p = rless::image::platform::Platform::host();
+    key(&["scratch", &p.to_string()])
+}
+
+/// The state key a stage starts with: `FROM IMAGE`.
+pub fn image_state(id: &str) -> String {
+    key(&["from", id])
+}
+
+impl Build<'_> {
+    /// The key of step `ins` from `st`'s state; `content`: what else the
+    /// step reads (a COPY's digest), else empty.
+    pub(super) fn step_key(&self, st: &Stage, ins: &Instruction, content: &str) -> String {
+        let args = serde_json::to_string(&st.args).expect("json");
+        key(&[&st.cache, &ins.text(), &args, content])
+    }
+
+    /// Takes step `key`'s result from the cache, if there is one whose
+    /// image is still in the store: the stage's image and config become
+    /// those the step left. A metadata step's entry must start from the
+    /// stage's current image.
+    pub(super) fn cached(&mut self, st: &mut Stage, key: &str) -> Result<bool> {
+        if !self.cache.read {
+            return Ok(false);
+        }
+        let Some(e) = self.cache.get(key) else {
+            return Ok(false);
+        };
+        if !e.made && e.image != st.image {
+            return Ok(false);
+        }
+        if let Some(id) = &e.image {
+            let store = self.ctx.store(LockMode::Shared)?;
+            let index = store.index()?;
+            if !index.images.iter().any(|i| i.id.hex() == id) {
+                return Ok(false);
+            }
+            // While the store lock is held: kept from a prune from now on.
+            self.children.uses(id)?;
+        }
+        if e.made && !self.quiet {
+            println!("--> Using cache {}", e.image.as_deref().unwrap_or(""));
+        }
+        st.image = e.image;
+        st.config = e.config;
+        st.cache = key_after(key, st.image.as_deref());
+        Ok(true)
+    }
+
+    /// After step `key` ran: its result kept for later builds (`made`: it
+    /// made the stage's current image, which then stays after the build).
+    pub(super) fn remember(&mut self, st: &mut Stage, key: &str, made: bool) -> Result<()> {
+        if self.cache.write {
+            let store = self.ctx.store(LockMode::Shared)?;
+            let entry = Entry {
+                image: st.image.clone(),
+                made,
+                config: st.config.clone(),
+            };
+            self.cache.put(&store, key, &entry)?;
+            drop(store);
+            if let (true, Some(id)) = (made, &st.image) {
+                self.children.keep_image(id);
+            }
+        }
+        st.cache = key_after(key, st.image.as_deref());
+        Ok(())
+    }
+}
+
+/// The state key after step `key` left `image`.
+fn key_after(key: &str, image: Option<&str>) -> String {
+    self::key(&[key, image.unwrap_or("")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unambiguous() {
+        assert_ne!(key(&["ab", "c"]), key(&["a", "bc"]));
+        assert_eq!(key(&["a"]), key(&["a"]));
+        assert_eq!(key(&["a"]).len(), 64);
+    }
+}

@@ -1,0 +1,265 @@
+//! `rless build`'s cache: a second build of the same context runs no step
+//! and gives the same image; a changed context file runs its COPY and the
+//! steps after it, not those before (a file's time alone changes nothing);
+//! a changed build argument runs the RUN that sees it; `--no-cache` runs
+//! every step; `--layers=false` keeps and uses nothing; `image prune`
+//! takes the cache images (then everything runs again) and a cache image
+//! removed by hand is a miss; `images` lists the cache images only with
+//! `-a`; two builds of one file at once both succeed; the steps before a
+//! failed one are kept.
+//!
+//! A RUN proves it ran by printing a marker its shell computes
+//! (`ran-$((10+1))` prints `ran-11`), which the `STEP` line, printed at a
+//! hit too, does not contain. Every scenario imports a busybox root
+//! filesystem as [`IMG`] (see `common::run_helpers`); no registry is needed.
+
+mod common;
+
+use common::background::Background;
+use common::checks::*;
+use common::run_helpers::*;
+use common::{for_each_user, Ctx, Out};
+
+/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
+fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
+    for (p, c) in files {
+        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
+    }
+    ctx.work.join("ctx").display().to_string()
+}
+
+/// The image id a build printed last on stdout.
+fn built_id(out: &Out) -> String {
+    let id = out.stdout.lines().last().unwrap_or("").to_string();
+    assert!(common::is_hex64(&id), "build must end with the id: {out}");
+    id
+}
+
+/// The markers (`ran-N`) the RUNs of a build printed, in order.
+fn ran(out: &Out) -> Vec<String> {
+    out.stdout
+        .lines()
+        .filter(|l| l.starts_with("ran-"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The image ids of the build's `--> Using cache ID` lines.
+fn hits(out: &Out) -> Vec<String> {
+    out.stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("--> Using cache "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The full ids `rless images` lists (with `-a` too).
+fn listed(ctx: &Ctx, all: bool) -> Vec<String> {
+    let mut args = vec!["images", "-q", "--no-trunc"];
+    if all {
+        args.push("-a");
+    }
+    let out = ctx.ok(&args);
+    out.stdout
+        .lines()
+        .map(|l| l.trim_start_matches("sha256:").to_string())
+        .collect()
+}
+
+const FILE: &str = "FROM bb\n\
+    RUN echo ran-$((10+1)) && echo one > /one\n\
+    COPY a.txt /a.txt\n\
+    RUN echo ran-$((20+2)) && cat /a.txt > /two\n\
+    ENV E=1\n\
+    COPY b.txt /b.txt\n\
+    ARG V=default\n\
+    RUN echo ran-$((30+3)) && echo three $V > /three\n\
+    CMD [\"cat\", \"/one\", \"/two\", \"/b.txt\", \"/three\"]\n";
+
+#[test]
+fn build_cache_reuses_unchanged_steps() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_cache_reuses_unchanged_steps", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", FILE),
+                ("a.txt", "a1\n"),
+                ("b.txt", "b1\n"),
+            ],
+        );
+        let first = ctx.ok(&["build", "-t", "cached", &dir]);
+        assert_eq!(ran(&first), ["ran-11", "ran-22", "ran-33"], "{first}");
+        assert!(hits(&first).is_empty(), "{first}");
+        let id = built_id(&first);
+        // The intermediate images stay, listed only with -a.
+        assert_eq!(listed(ctx, false).len(), 2, "bb and the image");
+        let all = listed(ctx, true);
+        assert_eq!(
+            all.len(),
+            2 + 5,
+            "and a cache image per RUN and COPY: {all:?}"
+        );
+
+        // The same again: no RUN runs, the same image.
+        let again = ctx.ok(&["build", "-t", "cached", &dir]);
+        assert!(ran(&again).is_empty(), "{again}");
+        let hit = hits(&again);
+        assert_eq!(hit.len(), 5, "{again}");
+        assert!(hit.iter().all(|h| all.contains(h)), "{hit:?} {all:?}");
+        assert_eq!(built_id(&again), id, "{again}");
+        assert_eq!(listed(ctx, true).len(), 7);
+        // -q prints the id alone.
+        let q = ctx.ok(&["build", "-q", &dir]);
+        assert_eq!(q.stdout, format!("{id}\n"), "{q}");
+
+        // A file's time is not part of the key.
+        let a = ctx.work.join("ctx/a.txt");
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let touched = ctx.ok(&["build", &dir]);
+        assert!(ran(&touched).is_empty(), "{touched}");
+        assert_eq!(built_id(&touched), id);
+
+        // b.txt changes: its COPY and the RUN after it run again.
+        ctx.write_file("ctx/b.txt", b"b2\n");
+        let b = ctx.ok(&["build", "-t", "cached", &dir]);
+        assert_eq!(ran(&b), ["ran-33"], "{b}");
+        assert_eq!(hits(&b).len(), 3, "RUN, COPY, RUN before: {b}");
+        assert_ne!(built_id(&b), id);
+        let r = ctx.ok(&["run", "--rm", "cached"]);
+        assert_eq!(r.stdout, "one\na1\nb2\nthree default\n", "{r}");
+
+        // a.txt changes: everything from its COPY on.
+        ctx.write_file("ctx/a.txt", b"a2\n");
+        let a = ctx.ok(&["build", "-t", "cached", &dir]);
+        assert_eq!(ran(&a), ["ran-22", "ran-33"], "{a}");
+        assert_eq!(hits(&a).len(), 1, "{a}");
+        let r = ctx.ok(&["run", "--rm", "cached"]);
+        assert_eq!(r.stdout, "one\na2\nb2\nthree default\n", "{r}");
+
+        // A build argument the last RUN sees.
+        let arg = ctx.ok(&["build", "-t", "cached", "--build-arg", "V=other", &dir]);
+        assert_eq!(ran(&arg), ["ran-33"], "{arg}");
+        let r = ctx.ok(&["run", "--rm", "cached"]);
+        assert_eq!(r.stdout, "one\na2\nb2\nthree other\n", "{r}");
+        let arg = ctx.ok(&["build", "--build-arg", "V=other", &dir]);
+        assert!(ran(&arg).is_empty(), "{arg}");
+
+        // --no-cache runs every step, and its results are used after.
+        let all = ctx.ok(&["build", "--no-cache", &dir]);
+        assert_eq!(ran(&all), ["ran-11", "ran-22", "ran-33"], "{all}");
+        assert!(hits(&all).is_empty(), "{all}");
+        let after = ctx.ok(&["build", &dir]);
+        assert!(ran(&after).is_empty(), "{after}");
+        assert_eq!(built_id(&after), built_id(&all));
+        assert_no_containers(ctx, "cached builds");
+    });
+}
+
+#[test]
+fn build_cache_prune_rmi_and_layers_false() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_cache_prune_rmi_and_layers_false", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", FILE),
+                ("a.txt", "a1\n"),
+                ("b.txt", "b1\n"),
+            ],
+        );
+        // --layers=false keeps nothing, and takes nothing.
+        let out = ctx.ok(&["build", "--layers=false", &dir]);
+        assert_eq!(ran(&out), ["ran-11", "ran-22", "ran-33"], "{out}");
+        assert_eq!(listed(ctx, true).len(), 2, "bb and the image");
+        ctx.ok(&["build", &dir]);
+        let out = ctx.ok(&["build", "--layers=false", &dir]);
+        assert_eq!(ran(&out), ["ran-11", "ran-22", "ran-33"], "{out}");
+        assert!(hits(&out).is_empty(), "{out}");
+
+        // The cache image of the first COPY, removed by hand: a miss
+        // there, so it and every step after run again.
+        let out = ctx.ok(&["build", "-t", "x", &dir]);
+        let hit = hits(&out);
+        assert_eq!(hit.len(), 5, "{out}");
+        ctx.ok(&["rmi", &hit[1]]);
+        let out = ctx.ok(&["build", "-t", "x", &dir]);
+        assert_eq!(ran(&out), ["ran-22", "ran-33"], "{out}");
+        assert_eq!(hits(&out), [hit[0].clone()], "{out}");
+        let r = ctx.ok(&["run", "--rm", "x"]);
+        assert_eq!(r.stdout, "one\na1\nb1\nthree default\n", "{r}");
+
+        // image prune takes the cache images; then everything runs.
+        ctx.ok(&["image", "prune", "-f"]);
+        let left = listed(ctx, true);
+        assert_eq!(left.len(), 2, "bb and x: {left:?}");
+        let out = ctx.ok(&["build", "-t", "x", &dir]);
+        assert_eq!(ran(&out), ["ran-11", "ran-22", "ran-33"], "{out}");
+        assert!(hits(&out).is_empty(), "{out}");
+        // Its entries are gone with the images.
+        let entries = common::list_names(&ctx.root.join("build-cache"));
+        assert_eq!(entries.len(), 8, "one per step after FROM: {entries:?}");
+    });
+}
+
+#[test]
+fn build_cache_concurrent_and_failed() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_cache_concurrent_and_failed", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", FILE),
+                ("a.txt", "a1\n"),
+                ("b.txt", "b1\n"),
+            ],
+        );
+        // Two builds of one file at once.
+        let wait = std::time::Duration::from_secs(180);
+        let one = Background::spawn(ctx, &["build", "-t", "one", &dir]);
+        let two = Background::spawn(ctx, &["build", "-t", "two", &dir]);
+        for b in [one, two] {
+            let stderr = b.stderr.clone();
+            let (code, lines) = b.finish(wait);
+            let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+            assert_eq!(code, Some(0), "{lines:?} {stderr}");
+        }
+        for name in ["one", "two"] {
+            let r = ctx.ok(&["run", "--rm", name]);
+            assert_eq!(r.stdout, "one\na1\nb1\nthree default\n", "{r}");
+        }
+        let out = ctx.ok(&["build", &dir]);
+        assert!(ran(&out).is_empty(), "{out}");
+        assert_no_containers(ctx, "concurrent builds");
+
+        // A failing step: the steps before it stay in the cache.
+        let file = "FROM bb\nRUN echo ran-$((40+4))\nRUN exit 3\n";
+        ctx.write_file("ctx/Containerfile", file.as_bytes());
+        let out = ctx.rless(&["build", &dir]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert_eq!(ran(&out), ["ran-44"], "{out}");
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb\nRUN echo ran-$((40+4))\nRUN true\n",
+        );
+        let out = ctx.ok(&["build", &dir]);
+        assert!(ran(&out).is_empty(), "{out}");
+        assert_eq!(hits(&out).len(), 1, "{out}");
+        assert_no_containers(ctx, "a failed build");
+    });
+}
