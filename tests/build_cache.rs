@@ -154,8 +154,13 @@ fn build_cache_reuses_unchanged_steps() {
         let arg = ctx.ok(&["build", "--build-arg", "V=other", &dir]);
         assert!(ran(&arg).is_empty(), "{arg}");
 
-        // --no-cache runs every step, and its results are used after.
+        // --no-cache runs every step, and its results are used after; the
+        // cache images it replaced in the entries stay hidden (listed with
+        // -a), only its own image is new.
+        let (shown, every) = (listed(ctx, false).len(), listed(ctx, true).len());
         let all = ctx.ok(&["build", "--no-cache", &dir]);
+        assert_eq!(listed(ctx, false).len(), shown + 1, "{all}");
+        assert_eq!(listed(ctx, true).len(), every + 5 + 1, "{all}");
         assert_eq!(ran(&all), ["ran-11", "ran-22", "ran-33"], "{all}");
         assert!(hits(&all).is_empty(), "{all}");
         let after = ctx.ok(&["build", &dir]);
@@ -208,9 +213,16 @@ fn build_cache_prune_rmi_and_layers_false() {
         let out = ctx.ok(&["build", "-t", "x", &dir]);
         assert_eq!(ran(&out), ["ran-11", "ran-22", "ran-33"], "{out}");
         assert!(hits(&out).is_empty(), "{out}");
-        // Its entries are gone with the images.
-        let entries = common::list_names(&ctx.root.join("build-cache"));
-        assert_eq!(entries.len(), 8, "one per step after FROM: {entries:?}");
+        // The entries and marks of the images prune took are gone.
+        let cache = ctx.root.join("build-cache");
+        let entries = common::list_names(&cache);
+        assert_eq!(
+            entries.len(),
+            8 + 1,
+            "one per step after FROM, and images/: {entries:?}"
+        );
+        let marks = common::list_names(&cache.join("images"));
+        assert_eq!(marks.len(), 5, "one per RUN and COPY: {marks:?}");
     });
 }
 

@@ -20,20 +20,22 @@
 //!
 //! An entry, `STORE/build-cache/KEY`, holds the image the step left (a
 //! layer step's own image, made by `rless commit` from its container,
-//! which the build then keeps instead of removing) and the whole image
+//! which the build then keeps instead of removing, marked as a cache image
+//! by an empty file `STORE/build-cache/images/ID`) and the whole image
 //! config after the step, history included, so a chain of hits gives the
 //! same config, and so the same final image id, as the build that made it.
 //! Metadata steps (ENV, LABEL, CMD…) are entries too, for their history
 //! times. An entry is written whole under a `.tmp-` name and renamed into
 //! place while the store lock is held (shared), so `image prune`, which
 //! holds it exclusive, sees entries complete; it removes the cache images
-//! (they are dangling) and then the entries whose image is gone
+//! (they are dangling) and then the entries and marks whose image is gone
 //! ([`tidy`]). A hit checks under the store lock that the image is still
 //! in the store and writes it in the build's record as used ([`super::record`]),
 //! so a concurrent prune leaves it; an entry that cannot be read or whose
 //! image is gone is a miss, never an error. `rless images` leaves out the
-//! dangling images that an entry says a step made ([`cache_images`]) unless
-//! `-a` is given, as podman hides its intermediate images.
+//! dangling images marked ([`cache_images`]) unless `-a` is given, as
+//! podman hides its intermediate images; a mark stays when a later entry
+//! of the same key names another image (`--no-cache`, two builds at once).
 
 use super::parse::Instruction;
 use super::{Build, Stage};
@@ -122,10 +124,15 @@ impl Cache {
         serde_json::from_slice(&fs::read(self.dir.join(key)).ok()?).ok()
     }
 
-    /// Writes `entry` as `key`, atomically; `_store` proves the store lock.
+    /// Writes `entry` as `key`, atomically, and the mark of the image the
+    /// step made, first; `_store` proves the store lock.
     fn put(&self, _store: &Store, key: &str, entry: &Entry) -> Result<()> {
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let marks = self.dir.join("images");
+        fs::create_dir_all(&marks).with_context(|| format!("cannot create {}", marks.display()))?;
+        if let (true, Some(id)) = (entry.made, &entry.image) {
+            let mark = marks.join(id);
+            fs::write(&mark, b"").with_context(|| format!("cannot write {}", mark.display()))?;
+        }
         let tmp = self.dir.join(rless::image::store::tmp_name("build-cache"));
         let body = serde_json::to_vec(entry).expect("json");
         fs::write(&tmp, body).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -134,35 +141,42 @@ impl Cache {
     }
 }
 
-/// The (full hex) ids of the images steps made that entries keep: `rless
-/// images` lists them only with `-a` (when dangling).
-pub fn cache_images(root: &Path) -> HashSet<String> {
-    entries(root)
-        .filter_map(|(_, e)| e.image.filter(|_| e.made))
-        .collect()
+/// The marks of the images steps made: `build-cache/images/ID`.
+fn marks(root: &Path) -> PathBuf {
+    dir(root).join("images")
 }
 
-fn entries(root: &Path) -> impl Iterator<Item = (PathBuf, Entry)> {
-    fs::read_dir(dir(root))
+/// The (full hex) ids of the images steps made and the cache kept, even
+/// if a later entry of the same key (`--no-cache`, a concurrent build)
+/// names another: `rless images` lists them only with `-a` (when
+/// dangling), and `image prune` takes them.
+pub fn cache_images(root: &Path) -> HashSet<String> {
+    fs::read_dir(marks(root))
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|e| {
-            let entry = serde_json::from_slice(&fs::read(e.path()).ok()?).ok();
-            Some((e.path(), entry?))
-        })
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect()
 }
 
 /// For `image prune`, under the exclusive store lock: removes the entries
-/// whose image is not in `index` any more (and those that cannot be read).
+/// and marks whose image is not in `index` any more (and the entries that
+/// cannot be read).
 pub fn tidy(store: &Store, index: &rless::image::store::Index) {
     let have: HashSet<&str> = index.images.iter().map(|i| i.id.hex()).collect();
+    for id in cache_images(store.root()) {
+        if !have.contains(id.as_str()) {
+            let _ = fs::remove_file(marks(store.root()).join(id));
+        }
+    }
     let Ok(rd) = fs::read_dir(dir(store.root())) else {
         return;
     };
     for e in rd.flatten() {
-        if e.file_name().to_string_lossy().starts_with('.') {
+        if e.file_name().to_string_lossy().starts_with('.')
+            || !e.file_type().is_ok_and(|t| t.is_file())
+        {
             continue;
         }
         let entry: Option<Entry> = fs::read(e.path())

@@ -383,7 +383,13 @@ impl Children {
                 Ok(_) => {}
             }
         }
-        let images = std::mem::take(&mut self.images);
+        let mut images = std::mem::take(&mut self.images);
+        // An image the cache keeps is not this build's alone: another
+        // build may have made the same one (same config and layer).
+        if let Some(root) = &self.root {
+            let kept = super::cache::cache_images(root);
+            images.retain(|i| !kept.contains(i));
+        }
         if !images.is_empty() {
             let mut args = vec!["rmi"];
             args.extend(images.iter().rev().map(String::as_str));
