@@ -275,3 +275,52 @@ fn build_cache_concurrent_and_failed() {
         assert_no_containers(ctx, "a failed build");
     });
 }
+
+/// Stages: a `FROM scratch` stage, `COPY --from` a stage and a WORKDIR
+/// that makes its directory are taken from the cache too, and the image
+/// is the same; a change in the first stage reaches the steps that copy
+/// from it.
+#[test]
+fn build_cache_stages() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_cache_stages", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb AS builder\n\
+            COPY a.txt /a.txt\n\
+            RUN echo ran-$((50+5)) && cat /a.txt > /out\n\
+            FROM scratch AS files\n\
+            COPY b.txt /b.txt\n\
+            FROM bb\n\
+            WORKDIR /w/made\n\
+            COPY --from=builder /out /w/out\n\
+            COPY --from=files /b.txt /w/b.txt\n\
+            RUN echo ran-$((60+6)) && cat ../out ../b.txt > all\n";
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", file),
+                ("a.txt", "a1\n"),
+                ("b.txt", "b1\n"),
+            ],
+        );
+        let first = ctx.ok(&["build", "-t", "staged", &dir]);
+        assert_eq!(ran(&first), ["ran-55", "ran-66"], "{first}");
+        let id = built_id(&first);
+        let again = ctx.ok(&["build", "-t", "staged", &dir]);
+        assert!(ran(&again).is_empty(), "{again}");
+        // Two COPYs and a RUN, a COPY, a WORKDIR, two COPYs and a RUN.
+        assert_eq!(hits(&again).len(), 7, "{again}");
+        assert_eq!(built_id(&again), id, "{again}");
+
+        ctx.write_file("ctx/a.txt", b"a2\n");
+        let changed = ctx.ok(&["build", "-t", "staged", &dir]);
+        assert_eq!(ran(&changed), ["ran-55", "ran-66"], "{changed}");
+        // The scratch stage's COPY, the WORKDIR and the COPY from it.
+        assert_eq!(hits(&changed).len(), 2, "{changed}");
+        let r = ctx.ok(&["run", "--rm", "staged", "cat", "/w/made/all"]);
+        assert_eq!(r.stdout, "a2\nb1\n", "{r}");
+        assert_no_containers(ctx, "cached stages");
+    });
+}

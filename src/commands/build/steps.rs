@@ -9,12 +9,14 @@
 //! to the child running (a RUN's command then ends as under `rless run`),
 //! and then stops. [`Children`] remembers each step container and each
 //! intermediate image it made; [`Children::clean`] removes them all, on
-//! success (the final image holds the layers) and on failure alike, so a
-//! build leaves nothing else in the store. They are written down in the
-//! build's [`Record`] too, before they exist (a container) or while the
-//! store lock that made them is held (an image), so that `image prune`
-//! leaves them alone and a later build removes them if this one is
-//! killed ([`Children::sweep`]). Every child gets SIGTERM when the build
+//! success (the final image holds the layers) and on failure alike, but
+//! for the images the build cache keeps ([`super::cache`]; all of them
+//! but a scratch stage's empty image, unless `--layers=false`). They are
+//! written down in the build's [`Record`] too, before they exist (a
+//! container) or while the store lock that made them is held (an image),
+//! so that `image prune` leaves them alone and a later build removes them
+//! if this one is killed ([`Children::sweep`]; it leaves the cache's, which
+//! `images` lists no longer as dangling). Every child gets SIGTERM when the build
 //! ends (PDEATHSIG): a killed build leaves no step running.
 
 use super::record::{self, Record, RECORD_ENV};
