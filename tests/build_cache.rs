@@ -6,7 +6,9 @@
 //! takes the cache images (then everything runs again) and a cache image
 //! removed by hand is a miss; `images` lists the cache images only with
 //! `-a`; two builds of one file at once both succeed; the steps before a
-//! failed one are kept.
+//! failed one, or before a SIGKILL, are kept; stages (scratch, `COPY
+//! --from`, WORKDIR) are cached too; an ADD of a URL is downloaded at each
+//! build and compared by content (a local HTTP server).
 //!
 //! A RUN proves it ran by printing a marker its shell computes
 //! (`ran-$((10+1))` prints `ran-11`), which the `STEP` line, printed at a
@@ -322,5 +324,104 @@ fn build_cache_stages() {
         let r = ctx.ok(&["run", "--rm", "staged", "cat", "/w/made/all"]);
         assert_eq!(r.stdout, "a2\nb1\n", "{r}");
         assert_no_containers(ctx, "cached stages");
+    });
+}
+
+/// Serves `body` (which the test may change) at any path on 127.0.0.1;
+/// its port, and the count of requests answered.
+fn serve(
+    body: std::sync::Arc<std::sync::Mutex<String>>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut req = Vec::new();
+            let mut b = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&b[..n]),
+                }
+            }
+            let body = body.lock().unwrap().clone();
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, count)
+}
+
+/// ADD of a URL is downloaded at every build and compared by content, as
+/// docker does: the same content is a hit, another runs the step.
+#[test]
+fn build_cache_add_url() {
+    if !have_busybox() {
+        return;
+    }
+    let body = std::sync::Arc::new(std::sync::Mutex::new("v1\n".to_string()));
+    let (port, count) = serve(body.clone());
+    for_each_user("build_cache_add_url", |ctx| {
+        assert!(setup_image(ctx));
+        *body.lock().unwrap() = "v1\n".into();
+        let file = format!("FROM bb\nADD http://127.0.0.1:{port}/f /f\nRUN echo ran-$((70+7))\n");
+        let dir = context(ctx, &[("Containerfile", &file)]);
+        let got = || count.load(std::sync::atomic::Ordering::SeqCst);
+        let before = got();
+        let first = ctx.ok(&["build", "-t", "url", &dir]);
+        assert_eq!(ran(&first), ["ran-77"], "{first}");
+        let again = ctx.ok(&["build", "-t", "url", &dir]);
+        assert_eq!(hits(&again).len(), 2, "{again}");
+        assert!(ran(&again).is_empty(), "{again}");
+        assert_eq!(got() - before, 2, "downloaded at each build");
+        *body.lock().unwrap() = "v2\n".into();
+        let changed = ctx.ok(&["build", "-t", "url", &dir]);
+        assert!(hits(&changed).is_empty(), "{changed}");
+        assert_eq!(ran(&changed), ["ran-77"], "{changed}");
+        let r = ctx.ok(&["run", "--rm", "url", "cat", "/f"]);
+        assert_eq!(r.stdout, "v2\n", "{r}");
+    });
+}
+
+/// A build killed with SIGKILL: the next build removes its step container
+/// but not the cache images of the steps that ended, which it takes.
+#[test]
+fn build_cache_after_a_killed_build() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_cache_after_a_killed_build", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb\nRUN echo ran-$((80+8))\nRUN echo ready; exec sleep 1000\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let wait = std::time::Duration::from_secs(120);
+        let mut build = Background::spawn(ctx, &["build", &dir]);
+        build.wait_line("ready", wait);
+        build.signal(rustix::process::Signal::KILL);
+        let (code, lines) = build.finish(wait);
+        assert_eq!(code, None, "killed");
+        assert!(lines.iter().any(|l| l == "ran-88"), "{lines:?}");
+        let running = || ctx.ok(&["ps", "-q", "--filter", "status=running"]).stdout;
+        assert!(
+            eventually(wait, || running().trim().is_empty()),
+            "the RUN step must end with the build: {}",
+            running()
+        );
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb\nRUN echo ran-$((80+8))\nRUN true\n",
+        );
+        let out = ctx.ok(&["build", &dir]);
+        assert!(ran(&out).is_empty(), "{out}");
+        assert_eq!(hits(&out).len(), 1, "{out}");
+        assert_no_containers(ctx, "the build after a killed one");
     });
 }
