@@ -225,6 +225,15 @@ fn build_cache_prune_rmi_and_layers_false() {
         );
         let marks = common::list_names(&cache.join("images"));
         assert_eq!(marks.len(), 5, "one per RUN and COPY: {marks:?}");
+
+        // A damaged entry (here, all of them) is a miss, not an error.
+        for e in entries.iter().filter(|e| *e != "images") {
+            std::fs::write(cache.join(e), b"{\"image\":").unwrap();
+        }
+        let out = ctx.ok(&["build", "-t", "x", &dir]);
+        assert_eq!(ran(&out), ["ran-11", "ran-22", "ran-33"], "{out}");
+        let out = ctx.ok(&["build", "-t", "x", &dir]);
+        assert!(ran(&out).is_empty(), "{out}");
     });
 }
 
