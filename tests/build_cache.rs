@@ -434,3 +434,35 @@ fn build_cache_after_a_killed_build() {
         assert_no_containers(ctx, "the build after a killed one");
     });
 }
+
+/// `COPY .`: a file the ignore file leaves out changes nothing; a file's
+/// mode does.
+#[test]
+fn build_cache_context_digest() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_cache_context_digest", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb\nCOPY . /ctx\nRUN echo ran-$((90+9))\n";
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", file),
+                ("sub/keep.txt", "k\n"),
+                ("skip.log", "1\n"),
+                (".dockerignore", "*.log\n"),
+            ],
+        );
+        let first = ctx.ok(&["build", &dir]);
+        assert_eq!(ran(&first), ["ran-99"], "{first}");
+        ctx.write_file("ctx/skip.log", b"2\n");
+        let ignored = ctx.ok(&["build", &dir]);
+        assert!(ran(&ignored).is_empty(), "{ignored}");
+        use std::os::unix::fs::PermissionsExt;
+        let keep = ctx.work.join("ctx/sub/keep.txt");
+        std::fs::set_permissions(&keep, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let moded = ctx.ok(&["build", &dir]);
+        assert_eq!(ran(&moded), ["ran-99"], "{moded}");
+    });
+}

@@ -8,10 +8,10 @@
 //! digest of the state key, the instruction as written, the ARG values in
 //! scope (docker's key for RUN: a build argument a RUN sees changes it;
 //! the proxy arguments and `--network` are left out, as docker leaves them)
-//! and, for COPY and ADD, a digest of what is sent: the tar stream of the
-//! sources with their names, contents, modes, symlink targets and the
-//! `--chown`/`--chmod` owner and mode, but without the files' times (an
-//! ADD of a URL is downloaded again at every build and so compared by its
+//! and, for COPY and ADD, a digest of what is sent ([`sources_digest`]):
+//! the sources' names, contents, modes, symlink targets and the
+//! `--chown`/`--chmod` owner and mode, but not the files' times (an ADD
+//! of a URL is downloaded again at every build and so compared by its
 //! content, as docker does); for `COPY --from`, the source image's id and
 //! the paths. After the step the state key becomes the digest of the
 //! step's key and the id of the image it left, so a step that ran again
@@ -37,17 +37,40 @@
 //! podman hides its intermediate images; a mark stays when a later entry
 //! of the same key names another image (`--no-cache`, two builds at once).
 
+use super::context::Source;
+use super::ignore::Ignore;
 use super::parse::Instruction;
 use super::{Build, Stage};
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use rless::image::store::{LockMode, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot read {path} in the build context: {source}")]
+    Context { path: String, source: io::Error },
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CacheError + 'a {
+    move |source| CacheError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// The entries' directory in the store.
 fn dir(root: &Path) -> PathBuf {
@@ -69,9 +92,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A writer that only hashes: the digest of a COPY's tar stream.
+/// A writer that only hashes.
 #[derive(Default)]
-pub struct Hasher(Sha256);
+struct Hasher(Sha256);
 
 impl Write for Hasher {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -83,9 +106,154 @@ impl Write for Hasher {
     }
 }
 
-impl Hasher {
-    pub fn hex(self) -> String {
-        hex(&self.0.finalize())
+/// The digest of what a COPY or ADD sends of `sources` from the context
+/// (`archive`: those an ADD extracts), as [`super::context::Packer`] packs
+/// them: every entry's name, type, mode (`--chmod`'s if given), owner
+/// (`--chown`'s, else root), content and symlink target, without the
+/// files' times, which docker leaves out of its key too; an archive by its
+/// bytes, with `--chown` and `--chmod`.
+pub fn sources_digest(
+    sources: &[Source],
+    archive: impl Fn(&Source) -> bool,
+    (owner, mode): (Option<(u32, u32)>, Option<u32>),
+    ignore: &Ignore,
+) -> Result<String, CacheError> {
+    let mut d = Digester {
+        h: Hasher::default(),
+        owner: owner.unwrap_or((0, 0)),
+        mode,
+        ignore,
+    };
+    for s in sources {
+        if archive(s) {
+            d.part(&format!("archive {owner:?} {mode:?} {}", s.rel));
+            d.content(&s.path, &s.rel, None)?;
+        } else if s.is_dir {
+            d.part(&format!("dir {}", s.rel));
+            d.dir_contents(&s.path, &s.rel, "")?;
+        } else {
+            d.part(&format!("file {}", s.rel));
+            d.entry(&s.path, &s.rel, s.base_name())?;
+        }
+    }
+    Ok(hex(&d.h.0.finalize()))
+}
+
+/// [`sources_digest`]'s walk, in [`super::context::Packer`]'s order, with
+/// the same ignore rules.
+struct Digester<'a> {
+    h: Hasher,
+    owner: (u32, u32),
+    mode: Option<u32>,
+    ignore: &'a Ignore,
+}
+
+impl Digester<'_> {
+    /// A piece of text; NUL ends it (no name holds one).
+    fn part(&mut self, text: &str) {
+        self.h.0.update(text.as_bytes());
+        self.h.0.update([0]);
+    }
+
+    /// The bytes of the file at `path` (`len`: at most these, else all),
+    /// after their count.
+    fn content(&mut self, path: &Path, rel: &str, len: Option<u64>) -> Result<(), CacheError> {
+        let read = |source| CacheError::Context {
+            path: rel.to_string(),
+            source,
+        };
+        let f = fs::File::open(path).map_err(read)?;
+        let len = match len {
+            Some(l) => l,
+            None => f.metadata().map_err(read)?.len(),
+        };
+        self.h.0.update(len.to_le_bytes());
+        let copied = io::copy(&mut f.take(len), &mut self.h).map_err(read)?;
+        // A file that shrank while read: zeros for the rest of the count.
+        for _ in copied..len {
+            self.h.0.update([0]);
+        }
+        Ok(())
+    }
+
+    fn dir_contents(&mut self, dir: &Path, rel: &str, name: &str) -> Result<(), CacheError> {
+        let read = |source| CacheError::Context {
+            path: rel.to_string(),
+            source,
+        };
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map_err(read)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for n in names {
+            let crel = if rel.is_empty() {
+                n.clone()
+            } else {
+                format!("{rel}/{n}")
+            };
+            let cname = if name.is_empty() {
+                n.clone()
+            } else {
+                format!("{name}/{n}")
+            };
+            let path = dir.join(&n);
+            let meta = fs::symlink_metadata(&path).map_err(|source| CacheError::Context {
+                path: crel.clone(),
+                source,
+            })?;
+            let out = self.ignore.excluded(&crel);
+            if meta.is_dir() {
+                if !out {
+                    self.entry(&path, &crel, &cname)?;
+                }
+                if !out || self.ignore.may_keep_below(&crel) {
+                    self.dir_contents(&path, &crel, &cname)?;
+                }
+            } else if !out {
+                self.entry(&path, &crel, &cname)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, path: &Path, rel: &str, name: &str) -> Result<(), CacheError> {
+        let read = |source| CacheError::Context {
+            path: rel.to_string(),
+            source,
+        };
+        let meta = fs::symlink_metadata(path).map_err(read)?;
+        let ft = meta.file_type();
+        let kind = if ft.is_dir() {
+            'd'
+        } else if ft.is_symlink() {
+            'l'
+        } else if ft.is_file() {
+            'f'
+        } else if ft.is_fifo() {
+            'p'
+        } else {
+            // Sockets and device nodes are not sent.
+            return Ok(());
+        };
+        let mode = match kind {
+            'l' => 0o777,
+            _ => self.mode.unwrap_or(meta.mode() & 0o7777),
+        };
+        let (uid, gid) = self.owner;
+        self.part(&format!("{kind} {mode:o} {uid}:{gid} {name}"));
+        match kind {
+            'f' => self.content(path, rel, Some(meta.len()))?,
+            'l' => {
+                let target = fs::read_link(path).map_err(read)?;
+                self.h
+                    .0
+                    .update(std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()));
+                self.h.0.update([0]);
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -126,18 +294,18 @@ impl Cache {
 
     /// Writes `entry` as `key`, atomically, and the mark of the image the
     /// step made, first; `_store` proves the store lock.
-    fn put(&self, _store: &Store, key: &str, entry: &Entry) -> Result<()> {
+    fn put(&self, _store: &Store, key: &str, entry: &Entry) -> Result<(), CacheError> {
         let marks = self.dir.join("images");
-        fs::create_dir_all(&marks).with_context(|| format!("cannot create {}", marks.display()))?;
+        fs::create_dir_all(&marks).map_err(io_err("create", &marks))?;
         if let (true, Some(id)) = (entry.made, &entry.image) {
             let mark = marks.join(id);
-            fs::write(&mark, b"").with_context(|| format!("cannot write {}", mark.display()))?;
+            fs::write(&mark, b"").map_err(io_err("write", &mark))?;
         }
         let tmp = self.dir.join(rless::image::store::tmp_name("build-cache"));
         let body = serde_json::to_vec(entry).expect("json");
-        fs::write(&tmp, body).with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::write(&tmp, body).map_err(io_err("write", &tmp))?;
         let path = self.dir.join(key);
-        fs::rename(&tmp, &path).with_context(|| format!("cannot rename {}", tmp.display()))
+        fs::rename(&tmp, &path).map_err(io_err("rename into place", &path))
     }
 }
 

@@ -244,8 +244,6 @@ pub struct Packer<W: Write> {
     owner: Option<(u32, u32)>,
     /// `--chmod`'s permission bits, for every file and directory sent.
     mode: Option<u32>,
-    /// Files' times are sent (not for the build cache's digest).
-    times: bool,
 }
 
 impl<W: Write> Packer<W> {
@@ -258,15 +256,7 @@ impl<W: Write> Packer<W> {
             b,
             owner,
             mode: None,
-            times: true,
         }
-    }
-
-    /// With `true`, every time sent is 0: the stream of the build cache's
-    /// digest, which a file's mtime does not change (as docker's).
-    pub fn timeless(mut self, timeless: bool) -> Packer<W> {
-        self.times = !timeless;
-        self
     }
 
     /// Every file and directory sent gets these permission bits (`--chmod`).
@@ -353,11 +343,7 @@ impl<W: Write> Packer<W> {
         h.set_mode(self.mode.unwrap_or(meta.mode() & 0o7777));
         h.set_uid(uid.into());
         h.set_gid(gid.into());
-        h.set_mtime(if self.times {
-            meta.mtime().max(0) as u64
-        } else {
-            0
-        });
+        h.set_mtime(meta.mtime().max(0) as u64);
         let ft = meta.file_type();
         if ft.is_dir() {
             h.set_entry_type(tar::EntryType::Directory);

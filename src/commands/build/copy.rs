@@ -10,11 +10,10 @@
 //! input (a pipe between the two children; the build does not see the
 //! data). `--chown` names are read from the current image's /etc/passwd
 //! and /etc/group. Before anything is made the step is looked up in the
-//! build cache ([`super::cache`]): from the context by the digest of the
-//! stream the step would send (packed once more, without the times),
-//! with `--from` by the source image's id and the paths.
+//! build cache ([`super::cache`]): from the context by a digest of the
+//! sources (their names, contents and modes, not their times), with
+//! `--from` by the source image's id and the paths.
 
-use super::ignore::Ignore;
 use super::parse::{Form, Instruction};
 use super::{context, Build, Stage};
 use anyhow::{anyhow, bail, Result};
@@ -103,37 +102,30 @@ impl Build<'_> {
             || dest_word.ends_with("/.")
             || sources.len() > 1
             || sources.iter().any(|s| s.is_dir || archive(s));
-        let single = (!into_dir).then(|| sources[0].base_name().to_string());
-        let pack = |w: &mut dyn std::io::Write, ignore: &Ignore, timeless: bool| -> Result<()> {
-            let mut p = context::Packer::new(w, owner)
-                .with_mode(mode)
-                .timeless(timeless);
-            for s in &sources {
-                if archive(s) {
-                    p.add_archive(s, "")?;
-                } else if s.is_dir {
-                    p.add(s, "", ignore)?;
-                } else {
-                    p.add(s, s.base_name(), ignore)?;
-                }
-            }
-            p.finish()?;
-            Ok(())
-        };
         // The build cache's key: what is sent, but for the files' times.
-        let mut digest = super::cache::Hasher::default();
-        pack(&mut digest, &self.ignore, true)?;
-        let content = format!("{into_dir} {single:?} {}", digest.hex());
-        let key = self.step_key(st, ins, &content);
+        let digest = super::cache::sources_digest(&sources, archive, (owner, mode), &self.ignore)?;
+        let key = self.step_key(st, ins, &digest);
         if self.cached(st, &key)? {
             return Ok(());
         }
         let image = self.image_of(st)?;
         let ctr = self.children.create(n, &image)?;
+        let single = (!into_dir).then(|| sources[0].base_name().to_string());
         let ignore = &self.ignore;
         self.children
             .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
-                pack(w, ignore, false)
+                let mut p = context::Packer::new(w, owner).with_mode(mode);
+                for s in &sources {
+                    if archive(s) {
+                        p.add_archive(s, "")?;
+                    } else if s.is_dir {
+                        p.add(s, "", ignore)?;
+                    } else {
+                        p.add(s, s.base_name(), ignore)?;
+                    }
+                }
+                p.finish()?;
+                Ok(())
             })?;
         st.image = Some(self.children.commit(&ctr)?);
         st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
