@@ -369,6 +369,43 @@ pub fn image_state(id: &str) -> String {
 }
 
 impl Build<'_> {
+    /// One step after FROM, through the build cache ([`self`]): COPY and
+    /// ADD look it up themselves (their key has the sources' digest); RUN
+    /// and WORKDIR before they run; a metadata step after, as its key
+    /// sees the ARG it declares (a hit gives it the earlier history time).
+    pub(super) fn step(
+        &mut self,
+        st: &mut Stage,
+        ins: &Instruction,
+        n: usize,
+        meta: &[(String, String)],
+        done: &[Stage],
+    ) -> Result<()> {
+        if matches!(ins.keyword.as_str(), "COPY" | "ADD") {
+            return self.copy_step(st, ins, n, done);
+        }
+        let layer = matches!(ins.keyword.as_str(), "RUN" | "WORKDIR");
+        if layer {
+            let key = self.step_key(st, ins, "");
+            if self.cached(st, &key)? {
+                return Ok(());
+            }
+            self.instruction(st, ins, n, meta)?;
+            // A WORKDIR that found its directory made no layer.
+            let made = st.config["history"]
+                .as_array()
+                .and_then(|h| h.last())
+                .is_some_and(|e| e["empty_layer"] != true);
+            return self.remember(st, &key, made);
+        }
+        self.instruction(st, ins, n, meta)?;
+        let key = self.step_key(st, ins, "");
+        if !self.cached(st, &key)? {
+            self.remember(st, &key, false)?;
+        }
+        Ok(())
+    }
+
     /// The key of step `ins` from `st`'s state; `content`: what else the
     /// step reads (a COPY's digest), else empty.
     pub(super) fn step_key(&self, st: &Stage, ins: &Instruction, content: &str) -> String {

@@ -33,6 +33,7 @@ mod helper;
 mod ignore;
 mod parse;
 mod record;
+mod run_step;
 mod steps;
 
 pub use cache::{cache_images, tidy as tidy_cache};
@@ -48,7 +49,7 @@ use rless::image::reference::Reference;
 use rless::image::store::LockMode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use steps::Children;
 
 #[derive(clap::Args)]
@@ -586,43 +587,6 @@ impl Build<'_> {
         lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))
     }
 
-    /// One step after FROM, through the build cache ([`cache`]): COPY and
-    /// ADD look it up themselves (their key has the sources' digest); RUN
-    /// and WORKDIR before they run; a metadata step after, as its key
-    /// sees the ARG it declares (a hit gives it the earlier history time).
-    fn step(
-        &mut self,
-        st: &mut Stage,
-        ins: &Instruction,
-        n: usize,
-        meta: &[(String, String)],
-        done: &[Stage],
-    ) -> Result<()> {
-        if matches!(ins.keyword.as_str(), "COPY" | "ADD") {
-            return self.copy_step(st, ins, n, done);
-        }
-        let layer = matches!(ins.keyword.as_str(), "RUN" | "WORKDIR");
-        if layer {
-            let key = self.step_key(st, ins, "");
-            if self.cached(st, &key)? {
-                return Ok(());
-            }
-            self.instruction(st, ins, n, meta)?;
-            // A WORKDIR that found its directory made no layer.
-            let made = st.config["history"]
-                .as_array()
-                .and_then(|h| h.last())
-                .is_some_and(|e| e["empty_layer"] != true);
-            return self.remember(st, &key, made);
-        }
-        self.instruction(st, ins, n, meta)?;
-        let key = self.step_key(st, ins, "");
-        if !self.cached(st, &key)? {
-            self.remember(st, &key, false)?;
-        }
-        Ok(())
-    }
-
     /// What one instruction but COPY and ADD does.
     fn instruction(
         &mut self,
@@ -738,66 +702,6 @@ impl Build<'_> {
         Ok(id)
     }
 
-    fn run_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
-        let argv = Form::of(&ins.rest).argv(&st.shell());
-        let image = self.image_of(st)?;
-        let ctr = self.children.container_name(n)?;
-        let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
-        if let Some(net) = &self.network {
-            args.extend(["--network".into(), net.clone()]);
-        }
-        // Build arguments are the command's environment too (the image's
-        // own variables win), but are not kept in the image.
-        let env = change::env_of(
-            st.config["config"]
-                .as_object()
-                .unwrap_or(&Default::default()),
-        );
-        let proxies = self
-            .build_args
-            .iter()
-            .filter(|(k, _)| PROXY_ARGS.contains(&k.as_str()))
-            .filter(|(k, _)| !st.args.iter().any(|(a, _)| a == k));
-        for (k, v) in st
-            .args
-            .iter()
-            .chain(proxies)
-            .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
-        {
-            args.extend(["-e".into(), format!("{k}={v}")]);
-        }
-        for (k, v) in &env {
-            args.extend(["-e".into(), format!("{k}={v}")]);
-        }
-        args.extend(["-w".into(), st.workdir()]);
-        if let Some(u) = st.config["config"]["User"]
-            .as_str()
-            .filter(|u| !u.is_empty())
-        {
-            args.extend(["-u".into(), u.to_string()]);
-        }
-        args.extend(["--entrypoint".into(), String::new(), image]);
-        args.extend(argv.iter().cloned());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut cmd = self.children.command(&refs)?;
-        if self.quiet {
-            cmd.stdout(Stdio::null());
-        }
-        let child = cmd.spawn().context("cannot start rless run")?;
-        let status = self.children.wait(child)?;
-        if !status.success() {
-            use std::os::unix::process::ExitStatusExt;
-            let code = status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-            return Err(StepExit(code).into());
-        }
-        st.image = Some(self.children.commit(&ctr)?);
-        let created_by = argv.join(" ");
-        st.history(created_by, false);
-        Ok(())
-    }
-
     /// Stores the final image: the config with the last image's layers.
     fn finish(&mut self, mut st: Stage, names: Vec<String>) -> Result<String> {
         let store = self.ctx.store(LockMode::Shared)?;
@@ -834,4 +738,4 @@ impl Build<'_> {
 /// A RUN's command failed with this exit code.
 #[derive(Debug, thiserror::Error)]
 #[error("exit status {0}")]
-struct StepExit(i32);
+pub(super) struct StepExit(pub(super) i32);
