@@ -369,7 +369,7 @@ pub fn image_state(id: &str) -> String {
 }
 
 impl Build<'_> {
-    /// One step after FROM, through the build cache ([`self`]): COPY and
+    /// One step after FROM, through the build cache (this module): COPY and
     /// ADD look it up themselves (their key has the sources' digest); RUN
     /// and WORKDIR before they run; a metadata step after, as its key
     /// sees the ARG it declares (a hit gives it the earlier history time).
