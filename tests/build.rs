@@ -2,7 +2,8 @@
 //! image that runs with what they set; history lists the steps; COPY
 //! --chown, `.dockerignore` and symlinks; refusals (context escape, an
 //! unknown instruction) name what and where; a failing RUN reports its
-//! step and exit code and leaves the store as it was; `image prune` during
+//! step and exit code and leaves the store as it was (without the build
+//! cache, `--layers=false`; the cache is tests/build_cache.rs'); `image prune` during
 //! a build leaves its intermediate images; what a killed build left goes
 //! at the next build; a base image not in the store is pulled.
 //!
@@ -345,7 +346,9 @@ fn build_failing_run() {
         // `containers/` exists before, as after any run.
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
-        let out = ctx.rless(&["build", "-t", "never", &dir]);
+        // Without the build cache, which keeps the steps before the failed
+        // one (tests/build_cache.rs).
+        let out = ctx.rless(&["build", "--layers=false", "-t", "never", &dir]);
         assert_failed_cleanly(
             ctx,
             &out,
@@ -467,8 +470,9 @@ fn build_interrupted() {
         );
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
+        // Without the build cache, which keeps the COPY's image.
         let mut child = ctx
-            .rless_cmd(&["build", "-t", "never", &dir])
+            .rless_cmd(&["build", "--layers=false", "-t", "never", &dir])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -563,7 +567,8 @@ fn build_killed_leaves_nothing_after_the_next() {
                     RUN echo ready; exec sleep 1000\n";
         let dir = context(ctx, &[("Containerfile", file)]);
         let wait = std::time::Duration::from_secs(120);
-        let mut build = Background::spawn(ctx, &["build", "-t", "killed", &dir]);
+        // Without the build cache, which keeps the steps that ended.
+        let mut build = Background::spawn(ctx, &["build", "--layers=false", "-t", "killed", &dir]);
         build.wait_line("ready", wait);
         build.signal(rustix::process::Signal::KILL);
         let (code, _) = build.finish(wait);

@@ -1,6 +1,7 @@
-//! `rless images [-q] [--no-trunc] [--digests] [--filter K=V] [--format
+//! `rless images [-a] [-q] [--no-trunc] [--digests] [--filter K=V] [--format
 //! table|json|[table ]TEMPLATE] [REPOSITORY[:TAG]]`: one row per name, as
-//! docker lists them. Filters: `dangling=true|false` (no name, not pulled
+//! docker lists them; the build cache's intermediate images only with
+//! `-a`, as podman lists its own. Filters: `dangling=true|false` (no name, not pulled
 //! by digest, as `image prune` takes it), `reference=PATTERN` (`*` and `?` within a path segment, as
 //! docker's; also the positional argument), `before=IMAGE`, `since=IMAGE`.
 
@@ -40,7 +41,7 @@ pub struct Args {
     /// table, json, or a Go template such as '{{.Repository}}:{{.Tag}}'.
     #[arg(long, default_value = "table")]
     format: String,
-    /// Show all images (accepted for docker compatibility).
+    /// Show all images, the build cache's intermediate images too.
     #[arg(short, long)]
     all: bool,
     /// Show full image ids.
@@ -147,10 +148,21 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let _ = a.all;
-    let index = ctx.store(LockMode::Shared)?.index()?;
+    let store = ctx.store(LockMode::Shared)?;
+    let index = store.index()?;
+    // As podman: the build cache's images (dangling) only with -a.
+    let hidden = if a.all {
+        Default::default()
+    } else {
+        super::build::cache_images(store.root())
+    };
+    drop(store);
     let filter = Filter::parse(&a, &index)?;
-    let mut images: Vec<_> = index.images.iter().collect();
+    let mut images: Vec<_> = index
+        .images
+        .iter()
+        .filter(|i| !(i.dangling() && hidden.contains(i.id.hex())))
+        .collect();
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     // One row per name, the filters applied to each.
     let rows: Vec<(&ImageRecord, String, String)> = images

@@ -1,5 +1,6 @@
 //! `rless image prune [-a] [-f]`: remove dangling images (with `-a`, every
-//! image no container uses), then unreferenced layers and blobs; and
+//! image no container uses; the build cache's images are dangling, and its
+//! entries whose image went go too), then unreferenced layers and blobs; and
 //! `rless system prune [-a] [-f] [--volumes]`, docker's.
 //!
 //! Theory of operation: each prune (`container prune` in `rm.rs`, `network
@@ -102,6 +103,8 @@ pub fn prune_images(ctx: &Ctx, all: bool, mut header: Option<&str>) -> Result<Pr
         });
         removed
     })?;
+    // The build cache's entries whose images went.
+    super::build::tidy_cache(&store, &store.index()?);
     let mut pruned = Pruned::new("images");
     for id in &removed {
         pruned.removed(&mut header, id.hex(), 0);

@@ -10,6 +10,7 @@
 //! ROOT/layers/.empty/             the lower layer of an image without layers
 //! ROOT/images/index.json          every image, its names and layers; replaced atomically
 //! ROOT/locks/                     per-layer extraction locks and the index lock
+//! ROOT/build-cache/<key>          `rless build`'s cache entries (commands/build/cache.rs)
 //! ```
 //!
 //! Invariants:
@@ -517,7 +518,7 @@ impl Store {
     fn remove_debris(&self) {
         // Containers first: their anonymous volumes become volume debris.
         self.remove_container_debris();
-        for sub in ["blobs/sha256", "layers", "images", "volumes"] {
+        for sub in ["blobs/sha256", "layers", "images", "volumes", "build-cache"] {
             self.remove_debris_in(sub, |_| true);
         }
     }

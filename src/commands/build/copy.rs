@@ -9,7 +9,10 @@
 //! cp SRC:PATH -` writes each source's stream straight into `build-copy`'s
 //! input (a pipe between the two children; the build does not see the
 //! data). `--chown` names are read from the current image's /etc/passwd
-//! and /etc/group.
+//! and /etc/group. Before anything is made the step is looked up in the
+//! build cache ([`super::cache`]): from the context by a digest of the
+//! sources (their names, contents and modes, not their times), with
+//! `--from` by the source image's id and the paths.
 
 use super::parse::{Form, Instruction};
 use super::{context, Build, Stage};
@@ -76,8 +79,11 @@ impl Build<'_> {
                 );
             }
             let into_dir = dest_word.ends_with('/') || words.len() > 1;
-            self.copy_from(st, n, &from, &words, (&dest, into_dir), (owner, mode), done)?;
-            st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
+            let to = (dest.as_str(), into_dir);
+            if let Some(key) = self.copy_from(st, ins, n, &from, &words, to, (owner, mode), done)? {
+                st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
+                self.remember(st, &key, true)?;
+            }
             return Ok(());
         }
         let mut sources = Vec::new();
@@ -102,6 +108,12 @@ impl Build<'_> {
             || dest_word.ends_with("/.")
             || sources.len() > 1
             || sources.iter().any(|s| s.is_dir || archive(s));
+        // The build cache's key: what is sent, but for the files' times.
+        let digest = super::cache::sources_digest(&sources, archive, (owner, mode), &self.ignore)?;
+        let key = self.step_key(st, ins, &digest);
+        if self.cached(st, &key)? {
+            return Ok(());
+        }
         let image = self.image_of(st)?;
         let ctr = self.children.create(n, &image)?;
         let single = (!into_dir).then(|| sources[0].base_name().to_string());
@@ -146,22 +158,24 @@ impl Build<'_> {
         }
         st.image = Some(self.children.commit(&ctr)?);
         st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
-        Ok(())
+        self.remember(st, &key, true)
     }
 
     /// COPY --from=STAGE|INDEX|IMAGE: each source, a path in that image,
     /// goes through `rless cp` from a container of it into this step's.
+    /// The step's cache key when it ran; `None`: taken from the cache.
     #[allow(clippy::too_many_arguments)]
     fn copy_from(
         &mut self,
         st: &mut Stage,
+        ins: &Instruction,
         n: usize,
         from: &str,
         sources: &[String],
         (dest, into_dir): (&str, bool),
         (owner, mode): (Option<(u32, u32)>, Option<u32>),
         done: &[Stage],
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         // A stage that has ended, else an image (a variable's value is
         // checked here; a literal one was before the build began).
         let src_image = match super::stages::resolve(&self.plan.names, self.at, from)
@@ -207,6 +221,12 @@ impl Build<'_> {
             paths.extend(found.into_iter().map(|p| (path, p)));
         }
         let into_dir = into_dir || paths.len() > 1;
+        // The build cache's key: the source image and what is taken.
+        let content = format!("from {src_image} {into_dir} {paths:?}");
+        let key = self.step_key(st, ins, &content);
+        if self.cached(st, &key)? {
+            return Ok(None);
+        }
         let image = self.image_of(st)?;
         let ctr = self.children.create(n, &image)?;
         let src = self.children.create(n, &src_image)?;
@@ -217,7 +237,7 @@ impl Build<'_> {
         }
         self.children.remove_container(&src)?;
         st.image = Some(self.children.commit(&ctr)?);
-        Ok(())
+        Ok(Some(key))
     }
 
     /// The paths of `image`'s directory `dir` whose names `pattern`

@@ -1,5 +1,6 @@
 //! `rless build [-t NAME]… [-f FILE] [--build-arg K=V]… [-q] [--network
-//! MODE] CONTEXT` (and `image build`): an image from a Containerfile.
+//! MODE] [--no-cache] [--layers=BOOL] CONTEXT` (and `image build`): an
+//! image from a Containerfile.
 //!
 //! Theory of operation: the file is read whole first ([`parse`]); every
 //! instruction is checked before anything runs, so an unknown or
@@ -15,15 +16,19 @@
 //! in-memory config, applied with `commit --change`'s code
 //! ([`rless::image::change`]). At the end the config, with the layers of
 //! the last intermediate image and one history entry per step, is stored
-//! as the new image, and the step containers and intermediate images are
-//! removed (also when a step fails or the build is interrupted). Each
+//! as the new image, and the step containers are removed (also when a
+//! step fails or the build is interrupted). The intermediate images of
+//! the steps stay as the build cache ([`cache`]): a later build takes a
+//! step made from the same state with the same inputs from it instead of
+//! running it; with `--layers=false` they are removed too. Each
 //! `FROM` starts a stage ([`Stage`]); a later `FROM NAME` or `COPY
 //! --from=NAME` uses an earlier one as it ended ([`copy`]); the last stage
 //! (or `--target`'s) is the image, and only the stages it needs run
-//! ([`stages`]). There is no build cache: every build runs every step.
+//! ([`stages`]).
 
 mod add_tar;
 mod args;
+mod cache;
 mod context;
 mod copy;
 mod fetch;
@@ -31,9 +36,11 @@ mod helper;
 mod ignore;
 mod parse;
 mod record;
+mod run_step;
 mod stages;
 mod steps;
 
+pub use cache::{cache_images, tidy as tidy_cache};
 pub use helper::{run as copy_helper, HelperArgs};
 pub use record::{commit_made, live_images};
 
@@ -46,7 +53,7 @@ use rless::image::reference::Reference;
 use rless::image::store::LockMode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use steps::Children;
 
 #[derive(clap::Args)]
@@ -68,6 +75,15 @@ pub struct Args {
     /// `run`), host or none.
     #[arg(long, default_value = "default")]
     network: String,
+    /// Run every step: take nothing from the build cache (the steps'
+    /// results are kept in it for later builds).
+    #[arg(long)]
+    no_cache: bool,
+    /// Keep the steps' intermediate images as the build cache, and use it
+    /// (the default); `--layers=false`: neither.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    layers: bool,
     /// Build up to this stage (its `AS` name) and make it the image; only
     /// the stages it needs are built.
     #[arg(long, value_name = "STAGE")]
@@ -218,6 +234,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         used_args,
         network,
         quiet: a.quiet,
+        cache: cache::Cache::new(&ctx.root, !a.no_cache, a.layers),
         total: (0..plan.spans.len())
             .filter(|&s| plan.needed[s] && s <= plan.target)
             .map(|s| plan.spans[s].1 - plan.spans[s].0)
@@ -294,6 +311,7 @@ struct Build<'a> {
     quiet: bool,
     /// The instructions of the stages built.
     total: usize,
+    cache: cache::Cache,
     /// The stages, and which are built.
     plan: stages::Plan,
     /// The index of the stage being built.
@@ -312,6 +330,8 @@ struct Stage {
     cmd_set: bool,
     /// `FROM … AS NAME`, lower-cased.
     name: Option<String>,
+    /// The build cache's key of the state so far ([`cache`]).
+    cache: String,
     /// Not built: the build's target does not need it.
     skipped: bool,
 }
@@ -416,6 +436,7 @@ impl Build<'_> {
                         cmd_set: false,
                         name: self.plan.names[self.at].clone(),
                         skipped: true,
+                        cache: String::new(),
                     });
                 }
             }
@@ -522,12 +543,13 @@ impl Build<'_> {
             }
             _ => bail!("use FROM IMAGE [AS NAME]"),
         };
-        let stage = |config, image| Stage {
+        let stage = |config, image, cache| Stage {
             config,
             image,
             args: Vec::new(),
             cmd_set: false,
             name: name.clone(),
+            cache,
             skipped: false,
         };
         // An earlier stage, by name: its image as it ended.
@@ -535,7 +557,7 @@ impl Build<'_> {
             if s.skipped {
                 bail!("stage {image} was not built");
             }
-            return Ok(stage(s.config.clone(), s.image.clone()));
+            return Ok(stage(s.config.clone(), s.image.clone(), s.cache.clone()));
         }
         if image == "scratch" {
             let host = rless::image::platform::Platform::host();
@@ -545,10 +567,12 @@ impl Build<'_> {
                        "config": {"Env": [DEFAULT_PATH]},
                        "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
                 None,
+                cache::scratch_state(),
             ));
         }
         let found = self.image_config(&image)?;
-        Ok(stage(found.1, Some(found.0)))
+        let state = cache::image_state(&found.0);
+        Ok(stage(found.1, Some(found.0), state))
     }
 
     /// The id and config of IMAGE, pulled when not in the store.
@@ -580,18 +604,17 @@ impl Build<'_> {
         lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))
     }
 
-    fn step(
+    /// What one instruction but COPY and ADD does.
+    fn instruction(
         &mut self,
         st: &mut Stage,
         ins: &Instruction,
         n: usize,
         meta: &[(String, String)],
-        done: &[Stage],
     ) -> Result<()> {
         let nop = format!("/bin/sh -c #(nop) {}", ins.text());
         match ins.keyword.as_str() {
             "RUN" => self.run_step(st, ins, n),
-            "COPY" | "ADD" => self.copy_step(st, ins, n, done),
             "ARG" => {
                 let vars = st.vars();
                 let mut scope = std::mem::take(&mut st.args);
@@ -696,66 +719,6 @@ impl Build<'_> {
         Ok(id)
     }
 
-    fn run_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
-        let argv = Form::of(&ins.rest).argv(&st.shell());
-        let image = self.image_of(st)?;
-        let ctr = self.children.container_name(n)?;
-        let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
-        if let Some(net) = &self.network {
-            args.extend(["--network".into(), net.clone()]);
-        }
-        // Build arguments are the command's environment too (the image's
-        // own variables win), but are not kept in the image.
-        let env = change::env_of(
-            st.config["config"]
-                .as_object()
-                .unwrap_or(&Default::default()),
-        );
-        let proxies = self
-            .build_args
-            .iter()
-            .filter(|(k, _)| PROXY_ARGS.contains(&k.as_str()))
-            .filter(|(k, _)| !st.args.iter().any(|(a, _)| a == k));
-        for (k, v) in st
-            .args
-            .iter()
-            .chain(proxies)
-            .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
-        {
-            args.extend(["-e".into(), format!("{k}={v}")]);
-        }
-        for (k, v) in &env {
-            args.extend(["-e".into(), format!("{k}={v}")]);
-        }
-        args.extend(["-w".into(), st.workdir()]);
-        if let Some(u) = st.config["config"]["User"]
-            .as_str()
-            .filter(|u| !u.is_empty())
-        {
-            args.extend(["-u".into(), u.to_string()]);
-        }
-        args.extend(["--entrypoint".into(), String::new(), image]);
-        args.extend(argv.iter().cloned());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut cmd = self.children.command(&refs)?;
-        if self.quiet {
-            cmd.stdout(Stdio::null());
-        }
-        let child = cmd.spawn().context("cannot start rless run")?;
-        let status = self.children.wait(child)?;
-        if !status.success() {
-            use std::os::unix::process::ExitStatusExt;
-            let code = status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-            return Err(StepExit(code).into());
-        }
-        st.image = Some(self.children.commit(&ctr)?);
-        let created_by = argv.join(" ");
-        st.history(created_by, false);
-        Ok(())
-    }
-
     /// Stores the final image: the config with the last image's layers.
     fn finish(&mut self, mut st: Stage, names: Vec<String>) -> Result<String> {
         let store = self.ctx.store(LockMode::Shared)?;
@@ -771,7 +734,16 @@ impl Build<'_> {
             "type": "layers",
             "diff_ids": layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>(),
         });
-        st.config["created"] = rless::image::time::format_rfc3339(rless::image::time::now()).into();
+        // The time of the last step, as docker's image is its last step's:
+        // a build whose steps all came from the cache gives the same image.
+        let last = st.config["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .and_then(|e| e["created"].as_str())
+            .map(str::to_string);
+        st.config["created"] = last
+            .unwrap_or_else(|| rless::image::time::format_rfc3339(rless::image::time::now()))
+            .into();
         let obj = st.config.as_object_mut().expect("object");
         obj.remove("container");
         obj.remove("container_config");
@@ -783,4 +755,4 @@ impl Build<'_> {
 /// A RUN's command failed with this exit code.
 #[derive(Debug, thiserror::Error)]
 #[error("exit status {0}")]
-struct StepExit(i32);
+pub(super) struct StepExit(pub(super) i32);

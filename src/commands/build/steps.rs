@@ -9,12 +9,14 @@
 //! to the child running (a RUN's command then ends as under `rless run`),
 //! and then stops. [`Children`] remembers each step container and each
 //! intermediate image it made; [`Children::clean`] removes them all, on
-//! success (the final image holds the layers) and on failure alike, so a
-//! build leaves nothing else in the store. They are written down in the
-//! build's [`Record`] too, before they exist (a container) or while the
-//! store lock that made them is held (an image), so that `image prune`
-//! leaves them alone and a later build removes them if this one is
-//! killed ([`Children::sweep`]). Every child gets SIGTERM when the build
+//! success (the final image holds the layers) and on failure alike, but
+//! for the images the build cache keeps ([`super::cache`]; all of them
+//! but a scratch stage's empty image, unless `--layers=false`). They are
+//! written down in the build's [`Record`] too, before they exist (a
+//! container) or while the store lock that made them is held (an image),
+//! so that `image prune` leaves them alone and a later build removes them
+//! if this one is killed ([`Children::sweep`]; it leaves the cache's, which
+//! `images` lists no longer as dangling). Every child gets SIGTERM when the build
 //! ends (PDEATHSIG): a killed build leaves no step running.
 
 use super::record::{self, Record, RECORD_ENV};
@@ -229,6 +231,13 @@ impl Children {
         }
     }
 
+    /// An intermediate image the build cache keeps: not removed at the
+    /// end (it stays written in the record, whose sweep leaves it: `rless
+    /// images` lists it no longer as dangling without `-a`).
+    pub fn keep_image(&mut self, id: &str) {
+        self.images.retain(|i| i != id);
+    }
+
     /// `rless create` of a step container from `image` (not started).
     pub fn create(&mut self, step: usize, image: &str) -> Result<String> {
         let name = self.container_name(step)?;
@@ -376,7 +385,13 @@ impl Children {
                 Ok(_) => {}
             }
         }
-        let images = std::mem::take(&mut self.images);
+        let mut images = std::mem::take(&mut self.images);
+        // An image the cache keeps is not this build's alone: another
+        // build may have made the same one (same config and layer).
+        if let Some(root) = &self.root {
+            let kept = super::cache::cache_images(root);
+            images.retain(|i| !kept.contains(i));
+        }
         if !images.is_empty() {
             let mut args = vec!["rmi"];
             args.extend(images.iter().rev().map(String::as_str));

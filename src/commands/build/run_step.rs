@@ -1,0 +1,78 @@
+//! RUN: `rless run` of the step's command in a step container from the
+//! current image, then `rless commit` of it.
+//!
+//! Theory of operation: intermediate images carry their base's config, so
+//! the in-memory config is given as options: its environment (the ARG
+//! values in scope and the proxy build arguments first, which the image's
+//! own variables override, as docker gives them), working directory and
+//! user; `--entrypoint ''` and the argv of the shell or exec form. The
+//! child runs in its own process group ([`super::steps`]); a failed
+//! command is a [`super::StepExit`] with its status.
+
+use super::parse::{Form, Instruction};
+use super::{Build, Stage, StepExit, PROXY_ARGS};
+use anyhow::{Context as _, Result};
+use rless::image::change;
+use std::process::Stdio;
+
+impl Build<'_> {
+    pub(super) fn run_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
+        let argv = Form::of(&ins.rest).argv(&st.shell());
+        let image = self.image_of(st)?;
+        let ctr = self.children.container_name(n)?;
+        let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
+        if let Some(net) = &self.network {
+            args.extend(["--network".into(), net.clone()]);
+        }
+        // Build arguments are the command's environment too (the image's
+        // own variables win), but are not kept in the image.
+        let env = change::env_of(
+            st.config["config"]
+                .as_object()
+                .unwrap_or(&Default::default()),
+        );
+        let proxies = self
+            .build_args
+            .iter()
+            .filter(|(k, _)| PROXY_ARGS.contains(&k.as_str()))
+            .filter(|(k, _)| !st.args.iter().any(|(a, _)| a == k));
+        for (k, v) in st
+            .args
+            .iter()
+            .chain(proxies)
+            .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
+        {
+            args.extend(["-e".into(), format!("{k}={v}")]);
+        }
+        for (k, v) in &env {
+            args.extend(["-e".into(), format!("{k}={v}")]);
+        }
+        args.extend(["-w".into(), st.workdir()]);
+        if let Some(u) = st.config["config"]["User"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+        {
+            args.extend(["-u".into(), u.to_string()]);
+        }
+        args.extend(["--entrypoint".into(), String::new(), image]);
+        args.extend(argv.iter().cloned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = self.children.command(&refs)?;
+        if self.quiet {
+            cmd.stdout(Stdio::null());
+        }
+        let child = cmd.spawn().context("cannot start rless run")?;
+        let status = self.children.wait(child)?;
+        if !status.success() {
+            use std::os::unix::process::ExitStatusExt;
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            return Err(StepExit(code).into());
+        }
+        st.image = Some(self.children.commit(&ctr)?);
+        let created_by = argv.join(" ");
+        st.history(created_by, false);
+        Ok(())
+    }
+}
