@@ -188,3 +188,41 @@ fn build_unsupported_flags_refused() {
         }
     });
 }
+
+/// `COPY --from` with a wildcard into a directory that only its container
+/// user may read (mode 700): the names are read in the user namespace.
+/// Subuid mode only: a single-id user has no uid 1000 to give it.
+#[test]
+fn build_copy_from_wildcard_in_a_private_directory() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_copy_from_wildcard_in_a_private_directory", |ctx| {
+        if ctx.user.mode == common::Mode::Single {
+            eprintln!("(single-id mode: no uid 1000 to own the directory)");
+            return;
+        }
+        assert!(setup_image(ctx));
+        let dir = context(
+            ctx,
+            &[(
+                "Containerfile",
+                "FROM bb AS b\n\
+                 RUN mkdir -p /app/priv && echo x > /app/priv/a.txt && echo y > /app/priv/b.log \
+                 && busybox chown -R 1000:1000 /app/priv && chmod 700 /app/priv\n\
+                 FROM bb\n\
+                 COPY --from=b /app/priv/*.txt /out/\n",
+            )],
+        );
+        ctx.ok(&["build", "-t", "private", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "private",
+            "sh",
+            "-c",
+            "ls /out; cat /out/a.txt",
+        ]);
+        assert_eq!(r.stdout, "a.txt\nx\n", "{r}");
+    });
+}

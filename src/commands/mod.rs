@@ -116,6 +116,8 @@ enum Cmd {
     /// A build step's copy into its container (started by build).
     #[command(hide = true, name = "build-copy")]
     BuildCopy(build::HelperArgs),
+    #[command(hide = true, name = "build-glob")]
+    BuildGlob(build::GlobArgs),
     /// Show what a container changed in its root filesystem.
     Diff(diff::Args),
     /// Show a container's processes.
@@ -373,6 +375,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Commit(a) => commit::run(&ctx, a),
         Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::run(&ctx, a),
         Cmd::BuildCopy(a) => build::copy_helper(&ctx, a),
+        Cmd::BuildGlob(a) => build::glob_helper(&ctx, a),
         Cmd::Diff(a) => diff::run(&ctx, a),
         Cmd::Top(a) => top::run(&ctx, a),
         Cmd::Stats(a) => stats::run(&ctx, a),

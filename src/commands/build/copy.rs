@@ -212,8 +212,7 @@ impl Build<'_> {
                 paths.push((path, format!("/{}", clean.join("/"))));
                 continue;
             }
-            let found = self
-                .matches_in(&src_image, dir, last)
+            let found = super::glob::matches_in(self.ctx, &src_image, dir, last)
                 .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
             if found.is_empty() {
                 bail!("--from={from} {path}: no such file or directory");
@@ -238,41 +237,6 @@ impl Build<'_> {
         self.children.remove_container(&src)?;
         st.image = Some(self.children.commit(&ctr)?);
         Ok(Some(key))
-    }
-
-    /// The paths of `image`'s directory `dir` whose names `pattern`
-    /// matches, in name order, read from its layers as the union shows
-    /// them (whiteouts hide; a symlink on the way is not followed, and then
-    /// nothing matches).
-    fn matches_in(&self, image: &str, dir: &[&str], pattern: &str) -> Result<Vec<String>> {
-        use rless::image::union::{Found, Union};
-        use std::os::unix::ffi::OsStrExt;
-        let store = self.ctx.store(LockMode::Shared)?;
-        let index = store.index()?;
-        let img = find_image(&index, image)?;
-        let layers: Vec<std::path::PathBuf> = img
-            .layers
-            .iter()
-            .rev()
-            .map(|l| store.layer_dir(&l.diff_id).join("diff"))
-            .collect();
-        let union = Union { layers: &layers };
-        let mut at = union.root();
-        let mut here = std::path::PathBuf::new();
-        for c in dir {
-            match union.lookup(&at, &here, std::ffi::OsStr::new(c))? {
-                Found::Dir(l) => at = l,
-                _ => return Ok(Vec::new()),
-            }
-            here.push(c);
-        }
-        let prefix = dir.iter().map(|c| format!("/{c}")).collect::<String>();
-        Ok(union
-            .list(&at, &here)?
-            .iter()
-            .filter(|n| super::ignore::glob(pattern.as_bytes(), n.as_bytes()))
-            .map(|n| format!("{prefix}/{}", n.to_string_lossy()))
-            .collect())
     }
 
     /// `--chown=USER[:GROUP]`: numbers, or names from the image's

@@ -32,6 +32,7 @@ mod cache;
 mod context;
 mod copy;
 mod fetch;
+mod glob;
 mod helper;
 mod ignore;
 mod parse;
@@ -41,6 +42,7 @@ mod stages;
 mod steps;
 
 pub use cache::{cache_images, tidy as tidy_cache};
+pub use glob::{helper as glob_helper, GlobArgs};
 pub use helper::{run as copy_helper, HelperArgs};
 pub use record::{commit_made, live_images};
 
