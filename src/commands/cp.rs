@@ -94,11 +94,25 @@ fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     {
         return Ok(Access::Join(pid));
     }
-    view(ctx, dir, writable)
+    let mut access = view(ctx, dir, writable)?;
+    if let Access::View {
+        mounts,
+        fill_volumes,
+        ..
+    } = &mut access
+    {
+        // As docker: the copy reaches the volumes and bind mounts, not
+        // the layer under them.
+        *mounts = container::read_config(dir).map_or_else(Vec::new, |c| c.mounts);
+        // The layers are viewed with the default mapping: a keep-id
+        // container's volume is filled by its own start instead.
+        *fill_volumes = !container::read_spec(dir)?.keep_id;
+    }
+    Ok(access)
 }
 
 /// Enters the user namespace with the container's id mapping and
-/// describes a mount of its layers.
+/// describes a mount of its layers (without its volumes: `export`).
 pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     let spec = container::read_spec(dir)?;
     let state = container::read_state(dir);
@@ -110,6 +124,8 @@ pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
         mountpoint: dir.join("merged"),
         writable,
         fuse: state.driver.as_deref() == Some("fuse-overlay"),
+        mounts: Vec::new(),
+        fill_volumes: false,
     })
 }
 
