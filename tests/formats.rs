@@ -388,3 +388,36 @@ fn system_df_counts_images_containers_and_volumes() {
         assert_eq!(rows[2]["Reclaimable"], rows[2]["Size"], "{rows:?}");
     });
 }
+
+/// `images -f label=KEY[=VALUE]` as docker: the image config's labels,
+/// every label filter must hold, with the other filters too.
+#[test]
+fn images_label_filter() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("images_label_filter", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "base", IMG, "true"]);
+        ctx.ok(&["commit", "-c", "LABEL tier=db keep=1", "base", "lab-db"]);
+        ctx.ok(&["commit", "-c", "LABEL tier=web", "base", "lab-web"]);
+        ctx.ok(&["rm", "base"]);
+        let names = |args: &[&str]| -> Vec<String> {
+            let mut a = vec!["images", "--format", "{{.Repository}}"];
+            for f in args {
+                a.extend(["--filter", f]);
+            }
+            let mut v: Vec<String> = ctx.ok(&a).stdout.lines().map(String::from).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&["label=tier"]), ["lab-db", "lab-web"]);
+        assert_eq!(names(&["label=tier=web"]), ["lab-web"]);
+        assert_eq!(names(&["label=tier", "label=keep"]), ["lab-db"]);
+        assert_eq!(names(&["label=tier", "reference=lab-w*"]), ["lab-web"]);
+        assert!(names(&["label=tier=none"]).is_empty());
+        let out = ctx.ok(&["images", "-q", "--filter", "label=keep=1"]);
+        assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    });
+}
