@@ -222,6 +222,37 @@ impl Tree {
         }
     }
 
+    /// Where `path` leads when it is a symlink (not through a final `/`):
+    /// the link's text, made absolute from the link's directory; `None`
+    /// when it is not a symlink or does not exist. A copy's destination
+    /// that is a symlink is followed, as docker does.
+    pub fn link_target(&self, path: &str) -> Result<Option<String>, CpError> {
+        if path.ends_with('/') || path.ends_with("/.") {
+            return Ok(None);
+        }
+        let Some(base) = base_name(path) else {
+            return Ok(None);
+        };
+        let parent = parent_of(path);
+        let dir = match self.resolve(&parent, OFlags::PATH | OFlags::DIRECTORY) {
+            Ok(d) => d,
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => return Ok(None),
+            Err(e) => return Err(io_err("look at", path)(e)),
+        };
+        match rfs::readlinkat(&dir, base, Vec::new()) {
+            Ok(t) => {
+                let t = t.to_string_lossy().into_owned();
+                Ok(Some(if t.starts_with('/') {
+                    t
+                } else {
+                    format!("{}/{t}", parent.trim_end_matches('/'))
+                }))
+            }
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err("read the link", path)(e)),
+        }
+    }
+
     /// Writes `spec.path` as a tar stream to `out`.
     pub fn pack(&self, spec: &PackSpec, out: impl Write) -> Result<(), CpError> {
         let mut b = tar::Builder::new(out);

@@ -84,6 +84,7 @@ pub enum Access {
 #[derive(Serialize, Deserialize)]
 enum Request {
     Stat { path: String, follow: bool },
+    LinkTarget { path: String },
     Pack(PackSpec),
     Unpack { dir: String, owner: Owner },
     Sync,
@@ -160,6 +161,12 @@ impl Agent {
 
     /// Writes back what the kernel caches for the container's root
     /// filesystem (a FUSE root's writeback cache), then lets the agent go.
+    /// [`Tree::link_target`] in the container.
+    pub fn link_target(&mut self, path: &str) -> Result<Option<String>, AgentError> {
+        self.send(&Request::LinkTarget { path: path.into() })?;
+        self.answer()
+    }
+
     pub fn sync(mut self) -> Result<(), AgentError> {
         self.send(&Request::Sync)?;
         let r = self.answer();
@@ -257,6 +264,12 @@ fn agent_main(access: &Access, sock: UnixStream, mut status: File) -> i32 {
             }
             Request::Stat { path, follow } => {
                 let r = tree.stat(&path, follow).map_err(|e| e.to_string());
+                if reply(&mut writer, &serde_json::to_value(r).expect("json")).is_err() {
+                    return 0;
+                }
+            }
+            Request::LinkTarget { path } => {
+                let r = tree.link_target(&path).map_err(|e| e.to_string());
                 if reply(&mut writer, &serde_json::to_value(r).expect("json")).is_err() {
                     return 0;
                 }

@@ -1,9 +1,13 @@
-//! `cp` reaches a container's volumes and bind mounts, as docker's does,
-//! also when the container is not running: a file copied to a volume's
-//! path lands in the volume (not in the layer the volume hides), one
-//! copied under a bind mount lands in the host directory, and a copy out
-//! reads them. Found by the session-14 hunt against podman: the copy went
-//! to the layer and was lost under the volume at the next start.
+//! `cp` as docker's, where the session-14 hunt against podman found it
+//! differed:
+//! - it reaches a container's volumes and bind mounts, also when the
+//!   container is not running: a file copied to a volume's path lands in
+//!   the volume (not in the layer the volume hides, where the next start
+//!   lost it), one copied under a bind mount lands in the host directory,
+//!   and a copy out reads them;
+//! - a destination that is a symlink is followed (the copy replaced the
+//!   link with a file and left its target as it was), in the container
+//!   and on the host.
 
 mod common;
 
@@ -14,7 +18,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 const IMG: &str = "bb";
-const APPLETS: &[&str] = &["sh", "true", "ls", "cat", "sleep"];
+const APPLETS: &[&str] = &["sh", "true", "ls", "cat", "sleep", "ln", "test"];
 
 /// Imports a busybox root filesystem with `/data/f` as [`IMG`]; `false`
 /// if busybox is missing.
@@ -103,4 +107,67 @@ fn cp_reaches_volumes_and_binds_of_a_stopped_container() {
             assert!(host_mounts_under(&ctx.root).is_empty(), "mounts left");
         },
     );
+}
+
+#[test]
+fn cp_follows_a_destination_symlink() {
+    for_each_user("cp_follows_a_destination_symlink", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        let script = "ln -s /data/f /flink && ln -s /flink /chain && ln -s /none /dangle && \
+                      ln -s f /data/rel && ln -s /data /dlink && sleep 100";
+        ctx.ok(&["create", "--name", "c", IMG, "sh", "-c", script]);
+        ctx.ok(&["start", "c"]);
+        let new = ctx.write_file("new", b"copied in\n");
+        let new = new.to_str().unwrap();
+        // Into the running container: through /chain -> /flink -> /data/f,
+        // a relative link, a dangling one, and a link to a directory.
+        assert!(eventually(std::time::Duration::from_secs(30), || ctx
+            .rless(&["exec", "c", "test", "-L", "/dlink"])
+            .success()));
+        ctx.ok(&["cp", new, "c:/chain"]);
+        assert_eq!(cat(ctx, "c", "/data/f"), "copied in\n");
+        ctx.ok(&["exec", "c", "test", "-L", "/chain"]);
+        ctx.ok(&["exec", "c", "test", "-L", "/flink"]);
+        ctx.ok(&["cp", new, "c:/dangle"]);
+        assert_eq!(cat(ctx, "c", "/none"), "copied in\n");
+        ctx.ok(&["exec", "c", "test", "-L", "/dangle"]);
+        ctx.ok(&["cp", new, "c:/dlink"]);
+        assert_eq!(cat(ctx, "c", "/data/new"), "copied in\n");
+        // A directory onto a link to a file: refused, the file kept.
+        let dir = ctx.work.join("d");
+        ctx.write_file("d/x", b"x\n");
+        let out = ctx.rless(&["cp", dir.to_str().unwrap(), "c:/flink"]);
+        assert_one_error(&out, 125);
+        assert_eq!(cat(ctx, "c", "/data/f"), "copied in\n");
+        ctx.ok(&["stop", "-t", "0", "c"]);
+        // Into the stopped one, through the relative link.
+        ctx.write_file("new2", b"second\n");
+        let new2 = ctx.work.join("new2");
+        ctx.ok(&["cp", new2.to_str().unwrap(), "c:/data/rel"]);
+        // Out to the host, through a link there (and a dangling one).
+        ctx.write_file("target", b"old\n");
+        std::os::unix::fs::symlink("target", ctx.work.join("hlink")).unwrap();
+        std::os::unix::fs::symlink("made", ctx.work.join("hdangle")).unwrap();
+        ctx.give(&ctx.work.join("hlink"));
+        ctx.give(&ctx.work.join("hdangle"));
+        let hlink = ctx.work.join("hlink");
+        let hdangle = ctx.work.join("hdangle");
+        ctx.ok(&["cp", "c:/data/f", hlink.to_str().unwrap()]);
+        ctx.ok(&["cp", "c:/data/f", hdangle.to_str().unwrap()]);
+        assert_eq!(
+            fs::read_to_string(ctx.work.join("target")).unwrap(),
+            "second\n"
+        );
+        assert_eq!(
+            fs::read_to_string(ctx.work.join("made")).unwrap(),
+            "second\n"
+        );
+        assert!(fs::symlink_metadata(&hlink)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        ctx.ok(&["rm", "c"]);
+    });
 }
