@@ -421,3 +421,38 @@ fn images_label_filter() {
         assert_eq!(out.stdout.lines().count(), 1, "{out}");
     });
 }
+
+/// `ps -s` / `--size` and a template's `.Size`, as docker: the writable
+/// layer's size and "(virtual …)" with the image; counted inside the user
+/// namespace, so a directory of a subordinate id is read too.
+#[test]
+fn ps_size() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ps_size", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let script = match ctx.user.mode {
+            // A directory only uid 1000 can read, holding 7 bytes more.
+            common::Mode::Subuid => {
+                "printf 12345 > /f && mkdir /d && printf 1234567 > /d/g && \
+                 chown -R 1000:1000 /d && chmod 700 /d"
+            }
+            common::Mode::Single => "printf 12345 > /f && mkdir /d && printf 1234567 > /d/g",
+        };
+        ctx.ok(&["run", "--name", "c", IMG, "sh", "-c", script]);
+        let image = ctx.ok(&["images", "--format", "{{.Size}}", IMG]).stdout;
+        let want = |rw: &str| format!("c|{rw} (virtual {})", image.trim());
+        let out = ctx.ok(&["ps", "-a", "-s", "--format", "{{.Names}}|{{.Size}}"]);
+        assert_eq!(out.stdout.trim(), want("12B"), "{out}");
+        // Without -s, as the template asks for it.
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}}|{{.Size}}"]);
+        assert_eq!(out.stdout.trim(), want("12B"), "{out}");
+        let out = ctx.ok(&["ps", "-a", "--size"]);
+        let header = out.stdout.lines().next().unwrap_or_default();
+        assert!(header.trim_end().ends_with("NAMES   SIZE"), "{out}");
+        assert!(out.stdout.contains("12B (virtual"), "{out}");
+        ctx.ok(&["rm", "c"]);
+    });
+}

@@ -1,4 +1,8 @@
-//! `rless ps [-a] [-q] [--filter K=V] [--format table|json|[table ]TEMPLATE]`
+//! `rless ps [-a] [-q] [-s] [--filter K=V] [--format table|json|[table ]TEMPLATE]`
+//!
+//! With `-s` (or a template using `.Size`, as docker) the command first
+//! enters the user namespace, where every file of a writable layer can be
+//! counted, whatever subordinate id owns it.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -29,6 +33,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("Labels", "LABELS"),
     ("Mounts", "MOUNTS"),
     ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Size", "SIZE"),
 ];
 
 /// docker's MOUNTS: volume names and bind sources, comma-separated.
@@ -94,6 +99,10 @@ pub struct Args {
     /// TEMPLATE' adds a header and columns).
     #[arg(long, default_value = "table")]
     format: String,
+    /// Show each container's size: its writable layer, and with its image
+    /// ("12B (virtual 1.98MB)"); also when the template uses `.Size`.
+    #[arg(short, long)]
+    size: bool,
 }
 
 /// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created";
@@ -246,6 +255,14 @@ fn check_filter(k: &str, v: &str) -> Result<()> {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    // As docker: a template that shows the size computes it.
+    let size = a.size || (a.format.contains(".Size") && a.format.trim() != "json");
+    if size {
+        // Files of subordinate ids may be unreadable outside the namespace.
+        if let Some(code) = ctx.enter_userns()? {
+            return Ok(code);
+        }
+    }
     let filters: Vec<(String, String)> = a
         .filter
         .iter()
@@ -337,7 +354,31 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let health = |c: &ContainerConfig| {
         rless::container::health::status(c, &container::containers_dir(&store).join(c.id.as_str()))
     };
-    let format = Format::parse(&a.format, DEFAULT_TABLE);
+    let sized_table = format!("{DEFAULT_TABLE}\t{{{{.Size}}}}");
+    let default = if a.size { &sized_table } else { DEFAULT_TABLE };
+    let format = Format::parse(&a.format, default);
+    // docker's "12B (virtual 1.98MB)": the writable layer, and it with the image.
+    let index = match size {
+        true => Some(store.index()?),
+        false => None,
+    };
+    let size_text = |c: &ContainerConfig| -> String {
+        let Some(index) = &index else {
+            return String::new();
+        };
+        let dir = container::containers_dir(&store).join(c.id.as_str());
+        let rw = super::system::tree_size(&dir.join("upper"), &mut Default::default());
+        let image = index
+            .images
+            .iter()
+            .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"))
+            .map_or(0, |i| i.size);
+        format!(
+            "{} (virtual {})",
+            time::human_size(rw),
+            time::human_size(rw + image)
+        )
+    };
     match format {
         Format::Json => {
             let out: Vec<_> = rows
@@ -374,6 +415,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "Labels": super::format::labels_text(&c.labels),
                         "Mounts": mounts_text(c),
                         "LocalVolumes": c.mounts.iter().filter(|m| matches!(m, MountOp::Volume { .. })).count().to_string(),
+                        "Size": size_text(c),
                     })
                 })
                 .collect();
