@@ -198,6 +198,19 @@ fn volume_ls_inspect_prune_formats() {
             data(ctx, "v1")
         );
         assert!(v["CreatedAt"].as_str().unwrap().ends_with('Z'), "{out}");
+        // A missing name among others: the found ones shown, the missing
+        // one reported (exit 125), as docker.
+        let out = ctx.rless(&["volume", "inspect", "v1", "nosuch", &anon]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert_eq!(out.stderr.trim(), "rless: no such volume: nosuch", "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let names: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["v1", anon.as_str()], "{out}");
         // prune: anonymous only; -a: every unused one.
         let out = ctx.ok(&["volume", "prune"]);
         assert_eq!(

@@ -264,12 +264,17 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
 
 fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
+    // As docker: the volumes found are shown, each missing one reported.
     let mut out = Vec::new();
+    let mut failed = super::stop::Failures::default();
     for n in &a.names {
-        out.push(describe(store.root(), &volume::read(store.root(), n)?));
+        match volume::read(store.root(), n) {
+            Ok(m) => out.push(describe(store.root(), &m)),
+            Err(e) => failed.add(e.into()),
+        }
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(ExitCode::SUCCESS)
+    failed.finish(ExitCode::SUCCESS)
 }
 
 fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
