@@ -456,3 +456,30 @@ fn ps_size() {
         ctx.ok(&["rm", "c"]);
     });
 }
+
+/// `ps`'s IMAGE as docker's: the name the container was made from while
+/// it still names the container's image, the image id once it does not.
+#[test]
+fn ps_image_after_its_name_moves() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ps_image_after_its_name_moves", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["tag", IMG, "mine:1"]);
+        ctx.ok(&["create", "--name", "c", "mine:1", "true"]);
+        let image = |extra: &[&str]| {
+            let mut a = vec!["ps", "-a", "--format", "{{.Image}}"];
+            a.extend_from_slice(extra);
+            ctx.ok(&a).stdout.trim().to_string()
+        };
+        assert_eq!(image(&[]), "mine:1");
+        ctx.ok(&["rmi", "mine:1"]);
+        let id = ctx.ok(&["images", "-q", "--no-trunc", IMG]).stdout;
+        let id = id.trim();
+        assert_eq!(image(&[]), id.trim_start_matches("sha256:")[..12]);
+        assert_eq!(image(&["--no-trunc"]), id);
+        ctx.ok(&["rm", "c"]);
+    });
+}

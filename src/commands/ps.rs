@@ -358,12 +358,28 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let default = if a.size { &sized_table } else { DEFAULT_TABLE };
     let format = Format::parse(&a.format, default);
     // docker's "12B (virtual 1.98MB)": the writable layer, and it with the image.
-    let index = match size {
+    let index = match size || matches!(format, Format::Template { .. }) {
         true => Some(store.index()?),
         false => None,
     };
+    // As docker: the name the container was made from while it still names
+    // the container's image; once it names another (or none), the id.
+    let image_shown = |c: &ContainerConfig| -> String {
+        let hex = c.image_id.trim_start_matches("sha256:");
+        let current = index
+            .as_ref()
+            .and_then(|ix| rless::image::find_image(ix, &c.image_name).ok())
+            .is_some_and(|i| i.id.hex() == hex);
+        if hex.is_empty() || current {
+            rless::image::familiar(&c.image_name).to_string()
+        } else if a.no_trunc {
+            format!("sha256:{hex}")
+        } else {
+            hex.chars().take(12).collect()
+        }
+    };
     let size_text = |c: &ContainerConfig| -> String {
-        let Some(index) = &index else {
+        let Some(index) = index.as_ref().filter(|_| size) else {
             return String::new();
         };
         let dir = container::containers_dir(&store).join(c.id.as_str());
@@ -403,7 +419,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .map(|(c, s)| {
                     serde_json::json!({
                         "ID": if a.no_trunc { c.id.as_str() } else { c.id.short() },
-                        "Image": rless::image::familiar(&c.image_name),
+                        "Image": image_shown(c),
                         "Command": cmd(c),
                         "CreatedAt": time::format_docker(c.created),
                         "RunningFor": time::ago(c.created),
