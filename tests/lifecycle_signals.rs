@@ -464,3 +464,34 @@ fn lifecycle_kill_paused_with_the_stop_signal_resumes() {
         },
     );
 }
+
+/// `stop -s SIG` and `restart -s SIG` (docker 23's `--signal`) send SIG
+/// first instead of the container's stop signal; a bad name is refused
+/// before anything is stopped.
+#[test]
+fn lifecycle_stop_and_restart_with_a_signal() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_stop_and_restart_with_a_signal", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        run_sh(
+            ctx,
+            &["--name", "s"],
+            "trap 'echo got-int; exit 3' INT; trap 'echo got-term; exit 5' TERM; echo ready; \
+             while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "s", "ready");
+        ctx.ok(&["restart", "--signal", "INT", "s"]);
+        wait_log(ctx, "s", "ready\ngot-int\nready");
+        let out = ctx.fail(&["stop", "-s", "BOGUS", "s"]);
+        assert!(out.stderr.contains("BOGUS"), "{out}");
+        assert_eq!(inspect(ctx, "s")["State"]["Status"], "running");
+        let out = ctx.ok(&["stop", "-s", "SIGINT", "s"]);
+        assert_eq!(out.stdout, "s\n", "{out}");
+        assert_eq!(inspect(ctx, "s")["State"]["ExitCode"], 3);
+        let out = ctx.ok(&["logs", "s"]);
+        assert!(!out.stdout.contains("got-term"), "{out}");
+    });
+}

@@ -121,6 +121,16 @@ pub fn unpause(dir: &Path) -> Result<(), ContainerError> {
 /// final state. The container's restart policy will not start it again.
 pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerError> {
     let first = super::read_config(dir).map_or(Sig::TERM, |c| c.stop_signal());
+    stop_with(dir, first, grace)
+}
+
+/// [`stop`] with `first` instead of the container's stop signal
+/// (`stop -s`, `restart -s`).
+pub fn stop_with(
+    dir: &Path,
+    first: Sig,
+    grace: Duration,
+) -> Result<ContainerState, ContainerError> {
     end(dir, first, grace).ok_or_else(|| ContainerError::Io {
         op: "stop",
         path: dir.to_path_buf(),
