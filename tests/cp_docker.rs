@@ -104,6 +104,17 @@ fn cp_reaches_volumes_and_binds_of_a_stopped_container() {
             let out = ctx.ok(&["run", "--rm", "-v", "vol:/data", IMG, "cat", "/data/new"]);
             assert_eq!(out.stdout, "copied in\n");
             ctx.ok(&["rm", "-v", "c"]);
+            // A bind source removed since the container was made does not
+            // stop a copy elsewhere.
+            ctx.write_file("gone/x", b"x\n");
+            let gone = ctx.work.join("gone");
+            let bind = format!("{}:/mnt/gone", gone.display());
+            ctx.ok(&["create", "--name", "g", "-v", &bind, IMG, "true"]);
+            fs::remove_dir_all(&gone).unwrap();
+            ctx.ok(&["cp", new, "g:/tmp/"]);
+            let out = ctx.ok(&["cp", "g:/tmp/new", "-"]);
+            assert!(out.stdout.contains("copied in"), "{out}");
+            ctx.ok(&["rm", "g"]);
             assert!(host_mounts_under(&ctx.root).is_empty(), "mounts left");
         },
     );

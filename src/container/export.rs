@@ -23,7 +23,7 @@
 //!   docker fills it when the container is created), so a copy into or
 //!   out of a stopped container reaches the volume, not the layer hidden
 //!   under it. A read-only view cannot create a missing mount point:
-//!   that mount is left out. `export` asks for none (docker leaves
+//!   that mount is left out, as is a bind whose host path is gone. `export` asks for none (docker leaves
 //!   volumes out of an export).
 //!
 //! The agent's mounts live in its private namespace and vanish when it
@@ -337,9 +337,15 @@ fn mount_user(
     fill: bool,
 ) -> Result<(), AgentError> {
     for op in mounts {
-        let (MountOp::Bind { target, .. } | MountOp::Volume { target, .. }) = op else {
+        let (MountOp::Bind { target, source, .. } | MountOp::Volume { target, source, .. }) = op
+        else {
             continue;
         };
+        // A host path removed since: the copy goes on without it (a start
+        // would make a `-v` one again, empty).
+        if std::fs::symlink_metadata(source).is_err() {
+            continue;
+        }
         let fail = |e: String| {
             AgentError::Container(format!(
                 "cannot mount {} of the container: {e}",
