@@ -388,3 +388,98 @@ fn system_df_counts_images_containers_and_volumes() {
         assert_eq!(rows[2]["Reclaimable"], rows[2]["Size"], "{rows:?}");
     });
 }
+
+/// `images -f label=KEY[=VALUE]` as docker: the image config's labels,
+/// every label filter must hold, with the other filters too.
+#[test]
+fn images_label_filter() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("images_label_filter", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "base", IMG, "true"]);
+        ctx.ok(&["commit", "-c", "LABEL tier=db keep=1", "base", "lab-db"]);
+        ctx.ok(&["commit", "-c", "LABEL tier=web", "base", "lab-web"]);
+        ctx.ok(&["rm", "base"]);
+        let names = |args: &[&str]| -> Vec<String> {
+            let mut a = vec!["images", "--format", "{{.Repository}}"];
+            for f in args {
+                a.extend(["--filter", f]);
+            }
+            let mut v: Vec<String> = ctx.ok(&a).stdout.lines().map(String::from).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&["label=tier"]), ["lab-db", "lab-web"]);
+        assert_eq!(names(&["label=tier=web"]), ["lab-web"]);
+        assert_eq!(names(&["label=tier", "label=keep"]), ["lab-db"]);
+        assert_eq!(names(&["label=tier", "reference=lab-w*"]), ["lab-web"]);
+        assert!(names(&["label=tier=none"]).is_empty());
+        let out = ctx.ok(&["images", "-q", "--filter", "label=keep=1"]);
+        assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    });
+}
+
+/// `ps -s` / `--size` and a template's `.Size`, as docker: the writable
+/// layer's size and "(virtual …)" with the image; counted inside the user
+/// namespace, so a directory of a subordinate id is read too.
+#[test]
+fn ps_size() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ps_size", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let script = match ctx.user.mode {
+            // A directory only uid 1000 can read, holding 7 bytes more.
+            common::Mode::Subuid => {
+                "printf 12345 > /f && mkdir /d && printf 1234567 > /d/g && \
+                 chown -R 1000:1000 /d && chmod 700 /d"
+            }
+            common::Mode::Single => "printf 12345 > /f && mkdir /d && printf 1234567 > /d/g",
+        };
+        ctx.ok(&["run", "--name", "c", IMG, "sh", "-c", script]);
+        let image = ctx.ok(&["images", "--format", "{{.Size}}", IMG]).stdout;
+        let want = |rw: &str| format!("c|{rw} (virtual {})", image.trim());
+        let out = ctx.ok(&["ps", "-a", "-s", "--format", "{{.Names}}|{{.Size}}"]);
+        assert_eq!(out.stdout.trim(), want("12B"), "{out}");
+        // Without -s, as the template asks for it.
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}}|{{.Size}}"]);
+        assert_eq!(out.stdout.trim(), want("12B"), "{out}");
+        let out = ctx.ok(&["ps", "-a", "--size"]);
+        let header = out.stdout.lines().next().unwrap_or_default();
+        assert!(header.trim_end().ends_with("NAMES   SIZE"), "{out}");
+        assert!(out.stdout.contains("12B (virtual"), "{out}");
+        ctx.ok(&["rm", "c"]);
+    });
+}
+
+/// `ps`'s IMAGE as docker's: the name the container was made from while
+/// it still names the container's image, the image id once it does not.
+#[test]
+fn ps_image_after_its_name_moves() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ps_image_after_its_name_moves", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["tag", IMG, "mine:1"]);
+        ctx.ok(&["create", "--name", "c", "mine:1", "true"]);
+        let image = |extra: &[&str]| {
+            let mut a = vec!["ps", "-a", "--format", "{{.Image}}"];
+            a.extend_from_slice(extra);
+            ctx.ok(&a).stdout.trim().to_string()
+        };
+        assert_eq!(image(&[]), "mine:1");
+        ctx.ok(&["rmi", "mine:1"]);
+        let id = ctx.ok(&["images", "-q", "--no-trunc", IMG]).stdout;
+        let id = id.trim();
+        assert_eq!(image(&[]), id.trim_start_matches("sha256:")[..12]);
+        assert_eq!(image(&["--no-trunc"]), id);
+        ctx.ok(&["rm", "c"]);
+    });
+}

@@ -250,8 +250,20 @@ fn lifecycle_exec() {
         assert_one_error(&out, 127);
         let out = ctx.rless(&["exec", "ex", "/etc/passwd"]);
         assert_one_error(&out, 126);
+        // A working directory that is missing (or a file): 127, as docker.
         let out = ctx.rless(&["exec", "-w", "/no/such/dir", "ex", "pwd"]);
-        assert!(out.code != Some(0), "exec -w of a missing dir: {out}");
+        assert_one_error(&out, 127);
+        let out = ctx.rless(&["exec", "-w", "/etc/passwd", "ex", "pwd"]);
+        assert_one_error(&out, 127);
+        // One only root may enter is entered before the user switch, as
+        // runc does: the user runs there (and cannot list it).
+        if ctx.user.mode == Mode::Subuid {
+            ctx.ok(&["exec", "ex", "mkdir", "-m", "700", "/rootonly"]);
+            let out = ctx.ok(&["exec", "-u", "1000:1000", "-w", "/rootonly", "ex", "pwd"]);
+            assert_eq!(out.stdout, "/rootonly\n", "{out}");
+            let out = ctx.rless(&["exec", "-u", "1000:1000", "-w", "/rootonly", "ex", "ls"]);
+            assert_eq!(out.code, Some(1), "{out}");
+        }
 
         // The container is unharmed by all that.
         assert_eq!(state_of(&inspect(ctx, "ex"))["Running"], true);

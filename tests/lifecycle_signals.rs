@@ -1,7 +1,8 @@
 //! `kill -s` and stop signals: signal names (with or without SIG, any
 //! case, numbers, real-time RTMIN+n / RTMAX-n), which the container's init
 //! passes on to the command; `stop` and `restart` send the container's stop
-//! signal (`run --stop-signal` over the image's `STOPSIGNAL`), then SIGKILL.
+//! signal (`run --stop-signal` over the image's `STOPSIGNAL`), then SIGKILL;
+//! `kill` of a paused container resumes it for its stop signal only.
 //! Every scenario imports a busybox root filesystem (no registry).
 
 mod common;
@@ -422,4 +423,75 @@ fn limit_file_size(cmd: &mut std::process::Command, bytes: u64) {
             .map_err(std::io::Error::from)
         });
     }
+}
+
+/// `kill` of a paused container, as docker: its stop signal resumes it, so
+/// the command acts on it at once; another signal leaves it paused (the
+/// signal waits for `unpause`).
+#[test]
+fn lifecycle_kill_paused_with_the_stop_signal_resumes() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "lifecycle_kill_paused_with_the_stop_signal_resumes",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            run_sh(
+                ctx,
+                &["--name", "p"],
+                "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 4' TERM; echo ready; \
+             while true; do sleep 0.1; done",
+            );
+            wait_log(ctx, "p", "ready");
+            ctx.ok(&["pause", "p"]);
+            ctx.ok(&["kill", "-s", "USR1", "p"]);
+            assert_eq!(inspect(ctx, "p")["State"]["Paused"], true);
+            ctx.ok(&["kill", "-s", "TERM", "p"]);
+            let exited = eventually(Duration::from_secs(30), || {
+                inspect(ctx, "p")["State"]["Status"] == "exited"
+            });
+            assert!(
+                exited,
+                "a paused container killed with its stop signal must end"
+            );
+            let st = inspect(ctx, "p");
+            assert_eq!(st["State"]["ExitCode"], 4, "{st}");
+            assert_eq!(st["State"]["Paused"], false, "{st}");
+            let out = ctx.ok(&["logs", "p"]);
+            assert!(out.stdout.contains("got-term"), "{out}");
+        },
+    );
+}
+
+/// `stop -s SIG` and `restart -s SIG` (docker 23's `--signal`) send SIG
+/// first instead of the container's stop signal; a bad name is refused
+/// before anything is stopped.
+#[test]
+fn lifecycle_stop_and_restart_with_a_signal() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("lifecycle_stop_and_restart_with_a_signal", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        run_sh(
+            ctx,
+            &["--name", "s"],
+            "trap 'echo got-int; exit 3' INT; trap 'echo got-term; exit 5' TERM; echo ready; \
+             while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "s", "ready");
+        ctx.ok(&["restart", "--signal", "INT", "s"]);
+        wait_log(ctx, "s", "ready\ngot-int\nready");
+        let out = ctx.fail(&["stop", "-s", "BOGUS", "s"]);
+        assert!(out.stderr.contains("BOGUS"), "{out}");
+        assert_eq!(inspect(ctx, "s")["State"]["Status"], "running");
+        let out = ctx.ok(&["stop", "-s", "SIGINT", "s"]);
+        assert_eq!(out.stdout, "s\n", "{out}");
+        assert_eq!(inspect(ctx, "s")["State"]["ExitCode"], 3);
+        let out = ctx.ok(&["logs", "s"]);
+        assert!(!out.stdout.contains("got-term"), "{out}");
+    });
 }

@@ -1,5 +1,6 @@
-//! `rless stats` streaming without names follows the running set: a
-//! container started after the stream began shows up, one removed leaves.
+//! `rless stats`: streaming without names follows the running set (a
+//! container started after the stream began shows up, one removed leaves);
+//! `--format` takes Go templates.
 
 mod common;
 
@@ -69,5 +70,50 @@ fn stats_stream_follows_new_and_removed_containers() {
         );
         assert_eq!(lines.last().unwrap(), &["s2"], "s1 did not leave: {text}");
         ctx.ok(&["rm", "-f", "s2"]);
+    });
+}
+
+/// `stats --no-stream --format` takes docker's Go templates (with and
+/// without `table`) over docker's fields, not only table and json.
+#[test]
+fn stats_templates() {
+    for_each_user("stats_templates", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        ctx.ok(&["run", "-d", "--name", "one", IMG, "sleep", "300"]);
+        let out = ctx.ok(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}",
+            "one",
+        ]);
+        let f: Vec<&str> = out.stdout.trim_end().split('|').collect();
+        assert_eq!(f.len(), 4, "{out}");
+        assert_eq!(f[0], "one", "{out}");
+        assert!(f[1].ends_with('%'), "{out}");
+        assert!(f[2].contains(" / "), "{out}");
+        assert!(f[3].parse::<u32>().is_ok_and(|n| n >= 1), "{out}");
+        let out = ctx.ok(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "table {{.Name}}\t{{.MemPerc}}",
+        ]);
+        let lines: Vec<Vec<&str>> = out
+            .stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(lines[0], ["NAME", "MEM", "%"], "{out}");
+        assert_eq!(lines.len(), 2, "{out}");
+        assert_eq!(lines[1][0], "one", "{out}");
+        let out = ctx.ok(&["stats", "--no-stream", "--format", "{{json .}}", "one"]);
+        let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+        let id = ctx.ok(&["inspect", "-f", "{{.Id}}", "one"]).stdout;
+        assert_eq!(v["ID"].as_str().unwrap(), &id.trim()[..12], "{out}");
+        ctx.fail(&["stats", "--no-stream", "--format", "{{.Name", "one"]);
+        ctx.ok(&["rm", "-f", "one"]);
     });
 }

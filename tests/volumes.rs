@@ -392,9 +392,6 @@ fn volume_bad_input_is_125() {
         let v_missing = format!("{}:/a/../mnt", missing.display());
         let cases: Vec<Vec<&str>> = vec![
             vec!["run", "--rm", "-v", "a/b:/x", IMG, "true"],
-            vec!["run", "--rm", "-v", "../x:/x", IMG, "true"],
-            vec!["run", "--rm", "-v", "..:/x", IMG, "true"],
-            vec!["run", "--rm", "-v", "./rel:/x", IMG, "true"],
             vec!["run", "--rm", "-v", "vol:rel", IMG, "true"],
             vec!["run", "--rm", "-v", "vol:/x:bogus", IMG, "true"],
             vec!["run", "--rm", "-v", "/tmp:/x:nocopy", IMG, "true"],
@@ -486,5 +483,46 @@ fn volume_bad_input_is_125() {
             "touch /m/f",
         );
         assert!(made.join("f").exists());
+    });
+}
+
+/// A bind source starting with `.` (`.`, `./DIR`, `../DIR`) is a host path
+/// relative to the working directory, as docker's client takes it since
+/// 23.0 (it was refused as a bad volume name); made absolute and clean,
+/// for `-v` and `--mount type=bind`; a missing one is made by `-v`.
+#[test]
+fn volume_relative_bind_sources() {
+    if busybox().is_none() {
+        return;
+    }
+    for_each_user("volume_relative_bind_sources", |ctx| {
+        assert!(setup_image(ctx));
+        ctx.write_file("rel/f", b"relative\n");
+        assert_eq!(sh(ctx, &["-v", "./rel:/m"], "cat /m/f"), "relative\n");
+        assert_eq!(sh(ctx, &["-v", ".:/m:ro"], "cat /m/rel/f"), "relative\n");
+        assert_eq!(
+            sh(ctx, &["-v", "./rel/../rel/./:/m"], "cat /m/f"),
+            "relative\n"
+        );
+        assert_eq!(
+            sh(ctx, &["--mount", "type=bind,src=./rel,dst=/m"], "cat /m/f"),
+            "relative\n"
+        );
+        let parent = ctx.work.file_name().unwrap().to_str().unwrap();
+        let up = format!("../{parent}/rel:/m");
+        assert_eq!(sh(ctx, &["-v", &up], "cat /m/f"), "relative\n");
+        // Written through it: on the host, in the working directory.
+        sh(ctx, &["-v", "./rel:/m"], "echo back > /m/g");
+        assert_eq!(
+            fs::read_to_string(ctx.work.join("rel/g")).unwrap(),
+            "back\n"
+        );
+        // A missing one is made (as a -v bind source is), absolute in inspect.
+        ctx.ok(&["create", "--name", "c", "-v", "./made:/n", IMG, "true"]);
+        assert!(ctx.work.join("made").is_dir());
+        let out = ctx.ok(&["inspect", "-f", "{{range .Mounts}}{{.Source}}{{end}}", "c"]);
+        assert_eq!(out.stdout.trim(), ctx.work.join("made").to_str().unwrap());
+        ctx.ok(&["rm", "c"]);
+        assert!(volume_names(ctx).is_empty(), "no volume was made");
     });
 }

@@ -198,6 +198,19 @@ fn volume_ls_inspect_prune_formats() {
             data(ctx, "v1")
         );
         assert!(v["CreatedAt"].as_str().unwrap().ends_with('Z'), "{out}");
+        // A missing name among others: the found ones shown, the missing
+        // one reported (exit 125), as docker.
+        let out = ctx.rless(&["volume", "inspect", "v1", "nosuch", &anon]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert_eq!(out.stderr.trim(), "rless: no such volume: nosuch", "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let names: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["v1", anon.as_str()], "{out}");
         // prune: anonymous only; -a: every unused one.
         let out = ctx.ok(&["volume", "prune"]);
         assert_eq!(
@@ -208,5 +221,47 @@ fn volume_ls_inspect_prune_formats() {
         ctx.ok(&["volume", "prune", "-a", "-f"]);
         assert!(volume_names(ctx).is_empty());
         assert!(ctx.ok(&["volume", "ls", "-q"]).stdout.is_empty());
+    });
+}
+
+/// `volume ls -f` as docker: dangling (no container records it), name (a
+/// part of it), label (KEY or KEY=VALUE, every one must hold), driver;
+/// repeated keys are alternatives; an unknown key is refused.
+#[test]
+fn volume_ls_filters() {
+    if busybox().is_none() {
+        return;
+    }
+    for_each_user("volume_ls_filters", |ctx| {
+        assert!(setup_image(ctx));
+        ctx.ok(&[
+            "volume", "create", "--label", "tier=db", "--label", "keep", "dbdata",
+        ]);
+        ctx.ok(&["volume", "create", "--label", "tier=web", "webdata"]);
+        ctx.ok(&["volume", "create", "other"]);
+        ctx.ok(&["create", "--name", "c", "-v", "webdata:/w", IMG, "true"]);
+        let ls = |f: &[&str]| {
+            let mut a = vec!["volume", "ls", "-q"];
+            for x in f {
+                a.extend(["--filter", x]);
+            }
+            let out = ctx.ok(&a);
+            out.stdout.lines().map(String::from).collect::<Vec<_>>()
+        };
+        assert_eq!(ls(&["dangling=true"]), ["dbdata", "other"]);
+        assert_eq!(ls(&["dangling=false"]), ["webdata"]);
+        assert_eq!(ls(&["name=data"]), ["dbdata", "webdata"]);
+        assert_eq!(ls(&["name=db", "name=oth"]), ["dbdata", "other"]);
+        assert_eq!(ls(&["label=tier"]), ["dbdata", "webdata"]);
+        assert_eq!(ls(&["label=tier=db"]), ["dbdata"]);
+        assert_eq!(ls(&["label=tier", "label=keep"]), ["dbdata"]);
+        assert_eq!(ls(&["label=tier", "dangling=true"]), ["dbdata"]);
+        assert_eq!(ls(&["driver=local", "name=other"]), ["other"]);
+        assert!(ls(&["driver=nfs"]).is_empty());
+        let out = ctx.ok(&["volume", "ls", "-f", "name=web", "--format", "{{.Name}}"]);
+        assert_eq!(out.stdout, "webdata\n");
+        for bad in ["bogus=1", "dangling=maybe", "name"] {
+            ctx.fail(&["volume", "ls", "--filter", bad]);
+        }
     });
 }

@@ -94,11 +94,25 @@ fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     {
         return Ok(Access::Join(pid));
     }
-    view(ctx, dir, writable)
+    let mut access = view(ctx, dir, writable)?;
+    if let Access::View {
+        mounts,
+        fill_volumes,
+        ..
+    } = &mut access
+    {
+        // As docker: the copy reaches the volumes and bind mounts, not
+        // the layer under them.
+        *mounts = container::read_config(dir).map_or_else(Vec::new, |c| c.mounts);
+        // The layers are viewed with the default mapping: a keep-id
+        // container's volume is filled by its own start instead.
+        *fill_volumes = !container::read_spec(dir)?.keep_id;
+    }
+    Ok(access)
 }
 
 /// Enters the user namespace with the container's id mapping and
-/// describes a mount of its layers.
+/// describes a mount of its layers (without its volumes: `export`).
 pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     let spec = container::read_spec(dir)?;
     let state = container::read_state(dir);
@@ -110,6 +124,8 @@ pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
         mountpoint: dir.join("merged"),
         writable,
         fuse: state.driver.as_deref() == Some("fuse-overlay"),
+        mounts: Vec::new(),
+        fill_volumes: false,
     })
 }
 
@@ -143,14 +159,16 @@ fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> R
                 })
         })?);
     }
-    let dst = host_abs(host)?;
     let tree = Tree::open(Path::new("/"))?;
+    let dst = follow_links(&host_abs(host)?, |p| tree.link_target(p))?;
     let dst_kind = tree.stat(&dst, true)?;
     let parent_dir = tree.stat(&parent_of(&dst), true)? == Some(Kind::Dir);
+    // The user's words in messages, unless a link led elsewhere.
+    let planned = if dst == host_abs(host)? { host } else { &dst };
     let plan = cp::plan(
         src,
         kind,
-        host,
+        planned,
         dst_kind.map(|k| k == Kind::Dir),
         parent_dir,
     )?;
@@ -169,8 +187,25 @@ fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> R
     Ok(())
 }
 
+/// A destination that is a symlink, followed (as docker: the copy goes
+/// where the link leads, even a missing file); at most 40 links.
+fn follow_links<E>(
+    dst: &str,
+    mut target: impl FnMut(&str) -> Result<Option<String>, E>,
+) -> Result<String, E> {
+    let mut dst = dst.to_string();
+    for _ in 0..40 {
+        match target(&dst)? {
+            Some(t) => dst = t,
+            None => break,
+        }
+    }
+    Ok(dst)
+}
+
 fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Result<()> {
     let owner = if a.archive { Owner::Keep } else { Owner::Root };
+    let dst = &follow_links(dst, |p| agent.link_target(p))?;
     let dst_kind = agent.stat(dst, true)?;
     if host == "-" {
         match dst_kind {

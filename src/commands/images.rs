@@ -3,7 +3,8 @@
 //! docker lists them; the build cache's intermediate images only with
 //! `-a`, as podman lists its own. Filters: `dangling=true|false` (no name, not pulled
 //! by digest, as `image prune` takes it), `reference=PATTERN` (`*` and `?` within a path segment, as
-//! docker's; also the positional argument), `before=IMAGE`, `since=IMAGE`.
+//! docker's; also the positional argument), `before=IMAGE`, `since=IMAGE`,
+//! `label=KEY[=VALUE]` (the config's labels; every one must hold).
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -51,7 +52,7 @@ pub struct Args {
     #[arg(long)]
     digests: bool,
     /// Filter: dangling=true|false, reference=PATTERN, before=IMAGE,
-    /// since=IMAGE (repeatable).
+    /// since=IMAGE, label=KEY or label=KEY=VALUE (repeatable).
     #[arg(short, long)]
     filter: Vec<String>,
     /// Only this repository (and tag); `*` and `?` match within a segment.
@@ -65,6 +66,8 @@ struct Filter {
     references: Vec<String>,
     before: Option<i64>,
     since: Option<i64>,
+    /// `label=KEY` or `label=KEY=VALUE`: every one must hold (docker).
+    labels: Vec<String>,
 }
 
 impl Filter {
@@ -89,8 +92,11 @@ impl Filter {
                 "reference" => f.references.push(v.to_string()),
                 "before" => f.before = Some(created(v)?),
                 "since" => f.since = Some(created(v)?),
+                "label" if !v.is_empty() => f.labels.push(v.to_string()),
                 other => {
-                    bail!("unknown filter {other:?}: use dangling, reference, before or since")
+                    bail!(
+                        "unknown filter {other:?}: use dangling, reference, before, since or label"
+                    )
                 }
             }
         }
@@ -156,13 +162,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         super::build::cache_images(store.root())
     };
-    drop(store);
     let filter = Filter::parse(&a, &index)?;
     let mut images: Vec<_> = index
         .images
         .iter()
         .filter(|i| !(i.dangling() && hidden.contains(i.id.hex())))
         .collect();
+    if !filter.labels.is_empty() {
+        images.retain(|i| {
+            let labels = image_labels(&store, i);
+            filter.labels.iter().all(|l| match l.split_once('=') {
+                Some((k, v)) => labels.get(k).and_then(|x| x.as_str()) == Some(v),
+                None => labels.contains_key(l.as_str()),
+            })
+        });
+    }
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     // One row per name, the filters applied to each.
     let rows: Vec<(&ImageRecord, String, String)> = images
@@ -232,6 +246,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The image config's `Labels` (empty when it has none or cannot be read).
+fn image_labels(
+    store: &rless::image::store::Store,
+    i: &ImageRecord,
+) -> serde_json::Map<String, serde_json::Value> {
+    store
+        .read_blob(&i.id)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|c| c["config"]["Labels"].as_object().cloned())
+        .unwrap_or_default()
 }
 
 /// The (repository, tag) rows of an image: one per name.

@@ -1,4 +1,8 @@
-//! `rless ps [-a] [-q] [--filter K=V] [--format table|json|[table ]TEMPLATE]`
+//! `rless ps [-a] [-q] [-s] [--filter K=V] [--format table|json|[table ]TEMPLATE]`
+//!
+//! With `-s` (or a template using `.Size`, as docker) the command first
+//! enters the user namespace, where every file of a writable layer can be
+//! counted, whatever subordinate id owns it.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -29,6 +33,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("Labels", "LABELS"),
     ("Mounts", "MOUNTS"),
     ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Size", "SIZE"),
 ];
 
 /// docker's MOUNTS: volume names and bind sources, comma-separated.
@@ -94,6 +99,10 @@ pub struct Args {
     /// TEMPLATE' adds a header and columns).
     #[arg(long, default_value = "table")]
     format: String,
+    /// Show each container's size: its writable layer, and with its image
+    /// ("12B (virtual 1.98MB)"); also when the template uses `.Size`.
+    #[arg(short, long)]
+    size: bool,
 }
 
 /// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created";
@@ -246,6 +255,14 @@ fn check_filter(k: &str, v: &str) -> Result<()> {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    // As docker: a template that shows the size computes it.
+    let size = a.size || (a.format.contains(".Size") && a.format.trim() != "json");
+    if size {
+        // Files of subordinate ids may be unreadable outside the namespace.
+        if let Some(code) = ctx.enter_userns()? {
+            return Ok(code);
+        }
+    }
     let filters: Vec<(String, String)> = a
         .filter
         .iter()
@@ -337,7 +354,47 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let health = |c: &ContainerConfig| {
         rless::container::health::status(c, &container::containers_dir(&store).join(c.id.as_str()))
     };
-    let format = Format::parse(&a.format, DEFAULT_TABLE);
+    let sized_table = format!("{DEFAULT_TABLE}\t{{{{.Size}}}}");
+    let default = if a.size { &sized_table } else { DEFAULT_TABLE };
+    let format = Format::parse(&a.format, default);
+    // docker's "12B (virtual 1.98MB)": the writable layer, and it with the image.
+    let index = match size || matches!(format, Format::Template { .. }) {
+        true => Some(store.index()?),
+        false => None,
+    };
+    // As docker: the name the container was made from while it still names
+    // the container's image; once it names another (or none), the id.
+    let image_shown = |c: &ContainerConfig| -> String {
+        let hex = c.image_id.trim_start_matches("sha256:");
+        let current = index
+            .as_ref()
+            .and_then(|ix| rless::image::find_image(ix, &c.image_name).ok())
+            .is_some_and(|i| i.id.hex() == hex);
+        if hex.is_empty() || current {
+            rless::image::familiar(&c.image_name).to_string()
+        } else if a.no_trunc {
+            format!("sha256:{hex}")
+        } else {
+            hex.chars().take(12).collect()
+        }
+    };
+    let size_text = |c: &ContainerConfig| -> String {
+        let Some(index) = index.as_ref().filter(|_| size) else {
+            return String::new();
+        };
+        let dir = container::containers_dir(&store).join(c.id.as_str());
+        let rw = super::system::tree_size(&dir.join("upper"), &mut Default::default());
+        let image = index
+            .images
+            .iter()
+            .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"))
+            .map_or(0, |i| i.size);
+        format!(
+            "{} (virtual {})",
+            time::human_size(rw),
+            time::human_size(rw + image)
+        )
+    };
     match format {
         Format::Json => {
             let out: Vec<_> = rows
@@ -362,7 +419,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .map(|(c, s)| {
                     serde_json::json!({
                         "ID": if a.no_trunc { c.id.as_str() } else { c.id.short() },
-                        "Image": rless::image::familiar(&c.image_name),
+                        "Image": image_shown(c),
                         "Command": cmd(c),
                         "CreatedAt": time::format_docker(c.created),
                         "RunningFor": time::ago(c.created),
@@ -374,6 +431,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "Labels": super::format::labels_text(&c.labels),
                         "Mounts": mounts_text(c),
                         "LocalVolumes": c.mounts.iter().filter(|m| matches!(m, MountOp::Volume { .. })).count().to_string(),
+                        "Size": size_text(c),
                     })
                 })
                 .collect();

@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use anyhow::{bail, Result};
-use rless::container::{self, control};
+use rless::container;
 use rless::image::store::LockMode;
 use std::process::ExitCode;
 
@@ -85,6 +85,7 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
         sig_proxy: true,
         containers: Vec::new(),
     };
+    let first = a.first_signal()?;
     let mut code = ExitCode::SUCCESS;
     let mut failed = super::stop::Failures::default();
     for q in &a.containers {
@@ -94,7 +95,7 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
                 let (_, dir) = container::find(&store, q)?;
                 // A --rm container is kept through its restart, as docker.
                 container::mark_restart_requested(&dir, true);
-                if let Err(e) = control::stop(&dir, super::stop::grace(a.time, &dir)) {
+                if let Err(e) = super::stop::stop_one(&dir, first, a.time) {
                     container::mark_restart_requested(&dir, false);
                     return Err(e.into());
                 }

@@ -1,5 +1,8 @@
-//! `rless stats [--no-stream] [--format table|json] [CTR…]`: CPU, memory,
-//! processes, network and block I/O of running containers.
+//! `rless stats [--no-stream] [--format table|json|[table ]TEMPLATE] [CTR…]`:
+//! CPU, memory, processes, network and block I/O of running containers.
+//! A Go template sees docker's fields (`.ID`, `.Container`, `.Name`,
+//! `.CPUPerc`, `.MemUsage`, `.MemPerc`, `.NetIO`, `.BlockIO`, `.PIDs`),
+//! as its table shows them.
 //!
 //! The numbers come from the container's cgroup (cgroup v2, delegated) or,
 //! without one (cgroup v1 and hybrid hosts, `--cgroups=disabled`), from
@@ -27,7 +30,7 @@ pub struct Args {
     /// Print one reading and exit.
     #[arg(long)]
     no_stream: bool,
-    /// table or json.
+    /// table, json, or a Go template such as '{{.Name}} {{.CPUPerc}}'.
     #[arg(long, default_value = "table")]
     format: String,
     /// Containers (default: every running one).
@@ -113,6 +116,34 @@ fn mib(bytes: u64) -> String {
     }
 }
 
+/// A template's columns and their headers, as docker names them.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Container", "CONTAINER"),
+    ("Name", "NAME"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("NetIO", "NET I/O"),
+    ("BlockIO", "BLOCK I/O"),
+    ("PIDs", "PIDS"),
+];
+
+/// docker's default table, as a template.
+const DEFAULT_TABLE: &str =
+    "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+
+/// A JSON row as a template sees it: the table's texts.
+fn template_row(r: &serde_json::Value) -> serde_json::Value {
+    let cells = &table(std::slice::from_ref(r))[1];
+    let id = cells[0].clone();
+    serde_json::json!({
+        "ID": id, "Container": id, "Name": cells[1], "CPUPerc": cells[2],
+        "MemUsage": cells[3], "MemPerc": cells[4], "NetIO": cells[5],
+        "BlockIO": cells[6], "PIDs": cells[7],
+    })
+}
+
 fn table(rows: &[serde_json::Value]) -> Vec<[String; 8]> {
     let mut out = vec![[
         "CONTAINER ID".to_string(),
@@ -182,8 +213,10 @@ fn watched(ctx: &Ctx, names: &[String]) -> Result<Vec<Watched>> {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    if !matches!(a.format.as_str(), "table" | "json") {
-        bail!("unknown --format {:?}: use table or json", a.format);
+    let format = super::format::Format::parse(&a.format, DEFAULT_TABLE);
+    if let super::format::Format::Template { template, .. } = format {
+        // A bad template fails before any reading, as docker's.
+        super::format::print_rows(template, false, HEADERS, &[])?;
     }
     let mut list = watched(ctx, &a.containers)?;
     let host_memory = usage::host_memory();
@@ -198,7 +231,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         Duration::from_secs(1)
     };
-    let clear = !a.no_stream && a.format == "table" && std::io::stdout().is_terminal();
+    let table_like = matches!(format, super::format::Format::Template { table: true, .. });
+    let clear = !a.no_stream && table_like && std::io::stdout().is_terminal();
     // Without names the stream follows the running set: containers started
     // later appear from their second reading on, stopped ones leave.
     let follow = a.containers.is_empty() && !a.no_stream;
@@ -221,17 +255,25 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         if clear {
             let _ = write!(out, "\x1b[2J\x1b[H");
         }
-        if a.format == "json" {
-            let text = if a.no_stream {
-                serde_json::to_string_pretty(&rows)?
-            } else {
-                serde_json::to_string(&rows)?
-            };
-            let _ = writeln!(out, "{text}");
-        } else {
-            drop(out);
-            super::format::print_table(&table(&rows));
-            out = std::io::stdout().lock();
+        match format {
+            super::format::Format::Json => {
+                let text = if a.no_stream {
+                    serde_json::to_string_pretty(&rows)?
+                } else {
+                    serde_json::to_string(&rows)?
+                };
+                let _ = writeln!(out, "{text}");
+            }
+            super::format::Format::Template { template, table: t } => {
+                drop(out);
+                if template == DEFAULT_TABLE && t {
+                    super::format::print_table(&table(&rows));
+                } else {
+                    let rows: Vec<_> = rows.iter().map(template_row).collect();
+                    super::format::print_rows(template, t, HEADERS, &rows)?;
+                }
+                out = std::io::stdout().lock();
+            }
         }
         let _ = out.flush();
         if a.no_stream {

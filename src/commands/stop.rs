@@ -1,4 +1,4 @@
-//! `rless stop [-t SECS] CTR…`, `rless kill [-s SIG] CTR…`,
+//! `rless stop [-t SECS] [-s SIG] CTR…`, `rless kill [-s SIG] CTR…`,
 //! `rless wait CTR…`, `rless restart`: signals to the init, which passes
 //! them on; the monitor records the exit.
 
@@ -14,8 +14,35 @@ pub struct StopArgs {
     /// Seconds to wait after the stop signal (SIGTERM unless the container has another) before SIGKILL; default: the container's --stop-timeout, else 10.
     #[arg(short, long)]
     pub time: Option<u64>,
+    /// Signal to send first instead of the container's stop signal: a
+    /// name (TERM, SIGINT, RTMIN+3) or a number.
+    #[arg(short, long)]
+    pub signal: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+impl StopArgs {
+    /// The signal `-s` names, checked before any container is touched.
+    pub fn first_signal(&self) -> Result<Option<rless::signal::Sig>> {
+        self.signal
+            .as_deref()
+            .map(|s| rless::signal::Sig::parse(s).ok_or_else(|| anyhow!("invalid signal {s:?}")))
+            .transpose()
+    }
+}
+
+/// Stops the container in `dir` with `first` (else its stop signal).
+pub fn stop_one(
+    dir: &std::path::Path,
+    first: Option<rless::signal::Sig>,
+    time: Option<u64>,
+) -> Result<(), rless::container::ContainerError> {
+    let grace = grace(time, dir);
+    match first {
+        Some(sig) => control::stop_with(dir, sig, grace).map(drop),
+        None => control::stop(dir, grace).map(drop),
+    }
 }
 
 #[derive(clap::Args)]
@@ -83,8 +110,9 @@ pub fn grace(time: Option<u64>, dir: &std::path::Path) -> Duration {
 }
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
+    let first = a.first_signal()?;
     each(ctx, &a.containers, |name, dir| {
-        control::stop(dir, grace(a.time, dir))?;
+        stop_one(dir, first, a.time)?;
         println!("{name}");
         Ok(())
     })

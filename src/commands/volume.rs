@@ -60,6 +60,10 @@ pub struct LsArgs {
     /// table, json, or a Go template such as '{{.Name}}'.
     #[arg(long, default_value = "table")]
     format: String,
+    /// Keep only volumes that match: dangling=true|false, name=PART,
+    /// label=KEY or label=KEY=VALUE, driver=local (repeatable).
+    #[arg(short, long)]
+    filter: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -161,9 +165,64 @@ fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
     })
 }
 
+/// `volume ls --filter`s, as docker: filters with the same key are
+/// alternatives, different keys must all hold, every label filter must hold.
+struct Filters(Vec<(String, String)>);
+
+impl Filters {
+    fn parse(items: &[String]) -> Result<Filters> {
+        let mut out = Vec::new();
+        for f in items {
+            let Some((k, v)) = f.split_once('=') else {
+                bail!("bad filter {f:?}: use KEY=VALUE");
+            };
+            match k {
+                "dangling" if !["true", "false", "1", "0"].contains(&v) => {
+                    bail!("invalid filter dangling={v:?}: use true or false")
+                }
+                "dangling" | "name" | "label" | "driver" => {}
+                other => bail!("unknown filter {other:?}: use dangling, name, label or driver"),
+            }
+            out.push((k.to_string(), v.to_string()));
+        }
+        Ok(Filters(out))
+    }
+
+    fn one(root: &Path, v: &VolumeMeta, key: &str, value: &str) -> bool {
+        match key {
+            "dangling" => {
+                let unused = volume::users(root, &v.name, None).is_empty();
+                unused == matches!(value, "true" | "1")
+            }
+            "name" => v.name.contains(value),
+            "driver" => value == "local",
+            "label" => match value.split_once('=') {
+                Some((k, want)) => v.labels.get(k).is_some_and(|have| have == want),
+                None => v.labels.contains_key(value),
+            },
+            _ => false,
+        }
+    }
+
+    fn keeps(&self, root: &Path, v: &VolumeMeta) -> bool {
+        let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        keys.dedup();
+        keys.iter().all(|&key| {
+            let mut values = self.0.iter().filter(|(k, _)| k == key);
+            if key == "label" {
+                values.all(|(_, val)| Self::one(root, v, key, val))
+            } else {
+                values.any(|(_, val)| Self::one(root, v, key, val))
+            }
+        })
+    }
+}
+
 fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
+    let filters = Filters::parse(&a.filter)?;
     let store = ctx.store(LockMode::Shared)?;
-    let all = volume::list(store.root());
+    let mut all = volume::list(store.root());
+    all.retain(|v| filters.keeps(store.root(), v));
     if a.quiet {
         for v in &all {
             println!("{}", v.name);
@@ -205,12 +264,17 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
 
 fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
+    // As docker: the volumes found are shown, each missing one reported.
     let mut out = Vec::new();
+    let mut failed = super::stop::Failures::default();
     for n in &a.names {
-        out.push(describe(store.root(), &volume::read(store.root(), n)?));
+        match volume::read(store.root(), n) {
+            Ok(m) => out.push(describe(store.root(), &m)),
+            Err(e) => failed.add(e.into()),
+        }
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(ExitCode::SUCCESS)
+    failed.finish(ExitCode::SUCCESS)
 }
 
 fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {

@@ -121,6 +121,16 @@ pub fn unpause(dir: &Path) -> Result<(), ContainerError> {
 /// final state. The container's restart policy will not start it again.
 pub fn stop(dir: &Path, grace: Duration) -> Result<ContainerState, ContainerError> {
     let first = super::read_config(dir).map_or(Sig::TERM, |c| c.stop_signal());
+    stop_with(dir, first, grace)
+}
+
+/// [`stop`] with `first` instead of the container's stop signal
+/// (`stop -s`, `restart -s`).
+pub fn stop_with(
+    dir: &Path,
+    first: Sig,
+    grace: Duration,
+) -> Result<ContainerState, ContainerError> {
     end(dir, first, grace).ok_or_else(|| ContainerError::Io {
         op: "stop",
         path: dir.to_path_buf(),
@@ -137,7 +147,9 @@ pub fn kill_now(dir: &Path) -> Option<ContainerState> {
 /// `rless kill`: sends `sig` to the init. SIGKILL, SIGTERM, SIGINT and
 /// SIGQUIT also end the restart policy (docker's "manually stopped"); a
 /// container in its restart back-off is ended by any signal, as docker
-/// tells the monitor to exit on its next event.
+/// tells the monitor to exit on its next event. A paused container is
+/// resumed after its stop signal, as docker resumes it, so it can act on
+/// it (another signal waits for `unpause`).
 pub fn kill(dir: &Path, sig: Sig) -> Result<(), ContainerError> {
     let state = read_state(dir);
     if state.status == "restarting" {
@@ -148,7 +160,13 @@ pub fn kill(dir: &Path, sig: Sig) -> Result<(), ContainerError> {
     if sig.ends() && state.running() {
         super::mark_stopped(dir, true);
     }
-    signal(dir, sig).map(drop)
+    let state = signal(dir, sig)?;
+    let stop = super::read_config(dir).map_or(Sig::TERM, |c| c.stop_signal());
+    if state.paused && sig == stop {
+        // It may have ended meanwhile: nothing left to resume then.
+        let _ = unpause(dir);
+    }
+    Ok(())
 }
 
 /// Ends the container for good: marks it stopped (so its restart policy

@@ -16,7 +16,15 @@
 //!   a child of the agent, [`ViewServer`]) so writes land in the writable layer with
 //!   copy-up and whiteouts handled by the union filesystem; or read-only
 //!   with the writable layer as the top lower layer, which leaves a
-//!   running container's layer untouched. Volumes are not part of a view.
+//!   running container's layer untouched. `cp` also asks for the
+//!   container's volumes and bind mounts ([`Access::View`]'s `mounts`):
+//!   they are bound over the view at their targets, as the init binds
+//!   them at a start (an empty volume first filled from the image, as
+//!   docker fills it when the container is created), so a copy into or
+//!   out of a stopped container reaches the volume, not the layer hidden
+//!   under it. A read-only view cannot create a missing mount point:
+//!   that mount is left out, as is a bind whose host path is gone. `export` asks for none (docker leaves
+//!   volumes out of an export).
 //!
 //! The agent's mounts live in its private namespace and vanish when it
 //! exits, so a killed command leaves nothing mounted. A fuse-overlay view
@@ -29,6 +37,7 @@
 //! pipe and is reported as one line.
 
 use super::cp::{Kind, Owner, PackSpec, Tree};
+use crate::runtime::plan::MountOp;
 use crate::runtime::rootfs::{self, RootFs};
 use crate::runtime::storage::{Driver, Layers};
 use serde::{Deserialize, Serialize};
@@ -64,12 +73,18 @@ pub enum Access {
         writable: bool,
         /// The container used fuse-overlay: so must the view.
         fuse: bool,
+        /// Volumes and bind mounts to put over the view (binds and
+        /// volumes; other kinds are skipped), and whether an empty
+        /// volume may be filled from the image.
+        mounts: Vec<MountOp>,
+        fill_volumes: bool,
     },
 }
 
 #[derive(Serialize, Deserialize)]
 enum Request {
     Stat { path: String, follow: bool },
+    LinkTarget { path: String },
     Pack(PackSpec),
     Unpack { dir: String, owner: Owner },
     Sync,
@@ -146,6 +161,12 @@ impl Agent {
 
     /// Writes back what the kernel caches for the container's root
     /// filesystem (a FUSE root's writeback cache), then lets the agent go.
+    /// [`Tree::link_target`] in the container.
+    pub fn link_target(&mut self, path: &str) -> Result<Option<String>, AgentError> {
+        self.send(&Request::LinkTarget { path: path.into() })?;
+        self.answer()
+    }
+
     pub fn sync(mut self) -> Result<(), AgentError> {
         self.send(&Request::Sync)?;
         let r = self.answer();
@@ -247,6 +268,12 @@ fn agent_main(access: &Access, sock: UnixStream, mut status: File) -> i32 {
                     return 0;
                 }
             }
+            Request::LinkTarget { path } => {
+                let r = tree.link_target(&path).map_err(|e| e.to_string());
+                if reply(&mut writer, &serde_json::to_value(r).expect("json")).is_err() {
+                    return 0;
+                }
+            }
             Request::Pack(spec) => {
                 let out = io::BufWriter::with_capacity(1 << 16, &mut writer);
                 return match tree.pack(&spec, out) {
@@ -282,20 +309,24 @@ fn enter(access: &Access) -> Result<(Tree, Option<ViewServer>), AgentError> {
             mountpoint,
             writable,
             fuse,
+            mounts,
+            fill_volumes,
         } => {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
                 .map_err(|e| sys("create a mount namespace")(e.into()))?;
             rootfs::make_private().map_err(|e| AgentError::Container(e.to_string()))?;
-            match rootfs {
-                RootFs::Dir(d) => Ok((Tree::open(d)?, None)),
+            let (root, handle) = match rootfs {
+                RootFs::Dir(d) => (d.clone(), None),
                 RootFs::Layers(l) => {
                     let handle = mount_view(l, mountpoint, *writable, *fuse)?;
                     if *writable {
                         record_view_driver(mountpoint, handle.is_some())?;
                     }
-                    Ok((Tree::open(mountpoint)?, handle))
+                    (mountpoint.clone(), handle)
                 }
-            }
+            };
+            mount_user(&root, mounts, *writable, *fill_volumes)?;
+            Ok((Tree::open(&root)?, handle))
         }
     }
 }
@@ -315,6 +346,51 @@ fn record_view_driver(mountpoint: &Path, fuse: bool) -> Result<(), AgentError> {
     }
     state.driver = Some(if fuse { "fuse-overlay" } else { "overlay" }.to_string());
     super::write_state(dir, &state).map_err(|e| AgentError::Container(e.to_string()))
+}
+
+/// Binds the container's volumes and bind mounts over the view at `root`
+/// (see the module comment).
+fn mount_user(
+    root: &Path,
+    mounts: &[MountOp],
+    writable: bool,
+    fill: bool,
+) -> Result<(), AgentError> {
+    for op in mounts {
+        let (MountOp::Bind { target, source, .. } | MountOp::Volume { target, source, .. }) = op
+        else {
+            continue;
+        };
+        // A host path removed since: the copy goes on without it (a start
+        // would make a `-v` one again, empty).
+        if std::fs::symlink_metadata(source).is_err() {
+            continue;
+        }
+        let fail = |e: String| {
+            AgentError::Container(format!(
+                "cannot mount {} of the container: {e}",
+                target.display()
+            ))
+        };
+        if !writable {
+            let at = rootfs::resolve_in_root(root, target).map_err(|e| fail(e.to_string()))?;
+            if std::fs::symlink_metadata(&at).is_err() {
+                continue;
+            }
+        }
+        let op = match op {
+            MountOp::Volume { copy: true, .. } if !fill => {
+                let mut o = op.clone();
+                if let MountOp::Volume { copy, .. } = &mut o {
+                    *copy = false;
+                }
+                o
+            }
+            _ => op.clone(),
+        };
+        rootfs::apply(root, &op).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Joins the user and mount namespaces of `pid` (those it does not share).

@@ -16,7 +16,7 @@ pub enum SpecError {
     Mount { spec: String, why: String },
     #[error("invalid tmpfs specification {0:?}: expected /container/path[:options]")]
     Tmpfs(String),
-    #[error("invalid volume name {0:?}: a host path must be absolute, and a volume name is letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    #[error("invalid volume name {0:?}: a host path must be absolute or start with . (./DIR, ../DIR), and a volume name is letters, digits, '_', '.' and '-', starting with a letter or digit")]
     BadVolumeName(String),
     #[error("bind source path does not exist: {0}")]
     MissingSource(PathBuf),
@@ -106,8 +106,35 @@ fn volume_name(name: &str) -> Result<String, SpecError> {
     }
 }
 
-/// `-v SRC:DST[:OPTS]` (a bind when SRC is absolute, else a named volume)
-/// or `-v DST` (an anonymous volume).
+/// A bind's host path: an absolute one as it is; one starting with `.`
+/// (`.`, `./x`, `../x`) made absolute from the working directory and
+/// cleaned (no symlink resolved), as docker's client does since 23.0;
+/// `None` for anything else (a volume name).
+fn host_source(src: &str) -> Option<PathBuf> {
+    use std::path::Component;
+    if src.starts_with('/') {
+        return Some(PathBuf::from(src));
+    }
+    if !src.starts_with('.') {
+        return None;
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let mut out = PathBuf::from("/");
+    for c in cwd.join(src).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Some(out)
+}
+
+/// `-v SRC:DST[:OPTS]` (a bind when SRC is a host path: absolute, or
+/// relative starting with `.`; else a named volume) or `-v DST` (an
+/// anonymous volume).
 pub fn parse_volume(spec: &str) -> Result<Requested, SpecError> {
     let bad = || SpecError::Volume(spec.to_string());
     let parts: Vec<&str> = spec.split(':').collect();
@@ -127,7 +154,8 @@ pub fn parse_volume(spec: &str) -> Result<Requested, SpecError> {
     if src.is_empty() || dst.is_empty() {
         return Err(bad());
     }
-    let is_bind = src.starts_with('/');
+    let host = host_source(src);
+    let is_bind = host.is_some();
     let (mut readonly, mut copy) = (false, true);
     // As docker and podman: at most one option of each kind (`rw,ro`
     // would otherwise be decided by its order).
@@ -172,7 +200,7 @@ pub fn parse_volume(spec: &str) -> Result<Requested, SpecError> {
             copy,
         }));
     }
-    let source = PathBuf::from(src);
+    let source = host.expect("a bind has a host path");
     let m = MountOp::Bind {
         source: source.clone(),
         target: absolute_target(dst)?,
@@ -236,14 +264,16 @@ pub fn parse_mount(spec: &str) -> Result<Requested, SpecError> {
     match kind {
         "bind" => {
             let src = src.ok_or_else(|| bad("missing source"))?;
-            if !src.starts_with('/') {
-                return Err(bad("bind source must be an absolute path"));
-            }
-            if !Path::new(src).exists() {
-                return Err(SpecError::MissingSource(src.into()));
+            let Some(source) = host_source(src) else {
+                return Err(bad(
+                    "bind source must be an absolute path (or start with ./ or ../)",
+                ));
+            };
+            if !source.exists() {
+                return Err(SpecError::MissingSource(source));
             }
             Ok(Requested::Mount(MountOp::Bind {
-                source: src.into(),
+                source,
                 target: dst,
                 readonly,
             }))
@@ -436,13 +466,32 @@ mod tests {
             parse_volume("/data").unwrap(),
             vol(None, "/data", false, true)
         );
-        for bad in [
-            "./rel:/data",
-            "../x:/data",
-            "a/b:/data",
-            "..:/data",
-            "-x:/d",
+        // Host paths relative to the working directory start with `.`,
+        // as docker's client (23.0) takes them; made absolute and clean.
+        let cwd = std::env::current_dir().unwrap();
+        let parent = cwd.parent().unwrap_or(&cwd).to_path_buf();
+        for (spec, source) in [
+            ("./rel:/data", cwd.join("rel")),
+            (".:/data", cwd.clone()),
+            ("../x/./y/../z:/data", parent.join("x/z")),
+            ("..:/data", parent.clone()),
         ] {
+            let bind = MountOp::Bind {
+                source,
+                target: "/data".into(),
+                readonly: false,
+            };
+            let got = parse_volume(spec).unwrap();
+            assert!(
+                got == Requested::Mount(bind.clone()) || got == Requested::BindToCreate(bind),
+                "{spec}: {got:?}"
+            );
+        }
+        match parse_mount("type=bind,src=.,dst=/t").unwrap() {
+            Requested::Mount(MountOp::Bind { source, .. }) => assert_eq!(source, cwd),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["a/b:/data", "-x:/d"] {
             assert!(
                 matches!(parse_volume(bad), Err(SpecError::BadVolumeName(_))),
                 "{bad}"

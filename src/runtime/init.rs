@@ -433,6 +433,27 @@ pub(super) fn prepare_and_exec(
         super::seccomp::install(program)
             .map_err(|e| setup_err("install the seccomp filter", &e))?;
     }
+    // The working directory is entered before the user switch, as runc
+    // does, so a directory only root may enter (`exec -u 1000 -w /root`)
+    // works; refused there, it is tried again as the user (who may own
+    // it). docker's codes when neither can: 127 when it is missing (only
+    // `exec` meets one: `run` makes it), 126 when it may not be entered.
+    let cwd_err = |e: std::io::Error| {
+        let code = match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => EXIT_NOT_FOUND,
+            std::io::ErrorKind::PermissionDenied => EXIT_CANNOT_EXEC,
+            _ => EXIT_SETUP,
+        };
+        (
+            code,
+            format!("cannot enter working directory {}: {e}", p.cwd),
+        )
+    };
+    let enter_cwd_after_switch = match std::env::set_current_dir(&p.cwd) {
+        Ok(()) => false,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => true,
+        Err(e) => return Err(cwd_err(e)),
+    };
     let groups: Vec<nix::unistd::Gid> = user
         .groups
         .iter()
@@ -452,8 +473,9 @@ pub(super) fn prepare_and_exec(
     if user.uid == 0 {
         set_capabilities(p.caps).map_err(|e| setup_err("set capabilities", &e))?;
     }
-    std::env::set_current_dir(&p.cwd)
-        .map_err(|e| setup_err(&format!("cannot enter working directory {}", p.cwd), &e))?;
+    if enter_cwd_after_switch {
+        std::env::set_current_dir(&p.cwd).map_err(cwd_err)?;
+    }
     if let Some(parent) = die_with {
         // After the user switch, which clears it.
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
