@@ -388,3 +388,163 @@ fn run_log_driver_and_options() {
         assert_no_containers(ctx, "run_log_driver_and_options");
     });
 }
+
+/// docker's boolean flags take `=true` and `=false` (scripts and compose
+/// translations write them so), alone and in clusters such as `-it`.
+#[test]
+fn boolean_flags_take_values() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("boolean_flags_take_values", |ctx| {
+        assert!(setup_image(ctx));
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm=true",
+                "--privileged=false",
+                "--init=false",
+                "--read-only=true",
+                IMG,
+                "sh",
+                "-c",
+                "touch /x 2>/dev/null || echo ro",
+            ],
+        );
+        assert_eq!(out.stdout, "ro\n", "{out}");
+        assert_no_containers(ctx, "--rm=true removed it");
+        let id = run_ok(
+            ctx,
+            &[
+                "--detach=true",
+                "--rm=false",
+                "--name",
+                "b",
+                IMG,
+                "sleep",
+                "1000",
+            ],
+        )
+        .last_line()
+        .to_string();
+        assert_eq!(id.len(), 64, "detached: the id");
+        let out = ctx.ok(&[
+            "exec",
+            "--interactive=false",
+            "--tty=false",
+            "b",
+            "echo",
+            "in",
+        ]);
+        assert_eq!(out.stdout, "in\n");
+        let out = ctx.ok(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.AutoRemove}} {{.HostConfig.Privileged}}",
+            "b",
+        ]);
+        assert_eq!(out.stdout.trim(), "false false");
+        ctx.ok(&["rm", "-f", "b"]);
+    });
+}
+
+/// podman's environment, hosts, umask and annotation options, and
+/// docker's `--oom-score-adj`.
+#[test]
+fn run_podman_process_options() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_podman_process_options", |ctx| {
+        assert!(setup_image(ctx));
+        // --env-host passes this environment (the harness's clean one),
+        // --unsetenv takes a default away, --unsetenv-all all of them.
+        let out = run_ok(
+            ctx,
+            &["--rm", "--env-host", IMG, "sh", "-c", "echo $LOGNAME"],
+        );
+        assert_eq!(out.stdout, format!("{}\n", ctx.user.name));
+        let out = run_ok(
+            ctx,
+            &["--rm", "--unsetenv", "PATH", IMG, "/bin/busybox", "env"],
+        );
+        assert!(!out.stdout.contains("PATH="), "{out}");
+        assert!(out.stdout.contains("HOSTNAME="), "{out}");
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--unsetenv-all",
+                "-e",
+                "ONLY=1",
+                IMG,
+                "/bin/busybox",
+                "env",
+            ],
+        );
+        assert_eq!(out.stdout, "ONLY=1\n", "{out}");
+        // --umask and --oom-score-adj reach the command.
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--umask",
+                "0027",
+                "--oom-score-adj",
+                "500",
+                IMG,
+                "sh",
+                "-c",
+                "umask; cat /proc/self/oom_score_adj",
+            ],
+        );
+        assert_eq!(out.stdout, "0027\n500\n", "{out}");
+        let out = ctx.rless(&["run", "--rm", "--umask", "999", IMG, "true"]);
+        assert_one_error(&out, 125);
+        // --no-hosts keeps the image's /etc/hosts.
+        let script = "cat /etc/hosts 2>/dev/null; echo end";
+        let made = run_ok(ctx, &["--rm", IMG, "sh", "-c", script]);
+        assert!(made.stdout.contains("localhost"), "{made}");
+        let out = run_ok(ctx, &["--rm", "--no-hosts", IMG, "sh", "-c", script]);
+        assert!(!out.stdout.contains("localhost"), "the image's own: {out}");
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "--no-hosts",
+            "--add-host",
+            "a:1.2.3.4",
+            IMG,
+            "true",
+        ]);
+        assert_one_error(&out, 125);
+        // --annotation is kept and shown; --arch/--os make a platform.
+        ctx.ok(&[
+            "create",
+            "--name",
+            "an",
+            "--annotation",
+            "team=hpc",
+            IMG,
+            "true",
+        ]);
+        let out = ctx.ok(&["inspect", "--format", "{{json .Config.Annotations}}", "an"]);
+        assert_eq!(out.stdout.trim(), r#"{"team":"hpc"}"#);
+        ctx.ok(&["rm", "an"]);
+        run_ok(
+            ctx,
+            &["--rm", "--os", "linux", "--arch", "amd64", IMG, "true"],
+        );
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "--arch",
+            "amd64",
+            "--platform",
+            "linux/amd64",
+            IMG,
+            "true",
+        ]);
+        assert_one_error(&out, 125);
+        assert_no_containers(ctx, "run_podman_process_options");
+    });
+}

@@ -210,8 +210,9 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             // The command as run: rless keeps the entrypoint and the
             // command joined, in Cmd; docker's nil slice.
             "Entrypoint": null,
-            // podman's: the command line that made it.
+            // podman's: the command line that made it, and --annotation.
             "CreateCommand": c.create_command,
+            "Annotations": c.annotations,
         }))),
         "HostConfig": spec.as_ref().map(|sp| host_config(c, serde_json::json!({
             "AutoRemove": c.auto_remove,

@@ -17,13 +17,13 @@ use std::process::ExitCode;
 #[command(trailing_var_arg = true)]
 pub struct Args {
     /// Start the command and return at once.
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     detach: bool,
     /// Pass stdin on.
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     interactive: bool,
     /// Give the command a terminal.
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     tty: bool,
     /// Set an environment variable (KEY=value, or KEY to take it from here).
     #[arg(short, long = "env")]
@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long)]
     env_file: Vec<std::path::PathBuf>,
     /// Give the command every capability.
-    #[arg(long)]
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     privileged: bool,
     /// Working directory inside the container.
     #[arg(short, long)]

@@ -155,6 +155,9 @@ pub struct ContainerConfig {
     /// The options it was created with, as docker's HostConfig shows them.
     #[serde(default)]
     pub host_config: host_config::HostOptions,
+    /// `--annotation`s (podman's).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// The command line that made it (podman's `CreateCommand`), for
     /// `generate systemd --new`; empty for containers of older versions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

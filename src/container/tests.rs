@@ -88,6 +88,7 @@ fn debris_sweep_removes_anonymous_volumes_of_rm_containers() {
             healthcheck: None,
             stop_timeout: None,
             host_config: Default::default(),
+            annotations: Default::default(),
             create_command: Vec::new(),
         };
         let (_, dir) = create(&store, c).unwrap();
@@ -125,6 +126,7 @@ fn generated_names_never_collide() {
         healthcheck: None,
         stop_timeout: None,
         host_config: Default::default(),
+        annotations: Default::default(),
         create_command: Vec::new(),
     };
     // Same first four hex digits: the same generated name.
@@ -184,6 +186,7 @@ fn create_refuses_duplicate_names() {
         healthcheck: None,
         stop_timeout: None,
         host_config: Default::default(),
+        annotations: Default::default(),
         create_command: Vec::new(),
     };
     let (c, dir) = create(&store, cfg("web")).unwrap();

@@ -423,6 +423,15 @@ pub(super) fn prepare_and_exec(
         .map_err(|e| setup_err("open /dev/null", &e))?;
         rustix::stdio::dup2_stdin(&null).map_err(|e| setup_err("redirect stdin", &e))?;
     }
+    if let Some(adj) = p.oom_score_adj {
+        // Raising it needs nothing; lowering it, CAP_SYS_RESOURCE of the
+        // initial namespace, which no rootless container has.
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| setup_err(&format!("set oom_score_adj to {adj}"), &e))?;
+    }
+    if let Some(mask) = p.umask {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    }
     drop_capabilities(p.caps, user.uid).map_err(|e| setup_err("drop capabilities", &e))?;
     if p.no_new_privs {
         rustix::thread::set_no_new_privs(true).map_err(|e| setup_err("set no_new_privs", &e))?;
@@ -551,9 +560,12 @@ fn id_err(what: &str, id: u32, e: nix::errno::Errno) -> (i32, String) {
 /// defaults for PATH, HOME, HOSTNAME and TERM.
 fn environment(p: &super::ProcessSpec, hostname: &str, user: &ExecUser) -> Vec<String> {
     let mut env = p.env.clone();
+    // A default the user unset counts as there (`--unsetenv`).
     let has = |env: &[String], k: &str| {
-        env.iter()
-            .any(|e| e.split_once('=').is_some_and(|(n, _)| n == k))
+        p.unset_defaults.iter().any(|u| u == k || u == "*")
+            || env
+                .iter()
+                .any(|e| e.split_once('=').is_some_and(|(n, _)| n == k))
     };
     if !has(&env, "PATH") {
         env.push(format!("PATH={}", super::DEFAULT_PATH));

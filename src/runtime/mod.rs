@@ -107,6 +107,16 @@ pub struct ProcessSpec {
     /// `--group-add`: group names or numbers, or `keep-groups`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
+    /// `--umask` (podman's); none: the caller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umask: Option<u32>,
+    /// `--oom-score-adj`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// `--unsetenv`: defaults the runtime does not add (PATH, HOSTNAME,
+    /// HOME, TERM); `*` for every one (`--unsetenv-all`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unset_defaults: Vec<String>,
 }
 
 /// The seccomp filter a process gets.

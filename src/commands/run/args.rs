@@ -10,19 +10,19 @@ pub struct Args {
     #[arg(long, action = clap::ArgAction::Help)]
     pub(super) help: Option<bool>,
     /// Keep stdin open and pass it to the command.
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) interactive: bool,
     /// Give the command a terminal.
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) tty: bool,
     /// Remove the container when it exits.
-    #[arg(long)]
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) rm: bool,
     /// Restart policy: no, on-failure[:N], always, unless-stopped (detached containers).
     #[arg(long, default_value = "no")]
     pub(super) restart: String,
     /// Run in the background and print the container id.
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) detach: bool,
     /// Pass the signals this process gets on to the container (true); false: a signal ends this process only, and the container runs on (with -t, as docker, the detach keys ctrl-p,ctrl-q leave it too).
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
@@ -36,8 +36,38 @@ pub struct Args {
     /// A log option: max-size=SIZE (per file, default 20m), max-file=N (files kept, default 2).
     #[arg(long, value_name = "KEY=VALUE")]
     pub(super) log_opt: Vec<String>,
+    /// Pass every variable of this environment to the container (podman's).
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) env_host: bool,
+    /// Remove a variable the image (or rless) sets by default (podman's).
+    #[arg(long, value_name = "KEY")]
+    pub(super) unsetenv: Vec<String>,
+    /// Remove every variable set by default: only -e, --env-file and --env-host ones are left (podman's).
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) unsetenv_all: bool,
+    /// Keep the image's /etc/hosts instead of making one (podman's).
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) no_hosts: bool,
+    /// The command's file mode creation mask, octal (podman's; default: the caller's).
+    #[arg(long, value_name = "MASK")]
+    pub(super) umask: Option<String>,
+    /// The command's OOM score adjustment (-1000 to 1000; rootless, only raising it works).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub(super) oom_score_adj: Option<i32>,
+    /// An annotation KEY=VALUE, kept with the container (podman's).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(super) annotation: Vec<String>,
+    /// The image's architecture, when --platform is not given (podman's).
+    #[arg(long, value_name = "ARCH")]
+    pub(super) arch: Option<String>,
+    /// The image's operating system, when --platform is not given (podman's).
+    #[arg(long, value_name = "OS")]
+    pub(super) os: Option<String>,
+    /// The image's architecture variant, when --platform is not given (podman's).
+    #[arg(long, value_name = "VARIANT")]
+    pub(super) variant: Option<String>,
     /// Remove a container that already has this --name first (podman's).
-    #[arg(long)]
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) replace: bool,
     /// Write the container's id to this file (which must not exist).
     #[arg(long, value_name = "FILE")]
@@ -86,7 +116,7 @@ pub struct Args {
     #[arg(long)]
     pub(super) tmpfs: Vec<String>,
     /// Make the root filesystem read-only (/tmp, /var/tmp and /run become tmpfs).
-    #[arg(long)]
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) read_only: bool,
     /// With --read-only: the tmpfs on /tmp, /var/tmp and /run (true, as podman), or none.
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
@@ -97,7 +127,7 @@ pub struct Args {
     pub(super) device: Vec<String>,
     /// Accepted for docker compatibility: every rless container has an init
     /// (pid 1) that reaps zombies and passes signals on.
-    #[arg(long)]
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) init: bool,
     /// Union filesystem: overlay (kernel), fuse-overlay or auto; default: storage.toml's driver, else overlay where the kernel allows it.
     #[arg(long, env = "RLESS_STORAGE_DRIVER")]
@@ -112,7 +142,7 @@ pub struct Args {
     #[arg(long, default_value = "missing", value_name = "POLICY")]
     pub(super) pull: String,
     /// Do not show the pull's progress (nor "Unable to find image").
-    #[arg(short, long)]
+    #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) quiet: bool,
     /// Run the image for this platform (os/arch[/variant]): pulls it from a multi-platform image.
     #[arg(long)]
@@ -142,7 +172,7 @@ pub struct Args {
     #[arg(short, long)]
     pub(super) publish: Vec<String>,
     /// Publish every port the image exposes, on random host ports.
-    #[arg(short = 'P', long)]
+    #[arg(short = 'P', long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) publish_all: bool,
     /// Expose a port or a range (PORT[/tcp|udp]) for -P, as the image's
     /// EXPOSE does.
@@ -174,7 +204,7 @@ pub struct Args {
     #[arg(long)]
     pub(super) cap_drop: Vec<String>,
     /// Keep every capability of the user namespace; no seccomp, no masked paths.
-    #[arg(long)]
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) privileged: bool,
     /// seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false].
     #[arg(long)]
@@ -228,7 +258,7 @@ pub struct Args {
     #[arg(long, value_name = "DURATION")]
     pub(super) health_start_period: Option<String>,
     /// No health check, not even the image's.
-    #[arg(long)]
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) no_healthcheck: bool,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]

@@ -28,7 +28,8 @@ pub fn create(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     run_or_create(ctx, a, true)
 }
 
-fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
+fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> {
+    a.platform = platform_of(&a)?;
     trace::mark("arguments parsed");
     // An option clap does not know lands in IMAGE (which takes values that
     // start with '-', for the command after it): it came before the image.
@@ -50,6 +51,11 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         }
     }
     replace::check(a.replace, a.name.as_deref())?;
+    if a.no_hosts && !a.add_host.is_empty() {
+        bail!("--no-hosts and --add-host cannot be set together");
+    }
+    let annotations = annotations_of(&a)?;
+    let umask = umask_of(&a)?;
     log_config(&a)?;
     let keep_id = match a.userns.as_str() {
         "" | "host" => false,
@@ -118,9 +124,6 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
     }
     check_group_add(&a.group_add, &ctx.ids)?;
     let pull_policy = PullPolicy::parse(&a.pull)?;
-    if let Some(p) = &a.platform {
-        rless::image::platform::Platform::parse(p)?;
-    }
     let (seccomp, no_new_privs) = security_options(&a.security_opt, a.privileged)?;
     let rlimits = a
         .ulimit
@@ -154,7 +157,11 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         requested.push(Requested::Mount(bind));
     }
     mountspec::check_duplicates(&requested)?;
-    let mut user_env = Vec::new();
+    let mut user_env: Vec<String> = if a.env_host {
+        std::env::vars().map(|(k, v)| format!("{k}={v}")).collect()
+    } else {
+        Vec::new()
+    };
     for f in &a.env_file {
         user_env.extend(read_env_file(f)?);
     }
@@ -430,6 +437,7 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
                 stop_timeout: a.stop_timeout,
                 healthcheck: healthcheck.clone(),
                 host_config: host_options(&a, &rlimits),
+                annotations: annotations.clone(),
                 create_command: std::env::args_os()
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect(),
@@ -482,7 +490,11 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
         ),
     };
     let generated = match generated {
-        Ok(g) => g,
+        // --no-hosts: the image's own /etc/hosts stays.
+        Ok(mut g) => {
+            g.retain(|(_, to)| !(a.no_hosts && to == Path::new("/etc/hosts")));
+            g
+        }
         Err(e) => {
             abandon(&dir, a.cidfile.as_deref());
             return Err(e);
@@ -524,7 +536,17 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             id_view,
         }),
     };
-    let mut env = defaults.env;
+    // --unsetenv-all: only what the user set; --unsetenv KEY: not KEY
+    // from the defaults (the image's, rless's PATH and the like).
+    let mut env: Vec<String> = if a.unsetenv_all {
+        Vec::new()
+    } else {
+        defaults.env
+    };
+    env.retain(|e| {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        !a.unsetenv.iter().any(|u| u == key)
+    });
     env.extend(user_env);
     let spec = ContainerSpec {
         rootfs,
@@ -578,6 +600,13 @@ fn run_or_create(ctx: &Ctx, a: Args, create_only: bool) -> Result<ExitCode> {
             seccomp,
             rlimits,
             group_add: a.group_add.clone(),
+            umask,
+            oom_score_adj: a.oom_score_adj,
+            unset_defaults: if a.unsetenv_all {
+                vec!["*".into()]
+            } else {
+                a.unsetenv.clone()
+            },
         },
         ids: ctx.ids.clone(),
         keep_id,

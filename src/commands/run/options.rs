@@ -353,6 +353,59 @@ pub(super) fn log_config(a: &Args) -> anyhow::Result<rless::container::logconfig
         .map_err(anyhow::Error::msg)
 }
 
+/// `--platform`, or podman's `--os`/`--arch`/`--variant` made into one
+/// (each defaulting to this machine's), checked.
+pub(super) fn platform_of(a: &Args) -> anyhow::Result<Option<String>> {
+    let parts = [&a.os, &a.arch, &a.variant];
+    if parts.iter().all(|p| p.is_none()) {
+        if let Some(p) = &a.platform {
+            rless::image::platform::Platform::parse(p)?;
+        }
+        return Ok(a.platform.clone());
+    }
+    if a.platform.is_some() {
+        anyhow::bail!("--platform conflicts with --os, --arch and --variant");
+    }
+    let here = rless::image::platform::Platform::host();
+    let mut p = format!(
+        "{}/{}",
+        a.os.as_deref().unwrap_or(&here.os),
+        a.arch.as_deref().unwrap_or(&here.arch)
+    );
+    if let Some(v) = &a.variant {
+        p = format!("{p}/{v}");
+    }
+    rless::image::platform::Platform::parse(&p)?;
+    Ok(Some(p))
+}
+
+/// `--umask`: octal, at most 0777.
+pub(super) fn umask_of(a: &Args) -> anyhow::Result<Option<u32>> {
+    match &a.umask {
+        None => Ok(None),
+        Some(m) => u32::from_str_radix(m, 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("invalid --umask {m:?}: an octal mask such as 0022")),
+    }
+}
+
+/// `--annotation KEY=VALUE`s.
+pub(super) fn annotations_of(
+    a: &Args,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    a.annotation
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(anyhow::anyhow!(
+                "invalid --annotation {kv:?}: expected KEY=VALUE"
+            )),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,8 +126,23 @@ pub fn service_args(argv: &[String]) -> Result<(Vec<String>, Vec<String>), Strin
                     .short(c)
                     .ok_or_else(|| format!("unknown option -{c} in {argv:?}"))?;
                 let dropped = DROPPED.contains(&o.long.as_str());
+                let rest = &cluster[at + c.len_utf8()..];
+                if o.takes_value && o.equals_only {
+                    // `-d=false`: the value only after `=`; `-dit`: none.
+                    if let Some(v) = rest.strip_prefix('=') {
+                        if !dropped {
+                            out.push(c);
+                            out.push('=');
+                            out.push_str(v);
+                        }
+                        break;
+                    }
+                    if !dropped {
+                        out.push(c);
+                    }
+                    continue;
+                }
                 if o.takes_value {
-                    let rest = &cluster[at + c.len_utf8()..];
                     let v = if rest.is_empty() {
                         k += 1;
                         words
@@ -181,6 +196,10 @@ mod tests {
         assert_eq!(kept, v("-e B=2 -v /a:/b"));
         assert_eq!(rest, v("img --flag"));
         // A value that looks like an option, and -u in a cluster.
+        // Flags that take `=true|false` (docker's), as such and in clusters.
+        let (kept, _) =
+            service_args(&v("rless run --rm=false -dit --privileged=true --init img")).unwrap();
+        assert_eq!(kept, v("-t --privileged=true --init"));
         let (kept, rest) = service_args(&v("rless run -w -x -tu 0 img")).unwrap();
         assert_eq!(kept, v("-w -x -tu 0"));
         assert_eq!(rest, v("img"));
