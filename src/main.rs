@@ -4,7 +4,6 @@
 
 mod commands;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 /// Exit code for errors of rless itself, as docker uses it.
@@ -22,8 +21,7 @@ fn main() -> ExitCode {
         );
     }
     rless::userns::die_with_launcher();
-    let cli = match commands::Cli::try_parse_from(commands::management_aliases(std::env::args_os()))
-    {
+    let cli = match commands::Cli::parse_args(commands::management_aliases(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
