@@ -177,44 +177,11 @@ impl Digester<'_> {
     }
 
     fn dir_contents(&mut self, dir: &Path, rel: &str, name: &str) -> Result<(), CacheError> {
-        let read = |source| CacheError::Context {
-            path: rel.to_string(),
-            source,
-        };
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .map_err(read)?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        for n in names {
-            let crel = if rel.is_empty() {
-                n.clone()
-            } else {
-                format!("{rel}/{n}")
-            };
-            let cname = if name.is_empty() {
-                n.clone()
-            } else {
-                format!("{name}/{n}")
-            };
-            let path = dir.join(&n);
-            let meta = fs::symlink_metadata(&path).map_err(|source| CacheError::Context {
-                path: crel.clone(),
-                source,
-            })?;
-            let out = self.ignore.excluded(&crel);
-            if meta.is_dir() {
-                if !out {
-                    self.entry(&path, &crel, &cname)?;
-                }
-                if !out || self.ignore.may_keep_below(&crel) {
-                    self.dir_contents(&path, &crel, &cname)?;
-                }
-            } else if !out {
-                self.entry(&path, &crel, &cname)?;
-            }
-        }
-        Ok(())
+        let ignore = self.ignore;
+        let read = |path, source| CacheError::Context { path, source };
+        super::context::walk(dir, rel, name, ignore, &read, &mut |path, crel, cname| {
+            self.entry(path, crel, cname)
+        })
     }
 
     fn entry(&mut self, path: &Path, rel: &str, name: &str) -> Result<(), CacheError> {

@@ -301,44 +301,10 @@ impl<W: Write> Packer<W> {
         name: &str,
         ignore: &Ignore,
     ) -> Result<(), ContextError> {
-        let read = |source| ContextError::Read {
-            path: rel.to_string(),
-            source,
-        };
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .map_err(read)?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        for n in names {
-            let crel = if rel.is_empty() {
-                n.clone()
-            } else {
-                format!("{rel}/{n}")
-            };
-            let cname = if name.is_empty() {
-                n.clone()
-            } else {
-                format!("{name}/{n}")
-            };
-            let path = dir.join(&n);
-            let meta = fs::symlink_metadata(&path).map_err(|source| ContextError::Read {
-                path: crel.clone(),
-                source,
-            })?;
-            let out = ignore.excluded(&crel);
-            if meta.is_dir() {
-                if !out {
-                    self.add_one(&path, &crel, &cname)?;
-                }
-                if !out || ignore.may_keep_below(&crel) {
-                    self.add_dir_contents(&path, &crel, &cname, ignore)?;
-                }
-            } else if !out {
-                self.add_one(&path, &crel, &cname)?;
-            }
-        }
-        Ok(())
+        let read = |path, source| ContextError::Read { path, source };
+        walk(dir, rel, name, ignore, &read, &mut |path, crel, cname| {
+            self.add_one(path, crel, cname)
+        })
     }
 
     fn add_one(&mut self, path: &Path, rel: &str, name: &str) -> Result<(), ContextError> {
@@ -388,6 +354,54 @@ impl<W: Write> Packer<W> {
             Ok(())
         }
     }
+}
+
+/// Visits the entries below `dir` (`rel` in the context, `name` in the
+/// stream) as a COPY sends them: in name order, depth first, a directory
+/// before its contents; what the ignore file excludes is left out, and
+/// below an excluded directory only what an exception may keep is looked
+/// at. `visit(path, rel, name)` gets each entry kept; `err(rel, e)` makes
+/// the error of a read that failed. Shared by the packer and the build
+/// cache's digest, so that both see the same files.
+pub fn walk<E>(
+    dir: &Path,
+    rel: &str,
+    name: &str,
+    ignore: &Ignore,
+    err: &dyn Fn(String, io::Error) -> E,
+    visit: &mut dyn FnMut(&Path, &str, &str) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map_err(|e| err(rel.to_string(), e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    for n in names {
+        let crel = if rel.is_empty() {
+            n.clone()
+        } else {
+            format!("{rel}/{n}")
+        };
+        let cname = if name.is_empty() {
+            n.clone()
+        } else {
+            format!("{name}/{n}")
+        };
+        let path = dir.join(&n);
+        let meta = fs::symlink_metadata(&path).map_err(|e| err(crel.clone(), e))?;
+        let out = ignore.excluded(&crel);
+        if meta.is_dir() {
+            if !out {
+                visit(&path, &crel, &cname)?;
+            }
+            if !out || ignore.may_keep_below(&crel) {
+                walk(&path, &crel, &cname, ignore, err, visit)?;
+            }
+        } else if !out {
+            visit(&path, &crel, &cname)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
