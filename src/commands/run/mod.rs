@@ -158,7 +158,17 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     }
     mountspec::check_duplicates(&requested)?;
     let mut user_env: Vec<String> = if a.env_host {
-        std::env::vars().map(|(k, v)| format!("{k}={v}")).collect()
+        // Not std::env::vars, which panics at a variable that is not UTF-8:
+        // such a one is left out.
+        std::env::vars_os()
+            .filter_map(|(k, v)| {
+                Some(format!(
+                    "{}={}",
+                    k.into_string().ok()?,
+                    v.into_string().ok()?
+                ))
+            })
+            .collect()
     } else {
         Vec::new()
     };
