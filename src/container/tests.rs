@@ -3,6 +3,30 @@
 
 use super::*;
 
+/// A container record with nothing set but its id and name, for the
+/// tests to change what they look at.
+fn config(id: ContainerId, name: &str) -> ContainerConfig {
+    ContainerConfig {
+        id,
+        name: name.into(),
+        image_id: String::new(),
+        image_name: String::new(),
+        command: vec![],
+        created: 0,
+        created_ns: 0,
+        auto_remove: false,
+        restart: RestartPolicy::No,
+        mounts: vec![],
+        labels: Default::default(),
+        stop_signal: None,
+        healthcheck: None,
+        stop_timeout: None,
+        host_config: Default::default(),
+        annotations: Default::default(),
+        create_command: Vec::new(),
+    }
+}
+
 /// A change made from a state read before the monitor recorded the
 /// exit (the interleaving `pause` and `network connect` met) applies to
 /// the state as it is now, and leaves the exit record alone.
@@ -66,15 +90,7 @@ fn debris_sweep_removes_anonymous_volumes_of_rm_containers() {
     {
         volume::ensure(t.path(), vol, Default::default(), Default::default(), true).unwrap();
         let c = ContainerConfig {
-            id: ContainerId::random(),
-            name: String::new(),
-            image_id: String::new(),
-            image_name: String::new(),
-            command: vec![],
-            created: 0,
-            created_ns: 0,
             auto_remove,
-            restart: RestartPolicy::No,
             mounts: vec![crate::runtime::plan::MountOp::Volume {
                 name: vol.into(),
                 source: PathBuf::new(),
@@ -83,13 +99,7 @@ fn debris_sweep_removes_anonymous_volumes_of_rm_containers() {
                 copy: false,
                 anonymous: true,
             }],
-            labels: Default::default(),
-            stop_signal: None,
-            healthcheck: None,
-            stop_timeout: None,
-            host_config: Default::default(),
-            annotations: Default::default(),
-            create_command: Vec::new(),
+            ..config(ContainerId::random(), "")
         };
         let (_, dir) = create(&store, c).unwrap();
         let debris = containers_dir(&store).join(format!(".tmp-{dead}-{n}-del"));
@@ -110,25 +120,7 @@ fn debris_sweep_removes_anonymous_volumes_of_rm_containers() {
 fn generated_names_never_collide() {
     let t = tempfile::tempdir().unwrap();
     let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
-    let cfg = |id: String| ContainerConfig {
-        id: ContainerId(id),
-        name: String::new(),
-        image_id: String::new(),
-        image_name: String::new(),
-        command: vec![],
-        created: 0,
-        created_ns: 0,
-        auto_remove: false,
-        restart: RestartPolicy::No,
-        mounts: vec![],
-        labels: Default::default(),
-        stop_signal: None,
-        healthcheck: None,
-        stop_timeout: None,
-        host_config: Default::default(),
-        annotations: Default::default(),
-        create_command: Vec::new(),
-    };
+    let cfg = |id: String| config(ContainerId(id), "");
     // Same first four hex digits: the same generated name.
     let (a, _) = create(&store, cfg(format!("abcd{}", "0".repeat(60)))).unwrap();
     let (b, _) = create(&store, cfg(format!("abcd{}", "1".repeat(60)))).unwrap();
@@ -170,25 +162,7 @@ fn ids_and_names() {
 fn create_refuses_duplicate_names() {
     let t = tempfile::tempdir().unwrap();
     let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
-    let cfg = |name: &str| ContainerConfig {
-        id: ContainerId::random(),
-        name: name.into(),
-        image_id: String::new(),
-        image_name: String::new(),
-        command: vec![],
-        created: 0,
-        created_ns: 0,
-        auto_remove: false,
-        restart: RestartPolicy::No,
-        mounts: vec![],
-        labels: Default::default(),
-        stop_signal: None,
-        healthcheck: None,
-        stop_timeout: None,
-        host_config: Default::default(),
-        annotations: Default::default(),
-        create_command: Vec::new(),
-    };
+    let cfg = |name: &str| config(ContainerId::random(), name);
     let (c, dir) = create(&store, cfg("web")).unwrap();
     assert!(dir.join("upper").is_dir());
     assert!(matches!(
