@@ -448,7 +448,11 @@ fi
 
 find_cargo
 status=0
-cargo test --workspace --no-fail-fast "$@" || status=$?
+# Build first, then say how much disk is left for the tests' stores: a
+# machine whose disk the build filled fails with "nearly full" everywhere.
+cargo test --workspace --no-run "$@" || status=$?
+log "disk after the build: $(df -h --output=avail . /tmp 2>/dev/null | tail -n +2 | tr -s ' ' | paste -sd ' ')"
+[ "$status" -ne 0 ] || cargo test --workspace --no-fail-fast "$@" || status=$?
 if [ "$status" -ne 0 ] && [ -n "$REG_DIR" ]; then
     for name in open auth token tokenpush token-server; do
         [ -f "$REG_DIR/$name.log" ] || continue
