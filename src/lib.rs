@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod container;
+pub mod events;
 pub mod image;
 pub mod inroot;
 pub mod interrupt;

@@ -85,6 +85,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         name: name.as_ref(),
     };
     let image = commit(&store, &req, &super::extract_options(ctx))?;
+    rless::events::container_after(&dir, &c, "commit", &[]);
     // For a build: written down while the store lock keeps `image prune`
     // out (see `build::record`).
     super::build::commit_made(image.id.hex())?;

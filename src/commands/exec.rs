@@ -111,6 +111,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .open(d.join("cgroup.procs"))
             .ok()
     });
+    rless::events::container_after(&dir, &c, "exec", &[]);
     let code = match exec_in(
         pid,
         &process,
@@ -125,5 +126,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
         r => r?,
     };
+    if !a.detach {
+        let exit = ("containerExitCode", code.to_string());
+        rless::events::container_after(&dir, &c, "exec_died", &[exit]);
+    }
     Ok(ExitCode::from(code as u8))
 }

@@ -66,5 +66,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             out.commit()?;
         }
     }
+    rless::events::container_after(&dir, &c, "export", &[]);
     Ok(ExitCode::SUCCESS)
 }

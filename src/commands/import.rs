@@ -54,6 +54,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .with_context(|| format!("cannot open {}", a.source.display()))?;
         import_tar(&store, f, &a.source, &name, &opts)?
     };
+    rless::events::image(store.root(), "import", image.id.hex(), &name.to_string());
     println!("{}", image.id.hex());
     Ok(ExitCode::SUCCESS)
 }

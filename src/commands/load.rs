@@ -31,6 +31,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let members = open_input(a.input.as_deref(), &store.root().join("blobs/sha256"))?;
     let images = load(&store, &members, &super::extract_options(ctx))?;
     for img in images {
+        let name = img.names.first().map_or("", String::as_str);
+        rless::events::image(store.root(), "loadfromarchive", img.id.hex(), name);
         if a.quiet {
             println!("{}", img.id);
         } else if img.names.is_empty() {

@@ -17,6 +17,7 @@ mod commit;
 mod container_inspect;
 mod cp;
 mod diff;
+mod events;
 mod exec;
 mod exists;
 mod export;
@@ -90,6 +91,8 @@ enum Cmd {
     Ps(ps::Args),
     /// Show a container's output.
     Logs(logs::Args),
+    /// Show what happens to containers, images, volumes and networks.
+    Events(events::Args),
     /// Run a command in a running container.
     Exec(exec::Args),
     /// Run a container's health check.
@@ -411,6 +414,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Create(a) => run::create(&ctx, *a),
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => ps::run(&ctx, a),
         Cmd::Logs(a) => logs::run(&ctx, a),
+        Cmd::Events(a) => events::run(&ctx, a),
         Cmd::Exec(a) => exec::run(&ctx, a),
         Cmd::Healthcheck(c) => healthcheck::run(&ctx, c),
         Cmd::Attach(a) => attach::run(&ctx, a),

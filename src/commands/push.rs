@@ -90,6 +90,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             }
         }
     })?;
+    rless::events::image(store.root(), "push", image.id.hex(), &dest.to_string());
     println!("{digest}");
     Ok(ExitCode::SUCCESS)
 }

@@ -83,6 +83,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             )?;
         }
     }
+    for i in &items {
+        let name = i.names.first().map_or("", String::as_str);
+        rless::events::image(store.root(), "save", i.image.id.hex(), name);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

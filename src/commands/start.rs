@@ -100,7 +100,12 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
                     return Err(e.into());
                 }
             }
-            start_one(ctx, q, &start)
+            let code = start_one(ctx, q, &start)?;
+            let store = ctx.store(LockMode::Shared)?;
+            if let Ok((_, dir)) = container::find(&store, q) {
+                rless::events::container(&dir, "restart", &[]);
+            }
+            Ok(code)
         })();
         match r {
             Ok(c) => code = c,

@@ -83,10 +83,12 @@ pub fn pause(dir: &Path) -> Result<(), ContainerError> {
         }
         if all_stopped {
             // Unless it ended meanwhile (and the monitor recorded that).
-            return update_state(dir, |s| {
+            update_state(dir, |s| {
                 s.paused = s.running();
                 s.paused
-            });
+            })?;
+            crate::events::container(dir, "pause", &[]);
+            return Ok(());
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(20));
@@ -113,7 +115,9 @@ pub fn unpause(dir: &Path) -> Result<(), ContainerError> {
         return Err(ContainerError::NotPaused);
     }
     resume_all(init);
-    update_state(dir, |s| std::mem::take(&mut s.paused))
+    update_state(dir, |s| std::mem::take(&mut s.paused))?;
+    crate::events::container(dir, "unpause", &[]);
+    Ok(())
 }
 
 /// The container's stop signal (`run --stop-signal`, else the image's
@@ -131,11 +135,16 @@ pub fn stop_with(
     first: Sig,
     grace: Duration,
 ) -> Result<ContainerState, ContainerError> {
-    end(dir, first, grace).ok_or_else(|| ContainerError::Io {
+    let config = super::read_config(dir);
+    let done = end(dir, first, grace).ok_or_else(|| ContainerError::Io {
         op: "stop",
         path: dir.to_path_buf(),
         source: std::io::Error::other("it still runs after SIGKILL"),
-    })
+    })?;
+    if let Some(c) = config {
+        crate::events::container_after(dir, &c, "stop", &[]);
+    }
+    Ok(done)
 }
 
 /// For `rm -f` and `system reset`: SIGKILL, no grace, and no restart;
@@ -160,8 +169,12 @@ pub fn kill(dir: &Path, sig: Sig) -> Result<(), ContainerError> {
     if sig.ends() && state.running() {
         super::mark_stopped(dir, true);
     }
+    let config = super::read_config(dir);
     let state = signal(dir, sig)?;
-    let stop = super::read_config(dir).map_or(Sig::TERM, |c| c.stop_signal());
+    if let Some(c) = &config {
+        crate::events::container_after(dir, c, "kill", &[("signal", sig.number().to_string())]);
+    }
+    let stop = config.map_or(Sig::TERM, |c| c.stop_signal());
     if state.paused && sig == stop {
         // It may have ended meanwhile: nothing left to resume then.
         let _ = unpause(dir);

@@ -191,6 +191,10 @@ pub fn record(
         let extra = h.log.len().saturating_sub(MAX_LOG);
         h.log.drain(..extra);
     })
+    .inspect(|h| {
+        let status = ("health_status", h.status.clone());
+        crate::events::container(dir, "health_status", &[status]);
+    })
 }
 
 /// Runs the check `cmd` once in the container in `dir` (through this

@@ -440,6 +440,7 @@ pub fn create(
     .map_err(io("write", &tmp))?;
     let final_dir = dir.join(config.id.as_str());
     fs::rename(&tmp, &final_dir).map_err(io("rename into place", &final_dir))?;
+    crate::events::container_of(store.root(), &config, "create", &[]);
     Ok((config, final_dir))
 }
 
@@ -486,6 +487,7 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, Cont
     let old = std::mem::replace(&mut config.name, new_name.to_string());
     let was = old.clone();
     write_json_atomically(&dir, "config.json", &config)?;
+    crate::events::container_of(store.root(), &config, "rename", &[]);
     // On user networks the name is also a DNS name, in the spec's
     // attachments: the next start (and, for a running container, the
     // caller's word to the network helper) uses the new one.
@@ -543,8 +545,13 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
     let moved = rename_away(dir)?;
     let mut volume_error = None;
     // containers/<id> -> the store root.
-    if let (true, Some(c), Some(root)) = (volumes, config, dir.parent().and_then(Path::parent)) {
-        volume_error = volume::remove_anonymous(root, &c).into_iter().next();
+    if let (Some(c), Some(root)) = (config, dir.parent().and_then(Path::parent)) {
+        if moved.is_some() {
+            crate::events::container_of(root, &c, "remove", &[]);
+        }
+        if volumes {
+            volume_error = volume::remove_anonymous(root, &c).into_iter().next();
+        }
     }
     if let Some(tmp) = moved {
         remove_tree(&tmp)?;

@@ -234,6 +234,13 @@ pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerEr
 /// and made again by a later write.
 fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
     const RESERVE: &str = "state.reserve";
+    let before = fs::read(dir.join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
+        .map(|s| s.status);
+    // `died` goes first: whoever waits for the exit (`stop`) logs its own
+    // event after it, as docker orders them.
+    record_transition(dir, before.as_deref(), state, false);
     let written = match write_json_atomically(dir, "state.json", state) {
         Err(ContainerError::Io { source, .. })
             if matches!(
@@ -255,5 +262,23 @@ fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError>
             }
         }
     }
+    if written.is_ok() {
+        record_transition(dir, before.as_deref(), state, true);
+    }
     written
+}
+
+/// The `start` (`written`: once recorded) and `died` (before it is
+/// recorded) events of a change of the recorded status: a start by the
+/// restart policy too, and an exit a reader found for a dead monitor.
+fn record_transition(dir: &Path, before: Option<&str>, now: &ContainerState, written: bool) {
+    let was_running = matches!(before, Some("running"));
+    if now.running() && !was_running {
+        if written {
+            crate::events::container(dir, "start", &[]);
+        }
+    } else if was_running && !now.running() && !written {
+        let code = now.exit_code.unwrap_or(0).to_string();
+        crate::events::container(dir, "died", &[("containerExitCode", code)]);
+    }
 }

@@ -185,6 +185,7 @@ pub fn ensure(
         let _ = remove_tree(&tmp);
         return Err(io_err("rename into place", &dst)(e));
     }
+    crate::events::named(root, crate::events::Kind::Volume, "create", name);
     Ok((meta, true))
 }
 
@@ -225,6 +226,7 @@ pub fn remove(root: &Path, name: &str, unchecked: bool) -> Result<(), VolumeErro
     let dir = volumes_dir(root).join(name);
     let tmp = volumes_dir(root).join(tmp_name("del"));
     fs::rename(&dir, &tmp).map_err(io_err("remove", &dir))?;
+    crate::events::named(root, crate::events::Kind::Volume, "remove", name);
     Ok(remove_tree(&tmp)?)
 }
 

@@ -263,7 +263,9 @@ pub fn pull(
             .into_iter()
             .collect(),
     };
-    Ok(super::add_image(store, record)?)
+    let image = super::add_image(store, record)?;
+    crate::events::image(store.root(), "pull", image.id.hex(), &refname);
+    Ok(image)
 }
 
 /// Refuses an image whose config is for another platform than the one

@@ -434,17 +434,22 @@ impl Store {
     pub fn update_index<T>(&self, f: impl FnOnce(&mut Index) -> T) -> Result<T, StoreError> {
         let _lock = self.lock_file("index")?;
         let mut index = self.index()?;
+        let before = crate::events::names_of(&index);
         let out = f(&mut index);
         // Names may have moved or gone: forget manifests left unused.
         for img in &mut index.images {
             img.tidy();
         }
+        let changes = crate::events::image_changes(&before, &crate::events::names_of(&index));
         let p = self.index_path();
         let tmp = self.root.join("images").join(tmp_name("index"));
         let mut body = serde_json::to_vec_pretty(&index).expect("json");
         body.push(b'\n');
         fs::write(&tmp, body).map_err(io_err("write", &tmp))?;
         fs::rename(&tmp, &p).map_err(io_err("rename into place", &p))?;
+        for (status, id, name) in changes {
+            crate::events::image(&self.root, status, &id, &name);
+        }
         Ok(out)
     }
 

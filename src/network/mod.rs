@@ -433,6 +433,7 @@ pub fn create(store: &Store, req: CreateRequest) -> Result<NetworkConfig, Networ
         let _ = fs::remove_file(&tmp);
         return Err(io_err("rename into place", &dst)(e));
     }
+    crate::events::named(root, crate::events::Kind::Network, "create", &config.name);
     Ok(config)
 }
 
@@ -463,7 +464,9 @@ pub fn remove_locked(root: &Path, name: &str) -> Result<(), NetworkError> {
         });
     }
     let p = config_path(root, name);
-    fs::remove_file(&p).map_err(io_err("remove", &p))
+    fs::remove_file(&p).map_err(io_err("remove", &p))?;
+    crate::events::named(root, crate::events::Kind::Network, "remove", name);
+    Ok(())
 }
 
 /// The runtime directory of the helper of the store at `root`:

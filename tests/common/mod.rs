@@ -635,6 +635,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         if parts.len() == 2 && parts[0] == "locks" && is_file {
             continue;
         }
+        // The event log records failures too (a container made and removed
+        // again): it is a log, not store content.
+        if parts.len() == 1 && rel.starts_with("events.log") {
+            continue;
+        }
         out.insert(rel.clone());
         // layers/<hex>/diff/... is immutable content; don't list it.
         let in_layer_tree = parts.len() >= 3 && parts[0] == "layers" && parts[2] == "diff";

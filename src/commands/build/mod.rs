@@ -244,6 +244,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         at: 0,
         plan,
     };
+    let first_name = names.first().map(ToString::to_string).unwrap_or_default();
     let built = b.all(&instructions, &meta_args, names);
     let cleaned = b.children.clean();
     match built {
@@ -263,6 +264,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     unused.join(", ")
                 );
             }
+            rless::events::image(&ctx.root, "build", &id, &first_name);
             println!("{id}");
             Ok(ExitCode::SUCCESS)
         }
