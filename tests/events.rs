@@ -106,6 +106,15 @@ fn events_of_containers_images_volumes_and_networks() {
         assert_eq!(f, ["container create e1"]);
         let f = logged(ctx, &["--filter", "type=volume"]);
         assert_eq!(f, ["volume create v1", "volume remove v1"]);
+        // docker's `system events` is the same command.
+        let out = ctx.ok(&[
+            "system",
+            "events",
+            "--stream=false",
+            "--filter",
+            "type=network",
+        ]);
+        assert_eq!(out.stdout.lines().count(), 2, "{out}");
         // The exit code, as podman's template field and in JSON.
         let out = ctx.ok(&[
             "events",

@@ -324,6 +324,8 @@ enum SystemCmd {
     Df(system::DfArgs),
     /// Remove stopped containers, unused networks, dangling (or unused) images and, with --volumes, unused anonymous volumes.
     Prune(prune::SystemArgs),
+    /// Show what happens to containers, images, volumes and networks (`rless events`).
+    Events(events::Args),
 }
 
 /// What every command needs.
@@ -459,6 +461,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
         Cmd::System(SystemCmd::Prune(a)) => prune::system(&ctx, a),
+        Cmd::System(SystemCmd::Events(a)) => events::run(&ctx, a),
         Cmd::Unshare(a) => unshare::run(&ctx, a),
         Cmd::Version(a) => version::run(a),
     }

@@ -57,16 +57,31 @@ const IPC_NAMES: &[&str] = &[
     "kernel.shm_rmid_forced",
 ];
 
-/// `NAME=VALUE`, the name in its dotted form (`net/ipv4/ip_forward` is
-/// taken too, as runc takes it).
+/// `NAME=VALUE`, the name in sysctl(8)'s dotted form, where a slash
+/// stands for a dot within a component (`net.ipv4.conf.eth0/100.rp_filter`
+/// for the interface `eth0.100`). The slashed form (`net/ipv4/ip_forward`,
+/// `net/ipv4/conf/eth0.100/rp_filter`) is taken too, as sysctl(8) and
+/// Kubernetes take it: the first separator tells which form a name is in.
 pub fn parse(arg: &str) -> Result<(String, String), SysctlError> {
     let bad = || SysctlError::Syntax(arg.to_string());
     let (name, value) = arg.split_once('=').ok_or_else(bad)?;
-    let name = name.trim().replace('/', ".");
+    let name = name.trim();
+    let slashed = match (name.find('/'), name.find('.')) {
+        (Some(s), Some(d)) => s < d,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let name = if slashed {
+        swap_separators(name)
+    } else {
+        name.to_string()
+    };
     let parts_ok = name.split('.').all(|p| {
+        // The component as a file name: never `.`, `..` or hidden.
         !p.is_empty()
+            && !p.starts_with('/')
             && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b':'))
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b':' | b'/'))
     });
     if name.is_empty() || !parts_ok || value.contains('\n') {
         return Err(bad());
@@ -119,9 +134,20 @@ pub fn check(args: &[String], private: &Private) -> Result<BTreeMap<String, Stri
     Ok(out)
 }
 
+/// The other form of a sysctl name: dots and slashes swapped.
+fn swap_separators(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '.' => '/',
+            '/' => '.',
+            c => c,
+        })
+        .collect()
+}
+
 /// The file that holds `name` under a procfs's `sys` directory.
 fn file_of(name: &str) -> PathBuf {
-    PathBuf::from("/proc/sys").join(name.replace('.', "/"))
+    PathBuf::from("/proc/sys").join(swap_separators(name))
 }
 
 /// Writes every value; the first that fails is the error, naming it.
@@ -176,11 +202,25 @@ mod tests {
             ("net.ipv4.ping_group_range".into(), "0 2147483647".into())
         );
         assert_eq!(parse("kernel.sem=").unwrap().1, "");
+        // An interface name with a dot, in either form.
+        for form in [
+            "net.ipv4.conf.eth0/100.rp_filter=2",
+            "net/ipv4/conf/eth0.100/rp_filter=2",
+        ] {
+            assert_eq!(
+                parse(form).unwrap().0,
+                "net.ipv4.conf.eth0/100.rp_filter",
+                "{form}"
+            );
+        }
         for bad in [
             "net.ipv4.ip_forward",
             "=1",
             "net..x=1",
             "net.x/../y=1",
+            "net/x/../y=1",
+            "net.ipv4.conf./.x=1",
+            "net.ipv4.conf.//.x=1",
             ".net=1",
             "a=1\n2",
         ] {
@@ -232,6 +272,10 @@ mod tests {
         assert_eq!(
             file_of("net.ipv4.conf.all.forwarding"),
             PathBuf::from("/proc/sys/net/ipv4/conf/all/forwarding")
+        );
+        assert_eq!(
+            file_of("net.ipv4.conf.eth0/100.rp_filter"),
+            PathBuf::from("/proc/sys/net/ipv4/conf/eth0.100/rp_filter")
         );
     }
 }
