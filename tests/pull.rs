@@ -351,6 +351,103 @@ fn pull_auth_creds_login_logout() {
     });
 }
 
+/// docker's credential helpers, named in the auth file's `credHelpers`
+/// (per registry) or `credsStore`: each is a real program on PATH speaking
+/// the helper protocol (the server on stdin, JSON on stdout).
+#[test]
+fn pull_auth_credential_helpers() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(reg) = Registry::auth() else { return };
+    let Some(bb) = busybox_layer() else { return };
+    let (user, pass) = reg.creds.clone().unwrap();
+    for_each_user("pull_cred_helpers", |ctx| {
+        let img = Built::host(Format::Docker, &[(bb, Comp::Gzip)]);
+        let p = reg.push(&ctx.repo("img"), "latest", &img);
+        let r = p.reference.as_str();
+        let asked = ctx.work.join("asked");
+        let helpers = [
+            (
+                "rlt",
+                format!(
+                    "read -r server; printf '%s' \"$server\" > {asked}\n\
+                     if [ \"$1\" = get ] && [ \"$server\" = {host} ]; then\n\
+                     printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{pass}\"}}' \"$server\"\n\
+                     else echo 'credentials not found in native keychain'; exit 1; fi\n",
+                    asked = asked.display(),
+                    host = reg.host,
+                ),
+            ),
+            ("broken", "echo 'gpg: decryption failed: No secret key' >&2; exit 1\n".to_string()),
+            ("token", "echo '{\"Username\":\"<token>\",\"Secret\":\"x\"}'\n".to_string()),
+        ];
+        for (name, body) in &helpers {
+            let f = ctx.write_file(
+                &format!("bin/docker-credential-{name}"),
+                format!("#!/bin/sh\n{body}").as_bytes(),
+            );
+            fs::set_permissions(&f, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let auth = ctx.work.join("auth.json");
+        let pull = |config: serde_json::Value| {
+            ctx.write_file("auth.json", config.to_string().as_bytes());
+            let mut c = ctx.rless_cmd(&["pull", "-q", r]);
+            c.env(
+                "PATH",
+                format!(
+                    "{}:/usr/local/bin:/usr/bin:/bin",
+                    ctx.work.join("bin").display()
+                ),
+            )
+            .env("REGISTRY_AUTH_FILE", &auth);
+            common::out::run_cmd(c, None, std::time::Duration::from_secs(120), &ctx.user.name)
+        };
+        ctx.ok(&["images"]);
+        let host = reg.host.as_str();
+
+        // credHelpers for this registry; then credsStore for all.
+        let out = pull(serde_json::json!({"credHelpers": {host: "rlt"}}));
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.trim(), img.id());
+        assert_eq!(fs::read_to_string(&asked).unwrap(), reg.host);
+        ctx.ok(&["rmi", "-f", r]);
+        let out = pull(serde_json::json!({"credsStore": "rlt"}));
+        assert!(out.success(), "{out}");
+        ctx.ok(&["rmi", "-f", r]);
+
+        // A helper that fails, one that is missing, one that gives an
+        // identity token: one line naming it, exit 125, nothing pulled.
+        let before = ctx.snapshot();
+        for (config, says) in [
+            (
+                serde_json::json!({"credHelpers": {host: "broken"}}),
+                "docker-credential-broken failed",
+            ),
+            (
+                serde_json::json!({"credHelpers": {host: "nosuch"}}),
+                "docker-credential-nosuch is not installed",
+            ),
+            (
+                serde_json::json!({"credHelpers": {host: "token"}}),
+                "identity token",
+            ),
+        ] {
+            let out = pull(config);
+            out.assert_rless_error();
+            assert!(out.stderr.contains(says), "want {says:?}: {out}");
+            ctx.snapshot().assert_same(&before, &out.cmdline);
+        }
+        // A credsStore this machine lacks (a config copied from a desktop)
+        // is a warning: the pull goes on anonymously (and is refused here).
+        let out = pull(serde_json::json!({"credsStore": "desktop"}));
+        assert!(!out.success(), "{out}");
+        assert!(
+            out.stderr
+                .contains("warning: credential helper docker-credential-desktop is not installed"),
+            "{out}"
+        );
+    });
+}
+
 #[test]
 fn second_pull_downloads_nothing() {
     let Some(reg) = Registry::open() else { return };

@@ -4,7 +4,10 @@
 //! `$XDG_RUNTIME_DIR/containers/auth.json`, then `~/.docker/config.json`.
 //! `rless login` writes the first of these. Each file is JSON of the form
 //! `{"auths": {"HOST": {"auth": base64("user:password")}}}`; Docker Hub may be
-//! keyed by its legacy `https://index.docker.io/v1/` URL.
+//! keyed by its legacy `https://index.docker.io/v1/` URL. Within a file,
+//! as docker reads it: a credential helper named for the registry in
+//! `credHelpers` first, then the `auths` entry, then the helper named in
+//! `credsStore` (see `credhelper`).
 
 use base64::Engine as _;
 use std::fs;
@@ -66,6 +69,8 @@ pub enum AuthFileError {
     NotLoggedIn(String),
     #[error("no place to keep credentials: set XDG_RUNTIME_DIR or REGISTRY_AUTH_FILE, or pass --authfile")]
     NoAuthFile,
+    #[error(transparent)]
+    Helper(#[from] super::credhelper::HelperError),
 }
 
 /// Where credentials are looked up and stored.
@@ -99,8 +104,33 @@ impl AuthFiles {
             let Some(doc) = read_json(path)? else {
                 continue;
             };
+            let file = path.display().to_string();
+            let helper = |key: &str| doc.get(key).and_then(serde_json::Value::as_str);
+            let named = doc
+                .get("credHelpers")
+                .and_then(serde_json::Value::as_object)
+                .and_then(|h| keys_for(registry).into_iter().find_map(|k| h.get(k)))
+                .and_then(serde_json::Value::as_str);
+            if let Some(name) = named {
+                if let Some(c) = super::credhelper::get(name, registry, &file)? {
+                    return Ok(Some(c));
+                }
+            }
             if let Some(c) = find_entry(&doc, registry) {
                 return Ok(Some(c));
+            }
+            if let Some(name) = helper("credsStore").filter(|n| !n.is_empty()) {
+                match super::credhelper::get(name, registry, &file) {
+                    Ok(Some(c)) => return Ok(Some(c)),
+                    Ok(None) => {}
+                    // A file copied from another machine often names a
+                    // store this one lacks (`desktop`, `osxkeychain`):
+                    // that is no reason to refuse an anonymous pull.
+                    Err(e @ super::credhelper::HelperError::NotInstalled { .. }) => {
+                        eprintln!("rless: warning: {e}; going on without its credentials");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         Ok(None)

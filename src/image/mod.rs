@@ -6,6 +6,7 @@ pub mod auth;
 pub mod change;
 pub mod commit;
 pub mod compressed;
+pub mod credhelper;
 pub mod digest;
 pub mod extract;
 pub mod import;
