@@ -377,7 +377,7 @@ impl Build<'_> {
     /// step reads (a COPY's digest), else empty.
     pub(super) fn step_key(&self, st: &Stage, ins: &Instruction, content: &str) -> String {
         let args = serde_json::to_string(&st.args).expect("json");
-        key(&[&st.cache, &ins.text(), &args, content])
+        key(&[&st.cache, &ins.key_text(), &args, content])
     }
 
     /// Takes step `key`'s result from the cache, if there is one whose

@@ -34,6 +34,7 @@ mod copy;
 mod fetch;
 mod glob;
 mod helper;
+mod heredoc;
 mod ignore;
 mod parse;
 mod record;
@@ -285,12 +286,17 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
         }
         let known: &[&str] = match i.keyword.as_str() {
             "HEALTHCHECK" => &["interval", "timeout", "start-period", "retries"],
-            "COPY" => &["chown", "chmod", "from"],
-            "ADD" => &["chown", "chmod"],
+            "COPY" => &["chown", "chmod", "from", "link", "exclude"],
+            "ADD" => &["chown", "chmod", "link", "exclude", "checksum"],
             "FROM" => &["platform"],
             _ => &[],
         };
         for (f, _) in &i.flags {
+            if i.keyword == "ADD" && f == "keep-git-dir" {
+                return Err(format!(
+                    "{at}: ADD --keep-git-dir is not supported (rless does not fetch git repositories)"
+                ));
+            }
             if !known.contains(&f.as_str()) {
                 return Err(format!("{at}: {} --{f} is not supported", i.keyword));
             }
