@@ -307,14 +307,11 @@ fn build_link_exclude_checksum_escape() {
             "flags",
             "sh",
             "-c",
-            "cat /linked /added-linked /esc; find /ex /globbed | sort; sh /tool.sh",
+            "cat /linked /added-linked /esc /ex/keep /ex/sub/y.log /globbed/home.md; \
+             for p in /ex/x.log /ex/skip /globbed/homer.txt; do test -e $p && echo has $p; done; \
+             sh /tool.sh",
         ]);
-        assert_eq!(
-            r.stdout,
-            "f\nf\na b\n/ex\n/ex/keep\n/ex/sub\n/ex/sub/y.log\n/globbed\n/globbed/home.md\n\
-             fetched\n",
-            "{r}"
-        );
+        assert_eq!(r.stdout, "f\nf\na b\nk\ndeep\nh\nfetched\n", "{r}");
     });
 }
 

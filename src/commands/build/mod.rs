@@ -2,7 +2,8 @@
 //! MODE] [--no-cache] [--layers=BOOL] CONTEXT` (and `image build`): an
 //! image from a Containerfile.
 //!
-//! Theory of operation: the file is read whole first ([`parse`]); every
+//! Theory of operation: the file is read whole first ([`parse`], with
+//! its heredocs' bodies, [`heredoc`]); every
 //! instruction is checked before anything runs, so an unknown or
 //! unsupported one fails the build naming its line with nothing made.
 //! The build then walks the instructions keeping the image config in
