@@ -319,7 +319,8 @@ fn build_link_exclude_checksum_escape() {
 /// exit 1 as docker, and nothing left: an unterminated heredoc (before
 /// anything runs), a heredoc as COPY's destination, `ADD --checksum` of a
 /// file of the context or with a digest the download does not have, a
-/// malformed checksum, a git source, a second `# escape`.
+/// malformed checksum, a git source, `--exclude` with `--from` (not
+/// done), a second `# escape`.
 #[test]
 fn build_syntax_refusals() {
     if !have_busybox() {
@@ -363,6 +364,10 @@ fn build_syntax_refusals() {
                 "ADD https://example.invalid/repo.git: git sources are not supported (rless does \
                  not fetch git repositories)"
                     .into(),
+            ),
+            (
+                "FROM bb AS a\nFROM bb\nCOPY --from=a --exclude=x /etc /e\n".into(),
+                "COPY --from with --exclude is not supported".into(),
             ),
             (
                 "# escape=`\n# escape=\\\nFROM bb\n".into(),

@@ -93,6 +93,9 @@ impl Build<'_> {
         if ins.flag("from").is_some() && !inline.is_empty() {
             bail!("COPY --from cannot take a heredoc as a source");
         }
+        if ins.flag("from").is_some() && ins.flag("exclude").is_some() {
+            bail!("COPY --from with --exclude is not supported");
+        }
         if let Some(from) = ins.flag("from") {
             let from = change::split_words(from, &vars)
                 .map_err(|w| anyhow!(w))?
