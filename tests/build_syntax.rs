@@ -264,7 +264,8 @@ fn serve_file(body: &'static str) -> u16 {
 /// `COPY --link` and `ADD --link` copy as without it; `--exclude`
 /// leaves out what its patterns match below each source (given more than
 /// once, and for a wildcard source); `ADD --checksum` takes a download
-/// whose digest it is; `# escape=` makes the backtick continue lines.
+/// whose digest it is; `# escape=` makes the backtick continue lines and
+/// escape words, where `\` is then a character (`ENV WIN=c:\dir`).
 #[test]
 fn build_link_exclude_checksum_escape() {
     if !have_busybox() {
@@ -284,6 +285,7 @@ fn build_link_exclude_checksum_escape() {
              COPY --exclude=*.log --exclude=skip dir /ex/\n\
              COPY --exclude=*.txt hom* /globbed/\n\
              ADD --checksum=sha256:{sum} http://127.0.0.1:{port}/tool.sh /tool.sh\n\
+             ENV WIN=c:\\dir\n\
              RUN echo a `\n  b > /esc\n"
         );
         let dir = context(
@@ -309,9 +311,9 @@ fn build_link_exclude_checksum_escape() {
             "-c",
             "cat /linked /added-linked /esc /ex/keep /ex/sub/y.log /globbed/home.md; \
              for p in /ex/x.log /ex/skip /globbed/homer.txt; do test -e $p && echo has $p; done; \
-             sh /tool.sh",
+             sh /tool.sh; printf '%s\\n' \"$WIN\"",
         ]);
-        assert_eq!(r.stdout, "f\nf\na b\nk\ndeep\nh\nfetched\n", "{r}");
+        assert_eq!(r.stdout, "f\nf\na b\nk\ndeep\nh\nfetched\nc:\\dir\n", "{r}");
     });
 }
 

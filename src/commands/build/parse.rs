@@ -42,8 +42,13 @@ pub struct Instruction {
     pub rest: String,
     /// The heredocs it opens, with their bodies (RUN, COPY and ADD).
     pub heredocs: Vec<Heredoc>,
-    /// The file's escape character (`# escape=`).
+    /// The file's escape character (`# escape=`) in `rest`: with a
+    /// backtick, the words of an instruction other than RUN, CMD,
+    /// ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER and ONBUILD are
+    /// rewritten to `\`'s escapes ([`backslashed`]), and this is `\`.
     pub escape: char,
+    /// The text as written, when `rest` was rewritten.
+    pub written: Option<String>,
 }
 
 impl Instruction {
@@ -53,9 +58,10 @@ impl Instruction {
         for (k, v) in &self.flags {
             s.push_str(&format!(" --{k}={v}"));
         }
-        if !self.rest.is_empty() {
+        let rest = self.written.as_ref().unwrap_or(&self.rest);
+        if !rest.is_empty() {
             s.push(' ');
-            s.push_str(&self.rest);
+            s.push_str(rest);
         }
         s
     }
@@ -283,14 +289,79 @@ fn instruction(line: usize, text: &str, escape: char) -> Result<Instruction, Str
         ("RUN" | "COPY" | "ADD", Form::Shell(_)) => heredoc::opened_in(rest, escape),
         _ => Vec::new(),
     };
+    // The words of the build's other instructions are read with `\` as
+    // the escape: a backtick file's are rewritten so (not a command the
+    // shell reads, nor the JSON form, nor text kept as written).
+    let raw = matches!(
+        keyword.as_str(),
+        "RUN" | "CMD" | "ENTRYPOINT" | "SHELL" | "HEALTHCHECK" | "MAINTAINER" | "ONBUILD"
+    );
+    let (rest, written, escape) = match Form::of(rest) {
+        Form::Shell(_) if escape == '`' && !raw => {
+            (backslashed(rest), Some(rest.to_string()), '\\')
+        }
+        _ => (rest.to_string(), None, escape),
+    };
     Ok(Instruction {
         line,
         keyword,
         flags,
-        rest: rest.to_string(),
+        rest,
         heredocs,
         escape,
+        written,
     })
+}
+
+/// `text` written with a backtick as its escape character, rewritten
+/// with `\` as the escape (as BuildKit reads it): outside quotes a
+/// backtick escapes the next character and a `\` is a character; in
+/// double quotes a backtick escapes only `"`, `$` and itself; in single
+/// quotes nothing is escaped.
+pub fn backslashed(text: &str) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('\''), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (_, '\\') => {
+                out.push_str("\\\\");
+                continue;
+            }
+            (None, '`') => {
+                match chars.next() {
+                    Some('`') => out.push('`'),
+                    Some(n) => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                    None => {}
+                }
+                continue;
+            }
+            (Some(_), '`') => {
+                match chars.peek() {
+                    Some(&n @ ('"' | '$')) => {
+                        out.push('\\');
+                        out.push(n);
+                        chars.next();
+                    }
+                    Some('`') => {
+                        out.push('`');
+                        chars.next();
+                    }
+                    _ => out.push('`'),
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -438,12 +509,18 @@ mod tests {
             kw(&got),
             [
                 (4, "FROM", "a"),
-                (5, "COPY", "c:\\x   /y"),
+                (5, "COPY", "c:\\\\x   /y"),
                 (7, "RUN", "<<E`OF")
             ]
         );
-        assert_eq!(got[1].escape, '`');
+        // COPY's words are rewritten for `\`; its text is as written.
+        assert_eq!(got[1].text(), "COPY c:\\x   /y");
+        assert_eq!((got[1].escape, got[2].escape), ('\\', '`'));
         assert_eq!(got[2].heredocs[0].name, "EOF");
+        assert_eq!(
+            backslashed(r#"a\b `$X `` "q`"\`$`x" 'l`\' `"#),
+            r#"a\\b \$X ` "q\"\\\$`x" 'l`\' "#
+        );
         // Only at the top: after another line it is a comment.
         let got = parse("F", "# hello\n# escape=`\nFROM a\nRUN x \\\n y\n").unwrap();
         assert_eq!(kw(&got), [(3, "FROM", "a"), (4, "RUN", "x  y")]);
