@@ -263,10 +263,15 @@ fn build_refusals() {
 
         ctx.write_file(
             "ctx/Containerfile",
-            b"FROM bb AS one\nFROM bb\nCOPY --link f /b\n",
+            b"FROM bb AS one\nFROM bb\nCOPY --parents f /b\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "line 3: COPY --link is not supported");
+        assert_failed_cleanly(
+            ctx,
+            &out,
+            &before,
+            "line 3: COPY --parents is not supported",
+        );
         assert!(out.stdout.is_empty(), "nothing runs: {out}");
 
         // COPY --from of a path the stage does not have.

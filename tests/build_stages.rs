@@ -2,8 +2,9 @@
 //! `--target` builds a stage and what it needs (stages nobody needs are
 //! skipped, as BuildKit does), an unknown target, a duplicate stage name
 //! and a `COPY --from` of the stage itself or a later one are refused
-//! before anything runs, as are the instruction flags podman 4.3 refuses
-//! (`--link`, `--parents`) and `RUN --mount`. ADD of archives is in
+//! before anything runs, as are the instruction flags rless does not
+//! take (`COPY --parents`, still a labs flag in docker; `ADD
+//! --keep-git-dir`; `COPY --checksum`) and `RUN --mount`. ADD of archives is in
 //! tests/build_add.rs.
 //!
 //! Theory of operation: each scenario builds from the busybox image
@@ -148,9 +149,10 @@ fn build_stage_reference_refusals() {
     });
 }
 
-/// What podman 4.3 refuses (`COPY --link`, `COPY --parents`, `ADD
-/// --link`) and what rless does not do (`RUN --mount`, which podman
-/// has) are refused naming the line, before anything runs.
+/// What rless does not do (`COPY --parents`, a labs flag of docker's;
+/// `ADD --keep-git-dir`, as rless fetches no git; `COPY --checksum`,
+/// which docker refuses too; `RUN --mount`) is refused naming the line,
+/// before anything runs.
 #[test]
 fn build_unsupported_flags_refused() {
     if !have_busybox() {
@@ -163,8 +165,14 @@ fn build_unsupported_flags_refused() {
         let before = ctx.snapshot();
         for (line, says) in [
             ("COPY --parents f /p/", "COPY --parents is not supported"),
-            ("COPY --link f /f", "COPY --link is not supported"),
-            ("ADD --link f /f", "ADD --link is not supported"),
+            (
+                "ADD --keep-git-dir=true https://example.com/r.git /r",
+                "ADD --keep-git-dir is not supported (rless does not fetch git repositories)",
+            ),
+            (
+                "COPY --checksum=sha256:00 f /f",
+                "COPY --checksum is not supported",
+            ),
             (
                 "RUN --mount=type=cache,target=/c true",
                 "RUN --mount is not supported",

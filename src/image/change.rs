@@ -337,6 +337,22 @@ pub fn expand_word(w: &str, env: &[(String, String)]) -> Result<String, String> 
     expand(w, env)
 }
 
+/// Expands the variables in `text` as BuildKit expands the body of a
+/// COPY or ADD heredoc: quotes are characters like any other, and `\`
+/// keeps the character after it as it is (the `\` goes).
+pub fn expand_text(text: &str, env: &[(String, String)]) -> Result<String, String> {
+    let mut chars = text.chars().peekable();
+    let mut out = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '$' => out.push_str(&variable(&mut chars, env)?),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
 /// Removes quotes and escapes and expands variables in one word (or a
 /// whole old-form value: whitespace is kept as it is).
 fn expand(w: &str, env: &[(String, String)]) -> Result<String, String> {

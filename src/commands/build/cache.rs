@@ -5,7 +5,8 @@
 //! Theory of operation: every stage carries a state key ([`Stage::cache`]):
 //! at `FROM IMAGE` the digest of the image's id (`FROM scratch`: of the
 //! platform; `FROM STAGE`: that stage's key). Each step's key is the
-//! digest of the state key, the instruction as written, the ARG values in
+//! digest of the state key, the instruction as written (with its
+//! heredocs' bodies, [`Instruction::key_text`]), the ARG values in
 //! scope (docker's key for RUN: a build argument a RUN sees changes it;
 //! the proxy arguments and `--network` are left out, as docker leaves them)
 //! and, for COPY and ADD, a digest of what is sent ([`sources_digest`]):
@@ -377,7 +378,7 @@ impl Build<'_> {
     /// step reads (a COPY's digest), else empty.
     pub(super) fn step_key(&self, st: &Stage, ins: &Instruction, content: &str) -> String {
         let args = serde_json::to_string(&st.args).expect("json");
-        key(&[&st.cache, &ins.text(), &args, content])
+        key(&[&st.cache, &ins.key_text(), &args, content])
     }
 
     /// Takes step `key`'s result from the cache, if there is one whose

@@ -14,6 +14,7 @@
 //! sources (their names, contents and modes, not their times), with
 //! `--from` by the source image's id and the paths.
 
+use super::heredoc::{self, Heredoc};
 use super::parse::{Form, Instruction};
 use super::{context, Build, Stage};
 use anyhow::{anyhow, bail, Result};
@@ -31,18 +32,39 @@ impl Build<'_> {
     ) -> Result<()> {
         let add = ins.keyword == "ADD";
         let vars = st.vars();
-        let mut words = match Form::of(&ins.rest) {
+        // The heredocs among the words, by index.
+        let mut inline: Vec<(usize, &Heredoc)> = Vec::new();
+        let mut words: Vec<String> = match Form::of(&ins.rest) {
             // Docker expands the JSON form's elements too, one word each.
             Form::Exec(v) => v
                 .iter()
                 .map(|w| change::expand_word(w, &vars).map_err(|w| anyhow!(w)))
                 .collect::<Result<_>>()?,
-            Form::Shell(s) => change::split_words(&s, &vars).map_err(|w| anyhow!(w))?,
+            Form::Shell(s) if ins.heredocs.is_empty() => {
+                change::split_words(&s, &vars).map_err(|w| anyhow!(w))?
+            }
+            Form::Shell(s) => {
+                let mut docs = ins.heredocs.iter();
+                let mut words = Vec::new();
+                for (i, w) in heredoc::raw_words(&s, ins.escape).iter().enumerate() {
+                    match heredoc::opened(w, ins.escape).and_then(|_| docs.next()) {
+                        Some(d) => {
+                            inline.push((i, d));
+                            words.push(format!("<<{}", d.name));
+                        }
+                        None => words.push(change::expand_word(w, &vars).map_err(|w| anyhow!(w))?),
+                    }
+                }
+                words
+            }
         };
         if words.len() < 2 {
             bail!("{} needs a source and a destination", ins.keyword);
         }
         let dest_word = words.pop().expect("two words");
+        if inline.iter().any(|(i, _)| *i == words.len()) {
+            bail!("{} cannot take a heredoc as its destination", ins.keyword);
+        }
         let owner = match ins.flag("chown") {
             Some(c) => Some(
                 self.owner(
@@ -68,6 +90,12 @@ impl Build<'_> {
         } else {
             format!("{}/{dest_word}", st.workdir().trim_end_matches('/'))
         };
+        if ins.flag("from").is_some() && !inline.is_empty() {
+            bail!("COPY --from cannot take a heredoc as a source");
+        }
+        if ins.flag("from").is_some() && ins.flag("exclude").is_some() {
+            bail!("COPY --from with --exclude is not supported");
+        }
         if let Some(from) = ins.flag("from") {
             let from = change::split_words(from, &vars)
                 .map_err(|w| anyhow!(w))?
@@ -86,22 +114,64 @@ impl Build<'_> {
             }
             return Ok(());
         }
+        let checksum = match ins.flag("checksum").filter(|_| add) {
+            Some(c) => Some(super::fetch::Checksum::parse(c)?),
+            None => None,
+        };
+        for (i, w) in words.iter().enumerate() {
+            if add && super::fetch::is_git(w) {
+                bail!("ADD {w}: git sources are not supported (rless does not fetch git repositories)");
+            }
+            let url = add && super::fetch::is_url(w);
+            if checksum.is_some() && !url && !inline.iter().any(|(k, _)| *k == i) {
+                bail!("ADD --checksum: {w} is not a URL (a checksum is checked for http:// and https:// sources only)");
+            }
+        }
+        // `--exclude=PATTERN`s, each below every source it applies to.
+        let excluded = self.excluded(ins, &words, &vars)?;
+        let ignore = excluded.as_ref().unwrap_or(&self.ignore);
         let mut sources = Vec::new();
         // Downloads, kept (their files) until the step is done.
         let mut fetched = Vec::new();
-        for w in &words {
+        // The heredocs' files, kept likewise.
+        let files = match inline.is_empty() {
+            true => None,
+            false => Some(heredoc::Files::new()?),
+        };
+        let mut made = Vec::new();
+        for (i, w) in words.iter().enumerate() {
+            if let (Some((_, d)), Some(files)) = (inline.iter().find(|(k, _)| *k == i), &files) {
+                // As BuildKit: an unquoted delimiter expands the body.
+                let content = match d.expand {
+                    true => heredoc::expand(&d.content(), &vars)
+                        .map_err(|e| anyhow!("heredoc <<{}: {e}", d.name))?,
+                    false => d.content(),
+                };
+                let path = files.write(&d.name, &content, 0o644)?;
+                made.push(path.clone());
+                sources.push(context::Source {
+                    rel: d.name.clone(),
+                    path,
+                    is_dir: false,
+                });
+                continue;
+            }
             if add && super::fetch::is_url(w) {
                 let f = super::fetch::fetch(w)?;
+                if let Some(c) = &checksum {
+                    c.verify(w, &f.source.path)?;
+                }
                 sources.push(f.source.clone());
                 fetched.push(f);
                 continue;
             }
-            sources.extend(context::sources(&self.context, w, &self.ignore)?);
+            sources.extend(context::sources(&self.context, w, ignore)?);
         }
         // A download is never extracted.
         let archive = |s: &context::Source| {
             add && !s.is_dir
                 && !fetched.iter().any(|f| f.source.path == s.path)
+                && !made.contains(&s.path)
                 && super::add_tar::is_archive(&s.path)
         };
         let into_dir = dest_word.ends_with('/')
@@ -109,7 +179,7 @@ impl Build<'_> {
             || sources.len() > 1
             || sources.iter().any(|s| s.is_dir || archive(s));
         // The build cache's key: what is sent, but for the files' times.
-        let digest = super::cache::sources_digest(&sources, archive, (owner, mode), &self.ignore)?;
+        let digest = super::cache::sources_digest(&sources, archive, (owner, mode), ignore)?;
         let key = self.step_key(st, ins, &digest);
         if self.cached(st, &key)? {
             return Ok(());
@@ -117,7 +187,7 @@ impl Build<'_> {
         let image = self.image_of(st)?;
         let ctr = self.children.create(n, &image)?;
         let single = (!into_dir).then(|| sources[0].base_name().to_string());
-        let ignore = &self.ignore;
+        let ignore = excluded.as_ref().unwrap_or(&self.ignore);
         let store = self.ctx.root.clone();
         // An archive's refusal (the step's own, not the helper's) and
         // what archives left out.
@@ -237,6 +307,58 @@ impl Build<'_> {
         self.children.remove_container(&src)?;
         st.image = Some(self.children.commit(&ctr)?);
         Ok(Some(key))
+    }
+
+    /// The ignore rules with `--exclude=PATTERN`s added (`None`: none
+    /// given): as docker, a pattern applies below each source, a wildcard
+    /// source's directory for a wildcard (`--exclude=*.txt hom*`).
+    fn excluded(
+        &self,
+        ins: &Instruction,
+        words: &[String],
+        vars: &[(String, String)],
+    ) -> Result<Option<super::ignore::Ignore>> {
+        let mut pats = Vec::new();
+        for (k, v) in &ins.flags {
+            if k != "exclude" {
+                continue;
+            }
+            let p = change::split_words(v, vars)
+                .map_err(|w| anyhow!(w))?
+                .concat();
+            if p.is_empty() || p.starts_with('!') {
+                bail!("--exclude={v}: give a pattern of the files to leave out");
+            }
+            pats.push(p);
+        }
+        if pats.is_empty() {
+            return Ok(None);
+        }
+        let mut all = Vec::new();
+        for w in words {
+            let Some(rel) = context::clean(w) else {
+                continue;
+            };
+            let base = match rel.rsplit_once('/') {
+                _ if !rel
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .contains(['*', '?', '[']) =>
+                {
+                    rel.clone()
+                }
+                Some((dir, _)) => dir.to_string(),
+                None => String::new(),
+            };
+            for p in &pats {
+                all.push(match base.is_empty() {
+                    true => p.clone(),
+                    false => format!("{base}/{p}"),
+                });
+            }
+        }
+        Ok(Some(self.ignore.with_excludes(&all)))
     }
 
     /// `--chown=USER[:GROUP]`: numbers, or names from the image's

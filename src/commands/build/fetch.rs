@@ -7,7 +7,10 @@
 //! file is named after the last component of the URL's path (without the
 //! query), gets mode 0600 as docker gives it, and is never extracted even
 //! when it is an archive. A status other than 2xx fails the step, naming
-//! the URL and the status.
+//! the URL and the status. `--checksum=sha256:HEX` (or sha512) is
+//! checked against the file downloaded: a mismatch fails the step naming
+//! the URL and both digests. A git source (`git@…`, `git://`, `ssh://`,
+//! an http(s) URL ending in `.git`) is not fetched: rless has no git.
 
 use super::context::Source;
 use anyhow::{anyhow, bail, Context, Result};
@@ -31,6 +34,75 @@ impl Drop for Fetched {
 /// Whether `src` is a URL that ADD downloads.
 pub fn is_url(src: &str) -> bool {
     src.contains("://")
+}
+
+/// Whether `src` names a git repository as docker's ADD reads one.
+pub fn is_git(src: &str) -> bool {
+    let path = src.split(['#', '?']).next().unwrap_or("");
+    ["git@", "git://", "ssh://", "github.com/"]
+        .iter()
+        .any(|p| src.starts_with(p))
+        || (is_url(src) && path.trim_end_matches('/').ends_with(".git"))
+}
+
+/// `ADD --checksum=ALGO:HEX`.
+#[derive(Debug, PartialEq)]
+pub struct Checksum {
+    algo: &'static str,
+    hex: String,
+}
+
+impl Checksum {
+    /// `sha256:` and 64 hex digits, or `sha512:` and 128.
+    pub fn parse(spec: &str) -> Result<Checksum> {
+        let (algo, len) = match spec.split_once(':') {
+            Some(("sha256", _)) => ("sha256", 64),
+            Some(("sha512", _)) => ("sha512", 128),
+            _ => bail!("--checksum={spec}: use sha256:HEX (or sha512:HEX)"),
+        };
+        let hex = &spec[algo.len() + 1..];
+        if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("--checksum={spec}: a {algo} digest is {len} hex digits");
+        }
+        Ok(Checksum {
+            algo,
+            hex: hex.to_ascii_lowercase(),
+        })
+    }
+
+    /// The file at `path`, downloaded from `url`, has this digest.
+    pub fn verify(&self, url: &str, path: &std::path::Path) -> Result<()> {
+        let mut f =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let got = match self.algo {
+            "sha256" => digest_of::<sha2::Sha256>(&mut f),
+            _ => digest_of::<sha2::Sha512>(&mut f),
+        }
+        .with_context(|| format!("cannot read {}", path.display()))?;
+        let got: String = got.iter().map(|b| format!("{b:02x}")).collect();
+        if got != self.hex {
+            bail!(
+                "ADD {url}: checksum mismatch: expected {}:{}, got {}:{got}",
+                self.algo,
+                self.hex,
+                self.algo
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The digest `D` of what `f` holds.
+fn digest_of<D: sha2::Digest>(f: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut h = D::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match f.read(&mut buf)? {
+            0 => return Ok(h.finalize().to_vec()),
+            n => h.update(&buf[..n]),
+        }
+    }
 }
 
 /// Downloads `url`.
@@ -91,4 +163,48 @@ pub fn fetch(url: &str) -> Result<Fetched> {
     out.flush()?;
     std::fs::set_permissions(&fetched.source.path, std::fs::Permissions::from_mode(0o600))?;
     Ok(fetched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_sources_and_checksums() {
+        for git in [
+            "git@github.com:moby/buildkit.git",
+            "git://example.com/r",
+            "ssh://git@example.com/r.git",
+            "https://example.com/r.git",
+            "https://example.com/r.git#v1",
+            "github.com/moby/buildkit",
+        ] {
+            assert!(is_git(git), "{git}");
+        }
+        for not in ["https://example.com/tool.sh", "file.git", "dir/x"] {
+            assert!(!is_git(not), "{not}");
+        }
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("f");
+        std::fs::write(&f, "hello\n").unwrap();
+        let good = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        Checksum::parse(good).unwrap().verify("u", &f).unwrap();
+        let bad = format!("sha256:{}", "0".repeat(64));
+        let e = Checksum::parse(&bad)
+            .unwrap()
+            .verify("http://h/f", &f)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("ADD http://h/f: checksum mismatch: expected {bad}, got {good}")
+        );
+        for wrong in [
+            "md5:00",
+            "sha256:abc",
+            "sha256",
+            &format!("sha256:{}", "g".repeat(64)),
+        ] {
+            assert!(Checksum::parse(wrong).is_err(), "{wrong}");
+        }
+    }
 }

@@ -65,6 +65,24 @@ impl Ignore {
         Ignore { patterns }
     }
 
+    /// This file's patterns and then `extra` (`COPY --exclude`'s, each
+    /// already put below the source it applies to), which exclude even
+    /// what an exception of the file keeps.
+    pub fn with_excludes(&self, extra: &[String]) -> Ignore {
+        let mut patterns = self.patterns.clone();
+        for pat in extra {
+            let parts: Vec<String> = pat
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .map(str::to_string)
+                .collect();
+            if !parts.is_empty() {
+                patterns.push((false, parts));
+            }
+        }
+        Ignore { patterns }
+    }
+
     /// Whether `rel` (a clean path relative to the context, `/`-separated)
     /// is left out.
     pub fn excluded(&self, rel: &str) -> bool {
@@ -160,6 +178,10 @@ mod tests {
         assert!(ig.excluded("dot1") && !ig.excluded("dotx"));
         assert!(!ig.excluded("Containerfile"));
         assert!(!Ignore::parse("").excluded("x"));
+        // `--exclude` patterns come last: they win over an exception.
+        let ex = ig.with_excludes(&["build/*.txt".into(), "src/**/*.md".into()]);
+        assert!(ex.excluded("build/keep.txt") && ex.excluded("src/a/b.md"));
+        assert!(ex.excluded("a.log") && !ex.excluded("src/a/b.rs"));
         // An ignore file that cannot be read is named.
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join(".dockerignore")).unwrap();

@@ -2,7 +2,8 @@
 //! MODE] [--no-cache] [--layers=BOOL] CONTEXT` (and `image build`): an
 //! image from a Containerfile.
 //!
-//! Theory of operation: the file is read whole first ([`parse`]); every
+//! Theory of operation: the file is read whole first ([`parse`], with
+//! its heredocs' bodies, [`heredoc`]); every
 //! instruction is checked before anything runs, so an unknown or
 //! unsupported one fails the build naming its line with nothing made.
 //! The build then walks the instructions keeping the image config in
@@ -34,6 +35,7 @@ mod copy;
 mod fetch;
 mod glob;
 mod helper;
+mod heredoc;
 mod ignore;
 mod parse;
 mod record;
@@ -287,12 +289,17 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
         }
         let known: &[&str] = match i.keyword.as_str() {
             "HEALTHCHECK" => &["interval", "timeout", "start-period", "retries"],
-            "COPY" => &["chown", "chmod", "from"],
-            "ADD" => &["chown", "chmod"],
+            "COPY" => &["chown", "chmod", "from", "link", "exclude"],
+            "ADD" => &["chown", "chmod", "link", "exclude", "checksum"],
             "FROM" => &["platform"],
             _ => &[],
         };
         for (f, _) in &i.flags {
+            if i.keyword == "ADD" && f == "keep-git-dir" {
+                return Err(format!(
+                    "{at}: ADD --keep-git-dir is not supported (rless does not fetch git repositories)"
+                ));
+            }
             if !known.contains(&f.as_str()) {
                 return Err(format!("{at}: {} --{f} is not supported", i.keyword));
             }

@@ -1,15 +1,21 @@
 //! Reading a Containerfile into instructions.
 //!
-//! Theory of operation: the text is read line by line. A line whose first
-//! non-blank character is `#` is a comment (parser directives such as
-//! `# syntax=` are comments too); a line ending in `\` goes on with the
-//! next line (comment and empty lines inside such a run are skipped, as
-//! docker does). Each joined line is one [`Instruction`]: its keyword
+//! Theory of operation: the parser directives at the top of the file come
+//! first (`# escape=` sets the escape character, `\` or a backtick;
+//! `# syntax=` and `# check=` are read and have no effect on rless); they
+//! end at the first line that is not one. Then the text is read line by
+//! line. A line whose first non-blank character is `#` is a comment; a
+//! line ending in the escape character goes on with the next line
+//! (comment and empty lines inside such a run are skipped, as docker
+//! does). Each joined line is one [`Instruction`]: its keyword
 //! (upper-cased), the number of the line it starts on, its leading
-//! `--name=value` flags, and the rest of the text as written. What the
-//! rest means (exec or shell form, words, variables) is read per keyword
-//! by the build, which knows the variables in scope; [`Form`] is the
-//! shared piece. Heredocs (`RUN <<EOF`) are not read.
+//! `--name=value` flags, and the rest of the text as written. A RUN, COPY
+//! or ADD that opens heredocs (`RUN <<EOF`) takes the lines after it as
+//! their bodies ([`heredoc`](super::heredoc)). What the rest means (exec
+//! or shell form, words, variables) is read per keyword by the build,
+//! which knows the variables in scope; [`Form`] is the shared piece.
+
+use super::heredoc::{self, Heredoc};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ParseError {
@@ -34,6 +40,15 @@ pub struct Instruction {
     pub flags: Vec<(String, String)>,
     /// The text after the keyword and flags, continuations joined.
     pub rest: String,
+    /// The heredocs it opens, with their bodies (RUN, COPY and ADD).
+    pub heredocs: Vec<Heredoc>,
+    /// The file's escape character (`# escape=`) in `rest`: with a
+    /// backtick, the words of an instruction other than RUN, CMD,
+    /// ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER and ONBUILD are
+    /// rewritten to `\`'s escapes ([`backslashed`]), and this is `\`.
+    pub escape: char,
+    /// The text as written, when `rest` was rewritten.
+    pub written: Option<String>,
 }
 
 impl Instruction {
@@ -43,9 +58,10 @@ impl Instruction {
         for (k, v) in &self.flags {
             s.push_str(&format!(" --{k}={v}"));
         }
-        if !self.rest.is_empty() {
+        let rest = self.written.as_ref().unwrap_or(&self.rest);
+        if !rest.is_empty() {
             s.push(' ');
-            s.push_str(&self.rest);
+            s.push_str(rest);
         }
         s
     }
@@ -60,55 +76,14 @@ impl Instruction {
         }
     }
 
-    /// Whether a RUN, COPY or ADD uses a heredoc (`<<EOF`, `<<-"EOF"`),
-    /// which rless does not read: the lines after it would be taken for
-    /// instructions.
-    pub fn heredoc(&self) -> bool {
-        if !matches!(self.keyword.as_str(), "RUN" | "COPY" | "ADD") {
-            return false;
+    /// [`Instruction::text`] and the heredocs' bodies: what the step
+    /// is, for the build cache's key.
+    pub fn key_text(&self) -> String {
+        let mut s = self.text();
+        for h in &self.heredocs {
+            s.push_str(&format!("\n{}{}", h.body, h.name));
         }
-        let b = self.rest.as_bytes();
-        // Where a quote is open (`echo "<<EOF"` is text, not a heredoc).
-        let mut quoted = vec![false; b.len()];
-        let mut q = None;
-        let mut i = 0;
-        while i < b.len() {
-            quoted[i] = q.is_some();
-            match (q, b[i]) {
-                (None, b'\\') => {
-                    // The escaped character is text too.
-                    i += 1;
-                    if let Some(e) = quoted.get_mut(i) {
-                        *e = true;
-                    }
-                }
-                (Some(b'"'), b'\\') => {
-                    i += 1;
-                    if let Some(e) = quoted.get_mut(i) {
-                        *e = true;
-                    }
-                }
-                (None, c @ (b'"' | b'\'')) => q = Some(c),
-                (Some(c), d) if c == d => q = None,
-                _ => {}
-            }
-            i += 1;
-        }
-        (0..b.len().saturating_sub(2)).any(|i| {
-            if &b[i..i + 2] != b"<<" || quoted[i] || (i > 0 && b[i - 1] == b'<') || b[i + 2] == b'<'
-            {
-                return false;
-            }
-            let mut j = i + 2;
-            if b.get(j) == Some(&b'-') {
-                j += 1;
-            }
-            if matches!(b.get(j), Some(b'"' | b'\'')) {
-                j += 1;
-            }
-            b.get(j)
-                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
-        })
+        s
     }
 
     /// The value of flag `name` (the last one given).
@@ -153,7 +128,8 @@ impl Form {
 
 /// Splits `text` (a Containerfile named `file` in errors) into
 /// instructions. Refuses a file without FROM, or with an instruction
-/// other than ARG before the first FROM.
+/// other than ARG before the first FROM, and a heredoc without its
+/// delimiter line.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
     let bad = |line: usize, why: String| ParseError::Bad {
         file: file.to_string(),
@@ -165,39 +141,74 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
     // An editor's byte-order mark is not part of the first instruction.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
-    for (i, raw) in lines.iter().enumerate() {
+    let (escape, mut i) = directives(&lines).map_err(|(n, w)| bad(n, w))?;
+    while i < lines.len() {
+        let raw = lines[i];
         let n = i + 1;
+        i += 1;
         let trimmed = raw.trim();
         if trimmed.starts_with('#') || trimmed.is_empty() {
             continue;
         }
-        // As docker: the `\` (and blanks after it) goes, and the next line
-        // follows with nothing put between, its own leading blanks kept
-        // (`hel\` + `lo` is `hello`).
+        // As docker: the escape character (and blanks after it) goes, and
+        // the next line follows with nothing put between, its own leading
+        // blanks kept (`hel\` + `lo` is `hello`).
         let line = if pending.is_some() {
             raw.trim_end()
         } else {
             trimmed
         };
-        let (body, more) = match line.strip_suffix('\\') {
+        let (body, more) = match line.strip_suffix(escape) {
             Some(b) => (b, true),
             None => (line, false),
         };
         let (start, mut joined) = pending.take().unwrap_or((n, String::new()));
         joined.push_str(body);
-        if more && i + 1 < lines.len() {
+        if more && i < lines.len() {
             pending = Some((start, joined));
             continue;
         }
-        let ins = instruction(start, &joined).map_err(|w| bad(start, w))?;
-        // Before its body's lines are taken for instructions.
-        if ins.heredoc() {
-            return Err(bad(start, "heredocs (<<WORD) are not supported".into()));
+        let mut ins = instruction(start, &joined, escape).map_err(|w| bad(start, w))?;
+        // The bodies, before their lines are taken for instructions.
+        for mut doc in ins.heredocs.drain(..).collect::<Vec<_>>() {
+            loop {
+                let Some(l) = lines.get(i) else {
+                    return Err(bad(
+                        start,
+                        format!(
+                            "unterminated heredoc <<{}: no line {} ends it",
+                            doc.name, doc.name
+                        ),
+                    ));
+                };
+                i += 1;
+                let end = if doc.chomp {
+                    l.trim_start_matches('\t')
+                } else {
+                    l
+                };
+                if *end == doc.name {
+                    break;
+                }
+                doc.body.push_str(l);
+                doc.body.push('\n');
+            }
+            ins.heredocs.push(doc);
         }
         out.push(ins);
     }
     if let Some((start, joined)) = pending {
-        out.push(instruction(start, &joined).map_err(|w| bad(start, w))?);
+        let ins = instruction(start, &joined, escape).map_err(|w| bad(start, w))?;
+        if let Some(doc) = ins.heredocs.first() {
+            return Err(bad(
+                start,
+                format!(
+                    "unterminated heredoc <<{}: no line {} ends it",
+                    doc.name, doc.name
+                ),
+            ));
+        }
+        out.push(ins);
     }
     match out.iter().find(|i| i.keyword != "ARG") {
         None => Err(ParseError::NoFrom { file: file.into() }),
@@ -212,7 +223,45 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
     }
 }
 
-fn instruction(line: usize, text: &str) -> Result<Instruction, String> {
+/// The parser directives at the top of `lines` (`# name=value`, the name
+/// in any case): the escape character, and the index of the first line
+/// after them. A directive given twice, or an escape other than `\` or
+/// a backtick, is an error (line number, why), as in docker; a name
+/// docker does not know ends them, as any other line does.
+fn directives(lines: &[&str]) -> Result<(char, usize), (usize, String)> {
+    let mut escape = '\\';
+    let mut seen: Vec<String> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some((name, value)) = l
+            .trim()
+            .strip_prefix('#')
+            .and_then(|d| d.split_once('='))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim()))
+        else {
+            return Ok((escape, i));
+        };
+        if !matches!(name.as_str(), "escape" | "syntax" | "check") || value.is_empty() {
+            return Ok((escape, i));
+        }
+        if seen.contains(&name) {
+            return Err((
+                i + 1,
+                format!("only one {name} parser directive can be used"),
+            ));
+        }
+        if name == "escape" {
+            escape = match value {
+                "\\" => '\\',
+                "`" => '`',
+                v => return Err((i + 1, format!("invalid escape {v:?}: use \\ or `"))),
+            };
+        }
+        seen.push(name);
+    }
+    Ok((escape, lines.len()))
+}
+
+fn instruction(line: usize, text: &str, escape: char) -> Result<Instruction, String> {
     let text = text.trim();
     let (word, mut rest) = match text.split_once(char::is_whitespace) {
         Some((w, r)) => (w, r.trim_start()),
@@ -234,12 +283,85 @@ fn instruction(line: usize, text: &str) -> Result<Instruction, String> {
         flags.push((k.to_string(), v.to_string()));
         rest = after;
     }
+    let keyword = word.to_ascii_uppercase();
+    // The shell form of RUN, COPY and ADD may open heredocs.
+    let heredocs = match (keyword.as_str(), Form::of(rest)) {
+        ("RUN" | "COPY" | "ADD", Form::Shell(_)) => heredoc::opened_in(rest, escape),
+        _ => Vec::new(),
+    };
+    // The words of the build's other instructions are read with `\` as
+    // the escape: a backtick file's are rewritten so (not a command the
+    // shell reads, nor the JSON form, nor text kept as written).
+    let raw = matches!(
+        keyword.as_str(),
+        "RUN" | "CMD" | "ENTRYPOINT" | "SHELL" | "HEALTHCHECK" | "MAINTAINER" | "ONBUILD"
+    );
+    let (rest, written, escape) = match Form::of(rest) {
+        Form::Shell(_) if escape == '`' && !raw => {
+            (backslashed(rest), Some(rest.to_string()), '\\')
+        }
+        _ => (rest.to_string(), None, escape),
+    };
     Ok(Instruction {
         line,
-        keyword: word.to_ascii_uppercase(),
+        keyword,
         flags,
-        rest: rest.to_string(),
+        rest,
+        heredocs,
+        escape,
+        written,
     })
+}
+
+/// `text` written with a backtick as its escape character, rewritten
+/// with `\` as the escape (as BuildKit reads it): outside quotes a
+/// backtick escapes the next character and a `\` is a character; in
+/// double quotes a backtick escapes only `"`, `$` and itself; in single
+/// quotes nothing is escaped.
+pub fn backslashed(text: &str) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('\''), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (_, '\\') => {
+                out.push_str("\\\\");
+                continue;
+            }
+            (None, '`') => {
+                match chars.next() {
+                    Some('`') => out.push('`'),
+                    Some(n) => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                    None => {}
+                }
+                continue;
+            }
+            (Some(_), '`') => {
+                match chars.peek() {
+                    Some(&n @ ('"' | '$')) => {
+                        out.push('\\');
+                        out.push(n);
+                        chars.next();
+                    }
+                    Some('`') => {
+                        out.push('`');
+                        chars.next();
+                    }
+                    _ => out.push('`'),
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -300,27 +422,121 @@ mod tests {
     }
 
     #[test]
-    fn heredocs_are_seen() {
-        let ins = |text: &str| instruction(1, text).unwrap().heredoc();
-        for (text, is) in [
-            ("RUN <<EOF", true),
-            ("RUN cat <<-'X' > f", true),
-            ("COPY <<\"E\" /x", true),
-            ("RUN cat <<< word", false),
-            ("RUN echo a<<1", false),
-            ("ENV A=<<EOF", false),
-            ("RUN echo \"<<EOF\" '<<X' \\<<Y", false),
-            ("RUN echo \"a\" <<Z", true),
-            ("RUN echo \"\\\"<<EOF\"", false),
+    fn heredocs_take_their_bodies() {
+        let text = "FROM a\n\
+            RUN <<EOF\n\
+            # not a comment\n\
+            \n\
+            echo \"$A\"\n\
+            EOF\n\
+            COPY <<-\"one\" <<two \\\n\
+              /dir/\n\
+            \tfirst\n\
+            \tone\n\
+            second\n\
+            two\n\
+            RUN [\"<<NOT\"]\n\
+            ENV A=<<NOT\n\
+            RUN echo done\n";
+        let got = parse("F", text).unwrap();
+        assert_eq!(
+            kw(&got),
+            [
+                (1, "FROM", "a"),
+                (2, "RUN", "<<EOF"),
+                (7, "COPY", "<<-\"one\" <<two /dir/"),
+                (13, "RUN", "[\"<<NOT\"]"),
+                (14, "ENV", "A=<<NOT"),
+                (15, "RUN", "echo done"),
+            ]
+        );
+        let docs = |i: usize| -> Vec<(&str, bool, bool, &str)> {
+            got[i]
+                .heredocs
+                .iter()
+                .map(|h| (h.name.as_str(), h.chomp, h.expand, h.body.as_str()))
+                .collect()
+        };
+        assert_eq!(
+            docs(1),
+            [("EOF", false, true, "# not a comment\n\necho \"$A\"\n")]
+        );
+        assert_eq!(
+            docs(2),
+            [
+                ("one", true, false, "\tfirst\n"),
+                ("two", false, true, "second\n")
+            ]
+        );
+        assert!(docs(3).is_empty() && docs(4).is_empty() && docs(5).is_empty());
+        // The body is in the cache's key, not in the history's text.
+        assert_eq!(got[1].text(), "RUN <<EOF");
+        assert_eq!(
+            got[1].key_text(),
+            "RUN <<EOF\n# not a comment\n\necho \"$A\"\nEOF"
+        );
+        let other = parse("F", "FROM a\nRUN <<EOF\necho other\nEOF\n").unwrap();
+        assert_ne!(other[1].key_text(), got[1].key_text());
+
+        // Unterminated: refused at the instruction's line.
+        for text in [
+            "FROM a\nRUN <<EOF\necho x\n",
+            "FROM a\nRUN <<EOF\n EOF\n",
+            "FROM a\nRUN <<-EOF\n  EOF\n",
+            "FROM a\nRUN <<EOF \\\n",
         ] {
-            assert_eq!(ins(text), is, "{text}");
+            let e = parse("F", text).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "F: line 2: unterminated heredoc <<EOF: no line EOF ends it",
+                "{text:?}"
+            );
         }
-        // Refused at its line, before the body is read as instructions.
-        let e = parse("F", "FROM a\nRUN <<EOF\napt-get update\nEOF\n").unwrap_err();
+        let e = parse("F", "FROM a\nCOPY <<A <<B /d/\na\nA\nb\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "F: line 2: heredocs (<<WORD) are not supported"
+            "F: line 2: unterminated heredoc <<B: no line B ends it"
         );
+    }
+
+    #[test]
+    fn directives() {
+        // A backtick escape: `\` is text, and a backtick continues.
+        let text = "# syntax=docker/dockerfile:1\n#ESCAPE = `\n# check=skip=all\n\
+            FROM a\nCOPY c:\\x `\n  /y\nRUN <<E`OF\nbody\nEOF\n";
+        let got = parse("F", text).unwrap();
+        assert_eq!(
+            kw(&got),
+            [
+                (4, "FROM", "a"),
+                (5, "COPY", "c:\\\\x   /y"),
+                (7, "RUN", "<<E`OF")
+            ]
+        );
+        // COPY's words are rewritten for `\`; its text is as written.
+        assert_eq!(got[1].text(), "COPY c:\\x   /y");
+        assert_eq!((got[1].escape, got[2].escape), ('\\', '`'));
+        assert_eq!(got[2].heredocs[0].name, "EOF");
+        assert_eq!(
+            backslashed(r#"a\b `$X `` "q`"\`$`x" 'l`\' `"#),
+            r#"a\\b \$X ` "q\"\\\$`x" 'l`\' "#
+        );
+        // Only at the top: after another line it is a comment.
+        let got = parse("F", "# hello\n# escape=`\nFROM a\nRUN x \\\n y\n").unwrap();
+        assert_eq!(kw(&got), [(3, "FROM", "a"), (4, "RUN", "x  y")]);
+        assert_eq!(got[0].escape, '\\');
+        for (text, why) in [
+            (
+                "# escape=`\n# escape=\\\nFROM a\n",
+                "F: line 2: only one escape parser directive can be used",
+            ),
+            (
+                "# escape=x\nFROM a\n",
+                "F: line 1: invalid escape \"x\": use \\ or `",
+            ),
+        ] {
+            assert_eq!(parse("F", text).unwrap_err().to_string(), why);
+        }
     }
 
     #[test]

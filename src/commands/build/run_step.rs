@@ -5,22 +5,45 @@
 //! the in-memory config is given as options: its environment (the ARG
 //! values in scope and the proxy build arguments first, which the image's
 //! own variables override, as docker gives them), working directory and
-//! user; `--entrypoint ''` and the argv of the shell or exec form. The
+//! user; `--entrypoint ''` and the argv of the shell or exec form (with
+//! heredocs, the command [`super::heredoc::RunCommand`] makes; a `#!`
+//! script is a file bound read-only at `/dev/pipes/NAME`, as BuildKit
+//! mounts it, and the shell runs that path). The
 //! child runs in its own process group ([`super::steps`]); a failed
 //! command is a [`super::StepExit`] with its status.
 
+use super::heredoc::RunCommand;
 use super::parse::{Form, Instruction};
 use super::{Build, Stage, StepExit, PROXY_ARGS};
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use rless::image::change;
 use std::process::Stdio;
 
 impl Build<'_> {
     pub(super) fn run_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
-        let argv = Form::of(&ins.rest).argv(&st.shell());
+        let shell = st.shell();
+        // A heredoc script's file, kept until the step ends.
+        let mut script = None;
+        let mut mounts = Vec::new();
+        let argv = match super::heredoc::RunCommand::of(&ins.rest, &ins.heredocs, ins.escape) {
+            _ if ins.heredocs.is_empty() => Form::of(&ins.rest).argv(&shell),
+            RunCommand::Shell(text) => shell.iter().cloned().chain([text]).collect(),
+            RunCommand::Script { name, content } => {
+                if name.contains([':', ',']) {
+                    bail!("heredoc <<{name}: a script's name cannot have a : or a ,");
+                }
+                let files = super::heredoc::Files::new()?;
+                let path = files.write(&name, &content, 0o755)?;
+                script = Some(files);
+                let target = format!("/dev/pipes/{name}");
+                mounts.extend(["-v".into(), format!("{}:{target}:ro", path.display())]);
+                shell.iter().cloned().chain([target]).collect()
+            }
+        };
         let image = self.image_of(st)?;
         let ctr = self.children.container_name(n)?;
         let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
+        args.extend(mounts);
         if let Some(net) = &self.network {
             args.extend(["--network".into(), net.clone()]);
         }
@@ -63,6 +86,7 @@ impl Build<'_> {
         }
         let child = cmd.spawn().context("cannot start rless run")?;
         let status = self.children.wait(child)?;
+        drop(script);
         if !status.success() {
             use std::os::unix::process::ExitStatusExt;
             let code = status
@@ -71,7 +95,16 @@ impl Build<'_> {
             return Err(StepExit(code).into());
         }
         st.image = Some(self.children.commit(&ctr)?);
-        let created_by = argv.join(" ");
+        // With heredocs, as podman records it: the shell, the line, and
+        // each body (trimmed) on the lines after it.
+        let mut created_by = match ins.heredocs.is_empty() {
+            true => argv.join(" "),
+            false => format!("{} {}", shell.join(" "), ins.rest),
+        };
+        for h in &ins.heredocs {
+            created_by.push('\n');
+            created_by.push_str(h.body.trim());
+        }
         st.history(created_by, false);
         Ok(())
     }
