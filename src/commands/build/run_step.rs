@@ -5,11 +5,13 @@
 //! the in-memory config is given as options: its environment (the ARG
 //! values in scope and the proxy build arguments first, which the image's
 //! own variables override, as docker gives them), working directory and
-//! user; `--entrypoint ''` and the argv of the shell or exec form. The
+//! user; `--entrypoint ''` and the argv of the shell or exec form; the
+//! step's `--mount`s and `--network` ([`super::run_mounts`]). The
 //! child runs in its own process group ([`super::steps`]); a failed
 //! command is a [`super::StepExit`] with its status.
 
 use super::parse::{Form, Instruction};
+use super::run_mounts::Prepared;
 use super::{Build, Stage, StepExit, PROXY_ARGS};
 use anyhow::{Context as _, Result};
 use rless::image::change;
@@ -19,11 +21,32 @@ impl Build<'_> {
     pub(super) fn run_step(&mut self, st: &mut Stage, ins: &Instruction, n: usize) -> Result<()> {
         let argv = Form::of(&ins.rest).argv(&st.shell());
         let image = self.image_of(st)?;
+        let mounts = self.mount_args(st, n)?;
+        let ran = self.run_command(st, &argv, image, n, &mounts);
+        self.release(mounts);
+        let ctr = ran?;
+        st.image = Some(self.children.commit(&ctr)?);
+        let created_by = argv.join(" ");
+        st.history(created_by, false);
+        Ok(())
+    }
+
+    /// `rless run` of the step's command; the step container's name.
+    fn run_command(
+        &mut self,
+        st: &Stage,
+        argv: &[String],
+        image: String,
+        n: usize,
+        mounts: &Prepared,
+    ) -> Result<String> {
         let ctr = self.children.container_name(n)?;
         let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
-        if let Some(net) = &self.network {
+        let network = mounts.network.as_ref().unwrap_or(&self.network);
+        if let Some(net) = network {
             args.extend(["--network".into(), net.clone()]);
         }
+        args.extend(mounts.args.iter().cloned());
         // Build arguments are the command's environment too (the image's
         // own variables win), but are not kept in the image.
         let env = change::env_of(
@@ -70,9 +93,6 @@ impl Build<'_> {
                 .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
             return Err(StepExit(code).into());
         }
-        st.image = Some(self.children.commit(&ctr)?);
-        let created_by = argv.join(" ");
-        st.history(created_by, false);
-        Ok(())
+        Ok(ctr)
     }
 }
