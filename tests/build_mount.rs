@@ -16,6 +16,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
@@ -161,6 +162,73 @@ fn build_mount_cache_owner_and_sharing() {
         assert!(out.success(), "{out}");
         assert_eq!(cat(ctx, "owned", "/owner"), "1000:100 770\n");
         assert_eq!(cat(ctx, "owned", "/private"), "mine\n");
+    });
+}
+
+/// A build whose RUN holds cache `s` (`sharing`) until the test writes
+/// `go` into it: it prints `holding` once it has written `a-in` there.
+fn holder(ctx: &Ctx, name: &str, sharing: &str) -> Background {
+    let file = format!(
+        "FROM bb\n\
+         RUN --mount=type=cache,target=/c,id=s,sharing={sharing} \
+             touch /c/a-in && echo holding-{name} \
+             && while [ ! -e /c/go ]; do sleep 0.1; done; rm /c/go; touch /c/a-out\n"
+    );
+    let dir = context(ctx, &[(&format!("{name}/Containerfile"), &file)]);
+    let mut b = Background::spawn(ctx, &["build", "-t", name, &format!("{dir}/{name}")]);
+    b.wait_line(&format!("holding-{name}"), common::CMD_TIMEOUT);
+    b
+}
+
+/// Lets the [`holder`] go on: `go` in the cache directory that has `a-in`.
+fn release_holder(ctx: &Ctx, b: Background) {
+    let caches = ctx.root.join("build-mounts/cache");
+    let dir = std::fs::read_dir(&caches)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("a-in").exists())
+        .expect("the held cache");
+    std::fs::write(dir.join("go"), "").unwrap();
+    ctx.give(&dir.join("go"));
+    let (code, lines) = b.finish(common::CMD_TIMEOUT);
+    assert_eq!(code, Some(0), "{lines:?}");
+}
+
+#[test]
+fn build_mount_cache_sharing() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_mount_cache_sharing", |ctx| {
+        assert!(setup_image(ctx));
+        let reader = |sharing: &str| {
+            format!(
+                "FROM bb\nRUN --mount=type=cache,target=/c,id=s,sharing={sharing} ls /c > /seen\n"
+            )
+        };
+        // locked: the second build waits for the first's step to end.
+        let a = holder(ctx, "one", "locked");
+        let dir = context(ctx, &[("b/Containerfile", &reader("locked"))]);
+        let mut b = Background::spawn(ctx, &["build", "-t", "b", &format!("{dir}/b")]);
+        b.wait_line(
+            "waiting for cache mount s (sharing=locked)",
+            common::CMD_TIMEOUT,
+        );
+        release_holder(ctx, a);
+        let (code, lines) = b.finish(common::CMD_TIMEOUT);
+        assert_eq!(code, Some(0), "{lines:?}");
+        assert_eq!(cat(ctx, "b", "/seen"), "a-in\na-out\n");
+
+        // private: while another step uses the cache, a fresh one.
+        let a = holder(ctx, "two", "shared");
+        let dir = context(ctx, &[("c/Containerfile", &reader("private"))]);
+        ctx.ok(&["build", "-t", "c", &format!("{dir}/c")]);
+        assert_eq!(cat(ctx, "c", "/seen"), "");
+        release_holder(ctx, a);
+        // Free again: the kept one.
+        ctx.ok(&["build", "--no-cache", "-t", "c", &format!("{dir}/c")]);
+        assert_eq!(cat(ctx, "c", "/seen"), "a-in\na-out\n");
     });
 }
 
