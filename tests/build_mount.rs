@@ -157,6 +157,11 @@ fn build_mount_cache_owner_and_sharing() {
             // Only the user's own id is mapped: the owner cannot be made.
             assert_eq!(out.code, Some(1), "{out}");
             assert!(out.stderr.contains("id 1000 is not mapped"), "{out}");
+            // No half-made cache directory is left.
+            let caches = std::fs::read_dir(ctx.root.join("build-mounts/cache"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            assert_eq!(caches, 0, "{out}");
             return;
         }
         assert!(out.success(), "{out}");

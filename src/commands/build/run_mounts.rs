@@ -279,6 +279,8 @@ impl Build<'_> {
         fresh: &Path,
         p: &mut Prepared,
     ) -> Result<PathBuf> {
+        // Nothing is made for an owner that cannot be.
+        self.mapped(owner)?;
         let dir = mounts::cache_dir(&self.ctx.root);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let name = super::cache::key(&["cache mount", id]);
@@ -315,7 +317,10 @@ impl Build<'_> {
             // Made whole under a temporary name, then renamed into place.
             let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
             let _ = fs::remove_dir(&tmp);
-            self.make_dir(&tmp, owner)?;
+            if let Err(e) = self.make_dir(&tmp, owner) {
+                let _ = rless::image::store::remove_tree(&tmp);
+                return Err(e);
+            }
             if fs::rename(&tmp, &path).is_err() && !path.is_dir() {
                 let _ = rless::image::store::remove_tree(&tmp);
                 bail!("cannot make cache mount {}", path.display());
@@ -337,16 +342,22 @@ impl Build<'_> {
         if (owner.uid, owner.gid) == (0, 0) {
             return Ok(());
         }
-        let limit = self.ctx.ids.id_limit().unwrap_or(1);
-        if let Some(id) = [owner.uid, owner.gid].into_iter().find(|&i| i >= limit) {
-            bail!("id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
-        }
+        self.mapped(owner)?;
         self.children.output(&[
             "unshare",
             "chown",
             &format!("{}:{}", owner.uid, owner.gid),
             &path.display().to_string(),
         ])?;
+        Ok(())
+    }
+
+    /// `owner`'s ids are mapped in the user namespace.
+    fn mapped(&self, owner: Owner) -> Result<()> {
+        let limit = self.ctx.ids.id_limit().unwrap_or(1);
+        if let Some(id) = [owner.uid, owner.gid].into_iter().find(|&i| i >= limit) {
+            bail!("id {id} is not mapped in the user namespace (only your subordinate id range is mapped, or in single-id mode only your own id)");
+        }
         Ok(())
     }
 
