@@ -3,8 +3,9 @@
 //! skipped, as BuildKit does), an unknown target, a duplicate stage name
 //! and a `COPY --from` of the stage itself or a later one are refused
 //! before anything runs, as are the instruction flags podman 4.3 refuses
-//! (`--link`, `--parents`) and `RUN --mount`. ADD of archives is in
-//! tests/build_add.rs.
+//! (`--link`, `--parents`) and `RUN --security`. ADD of archives is in
+//! tests/build_add.rs; RUN's `--mount` and `--network` in
+//! tests/build_mount.rs.
 //!
 //! Theory of operation: each scenario builds from the busybox image
 //! [`IMG`] (`common::run_helpers`; no registry) and reads the result back
@@ -149,8 +150,8 @@ fn build_stage_reference_refusals() {
 }
 
 /// What podman 4.3 refuses (`COPY --link`, `COPY --parents`, `ADD
-/// --link`) and what rless does not do (`RUN --mount`, which podman
-/// has) are refused naming the line, before anything runs.
+/// --link`) and what rless does not do (`RUN --security`) are refused
+/// naming the line, before anything runs.
 #[test]
 fn build_unsupported_flags_refused() {
     if !have_busybox() {
@@ -165,13 +166,10 @@ fn build_unsupported_flags_refused() {
             ("COPY --parents f /p/", "COPY --parents is not supported"),
             ("COPY --link f /f", "COPY --link is not supported"),
             ("ADD --link f /f", "ADD --link is not supported"),
+            // RUN's --mount and --network are tests/build_mount.rs'.
             (
-                "RUN --mount=type=cache,target=/c true",
-                "RUN --mount is not supported",
-            ),
-            (
-                "RUN --mount=type=bind,source=f,target=/m cat /m",
-                "RUN --mount is not supported",
+                "RUN --security=insecure true",
+                "RUN --security is not supported",
             ),
         ] {
             let file = format!("FROM bb\nENV A=1\n{line}\n");
