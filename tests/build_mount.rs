@@ -80,6 +80,18 @@ fn tree_holds(dir: &Path, needle: &[u8]) -> Option<String> {
         .find_map(|e| tree_holds(&e.path(), needle))
 }
 
+/// The steps' scratch directories (bind copies, secret files) are gone.
+fn assert_no_scratch(ctx: &Ctx, what: &str) {
+    let left: Vec<_> = std::fs::read_dir(ctx.root.join("build-mounts/tmp"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{what} left {left:?}");
+    assert!(
+        host_mounts_under(&ctx.work).is_empty(),
+        "{what} left mounts"
+    );
+}
+
 const CACHE_FILE: &str = "FROM bb\n\
     ARG N=1\n\
     RUN --mount=type=cache,target=/deep/er/cache \
@@ -294,6 +306,7 @@ fn build_mount_bind_context_and_stage() {
         let changed = ctx.ok(&["build", "-t", "bound", &dir]);
         assert_eq!(ran(&changed), ["ran-2"], "{changed}");
         assert_eq!(cat(ctx, "bound", "/got"), "b2\nread-only\n");
+        assert_no_scratch(ctx, "the builds");
         assert_no_containers(ctx, "the builds");
     });
 }
@@ -333,6 +346,7 @@ fn build_mount_secret_and_tmpfs() {
         cmd.env("ETOK", ENV_VALUE);
         let out = common::out::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
         assert!(out.success(), "{out}");
+        assert_no_scratch(ctx, &out.cmdline);
         assert_eq!(cat(ctx, "sec", "/meta"), "400 0\n");
         let sum = |v: &str| {
             let out = ctx.ok(&[
@@ -376,6 +390,7 @@ fn build_mount_secret_and_tmpfs() {
         let out = ctx.rless(&["build", "--layers=false", &dir]);
         assert_eq!(out.code, Some(1), "{out}");
         assert!(out.stderr.contains("secret needed is required"), "{out}");
+        assert_no_scratch(ctx, &out.cmdline);
         assert_no_containers(ctx, &out.cmdline);
         ctx.snapshot().assert_same(&before, &out.cmdline);
     });
