@@ -321,7 +321,23 @@ impl Build<'_> {
                 let _ = rless::image::store::remove_tree(&tmp);
                 return Err(e);
             }
-            if fs::rename(&tmp, &path).is_err() && !path.is_dir() {
+            // Never over one another build made meanwhile (a plain rename
+            // would replace it while empty, under that build's mount).
+            let renamed = rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &tmp,
+                rustix::fs::CWD,
+                &path,
+                rustix::fs::RenameFlags::NOREPLACE,
+            )
+            .or_else(|e| match e {
+                // A filesystem without it: a plain rename.
+                rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS => {
+                    fs::rename(&tmp, &path).map_err(|_| e)
+                }
+                e => Err(e),
+            });
+            if renamed.is_err() && !path.is_dir() {
                 let _ = rless::image::store::remove_tree(&tmp);
                 bail!("cannot make cache mount {}", path.display());
             }
