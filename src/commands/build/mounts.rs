@@ -182,6 +182,9 @@ pub fn parse(spec: &str) -> Result<Mount, MountError> {
             "gid" => gid = Some(number(spec, &k, v, 10)?),
             "mode" => mode = Some(number(spec, &k, v, 8)?),
             "size" => tmpfs_size = Some(size(spec, v)?),
+            // It would put the value in the step container's config,
+            // which its commit keeps in the cache image.
+            "env" => return Err(bad(spec, "a secret's env= is not supported: read its file")),
             _ => return Err(bad(spec, format!("unknown option {k:?}"))),
         }
         if keys.iter().any(|k| k == key) {
@@ -605,6 +608,7 @@ mod tests {
             ("type=secret", "needs an id"),
             ("type=bind,target=/a,target=/b", "given twice"),
             ("type=bind,target=/a,rw,ro", "rw and ro"),
+            ("type=secret,id=a,env=A", "env= is not supported"),
         ] {
             let e = parse(spec).expect_err(spec).to_string();
             assert!(e.contains(why), "{spec}: {e}");
