@@ -182,8 +182,8 @@ pub fn parse(spec: &str) -> Result<Mount, MountError> {
             "gid" => gid = Some(number(spec, &k, v, 10)?),
             "mode" => mode = Some(number(spec, &k, v, 8)?),
             "size" => tmpfs_size = Some(size(spec, v)?),
-            // It would put the value in the step container's config,
-            // which its commit keeps in the cache image.
+            // `rless run -e` would put the value in the step container's
+            // recorded config (and its argv), where `inspect` shows it.
             "env" => return Err(bad(spec, "a secret's env= is not supported: read its file")),
             _ => return Err(bad(spec, format!("unknown option {k:?}"))),
         }
