@@ -4,8 +4,9 @@
 //! and a `COPY --from` of the stage itself or a later one are refused
 //! before anything runs, as are the instruction flags rless does not
 //! take (`COPY --parents`, still a labs flag in docker; `ADD
-//! --keep-git-dir`; `COPY --checksum`) and `RUN --mount`. ADD of archives is in
-//! tests/build_add.rs.
+//! --keep-git-dir`; `COPY --checksum`) and `RUN --security`. ADD of
+//! archives is in tests/build_add.rs; RUN's `--mount` and `--network` in
+//! tests/build_mount.rs.
 //!
 //! Theory of operation: each scenario builds from the busybox image
 //! [`IMG`] (`common::run_helpers`; no registry) and reads the result back
@@ -151,8 +152,8 @@ fn build_stage_reference_refusals() {
 
 /// What rless does not do (`COPY --parents`, a labs flag of docker's;
 /// `ADD --keep-git-dir`, as rless fetches no git; `COPY --checksum`,
-/// which docker refuses too; `RUN --mount`) is refused naming the line,
-/// before anything runs.
+/// which docker refuses too; `RUN --security`) is refused naming the
+/// line, before anything runs.
 #[test]
 fn build_unsupported_flags_refused() {
     if !have_busybox() {
@@ -173,13 +174,10 @@ fn build_unsupported_flags_refused() {
                 "COPY --checksum=sha256:00 f /f",
                 "COPY --checksum is not supported",
             ),
+            // RUN's --mount and --network are tests/build_mount.rs'.
             (
-                "RUN --mount=type=cache,target=/c true",
-                "RUN --mount is not supported",
-            ),
-            (
-                "RUN --mount=type=bind,source=f,target=/m cat /m",
-                "RUN --mount is not supported",
+                "RUN --security=insecure true",
+                "RUN --security is not supported",
             ),
         ] {
             let file = format!("FROM bb\nENV A=1\n{line}\n");

@@ -1,7 +1,9 @@
 //! `rless image prune [-a] [-f]`: remove dangling images (with `-a`, every
 //! image no container uses; the build cache's images are dangling, and its
 //! entries whose image went go too), then unreferenced layers and blobs; and
-//! `rless system prune [-a] [-f] [--volumes]`, docker's.
+//! `rless system prune [-a] [-f] [--volumes]`, docker's (which also
+//! removes `build`'s cache mounts no build is using, as docker's removes
+//! its build cache).
 //!
 //! Theory of operation: each prune (`container prune` in `rm.rs`, `network
 //! prune`, `volume prune`, `image prune` here) is one function that
@@ -113,6 +115,20 @@ pub fn prune_images(ctx: &Ctx, all: bool, mut header: Option<&str>) -> Result<Pr
     Ok(pruned)
 }
 
+/// The cache mounts of `build` (`RUN --mount=type=cache`) no build is
+/// using, as docker's `system prune` takes its build cache; prints each
+/// one's key after `header`.
+fn prune_mount_caches(ctx: &Ctx, mut header: Option<&str>) -> Result<Pruned> {
+    let (removed, freed, errors) = super::build::prune_mount_caches(&ctx.root);
+    let mut pruned = Pruned::new("build cache mounts");
+    for key in &removed {
+        pruned.removed(&mut header, key, 0);
+    }
+    pruned.freed = freed;
+    pruned.errors = errors;
+    Ok(pruned)
+}
+
 #[derive(clap::Args)]
 pub struct SystemArgs {
     /// Remove every image no container uses, not only dangling ones.
@@ -159,6 +175,7 @@ pub fn system(ctx: &Ctx, a: SystemArgs) -> Result<ExitCode> {
         ));
     }
     step(prune_images(ctx, a.all, Some("Deleted Images:")));
+    step(prune_mount_caches(ctx, Some("Deleted Build Cache Mounts:")));
     println!("Total reclaimed space: {}", human_size(total));
     failed.finish(ExitCode::SUCCESS)
 }
@@ -178,6 +195,7 @@ fn confirm(a: &SystemArgs) -> Result<bool> {
     } else {
         "all dangling images"
     });
+    what.push("all build cache mounts (RUN --mount=type=cache) no build is using");
     if !std::io::stdin().is_terminal() {
         bail!(
             "system prune removes {}; pass -f to confirm (there is no terminal to ask on)",

@@ -354,7 +354,13 @@ impl Build<'_> {
         }
         let layer = matches!(ins.keyword.as_str(), "RUN" | "WORKDIR");
         if layer {
-            let key = self.step_key(st, ins, "");
+            // A RUN's bind mounts' files are part of its key.
+            let content = if ins.keyword == "RUN" {
+                self.run_inputs(st, ins, done)?
+            } else {
+                String::new()
+            };
+            let key = self.step_key(st, ins, &content);
             if self.cached(st, &key)? {
                 return Ok(());
             }

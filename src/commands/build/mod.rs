@@ -37,8 +37,10 @@ mod glob;
 mod helper;
 mod heredoc;
 mod ignore;
+mod mounts;
 mod parse;
 mod record;
+mod run_mounts;
 mod run_step;
 mod stages;
 mod steps;
@@ -46,6 +48,7 @@ mod steps;
 pub use cache::{cache_images, tidy as tidy_cache};
 pub use glob::{helper as glob_helper, GlobArgs};
 pub use helper::{run as copy_helper, HelperArgs};
+pub use mounts::prune as prune_mount_caches;
 pub use record::{commit_made, live_images};
 
 use super::Ctx;
@@ -92,6 +95,10 @@ pub struct Args {
     /// the stages it needs are built.
     #[arg(long, value_name = "STAGE")]
     target: Option<String>,
+    /// A secret for `RUN --mount=type=secret`: id=ID,src=FILE or
+    /// id=ID,env=VARIABLE (docker's; never kept in the image).
+    #[arg(long, value_name = "id=ID,src=FILE")]
+    secret: Vec<String>,
     /// The build context: the directory COPY and ADD read from.
     context: PathBuf,
 }
@@ -204,6 +211,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Err(why) = check(&shown, &instructions) {
         return fail(why);
     }
+    let secrets = match mounts::check(&shown, &instructions).and_then(|()| {
+        a.secret
+            .iter()
+            .map(|s| mounts::parse_secret(s).map_err(|e| e.to_string()))
+            .collect()
+    }) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("rless: {}", rless::message::printable(&why));
+            return Ok(ExitCode::from(125));
+        }
+    };
     // The ARGs before the first FROM (the FROM lines see them), then
     // which stages run: all checked before anything is made.
     let mut used_args = Vec::new();
@@ -237,6 +256,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         build_args,
         used_args,
         network,
+        secrets,
+        pending: None,
         quiet: a.quiet,
         cache: cache::Cache::new(&ctx.root, !a.no_cache, a.layers),
         total: (0..plan.spans.len())
@@ -292,6 +313,7 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
             "COPY" => &["chown", "chmod", "from", "link", "exclude"],
             "ADD" => &["chown", "chmod", "link", "exclude", "checksum"],
             "FROM" => &["platform"],
+            "RUN" => &mounts::RUN_FLAGS,
             _ => &[],
         };
         for (f, _) in &i.flags {
@@ -319,6 +341,10 @@ struct Build<'a> {
     build_args: Vec<(String, String)>,
     used_args: Vec<String>,
     network: Option<String>,
+    /// `--secret`s, by id.
+    secrets: Vec<(String, mounts::SecretSource)>,
+    /// The flags of the RUN about to run ([`run_mounts`]).
+    pending: Option<run_mounts::Planned>,
     quiet: bool,
     /// The instructions of the stages built.
     total: usize,

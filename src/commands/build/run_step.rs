@@ -8,12 +8,14 @@
 //! user; `--entrypoint ''` and the argv of the shell or exec form (with
 //! heredocs, the command [`super::heredoc::RunCommand`] makes; a `#!`
 //! script is a file bound read-only at `/dev/pipes/NAME`, as BuildKit
-//! mounts it, and the shell runs that path). The
+//! mounts it, and the shell runs that path); the step's `--mount`s and
+//! `--network` ([`super::run_mounts`]). The
 //! child runs in its own process group ([`super::steps`]); a failed
 //! command is a [`super::StepExit`] with its status.
 
 use super::heredoc::RunCommand;
 use super::parse::{Form, Instruction};
+use super::run_mounts::Prepared;
 use super::{Build, Stage, StepExit, PROXY_ARGS};
 use anyhow::{bail, Context as _, Result};
 use rless::image::change;
@@ -24,7 +26,7 @@ impl Build<'_> {
         let shell = st.shell();
         // A heredoc script's file, kept until the step ends.
         let mut script = None;
-        let mut mounts = Vec::new();
+        let mut script_mount = None;
         let argv = match super::heredoc::RunCommand::of(&ins.rest, &ins.heredocs, ins.escape) {
             _ if ins.heredocs.is_empty() => Form::of(&ins.rest).argv(&shell),
             RunCommand::Shell(text) => shell.iter().cloned().chain([text]).collect(),
@@ -36,17 +38,50 @@ impl Build<'_> {
                 let path = files.write(&name, &content, 0o755)?;
                 script = Some(files);
                 let target = format!("/dev/pipes/{name}");
-                mounts.extend(["-v".into(), format!("{}:{target}:ro", path.display())]);
+                script_mount = Some(format!("{}:{target}:ro", path.display()));
                 shell.iter().cloned().chain([target]).collect()
             }
         };
         let image = self.image_of(st)?;
+        let mut mounts = self.mount_args(st, n)?;
+        if let Some(m) = script_mount {
+            mounts.args.extend(["-v".into(), m]);
+        }
+        let ran = self.run_command(st, &argv, image, n, &mounts);
+        self.release(mounts);
+        let ctr = ran?;
+        drop(script);
+        st.image = Some(self.children.commit(&ctr)?);
+        // With heredocs, as podman records it: the shell, the line, and
+        // each body (trimmed) on the lines after it.
+        let mut created_by = match ins.heredocs.is_empty() {
+            true => argv.join(" "),
+            false => format!("{} {}", shell.join(" "), ins.rest),
+        };
+        for h in &ins.heredocs {
+            created_by.push('\n');
+            created_by.push_str(h.body.trim());
+        }
+        st.history(created_by, false);
+        Ok(())
+    }
+
+    /// `rless run` of the step's command; the step container's name.
+    fn run_command(
+        &mut self,
+        st: &Stage,
+        argv: &[String],
+        image: String,
+        n: usize,
+        mounts: &Prepared,
+    ) -> Result<String> {
         let ctr = self.children.container_name(n)?;
         let mut args: Vec<String> = vec!["run".into(), "--name".into(), ctr.clone()];
-        args.extend(mounts);
-        if let Some(net) = &self.network {
+        let network = mounts.network.as_ref().unwrap_or(&self.network);
+        if let Some(net) = network {
             args.extend(["--network".into(), net.clone()]);
         }
+        args.extend(mounts.args.iter().cloned());
         // Build arguments are the command's environment too (the image's
         // own variables win), but are not kept in the image.
         let env = change::env_of(
@@ -86,7 +121,6 @@ impl Build<'_> {
         }
         let child = cmd.spawn().context("cannot start rless run")?;
         let status = self.children.wait(child)?;
-        drop(script);
         if !status.success() {
             use std::os::unix::process::ExitStatusExt;
             let code = status
@@ -94,18 +128,6 @@ impl Build<'_> {
                 .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
             return Err(StepExit(code).into());
         }
-        st.image = Some(self.children.commit(&ctr)?);
-        // With heredocs, as podman records it: the shell, the line, and
-        // each body (trimmed) on the lines after it.
-        let mut created_by = match ins.heredocs.is_empty() {
-            true => argv.join(" "),
-            false => format!("{} {}", shell.join(" "), ins.rest),
-        };
-        for h in &ins.heredocs {
-            created_by.push('\n');
-            created_by.push_str(h.body.trim());
-        }
-        st.history(created_by, false);
-        Ok(())
+        Ok(ctr)
     }
 }

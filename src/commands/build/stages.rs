@@ -167,10 +167,15 @@ pub fn plan(
                 .or_else(|| base.parse::<usize>().ok().filter(|i| *i < at));
             deps[at].extend(earlier);
         }
-        for ins in &all[start + 1..end] {
-            let Some(value) = ins.flag("from") else {
-                continue;
-            };
+        for (ins, value) in all[start + 1..end].iter().flat_map(|i| {
+            let mounts = super::mounts::from_values(i);
+            i.flag("from")
+                .map(str::to_string)
+                .into_iter()
+                .chain(mounts)
+                .map(move |v| (i, v))
+        }) {
+            let value = value.as_str();
             if value.contains('$') {
                 // Known only when the step runs (and checked then).
                 deps[at].extend(0..at);
