@@ -89,6 +89,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .env
             .retain(|x| x.split_once('=').map_or(x.as_str(), |(n, _)| n) != name);
         process.env.push(e);
+        // The caller's value wins over a secret of the same name.
+        process
+            .secret_env
+            .retain(|x| x.split_once('=').map_or(x.as_str(), |(n, _)| n) != name);
     }
     if a.privileged {
         process.caps = CapSet::all();

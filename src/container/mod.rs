@@ -22,6 +22,7 @@ pub mod logs;
 pub mod monitor;
 pub mod mountpoints;
 pub mod mountspec;
+pub mod secret;
 pub mod since;
 pub mod state;
 pub mod volume;
@@ -162,6 +163,10 @@ pub struct ContainerConfig {
     /// `generate systemd --new`; empty for containers of older versions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub create_command: Vec<String>,
+    /// `--secret`s (podman's `Config.Secrets` in `inspect`): which secret,
+    /// and how it is given, never its data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<secret::ContainerSecret>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
