@@ -93,6 +93,8 @@ pub enum ContainerError {
         "the container name {0:?} is already in use; remove that container or choose another name"
     )]
     NameInUse(String),
+    #[error("renaming a container with the same name as its current name ({0})")]
+    SameName(String),
     #[error("container is not running")]
     NotRunning,
     #[error("container is already paused")]
@@ -482,6 +484,10 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, Cont
     }
     let _lock = store.lock("containers")?;
     let (mut config, dir) = find(store, query)?;
+    // docker's rule: nothing to do is an error.
+    if config.name == new_name {
+        return Err(ContainerError::SameName(new_name.to_string()));
+    }
     if list(store)
         .iter()
         .any(|c| c.name == new_name && c.id != config.id)
