@@ -199,7 +199,7 @@ fn lifecycle_exec() {
                 // (126, not rless's own 125), and why.
                 let out = ctx.rless(&["exec", "-u", "1000", "ex", "id", "-u"]);
                 assert_one_error(&out, 126);
-                assert!(out.stderr.contains("user 1000 is not mapped"), "{out}");
+                assert!(out.stderr.contains(" 1000 is not mapped"), "{out}");
                 assert!(!out.stdout.contains("1000"), "{out}");
             }
         }
