@@ -541,7 +541,7 @@ fn load_and_import_compressed_archives() {
     for_each_user("load_and_import_compressed", |ctx| {
         let file = ctx.write_file("rootfs.tar", &tar);
         let out = ctx.ok(&["import", file.to_str().unwrap(), "orig"]);
-        let id = out.last_line().to_string();
+        let id = out.last_line().trim_start_matches("sha256:").to_string();
         let saved = ctx.work.join("saved.tar");
         ctx.ok(&["save", "-o", saved.to_str().unwrap(), "orig"]);
         let archive = fs::read(&saved).unwrap();
