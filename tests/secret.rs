@@ -220,6 +220,24 @@ fn secret_in_a_container() {
             !bytes.windows(6).any(|w| w == b"s3cr3t"),
             "the secret is in the export"
         );
+        // exec sees an env secret too; its own -e of the name wins.
+        ctx.rless_stdin(&["secret", "create", "tok", "-"], b"t0ken");
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "bg",
+            "--secret",
+            "tok,type=env,target=TOK",
+            IMG,
+            "sleep",
+            "300",
+        ]);
+        let out = ctx.ok(&["exec", "bg", "sh", "-c", "echo $TOK"]);
+        assert_eq!(out.stdout, "t0ken\n", "{out}");
+        let out = ctx.ok(&["exec", "-e", "TOK=mine", "bg", "sh", "-c", "echo $TOK"]);
+        assert_eq!(out.stdout, "mine\n", "{out}");
+        ctx.ok(&["rm", "-f", "bg"]);
         // An unknown secret: refused before a container is made.
         let out = ctx.fail_unchanged(&["run", "--rm", "--secret", "nosuch", IMG, "true"]);
         assert!(out.stderr.contains("no such secret: nosuch"), "{out}");
