@@ -1,4 +1,5 @@
-//! `create` then `start`, and `wait` on a container not started yet: it
+//! `create` then `start` (and `rename` to the same name, refused), and
+//! `wait` on a container not started yet: it
 //! waits for a start and the end of that run, prints one code per name,
 //! and ends with an error when the container is removed meanwhile.
 //! Every scenario imports a busybox root filesystem (no registry).
@@ -53,6 +54,13 @@ fn lifecycle_create_then_start() {
             ERR_EXIT,
         );
         assert_eq!(containers(ctx), vec![id.clone()]);
+        // rename to its own name: refused, as docker does.
+        let out = ctx.rless(&["rename", "made", "made"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains("same name as its current name"),
+            "{out}"
+        );
         wait_for_created(ctx);
         assert_eq!(containers(ctx), vec![id]);
     });

@@ -195,12 +195,11 @@ fn lifecycle_exec() {
                 assert_eq!(out.stdout, "alice\n1000\n", "{out}");
             }
             Mode::Single => {
+                // docker's exec code for a process that cannot be started
+                // (126, not rless's own 125), and why.
                 let out = ctx.rless(&["exec", "-u", "1000", "ex", "id", "-u"]);
-                assert_ne!(
-                    out.code,
-                    Some(0),
-                    "uid 1000 is not mapped in single-id mode: {out}"
-                );
+                assert_one_error(&out, 126);
+                assert!(out.stderr.contains(" 1000 is not mapped"), "{out}");
                 assert!(!out.stdout.contains("1000"), "{out}");
             }
         }
@@ -255,6 +254,15 @@ fn lifecycle_exec() {
         assert_one_error(&out, 127);
         let out = ctx.rless(&["exec", "-w", "/etc/passwd", "ex", "pwd"]);
         assert_one_error(&out, 127);
+        // A relative one: refused before anything runs, in docker's words.
+        let out = ctx.rless(&["exec", "-w", "tmp", "ex", "pwd"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains(
+                "the working directory 'tmp' is invalid, it needs to be an absolute path"
+            ),
+            "{out}"
+        );
         // One only root may enter is entered before the user switch, as
         // runc does: the user runs there (and cannot list it).
         if ctx.user.mode == Mode::Subuid {

@@ -1,6 +1,7 @@
 //! `rless stats`: streaming without names follows the running set (a
 //! container started after the stream began shows up, one removed leaves);
-//! `--format` takes Go templates.
+//! `--format` takes Go templates (`.Container` as docker's: the name or
+//! id given).
 
 mod common;
 
@@ -113,6 +114,15 @@ fn stats_templates() {
         let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
         let id = ctx.ok(&["inspect", "-f", "{{.Id}}", "one"]).stdout;
         assert_eq!(v["ID"].as_str().unwrap(), &id.trim()[..12], "{out}");
+        // .Container: the name or id as given (docker's), else the short id.
+        let container = |args: &[&str]| {
+            let mut a = vec!["stats", "--no-stream", "--format", "{{.Container}}"];
+            a.extend_from_slice(args);
+            ctx.ok(&a).stdout
+        };
+        assert_eq!(container(&["one"]), "one\n");
+        assert_eq!(container(&[&id[..7]]), format!("{}\n", &id[..7]));
+        assert_eq!(container(&[]), format!("{}\n", &id[..12]));
         ctx.fail(&["stats", "--no-stream", "--format", "{{.Name", "one"]);
         ctx.ok(&["rm", "-f", "one"]);
     });

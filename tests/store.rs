@@ -340,6 +340,10 @@ fn rootfs_tar(bb: &[u8]) -> Vec<u8> {
 
 /// Check an imported image; returns its single layer's diff dir.
 fn check_import(ctx: &Ctx, id: &str, name: &str) -> std::path::PathBuf {
+    // docker's and podman's form: sha256:HEX.
+    let id = id
+        .strip_prefix("sha256:")
+        .unwrap_or_else(|| panic!("import must print sha256:ID, got {id:?}"));
     assert!(is_hex64(id), "import must print a 64-hex id, got {id:?}");
     let e = ctx.image_entry(id).expect("imported image listed");
     assert!(
@@ -402,6 +406,51 @@ fn import_tar_file_and_stdin() {
             "imp-missing",
         ]);
         ctx.fail_unchanged(&["import", file.to_str().unwrap(), "BAD::name"]);
+    });
+}
+
+/// docker's `import -c`, `-m` and optional name: the changes and the
+/// message are in the image's config; a bad change stores nothing; without
+/// a name the image has none.
+#[test]
+fn import_changes_message_and_no_name() {
+    let Some(bb) = busybox() else { return };
+    let tar = rootfs_tar(bb);
+    for_each_user("import_changes", |ctx| {
+        let file = ctx.write_file("rootfs.tar", &tar);
+        let f = file.to_str().unwrap();
+        let out = ctx.ok(&[
+            "import",
+            "-c",
+            "ENV A=1",
+            "--change",
+            "CMD [\"sh\", \"-c\", \"echo $A\"]",
+            "-c",
+            "WORKDIR /etc",
+            "-m",
+            "from a tar",
+            f,
+            "imp-c:v1",
+        ]);
+        let id = out.last_line().to_string();
+        check_import(ctx, &id, "imp-c:v1");
+        let i = ctx.inspect("imp-c:v1");
+        assert_eq!(i["Comment"], "from a tar", "{i}");
+        assert_eq!(i["Config"]["WorkingDir"], "/etc", "{i}");
+        assert_eq!(i["Config"]["Cmd"], json!(["sh", "-c", "echo $A"]), "{i}");
+        let env = i["Config"]["Env"].to_string();
+        assert!(env.contains("A=1") && env.contains("PATH="), "{i}");
+        let hist = ctx.ok(&["history", "--format", "{{.Comment}}", "imp-c:v1"]);
+        assert_eq!(hist.stdout.trim(), "from a tar", "{hist}");
+        // A bad change: refused before anything is stored.
+        let out = ctx.fail_unchanged(&["import", "-c", "RUN rm -rf /", f, "imp-bad"]);
+        assert!(out.stderr.contains("RUN"), "{out}");
+        // No name: an image without one.
+        let out = ctx.ok(&["import", f]);
+        let id = out.last_line().trim_start_matches("sha256:").to_string();
+        assert!(is_hex64(&id), "{out}");
+        let e = ctx.image_entry(&id).expect("listed");
+        assert!(names_of(&e).is_empty(), "{e}");
     });
 }
 
@@ -492,7 +541,7 @@ fn load_and_import_compressed_archives() {
     for_each_user("load_and_import_compressed", |ctx| {
         let file = ctx.write_file("rootfs.tar", &tar);
         let out = ctx.ok(&["import", file.to_str().unwrap(), "orig"]);
-        let id = out.last_line().to_string();
+        let id = out.last_line().trim_start_matches("sha256:").to_string();
         let saved = ctx.work.join("saved.tar");
         ctx.ok(&["save", "-o", saved.to_str().unwrap(), "orig"]);
         let archive = fs::read(&saved).unwrap();

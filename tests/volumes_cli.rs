@@ -1,6 +1,6 @@
 //! The `volume` subcommands: `rm` and `prune` of volumes in use or holding
 //! files of subordinate ids, `export`/`import` (hostile archives too), and
-//! `ls`/`inspect`/`prune` formats. Volumes in `run` are in volumes.rs; the
+//! `ls`/`inspect`/`prune` formats, `prune --filter`. Volumes in `run` are in volumes.rs; the
 //! shared image and helpers in `volume_support`.
 
 mod common;
@@ -263,5 +263,43 @@ fn volume_ls_filters() {
         for bad in ["bogus=1", "dangling=maybe", "name"] {
             ctx.fail(&["volume", "ls", "--filter", bad]);
         }
+    });
+}
+
+/// `volume prune --filter`: docker's label= (every one must hold) and
+/// label!= (the volumes without it), podman's until= (made before it);
+/// an unknown filter is refused and prunes nothing.
+#[test]
+fn volume_prune_filters() {
+    for_each_user("volume_prune_filters", |ctx| {
+        ctx.ok(&["volume", "create", "--label", "keep", "kept"]);
+        ctx.ok(&["volume", "create", "--label", "env=prod", "prod"]);
+        ctx.ok(&["volume", "create", "--label", "env=dev", "dev"]);
+        ctx.ok(&["volume", "create", "plain"]);
+        let all = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let out = ctx.fail(&["volume", "prune", "-a", "--filter", "colour=red"]);
+        assert!(out.stderr.contains("colour=red"), "{out}");
+        assert_eq!(volume_names(ctx), all(&["kept", "prod", "dev", "plain"]));
+        let out = ctx.ok(&["volume", "prune", "-a", "--filter", "label=env=prod"]);
+        assert!(out.stdout.contains("\nprod\n"), "{out}");
+        assert_eq!(volume_names(ctx), all(&["kept", "dev", "plain"]));
+        // Made a day ago or earlier: none of these.
+        ctx.ok(&["volume", "prune", "-a", "--filter", "until=24h"]);
+        assert_eq!(volume_names(ctx), all(&["kept", "dev", "plain"]));
+        ctx.ok(&[
+            "volume",
+            "prune",
+            "-a",
+            "--filter",
+            "label!=keep",
+            "--filter",
+            "label=env",
+        ]);
+        assert_eq!(volume_names(ctx), all(&["kept", "plain"]));
+        ctx.ok(&["volume", "prune", "-a", "--filter", "label!=keep"]);
+        assert_eq!(volume_names(ctx), all(&["kept"]));
+        // Before an hour from now: every one.
+        ctx.ok(&["volume", "prune", "-a", "--filter", "until=-1h"]);
+        assert!(volume_names(ctx).is_empty());
     });
 }

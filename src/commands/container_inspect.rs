@@ -419,13 +419,26 @@ fn networks(
 }
 
 /// `Config.StopTimeout`, only when `--stop-timeout` was given (docker
-/// omits it otherwise).
+/// omits it otherwise), and podman's `Config.Secrets`, only when the
+/// container has file secrets.
 fn stop_timeout(
     c: &container::ContainerConfig,
     mut config: serde_json::Value,
 ) -> serde_json::Value {
     if let (Some(t), Some(o)) = (c.stop_timeout, config.as_object_mut()) {
         o.insert("StopTimeout".into(), t.into());
+    }
+    // podman's: the file secrets, without their data (left out when none).
+    let files: Vec<serde_json::Value> = c
+        .secrets
+        .iter()
+        .filter(|s| s.env.is_none())
+        .map(|s| {
+            serde_json::json!({"Name": s.name, "ID": s.id, "UID": s.uid, "GID": s.gid, "Mode": s.mode})
+        })
+        .collect();
+    if let (false, Some(o)) = (files.is_empty(), config.as_object_mut()) {
+        o.insert("Secrets".into(), files.into());
     }
     config
 }

@@ -55,6 +55,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Some(flag) = a.args.first().filter(|f| f.starts_with('-')) {
         bail!("unknown flag: {flag} (see `rless exec --help`)");
     }
+    // docker's check and words (an empty -w is the container's own).
+    if let Some(w) = a
+        .workdir
+        .as_deref()
+        .filter(|w| !w.is_empty() && !w.starts_with('/'))
+    {
+        bail!("the working directory '{w}' is invalid, it needs to be an absolute path");
+    }
     // --env-file first, then -e; a later value of a name wins.
     let mut user_env = Vec::new();
     for f in &a.env_file {
@@ -89,11 +97,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .env
             .retain(|x| x.split_once('=').map_or(x.as_str(), |(n, _)| n) != name);
         process.env.push(e);
+        // The caller's value wins over a secret of the same name.
+        process
+            .secret_env
+            .retain(|x| x.split_once('=').map_or(x.as_str(), |(n, _)| n) != name);
     }
     if a.privileged {
         process.caps = CapSet::all();
     }
-    if let Some(w) = a.workdir {
+    if let Some(w) = a.workdir.filter(|w| !w.is_empty()) {
         process.cwd = w;
     }
     if let Some(u) = a.user {

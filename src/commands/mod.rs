@@ -45,6 +45,7 @@ mod rm;
 mod rmi;
 mod run;
 mod save;
+mod secret;
 mod start;
 mod stats;
 mod stop;
@@ -173,6 +174,9 @@ enum Cmd {
     /// Manage user-defined networks.
     #[command(subcommand)]
     Network(network::Cmd),
+    /// Manage secrets (podman's): data a container gets at creation.
+    #[command(subcommand)]
+    Secret(secret::Cmd),
     /// The per-user network helper (started by run).
     #[command(hide = true, name = "network-helper")]
     NetworkHelper(network::HelperArgs),
@@ -457,6 +461,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Logout(a) => login::logout(a),
         Cmd::Volume(c) => volume::run(&ctx, c),
         Cmd::Network(c) => network::run(&ctx, c),
+        Cmd::Secret(c) => secret::run(&ctx, c),
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),

@@ -171,6 +171,7 @@ pub fn system(ctx: &Ctx, a: SystemArgs) -> Result<ExitCode> {
         step(super::volume::prune_volumes(
             ctx,
             false,
+            &Default::default(),
             Some("Deleted Volumes:"),
         ));
     }

@@ -40,6 +40,9 @@ pub struct Args {
 /// A container being watched.
 struct Watched {
     config: ContainerConfig,
+    /// The name or id as the command line gave it (docker's `.Container`);
+    /// none when every running container is shown.
+    given: Option<String>,
     init: i32,
     init_start: Option<u64>,
     cgroup: Option<PathBuf>,
@@ -84,6 +87,8 @@ fn row(w: &Watched, before: &Reading, now: &Reading, host_memory: u64) -> serde_
     serde_json::json!({
         "ID": w.config.id.as_str(),
         "Name": w.config.name,
+        // docker's: as given, else the short id.
+        "Container": w.given.clone().unwrap_or_else(|| w.config.id.short().to_string()),
         "Source": now.source,
         "Cgroup": w.cgroup.as_ref().filter(|_| now.source == "cgroup"),
         "CPUPercent": (cpu * 100.0).round() / 100.0,
@@ -138,7 +143,7 @@ fn template_row(r: &serde_json::Value) -> serde_json::Value {
     let cells = &table(std::slice::from_ref(r))[1];
     let id = cells[0].clone();
     serde_json::json!({
-        "ID": id, "Container": id, "Name": cells[1], "CPUPerc": cells[2],
+        "ID": id, "Container": r["Container"], "Name": cells[1], "CPUPerc": cells[2],
         "MemUsage": cells[3], "MemPerc": cells[4], "NetIO": cells[5],
         "BlockIO": cells[6], "PIDs": cells[7],
     })
@@ -184,11 +189,12 @@ fn table(rows: &[serde_json::Value]) -> Vec<[String; 8]> {
 fn watched(ctx: &Ctx, names: &[String]) -> Result<Vec<Watched>> {
     let store = ctx.store(LockMode::Shared)?;
     let mut out = Vec::new();
-    let pick = |config: ContainerConfig, dir: PathBuf| {
+    let pick = |config: ContainerConfig, dir: PathBuf, given: Option<&String>| {
         let state = container::read_state(&dir);
         let init = state.pid.filter(|_| state.running())?;
         Some(Watched {
             config,
+            given: given.cloned(),
             init,
             init_start: state.init_start,
             cgroup: state.cgroup,
@@ -197,13 +203,13 @@ fn watched(ctx: &Ctx, names: &[String]) -> Result<Vec<Watched>> {
     if names.is_empty() {
         for c in container::list(&store) {
             let dir = container::containers_dir(&store).join(c.id.as_str());
-            out.extend(pick(c, dir));
+            out.extend(pick(c, dir, None));
         }
         out.sort_by(|a, b| a.config.name.cmp(&b.config.name));
     } else {
         for q in names {
             let (c, dir) = container::find(&store, q)?;
-            match pick(c, dir) {
+            match pick(c, dir, Some(q)) {
                 Some(w) => out.push(w),
                 None => bail!("container {q} is not running"),
             }

@@ -89,6 +89,61 @@ pub struct PruneArgs {
     /// Do not ask (rless never asks).
     #[arg(short, long)]
     force: bool,
+    /// Prune only volumes that match: label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIME (made before it: a duration such as 24h, a date, unix seconds).
+    #[arg(long)]
+    filter: Vec<String>,
+}
+
+/// `volume prune --filter`s, as docker's (label, label!) and podman's
+/// (until): a volume is pruned when it has every `label=` one, not every
+/// `label!=` one (when any is given), and was made before `until`.
+#[derive(Default)]
+pub struct PruneFilter {
+    labels: Vec<String>,
+    not_labels: Vec<String>,
+    /// Unix seconds.
+    until: Option<i64>,
+}
+
+impl PruneFilter {
+    pub fn parse(items: &[String]) -> Result<PruneFilter> {
+        let mut f = PruneFilter::default();
+        for item in items {
+            if let Some(v) = item.strip_prefix("label!=") {
+                f.not_labels.push(v.to_string());
+            } else if let Some(v) = item.strip_prefix("label=") {
+                f.labels.push(v.to_string());
+            } else if let Some(v) = item.strip_prefix("until=") {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as i128);
+                let t = rless::container::since::parse(
+                    v,
+                    now,
+                    rless::image::time::local_offset_of_wall_time,
+                )
+                .ok_or_else(|| anyhow::anyhow!("invalid filter until={v:?}: use a duration (24h), a date or time (2006-01-02T15:04:05) or unix seconds"))?;
+                f.until = Some(i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MAX));
+            } else {
+                bail!("invalid volume prune filter {item:?}: use label=, label!= or until=");
+            }
+        }
+        Ok(f)
+    }
+
+    fn has(v: &VolumeMeta, label: &str) -> bool {
+        match label.split_once('=') {
+            Some((k, want)) => v.labels.get(k).is_some_and(|have| have == want),
+            None => v.labels.contains_key(label),
+        }
+    }
+
+    fn prunes(&self, v: &VolumeMeta) -> bool {
+        self.labels.iter().all(|l| Self::has(v, l))
+            && (self.not_labels.is_empty() || !self.not_labels.iter().all(|l| Self::has(v, l)))
+            && self.until.is_none_or(|u| v.created < u)
+    }
 }
 
 #[derive(clap::Args)]
@@ -303,11 +358,13 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
 
 fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
     let _ = a.force;
+    // Checked before the namespace, so a typo fails fast.
+    let filter = PruneFilter::parse(&a.filter)?;
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
     println!("Deleted Volumes:");
-    let pruned = prune_volumes(ctx, a.all, None)?.finish()?;
+    let pruned = prune_volumes(ctx, a.all, &filter, None)?.finish()?;
     println!(
         "Total reclaimed space: {}",
         rless::image::time::human_size(pruned.freed)
@@ -315,18 +372,22 @@ fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the unused anonymous (with `all`, every unused) volumes; prints
-/// each name, after `header` before the first.
+/// Removes the unused anonymous (with `all`, every unused) volumes that
+/// `filter` prunes; prints each name, after `header` before the first.
 pub fn prune_volumes(
     ctx: &Ctx,
     all: bool,
+    filter: &PruneFilter,
     mut header: Option<&str>,
 ) -> Result<super::prune::Pruned> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = volume::lock(store.root())?;
     let mut pruned = super::prune::Pruned::new("volumes");
     for v in volume::list(store.root()) {
-        if !(all || v.anonymous) || !volume::users(store.root(), &v.name, None).is_empty() {
+        if !(all || v.anonymous)
+            || !filter.prunes(&v)
+            || !volume::users(store.root(), &v.name, None).is_empty()
+        {
             continue;
         }
         let size = super::system::tree_size(

@@ -22,6 +22,7 @@ pub mod logs;
 pub mod monitor;
 pub mod mountpoints;
 pub mod mountspec;
+pub mod secret;
 pub mod since;
 pub mod state;
 pub mod volume;
@@ -92,6 +93,8 @@ pub enum ContainerError {
         "the container name {0:?} is already in use; remove that container or choose another name"
     )]
     NameInUse(String),
+    #[error("renaming a container with the same name as its current name ({0})")]
+    SameName(String),
     #[error("container is not running")]
     NotRunning,
     #[error("container is already paused")]
@@ -162,6 +165,10 @@ pub struct ContainerConfig {
     /// `generate systemd --new`; empty for containers of older versions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub create_command: Vec<String>,
+    /// `--secret`s (podman's `Config.Secrets` in `inspect`): which secret,
+    /// and how it is given, never its data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<secret::ContainerSecret>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
@@ -478,6 +485,10 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, Cont
     }
     let _lock = store.lock("containers")?;
     let (mut config, dir) = find(store, query)?;
+    // docker's rule: nothing to do is an error.
+    if config.name == new_name {
+        return Err(ContainerError::SameName(new_name.to_string()));
+    }
     if list(store)
         .iter()
         .any(|c| c.name == new_name && c.id != config.id)

@@ -32,6 +32,18 @@ pub enum ImportError {
     Layer(#[from] LayerError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Change(#[from] super::change::ChangeError),
+}
+
+/// What the new image gets besides its layer: a name (none: an image
+/// without one, as docker's `import` without REPOSITORY makes), `--change`
+/// instructions applied to its config, and `--message` as its comment.
+#[derive(Default)]
+pub struct ImportMeta<'a> {
+    pub name: Option<&'a Reference>,
+    pub changes: &'a [String],
+    pub message: Option<&'a str>,
 }
 
 pub const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -45,7 +57,7 @@ pub fn import_tar(
     store: &Store,
     source: impl Read,
     path: &Path,
-    name: &Reference,
+    meta: &ImportMeta,
     opts: &ExtractOptions,
 ) -> Result<ImageRecord, ImportError> {
     let src_err = |source| ImportError::Source {
@@ -77,14 +89,14 @@ pub fn import_tar(
         },
         opts,
     )?;
-    finish(store, name, done, media)
+    finish(store, meta, done, media)
 }
 
 /// Imports a directory tree.
 pub fn import_dir(
     store: &Store,
     dir: &Path,
-    name: &Reference,
+    meta: &ImportMeta,
     opts: &ExtractOptions,
 ) -> Result<ImageRecord, ImportError> {
     let src_err = |source| ImportError::Source {
@@ -124,7 +136,7 @@ pub fn import_dir(
         opts,
     );
     let produced = producer.join().expect("tar writer thread");
-    finish(store, name, settle(produced, ingested)?, LAYER_TAR)
+    finish(store, meta, settle(produced, ingested)?, LAYER_TAR)
 }
 
 /// The outcome of a tar written by one thread and ingested by another: a
@@ -378,20 +390,34 @@ pub fn is_opaque(dir: &Path) -> bool {
 /// Writes config and manifest for the single layer and records the image.
 fn finish(
     store: &Store,
-    name: &Reference,
+    meta: &ImportMeta,
     done: layer::Ingested,
     media: &str,
 ) -> Result<ImageRecord, ImportError> {
     let now = time::now();
     let host = Platform::host();
+    let mut cfg = serde_json::Map::new();
+    cfg.insert(
+        "Env".into(),
+        serde_json::json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]),
+    );
+    for ch in meta.changes {
+        super::change::apply(&mut cfg, ch)?;
+    }
+    let mut history =
+        serde_json::json!({"created": time::format_rfc3339(now), "created_by": "rless import"});
     let mut config = serde_json::json!({
         "created": time::format_rfc3339(now),
         "architecture": host.arch,
         "os": host.os,
-        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "config": cfg,
         "rootfs": {"type": "layers", "diff_ids": [done.meta.diff_id]},
-        "history": [{"created": time::format_rfc3339(now), "created_by": "rless import"}],
     });
+    if let Some(m) = meta.message {
+        config["comment"] = m.into();
+        history["comment"] = m.into();
+    }
+    config["history"] = serde_json::json!([history]);
     if let Some(v) = host.variant {
         config["variant"] = v.into();
     }
@@ -409,7 +435,11 @@ fn finish(
         id: config_digest,
         manifest: manifest_digest,
         manifest_media_type: MANIFEST.into(),
-        names: name.tagged_name().into_iter().collect(),
+        names: meta
+            .name
+            .and_then(Reference::tagged_name)
+            .into_iter()
+            .collect(),
         digests: vec![],
         layers: vec![LayerRecord {
             diff_id: done.meta.diff_id.clone(),

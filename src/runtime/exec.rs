@@ -101,7 +101,13 @@ pub fn exec_in(
             Ok(never) => match never {},
             Err((code, msg)) => {
                 let _ = rustix::io::write(&status_w, msg.as_bytes());
-                code
+                // docker's exec: a process that could not be started is
+                // 126 (a user the namespace does not map, say), whatever
+                // `run` would say; 127 stays for what is missing.
+                match code {
+                    super::init::EXIT_SETUP => super::init::EXIT_CANNOT_EXEC,
+                    c => c,
+                }
             }
         };
         std::process::exit(code)

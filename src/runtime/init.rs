@@ -559,7 +559,11 @@ fn id_err(what: &str, id: u32, e: nix::errno::Errno) -> (i32, String) {
 /// The command's environment: the image's and the user's, plus docker's
 /// defaults for PATH, HOME, HOSTNAME and TERM.
 fn environment(p: &super::ProcessSpec, hostname: &str, user: &ExecUser) -> Vec<String> {
+    let key = |e: &String| e.split_once('=').map_or(e.clone(), |(k, _)| k.to_string());
     let mut env = p.env.clone();
+    // Secrets win over variables of the same name.
+    env.retain(|e| !p.secret_env.iter().any(|s| key(s) == key(e)));
+    env.extend(p.secret_env.iter().cloned());
     // A default the user unset counts as there (`--unsetenv`).
     let has = |env: &[String], k: &str| {
         p.unset_defaults.iter().any(|u| u == k || u == "*")

@@ -117,6 +117,10 @@ pub struct ProcessSpec {
     /// HOME, TERM); `*` for every one (`--unsetenv-all`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unset_defaults: Vec<String>,
+    /// `--secret NAME,type=env`: `KEY=value`, over `env`; kept apart so
+    /// `inspect` (which shows `env`) never shows a secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<String>,
 }
 
 /// The seccomp filter a process gets.

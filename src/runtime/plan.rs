@@ -50,6 +50,16 @@ pub enum MountOp {
         copy: bool,
         anonymous: bool,
     },
+    /// A secret's copy in the container's directory (`--secret`), bound in
+    /// read-only; the runtime first gives the copy `uid`, `gid` (container
+    /// ids) and `mode`.
+    Secret {
+        source: PathBuf,
+        target: PathBuf,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    },
     /// Remount the root read-only (`--read-only`).
     RootReadOnly,
     /// Hide kernel interfaces: /dev/null over files, an empty read-only
@@ -89,7 +99,8 @@ impl MountOp {
         match self {
             MountOp::Tmpfs { target, .. }
             | MountOp::Bind { target, .. }
-            | MountOp::Volume { target, .. } => Some(target),
+            | MountOp::Volume { target, .. }
+            | MountOp::Secret { target, .. } => Some(target),
             _ => None,
         }
     }

@@ -310,6 +310,20 @@ pub fn apply(root: &Path, op: &MountOp) -> Result<(), RootfsError> {
             }
             bind(source, &t, *readonly)
         }
+        MountOp::Secret {
+            source,
+            target,
+            uid,
+            gid,
+            mode,
+        } => {
+            // As root of the container's user namespace: the ids are its own.
+            std::os::unix::fs::chown(source, Some(*uid), Some(*gid))
+                .map_err(op_err("chown", source))?;
+            fs::set_permissions(source, fs::Permissions::from_mode(*mode))
+                .map_err(op_err("chmod", source))?;
+            bind(source, &resolve_in_root(root, target)?, true)
+        }
         MountOp::RootReadOnly => remount_readonly(root),
         MountOp::Mask(paths) => {
             for p in paths {

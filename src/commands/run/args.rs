@@ -260,6 +260,9 @@ pub struct Args {
     /// No health check, not even the image's.
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) no_healthcheck: bool,
+    /// A secret of `rless secret` (podman's): NAME[,type=mount|env][,target=PATH|VAR][,uid=N][,gid=N][,mode=OCTAL]; a read-only file at /run/secrets/NAME (mode 0444) by default.
+    #[arg(long, value_name = "SECRET[,OPTION=VALUE…]")]
+    pub(super) secret: Vec<String>,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     pub(super) args: Vec<String>,

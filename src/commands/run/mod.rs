@@ -123,6 +123,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         );
     }
     check_group_add(&a.group_add, &ctx.ids)?;
+    let chosen_secrets = secrets::lookup(ctx, &a.secret)?;
     let pull_policy = PullPolicy::parse(&a.pull)?;
     let (seccomp, no_new_privs) = security_options(&a.security_opt, a.privileged)?;
     let rlimits = a
@@ -451,6 +452,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 create_command: std::env::args_os()
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect(),
+                secrets: secrets::records(&chosen_secrets),
             },
         )
         .map_err(anyhow::Error::from),
@@ -473,6 +475,14 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             return Err(e);
         }
     }
+    let (secret_mounts, secret_env) = match secrets::install(&dir, &chosen_secrets) {
+        Ok(s) => s,
+        Err(e) => {
+            abandon(&dir, a.cidfile.as_deref());
+            return Err(e);
+        }
+    };
+    user_mounts.extend(secret_mounts);
     trace::mark("container created");
     // With the host's network, the host's name (as docker), which its
     // /etc/hosts, copied in, resolves.
@@ -617,6 +627,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             } else {
                 a.unsetenv.clone()
             },
+            secret_env,
         },
         ids: ctx.ids.clone(),
         keep_id,
@@ -650,6 +661,7 @@ mod options;
 mod pulling;
 pub(super) mod recreate;
 mod replace;
+mod secrets;
 pub use args::Args;
 use args::{strings, ImageDefaults};
 pub use monitor::run_unproxied;

@@ -1,0 +1,113 @@
+//! `run`/`create --secret`: podman's secrets given to a container.
+//!
+//! Theory of operation: every `--secret` is parsed and its secret looked up
+//! (and read) before anything is made, so an unknown one is refused with
+//! nothing left behind. Once the container's directory exists, each
+//! mount-type secret is copied to `secrets/N` in it (mode 0600, the
+//! user's); the mount plan binds that copy read-only at the target, after
+//! the runtime has given it the requested owner and mode inside the user
+//! namespace ([`MountOp::Secret`]). Env-type secrets go to the process's
+//! `secret_env`, which `inspect` does not show. The container thus keeps
+//! its secrets when the store's are removed or replaced (podman's rule),
+//! and the copies go with the container's directory.
+
+use super::super::secret::SecretRequest;
+use super::Ctx;
+use anyhow::{bail, Result};
+use rless::container::secret::{self, ContainerSecret, SecretMeta};
+use rless::runtime::plan::MountOp;
+use std::path::Path;
+
+/// One `--secret`, looked up.
+pub(super) struct Chosen {
+    req: SecretRequest,
+    meta: SecretMeta,
+    data: Vec<u8>,
+}
+
+/// Parses and looks up every `--secret` (nothing is made yet).
+pub(super) fn lookup(ctx: &Ctx, specs: &[String]) -> Result<Vec<Chosen>> {
+    let mut out: Vec<Chosen> = Vec::new();
+    for spec in specs {
+        let req = SecretRequest::parse(spec)?;
+        let meta = secret::find(&ctx.root, &req.name)?;
+        let data = secret::data(&ctx.root, &meta)?;
+        match &req.env {
+            Some(var) => {
+                if var.is_empty() || var.contains('=') {
+                    bail!("invalid --secret {spec:?}: {var:?} is not a variable name");
+                }
+                if std::str::from_utf8(&data).is_err() || data.contains(&0) {
+                    bail!(
+                        "--secret {spec:?}: secret {} is not text, so it cannot be a variable's value",
+                        meta.name
+                    );
+                }
+            }
+            None => {
+                if let (true, rless::userns::IdMode::Single { reason }) =
+                    ((req.uid, req.gid) != (0, 0), &ctx.ids)
+                {
+                    bail!("--secret {spec:?}: single-id mode maps one user and group only (root inside), so the secret cannot belong to uid {} gid {} ({reason})", req.uid, req.gid);
+                }
+            }
+        }
+        let clash = out.iter().any(|c| match (&c.req.env, &req.env) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => c.req.target == req.target,
+            _ => false,
+        });
+        if clash {
+            bail!("--secret {spec:?}: another --secret has the same target");
+        }
+        out.push(Chosen { req, meta, data });
+    }
+    Ok(out)
+}
+
+/// What the container's record keeps of its secrets.
+pub(super) fn records(chosen: &[Chosen]) -> Vec<ContainerSecret> {
+    chosen
+        .iter()
+        .map(|c| ContainerSecret {
+            name: c.meta.name.clone(),
+            id: c.meta.id.clone(),
+            env: c.req.env.clone(),
+            target: c.req.env.is_none().then(|| c.req.target.clone()),
+            uid: c.req.uid,
+            gid: c.req.gid,
+            mode: c.req.mode,
+        })
+        .collect()
+}
+
+/// Copies the mount-type secrets into the container's directory `dir`:
+/// their plan steps, and the env-type ones' `KEY=value`s.
+pub(super) fn install(dir: &Path, chosen: &[Chosen]) -> Result<(Vec<MountOp>, Vec<String>)> {
+    let mut mounts = Vec::new();
+    let mut env = Vec::new();
+    let at = dir.join("secrets");
+    for (i, c) in chosen.iter().enumerate() {
+        match &c.req.env {
+            Some(var) => env.push(format!("{var}={}", String::from_utf8_lossy(&c.data))),
+            None => {
+                if mounts.is_empty() {
+                    std::fs::create_dir(&at).or_else(|e| match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => Ok(()),
+                        _ => Err(anyhow::anyhow!("cannot create {}: {e}", at.display())),
+                    })?;
+                }
+                let source = at.join(i.to_string());
+                secret::write_private(&source, &c.data)?;
+                mounts.push(MountOp::Secret {
+                    source,
+                    target: c.req.target.clone(),
+                    uid: c.req.uid,
+                    gid: c.req.gid,
+                    mode: c.req.mode,
+                });
+            }
+        }
+    }
+    Ok((mounts, env))
+}
