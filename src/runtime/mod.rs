@@ -802,7 +802,7 @@ pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
 pub fn wait(started: Started, stdin: bool) -> i32 {
     let signals = sigproxy::forwarded();
     match started.terminal {
-        Some(t) => t.relay(started.init, stdin, &signals, &mut || {}, &mut |_, _| {}),
+        Some(t) => t.relay(started.init, stdin, &signals, &mut || {}, &mut |_, _| true),
         None => sigproxy::wait_forwarding(started.init, &signals),
     }
 }

@@ -51,6 +51,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         }
     }
     replace::check(a.replace, a.name.as_deref())?;
+    // podman's --rmi implies --rm.
+    a.rm |= a.rmi;
+    let extra = runopts::check(&a)?;
     if a.no_hosts && !a.add_host.is_empty() {
         bail!("--no-hosts and --add-host cannot be set together");
     }
@@ -451,6 +454,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 create_command: std::env::args_os()
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect(),
+                run_options: extra.options.clone(),
             },
         )
         .map_err(anyhow::Error::from),
@@ -534,6 +538,15 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             }
         }
     }
+    if let Some(zone) = &extra.zone {
+        match runopts::zone_mount(&dir, zone) {
+            Ok(m) => generated.push(m),
+            Err(e) => {
+                abandon(&dir, a.cidfile.as_deref());
+                return Err(e);
+            }
+        }
+    }
     let rootfs = match &a.rootfs {
         Some(d) => RootFs::Dir(d.canonicalize()?),
         None => RootFs::Layers(Layers {
@@ -604,7 +617,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 (None, false) => defaults.user,
             },
             tty: a.tty,
-            stdin: a.interactive,
+            // `-a` without stdin: the caller's input is not passed on.
+            stdin: a.interactive && extra.options.takes_stdin(),
             caps,
             no_new_privs,
             seccomp,
@@ -635,7 +649,16 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
-    if !a.sig_proxy {
+    // As docker's: with neither stdout nor stderr attached, the id.
+    if !extra.options.shows(false) && !extra.options.shows(true) {
+        println!("{}", config.id);
+    }
+    // Detach keys need a monitor of its own, which the container runs on
+    // under when they are typed (the foreground monitor would end it).
+    let detach_keys = spec.process.tty
+        && spec.process.stdin
+        && a.detach_keys.as_deref().is_some_and(|k| !k.is_empty());
+    if !a.sig_proxy || detach_keys {
         return run_unproxied(&spec, &dir, &config, Fresh::Yes);
     }
     attach(&spec, &dir, &config, Fresh::Yes)
@@ -650,6 +673,7 @@ mod options;
 mod pulling;
 pub(super) mod recreate;
 mod replace;
+mod runopts;
 pub use args::Args;
 use args::{strings, ImageDefaults};
 pub use monitor::run_unproxied;
