@@ -347,3 +347,47 @@ fn run_short_boolean_equals() {
         ctx.ok(&["rm", "c"]);
     });
 }
+
+/// podman's `--userns keep-id:uid=N,gid=N`: the caller is N inside (with a
+/// name), and what they make in a bind mount is theirs on the host.
+#[test]
+fn run_keep_id_as_other_ids() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_keep_id_as_other_ids", |ctx| {
+        assert!(setup_image(ctx));
+        let shared = ctx.work.join("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        ctx.give(&shared);
+        let bind = format!("{}:/shared", shared.display());
+        let out = sh(
+            ctx,
+            &["--userns", "keep-id:uid=5,gid=7", "-v", &bind],
+            "id -u; id -g; whoami; touch /shared/made",
+        );
+        assert_eq!(out, format!("5\n7\n{}\n", ctx.user.name));
+        let meta = std::fs::metadata(shared.join("made")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((meta.uid(), meta.gid()), (ctx.user.uid, ctx.user.gid));
+        // One of the two: the other id stays the caller's own.
+        let out = sh(ctx, &["--userns=keep-id:gid=3"], "id -u; id -g");
+        assert_eq!(out, format!("{}\n3\n", ctx.user.uid));
+        ctx.ok(&[
+            "create",
+            "--name",
+            "k",
+            "--userns",
+            "keep-id:uid=5,gid=7",
+            IMG,
+            "true",
+        ]);
+        let out = ctx.ok(&["inspect", "-f", "{{.HostConfig.UsernsMode}}", "k"]);
+        assert_eq!(out.stdout.trim(), "keep-id:uid=5,gid=7");
+        ctx.ok(&["rm", "k"]);
+        for bad in ["keep-id:uid=x", "keep-id:size=5", "keep-id:uid=4294967295"] {
+            let out = expect_run_error(ctx, &["--rm", "--userns", bad, IMG, "true"]);
+            assert!(out.stderr.contains("invalid --userns"), "{out}");
+        }
+    });
+}

@@ -245,7 +245,11 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "UTSMode": sp.namespaces.uts.mode(),
             "Sysctls": sp.sysctls,
             "ShmSize": sp.namespaces.shm_size.unwrap_or(rless::runtime::share::DEFAULT_SHM_SIZE),
-            "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
+            "UsernsMode": match (sp.keep_id, sp.keep_id_as) {
+                (true, Some((u, g))) => format!("keep-id:uid={u},gid={g}"),
+                (true, None) => "keep-id".into(),
+                (false, _) => String::new(),
+            },
             "IdMapping": sp.ids.name(),
             "StorageOpt": match &sp.rootfs {
                 RootFs::Layers(l) if l.writeback => serde_json::json!({"writeback": "true"}),

@@ -60,11 +60,12 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     let annotations = annotations_of(&a)?;
     let umask = umask_of(&a)?;
     log_config(&a)?;
-    let keep_id = match a.userns.as_str() {
-        "" | "host" => false,
-        "keep-id" => true,
-        other => bail!("unknown --userns {other:?}: use keep-id"),
-    };
+    let (keep_id, keep_id_as) = keepid::parse_userns(&a.userns, &ctx.ids)?;
+    // Who the caller is inside with keep-id.
+    let keep_ids = keep_id_as.unwrap_or((
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    ));
     let net_donor = network_donor(&a)?;
     let user_nets = match net_donor {
         Some(_) => Vec::new(),
@@ -195,7 +196,12 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         None => rless::config::storage_driver()?.map_or(Driver::Auto, |(d, _)| d),
     };
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
-    let id_view = keep_id_view(ctx, keep_id, a.rootfs.is_some(), &mut driver)?;
+    let id_view = keep_id_view(
+        ctx,
+        keep_id.then_some(keep_ids),
+        a.rootfs.is_some(),
+        &mut driver,
+    )?;
     // What does not depend on the image is checked before a pull, so a
     // mistake is reported at once, without asking a registry.
     let user_labels = options::labels(&Default::default(), &a.label, &a.label_file)?;
@@ -222,7 +228,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             &store,
             &a,
             net_donor.as_deref(),
-            keep_id,
+            (keep_id, keep_id_as),
             !user_nets.is_empty(),
             !create_only,
         )?;
@@ -530,7 +536,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         } else {
             lower.iter().map(|l| layers_dir.join(l)).collect()
         };
-        match keepid::files(&dir, &layers, &workdir) {
+        match keepid::files(&dir, &layers, &workdir, keep_ids) {
             Ok(files) => generated.extend(files),
             Err(e) => {
                 abandon(&dir, a.cidfile.as_deref());
@@ -608,12 +614,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             cwd: workdir,
             user: match (&a.user, keep_id) {
                 (Some(u), _) => u.clone(),
-                // keep-id: the caller is themselves inside, not root.
-                (None, true) => format!(
-                    "{}:{}",
-                    rustix::process::getuid().as_raw(),
-                    rustix::process::getgid().as_raw()
-                ),
+                // keep-id: the caller is themselves inside, not root
+                // (with keep-id:uid=N,gid=N, as those ids).
+                (None, true) => format!("{}:{}", keep_ids.0, keep_ids.1),
                 (None, false) => defaults.user,
             },
             tty: a.tty,
@@ -634,6 +637,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         },
         ids: ctx.ids.clone(),
         keep_id,
+        keep_id_as,
         cgroup,
         namespaces: shared.ns,
         sysctls,
@@ -689,27 +693,22 @@ use pulling::{ensure_image, PullPolicy};
 /// driver. Where FUSE cannot be used and nothing forced a driver, the
 /// container runs on kernel overlayfs as before, with a warning that the
 /// image's owners show shifted.
+/// `keep`: the (uid, gid) the caller is inside with keep-id.
 fn keep_id_view(
     ctx: &Ctx,
-    keep_id: bool,
+    keep: Option<(u32, u32)>,
     own_rootfs: bool,
     driver: &mut Driver,
 ) -> Result<Option<IdView>> {
-    let rless::userns::IdMode::SubUid {
-        uid,
-        gid,
-        uids,
-        gids,
-    } = &ctx.ids
-    else {
+    let rless::userns::IdMode::SubUid { uids, gids, .. } = &ctx.ids else {
         return Ok(None);
     };
-    if !keep_id || own_rootfs {
+    let Some((uid, gid)) = keep.filter(|_| !own_rootfs) else {
         return Ok(None);
-    }
+    };
     let (Some(uid_view), Some(gid_view)) = (
-        ids::keep_id_view(*uid, uids.count),
-        ids::keep_id_view(*gid, gids.count),
+        ids::keep_id_view(uid, uids.count),
+        ids::keep_id_view(gid, gids.count),
     ) else {
         return Ok(None);
     };
