@@ -99,6 +99,7 @@ fn run_it_detach_keys() {
             &[
                 "run",
                 "-it",
+                "--rm",
                 "--name",
                 "dk",
                 "--detach-keys",

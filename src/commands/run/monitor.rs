@@ -281,8 +281,9 @@ pub fn run_unproxied(
     drop(waiting);
     // As docker's client, which waits for the removal too: what comes
     // next (`ps -a`, a `run` with the same name) finds it gone. Bounded:
-    // a stuck removal is the monitor's to report.
-    if config.auto_remove {
+    // a stuck removal is the monitor's to report. (Not after the detach
+    // keys: the container runs on.)
+    if config.auto_remove && !container::read_state(dir).live() {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while dir.exists() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
