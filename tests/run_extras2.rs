@@ -69,6 +69,23 @@ fn run_attach_streams() {
             ("OUT\n", ""),
             "{out}"
         );
+        // The same under a monitor of its own.
+        let unproxied = [
+            "--rm",
+            "--sig-proxy=false",
+            "-a",
+            "stderr",
+            IMG,
+            "sh",
+            "-c",
+            script,
+        ];
+        let out = run(ctx, &unproxied);
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("", "ERR\n"),
+            "{out}"
+        );
         // No output attached: the id, as docker prints it.
         let out = run(ctx, &["--rm", "-a", "stdin", IMG, "sh", "-c", script]);
         assert_eq!(out.code, Some(0), "{out}");

@@ -276,7 +276,7 @@ pub fn run_unproxied(
         )?;
         crate::commands::attach::relay(dir, log, true, input, false, keys)?
     } else {
-        follow_log(dir, log)?
+        follow_log(dir, log, &config.run_options)?
     };
     drop(waiting);
     // As docker's client, which waits for the removal too: what comes
@@ -293,8 +293,13 @@ pub fn run_unproxied(
 }
 
 /// Prints what the container in `dir` writes to its log (from where `log`
-/// stands) until it has ended (restarts included); returns its exit code.
-fn follow_log(dir: &Path, mut log: container::logs::Follower) -> Result<ExitCode> {
+/// stands; the streams `-a` attached) until it has ended (restarts
+/// included); returns its exit code.
+fn follow_log(
+    dir: &Path,
+    mut log: container::logs::Follower,
+    options: &container::runopts::RunOptions,
+) -> Result<ExitCode> {
     use std::io::Write;
     loop {
         // The state first: an ended container's output is all logged by
@@ -303,6 +308,9 @@ fn follow_log(dir: &Path, mut log: container::logs::Follower) -> Result<ExitCode
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
         for l in log.read_new() {
+            if !options.shows(l.stream == container::logs::Stream::Stderr) {
+                continue;
+            }
             let w: &mut dyn Write = if l.stream == container::logs::Stream::Stdout {
                 &mut out
             } else {
