@@ -138,6 +138,36 @@ fn run_it_detach_keys() {
         let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", "dk"]);
         assert_eq!(out.stdout.trim(), "true", "{text}");
         ctx.ok(&["rm", "-f", "dk"]);
+        // Recorded by create for `start -a -i`; start's own replace them.
+        ctx.ok(&[
+            "create",
+            "-it",
+            "--name",
+            "made",
+            "--detach-keys",
+            "ctrl-x,y",
+            IMG,
+            "sh",
+            "-c",
+            script,
+        ]);
+        for (args, keys) in [
+            (&["start", "-a", "-i", "made"][..], &b"\x18y"[..]),
+            (
+                &["start", "-a", "-i", "--detach-keys", "ctrl-z", "made"][..],
+                &b"\x1a"[..],
+            ),
+        ] {
+            let mut pty = PtySession::spawn(ctx, args, 24, 80);
+            pty.wait_for("up");
+            pty.type_in(keys);
+            let (code, text) = pty.finish();
+            assert_eq!(code, Some(0), "{args:?} detached: {text}");
+            let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", "made"]);
+            assert_eq!(out.stdout.trim(), "true", "{args:?}: {text}");
+            ctx.ok(&["stop", "-t", "0", "made"]);
+        }
+        ctx.ok(&["rm", "made"]);
         refused(
             ctx,
             &["--detach-keys", "ctrl-", IMG, "true"],
