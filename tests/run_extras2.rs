@@ -428,11 +428,45 @@ fn run_keep_id_as_other_ids() {
             "--userns",
             "keep-id:uid=5,gid=7",
             IMG,
-            "true",
+            "sleep",
+            "300",
         ]);
         let out = ctx.ok(&["inspect", "-f", "{{.HostConfig.UsernsMode}}", "k"]);
         assert_eq!(out.stdout.trim(), "keep-id:uid=5,gid=7");
-        ctx.ok(&["rm", "k"]);
+        // A container that joins k's namespaces must map as k does.
+        ctx.ok(&["start", "k"]);
+        let out = run(
+            ctx,
+            &[
+                "--rm",
+                "--pid",
+                "container:k",
+                "--userns",
+                "keep-id",
+                IMG,
+                "true",
+            ],
+        );
+        assert_one_error(&out, 125);
+        assert!(
+            out.stderr.contains("--userns must be as container k's"),
+            "{out}"
+        );
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--ipc",
+                "container:k",
+                "--userns",
+                "keep-id:uid=5,gid=7",
+                IMG,
+                "id",
+                "-u",
+            ],
+        );
+        assert_eq!(out.stdout, "5\n");
+        ctx.ok(&["rm", "-f", "k"]);
         for bad in ["keep-id:uid=x", "keep-id:size=5", "keep-id:uid=4294967295"] {
             let out = expect_run_error(ctx, &["--rm", "--userns", bad, IMG, "true"]);
             assert!(out.stderr.contains("invalid --userns"), "{out}");
