@@ -393,6 +393,17 @@ fn run_short_boolean_equals() {
         ]);
         assert_eq!(out.stdout.trim(), "false true");
         ctx.ok(&["rm", "c"]);
+        // pflag's `-X=VALUE` for options with values too.
+        let script = "echo $A >&2; echo out";
+        let out = run(
+            ctx,
+            &["--rm", "-a=stderr", "-e=A=1", IMG, "sh", "-c", script],
+        );
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("", "1\n"),
+            "{out}"
+        );
     });
 }
 

@@ -1,14 +1,15 @@
-//! docker's short boolean form `-i=false` (`-t=true`, `-d=false`, also at
-//! the end of a cluster: `-it=false`), which docker's option parser
-//! (pflag) takes and clap does not (it takes `--interactive=false`).
+//! docker's short forms `-i=false` (`-t=true`, `-d=false`, also at the
+//! end of a cluster: `-it=false`) and `-a=stdout`, which docker's option
+//! parser (pflag) takes and clap does not (it takes `--interactive=false`).
 //!
 //! Theory of operation: before parsing, the words of `run`, `create`,
 //! `exec` and `start` are walked with the command's own clap definition
 //! up to its first operand (the image or container; what follows is the
 //! container's command), so each option is known to take a value or not.
-//! A short flag that takes its value only after `=` (rless's booleans)
-//! and is followed by `=VALUE` is rewritten as its long form:
-//! `-it=false` becomes `-i --tty=false`. Nothing else changes; a word
+//! A short option followed by `=VALUE` is rewritten as its long form:
+//! `-it=false` becomes `-i --tty=false` (rless's booleans take their value
+//! only after `=`), and `-e=A=1` becomes `--env=A=1` (pflag's value is what
+//! follows the `=`; `-eA=1` stays as it is). Nothing else changes; a word
 //! the walk does not understand ends it, and clap reports it as before.
 
 use std::ffi::OsString;
@@ -88,11 +89,19 @@ pub fn expand(args: Vec<OsString>) -> Vec<OsString> {
                 kept.push(c);
                 continue;
             }
-            kept.push_str(&cluster[at..]);
             if arg.get_action().takes_values() {
+                // pflag's `-e=A=1`: the value after the `=`.
+                if let Some(v) = rest.strip_prefix('=') {
+                    long = arg.get_long().map(|l| format!("--{l}={v}"));
+                    if long.is_none() {
+                        understood = false;
+                    }
+                    break;
+                }
                 // Its value is the rest of the word, or the next word.
                 value_next = rest.is_empty();
             }
+            kept.push_str(&cluster[at..]);
             break;
         }
         if !understood {
@@ -152,6 +161,11 @@ mod tests {
         assert_eq!(
             expand(v("rless run --name n -eA=1 -d=false img")),
             v("rless run --name n -eA=1 --detach=false img")
+        );
+        // A value after `=`, as pflag takes it.
+        assert_eq!(
+            expand(v("rless run -e=A=1 -ia=stdout img")),
+            v("rless run --env=A=1 -i --attach=stdout img")
         );
         // Untouched: no such word, other commands, unknown options.
         for same in [
