@@ -195,6 +195,8 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "HostnamePath": dir.join("hostname"),
         "HostsPath": dir.join("hosts"),
         "ResolvConfPath": dir.join("resolv.conf"),
+        // podman's: --pidfile's file (podman names one of its own).
+        "PidFile": c.run_options.pidfile.as_ref().map_or(String::new(), |p| p.display().to_string()),
         "Config": spec.as_ref().map(|sp| stop_timeout(c, serde_json::json!({
             "Hostname": sp.hostname,
             "Domainname": sp.sysctls.get("kernel.domainname").map_or("", String::as_str),
@@ -243,7 +245,11 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "UTSMode": sp.namespaces.uts.mode(),
             "Sysctls": sp.sysctls,
             "ShmSize": sp.namespaces.shm_size.unwrap_or(rless::runtime::share::DEFAULT_SHM_SIZE),
-            "UsernsMode": if sp.keep_id { "keep-id" } else { "" },
+            "UsernsMode": match (sp.keep_id, sp.keep_id_as) {
+                (true, Some((u, g))) => format!("keep-id:uid={u},gid={g}"),
+                (true, None) => "keep-id".into(),
+                (false, _) => String::new(),
+            },
             "IdMapping": sp.ids.name(),
             "StorageOpt": match &sp.rootfs {
                 RootFs::Layers(l) if l.writeback => serde_json::json!({"writeback": "true"}),
@@ -419,13 +425,17 @@ fn networks(
 }
 
 /// `Config.StopTimeout`, only when `--stop-timeout` was given (docker
-/// omits it otherwise), and podman's `Config.Secrets`, only when the
-/// container has file secrets.
+/// omits it otherwise); podman's `Config.Secrets`, only when the
+/// container has file secrets; podman's `Timezone` and `Timeout` (`--tz`,
+/// `--timeout`), and docker's `Attach*` when `-a` chose the streams.
 fn stop_timeout(
     c: &container::ContainerConfig,
     mut config: serde_json::Value,
 ) -> serde_json::Value {
-    if let (Some(t), Some(o)) = (c.stop_timeout, config.as_object_mut()) {
+    let Some(o) = config.as_object_mut() else {
+        return config;
+    };
+    if let Some(t) = c.stop_timeout {
         o.insert("StopTimeout".into(), t.into());
     }
     // podman's: the file secrets, without their data (left out when none).
@@ -437,8 +447,24 @@ fn stop_timeout(
             serde_json::json!({"Name": s.name, "ID": s.id, "UID": s.uid, "GID": s.gid, "Mode": s.mode})
         })
         .collect();
-    if let (false, Some(o)) = (files.is_empty(), config.as_object_mut()) {
+    if !files.is_empty() {
         o.insert("Secrets".into(), files.into());
+    }
+    let r = &c.run_options;
+    if !r.timezone.is_empty() {
+        o.insert("Timezone".into(), r.timezone.clone().into());
+    }
+    if r.timeout != 0 {
+        o.insert("Timeout".into(), r.timeout.into());
+    }
+    if !r.attach.is_empty() {
+        for (k, s) in [
+            ("AttachStdin", "stdin"),
+            ("AttachStdout", "stdout"),
+            ("AttachStderr", "stderr"),
+        ] {
+            o.insert(k.into(), r.attach.iter().any(|a| a == s).into());
+        }
     }
     config
 }

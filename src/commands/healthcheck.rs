@@ -2,7 +2,8 @@
 //! check once now and records it; prints nothing, exits 0 when it passed,
 //! 1 when it failed, 125 when it could not run (no such container, not
 //! running, no check). `rless healthcheck watch` is the monitor's watcher
-//! ([`rless::container::health`]), not for users.
+//! ([`rless::container::health`]), and `rless healthcheck timeout` its
+//! `--timeout` watcher ([`rless::container::runopts`]), not for users.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -21,12 +22,23 @@ pub enum Cmd {
         monitor: i32,
         dir: std::path::PathBuf,
     },
+    /// (internal) The `--timeout` of a container under its monitor.
+    #[command(hide = true)]
+    Timeout {
+        #[arg(long)]
+        monitor: i32,
+        dir: std::path::PathBuf,
+    },
 }
 
 pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Watch { monitor, dir } => {
             health::watch(&dir, monitor);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Timeout { monitor, dir } => {
+            container::runopts::watch_timeout(&dir, monitor);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run { container } => {

@@ -35,6 +35,7 @@ mod logs;
 mod network;
 mod outfile;
 mod pause;
+mod pflag;
 mod port;
 mod prune;
 mod ps;
@@ -236,6 +237,7 @@ impl Cli {
     /// parse so, or asks for help, goes to the full parser, which gives
     /// the errors and help text.
     pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let args = pflag::expand(args);
         if let Some(cli) = Self::parse_start(&args) {
             return Ok(cli);
         }

@@ -21,6 +21,11 @@ pub struct Args {
     /// runs on (with a terminal, the detach keys ctrl-p,ctrl-q leave it too).
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     sig_proxy: bool,
+    /// With -a -i, the keys that detach from a container with a terminal
+    /// (docker's form; default: the container's --detach-keys, else
+    /// ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -28,6 +33,9 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if a.attach && a.containers.len() > 1 {
         bail!("you cannot attach to more than one container");
+    }
+    if let Some(k) = &a.detach_keys {
+        super::attach::parse_detach_keys(k)?;
     }
     // Each name on its own, as docker: a bad one is reported, the rest start.
     let mut code = ExitCode::SUCCESS;
@@ -65,7 +73,19 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
     if a.attach {
         drop(lock);
         spec.process.stdin = a.interactive;
-        if !a.sig_proxy {
+        let mut c = c;
+        if let Some(k) = &a.detach_keys {
+            c.run_options.detach_keys = Some(k.clone());
+        }
+        // As `run -it --detach-keys`: keys to detach need a monitor of the
+        // container's own.
+        let detach_keys = spec.process.tty
+            && spec.process.stdin
+            && c.run_options
+                .detach_keys
+                .as_deref()
+                .is_some_and(|k| !k.is_empty());
+        if !a.sig_proxy || detach_keys {
             return super::run::run_unproxied(&spec, &dir, &c, super::run::Fresh::No);
         }
         return super::run::attach(&spec, &dir, &c, super::run::Fresh::No);
@@ -81,6 +101,7 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
 pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
     let start = Args {
         attach: false,
+        detach_keys: None,
         interactive: false,
         sig_proxy: true,
         containers: Vec::new(),

@@ -22,6 +22,7 @@ pub mod logs;
 pub mod monitor;
 pub mod mountpoints;
 pub mod mountspec;
+pub mod runopts;
 pub mod secret;
 pub mod since;
 pub mod state;
@@ -169,6 +170,9 @@ pub struct ContainerConfig {
     /// and how it is given, never its data.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<secret::ContainerSecret>,
+    /// `-a`, `--detach-keys`, `--tz`, `--pidfile`, `--rmi`, `--timeout`.
+    #[serde(default, skip_serializing_if = "runopts::RunOptions::is_unset")]
+    pub run_options: runopts::RunOptions,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it
@@ -554,6 +558,9 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
     // rename and the volumes leaves them to the debris sweep, for a `--rm`
     // container ([`remove_debris_volumes`]).
     let moved = rename_away(dir)?;
+    if let Some(c) = &config {
+        runopts::remove_pidfile(&c.run_options);
+    }
     let mut volume_error = None;
     // containers/<id> -> the store root.
     if let (Some(c), Some(root)) = (config, dir.parent().and_then(Path::parent)) {

@@ -69,15 +69,20 @@ pub fn run_detached(
     if let Err(e) = write_state(dir, &running_state(&started, 0)) {
         eprintln!("rless monitor: {e}");
     }
+    super::runopts::write_pidfile(&config.run_options, started.init.as_raw());
     tell("ok");
     drop(ready);
     super::health::spawn_watcher(dir, config.healthcheck.as_ref());
+    super::runopts::spawn_timeout_watcher(dir, &config.run_options);
     let mut log = LogWriter::for_config(dir, &config.host_config.log_config);
     let mut restarts = 0;
     loop {
         let mut state = running_state(&started, restarts);
         if let Err(e) = write_state(dir, &state) {
             eprintln!("rless monitor: {e}");
+        }
+        if restarts > 0 {
+            super::runopts::write_pidfile(&config.run_options, started.init.as_raw());
         }
         // With FUSE or network threads running, pump releases only what no
         // thread can write (see `release_idle_memory`).
@@ -97,6 +102,9 @@ pub fn run_detached(
         // Single-threaded again before any restart clones.
         started.finish();
         let mut code = code;
+        if super::runopts::take_timed_out(dir, state.init_start) {
+            code = super::runopts::TIMED_OUT;
+        }
         // Until a restart starts or the policy ends. A restart that fails
         // to start (its published port taken during the back-off, say)
         // counts as an exit with its code and the policy goes on, as with
@@ -109,6 +117,7 @@ pub fn run_detached(
                 || !back_off(dir, &state, code, restarts)
             {
                 finish(dir, code, auto_remove, &state, restarts);
+                super::runopts::remove_image(dir, config);
                 return 0;
             }
             restarts += 1;

@@ -25,6 +25,7 @@ fn config(id: ContainerId, name: &str) -> ContainerConfig {
         annotations: Default::default(),
         create_command: Vec::new(),
         secrets: Vec::new(),
+        run_options: Default::default(),
     }
 }
 

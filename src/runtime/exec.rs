@@ -123,7 +123,7 @@ pub fn exec_in(
         return Ok(0);
     }
     Ok(match terminal {
-        Some(t) => t.relay(child, process.stdin, &signals, &mut || {}, &mut |_, _| {}),
+        Some(t) => t.relay(child, process.stdin, &signals, &mut || {}, &mut |_, _| true),
         None => super::sigproxy::wait_forwarding(child, &signals),
     })
 }

@@ -32,16 +32,18 @@ pub enum IdsError {
 
 /// The uid and gid maps for newuidmap/newgidmap (triples inside, outside, count).
 pub fn map_args(host: u32, start: u32, count: u32, keep_id: bool) -> Vec<[u32; 3]> {
-    if keep_id && host > 0 && host <= count {
-        // Ids below the user's map to the range, the user to itself, the
-        // rest of the range above it.
-        vec![
-            [0, start, host],
-            [host, host, 1],
-            [host + 1, start + host, count - host],
-        ]
-    } else {
-        vec![[0, host, 1], [1, start, count]]
+    map_args_as(host, start, count, keep_id.then_some(host))
+}
+
+/// [`map_args`] with keep-id making the user `inside` (podman's
+/// `keep-id:uid=N`; `None`: no keep-id). Ids below it map to the range, the
+/// user to `inside`, the rest of the range above it.
+pub fn map_args_as(host: u32, start: u32, count: u32, inside: Option<u32>) -> Vec<[u32; 3]> {
+    match inside {
+        Some(t) if t > 0 && t <= count => {
+            vec![[0, start, t], [t, host, 1], [t + 1, start + t, count - t]]
+        }
+        _ => vec![[0, host, 1], [1, start, count]],
     }
 }
 
@@ -67,17 +69,34 @@ pub fn keep_id_view(host: u32, count: u32) -> Option<Vec<[u32; 3]>> {
 /// (a detached container's monitor outlives the command that started it);
 /// otherwise it waits and mirrors the child's exit.
 pub fn enter(mode: &IdMode, keep_id: bool, detached: bool) -> Result<(), IdsError> {
+    enter_as(mode, keep_id, None, detached)
+}
+
+/// [`enter`], with keep-id making the user `inside` (uid, gid) rather than
+/// their own ids (podman's `keep-id:uid=N,gid=N`).
+pub fn enter_as(
+    mode: &IdMode,
+    keep_id: bool,
+    inside: Option<(u32, u32)>,
+    detached: bool,
+) -> Result<(), IdsError> {
     match mode {
         IdMode::Root => Ok(()),
-        IdMode::Single { .. } => enter_single(keep_id),
+        IdMode::Single { .. } => enter_single(keep_id.then(|| {
+            inside.unwrap_or((
+                rustix::process::getuid().as_raw(),
+                rustix::process::getgid().as_raw(),
+            ))
+        })),
         IdMode::SubUid {
             uid,
             gid,
             uids,
             gids,
         } => {
-            let umap = map_args(*uid, uids.start, uids.count, keep_id);
-            let gmap = map_args(*gid, gids.start, gids.count, keep_id);
+            let (iu, ig) = inside.unwrap_or((*uid, *gid));
+            let umap = map_args_as(*uid, uids.start, uids.count, keep_id.then_some(iu));
+            let gmap = map_args_as(*gid, gids.start, gids.count, keep_id.then_some(ig));
             enter_mapped(&umap, &gmap, detached)
         }
     }
@@ -90,7 +109,8 @@ fn unshare_user() -> Result<(), IdsError> {
         .map_err(|e| IdsError::Unshare(e.into()))
 }
 
-fn enter_single(keep_id: bool) -> Result<(), IdsError> {
+/// `inside`: keep-id's (uid, gid) for the user; `None`: root.
+fn enter_single(inside: Option<(u32, u32)>) -> Result<(), IdsError> {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
     unshare_user()?;
@@ -98,7 +118,7 @@ fn enter_single(keep_id: bool) -> Result<(), IdsError> {
         std::fs::write(path, text).map_err(|source| IdsError::WriteMap { path, source })
     };
     write("/proc/self/setgroups", "deny".into())?;
-    let (inside_u, inside_g) = if keep_id { (uid, gid) } else { (0, 0) };
+    let (inside_u, inside_g) = inside.unwrap_or((0, 0));
     write("/proc/self/uid_map", format!("{inside_u} {uid} 1"))?;
     write("/proc/self/gid_map", format!("{inside_g} {gid} 1"))
 }
@@ -260,6 +280,15 @@ mod tests {
         assert_eq!(
             map_args(1000, 100000, 65536, true),
             vec![[0, 100000, 1000], [1000, 1000, 1], [1001, 101000, 64536]]
+        );
+        // keep-id:uid=5: the user is 5 inside.
+        assert_eq!(
+            map_args_as(1000, 100000, 65536, Some(5)),
+            vec![[0, 100000, 5], [5, 1000, 1], [6, 100005, 65531]]
+        );
+        assert_eq!(
+            map_args_as(1000, 100000, 65536, Some(0)),
+            map_args(1000, 100000, 65536, false)
         );
     }
 }

@@ -168,6 +168,10 @@ pub struct ContainerSpec {
     pub process: ProcessSpec,
     pub ids: IdMode,
     pub keep_id: bool,
+    /// keep-id's (uid, gid) for the user inside, when not their own
+    /// (podman's `--userns keep-id:uid=N,gid=N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_id_as: Option<(u32, u32)>,
     /// The container's cgroup and limits.
     #[serde(default)]
     pub cgroup: cgroups::CgroupSpec,
@@ -288,7 +292,12 @@ pub fn enter_userns(spec: &ContainerSpec, detached: bool) -> Result<(), RunError
     }
     match &donor {
         Some(fd) => join(fd),
-        None => Ok(ids::enter(&spec.ids, spec.keep_id, detached)?),
+        None => Ok(ids::enter_as(
+            &spec.ids,
+            spec.keep_id,
+            spec.keep_id_as,
+            detached,
+        )?),
     }
 }
 
@@ -806,7 +815,7 @@ pub fn start(spec: &ContainerSpec) -> Result<i32, RunError> {
 pub fn wait(started: Started, stdin: bool) -> i32 {
     let signals = sigproxy::forwarded();
     match started.terminal {
-        Some(t) => t.relay(started.init, stdin, &signals, &mut || {}, &mut |_, _| {}),
+        Some(t) => t.relay(started.init, stdin, &signals, &mut || {}, &mut |_, _| true),
         None => sigproxy::wait_forwarding(started.init, &signals),
     }
 }

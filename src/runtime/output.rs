@@ -22,7 +22,8 @@ use nix::unistd::Pid;
 use std::os::fd::OwnedFd;
 
 /// Where a chunk of output goes besides the caller: `true` for stderr.
-pub type Sink<'a> = &'a mut dyn FnMut(bool, &[u8]);
+/// It answers whether the caller is shown the chunk too (`run -a`).
+pub type Sink<'a> = &'a mut dyn FnMut(bool, &[u8]) -> bool;
 
 /// Copies `out` and `err` to this process's stdout and stderr and to
 /// `sink` until the init has exited and both are drained. Returns the exit
@@ -58,8 +59,9 @@ pub fn relay(
                 Ok(0) | Err(_) => open[i] = None,
                 Ok(n) => {
                     let chunk = &buf[..n];
-                    sink(i == 1, chunk);
-                    let shown = if i == 0 {
+                    let shown = if !sink(i == 1, chunk) {
+                        true
+                    } else if i == 0 {
                         write_all(std::io::stdout(), chunk)
                     } else {
                         write_all(std::io::stderr(), chunk)

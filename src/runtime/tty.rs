@@ -291,7 +291,7 @@ enum Copy {
 
 /// Copies one read's worth.
 fn copy(from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> Copy {
-    copy_to(from, to, buf, &mut |_, _| {})
+    copy_to(from, to, buf, &mut |_, _| true)
 }
 
 /// [`copy`], also handing what was read to `sink` (as stdout).

@@ -263,6 +263,26 @@ pub struct Args {
     /// A secret of `rless secret` (podman's): NAME[,type=mount|env][,target=PATH|VAR][,uid=N][,gid=N][,mode=OCTAL]; a read-only file at /run/secrets/NAME (mode 0444) by default.
     #[arg(long, value_name = "SECRET[,OPTION=VALUE…]")]
     pub(super) secret: Vec<String>,
+    // The options that act after the container is made (see
+    // `container::runopts`), checked in `runopts.rs`.
+    /// Attach only these streams: stdin, stdout, stderr (repeat for several; not with -d).
+    #[arg(short, long, value_name = "STREAM")]
+    pub(super) attach: Vec<String>,
+    /// The keys that detach from a `-it` container (docker's form: ctrl-p,ctrl-q; empty for none).
+    #[arg(long, value_name = "KEYS")]
+    pub(super) detach_keys: Option<String>,
+    /// The container's time zone: Area/City (from the host's /usr/share/zoneinfo) or local (the host's) (podman's).
+    #[arg(long, value_name = "ZONE")]
+    pub(super) tz: Option<String>,
+    /// Write the container process's host pid to this file, removed with the container (podman's).
+    #[arg(long, value_name = "FILE")]
+    pub(super) pidfile: Option<PathBuf>,
+    /// Remove the image once the container is removed (implies --rm); kept if another container uses it (podman's).
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) rmi: bool,
+    /// Stop the container after this many seconds (stop signal, then SIGKILL after the stop timeout); exit code 255 (podman's).
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) timeout: Option<u64>,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     pub(super) args: Vec<String>,

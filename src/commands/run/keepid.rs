@@ -31,12 +31,19 @@ const LIMIT: u64 = 1 << 20;
 /// Writes the passwd and group files the caller needs into `dir` where
 /// the image (`layers`, topmost first) lacks their ids; returns them as
 /// (host path, container path) for the mount plan.
-pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let uid = rustix::process::getuid().as_raw();
-    let gid = rustix::process::getgid().as_raw();
+/// `(uid, gid)`: the caller's ids inside (their own, or keep-id:uid=,gid=).
+pub(super) fn files(
+    dir: &Path,
+    layers: &[PathBuf],
+    home: &str,
+    (uid, gid): (u32, u32),
+) -> Result<Vec<(PathBuf, PathBuf)>> {
     let image = Union { layers };
-    let name = valid_name(rless::userns::user_name(uid)).unwrap_or_else(|| uid.to_string());
-    let group = valid_name(rless::userns::name_of_id(Path::new("/etc/group"), gid))
+    // The caller's names, for the ids they have inside.
+    let host_uid = rustix::process::getuid().as_raw();
+    let host_gid = rustix::process::getgid().as_raw();
+    let name = valid_name(rless::userns::user_name(host_uid)).unwrap_or_else(|| uid.to_string());
+    let group = valid_name(rless::userns::name_of_id(Path::new("/etc/group"), host_gid))
         .unwrap_or_else(|| name.clone());
     // A working directory that cannot stand in a passwd field: HOME is /.
     let home = if home.contains([':', '\n', '\r']) {
@@ -86,6 +93,50 @@ pub(super) fn files(dir: &Path, layers: &[PathBuf], home: &str) -> Result<Vec<(P
 }
 
 /// Whether a passwd or group file has a line for `id` (its third field).
+/// `--userns`: "" or `host` (the default mapping), `keep-id`, or podman's
+/// `keep-id:uid=N,gid=N` (either or both: the caller is N inside). Returns
+/// whether keep-id is on, and the ids inside when the option names them.
+pub(super) fn parse_userns(
+    v: &str,
+    ids: &rless::userns::IdMode,
+) -> Result<(bool, Option<(u32, u32)>)> {
+    let opts = match v {
+        "" | "host" => return Ok((false, None)),
+        "keep-id" => return Ok((true, None)),
+        v => match v.strip_prefix("keep-id:") {
+            Some(o) => o,
+            None => anyhow::bail!("unknown --userns {v:?}: use keep-id[:uid=N,gid=N]"),
+        },
+    };
+    let mut uid = rustix::process::getuid().as_raw();
+    let mut gid = rustix::process::getgid().as_raw();
+    for o in opts.split(',') {
+        let (k, n) = o.split_once('=').unwrap_or((o, ""));
+        // u32::MAX is no id (it is -1, "unchanged", to the kernel).
+        let n: u32 = n.parse().ok().filter(|n| *n != u32::MAX).ok_or_else(|| {
+            anyhow::anyhow!("invalid --userns {v:?}: {o:?} is not uid=N or gid=N")
+        })?;
+        match k {
+            "uid" => uid = n,
+            "gid" => gid = n,
+            _ => anyhow::bail!(
+                "invalid --userns {v:?}: unknown keep-id option {k:?} (use uid=N,gid=N)"
+            ),
+        }
+    }
+    // Subuid mode: below the user come that many ids of the range.
+    if let rless::userns::IdMode::SubUid { uids, gids, .. } = ids {
+        if uid > uids.count || gid > gids.count {
+            anyhow::bail!(
+                "invalid --userns {v:?}: this user's subordinate ranges allow at most uid={} and gid={}",
+                uids.count,
+                gids.count
+            );
+        }
+    }
+    Ok((true, Some((uid, gid))))
+}
+
 fn has_id(content: &[u8], id: u32) -> bool {
     content.split(|&b| b == b'\n').any(|l| {
         l.split(|&b| b == b':')

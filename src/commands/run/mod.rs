@@ -51,17 +51,21 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         }
     }
     replace::check(a.replace, a.name.as_deref())?;
+    // podman's --rmi implies --rm.
+    a.rm |= a.rmi;
+    let extra = runopts::check(&a)?;
     if a.no_hosts && !a.add_host.is_empty() {
         bail!("--no-hosts and --add-host cannot be set together");
     }
     let annotations = annotations_of(&a)?;
     let umask = umask_of(&a)?;
     log_config(&a)?;
-    let keep_id = match a.userns.as_str() {
-        "" | "host" => false,
-        "keep-id" => true,
-        other => bail!("unknown --userns {other:?}: use keep-id"),
-    };
+    let (keep_id, keep_id_as) = keepid::parse_userns(&a.userns, &ctx.ids)?;
+    // Who the caller is inside with keep-id.
+    let keep_ids = keep_id_as.unwrap_or((
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    ));
     let net_donor = network_donor(&a)?;
     let user_nets = match net_donor {
         Some(_) => Vec::new(),
@@ -193,7 +197,12 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         None => rless::config::storage_driver()?.map_or(Driver::Auto, |(d, _)| d),
     };
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
-    let id_view = keep_id_view(ctx, keep_id, a.rootfs.is_some(), &mut driver)?;
+    let id_view = keep_id_view(
+        ctx,
+        keep_id.then_some(keep_ids),
+        a.rootfs.is_some(),
+        &mut driver,
+    )?;
     // What does not depend on the image is checked before a pull, so a
     // mistake is reported at once, without asking a registry.
     let user_labels = options::labels(&Default::default(), &a.label, &a.label_file)?;
@@ -220,7 +229,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             &store,
             &a,
             net_donor.as_deref(),
-            keep_id,
+            (keep_id, keep_id_as),
             !user_nets.is_empty(),
             !create_only,
         )?;
@@ -453,6 +462,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect(),
                 secrets: secrets::records(&chosen_secrets),
+                run_options: extra.options.clone(),
             },
         )
         .map_err(anyhow::Error::from),
@@ -536,8 +546,17 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         } else {
             lower.iter().map(|l| layers_dir.join(l)).collect()
         };
-        match keepid::files(&dir, &layers, &workdir) {
+        match keepid::files(&dir, &layers, &workdir, keep_ids) {
             Ok(files) => generated.extend(files),
+            Err(e) => {
+                abandon(&dir, a.cidfile.as_deref());
+                return Err(e);
+            }
+        }
+    }
+    if let Some(zone) = &extra.zone {
+        match runopts::zone_mount(&dir, zone) {
+            Ok(m) => generated.push(m),
             Err(e) => {
                 abandon(&dir, a.cidfile.as_deref());
                 return Err(e);
@@ -605,16 +624,14 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             cwd: workdir,
             user: match (&a.user, keep_id) {
                 (Some(u), _) => u.clone(),
-                // keep-id: the caller is themselves inside, not root.
-                (None, true) => format!(
-                    "{}:{}",
-                    rustix::process::getuid().as_raw(),
-                    rustix::process::getgid().as_raw()
-                ),
+                // keep-id: the caller is themselves inside, not root
+                // (with keep-id:uid=N,gid=N, as those ids).
+                (None, true) => format!("{}:{}", keep_ids.0, keep_ids.1),
                 (None, false) => defaults.user,
             },
             tty: a.tty,
-            stdin: a.interactive,
+            // `-a` without stdin: the caller's input is not passed on.
+            stdin: a.interactive && extra.options.takes_stdin(),
             caps,
             no_new_privs,
             seccomp,
@@ -631,6 +648,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         },
         ids: ctx.ids.clone(),
         keep_id,
+        keep_id_as,
         cgroup,
         namespaces: shared.ns,
         sysctls,
@@ -646,7 +664,16 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
-    if !a.sig_proxy {
+    // As docker's: with neither stdout nor stderr attached, the id.
+    if !extra.options.shows(false) && !extra.options.shows(true) {
+        println!("{}", config.id);
+    }
+    // Detach keys need a monitor of its own, which the container runs on
+    // under when they are typed (the foreground monitor would end it).
+    let detach_keys = spec.process.tty
+        && spec.process.stdin
+        && a.detach_keys.as_deref().is_some_and(|k| !k.is_empty());
+    if !a.sig_proxy || detach_keys {
         return run_unproxied(&spec, &dir, &config, Fresh::Yes);
     }
     attach(&spec, &dir, &config, Fresh::Yes)
@@ -661,6 +688,7 @@ mod options;
 mod pulling;
 pub(super) mod recreate;
 mod replace;
+mod runopts;
 mod secrets;
 pub use args::Args;
 use args::{strings, ImageDefaults};
@@ -677,27 +705,22 @@ use pulling::{ensure_image, PullPolicy};
 /// driver. Where FUSE cannot be used and nothing forced a driver, the
 /// container runs on kernel overlayfs as before, with a warning that the
 /// image's owners show shifted.
+/// `keep`: the (uid, gid) the caller is inside with keep-id.
 fn keep_id_view(
     ctx: &Ctx,
-    keep_id: bool,
+    keep: Option<(u32, u32)>,
     own_rootfs: bool,
     driver: &mut Driver,
 ) -> Result<Option<IdView>> {
-    let rless::userns::IdMode::SubUid {
-        uid,
-        gid,
-        uids,
-        gids,
-    } = &ctx.ids
-    else {
+    let rless::userns::IdMode::SubUid { uids, gids, .. } = &ctx.ids else {
         return Ok(None);
     };
-    if !keep_id || own_rootfs {
+    let Some((uid, gid)) = keep.filter(|_| !own_rootfs) else {
         return Ok(None);
-    }
+    };
     let (Some(uid_view), Some(gid_view)) = (
-        ids::keep_id_view(*uid, uids.count),
-        ids::keep_id_view(*gid, gids.count),
+        ids::keep_id_view(uid, uids.count),
+        ids::keep_id_view(gid, gids.count),
     ) else {
         return Ok(None);
     };

@@ -68,6 +68,9 @@ pub fn attach(
             );
         }
     }
+    if auto_remove && !failed_fresh {
+        container::runopts::remove_image(dir, config);
+    }
     let (code, _) = result?;
     trace::mark("container finished");
     Ok(ExitCode::from(code as u8))
@@ -90,6 +93,7 @@ fn start_foreground(
     runtime::enter_userns(spec, false)?;
     trace::mark("user namespace entered");
     container::health::spawn_watcher(dir, config.healthcheck.as_ref());
+    container::runopts::spawn_timeout_watcher(dir, &config.run_options);
     let mut restarts = 0;
     let mut last: Option<ContainerState> = None;
     // Shown here and logged, as docker's attached run: `logs` has it too.
@@ -165,6 +169,7 @@ fn start_foreground(
             ..Default::default()
         };
         let _ = container::write_state(dir, &state);
+        container::runopts::write_pidfile(&config.run_options, started.init.as_raw());
         let mut sink = |stderr: bool, chunk: &[u8]| {
             let stream = if stderr {
                 container::logs::Stream::Stderr
@@ -172,8 +177,14 @@ fn start_foreground(
                 container::logs::Stream::Stdout
             };
             log.write(stream, chunk);
+            // `-a`: the streams not attached are logged only.
+            config.run_options.shows(stderr)
         };
-        let (code, signalled) = started.wait_and_finish(spec.process.stdin, read_ends, &mut sink);
+        let (mut code, signalled) =
+            started.wait_and_finish(spec.process.stdin, read_ends, &mut sink);
+        if container::runopts::take_timed_out(dir, state.init_start) {
+            code = container::runopts::TIMED_OUT;
+        }
         if signalled || !policy.should_restart(code, restarts, container::stopped_by_user(dir)) {
             record_exit(dir, code, &state);
             return Ok((code, true));
@@ -255,17 +266,24 @@ pub fn run_unproxied(
         } else {
             None
         };
-        let keys =
-            crate::commands::attach::parse_detach_keys(crate::commands::attach::DETACH_KEYS)?;
+        // Checked when the container was made (`--detach-keys`).
+        let keys = crate::commands::attach::parse_detach_keys(
+            config
+                .run_options
+                .detach_keys
+                .as_deref()
+                .unwrap_or(crate::commands::attach::DETACH_KEYS),
+        )?;
         crate::commands::attach::relay(dir, log, true, input, false, keys)?
     } else {
-        follow_log(dir, log)?
+        follow_log(dir, log, &config.run_options)?
     };
     drop(waiting);
     // As docker's client, which waits for the removal too: what comes
     // next (`ps -a`, a `run` with the same name) finds it gone. Bounded:
-    // a stuck removal is the monitor's to report.
-    if config.auto_remove {
+    // a stuck removal is the monitor's to report. (Not after the detach
+    // keys: the container runs on.)
+    if config.auto_remove && !container::read_state(dir).live() {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while dir.exists() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -275,8 +293,13 @@ pub fn run_unproxied(
 }
 
 /// Prints what the container in `dir` writes to its log (from where `log`
-/// stands) until it has ended (restarts included); returns its exit code.
-fn follow_log(dir: &Path, mut log: container::logs::Follower) -> Result<ExitCode> {
+/// stands; the streams `-a` attached) until it has ended (restarts
+/// included); returns its exit code.
+fn follow_log(
+    dir: &Path,
+    mut log: container::logs::Follower,
+    options: &container::runopts::RunOptions,
+) -> Result<ExitCode> {
     use std::io::Write;
     loop {
         // The state first: an ended container's output is all logged by
@@ -285,6 +308,9 @@ fn follow_log(dir: &Path, mut log: container::logs::Follower) -> Result<ExitCode
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
         for l in log.read_new() {
+            if !options.shows(l.stream == container::logs::Stream::Stderr) {
+                continue;
+            }
             let w: &mut dyn Write = if l.stream == container::logs::Stream::Stdout {
                 &mut out
             } else {

@@ -115,7 +115,7 @@ pub(super) fn namespaces(
     store: &rless::image::store::Store,
     a: &Args,
     net_donor: Option<&str>,
-    keep_id: bool,
+    (keep_id, keep_id_as): (bool, Option<(u32, u32)>),
     on_user_networks: bool,
     must_run: bool,
 ) -> Result<Shared> {
@@ -127,7 +127,7 @@ pub(super) fn namespaces(
         if let Some(hit) = seen.iter().find(|(s, _)| s.id == d.id) {
             return Ok(hit.clone());
         }
-        if spec.keep_id != keep_id {
+        if spec.keep_id != keep_id || (keep_id && spec.keep_id_as != keep_id_as) {
             bail!(
                 "--userns must be as container {}'s ({}): the container joins its user namespace",
                 d.name,

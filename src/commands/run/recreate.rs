@@ -8,8 +8,9 @@
 //! everything is the command. The options a service must set itself are
 //! dropped: `-d` (the unit's process is the monitor), `-i` (a service has
 //! no input), `--rm`, `--replace` and `--name` (put back by the unit),
-//! `--cidfile` (the file would exist at the second start) and `--restart`
-//! (systemd's `Restart=` restarts). Everything else is kept as typed.
+//! `--cidfile` (the file would exist at the second start), `--restart`
+//! (systemd's `Restart=` restarts) and `--rmi` (the next start would have
+//! to pull the image again). Everything else is kept as typed.
 
 /// Options that take no part in a service's `run` (long names).
 const DROPPED: &[&str] = &[
@@ -20,6 +21,7 @@ const DROPPED: &[&str] = &[
     "name",
     "cidfile",
     "restart",
+    "rmi",
 ];
 
 /// How `run`'s options take values.
@@ -200,6 +202,9 @@ mod tests {
         let (kept, _) =
             service_args(&v("rless run --rm=false -dit --privileged=true --init img")).unwrap();
         assert_eq!(kept, v("-t --privileged=true --init"));
+        // --rmi: the unit's next start would have no image.
+        let (kept, _) = service_args(&v("rless run --rmi --tz local img")).unwrap();
+        assert_eq!(kept, v("--tz local"));
         let (kept, rest) = service_args(&v("rless run -w -x -tu 0 img")).unwrap();
         assert_eq!(kept, v("-w -x -tu 0"));
         assert_eq!(rest, v("img"));
