@@ -14,11 +14,9 @@
 use super::format::{to_value, Formatter};
 use super::Ctx;
 use anyhow::{anyhow, bail, Result};
-use rless::container::since;
 use rless::events::{Event, Follower};
 use rless::image::reference::Reference;
 use rless::image::store::LockMode;
-use rless::image::time;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
@@ -139,14 +137,6 @@ fn same_image_name(stored: &str, v: &str) -> bool {
             .is_ok_and(|r| r.to_string() == stored || r.name() == stored)
 }
 
-/// Parses a --since or --until value, to nanoseconds since the epoch.
-fn parse_time(flag: &str, value: &str) -> Result<i128> {
-    let now = now_nanos();
-    since::parse(value, now, time::local_offset_of_wall_time).ok_or_else(|| {
-        anyhow!("invalid {flag} {value:?}: use a duration (10m, 1h30m), a date or time (2006-01-02, 2006-01-02T15:04:05[.999][Z|+07:00]) or unix seconds")
-    })
-}
-
 fn now_nanos() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -224,16 +214,7 @@ fn line(ev: &Event) -> String {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let _ = a.no_trunc;
     let filters = Filters::parse(&a.filters)?;
-    let since = a
-        .since
-        .as_deref()
-        .map(|v| parse_time("--since", v))
-        .transpose()?;
-    let until = a
-        .until
-        .as_deref()
-        .map(|v| parse_time("--until", v))
-        .transpose()?;
+    let (since, until) = super::logs::time_range(a.since.as_deref(), a.until.as_deref())?;
     let output = match a.format.as_deref().map(str::trim) {
         None | Some("") => Output::Line,
         Some("json") => Output::Json,

@@ -29,12 +29,29 @@ pub struct Args {
     container: String,
 }
 
-/// Parses a --since or --until value (see [`since`]).
-fn parse_time(flag: &str, value: &str) -> Result<i128> {
+/// A time argument (see [`since`]) read against the clock and the local
+/// zone now, in nanoseconds since the epoch.
+pub(super) fn time_value(value: &str) -> Option<i128> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
-    since::parse(value, now, time::local_offset_of_wall_time).ok_or_else(|| {
+    since::parse(value, now, time::local_offset_of_wall_time)
+}
+
+/// The `--since` and `--until` values given (`logs`, `events`).
+pub(super) fn time_range(
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<(Option<i128>, Option<i128>)> {
+    Ok((
+        since.map(|v| parse_time("--since", v)).transpose()?,
+        until.map(|v| parse_time("--until", v)).transpose()?,
+    ))
+}
+
+/// Parses a --since or --until value.
+fn parse_time(flag: &str, value: &str) -> Result<i128> {
+    time_value(value).ok_or_else(|| {
         anyhow!("invalid {flag} {value:?}: use a duration (10m, 1h30m), a date or time (2006-01-02, 2006-01-02T15:04:05[.999][Z|+07:00]) or unix seconds")
     })
 }
@@ -47,16 +64,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 .map_err(|_| anyhow::anyhow!("invalid --tail {n:?}"))?,
         ),
     };
-    let since = a
-        .since
-        .as_deref()
-        .map(|v| parse_time("--since", v))
-        .transpose()?;
-    let until = a
-        .until
-        .as_deref()
-        .map(|v| parse_time("--until", v))
-        .transpose()?;
+    let (since, until) = time_range(a.since.as_deref(), a.until.as_deref())?;
     let wanted = |l: &logs::LogLine| {
         let t = l.nanos();
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)

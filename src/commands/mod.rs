@@ -246,14 +246,7 @@ impl Cli {
 
     fn parse_start(args: &[OsString]) -> Option<Cli> {
         use clap::{Arg, Args as _, FromArgMatches as _};
-        let mut i = 1;
-        while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
-            match a {
-                "--root" | "--log-level" => i += 2,
-                a if a.starts_with("--root=") || a.starts_with("--log-level=") => i += 1,
-                _ => break,
-            }
-        }
+        let i = command_index(args);
         let sub = match args.get(i)?.to_str()? {
             "run" => run::Args::augment_args(clap::Command::new("run")),
             "create" => run::Args::augment_args(clap::Command::new("create")),
@@ -332,6 +325,20 @@ enum SystemCmd {
     Prune(prune::SystemArgs),
     /// Show what happens to containers, images, volumes and networks (`rless events`).
     Events(events::Args),
+}
+
+/// Where the command's name is in `args`: after the program and the global
+/// options (`--root DIR`, `--log-level L`, or their `=` forms).
+pub(crate) fn command_index(args: &[OsString]) -> usize {
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        match a {
+            "--root" | "--log-level" => i += 2,
+            a if a.starts_with("--root=") || a.starts_with("--log-level=") => i += 1,
+            _ => break,
+        }
+    }
+    i
 }
 
 /// What every command needs.

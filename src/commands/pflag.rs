@@ -24,14 +24,7 @@ pub fn expand(args: Vec<OsString>) -> Vec<OsString> {
     if !args.iter().any(candidate) {
         return args;
     }
-    let mut i = 1;
-    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
-        match a {
-            "--root" | "--log-level" => i += 2,
-            a if a.starts_with("--root=") || a.starts_with("--log-level=") => i += 1,
-            _ => break,
-        }
-    }
+    let i = super::command_index(&args);
     use clap::Args as _;
     let cmd = match args.get(i).and_then(|a| a.to_str()) {
         Some("run" | "create") => super::run::Args::augment_args(clap::Command::new("run")),

@@ -115,14 +115,7 @@ impl PruneFilter {
             } else if let Some(v) = item.strip_prefix("label=") {
                 f.labels.push(v.to_string());
             } else if let Some(v) = item.strip_prefix("until=") {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as i128);
-                let t = rless::container::since::parse(
-                    v,
-                    now,
-                    rless::image::time::local_offset_of_wall_time,
-                )
+                let t = super::logs::time_value(v)
                 .ok_or_else(|| anyhow::anyhow!("invalid filter until={v:?}: use a duration (24h), a date or time (2006-01-02T15:04:05) or unix seconds"))?;
                 f.until = Some(i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MAX));
             } else {

@@ -385,18 +385,27 @@ pub fn spawn_watcher(dir: &Path, check: Option<&HealthConfig>) {
     }
 }
 
-/// The watcher's work, in its own process (`rless healthcheck watch`):
-/// detaches from the monitor, then checks until the monitor is gone.
-pub fn watch(dir: &Path, monitor: i32) {
-    // Not the monitor's child: the first process ends here.
-    // SAFETY: this process is single-threaded (it has just started), so
-    // the child may run anything.
+/// Makes a watcher process (health checks, `--timeout`) no child of the
+/// monitor that started it: forks, the first process exits, the second
+/// starts a session of its own. False if the fork failed.
+pub fn detach_watcher() -> bool {
+    // SAFETY: this process is single-threaded (a watcher calls this as it
+    // starts), so the child may run anything.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Parent { .. }) => std::process::exit(0),
         Ok(nix::unistd::ForkResult::Child) => {}
-        Err(_) => return,
+        Err(_) => return false,
     }
     let _ = nix::unistd::setsid();
+    true
+}
+
+/// The watcher's work, in its own process (`rless healthcheck watch`):
+/// detaches from the monitor, then checks until the monitor is gone.
+pub fn watch(dir: &Path, monitor: i32) {
+    if !detach_watcher() {
+        return;
+    }
     let Some(cfg) = read_config(dir).and_then(|c| c.healthcheck) else {
         return;
     };

@@ -164,14 +164,9 @@ pub fn spawn_timeout_watcher(dir: &Path, options: &RunOptions) {
 /// longer than the timeout.
 pub fn watch_timeout(dir: &Path, monitor: i32) {
     use std::time::{Duration, Instant};
-    // SAFETY: this process is single-threaded (it has just started), so
-    // the child may run anything.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Parent { .. }) => std::process::exit(0),
-        Ok(nix::unistd::ForkResult::Child) => {}
-        Err(_) => return,
+    if !super::health::detach_watcher() {
+        return;
     }
-    let _ = nix::unistd::setsid();
     let Some(config) = super::read_config(dir) else {
         return;
     };
