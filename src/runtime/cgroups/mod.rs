@@ -34,10 +34,15 @@
 //!   inside is killed, and the directory removed once empty. Errors are
 //!   reported and the rest still done.
 //!
-//! Limits: no cgroup v1 (rootless cgroup v1 is not delegable), no devices or
-//! cpuset limits, no systemd D-Bus: rless writes the cgroup files itself.
+//! - **Update** ([`update_live`], `rless update`): a running container's
+//!   cgroup files rewritten; a limit dropped is reset to the kernel's
+//!   default.
+//!
+//! Limits: no cgroup v1 (rootless cgroup v1 is not delegable), no devices
+//! limits, no systemd D-Bus: rless writes the cgroup files itself.
 
 pub mod limits;
+pub mod more;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +67,12 @@ pub enum CgroupError {
     RequiredLimit { flags: String, why: String },
     #[error("invalid --cgroup-parent {parent:?}: {why}")]
     Parent { parent: String, why: String },
+    #[error("invalid {flag} {value:?}: {why}")]
+    Cpuset {
+        flag: String,
+        value: String,
+        why: String,
+    },
     #[error("invalid --cgroups {0:?}: use enabled, disabled or required")]
     Mode(String),
     #[error("cannot {op} {path}: {source}")]
@@ -113,6 +124,10 @@ pub struct Setting {
     /// cannot be applied.
     #[serde(default)]
     pub implied: bool,
+    /// The file and value to write instead where `file` does not exist
+    /// (`io.weight` where the scheduler is not BFQ's `io.bfq.weight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<(String, String)>,
 }
 
 /// What a container asks of cgroups (part of its spec).
@@ -393,14 +408,16 @@ fn plan_with(spec: &CgroupSpec, found: Result<Delegation, String>) -> Result<Pla
         Ok(d) => d,
         Err(why) if spec.mode == Mode::Required => return Err(CgroupError::Required(why)),
         Err(why) => {
+            more::check_cpuset(&spec.settings, None)?;
             return Ok(Plan {
                 warning: (!flags.is_empty())
                     .then(|| format!("{} not applied: {why}", flags.join(", "))),
                 ..Default::default()
-            })
+            });
         }
     };
     let parent = resolve_parent(&d, spec.parent.as_deref())?;
+    more::check_cpuset(&spec.settings, Some(&parent))?;
     // Per missing controller: the flags that need it.
     let mut missing: Vec<(String, Vec<&str>)> = Vec::new();
     for s in spec.settings.iter().filter(|s| !s.implied) {
@@ -441,9 +458,15 @@ fn plan_with(spec: &CgroupSpec, found: Result<Delegation, String>) -> Result<Pla
         parent: Some(parent),
         controllers: CONTROLLERS
             .iter()
-            .filter(|c| d.controllers.iter().any(|h| h == *c))
-            .map(|c| c.to_string())
-            .collect(),
+            .copied()
+            .chain(spec.settings.iter().map(|s| s.controller.as_str()))
+            .filter(|c| d.controllers.iter().any(|h| h == c))
+            .fold(Vec::new(), |mut v, c| {
+                if !v.iter().any(|x: &String| x == c) {
+                    v.push(c.to_string());
+                }
+                v
+            }),
         delegation: Some(d),
         warning: (!parts.is_empty()).then(|| parts.join("; ")),
     })
@@ -607,12 +630,12 @@ impl Cgroup {
             if !present.contains(&s.controller) && !required {
                 continue;
             }
-            let file = cg.dir.join(&s.file);
+            let (file, value) = target(&cg.dir, s);
             if !file.exists() && s.implied {
                 // No swap accounting in this kernel: docker's default is moot.
                 continue;
             }
-            if let Err(e) = std::fs::write(&file, &s.value) {
+            if let Err(e) = std::fs::write(&file, value) {
                 if s.implied {
                     continue;
                 }
@@ -669,6 +692,91 @@ impl Drop for Cgroup {
 pub fn join(procs: &OwnedFd) -> io::Result<()> {
     rustix::io::write(procs, b"0")?;
     Ok(())
+}
+
+/// The file and value `s` writes in the cgroup `dir`: its own, or its
+/// fallback where that file does not exist.
+fn target(dir: &Path, s: &Setting) -> (PathBuf, String) {
+    let file = dir.join(&s.file);
+    match &s.fallback {
+        Some((f, v)) if !file.exists() => (dir.join(f), v.clone()),
+        _ => (file, s.value.clone()),
+    }
+}
+
+/// What a setting limits: its file, and for per-device files the device
+/// (and io.max's key), so that a new value replaces an old one.
+fn limit_key(s: &Setting) -> String {
+    match s.value.split_once(' ') {
+        Some((dev, rest)) if dev.contains(':') && s.file == "io.max" => {
+            format!("{} {dev} {}", s.file, rest.split('=').next().unwrap_or(""))
+        }
+        Some((dev, _)) if dev.contains(':') => format!("{} {dev}", s.file),
+        _ => s.file.clone(),
+    }
+}
+
+/// The value that lifts the limit `s` set (the kernel's default).
+fn reset_value(s: &Setting) -> String {
+    let device = s.value.split_once(' ').filter(|(d, _)| d.contains(':'));
+    match (s.file.as_str(), device) {
+        ("io.max", Some((dev, rest))) => {
+            format!("{dev} {}=max", rest.split('=').next().unwrap_or("rbps"))
+        }
+        (_, Some((dev, _))) => format!("{dev} default"),
+        ("cpu.max", _) => format!("max {}", limits::CPU_PERIOD),
+        ("cpu.weight", _) => "100".into(),
+        ("io.bfq.weight", _) => "100".into(),
+        ("io.weight", _) => "default 100".into(),
+        ("memory.low", _) => "0".into(),
+        ("cpuset.cpus" | "cpuset.mems", _) => "\n".into(),
+        _ => "max".into(),
+    }
+}
+
+/// `rless update` on a running container: writes `new` into its cgroup
+/// `dir` and lifts what `old` limited that `new` does not. Every write is
+/// tried; the first failure is returned.
+pub fn update_live(dir: &Path, old: &[Setting], new: &[Setting]) -> Result<(), CgroupError> {
+    let mut first = None;
+    let keep: Vec<String> = new.iter().map(limit_key).collect();
+    let mut writes: Vec<(PathBuf, String, bool)> = Vec::new();
+    for s in old.iter().filter(|s| !keep.contains(&limit_key(s))) {
+        let mut r = s.clone();
+        r.value = reset_value(s);
+        if let Some((f, v)) = &s.fallback {
+            let mut alt = s.clone();
+            alt.value = v.clone();
+            r.fallback = Some((
+                f.clone(),
+                reset_value(&Setting {
+                    file: f.clone(),
+                    ..alt
+                }),
+            ));
+        }
+        let (file, value) = target(dir, &r);
+        writes.push((file, value, true));
+    }
+    for s in new {
+        let (file, value) = target(dir, s);
+        writes.push((file, value, s.implied));
+    }
+    for (file, value, quiet) in writes {
+        if quiet && !file.exists() {
+            continue;
+        }
+        // Never created: a file the kernel does not have is an error.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&file)
+            .and_then(|mut f| io::Write::write_all(&mut f, value.as_bytes()));
+        if let Err(e) = written {
+            first.get_or_insert_with(|| io_err("write", &file)(e));
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Kills whatever is left in the cgroup `dir` and removes it once empty.
