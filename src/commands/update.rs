@@ -71,6 +71,11 @@ fn update_one(
         if let Some(w) = plan.warning {
             bail!("cannot update {name}: {w}");
         }
+        // A controller the container did not need at its start (cpuset)
+        // is enabled on the way down to its cgroup now.
+        if let Some(w) = cgroups::prepare(&spec.cgroup)? {
+            bail!("cannot update {name}: {w}");
+        }
         cgroups::update_live(cg, &old, &spec.cgroup.settings)
             .with_context(|| format!("cannot update {name}"))?;
     }
