@@ -235,7 +235,7 @@ fn cgroup_more_limits_applied() {
 
 /// `update` rewrites a running container's cgroup files and what inspect
 /// shows; a limit set to 0 is lifted; a stopped container's record changes
-/// and its next start uses it. Unknown containers, bad values and a
+/// and its next start uses it, as does a restart by the monitor. Unknown containers, bad values and a
 /// container without a cgroup: one line, exit 125, nothing changed.
 #[test]
 fn cgroup_update() {
@@ -329,6 +329,55 @@ fn cgroup_update() {
         assert!(rless_in(ctx, &cli, &["start", "web"]).success());
         assert_eq!(read(&cg.join("pids.max")), "40");
         assert!(rless_in(ctx, &cli, &["rm", "-f", "web"]).success());
+
+        // A restart by the monitor takes the updated limits, not those the
+        // monitor started with.
+        let script = "test -e /tmp/again && exec sleep 600; touch /tmp/again; \
+                      while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 1";
+        let out = rless_in(
+            ctx,
+            &cli,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "rs",
+                "--restart",
+                "on-failure:1",
+                "--pids-limit",
+                "20",
+                IMG,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+        assert!(out.success(), "{out}");
+        let cg = cgroup(&d, &out);
+        let out = rless_in(ctx, &cli, &["update", "--pids-limit", "25", "rs"]);
+        assert!(out.success(), "{out}");
+        assert_eq!(read(&cg.join("pids.max")), "25");
+        assert!(rless_in(ctx, &cli, &["exec", "rs", "touch", "/tmp/go"]).success());
+        let restarted = (0..600).any(|_| {
+            let out = rless_in(
+                ctx,
+                &cli,
+                &[
+                    "inspect",
+                    "-f",
+                    "{{.RestartCount}} {{.State.Running}}",
+                    "rs",
+                ],
+            );
+            if out.stdout.trim() == "1 true" {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            false
+        });
+        assert!(restarted, "rs was not restarted");
+        assert_eq!(read(&cg.join("pids.max")), "25", "the restart's cgroup");
+        assert!(rless_in(ctx, &cli, &["rm", "-f", "rs"]).success());
 
         // Running without a cgroup: refused, with the reason.
         let out = rless_in(

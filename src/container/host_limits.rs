@@ -158,6 +158,20 @@ pub fn overlay(base: LimitFlags, given: &LimitFlags) -> LimitFlags {
     }
 }
 
+/// `spec` with the cgroup limits its container records now (`rless
+/// update` may have changed them while it ran), for a restart by the
+/// monitor; `spec` as it is when they cannot be read.
+pub fn with_recorded_limits(
+    spec: &crate::runtime::ContainerSpec,
+    dir: &std::path::Path,
+) -> crate::runtime::ContainerSpec {
+    let mut out = spec.clone();
+    if let Ok(now) = super::read_spec(dir) {
+        out.cgroup.settings = now.cgroup.settings;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
