@@ -278,6 +278,106 @@ fn inspect_host_config_shows_the_options() {
     });
 }
 
+/// The newer limit flags are recorded under docker's HostConfig names
+/// (also where this host cannot apply them), and `update` changes a
+/// stopped container's record: the flags given over the old ones, a bad
+/// value or an unknown container one line, exit 125, nothing changed.
+/// (A running container's cgroup: tests/cgroups_limits.rs.)
+#[test]
+fn inspect_host_config_limits_and_update() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("inspect_host_config_limits_and_update", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let out = ctx.rless(&[
+            "create",
+            "--name",
+            "lim",
+            "--cpuset-cpus",
+            "0",
+            "--cpuset-mems",
+            "0",
+            "--cpu-period",
+            "50000",
+            "--cpu-quota",
+            "20000",
+            "--memory",
+            "64m",
+            "--memory-reservation",
+            "32m",
+            "--blkio-weight",
+            "300",
+            "--pids-limit",
+            "20",
+            IMG,
+            "true",
+        ]);
+        assert!(out.success(), "{out}");
+        let h = &inspect(ctx, "lim")["HostConfig"];
+        assert_eq!(h["CpusetCpus"], "0", "{h}");
+        assert_eq!(h["CpusetMems"], "0", "{h}");
+        assert_eq!(h["CpuPeriod"], 50000, "{h}");
+        assert_eq!(h["CpuQuota"], 20000, "{h}");
+        assert_eq!(h["MemoryReservation"], 32 << 20, "{h}");
+        assert_eq!(h["BlkioWeight"], 300, "{h}");
+        assert_eq!(h["BlkioWeightDevice"], serde_json::json!([]), "{h}");
+        assert_eq!(h["BlkioDeviceReadBps"], serde_json::json!([]), "{h}");
+        assert_eq!(h["BlkioDeviceWriteIOps"], serde_json::json!([]), "{h}");
+
+        let out = ctx.rless(&[
+            "update",
+            "--pids-limit",
+            "40",
+            "--memory",
+            "128m",
+            "--cpuset-cpus",
+            "0-1",
+            "lim",
+        ]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout, "lim\n", "{out}");
+        let h = &inspect(ctx, "lim")["HostConfig"];
+        assert_eq!(h["PidsLimit"], 40, "{h}");
+        assert_eq!(h["Memory"], 128 << 20, "{h}");
+        assert_eq!(h["MemorySwap"], 256 << 20, "docker's default follows: {h}");
+        assert_eq!(h["CpusetCpus"], "0-1", "{h}");
+        assert_eq!(h["CpuQuota"], 20000, "kept: {h}");
+        assert_eq!(h["MemoryReservation"], 32 << 20, "kept: {h}");
+
+        if std::path::Path::new("/dev/loop0").exists() {
+            let out = ctx.rless(&["update", "--device-read-bps", "/dev/loop0:1mb", "lim"]);
+            assert!(out.success(), "{out}");
+            assert_eq!(
+                inspect(ctx, "lim")["HostConfig"]["BlkioDeviceReadBps"],
+                serde_json::json!([{"Path": "/dev/loop0", "Rate": 1048576}])
+            );
+        }
+
+        for bad in [
+            &["update", "--pids-limit", "many", "lim"][..],
+            &["update", "--cpus", "1", "lim"],
+            &["update", "--memory-reservation", "256m", "lim"],
+            &["update", "--kernel-memory", "1g", "lim"],
+            &["update", "--pids-limit", "5", "nosuchctr"],
+            &["update", "lim"],
+        ] {
+            let out = ctx.rless(bad);
+            assert_one_error(&out, ERR_EXIT);
+            assert_eq!(
+                inspect(ctx, "lim")["HostConfig"]["PidsLimit"],
+                40,
+                "{bad:?} changed nothing"
+            );
+        }
+        // `container update` is the same command.
+        let out = ctx.rless(&["container", "update", "--pids-limit", "41", "lim"]);
+        assert!(out.success(), "{out}");
+        assert_eq!(inspect(ctx, "lim")["HostConfig"]["PidsLimit"], 41);
+    });
+}
+
 #[test]
 fn containers_record_the_name_they_were_run_with() {
     if !have_busybox() {

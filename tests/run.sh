@@ -164,15 +164,17 @@ setup_cgroup2() {
         log "cgroup v2: no cgroup2 mount; the cgroup tests will say why they cannot run"
         return 0
     fi
-    # io is left alone: stats read block I/O from /proc without it.
-    for c in cpu pids memory; do
+    # cpuset and io (v1's blkio) for tests/cgroups_limits.rs; stats read
+    # block I/O from io.stat with io, from /proc without it.
+    for c in cpu pids memory cpuset io; do
         v1=$c
+        [ "$c" = io ] && v1=blkio
         hier= count=
         read -r hier count < <(awk -v n="$v1" '$1 == n {print $2, $3}' /proc/cgroups) || true
         [ -n "${hier:-}" ] && [ "$hier" != 0 ] || continue
         if [ "$count" != 1 ]; then
             log "cgroup v2: $v1 stays on cgroup v1 ($count v1 cgroups use it)"
-            refused+=("$v1: $count v1 cgroups use it")
+            refused+=("$c: $count v1 cgroups use it")
             continue
         fi
         local gone=()
@@ -189,7 +191,7 @@ setup_cgroup2() {
         if [ "$(awk -v n="$v1" '$1 == n {print $2}' /proc/cgroups)" != 0 ]; then
             # Mounted elsewhere too (another mount namespace): put it back.
             log "cgroup v2: $v1 stays on cgroup v1 (its hierarchy is still mounted elsewhere)"
-            refused+=("$v1: its v1 hierarchy cannot be unmounted")
+            refused+=("$c: its v1 hierarchy cannot be unmounted")
             for target in "${gone[@]}"; do
                 opts=${target#*:}
                 mount -t cgroup -o "${opts#rw,}" cgroup "${target%%:*}" || log "cgroup v2: cannot remount ${target%%:*}"
@@ -197,7 +199,7 @@ setup_cgroup2() {
         fi
     done
     for c in $(cat "$mnt/cgroup.controllers"); do
-        case $c in cpu | pids | memory) ;; *) continue ;; esac
+        case $c in cpu | pids | memory | cpuset | io) ;; *) continue ;; esac
         if echo "+$c" >"$mnt/cgroup.subtree_control" 2>/dev/null; then
             enabled+=("$c")
         else

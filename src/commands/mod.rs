@@ -54,6 +54,7 @@ mod system;
 mod tag;
 mod top;
 mod unshare;
+mod update;
 mod version;
 mod volume;
 
@@ -139,6 +140,8 @@ enum Cmd {
     Unpause(pause::Args),
     /// Rename a container.
     Rename(rename::Args),
+    /// Change the cgroup limits of containers (running ones at once).
+    Update(Box<update::Args>),
     /// Show a container's published ports.
     Port(port::Args),
     /// Generate files for other tools (systemd units).
@@ -225,7 +228,7 @@ enum ImageCmd {
 /// The top-level commands docker also names `container CMD`.
 const CONTAINER_ALIASES: &[&str] = &[
     "run", "create", "start", "stop", "restart", "kill", "wait", "exec", "attach", "logs", "top",
-    "stats", "cp", "export", "diff", "commit", "pause", "unpause", "rename", "port",
+    "stats", "cp", "export", "diff", "commit", "pause", "unpause", "rename", "port", "update",
 ];
 
 impl Cli {
@@ -454,6 +457,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Pause(a) => pause::pause(&ctx, a),
         Cmd::Unpause(a) => pause::unpause(&ctx, a),
         Cmd::Rename(a) => rename::run(&ctx, a),
+        Cmd::Update(a) => update::run(&ctx, *a),
         Cmd::Port(a) => port::run(&ctx, a),
         Cmd::Generate(a) => generate::run(&ctx, a),
         Cmd::Inspect(a) => container_inspect::run(&ctx, a),

@@ -41,6 +41,23 @@ pub struct HostOptions {
     pub cpu_shares: i64,
     /// `--pids-limit` (0 for no limit); none when not given.
     pub pids_limit: Option<i64>,
+    /// `--cpuset-cpus`, `--cpuset-mems` (as the kernel lists them).
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// `--cpu-period`, `--cpu-quota` in microseconds; 0: not given.
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    /// `--memory-reservation` in bytes.
+    pub memory_reservation: i64,
+    /// `--blkio-weight` (10 to 1000; 0: not given).
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Vec<WeightDevice>,
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
     pub cgroup_parent: String,
     pub security_opt: Vec<String>,
     /// `-P`.
@@ -49,6 +66,22 @@ pub struct HostOptions {
     pub volumes_from: Vec<String>,
     /// `--log-driver` and `--log-opt`.
     pub log_config: super::logconfig::LogConfig,
+}
+
+/// One `--blkio-weight-device`, as docker shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// One `--device-{read,write}-{bps,iops}`, as docker shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 /// One `--ulimit`, as docker shows it (-1: unlimited).
@@ -99,6 +132,12 @@ mod tests {
             "CapDrop",
             "NanoCpus",
             "PidsLimit",
+            "CpusetCpus",
+            "CpuQuota",
+            "MemoryReservation",
+            "BlkioWeightDevice",
+            "BlkioDeviceReadBps",
+            "BlkioDeviceWriteIOps",
         ] {
             assert!(j.get(k).is_some(), "{k}");
         }

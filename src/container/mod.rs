@@ -17,6 +17,7 @@ pub mod cp;
 pub mod export;
 pub mod health;
 pub mod host_config;
+pub mod host_limits;
 pub mod logconfig;
 pub mod logs;
 pub mod monitor;
@@ -517,6 +518,11 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, Cont
         }
     }
     Ok(was)
+}
+
+/// Rewrites the container's `config.json` (`rless update`'s limits).
+pub fn write_config(dir: &Path, config: &ContainerConfig) -> Result<(), ContainerError> {
+    write_json_atomically(dir, "config.json", config)
 }
 
 /// Stores the resolved spec the container runs with (`spec.json`), for

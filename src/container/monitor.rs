@@ -121,7 +121,8 @@ pub fn run_detached(
                 return 0;
             }
             restarts += 1;
-            match start_once(spec) {
+            // With the limits `rless update` may have recorded meanwhile.
+            match start_once(&super::host_limits::with_recorded_limits(spec, dir)) {
                 Ok((s, o, e)) => {
                     (started, out_r, err_r) = (s, o, e);
                     break;

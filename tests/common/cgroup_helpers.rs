@@ -65,7 +65,7 @@ pub fn test_parent() -> Option<PathBuf> {
             let dir = mnt.join("rless-test");
             let _ = fs::create_dir(&dir);
             let have = words(&mnt.join("cgroup.subtree_control"));
-            for c in ["cpu", "pids", "memory", "io"] {
+            for c in ["cpu", "pids", "memory", "io", "cpuset"] {
                 if have.iter().any(|h| h == c) {
                     let _ = fs::write(dir.join("cgroup.subtree_control"), format!("+{c}"));
                 }

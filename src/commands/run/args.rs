@@ -212,24 +212,12 @@ pub struct Args {
     /// Resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, …).
     #[arg(long)]
     pub(super) ulimit: Vec<String>,
-    /// Memory limit (cgroup v2 only).
-    #[arg(short, long)]
-    pub(super) memory: Option<String>,
-    /// Memory plus swap limit (cgroup v2 only).
-    #[arg(long)]
-    pub(super) memory_swap: Option<String>,
-    /// CPUs (cgroup v2 only).
-    #[arg(long)]
-    pub(super) cpus: Option<String>,
-    /// CPU shares (cgroup v2 only).
-    #[arg(short = 'c', long)]
-    pub(super) cpu_shares: Option<String>,
     /// Set a kernel setting of the container's own namespaces (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname).
     #[arg(long, value_name = "NAME=VALUE")]
     pub(super) sysctl: Vec<String>,
-    /// Process limit (cgroup v2 only).
-    #[arg(long)]
-    pub(super) pids_limit: Option<String>,
+    /// The cgroup limits (`--memory`, `--cpus`, …; cgroup v2 only).
+    #[command(flatten)]
+    pub(super) limits: super::limitargs::LimitArgs,
     /// Parent cgroup (cgroup v2 only).
     #[arg(long)]
     pub(super) cgroup_parent: Option<String>,

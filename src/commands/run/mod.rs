@@ -681,6 +681,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
 
 mod args;
 mod keepid;
+pub(crate) mod limitargs;
 mod monitor;
 mod netopts;
 mod nsopts;

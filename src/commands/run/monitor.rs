@@ -118,7 +118,15 @@ fn start_foreground(
             stderr: ends.1,
             die_with_monitor: true,
         };
-        let spawned = match runtime::spawn(spec, io) {
+        // A restart takes the limits `rless update` may have recorded.
+        let recorded;
+        let spec_now = if restarts > 0 {
+            recorded = container::host_limits::with_recorded_limits(spec, dir);
+            &recorded
+        } else {
+            spec
+        };
+        let spawned = match runtime::spawn(spec_now, io) {
             // A restart that cannot start (a published port taken during
             // the back-off) is a failed start like any other (the error
             // used to travel up and have a fresh `run` remove the

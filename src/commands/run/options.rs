@@ -89,13 +89,7 @@ pub(super) fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
 /// Values are checked here, before anything is made.
 pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<(CgroupSpec, Option<String>)> {
     let mode = cgroups::Mode::parse(&a.cgroups)?;
-    let flags = cgroups::limits::LimitFlags {
-        memory: a.memory.clone(),
-        memory_swap: a.memory_swap.clone(),
-        cpus: a.cpus.clone(),
-        cpu_shares: a.cpu_shares.clone(),
-        pids_limit: a.pids_limit.clone(),
-    };
+    let flags = a.limits.flags();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let spec = CgroupSpec {
         mode,
@@ -287,21 +281,7 @@ pub(crate) fn read_env_file(path: &Path) -> Result<Vec<String>> {
 /// The options as docker's `inspect` shows them in HostConfig (the limit
 /// values were checked by [`check_cgroups`] already).
 pub(super) fn host_options(a: &Args, rlimits: &[(String, u64, u64)]) -> HostOptions {
-    use rless::runtime::cgroups::limits::parse_size;
-    let bytes = |v: &Option<String>| {
-        v.as_deref()
-            .and_then(parse_size)
-            .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX))
-    };
-    let memory = bytes(&a.memory);
-    let memory_swap = match a.memory_swap.as_deref() {
-        Some("-1") => -1,
-        _ => match bytes(&a.memory_swap) {
-            0 => memory.saturating_mul(2),
-            n => n,
-        },
-    };
-    HostOptions {
+    let mut h = HostOptions {
         // Checked when run began (`log_config`).
         log_config: log_config(a).unwrap_or_default(),
         readonly_rootfs: a.read_only,
@@ -323,28 +303,14 @@ pub(super) fn host_options(a: &Args, rlimits: &[(String, u64, u64)]) -> HostOpti
             .iter()
             .map(|(n, soft, hard)| Ulimit::new(n, *soft, *hard))
             .collect(),
-        memory,
-        memory_swap,
-        nano_cpus: a
-            .cpus
-            .as_deref()
-            .and_then(|c| c.trim().parse::<f64>().ok())
-            .map_or(0, |c| (c * 1e9).round() as i64),
-        cpu_shares: a
-            .cpu_shares
-            .as_deref()
-            .and_then(|c| c.trim().parse().ok())
-            .unwrap_or(0),
-        pids_limit: a
-            .pids_limit
-            .as_deref()
-            .and_then(|p| p.trim().parse::<i64>().ok())
-            .map(|p| p.max(0)),
         cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
         security_opt: a.security_opt.clone(),
         publish_all_ports: a.publish_all,
         volumes_from: a.volumes_from.clone(),
-    }
+        ..Default::default()
+    };
+    rless::container::host_limits::apply(&mut h, &a.limits.flags());
+    h
 }
 
 /// `--log-driver` and `--log-opt`, checked.

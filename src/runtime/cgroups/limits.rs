@@ -12,6 +12,9 @@
 //! - `--cpu-shares` → cpu.weight = 1 + ((shares − 2) × 9999) / 262142, shares
 //!   clamped to 2..=262144;
 //! - `--pids-limit` → pids.max, 0 or -1 for unlimited.
+//!
+//! The others (cpuset, `--cpu-period`/`--cpu-quota`, `--memory-reservation`,
+//! block I/O, and the v1-only flags refused) are in [`super::more`].
 
 use super::Setting;
 
@@ -30,13 +33,32 @@ pub struct LimitError {
 }
 
 /// The limit flags of `run` and `create`, as given.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LimitFlags {
     pub memory: Option<String>,
     pub memory_swap: Option<String>,
     pub cpus: Option<String>,
     pub cpu_shares: Option<String>,
     pub pids_limit: Option<String>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub cpu_period: Option<String>,
+    pub cpu_quota: Option<String>,
+    pub memory_reservation: Option<String>,
+    /// Refused: cgroup v2 has no separate kernel memory limit.
+    pub kernel_memory: Option<String>,
+    pub blkio_weight: Option<String>,
+    /// `PATH:WEIGHT`.
+    pub blkio_weight_device: Vec<String>,
+    /// `PATH:RATE` (a size per second).
+    pub device_read_bps: Vec<String>,
+    pub device_write_bps: Vec<String>,
+    /// `PATH:N` (operations per second).
+    pub device_read_iops: Vec<String>,
+    pub device_write_iops: Vec<String>,
+    /// Refused: cgroup v2 has no realtime CPU budget.
+    pub cpu_rt_runtime: Option<String>,
+    pub cpu_rt_period: Option<String>,
 }
 
 /// Bytes in a docker-style size (`512`, `64m`, `1.5g`, `64MiB`).
@@ -74,13 +96,20 @@ pub fn cpu_weight(shares: u64) -> u64 {
     1 + ((shares - 2) * 9999) / 262_142
 }
 
-fn setting(flag: &str, controller: &str, file: &str, value: String, implied: bool) -> Setting {
+pub(super) fn setting(
+    flag: &str,
+    controller: &str,
+    file: &str,
+    value: String,
+    implied: bool,
+) -> Setting {
     Setting {
         flag: flag.into(),
         controller: controller.into(),
         file: file.into(),
         value,
         implied,
+        fallback: None,
     }
 }
 
@@ -160,6 +189,7 @@ pub fn settings(f: &LimitFlags, host_cpus: usize) -> Result<Vec<Setting>, LimitE
         )),
         (None, None) => {}
     }
+    super::more::refused(f)?;
     if let Some(v) = f.cpus.as_deref() {
         let range = format!("the range is 0.01 to {host_cpus} (the CPUs of this host)");
         let cpus: f64 = v.trim().parse().map_err(|_| bad("--cpus", v, &range))?;
@@ -206,6 +236,7 @@ pub fn settings(f: &LimitFlags, host_cpus: usize) -> Result<Vec<Setting>, LimitE
         let value = if n <= 0 { "max".into() } else { n.to_string() };
         out.push(setting("--pids-limit", "pids", "pids.max", value, false));
     }
+    super::more::settings(f, memory, &mut out)?;
     Ok(out)
 }
 

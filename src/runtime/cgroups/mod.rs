@@ -34,10 +34,18 @@
 //!   inside is killed, and the directory removed once empty. Errors are
 //!   reported and the rest still done.
 //!
-//! Limits: no cgroup v1 (rootless cgroup v1 is not delegable), no devices or
-//! cpuset limits, no systemd D-Bus: rless writes the cgroup files itself.
+//! - **Update** ([`update_live`], `rless update`): a running container's
+//!   cgroup files rewritten; a limit dropped is reset to the kernel's
+//!   default.
+//!
+//! Limits: no cgroup v1 (rootless cgroup v1 is not delegable), no devices
+//! limits, no systemd D-Bus: rless writes the cgroup files itself.
 
 pub mod limits;
+pub mod more;
+mod update;
+use update::target;
+pub use update::update_live;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +70,12 @@ pub enum CgroupError {
     RequiredLimit { flags: String, why: String },
     #[error("invalid --cgroup-parent {parent:?}: {why}")]
     Parent { parent: String, why: String },
+    #[error("invalid {flag} {value:?}: {why}")]
+    Cpuset {
+        flag: String,
+        value: String,
+        why: String,
+    },
     #[error("invalid --cgroups {0:?}: use enabled, disabled or required")]
     Mode(String),
     #[error("cannot {op} {path}: {source}")]
@@ -113,6 +127,10 @@ pub struct Setting {
     /// cannot be applied.
     #[serde(default)]
     pub implied: bool,
+    /// The file and value to write instead where `file` does not exist
+    /// (`io.weight` where the scheduler is not BFQ's `io.bfq.weight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<(String, String)>,
 }
 
 /// What a container asks of cgroups (part of its spec).
@@ -393,14 +411,16 @@ fn plan_with(spec: &CgroupSpec, found: Result<Delegation, String>) -> Result<Pla
         Ok(d) => d,
         Err(why) if spec.mode == Mode::Required => return Err(CgroupError::Required(why)),
         Err(why) => {
+            more::check_cpuset(&spec.settings, None)?;
             return Ok(Plan {
                 warning: (!flags.is_empty())
                     .then(|| format!("{} not applied: {why}", flags.join(", "))),
                 ..Default::default()
-            })
+            });
         }
     };
     let parent = resolve_parent(&d, spec.parent.as_deref())?;
+    more::check_cpuset(&spec.settings, Some(&parent))?;
     // Per missing controller: the flags that need it.
     let mut missing: Vec<(String, Vec<&str>)> = Vec::new();
     for s in spec.settings.iter().filter(|s| !s.implied) {
@@ -441,9 +461,15 @@ fn plan_with(spec: &CgroupSpec, found: Result<Delegation, String>) -> Result<Pla
         parent: Some(parent),
         controllers: CONTROLLERS
             .iter()
-            .filter(|c| d.controllers.iter().any(|h| h == *c))
-            .map(|c| c.to_string())
-            .collect(),
+            .copied()
+            .chain(spec.settings.iter().map(|s| s.controller.as_str()))
+            .filter(|c| d.controllers.iter().any(|h| h == c))
+            .fold(Vec::new(), |mut v, c| {
+                if !v.iter().any(|x: &String| x == c) {
+                    v.push(c.to_string());
+                }
+                v
+            }),
         delegation: Some(d),
         warning: (!parts.is_empty()).then(|| parts.join("; ")),
     })
@@ -607,12 +633,12 @@ impl Cgroup {
             if !present.contains(&s.controller) && !required {
                 continue;
             }
-            let file = cg.dir.join(&s.file);
+            let (file, value) = target(&cg.dir, s);
             if !file.exists() && s.implied {
                 // No swap accounting in this kernel: docker's default is moot.
                 continue;
             }
-            if let Err(e) = std::fs::write(&file, &s.value) {
+            if let Err(e) = std::fs::write(&file, value) {
                 if s.implied {
                     continue;
                 }

@@ -106,3 +106,40 @@ fn parents() {
         assert!(resolve_parent(&d, Some(bad)).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn update_live_rewrites_and_lifts() {
+    let dir = std::env::temp_dir().join(format!("rless-update-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["cpu.max", "pids.max", "memory.low", "io.weight", "io.max"] {
+        std::fs::write(dir.join(f), "").unwrap();
+    }
+    let s =
+        |flag: &str, file: &str, value: &str| limits::setting(flag, "x", file, value.into(), false);
+    let mut weight = s("--blkio-weight", "io.bfq.weight", "500");
+    weight.fallback = Some(("io.weight".into(), "default 4950".into()));
+    let old = vec![
+        s("--cpus", "cpu.max", "50000 100000"),
+        s("--pids-limit", "pids.max", "20"),
+        s("--memory-reservation", "memory.low", "1024"),
+        s("--device-read-bps", "io.max", "7:0 rbps=100"),
+    ];
+    let new = vec![s("--pids-limit", "pids.max", "30"), weight];
+    update_live(&dir, &old, &new).unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(read("pids.max"), "30", "replaced, not lifted first");
+    assert_eq!(read("cpu.max"), "max 100000", "lifted");
+    assert_eq!(read("memory.low"), "0");
+    assert_eq!(read("io.max"), "7:0 rbps=max");
+    assert_eq!(
+        read("io.weight"),
+        "default 4950",
+        "no io.bfq.weight: the fallback"
+    );
+    // A file the kernel does not have is an error naming it.
+    let e = update_live(&dir, &[], &[s("--cpuset-cpus", "cpuset.cpus", "0")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cpuset.cpus"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
