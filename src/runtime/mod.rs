@@ -28,6 +28,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod copyup;
 pub mod exec;
+pub mod hooks;
 pub mod ids;
 pub mod init;
 pub mod network;
@@ -73,6 +74,9 @@ pub enum RunError {
     /// `exec -u` names a user or group the container does not have.
     #[error(transparent)]
     User(#[from] user::UserError),
+    /// A CDI device's OCI hook failed.
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
@@ -182,6 +186,9 @@ pub struct ContainerSpec {
     /// `--sysctl`: settings of its own namespaces, written by the init.
     #[serde(default)]
     pub sysctls: std::collections::BTreeMap<String, String>,
+    /// The OCI hooks of its CDI devices ([`hooks`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<hooks::OciHooks>,
 }
 
 impl ContainerSpec {

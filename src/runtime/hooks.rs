@@ -1,0 +1,183 @@
+//! OCI hooks (named by CDI specs) run at a container's start.
+//!
+//! Theory of operation: `run` keeps the hooks of the CDI devices in the
+//! container's spec with the container's id, annotations and a bundle
+//! directory, in which it writes a minimal OCI `config.json` whose
+//! `root.path` is the container's root as a hook sees it (the merged
+//! directory, mounted in the container's mount namespace before the
+//! pivot). Hooks such as nvidia-ctk's read the root from there. The init
+//! runs them, each with the OCI state JSON (`ociVersion`, `id`, `status`,
+//! `pid`, `bundle`, `annotations`) on its stdin, its own argv and
+//! environment only, and its stdout and stderr on the container's stderr:
+//! - `prestart` and `createRuntime`, then `createContainer`, after every
+//!   mount and before the pivot, so their paths are the host's and they
+//!   see the container's mounts (rootless, the "runtime namespace" is the
+//!   init's own mount namespace before the pivot: the host's tree with the
+//!   container's mounts added);
+//! - `startContainer` after the pivot, just before the command is started,
+//!   with the container's paths.
+//!
+//! A hook that cannot start, exits non-zero, or outlives its `timeout`
+//! (then killed) fails the start. `poststart` and `poststop` are refused
+//! by `run` (rless has no runtime process left to run them in).
+//! `pid` is the init's pid as the caller's pid namespace numbers it.
+
+use crate::cdi::Hook;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The OCI runtime spec version stated.
+const OCI_VERSION: &str = "1.0.2";
+
+/// The hook points rless runs.
+pub const SUPPORTED: &[&str] = &[
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OciHooks {
+    pub id: String,
+    pub bundle: PathBuf,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub hooks: Vec<Hook>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("{point} hook {path} failed: {why}")]
+    Failed {
+        point: String,
+        path: String,
+        why: String,
+    },
+    #[error("cannot write the OCI bundle {path}: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Writes `dir/bundle/config.json`: the container's root (`merged`), its
+/// process and hostname; returns the bundle directory.
+pub fn write_bundle(
+    dir: &Path,
+    merged: &Path,
+    process: &super::ProcessSpec,
+    hostname: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<PathBuf, HookError> {
+    let bundle = dir.join("bundle");
+    let config = serde_json::json!({
+        "ociVersion": OCI_VERSION,
+        "root": {"path": merged, "readonly": false},
+        "process": {
+            "args": process.args,
+            "env": process.env,
+            "cwd": process.cwd,
+        },
+        "hostname": hostname,
+        "annotations": annotations,
+    });
+    let err = |source| HookError::Bundle {
+        path: bundle.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&bundle).map_err(err)?;
+    let text = serde_json::to_vec_pretty(&config).map_err(|e| err(std::io::Error::other(e)))?;
+    std::fs::write(bundle.join("config.json"), text).map_err(err)?;
+    Ok(bundle)
+}
+
+/// The caller's pid of this process: /proc is still the caller's before
+/// the pivot; elsewhere, the pid it sees.
+pub fn host_pid() -> u32 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(std::process::id)
+}
+
+impl OciHooks {
+    /// Runs the hooks of `points`, in the order the specs list them.
+    pub fn run(&self, points: &[&str], status: &str, pid: u32) -> Result<(), HookError> {
+        let state = serde_json::json!({
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "status": status,
+            "pid": pid,
+            "bundle": self.bundle,
+            "annotations": self.annotations,
+        })
+        .to_string();
+        for h in self
+            .hooks
+            .iter()
+            .filter(|h| points.contains(&h.hook_name.as_str()))
+        {
+            run_one(h, &state).map_err(|why| HookError::Failed {
+                point: h.hook_name.clone(),
+                path: h.path.clone(),
+                why,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn run_one(h: &Hook, state: &str) -> Result<(), String> {
+    let mut cmd = Command::new(&h.path);
+    if let Some((first, rest)) = h.args.split_first() {
+        use std::os::unix::process::CommandExt;
+        cmd.arg0(first).args(rest);
+    }
+    cmd.env_clear();
+    for e in &h.env {
+        if let Some((k, v)) = e.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    // The hook's output goes with the container's errors.
+    let out = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| e.to_string())?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::from(out))
+        .current_dir("/");
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start it: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its state may have ended already.
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let status = match h.timeout.filter(|t| *t > 0) {
+        None => child.wait().map_err(|e| e.to_string())?,
+        Some(t) => {
+            let end = Instant::now() + Duration::from_secs(t.unsigned_abs());
+            loop {
+                if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+                    break s;
+                }
+                if Instant::now() >= end {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("timed out after {t}s"));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    if status.success() {
+        Ok(())
+    } else {
+        Err(status.to_string())
+    }
+}
