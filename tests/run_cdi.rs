@@ -222,8 +222,13 @@ devices:
         - hookName: startContainer
           path: /bin/sh
           args: [sh, -c, "cat > /started"]
+        - hookName: poststart
+          path: /bin/sh
+          args: [sh, -c, "cat > {}/poststart"]
+          env: [PATH=/usr/bin:/bin]
 "#,
-            hook.display()
+            hook.display(),
+            record.display()
         );
         let dir = specs(ctx, "cdi", &[("hooks.yaml", &spec)]);
         let out = cdi(
@@ -262,7 +267,11 @@ devices:
         assert_eq!(state["annotations"]["a.b"], "c");
         assert!(state["pid"].as_u64().is_some_and(|p| p > 1), "{state}");
         let bundle = Path::new(state["bundle"].as_str().unwrap());
-        assert!(bundle.starts_with(ctx.root.join("containers").join(id.trim())));
+        assert!(bundle.ends_with(format!("{}/bundle", id.trim())), "{state}");
+        let post: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(record.join("poststart")).unwrap()).unwrap();
+        assert_eq!(post["status"], "running");
+        assert_eq!(post["id"], id.trim());
         let config: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
         assert!(config["root"]["path"]

@@ -15,11 +15,13 @@
 //!   init's own mount namespace before the pivot: the host's tree with the
 //!   container's mounts added);
 //! - `startContainer` after the pivot, just before the command is started,
-//!   with the container's paths.
+//!   with the container's paths;
+//! - `poststart` by the monitor, in the caller's namespaces, once the
+//!   command's exec succeeded (status `running`).
 //!
 //! A hook that cannot start, exits non-zero, or outlives its `timeout`
-//! (then killed) fails the start. `poststart` and `poststop` are refused
-//! by `run` (rless has no runtime process left to run them in).
+//! (then killed) fails the start; a failing poststart hook is only a
+//! warning, as the OCI spec has it. `poststop` is refused by `run`.
 //! `pid` is the init's pid as the caller's pid namespace numbers it.
 
 use crate::cdi::Hook;
@@ -40,6 +42,7 @@ pub const SUPPORTED: &[&str] = &[
     "createRuntime",
     "createContainer",
     "startContainer",
+    "poststart",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

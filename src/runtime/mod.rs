@@ -783,6 +783,14 @@ fn connect(
     if !message.is_empty() {
         return Err(Failed::Init(message));
     }
+    // The command runs: poststart hooks, here in the caller's namespaces;
+    // as the OCI spec says, a failing one is only a warning.
+    if let Some(h) = &spec.hooks {
+        let pid = u32::try_from(init.as_raw()).unwrap_or_default();
+        if let Err(e) = h.run(&["poststart"], "running", pid) {
+            eprintln!("rless: warning: {e}");
+        }
+    }
     Ok(())
 }
 

@@ -34,7 +34,7 @@ pub(super) fn resolve(a: &Args) -> Result<Option<Resolved>> {
         .find(|h| !hooks::SUPPORTED.contains(&h.hook_name.as_str()))
     {
         bail!(
-            "CDI hook {} ({}) is not supported: rless runs prestart, createRuntime, createContainer and startContainer hooks only",
+            "CDI hook {} ({}) is not supported: rless runs prestart, createRuntime, createContainer, startContainer and poststart hooks only",
             h.hook_name,
             h.path
         );
