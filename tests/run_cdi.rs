@@ -141,6 +141,15 @@ devices:
         );
         assert!(out.success(), "{out}");
         assert_eq!(out.stdout.trim(), "00 00 00", "{out}");
+        // info lists the devices found.
+        let info = cdi(ctx, &dir, &["info", "--format", "json"]);
+        assert!(info.success(), "{info}");
+        let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+        assert_eq!(
+            v["CDI"]["Devices"],
+            serde_json::json!(["example.com/fake=one", "example.com/fake=two"]),
+            "{info}"
+        );
         // inspect shows the CDI name and the host device.
         let out = cdi(
             ctx,
