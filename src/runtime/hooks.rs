@@ -70,11 +70,11 @@ pub enum HookError {
 }
 
 /// Writes `dir/bundle/config.json`: the container's root (`merged`), its
-/// process and hostname; returns the bundle directory.
+/// process (args, env, cwd) and hostname; returns the bundle directory.
 pub fn write_bundle(
     dir: &Path,
     merged: &Path,
-    process: &super::ProcessSpec,
+    process: (&[String], &[String], &str),
     hostname: &str,
     annotations: &BTreeMap<String, String>,
 ) -> Result<PathBuf, HookError> {
@@ -83,9 +83,9 @@ pub fn write_bundle(
         "ociVersion": OCI_VERSION,
         "root": {"path": merged, "readonly": false},
         "process": {
-            "args": process.args,
-            "env": process.env,
-            "cwd": process.cwd,
+            "args": process.0,
+            "env": process.1,
+            "cwd": process.2,
         },
         "hostname": hostname,
         "annotations": annotations,
@@ -182,5 +182,103 @@ fn run_one(h: &Hook, state: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(status.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(point: &str, script: &str, timeout: Option<i64>) -> Hook {
+        Hook {
+            hook_name: point.into(),
+            path: "/bin/sh".into(),
+            args: vec!["sh".into(), "-c".into(), script.into()],
+            env: vec!["PATH=/usr/bin:/bin".into(), "MINE=yes".into()],
+            timeout,
+        }
+    }
+
+    fn hooks(list: Vec<Hook>) -> OciHooks {
+        OciHooks {
+            id: "abc".into(),
+            bundle: "/b".into(),
+            annotations: [("k".to_string(), "v".to_string())].into(),
+            hooks: list,
+        }
+    }
+
+    #[test]
+    fn state_on_stdin_own_env_and_points() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("state");
+        let other = d.path().join("other");
+        let h = hooks(vec![
+            hook(
+                "createContainer",
+                &format!("cat > {}; echo \"$MINE $HOME\" > {0}.env", out.display()),
+                None,
+            ),
+            hook(
+                "startContainer",
+                &format!("touch {}", other.display()),
+                None,
+            ),
+        ]);
+        h.run(&["createContainer"], "creating", 42).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let env = std::fs::read_to_string(d.path().join("state.env")).unwrap();
+        assert_eq!(v["id"], "abc");
+        assert_eq!(v["status"], "creating");
+        assert_eq!(v["pid"], 42);
+        assert_eq!(v["bundle"], "/b");
+        assert_eq!(v["annotations"]["k"], "v");
+        assert_eq!(v["ociVersion"], OCI_VERSION);
+        // Only the hook's own variables.
+        assert_eq!(env, "yes \n");
+        assert!(!other.exists(), "a hook of another point ran");
+    }
+
+    #[test]
+    fn failures_name_the_hook() {
+        let h = hooks(vec![hook("createContainer", "exit 3", None)]);
+        let e = h.run(&["createContainer"], "creating", 1).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with("createContainer hook /bin/sh failed: "),
+            "{e}"
+        );
+        assert!(e.contains('3'), "{e}");
+        let h = hooks(vec![hook("createContainer", "sleep 30", Some(1))]);
+        let e = h.run(&["createContainer"], "creating", 1).unwrap_err();
+        assert!(e.to_string().contains("timed out after 1s"), "{e}");
+        let mut missing = hook("createContainer", "", None);
+        missing.path = "/no/such/hook".into();
+        let e = hooks(vec![missing])
+            .run(&["createContainer"], "creating", 1)
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot start it"), "{e}");
+    }
+
+    #[test]
+    fn bundle_names_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let (args, env) = (vec!["true".to_string()], vec!["A=1".to_string()]);
+        let b = write_bundle(
+            d.path(),
+            Path::new("/ctr/merged"),
+            (&args, &env, "/"),
+            "host",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(b, d.path().join("bundle"));
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+        assert_eq!(v["root"]["path"], "/ctr/merged");
+        assert_eq!(v["process"]["env"][0], "A=1");
+        assert_eq!(v["process"]["args"][0], "true");
+        assert_eq!(v["hostname"], "host");
     }
 }

@@ -87,7 +87,13 @@ pub(super) fn oci_hooks(
     if r.hooks.is_empty() {
         return Ok(None);
     }
-    let bundle = hooks::write_bundle(dir, merged, process, hostname, annotations)?;
+    let bundle = hooks::write_bundle(
+        dir,
+        merged,
+        (&process.args, &process.env, &process.cwd),
+        hostname,
+        annotations,
+    )?;
     Ok(Some(OciHooks {
         id: id.to_string(),
         bundle,
