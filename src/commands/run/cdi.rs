@@ -73,31 +73,31 @@ pub(super) fn groups(r: &Resolved, ids: &rless::userns::IdMode) -> Vec<String> {
     r.gids.iter().map(u32::to_string).collect()
 }
 
-/// The hooks to keep in the container's spec, with its bundle written in
-/// `dir`; `None` without hooks.
-pub(super) fn oci_hooks(
-    r: &Resolved,
-    dir: &Path,
+/// The devices' hooks, kept in the container's `spec` with its bundle
+/// written in `dir` (none without hooks).
+pub(super) fn add_hooks(
+    r: Option<&Resolved>,
     id: &str,
-    merged: &Path,
-    process: &rless::runtime::ProcessSpec,
-    hostname: &str,
+    dir: &Path,
+    spec: &mut rless::runtime::ContainerSpec,
     annotations: &BTreeMap<String, String>,
-) -> Result<Option<OciHooks>> {
-    if r.hooks.is_empty() {
-        return Ok(None);
-    }
+) -> Result<()> {
+    let Some(r) = r.filter(|r| !r.hooks.is_empty()) else {
+        return Ok(());
+    };
+    let p = &spec.process;
     let bundle = hooks::write_bundle(
         dir,
-        merged,
-        (&process.args, &process.env, &process.cwd),
-        hostname,
+        &spec.merged,
+        (&p.args, &p.env, &p.cwd),
+        &spec.hostname,
         annotations,
     )?;
-    Ok(Some(OciHooks {
+    spec.hooks = Some(OciHooks {
         id: id.to_string(),
         bundle,
         annotations: annotations.clone(),
         hooks: r.hooks.clone(),
-    }))
+    });
+    Ok(())
 }

@@ -678,22 +678,15 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         hooks: None,
     };
     let mut spec = spec;
-    if let Some(r) = &cdi_devices {
-        match cdi::oci_hooks(
-            r,
-            &dir,
-            config.id.as_str(),
-            &spec.merged,
-            &spec.process,
-            &spec.hostname,
-            &annotations,
-        ) {
-            Ok(h) => spec.hooks = h,
-            Err(e) => {
-                abandon(&dir, a.cidfile.as_deref());
-                return Err(e);
-            }
-        }
+    if let Err(e) = cdi::add_hooks(
+        cdi_devices.as_ref(),
+        config.id.as_str(),
+        &dir,
+        &mut spec,
+        &annotations,
+    ) {
+        abandon(&dir, a.cidfile.as_deref());
+        return Err(e);
     }
     container::write_spec(&dir, &spec)?;
     if let Some(w) = cgroup_warning {
