@@ -3,7 +3,8 @@
 //! `RLESS_CDI_SPEC_DIRS`: device nodes bound from /dev/null, a mount of a
 //! host directory, environment, additional groups, OCI hooks (a
 //! createContainer hook that records its state and writes into the root,
-//! a startContainer hook run inside), `inspect`'s HostConfig.Devices, and
+//! a startContainer hook run inside, poststart and poststop hooks that
+//! record theirs), `inspect`'s HostConfig.Devices, `info`, and
 //! the refusals (unknown names, malformed specs, missing host paths, a
 //! failing hook), each with nothing left behind.
 //! Every scenario imports a busybox root filesystem (no registry).
@@ -209,7 +210,7 @@ fn cdi_hooks() {
             &format!(
                 "state=$(cat)\n\
                  echo \"$state\" > {rec}/state.json\n\
-                 echo \"$0 $1 $HOOKVAR\" > {rec}/args\n\
+                 echo \"$1 $HOOKVAR\" > {rec}/args\n\
                  bundle=$(echo \"$state\" | sed 's/.*\"bundle\":\"\\([^\"]*\\)\".*/\\1/')\n\
                  root=$(sed -n 's/.*\"path\": \"\\([^\"]*\\)\".*/\\1/p' \"$bundle/config.json\" | head -n1)\n\
                  echo made-by-hook > \"$root/hooked\"\n",
@@ -233,11 +234,15 @@ devices:
           args: [sh, -c, "cat > /started"]
         - hookName: poststart
           path: /bin/sh
-          args: [sh, -c, "cat > {}/poststart"]
+          args: [sh, -c, "cat > {rec}/poststart"]
+          env: [PATH=/usr/bin:/bin]
+        - hookName: poststop
+          path: /bin/sh
+          args: [sh, -c, "cat > {rec}/poststop"]
           env: [PATH=/usr/bin:/bin]
 "#,
             hook.display(),
-            record.display()
+            rec = record.display()
         );
         let dir = specs(ctx, "cdi", &[("hooks.yaml", &spec)]);
         let out = cdi(
@@ -266,7 +271,7 @@ devices:
         assert_eq!(inside["status"], "created", "{out}");
         assert_eq!(
             fs::read_to_string(record.join("args")).unwrap(),
-            "my-hook first set\n"
+            "first set\n"
         );
         let id = ctx.ok(&["inspect", "--format", "{{.Id}}", "hk"]).stdout;
         let state: serde_json::Value =
@@ -281,6 +286,11 @@ devices:
             serde_json::from_str(&fs::read_to_string(record.join("poststart")).unwrap()).unwrap();
         assert_eq!(post["status"], "running");
         assert_eq!(post["id"], id.trim());
+        // poststop: once the container has ended, before `run` returns.
+        let stop: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(record.join("poststop")).unwrap()).unwrap();
+        assert_eq!(stop["status"], "stopped");
+        assert_eq!(stop["id"], id.trim());
         let config: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
         assert!(config["root"]["path"]
@@ -330,10 +340,10 @@ fn cdi_refusals() {
             "malformed",
             &[("broken.yaml", "cdiVersion: \"0.6.0\"\nkind: example.org/dev\ndevices: [{name: x, containerEdits: {env: [NOEQUALS]}}]\n")],
         );
-        let post = specs(
+        let nfs = specs(
             ctx,
-            "post",
-            &[("p.yaml", "cdiVersion: \"0.6.0\"\nkind: example.org/dev\ndevices: [{name: x, containerEdits: {hooks: [{hookName: poststop, path: /bin/true}]}}]\n")],
+            "nfs",
+            &[("n.yaml", "cdiVersion: \"0.6.0\"\nkind: example.org/dev\ndevices: [{name: x, containerEdits: {mounts: [{hostPath: /etc, containerPath: /x, type: nfs}]}}]\n")],
         );
         let cases: [(&Path, &[&str], &str); 7] = [
             (
@@ -358,7 +368,7 @@ fn cdi_refusals() {
                 &["--device", "example.org/dev=x"],
                 "broken.yaml",
             ),
-            (&post, &["--device", "example.org/dev=x"], "poststop"),
+            (&nfs, &["--device", "example.org/dev=x"], "only binds"),
         ];
         for (dir, opts, why) in cases {
             let mut args = vec!["run", "--rm"];

@@ -17,11 +17,13 @@
 //! - `startContainer` after the pivot, just before the command is started,
 //!   with the container's paths;
 //! - `poststart` by the monitor, in the caller's namespaces, once the
-//!   command's exec succeeded (status `running`).
+//!   command's exec succeeded (status `running`);
+//! - `poststop` by the monitor once the container has ended and its
+//!   network and storage are torn down (status `stopped`), at each stop.
 //!
 //! A hook that cannot start, exits non-zero, or outlives its `timeout`
-//! (then killed) fails the start; a failing poststart hook is only a
-//! warning, as the OCI spec has it. `poststop` is refused by `run`.
+//! (then killed) fails the start; a failing poststart or poststop hook is
+//! only a warning, as the OCI spec has it.
 //! `pid` is the init's pid as the caller's pid namespace numbers it.
 
 use crate::cdi::Hook;
@@ -35,15 +37,6 @@ use std::time::{Duration, Instant};
 
 /// The OCI runtime spec version stated.
 const OCI_VERSION: &str = "1.0.2";
-
-/// The hook points rless runs.
-pub const SUPPORTED: &[&str] = &[
-    "prestart",
-    "createRuntime",
-    "createContainer",
-    "startContainer",
-    "poststart",
-];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OciHooks {

@@ -344,6 +344,8 @@ pub struct Started {
     /// Without a pid namespace of its own: the container's mount
     /// namespace, where [`Self::finish`] kills what outlived a killed init.
     mount_ns: Option<OwnedFd>,
+    /// Its CDI devices' OCI hooks, for the poststop ones.
+    hooks: Option<hooks::OciHooks>,
 }
 
 impl Started {
@@ -366,6 +368,13 @@ impl Started {
         }
         if let Some(server) = self._fuse.take() {
             server.join();
+        }
+        // Everything torn down: poststop hooks; a failure is a warning.
+        if let Some(h) = self.hooks.take() {
+            let pid = u32::try_from(self.init.as_raw()).unwrap_or_default();
+            if let Err(e) = h.run(&["poststop"], "stopped", pid) {
+                eprintln!("rless: warning: {e}");
+            }
         }
     }
 
@@ -662,6 +671,7 @@ pub fn spawn(
             .then(|| std::fs::File::open(format!("/proc/{init}/ns/mnt")).ok())
             .flatten()
             .map(OwnedFd::from),
+        hooks: spec.hooks.clone(),
     };
     let ends = Ends {
         storage: storage_here,

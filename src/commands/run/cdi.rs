@@ -3,7 +3,7 @@
 //! groups and OCI hooks, all checked before anything is made.
 
 use super::Args;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rless::cdi::{self, Registry, Resolved};
 use rless::container::mountspec::Requested;
 use rless::runtime::hooks::{self, OciHooks};
@@ -28,17 +28,6 @@ pub(super) fn resolve(a: &Args) -> Result<Option<Resolved>> {
         names.extend(cdi::gpus_to_names(g, &reg)?);
     }
     let resolved = reg.resolve(&names)?;
-    if let Some(h) = resolved
-        .hooks
-        .iter()
-        .find(|h| !hooks::SUPPORTED.contains(&h.hook_name.as_str()))
-    {
-        bail!(
-            "CDI hook {} ({}) is not supported: rless runs prestart, createRuntime, createContainer, startContainer and poststart hooks only",
-            h.hook_name,
-            h.path
-        );
-    }
     Ok(Some(resolved))
 }
 
