@@ -47,9 +47,21 @@ pub(super) fn binds(r: &Resolved) -> Vec<Requested> {
 }
 
 /// The additional group ids, as `--group-add` takes them; in single-id
-/// mode (one group mapped) they are left out with a warning.
-pub(super) fn groups(r: &Resolved, ids: &rless::userns::IdMode) -> Vec<String> {
+/// mode (one group mapped) they are left out with a warning, and with
+/// `--group-add keep-groups` (the caller's groups, which cannot be
+/// combined with others) too.
+pub(super) fn groups(r: &Resolved, a: &Args, ids: &rless::userns::IdMode) -> Vec<String> {
     if r.gids.is_empty() {
+        return Vec::new();
+    }
+    if a.group_add
+        .iter()
+        .any(|g| g == rless::runtime::user::KEEP_GROUPS)
+    {
+        eprintln!(
+            "rless: warning: CDI additionalGIDs {:?} left out: --group-add keep-groups keeps the caller's groups only",
+            r.gids
+        );
         return Vec::new();
     }
     if matches!(ids, rless::userns::IdMode::Single { .. }) {

@@ -131,7 +131,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     // checked before anything is made.
     let cdi_devices = cdi::resolve(&a)?;
     if let Some(r) = &cdi_devices {
-        a.group_add.extend(cdi::groups(r, &ctx.ids));
+        let gids = cdi::groups(r, &a, &ctx.ids);
+        a.group_add.extend(gids);
     }
     check_group_add(&a.group_add, &ctx.ids)?;
     let chosen_secrets = secrets::lookup(ctx, &a.secret)?;
