@@ -106,6 +106,23 @@ devices:
             Mode::Subuid => assert!(lines[5].split(' ').any(|g| g == "4242"), "{out}"),
             Mode::Single => assert!(out.stderr.contains("additionalGIDs"), "{out}"),
         }
+        // keep-groups takes no others: the spec's are left out.
+        let out = cdi(
+            ctx,
+            &dir,
+            &[
+                "run",
+                "--rm",
+                "--group-add",
+                "keep-groups",
+                "--device",
+                "example.com/fake=one",
+                IMG,
+                "true",
+            ],
+        );
+        assert!(out.success(), "{out}");
+        assert!(out.stderr.contains("keep-groups keeps"), "{out}");
         // `all`: every device of the kind (the spec has no device named
         // all); the same through JSON.
         let json = spec_json("example.org/dev", "/dev/zero");
