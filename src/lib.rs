@@ -1,5 +1,6 @@
 //! rless: rootless, daemonless containers. See `docs/design.md`.
 
+pub mod cdi;
 pub mod config;
 pub mod container;
 pub mod events;

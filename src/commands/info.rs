@@ -1,4 +1,5 @@
-//! `rless info [--format json]`: store, id mapping, storage, host.
+//! `rless info [--format json]`: store, id mapping, storage, host, CDI
+//! devices.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -17,6 +18,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let cgroup = cgroup_version();
     let driver = storage_driver(ctx, &kernel)?;
     let (delegation, limits) = rless::runtime::cgroups::summary();
+    // The CDI devices `run --device` can name; a malformed spec is shown,
+    // not fatal here.
+    let cdi_dirs = rless::cdi::spec_dirs();
+    let (cdi_devices, cdi_error) = match rless::cdi::Registry::load(&cdi_dirs) {
+        Ok(reg) => (reg.device_names(), None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     let info = serde_json::json!({
         "Store": {"Root": ctx.root},
         "IdMapping": {"Mode": ctx.ids.name(), "Reason": ctx.ids.reason()},
@@ -32,6 +40,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             })),
             "Rootless": rustix::process::getuid().as_raw() != 0,
         },
+        "CDI": {"SpecDirs": cdi_dirs, "Devices": cdi_devices, "Error": cdi_error},
         "Version": env!("CARGO_PKG_VERSION"),
     });
     match a.format.as_str() {
@@ -43,6 +52,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("Storage driver: {} ({})", driver.0, driver.1);
             println!("Kernel:         {kernel}");
             println!("Cgroups:        {cgroup}; {limits}");
+            match &cdi_error {
+                Some(e) => println!("CDI devices:    ({e})"),
+                None if cdi_devices.is_empty() => println!("CDI devices:    none"),
+                None => println!("CDI devices:    {}", cdi_devices.join(", ")),
+            }
         }
         other => bail!("unknown --format {other:?}: use text or json"),
     }

@@ -66,6 +66,45 @@ pub struct HostOptions {
     pub volumes_from: Vec<String>,
     /// `--log-driver` and `--log-opt`.
     pub log_config: super::logconfig::LogConfig,
+    /// `--device` (host paths and CDI names) and `--gpus`, as podman
+    /// shows them.
+    pub devices: Vec<DeviceMapping>,
+}
+
+/// One `--device`: a host node (`/dev/x:/dev/y:rw`) or a CDI device, which
+/// podman shows by its name on both sides without permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+impl DeviceMapping {
+    /// From a `--device` value as given.
+    pub fn from_option(d: &str) -> DeviceMapping {
+        if crate::cdi::is_qualified(d) {
+            return DeviceMapping {
+                path_on_host: d.into(),
+                path_in_container: d.into(),
+                cgroup_permissions: String::new(),
+            };
+        }
+        let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+        let parts: Vec<&str> = d.split(':').collect();
+        let (src, dst, perms) = match parts[..] {
+            [src, p] if is_perms(p) => (src, src, p),
+            [src, dst] => (src, dst, "rwm"),
+            [src, dst, p] => (src, dst, p),
+            _ => (d, d, "rwm"),
+        };
+        DeviceMapping {
+            path_on_host: src.into(),
+            path_in_container: dst.into(),
+            cgroup_permissions: perms.into(),
+        }
+    }
 }
 
 /// One `--blkio-weight-device`, as docker shows it.

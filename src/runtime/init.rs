@@ -135,9 +135,17 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     .flatten()
     .collect();
     super::sys::close_fds_except(&keep);
-    if let Err(e) = setup(spec, io.storage.take(), io.net.take(), shm_tree) {
+    // Before the pivot, /proc is the caller's: the pid hooks are told.
+    let pid = super::hooks::host_pid();
+    if let Err(e) = setup(spec, io.storage.take(), io.net.take(), shm_tree, pid) {
         report(&io.status, &e.to_string());
         return EXIT_SETUP;
+    }
+    if let Some(h) = &spec.hooks {
+        if let Err(e) = h.run(&["startContainer"], "created", pid) {
+            report(&io.status, &e.to_string());
+            return EXIT_SETUP;
+        }
     }
     let user = match resolve_user(&spec.process) {
         Ok(u) => u,
@@ -196,6 +204,7 @@ fn setup(
     storage: Option<OwnedFd>,
     net: Option<OwnedFd>,
     shm_tree: Option<OwnedFd>,
+    pid: u32,
 ) -> Result<(), super::RunError> {
     let mut shm_tree = shm_tree;
     rootfs::make_private()?;
@@ -272,6 +281,11 @@ fn setup(
     // After the network device exists (`net.ipv4.conf.eth0.*`), while
     // the init's /proc is still a writable one.
     super::sysctl::apply(&spec.sysctls)?;
+    // Every mount made, the host's paths still in reach.
+    if let Some(h) = &spec.hooks {
+        h.run(&["prestart", "createRuntime"], "creating", pid)?;
+        h.run(&["createContainer"], "creating", pid)?;
+    }
     rootfs::pivot(merged)?;
     Ok(())
 }

@@ -28,6 +28,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod copyup;
 pub mod exec;
+pub mod hooks;
 pub mod ids;
 pub mod init;
 pub mod network;
@@ -73,6 +74,9 @@ pub enum RunError {
     /// `exec -u` names a user or group the container does not have.
     #[error(transparent)]
     User(#[from] user::UserError),
+    /// A CDI device's OCI hook failed.
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
     #[error("cannot {op}: {source}")]
     Sys {
         op: &'static str,
@@ -182,6 +186,9 @@ pub struct ContainerSpec {
     /// `--sysctl`: settings of its own namespaces, written by the init.
     #[serde(default)]
     pub sysctls: std::collections::BTreeMap<String, String>,
+    /// The OCI hooks of its CDI devices ([`hooks`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<hooks::OciHooks>,
 }
 
 impl ContainerSpec {
@@ -337,6 +344,8 @@ pub struct Started {
     /// Without a pid namespace of its own: the container's mount
     /// namespace, where [`Self::finish`] kills what outlived a killed init.
     mount_ns: Option<OwnedFd>,
+    /// Its CDI devices' OCI hooks, for the poststop ones.
+    hooks: Option<hooks::OciHooks>,
 }
 
 impl Started {
@@ -359,6 +368,13 @@ impl Started {
         }
         if let Some(server) = self._fuse.take() {
             server.join();
+        }
+        // Everything torn down: poststop hooks; a failure is a warning.
+        if let Some(h) = self.hooks.take() {
+            let pid = u32::try_from(self.init.as_raw()).unwrap_or_default();
+            if let Err(e) = h.run(&["poststop"], "stopped", pid) {
+                eprintln!("rless: warning: {e}");
+            }
         }
     }
 
@@ -655,6 +671,7 @@ pub fn spawn(
             .then(|| std::fs::File::open(format!("/proc/{init}/ns/mnt")).ok())
             .flatten()
             .map(OwnedFd::from),
+        hooks: spec.hooks.clone(),
     };
     let ends = Ends {
         storage: storage_here,
@@ -775,6 +792,14 @@ fn connect(
     let message = status_message(&ends.status);
     if !message.is_empty() {
         return Err(Failed::Init(message));
+    }
+    // The command runs: poststart hooks, here in the caller's namespaces;
+    // as the OCI spec says, a failing one is only a warning.
+    if let Some(h) = &spec.hooks {
+        let pid = u32::try_from(init.as_raw()).unwrap_or_default();
+        if let Err(e) = h.run(&["poststart"], "running", pid) {
+            eprintln!("rless: warning: {e}");
+        }
     }
     Ok(())
 }

@@ -122,9 +122,14 @@ pub struct Args {
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) read_only_tmpfs: bool,
     /// A host device (or a directory of them) in the container:
-    /// /dev/host[:/dev/container][:rwm] (rwm is not enforced rootless).
+    /// /dev/host[:/dev/container][:rwm] (rwm is not enforced rootless), or
+    /// a CDI device VENDOR/CLASS=NAME (nvidia.com/gpu=all).
     #[arg(long)]
     pub(super) device: Vec<String>,
+    /// GPUs through CDI (docker's syntax): all, a count, or device=ID[,ID];
+    /// as --device nvidia.com/gpu=….
+    #[arg(long)]
+    pub(super) gpus: Vec<String>,
     /// Accepted for docker compatibility: every rless container has an init
     /// (pid 1) that reaps zombies and passes signals on.
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]

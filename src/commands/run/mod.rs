@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
+use rless::container::host_config::DeviceMapping;
 use rless::container::mountspec::{self, Requested, VolumeRequest};
 use rless::container::{self, volume, ContainerConfig, ContainerId, RestartPolicy};
 use rless::image::store::LockMode;
@@ -126,6 +127,13 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             f.display()
         );
     }
+    // CDI devices (`--device VENDOR/CLASS=NAME`, `--gpus`), every path
+    // checked before anything is made.
+    let cdi_devices = cdi::resolve(&a)?;
+    if let Some(r) = &cdi_devices {
+        let gids = cdi::groups(r, &a, &ctx.ids);
+        a.group_add.extend(gids);
+    }
     check_group_add(&a.group_add, &ctx.ids)?;
     let chosen_secrets = secrets::lookup(ctx, &a.secret)?;
     let pull_policy = PullPolicy::parse(&a.pull)?;
@@ -152,7 +160,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     for t in &a.tmpfs {
         requested.push(Requested::Mount(mountspec::parse_tmpfs(t)?));
     }
-    for d in &a.device {
+    for d in a.device.iter().filter(|d| !rless::cdi::is_qualified(d)) {
         let (bind, limited) = mountspec::parse_device(d)?;
         if limited {
             eprintln!(
@@ -160,6 +168,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             );
         }
         requested.push(Requested::Mount(bind));
+    }
+    if let Some(r) = &cdi_devices {
+        requested.extend(cdi::binds(r));
     }
     mountspec::check_duplicates(&requested)?;
     let mut user_env: Vec<String> = if a.env_host {
@@ -187,6 +198,10 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             // `-e KEY` takes the caller's value, and is dropped when unset.
             None => user_env.extend(std::env::var(e).ok().map(|v| format!("{e}={v}"))),
         }
+    }
+    // As podman applies CDI edits last, the devices' variables win.
+    if let Some(r) = &cdi_devices {
+        user_env.extend(r.env.iter().cloned());
     }
 
     // An empty RLESS_STORAGE_DRIVER counts as unset, as in `info`.
@@ -456,7 +471,16 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 stop_signal: stop_signal.or(defaults.stop_signal).map(|s| s.name()),
                 stop_timeout: a.stop_timeout,
                 healthcheck: healthcheck.clone(),
-                host_config: host_options(&a, &rlimits),
+                host_config: {
+                    let mut h = host_options(&a, &rlimits);
+                    h.devices.extend(
+                        cdi_devices
+                            .iter()
+                            .flat_map(|r| &r.names)
+                            .map(|n| DeviceMapping::from_option(n)),
+                    );
+                    h
+                },
                 annotations: annotations.clone(),
                 create_command: std::env::args_os()
                     .map(|a| a.to_string_lossy().into_owned())
@@ -652,7 +676,19 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         cgroup,
         namespaces: shared.ns,
         sysctls,
+        hooks: None,
     };
+    let mut spec = spec;
+    if let Err(e) = cdi::add_hooks(
+        cdi_devices.as_ref(),
+        config.id.as_str(),
+        &dir,
+        &mut spec,
+        &annotations,
+    ) {
+        abandon(&dir, a.cidfile.as_deref());
+        return Err(e);
+    }
     container::write_spec(&dir, &spec)?;
     if let Some(w) = cgroup_warning {
         eprintln!("rless: warning: {w}");
@@ -680,6 +716,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
 }
 
 mod args;
+mod cdi;
 mod keepid;
 pub(crate) mod limitargs;
 mod monitor;

@@ -306,6 +306,13 @@ pub(super) fn host_options(a: &Args, rlimits: &[(String, u64, u64)]) -> HostOpti
         cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
         security_opt: a.security_opt.clone(),
         publish_all_ports: a.publish_all,
+        // The CDI names (with --gpus's) are added once resolved.
+        devices: a
+            .device
+            .iter()
+            .filter(|d| !rless::cdi::is_qualified(d))
+            .map(|d| rless::container::host_config::DeviceMapping::from_option(d))
+            .collect(),
         volumes_from: a.volumes_from.clone(),
         ..Default::default()
     };
