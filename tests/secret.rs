@@ -230,6 +230,9 @@ fn secret_in_a_container() {
         ctx.ok(&["secret", "rm", "pw"]);
         let out = ctx.ok(&["start", "-a", "c"]);
         assert_eq!(out.stdout, "s3cr3t-value\ns3cr3t-value\n", "{out}");
+        // Started, its copy has the container's mode (0444): still private.
+        let open = open_to_others(&ctx.root, &ctx.root, b"s3cr3t");
+        assert!(open.is_empty(), "readable by others once started: {open:?}");
         // Neither commit nor export carries it.
         ctx.ok(&["commit", "c", "committed"]);
         let out = ctx.ok(&[
