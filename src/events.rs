@@ -295,14 +295,31 @@ pub fn named(root: &Path, kind: Kind, status: &str, name: &str) {
 }
 
 /// Every event in the log, oldest first (unreadable lines are skipped).
+///
+/// The log is opened before its older generation: a rotation between the
+/// two opens then makes both the same file (read once), where opening the
+/// older first would have missed the generation rotated meanwhile.
 pub fn read_all(root: &Path) -> Vec<Event> {
+    let current = File::open(log_path(root)).ok();
+    let older = File::open(rotated_path(root))
+        .ok()
+        .filter(|o| !current.as_ref().is_some_and(|c| same_open_file(o, c)));
     let mut out = Vec::new();
-    for p in [rotated_path(root), log_path(root)] {
-        if let Ok(text) = fs::read_to_string(p) {
+    for mut f in [older, current].into_iter().flatten() {
+        let mut text = String::new();
+        if f.read_to_string(&mut text).is_ok() {
             out.extend(parse_lines(&text));
         }
     }
     out
+}
+
+/// Whether `a` and `b` are open on the same file.
+fn same_open_file(a: &File, b: &File) -> bool {
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 fn parse_lines(text: &str) -> impl Iterator<Item = Event> + '_ {
@@ -451,6 +468,16 @@ mod tests {
             fs::metadata(rotated_path(t.path())).unwrap().len(),
             (lines * (one.len() + 1)) as u64
         );
+    }
+
+    #[test]
+    fn a_rotation_while_the_log_is_read_shows_no_event_twice() {
+        // What a reader finds when a rotation falls between its opening
+        // of the log and of the older generation: one file at both names.
+        let t = tempfile::tempdir().unwrap();
+        record(t.path(), &Event::now(Kind::Image, "pull"));
+        fs::hard_link(log_path(t.path()), rotated_path(t.path())).unwrap();
+        assert_eq!(read_all(t.path()).len(), 1);
     }
 
     #[test]
