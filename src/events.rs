@@ -138,23 +138,54 @@ fn rotated_path(root: &Path) -> PathBuf {
     root.join("events.log.1")
 }
 
-/// Appends `ev` to the log of the store at `root` (best effort).
-pub fn record(root: &Path, ev: &Event) {
-    let path = log_path(root);
-    if fs::metadata(&path).is_ok_and(|m| m.len() >= ROTATE_AT) {
-        let _ = fs::rename(&path, rotated_path(root));
-    }
-    let Ok(mut f) = fs::File::options()
+/// Opens the log of the store at `root` for appending.
+fn open_log(path: &Path) -> Option<File> {
+    fs::File::options()
         .append(true)
         .create(true)
         .mode(0o600)
-        .open(&path)
-    else {
-        return;
-    };
+        .open(path)
+        .ok()
+}
+
+/// Appends `ev` to the log of the store at `root` (best effort).
+pub fn record(root: &Path, ev: &Event) {
+    if let Some(f) = open_log(&log_path(root)) {
+        append(root, f, ev);
+    }
+}
+
+/// Appends `ev` through `f`, the log opened earlier (it may have been
+/// rotated since).
+fn append(root: &Path, mut f: File, ev: &Event) {
+    let path = log_path(root);
+    if f.metadata().is_ok_and(|m| m.len() >= ROTATE_AT) {
+        // Another writer may have noticed the same full file: the file's
+        // lock makes the rotations one at a time, and only the one that
+        // finds the full file still at the log's path moves it (a second
+        // rename would move the fresh log over the generation just kept).
+        if f.lock().is_ok() {
+            if same_file(&f, &path) {
+                let _ = fs::rename(&path, rotated_path(root));
+            }
+            let _ = f.unlock();
+        }
+        match open_log(&path) {
+            Some(fresh) => f = fresh,
+            None => return,
+        }
+    }
     let mut line = ev.line();
     line.push('\n');
     let _ = f.write_all(line.as_bytes());
+}
+
+/// Whether `path` names the file `f` has open.
+fn same_file(f: &File, path: &Path) -> bool {
+    match (f.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// Records a container event; `dir` is the container's directory
@@ -264,14 +295,31 @@ pub fn named(root: &Path, kind: Kind, status: &str, name: &str) {
 }
 
 /// Every event in the log, oldest first (unreadable lines are skipped).
+///
+/// The log is opened before its older generation: a rotation between the
+/// two opens then makes both the same file (read once), where opening the
+/// older first would have missed the generation rotated meanwhile.
 pub fn read_all(root: &Path) -> Vec<Event> {
+    let current = File::open(log_path(root)).ok();
+    let older = File::open(rotated_path(root))
+        .ok()
+        .filter(|o| !current.as_ref().is_some_and(|c| same_open_file(o, c)));
     let mut out = Vec::new();
-    for p in [rotated_path(root), log_path(root)] {
-        if let Ok(text) = fs::read_to_string(p) {
+    for mut f in [older, current].into_iter().flatten() {
+        let mut text = String::new();
+        if f.read_to_string(&mut text).is_ok() {
             out.extend(parse_lines(&text));
         }
     }
     out
+}
+
+/// Whether `a` and `b` are open on the same file.
+fn same_open_file(a: &File, b: &File) -> bool {
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 fn parse_lines(text: &str) -> impl Iterator<Item = Event> + '_ {
@@ -321,8 +369,12 @@ impl Follower {
         }
         let now_ino = fs::metadata(&self.path).map_or(0, |m| m.ino());
         if self.file.is_none() || now_ino != self.ino {
-            // Rotated (or made): what the old file had is read above; the
-            // new one is read from its start.
+            // Rotated (or made): what the old file had is read above, and
+            // once more now, for a line a writer that opened it before the
+            // rotation appended since; the new one is read from its start.
+            if let Some(f) = self.file.as_mut() {
+                let _ = f.read_to_string(&mut text);
+            }
             self.file = None;
             self.open(false);
             if let Some(f) = self.file.as_mut() {
@@ -397,6 +449,35 @@ mod tests {
             assert_eq!((g.0, g.1.as_str(), g.2.as_str()), w);
         }
         assert!(image_changes(&after, &after).is_empty());
+    }
+
+    #[test]
+    fn a_writer_that_found_the_log_full_after_a_rotation_does_not_rotate_again() {
+        let t = tempfile::tempdir().unwrap();
+        let one = Event::now(Kind::Volume, "create").line();
+        let lines = ROTATE_AT as usize / (one.len() + 1) + 1;
+        fs::write(log_path(t.path()), format!("{one}\n").repeat(lines)).unwrap();
+        // This writer opens the full log, then another rotates it first: a
+        // second rotation would move the fresh log over the generation
+        // the first kept, and its events with it.
+        let late = open_log(&log_path(t.path())).unwrap();
+        record(t.path(), &Event::now(Kind::Volume, "remove"));
+        append(t.path(), late, &Event::now(Kind::Volume, "remove"));
+        assert_eq!(read_all(t.path()).len(), lines + 2);
+        assert_eq!(
+            fs::metadata(rotated_path(t.path())).unwrap().len(),
+            (lines * (one.len() + 1)) as u64
+        );
+    }
+
+    #[test]
+    fn a_rotation_while_the_log_is_read_shows_no_event_twice() {
+        // What a reader finds when a rotation falls between its opening
+        // of the log and of the older generation: one file at both names.
+        let t = tempfile::tempdir().unwrap();
+        record(t.path(), &Event::now(Kind::Image, "pull"));
+        fs::hard_link(log_path(t.path()), rotated_path(t.path())).unwrap();
+        assert_eq!(read_all(t.path()).len(), 1);
     }
 
     #[test]

@@ -232,6 +232,16 @@ fn build_mount_cache_sharing() {
             "waiting for cache mount s (sharing=locked)",
             common::CMD_TIMEOUT,
         );
+        // A build waiting there stops when told to (Ctrl-C, SIGTERM): it
+        // waited on, deaf to them, in a blocking flock.
+        let mut t = Background::spawn(ctx, &["build", "-t", "t", &format!("{dir}/b")]);
+        t.wait_line(
+            "waiting for cache mount s (sharing=locked)",
+            common::CMD_TIMEOUT,
+        );
+        t.signal(rustix::process::Signal::TERM);
+        let (code, lines) = t.finish(common::CMD_TIMEOUT);
+        assert_eq!(code, Some(143), "{lines:?}");
         release_holder(ctx, a);
         let (code, lines) = b.finish(common::CMD_TIMEOUT);
         assert_eq!(code, Some(0), "{lines:?}");
@@ -246,6 +256,14 @@ fn build_mount_cache_sharing() {
         // Free again: the kept one.
         ctx.ok(&["build", "--no-cache", "-t", "c", &format!("{dir}/c")]);
         assert_eq!(cat(ctx, "c", "/seen"), "a-in\na-out\n");
+
+        // One step mounting the cache twice takes it once (its second
+        // lock waited for the first, for ever).
+        let twice = "FROM bb\nRUN --mount=type=cache,target=/c,id=s,sharing=locked \
+            --mount=type=cache,target=/d,id=s,sharing=locked ls /d > /seen\n";
+        let dir = context(ctx, &[("d/Containerfile", twice)]);
+        ctx.ok(&["build", "-t", "d", &format!("{dir}/d")]);
+        assert_eq!(cat(ctx, "d", "/seen"), "a-in\na-out\n");
     });
 }
 

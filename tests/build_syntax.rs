@@ -382,3 +382,39 @@ fn build_syntax_refusals() {
         }
     });
 }
+
+/// A build killed (SIGKILL) while a RUN heredoc script runs leaves its
+/// heredoc files; they are in the store's build scratch directory, not in
+/// TMPDIR, and the next build removes them.
+#[test]
+fn build_heredoc_killed_leaves_nothing_after_the_next() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "build_heredoc_killed_leaves_nothing_after_the_next",
+        |ctx| {
+            assert!(setup_image(ctx));
+            let file = "FROM bb\nRUN <<EOF\n#!/bin/sh\necho ready\nexec sleep 1000\nEOF\n";
+            let dir = context(ctx, &[("Containerfile", file)]);
+            let tmp = ctx.work.join("tmp");
+            if !tmp.exists() {
+                std::fs::create_dir(&tmp).unwrap();
+                ctx.give(&tmp);
+            }
+            let mut c = ctx.rless_cmd(&["build", "--layers=false", "-t", "killed", &dir]);
+            c.env("TMPDIR", &tmp);
+            let mut b = common::background::Background::spawn_cmd(c);
+            b.wait_line("ready", std::time::Duration::from_secs(120));
+            b.signal(rustix::process::Signal::KILL);
+            let _ = b.finish(std::time::Duration::from_secs(60));
+            let left = common::list_names(&tmp);
+            assert!(left.is_empty(), "the killed build left {left:?} in TMPDIR");
+            ctx.write_file("ctx/Containerfile", b"FROM bb\nRUN true\n");
+            build_ok(ctx, &[&dir]);
+            let scratch = ctx.root.join("build-mounts/tmp");
+            let left = common::list_names(&scratch);
+            assert!(left.is_empty(), "left after the next build: {left:?}");
+        },
+    );
+}

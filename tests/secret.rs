@@ -13,6 +13,7 @@ use common::out::run_cmd;
 use common::{for_each_user, Ctx, Mode};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use volume_support::*;
 
@@ -20,6 +21,33 @@ fn inspect_one(ctx: &Ctx, args: &[&str]) -> serde_json::Value {
     let out = ctx.ok(args);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     v[0].clone()
+}
+
+/// The files below `dir` holding `needle` that another user could read,
+/// were the store's root `root` itself open to them: a file readable by
+/// others at the end of directories (below `root`) they may all search.
+fn open_to_others(root: &Path, dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.is_dir() {
+            out.extend(open_to_others(root, &p, needle));
+        } else if m.is_file() && m.permissions().mode() & 0o004 != 0 {
+            let searchable = p
+                .ancestors()
+                .skip(1)
+                .take_while(|a| *a != root)
+                .all(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+            let holds = fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle));
+            if searchable && holds {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -190,6 +218,10 @@ fn secret_in_a_container() {
         ]);
         let v = inspect_one(ctx, &["inspect", "c"]);
         assert!(!v.to_string().contains("s3cr3t"), "{v}");
+        // No copy of it is open to other users, even were the store's
+        // root open to them (a --root the user made is 0755).
+        let open = open_to_others(&ctx.root, &ctx.root, b"s3cr3t");
+        assert!(open.is_empty(), "readable by others: {open:?}");
         let secrets = &v["Config"]["Secrets"];
         assert_eq!(secrets.as_array().map(Vec::len), Some(1), "{v}");
         assert_eq!(secrets[0]["Name"], "pw");
@@ -198,6 +230,9 @@ fn secret_in_a_container() {
         ctx.ok(&["secret", "rm", "pw"]);
         let out = ctx.ok(&["start", "-a", "c"]);
         assert_eq!(out.stdout, "s3cr3t-value\ns3cr3t-value\n", "{out}");
+        // Started, its copy has the container's mode (0444): still private.
+        let open = open_to_others(&ctx.root, &ctx.root, b"s3cr3t");
+        assert!(open.is_empty(), "readable by others once started: {open:?}");
         // Neither commit nor export carries it.
         ctx.ok(&["commit", "c", "committed"]);
         let out = ctx.ok(&[

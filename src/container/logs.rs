@@ -19,6 +19,12 @@
 
 use crate::image::time;
 use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt as _;
+
+/// The log files' mode: the user's alone (a container's output may hold
+/// what its secrets gave it, and a store's root made by the user may be
+/// open to others).
+const LOG_MODE: u32 = 0o600;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -69,6 +75,7 @@ impl LogWriter {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(LOG_MODE)
             .open(&path)
             .ok();
         let size = file
@@ -137,6 +144,7 @@ impl LogWriter {
         self.file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(LOG_MODE)
             .open(&self.path)
             .ok();
         self.size = 0;
@@ -162,6 +170,7 @@ impl LogWriter {
                 self.file = OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .mode(LOG_MODE)
                     .open(&self.path)
                     .ok();
             }

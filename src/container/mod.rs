@@ -463,10 +463,29 @@ pub(super) fn write_json_atomically(
     name: &str,
     value: &impl Serialize,
 ) -> Result<(), ContainerError> {
+    write_json_with_mode(dir, name, value, 0o666)
+}
+
+/// [`write_json_atomically`], the file made with `mode` (less the umask).
+fn write_json_with_mode(
+    dir: &Path,
+    name: &str,
+    value: &impl Serialize,
+    mode: u32,
+) -> Result<(), ContainerError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = dir.join(tmp_name(name));
     let dst = dir.join(name);
     let body = serde_json::to_vec_pretty(value).expect("json");
-    if let Err(source) = fs::write(&tmp, body) {
+    let written = fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&body));
+    if let Err(source) = written {
         // Half-written (a full disk): nothing of it stays behind.
         let _ = fs::remove_file(&tmp);
         return Err(ContainerError::Io {
@@ -528,7 +547,9 @@ pub fn write_config(dir: &Path, config: &ContainerConfig) -> Result<(), Containe
 /// Stores the resolved spec the container runs with (`spec.json`), for
 /// `start`, `exec` and `inspect`.
 pub fn write_spec(dir: &Path, spec: &crate::runtime::ContainerSpec) -> Result<(), ContainerError> {
-    write_json_atomically(dir, "spec.json", spec)
+    // The user's alone: it holds `--secret type=env` values (and `-e`'s),
+    // and the store's root may be open to others when the user made it.
+    write_json_with_mode(dir, "spec.json", spec, 0o600)
 }
 
 /// Reads `spec.json`.

@@ -136,7 +136,7 @@ impl Build<'_> {
         // The heredocs' files, kept likewise.
         let files = match inline.is_empty() {
             true => None,
-            false => Some(heredoc::Files::new()?),
+            false => Some(heredoc::Files::new(&self.ctx.root)?),
         };
         let mut made = Vec::new();
         for (i, w) in words.iter().enumerate() {

@@ -16,7 +16,7 @@
 //! variables).
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One heredoc of an instruction.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,7 +200,9 @@ pub enum HeredocError {
 }
 
 /// Files made of heredoc bodies, in a private directory of their own
-/// (under the temporary directory) that goes when this is dropped.
+/// that goes when this is dropped: in the store's build scratch
+/// directory (`build-mounts/tmp/PID-heredoc-…`), so that what a killed
+/// build left is removed by the next one (see `mounts::sweep_scratch`).
 pub struct Files {
     dir: PathBuf,
 }
@@ -212,9 +214,15 @@ impl Drop for Files {
 }
 
 impl Files {
-    pub fn new() -> Result<Files, HeredocError> {
-        let dir = std::env::temp_dir().join(format!(
-            "rless-heredoc-{}-{}",
+    pub fn new(root: &Path) -> Result<Files, HeredocError> {
+        let base = super::mounts::scratch_dir(root);
+        std::fs::create_dir_all(&base).map_err(|source| HeredocError::Io {
+            op: "create",
+            path: base.clone(),
+            source,
+        })?;
+        let dir = base.join(format!(
+            "{}-heredoc-{}",
             std::process::id(),
             rless::container::ContainerId::random().short()
         ));

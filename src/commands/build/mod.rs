@@ -247,6 +247,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // (in the store, made as the store makes itself, if it is new).
     drop(ctx.store(LockMode::Shared)?);
     children.sweep(&ctx.root);
+    // Scratch directories (heredoc files, mount sources, secrets) of
+    // builds that were killed.
+    mounts::sweep_scratch(&ctx.root);
     children.keep_record(record::Record::begin(&ctx.root)?);
     let mut b = Build {
         ctx,

@@ -56,7 +56,11 @@ impl Instruction {
     pub fn text(&self) -> String {
         let mut s = self.keyword.clone();
         for (k, v) in &self.flags {
-            s.push_str(&format!(" --{k}={v}"));
+            // A bare flag (`COPY --link`) as written, not `--link=`.
+            match v.is_empty() {
+                true => s.push_str(&format!(" --{k}")),
+                false => s.push_str(&format!(" --{k}={v}")),
+            }
         }
         let rest = self.written.as_ref().unwrap_or(&self.rest);
         if !rest.is_empty() {
@@ -396,6 +400,8 @@ mod tests {
         assert_eq!(got[3].flag("chown"), Some("1:2"));
         assert_eq!(got[3].text(), "COPY --chown=1:2 --from=s a b");
         assert_eq!(got[3].short_text(), got[3].text());
+        let bare = parse("F", "FROM a\nCOPY --link --chmod=755 a b\n").unwrap();
+        assert_eq!(bare[1].text(), "COPY --link --chmod=755 a b");
         let long = parse("F", &format!("FROM a\nRUN {}\n", "é".repeat(500))).unwrap();
         let short = long[1].short_text();
         assert_eq!(short.chars().count(), 201);

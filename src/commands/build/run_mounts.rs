@@ -50,6 +50,9 @@ pub struct Prepared {
     scratch: Option<PathBuf>,
     /// The cache mounts' locks.
     locks: Vec<File>,
+    /// The cache directories this step holds, by name: a second mount of
+    /// one takes it again, never its lock (which would wait for itself).
+    caches: Vec<(String, PathBuf)>,
 }
 
 /// `path` absolute: a relative one is below the working directory.
@@ -284,6 +287,9 @@ impl Build<'_> {
         let dir = mounts::cache_dir(&self.ctx.root);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let name = super::cache::key(&["cache mount", id]);
+        if let Some((_, held)) = p.caches.iter().find(|(n, _)| *n == name) {
+            return Ok(held.clone());
+        }
         let lock_path = dir.join(format!("{name}.lock"));
         let lock = File::options()
             .create(true)
@@ -295,13 +301,13 @@ impl Build<'_> {
             r.with_context(|| format!("cannot lock {}", lock_path.display()))
         };
         match sharing {
-            Sharing::Shared => locked(lock.lock_shared())?,
+            Sharing::Shared => locked(wait_lock(&lock, true))?,
             Sharing::Locked => {
                 if let Err(fs::TryLockError::WouldBlock) = lock.try_lock() {
                     if !self.quiet {
                         println!("waiting for cache mount {id} (sharing=locked)");
                     }
-                    locked(lock.lock())?;
+                    locked(wait_lock(&lock, false))?;
                 }
             }
             Sharing::Private => {
@@ -310,6 +316,9 @@ impl Build<'_> {
                     return Ok(fresh.to_path_buf());
                 }
             }
+        }
+        if let Some(sig) = super::steps::stopped() {
+            return Err(super::StepExit(128 + sig).into());
         }
         p.locks.push(lock);
         let path = dir.join(&name);
@@ -343,6 +352,7 @@ impl Build<'_> {
             }
             let _ = fs::remove_dir(&tmp);
         }
+        p.caches.push((name, path.clone()));
         Ok(path)
     }
 
@@ -391,6 +401,29 @@ impl Build<'_> {
         if let Err(e) = self.children.output(&["unshare", "rm", "-rf", &path]) {
             eprintln!("rless: warning: cannot remove {path}: {e}");
         }
+    }
+}
+
+/// Takes `lock` (`shared` or exclusive), waiting while other builds hold
+/// it; gives up when the build is asked to stop. A blocking `flock` would
+/// not: the build's handler of Ctrl-C and SIGTERM restarts system calls,
+/// so the build waited on, deaf to them.
+fn wait_lock(lock: &File, shared: bool) -> std::io::Result<()> {
+    loop {
+        let tried = match shared {
+            true => lock.try_lock_shared(),
+            false => lock.try_lock(),
+        };
+        match tried {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        if super::steps::stopped().is_some() {
+            // The caller sees the stop and says so.
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

@@ -34,7 +34,7 @@ impl Build<'_> {
                 if name.contains([':', ',']) {
                     bail!("heredoc <<{name}: a script's name cannot have a : or a ,");
                 }
-                let files = super::heredoc::Files::new()?;
+                let files = super::heredoc::Files::new(&self.ctx.root)?;
                 let path = files.write(&name, &content, 0o755)?;
                 script = Some(files);
                 let target = format!("/dev/pipes/{name}");

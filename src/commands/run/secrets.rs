@@ -92,10 +92,17 @@ pub(super) fn install(dir: &Path, chosen: &[Chosen]) -> Result<(Vec<MountOp>, Ve
             Some(var) => env.push(format!("{var}={}", String::from_utf8_lossy(&c.data))),
             None => {
                 if mounts.is_empty() {
-                    std::fs::create_dir(&at).or_else(|e| match e.kind() {
-                        std::io::ErrorKind::AlreadyExists => Ok(()),
-                        _ => Err(anyhow::anyhow!("cannot create {}: {e}", at.display())),
-                    })?;
+                    // Private: the copies get the mode the container asks
+                    // (0444 by default), and the store's root may be open
+                    // to others when the user made it.
+                    use std::os::unix::fs::DirBuilderExt as _;
+                    std::fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(&at)
+                        .or_else(|e| match e.kind() {
+                            std::io::ErrorKind::AlreadyExists => Ok(()),
+                            _ => Err(anyhow::anyhow!("cannot create {}: {e}", at.display())),
+                        })?;
                 }
                 let source = at.join(i.to_string());
                 secret::write_private(&source, &c.data)?;
