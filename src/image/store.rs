@@ -30,7 +30,7 @@ use fuse_overlay::layout::WhiteoutForm;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -246,7 +246,13 @@ impl Store {
         if !root.exists() {
             // Private to the user, as podman's storage: container specs
             // hold environment variables, and layers may hold secrets.
-            fs::create_dir_all(root).map_err(io_err("create", root))?;
+            // The directories made on the way are private too (as
+            // podman's), whatever the umask.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(io_err("create", root))?;
             fs::set_permissions(root, fs::Permissions::from_mode(0o700))
                 .map_err(io_err("chmod", root))?;
         }

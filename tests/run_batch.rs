@@ -1,0 +1,226 @@
+//! rless as batch jobs use it (Slurm, PBS) on shared and HPC nodes: no
+//! terminal, stdin from /dev/null, an environment the scheduler made.
+//!
+//! - `-e 'PREFIX*'` (and an env-file line `PREFIX*`) passes every variable
+//!   of the caller with that prefix, as podman does (`-e 'SLURM_*'`), in
+//!   `run` and `exec`; `-e 'PREFIX*=v'` stays a literal name.
+//! - An `XDG_RUNTIME_DIR` that names no directory (a job inherits the
+//!   login node's `/run/user/UID`, which the compute node lacks) does not
+//!   stop a user-defined network: its helper goes under
+//!   `/tmp/rless-run-UID` as without the variable.
+//! - A job's `umask 077` does not reach what rless makes for a container
+//!   (its `/`, `/etc/hosts`, volumes, a build step's directories) nor the
+//!   container's processes (0022, as podman, which sets its own umask).
+//!
+//! The scenarios import the busybox root filesystem as `bb` (no registry).
+
+mod common;
+
+use common::run_helpers::*;
+use common::{for_each_user, run_cmd, Ctx, Out, CMD_TIMEOUT};
+
+/// `rless ARGS…` with these variables added to the user's environment and
+/// stdin from /dev/null, as in a batch job.
+fn batch(ctx: &Ctx, env: &[(&str, &str)], args: &[&str]) -> Out {
+    let mut cmd = ctx.rless_cmd(args);
+    cmd.envs(env.iter().copied())
+        .stdin(std::process::Stdio::null());
+    run_cmd(cmd, None, CMD_TIMEOUT, &ctx.user.name)
+}
+
+/// `rless ARGS…` started by a shell with `umask 077`, stdin /dev/null.
+fn private_umask(ctx: &Ctx, args: &[&str]) -> Out {
+    let mut cmd = ctx.command(std::path::Path::new("/bin/sh"));
+    cmd.args(["-c", "umask 077; exec \"$@\"", "sh"])
+        .arg(common::rless_bin())
+        .arg("--root")
+        .arg(&ctx.root)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    run_cmd(cmd, None, CMD_TIMEOUT, &ctx.user.name)
+}
+
+const JOB_ENV: &[(&str, &str)] = &[
+    ("SLURM_JOB_ID", "4242"),
+    ("SLURM_NTASKS", "8"),
+    ("SLURMISH", "no"),
+    ("OMPI_RANK", "3"),
+];
+
+#[test]
+fn run_batch_env_prefix() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_batch_env_prefix", |ctx| {
+        assert!(setup_image(ctx));
+        let out = batch(
+            ctx,
+            JOB_ENV,
+            &["run", "--rm", "-e", "SLURM_*", "-e", "NOPE_*", IMG, "env"],
+        );
+        assert!(out.success(), "{out}");
+        let env = env_map(&out.stdout);
+        assert_eq!(env.get("SLURM_JOB_ID").map(String::as_str), Some("4242"));
+        assert_eq!(env.get("SLURM_NTASKS").map(String::as_str), Some("8"));
+        assert!(!env.contains_key("SLURMISH"), "not the prefix: {out}");
+        assert!(!env.contains_key("OMPI_RANK"), "not asked for: {out}");
+        assert!(
+            !env.keys().any(|k| k.contains('*')),
+            "a prefix is no variable: {out}"
+        );
+        // With a value it is a name like any other (podman's `ENV*=b`).
+        let out = batch(ctx, JOB_ENV, &["run", "--rm", "-e", "OMPI_*=b", IMG, "env"]);
+        let env = env_map(&out.stdout);
+        assert_eq!(env.get("OMPI_*").map(String::as_str), Some("b"), "{out}");
+        assert!(!env.contains_key("OMPI_RANK"), "{out}");
+        // An env-file line too, and `exec`.
+        let file = ctx.write_file("job.env", b"# the job's\nOMPI_*\nA=1\n");
+        let out = batch(
+            ctx,
+            JOB_ENV,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "c",
+                "--env-file",
+                file.to_str().unwrap(),
+                IMG,
+                "sleep",
+                "60",
+            ],
+        );
+        assert!(out.success(), "{out}");
+        let out = batch(ctx, JOB_ENV, &["exec", "c", "env"]);
+        let env = env_map(&out.stdout);
+        assert_eq!(env.get("OMPI_RANK").map(String::as_str), Some("3"), "{out}");
+        assert_eq!(env.get("A").map(String::as_str), Some("1"), "{out}");
+        let out = batch(ctx, JOB_ENV, &["exec", "-e", "SLURM_*", "c", "env"]);
+        let env = env_map(&out.stdout);
+        assert_eq!(env.get("SLURM_JOB_ID").map(String::as_str), Some("4242"));
+        assert!(!env.contains_key("SLURMISH"), "{out}");
+        ctx.ok(&["rm", "-f", "c"]);
+    });
+}
+
+#[test]
+fn run_batch_missing_runtime_dir() {
+    use common::usernet_helpers as net;
+    for_each_user("run_batch_missing_runtime_dir", |ctx| {
+        if !net::setup(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "jobnet"]);
+        // Nobody may make it: / is root's.
+        let gone = format!("/rless-no-such-run-dir/{}", ctx.user.uid);
+        let env = [("XDG_RUNTIME_DIR", gone.as_str())];
+        let out = batch(
+            ctx,
+            &env,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "jobnet",
+                net::IMG,
+                "sh",
+                "-c",
+                "ip -4 addr show eth0 | grep -c inet",
+            ],
+        );
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.trim(), "1", "{out}");
+        assert!(net::helper_gone(ctx), "the helper did not exit");
+        assert!(net::leftovers(ctx).is_empty(), "{:?}", net::leftovers(ctx));
+        let out = batch(ctx, &env, &["network", "rm", "jobnet"]);
+        assert!(out.success(), "{out}");
+        // The helper's directory of this store, which `system reset` (run
+        // with the harness's XDG_RUNTIME_DIR) does not see.
+        let canon = ctx.root.canonicalize().unwrap();
+        let digest = rless::image::digest::Digest::of(canon.as_os_str().as_encoded_bytes());
+        let dir = std::path::PathBuf::from(format!("/tmp/rless-run-{}/rless", ctx.user.uid))
+            .join(format!("net-{}", &digest.hex()[..12]));
+        assert!(dir.is_dir(), "no helper directory {}", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn run_batch_umask_077() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_batch_umask_077", |ctx| {
+        assert!(setup_image(ctx));
+        let host = common::rootfs::user_dir(ctx, "host");
+        let target = "/made/for/bind";
+        let script = "umask; stat -c '%a %n' / /etc/hosts /etc/hostname /etc/resolv.conf /vol /named /made /made/for";
+        let out = private_umask(
+            ctx,
+            &[
+                "run",
+                "--rm",
+                "-v",
+                "/vol",
+                "-v",
+                "jobvol:/named",
+                "-v",
+                &format!("{}:{target}", host.display()),
+                IMG,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+        assert!(out.success(), "{out}");
+        assert_eq!(
+            out.stdout,
+            "0022\n755 /\n644 /etc/hosts\n644 /etc/hostname\n644 /etc/resolv.conf\n\
+             755 /vol\n755 /named\n755 /made\n755 /made/for\n",
+            "{out}"
+        );
+        // A container's non-root user gets in (subordinate ids only).
+        if ctx.user.mode == common::Mode::Subuid {
+            let out = private_umask(
+                ctx,
+                &[
+                    "run",
+                    "--rm",
+                    "-u",
+                    "1000",
+                    IMG,
+                    "sh",
+                    "-c",
+                    "cat /etc/hostname >/dev/null && ls / >/dev/null && echo in",
+                ],
+            );
+            assert_eq!(out.stdout, "in\n", "{out}");
+        }
+        // exec too, and the directories of a build step.
+        let out = private_umask(ctx, &["run", "-d", "--name", "c", IMG, "sleep", "60"]);
+        assert!(out.success(), "{out}");
+        let out = private_umask(ctx, &["exec", "c", "sh", "-c", "umask"]);
+        assert_eq!(out.stdout, "0022\n", "{out}");
+        ctx.ok(&["rm", "-f", "c"]);
+        let dir = common::rootfs::user_dir(ctx, "ctx");
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb\nRUN mkdir -p /app/data && touch /app/f\n",
+        );
+        let out = private_umask(ctx, &["build", "-q", "-t", "built", dir.to_str().unwrap()]);
+        assert!(out.success(), "{out}");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "built",
+            "stat",
+            "-c",
+            "%a %n",
+            "/app",
+            "/app/data",
+            "/app/f",
+        ]);
+        assert_eq!(out.stdout, "755 /app\n755 /app/data\n644 /app/f\n", "{out}");
+    });
+}
