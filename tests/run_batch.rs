@@ -11,11 +11,20 @@
 //! - A job's `umask 077` does not reach what rless makes for a container
 //!   (its `/`, `/etc/hosts`, volumes, a build step's directories) nor the
 //!   container's processes (0022, as podman, which sets its own umask).
+//! - The lock file `rm` leaves of each container (`locks/ctr-<id>`) goes
+//!   with the next command that takes the store lock exclusively (a job
+//!   array made thousands).
+//! - A job array: 16 `run --rm` of an image the store lacks, at once,
+//!   with stdin /dev/null: every one pulls or waits for the others' pull,
+//!   runs, and leaves nothing (no container, `.tmp-` entry, mount or
+//!   process), the store holding the image once.
 //!
-//! The scenarios import the busybox root filesystem as `bb` (no registry).
+//! The scenarios import the busybox root filesystem as `bb` (no registry), but the job array's,
+//! which pulls from the test registry.
 
 mod common;
 
+use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, run_cmd, Ctx, Out, CMD_TIMEOUT};
 
@@ -222,5 +231,101 @@ fn run_batch_umask_077() {
             "/app/f",
         ]);
         assert_eq!(out.stdout, "755 /app\n755 /app/data\n644 /app/f\n", "{out}");
+    });
+}
+
+#[test]
+fn run_batch_container_locks_swept() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_batch_container_locks_swept", |ctx| {
+        assert!(setup_image(ctx));
+        let locks = || -> Vec<String> {
+            common::list_names(&ctx.root.join("locks"))
+                .into_iter()
+                .filter(|n| n.starts_with("ctr-"))
+                .collect()
+        };
+        for name in ["j1", "j2", "j3"] {
+            ctx.ok(&["run", "--name", name, IMG, "true"]);
+            ctx.ok(&["rm", name]);
+        }
+        ctx.ok(&["create", "--name", "kept", IMG, "true"]);
+        ctx.ok(&["start", "-a", "kept"]);
+        let kept = ctx.ok(&["inspect", "-f", "{{.Id}}", "kept"]).stdout;
+        let kept = format!("ctr-{}", kept.trim());
+        assert!(
+            locks().len() >= 3,
+            "rm took the containers' locks: {:?}",
+            locks()
+        );
+        ctx.ok(&["image", "prune", "-f"]);
+        assert!(
+            locks().iter().all(|l| *l == kept),
+            "the locks of removed containers must go, not {kept}'s: {:?}",
+            locks()
+        );
+        ctx.ok(&["rm", "kept"]);
+    });
+}
+
+#[test]
+fn run_batch_job_array() {
+    use common::lifecycle_helpers::{store_processes, tmp_debris};
+    use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
+    let Some(reg) = Registry::open() else { return };
+    let Some(bb) = busybox_layer() else { return };
+    const TASKS: usize = 16;
+    for_each_user("run_batch_job_array", |ctx| {
+        let top = LayerBuilder::new()
+            .file("marker", b"array\n", 0o644)
+            .finish();
+        let img = Built::host(Format::Oci, &[(bb, Comp::Gzip), (&top, Comp::Gzip)]);
+        let p = reg.push(&ctx.repo("array"), "latest", &img);
+        let outs: Vec<Out> = std::thread::scope(|s| {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|i| {
+                    let (reference, task) = (p.reference.clone(), i.to_string());
+                    s.spawn(move || {
+                        let env = [("SLURM_ARRAY_TASK_ID", task.as_str())];
+                        let script = "cat /marker; echo task $SLURM_ARRAY_TASK_ID";
+                        let args = [
+                            "run",
+                            "--rm",
+                            "-e",
+                            "SLURM_ARRAY_TASK_ID",
+                            &reference,
+                            "sh",
+                            "-c",
+                            script,
+                        ];
+                        batch(ctx, &env, &args)
+                    })
+                })
+                .collect();
+            tasks.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for (i, out) in outs.iter().enumerate() {
+            assert!(out.success(), "task {i}: {out}");
+            assert_eq!(out.stdout, format!("array\ntask {i}\n"), "task {i}: {out}");
+        }
+        let ps = ctx.ok(&["ps", "-aq"]);
+        assert_eq!(ps.stdout, "", "--rm containers left: {ps}");
+        assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
+        assert_eq!(tmp_debris(&ctx.root), Vec::<String>::new());
+        assert_eq!(ctx.image_ids().len(), 1, "{:?}", ctx.image_ids());
+        assert!(ctx.image_ids().contains(&p.id));
+        assert_eq!(host_mounts_under(&ctx.root), Vec::<String>::new());
+        assert!(
+            store_processes(ctx).is_empty(),
+            "{:?}",
+            store_processes(ctx)
+        );
+        // The store is sound: the image runs and goes.
+        let out = ctx.ok(&["run", "--rm", &p.reference, "cat", "/marker"]);
+        assert_eq!(out.stdout, "array\n");
+        ctx.ok(&["rmi", &p.reference]);
+        assert_eq!(ctx.layer_dirs(), Default::default(), "layers left");
     });
 }

@@ -532,6 +532,30 @@ impl Store {
         for sub in ["blobs/sha256", "layers", "images", "volumes", "build-cache"] {
             self.remove_debris_in(sub, |_| true);
         }
+        self.remove_container_locks();
+    }
+
+    /// Removes the lock files (`locks/ctr-<id>`) of containers that are
+    /// gone: `rm` leaves its container's behind (removing a lock file
+    /// under its holder would let two processes hold "it"), one for every
+    /// container a job script ever made and removed. Safe under the
+    /// exclusive lock: a container's lock is taken only by a process that
+    /// found the container under the shared lock, and one held on past
+    /// that (`start`) is a container's that exists.
+    fn remove_container_locks(&self) {
+        let dir = self.root.join("locks");
+        let Ok(rd) = fs::read_dir(&dir) else { return };
+        let containers = self.root.join("containers");
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_prefix("ctr-") else {
+                continue;
+            };
+            let is_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+            if is_id && !containers.join(id).exists() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 
     /// Removes the `.tmp-*` entries in `containers/` whose process is gone
