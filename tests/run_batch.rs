@@ -18,6 +18,9 @@
 //!   with stdin /dev/null: every one pulls or waits for the others' pull,
 //!   runs, and leaves nothing (no container, `.tmp-` entry, mount or
 //!   process), the store holding the image once.
+//! - A store in a project's set-group-id directory: containers run (the
+//!   group, which the user namespace does not map, was inherited by every
+//!   layer file, and the overlay could not copy one up).
 //!
 //! The scenarios import the busybox root filesystem as `bb` (no registry), but the job array's,
 //! which pulls from the test registry.
@@ -327,5 +330,37 @@ fn run_batch_job_array() {
         assert_eq!(out.stdout, "array\n");
         ctx.ok(&["rmi", &p.reference]);
         assert_eq!(ctx.layer_dirs(), Default::default(), "layers left");
+    });
+}
+
+#[test]
+fn run_batch_store_in_setgid_dir() {
+    if !have_busybox() {
+        return;
+    }
+    if !common::is_root() {
+        return common::skip("giving the store another group needs root");
+    }
+    for_each_user("run_batch_store_in_setgid_dir", |ctx| {
+        use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+        // A group that is not the user's: `users` (100) as a project's.
+        let group = if ctx.user.gid == 100 { 65534 } else { 100 };
+        chown(&ctx.root, Some(ctx.user.uid), Some(group)).unwrap();
+        std::fs::set_permissions(&ctx.root, std::fs::Permissions::from_mode(0o2770)).unwrap();
+        assert!(setup_image(ctx));
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "-v",
+            "projvol:/data",
+            IMG,
+            "sh",
+            "-c",
+            "echo hi >/etc/new && cat /etc/new /etc/hostname >/dev/null && touch /data/f && echo ok",
+        ]);
+        assert_eq!(out.stdout, "ok\n", "{out}");
+        let md = std::fs::metadata(&ctx.root).unwrap();
+        assert_eq!(md.mode() & 0o2000, 0, "the bit stays set");
+        assert_eq!(md.gid(), group, "the store's group is the user's choice");
     });
 }

@@ -256,6 +256,7 @@ impl Store {
             fs::set_permissions(root, fs::Permissions::from_mode(0o700))
                 .map_err(io_err("chmod", root))?;
         }
+        drop_setgid(root);
         for sub in ["blobs/sha256", "layers", "images", "locks"] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err("create", &p))?;
@@ -588,6 +589,45 @@ impl Store {
                     tracing::warn!("{err}");
                 }
             }
+        }
+    }
+}
+
+/// Takes the set-group-id bit off a store made in a project's group
+/// directory (`mkdir -m 2775`, `chgrp proj`), and off the directories
+/// already made in it. With the bit, every layer file and container
+/// directory inherited that group, which the user namespace does not map:
+/// the kernel's overlay then refused to copy such a file up (`run` failed
+/// writing `/etc/hosts`: permission denied). Without it, what rless makes
+/// has the user's own group. Left as it is (with a warning) when the user
+/// may not change it.
+fn drop_setgid(root: &Path) {
+    const SETGID: u32 = 0o2000;
+    let clear = |p: &Path| {
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return false;
+        };
+        if !m.is_dir() || m.permissions().mode() & SETGID == 0 {
+            return false;
+        }
+        let mode = m.permissions().mode() & 0o7777 & !SETGID;
+        match fs::set_permissions(p, fs::Permissions::from_mode(mode)) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot clear the set-group-id bit of {}: {e}; containers may fail to write files of the image",
+                    p.display()
+                );
+                false
+            }
+        }
+    };
+    if !clear(root) {
+        return;
+    }
+    if let Ok(rd) = fs::read_dir(root) {
+        for e in rd.flatten() {
+            clear(&e.path());
         }
     }
 }
