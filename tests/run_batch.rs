@@ -21,9 +21,12 @@
 //! - A store in a project's set-group-id directory: containers run (the
 //!   group, which the user namespace does not map, was inherited by every
 //!   layer file, and the overlay could not copy one up).
+//! - What a killed pull left (a partial blob, a half-extracted layer, named
+//!   after its dead pid) goes with the next pull, not only with the next
+//!   exclusive store lock holder; a live process's entry stays.
 //!
-//! The scenarios import the busybox root filesystem as `bb` (no registry), but the job array's,
-//! which pulls from the test registry.
+//! The scenarios import the busybox root filesystem as `bb` (no registry), but
+//! the job array's and the killed pull's, which pull from the test registry.
 
 mod common;
 
@@ -362,5 +365,49 @@ fn run_batch_store_in_setgid_dir() {
         let md = std::fs::metadata(&ctx.root).unwrap();
         assert_eq!(md.mode() & 0o2000, 0, "the bit stays set");
         assert_eq!(md.gid(), group, "the store's group is the user's choice");
+    });
+}
+
+#[test]
+fn run_batch_killed_pull_debris() {
+    use common::oci::{busybox_layer, Built, Comp, Format, Registry};
+    let Some(reg) = Registry::open() else { return };
+    let Some(bb) = busybox_layer() else { return };
+    for_each_user("run_batch_killed_pull_debris", |ctx| {
+        let img = Built::host(Format::Oci, &[(bb, Comp::Gzip)]);
+        let p = reg.push(&ctx.repo("killed"), "latest", &img);
+        ctx.ok(&["images"]);
+        // A pid no process has, and one of a process that runs.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let mut live = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let dead_blob = ctx
+            .root
+            .join(format!("blobs/sha256/.tmp-{}-0-blob", gone.id()));
+        let dead_layer = ctx.root.join(format!("layers/.tmp-{}-1-layer", gone.id()));
+        let live_blob = ctx
+            .root
+            .join(format!("blobs/sha256/.tmp-{}-0-blob", live.id()));
+        std::fs::write(&dead_blob, vec![7u8; 1 << 20]).unwrap();
+        std::fs::create_dir_all(dead_layer.join("diff/usr/lib")).unwrap();
+        std::fs::write(dead_layer.join("diff/usr/lib/big"), b"half").unwrap();
+        std::fs::write(&live_blob, b"being written").unwrap();
+        for p in [&dead_blob, &live_blob] {
+            ctx.give(p);
+        }
+        ctx.give_tree(&dead_layer);
+        let out = batch(ctx, &[], &["run", "--rm", &p.reference, "true"]);
+        let (dead_blob_left, dead_layer_left, live_kept) =
+            (dead_blob.exists(), dead_layer.exists(), live_blob.exists());
+        let _ = live.kill();
+        let _ = live.wait();
+        assert!(out.success(), "{out}");
+        assert!(!dead_blob_left, "a dead pull's partial blob must go");
+        assert!(!dead_layer_left, "a dead pull's layer tree must go");
+        assert!(live_kept, "the entry of a process that runs must stay");
+        ctx.ok(&["rmi", &p.reference]);
     });
 }

@@ -579,6 +579,27 @@ impl Store {
         }
     }
 
+    /// Removes the `.tmp-*` blobs and layer trees of processes that are
+    /// gone (safe under any lock mode: the name carries its maker's pid).
+    /// A pull calls it first: a killed pull (a batch job at its time limit)
+    /// left a partial blob, perhaps gigabytes of it, until the next
+    /// exclusive holder. Quiet: what cannot be removed here (files of
+    /// subordinate ids outside the user namespace) waits for that holder.
+    pub fn remove_dead_debris(&self) {
+        for sub in ["blobs/sha256", "layers"] {
+            let dir = self.root.join(sub);
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".tmp-") && !tmp_owner_runs(&name) {
+                    if let Err(err) = remove_tree(&e.path()) {
+                        tracing::debug!("{err}");
+                    }
+                }
+            }
+        }
+    }
+
     fn remove_debris_in(&self, sub: &str, unowned: impl Fn(&str) -> bool) {
         let dir = self.root.join(sub);
         let Ok(rd) = fs::read_dir(&dir) else { return };
