@@ -24,9 +24,13 @@
 //! - What a killed pull left (a partial blob, a half-extracted layer, named
 //!   after its dead pid) goes with the next pull, not only with the next
 //!   exclusive store lock holder; a live process's entry stays.
+//! - Credentials in `~/.config/containers/auth.json` (podman's persistent
+//!   file, which outlives the login session's `XDG_RUNTIME_DIR`) are read:
+//!   a job pulls a private image without logging in.
 //!
 //! The scenarios import the busybox root filesystem as `bb` (no registry), but
-//! the job array's and the killed pull's, which pull from the test registry.
+//! the job array's, the killed pull's and the credentials', which pull from the
+//! test registries.
 
 mod common;
 
@@ -409,5 +413,46 @@ fn run_batch_killed_pull_debris() {
         assert!(!dead_layer_left, "a dead pull's layer tree must go");
         assert!(live_kept, "the entry of a process that runs must stay");
         ctx.ok(&["rmi", &p.reference]);
+    });
+}
+
+#[test]
+fn run_batch_persistent_credentials() {
+    use base64::Engine;
+    use common::oci::{busybox_layer, Built, Comp, Format, Registry};
+    let Some(reg) = Registry::auth() else { return };
+    let Some(bb) = busybox_layer() else { return };
+    for_each_user("run_batch_persistent_credentials", |ctx| {
+        let img = Built::host(Format::Oci, &[(bb, Comp::Gzip)]);
+        let p = reg.push(&ctx.repo("private"), "latest", &img);
+        let home = common::rootfs::user_dir(ctx, "home");
+        let home_s = home.to_str().unwrap();
+        // The job has no login session: no XDG_RUNTIME_DIR.
+        let job = [("HOME", home_s), ("XDG_RUNTIME_DIR", "")];
+        let out = batch(ctx, &job, &["pull", "-q", &p.reference]);
+        assert_eq!(
+            out.code,
+            Some(125),
+            "anonymous pull of a private image: {out}"
+        );
+        let (user, pass) = reg.creds.clone().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        let doc = format!("{{\"auths\":{{\"{}\":{{\"auth\":\"{auth}\"}}}}}}", reg.host);
+        ctx.write_file("home/.config/containers/auth.json", doc.as_bytes());
+        ctx.give(&home.join(".config"));
+        let out = batch(ctx, &job, &["pull", "-q", &p.reference]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.last_line(), p.id, "{out}");
+        // XDG_CONFIG_HOME names the directory when set.
+        ctx.ok(&["rmi", &p.reference]);
+        let moved = ctx.work.join("cfg");
+        std::fs::rename(home.join(".config"), &moved).unwrap();
+        let job = [
+            ("HOME", home_s),
+            ("XDG_RUNTIME_DIR", ""),
+            ("XDG_CONFIG_HOME", moved.to_str().unwrap()),
+        ];
+        let out = batch(ctx, &job, &["run", "--rm", &p.reference, "true"]);
+        assert!(out.success(), "{out}");
     });
 }
