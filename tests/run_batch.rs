@@ -4,8 +4,9 @@
 //! - `-e 'PREFIX*'` (and an env-file line `PREFIX*`) passes every variable
 //!   of the caller with that prefix, as podman does (`-e 'SLURM_*'`), in
 //!   `run` and `exec`; `-e 'PREFIX*=v'` stays a literal name.
-//! - An `XDG_RUNTIME_DIR` that names no directory (a job inherits the
-//!   login node's `/run/user/UID`, which the compute node lacks) does not
+//! - An `XDG_RUNTIME_DIR` that names no directory of the user's (a job
+//!   inherits the login node's `/run/user/UID`, which the compute node
+//!   lacks; `sudo -u` keeps the caller's) does not
 //!   stop a user-defined network: its helper goes under
 //!   `/tmp/rless-run-UID` as without the variable.
 //! - A job's `umask 077` does not reach what rless makes for a container
@@ -152,6 +153,15 @@ fn run_batch_missing_runtime_dir() {
         assert_eq!(out.stdout.trim(), "1", "{out}");
         assert!(net::helper_gone(ctx), "the helper did not exit");
         assert!(net::leftovers(ctx).is_empty(), "{:?}", net::leftovers(ctx));
+        // One that is someone else's (`sudo -u` keeps the caller's).
+        let env = [("XDG_RUNTIME_DIR", "/")];
+        let out = batch(
+            ctx,
+            &env,
+            &["run", "--rm", "--network", "jobnet", net::IMG, "true"],
+        );
+        assert!(out.success(), "{out}");
+        assert!(net::helper_gone(ctx), "the helper did not exit");
         let out = batch(ctx, &env, &["network", "rm", "jobnet"]);
         assert!(out.success(), "{out}");
         // The helper's directory of this store, which `system reset` (run
