@@ -27,7 +27,8 @@
 //!   exclusive store lock holder; a live process's entry stays.
 //! - Credentials in `~/.config/containers/auth.json` (podman's persistent
 //!   file, which outlives the login session's `XDG_RUNTIME_DIR`) are read:
-//!   a job pulls a private image without logging in.
+//!   a job pulls a private image without logging in; an `XDG_RUNTIME_DIR`
+//!   of another user's (kept by `sudo -u`) is passed by, not an error.
 //!
 //! The scenarios import the busybox root filesystem as `bb` (no registry), but
 //! the job array's, the killed pull's and the credentials', which pull from the
@@ -453,6 +454,15 @@ fn run_batch_persistent_credentials() {
         let out = batch(ctx, &job, &["pull", "-q", &p.reference]);
         assert!(out.success(), "{out}");
         assert_eq!(out.last_line(), p.id, "{out}");
+        // Nor does another user's XDG_RUNTIME_DIR (`sudo -u` keeps it) stop
+        // it: /root is no directory of the user's, and not readable.
+        ctx.ok(&["rmi", &p.reference]);
+        let out = batch(
+            ctx,
+            &[("HOME", home_s), ("XDG_RUNTIME_DIR", "/root")],
+            &["pull", "-q", &p.reference],
+        );
+        assert!(out.success(), "{out}");
         // XDG_CONFIG_HOME names the directory when set.
         ctx.ok(&["rmi", &p.reference]);
         let moved = ctx.work.join("cfg");

@@ -96,7 +96,9 @@ impl AuthFiles {
         let primary = explicit
             .map(Path::to_path_buf)
             .or_else(|| env("REGISTRY_AUTH_FILE"))
-            .or_else(|| env("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")));
+            // Not another user's (`sudo -u` keeps the caller's variable),
+            // nor one the node lacks (a batch job's).
+            .or_else(|| crate::config::user_runtime_dir().map(|d| d.join("containers/auth.json")));
         let config = env("XDG_CONFIG_HOME")
             .or_else(|| env("HOME").map(|h| h.join(".config")))
             .map(|d| d.join("containers/auth.json"));

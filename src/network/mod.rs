@@ -484,19 +484,11 @@ pub fn runtime_dir(root: &Path) -> PathBuf {
 /// The base of [`runtime_dir`], and whether it is the shared /tmp's.
 /// That one is named after the user's uid on the host, also as seen from
 /// a monitor or helper inside the user namespace (where it is 0). It is
-/// also taken when XDG_RUNTIME_DIR names no directory of this user's: a
-/// batch job (Slurm) often inherits the login node's `/run/user/UID`,
-/// which the compute node lacks and the user may not create, and `sudo -u`
-/// keeps the caller's. (Inside the user namespace the user's directory is
-/// root's, as the process is: the answer is the same there.)
+/// also taken when XDG_RUNTIME_DIR is no directory of this user's (see
+/// [`crate::config::user_runtime_dir`]).
 fn runtime_base() -> (PathBuf, bool) {
-    use std::os::unix::fs::MetadataExt;
-    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
-    let ours = |d: &std::ffi::OsString| {
-        fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == rustix::process::getuid().as_raw())
-    };
-    match xdg.filter(ours) {
-        Some(d) => (PathBuf::from(d), false),
+    match crate::config::user_runtime_dir() {
+        Some(d) => (d, false),
         None => {
             let uid = rustix::process::getuid().as_raw();
             let map = fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
