@@ -173,6 +173,14 @@ fn run_batch_missing_runtime_dir() {
             .join(format!("net-{}", &digest.hex()[..12]));
         assert!(dir.is_dir(), "no helper directory {}", dir.display());
         let _ = std::fs::remove_dir_all(&dir);
+        // And what held it, when nothing else is in there (remove_dir
+        // fails on a directory that is not empty).
+        if let Some(rless_dir) = dir.parent() {
+            let _ = std::fs::remove_dir(rless_dir);
+            if let Some(base) = rless_dir.parent() {
+                let _ = std::fs::remove_dir(base);
+            }
+        }
     });
 }
 
