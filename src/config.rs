@@ -115,6 +115,20 @@ pub fn store_root(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
         .ok_or(ConfigError::NoHome)
 }
 
+/// `$XDG_RUNTIME_DIR` when it is a directory of this user's; `None` when
+/// unset or not: a batch job (Slurm) often inherits the login node's
+/// `/run/user/UID`, which the compute node lacks, and `sudo -u` keeps the
+/// caller's, which this user may not even read. (Inside the user namespace
+/// the user's directory is root's, as the process is: the answer is the
+/// same there.)
+pub fn user_runtime_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    env_path("XDG_RUNTIME_DIR").filter(|d| {
+        std::fs::metadata(d)
+            .is_ok_and(|m| m.is_dir() && m.uid() == rustix::process::getuid().as_raw())
+    })
+}
+
 fn config_dir() -> Option<PathBuf> {
     env_path("XDG_CONFIG_HOME")
         .or_else(|| env_path("HOME").map(|h| h.join(".config")))

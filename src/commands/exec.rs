@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         match e.split_once('=') {
             Some(("", _)) => bail!("invalid environment variable {e:?}"),
             Some(_) => user_env.push(e.clone()),
-            None => user_env.extend(std::env::var(e).ok().map(|v| format!("{e}={v}"))),
+            None => user_env.extend(super::run::host_env(e)),
         }
     }
     let store = ctx.store(LockMode::Shared)?;

@@ -393,6 +393,16 @@ pub fn error_line(e: &anyhow::Error) -> String {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // As podman: what rless makes for a container (its root directory,
+    // /etc/hosts, volumes, the directories a bind mount or a build step
+    // needs) does not take the caller's umask; a batch job's `umask 077`
+    // made a container's `/` 0700 to its non-root users. The container's
+    // processes start with 0022 too (`--umask` changes that). What must
+    // stay private is made so explicitly (the store, secrets, the runtime
+    // directory). `unshare` runs the user's own command, with their mask.
+    if !matches!(cli.cmd, Cmd::Unshare(_)) {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    }
     let ctx = Ctx {
         root: rless::config::store_root(cli.root.as_deref())?,
         ids: IdMode::current(),

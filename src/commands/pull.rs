@@ -47,6 +47,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         || is_loopback_host(&reference.registry)
         || rless::config::registry_insecure(&reference.registry)?;
     let store = ctx.store(LockMode::Shared)?;
+    store.remove_dead_debris();
     let client = RegistryClient::connect(
         &reference.registry,
         reference.api_host(),

@@ -1,8 +1,10 @@
 //! Registry credentials, kept where podman and docker keep them.
 //!
 //! Read order: `$REGISTRY_AUTH_FILE` (or `--authfile`), then
-//! `$XDG_RUNTIME_DIR/containers/auth.json`, then `~/.docker/config.json`.
-//! `rless login` writes the first of these. Each file is JSON of the form
+//! `$XDG_RUNTIME_DIR/containers/auth.json`, then (as podman)
+//! `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/containers/…`), the
+//! one that outlives a login session and so reaches a batch job, then
+//! `~/.docker/config.json`. `rless login` writes the first of these. Each file is JSON of the form
 //! `{"auths": {"HOST": {"auth": base64("user:password")}}}`; Docker Hub may be
 //! keyed by its legacy `https://index.docker.io/v1/` URL. Within a file,
 //! as docker reads it: a credential helper named for the registry in
@@ -78,8 +80,9 @@ pub enum AuthFileError {
 pub struct AuthFiles {
     /// The file `login` writes, and the first one read.
     pub primary: Option<PathBuf>,
-    /// Read after the primary one (docker's).
-    pub fallback: Option<PathBuf>,
+    /// Read after the primary one, in order (podman's persistent one,
+    /// docker's).
+    pub fallbacks: Vec<PathBuf>,
 }
 
 impl AuthFiles {
@@ -93,14 +96,24 @@ impl AuthFiles {
         let primary = explicit
             .map(Path::to_path_buf)
             .or_else(|| env("REGISTRY_AUTH_FILE"))
-            .or_else(|| env("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")));
-        let fallback = env("HOME").map(|h| h.join(".docker/config.json"));
-        AuthFiles { primary, fallback }
+            // Not another user's (`sudo -u` keeps the caller's variable),
+            // nor one the node lacks (a batch job's).
+            .or_else(|| crate::config::user_runtime_dir().map(|d| d.join("containers/auth.json")));
+        let config = env("XDG_CONFIG_HOME")
+            .or_else(|| env("HOME").map(|h| h.join(".config")))
+            .map(|d| d.join("containers/auth.json"));
+        let docker = env("HOME").map(|h| h.join(".docker/config.json"));
+        let fallbacks = config
+            .into_iter()
+            .chain(docker)
+            .filter(|p| primary.as_ref() != Some(p))
+            .collect();
+        AuthFiles { primary, fallbacks }
     }
 
     /// Credentials for `registry` (`host[:port]`, `docker.io` for Hub).
     pub fn lookup(&self, registry: &str) -> Result<Option<Credentials>, AuthFileError> {
-        for path in [&self.primary, &self.fallback].into_iter().flatten() {
+        for path in self.primary.iter().chain(&self.fallbacks) {
             let Some(doc) = read_json(path)? else {
                 continue;
             };
@@ -159,10 +172,10 @@ impl AuthFiles {
     }
 
     /// Removes credentials for `registry` from the primary file (and the
-    /// fallback, as `podman logout` does).
+    /// fallbacks, as `podman logout` does).
     pub fn remove(&self, registry: &str) -> Result<(), AuthFileError> {
         let mut removed = false;
-        for path in [&self.primary, &self.fallback].into_iter().flatten() {
+        for path in self.primary.iter().chain(&self.fallbacks) {
             if !path.exists() {
                 continue;
             }
@@ -300,7 +313,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = AuthFiles {
             primary: Some(dir.path().join("c/auth.json")),
-            fallback: Some(dir.path().join("d.json")),
+            fallbacks: vec![dir.path().join("d.json")],
         };
         assert!(files.lookup("h:1").unwrap().is_none());
         files

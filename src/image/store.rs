@@ -30,7 +30,7 @@ use fuse_overlay::layout::WhiteoutForm;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -246,10 +246,17 @@ impl Store {
         if !root.exists() {
             // Private to the user, as podman's storage: container specs
             // hold environment variables, and layers may hold secrets.
-            fs::create_dir_all(root).map_err(io_err("create", root))?;
+            // The directories made on the way are private too (as
+            // podman's), whatever the umask.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(io_err("create", root))?;
             fs::set_permissions(root, fs::Permissions::from_mode(0o700))
                 .map_err(io_err("chmod", root))?;
         }
+        drop_setgid(root);
         for sub in ["blobs/sha256", "layers", "images", "locks"] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err("create", &p))?;
@@ -526,6 +533,30 @@ impl Store {
         for sub in ["blobs/sha256", "layers", "images", "volumes", "build-cache"] {
             self.remove_debris_in(sub, |_| true);
         }
+        self.remove_container_locks();
+    }
+
+    /// Removes the lock files (`locks/ctr-<id>`) of containers that are
+    /// gone: `rm` leaves its container's behind (removing a lock file
+    /// under its holder would let two processes hold "it"), one for every
+    /// container a job script ever made and removed. Safe under the
+    /// exclusive lock: a container's lock is taken only by a process that
+    /// found the container under the shared lock, and one held on past
+    /// that (`start`) is a container's that exists.
+    fn remove_container_locks(&self) {
+        let dir = self.root.join("locks");
+        let Ok(rd) = fs::read_dir(&dir) else { return };
+        let containers = self.root.join("containers");
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_prefix("ctr-") else {
+                continue;
+            };
+            let is_id = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+            if is_id && !containers.join(id).exists() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 
     /// Removes the `.tmp-*` entries in `containers/` whose process is gone
@@ -548,6 +579,27 @@ impl Store {
         }
     }
 
+    /// Removes the `.tmp-*` blobs and layer trees of processes that are
+    /// gone (safe under any lock mode: the name carries its maker's pid).
+    /// A pull calls it first: a killed pull (a batch job at its time limit)
+    /// left a partial blob, perhaps gigabytes of it, until the next
+    /// exclusive holder. Quiet: what cannot be removed here (files of
+    /// subordinate ids outside the user namespace) waits for that holder.
+    pub fn remove_dead_debris(&self) {
+        for sub in ["blobs/sha256", "layers"] {
+            let dir = self.root.join(sub);
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".tmp-") && !tmp_owner_runs(&name) {
+                    if let Err(err) = remove_tree(&e.path()) {
+                        tracing::debug!("{err}");
+                    }
+                }
+            }
+        }
+    }
+
     fn remove_debris_in(&self, sub: &str, unowned: impl Fn(&str) -> bool) {
         let dir = self.root.join(sub);
         let Ok(rd) = fs::read_dir(&dir) else { return };
@@ -558,6 +610,45 @@ impl Store {
                     tracing::warn!("{err}");
                 }
             }
+        }
+    }
+}
+
+/// Takes the set-group-id bit off a store made in a project's group
+/// directory (`mkdir -m 2775`, `chgrp proj`), and off the directories
+/// already made in it. With the bit, every layer file and container
+/// directory inherited that group, which the user namespace does not map:
+/// the kernel's overlay then refused to copy such a file up (`run` failed
+/// writing `/etc/hosts`: permission denied). Without it, what rless makes
+/// has the user's own group. Left as it is (with a warning) when the user
+/// may not change it.
+fn drop_setgid(root: &Path) {
+    const SETGID: u32 = 0o2000;
+    let clear = |p: &Path| {
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return false;
+        };
+        if !m.is_dir() || m.permissions().mode() & SETGID == 0 {
+            return false;
+        }
+        let mode = m.permissions().mode() & 0o7777 & !SETGID;
+        match fs::set_permissions(p, fs::Permissions::from_mode(mode)) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot clear the set-group-id bit of {}: {e}; containers may fail to write files of the image",
+                    p.display()
+                );
+                false
+            }
+        }
+    };
+    if !clear(root) {
+        return;
+    }
+    if let Ok(rd) = fs::read_dir(root) {
+        for e in rd.flatten() {
+            clear(&e.path());
         }
     }
 }

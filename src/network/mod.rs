@@ -471,8 +471,8 @@ pub fn remove_locked(root: &Path, name: &str) -> Result<(), NetworkError> {
 
 /// The runtime directory of the helper of the store at `root`:
 /// `$XDG_RUNTIME_DIR/rless/net-<hash of the store path>` (or under
-/// `/tmp/rless-run-UID` without XDG_RUNTIME_DIR). Gone after a reboot, and
-/// that is fine.
+/// `/tmp/rless-run-UID` without XDG_RUNTIME_DIR, or when it names no
+/// directory). Gone after a reboot, and that is fine.
 pub fn runtime_dir(root: &Path) -> PathBuf {
     let (base, _) = runtime_base();
     let canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
@@ -483,10 +483,12 @@ pub fn runtime_dir(root: &Path) -> PathBuf {
 
 /// The base of [`runtime_dir`], and whether it is the shared /tmp's.
 /// That one is named after the user's uid on the host, also as seen from
-/// a monitor or helper inside the user namespace (where it is 0).
+/// a monitor or helper inside the user namespace (where it is 0). It is
+/// also taken when XDG_RUNTIME_DIR is no directory of this user's (see
+/// [`crate::config::user_runtime_dir`]).
 fn runtime_base() -> (PathBuf, bool) {
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(d) => (PathBuf::from(d), false),
+    match crate::config::user_runtime_dir() {
+        Some(d) => (d, false),
         None => {
             let uid = rustix::process::getuid().as_raw();
             let map = fs::read_to_string("/proc/self/uid_map").unwrap_or_default();

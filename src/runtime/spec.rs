@@ -31,7 +31,7 @@ pub struct ProcessSpec {
     /// `--group-add`: group names or numbers, or `keep-groups`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
-    /// `--umask` (podman's); none: the caller's.
+    /// `--umask` (podman's); none: rless's own, 0022 (see `commands::run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub umask: Option<u32>,
     /// `--oom-score-adj`.

@@ -128,7 +128,9 @@ pub fn fetch(url: &str) -> Result<Fetched> {
         std::process::id(),
         rless::container::ContainerId::random().short()
     ));
-    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let fetched = Fetched {
         dir: dir.clone(),
         source: Source {

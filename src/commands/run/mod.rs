@@ -195,8 +195,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         match e.split_once('=') {
             Some(("", _)) => bail!("invalid environment variable {e:?}"),
             Some(_) => user_env.push(e.clone()),
-            // `-e KEY` takes the caller's value, and is dropped when unset.
-            None => user_env.extend(std::env::var(e).ok().map(|v| format!("{e}={v}"))),
+            // `-e KEY` takes the caller's value, and is dropped when unset;
+            // `-e 'KEY*'` takes every variable of that prefix (podman).
+            None => user_env.extend(options::host_env(e)),
         }
     }
     // As podman applies CDI edits last, the devices' variables win.
@@ -734,8 +735,8 @@ pub use monitor::run_unproxied;
 pub use monitor::{attach, detach, Fresh};
 use netopts::*;
 use nsopts::*;
-pub(crate) use options::read_env_file;
 use options::*;
+pub(crate) use options::{host_env, read_env_file};
 use pulling::{ensure_image, PullPolicy};
 
 /// keep-id: the image's owners are shown through fuse-overlay, which kernel

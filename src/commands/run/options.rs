@@ -256,8 +256,29 @@ pub(super) fn labels(
     Ok(out)
 }
 
+/// `KEY=value` entries for `-e NAME` (or an env-file line `NAME`) without
+/// a value: the caller's variable NAME, nothing when it is unset; podman's
+/// `-e 'PREFIX*'` gives every variable of the caller whose name starts with
+/// PREFIX (`-e 'SLURM_*'` in a batch job). A variable whose name or value
+/// is not UTF-8 is left out.
+pub(crate) fn host_env(name: &str) -> Vec<String> {
+    match name.strip_suffix('*') {
+        Some(prefix) => std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        None => std::env::var(name)
+            .ok()
+            .map(|v| format!("{name}={v}"))
+            .into_iter()
+            .collect(),
+    }
+}
+
 /// docker's --env-file: KEY=value lines, KEY alone takes the caller's
-/// value, `#` comments and blank lines are skipped.
+/// value (podman's `PREFIX*` the caller's variables of that prefix), `#`
+/// comments and blank lines are skipped.
 pub(crate) fn read_env_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read env file {}", path.display()))?;
@@ -272,7 +293,7 @@ pub(crate) fn read_env_file(path: &Path) -> Result<Vec<String>> {
                 bail!("invalid line {line:?} in env file {}", path.display())
             }
             Some(_) => out.push(line.to_string()),
-            None => out.extend(std::env::var(line).ok().map(|v| format!("{line}={v}"))),
+            None => out.extend(host_env(line)),
         }
     }
     Ok(out)
