@@ -40,13 +40,13 @@ fn events_of_containers_images_volumes_and_networks() {
     for_each_user("events_log", |ctx| {
         assert!(setup_image(ctx));
         ctx.ok(&[
-            "run", "-d", "--name", "e1", "--label", "app=web", IMG, "sleep", "100",
+            "run", "-d", "--name", "web1", "--label", "app=web", IMG, "sleep", "100",
         ]);
-        ctx.ok(&["pause", "e1"]);
-        ctx.ok(&["unpause", "e1"]);
-        ctx.ok(&["stop", "-t", "5", "e1"]);
-        ctx.ok(&["rename", "e1", "e2"]);
-        ctx.ok(&["rm", "e2"]);
+        ctx.ok(&["pause", "web1"]);
+        ctx.ok(&["unpause", "web1"]);
+        ctx.ok(&["stop", "-t", "5", "web1"]);
+        ctx.ok(&["rename", "web1", "web2"]);
+        ctx.ok(&["rm", "web2"]);
         run_ok(ctx, &["--rm", "--name", "gone", IMG, "true"]);
         ctx.ok(&["tag", IMG, "bb2:x"]);
         ctx.ok(&["rmi", "bb2:x"]);
@@ -58,14 +58,14 @@ fn events_of_containers_images_volumes_and_networks() {
         let all = logged(ctx, &[]);
         for want in [
             &[
-                "container create e1",
-                "container start e1",
-                "container pause e1",
-                "container unpause e1",
-                "container died e1",
-                "container stop e1",
-                "container rename e2",
-                "container remove e2",
+                "container create web1",
+                "container start web1",
+                "container pause web1",
+                "container unpause web1",
+                "container died web1",
+                "container stop web1",
+                "container rename web2",
+                "container remove web2",
             ][..],
             &[
                 "container create gone",
@@ -86,24 +86,26 @@ fn events_of_containers_images_volumes_and_networks() {
         }
 
         // Filters: one key's values are alternatives, keys all apply;
-        // docker's `die` is podman's `died`.
+        // docker's `die` is podman's `died`. `container=` takes a name or
+        // an id prefix, as podman's: the names here are not hex, so no
+        // other container's id can start with them.
         let f = logged(
             ctx,
             &[
                 "--filter",
-                "container=e1",
+                "container=web1",
                 "--filter",
                 "event=die",
                 "--filter",
                 "event=pause",
             ],
         );
-        assert_eq!(f, ["container pause e1", "container died e1"]);
+        assert_eq!(f, ["container pause web1", "container died web1"]);
         let f = logged(
             ctx,
             &["--filter", "label=app=web", "--filter", "event=create"],
         );
-        assert_eq!(f, ["container create e1"]);
+        assert_eq!(f, ["container create web1"]);
         let f = logged(ctx, &["--filter", "type=volume"]);
         assert_eq!(f, ["volume create v1", "volume remove v1"]);
         // docker's `system events` is the same command.
@@ -137,7 +139,7 @@ fn events_of_containers_images_volumes_and_networks() {
         let line = out.stdout.trim_end();
         assert!(
             line.contains(" container rename ")
-                && line.ends_with(" (image=docker.io/library/bb:latest, name=e2, app=web)"),
+                && line.ends_with(" (image=docker.io/library/bb:latest, name=web2, app=web)"),
             "{out}"
         );
         // --until before everything, and --since after everything: nothing.
