@@ -302,6 +302,11 @@ fn run_rmi() {
             &["--rmi", "--restart", "always", IMG, "true"],
             "--restart",
         );
+        // As podman: --rmi with an explicit --rm=false is refused.
+        refused(ctx, &["--rmi", "--rm=false", IMG, "true"], "without --rm");
+        // --rm=false alone is docker's default.
+        ctx.ok(&["run", "--rm=false", "--name", "kept", IMG, "true"]);
+        ctx.ok(&["rm", "kept"]);
     });
 }
 

@@ -16,8 +16,8 @@ pub struct Args {
     #[arg(short, long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) tty: bool,
     /// Remove the container when it exits.
-    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-    pub(super) rm: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) rm: Option<bool>,
     /// Restart policy: no, on-failure[:N], always, unless-stopped (detached containers).
     #[arg(long, default_value = "no")]
     pub(super) restart: String,
@@ -279,6 +279,13 @@ pub struct Args {
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     pub(super) args: Vec<String>,
+}
+
+impl Args {
+    /// Whether the container is removed when it exits (`--rm`, `--rmi`).
+    pub(super) fn removes(&self) -> bool {
+        self.rm.unwrap_or(false)
+    }
 }
 
 /// What the image contributes.

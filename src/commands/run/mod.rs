@@ -52,8 +52,11 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         }
     }
     replace::check(a.replace, a.name.as_deref())?;
-    // podman's --rmi implies --rm.
-    a.rm |= a.rmi;
+    // podman's --rmi implies --rm, and refuses a --rm=false given with it.
+    if a.rmi && a.rm == Some(false) {
+        bail!("the --rmi option does not work without --rm");
+    }
+    a.rm = Some(a.removes() || a.rmi);
     let extra = runopts::check(&a)?;
     if a.no_hosts && !a.add_host.is_empty() {
         bail!("--no-hosts and --add-host cannot be set together");
@@ -113,7 +116,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             a.restart
         )
     })?;
-    if restart != RestartPolicy::No && a.rm {
+    if restart != RestartPolicy::No && a.removes() {
         bail!("conflicting options: --restart and --rm");
     }
     // docker's words; the file is the user's, and is left as it is.
@@ -465,7 +468,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 created_ns: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.subsec_nanos()),
-                auto_remove: a.rm,
+                auto_remove: a.removes(),
                 restart,
                 mounts: user_mounts.clone(),
                 labels,
