@@ -442,10 +442,10 @@ fn lifecycle_rm() {
             );
         }
 
-        // Without -f: refused, still running.
+        // Without -f: refused, still running (podman's status 2).
         for q in ["busy", &id[..12]] {
             let out = ctx.rless(&["rm", q]);
-            assert_one_error(&out, ERR_EXIT);
+            assert_one_error(&out, 2);
             assert!(out.stdout.is_empty(), "{out}");
         }
         assert!(container_dir(ctx, &id).is_dir());
@@ -590,8 +590,8 @@ fn lifecycle_rmi_of_image_in_use() {
             let out = ctx.rless(force);
             assert_eq!(
                 out.code,
-                Some(ERR_EXIT),
-                "{force:?} of a running container's image: {out}"
+                Some(2),
+                "{force:?} of a running container's image (podman's status for in use): {out}"
             );
             assert!(out.stderr.contains("in use"), "{out}");
             assert_eq!(ctx.image_ids(), images, "{force:?} changed the images");
@@ -622,9 +622,8 @@ fn lifecycle_rmi_of_image_in_use() {
         // first and refuses the last, which would remove the image.
         ctx.ok(&["tag", IMG, "extra:v2"]);
         let out = ctx.rless(&["rmi", IMG, "extra:v2"]);
-        assert_eq!(out.code, Some(ERR_EXIT), "{out}");
         assert_eq!(out.stdout, format!("Untagged: {IMG}:latest\n"), "{out}");
-        assert_one_error(&out, ERR_EXIT);
+        assert_one_error(&out, 2);
         assert!(out.stderr.contains("image extra:v2 is in use"), "{out}");
         ctx.ok(&["tag", "extra:v2", IMG]);
         ctx.ok(&["rmi", "extra:v2"]);
@@ -633,7 +632,7 @@ fn lifecycle_rmi_of_image_in_use() {
         let out = ctx.rless(&["rmi", IMG]);
         assert_eq!(
             out.code,
-            Some(ERR_EXIT),
+            Some(2),
             "rmi of a stopped container's image: {out}"
         );
         let out = ctx.ok(&["rmi", "-f", IMG]);
@@ -713,7 +712,7 @@ fn lifecycle_several_names_each_on_its_own() {
         );
         // rm without -f refuses the running ones, each with its own line.
         let out = ctx.rless(&["rm", "s1", "nosuch", "s2"]);
-        assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+        assert_eq!(out.code, Some(2), "running ones and a missing one: {out}");
         assert_eq!(stderr_lines(&out).len(), 3, "{out}");
         assert!(
             stderr_lines(&out)[1].contains("no such container: nosuch"),
@@ -725,9 +724,22 @@ fn lifecycle_several_names_each_on_its_own() {
         expect(&["start", "s1", "s2", "nosuch"], &["nosuch"]);
         expect(&["stop", "-t", "1", "s1", "nosuch", "s2"], &["nosuch"]);
         ctx.ok(&["start", "s1"]);
-        // rm -f: the running and the stopped one go, the unknown is reported.
-        expect(&["rm", "-f", "s1", "nosuch", "s2"], &["nosuch"]);
+        // rm -a without -f: the stopped one goes, the running one is
+        // refused (podman's status 2).
+        let out = ctx.rless(&["rm", "-a"]);
+        assert_eq!(out.code, Some(2), "{out}");
+        assert_eq!(stderr_lines(&out).len(), 1, "{out}");
+        assert!(stderr_lines(&out)[0].contains("running container"), "{out}");
+        assert_eq!(containers(ctx).len(), 1, "{out}");
+        ctx.ok(&["create", "--name", "s2", IMG, "sleep", "1000"]);
+        // rm -f: the running and the stopped one go, and the unknown one is
+        // passed over, as podman's and docker's `rm -f`.
+        let out = ctx.ok(&["rm", "-f", "s1", "nosuch", "s2"]);
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("s1\ns2\n", ""));
         assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
+        // rm -a with nothing to remove.
+        let out = ctx.ok(&["rm", "-a"]);
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
         assert_eq!(host_mounts_under(&ctx.root), Vec::<String>::new());
     });
 }

@@ -316,9 +316,6 @@ fn lifecycle_bad_input() {
             vec!["restart", "nope"],
             vec!["start", "nope"],
             vec!["start", "-a", "nope"],
-            vec!["rm", "nope"],
-            vec!["rm", "-f", "nope"],
-            vec!["container", "rm", "nope"],
             vec!["inspect", "nope"],
             vec!["container", "inspect", "nope"],
             vec!["exec", "nope", "true"],
@@ -332,9 +329,21 @@ fn lifecycle_bad_input() {
                 "nothing on stdout for an error: {out}"
             );
         }
-        // A known and an unknown one: an error, and the unknown one named.
+        // Removals exit as podman's: 1 for a name that does not exist,
+        // and -f, -i or -a pass over such names silently.
+        for c in [vec!["rm", "nope"], vec!["container", "rm", "nope"]] {
+            let out = ctx.rless(&c);
+            assert_one_error(&out, 1);
+            assert!(out.stdout.is_empty(), "{out}");
+        }
+        for flag in ["-f", "-i", "--ignore"] {
+            let out = ctx.ok(&["rm", flag, "nope"]);
+            assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
+        }
+        // A known and an unknown one: the unknown one named, and the
+        // running one refused (status 2, podman's for a running one).
         let out = ctx.rless(&["rm", "nope", "dup"]);
-        assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+        assert_eq!(out.code, Some(2), "{out}");
         assert!(
             out.stderr.contains("nope"),
             "the error must name the unknown container: {out}"

@@ -431,7 +431,7 @@ fn lifecycle_monitor_killed_while_removing() {
                     // It finds it gone, as docker's rm of a --rm container
                     // its daemon removed.
                     let out = ctx.rless(&["rm", &name]);
-                    assert_one_error(&out, common::ERR_EXIT);
+                    assert_one_error(&out, 1);
                     assert!(out.stderr.contains("no such container"), "{out}");
                 }
                 _ => {

@@ -41,6 +41,7 @@ mod prune;
 mod ps;
 mod pull;
 mod push;
+mod removal;
 mod rename;
 mod rm;
 mod rmi;

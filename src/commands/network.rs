@@ -5,6 +5,7 @@
 //! user and never start anything.
 
 use super::format::{print_rows, Format};
+use super::removal::Failure;
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::image::store::LockMode;
@@ -24,7 +25,7 @@ pub enum Cmd {
     Inspect(NamesArgs),
     /// Remove networks (refused while a container uses them).
     #[command(alias = "remove")]
-    Rm(NamesArgs),
+    Rm(RmArgs),
     /// Remove every network no container uses.
     Prune(PruneArgs),
     /// Connect a container to a network (a running one at once).
@@ -91,6 +92,16 @@ pub struct LsArgs {
 
 #[derive(clap::Args)]
 pub struct NamesArgs {
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct RmArgs {
+    /// Ignore networks that do not exist, as docker's (one a container
+    /// uses is still refused).
+    #[arg(short, long)]
+    force: bool,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -234,12 +245,13 @@ fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn rm(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = network::lock(&store)?;
-    // Each name on its own, as docker: an unknown or used one is reported,
-    // the others are removed.
-    let mut failed = super::stop::Failures::default();
+    // Each name on its own, as docker: an unknown (without -f) or used one
+    // is reported, the others are removed; the status is podman's (see
+    // `removal`).
+    let mut failed = super::removal::Removals::default();
     for q in &a.names {
         let r = (|| -> Result<String> {
             let n = network::read(store.root(), q)?;
@@ -256,10 +268,11 @@ fn rm(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
         })();
         match r {
             Ok(n) => println!("{n}"),
+            Err(e) if a.force && Failure::of(&e) == Failure::Missing => {}
             Err(e) => failed.add(e),
         }
     }
-    failed.finish(ExitCode::SUCCESS)
+    Ok(failed.finish())
 }
 
 fn prune(ctx: &Ctx, _a: PruneArgs) -> Result<ExitCode> {

@@ -1,4 +1,4 @@
-//! `rless pause CTR…` / `rless unpause CTR…`: SIGSTOP / SIGCONT to every
+//! `rless pause (-a | CTR…)` / `rless unpause (-a | CTR…)`: SIGSTOP / SIGCONT to every
 //! process of the container ([`rless::container::control::pause`]; there
 //! is no cgroup freezer for a rootless user on cgroup v1).
 
@@ -9,12 +9,13 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(required = true)]
-    containers: Vec<String>,
+    #[command(flatten)]
+    targets: super::stop::Targets,
 }
 
 pub fn pause(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    super::stop::each(ctx, &a.containers, |name, dir| {
+    let names = a.targets.names(ctx, |s| s.running() && !s.paused)?;
+    super::stop::each(ctx, &names, a.targets.all, |name, dir| {
         control::pause(dir).map_err(|e| anyhow!("cannot pause {name}: {e}"))?;
         println!("{name}");
         Ok(())
@@ -22,7 +23,8 @@ pub fn pause(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 }
 
 pub fn unpause(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    super::stop::each(ctx, &a.containers, |name, dir| {
+    let names = a.targets.names(ctx, |s| s.running() && s.paused)?;
+    super::stop::each(ctx, &names, a.targets.all, |name, dir| {
         control::unpause(dir).map_err(|e| anyhow!("cannot unpause {name}: {e}"))?;
         println!("{name}");
         Ok(())

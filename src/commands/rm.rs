@@ -1,8 +1,11 @@
-//! `rless rm [-f] [-v] CTR…` and `rless container prune`: removal happens
-//! inside the user namespace, because a container's writable layer (and,
-//! with `-v`, its anonymous volumes) holds files owned by subordinate ids.
+//! `rless rm [-f] [-i] [-v] (-a | CTR…)` and `rless container prune`:
+//! removal happens inside the user namespace, because a container's
+//! writable layer (and, with `-v`, its anonymous volumes) holds files owned
+//! by subordinate ids. The exit status is podman's (see `removal`): 1 for a
+//! name that does not exist, 2 for a running container without `-f`.
 
 use super::prune::Pruned;
+use super::removal::{Failure, InUse, Removals};
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::container::{self, control};
@@ -13,13 +16,19 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Kill running containers first.
+    /// Kill running containers first, and ignore names that do not exist.
     #[arg(short, long)]
     force: bool,
+    /// Remove every container (running ones only with -f).
+    #[arg(short, long, conflicts_with = "containers")]
+    all: bool,
+    /// Ignore names that do not exist.
+    #[arg(short, long)]
+    ignore: bool,
     /// Remove the container's anonymous volumes too (unless another container uses them).
     #[arg(short, long)]
     volumes: bool,
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     containers: Vec<String>,
 }
 
@@ -50,14 +59,30 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     };
     let store = ctx.store(LockMode::Shared)?;
+    let names: Vec<String> = match a.all {
+        true => container::list(&store)
+            .into_iter()
+            .map(|c| c.id.as_str().to_string())
+            .collect(),
+        false => a.containers.clone(),
+    };
     let mut checked = Vec::new();
     let mut gone = Vec::new();
-    for q in &a.containers {
+    for q in &names {
         if gone_before.contains(q) {
             checked.push((q, Err(Gone.into())));
             continue;
         }
         let dir = stopped_dir(&store, q, a.force);
+        // `-f` and `-i` pass over names that do not exist, silently, as
+        // podman's (and docker's `rm -f`).
+        if (a.force || a.ignore || a.all)
+            && dir
+                .as_ref()
+                .is_err_and(|e| Failure::of(e) == Failure::Missing)
+        {
+            continue;
+        }
         if dir.as_ref().is_ok_and(|(d, _)| !d.exists()) {
             gone.push(q.as_str());
         }
@@ -70,7 +95,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
-    let mut failed = super::stop::Failures::default();
+    let mut failed = Removals::default();
     for (q, dir) in checked {
         if dir.as_ref().is_err_and(|e| e.is::<Gone>()) {
             println!("{q}");
@@ -88,7 +113,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Err(e) => failed.add(e),
         }
     }
-    failed.finish(ExitCode::SUCCESS)
+    Ok(failed.finish())
 }
 
 /// The variable naming, one per line, the containers an outer `rm` pass
@@ -112,10 +137,11 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
     let state = container::read_state(&dir);
     if state.live() {
         if !force {
-            bail!(
+            return Err(InUse(format!(
                 "cannot remove {} container {q}: stop it first or use -f",
                 state.status
-            );
+            ))
+            .into());
         }
         let Some(stopped) = control::kill_now(&dir) else {
             bail!("container {q} did not stop after SIGKILL");

@@ -17,12 +17,17 @@
 //! others go on, and the command fails at the end if any could not. All of
 //! it happens under the exclusive store lock; a dry run before entering
 //! the user namespace spares the entry when no query can act.
+//!
+//! The exit status is podman's (see `removal`): 1 for an image that does
+//! not exist, 2 for one a container uses. `-f` and `-i` pass over names
+//! that do not exist, silently, as podman's.
 
+use super::removal::{InUse, Removals};
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::image::reference::Reference;
 use rless::image::store::{ImageRecord, Index, LockMode, Store};
-use rless::image::{familiar, find_image, time::human_size};
+use rless::image::{familiar, find_image, time::human_size, LookupError};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -35,6 +40,9 @@ pub struct Args {
     /// Remove every image.
     #[arg(short, long)]
     all: bool,
+    /// Ignore images that do not exist.
+    #[arg(short, long)]
+    ignore: bool,
     images: Vec<String>,
 }
 
@@ -49,13 +57,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         let mut index = store.index()?;
         let queries = queries(&index, &a);
         let results = remove_each(&store, &mut index, &queries, &a);
+        if results.iter().all(|r| r.as_ref().is_ok_and(Vec::is_empty)) && !a.all {
+            // Only names -f or -i pass over: nothing to do.
+            return Ok(ExitCode::SUCCESS);
+        }
         if !results.is_empty() && results.iter().all(Result::is_err) {
-            let mut failed = super::stop::Failures::default();
+            let mut failed = Removals::default();
             results
                 .into_iter()
                 .filter_map(Result::err)
                 .for_each(|e| failed.add(e));
-            return failed.finish(ExitCode::SUCCESS);
+            return Ok(failed.finish());
         }
     }
     if let Some(code) = ctx.enter_userns()? {
@@ -67,7 +79,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         remove_each(&store, index, &queries, &a)
     })?;
     // Each query in order, as docker: what it did, or why it could not.
-    let mut failed = super::stop::Failures::default();
+    let mut failed = Removals::default();
     for r in results {
         match r {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
@@ -77,7 +89,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Err(e) = collect(&store) {
         failed.add(e);
     }
-    failed.finish(ExitCode::SUCCESS)
+    Ok(failed.finish())
 }
 
 /// The queries: the names given, or with `--all` every image's id.
@@ -117,6 +129,7 @@ fn remove_each(
                 remove_one(store, index, q, &img, a)
             }
             Err(_) if known => Ok(Vec::new()),
+            Err(LookupError::NotFound(_)) if a.force || a.ignore => Ok(Vec::new()),
             Err(e) => Err(e.into()),
         })
         .collect()
@@ -163,17 +176,19 @@ fn remove_one(
         .find(|u| u.live)
         .filter(|_| !(a.force && by_name))
     {
-        bail!(
+        return Err(InUse(format!(
             "image {q} is in use by running container {} (cannot be forced); stop and remove it first",
             live.id
-        );
+        ))
+        .into());
     }
     if !a.force && !users.is_empty() {
         let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-        bail!(
+        return Err(InUse(format!(
             "image {q} is in use by container {}; remove it first or use -f",
             ids.join(", ")
-        );
+        ))
+        .into());
     }
     if !a.force && !a.all && !by_name && img.names.len() > 1 {
         bail!(

@@ -26,7 +26,11 @@ pub struct Args {
     /// ctrl-p,ctrl-q).
     #[arg(long, value_name = "KEYS")]
     detach_keys: Option<String>,
-    #[arg(required = true)]
+    /// Start every container that is not running (podman's; `-a` is
+    /// attach, as docker's).
+    #[arg(long, conflicts_with_all = ["containers", "attach"])]
+    all: bool,
+    #[arg(required_unless_present = "all")]
     containers: Vec<String>,
 }
 
@@ -37,10 +41,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Some(k) = &a.detach_keys {
         super::attach::parse_detach_keys(k)?;
     }
+    let names = match a.all {
+        true => super::stop::all_ids(ctx, |s| !s.live() && s.status != "removing")?,
+        false => a.containers.clone(),
+    };
     // Each name on its own, as docker: a bad one is reported, the rest start.
     let mut code = ExitCode::SUCCESS;
     let mut failed = super::stop::Failures::default();
-    for q in &a.containers {
+    for q in &names {
         match start_one(ctx, q, &a) {
             Ok(c) => code = c,
             Err(e) => failed.add(e),
@@ -95,6 +103,10 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
     // finds it running (both started it, each with its own monitor).
     let code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No);
     drop(lock);
+    // As docker and podman: the name as given (`start --all`: the id).
+    if code.as_ref().is_ok_and(|c| *c == ExitCode::SUCCESS) {
+        println!("{q}");
+    }
     code
 }
 
@@ -104,16 +116,23 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
         detach_keys: None,
         interactive: false,
         sig_proxy: true,
+        all: false,
         containers: Vec::new(),
     };
     let first = a.first_signal()?;
     let mut code = ExitCode::SUCCESS;
     let mut failed = super::stop::Failures::default();
-    for q in &a.containers {
+    let names = a.targets.names(ctx, |s| s.status != "removing")?;
+    for q in &names {
         let r = (|| {
             {
                 let store = ctx.store(LockMode::Shared)?;
-                let (_, dir) = container::find(&store, q)?;
+                let (_, dir) = match container::find(&store, q) {
+                    Err(container::ContainerError::NotFound(_)) if a.ignore || a.targets.all => {
+                        return Ok(ExitCode::SUCCESS)
+                    }
+                    r => r?,
+                };
                 // A --rm container is kept through its restart, as docker.
                 container::mark_restart_requested(&dir, true);
                 if let Err(e) = super::stop::stop_one(&dir, first, a.time) {

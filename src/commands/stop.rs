@@ -1,6 +1,8 @@
-//! `rless stop [-t SECS] [-s SIG] CTR…`, `rless kill [-s SIG] CTR…`,
-//! `rless wait CTR…`, `rless restart`: signals to the init, which passes
-//! them on; the monitor records the exit.
+//! `rless stop [-t SECS] [-s SIG] [-i] (-a | CTR…)`, `rless kill [-s SIG]
+//! (-a | CTR…)`, `rless wait CTR…`, `rless restart`: signals to the init,
+//! which passes them on; the monitor records the exit. podman's `-a` acts
+//! on every container the command applies to ([`Targets`]), named by full
+//! id as podman prints them.
 
 use super::Ctx;
 use anyhow::{anyhow, Result};
@@ -18,8 +20,51 @@ pub struct StopArgs {
     /// name (TERM, SIGINT, RTMIN+3) or a number.
     #[arg(short, long)]
     pub signal: Option<String>,
-    #[arg(required = true)]
+    /// Ignore names that do not exist.
+    #[arg(short, long)]
+    pub ignore: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+/// The containers a command acts on: the names given, or with `-a` every
+/// container the command applies to.
+#[derive(clap::Args)]
+pub struct Targets {
+    /// Every container (that the command applies to).
+    #[arg(short, long)]
+    pub all: bool,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub containers: Vec<String>,
+}
+
+impl Targets {
+    /// The names given, or with `-a` the full ids of the containers whose
+    /// state `applies` accepts, in the store's order.
+    pub fn names(
+        &self,
+        ctx: &Ctx,
+        applies: impl Fn(&container::ContainerState) -> bool,
+    ) -> Result<Vec<String>> {
+        if !self.all {
+            return Ok(self.containers.clone());
+        }
+        all_ids(ctx, applies)
+    }
+}
+
+/// The full ids of the containers whose state `applies` accepts.
+pub fn all_ids(
+    ctx: &Ctx,
+    applies: impl Fn(&container::ContainerState) -> bool,
+) -> Result<Vec<String>> {
+    let store = ctx.store(LockMode::Shared)?;
+    let dir = container::containers_dir(&store);
+    Ok(container::list(&store)
+        .into_iter()
+        .filter(|c| applies(&container::read_state(&dir.join(c.id.as_str()))))
+        .map(|c| c.id.as_str().to_string())
+        .collect())
 }
 
 impl StopArgs {
@@ -50,8 +95,8 @@ pub struct KillArgs {
     /// Signal to send: a name (KILL, SIGUSR1, RTMIN+3) or a number.
     #[arg(short, long, default_value = "KILL")]
     signal: String,
-    #[arg(required = true)]
-    containers: Vec<String>,
+    #[command(flatten)]
+    targets: Targets,
 }
 
 #[derive(clap::Args)]
@@ -82,18 +127,21 @@ impl Failures {
 }
 
 /// Runs `f` on each container; reports every failure, fails if any did.
+/// With `ignore`, names that do not exist are passed over.
 pub fn each(
     ctx: &Ctx,
     names: &[String],
+    ignore: bool,
     mut f: impl FnMut(&str, &std::path::Path) -> Result<()>,
 ) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let mut failed = Failures::default();
     for n in names {
-        let r = container::find(&store, n)
-            .map_err(anyhow::Error::from)
-            .and_then(|(_, dir)| f(n, &dir));
-        if let Err(e) = r {
+        let r = match container::find(&store, n) {
+            Err(container::ContainerError::NotFound(_)) if ignore => continue,
+            r => r.map_err(anyhow::Error::from),
+        };
+        if let Err(e) = r.and_then(|(_, dir)| f(n, &dir)) {
             failed.add(e);
         }
     }
@@ -111,7 +159,9 @@ pub fn grace(time: Option<u64>, dir: &std::path::Path) -> Duration {
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
     let first = a.first_signal()?;
-    each(ctx, &a.containers, |name, dir| {
+    // podman's `stop -a` names every container, stopped ones too.
+    let names = a.targets.names(ctx, |_| true)?;
+    each(ctx, &names, a.ignore || a.targets.all, |name, dir| {
         stop_one(dir, first, a.time)?;
         println!("{name}");
         Ok(())
@@ -121,7 +171,8 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
     let sig = rless::signal::Sig::parse(&a.signal)
         .ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
-    each(ctx, &a.containers, |name, dir| {
+    let names = a.targets.names(ctx, |s| s.live())?;
+    each(ctx, &names, a.targets.all, |name, dir| {
         control::kill(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
         println!("{name}");
         Ok(())

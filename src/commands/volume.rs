@@ -335,7 +335,7 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     // is reported, the others are removed. Even -f never removes a volume
     // a container records (docker's rule; podman's -f removes the
     // containers too): that container could never start again.
-    let mut failed = super::stop::Failures::default();
+    let mut failed = super::removal::Removals::default();
     for n in &a.names {
         let r = match volume::remove(store.root(), n, false) {
             Err(volume::VolumeError::NotFound(_)) if a.force => Ok(()),
@@ -346,7 +346,7 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
             Err(e) => failed.add(e.into()),
         }
     }
-    failed.finish(ExitCode::SUCCESS)
+    Ok(failed.finish())
 }
 
 fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {

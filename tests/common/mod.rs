@@ -464,6 +464,16 @@ impl Ctx {
         out
     }
 
+    /// Run a command that fails with one error line and exit `code` (a
+    /// removal's 1 or 2, say), and require that the store did not change.
+    pub fn fail_code_unchanged(&self, args: &[&str], code: i32) -> Out {
+        let before = self.snapshot();
+        let out = self.rless(args);
+        checks::assert_one_error(&out, code);
+        self.snapshot().assert_same(&before, &out.cmdline);
+        out
+    }
+
     /// Run a failing command and also require that the store did not change.
     pub fn fail_unchanged(&self, args: &[&str]) -> Out {
         let before = self.snapshot();

@@ -231,14 +231,10 @@ pub fn detach(
     if let Some(code) = fork_monitor(spec, dir, config, fresh, false)? {
         return Ok(code);
     }
-    println!(
-        "{}",
-        if fresh == Fresh::Yes {
-            config.id.as_str()
-        } else {
-            config.name.as_str()
-        }
-    );
+    // `run -d` prints the new id; `start` prints the name as it was given.
+    if fresh == Fresh::Yes {
+        println!("{}", config.id);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
