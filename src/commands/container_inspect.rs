@@ -19,6 +19,10 @@ pub struct Args {
     /// Only this kind of object: container or image.
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
+    /// Add containers' sizes: SizeRw (the writable layer) and SizeRootFs
+    /// (with the image), in bytes, as docker.
+    #[arg(short, long)]
+    size: bool,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -38,6 +42,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         Some("image") => (false, true),
         Some(other) => anyhow::bail!("unknown --type {other:?}: use container or image"),
     };
+    // Files of subordinate ids may be unreadable outside the namespace.
+    if a.size && containers {
+        if let Some(code) = ctx.enter_userns()? {
+            return Ok(code);
+        }
+    }
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     // Each name in turn, as docker: the objects found are printed, then the
@@ -52,7 +62,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             false => Err(container::ContainerError::NotFound(n.clone())),
         };
         match found {
-            Ok((c, dir)) => out.push(describe(&c, &dir)),
+            Ok((c, dir)) => {
+                let mut o = describe(&c, &dir);
+                if a.size {
+                    let rw = super::system::tree_size(&dir.join("upper"), &mut Default::default());
+                    let image = index
+                        .images
+                        .iter()
+                        .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"))
+                        .map_or(0, |i| i.size);
+                    o["SizeRw"] = rw.into();
+                    o["SizeRootFs"] = (rw + image).into();
+                }
+                out.push(o)
+            }
             Err(container::ContainerError::NotFound(_)) if !images => {
                 failed.add(anyhow::anyhow!("no such container: {n}"))
             }

@@ -1,5 +1,9 @@
-//! `rless info [--format json]`: store, id mapping, storage, host, CDI
-//! devices.
+//! `rless info [--format json|TEMPLATE]`: store, id mapping, storage, host,
+//! CDI devices. A template sees rless's fields and, for scripts written for
+//! the others, podman's `.Store.GraphRoot`, `.Store.GraphDriverName`,
+//! `.Host.Security.Rootless`, `.Host.CgroupsVersion`, `.Host.OS` and
+//! docker's `.Driver`, `.DockerRootDir`, `.Architecture`, `.OSType`,
+//! `.KernelVersion`, `.CgroupVersion`.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -7,7 +11,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output format: text or json.
+    /// Output format: text, json, or a Go template (`{{.Host.Arch}}`).
     #[arg(long, short, default_value = "text")]
     format: String,
 }
@@ -25,8 +29,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         Ok(reg) => (reg.device_names(), None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
+    let rootless = rustix::process::getuid().as_raw() != 0;
+    let cgroups_version = if cgroup == "v2" { "v2" } else { "v1" };
     let info = serde_json::json!({
-        "Store": {"Root": ctx.root},
+        "Store": {"Root": ctx.root, "GraphRoot": ctx.root, "GraphDriverName": driver.0},
         "IdMapping": {"Mode": ctx.ids.name(), "Reason": ctx.ids.reason()},
         "Storage": {"Driver": driver.0, "Reason": driver.1},
         "Host": {
@@ -38,10 +44,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 "Path": d.root,
                 "Controllers": d.controllers,
             })),
-            "Rootless": rustix::process::getuid().as_raw() != 0,
+            "Rootless": rootless,
+            "OS": std::env::consts::OS,
+            "CgroupsVersion": cgroups_version,
+            "Security": {"Rootless": rootless},
         },
         "CDI": {"SpecDirs": cdi_dirs, "Devices": cdi_devices, "Error": cdi_error},
         "Version": env!("CARGO_PKG_VERSION"),
+        "Driver": driver.0,
+        "DockerRootDir": ctx.root,
+        "Architecture": std::env::consts::ARCH,
+        "OSType": std::env::consts::OS,
+        "KernelVersion": kernel,
+        "CgroupVersion": cgroups_version.trim_start_matches('v'),
     });
     match a.format.as_str() {
         "json" => println!("{}", serde_json::to_string_pretty(&info)?),
@@ -58,7 +73,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 None => println!("CDI devices:    {}", cdi_devices.join(", ")),
             }
         }
-        other => bail!("unknown --format {other:?}: use text or json"),
+        template if template.contains("{{") => {
+            let f = super::format::Formatter::new(template)?;
+            println!("{}", f.render(&super::format::to_value(&info))?);
+        }
+        other => bail!("unknown --format {other:?}: use text, json or a template"),
     }
     Ok(ExitCode::SUCCESS)
 }

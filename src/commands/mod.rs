@@ -21,6 +21,7 @@ mod events;
 mod exec;
 mod exists;
 mod export;
+mod filters;
 mod format;
 mod generate;
 mod healthcheck;

@@ -4,6 +4,7 @@
 //! Definitions are plain files in the store; these commands run as the
 //! user and never start anything.
 
+use super::filters::{self, Filters};
 use super::format::{print_rows, Format};
 use super::removal::Failure;
 use super::Ctx;
@@ -88,6 +89,11 @@ pub struct LsArgs {
     /// table, json, or a Go template such as '{{.Name}}'.
     #[arg(long, default_value = "table")]
     format: String,
+    /// Keep only networks that match: name=PART, id=PREFIX, label=KEY or
+    /// label=KEY=VALUE, driver=bridge, dangling=true|false (no container
+    /// uses it) (repeatable).
+    #[arg(short, long)]
+    filter: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -192,8 +198,19 @@ fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
 }
 
 fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
+    let filters = Filters::parse(&a.filter, &["name", "id", "label", "driver", "dangling"])?;
     let store = ctx.store(LockMode::Shared)?;
-    let all = network::list(store.root());
+    let mut all = network::list(store.root());
+    all.retain(|n| {
+        filters.keeps(|key, value| match key {
+            "name" => n.name.contains(value),
+            "id" => n.id.as_str().starts_with(value),
+            "label" => filters::has_label(&n.labels, value),
+            "driver" => n.driver == value,
+            "dangling" => network::users(store.root(), &n.name).is_empty() == filters::truth(value),
+            _ => false,
+        })
+    });
     if a.quiet {
         for n in &all {
             println!("{}", n.name);

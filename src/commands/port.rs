@@ -1,5 +1,7 @@
 //! `rless port CTR [PORT[/PROTO]]`: published ports, with the host ports
-//! actually bound (random ones included), as docker prints them.
+//! actually bound (random ones included), as docker prints them. podman's
+//! `port -a` lists every running container's, each line after its short id
+//! and a tab.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -9,14 +11,30 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    container: String,
+    /// Every running container's ports.
+    #[arg(short, long, conflicts_with = "container")]
+    all: bool,
+    #[arg(required_unless_present = "all")]
+    container: Option<String>,
     /// A container port to look up (PORT[/PROTO]).
     port: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
-    let (c, dir) = container::find(&store, &a.container)?;
+    let Some(query) = &a.container else {
+        for c in container::list(&store) {
+            let state =
+                container::read_state(&container::containers_dir(&store).join(c.id.as_str()));
+            for p in state.ports.iter().filter(|_| state.running()) {
+                let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
+                let proto = p.proto_name();
+                println!("{}\t{}/{proto} -> {host}", c.id.short(), p.container_port);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (c, dir) = container::find(&store, query)?;
     let state = container::read_state(&dir);
     let want = a.port.as_deref().map(|p| {
         let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));

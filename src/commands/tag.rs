@@ -1,4 +1,5 @@
-//! `rless tag SOURCE TARGET`
+//! `rless tag SOURCE TARGET…`: one name or more (podman takes several),
+//! each checked before any is added.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -10,22 +11,27 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct Args {
     source: String,
-    target: String,
+    #[arg(required = true)]
+    targets: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let target: Reference = a.target.parse()?;
-    let Some(name) = target.tagged_name().filter(|_| target.digest.is_none()) else {
-        bail!(
-            "tag target {:?} must be a name with an optional tag, not a digest",
-            a.target
-        );
-    };
+    let mut names = Vec::new();
+    for t in &a.targets {
+        let target: Reference = t.parse()?;
+        let Some(name) = target.tagged_name().filter(|_| target.digest.is_none()) else {
+            bail!("tag target {t:?} must be a name with an optional tag, not a digest");
+        };
+        names.push(name);
+    }
     let store = ctx.store(LockMode::Shared)?;
-    let mut record = find_image(&store.index()?, &a.source)?.clone();
-    record.names = vec![name];
-    record.digests.clear();
-    record.pulled_by_digest.clear();
-    add_image(&store, record)?;
+    let record = find_image(&store.index()?, &a.source)?.clone();
+    for name in names {
+        let mut record = record.clone();
+        record.names = vec![name];
+        record.digests.clear();
+        record.pulled_by_digest.clear();
+        add_image(&store, record)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 //! files there as subordinate ids; creation needs no namespace (an empty
 //! directory owned by the user is owned by the container's root).
 
+use super::filters::{self, Filters};
 use super::format::{print_rows, Format};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -24,7 +25,7 @@ pub enum Cmd {
     #[command(alias = "list", name = "ls")]
     Ls(LsArgs),
     /// Show volumes' details as JSON.
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Remove volumes.
     Rm(RmArgs),
     /// Remove unused anonymous volumes (with -a, every unused volume).
@@ -64,6 +65,15 @@ pub struct LsArgs {
     /// label=KEY or label=KEY=VALUE, driver=local (repeatable).
     #[arg(short, long)]
     filter: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// Every volume.
+    #[arg(short, long, conflicts_with = "names")]
+    all: bool,
+    #[arg(required_unless_present = "all")]
+    names: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -213,64 +223,22 @@ fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
     })
 }
 
-/// `volume ls --filter`s, as docker: filters with the same key are
-/// alternatives, different keys must all hold, every label filter must hold.
-struct Filters(Vec<(String, String)>);
-
-impl Filters {
-    fn parse(items: &[String]) -> Result<Filters> {
-        let mut out = Vec::new();
-        for f in items {
-            let Some((k, v)) = f.split_once('=') else {
-                bail!("bad filter {f:?}: use KEY=VALUE");
-            };
-            match k {
-                "dangling" if !["true", "false", "1", "0"].contains(&v) => {
-                    bail!("invalid filter dangling={v:?}: use true or false")
-                }
-                "dangling" | "name" | "label" | "driver" => {}
-                other => bail!("unknown filter {other:?}: use dangling, name, label or driver"),
-            }
-            out.push((k.to_string(), v.to_string()));
-        }
-        Ok(Filters(out))
-    }
-
-    fn one(root: &Path, v: &VolumeMeta, key: &str, value: &str) -> bool {
-        match key {
-            "dangling" => {
-                let unused = volume::users(root, &v.name, None).is_empty();
-                unused == matches!(value, "true" | "1")
-            }
-            "name" => v.name.contains(value),
-            "driver" => value == "local",
-            "label" => match value.split_once('=') {
-                Some((k, want)) => v.labels.get(k).is_some_and(|have| have == want),
-                None => v.labels.contains_key(value),
-            },
-            _ => false,
-        }
-    }
-
-    fn keeps(&self, root: &Path, v: &VolumeMeta) -> bool {
-        let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
-        keys.dedup();
-        keys.iter().all(|&key| {
-            let mut values = self.0.iter().filter(|(k, _)| k == key);
-            if key == "label" {
-                values.all(|(_, val)| Self::one(root, v, key, val))
-            } else {
-                values.any(|(_, val)| Self::one(root, v, key, val))
-            }
-        })
+/// Whether volume `v` passes one `volume ls --filter`.
+fn filter_one(root: &Path, v: &VolumeMeta, key: &str, value: &str) -> bool {
+    match key {
+        "dangling" => volume::users(root, &v.name, None).is_empty() == filters::truth(value),
+        "name" => v.name.contains(value),
+        "driver" => value == "local",
+        "label" => filters::has_label(&v.labels, value),
+        _ => false,
     }
 }
 
 fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
-    let filters = Filters::parse(&a.filter)?;
+    let filters = Filters::parse(&a.filter, &["dangling", "name", "label", "driver"])?;
     let store = ctx.store(LockMode::Shared)?;
     let mut all = volume::list(store.root());
-    all.retain(|v| filters.keeps(store.root(), v));
+    all.retain(|v| filters.keeps(|k, val| filter_one(store.root(), v, k, val)));
     if a.quiet {
         for v in &all {
             println!("{}", v.name);
@@ -310,12 +278,19 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
+    let names: Vec<String> = match a.all {
+        true => volume::list(store.root())
+            .into_iter()
+            .map(|v| v.name)
+            .collect(),
+        false => a.names,
+    };
     // As docker: the volumes found are shown, each missing one reported.
     let mut out = Vec::new();
     let mut failed = super::stop::Failures::default();
-    for n in &a.names {
+    for n in &names {
         match volume::read(store.root(), n) {
             Ok(m) => out.push(describe(store.root(), &m)),
             Err(e) => failed.add(e.into()),

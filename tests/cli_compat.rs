@@ -1,0 +1,139 @@
+//! Options scripts written for podman or docker use, found by running the
+//! same command lines against podman: `info --format TEMPLATE` (with
+//! podman's and docker's field names), `tag` with several targets,
+//! `network ls --filter`, `volume inspect --all`, `port -a` and
+//! `inspect -s`.
+//! Every scenario imports a busybox root filesystem (no registry).
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+
+#[test]
+fn cli_compat_info_tag_filters() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_info_tag_filters", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+
+        // info: a template sees rless's fields and podman's and docker's.
+        let out = ctx.ok(&[
+            "info",
+            "--format",
+            "{{.Host.Arch}}|{{.Store.GraphRoot}}|{{.Host.Security.Rootless}}|{{.Driver}}|{{.OSType}}",
+        ]);
+        let root = ctx.root.display().to_string();
+        let driver = ctx.ok(&["info", "--format", "{{.Storage.Driver}}"]);
+        assert_eq!(
+            out.stdout.trim(),
+            format!(
+                "{}|{root}|true|{}|linux",
+                std::env::consts::ARCH,
+                driver.stdout.trim()
+            ),
+            "{out}"
+        );
+        assert_one_error(&ctx.rless(&["info", "--format", "{{.Nope}}"]), ERR_EXIT);
+        assert_one_error(&ctx.rless(&["info", "--format", "yaml"]), ERR_EXIT);
+
+        // tag: several targets at once, each checked before any is added.
+        ctx.ok(&["tag", IMG, "t1:a", "t2:b"]);
+        let names = ctx.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        for n in ["t1:a", "t2:b"] {
+            assert!(names.stdout.lines().any(|l| l == n), "{n}: {names}");
+        }
+        let before = ctx.snapshot();
+        let out = ctx.rless(&["tag", IMG, "t3:c", "bad@sha256:00"]);
+        assert_one_error(&out, ERR_EXIT);
+        ctx.snapshot().assert_same(&before, &out.cmdline);
+
+        // network ls --filter: same keys are alternatives, labels all hold.
+        ctx.ok(&["network", "create", "--label", "team=a", "neta"]);
+        ctx.ok(&["network", "create", "--label", "team=b", "netb"]);
+        let ls = |f: &[&str]| {
+            let mut a = vec!["network", "ls", "--format", "{{.Name}}"];
+            for x in f {
+                a.extend(["--filter", x]);
+            }
+            let mut v: Vec<String> = ctx.ok(&a).stdout.lines().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(ls(&["label=team=a"]), ["neta"]);
+        assert_eq!(ls(&["name=net", "label=team"]), ["neta", "netb"]);
+        assert_eq!(ls(&["name=neta", "name=netb"]), ["neta", "netb"]);
+        assert_eq!(ls(&["dangling=true", "name=netb"]), ["netb"]);
+        assert_eq!(ls(&["driver=macvlan"]), Vec::<String>::new());
+        assert_one_error(
+            &ctx.rless(&["network", "ls", "--filter", "color=red"]),
+            ERR_EXIT,
+        );
+
+        // volume inspect --all.
+        ctx.ok(&["volume", "create", "va"]);
+        ctx.ok(&["volume", "create", "vb"]);
+        let out = ctx.ok(&["volume", "inspect", "--all"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let mut got: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["Name"].as_str().unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, ["va", "vb"], "{out}");
+        assert_one_error(&ctx.rless(&["volume", "inspect", "--all", "va"]), ERR_EXIT);
+    });
+}
+
+#[test]
+fn cli_compat_port_all_and_inspect_size() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_port_all_and_inspect_size", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(
+            ctx,
+            &["--name", "web", "-p", "127.0.0.1::80"],
+            &format!("head -c 3000 /dev/zero > /grown; echo ready; {FOREVER}"),
+        );
+        run_sh(ctx, &["--name", "quiet"], FOREVER);
+        wait_log(ctx, "web", "ready");
+        // port -a: each line after the short id and a tab; a container
+        // without ports adds nothing.
+        let out = ctx.ok(&["port", "-a"]);
+        let host = ctx.ok(&["port", "web", "80"]).stdout.trim().to_string();
+        assert_eq!(
+            out.stdout,
+            format!("{}\t80/tcp -> {host}\n", &id[..12]),
+            "{out}"
+        );
+        assert_one_error(&ctx.rless(&["port", "-a", "web"]), ERR_EXIT);
+
+        // inspect -s: SizeRw counts the writable layer, SizeRootFs adds
+        // the image; without -s neither is there.
+        let out = ctx.ok(&["inspect", "-s", "web"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let rw = v[0]["SizeRw"].as_u64().unwrap();
+        let root = v[0]["SizeRootFs"].as_u64().unwrap();
+        assert!(rw >= 3000, "{rw}: {out}");
+        assert!(root > rw, "{root} {rw}: {out}");
+        let out = ctx.ok(&[
+            "container",
+            "inspect",
+            "-s",
+            "--format",
+            "{{.SizeRw}}",
+            "web",
+        ]);
+        assert_eq!(out.stdout.trim(), rw.to_string(), "{out}");
+        let out = ctx.ok(&["inspect", "web"]);
+        assert!(!out.stdout.contains("SizeRw"), "{out}");
+    });
+}
