@@ -137,3 +137,53 @@ fn cli_compat_port_all_and_inspect_size() {
         assert!(!out.stdout.contains("SizeRw"), "{out}");
     });
 }
+
+/// podman's `--http-proxy` (on by default): the caller's proxy variables
+/// reach the container, under the image's ENV and `-e`.
+#[test]
+fn cli_compat_http_proxy() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_http_proxy", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let run = |extra: &[&str], image: &str| {
+            let mut args = vec!["run", "--rm"];
+            args.extend_from_slice(extra);
+            args.extend([
+                image,
+                "sh",
+                "-c",
+                "echo \"$http_proxy|$NO_PROXY|$HTTPS_PROXY\"",
+            ]);
+            let mut c = ctx.rless_cmd(&args);
+            c.env("http_proxy", "http://proxy.invalid:3128")
+                .env("NO_PROXY", "localhost,.site");
+            let out = common::run_cmd(c, None, std::time::Duration::from_secs(120), "run");
+            assert!(out.success(), "{out}");
+            out.stdout.trim().to_string()
+        };
+        assert_eq!(run(&[], IMG), "http://proxy.invalid:3128|localhost,.site|");
+        assert_eq!(run(&["--http-proxy=false"], IMG), "||");
+        assert_eq!(
+            run(&["-e", "http_proxy=http://mine:1"], IMG),
+            "http://mine:1|localhost,.site|"
+        );
+        assert_eq!(
+            run(&["--unsetenv", "NO_PROXY"], IMG),
+            "http://proxy.invalid:3128||"
+        );
+        // The image's ENV wins over the caller's proxy.
+        let rootfs = ctx.work.join("proxy-rootfs");
+        make_rootfs(ctx, &rootfs);
+        ctx.ok(&[
+            "import",
+            "-c",
+            "ENV http_proxy=http://image:2",
+            rootfs.to_str().unwrap(),
+            "proxied",
+        ]);
+        assert_eq!(run(&[], "proxied"), "http://image:2|localhost,.site|");
+    });
+}

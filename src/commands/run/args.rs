@@ -39,6 +39,11 @@ pub struct Args {
     /// Pass every variable of this environment to the container (podman's).
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub(super) env_host: bool,
+    /// Pass this environment's proxy variables (http_proxy, https_proxy,
+    /// ftp_proxy, no_proxy, either case) to the container, under the
+    /// image's and -e's (podman's; default true).
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub(super) http_proxy: bool,
     /// Remove a variable the image (or rless) sets by default (podman's).
     #[arg(long, value_name = "KEY")]
     pub(super) unsetenv: Vec<String>,

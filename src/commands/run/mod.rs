@@ -608,7 +608,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     let mut env: Vec<String> = if a.unsetenv_all {
         Vec::new()
     } else {
-        defaults.env
+        let mut env = proxy_env(a.http_proxy);
+        env.extend(defaults.env);
+        env
     };
     env.retain(|e| {
         let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);

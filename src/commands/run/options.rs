@@ -207,6 +207,30 @@ pub(super) fn abandon(dir: &Path, cidfile: Option<&Path>) {
     }
 }
 
+/// The proxy variables podman's `--http-proxy` (on by default) passes from
+/// the caller's environment: the container's defaults, under the image's
+/// and the user's. A site behind a proxy (HPC centres often are) then
+/// reaches out from containers as from the login shell.
+pub(super) fn proxy_env(on: bool) -> Vec<String> {
+    const PROXY_VARS: [&str; 8] = [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "ftp_proxy",
+        "FTP_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ];
+    if !on {
+        return Vec::new();
+    }
+    PROXY_VARS
+        .iter()
+        .filter_map(|k| Some(format!("{k}={}", std::env::var(k).ok()?)))
+        .collect()
+}
+
 /// Later definitions of a variable replace earlier ones, in place.
 pub(super) fn dedup_env(env: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(env.len());
