@@ -187,3 +187,73 @@ fn cli_compat_http_proxy() {
         assert_eq!(run(&[], "proxied"), "http://image:2|localhost,.site|");
     });
 }
+
+/// docker's prune `--filter`s (`until=`, `label=`, `label!=`) on
+/// `container prune`, `image prune`, `network prune` and `system prune`.
+#[test]
+fn cli_compat_prune_filters() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_prune_filters", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let keep = ctx.ok(&["create", "--label", "keep=1", IMG, "true"]);
+        let drop = ctx.ok(&["create", IMG, "true"]);
+        let (keep, drop) = (keep.stdout.trim(), drop.stdout.trim());
+        // Made after 2000: nothing is older than that.
+        let out = ctx.ok(&["container", "prune", "-f", "--filter", "until=2000-01-01"]);
+        assert!(!out.stdout.contains(drop), "{out}");
+        assert_eq!(containers(ctx).len(), 2);
+        let out = ctx.ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+        assert!(
+            out.stdout.contains(drop) && !out.stdout.contains(keep),
+            "{out}"
+        );
+        assert_eq!(containers(ctx), vec![keep.to_string()]);
+
+        // Images: only the labelled unused one goes.
+        let rootfs = ctx.work.join("prune-rootfs");
+        make_rootfs(ctx, &rootfs);
+        let dir = rootfs.to_str().unwrap();
+        let labelled = ctx.ok(&["import", "-c", "LABEL tier=scratch", dir, "lab:1"]);
+        ctx.ok(&["import", dir, "plain:1"]);
+        let out = ctx.ok(&[
+            "image",
+            "prune",
+            "-a",
+            "-f",
+            "--filter",
+            "label=tier=scratch",
+        ]);
+        let lab = labelled.stdout.trim().trim_start_matches("sha256:");
+        assert!(out.stdout.contains(lab), "{out}");
+        let names = ctx.ok(&["images", "--format", "{{.Repository}}"]).stdout;
+        assert!(names.contains("plain") && !names.contains("lab"), "{names}");
+
+        // Networks, and system prune's filter for all of them.
+        ctx.ok(&["network", "create", "--label", "tmp", "n1"]);
+        ctx.ok(&["network", "create", "n2"]);
+        ctx.ok(&["network", "prune", "-f", "--filter", "label=tmp"]);
+        let nets = ctx.ok(&["network", "ls", "--format", "{{.Name}}"]).stdout;
+        assert_eq!(nets.trim(), "n2");
+        let out = ctx.ok(&[
+            "system",
+            "prune",
+            "-a",
+            "-f",
+            "--filter",
+            "until=2000-01-01",
+        ]);
+        let nets = ctx.ok(&["network", "ls", "--format", "{{.Name}}"]).stdout;
+        assert_eq!(nets.trim(), "n2", "{out}");
+        assert!(
+            ctx.ok(&["images", "-q"]).stdout.lines().count() >= 2,
+            "{out}"
+        );
+        assert_one_error(
+            &ctx.rless(&["image", "prune", "--filter", "dangling=true"]),
+            ERR_EXIT,
+        );
+    });
+}

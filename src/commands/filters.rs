@@ -2,6 +2,11 @@
 //! `network ls`: filters with the same key are alternatives (any may
 //! hold), different keys must all hold, and every `label` filter must
 //! hold. Each command says which keys it knows and what each one means.
+//!
+//! The prunes' `--filter`s ([`PruneFilter`]) are docker's `label=`,
+//! `label!=` and `until=`: an object is pruned when it has every `label=`
+//! one, not every `label!=` one (when any is given), and was made before
+//! `until`.
 
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
@@ -54,6 +59,46 @@ pub fn has_label(labels: &BTreeMap<String, String>, value: &str) -> bool {
     }
 }
 
+/// `--filter`s of `container prune`, `image prune`, `volume prune`,
+/// `network prune` and `system prune`.
+#[derive(Default)]
+pub struct PruneFilter {
+    labels: Vec<String>,
+    not_labels: Vec<String>,
+    /// Unix seconds.
+    until: Option<i64>,
+}
+
+impl PruneFilter {
+    /// Parses `items` for the prune of `what` (named in errors).
+    pub fn parse(items: &[String], what: &str) -> Result<PruneFilter> {
+        let mut f = PruneFilter::default();
+        for item in items {
+            if let Some(v) = item.strip_prefix("label!=") {
+                f.not_labels.push(v.to_string());
+            } else if let Some(v) = item.strip_prefix("label=") {
+                f.labels.push(v.to_string());
+            } else if let Some(v) = item.strip_prefix("until=") {
+                let t = super::logs::time_value(v).ok_or_else(|| {
+                    anyhow::anyhow!("invalid filter until={v:?}: use a duration (24h), a date or time (2006-01-02T15:04:05) or unix seconds")
+                })?;
+                f.until = Some(i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MAX));
+            } else {
+                bail!("invalid {what} prune filter {item:?}: use label=, label!= or until=");
+            }
+        }
+        Ok(f)
+    }
+
+    /// Whether an object made at `created` (unix seconds), whose labels
+    /// `has` tests (a `KEY` or `KEY=VALUE`), is to be pruned.
+    pub fn prunes(&self, has: impl Fn(&str) -> bool, created: i64) -> bool {
+        self.labels.iter().all(|l| has(l))
+            && (self.not_labels.is_empty() || !self.not_labels.iter().all(|l| has(l)))
+            && self.until.is_none_or(|u| created < u)
+    }
+}
+
 /// A `dangling=` filter's value (checked by [`Filters::parse`]).
 pub fn truth(value: &str) -> bool {
     matches!(value, "true" | "1")
@@ -91,5 +136,26 @@ mod tests {
         assert!(bad("nope").contains("KEY=VALUE"));
         assert!(bad("color=red").contains("unknown filter"));
         assert!(bad("dangling=maybe").contains("true or false"));
+    }
+
+    #[test]
+    fn prune_filters() {
+        let labels: BTreeMap<String, String> = [("keep".into(), "yes".into())].into();
+        let has = |l: &str| has_label(&labels, l);
+        let p = |items: &[&str]| {
+            let items: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+            PruneFilter::parse(&items, "image").unwrap()
+        };
+        assert!(p(&[]).prunes(has, 0));
+        assert!(!p(&["label!=keep"]).prunes(has, 0));
+        assert!(p(&["label!=keep=no"]).prunes(has, 0));
+        assert!(p(&["label=keep=yes"]).prunes(has, 0));
+        assert!(!p(&["label=other"]).prunes(has, 0));
+        assert!(p(&["until=1000"]).prunes(has, 999));
+        assert!(!p(&["until=1000"]).prunes(has, 1000));
+        let e = PruneFilter::parse(&["dangling=true".into()], "image")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("invalid image prune filter"), "{e}");
     }
 }

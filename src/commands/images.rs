@@ -249,7 +249,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 }
 
 /// The image config's `Labels` (empty when it has none or cannot be read).
-fn image_labels(
+pub(super) fn image_labels(
     store: &rless::image::store::Store,
     i: &ImageRecord,
 ) -> serde_json::Map<String, serde_json::Value> {

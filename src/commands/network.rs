@@ -4,7 +4,7 @@
 //! Definitions are plain files in the store; these commands run as the
 //! user and never start anything.
 
-use super::filters::{self, Filters};
+use super::filters::{self, Filters, PruneFilter};
 use super::format::{print_rows, Format};
 use super::removal::Failure;
 use super::Ctx;
@@ -117,6 +117,11 @@ pub struct PruneArgs {
     /// Do not ask (rless never asks).
     #[arg(short, long)]
     force: bool,
+    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIME (made before it: a duration such as 24h, a date, unix
+    /// seconds), as docker's.
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -292,19 +297,26 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     Ok(failed.finish())
 }
 
-fn prune(ctx: &Ctx, _a: PruneArgs) -> Result<ExitCode> {
-    prune_networks(ctx, None)?;
+fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
+    let filter = PruneFilter::parse(&a.filter, "network")?;
+    prune_networks(ctx, &filter, None)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Removes every network no container uses; prints each name, after
 /// `header` before the first. Stops at the first that cannot be removed.
-pub fn prune_networks(ctx: &Ctx, mut header: Option<&str>) -> Result<super::prune::Pruned> {
+pub fn prune_networks(
+    ctx: &Ctx,
+    filter: &PruneFilter,
+    mut header: Option<&str>,
+) -> Result<super::prune::Pruned> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = network::lock(&store)?;
     let mut pruned = super::prune::Pruned::new("networks");
     for n in network::list(store.root()) {
-        if network::users(store.root(), &n.name).is_empty() {
+        if network::users(store.root(), &n.name).is_empty()
+            && filter.prunes(|l| filters::has_label(&n.labels, l), n.created)
+        {
             network::remove_locked(store.root(), &n.name)?;
             pruned.removed(&mut header, &n.name, 0);
         }

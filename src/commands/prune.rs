@@ -22,6 +22,7 @@
 //! The intermediate images of a build that runs are left to it
 //! (`build::record`).
 
+use super::filters::PruneFilter;
 use super::Ctx;
 use anyhow::{bail, Result};
 use rless::image::store::LockMode;
@@ -36,6 +37,11 @@ pub struct Args {
     /// Do not ask (accepted for docker compatibility; rless never asks).
     #[arg(short, long)]
     force: bool,
+    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIME (made before it: a duration such as 24h, a date, unix
+    /// seconds), as docker's.
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 /// What a prune removed.
@@ -78,17 +84,24 @@ impl Pruned {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let _ = a.force;
+    let filter = PruneFilter::parse(&a.filter, "image")?;
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
-    let pruned = prune_images(ctx, a.all, Some("Deleted Images:"))?;
+    let pruned = prune_images(ctx, a.all, &filter, Some("Deleted Images:"))?;
     println!("Total reclaimed space: {}", human_size(pruned.freed));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the dangling (with `all`, every unused) images, then the layers
-/// and blobs no image uses; prints each image id after `header`.
-pub fn prune_images(ctx: &Ctx, all: bool, mut header: Option<&str>) -> Result<Pruned> {
+/// Removes the dangling (with `all`, every unused) images `filter` takes,
+/// then the layers and blobs no image uses; prints each image id after
+/// `header`.
+pub fn prune_images(
+    ctx: &Ctx,
+    all: bool,
+    filter: &PruneFilter,
+    mut header: Option<&str>,
+) -> Result<Pruned> {
     let store = ctx.store(LockMode::Exclusive)?;
     // The intermediate images of running builds are theirs.
     let building = super::build::live_images(&ctx.root);
@@ -97,6 +110,16 @@ pub fn prune_images(ctx: &Ctx, all: bool, mut header: Option<&str>) -> Result<Pr
         index.images.retain(|i| {
             let unused = (all || i.dangling())
                 && !building.contains(i.id.hex())
+                && filter.prunes(
+                    |l| {
+                        let labels = super::images::image_labels(&store, i);
+                        match l.split_once('=') {
+                            Some((k, v)) => labels.get(k).and_then(|x| x.as_str()) == Some(v),
+                            None => labels.contains_key(l),
+                        }
+                    },
+                    i.created,
+                )
                 && super::rmi::containers_using(&store, i.id.hex()).is_empty();
             if unused {
                 removed.push(i.id.clone());
@@ -140,6 +163,11 @@ pub struct SystemArgs {
     /// Remove unused anonymous volumes too.
     #[arg(long)]
     volumes: bool,
+    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIME (made before it: a duration such as 24h, a date, unix
+    /// seconds), as docker's.
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 /// `system prune`: stopped containers, unused networks, (with `--volumes`)
@@ -147,6 +175,7 @@ pub struct SystemArgs {
 pub fn system(ctx: &Ctx, a: SystemArgs) -> Result<ExitCode> {
     // Asked once, by the command the user started (the one re-executed in
     // the user namespace has the same arguments, and was asked for).
+    let filter = PruneFilter::parse(&a.filter, "system")?;
     if !a.force && !rless::userns::in_userns() && !confirm(&a)? {
         return Ok(ExitCode::SUCCESS);
     }
@@ -161,21 +190,23 @@ pub fn system(ctx: &Ctx, a: SystemArgs) -> Result<ExitCode> {
     };
     step(super::rm::prune_containers(
         ctx,
+        &filter,
         Some("Deleted Containers:"),
     ));
     step(super::network::prune_networks(
         ctx,
+        &filter,
         Some("Deleted Networks:"),
     ));
     if a.volumes {
         step(super::volume::prune_volumes(
             ctx,
             false,
-            &Default::default(),
+            &filter,
             Some("Deleted Volumes:"),
         ));
     }
-    step(prune_images(ctx, a.all, Some("Deleted Images:")));
+    step(prune_images(ctx, a.all, &filter, Some("Deleted Images:")));
     step(prune_mount_caches(ctx, Some("Deleted Build Cache Mounts:")));
     println!("Total reclaimed space: {}", human_size(total));
     failed.finish(ExitCode::SUCCESS)

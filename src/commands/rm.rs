@@ -4,6 +4,7 @@
 //! by subordinate ids. The exit status is podman's (see `removal`): 1 for a
 //! name that does not exist, 2 for a running container without `-f`.
 
+use super::filters::PruneFilter;
 use super::prune::Pruned;
 use super::removal::{Failure, InUse, Removals};
 use super::Ctx;
@@ -37,6 +38,11 @@ pub struct PruneArgs {
     /// Do not ask (rless never asks).
     #[arg(short, long)]
     force: bool,
+    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIME (made before it: a duration such as 24h, a date, unix
+    /// seconds), as docker's.
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
@@ -169,18 +175,23 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
 
 pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
     let _ = a.force;
+    let filter = PruneFilter::parse(&a.filter, "container")?;
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
     println!("Deleted Containers:");
-    let pruned = prune_containers(ctx, None)?.finish()?;
+    let pruned = prune_containers(ctx, &filter, None)?.finish()?;
     println!("Total reclaimed space: {}", human_size(pruned.freed));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes every stopped container (inside the user namespace); prints
-/// each id, after `header` before the first.
-pub fn prune_containers(ctx: &Ctx, mut header: Option<&str>) -> Result<Pruned> {
+/// Removes every stopped container `filter` takes (inside the user
+/// namespace); prints each id, after `header` before the first.
+pub fn prune_containers(
+    ctx: &Ctx,
+    filter: &PruneFilter,
+    mut header: Option<&str>,
+) -> Result<Pruned> {
     let store = ctx.store(LockMode::Shared)?;
     // What a killed `rm` (or a `--rm` removal outside the user namespace)
     // left renamed away.
@@ -188,7 +199,9 @@ pub fn prune_containers(ctx: &Ctx, mut header: Option<&str>) -> Result<Pruned> {
     let mut pruned = Pruned::new("containers");
     for c in container::list(&store) {
         let dir = container::containers_dir(&store).join(c.id.as_str());
-        if container::read_state(&dir).live() {
+        if container::read_state(&dir).live()
+            || !filter.prunes(|l| super::filters::has_label(&c.labels, l), c.created)
+        {
             continue;
         }
         let size = super::system::tree_size(&dir.join("upper"), &mut Default::default());

@@ -6,7 +6,7 @@
 //! files there as subordinate ids; creation needs no namespace (an empty
 //! directory owned by the user is owned by the container's root).
 
-use super::filters::{self, Filters};
+use super::filters::{self, Filters, PruneFilter};
 use super::format::{print_rows, Format};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -103,50 +103,6 @@ pub struct PruneArgs {
     /// until=TIME (made before it: a duration such as 24h, a date, unix seconds).
     #[arg(long)]
     filter: Vec<String>,
-}
-
-/// `volume prune --filter`s, as docker's (label, label!) and podman's
-/// (until): a volume is pruned when it has every `label=` one, not every
-/// `label!=` one (when any is given), and was made before `until`.
-#[derive(Default)]
-pub struct PruneFilter {
-    labels: Vec<String>,
-    not_labels: Vec<String>,
-    /// Unix seconds.
-    until: Option<i64>,
-}
-
-impl PruneFilter {
-    pub fn parse(items: &[String]) -> Result<PruneFilter> {
-        let mut f = PruneFilter::default();
-        for item in items {
-            if let Some(v) = item.strip_prefix("label!=") {
-                f.not_labels.push(v.to_string());
-            } else if let Some(v) = item.strip_prefix("label=") {
-                f.labels.push(v.to_string());
-            } else if let Some(v) = item.strip_prefix("until=") {
-                let t = super::logs::time_value(v)
-                .ok_or_else(|| anyhow::anyhow!("invalid filter until={v:?}: use a duration (24h), a date or time (2006-01-02T15:04:05) or unix seconds"))?;
-                f.until = Some(i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MAX));
-            } else {
-                bail!("invalid volume prune filter {item:?}: use label=, label!= or until=");
-            }
-        }
-        Ok(f)
-    }
-
-    fn has(v: &VolumeMeta, label: &str) -> bool {
-        match label.split_once('=') {
-            Some((k, want)) => v.labels.get(k).is_some_and(|have| have == want),
-            None => v.labels.contains_key(label),
-        }
-    }
-
-    fn prunes(&self, v: &VolumeMeta) -> bool {
-        self.labels.iter().all(|l| Self::has(v, l))
-            && (self.not_labels.is_empty() || !self.not_labels.iter().all(|l| Self::has(v, l)))
-            && self.until.is_none_or(|u| v.created < u)
-    }
 }
 
 #[derive(clap::Args)]
@@ -327,7 +283,7 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
 fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
     let _ = a.force;
     // Checked before the namespace, so a typo fails fast.
-    let filter = PruneFilter::parse(&a.filter)?;
+    let filter = PruneFilter::parse(&a.filter, "volume")?;
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
@@ -353,7 +309,7 @@ pub fn prune_volumes(
     let mut pruned = super::prune::Pruned::new("volumes");
     for v in volume::list(store.root()) {
         if !(all || v.anonymous)
-            || !filter.prunes(&v)
+            || !filter.prunes(|l| filters::has_label(&v.labels, l), v.created)
             || !volume::users(store.root(), &v.name, None).is_empty()
         {
             continue;
