@@ -258,17 +258,6 @@ pub fn cgroup_of(pid: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Host pids in the pid namespace of `init`.
-pub fn namespace_pids(init: i64) -> Vec<i64> {
-    let ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
-    fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|p: &i64| fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
-        .collect()
-}
-
 pub fn stats_json(ctx: &Ctx, cg: &Path, name: &str) -> serde_json::Value {
     let out = rless_in(ctx, cg, &["stats", "--no-stream", "--format", "json", name]);
     assert!(out.success(), "{out}");
