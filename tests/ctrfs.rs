@@ -203,27 +203,16 @@ fn copy_scenarios(ctx: &Ctx, c: &str, outside: &Path, running: bool) {
     // Read it all back through the container (exec) or a copy (stopped).
     let back = w.join("back");
     ctx.ok(&["cp", &cpath("/"), back.to_str().unwrap()]);
-    assert_eq!(
-        fs::read_to_string(back.join("data/in.txt")).unwrap(),
-        "from host\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("tmp/via-up")).unwrap(),
-        "from host\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("tmp/via-root")).unwrap(),
-        "from host\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("etc/group")).unwrap(),
-        "root:x:0:\nnew:x:5:\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("data/tree2/a/b")).unwrap(),
-        "deep\n"
-    );
-    assert_eq!(fs::read_to_string(back.join("data/d/f")).unwrap(), "in-tar");
+    for (file, want) in [
+        ("data/in.txt", "from host\n"),
+        ("tmp/via-up", "from host\n"),
+        ("tmp/via-root", "from host\n"),
+        ("etc/group", "root:x:0:\nnew:x:5:\n"),
+        ("data/tree2/a/b", "deep\n"),
+        ("data/d/f", "in-tar"),
+    ] {
+        assert_eq!(fs::read_to_string(back.join(file)).unwrap(), want, "{file}");
+    }
     assert!(!back.join("tmp/pwned-ctrfs").exists());
     // Owners as the container sees them, from a tar of the container.
     let t = tar_entries(&raw(ctx, &["cp", &cpath("/"), "-"]));
