@@ -26,8 +26,7 @@ mod common;
 
 use common::cgroup_helpers::*;
 use common::checks::*;
-use common::oci::busybox;
-use common::{for_each_user, skip};
+use common::skip;
 use std::fs;
 
 // ------------------------------------------------------------------ tests
@@ -38,22 +37,14 @@ use std::fs;
 /// cgroup, and the cgroup goes with the container.
 #[test]
 fn cgroup_limits_applied() {
-    let Some(parent) = test_parent() else { return };
-    if busybox().is_none() {
-        return;
-    }
-    for_each_user("cgroup_limits_applied", |ctx| {
-        let d = Delegated::new(&parent, ctx, "a");
-        let cli = d.leaf(ctx, "cli");
-        setup_image(ctx, &cli);
-
+    for_each_delegated("cgroup_limits_applied", "a", |ctx, d, cli| {
         // The fork bomb: the inner shell counts the sleeps it started until
         // fork fails. The limit counts the init, both shells and the sleeps.
         let bomb = "i=0; while [ $i -lt 100 ]; do sleep 600 & i=$((i+1)); echo started=$i; done";
         let script = format!("sh -c '{bomb}'; echo bomb-exit=$?");
         let out = rless_in(
             ctx,
-            &cli,
+            cli,
             &[
                 "run",
                 "--rm",
@@ -85,41 +76,24 @@ fn cgroup_limits_applied() {
             stderr_lines(&out).iter().all(|l| !l.starts_with("rless")),
             "{out}"
         );
-        assert_eq!(
-            d.tree(),
-            vec!["cli".to_string()],
-            "the cgroup went with --rm"
-        );
+        assert_eq!(d.tree(), ["cli"], "the cgroup went with --rm");
 
         // A limit that is not reached changes nothing.
-        let out = rless_in(
+        rless_quiet(
             ctx,
-            &cli,
+            cli,
             &["run", "--rm", "--pids-limit", "20", IMG, "true"],
         );
-        assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
 
         // Detached, with CPU limits: the files, the processes, stats.
-        let out = rless_in(
+        let out = run_sleeper(
             ctx,
-            &cli,
-            &[
-                "run",
-                "-d",
-                "--name",
-                "web",
-                "--cpus",
-                "0.5",
-                "--cpu-shares",
-                "512",
-                IMG,
-                "sleep",
-                "600",
-            ],
+            cli,
+            &["--name", "web", "--cpus", "0.5", "--cpu-shares", "512"],
         );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
         let id = out.last_line().to_string();
-        let cg = d.dir.join(format!("rless-{id}"));
+        let cg = d.container(&id);
         assert_eq!(read(&cg.join("cpu.max")), "50000 100000");
         assert_eq!(
             read(&cg.join("cpu.weight")),
@@ -131,10 +105,7 @@ fn cgroup_limits_applied() {
         assert_eq!(st["cgroup"].as_str(), Some(cg.to_str().unwrap()), "{st}");
         let init = st["pid"].as_i64().unwrap();
         let monitor = st["monitor_pid"].as_i64().unwrap();
-        let rel = format!(
-            "/{}",
-            cg.strip_prefix(cgroup2_mount().unwrap()).unwrap().display()
-        );
+        let rel = cgroup_path(&cg);
         let pids = namespace_pids(init);
         assert_eq!(pids.len(), 2, "the init and sleep: {pids:?}");
         for p in &pids {
@@ -154,18 +125,18 @@ fn cgroup_limits_applied() {
         sorted.sort();
         assert_eq!(procs, sorted, "cgroup.procs holds exactly the container");
 
-        let s = stats_json(ctx, &cli, "web");
+        let s = stats_json(ctx, cli, "web");
         assert_eq!(s["Source"], "cgroup", "{s}");
         assert_eq!(s["Cgroup"].as_str(), Some(cg.to_str().unwrap()), "{s}");
         assert_eq!(s["PIDs"], 2, "{s}");
         assert_eq!(s["Name"], "web", "{s}");
 
         // exec joins the cgroup too.
-        let out = rless_in(ctx, &cli, &["exec", "-d", "web", "sleep", "500"]);
+        let out = rless_in(ctx, cli, &["exec", "-d", "web", "sleep", "500"]);
         assert!(out.success(), "{out}");
         assert_eq!(read(&cg.join("pids.current")), "3");
-        assert_eq!(stats_json(ctx, &cli, "web")["PIDs"], 3);
-        let out = rless_in(ctx, &cli, &["stats", "--no-stream"]);
+        assert_eq!(stats_json(ctx, cli, "web")["PIDs"], 3);
+        let out = rless_in(ctx, cli, &["stats", "--no-stream"]);
         assert!(out.success(), "{out}");
         assert!(
             out.stdout.lines().next().unwrap_or("").contains("PIDS")
@@ -173,14 +144,13 @@ fn cgroup_limits_applied() {
             "{out}"
         );
 
-        let out = rless_in(ctx, &cli, &["rm", "-f", "web"]);
-        assert!(out.success(), "{out}");
+        rm_f(ctx, cli, "web");
         assert!(!cg.exists(), "rm removes the cgroup");
 
         // create, then start: the cgroup is made at each start.
         let out = rless_in(
             ctx,
-            &cli,
+            cli,
             &[
                 "create",
                 "--pids-limit",
@@ -193,37 +163,33 @@ fn cgroup_limits_applied() {
         assert!(out.success(), "{out}");
         let id = out.last_line().to_string();
         for _ in 0..2 {
-            let out = rless_in(ctx, &cli, &["start", "-a", &id]);
+            let out = rless_in(ctx, cli, &["start", "-a", &id]);
             assert!(out.stdout.contains(&format!("/rless-{id}")), "{out}");
         }
-        assert!(rless_in(ctx, &cli, &["rm", &id]).success());
-        assert_eq!(d.tree(), vec!["cli".to_string()]);
+        assert!(rless_in(ctx, cli, &["rm", &id]).success());
+        assert_eq!(d.tree(), ["cli"]);
 
         // A monitor killed hard leaves its cgroup; rm takes it away.
-        let out = rless_in(
-            ctx,
-            &cli,
-            &["run", "-d", "--pids-limit", "9", IMG, "sleep", "600"],
-        );
+        let out = run_sleeper(ctx, cli, &["--pids-limit", "9"]);
         assert!(out.success(), "{out}");
         let id = out.last_line().to_string();
-        let cg = d.dir.join(format!("rless-{id}"));
+        let cg = d.container(&id);
         let monitor = state(ctx, &id)["monitor_pid"].as_i64().unwrap();
         let _ = rustix::process::kill_process(
             rustix::process::Pid::from_raw(monitor as i32).unwrap(),
             rustix::process::Signal::KILL,
         );
-        let out = rless_in(ctx, &cli, &["wait", &id]);
+        let out = rless_in(ctx, cli, &["wait", &id]);
         assert!(out.success(), "{out}");
         assert!(
             cg.exists(),
             "the killed monitor could not remove {}",
             cg.display()
         );
-        let out = rless_in(ctx, &cli, &["rm", &id]);
+        let out = rless_in(ctx, cli, &["rm", &id]);
         assert!(out.success(), "{out}");
         assert!(!cg.exists(), "rm removes the leftover cgroup");
-        assert_eq!(d.tree(), vec!["cli".to_string()]);
+        assert_eq!(d.tree(), ["cli"]);
     });
 }
 
@@ -233,221 +199,156 @@ fn cgroup_limits_applied() {
 /// and --cgroup-parent.
 #[test]
 fn cgroup_memory_required_and_bad_input() {
-    let Some(parent) = test_parent() else { return };
-    if busybox().is_none() {
-        return;
-    }
-    for_each_user("cgroup_memory_required_and_bad_input", |ctx| {
-        let d = Delegated::new(&parent, ctx, "m");
-        let cli = d.leaf(ctx, "cli");
-        setup_image(ctx, &cli);
-        let memory = words(&d.dir.join("cgroup.controllers"))
-            .iter()
-            .any(|c| c == "memory");
-        if memory {
-            let out = rless_in(
-                ctx,
-                &cli,
-                &[
-                    "run",
-                    "-d",
-                    "--memory",
-                    "64m",
-                    "--memory-swap",
-                    "96m",
-                    IMG,
-                    "sleep",
-                    "600",
-                ],
-            );
-            assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-            let cg = d.dir.join(format!("rless-{}", out.last_line()));
-            assert_eq!(read(&cg.join("memory.max")), (64u64 << 20).to_string());
-            if cg.join("memory.swap.max").exists() {
-                assert_eq!(read(&cg.join("memory.swap.max")), (32u64 << 20).to_string());
-            }
-            let s = stats_json(ctx, &cli, out.last_line());
-            assert_eq!(s["MemLimit"], 64u64 << 20, "{s}");
-            assert!(rless_in(ctx, &cli, &["rm", "-f", out.last_line()]).success());
-        } else {
-            let why = "the memory controller is not delegated here: it is bound to a cgroup v1 hierarchy in use";
-            if !v1_in_use("memory") {
-                skip(&format!(
-                    "memory is neither delegated nor in use by cgroup v1 ({})",
-                    d.dir.display()
-                ));
-            }
-            eprintln!(
-                "NOTE cgroup_memory_required_and_bad_input: {why}; checking the warning instead"
-            );
-            let out = rless_in(
-                ctx,
-                &cli,
-                &[
-                    "run",
-                    "--rm",
-                    "--memory",
-                    "64m",
-                    "--pids-limit",
-                    "50",
-                    IMG,
-                    "cat",
-                    "/proc/self/cgroup",
-                ],
-            );
-            assert!(out.success(), "{out}");
-            let lines = stderr_lines(&out);
-            assert_eq!(lines.len(), 1, "one warning line: {out}");
-            assert!(
-                lines[0].starts_with("rless: warning: --memory not applied:")
-                    && lines[0].contains("memory controller")
-                    && lines[0].contains("v1")
-                    && !lines[0].contains("--pids-limit")
-                    && !lines[0].contains("--memory-swap"),
-                "names --memory only, and why: {out}"
-            );
-            assert!(
-                out.stdout.contains("/rless-"),
-                "the pids limit still applied in a cgroup: {out}"
-            );
+    for_each_delegated(
+        "cgroup_memory_required_and_bad_input",
+        "m",
+        |ctx, d, cli| {
+            if d.has("memory") {
+                let out = run_sleeper(ctx, cli, &["--memory", "64m", "--memory-swap", "96m"]);
+                assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
+                let cg = d.container(out.last_line());
+                assert_eq!(read(&cg.join("memory.max")), (64u64 << 20).to_string());
+                if cg.join("memory.swap.max").exists() {
+                    assert_eq!(read(&cg.join("memory.swap.max")), (32u64 << 20).to_string());
+                }
+                let s = stats_json(ctx, cli, out.last_line());
+                assert_eq!(s["MemLimit"], 64u64 << 20, "{s}");
+                rm_f(ctx, cli, out.last_line());
+            } else {
+                let why = "the memory controller is not delegated here: \
+                           it is bound to a cgroup v1 hierarchy in use";
+                if !v1_in_use("memory") {
+                    skip(&format!(
+                        "memory is neither delegated nor in use by cgroup v1 ({})",
+                        d.dir.display()
+                    ));
+                }
+                eprintln!(
+                    "NOTE cgroup_memory_required_and_bad_input: {why}; \
+                     checking the warning instead"
+                );
+                let out = rless_in(
+                    ctx,
+                    cli,
+                    &[
+                        "run",
+                        "--rm",
+                        "--memory",
+                        "64m",
+                        "--pids-limit",
+                        "50",
+                        IMG,
+                        "cat",
+                        "/proc/self/cgroup",
+                    ],
+                );
+                assert!(out.success(), "{out}");
+                let lines = stderr_lines(&out);
+                assert_eq!(lines.len(), 1, "one warning line: {out}");
+                assert!(
+                    lines[0].starts_with("rless: warning: --memory not applied:")
+                        && lines[0].contains("memory controller")
+                        && lines[0].contains("v1")
+                        && !lines[0].contains("--pids-limit")
+                        && !lines[0].contains("--memory-swap"),
+                    "names --memory only, and why: {out}"
+                );
+                assert!(
+                    out.stdout.contains("/rless-"),
+                    "the pids limit still applied in a cgroup: {out}"
+                );
 
-            let out = rless_in(
+                let out =
+                    assert_run_refused(ctx, d, cli, &["--cgroups=required", "--memory", "64m"]);
+                assert!(
+                    out.stderr.contains("--memory") && out.stderr.contains("required"),
+                    "{out}"
+                );
+                assert_eq!(d.tree(), ["cli"], "no cgroup left: {out}");
+            }
+            // required with what is there: fine, silent.
+            rless_quiet(
                 ctx,
-                &cli,
+                cli,
                 &[
                     "run",
                     "--rm",
                     "--cgroups=required",
-                    "--memory",
-                    "64m",
+                    "--pids-limit",
+                    "30",
+                    "--cpus",
+                    "1",
                     IMG,
                     "true",
                 ],
             );
-            assert_one_error(&out, 125);
-            assert!(
-                out.stderr.contains("--memory") && out.stderr.contains("required"),
-                "{out}"
-            );
-            assert!(containers(ctx).is_empty(), "no container left: {out}");
-            assert_eq!(d.tree(), vec!["cli".to_string()], "no cgroup left: {out}");
-        }
-        // required with what is there: fine, silent.
-        let out = rless_in(
-            ctx,
-            &cli,
-            &[
-                "run",
-                "--rm",
-                "--cgroups=required",
-                "--pids-limit",
-                "30",
-                "--cpus",
-                "1",
-                IMG,
-                "true",
-            ],
-        );
-        assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-        // disabled: no cgroup at all, stats from /proc.
-        let out = rless_in(
-            ctx,
-            &cli,
-            &[
-                "run",
-                "-d",
-                "--name",
-                "plain",
-                "--cgroups=disabled",
-                "--pids-limit",
-                "5",
-                IMG,
-                "sleep",
-                "600",
-            ],
-        );
-        assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-        assert_eq!(
-            d.tree(),
-            vec!["cli".to_string()],
-            "--cgroups=disabled makes none"
-        );
-        let s = stats_json(ctx, &cli, "plain");
-        assert_eq!(s["Source"], "proc", "{s}");
-        assert_eq!(s["PIDs"], 2, "{s}");
-        assert!(s["Cgroup"].is_null(), "{s}");
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "plain"]).success());
-
-        // --cgroup-parent: relative to the delegated subtree, or absolute
-        // inside it; the parent stays, the container's cgroup goes.
-        let abs = format!(
-            "/{}/abs",
-            d.dir
-                .strip_prefix(cgroup2_mount().unwrap())
-                .unwrap()
-                .display()
-        );
-        for (p, dir) in [
-            ("sub/inner", d.dir.join("sub/inner")),
-            (abs.as_str(), d.dir.join("abs")),
-        ] {
-            let out = rless_in(
+            // disabled: no cgroup at all, stats from /proc.
+            let out = run_sleeper(
                 ctx,
-                &cli,
-                &[
-                    "run",
-                    "--rm",
-                    "--cgroup-parent",
-                    p,
-                    "--pids-limit",
-                    "7",
-                    IMG,
-                    "cat",
-                    "/proc/self/cgroup",
-                ],
+                cli,
+                &["--name", "plain", "--cgroups=disabled", "--pids-limit", "5"],
             );
             assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-            let rel = dir
-                .strip_prefix(cgroup2_mount().unwrap())
-                .unwrap()
-                .display()
-                .to_string();
-            assert!(
-                out.stdout.contains(&format!("0::/{rel}/rless-")),
-                "under {p}: {out}"
-            );
-            assert!(dir.is_dir(), "the parent stays");
-            assert_eq!(
-                fs::read_dir(&dir)
-                    .unwrap()
-                    .flatten()
-                    .filter(|e| e.path().is_dir())
-                    .count(),
-                0
-            );
-        }
+            assert_eq!(d.tree(), ["cli"], "--cgroups=disabled makes none");
+            let s = stats_json(ctx, cli, "plain");
+            assert_eq!(s["Source"], "proc", "{s}");
+            assert_eq!(s["PIDs"], 2, "{s}");
+            assert!(s["Cgroup"].is_null(), "{s}");
+            rm_f(ctx, cli, "plain");
 
-        let before = d.tree();
-        for bad in [
-            &["--memory", "lots"][..],
-            &["--memory", "1m"],
-            &["--memory-swap", "1g"],
-            &["--memory", "64m", "--memory-swap", "32m"],
-            &["--cpus", "999"],
-            &["--cpus", "half"],
-            &["--cpu-shares", "-3"],
-            &["--pids-limit", "many"],
-            &["--cgroup-parent", "../escape"],
-            &["--cgroup-parent", "/elsewhere"],
-            &["--cgroups", "sometimes"],
-        ] {
-            let mut args = vec!["run", "--rm"];
-            args.extend_from_slice(bad);
-            args.extend_from_slice(&[IMG, "true"]);
-            let out = rless_in(ctx, &cli, &args);
-            assert_one_error(&out, 125);
-            assert!(containers(ctx).is_empty(), "{bad:?} left a container");
-            assert_eq!(d.tree(), before, "{bad:?} left a cgroup");
-        }
-    });
+            // --cgroup-parent: relative to the delegated subtree, or absolute
+            // inside it; the parent stays, the container's cgroup goes.
+            let abs = format!("{}/abs", cgroup_path(&d.dir));
+            for (p, dir) in [
+                ("sub/inner", d.dir.join("sub/inner")),
+                (abs.as_str(), d.dir.join("abs")),
+            ] {
+                let out = rless_quiet(
+                    ctx,
+                    cli,
+                    &[
+                        "run",
+                        "--rm",
+                        "--cgroup-parent",
+                        p,
+                        "--pids-limit",
+                        "7",
+                        IMG,
+                        "cat",
+                        "/proc/self/cgroup",
+                    ],
+                );
+                let rel = cgroup_path(&dir);
+                assert!(
+                    out.stdout.contains(&format!("0::{rel}/rless-")),
+                    "under {p}: {out}"
+                );
+                assert!(dir.is_dir(), "the parent stays");
+                assert_eq!(
+                    fs::read_dir(&dir)
+                        .unwrap()
+                        .flatten()
+                        .filter(|e| e.path().is_dir())
+                        .count(),
+                    0
+                );
+            }
+
+            for bad in [
+                &["--memory", "lots"][..],
+                &["--memory", "1m"],
+                &["--memory-swap", "1g"],
+                &["--memory", "64m", "--memory-swap", "32m"],
+                &["--cpus", "999"],
+                &["--cpus", "half"],
+                &["--cpu-shares", "-3"],
+                &["--pids-limit", "many"],
+                &["--cgroup-parent", "../escape"],
+                &["--cgroup-parent", "/elsewhere"],
+                &["--cgroups", "sometimes"],
+            ] {
+                assert_run_refused(ctx, d, cli, bad);
+            }
+        },
+    );
 }

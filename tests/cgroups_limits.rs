@@ -14,28 +14,7 @@ mod common;
 
 use common::cgroup_helpers::*;
 use common::checks::*;
-use common::oci::busybox;
-use common::{for_each_user, Ctx, Out};
-use std::path::Path;
-
-fn has(d: &Delegated, controller: &str) -> bool {
-    words(&d.dir.join("cgroup.controllers"))
-        .iter()
-        .any(|c| c == controller)
-}
-
-fn host_config(ctx: &Ctx, cli: &Path, name: &str) -> serde_json::Value {
-    let out = rless_in(ctx, cli, &["inspect", name]);
-    assert!(out.success(), "{out}");
-    let v: serde_json::Value =
-        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
-    v[0]["HostConfig"].clone()
-}
-
-/// The container's cgroup, once it runs.
-fn cgroup(d: &Delegated, out: &Out) -> std::path::PathBuf {
-    d.dir.join(format!("rless-{}", out.last_line()))
-}
+use common::Out;
 
 /// Started with `flags` for a controller that is not delegated: one
 /// warning naming each flag and the controller.
@@ -55,74 +34,53 @@ fn assert_warns(out: &Out, flags: &[&str], controller: &str) {
 /// from v2, its one warning), and inspect shows it under docker's name.
 #[test]
 fn cgroup_more_limits_applied() {
-    let Some(parent) = test_parent() else { return };
-    if busybox().is_none() {
-        return;
-    }
-    for_each_user("cgroup_more_limits_applied", |ctx| {
-        let d = Delegated::new(&parent, ctx, "l");
-        let cli = d.leaf(ctx, "cli");
-        setup_image(ctx, &cli);
-
+    for_each_delegated("cgroup_more_limits_applied", "l", |ctx, d, cli| {
         // cpu.max from period and quota.
-        let out = rless_in(
+        let out = run_sleeper(
             ctx,
-            &cli,
+            cli,
             &[
-                "run",
-                "-d",
                 "--name",
                 "q",
                 "--cpu-period",
                 "50000",
                 "--cpu-quota",
                 "20000",
-                IMG,
-                "sleep",
-                "600",
             ],
         );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-        assert_eq!(read(&cgroup(&d, &out).join("cpu.max")), "20000 50000");
-        let h = host_config(ctx, &cli, "q");
+        assert_eq!(
+            read(&d.container(out.last_line()).join("cpu.max")),
+            "20000 50000"
+        );
+        let h = host_config(ctx, cli, "q");
         assert_eq!(h["CpuPeriod"], 50000, "{h}");
         assert_eq!(h["CpuQuota"], 20000, "{h}");
         assert_eq!(h["NanoCpus"], 0, "{h}");
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "q"]).success());
+        rm_f(ctx, cli, "q");
 
         // cpuset.
-        let args = [
-            "run",
-            "-d",
-            "--name",
-            "c",
-            "--cpuset-cpus",
-            "0",
-            "--cpuset-mems",
-            "0",
-            IMG,
-            "sleep",
-            "600",
-        ];
-        let out = rless_in(ctx, &cli, &args);
-        if has(&d, "cpuset") {
+        let out = run_sleeper(
+            ctx,
+            cli,
+            &["--name", "c", "--cpuset-cpus", "0", "--cpuset-mems", "0"],
+        );
+        if d.has("cpuset") {
             assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-            let cg = cgroup(&d, &out);
+            let cg = d.container(out.last_line());
             assert_eq!(read(&cg.join("cpuset.cpus")), "0");
             assert_eq!(read(&cg.join("cpuset.mems")), "0");
             assert_eq!(read(&cg.join("cpuset.cpus.effective")), "0");
         } else {
             assert_warns(&out, &["--cpuset-cpus", "--cpuset-mems"], "cpuset");
         }
-        let h = host_config(ctx, &cli, "c");
+        let h = host_config(ctx, cli, "c");
         assert_eq!(h["CpusetCpus"], "0", "{h}");
         assert_eq!(h["CpusetMems"], "0", "{h}");
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "c"]).success());
+        rm_f(ctx, cli, "c");
 
         // io: the weight, and a read limit on a block device.
-        let args = [
-            "run",
-            "-d",
+        let opts = [
             "--name",
             "b",
             "--blkio-weight",
@@ -131,14 +89,11 @@ fn cgroup_more_limits_applied() {
             "/dev/loop0:1mb",
             "--device-write-iops",
             "/dev/loop0:100",
-            IMG,
-            "sleep",
-            "600",
         ];
-        let out = rless_in(ctx, &cli, &args);
-        if has(&d, "io") {
+        let out = run_sleeper(ctx, cli, &opts);
+        if d.has("io") {
             assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-            let cg = cgroup(&d, &out);
+            let cg = d.container(out.last_line());
             let weight = if cg.join("io.bfq.weight").exists() {
                 read(&cg.join("io.bfq.weight"))
             } else {
@@ -156,7 +111,7 @@ fn cgroup_more_limits_applied() {
         } else {
             assert_warns(&out, &["--blkio-weight", "--device-read-bps"], "io");
         }
-        let h = host_config(ctx, &cli, "b");
+        let h = host_config(ctx, cli, "b");
         assert_eq!(h["BlkioWeight"], 300, "{h}");
         assert_eq!(
             h["BlkioDeviceReadBps"],
@@ -168,41 +123,23 @@ fn cgroup_more_limits_applied() {
             serde_json::json!([{"Path": "/dev/loop0", "Rate": 100}]),
             "{h}"
         );
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "b"]).success());
+        rm_f(ctx, cli, "b");
 
         // memory.low.
-        let out = rless_in(
-            ctx,
-            &cli,
-            &[
-                "run",
-                "-d",
-                "--name",
-                "r",
-                "--memory-reservation",
-                "32m",
-                IMG,
-                "sleep",
-                "600",
-            ],
-        );
-        if has(&d, "memory") {
+        let out = run_sleeper(ctx, cli, &["--name", "r", "--memory-reservation", "32m"]);
+        if d.has("memory") {
             assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
             assert_eq!(
-                read(&cgroup(&d, &out).join("memory.low")),
+                read(&d.container(out.last_line()).join("memory.low")),
                 (32u64 << 20).to_string()
             );
         } else {
             assert_warns(&out, &["--memory-reservation"], "memory");
         }
-        assert_eq!(
-            host_config(ctx, &cli, "r")["MemoryReservation"],
-            32u64 << 20
-        );
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "r"]).success());
+        assert_eq!(host_config(ctx, cli, "r")["MemoryReservation"], 32u64 << 20);
+        rm_f(ctx, cli, "r");
 
         // Bad values and v1-only flags: one line, 125, nothing made.
-        let before = d.tree();
         for bad in [
             &["--cpuset-cpus", "0-99999"][..],
             &["--cpuset-cpus", "one"],
@@ -221,14 +158,8 @@ fn cgroup_more_limits_applied() {
             &["--device-write-bps", "/dev/loop0"],
             &["--device-read-iops", "/dev/loop0:many"],
         ] {
-            let mut args = vec!["run", "--rm"];
-            args.extend_from_slice(bad);
-            args.extend_from_slice(&[IMG, "true"]);
-            let out = rless_in(ctx, &cli, &args);
-            assert_one_error(&out, 125);
+            let out = assert_run_refused(ctx, d, cli, bad);
             assert!(out.stderr.contains(bad[bad.len() - 2]), "{bad:?}: {out}");
-            assert!(containers(ctx).is_empty(), "{bad:?} left a container");
-            assert_eq!(d.tree(), before, "{bad:?} left a cgroup");
         }
     });
 }
@@ -239,38 +170,19 @@ fn cgroup_more_limits_applied() {
 /// container without a cgroup: one line, exit 125, nothing changed.
 #[test]
 fn cgroup_update() {
-    let Some(parent) = test_parent() else { return };
-    if busybox().is_none() {
-        return;
-    }
-    for_each_user("cgroup_update", |ctx| {
-        let d = Delegated::new(&parent, ctx, "u");
-        let cli = d.leaf(ctx, "cli");
-        setup_image(ctx, &cli);
-        let out = rless_in(
+    for_each_delegated("cgroup_update", "u", |ctx, d, cli| {
+        let out = run_sleeper(
             ctx,
-            &cli,
-            &[
-                "run",
-                "-d",
-                "--name",
-                "web",
-                "--pids-limit",
-                "20",
-                "--cpus",
-                "0.5",
-                IMG,
-                "sleep",
-                "600",
-            ],
+            cli,
+            &["--name", "web", "--pids-limit", "20", "--cpus", "0.5"],
         );
         assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-        let cg = cgroup(&d, &out);
+        let cg = d.container(out.last_line());
         assert_eq!(read(&cg.join("pids.max")), "20");
 
-        let out = rless_in(
+        let out = rless_quiet(
             ctx,
-            &cli,
+            cli,
             &[
                 "update",
                 "--pids-limit",
@@ -282,27 +194,26 @@ fn cgroup_update() {
                 "web",
             ],
         );
-        assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
         assert_eq!(out.stdout.trim(), "web");
         assert_eq!(read(&cg.join("pids.max")), "30");
         assert_eq!(read(&cg.join("cpu.max")), "100000 100000");
         assert_eq!(read(&cg.join("cpu.weight")), "20");
-        let h = host_config(ctx, &cli, "web");
+        let h = host_config(ctx, cli, "web");
         assert_eq!(h["PidsLimit"], 30, "{h}");
         assert_eq!(h["NanoCpus"], 1_000_000_000i64, "{h}");
         assert_eq!(h["CpuShares"], 512, "{h}");
 
         // --cpus 0 lifts the limit; the others stay.
-        let out = rless_in(ctx, &cli, &["update", "--cpus", "0", "web"]);
+        let out = rless_in(ctx, cli, &["update", "--cpus", "0", "web"]);
         assert!(out.success(), "{out}");
         assert_eq!(read(&cg.join("cpu.max")), "max 100000");
         assert_eq!(read(&cg.join("pids.max")), "30");
 
-        if has(&d, "cpuset") {
-            let out = rless_in(ctx, &cli, &["update", "--cpuset-cpus", "0", "web"]);
+        if d.has("cpuset") {
+            let out = rless_in(ctx, cli, &["update", "--cpuset-cpus", "0", "web"]);
             assert!(out.success(), "{out}");
             assert_eq!(read(&cg.join("cpuset.cpus")), "0");
-            let out = rless_in(ctx, &cli, &["update", "--cpuset-cpus", "0-4095", "web"]);
+            let out = rless_in(ctx, cli, &["update", "--cpuset-cpus", "0-4095", "web"]);
             assert_one_error(&out, 125);
             assert!(out.stderr.contains("not available"), "{out}");
             assert_eq!(read(&cg.join("cpuset.cpus")), "0");
@@ -315,20 +226,19 @@ fn cgroup_update() {
             &["update", "--pids-limit", "5", "nosuchctr"],
             &["update", "web"],
         ] {
-            let out = rless_in(ctx, &cli, bad);
+            let out = rless_in(ctx, cli, bad);
             assert_one_error(&out, 125);
             assert_eq!(read(&cg.join("pids.max")), "30", "{bad:?}");
         }
-        assert_eq!(host_config(ctx, &cli, "web")["PidsLimit"], 30);
+        assert_eq!(host_config(ctx, cli, "web")["PidsLimit"], 30);
 
         // Stopped: the record changes, the next start uses it.
-        assert!(rless_in(ctx, &cli, &["stop", "-t", "0", "web"]).success());
-        let out = rless_in(ctx, &cli, &["update", "--pids-limit", "40", "web"]);
-        assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
-        assert_eq!(host_config(ctx, &cli, "web")["PidsLimit"], 40);
-        assert!(rless_in(ctx, &cli, &["start", "web"]).success());
+        assert!(rless_in(ctx, cli, &["stop", "-t", "0", "web"]).success());
+        rless_quiet(ctx, cli, &["update", "--pids-limit", "40", "web"]);
+        assert_eq!(host_config(ctx, cli, "web")["PidsLimit"], 40);
+        assert!(rless_in(ctx, cli, &["start", "web"]).success());
         assert_eq!(read(&cg.join("pids.max")), "40");
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "web"]).success());
+        rm_f(ctx, cli, "web");
 
         // A restart by the monitor takes the updated limits, not those the
         // monitor started with.
@@ -336,7 +246,7 @@ fn cgroup_update() {
                       while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 1";
         let out = rless_in(
             ctx,
-            &cli,
+            cli,
             &[
                 "run",
                 "-d",
@@ -353,15 +263,15 @@ fn cgroup_update() {
             ],
         );
         assert!(out.success(), "{out}");
-        let cg = cgroup(&d, &out);
-        let out = rless_in(ctx, &cli, &["update", "--pids-limit", "25", "rs"]);
+        let cg = d.container(out.last_line());
+        let out = rless_in(ctx, cli, &["update", "--pids-limit", "25", "rs"]);
         assert!(out.success(), "{out}");
         assert_eq!(read(&cg.join("pids.max")), "25");
-        assert!(rless_in(ctx, &cli, &["exec", "rs", "touch", "/tmp/go"]).success());
+        assert!(rless_in(ctx, cli, &["exec", "rs", "touch", "/tmp/go"]).success());
         let restarted = (0..600).any(|_| {
             let out = rless_in(
                 ctx,
-                &cli,
+                cli,
                 &[
                     "inspect",
                     "-f",
@@ -377,30 +287,17 @@ fn cgroup_update() {
         });
         assert!(restarted, "rs was not restarted");
         assert_eq!(read(&cg.join("pids.max")), "25", "the restart's cgroup");
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "rs"]).success());
+        rm_f(ctx, cli, "rs");
 
         // Running without a cgroup: refused, with the reason.
-        let out = rless_in(
-            ctx,
-            &cli,
-            &[
-                "run",
-                "-d",
-                "--name",
-                "plain",
-                "--cgroups=disabled",
-                IMG,
-                "sleep",
-                "600",
-            ],
-        );
+        let out = run_sleeper(ctx, cli, &["--name", "plain", "--cgroups=disabled"]);
         assert!(out.success(), "{out}");
-        let out = rless_in(ctx, &cli, &["update", "--pids-limit", "9", "plain"]);
+        let out = rless_in(ctx, cli, &["update", "--pids-limit", "9", "plain"]);
         assert_one_error(&out, 125);
         assert!(
             out.stderr.contains("without a cgroup") && out.stderr.contains("--cgroups=disabled"),
             "{out}"
         );
-        assert!(rless_in(ctx, &cli, &["rm", "-f", "plain"]).success());
+        rm_f(ctx, cli, "plain");
     });
 }

@@ -1,46 +1,22 @@
-//! Container file verbs and pause: `cp` both ways on running and stopped
-//! containers (files, directories, `/.`, tar on stdin/stdout, owners,
-//! hostile symlinks that must never lead out of the container), `export`
-//! (whiteouts applied, atomic `-o`), `pause`/`unpause` (processes really
-//! stopped), and bad input for each: one `rless:` line, exit 125, nothing
-//! left behind.
+//! Container file verbs: `cp` both ways on running and stopped containers
+//! (files, directories, `/.`, tar on stdin/stdout, owners, hostile
+//! symlinks that must never lead out of the container), `export`
+//! (whiteouts applied, atomic `-o`), `diff` and `commit` (mount points
+//! left out), and bad input for each: one `rless:` line, exit 125, nothing
+//! left behind. `pause` and restart policies are in `ctrfs_state.rs`.
 
 mod common;
 
 use common::checks::*;
-use common::oci::busybox;
+use common::ctrfs_helpers::*;
+use common::lifecycle_helpers::{inspect, run_sh, wait_log, FOREVER};
 use common::{for_each_user, Ctx, Mode};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-
-const IMG: &str = "bb";
-const APPLETS: &[&str] = &[
-    "sh", "true", "id", "ls", "cat", "echo", "sleep", "mkdir", "ln", "rm", "stat", "test",
-];
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n";
-const FOREVER: &str = "trap 'exit 0' TERM; while true; do sleep 0.1; done";
-
-/// Imports a busybox root filesystem as [`IMG`]; `false` if busybox is missing.
-fn setup(ctx: &Ctx) -> bool {
-    let Some(bb) = busybox() else { return false };
-    let dir = ctx.work.join("rootfs");
-    for sub in ["bin", "etc/keep", "tmp", "proc", "sys", "dev"] {
-        fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    common::oci::install_busybox(&dir, bb, APPLETS);
-    fs::write(dir.join("etc/passwd"), PASSWD).unwrap();
-    fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
-    fs::write(dir.join("etc/keep/a"), "a\n").unwrap();
-    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
-    ctx.give_tree(&dir);
-    ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
-    true
-}
 
 /// A host directory the container must never reach, with a secret in it.
 fn host_secret(ctx: &Ctx) -> std::path::PathBuf {
@@ -56,27 +32,6 @@ fn plant(outside: &Path) -> String {
          ln -s /proc/self/root /data/magic && rm /etc/group && echo ready",
         o = outside.display()
     )
-}
-
-fn run_d(ctx: &Ctx, name: &str, script: &str) -> String {
-    let out = ctx.ok(&["run", "-d", "--name", name, IMG, "sh", "-c", script]);
-    out.last_line().to_string()
-}
-
-fn wait_log(ctx: &Ctx, q: &str, needle: &str) {
-    assert!(
-        eventually(Duration::from_secs(30), || ctx
-            .rless(&["logs", q])
-            .stdout
-            .contains(needle)),
-        "{needle:?} never showed in the logs of {q}"
-    );
-}
-
-fn inspect(ctx: &Ctx, q: &str) -> Value {
-    let out = ctx.ok(&["inspect", q]);
-    let v: Value = serde_json::from_str(&out.stdout).expect("inspect prints JSON");
-    v[0].clone()
 }
 
 /// stdout as bytes (a tar).
@@ -248,27 +203,16 @@ fn copy_scenarios(ctx: &Ctx, c: &str, outside: &Path, running: bool) {
     // Read it all back through the container (exec) or a copy (stopped).
     let back = w.join("back");
     ctx.ok(&["cp", &cpath("/"), back.to_str().unwrap()]);
-    assert_eq!(
-        fs::read_to_string(back.join("data/in.txt")).unwrap(),
-        "from host\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("tmp/via-up")).unwrap(),
-        "from host\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("tmp/via-root")).unwrap(),
-        "from host\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("etc/group")).unwrap(),
-        "root:x:0:\nnew:x:5:\n"
-    );
-    assert_eq!(
-        fs::read_to_string(back.join("data/tree2/a/b")).unwrap(),
-        "deep\n"
-    );
-    assert_eq!(fs::read_to_string(back.join("data/d/f")).unwrap(), "in-tar");
+    for (file, want) in [
+        ("data/in.txt", "from host\n"),
+        ("tmp/via-up", "from host\n"),
+        ("tmp/via-root", "from host\n"),
+        ("etc/group", "root:x:0:\nnew:x:5:\n"),
+        ("data/tree2/a/b", "deep\n"),
+        ("data/d/f", "in-tar"),
+    ] {
+        assert_eq!(fs::read_to_string(back.join(file)).unwrap(), want, "{file}");
+    }
     assert!(!back.join("tmp/pwned-ctrfs").exists());
     // Owners as the container sees them, from a tar of the container.
     let t = tar_entries(&raw(ctx, &["cp", &cpath("/"), "-"]));
@@ -293,7 +237,11 @@ fn ctrfs_cp_running() {
             return;
         }
         let outside = host_secret(ctx);
-        run_d(ctx, "c1", &format!("{} && {FOREVER}", plant(&outside)));
+        run_sh(
+            ctx,
+            &["--name", "c1"],
+            &format!("{} && {FOREVER}", plant(&outside)),
+        );
         wait_log(ctx, "c1", "ready");
         copy_scenarios(ctx, "c1", &outside, true);
         ctx.ok(&["rm", "-f", "c1"]);
@@ -328,7 +276,7 @@ fn ctrfs_cp_stopped() {
             return;
         }
         let outside = host_secret(ctx);
-        let id = run_d(ctx, "c2", &plant(&outside));
+        let id = run_sh(ctx, &["--name", "c2"], &plant(&outside));
         ctx.ok(&["wait", "c2"]);
         copy_scenarios(ctx, "c2", &outside, false);
         // Writes went to the writable layer; the re-created file is no
@@ -422,9 +370,9 @@ fn ctrfs_export() {
         if !setup(ctx) {
             return;
         }
-        run_d(
+        run_sh(
             ctx,
-            "e1",
+            &["--name", "e1"],
             &format!(
                 "rm /etc/group && rm -r /etc/keep && mkdir /etc/keep && echo b > /etc/keep/b && \
                  echo new > /new && ln /new /new2 && echo ready && {FOREVER}"
@@ -480,103 +428,15 @@ fn ctrfs_export() {
     });
 }
 
-/// Host pids of every process in `init`'s pid namespace.
-fn ns_pids(init: i64) -> Vec<i64> {
-    let ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
-    fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i64>().ok())
-        .filter(|p| fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
-        .collect()
-}
-
-fn status_state(pid: i64) -> String {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("State:").map(|s| s.trim().to_string()))
-        .unwrap_or_default()
-}
-
-#[test]
-fn ctrfs_pause() {
-    for_each_user("ctrfs_pause", |ctx| {
-        if !setup(ctx) {
-            return;
-        }
-        run_d(ctx, "p1", &format!("sleep 1000 & echo ready; {FOREVER}"));
-        wait_log(ctx, "p1", "ready");
-        let init = inspect(ctx, "p1")["State"]["Pid"].as_i64().unwrap();
-        assert_eq!(ctx.ok(&["pause", "p1"]).stdout.trim(), "p1");
-        let pids = ns_pids(init);
-        assert!(pids.len() >= 3, "init, shell, sleeps: {pids:?}");
-        for p in &pids {
-            assert!(
-                status_state(*p).starts_with('T'),
-                "{p}: {}",
-                status_state(*p)
-            );
-        }
-        let st = inspect(ctx, "p1");
-        assert_eq!(st["State"]["Status"], "paused", "{st}");
-        assert_eq!(st["State"]["Paused"], true, "{st}");
-        let ps = ctx.ok(&["ps"]).stdout;
-        assert!(ps.contains("(Paused)"), "{ps}");
-        let ps = ctx.ok(&["ps", "-q", "--filter", "status=paused"]).stdout;
-        assert_eq!(ps.lines().count(), 1, "{ps}");
-        // Paused stays paused: nothing new gets logged.
-        assert_one_error(&ctx.fail(&["exec", "p1", "true"]), 125);
-        assert_one_error(&ctx.fail(&["pause", "p1"]), 125);
-        ctx.ok(&["unpause", "p1"]);
-        for p in ns_pids(init) {
-            assert!(
-                !status_state(p).starts_with('T'),
-                "{p}: {}",
-                status_state(p)
-            );
-        }
-        assert_eq!(inspect(ctx, "p1")["State"]["Status"], "running");
-        assert_one_error(&ctx.fail(&["unpause", "p1"]), 125);
-        // stop of a paused container: SIGTERM is acted on (exit 0 by the trap).
-        ctx.ok(&["pause", "p1"]);
-        ctx.ok(&["stop", "-t", "30", "p1"]);
-        let st = inspect(ctx, "p1");
-        assert_eq!(st["State"]["Status"], "exited", "{st}");
-        assert_eq!(st["State"]["ExitCode"], 0, "{st}");
-        assert_eq!(st["State"]["Paused"], false, "{st}");
-        assert_one_error(&ctx.fail(&["pause", "p1"]), 125);
-        // kill and rm -f of a paused container.
-        ctx.ok(&["start", "p1"]);
-        wait_log(ctx, "p1", "ready\nready");
-        ctx.ok(&["pause", "p1"]);
-        ctx.ok(&["kill", "p1"]);
-        assert_eq!(ctx.ok(&["wait", "p1"]).stdout.trim(), "137");
-        ctx.ok(&["start", "p1"]);
-        let init = inspect(ctx, "p1")["State"]["Pid"].as_i64().unwrap();
-        ctx.ok(&["pause", "p1"]);
-        ctx.ok(&["rm", "-f", "p1"]);
-        assert!(
-            eventually(Duration::from_secs(10), || ns_pids_gone(init)),
-            "processes left after rm -f of a paused container"
-        );
-        assert!(containers(ctx).is_empty());
-    });
-}
-
-fn ns_pids_gone(init: i64) -> bool {
-    fs::read_link(format!("/proc/{init}/ns/pid")).is_err()
-}
-
 #[test]
 fn ctrfs_bad_input() {
     for_each_user("ctrfs_bad_input", |ctx| {
         if !setup(ctx) {
             return;
         }
-        run_d(
+        run_sh(
             ctx,
-            "b1",
+            &["--name", "b1"],
             &format!("echo x > /f && mkdir /d && echo ready && {FOREVER}"),
         );
         wait_log(ctx, "b1", "ready");
@@ -615,147 +475,6 @@ fn ctrfs_bad_input() {
         assert_one_error(&ctx.fail(&["cp", "b1:/missing", ds]), 125);
         ctx.ok(&["rm", "b1"]);
         nothing_left(ctx);
-    });
-}
-
-#[test]
-fn ctrfs_foreground_restart_policy() {
-    for_each_user("ctrfs_foreground_restart_policy", |ctx| {
-        if !setup(ctx) {
-            return;
-        }
-        // on-failure:2 in the foreground: three runs, the last exit code.
-        let out = ctx.rless(&[
-            "run",
-            "--name",
-            "fg",
-            "--restart",
-            "on-failure:2",
-            IMG,
-            "sh",
-            "-c",
-            "echo run; exit 3",
-        ]);
-        assert_eq!(out.code, Some(3), "{out}");
-        assert_eq!(out.stdout.matches("run").count(), 3, "{out}");
-        assert!(!out.stderr.contains("warning"), "{out}");
-        let st = inspect(ctx, "fg");
-        assert_eq!(st["RestartCount"], 2, "{st}");
-        assert_eq!(st["State"]["Status"], "exited", "{st}");
-        // A success is not restarted by on-failure.
-        let out = ctx.rless(&[
-            "run",
-            "--rm",
-            "--restart",
-            "no",
-            IMG,
-            "sh",
-            "-c",
-            "echo once",
-        ]);
-        assert_eq!(out.stdout.matches("once").count(), 1, "{out}");
-        // always: restarts until the user ends it with SIGTERM to rless.
-        let mut child = ctx
-            .rless_cmd(&[
-                "run",
-                "--name",
-                "al",
-                "--restart",
-                "always",
-                IMG,
-                "sh",
-                "-c",
-                "trap 'exit 0' TERM; echo up; sleep 0.3 & wait; exit 1",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn rless run");
-        let restarted = eventually(Duration::from_secs(30), || {
-            ctx.rless(&["inspect", "al"]).success()
-                && inspect(ctx, "al")["RestartCount"].as_u64().unwrap_or(0) >= 2
-        });
-        if !restarted {
-            let _ = child.kill();
-        }
-        assert!(restarted, "--restart always must restart a foreground run");
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
-            rustix::process::Signal::TERM,
-        )
-        .unwrap();
-        let status = wait_timeout(&mut child, Duration::from_secs(30));
-        if status.is_none() {
-            let _ = child.kill();
-        }
-        assert!(status.is_some(), "rless run did not end on SIGTERM");
-        let st = inspect(ctx, "al");
-        assert_eq!(st["State"]["Status"], "exited", "{st}");
-        let count = st["RestartCount"].as_u64().unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        assert_eq!(inspect(ctx, "al")["RestartCount"].as_u64().unwrap(), count);
-        ctx.ok(&["rm", "fg", "al"]);
-    });
-}
-
-#[test]
-fn ctrfs_detached_restart_policy() {
-    for_each_user("ctrfs_detached_restart_policy", |ctx| {
-        if !setup(ctx) {
-            return;
-        }
-        // on-failure:2 carried out by the detached monitor: three runs, then
-        // exited with the last code and the count kept.
-        ctx.ok(&[
-            "run",
-            "-d",
-            "--name",
-            "dr",
-            "--restart",
-            "on-failure:2",
-            IMG,
-            "sh",
-            "-c",
-            "echo run; exit 3",
-        ]);
-        let done = eventually(Duration::from_secs(30), || {
-            inspect(ctx, "dr")["State"]["Status"] == "exited"
-                && inspect(ctx, "dr")["RestartCount"] == 2
-        });
-        let st = inspect(ctx, "dr");
-        assert!(done, "on-failure:2 must end after two restarts: {st}");
-        assert_eq!(st["State"]["ExitCode"], 3, "{st}");
-        let logs = ctx.ok(&["logs", "dr"]);
-        assert_eq!(logs.stdout.matches("run").count(), 3, "{logs}");
-        // always: restarted until `rless stop`, which ends it for good.
-        ctx.ok(&[
-            "run",
-            "-d",
-            "--name",
-            "da",
-            "--restart",
-            "always",
-            IMG,
-            "sh",
-            "-c",
-            "sleep 0.2",
-        ]);
-        assert!(
-            eventually(Duration::from_secs(30), || {
-                inspect(ctx, "da")["RestartCount"].as_u64().unwrap_or(0) >= 2
-            }),
-            "--restart always must restart a detached container"
-        );
-        ctx.ok(&["stop", "-t", "1", "da"]);
-        let st = inspect(ctx, "da");
-        assert_eq!(st["State"]["Status"], "exited", "{st}");
-        let count = st["RestartCount"].as_u64().unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-        let again = inspect(ctx, "da");
-        assert_eq!(again["State"]["Status"], "exited", "{again}");
-        assert_eq!(again["RestartCount"].as_u64().unwrap(), count, "{again}");
-        ctx.ok(&["rm", "dr", "da"]);
     });
 }
 

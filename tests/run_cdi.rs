@@ -26,6 +26,41 @@ fn cdi(ctx: &Ctx, specs: &Path, args: &[&str]) -> Out {
     run_cmd(c, None, CMD_TIMEOUT, &ctx.user.name)
 }
 
+/// `rless ARGS…` with the CDI spec directory `specs`, which must succeed.
+fn cdi_ok(ctx: &Ctx, specs: &Path, args: &[&str]) -> Out {
+    let out = cdi(ctx, specs, args);
+    assert!(out.success(), "{out}");
+    out
+}
+
+/// `rless run --rm OPTS… IMG sh -c SCRIPT` with the CDI spec directory
+/// `specs`, which must succeed.
+fn cdi_sh(ctx: &Ctx, specs: &Path, opts: &[&str], script: &str) -> Out {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&[IMG, "sh", "-c", script]);
+    cdi_ok(ctx, specs, &args)
+}
+
+/// `rless run --rm OPTS… IMG true` with the CDI spec directory `specs`
+/// must be refused: one line saying `why`, exit 125, no container left.
+fn cdi_refused(ctx: &Ctx, specs: &Path, opts: &[&str], why: &str) -> Out {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&[IMG, "true"]);
+    let out = cdi(ctx, specs, &args);
+    assert_one_error(&out, ERR_EXIT);
+    assert!(out.stderr.contains(why), "{why}: {out}");
+    assert_no_containers(ctx, &out.cmdline);
+    out
+}
+
+/// The JSON in a file (what a hook recorded).
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}: {text}", path.display()))
+}
+
 /// A spec directory holding `files` (name, text).
 fn specs(ctx: &Ctx, name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     for (f, text) in files {
@@ -78,23 +113,14 @@ devices:
             data.display()
         );
         let dir = specs(ctx, "cdi", &[("fake.yaml", &spec)]);
-        let out = cdi(
+        let out = cdi_sh(
             ctx,
             &dir,
-            &[
-                "run",
-                "--rm",
-                "--device",
-                "example.com/fake=one",
-                IMG,
-                "sh",
-                "-c",
-                "ls -l /dev/fake0 | cut -c1; echo x > /dev/fake0 && echo written; \
-                 cat /cdi-data/from-host; touch /cdi-data/new 2>/dev/null || echo ro; \
-                 echo $CDI_SHARED $CDI_ONE; id -G",
-            ],
+            &["--device", "example.com/fake=one"],
+            "ls -l /dev/fake0 | cut -c1; echo x > /dev/fake0 && echo written; \
+             cat /cdi-data/from-host; touch /cdi-data/new 2>/dev/null || echo ro; \
+             echo $CDI_SHARED $CDI_ONE; id -G",
         );
-        assert!(out.success(), "{out}");
         let lines: Vec<&str> = out.stdout.lines().collect();
         assert_eq!(
             lines[..5],
@@ -107,7 +133,7 @@ devices:
             Mode::Single => assert!(out.stderr.contains("additionalGIDs"), "{out}"),
         }
         // keep-groups takes no others: the spec's are left out.
-        let out = cdi(
+        let out = cdi_ok(
             ctx,
             &dir,
             &[
@@ -121,47 +147,19 @@ devices:
                 "true",
             ],
         );
-        assert!(out.success(), "{out}");
         assert!(out.stderr.contains("keep-groups keeps"), "{out}");
         // `all`: every device of the kind (the spec has no device named
         // all); the same through JSON.
         let json = spec_json("example.org/dev", "/dev/zero");
         let dir2 = specs(ctx, "cdi2", &[("b.json", &json)]);
-        let out = cdi(
-            ctx,
-            &dir,
-            &[
-                "run",
-                "--rm",
-                "--device",
-                "example.com/fake=all",
-                IMG,
-                "sh",
-                "-c",
-                "ls /dev/fake0 /dev/fake1",
-            ],
-        );
-        assert!(out.success(), "{out}");
+        let all = ["--device", "example.com/fake=all"];
+        let out = cdi_sh(ctx, &dir, &all, "ls /dev/fake0 /dev/fake1");
         assert_eq!(out.stdout, "/dev/fake0\n/dev/fake1\n", "{out}");
-        let out = cdi(
-            ctx,
-            &dir2,
-            &[
-                "run",
-                "--rm",
-                "--device",
-                "example.org/dev=x",
-                IMG,
-                "sh",
-                "-c",
-                "head -c 3 /dev/json0 | od -An -tx1",
-            ],
-        );
-        assert!(out.success(), "{out}");
+        let x = ["--device", "example.org/dev=x"];
+        let out = cdi_sh(ctx, &dir2, &x, "head -c 3 /dev/json0 | od -An -tx1");
         assert_eq!(out.stdout.trim(), "00 00 00", "{out}");
         // info lists the devices found.
-        let info = cdi(ctx, &dir, &["info", "--format", "json"]);
-        assert!(info.success(), "{info}");
+        let info = cdi_ok(ctx, &dir, &["info", "--format", "json"]);
         let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
         assert_eq!(
             v["CDI"]["Devices"],
@@ -169,7 +167,7 @@ devices:
             "{info}"
         );
         // inspect shows the CDI name and the host device.
-        let out = cdi(
+        cdi_ok(
             ctx,
             &dir,
             &[
@@ -184,7 +182,6 @@ devices:
                 "true",
             ],
         );
-        assert!(out.success(), "{out}");
         let out = ctx.ok(&["inspect", "--format", "{{json .HostConfig.Devices}}", "c"]);
         let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
         assert_eq!(
@@ -262,7 +259,7 @@ devices:
             rec = record.display()
         );
         let dir = specs(ctx, "cdi", &[("hooks.yaml", &spec)]);
-        let out = cdi(
+        let out = cdi_ok(
             ctx,
             &dir,
             &[
@@ -279,7 +276,6 @@ devices:
                 "cat /hooked; cat /started",
             ],
         );
-        assert!(out.success(), "{out}");
         let mut lines = out.stdout.lines();
         assert_eq!(lines.next(), Some("made-by-hook"), "{out}");
         // The startContainer hook got the state on stdin, inside.
@@ -291,25 +287,21 @@ devices:
             "first set\n"
         );
         let id = ctx.ok(&["inspect", "--format", "{{.Id}}", "hk"]).stdout;
-        let state: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(record.join("state.json")).unwrap()).unwrap();
+        let state = read_json(&record.join("state.json"));
         assert_eq!(state["id"], id.trim());
         assert_eq!(state["status"], "creating");
         assert_eq!(state["annotations"]["a.b"], "c");
         assert!(state["pid"].as_u64().is_some_and(|p| p > 1), "{state}");
         let bundle = Path::new(state["bundle"].as_str().unwrap());
         assert!(bundle.ends_with(format!("{}/bundle", id.trim())), "{state}");
-        let post: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(record.join("poststart")).unwrap()).unwrap();
+        let post = read_json(&record.join("poststart"));
         assert_eq!(post["status"], "running");
         assert_eq!(post["id"], id.trim());
         // poststop: once the container has ended, before `run` returns.
-        let stop: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(record.join("poststop")).unwrap()).unwrap();
+        let stop = read_json(&record.join("poststop"));
         assert_eq!(stop["status"], "stopped");
         assert_eq!(stop["id"], id.trim());
-        let config: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
+        let config = read_json(&bundle.join("config.json"));
         assert!(config["root"]["path"]
             .as_str()
             .is_some_and(|p| p.ends_with("merged")));
@@ -323,15 +315,13 @@ devices:
             bad.display()
         );
         let dir = specs(ctx, "cdi-bad", &[("bad.yaml", &spec)]);
-        let out = cdi(
+        let out = cdi_refused(
             ctx,
             &dir,
-            &["run", "--rm", "--device", "example.com/bad=b", IMG, "true"],
+            &["--device", "example.com/bad=b"],
+            "createContainer hook",
         );
-        assert_one_error(&out, ERR_EXIT);
-        assert!(out.stderr.contains("createContainer hook"), "{out}");
         assert!(out.stderr.contains("bad.sh"), "{out}");
-        assert_no_containers(ctx, &out.cmdline);
     });
 }
 
@@ -388,13 +378,7 @@ fn cdi_refusals() {
             (&nfs, &["--device", "example.org/dev=x"], "only binds"),
         ];
         for (dir, opts, why) in cases {
-            let mut args = vec!["run", "--rm"];
-            args.extend_from_slice(opts);
-            args.extend_from_slice(&[IMG, "true"]);
-            let out = cdi(ctx, dir, &args);
-            assert_one_error(&out, ERR_EXIT);
-            assert!(out.stderr.contains(why), "{why}: {out}");
-            assert_no_containers(ctx, &out.cmdline);
+            cdi_refused(ctx, dir, opts, why);
         }
         // --gpus maps to nvidia.com/gpu names.
         let gpu = specs(
@@ -402,17 +386,12 @@ fn cdi_refusals() {
             "gpu",
             &[("nvidia.json", &spec_json("nvidia.com/gpu", "/dev/null"))],
         );
-        let out = cdi(
-            ctx,
-            &gpu,
-            &["run", "--rm", "--gpus", "device=x", IMG, "ls", "/dev/json0"],
-        );
-        assert!(out.success(), "{out}");
-        let out = cdi(
-            ctx,
-            &gpu,
-            &["run", "--rm", "--gpus", "1", IMG, "ls", "/dev/json0"],
-        );
-        assert!(out.success(), "{out}");
+        for gpus in ["device=x", "1"] {
+            cdi_ok(
+                ctx,
+                &gpu,
+                &["run", "--rm", "--gpus", gpus, IMG, "ls", "/dev/json0"],
+            );
+        }
     });
 }

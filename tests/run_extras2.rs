@@ -44,31 +44,13 @@ fn run_attach_streams() {
             &["--name", "e", "-a", "stderr", IMG, "sh", "-c", script],
         );
         assert_eq!(out.code, Some(0), "{out}");
-        assert_eq!(
-            (out.stdout.as_str(), out.stderr.as_str()),
-            ("", "ERR\n"),
-            "{out}"
-        );
+        out.assert_streams("", "ERR\n");
         // What is not attached is logged all the same.
-        let logs = ctx.ok(&["logs", "e"]);
-        assert_eq!(
-            (logs.stdout.as_str(), logs.stderr.as_str()),
-            ("OUT\n", "ERR\n")
-        );
-        let out = ctx.ok(&[
-            "inspect",
-            "-f",
-            "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}}",
-            "e",
-        ]);
-        assert_eq!(out.stdout.trim(), "false false true", "{out}");
+        ctx.ok(&["logs", "e"]).assert_streams("OUT\n", "ERR\n");
+        let attached = "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}}";
+        assert_eq!(inspect_f(ctx, attached, "e"), "false false true");
         ctx.ok(&["rm", "e"]);
-        let out = run(ctx, &["--rm", "-a", "STDOUT", IMG, "sh", "-c", script]);
-        assert_eq!(
-            (out.stdout.as_str(), out.stderr.as_str()),
-            ("OUT\n", ""),
-            "{out}"
-        );
+        run(ctx, &["--rm", "-a", "STDOUT", IMG, "sh", "-c", script]).assert_streams("OUT\n", "");
         // The same under a monitor of its own.
         let unproxied = [
             "--rm",
@@ -80,12 +62,7 @@ fn run_attach_streams() {
             "-c",
             script,
         ];
-        let out = run(ctx, &unproxied);
-        assert_eq!(
-            (out.stdout.as_str(), out.stderr.as_str()),
-            ("", "ERR\n"),
-            "{out}"
-        );
+        run(ctx, &unproxied).assert_streams("", "ERR\n");
         // No output attached: the id, as docker prints it.
         let out = run(ctx, &["--rm", "-a", "stdin", IMG, "sh", "-c", script]);
         assert_eq!(out.code, Some(0), "{out}");
@@ -111,32 +88,23 @@ fn run_it_detach_keys() {
     for_each_user("run_it_detach_keys", |ctx| {
         assert!(setup_image(ctx));
         let script = "echo up; read x; echo got-$x; while :; do sleep 1; done";
-        let mut pty = PtySession::spawn(
-            ctx,
-            &[
-                "run",
-                "-it",
-                "--rm",
-                "--name",
-                "dk",
-                "--detach-keys",
-                "ctrl-x,y",
-                IMG,
-                "sh",
-                "-c",
-                script,
-            ],
-            24,
-            80,
-        );
-        pty.wait_for("up");
-        pty.type_in(b"hello\r");
-        pty.wait_for("got-hello");
-        pty.type_in(b"\x18y");
-        let (code, text) = pty.finish();
-        assert_eq!(code, Some(0), "detached: {text}");
-        let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", "dk"]);
-        assert_eq!(out.stdout.trim(), "true", "{text}");
+        let run_it = [
+            "run",
+            "-it",
+            "--rm",
+            "--name",
+            "dk",
+            "--detach-keys",
+            "ctrl-x,y",
+            IMG,
+            "sh",
+            "-c",
+            script,
+        ];
+        detach_with(ctx, &run_it, b"\x18y", "dk", |pty| {
+            pty.type_in(b"hello\r");
+            pty.wait_for("got-hello");
+        });
         ctx.ok(&["rm", "-f", "dk"]);
         // Recorded by create for `start -a -i`; start's own replace them.
         ctx.ok(&[
@@ -158,13 +126,7 @@ fn run_it_detach_keys() {
                 &b"\x1a"[..],
             ),
         ] {
-            let mut pty = PtySession::spawn(ctx, args, 24, 80);
-            pty.wait_for("up");
-            pty.type_in(keys);
-            let (code, text) = pty.finish();
-            assert_eq!(code, Some(0), "{args:?} detached: {text}");
-            let out = ctx.ok(&["inspect", "-f", "{{.State.Running}}", "made"]);
-            assert_eq!(out.stdout.trim(), "true", "{args:?}: {text}");
+            detach_with(ctx, args, keys, "made", |_| {});
             ctx.ok(&["stop", "-t", "0", "made"]);
         }
         ctx.ok(&["rm", "made"]);
@@ -175,6 +137,26 @@ fn run_it_detach_keys() {
         );
         assert_no_containers(ctx, "run_it_detach_keys");
     });
+}
+
+/// Runs `args` on a terminal: once the container says `up` and `then`
+/// has typed what it types, `keys` detach; `rless` ends with 0 and the
+/// container `name` runs on.
+fn detach_with(
+    ctx: &common::Ctx,
+    args: &[&str],
+    keys: &[u8],
+    name: &str,
+    then: impl FnOnce(&mut PtySession),
+) {
+    let mut pty = PtySession::spawn(ctx, args, 24, 80);
+    pty.wait_for("up");
+    then(&mut pty);
+    pty.type_in(keys);
+    let (code, text) = pty.finish();
+    assert_eq!(code, Some(0), "{args:?} detached: {text}");
+    let running = inspect_f(ctx, "{{.State.Running}}", name);
+    assert_eq!(running, "true", "{args:?}: {text}");
 }
 
 /// The sha256 of a host file, by the host's `sha256sum`.
@@ -213,8 +195,7 @@ fn run_tz() {
             "-c",
             sum,
         ]);
-        let out = ctx.ok(&["inspect", "-f", "{{.Config.Timezone}}", "z"]);
-        assert_eq!(out.stdout.trim(), "Asia/Tokyo");
+        assert_eq!(inspect_f(ctx, "{{.Config.Timezone}}", "z"), "Asia/Tokyo");
         let out = ctx.ok(&["start", "-a", "z"]);
         assert_eq!(
             out.stdout.trim(),
@@ -250,8 +231,8 @@ fn run_pidfile() {
             "300",
         ]);
         let pid = std::fs::read_to_string(&pf).expect("the pid file");
-        let out = ctx.ok(&["inspect", "-f", "{{.State.Pid}} {{.PidFile}}", "p"]);
-        assert_eq!(out.stdout.trim(), format!("{pid} {pfs}"), "{out}");
+        let out = inspect_f(ctx, "{{.State.Pid}} {{.PidFile}}", "p");
+        assert_eq!(out, format!("{pid} {pfs}"));
         // The container's process, on the host.
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         assert!(!cmdline.is_empty(), "no process {pid}");
@@ -332,13 +313,8 @@ fn run_timeout() {
         );
         assert_eq!(out.code, Some(255), "{out}");
         assert_eq!(out.stdout, "up\n");
-        let out = ctx.ok(&[
-            "inspect",
-            "-f",
-            "{{.State.ExitCode}} {{.Config.Timeout}}",
-            "t",
-        ]);
-        assert_eq!(out.stdout.trim(), "255 1");
+        let out = inspect_f(ctx, "{{.State.ExitCode}} {{.Config.Timeout}}", "t");
+        assert_eq!(out, "255 1");
         ctx.ok(&["rm", "t"]);
         // Detached: `wait` gives the same.
         ctx.ok(&[
@@ -381,22 +357,11 @@ fn run_short_boolean_equals() {
         assert_eq!(out.stdout, "ok\n");
         let out = ctx.ok(&["run", "-d=true", "--name", "b", IMG, "true"]);
         common::assert_hex64(out.last_line(), &out);
-        let out = ctx.ok(&[
-            "inspect",
-            "-f",
-            "{{.Config.Tty}} {{.Config.OpenStdin}}",
-            "b",
-        ]);
-        assert_eq!(out.stdout.trim(), "false false");
+        let tty_stdin = "{{.Config.Tty}} {{.Config.OpenStdin}}";
+        assert_eq!(inspect_f(ctx, tty_stdin, "b"), "false false");
         ctx.ok(&["rm", "-f", "b"]);
         ctx.ok(&["create", "--name", "c", "-it=false", IMG, "true"]);
-        let out = ctx.ok(&[
-            "inspect",
-            "-f",
-            "{{.Config.Tty}} {{.Config.OpenStdin}}",
-            "c",
-        ]);
-        assert_eq!(out.stdout.trim(), "false true");
+        assert_eq!(inspect_f(ctx, tty_stdin, "c"), "false true");
         ctx.ok(&["rm", "c"]);
         // pflag's `-X=VALUE` for options with values too.
         let script = "echo $A >&2; echo out";
@@ -404,11 +369,7 @@ fn run_short_boolean_equals() {
             ctx,
             &["--rm", "-a=stderr", "-e=A=1", IMG, "sh", "-c", script],
         );
-        assert_eq!(
-            (out.stdout.as_str(), out.stderr.as_str()),
-            ("", "1\n"),
-            "{out}"
-        );
+        out.assert_streams("", "1\n");
     });
 }
 
@@ -447,8 +408,8 @@ fn run_keep_id_as_other_ids() {
             "sleep",
             "300",
         ]);
-        let out = ctx.ok(&["inspect", "-f", "{{.HostConfig.UsernsMode}}", "k"]);
-        assert_eq!(out.stdout.trim(), "keep-id:uid=5,gid=7");
+        let userns = inspect_f(ctx, "{{.HostConfig.UsernsMode}}", "k");
+        assert_eq!(userns, "keep-id:uid=5,gid=7");
         // A container that joins k's namespaces must map as k does.
         ctx.ok(&["start", "k"]);
         let out = run(

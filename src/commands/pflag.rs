@@ -35,83 +35,61 @@ pub fn expand(args: Vec<OsString>) -> Vec<OsString> {
     let mut out: Vec<OsString> = args[..=i].to_vec();
     let mut words = args[i + 1..].iter();
     while let Some(w) = words.next() {
-        let Some(s) = w.to_str() else {
+        let option = w
+            .to_str()
+            .filter(|s| s.starts_with('-') && *s != "-" && *s != "--");
+        let Some((rewritten, value_next)) = option.and_then(|s| rewrite(&cmd, s)) else {
+            // An operand, `--`, or a word the walk does not understand.
             out.push(w.clone());
             break;
         };
-        if s == "--" || !s.starts_with('-') || s == "-" {
-            out.push(w.clone());
-            break;
-        }
-        if let Some(body) = s.strip_prefix("--") {
-            out.push(w.clone());
-            if body.contains('=') {
-                continue;
-            }
-            let Some(arg) = cmd.get_arguments().find(|a| {
-                a.get_long() == Some(body)
-                    || a.get_all_aliases().is_some_and(|al| al.contains(&body))
-            }) else {
-                break;
-            };
-            if takes_next(arg) {
-                out.extend(words.next().cloned());
-            }
-            continue;
-        }
-        // A cluster of short options.
-        let cluster = &s[1..];
-        let mut kept = String::from("-");
-        let mut long = None;
-        let mut value_next = false;
-        let mut understood = true;
-        for (at, c) in cluster.char_indices() {
-            let rest = &cluster[at + c.len_utf8()..];
-            let Some(arg) = cmd.get_arguments().find(|a| a.get_short() == Some(c)) else {
-                understood = false;
-                break;
-            };
-            if equals_only(arg) {
-                if let Some(v) = rest.strip_prefix('=') {
-                    long = arg.get_long().map(|l| format!("--{l}={v}"));
-                    if long.is_none() {
-                        understood = false;
-                    }
-                    break;
-                }
-                kept.push(c);
-                continue;
-            }
-            if arg.get_action().takes_values() {
-                // pflag's `-e=A=1`: the value after the `=`.
-                if let Some(v) = rest.strip_prefix('=') {
-                    long = arg.get_long().map(|l| format!("--{l}={v}"));
-                    if long.is_none() {
-                        understood = false;
-                    }
-                    break;
-                }
-                // Its value is the rest of the word, or the next word.
-                value_next = rest.is_empty();
-            }
-            kept.push_str(&cluster[at..]);
-            break;
-        }
-        if !understood {
-            out.push(w.clone());
-            out.extend(words.cloned());
-            return out;
-        }
-        if kept.len() > 1 {
-            out.push(kept.into());
-        }
-        out.extend(long.map(OsString::from));
+        out.extend(rewritten.into_iter().map(OsString::from));
         if value_next {
             out.extend(words.next().cloned());
         }
     }
     out.extend(words.cloned());
     out
+}
+
+/// What the option word `s` becomes, and whether the next word is its
+/// value; `None` when `cmd` has no such option.
+fn rewrite(cmd: &clap::Command, s: &str) -> Option<(Vec<String>, bool)> {
+    if let Some(body) = s.strip_prefix("--") {
+        if body.contains('=') {
+            return Some((vec![s.to_string()], false));
+        }
+        let arg = cmd.get_arguments().find(|a| {
+            a.get_long() == Some(body) || a.get_all_aliases().is_some_and(|al| al.contains(&body))
+        })?;
+        return Some((vec![s.to_string()], takes_next(arg)));
+    }
+    // A cluster of short options: those before the one that takes a value
+    // are kept; `X=VALUE` becomes `--long=VALUE`.
+    let cluster = &s[1..];
+    let mut kept = String::from("-");
+    let mut long = None;
+    let mut value_next = false;
+    for (at, c) in cluster.char_indices() {
+        let rest = &cluster[at + c.len_utf8()..];
+        let arg = cmd.get_arguments().find(|a| a.get_short() == Some(c))?;
+        let takes_values = arg.get_action().takes_values();
+        if let Some(v) = rest.strip_prefix('=').filter(|_| takes_values) {
+            // `-t=true` (a boolean) or pflag's `-e=A=1`: the value after `=`.
+            long = Some(format!("--{}={v}", arg.get_long()?));
+            break;
+        }
+        if equals_only(arg) {
+            kept.push(c);
+            continue;
+        }
+        // Its value is the rest of the word, or the next word.
+        value_next = takes_values && rest.is_empty();
+        kept.push_str(&cluster[at..]);
+        break;
+    }
+    let kept = (kept.len() > 1).then_some(kept);
+    Some((kept.into_iter().chain(long).collect(), value_next))
 }
 
 /// An option whose value may only follow `=` (`--rm[=false]`).
@@ -134,37 +112,60 @@ mod tests {
 
     #[test]
     fn short_booleans_take_equals() {
-        assert_eq!(
-            expand(v("rless run -i=false -t=true --rm img")),
-            v("rless run --interactive=false --tty=true --rm img")
-        );
-        assert_eq!(
-            expand(v("rless --root /r create -dit=false img")),
-            v("rless --root /r create -di --tty=false img")
-        );
-        assert_eq!(
-            expand(v("rless exec -d=false -it c sh")),
-            v("rless exec --detach=false -it c sh")
-        );
-        // A value taken by the option before, and the command's own words.
-        assert_eq!(
-            expand(v("rless run -e A=1 -w /x -i=true img sh -i=false")),
-            v("rless run -e A=1 -w /x --interactive=true img sh -i=false")
-        );
-        assert_eq!(
-            expand(v("rless run --name n -eA=1 -d=false img")),
-            v("rless run --name n -eA=1 --detach=false img")
-        );
-        // A value after `=`, as pflag takes it.
-        assert_eq!(
-            expand(v("rless run -e=A=1 -ia=stdout img")),
-            v("rless run --env=A=1 -i --attach=stdout img")
-        );
-        // Untouched: no such word, other commands, unknown options.
+        for (args, want) in [
+            (
+                "rless run -i=false -t=true --rm img",
+                "rless run --interactive=false --tty=true --rm img",
+            ),
+            (
+                "rless --root /r create -dit=false img",
+                "rless --root /r create -di --tty=false img",
+            ),
+            (
+                "rless exec -d=false -it c sh",
+                "rless exec --detach=false -it c sh",
+            ),
+            // A value taken by the option before, and the command's own words.
+            (
+                "rless run -e A=1 -w /x -i=true img sh -i=false",
+                "rless run -e A=1 -w /x --interactive=true img sh -i=false",
+            ),
+            (
+                "rless run --name n -eA=1 -d=false img",
+                "rless run --name n -eA=1 --detach=false img",
+            ),
+            // A value after `=`, as pflag takes it.
+            (
+                "rless run -e=A=1 -ia=stdout img",
+                "rless run --env=A=1 -i --attach=stdout img",
+            ),
+            // Values in the next word (long and short), a long option's
+            // own `=`, a cluster ending in an option with a value.
+            (
+                "rless run --env A=1 --name=n -dw /x -it=false img",
+                "rless run --env A=1 --name=n -dw /x -i --tty=false img",
+            ),
+            (
+                "rless run -dew=1 -t=true img",
+                "rless run -dew=1 --tty=true img",
+            ),
+            (
+                "rless exec -d=true -u 0 c -i=false",
+                "rless exec --detach=true -u 0 c -i=false",
+            ),
+        ] {
+            assert_eq!(expand(v(args)), v(want), "{args}");
+        }
+        // Untouched: no such word, other commands, unknown options, and
+        // what follows a word the walk does not understand.
         for same in [
             "rless run -it img",
             "rless ps -f=x",
             "rless run -Z=false img",
+            "rless run --bogus -i=false img",
+            "rless run -iZ=1 -t=true img",
+            "rless run -- -i=false",
+            "rless run - -i=false",
         ] {
             assert_eq!(expand(v(same)), v(same), "{same}");
         }

@@ -4,8 +4,9 @@
 //! image, and readers of cgroup and /proc files. See `cgroups.rs` for how
 //! the host is prepared.
 
+use super::checks::{assert_one_error, containers};
 use super::oci::busybox;
-use super::{rless_bin, run_cmd, skip, Ctx, Out, CMD_TIMEOUT};
+use super::{for_each_user, rless_bin, run_cmd, skip, Ctx, Out, CMD_TIMEOUT};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -107,6 +108,23 @@ pub fn test_parent() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// Runs `body` once per test user with a fresh [`Delegated`] subtree
+/// (tagged `tag`) and its leaf `cli`, from which [`IMG`] was imported.
+/// Returns at once where [`test_parent`] says it cannot be set up, or
+/// busybox is missing.
+pub fn for_each_delegated(test: &str, tag: &str, mut body: impl FnMut(&Ctx, &Delegated, &Path)) {
+    let Some(parent) = test_parent() else { return };
+    if busybox().is_none() {
+        return;
+    }
+    for_each_user(test, |ctx| {
+        let d = Delegated::new(&parent, ctx, tag);
+        let cli = d.leaf(ctx, "cli");
+        setup_image(ctx, &cli);
+        body(ctx, &d, &cli);
+    });
+}
+
 /// A subtree delegated to the scenario's user; removed (with whatever is
 /// left in it) when dropped.
 pub struct Delegated {
@@ -149,6 +167,18 @@ impl Delegated {
             self.give(&l, ctx);
         }
         l
+    }
+
+    /// Whether `controller` is delegated (in the subtree's cgroup.controllers).
+    pub fn has(&self, controller: &str) -> bool {
+        words(&self.dir.join("cgroup.controllers"))
+            .iter()
+            .any(|c| c == controller)
+    }
+
+    /// The cgroup of the container `id` (`rless-<id>` in the subtree).
+    pub fn container(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("rless-{id}"))
     }
 
     /// Every cgroup below the subtree's top (relative paths), sorted.
@@ -220,6 +250,48 @@ pub fn rless_in(ctx: &Ctx, cg: &Path, args: &[&str]) -> Out {
     out
 }
 
+/// `rless ARGS` from `cg`, which must succeed with nothing on stderr.
+pub fn rless_quiet(ctx: &Ctx, cg: &Path, args: &[&str]) -> Out {
+    let out = rless_in(ctx, cg, args);
+    assert!(out.success() && out.stderr.trim().is_empty(), "{out}");
+    out
+}
+
+/// `rless run -d OPTS… IMG sleep 600` from `cg` (not checked).
+pub fn run_sleeper(ctx: &Ctx, cg: &Path, opts: &[&str]) -> Out {
+    let mut args = vec!["run", "-d"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&[IMG, "sleep", "600"]);
+    rless_in(ctx, cg, &args)
+}
+
+/// `rless rm -f NAME` from `cg`, which must succeed.
+pub fn rm_f(ctx: &Ctx, cg: &Path, name: &str) {
+    let out = rless_in(ctx, cg, &["rm", "-f", name]);
+    assert!(out.success(), "{out}");
+}
+
+/// `rless run --rm OPTS… IMG true` from `d`'s leaf `cli` must be refused:
+/// one error line, exit 125, no container and no cgroup left.
+pub fn assert_run_refused(ctx: &Ctx, d: &Delegated, cli: &Path, opts: &[&str]) -> Out {
+    let before = d.tree();
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&[IMG, "true"]);
+    let out = rless_in(ctx, cli, &args);
+    assert_one_error(&out, 125);
+    assert!(containers(ctx).is_empty(), "{opts:?} left a container");
+    assert_eq!(d.tree(), before, "{opts:?} left a cgroup");
+    out
+}
+
+/// The JSON `rless ARGS` prints from `cg`.
+pub fn json_in(ctx: &Ctx, cg: &Path, args: &[&str]) -> serde_json::Value {
+    let out = rless_in(ctx, cg, args);
+    assert!(out.success(), "{out}");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
 // ------------------------------------------------------------------ the image
 
 pub fn setup_image(ctx: &Ctx, cg: &Path) {
@@ -249,6 +321,13 @@ pub fn read(p: &Path) -> String {
         .to_string()
 }
 
+/// A cgroup directory as /proc/PID/cgroup names it: its path below the
+/// cgroup2 mount, with a leading `/`.
+pub fn cgroup_path(dir: &Path) -> String {
+    let mnt = cgroup2_mount().expect("a cgroup2 mount");
+    format!("/{}", dir.strip_prefix(mnt).unwrap().display())
+}
+
 /// The cgroup v2 path of a host process, relative to the mount.
 pub fn cgroup_of(pid: i64) -> String {
     fs::read_to_string(format!("/proc/{pid}/cgroup"))
@@ -258,22 +337,14 @@ pub fn cgroup_of(pid: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Host pids in the pid namespace of `init`.
-pub fn namespace_pids(init: i64) -> Vec<i64> {
-    let ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
-    fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|p: &i64| fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
-        .collect()
+/// `stats --no-stream --format json NAME`'s one entry.
+pub fn stats_json(ctx: &Ctx, cg: &Path, name: &str) -> serde_json::Value {
+    let v = json_in(ctx, cg, &["stats", "--no-stream", "--format", "json", name]);
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "one entry: {v}");
+    v[0].clone()
 }
 
-pub fn stats_json(ctx: &Ctx, cg: &Path, name: &str) -> serde_json::Value {
-    let out = rless_in(ctx, cg, &["stats", "--no-stream", "--format", "json", name]);
-    assert!(out.success(), "{out}");
-    let v: serde_json::Value =
-        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
-    assert_eq!(v.as_array().map(Vec::len), Some(1), "one entry: {out}");
-    v[0].clone()
+/// `inspect NAME`'s HostConfig.
+pub fn host_config(ctx: &Ctx, cg: &Path, name: &str) -> serde_json::Value {
+    json_in(ctx, cg, &["inspect", name])[0]["HostConfig"].clone()
 }

@@ -1,5 +1,6 @@
 //! Checks shared by the integration tests: the one-line error contract,
-//! container directories, host processes and mounts, bounded waits.
+//! container directories, host processes, pid namespaces and mounts,
+//! bounded waits.
 
 use super::{Ctx, Out};
 use std::fs;
@@ -159,6 +160,17 @@ pub fn assert_no_containers(ctx: &Ctx, what: &str) {
         "{what}: container dirs left in {}: {c:?}",
         ctx.root.join("containers").display()
     );
+}
+
+/// Host pids of every process in `init`'s pid namespace.
+pub fn namespace_pids(init: i64) -> Vec<i64> {
+    let ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|p: &i64| fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
+        .collect()
 }
 
 /// Polls `f` every 50 ms until it is true; false after `timeout`.

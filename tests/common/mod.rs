@@ -14,6 +14,7 @@
 pub mod background;
 pub mod cgroup_helpers;
 pub mod checks;
+pub mod ctrfs_helpers;
 pub mod fake_registry;
 pub mod hostile;
 pub mod isolation_helpers;
@@ -23,6 +24,7 @@ pub mod out;
 pub mod pty;
 pub mod rootfs;
 pub mod run_helpers;
+pub mod transfer_helpers;
 pub mod usernet_helpers;
 
 pub use out::{run_cmd, run_raw, Out};

@@ -42,6 +42,15 @@ impl Out {
             .trim()
     }
 
+    /// Assert that stdout and stderr are exactly `stdout` and `stderr`.
+    pub fn assert_streams(&self, stdout: &str, stderr: &str) {
+        assert_eq!(
+            (self.stdout.as_str(), self.stderr.as_str()),
+            (stdout, stderr),
+            "{self}"
+        );
+    }
+
     /// Assert the rless error contract: exit 125 and one `rless: ` line on stderr.
     pub fn assert_rless_error(&self) {
         assert_eq!(

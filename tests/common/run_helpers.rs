@@ -124,6 +124,14 @@ pub fn sh(ctx: &Ctx, opts: &[&str], script: &str) -> String {
     run_ok(ctx, &a).stdout
 }
 
+/// `rless inspect -f FORMAT Q`'s output, trimmed.
+pub fn inspect_f(ctx: &Ctx, format: &str, q: &str) -> String {
+    ctx.ok(&["inspect", "-f", format, q])
+        .stdout
+        .trim()
+        .to_string()
+}
+
 /// The one container in the store.
 pub fn only_container(ctx: &Ctx) -> String {
     let c = containers(ctx);
