@@ -263,15 +263,10 @@ fn build_refusals() {
 
         ctx.write_file(
             "ctx/Containerfile",
-            b"FROM bb AS one\nFROM bb\nCOPY --parents f /b\n",
+            b"FROM bb AS one\nFROM bb\nADD --parents f /b\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(
-            ctx,
-            &out,
-            &before,
-            "line 3: COPY --parents is not supported",
-        );
+        assert_failed_cleanly(ctx, &out, &before, "line 3: ADD --parents is not supported");
         assert!(out.stdout.is_empty(), "nothing runs: {out}");
 
         // COPY --from of a path the stage does not have.

@@ -3,7 +3,7 @@
 //! to a command, a `#!` script run by its interpreter, files made with
 //! `--chmod`, expansion unless the delimiter is quoted, `<<-`), their
 //! bodies in the build cache's key and in the history; `COPY --link`,
-//! `--exclude`, `ADD --checksum`; the parser directives (`# syntax=`,
+//! `--exclude`, `COPY --parents`, `ADD --checksum`; the parser directives (`# syntax=`,
 //! `# escape=`); and the refusals of what is wrong or not done, each one
 //! line naming the line or the step, with nothing left behind.
 //!
@@ -314,6 +314,65 @@ fn build_link_exclude_checksum_escape() {
              sh /tool.sh; printf '%s\\n' \"$WIN\"",
         ]);
         assert_eq!(r.stdout, "f\nf\na b\nk\ndeep\nh\nfetched\nc:\\dir\n", "{r}");
+    });
+}
+
+/// `COPY --parents` keeps each source's parent directories under the
+/// destination (with the context directories' modes), from the pivot
+/// `/./` on when there is one, for a file, a wildcard's matches, a
+/// directory and `--from`'s paths; `--exclude` leaves out a named file it
+/// matches (as BuildKit documents it), and a source it leaves nothing of
+/// copies nothing.
+#[test]
+fn build_copy_parents_and_exclude_named() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_copy_parents_and_exclude_named", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb AS src\n\
+             RUN mkdir -p /app/lib && echo L > /app/lib/l.so\n\
+             FROM bb\n\
+             COPY --parents x/a.txt y/a.txt /p/\n\
+             COPY --parents ./x/./sub/*.txt /piv/\n\
+             COPY --parents=true x/sub /pd\n\
+             COPY --parents=false x/a.txt /flat/\n\
+             COPY --exclude=a.txt a.txt b.txt /ex/\n\
+             COPY --exclude=*.txt c.txt /none/\n\
+             COPY --from=src --parents /app/./lib/l.so /fromp/\n\
+             COPY --from=src --parents /app/lib/l.so /fromq/\n";
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", file),
+                ("x/a.txt", "xa\n"),
+                ("y/a.txt", "ya\n"),
+                ("x/sub/s1.txt", "s1\n"),
+                ("x/sub/s2.md", "s2\n"),
+                ("a.txt", "A\n"),
+                ("b.txt", "B\n"),
+                ("c.txt", "C\n"),
+            ],
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let x = ctx.work.join("ctx/x");
+        std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o750)).unwrap();
+        build_ok(ctx, &["-t", "parents", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "parents",
+            "sh",
+            "-c",
+            "cat /p/x/a.txt /p/y/a.txt /piv/sub/s1.txt /pd/x/sub/s1.txt /pd/x/sub/s2.md \
+             /flat/a.txt /ex/b.txt /fromp/lib/l.so /fromq/app/lib/l.so; stat -c %a /p/x; \
+             for p in /ex/a.txt /piv/x /piv/sub/s2.md /p/a.txt /flat/x; do \
+             test -e $p && echo has $p; done; test -d /none && ls -A /none; echo end",
+        ]);
+        assert_eq!(
+            r.stdout, "xa\nya\ns1\ns1\ns2\nxa\nB\nL\nL\n750\nend\n",
+            "{r}"
+        );
     });
 }
 

@@ -38,6 +38,7 @@ mod helper;
 mod heredoc;
 mod ignore;
 mod mounts;
+mod parents;
 mod parse;
 mod record;
 mod run_mounts;
@@ -313,7 +314,7 @@ fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
         }
         let known: &[&str] = match i.keyword.as_str() {
             "HEALTHCHECK" => &["interval", "timeout", "start-period", "retries"],
-            "COPY" => &["chown", "chmod", "from", "link", "exclude"],
+            "COPY" => &["chown", "chmod", "from", "link", "exclude", "parents"],
             "ADD" => &["chown", "chmod", "link", "exclude", "checksum"],
             "FROM" => &["platform"],
             "RUN" => &mounts::RUN_FLAGS,
