@@ -38,6 +38,21 @@ fn built_id(out: &Out) -> String {
 /// A failed build: exit 1, one `rless:` line, and the store as before.
 fn assert_failed_cleanly(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
     assert_eq!(out.code, Some(1), "a failed build exits 1: {out}");
+    assert_one_line(ctx, out, before, says);
+}
+
+/// A Containerfile refused before anything runs: exit 125 (podman's),
+/// one `rless:` line, and the store as before.
+fn assert_input_refused(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
+    assert_eq!(
+        out.code,
+        Some(125),
+        "a refused Containerfile exits 125: {out}"
+    );
+    assert_one_line(ctx, out, before, says);
+}
+
+fn assert_one_line(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
     let errs: Vec<&str> = stderr_lines(out)
         .into_iter()
         .filter(|l| l.starts_with("rless: "))
@@ -258,7 +273,12 @@ fn build_refusals() {
             b"FROM bb\nENV A=1\n\n# c\nFROBNICATE x\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "line 5: unknown instruction FROBNICATE");
+        assert_input_refused(
+            ctx,
+            &out,
+            &before,
+            "Containerfile: line 5: unknown instruction FROBNICATE",
+        );
         assert!(out.stdout.is_empty(), "nothing runs: {out}");
 
         ctx.write_file(
@@ -266,7 +286,12 @@ fn build_refusals() {
             b"FROM bb AS one\nFROM bb\nADD --parents f /b\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "line 3: ADD --parents is not supported");
+        assert_input_refused(
+            ctx,
+            &out,
+            &before,
+            "Containerfile: line 3: ADD --parents is not supported",
+        );
         assert!(out.stdout.is_empty(), "nothing runs: {out}");
 
         // COPY --from of a path the stage does not have.

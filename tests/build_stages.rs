@@ -130,7 +130,7 @@ fn build_stage_reference_refusals() {
         ] {
             ctx.write_file("ctx/Containerfile", file.as_bytes());
             let out = ctx.rless(&["build", &dir]);
-            assert_refused(ctx, &out, &before, 1, says);
+            assert_refused(ctx, &out, &before, 125, says);
             assert!(out.stdout.is_empty(), "nothing runs: {out}");
         }
         // A variable's value is checked when its step runs.
@@ -187,7 +187,7 @@ fn build_unsupported_flags_refused() {
                 ctx,
                 &out,
                 &before,
-                1,
+                125,
                 &format!("rless: Containerfile: line 3: {says}"),
             );
             assert!(out.stdout.is_empty(), "nothing runs: {out}");

@@ -50,10 +50,12 @@ fn build_ok(ctx: &Ctx, args: &[&str]) -> Out {
     out
 }
 
-/// A refused or failed build: exit 1 (docker's), one `rless:` line
-/// saying `says`, no container left and the store as `before`.
-fn assert_refused(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
-    assert_eq!(out.code, Some(1), "a failed build exits 1: {out}");
+/// A refused or failed build: exit `code` (1, docker's, for a step that
+/// fails; 125, podman's, for a Containerfile refused before anything
+/// runs), one `rless:` line saying `says`, no container left and the
+/// store as `before`.
+fn assert_refused(ctx: &Ctx, out: &Out, before: &common::Snapshot, code: i32, says: &str) {
+    assert_eq!(out.code, Some(code), "exit {code}: {out}");
     let errs: Vec<&str> = stderr_lines(out)
         .into_iter()
         .filter(|l| l.starts_with("rless: "))
@@ -377,11 +379,12 @@ fn build_copy_parents_and_exclude_named() {
 }
 
 /// What is wrong is refused with one line naming the line or the step,
-/// exit 1 as docker, and nothing left: an unterminated heredoc (before
-/// anything runs), a heredoc as COPY's destination, `ADD --checksum` of a
+/// and nothing left: exit 125 (podman's) before anything runs for an
+/// unterminated heredoc, a second `# escape`, a bad `--parents` value;
+/// exit 1 as docker for a heredoc as COPY's destination, `ADD --checksum` of a
 /// file of the context or with a digest the download does not have, a
 /// malformed checksum, a git source, `--exclude` with `--from` (not
-/// done), a second `# escape`.
+/// done).
 #[test]
 fn build_syntax_refusals() {
     if !have_busybox() {
@@ -398,12 +401,7 @@ fn build_syntax_refusals() {
         let url = format!("http://127.0.0.1:{port}/tool.sh");
         for (text, says) in [
             (
-                "FROM bb\nENV A=1\nRUN <<EOF\necho never\nEOF \n".to_string(),
-                "rless: Containerfile: line 3: unterminated heredoc <<EOF: no line EOF ends it"
-                    .to_string(),
-            ),
-            (
-                "FROM bb\nCOPY f <<EOF\nx\nEOF\n".into(),
+                "FROM bb\nCOPY f <<EOF\nx\nEOF\n".to_string(),
                 "build step 2/2 COPY f <<EOF: COPY cannot take a heredoc as its destination".into(),
             ),
             (
@@ -430,14 +428,32 @@ fn build_syntax_refusals() {
                 "FROM bb AS a\nFROM bb\nCOPY --from=a --exclude=x /etc /e\n".into(),
                 "COPY --from with --exclude is not supported".into(),
             ),
+        ] {
+            ctx.write_file("ctx/Containerfile", text.as_bytes());
+            let out = build(ctx, &[&dir]);
+            assert_refused(ctx, &out, &before, 1, &says);
+        }
+        // A Containerfile rless cannot read: podman's 125, before
+        // anything runs.
+        for (text, says) in [
             (
-                "# escape=`\n# escape=\\\nFROM bb\n".into(),
-                "rless: Containerfile: line 2: only one escape parser directive can be used".into(),
+                "FROM bb\nENV A=1\nRUN <<EOF\necho never\nEOF \n",
+                "rless: Containerfile: line 3: unterminated heredoc <<EOF: no line EOF ends it",
+            ),
+            (
+                "# escape=`\n# escape=\\\nFROM bb\n",
+                "rless: Containerfile: line 2: only one escape parser directive can be used",
+            ),
+            (
+                "FROM bb\nENV A=1\nCOPY --parents=maybe f /p/\n",
+                "rless: Containerfile: line 3: --parents=maybe: use --parents, --parents=true or \
+                 --parents=false",
             ),
         ] {
             ctx.write_file("ctx/Containerfile", text.as_bytes());
             let out = build(ctx, &[&dir]);
-            assert_refused(ctx, &out, &before, &says);
+            assert_refused(ctx, &out, &before, 125, says);
+            assert!(out.stdout.is_empty(), "nothing runs: {out}");
         }
     });
 }

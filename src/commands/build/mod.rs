@@ -30,6 +30,7 @@
 mod add_tar;
 mod args;
 mod cache;
+mod check;
 mod context;
 mod copy;
 mod fetch;
@@ -106,26 +107,6 @@ pub struct Args {
 
 /// Instructions that only change the config, applied with `--change`'s code.
 const METADATA: [&str; 6] = ["ENV", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL", "USER"];
-const SUPPORTED: [&str; 18] = [
-    "FROM",
-    "MAINTAINER",
-    "HEALTHCHECK",
-    "ONBUILD",
-    "RUN",
-    "COPY",
-    "ADD",
-    "ENV",
-    "ARG",
-    "WORKDIR",
-    "USER",
-    "CMD",
-    "ENTRYPOINT",
-    "LABEL",
-    "EXPOSE",
-    "VOLUME",
-    "STOPSIGNAL",
-    "SHELL",
-];
 
 /// Build arguments a RUN gets without an ARG, when given (as docker's
 /// predefined ARGs; they are not kept in the history).
@@ -201,15 +182,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             None => build_args.extend(std::env::var(b).ok().map(|v| (b.clone(), v))),
         }
     }
+    // A Containerfile rless cannot read or will not build: podman's 125.
     let fail = |why: String| {
         eprintln!("rless: {}", rless::message::printable(&why));
-        Ok(ExitCode::from(1))
+        Ok(ExitCode::from(check::EXIT_INPUT))
     };
     let instructions = match parse::parse(&shown, &text) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };
-    if let Err(why) = check(&shown, &instructions) {
+    if let Err(why) = check::check(&shown, &instructions) {
         return fail(why);
     }
     let secrets = match mounts::check(&shown, &instructions).and_then(|()| {
@@ -219,10 +201,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .collect()
     }) {
         Ok(s) => s,
-        Err(why) => {
-            eprintln!("rless: {}", rless::message::printable(&why));
-            return Ok(ExitCode::from(125));
-        }
+        Err(why) => return fail(why),
     };
     // The ARGs before the first FROM (the FROM lines see them), then
     // which stages run: all checked before anything is made.
@@ -232,15 +211,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         let vars = meta_args.clone();
         if let Err(e) = args::declare(ins, &vars, &[], &build_args, &mut used_args, &mut meta_args)
         {
-            return fail(format!("line {}: {}", ins.line, e));
+            return fail(format!("{shown}: line {}: {}", ins.line, e));
         }
     }
     let plan = match stages::plan(&shown, &instructions, &meta_args, a.target.as_deref()) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("rless: {}", rless::message::printable(&e.to_string()));
-            return Ok(ExitCode::from(e.code()));
-        }
+        Err(e) => return fail(e.to_string()),
     };
     steps::catch_signals();
     let mut children = Children::new(Some(ctx.root.clone()));
@@ -303,38 +279,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
     }
-}
-
-/// Every instruction is known and supported, before anything runs.
-fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
-    for i in all {
-        let at = format!("{file}: line {}", i.line);
-        if !SUPPORTED.contains(&i.keyword.as_str()) {
-            return Err(format!("{at}: unknown instruction {}", i.keyword));
-        }
-        let known: &[&str] = match i.keyword.as_str() {
-            "HEALTHCHECK" => &["interval", "timeout", "start-period", "retries"],
-            "COPY" => &["chown", "chmod", "from", "link", "exclude", "parents"],
-            "ADD" => &["chown", "chmod", "link", "exclude", "checksum"],
-            "FROM" => &["platform"],
-            "RUN" => &mounts::RUN_FLAGS,
-            _ => &[],
-        };
-        for (f, _) in &i.flags {
-            if i.keyword == "ADD" && f == "keep-git-dir" {
-                return Err(format!(
-                    "{at}: ADD --keep-git-dir is not supported (rless does not fetch git repositories)"
-                ));
-            }
-            if !known.contains(&f.as_str()) {
-                return Err(format!("{at}: {} --{f} is not supported", i.keyword));
-            }
-        }
-        if i.rest.is_empty() {
-            return Err(format!("{at}: {} needs an argument", i.keyword));
-        }
-    }
-    Ok(())
 }
 
 struct Build<'a> {
