@@ -476,6 +476,47 @@ fn build_add_archive_and_network() {
     });
 }
 
+/// A build waiting for the store lock another process holds stops on
+/// Ctrl-C (exit 130) and SIGTERM (exit 143), saying it was interrupted,
+/// and leaves nothing; it waited on, deaf to them (its handler restarted
+/// the blocking flock).
+#[test]
+fn build_store_lock_wait_interrupted() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_store_lock_wait_interrupted", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(ctx, &[("Containerfile", "FROM bb\nRUN echo never\n")]);
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        // Held as `rmi` or a pull holds it exclusively.
+        let lock = std::fs::File::open(ctx.root.join("store.lock")).unwrap();
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        for (sig, code) in [
+            (rustix::process::Signal::INT, 130),
+            (rustix::process::Signal::TERM, 143),
+        ] {
+            let b = Background::spawn(ctx, &["build", "--layers=false", "-t", "never", &dir]);
+            let waits = eventually(std::time::Duration::from_secs(60), || {
+                b.stderr().contains("waiting for the image store lock")
+            });
+            assert!(waits, "the build never waited: {}", b.stderr());
+            b.signal(sig);
+            let err = b.stderr.clone();
+            let (got, out) = b.finish(std::time::Duration::from_secs(60));
+            let err = String::from_utf8_lossy(&err.lock().unwrap()).into_owned();
+            assert_eq!(got, Some(code), "{out:?} {err}");
+            assert!(err.contains("rless: build interrupted"), "{err}");
+            assert!(out.iter().all(|l| !l.starts_with("STEP")), "{out:?}");
+        }
+        drop(lock);
+        assert_no_containers(ctx, "a build stopped while it waited");
+        ctx.snapshot()
+            .assert_same(&before, "a build stopped while it waited");
+    });
+}
+
 #[test]
 fn build_interrupted() {
     if !have_busybox() {

@@ -49,6 +49,9 @@ pub enum StoreError {
     },
     #[error("stored blob {0} is damaged: {1}")]
     BadBlob(Digest, String),
+    /// The caller asked to stop while waiting for the store lock.
+    #[error("stopped while waiting for the store lock {0}")]
+    Stopped(PathBuf),
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
@@ -243,6 +246,19 @@ impl Store {
         mode: LockMode,
         waiting: impl FnOnce(),
     ) -> Result<Store, StoreError> {
+        Store::open_or_wait_unless(root, mode, waiting, None)
+    }
+
+    /// [`Store::open_or_wait`] that gives up with [`StoreError::Stopped`]
+    /// once `stop` says so while it waits (a build asked to stop): the
+    /// lock is then tried every 50 ms, as a blocking flock would be
+    /// restarted after a caller's `SA_RESTART` signal handler.
+    pub fn open_or_wait_unless(
+        root: &Path,
+        mode: LockMode,
+        waiting: impl FnOnce(),
+        stop: Option<&dyn Fn() -> bool>,
+    ) -> Result<Store, StoreError> {
         if !root.exists() {
             // Private to the user, as podman's storage: container specs
             // hold environment variables, and layers may hold secrets.
@@ -263,7 +279,7 @@ impl Store {
         }
         let lock_path = root.join("store.lock");
         let lock = open_lock_file(&lock_path)?;
-        take_lock(&lock, mode, &lock_path, waiting)?;
+        take_lock(&lock, mode, &lock_path, waiting, stop)?;
         let store = Store {
             root: root.to_path_buf(),
             _lock: lock,
@@ -393,7 +409,7 @@ impl Store {
             .join("locks")
             .join(format!("layer-{}", diff_id.hex()));
         let f = open_lock_file(&p)?;
-        take_lock(&f, LockMode::Exclusive, &p, waiting)?;
+        take_lock(&f, LockMode::Exclusive, &p, waiting, None)?;
         Ok(f)
     }
 
@@ -676,13 +692,39 @@ fn open_lock_file(p: &Path) -> Result<File, StoreError> {
 
 /// flock()s `f` in `mode`. The lock is tried first, so that `waiting` is
 /// called only when another process holds it, before this one blocks.
-fn take_lock(f: &File, mode: LockMode, p: &Path, waiting: impl FnOnce()) -> Result<(), StoreError> {
+/// With `stop`, the wait polls and gives up once `stop()` is true.
+fn take_lock(
+    f: &File,
+    mode: LockMode,
+    p: &Path,
+    waiting: impl FnOnce(),
+    stop: Option<&dyn Fn() -> bool>,
+) -> Result<(), StoreError> {
     let tried = match mode {
         LockMode::Shared => f.try_lock_shared(),
         LockMode::Exclusive => f.try_lock(),
     };
     match tried {
         Ok(()) => Ok(()),
+        Err(fs::TryLockError::WouldBlock) if stop.is_some() => {
+            waiting();
+            let stop = stop.expect("given");
+            loop {
+                if stop() {
+                    return Err(StoreError::Stopped(p.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                let again = match mode {
+                    LockMode::Shared => f.try_lock_shared(),
+                    LockMode::Exclusive => f.try_lock(),
+                };
+                match again {
+                    Ok(()) => return Ok(()),
+                    Err(fs::TryLockError::WouldBlock) => {}
+                    Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", p)(e)),
+                }
+            }
+        }
         Err(fs::TryLockError::WouldBlock) => {
             waiting();
             match mode {

@@ -492,7 +492,7 @@ impl Build<'_> {
 
     /// A file of the current image, read from the newest layer that has it.
     fn image_file(&self, st: &Stage, rel: &str) -> Option<String> {
-        let store = self.ctx.store(LockMode::Shared).ok()?;
+        let store = super::steps::store(self.ctx, LockMode::Shared).ok()?;
         let index = store.index().ok()?;
         let img = find_image(&index, st.image.as_deref()?).ok()?;
         img.layers.iter().rev().find_map(|l| {

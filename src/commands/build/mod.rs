@@ -129,6 +129,11 @@ const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 /// A failed build: its message, printed as `rless: …`, and exit code.
 struct Failed(String, u8);
 
+/// The build was asked to stop (Ctrl-C, SIGTERM, SIGHUP): 128+signal.
+fn interrupted() -> Option<Failed> {
+    steps::stopped().map(|sig| Failed("build interrupted".into(), 128 + sig as u8))
+}
+
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let network = match a.network.as_str() {
         "default" | "" | "slirp" | "private" => None,
@@ -222,7 +227,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut children = Children::new(Some(ctx.root.clone()));
     // What killed builds left goes first; then this one is written down
     // (in the store, made as the store makes itself, if it is new).
-    drop(ctx.store(LockMode::Shared)?);
+    if let Err(e) = steps::store(ctx, LockMode::Shared) {
+        // Stopped while it waited for another process's lock.
+        if let Some(Failed(why, code)) = interrupted() {
+            eprintln!("rless: {why}");
+            return Ok(ExitCode::from(code));
+        }
+        return Err(e);
+    }
     children.sweep(&ctx.root);
     // Scratch directories (heredoc files, mount sources, secrets) of
     // builds that were killed.
@@ -457,11 +469,16 @@ impl Build<'_> {
             })?;
         }
         let st = stage.expect("check found a FROM");
-        self.finish(st, names)
-            .map_err(|e| Failed(format!("build: {}", super::error_line(&e)), 1))
+        self.finish(st, names).map_err(|e| {
+            interrupted().unwrap_or_else(|| Failed(format!("build: {}", super::error_line(&e)), 1))
+        })
     }
 
     fn failed(&self, n: usize, ins: &Instruction, e: anyhow::Error) -> Failed {
+        // What fails once the build is asked to stop fails for that.
+        if let Some(f) = interrupted() {
+            return f;
+        }
         Failed(
             format!(
                 "build step {n}/{} {}: {}",
@@ -563,7 +580,7 @@ impl Build<'_> {
     /// The id and config of IMAGE, pulled when not in the store.
     fn image_config(&self, image: &str) -> Result<(String, Value)> {
         let lookup = || -> Result<Option<(String, Value)>> {
-            let store = self.ctx.store(LockMode::Shared)?;
+            let store = steps::store(self.ctx, LockMode::Shared)?;
             let index = store.index()?;
             match find_image(&index, image) {
                 Ok(img) => {
@@ -694,7 +711,7 @@ impl Build<'_> {
         if let Some(i) = &st.image {
             return Ok(i.clone());
         }
-        let store = self.ctx.store(LockMode::Shared)?;
+        let store = steps::store(self.ctx, LockMode::Shared)?;
         let img = rless::image::commit::store_image(&store, &st.config, vec![], 0, vec![])?;
         let id = img.id.hex().to_string();
         // While the store lock is held (see `record`).
@@ -706,7 +723,7 @@ impl Build<'_> {
 
     /// Stores the final image: the config with the last image's layers.
     fn finish(&mut self, mut st: Stage, names: Vec<String>) -> Result<String> {
-        let store = self.ctx.store(LockMode::Shared)?;
+        let store = steps::store(self.ctx, LockMode::Shared)?;
         let index = store.index()?;
         let (layers, size) = match &st.image {
             Some(i) => {
