@@ -239,6 +239,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Scratch directories (heredoc files, mount sources, secrets) of
     // builds that were killed.
     mounts::sweep_scratch(&ctx.root);
+    mounts::sweep_secrets();
     children.keep_record(record::Record::begin(&ctx.root)?);
     let mut b = Build {
         ctx,

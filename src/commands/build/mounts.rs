@@ -508,8 +508,28 @@ pub fn prune(root: &Path) -> (Vec<String>, u64, usize) {
 
 /// Removes the scratch directories (`PID-…`) of builds that are gone.
 pub fn sweep_scratch(root: &Path) {
-    let dir = scratch_dir(root);
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+    sweep_pid_dirs(&scratch_dir(root));
+}
+
+/// The user's runtime directory's (not the store's) directory of the
+/// steps' secret files: `$XDG_RUNTIME_DIR/rless/build-secrets`, or under
+/// `/tmp/rless-run-UID`.
+pub const SECRETS_DIR: &str = "build-secrets";
+
+/// Removes the secret directories (`PID-…`) of builds that are gone
+/// (killed outright); the directory is checked as a runtime directory
+/// before anything in it is removed, and not made when missing.
+pub fn sweep_secrets() {
+    if rless::network::user_runtime_path(SECRETS_DIR).is_dir() {
+        if let Ok(dir) = rless::network::prepare_user_runtime_dir(SECRETS_DIR) {
+            sweep_pid_dirs(&dir);
+        }
+    }
+}
+
+/// Removes the entries `PID-…` of `dir` whose process is gone.
+fn sweep_pid_dirs(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
