@@ -1,6 +1,7 @@
 //! `rless build --secret`: where a RUN's secret lives while its step
-//! runs, and what is left of it after the build, however the build ends
-//! (the mounts themselves are tests/build_mount.rs').
+//! runs, and what is left of it after the build, however the build ends;
+//! a secret given as a variable (`env=`). The file mounts themselves are
+//! tests/build_mount.rs'.
 //!
 //! Theory of operation: each scenario builds from the busybox image
 //! [`IMG`] (`common::run_helpers`; no registry) with XDG_RUNTIME_DIR set
@@ -115,5 +116,70 @@ fn build_secret_files_stay_out_of_the_store() {
         assert!(entries(&secrets).is_empty(), "left after the next build");
         assert_eq!(tree_holds(&ctx.root, VALUE.as_bytes()), None);
         assert_no_containers(ctx, "builds with secrets");
+    });
+}
+
+/// `RUN --mount=type=secret,id=ID,env=NAME` (BuildKit's): the value is in
+/// NAME for that RUN's command alone (no file unless a target is given
+/// too), and nowhere in the store (layers, configs, cache entries), the
+/// history or inspect; a value with a NUL is refused naming the secret.
+#[test]
+fn build_secret_env() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_secret_env", |ctx| {
+        assert!(setup_image(ctx));
+        let secret = ctx.write_file("secret.txt", VALUE.as_bytes());
+        let file = "FROM bb\n\
+            RUN --mount=type=secret,id=tok,env=TOKEN \
+                printf %s \"$TOKEN\" | sha256sum | cut -c1-16 > /sum \
+                && (test -e /run/secrets/tok && echo file || echo nofile) > /file\n\
+            RUN echo \"[$TOKEN]\" > /after\n\
+            RUN --mount=type=secret,id=tok,env=T2,target=/s \
+                test \"$(cat /s)\" = \"$T2\" && echo both > /both\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        let (run, _) = runtime(ctx);
+        let src = format!("id=tok,src={}", secret.display());
+        let mut cmd = ctx.rless_cmd(&["build", "-t", "senv", "--secret", &src, &dir]);
+        cmd.env("XDG_RUNTIME_DIR", &run);
+        let out = common::out::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name);
+        assert!(out.success(), "{out}");
+        let r = ctx.ok(&[
+            "run", "--rm", "senv", "cat", "/sum", "/file", "/after", "/both",
+        ]);
+        let sum = ctx.ok(&[
+            "run",
+            "--rm",
+            IMG,
+            "sh",
+            "-c",
+            &format!("printf %s '{VALUE}' | sha256sum | cut -c1-16"),
+        ]);
+        assert_eq!(r.stdout, format!("{}nofile\n[]\nboth\n", sum.stdout), "{r}");
+        assert!(!out.stdout.contains(VALUE), "{out}");
+        assert_eq!(tree_holds(&ctx.root, VALUE.as_bytes()), None, "kept");
+        let shown = format!(
+            "{}{}",
+            ctx.ok(&["history", "--no-trunc", "senv"]).stdout,
+            ctx.ok(&["image", "inspect", "senv"]).stdout
+        );
+        assert!(!shown.contains(VALUE), "{shown}");
+        // A value that cannot be a variable's is refused, naming it.
+        ctx.write_file("nul.bin", b"a\0b");
+        let nul = ctx.work.join("nul.bin");
+        ctx.write_file(
+            "ctx/Containerfile",
+            b"FROM bb\nRUN --mount=type=secret,id=n,env=N true\n",
+        );
+        let src = format!("id=n,src={}", nul.display());
+        let out = ctx.rless(&["build", "--layers=false", "--secret", &src, &dir]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(
+            out.stderr
+                .contains("secret n: env=N needs a UTF-8 value without NUL"),
+            "{out}"
+        );
+        assert_no_containers(ctx, "builds with env secrets");
     });
 }

@@ -53,6 +53,8 @@ pub struct Prepared {
     scratch: Option<PathBuf>,
     /// The secrets' files' directory, in the user's runtime directory.
     secrets: Option<PathBuf>,
+    /// `env=` secrets, `NAME=value`: for the step's process alone.
+    pub secret_env: Vec<String>,
     /// The cache mounts' locks.
     locks: Vec<File>,
     /// The cache directories this step holds, by name: a second mount of
@@ -243,6 +245,7 @@ impl Build<'_> {
                     target,
                     required,
                     owner,
+                    env,
                 } => {
                     let Some((_, source)) = self.secrets.iter().find(|(s, _)| *s == id) else {
                         if required {
@@ -257,6 +260,20 @@ impl Build<'_> {
                             .map(|v| v.into_encoded_bytes())
                             .ok_or_else(|| anyhow!("secret {id}: ${v} is not set"))?,
                     };
+                    if let Some(name) = env {
+                        let text = String::from_utf8(value.clone())
+                            .ok()
+                            .filter(|t| !t.contains('\0'))
+                            .ok_or_else(|| {
+                                anyhow!("secret {id}: env={name} needs a UTF-8 value without NUL")
+                            })?;
+                        p.secret_env.push(format!("{name}={text}"));
+                        // As BuildKit: a variable alone, unless a target
+                        // asks for the file too.
+                        if target.is_none() {
+                            continue;
+                        }
+                    }
                     // Never in the store: in the user's runtime
                     // directory (a tmpfs, gone at logout or reboot).
                     let here = match &p.secrets {
