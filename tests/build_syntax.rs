@@ -378,6 +378,33 @@ fn build_copy_parents_and_exclude_named() {
     });
 }
 
+/// A Containerfile with CRLF line ends: its instructions read as with LF,
+/// and a heredoc's body keeps its `\r`s, as BuildKit keeps the body as
+/// written (a COPY'd file is byte for byte what the file holds).
+#[test]
+fn build_crlf_heredoc_keeps_its_crs() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_crlf_heredoc_keeps_its_crs", |ctx| {
+        assert!(setup_image(ctx));
+        let file =
+            "FROM bb\r\nCOPY <<EOF /f.txt\r\none\r\ntwo\r\nEOF\r\nRUN wc -c < /f.txt > /n\r\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        build_ok(ctx, &["-t", "crlf", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "crlf",
+            "sh",
+            "-c",
+            "cat /n; od -c /f.txt | head -1",
+        ]);
+        assert_eq!(r.stdout.lines().next(), Some("10"), "{r}");
+        assert!(r.stdout.contains("o   n   e  \\r  \\n"), "{r}");
+    });
+}
+
 /// What is wrong is refused with one line naming the line or the step,
 /// and nothing left: exit 125 (podman's) before anything runs for an
 /// unterminated heredoc, a second `# escape`, a bad `--parents` value;
