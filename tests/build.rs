@@ -38,6 +38,21 @@ fn built_id(out: &Out) -> String {
 /// A failed build: exit 1, one `rless:` line, and the store as before.
 fn assert_failed_cleanly(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
     assert_eq!(out.code, Some(1), "a failed build exits 1: {out}");
+    assert_one_line(ctx, out, before, says);
+}
+
+/// A Containerfile refused before anything runs: exit 125 (podman's),
+/// one `rless:` line, and the store as before.
+fn assert_input_refused(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
+    assert_eq!(
+        out.code,
+        Some(125),
+        "a refused Containerfile exits 125: {out}"
+    );
+    assert_one_line(ctx, out, before, says);
+}
+
+fn assert_one_line(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
     let errs: Vec<&str> = stderr_lines(out)
         .into_iter()
         .filter(|l| l.starts_with("rless: "))
@@ -258,19 +273,24 @@ fn build_refusals() {
             b"FROM bb\nENV A=1\n\n# c\nFROBNICATE x\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(ctx, &out, &before, "line 5: unknown instruction FROBNICATE");
+        assert_input_refused(
+            ctx,
+            &out,
+            &before,
+            "Containerfile: line 5: unknown instruction FROBNICATE",
+        );
         assert!(out.stdout.is_empty(), "nothing runs: {out}");
 
         ctx.write_file(
             "ctx/Containerfile",
-            b"FROM bb AS one\nFROM bb\nCOPY --parents f /b\n",
+            b"FROM bb AS one\nFROM bb\nADD --parents f /b\n",
         );
         let out = ctx.rless(&["build", &dir]);
-        assert_failed_cleanly(
+        assert_input_refused(
             ctx,
             &out,
             &before,
-            "line 3: COPY --parents is not supported",
+            "Containerfile: line 3: ADD --parents is not supported",
         );
         assert!(out.stdout.is_empty(), "nothing runs: {out}");
 
@@ -453,6 +473,47 @@ fn build_add_archive_and_network() {
             &before,
             "only http:// and https:// URLs are fetched",
         );
+    });
+}
+
+/// A build waiting for the store lock another process holds stops on
+/// Ctrl-C (exit 130) and SIGTERM (exit 143), saying it was interrupted,
+/// and leaves nothing; it waited on, deaf to them (its handler restarted
+/// the blocking flock).
+#[test]
+fn build_store_lock_wait_interrupted() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_store_lock_wait_interrupted", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = context(ctx, &[("Containerfile", "FROM bb\nRUN echo never\n")]);
+        ctx.ok(&["run", "--rm", IMG, "true"]);
+        let before = ctx.snapshot();
+        // Held as `rmi` or a pull holds it exclusively.
+        let lock = std::fs::File::open(ctx.root.join("store.lock")).unwrap();
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        for (sig, code) in [
+            (rustix::process::Signal::INT, 130),
+            (rustix::process::Signal::TERM, 143),
+        ] {
+            let b = Background::spawn(ctx, &["build", "--layers=false", "-t", "never", &dir]);
+            let waits = eventually(std::time::Duration::from_secs(60), || {
+                b.stderr().contains("waiting for the image store lock")
+            });
+            assert!(waits, "the build never waited: {}", b.stderr());
+            b.signal(sig);
+            let err = b.stderr.clone();
+            let (got, out) = b.finish(std::time::Duration::from_secs(60));
+            let err = String::from_utf8_lossy(&err.lock().unwrap()).into_owned();
+            assert_eq!(got, Some(code), "{out:?} {err}");
+            assert!(err.contains("rless: build interrupted"), "{err}");
+            assert!(out.iter().all(|l| !l.starts_with("STEP")), "{out:?}");
+        }
+        drop(lock);
+        assert_no_containers(ctx, "a build stopped while it waited");
+        ctx.snapshot()
+            .assert_same(&before, "a build stopped while it waited");
     });
 }
 

@@ -339,8 +339,9 @@ fn build_commits_unreadable_files() {
 }
 
 /// MAINTAINER sets the author; HEALTHCHECK (with its options) sets the
-/// config's health check; ONBUILD is left out with one warning line, as
-/// podman does for OCI images, instead of failing the build.
+/// config's health check; ONBUILD (with a heredoc, whose body is no
+/// instruction) is left out with one warning line, as podman does for
+/// OCI images, instead of failing the build.
 #[test]
 fn build_maintainer_healthcheck_onbuild() {
     if !have_busybox() {
@@ -351,7 +352,9 @@ fn build_maintainer_healthcheck_onbuild() {
         let file = "FROM bb\n\
             MAINTAINER Jane Doe <jane@example.com>\n\
             HEALTHCHECK --interval=5s --timeout=3s CMD wget -q localhost || exit 1\n\
-            ONBUILD RUN echo later\n\
+            ONBUILD RUN <<EOF\n\
+            echo later\n\
+            EOF\n\
             CMD [\"true\"]\n";
         let dir = context(ctx, &[("Containerfile", file)]);
         let out = ctx.ok(&["build", "-t", "kept", &dir]);

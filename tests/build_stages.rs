@@ -3,7 +3,7 @@
 //! skipped, as BuildKit does), an unknown target, a duplicate stage name
 //! and a `COPY --from` of the stage itself or a later one are refused
 //! before anything runs, as are the instruction flags rless does not
-//! take (`COPY --parents`, still a labs flag in docker; `ADD
+//! take (`ADD --parents`, which docker has only for COPY; `ADD
 //! --keep-git-dir`; `COPY --checksum`) and `RUN --security`. ADD of
 //! archives is in tests/build_add.rs; RUN's `--mount` and `--network` in
 //! tests/build_mount.rs.
@@ -130,7 +130,7 @@ fn build_stage_reference_refusals() {
         ] {
             ctx.write_file("ctx/Containerfile", file.as_bytes());
             let out = ctx.rless(&["build", &dir]);
-            assert_refused(ctx, &out, &before, 1, says);
+            assert_refused(ctx, &out, &before, 125, says);
             assert!(out.stdout.is_empty(), "nothing runs: {out}");
         }
         // A variable's value is checked when its step runs.
@@ -150,7 +150,7 @@ fn build_stage_reference_refusals() {
     });
 }
 
-/// What rless does not do (`COPY --parents`, a labs flag of docker's;
+/// What rless does not do (`ADD --parents`, docker's is COPY's only;
 /// `ADD --keep-git-dir`, as rless fetches no git; `COPY --checksum`,
 /// which docker refuses too; `RUN --security`) is refused naming the
 /// line, before anything runs.
@@ -165,7 +165,7 @@ fn build_unsupported_flags_refused() {
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         for (line, says) in [
-            ("COPY --parents f /p/", "COPY --parents is not supported"),
+            ("ADD --parents f /p/", "ADD --parents is not supported"),
             (
                 "ADD --keep-git-dir=true https://example.com/r.git /r",
                 "ADD --keep-git-dir is not supported (rless does not fetch git repositories)",
@@ -187,7 +187,7 @@ fn build_unsupported_flags_refused() {
                 ctx,
                 &out,
                 &before,
-                1,
+                125,
                 &format!("rless: Containerfile: line 3: {says}"),
             );
             assert!(out.stdout.is_empty(), "nothing runs: {out}");

@@ -3,7 +3,7 @@
 //! to a command, a `#!` script run by its interpreter, files made with
 //! `--chmod`, expansion unless the delimiter is quoted, `<<-`), their
 //! bodies in the build cache's key and in the history; `COPY --link`,
-//! `--exclude`, `ADD --checksum`; the parser directives (`# syntax=`,
+//! `--exclude`, `COPY --parents`, `ADD --checksum`; the parser directives (`# syntax=`,
 //! `# escape=`); and the refusals of what is wrong or not done, each one
 //! line naming the line or the step, with nothing left behind.
 //!
@@ -50,10 +50,12 @@ fn build_ok(ctx: &Ctx, args: &[&str]) -> Out {
     out
 }
 
-/// A refused or failed build: exit 1 (docker's), one `rless:` line
-/// saying `says`, no container left and the store as `before`.
-fn assert_refused(ctx: &Ctx, out: &Out, before: &common::Snapshot, says: &str) {
-    assert_eq!(out.code, Some(1), "a failed build exits 1: {out}");
+/// A refused or failed build: exit `code` (1, docker's, for a step that
+/// fails; 125, podman's, for a Containerfile refused before anything
+/// runs), one `rless:` line saying `says`, no container left and the
+/// store as `before`.
+fn assert_refused(ctx: &Ctx, out: &Out, before: &common::Snapshot, code: i32, says: &str) {
+    assert_eq!(out.code, Some(code), "exit {code}: {out}");
     let errs: Vec<&str> = stderr_lines(out)
         .into_iter()
         .filter(|l| l.starts_with("rless: "))
@@ -317,12 +319,99 @@ fn build_link_exclude_checksum_escape() {
     });
 }
 
+/// `COPY --parents` keeps each source's parent directories under the
+/// destination (with the context directories' modes), from the pivot
+/// `/./` on when there is one, for a file, a wildcard's matches, a
+/// directory and `--from`'s paths; `--exclude` leaves out a named file it
+/// matches (as BuildKit documents it), and a source it leaves nothing of
+/// copies nothing.
+#[test]
+fn build_copy_parents_and_exclude_named() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_copy_parents_and_exclude_named", |ctx| {
+        assert!(setup_image(ctx));
+        let file = "FROM bb AS src\n\
+             RUN mkdir -p /app/lib && echo L > /app/lib/l.so\n\
+             FROM bb\n\
+             COPY --parents x/a.txt y/a.txt /p/\n\
+             COPY --parents ./x/./sub/*.txt /piv/\n\
+             COPY --parents=true x/sub /pd\n\
+             COPY --parents=false x/a.txt /flat/\n\
+             COPY --exclude=a.txt a.txt b.txt /ex/\n\
+             COPY --exclude=*.txt c.txt /none/\n\
+             COPY --from=src --parents /app/./lib/l.so /fromp/\n\
+             COPY --from=src --parents /app/lib/l.so /fromq/\n";
+        let dir = context(
+            ctx,
+            &[
+                ("Containerfile", file),
+                ("x/a.txt", "xa\n"),
+                ("y/a.txt", "ya\n"),
+                ("x/sub/s1.txt", "s1\n"),
+                ("x/sub/s2.md", "s2\n"),
+                ("a.txt", "A\n"),
+                ("b.txt", "B\n"),
+                ("c.txt", "C\n"),
+            ],
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let x = ctx.work.join("ctx/x");
+        std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o750)).unwrap();
+        build_ok(ctx, &["-t", "parents", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "parents",
+            "sh",
+            "-c",
+            "cat /p/x/a.txt /p/y/a.txt /piv/sub/s1.txt /pd/x/sub/s1.txt /pd/x/sub/s2.md \
+             /flat/a.txt /ex/b.txt /fromp/lib/l.so /fromq/app/lib/l.so; stat -c %a /p/x; \
+             for p in /ex/a.txt /piv/x /piv/sub/s2.md /p/a.txt /flat/x; do \
+             test -e $p && echo has $p; done; test -d /none && ls -A /none; echo end",
+        ]);
+        assert_eq!(
+            r.stdout, "xa\nya\ns1\ns1\ns2\nxa\nB\nL\nL\n750\nend\n",
+            "{r}"
+        );
+    });
+}
+
+/// A Containerfile with CRLF line ends: its instructions read as with LF,
+/// and a heredoc's body keeps its `\r`s, as BuildKit keeps the body as
+/// written (a COPY'd file is byte for byte what the file holds).
+#[test]
+fn build_crlf_heredoc_keeps_its_crs() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("build_crlf_heredoc_keeps_its_crs", |ctx| {
+        assert!(setup_image(ctx));
+        let file =
+            "FROM bb\r\nCOPY <<EOF /f.txt\r\none\r\ntwo\r\nEOF\r\nRUN wc -c < /f.txt > /n\r\n";
+        let dir = context(ctx, &[("Containerfile", file)]);
+        build_ok(ctx, &["-t", "crlf", &dir]);
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "crlf",
+            "sh",
+            "-c",
+            "cat /n; od -c /f.txt | head -1",
+        ]);
+        assert_eq!(r.stdout.lines().next(), Some("10"), "{r}");
+        assert!(r.stdout.contains("o   n   e  \\r  \\n"), "{r}");
+    });
+}
+
 /// What is wrong is refused with one line naming the line or the step,
-/// exit 1 as docker, and nothing left: an unterminated heredoc (before
-/// anything runs), a heredoc as COPY's destination, `ADD --checksum` of a
+/// and nothing left: exit 125 (podman's) before anything runs for an
+/// unterminated heredoc, a second `# escape`, a bad `--parents` value;
+/// exit 1 as docker for a heredoc as COPY's destination, `ADD --checksum` of a
 /// file of the context or with a digest the download does not have, a
 /// malformed checksum, a git source, `--exclude` with `--from` (not
-/// done), a second `# escape`.
+/// done).
 #[test]
 fn build_syntax_refusals() {
     if !have_busybox() {
@@ -339,12 +428,7 @@ fn build_syntax_refusals() {
         let url = format!("http://127.0.0.1:{port}/tool.sh");
         for (text, says) in [
             (
-                "FROM bb\nENV A=1\nRUN <<EOF\necho never\nEOF \n".to_string(),
-                "rless: Containerfile: line 3: unterminated heredoc <<EOF: no line EOF ends it"
-                    .to_string(),
-            ),
-            (
-                "FROM bb\nCOPY f <<EOF\nx\nEOF\n".into(),
+                "FROM bb\nCOPY f <<EOF\nx\nEOF\n".to_string(),
                 "build step 2/2 COPY f <<EOF: COPY cannot take a heredoc as its destination".into(),
             ),
             (
@@ -371,14 +455,32 @@ fn build_syntax_refusals() {
                 "FROM bb AS a\nFROM bb\nCOPY --from=a --exclude=x /etc /e\n".into(),
                 "COPY --from with --exclude is not supported".into(),
             ),
+        ] {
+            ctx.write_file("ctx/Containerfile", text.as_bytes());
+            let out = build(ctx, &[&dir]);
+            assert_refused(ctx, &out, &before, 1, &says);
+        }
+        // A Containerfile rless cannot read: podman's 125, before
+        // anything runs.
+        for (text, says) in [
             (
-                "# escape=`\n# escape=\\\nFROM bb\n".into(),
-                "rless: Containerfile: line 2: only one escape parser directive can be used".into(),
+                "FROM bb\nENV A=1\nRUN <<EOF\necho never\nEOF \n",
+                "rless: Containerfile: line 3: unterminated heredoc <<EOF: no line EOF ends it",
+            ),
+            (
+                "# escape=`\n# escape=\\\nFROM bb\n",
+                "rless: Containerfile: line 2: only one escape parser directive can be used",
+            ),
+            (
+                "FROM bb\nENV A=1\nCOPY --parents=maybe f /p/\n",
+                "rless: Containerfile: line 3: --parents=maybe: use --parents, --parents=true or \
+                 --parents=false",
             ),
         ] {
             ctx.write_file("ctx/Containerfile", text.as_bytes());
             let out = build(ctx, &[&dir]);
-            assert_refused(ctx, &out, &before, &says);
+            assert_refused(ctx, &out, &before, 125, says);
+            assert!(out.stdout.is_empty(), "nothing runs: {out}");
         }
     });
 }

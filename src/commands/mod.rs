@@ -357,9 +357,18 @@ impl Ctx {
     /// stuck on a slow registry, say), one line on stderr says what this
     /// command is waiting for.
     pub fn store(&self, mode: LockMode) -> Result<Store> {
-        Ok(Store::open_or_wait(&self.root, mode, || {
-            eprintln!("waiting for the image store lock held by another rless process…")
-        })?)
+        self.store_unless(mode, None)
+    }
+
+    /// [`Ctx::store`] whose wait gives up once `stop()` is true (a build
+    /// asked to stop by a signal its handler caught).
+    pub fn store_unless(&self, mode: LockMode, stop: Option<&dyn Fn() -> bool>) -> Result<Store> {
+        Ok(Store::open_or_wait_unless(
+            &self.root,
+            mode,
+            || eprintln!("waiting for the image store lock held by another rless process…"),
+            stop,
+        )?)
     }
 
     /// In subuid mode, re-runs this command inside the user namespace and

@@ -521,8 +521,25 @@ fn outer_id(map: &str, id: u32) -> Option<u32> {
 /// first, with a `helper.sock` of theirs in it: the base must be a real
 /// directory of this user's, and is made private (0700) if it was not.
 pub fn prepare_runtime_dir(root: &Path) -> Result<PathBuf, NetworkError> {
+    prepare_below_runtime_base(&runtime_dir(root))
+}
+
+/// `$XDG_RUNTIME_DIR/rless/NAME` (or under `/tmp/rless-run-UID`, checked
+/// as [`prepare_runtime_dir`] checks it), made (mode 0700) if needed: for
+/// what must not outlive a reboot nor sit in the store (a build's secrets).
+pub fn prepare_user_runtime_dir(name: &str) -> Result<PathBuf, NetworkError> {
+    prepare_below_runtime_base(&user_runtime_path(name))
+}
+
+/// Where [`prepare_user_runtime_dir`] puts NAME, unchecked and not made.
+pub fn user_runtime_path(name: &str) -> PathBuf {
+    runtime_base().0.join("rless").join(name)
+}
+
+/// Makes `dir`, below [`runtime_base`], after checking that base.
+fn prepare_below_runtime_base(dir: &Path) -> Result<PathBuf, NetworkError> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-    let dir = runtime_dir(root);
+    let dir = dir.to_path_buf();
     let (base, shared) = runtime_base();
     if shared {
         match fs::DirBuilder::new().mode(0o700).create(&base) {

@@ -402,7 +402,7 @@ impl Build<'_> {
             return Ok(false);
         }
         if let Some(id) = &e.image {
-            let store = self.ctx.store(LockMode::Shared)?;
+            let store = super::steps::store(self.ctx, LockMode::Shared)?;
             let index = store.index()?;
             if !index.images.iter().any(|i| i.id.hex() == id) {
                 return Ok(false);
@@ -423,7 +423,7 @@ impl Build<'_> {
     /// made the stage's current image, which then stays after the build).
     pub(super) fn remember(&mut self, st: &mut Stage, key: &str, made: bool) -> Result<()> {
         if self.cache.write {
-            let store = self.ctx.store(LockMode::Shared)?;
+            let store = super::steps::store(self.ctx, LockMode::Shared)?;
             let entry = Entry {
                 image: st.image.clone(),
                 made,

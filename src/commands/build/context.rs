@@ -307,7 +307,12 @@ impl<W: Write> Packer<W> {
         })
     }
 
-    fn add_one(&mut self, path: &Path, rel: &str, name: &str) -> Result<(), ContextError> {
+    pub(super) fn add_one(
+        &mut self,
+        path: &Path,
+        rel: &str,
+        name: &str,
+    ) -> Result<(), ContextError> {
         let read = |source| ContextError::Read {
             path: rel.to_string(),
             source,

@@ -96,6 +96,7 @@ impl Build<'_> {
         if ins.flag("from").is_some() && ins.flag("exclude").is_some() {
             bail!("COPY --from with --exclude is not supported");
         }
+        let parents = super::parents::wanted(ins).map_err(|e| anyhow!(e))?;
         if let Some(from) = ins.flag("from") {
             let from = change::split_words(from, &vars)
                 .map_err(|w| anyhow!(w))?
@@ -106,8 +107,8 @@ impl Build<'_> {
                     ins.flag("from").unwrap_or("")
                 );
             }
-            let into_dir = dest_word.ends_with('/') || words.len() > 1;
-            let to = (dest.as_str(), into_dir);
+            let into_dir = parents || dest_word.ends_with('/') || words.len() > 1;
+            let to = (dest.as_str(), into_dir, parents);
             if let Some(key) = self.copy_from(st, ins, n, &from, &words, to, (owner, mode), done)? {
                 st.history(format!("/bin/sh -c #(nop) {}", ins.text()), false);
                 self.remember(st, &key, true)?;
@@ -131,6 +132,8 @@ impl Build<'_> {
         let excluded = self.excluded(ins, &words, &vars)?;
         let ignore = excluded.as_ref().unwrap_or(&self.ignore);
         let mut sources = Vec::new();
+        // With `--parents`, the name each source is sent under.
+        let mut names = Vec::new();
         // Downloads, kept (their files) until the step is done.
         let mut fetched = Vec::new();
         // The heredocs' files, kept likewise.
@@ -149,6 +152,7 @@ impl Build<'_> {
                 };
                 let path = files.write(&d.name, &content, 0o644)?;
                 made.push(path.clone());
+                names.push(d.name.clone());
                 sources.push(context::Source {
                     rel: d.name.clone(),
                     path,
@@ -161,11 +165,30 @@ impl Build<'_> {
                 if let Some(c) = &checksum {
                     c.verify(w, &f.source.path)?;
                 }
+                names.push(f.source.base_name().to_string());
                 sources.push(f.source.clone());
                 fetched.push(f);
                 continue;
             }
-            sources.extend(context::sources(&self.context, w, ignore)?);
+            let (w, dropped) = match parents {
+                true => super::parents::resolve_word(w),
+                false => (w.clone(), 0),
+            };
+            match context::sources(&self.context, &w, ignore) {
+                Ok(found) => {
+                    for s in found {
+                        names.push(super::parents::kept_name(&s.rel, dropped));
+                        sources.push(s);
+                    }
+                }
+                // As BuildKit documents it: what `--exclude` leaves out is
+                // not copied, a named file too; a source it leaves nothing
+                // of copies nothing (the ignore file's misses still fail).
+                Err(context::ContextError::Missing(_))
+                    if excluded.is_some()
+                        && context::sources(&self.context, &w, &self.ignore).is_ok() => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         // A download is never extracted.
         let archive = |s: &context::Source| {
@@ -174,12 +197,20 @@ impl Build<'_> {
                 && !made.contains(&s.path)
                 && super::add_tar::is_archive(&s.path)
         };
-        let into_dir = dest_word.ends_with('/')
+        let into_dir = parents
+            || dest_word.ends_with('/')
             || dest_word.ends_with("/.")
-            || sources.len() > 1
+            || sources.len() != 1
             || sources.iter().any(|s| s.is_dir || archive(s));
-        // The build cache's key: what is sent, but for the files' times.
-        let digest = super::cache::sources_digest(&sources, archive, (owner, mode), ignore)?;
+        // The build cache's key: what is sent, but for the files' times
+        // (and with `--parents`, the parent directories' modes).
+        let mut digest = super::cache::sources_digest(&sources, archive, (owner, mode), ignore)?;
+        let named: Vec<(context::Source, String)> =
+            sources.iter().cloned().zip(names.iter().cloned()).collect();
+        let context_dir = self.context.clone();
+        if parents {
+            digest.push_str(&super::parents::ParentsPacker::new(&context_dir).parents_text(&named));
+        }
         let key = self.step_key(st, ins, &digest);
         if self.cached(st, &key)? {
             return Ok(());
@@ -197,8 +228,11 @@ impl Build<'_> {
             .children
             .copy_in(&ctr, &dest, single.as_deref(), owner, |w| {
                 let mut p = context::Packer::new(w, owner).with_mode(mode);
-                for s in &sources {
-                    if archive(s) {
+                let mut pp = super::parents::ParentsPacker::new(&context_dir);
+                for (s, name) in &named {
+                    if parents {
+                        pp.add(&mut p, s, name, ignore)?;
+                    } else if archive(s) {
                         match p.add_archive(s, "", &store) {
                             Ok(left) => warnings.extend(left.warnings(&s.rel)),
                             Err(
@@ -242,7 +276,7 @@ impl Build<'_> {
         n: usize,
         from: &str,
         sources: &[String],
-        (dest, into_dir): (&str, bool),
+        (dest, into_dir, parents): (&str, bool, bool),
         (owner, mode): (Option<(u32, u32)>, Option<u32>),
         done: &[Stage],
     ) -> Result<Option<String>> {
@@ -266,7 +300,12 @@ impl Build<'_> {
         // in the last component gives the names it matches there.
         let mut paths = Vec::new();
         for path in sources {
-            let clean: Vec<&str> = path
+            // `--parents`: the components before a pivot (`/./`) are not kept.
+            let (resolved, dropped) = match parents {
+                true => super::parents::resolve_word(path),
+                false => (path.clone(), 0),
+            };
+            let clean: Vec<&str> = resolved
                 .split('/')
                 .filter(|c| !c.is_empty() && *c != ".")
                 .collect();
@@ -279,7 +318,7 @@ impl Build<'_> {
             }
             if !last.contains(['*', '?', '[']) {
                 // Relative to the source image's root, as in docker.
-                paths.push((path, format!("/{}", clean.join("/"))));
+                paths.push((path, format!("/{}", clean.join("/")), dropped));
                 continue;
             }
             let found = super::glob::matches_in(self.ctx, &src_image, dir, last)
@@ -287,7 +326,7 @@ impl Build<'_> {
             if found.is_empty() {
                 bail!("--from={from} {path}: no such file or directory");
             }
-            paths.extend(found.into_iter().map(|p| (path, p)));
+            paths.extend(found.into_iter().map(|p| (path, p, dropped)));
         }
         let into_dir = into_dir || paths.len() > 1;
         // The build cache's key: the source image and what is taken.
@@ -299,9 +338,14 @@ impl Build<'_> {
         let image = self.image_of(st)?;
         let ctr = self.children.create(n, &image)?;
         let src = self.children.create(n, &src_image)?;
-        for (path, abs) in paths {
+        for (path, abs, dropped) in paths {
+            // With `--parents`, into the directory of its kept parents.
+            let to = match super::parents::kept_name(&abs, dropped).rsplit_once('/') {
+                Some((dirs, _)) if parents => format!("{}/{dirs}", dest.trim_end_matches('/')),
+                _ => dest.to_string(),
+            };
             self.children
-                .pipe_copy((&src, &abs), (&ctr, dest), into_dir, (owner, mode))
+                .pipe_copy((&src, &abs), (&ctr, &to), into_dir, (owner, mode))
                 .map_err(|e| anyhow!("--from={from} {path}: {e}"))?;
         }
         self.children.remove_container(&src)?;
@@ -339,15 +383,15 @@ impl Build<'_> {
             let Some(rel) = context::clean(w) else {
                 continue;
             };
+            // Below a named directory; beside a named file or a
+            // wildcard's matches, so that the pattern matches their names.
+            let wild = rel
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .contains(['*', '?', '[']);
             let base = match rel.rsplit_once('/') {
-                _ if !rel
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .contains(['*', '?', '[']) =>
-                {
-                    rel.clone()
-                }
+                _ if !wild && (rel.is_empty() || self.context.join(&rel).is_dir()) => rel.clone(),
                 Some((dir, _)) => dir.to_string(),
                 None => String::new(),
             };
@@ -448,7 +492,7 @@ impl Build<'_> {
 
     /// A file of the current image, read from the newest layer that has it.
     fn image_file(&self, st: &Stage, rel: &str) -> Option<String> {
-        let store = self.ctx.store(LockMode::Shared).ok()?;
+        let store = super::steps::store(self.ctx, LockMode::Shared).ok()?;
         let index = store.index().ok()?;
         let img = find_image(&index, st.image.as_deref()?).ok()?;
         img.layers.iter().rev().find_map(|l| {

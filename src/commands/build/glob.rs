@@ -66,7 +66,7 @@ pub(super) fn matches_in(
 ) -> Result<Vec<String>> {
     let dir: Vec<String> = dir.iter().map(|c| c.to_string()).collect();
     let here = {
-        let store = ctx.store(LockMode::Shared)?;
+        let store = super::steps::store(ctx, LockMode::Shared)?;
         matches(&store, image, &dir, pattern)
     };
     match here {

@@ -30,6 +30,7 @@
 mod add_tar;
 mod args;
 mod cache;
+mod check;
 mod context;
 mod copy;
 mod fetch;
@@ -38,6 +39,7 @@ mod helper;
 mod heredoc;
 mod ignore;
 mod mounts;
+mod parents;
 mod parse;
 mod record;
 mod run_mounts;
@@ -105,26 +107,6 @@ pub struct Args {
 
 /// Instructions that only change the config, applied with `--change`'s code.
 const METADATA: [&str; 6] = ["ENV", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL", "USER"];
-const SUPPORTED: [&str; 18] = [
-    "FROM",
-    "MAINTAINER",
-    "HEALTHCHECK",
-    "ONBUILD",
-    "RUN",
-    "COPY",
-    "ADD",
-    "ENV",
-    "ARG",
-    "WORKDIR",
-    "USER",
-    "CMD",
-    "ENTRYPOINT",
-    "LABEL",
-    "EXPOSE",
-    "VOLUME",
-    "STOPSIGNAL",
-    "SHELL",
-];
 
 /// Build arguments a RUN gets without an ARG, when given (as docker's
 /// predefined ARGs; they are not kept in the history).
@@ -146,6 +128,11 @@ const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 /// A failed build: its message, printed as `rless: …`, and exit code.
 struct Failed(String, u8);
+
+/// The build was asked to stop (Ctrl-C, SIGTERM, SIGHUP): 128+signal.
+fn interrupted() -> Option<Failed> {
+    steps::stopped().map(|sig| Failed("build interrupted".into(), 128 + sig as u8))
+}
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let network = match a.network.as_str() {
@@ -200,15 +187,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             None => build_args.extend(std::env::var(b).ok().map(|v| (b.clone(), v))),
         }
     }
+    // A Containerfile rless cannot read or will not build: podman's 125.
     let fail = |why: String| {
         eprintln!("rless: {}", rless::message::printable(&why));
-        Ok(ExitCode::from(1))
+        Ok(ExitCode::from(check::EXIT_INPUT))
     };
     let instructions = match parse::parse(&shown, &text) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };
-    if let Err(why) = check(&shown, &instructions) {
+    if let Err(why) = check::check(&shown, &instructions) {
         return fail(why);
     }
     let secrets = match mounts::check(&shown, &instructions).and_then(|()| {
@@ -218,10 +206,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .collect()
     }) {
         Ok(s) => s,
-        Err(why) => {
-            eprintln!("rless: {}", rless::message::printable(&why));
-            return Ok(ExitCode::from(125));
-        }
+        Err(why) => return fail(why),
     };
     // The ARGs before the first FROM (the FROM lines see them), then
     // which stages run: all checked before anything is made.
@@ -231,25 +216,30 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         let vars = meta_args.clone();
         if let Err(e) = args::declare(ins, &vars, &[], &build_args, &mut used_args, &mut meta_args)
         {
-            return fail(format!("line {}: {}", ins.line, e));
+            return fail(format!("{shown}: line {}: {}", ins.line, e));
         }
     }
     let plan = match stages::plan(&shown, &instructions, &meta_args, a.target.as_deref()) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("rless: {}", rless::message::printable(&e.to_string()));
-            return Ok(ExitCode::from(e.code()));
-        }
+        Err(e) => return fail(e.to_string()),
     };
     steps::catch_signals();
     let mut children = Children::new(Some(ctx.root.clone()));
     // What killed builds left goes first; then this one is written down
     // (in the store, made as the store makes itself, if it is new).
-    drop(ctx.store(LockMode::Shared)?);
+    if let Err(e) = steps::store(ctx, LockMode::Shared) {
+        // Stopped while it waited for another process's lock.
+        if let Some(Failed(why, code)) = interrupted() {
+            eprintln!("rless: {why}");
+            return Ok(ExitCode::from(code));
+        }
+        return Err(e);
+    }
     children.sweep(&ctx.root);
     // Scratch directories (heredoc files, mount sources, secrets) of
     // builds that were killed.
     mounts::sweep_scratch(&ctx.root);
+    mounts::sweep_secrets();
     children.keep_record(record::Record::begin(&ctx.root)?);
     let mut b = Build {
         ctx,
@@ -302,38 +292,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
     }
-}
-
-/// Every instruction is known and supported, before anything runs.
-fn check(file: &str, all: &[Instruction]) -> Result<(), String> {
-    for i in all {
-        let at = format!("{file}: line {}", i.line);
-        if !SUPPORTED.contains(&i.keyword.as_str()) {
-            return Err(format!("{at}: unknown instruction {}", i.keyword));
-        }
-        let known: &[&str] = match i.keyword.as_str() {
-            "HEALTHCHECK" => &["interval", "timeout", "start-period", "retries"],
-            "COPY" => &["chown", "chmod", "from", "link", "exclude"],
-            "ADD" => &["chown", "chmod", "link", "exclude", "checksum"],
-            "FROM" => &["platform"],
-            "RUN" => &mounts::RUN_FLAGS,
-            _ => &[],
-        };
-        for (f, _) in &i.flags {
-            if i.keyword == "ADD" && f == "keep-git-dir" {
-                return Err(format!(
-                    "{at}: ADD --keep-git-dir is not supported (rless does not fetch git repositories)"
-                ));
-            }
-            if !known.contains(&f.as_str()) {
-                return Err(format!("{at}: {} --{f} is not supported", i.keyword));
-            }
-        }
-        if i.rest.is_empty() {
-            return Err(format!("{at}: {} needs an argument", i.keyword));
-        }
-    }
-    Ok(())
 }
 
 struct Build<'a> {
@@ -512,11 +470,16 @@ impl Build<'_> {
             })?;
         }
         let st = stage.expect("check found a FROM");
-        self.finish(st, names)
-            .map_err(|e| Failed(format!("build: {}", super::error_line(&e)), 1))
+        self.finish(st, names).map_err(|e| {
+            interrupted().unwrap_or_else(|| Failed(format!("build: {}", super::error_line(&e)), 1))
+        })
     }
 
     fn failed(&self, n: usize, ins: &Instruction, e: anyhow::Error) -> Failed {
+        // What fails once the build is asked to stop fails for that.
+        if let Some(f) = interrupted() {
+            return f;
+        }
         Failed(
             format!(
                 "build step {n}/{} {}: {}",
@@ -618,7 +581,7 @@ impl Build<'_> {
     /// The id and config of IMAGE, pulled when not in the store.
     fn image_config(&self, image: &str) -> Result<(String, Value)> {
         let lookup = || -> Result<Option<(String, Value)>> {
-            let store = self.ctx.store(LockMode::Shared)?;
+            let store = steps::store(self.ctx, LockMode::Shared)?;
             let index = store.index()?;
             match find_image(&index, image) {
                 Ok(img) => {
@@ -749,7 +712,7 @@ impl Build<'_> {
         if let Some(i) = &st.image {
             return Ok(i.clone());
         }
-        let store = self.ctx.store(LockMode::Shared)?;
+        let store = steps::store(self.ctx, LockMode::Shared)?;
         let img = rless::image::commit::store_image(&store, &st.config, vec![], 0, vec![])?;
         let id = img.id.hex().to_string();
         // While the store lock is held (see `record`).
@@ -761,7 +724,7 @@ impl Build<'_> {
 
     /// Stores the final image: the config with the last image's layers.
     fn finish(&mut self, mut st: Stage, names: Vec<String>) -> Result<String> {
-        let store = self.ctx.store(LockMode::Shared)?;
+        let store = steps::store(self.ctx, LockMode::Shared)?;
         let index = store.index()?;
         let (layers, size) = match &st.image {
             Some(i) => {

@@ -54,6 +54,9 @@ pub enum Mount {
         target: Option<String>,
         required: bool,
         owner: Owner,
+        /// `env=NAME`: the value in that variable of the step's process
+        /// (and, only when `target` is given, in a file as well).
+        env: Option<String>,
     },
 }
 
@@ -145,6 +148,7 @@ pub fn parse(spec: &str) -> Result<Mount, MountError> {
     let mut sharing = Sharing::Shared;
     let (mut uid, mut gid, mut mode) = (None, None, None);
     let mut tmpfs_size = None;
+    let mut env = None;
     let mut keys: Vec<String> = Vec::new();
     for field in spec.split(',').filter(|f| !f.is_empty()) {
         let (k, v) = match field.split_once('=') {
@@ -182,9 +186,15 @@ pub fn parse(spec: &str) -> Result<Mount, MountError> {
             "gid" => gid = Some(number(spec, &k, v, 10)?),
             "mode" => mode = Some(number(spec, &k, v, 8)?),
             "size" => tmpfs_size = Some(size(spec, v)?),
-            // `rless run -e` would put the value in the step container's
-            // recorded config (and its argv), where `inspect` shows it.
-            "env" => return Err(bad(spec, "a secret's env= is not supported: read its file")),
+            // A secret's variable (BuildKit's): the value goes to the
+            // step's process alone, never to an argument or its config.
+            "env" => {
+                let name = value().ok_or_else(needs)?;
+                if name.contains(['=', '\0']) {
+                    return Err(bad(spec, format!("env={name}: not a variable name")));
+                }
+                env = Some(name);
+            }
             _ => return Err(bad(spec, format!("unknown option {k:?}"))),
         }
         if keys.iter().any(|k| k == key) {
@@ -200,7 +210,9 @@ pub fn parse(spec: &str) -> Result<Mount, MountError> {
         ],
         "bind" => &["type", "target", "source", "from", "rw", "ro"],
         "tmpfs" => &["type", "target", "size"],
-        "secret" => &["type", "target", "id", "required", "uid", "gid", "mode"],
+        "secret" => &[
+            "type", "target", "id", "required", "uid", "gid", "mode", "env",
+        ],
         "ssh" => return Err(bad(spec, "type=ssh is not supported")),
         other => {
             return Err(bad(
@@ -256,11 +268,13 @@ pub fn parse(spec: &str) -> Result<Mount, MountError> {
             size: tmpfs_size,
         },
         _ => {
-            // A secret's id defaults to its target's last component.
-            let id = match (id, &given) {
-                (Some(i), _) => i,
-                (None, Some(t)) => t.rsplit('/').next().unwrap_or("").to_string(),
-                (None, None) => String::new(),
+            // A secret's id defaults to its target's last component, else
+            // to its variable's name.
+            let id = match (id, &given, &env) {
+                (Some(i), _, _) => i,
+                (None, Some(t), _) => t.rsplit('/').next().unwrap_or("").to_string(),
+                (None, None, Some(e)) => e.clone(),
+                (None, None, None) => String::new(),
             };
             if id.is_empty() {
                 return Err(bad(spec, "a secret needs an id (or a target)"));
@@ -270,6 +284,7 @@ pub fn parse(spec: &str) -> Result<Mount, MountError> {
                 target: given.clone(),
                 required,
                 owner: owner(0o400),
+                env,
             }
         }
     })
@@ -508,8 +523,28 @@ pub fn prune(root: &Path) -> (Vec<String>, u64, usize) {
 
 /// Removes the scratch directories (`PID-…`) of builds that are gone.
 pub fn sweep_scratch(root: &Path) {
-    let dir = scratch_dir(root);
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+    sweep_pid_dirs(&scratch_dir(root));
+}
+
+/// The user's runtime directory's (not the store's) directory of the
+/// steps' secret files: `$XDG_RUNTIME_DIR/rless/build-secrets`, or under
+/// `/tmp/rless-run-UID`.
+pub const SECRETS_DIR: &str = "build-secrets";
+
+/// Removes the secret directories (`PID-…`) of builds that are gone
+/// (killed outright); the directory is checked as a runtime directory
+/// before anything in it is removed, and not made when missing.
+pub fn sweep_secrets() {
+    if rless::network::user_runtime_path(SECRETS_DIR).is_dir() {
+        if let Ok(dir) = rless::network::prepare_user_runtime_dir(SECRETS_DIR) {
+            sweep_pid_dirs(&dir);
+        }
+    }
+}
+
+/// Removes the entries `PID-…` of `dir` whose process is gone.
+fn sweep_pid_dirs(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
@@ -591,8 +626,13 @@ mod tests {
                     gid: 0,
                     mode: 0o400
                 },
+                env: None,
             })
         );
+        assert!(matches!(
+            parse("type=secret,env=TOKEN"),
+            Ok(Mount::Secret { id, target: None, env: Some(e), .. }) if id == "TOKEN" && e == "TOKEN"
+        ));
     }
 
     #[test]
@@ -608,7 +648,7 @@ mod tests {
             ("type=secret", "needs an id"),
             ("type=bind,target=/a,target=/b", "given twice"),
             ("type=bind,target=/a,rw,ro", "rw and ro"),
-            ("type=secret,id=a,env=A", "env= is not supported"),
+            ("type=secret,id=a,env=A=B", "not a variable name"),
         ] {
             let e = parse(spec).expect_err(spec).to_string();
             assert!(e.contains(why), "{spec}: {e}");

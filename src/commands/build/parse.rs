@@ -145,6 +145,13 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
     // An editor's byte-order mark is not part of the first instruction.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
+    // Which lines end in CRLF: a heredoc's body keeps its `\r`s, as
+    // BuildKit keeps the body's lines as written (an instruction's line
+    // ends without it).
+    let crlf: Vec<bool> = text
+        .split_inclusive('\n')
+        .map(|l| l.ends_with("\r\n"))
+        .collect();
     let (escape, mut i) = directives(&lines).map_err(|(n, w)| bad(n, w))?;
     while i < lines.len() {
         let raw = lines[i];
@@ -176,6 +183,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
         // The bodies, before their lines are taken for instructions.
         for mut doc in ins.heredocs.drain(..).collect::<Vec<_>>() {
             loop {
+                let cr = crlf.get(i).copied().unwrap_or(false);
                 let Some(l) = lines.get(i) else {
                     return Err(bad(
                         start,
@@ -195,6 +203,9 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Instruction>, ParseError> {
                     break;
                 }
                 doc.body.push_str(l);
+                if cr {
+                    doc.body.push('\r');
+                }
                 doc.body.push('\n');
             }
             ins.heredocs.push(doc);
@@ -291,6 +302,19 @@ fn instruction(line: usize, text: &str, escape: char) -> Result<Instruction, Str
     // The shell form of RUN, COPY and ADD may open heredocs.
     let heredocs = match (keyword.as_str(), Form::of(rest)) {
         ("RUN" | "COPY" | "ADD", Form::Shell(_)) => heredoc::opened_in(rest, escape),
+        // `ONBUILD RUN <<EOF`: the trigger's heredocs are its own lines
+        // too (BuildKit's), not instructions of this file.
+        ("ONBUILD", _) => match rest.split_once(char::is_whitespace) {
+            Some((inner, after))
+                if ["RUN", "COPY", "ADD"].contains(&inner.to_ascii_uppercase().as_str()) =>
+            {
+                match Form::of(after.trim_start()) {
+                    Form::Shell(_) => heredoc::opened_in(after, escape),
+                    Form::Exec(_) => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        },
         _ => Vec::new(),
     };
     // The words of the build's other instructions are read with `\` as
@@ -425,6 +449,37 @@ mod tests {
                 (6, "RUN", "echo \"a  b\""),
             ]
         );
+    }
+
+    #[test]
+    fn crlf_heredoc_bodies_keep_their_crs() {
+        let got = parse(
+            "F",
+            "FROM a\r\nCOPY <<EOF /f\r\none\r\ntwo\nEOF\r\nRUN <<-X\r\n\tx\r\n\tX\r\nRUN done\r\n",
+        )
+        .unwrap();
+        let kw: Vec<(usize, &str)> = got.iter().map(|i| (i.line, i.keyword.as_str())).collect();
+        assert_eq!(kw, [(1, "FROM"), (2, "COPY"), (6, "RUN"), (9, "RUN")]);
+        assert_eq!(got[1].heredocs[0].body, "one\r\ntwo\n");
+        assert_eq!(got[1].rest, "<<EOF /f");
+        assert_eq!(got[2].heredocs[0].body, "\tx\r\n");
+        assert_eq!(got[3].rest, "done");
+    }
+
+    #[test]
+    fn onbuild_heredocs_take_their_bodies() {
+        let got = parse(
+            "F",
+            "FROM a\nONBUILD RUN <<EOF\nFROBNICATE not an instruction\nEOF\nONBUILD RUN [\"<<X\"]\nRUN done\n",
+        )
+        .unwrap();
+        let kw: Vec<(usize, &str)> = got.iter().map(|i| (i.line, i.keyword.as_str())).collect();
+        assert_eq!(
+            kw,
+            [(1, "FROM"), (2, "ONBUILD"), (5, "ONBUILD"), (6, "RUN")]
+        );
+        assert_eq!(got[1].heredocs[0].body, "FROBNICATE not an instruction\n");
+        assert!(got[2].heredocs.is_empty());
     }
 
     #[test]

@@ -8,12 +8,15 @@
 //! as a COPY's is; a cache mount's or secret's contents are not. If the
 //! step must run, [`Build::mount_args`] makes what the mounts need in a
 //! scratch directory of the store, `build-mounts/tmp/PID-…` (a copy of a
-//! bind's files, a secret's file), takes the cache mounts' locks, and
+//! bind's files), a secret's file in the user's runtime directory
+//! (`build-secrets/PID-…`: never in the store), takes the cache mounts'
+//! locks, and
 //! gives the `rless run` options; [`Build::release`] drops the locks and
 //! removes the scratch directory once the step's command has ended (with
-//! `rless unshare rm -rf` when the command left files of other ids). The
-//! next build (and `system prune`) removes scratch directories of a build
-//! that was killed.
+//! `rless unshare rm -rf` when the command left files of other ids), and
+//! the secrets' directory. The next build (and `system prune`) removes
+//! scratch directories of a build that was killed; the next build, its
+//! secrets' directory.
 
 use super::context::{self, Source};
 use super::mounts::{self, Mount, Owner, SecretSource, Sharing};
@@ -48,6 +51,10 @@ pub struct Prepared {
     /// The step's network, if its RUN gives one.
     pub network: Option<Option<String>>,
     scratch: Option<PathBuf>,
+    /// The secrets' files' directory, in the user's runtime directory.
+    secrets: Option<PathBuf>,
+    /// `env=` secrets, `NAME=value`: for the step's process alone.
+    pub secret_env: Vec<String>,
     /// The cache mounts' locks.
     locks: Vec<File>,
     /// The cache directories this step holds, by name: a second mount of
@@ -238,6 +245,7 @@ impl Build<'_> {
                     target,
                     required,
                     owner,
+                    env,
                 } => {
                     let Some((_, source)) = self.secrets.iter().find(|(s, _)| *s == id) else {
                         if required {
@@ -251,6 +259,30 @@ impl Build<'_> {
                         SecretSource::Env(v) => std::env::var_os(v)
                             .map(|v| v.into_encoded_bytes())
                             .ok_or_else(|| anyhow!("secret {id}: ${v} is not set"))?,
+                    };
+                    if let Some(name) = env {
+                        let text = String::from_utf8(value.clone())
+                            .ok()
+                            .filter(|t| !t.contains('\0'))
+                            .ok_or_else(|| {
+                                anyhow!("secret {id}: env={name} needs a UTF-8 value without NUL")
+                            })?;
+                        p.secret_env.push(format!("{name}={text}"));
+                        // As BuildKit: a variable alone, unless a target
+                        // asks for the file too.
+                        if target.is_none() {
+                            continue;
+                        }
+                    }
+                    // Never in the store: in the user's runtime
+                    // directory (a tmpfs, gone at logout or reboot).
+                    let here = match &p.secrets {
+                        Some(d) => d.join(i.to_string()),
+                        None => {
+                            let d = secrets_dir(n)?;
+                            p.secrets = Some(d.clone());
+                            d.join(i.to_string())
+                        }
                     };
                     let mut f = fs::OpenOptions::new()
                         .write(true)
@@ -391,17 +423,33 @@ impl Build<'_> {
     /// removed (a failure is a warning: the next build sweeps it).
     pub(super) fn release(&self, p: Prepared) {
         drop(p.locks);
-        let Some(dir) = p.scratch else {
-            return;
-        };
-        if rless::image::store::remove_tree(&dir).is_ok() {
-            return;
-        }
-        let path = dir.display().to_string();
-        if let Err(e) = self.children.output(&["unshare", "rm", "-rf", &path]) {
-            eprintln!("rless: warning: cannot remove {path}: {e}");
+        for dir in [p.secrets, p.scratch].into_iter().flatten() {
+            if rless::image::store::remove_tree(&dir).is_ok() {
+                continue;
+            }
+            let path = dir.display().to_string();
+            if let Err(e) = self.children.output(&["unshare", "rm", "-rf", &path]) {
+                eprintln!("rless: warning: cannot remove {path}: {e}");
+            }
         }
     }
+}
+
+/// A new directory (0700) for step `n`'s secret files in the user's
+/// runtime directory, `build-secrets/PID-N-RANDOM`: the next build
+/// removes it if this one is killed before [`Build::release`].
+fn secrets_dir(n: usize) -> Result<PathBuf> {
+    let base = rless::network::prepare_user_runtime_dir(mounts::SECRETS_DIR)?;
+    let dir = base.join(format!(
+        "{}-{n}-{}",
+        std::process::id(),
+        rless::container::ContainerId::random().short()
+    ));
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Takes `lock` (`shared` or exclusive), waiting while other builds hold

@@ -116,6 +116,14 @@ impl Build<'_> {
         args.extend(argv.iter().cloned());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut cmd = self.children.command(&refs)?;
+        if !mounts.secret_env.is_empty() {
+            // In the environment of `rless run` alone, which takes it out
+            // of its own at once (see `run::secrets`).
+            cmd.env(
+                crate::commands::run::BUILD_SECRET_ENV,
+                serde_json::to_string(&mounts.secret_env).expect("json"),
+            );
+        }
         if self.quiet {
             cmd.stdout(Stdio::null());
         }

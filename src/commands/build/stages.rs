@@ -58,17 +58,6 @@ pub enum StageError {
     },
 }
 
-impl StageError {
-    /// The exit code: podman's 125 for an unknown target, docker's 1 for
-    /// a Containerfile error.
-    pub fn code(&self) -> u8 {
-        match self {
-            StageError::NoTarget(_) => 125,
-            _ => 1,
-        }
-    }
-}
-
 /// What a `COPY --from` value names, seen from stage `at`.
 #[derive(Debug, PartialEq)]
 pub enum Source {
@@ -254,7 +243,6 @@ mod tests {
         assert_eq!((p.target, p.needed), (2, vec![false, false, true, false]));
         let e = plan_of(text, Some("x")).unwrap_err();
         assert_eq!(e.to_string(), "target stage \"x\" could not be found");
-        assert_eq!(e.code(), 125);
         // An index is no target, as in docker.
         assert!(plan_of(text, Some("1")).is_err());
         // A variable: every earlier stage is needed.

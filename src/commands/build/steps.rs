@@ -61,6 +61,15 @@ pub fn stopped() -> Option<i32> {
     }
 }
 
+/// The store, its lock waited for only until the build is asked to stop
+/// (Ctrl-C, SIGTERM, SIGHUP): the build then says it was interrupted.
+pub fn store(
+    ctx: &crate::commands::Ctx,
+    mode: rless::image::store::LockMode,
+) -> Result<rless::image::store::Store> {
+    ctx.store_unless(mode, Some(&|| stopped().is_some()))
+}
+
 /// What the build has made so far, to remove at the end.
 #[derive(Default)]
 pub struct Children {

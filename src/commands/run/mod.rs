@@ -30,6 +30,9 @@ pub fn create(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 }
 
 fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> {
+    // A build's RUN `env=` secrets: out of this process's environment
+    // first, so that no helper it starts inherits them.
+    let build_env = secrets::take_build_env()?;
     a.platform = platform_of(&a)?;
     trace::mark("arguments parsed");
     // An option clap does not know lands in IMAGE (which takes values that
@@ -514,7 +517,10 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         }
     }
     let (secret_mounts, secret_env) = match secrets::install(&dir, &chosen_secrets) {
-        Ok(s) => s,
+        Ok((m, mut env)) => {
+            env.extend(build_env);
+            (m, env)
+        }
         Err(e) => {
             abandon(&dir, a.cidfile.as_deref());
             return Err(e);
@@ -743,6 +749,7 @@ use nsopts::*;
 use options::*;
 pub(crate) use options::{host_env, read_env_file};
 use pulling::{ensure_image, PullPolicy};
+pub use secrets::BUILD_SECRET_ENV;
 
 /// keep-id: the image's owners are shown through fuse-overlay, which kernel
 /// overlayfs cannot do (see `ids::keep_id_view`), so keep-id takes that

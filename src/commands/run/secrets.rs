@@ -18,6 +18,33 @@ use rless::container::secret::{self, ContainerSecret, SecretMeta};
 use rless::runtime::plan::MountOp;
 use std::path::Path;
 
+/// The variable `build` gives a RUN step's `rless run` its `RUN
+/// --mount=type=secret,env=NAME` values in (a JSON list of `NAME=value`):
+/// never an argument, which others may read, nor the container's config;
+/// they join `secret_env` as a `--secret type=env`'s.
+pub const BUILD_SECRET_ENV: &str = "_RLESS_BUILD_SECRET_ENV";
+
+/// The build's `env=` secrets for this container, if any, taken out of
+/// this process's environment (before it starts a thread or a helper).
+pub(super) fn take_build_env() -> Result<Vec<String>> {
+    let Some(v) = std::env::var_os(BUILD_SECRET_ENV) else {
+        return Ok(Vec::new());
+    };
+    std::env::remove_var(BUILD_SECRET_ENV);
+    let list: Vec<String> = serde_json::from_slice(v.as_encoded_bytes())
+        .map_err(|e| anyhow::anyhow!("${BUILD_SECRET_ENV}: not a JSON list of strings: {e}"))?;
+    if let Some(bad) = list
+        .iter()
+        .find(|e| e.split_once('=').is_none_or(|(k, _)| k.is_empty()))
+    {
+        bail!(
+            "${BUILD_SECRET_ENV}: {:?} is no NAME=value",
+            bad.split('=').next().unwrap_or("")
+        );
+    }
+    Ok(list)
+}
+
 /// One `--secret`, looked up.
 pub(super) struct Chosen {
     req: SecretRequest,
