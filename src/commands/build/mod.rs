@@ -34,6 +34,7 @@ mod check;
 mod context;
 mod copy;
 mod fetch;
+mod flags;
 mod glob;
 mod helper;
 mod heredoc;
@@ -101,6 +102,8 @@ pub struct Args {
     /// id=ID,env=VARIABLE (docker's; never kept in the image).
     #[arg(long, value_name = "id=ID,src=FILE")]
     secret: Vec<String>,
+    #[command(flatten)]
+    extra: flags::Extra,
     /// The build context: the directory COPY and ADD read from.
     context: PathBuf,
 }
@@ -140,6 +143,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         "host" | "none" => Some(a.network.clone()),
         other => bail!("unknown --network {other:?} for build: use default, host or none"),
     };
+    let extra = a.extra.check()?;
     let mut names = Vec::new();
     for t in &a.tag {
         let r: Reference = t.parse()?;
@@ -250,6 +254,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         used_args,
         network,
         secrets,
+        extra,
         pending: None,
         quiet: a.quiet,
         cache: cache::Cache::new(&ctx.root, !a.no_cache, a.layers),
@@ -281,6 +286,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 );
             }
             rless::events::image(&ctx.root, "build", &id, &first_name);
+            if let Some(f) = &a.extra.iidfile {
+                flags::write_iidfile(f, &id)?;
+            }
             println!("{id}");
             Ok(ExitCode::SUCCESS)
         }
@@ -304,6 +312,8 @@ struct Build<'a> {
     network: Option<String>,
     /// `--secret`s, by id.
     secrets: Vec<(String, mounts::SecretSource)>,
+    /// `--pull`, `--label` and the RUN steps' options ([`flags`]).
+    extra: flags::Checked,
     /// The flags of the RUN about to run ([`run_mounts`]).
     pending: Option<run_mounts::Planned>,
     quiet: bool,
@@ -597,13 +607,33 @@ impl Build<'_> {
                 Err(e) => Err(e.into()),
             }
         };
-        if let Some(f) = lookup()? {
-            return Ok(f);
+        let pull = self.extra.pull_for(image);
+        if matches!(pull, flags::Pull::Missing | flags::Pull::Never) {
+            if let Some(f) = lookup()? {
+                return Ok(f);
+            }
+        }
+        if pull == flags::Pull::Never {
+            bail!("{image}: not in the store, and --pull=never forbids pulling it");
         }
         if !self.quiet {
             println!("pulling {image}");
         }
-        self.children.output(&["pull", "-q", image])?;
+        let pulled = self.children.output(&["pull", "-q", image]);
+        self.extra.pulled(image);
+        if let Err(e) = pulled {
+            match (pull, lookup()?) {
+                // newer: the stored one when the registry cannot say.
+                (flags::Pull::Newer, Some(f)) => {
+                    eprintln!(
+                        "rless: warning: cannot check {image} for a newer image ({}); using the stored one",
+                        super::error_line(&e)
+                    );
+                    return Ok(f);
+                }
+                _ => return Err(e),
+            }
+        }
         lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))
     }
 
@@ -747,6 +777,7 @@ impl Build<'_> {
         st.config["created"] = last
             .unwrap_or_else(|| rless::image::time::format_rfc3339(rless::image::time::now()))
             .into();
+        flags::apply_labels(&mut st.config, &self.extra.labels);
         let obj = st.config.as_object_mut().expect("object");
         obj.remove("container");
         obj.remove("container_config");

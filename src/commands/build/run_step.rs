@@ -82,6 +82,7 @@ impl Build<'_> {
             args.extend(["--network".into(), net.clone()]);
         }
         args.extend(mounts.args.iter().cloned());
+        args.extend(self.extra.run_args.iter().cloned());
         // Build arguments are the command's environment too (the image's
         // own variables win), but are not kept in the image.
         let env = change::env_of(
