@@ -103,7 +103,7 @@ pub struct Args {
     #[arg(long, value_name = "id=ID,src=FILE")]
     secret: Vec<String>,
     #[command(flatten)]
-    extra: flags::Extra,
+    extra: Box<flags::Extra>,
     /// The build context: the directory COPY and ADD read from.
     context: PathBuf,
 }
