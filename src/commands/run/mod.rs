@@ -176,6 +176,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         requested.extend(cdi::binds(r));
     }
     mountspec::check_duplicates(&requested)?;
+    secrets::check_mount_clash(&chosen_secrets, &requested)?;
     let mut user_env: Vec<String> = if a.env_host {
         // Not std::env::vars, which panics at a variable that is not UTF-8:
         // such a one is left out.
