@@ -10,7 +10,8 @@
 //! - `--rmi`: the image goes with the container (`--rm` implied); kept,
 //!   without failing the run, when another container uses it.
 //! - `--timeout N`: the container is stopped after N seconds (exit 255,
-//!   as podman).
+//!   as podman); each run of a restart policy gets N seconds, and the
+//!   policy acts on that exit.
 //! - docker's short `-i=false`, `-t=false`, `-d=false`.
 //!
 //! Every refusal is one line, exit 125, before a container exists. The
@@ -355,6 +356,34 @@ fn run_timeout() {
         let out = ctx.ok(&["wait", "td"]);
         assert_eq!(out.stdout.trim(), "255");
         ctx.ok(&["rm", "td"]);
+        // A timeout is no user's stop: the restart policy acts on it, and
+        // every run gets the same time (podman's conmon: on-failure:2
+        // runs three times, each ended, exit 255).
+        let out = run(
+            ctx,
+            &[
+                "--name",
+                "tr",
+                "--restart",
+                "on-failure:2",
+                "--timeout",
+                "1",
+                IMG,
+                "sh",
+                "-c",
+                "echo up; sleep 300",
+            ],
+        );
+        assert_eq!(out.code, Some(255), "{out}");
+        assert_eq!(out.stdout, "up\nup\nup\n", "{out}");
+        let out = ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.ExitCode}} {{.RestartCount}}",
+            "tr",
+        ]);
+        assert_eq!(out.stdout.trim(), "255 2", "{out}");
+        ctx.ok(&["rm", "tr"]);
         // A command that ends first keeps its own code.
         let out = run(
             ctx,
