@@ -2,7 +2,8 @@
 //!
 //! - `-a/--attach stdin|stdout|stderr`: only those streams are attached
 //!   (the others are logged); with neither output the id is printed;
-//!   refused with `-d` and for other names.
+//!   with `-t` the terminal's one stream is stdout; refused with `-d` and
+//!   for other names.
 //! - `--detach-keys` on `run -it`: the keys leave the container running.
 //! - `--tz`: `/etc/localtime` is the zone's (or with `local` the host's);
 //!   an unknown zone is refused.
@@ -87,6 +88,23 @@ fn run_attach_streams() {
             ("", "ERR\n"),
             "{out}"
         );
+        // With -t the terminal is one stream, stdout (stderr goes to it
+        // too): `-a stdout` shows both, `-a stderr` nothing, as docker's
+        // and podman's; the same under a monitor of its own.
+        for proxy in ["--sig-proxy=true", "--sig-proxy=false"] {
+            for (stream, shown) in [("stdout", "OUT\r\nERR\r\n"), ("stderr", "")] {
+                let out = run(
+                    ctx,
+                    &["--rm", proxy, "-t", "-a", stream, IMG, "sh", "-c", script],
+                );
+                assert_eq!(out.code, Some(0), "{out}");
+                assert_eq!(
+                    (out.stdout.as_str(), out.stderr.as_str()),
+                    (shown, ""),
+                    "{proxy} -t -a {stream}: {out}"
+                );
+            }
+        }
         // No output attached: the id, as docker prints it.
         let out = run(ctx, &["--rm", "-a", "stdin", IMG, "sh", "-c", script]);
         assert_eq!(out.code, Some(0), "{out}");
