@@ -199,6 +199,10 @@ fn end(dir: &Path, first: Sig, grace: Duration) -> Option<ContainerState> {
     loop {
         let s = read_state(dir);
         if !s.live() {
+            // What the caller logs next (`stop`, `remove`) comes after the
+            // monitor's `died`, logged once the exit is recorded, still
+            // under the state lock.
+            super::after_state_writes(dir);
             return Some(s);
         }
         if start.elapsed() >= grace + Duration::from_secs(10) {
