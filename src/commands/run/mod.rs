@@ -575,7 +575,13 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         } else {
             lower.iter().map(|l| layers_dir.join(l)).collect()
         };
-        match keepid::files(&dir, &layers, &workdir, keep_ids) {
+        let destinations: Vec<&Path> = user_mounts
+            .iter()
+            .filter_map(MountOp::target)
+            .map(PathBuf::as_path)
+            .collect();
+        let home = keepid::home(keep_ids.0, &workdir, &destinations);
+        match keepid::files(&dir, &layers, &home, keep_ids) {
             Ok(files) => generated.extend(files),
             Err(e) => {
                 abandon(&dir, a.cidfile.as_deref());
