@@ -160,10 +160,19 @@ fn format_templates() {
         let image_id = ctx.images_json()[0]["Id"].as_str().unwrap().to_string();
         let out = ctx.ok(&["image", "inspect", "-f", "{{.Id}}", IMG]);
         assert_eq!(out.stdout.trim(), image_id, "{out}");
-        // Fields docker always has, on an image that sets none of them.
+        // Fields docker always has, on an image that sets none of them:
+        // nil maps, which json prints null, as Go's (docker and podman).
         let t = "{{json .Config.Labels}} {{json .Config.Volumes}} [{{.Config.WorkingDir}}]";
         let out = ctx.ok(&["image", "inspect", "-f", t, IMG]);
-        assert_eq!(out.stdout, "{} {} []\n", "{out}");
+        assert_eq!(out.stdout, "null null []\n", "{out}");
+        // A container without labels: podman's nil map (null), which
+        // prints map[] and has no length.
+        let t = "{{json .Config.Labels}} {{.Config.Labels}} {{len .Config.Labels}}";
+        let out = ctx.ok(&["inspect", "-f", t, "done"]);
+        assert_eq!(out.stdout, "null map[] 0\n", "{out}");
+        let out = ctx.ok(&["inspect", "done"]);
+        let v: Value = serde_json::from_str(&out.stdout).expect("inspect's JSON");
+        assert!(v[0]["Config"]["Labels"].is_null(), "{out}");
 
         // Networks and volumes.
         ctx.ok(&[

@@ -359,7 +359,8 @@ fn run_workdir() {
 
 /// With `--userns keep-id` the caller has a name inside, as with podman:
 /// the image's /etc/passwd and /etc/group gain a line for their uid and
-/// gid (HOME is the working directory), bound over the image's files so
+/// gid (HOME is the working directory, or the host home a mount puts
+/// there), bound over the image's files so
 /// neither `diff` nor `commit` sees them.
 #[test]
 fn run_keep_id_knows_the_caller() {
@@ -377,6 +378,23 @@ fn run_keep_id_knows_the_caller() {
             format!("{}\n{group}\n/tmp\n1\n1\n", ctx.user.name),
             "the caller's name and group, HOME, and the image's own entries"
         );
+        // HOME is the caller's host home where a mount puts it there, on
+        // it or on a directory above it (podman's rule); one below it does
+        // not count.
+        let home = ctx.user.home.to_str().unwrap();
+        let parent = ctx.user.home.parent().unwrap().to_str().unwrap();
+        for (mount, want) in [
+            (home.to_string(), home),
+            (parent.to_string(), home),
+            (format!("{home}/sub"), "/"),
+        ] {
+            let out = sh(
+                ctx,
+                &["--userns=keep-id", "--tmpfs", &mount],
+                "echo \"$HOME\"",
+            );
+            assert_eq!(out, format!("{want}\n"), "--tmpfs {mount}");
+        }
         // Not a change of the container's, nor of an image made from it.
         let id = ctx.ok(&["run", "-d", "--userns=keep-id", IMG, "true"]);
         let id = id.stdout.trim();

@@ -2,7 +2,8 @@
 //!
 //! - `-a/--attach stdin|stdout|stderr`: only those streams are attached
 //!   (the others are logged); with neither output the id is printed;
-//!   refused with `-d` and for other names.
+//!   with `-t` the terminal's one stream is stdout; refused with `-d` and
+//!   for other names.
 //! - `--detach-keys` on `run -it`: the keys leave the container running.
 //! - `--tz`: `/etc/localtime` is the zone's (or with `local` the host's);
 //!   an unknown zone is refused.
@@ -10,7 +11,8 @@
 //! - `--rmi`: the image goes with the container (`--rm` implied); kept,
 //!   without failing the run, when another container uses it.
 //! - `--timeout N`: the container is stopped after N seconds (exit 255,
-//!   as podman).
+//!   as podman); each run of a restart policy gets N seconds, and the
+//!   policy acts on that exit.
 //! - docker's short `-i=false`, `-t=false`, `-d=false`.
 //!
 //! Every refusal is one line, exit 125, before a container exists. The
@@ -63,6 +65,23 @@ fn run_attach_streams() {
             script,
         ];
         run(ctx, &unproxied).assert_streams("", "ERR\n");
+        // With -t the terminal is one stream, stdout (stderr goes to it
+        // too): `-a stdout` shows both, `-a stderr` nothing, as docker's
+        // and podman's; the same under a monitor of its own.
+        for proxy in ["--sig-proxy=true", "--sig-proxy=false"] {
+            for (stream, shown) in [("stdout", "OUT\r\nERR\r\n"), ("stderr", "")] {
+                let out = run(
+                    ctx,
+                    &["--rm", proxy, "-t", "-a", stream, IMG, "sh", "-c", script],
+                );
+                assert_eq!(out.code, Some(0), "{out}");
+                assert_eq!(
+                    (out.stdout.as_str(), out.stderr.as_str()),
+                    (shown, ""),
+                    "{proxy} -t -a {stream}: {out}"
+                );
+            }
+        }
         // No output attached: the id, as docker prints it.
         let out = run(ctx, &["--rm", "-a", "stdin", IMG, "sh", "-c", script]);
         assert_eq!(out.code, Some(0), "{out}");
@@ -331,6 +350,34 @@ fn run_timeout() {
         let out = ctx.ok(&["wait", "td"]);
         assert_eq!(out.stdout.trim(), "255");
         ctx.ok(&["rm", "td"]);
+        // A timeout is no user's stop: the restart policy acts on it, and
+        // every run gets the same time (podman's conmon: on-failure:2
+        // runs three times, each ended, exit 255).
+        let out = run(
+            ctx,
+            &[
+                "--name",
+                "tr",
+                "--restart",
+                "on-failure:2",
+                "--timeout",
+                "1",
+                IMG,
+                "sh",
+                "-c",
+                "echo up; sleep 300",
+            ],
+        );
+        assert_eq!(out.code, Some(255), "{out}");
+        assert_eq!(out.stdout, "up\nup\nup\n", "{out}");
+        let out = ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.ExitCode}} {{.RestartCount}}",
+            "tr",
+        ]);
+        assert_eq!(out.stdout.trim(), "255 2", "{out}");
+        ctx.ok(&["rm", "tr"]);
         // A command that ends first keeps its own code.
         let out = run(
             ctx,

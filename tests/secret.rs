@@ -2,7 +2,8 @@
 //! a variable, ls, inspect, rm, exists, --replace, names) and `run
 //! --secret` (a read-only file with its owner and mode, or a variable;
 //! never in `inspect`'s Env, nor in `commit` or `export`; kept by the
-//! container when the store's secret goes). Uses volume_support's busybox
+//! container when the store's secret goes; refused on a -v/--mount/--tmpfs
+//! destination). Uses volume_support's busybox
 //! image, imported, so no registry is needed.
 
 mod common;
@@ -276,6 +277,36 @@ fn secret_in_a_container() {
         // An unknown secret: refused before a container is made.
         let out = ctx.fail_unchanged(&["run", "--rm", "--secret", "nosuch", IMG, "true"]);
         assert!(out.stderr.contains("no such secret: nosuch"), "{out}");
+        // A mount-type secret's target that a -v, --mount or --tmpfs also
+        // names (spelt otherwise, too): refused, as a duplicate mount
+        // point, before anything is made (a volume neither).
+        for (secret, mount) in [
+            ("tok", ["--tmpfs", "/run/secrets/tok"]),
+            ("tok,target=/etc/tok", ["-v", "clashvol:/etc//tok/"]),
+            (
+                "tok,target=sub/t",
+                ["--mount", "type=tmpfs,destination=/run/secrets/x/../sub/t"],
+            ),
+        ] {
+            let out = ctx.fail_unchanged(&[
+                "run", "--rm", "--secret", secret, mount[0], mount[1], IMG, "true",
+            ]);
+            assert!(out.stderr.contains("duplicate mount point"), "{out}");
+        }
+        // Its env form names no path, and a mount elsewhere is fine.
+        let out = sh(
+            ctx,
+            &[
+                "--secret",
+                "tok,type=env,target=TOK",
+                "--secret",
+                "tok",
+                "--tmpfs",
+                "/run/secrets/other",
+            ],
+            "echo $TOK; cat /run/secrets/tok",
+        );
+        assert_eq!(out, "t0ken\nt0ken", "{out}");
         ctx.ok(&["rm", "c"]);
     });
 }

@@ -104,21 +104,31 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         attach::open_input(&dir)?
     };
-    relay(&dir, follower, tty, input, a.sig_proxy, keys)
+    relay(&dir, follower, (tty, true), input, a.sig_proxy, keys)
 }
 
-/// Shows the container's output from `follower` on, passes `input` on to
-/// its input FIFO (in raw mode with `tty`, where the detach `keys` end it)
-/// and, without `tty`, signals with `sig_proxy`; ends with the run's exit
-/// code (`rless attach`, and `run`/`start -a` with `-t --sig-proxy=false`).
+/// Shows the container's output from `follower` on (unless `show` is
+/// false: `run -t -a` without stdout, the terminal's one stream), passes
+/// `input` on to its input FIFO (in raw mode with `tty`, where the detach
+/// `keys` end it) and, without `tty`, signals with `sig_proxy`; ends with
+/// the run's exit code (`rless attach`, and `run`/`start -a` with `-t
+/// --sig-proxy=false`).
 pub(super) fn relay(
     dir: &std::path::Path,
     mut follower: container::logs::Follower,
-    tty: bool,
+    (tty, show): (bool, bool),
     input: Option<std::fs::File>,
     sig_proxy: bool,
     keys: Vec<u8>,
 ) -> Result<ExitCode> {
+    let shown = |f: &mut container::logs::Follower| {
+        let lines = f.read_new();
+        if show {
+            super::logs::print_lines(&lines, false)
+        } else {
+            Ok(())
+        }
+    };
     let dir = dir.to_path_buf();
     // Blocked before any thread starts, so that every thread has them
     // blocked and they wait for the signalfd.
@@ -157,7 +167,7 @@ pub(super) fn relay(
         std::thread::spawn(move || copy_input(fifo, &keys, &detached));
     }
     loop {
-        super::logs::print_lines(&follower.read_new(), false)?;
+        shown(&mut follower)?;
         if detached.load(Ordering::Relaxed) {
             drop(_raw);
             eprintln!();
@@ -183,7 +193,7 @@ pub(super) fn relay(
             Ok(end) => {
                 // The monitor copies the last output before it records
                 // the exit.
-                super::logs::print_lines(&follower.read_new(), false)?;
+                shown(&mut follower)?;
                 let code = end.and_then(|s| s.exit_code).unwrap_or(0);
                 return Ok(ExitCode::from(code as u8));
             }

@@ -230,7 +230,8 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "Tty": sp.process.tty,
             "OpenStdin": sp.process.stdin,
             "Image": c.image_name,
-            "Labels": c.labels,
+            // podman's nil map when there is none (json: null).
+            "Labels": (!c.labels.is_empty()).then_some(&c.labels),
             "StopSignal": c.stop_signal().name(),
             // The command as run: rless keeps the entrypoint and the
             // command joined, in Cmd; docker's nil slice.

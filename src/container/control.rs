@@ -199,6 +199,10 @@ fn end(dir: &Path, first: Sig, grace: Duration) -> Option<ContainerState> {
     loop {
         let s = read_state(dir);
         if !s.live() {
+            // What the caller logs next (`stop`, `remove`) comes after the
+            // monitor's `died`, logged once the exit is recorded, still
+            // under the state lock.
+            super::after_state_writes(dir);
             return Some(s);
         }
         if start.elapsed() >= grace + Duration::from_secs(10) {
@@ -227,6 +231,38 @@ fn end(dir: &Path, first: Sig, grace: Duration) -> Option<ContainerState> {
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// `--timeout`: ends the container's current run, the one whose init
+/// started at `init_start`, as [`end`] does (`first`, SIGKILL once `grace`
+/// has passed) but without marking the container stopped: its exit is a
+/// failure its restart policy acts on, as podman's conmon timeout is.
+/// Returns once that init is gone (or 10 s after `grace`); a later run is
+/// never signalled.
+pub fn end_run(dir: &Path, init_start: u64, first: Sig, grace: Duration) {
+    let start = Instant::now();
+    let mut sent: Option<(Instant, bool)> = None;
+    while start.elapsed() < grace + Duration::from_secs(10) {
+        let s = read_state(dir);
+        if !s.running() || s.init_start != Some(init_start) || !process_alive(s.pid, s.init_start) {
+            return;
+        }
+        match sent {
+            None => {
+                if first != Sig::KILL && s.paused {
+                    let _ = unpause(dir);
+                }
+                let _ = signal(dir, first);
+                sent = Some((Instant::now(), first == Sig::KILL));
+            }
+            Some((at, false)) if at.elapsed() >= grace => {
+                let _ = signal(dir, Sig::KILL);
+                sent = Some((at, true));
+            }
+            Some(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

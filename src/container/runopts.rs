@@ -11,10 +11,13 @@
 //!   `rless rmi` on it (its refusal when another container uses the image
 //!   is printed, and changes no exit code, as podman);
 //! - `--timeout` is a watcher process per monitor (`rless healthcheck
-//!   timeout`, hidden): N seconds after each start it stops that run as
+//!   timeout`, hidden): N seconds after each start it ends that run as
 //!   `rless stop` does (stop signal, then SIGKILL after the stop timeout),
 //!   and marks it timed out, so the monitor records exit code 255 as
-//!   podman's conmon does.
+//!   podman's conmon does. It is not a user's stop: the restart policy
+//!   acts on that exit (`on-failure:3 --timeout 2` runs four times, each
+//!   ended after 2 s, as podman's), and the watcher goes on watching each
+//!   new run while its monitor lives.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -160,8 +163,9 @@ pub fn spawn_timeout_watcher(dir: &Path, options: &RunOptions) {
 }
 
 /// The `--timeout` watcher's work, in its own process: detaches from the
-/// monitor, then, while the monitor lives, stops each run that lasts
-/// longer than the timeout.
+/// monitor, then, while the monitor lives, ends each run that lasts
+/// longer than the timeout (not marking the container stopped, so its
+/// restart policy applies).
 pub fn watch_timeout(dir: &Path, monitor: i32) {
     use std::time::{Duration, Instant};
     if !super::health::detach_watcher() {
@@ -174,22 +178,26 @@ pub fn watch_timeout(dir: &Path, monitor: i32) {
     let Some(monitor_start) = super::process_start(monitor) else {
         return;
     };
-    let mut run: Option<(Option<u64>, Instant)> = None;
+    let grace = Duration::from_secs(config.stop_timeout.unwrap_or(10));
+    // The run watched: its init's start, and when it was first seen
+    // (`None` once it has been ended).
+    let mut run: Option<(u64, Option<Instant>)> = None;
     while super::process_start(monitor) == Some(monitor_start) {
         let state = super::read_state(dir);
-        if state.running() && state.monitor_pid == Some(monitor) {
+        let init = state
+            .init_start
+            .filter(|_| state.running() && state.monitor_pid == Some(monitor));
+        if let Some(init) = init {
             match run {
-                Some((init, began)) if init == state.init_start => {
+                Some((watched, Some(began))) if watched == init => {
                     if began.elapsed() >= limit {
-                        if let Some(s) = state.init_start {
-                            let _ = std::fs::write(timed_out_file(dir), s.to_string());
-                        }
-                        let grace = Duration::from_secs(config.stop_timeout.unwrap_or(10));
-                        let _ = super::control::stop(dir, grace);
-                        return;
+                        let _ = std::fs::write(timed_out_file(dir), init.to_string());
+                        super::control::end_run(dir, init, config.stop_signal(), grace);
+                        run = Some((init, None));
                     }
                 }
-                _ => run = Some((state.init_start, Instant::now())),
+                Some((watched, None)) if watched == init => {}
+                _ => run = Some((init, Some(Instant::now()))),
             }
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -238,9 +238,14 @@ fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError>
         .ok()
         .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
         .map(|s| s.status);
-    // `died` goes first: whoever waits for the exit (`stop`) logs its own
-    // event after it, as docker orders them.
-    record_transition(dir, before.as_deref(), state, false);
+    #[cfg(test)]
+    if FAIL_WRITES.with(std::cell::Cell::get) {
+        return Err(ContainerError::Io {
+            op: "write",
+            path: dir.join("state.json"),
+            source: std::io::Error::other("a failure the test asked for"),
+        });
+    }
     let written = match write_json_atomically(dir, "state.json", state) {
         Err(ContainerError::Io { source, .. })
             if matches!(
@@ -263,22 +268,38 @@ fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError>
         }
     }
     if written.is_ok() {
-        record_transition(dir, before.as_deref(), state, true);
+        record_transition(dir, before.as_deref(), state);
     }
     written
 }
 
-/// The `start` (`written`: once recorded) and `died` (before it is
-/// recorded) events of a change of the recorded status: a start by the
-/// restart policy too, and an exit a reader found for a dead monitor.
-fn record_transition(dir: &Path, before: Option<&str>, now: &ContainerState, written: bool) {
+#[cfg(test)]
+thread_local! {
+    /// Makes this thread's state writes fail (a full disk), for the tests.
+    pub(super) static FAIL_WRITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The `start` and `died` events of a change of the recorded status (a
+/// start by the restart policy too, and an exit a reader found for a dead
+/// monitor), once it is recorded, under the state lock: only the writer
+/// that changed the status logs it, so a change is logged once (a write
+/// that failed, on a full disk, logs nothing, and the writer that then
+/// records the exit logs it). Whoever waits for the exit and logs an
+/// event of its own after it (`stop`) takes the state lock first
+/// ([`after_state_writes`]), so that `died` comes first, as docker
+/// orders them.
+fn record_transition(dir: &Path, before: Option<&str>, now: &ContainerState) {
     let was_running = matches!(before, Some("running"));
     if now.running() && !was_running {
-        if written {
-            crate::events::container(dir, "start", &[]);
-        }
-    } else if was_running && !now.running() && !written {
+        crate::events::container(dir, "start", &[]);
+    } else if was_running && !now.running() {
         let code = now.exit_code.unwrap_or(0).to_string();
         crate::events::container(dir, "died", &[("containerExitCode", code)]);
     }
+}
+
+/// Waits until no state write is under way (takes the state lock and
+/// lets it go): what the writer logged with it is in the event log.
+pub fn after_state_writes(dir: &Path) {
+    drop(lock_state(dir));
 }

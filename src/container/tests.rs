@@ -178,3 +178,41 @@ fn create_refuses_duplicate_names() {
     remove_dir(&dir).unwrap();
     assert!(create(&store, cfg(&c.name)).is_ok());
 }
+
+/// A change of status is logged once, by the writer that recorded it: a
+/// write that failed (a full disk) logs no `died`, and the writer that
+/// then records the exit (the monitor's retry, or a reader that finds the
+/// monitor gone) logs the only one.
+#[test]
+fn a_died_event_is_logged_once() {
+    let root = tempfile::tempdir().unwrap();
+    let id = ContainerId::random();
+    let dir = root.path().join("containers").join(id.as_str());
+    fs::create_dir_all(&dir).unwrap();
+    write_json_atomically(&dir, "config.json", &config(id, "once")).unwrap();
+    let me = std::process::id() as i32;
+    let running = ContainerState {
+        status: "running".into(),
+        monitor_pid: Some(me),
+        monitor_start: process_start(me),
+        ..Default::default()
+    };
+    write_state(&dir, &running).unwrap();
+    let exited = ContainerState {
+        status: "exited".into(),
+        exit_code: Some(3),
+        ..Default::default()
+    };
+    state::FAIL_WRITES.with(|f| f.set(true));
+    assert!(write_state(&dir, &exited).is_err());
+    state::FAIL_WRITES.with(|f| f.set(false));
+    assert!(read_state(&dir).running());
+    write_state(&dir, &exited).unwrap();
+    // Written again as it is: no change, no event.
+    write_state(&dir, &exited).unwrap();
+    let statuses: Vec<String> = crate::events::read_all(root.path())
+        .into_iter()
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(statuses, ["start", "died"], "{statuses:?}");
+}

@@ -294,13 +294,14 @@ fn copy(from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> Copy {
     copy_to(from, to, buf, &mut |_, _| true)
 }
 
-/// [`copy`], also handing what was read to `sink` (as stdout).
+/// [`copy`], also handing what was read to `sink` (as stdout: a terminal
+/// has one stream), and copying it only when `sink` says it is shown
+/// (`run -t -a stderr` shows nothing, as docker's and podman's).
 fn copy_to(from: impl AsFd, to: impl AsFd, buf: &mut [u8], sink: super::output::Sink<'_>) -> Copy {
     match rustix::io::read(&from, &mut *buf) {
         Ok(0) | Err(_) => Copy::ReadEnded,
         Ok(n) => {
-            sink(false, &buf[..n]);
-            if write_all(&to, &buf[..n]) {
+            if !sink(false, &buf[..n]) || write_all(&to, &buf[..n]) {
                 Copy::Done
             } else {
                 Copy::WriteFailed

@@ -51,7 +51,7 @@ pub fn go_text(v: &Value) -> String {
 fn to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
-        _ if super::is_nil_slice(v) => J::Null,
+        _ if super::is_nil_slice(v) || super::is_nil_map(v) => J::Null,
         Value::NoValue | Value::Nil | Value::Function(_) => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::String(s) => J::String(s.clone()),

@@ -120,6 +120,22 @@ pub fn is_nil_slice(v: &Value) -> bool {
     matches!(v, Value::Object(o) if o.is_empty())
 }
 
+/// A nil Go map: an empty template map that has room for an entry, where
+/// every other empty map (an empty JSON object, [`convert`]) has none. It
+/// is an empty map in every way (false, no length, ranges over nothing,
+/// `<no value>` at any key, printed `map[]`) but `{{json}}`, which prints
+/// it `null` as Go's encoding/json prints a nil map. gtmpl keeps values
+/// as they are and clones them (a clone keeps the room): were the room
+/// ever lost, the map would print `{}`, an empty map's JSON.
+pub fn nil_map() -> Value {
+    Value::Map(HashMap::with_capacity(1))
+}
+
+/// Whether `v` is [`nil_map`].
+pub fn is_nil_map(v: &Value) -> bool {
+    matches!(v, Value::Map(m) if m.is_empty() && m.capacity() > 0)
+}
+
 /// A JSON value as a template value.
 pub fn to_value(v: &serde_json::Value) -> Value {
     convert(v, "")
@@ -132,9 +148,9 @@ fn convert(v: &serde_json::Value, key: &str) -> Value {
         // A nil slice prints `[]` in Go, any other nil `<nil>`.
         J::Null if SLICE_FIELDS.contains(&key) => nil_slice(),
         // A nil map prints `map[]`, has no length, ranges over nothing and
-        // gives the zero value at `index` (as an empty one; `{{json}}`
-        // prints it `{}` where Go prints `null`).
-        J::Null if MAP_FIELDS.contains(&key) => Value::Map(HashMap::new()),
+        // gives the zero value at `index`, as an empty one; `{{json}}`
+        // prints it `null` ([`nil_map`]).
+        J::Null if MAP_FIELDS.contains(&key) => nil_map(),
         J::Null => Value::Nil,
         J::Bool(b) => Value::Bool(*b),
         J::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
@@ -336,6 +352,40 @@ mod tests {
         let e = run("{{.Nope}}", v.clone()).unwrap_err().to_string();
         assert_eq!(e, "template: no field Nope", "{e}");
         assert!(run("{{.Config.Labels.zz}}", v.clone()).is_ok());
+    }
+
+    /// A null where docker's struct has a map is a nil map: empty in
+    /// every way, but `null` in JSON as Go's encoding/json prints it (an
+    /// empty object stays `{}`), through `with`, variables and `index`.
+    #[test]
+    fn nil_maps() {
+        let v = serde_json::json!({
+            "Config": {"Labels": null, "Volumes": null, "Env": null},
+            "HostConfig": {"Tmpfs": {}},
+        });
+        let cases = [
+            (
+                "{{json .Config.Labels}} {{json .Config.Volumes}}",
+                "null null",
+            ),
+            ("{{with .Config}}{{json .Labels}}{{end}}", "null"),
+            ("{{$l := .Config.Labels}}{{json $l}}", "null"),
+            ("{{$c := .Config}}{{json $c.Labels}}", "null"),
+            ("{{.Config.Labels}} {{len .Config.Labels}}", "map[] 0"),
+            (
+                "{{if .Config.Labels}}x{{end}}{{range .Config.Labels}}y{{end}}",
+                "",
+            ),
+            (r#"[{{index .Config.Labels "a"}}]"#, "[]"),
+            ("{{json .HostConfig.Tmpfs}} {{json .Config.Env}}", "{} null"),
+            (
+                "{{json .Config}}",
+                r#"{"Env":null,"Labels":null,"Volumes":null}"#,
+            ),
+        ];
+        for (t, want) in cases {
+            assert_eq!(run(t, v.clone()).unwrap(), want, "{t}");
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! uid and gid, and an image rarely knows that uid: `whoami`, `id -un`,
 //! `getpwuid` and everything built on them fail, and HOME is `/`. As
 //! podman does, the container gets the image's `/etc/passwd` with a line
-//! for the caller (`NAME:*:UID:GID::HOME:/bin/sh`, HOME being the
-//! working directory, or `/` where that holds a `:` or a newline) and the image's `/etc/group` with one for the
+//! for the caller (`NAME:*:UID:GID::HOME:/bin/sh`, HOME being their host
+//! home directory where a mount's destination is it or above it, else the
+//! working directory, or `/` where that holds a `:` or a newline: [`home`]) and the image's `/etc/group` with one for the
 //! caller's group, where the image has none for those ids nor those names
 //! (an image that has the caller's name under another uid keeps its line
 //! and gains none: two lines of one name would make `getpwnam` and
@@ -92,6 +93,44 @@ pub(super) fn files(
     Ok(out)
 }
 
+/// The caller's HOME inside, by podman's rule: their home directory on
+/// the host where it, or a directory above it (not `/`), is the
+/// destination of one of the container's mounts (`-v ~:~`, `--tmpfs
+/// /home/me`, `-v /home:/home`: the image's own directories do not
+/// count), so that it is there for them; the working directory
+/// otherwise. Only for the caller's own uid inside: podman gives
+/// `keep-id:uid=N` (another N) the working directory.
+pub(super) fn home(uid_inside: u32, workdir: &str, destinations: &[&Path]) -> String {
+    let host_uid = rustix::process::getuid().as_raw();
+    let host_home = (uid_inside == host_uid)
+        .then(|| home_of(Path::new("/etc/passwd"), host_uid))
+        .flatten();
+    home_among(host_home, workdir, destinations)
+}
+
+/// [`home`] for a host home directory (`None`: not the caller inside, or
+/// no passwd line).
+fn home_among(host_home: Option<String>, workdir: &str, destinations: &[&Path]) -> String {
+    host_home
+        .filter(|h| {
+            Path::new(h).is_absolute()
+                && Path::new(h)
+                    .ancestors()
+                    .filter(|a| *a != Path::new("/"))
+                    .any(|a| destinations.contains(&a))
+        })
+        .unwrap_or_else(|| workdir.to_string())
+}
+
+/// The home directory of `uid` in a passwd file (its sixth field).
+fn home_of(file: &Path, uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_string())
+    })
+}
+
 /// Whether a passwd or group file has a line for `id` (its third field).
 /// `--userns`: "" or `host` (the default mapping), `keep-id`, or podman's
 /// `keep-id:uid=N,gid=N` (either or both: the caller is N inside). Returns
@@ -161,6 +200,36 @@ fn valid_name(name: Option<String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_is_the_host_one_where_a_mount_makes_it() {
+        let mine = || Some("/home/me".to_string());
+        fn at(d: &[&'static str]) -> Vec<&'static Path> {
+            d.iter().map(|s| Path::new(*s)).collect()
+        }
+        for (dests, want) in [
+            (&["/home/me"][..], "/home/me"),
+            (&["/home"], "/home/me"),
+            (&["/data", "/home/me/"], "/home/me"),
+            (&[], "/w"),
+            (&["/home/me/sub"], "/w"),
+            (&["/home/m"], "/w"),
+            (&["/"], "/w"),
+        ] {
+            assert_eq!(home_among(mine(), "/w", &at(dests)), want, "{dests:?}");
+        }
+        assert_eq!(home_among(None, "/w", &at(&["/home/me"])), "/w");
+        assert_eq!(home_among(Some("rel".into()), "/w", &at(&["rel"])), "/w");
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("passwd");
+        std::fs::write(
+            &f,
+            "root:x:0:0:root:/root:/bin/sh\nbad\nme:x:7:7::/home/me:/bin/sh\n",
+        )
+        .unwrap();
+        assert_eq!(home_of(&f, 7).as_deref(), Some("/home/me"));
+        assert_eq!(home_of(&f, 8), None);
+    }
 
     #[test]
     fn ids_and_names() {

@@ -179,6 +179,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         requested.extend(cdi::binds(r));
     }
     mountspec::check_duplicates(&requested)?;
+    secrets::check_mount_clash(&chosen_secrets, &requested)?;
     let mut user_env: Vec<String> = if a.env_host {
         // Not std::env::vars, which panics at a variable that is not UTF-8:
         // such a one is left out.
@@ -580,7 +581,13 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         } else {
             lower.iter().map(|l| layers_dir.join(l)).collect()
         };
-        match keepid::files(&dir, &layers, &workdir, keep_ids) {
+        let destinations: Vec<&Path> = user_mounts
+            .iter()
+            .filter_map(MountOp::target)
+            .map(PathBuf::as_path)
+            .collect();
+        let home = keepid::home(keep_ids.0, &workdir, &destinations);
+        match keepid::files(&dir, &layers, &home, keep_ids) {
             Ok(files) => generated.extend(files),
             Err(e) => {
                 abandon(&dir, a.cidfile.as_deref());

@@ -278,7 +278,10 @@ pub fn run_unproxied(
                 .as_deref()
                 .unwrap_or(crate::commands::attach::DETACH_KEYS),
         )?;
-        crate::commands::attach::relay(dir, log, true, input, false, keys)?
+        // With -t the terminal's one stream is stdout (docker's and
+        // podman's `-a`): not shown without `-a stdout`.
+        let show = config.run_options.shows(false);
+        crate::commands::attach::relay(dir, log, (true, show), input, false, keys)?
     } else {
         follow_log(dir, log, &config.run_options)?
     };

@@ -14,6 +14,7 @@
 use super::super::secret::SecretRequest;
 use super::Ctx;
 use anyhow::{bail, Result};
+use rless::container::mountspec::Requested;
 use rless::container::secret::{self, ContainerSecret, SecretMeta};
 use rless::runtime::plan::MountOp;
 use std::path::Path;
@@ -90,6 +91,27 @@ pub(super) fn lookup(ctx: &Ctx, specs: &[String]) -> Result<Vec<Chosen>> {
         out.push(Chosen { req, meta, data });
     }
     Ok(out)
+}
+
+/// Refuses a mount-type secret whose target is also the destination of
+/// one of the user's mounts (`-v`, `--mount`, `--tmpfs`, `--device`): one
+/// would hide the other, and which one depended on the order of the
+/// plan. Checked before anything is made.
+pub(super) fn check_mount_clash(chosen: &[Chosen], requested: &[Requested]) -> Result<()> {
+    for c in chosen.iter().filter(|c| c.req.env.is_none()) {
+        if requested
+            .iter()
+            .filter_map(Requested::target)
+            .any(|t| t == c.req.target)
+        {
+            bail!(
+                "duplicate mount point: {} (--secret {} and a -v/--mount/--tmpfs/--device)",
+                c.req.target.display(),
+                c.meta.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What the container's record keeps of its secrets.
