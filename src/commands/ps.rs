@@ -103,6 +103,11 @@ pub struct Args {
     /// ("12B (virtual 1.98MB)"); also when the template uses `.Size`.
     #[arg(short, long)]
     size: bool,
+    /// Order of the rows (podman's): created (oldest first), id, image,
+    /// names, status, runningfor (started longest ago first) or command;
+    /// without it, newest first (docker).
+    #[arg(long, value_parser = ["created", "id", "image", "names", "status", "runningfor", "command"])]
+    sort: Option<String>,
 }
 
 /// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created";
@@ -208,6 +213,22 @@ fn matches(
         // check_filter refused every other key before any container.
         other => unreachable!("filter {other:?} passed check_filter"),
     })
+}
+
+/// `--sort KEY`, as podman orders: every key ascending, ties in creation
+/// order (a stable sort of the rows oldest first).
+fn sort_rows(rows: &mut [(ContainerConfig, ContainerState)], key: &str) {
+    rows.sort_by_key(|(c, _)| c.created_at());
+    match key {
+        "id" => rows.sort_by(|x, y| x.0.id.as_str().cmp(y.0.id.as_str())),
+        "image" => rows.sort_by(|x, y| x.0.image_name.cmp(&y.0.image_name)),
+        "names" => rows.sort_by(|x, y| x.0.name.cmp(&y.0.name)),
+        "status" => rows.sort_by_key(|(_, s)| s.shown_status().to_string()),
+        // Never started first (0), then the one started longest ago.
+        "runningfor" => rows.sort_by_key(|(_, s)| s.started.unwrap_or(0)),
+        "command" => rows.sort_by_key(|(c, _)| c.command.join(" ")),
+        _ => {}
+    }
 }
 
 /// The filters `matches` knows.
@@ -329,6 +350,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.created_at()));
     if let Some(n) = last {
         rows.truncate(n);
+    }
+    if let Some(key) = a.sort.as_deref() {
+        sort_rows(&mut rows, key);
     }
     if a.quiet {
         for (c, _) in &rows {

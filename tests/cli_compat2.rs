@@ -1,0 +1,198 @@
+//! More options scripts written for podman or docker use, found by running
+//! the same command lines against podman: `ps --sort` and `images --sort`,
+//! `wait --condition`/`--interval`, `stats -a`, `system df -v`, `logout
+//! -a` and `login --get-login`, `save` of several images.
+//! Every scenario imports a busybox root filesystem (no registry).
+
+mod common;
+
+use common::background::Background;
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+use std::time::Duration;
+
+/// `ps -a --sort KEY`'s names, one a line.
+fn ps_sorted(ctx: &common::Ctx, key: &str) -> Vec<String> {
+    let out = ctx.ok(&["ps", "-a", "--sort", key, "--format", "{{.Names}}"]);
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn cli_compat_sort() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_sort", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // Created in this order; a1 then runs and exits.
+        ctx.ok(&["create", "--name", "c3", IMG, "sh", "-c", "exit 3"]);
+        ctx.ok(&["create", "--name", "a1", IMG, "true"]);
+        ctx.ok(&["create", "--name", "b2", IMG, "echo", "b"]);
+        ctx.ok(&["start", "a1"]);
+        assert_eq!(ctx.ok(&["wait", "a1"]).stdout.trim(), "0");
+        // podman's orders: ascending, ties in creation order.
+        assert_eq!(ps_sorted(ctx, "created"), ["c3", "a1", "b2"]);
+        assert_eq!(ps_sorted(ctx, "names"), ["a1", "b2", "c3"]);
+        assert_eq!(ps_sorted(ctx, "image"), ["c3", "a1", "b2"]);
+        assert_eq!(ps_sorted(ctx, "status"), ["c3", "b2", "a1"]);
+        assert_eq!(ps_sorted(ctx, "runningfor"), ["c3", "b2", "a1"]);
+        assert_eq!(ps_sorted(ctx, "command"), ["b2", "c3", "a1"]);
+        let out = ctx.ok(&["ps", "-a", "--sort", "id", "--format", "{{.ID}}"]);
+        let ids: Vec<&str> = out.stdout.lines().collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "{out}");
+        assert_eq!(ids.len(), 3, "{out}");
+        // Without --sort: newest first, as docker.
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert_eq!(out.stdout, "b2\na1\nc3\n", "{out}");
+        assert_one_error(&ctx.rless(&["ps", "--sort", "bogus"]), ERR_EXIT);
+
+        // images --sort: repository, tag and size ascending.
+        ctx.ok(&["tag", IMG, "zz:a"]);
+        ctx.ok(&["tag", IMG, "aa:c"]);
+        ctx.ok(&[
+            "run",
+            "--name",
+            "big",
+            IMG,
+            "sh",
+            "-c",
+            "head -c 100000 /dev/zero >/big",
+        ]);
+        ctx.ok(&["commit", "big", "mm:b"]);
+        let images = |key: &str| -> Vec<String> {
+            let out = ctx.ok(&[
+                "images",
+                "--sort",
+                key,
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ]);
+            out.stdout.lines().map(str::to_string).collect()
+        };
+        let short = |v: Vec<String>| -> Vec<String> {
+            v.iter()
+                .map(|n| n.rsplit('/').next().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            short(images("repository")),
+            ["aa:c", "bb:latest", "mm:b", "zz:a"]
+        );
+        assert_eq!(short(images("tag")), ["zz:a", "mm:b", "aa:c", "bb:latest"]);
+        // The committed image is the big one: last by size.
+        assert_eq!(short(images("size")).last().unwrap(), "mm:b");
+        let out = ctx.ok(&["images", "--sort", "id", "--format", "{{.ID}}"]);
+        let ids: Vec<&str> = out.stdout.lines().collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "{out}");
+        assert_one_error(&ctx.rless(&["images", "--sort", "names"]), ERR_EXIT);
+    });
+}
+
+#[test]
+fn cli_compat_wait_condition() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_wait_condition", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "w1", IMG, "sh", "-c", "exit 4"]);
+        // A state it is in: at once, -1 as it has no exit code yet.
+        let out = ctx.ok(&["wait", "--condition", "created", "w1"]);
+        assert_eq!(out.stdout, "-1\n", "{out}");
+        run_sh(
+            ctx,
+            &["--name", "r1"],
+            "trap 'exit 7' TERM; echo up; while true; do sleep 0.1; done",
+        );
+        wait_log(ctx, "r1", "up");
+        let out = ctx.ok(&["wait", "--condition", "created,running", "r1"]);
+        assert_eq!(out.stdout, "-1\n", "{out}");
+        // exited: returns once the stop is through, with the exit code.
+        let waiter = Background::spawn(
+            ctx,
+            &["wait", "--condition", "exited", "--interval", "50ms", "r1"],
+        );
+        ctx.ok(&["stop", "r1"]);
+        let (code, lines) = waiter.finish(Duration::from_secs(60));
+        assert_eq!((code, lines), (Some(0), vec!["7".to_string()]));
+        let out = ctx.ok(&["wait", "--condition", "stopped", "-i", "100", "r1"]);
+        assert_eq!(out.stdout, "7\n", "{out}");
+        // A health state of a container with a health check.
+        run_sh(
+            ctx,
+            &[
+                "--name",
+                "h1",
+                "--health-cmd",
+                "true",
+                "--health-interval",
+                "200ms",
+            ],
+            FOREVER,
+        );
+        let out = ctx.ok(&["wait", "--condition", "healthy", "h1"]);
+        assert_eq!(out.stdout, "-1\n", "{out}");
+        // Refused before any wait: no health check, bad state or interval.
+        for bad in [
+            &["wait", "--condition", "healthy", "w1"][..],
+            &["wait", "--condition", "bogus", "r1"],
+            &["wait", "--condition", "exited", "--interval", "1x", "r1"],
+        ] {
+            assert_one_error(&ctx.rless(bad), ERR_EXIT);
+        }
+        // docker's wait is unchanged: the end of the run, its exit code.
+        ctx.ok(&["start", "w1"]);
+        assert_eq!(ctx.ok(&["wait", "w1"]).stdout, "4\n");
+    });
+}
+
+#[test]
+fn cli_compat_stats_all() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_stats_all", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["create", "--name", "idle", IMG, "true"]);
+        run_sh(ctx, &["--name", "busy"], &format!("echo up; {FOREVER}"));
+        wait_log(ctx, "busy", "up");
+        let names = |extra: &[&str]| -> Vec<String> {
+            let mut a = vec!["stats", "--no-stream", "--format", "{{.Name}}"];
+            a.extend_from_slice(extra);
+            let out = ctx.ok(&a);
+            out.stdout.lines().map(str::to_string).collect()
+        };
+        assert_eq!(names(&[]), ["busy"]);
+        assert_eq!(names(&["-a"]), ["busy", "idle"]);
+        assert_eq!(names(&["--all", "idle"]), ["idle"]);
+        assert_one_error(&ctx.rless(&["stats", "--no-stream", "idle"]), ERR_EXIT);
+        // docker's row for a stopped container: zero usage.
+        let out = ctx.ok(&[
+            "stats",
+            "-a",
+            "--no-stream",
+            "--format",
+            "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}",
+            "idle",
+        ]);
+        assert_eq!(out.stdout, "idle|0.00%|0B / 0B|0\n", "{out}");
+        let out = ctx.ok(&["stats", "-a", "--no-stream", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let idle = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["Name"] == "idle")
+            .unwrap_or_else(|| panic!("{out}"));
+        assert_eq!(idle["Source"], "none", "{out}");
+        assert_eq!(idle["MemUsage"], 0, "{out}");
+    });
+}
