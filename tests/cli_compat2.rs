@@ -196,3 +196,88 @@ fn cli_compat_stats_all() {
         assert_eq!(idle["MemUsage"], 0, "{out}");
     });
 }
+
+#[test]
+fn cli_compat_system_df_verbose() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_system_df_verbose", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["volume", "create", "v1"]);
+        ctx.ok(&["volume", "create", "v2"]);
+        ctx.ok(&[
+            "run",
+            "--name",
+            "c1",
+            "-v",
+            "v1:/data",
+            IMG,
+            "sh",
+            "-c",
+            "head -c 5000 /dev/zero >/data/f; head -c 3000 /dev/zero >/grown",
+        ]);
+        // The commit shares the busybox layer with bb.
+        ctx.ok(&["commit", "c1", "grown:1"]);
+        let out = ctx.ok(&["system", "df", "-v", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let image = |repo: &str| {
+            v["Images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["Repository"].as_str().unwrap().ends_with(repo))
+                .unwrap_or_else(|| panic!("{repo}: {out}"))
+                .clone()
+        };
+        let (bb, grown) = (image(IMG), image("grown"));
+        let base = bb["Size"].as_u64().unwrap();
+        assert!(base > 0, "{out}");
+        assert_eq!(bb["SharedSize"], base, "{out}");
+        assert_eq!(bb["UniqueSize"], 0, "{out}");
+        assert_eq!(bb["Containers"], 1, "{out}");
+        assert_eq!(grown["SharedSize"], base, "{out}");
+        assert!(grown["UniqueSize"].as_u64().unwrap() >= 3000, "{out}");
+        assert_eq!(grown["Containers"], 0, "{out}");
+        let c = &v["Containers"][0];
+        assert_eq!(c["Names"], "c1", "{out}");
+        assert_eq!(c["LocalVolumes"], 1, "{out}");
+        assert!(c["Size"].as_u64().unwrap() >= 3000, "{out}");
+        assert!(
+            c["Status"].as_str().unwrap().starts_with("Exited (0)"),
+            "{out}"
+        );
+        let vols = serde_json::json!([
+            {"Name": "v1", "Links": 1, "Size": 5000},
+            {"Name": "v2", "Links": 0, "Size": 0},
+        ]);
+        assert_eq!(v["Volumes"], vols, "{out}");
+
+        // The tables, under docker's titles.
+        let out = ctx.ok(&["system", "df", "-v"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let at = |title: &str| {
+            lines
+                .iter()
+                .position(|l| *l == title)
+                .unwrap_or_else(|| panic!("{title}: {out}"))
+        };
+        let (i, c, vl) = (
+            at("Images space usage:"),
+            at("Containers space usage:"),
+            at("Local Volumes space usage:"),
+        );
+        assert!(i < c && c < vl, "{out}");
+        assert!(lines[i + 2].starts_with("REPOSITORY "), "{out}");
+        assert!(lines[c + 2].starts_with("CONTAINER ID "), "{out}");
+        let row: Vec<&str> = lines[c + 3].split_whitespace().collect();
+        assert_eq!(row.last(), Some(&"c1"), "{out}");
+        let vrow: Vec<&str> = lines[vl + 3].split_whitespace().collect();
+        assert_eq!(vrow, ["v1", "1", "5kB"], "{out}");
+        assert_one_error(
+            &ctx.rless(&["system", "df", "-v", "--format", "yaml"]),
+            ERR_EXIT,
+        );
+    });
+}

@@ -274,7 +274,7 @@ pub(super) fn image_labels(
 }
 
 /// The (repository, tag) rows of an image: one per name.
-fn repo_tags(i: &ImageRecord) -> Vec<(String, String)> {
+pub(super) fn repo_tags(i: &ImageRecord) -> Vec<(String, String)> {
     if i.names.is_empty() {
         // Pulled by digest (or its tag moved on): the repository is known,
         // as docker shows it.
