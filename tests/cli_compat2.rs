@@ -281,3 +281,66 @@ fn cli_compat_system_df_verbose() {
         );
     });
 }
+
+/// An auth file entry: `{"auth": base64("USER:PASSWORD")}`.
+fn auth_entry(user: &str, password: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let raw = format!("{user}:{password}");
+    serde_json::json!({ "auth": base64::engine::general_purpose::STANDARD.encode(raw) })
+}
+
+#[test]
+fn cli_compat_login_get_login_logout_all() {
+    for_each_user("cli_compat_login_get_login_logout_all", |ctx| {
+        // rless's auth file (REGISTRY_AUTH_FILE) and docker's, under a
+        // HOME of the test's own.
+        let auth = serde_json::json!({"auths": {
+            "a.example:5000": auth_entry("u1", "p1"),
+            "b.example": auth_entry("u2", "p:2"),
+        }, "other": "kept"});
+        let auth_file = ctx.write_file("auth.json", auth.to_string().as_bytes());
+        let docker = serde_json::json!({"auths": {"d.example": auth_entry("u4", "p4")}});
+        let docker_text = docker.to_string();
+        let docker_file = ctx.write_file(".docker/config.json", docker_text.as_bytes());
+        let run = |args: &[&str]| {
+            let mut c = ctx.rless_cmd(args);
+            c.env("HOME", &ctx.work)
+                .env("REGISTRY_AUTH_FILE", &auth_file);
+            common::out::run_cmd(c, None, common::CMD_TIMEOUT, &ctx.user.name)
+        };
+        for (reg, user) in [
+            ("a.example:5000", "u1"),
+            ("b.example", "u2"),
+            ("d.example", "u4"),
+        ] {
+            let out = run(&["login", "--get-login", reg]);
+            assert!(out.success(), "{out}");
+            assert_eq!(out.stdout, format!("{user}\n"), "{out}");
+        }
+        // podman's message and exit code when there is none.
+        let out = run(&["login", "--get-login", "c.example"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert_eq!(out.stderr, "rless: not logged into c.example\n", "{out}");
+        assert_one_error(
+            &run(&["login", "--get-login", "-u", "x", "a.example:5000"]),
+            ERR_EXIT,
+        );
+
+        // logout -a: every entry of rless's file goes, the rest of it and
+        // docker's file stay.
+        assert_one_error(&run(&["logout", "-a", "b.example"]), ERR_EXIT);
+        let out = run(&["logout", "-a"]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout, "Removed login credentials for all registries\n");
+        let left: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&auth_file).unwrap()).unwrap();
+        assert_eq!(left, serde_json::json!({"auths": {}, "other": "kept"}));
+        assert_eq!(std::fs::read_to_string(&docker_file).unwrap(), docker_text);
+        assert_one_error(&run(&["login", "--get-login", "a.example:5000"]), ERR_EXIT);
+        // Again, and with no file at all: nothing to remove is no error.
+        assert!(run(&["logout", "--all"]).success());
+        std::fs::remove_file(&auth_file).unwrap();
+        assert!(run(&["logout", "-a"]).success());
+        assert!(!auth_file.exists());
+    });
+}
