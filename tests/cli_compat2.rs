@@ -344,3 +344,73 @@ fn cli_compat_login_get_login_logout_all() {
         assert!(!auth_file.exists());
     });
 }
+
+#[test]
+fn cli_compat_pull_all_tags_push_digestfile() {
+    use common::oci::{Built, Comp, Format, LayerBuilder, Registry};
+    let Some(reg) = Registry::open() else { return };
+    let layer = |tag: &str| {
+        LayerBuilder::new()
+            .file(&format!("only-{tag}"), tag.as_bytes(), 0o644)
+            .finish()
+    };
+    let (la, lb) = (layer("a"), layer("b"));
+    for_each_user("cli_compat_pull_all_tags", |ctx| {
+        let a = Built::host(Format::Oci, &[(&la, Comp::Gzip)]);
+        let b = Built::host(Format::Docker, &[(&lb, Comp::Gzip)]);
+        let repo = ctx.repo("all");
+        // The registry lists tags in lexical order.
+        reg.push(&repo, "v2", &b);
+        reg.push(&repo, "v1", &a);
+        reg.push(&repo, "latest", &a);
+        // Another repository's tags are not pulled.
+        reg.push(&ctx.repo("other"), "v9", &b);
+        let name = format!("{}/{repo}", reg.host);
+        let out = ctx.ok(&["pull", "-a", &name]);
+        assert_eq!(
+            out.stdout,
+            format!("{}\n{}\n{}\n", a.id(), a.id(), b.id()),
+            "{out}"
+        );
+        let out = ctx.ok(&["images", "--format", "{{.Tag}} {{.ID}}", &name]);
+        let mut rows: Vec<&str> = out.stdout.lines().collect();
+        rows.sort();
+        let short = |id: &str| id[..12].to_string();
+        assert_eq!(
+            rows,
+            [
+                format!("latest {}", short(&a.id())),
+                format!("v1 {}", short(&a.id())),
+                format!("v2 {}", short(&b.id())),
+            ],
+            "{out}"
+        );
+        assert_eq!(ctx.image_ids().len(), 2);
+        // A tag or digest with -a is refused before the registry is asked.
+        for bad in [
+            format!("{name}:v1"),
+            format!("{name}@{}", a.manifest_digest()),
+        ] {
+            assert_one_error(&ctx.rless(&["pull", "--all-tags", &bad]), ERR_EXIT);
+        }
+        let empty = format!("{}/{}", reg.host, ctx.repo("never-pushed"));
+        assert_one_error(&ctx.rless(&["pull", "-a", &empty]), ERR_EXIT);
+
+        // push --digestfile: the digest printed, without a newline, as podman.
+        let file = ctx.work.join("digest");
+        let dest = format!("{name}:pushed");
+        let out = ctx.ok(&[
+            "push",
+            "--digestfile",
+            file.to_str().unwrap(),
+            &format!("{name}:v2"),
+            &dest,
+        ]);
+        let digest = out.stdout.trim();
+        assert!(digest.starts_with("sha256:"), "{out}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), digest);
+        // It names what the registry has under the tag.
+        let by_digest = format!("{name}@{digest}");
+        assert_eq!(ctx.pull(&[&by_digest]), b.id());
+    });
+}
