@@ -414,3 +414,32 @@ fn cli_compat_pull_all_tags_push_digestfile() {
         assert_eq!(ctx.pull(&[&by_digest]), b.id());
     });
 }
+
+#[test]
+fn cli_compat_save_multi_image() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_save_multi_image", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["run", "--name", "c", IMG, "sh", "-c", "echo two >/two"]);
+        ctx.ok(&["commit", "c", "second:2"]);
+        ctx.ok(&["rm", "c"]);
+        let id = |n: &str| ctx.ok(&["images", "-q", "--no-trunc", n]).stdout;
+        let (first, second) = (id(IMG), id("second:2"));
+        assert_ne!(first, second);
+        for (format, opt) in [
+            ("docker-archive", "-m"),
+            ("oci-archive", "--multi-image-archive"),
+        ] {
+            let file = ctx.work.join(format!("{format}.tar"));
+            let path = file.to_str().unwrap();
+            ctx.ok(&["save", opt, "--format", format, "-o", path, IMG, "second:2"]);
+            ctx.ok(&["rmi", IMG, "second:2"]);
+            ctx.ok(&["load", "-i", path]);
+            // Both images, each under its own name.
+            assert_eq!((id(IMG), id("second:2")), (first.clone(), second.clone()));
+        }
+    });
+}
