@@ -358,7 +358,13 @@ fn cli_compat_pull_all_tags_push_digestfile() {
     for_each_user("cli_compat_pull_all_tags", |ctx| {
         let a = Built::host(Format::Oci, &[(&la, Comp::Gzip)]);
         let b = Built::host(Format::Docker, &[(&lb, Comp::Gzip)]);
-        let repo = ctx.repo("all");
+        // The registry outlives the test: a repository of this run's own,
+        // so the tags pushed below by an earlier run are not listed.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let repo = ctx.repo(&format!("all-{}-{nanos}", std::process::id()));
         // The registry lists tags in lexical order.
         reg.push(&repo, "v2", &b);
         reg.push(&repo, "v1", &a);
