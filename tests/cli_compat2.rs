@@ -63,6 +63,9 @@ fn cli_compat_sort() {
             "head -c 100000 /dev/zero >/big",
         ]);
         ctx.ok(&["commit", "big", "mm:b"]);
+        // ps --sort size: the writable layer, smallest first.
+        assert_eq!(ps_sorted(ctx, "size").last().unwrap(), "big");
+        assert_eq!(ps_sorted(ctx, "size").len(), 4);
         let images = |key: &str| -> Vec<String> {
             let out = ctx.ok(&[
                 "images",

@@ -104,9 +104,10 @@ pub struct Args {
     #[arg(short, long)]
     size: bool,
     /// Order of the rows (podman's): created (oldest first), id, image,
-    /// names, status, runningfor (started longest ago first) or command;
-    /// without it, newest first (docker).
-    #[arg(long, value_parser = ["created", "id", "image", "names", "status", "runningfor", "command"])]
+    /// names, status, runningfor (started longest ago first), command or
+    /// size (of the writable layer, smallest first); without it, newest
+    /// first (docker).
+    #[arg(long, value_parser = ["created", "id", "image", "names", "status", "runningfor", "command", "size"])]
     sort: Option<String>,
 }
 
@@ -217,7 +218,11 @@ fn matches(
 
 /// `--sort KEY`, as podman orders: every key ascending, ties in creation
 /// order (a stable sort of the rows oldest first).
-fn sort_rows(rows: &mut [(ContainerConfig, ContainerState)], key: &str) {
+fn sort_rows(
+    rows: &mut [(ContainerConfig, ContainerState)],
+    key: &str,
+    rw_size: impl Fn(&ContainerConfig) -> u64,
+) {
     rows.sort_by_key(|(c, _)| c.created_at());
     match key {
         "id" => rows.sort_by(|x, y| x.0.id.as_str().cmp(y.0.id.as_str())),
@@ -227,6 +232,7 @@ fn sort_rows(rows: &mut [(ContainerConfig, ContainerState)], key: &str) {
         // Never started first (0), then the one started longest ago.
         "runningfor" => rows.sort_by_key(|(_, s)| s.started.unwrap_or(0)),
         "command" => rows.sort_by_key(|(c, _)| c.command.join(" ")),
+        "size" => rows.sort_by_cached_key(|(c, _)| rw_size(c)),
         _ => {}
     }
 }
@@ -277,7 +283,9 @@ fn check_filter(k: &str, v: &str) -> Result<()> {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // As docker: a template that shows the size computes it.
-    let size = a.size || (a.format.contains(".Size") && a.format.trim() != "json");
+    let size = a.size
+        || (a.format.contains(".Size") && a.format.trim() != "json")
+        || a.sort.as_deref() == Some("size");
     if size {
         // Files of subordinate ids may be unreadable outside the namespace.
         if let Some(code) = ctx.enter_userns()? {
@@ -352,7 +360,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         rows.truncate(n);
     }
     if let Some(key) = a.sort.as_deref() {
-        sort_rows(&mut rows, key);
+        sort_rows(&mut rows, key, |c| {
+            let dir = container::containers_dir(&store).join(c.id.as_str());
+            super::system::tree_size(&dir.join("upper"), &mut Default::default())
+        });
     }
     if a.quiet {
         for (c, _) in &rows {
