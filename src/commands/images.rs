@@ -55,6 +55,10 @@ pub struct Args {
     /// since=IMAGE, label=KEY or label=KEY=VALUE (repeatable).
     #[arg(short, long)]
     filter: Vec<String>,
+    /// Order of the rows (podman's): created (newest first), id,
+    /// repository, size or tag (ascending).
+    #[arg(long, default_value = "created", value_parser = ["created", "id", "repository", "size", "tag"])]
+    sort: String,
     /// Only this repository (and tag); `*` and `?` match within a segment.
     reference: Option<String>,
 }
@@ -179,11 +183,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     // One row per name, the filters applied to each.
-    let rows: Vec<(&ImageRecord, String, String)> = images
+    let mut rows: Vec<(&ImageRecord, String, String)> = images
         .iter()
         .flat_map(|i| repo_tags(i).into_iter().map(move |(r, t)| (*i, r, t)))
         .filter(|(i, r, t)| filter.keeps(i, r, t))
         .collect();
+    // As podman: a stable sort, so equal keys keep the newest first.
+    match a.sort.as_str() {
+        "id" => rows.sort_by(|x, y| x.0.id.hex().cmp(y.0.id.hex())),
+        "repository" => rows.sort_by(|x, y| x.1.cmp(&y.1)),
+        "size" => rows.sort_by_key(|x| x.0.size),
+        "tag" => rows.sort_by(|x, y| x.2.cmp(&y.2)),
+        _ => {}
+    }
     let id = |i: &ImageRecord| {
         if a.no_trunc {
             i.id.as_str().to_string()
@@ -262,7 +274,7 @@ pub(super) fn image_labels(
 }
 
 /// The (repository, tag) rows of an image: one per name.
-fn repo_tags(i: &ImageRecord) -> Vec<(String, String)> {
+pub(super) fn repo_tags(i: &ImageRecord) -> Vec<(String, String)> {
     if i.names.is_empty() {
         // Pulled by digest (or its tag moved on): the repository is known,
         // as docker shows it.

@@ -1,5 +1,6 @@
-//! `rless login [-u U] [-p P | --password-stdin] REGISTRY` and
-//! `rless logout REGISTRY`.
+//! `rless login [-u U] [-p P | --password-stdin] REGISTRY`, `rless login
+//! --get-login REGISTRY` (the user name stored), and `rless logout
+//! (-a | REGISTRY)`.
 
 use anyhow::{bail, Context, Result};
 use rless::image::auth::{AuthFiles, Credentials};
@@ -23,6 +24,10 @@ pub struct LoginArgs {
     tls_verify: bool,
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// Print the user name stored for the registry (podman's), and log
+    /// in to nothing.
+    #[arg(long, conflicts_with_all = ["username", "password", "password_stdin"])]
+    get_login: bool,
     /// Registry host[:port] (default docker.io).
     registry: Option<String>,
 }
@@ -31,6 +36,10 @@ pub struct LoginArgs {
 pub struct LogoutArgs {
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// Remove the credentials of every registry from rless's auth file
+    /// (podman's).
+    #[arg(short, long, conflicts_with = "registry")]
+    all: bool,
     registry: Option<String>,
 }
 
@@ -51,6 +60,16 @@ fn normalise(r: Option<&str>) -> String {
 
 pub fn login(a: LoginArgs) -> Result<ExitCode> {
     let registry = normalise(a.registry.as_deref());
+    if a.get_login {
+        // podman's message when there is none.
+        return match AuthFiles::locate(a.authfile.as_deref()).lookup(&registry)? {
+            Some(c) => {
+                println!("{}", c.user);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => bail!("not logged into {registry}"),
+        };
+    }
     let stdin = std::io::stdin();
     let user = match a.username {
         Some(u) => u,
@@ -96,6 +115,11 @@ pub fn login(a: LoginArgs) -> Result<ExitCode> {
 }
 
 pub fn logout(a: LogoutArgs) -> Result<ExitCode> {
+    if a.all {
+        AuthFiles::locate(a.authfile.as_deref()).remove_all()?;
+        println!("Removed login credentials for all registries");
+        return Ok(ExitCode::SUCCESS);
+    }
     let registry = normalise(a.registry.as_deref());
     AuthFiles::locate(a.authfile.as_deref()).remove(&registry)?;
     println!("Removed login credentials for {registry}");

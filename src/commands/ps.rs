@@ -103,6 +103,12 @@ pub struct Args {
     /// ("12B (virtual 1.98MB)"); also when the template uses `.Size`.
     #[arg(short, long)]
     size: bool,
+    /// Order of the rows (podman's): created (oldest first), id, image,
+    /// names, status, runningfor (started longest ago first), command or
+    /// size (of the writable layer, smallest first); without it, newest
+    /// first (docker).
+    #[arg(long, value_parser = ["created", "id", "image", "names", "status", "runningfor", "command", "size"])]
+    sort: Option<String>,
 }
 
 /// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created";
@@ -210,6 +216,27 @@ fn matches(
     })
 }
 
+/// `--sort KEY`, as podman orders: every key ascending, ties in creation
+/// order (a stable sort of the rows oldest first).
+fn sort_rows(
+    rows: &mut [(ContainerConfig, ContainerState)],
+    key: &str,
+    rw_size: impl Fn(&ContainerConfig) -> u64,
+) {
+    rows.sort_by_key(|(c, _)| c.created_at());
+    match key {
+        "id" => rows.sort_by(|x, y| x.0.id.as_str().cmp(y.0.id.as_str())),
+        "image" => rows.sort_by(|x, y| x.0.image_name.cmp(&y.0.image_name)),
+        "names" => rows.sort_by(|x, y| x.0.name.cmp(&y.0.name)),
+        "status" => rows.sort_by_key(|(_, s)| s.shown_status().to_string()),
+        // Never started first (0), then the one started longest ago.
+        "runningfor" => rows.sort_by_key(|(_, s)| s.started.unwrap_or(0)),
+        "command" => rows.sort_by_key(|(c, _)| c.command.join(" ")),
+        "size" => rows.sort_by_cached_key(|(c, _)| rw_size(c)),
+        _ => {}
+    }
+}
+
 /// The filters `matches` knows.
 const FILTERS: &[&str] = &[
     "id", "name", "status", "ancestor", "label", "exited", "before", "since", "volume", "network",
@@ -256,7 +283,9 @@ fn check_filter(k: &str, v: &str) -> Result<()> {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // As docker: a template that shows the size computes it.
-    let size = a.size || (a.format.contains(".Size") && a.format.trim() != "json");
+    let size = a.size
+        || (a.format.contains(".Size") && a.format.trim() != "json")
+        || a.sort.as_deref() == Some("size");
     if size {
         // Files of subordinate ids may be unreadable outside the namespace.
         if let Some(code) = ctx.enter_userns()? {
@@ -329,6 +358,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.created_at()));
     if let Some(n) = last {
         rows.truncate(n);
+    }
+    if let Some(key) = a.sort.as_deref() {
+        sort_rows(&mut rows, key, |c| {
+            let dir = container::containers_dir(&store).join(c.id.as_str());
+            super::system::tree_size(&dir.join("upper"), &mut Default::default())
+        });
     }
     if a.quiet {
         for (c, _) in &rows {

@@ -1,7 +1,10 @@
-//! `rless pull [-q] [--platform P] [--tls-verify=false] [--creds U:P] REF`
+//! `rless pull [-q] [-a] [--platform P] [--tls-verify=false] [--creds U:P] REF`
+//!
+//! `-a` pulls every tag of the repository, as the registry lists them
+//! (`/v2/NAME/tags/list`), in that order, printing each image's id.
 
 use super::Ctx;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use rless::image::auth::{AuthFiles, Credentials};
 use rless::image::platform::Platform;
 use rless::image::pull::{pull, PullOptions};
@@ -28,6 +31,9 @@ pub struct Args {
     /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// Every tag of the repository (REF without a tag or digest).
+    #[arg(short, long)]
+    all_tags: bool,
     /// The image: name[:tag], name@sha256:…, host[:port]/path/name[:tag].
     reference: String,
 }
@@ -36,6 +42,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Validate before entering the namespace: bad input costs no exec.
     let reference: Reference = a.reference.parse()?;
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
+    // The parsed reference says `latest` when no tag was given: look at
+    // what was written (the last path segment, past any host:port).
+    let last = a.reference.rsplit('/').next().unwrap_or_default();
+    if a.all_tags && (last.contains(':') || last.contains('@')) {
+        bail!("tag can't be used with --all-tags/-a: {}", a.reference);
+    }
     let credentials = match &a.creds {
         Some(c) => Some(Credentials::parse(c).context("--creds must be USER:PASSWORD")?),
         None => AuthFiles::locate(a.authfile.as_deref()).lookup(&reference.registry)?,
@@ -64,9 +76,28 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     // Progress talk is for terminals; errors stay one line everywhere else.
     if !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        eprintln!("Pulling {reference}");
+        match a.all_tags {
+            true => eprintln!("Pulling every tag of {}", reference.name()),
+            false => eprintln!("Pulling {reference}"),
+        }
     }
-    let image = pull(&store, &client, &reference, &opts)?;
-    println!("{}", image.id.hex());
+    if !a.all_tags {
+        let image = pull(&store, &client, &reference, &opts)?;
+        println!("{}", image.id.hex());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tags = client.tags(&reference.repository)?;
+    if tags.is_empty() {
+        bail!("{} has no tags to pull", reference.name());
+    }
+    for tag in tags {
+        let one = Reference {
+            tag: Some(tag),
+            digest: None,
+            ..reference.clone()
+        };
+        let image = pull(&store, &client, &one, &opts)?;
+        println!("{}", image.id.hex());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,8 +1,9 @@
-//! `rless push [-q] [--tls-verify=false] [--creds U:P] IMAGE [DEST]`
+//! `rless push [-q] [--tls-verify=false] [--creds U:P] [--digestfile FILE] IMAGE [DEST]`
 //!
 //! DEST defaults to IMAGE's own name (as docker); an image named only by its
 //! id needs a DEST. Prints the pushed manifest digest, and records it as a
-//! repository digest of the image.
+//! repository digest of the image; podman's `--digestfile` also writes it
+//! (`sha256:…`, no newline, as podman) to FILE.
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -29,6 +30,9 @@ pub struct Args {
     /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// Write the pushed manifest's digest to this file.
+    #[arg(long, value_name = "FILE")]
+    digestfile: Option<PathBuf>,
     /// The local image: name[:tag] or id.
     image: String,
     /// Where to push: host[:port]/path/name[:tag] (default: IMAGE's name).
@@ -91,6 +95,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     })?;
     rless::events::image(store.root(), "push", image.id.hex(), &dest.to_string());
+    if let Some(path) = &a.digestfile {
+        let out = super::outfile::OutFile::create(path, "digestfile")?;
+        std::io::Write::write_all(&mut out.file(), digest.to_string().as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        out.commit()?;
+    }
     println!("{digest}");
     Ok(ExitCode::SUCCESS)
 }

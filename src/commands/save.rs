@@ -1,4 +1,9 @@
-//! `rless save [-o FILE] [--format docker-archive|oci-archive] IMAGE...`
+//! `rless save [-o FILE] [-m] [--format docker-archive|oci-archive] IMAGE...`
+//!
+//! Several images go into one archive, each with its names, as docker's
+//! `save` and podman's `save -m` (`--multi-image-archive`) write them; `-m`
+//! is accepted for podman's scripts and changes nothing (podman without it
+//! would take the other names as tags of the first image).
 //!
 //! Writes a regular FILE through a temporary file in the same directory,
 //! renamed into place once complete, so a failed save (or one stopped by
@@ -30,6 +35,10 @@ pub struct Args {
     /// Print nothing (accepted for podman compatibility).
     #[arg(short, long)]
     quiet: bool,
+    /// Several images in one archive (podman's; always so in rless, as in
+    /// docker).
+    #[arg(short, long)]
+    multi_image_archive: bool,
     /// Images by name or id; a name is kept in the archive, an id saves the
     /// image without names (as docker).
     #[arg(required = true)]
@@ -37,7 +46,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let _ = a.quiet;
+    let _ = (a.quiet, a.multi_image_archive);
     if a.output.is_none() && std::io::stdout().is_terminal() {
         bail!(
             "refusing to write an image archive to a terminal: use -o FILE or redirect the output"

@@ -1,5 +1,6 @@
-//! `rless stats [--no-stream] [--format table|json|[table ]TEMPLATE] [CTR…]`:
-//! CPU, memory, processes, network and block I/O of running containers.
+//! `rless stats [-a] [--no-stream] [--format table|json|[table ]TEMPLATE] [CTR…]`:
+//! CPU, memory, processes, network and block I/O of running containers
+//! (with `-a`, stopped ones too, their usage zero as docker shows it).
 //! A Go template sees docker's fields (`.ID`, `.Container`, `.Name`,
 //! `.CPUPerc`, `.MemUsage`, `.MemPerc`, `.NetIO`, `.BlockIO`, `.PIDs`),
 //! as its table shows them.
@@ -33,6 +34,10 @@ pub struct Args {
     /// table, json, or a Go template such as '{{.Name}} {{.CPUPerc}}'.
     #[arg(long, default_value = "table")]
     format: String,
+    /// Show every container, stopped ones too (with zero usage), as
+    /// docker and podman do.
+    #[arg(short, long)]
+    all: bool,
     /// Containers (default: every running one).
     containers: Vec<String>,
 }
@@ -43,7 +48,8 @@ struct Watched {
     /// The name or id as the command line gave it (docker's `.Container`);
     /// none when every running container is shown.
     given: Option<String>,
-    init: i32,
+    /// None for a container that is not running (`-a`): zero usage.
+    init: Option<i32>,
     init_start: Option<u64>,
     cgroup: Option<PathBuf>,
 }
@@ -58,19 +64,31 @@ struct Reading {
 }
 
 fn read(w: &Watched) -> Option<Reading> {
-    if !container::process_alive(Some(w.init), w.init_start) {
+    let Some(init) = w.init else {
+        // docker's row for a stopped container: 0B / 0B and 0.00%.
+        return Some(Reading {
+            at: Instant::now(),
+            usage: Usage {
+                memory_limit: Some(0),
+                ..Usage::default()
+            },
+            source: "none",
+            net: None,
+        });
+    };
+    if !container::process_alive(Some(init), w.init_start) {
         return None;
     }
     let from_cgroup = w.cgroup.as_ref().and_then(|d| usage::from_cgroup(d).ok());
     let (usage, source) = match from_cgroup {
         Some(u) => (u, "cgroup"),
-        None => (usage::from_procs(&usage::namespace_pids(w.init)), "proc"),
+        None => (usage::from_procs(&usage::namespace_pids(init)), "proc"),
     };
     Some(Reading {
         at: Instant::now(),
         usage,
         source,
-        net: usage::net_io(w.init),
+        net: usage::net_io(init),
     })
 }
 
@@ -184,14 +202,17 @@ fn table(rows: &[serde_json::Value]) -> Vec<[String; 8]> {
     out
 }
 
-/// The containers to watch: those named (each must be running), or every
-/// running one.
-fn watched(ctx: &Ctx, names: &[String]) -> Result<Vec<Watched>> {
+/// The containers to watch: those named (each must be running unless
+/// `all`), or every running one (every one with `all`).
+fn watched(ctx: &Ctx, names: &[String], all: bool) -> Result<Vec<Watched>> {
     let store = ctx.store(LockMode::Shared)?;
     let mut out = Vec::new();
     let pick = |config: ContainerConfig, dir: PathBuf, given: Option<&String>| {
         let state = container::read_state(&dir);
-        let init = state.pid.filter(|_| state.running())?;
+        let init = state.pid.filter(|_| state.running());
+        if init.is_none() && !all {
+            return None;
+        }
         Some(Watched {
             config,
             given: given.cloned(),
@@ -224,7 +245,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         // A bad template fails before any reading, as docker's.
         super::format::print_rows(template, false, HEADERS, &[])?;
     }
-    let mut list = watched(ctx, &a.containers)?;
+    let mut list = watched(ctx, &a.containers, a.all)?;
     let host_memory = usage::host_memory();
     let readings = |list: &[Watched]| -> HashMap<String, Reading> {
         list.iter()
@@ -245,7 +266,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     loop {
         std::thread::sleep(interval);
         if follow {
-            if let Ok(l) = watched(ctx, &[]) {
+            if let Ok(l) = watched(ctx, &[], a.all) {
                 list = l;
             }
         }
@@ -286,7 +307,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         // Named containers that all stopped: nothing more to show.
-        if !a.containers.is_empty() && now.is_empty() {
+        if !a.containers.is_empty() && !a.all && now.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }
         before = now;

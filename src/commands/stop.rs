@@ -1,13 +1,14 @@
 //! `rless stop [-t SECS] [-s SIG] [-i] (-a | CTR…)`, `rless kill [-s SIG]
-//! (-a | CTR…)`, `rless wait CTR…`, `rless restart`: signals to the init,
+//! (-a | CTR…)`, `rless wait [--condition STATE…] CTR…`, `rless restart`: signals to the init,
 //! which passes them on; the monitor records the exit. podman's `-a` acts
 //! on every container the command applies to ([`Targets`]), named by full
 //! id as podman prints them.
 
 use super::Ctx;
-use anyhow::{anyhow, Result};
-use rless::container::{self, control};
+use anyhow::{anyhow, bail, Result};
+use rless::container::{self, control, ContainerState};
 use rless::image::store::LockMode;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -101,8 +102,84 @@ pub struct KillArgs {
 
 #[derive(clap::Args)]
 pub struct WaitArgs {
+    /// Wait until the container is in one of these states (podman's:
+    /// created, running, paused, exited, stopped, healthy, unhealthy;
+    /// repeatable or comma-separated) and print its exit code, -1 if it
+    /// has none. Without it: until the container's run ends (docker).
+    #[arg(long, value_delimiter = ',')]
+    condition: Vec<String>,
+    /// How often to look at the container's state with --condition (a Go
+    /// duration, such as 250ms or 2s; a bare number is milliseconds).
+    #[arg(short, long, default_value = "250ms")]
+    interval: String,
     #[arg(required = true)]
     containers: Vec<String>,
+}
+
+/// The states `wait --condition` takes (podman's).
+const CONDITIONS: &[&str] = &[
+    "created",
+    "running",
+    "paused",
+    "exited",
+    "stopped",
+    "healthy",
+    "unhealthy",
+];
+
+/// Whether the container (config `c`, state `s`, directory `dir`) is in
+/// state `cond`; `exited` and `stopped` are one state in rless.
+fn holds(c: &container::ContainerConfig, s: &ContainerState, dir: &Path, cond: &str) -> bool {
+    match cond {
+        "created" => s.status == "created",
+        "running" => s.running() && !s.paused,
+        "paused" => s.running() && s.paused,
+        "exited" | "stopped" => s.status == "exited",
+        health => container::health::status(c, dir) == health,
+    }
+}
+
+/// `--interval`: a Go duration, or a bare number of milliseconds (podman).
+fn interval(text: &str) -> Result<Duration> {
+    let ns = match text.parse::<u64>() {
+        Ok(ms) => Some(ms.saturating_mul(1_000_000)),
+        Err(_) => container::health::parse_duration(text),
+    };
+    match ns {
+        Some(ns) if ns > 0 => Ok(Duration::from_nanos(ns)),
+        _ => bail!("invalid --interval {text:?}: use a duration such as 250ms or 2s"),
+    }
+}
+
+/// Looks at the container in `dir` every `every` until one of `conds`
+/// holds; its exit code then, -1 if it has not exited.
+fn wait_condition(
+    n: &str,
+    (c, dir): (container::ContainerConfig, &Path),
+    conds: &[String],
+    every: Duration,
+) -> Result<i64> {
+    if let Some(h) = conds.iter().find(|h| h.ends_with("healthy")) {
+        if container::health::status(&c, dir) == "none" {
+            bail!("container {n} has no health check: condition {h} never holds");
+        }
+    }
+    loop {
+        let s = container::read_state(dir);
+        if !dir.exists() {
+            bail!(
+                "container {n} was removed before it reached {}",
+                conds.join(" or ")
+            );
+        }
+        if conds.iter().any(|k| holds(&c, &s, dir, k)) {
+            return Ok(match s.status.as_str() {
+                "exited" => s.exit_code.map_or(-1, i64::from),
+                _ => -1,
+            });
+        }
+        std::thread::sleep(every);
+    }
 }
 
 /// The errors of a command that acts on several names in turn, as docker
@@ -183,17 +260,33 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
 /// are waited for. The store lock is not held while waiting (a `created`
 /// container may wait long for its start, and `rmi` must not wait too).
 pub fn wait(ctx: &Ctx, a: WaitArgs) -> Result<ExitCode> {
+    // Checked before any container, as podman does.
+    if let Some(bad) = a
+        .condition
+        .iter()
+        .find(|c| !CONDITIONS.contains(&c.as_str()))
+    {
+        bail!(
+            "unknown container state {bad:?} for --condition: use {}",
+            CONDITIONS.join(", ")
+        );
+    }
+    let every = interval(&a.interval)?;
     let mut failed = Failures::default();
     for n in &a.containers {
         let dir = ctx
             .store(LockMode::Shared)
-            .and_then(|store| Ok(container::find(&store, n)?.1));
-        let r = dir.and_then(|dir| {
+            .and_then(|store| Ok(container::find(&store, n)?));
+        let r = dir.and_then(|(c, dir)| {
+            if !a.condition.is_empty() {
+                return wait_condition(n, (c, &dir), &a.condition, every);
+            }
             control::wait_exit(&dir)
+                .map(|s| i64::from(s.exit_code.unwrap_or(0)))
                 .ok_or_else(|| anyhow!("container {n} was removed before it exited"))
         });
         match r {
-            Ok(s) => println!("{}", s.exit_code.unwrap_or(0)),
+            Ok(code) => println!("{code}"),
             Err(e) => failed.add(e),
         }
     }

@@ -1,13 +1,15 @@
-//! `rless system reset -f`: delete the whole store, and `rless system df`:
-//! what it takes on disk. Both run inside the user namespace (layer and
+//! `rless system reset -f`: delete the whole store, and `rless system df
+//! [-v]`: what it takes on disk (with `-v`, per image, container, volume). Both run inside the user namespace (layer and
 //! container files may belong to subordinate ids, in directories the user
 //! cannot read from outside).
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::container::{self, volume};
+use rless::image::familiar;
 use rless::image::store::{remove_tree, LockMode};
 use rless::image::time::human_size;
+use rless::runtime::plan::MountOp;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,6 +19,9 @@ pub struct DfArgs {
     /// table or json.
     #[arg(long, default_value = "table")]
     format: String,
+    /// One row per image, container and volume, as docker's `system df -v`.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 /// One row of `system df`.
@@ -50,8 +55,18 @@ pub fn tree_size(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
     size
 }
 
+/// What `system df` measured, one entry per thing, for `-v`.
+#[derive(Default)]
+struct Detail {
+    /// Image rows: one per name (`<none>` for none), as `images` lists.
+    images: Vec<serde_json::Value>,
+    containers: Vec<serde_json::Value>,
+    volumes: Vec<serde_json::Value>,
+}
+
 /// `system df`: images, containers and volumes, how many are in use, their
-/// size and how much removing the unused ones would free.
+/// size and how much removing the unused ones would free; with `-v`, each
+/// of them.
 pub fn df(ctx: &Ctx, a: DfArgs) -> Result<ExitCode> {
     if !matches!(a.format.as_str(), "table" | "json") {
         bail!("unknown --format {:?}: use table or json", a.format);
@@ -62,35 +77,62 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
     let mut seen = HashSet::new();
+    let mut detail = Detail::default();
 
     let mut containers = Usage::default();
-    let mut used_images = HashSet::new();
+    // Image id to the number of its containers.
+    let mut used_images: HashMap<String, usize> = HashMap::new();
     for c in container::list(&store) {
         let dir = container::containers_dir(&store).join(c.id.as_str());
-        let live = container::read_state(&dir).live();
+        let state = container::read_state(&dir);
         let size = tree_size(&dir.join("upper"), &mut seen);
         containers.total += 1;
         containers.size += size;
-        if live {
+        if state.live() {
             containers.active += 1;
         } else {
             containers.reclaimable += size;
         }
-        used_images.insert(c.image_id.trim_start_matches("sha256:").to_string());
+        let image_hex = c.image_id.trim_start_matches("sha256:").to_string();
+        if a.verbose {
+            let command = c.command.join(" ");
+            let command = match command.chars().count() {
+                0..=20 => format!("\"{command}\""),
+                _ => format!("\"{}…\"", command.chars().take(19).collect::<String>()),
+            };
+            let health = container::health::status(&c, &dir);
+            detail.containers.push(serde_json::json!({
+                "ID": c.id.short(),
+                "Image": match image_hex.as_str() {
+                    "" => c.image_name.clone(),
+                    _ => familiar(&c.image_name).to_string(),
+                },
+                "Command": command,
+                "LocalVolumes": c.mounts.iter().filter(|m| matches!(m, MountOp::Volume { .. })).count(),
+                "Size": size,
+                "Created": c.created,
+                "Status": super::ps::status_text(&state, &health),
+                "Names": c.name,
+            }));
+        }
+        *used_images.entry(image_hex).or_default() += 1;
     }
 
     // Layers shared by several images count once.
     let mut layers: HashMap<_, u64> = HashMap::new();
+    // How many images use each layer.
+    let mut layer_users: HashMap<_, usize> = HashMap::new();
     let mut active_layers = HashSet::new();
     let mut images = Usage::default();
     for img in &index.images {
         images.total += 1;
-        let used = used_images.contains(img.id.hex());
+        let used = used_images.contains_key(img.id.hex());
         images.active += usize::from(used);
         for l in &img.layers {
             layers
                 .entry(l.diff_id.clone())
                 .or_insert_with(|| store.layer_meta(&l.diff_id).map_or(0, |m| m.size));
+            *layer_users.entry(l.diff_id.clone()).or_default() += 1;
             if used {
                 active_layers.insert(l.diff_id.clone());
             }
@@ -102,17 +144,47 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<ExitCode> {
         .filter(|(d, _)| !active_layers.contains(*d))
         .map(|(_, s)| s)
         .sum();
+    if a.verbose {
+        let mut sorted: Vec<_> = index.images.iter().collect();
+        sorted.sort_by_key(|i| std::cmp::Reverse(i.created));
+        for img in sorted {
+            // docker's: the layers, and of them those other images use too.
+            let size: u64 = img.layers.iter().map(|l| layers[&l.diff_id]).sum();
+            let shared: u64 = img
+                .layers
+                .iter()
+                .filter(|l| layer_users[&l.diff_id] > 1)
+                .map(|l| layers[&l.diff_id])
+                .sum();
+            for (repo, tag) in super::images::repo_tags(img) {
+                detail.images.push(serde_json::json!({
+                    "Repository": repo,
+                    "Tag": tag,
+                    "ID": img.id.short(),
+                    "Created": img.created,
+                    "Size": size,
+                    "SharedSize": shared,
+                    "UniqueSize": size - shared,
+                    "Containers": used_images.get(img.id.hex()).copied().unwrap_or(0),
+                }));
+            }
+        }
+    }
 
     let mut volumes = Usage::default();
     for v in volume::list(store.root()) {
         let size = tree_size(&volume::data_dir(store.root(), &v.name), &mut seen);
+        let links = volume::users(store.root(), &v.name, None).len();
         volumes.total += 1;
         volumes.size += size;
-        if volume::users(store.root(), &v.name, None).is_empty() {
+        if links == 0 {
             volumes.reclaimable += size;
         } else {
             volumes.active += 1;
         }
+        detail.volumes.push(serde_json::json!({
+            "Name": v.name, "Links": links, "Size": size,
+        }));
     }
 
     let rows = [
@@ -120,6 +192,9 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<ExitCode> {
         ("Containers", containers),
         ("Local Volumes", volumes),
     ];
+    if a.verbose {
+        return print_detail(&a.format, &detail);
+    }
     if a.format == "json" {
         let out: Vec<_> = rows
             .iter()
@@ -151,6 +226,97 @@ pub fn df(ctx: &Ctx, a: DfArgs) -> Result<ExitCode> {
         ]);
     }
     super::format::print_table(&table);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `system df -v`: docker's three tables, each under its title, or with
+/// `--format json` one object of three arrays (sizes in bytes, times in
+/// seconds since the epoch).
+fn print_detail(format: &str, d: &Detail) -> Result<ExitCode> {
+    if format == "json" {
+        let out = serde_json::json!({
+            "Images": d.images, "Containers": d.containers, "Volumes": d.volumes,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let size = |v: &serde_json::Value| human_size(v.as_u64().unwrap_or(0));
+    let ago = |v: &serde_json::Value| rless::image::time::ago(v.as_i64().unwrap_or(0));
+    let section = |title: &str, head: &[&str], rows: Vec<Vec<String>>| {
+        println!("{title}:\n");
+        let mut t = vec![head.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+        t.extend(rows);
+        super::format::print_columns(&t);
+        println!();
+    };
+    section(
+        "Images space usage",
+        &[
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED SIZE",
+            "UNIQUE SIZE",
+            "CONTAINERS",
+        ],
+        d.images
+            .iter()
+            .map(|i| {
+                vec![
+                    text(&i["Repository"]),
+                    text(&i["Tag"]),
+                    text(&i["ID"]),
+                    ago(&i["Created"]),
+                    size(&i["Size"]),
+                    size(&i["SharedSize"]),
+                    size(&i["UniqueSize"]),
+                    text(&i["Containers"]),
+                ]
+            })
+            .collect(),
+    );
+    section(
+        "Containers space usage",
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "LOCAL VOLUMES",
+            "SIZE",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ],
+        d.containers
+            .iter()
+            .map(|c| {
+                vec![
+                    text(&c["ID"]),
+                    text(&c["Image"]),
+                    text(&c["Command"]),
+                    text(&c["LocalVolumes"]),
+                    size(&c["Size"]),
+                    ago(&c["Created"]),
+                    text(&c["Status"]),
+                    text(&c["Names"]),
+                ]
+            })
+            .collect(),
+    );
+    section(
+        "Local Volumes space usage",
+        &["VOLUME NAME", "LINKS", "SIZE"],
+        d.volumes
+            .iter()
+            .map(|v| vec![text(&v["Name"]), text(&v["Links"]), size(&v["Size"])])
+            .collect(),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -201,6 +201,29 @@ impl AuthFiles {
     }
 }
 
+impl AuthFiles {
+    /// Empties the `auths` of the primary file (`logout -a`, as podman's:
+    /// other files, docker's among them, are left alone). Nothing to do
+    /// when it does not exist.
+    pub fn remove_all(&self) -> Result<(), AuthFileError> {
+        let path = self.primary.as_ref().ok_or(AuthFileError::NoAuthFile)?;
+        if !path.exists() {
+            return Ok(());
+        }
+        let _lock = lock(path)?;
+        let Some(mut doc) = read_json(path)? else {
+            return Ok(());
+        };
+        match doc.as_object_mut() {
+            Some(o) => {
+                o.insert("auths".into(), serde_json::json!({}));
+            }
+            None => doc = serde_json::json!({ "auths": {} }),
+        }
+        write_json(path, &doc)
+    }
+}
+
 fn keys_for(registry: &str) -> Vec<&str> {
     if registry == super::reference::DOCKER_HUB {
         vec![registry, "https://index.docker.io/v1/", "index.docker.io"]

@@ -228,6 +228,40 @@ impl RegistryClient {
         Ok((body, media))
     }
 
+    /// Every tag of `repo` (`/v2/REPO/tags/list`), following the `Link:
+    /// <…>; rel="next"` pages a registry may split the list into.
+    pub fn tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        let what = format!("the tags of {repo}");
+        let mut url = format!("{}/v2/{repo}/tags/list", self.base);
+        let mut tags = Vec::new();
+        // A registry that keeps sending the same page must not loop us.
+        for _ in 0..10_000 {
+            let resp = self.get(&url, repo, "application/json", &what)?;
+            let next = header(&resp, "link").and_then(|l| next_page(&l));
+            let body = self.read_small(resp, &what)?;
+            let doc: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| RegistryError::Read {
+                    host: self.host.clone(),
+                    what: what.clone(),
+                    detail: format!("not a tags list: {e}"),
+                })?;
+            // `"tags": null` is an empty repository.
+            if let Some(list) = doc["tags"].as_array() {
+                tags.extend(list.iter().filter_map(|t| t.as_str()).map(str::to_string));
+            }
+            match next {
+                Some(path) if path.starts_with('/') => url = format!("{}{path}", self.base),
+                Some(full) => url = full,
+                None => return Ok(tags),
+            }
+        }
+        Err(RegistryError::Read {
+            host: self.host.clone(),
+            what,
+            detail: "the list does not end".into(),
+        })
+    }
+
     /// Fetches a small blob (an image config) whole.
     pub fn small_blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
         let what = format!("blob {digest}");
@@ -537,6 +571,19 @@ fn pull_scope(repo: &str) -> String {
 }
 
 /// A response header as a string.
+/// The target of a `Link` header's `rel="next"` entry:
+/// `</v2/r/tags/list?n=2&last=b>; rel="next"` gives the path.
+fn next_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|entry| {
+        let (target, params) = entry.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| target.to_string())
+    })
+}
+
 pub fn header(resp: &Response<Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -587,6 +634,20 @@ fn parse_params(s: &str) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_next_page() {
+        assert_eq!(
+            next_page(r#"</v2/r/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/r/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            next_page(r#"<https://x/a>; rel="prev", <https://x/b>;rel="next""#).as_deref(),
+            Some("https://x/b")
+        );
+        assert_eq!(next_page(r#"</v2/r/tags/list>; rel="prev""#), None);
+        assert_eq!(next_page("garbage"), None);
+    }
 
     #[test]
     fn challenges() {
