@@ -260,3 +260,89 @@ fn cli_compat_prune_filters() {
         );
     });
 }
+
+/// `--noheading` on the lists, `untag`, `system info`, `volume inspect`
+/// and `network inspect` with a template.
+#[test]
+fn cli_compat_lists_untag_inspect_templates() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_lists_untag_inspect_templates", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["volume", "create", "v1"]);
+        ctx.ok(&["network", "create", "n1"]);
+        ctx.ok(&["create", "--name", "c1", IMG, "true"]);
+        for (args, row) in [
+            (vec!["ps", "-a", "--noheading"], "c1"),
+            (vec!["images", "--noheading"], IMG),
+            (vec!["images", "-n"], IMG),
+            (vec!["volume", "ls", "--noheading"], "v1"),
+            (vec!["network", "ls", "--noheading"], "n1"),
+        ] {
+            let out = ctx.ok(&args);
+            assert_eq!(out.stdout.lines().count(), 1, "{args:?}: {out}");
+            assert!(out.stdout.contains(row), "{args:?}: {out}");
+        }
+        let out = ctx.ok(&["volume", "inspect", "-f", "{{.Name}}/{{.Driver}}", "v1"]);
+        assert_eq!(out.stdout, "v1/local\n");
+        let out = ctx.ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.name}}/{{.driver}}",
+            "n1",
+        ]);
+        assert_eq!(out.stdout, "n1/bridge\n");
+        let out = ctx.ok(&["system", "info", "--format", "{{.Host.Arch}}"]);
+        assert_eq!(out.stdout.trim(), std::env::consts::ARCH);
+
+        // untag: the names given (or all), the image stays.
+        ctx.ok(&["tag", IMG, "u1:a", "u2:b"]);
+        let id = ctx.ok(&["images", "-q", "u1:a"]).stdout.trim().to_string();
+        ctx.ok(&["untag", "u1:a", "u2:b"]);
+        let names = ctx
+            .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .stdout;
+        assert!(names.contains("u1:a") && !names.contains("u2:b"), "{names}");
+        assert_one_error(&ctx.rless(&["untag", "u1:a", "nope:x"]), ERR_EXIT);
+        // Without names: every name of the image (bb's too: one image).
+        ctx.ok(&["image", "untag", "u1:a"]);
+        assert_one_error(&ctx.rless(&["untag", IMG]), ERR_EXIT);
+        let out = ctx.ok(&["images", "-a", "--format", "{{.ID}} {{.Repository}}"]);
+        assert!(
+            out.stdout.lines().any(|l| l == format!("{id} <none>")),
+            "the image stays, dangling: {out}"
+        );
+    });
+}
+
+/// `rm -f -t SECS` gives a running container its stop signal first;
+/// `restart -a --running` restarts only the running ones.
+#[test]
+fn cli_compat_rm_time_restart_running() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_rm_time_restart_running", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // The trap writes to a volume, which outlives the container.
+        ctx.ok(&["volume", "create", "marks"]);
+        let trap = "trap 'echo got-term > /m/term; exit 0' TERM; echo ready; while true; do sleep 0.1; done";
+        run_sh(ctx, &["--name", "t1", "-v", "marks:/m"], trap);
+        wait_log(ctx, "t1", "ready");
+        ctx.ok(&["rm", "-f", "-t", "5", "t1"]);
+        let out = ctx.ok(&["run", "--rm", "-v", "marks:/m", IMG, "cat", "/m/term"]);
+        assert_eq!(out.stdout, "got-term\n", "{out}");
+        assert_one_error(&ctx.rless(&["rm", "-t", "5", "nosuch"]), ERR_EXIT);
+
+        let up = run_sh(ctx, &["--name", "up"], FOREVER);
+        ctx.ok(&["create", "--name", "idle", IMG, "true"]);
+        let out = ctx.ok(&["restart", "-a", "--running", "-t", "1"]);
+        assert_eq!(out.stdout.trim(), up, "{out}");
+        let idle = state_of(&inspect(ctx, "idle"))["Status"].clone();
+        assert_eq!(idle, "created");
+    });
+}

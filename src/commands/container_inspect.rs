@@ -104,6 +104,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 }
 
 /// Objects as a JSON array, or each one through the template.
+/// Objects other than containers (volumes, networks): the template run on
+/// each, else their JSON as it is.
+pub fn print_list(formatter: Option<&Formatter>, out: &[serde_json::Value]) -> Result<()> {
+    match formatter {
+        Some(_) => print_objects(formatter, out),
+        None => {
+            println!("{}", serde_json::to_string_pretty(out)?);
+            Ok(())
+        }
+    }
+}
+
 pub fn print_objects(formatter: Option<&Formatter>, out: &[serde_json::Value]) -> Result<()> {
     match formatter {
         Some(f) => {

@@ -36,6 +36,9 @@ const HEADERS: &[(&str, &str)] = &[
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Leave out the header line (podman's).
+    #[arg(short, long)]
+    noheading: bool,
     /// Print only image ids.
     #[arg(short, long)]
     quiet: bool,
@@ -254,7 +257,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     })
                 })
                 .collect();
-            print_rows(template, table, HEADERS, &rows)?;
+            print_rows(
+                template,
+                table,
+                if a.noheading { &[] } else { HEADERS },
+                &rows,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

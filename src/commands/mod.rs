@@ -56,6 +56,7 @@ mod system;
 mod tag;
 mod top;
 mod unshare;
+mod untag;
 mod update;
 mod version;
 mod volume;
@@ -110,7 +111,7 @@ enum Cmd {
     /// Stop running containers (SIGTERM, then SIGKILL).
     Stop(stop::StopArgs),
     /// Stop and start containers again.
-    Restart(stop::StopArgs),
+    Restart(start::RestartArgs),
     /// Send a signal to running containers.
     Kill(stop::KillArgs),
     /// Wait for containers to stop; print their exit codes.
@@ -166,6 +167,8 @@ enum Cmd {
     History(history::Args),
     /// Give an image another name.
     Tag(tag::Args),
+    /// Remove names from an image (all of them without NAME); the image stays.
+    Untag(untag::Args),
     /// Make an image from a root filesystem tar or directory.
     Import(import::Args),
     /// Show how rless runs on this machine.
@@ -219,6 +222,8 @@ enum ImageCmd {
     Load(load::Args),
     /// Give an image another name.
     Tag(tag::Args),
+    /// Remove names from an image (all of them without NAME); the image stays.
+    Untag(untag::Args),
     /// Make an image from a root filesystem tar or directory.
     Import(import::Args),
     /// Build an image from a Containerfile (Dockerfile).
@@ -330,6 +335,8 @@ enum SystemCmd {
     Prune(prune::SystemArgs),
     /// Show what happens to containers, images, volumes and networks (`rless events`).
     Events(events::Args),
+    /// Show the store, id mapping, storage driver and host (`rless info`).
+    Info(info::Args),
 }
 
 /// Where the command's name is in `args`: after the program and the global
@@ -491,6 +498,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Tag(a) | Cmd::Image(ImageCmd::Tag(a)) => tag::run(&ctx, a),
         Cmd::Import(a) | Cmd::Image(ImageCmd::Import(a)) => import::run(&ctx, a),
         Cmd::Info(a) => info::run(&ctx, a),
+        Cmd::Untag(a) | Cmd::Image(ImageCmd::Untag(a)) => untag::run(&ctx, a),
         Cmd::Login(a) => login::login(a),
         Cmd::Logout(a) => login::logout(a),
         Cmd::Volume(c) => volume::run(&ctx, c),
@@ -501,6 +509,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
         Cmd::System(SystemCmd::Prune(a)) => prune::system(&ctx, a),
         Cmd::System(SystemCmd::Events(a)) => events::run(&ctx, a),
+        Cmd::System(SystemCmd::Info(a)) => info::run(&ctx, a),
         Cmd::Unshare(a) => unshare::run(&ctx, a),
         Cmd::Version(a) => version::run(a),
     }

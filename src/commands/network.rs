@@ -23,7 +23,7 @@ pub enum Cmd {
     #[command(alias = "list", name = "ls")]
     Ls(LsArgs),
     /// Show networks' details as JSON.
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Remove networks (refused while a container uses them).
     #[command(alias = "remove")]
     Rm(RmArgs),
@@ -83,6 +83,9 @@ pub struct CreateArgs {
 
 #[derive(clap::Args)]
 pub struct LsArgs {
+    /// Leave out the header line (podman's).
+    #[arg(long)]
+    noheading: bool,
     /// Print only names.
     #[arg(short, long)]
     quiet: bool,
@@ -97,7 +100,10 @@ pub struct LsArgs {
 }
 
 #[derive(clap::Args)]
-pub struct NamesArgs {
+pub struct InspectArgs {
+    /// json, or a Go template run on each, such as '{{.Name}}'.
+    #[arg(short, long, default_value = "json")]
+    format: String,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -251,19 +257,21 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("Labels", "LABELS"),
                 ("CreatedAt", "CREATED AT"),
             ];
-            print_rows(template, table, &headers, &rows)?;
+            let headers: &[(&str, &str)] = if a.noheading { &[] } else { &headers };
+            print_rows(template, table, headers, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
+    let formatter = super::format::Formatter::for_inspect(&a.format)?;
     let store = ctx.store(LockMode::Shared)?;
     let mut out = Vec::new();
     for n in &a.names {
         out.push(describe(store.root(), &network::read(store.root(), n)?));
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    super::container_inspect::print_list(formatter.as_ref(), &out)?;
     Ok(ExitCode::SUCCESS)
 }
 

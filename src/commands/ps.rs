@@ -75,6 +75,9 @@ pub fn ports_text(s: &ContainerState) -> String {
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Leave out the header line (podman's).
+    #[arg(long)]
+    noheading: bool,
     /// Show all containers, not only running ones.
     #[arg(short, long)]
     all: bool,
@@ -470,7 +473,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     })
                 })
                 .collect();
-            print_rows(template, table, HEADERS, &rows)?;
+            print_rows(
+                template,
+                table,
+                if a.noheading { &[] } else { HEADERS },
+                &rows,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

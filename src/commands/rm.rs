@@ -29,6 +29,10 @@ pub struct Args {
     /// Remove the container's anonymous volumes too (unless another container uses them).
     #[arg(short, long)]
     volumes: bool,
+    /// With -f: seconds a running container gets after its stop signal
+    /// before SIGKILL (podman's; default 0, SIGKILL at once, as docker's).
+    #[arg(short, long, requires = "force", value_name = "SECS")]
+    time: Option<u64>,
     #[arg(required_unless_present = "all")]
     containers: Vec<String>,
 }
@@ -79,7 +83,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             checked.push((q, Err(Gone.into())));
             continue;
         }
-        let dir = stopped_dir(&store, q, a.force);
+        let dir = stopped_dir(&store, q, a.force, a.time.unwrap_or(0));
         // `-f` and `-i` pass over names that do not exist, silently, as
         // podman's (and docker's `rm -f`).
         if (a.force || a.ignore || a.all)
@@ -137,7 +141,7 @@ struct Gone;
 /// removed by its monitor: rm waits 10 s for that, then goes on (the
 /// removal renames the directory away first, so whichever of the two
 /// comes second finds it gone and is content).
-fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
+fn stopped_dir(store: &Store, q: &str, force: bool, grace: u64) -> Result<(PathBuf, bool)> {
     let (c, dir) = container::find(store, q)?;
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
     let state = container::read_state(&dir);
@@ -149,7 +153,8 @@ fn stopped_dir(store: &Store, q: &str, force: bool) -> Result<(PathBuf, bool)> {
             ))
             .into());
         }
-        let Some(stopped) = control::kill_now(&dir) else {
+        let grace = std::time::Duration::from_secs(grace);
+        let Some(stopped) = control::stop_for_removal(&dir, grace) else {
             bail!("container {q} did not stop after SIGKILL");
         };
         if !c.auto_remove {

@@ -239,7 +239,8 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("UpdatedAt", "UPDATED"),
                 ("Labels", "LABELS"),
             ];
-            print_rows(template, table && !a.noheading, &headers, &rows)?;
+            let headers: &[(&str, &str)] = if a.noheading { &[] } else { &headers };
+            print_rows(template, table, headers, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)

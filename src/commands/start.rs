@@ -110,7 +110,19 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
     code
 }
 
-pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
+/// `restart`: `stop`'s options, and podman's `--running`.
+#[derive(clap::Args)]
+pub struct RestartArgs {
+    /// With -a: only the running containers.
+    #[arg(long, requires = "all")]
+    running: bool,
+    #[command(flatten)]
+    stop: super::stop::StopArgs,
+}
+
+pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
+    let running = a.running;
+    let a = a.stop;
     let start = Args {
         attach: false,
         detach_keys: None,
@@ -122,7 +134,9 @@ pub fn restart(ctx: &Ctx, a: super::stop::StopArgs) -> Result<ExitCode> {
     let first = a.first_signal()?;
     let mut code = ExitCode::SUCCESS;
     let mut failed = super::stop::Failures::default();
-    let names = a.targets.names(ctx, |s| s.status != "removing")?;
+    let names = a
+        .targets
+        .names(ctx, |s| s.status != "removing" && (!running || s.live()))?;
     for q in &names {
         let r = (|| {
             {

@@ -55,6 +55,9 @@ pub struct CreateArgs {
 
 #[derive(clap::Args)]
 pub struct LsArgs {
+    /// Leave out the header line (podman's).
+    #[arg(long)]
+    noheading: bool,
     /// Print only names.
     #[arg(short, long)]
     quiet: bool,
@@ -69,16 +72,13 @@ pub struct LsArgs {
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
+    /// json, or a Go template run on each, such as '{{.Name}}'.
+    #[arg(short, long, default_value = "json")]
+    format: String,
     /// Every volume.
     #[arg(short, long, conflicts_with = "names")]
     all: bool,
     #[arg(required_unless_present = "all")]
-    names: Vec<String>,
-}
-
-#[derive(clap::Args)]
-pub struct NamesArgs {
-    #[arg(required = true)]
     names: Vec<String>,
 }
 
@@ -228,13 +228,15 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("Links", "LINKS"),
                 ("Size", "SIZE"),
             ];
-            print_rows(template, table, &headers, &rows)?;
+            let headers: &[(&str, &str)] = if a.noheading { &[] } else { &headers };
+            print_rows(template, table, headers, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
+    let formatter = super::format::Formatter::for_inspect(&a.format)?;
     let store = ctx.store(LockMode::Shared)?;
     let names: Vec<String> = match a.all {
         true => volume::list(store.root())
@@ -252,7 +254,7 @@ fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
             Err(e) => failed.add(e.into()),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    super::container_inspect::print_list(formatter.as_ref(), &out)?;
     failed.finish(ExitCode::SUCCESS)
 }
 

@@ -153,6 +153,16 @@ pub fn kill_now(dir: &Path) -> Option<ContainerState> {
     end(dir, Sig::KILL, Duration::ZERO)
 }
 
+/// `rm -f -t SECS`: the container's stop signal, then SIGKILL after
+/// `grace` (at once when `grace` is zero, as [`kill_now`]).
+pub fn stop_for_removal(dir: &Path, grace: Duration) -> Option<ContainerState> {
+    if grace.is_zero() {
+        return kill_now(dir);
+    }
+    let first = super::read_config(dir).map_or(Sig::TERM, |c| c.stop_signal());
+    end(dir, first, grace)
+}
+
 /// `rless kill`: sends `sig` to the init. SIGKILL, SIGTERM, SIGINT and
 /// SIGQUIT also end the restart policy (docker's "manually stopped"); a
 /// container in its restart back-off is ended by any signal, as docker

@@ -216,7 +216,8 @@ impl Formatter {
 }
 
 /// Prints `rows` (JSON objects) with `template`; as a table, first the
-/// template run on `headers` (field name to column title), then columns.
+/// template run on `headers` (field name to column title; none without
+/// `headers`, for `--noheading`), then columns.
 pub fn print_rows(
     template: &str,
     table: bool,
@@ -225,7 +226,7 @@ pub fn print_rows(
 ) -> Result<()> {
     let f = Formatter::new(template)?;
     let mut lines = Vec::new();
-    if table {
+    if table && !headers.is_empty() {
         let h: serde_json::Map<String, serde_json::Value> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
