@@ -139,3 +139,69 @@ fn build_output_and_run_options() {
         }
     });
 }
+
+/// The stored manifest of image `id`: its media type and its layers'.
+fn manifest_types(ctx: &Ctx, id: &str) -> (String, Vec<String>) {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.root.join("images/index.json")).unwrap())
+            .unwrap();
+    let rec = index["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"].as_str().unwrap().ends_with(id))
+        .unwrap_or_else(|| panic!("{id} in {index}"));
+    let digest = rec["manifest"].as_str().unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.blob_path(digest)).unwrap()).unwrap();
+    let layers = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap().to_string())
+        .collect();
+    (m["mediaType"].as_str().unwrap().to_string(), layers)
+}
+
+/// podman's `--format docker` on `build` and `commit`: the same image
+/// (config) under docker's media types; `oci` is the default.
+#[test]
+fn build_and_commit_format() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(bb) = busybox() else { return };
+    for_each_user("build_and_commit_format", |ctx| {
+        let p = reg.push(&ctx.repo("base"), "v", &versioned(bb, "one"));
+        let dir = context(
+            ctx,
+            "c",
+            &format!("FROM {}\nRUN echo x > /x\n", p.reference),
+        );
+        let docker = "application/vnd.docker.distribution.manifest.v2+json";
+        let out = ctx.ok(&["build", "-q", "--format", "docker", "-t", "d", &dir]);
+        let (m, layers) = manifest_types(ctx, out.stdout.trim());
+        assert_eq!(m, docker);
+        assert!(
+            layers
+                .iter()
+                .all(|l| l.starts_with("application/vnd.docker.image.rootfs.diff.tar")),
+            "{layers:?}"
+        );
+        let out = ctx.ok(&["build", "-q", "-t", "o", &dir]);
+        assert_eq!(
+            manifest_types(ctx, out.stdout.trim()).0,
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        ctx.ok(&["create", "--name", "c1", "o", "true"]);
+        let out = ctx.ok(&["commit", "-q", "--format", "docker", "c1", "committed"]);
+        assert_eq!(manifest_types(ctx, out.stdout.trim()).0, docker);
+        for bad in [
+            vec!["commit", "--format", "v1", "c1"],
+            vec!["build", "--format", "v1", &dir],
+        ] {
+            assert_one_error(&ctx.rless(&bad), ERR_EXIT);
+        }
+        // It pushes as docker's, and pulls back as the same image.
+        let dest = format!("{}/{}:d", reg.host, ctx.repo("pushed"));
+        ctx.ok(&["push", "--tls-verify=false", "d", &dest]);
+    });
+}

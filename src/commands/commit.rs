@@ -27,6 +27,9 @@ pub struct Args {
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
+    /// The manifest's format: oci (default) or docker (podman's).
+    #[arg(short, long, default_value = "oci")]
+    format: rless::image::commit::ManifestFormat,
     container: String,
     image: Option<String>,
 }
@@ -83,6 +86,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         message: a.message.as_deref(),
         author: a.author.as_deref(),
         name: name.as_ref(),
+        format: a.format,
     };
     let image = commit(&store, &req, &super::extract_options(ctx))?;
     rless::events::container_after(&dir, &c, "commit", &[]);

@@ -33,6 +33,8 @@ pub enum CommitError {
     Change(#[from] super::change::ChangeError),
     #[error("the parent image's config is damaged: {0}")]
     BadConfig(String),
+    #[error("a layer of media type {0} cannot be in a docker-format image (it has no zstd); use --format oci")]
+    DockerFormat(String),
 }
 
 /// What to commit.
@@ -49,7 +51,33 @@ pub struct CommitRequest<'a> {
     pub message: Option<&'a str>,
     pub author: Option<&'a str>,
     pub name: Option<&'a Reference>,
+    pub format: ManifestFormat,
 }
+
+/// The manifest an image is stored with (podman's `--format oci|docker`):
+/// the same config and layers, under OCI's media types or docker's (v2
+/// schema 2). Registries and tools that want docker's take the latter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ManifestFormat {
+    #[default]
+    Oci,
+    Docker,
+}
+
+impl std::str::FromStr for ManifestFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "oci" => Ok(ManifestFormat::Oci),
+            "docker" => Ok(ManifestFormat::Docker),
+            _ => Err(format!("invalid --format {s:?}: use oci or docker")),
+        }
+    }
+}
+
+/// docker's media types (v2 schema 2).
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
 /// Applies one `--change` instruction to the config's `config` object
 /// (Dockerfile syntax, see [`super::change`]).
@@ -167,26 +195,39 @@ pub fn commit(
     });
     let size = req.parent.map_or(0, |p| p.size) + done.meta.size;
     let names = req.name.and_then(|n| n.tagged_name()).into_iter().collect();
-    store_image(store, &config, layers, size, names)
+    store_image(store, &config, layers, size, names, req.format)
 }
 
-/// Stores `config` (whose `rootfs.diff_ids` must list `layers`) with an
-/// OCI manifest of `layers`, as an image named `names`: the last step of
-/// `commit`, and of `build`.
+/// Stores `config` (whose `rootfs.diff_ids` must list `layers`) with a
+/// manifest of `layers` in `format`, as an image named `names`: the last
+/// step of `commit`, and of `build`.
 pub fn store_image(
     store: &Store,
     config: &serde_json::Value,
     layers: Vec<LayerRecord>,
     size: u64,
     names: Vec<String>,
+    format: ManifestFormat,
 ) -> Result<ImageRecord, CommitError> {
+    let (manifest_type, config_type) = match format {
+        ManifestFormat::Oci => (MANIFEST, CONFIG),
+        ManifestFormat::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
+    };
+    let mut layer_types = Vec::new();
+    for l in &layers {
+        layer_types.push(match format {
+            ManifestFormat::Oci => oci_media_type(&l.media_type),
+            ManifestFormat::Docker => docker_media_type(&l.media_type)
+                .ok_or_else(|| CommitError::DockerFormat(l.media_type.clone()))?,
+        });
+    }
     let config_bytes = serde_json::to_vec(config).expect("json");
     let config_digest = store.put_blob(&config_bytes, None)?;
     let manifest = serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": MANIFEST,
-        "config": {"mediaType": CONFIG, "digest": config_digest, "size": config_bytes.len()},
-        "layers": layers.iter().map(|l| serde_json::json!({"mediaType": oci_media_type(&l.media_type), "digest": l.blob, "size": l.blob_size})).collect::<Vec<_>>(),
+        "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config_bytes.len()},
+        "layers": layers.iter().zip(&layer_types).map(|(l, t)| serde_json::json!({"mediaType": t, "digest": l.blob, "size": l.blob_size})).collect::<Vec<_>>(),
     });
     let manifest = serde_json::to_vec(&manifest).expect("json");
     let manifest_digest: Digest = store.put_blob(&manifest, None)?;
@@ -197,7 +238,7 @@ pub fn store_image(
     let record = ImageRecord {
         id: config_digest,
         manifest: manifest_digest,
-        manifest_media_type: MANIFEST.into(),
+        manifest_media_type: manifest_type.into(),
         names,
         digests: vec![],
         layers,
@@ -209,6 +250,20 @@ pub fn store_image(
         pulled_by_digest: vec![],
     };
     Ok(super::add_image(store, record)?)
+}
+
+/// OCI layer media types map to docker's names in a docker manifest;
+/// docker's format has no zstd (`None`).
+fn docker_media_type(m: &str) -> Option<&'static str> {
+    match m {
+        LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            Some("application/vnd.docker.image.rootfs.diff.tar.gzip")
+        }
+        super::import::LAYER_TAR | "application/vnd.docker.image.rootfs.diff.tar" => {
+            Some("application/vnd.docker.image.rootfs.diff.tar")
+        }
+        _ => None,
+    }
 }
 
 /// Docker layer media types map to their OCI names in an OCI manifest.

@@ -1,4 +1,4 @@
-//! docker's and podman's `build` options beyond the core ones: `--pull`,
+//! docker's and podman's `build` options beyond the core ones: `--pull`, `--format`,
 //! `--iidfile`, `--label`, `--platform`, `--cache-from`/`--cache-to`, and
 //! the RUN steps' `--add-host`, `--dns`, `--ulimit`, `--shm-size` and
 //! `--security-opt`.
@@ -37,6 +37,9 @@ pub struct Extra {
     /// `false`), newer, never.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "POLICY")]
     pull: Option<String>,
+    /// The image's manifest format: oci (default) or docker (podman's).
+    #[arg(long, default_value = "oci", value_name = "oci|docker")]
+    format: String,
     /// Write the image id (sha256:…) to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
@@ -71,6 +74,7 @@ pub struct Extra {
 
 /// The checked options.
 pub struct Checked {
+    pub format: rless::image::commit::ManifestFormat,
     pull: Pull,
     /// The images this build pulled already (each is pulled once).
     pulled: std::cell::RefCell<Vec<String>>,
@@ -124,6 +128,10 @@ impl Extra {
         pass("--security-opt", &self.security_opt);
         pass("--shm-size", self.shm_size.as_slice());
         Ok(Checked {
+            format: match self.format.as_str() {
+                "" => Default::default(),
+                f => f.parse().map_err(anyhow::Error::msg)?,
+            },
             pull,
             pulled: Default::default(),
             labels,

@@ -743,7 +743,14 @@ impl Build<'_> {
             return Ok(i.clone());
         }
         let store = steps::store(self.ctx, LockMode::Shared)?;
-        let img = rless::image::commit::store_image(&store, &st.config, vec![], 0, vec![])?;
+        let img = rless::image::commit::store_image(
+            &store,
+            &st.config,
+            vec![],
+            0,
+            vec![],
+            Default::default(),
+        )?;
         let id = img.id.hex().to_string();
         // While the store lock is held (see `record`).
         self.children.image_made(&id, true)?;
@@ -781,7 +788,14 @@ impl Build<'_> {
         let obj = st.config.as_object_mut().expect("object");
         obj.remove("container");
         obj.remove("container_config");
-        let img = rless::image::commit::store_image(&store, &st.config, layers, size, names)?;
+        let img = rless::image::commit::store_image(
+            &store,
+            &st.config,
+            layers,
+            size,
+            names,
+            self.extra.format,
+        )?;
         Ok(img.id.hex().to_string())
     }
 }
