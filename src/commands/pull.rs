@@ -2,6 +2,11 @@
 //!
 //! `-a` pulls every tag of the repository, as the registry lists them
 //! (`/v2/NAME/tags/list`), in that order, printing each image's id.
+//!
+//! podman's `registries.conf` decides where from (`image::registries_conf`):
+//! its mirrors are tried first, in order, a failing one giving way to the
+//! next; then the registry, at its configured location. A blocked registry
+//! is refused before anything is fetched.
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -9,6 +14,7 @@ use rless::image::auth::{AuthFiles, Credentials};
 use rless::image::platform::Platform;
 use rless::image::pull::{pull, PullOptions};
 use rless::image::reference::{is_loopback_host, Reference};
+use rless::image::registries_conf::RegistriesConf;
 use rless::image::registry::{ClientOptions, RegistryClient};
 use rless::image::store::LockMode;
 use std::path::PathBuf;
@@ -48,32 +54,22 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if a.all_tags && (last.contains(':') || last.contains('@')) {
         bail!("tag can't be used with --all-tags/-a: {}", a.reference);
     }
-    let credentials = match &a.creds {
-        Some(c) => Some(Credentials::parse(c).context("--creds must be USER:PASSWORD")?),
-        None => AuthFiles::locate(a.authfile.as_deref()).lookup(&reference.registry)?,
-    };
+    // Where from: the site's mirrors first (podman's registries.conf).
+    let routes = RegistriesConf::load()?.routes(&reference)?;
+    let credentials = routes
+        .iter()
+        .map(|r| match &a.creds {
+            Some(c) => Ok(Some(
+                Credentials::parse(c).context("--creds must be USER:PASSWORD")?,
+            )),
+            None => Ok(AuthFiles::locate(a.authfile.as_deref()).lookup(&r.registry)?),
+        })
+        .collect::<Result<Vec<_>>>()?;
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
-    let insecure = !a.tls_verify
-        || is_loopback_host(&reference.registry)
-        || rless::config::registry_insecure(&reference.registry)?;
     let store = ctx.store(LockMode::Shared)?;
     store.remove_dead_debris();
-    let client = RegistryClient::connect(
-        &reference.registry,
-        reference.api_host(),
-        &ClientOptions {
-            insecure,
-            credentials,
-            idle_timeout: rless::config::registry_idle_timeout()?,
-        },
-    )?;
-    let opts = PullOptions {
-        platform,
-        quiet: a.quiet,
-        extract: super::extract_options(ctx),
-    };
     // Progress talk is for terminals; errors stay one line everywhere else.
     if !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         match a.all_tags {
@@ -81,23 +77,62 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             false => eprintln!("Pulling {reference}"),
         }
     }
-    if !a.all_tags {
-        let image = pull(&store, &client, &reference, &opts)?;
-        println!("{}", image.id.hex());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let tags = client.tags(&reference.repository)?;
-    if tags.is_empty() {
-        bail!("{} has no tags to pull", reference.name());
-    }
-    for tag in tags {
-        let one = Reference {
-            tag: Some(tag),
-            digest: None,
-            ..reference.clone()
+    for (route, credentials) in routes.iter().zip(credentials) {
+        let opts = PullOptions {
+            from_repository: Some(route.repository.clone()),
+            platform: platform.clone(),
+            quiet: a.quiet,
+            extract: super::extract_options(ctx),
         };
-        let image = pull(&store, &client, &one, &opts)?;
-        println!("{}", image.id.hex());
+        let pulled = (|| -> Result<Vec<String>> {
+            let insecure = !a.tls_verify
+                || route.insecure
+                || is_loopback_host(&route.registry)
+                || rless::config::registry_insecure(&route.registry)?;
+            let client = RegistryClient::connect(
+                &route.registry,
+                &route.api_host(),
+                &ClientOptions {
+                    insecure,
+                    credentials,
+                    idle_timeout: rless::config::registry_idle_timeout()?,
+                },
+            )?;
+            if !a.all_tags {
+                return Ok(vec![pull(&store, &client, &reference, &opts)?
+                    .id
+                    .hex()
+                    .to_string()]);
+            }
+            let tags = client.tags(&route.repository)?;
+            if tags.is_empty() {
+                bail!("{} has no tags to pull", reference.name());
+            }
+            let mut ids = Vec::new();
+            for tag in tags {
+                let one = Reference {
+                    tag: Some(tag),
+                    digest: None,
+                    ..reference.clone()
+                };
+                ids.push(pull(&store, &client, &one, &opts)?.id.hex().to_string());
+            }
+            Ok(ids)
+        })();
+        match pulled {
+            Ok(ids) => {
+                ids.iter().for_each(|id| println!("{id}"));
+                return Ok(ExitCode::SUCCESS);
+            }
+            // A mirror that fails gives way to the next place.
+            Err(e) if route.mirror => tracing::info!(
+                "mirror {}/{} failed ({}); trying the next",
+                route.registry,
+                route.repository,
+                super::error_line(&e)
+            ),
+            Err(e) => return Err(e),
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    unreachable!("the last route is the registry itself, not a mirror")
 }

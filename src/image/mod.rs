@@ -15,6 +15,7 @@ pub mod platform;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod registries_conf;
 pub mod registry;
 pub mod space;
 pub mod store;

@@ -72,6 +72,10 @@ pub enum PullError {
 
 /// What the user asked for.
 pub struct PullOptions {
+    /// The repository to fetch from, when a mirror or a rewritten location
+    /// (`registries.conf`) serves the image under another path; the image
+    /// is still named after the reference.
+    pub from_repository: Option<String>,
     pub platform: Option<Platform>,
     pub quiet: bool,
     pub extract: ExtractOptions,
@@ -90,7 +94,10 @@ pub fn pull(
         what,
         detail,
     };
-    let repo = &reference.repository;
+    let repo = opts
+        .from_repository
+        .as_deref()
+        .unwrap_or(&reference.repository);
     let (mut body, mut media) = client.manifest(repo, &reference.manifest_ref())?;
     let mut digest = Digest::of(&body);
     if let Some(want) = &reference.digest {

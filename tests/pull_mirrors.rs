@@ -1,0 +1,89 @@
+//! podman's `registries.conf` for pulls: a site mirror serves an image
+//! named after a registry the machine cannot reach, a failing mirror
+//! gives way to the next, a rewritten location is followed, and a blocked
+//! registry is refused with nothing fetched. The configuration comes from
+//! `CONTAINERS_REGISTRIES_CONF`, as podman reads it; the mirror is the
+//! local test registry.
+
+mod common;
+
+use common::checks::*;
+use common::oci::{busybox, Built, Comp, Format, LayerBuilder, Registry};
+use common::{for_each_user, Ctx, ERR_EXIT};
+
+/// `rless args…` with `CONTAINERS_REGISTRIES_CONF=conf`.
+fn with_conf(ctx: &Ctx, conf: &std::path::Path, args: &[&str]) -> common::out::Out {
+    let mut c = ctx.rless_cmd(args);
+    c.env("CONTAINERS_REGISTRIES_CONF", conf);
+    common::run_cmd(c, None, std::time::Duration::from_secs(120), "pull")
+}
+
+#[test]
+fn pull_through_registries_conf() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(bb) = busybox() else { return };
+    for_each_user("pull_through_registries_conf", |ctx| {
+        let layer = LayerBuilder::new()
+            .busybox(bb)
+            .file("served-by", b"mirror\n", 0o644)
+            .finish();
+        let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+        let repo = ctx.repo("team");
+        reg.push(&format!("{repo}/app"), "v1", &img);
+        // site.invalid cannot be reached; its mirror is the test registry.
+        let conf = ctx.work.join("registries.conf");
+        let text = format!(
+            "unqualified-search-registries = [\"docker.io\"]\n\
+             [[registry]]\nprefix = \"site.invalid/team\"\nlocation = \"site.invalid/team\"\n\
+             [[registry.mirror]]\nlocation = \"127.0.0.1:1/dead\"\n\
+             [[registry.mirror]]\nlocation = \"{host}/{repo}\"\n\
+             [[registry]]\nprefix = \"alias.invalid/x\"\nlocation = \"{host}/{repo}\"\n\
+             [[registry]]\nlocation = \"blocked.invalid\"\nblocked = true\n\
+             [aliases]\n\"centos\" = \"quay.io/centos/centos\"\n",
+            host = reg.host
+        );
+        ctx.write_file("registries.conf", text.as_bytes());
+
+        // The dead mirror gives way to the live one; the image keeps the
+        // name asked for.
+        let out = with_conf(ctx, &conf, &["pull", "-q", "site.invalid/team/app:v1"]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.trim(), img.id(), "{out}");
+        let r = ctx.ok(&[
+            "run",
+            "--rm",
+            "site.invalid/team/app:v1",
+            "cat",
+            "/served-by",
+        ]);
+        assert_eq!(r.stdout, "mirror\n");
+        // A rewritten location.
+        let out = with_conf(ctx, &conf, &["pull", "-q", "alias.invalid/x/app:v1"]);
+        assert!(out.success(), "{out}");
+        let names = ctx
+            .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .stdout;
+        assert!(names.contains("alias.invalid/x/app:v1"), "{names}");
+
+        // Blocked: one line, nothing fetched.
+        let before = ctx.snapshot();
+        let out = with_conf(ctx, &conf, &["pull", "blocked.invalid/a/b:1"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("blocked"), "{out}");
+        ctx.snapshot().assert_same(&before, &out.cmdline);
+        // No mirror has it, and the registry cannot be reached: the
+        // registry's error.
+        let out = with_conf(ctx, &conf, &["pull", "site.invalid/team/nope:v1"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("site.invalid"), "{out}");
+        // A file that does not parse names itself.
+        ctx.write_file("bad.conf", b"[[registry]\n");
+        let out = with_conf(
+            ctx,
+            &ctx.work.join("bad.conf"),
+            &["pull", "site.invalid/team/app:v1"],
+        );
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("bad.conf"), "{out}");
+    });
+}
