@@ -58,6 +58,11 @@ pub(super) fn keep_config(path: &Path, file: File, config: &ContainerConfig) {
     keep(&CONFIG, path, file, config.clone());
 }
 
+/// Records `state`, just written to `path` through `file`.
+pub(super) fn keep_state(path: &Path, file: File, state: ContainerState) {
+    keep(&STATE, path, file, state);
+}
+
 /// Replaces `state.json` in `dir` atomically, and keeps what it wrote.
 pub(super) fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
     let file = super::write_json_file(dir, "state.json", state, 0o666)?;

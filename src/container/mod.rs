@@ -448,14 +448,17 @@ pub fn create(
         status: "created".into(),
         ..Default::default()
     };
-    fs::write(
-        tmp.join("state.json"),
-        serde_json::to_vec(&state).expect("json"),
-    )
-    .map_err(io("write", &tmp))?;
+    let state_file = fs::File::create(tmp.join("state.json"))
+        .and_then(|mut f| {
+            use std::io::Write as _;
+            f.write_all(&serde_json::to_vec(&state).expect("json"))
+                .map(|()| f)
+        })
+        .map_err(io("write", &tmp))?;
     let final_dir = dir.join(config.id.as_str());
     fs::rename(&tmp, &final_dir).map_err(io("rename into place", &final_dir))?;
     filecache::keep_config(&final_dir.join("config.json"), config_file, &config);
+    filecache::keep_state(&final_dir.join("state.json"), state_file, state);
     crate::events::container_of(store.root(), &config, "create", &[]);
     Ok((config, final_dir))
 }

@@ -128,7 +128,7 @@ impl ContainerState {
 /// /proc/PID/stat), if it exists and has not exited: a zombie (state Z or
 /// X, dead but not yet reaped) counts as gone.
 pub fn process_start(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::procfs::read(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses; fields resume
     // after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];

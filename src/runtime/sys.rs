@@ -370,7 +370,7 @@ pub fn set_process_title(title: &str) {
     if let Ok(name) = std::ffi::CString::new(title.as_bytes().to_vec()) {
         let _ = rustix::thread::set_name(&name);
     }
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    let Ok(stat) = crate::procfs::read("/proc/self/stat") else {
         return;
     };
     // Fields 48 and 49 are arg_start and arg_end; counting starts again
