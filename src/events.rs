@@ -9,6 +9,14 @@
 //! Recording is best effort: an event that cannot be written is dropped
 //! silently, never failing the command that caused it.
 //!
+//! A process keeps the log open once it wrote to it (per thread, see
+//! [`record`]): a command that records several events (`run --rm`:
+//! create, start, died, remove) opens it once. Before each append the
+//! open file is checked (one `fstat`): a log that was deleted (no links
+//! left) is opened afresh, and one that is full is rotated as below, so a
+//! long-lived writer (a monitor) never writes into a generation readers
+//! no longer read.
+//!
 //! When the file passes [`ROTATE_AT`] bytes, the writer that notices moves
 //! it to `events.log.1` (replacing the older generation), so the log stays
 //! under about twice that size. Readers read `events.log.1` then
@@ -140,6 +148,8 @@ fn rotated_path(root: &Path) -> PathBuf {
 
 /// Opens the log of the store at `root` for appending.
 fn open_log(path: &Path) -> Option<File> {
+    #[cfg(test)]
+    OPENS.set(OPENS.get() + 1);
     fs::File::options()
         .append(true)
         .create(true)
@@ -148,18 +158,53 @@ fn open_log(path: &Path) -> Option<File> {
         .ok()
 }
 
-/// Appends `ev` to the log of the store at `root` (best effort).
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread opened a log (for the tests).
+    static OPENS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+thread_local! {
+    /// The log this thread last appended to, kept open: its path and file.
+    static OPEN_LOG: std::cell::RefCell<Option<(PathBuf, File)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Lets go of the log this thread keeps open without closing it: for a
+/// process about to close every descriptor it inherited
+/// ([`crate::runtime::close_fds_except`]), after which the number may name
+/// another file.
+pub fn disown_open_log() {
+    if let Some((_, f)) = OPEN_LOG.take() {
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
+    }
+}
+
+/// Appends `ev` to the log of the store at `root` (best effort), through
+/// the log this thread has open when it is that store's.
 pub fn record(root: &Path, ev: &Event) {
-    if let Some(f) = open_log(&log_path(root)) {
-        append(root, f, ev);
+    let path = log_path(root);
+    let kept = OPEN_LOG.take().filter(|(p, _)| *p == path).map(|(_, f)| f);
+    let Some(f) = kept.or_else(|| open_log(&path)) else {
+        return;
+    };
+    if let Some(f) = append(root, f, ev) {
+        OPEN_LOG.set(Some((path, f)));
     }
 }
 
 /// Appends `ev` through `f`, the log opened earlier (it may have been
-/// rotated since).
-fn append(root: &Path, mut f: File, ev: &Event) {
+/// rotated or deleted since); returns the file appended to.
+fn append(root: &Path, mut f: File, ev: &Event) -> Option<File> {
     let path = log_path(root);
-    if f.metadata().is_ok_and(|m| m.len() >= ROTATE_AT) {
+    let mut meta = f.metadata().ok();
+    if meta.as_ref().is_some_and(|m| m.nlink() == 0) {
+        // Deleted meanwhile (the store removed and made again): no reader
+        // would see what is written there.
+        f = open_log(&path)?;
+        meta = f.metadata().ok();
+    }
+    if meta.is_some_and(|m| m.len() >= ROTATE_AT) {
         // Another writer may have noticed the same full file: the file's
         // lock makes the rotations one at a time, and only the one that
         // finds the full file still at the log's path moves it (a second
@@ -170,14 +215,12 @@ fn append(root: &Path, mut f: File, ev: &Event) {
             }
             let _ = f.unlock();
         }
-        match open_log(&path) {
-            Some(fresh) => f = fresh,
-            None => return,
-        }
+        f = open_log(&path)?;
     }
     let mut line = ev.line();
     line.push('\n');
     let _ = f.write_all(line.as_bytes());
+    Some(f)
 }
 
 /// Whether `path` names the file `f` has open.
@@ -478,6 +521,27 @@ mod tests {
         record(t.path(), &Event::now(Kind::Image, "pull"));
         fs::hard_link(log_path(t.path()), rotated_path(t.path())).unwrap();
         assert_eq!(read_all(t.path()).len(), 1);
+    }
+
+    #[test]
+    fn a_thread_opens_the_log_once_and_again_once_it_is_deleted() {
+        let t = tempfile::tempdir().unwrap();
+        let opens = OPENS.get();
+        for status in ["create", "start", "died"] {
+            record(t.path(), &Event::now(Kind::Container, status));
+        }
+        assert_eq!(OPENS.get() - opens, 1, "one open for three events");
+        // Deleted with a live writer: the next event goes to a new log.
+        fs::remove_file(log_path(t.path())).unwrap();
+        record(t.path(), &Event::now(Kind::Container, "remove"));
+        let all: Vec<String> = read_all(t.path()).into_iter().map(|e| e.status).collect();
+        assert_eq!(all, ["remove"]);
+        // Another store's log is its own file.
+        let u = tempfile::tempdir().unwrap();
+        record(u.path(), &Event::now(Kind::Volume, "create"));
+        record(t.path(), &Event::now(Kind::Volume, "remove"));
+        assert_eq!(read_all(u.path()).len(), 1);
+        assert_eq!(read_all(t.path()).len(), 2);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod inroot;
 pub mod interrupt;
 pub mod message;
 pub mod network;
+pub mod procfs;
 pub mod runtime;
 pub mod signal;
 pub mod trace;

@@ -54,7 +54,7 @@ pub fn namespace_pids(init: i32) -> Vec<i32> {
 
 /// A process's state letter (`R`, `S`, `T`…) from /proc/PID/stat.
 fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::procfs::read(format!("/proc/{pid}/stat")).ok()?;
     stat[stat.rfind(')')? + 2..].chars().next()
 }
 

@@ -15,6 +15,7 @@ pub mod attach;
 pub mod control;
 pub mod cp;
 pub mod export;
+mod filecache;
 pub mod health;
 pub mod host_config;
 pub mod host_limits;
@@ -436,22 +437,28 @@ pub fn create(
     for sub in ["upper", "work", "merged"] {
         fs::create_dir_all(tmp.join(sub)).map_err(io("create", &tmp.join(sub)))?;
     }
-    fs::write(
-        tmp.join("config.json"),
-        serde_json::to_vec_pretty(&config).expect("json"),
-    )
-    .map_err(io("write", &tmp))?;
+    let config_file = fs::File::create(tmp.join("config.json"))
+        .and_then(|mut f| {
+            use std::io::Write as _;
+            f.write_all(&serde_json::to_vec_pretty(&config).expect("json"))
+                .map(|()| f)
+        })
+        .map_err(io("write", &tmp))?;
     let state = ContainerState {
         status: "created".into(),
         ..Default::default()
     };
-    fs::write(
-        tmp.join("state.json"),
-        serde_json::to_vec(&state).expect("json"),
-    )
-    .map_err(io("write", &tmp))?;
+    let state_file = fs::File::create(tmp.join("state.json"))
+        .and_then(|mut f| {
+            use std::io::Write as _;
+            f.write_all(&serde_json::to_vec(&state).expect("json"))
+                .map(|()| f)
+        })
+        .map_err(io("write", &tmp))?;
     let final_dir = dir.join(config.id.as_str());
     fs::rename(&tmp, &final_dir).map_err(io("rename into place", &final_dir))?;
+    filecache::keep_config(&final_dir.join("config.json"), config_file, &config);
+    filecache::keep_state(&final_dir.join("state.json"), state_file, state);
     crate::events::container_of(store.root(), &config, "create", &[]);
     Ok((config, final_dir))
 }
@@ -473,6 +480,16 @@ fn write_json_with_mode(
     value: &impl Serialize,
     mode: u32,
 ) -> Result<(), ContainerError> {
+    write_json_file(dir, name, value, mode).map(drop)
+}
+
+/// [`write_json_with_mode`], returning the file written (now at its name).
+fn write_json_file(
+    dir: &Path,
+    name: &str,
+    value: &impl Serialize,
+    mode: u32,
+) -> Result<fs::File, ContainerError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = dir.join(tmp_name(name));
@@ -484,21 +501,25 @@ fn write_json_with_mode(
         .truncate(true)
         .mode(mode)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(&body));
-    if let Err(source) = written {
-        // Half-written (a full disk): nothing of it stays behind.
-        let _ = fs::remove_file(&tmp);
-        return Err(ContainerError::Io {
-            op: "write",
-            path: tmp,
-            source,
-        });
-    }
+        .and_then(|mut f| f.write_all(&body).map(|()| f));
+    let file = match written {
+        Ok(f) => f,
+        Err(source) => {
+            // Half-written (a full disk): nothing of it stays behind.
+            let _ = fs::remove_file(&tmp);
+            return Err(ContainerError::Io {
+                op: "write",
+                path: tmp,
+                source,
+            });
+        }
+    };
     fs::rename(&tmp, &dst).map_err(|source| ContainerError::Io {
         op: "rename into place",
         path: dst,
         source,
-    })
+    })?;
+    Ok(file)
 }
 
 /// Renames a container; the new name must be valid and free. Returns its
@@ -521,7 +542,7 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, Cont
     }
     let old = std::mem::replace(&mut config.name, new_name.to_string());
     let was = old.clone();
-    write_json_atomically(&dir, "config.json", &config)?;
+    write_config(&dir, &config)?;
     crate::events::container_of(store.root(), &config, "rename", &[]);
     // On user networks the name is also a DNS name, in the spec's
     // attachments: the next start (and, for a running container, the
@@ -541,7 +562,9 @@ pub fn rename(store: &Store, query: &str, new_name: &str) -> Result<String, Cont
 
 /// Rewrites the container's `config.json` (`rless update`'s limits).
 pub fn write_config(dir: &Path, config: &ContainerConfig) -> Result<(), ContainerError> {
-    write_json_atomically(dir, "config.json", config)
+    let file = write_json_file(dir, "config.json", config, 0o666)?;
+    filecache::keep_config(&dir.join("config.json"), file, config);
+    Ok(())
 }
 
 /// Stores the resolved spec the container runs with (`spec.json`), for
@@ -552,12 +575,19 @@ pub fn write_spec(dir: &Path, spec: &crate::runtime::ContainerSpec) -> Result<()
     write_json_with_mode(dir, "spec.json", spec, 0o600)
 }
 
-/// Reads `spec.json`.
-/// The container's `config.json`, if it reads.
-pub fn read_config(dir: &Path) -> Option<ContainerConfig> {
-    serde_json::from_slice(&fs::read(dir.join("config.json")).ok()?).ok()
+/// Lets go, without closing them, of the container files this thread
+/// keeps open (see `filecache`), before every inherited descriptor is
+/// closed.
+pub fn disown_kept_files() {
+    filecache::disown();
 }
 
+/// The container's `config.json`, if it reads.
+pub fn read_config(dir: &Path) -> Option<ContainerConfig> {
+    filecache::config(dir)
+}
+
+/// Reads `spec.json`.
 pub fn read_spec(dir: &Path) -> Result<crate::runtime::ContainerSpec, ContainerError> {
     let p = dir.join("spec.json");
     let b = fs::read(&p).map_err(|source| ContainerError::Io {
@@ -576,9 +606,7 @@ pub fn read_spec(dir: &Path) -> Result<crate::runtime::ContainerSpec, ContainerE
 /// volumes no other container uses (`rm -v`, `--rm`). Must run inside the
 /// user namespace when volumes may hold subordinate ids' files.
 pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
-    let config: Option<ContainerConfig> = fs::read(dir.join("config.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let config = read_config(dir);
     // Renamed away first (the name is free at once), then the volumes,
     // then the tree, which can take long: a removal killed while deleting
     // the tree has removed the volumes already; one killed between the
@@ -635,10 +663,9 @@ pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
 /// removing the cgroup a killed monitor left), so that it is gone at once;
 /// `None` if another command removed it first.
 fn rename_away(dir: &Path) -> Result<Option<PathBuf>, ContainerError> {
-    let leftover = fs::read(dir.join("state.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
-        .and_then(|s| s.cgroup);
+    let leftover = filecache::state(dir).and_then(|s| s.cgroup);
+    // No descriptor of this thread's keeps a file of it alive.
+    filecache::forget(dir);
     if let Some(cg) = leftover {
         if let Err(e) = crate::runtime::cgroups::remove(&cg) {
             eprintln!(

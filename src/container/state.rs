@@ -9,7 +9,7 @@
 //! `restart-requested` (a `--rm` container is kept through `restart`).
 //! On a full disk the last record still lands (`state.reserve`).
 
-use super::{write_json_atomically, ContainerError};
+use super::ContainerError;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -128,7 +128,7 @@ impl ContainerState {
 /// /proc/PID/stat), if it exists and has not exited: a zombie (state Z or
 /// X, dead but not yet reaped) counts as gone.
 pub fn process_start(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::procfs::read(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses; fields resume
     // after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -190,13 +190,10 @@ pub fn update_state(
 /// [`read_state`]; `locked`: the caller holds the state lock.
 fn read_state_as(dir: &Path, locked: bool) -> ContainerState {
     let read = || {
-        fs::read(dir.join("state.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
-            .unwrap_or_else(|| ContainerState {
-                status: "created".into(),
-                ..Default::default()
-            })
+        super::filecache::state(dir).unwrap_or_else(|| ContainerState {
+            status: "created".into(),
+            ..Default::default()
+        })
     };
     let stored = read();
     let monitor = (stored.monitor_pid, stored.monitor_start);
@@ -234,10 +231,7 @@ pub fn write_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerEr
 /// and made again by a later write.
 fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError> {
     const RESERVE: &str = "state.reserve";
-    let before = fs::read(dir.join("state.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<ContainerState>(&b).ok())
-        .map(|s| s.status);
+    let before = super::filecache::state(dir).map(|s| s.status);
     #[cfg(test)]
     if FAIL_WRITES.with(std::cell::Cell::get) {
         return Err(ContainerError::Io {
@@ -246,14 +240,14 @@ fn store_state(dir: &Path, state: &ContainerState) -> Result<(), ContainerError>
             source: std::io::Error::other("a failure the test asked for"),
         });
     }
-    let written = match write_json_atomically(dir, "state.json", state) {
+    let written = match super::filecache::write_state(dir, state) {
         Err(ContainerError::Io { source, .. })
             if matches!(
                 source.kind(),
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
             ) && fs::remove_file(dir.join(RESERVE)).is_ok() =>
         {
-            write_json_atomically(dir, "state.json", state)
+            super::filecache::write_state(dir, state)
         }
         r => r,
     };

@@ -259,7 +259,15 @@ impl Store {
         waiting: impl FnOnce(),
         stop: Option<&dyn Fn() -> bool>,
     ) -> Result<Store, StoreError> {
-        if !root.exists() {
+        // One stat of the root serves both the check and `drop_setgid`
+        // (a symlink is followed for the check only, as before).
+        let found = fs::symlink_metadata(root).ok();
+        let exists = match &found {
+            Some(m) if m.file_type().is_symlink() => root.exists(),
+            Some(_) => true,
+            None => false,
+        };
+        if !exists {
             // Private to the user, as podman's storage: container specs
             // hold environment variables, and layers may hold secrets.
             // The directories made on the way are private too (as
@@ -272,7 +280,10 @@ impl Store {
             fs::set_permissions(root, fs::Permissions::from_mode(0o700))
                 .map_err(io_err("chmod", root))?;
         }
-        drop_setgid(root);
+        // Made just now: 0700, no set-group-id bit.
+        if let Some(m) = found {
+            drop_setgid(root, &m);
+        }
         for sub in ["blobs/sha256", "layers", "images", "locks"] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err("create", &p))?;
@@ -638,11 +649,20 @@ impl Store {
 /// writing `/etc/hosts`: permission denied). Without it, what rless makes
 /// has the user's own group. Left as it is (with a warning) when the user
 /// may not change it.
-fn drop_setgid(root: &Path) {
+/// `root_meta`: the root's `symlink_metadata`.
+fn drop_setgid(root: &Path, root_meta: &fs::Metadata) {
     const SETGID: u32 = 0o2000;
-    let clear = |p: &Path| {
-        let Ok(m) = fs::symlink_metadata(p) else {
-            return false;
+    let clear = |p: &Path, m: Option<&fs::Metadata>| {
+        let read;
+        let m = match m {
+            Some(m) => m,
+            None => match fs::symlink_metadata(p) {
+                Ok(m) => {
+                    read = m;
+                    &read
+                }
+                Err(_) => return false,
+            },
         };
         if !m.is_dir() || m.permissions().mode() & SETGID == 0 {
             return false;
@@ -659,12 +679,12 @@ fn drop_setgid(root: &Path) {
             }
         }
     };
-    if !clear(root) {
+    if !clear(root, Some(root_meta)) {
         return;
     }
     if let Ok(rd) = fs::read_dir(root) {
         for e in rd.flatten() {
-            clear(&e.path());
+            clear(&e.path(), None);
         }
     }
 }

@@ -100,7 +100,7 @@ pub enum RunError {
 /// between the check and the drop), only mappings without write permission
 /// qualify: program text and read-only data, which nobody can write.
 pub fn release_idle_memory(threads: bool) {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+    let Ok(smaps) = crate::procfs::read("/proc/self/smaps") else {
         return;
     };
     // (start, end, clean) of each private file mapping.

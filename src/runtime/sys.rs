@@ -209,6 +209,10 @@ pub fn set_window_size(fd: BorrowedFd<'_>, ws: &nix::libc::winsize) -> io::Resul
 /// the monitor's (store locks, logs, pipes) leaks into the container, and
 /// nothing of the caller's into a detached monitor or helper.
 pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
+    // What this thread keeps open across calls is forgotten, not closed:
+    // below, its numbers are closed, and may then name other files.
+    crate::events::disown_open_log();
+    crate::container::disown_kept_files();
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return;
     };
@@ -221,8 +225,9 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
         // SAFETY: callers (the init, a freshly forked monitor, forwarder or
         // network helper) own no Rust object wrapping these descriptors
         // that they will use or drop: what they inherited through fork or
-        // clone stays unused in the copied memory until they exit, and the
-        // ones they use are in `keep`. The listing's own handle is closed
+        // clone stays unused in the copied memory until they exit (the
+        // events log and the container files kept open across calls were
+        // let go just above), and the ones they use are in `keep`. The listing's own handle is closed
         // already, so that one number gives EBADF, which libc's close
         // reports without harm and we ignore.
         unsafe { nix::libc::close(fd) };
@@ -365,7 +370,7 @@ pub fn set_process_title(title: &str) {
     if let Ok(name) = std::ffi::CString::new(title.as_bytes().to_vec()) {
         let _ = rustix::thread::set_name(&name);
     }
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    let Ok(stat) = crate::procfs::read("/proc/self/stat") else {
         return;
     };
     // Fields 48 and 49 are arg_start and arg_end; counting starts again

@@ -90,7 +90,12 @@ pub(super) fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
 pub(super) fn check_cgroups(a: &Args, id: &ContainerId) -> Result<(CgroupSpec, Option<String>)> {
     let mode = cgroups::Mode::parse(&a.cgroups)?;
     let flags = a.limits.flags();
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Only `--cpus` is checked against the host's CPUs, and counting them
+    // reads cgroup files (a dozen calls): only for it.
+    let cpus = match flags.cpus {
+        Some(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => 1,
+    };
     let spec = CgroupSpec {
         mode,
         parent: a.cgroup_parent.clone(),

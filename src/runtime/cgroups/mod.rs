@@ -193,14 +193,14 @@ fn own_path(cgroup: &str) -> Option<String> {
 
 /// Where cgroup2 is, and where we are in it.
 pub fn hierarchy() -> Result<Hierarchy, String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mountinfo = crate::procfs::read("/proc/self/mountinfo").unwrap_or_default();
     let Some((mount, root)) = cgroup2_mount(&mountinfo) else {
         return Err(
             "this host has cgroup v1 only (no cgroup2 mount), which rootless containers cannot use"
                 .into(),
         );
     };
-    let own = std::fs::read_to_string("/proc/self/cgroup")
+    let own = crate::procfs::read("/proc/self/cgroup")
         .ok()
         .and_then(|s| own_path(&s))
         .ok_or_else(|| "/proc/self/cgroup has no cgroup v2 entry".to_string())?;
