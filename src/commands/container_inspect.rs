@@ -164,13 +164,13 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         .flat_map(|sp| sp.plan.iter())
         .filter_map(|m| match m {
             MountOp::Bind { source, target, readonly } if !source.starts_with(dir) => {
-                Some(serde_json::json!({"Type": "bind", "Source": source, "Destination": target, "RW": !readonly}))
+                Some(serde_json::json!({"Type": "bind", "Source": source, "Destination": target, "Mode": "", "Options": bind_options(*readonly), "RW": !readonly, "Propagation": "rprivate"}))
             }
             MountOp::Volume { name, source, target, readonly, .. } => {
-                Some(serde_json::json!({"Type": "volume", "Name": name, "Source": source, "Destination": target, "Driver": "local", "RW": !readonly}))
+                Some(serde_json::json!({"Type": "volume", "Name": name, "Source": source, "Destination": target, "Driver": "local", "Mode": "", "Options": bind_options(*readonly), "RW": !readonly, "Propagation": "rprivate"}))
             }
             MountOp::Tmpfs { target, options, readonly } => {
-                Some(serde_json::json!({"Type": "tmpfs", "Destination": target, "Options": options, "RW": !readonly}))
+                Some(serde_json::json!({"Type": "tmpfs", "Source": "tmpfs", "Destination": target, "Mode": "", "Options": options.split(',').filter(|o| !o.is_empty()).collect::<Vec<_>>(), "RW": !readonly, "Propagation": ""}))
             }
             _ => None,
         })
@@ -282,21 +282,38 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         }))),
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
-        "NetworkSettings": {
-            "Gateway": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.2" } else { "" },
-            "IPAddress": match (s.running(), spec.as_ref().is_some_and(|sp| sp.slirp.is_some())) {
-                (false, _) => String::new(),
-                (true, true) => "10.0.2.100".to_string(),
-                (true, false) => s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default(),
-            },
-            "Networks": networks(spec.as_ref(), &s),
-            // Only while it runs, as docker: a stopped or restarting
-            // container's ports are free (the state keeps the last run's).
-            "Ports": port_map(s.ports.iter().filter(|_| s.running()), false),
-        },
+        "NetworkSettings": network_settings(spec.as_ref(), &s),
         "LogPath": container::logs::log_path(dir),
     });
     with_health(c, dir, &mut v);
+    if let Some(o) = v.as_object_mut() {
+        // podman's: --rootfs's directory ("" for an image's layers), the
+        // runtime, and the capabilities the process starts with.
+        let rootfs = match spec.as_ref().map(|s| &s.rootfs) {
+            Some(RootFs::Dir(d)) => d.display().to_string(),
+            _ => String::new(),
+        };
+        let caps = spec.as_ref().map(|sp| sp.process.caps.names());
+        o.insert("Rootfs".into(), rootfs.into());
+        o.insert("OCIRuntime".into(), "rless".into());
+        o.insert("Namespace".into(), "".into());
+        o.insert("IsInfra".into(), false.into());
+        o.insert("IsService".into(), false.into());
+        o.insert("EffectiveCaps".into(), serde_json::json!(caps));
+        o.insert("BoundingCaps".into(), serde_json::json!(caps));
+    }
+    // podman's: where the log is, and its tag and size limit (none).
+    if let Some(l) = v
+        .pointer_mut("/HostConfig/LogConfig")
+        .and_then(|l| l.as_object_mut())
+    {
+        l.insert(
+            "Path".into(),
+            serde_json::json!(container::logs::log_path(dir)),
+        );
+        l.entry("Tag").or_insert_with(|| "".into());
+        l.entry("Size").or_insert_with(|| "0B".into());
+    }
     v
 }
 
@@ -308,11 +325,75 @@ fn with_health(c: &container::ContainerConfig, dir: &std::path::Path, v: &mut se
         return;
     };
     if let Some(config) = v.get_mut("Config").and_then(|c| c.as_object_mut()) {
-        config.insert("Healthcheck".into(), serde_json::json!(check));
+        let mut shown = serde_json::json!(check);
+        // podman's: the interval, timeout and retries in effect (docker's
+        // defaults when not given), so templates always find them.
+        if let (Some(o), Some(_)) = (shown.as_object_mut(), check.command()) {
+            o.insert(
+                "Interval".into(),
+                (check.interval().as_nanos() as u64).into(),
+            );
+            o.insert("Timeout".into(), (check.timeout().as_nanos() as u64).into());
+            o.insert("Retries".into(), check.retries().into());
+        }
+        config.insert("Healthcheck".into(), shown);
     }
     let health = container::health::read(dir).filter(|_| check.command().is_some());
     if let (Some(h), Some(state)) = (health, v.get_mut("State").and_then(|s| s.as_object_mut())) {
         state.insert("Health".into(), serde_json::json!(h));
+    }
+}
+
+/// docker's `NetworkSettings` (with podman's IPv6 and sandbox fields).
+fn network_settings(
+    spec: Option<&rless::runtime::ContainerSpec>,
+    s: &container::ContainerState,
+) -> serde_json::Value {
+    let slirp = spec.is_some_and(|sp| sp.slirp.is_some());
+    serde_json::json!({
+        "Gateway": if slirp { "10.0.2.2" } else { "" },
+        "IPAddress": match (s.running(), slirp) {
+            (false, _) => String::new(),
+            (true, true) => "10.0.2.100".to_string(),
+            (true, false) => s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default(),
+        },
+        "IPPrefixLen": match (s.running(), slirp) {
+            (false, _) => 0,
+            (true, true) => 24,
+            (true, false) => s.networks.first().and_then(|(n, _)| net_config(spec, n)).map_or(0, |n| n.subnet.prefix),
+        },
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "MacAddress": "",
+        "EndpointID": "",
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "HairpinMode": false,
+        "Networks": networks(spec, s),
+        // Only while it runs, as docker: a stopped or restarting
+        // container's ports are free (the state keeps the last run's).
+        "Ports": port_map(s.ports.iter().filter(|_| s.running()), false),
+    })
+}
+
+/// The definition of user network `name` the container joined.
+fn net_config(
+    spec: Option<&rless::runtime::ContainerSpec>,
+    name: &str,
+) -> Option<rless::network::NetworkConfig> {
+    let u = spec?.user_networks.as_ref()?;
+    rless::network::read(&u.store, name).ok()
+}
+
+/// podman's `Mounts[].Options` of a bind or volume.
+fn bind_options(readonly: bool) -> Vec<&'static str> {
+    match readonly {
+        true => vec!["rbind", "ro"],
+        false => vec!["rbind"],
     }
 }
 
@@ -439,9 +520,27 @@ fn networks(
                     .map(|(_, ip)| ip.to_string())
                     .unwrap_or_default(),
             };
-            let gateway = if n == "slirp" { "10.0.2.2" } else { "" };
-            let entry =
-                serde_json::json!({"IPAddress": ip, "Gateway": gateway, "Aliases": or_null(aliases(&n))});
+            let config = net_config(Some(sp), &n);
+            let (gateway, prefix) = match (n.as_str(), &config) {
+                ("slirp", _) => ("10.0.2.2".to_string(), 24),
+                (_, Some(c)) => (c.gateway.to_string(), c.subnet.prefix),
+                _ => (String::new(), 0),
+            };
+            let entry = serde_json::json!({
+                "IPAddress": ip,
+                "Gateway": gateway,
+                "IPPrefixLen": if ip.is_empty() { 0 } else { prefix },
+                "NetworkID": config.as_ref().map_or(n.clone(), |c| c.id.as_str().to_string()),
+                "Aliases": or_null(aliases(&n)),
+                "MacAddress": "",
+                "EndpointID": "",
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "Links": null,
+                "IPAMConfig": null,
+                "DriverOpts": null,
+            });
             (n, entry)
         })
         .collect::<serde_json::Map<_, _>>()
@@ -474,6 +573,12 @@ fn stop_timeout(
     if !files.is_empty() {
         o.insert("Secrets".into(), files.into());
     }
+    // docker's, always there (`-a` sets the Attach* ones below).
+    for k in ["AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce"] {
+        o.insert(k.into(), false.into());
+    }
+    o.insert("Volumes".into(), serde_json::Value::Null);
+    o.insert("OnBuild".into(), serde_json::Value::Null);
     let r = &c.run_options;
     if !r.timezone.is_empty() {
         o.insert("Timezone".into(), r.timezone.clone().into());

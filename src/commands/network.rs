@@ -98,6 +98,9 @@ pub struct LsArgs {
 
 #[derive(clap::Args)]
 pub struct NamesArgs {
+    /// json, or a Go template run on each network, such as '{{.name}}'.
+    #[arg(short, long, default_value = "json")]
+    format: String,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -197,6 +200,11 @@ fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
         "internal": n.internal,
         "options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
         "dns_enabled": true,
+        // podman's: no IPv6 subnet; the helper's IPAM; no host bridge
+        // (the network lives in the helper's namespace).
+        "ipv6_enabled": false,
+        "ipam_options": {"driver": "host-local"},
+        "network_interface": "",
         "labels": n.labels,
         "containers": network::users(root, &n.name),
     })
@@ -236,6 +244,13 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                         "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string(),
                         "Scope": "local", "IPv6": false, "Internal": n.internal,
                         "Labels": super::format::labels_text(&n.labels), "CreatedAt": format_docker(n.created),
+                        // podman's.
+                        "Created": format_docker(n.created),
+                        "Options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
+                        "NetworkInterface": "",
+                        "DNSEnabled": true,
+                        "Subnets": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
+                        (super::format::LABELS_KEY): n.labels,
                     })
                 })
                 .collect();
@@ -258,12 +273,13 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
 }
 
 fn inspect(ctx: &Ctx, a: NamesArgs) -> Result<ExitCode> {
+    let formatter = super::format::Formatter::for_inspect(&a.format)?;
     let store = ctx.store(LockMode::Shared)?;
     let mut out = Vec::new();
     for n in &a.names {
         out.push(describe(store.root(), &network::read(store.root(), n)?));
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    super::container_inspect::print_objects(formatter.as_ref(), &out)?;
     Ok(ExitCode::SUCCESS)
 }
 
