@@ -3,7 +3,8 @@
 //! rless lacked (health check timings, per-network gateway and prefix,
 //! mount options, log path, image/volume/network extras), podman's extra
 //! template fields of `ps`, `images`, `volume ls` and `network ls`, and
-//! docker's `{{.Label "KEY"}}` on their rows. Each field's value is
+//! docker's `{{.Label "KEY"}}` on their rows; the generic `inspect` of a
+//! volume or a network. Each field's value is
 //! checked, through a template (what scripts run) and, where it is in the
 //! JSON, there too.
 //!
@@ -208,6 +209,15 @@ fn inspect_compat_image_volume_network_keys() {
         assert!(vol("{{.Mountpoint}}").ends_with("/volumes/vol/_data"));
         ctx.ok(&["stop", "-t", "0", "web"]);
         assert_eq!(vol("{{.MountCount}}"), "0");
+
+        // The generic inspect finds volumes and networks too (after
+        // containers and images), as podman's; --type narrows it.
+        assert_eq!(fmt(ctx, &[], "{{.Name}} {{.Scope}}", "vol"), "vol local");
+        assert_eq!(fmt(ctx, &[], "{{.name}} {{.driver}}", "n1"), "n1 bridge");
+        let typed = ["inspect", "--type", "network", "-f", "{{.name}}", "n1"];
+        assert_eq!(ctx.ok(&typed).stdout, "n1\n");
+        ctx.fail(&["inspect", "--type", "volume", "n1"]);
+        ctx.fail(&["inspect", "--type", "network", "vol"]);
 
         // A network: podman's keys, -f.
         assert_eq!(

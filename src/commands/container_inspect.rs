@@ -1,5 +1,6 @@
-//! `rless inspect [--type container|image] NAME…` (containers first, then
-//! images) and `rless container inspect` (containers only, as docker).
+//! `rless inspect [--type container|image|volume|network] NAME…`
+//! (containers first, then images, volumes and networks, as podman) and
+//! `rless container inspect` (containers only, as docker).
 
 use super::format::{to_value, Formatter};
 use super::Ctx;
@@ -16,7 +17,7 @@ pub struct Args {
     /// json, or a Go template run on each object, such as '{{.State.Pid}}'.
     #[arg(short, long, default_value = "json")]
     format: String,
-    /// Only this kind of object: container or image.
+    /// Only this kind of object: container, image, volume or network.
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
     /// Add containers' sizes: SizeRw (the writable layer) and SizeRootFs
@@ -36,12 +37,17 @@ pub fn run_containers(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Parsed before anything is looked up, so a bad option changes nothing.
     let formatter = Formatter::for_inspect(&a.format)?;
-    let (containers, images) = match a.kind.as_deref() {
-        None => (true, true),
-        Some("container") => (true, false),
-        Some("image") => (false, true),
-        Some(other) => anyhow::bail!("unknown --type {other:?}: use container or image"),
+    let kinds: &[&str] = match a.kind.as_deref() {
+        None => &["container", "image", "volume", "network"],
+        Some("container") => &["container"],
+        Some("image") => &["image"],
+        Some("volume") => &["volume"],
+        Some("network") => &["network"],
+        Some(other) => {
+            anyhow::bail!("unknown --type {other:?}: use container, image, volume or network")
+        }
     };
+    let containers = kinds.contains(&"container");
     // Files of subordinate ids may be unreadable outside the namespace.
     if a.size && containers {
         if let Some(code) = ctx.enter_userns()? {
@@ -53,48 +59,59 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Each name in turn, as docker: the objects found are printed, then the
     // names that were not are reported and the command fails. When none
     // was found, nothing is printed (docker prints `[]`): an error leaves
-    // stdout empty, as every rless command's does.
+    // stdout empty, as every rless command's does. Without --type a name
+    // is looked up as a container, an image, a volume, then a network, as
+    // podman does.
     let mut out = Vec::new();
     let mut failed = super::stop::Failures::default();
     for n in &a.names {
-        let found = match containers {
-            true => container::find(&store, n),
-            false => Err(container::ContainerError::NotFound(n.clone())),
-        };
+        let mut found = None;
+        for kind in kinds {
+            found = match *kind {
+                "container" => match container::find(&store, n) {
+                    Ok((c, dir)) => {
+                        let mut o = describe(&c, &dir);
+                        if a.size {
+                            let rw = super::system::tree_size(
+                                &dir.join("upper"),
+                                &mut Default::default(),
+                            );
+                            let image = index
+                                .images
+                                .iter()
+                                .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"))
+                                .map_or(0, |i| i.size);
+                            o["SizeRw"] = rw.into();
+                            o["SizeRootFs"] = (rw + image).into();
+                        }
+                        Some(Ok(o))
+                    }
+                    Err(container::ContainerError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+                "image" => match rless::image::find_image(&index, n) {
+                    Ok(img) => Some(super::inspect::describe(&store, img)),
+                    Err(rless::image::LookupError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+                "volume" => match container::volume::read(store.root(), n) {
+                    Ok(m) => Some(Ok(super::volume::describe(store.root(), &m))),
+                    Err(container::volume::VolumeError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+                _ => rless::network::read(store.root(), n)
+                    .ok()
+                    .map(|net| Ok(super::network::describe(store.root(), &net))),
+            };
+            if found.is_some() {
+                break;
+            }
+        }
         match found {
-            Ok((c, dir)) => {
-                let mut o = describe(&c, &dir);
-                if a.size {
-                    let rw = super::system::tree_size(&dir.join("upper"), &mut Default::default());
-                    let image = index
-                        .images
-                        .iter()
-                        .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"))
-                        .map_or(0, |i| i.size);
-                    o["SizeRw"] = rw.into();
-                    o["SizeRootFs"] = (rw + image).into();
-                }
-                out.push(o)
-            }
-            Err(container::ContainerError::NotFound(_)) if !images => {
-                failed.add(anyhow::anyhow!("no such container: {n}"))
-            }
-            Err(container::ContainerError::NotFound(_)) => {
-                match rless::image::find_image(&index, n) {
-                    Ok(img) => match super::inspect::describe(&store, img) {
-                        Ok(o) => out.push(o),
-                        Err(e) => failed.add(e),
-                    },
-                    Err(rless::image::LookupError::NotFound(_)) if !containers => {
-                        failed.add(anyhow::anyhow!("no such image: {n}"))
-                    }
-                    Err(rless::image::LookupError::NotFound(_)) => {
-                        failed.add(anyhow::anyhow!("no such object: {n}"))
-                    }
-                    Err(e) => failed.add(e.into()),
-                }
-            }
-            Err(e) => failed.add(e.into()),
+            Some(Ok(o)) => out.push(o),
+            Some(Err(e)) => failed.add(e),
+            None if kinds.len() == 1 => failed.add(anyhow::anyhow!("no such {}: {n}", kinds[0])),
+            None => failed.add(anyhow::anyhow!("no such object: {n}")),
         }
     }
     if !out.is_empty() {

@@ -190,7 +190,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
+pub(super) fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
     serde_json::json!({
         "name": n.name,
         "id": n.id.as_str(),

@@ -168,7 +168,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
 }
 
 /// docker's `volume inspect` object.
-fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
+pub(super) fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
     serde_json::json!({
         "Name": m.name,
         "Driver": "local",
