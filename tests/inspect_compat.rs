@@ -91,7 +91,19 @@ fn setup(ctx: &Ctx) {
             "1000",
         ],
     );
-    ctx.ok(&["create", "--name", "done", IMG, "sh", "-c", "exit 3"]);
+    ctx.ok(&[
+        "create",
+        "--name",
+        "done",
+        "--umask",
+        "0077",
+        "--oom-score-adj",
+        "200",
+        IMG,
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
     let out = ctx.rless(&["start", "-a", "done"]);
     assert_eq!(out.code, Some(3), "{out}");
 }
@@ -157,6 +169,21 @@ fn inspect_compat_container_keys() {
             "always 0 lv"
         );
         assert!(c("{{.Config.Env}}").contains("FOO=bar"));
+        // podman's umask and OOM score, and the HostConfig fields of what
+        // rless has no option for, at their unset values.
+        assert_eq!(
+            c("{{.Config.Umask}} {{.HostConfig.OomScoreAdj}} {{.HostConfig.Runtime}} {{.HostConfig.ConsoleSize}} {{.HostConfig.MemorySwappiness}} {{json .HostConfig.Links}} [{{.HostConfig.Isolation}}]"),
+            "0022 0 oci [0 0] -1 null []"
+        );
+        assert_eq!(
+            fmt(
+                ctx,
+                &["container"],
+                "{{.Config.Umask}} {{.HostConfig.OomScoreAdj}}",
+                "done"
+            ),
+            "0077 200"
+        );
         // A stopped container has no address, so no prefix.
         let d = |t: &str| fmt(ctx, &["container"], t, "done");
         assert_eq!(

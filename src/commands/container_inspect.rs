@@ -319,6 +319,41 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         o.insert("EffectiveCaps".into(), serde_json::json!(caps));
         o.insert("BoundingCaps".into(), serde_json::json!(caps));
     }
+    // podman's umask (rless's default 0022 when not given).
+    if let (Some(sp), Some(config)) = (&spec, v.get_mut("Config").and_then(|c| c.as_object_mut())) {
+        let umask = format!("{:04o}", sp.process.umask.unwrap_or(0o022));
+        config.insert("Umask".into(), umask.into());
+    }
+    if let (Some(sp), Some(h)) = (
+        &spec,
+        v.get_mut("HostConfig").and_then(|h| h.as_object_mut()),
+    ) {
+        h.insert(
+            "OomScoreAdj".into(),
+            sp.process.oom_score_adj.unwrap_or(0).into(),
+        );
+        // docker's and podman's fields for what rless has no option for,
+        // with their values when unset.
+        for (k, zero) in [
+            ("Runtime", serde_json::json!("oci")),
+            ("Links", serde_json::Value::Null),
+            ("ConsoleSize", serde_json::json!([0, 0])),
+            ("Isolation", serde_json::json!("")),
+            ("VolumeDriver", serde_json::json!("")),
+            ("Cgroup", serde_json::json!("")),
+            ("OomKillDisable", serde_json::json!(false)),
+            ("MemorySwappiness", serde_json::json!(-1)),
+            ("KernelMemory", serde_json::json!(0)),
+            ("CpuCount", serde_json::json!(0)),
+            ("CpuPercent", serde_json::json!(0)),
+            ("CpuRealtimePeriod", serde_json::json!(0)),
+            ("CpuRealtimeRuntime", serde_json::json!(0)),
+            ("IOMaximumBandwidth", serde_json::json!(0)),
+            ("IOMaximumIOps", serde_json::json!(0)),
+        ] {
+            h.entry(k).or_insert(zero);
+        }
+    }
     // podman's: where the log is, and its tag and size limit (none).
     if let Some(l) = v
         .pointer_mut("/HostConfig/LogConfig")
