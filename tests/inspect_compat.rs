@@ -169,6 +169,12 @@ fn inspect_compat_container_keys() {
             "always 0 lv"
         );
         assert!(c("{{.Config.Env}}").contains("FOO=bar"));
+        // podman's digest of the image's manifest.
+        assert_eq!(
+            c("{{.ImageDigest}}"),
+            fmt(ctx, &["image"], "{{.Digest}}", IMG)
+        );
+        assert!(c("{{.ImageDigest}}").starts_with("sha256:"));
         // podman's umask and OOM score, and the HostConfig fields of what
         // rless has no option for, at their unset values.
         assert_eq!(

@@ -71,6 +71,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 "container" => match container::find(&store, n) {
                     Ok((c, dir)) => {
                         let mut o = describe(&c, &dir);
+                        // podman's: the digest of the image's manifest
+                        // ("" once the image is gone).
+                        let image = index
+                            .images
+                            .iter()
+                            .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"));
+                        o["ImageDigest"] = image
+                            .map_or(String::new(), |i| i.manifest.to_string())
+                            .into();
                         if a.size {
                             let rw = super::system::tree_size(
                                 &dir.join("upper"),
