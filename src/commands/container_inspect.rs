@@ -108,9 +108,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     Err(container::volume::VolumeError::NotFound(_)) => None,
                     Err(e) => Some(Err(e.into())),
                 },
-                _ => rless::network::read(store.root(), n)
-                    .ok()
-                    .map(|net| Ok(super::network::describe(store.root(), &net))),
+                _ => match rless::network::read(store.root(), n) {
+                    Ok(net) => Some(Ok(super::network::describe(store.root(), &net))),
+                    Err(rless::network::NetworkError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
             };
             if found.is_some() {
                 break;
