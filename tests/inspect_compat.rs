@@ -251,6 +251,13 @@ fn inspect_compat_image_volume_network_keys() {
         assert_eq!(ctx.ok(&typed).stdout, "n1\n");
         ctx.fail(&["inspect", "--type", "volume", "n1"]);
         ctx.fail(&["inspect", "--type", "network", "vol"]);
+        // A network whose definition cannot be read is reported as that,
+        // not as a name that is nothing.
+        ctx.write_file("store/networks/broken.json", b"{");
+        let out = ctx.fail(&["inspect", "broken"]);
+        assert!(!out.stderr.contains("no such object"), "{out}");
+        assert!(out.stderr.contains("broken.json"), "{out}");
+        std::fs::remove_file(ctx.root.join("networks/broken.json")).unwrap();
 
         // A network: podman's keys, -f.
         assert_eq!(
