@@ -190,6 +190,14 @@ fn inspect_compat_container_keys() {
             ),
             "0077 200"
         );
+        // Without a check, templates see podman's empty health; the JSON
+        // has none, as docker's.
+        assert_eq!(
+            fmt(ctx, &["container"], "[{{.State.Health.Status}}] {{.State.Health.FailingStreak}} {{len .State.Health.Log}}", "done"),
+            "[] 0 0"
+        );
+        assert!(inspect(ctx, "done")["State"].get("Health").is_none());
+        assert_eq!(inspect(ctx, "web")["State"]["Health"]["FailingStreak"], 0);
         // A stopped container has no address, so no prefix.
         let d = |t: &str| fmt(ctx, &["container"], t, "done");
         assert_eq!(

@@ -153,6 +153,7 @@ pub fn print_objects(formatter: Option<&Formatter>, out: &[serde_json::Value]) -
 }
 
 /// `o` as docker's JSON has it: `HostConfig.Tmpfs` is `omitempty` there,
+/// `State.Health` is left out without a check,
 /// and so are an image's `Variant`, `Config.ExposedPorts` and
 /// `Config.StopSignal` (a template still sees the field, as it sees
 /// docker's Go struct).
@@ -172,6 +173,15 @@ fn omit_empty(o: &serde_json::Value) -> serde_json::Value {
                     c.remove(k);
                 }
             }
+        }
+    }
+    // A container without a check's health (podman's, for templates).
+    if let Some(state) = o.get_mut("State").and_then(|s| s.as_object_mut()) {
+        if state
+            .get("Health")
+            .is_some_and(|h| h["Status"].as_str() == Some(""))
+        {
+            state.remove("Health");
         }
     }
     if let Some(h) = o.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
@@ -384,6 +394,15 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
 /// `--no-healthcheck`) and, for a container with a check that has run,
 /// `State.Health`, as docker shows them.
 fn with_health(c: &container::ContainerConfig, dir: &std::path::Path, v: &mut serde_json::Value) {
+    // podman's empty health for templates (`{{.State.Health.Status}}` is
+    // "" without a check); the JSON leaves it out, as docker's
+    // ([`omit_empty`]).
+    if let Some(state) = v.get_mut("State").and_then(|s| s.as_object_mut()) {
+        state.insert(
+            "Health".into(),
+            serde_json::json!({"Status": "", "FailingStreak": 0, "Log": null}),
+        );
+    }
     let Some(check) = &c.healthcheck else {
         return;
     };

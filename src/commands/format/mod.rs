@@ -107,6 +107,9 @@ const SLICE_FIELDS: &[&str] = &[
     "RepoTags",
     "RepoDigests",
     "Layers",
+    "Log",
+    "EffectiveCaps",
+    "BoundingCaps",
 ];
 
 /// A nil Go slice: an empty template object, which no JSON value becomes
