@@ -1,5 +1,6 @@
-//! `rless inspect [--type container|image] NAME…` (containers first, then
-//! images) and `rless container inspect` (containers only, as docker).
+//! `rless inspect [--type container|image|volume|network] NAME…`
+//! (containers first, then images, volumes and networks, as podman) and
+//! `rless container inspect` (containers only, as docker).
 
 use super::format::{to_value, Formatter};
 use super::Ctx;
@@ -16,7 +17,7 @@ pub struct Args {
     /// json, or a Go template run on each object, such as '{{.State.Pid}}'.
     #[arg(short, long, default_value = "json")]
     format: String,
-    /// Only this kind of object: container or image.
+    /// Only this kind of object: container, image, volume or network.
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
     /// Add containers' sizes: SizeRw (the writable layer) and SizeRootFs
@@ -36,12 +37,17 @@ pub fn run_containers(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Parsed before anything is looked up, so a bad option changes nothing.
     let formatter = Formatter::for_inspect(&a.format)?;
-    let (containers, images) = match a.kind.as_deref() {
-        None => (true, true),
-        Some("container") => (true, false),
-        Some("image") => (false, true),
-        Some(other) => anyhow::bail!("unknown --type {other:?}: use container or image"),
+    let kinds: &[&str] = match a.kind.as_deref() {
+        None => &["container", "image", "volume", "network"],
+        Some("container") => &["container"],
+        Some("image") => &["image"],
+        Some("volume") => &["volume"],
+        Some("network") => &["network"],
+        Some(other) => {
+            anyhow::bail!("unknown --type {other:?}: use container, image, volume or network")
+        }
     };
+    let containers = kinds.contains(&"container");
     // Files of subordinate ids may be unreadable outside the namespace.
     if a.size && containers {
         if let Some(code) = ctx.enter_userns()? {
@@ -53,48 +59,70 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Each name in turn, as docker: the objects found are printed, then the
     // names that were not are reported and the command fails. When none
     // was found, nothing is printed (docker prints `[]`): an error leaves
-    // stdout empty, as every rless command's does.
+    // stdout empty, as every rless command's does. Without --type a name
+    // is looked up as a container, an image, a volume, then a network, as
+    // podman does.
     let mut out = Vec::new();
     let mut failed = super::stop::Failures::default();
     for n in &a.names {
-        let found = match containers {
-            true => container::find(&store, n),
-            false => Err(container::ContainerError::NotFound(n.clone())),
-        };
+        let mut found = None;
+        for kind in kinds {
+            found = match *kind {
+                "container" => match container::find(&store, n) {
+                    Ok((c, dir)) => {
+                        let mut o = describe(&c, &dir);
+                        // podman's: the digest of the image's manifest
+                        // ("" once the image is gone).
+                        let image = index
+                            .images
+                            .iter()
+                            .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"));
+                        o["ImageDigest"] = image
+                            .map_or(String::new(), |i| i.manifest.to_string())
+                            .into();
+                        if a.size {
+                            let rw = super::system::tree_size(
+                                &dir.join("upper"),
+                                &mut Default::default(),
+                            );
+                            let image = index
+                                .images
+                                .iter()
+                                .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"))
+                                .map_or(0, |i| i.size);
+                            o["SizeRw"] = rw.into();
+                            o["SizeRootFs"] = (rw + image).into();
+                        }
+                        Some(Ok(o))
+                    }
+                    Err(container::ContainerError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+                "image" => match rless::image::find_image(&index, n) {
+                    Ok(img) => Some(super::inspect::describe(&store, img)),
+                    Err(rless::image::LookupError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+                "volume" => match container::volume::read(store.root(), n) {
+                    Ok(m) => Some(Ok(super::volume::describe(store.root(), &m))),
+                    Err(container::volume::VolumeError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+                _ => match rless::network::read(store.root(), n) {
+                    Ok(net) => Some(Ok(super::network::describe(store.root(), &net))),
+                    Err(rless::network::NetworkError::NotFound(_)) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+            };
+            if found.is_some() {
+                break;
+            }
+        }
         match found {
-            Ok((c, dir)) => {
-                let mut o = describe(&c, &dir);
-                if a.size {
-                    let rw = super::system::tree_size(&dir.join("upper"), &mut Default::default());
-                    let image = index
-                        .images
-                        .iter()
-                        .find(|i| i.id.hex() == c.image_id.trim_start_matches("sha256:"))
-                        .map_or(0, |i| i.size);
-                    o["SizeRw"] = rw.into();
-                    o["SizeRootFs"] = (rw + image).into();
-                }
-                out.push(o)
-            }
-            Err(container::ContainerError::NotFound(_)) if !images => {
-                failed.add(anyhow::anyhow!("no such container: {n}"))
-            }
-            Err(container::ContainerError::NotFound(_)) => {
-                match rless::image::find_image(&index, n) {
-                    Ok(img) => match super::inspect::describe(&store, img) {
-                        Ok(o) => out.push(o),
-                        Err(e) => failed.add(e),
-                    },
-                    Err(rless::image::LookupError::NotFound(_)) if !containers => {
-                        failed.add(anyhow::anyhow!("no such image: {n}"))
-                    }
-                    Err(rless::image::LookupError::NotFound(_)) => {
-                        failed.add(anyhow::anyhow!("no such object: {n}"))
-                    }
-                    Err(e) => failed.add(e.into()),
-                }
-            }
-            Err(e) => failed.add(e.into()),
+            Some(Ok(o)) => out.push(o),
+            Some(Err(e)) => failed.add(e),
+            None if kinds.len() == 1 => failed.add(anyhow::anyhow!("no such {}: {n}", kinds[0])),
+            None => failed.add(anyhow::anyhow!("no such object: {n}")),
         }
     }
     if !out.is_empty() {
@@ -104,18 +132,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 }
 
 /// Objects as a JSON array, or each one through the template.
-/// Objects other than containers (volumes, networks): the template run on
-/// each, else their JSON as it is.
-pub fn print_list(formatter: Option<&Formatter>, out: &[serde_json::Value]) -> Result<()> {
-    match formatter {
-        Some(_) => print_objects(formatter, out),
-        None => {
-            println!("{}", serde_json::to_string_pretty(out)?);
-            Ok(())
-        }
-    }
-}
-
 pub fn print_objects(formatter: Option<&Formatter>, out: &[serde_json::Value]) -> Result<()> {
     match formatter {
         Some(f) => {
@@ -137,6 +153,7 @@ pub fn print_objects(formatter: Option<&Formatter>, out: &[serde_json::Value]) -
 }
 
 /// `o` as docker's JSON has it: `HostConfig.Tmpfs` is `omitempty` there,
+/// `State.Health` is left out without a check,
 /// and so are an image's `Variant`, `Config.ExposedPorts` and
 /// `Config.StopSignal` (a template still sees the field, as it sees
 /// docker's Go struct).
@@ -158,6 +175,15 @@ fn omit_empty(o: &serde_json::Value) -> serde_json::Value {
             }
         }
     }
+    // A container without a check's health (podman's, for templates).
+    if let Some(state) = o.get_mut("State").and_then(|s| s.as_object_mut()) {
+        if state
+            .get("Health")
+            .is_some_and(|h| h["Status"].as_str() == Some(""))
+        {
+            state.remove("Health");
+        }
+    }
     if let Some(h) = o.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
         if h.get("Tmpfs")
             .is_some_and(|t| t.as_object().is_some_and(|m| m.is_empty()))
@@ -176,13 +202,13 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         .flat_map(|sp| sp.plan.iter())
         .filter_map(|m| match m {
             MountOp::Bind { source, target, readonly } if !source.starts_with(dir) => {
-                Some(serde_json::json!({"Type": "bind", "Source": source, "Destination": target, "RW": !readonly}))
+                Some(serde_json::json!({"Type": "bind", "Source": source, "Destination": target, "Mode": "", "Options": bind_options(*readonly), "RW": !readonly, "Propagation": "rprivate"}))
             }
             MountOp::Volume { name, source, target, readonly, .. } => {
-                Some(serde_json::json!({"Type": "volume", "Name": name, "Source": source, "Destination": target, "Driver": "local", "RW": !readonly}))
+                Some(serde_json::json!({"Type": "volume", "Name": name, "Source": source, "Destination": target, "Driver": "local", "Mode": "", "Options": bind_options(*readonly), "RW": !readonly, "Propagation": "rprivate"}))
             }
             MountOp::Tmpfs { target, options, readonly } => {
-                Some(serde_json::json!({"Type": "tmpfs", "Destination": target, "Options": options, "RW": !readonly}))
+                Some(serde_json::json!({"Type": "tmpfs", "Source": "tmpfs", "Destination": target, "Mode": "", "Options": options.split(',').filter(|o| !o.is_empty()).collect::<Vec<_>>(), "RW": !readonly, "Propagation": ""}))
             }
             _ => None,
         })
@@ -294,21 +320,73 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         }))),
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
-        "NetworkSettings": {
-            "Gateway": if spec.as_ref().is_some_and(|sp| sp.slirp.is_some()) { "10.0.2.2" } else { "" },
-            "IPAddress": match (s.running(), spec.as_ref().is_some_and(|sp| sp.slirp.is_some())) {
-                (false, _) => String::new(),
-                (true, true) => "10.0.2.100".to_string(),
-                (true, false) => s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default(),
-            },
-            "Networks": networks(spec.as_ref(), &s),
-            // Only while it runs, as docker: a stopped or restarting
-            // container's ports are free (the state keeps the last run's).
-            "Ports": port_map(s.ports.iter().filter(|_| s.running()), false),
-        },
+        "NetworkSettings": network_settings(spec.as_ref(), &s),
         "LogPath": container::logs::log_path(dir),
     });
     with_health(c, dir, &mut v);
+    if let Some(o) = v.as_object_mut() {
+        // podman's: --rootfs's directory ("" for an image's layers), the
+        // runtime, and the capabilities the process starts with.
+        let rootfs = match spec.as_ref().map(|s| &s.rootfs) {
+            Some(RootFs::Dir(d)) => d.display().to_string(),
+            _ => String::new(),
+        };
+        let caps = spec.as_ref().map(|sp| sp.process.caps.names());
+        o.insert("Rootfs".into(), rootfs.into());
+        o.insert("OCIRuntime".into(), "rless".into());
+        o.insert("Namespace".into(), "".into());
+        o.insert("IsInfra".into(), false.into());
+        o.insert("IsService".into(), false.into());
+        o.insert("EffectiveCaps".into(), serde_json::json!(caps));
+        o.insert("BoundingCaps".into(), serde_json::json!(caps));
+    }
+    // podman's umask (rless's default 0022 when not given).
+    if let (Some(sp), Some(config)) = (&spec, v.get_mut("Config").and_then(|c| c.as_object_mut())) {
+        let umask = format!("{:04o}", sp.process.umask.unwrap_or(0o022));
+        config.insert("Umask".into(), umask.into());
+    }
+    if let (Some(sp), Some(h)) = (
+        &spec,
+        v.get_mut("HostConfig").and_then(|h| h.as_object_mut()),
+    ) {
+        h.insert(
+            "OomScoreAdj".into(),
+            sp.process.oom_score_adj.unwrap_or(0).into(),
+        );
+        // docker's and podman's fields for what rless has no option for,
+        // with their values when unset.
+        for (k, zero) in [
+            ("Runtime", serde_json::json!("oci")),
+            ("Links", serde_json::Value::Null),
+            ("ConsoleSize", serde_json::json!([0, 0])),
+            ("Isolation", serde_json::json!("")),
+            ("VolumeDriver", serde_json::json!("")),
+            ("Cgroup", serde_json::json!("")),
+            ("OomKillDisable", serde_json::json!(false)),
+            ("MemorySwappiness", serde_json::json!(-1)),
+            ("KernelMemory", serde_json::json!(0)),
+            ("CpuCount", serde_json::json!(0)),
+            ("CpuPercent", serde_json::json!(0)),
+            ("CpuRealtimePeriod", serde_json::json!(0)),
+            ("CpuRealtimeRuntime", serde_json::json!(0)),
+            ("IOMaximumBandwidth", serde_json::json!(0)),
+            ("IOMaximumIOps", serde_json::json!(0)),
+        ] {
+            h.entry(k).or_insert(zero);
+        }
+    }
+    // podman's: where the log is, and its tag and size limit (none).
+    if let Some(l) = v
+        .pointer_mut("/HostConfig/LogConfig")
+        .and_then(|l| l.as_object_mut())
+    {
+        l.insert(
+            "Path".into(),
+            serde_json::json!(container::logs::log_path(dir)),
+        );
+        l.entry("Tag").or_insert_with(|| "".into());
+        l.entry("Size").or_insert_with(|| "0B".into());
+    }
     v
 }
 
@@ -316,15 +394,88 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
 /// `--no-healthcheck`) and, for a container with a check that has run,
 /// `State.Health`, as docker shows them.
 fn with_health(c: &container::ContainerConfig, dir: &std::path::Path, v: &mut serde_json::Value) {
+    // podman's empty health for templates (`{{.State.Health.Status}}` is
+    // "" without a check); the JSON leaves it out, as docker's
+    // ([`omit_empty`]).
+    if let Some(state) = v.get_mut("State").and_then(|s| s.as_object_mut()) {
+        state.insert(
+            "Health".into(),
+            serde_json::json!({"Status": "", "FailingStreak": 0, "Log": null}),
+        );
+    }
     let Some(check) = &c.healthcheck else {
         return;
     };
     if let Some(config) = v.get_mut("Config").and_then(|c| c.as_object_mut()) {
-        config.insert("Healthcheck".into(), serde_json::json!(check));
+        let mut shown = serde_json::json!(check);
+        // podman's: the interval, timeout and retries in effect (docker's
+        // defaults when not given), so templates always find them.
+        if let (Some(o), Some(_)) = (shown.as_object_mut(), check.command()) {
+            o.insert(
+                "Interval".into(),
+                (check.interval().as_nanos() as u64).into(),
+            );
+            o.insert("Timeout".into(), (check.timeout().as_nanos() as u64).into());
+            o.insert("Retries".into(), check.retries().into());
+        }
+        config.insert("Healthcheck".into(), shown);
     }
     let health = container::health::read(dir).filter(|_| check.command().is_some());
     if let (Some(h), Some(state)) = (health, v.get_mut("State").and_then(|s| s.as_object_mut())) {
         state.insert("Health".into(), serde_json::json!(h));
+    }
+}
+
+/// docker's `NetworkSettings` (with podman's IPv6 and sandbox fields).
+fn network_settings(
+    spec: Option<&rless::runtime::ContainerSpec>,
+    s: &container::ContainerState,
+) -> serde_json::Value {
+    let slirp = spec.is_some_and(|sp| sp.slirp.is_some());
+    serde_json::json!({
+        "Gateway": if slirp { "10.0.2.2" } else { "" },
+        "IPAddress": match (s.running(), slirp) {
+            (false, _) => String::new(),
+            (true, true) => "10.0.2.100".to_string(),
+            (true, false) => s.networks.first().map(|(_, ip)| ip.to_string()).unwrap_or_default(),
+        },
+        "IPPrefixLen": match (s.running(), slirp) {
+            (false, _) => 0,
+            (true, true) => 24,
+            (true, false) => s.networks.first().and_then(|(n, _)| net_config(spec, n)).map_or(0, |n| n.subnet.prefix),
+        },
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "MacAddress": "",
+        "EndpointID": "",
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "HairpinMode": false,
+        "Networks": networks(spec, s),
+        // Only while it runs, as docker: a stopped or restarting
+        // container's ports are free (the state keeps the last run's).
+        "Ports": port_map(s.ports.iter().filter(|_| s.running()), false),
+    })
+}
+
+/// The definition of user network `name` the container joined.
+fn net_config(
+    spec: Option<&rless::runtime::ContainerSpec>,
+    name: &str,
+) -> Option<rless::network::NetworkConfig> {
+    let u = spec?.user_networks.as_ref()?;
+    rless::network::read(&u.store, name).ok()
+}
+
+/// podman's `Mounts[].Options` of a bind or volume.
+fn bind_options(readonly: bool) -> Vec<&'static str> {
+    match readonly {
+        true => vec!["rbind", "ro"],
+        false => vec!["rbind"],
     }
 }
 
@@ -451,9 +602,27 @@ fn networks(
                     .map(|(_, ip)| ip.to_string())
                     .unwrap_or_default(),
             };
-            let gateway = if n == "slirp" { "10.0.2.2" } else { "" };
-            let entry =
-                serde_json::json!({"IPAddress": ip, "Gateway": gateway, "Aliases": or_null(aliases(&n))});
+            let config = net_config(Some(sp), &n);
+            let (gateway, prefix) = match (n.as_str(), &config) {
+                ("slirp", _) => ("10.0.2.2".to_string(), 24),
+                (_, Some(c)) => (c.gateway.to_string(), c.subnet.prefix),
+                _ => (String::new(), 0),
+            };
+            let entry = serde_json::json!({
+                "IPAddress": ip,
+                "Gateway": gateway,
+                "IPPrefixLen": if ip.is_empty() { 0 } else { prefix },
+                "NetworkID": config.as_ref().map_or(n.clone(), |c| c.id.as_str().to_string()),
+                "Aliases": or_null(aliases(&n)),
+                "MacAddress": "",
+                "EndpointID": "",
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "Links": null,
+                "IPAMConfig": null,
+                "DriverOpts": null,
+            });
             (n, entry)
         })
         .collect::<serde_json::Map<_, _>>()
@@ -486,6 +655,12 @@ fn stop_timeout(
     if !files.is_empty() {
         o.insert("Secrets".into(), files.into());
     }
+    // docker's, always there (`-a` sets the Attach* ones below).
+    for k in ["AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce"] {
+        o.insert(k.into(), false.into());
+    }
+    o.insert("Volumes".into(), serde_json::Value::Null);
+    o.insert("OnBuild".into(), serde_json::Value::Null);
     let r = &c.run_options;
     if !r.timezone.is_empty() {
         o.insert("Timezone".into(), r.timezone.clone().into());

@@ -239,9 +239,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Format::Template { template, table } => {
+            // Read from each image's config only for a template that asks.
+            let wants_labels = template.contains("Label");
             let rows: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|(i, repo, tag)| {
+                    let labels = match wants_labels {
+                        true => image_labels(&store, i),
+                        false => Default::default(),
+                    };
                     serde_json::json!({
                         "ID": id(i),
                         "Repository": repo,
@@ -254,6 +260,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "SharedSize": "N/A",
                         "UniqueSize": "N/A",
                         "Containers": "N/A",
+                        // podman's: the full id, the names, the times.
+                        "Id": i.id.hex(),
+                        "Names": i.names,
+                        "History": i.names.join(", "),
+                        "Created": ago(i.created),
+                        "CreatedTime": format_docker(i.created),
+                        "Dangling": i.dangling(),
+                        "ReadOnly": false,
+                        "ParentId": "",
+                        "Labels": labels,
+                        (super::format::LABELS_KEY): labels,
                     })
                 })
                 .collect();

@@ -44,6 +44,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 /// The image as `image inspect` and `inspect` show it: docker's fields.
 pub fn describe(store: &Store, img: &ImageRecord) -> Result<serde_json::Value> {
     let config: serde_json::Value = serde_json::from_slice(&store.read_blob(&img.id)?)?;
+    let shown = with_defaults(config.get("config"));
     Ok(serde_json::json!({
         "Id": img.id.hex(),
         "Digest": img.manifest,
@@ -59,13 +60,21 @@ pub fn describe(store: &Store, img: &ImageRecord) -> Result<serde_json::Value> {
         "Author": text_field(&config, "author"),
         "Comment": text_field(&config, "comment"),
         "Parent": "",
-        "Config": with_defaults(config.get("config")),
+        // podman's copies of the config's labels and user.
+        "Labels": shown["Labels"],
+        "User": shown["User"],
+        "Version": "",
+        "Config": shown,
         "RootFS": {"Type": "layers", "Layers": img.layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>()},
         "Layers": img.layers.iter().map(|l| serde_json::json!({
             "Digest": l.blob, "DiffID": l.diff_id, "Size": l.blob_size, "MediaType": l.media_type,
         })).collect::<Vec<_>>(),
         "ManifestMediaType": img.manifest_media_type,
         "Size": img.size,
+        // podman's: the layers are not shared with others in the count.
+        "VirtualSize": img.size,
+        "ManifestType": img.manifest_media_type,
+        "NamesHistory": img.names,
         "History": config.get("history"),
     }))
 }

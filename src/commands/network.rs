@@ -101,7 +101,7 @@ pub struct LsArgs {
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// json, or a Go template run on each, such as '{{.Name}}'.
+    /// json, or a Go template run on each network, such as '{{.name}}'.
     #[arg(short, long, default_value = "json")]
     format: String,
     #[arg(required = true)]
@@ -193,7 +193,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
+pub(super) fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
     serde_json::json!({
         "name": n.name,
         "id": n.id.as_str(),
@@ -203,6 +203,11 @@ fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
         "internal": n.internal,
         "options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
         "dns_enabled": true,
+        // podman's: no IPv6 subnet; the helper's IPAM; no host bridge
+        // (the network lives in the helper's namespace).
+        "ipv6_enabled": false,
+        "ipam_options": {"driver": "host-local"},
+        "network_interface": "",
         "labels": n.labels,
         "containers": network::users(root, &n.name),
     })
@@ -242,6 +247,13 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                         "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string(),
                         "Scope": "local", "IPv6": false, "Internal": n.internal,
                         "Labels": super::format::labels_text(&n.labels), "CreatedAt": format_docker(n.created),
+                        // podman's.
+                        "Created": format_docker(n.created),
+                        "Options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
+                        "NetworkInterface": "",
+                        "DNSEnabled": true,
+                        "Subnets": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
+                        (super::format::LABELS_KEY): n.labels,
                     })
                 })
                 .collect();
@@ -271,7 +283,7 @@ fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
     for n in &a.names {
         out.push(describe(store.root(), &network::read(store.root(), n)?));
     }
-    super::container_inspect::print_list(formatter.as_ref(), &out)?;
+    super::container_inspect::print_objects(formatter.as_ref(), &out)?;
     Ok(ExitCode::SUCCESS)
 }
 

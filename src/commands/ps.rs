@@ -114,6 +114,9 @@ pub struct Args {
     sort: Option<String>,
 }
 
+/// Go's zero time in Unix seconds: podman's `.ExitedAt` before an exit.
+const GO_ZERO_UNIX: i64 = -62135596800;
+
 /// docker's "Up 3 minutes" / "Exited (0) 2 seconds ago" / "Created";
 /// a running container with a health check adds its `health`: "Up 3
 /// minutes (healthy)", "(unhealthy)", "(health: starting)".
@@ -470,6 +473,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "Mounts": mounts_text(c),
                         "LocalVolumes": c.mounts.iter().filter(|m| matches!(m, MountOp::Volume { .. })).count().to_string(),
                         "Size": size_text(c),
+                        // podman's: the image's id, the times and the
+                        // exit as values, --rm.
+                        "ImageID": c.image_id.trim_start_matches("sha256:").get(..12).unwrap_or_default(),
+                        "Created": time::format_docker(c.created),
+                        "CreatedHuman": time::ago(c.created),
+                        "Pid": s.pid.filter(|_| s.running()).unwrap_or(0),
+                        "ExitCode": s.exit_code.unwrap_or(0),
+                        "Exited": s.shown_status() == "exited",
+                        "StartedAt": s.started.unwrap_or(GO_ZERO_UNIX),
+                        "ExitedAt": s.finished.unwrap_or(GO_ZERO_UNIX),
+                        "AutoRemove": c.auto_remove,
+                        "IsInfra": false,
+                        (super::format::LABELS_KEY): c.labels,
                     })
                 })
                 .collect();

@@ -72,7 +72,7 @@ pub struct LsArgs {
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// json, or a Go template run on each, such as '{{.Name}}'.
+    /// json, or a Go template run on each volume, such as '{{.Mountpoint}}'.
     #[arg(short, long, default_value = "json")]
     format: String,
     /// Every volume.
@@ -165,7 +165,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
 }
 
 /// docker's `volume inspect` object.
-fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
+pub(super) fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
     serde_json::json!({
         "Name": m.name,
         "Driver": "local",
@@ -176,7 +176,20 @@ fn describe(root: &Path, m: &VolumeMeta) -> serde_json::Value {
         "Scope": "local",
         "Anonymous": m.anonymous,
         "UsedBy": volume::users(root, &m.name, None),
+        // podman's: how many running containers have it mounted.
+        "MountCount": mount_count(root, &m.name),
     })
+}
+
+/// The running containers that have volume `name` mounted.
+fn mount_count(root: &Path, name: &str) -> usize {
+    rless::container::list_at(root)
+        .iter()
+        .filter(|c| volume::used_by(c).any(|(n, _)| n == name))
+        .filter(|c| {
+            rless::container::read_state(&root.join("containers").join(c.id.as_str())).running()
+        })
+        .count()
 }
 
 /// Whether volume `v` passes one `volume ls --filter`.
@@ -215,6 +228,11 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                         "Mountpoint": volume::data_dir(store.root(), &v.name),
                         "Labels": super::format::labels_text(&v.labels), "CreatedAt": format_docker(v.created),
                         "Links": "N/A", "Size": "N/A",
+                        // podman's.
+                        "Options": v.options, "Anonymous": v.anonymous,
+                        "MountCount": mount_count(store.root(), &v.name),
+                        "UID": 0, "GID": 0,
+                        (super::format::LABELS_KEY): v.labels,
                     })
                 })
                 .collect();
@@ -254,7 +272,7 @@ fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
             Err(e) => failed.add(e.into()),
         }
     }
-    super::container_inspect::print_list(formatter.as_ref(), &out)?;
+    super::container_inspect::print_objects(formatter.as_ref(), &out)?;
     failed.finish(ExitCode::SUCCESS)
 }
 

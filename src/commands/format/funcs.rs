@@ -23,7 +23,13 @@ pub const FUNCS: &[(&str, gtmpl::Func)] = &[
     ("printf", f_printf),
     ("len", f_len),
     ("index", f_index),
+    ("_label", f_label),
 ];
+
+/// The hidden field of a listing's row that holds its labels as a map,
+/// for `.Label "KEY"` ([`super::guard`]); `{{json .}}` and `{{.}}` leave
+/// it out.
+pub const LABELS_KEY: &str = "_labels";
 
 /// The largest width or precision `printf` honours.
 const MAX_WIDTH: usize = 4096;
@@ -35,7 +41,8 @@ pub fn go_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Array(a) => format!("[{}]", a.iter().map(go_text).collect::<Vec<_>>().join(" ")),
         Value::Object(o) | Value::Map(o) => {
-            let sorted: std::collections::BTreeMap<_, _> = o.iter().collect();
+            let sorted: std::collections::BTreeMap<_, _> =
+                o.iter().filter(|(k, _)| *k != LABELS_KEY).collect();
             let items: Vec<String> = sorted
                 .into_iter()
                 .map(|(k, x)| format!("{k}:{}", go_text(x)))
@@ -64,7 +71,8 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
         Value::Object(o) | Value::Map(o) => {
             // Sorted, as Go's encoding/json sorts map keys.
-            let sorted: std::collections::BTreeMap<_, _> = o.iter().collect();
+            let sorted: std::collections::BTreeMap<_, _> =
+                o.iter().filter(|(k, _)| *k != LABELS_KEY).collect();
             J::Object(
                 sorted
                     .into_iter()
@@ -187,6 +195,18 @@ fn f_len(args: &[Value]) -> Result<Value, FuncError> {
         }
     };
     Ok(Value::from(n as u64))
+}
+
+/// docker's `.Label "KEY"` of a row: the label's value, "" when unset.
+fn f_label(args: &[Value]) -> Result<Value, FuncError> {
+    let key = text(args, 1, "Label")?;
+    match arg(args, 0, "Label")? {
+        Value::Object(o) | Value::Map(o) => match o.get(LABELS_KEY) {
+            Some(Value::Map(m)) => Ok(m.get(&key).cloned().unwrap_or_else(|| "".into())),
+            _ => Err(FuncError::Generic("no field Label".into())),
+        },
+        _ => Err(FuncError::Generic("no field Label".into())),
+    }
 }
 
 /// Go's `index ITEM KEY…`: a list's element (a number in range), or a map's

@@ -144,7 +144,8 @@ pub fn print_as_go(t: &str) -> Result<String> {
             && !CONTROL.contains(&first)
             && !assigns(trimmed)
             && !trimmed.trim().is_empty();
-        out.push_str(&t[last..body_end]);
+        out.push_str(&t[last..r.start]);
+        out.push_str(&label_calls(&t[r.start..body_end]));
         if prints {
             out.push_str(" | _go");
         }
@@ -152,6 +153,44 @@ pub fn print_as_go(t: &str) -> Result<String> {
     }
     out.push_str(&t[last..]);
     Ok(out)
+}
+
+/// `action` with docker's method call `.Label "KEY"` (of a listing's row)
+/// made a call of `_label . "KEY"`, which gtmpl can run: it has fields but
+/// no methods. Strings are left alone.
+fn label_calls(action: &str) -> String {
+    const CALL: &str = ".Label";
+    let b = action.as_bytes();
+    let mut out = String::with_capacity(action.len() + 8);
+    let mut k = 0;
+    while k < b.len() {
+        match b[k] {
+            q @ (b'"' | b'`' | b'\'') => {
+                let end = string_end(action, k, q).unwrap_or(b.len()).min(b.len());
+                out.push_str(&action[k..end]);
+                k = end;
+            }
+            b'.' if action[k..].starts_with(CALL)
+                && b.get(k + CALL.len())
+                    .is_some_and(|c| c.is_ascii_whitespace())
+                && (k == 0 || !is_word(b[k - 1])) =>
+            {
+                out.push_str("_label .");
+                k += CALL.len();
+            }
+            _ => {
+                let next = action[k..].chars().next().map_or(1, char::len_utf8);
+                out.push_str(&action[k..k + next]);
+                k += next;
+            }
+        }
+    }
+    out
+}
+
+/// A byte of a name or a field chain (`$c.Label` is not a row's call).
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'.' || c == b')'
 }
 
 /// Whether an action declares or assigns a variable (`$x := …`, `$x = …`).
@@ -199,6 +238,28 @@ mod tests {
             "{{with .A}}x{{else}}y{{end}}",
         ] {
             assert!(print_as_go(t).is_ok(), "{t}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn label_method_calls_become_function_calls() {
+        assert_eq!(
+            print_as_go(r#"{{.Label "a"}} {{ .Label "b" | upper }}"#).unwrap(),
+            r#"{{_label . "a" | _go}} {{ _label . "b" | upper  | _go}}"#
+        );
+        // Not a row's call: other fields, a variable's, inside a string.
+        for t in [
+            "{{.Labels}}",
+            r#"{{$c.Label "a"}}"#,
+            r#"{{.State.Label "a"}}"#,
+            r#"{{" .Label x"}}"#,
+        ] {
+            assert!(!print_as_go(t).unwrap().contains("_label"), "{t}");
         }
     }
 }

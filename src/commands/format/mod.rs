@@ -31,6 +31,7 @@ use gtmpl::{Context, Template, Value};
 use std::collections::HashMap;
 
 mod funcs;
+pub use funcs::LABELS_KEY;
 mod guard;
 
 /// What `--format` asked for.
@@ -76,6 +77,7 @@ const MAP_FIELDS: &[&str] = &[
     "Volumes",
     "Options",
     "Annotations",
+    funcs::LABELS_KEY,
 ];
 
 /// Keys whose values are Go slices in docker's structs: a null there is a
@@ -105,6 +107,9 @@ const SLICE_FIELDS: &[&str] = &[
     "RepoTags",
     "RepoDigests",
     "Layers",
+    "Log",
+    "EffectiveCaps",
+    "BoundingCaps",
 ];
 
 /// A nil Go slice: an empty template object, which no JSON value becomes
@@ -227,10 +232,12 @@ pub fn print_rows(
     let f = Formatter::new(template)?;
     let mut lines = Vec::new();
     if table && !headers.is_empty() {
-        let h: serde_json::Map<String, serde_json::Value> = headers
+        let mut h: serde_json::Map<String, serde_json::Value> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
             .collect();
+        // `.Label "KEY"`'s header is empty.
+        h.insert(funcs::LABELS_KEY.into(), serde_json::json!({}));
         lines.push(f.render(&to_value(&serde_json::Value::Object(h)))?);
     }
     for r in rows {
