@@ -40,6 +40,7 @@ pub enum Kind {
     Image,
     Volume,
     Network,
+    Pod,
 }
 
 impl Kind {
@@ -49,6 +50,7 @@ impl Kind {
             Kind::Image => "image",
             Kind::Volume => "volume",
             Kind::Network => "network",
+            Kind::Pod => "pod",
         }
     }
 }

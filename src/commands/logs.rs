@@ -26,6 +26,10 @@ pub struct Args {
     /// Prefix each line with its time stamp.
     #[arg(short, long)]
     timestamps: bool,
+    /// Colour each container's name prefix (podman's; one container is
+    /// shown without a prefix, so nothing changes: podman-compose passes it).
+    #[arg(long)]
+    color: bool,
     container: String,
 }
 

@@ -5,7 +5,7 @@
 //! user and never start anything.
 
 use super::filters::{self, Filters, PruneFilter};
-use super::format::{print_rows, Format};
+use super::format::{print_rows_headed, Format};
 use super::removal::Failure;
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -86,6 +86,9 @@ pub struct LsArgs {
     /// Print only names.
     #[arg(short, long)]
     quiet: bool,
+    /// Leave out the table's heading line (podman's).
+    #[arg(long)]
+    noheading: bool,
     /// table, json, or a Go template such as '{{.Name}}'.
     #[arg(long, default_value = "table")]
     format: String,
@@ -251,7 +254,7 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("Labels", "LABELS"),
                 ("CreatedAt", "CREATED AT"),
             ];
-            print_rows(template, table, &headers, &rows)?;
+            print_rows_headed(template, table, !a.noheading, &headers, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@
 //! directory owned by the user is owned by the container's root).
 
 use super::filters::{self, Filters, PruneFilter};
-use super::format::{print_rows, Format};
+use super::format::{print_rows_headed, Format};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::container::volume::{self, VolumeMeta};
@@ -58,6 +58,9 @@ pub struct LsArgs {
     /// Print only names.
     #[arg(short, long)]
     quiet: bool,
+    /// Leave out the table's heading line (podman's).
+    #[arg(long)]
+    noheading: bool,
     /// table, json, or a Go template such as '{{.Name}}'.
     #[arg(long, default_value = "table")]
     format: String,
@@ -228,7 +231,7 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("Links", "LINKS"),
                 ("Size", "SIZE"),
             ];
-            print_rows(template, table, &headers, &rows)?;
+            print_rows_headed(template, table, !a.noheading, &headers, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)
