@@ -431,3 +431,45 @@ fn pod_podman_compose_command_lines() {
         assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "");
     });
 }
+
+/// `logs` of several containers (podman's, which podman-compose 1.0
+/// asks for): each line after its container's short id (name with
+/// `--names`), in time order; `-f` ends once all have ended.
+#[test]
+fn pod_logs_of_several_containers() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_logs_of_several_containers", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id1 = ctx.ok(&[
+            "create",
+            "--name",
+            "c1",
+            IMG,
+            "sh",
+            "-c",
+            "echo one; echo three",
+        ]);
+        let id2 = ctx.ok(&["create", "--name", "c2", IMG, "sh", "-c", "echo two"]);
+        let (id1, id2) = (&id1.stdout.trim()[..12], &id2.stdout.trim()[..12]);
+        ctx.ok(&["start", "-a", "c1"]);
+        ctx.ok(&["start", "-a", "c2"]);
+        let out = ctx.ok(&["logs", "c2", "c1"]);
+        assert_eq!(
+            out.stdout,
+            format!("{id1} one\n{id1} three\n{id2} two\n"),
+            "{out}"
+        );
+        let out = ctx.ok(&["logs", "--names", "-f", "c1", "c2"]);
+        assert_eq!(out.stdout, "c1 one\nc1 three\nc2 two\n", "{out}");
+        let out = ctx.ok(&["logs", "--names", "--tail", "1", "c1", "c2"]);
+        assert_eq!(out.stdout, "c1 three\nc2 two\n", "{out}");
+        // One container: no prefix, --names or not.
+        assert_eq!(ctx.ok(&["logs", "--names", "c2"]).stdout, "two\n");
+        let out = ctx.rless(&["logs", "c1", "nope"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stdout.is_empty(), "{out}");
+    });
+}
