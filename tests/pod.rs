@@ -473,3 +473,94 @@ fn pod_logs_of_several_containers() {
         assert!(out.stdout.is_empty(), "{out}");
     });
 }
+
+/// Debian 12's podman-compose (1.0.3, installed by tests/run.sh) drives
+/// rless through `--podman-path`: `up -d` of two services (a named volume,
+/// the project's network, depends_on, an alias the worker reaches), `ps`,
+/// `logs`, `stop`, `start`, `restart`, `down -v`.
+#[test]
+fn pod_debian_podman_compose_drives_rless() {
+    use std::os::unix::fs::PermissionsExt;
+    let pc = std::path::Path::new("/usr/bin/podman-compose");
+    if !pc.exists() {
+        common::skip("podman-compose is not installed (tests/run.sh installs it)");
+        return;
+    }
+    if !have_busybox() {
+        return;
+    }
+    if std::fs::metadata("/dev/net/tun").is_err() {
+        common::skip("/dev/net/tun is missing");
+        return;
+    }
+    for_each_user("pod_debian_podman_compose_drives_rless", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let wrapper = ctx.write_file(
+            "rless-wrapper",
+            format!(
+                "#!/bin/sh\nexec '{}' --root '{}' \"$@\"\n",
+                common::rless_bin().display(),
+                ctx.root.display()
+            )
+            .as_bytes(),
+        );
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ctx.write_file(
+            "docker-compose.yml",
+            format!(
+                "services:\n  web:\n    image: {IMG}\n    volumes:\n      - data:/data\n    \
+                 command: sh -c \"echo web-up; echo shared > /data/f; {FOREVER}\"\n  \
+                 worker:\n    image: {IMG}\n    depends_on:\n      - web\n    volumes:\n      \
+                 - data:/data\n    command: sh -c \"echo worker-up; {FOREVER}\"\nvolumes:\n  data:\n"
+            )
+            .as_bytes(),
+        );
+        let compose = |args: &[&str]| {
+            let mut c = ctx.command(pc);
+            c.arg("--podman-path")
+                .arg(&wrapper)
+                .args(["-p", "comp"])
+                .args(args);
+            let out = common::run_cmd(c, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert!(out.success(), "podman-compose {args:?} failed: {out}");
+            out
+        };
+        compose(&["up", "-d"]);
+        assert_eq!(with_status(ctx, "running"), ["comp_web_1", "comp_worker_1"]);
+        let out = compose(&["ps"]);
+        assert!(
+            out.stdout.contains("comp_web_1") && out.stdout.contains("comp_worker_1"),
+            "{out}"
+        );
+        wait_log(ctx, "comp_web_1", "web-up");
+        wait_log(ctx, "comp_worker_1", "worker-up");
+        let out = compose(&["logs"]);
+        assert!(
+            out.stdout.contains("web-up") && out.stdout.contains("worker-up"),
+            "{out}"
+        );
+        // The worker shares the volume and reaches web by its service name.
+        let out = ctx.ok(&["exec", "comp_worker_1", "cat", "/data/f"]);
+        assert_eq!(out.stdout, "shared\n");
+        let v = inspect(ctx, "comp_web_1");
+        let aliases = &v["NetworkSettings"]["Networks"]["comp_default"]["Aliases"];
+        assert!(
+            aliases
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "web")),
+            "{aliases}"
+        );
+        compose(&["stop"]);
+        assert_eq!(with_status(ctx, "exited"), ["comp_web_1", "comp_worker_1"]);
+        compose(&["start"]);
+        assert_eq!(with_status(ctx, "running"), ["comp_web_1", "comp_worker_1"]);
+        compose(&["restart"]);
+        assert_eq!(with_status(ctx, "running"), ["comp_web_1", "comp_worker_1"]);
+        compose(&["down", "-v"]);
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "");
+        assert_eq!(ctx.ok(&["volume", "ls", "-q"]).stdout, "");
+        // 1.0.3's down leaves the project's network, as with podman.
+        ctx.ok(&["network", "rm", "comp_default"]);
+    });
+}
