@@ -201,6 +201,15 @@ fn pod_lifecycle() {
         assert_eq!(ctx.rless(&["container", "exists", "i1"]).code, Some(1));
         assert_eq!(ctx.rless(&["pod", "exists", "busy"]).code, Some(0));
         ctx.ok(&["pod", "rm", "-f", "busy"]);
+        // Pods' events (podman's type pod).
+        let fmt = [
+            "events",
+            "--stream=false",
+            "--format",
+            "{{.Type}} {{.Status}} {{.Name}}",
+        ];
+        let out = ctx.ok(&[&fmt[..], &["--filter", "type=pod", "--filter", "pod=p1"]].concat());
+        assert_eq!(out.stdout, "pod create p1\npod remove p1\n", "{out}");
     });
 }
 
