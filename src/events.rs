@@ -48,6 +48,7 @@ pub enum Kind {
     Image,
     Volume,
     Network,
+    Pod,
 }
 
 impl Kind {
@@ -57,6 +58,7 @@ impl Kind {
             Kind::Image => "image",
             Kind::Volume => "volume",
             Kind::Network => "network",
+            Kind::Pod => "pod",
         }
     }
 }

@@ -148,7 +148,7 @@ fn events_of_containers_images_volumes_and_networks() {
 
         // Bad input: one line, 125.
         ctx.fail(&["events", "--filter", "colour=red"]);
-        ctx.fail(&["events", "--filter", "type=pod"]);
+        ctx.fail(&["events", "--filter", "type=bogus"]);
         ctx.fail(&["events", "--since", "yesterday"]);
         ctx.fail(&["events", "--format", "{{.Status"]);
     });

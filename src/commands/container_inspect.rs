@@ -236,6 +236,9 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "Image": c.image_id,
         "RestartCount": s.restart_count,
         "ImageName": c.image_name,
+        // podman's: the pod's id ("" for none) and the --requires names.
+        "Pod": c.pod.clone().unwrap_or_default(),
+        "Dependencies": c.requires,
         "State": {
             "Status": s.shown_status(),
             "Running": s.live(),

@@ -31,7 +31,7 @@ pub struct Args {
     /// Show events up to a time (the same forms); a stream ends then.
     #[arg(long, allow_hyphen_values = true)]
     until: Option<String>,
-    /// KEY=VALUE: container, event, image, label, type, volume or network.
+    /// KEY=VALUE: container, event, image, label, type, volume, network or pod.
     #[arg(short, long = "filter")]
     filters: Vec<String>,
     /// json, or a Go template such as '{{.Status}} {{.Name}}'.
@@ -54,6 +54,7 @@ const KEYS: &[&str] = &[
     "type",
     "volume",
     "network",
+    "pod",
 ];
 
 /// The `--filter`s, by key.
@@ -69,8 +70,8 @@ impl Filters {
             if !KEYS.contains(&k) {
                 bail!("invalid filter {k:?}: use one of {}", KEYS.join(", "));
             }
-            if k == "type" && !["container", "image", "volume", "network"].contains(&v) {
-                bail!("invalid filter type {v:?}: use container, image, volume or network");
+            if k == "type" && !["container", "image", "volume", "network", "pod"].contains(&v) {
+                bail!("invalid filter type {v:?}: use container, image, volume, network or pod");
             }
             out.push((k.to_string(), v.to_string()));
         }
@@ -118,6 +119,7 @@ fn matches_one(key: &str, v: &str, ev: &Event) -> bool {
         },
         "volume" => ev.kind == "volume" && ev.name == v,
         "network" => ev.kind == "network" && ev.name == v,
+        "pod" => ev.kind == "pod" && ev.name == v,
         _ => false,
     }
 }

@@ -1,4 +1,9 @@
-//! `rless logs [-f] [--tail N] [--since T] [--until T] [-t] CONTAINER`
+//! `rless logs [-f] [--tail N] [--since T] [--until T] [-t] [--names] CONTAINER…`
+//!
+//! Several containers (podman's, as podman-compose 1.0 asks): each line is
+//! prefixed with its container's short id (its name with `--names`), the
+//! history of all of them merged in time order, and `-f` follows them all
+//! until every one has ended.
 
 use super::Ctx;
 use anyhow::{anyhow, Result};
@@ -26,7 +31,16 @@ pub struct Args {
     /// Prefix each line with its time stamp.
     #[arg(short, long)]
     timestamps: bool,
-    container: String,
+    /// Colour each container's name prefix (podman's; one container is
+    /// shown without a prefix, so nothing changes: podman-compose passes it).
+    #[arg(long)]
+    color: bool,
+    /// With several containers, prefix lines with the container's name
+    /// instead of its short id (podman's).
+    #[arg(long)]
+    names: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
 }
 
 /// A time argument (see [`since`]) read against the clock and the local
@@ -70,40 +84,74 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
     let store = ctx.store(LockMode::Shared)?;
-    let (c, dir) = container::find(&store, &a.container)?;
+    let mut found = Vec::new();
+    for q in &a.containers {
+        found.push(container::find(&store, q)?);
+    }
     drop(store);
-    if !c.host_config.log_config.readable() {
-        anyhow::bail!(
-            "configured logging driver does not support reading: container {} logs to {}",
-            c.name,
-            c.host_config.log_config.driver
-        );
+    for (c, _) in &found {
+        if !c.host_config.log_config.readable() {
+            anyhow::bail!(
+                "configured logging driver does not support reading: container {} logs to {}",
+                c.name,
+                c.host_config.log_config.driver
+            );
+        }
     }
-    // One reader from the log's beginning to the container's end: the
-    // lines printed at first are the ones `-f` goes on from, none read
-    // twice, none lost to a rotation.
-    let mut log = logs::Follower::with_history(&dir);
-    let mut lines: Vec<logs::LogLine> = log.read_new().into_iter().filter(wanted).collect();
-    if let Some(n) = tail {
-        let skip = lines.len().saturating_sub(n);
-        lines.drain(..skip);
+    let multi = found.len() > 1;
+    // One reader per container from the log's beginning to the
+    // container's end: the lines printed at first are the ones `-f` goes
+    // on from, none read twice, none lost to a rotation.
+    let mut logs: Vec<(Option<String>, std::path::PathBuf, logs::Follower)> = found
+        .into_iter()
+        .map(|(c, dir)| {
+            let prefix = multi.then(|| match a.names {
+                true => c.name.clone(),
+                false => c.id.short().to_string(),
+            });
+            let log = logs::Follower::with_history(&dir);
+            (prefix, dir, log)
+        })
+        .collect();
+    // The history: --tail per container, then all in time order.
+    let mut first: Vec<(i128, usize, logs::LogLine)> = Vec::new();
+    for (i, (_, _, log)) in logs.iter_mut().enumerate() {
+        let mut lines: Vec<logs::LogLine> = log.read_new().into_iter().filter(wanted).collect();
+        if let Some(n) = tail {
+            let skip = lines.len().saturating_sub(n);
+            lines.drain(..skip);
+        }
+        first.extend(lines.into_iter().map(|l| (l.nanos(), i, l)));
     }
-    print_lines(&lines, a.timestamps)?;
+    first.sort_by_key(|(t, i, _)| (*t, *i));
+    for (_, i, l) in first {
+        print_prefixed(std::slice::from_ref(&l), a.timestamps, logs[i].0.as_deref())?;
+    }
     if a.follow {
-        loop {
+        let mut done = vec![false; logs.len()];
+        while done.iter().any(|d| !d) {
             // The state first: an ended container's output is all logged
             // by the time its end is recorded, so the read after it has it
             // all.
-            let state = container::read_state(&dir);
+            let states: Vec<bool> = logs
+                .iter()
+                .map(|(_, dir, _)| container::read_state(dir).live())
+                .collect();
             std::thread::sleep(std::time::Duration::from_millis(100));
-            let new: Vec<logs::LogLine> = log.read_new().into_iter().filter(wanted).collect();
-            print_lines(&new, a.timestamps)?;
+            for (i, (prefix, _, log)) in logs.iter_mut().enumerate() {
+                if done[i] {
+                    continue;
+                }
+                let new: Vec<logs::LogLine> = log.read_new().into_iter().filter(wanted).collect();
+                print_prefixed(&new, a.timestamps, prefix.as_deref())?;
+                done[i] = !states[i];
+            }
             let past_until = until.is_some_and(|u| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .is_ok_and(|d| d.as_nanos() as i128 > u)
             });
-            if !state.live() || past_until {
+            if past_until {
                 break;
             }
         }
@@ -112,6 +160,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 }
 
 pub(super) fn print_lines(lines: &[logs::LogLine], timestamps: bool) -> Result<()> {
+    print_prefixed(lines, timestamps, None)
+}
+
+/// [`print_lines`], each line after `prefix` and a space (podman's logs of
+/// several containers).
+fn print_prefixed(lines: &[logs::LogLine], timestamps: bool, prefix: Option<&str>) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     for l in lines {
@@ -120,6 +174,9 @@ pub(super) fn print_lines(lines: &[logs::LogLine], timestamps: bool) -> Result<(
         } else {
             &mut err
         };
+        if let Some(p) = prefix {
+            write!(w, "{p} ")?;
+        }
         if timestamps {
             write!(w, "{} ", l.time)?;
         }

@@ -37,6 +37,7 @@ mod network;
 mod outfile;
 mod pause;
 mod pflag;
+mod pod;
 mod port;
 mod prune;
 mod ps;
@@ -183,6 +184,9 @@ enum Cmd {
     /// Manage user-defined networks.
     #[command(subcommand)]
     Network(network::Cmd),
+    /// Manage pods (podman's): groups of containers, with no shared namespaces.
+    #[command(subcommand)]
+    Pod(pod::Cmd),
     /// Manage secrets (podman's): data a container gets at creation.
     #[command(subcommand)]
     Secret(secret::Cmd),
@@ -503,6 +507,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Logout(a) => login::logout(a),
         Cmd::Volume(c) => volume::run(&ctx, c),
         Cmd::Network(c) => network::run(&ctx, c),
+        Cmd::Pod(c) => pod::run(&ctx, c),
         Cmd::Secret(c) => secret::run(&ctx, c),
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),

@@ -5,7 +5,7 @@
 //! user and never start anything.
 
 use super::filters::{self, Filters, PruneFilter};
-use super::format::{print_rows, Format};
+use super::format::{print_rows_headed, Format};
 use super::removal::Failure;
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -269,8 +269,7 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("Labels", "LABELS"),
                 ("CreatedAt", "CREATED AT"),
             ];
-            let headers: &[(&str, &str)] = if a.noheading { &[] } else { &headers };
-            print_rows(template, table, headers, &rows)?;
+            print_rows_headed(template, table, !a.noheading, &headers, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)

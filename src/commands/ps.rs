@@ -34,6 +34,8 @@ const HEADERS: &[(&str, &str)] = &[
     ("Mounts", "MOUNTS"),
     ("LocalVolumes", "LOCAL VOLUMES"),
     ("Size", "SIZE"),
+    ("Pod", "POD ID"),
+    ("PodName", "PODNAME"),
 ];
 
 /// docker's MOUNTS: volume names and bind sources, comma-separated.
@@ -157,6 +159,8 @@ struct Lookups<'a> {
     created: &'a dyn Fn(&str) -> Result<(i64, u32)>,
     /// The id of the image an `ancestor=` names, if the store has it.
     image_id: &'a dyn Fn(&str) -> Option<String>,
+    /// The store, for `pod=` by name.
+    root: &'a std::path::Path,
 }
 
 /// One `--filter KEY=VALUE`: whether container `c` passes it. `dir` is the
@@ -202,6 +206,11 @@ fn matches(
             MountOp::Tmpfs { target, .. } => target.as_os_str() == v,
             _ => false,
         }),
+        // podman's: the pod by name, full id or id prefix.
+        "pod" => c.pod.as_deref().is_some_and(|id| {
+            id.starts_with(v)
+                || rless::container::pod::by_id(look.root, id).is_some_and(|p| p.name == v)
+        }),
         "network" => {
             container::read_spec(dir).is_ok_and(|sp| sp.network_names().iter().any(|n| n == v))
         }
@@ -246,7 +255,7 @@ fn sort_rows(
 /// The filters `matches` knows.
 const FILTERS: &[&str] = &[
     "id", "name", "status", "ancestor", "label", "exited", "before", "since", "volume", "network",
-    "publish", "health",
+    "publish", "health", "pod",
 ];
 
 /// The states `status=` takes (docker's).
@@ -332,6 +341,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let look = Lookups {
         created: &created,
         image_id: &image_id,
+        root: store.root(),
     };
     let last = if a.latest { Some(1) } else { a.last };
     let mut rows: Vec<(ContainerConfig, ContainerState)> = Vec::new();
@@ -392,6 +402,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             format!("\"{}…\"", full.chars().take(19).collect::<String>())
         }
     };
+    let pods = rless::container::pod::list(store.root());
+    let pod_name = |c: &ContainerConfig| -> String {
+        c.pod.as_deref().map_or(String::new(), |id| {
+            pods.iter()
+                .find(|p| p.id == id)
+                .map_or(String::new(), |p| p.name.clone())
+        })
+    };
     let health = |c: &ContainerConfig| {
         rless::container::health::status(c, &container::containers_dir(&store).join(c.id.as_str()))
     };
@@ -446,6 +464,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "Command": c.command, "Created": c.created, "State": s.shown_status(),
                         "Status": status_text(s, &health(c)), "ExitCode": s.exit_code, "Pid": s.pid,
                         "StartedAt": s.started, "ExitedAt": s.finished, "Labels": c.labels,
+                        "Pod": c.pod.clone().unwrap_or_default(), "PodName": pod_name(c),
                     })
                 })
                 .collect();
@@ -486,6 +505,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         "AutoRemove": c.auto_remove,
                         "IsInfra": false,
                         (super::format::LABELS_KEY): c.labels,
+                        "Pod": c.pod.as_deref().map_or("", |p| &p[..12.min(p.len())]),
+                        "PodName": pod_name(c),
                     })
                 })
                 .collect();

@@ -1,5 +1,5 @@
 //! The exit status of the removal commands: `rm`, `rmi`, `volume rm` and
-//! `network rm`.
+//! `network rm` and `pod rm`.
 //!
 //! Each of them takes its names in turn, reports the ones it cannot remove
 //! on a line each, and removes the others. Scripts then read the exit
@@ -17,6 +17,7 @@
 //! another failure over "in use" over "missing".
 
 use anyhow::Error;
+use rless::container::pod::PodError;
 use rless::container::volume::VolumeError;
 use rless::container::ContainerError;
 use rless::image::LookupError;
@@ -58,6 +59,13 @@ impl Failure {
                 return match n {
                     NetworkError::NotFound(_) => Failure::Missing,
                     NetworkError::InUse { .. } => Failure::InUse,
+                    _ => Failure::Other,
+                };
+            }
+            if let Some(p) = cause.downcast_ref::<PodError>() {
+                return match p {
+                    PodError::NotFound(_) => Failure::Missing,
+                    PodError::InUse { .. } => Failure::InUse,
                     _ => Failure::Other,
                 };
             }

@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     let mut failed = super::stop::Failures::default();
     for q in &names {
-        match start_one(ctx, q, &a) {
+        match start_one(ctx, q, &a, true) {
             Ok(c) => code = c,
             Err(e) => failed.add(e),
         }
@@ -57,9 +57,28 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     failed.finish(code)
 }
 
-fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
+/// Starts container `q` in the background, printing nothing (the pod
+/// commands and `--requires`).
+pub fn start_quiet(ctx: &Ctx, q: &str) -> Result<()> {
+    let a = Args {
+        attach: false,
+        detach_keys: None,
+        interactive: false,
+        sig_proxy: true,
+        all: false,
+        containers: Vec::new(),
+    };
+    match start_one(ctx, q, &a, false)? {
+        c if c == ExitCode::SUCCESS => Ok(()),
+        _ => bail!("container {q} did not start"),
+    }
+}
+
+fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, q)?;
+    // podman's --requires: those containers first.
+    super::pod::start_required(ctx, &c.requires)?;
     let lock = store.lock(&format!("ctr-{}", c.id))?;
     let state = container::read_state(&dir);
     if state.status == "removing" {
@@ -69,7 +88,9 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
         if a.attach {
             bail!("container {q} is already running");
         }
-        println!("{q}");
+        if print {
+            println!("{q}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut spec = container::read_spec(&dir)?;
@@ -104,7 +125,7 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args) -> Result<ExitCode> {
     let code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No);
     drop(lock);
     // As docker and podman: the name as given (`start --all`: the id).
-    if code.as_ref().is_ok_and(|c| *c == ExitCode::SUCCESS) {
+    if print && code.as_ref().is_ok_and(|c| *c == ExitCode::SUCCESS) {
         println!("{q}");
     }
     code
@@ -118,6 +139,16 @@ pub struct RestartArgs {
     running: bool,
     #[command(flatten)]
     stop: super::stop::StopArgs,
+}
+
+impl RestartArgs {
+    /// `restart` with `stop`'s options only.
+    pub fn of(stop: super::stop::StopArgs) -> RestartArgs {
+        RestartArgs {
+            running: false,
+            stop,
+        }
+    }
 }
 
 pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
@@ -154,7 +185,7 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
                     return Err(e.into());
                 }
             }
-            let code = start_one(ctx, q, &start)?;
+            let code = start_one(ctx, q, &start, true)?;
             let store = ctx.store(LockMode::Shared)?;
             if let Ok((_, dir)) = container::find(&store, q) {
                 rless::events::container(&dir, "restart", &[]);

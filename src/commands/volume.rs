@@ -7,7 +7,7 @@
 //! directory owned by the user is owned by the container's root).
 
 use super::filters::{self, Filters, PruneFilter};
-use super::format::{print_rows, Format};
+use super::format::{print_rows_headed, Format};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::container::volume::{self, VolumeMeta};
@@ -246,8 +246,7 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                 ("Links", "LINKS"),
                 ("Size", "SIZE"),
             ];
-            let headers: &[(&str, &str)] = if a.noheading { &[] } else { &headers };
-            print_rows(template, table, headers, &rows)?;
+            print_rows_headed(template, table, !a.noheading, &headers, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)

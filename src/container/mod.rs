@@ -24,6 +24,7 @@ pub mod logs;
 pub mod monitor;
 pub mod mountpoints;
 pub mod mountspec;
+pub mod pod;
 pub mod runopts;
 pub mod secret;
 pub mod since;
@@ -175,6 +176,12 @@ pub struct ContainerConfig {
     /// `-a`, `--detach-keys`, `--tz`, `--pidfile`, `--rmi`, `--timeout`.
     #[serde(default, skip_serializing_if = "runopts::RunOptions::is_unset")]
     pub run_options: runopts::RunOptions,
+    /// `--pod`: the id of the pod it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// `--requires`: the containers (as given) that `start` starts first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it

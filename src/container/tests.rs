@@ -26,6 +26,8 @@ fn config(id: ContainerId, name: &str) -> ContainerConfig {
         create_command: Vec::new(),
         secrets: Vec::new(),
         run_options: Default::default(),
+        pod: None,
+        requires: Vec::new(),
     }
 }
 

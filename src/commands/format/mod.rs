@@ -229,9 +229,21 @@ pub fn print_rows(
     headers: &[(&str, &str)],
     rows: &[serde_json::Value],
 ) -> Result<()> {
+    print_rows_headed(template, table, true, headers, rows)
+}
+
+/// [`print_rows`], where a table has its heading line only if `heading`
+/// (podman's `--noheading` leaves it out; the columns stay aligned).
+pub fn print_rows_headed(
+    template: &str,
+    table: bool,
+    heading: bool,
+    headers: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> Result<()> {
     let f = Formatter::new(template)?;
     let mut lines = Vec::new();
-    if table && !headers.is_empty() {
+    if table && heading && !headers.is_empty() {
         let mut h: serde_json::Map<String, serde_json::Value> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))

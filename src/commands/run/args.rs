@@ -178,6 +178,12 @@ pub struct Args {
     /// The container's address on its (first) user-defined network.
     #[arg(long)]
     pub(super) ip: Option<String>,
+    /// The pod (`rless pod create`) the container joins: a group, no shared namespaces.
+    #[arg(long, value_name = "NAME")]
+    pub(super) pod: Option<String>,
+    /// Containers (CTR[,CTR]) that must exist, and that `start` starts first (podman's).
+    #[arg(long, value_name = "CTR")]
+    pub(super) requires: Vec<String>,
     /// Publish a port: [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|udp], ranges allowed.
     #[arg(short, long)]
     pub(super) publish: Vec<String>,

@@ -61,6 +61,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     }
     a.rm = Some(a.removes() || a.rmi);
     let extra = runopts::check(&a)?;
+    let pod_opts = podopts::check(ctx, &a)?;
+    let per_net = netalias::split(&mut a.network)?;
     if a.no_hosts && !a.add_host.is_empty() {
         bail!("--no-hosts and --add-host cannot be set together");
     }
@@ -78,6 +80,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         Some(_) => Vec::new(),
         None => user_networks(ctx, &a, keep_id)?,
     };
+    per_net.check(&user_nets)?;
     let (private_network, mut slirp) = if net_donor.is_some() {
         (false, None)
     } else if user_nets.is_empty() {
@@ -495,6 +498,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                     .collect(),
                 secrets: secrets::records(&chosen_secrets),
                 run_options: extra.options.clone(),
+                pod: pod_opts.pod.clone(),
+                requires: pod_opts.requires.clone(),
             },
         )
         .map_err(anyhow::Error::from),
@@ -654,8 +659,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                     aliases: [config.name.clone(), config.id.short().to_string()]
                         .into_iter()
                         .chain(a.network_alias.iter().cloned())
+                        .chain(per_net.aliases(&n.name))
                         .collect(),
-                    ip: if i == 0 { user_ip } else { None },
+                    ip: per_net.ip(&n.name).or(if i == 0 { user_ip } else { None }),
                 })
                 .collect(),
             ports: user_ports,
@@ -716,6 +722,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         println!("{}", config.id);
         return Ok(ExitCode::SUCCESS);
     }
+    crate::commands::pod::start_required(ctx, &config.requires)?;
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }
@@ -739,9 +746,11 @@ mod cdi;
 mod keepid;
 pub(crate) mod limitargs;
 mod monitor;
+mod netalias;
 mod netopts;
 mod nsopts;
 mod options;
+mod podopts;
 mod pulling;
 pub(super) mod recreate;
 mod replace;

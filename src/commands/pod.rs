@@ -1,0 +1,527 @@
+//! `rless pod create|exists|ps|inspect|rm|start|stop|kill|restart|prune`
+//! (podman's), and the `--requires` start of required containers.
+//!
+//! Theory of operation: a pod is a group of containers with no infra
+//! container and no shared namespaces (see `rless::container::pod`); only
+//! `--infra=false` pods are made, as podman-compose asks. The commands that
+//! act on a pod's containers do what the container commands do to each of
+//! its members: `pod stop|kill` in this process, `pod start|restart`
+//! through `start`'s code, and `pod rm -f`/`pod prune` through a child
+//! `rless rm -f` (which removes inside the user namespace, as `rm` does).
+
+use super::filters::{self, Filters};
+use super::format::{print_rows_headed, Format, Formatter};
+use super::removal::Failure;
+use super::Ctx;
+use anyhow::{bail, Context, Result};
+use rless::container::pod::{self, PodConfig};
+use rless::container::{self, ContainerConfig, ContainerState};
+use rless::image::store::LockMode;
+use rless::image::time::{ago, format_rfc3339};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// Create a pod: a group of containers (no infra container, no shared namespaces).
+    Create(CreateArgs),
+    /// Exit 0 if the pod exists, 1 if not.
+    Exists(NameArg),
+    /// List pods.
+    #[command(name = "ps", visible_aliases = ["ls", "list"])]
+    Ps(PsArgs),
+    /// Show pods' details as JSON.
+    Inspect(InspectArgs),
+    /// Remove pods (refused while they have containers, unless -f).
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Start a pod's containers.
+    Start(NamesArgs),
+    /// Stop a pod's containers.
+    Stop(StopArgs),
+    /// Send a signal to a pod's running containers.
+    Kill(KillArgs),
+    /// Stop and start a pod's containers again.
+    Restart(NamesArgs),
+    /// Remove every pod with no running container, and its containers.
+    Prune(PruneArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    /// The pod's name (default: a generated one).
+    #[arg(short, long)]
+    name: Option<String>,
+    /// An infra container: rless pods have none (use --infra=false).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    infra: Option<bool>,
+    /// Namespaces to share: rless pods share none (only an empty --share= is taken).
+    #[arg(long)]
+    share: Option<String>,
+    /// Set a label (KEY=VALUE).
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// The name, as podman takes it after the options too.
+    #[arg(conflicts_with = "name")]
+    pod_name: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct NameArg {
+    name: String,
+}
+
+#[derive(clap::Args)]
+pub struct NamesArgs {
+    /// Every pod.
+    #[arg(short, long)]
+    all: bool,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pods: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct StopArgs {
+    /// Seconds to wait after the stop signal before SIGKILL (default: each container's).
+    #[arg(short, long)]
+    time: Option<u64>,
+    /// Ignore pods that do not exist.
+    #[arg(short, long)]
+    ignore: bool,
+    #[command(flatten)]
+    names: NamesArgs,
+}
+
+#[derive(clap::Args)]
+pub struct KillArgs {
+    /// Signal to send: a name (KILL, SIGUSR1) or a number.
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[command(flatten)]
+    names: NamesArgs,
+}
+
+#[derive(clap::Args)]
+pub struct RmArgs {
+    /// Remove the pod's containers too (running ones are killed).
+    #[arg(short, long)]
+    force: bool,
+    /// Ignore pods that do not exist.
+    #[arg(short, long)]
+    ignore: bool,
+    /// Seconds to wait for a running container to stop, with -f (accepted).
+    #[arg(short, long)]
+    time: Option<u64>,
+    #[command(flatten)]
+    names: NamesArgs,
+}
+
+#[derive(clap::Args)]
+pub struct PsArgs {
+    /// Print only ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Leave out the table's heading line (podman's).
+    #[arg(long)]
+    noheading: bool,
+    /// Show full ids.
+    #[arg(long)]
+    no_trunc: bool,
+    /// table, json, or a Go template such as '{{.Name}}'.
+    #[arg(long, default_value = "table")]
+    format: String,
+    /// Keep only pods that match: name=PART, id=PREFIX, label=KEY[=VALUE],
+    /// status=created|running|degraded|exited|stopped (repeatable).
+    #[arg(short, long)]
+    filter: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// A Go template run on each pod, or json (the default).
+    #[arg(short, long, default_value = "json")]
+    format: String,
+    #[arg(required = true)]
+    pods: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not ask (rless never asks).
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Create(a) => create(ctx, a),
+        Cmd::Exists(a) => {
+            let found = pod::read(&ctx.root, &a.name).is_ok();
+            Ok(ExitCode::from(if found { 0 } else { 1 }))
+        }
+        Cmd::Ps(a) => ps(ctx, a),
+        Cmd::Inspect(a) => inspect(ctx, a),
+        Cmd::Rm(a) => rm(ctx, a),
+        Cmd::Start(a) => each_pod(ctx, &a, false, |_, _, members| {
+            start_all(ctx, &names_of(members), &mut Vec::new())
+        }),
+        Cmd::Stop(a) => each_pod(ctx, &a.names, a.ignore, |_, _, members| {
+            let names = names_of(members);
+            super::stop::each(ctx, &names, true, |_, dir| {
+                Ok(super::stop::stop_one(dir, None, a.time)?)
+            })
+            .map(drop)
+        }),
+        Cmd::Kill(a) => {
+            let sig = rless::signal::Sig::parse(&a.signal)
+                .with_context(|| format!("invalid signal {:?}", a.signal))?;
+            each_pod(ctx, &a.names, false, |root, _, members| {
+                let live: Vec<String> = members
+                    .iter()
+                    .filter(|c| state_of(root, c).live())
+                    .map(|c| c.id.as_str().to_string())
+                    .collect();
+                super::stop::each(ctx, &live, true, |name, dir| {
+                    container::control::kill(dir, sig)
+                        .with_context(|| format!("cannot kill {name}"))
+                })
+                .map(drop)
+            })
+        }
+        Cmd::Restart(a) => each_pod(ctx, &a, false, |_, _, members| {
+            let names = names_of(members);
+            super::start::restart(
+                ctx,
+                super::start::RestartArgs::of(super::stop::StopArgs {
+                    time: None,
+                    signal: None,
+                    ignore: true,
+                    targets: super::stop::Targets {
+                        all: false,
+                        containers: names,
+                    },
+                }),
+            )
+            .map(drop)
+        }),
+        Cmd::Prune(_) => prune(ctx),
+    }
+}
+
+fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
+    if a.infra != Some(false) || a.share.as_deref().is_some_and(|s| !s.is_empty()) {
+        bail!("rless pods have no infra container and share no namespaces between their containers: use --infra=false (and no --share, or --share=)");
+    }
+    let mut labels = BTreeMap::new();
+    for kv in &a.label {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => labels.insert(k.to_string(), v.to_string()),
+            None if !kv.is_empty() => labels.insert(kv.clone(), String::new()),
+            _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
+        };
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    let p = pod::create(&store, a.name.or(a.pod_name), labels)?;
+    println!("{}", p.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state_of(root: &Path, c: &ContainerConfig) -> ContainerState {
+    container::read_state(&root.join("containers").join(c.id.as_str()))
+}
+
+fn names_of(members: &[ContainerConfig]) -> Vec<String> {
+    members.iter().map(|c| c.id.as_str().to_string()).collect()
+}
+
+/// Runs `f` on each pod named (or every pod) with its members; prints each
+/// pod's id once `f` succeeds, reports failures as the container commands.
+fn each_pod(
+    ctx: &Ctx,
+    a: &NamesArgs,
+    ignore: bool,
+    mut f: impl FnMut(&Path, &PodConfig, &[ContainerConfig]) -> Result<()>,
+) -> Result<ExitCode> {
+    let root = ctx.root.clone();
+    let pods: Vec<Result<PodConfig>> = match a.all {
+        true => pod::list(&root).into_iter().map(Ok).collect(),
+        false => a
+            .pods
+            .iter()
+            .map(|q| pod::read(&root, q).map_err(anyhow::Error::from))
+            .collect(),
+    };
+    let mut failed = super::stop::Failures::default();
+    for p in pods {
+        let r = p.and_then(|p| {
+            f(&root, &p, &pod::members(&root, &p))?;
+            Ok(p)
+        });
+        match r {
+            Ok(p) => println!("{}", p.id),
+            Err(e) if ignore && e.downcast_ref::<pod::PodError>().is_some_and(not_found) => {}
+            Err(e) => failed.add(e),
+        }
+    }
+    failed.finish(ExitCode::SUCCESS)
+}
+
+fn not_found(e: &pod::PodError) -> bool {
+    matches!(e, pod::PodError::NotFound(_))
+}
+
+/// Starts each container named that is not running (and first the
+/// containers it requires); `seen` holds the ids already on the way, so a
+/// cycle of `--requires` ends.
+fn start_all(ctx: &Ctx, names: &[String], seen: &mut Vec<String>) -> Result<()> {
+    for n in names {
+        let store = ctx.store(LockMode::Shared)?;
+        let (c, dir) = container::find(&store, n)?;
+        drop(store);
+        if seen.contains(&c.id.as_str().to_string()) {
+            continue;
+        }
+        seen.push(c.id.as_str().to_string());
+        start_all(ctx, &c.requires, seen)?;
+        if !container::read_state(&dir).live() {
+            super::start::start_quiet(ctx, c.id.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// `--requires`: starts the containers `names` that are not running (and
+/// those they require), before the container that requires them.
+pub fn start_required(ctx: &Ctx, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    // A cycle (possible only through renames) would recurse through
+    // `start` for ever: a chain this deep is refused.
+    static DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    use std::sync::atomic::Ordering::SeqCst;
+    if DEPTH.fetch_add(1, SeqCst) >= 32 {
+        DEPTH.fetch_sub(1, SeqCst);
+        bail!(
+            "--requires containers require each other in a cycle: {}",
+            names.join(", ")
+        );
+    }
+    let r = start_all(ctx, names, &mut Vec::new());
+    DEPTH.fetch_sub(1, SeqCst);
+    r.context("cannot start the containers it requires (--requires)")
+}
+
+/// Whether a container called (or with an id starting with) `q` exists.
+pub fn container_exists(root: &Path, q: &str) -> bool {
+    container::list_at(root)
+        .iter()
+        .any(|c| c.name == q || (q.len() >= 3 && c.id.as_str().starts_with(q)))
+}
+
+fn describe(root: &Path, p: &PodConfig) -> serde_json::Value {
+    let members = pod::members(root, p);
+    let states: Vec<ContainerState> = members.iter().map(|c| state_of(root, c)).collect();
+    serde_json::json!({
+        "Id": p.id,
+        "Name": p.name,
+        "Created": format_rfc3339(p.created),
+        "State": pod::status(&states),
+        "Labels": p.labels,
+        "CreateInfra": false,
+        "SharedNamespaces": [],
+        "NumContainers": members.len(),
+        "Containers": members.iter().zip(&states).map(|(c, s)| serde_json::json!({
+            "Id": c.id.as_str(), "Name": c.name, "State": s.shown_status(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
+    let formatter = Formatter::for_inspect(&a.format)?;
+    let mut out = Vec::new();
+    let mut failed = super::stop::Failures::default();
+    for q in &a.pods {
+        match pod::read(&ctx.root, q) {
+            Ok(p) => out.push(describe(&ctx.root, &p)),
+            Err(e) => failed.add(e.into()),
+        }
+    }
+    if !out.is_empty() {
+        super::container_inspect::print_objects(formatter.as_ref(), &out)?;
+    }
+    failed.finish(ExitCode::SUCCESS)
+}
+
+fn ps(ctx: &Ctx, a: PsArgs) -> Result<ExitCode> {
+    let filters = Filters::parse(&a.filter, &["name", "id", "label", "status"])?;
+    let root = ctx.root.clone();
+    let mut rows: Vec<serde_json::Value> = pod::list(&root)
+        .iter()
+        .map(|p| describe(&root, p))
+        .collect();
+    rows.retain(|d| {
+        filters.keeps(|key, value| match key {
+            "name" => d["Name"].as_str().is_some_and(|n| n.contains(value)),
+            "id" => d["Id"].as_str().is_some_and(|i| i.starts_with(value)),
+            "label" => serde_json::from_value::<BTreeMap<String, String>>(d["Labels"].clone())
+                .is_ok_and(|l| filters::has_label(&l, value)),
+            "status" => d["State"]
+                .as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(value)),
+            _ => false,
+        })
+    });
+    let short = |d: &serde_json::Value| {
+        let id = d["Id"].as_str().unwrap_or_default().to_string();
+        if a.no_trunc {
+            id
+        } else {
+            id[..12.min(id.len())].to_string()
+        }
+    };
+    if a.quiet {
+        for d in &rows {
+            println!("{}", short(d));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pods = pod::list(&root);
+    let created_of = |d: &serde_json::Value| {
+        pods.iter()
+            .find(|p| Some(p.id.as_str()) == d["Id"].as_str())
+            .map_or(0, |p| p.created)
+    };
+    match Format::parse(
+        &a.format,
+        "{{.ID}}\t{{.Name}}\t{{.Status}}\t{{.Created}}\t{{.InfraID}}\t{{.NumberOfContainers}}",
+    ) {
+        Format::Json => {
+            // podman's `pod ps --format json` fields.
+            let out: Vec<_> = rows
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "Id": d["Id"], "Name": d["Name"], "Status": d["State"],
+                        "Created": d["Created"], "InfraId": "", "Labels": d["Labels"],
+                        "Networks": [], "Containers": d["Containers"].as_array().map(|cs| cs.iter().map(|c| serde_json::json!({
+                            "Id": c["Id"], "Names": c["Name"], "Status": c["State"],
+                        })).collect::<Vec<_>>()),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Template { template, table } => {
+            let rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|d| {
+                    let cs = d["Containers"].as_array().cloned().unwrap_or_default();
+                    let join = |k: &str| {
+                        cs.iter()
+                            .filter_map(|c| c[k].as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
+                    let labels: BTreeMap<String, String> =
+                        serde_json::from_value(d["Labels"].clone()).unwrap_or_default();
+                    serde_json::json!({
+                        "ID": short(d), "Id": d["Id"], "Name": d["Name"], "Status": d["State"],
+                        "Created": ago(created_of(d)), "InfraID": "",
+                        "NumberOfContainers": cs.len().to_string(),
+                        "ContainerNames": join("Name"), "ContainerIds": join("Id"),
+                        "ContainerStatuses": join("State"),
+                        "Labels": super::format::labels_text(&labels), "Networks": "",
+                    })
+                })
+                .collect();
+            let headers = [
+                ("ID", "POD ID"),
+                ("Id", "POD ID"),
+                ("Name", "NAME"),
+                ("Status", "STATUS"),
+                ("Created", "CREATED"),
+                ("InfraID", "INFRA ID"),
+                ("NumberOfContainers", "# OF CONTAINERS"),
+                ("ContainerNames", "NAMES"),
+                ("ContainerIds", "IDS"),
+                ("ContainerStatuses", "STATUS"),
+                ("Labels", "LABELS"),
+                ("Networks", "NETWORKS"),
+            ];
+            print_rows_headed(template, table, !a.noheading, &headers, &rows)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rless rm -f IDS` in a child with this store (it removes inside the user
+/// namespace, as `rm` does); its output is not shown.
+fn remove_containers(ctx: &Ctx, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("cannot find the rless binary")?;
+    let status = Command::new(exe)
+        .arg("--root")
+        .arg(&ctx.root)
+        .args(["rm", "--force", "--"])
+        .args(ids)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run rless rm")?;
+    if !status.success() {
+        // rm said why on stderr.
+        bail!("cannot remove the pod's containers ({status})");
+    }
+    Ok(())
+}
+
+/// As the other removals: each pod in turn, the exit status podman's
+/// (see `removal`: 1 for an unknown pod, 2 for one with containers).
+fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
+    // -t only matters to podman's stop of the members; -f kills them.
+    let _ = a.time;
+    let root = ctx.root.clone();
+    let pods: Vec<String> = match a.names.all {
+        true => pod::list(&root).into_iter().map(|p| p.id).collect(),
+        false => a.names.pods.clone(),
+    };
+    let mut failed = super::removal::Removals::default();
+    for q in &pods {
+        let r = (|| -> Result<String> {
+            let p = pod::read(&root, q)?;
+            if a.force {
+                remove_containers(ctx, &names_of(&pod::members(&root, &p)))?;
+            }
+            let store = ctx.store(LockMode::Shared)?;
+            let _lock = pod::lock(&store)?;
+            pod::remove_locked(&root, &p)?;
+            Ok(p.id)
+        })();
+        match r {
+            Ok(id) => println!("{id}"),
+            Err(e) if (a.ignore || a.force) && Failure::of(&e) == Failure::Missing => {}
+            Err(e) => failed.add(e),
+        }
+    }
+    Ok(failed.finish())
+}
+
+fn prune(ctx: &Ctx) -> Result<ExitCode> {
+    let root = ctx.root.clone();
+    for p in pod::list(&root) {
+        let members = pod::members(&root, &p);
+        if members.iter().any(|c| state_of(&root, c).live()) {
+            continue;
+        }
+        remove_containers(ctx, &names_of(&members))?;
+        let store = ctx.store(LockMode::Shared)?;
+        let _lock = pod::lock(&store)?;
+        pod::remove_locked(&root, &p)?;
+        println!("{}", p.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}

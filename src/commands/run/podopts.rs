@@ -1,0 +1,45 @@
+//! `run`/`create --pod NAME` and `--requires CTR[,CTR]` (podman's).
+//!
+//! Theory of operation: both are checked before anything is made (an
+//! unknown pod or required container is an error then). The container
+//! records the pod's id and the required names in its `config.json`; `start`
+//! (and `run`, just before the container starts) starts every required
+//! container that is not running first, as podman does
+//! ([`crate::commands::pod::start_required`]).
+
+use super::{Args, Ctx};
+use anyhow::{bail, Result};
+
+/// What `--pod` and `--requires` asked for, checked.
+#[derive(Debug, Default)]
+pub(super) struct PodOpts {
+    /// The pod's id.
+    pub pod: Option<String>,
+    pub requires: Vec<String>,
+}
+
+pub(super) fn check(ctx: &Ctx, a: &Args) -> Result<PodOpts> {
+    let pod = match a.pod.as_deref() {
+        None | Some("") => None,
+        Some(p) if p.starts_with("new:") => {
+            bail!("--pod new:NAME is not supported: make the pod first (rless pod create --name NAME)")
+        }
+        Some(p) => Some(rless::container::pod::read(&ctx.root, p)?.id),
+    };
+    let mut requires = Vec::new();
+    for r in a.requires.iter().flat_map(|r| r.split(',')) {
+        if r.is_empty() {
+            bail!(
+                "invalid --requires {:?}: name containers, separated by ','",
+                a.requires.join(",")
+            );
+        }
+        if !crate::commands::pod::container_exists(&ctx.root, r) {
+            bail!("--requires {r}: no such container");
+        }
+        if !requires.iter().any(|q| q == r) {
+            requires.push(r.to_string());
+        }
+    }
+    Ok(PodOpts { pod, requires })
+}
