@@ -446,6 +446,11 @@ pub(super) fn prepare_and_exec(
     if let Some(mask) = p.umask {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
     }
+    if let Some(domain) = p.personality {
+        use nix::sys::personality::{set, Persona};
+        set(Persona::from_bits_retain(domain as i32))
+            .map_err(|e| setup_err(&format!("set the personality {domain:#x}"), &e))?;
+    }
     drop_capabilities(p.caps, user.uid).map_err(|e| setup_err("drop capabilities", &e))?;
     if p.no_new_privs {
         rustix::thread::set_no_new_privs(true).map_err(|e| setup_err("set no_new_privs", &e))?;

@@ -45,6 +45,10 @@ pub struct ProcessSpec {
     /// `inspect` (which shows `env`) never shows a secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_env: Vec<String>,
+    /// `--personality`: the execution domain personality(2) sets before
+    /// the exec (0: PER_LINUX, 8: PER_LINUX32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<u32>,
 }
 
 /// The seccomp filter a process gets.

@@ -1,0 +1,344 @@
+//! podman's further `run`/`create` options:
+//!
+//! - `--health-on-failure kill|stop|restart`: when the check turns the
+//!   container unhealthy, the watcher kills, stops or restarts it
+//!   (`none`: it runs on); refused without a health check.
+//! - `--env-merge 'PATH=/x:${PATH}'`: a default variable rewritten from
+//!   its own value; `-e` still goes over it.
+//! - `--image-volume bind|tmpfs|ignore`: the image's VOLUMEs as anonymous
+//!   volumes (the default), tmpfs, or not at all.
+//! - `--personality LINUX32`: the command's execution domain.
+//! - `--seccomp-policy image`: the image's
+//!   `io.containers.seccomp.profile` label is the filter; refused when the
+//!   image has none.
+//! - accepted with a warning where nothing is enforced
+//!   (`--memory-swappiness`, `--oom-kill-disable`, `--device-cgroup-rule`,
+//!   `--init-path` with `--init`), accepted as podman does (`--systemd=false`,
+//!   `--sdnotify ignore`, `--cgroupns host`), and refused with one line,
+//!   exit 125, before a container exists (systemd mode, `--cgroupns
+//!   private`, `--uidmap` and the other explicit maps, `--mac-address`,
+//!   bad values).
+//!
+//! The scenarios import the busybox root filesystem as `bb`.
+
+mod common;
+
+use common::checks::*;
+use common::for_each_user;
+use common::lifecycle_helpers::inspect;
+use common::run_helpers::*;
+use std::time::Duration;
+
+/// `run ARGS…` must be refused with one line naming `says`, leaving no
+/// container.
+fn refused(ctx: &common::Ctx, args: &[&str], says: &str) {
+    let out = expect_run_error(ctx, args);
+    assert!(out.stderr.contains(says), "{says}: {out}");
+}
+
+/// The busybox root filesystem imported again as `name`, with `changes`.
+fn import_with(ctx: &common::Ctx, name: &str, changes: &[&str]) {
+    let dir = ctx.work.join("rootfs");
+    let mut args = vec!["import"];
+    for c in changes {
+        args.extend(["-c", c]);
+    }
+    args.extend([dir.to_str().unwrap(), name]);
+    ctx.ok(&args);
+}
+
+fn state(ctx: &common::Ctx, name: &str) -> String {
+    inspect_f(ctx, "{{.State.Status}} {{.State.ExitCode}}", name)
+}
+
+#[test]
+fn run_health_on_failure() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_health_on_failure", |ctx| {
+        assert!(setup_image(ctx));
+        refused(
+            ctx,
+            &["--rm", "--health-on-failure", "kill", IMG, "true"],
+            "without a health check",
+        );
+        refused(
+            ctx,
+            &[
+                "--rm",
+                "--health-cmd",
+                "true",
+                "--health-on-failure",
+                "boom",
+                IMG,
+                "true",
+            ],
+            "invalid --health-on-failure",
+        );
+        let failing = [
+            "-d",
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "200ms",
+            "--health-retries",
+            "1",
+        ];
+        for (name, action, want) in [("k", "kill", "exited 137"), ("s", "stop", "exited 143")] {
+            let mut args = failing.to_vec();
+            args.extend(["--name", name, "--health-on-failure", action, IMG]);
+            args.extend(["sleep", "600"]);
+            run_ok(ctx, &args);
+            let ended = eventually(Duration::from_secs(60), || state(ctx, name) == want);
+            assert!(ended, "{action}: {}", state(ctx, name));
+        }
+        // restart: the command starts again (its file in the container
+        // gets a second line).
+        let mut args = failing.to_vec();
+        args.extend(["--name", "r", "--health-on-failure", "restart", IMG]);
+        args.extend(["sh", "-c", "echo x >> /runs; sleep 600"]);
+        run_ok(ctx, &args);
+        let again = eventually(Duration::from_secs(60), || {
+            ctx.rless(&["exec", "r", "cat", "/runs"])
+                .stdout
+                .lines()
+                .count()
+                >= 2
+        });
+        assert!(again, "{}", ctx.rless(&["exec", "r", "cat", "/runs"]));
+        ctx.ok(&["rm", "-f", "r"]);
+        // none: unhealthy, and running on.
+        let mut args = failing.to_vec();
+        args.extend([
+            "--name",
+            "n",
+            "--health-on-failure",
+            "none",
+            IMG,
+            "sleep",
+            "600",
+        ]);
+        run_ok(ctx, &args);
+        let unhealthy = eventually(Duration::from_secs(60), || {
+            inspect(ctx, "n")["State"]["Health"]["Status"] == "unhealthy"
+        });
+        assert!(unhealthy);
+        assert_eq!(state(ctx, "n"), "running 0");
+        ctx.ok(&["rm", "-f", "n"]);
+    });
+}
+
+#[test]
+fn run_env_merge_and_image_volumes() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_env_merge_and_image_volumes", |ctx| {
+        assert!(setup_image(ctx));
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--env-merge",
+                "PATH=/x:${PATH}",
+                "--env-merge",
+                "G=[$NONE]",
+                IMG,
+                "sh",
+                "-c",
+                "echo $PATH $G",
+            ],
+        );
+        assert_eq!(
+            out.stdout,
+            "/x:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin []\n"
+        );
+        let over = ["--rm", "--env-merge", "A=merged", "-e", "A=user", IMG];
+        let out = run_ok(ctx, &[&over[..], &["sh", "-c", "echo $A"]].concat());
+        assert_eq!(out.stdout, "user\n");
+        refused(
+            ctx,
+            &["--rm", "--env-merge", "=x", IMG, "true"],
+            "--env-merge",
+        );
+
+        refused(
+            ctx,
+            &["--rm", "--image-volume", "nfs", IMG, "true"],
+            "--image-volume",
+        );
+        import_with(ctx, "bbvol", &["VOLUME /data"]);
+        let mounted = "grep ' /data ' /proc/mounts | cut -d' ' -f3";
+        run_ok(ctx, &["--name", "b", "bbvol", "true"]);
+        let mounts = "{{range .Mounts}}{{.Type}} {{.Destination}};{{end}}";
+        assert_eq!(inspect_f(ctx, mounts, "b"), "volume /data;");
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--image-volume",
+                "tmpfs",
+                "bbvol",
+                "sh",
+                "-c",
+                mounted,
+            ],
+        );
+        assert_eq!(out.stdout, "tmpfs\n");
+        run_ok(
+            ctx,
+            &["--name", "i", "--image-volume", "ignore", "bbvol", "true"],
+        );
+        assert_eq!(inspect_f(ctx, mounts, "i"), "");
+        let out = run_ok(
+            ctx,
+            &[
+                "--rm",
+                "--image-volume",
+                "ignore",
+                "bbvol",
+                "sh",
+                "-c",
+                mounted,
+            ],
+        );
+        assert_eq!(out.stdout, "");
+    });
+}
+
+#[test]
+fn run_personality_and_image_seccomp() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_personality_and_image_seccomp", |ctx| {
+        assert!(setup_image(ctx));
+        let show = ["cat", "/proc/self/personality"];
+        let out = run_ok(
+            ctx,
+            &[&["--rm", "--personality", "LINUX32", IMG][..], &show].concat(),
+        );
+        assert_eq!(out.stdout, "00000008\n");
+        let out = run_ok(
+            ctx,
+            &[&["--rm", "--personality", "linux", IMG][..], &show].concat(),
+        );
+        assert_eq!(out.stdout, "00000000\n");
+        refused(
+            ctx,
+            &["--rm", "--personality", "LINUX64", IMG, "true"],
+            "--personality",
+        );
+
+        refused(
+            ctx,
+            &["--rm", "--seccomp-policy", "image", IMG, "true"],
+            "no seccomp policy defined by image",
+        );
+        let profile = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#;
+        let label = format!("LABEL io.containers.seccomp.profile='{profile}'");
+        import_with(ctx, "bbsec", &[&label]);
+        let mk = ["sh", "-c", "mkdir /tmp/d && echo made"];
+        let out = run(
+            ctx,
+            &[&["--rm", "--seccomp-policy", "image", "bbsec"][..], &mk].concat(),
+        );
+        assert_ne!(out.code, Some(0), "{out}");
+        assert!(!out.stdout.contains("made"), "{out}");
+        let out = run_ok(
+            ctx,
+            &[&["--rm", "--seccomp-policy", "default", "bbsec"][..], &mk].concat(),
+        );
+        assert_eq!(out.stdout, "made\n");
+    });
+}
+
+#[test]
+fn run_accepted_and_refused_options() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_accepted_and_refused_options", |ctx| {
+        assert!(setup_image(ctx));
+        // Nothing can enforce these: a warning each, and the run goes on.
+        for (opts, warns) in [
+            (
+                &["--memory-swappiness", "10"][..],
+                "--memory-swappiness not applied",
+            ),
+            (
+                &["--oom-kill-disable"][..],
+                "--oom-kill-disable not applied",
+            ),
+            (
+                &["--device-cgroup-rule", "c 1:3 rwm"][..],
+                "--device-cgroup-rule",
+            ),
+            (
+                &["--init", "--init-path", "/bin/sh"][..],
+                "--init-path /bin/sh is not used",
+            ),
+        ] {
+            let out = run_ok(ctx, &[&["--rm"][..], opts, &[IMG, "echo", "ran"]].concat());
+            assert_eq!(out.stdout, "ran\n", "{out}");
+            assert!(out.stderr.contains(warns), "{warns}: {out}");
+        }
+        for opts in [
+            &["--systemd=false"][..],
+            &["--systemd", "true"][..],
+            &["--sdnotify", "ignore"][..],
+            &["--cgroupns", "host"][..],
+            &["--memory-swappiness", "-1"][..],
+        ] {
+            let out = run_ok(ctx, &[&["--rm"][..], opts, &[IMG, "echo", "ran"]].concat());
+            out.assert_streams("ran\n", "");
+        }
+        for (opts, says) in [
+            (
+                &["--systemd=always"][..],
+                "--systemd=always is not supported",
+            ),
+            (&["--systemd=maybe"][..], "invalid --systemd"),
+            (
+                &["--cgroupns", "private"][..],
+                "--cgroupns private is not supported",
+            ),
+            (&["--uidmap", "0:1:1000"][..], "--uidmap is not supported"),
+            (&["--gidmap", "0:1:1000"][..], "--gidmap is not supported"),
+            (&["--subuidname", "x"][..], "--subuidname is not supported"),
+            (
+                &["--mac-address", "02:42:ac:11:00:02"][..],
+                "static ip/mac address",
+            ),
+            (&["--memory-swappiness", "101"][..], "--memory-swappiness"),
+            (
+                &["--device-cgroup-rule", "c 1:3"][..],
+                "--device-cgroup-rule",
+            ),
+            (&["--sdnotify", "always"][..], "--sdnotify"),
+            (&["--seccomp-policy", "any"][..], "--seccomp-policy"),
+        ] {
+            refused(ctx, &[&["--rm"][..], opts, &[IMG, "true"]].concat(), says);
+        }
+        // systemd mode is what --systemd=true asks of an init command.
+        refused(
+            ctx,
+            &["--rm", "--systemd=true", IMG, "/sbin/init"],
+            "systemd mode",
+        );
+        // create takes them too.
+        let out = ctx.ok(&[
+            "create",
+            "--name",
+            "c",
+            "--personality",
+            "LINUX32",
+            "--systemd=false",
+            IMG,
+            "true",
+        ]);
+        assert!(!out.stdout.trim().is_empty(), "{out}");
+        ctx.ok(&["rm", "c"]);
+    });
+}
