@@ -8,6 +8,10 @@
 //! - `--image-volume bind|tmpfs|ignore`: the image's VOLUMEs as anonymous
 //!   volumes (the default), tmpfs, or not at all.
 //! - `--personality LINUX32`: the command's execution domain.
+//! - `/etc/passwd` lines as podman adds them: for a numeric `-u UID:GID`
+//!   the image lacks ("container user", and a group line), for
+//!   `--hostuser NAME` (the host's entry), and with keep-id; podman's
+//!   `--passwd-entry` template makes the line.
 //! - `--seccomp-policy image`: the image's
 //!   `io.containers.seccomp.profile` label is the filter; refused when the
 //!   image has none.
@@ -204,6 +208,79 @@ fn run_env_merge_and_image_volumes() {
             ],
         );
         assert_eq!(out.stdout, "");
+    });
+}
+
+#[test]
+fn run_passwd_entries() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_passwd_entries", |ctx| {
+        assert!(setup_image(ctx));
+        // Other ids than root are mapped in subuid mode only.
+        if ctx.user.subuid.is_some() {
+            let tails = ["sh", "-c", "tail -1 /etc/passwd; tail -1 /etc/group"];
+            let out = run_ok(ctx, &[&["--rm", "-u", "1234:55", IMG][..], &tails].concat());
+            assert_eq!(
+                out.stdout,
+                "1234:*:1234:55:container user:/:/bin/sh\n55:x:55:1234\n"
+            );
+            // A user the image has gains nothing.
+            let out = run_ok(
+                ctx,
+                &[&["--rm", "-u", "1000:1000", IMG][..], &tails].concat(),
+            );
+            assert_eq!(
+                out.stdout,
+                format!(
+                    "{}{}",
+                    PASSWD.lines().last().unwrap(),
+                    "\nnogroup:x:65534:\n"
+                )
+            );
+            let template = ["--passwd-entry", "X$USERNAME:$UID:$GID:$NAME:$HOME"];
+            let opts = [&["--rm", "-w", "/tmp", "-u", "1234"][..], &template, &[IMG]].concat();
+            let out = run_ok(ctx, &[&opts[..], &tails].concat());
+            assert_eq!(
+                out.stdout,
+                "X1234:1234:0:container user:/tmp\nnogroup:x:65534:\n"
+            );
+        }
+        let u = &ctx.user;
+        let opts = [
+            "--rm",
+            "-w",
+            "/tmp",
+            "--hostuser",
+            &u.name,
+            "--passwd-entry",
+            "$USERNAME:$UID:$GID:$HOME",
+            IMG,
+        ];
+        let out = run_ok(
+            ctx,
+            &[&opts[..], &["sh", "-c", "tail -1 /etc/passwd"]].concat(),
+        );
+        assert_eq!(out.stdout, format!("{}:{}:{}:/tmp\n", u.name, u.uid, u.gid));
+        let opts = [
+            "--rm",
+            "--userns",
+            "keep-id",
+            "--passwd-entry",
+            "K$USERNAME:$UID",
+            IMG,
+        ];
+        let out = run_ok(
+            ctx,
+            &[&opts[..], &["sh", "-c", "tail -1 /etc/passwd"]].concat(),
+        );
+        assert_eq!(out.stdout, format!("K{}:{}\n", u.name, u.uid));
+        refused(
+            ctx,
+            &["--rm", "--hostuser", "no-such-user-here", IMG, "true"],
+            "no such user",
+        );
     });
 }
 

@@ -537,24 +537,27 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 defaults.workdir
             });
     let mut generated = generated;
-    if keep_id {
-        let layers: Vec<PathBuf> = if lower.is_empty() {
-            vec![layers_dir.clone()]
-        } else {
-            lower.iter().map(|l| layers_dir.join(l)).collect()
-        };
-        let destinations: Vec<&Path> = user_mounts
-            .iter()
-            .filter_map(MountOp::target)
-            .map(PathBuf::as_path)
-            .collect();
+    let layers: Vec<PathBuf> = if lower.is_empty() {
+        vec![layers_dir.clone()]
+    } else {
+        lower.iter().map(|l| layers_dir.join(l)).collect()
+    };
+    let destinations: Vec<&Path> = user_mounts
+        .iter()
+        .filter_map(MountOp::target)
+        .map(PathBuf::as_path)
+        .collect();
+    let keep = keep_id.then(|| {
         let home = keepid::home(keep_ids.0, &workdir, &destinations);
-        match keepid::files(&dir, &layers, &home, keep_ids) {
-            Ok(files) => generated.extend(files),
-            Err(e) => {
-                abandon(&dir, a.cidfile.as_deref());
-                return Err(e);
-            }
+        (keep_ids.0, keep_ids.1, home)
+    });
+    match keepid::etc_entries(keep, a.user.as_deref(), &workdir, &a.more)
+        .and_then(|e| keepid::files(&dir, &layers, &e))
+    {
+        Ok(files) => generated.extend(files),
+        Err(e) => {
+            abandon(&dir, a.cidfile.as_deref());
+            return Err(e);
         }
     }
     if let Some(zone) = &extra.zone {

@@ -10,7 +10,8 @@
 //!   `bind`, the default, anonymous volumes as podman's; `tmpfs`; or
 //!   `ignore`), `--personality` (set by the init before the command's
 //!   exec), `--seccomp-policy image` (the image's
-//!   `io.containers.seccomp.profile` label is the profile);
+//!   `io.containers.seccomp.profile` label is the profile), `--passwd-entry`
+//!   and `--hostuser` (see `keepid.rs`);
 //! - accepted with nothing to do: `--systemd=false` (and `true` when the
 //!   command is no init), `--sdnotify` while `NOTIFY_SOCKET` is unset or
 //!   with `ignore`, `--cgroupns host` (rless's containers share the
@@ -64,6 +65,12 @@ pub struct MoreArgs {
     /// Where the seccomp profile comes from: default, or image (the image's io.containers.seccomp.profile label).
     #[arg(long, value_name = "POLICY")]
     pub(super) seccomp_policy: Option<String>,
+    /// The template of the /etc/passwd line rless adds (for keep-id, a numeric -u, --hostuser): $USERNAME, $UID, $GID, $NAME, $HOME (podman's).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub(super) passwd_entry: Option<String>,
+    /// Add this host user's /etc/passwd entry (a name or uid) where the image has none (podman's).
+    #[arg(long, value_name = "USER")]
+    pub(super) hostuser: Vec<String>,
     /// Refused: rless maps the container's ids itself (see --userns).
     #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
     pub(super) uidmap: Vec<String>,
@@ -154,6 +161,15 @@ pub(super) fn check(m: &MoreArgs, init: bool) -> Result<Checked> {
         if given {
             bail!("{flag} is not supported: rless maps the container's ids itself (root inside is you, the other ids your subordinate ones; --userns keep-id makes you yourself)");
         }
+    }
+    for h in &m.hostuser {
+        super::keepid::host_user_entry(h, "/", None)?;
+    }
+    if m.passwd_entry
+        .as_ref()
+        .is_some_and(|t| t.contains(['\n', '\r']))
+    {
+        bail!("invalid --passwd-entry: one line, without a newline");
     }
     let mut warnings = Vec::new();
     if let Some(s) = m.memory_swappiness {
