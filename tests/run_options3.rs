@@ -8,6 +8,9 @@
 //! - `--image-volume bind|tmpfs|ignore`: the image's VOLUMEs as anonymous
 //!   volumes (the default), tmpfs, or not at all.
 //! - `--personality LINUX32`: the command's execution domain.
+//! - `--preserve-fds N`: the caller's descriptor 3 reaches the command
+//!   (foreground and `-d`), and without the option it does not; refused
+//!   for a descriptor that is not open, and with `create`.
 //! - `/etc/passwd` lines as podman adds them: for a numeric `-u UID:GID`
 //!   the image lacks ("container user", and a group line), for
 //!   `--hostuser NAME` (the host's entry), and with keep-id; podman's
@@ -208,6 +211,72 @@ fn run_env_merge_and_image_volumes() {
             ],
         );
         assert_eq!(out.stdout, "");
+    });
+}
+
+/// `rless run ARGS…` with `file` as its descriptor 3.
+fn run_with_fd3(ctx: &common::Ctx, args: &[&str], file: &std::fs::File) -> common::Out {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = ctx.rless_cmd(&[&["run"][..], args].concat());
+    let raw = file.as_raw_fd();
+    // SAFETY: between fork and exec only dup2 and fcntl run, which are
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let r = if raw == 3 {
+                nix::libc::fcntl(3, nix::libc::F_SETFD, 0)
+            } else {
+                nix::libc::dup2(raw, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name)
+}
+
+#[test]
+fn run_preserve_fds() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_preserve_fds", |ctx| {
+        assert!(setup_image(ctx));
+        let path = ctx.work.join("fd3.out");
+        let file = std::fs::File::create(&path).unwrap();
+        let write3 = ["sh", "-c", "echo via-fd3 >&3"];
+        let args = [&["--rm", "--preserve-fds", "1", IMG][..], &write3].concat();
+        let out = run_with_fd3(ctx, &args, &file);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
+        // Without the option the command has no descriptor 3.
+        let out = run_with_fd3(ctx, &[&["--rm", IMG][..], &write3].concat(), &file);
+        assert_ne!(out.code, Some(0), "{out}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
+        // Detached too: the detached monitor keeps it for the command.
+        let args = [
+            &["--name", "d", "-d", "--preserve-fds", "1", IMG][..],
+            &write3,
+        ]
+        .concat();
+        let out = run_with_fd3(ctx, &args, &file);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert_eq!(ctx.ok(&["wait", "d"]).stdout.trim(), "0");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "via-fd3\nvia-fd3\n"
+        );
+        ctx.ok(&["rm", "d"]);
+        refused(
+            ctx,
+            &["--rm", "--preserve-fds", "40", IMG, "true"],
+            "descriptor",
+        );
+        let out = ctx.fail(&["create", "--preserve-fds", "1", IMG, "true"]);
+        assert!(out.stderr.contains("--preserve-fds is for run"), "{out}");
     });
 }
 

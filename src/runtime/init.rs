@@ -133,6 +133,7 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     ]
     .into_iter()
     .flatten()
+    .chain((0..spec.process.preserve_fds).map(|i| 3 + i as RawFd))
     .collect();
     super::sys::close_fds_except(&keep);
     // Before the pivot, /proc is the caller's: the pid hooks are told.

@@ -49,6 +49,15 @@ pub struct ProcessSpec {
     /// the exec (0: PER_LINUX, 8: PER_LINUX32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<u32>,
+    /// `--preserve-fds N` (podman's): descriptors 3 to 3+N-1 of `run` are
+    /// passed on to the command. Never in the spec on disk: a later
+    /// `start` passes nothing on.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preserve_fds: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The seccomp filter a process gets.

@@ -61,7 +61,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     }
     a.rm = Some(a.removes() || a.rmi);
     let mut extra = runopts::check(&a)?;
-    let more = moreopts::check(&a.more, a.init)?;
+    let more = moreopts::check(&a.more, a.init, create_only)?;
     if a.no_hosts && !a.add_host.is_empty() {
         bail!("--no-hosts and --add-host cannot be set together");
     }
@@ -644,6 +644,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             },
             secret_env,
             personality: more.personality,
+            preserve_fds: 0,
         },
         ids: ctx.ids.clone(),
         keep_id,
@@ -665,6 +666,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         return Err(e);
     }
     container::write_spec(&dir, &spec)?;
+    // Only this run passes descriptors on (not the spec a `start` reads).
+    spec.process.preserve_fds = more.preserve_fds;
     for w in cgroup_warning.iter().chain(&more.warnings) {
         eprintln!("rless: warning: {w}");
     }

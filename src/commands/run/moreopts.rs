@@ -11,7 +11,8 @@
 //!   `ignore`), `--personality` (set by the init before the command's
 //!   exec), `--seccomp-policy image` (the image's
 //!   `io.containers.seccomp.profile` label is the profile), `--passwd-entry`
-//!   and `--hostuser` (see `keepid.rs`);
+//!   and `--hostuser` (see `keepid.rs`), `--preserve-fds` (the init and a
+//!   detached monitor keep those descriptors open);
 //! - accepted with nothing to do: `--systemd=false` (and `true` when the
 //!   command is no init), `--sdnotify` while `NOTIFY_SOCKET` is unset or
 //!   with `ignore`, `--cgroupns host` (rless's containers share the
@@ -65,6 +66,9 @@ pub struct MoreArgs {
     /// Where the seccomp profile comes from: default, or image (the image's io.containers.seccomp.profile label).
     #[arg(long, value_name = "POLICY")]
     pub(super) seccomp_policy: Option<String>,
+    /// Pass descriptors 3 to 3+N-1 of this command on to the container's process (podman's; not with create).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(super) preserve_fds: u32,
     /// The template of the /etc/passwd line rless adds (for keep-id, a numeric -u, --hostuser): $USERNAME, $UID, $GID, $NAME, $HOME (podman's).
     #[arg(long, value_name = "TEMPLATE")]
     pub(super) passwd_entry: Option<String>,
@@ -99,16 +103,17 @@ pub(super) enum ImageVolume {
 /// What the checks found.
 pub(super) struct Checked {
     pub(super) image_volume: ImageVolume,
+    /// `--preserve-fds`, checked: each descriptor is open.
+    pub(super) preserve_fds: u32,
     /// `--personality`: the value personality(2) takes.
     pub(super) personality: Option<u32>,
     /// Printed once the container is made.
     pub(super) warnings: Vec<String>,
 }
 
-/// Checks everything that depends on neither the image nor the command.
-/// `own_network`: the container is on the default (userspace) network or
-/// a user-defined one.
-pub(super) fn check(m: &MoreArgs, init: bool) -> Result<Checked> {
+/// Checks everything that depends on neither the image nor the command
+/// (`init`: `--init` was given; `create_only`: this is `create`).
+pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Checked> {
     if let Some(h) = &m.health_on_failure {
         if !matches!(h.as_str(), "none" | "kill" | "restart" | "stop") {
             bail!("invalid --health-on-failure {h:?}: use none, kill, restart or stop");
@@ -200,8 +205,23 @@ pub(super) fn check(m: &MoreArgs, init: bool) -> Result<Checked> {
             p.display()
         ));
     }
+    if create_only && m.preserve_fds > 0 {
+        bail!("--preserve-fds is for run: a created container's start has no descriptors of this command");
+    }
+    for fd in 3..3u64.saturating_add(m.preserve_fds.into()) {
+        let open = Path::new(&format!("/proc/self/fd/{fd}"))
+            .symlink_metadata()
+            .is_ok();
+        if !open {
+            bail!(
+                "invalid --preserve-fds {}: descriptor {fd} is not open",
+                m.preserve_fds
+            );
+        }
+    }
     Ok(Checked {
         image_volume,
+        preserve_fds: m.preserve_fds,
         personality,
         warnings,
     })
