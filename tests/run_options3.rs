@@ -21,10 +21,11 @@
 //! - accepted with a warning where nothing is enforced
 //!   (`--memory-swappiness`, `--oom-kill-disable`, `--device-cgroup-rule`,
 //!   `--init-path` with `--init`), accepted as podman does (`--systemd=false`,
-//!   `--sdnotify ignore`, `--cgroupns host`), and refused with one line,
-//!   exit 125, before a container exists (systemd mode, `--cgroupns
-//!   private`, `--uidmap` and the other explicit maps, `--mac-address`,
-//!   bad values).
+//!   `--sdnotify ignore`), and refused with one line, exit 125, before a
+//!   container exists (systemd mode, `--uidmap` and the other explicit
+//!   maps, `--mac-address`, bad values).
+//! - `--cgroupns host` (the default) is the caller's cgroup namespace,
+//!   `private` one of the container's own where its cgroups are `/`.
 //!
 //! The scenarios import the busybox root filesystem as `bb`.
 
@@ -446,10 +447,7 @@ fn run_accepted_and_refused_options() {
                 "--systemd=always is not supported",
             ),
             (&["--systemd=maybe"][..], "invalid --systemd"),
-            (
-                &["--cgroupns", "private"][..],
-                "--cgroupns private is not supported",
-            ),
+            (&["--cgroupns", "elsewhere"][..], "invalid --cgroupns"),
             (&["--uidmap", "0:1:1000"][..], "--uidmap is not supported"),
             (&["--gidmap", "0:1:1000"][..], "--gidmap is not supported"),
             (&["--subuidname", "x"][..], "--subuidname is not supported"),
@@ -467,6 +465,27 @@ fn run_accepted_and_refused_options() {
         ] {
             refused(ctx, &[&["--rm"][..], opts, &[IMG, "true"]].concat(), says);
         }
+        // --cgroupns: the caller's namespace by default, one of its own
+        // with private (rooted at the container's cgroup).
+        let host_ns = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+        let host_ns = host_ns.to_str().unwrap();
+        let ns = ["readlink", "/proc/self/ns/cgroup"];
+        let out = run_ok(ctx, &[&["--rm", IMG][..], &ns].concat());
+        assert_eq!(out.stdout.trim(), host_ns);
+        let out = run_ok(
+            ctx,
+            &[&["--rm", "--cgroupns", "host", IMG][..], &ns].concat(),
+        );
+        assert_eq!(out.stdout.trim(), host_ns);
+        let private = ["--rm", "--cgroupns", "private", IMG, "sh", "-c"];
+        let script = "readlink /proc/self/ns/cgroup; cut -d: -f3 /proc/self/cgroup | sort -u";
+        let out = run_ok(ctx, &[&private[..], &[script]].concat());
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(
+            lines.len() == 2 && lines[0].starts_with("cgroup:[") && lines[0] != host_ns,
+            "{out}"
+        );
+        assert_eq!(lines[1], "/", "{out}");
         // systemd mode is what --systemd=true asks of an init command.
         refused(
             ctx,

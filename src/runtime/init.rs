@@ -84,6 +84,13 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
             return EXIT_SETUP;
         }
     }
+    // Rooted at the cgroup just joined, as runc makes it.
+    if spec.cgroupns_private {
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            report(&io.status, &format!("cannot make a cgroup namespace: {e}"));
+            return EXIT_SETUP;
+        }
+    }
     // Other containers' namespaces, before anything is made in them.
     let shm_tree = match super::share::enter_in_init(std::mem::take(&mut io.joined)) {
         Ok(t) => t,

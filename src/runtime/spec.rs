@@ -122,6 +122,10 @@ pub struct ContainerSpec {
     /// The OCI hooks of its CDI devices ([`hooks`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<hooks::OciHooks>,
+    /// `--cgroupns private`: a cgroup namespace of its own, made by the
+    /// init once it is in its cgroup (default: the caller's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cgroupns_private: bool,
 }
 
 impl ContainerSpec {

@@ -653,6 +653,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         namespaces: shared.ns,
         sysctls,
         hooks: None,
+        cgroupns_private: more.cgroupns_private,
     };
     let mut spec = spec;
     if let Err(e) = cdi::add_hooks(

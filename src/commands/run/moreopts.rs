@@ -12,17 +12,17 @@
 //!   exec), `--seccomp-policy image` (the image's
 //!   `io.containers.seccomp.profile` label is the profile), `--passwd-entry`
 //!   and `--hostuser` (see `keepid.rs`), `--preserve-fds` (the init and a
-//!   detached monitor keep those descriptors open);
+//!   detached monitor keep those descriptors open), `--cgroupns private`
+//!   (the init makes a cgroup namespace once in its cgroup);
 //! - accepted with nothing to do: `--systemd=false` (and `true` when the
 //!   command is no init), `--sdnotify` while `NOTIFY_SOCKET` is unset or
-//!   with `ignore`, `--cgroupns host` (rless's containers share the
-//!   caller's cgroup namespace);
+//!   with `ignore`, `--cgroupns host` (the default: the caller's cgroup
+//!   namespace);
 //! - warned about, as nothing enforces them rootless on cgroup v2:
 //!   `--memory-swappiness`, `--oom-kill-disable`, `--device-cgroup-rule`,
 //!   `--init-path` (rless's own init is pid 1);
-//! - refused, one line: systemd mode, `--cgroupns private`, explicit id
-//!   maps (`--uidmap`, `--gidmap`, `--subuidname`, `--subgidname`) and
-//!   `--mac-address`.
+//! - refused, one line: systemd mode, explicit id maps (`--uidmap`,
+//!   `--gidmap`, `--subuidname`, `--subgidname`) and `--mac-address`.
 
 use anyhow::{bail, Result};
 use rless::container::mountspec::{self, Requested, VolumeRequest};
@@ -51,7 +51,7 @@ pub struct MoreArgs {
     /// The command's execution domain: LINUX or LINUX32 (uname -m shows a 32-bit machine).
     #[arg(long, value_name = "DOMAIN")]
     pub(super) personality: Option<String>,
-    /// The cgroup namespace: host (what rless's containers share); private is refused.
+    /// The cgroup namespace: host (the caller's, the default) or private (one of the container's own, rooted at its cgroup).
     #[arg(long, value_name = "MODE")]
     pub(super) cgroupns: Option<String>,
     /// Memory swappiness, 0 to 100 (-1: the default); not applied: cgroup v2 has none.
@@ -103,6 +103,8 @@ pub(super) enum ImageVolume {
 /// What the checks found.
 pub(super) struct Checked {
     pub(super) image_volume: ImageVolume,
+    /// `--cgroupns private`.
+    pub(super) cgroupns_private: bool,
     /// `--preserve-fds`, checked: each descriptor is open.
     pub(super) preserve_fds: u32,
     /// `--personality`: the value personality(2) takes.
@@ -147,11 +149,11 @@ pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Check
         Some(p) if p.eq_ignore_ascii_case("linux32") => Some(8),
         Some(p) => bail!("invalid --personality {p:?}: use LINUX or LINUX32"),
     };
-    match m.cgroupns.as_deref() {
-        None | Some("host") => {}
-        Some("private") => bail!("--cgroupns private is not supported: rless's containers share the caller's cgroup namespace (use --cgroupns host)"),
+    let cgroupns_private = match m.cgroupns.as_deref() {
+        None | Some("host") => false,
+        Some("private") => true,
         Some(c) => bail!("invalid --cgroupns {c:?}: use host or private"),
-    }
+    };
     if let Some(p) = &m.seccomp_policy {
         if !matches!(p.as_str(), "default" | "image") {
             bail!("invalid --seccomp-policy {p:?}: use default or image");
@@ -222,6 +224,7 @@ pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Check
     Ok(Checked {
         image_volume,
         preserve_fds: m.preserve_fds,
+        cgroupns_private,
         personality,
         warnings,
     })
