@@ -486,6 +486,27 @@ fn run_accepted_and_refused_options() {
             "{out}"
         );
         assert_eq!(lines[1], "/", "{out}");
+        // exec joins it.
+        let main = "readlink /proc/self/ns/cgroup > /ns; sleep 600";
+        run_ok(
+            ctx,
+            &[
+                &["-d", "--name", "cg", "--cgroupns", "private", IMG][..],
+                &["sh", "-c", main],
+            ]
+            .concat(),
+        );
+        let theirs = eventually(Duration::from_secs(60), || {
+            ctx.rless(&["exec", "cg", "cat", "/ns"])
+                .stdout
+                .starts_with("cgroup:")
+        });
+        assert!(theirs);
+        let theirs = ctx.ok(&["exec", "cg", "cat", "/ns"]);
+        let mine = ctx.ok(&["exec", "cg", "readlink", "/proc/self/ns/cgroup"]);
+        assert_eq!(mine.stdout, theirs.stdout);
+        assert_ne!(mine.stdout.trim(), host_ns);
+        ctx.ok(&["rm", "-f", "cg"]);
         // systemd mode is what --systemd=true asks of an init command.
         refused(
             ctx,
