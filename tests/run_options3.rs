@@ -14,7 +14,8 @@
 //! - `/etc/passwd` lines as podman adds them: for a numeric `-u UID:GID`
 //!   the image lacks ("container user", and a group line), for
 //!   `--hostuser NAME` (the host's entry), and with keep-id; podman's
-//!   `--passwd-entry` template makes the line.
+//!   `--passwd-entry` template makes the line, `--group-entry` the group
+//!   line.
 //! - `--seccomp-policy image`: the image's
 //!   `io.containers.seccomp.profile` label is the filter; refused when the
 //!   image has none.
@@ -318,6 +319,23 @@ fn run_passwd_entries() {
             );
         }
         let u = &ctx.user;
+        let opts = [
+            "--rm",
+            "--userns",
+            "keep-id",
+            "--group-entry",
+            "G$GROUPNAME:$GID:$USERNAME",
+            IMG,
+        ];
+        let out = run_ok(
+            ctx,
+            &[&opts[..], &["sh", "-c", "tail -1 /etc/group"]].concat(),
+        );
+        let group = out.stdout.trim().to_string();
+        assert!(
+            group.starts_with('G') && group.ends_with(&format!(":{}:{}", u.gid, u.name)),
+            "{out}"
+        );
         let opts = [
             "--rm",
             "-w",

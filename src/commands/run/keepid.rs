@@ -57,12 +57,25 @@ pub(super) fn passwd_line(
         .replace("$HOME", home)
 }
 
+/// podman's `--group-entry` template: `$GROUPNAME`, `$GID` and
+/// `$USERNAME` (the user the line lists) replaced.
+pub(super) fn group_line(template: Option<&str>, (group, gid, user): (&str, u32, &str)) -> String {
+    template
+        .unwrap_or("$GROUPNAME:x:$GID:$USERNAME")
+        .replace("$GROUPNAME", group)
+        .replace("$GID", &gid.to_string())
+        .replace("$USERNAME", user)
+}
+
+/// The `--passwd-entry` and `--group-entry` templates.
+pub(super) type Templates<'a> = (Option<&'a str>, Option<&'a str>);
+
 /// The caller's entries with keep-id: `(uid, gid)` are their ids inside
 /// (their own, or keep-id:uid=,gid=).
 pub(super) fn caller_entries(
     home: &str,
     (uid, gid): (u32, u32),
-    template: Option<&str>,
+    templates: Templates,
 ) -> Vec<Entry> {
     let host_uid = rustix::process::getuid().as_raw();
     let host_gid = rustix::process::getgid().as_raw();
@@ -75,12 +88,12 @@ pub(super) fn caller_entries(
             file: "passwd",
             id: uid,
             name: name.clone(),
-            line: passwd_line(template, (&name, uid, gid, "", home)),
+            line: passwd_line(templates.0, (&name, uid, gid, "", home)),
         },
         Entry {
             file: "group",
             id: gid,
-            line: format!("{group}:x:{gid}:{name}"),
+            line: group_line(templates.1, (&group, gid, &name)),
             name: group,
         },
     ]
@@ -97,11 +110,7 @@ fn safe_home(home: &str) -> &str {
 
 /// podman's entries for `-u UID[:GID]` given as numbers: "container
 /// user", HOME the working directory (`gid` 0 when not given).
-pub(super) fn numeric_user_entries(
-    user: &str,
-    workdir: &str,
-    template: Option<&str>,
-) -> Vec<Entry> {
+pub(super) fn numeric_user_entries(user: &str, workdir: &str, templates: Templates) -> Vec<Entry> {
     let (u, g) = user.split_once(':').unwrap_or((user, ""));
     let Ok(uid) = u.parse::<u32>() else {
         return Vec::new();
@@ -119,7 +128,7 @@ pub(super) fn numeric_user_entries(
         file: "passwd",
         id: uid,
         line: passwd_line(
-            template,
+            templates.0,
             (&name, uid, gid, "container user", safe_home(workdir)),
         ),
         name,
@@ -129,7 +138,7 @@ pub(super) fn numeric_user_entries(
             file: "group",
             id: gid,
             name: gid.to_string(),
-            line: format!("{gid}:x:{gid}:{uid}"),
+            line: group_line(templates.1, (&gid.to_string(), gid, &uid.to_string())),
         });
     }
     out
@@ -219,16 +228,16 @@ pub(super) fn etc_entries(
     workdir: &str,
     more: &super::moreopts::MoreArgs,
 ) -> Result<Vec<Entry>> {
-    let template = more.passwd_entry.as_deref();
+    let templates = (more.passwd_entry.as_deref(), more.group_entry.as_deref());
     let mut entries = Vec::new();
     if let Some((uid, gid, home)) = keep {
-        entries.extend(caller_entries(&home, (uid, gid), template));
+        entries.extend(caller_entries(&home, (uid, gid), templates));
     }
     if let Some(u) = user {
-        entries.extend(numeric_user_entries(u, workdir, template));
+        entries.extend(numeric_user_entries(u, workdir, templates));
     }
     for h in &more.hostuser {
-        entries.push(host_user_entry(h, workdir, template)?);
+        entries.push(host_user_entry(h, workdir, templates.0)?);
     }
     Ok(entries)
 }

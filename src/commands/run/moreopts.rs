@@ -11,7 +11,7 @@
 //!   `ignore`), `--personality` (set by the init before the command's
 //!   exec), `--seccomp-policy image` (the image's
 //!   `io.containers.seccomp.profile` label is the profile), `--passwd-entry`
-//!   and `--hostuser` (see `keepid.rs`), `--preserve-fds` (the init and a
+//!   `--group-entry` and `--hostuser` (see `keepid.rs`), `--preserve-fds` (the init and a
 //!   detached monitor keep those descriptors open), `--cgroupns private`
 //!   (the init makes a cgroup namespace once in its cgroup);
 //! - accepted with nothing to do: `--systemd=false` (and `true` when the
@@ -72,6 +72,9 @@ pub struct MoreArgs {
     /// The template of the /etc/passwd line rless adds (for keep-id, a numeric -u, --hostuser): $USERNAME, $UID, $GID, $NAME, $HOME (podman's).
     #[arg(long, value_name = "TEMPLATE")]
     pub(super) passwd_entry: Option<String>,
+    /// The template of the /etc/group line rless adds: $GROUPNAME, $GID, $USERNAME (podman 5's).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub(super) group_entry: Option<String>,
     /// Add this host user's /etc/passwd entry (a name or uid) where the image has none (podman's).
     #[arg(long, value_name = "USER")]
     pub(super) hostuser: Vec<String>,
@@ -172,11 +175,13 @@ pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Check
     for h in &m.hostuser {
         super::keepid::host_user_entry(h, "/", None)?;
     }
-    if m.passwd_entry
-        .as_ref()
-        .is_some_and(|t| t.contains(['\n', '\r']))
-    {
-        bail!("invalid --passwd-entry: one line, without a newline");
+    for (flag, t) in [
+        ("passwd-entry", &m.passwd_entry),
+        ("group-entry", &m.group_entry),
+    ] {
+        if t.as_ref().is_some_and(|t| t.contains(['\n', '\r'])) {
+            bail!("invalid --{flag}: one line, without a newline");
+        }
     }
     let mut warnings = Vec::new();
     if let Some(s) = m.memory_swappiness {
