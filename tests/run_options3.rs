@@ -99,6 +99,8 @@ fn run_health_on_failure() {
             args.extend(["--name", name, "--health-on-failure", action, IMG]);
             args.extend(["sleep", "600"]);
             run_ok(ctx, &args);
+            let shown = inspect_f(ctx, "{{.Config.HealthcheckOnFailureAction}}", name);
+            assert_eq!(shown, action);
             let ended = eventually(Duration::from_secs(60), || state(ctx, name) == want);
             assert!(ended, "{action}: {}", state(ctx, name));
         }
@@ -134,6 +136,8 @@ fn run_health_on_failure() {
         });
         assert!(unhealthy);
         assert_eq!(state(ctx, "n"), "running 0");
+        let shown = inspect_f(ctx, "{{.Config.HealthcheckOnFailureAction}}", "n");
+        assert_eq!(shown, "none");
         ctx.ok(&["rm", "-f", "n"]);
     });
 }
