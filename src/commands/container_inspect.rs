@@ -635,7 +635,8 @@ fn networks(
 /// `Config.StopTimeout`, only when `--stop-timeout` was given (docker
 /// omits it otherwise); podman's `Config.Secrets`, only when the
 /// container has file secrets; podman's `Timezone` and `Timeout` (`--tz`,
-/// `--timeout`), and docker's `Attach*` when `-a` chose the streams.
+/// `--timeout`) and `HealthcheckOnFailureAction`, and docker's `Attach*`
+/// when `-a` chose the streams.
 fn stop_timeout(
     c: &container::ContainerConfig,
     mut config: serde_json::Value,
@@ -671,6 +672,12 @@ fn stop_timeout(
     if r.timeout != 0 {
         o.insert("Timeout".into(), r.timeout.into());
     }
+    // podman's, always there (`--health-on-failure`, none by default).
+    let action = match r.health_on_failure.as_str() {
+        "" => "none",
+        a => a,
+    };
+    o.insert("HealthcheckOnFailureAction".into(), action.into());
     if !r.attach.is_empty() {
         for (k, s) in [
             ("AttachStdin", "stdin"),

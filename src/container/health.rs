@@ -406,7 +406,10 @@ pub fn watch(dir: &Path, monitor: i32) {
     if !detach_watcher() {
         return;
     }
-    let Some(cfg) = read_config(dir).and_then(|c| c.healthcheck) else {
+    let Some(config) = read_config(dir) else {
+        return;
+    };
+    let Some(cfg) = config.healthcheck.clone() else {
         return;
     };
     let Some(cmd) = cfg.command() else {
@@ -432,7 +435,10 @@ pub fn watch(dir: &Path, monitor: i32) {
             // A check the container's end cut short says nothing.
             let now = read_state(dir);
             if now.running() && now.init_start == init {
-                let _ = record(dir, &cfg, p, began.elapsed() < cfg.start_period());
+                let h = record(dir, &cfg, p, began.elapsed() < cfg.start_period());
+                if h.is_ok_and(|h| h.status == "unhealthy") {
+                    crate::container::runopts::act_on_failure(dir, &config.run_options);
+                }
             }
             next = Instant::now() + cfg.interval();
         }

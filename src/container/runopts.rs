@@ -1,6 +1,6 @@
 //! The `run`/`create` options that act after the container is made, kept
 //! in its `config.json` (`run_options`): `-a/--attach`, `--detach-keys`,
-//! `--tz`, `--pidfile`, `--rmi` and `--timeout`.
+//! `--tz`, `--pidfile`, `--rmi`, `--timeout` and `--health-on-failure`.
 //!
 //! Theory of operation: `run` checks every value before the container is
 //! made and records what it took here; the monitors (the foreground
@@ -45,6 +45,11 @@ pub struct RunOptions {
     /// `--timeout` in seconds; 0: none.
     #[serde(skip_serializing_if = "is_zero")]
     pub timeout: u64,
+    /// `--health-on-failure`: what the health watcher does when the check
+    /// turns the container unhealthy: `kill`, `restart` or `stop` (the
+    /// `rless` command of that name); empty (`none`): nothing.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub health_on_failure: String,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -111,6 +116,32 @@ pub fn remove_image(dir: &Path, config: &super::ContainerConfig) {
         .arg(image)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
+        .status();
+}
+
+/// `--health-on-failure`: runs `rless kill|restart|stop` on the container
+/// in `dir` (under the store's `containers/`), which the health watcher
+/// found unhealthy. Its output goes nowhere: the watcher has no terminal.
+pub fn act_on_failure(dir: &Path, options: &RunOptions) {
+    let action = options.health_on_failure.as_str();
+    if !matches!(action, "kill" | "restart" | "stop") {
+        return;
+    }
+    let (Some(root), Some(id), Ok(exe)) = (
+        dir.parent().and_then(Path::parent),
+        dir.file_name(),
+        std::env::current_exe(),
+    ) else {
+        return;
+    };
+    let _ = std::process::Command::new(exe)
+        .arg("--root")
+        .arg(root)
+        .arg(action)
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .status();
 }
 

@@ -3,7 +3,7 @@
 //! Theory of operation: the calling process opens the namespace files of
 //! the container's init (`/proc/PID/ns/*`), joins its user namespace (the
 //! user owns it, so this needs no privilege), then its mount, uts, ipc,
-//! network and pid namespaces, skipping any it already shares (a container
+//! network, pid and cgroup namespaces, skipping any it already shares (a container
 //! on the host network). Joining the mount namespace moves the root to the
 //! container's. It then forks: the child is in the container's pid
 //! namespace and goes through the same stages 7 and 8 as the container's
@@ -23,13 +23,15 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 
-const NAMESPACES: [(&str, CloneFlags); 6] = [
+const NAMESPACES: [(&str, CloneFlags); 7] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("mnt", CloneFlags::CLONE_NEWNS),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("net", CloneFlags::CLONE_NEWNET),
     ("pid", CloneFlags::CLONE_NEWPID),
+    // `--cgroupns private`'s (else the same as here, and not joined).
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
 ];
 
 /// Runs `process` inside the container whose init is `init`; returns its

@@ -84,6 +84,13 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
             return EXIT_SETUP;
         }
     }
+    // Rooted at the cgroup just joined, as runc makes it.
+    if spec.cgroupns_private {
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            report(&io.status, &format!("cannot make a cgroup namespace: {e}"));
+            return EXIT_SETUP;
+        }
+    }
     // Other containers' namespaces, before anything is made in them.
     let shm_tree = match super::share::enter_in_init(std::mem::take(&mut io.joined)) {
         Ok(t) => t,
@@ -133,6 +140,7 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     ]
     .into_iter()
     .flatten()
+    .chain((0..spec.process.preserve_fds).map(|i| 3 + i as RawFd))
     .collect();
     super::sys::close_fds_except(&keep);
     // Before the pivot, /proc is the caller's: the pid hooks are told.
@@ -445,6 +453,11 @@ pub(super) fn prepare_and_exec(
     }
     if let Some(mask) = p.umask {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    }
+    if let Some(domain) = p.personality {
+        use nix::sys::personality::{set, Persona};
+        set(Persona::from_bits_retain(domain as i32))
+            .map_err(|e| setup_err(&format!("set the personality {domain:#x}"), &e))?;
     }
     drop_capabilities(p.caps, user.uid).map_err(|e| setup_err("drop capabilities", &e))?;
     if p.no_new_privs {

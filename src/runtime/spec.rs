@@ -45,6 +45,19 @@ pub struct ProcessSpec {
     /// `inspect` (which shows `env`) never shows a secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_env: Vec<String>,
+    /// `--personality`: the execution domain personality(2) sets before
+    /// the exec (0: PER_LINUX, 8: PER_LINUX32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<u32>,
+    /// `--preserve-fds N` (podman's): descriptors 3 to 3+N-1 of `run` are
+    /// passed on to the command. Never in the spec on disk: a later
+    /// `start` passes nothing on.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preserve_fds: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The seccomp filter a process gets.
@@ -109,6 +122,10 @@ pub struct ContainerSpec {
     /// The OCI hooks of its CDI devices ([`hooks`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<hooks::OciHooks>,
+    /// `--cgroupns private`: a cgroup namespace of its own, made by the
+    /// init once it is in its cgroup (default: the caller's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cgroupns_private: bool,
 }
 
 impl ContainerSpec {

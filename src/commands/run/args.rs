@@ -287,6 +287,9 @@ pub struct Args {
     /// Stop the container after this many seconds (stop signal, then SIGKILL after the stop timeout); exit code 255 (podman's).
     #[arg(long, value_name = "SECONDS")]
     pub(super) timeout: Option<u64>,
+    /// podman's further options (see `moreopts.rs`).
+    #[command(flatten)]
+    pub(super) more: super::moreopts::MoreArgs,
     /// IMAGE [COMMAND [ARG…]] (with --rootfs: COMMAND [ARG…]).
     #[arg(required = true, allow_hyphen_values = true)]
     pub(super) args: Vec<String>,

@@ -1,4 +1,6 @@
-//! `/etc/passwd` and `/etc/group` for a `--userns keep-id` container.
+//! `/etc/passwd` and `/etc/group` for a `--userns keep-id` container, a
+//! numeric `-u`, and `--hostuser` (podman's; `--passwd-entry` the line's
+//! template).
 //!
 //! Theory of operation: with keep-id the caller is themselves inside, by
 //! uid and gid, and an image rarely knows that uid: `whoami`, `id -un`,
@@ -29,68 +31,215 @@ use std::path::{Path, PathBuf};
 /// one is left as it is).
 const LIMIT: u64 = 1 << 20;
 
-/// Writes the passwd and group files the caller needs into `dir` where
-/// the image (`layers`, topmost first) lacks their ids; returns them as
-/// (host path, container path) for the mount plan.
-/// `(uid, gid)`: the caller's ids inside (their own, or keep-id:uid=,gid=).
-pub(super) fn files(
-    dir: &Path,
-    layers: &[PathBuf],
+/// A line for the container's `/etc/passwd` or `/etc/group`, added where
+/// the image has none for `id` nor for `name`.
+pub(super) struct Entry {
+    /// "passwd" or "group".
+    pub(super) file: &'static str,
+    pub(super) id: u32,
+    pub(super) name: String,
+    /// The line, without its newline.
+    pub(super) line: String,
+}
+
+/// podman's `--passwd-entry` template: `$USERNAME`, `$UID`, `$GID`,
+/// `$NAME` (the GECOS field) and `$HOME` replaced.
+pub(super) fn passwd_line(
+    template: Option<&str>,
+    (name, uid, gid, gecos, home): (&str, u32, u32, &str, &str),
+) -> String {
+    let template = template.unwrap_or("$USERNAME:*:$UID:$GID:$NAME:$HOME:/bin/sh");
+    template
+        .replace("$USERNAME", name)
+        .replace("$UID", &uid.to_string())
+        .replace("$GID", &gid.to_string())
+        .replace("$NAME", gecos)
+        .replace("$HOME", home)
+}
+
+/// podman's `--group-entry` template: `$GROUPNAME`, `$GID` and
+/// `$USERNAME` (the user the line lists) replaced.
+pub(super) fn group_line(template: Option<&str>, (group, gid, user): (&str, u32, &str)) -> String {
+    template
+        .unwrap_or("$GROUPNAME:x:$GID:$USERNAME")
+        .replace("$GROUPNAME", group)
+        .replace("$GID", &gid.to_string())
+        .replace("$USERNAME", user)
+}
+
+/// The `--passwd-entry` and `--group-entry` templates.
+pub(super) type Templates<'a> = (Option<&'a str>, Option<&'a str>);
+
+/// The caller's entries with keep-id: `(uid, gid)` are their ids inside
+/// (their own, or keep-id:uid=,gid=).
+pub(super) fn caller_entries(
     home: &str,
     (uid, gid): (u32, u32),
-) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let image = Union { layers };
-    // The caller's names, for the ids they have inside.
+    templates: Templates,
+) -> Vec<Entry> {
     let host_uid = rustix::process::getuid().as_raw();
     let host_gid = rustix::process::getgid().as_raw();
     let name = valid_name(rless::userns::user_name(host_uid)).unwrap_or_else(|| uid.to_string());
     let group = valid_name(rless::userns::name_of_id(Path::new("/etc/group"), host_gid))
         .unwrap_or_else(|| name.clone());
-    // A working directory that cannot stand in a passwd field: HOME is /.
-    let home = if home.contains([':', '\n', '\r']) {
+    let home = safe_home(home);
+    vec![
+        Entry {
+            file: "passwd",
+            id: uid,
+            name: name.clone(),
+            line: passwd_line(templates.0, (&name, uid, gid, "", home)),
+        },
+        Entry {
+            file: "group",
+            id: gid,
+            line: group_line(templates.1, (&group, gid, &name)),
+            name: group,
+        },
+    ]
+}
+
+/// A working directory that cannot stand in a passwd field: HOME is /.
+fn safe_home(home: &str) -> &str {
+    if home.contains([':', '\n', '\r']) {
         "/"
     } else {
         home
+    }
+}
+
+/// podman's entries for `-u UID[:GID]` given as numbers: "container
+/// user", HOME the working directory (`gid` 0 when not given).
+pub(super) fn numeric_user_entries(user: &str, workdir: &str, templates: Templates) -> Vec<Entry> {
+    let (u, g) = user.split_once(':').unwrap_or((user, ""));
+    let Ok(uid) = u.parse::<u32>() else {
+        return Vec::new();
     };
-    let wanted = [
-        (
-            "passwd",
-            uid,
-            &name,
-            format!("{name}:*:{uid}:{gid}::{home}:/bin/sh\n"),
+    let gid = if g.is_empty() {
+        Some(0)
+    } else {
+        g.parse::<u32>().ok()
+    };
+    let Some(gid) = gid else {
+        return Vec::new();
+    };
+    let name = uid.to_string();
+    let mut out = vec![Entry {
+        file: "passwd",
+        id: uid,
+        line: passwd_line(
+            templates.0,
+            (&name, uid, gid, "container user", safe_home(workdir)),
         ),
-        ("group", gid, &group, format!("{group}:x:{gid}:{name}\n")),
-    ];
+        name,
+    }];
+    if !g.is_empty() {
+        out.push(Entry {
+            file: "group",
+            id: gid,
+            name: gid.to_string(),
+            line: group_line(templates.1, (&gid.to_string(), gid, &uid.to_string())),
+        });
+    }
+    out
+}
+
+/// `--hostuser NAME|UID`: the host user's passwd entry (HOME the working
+/// directory, as podman's).
+pub(super) fn host_user_entry(user: &str, workdir: &str, template: Option<&str>) -> Result<Entry> {
+    let text = std::fs::read_to_string("/etc/passwd").context("cannot read /etc/passwd")?;
+    let fields = text
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && (f[0] == user || f[2] == user));
+    let Some(f) = fields else {
+        anyhow::bail!("--hostuser {user}: no such user in the host's /etc/passwd");
+    };
+    let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
+        anyhow::bail!("--hostuser {user}: the host's /etc/passwd line is not valid");
+    };
+    Ok(Entry {
+        file: "passwd",
+        id: uid,
+        name: f[0].to_string(),
+        line: passwd_line(template, (f[0], uid, gid, f[4], safe_home(workdir))),
+    })
+}
+
+/// Writes the passwd and group files into `dir` with the `entries` the
+/// image (`layers`, topmost first) lacks; returns them as (host path,
+/// container path) for the mount plan.
+pub(super) fn files(
+    dir: &Path,
+    layers: &[PathBuf],
+    entries: &[Entry],
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let image = Union { layers };
     let mut out = Vec::new();
-    for (file, id, entry_name, line) in wanted {
+    for file in ["passwd", "group"] {
+        let wanted: Vec<&Entry> = entries.iter().filter(|e| e.file == file).collect();
+        if wanted.is_empty() {
+            continue;
+        }
         // One byte past the limit tells a larger file, which is left as
         // it is rather than cut short.
         let content = match image.read_file(&Path::new("etc").join(file), LIMIT + 1) {
             Ok(c) if c.as_ref().is_some_and(|c| c.len() as u64 > LIMIT) => {
-                eprintln!("rless: warning: --userns keep-id: the image's /etc/{file} is left as it is (larger than {LIMIT} bytes)");
+                eprintln!("rless: warning: the image's /etc/{file} is left as it is (larger than {LIMIT} bytes)");
                 continue;
             }
             Ok(c) => c.unwrap_or_default(),
             Err(e) => {
-                eprintln!("rless: warning: --userns keep-id: the image's /etc/{file} is left as it is ({e})");
+                eprintln!("rless: warning: the image's /etc/{file} is left as it is ({e})");
                 continue;
             }
         };
         // Bytes, as they are: a line in another encoding (a Latin-1
         // GECOS) stays as the image has it.
-        if has_id(&content, id) || has_name(&content, entry_name) {
+        let mut content = content;
+        let mut added = false;
+        for e in wanted {
+            if has_id(&content, e.id) || has_name(&content, &e.name) || e.line.contains('\n') {
+                continue;
+            }
+            if !content.is_empty() && !content.ends_with(b"\n") {
+                content.push(b'\n');
+            }
+            content.extend_from_slice(e.line.as_bytes());
+            content.push(b'\n');
+            added = true;
+        }
+        if !added {
             continue;
         }
-        let mut content = content;
-        if !content.is_empty() && !content.ends_with(b"\n") {
-            content.push(b'\n');
-        }
-        content.extend_from_slice(line.as_bytes());
         let p = dir.join(file);
         std::fs::write(&p, content).with_context(|| format!("cannot write {}", p.display()))?;
         out.push((p, PathBuf::from("/etc").join(file)));
     }
     Ok(out)
+}
+
+/// The `/etc/passwd` and `/etc/group` lines the container gets: the
+/// caller's with keep-id (`keep`: their ids inside), podman's for a
+/// numeric `-u`, and `--hostuser`'s.
+pub(super) fn etc_entries(
+    keep: Option<(u32, u32, String)>,
+    user: Option<&str>,
+    workdir: &str,
+    more: &super::moreopts::MoreArgs,
+) -> Result<Vec<Entry>> {
+    let templates = (more.passwd_entry.as_deref(), more.group_entry.as_deref());
+    let mut entries = Vec::new();
+    if let Some((uid, gid, home)) = keep {
+        entries.extend(caller_entries(&home, (uid, gid), templates));
+    }
+    if let Some(u) = user {
+        entries.extend(numeric_user_entries(u, workdir, templates));
+    }
+    for h in &more.hostuser {
+        entries.push(host_user_entry(h, workdir, templates.0)?);
+    }
+    Ok(entries)
 }
 
 /// The caller's HOME inside, by podman's rule: their home directory on

@@ -4,7 +4,7 @@
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::container::host_config::DeviceMapping;
-use rless::container::mountspec::{self, Requested, VolumeRequest};
+use rless::container::mountspec::{self, Requested};
 use rless::container::{self, volume, ContainerConfig, ContainerId, RestartPolicy};
 use rless::image::store::LockMode;
 use rless::image::{find_image, time};
@@ -60,7 +60,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         bail!("the --rmi option does not work without --rm");
     }
     a.rm = Some(a.removes() || a.rmi);
-    let extra = runopts::check(&a)?;
+    let mut extra = runopts::check(&a)?;
+    let more = moreopts::check(&a.more, a.init, create_only)?;
     let pod_opts = podopts::check(ctx, &a)?;
     let per_net = netalias::split(&mut a.network)?;
     if a.no_hosts && !a.add_host.is_empty() {
@@ -81,6 +82,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         None => user_networks(ctx, &a, keep_id)?,
     };
     per_net.check(&user_nets)?;
+    moreopts::check_mac(&a.more, !user_nets.is_empty())?;
     let (private_network, mut slirp) = if net_donor.is_some() {
         (false, None)
     } else if user_nets.is_empty() {
@@ -183,37 +185,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     }
     mountspec::check_duplicates(&requested)?;
     secrets::check_mount_clash(&chosen_secrets, &requested)?;
-    let mut user_env: Vec<String> = if a.env_host {
-        // Not std::env::vars, which panics at a variable that is not UTF-8:
-        // such a one is left out.
-        std::env::vars_os()
-            .filter_map(|(k, v)| {
-                Some(format!(
-                    "{}={}",
-                    k.into_string().ok()?,
-                    v.into_string().ok()?
-                ))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    for f in &a.env_file {
-        user_env.extend(read_env_file(f)?);
-    }
-    for e in &a.env {
-        match e.split_once('=') {
-            Some(("", _)) => bail!("invalid environment variable {e:?}"),
-            Some(_) => user_env.push(e.clone()),
-            // `-e KEY` takes the caller's value, and is dropped when unset;
-            // `-e 'KEY*'` takes every variable of that prefix (podman).
-            None => user_env.extend(options::host_env(e)),
-        }
-    }
-    // As podman applies CDI edits last, the devices' variables win.
-    if let Some(r) = &cdi_devices {
-        user_env.extend(r.env.iter().cloned());
-    }
+    let user_env = env::user_env(&a, cdi_devices.as_ref())?;
+    env::check_merge(&a)?;
 
     // An empty RLESS_STORAGE_DRIVER counts as unset, as in `info`.
     let driver = match a.storage_driver.as_deref().filter(|v| !v.is_empty()) {
@@ -363,9 +336,12 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             )
         }
     };
+    let image_profile = moreopts::image_seccomp(&a.more, &defaults.labels)?;
     let mut labels = defaults.labels.clone();
     labels.extend(user_labels);
     let healthcheck = args::healthcheck(&a, defaults.healthcheck.as_ref())?;
+    let has_check = healthcheck.as_ref().is_some_and(|h| h.command().is_some());
+    extra.options.health_on_failure = moreopts::health_on_failure(&a.more, has_check)?;
     if publish_all {
         let ports = match &mut slirp {
             Some(sl) => Some(&mut sl.ports),
@@ -392,6 +368,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     if args.is_empty() {
         bail!("no command given and the image has none");
     }
+    moreopts::check_systemd(&a.more, &args)?;
     // --volumes-from, then the image's VOLUMEs the user does not cover,
     // come before the user's own mounts.
     let covered: Vec<PathBuf> = requested
@@ -403,22 +380,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         .chain(inherited.iter().map(|m: &MountOp| m.target().cloned()))
         .flatten()
         .collect();
-    let mut image_volumes: Vec<Requested> = Vec::new();
-    for v in &defaults.volumes {
-        let target = Path::new("/").join(v.trim_start_matches('/'));
-        if !covered.contains(&target)
-            && !image_volumes
-                .iter()
-                .any(|r| matches!(r, Requested::Volume(q) if q.target == target))
-        {
-            image_volumes.push(Requested::Volume(VolumeRequest {
-                name: None,
-                target,
-                readonly: false,
-                copy: true,
-            }));
-        }
-    }
+    let image_volumes = moreopts::image_volumes(more.image_volume, &defaults.volumes, &covered)?;
     for r in &requested {
         if let Requested::BindToCreate(MountOp::Bind { source, .. }) = r {
             std::fs::create_dir_all(source)
@@ -580,24 +542,27 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 defaults.workdir
             });
     let mut generated = generated;
-    if keep_id {
-        let layers: Vec<PathBuf> = if lower.is_empty() {
-            vec![layers_dir.clone()]
-        } else {
-            lower.iter().map(|l| layers_dir.join(l)).collect()
-        };
-        let destinations: Vec<&Path> = user_mounts
-            .iter()
-            .filter_map(MountOp::target)
-            .map(PathBuf::as_path)
-            .collect();
+    let layers: Vec<PathBuf> = if lower.is_empty() {
+        vec![layers_dir.clone()]
+    } else {
+        lower.iter().map(|l| layers_dir.join(l)).collect()
+    };
+    let destinations: Vec<&Path> = user_mounts
+        .iter()
+        .filter_map(MountOp::target)
+        .map(PathBuf::as_path)
+        .collect();
+    let keep = keep_id.then(|| {
         let home = keepid::home(keep_ids.0, &workdir, &destinations);
-        match keepid::files(&dir, &layers, &home, keep_ids) {
-            Ok(files) => generated.extend(files),
-            Err(e) => {
-                abandon(&dir, a.cidfile.as_deref());
-                return Err(e);
-            }
+        (keep_ids.0, keep_ids.1, home)
+    });
+    match keepid::etc_entries(keep, a.user.as_deref(), &workdir, &a.more)
+        .and_then(|e| keepid::files(&dir, &layers, &e))
+    {
+        Ok(files) => generated.extend(files),
+        Err(e) => {
+            abandon(&dir, a.cidfile.as_deref());
+            return Err(e);
         }
     }
     if let Some(zone) = &extra.zone {
@@ -621,20 +586,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             id_view,
         }),
     };
-    // --unsetenv-all: only what the user set; --unsetenv KEY: not KEY
-    // from the defaults (the image's, rless's PATH and the like).
-    let mut env: Vec<String> = if a.unsetenv_all {
-        Vec::new()
-    } else {
-        let mut env = proxy_env(a.http_proxy);
-        env.extend(defaults.env);
-        env
-    };
-    env.retain(|e| {
-        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
-        !a.unsetenv.iter().any(|u| u == key)
-    });
-    env.extend(user_env);
+    let env = env::assemble(&a, defaults.env, user_env);
     let spec = ContainerSpec {
         rootfs,
         merged: dir.join("merged"),
@@ -683,7 +635,10 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             stdin: a.interactive && extra.options.takes_stdin(),
             caps,
             no_new_privs,
-            seccomp,
+            seccomp: match image_profile {
+                Some(p) if matches!(seccomp, SeccompMode::Default) => SeccompMode::Profile(p),
+                _ => seccomp,
+            },
             rlimits,
             group_add: a.group_add.clone(),
             umask,
@@ -694,6 +649,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 a.unsetenv.clone()
             },
             secret_env,
+            personality: more.personality,
+            preserve_fds: 0,
         },
         ids: ctx.ids.clone(),
         keep_id,
@@ -702,6 +659,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         namespaces: shared.ns,
         sysctls,
         hooks: None,
+        cgroupns_private: more.cgroupns_private,
     };
     let mut spec = spec;
     if let Err(e) = cdi::add_hooks(
@@ -715,7 +673,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         return Err(e);
     }
     container::write_spec(&dir, &spec)?;
-    if let Some(w) = cgroup_warning {
+    // Only this run passes descriptors on (not the spec a `start` reads).
+    spec.process.preserve_fds = more.preserve_fds;
+    for w in cgroup_warning.iter().chain(&more.warnings) {
         eprintln!("rless: warning: {w}");
     }
     if create_only {
@@ -743,9 +703,11 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
 
 mod args;
 mod cdi;
+mod env;
 mod keepid;
 pub(crate) mod limitargs;
 mod monitor;
+mod moreopts;
 mod netalias;
 mod netopts;
 mod nsopts;

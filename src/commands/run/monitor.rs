@@ -371,7 +371,10 @@ fn fork_monitor(
             // the caller's pipe last as long as the container.
             {
                 use std::os::fd::AsRawFd;
-                rless::runtime::close_fds_except(&[ready_w.as_raw_fd()]);
+                // But `--preserve-fds`'s, for the command.
+                let preserved = (0..spec.process.preserve_fds).map(|i| 3 + i as i32);
+                let keep: Vec<i32> = preserved.chain([ready_w.as_raw_fd()]).collect();
+                rless::runtime::close_fds_except(&keep);
             }
             // SAFETY: the monitor is single-threaded here (just forked).
             // A `run -d` killed before it reads the answer must not take

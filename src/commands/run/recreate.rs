@@ -9,8 +9,9 @@
 //! dropped: `-d` (the unit's process is the monitor), `-i` (a service has
 //! no input), `--rm`, `--replace` and `--name` (put back by the unit),
 //! `--cidfile` (the file would exist at the second start), `--restart`
-//! (systemd's `Restart=` restarts) and `--rmi` (the next start would have
-//! to pull the image again). Everything else is kept as typed.
+//! (systemd's `Restart=` restarts), `--rmi` (the next start would have
+//! to pull the image again) and `--preserve-fds` (a service's `run` gets
+//! no such descriptors). Everything else is kept as typed.
 
 /// Options that take no part in a service's `run` (long names).
 const DROPPED: &[&str] = &[
@@ -22,6 +23,7 @@ const DROPPED: &[&str] = &[
     "cidfile",
     "restart",
     "rmi",
+    "preserve-fds",
 ];
 
 /// How `run`'s options take values.
@@ -205,6 +207,11 @@ mod tests {
         // --rmi: the unit's next start would have no image.
         let (kept, _) = service_args(&v("rless run --rmi --tz local img")).unwrap();
         assert_eq!(kept, v("--tz local"));
+        // --preserve-fds: the unit's run has no such descriptors; the
+        // other new options stay.
+        let (kept, _) =
+            service_args(&v("rless run --preserve-fds 2 --personality LINUX32 img")).unwrap();
+        assert_eq!(kept, v("--personality LINUX32"));
         let (kept, rest) = service_args(&v("rless run -w -x -tu 0 img")).unwrap();
         assert_eq!(kept, v("-w -x -tu 0"));
         assert_eq!(rest, v("img"));

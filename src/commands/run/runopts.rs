@@ -68,6 +68,7 @@ pub(super) fn check(a: &Args) -> Result<Checked> {
             pidfile,
             rmi: a.rmi,
             timeout: a.timeout.unwrap_or(0),
+            health_on_failure: String::new(),
         },
         zone,
     })
