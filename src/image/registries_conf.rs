@@ -241,7 +241,10 @@ fn user_dir() -> Option<PathBuf> {
 /// Whether `prefix` matches the reference `full` (`host/path`) on `host`.
 fn matches(prefix: &str, host: &str, full: &str) -> bool {
     if let Some(domain) = prefix.strip_prefix("*.") {
-        return host.ends_with(&format!(".{domain}"));
+        // The host's name without a port: `*.corp.example` covers
+        // `reg.corp.example:5000` too, as podman's.
+        let name = host.split_once(':').map_or(host, |(n, _)| n);
+        return name.ends_with(&format!(".{domain}"));
     }
     full == prefix || full.starts_with(&format!("{prefix}/"))
 }
@@ -370,6 +373,9 @@ insecure = true
         )
         .unwrap();
         assert!(c.routes(&r("reg.corp.example/a/b")).is_err());
+        // A port does not get around the block.
+        assert!(c.routes(&r("reg.corp.example:5000/a/b")).is_err());
+        assert!(c.routes(&r("reg.corp.example.other/a/b")).is_ok());
         let bad = RegistriesConf::default()
             .add(Path::new("/x.conf"), "[[registry]\n")
             .unwrap_err()

@@ -250,9 +250,16 @@ impl RegistryClient {
                 tags.extend(list.iter().filter_map(|t| t.as_str()).map(str::to_string));
             }
             match next {
-                Some(path) if path.starts_with('/') => url = format!("{}{path}", self.base),
-                Some(full) => url = full,
                 None => return Ok(tags),
+                Some(target) => {
+                    // The next page is fetched with our credentials: it
+                    // must be on this registry, not a host the answer names.
+                    url = next_page_url(&self.base, &target).ok_or_else(|| RegistryError::Read {
+                        host: self.host.clone(),
+                        what: what.clone(),
+                        detail: format!("the next page {target} is not on this registry"),
+                    })?
+                }
             }
         }
         Err(RegistryError::Read {
@@ -570,7 +577,15 @@ fn pull_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
 }
 
-/// A response header as a string.
+/// Where a `Link` target (a path, or a full URL on the registry itself)
+/// is, on the registry at `base`; `None` for another host or scheme.
+fn next_page_url(base: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') && !target.starts_with("//") {
+        return Some(format!("{base}{target}"));
+    }
+    same_origin(base, target).then(|| target.to_string())
+}
+
 /// The target of a `Link` header's `rel="next"` entry:
 /// `</v2/r/tags/list?n=2&last=b>; rel="next"` gives the path.
 fn next_page(link: &str) -> Option<String> {
@@ -584,6 +599,7 @@ fn next_page(link: &str) -> Option<String> {
     })
 }
 
+/// A response header as a string.
 pub fn header(resp: &Response<Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -634,6 +650,23 @@ fn parse_params(s: &str) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_page_stays_on_the_registry() {
+        let base = "https://reg:5000";
+        assert_eq!(
+            next_page_url(base, "/v2/r/tags/list?last=b").as_deref(),
+            Some("https://reg:5000/v2/r/tags/list?last=b")
+        );
+        assert_eq!(
+            next_page_url(base, "https://reg:5000/v2/r/tags/list?last=b").as_deref(),
+            Some("https://reg:5000/v2/r/tags/list?last=b")
+        );
+        // Our credentials must not follow a link to another host.
+        assert_eq!(next_page_url(base, "https://evil/v2/r/tags/list"), None);
+        assert_eq!(next_page_url(base, "//evil/v2/r/tags/list"), None);
+        assert_eq!(next_page_url(base, "http://reg:5000/v2/r/tags/list"), None);
+    }
 
     #[test]
     fn link_next_page() {

@@ -43,7 +43,8 @@ pub struct Extra {
     /// Write the image id (sha256:…) to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
-    /// A label of the image (KEY=VALUE; may be repeated).
+    /// A label of the image (KEY=VALUE, or KEY for an empty value; may be
+    /// repeated).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     label: Vec<String>,
     /// The platform to build for: this host's only.
@@ -106,8 +107,9 @@ impl Extra {
         }
         let mut labels = Vec::new();
         for l in &self.label {
-            match l.split_once('=') {
-                Some((k, v)) if !k.is_empty() => labels.push((k.to_string(), v.to_string())),
+            // `--label KEY` is an empty value, as docker's (and `run`'s).
+            match l.split_once('=').unwrap_or((l, "")) {
+                (k, v) if !k.is_empty() => labels.push((k.to_string(), v.to_string())),
                 _ => bail!("invalid --label {l:?}: use KEY=VALUE"),
             }
         }
@@ -201,12 +203,12 @@ mod tests {
         );
         assert!(e(Some("sometimes"), &[]).check().is_err());
         assert!(e(None, &["=x"]).check().is_err());
-        let c = e(None, &["a=1", "b="]).check().unwrap();
+        let c = e(None, &["a=1", "b=", "c"]).check().unwrap();
         let mut config = serde_json::json!({"config": {"Labels": null}});
         apply_labels(&mut config, &c.labels);
         assert_eq!(
             config["config"]["Labels"],
-            serde_json::json!({"a": "1", "b": ""})
+            serde_json::json!({"a": "1", "b": "", "c": ""})
         );
     }
 }
