@@ -634,9 +634,51 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
         }
     }
     if let Some(tmp) = moved {
-        remove_tree(&tmp)?;
+        remove_moved(&tmp)?;
     }
     volume_error.map_or(Ok(()), |e| Err(ContainerError::Volume(e)))
+}
+
+/// Deletes a container directory renamed away. On NFS a file another
+/// process still holds open (a `logs -f`, a health watcher, a monitor on
+/// its way out: see [`filecache`]) is renamed to `.nfsXXXX` instead of
+/// going, and the directory cannot go until it is closed; the container is
+/// gone all the same (its name is free), so such leftovers are left to the
+/// debris sweep of a later command, not reported as a failure.
+fn remove_moved(tmp: &Path) -> Result<(), ContainerError> {
+    match remove_tree(tmp) {
+        Err(_) if only_nfs_leftovers(tmp) => {
+            tracing::debug!("{}: NFS leftovers, swept later", tmp.display());
+            Ok(())
+        }
+        r => Ok(r?),
+    }
+}
+
+/// Whether everything left under `dir` is NFS's silly-renamed files
+/// (`.nfs` and hex digits) and the directories holding them.
+fn only_nfs_leftovers(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    let mut any = false;
+    for e in entries {
+        let Ok(e) = e else { return false };
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let ok = match e.file_type() {
+            Ok(t) if t.is_dir() => only_nfs_leftovers(&e.path()),
+            Ok(_) => name
+                .strip_prefix(".nfs")
+                .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit())),
+            Err(_) => false,
+        };
+        if !ok {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Before the sweep deletes `debris` (a container directory renamed away
@@ -661,7 +703,7 @@ pub fn remove_debris_volumes(root: &Path, debris: &Path) {
 /// and the cgroup a killed monitor left behind.
 pub fn remove_dir(dir: &Path) -> Result<(), ContainerError> {
     match rename_away(dir)? {
-        Some(tmp) => Ok(remove_tree(&tmp)?),
+        Some(tmp) => remove_moved(&tmp),
         None => Ok(()),
     }
 }

@@ -218,3 +218,20 @@ fn a_died_event_is_logged_once() {
         .collect();
     assert_eq!(statuses, ["start", "died"], "{statuses:?}");
 }
+
+#[test]
+fn nfs_leftovers_are_told_from_other_files() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    std::fs::create_dir_all(d.join("upper/etc")).unwrap();
+    std::fs::write(d.join(".nfs000000000012abcd00000001"), b"").unwrap();
+    std::fs::write(d.join("upper/etc/.nfs00ff"), b"").unwrap();
+    assert!(super::only_nfs_leftovers(d));
+    std::fs::write(d.join("upper/state.json"), b"{}").unwrap();
+    assert!(!super::only_nfs_leftovers(d), "a real file is not a leftover");
+    std::fs::remove_file(d.join("upper/state.json")).unwrap();
+    std::fs::write(d.join(".nfs"), b"").unwrap();
+    assert!(!super::only_nfs_leftovers(d), "no hex digits");
+    let empty = tempfile::tempdir().unwrap();
+    assert!(!super::only_nfs_leftovers(empty.path()), "nothing left is not this case");
+}
