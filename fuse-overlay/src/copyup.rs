@@ -47,10 +47,11 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use crate::fs::{is_dir, is_whiteout, list_xattrs, os, Overlay, R};
+use crate::fs::{is_dir, is_whiteout, os, Overlay, R};
 use crate::layout;
 use crate::links::{HardLinks, Wanted};
 use crate::tree::{join, UPPER};
+use crate::xattr::list_xattrs;
 
 #[allow(clippy::unnecessary_cast)] // field types differ between architectures
 fn timestamps(st: &Stat) -> Timestamps {

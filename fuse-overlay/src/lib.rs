@@ -44,6 +44,7 @@ mod spin;
 pub mod sys;
 mod tree;
 mod write;
+mod xattr;
 
 pub use dirplus::ReaddirPlus;
 pub use spin::Spin;

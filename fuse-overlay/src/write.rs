@@ -29,9 +29,10 @@ use fuser::{FileHandle, Request, TimeOrNow};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use crate::fs::{is_dir, os, stored_xattr, Found, Overlay, R};
+use crate::fs::{is_dir, os, Found, Overlay, R};
 use crate::layout;
 use crate::tree::{join, UPPER};
+use crate::xattr::stored_xattr;
 
 /// A caller without CAP_FSETID who writes or truncates: the set-id bits of
 /// the file must go, as the kernel clears them for such a caller. The

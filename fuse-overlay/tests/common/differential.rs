@@ -22,6 +22,15 @@ pub fn rres<T>(r: rustix::io::Result<T>) -> String {
     res(r.map_err(std::io::Error::from))
 }
 
+/// Up to `n` bytes at `off` read through `f`, as text, or "errno N".
+pub fn pread_str(f: &fs::File, off: u64, n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    match rustix::io::pread(std::os::fd::AsFd::as_fd(f), &mut buf, off) {
+        Ok(k) => String::from_utf8_lossy(&buf[..k]).into_owned(),
+        Err(e) => format!("errno {}", e.raw_os_error()),
+    }
+}
+
 pub fn read(p: &Path) -> String {
     match fs::read(p) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),

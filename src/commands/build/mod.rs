@@ -22,7 +22,7 @@
 //! the steps stay as the build cache ([`cache`]): a later build takes a
 //! step made from the same state with the same inputs from it instead of
 //! running it; with `--layers=false` they are removed too. Each
-//! `FROM` starts a stage ([`Stage`]); a later `FROM NAME` or `COPY
+//! `FROM` starts a stage ([`Stage`], [`from`]); a later `FROM NAME` or `COPY
 //! --from=NAME` uses an earlier one as it ended ([`copy`]); the last stage
 //! (or `--target`'s) is the image, and only the stages it needs run
 //! ([`stages`]).
@@ -35,6 +35,7 @@ mod context;
 mod copy;
 mod fetch;
 mod flags;
+mod from;
 mod glob;
 mod helper;
 mod heredoc;
@@ -125,9 +126,6 @@ const PROXY_ARGS: [&str; 10] = [
     "ALL_PROXY",
     "all_proxy",
 ];
-
-/// The environment of a `FROM scratch` stage, docker's default PATH.
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A failed build: its message, printed as `rless: …`, and exit code.
 struct Failed(String, u8);
@@ -344,14 +342,6 @@ struct Stage {
     skipped: bool,
 }
 
-/// The stage `what` names: its `AS` name (any case) or its index.
-fn find_stage<'s>(done: &'s [Stage], what: &str) -> Option<&'s Stage> {
-    let what = what.to_ascii_lowercase();
-    done.iter()
-        .find(|s| s.name.as_deref() == Some(what.as_str()))
-        .or_else(|| done.get(what.parse::<usize>().ok()?))
-}
-
 impl Stage {
     fn cfg(&mut self) -> &mut serde_json::Map<String, Value> {
         if !self.config["config"].is_object() {
@@ -527,114 +517,6 @@ impl Build<'_> {
             &mut self.used_args,
             scope,
         )
-    }
-
-    /// `FROM IMAGE` (from the store, pulled if missing) or `FROM scratch`.
-    fn from(
-        &mut self,
-        ins: &Instruction,
-        meta: &[(String, String)],
-        done: &[Stage],
-    ) -> Result<Stage> {
-        if let Some(p) = ins.flag("platform") {
-            // `--platform=$BUILDPLATFORM` and the like: the host's is the
-            // one platform rless builds for.
-            let p = change::split_words(p, meta)
-                .map_err(|w| anyhow!(w))?
-                .concat();
-            let asked = rless::image::platform::Platform::parse(&p)?;
-            let host = rless::image::platform::Platform::host();
-            if !host.matches(&asked.os, &asked.arch, asked.variant.as_deref()) {
-                bail!("--platform={p}: rless builds for this host's platform ({host}) only");
-            }
-        }
-        let words = change::split_words(&ins.rest, meta).map_err(|w| anyhow!(w))?;
-        let (image, name) = match &words[..] {
-            [i] => (i.clone(), None),
-            [i, as_, name] if as_.eq_ignore_ascii_case("as") => {
-                (i.clone(), Some(name.to_ascii_lowercase()))
-            }
-            _ => bail!("use FROM IMAGE [AS NAME]"),
-        };
-        let stage = |config, image, cache| Stage {
-            config,
-            image,
-            args: Vec::new(),
-            cmd_set: false,
-            name: name.clone(),
-            cache,
-            skipped: false,
-        };
-        // An earlier stage, by name: its image as it ended.
-        if let Some(s) = find_stage(done, &image) {
-            if s.skipped {
-                bail!("stage {image} was not built");
-            }
-            return Ok(stage(s.config.clone(), s.image.clone(), s.cache.clone()));
-        }
-        if image == "scratch" {
-            let host = rless::image::platform::Platform::host();
-            return Ok(stage(
-                // As docker and podman: a scratch stage has the default PATH.
-                json!({"architecture": host.arch, "os": host.os,
-                       "config": {"Env": [DEFAULT_PATH]},
-                       "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
-                None,
-                cache::scratch_state(),
-            ));
-        }
-        let found = self.image_config(&image)?;
-        let state = cache::image_state(&found.0);
-        Ok(stage(found.1, Some(found.0), state))
-    }
-
-    /// The id and config of IMAGE, pulled when not in the store.
-    fn image_config(&self, image: &str) -> Result<(String, Value)> {
-        let lookup = || -> Result<Option<(String, Value)>> {
-            let store = steps::store(self.ctx, LockMode::Shared)?;
-            let index = store.index()?;
-            match find_image(&index, image) {
-                Ok(img) => {
-                    // Kept from `image prune -a` from now on: a later
-                    // stage may start from it or copy from it.
-                    self.children.uses(img.id.hex())?;
-                    Ok(Some((
-                        img.id.hex().to_string(),
-                        serde_json::from_slice(&store.read_blob(&img.id)?)?,
-                    )))
-                }
-                Err(rless::image::LookupError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        };
-        let pull = self.extra.pull_for(image);
-        if matches!(pull, flags::Pull::Missing | flags::Pull::Never) {
-            if let Some(f) = lookup()? {
-                return Ok(f);
-            }
-        }
-        if pull == flags::Pull::Never {
-            bail!("{image}: not in the store, and --pull=never forbids pulling it");
-        }
-        if !self.quiet {
-            println!("pulling {image}");
-        }
-        let pulled = self.children.output(&["pull", "-q", image]);
-        self.extra.pulled(image);
-        if let Err(e) = pulled {
-            match (pull, lookup()?) {
-                // newer: the stored one when the registry cannot say.
-                (flags::Pull::Newer, Some(f)) => {
-                    eprintln!(
-                        "rless: warning: cannot check {image} for a newer image ({}); using the stored one",
-                        super::error_line(&e)
-                    );
-                    return Ok(f);
-                }
-                _ => return Err(e),
-            }
-        }
-        lookup()?.ok_or_else(|| anyhow!("{image}: not in the store after a pull"))
     }
 
     /// What one instruction but COPY and ADD does.
