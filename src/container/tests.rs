@@ -228,10 +228,16 @@ fn nfs_leftovers_are_told_from_other_files() {
     std::fs::write(d.join("upper/etc/.nfs00ff"), b"").unwrap();
     assert!(super::only_nfs_leftovers(d));
     std::fs::write(d.join("upper/state.json"), b"{}").unwrap();
-    assert!(!super::only_nfs_leftovers(d), "a real file is not a leftover");
+    assert!(
+        !super::only_nfs_leftovers(d),
+        "a real file is not a leftover"
+    );
     std::fs::remove_file(d.join("upper/state.json")).unwrap();
     std::fs::write(d.join(".nfs"), b"").unwrap();
     assert!(!super::only_nfs_leftovers(d), "no hex digits");
     let empty = tempfile::tempdir().unwrap();
-    assert!(!super::only_nfs_leftovers(empty.path()), "nothing left is not this case");
+    assert!(
+        !super::only_nfs_leftovers(empty.path()),
+        "nothing left is not this case"
+    );
 }
