@@ -321,7 +321,7 @@ mod tests {
         assert!(f(&["image=0123", "type=image"]).matches(&img));
         assert!(!f(&["container=0123"]).matches(&img));
         assert!(Filters::parse(&["colour=red".to_string()]).is_err());
-        assert!(Filters::parse(&["type=pod".to_string()]).is_err());
+        assert!(Filters::parse(&["type=bogus".to_string()]).is_err());
         assert!(Filters::parse(&["event".to_string()]).is_err());
     }
 
