@@ -20,7 +20,7 @@ use rless::image::store::LockMode;
 use rless::image::time::{ago, format_rfc3339};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
 pub enum Cmd {
@@ -462,16 +462,8 @@ fn remove_containers(ctx: &Ctx, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let exe = std::env::current_exe().context("cannot find the rless binary")?;
-    let status = Command::new(exe)
-        .arg("--root")
-        .arg(&ctx.root)
-        .args(["rm", "--force", "--"])
-        .args(ids)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot run rless rm")?;
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let status = super::rm::force_remove_child(ctx, &ids)?;
     if !status.success() {
         // rm said why on stderr.
         bail!("cannot remove the pod's containers ({status})");

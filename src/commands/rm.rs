@@ -8,7 +8,7 @@ use super::filters::PruneFilter;
 use super::prune::Pruned;
 use super::removal::{Failure, InUse, Removals};
 use super::Ctx;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rless::container::{self, control};
 use rless::image::store::{LockMode, Store};
 use rless::image::time::human_size;
@@ -124,6 +124,22 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
     Ok(failed.finish())
+}
+
+/// `rless rm --force NAMES` in a child with this store (it stops and
+/// removes inside the user namespace, as `rm -f` does); its stdout is not
+/// shown, its errors are (one line each). The child's exit status.
+pub fn force_remove_child(ctx: &Ctx, names: &[&str]) -> Result<std::process::ExitStatus> {
+    let exe = std::env::current_exe().context("cannot find the rless binary")?;
+    std::process::Command::new(exe)
+        .arg("--root")
+        .arg(&ctx.root)
+        .args(["rm", "--force", "--"])
+        .args(names)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("cannot run rless rm")
 }
 
 /// The variable naming, one per line, the containers an outer `rm` pass

@@ -639,6 +639,25 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
     volume_error.map_or(Ok(()), |e| Err(ContainerError::Volume(e)))
 }
 
+/// The records kept one per `NAME.json` file in `dir` (networks, pods),
+/// in no order; temporary (dot) files and files that do not parse are
+/// left out (a half-written record never shows: records are renamed into
+/// place).
+pub fn json_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            !n.starts_with('.') && n.ends_with(".json")
+        })
+        .filter_map(|e| fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect()
+}
+
 /// Deletes a container directory renamed away. On NFS a file another
 /// process still holds open (a `logs -f`, a health watcher, a monitor on
 /// its way out: see [`filecache`]) is renamed to `.nfsXXXX` instead of

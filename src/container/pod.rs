@@ -73,20 +73,8 @@ pub fn lock(store: &Store) -> Result<fs::File, PodError> {
 
 /// Every pod, sorted by name.
 pub fn list(root: &Path) -> Vec<PodConfig> {
-    let Ok(rd) = fs::read_dir(pods_dir(root)) else {
-        return vec![];
-    };
-    let mut v: Vec<PodConfig> = rd
-        .flatten()
-        .filter(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            !n.starts_with('.') && n.ends_with(".json")
-        })
-        .filter_map(|e| fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect();
-    v.sort_by(|a: &PodConfig, b| a.name.cmp(&b.name));
+    let mut v: Vec<PodConfig> = super::json_records(&pods_dir(root));
+    v.sort_by(|a, b| a.name.cmp(&b.name));
     v
 }
 

@@ -289,20 +289,8 @@ pub fn valid_name(name: &str) -> bool {
 
 /// Every network, sorted by name.
 pub fn list(root: &Path) -> Vec<NetworkConfig> {
-    let Ok(rd) = fs::read_dir(networks_dir(root)) else {
-        return vec![];
-    };
-    let mut v: Vec<NetworkConfig> = rd
-        .flatten()
-        .filter(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            !n.starts_with('.') && n.ends_with(".json")
-        })
-        .filter_map(|e| fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect();
-    v.sort_by(|a: &NetworkConfig, b| a.name.cmp(&b.name));
+    let mut v: Vec<NetworkConfig> = crate::container::json_records(&networks_dir(root));
+    v.sort_by(|a, b| a.name.cmp(&b.name));
     v
 }
 

@@ -5,9 +5,8 @@
 //! bad option or a missing image leaves the old one alone.
 
 use super::Ctx;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rless::image::store::Store;
-use std::process::{Command, Stdio};
 
 /// `--replace` needs a name to replace, as podman says.
 pub(super) fn check(replace: bool, name: Option<&str>) -> Result<()> {
@@ -22,16 +21,7 @@ pub(super) fn remove_named(ctx: &Ctx, store: &Store, name: &str) -> Result<()> {
     if !rless::container::list(store).iter().any(|c| c.name == name) {
         return Ok(());
     }
-    let exe = std::env::current_exe().context("cannot find the rless binary")?;
-    let status = Command::new(exe)
-        .arg("--root")
-        .arg(&ctx.root)
-        .args(["rm", "--force", "--"])
-        .arg(name)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot run rless rm")?;
+    let status = crate::commands::rm::force_remove_child(ctx, &[name])?;
     if !status.success() {
         // rm said why on stderr.
         bail!("cannot replace container {name:?}: its removal failed ({status})");
