@@ -9,7 +9,8 @@
 //! The token server grants `pull` to `RLESS_TEST_TOKEN_USER` /
 //! `RLESS_TEST_TOKEN_PASS` on every repository whose name does not contain
 //! `forbidden`, gives anonymous clients a token that grants nothing, and
-//! answers 401 to wrong credentials.
+//! answers 401 to wrong credentials. The first token it gives a user for
+//! a repository whose name contains `stale` has already expired.
 
 mod common;
 
@@ -102,6 +103,45 @@ fn fetch_token(
     (status, token)
 }
 
+/// The realm and service of the registry's Bearer challenge.
+fn challenge(agent: &ureq::Agent, host: &str) -> (String, String) {
+    let resp = agent
+        .get(format!("http://{host}/v2/"))
+        .call()
+        .expect("GET /v2/");
+    assert_eq!(
+        resp.status().as_u16(),
+        401,
+        "token registry /v2/ must be 401"
+    );
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        challenge.starts_with("Bearer "),
+        "expected a Bearer challenge, got {challenge:?}"
+    );
+    (
+        challenge_param(&challenge, "realm").expect("realm in the challenge"),
+        challenge_param(&challenge, "service").expect("service in the challenge"),
+    )
+}
+
+/// The status of `GET /v2/REPO/manifests/latest` with `token`.
+fn manifest_status(agent: &ureq::Agent, host: &str, repo: &str, token: &str) -> u16 {
+    agent
+        .get(format!("http://{host}/v2/{repo}/manifests/latest"))
+        .header("Accept", format!("{MT_DOCKER_MANIFEST}, {MT_OCI_MANIFEST}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("GET manifest")
+        .status()
+        .as_u16()
+}
+
 /// The last stderr line (the `rless: …` error).
 fn error_line(out: &Out) -> String {
     out.stderr
@@ -132,43 +172,13 @@ fn token_rig_speaks_bearer() {
     };
     let Some(bb) = busybox_layer() else { return };
     let agent = agent();
-    let resp = agent
-        .get(format!("http://{}/v2/", rig.host))
-        .call()
-        .expect("GET /v2/");
-    assert_eq!(
-        resp.status().as_u16(),
-        401,
-        "token registry /v2/ must be 401"
-    );
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        challenge.starts_with("Bearer "),
-        "expected a Bearer challenge, got {challenge:?}"
-    );
-    let realm = challenge_param(&challenge, "realm").expect("realm in the challenge");
-    let service = challenge_param(&challenge, "service").expect("service in the challenge");
+    let (realm, service) = challenge(&agent, &rig.host);
 
     let repo = "rlt/token-rig/img";
     let img = Built::host(Format::Docker, &[(bb, Comp::Gzip)]);
     rig.push.push(repo, "latest", &img);
     let scope = format!("repository:{repo}:pull");
-    let manifest_url = format!("http://{}/v2/{repo}/manifests/latest", rig.host);
-    let get_manifest = |token: &str| -> u16 {
-        agent
-            .get(&manifest_url)
-            .header("Accept", format!("{MT_DOCKER_MANIFEST}, {MT_OCI_MANIFEST}"))
-            .header("Authorization", format!("Bearer {token}"))
-            .call()
-            .expect("GET manifest")
-            .status()
-            .as_u16()
-    };
+    let get_manifest = |token: &str| manifest_status(&agent, &rig.host, repo, token);
 
     let (status, anon) = fetch_token(&agent, &realm, &service, &scope, None);
     assert_eq!(status, 200, "anonymous token request");
@@ -294,6 +304,49 @@ fn pull_token_denied_repository() {
         let out = ctx.fail_unchanged(&["pull", "--creds", &rig.creds(), &r]);
         eprintln!("  error: {}", error_line(&out));
         assert!(ctx.image_ids().is_empty());
+    });
+}
+
+/// A token the registry refuses is dropped and fetched again: the token
+/// server's first token for a `stale` repository has already expired (as
+/// a pull that outlives its token meets: Docker Hub's live 300 s), the
+/// registry answers 401, and the pull goes on with a fresh token.
+#[test]
+fn pull_token_refetches_a_refused_token() {
+    let Some(rig) = TokenRig::from_env() else {
+        return;
+    };
+    let Some(bb) = busybox_layer() else { return };
+    // A name the token server has not seen, so its first token is the
+    // expired one even when the rig outlives a test run.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let agent = agent();
+    let (realm, service) = challenge(&agent, &rig.host);
+    let repo = format!("rlt/token-rig/stale-{nonce}");
+    let img = Built::host(Format::Docker, &[(bb, Comp::Gzip)]);
+    rig.push.push(&repo, "latest", &img);
+    let scope = format!("repository:{repo}:pull");
+    let creds = Some((rig.user.as_str(), rig.pass.as_str()));
+    // The rig: refused first, accepted next; else this test shows nothing.
+    let (_, first) = fetch_token(&agent, &realm, &service, &scope, creds);
+    let (_, second) = fetch_token(&agent, &realm, &service, &scope, creds);
+    assert_eq!(
+        manifest_status(&agent, &rig.host, &repo, &first.expect("token")),
+        401,
+        "the first token for a stale repository must be refused"
+    );
+    assert_eq!(
+        manifest_status(&agent, &rig.host, &repo, &second.expect("token")),
+        200,
+        "the second token for a stale repository must be accepted"
+    );
+    for_each_user("pull_token_stale", |ctx| {
+        let img = Built::host(Format::Oci, &[(bb, Comp::Gzip)]);
+        let r = rig.push(&ctx.repo(&format!("stale-{nonce}")), "v1", &img);
+        assert_eq!(ctx.pull(&["--creds", &rig.creds(), &r]), img.id());
     });
 }
 

@@ -385,7 +385,8 @@ start_registries() {
             --addr "127.0.0.1:$TOKEN_SERVER_PORT" \
             --key "$REG_DIR/token-key.pem" --cert "$REG_DIR/token-cert.pem" \
             --issuer "$TOKEN_ISSUER" --service "$TOKEN_SERVICE" \
-            --credentials "$AUTH_USER:$AUTH_PASS" --deny forbidden --pull-only readonly
+            --credentials "$AUTH_USER:$AUTH_PASS" --deny forbidden --pull-only readonly \
+            --expired-first stale
     fi
     for name in "${names[@]}"; do
         start_bg "$name" "$bin" serve "$REG_DIR/$name.yml"

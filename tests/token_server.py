@@ -19,6 +19,12 @@ Endpoints:
         repository whose name does not contain a --deny substring (``push``
         is not granted where the name contains a --pull-only substring).
       * Any other credentials: 401 with a Basic challenge.
+      * With --expired-first SUBSTR: the first token a known user gets for a
+        set of scopes that names a repository containing SUBSTR has already
+        expired (its ``exp`` is an hour ago, past the registry's leeway;
+        ``expires_in`` still says --ttl), so the registry refuses it and a
+        client must fetch a fresh one; later tokens for the same user and
+        scopes are good.
       * A ``service`` other than --service: 400.
 
   GET /healthz
@@ -37,6 +43,7 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -95,6 +102,9 @@ class Config:
         self.ttl = args.ttl
         self.deny = args.deny or []
         self.pull_only = args.pull_only or []
+        self.expired_first = args.expired_first or []
+        self.issued = set()
+        self.issued_lock = threading.Lock()
         self.users = {}
         for cred in args.credentials or []:
             user, sep, password = cred.partition(":")
@@ -114,16 +124,29 @@ class Config:
             raise RuntimeError("openssl dgst -sign failed: " + proc.stderr.decode(errors="replace"))
         return proc.stdout
 
-    def issue(self, subject, access):
+    def first_expired(self, user, scopes):
+        """Whether this token must be born expired (--expired-first)."""
+        if not user or not any(
+            any(e in name for e in self.expired_first) for _, name, _ in scopes
+        ):
+            return False
+        key = (user, tuple(sorted((k, n, tuple(a)) for k, n, a in scopes)))
+        with self.issued_lock:
+            first = key not in self.issued
+            self.issued.add(key)
+        return first
+
+    def issue(self, subject, access, expired=False):
         now = int(time.time())
+        born = now - 7200 if expired else now
         header = {"alg": "RS256", "typ": "JWT", "x5c": self.x5c}
         claims = {
             "iss": self.issuer,
             "sub": subject,
             "aud": self.service,
-            "exp": now + self.ttl,
-            "nbf": now - 1,
-            "iat": now,
+            "exp": born + self.ttl if not expired else now - 3600,
+            "nbf": born - 1,
+            "iat": born,
             "jti": secrets.token_hex(16),
             "access": access,
         }
@@ -215,13 +238,14 @@ class Handler(BaseHTTPRequestHandler):
         scopes = parse_scopes(query.get("scope", []))
         access = cfg.grant(user, scopes)
         try:
-            token, now = cfg.issue(user, access)
+            expired = cfg.first_expired(user, scopes)
+            token, now = cfg.issue(user, access, expired)
         except RuntimeError as e:
             self.error(500, "SIGNING_FAILED", str(e))
             return
         sys.stderr.write(
-            "token_server: issued user=%r scopes=%r access=%s\n"
-            % (user, query.get("scope", []), json.dumps(access))
+            "token_server: issued user=%r scopes=%r access=%s%s\n"
+            % (user, query.get("scope", []), json.dumps(access), " (expired)" if expired else "")
         )
         self.reply(
             200,
@@ -244,6 +268,11 @@ def main():
     p.add_argument("--credentials", action="append", help="USER:PASSWORD (repeatable)")
     p.add_argument("--deny", action="append", help="never grant repositories whose name contains this")
     p.add_argument("--pull-only", action="append", help="never grant push on repositories whose name contains this")
+    p.add_argument(
+        "--expired-first",
+        action="append",
+        help="first token per user and scopes naming a repository that contains this is already expired",
+    )
     p.add_argument("--ttl", type=int, default=300, help="token lifetime in seconds")
     args = p.parse_args()
 

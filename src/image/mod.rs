@@ -20,6 +20,7 @@ pub mod registry;
 pub mod space;
 pub mod store;
 pub mod time;
+pub mod tokens;
 pub mod union;
 
 use digest::Digest;

@@ -13,7 +13,8 @@
 //! the stored credentials on every request; Bearer challenges by fetching a
 //! token for the request's scope (`repository:NAME:pull`, or `pull,push` for
 //! uploads) from the realm (with the credentials, if any), cached per scope
-//! and refreshed once on a 401. [`RegistryClient::request`] is the one way
+//! for the life the token server gives it ([`super::tokens`]) and refreshed
+//! once on a 401. [`RegistryClient::request`] is the one way
 //! requests other than GETs (uploads, `HEAD`) go out; `push.rs` speaks the
 //! upload protocol through it.
 //!
@@ -27,10 +28,10 @@
 
 use super::auth::Credentials;
 use super::digest::Digest;
+use super::tokens::TokenCache;
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ureq::http::{Method, Request, Response};
 use ureq::{AsSendBody, Body};
 
@@ -109,7 +110,7 @@ pub struct RegistryClient {
     base: String,
     creds: Option<Credentials>,
     challenge: Challenge,
-    tokens: Mutex<HashMap<String, String>>,
+    tokens: TokenCache,
 }
 
 impl RegistryClient {
@@ -138,7 +139,7 @@ impl RegistryClient {
             base: format!("https://{api_host}"),
             creds: opts.credentials.clone(),
             challenge: Challenge::None,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: TokenCache::default(),
         };
         let ping = match client.agent.get(format!("{}/v2/", client.base)).call() {
             Ok(r) => r,
@@ -338,7 +339,9 @@ impl RegistryClient {
     ) -> Result<Response<Body>, RegistryError> {
         let resp = self.send(url, Some(repo), accept, what)?;
         if resp.status().as_u16() == 401 && matches!(self.challenge, Challenge::Bearer { .. }) {
-            self.tokens.lock().expect("token cache").remove(repo);
+            // The registry refused the token it was sent (expired early,
+            // revoked): drop it, by the scope `send` fetched it for.
+            self.tokens.forget(&pull_scope(repo));
             let resp = self.send(url, Some(repo), accept, what)?;
             return self.expect_ok(resp, what);
         }
@@ -424,7 +427,7 @@ impl RegistryClient {
             })?;
             let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
             if resp.status().as_u16() == 401 && bearer && attempt == 1 {
-                self.tokens.lock().expect("token cache").remove(scope);
+                self.tokens.forget(scope);
                 continue;
             }
             return Ok(resp);
@@ -464,9 +467,10 @@ impl RegistryClient {
         let Challenge::Bearer { realm, service } = &self.challenge else {
             unreachable!("bearer only")
         };
-        let key = scope.unwrap_or("").to_string();
-        if let Some(t) = self.tokens.lock().expect("token cache").get(&key) {
-            return Ok(t.clone());
+        let key = scope.unwrap_or("");
+        let fetched = Instant::now();
+        if let Some(t) = self.tokens.get(key, fetched) {
+            return Ok(t);
         }
         let mut req = self.agent.get(realm.as_str());
         if let Some(s) = service {
@@ -505,9 +509,7 @@ impl RegistryClient {
             })?
             .to_string();
         self.tokens
-            .lock()
-            .expect("token cache")
-            .insert(key, token.clone());
+            .put(key, &token, doc["expires_in"].as_u64(), fetched);
         Ok(token)
     }
 }
