@@ -49,6 +49,7 @@ mod rm;
 mod rmi;
 mod run;
 mod save;
+mod search;
 mod secret;
 mod start;
 mod stats;
@@ -84,6 +85,8 @@ pub struct Cli {
 enum Cmd {
     /// Pull an image from a registry.
     Pull(pull::Args),
+    /// Search a registry for images, or list a repository's tags.
+    Search(search::Args),
     /// Push an image to a registry.
     Push(push::Args),
     /// Write images to a docker-archive or oci-archive.
@@ -458,6 +461,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => pull::run(&ctx, a),
         Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => push::run(&ctx, a),
+        Cmd::Search(a) => search::run(a),
         Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => save::run(&ctx, a),
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => load::run(&ctx, a),
         Cmd::Run(a) => run::run(&ctx, *a),

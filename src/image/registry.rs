@@ -217,7 +217,7 @@ impl RegistryClient {
         let sep = if reference.contains(':') { '@' } else { ':' };
         let what = format!("manifest {repo}{sep}{reference}");
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
-        let resp = self.get(&url, repo, MANIFEST_ACCEPT, &what)?;
+        let resp = self.get(&url, &pull_scope(repo), MANIFEST_ACCEPT, &what)?;
         let media = header(&resp, "content-type").unwrap_or_default();
         let media = media
             .split(';')
@@ -232,32 +232,76 @@ impl RegistryClient {
     /// Every tag of `repo` (`/v2/REPO/tags/list`), following the `Link:
     /// <…>; rel="next"` pages a registry may split the list into.
     pub fn tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
-        let what = format!("the tags of {repo}");
-        let mut url = format!("{}/v2/{repo}/tags/list", self.base);
         let mut tags = Vec::new();
+        self.list_pages(
+            format!("{}/v2/{repo}/tags/list", self.base),
+            &pull_scope(repo),
+            &format!("the tags of {repo}"),
+            "tags",
+            |page| {
+                tags.extend(page);
+                true
+            },
+        )?;
+        Ok(tags)
+    }
+
+    /// The registry's repositories (`/v2/_catalog`, which needs the
+    /// `registry:catalog:*` scope), page by page to `page` until it
+    /// returns false or the list ends.
+    pub fn catalog(&self, page: impl FnMut(Vec<String>) -> bool) -> Result<(), RegistryError> {
+        self.list_pages(
+            format!("{}/v2/_catalog", self.base),
+            "registry:catalog:*",
+            "the repository catalog",
+            "repositories",
+            page,
+        )
+    }
+
+    /// GETs a list (`{"FIELD": [..]}`) and its further pages, handing each
+    /// to `page` while it asks for more.
+    fn list_pages(
+        &self,
+        first: String,
+        scope: &str,
+        what: &str,
+        field: &str,
+        mut page: impl FnMut(Vec<String>) -> bool,
+    ) -> Result<(), RegistryError> {
+        let mut url = first;
         // A registry that keeps sending the same page must not loop us.
         for _ in 0..10_000 {
-            let resp = self.get(&url, repo, "application/json", &what)?;
+            let resp = self.get(&url, scope, "application/json", what)?;
             let next = header(&resp, "link").and_then(|l| next_page(&l));
-            let body = self.read_small(resp, &what)?;
+            let body = self.read_small(resp, what)?;
             let doc: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|e| RegistryError::Read {
                     host: self.host.clone(),
-                    what: what.clone(),
-                    detail: format!("not a tags list: {e}"),
+                    what: what.to_string(),
+                    detail: format!("not a list of {field}: {e}"),
                 })?;
             // `"tags": null` is an empty repository.
-            if let Some(list) = doc["tags"].as_array() {
-                tags.extend(list.iter().filter_map(|t| t.as_str()).map(str::to_string));
+            let items = doc[field]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|t| t.as_str())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !page(items) {
+                return Ok(());
             }
             match next {
-                None => return Ok(tags),
+                None => return Ok(()),
                 Some(target) => {
                     // The next page is fetched with our credentials: it
                     // must be on this registry, not a host the answer names.
                     url = next_page_url(&self.base, &target).ok_or_else(|| RegistryError::Read {
                         host: self.host.clone(),
-                        what: what.clone(),
+                        what: what.to_string(),
                         detail: format!("the next page {target} is not on this registry"),
                     })?
                 }
@@ -265,7 +309,7 @@ impl RegistryClient {
         }
         Err(RegistryError::Read {
             host: self.host.clone(),
-            what,
+            what: what.to_string(),
             detail: "the list does not end".into(),
         })
     }
@@ -275,7 +319,7 @@ impl RegistryClient {
         let what = format!("blob {digest}");
         let resp = self.get(
             &format!("{}/v2/{repo}/blobs/{digest}", self.base),
-            repo,
+            &pull_scope(repo),
             "*/*",
             &what,
         )?;
@@ -287,7 +331,7 @@ impl RegistryClient {
         let what = format!("blob {digest}");
         let resp = self.get(
             &format!("{}/v2/{repo}/blobs/{digest}", self.base),
-            repo,
+            &pull_scope(repo),
             "*/*",
             &what,
         )?;
@@ -329,20 +373,21 @@ impl RegistryClient {
         })
     }
 
-    /// GET with authentication; one token refresh on 401.
+    /// GET with authentication (a token for `scope`); one token refresh
+    /// on 401.
     fn get(
         &self,
         url: &str,
-        repo: &str,
+        scope: &str,
         accept: &str,
         what: &str,
     ) -> Result<Response<Body>, RegistryError> {
-        let resp = self.send(url, Some(repo), accept, what)?;
+        let resp = self.send(url, Some(scope), accept, what)?;
         if resp.status().as_u16() == 401 && matches!(self.challenge, Challenge::Bearer { .. }) {
             // The registry refused the token it was sent (expired early,
             // revoked): drop it, by the scope `send` fetched it for.
-            self.tokens.forget(&pull_scope(repo));
-            let resp = self.send(url, Some(repo), accept, what)?;
+            self.tokens.forget(scope);
+            let resp = self.send(url, Some(scope), accept, what)?;
             return self.expect_ok(resp, what);
         }
         self.expect_ok(resp, what)
@@ -351,7 +396,7 @@ impl RegistryClient {
     fn send(
         &self,
         url: &str,
-        repo: Option<&str>,
+        scope: Option<&str>,
         accept: &str,
         what: &str,
     ) -> Result<Response<Body>, RegistryError> {
@@ -367,14 +412,14 @@ impl RegistryClient {
                 }
             }
             Challenge::Bearer { .. } => {
-                let token = self.token(repo.map(pull_scope).as_deref())?;
+                let token = self.token(scope)?;
                 req = req.header("Authorization", format!("Bearer {token}"));
             }
         }
-        // Pulls (a repository) name what stalled; the login check says
-        // the registry went quiet.
+        // Reads of a scope name what stalled; the login check says the
+        // registry went quiet.
         req.call()
-            .map_err(|e| match repo.and(self.stalled(&e, what)) {
+            .map_err(|e| match scope.and(self.stalled(&e, what)) {
                 Some(stalled) => stalled,
                 None => self.unreachable(e),
             })

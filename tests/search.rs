@@ -1,0 +1,149 @@
+//! `rless search` against the local registries: the catalog searched for
+//! a term (a full match first, `--limit`, `--format`), a repository's tags
+//! (`--list-tags`), and the errors (a bad filter, a registry that cannot be
+//! reached or wants credentials, a repository that is not there).
+//! Docker Hub's search API is not reachable here; its answers are parsed
+//! in `search.rs`'s unit tests.
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::oci::{Built, Comp, Format, LayerBuilder, Registry};
+use common::{for_each_user, Ctx, ERR_EXIT};
+
+/// A name no earlier run pushed: the registry outlives test runs.
+fn fresh_term(ctx: &Ctx) -> String {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("srch-{}-{nonce}", ctx.user.name)
+}
+
+fn lines(out: &common::out::Out) -> Vec<String> {
+    out.stdout
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
+#[test]
+fn search_catalog_and_tags() {
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new().file("f", b"search\n", 0o644).finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("search_catalog_and_tags", |ctx| {
+        let term = fresh_term(ctx);
+        let host = &reg.host;
+        // The catalog is sorted: `a/TERM` comes before `TERM`, which must
+        // still be listed first as the full match.
+        for (repo, tag) in [
+            (term.clone(), "1"),
+            (term.clone(), "2"),
+            (format!("a/{term}"), "1"),
+        ] {
+            reg.push(&repo, tag, &img);
+        }
+        reg.push(&format!("{term}x-unrelated"), "1", &img);
+
+        let out = ctx.ok(&["search", &format!("{host}/{term}")]);
+        let got = lines(&out);
+        assert_eq!(
+            got[0].split_whitespace().collect::<Vec<_>>(),
+            ["NAME", "DESCRIPTION"],
+            "{out}"
+        );
+        assert_eq!(
+            &got[1..],
+            [
+                format!("{host}/{term}"),
+                format!("{host}/a/{term}"),
+                format!("{host}/{term}x-unrelated"),
+            ],
+            "{out}"
+        );
+        let out = ctx.ok(&["search", "--limit", "1", &format!("{host}/{term}")]);
+        assert_eq!(&lines(&out)[1..], [format!("{host}/{term}")], "{out}");
+
+        let out = ctx.ok(&["search", "--format", "json", &format!("{host}/a/{term}")]);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(doc[0]["Index"], host.as_str(), "{out}");
+        assert_eq!(doc[0]["Name"], format!("{host}/a/{term}"), "{out}");
+        assert_eq!(doc.as_array().map(Vec::len), Some(1), "{out}");
+
+        let out = ctx.ok(&[
+            "search",
+            "--format",
+            "{{.Index}}|{{.Name}}",
+            &format!("{host}/a/{term}"),
+        ]);
+        assert_eq!(out.stdout, format!("{host}|{host}/a/{term}\n"));
+        // docker's columns; no stars on a plain registry, so a stars filter
+        // leaves nothing (and nothing is printed, as podman).
+        let out = ctx.ok(&["search", "--compatible", &format!("{host}/a/{term}")]);
+        assert!(lines(&out)[0].contains("STARS"), "{out}");
+        let out = ctx.ok(&["search", "-f", "stars=1", &format!("{host}/{term}")]);
+        assert_eq!(out.stdout, "", "{out}");
+        let out = ctx.ok(&["search", &format!("{host}/{term}-nothing-has-this")]);
+        assert_eq!(out.stdout, "", "{out}");
+
+        let out = ctx.ok(&["search", "--list-tags", &format!("{host}/{term}")]);
+        let mut rows: Vec<Vec<String>> = lines(&out)[1..]
+            .iter()
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                vec![format!("{host}/{term}"), "1".to_string()],
+                vec![format!("{host}/{term}"), "2".to_string()],
+            ],
+            "{out}"
+        );
+        let out = ctx.ok(&[
+            "search",
+            "--list-tags",
+            "--limit",
+            "1",
+            &format!("{host}/{term}:1"),
+        ]);
+        assert_eq!(lines(&out).len(), 2, "{out}");
+        let out = ctx.ok(&[
+            "search",
+            "--list-tags",
+            "--format",
+            "json",
+            &format!("{host}/{term}"),
+        ]);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(doc[0]["Name"], format!("{host}/{term}"), "{out}");
+        assert_eq!(doc[0]["Tags"].as_array().map(Vec::len), Some(2), "{out}");
+    });
+}
+
+#[test]
+fn search_bad_input() {
+    let Some(reg) = Registry::open() else { return };
+    let auth = Registry::auth();
+    for_each_user("search_bad_input", |ctx| {
+        let host = &reg.host;
+        let one = |args: &[&str]| assert_one_error(&ctx.rless(args), ERR_EXIT);
+        one(&["search", "--filter", "bogus=1", &format!("{host}/x")]);
+        one(&["search", "--filter", "stars=many", &format!("{host}/x")]);
+        // --list-tags needs a repository, and one that exists.
+        one(&["search", "--list-tags", &format!("{host}/")]);
+        one(&[
+            "search",
+            "--list-tags",
+            &format!("{host}/{}", fresh_term(ctx)),
+        ]);
+        // Nothing listens on port 1.
+        one(&["search", "127.0.0.1:1/x"]);
+        if let Some(auth) = &auth {
+            let out = ctx.rless(&["search", &format!("{}/x", auth.host)]);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("credentials"), "{out}");
+        }
+    });
+}
