@@ -71,6 +71,8 @@ pub struct Extra {
     /// RUN steps: a security option, as `run --security-opt`.
     #[arg(long = "security-opt", value_name = "OPT")]
     security_opt: Vec<String>,
+    #[command(flatten)]
+    pub more: super::moreflags::More,
 }
 
 /// The checked options.
@@ -82,6 +84,8 @@ pub struct Checked {
     pub labels: Vec<(String, String)>,
     /// Options for every RUN's `rless run`.
     pub run_args: Vec<String>,
+    /// The rest (`moreflags.rs`).
+    pub asked: super::moreflags::Asked,
 }
 
 impl Extra {
@@ -118,6 +122,7 @@ impl Extra {
                 "rless: warning: --cache-from and --cache-to are ignored: rless builds use their local cache only"
             );
         }
+        let asked = self.more.check()?;
         let mut run_args = Vec::new();
         let mut pass = |flag: &str, values: &[String]| {
             for v in values {
@@ -129,6 +134,7 @@ impl Extra {
         pass("--ulimit", &self.ulimit);
         pass("--security-opt", &self.security_opt);
         pass("--shm-size", self.shm_size.as_slice());
+        run_args.extend(asked.run_args.iter().cloned());
         Ok(Checked {
             format: match self.format.as_str() {
                 "" => Default::default(),
@@ -138,6 +144,7 @@ impl Extra {
             pulled: Default::default(),
             labels,
             run_args,
+            asked,
         })
     }
 }

@@ -117,7 +117,18 @@ impl Build<'_> {
         if !self.quiet {
             println!("pulling {image}");
         }
-        let pulled = self.children.output(&["pull", "-q", image]);
+        let mut args = vec!["pull", "-q"];
+        args.extend(self.extra.asked.pull_args.iter().map(String::as_str));
+        args.push(image);
+        // `--retry`: one more attempt after a failure.
+        let mut pulled = self.children.output(&args);
+        for _ in 1..self.extra.asked.pull_attempts {
+            if pulled.is_ok() || super::interrupted().is_some() {
+                break;
+            }
+            std::thread::sleep(self.extra.asked.retry_delay);
+            pulled = self.children.output(&args);
+        }
         self.extra.pulled(image);
         if let Err(e) = pulled {
             match (pull, lookup()?) {

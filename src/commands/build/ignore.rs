@@ -42,6 +42,16 @@ impl Ignore {
         Ok(Ignore::parse(""))
     }
 
+    /// Reads the ignore file `path` (`build --ignorefile`), which must exist.
+    pub fn load_file(path: &std::path::Path) -> Result<Ignore, IgnoreError> {
+        std::fs::read_to_string(path)
+            .map(|text| Ignore::parse(&text))
+            .map_err(|source| IgnoreError {
+                path: path.display().to_string(),
+                source,
+            })
+    }
+
     pub fn parse(text: &str) -> Ignore {
         let mut patterns = Vec::new();
         for line in text.lines() {

@@ -40,6 +40,7 @@ mod glob;
 mod helper;
 mod heredoc;
 mod ignore;
+mod moreflags;
 mod mounts;
 mod parents;
 mod parse;
@@ -105,7 +106,9 @@ pub struct Args {
     secret: Vec<String>,
     #[command(flatten)]
     extra: Box<flags::Extra>,
-    /// The build context: the directory COPY and ADD read from.
+    /// The build context: the directory COPY and ADD read from (default:
+    /// the current directory, as podman's).
+    #[arg(default_value = ".")]
     context: PathBuf,
 }
 
@@ -194,10 +197,18 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         eprintln!("rless: {}", rless::message::printable(&why));
         Ok(ExitCode::from(check::EXIT_INPUT))
     };
-    let instructions = match parse::parse(&shown, &text) {
+    let mut instructions = match parse::parse(&shown, &text) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };
+    // podman's `--from`: the first FROM's image, replaced.
+    if let Some(image) = &a.extra.more.from {
+        if let Some(first) = instructions.iter_mut().find(|i| i.keyword == "FROM") {
+            let rest = first.rest.trim_start();
+            let after = rest.find(char::is_whitespace).map_or("", |k| &rest[k..]);
+            first.rest = format!("{image}{after}");
+        }
+    }
     if let Err(why) = check::check(&shown, &instructions) {
         return fail(why);
     }
@@ -247,7 +258,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         ctx,
         children,
         context,
-        ignore: ignore::Ignore::load(&a.context)?,
+        ignore: match &a.extra.more.ignorefile {
+            Some(f) => ignore::Ignore::load_file(f)?,
+            None => ignore::Ignore::load(&a.context)?,
+        },
         build_args,
         used_args,
         network,
@@ -667,6 +681,7 @@ impl Build<'_> {
             .unwrap_or_else(|| rless::image::time::format_rfc3339(rless::image::time::now()))
             .into();
         flags::apply_labels(&mut st.config, &self.extra.labels);
+        moreflags::apply_to_image(&mut st.config, &self.extra.asked);
         let obj = st.config.as_object_mut().expect("object");
         obj.remove("container");
         obj.remove("container_config");

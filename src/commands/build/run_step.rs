@@ -117,6 +117,9 @@ impl Build<'_> {
         args.extend(argv.iter().cloned());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut cmd = self.children.command(&refs)?;
+        if self.extra.asked.stdin {
+            cmd.stdin(Stdio::inherit());
+        }
         if !mounts.secret_env.is_empty() {
             // In the environment of `rless run` alone, which takes it out
             // of its own at once (see `run::secrets`).
