@@ -16,8 +16,13 @@
 #                   certificate made by openssl)
 #   127.0.0.1:5004  open, sharing 5002's storage: tests push there and pull
 #                   the same images through 5002
+#   rless-tls.test:5005  HTTPS with a certificate from a throw-away CA, and
+#   rless-tls.test:5006  the same demanding a client certificate; both share
+#                   5000's storage (root adds rless-tls.test to /etc/hosts:
+#                   rless checks certificates of non-loopback names only)
 # The token registry is left out (its tests skip) when python3 or openssl is
-# missing in a non-root run.
+# missing in a non-root run, the TLS ones when openssl is missing or
+# rless-tls.test does not resolve to 127.0.0.1.
 #
 # Environment knobs:
 #   RLESS_TEST_REGISTRY=host:port  use an existing registry instead of starting them
@@ -43,6 +48,12 @@ AUTH_PORT=5001
 TOKEN_PORT=5002
 TOKEN_SERVER_PORT=5003
 TOKEN_PUSH_PORT=5004
+TLS_PORT=5005
+MTLS_PORT=5006
+# A name for the TLS registries that is not a loopback address (rless, as
+# docker, skips certificate checks for those): /etc/hosts points it at
+# 127.0.0.1.
+TLS_NAME=rless-tls.test
 TOKEN_SERVICE=rless-test-registry
 TOKEN_ISSUER=rless-test-token-issuer
 AUTH_USER=rless
@@ -267,8 +278,8 @@ port_busy() { # PORT
     fi
 }
 
-write_registry_config() { # NAME PORT AUTH(none|htpasswd|token) [STORAGE-NAME]
-    local name=$1 port=$2 auth=$3 storage=${4:-$1}
+write_registry_config() { # NAME PORT AUTH(none|htpasswd|token) [STORAGE-NAME] [TLS(tls|mtls)]
+    local name=$1 port=$2 auth=$3 storage=${4:-$1} tls=${5:-}
     mkdir -p "$REG_DIR/$storage-storage"
     {
         echo "version: 0.1"
@@ -285,6 +296,15 @@ write_registry_config() { # NAME PORT AUTH(none|htpasswd|token) [STORAGE-NAME]
         echo "http:"
         echo "  addr: 127.0.0.1:$port"
         echo "  secret: rless-test-$name"
+        if [ -n "$tls" ]; then
+            echo "  tls:"
+            echo "    certificate: $REG_DIR/tls/server.crt"
+            echo "    key: $REG_DIR/tls/server.key"
+        fi
+        if [ "$tls" = mtls ]; then
+            echo "    clientcas:"
+            echo "      - $REG_DIR/tls/ca.crt"
+        fi
         # no http.debug section: the debug server would bind a second port
         echo "health:"
         echo "  storagedriver:"
@@ -322,6 +342,55 @@ wait_registry() { # PORT EXPECTED_STATUS NAME [PATH]
     return 1
 }
 
+# The TLS rig: a CA of this run's own, a server certificate for $TLS_NAME
+# and a client certificate (for the registry that demands one), all in
+# $REG_DIR/tls, readable by the test users (throw-away test keys).
+make_tls() {
+    local d=$REG_DIR/tls
+    mkdir -p "$d"
+    {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=rless test CA" \
+            -keyout "$d/ca.key" -out "$d/ca.crt" &&
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=$TLS_NAME" \
+                -keyout "$d/server.key" -out "$d/server.csr" &&
+            printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$TLS_NAME" >"$d/server.ext" &&
+            openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+                -CAcreateserial -days 7 -extfile "$d/server.ext" -out "$d/server.crt" &&
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=rless test client" \
+                -keyout "$d/client.key" -out "$d/client.csr" &&
+            printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext" &&
+            openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+                -CAcreateserial -days 7 -extfile "$d/client.ext" -out "$d/client.cert"
+    } >"$REG_DIR/tls-openssl.log" 2>&1 || {
+        cat "$REG_DIR/tls-openssl.log" >&2
+        die "openssl could not make the TLS test certificates"
+    }
+    chmod 0755 "$d"
+    chmod 0644 "$d"/*
+}
+
+# $TLS_NAME must resolve to 127.0.0.1: as root, /etc/hosts gets a line.
+tls_name_ready() {
+    if [ "$IS_ROOT" = 1 ] && ! grep -qw "$TLS_NAME" /etc/hosts; then
+        echo "127.0.0.1 $TLS_NAME # rless tests (tests/run.sh)" >>/etc/hosts
+    fi
+    [ "$(getent hosts "$TLS_NAME" | awk '{print $1; exit}')" = 127.0.0.1 ]
+}
+
+wait_tls_registry() { # PORT NAME [CURL ARGS…]
+    local port=$1 name=$2 code i
+    shift 2
+    for i in $(seq 1 100); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$REG_DIR/tls/ca.crt" "$@" \
+            "https://$TLS_NAME:$port/v2/" || true)
+        [ "$code" = 200 ] && return 0
+        sleep 0.1
+    done
+    log "$name on :$port did not come up (last status '$code'); log follows"
+    cat "$REG_DIR/$name.log" >&2 || true
+    return 1
+}
+
 # The token rig needs python3 and openssl; run.sh installs both as root.
 token_rig_possible() {
     command -v python3 >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1
@@ -354,6 +423,15 @@ start_registries() {
         die "python3 or openssl is missing (needed for the token registry)"
     else
         log "python3 or openssl missing: no token registry, its tests will be skipped"
+    fi
+    local with_tls=0
+    if command -v openssl >/dev/null 2>&1 && tls_name_ready; then
+        with_tls=1
+        ports+=("$TLS_PORT" "$MTLS_PORT")
+    elif [ "$IS_ROOT" = 1 ]; then
+        die "openssl is missing, or $TLS_NAME does not resolve to 127.0.0.1 (needed for the TLS registries)"
+    else
+        log "openssl missing or $TLS_NAME not in /etc/hosts: no TLS registries, their tests will be skipped"
     fi
     for port in "${ports[@]}"; do
         if port_busy "$port"; then
@@ -388,6 +466,13 @@ start_registries() {
             --credentials "$AUTH_USER:$AUTH_PASS" --deny forbidden --pull-only readonly \
             --expired-first stale
     fi
+    if [ "$with_tls" = 1 ]; then
+        # Both serve the open registry's storage: tests push there.
+        make_tls
+        write_registry_config tls "$TLS_PORT" none open tls
+        write_registry_config mtls "$MTLS_PORT" none open mtls
+        names+=(tls mtls)
+    fi
     for name in "${names[@]}"; do
         start_bg "$name" "$bin" serve "$REG_DIR/$name.yml"
     done
@@ -399,6 +484,14 @@ start_registries() {
     export RLESS_TEST_AUTH_REGISTRY=127.0.0.1:$AUTH_PORT
     export RLESS_TEST_AUTH_USER=$AUTH_USER
     export RLESS_TEST_AUTH_PASS=$AUTH_PASS
+    if [ "$with_tls" = 1 ]; then
+        wait_tls_registry "$TLS_PORT" tls
+        wait_tls_registry "$MTLS_PORT" mtls --cert "$REG_DIR/tls/client.cert" --key "$REG_DIR/tls/client.key"
+        log "TLS registries up: $TLS_NAME:$TLS_PORT, $TLS_NAME:$MTLS_PORT (client certificate); CA and client certificate in $REG_DIR/tls"
+        export RLESS_TEST_TLS_REGISTRY=$TLS_NAME:$TLS_PORT
+        export RLESS_TEST_MTLS_REGISTRY=$TLS_NAME:$MTLS_PORT
+        export RLESS_TEST_TLS_DIR=$REG_DIR/tls
+    fi
     if [ "$with_token" = 1 ]; then
         wait_registry "$TOKEN_SERVER_PORT" 200 token-server /healthz
         wait_registry "$TOKEN_PORT" 401 token

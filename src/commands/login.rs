@@ -24,6 +24,10 @@ pub struct LoginArgs {
     tls_verify: bool,
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// The registry's CA certificates (*.crt) and client certificate
+    /// (NAME.cert, NAME.key), in place of the certs.d directories.
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
     /// Print the user name stored for the registry (podman's), and log
     /// in to nothing.
     #[arg(long, conflicts_with_all = ["username", "password", "password_stdin"])]
@@ -106,6 +110,7 @@ pub fn login(a: LoginArgs) -> Result<ExitCode> {
             insecure,
             credentials: Some(creds.clone()),
             idle_timeout: rless::config::registry_idle_timeout()?,
+            cert_dir: a.cert_dir.clone(),
         },
     )?;
     client.check_login()?;

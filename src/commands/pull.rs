@@ -37,6 +37,10 @@ pub struct Args {
     /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// The registry's CA certificates (*.crt) and client certificate
+    /// (NAME.cert, NAME.key), in place of the certs.d directories.
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
     /// Every tag of the repository (REF without a tag or digest).
     #[arg(short, long)]
     all_tags: bool,
@@ -96,6 +100,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     insecure,
                     credentials,
                     idle_timeout: rless::config::registry_idle_timeout()?,
+                    cert_dir: a.cert_dir.clone(),
                 },
             )?;
             if !a.all_tags {

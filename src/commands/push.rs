@@ -30,6 +30,10 @@ pub struct Args {
     /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// The registry's CA certificates (*.crt) and client certificate
+    /// (NAME.cert, NAME.key), in place of the certs.d directories.
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
     /// Write the pushed manifest's digest to this file.
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
@@ -70,6 +74,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             insecure,
             credentials,
             idle_timeout: rless::config::registry_idle_timeout()?,
+            cert_dir: a.cert_dir.clone(),
         },
     )?;
     let progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());

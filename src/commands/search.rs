@@ -70,6 +70,10 @@ pub struct Args {
     /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// The registry's CA certificates (*.crt) and client certificate
+    /// (NAME.cert, NAME.key), in place of the certs.d directories.
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
     /// [REGISTRY/]TERM.
     term: String,
 }
@@ -295,6 +299,7 @@ fn connect(a: &Args, registry: &str, what: &str) -> Result<RegistryClient> {
             insecure,
             credentials,
             idle_timeout: rless::config::registry_idle_timeout()?,
+            cert_dir: a.cert_dir.clone(),
         },
     )
     .with_context(|| format!("cannot {what} {registry}"))

@@ -21,6 +21,7 @@ pub mod space;
 pub mod store;
 pub mod time;
 pub mod tokens;
+pub mod trust;
 pub mod union;
 
 use digest::Digest;

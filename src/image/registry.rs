@@ -29,6 +29,7 @@
 use super::auth::Credentials;
 use super::digest::Digest;
 use super::tokens::TokenCache;
+use super::trust;
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
@@ -81,6 +82,11 @@ pub enum RegistryError {
         what: String,
         idle: Duration,
     },
+    #[error("registry {host}: {source}")]
+    Trust {
+        host: String,
+        source: trust::TrustError,
+    },
 }
 
 /// How to talk to one registry.
@@ -91,6 +97,9 @@ pub struct ClientOptions {
     pub credentials: Option<Credentials>,
     /// How long the registry may send nothing while a response is read.
     pub idle_timeout: Duration,
+    /// `--cert-dir`: the registry's CAs and client certificate, in place
+    /// of the certs.d search ([`super::trust`]).
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 enum Challenge {
@@ -120,9 +129,21 @@ impl RegistryClient {
         api_host: &str,
         opts: &ClientOptions,
     ) -> Result<RegistryClient, RegistryError> {
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(opts.insecure)
-            .build();
+        let tls = ureq::tls::TlsConfig::builder().disable_verification(opts.insecure);
+        let tls = match opts.insecure {
+            true => tls,
+            false => {
+                let trust =
+                    trust::for_registry(host, opts.cert_dir.as_deref()).map_err(|source| {
+                        RegistryError::Trust {
+                            host: host.into(),
+                            source,
+                        }
+                    })?;
+                tls.root_certs(trust.roots).client_cert(trust.client)
+            }
+        }
+        .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)
@@ -180,7 +201,11 @@ impl RegistryClient {
                 self.idle_timeout.as_secs()
             )
         } else {
-            e.to_string()
+            let detail = e.to_string();
+            match trust::hint(&detail, &self.host) {
+                Some(hint) => format!("{detail}; {hint}"),
+                None => detail,
+            }
         };
         RegistryError::Unreachable {
             host: self.host.clone(),

@@ -6,8 +6,8 @@
 //! `--no-hosts`, …) become arguments of every RUN's `rless run`, which checks
 //! them as `run` does; they do not enter the build cache's keys (docker's
 //! and buildah's rule: they shape how a step runs, not what it is).
-//! `--creds`, `--authfile` and `--tls-verify` go to the pulls of base
-//! images. `--env` and `--unsetenv` change the final image's environment
+//! `--creds`, `--authfile`, `--cert-dir` and `--tls-verify` go to the
+//! pulls of base images. `--env` and `--unsetenv` change the final image's environment
 //! only, `--omit-history` leaves its history out. Options whose result
 //! rless already gives (`--rm`, `--force-rm`: step containers are always
 //! removed; `--jobs`, `--isolation`, `--compress`, …) are accepted
@@ -92,6 +92,9 @@ pub struct More {
     /// Base image pulls: the credentials file.
     #[arg(long, value_name = "FILE")]
     authfile: Option<PathBuf>,
+    /// Base image pulls: the registries' certificates (as `pull --cert-dir`).
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
     /// Base image pulls: verify TLS (false also allows plain HTTP).
     #[arg(long = "tls-verify", num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     tls_verify: bool,
@@ -328,6 +331,11 @@ impl More {
             asked
                 .pull_args
                 .extend(["--authfile".into(), f.display().to_string()]);
+        }
+        if let Some(d) = &self.cert_dir {
+            asked
+                .pull_args
+                .extend(["--cert-dir".into(), d.display().to_string()]);
         }
         if !self.tls_verify {
             asked.pull_args.push("--tls-verify=false".into());

@@ -1,0 +1,150 @@
+//! Pulls over HTTPS from registries whose certificate comes from a CA of
+//! the test run's own (tests/run.sh: `rless-tls.test:5005`, and `:5006`,
+//! which demands a client certificate; both serve the open registry's
+//! storage). rless trusts what podman trusts: the system's bundle
+//! (`SSL_CERT_FILE` here), the user's and the system's `certs.d`
+//! directories, `--cert-dir`; a client certificate is `NAME.cert` with
+//! `NAME.key` there. An untrusted registry is one error line that says
+//! what to do.
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::oci::{Built, Comp, Format, LayerBuilder, Registry};
+use common::{for_each_user, skip, Ctx, ERR_EXIT};
+use std::path::PathBuf;
+
+struct TlsRig {
+    /// `rless-tls.test:PORT` of the registry, and of the one that wants a
+    /// client certificate.
+    tls: String,
+    mtls: String,
+    /// The CA, the client certificate and its key.
+    dir: PathBuf,
+}
+
+impl TlsRig {
+    fn from_env() -> Option<TlsRig> {
+        let vars = [
+            "RLESS_TEST_TLS_REGISTRY",
+            "RLESS_TEST_MTLS_REGISTRY",
+            "RLESS_TEST_TLS_DIR",
+        ];
+        let vals: Vec<String> = vars.iter().filter_map(|v| std::env::var(v).ok()).collect();
+        if vals.len() != vars.len() {
+            skip("RLESS_TEST_TLS_REGISTRY/_MTLS_REGISTRY/_DIR are not set (tests/run.sh starts the TLS registries as root)");
+            return None;
+        }
+        Some(TlsRig {
+            tls: vals[0].clone(),
+            mtls: vals[1].clone(),
+            dir: PathBuf::from(&vals[2]),
+        })
+    }
+
+    fn file(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// A directory under the test's work dir holding `files` of the rig.
+    fn cert_dir(&self, ctx: &Ctx, rel: &str, files: &[&str]) -> String {
+        for f in files {
+            ctx.write_file(&format!("{rel}/{f}"), &self.file(f));
+        }
+        ctx.work.join(rel).display().to_string()
+    }
+}
+
+/// `rless pull -q REF` with extra environment.
+fn pull_with(ctx: &Ctx, env: &[(&str, &str)], args: &[&str]) -> common::out::Out {
+    let mut c = ctx.rless_cmd(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    common::run_cmd(c, None, std::time::Duration::from_secs(120), "pull")
+}
+
+#[test]
+fn pull_tls_trust() {
+    let Some(rig) = TlsRig::from_env() else {
+        return;
+    };
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new()
+        .file("tls", b"over https\n", 0o644)
+        .finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("pull_tls_trust", |ctx| {
+        let repo = ctx.repo("img");
+        reg.push(&repo, "v1", &img);
+        let r = format!("{}/{repo}:v1", rig.tls);
+
+        // Not trusted: one line that says what to do.
+        let out = ctx.rless(&["pull", "-q", &r]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains("not trusted") && out.stderr.contains("certs.d"),
+            "{out}"
+        );
+
+        // --cert-dir with the CA.
+        let dir = rig.cert_dir(ctx, "cadir", &["ca.crt"]);
+        assert_eq!(ctx.pull(&["--cert-dir", &dir, &r]), img.id());
+        ctx.ok(&["rmi", &r]);
+
+        // The user's certs.d, named after host:port.
+        let xdg = ctx.work.join("xdg").display().to_string();
+        rig.cert_dir(
+            ctx,
+            &format!("xdg/containers/certs.d/{}", rig.tls),
+            &["ca.crt"],
+        );
+        let out = pull_with(ctx, &[("XDG_CONFIG_HOME", &xdg)], &["pull", "-q", &r]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.trim(), img.id());
+        ctx.ok(&["rmi", &r]);
+
+        // The system's bundle (SSL_CERT_FILE, as curl and podman read it).
+        let bundle = ctx.work.join("cadir/ca.crt").display().to_string();
+        let out = pull_with(ctx, &[("SSL_CERT_FILE", &bundle)], &["pull", "-q", &r]);
+        assert!(out.success(), "{out}");
+        ctx.ok(&["rmi", &r]);
+
+        // A certs.d file that holds no certificate is an error naming it.
+        ctx.write_file("badca/ca.crt", b"not a certificate\n");
+        let bad = ctx.work.join("badca").display().to_string();
+        let out = ctx.rless(&["pull", "-q", "--cert-dir", &bad, &r]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("ca.crt"), "{out}");
+    });
+}
+
+#[test]
+fn pull_tls_client_certificate() {
+    let Some(rig) = TlsRig::from_env() else {
+        return;
+    };
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new()
+        .file("mtls", b"mutual\n", 0o644)
+        .finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("pull_tls_client_certificate", |ctx| {
+        let repo = ctx.repo("img");
+        reg.push(&repo, "v1", &img);
+        let r = format!("{}/{repo}:v1", rig.mtls);
+        // The CA alone: the registry refuses the handshake.
+        let ca_only = rig.cert_dir(ctx, "ca-only", &["ca.crt"]);
+        let out = ctx.rless(&["pull", "-q", "--cert-dir", &ca_only, &r]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("client certificate"), "{out}");
+        // With the client certificate and its key.
+        let full = rig.cert_dir(ctx, "full", &["ca.crt", "client.cert", "client.key"]);
+        assert_eq!(ctx.pull(&["--cert-dir", &full, &r]), img.id());
+        // A certificate without its key is refused before connecting.
+        let lone = rig.cert_dir(ctx, "lone", &["ca.crt", "client.cert"]);
+        let out = ctx.rless(&["pull", "-q", "--cert-dir", &lone, &r]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("without its key"), "{out}");
+    });
+}
