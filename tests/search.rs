@@ -62,8 +62,11 @@ fn search_catalog_and_tags() {
             ],
             "{out}"
         );
+        // At most one (which one depends on where the catalog's pages
+        // break: the search stops at the limit, as podman's).
         let out = ctx.ok(&["search", "--limit", "1", &format!("{host}/{term}")]);
-        assert_eq!(&lines(&out)[1..], [format!("{host}/{term}")], "{out}");
+        assert_eq!(lines(&out)[1..].len(), 1, "{out}");
+        assert!(lines(&out)[1].contains(&term), "{out}");
 
         let out = ctx.ok(&["search", "--format", "json", &format!("{host}/a/{term}")]);
         let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
