@@ -22,6 +22,15 @@ pub struct Args {
     /// The image's comment (and its history entry's).
     #[arg(short, long)]
     message: Option<String>,
+    /// The OS the image is for (podman's; default: this host's).
+    #[arg(long, value_name = "OS")]
+    os: Option<String>,
+    /// The architecture the image is for (default: this host's).
+    #[arg(long, value_name = "ARCH")]
+    arch: Option<String>,
+    /// The architecture's variant.
+    #[arg(long, value_name = "VARIANT")]
+    variant: Option<String>,
     /// A tar file, `-` for standard input, or a directory.
     source: PathBuf,
     /// The new image's name (none: an image without a name).
@@ -42,6 +51,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     for ch in &a.change {
         rless::image::change::apply(&mut probe, ch)?;
     }
+    let platform = rless::image::platform::Platform::from_parts(
+        a.os.as_deref(),
+        a.arch.as_deref(),
+        a.variant.as_deref(),
+    )?;
     let stdin = a.source == Path::new("-");
     if !stdin {
         std::fs::metadata(&a.source)
@@ -56,6 +70,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         name: name.as_ref(),
         changes: &a.change,
         message: a.message.as_deref(),
+        platform: platform.as_ref(),
     };
     let image = if stdin {
         import_tar(

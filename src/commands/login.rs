@@ -32,6 +32,9 @@ pub struct LoginArgs {
     /// in to nothing.
     #[arg(long, conflicts_with_all = ["username", "password", "password_stdin"])]
     get_login: bool,
+    /// Print which auth file the credentials went to (podman's).
+    #[arg(short, long)]
+    verbose: bool,
     /// Registry host[:port] (default docker.io).
     registry: Option<String>,
 }
@@ -114,7 +117,12 @@ pub fn login(a: LoginArgs) -> Result<ExitCode> {
         },
     )?;
     client.check_login()?;
-    AuthFiles::locate(a.authfile.as_deref()).store(&registry, &creds)?;
+    let files = AuthFiles::locate(a.authfile.as_deref());
+    files.store(&registry, &creds)?;
+    if let (true, Some(p)) = (a.verbose, &files.primary) {
+        // podman's: which file holds the credentials now.
+        println!("Used: {}", p.display());
+    }
     println!("Login Succeeded!");
     Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,15 @@ pub struct Args {
     /// Pick this platform from a multi-arch image (os/arch[/variant]).
     #[arg(long)]
     platform: Option<String>,
+    /// The OS to pick (podman's; with --arch and --variant, a --platform).
+    #[arg(long, value_name = "OS", conflicts_with = "platform")]
+    os: Option<String>,
+    /// The architecture to pick.
+    #[arg(long, value_name = "ARCH", conflicts_with = "platform")]
+    arch: Option<String>,
+    /// The architecture's variant to pick.
+    #[arg(long, value_name = "VARIANT", conflicts_with = "platform")]
+    variant: Option<String>,
     /// Verify the registry's TLS certificate (false also allows plain HTTP).
     #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     tls_verify: bool,
@@ -51,7 +60,11 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Validate before entering the namespace: bad input costs no exec.
     let reference: Reference = a.reference.parse()?;
-    let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
+    let platform =
+        match Platform::from_parts(a.os.as_deref(), a.arch.as_deref(), a.variant.as_deref())? {
+            Some(p) => Some(p),
+            None => a.platform.as_deref().map(Platform::parse).transpose()?,
+        };
     // The parsed reference says `latest` when no tag was given: look at
     // what was written (the last path segment, past any host:port).
     let last = a.reference.rsplit('/').next().unwrap_or_default();

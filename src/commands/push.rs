@@ -8,6 +8,7 @@
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::image::auth::{AuthFiles, Credentials};
+use rless::image::commit::ManifestFormat;
 use rless::image::find_image_as_pulled;
 use rless::image::push::{push, PushRequest};
 use rless::image::reference::{is_loopback_host, Reference};
@@ -34,6 +35,31 @@ pub struct Args {
     /// (NAME.cert, NAME.key), in place of the certs.d directories.
     #[arg(long = "cert-dir", value_name = "DIR")]
     cert_dir: Option<PathBuf>,
+    /// The manifest's format at the destination: oci, v2s2 (docker's);
+    /// default: as stored.
+    #[arg(short, long, value_name = "oci|v2s2")]
+    format: Option<String>,
+    /// Layer compression: gzip (rless's only).
+    #[arg(long = "compression-format", value_name = "gzip")]
+    compression_format: Option<String>,
+    /// Compress layers (they are anyway).
+    #[arg(long)]
+    compress: bool,
+    /// Send no signatures (rless sends none).
+    #[arg(long = "remove-signatures")]
+    remove_signatures: bool,
+    /// docker's image signing switch (no effect).
+    #[arg(long = "disable-content-trust", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    disable_content_trust: Option<bool>,
+    /// Refused: rless does not sign images.
+    #[arg(long = "sign-by", value_name = "FINGERPRINT")]
+    sign_by: Option<String>,
+    /// Refused: rless does not sign images.
+    #[arg(long = "sign-by-sigstore-private-key", value_name = "PATH")]
+    sign_by_sigstore_private_key: Option<PathBuf>,
+    /// Refused: rless does not sign images.
+    #[arg(long = "sign-passphrase-file", value_name = "PATH")]
+    sign_passphrase_file: Option<PathBuf>,
     /// Write the pushed manifest's digest to this file.
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
@@ -44,6 +70,22 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let format = match a.format.as_deref() {
+        None => None,
+        Some("oci") => Some(ManifestFormat::Oci),
+        Some("v2s2" | "docker") => Some(ManifestFormat::Docker),
+        Some("v2s1") => bail!("--format v2s1: docker's schema 1 is not supported; use v2s2 or oci"),
+        Some(f) => bail!("invalid --format {f:?}: use oci or v2s2"),
+    };
+    if let Some(c) = a.compression_format.as_deref().filter(|c| *c != "gzip") {
+        bail!("--compression-format {c}: rless pushes gzip layers (and zstd ones as stored)");
+    }
+    if a.sign_by.is_some()
+        || a.sign_by_sigstore_private_key.is_some()
+        || a.sign_passphrase_file.is_some()
+    {
+        bail!("rless does not sign images (--sign-by…)");
+    }
     let dest: Option<Reference> = a.dest.as_deref().map(str::parse).transpose()?;
     let store = ctx.store(LockMode::Shared)?;
     let image = find_image_as_pulled(&store.index()?, &a.image)?;
@@ -89,6 +131,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             label: &a.image,
             dest: &dest,
             progress,
+            format,
         },
     )?;
     let repo_digest = format!("{}@{digest}", dest.name());

@@ -43,6 +43,10 @@ pub struct Args {
     /// Ignore images that do not exist.
     #[arg(short, long)]
     ignore: bool,
+    /// podman's: keep untagged parent images (rless images have no parent
+    /// images; accepted, no effect).
+    #[arg(long = "no-prune")]
+    no_prune: bool,
     images: Vec<String>,
 }
 

@@ -39,6 +39,14 @@ pub struct Args {
     /// docker).
     #[arg(short, long)]
     multi_image_archive: bool,
+    /// podman's, for its directory formats: compress the layers (the
+    /// archives keep layers as stored; accepted, no effect).
+    #[arg(long, conflicts_with = "uncompressed")]
+    compress: bool,
+    /// podman's, for its directory formats: uncompressed layers
+    /// (docker-archive's are; oci-archive keeps them as stored).
+    #[arg(long)]
+    uncompressed: bool,
     /// Images by name or id; a name is kept in the archive, an id saves the
     /// image without names (as docker).
     #[arg(required = true)]
@@ -46,7 +54,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let _ = (a.quiet, a.multi_image_archive);
+    let _ = (a.quiet, a.multi_image_archive, a.compress, a.uncompressed);
     if a.output.is_none() && std::io::stdout().is_terminal() {
         bail!(
             "refusing to write an image archive to a terminal: use -o FILE or redirect the output"

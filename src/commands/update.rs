@@ -23,13 +23,24 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     limits: LimitArgs,
+    /// Accepted with a warning, as `run`'s: cgroup v2 has no swappiness.
+    #[arg(long, value_name = "0-100", allow_negative_numbers = true)]
+    memory_swappiness: Option<i64>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let given = a.limits.flags();
-    if given == limits::LimitFlags::default() {
+    if let Some(w) = a
+        .memory_swappiness
+        .map(super::run::moreopts::swappiness)
+        .transpose()?
+        .flatten()
+    {
+        eprintln!("rless: warning: {w}");
+    }
+    if given == limits::LimitFlags::default() && a.memory_swappiness.is_none() {
         bail!("give one or more limits to change (--memory, --cpus, --pids-limit, …)");
     }
     let store = ctx.store(LockMode::Shared)?;

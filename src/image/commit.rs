@@ -252,6 +252,50 @@ pub fn store_image(
     Ok(super::add_image(store, record)?)
 }
 
+/// Rewrites the image manifest `doc` (OCI or docker v2 schema 2) into
+/// `format`'s media types, as `push --format` sends it: the same config
+/// and layers. A docker manifest has no annotations, and no zstd layers.
+pub fn convert_manifest(
+    doc: &mut serde_json::Value,
+    format: ManifestFormat,
+) -> Result<(), CommitError> {
+    let (manifest_type, config_type) = match format {
+        ManifestFormat::Oci => (MANIFEST, CONFIG),
+        ManifestFormat::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
+    };
+    doc["mediaType"] = manifest_type.into();
+    doc["config"]["mediaType"] = config_type.into();
+    for l in doc["layers"].as_array_mut().into_iter().flatten() {
+        let m = l["mediaType"].as_str().unwrap_or_default().to_string();
+        l["mediaType"] = match format {
+            ManifestFormat::Oci => oci_media_type(&m).into(),
+            ManifestFormat::Docker => docker_media_type(&m)
+                .ok_or_else(|| CommitError::DockerFormat(m.clone()))?
+                .into(),
+        };
+    }
+    if format == ManifestFormat::Docker {
+        let descriptors = doc["layers"]
+            .as_array_mut()
+            .map(|l| l.iter_mut().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for d in descriptors {
+            if let Some(o) = d.as_object_mut() {
+                o.remove("annotations");
+            }
+        }
+        if let Some(o) = doc["config"].as_object_mut() {
+            o.remove("annotations");
+        }
+        if let Some(o) = doc.as_object_mut() {
+            for k in ["annotations", "artifactType", "subject"] {
+                o.remove(k);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// OCI layer media types map to docker's names in a docker manifest;
 /// docker's format has no zstd (`None`).
 fn docker_media_type(m: &str) -> Option<&'static str> {

@@ -44,6 +44,9 @@ pub struct ImportMeta<'a> {
     pub name: Option<&'a Reference>,
     pub changes: &'a [String],
     pub message: Option<&'a str>,
+    /// The platform the image says it is for (`--os/--arch/--variant`;
+    /// default: this host's).
+    pub platform: Option<&'a Platform>,
 }
 
 pub const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -395,7 +398,7 @@ fn finish(
     media: &str,
 ) -> Result<ImageRecord, ImportError> {
     let now = time::now();
-    let host = Platform::host();
+    let host = meta.platform.cloned().unwrap_or_else(Platform::host);
     let mut cfg = serde_json::Map::new();
     cfg.insert(
         "Env".into(),
@@ -413,6 +416,9 @@ fn finish(
         "config": cfg,
         "rootfs": {"type": "layers", "diff_ids": [done.meta.diff_id]},
     });
+    if let Some(v) = &host.variant {
+        config["variant"] = v.as_str().into();
+    }
     if let Some(m) = meta.message {
         config["comment"] = m.into();
         history["comment"] = m.into();

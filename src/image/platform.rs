@@ -33,6 +33,26 @@ impl Platform {
         }
     }
 
+    /// podman's `--os`, `--arch` and `--variant` as one platform (the host's
+    /// OS and architecture for those not given); `None` when none is.
+    pub fn from_parts(
+        os: Option<&str>,
+        arch: Option<&str>,
+        variant: Option<&str>,
+    ) -> Result<Option<Platform>, BadPlatform> {
+        if os.is_none() && arch.is_none() && variant.is_none() {
+            return Ok(None);
+        }
+        let host = Platform::host();
+        let os = os.unwrap_or(&host.os);
+        let arch = arch.unwrap_or(&host.arch);
+        let text = match variant {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        };
+        Platform::parse(&text).map(Some)
+    }
+
     pub fn parse(s: &str) -> Result<Platform, BadPlatform> {
         let parts: Vec<&str> = s.split('/').collect();
         let ok =

@@ -64,6 +64,11 @@ pub enum PushError {
     NoLocation { host: String, repo: String },
     #[error("cannot push to {0}: a push destination needs a tag, not a digest")]
     DigestDestination(String),
+    #[error("cannot push {image} in that format: {source}")]
+    Format {
+        image: String,
+        source: super::commit::CommitError,
+    },
 }
 
 /// One push: what goes where.
@@ -74,6 +79,8 @@ pub struct PushRequest<'a> {
     pub dest: &'a Reference,
     /// Print a line per blob on stderr.
     pub progress: bool,
+    /// Send the manifest in this format (`push --format`), not as stored.
+    pub format: Option<super::commit::ManifestFormat>,
 }
 
 /// Pushes the image; returns the manifest digest.
@@ -96,6 +103,12 @@ pub fn push(
     }
     let mut doc: serde_json::Value =
         serde_json::from_slice(&manifest).map_err(|e| bad(e.to_string()))?;
+    if let Some(format) = req.format {
+        super::commit::convert_manifest(&mut doc, format).map_err(|source| PushError::Format {
+            image: image.clone(),
+            source,
+        })?;
+    }
     let mut blobs: Vec<Outgoing> = Vec::new();
     let config = doc.get("config").into_iter();
     let layers = doc
@@ -138,7 +151,7 @@ pub fn push(
     let repo = &req.dest.repository;
     let mount_from = mount_source(req.image, req.dest);
     let compressed = upload_blobs(store, client, repo, mount_from.as_deref(), &blobs, req)?;
-    let manifest = if compressed.is_empty() {
+    let manifest = if compressed.is_empty() && req.format.is_none() {
         manifest
     } else {
         for desc in doc["layers"].as_array_mut().into_iter().flatten() {

@@ -707,7 +707,7 @@ mod env;
 mod keepid;
 pub(crate) mod limitargs;
 mod monitor;
-mod moreopts;
+pub(crate) mod moreopts;
 mod netalias;
 mod netopts;
 mod nsopts;

@@ -185,14 +185,7 @@ pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Check
     }
     let mut warnings = Vec::new();
     if let Some(s) = m.memory_swappiness {
-        if !(-1..=100).contains(&s) {
-            bail!("invalid --memory-swappiness {s}: the range is 0 to 100 (-1: the default)");
-        }
-        if s != -1 {
-            warnings.push(
-                "--memory-swappiness not applied: cgroup v2 has no swappiness setting".into(),
-            );
-        }
+        warnings.extend(swappiness(s)?);
     }
     if m.oom_kill_disable {
         warnings.push(
@@ -345,6 +338,16 @@ pub(super) fn image_volumes(
         });
     }
     Ok(out)
+}
+
+/// `--memory-swappiness S` (run, create, update): checked, and the
+/// warning that nothing applies it (cgroup v2 has no such setting).
+pub(crate) fn swappiness(s: i64) -> Result<Option<String>> {
+    if !(-1..=100).contains(&s) {
+        bail!("invalid --memory-swappiness {s}: the range is 0 to 100 (-1: the default)");
+    }
+    Ok((s != -1)
+        .then(|| "--memory-swappiness not applied: cgroup v2 has no swappiness setting".into()))
 }
 
 #[cfg(test)]
