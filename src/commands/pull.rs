@@ -26,7 +26,7 @@ use rless::image::reference::{is_loopback_host, Reference};
 use rless::image::registries_conf::{RegistriesConf, Route};
 use rless::image::registry::{ClientOptions, RegistryClient};
 use rless::image::shortnames::{self, How};
-use rless::image::store::LockMode;
+use rless::image::store::{LockMode, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -151,7 +151,8 @@ fn resolve(
     input: &str,
     all_tags: bool,
 ) -> Result<shortnames::Resolved> {
-    if shortnames::is_short(input) && !all_tags {
+    // A store that has no index yet is not made by looking.
+    if shortnames::is_short(input) && !all_tags && Store::has_index(&ctx.root) {
         let store = ctx.store(LockMode::Shared)?;
         let index = store.index()?;
         if let Ok(img) = rless::image::find_image_in(&index, input, conf) {
@@ -197,7 +198,7 @@ fn combined(input: &str, mut errors: Vec<(Reference, anyhow::Error)>) -> anyhow:
 fn pull_one(
     ctx: &Ctx,
     a: &Args,
-    store: &rless::image::store::Store,
+    store: &Store,
     reference: &Reference,
     routes: Vec<(Route, Option<Credentials>)>,
     platform: Option<&Platform>,
