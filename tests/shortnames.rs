@@ -72,10 +72,14 @@ fn search_registry_alias_and_alias_cache() {
         // A push of the short name goes where the image's name says.
         let out = with_conf(ctx, "one.conf", &["push", "-q", &short]);
         assert!(out.success(), "{out}");
-        // rmi untags the name the short name found.
+        // rmi untags the name the short name found, and only that one.
+        ctx.ok(&["tag", &full, "kept:1"]);
         let out = with_conf(ctx, "one.conf", &["rmi", &short]);
         assert!(out.success(), "{out}");
-        assert!(!names(ctx).contains(&full), "{}", names(ctx));
+        assert!(out.stdout.contains(&format!("Untagged: {full}")), "{out}");
+        let left = names(ctx);
+        assert!(!left.contains(&full) && left.contains("kept:1"), "{left}");
+        ctx.ok(&["rmi", "kept:1"]);
 
         // An alias names the repository; the tag is the short name's.
         ctx.write_file(
