@@ -155,14 +155,11 @@ fn resolve(
     if shortnames::is_short(input) && !all_tags && Store::has_index(&ctx.root) {
         let store = ctx.store(LockMode::Shared)?;
         let index = store.index()?;
-        if let Ok(img) = rless::image::find_image_in(&index, input, conf) {
-            let stored = rless::image::stored_reference_in(&index, input, conf);
-            tracing::debug!(
-                "{input} names the stored image {} as {stored}",
-                img.id.hex()
-            );
+        // By name only: a short name made of hex digits is not an id here.
+        if let Some(stored) = rless::image::stored_short_name(&index, input, conf) {
+            tracing::debug!("{input} names the stored image {stored}");
             return Ok(shortnames::Resolved {
-                candidates: vec![stored.parse()?],
+                candidates: vec![stored],
                 how: How::Qualified,
             });
         }

@@ -112,14 +112,16 @@ fn names_image(r: &Reference, i: &ImageRecord) -> bool {
 /// what names an image (`rmi`'s untag, `push`'s destination) is the name
 /// the image has.
 pub fn stored_reference(index: &Index, query: &str) -> String {
-    stored_reference_in(index, query, shortnames::configured())
+    stored_short_name(index, query, shortnames::configured())
+        .map_or_else(|| query.to_string(), |r| r.to_string())
 }
 
-/// [`stored_reference`] with this short-name configuration.
-pub fn stored_reference_in(index: &Index, query: &str, conf: &RegistriesConf) -> String {
+/// The name of the stored image the short name `query` finds by name
+/// (never by id), with this short-name configuration.
+pub fn stored_short_name(index: &Index, query: &str, conf: &RegistriesConf) -> Option<Reference> {
     match find_by_name(index, query, conf) {
-        Some((_, r)) if shortnames::is_short(query) => r.to_string(),
-        _ => query.to_string(),
+        Some((_, r)) if shortnames::is_short(query) => Some(r),
+        _ => None,
     }
 }
 

@@ -263,3 +263,54 @@ fn modes_parse() {
     assert_eq!("disabled".parse(), Ok(ShortNameMode::Disabled));
     assert!("Enforcing".parse::<ShortNameMode>().is_err());
 }
+
+#[test]
+fn stored_images_are_found_by_their_candidates_by_name_only() {
+    use crate::image::digest::Digest;
+    use crate::image::store::{ImageRecord, Index};
+    use crate::image::{find_image_in, stored_short_name};
+    let record = |seed: &[u8], name: &str| ImageRecord {
+        id: Digest::of(seed),
+        manifest: Digest::of(b"m"),
+        manifest_media_type: String::new(),
+        names: vec![name.into()],
+        digests: vec![],
+        layers: vec![],
+        created: 0,
+        size: 0,
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        other_manifests: vec![],
+        pulled_by_digest: vec![],
+    };
+    let mut index = Index::default();
+    index
+        .images
+        .push(record(b"one", "127.0.0.1:5000/app:latest"));
+    index
+        .images
+        .push(record(b"two", "docker.io/library/built:1"));
+    let c = conf(&[(
+        MAIN,
+        "unqualified-search-registries = [\"127.0.0.1:5000\"]\n",
+    )]);
+    let none = RegistriesConf::default();
+    let found = find_image_in(&index, "app", &c).unwrap();
+    assert_eq!(found.names, ["127.0.0.1:5000/app:latest"]);
+    assert!(
+        find_image_in(&index, "app", &none).is_err(),
+        "docker's rule"
+    );
+    assert_eq!(
+        stored_short_name(&index, "app", &c).map(|r| r.to_string()),
+        Some("127.0.0.1:5000/app:latest".into())
+    );
+    // What rless names after Docker Hub is found with search registries too.
+    assert!(find_image_in(&index, "built:1", &c).is_ok());
+    // A short name of hex digits may find an image by id, but names none.
+    let hex = &index.images[0].id.hex()[..6].to_string();
+    assert!(find_image_in(&index, hex, &c).is_ok());
+    assert_eq!(stored_short_name(&index, hex, &c), None);
+    // A full name is never resolved further.
+    assert_eq!(stored_short_name(&index, "127.0.0.1:5000/app", &c), None);
+}
