@@ -164,20 +164,36 @@ pub struct RegistriesConf {
 impl RegistriesConf {
     /// Reads podman's files for this user (see the module's notes).
     pub fn load() -> Result<RegistriesConf, RegistriesConfError> {
+        RegistriesConf::load_from(
+            Path::new("/etc/containers"),
+            user_dir().as_deref(),
+            std::env::var_os("CONTAINERS_REGISTRIES_CONF")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .as_deref(),
+            alias_cache_path().as_deref(),
+        )
+    }
+
+    /// [`RegistriesConf::load`] from these places: the system's and the
+    /// user's `containers` directories, the file named instead of the main
+    /// one, and the alias cache.
+    fn load_from(
+        system: &Path,
+        user: Option<&Path>,
+        named: Option<&Path>,
+        cache: Option<&Path>,
+    ) -> Result<RegistriesConf, RegistriesConfError> {
         let mut conf = RegistriesConf::default();
-        let user = user_dir();
-        let system = Path::new("/etc/containers");
         let user_main = user
-            .as_ref()
             .map(|u| u.join("registries.conf"))
             .filter(|p| p.exists());
-        let named = std::env::var_os("CONTAINERS_REGISTRIES_CONF").filter(|v| !v.is_empty());
         // As podman's: the user's own main file hides the system's
         // drop-ins too; a file named by the variable does not.
         let (main, dirs) = match (named, user_main) {
-            (Some(one), _) => (PathBuf::from(one), vec![system.to_path_buf()]),
+            (Some(one), _) => (one.to_path_buf(), vec![system]),
             (None, Some(u)) => (u, vec![]),
-            (None, None) => (system.join("registries.conf"), vec![system.to_path_buf()]),
+            (None, None) => (system.join("registries.conf"), vec![system]),
         };
         conf.read(&main)?;
         for dir in dirs.into_iter().chain(user) {
@@ -194,13 +210,13 @@ impl RegistriesConf {
                 conf.read(&f)?;
             }
         }
-        if let Some(cache) = alias_cache_path() {
-            match std::fs::read_to_string(&cache) {
-                Ok(text) => conf.add_cache(&cache, &text)?,
+        if let Some(cache) = cache {
+            match std::fs::read_to_string(cache) {
+                Ok(text) => conf.add_cache(cache, &text)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => {
                     return Err(RegistriesConfError::Read {
-                        path: cache,
+                        path: cache.to_path_buf(),
                         source,
                     })
                 }
@@ -508,5 +524,62 @@ insecure = true
             .unwrap_err()
             .to_string();
         assert!(bad.starts_with("/x.conf: "), "{bad}");
+    }
+
+    #[test]
+    fn files_are_read_in_podmans_order() {
+        let t = tempfile::tempdir().unwrap();
+        let (system, user) = (t.path().join("etc"), t.path().join("user"));
+        let write = |p: &Path, text: &str| {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let search = |c: &RegistriesConf| c.search.as_ref().map(|s| s.value.join(","));
+        write(
+            &system.join("registries.conf"),
+            "unqualified-search-registries = [\"sys.io\"]\n",
+        );
+        write(
+            &system.join("registries.conf.d/10-a.conf"),
+            "[aliases]\n\"app\" = \"sys.io/app\"\n",
+        );
+        write(
+            &system.join("registries.conf.d/20-b.conf"),
+            "short-name-mode = \"enforcing\"\n",
+        );
+        write(&system.join("registries.conf.d/skipped.txt"), "not toml [");
+        let c = RegistriesConf::load_from(&system, Some(&user), None, None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("sys.io"));
+        assert!(c.alias("app").is_some() && c.mode.is_some());
+        // A named file replaces the main one; the drop-ins stay.
+        let named = t.path().join("named.conf");
+        write(&named, "unqualified-search-registries = [\"named.io\"]\n");
+        let c = RegistriesConf::load_from(&system, Some(&user), Some(&named), None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("named.io"));
+        assert!(c.alias("app").is_some());
+        // The user's drop-ins come after the system's.
+        write(
+            &user.join("registries.conf.d/x.conf"),
+            "unqualified-search-registries = [\"drop.io\"]\n",
+        );
+        let c = RegistriesConf::load_from(&system, Some(&user), None, None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("drop.io"));
+        // The user's own main file hides the system's file and drop-ins.
+        write(
+            &user.join("registries.conf"),
+            "short-name-mode = \"disabled\"\n",
+        );
+        let c = RegistriesConf::load_from(&system, Some(&user), None, None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("drop.io"));
+        assert!(c.alias("app").is_none());
+        assert_eq!(c.mode.map(|m| m.value), Some(ShortNameMode::Disabled));
+        // The alias cache, and a bad one named in the error.
+        let cache = t.path().join("cache.conf");
+        write(&cache, "[aliases]\n\"app\" = \"cached.io/app\"\n");
+        let c = RegistriesConf::load_from(&system, Some(&user), None, Some(&cache)).unwrap();
+        assert_eq!(c.alias("app").unwrap().0.to_string(), "cached.io/app");
+        write(&cache, "[aliases]\n\"app\" = \"app\"\n");
+        let e = RegistriesConf::load_from(&system, Some(&user), None, Some(&cache)).unwrap_err();
+        assert!(e.to_string().contains("cache.conf"), "{e}");
     }
 }
