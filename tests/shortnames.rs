@@ -66,6 +66,12 @@ fn search_registry_alias_and_alias_cache() {
         assert!(!out.stderr.contains("Unable to find"), "{out}");
         let out = with_conf(ctx, "one.conf", &["image", "inspect", &short]);
         assert!(out.success(), "{out}");
+        // A container records the name the short name found.
+        let out = with_conf(ctx, "one.conf", &["create", "--name", "c1", &short, "true"]);
+        assert!(out.success(), "{out}");
+        let image = ctx.ok(&["ps", "-a", "--format", "{{.Image}}"]).stdout;
+        assert_eq!(image.trim(), full, "{image}");
+        ctx.ok(&["rm", "c1"]);
         // Without the configuration, the short name is Docker Hub's.
         let out = ctx.rless(&["image", "inspect", &short]);
         assert_eq!(out.code, Some(ERR_EXIT), "{out}");
