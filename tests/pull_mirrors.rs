@@ -87,3 +87,59 @@ fn pull_through_registries_conf() {
         assert!(out.stderr.contains("bad.conf"), "{out}");
     });
 }
+
+/// `--creds` are for the name's own registry: a mirror on another host
+/// gets what the auth files hold for it (podman's rule), never the
+/// credentials meant for the registry the user named.
+#[test]
+fn creds_are_not_sent_to_mirrors() {
+    let Some(auth) = Registry::auth() else { return };
+    let Some(bb) = busybox() else { return };
+    for_each_user("creds_not_to_mirrors", |ctx| {
+        let layer = LayerBuilder::new().busybox(bb).finish();
+        let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+        let repo = ctx.repo("m");
+        auth.push(&format!("{repo}/app"), "v1", &img);
+        ctx.write_file(
+            "mirror.conf",
+            format!(
+                "[[registry]]\nprefix = \"site.invalid/{repo}\"\nlocation = \"site.invalid/{repo}\"\n\
+                 [[registry.mirror]]\nlocation = \"{}/{repo}\"\n",
+                auth.host
+            )
+            .as_bytes(),
+        );
+        let (user, pass) = auth.creds.clone().expect("auth registry");
+        let token = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        };
+        let authfile = ctx.write_file(
+            "auth.json",
+            format!(
+                "{{\"auths\":{{\"{}\":{{\"auth\":\"{token}\"}}}}}}",
+                auth.host
+            )
+            .as_bytes(),
+        );
+        let conf = ctx.work.join("mirror.conf");
+        let name = format!("site.invalid/{repo}/app:v1");
+        // The mirror takes the auth file's credentials, not --creds' (which
+        // are wrong for it): the pull works.
+        let out = with_conf(
+            ctx,
+            &conf,
+            &[
+                "pull",
+                "-q",
+                "--creds",
+                "someone:for-site-invalid",
+                "--authfile",
+                authfile.to_str().unwrap(),
+                &name,
+            ],
+        );
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.trim(), img.id(), "{out}");
+    });
+}

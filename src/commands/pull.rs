@@ -3,10 +3,19 @@
 //! `-a` pulls every tag of the repository, as the registry lists them
 //! (`/v2/NAME/tags/list`), in that order, printing each image's id.
 //!
-//! podman's `registries.conf` decides where from (`image::registries_conf`):
-//! its mirrors are tried first, in order, a failing one giving way to the
-//! next; then the registry, at its configured location. A blocked registry
-//! is refused before anything is fetched.
+//! A short name (`alpine`) is resolved first (`image::shortnames`, by
+//! podman's registries.conf): one name (an alias, a single search
+//! registry, or Docker Hub when nothing is configured), or several search
+//! registries tried in order until one has the image; their errors are
+//! reported together when none does. As podman, a short name that already
+//! names a stored image is pulled under that image's name.
+//!
+//! Then registries.conf decides where from (`image::registries_conf`): a
+//! name's mirrors are tried first, in order, a failing one giving way to
+//! the next; then the registry, at its configured location. A blocked
+//! registry is refused before anything is fetched. `--creds` go to the
+//! name's own registry only: a mirror or a location on another host gets
+//! the credentials the auth files hold for it, as podman does.
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -14,9 +23,10 @@ use rless::image::auth::{AuthFiles, Credentials};
 use rless::image::platform::Platform;
 use rless::image::pull::{pull, PullOptions};
 use rless::image::reference::{is_loopback_host, Reference};
-use rless::image::registries_conf::RegistriesConf;
+use rless::image::registries_conf::{RegistriesConf, Route};
 use rless::image::registry::{ClientOptions, RegistryClient};
-use rless::image::store::LockMode;
+use rless::image::shortnames::{self, How};
+use rless::image::store::{LockMode, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,7 +69,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Validate before entering the namespace: bad input costs no exec.
-    let reference: Reference = a.reference.parse()?;
+    a.reference.parse::<Reference>()?;
     let platform =
         match Platform::from_parts(a.os.as_deref(), a.arch.as_deref(), a.variant.as_deref())? {
             Some(p) => Some(p),
@@ -71,33 +81,147 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if a.all_tags && (last.contains(':') || last.contains('@')) {
         bail!("tag can't be used with --all-tags/-a: {}", a.reference);
     }
-    // Where from: the site's mirrors first (podman's registries.conf).
-    let routes = RegistriesConf::load()?.routes(&reference)?;
-    let credentials = routes
-        .iter()
-        .map(|r| match &a.creds {
-            Some(c) => Ok(Some(
-                Credentials::parse(c).context("--creds must be USER:PASSWORD")?,
-            )),
-            None => Ok(AuthFiles::locate(a.authfile.as_deref()).lookup(&r.registry)?),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let conf = RegistriesConf::load()?;
+    let resolved = resolve(ctx, &conf, &a.reference, a.all_tags)?;
+    // Where from, for each name: the site's mirrors first.
+    let creds = a
+        .creds
+        .as_deref()
+        .map(|c| Credentials::parse(c).context("--creds must be USER:PASSWORD"))
+        .transpose()?;
+    let auth = AuthFiles::locate(a.authfile.as_deref());
+    let mut plans = Vec::new();
+    for candidate in &resolved.candidates {
+        let planned = (|| -> Result<Vec<(Route, Option<Credentials>)>> {
+            conf.routes(candidate)?
+                .into_iter()
+                .map(|route| {
+                    // --creds are for the name's registry (podman's rule).
+                    let c = match &creds {
+                        Some(c) if route.registry == candidate.registry => Some(c.clone()),
+                        _ => auth.lookup(&route.registry)?,
+                    };
+                    Ok((route, c))
+                })
+                .collect()
+        })();
+        plans.push((candidate.clone(), planned));
+    }
+    // Refused before anything is fetched: one name that cannot be pulled
+    // (blocked), or none that can.
+    if plans.iter().all(|(_, p)| p.is_err()) {
+        let errors: Vec<_> = plans
+            .into_iter()
+            .map(|(c, p)| (c, p.expect_err("all failed")))
+            .collect();
+        return Err(combined(&a.reference, errors));
+    }
     if let Some(code) = ctx.enter_userns()? {
         return Ok(code);
     }
     let store = ctx.store(LockMode::Shared)?;
     store.remove_dead_debris();
     // Progress talk is for terminals; errors stay one line everywhere else.
-    if !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        match a.all_tags {
-            true => eprintln!("Pulling every tag of {}", reference.name()),
-            false => eprintln!("Pulling {reference}"),
+    let talk = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if talk {
+        match &resolved.how {
+            How::Alias(f) => eprintln!("Resolved {:?} as an alias ({})", a.reference, f.display()),
+            How::Search(f) => eprintln!(
+                "Resolving {:?} using unqualified-search registries ({})",
+                a.reference,
+                f.display()
+            ),
+            How::Qualified | How::DockerHub => {}
         }
     }
-    for (route, credentials) in routes.iter().zip(credentials) {
+    let mut errors = Vec::new();
+    for (reference, planned) in plans {
+        let routes = match planned {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push((reference, e));
+                continue;
+            }
+        };
+        if talk {
+            match a.all_tags {
+                true => eprintln!("Pulling every tag of {}", reference.name()),
+                false => eprintln!("Pulling {reference}"),
+            }
+        }
+        match pull_one(ctx, &a, &store, &reference, routes, platform.as_ref()) {
+            Ok(ids) => {
+                ids.iter().for_each(|id| println!("{id}"));
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => errors.push((reference, e)),
+        }
+    }
+    Err(combined(&a.reference, errors))
+}
+
+/// The names to pull `input` as: the stored image's name when a short
+/// name already names one (as podman), else as registries.conf resolves it.
+fn resolve(
+    ctx: &Ctx,
+    conf: &RegistriesConf,
+    input: &str,
+    all_tags: bool,
+) -> Result<shortnames::Resolved> {
+    // A store that has no index yet is not made by looking.
+    if shortnames::is_short(input) && !all_tags && Store::has_index(&ctx.root) {
+        let store = ctx.store(LockMode::Shared)?;
+        let index = store.index()?;
+        // By name only: a short name made of hex digits is not an id here.
+        if let Some(stored) = rless::image::stored_short_name(&index, input, conf) {
+            tracing::debug!("{input} names the stored image {stored}");
+            return Ok(shortnames::Resolved {
+                candidates: vec![stored],
+                how: How::Qualified,
+            });
+        }
+    }
+    Ok(conf.resolve(input, shortnames::on_terminal())?)
+}
+
+/// One error for the names that all failed: the error itself for one
+/// name (as before short names were resolved), else each name's, in
+/// order, on one line (podman lists them one a line).
+fn combined(input: &str, mut errors: Vec<(Reference, anyhow::Error)>) -> anyhow::Error {
+    if errors.len() == 1 {
+        return errors.pop().expect("one").1;
+    }
+    let all: Vec<String> = errors
+        .iter()
+        .map(|(r, e)| {
+            let line = super::error_line(e);
+            match line.contains(&r.name()) {
+                true => line,
+                false => format!("{r}: {line}"),
+            }
+        })
+        .collect();
+    anyhow::anyhow!(
+        "{} errors occurred while pulling {input}: {}",
+        errors.len(),
+        all.join("; ")
+    )
+}
+
+/// Pulls `reference` from its routes, in order: the ids pulled.
+fn pull_one(
+    ctx: &Ctx,
+    a: &Args,
+    store: &Store,
+    reference: &Reference,
+    routes: Vec<(Route, Option<Credentials>)>,
+    platform: Option<&Platform>,
+) -> Result<Vec<String>> {
+    let last = routes.len() - 1;
+    for (n, (route, credentials)) in routes.into_iter().enumerate() {
         let opts = PullOptions {
             from_repository: Some(route.repository.clone()),
-            platform: platform.clone(),
+            platform: platform.cloned(),
             quiet: a.quiet,
             extract: super::extract_options(ctx),
         };
@@ -117,7 +241,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 },
             )?;
             if !a.all_tags {
-                return Ok(vec![pull(&store, &client, &reference, &opts)?
+                return Ok(vec![pull(store, &client, reference, &opts)?
                     .id
                     .hex()
                     .to_string()]);
@@ -133,17 +257,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     digest: None,
                     ..reference.clone()
                 };
-                ids.push(pull(&store, &client, &one, &opts)?.id.hex().to_string());
+                ids.push(pull(store, &client, &one, &opts)?.id.hex().to_string());
             }
             Ok(ids)
         })();
         match pulled {
-            Ok(ids) => {
-                ids.iter().for_each(|id| println!("{id}"));
-                return Ok(ExitCode::SUCCESS);
-            }
+            Ok(ids) => return Ok(ids),
             // A mirror that fails gives way to the next place.
-            Err(e) if route.mirror => tracing::info!(
+            Err(e) if route.mirror && n < last => tracing::info!(
                 "mirror {}/{} failed ({}); trying the next",
                 route.registry,
                 route.repository,
@@ -152,5 +273,5 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Err(e) => return Err(e),
         }
     }
-    unreachable!("the last route is the registry itself, not a mirror")
+    unreachable!("routes are never empty")
 }

@@ -1,7 +1,8 @@
 //! `rless push [-q] [--tls-verify=false] [--creds U:P] [--digestfile FILE] IMAGE [DEST]`
 //!
-//! DEST defaults to IMAGE's own name (as docker); an image named only by its
-//! id needs a DEST. Prints the pushed manifest digest, and records it as a
+//! DEST defaults to IMAGE's own name (as docker; a short name, the name
+//! of the image it finds, see `image::shortnames`); an image named only by
+//! its id needs a DEST. Prints the pushed manifest digest, and records it as a
 //! repository digest of the image; podman's `--digestfile` also writes it
 //! (`sha256:…`, no newline, as podman) to FILE.
 
@@ -88,10 +89,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     let dest: Option<Reference> = a.dest.as_deref().map(str::parse).transpose()?;
     let store = ctx.store(LockMode::Shared)?;
-    let image = find_image_as_pulled(&store.index()?, &a.image)?;
+    let index = store.index()?;
+    let image = find_image_as_pulled(&index, &a.image)?;
     let dest = match dest {
         Some(d) => d,
-        None => match a.image.parse::<Reference>() {
+        // A short name goes where the image it found is named after.
+        None => match rless::image::stored_reference(&index, &a.image).parse::<Reference>() {
             Ok(r) if r.tagged_name().is_some_and(|n| image.names.contains(&n)) => r,
             _ => bail!(
                 "{:?} is not an image name; give a destination: rless push IMAGE HOST/NAME[:TAG]",

@@ -149,7 +149,8 @@ fn remove_one(
     img: &ImageRecord,
     a: &Args,
 ) -> Result<Vec<String>> {
-    let by_name = match reference_of(q, img) {
+    // A short name untags the name it found the image by.
+    let by_name = match reference_of(&rless::image::stored_reference(index, q), img) {
         // References go and the image stays (used or not) while it keeps one.
         Some(Ref::Tag(name) | Ref::PulledBy(name)) if refs(img) > 1 => {
             edit(index, img, |i| {

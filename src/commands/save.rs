@@ -111,7 +111,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 /// docker, a repository without a tag (`busybox`) means every tag of it;
 /// a tag, digest or id means that one image.
 fn resolve<'a>(index: &'a Index, q: &str) -> Result<Vec<(&'a ImageRecord, Option<String>)>> {
-    let reference = q.parse::<Reference>().ok();
+    // A short name: under the name of the image it finds.
+    let named = rless::image::stored_reference(index, q);
+    let reference = named.parse::<Reference>().ok();
     let last = q.rsplit('/').next().unwrap_or(q);
     if let Some(r) = reference.as_ref().filter(|_| !last.contains([':', '@'])) {
         let prefix = format!("{}:", r.name());

@@ -17,6 +17,7 @@ pub mod push;
 pub mod reference;
 pub mod registries_conf;
 pub mod registry;
+pub mod shortnames;
 pub mod space;
 pub mod store;
 pub mod time;
@@ -26,6 +27,7 @@ pub mod union;
 
 use digest::Digest;
 use reference::Reference;
+use registries_conf::RegistriesConf;
 use store::{ImageRecord, Index, Store, StoreError};
 
 /// Why a local image could not be found.
@@ -38,33 +40,20 @@ pub enum LookupError {
 }
 
 /// Finds a local image by name or repo digest, else by id, id prefix or
-/// `sha256:` id.
+/// `sha256:` id. A short name is looked up under each name a pull could
+/// have given it (`shortnames`, from podman's registries.conf).
 pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, LookupError> {
-    // Names first, as docker looks them up: a name made of hex digits
-    // (`cafe`, `1234`) is that name, not a prefix of another image's id.
-    if let Some(r) = query
-        .parse::<Reference>()
-        .ok()
-        .filter(|_| !query.starts_with("sha256:"))
-    {
-        let by_digest = r.digest.as_ref().map(|d| format!("{}@{d}", r.name()));
-        let by_tag = r.tagged_name();
-        let hit = index.images.iter().find(|i| match &by_digest {
-            Some(d) => {
-                i.digests.contains(d)
-                    || i.pulled_by_digest.contains(d)
-                    || (i
-                        .manifests()
-                        .any(|m| m == r.digest.as_ref().expect("digest"))
-                        && i.names
-                            .iter()
-                            .any(|n| n.starts_with(&format!("{}:", r.name()))))
-            }
-            None => by_tag.as_ref().is_some_and(|t| i.names.contains(t)),
-        });
-        if let Some(hit) = hit {
-            return Ok(hit);
-        }
+    find_image_in(index, query, shortnames::configured())
+}
+
+/// [`find_image`] with this short-name configuration.
+pub fn find_image_in<'a>(
+    index: &'a Index,
+    query: &str,
+    conf: &RegistriesConf,
+) -> Result<&'a ImageRecord, LookupError> {
+    if let Some((hit, _)) = find_by_name(index, query, conf) {
+        return Ok(hit);
     }
     let bare = query.strip_prefix("sha256:").unwrap_or(query);
     if bare.len() >= 3 && bare.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -82,19 +71,79 @@ pub fn find_image<'a>(index: &'a Index, query: &str) -> Result<&'a ImageRecord, 
     Err(LookupError::NotFound(query.into()))
 }
 
+/// The image `query` names by name or digest, and the reference it is
+/// stored under (a short name's candidate that matched).
+fn find_by_name<'a>(
+    index: &'a Index,
+    query: &str,
+    conf: &RegistriesConf,
+) -> Option<(&'a ImageRecord, Reference)> {
+    // Names first, as docker looks them up: a name made of hex digits
+    // (`cafe`, `1234`) is that name, not a prefix of another image's id.
+    if query.starts_with("sha256:") {
+        return None;
+    }
+    conf.local_candidates(query).into_iter().find_map(|r| {
+        index
+            .images
+            .iter()
+            .find(|i| names_image(&r, i))
+            .map(|i| (i, r))
+    })
+}
+
+/// Whether the reference `r` (full, normalised) is one of `i`'s names or
+/// repo digests.
+fn names_image(r: &Reference, i: &ImageRecord) -> bool {
+    match &r.digest {
+        Some(d) => {
+            let by_digest = format!("{}@{d}", r.name());
+            i.digests.contains(&by_digest)
+                || i.pulled_by_digest.contains(&by_digest)
+                || (i.manifests().any(|m| m == d)
+                    && i.names
+                        .iter()
+                        .any(|n| n.starts_with(&format!("{}:", r.name()))))
+        }
+        None => r.tagged_name().is_some_and(|t| i.names.contains(&t)),
+    }
+}
+
+/// The reference `query` stands for in this store: the name of the stored
+/// image a short name found ([`find_image`]), else `query` itself, so that
+/// what names an image (`rmi`'s untag, `push`'s destination) is the name
+/// the image has.
+pub fn stored_reference(index: &Index, query: &str) -> String {
+    stored_short_name(index, query, shortnames::configured())
+        .map_or_else(|| query.to_string(), |r| r.to_string())
+}
+
+/// The name of the stored image the short name `query` finds by name
+/// (never by id), with this short-name configuration.
+pub fn stored_short_name(index: &Index, query: &str, conf: &RegistriesConf) -> Option<Reference> {
+    match find_by_name(index, query, conf) {
+        Some((_, r)) if shortnames::is_short(query) => Some(r),
+        _ => None,
+    }
+}
+
 /// What a container made from `img`, found by `query` with [`find_image`],
 /// records as its image: the reference it was run with, normalized
 /// (`docker.io/library/app:latest`, or `NAME@DIGEST`), as docker and podman
 /// record it rather than whichever name the image has first; the query as
 /// given when it named the image by id (as docker).
 pub fn recorded_name(query: &str, img: &ImageRecord) -> String {
-    let by_name = query
-        .parse::<Reference>()
-        .ok()
-        .filter(|_| !query.starts_with("sha256:"))
+    if query.starts_with("sha256:") {
+        return query.to_string();
+    }
+    let candidates = shortnames::configured().local_candidates(query);
+    let by_name = candidates
+        .iter()
+        .find(|r| names_image(r, img))
+        .or(candidates.last().filter(|r| r.digest.is_some()))
         .and_then(|r| match &r.digest {
             Some(d) => Some(format!("{}@{d}", r.name())),
-            None => r.tagged_name().filter(|t| img.names.contains(t)),
+            None => r.tagged_name(),
         });
     by_name.unwrap_or_else(|| query.to_string())
 }
@@ -138,10 +187,8 @@ pub fn add_image(store: &Store, record: ImageRecord) -> Result<ImageRecord, Stor
 /// repo digest came with (see [`ImageRecord::as_pulled`]).
 pub fn find_image_as_pulled(index: &Index, query: &str) -> Result<ImageRecord, LookupError> {
     let img = find_image(index, query)?;
-    let full = query
-        .parse::<Reference>()
-        .ok()
-        .and_then(|r| match &r.digest {
+    let full =
+        find_by_name(index, query, shortnames::configured()).and_then(|(_, r)| match &r.digest {
             Some(d) => Some(format!("{}@{d}", r.name())),
             None => r.tagged_name(),
         });

@@ -3,6 +3,8 @@
 //! `busybox` means `docker.io/library/busybox:latest`; the first path
 //! component is a registry host only when it contains `.` or `:`, or is
 //! `localhost`. A reference names a tag, a digest, or both (the digest wins).
+//! This is the parse alone: where a short name is pulled from, or found in
+//! the store, podman's registries.conf may say otherwise (`image::shortnames`).
 
 use super::digest::Digest;
 use std::fmt;

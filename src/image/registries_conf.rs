@@ -1,17 +1,21 @@
 //! podman's `registries.conf` (version 2): site mirrors, insecure and
-//! blocked registries, and rewritten locations, for pulls.
+//! blocked registries, rewritten locations, and short-name resolution.
 //!
 //! # Theory of operation
 //!
-//! A site that runs a pull-through cache, or blocks a registry, says so
-//! in `/etc/containers/registries.conf` for podman, and users there expect
-//! every container tool to honour it. rless reads the same files: the
-//! user's `$XDG_CONFIG_HOME/containers/registries.conf` (else
+//! A site that runs a pull-through cache, blocks a registry or sets up
+//! short names does so in `/etc/containers/registries.conf` for podman,
+//! and users there expect every container tool to honour it. rless reads
+//! the same files, in podman's order: the main file is
+//! `CONTAINERS_REGISTRIES_CONF` if set, else the user's
+//! `$XDG_CONFIG_HOME/containers/registries.conf` (else
 //! `~/.config/containers/…`) if it exists, else the system's; then the
-//! drop-ins of `/etc/containers/registries.conf.d/` and the user's
-//! `registries.conf.d/`, in name order, whose `[[registry]]` tables replace
-//! earlier ones of the same prefix. `CONTAINERS_REGISTRIES_CONF` names the
-//! one file to read instead (as podman's).
+//! drop-ins (`registries.conf.d/*.conf`, in name order) of
+//! `/etc/containers` and of the user's directory, or only the user's when
+//! the user's main file was read. A later file's `[[registry]]` replaces
+//! an earlier one of the same prefix; its `unqualified-search-registries`
+//! and `short-name-mode` replace earlier ones; its `[aliases]` replace
+//! earlier aliases of the same name (`""` erases one).
 //!
 //! A reference `host/path:tag` is matched against each `[[registry]]`'s
 //! `prefix` (its `location` when unset): the longest prefix that is the
@@ -27,17 +31,21 @@
 //!
 //! [`routes`] turns a reference into the places to pull it from, mirrors
 //! first, then the (rewritten) registry. The image keeps the name the user
-//! gave: mirrors are transparent. Short names are not searched
-//! (`unqualified-search-registries`, `[aliases]`): rless resolves them as
-//! docker does, to Docker Hub. Keys rless does not use (v1's
-//! `[registries.search]`, `short-name-mode`, credential helpers) are
-//! ignored, since these files are written for podman.
+//! gave: mirrors are transparent. Short names (`[aliases]`,
+//! `unqualified-search-registries`, `short-name-mode`, and the user's
+//! alias cache `$XDG_CACHE_HOME/containers/short-name-aliases.conf`) are
+//! read here and resolved in `image::shortnames`. Keys rless does not use
+//! (v1's `[registries.search]`, credential helpers) are ignored, since
+//! these files are written for podman.
 //!
-//! Invariants: a file that does not parse is an error naming it; a missing
-//! file is no configuration.
+//! Invariants: a file that does not parse, or holds an invalid alias,
+//! search registry or mode, is an error naming it; a missing file is no
+//! configuration.
 
 use super::reference::Reference;
+use super::shortnames::{self, ShortNameMode};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +62,32 @@ pub enum RegistriesConfError {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 struct File {
     #[serde(default)]
     registry: Vec<Entry>,
+    unqualified_search_registries: Option<Vec<String>>,
+    short_name_mode: Option<String>,
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
 }
+
+/// The user's alias cache: podman writes `[aliases]` there after a prompt.
+#[derive(Debug, Default, Deserialize)]
+struct CacheFile {
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
+}
+
+/// A setting and the file it came from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin<T> {
+    pub value: T,
+    pub file: PathBuf,
+}
+
+/// An alias's repository (no tag or digest); `None` when a file erased it.
+pub type AliasTarget = Option<Reference>;
 
 /// One `[[registry]]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -121,26 +151,52 @@ impl Route {
 #[derive(Debug, Default)]
 pub struct RegistriesConf {
     entries: Vec<Entry>,
+    /// `unqualified-search-registries`, as the last file that set it says.
+    pub(super) search: Option<Origin<Vec<String>>>,
+    /// `short-name-mode`, as the last file that set it says.
+    pub(super) mode: Option<Origin<ShortNameMode>>,
+    /// `[aliases]` of registries.conf and its drop-ins.
+    pub(super) aliases: BTreeMap<String, Origin<AliasTarget>>,
+    /// The user's alias cache, which comes first.
+    pub(super) cached_aliases: BTreeMap<String, Origin<AliasTarget>>,
 }
 
 impl RegistriesConf {
     /// Reads podman's files for this user (see the module's notes).
     pub fn load() -> Result<RegistriesConf, RegistriesConfError> {
+        RegistriesConf::load_from(
+            Path::new("/etc/containers"),
+            user_dir().as_deref(),
+            std::env::var_os("CONTAINERS_REGISTRIES_CONF")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .as_deref(),
+            alias_cache_path().as_deref(),
+        )
+    }
+
+    /// [`RegistriesConf::load`] from these places: the system's and the
+    /// user's `containers` directories, the file named instead of the main
+    /// one, and the alias cache.
+    fn load_from(
+        system: &Path,
+        user: Option<&Path>,
+        named: Option<&Path>,
+        cache: Option<&Path>,
+    ) -> Result<RegistriesConf, RegistriesConfError> {
         let mut conf = RegistriesConf::default();
-        if let Some(one) = std::env::var_os("CONTAINERS_REGISTRIES_CONF").filter(|v| !v.is_empty())
-        {
-            conf.read(Path::new(&one))?;
-            return Ok(conf);
-        }
-        let user = user_dir();
-        let system = Path::new("/etc/containers");
-        let main = user
-            .as_ref()
+        let user_main = user
             .map(|u| u.join("registries.conf"))
-            .filter(|p| p.exists())
-            .unwrap_or_else(|| system.join("registries.conf"));
+            .filter(|p| p.exists());
+        // As podman's: the user's own main file hides the system's
+        // drop-ins too; a file named by the variable does not.
+        let (main, dirs) = match (named, user_main) {
+            (Some(one), _) => (one.to_path_buf(), vec![system]),
+            (None, Some(u)) => (u, vec![]),
+            (None, None) => (system.join("registries.conf"), vec![system]),
+        };
         conf.read(&main)?;
-        for dir in std::iter::once(system.to_path_buf()).chain(user) {
+        for dir in dirs.into_iter().chain(user) {
             let Ok(list) = std::fs::read_dir(dir.join("registries.conf.d")) else {
                 continue;
             };
@@ -154,6 +210,18 @@ impl RegistriesConf {
                 conf.read(&f)?;
             }
         }
+        if let Some(cache) = cache {
+            match std::fs::read_to_string(cache) {
+                Ok(text) => conf.add_cache(cache, &text)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(RegistriesConfError::Read {
+                        path: cache.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        }
         Ok(conf)
     }
 
@@ -163,12 +231,48 @@ impl RegistriesConf {
             path: path.to_path_buf(),
             message: e.message().to_string(),
         })?;
+        let bad = |message: String| RegistriesConfError::Parse {
+            path: path.to_path_buf(),
+            message,
+        };
         for mut e in file.registry {
             e.file = path.to_path_buf();
             self.entries.retain(|x| x.prefix() != e.prefix());
             self.entries.push(e);
         }
-        Ok(())
+        if let Some(list) = file.unqualified_search_registries {
+            for reg in &list {
+                if !shortnames::valid_search_registry(reg) {
+                    return Err(bad(format!(
+                        "invalid unqualified-search-registries entry {reg:?}: use host[:port]"
+                    )));
+                }
+            }
+            self.search = Some(Origin {
+                value: list,
+                file: path.to_path_buf(),
+            });
+        }
+        match file.short_name_mode.as_deref() {
+            // Unset or empty: podman's default, permissive.
+            None | Some("") => {}
+            Some(m) => {
+                self.mode = Some(Origin {
+                    value: m.parse().map_err(bad)?,
+                    file: path.to_path_buf(),
+                })
+            }
+        }
+        add_aliases(&mut self.aliases, path, file.aliases)
+    }
+
+    /// Parses the user's alias cache (`path` is for messages).
+    pub fn add_cache(&mut self, path: &Path, text: &str) -> Result<(), RegistriesConfError> {
+        let file: CacheFile = toml::from_str(text).map_err(|e| RegistriesConfError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        add_aliases(&mut self.cached_aliases, path, file.aliases)
     }
 
     fn read(&mut self, path: &Path) -> Result<(), RegistriesConfError> {
@@ -227,6 +331,45 @@ impl RegistriesConf {
         });
         Ok(out)
     }
+}
+
+/// Checks `[aliases]` of one file and adds them to `to`.
+fn add_aliases(
+    to: &mut BTreeMap<String, Origin<AliasTarget>>,
+    path: &Path,
+    aliases: BTreeMap<String, String>,
+) -> Result<(), RegistriesConfError> {
+    for (name, value) in aliases {
+        let target = shortnames::parse_alias(&name, &value).map_err(|message| {
+            RegistriesConfError::Parse {
+                path: path.to_path_buf(),
+                message,
+            }
+        })?;
+        to.insert(
+            name,
+            Origin {
+                value: target,
+                file: path.to_path_buf(),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// podman's alias cache: `$XDG_CACHE_HOME/containers/short-name-aliases.conf`
+/// (else `~/.cache/…`); root's (outside rless's user namespace, where
+/// everyone is root) is `/var/cache/containers/short-name-aliases.conf`.
+fn alias_cache_path() -> Option<PathBuf> {
+    const FILE: &str = "containers/short-name-aliases.conf";
+    if rustix::process::geteuid().is_root() && !crate::userns::in_userns() {
+        return Some(Path::new("/var/cache").join(FILE));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join(FILE))
 }
 
 /// `$XDG_CONFIG_HOME/containers`, else `~/.config/containers`.
@@ -381,5 +524,62 @@ insecure = true
             .unwrap_err()
             .to_string();
         assert!(bad.starts_with("/x.conf: "), "{bad}");
+    }
+
+    #[test]
+    fn files_are_read_in_podmans_order() {
+        let t = tempfile::tempdir().unwrap();
+        let (system, user) = (t.path().join("etc"), t.path().join("user"));
+        let write = |p: &Path, text: &str| {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let search = |c: &RegistriesConf| c.search.as_ref().map(|s| s.value.join(","));
+        write(
+            &system.join("registries.conf"),
+            "unqualified-search-registries = [\"sys.io\"]\n",
+        );
+        write(
+            &system.join("registries.conf.d/10-a.conf"),
+            "[aliases]\n\"app\" = \"sys.io/app\"\n",
+        );
+        write(
+            &system.join("registries.conf.d/20-b.conf"),
+            "short-name-mode = \"enforcing\"\n",
+        );
+        write(&system.join("registries.conf.d/skipped.txt"), "not toml [");
+        let c = RegistriesConf::load_from(&system, Some(&user), None, None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("sys.io"));
+        assert!(c.alias("app").is_some() && c.mode.is_some());
+        // A named file replaces the main one; the drop-ins stay.
+        let named = t.path().join("named.conf");
+        write(&named, "unqualified-search-registries = [\"named.io\"]\n");
+        let c = RegistriesConf::load_from(&system, Some(&user), Some(&named), None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("named.io"));
+        assert!(c.alias("app").is_some());
+        // The user's drop-ins come after the system's.
+        write(
+            &user.join("registries.conf.d/x.conf"),
+            "unqualified-search-registries = [\"drop.io\"]\n",
+        );
+        let c = RegistriesConf::load_from(&system, Some(&user), None, None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("drop.io"));
+        // The user's own main file hides the system's file and drop-ins.
+        write(
+            &user.join("registries.conf"),
+            "short-name-mode = \"disabled\"\n",
+        );
+        let c = RegistriesConf::load_from(&system, Some(&user), None, None).unwrap();
+        assert_eq!(search(&c).as_deref(), Some("drop.io"));
+        assert!(c.alias("app").is_none());
+        assert_eq!(c.mode.map(|m| m.value), Some(ShortNameMode::Disabled));
+        // The alias cache, and a bad one named in the error.
+        let cache = t.path().join("cache.conf");
+        write(&cache, "[aliases]\n\"app\" = \"cached.io/app\"\n");
+        let c = RegistriesConf::load_from(&system, Some(&user), None, Some(&cache)).unwrap();
+        assert_eq!(c.alias("app").unwrap().0.to_string(), "cached.io/app");
+        write(&cache, "[aliases]\n\"app\" = \"app\"\n");
+        let e = RegistriesConf::load_from(&system, Some(&user), None, Some(&cache)).unwrap_err();
+        assert!(e.to_string().contains("cache.conf"), "{e}");
     }
 }

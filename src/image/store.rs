@@ -236,6 +236,12 @@ pub fn tmp_name(tag: &str) -> String {
 }
 
 impl Store {
+    /// Whether the store at `root` has an image index (a look that
+    /// neither creates nor locks anything: a fresh store holds no image).
+    pub fn has_index(root: &Path) -> bool {
+        root.join("images/index.json").exists()
+    }
+
     /// Opens (creating if needed) the store at `root` and takes its lock.
     pub fn open(root: &Path, mode: LockMode) -> Result<Store, StoreError> {
         Store::open_or_wait(root, mode, || {})
