@@ -220,7 +220,8 @@ pub fn record(root: &Path, ev: &Event) {
 /// to. One `statx` of the path when the kept file is still the log.
 fn append(root: &Path, kept: Option<OpenLog>, ev: &Event) -> Option<OpenLog> {
     let path = log_path(root);
-    let at_path = fs::metadata(&path).ok();
+    // Nothing kept (a process's first event): open and fstat, no statx.
+    let at_path = kept.as_ref().and_then(|_| fs::metadata(&path).ok());
     let (mut log, len) = match (kept, at_path) {
         (Some(l), Some(m)) if l.id == (m.dev(), m.ino()) => (l, m.len()),
         // None kept, or no reader would see what is written there any
