@@ -519,7 +519,7 @@ impl Helper {
     }
 
     /// An address on `config`'s network: `want` if free, else the lowest
-    /// free one.
+    /// free one (inside its `--ip-range`, if it has one).
     fn allocate(
         &self,
         config: &NetworkConfig,
@@ -540,7 +540,7 @@ impl Helper {
             Some(ip) => Ok(ip),
             None => (2..=config.subnet.hosts())
                 .filter_map(|n| config.subnet.nth(n))
-                .find(|ip| *ip != config.gateway && !used.contains(ip))
+                .find(|ip| *ip != config.gateway && config.leases(*ip) && !used.contains(ip))
                 .ok_or_else(|| {
                     HelperError::Refused(format!(
                         "network {} has no free address left",
