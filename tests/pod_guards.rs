@@ -71,7 +71,7 @@ fn pod_rm_and_create_in_pod_are_serialised() {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         };
         assert_one_error(&out, ERR_EXIT);
-        assert!(out.stderr.contains("no such pod"), "{out}");
+        assert!(out.stderr.contains("no such pod: p"), "{out}");
         assert_eq!(ctx.rless(&["container", "exists", "c"]).code, Some(1));
     });
 }

@@ -427,13 +427,15 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     // looks for members under that lock, so it cannot remove the pod
     // between this check and the container's record.
     let pod_lock = match (&failure, &pod_opts.pod) {
-        (None, Some(pod)) => match podopts::lock_pod(&store, pod) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                failure = Some(e);
-                None
+        (None, Some(pod)) => {
+            match podopts::lock_pod(&store, pod, a.pod.as_deref().unwrap_or(pod)) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
     let created = match failure {

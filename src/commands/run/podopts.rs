@@ -47,12 +47,16 @@ pub(super) fn check(ctx: &Ctx, a: &Args) -> Result<PodOpts> {
     Ok(PodOpts { pod, requires })
 }
 
-/// Takes the `pods` lock and checks that the pod with id `pod` still
-/// exists under it.
-pub(super) fn lock_pod(store: &rless::image::store::Store, pod: &str) -> Result<std::fs::File> {
+/// Takes the `pods` lock and checks that the pod with id `pod` (`given`
+/// on the command line) still exists under it.
+pub(super) fn lock_pod(
+    store: &rless::image::store::Store,
+    pod: &str,
+    given: &str,
+) -> Result<std::fs::File> {
     let lock = rless::container::pod::lock(store)?;
     if rless::container::pod::by_id(store.root(), pod).is_none() {
-        bail!(rless::container::pod::PodError::NotFound(pod.to_string()));
+        bail!(rless::container::pod::PodError::NotFound(given.to_string()));
     }
     Ok(lock)
 }
