@@ -2,7 +2,7 @@
 //! `--ip-range` (the addresses handed out), `--disable-dns` (no DNS server
 //! on the network), `--ipv6` (refused: user-defined networks are IPv4
 //! only); and `network reload` (nothing to redo: prints the containers'
-//! ids, 125 for an unknown one, as podman's).
+//! ids, 125 for an unknown or stopped one, as podman's).
 
 mod common;
 
@@ -120,12 +120,17 @@ fn network_ip_range_and_disable_dns_in_use() {
             !out.success() && !out.stdout.contains("10.232.0.65"),
             "{out}"
         );
-        // reload: each container's id; nothing changes.
+        // reload: each running container's id; nothing changes. One not
+        // running has no network to reload (podman's 125).
+        ctx.ok(&["create", "--name", "c0", "--network", "quiet", IMG, "true"]);
+        let out = ctx.rless(&["network", "reload", "c0"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("not running"), "{out}");
         let out = ctx.ok(&["network", "reload", "c1"]);
         assert_eq!(out.stdout, format!("{id1}\n"));
         let out = ctx.ok(&["network", "reload", "--all"]);
         assert_eq!(out.stdout.lines().count(), 3, "{out}");
         assert_eq!(address(ctx, "c1", "quiet"), "10.232.0.65");
-        ctx.ok(&["rm", "-f", "c1", "c2", "c3"]);
+        ctx.ok(&["rm", "-f", "c0", "c1", "c2", "c3"]);
     });
 }

@@ -356,8 +356,8 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
 }
 
 /// podman's `network reload`: nothing to redo (see the top); each
-/// container named must exist (podman's exit 125 otherwise), and its id is
-/// printed, as podman's; `--all`: every running container's.
+/// container named must exist and run (podman's exit 125 otherwise), and
+/// its id is printed, as podman's; `--all`: every running container's.
 fn reload(ctx: &Ctx, a: ReloadArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     if a.all {
@@ -372,7 +372,13 @@ fn reload(ctx: &Ctx, a: ReloadArgs) -> Result<ExitCode> {
     let mut failed = super::stop::Failures::default();
     for q in &a.containers {
         match rless::container::find(&store, q) {
-            Ok((c, _)) => println!("{}", c.id.as_str()),
+            Ok((c, dir)) if rless::container::read_state(&dir).running() => {
+                println!("{}", c.id.as_str())
+            }
+            Ok((c, _)) => failed.add(anyhow::anyhow!(
+                "container {} is not running: its network is not set up, nothing to reload",
+                c.name
+            )),
             Err(e) => failed.add(e.into()),
         }
     }
