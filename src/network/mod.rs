@@ -271,12 +271,24 @@ pub struct NetworkConfig {
     pub created: i64,
     /// `--ip-range`: the addresses handed out (not `--ip`) are taken from
     /// it only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "range_from_text"
+    )]
     pub ip_range: Option<Subnet>,
     /// `--disable-dns`: no DNS server on the gateway; containers get the
     /// host's resolvers (or `--dns`) instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disable_dns: bool,
+}
+
+/// `ip_range` as stored: read with [`Subnet::parse_range`] (a /30 to /32
+/// is a range, not a network).
+fn range_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Subnet>, D::Error> {
+    let text: Option<String> = Deserialize::deserialize(d)?;
+    text.map(|t| Subnet::parse_range(&t).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 impl NetworkConfig {
@@ -724,6 +736,7 @@ mod tests {
             one.lease_range(),
             Some((ip("10.231.1.7"), ip("10.231.1.7")))
         );
+        assert_eq!(read(t.path(), "one").unwrap().ip_range, one.ip_range);
         let all = create(
             &store,
             CreateRequest {
