@@ -120,6 +120,38 @@ fn network_ip_range_and_disable_dns_in_use() {
             !out.success() && !out.stdout.contains("10.232.0.65"),
             "{out}"
         );
+        // Its containers' names are not served by another network's
+        // server either, to one on both (podman's: no DNS for them).
+        ctx.ok(&["network", "create", "plain"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "p1",
+            "--network",
+            "plain",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "both",
+            "--network",
+            "plain",
+            "--network",
+            "quiet",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let out = ctx.ok(&["exec", "both", "nslookup", "p1"]);
+        assert!(out.stdout.contains("Address: 10.89.0.2"), "{out}");
+        let out = ctx.rless(&["exec", "both", "nslookup", "c1"]);
+        assert!(!out.stdout.contains("10.232.0.65"), "{out}");
+        ctx.ok(&["rm", "-f", "p1", "both"]);
         // reload: each running container's id; nothing changes. One not
         // running has no network to reload (podman's 125).
         ctx.ok(&["create", "--name", "c0", "--network", "quiet", IMG, "true"]);

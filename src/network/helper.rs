@@ -100,6 +100,11 @@ struct Net {
     worker: NetWorker,
 }
 
+/// Whether network `name` has a DNS server (no `--disable-dns`).
+fn dns_on(nets: &HashMap<String, Net>, name: &str) -> bool {
+    nets.get(name).is_none_or(|n| !n.config.disable_dns)
+}
+
 struct Live {
     rec: Record,
     /// The init's pidfd, readable when it exits; `None` before Linux 5.3
@@ -678,7 +683,9 @@ impl Helper {
             for name in n.names.iter_mut().filter(|name| **name == from) {
                 name.clone_from(&to);
             }
-            d.publish(&n.network, n.ip, &n.names);
+            if dns_on(&self.nets, &n.network) {
+                d.publish(&n.network, n.ip, &n.names);
+            }
         }
         drop(d);
         self.save();
@@ -689,7 +696,9 @@ impl Helper {
     /// container that took it ([`super::dns::Holders`]).
     fn publish_names(&self, rec: &Record) {
         if let Ok(mut d) = self.records.write() {
-            for n in &rec.nets {
+            // None on a `--disable-dns` network: no server there, and the
+            // other networks' servers do not answer for it either.
+            for n in rec.nets.iter().filter(|n| dns_on(&self.nets, &n.network)) {
                 d.publish(&n.network, n.ip, &n.names);
             }
             let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
