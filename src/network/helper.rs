@@ -460,7 +460,8 @@ impl Helper {
     fn net(&mut self, name: &str) -> Result<&Net, HelperError> {
         if !self.nets.contains_key(name) {
             let config = super::read(&self.root, name)?;
-            let upstream = (!config.internal).then(super::dns::Upstream::open);
+            let upstream =
+                (!config.internal && !config.disable_dns).then(super::dns::Upstream::open);
             let others = super::list(&self.root)
                 .into_iter()
                 .filter(|n| n.name != config.name)

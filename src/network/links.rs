@@ -9,8 +9,9 @@
 //! fd goes back to the helper, which runs netstack on it in the host's
 //! namespace with the network's subnet as a routed subnet: outbound NAT is
 //! netstack's. The thread binds the DNS sockets (UDP and TCP) on the
-//! gateway (not on a `--disable-dns` network: no server there) and hands them to [`NetWorker::start`], which starts the DNS
-//! thread from the helper's own thread: so the DNS thread is in the host's
+//! gateway (not on a `--disable-dns` network: no server there) and hands
+//! them to [`NetWorker::start`], which starts the DNS thread from the
+//! helper's own thread: so the DNS thread is in the host's
 //! namespace, where the sockets it opens to forward queries belong, while
 //! it serves sockets of the network's. The worker thread then takes
 //! attach jobs: a veth pair, one end on the
