@@ -12,10 +12,12 @@
 //! A process keeps the log open once it wrote to it (per thread, see
 //! [`record`]): a command that records several events (`run --rm`:
 //! create, start, died, remove) opens it once. Before each append the
-//! open file is checked (one `fstat`): a log that was deleted (no links
-//! left) is opened afresh, and one that is full is rotated as below, so a
-//! long-lived writer (a monitor) never writes into a generation readers
-//! no longer read.
+//! log's path is looked up (one `statx`) and compared with the open file
+//! (its device and inode, noted when it was opened): a log deleted or
+//! replaced meanwhile is opened afresh, and one that is full is rotated as
+//! below, so a long-lived writer (a monitor) never writes into a generation
+//! readers no longer read. A link count would not do: on NFS a deleted
+//! file still open keeps a link under its `.nfsXXXX` name.
 //!
 //! When the file passes [`ROTATE_AT`] bytes, the writer that notices moves
 //! it to `events.log.1` (replacing the older generation), so the log stays
@@ -167,9 +169,30 @@ thread_local! {
 }
 
 thread_local! {
-    /// The log this thread last appended to, kept open: its path and file.
-    static OPEN_LOG: std::cell::RefCell<Option<(PathBuf, File)>> =
+    /// The log this thread last appended to, kept open.
+    static OPEN_LOG: std::cell::RefCell<Option<OpenLog>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// A log kept open: its path, the file, and the file's (device, inode).
+struct OpenLog {
+    path: PathBuf,
+    file: File,
+    id: (u64, u64),
+}
+
+impl OpenLog {
+    /// Opens (or makes) the log at `path`; also returns its size.
+    fn open(path: &Path) -> Option<(OpenLog, u64)> {
+        let file = open_log(path)?;
+        let m = file.metadata().ok()?;
+        let log = OpenLog {
+            path: path.to_path_buf(),
+            file,
+            id: (m.dev(), m.ino()),
+        };
+        Some((log, m.len()))
+    }
 }
 
 /// Lets go of the log this thread keeps open without closing it: for a
@@ -177,8 +200,8 @@ thread_local! {
 /// ([`crate::runtime::close_fds_except`]), after which the number may name
 /// another file.
 pub fn disown_open_log() {
-    if let Some((_, f)) = OPEN_LOG.take() {
-        let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
+    if let Some(log) = OPEN_LOG.take() {
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(log.file);
     }
 }
 
@@ -186,43 +209,43 @@ pub fn disown_open_log() {
 /// the log this thread has open when it is that store's.
 pub fn record(root: &Path, ev: &Event) {
     let path = log_path(root);
-    let kept = OPEN_LOG.take().filter(|(p, _)| *p == path).map(|(_, f)| f);
-    let Some(f) = kept.or_else(|| open_log(&path)) else {
-        return;
-    };
-    if let Some(f) = append(root, f, ev) {
-        OPEN_LOG.set(Some((path, f)));
+    let kept = OPEN_LOG.take().filter(|l| l.path == path);
+    if let Some(log) = append(root, kept, ev) {
+        OPEN_LOG.set(Some(log));
     }
 }
 
-/// Appends `ev` through `f`, the log opened earlier (it may have been
-/// rotated or deleted since); returns the file appended to.
-fn append(root: &Path, mut f: File, ev: &Event) -> Option<File> {
+/// Appends `ev` through `kept`, the log opened earlier if any (it may
+/// have been rotated, replaced or deleted since); returns the log appended
+/// to. One `statx` of the path when the kept file is still the log.
+fn append(root: &Path, kept: Option<OpenLog>, ev: &Event) -> Option<OpenLog> {
     let path = log_path(root);
-    let mut meta = f.metadata().ok();
-    if meta.as_ref().is_some_and(|m| m.nlink() == 0) {
-        // Deleted meanwhile (the store removed and made again): no reader
-        // would see what is written there.
-        f = open_log(&path)?;
-        meta = f.metadata().ok();
-    }
-    if meta.is_some_and(|m| m.len() >= ROTATE_AT) {
+    // Nothing kept (a process's first event): open and fstat, no statx.
+    let at_path = kept.as_ref().and_then(|_| fs::metadata(&path).ok());
+    let (mut log, len) = match (kept, at_path) {
+        (Some(l), Some(m)) if l.id == (m.dev(), m.ino()) => (l, m.len()),
+        // None kept, or no reader would see what is written there any
+        // more (the store removed and made again, another writer's
+        // rotation).
+        _ => OpenLog::open(&path)?,
+    };
+    if len >= ROTATE_AT {
         // Another writer may have noticed the same full file: the file's
         // lock makes the rotations one at a time, and only the one that
         // finds the full file still at the log's path moves it (a second
         // rename would move the fresh log over the generation just kept).
-        if f.lock().is_ok() {
-            if same_file(&f, &path) {
+        if log.file.lock().is_ok() {
+            if same_file(&log.file, &path) {
                 let _ = fs::rename(&path, rotated_path(root));
             }
-            let _ = f.unlock();
+            let _ = log.file.unlock();
         }
-        f = open_log(&path)?;
+        log = OpenLog::open(&path)?.0;
     }
     let mut line = ev.line();
     line.push('\n');
-    let _ = f.write_all(line.as_bytes());
-    Some(f)
+    let _ = log.file.write_all(line.as_bytes());
+    Some(log)
 }
 
 /// Whether `path` names the file `f` has open.
@@ -505,9 +528,9 @@ mod tests {
         // This writer opens the full log, then another rotates it first: a
         // second rotation would move the fresh log over the generation
         // the first kept, and its events with it.
-        let late = open_log(&log_path(t.path())).unwrap();
+        let late = OpenLog::open(&log_path(t.path())).unwrap().0;
         record(t.path(), &Event::now(Kind::Volume, "remove"));
-        append(t.path(), late, &Event::now(Kind::Volume, "remove"));
+        append(t.path(), Some(late), &Event::now(Kind::Volume, "remove"));
         assert_eq!(read_all(t.path()).len(), lines + 2);
         assert_eq!(
             fs::metadata(rotated_path(t.path())).unwrap().len(),
@@ -544,6 +567,27 @@ mod tests {
         record(t.path(), &Event::now(Kind::Volume, "remove"));
         assert_eq!(read_all(u.path()).len(), 1);
         assert_eq!(read_all(t.path()).len(), 2);
+    }
+
+    #[test]
+    fn a_log_unlinked_or_replaced_under_a_writer_is_opened_afresh() {
+        // On NFS a deleted file still open lives on as `.nfsXXXX`: its
+        // link count stays 1. A hard link plays that part here.
+        let t = tempfile::tempdir().unwrap();
+        let path = log_path(t.path());
+        record(t.path(), &Event::now(Kind::Container, "create"));
+        fs::hard_link(&path, t.path().join(".nfs0000000000000001")).unwrap();
+        fs::remove_file(&path).unwrap();
+        record(t.path(), &Event::now(Kind::Container, "start"));
+        let all: Vec<String> = read_all(t.path()).into_iter().map(|e| e.status).collect();
+        assert_eq!(all, ["start"]);
+        // Replaced by a rename over it.
+        let fresh = t.path().join("fresh");
+        fs::write(&fresh, "").unwrap();
+        fs::rename(&fresh, &path).unwrap();
+        record(t.path(), &Event::now(Kind::Container, "died"));
+        let all: Vec<String> = read_all(t.path()).into_iter().map(|e| e.status).collect();
+        assert_eq!(all, ["died"]);
     }
 
     #[test]

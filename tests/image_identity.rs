@@ -330,3 +330,44 @@ fn pulled_by_digest_is_not_dangling() {
         assert!(!ctx.layer_dirs().contains(&p.diff_ids[1][7..]));
     });
 }
+
+/// `untag`: a repository's repo digests go with its last name, as
+/// podman's; another repository's stay, and so does a digest the image was
+/// pulled by.
+#[test]
+fn untag_drops_the_repo_digests_of_its_last_name() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(img) = two_layer_image(Format::Oci, "untag digests\n") else {
+        return;
+    };
+    for_each_user("untag_digests", |ctx| {
+        let a = reg.push(&ctx.repo("a"), "v1", &img);
+        let b = reg.push(&ctx.repo("b"), "v1", &img);
+        ctx.pull(&[&a.reference]);
+        ctx.pull(&[&b.reference]);
+        let a_digest = format!("{}/{}@{}", a.host, a.repo, a.manifest_digest);
+        let b_digest = format!("{}/{}@{}", b.host, b.repo, b.manifest_digest);
+        let digests = |ctx: &Ctx| -> Vec<String> {
+            let mut v: Vec<String> = ctx.inspect(&a.id)["RepoDigests"]
+                .as_array()
+                .expect("RepoDigests is an array")
+                .iter()
+                .map(|d| d.as_str().unwrap().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(digests(ctx), [a_digest.clone(), b_digest.clone()]);
+        let a2 = format!("{}/{}:v2", a.host, a.repo);
+        ctx.ok(&["tag", &a.reference, &a2]);
+        // a:v2 still names repository a: its digest stays.
+        ctx.ok(&["untag", &a.id, &a.reference]);
+        assert_eq!(digests(ctx), [a_digest.clone(), b_digest.clone()]);
+        ctx.ok(&["untag", &a.id, &a2]);
+        assert_eq!(digests(ctx), vec![b_digest.clone()]);
+        // Pulled by digest too: that reference stays with the tag's removal.
+        ctx.ok(&["pull", &b_digest]);
+        ctx.ok(&["untag", &a.id, &b.reference]);
+        assert_eq!(digests(ctx), vec![b_digest.clone()]);
+    });
+}

@@ -2,7 +2,10 @@
 //! `rless network-helper` (see `rless::network::helper`).
 //!
 //! Definitions are plain files in the store; these commands run as the
-//! user and never start anything.
+//! user and never start anything. `network reload` (podman's, which
+//! re-applies a container's firewall rules) has nothing to redo: rless
+//! makes no firewall rules, and the helper alone holds the networks'
+//! state, which it rebuilds itself when it is restarted.
 
 use super::filters::{self, Filters, PruneFilter};
 use super::format::{print_rows_headed, Format};
@@ -35,6 +38,18 @@ pub enum Cmd {
     Disconnect(DisconnectArgs),
     /// Exit 0 if the network exists, 1 if not.
     Exists(super::exists::Args),
+    /// podman's: re-apply containers' firewall rules (rless has none:
+    /// nothing to redo; prints each container's id).
+    Reload(ReloadArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ReloadArgs {
+    /// Every running container.
+    #[arg(short, long)]
+    all: bool,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    containers: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -78,6 +93,17 @@ pub struct CreateArgs {
     /// Network driver: only bridge.
     #[arg(short, long, default_value = "bridge")]
     driver: String,
+    /// Hand out addresses from this part of the subnet only (CIDR, inside
+    /// --subnet); --ip may still name any address of the subnet.
+    #[arg(long, value_name = "CIDR")]
+    ip_range: Option<String>,
+    /// No DNS server on the network: containers get the host's resolvers
+    /// (or --dns), and no names of the others.
+    #[arg(long)]
+    disable_dns: bool,
+    /// An IPv6 subnet too: refused (user-defined networks are IPv4 only).
+    #[arg(long)]
+    ipv6: bool,
     name: String,
 }
 
@@ -147,6 +173,7 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
         Cmd::Connect(a) => connect(ctx, a),
         Cmd::Disconnect(a) => disconnect(ctx, a),
         Cmd::Exists(a) => super::exists::run(ctx, super::exists::Kind::Network, a),
+        Cmd::Reload(a) => reload(ctx, a),
     }
 }
 
@@ -159,6 +186,9 @@ pub fn helper(ctx: &Ctx, a: HelperArgs) -> Result<ExitCode> {
 fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     if a.driver != "bridge" {
         bail!("unknown network driver {:?}: use bridge", a.driver);
+    }
+    if a.ipv6 {
+        bail!("--ipv6 is not supported: rless's user-defined networks are IPv4 only (their bridge, addresses, DNS and outbound NAT have no IPv6)");
     }
     let mut labels = BTreeMap::new();
     for kv in &a.label {
@@ -187,6 +217,8 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
             internal: a.internal,
             allow_host_loopback,
             labels,
+            ip_range: a.ip_range,
+            disable_dns: a.disable_dns,
         },
     )?;
     println!("{}", n.name);
@@ -194,15 +226,22 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
 }
 
 pub(super) fn describe(root: &std::path::Path, n: &NetworkConfig) -> serde_json::Value {
+    let mut subnet =
+        serde_json::json!({"subnet": n.subnet.to_string(), "gateway": n.gateway.to_string()});
+    if let Some((start, end)) = n.lease_range() {
+        // podman's: the addresses handed out.
+        subnet["lease_range"] =
+            serde_json::json!({"start_ip": start.to_string(), "end_ip": end.to_string()});
+    }
     serde_json::json!({
         "name": n.name,
         "id": n.id.as_str(),
         "driver": n.driver,
         "created": format_rfc3339(n.created),
-        "subnets": [{"subnet": n.subnet.to_string(), "gateway": n.gateway.to_string()}],
+        "subnets": [subnet],
         "internal": n.internal,
         "options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
-        "dns_enabled": true,
+        "dns_enabled": !n.disable_dns,
         // podman's: no IPv6 subnet; the helper's IPAM; no host bridge
         // (the network lives in the helper's namespace).
         "ipv6_enabled": false,
@@ -251,7 +290,7 @@ fn ls(ctx: &Ctx, a: LsArgs) -> Result<ExitCode> {
                         "Created": format_docker(n.created),
                         "Options": {"allow_host_loopback": n.allow_host_loopback.to_string()},
                         "NetworkInterface": "",
-                        "DNSEnabled": true,
+                        "DNSEnabled": !n.disable_dns,
                         "Subnets": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
                         (super::format::LABELS_KEY): n.labels,
                     })
@@ -314,6 +353,36 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
         }
     }
     Ok(failed.finish())
+}
+
+/// podman's `network reload`: nothing to redo (see the top); each
+/// container named must exist and run (podman's exit 125 otherwise), and
+/// its id is printed, as podman's; `--all`: every running container's.
+fn reload(ctx: &Ctx, a: ReloadArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    if a.all {
+        for c in rless::container::list(&store) {
+            let dir = store.root().join("containers").join(c.id.as_str());
+            if rless::container::read_state(&dir).running() {
+                println!("{}", c.id.as_str());
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = super::stop::Failures::default();
+    for q in &a.containers {
+        match rless::container::find(&store, q) {
+            Ok((c, dir)) if rless::container::read_state(&dir).running() => {
+                println!("{}", c.id.as_str())
+            }
+            Ok((c, _)) => failed.add(anyhow::anyhow!(
+                "container {} is not running: its network is not set up, nothing to reload",
+                c.name
+            )),
+            Err(e) => failed.add(e.into()),
+        }
+    }
+    failed.finish(ExitCode::SUCCESS)
 }
 
 fn prune(ctx: &Ctx, a: PruneArgs) -> Result<ExitCode> {
@@ -428,11 +497,13 @@ fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The DNS servers (gateways) of the networks attached.
+/// The DNS servers (gateways) of the networks attached (not those with
+/// `--disable-dns`).
 fn gateways(root: &std::path::Path, attached: &[network::Attachment]) -> Vec<std::net::Ipv4Addr> {
     attached
         .iter()
         .filter_map(|a| network::read(root, &a.network).ok())
+        .filter(|n| !n.disable_dns)
         .map(|n| n.gateway)
         .collect()
 }

@@ -163,8 +163,9 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
         Cmd::Ps(a) => ps(ctx, a),
         Cmd::Inspect(a) => inspect(ctx, a),
         Cmd::Rm(a) => rm(ctx, a),
-        Cmd::Start(a) => each_pod(ctx, &a, false, |_, _, members| {
-            start_all(ctx, &names_of(members), &mut Vec::new())
+        Cmd::Start(a) => each_pod(ctx, &a, false, |_, p, members| {
+            not_empty(p, members, "start")?;
+            start_members(ctx, members)
         }),
         Cmd::Stop(a) => each_pod(ctx, &a.names, a.ignore, |_, _, members| {
             let names = names_of(members);
@@ -189,7 +190,8 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
                 .map(drop)
             })
         }
-        Cmd::Restart(a) => each_pod(ctx, &a, false, |_, _, members| {
+        Cmd::Restart(a) => each_pod(ctx, &a, false, |_, p, members| {
+            not_empty(p, members, "restart")?;
             let names = names_of(members);
             super::start::restart(
                 ctx,
@@ -271,46 +273,87 @@ fn not_found(e: &pod::PodError) -> bool {
     matches!(e, pod::PodError::NotFound(_))
 }
 
-/// Starts each container named that is not running (and first the
-/// containers it requires); `seen` holds the ids already on the way, so a
-/// cycle of `--requires` ends.
-fn start_all(ctx: &Ctx, names: &[String], seen: &mut Vec<String>) -> Result<()> {
-    for n in names {
-        let store = ctx.store(LockMode::Shared)?;
-        let (c, dir) = container::find(&store, n)?;
-        drop(store);
-        if seen.contains(&c.id.as_str().to_string()) {
-            continue;
-        }
-        seen.push(c.id.as_str().to_string());
-        start_all(ctx, &c.requires, seen)?;
-        if !container::read_state(&dir).live() {
+/// podman's `pod start|restart` of a pod with no containers: an error
+/// (exit 125); `pod stop|kill` of one succeed, as podman's.
+fn not_empty(p: &PodConfig, members: &[ContainerConfig], op: &str) -> Result<()> {
+    if members.is_empty() {
+        bail!("pod {} has no containers: nothing to {op}", p.name);
+    }
+    Ok(())
+}
+
+/// Starts each member that is not running; `start` starts the containers
+/// each requires first.
+fn start_members(ctx: &Ctx, members: &[ContainerConfig]) -> Result<()> {
+    for c in members {
+        if !state_of(&ctx.root, c).live() {
             super::start::start_quiet(ctx, c.id.as_str())?;
         }
     }
     Ok(())
 }
 
-/// `--requires`: starts the containers `names` that are not running (and
-/// those they require), before the container that requires them.
-pub fn start_required(ctx: &Ctx, names: &[String]) -> Result<()> {
-    if names.is_empty() {
+/// `--requires`: starts the containers `c` requires that are not running
+/// (through `start`, which starts those they require in turn), before `c`.
+/// A cycle of requirements (only `rm` then `rename` can make one) is
+/// refused before anything starts.
+pub fn start_required(ctx: &Ctx, c: &ContainerConfig) -> Result<()> {
+    if c.requires.is_empty() {
         return Ok(());
     }
-    // A cycle (possible only through renames) would recurse through
-    // `start` for ever: a chain this deep is refused.
-    static DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    use std::sync::atomic::Ordering::SeqCst;
-    if DEPTH.fetch_add(1, SeqCst) >= 32 {
-        DEPTH.fetch_sub(1, SeqCst);
-        bail!(
-            "--requires containers require each other in a cycle: {}",
-            names.join(", ")
-        );
+    let store = ctx.store(LockMode::Shared)?;
+    let mut path = vec![(c.id.as_str().to_string(), c.name.clone())];
+    no_cycle(&store, c, &mut path, &mut Vec::new())?;
+    drop(store);
+    for n in &c.requires {
+        let store = ctx.store(LockMode::Shared)?;
+        let (r, dir) = container::find(&store, n)
+            .with_context(|| format!("cannot start {n}, which {} requires", c.name))?;
+        drop(store);
+        if !container::read_state(&dir).live() {
+            super::start::start_quiet(ctx, r.id.as_str())
+                .with_context(|| format!("cannot start {n}, which {} requires", c.name))?;
+        }
     }
-    let r = start_all(ctx, names, &mut Vec::new());
-    DEPTH.fetch_sub(1, SeqCst);
-    r.context("cannot start the containers it requires (--requires)")
+    Ok(())
+}
+
+/// Depth-first walk of the `--requires` graph from `c`: `path` holds the
+/// (id, name) of the containers on the way, `done` the ids whose
+/// requirements are known to end. A name that finds no container is left
+/// to the start that needs it.
+fn no_cycle(
+    store: &rless::image::store::Store,
+    c: &ContainerConfig,
+    path: &mut Vec<(String, String)>,
+    done: &mut Vec<String>,
+) -> Result<()> {
+    for n in &c.requires {
+        let Ok((r, _)) = container::find(store, n) else {
+            continue;
+        };
+        let id = r.id.as_str().to_string();
+        if let Some(at) = path.iter().position(|(i, _)| *i == id) {
+            let names: Vec<&str> = path[at..]
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .chain([r.name.as_str()])
+                .collect();
+            bail!(
+                "--requires of {} make a cycle ({}): none of them can start first",
+                path[0].1,
+                names.join(" -> ")
+            );
+        }
+        if done.contains(&id) {
+            continue;
+        }
+        path.push((id.clone(), r.name.clone()));
+        no_cycle(store, &r, path, done)?;
+        path.pop();
+        done.push(id);
+    }
+    Ok(())
 }
 
 /// Whether a container called (or with an id starting with) `q` exists.

@@ -78,7 +78,7 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let (c, dir) = container::find(&store, q)?;
     // podman's --requires: those containers first.
-    super::pod::start_required(ctx, &c.requires)?;
+    super::pod::start_required(ctx, &c)?;
     let lock = store.lock(&format!("ctr-{}", c.id))?;
     let state = container::read_state(&dir);
     if state.status == "removing" {

@@ -8,7 +8,11 @@
 //! name and renamed into place, as networks are. A container records the
 //! pod's id in its `config.json` (`pod`); the pod's members are the
 //! containers that name it, so nothing has to be updated when a member
-//! goes. The pod's state is derived from its members' states.
+//! goes. The pod's state is derived from its members' states. A container
+//! joins under the `pods` lock too (`create --pod` looks the pod up again
+//! under it and holds it until the container is recorded), and
+//! [`remove_locked`] looks for members under it, so no container can end up
+//! naming a pod that is gone.
 
 use crate::image::store::{tmp_name, Store, StoreError};
 use serde::{Deserialize, Serialize};

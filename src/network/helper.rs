@@ -100,6 +100,11 @@ struct Net {
     worker: NetWorker,
 }
 
+/// Whether network `name` has a DNS server (no `--disable-dns`).
+fn dns_on(nets: &HashMap<String, Net>, name: &str) -> bool {
+    nets.get(name).is_none_or(|n| !n.config.disable_dns)
+}
+
 struct Live {
     rec: Record,
     /// The init's pidfd, readable when it exits; `None` before Linux 5.3
@@ -455,7 +460,8 @@ impl Helper {
     fn net(&mut self, name: &str) -> Result<&Net, HelperError> {
         if !self.nets.contains_key(name) {
             let config = super::read(&self.root, name)?;
-            let upstream = (!config.internal).then(super::dns::Upstream::open);
+            let upstream =
+                (!config.internal && !config.disable_dns).then(super::dns::Upstream::open);
             let others = super::list(&self.root)
                 .into_iter()
                 .filter(|n| n.name != config.name)
@@ -519,7 +525,7 @@ impl Helper {
     }
 
     /// An address on `config`'s network: `want` if free, else the lowest
-    /// free one.
+    /// free one (inside its `--ip-range`, if it has one).
     fn allocate(
         &self,
         config: &NetworkConfig,
@@ -540,7 +546,7 @@ impl Helper {
             Some(ip) => Ok(ip),
             None => (2..=config.subnet.hosts())
                 .filter_map(|n| config.subnet.nth(n))
-                .find(|ip| *ip != config.gateway && !used.contains(ip))
+                .find(|ip| *ip != config.gateway && config.leases(*ip) && !used.contains(ip))
                 .ok_or_else(|| {
                     HelperError::Refused(format!(
                         "network {} has no free address left",
@@ -678,7 +684,9 @@ impl Helper {
             for name in n.names.iter_mut().filter(|name| **name == from) {
                 name.clone_from(&to);
             }
-            d.publish(&n.network, n.ip, &n.names);
+            if dns_on(&self.nets, &n.network) {
+                d.publish(&n.network, n.ip, &n.names);
+            }
         }
         drop(d);
         self.save();
@@ -689,7 +697,9 @@ impl Helper {
     /// container that took it ([`super::dns::Holders`]).
     fn publish_names(&self, rec: &Record) {
         if let Ok(mut d) = self.records.write() {
-            for n in &rec.nets {
+            // None on a `--disable-dns` network: no server there, and the
+            // other networks' servers do not answer for it either.
+            for n in rec.nets.iter().filter(|n| dns_on(&self.nets, &n.network)) {
                 d.publish(&n.network, n.ip, &n.names);
             }
             let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();

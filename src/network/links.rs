@@ -9,8 +9,9 @@
 //! fd goes back to the helper, which runs netstack on it in the host's
 //! namespace with the network's subnet as a routed subnet: outbound NAT is
 //! netstack's. The thread binds the DNS sockets (UDP and TCP) on the
-//! gateway and hands them to [`NetWorker::start`], which starts the DNS
-//! thread from the helper's own thread: so the DNS thread is in the host's
+//! gateway (not on a `--disable-dns` network: no server there) and hands
+//! them to [`NetWorker::start`], which starts the DNS thread from the
+//! helper's own thread: so the DNS thread is in the host's
 //! namespace, where the sockets it opens to forward queries belong, while
 //! it serves sockets of the network's. The worker thread then takes
 //! attach jobs: a veth pair, one end on the
@@ -139,7 +140,7 @@ impl NetWorker {
                 }
             })
             .map_err(sys_err(&config.name, "start the network thread"))?;
-        let Ready { tap, udp, tcp } = ready_rx
+        let Ready { tap, dns } = ready_rx
             .recv()
             .map_err(|_| LinkError::Gone(config.name.clone()))??;
         let mut worker = NetWorker {
@@ -150,13 +151,15 @@ impl NetWorker {
             uplink: None,
         };
         // From this thread, in the host's namespace (see the top).
-        std::thread::Builder::new()
-            .name(format!("dns-{}", config.name))
-            .spawn({
-                let name = config.name.clone();
-                move || dns::serve(name, udp, tcp, upstream, records, dns_stop)
-            })
-            .map_err(sys_err(&config.name, "start the DNS thread"))?;
+        if let Some((udp, tcp)) = dns {
+            std::thread::Builder::new()
+                .name(format!("dns-{}", config.name))
+                .spawn({
+                    let name = config.name.clone();
+                    move || dns::serve(name, udp, tcp, upstream, records, dns_stop)
+                })
+                .map_err(sys_err(&config.name, "start the DNS thread"))?;
+        }
         if let Some(tap) = tap {
             worker.uplink = Some(start_uplink(tap, config, &others)?);
         }
@@ -232,8 +235,8 @@ impl Drop for NetWorker {
 /// (not internal) and the DNS server's sockets, of the network's namespace.
 struct Ready {
     tap: Option<OwnedFd>,
-    udp: UdpSocket,
-    tcp: TcpListener,
+    /// The DNS server's sockets (none with `--disable-dns`).
+    dns: Option<(UdpSocket, TcpListener)>,
 }
 
 /// In the worker thread: a new namespace with loopback, the bridge, the
@@ -265,6 +268,9 @@ fn setup_namespace(cfg: &NetworkConfig) -> Result<(OwnedFd, u32, Ready), LinkErr
             .map_err(sys_err(&cfg.name, "enable forwarding"))?;
         Some(tap)
     };
+    if cfg.disable_dns {
+        return Ok((ns.into(), bridge, Ready { tap, dns: None }));
+    }
     let udp = UdpSocket::bind((cfg.gateway, 53)).map_err(sys_err(
         &cfg.name,
         "bind the DNS server on the gateway, UDP port 53",
@@ -273,7 +279,8 @@ fn setup_namespace(cfg: &NetworkConfig) -> Result<(OwnedFd, u32, Ready), LinkErr
         &cfg.name,
         "bind the DNS server on the gateway, TCP port 53",
     ))?;
-    Ok((ns.into(), bridge, Ready { tap, udp, tcp }))
+    let dns = Some((udp, tcp));
+    Ok((ns.into(), bridge, Ready { tap, dns }))
 }
 
 /// In the worker thread: the veth pair and the container side's address.

@@ -70,6 +70,14 @@ pub enum NetworkError {
     },
     #[error("subnet {subnet} overlaps {other}")]
     Overlap { subnet: Subnet, other: String },
+    #[error(
+        "invalid --ip-range {0:?}: use an IPv4 network inside the subnet, such as 10.89.5.128/25"
+    )]
+    BadRange(String),
+    #[error("--ip-range needs --subnet (the range is part of it)")]
+    RangeWithoutSubnet,
+    #[error("--ip-range {range} is not inside subnet {subnet}, or has no address for a container (gateway aside)")]
+    RangeOutside { range: Subnet, subnet: Subnet },
     #[error("no free subnet left between 10.89.0.0/24 and 10.89.255.0/24")]
     NoFreeSubnet,
     #[error("invalid network name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
@@ -127,6 +135,23 @@ impl Subnet {
             });
         }
         Ok(net)
+    }
+
+    /// A network's `--ip-range`: as [`Subnet::parse`], prefix 8 to 32.
+    pub fn parse_range(s: &str) -> Result<Subnet, NetworkError> {
+        let bad = || NetworkError::BadRange(s.to_string());
+        let (a, p) = s.split_once('/').ok_or_else(bad)?;
+        let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
+        let prefix: u8 = p.parse().map_err(|_| bad())?;
+        if !(8..=32).contains(&prefix) || u32::from(addr) & !mask(prefix) != 0 {
+            return Err(bad());
+        }
+        Ok(Subnet { addr, prefix })
+    }
+
+    /// Whether `ip` is in the subnet (network and broadcast addresses too).
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        (self.first()..=self.last()).contains(&u32::from(ip))
     }
 
     /// [`Subnet::parse`] for a new network: also refuses addresses no
@@ -244,6 +269,47 @@ pub struct NetworkConfig {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub created: i64,
+    /// `--ip-range`: the addresses handed out (not `--ip`) are taken from
+    /// it only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "range_from_text"
+    )]
+    pub ip_range: Option<Subnet>,
+    /// `--disable-dns`: no DNS server on the gateway; containers get the
+    /// host's resolvers (or `--dns`) instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_dns: bool,
+}
+
+/// `ip_range` as stored: read with [`Subnet::parse_range`] (a /30 to /32
+/// is a range, not a network).
+fn range_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Subnet>, D::Error> {
+    let text: Option<String> = Deserialize::deserialize(d)?;
+    text.map(|t| Subnet::parse_range(&t).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+impl NetworkConfig {
+    /// Whether the helper may hand out `ip` (a host address of the subnet,
+    /// not the gateway) on its own: inside `--ip-range`, if there is one,
+    /// and not the range's first address (podman's leases start after it),
+    /// unless the range is a /31 or /32.
+    pub fn leases(&self, ip: Ipv4Addr) -> bool {
+        self.ip_range
+            .is_none_or(|r| r.contains(ip) && (ip != r.addr || r.prefix >= 31))
+    }
+
+    /// The first and last address handed out, with `--ip-range`.
+    pub fn lease_range(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        self.ip_range?;
+        let mut hosts = (1..=self.subnet.hosts())
+            .filter_map(|n| self.subnet.nth(n))
+            .filter(|ip| *ip != self.gateway && self.leases(*ip));
+        let first = hosts.next()?;
+        Some((first, hosts.next_back().unwrap_or(first)))
+    }
 }
 
 /// What `network create` asks for.
@@ -255,6 +321,8 @@ pub struct CreateRequest {
     pub internal: bool,
     pub allow_host_loopback: bool,
     pub labels: BTreeMap<String, String>,
+    pub ip_range: Option<String>,
+    pub disable_dns: bool,
 }
 
 /// How a container joins one network (`run --network NAME
@@ -357,6 +425,14 @@ pub fn create(store: &Store, req: CreateRequest) -> Result<NetworkConfig, Networ
         return Err(NetworkError::Reserved(req.name));
     }
     let explicit = req.subnet.as_deref().map(Subnet::parse_new).transpose()?;
+    let ip_range = req
+        .ip_range
+        .as_deref()
+        .map(Subnet::parse_range)
+        .transpose()?;
+    if ip_range.is_some() && explicit.is_none() {
+        return Err(NetworkError::RangeWithoutSubnet);
+    }
     let gateway = req
         .gateway
         .as_deref()
@@ -412,7 +488,16 @@ pub fn create(store: &Store, req: CreateRequest) -> Result<NetworkConfig, Networ
         allow_host_loopback: req.allow_host_loopback,
         labels: req.labels,
         created: crate::image::time::now(),
+        ip_range,
+        disable_dns: req.disable_dns,
     };
+    if let Some(range) = ip_range {
+        if !(subnet.contains(range.addr) && subnet.contains(Ipv4Addr::from(range.last())))
+            || config.lease_range().is_none()
+        {
+            return Err(NetworkError::RangeOutside { range, subnet });
+        }
+    }
     let tmp = dir.join(tmp_name("net"));
     let body = serde_json::to_vec_pretty(&config).expect("json");
     fs::write(&tmp, body).map_err(io_err("write", &tmp))?;
@@ -606,6 +691,62 @@ mod tests {
         ] {
             assert!(Subnet::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ip_range_rules() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
+        let req = |name: &str, subnet: Option<&str>, range: &str| CreateRequest {
+            name: name.into(),
+            subnet: subnet.map(String::from),
+            ip_range: Some(range.into()),
+            ..Default::default()
+        };
+        let sub = Some("10.231.0.0/24");
+        for (range, bad) in [
+            ("10.231.0.128", "BadRange"),
+            ("10.231.0.129/25", "BadRange"),
+            ("10.231.0.0/33", "BadRange"),
+            ("10.231.1.0/25", "RangeOutside"),
+            ("10.231.0.0/23", "RangeOutside"),
+            ("10.231.0.1/32", "RangeOutside"),
+            ("10.231.0.0/31", "RangeOutside"),
+        ] {
+            let e = create(&store, req("r", sub, range)).unwrap_err();
+            assert!(format!("{e:?}").starts_with(bad), "{range}: {e:?}");
+        }
+        assert!(matches!(
+            create(&store, req("r", None, "10.89.0.0/25")),
+            Err(NetworkError::RangeWithoutSubnet)
+        ));
+        assert!(list(t.path()).is_empty(), "nothing written");
+        let n = create(&store, req("r", sub, "10.231.0.128/25")).unwrap();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            n.lease_range(),
+            Some((ip("10.231.0.129"), ip("10.231.0.254")))
+        );
+        assert!(n.leases(ip("10.231.0.200")) && !n.leases(ip("10.231.0.2")));
+        // Read back as written; a network without one leases every host.
+        let back = read(t.path(), "r").unwrap();
+        assert_eq!(back.ip_range, n.ip_range);
+        let one = create(&store, req("one", Some("10.231.1.0/24"), "10.231.1.7/32")).unwrap();
+        assert_eq!(
+            one.lease_range(),
+            Some((ip("10.231.1.7"), ip("10.231.1.7")))
+        );
+        assert_eq!(read(t.path(), "one").unwrap().ip_range, one.ip_range);
+        let all = create(
+            &store,
+            CreateRequest {
+                name: "all".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(all.lease_range(), None);
+        assert!(all.leases(all.subnet.nth(2).unwrap()));
     }
 
     #[test]

@@ -423,6 +423,21 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             failure = Some(e);
         }
     }
+    // The pods lock too, and the pod checked again under it: `pod rm`
+    // looks for members under that lock, so it cannot remove the pod
+    // between this check and the container's record.
+    let pod_lock = match (&failure, &pod_opts.pod) {
+        (None, Some(pod)) => {
+            match podopts::lock_pod(&store, pod, a.pod.as_deref().unwrap_or(pod)) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let created = match failure {
         Some(e) => Err(e),
         None => container::create(
@@ -476,6 +491,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             return Err(e);
         }
     };
+    drop(pod_lock);
     drop(volumes_lock);
     drop(store);
     if let Some(f) = &a.cidfile {
@@ -682,7 +698,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         println!("{}", config.id);
         return Ok(ExitCode::SUCCESS);
     }
-    crate::commands::pod::start_required(ctx, &config.requires)?;
+    crate::commands::pod::start_required(ctx, &config)?;
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes);
     }

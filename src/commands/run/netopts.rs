@@ -260,11 +260,17 @@ pub(super) fn write_generated_files(
         ));
     }
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let servers: Vec<String> = if !user_nets.is_empty() {
+    // The user networks with a DNS server (not `--disable-dns`).
+    let dns_nets: Vec<String> = user_nets
+        .iter()
+        .filter(|n| !n.disable_dns)
+        .map(|n| n.gateway.to_string())
+        .collect();
+    let servers: Vec<String> = if !dns_nets.is_empty() {
         // Each network's DNS server knows its containers, and asks the
         // --dns servers (else the host's) for other names, as docker's
         // 127.0.0.11 does.
-        user_nets.iter().map(|n| n.gateway.to_string()).collect()
+        dns_nets.clone()
     } else if !dns.servers.is_empty() {
         dns.servers.iter().map(|d| d.to_string()).collect()
     } else if slirp {
@@ -280,10 +286,10 @@ pub(super) fn write_generated_files(
             .collect()
     };
     let asked = !dns.servers.is_empty() || dns.search.is_some() || dns.options.is_some();
-    let resolv = if !slirp && user_nets.is_empty() && !asked {
+    let resolv = if !slirp && dns_nets.is_empty() && !asked {
         host_resolv
     } else {
-        dns.resolv_conf(&host_resolv, &servers, !user_nets.is_empty())
+        dns.resolv_conf(&host_resolv, &servers, !dns_nets.is_empty())
     };
     let files = [
         ("hosts", hosts),

@@ -5,7 +5,10 @@
 //! records the pod's id and the required names in its `config.json`; `start`
 //! (and `run`, just before the container starts) starts every required
 //! container that is not running first, as podman does
-//! ([`crate::commands::pod::start_required`]).
+//! ([`crate::commands::pod::start_required`]). The pod is looked up again
+//! under the `pods` lock ([`lock_pod`]), held until the container is
+//! recorded, so a concurrent `pod rm` sees the new member or the create
+//! fails.
 
 use super::{Args, Ctx};
 use anyhow::{bail, Result};
@@ -42,4 +45,18 @@ pub(super) fn check(ctx: &Ctx, a: &Args) -> Result<PodOpts> {
         }
     }
     Ok(PodOpts { pod, requires })
+}
+
+/// Takes the `pods` lock and checks that the pod with id `pod` (`given`
+/// on the command line) still exists under it.
+pub(super) fn lock_pod(
+    store: &rless::image::store::Store,
+    pod: &str,
+    given: &str,
+) -> Result<std::fs::File> {
+    let lock = rless::container::pod::lock(store)?;
+    if rless::container::pod::by_id(store.root(), pod).is_none() {
+        bail!(rless::container::pod::PodError::NotFound(given.to_string()));
+    }
+    Ok(lock)
 }

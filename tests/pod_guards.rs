@@ -1,0 +1,153 @@
+//! The guards around pods and `--requires`: `pod rm` and `create --pod`
+//! serialised by the `pods` lock, a `--requires` cycle refused, and
+//! `pod start|restart` of a pod with no containers refused as podman does
+//! (`pod stop|kill` of one succeed, as podman's).
+//!
+//! The lock test holds the store's `locks/pods` itself and waits, through
+//! /proc/locks, until `create --pod` is blocked on it; it then removes the
+//! pod (as `pod rm` would under that lock) and lets go: the create must see
+//! that the pod is gone. Without the lock the create never waits and the
+//! test fails.
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, is_hex64, Ctx, ERR_EXIT};
+use std::os::unix::fs::MetadataExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Whether some process waits (blocked) for a lock on inode `ino`.
+fn lock_waiter_on(ino: u64) -> bool {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let suffix = format!(":{ino}");
+    locks.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(1) == Some(&"->") && f.iter().any(|x| x.ends_with(&suffix))
+    })
+}
+
+#[test]
+fn pod_rm_and_create_in_pod_are_serialised() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_rm_and_create_in_pod_are_serialised", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["pod", "create", "--infra=false", "--name", "p"]);
+        let lock_path = ctx.root.join("locks/pods");
+        let lock = std::fs::File::open(&lock_path).expect("pod create made the pods lock");
+        let ino = lock.metadata().unwrap().ino();
+        lock.lock().unwrap();
+        let mut child = ctx
+            .rless_cmd(&["create", "--name", "c", "--pod", "p", IMG, "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !lock_waiter_on(ino) {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("create --pod ended ({status}) without waiting for the pods lock");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "create --pod never waited for the pods lock"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // What `pod rm` does under the lock.
+        std::fs::remove_file(ctx.root.join("pods/p.json")).unwrap();
+        lock.unlock().unwrap();
+        let o = child.wait_with_output().unwrap();
+        let out = common::Out {
+            cmdline: "create --name c --pod p".into(),
+            user: ctx.user.name.clone(),
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("no such pod: p"), "{out}");
+        assert_eq!(ctx.rless(&["container", "exists", "c"]).code, Some(1));
+    });
+}
+
+#[test]
+fn pod_requires_cycle_is_refused() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_requires_cycle_is_refused", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // A container that requires itself: `b` requires `a`, `a` goes,
+        // `b` takes its name.
+        ctx.ok(&["create", "--name", "a", IMG, "sh", "-c", FOREVER]);
+        ctx.ok(&["create", "--name", "b", "--requires", "a", IMG, "true"]);
+        ctx.ok(&["rm", "a"]);
+        ctx.ok(&["rename", "b", "a"]);
+        let out = ctx.rless(&["start", "a"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("cycle (a -> a)"), "{out}");
+        // Two that require each other: y requires x, z requires y, z
+        // becomes x.
+        ctx.ok(&["create", "--name", "x", IMG, "sh", "-c", FOREVER]);
+        ctx.ok(&[
+            "create",
+            "--name",
+            "y",
+            "--requires",
+            "x",
+            IMG,
+            "sh",
+            "-c",
+            FOREVER,
+        ]);
+        ctx.ok(&[
+            "create",
+            "--name",
+            "z",
+            "--requires",
+            "y",
+            IMG,
+            "sh",
+            "-c",
+            FOREVER,
+        ]);
+        ctx.ok(&["rm", "x"]);
+        ctx.ok(&["rename", "z", "x"]);
+        let out = ctx.rless(&["start", "y"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("cycle (y -> x -> y)"), "{out}");
+        // Nothing started.
+        let out = ctx.ok(&["ps", "-q"]);
+        assert_eq!(out.stdout, "", "{out}");
+    });
+}
+
+#[test]
+fn pod_start_of_an_empty_pod_fails_as_podman() {
+    for_each_user("pod_start_of_an_empty_pod_fails_as_podman", |ctx: &Ctx| {
+        let id = ctx
+            .ok(&["pod", "create", "--infra=false", "--name", "e"])
+            .stdout
+            .trim()
+            .to_string();
+        assert!(is_hex64(&id), "{id}");
+        for op in ["start", "restart"] {
+            let out = ctx.rless(&["pod", op, "e"]);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("pod e has no containers"), "{out}");
+            assert!(out.stdout.is_empty(), "{out}");
+        }
+        // podman's stop and kill of an empty pod succeed, printing its id.
+        for op in ["stop", "kill"] {
+            let out = ctx.ok(&["pod", op, "e"]);
+            assert_eq!(out.stdout, format!("{id}\n"), "{out}");
+        }
+    });
+}
