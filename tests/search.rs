@@ -125,6 +125,39 @@ fn search_catalog_and_tags() {
     });
 }
 
+/// A term without a registry: podman's `unqualified-search-registries`,
+/// each searched; one that cannot be reached is a warning while another
+/// answers, an error when none does.
+#[test]
+fn search_unqualified_registries() {
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new().file("f", b"search\n", 0o644).finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("search_unqualified_registries", |ctx| {
+        let term = fresh_term(ctx);
+        reg.push(&term, "1", &img);
+        let with_conf = |registries: &str, args: &[&str]| {
+            let conf = ctx.write_file(
+                "registries.conf",
+                format!("unqualified-search-registries = [{registries}]\n").as_bytes(),
+            );
+            let mut c = ctx.rless_cmd(args);
+            c.env("CONTAINERS_REGISTRIES_CONF", conf);
+            common::run_cmd(c, None, std::time::Duration::from_secs(60), "search")
+        };
+        let both = format!("\"127.0.0.1:1\", \"{}\"", reg.host);
+        let out = with_conf(&both, &["search", "--format", "{{.Name}}", &term]);
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout, format!("{}/{term}\n", reg.host), "{out}");
+        assert!(
+            out.stderr.contains("warning") && out.stderr.contains("127.0.0.1:1"),
+            "{out}"
+        );
+        let out = with_conf("\"127.0.0.1:1\"", &["search", &term]);
+        assert_one_error(&out, ERR_EXIT);
+    });
+}
+
 #[test]
 fn search_bad_input() {
     let Some(reg) = Registry::open() else { return };
