@@ -36,7 +36,40 @@ const HEADERS: &[(&str, &str)] = &[
     ("Size", "SIZE"),
     ("Pod", "POD ID"),
     ("PodName", "PODNAME"),
+    ("Pid", "PID"),
+    ("Cgroupns", "CGROUPNS"),
+    ("IPC", "IPC"),
+    ("MNT", "MNT"),
+    ("NET", "NET"),
+    ("PIDNS", "PIDNS"),
+    ("UserNS", "USERNS"),
+    ("UTS", "UTS"),
 ];
+
+/// podman's `ps --ns` table: the namespaces of each running container.
+const NS_TABLE: &str = "{{.ID}}\t{{.Names}}\t{{.Pid}}\t{{.Cgroupns}}\t{{.IPC}}\t{{.MNT}}\t{{.NET}}\t{{.PIDNS}}\t{{.UserNS}}\t{{.UTS}}";
+
+/// The pid of a running container's first process.
+fn running_pid(s: &ContainerState) -> Option<i32> {
+    s.pid.filter(|_| s.running())
+}
+
+/// The namespace `kind` (a name under /proc/PID/ns) of process `pid`: its
+/// inode number, as podman shows it; empty when it cannot be read.
+fn ns_inode(pid: Option<i32>, kind: &str) -> String {
+    let Some(pid) = pid else {
+        return String::new();
+    };
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .and_then(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.split_once('[')
+                .and_then(|(_, r)| r.strip_suffix(']'))
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
 
 /// docker's MOUNTS: volume names and bind sources, comma-separated.
 fn mounts_text(c: &ContainerConfig) -> String {
@@ -114,6 +147,22 @@ pub struct Args {
     /// first (docker).
     #[arg(long, value_parser = ["created", "id", "image", "names", "status", "runningfor", "command", "size"])]
     sort: Option<String>,
+    /// Add the pod's id and name (podman's).
+    #[arg(short, long)]
+    pod: bool,
+    /// Show the namespaces of each container (podman's).
+    #[arg(long)]
+    ns: bool,
+    /// Print again every SECONDS (podman's; until interrupted).
+    #[arg(short, long, value_name = "SECONDS")]
+    watch: Option<u64>,
+    /// podman's: containers of other tools in its storage (rless lists
+    /// every container of its store anyway).
+    #[arg(long)]
+    external: bool,
+    /// podman's: sync with the OCI runtime (rless's state is its own).
+    #[arg(long)]
+    sync: bool,
 }
 
 /// Go's zero time in Unix seconds: podman's `.ExitedAt` before an exit.
@@ -297,6 +346,24 @@ fn check_filter(k: &str, v: &str) -> Result<()> {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let _ = (a.external, a.sync);
+    let Some(every) = a.watch.filter(|&n| n > 0) else {
+        return once(ctx, &a);
+    };
+    if a.format.trim() == "json" || a.quiet {
+        bail!("--watch shows a table: not with --format json or -q");
+    }
+    loop {
+        // Clear the terminal and home the cursor, as `watch` does.
+        print!("\x1b[H\x1b[2J");
+        once(ctx, &a)?;
+        std::io::Write::flush(&mut std::io::stdout())?;
+        std::thread::sleep(std::time::Duration::from_secs(every));
+    }
+}
+
+/// One listing.
+fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
     // As docker: a template that shows the size computes it.
     let size = a.size
         || (a.format.contains(".Size") && a.format.trim() != "json")
@@ -413,8 +480,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let health = |c: &ContainerConfig| {
         rless::container::health::status(c, &container::containers_dir(&store).join(c.id.as_str()))
     };
-    let sized_table = format!("{DEFAULT_TABLE}\t{{{{.Size}}}}");
-    let default = if a.size { &sized_table } else { DEFAULT_TABLE };
+    let mut default = DEFAULT_TABLE.to_string();
+    if a.ns {
+        default = NS_TABLE.to_string();
+    }
+    if a.pod {
+        default.push_str("\t{{.Pod}}\t{{.PodName}}");
+    }
+    if a.size {
+        default.push_str("\t{{.Size}}");
+    }
+    let default = default.as_str();
     let format = Format::parse(&a.format, default);
     // docker's "12B (virtual 1.98MB)": the writable layer, and it with the image.
     let index = match size || matches!(format, Format::Template { .. }) {
@@ -507,6 +583,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         (super::format::LABELS_KEY): c.labels,
                         "Pod": c.pod.as_deref().map_or("", |p| &p[..12.min(p.len())]),
                         "PodName": pod_name(c),
+                        // podman's `--ns` fields.
+                        "Cgroupns": ns_inode(running_pid(s), "cgroup"),
+                        "IPC": ns_inode(running_pid(s), "ipc"),
+                        "MNT": ns_inode(running_pid(s), "mnt"),
+                        "NET": ns_inode(running_pid(s), "net"),
+                        "PIDNS": ns_inode(running_pid(s), "pid"),
+                        "UserNS": ns_inode(running_pid(s), "user"),
+                        "UTS": ns_inode(running_pid(s), "uts"),
                     })
                 })
                 .collect();

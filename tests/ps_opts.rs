@@ -1,0 +1,84 @@
+//! podman's `ps` options: `--ns` (the namespaces of each running
+//! container, as the inode numbers of /proc/PID/ns), `--pod` (the pod
+//! columns), `--watch` (the listing again and again), `--external` and
+//! `--sync` (accepted).
+
+mod common;
+
+use common::lifecycle_helpers::{have_busybox, setup_image, IMG};
+use common::{for_each_user, ERR_EXIT};
+use std::io::Read;
+
+#[test]
+fn ps_ns_pod_and_watch() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("ps_ns_pod_and_watch", |ctx| {
+        setup_image(ctx);
+        ctx.ok(&["run", "-d", "--name", "n1", IMG, "sleep", "300"]);
+        let pid = ctx.ok(&["inspect", "-f", "{{.State.Pid}}", "n1"]).stdout;
+        let pid = pid.trim();
+        let out = ctx.ok(&[
+            "ps",
+            "--ns",
+            "--format",
+            "{{.Pid}} {{.NET}} {{.MNT}} {{.UserNS}}",
+        ]);
+        let want: Vec<String> = ["net", "mnt", "user"]
+            .iter()
+            .map(|k| {
+                let l = std::fs::read_link(format!("/proc/{pid}/ns/{k}")).unwrap();
+                let l = l.to_string_lossy().into_owned();
+                l.trim_end_matches(']')
+                    .rsplit('[')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            out.stdout.trim(),
+            format!("{pid} {}", want.join(" ")),
+            "{out}"
+        );
+        let out = ctx.ok(&["ps", "--ns"]);
+        assert!(
+            out.stdout.starts_with("CONTAINER ID") && out.stdout.contains("USERNS"),
+            "{out}"
+        );
+
+        ctx.ok(&["pod", "create", "--infra=false", "pp"]);
+        ctx.ok(&["create", "--pod", "pp", "--name", "inpod", IMG, "true"]);
+        let out = ctx.ok(&["ps", "-a", "--pod", "--external", "--sync"]);
+        let head = out.stdout.lines().next().unwrap_or_default();
+        assert!(head.contains("POD ID") && head.contains("PODNAME"), "{out}");
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.contains("inpod") && l.contains("pp")),
+            "{out}"
+        );
+
+        // --watch prints the listing again until stopped.
+        let mut c = ctx.rless_cmd(&["ps", "--watch", "1"]);
+        c.stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("ps --watch");
+        std::thread::sleep(std::time::Duration::from_millis(4500));
+        child.kill().expect("kill ps --watch");
+        child.wait().expect("wait");
+        let mut text = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(text.matches("CONTAINER ID").count() >= 2, "{text:?}");
+        let out = ctx.rless(&["ps", "--watch", "1", "--format", "json"]);
+        common::checks::assert_one_error(&out, ERR_EXIT);
+
+        ctx.ok(&["rm", "-f", "n1", "inpod"]);
+        ctx.ok(&["pod", "rm", "pp"]);
+    });
+}
