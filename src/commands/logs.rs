@@ -39,7 +39,9 @@ pub struct Args {
     /// instead of its short id (podman's).
     #[arg(long)]
     names: bool,
-    #[arg(required = true)]
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present = "latest")]
     containers: Vec<String>,
 }
 
@@ -83,9 +85,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         let t = l.nanos();
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
+    let names = a.latest.or_names(ctx, &a.containers)?;
     let store = ctx.store(LockMode::Shared)?;
     let mut found = Vec::new();
-    for q in &a.containers {
+    for q in &names {
         found.push(container::find(&store, q)?);
     }
     drop(store);

@@ -33,7 +33,9 @@ pub struct Args {
     /// before SIGKILL (podman's; default 0, SIGKILL at once, as docker's).
     #[arg(short, long, requires = "force", value_name = "SECS")]
     time: Option<u64>,
-    #[arg(required_unless_present = "all")]
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present_any = ["all", "latest"])]
     containers: Vec<String>,
 }
 
@@ -68,13 +70,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Vec::new()
         }
     };
+    a.latest.check_all(a.all)?;
+    // Resolved before the store is opened (it opens it too); none at all
+    // is a missing name, as podman's (exit 1).
+    let given = match a.latest.or_names(ctx, &a.containers) {
+        Ok(names) => names,
+        Err(e) => {
+            let mut failed = Removals::default();
+            failed.add(e);
+            return Ok(failed.finish());
+        }
+    };
     let store = ctx.store(LockMode::Shared)?;
     let names: Vec<String> = match a.all {
         true => container::list(&store)
             .into_iter()
             .map(|c| c.id.as_str().to_string())
             .collect(),
-        false => a.containers.clone(),
+        false => given,
     };
     let mut checked = Vec::new();
     let mut gone = Vec::new();

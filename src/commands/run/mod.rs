@@ -708,6 +708,7 @@ mod keepid;
 pub(crate) mod limitargs;
 mod monitor;
 mod moreopts;
+pub(crate) use moreopts::check_preserve_fds;
 mod netalias;
 mod netopts;
 mod nsopts;

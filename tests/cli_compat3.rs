@@ -1,0 +1,192 @@
+//! Container command options that scripts written for podman use, checked
+//! against podman 4.3's answers: `-l/--latest` on the commands that take
+//! it, `exec --detach-keys` and `exec --preserve-fds`.
+//! Every scenario imports a busybox root filesystem (no registry).
+
+mod common;
+
+use common::checks::*;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+
+/// `rless ARGS…` with `file` as its descriptor 3.
+fn rless_with_fd3(ctx: &common::Ctx, args: &[&str], file: &std::fs::File) -> common::Out {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = ctx.rless_cmd(args);
+    let raw = file.as_raw_fd();
+    // SAFETY: between fork and exec only dup2 and fcntl run, which are
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let r = if raw == 3 {
+                nix::libc::fcntl(3, nix::libc::F_SETFD, 0)
+            } else {
+                nix::libc::dup2(raw, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name)
+}
+
+/// A failure with exit `code`, one `rless:` line, that says `words`.
+fn refused(ctx: &common::Ctx, args: &[&str], code: i32, words: &str) {
+    let out = ctx.rless(args);
+    assert_one_error(&out, code);
+    assert!(out.stderr.contains(words), "expected {words:?}: {out}");
+}
+
+/// The name of the container `inspect -l` picks.
+fn latest_name(ctx: &common::Ctx) -> String {
+    let out = ctx.ok(&["inspect", "-l", "--format", "{{.Name}}"]);
+    out.stdout.trim().trim_start_matches('/').to_string()
+}
+
+#[test]
+fn cli_compat_latest() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_latest", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // No container at all: podman's "no such container", 125 (rm: 1).
+        for cmd in [
+            "inspect", "logs", "stop", "start", "restart", "kill", "port", "top", "wait", "pause",
+            "unpause", "attach", "diff", "stats",
+        ] {
+            refused(ctx, &[cmd, "-l"], ERR_EXIT, "no such container");
+        }
+        refused(
+            ctx,
+            &["container", "inspect", "--latest"],
+            ERR_EXIT,
+            "no such",
+        );
+        refused(ctx, &["exec", "-l", "true"], ERR_EXIT, "no such container");
+        refused(ctx, &["rm", "-l"], 1, "no such container");
+
+        ctx.ok(&["create", "--name", "old", IMG, "true"]);
+        let script = format!("echo up; {FOREVER}");
+        ctx.ok(&["create", "--name", "new", IMG, "sh", "-c", &script]);
+        let new = inspect(ctx, "new")["Id"].as_str().unwrap().to_string();
+        assert_eq!(latest_name(ctx), "new");
+        // A name with --latest: podman refuses, in its words.
+        for cmd in [
+            "stop", "start", "kill", "rm", "wait", "logs", "pause", "diff",
+        ] {
+            let words = "--latest and containers cannot be used together";
+            refused(ctx, &[cmd, "-l", "old"], ERR_EXIT, words);
+        }
+        let words = "--latest and arguments cannot be used together";
+        refused(ctx, &["inspect", "-l", "old"], ERR_EXIT, words);
+        for cmd in ["stop", "rm", "kill", "restart"] {
+            let words = "--all and --latest cannot be used together";
+            refused(ctx, &[cmd, "-a", "-l"], ERR_EXIT, words);
+        }
+        refused(
+            ctx,
+            &["start", "--all", "-l"],
+            ERR_EXIT,
+            "--all and --latest",
+        );
+
+        // start, as podman, prints the full id; the latest one started.
+        assert_eq!(ctx.ok(&["start", "-l"]).stdout, format!("{new}\n"));
+        assert_eq!(inspect(ctx, "old")["State"]["Status"], "created");
+        wait_log(ctx, "new", "up");
+        assert_eq!(ctx.ok(&["logs", "-l"]).stdout, "up\n");
+        // exec: every word is the command's.
+        assert_eq!(ctx.ok(&["exec", "-l", "echo", "hi"]).stdout, "hi\n");
+        ctx.ok(&["exec", "--latest", "touch", "/made"]);
+        let out = ctx.ok(&["diff", "-l"]);
+        assert!(out.stdout.lines().any(|l| l == "A /made"), "{out}");
+        // top: the words are ps's.
+        let out = ctx.ok(&["top", "-l", "pid,args"]);
+        assert!(out.stdout.contains("sleep"), "{out}");
+        assert!(ctx.ok(&["port", "-l"]).stdout.is_empty());
+        let out = ctx.ok(&["stats", "-l", "--no-stream", "--format", "{{.Name}}"]);
+        assert_eq!(out.stdout.trim(), "new", "{out}");
+        ctx.ok(&["pause", "-l"]);
+        assert_eq!(inspect(ctx, "new")["State"]["Status"], "paused");
+        ctx.ok(&["unpause", "-l"]);
+        assert_eq!(ctx.ok(&["stop", "-l"]).stdout, format!("{new}\n"));
+        assert_eq!(ctx.ok(&["wait", "-l"]).stdout, "0\n");
+        ctx.ok(&["restart", "-l"]);
+        assert_eq!(inspect(ctx, "new")["State"]["Status"], "running");
+        ctx.ok(&["kill", "-l"]);
+        assert_eq!(ctx.ok(&["wait", "-l"]).stdout, "137\n");
+        assert_eq!(ctx.ok(&["rm", "-l"]).stdout, format!("{new}\n"));
+        assert_eq!(latest_name(ctx), "old");
+
+        // rm -f -l of a --rm container: its monitor removes it while rm
+        // runs; rm (re-run inside the user namespace in subuid mode) must
+        // not then take the next newest for the latest.
+        run_sh(ctx, &["--rm", "--name", "gone"], FOREVER);
+        assert_eq!(latest_name(ctx), "gone");
+        ctx.ok(&["rm", "-f", "-l"]);
+        assert_eq!(containers(ctx).len(), 1, "only old is left");
+        assert_eq!(latest_name(ctx), "old");
+    });
+}
+
+#[test]
+fn cli_compat_exec_options() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_exec_options", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        run_sh(ctx, &["--name", "e"], FOREVER);
+        // --detach-keys: accepted; checked with -it only, as podman's.
+        let out = ctx.ok(&["exec", "--detach-keys", "ctrl-a", "e", "echo", "ok"]);
+        assert_eq!(out.stdout, "ok\n");
+        ctx.ok(&["exec", "--detach-keys", "ctrl-", "e", "true"]);
+        let bad = ["exec", "-it", "--detach-keys", "ctrl-", "e", "true"];
+        refused(ctx, &bad, ERR_EXIT, "invalid --detach-keys");
+
+        // --preserve-fds: descriptor 3 reaches the process; without it,
+        // the process gets none of the caller's.
+        let path = ctx.work.join("fd3.out");
+        let file = std::fs::File::create(&path).unwrap();
+        let write3 = ["sh", "-c", "echo via-fd3 >&3"];
+        let args = [&["exec", "--preserve-fds", "1", "e"][..], &write3].concat();
+        let out = rless_with_fd3(ctx, &args, &file);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
+        let out = rless_with_fd3(ctx, &[&["exec", "e"][..], &write3].concat(), &file);
+        assert_ne!(out.code, Some(0), "{out}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
+        let out = rless_with_fd3(ctx, &["exec", "e", "ls", "/proc/self/fd"], &file);
+        assert_eq!(
+            out.stdout.split_whitespace().count(),
+            4,
+            "0-2 and ls's own: {out}"
+        );
+        let many = ["exec", "--preserve-fds", "40", "e", "true"];
+        refused(ctx, &many, ERR_EXIT, "descriptor");
+        // A container made with run --preserve-fds: its exec does not
+        // inherit the option.
+        let args = [
+            "run",
+            "-d",
+            "--name",
+            "p",
+            "--preserve-fds",
+            "1",
+            IMG,
+            "sh",
+            "-c",
+            FOREVER,
+        ];
+        assert_eq!(rless_with_fd3(ctx, &args, &file).code, Some(0));
+        let out = rless_with_fd3(ctx, &[&["exec", "p"][..], &write3].concat(), &file);
+        assert_ne!(out.code, Some(0), "{out}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
+    });
+}
