@@ -1,6 +1,7 @@
 //! Container command options that scripts written for podman use, checked
 //! against podman 4.3's answers: `-l/--latest` on the commands that take
-//! it, `exec --detach-keys` and `exec --preserve-fds`.
+//! it, `exec --detach-keys` and `exec --preserve-fds`, `logs --details`,
+//! `cp --overwrite`.
 //! Every scenario imports a busybox root filesystem (no registry).
 
 mod common;
@@ -188,5 +189,89 @@ fn cli_compat_exec_options() {
         let out = rless_with_fd3(ctx, &[&["exec", "p"][..], &write3].concat(), &file);
         assert_ne!(out.code, Some(0), "{out}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
+    });
+}
+
+#[test]
+fn cli_compat_logs_details() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_logs_details", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&[
+            "run",
+            "--name",
+            "l",
+            IMG,
+            "sh",
+            "-c",
+            "echo out; echo err >&2",
+        ]);
+        // podman's k8s-file logs: --details is taken and shows the same.
+        let plain = ctx.ok(&["logs", "l"]);
+        let details = ctx.ok(&["logs", "--details", "l"]);
+        assert_eq!(
+            (&details.stdout, &details.stderr),
+            (&plain.stdout, &plain.stderr)
+        );
+        assert_eq!(details.stdout, "out\n");
+        let out = ctx.ok(&["logs", "--details", "-t", "l"]);
+        assert!(out.stdout.ends_with(" out\n"), "{out}");
+    });
+}
+
+#[test]
+fn cli_compat_cp_overwrite() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_cp_overwrite", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        run_sh(ctx, &["--name", "c"], FOREVER);
+        ctx.ok(&["exec", "c", "sh", "-c", "mkdir -p /t/g/sub; touch /t/d"]);
+        let file = ctx.write_file("h/g", b"g\n");
+        ctx.write_file("d/inner", b"inner\n");
+        let file = file.to_str().unwrap();
+        let dir = ctx.work.join("d");
+        let dir = dir.to_str().unwrap();
+        let kind = |p: &str| {
+            let script = format!("test -d {p} && echo dir || cat {p}");
+            ctx.ok(&["exec", "c", "sh", "-c", &script]).stdout
+        };
+        // Into the container: a file where a directory is, and the
+        // reverse, are errors (podman's and docker's) that change nothing;
+        // --overwrite replaces (podman's).
+        refused(ctx, &["cp", file, "c:/t/"], ERR_EXIT, "--overwrite");
+        assert_eq!(kind("/t/g"), "dir\n");
+        refused(ctx, &["cp", dir, "c:/t/"], ERR_EXIT, "--overwrite");
+        assert_eq!(kind("/t/d"), "");
+        ctx.ok(&["cp", "--overwrite", file, "c:/t/"]);
+        assert_eq!(kind("/t/g"), "g\n");
+        ctx.ok(&["cp", "--overwrite", dir, "c:/t/"]);
+        assert_eq!(kind("/t/d/inner"), "inner\n");
+        // A directory onto a file named as the destination: refused even
+        // so, as podman's.
+        refused(ctx, &["cp", "--overwrite", dir, "c:/t/g"], ERR_EXIT, "onto");
+        assert_eq!(kind("/t/g"), "g\n");
+
+        // Out to the host: the same rules.
+        let out = ctx.work.join("o");
+        ctx.write_file("o/d", b"f\n");
+        ctx.write_file("o/g/keep", b"k\n");
+        let o = format!("{}/", out.display());
+        refused(ctx, &["cp", "c:/t/g", &o], ERR_EXIT, "--overwrite");
+        assert!(out.join("g/keep").is_file());
+        refused(ctx, &["cp", "c:/t/d", &o], ERR_EXIT, "--overwrite");
+        assert!(out.join("d").is_file());
+        ctx.ok(&["cp", "--overwrite", "c:/t/g", &o]);
+        assert_eq!(std::fs::read_to_string(out.join("g")).unwrap(), "g\n");
+        ctx.ok(&["cp", "--overwrite", "c:/t/d", &o]);
+        assert_eq!(
+            std::fs::read_to_string(out.join("d/inner")).unwrap(),
+            "inner\n"
+        );
     });
 }

@@ -1,4 +1,4 @@
-//! `rless cp [-a] [-L] CTR:PATH HOSTPATH|-` and `rless cp HOSTPATH|- CTR:PATH`:
+//! `rless cp [-a] [-L] [--overwrite] CTR:PATH HOSTPATH|-` and `rless cp HOSTPATH|- CTR:PATH`:
 //! docker's copy rules ([`rless::container::cp::plan`]) between the host
 //! and a container, running or not ([`rless::container::export`]).
 
@@ -19,6 +19,10 @@ pub struct Args {
     /// Follow a symlink given as the source.
     #[arg(short = 'L', long)]
     follow_link: bool,
+    /// Replace a directory with a non-directory and the reverse (podman's;
+    /// without it, either is an error, as podman's and docker's).
+    #[arg(long)]
+    overwrite: bool,
     /// CTR:PATH, a host path, or - (a tar stream on stdin/stdout).
     src: String,
     dst: String,
@@ -129,6 +133,15 @@ pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
     })
 }
 
+/// What the copy does where it meets a directory for a non-directory or
+/// the reverse.
+fn clash(a: &Args) -> cp::Clash {
+    match a.overwrite {
+        true => cp::Clash::Replace,
+        false => cp::Clash::Refuse,
+    }
+}
+
 fn missing(shown: &str) -> AgentError {
     AgentError::Cp(cp::CpError::NotFound(shown.to_string()))
 }
@@ -183,7 +196,9 @@ fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> R
         follow: a.follow_link,
         zero_ids: false,
     };
-    agent.pack(spec, |r| Ok(tree.unpack(&dir, r, Owner::Caller)?))?;
+    agent.pack(spec, |r| {
+        Ok(tree.unpack_with(&dir, r, Owner::Caller, clash(a))?)
+    })?;
     Ok(())
 }
 
@@ -214,7 +229,7 @@ fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Re
             None => return Err(missing(shown).into()),
         }
         let mut stdin = std::io::stdin().lock();
-        agent.unpack(dst, owner, |w| {
+        agent.unpack_with(dst, owner, clash(a), |w| {
             std::io::copy(&mut stdin, w)
                 .map(drop)
                 .map_err(|e| AgentError::Sys {
@@ -249,6 +264,6 @@ fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Re
         follow: a.follow_link,
         zero_ids: true,
     };
-    agent.unpack(&plan.dir, owner, |w| Ok(tree.pack(&spec, w)?))?;
+    agent.unpack_with(&plan.dir, owner, clash(a), |w| Ok(tree.pack(&spec, w)?))?;
     Ok(())
 }
