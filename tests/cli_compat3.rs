@@ -1,7 +1,7 @@
 //! Container command options that scripts written for podman use, checked
 //! against podman 4.3's answers: `-l/--latest` on the commands that take
 //! it, `exec --detach-keys` and `exec --preserve-fds`, `logs --details`,
-//! `cp --overwrite`.
+//! `cp --overwrite`, `rm --depend`.
 //! Every scenario imports a busybox root filesystem (no registry).
 
 mod common;
@@ -273,5 +273,78 @@ fn cli_compat_cp_overwrite() {
             std::fs::read_to_string(out.join("d/inner")).unwrap(),
             "inner\n"
         );
+    });
+}
+
+#[test]
+fn cli_compat_rm_depend() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_rm_depend", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = |q: &str| inspect(ctx, q)["Id"].as_str().unwrap().to_string();
+        ctx.ok(&["create", "--name", "base", IMG, "true"]);
+        ctx.ok(&[
+            "create",
+            "--name",
+            "dep1",
+            "--requires",
+            "base",
+            IMG,
+            "true",
+        ]);
+        ctx.ok(&[
+            "create",
+            "--name",
+            "dep2",
+            "--requires",
+            "dep1",
+            IMG,
+            "true",
+        ]);
+        ctx.ok(&["create", "--name", "other", IMG, "true"]);
+        let (base, dep1, dep2) = (id("base"), id("dep1"), id("dep2"));
+        // podman: what others --requires is not removed (125, its
+        // words), -f or not.
+        let words = format!(
+            "container {base} has dependent containers which must be removed before it: {dep1}"
+        );
+        refused(ctx, &["rm", "base"], ERR_EXIT, &words);
+        refused(ctx, &["rm", "-f", "dep1"], ERR_EXIT, &dep2);
+        assert_eq!(containers(ctx).len(), 4);
+        // --depend: the dependents first, deepest first, by full id.
+        let out = ctx.ok(&["rm", "--depend", "base"]);
+        assert_eq!(out.stdout, format!("{dep2}\n{dep1}\n{base}\n"));
+        assert_eq!(containers(ctx), [id("other")]);
+
+        // Joining a namespace is depending for --depend (a plain rm -f of
+        // the donor is let through, as docker's: run_namespaces).
+        run_sh(ctx, &["--name", "n1"], FOREVER);
+        ctx.ok(&[
+            "create",
+            "--name",
+            "n2",
+            "--pid",
+            "container:n1",
+            IMG,
+            "true",
+        ]);
+        let (n1, n2) = (id("n1"), id("n2"));
+        let out = ctx.ok(&["rm", "-f", "--depend", "n1"]);
+        assert_eq!(out.stdout, format!("{n2}\n{n1}\n"));
+        assert_eq!(containers(ctx).len(), 1);
+
+        // Both named: the dependent goes first (podman's refuses b, named
+        // first, as d is still there).
+        ctx.ok(&["create", "--name", "b", IMG, "true"]);
+        ctx.ok(&["create", "--name", "d", "--requires", "b", IMG, "true"]);
+        assert_eq!(ctx.ok(&["rm", "b", "d"]).stdout, "d\nb\n");
+        ctx.ok(&["create", "--name", "b", IMG, "true"]);
+        ctx.ok(&["create", "--name", "d", "--requires", "b", IMG, "true"]);
+        // -a: all of them, dependents first.
+        ctx.ok(&["rm", "-a"]);
+        assert!(containers(ctx).is_empty());
     });
 }
