@@ -1,7 +1,7 @@
 //! Container command options that scripts written for podman use, checked
 //! against podman 4.3's answers: `-l/--latest` on the commands that take
 //! it, `exec --detach-keys` and `exec --preserve-fds`, `logs --details`,
-//! `cp --overwrite`, `rm --depend`.
+//! `cp --overwrite`, `rm --depend`, `commit --squash` and `--include-volumes`.
 //! Every scenario imports a busybox root filesystem (no registry).
 
 mod common;
@@ -346,5 +346,78 @@ fn cli_compat_rm_depend() {
         // -a: all of them, dependents first.
         ctx.ok(&["rm", "-a"]);
         assert!(containers(ctx).is_empty());
+    });
+}
+
+#[test]
+fn cli_compat_commit_options() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_commit_options", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let base_layers = ctx.inspect(IMG)["RootFS"]["Layers"]
+            .as_array()
+            .unwrap()
+            .len();
+        let script = "echo x >/newfile; rm /etc/group";
+        ctx.ok(&["run", "--name", "cs", IMG, "sh", "-c", script]);
+        ctx.ok(&["commit", "cs", "plain"]);
+        ctx.ok(&["commit", "--squash", "cs", "sq"]);
+        let layers = |i: &str| ctx.inspect(i)["RootFS"]["Layers"].as_array().unwrap().len();
+        assert_eq!(layers("plain"), base_layers + 1);
+        // podman's --squash: the whole image one layer, one history entry.
+        assert_eq!(layers("sq"), 1);
+        let history = ctx.inspect("sq")["History"].as_array().unwrap().len();
+        assert_eq!(history, 1);
+        let check = "cat /newfile; test ! -e /etc/group && echo gone; ls /bin/sh";
+        let out = ctx.ok(&["run", "--rm", "sq", "sh", "-c", check]);
+        assert_eq!(out.stdout, "x\ngone\n/bin/sh\n");
+        // The same tree as the layered image's (what rless mounted over
+        // the container's files is not part of either).
+        let files = |i: &str| {
+            let script = "find / -xdev | sort; ls -ln /etc /newfile";
+            let out = ctx.ok(&["run", "--rm", "--network", "none", i, "sh", "-c", script]);
+            out.stdout
+        };
+        assert_eq!(files("sq"), files("plain"));
+        // Nothing of what rless mounted over the container's files: the
+        // layer has what the image and the container have, no more.
+        let d = ctx.inspect("sq")["RootFS"]["Layers"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let etc = std::fs::read_dir(ctx.layer_diff(&d).join("etc")).unwrap();
+        let mut etc: Vec<String> = etc
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        etc.sort();
+        assert_eq!(etc, ["passwd"]);
+
+        // Volumes: the anonymous ones always (docker's and podman's),
+        // every one and the bind mounts with --include-volumes (podman's).
+        let bind = ctx.work.join("b");
+        std::fs::create_dir(&bind).unwrap();
+        ctx.give(&bind);
+        let bind = format!("{}:/bind", bind.display());
+        ctx.ok(&[
+            "run", "--name", "cv", "-v", "/data", "-v", &bind, IMG, "true",
+        ]);
+        ctx.ok(&["commit", "cv", "nv"]);
+        ctx.ok(&["commit", "--include-volumes", "cv", "iv"]);
+        let volumes = |i: &str| {
+            let v = &ctx.inspect(i)["Config"]["Volumes"];
+            let mut k: Vec<String> = v
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(volumes("nv"), ["/data"]);
+        assert_eq!(volumes("iv"), ["/bind", "/data"]);
     });
 }

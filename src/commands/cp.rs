@@ -118,11 +118,16 @@ fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
 /// Enters the user namespace with the container's id mapping and
 /// describes a mount of its layers (without its volumes: `export`).
 pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
-    let spec = container::read_spec(dir)?;
-    let state = container::read_state(dir);
     // The default mapping even under keep-id: the layers are stored in
     // its layout, and a running keep-id container shows them so too.
     rless::runtime::ids::enter(&ctx.ids, false, false)?;
+    view_here(dir, writable)
+}
+
+/// [`view`] for a process in the user namespace already (`commit`'s).
+pub fn view_here(dir: &Path, writable: bool) -> Result<Access> {
+    let spec = container::read_spec(dir)?;
+    let state = container::read_state(dir);
     Ok(Access::View {
         rootfs: spec.rootfs,
         mountpoint: dir.join("merged"),
@@ -161,6 +166,7 @@ fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> R
             },
             follow: a.follow_link,
             zero_ids: false,
+            skip: Vec::new(),
         };
         let mut out = std::io::stdout().lock();
         return Ok(agent.pack(spec, |r| {
@@ -195,6 +201,7 @@ fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> R
         name: plan.name,
         follow: a.follow_link,
         zero_ids: false,
+        skip: Vec::new(),
     };
     agent.pack(spec, |r| {
         Ok(tree.unpack_with(&dir, r, Owner::Caller, clash(a))?)
@@ -263,6 +270,7 @@ fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Re
         name: plan.name,
         follow: a.follow_link,
         zero_ids: true,
+        skip: Vec::new(),
     };
     agent.unpack_with(&plan.dir, owner, clash(a), |w| Ok(tree.pack(&spec, w)?))?;
     Ok(())

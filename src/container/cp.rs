@@ -110,6 +110,10 @@ pub struct PackSpec {
     pub follow: bool,
     /// Record 0:0 as every entry's owner (host files copied in).
     pub zero_ids: bool,
+    /// Entries to leave out, by the name they would have (`etc/hosts`),
+    /// with what is below them (`commit --squash`: rless's mount points).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
 }
 
 /// A directory standing for `/`.
@@ -226,6 +230,7 @@ impl Tree {
                     let mut w = Walker {
                         b: &mut b,
                         zero: spec.zero_ids,
+                        skip: &spec.skip,
                         links: Default::default(),
                     };
                     match &spec.name {
@@ -248,6 +253,7 @@ impl Tree {
         let mut w = Walker {
             b: &mut b,
             zero: spec.zero_ids,
+            skip: &spec.skip,
             links: Default::default(),
         };
         let name = spec.name.clone().unwrap_or_default();
@@ -487,6 +493,7 @@ fn open_beneath(dest: &OwnedFd, rel: &str, entry: &str) -> Result<OwnedFd, CpErr
 struct Walker<'a, W: Write> {
     b: &'a mut tar::Builder<W>,
     zero: bool,
+    skip: &'a [String],
     /// The first name written of each file with several, by (device,
     /// inode): later names become tar link entries to it.
     links: std::collections::HashMap<(u64, u64), String>,
@@ -518,6 +525,9 @@ impl<W: Write> Walker<'_, W> {
 
     /// Emits `parent/name` as `full`, and below it if a directory.
     fn entry(&mut self, parent: &OwnedFd, name: &str, full: &str) -> Result<(), CpError> {
+        if self.skip.iter().any(|s| s == full) {
+            return Ok(());
+        }
         let st = match rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             // Gone since it was listed (a running container).
@@ -711,6 +721,7 @@ mod tests {
             name: Some("copy".into()),
             follow: false,
             zero_ids: false,
+            skip: Vec::new(),
         };
         a.pack(&spec, &mut buf).unwrap();
         let b = Tree::open(&dst).unwrap();
