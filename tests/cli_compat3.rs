@@ -1,7 +1,8 @@
 //! Container command options that scripts written for podman use, checked
 //! against podman 4.3's answers: `-l/--latest` on the commands that take
 //! it, `exec --detach-keys` and `exec --preserve-fds`, `logs --details`,
-//! `cp --overwrite`, `rm --depend`, `commit --squash` and `--include-volumes`.
+//! `cp --overwrite`, `rm --depend`, `commit --squash` and `--include-volumes`,
+//! `images --history`.
 //! Every scenario imports a busybox root filesystem (no registry).
 
 mod common;
@@ -419,5 +420,42 @@ fn cli_compat_commit_options() {
         };
         assert_eq!(volumes("nv"), ["/data"]);
         assert_eq!(volumes("iv"), ["/bind", "/data"]);
+    });
+}
+
+#[test]
+fn cli_compat_images_history() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("cli_compat_images_history", |ctx| {
+        setup_image(ctx);
+        let names = ctx.images_json()[0]["Names"].clone();
+        let first = names[0].as_str().unwrap().to_string();
+        // The registry and repository prefix rless gives a short name.
+        let prefix = first.strip_suffix("bb:latest").unwrap().to_string();
+        let (other, third) = (format!("{prefix}other:1"), format!("{prefix}third:2"));
+        ctx.ok(&["tag", IMG, "other:1"]);
+        ctx.ok(&["rmi", "other:1"]);
+        ctx.ok(&["tag", IMG, "third:2"]);
+        // podman's: every name it has had, the latest given first.
+        let out = ctx.ok(&["images", "--history", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let history: Vec<&str> = v[0]["History"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            history,
+            [third.as_str(), other.as_str(), first.as_str()],
+            "{out}"
+        );
+        let out = ctx.ok(&["images", "--history"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(lines[0].ends_with("HISTORY"), "{out}");
+        let all = format!("{third}, {other}, {first}");
+        assert!(lines[1].ends_with(&all), "{out}");
     });
 }

@@ -292,6 +292,7 @@ pub fn store_image(
         os: config["os"].as_str().unwrap_or("linux").into(),
         other_manifests: vec![],
         pulled_by_digest: vec![],
+        names_history: Vec::new(),
     };
     Ok(super::add_image(store, record)?)
 }
