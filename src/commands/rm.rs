@@ -438,3 +438,67 @@ pub fn prune_containers(
     }
     Ok(pruned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// a <- b <- c by --requires (c requires b requires a); j joins a's
+    /// namespaces; x stands alone. Ids are the names doubled.
+    fn graph() -> Dependents {
+        let id = |n: &str| n.repeat(2);
+        let all = ["a", "b", "c", "j", "x"]
+            .iter()
+            .map(|n| (id(n), n.to_string()))
+            .collect();
+        let mut on: HashMap<String, Vec<String>> = HashMap::new();
+        on.insert(id("a"), vec![id("b"), id("j")]);
+        on.insert(id("b"), vec![id("c")]);
+        let mut required_by: HashMap<String, Vec<String>> = HashMap::new();
+        required_by.insert(id("a"), vec![id("b")]);
+        required_by.insert(id("b"), vec![id("c")]);
+        Dependents {
+            all,
+            on,
+            required_by,
+        }
+    }
+
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn depend_removes_dependents_deepest_first() {
+        let g = graph();
+        assert_eq!(
+            g.with_dependents(&v(&["a", "nosuch"])),
+            v(&["cc", "bb", "jj", "aa", "nosuch"])
+        );
+        // Each once, named or reached.
+        assert_eq!(
+            g.with_dependents(&v(&["b", "a"])),
+            v(&["cc", "bb", "jj", "aa"])
+        );
+    }
+
+    #[test]
+    fn names_given_together_go_dependents_first() {
+        let g = graph();
+        assert_eq!(
+            g.ordered(&v(&["a", "x", "c", "b"])),
+            v(&["c", "b", "a", "x"])
+        );
+        assert_eq!(g.ordered(&v(&["a", "a"])), v(&["a"]));
+        // Refused while what --requires it is left; a joiner is not asked.
+        let removed = |ids: &[&str]| ids.iter().map(|i| i.to_string()).collect();
+        assert!(g.check("a", &removed(&[])).is_err());
+        assert!(g.check("a", &removed(&["bb"])).is_ok());
+        assert!(g.check("x", &removed(&[])).is_ok());
+        let e = g.check("b", &removed(&[])).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "container bb has dependent containers which must be removed before it: cc"
+        );
+    }
+}
