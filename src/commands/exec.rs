@@ -1,6 +1,7 @@
 //! `rless exec [-d] [-i] [-t] [-e K=V] [--env-file F] [--privileged] [-w DIR]
-//! [-u USER] [--preserve-fds N] (-l | CTR) CMD…`: a new process in a running container's namespaces,
-//! with the container's process settings and these changes. `--privileged`
+//! [-u USER] [--preserve-fds N] [--detach-keys K] (-l | CTR) CMD…`: a new
+//! process in a running container's namespaces, with the container's
+//! process settings and these changes. `--privileged`
 //! gives it every capability (in the container's user namespace), as
 //! docker's does; the container's seccomp filter and masked paths stay.
 
@@ -44,7 +45,8 @@ pub struct Args {
     /// exec cannot detach: these keys go to the command as input.
     #[arg(long, value_name = "KEYS")]
     detach_keys: Option<String>,
-    /// Pass descriptors 3 to 3+N-1 of this command on to the process (podman's); it gets no other one of this command's.
+    /// Pass descriptors 3 to 3+N-1 of this command on to the process
+    /// (podman's); it gets no other one of this command's.
     #[arg(long, value_name = "N", default_value_t = 0)]
     preserve_fds: u32,
     #[command(flatten)]
