@@ -47,7 +47,10 @@ pub struct Args {
     /// form: `ctrl-p,ctrl-q`; empty for none).
     #[arg(long, default_value = DETACH_KEYS)]
     detach_keys: String,
-    container: String,
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present = "latest")]
+    container: Option<String>,
 }
 
 /// docker's default detach keys.
@@ -83,8 +86,9 @@ pub(super) fn parse_detach_keys(spec: &str) -> Result<Vec<u8>> {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let keys = parse_detach_keys(&a.detach_keys)?;
+    let name = a.latest.or_name(ctx, a.container.as_deref())?;
     let store = ctx.store(LockMode::Shared)?;
-    let (_, dir) = container::find(&store, &a.container)?;
+    let (_, dir) = container::find(&store, &name)?;
     drop(store);
     // From here on, nothing the container writes is missed.
     let follower = container::logs::Follower::from_end(&dir);

@@ -1,12 +1,21 @@
-//! `rless commit [-c CHANGE] [-m MSG] [-a AUTHOR] CTR [IMAGE]`
+//! `rless commit [-c CHANGE] [-m MSG] [-a AUTHOR] [-s] [--include-volumes] CTR [IMAGE]`:
+//! the writable layer as a new layer over the image's, or with `--squash`
+//! (podman's) the merged tree, as `export` reads it, as the only one.
 
 use super::Ctx;
 use anyhow::{Context, Result};
 use rless::container;
-use rless::image::commit::{commit, CommitRequest};
+use rless::container::cp::PackSpec;
+use rless::container::export::{Agent, AgentError};
+use rless::image::commit::{commit, commit_with, CommitRequest};
 use rless::image::find_image;
+use rless::image::import::ImportError;
 use rless::image::reference::Reference;
 use rless::image::store::LockMode;
+use rless::image::union::{Found, Union};
+use rless::runtime::rootfs::RootFs;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -30,8 +39,60 @@ pub struct Args {
     /// The manifest's format: oci (default) or docker (podman's).
     #[arg(short, long, default_value = "oci")]
     format: rless::image::commit::ManifestFormat,
+    /// Make the whole image one layer, with one history entry (podman's).
+    #[arg(short, long)]
+    squash: bool,
+    /// Add every volume's and bind mount's path to the image's volumes
+    /// (podman's; anonymous volumes' are added without it, as docker's
+    /// and podman's).
+    #[arg(long)]
+    include_volumes: bool,
     container: String,
     image: Option<String>,
+}
+
+/// The paths the image gets as volumes: the container's anonymous
+/// volumes', and with `--include-volumes` every volume's and bind mount's.
+fn volumes(c: &container::ContainerConfig, all: bool) -> Vec<String> {
+    use rless::runtime::plan::MountOp;
+    c.mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountOp::Volume {
+                target, anonymous, ..
+            } if *anonymous || all => Some(target),
+            MountOp::Bind { target, .. } if all => Some(target),
+            _ => None,
+        })
+        .map(|t| t.display().to_string())
+        .collect()
+}
+
+/// The bare mount points (`etc/hosts`) that the image's layers `lower`
+/// (topmost first) do not have: what rless made, which the merged tree
+/// shows and `--squash` leaves out (the others are the image's own).
+fn not_in_image(bare: &BTreeSet<PathBuf>, lower: &[PathBuf]) -> Vec<String> {
+    let image = Union { layers: lower };
+    let missing = |rel: &Path| {
+        let mut layers = image.root();
+        let mut dir = PathBuf::new();
+        let names: Vec<&std::ffi::OsStr> = rel.iter().collect();
+        for (i, name) in names.iter().enumerate() {
+            match image.lookup(&layers, &dir, name) {
+                Ok(Found::Dir(l)) => layers = l,
+                // The image's own file, or a path below one (not the image's).
+                Ok(Found::NonDir(_)) => return i + 1 < names.len(),
+                Ok(Found::Missing) => return true,
+                Err(_) => return false,
+            }
+            dir.push(name);
+        }
+        false
+    };
+    bare.iter()
+        .filter(|p| missing(p))
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
@@ -76,10 +137,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     // Left out as docker does: the mount points rless made itself.
     let upper = dir.join("upper");
-    let plan = container::read_spec(&dir)?.plan;
+    let spec = container::read_spec(&dir)?;
+    let bare = container::mountpoints::bare_mount_points(&upper, &spec.plan);
     let req = CommitRequest {
         upper: &upper,
-        skip: &container::mountpoints::bare_mount_points(&upper, &plan),
+        skip: &bare,
         kernel_upper: container::read_state(&dir).driver.as_deref() == Some("overlay"),
         parent,
         changes: &a.change,
@@ -87,8 +149,45 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         author: a.author.as_deref(),
         name: name.as_ref(),
         format: a.format,
+        squash: a.squash,
+        volumes: volumes(&c, a.include_volumes),
     };
-    let image = commit(&store, &req, &super::extract_options(ctx))?;
+    let opts = super::extract_options(ctx);
+    let image = match a.squash {
+        false => commit(&store, &req, &opts)?,
+        // The merged tree, as `export` reads it: a read-only view of the
+        // image's layers under the writable one, packed by an agent.
+        true => {
+            let agent = Agent::spawn(&super::cp::view_here(&dir, false)?)?;
+            let lower: Vec<PathBuf> = match &spec.rootfs {
+                RootFs::Layers(l) => l.lower.iter().map(|x| l.layers_dir.join(x)).collect(),
+                RootFs::Dir(_) => vec![],
+            };
+            let spec = PackSpec {
+                path: "/".into(),
+                name: None,
+                follow: true,
+                zero_ids: false,
+                skip: not_in_image(&bare, &lower),
+            };
+            let shown = dir.clone();
+            commit_with(&store, &req, &opts, move |w| {
+                agent
+                    .pack(spec, |r| {
+                        std::io::copy(r, w)
+                            .map(drop)
+                            .map_err(|source| AgentError::Sys {
+                                op: "write the squashed layer",
+                                source,
+                            })
+                    })
+                    .map_err(|e| ImportError::Source {
+                        path: shown,
+                        source: std::io::Error::other(e),
+                    })
+            })?
+        }
+    };
     rless::events::container_after(&dir, &c, "commit", &[]);
     // For a build: written down while the store lock keeps `image prune`
     // out (see `build::record`).

@@ -24,7 +24,9 @@ pub struct Args {
     /// (with the image), in bytes, as docker.
     #[arg(short, long)]
     size: bool,
-    #[arg(required = true)]
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present = "latest")]
     names: Vec<String>,
 }
 
@@ -34,9 +36,17 @@ pub fn run_containers(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
     run(ctx, a)
 }
 
-pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
     // Parsed before anything is looked up, so a bad option changes nothing.
     let formatter = Formatter::for_inspect(&a.format)?;
+    if a.latest.latest {
+        // podman's words here.
+        if !a.names.is_empty() {
+            return Err(super::latest::LatestError::WithArgs.into());
+        }
+        a.kind = Some("container".into());
+        a.names = vec![super::latest::latest_id(ctx)?];
+    }
     let kinds: &[&str] = match a.kind.as_deref() {
         None => &["container", "image", "volume", "network"],
         Some("container") => &["container"],

@@ -1,4 +1,4 @@
-//! `rless cp [-a] [-L] CTR:PATH HOSTPATH|-` and `rless cp HOSTPATH|- CTR:PATH`:
+//! `rless cp [-a] [-L] [--overwrite] CTR:PATH HOSTPATH|-` and `rless cp HOSTPATH|- CTR:PATH`:
 //! docker's copy rules ([`rless::container::cp::plan`]) between the host
 //! and a container, running or not ([`rless::container::export`]).
 
@@ -19,6 +19,10 @@ pub struct Args {
     /// Follow a symlink given as the source.
     #[arg(short = 'L', long)]
     follow_link: bool,
+    /// Replace a directory with a non-directory and the reverse (podman's;
+    /// without it, either is an error, as podman's and docker's).
+    #[arg(long)]
+    overwrite: bool,
     /// CTR:PATH, a host path, or - (a tar stream on stdin/stdout).
     src: String,
     dst: String,
@@ -114,11 +118,16 @@ fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
 /// Enters the user namespace with the container's id mapping and
 /// describes a mount of its layers (without its volumes: `export`).
 pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
-    let spec = container::read_spec(dir)?;
-    let state = container::read_state(dir);
     // The default mapping even under keep-id: the layers are stored in
     // its layout, and a running keep-id container shows them so too.
     rless::runtime::ids::enter(&ctx.ids, false, false)?;
+    view_here(dir, writable)
+}
+
+/// [`view`] for a process in the user namespace already (`commit`'s).
+pub fn view_here(dir: &Path, writable: bool) -> Result<Access> {
+    let spec = container::read_spec(dir)?;
+    let state = container::read_state(dir);
     Ok(Access::View {
         rootfs: spec.rootfs,
         mountpoint: dir.join("merged"),
@@ -127,6 +136,15 @@ pub fn view(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
         mounts: Vec::new(),
         fill_volumes: false,
     })
+}
+
+/// What the copy does where it meets a directory for a non-directory or
+/// the reverse.
+fn clash(a: &Args) -> cp::Clash {
+    match a.overwrite {
+        true => cp::Clash::Replace,
+        false => cp::Clash::Refuse,
+    }
 }
 
 fn missing(shown: &str) -> AgentError {
@@ -148,6 +166,7 @@ fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> R
             },
             follow: a.follow_link,
             zero_ids: false,
+            skip: Vec::new(),
         };
         let mut out = std::io::stdout().lock();
         return Ok(agent.pack(spec, |r| {
@@ -182,8 +201,11 @@ fn copy_out(mut agent: Agent, a: &Args, src: &str, host: &str, shown: &str) -> R
         name: plan.name,
         follow: a.follow_link,
         zero_ids: false,
+        skip: Vec::new(),
     };
-    agent.pack(spec, |r| Ok(tree.unpack(&dir, r, Owner::Caller)?))?;
+    agent.pack(spec, |r| {
+        Ok(tree.unpack_with(&dir, r, Owner::Caller, clash(a))?)
+    })?;
     Ok(())
 }
 
@@ -214,7 +236,7 @@ fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Re
             None => return Err(missing(shown).into()),
         }
         let mut stdin = std::io::stdin().lock();
-        agent.unpack(dst, owner, |w| {
+        agent.unpack_with(dst, owner, clash(a), |w| {
             std::io::copy(&mut stdin, w)
                 .map(drop)
                 .map_err(|e| AgentError::Sys {
@@ -248,7 +270,8 @@ fn copy_in(mut agent: Agent, a: &Args, host: &str, dst: &str, shown: &str) -> Re
         name: plan.name,
         follow: a.follow_link,
         zero_ids: true,
+        skip: Vec::new(),
     };
-    agent.unpack(&plan.dir, owner, |w| Ok(tree.pack(&spec, w)?))?;
+    agent.unpack_with(&plan.dir, owner, clash(a), |w| Ok(tree.pack(&spec, w)?))?;
     Ok(())
 }

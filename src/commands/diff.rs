@@ -26,12 +26,16 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    container: String,
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present = "latest")]
+    container: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let name = a.latest.or_name(ctx, a.container.as_deref())?;
     let store = ctx.store(LockMode::Shared)?;
-    let (_, dir) = container::find(&store, &a.container)?;
+    let (_, dir) = container::find(&store, &name)?;
     drop(store);
     container::flush_writes(&dir)?;
     // The writable layer holds files of subordinate ids: read it inside the namespace.

@@ -1,6 +1,7 @@
 //! `rless exec [-d] [-i] [-t] [-e K=V] [--env-file F] [--privileged] [-w DIR]
-//! [-u USER] CTR CMD…`: a new process in a running container's namespaces,
-//! with the container's process settings and these changes. `--privileged`
+//! [-u USER] [--preserve-fds N] [--detach-keys K] (-l | CTR) CMD…`: a new
+//! process in a running container's namespaces, with the container's
+//! process settings and these changes. `--privileged`
 //! gives it every capability (in the container's user namespace), as
 //! docker's does; the container's seccomp filter and masked paths stay.
 
@@ -40,8 +41,18 @@ pub struct Args {
     /// User (name or uid, optionally :group).
     #[arg(short, long)]
     user: Option<String>,
-    /// CONTAINER COMMAND [ARG…]
-    #[arg(required = true, num_args = 2.., allow_hyphen_values = true)]
+    /// Accepted, and checked with -it (docker's form, as run's); rless's
+    /// exec cannot detach: these keys go to the command as input.
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
+    /// Pass descriptors 3 to 3+N-1 of this command on to the process
+    /// (podman's); it gets no other one of this command's.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    preserve_fds: u32,
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    /// CONTAINER COMMAND [ARG…] (with --latest: COMMAND [ARG…])
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     args: Vec<String>,
 }
 
@@ -55,6 +66,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Some(flag) = a.args.first().filter(|f| f.starts_with('-')) {
         bail!("unknown flag: {flag} (see `rless exec --help`)");
     }
+    // Checked where they would act (-it), as podman's, which passes over
+    // them otherwise.
+    if let Some(k) = a.detach_keys.as_deref().filter(|_| a.interactive && a.tty) {
+        super::attach::parse_detach_keys(k)?;
+    }
+    super::run::check_preserve_fds(a.preserve_fds)?;
+    // With --latest every word is the command's, as podman's.
+    let (name, command) = match a.latest.latest {
+        true => (super::latest::latest_id(ctx)?, &a.args[..]),
+        false if a.args.len() < 2 => {
+            bail!("exec needs a container and a command (see `rless exec --help`)")
+        }
+        false => (a.args[0].clone(), &a.args[1..]),
+    };
     // docker's check and words (an empty -w is the container's own).
     if let Some(w) = a
         .workdir
@@ -76,7 +101,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
     let store = ctx.store(LockMode::Shared)?;
-    let (c, dir) = container::find(&store, &a.args[0])?;
+    let (c, dir) = container::find(&store, &name)?;
     drop(store);
     let state = container::read_state(&dir);
     let Some(pid) = state
@@ -90,7 +115,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     let spec = container::read_spec(&dir)?;
     let mut process = spec.process.clone();
-    process.args = a.args[1..].to_vec();
+    process.args = command.to_vec();
+    // Its own descriptors, not the container's command's (`run --preserve-fds`).
+    process.preserve_fds = a.preserve_fds;
     for e in user_env {
         let name = e.split_once('=').map_or(e.as_str(), |(n, _)| n).to_string();
         process

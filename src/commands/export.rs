@@ -39,6 +39,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         name: None,
         follow: true,
         zero_ids: false,
+        skip: Vec::new(),
     };
     let write_err = |op| move |e| AgentError::Sys { op, source: e };
     match a.output {

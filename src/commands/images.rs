@@ -32,6 +32,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("SharedSize", "SHARED SIZE"),
     ("UniqueSize", "UNIQUE SIZE"),
     ("Containers", "CONTAINERS"),
+    ("History", "HISTORY"),
 ];
 
 #[derive(clap::Args)]
@@ -54,6 +55,10 @@ pub struct Args {
     /// Show the manifest digests.
     #[arg(long)]
     digests: bool,
+    /// Add a column of the names each image has had, the latest first
+    /// (podman's: what tag, untag and rmi of a name changed).
+    #[arg(long)]
+    history: bool,
     /// Filter: dangling=true|false, reference=PATTERN, before=IMAGE,
     /// since=IMAGE, label=KEY or label=KEY=VALUE (repeatable).
     #[arg(short, long)]
@@ -218,6 +223,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         DEFAULT_TABLE
     };
+    let with_history;
+    let default = match a.history {
+        true => {
+            with_history = format!("{default}\t{{{{.History}}}}");
+            with_history.as_str()
+        }
+        false => default,
+    };
     match Format::parse(&a.format, default) {
         Format::Json => {
             let mut seen = std::collections::HashSet::new();
@@ -229,6 +242,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     serde_json::json!({
                         "Id": i.id.hex(),
                         "Names": i.names,
+                        "History": names_history(i),
                         "Digest": i.manifest,
                         "RepoDigests": i.digests,
                         "Created": i.created,
@@ -263,7 +277,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                         // podman's: the full id, the names, the times.
                         "Id": i.id.hex(),
                         "Names": i.names,
-                        "History": i.names.join(", "),
+                        "History": names_history(i).join(", "),
                         "Created": ago(i.created),
                         "CreatedTime": format_docker(i.created),
                         "Dangling": i.dangling(),
@@ -283,6 +297,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The names the image has had, the latest first (its names, for a record
+/// older than the history).
+fn names_history(i: &ImageRecord) -> &[String] {
+    match i.names_history.is_empty() {
+        true => &i.names,
+        false => &i.names_history,
+    }
 }
 
 /// The image config's `Labels` (empty when it has none or cannot be read).

@@ -1,4 +1,5 @@
-//! `rless logs [-f] [--tail N] [--since T] [--until T] [-t] [--names] CONTAINER…`
+//! `rless logs [-f] [--tail N] [--since T] [--until T] [-t] [--names] [--details] (-l | CONTAINER…)`
+//! (`--details` is accepted and changes nothing, as podman's.)
 //!
 //! Several containers (podman's, as podman-compose 1.0 asks): each line is
 //! prefixed with its container's short id (its name with `--names`), the
@@ -39,7 +40,13 @@ pub struct Args {
     /// instead of its short id (podman's).
     #[arg(long)]
     names: bool,
-    #[arg(required = true)]
+    /// Accepted, as podman's for its k8s-file logs: there are no extra
+    /// attributes to show (rless takes no `--log-opt labels`/`env`).
+    #[arg(long)]
+    details: bool,
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present = "latest")]
     containers: Vec<String>,
 }
 
@@ -71,6 +78,7 @@ fn parse_time(flag: &str, value: &str) -> Result<i128> {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+    let _ = a.details;
     let tail = match a.tail.as_str() {
         "all" => None,
         n => Some(
@@ -83,9 +91,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         let t = l.nanos();
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
+    let names = a.latest.or_names(ctx, &a.containers)?;
     let store = ctx.store(LockMode::Shared)?;
     let mut found = Vec::new();
-    for q in &a.containers {
+    for q in &names {
         found.push(container::find(&store, q)?);
     }
     drop(store);

@@ -30,6 +30,7 @@ mod images;
 mod import;
 mod info;
 mod inspect;
+mod latest;
 mod load;
 mod login;
 mod logs;

@@ -201,6 +201,7 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
                     ignore: true,
                     targets: super::stop::Targets {
                         all: false,
+                        latest: Default::default(),
                         containers: names,
                     },
                 }),

@@ -14,13 +14,23 @@ pub struct Args {
     /// Every running container's ports.
     #[arg(short, long, conflicts_with = "container")]
     all: bool,
-    #[arg(required_unless_present = "all")]
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present_any = ["all", "latest"])]
     container: Option<String>,
     /// A container port to look up (PORT[/PROTO]).
     port: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
+    a.latest.check_all(a.all)?;
+    if a.latest.latest {
+        // `port -l 80`: the one word is the port, as podman's.
+        if a.port.is_none() {
+            a.port = a.container.take();
+        }
+        a.container = Some(a.latest.or_name(ctx, a.container.as_deref())?);
+    }
     let store = ctx.store(LockMode::Shared)?;
     let Some(query) = &a.container else {
         for c in container::list(&store) {

@@ -72,6 +72,10 @@ impl Failure {
             if cause.downcast_ref::<InUse>().is_some() {
                 return Failure::InUse;
             }
+            // `rm --latest` with no container at all.
+            if let Some(super::latest::LatestError::NoContainer) = cause.downcast_ref() {
+                return Failure::Missing;
+            }
         }
         Failure::Other
     }

@@ -1,4 +1,4 @@
-//! `rless rm [-f] [-i] [-v] (-a | CTR…)` and `rless container prune`:
+//! `rless rm [-f] [-i] [-v] [--depend] (-a | -l | CTR…)` and `rless container prune`:
 //! removal happens inside the user namespace, because a container's
 //! writable layer (and, with `-v`, its anonymous volumes) holds files owned
 //! by subordinate ids. The exit status is podman's (see `removal`): 1 for a
@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use rless::container::{self, control};
 use rless::image::store::{LockMode, Store};
 use rless::image::time::human_size;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,7 +34,13 @@ pub struct Args {
     /// before SIGKILL (podman's; default 0, SIGKILL at once, as docker's).
     #[arg(short, long, requires = "force", value_name = "SECS")]
     time: Option<u64>,
-    #[arg(required_unless_present = "all")]
+    /// Remove the containers that depend on each one first (podman's:
+    /// those that --requires it or join its namespaces, and theirs).
+    #[arg(long)]
+    depend: bool,
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present_any = ["all", "latest"])]
     containers: Vec<String>,
 }
 
@@ -68,22 +75,44 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             Vec::new()
         }
     };
+    a.latest.check_all(a.all)?;
+    // Resolved before the store is opened (it opens it too); none at all
+    // is a missing name, as podman's (exit 1).
+    let given = match a.latest.or_names(ctx, &a.containers) {
+        Ok(names) => names,
+        Err(e) => {
+            let mut failed = Removals::default();
+            failed.add(e);
+            return Ok(failed.finish());
+        }
+    };
     let store = ctx.store(LockMode::Shared)?;
+    let graph = Dependents::of(&store);
     let names: Vec<String> = match a.all {
-        true => container::list(&store)
-            .into_iter()
-            .map(|c| c.id.as_str().to_string())
-            .collect(),
-        false => a.containers.clone(),
+        // Dependents before what they depend on, so that all go.
+        true => graph.with_dependents(&graph.ids()),
+        false if a.depend => graph.with_dependents(&given),
+        false => graph.ordered(&given),
     };
     let mut checked = Vec::new();
     let mut gone = Vec::new();
+    // What this command has removed by the time it comes to each name.
+    let mut removed: HashSet<String> = HashSet::new();
     for q in &names {
         if gone_before.contains(q) {
             checked.push((q, Err(Gone.into())));
             continue;
         }
+        // As podman's, before -f kills it: a container that others
+        // --requires goes after them, or not at all.
+        if let Err(e) = graph.check(q, &removed) {
+            checked.push((q, Err(e.into())));
+            continue;
+        }
         let dir = stopped_dir(&store, q, a.force, a.time.unwrap_or(0));
+        if dir.is_ok() {
+            removed.extend(graph.resolve(q).map(str::to_string));
+        }
         // `-f` and `-i` pass over names that do not exist, silently, as
         // podman's (and docker's `rm -f`).
         if (a.force || a.ignore || a.all)
@@ -124,6 +153,179 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
     Ok(failed.finish())
+}
+
+/// A container that others depend on, refused without `--depend`
+/// (podman's words, 125).
+#[derive(Debug, thiserror::Error)]
+#[error("container {id} has dependent containers which must be removed before it: {deps}")]
+struct HasDependents {
+    id: String,
+    deps: String,
+}
+
+/// Which containers depend on which: those a container `--requires`
+/// (names as given then, looked up now) and those whose namespaces it
+/// joins (`--network`, `--pid`, `--ipc`, `--uts container:X`). Only the
+/// first keep a container from removal; a joiner may outlive its donor,
+/// as docker's (with `--pid`, it ends with it).
+struct Dependents {
+    /// Every container's id and name, in the store's order.
+    all: Vec<(String, String)>,
+    /// A container's id, and the ids of those that depend on it directly.
+    on: HashMap<String, Vec<String>>,
+    /// The ids of those that `--requires` it, among `on`'s.
+    required_by: HashMap<String, Vec<String>>,
+}
+
+impl Dependents {
+    fn of(store: &Store) -> Dependents {
+        let list = container::list(store);
+        let all: Vec<(String, String)> = list
+            .iter()
+            .map(|c| (c.id.as_str().to_string(), c.name.clone()))
+            .collect();
+        let mut g = Dependents {
+            all,
+            on: HashMap::new(),
+            required_by: HashMap::new(),
+        };
+        for c in &list {
+            let me = c.id.as_str().to_string();
+            let dir = container::containers_dir(store).join(c.id.as_str());
+            let mut required: Vec<String> = c
+                .requires
+                .iter()
+                .filter_map(|q| g.resolve(q).map(str::to_string))
+                .filter(|n| *n != me)
+                .collect();
+            required.sort();
+            required.dedup();
+            let mut needs = required.clone();
+            if let Ok(spec) = container::read_spec(&dir) {
+                needs.extend(spec.namespaces.donors().iter().map(|d| d.id.clone()));
+            }
+            needs.sort();
+            needs.dedup();
+            for n in needs.into_iter().filter(|n| *n != me) {
+                g.on.entry(n).or_default().push(me.clone());
+            }
+            for n in required {
+                g.required_by.entry(n).or_default().push(me.clone());
+            }
+        }
+        g
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.all.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// The id of the container `q` names (as `container::find`).
+    fn resolve(&self, q: &str) -> Option<&str> {
+        if let Some((id, _)) = self.all.iter().find(|(id, n)| id == q || n == q) {
+            return Some(id);
+        }
+        let mut hits = self
+            .all
+            .iter()
+            .filter(|(id, _)| !q.is_empty() && id.starts_with(q));
+        match (hits.next(), hits.next()) {
+            (Some((id, _)), None) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The full ids of `names` with, before each, every container that
+    /// depends on it, deepest first, each once: podman's `--depend` order
+    /// and words (a name that names nothing stays, to be reported).
+    fn with_dependents(&self, names: &[String]) -> Vec<String> {
+        fn visit(g: &Dependents, id: &str, seen: &mut HashSet<String>, out: &mut Vec<String>) {
+            for d in g.on.get(id).into_iter().flatten() {
+                if seen.insert(d.clone()) {
+                    visit(g, d, seen, out);
+                    out.push(d.clone());
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for q in names {
+            let Some(id) = self.resolve(q) else {
+                // Reported as it is by the removal.
+                out.push(q.clone());
+                continue;
+            };
+            if !seen.insert(id.to_string()) {
+                continue;
+            }
+            visit(self, id, &mut seen, &mut out);
+            out.push(id.to_string());
+        }
+        out
+    }
+
+    /// `names` in their order, but a container that depends on one named
+    /// before it is moved before that one (so `pod rm`'s, and `rm b d`
+    /// where d requires b, remove both; podman's refuses b there).
+    fn ordered(&self, names: &[String]) -> Vec<String> {
+        let given: HashMap<&str, &String> = names
+            .iter()
+            .filter_map(|q| Some((self.resolve(q)?, q)))
+            .collect();
+        fn visit<'a>(
+            g: &'a Dependents,
+            id: &'a str,
+            given: &HashMap<&str, &String>,
+            seen: &mut HashSet<&'a str>,
+            out: &mut Vec<String>,
+        ) {
+            for d in g.on.get(id).into_iter().flatten() {
+                if let Some(q) = given.get(d.as_str()) {
+                    if seen.insert(d) {
+                        visit(g, d, given, seen, out);
+                        out.push((*q).clone());
+                    }
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for q in names {
+            match self.resolve(q) {
+                Some(id) if seen.insert(id) => {
+                    visit(self, id, &given, &mut seen, &mut out);
+                    out.push(q.clone());
+                }
+                Some(_) => {}
+                None => out.push(q.clone()),
+            }
+        }
+        out
+    }
+
+    /// Refuses `q` while a container that `--requires` it is not in
+    /// `removed`.
+    fn check(&self, q: &str, removed: &HashSet<String>) -> Result<(), HasDependents> {
+        let Some(id) = self.resolve(q) else {
+            return Ok(());
+        };
+        let left: Vec<&str> = self
+            .required_by
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|d| !removed.contains(*d))
+            .map(String::as_str)
+            .collect();
+        match left.is_empty() {
+            true => Ok(()),
+            false => Err(HasDependents {
+                id: id.to_string(),
+                deps: left.join(", "),
+            }),
+        }
+    }
 }
 
 /// `rless rm --force NAMES` in a child with this store (it stops and
@@ -235,4 +437,68 @@ pub fn prune_containers(
         }
     }
     Ok(pruned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// a <- b <- c by --requires (c requires b requires a); j joins a's
+    /// namespaces; x stands alone. Ids are the names doubled.
+    fn graph() -> Dependents {
+        let id = |n: &str| n.repeat(2);
+        let all = ["a", "b", "c", "j", "x"]
+            .iter()
+            .map(|n| (id(n), n.to_string()))
+            .collect();
+        let mut on: HashMap<String, Vec<String>> = HashMap::new();
+        on.insert(id("a"), vec![id("b"), id("j")]);
+        on.insert(id("b"), vec![id("c")]);
+        let mut required_by: HashMap<String, Vec<String>> = HashMap::new();
+        required_by.insert(id("a"), vec![id("b")]);
+        required_by.insert(id("b"), vec![id("c")]);
+        Dependents {
+            all,
+            on,
+            required_by,
+        }
+    }
+
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn depend_removes_dependents_deepest_first() {
+        let g = graph();
+        assert_eq!(
+            g.with_dependents(&v(&["a", "nosuch"])),
+            v(&["cc", "bb", "jj", "aa", "nosuch"])
+        );
+        // Each once, named or reached.
+        assert_eq!(
+            g.with_dependents(&v(&["b", "a"])),
+            v(&["cc", "bb", "jj", "aa"])
+        );
+    }
+
+    #[test]
+    fn names_given_together_go_dependents_first() {
+        let g = graph();
+        assert_eq!(
+            g.ordered(&v(&["a", "x", "c", "b"])),
+            v(&["c", "b", "a", "x"])
+        );
+        assert_eq!(g.ordered(&v(&["a", "a"])), v(&["a"]));
+        // Refused while what --requires it is left; a joiner is not asked.
+        let removed = |ids: &[&str]| ids.iter().map(|i| i.to_string()).collect();
+        assert!(g.check("a", &removed(&[])).is_err());
+        assert!(g.check("a", &removed(&["bb"])).is_ok());
+        assert!(g.check("x", &removed(&[])).is_ok());
+        let e = g.check("b", &removed(&[])).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "container bb has dependent containers which must be removed before it: cc"
+        );
+    }
 }

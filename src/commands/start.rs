@@ -30,7 +30,9 @@ pub struct Args {
     /// attach, as docker's).
     #[arg(long, conflicts_with_all = ["containers", "attach"])]
     all: bool,
-    #[arg(required_unless_present = "all")]
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present_any = ["all", "latest"])]
     containers: Vec<String>,
 }
 
@@ -41,9 +43,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if let Some(k) = &a.detach_keys {
         super::attach::parse_detach_keys(k)?;
     }
+    a.latest.check_all(a.all)?;
     let names = match a.all {
         true => super::stop::all_ids(ctx, |s| !s.live() && s.status != "removing")?,
-        false => a.containers.clone(),
+        false => a.latest.or_names(ctx, &a.containers)?,
     };
     // Each name on its own, as docker: a bad one is reported, the rest start.
     let mut code = ExitCode::SUCCESS;
@@ -66,6 +69,7 @@ pub fn start_quiet(ctx: &Ctx, q: &str) -> Result<()> {
         interactive: false,
         sig_proxy: true,
         all: false,
+        latest: Default::default(),
         containers: Vec::new(),
     };
     match start_one(ctx, q, &a, false)? {
@@ -160,6 +164,7 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
         interactive: false,
         sig_proxy: true,
         all: false,
+        latest: Default::default(),
         containers: Vec::new(),
     };
     let first = a.first_signal()?;

@@ -38,6 +38,8 @@ pub struct Args {
     /// docker and podman do.
     #[arg(short, long)]
     all: bool,
+    #[command(flatten)]
+    latest: super::latest::Latest,
     /// Containers (default: every running one).
     containers: Vec<String>,
 }
@@ -239,7 +241,13 @@ fn watched(ctx: &Ctx, names: &[String], all: bool) -> Result<Vec<Watched>> {
     Ok(out)
 }
 
-pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
+    if a.latest.latest {
+        if a.all || !a.containers.is_empty() {
+            return Err(super::latest::LatestError::AllLatestNames.into());
+        }
+        a.containers = vec![super::latest::latest_id(ctx)?];
+    }
     let format = super::format::Format::parse(&a.format, DEFAULT_TABLE);
     if let super::format::Format::Template { template, .. } = format {
         // A bad template fails before any reading, as docker's.

@@ -35,20 +35,24 @@ pub struct Targets {
     /// Every container (that the command applies to).
     #[arg(short, long)]
     pub all: bool,
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[command(flatten)]
+    pub latest: super::latest::Latest,
+    #[arg(required_unless_present_any = ["all", "latest"], conflicts_with = "all")]
     pub containers: Vec<String>,
 }
 
 impl Targets {
-    /// The names given, or with `-a` the full ids of the containers whose
-    /// state `applies` accepts, in the store's order.
+    /// The names given, with `-l` the latest container's full id, or with
+    /// `-a` the full ids of the containers whose state `applies` accepts,
+    /// in the store's order.
     pub fn names(
         &self,
         ctx: &Ctx,
         applies: impl Fn(&container::ContainerState) -> bool,
     ) -> Result<Vec<String>> {
+        self.latest.check_all(self.all)?;
         if !self.all {
-            return Ok(self.containers.clone());
+            return self.latest.or_names(ctx, &self.containers);
         }
         all_ids(ctx, applies)
     }
@@ -112,7 +116,9 @@ pub struct WaitArgs {
     /// duration, such as 250ms or 2s; a bare number is milliseconds).
     #[arg(short, long, default_value = "250ms")]
     interval: String,
-    #[arg(required = true)]
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    #[arg(required_unless_present = "latest")]
     containers: Vec<String>,
 }
 
@@ -272,8 +278,9 @@ pub fn wait(ctx: &Ctx, a: WaitArgs) -> Result<ExitCode> {
         );
     }
     let every = interval(&a.interval)?;
+    let names = a.latest.or_names(ctx, &a.containers)?;
     let mut failed = Failures::default();
-    for n in &a.containers {
+    for n in &names {
         let dir = ctx
             .store(LockMode::Shared)
             .and_then(|store| Ok(container::find(&store, n)?));

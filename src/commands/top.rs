@@ -18,7 +18,11 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    container: String,
+    #[command(flatten)]
+    latest: super::latest::Latest,
+    /// The container (with --latest, the first of the options).
+    #[arg(required_unless_present = "latest")]
+    container: Option<String>,
     /// Options for ps (`-eo pid,comm`, `aux`), or podman's format
     /// descriptors (`pid,user,args`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -49,9 +53,17 @@ const DESCRIPTORS: &[(&str, &str)] = &[
     ("vsz", "vsz"),
 ];
 
-pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
+    // With --latest every word is an option, as podman's.
+    let name = match a.latest.latest {
+        true => {
+            a.options.splice(0..0, a.container.take());
+            super::latest::latest_id(ctx)?
+        }
+        false => a.container.take().unwrap_or_default(),
+    };
     let store = ctx.store(LockMode::Shared)?;
-    let (c, dir) = container::find(&store, &a.container)?;
+    let (c, dir) = container::find(&store, &name)?;
     let state = container::read_state(&dir);
     let Some(init) = state.pid.filter(|_| state.running()) else {
         bail!("container {} is not running", c.name);

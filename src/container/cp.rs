@@ -46,8 +46,10 @@ pub enum CpError {
     NotADirectory(String),
     #[error("cannot copy directory {0} onto the file {1}")]
     DirOntoFile(String, String),
-    #[error("cannot overwrite the directory {0} with a non-directory")]
+    #[error("cannot overwrite the directory {0} with a non-directory (--overwrite replaces it)")]
     FileOntoDir(String),
+    #[error("cannot overwrite the non-directory {0} with a directory (--overwrite replaces it)")]
+    DirOntoNonDir(String),
     #[error("invalid path {0:?} in the tar stream")]
     BadEntry(String),
     #[error("{0}: a path in the tar stream goes through a symlink")]
@@ -84,6 +86,21 @@ pub enum Owner {
     Keep,
 }
 
+/// What [`Tree::unpack_with`] does with an entry where something of the
+/// other kind is (a directory where a non-directory is, or the reverse);
+/// one of the same kind is replaced (a file) or merged into (a directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Clash {
+    /// A directory is kept (the entry is refused), a non-directory is
+    /// replaced: `build`'s COPY and ADD.
+    #[default]
+    KeepDirs,
+    /// Both refused, as podman's and docker's `cp`.
+    Refuse,
+    /// Both replaced, a directory with all it holds: `cp --overwrite`.
+    Replace,
+}
+
 /// What to pack: `path`, under the entry name `name` (`None`: its
 /// content only, for `SRC/.`), following a final symlink if `follow`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +110,10 @@ pub struct PackSpec {
     pub follow: bool,
     /// Record 0:0 as every entry's owner (host files copied in).
     pub zero_ids: bool,
+    /// Entries to leave out, by the name they would have (`etc/hosts`),
+    /// with what is below them (`commit --squash`: rless's mount points).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
 }
 
 /// A directory standing for `/`.
@@ -209,6 +230,7 @@ impl Tree {
                     let mut w = Walker {
                         b: &mut b,
                         zero: spec.zero_ids,
+                        skip: &spec.skip,
                         links: Default::default(),
                     };
                     match &spec.name {
@@ -231,6 +253,7 @@ impl Tree {
         let mut w = Walker {
             b: &mut b,
             zero: spec.zero_ids,
+            skip: &spec.skip,
             links: Default::default(),
         };
         let name = spec.name.clone().unwrap_or_default();
@@ -249,6 +272,18 @@ impl Tree {
 
     /// Reads a tar stream from `input` into the directory `dir`.
     pub fn unpack(&self, dir: &str, input: impl Read, owner: Owner) -> Result<(), CpError> {
+        self.unpack_with(dir, input, owner, Clash::KeepDirs)
+    }
+
+    /// [`Tree::unpack`] with `clash` for entries of another kind than
+    /// what is there.
+    pub fn unpack_with(
+        &self,
+        dir: &str,
+        input: impl Read,
+        owner: Owner,
+        clash: Clash,
+    ) -> Result<(), CpError> {
         let dest = self.resolve(dir, dir_flags()).map_err(|e| match e {
             rustix::io::Errno::NOENT => CpError::NotFound(dir.into()),
             rustix::io::Errno::NOTDIR => CpError::NotADirectory(dir.into()),
@@ -272,16 +307,24 @@ impl Tree {
                 None => (String::new(), rel.clone()),
             };
             let parent = open_beneath(&dest, &pdir, &rel)?;
-            let existing = rfs::statat(&parent, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
+            let mut existing = rfs::statat(&parent, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
             let is_dir_entry = h.entry_type().is_dir();
             if let Some(st) = &existing {
                 let was_dir = kind_of(st.st_mode) == Kind::Dir;
-                if was_dir && !is_dir_entry {
-                    return Err(CpError::FileOntoDir(rel));
-                }
-                if !was_dir {
-                    rfs::unlinkat(&parent, name.as_str(), AtFlags::empty())
-                        .map_err(io_err("replace", &rel))?;
+                match (was_dir, is_dir_entry, clash) {
+                    (true, true, _) => {}
+                    (true, false, Clash::Replace) => {
+                        crate::image::extract::remove_tree(parent.as_fd(), name.as_bytes())
+                            .map_err(io_err("replace", &rel))?;
+                        existing = None;
+                    }
+                    (true, false, _) => return Err(CpError::FileOntoDir(rel)),
+                    (false, true, Clash::Refuse) => return Err(CpError::DirOntoNonDir(rel)),
+                    (false, _, _) => {
+                        rfs::unlinkat(&parent, name.as_str(), AtFlags::empty())
+                            .map_err(io_err("replace", &rel))?;
+                        existing = None;
+                    }
                 }
             }
             let mode = Mode::from_raw_mode(h.mode().unwrap_or(0o644) & 0o7777);
@@ -450,6 +493,7 @@ fn open_beneath(dest: &OwnedFd, rel: &str, entry: &str) -> Result<OwnedFd, CpErr
 struct Walker<'a, W: Write> {
     b: &'a mut tar::Builder<W>,
     zero: bool,
+    skip: &'a [String],
     /// The first name written of each file with several, by (device,
     /// inode): later names become tar link entries to it.
     links: std::collections::HashMap<(u64, u64), String>,
@@ -481,6 +525,9 @@ impl<W: Write> Walker<'_, W> {
 
     /// Emits `parent/name` as `full`, and below it if a directory.
     fn entry(&mut self, parent: &OwnedFd, name: &str, full: &str) -> Result<(), CpError> {
+        if self.skip.iter().any(|s| s == full) {
+            return Ok(());
+        }
         let st = match rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             // Gone since it was listed (a running container).
@@ -674,6 +721,7 @@ mod tests {
             name: Some("copy".into()),
             follow: false,
             zero_ids: false,
+            skip: Vec::new(),
         };
         a.pack(&spec, &mut buf).unwrap();
         let b = Tree::open(&dst).unwrap();

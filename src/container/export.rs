@@ -83,10 +83,20 @@ pub enum Access {
 
 #[derive(Serialize, Deserialize)]
 enum Request {
-    Stat { path: String, follow: bool },
-    LinkTarget { path: String },
+    Stat {
+        path: String,
+        follow: bool,
+    },
+    LinkTarget {
+        path: String,
+    },
     Pack(PackSpec),
-    Unpack { dir: String, owner: Owner },
+    Unpack {
+        dir: String,
+        owner: Owner,
+        #[serde(default)]
+        clash: super::cp::Clash,
+    },
     Sync,
 }
 
@@ -199,14 +209,27 @@ impl Agent {
 
     /// Unpacks into `dir` in the container the tar stream that `feed` writes.
     pub fn unpack(
+        self,
+        dir: &str,
+        owner: Owner,
+        feed: impl FnOnce(&mut dyn Write) -> Result<(), AgentError>,
+    ) -> Result<(), AgentError> {
+        self.unpack_with(dir, owner, super::cp::Clash::KeepDirs, feed)
+    }
+
+    /// [`Agent::unpack`] with `clash` for entries of another kind than
+    /// what is there ([`super::cp::Tree::unpack_with`]).
+    pub fn unpack_with(
         mut self,
         dir: &str,
         owner: Owner,
+        clash: super::cp::Clash,
         feed: impl FnOnce(&mut dyn Write) -> Result<(), AgentError>,
     ) -> Result<(), AgentError> {
         self.send(&Request::Unpack {
             dir: dir.into(),
             owner,
+            clash,
         })?;
         let fed = feed(self.sock.get_mut());
         let _ = self.sock.get_ref().shutdown(std::net::Shutdown::Write);
@@ -284,8 +307,8 @@ fn agent_main(access: &Access, sock: UnixStream, mut status: File) -> i32 {
                     }
                 };
             }
-            Request::Unpack { dir, owner } => {
-                let r = tree.unpack(&dir, &mut reader, owner);
+            Request::Unpack { dir, owner, clash } => {
+                let r = tree.unpack_with(&dir, &mut reader, owner, clash);
                 if r.is_ok() {
                     let _ = io::copy(&mut reader, &mut io::sink());
                 }

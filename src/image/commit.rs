@@ -52,6 +52,11 @@ pub struct CommitRequest<'a> {
     pub author: Option<&'a str>,
     pub name: Option<&'a Reference>,
     pub format: ManifestFormat,
+    /// podman's `--squash`: the whole image one layer, with one history
+    /// entry (the tar then comes from [`commit_with`]'s producer).
+    pub squash: bool,
+    /// Paths to add to the config's `Volumes` (the container's volumes).
+    pub volumes: Vec<String>,
 }
 
 /// The manifest an image is stored with (podman's `--format oci|docker`):
@@ -88,11 +93,44 @@ pub fn apply_change(
     Ok(super::change::apply(cfg, change)?)
 }
 
-/// Commits; returns the new image.
+/// Commits the writable layer `req.upper` as a new layer over the
+/// parent's; returns the new image.
 pub fn commit(
     store: &Store,
     req: &CommitRequest,
     opts: &ExtractOptions,
+) -> Result<ImageRecord, CommitError> {
+    let owner = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    let upper = req.upper.to_path_buf();
+    let skip = req.skip.clone();
+    let kind = if req.kernel_upper {
+        TreeKind::KernelUpper
+    } else {
+        TreeKind::FuseUpper
+    };
+    commit_with(store, req, opts, move |w| {
+        let mut b = tar::Builder::new(w);
+        append_tree(&mut b, &upper, owner, kind, &skip)?;
+        b.into_inner()
+            .map(drop)
+            .map_err(|source| ImportError::Source {
+                path: upper.clone(),
+                source,
+            })
+    })
+}
+
+/// [`commit`] of the uncompressed layer tar `produce` writes (on a thread
+/// of its own): with `req.squash`, the whole root filesystem, which
+/// replaces the parent's layers.
+pub fn commit_with(
+    store: &Store,
+    req: &CommitRequest,
+    opts: &ExtractOptions,
+    produce: impl FnOnce(&mut dyn io::Write) -> Result<(), ImportError> + Send + 'static,
 ) -> Result<ImageRecord, CommitError> {
     // Check the changes before any work.
     let mut config: serde_json::Value = match req.parent {
@@ -111,6 +149,15 @@ pub fn commit(
         let c = c
             .as_object_mut()
             .ok_or_else(|| CommitError::BadConfig("config is not an object".into()))?;
+        if !req.volumes.is_empty() {
+            let v = c.entry("Volumes").or_insert_with(|| serde_json::json!({}));
+            if !v.is_object() {
+                *v = serde_json::json!({});
+            }
+            for p in &req.volumes {
+                v[p.as_str()] = serde_json::json!({});
+            }
+        }
         for ch in req.changes {
             apply_change(c, ch)?;
         }
@@ -120,29 +167,14 @@ pub fn commit(
         path: req.upper.into(),
         source,
     })?;
-    let owner = (
-        rustix::process::geteuid().as_raw(),
-        rustix::process::getegid().as_raw(),
-    );
     let upper = req.upper.to_path_buf();
-    let skip = req.skip.clone();
-    let kind = if req.kernel_upper {
-        TreeKind::KernelUpper
-    } else {
-        TreeKind::FuseUpper
-    };
     // The consumer may stop reading (a full disk): the producer's write
     // must then fail with EPIPE, not kill the process by SIGPIPE before
     // the consumer's error is told.
     let _pipe = crate::runtime::sys::SigpipeIgnored::new();
     let producer = std::thread::spawn(move || -> Result<(), ImportError> {
-        let gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
-        let mut b = tar::Builder::new(gz);
-        append_tree(&mut b, &upper, owner, kind, &skip)?;
-        let gz = b.into_inner().map_err(|source| ImportError::Source {
-            path: upper.clone(),
-            source,
-        })?;
+        let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+        produce(&mut gz)?;
         gz.finish().map(drop).map_err(|source| ImportError::Source {
             path: upper.clone(),
             source,
@@ -174,10 +206,16 @@ pub fn commit(
         .get_mut("diff_ids")
         .and_then(|d| d.as_array_mut())
         .ok_or_else(|| CommitError::BadConfig("rootfs.diff_ids missing".into()))?;
+    if req.squash {
+        diff_ids.clear();
+    }
     diff_ids.push(done.meta.diff_id.to_string().into());
     let history = obj
         .entry("history")
         .or_insert_with(|| serde_json::json!([]));
+    if let (true, Some(h)) = (req.squash, history.as_array_mut()) {
+        h.clear();
+    }
     if let Some(h) = history.as_array_mut() {
         let mut entry =
             serde_json::json!({"created": time::format_rfc3339(now), "created_by": "rless commit"});
@@ -186,14 +224,20 @@ pub fn commit(
         }
         h.push(entry);
     }
-    let mut layers: Vec<LayerRecord> = req.parent.map(|p| p.layers.clone()).unwrap_or_default();
+    let mut layers: Vec<LayerRecord> = match req.squash {
+        true => Vec::new(),
+        false => req.parent.map(|p| p.layers.clone()).unwrap_or_default(),
+    };
     layers.push(LayerRecord {
         diff_id: done.meta.diff_id.clone(),
         blob: done.blob.clone(),
         blob_size: done.blob_size,
         media_type: LAYER_GZIP.into(),
     });
-    let size = req.parent.map_or(0, |p| p.size) + done.meta.size;
+    let size = match req.squash {
+        true => done.meta.size,
+        false => req.parent.map_or(0, |p| p.size) + done.meta.size,
+    };
     let names = req.name.and_then(|n| n.tagged_name()).into_iter().collect();
     store_image(store, &config, layers, size, names, req.format)
 }
@@ -248,6 +292,7 @@ pub fn store_image(
         os: config["os"].as_str().unwrap_or("linux").into(),
         other_manifests: vec![],
         pulled_by_digest: vec![],
+        names_history: Vec::new(),
     };
     Ok(super::add_image(store, record)?)
 }

@@ -459,6 +459,7 @@ fn finish(
         os: host.os,
         other_manifests: vec![],
         pulled_by_digest: vec![],
+        names_history: Vec::new(),
     };
     Ok(super::add_image(store, record)?)
 }

@@ -263,6 +263,7 @@ pub fn pull(
         architecture: config.architecture().to_string(),
         os: config.os().to_string(),
         other_manifests: vec![],
+        names_history: Vec::new(),
         pulled_by_digest: reference
             .digest
             .as_ref()

@@ -409,6 +409,7 @@ mod tests {
             os: String::new(),
             other_manifests: vec![],
             pulled_by_digest: vec![],
+            names_history: Vec::new(),
         };
         let dest: Reference = "h:5000/c/d:t".parse().unwrap();
         assert_eq!(mount_source(&img, &dest).as_deref(), Some("a/b"));

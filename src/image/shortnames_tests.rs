@@ -282,6 +282,7 @@ fn stored_images_are_found_by_their_candidates_by_name_only() {
         os: "linux".into(),
         other_manifests: vec![],
         pulled_by_digest: vec![],
+        names_history: vec![],
     };
     let mut index = Index::default();
     index

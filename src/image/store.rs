@@ -112,6 +112,11 @@ pub struct ImageRecord {
     /// digest from a tag that moved to another image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pulled_by_digest: Vec<String>,
+    /// Every name the image has had, the latest given first (podman's
+    /// `NamesHistory`, `images --history`); kept up by
+    /// [`Store::update_index`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names_history: Vec<String>,
 }
 
 /// A manifest of an image other than its main one.
@@ -187,6 +192,19 @@ impl ImageRecord {
 
     /// Drops other manifests nothing refers to any more: no name of the
     /// image was pulled with them, and no repo digest names them.
+    /// Puts the names it has now but did not have (`had`) at the front of
+    /// its name history, the last of them first; an image recorded before
+    /// there was a history starts it with all its names.
+    pub fn note_names(&mut self, had: &[String]) {
+        let fresh = self.names_history.is_empty();
+        for n in &self.names {
+            if fresh || !had.contains(n) || !self.names_history.contains(n) {
+                self.names_history.retain(|h| h != n);
+                self.names_history.insert(0, n.clone());
+            }
+        }
+    }
+
     pub fn tidy(&mut self) {
         let (names, digests) = (&self.names, &self.digests);
         self.other_manifests.retain_mut(|m| {
@@ -482,6 +500,9 @@ impl Store {
         // Names may have moved or gone: forget manifests left unused.
         for img in &mut index.images {
             img.tidy();
+            let had = before.iter().find(|(id, _)| id == img.id.hex());
+            let had: &[String] = had.map_or(&[], |(_, n)| n);
+            img.note_names(had);
         }
         let changes = crate::events::image_changes(&before, &crate::events::names_of(&index));
         let p = self.index_path();

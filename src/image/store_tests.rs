@@ -41,6 +41,7 @@ fn blobs_index_and_gc() {
             os: "linux".into(),
             other_manifests: vec![],
             pulled_by_digest: vec![],
+            names_history: Vec::new(),
         })
     })
     .unwrap();
@@ -116,6 +117,7 @@ fn names_keep_the_manifest_they_came_with() {
         os: String::new(),
         other_manifests: vec![],
         pulled_by_digest: vec![],
+        names_history: Vec::new(),
     };
     let mut img = pulled(b"m1", "a:1");
     let second = pulled(b"m2", "b:1");

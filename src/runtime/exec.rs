@@ -15,12 +15,14 @@
 //! the container's init, which reaps it. When the container has a cgroup,
 //! the child joins it before anything else (best effort: from outside the
 //! delegated subtree the kernel refuses, and the process runs uncounted).
+//! The child closes every descriptor of the caller's but stdio and the
+//! ones `--preserve-fds` keeps, as podman's exec.
 
 use super::init::{prepare_and_exec, resolve_user};
 use super::{sys, tty, ProcessSpec, RunError};
 use nix::sched::CloneFlags;
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 const NAMESPACES: [(&str, CloneFlags); 7] = [
@@ -92,6 +94,19 @@ pub fn exec_in(
         if slave.is_none() {
             let _ = nix::unistd::setsid();
         }
+        // The process gets none of the caller's descriptors but stdio and
+        // the first `preserve_fds` after it (`--preserve-fds`), as the
+        // container's command; the status pipe (close-on-exec) and the
+        // terminal stay for what follows.
+        let keep: Vec<std::os::fd::RawFd> = [
+            Some(status_w.as_raw_fd()),
+            slave.as_ref().map(|s| s.as_raw_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        .chain((0..process.preserve_fds).map(|i| 3 + i as std::os::fd::RawFd))
+        .collect();
+        sys::close_fds_except(&keep);
         if detach {
             if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdin(&null);

@@ -222,8 +222,8 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
         .filter(|fd| *fd > 2 && !keep.contains(fd))
         .collect();
     for fd in fds {
-        // SAFETY: callers (the init, a freshly forked monitor, forwarder or
-        // network helper) own no Rust object wrapping these descriptors
+        // SAFETY: callers (the init, a freshly forked monitor, forwarder,
+        // network helper or exec'd process) own no Rust object wrapping these descriptors
         // that they will use or drop: what they inherited through fork or
         // clone stays unused in the copied memory until they exit (the
         // events log and the container files kept open across calls were

@@ -724,6 +724,7 @@ mod keepid;
 pub(crate) mod limitargs;
 mod monitor;
 pub(crate) mod moreopts;
+pub(crate) use moreopts::check_preserve_fds;
 mod netalias;
 mod netopts;
 mod nsopts;

@@ -116,6 +116,19 @@ pub(super) struct Checked {
     pub(super) warnings: Vec<String>,
 }
 
+/// `--preserve-fds N` (`run`, `exec`): descriptors 3 to 3+N-1 must be open.
+pub(crate) fn check_preserve_fds(n: u32) -> Result<()> {
+    for fd in 3..3u64.saturating_add(n.into()) {
+        let open = Path::new(&format!("/proc/self/fd/{fd}"))
+            .symlink_metadata()
+            .is_ok();
+        if !open {
+            bail!("invalid --preserve-fds {n}: descriptor {fd} is not open");
+        }
+    }
+    Ok(())
+}
+
 /// Checks everything that depends on neither the image nor the command
 /// (`init`: `--init` was given; `create_only`: this is `create`).
 pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Checked> {
@@ -208,17 +221,7 @@ pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Check
     if create_only && m.preserve_fds > 0 {
         bail!("--preserve-fds is for run: a created container's start has no descriptors of this command");
     }
-    for fd in 3..3u64.saturating_add(m.preserve_fds.into()) {
-        let open = Path::new(&format!("/proc/self/fd/{fd}"))
-            .symlink_metadata()
-            .is_ok();
-        if !open {
-            bail!(
-                "invalid --preserve-fds {}: descriptor {fd} is not open",
-                m.preserve_fds
-            );
-        }
-    }
+    check_preserve_fds(m.preserve_fds)?;
     Ok(Checked {
         image_volume,
         preserve_fds: m.preserve_fds,

@@ -122,6 +122,7 @@ pub fn load(
             os: config["os"].as_str().unwrap_or("linux").into(),
             other_manifests: vec![],
             pulled_by_digest: vec![],
+            names_history: Vec::new(),
         };
         let added = crate::image::add_image(store, record)?;
         records.push(Loaded {

@@ -714,8 +714,8 @@ fn copy_content(
 }
 
 /// Removes the directory `name` in `parent` and everything below it, without
-/// following symlinks.
-fn remove_tree(parent: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<()> {
+/// following symlinks (also `cp --overwrite`'s, in `container::cp`).
+pub(crate) fn remove_tree(parent: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<()> {
     let fd = open_dir(parent, name)?;
     let mut children = Vec::new();
     let mut dir = rfs::Dir::read_from(&fd)?;
