@@ -84,11 +84,12 @@ fn pod_requires_cycle_is_refused() {
     for_each_user("pod_requires_cycle_is_refused", |ctx| {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
-        // A container that requires itself: `b` requires `a`, `a` goes,
-        // `b` takes its name.
+        // A container that requires itself: `b` requires `a`, `a` is
+        // renamed away (rm refuses a container others require), `b` takes
+        // its name.
         ctx.ok(&["create", "--name", "a", IMG, "sh", "-c", FOREVER]);
         ctx.ok(&["create", "--name", "b", "--requires", "a", IMG, "true"]);
-        ctx.ok(&["rm", "a"]);
+        ctx.ok(&["rename", "a", "a-old"]);
         ctx.ok(&["rename", "b", "a"]);
         let out = ctx.rless(&["start", "a"]);
         assert_one_error(&out, ERR_EXIT);
@@ -118,7 +119,7 @@ fn pod_requires_cycle_is_refused() {
             "-c",
             FOREVER,
         ]);
-        ctx.ok(&["rm", "x"]);
+        ctx.ok(&["rename", "x", "x-old"]);
         ctx.ok(&["rename", "z", "x"]);
         let out = ctx.rless(&["start", "y"]);
         assert_one_error(&out, ERR_EXIT);
