@@ -124,16 +124,16 @@ impl Extra {
         }
         let asked = self.more.check()?;
         let mut run_args = Vec::new();
-        let mut pass = |flag: &str, values: &[String]| {
-            for v in values {
-                run_args.extend([flag.to_string(), v.clone()]);
-            }
-        };
-        pass("--add-host", &self.add_host);
-        pass("--dns", &self.dns);
-        pass("--ulimit", &self.ulimit);
-        pass("--security-opt", &self.security_opt);
-        pass("--shm-size", self.shm_size.as_slice());
+        pass_on(
+            &mut run_args,
+            &[
+                ("--add-host", &self.add_host),
+                ("--dns", &self.dns),
+                ("--ulimit", &self.ulimit),
+                ("--security-opt", &self.security_opt),
+                ("--shm-size", self.shm_size.as_slice()),
+            ],
+        );
         run_args.extend(asked.run_args.iter().cloned());
         Ok(Checked {
             format: match self.format.as_str() {
@@ -162,6 +162,16 @@ impl Checked {
     /// Notes that `image` was pulled.
     pub fn pulled(&self, image: &str) {
         self.pulled.borrow_mut().push(image.to_string());
+    }
+}
+
+/// `FLAG VALUE` for every value of every option in `options`, to `out`
+/// (the options a RUN's `rless run` gets as the build got them).
+pub fn pass_on(out: &mut Vec<String>, options: &[(&str, &[String])]) {
+    for (flag, values) in options {
+        for v in *values {
+            out.extend([flag.to_string(), v.clone()]);
+        }
     }
 }
 

@@ -291,30 +291,30 @@ impl More {
             ..Default::default()
         };
         let run = &mut asked.run_args;
-        let mut pass = |flag: &str, values: &[String]| {
-            for v in values {
-                run.extend([flag.to_string(), v.clone()]);
-            }
-        };
-        pass("--cap-add", &self.cap_add);
-        pass("--cap-drop", &self.cap_drop);
-        pass("--device", &self.device);
-        pass("-v", &self.volume);
-        pass("--memory", self.memory.as_slice());
-        pass("--memory-swap", self.memory_swap.as_slice());
-        pass("--cpu-period", self.cpu_period.as_slice());
-        pass("--cpu-quota", self.cpu_quota.as_slice());
-        pass("--cpu-shares", self.cpu_shares.as_slice());
-        pass("--cpuset-cpus", self.cpuset_cpus.as_slice());
-        pass("--cpuset-mems", self.cpuset_mems.as_slice());
-        pass("--cgroup-parent", self.cgroup_parent.as_slice());
-        pass("--cgroupns", self.cgroupns.as_slice());
-        pass("--ipc", self.ipc.as_slice());
-        pass("--pid", self.pid.as_slice());
-        pass("--uts", self.uts.as_slice());
-        pass("--userns", self.userns.as_slice());
-        pass("--dns-option", &self.dns_option);
-        pass("--dns-search", &self.dns_search);
+        super::flags::pass_on(
+            run,
+            &[
+                ("--cap-add", &self.cap_add),
+                ("--cap-drop", &self.cap_drop),
+                ("--device", &self.device),
+                ("-v", &self.volume),
+                ("--memory", self.memory.as_slice()),
+                ("--memory-swap", self.memory_swap.as_slice()),
+                ("--cpu-period", self.cpu_period.as_slice()),
+                ("--cpu-quota", self.cpu_quota.as_slice()),
+                ("--cpu-shares", self.cpu_shares.as_slice()),
+                ("--cpuset-cpus", self.cpuset_cpus.as_slice()),
+                ("--cpuset-mems", self.cpuset_mems.as_slice()),
+                ("--cgroup-parent", self.cgroup_parent.as_slice()),
+                ("--cgroupns", self.cgroupns.as_slice()),
+                ("--ipc", self.ipc.as_slice()),
+                ("--pid", self.pid.as_slice()),
+                ("--uts", self.uts.as_slice()),
+                ("--userns", self.userns.as_slice()),
+                ("--dns-option", &self.dns_option),
+                ("--dns-search", &self.dns_search),
+            ],
+        );
         if self.no_hosts {
             run.push("--no-hosts".into());
         }
