@@ -20,7 +20,6 @@ use common::background::Background;
 use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
-use std::path::Path;
 
 /// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
 fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
@@ -59,25 +58,6 @@ fn exists(ctx: &Ctx, image: &str, path: &str) -> bool {
         Some(1) => false,
         _ => panic!("test -e {path}: {out}"),
     }
-}
-
-/// Whether `needle` is in any file below `dir` (symlinks not followed).
-fn tree_holds(dir: &Path, needle: &[u8]) -> Option<String> {
-    let meta = std::fs::symlink_metadata(dir).ok()?;
-    if meta.is_file() {
-        let data = std::fs::read(dir).ok()?;
-        return data
-            .windows(needle.len())
-            .any(|w| w == needle)
-            .then(|| dir.display().to_string());
-    }
-    if !meta.is_dir() {
-        return None;
-    }
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .find_map(|e| tree_holds(&e.path(), needle))
 }
 
 /// The steps' scratch directories (bind copies, secret files) are gone.

@@ -27,25 +27,6 @@ fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
     ctx.work.join("ctx").display().to_string()
 }
 
-/// Whether `needle` is in any file below `dir` (symlinks not followed).
-fn tree_holds(dir: &Path, needle: &[u8]) -> Option<String> {
-    let meta = std::fs::symlink_metadata(dir).ok()?;
-    if meta.is_file() {
-        let data = std::fs::read(dir).ok()?;
-        return data
-            .windows(needle.len())
-            .any(|w| w == needle)
-            .then(|| dir.display().to_string());
-    }
-    if !meta.is_dir() {
-        return None;
-    }
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .find_map(|e| tree_holds(&e.path(), needle))
-}
-
 /// The user's runtime directory for these builds (made, 0700), and its
 /// directory of the builds' secrets.
 fn runtime(ctx: &Ctx) -> (PathBuf, PathBuf) {
