@@ -20,14 +20,6 @@ use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
 use std::path::Path;
 
-/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
-fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
-    for (p, c) in files {
-        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
-    }
-    ctx.work.join("ctx").display().to_string()
-}
-
 /// The image id a build printed last on stdout.
 fn built_id(out: &Out) -> String {
     let id = out.stdout.lines().last().unwrap_or("").to_string();
@@ -95,7 +87,7 @@ fn build_instructions() {
     }
     for_each_user("build_instructions", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", FILE),
@@ -242,7 +234,7 @@ fn build_refusals() {
     for_each_user("build_refusals", |ctx| {
         assert!(setup_image(ctx));
         ctx.write_file("outside.txt", b"secret\n");
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[("Containerfile", "FROM bb\nCOPY ../outside.txt /x\n")],
         );
@@ -321,7 +313,7 @@ fn build_multi_stage() {
             COPY --from=2 /second /second.txt\n\
             COPY --from=BUILDER out/dir /copied\n\
             COPY --from=bb /etc/group /group-from-image\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let out = ctx.ok(&["build", "-t", "multi", &dir]);
         built_id(&out);
         let r = ctx.ok(&[
@@ -358,7 +350,7 @@ fn build_failing_run() {
     }
     for_each_user("build_failing_run", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 (
@@ -399,7 +391,7 @@ fn build_chown_unmapped() {
     for_each_user("build_chown_unmapped", |ctx| {
         assert!(setup_image(ctx));
         // Past any subordinate range (tests use 65536 ids).
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", "FROM bb\nCOPY --chown=4000000000 f /f\n"),
@@ -425,7 +417,7 @@ fn build_add_archive_and_network() {
     }
     for_each_user("build_add_archive_and_network", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 (
@@ -487,7 +479,7 @@ fn build_store_lock_wait_interrupted() {
     }
     for_each_user("build_store_lock_wait_interrupted", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("Containerfile", "FROM bb\nRUN echo never\n")]);
+        let dir = build_context(ctx, &[("Containerfile", "FROM bb\nRUN echo never\n")]);
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         // Held as `rmi` or a pull holds it exclusively.
@@ -524,7 +516,7 @@ fn build_interrupted() {
     }
     for_each_user("build_interrupted", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 (
@@ -591,7 +583,7 @@ fn build_survives_a_concurrent_prune() {
             RUN echo ready; while [ ! -e /go ]; do sleep 0.1; done\n\
             COPY --from=first /one /one\n\
             COPY --from=plain /etc/group /plain-group\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let wait = std::time::Duration::from_secs(120);
         let mut build = Background::spawn(ctx, &["build", "-t", "pruned", &dir]);
         build.wait_line("ready", wait);
@@ -631,7 +623,7 @@ fn build_killed_leaves_nothing_after_the_next() {
         assert!(setup_image(ctx));
         let file = "FROM bb\nRUN echo one > /one\nRUN echo two > /two\n\
                     RUN echo ready; exec sleep 1000\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let wait = std::time::Duration::from_secs(120);
         // Without the build cache, which keeps the steps that ended.
         let mut build = Background::spawn(ctx, &["build", "--layers=false", "-t", "killed", &dir]);
@@ -653,7 +645,7 @@ fn build_killed_leaves_nothing_after_the_next() {
         assert_eq!(left.len(), 2, "{left:?}");
         ctx.ok(&["tag", left[0], "kept"]);
 
-        let dir = context(ctx, &[("Containerfile", "FROM bb\nLABEL next=1\n")]);
+        let dir = build_context(ctx, &[("Containerfile", "FROM bb\nLABEL next=1\n")]);
         let out = ctx.ok(&["build", "-q", "-t", "next", &dir]);
         let id = built_id(&out);
         assert_no_containers(ctx, "the build after a killed one");
@@ -678,7 +670,7 @@ fn build_pulls_a_missing_base() {
         let img = Built::host(Format::Oci, &[(layer, Comp::Gzip)]);
         let base = reg.push(&ctx.repo("base"), "v1", &img);
         let file = format!("FROM {}\nRUN echo built-on-pulled > /p\n", base.reference);
-        let dir = context(ctx, &[("Containerfile", &file)]);
+        let dir = build_context(ctx, &[("Containerfile", &file)]);
         assert!(ctx.image_ids().is_empty());
         let out = ctx.ok(&["build", "-t", "frompull", &dir]);
         built_id(&out);

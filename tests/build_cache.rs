@@ -22,14 +22,6 @@ use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Out};
 
-/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
-fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
-    for (p, c) in files {
-        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
-    }
-    ctx.work.join("ctx").display().to_string()
-}
-
 /// The image id a build printed last on stdout.
 fn built_id(out: &Out) -> String {
     let id = out.stdout.lines().last().unwrap_or("").to_string();
@@ -85,7 +77,7 @@ fn build_cache_reuses_unchanged_steps() {
     }
     for_each_user("build_cache_reuses_unchanged_steps", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", FILE),
@@ -179,7 +171,7 @@ fn build_cache_prune_rmi_and_layers_false() {
     }
     for_each_user("build_cache_prune_rmi_and_layers_false", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", FILE),
@@ -260,7 +252,7 @@ fn build_cache_concurrent_and_failed() {
     }
     for_each_user("build_cache_concurrent_and_failed", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", FILE),
@@ -324,7 +316,7 @@ fn build_cache_stages() {
             COPY --from=builder /out /w/out\n\
             COPY --from=files /b.txt /w/b.txt\n\
             RUN echo ran-$((60+6)) && cat ../out ../b.txt > all\n";
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", file),
@@ -398,7 +390,7 @@ fn build_cache_add_url() {
         assert!(setup_image(ctx));
         *body.lock().unwrap() = "v1\n".into();
         let file = format!("FROM bb\nADD http://127.0.0.1:{port}/f /f\nRUN echo ran-$((70+7))\n");
-        let dir = context(ctx, &[("Containerfile", &file)]);
+        let dir = build_context(ctx, &[("Containerfile", &file)]);
         let got = || count.load(std::sync::atomic::Ordering::SeqCst);
         let before = got();
         let first = ctx.ok(&["build", "-t", "url", &dir]);
@@ -426,7 +418,7 @@ fn build_cache_after_a_killed_build() {
     for_each_user("build_cache_after_a_killed_build", |ctx| {
         assert!(setup_image(ctx));
         let file = "FROM bb\nRUN echo ran-$((80+8))\nRUN echo ready; exec sleep 1000\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let wait = std::time::Duration::from_secs(120);
         let mut build = Background::spawn(ctx, &["build", &dir]);
         build.wait_line("ready", wait);
@@ -461,7 +453,7 @@ fn build_cache_context_digest() {
     for_each_user("build_cache_context_digest", |ctx| {
         assert!(setup_image(ctx));
         let file = "FROM bb\nCOPY . /ctx\nRUN echo ran-$((90+9))\n";
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", file),

@@ -12,16 +12,8 @@ mod common;
 
 use common::checks::*;
 use common::run_helpers::*;
-use common::{for_each_user, Ctx, Mode};
+use common::{for_each_user, Mode};
 use std::path::Path;
-
-/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
-fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
-    for (p, c) in files {
-        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
-    }
-    ctx.work.join("ctx").display().to_string()
-}
 
 /// A WORKDIR made under a USER belongs to that user (a RUN as that user
 /// can write there), and the directories a COPY --chown makes for its
@@ -46,7 +38,7 @@ fn build_created_dir_owners() {
             RUN echo written > here\n\
             USER 0\n\
             WORKDIR /rootdir\n";
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[("Containerfile", file), ("f", "f\n"), ("d/x", "x\n")],
         );
@@ -98,7 +90,7 @@ fn build_copy_symlink_sources() {
             COPY abs-to-file /abs-copy\n\
             COPY to-* /globbed/\n\
             COPY tree /tree\n";
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", file),
@@ -172,7 +164,7 @@ fn build_predefined_args() {
             COPY [\"$SRC\", \"/json-${SRC}\"]\n\
             RUN echo \"$TARGETARCH $TARGETPLATFORM $FROMENV $HTTP_PROXY $BUILDOS\" > /out\n";
         ctx.write_file("elsewhere/Build.file", file.as_bytes());
-        let dir = context(ctx, &[("f", "f\n")]);
+        let dir = build_context(ctx, &[("f", "f\n")]);
         let outside = ctx.work.join("elsewhere/Build.file");
         let mut c = ctx.rless_cmd(&[
             "build",
@@ -237,7 +229,7 @@ fn build_copy_from_keeps_owners() {
              COPY --from=builder /out/alias /alias-copy\n\
              COPY --from=builder --chown=0:0 /out/tool /rooted\n"
         );
-        let dir = context(ctx, &[("Containerfile", &file)]);
+        let dir = build_context(ctx, &[("Containerfile", &file)]);
         ctx.ok(&["build", "-t", "from-owners", &dir]);
         let r = ctx.ok(&[
             "run",
@@ -277,7 +269,7 @@ fn build_chmod_and_from_platform() {
             COPY --chmod=700 a /a\n\
             COPY --chmod=751 d /d/\n\
             COPY --from=b --chmod=0644 /o /o\n";
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[("Containerfile", file), ("a", "a\n"), ("d/sub/s", "s\n")],
         );
@@ -323,7 +315,7 @@ fn build_commits_unreadable_files() {
         assert!(setup_image(ctx));
         let file = "FROM bb\n\
             RUN mkdir -p /x/y && echo hi > /x/y/f && chmod 000 /x/y/f && chmod 600 /x/y\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         ctx.ok(&["build", "-t", "unreadable", &dir]);
         let r = ctx.ok(&[
             "run",
@@ -356,7 +348,7 @@ fn build_maintainer_healthcheck_onbuild() {
             echo later\n\
             EOF\n\
             CMD [\"true\"]\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let out = ctx.ok(&["build", "-t", "kept", &dir]);
         let warnings: Vec<&str> = out
             .stderr
@@ -399,7 +391,7 @@ fn build_file_from_stdin() {
     }
     for_each_user("build_file_from_stdin", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("f", "from the context\n")]);
+        let dir = build_context(ctx, &[("f", "from the context\n")]);
         let out = ctx.rless_stdin(
             &["build", "-t", "piped", "-f", "-", &dir],
             b"FROM bb\nCOPY f /f\nLABEL via=stdin\n",
@@ -419,7 +411,7 @@ fn build_scratch_has_default_path() {
         return;
     }
     for_each_user("build_scratch_has_default_path", |ctx| {
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[("Containerfile", "FROM scratch\nCOPY f /f\n"), ("f", "f\n")],
         );
@@ -451,7 +443,7 @@ fn build_copy_from_wildcards() {
             FROM bb\n\
             COPY --from=b /t/*.jar /jars/\n\
             COPY --from=b /t/app-1.j?r /one.jar\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         ctx.ok(&["build", "-t", "globbed", &dir]);
         let r = ctx.ok(&[
             "run",
@@ -525,7 +517,7 @@ fn build_add_url() {
              ADD http://127.0.0.1:{port}/tool.sh /usr/local/bin/\n\
              ADD http://127.0.0.1:{port}/tool.sh?v=1 /renamed\n"
         );
-        let dir = context(ctx, &[("Containerfile", &file)]);
+        let dir = build_context(ctx, &[("Containerfile", &file)]);
         ctx.ok(&["build", "-t", "fetched", &dir]);
         let r = ctx.ok(&[
             "run",
@@ -556,7 +548,7 @@ fn build_add_url() {
 #[test]
 fn build_tag_refuses_digest() {
     for_each_user("build_tag_refuses_digest", |ctx| {
-        let dir = context(ctx, &[("Containerfile", "FROM scratch\nLABEL a=b\n")]);
+        let dir = build_context(ctx, &[("Containerfile", "FROM scratch\nLABEL a=b\n")]);
         let digest = format!("x@sha256:{}", "a".repeat(64));
         let out = ctx.rless(&["build", "-t", &digest, &dir]);
         assert_eq!(out.code, Some(125), "{out}");

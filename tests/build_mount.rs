@@ -20,15 +20,6 @@ use common::background::Background;
 use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
-use std::path::Path;
-
-/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
-fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
-    for (p, c) in files {
-        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
-    }
-    ctx.work.join("ctx").display().to_string()
-}
 
 /// The image id a build printed last on stdout.
 fn built_id(out: &Out) -> String {
@@ -61,25 +52,6 @@ fn exists(ctx: &Ctx, image: &str, path: &str) -> bool {
     }
 }
 
-/// Whether `needle` is in any file below `dir` (symlinks not followed).
-fn tree_holds(dir: &Path, needle: &[u8]) -> Option<String> {
-    let meta = std::fs::symlink_metadata(dir).ok()?;
-    if meta.is_file() {
-        let data = std::fs::read(dir).ok()?;
-        return data
-            .windows(needle.len())
-            .any(|w| w == needle)
-            .then(|| dir.display().to_string());
-    }
-    if !meta.is_dir() {
-        return None;
-    }
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .find_map(|e| tree_holds(&e.path(), needle))
-}
-
 /// The steps' scratch directories (bind copies, secret files) are gone.
 fn assert_no_scratch(ctx: &Ctx, what: &str) {
     let left: Vec<_> = std::fs::read_dir(ctx.root.join("build-mounts/tmp"))
@@ -105,7 +77,7 @@ fn build_mount_cache_kept_across_builds() {
     }
     for_each_user("build_mount_cache_kept_across_builds", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("Containerfile", CACHE_FILE)]);
+        let dir = build_context(ctx, &[("Containerfile", CACHE_FILE)]);
         let first = ctx.ok(&["build", "-t", "c1", &dir]);
         assert_eq!(ran(&first), ["ran-2"], "{first}");
         assert_eq!(cat(ctx, "c1", "/seen"), "", "a new cache is empty");
@@ -163,7 +135,7 @@ fn build_mount_cache_owner_and_sharing() {
                 stat -c '%u:%g %a' /c > /owner\n\
             RUN --mount=type=cache,target=/p,sharing=private touch /p/mine \
                 && ls /p > /private\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let out = ctx.rless(&["build", "-t", "owned", &dir]);
         if ctx.user.mode == Mode::Single {
             // Only the user's own id is mapped: the owner cannot be made.
@@ -191,7 +163,7 @@ fn holder(ctx: &Ctx, name: &str, sharing: &str) -> Background {
              touch /c/a-in && echo holding-{name} \
              && while [ ! -e /c/go ]; do sleep 0.1; done; rm /c/go; touch /c/a-out\n"
     );
-    let dir = context(ctx, &[(&format!("{name}/Containerfile"), &file)]);
+    let dir = build_context(ctx, &[(&format!("{name}/Containerfile"), &file)]);
     let mut b = Background::spawn(ctx, &["build", "-t", name, &format!("{dir}/{name}")]);
     b.wait_line(&format!("holding-{name}"), common::CMD_TIMEOUT);
     b
@@ -226,7 +198,7 @@ fn build_mount_cache_sharing() {
         };
         // locked: the second build waits for the first's step to end.
         let a = holder(ctx, "one", "locked");
-        let dir = context(ctx, &[("b/Containerfile", &reader("locked"))]);
+        let dir = build_context(ctx, &[("b/Containerfile", &reader("locked"))]);
         let mut b = Background::spawn(ctx, &["build", "-t", "b", &format!("{dir}/b")]);
         b.wait_line(
             "waiting for cache mount s (sharing=locked)",
@@ -249,7 +221,7 @@ fn build_mount_cache_sharing() {
 
         // private: while another step uses the cache, a fresh one.
         let a = holder(ctx, "two", "shared");
-        let dir = context(ctx, &[("c/Containerfile", &reader("private"))]);
+        let dir = build_context(ctx, &[("c/Containerfile", &reader("private"))]);
         ctx.ok(&["build", "-t", "c", &format!("{dir}/c")]);
         assert_eq!(cat(ctx, "c", "/seen"), "");
         release_holder(ctx, a);
@@ -261,7 +233,7 @@ fn build_mount_cache_sharing() {
         // lock waited for the first, for ever).
         let twice = "FROM bb\nRUN --mount=type=cache,target=/c,id=s,sharing=locked \
             --mount=type=cache,target=/d,id=s,sharing=locked ls /d > /seen\n";
-        let dir = context(ctx, &[("d/Containerfile", twice)]);
+        let dir = build_context(ctx, &[("d/Containerfile", twice)]);
         ctx.ok(&["build", "-t", "d", &format!("{dir}/d")]);
         assert_eq!(cat(ctx, "d", "/seen"), "a-in\na-out\n");
     });
@@ -284,7 +256,7 @@ fn build_mount_bind_context_and_stage() {
             RUN --mount=type=bind,source=a.txt,target=/a.txt,rw \
                 echo changed > /a.txt && cat /a.txt > /rw\n\
             RUN --mount=type=bind,from=made,source=/out.txt,target=/in cat /in > /from\n";
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", file),
@@ -350,7 +322,7 @@ fn build_mount_secret_and_tmpfs() {
                 && (test -e /run/secrets/absent && echo present || echo absent) > /absent \
                 && grep ' /scratch ' /proc/mounts | cut -d' ' -f3 > /fstype \
                 && echo x > /scratch/f\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let mut cmd = ctx.rless_cmd(&[
             "build",
             "-t",
@@ -426,7 +398,7 @@ fn build_run_network_flag() {
             RUN --network=none grep -c : /proc/net/dev > /none\n\
             RUN --network=default grep -c : /proc/net/dev > /default\n\
             RUN grep -c : /proc/net/dev > /build\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         ctx.ok(&["build", "-t", "net", &dir]);
         assert_eq!(cat(ctx, "net", "/none"), "1\n", "only lo");
         assert_ne!(
@@ -458,7 +430,7 @@ fn build_mount_bad_flags_fail_before_running() {
     }
     for_each_user("build_mount_bad_flags_fail_before_running", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("a.txt", "a\n")]);
+        let dir = build_context(ctx, &[("a.txt", "a\n")]);
         for (run, says) in [
             ("RUN --mount=type=nfs,target=/a true", "unknown type"),
             (

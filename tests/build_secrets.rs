@@ -19,33 +19,6 @@ use std::path::{Path, PathBuf};
 
 const VALUE: &str = "s3cr3t-in-runtime-4242";
 
-/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
-fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
-    for (p, c) in files {
-        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
-    }
-    ctx.work.join("ctx").display().to_string()
-}
-
-/// Whether `needle` is in any file below `dir` (symlinks not followed).
-fn tree_holds(dir: &Path, needle: &[u8]) -> Option<String> {
-    let meta = std::fs::symlink_metadata(dir).ok()?;
-    if meta.is_file() {
-        let data = std::fs::read(dir).ok()?;
-        return data
-            .windows(needle.len())
-            .any(|w| w == needle)
-            .then(|| dir.display().to_string());
-    }
-    if !meta.is_dir() {
-        return None;
-    }
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .find_map(|e| tree_holds(&e.path(), needle))
-}
-
 /// The user's runtime directory for these builds (made, 0700), and its
 /// directory of the builds' secrets.
 fn runtime(ctx: &Ctx) -> (PathBuf, PathBuf) {
@@ -74,7 +47,7 @@ fn build_secret_files_stay_out_of_the_store() {
         let file = "FROM bb\n\
             RUN --mount=type=secret,id=tok cat /run/secrets/tok > /dev/null \
                 && echo ready && exec sleep 1000\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let (run, secrets) = runtime(ctx);
         let src = format!("id=tok,src={}", secret.display());
         let entries = |d: &Path| common::list_names(d);
@@ -138,7 +111,7 @@ fn build_secret_env() {
             RUN echo \"[$TOKEN]\" > /after\n\
             RUN --mount=type=secret,id=tok,env=T2,target=/s \
                 test \"$(cat /s)\" = \"$T2\" && echo both > /both\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         let (run, _) = runtime(ctx);
         let src = format!("id=tok,src={}", secret.display());
         let mut cmd = ctx.rless_cmd(&["build", "-t", "senv", "--secret", &src, &dir]);

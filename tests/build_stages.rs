@@ -18,14 +18,6 @@ use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Out};
 
-/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
-fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
-    for (p, c) in files {
-        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
-    }
-    ctx.work.join("ctx").display().to_string()
-}
-
 /// A refused build: exit `code`, one `rless:` line saying `says`, nothing
 /// run (no STEP printed) and the store as before.
 fn assert_refused(ctx: &Ctx, out: &Out, before: &common::Snapshot, code: i32, says: &str) {
@@ -59,7 +51,7 @@ fn build_target_and_skipped_stages() {
     }
     for_each_user("build_target_and_skipped_stages", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("Containerfile", STAGES)]);
+        let dir = build_context(ctx, &[("Containerfile", STAGES)]);
         let out = ctx.ok(&["build", "-t", "all", &dir]);
         assert!(!out.stdout.contains("unused"), "skipped: {out}");
         assert!(out.stdout.contains("STEP 7/7: RUN echo final"), "{out}");
@@ -107,7 +99,7 @@ fn build_stage_reference_refusals() {
     }
     for_each_user("build_stage_reference_refusals", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("Containerfile", "FROM bb\n")]);
+        let dir = build_context(ctx, &[("Containerfile", "FROM bb\n")]);
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         for (file, says) in [
@@ -161,7 +153,7 @@ fn build_unsupported_flags_refused() {
     }
     for_each_user("build_unsupported_flags_refused", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("Containerfile", "FROM bb\n"), ("f", "f\n")]);
+        let dir = build_context(ctx, &[("Containerfile", "FROM bb\n"), ("f", "f\n")]);
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         for (line, says) in [
@@ -209,7 +201,7 @@ fn build_copy_from_wildcard_in_a_private_directory() {
             return;
         }
         assert!(setup_image(ctx));
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[(
                 "Containerfile",

@@ -18,14 +18,6 @@ use common::checks::*;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, Out};
 
-/// Writes `files` (path, content) under `WORK/ctx`, owned by the user.
-fn context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
-    for (p, c) in files {
-        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
-    }
-    ctx.work.join("ctx").display().to_string()
-}
-
 /// `rless build ARGS` with TMPDIR=WORK/tmp, which is then checked empty.
 fn build(ctx: &Ctx, args: &[&str]) -> Out {
     let tmp = ctx.work.join("tmp");
@@ -100,7 +92,7 @@ fn build_heredoc_run() {
     }
     for_each_user("build_heredoc_run", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("Containerfile", RUNS)]);
+        let dir = build_context(ctx, &[("Containerfile", RUNS)]);
         let out = build_ok(ctx, &["-t", "runs", &dir]);
         assert!(!out.stderr.contains("warning"), "{out}");
         assert_eq!(
@@ -176,7 +168,7 @@ fn build_heredoc_copy() {
              \ttabbed\n\
              \tEOF\n"
         );
-        let dir = context(ctx, &[("Containerfile", &file)]);
+        let dir = build_context(ctx, &[("Containerfile", &file)]);
         build_ok(ctx, &["-t", "copies", &dir]);
         let r = ctx.ok(&[
             "run",
@@ -215,7 +207,7 @@ fn build_heredoc_cache() {
         let file = |v: &str| {
             format!("FROM bb\nRUN <<EOF\necho run-{v} > /r\nEOF\nCOPY <<EOF /c\ncopy-{v}\nEOF\n")
         };
-        let dir = context(ctx, &[("Containerfile", &file("1"))]);
+        let dir = build_context(ctx, &[("Containerfile", &file("1"))]);
         build_ok(ctx, &["-t", "cached", &dir]);
         let again = build_ok(ctx, &["-t", "cached", &dir]);
         let hits = again
@@ -290,7 +282,7 @@ fn build_link_exclude_checksum_escape() {
              ENV WIN=c:\\dir\n\
              RUN echo a `\n  b > /esc\n"
         );
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", &file),
@@ -343,7 +335,7 @@ fn build_copy_parents_and_exclude_named() {
              COPY --exclude=*.txt c.txt /none/\n\
              COPY --from=src --parents /app/./lib/l.so /fromp/\n\
              COPY --from=src --parents /app/lib/l.so /fromq/\n";
-        let dir = context(
+        let dir = build_context(
             ctx,
             &[
                 ("Containerfile", file),
@@ -390,7 +382,7 @@ fn build_crlf_heredoc_keeps_its_crs() {
         assert!(setup_image(ctx));
         let file =
             "FROM bb\r\nCOPY <<EOF /f.txt\r\none\r\ntwo\r\nEOF\r\nRUN wc -c < /f.txt > /n\r\n";
-        let dir = context(ctx, &[("Containerfile", file)]);
+        let dir = build_context(ctx, &[("Containerfile", file)]);
         build_ok(ctx, &["-t", "crlf", &dir]);
         let r = ctx.ok(&[
             "run",
@@ -420,7 +412,7 @@ fn build_syntax_refusals() {
     let port = serve_file("#!/bin/sh\necho fetched\n");
     for_each_user("build_syntax_refusals", |ctx| {
         assert!(setup_image(ctx));
-        let dir = context(ctx, &[("Containerfile", "FROM bb\n"), ("f", "f\n")]);
+        let dir = build_context(ctx, &[("Containerfile", "FROM bb\n"), ("f", "f\n")]);
         ctx.ok(&["run", "--rm", IMG, "true"]);
         let before = ctx.snapshot();
         let zeros = "0".repeat(64);
@@ -498,7 +490,7 @@ fn build_heredoc_killed_leaves_nothing_after_the_next() {
         |ctx| {
             assert!(setup_image(ctx));
             let file = "FROM bb\nRUN <<EOF\n#!/bin/sh\necho ready\nexec sleep 1000\nEOF\n";
-            let dir = context(ctx, &[("Containerfile", file)]);
+            let dir = build_context(ctx, &[("Containerfile", file)]);
             let tmp = ctx.work.join("tmp");
             if !tmp.exists() {
                 std::fs::create_dir(&tmp).unwrap();

@@ -3,8 +3,9 @@
 //! logs of results compared: shared writable mmap of a lower file, statfs,
 //! fsync and fdatasync, files over 4 GiB (sparse, copy-up, SEEK_DATA),
 //! FIFOs and unix sockets, and O_EXCL over lower names. Where the point is persistence, the
-//! upper directories are checked after unmount too. Metadata (times, xattrs,
-//! st_ino, hard links) is in `semantics_meta.rs`, reads through a
+//! upper directories are checked after unmount too. Metadata (times,
+//! st_ino) is in `semantics_meta.rs`, lower hard links in
+//! `semantics_links.rs`, xattrs in `xattrs.rs`, reads through a
 //! descriptor opened before a copy-up in `semantics_copyup.rs`.
 
 mod common;

@@ -44,6 +44,7 @@ mod prune;
 mod ps;
 mod pull;
 mod push;
+mod registry_opts;
 mod removal;
 mod rename;
 mod rm;

@@ -17,17 +17,17 @@
 //! name's own registry only: a mirror or a location on another host gets
 //! the credentials the auth files hold for it, as podman does.
 
+use super::registry_opts::RegistryOpts;
 use super::Ctx;
-use anyhow::{bail, Context, Result};
-use rless::image::auth::{AuthFiles, Credentials};
+use anyhow::{bail, Result};
+use rless::image::auth::Credentials;
 use rless::image::platform::Platform;
 use rless::image::pull::{pull, PullOptions};
-use rless::image::reference::{is_loopback_host, Reference};
+use rless::image::reference::Reference;
 use rless::image::registries_conf::{RegistriesConf, Route};
-use rless::image::registry::{ClientOptions, RegistryClient};
+use rless::image::registry::RegistryClient;
 use rless::image::shortnames::{self, How};
 use rless::image::store::{LockMode, Store};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -47,19 +47,8 @@ pub struct Args {
     /// The architecture's variant to pick.
     #[arg(long, value_name = "VARIANT", conflicts_with = "platform")]
     variant: Option<String>,
-    /// Verify the registry's TLS certificate (false also allows plain HTTP).
-    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-    tls_verify: bool,
-    /// Credentials, USER:PASSWORD.
-    #[arg(long)]
-    creds: Option<String>,
-    /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
-    #[arg(long)]
-    authfile: Option<PathBuf>,
-    /// The registry's CA certificates (*.crt) and client certificate
-    /// (NAME.cert, NAME.key), in place of the certs.d directories.
-    #[arg(long = "cert-dir", value_name = "DIR")]
-    cert_dir: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryOpts,
     /// Every tag of the repository (REF without a tag or digest).
     #[arg(short, long)]
     all_tags: bool,
@@ -84,12 +73,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let conf = RegistriesConf::load()?;
     let resolved = resolve(ctx, &conf, &a.reference, a.all_tags)?;
     // Where from, for each name: the site's mirrors first.
-    let creds = a
-        .creds
-        .as_deref()
-        .map(|c| Credentials::parse(c).context("--creds must be USER:PASSWORD"))
-        .transpose()?;
-    let auth = AuthFiles::locate(a.authfile.as_deref());
+    let creds = a.registry.parsed_creds()?;
+    let auth = a.registry.auth_files();
     let mut plans = Vec::new();
     for candidate in &resolved.candidates {
         let planned = (|| -> Result<Vec<(Route, Option<Credentials>)>> {
@@ -226,20 +211,10 @@ fn pull_one(
             extract: super::extract_options(ctx),
         };
         let pulled = (|| -> Result<Vec<String>> {
-            let insecure = !a.tls_verify
-                || route.insecure
-                || is_loopback_host(&route.registry)
-                || rless::config::registry_insecure(&route.registry)?;
-            let client = RegistryClient::connect(
-                &route.registry,
-                &route.api_host(),
-                &ClientOptions {
-                    insecure,
-                    credentials,
-                    idle_timeout: rless::config::registry_idle_timeout()?,
-                    cert_dir: a.cert_dir.clone(),
-                },
-            )?;
+            let options =
+                a.registry
+                    .client_options(&route.registry, credentials, route.insecure)?;
+            let client = RegistryClient::connect(&route.registry, &route.api_host(), &options)?;
             if !a.all_tags {
                 return Ok(vec![pull(store, &client, reference, &opts)?
                     .id

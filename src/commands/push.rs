@@ -6,14 +6,14 @@
 //! repository digest of the image; podman's `--digestfile` also writes it
 //! (`sha256:…`, no newline, as podman) to FILE.
 
+use super::registry_opts::RegistryOpts;
 use super::Ctx;
 use anyhow::{bail, Context, Result};
-use rless::image::auth::{AuthFiles, Credentials};
 use rless::image::commit::ManifestFormat;
 use rless::image::find_image_as_pulled;
 use rless::image::push::{push, PushRequest};
-use rless::image::reference::{is_loopback_host, Reference};
-use rless::image::registry::{ClientOptions, RegistryClient};
+use rless::image::reference::Reference;
+use rless::image::registry::RegistryClient;
 use rless::image::store::LockMode;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,19 +23,8 @@ pub struct Args {
     /// Print only the digest.
     #[arg(short, long)]
     quiet: bool,
-    /// Verify the registry's TLS certificate (false also allows plain HTTP).
-    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-    tls_verify: bool,
-    /// Credentials, USER:PASSWORD.
-    #[arg(long)]
-    creds: Option<String>,
-    /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
-    #[arg(long)]
-    authfile: Option<PathBuf>,
-    /// The registry's CA certificates (*.crt) and client certificate
-    /// (NAME.cert, NAME.key), in place of the certs.d directories.
-    #[arg(long = "cert-dir", value_name = "DIR")]
-    cert_dir: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryOpts,
     /// The manifest's format at the destination: oci, v2s2 (docker's);
     /// default: as stored.
     #[arg(short, long, value_name = "oci|v2s2")]
@@ -105,23 +94,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if dest.digest.is_some() {
         bail!("cannot push to {dest}: a push destination needs a tag, not a digest");
     }
-    let credentials = match &a.creds {
-        Some(c) => Some(Credentials::parse(c).context("--creds must be USER:PASSWORD")?),
-        None => AuthFiles::locate(a.authfile.as_deref()).lookup(&dest.registry)?,
-    };
-    let insecure = !a.tls_verify
-        || is_loopback_host(&dest.registry)
-        || rless::config::registry_insecure(&dest.registry)?;
-    let client = RegistryClient::connect(
-        &dest.registry,
-        dest.api_host(),
-        &ClientOptions {
-            insecure,
-            credentials,
-            idle_timeout: rless::config::registry_idle_timeout()?,
-            cert_dir: a.cert_dir.clone(),
-        },
-    )?;
+    let credentials = a.registry.credentials(&dest.registry)?;
+    let options = a
+        .registry
+        .client_options(&dest.registry, credentials, false)?;
+    let client = RegistryClient::connect(&dest.registry, dest.api_host(), &options)?;
     let progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if progress {
         eprintln!("Pushing {dest}");

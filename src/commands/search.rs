@@ -25,12 +25,11 @@
 
 use super::filters::truth;
 use super::format::{print_rows, Format};
+use super::registry_opts::RegistryOpts;
 use anyhow::{bail, Context, Result};
-use rless::image::auth::{AuthFiles, Credentials};
-use rless::image::reference::{is_loopback_host, Reference, DOCKER_HUB};
+use rless::image::reference::{Reference, DOCKER_HUB};
 use rless::image::registries_conf::RegistriesConf;
-use rless::image::registry::{ClientOptions, RegistryClient};
-use std::path::PathBuf;
+use rless::image::registry::RegistryClient;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -63,19 +62,8 @@ pub struct Args {
     /// Add docker's STARS, OFFICIAL and AUTOMATED columns.
     #[arg(long)]
     compatible: bool,
-    /// Verify the registry's TLS certificate (false also allows plain HTTP).
-    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-    tls_verify: bool,
-    /// Credentials, USER:PASSWORD.
-    #[arg(long)]
-    creds: Option<String>,
-    /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
-    #[arg(long)]
-    authfile: Option<PathBuf>,
-    /// The registry's CA certificates (*.crt) and client certificate
-    /// (NAME.cert, NAME.key), in place of the certs.d directories.
-    #[arg(long = "cert-dir", value_name = "DIR")]
-    cert_dir: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryOpts,
     /// [REGISTRY/]TERM.
     term: String,
 }
@@ -314,25 +302,12 @@ fn connect(a: &Args, registry: &str, what: &str) -> Result<RegistryClient> {
     };
     let routes = RegistriesConf::load()?.routes(&probe)?;
     let conf_insecure = routes.last().is_some_and(|r| r.insecure);
-    let credentials = match &a.creds {
-        Some(c) => Some(Credentials::parse(c).context("--creds must be USER:PASSWORD")?),
-        None => AuthFiles::locate(a.authfile.as_deref()).lookup(registry)?,
-    };
-    let insecure = !a.tls_verify
-        || conf_insecure
-        || is_loopback_host(registry)
-        || rless::config::registry_insecure(registry)?;
-    RegistryClient::connect(
-        registry,
-        probe.api_host(),
-        &ClientOptions {
-            insecure,
-            credentials,
-            idle_timeout: rless::config::registry_idle_timeout()?,
-            cert_dir: a.cert_dir.clone(),
-        },
-    )
-    .with_context(|| format!("cannot {what} {registry}"))
+    let credentials = a.registry.credentials(registry)?;
+    let options = a
+        .registry
+        .client_options(registry, credentials, conf_insecure)?;
+    RegistryClient::connect(registry, probe.api_host(), &options)
+        .with_context(|| format!("cannot {what} {registry}"))
 }
 
 /// Docker Hub's search API: up to `limit` results for `term`.

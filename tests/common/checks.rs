@@ -1,6 +1,6 @@
 //! Checks shared by the integration tests: the one-line error contract,
 //! container directories, host processes, pid namespaces and mounts,
-//! bounded waits.
+//! bounded waits, a search of a tree for bytes.
 
 use super::{Ctx, Out};
 use std::fs;
@@ -185,4 +185,24 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The first file below `dir` (or `dir` itself) whose bytes hold
+/// `needle`, if any; symlinks are not followed, unreadable entries skipped.
+pub fn tree_holds(dir: &Path, needle: &[u8]) -> Option<String> {
+    let meta = fs::symlink_metadata(dir).ok()?;
+    if meta.is_file() {
+        let data = fs::read(dir).ok()?;
+        return data
+            .windows(needle.len())
+            .any(|w| w == needle)
+            .then(|| dir.display().to_string());
+    }
+    if !meta.is_dir() {
+        return None;
+    }
+    fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .find_map(|e| tree_holds(&e.path(), needle))
 }

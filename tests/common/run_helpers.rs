@@ -1,6 +1,7 @@
 //! Helpers shared by the `rless run` tests (`run*.rs`): the busybox image
 //! they import, `run`/`sh` wrappers, state.json and `env` readers, a
-//! binary-safe runner and a tree fingerprint.
+//! binary-safe runner and a tree fingerprint; the build tests' context
+//! writer ([`build_context`]), as they build from the same image.
 
 use super::checks::*;
 use super::oci::busybox;
@@ -211,4 +212,13 @@ pub fn tree_fingerprint(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
+}
+
+/// Writes `files` (path, content) under `WORK/ctx`, owned by the user: a
+/// build context; its path.
+pub fn build_context(ctx: &Ctx, files: &[(&str, &str)]) -> String {
+    for (p, c) in files {
+        ctx.write_file(&format!("ctx/{p}"), c.as_bytes());
+    }
+    ctx.work.join("ctx").display().to_string()
 }
