@@ -38,6 +38,7 @@ mod network;
 mod outfile;
 mod pause;
 mod pflag;
+mod picks;
 mod pod;
 mod port;
 mod prune;

@@ -202,6 +202,7 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
                     targets: super::stop::Targets {
                         all: false,
                         latest: Default::default(),
+                        picks: Default::default(),
                         containers: names,
                     },
                 }),

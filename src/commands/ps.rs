@@ -204,12 +204,108 @@ pub fn status_text(state: &ContainerState, health: &str) -> String {
 
 /// What `matches` looks up beyond the container itself.
 struct Lookups<'a> {
-    /// The creation time of the container a `before=`/`since=` names.
-    created: &'a dyn Fn(&str) -> Result<(i64, u32)>,
-    /// The id of the image an `ancestor=` names, if the store has it.
-    image_id: &'a dyn Fn(&str) -> Option<String>,
+    /// Every container (`before=`/`since=` name one).
+    all: &'a [ContainerConfig],
+    /// The image index, when an `ancestor=` filter needs it.
+    index: Option<rless::image::store::Index>,
     /// The store, for `pod=` by name.
     root: &'a std::path::Path,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(
+        store: &'a rless::image::store::Store,
+        all: &'a [ContainerConfig],
+        filters: &[(String, String)],
+    ) -> Result<Lookups<'a>> {
+        // An ancestor= value is resolved to an image id (the index read once).
+        let index = match filters.iter().any(|(k, _)| k == "ancestor") {
+            true => Some(store.index()?),
+            false => None,
+        };
+        Ok(Lookups {
+            all,
+            index,
+            root: store.root(),
+        })
+    }
+
+    /// The creation time of the container a `before=`/`since=` names.
+    fn created(&self, q: &str) -> Result<(i64, u32)> {
+        self.all
+            .iter()
+            .find(|c| c.name == q || c.id.as_str().starts_with(q))
+            .map(|c| c.created_at())
+            .ok_or_else(|| anyhow::anyhow!("no such container: {q}"))
+    }
+
+    /// The id of the image an `ancestor=` names, if the store has it.
+    fn image_id(&self, q: &str) -> Option<String> {
+        let index = self.index.as_ref()?;
+        rless::image::find_image(index, q)
+            .ok()
+            .map(|i| i.id.hex().to_string())
+    }
+}
+
+/// `--filter KEY=VALUE` arguments, checked.
+fn parse_filters(args: &[String]) -> Result<Vec<(String, String)>> {
+    let filters: Vec<(String, String)> = args
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("bad filter {f:?}: use KEY=VALUE"))
+        })
+        .collect::<Result<_>>()?;
+    for (k, v) in &filters {
+        check_filter(k, v)?;
+    }
+    Ok(filters)
+}
+
+/// Whether container `c` passes every filter. As docker: filters with the
+/// same key are alternatives, different keys must all hold, and every
+/// label filter must hold.
+fn passes(
+    c: &ContainerConfig,
+    s: &ContainerState,
+    dir: &std::path::Path,
+    filters: &[(String, String)],
+    look: &Lookups,
+) -> Result<bool> {
+    let mut keep = true;
+    for key in filters.iter().map(|(k, _)| k.as_str()) {
+        let mut hits = Vec::new();
+        for (_, v) in filters.iter().filter(|(k, _)| k == key) {
+            hits.push(matches(c, s, dir, (key, v), look)?);
+        }
+        keep &= if key == "label" {
+            hits.iter().all(|h| *h)
+        } else {
+            hits.iter().any(|h| *h)
+        };
+    }
+    Ok(keep)
+}
+
+/// The full ids of the containers, in any state, that `--filter`s keep
+/// (podman's `--filter` of stop, start, rm, … picks containers as `ps -a
+/// --filter` lists them).
+pub fn filtered_ids(ctx: &Ctx, args: &[String]) -> Result<Vec<String>> {
+    let filters = parse_filters(args)?;
+    let store = ctx.store(LockMode::Shared)?;
+    let all = container::list(&store);
+    let look = Lookups::new(&store, &all, &filters)?;
+    let mut ids = Vec::new();
+    for c in &all {
+        let dir = container::containers_dir(&store).join(c.id.as_str());
+        let s = container::read_state(&dir);
+        if passes(c, &s, &dir, &filters, &look)? {
+            ids.push(c.id.as_str().to_string());
+        }
+    }
+    Ok(ids)
 }
 
 /// One `--filter KEY=VALUE`: whether container `c` passes it. `dir` is the
@@ -221,7 +317,6 @@ fn matches(
     (k, v): (&str, &str),
     look: &Lookups,
 ) -> Result<bool> {
-    let created = look.created;
     Ok(match k {
         "id" => c.id.as_str().starts_with(v),
         "name" => c.name.contains(v),
@@ -232,7 +327,7 @@ fn matches(
         // image the store does not know matches nothing. Only a `--rootfs`
         // container, which has no image id, matches by what it recorded
         // (its directory).
-        "ancestor" => match (look.image_id)(v) {
+        "ancestor" => match look.image_id(v) {
             Some(id) => c.image_id == id,
             None => c.image_id.is_empty() && c.image_name == v,
         },
@@ -244,8 +339,8 @@ fn matches(
         "exited" => {
             s.status == "exited" && s.exit_code.map(|x| x.to_string()).as_deref() == Some(v)
         }
-        "before" => c.created_at() < created(v)?,
-        "since" => c.created_at() > created(v)?,
+        "before" => c.created_at() < look.created(v)?,
+        "since" => c.created_at() > look.created(v)?,
         // A volume by name, or any mount by its path in the container.
         "volume" => c.mounts.iter().any(|m| match m {
             MountOp::Volume { name, target, .. } => name == v || target.as_os_str() == v,
@@ -374,42 +469,10 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
             return Ok(code);
         }
     }
-    let filters: Vec<(String, String)> = a
-        .filter
-        .iter()
-        .map(|f| {
-            f.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| anyhow::anyhow!("bad filter {f:?}: use KEY=VALUE"))
-        })
-        .collect::<Result<_>>()?;
-    for (k, v) in &filters {
-        check_filter(k, v)?;
-    }
+    let filters = parse_filters(&a.filter)?;
     let store = ctx.store(LockMode::Shared)?;
     let all = container::list(&store);
-    let created = |q: &str| -> Result<(i64, u32)> {
-        all.iter()
-            .find(|c| c.name == q || c.id.as_str().starts_with(q))
-            .map(|c| c.created_at())
-            .ok_or_else(|| anyhow::anyhow!("no such container: {q}"))
-    };
-    // An ancestor= value resolved to an image id (the index read once).
-    let index = match filters.iter().any(|(k, _)| k == "ancestor") {
-        true => Some(store.index()?),
-        false => None,
-    };
-    let image_id = |q: &str| -> Option<String> {
-        let index = index.as_ref()?;
-        rless::image::find_image(index, q)
-            .ok()
-            .map(|i| i.id.hex().to_string())
-    };
-    let look = Lookups {
-        created: &created,
-        image_id: &image_id,
-        root: store.root(),
-    };
+    let look = Lookups::new(&store, &all, &filters)?;
     let last = if a.latest { Some(1) } else { a.last };
     let mut rows: Vec<(ContainerConfig, ContainerState)> = Vec::new();
     for c in all.iter().cloned() {
@@ -420,21 +483,7 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
         if !(a.all || s.live() || status_filter || last.is_some()) {
             continue;
         }
-        // As docker: filters with the same key are alternatives, different
-        // keys must all hold, and every label filter must hold.
-        let mut keep = true;
-        for key in filters.iter().map(|(k, _)| k.as_str()) {
-            let mut hits = Vec::new();
-            for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-                hits.push(matches(&c, &s, &dir, (key, v), &look)?);
-            }
-            keep &= if key == "label" {
-                hits.iter().all(|h| *h)
-            } else {
-                hits.iter().any(|h| *h)
-            };
-        }
-        if keep {
+        if passes(&c, &s, &dir, &filters, &look)? {
             rows.push((c, s));
         }
     }

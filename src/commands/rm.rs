@@ -40,7 +40,9 @@ pub struct Args {
     depend: bool,
     #[command(flatten)]
     latest: super::latest::Latest,
-    #[arg(required_unless_present_any = ["all", "latest"])]
+    #[command(flatten)]
+    picks: super::picks::Picks,
+    #[arg(required_unless_present_any = ["all", "latest", "cidfile", "filter"])]
     containers: Vec<String>,
 }
 
@@ -78,7 +80,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     a.latest.check_all(a.all)?;
     // Resolved before the store is opened (it opens it too); none at all
     // is a missing name, as podman's (exit 1).
-    let given = match a.latest.or_names(ctx, &a.containers) {
+    let given = match a
+        .latest
+        .or_names(ctx, &a.containers)
+        .and_then(|named| a.picks.add_to(ctx, named))
+    {
         Ok(names) => names,
         Err(e) => {
             let mut failed = Removals::default();

@@ -32,7 +32,9 @@ pub struct Args {
     all: bool,
     #[command(flatten)]
     latest: super::latest::Latest,
-    #[arg(required_unless_present_any = ["all", "latest"])]
+    #[command(flatten)]
+    picks: super::picks::Picks,
+    #[arg(required_unless_present_any = ["all", "latest", "cidfile", "filter"])]
     containers: Vec<String>,
 }
 
@@ -46,7 +48,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     a.latest.check_all(a.all)?;
     let names = match a.all {
         true => super::stop::all_ids(ctx, |s| !s.live() && s.status != "removing")?,
-        false => a.latest.or_names(ctx, &a.containers)?,
+        false => a
+            .picks
+            .add_to(ctx, a.latest.or_names(ctx, &a.containers)?)?,
     };
     // Each name on its own, as docker: a bad one is reported, the rest start.
     let mut code = ExitCode::SUCCESS;
@@ -70,6 +74,7 @@ pub fn start_quiet(ctx: &Ctx, q: &str) -> Result<()> {
         sig_proxy: true,
         all: false,
         latest: Default::default(),
+        picks: Default::default(),
         containers: Vec::new(),
     };
     match start_one(ctx, q, &a, false)? {
@@ -165,6 +170,7 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
         sig_proxy: true,
         all: false,
         latest: Default::default(),
+        picks: Default::default(),
         containers: Vec::new(),
     };
     let first = a.first_signal()?;

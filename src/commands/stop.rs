@@ -37,7 +37,9 @@ pub struct Targets {
     pub all: bool,
     #[command(flatten)]
     pub latest: super::latest::Latest,
-    #[arg(required_unless_present_any = ["all", "latest"], conflicts_with = "all")]
+    #[command(flatten)]
+    pub picks: super::picks::Picks,
+    #[arg(required_unless_present_any = ["all", "latest", "cidfile", "filter"], conflicts_with = "all")]
     pub containers: Vec<String>,
 }
 
@@ -52,7 +54,8 @@ impl Targets {
     ) -> Result<Vec<String>> {
         self.latest.check_all(self.all)?;
         if !self.all {
-            return self.latest.or_names(ctx, &self.containers);
+            let named = self.latest.or_names(ctx, &self.containers)?;
+            return self.picks.add_to(ctx, named);
         }
         all_ids(ctx, applies)
     }
