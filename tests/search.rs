@@ -150,3 +150,17 @@ fn search_bad_input() {
         }
     });
 }
+
+/// Docker Hub's search trusts what a pull trusts: `--cert-dir` is read (a
+/// missing one is an error naming it, before any connection), as are the
+/// system's bundle and certs.d. The search API used a client of its own
+/// with only the bundled roots, so a site's proxy CA was not trusted.
+#[test]
+fn search_hub_reads_the_trust_settings() {
+    for_each_user("search_hub_reads_the_trust_settings", |ctx| {
+        let missing = ctx.work.join("no-such-certs").display().to_string();
+        let out = ctx.rless(&["search", "--cert-dir", &missing, "alpine"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains(&missing), "{out}");
+    });
+}

@@ -28,6 +28,7 @@ use rless::image::auth::{AuthFiles, Credentials};
 use rless::image::reference::{is_loopback_host, Reference, DOCKER_HUB};
 use rless::image::registries_conf::RegistriesConf;
 use rless::image::registry::{ClientOptions, RegistryClient};
+use rless::image::trust;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,6 +41,9 @@ const DESCRIPTION_WIDTH: usize = 44;
 
 /// Docker Hub's search API.
 const HUB_SEARCH: &str = "https://index.docker.io/v1/search";
+
+/// The host of [`HUB_SEARCH`], whose certs.d directory it reads.
+const HUB_SEARCH_HOST: &str = "index.docker.io";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -169,7 +173,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         if term.is_empty() {
             bail!("search of Docker Hub needs a term");
         }
-        hub_search(&term, limit)?
+        hub_search(&a, &term, limit)?
     } else {
         let client = connect(&a, &registry, "search")?;
         let mut found = Vec::new();
@@ -305,9 +309,15 @@ fn connect(a: &Args, registry: &str, what: &str) -> Result<RegistryClient> {
     .with_context(|| format!("cannot {what} {registry}"))
 }
 
-/// Docker Hub's search API: up to `limit` results for `term`.
-fn hub_search(term: &str, limit: usize) -> Result<Vec<Hit>> {
+/// Docker Hub's search API: up to `limit` results for `term`, trusting
+/// what a registry connection trusts (podman names the certs.d directory
+/// of the search host, `index.docker.io`).
+fn hub_search(a: &Args, term: &str, limit: usize) -> Result<Vec<Hit>> {
+    let insecure = !a.tls_verify || rless::config::registry_insecure(DOCKER_HUB)?;
+    let tls = trust::tls_config(HUB_SEARCH_HOST, a.cert_dir.as_deref(), insecure)
+        .with_context(|| format!("cannot search {DOCKER_HUB}"))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_global(Some(Duration::from_secs(60)))
         .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
@@ -319,7 +329,13 @@ fn hub_search(term: &str, limit: usize) -> Result<Vec<Hit>> {
         .query("n", limit.to_string())
         .call()
         .and_then(|mut r| r.body_mut().read_to_string())
-        .with_context(|| format!("cannot search {DOCKER_HUB}"))?;
+        .map_err(|e| {
+            let detail = e.to_string();
+            match trust::hint(&detail, HUB_SEARCH_HOST) {
+                Some(hint) => anyhow::anyhow!("cannot search {DOCKER_HUB}: {detail}; {hint}"),
+                None => anyhow::anyhow!("cannot search {DOCKER_HUB}: {detail}"),
+            }
+        })?;
     hub_hits(&body, limit)
 }
 

@@ -129,21 +129,13 @@ impl RegistryClient {
         api_host: &str,
         opts: &ClientOptions,
     ) -> Result<RegistryClient, RegistryError> {
-        let tls = ureq::tls::TlsConfig::builder().disable_verification(opts.insecure);
-        let tls = match opts.insecure {
-            true => tls,
-            false => {
-                let trust =
-                    trust::for_registry(host, opts.cert_dir.as_deref()).map_err(|source| {
-                        RegistryError::Trust {
-                            host: host.into(),
-                            source,
-                        }
-                    })?;
-                tls.root_certs(trust.roots).client_cert(trust.client)
-            }
-        }
-        .build();
+        let tls =
+            trust::tls_config(host, opts.cert_dir.as_deref(), opts.insecure).map_err(|source| {
+                RegistryError::Trust {
+                    host: host.into(),
+                    source,
+                }
+            })?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)

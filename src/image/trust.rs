@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use ureq::tls::{parse_pem, Certificate, ClientCert, PemItem, PrivateKey, RootCerts};
+use ureq::tls::{parse_pem, Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
 /// The distributions' CA bundles (Debian and Ubuntu, Fedora and RHEL,
 /// RHEL's extracted form, openSUSE, Alpine and others).
@@ -65,10 +65,7 @@ pub fn for_registry(host: &str, cert_dir: Option<&Path>) -> Result<Trust, TrustE
     let system = system_roots();
     let Some(dir) = dir else {
         return Ok(Trust {
-            roots: match system {
-                Some(certs) => RootCerts::Specific(certs.clone()),
-                None => RootCerts::WebPki,
-            },
+            roots: system_root_certs(),
             client: None,
             dir: None,
         });
@@ -83,6 +80,40 @@ pub fn for_registry(host: &str, cert_dir: Option<&Path>) -> Result<Trust, TrustE
         client,
         dir: Some(dir),
     })
+}
+
+/// The TLS settings of a connection to `host`: no verification when
+/// `insecure`, else [`for_registry`]'s roots and client certificate. Every
+/// HTTPS client rless makes for a registry (Docker Hub's search API too)
+/// takes its settings from here.
+pub fn tls_config(
+    host: &str,
+    cert_dir: Option<&Path>,
+    insecure: bool,
+) -> Result<TlsConfig, TrustError> {
+    let tls = TlsConfig::builder().disable_verification(insecure);
+    Ok(match insecure {
+        true => tls,
+        false => {
+            let trust = for_registry(host, cert_dir)?;
+            tls.root_certs(trust.roots).client_cert(trust.client)
+        }
+    }
+    .build())
+}
+
+/// The TLS settings of an HTTPS download that is not from a registry (a
+/// build's `ADD URL`): the system's roots, as curl's.
+pub fn system_tls_config() -> TlsConfig {
+    TlsConfig::builder().root_certs(system_root_certs()).build()
+}
+
+/// The system's roots, or the Mozilla roots rless carries without a bundle.
+fn system_root_certs() -> RootCerts {
+    match system_roots() {
+        Some(certs) => RootCerts::Specific(certs.clone()),
+        None => RootCerts::WebPki,
+    }
 }
 
 /// The certs.d directories, in the order podman reads them.

@@ -141,6 +141,8 @@ pub fn fetch(url: &str) -> Result<Fetched> {
     };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // The system's CAs (a site's own, a TLS-inspecting proxy's).
+        .tls_config(rless::image::trust::system_tls_config())
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_per_read(Some(Duration::from_secs(60)))
         .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
