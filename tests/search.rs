@@ -164,3 +164,42 @@ fn search_hub_reads_the_trust_settings() {
         assert!(out.stderr.contains(&missing), "{out}");
     });
 }
+
+/// A term without a registry searches podman's `unqualified-search-registries`
+/// (registries.conf, here by `CONTAINERS_REGISTRIES_CONF`), every one of
+/// them; a registry that fails is skipped when another answers. It used to
+/// go to Docker Hub whatever registries.conf said.
+#[test]
+fn search_uses_the_unqualified_search_registries() {
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new().file("f", b"search\n", 0o644).finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("search_uses_the_unqualified_search_registries", |ctx| {
+        let term = fresh_term(ctx);
+        reg.push(&term, "1", &img);
+        let with_conf = |conf: &str, args: &[&str]| {
+            ctx.write_file("registries.conf", conf.as_bytes());
+            let mut c = ctx.rless_cmd(args);
+            c.env(
+                "CONTAINERS_REGISTRIES_CONF",
+                ctx.work.join("registries.conf"),
+            );
+            common::run_cmd(c, None, std::time::Duration::from_secs(120), "search")
+        };
+        // Nothing listens on port 1: that registry fails, the other answers.
+        let conf = format!(
+            "unqualified-search-registries = [\"127.0.0.1:1\", \"{}\"]\n",
+            reg.host
+        );
+        let out = with_conf(&conf, &["search", "--format", "{{.Name}}", &term]);
+        assert!(out.success(), "{out}");
+        assert_eq!(lines(&out), [format!("{}/{term}", reg.host)], "{out}");
+        // Every registry failing is an error.
+        let out = with_conf(
+            "unqualified-search-registries = [\"127.0.0.1:1\"]\n",
+            &["search", &term],
+        );
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("127.0.0.1:1"), "{out}");
+    });
+}

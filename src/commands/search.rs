@@ -6,7 +6,10 @@
 //! - The term names a registry when its first path component looks like a
 //!   host (a `.` or `:` in it, or `localhost`), as in a reference; the rest
 //!   is what to look for (`127.0.0.1:5000/` lists everything there).
-//!   Without one the registry is Docker Hub.
+//!   Without one, podman's `unqualified-search-registries` (registries.conf)
+//!   are searched, each in turn, their results together (a registry that
+//!   fails is skipped when another answered, as podman); with none
+//!   configured, Docker Hub (docker's).
 //! - Docker Hub has a search API (`index.docker.io/v1/search`), with
 //!   descriptions, stars and the official and automated marks. Other
 //!   registries have only their catalog (`/v2/_catalog`): rless reads it
@@ -129,18 +132,49 @@ impl Filter {
     }
 }
 
-/// `[REGISTRY/]TERM` → (registry, term).
-fn split_term(t: &str) -> (String, String) {
+/// `[REGISTRY/]TERM` → (the registry it names, if any; term).
+fn split_term(t: &str) -> (Option<String>, String) {
     match t.split_once('/') {
         Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => {
             let host = match host {
                 "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB,
                 h => h,
             };
-            (host.to_string(), rest.to_string())
+            (Some(host.to_string()), rest.to_string())
         }
-        _ => (DOCKER_HUB.to_string(), t.to_string()),
+        _ => (None, t.to_string()),
     }
+}
+
+/// Up to `limit` results for `term` on `registry`: Docker Hub's search
+/// API, another registry's catalog.
+fn search_one(a: &Args, registry: &str, term: &str, limit: usize) -> Result<Vec<Hit>> {
+    if registry == DOCKER_HUB {
+        if term.is_empty() {
+            bail!("search of Docker Hub needs a term");
+        }
+        return hub_search(a, term, limit);
+    }
+    let client = connect(a, registry, "search")?;
+    let mut found = Vec::new();
+    client
+        .catalog(|page| {
+            found.extend(page.into_iter().filter(|r| r.contains(term)));
+            found.len() < limit
+        })
+        .with_context(|| format!("cannot search {registry}"))?;
+    Ok(matching(found, term, limit)
+        .into_iter()
+        .map(|name| Hit {
+            index: registry.to_string(),
+            name: format!("{registry}/{name}"),
+            description: String::new(),
+            stars: 0,
+            official: String::new(),
+            automated: String::new(),
+            tag: String::new(),
+        })
+        .collect())
 }
 
 /// The repositories of a catalog that contain `term`, a full match first,
@@ -167,35 +201,41 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let limit = a.limit.filter(|&n| n > 0).unwrap_or(DEFAULT_LIMIT);
     let (registry, term) = split_term(&a.term);
     if a.list_tags {
+        let registry = registry.unwrap_or_else(|| DOCKER_HUB.to_string());
         return list_tags(&a, &registry, &term, limit);
     }
-    let hits = if registry == DOCKER_HUB {
-        if term.is_empty() {
-            bail!("search of Docker Hub needs a term");
-        }
-        hub_search(&a, &term, limit)?
-    } else {
-        let client = connect(&a, &registry, "search")?;
-        let mut found = Vec::new();
-        client
-            .catalog(|page| {
-                found.extend(page.into_iter().filter(|r| r.contains(term.as_str())));
-                found.len() < limit
-            })
-            .with_context(|| format!("cannot search {registry}"))?;
-        matching(found, &term, limit)
-            .into_iter()
-            .map(|name| Hit {
-                index: registry.clone(),
-                name: format!("{registry}/{name}"),
-                description: String::new(),
-                stars: 0,
-                official: String::new(),
-                automated: String::new(),
-                tag: String::new(),
-            })
-            .collect()
+    // A term without a registry: podman's `unqualified-search-registries`,
+    // each searched; Docker Hub when none is configured (docker's).
+    let registries = match registry {
+        Some(r) => vec![r],
+        None => match RegistriesConf::load()?.search_registries() {
+            [] => vec![DOCKER_HUB.to_string()],
+            list => list.to_vec(),
+        },
     };
+    let mut hits = Vec::new();
+    let mut failed = Vec::new();
+    for registry in &registries {
+        match search_one(&a, registry, &term, limit) {
+            Ok(found) => hits.extend(found),
+            Err(e) => failed.push(e),
+        }
+    }
+    // As podman: results from any registry are the answer; else every
+    // registry's failure is.
+    if hits.is_empty() && !failed.is_empty() {
+        match failed.len() {
+            1 => return Err(failed.remove(0)),
+            _ => bail!(
+                "{}",
+                failed
+                    .iter()
+                    .map(|e| format!("{e:#}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
+    }
     let hits: Vec<Hit> = hits.into_iter().filter(|h| filter.keeps(h)).collect();
     let default = match a.compatible {
         true => "{{.Name}}\t{{.Description}}\t{{.Stars}}\t{{.Official}}\t{{.Automated}}",
@@ -374,17 +414,15 @@ mod tests {
     #[test]
     fn terms_name_a_registry_as_references_do() {
         let s = |t| split_term(t);
-        assert_eq!(s("alpine"), ("docker.io".into(), "alpine".into()));
-        assert_eq!(
-            s("library/alpine"),
-            ("docker.io".into(), "library/alpine".into())
-        );
-        assert_eq!(s("quay.io/fedora"), ("quay.io".into(), "fedora".into()));
-        assert_eq!(s("127.0.0.1:5000/"), ("127.0.0.1:5000".into(), "".into()));
-        assert_eq!(s("localhost/x/y"), ("localhost".into(), "x/y".into()));
+        let some = |r: &str| Some(r.to_string());
+        assert_eq!(s("alpine"), (None, "alpine".into()));
+        assert_eq!(s("library/alpine"), (None, "library/alpine".into()));
+        assert_eq!(s("quay.io/fedora"), (some("quay.io"), "fedora".into()));
+        assert_eq!(s("127.0.0.1:5000/"), (some("127.0.0.1:5000"), "".into()));
+        assert_eq!(s("localhost/x/y"), (some("localhost"), "x/y".into()));
         assert_eq!(
             s("index.docker.io/redis"),
-            ("docker.io".into(), "redis".into())
+            (some("docker.io"), "redis".into())
         );
     }
 

@@ -169,7 +169,8 @@ impl RegistriesConf {
         found.value.as_ref().map(|r| (r, found.file.as_path()))
     }
 
-    fn search_registries(&self) -> &[String] {
+    /// `unqualified-search-registries` (empty when none is configured).
+    pub fn search_registries(&self) -> &[String] {
         self.search.as_ref().map_or(&[], |s| &s.value)
     }
 
