@@ -5,7 +5,8 @@
 //! Theory of operation:
 //! - Roots: the system's CA bundle, as curl and podman read it (the file
 //!   `SSL_CERT_FILE` names, else the first of the distributions' bundle
-//!   paths; `SSL_CERT_DIR`'s files are added), so a site's own CA or a
+//!   paths; the files of `SSL_CERT_DIR`'s directories, a colon-separated
+//!   list, are added), so a site's own CA or a
 //!   TLS-inspecting proxy's, installed the distribution's way, is trusted.
 //!   A machine without a bundle falls back to the Mozilla roots rless
 //!   carries. The bundle is read once per process.
@@ -140,20 +141,29 @@ fn system_roots() -> Option<&'static Arc<Vec<Certificate<'static>>>> {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
                 .or_else(|| BUNDLES.iter().map(PathBuf::from).find(|p| p.is_file()));
-            let mut certs: Vec<Certificate<'static>> = Vec::new();
-            if let Some(text) = file.and_then(|f| std::fs::read(f).ok()) {
-                certs.extend(certificates(&text));
-            }
-            if let Some(dir) = std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()) {
-                for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                    if let Ok(text) = std::fs::read(entry.path()) {
-                        certs.extend(certificates(&text));
-                    }
-                }
-            }
+            let dirs = std::env::var("SSL_CERT_DIR").unwrap_or_default();
+            let certs = read_system(file.as_deref(), &dirs);
             (!certs.is_empty()).then(|| Arc::new(certs))
         })
         .as_ref()
+}
+
+/// The certificates of the bundle `file` and of the files in `dirs`, a
+/// colon-separated list as OpenSSL and Go read `SSL_CERT_DIR`. What cannot
+/// be read is skipped.
+fn read_system(file: Option<&Path>, dirs: &str) -> Vec<Certificate<'static>> {
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    if let Some(text) = file.and_then(|f| std::fs::read(f).ok()) {
+        certs.extend(certificates(&text));
+    }
+    for dir in dirs.split(':').filter(|d| !d.is_empty()) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if let Ok(text) = std::fs::read(entry.path()) {
+                certs.extend(certificates(&text));
+            }
+        }
+    }
+    certs
 }
 
 /// The certificates in PEM `text` (other items and damaged ones skipped).
@@ -270,6 +280,17 @@ mod tests {
         assert!(!roots.is_empty());
         assert!(t.client.is_none());
         assert_eq!(t.dir.as_deref(), Some(d.path()));
+    }
+
+    #[test]
+    fn ssl_cert_dir_is_a_list_of_directories() {
+        let a = dir_with(&[("a.pem", CERT)]);
+        let b = dir_with(&[("b.pem", CERT), ("junk", "not a certificate")]);
+        let dirs = format!("{}:{}", a.path().display(), b.path().display());
+        assert_eq!(read_system(None, &dirs).len(), 2);
+        let bundle = a.path().join("a.pem");
+        assert_eq!(read_system(Some(&bundle), "").len(), 1);
+        assert!(read_system(None, "/nonexistent:").is_empty());
     }
 
     #[test]
