@@ -18,7 +18,8 @@
 //!   the client certificate (mutual TLS). A file there that cannot be read
 //!   or holds no certificate is an error naming it, not a silent fallback.
 //! - `--tls-verify=false` and loopback registries skip verification (the
-//!   client's `insecure`); nothing here is read for them.
+//!   client's `insecure`); their certs.d directory is still read, as
+//!   podman reads it, and its client certificate shown.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -83,8 +84,8 @@ pub fn for_registry(host: &str, cert_dir: Option<&Path>) -> Result<Trust, TrustE
     })
 }
 
-/// The TLS settings of a connection to `host`: no verification when
-/// `insecure`, else [`for_registry`]'s roots and client certificate. Every
+/// The TLS settings of a connection to `host`: [`for_registry`]'s client
+/// certificate, and its roots unless `insecure` (no verification). Every
 /// HTTPS client rless makes for a registry (Docker Hub's search API too)
 /// takes its settings from here.
 pub fn tls_config(
@@ -92,13 +93,16 @@ pub fn tls_config(
     cert_dir: Option<&Path>,
     insecure: bool,
 ) -> Result<TlsConfig, TrustError> {
-    let tls = TlsConfig::builder().disable_verification(insecure);
+    // The client certificate is shown without verification too (podman
+    // reads certs.d whatever --tls-verify says): a registry that wants one
+    // behind a self-signed certificate or a localhost tunnel.
+    let trust = for_registry(host, cert_dir)?;
+    let tls = TlsConfig::builder()
+        .client_cert(trust.client)
+        .disable_verification(insecure);
     Ok(match insecure {
         true => tls,
-        false => {
-            let trust = for_registry(host, cert_dir)?;
-            tls.root_certs(trust.roots).client_cert(trust.client)
-        }
+        false => tls.root_certs(trust.roots),
     }
     .build())
 }
@@ -261,6 +265,9 @@ mod tests {
 
     /// A throw-away self-signed certificate (PEM), made for these tests.
     const CERT: &str = include_str!("trust_test_cert.pem");
+    /// A throw-away private key (PEM), made for these tests; it belongs to
+    /// no certificate (nothing here checks that it does).
+    const KEY: &str = include_str!("trust_test_key.pem");
 
     fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
@@ -291,6 +298,16 @@ mod tests {
         let bundle = a.path().join("a.pem");
         assert_eq!(read_system(Some(&bundle), "").len(), 1);
         assert!(read_system(None, "/nonexistent:").is_empty());
+    }
+
+    #[test]
+    fn the_client_certificate_is_shown_without_verification_too() {
+        let d = dir_with(&[("client.cert", CERT), ("client.key", KEY)]);
+        for insecure in [false, true] {
+            let tls = tls_config("r:1", Some(d.path()), insecure).unwrap();
+            assert!(tls.client_cert().is_some(), "insecure {insecure}");
+            assert_eq!(tls.disable_verification(), insecure);
+        }
     }
 
     #[test]
