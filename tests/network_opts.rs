@@ -166,3 +166,45 @@ fn network_ip_range_and_disable_dns_in_use() {
         ctx.ok(&["rm", "-f", "c0", "c1", "c2", "c3"]);
     });
 }
+
+/// Addresses are handed out from the subnet's first host address when the
+/// gateway is elsewhere, as podman's: a range holding only that address
+/// (accepted by `network create`) was never handed out ("no free address").
+#[test]
+fn network_first_address_is_handed_out() {
+    for_each_user("network_first_address_is_handed_out", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        ctx.ok(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.233.0.0/24",
+            "--gateway",
+            "10.233.0.254",
+            "--ip-range",
+            "10.233.0.1/32",
+            "first",
+        ]);
+        let n = inspect_net(ctx, "first");
+        assert_eq!(
+            n["subnets"][0]["lease_range"],
+            serde_json::json!({"start_ip": "10.233.0.1", "end_ip": "10.233.0.1"}),
+            "{n}"
+        );
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "f1",
+            "--network",
+            "first",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        assert_eq!(address(ctx, "f1", "first"), "10.233.0.1");
+        ctx.ok(&["rm", "-f", "f1"]);
+    });
+}

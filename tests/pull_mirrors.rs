@@ -143,3 +143,33 @@ fn creds_are_not_sent_to_mirrors() {
         assert_eq!(out.stdout.trim(), img.id(), "{out}");
     });
 }
+
+/// A site proxy in the environment (`HTTPS_PROXY`, `HTTP_PROXY`,
+/// `ALL_PROXY`; nothing listens at this one) is not used for a loopback
+/// registry, as podman's (Go's) clients never proxy one: such a pull went
+/// to the proxy and failed.
+#[test]
+fn loopback_registries_bypass_the_proxy() {
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new()
+        .file("proxy", b"direct\n", 0o644)
+        .finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("loopback_registries_bypass_the_proxy", |ctx| {
+        let repo = ctx.repo("direct");
+        reg.push(&repo, "v1", &img);
+        let mut c = ctx.rless_cmd(&["pull", "-q", &format!("{}/{repo}:v1", reg.host)]);
+        for var in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+        ] {
+            c.env(var, "http://127.0.0.1:1");
+        }
+        let out = common::run_cmd(c, None, std::time::Duration::from_secs(120), "pull");
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.trim(), img.id(), "{out}");
+    });
+}

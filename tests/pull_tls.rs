@@ -55,7 +55,7 @@ impl TlsRig {
     }
 }
 
-/// `rless pull -q REF` with extra environment.
+/// `rless ARGS…` (a pull, a build) with extra environment.
 fn pull_with(ctx: &Ctx, env: &[(&str, &str)], args: &[&str]) -> common::out::Out {
     let mut c = ctx.rless_cmd(args);
     for (k, v) in env {
@@ -146,5 +146,31 @@ fn pull_tls_client_certificate() {
         let out = ctx.rless(&["pull", "-q", "--cert-dir", &lone, &r]);
         assert_one_error(&out, ERR_EXIT);
         assert!(out.stderr.contains("without its key"), "{out}");
+    });
+}
+
+/// A build's `ADD https://…` trusts the system's bundle as a pull does
+/// (its download client had only the bundled Mozilla roots, so a site CA
+/// or a TLS-inspecting proxy's failed every ADD of an https URL).
+#[test]
+fn build_add_https_trusts_the_system_bundle() {
+    let Some(rig) = TlsRig::from_env() else {
+        return;
+    };
+    for_each_user("build_add_https_trusts_the_system_bundle", |ctx| {
+        // The open registry answers its catalog without credentials.
+        let file = format!(
+            "FROM scratch\nADD https://{}/v2/_catalog /catalog\n",
+            rig.tls
+        );
+        ctx.write_file("ctx/Containerfile", file.as_bytes());
+        let dir = ctx.work.join("ctx").display().to_string();
+        let out = ctx.rless(&["build", &dir]);
+        assert!(!out.success(), "{out}");
+        assert!(out.stderr.contains("UnknownIssuer"), "{out}");
+        rig.cert_dir(ctx, "bundle", &["ca.crt"]);
+        let bundle = ctx.work.join("bundle/ca.crt").display().to_string();
+        let out = pull_with(ctx, &[("SSL_CERT_FILE", &bundle)], &["build", &dir]);
+        assert!(out.success(), "{out}");
     });
 }

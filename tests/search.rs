@@ -125,39 +125,6 @@ fn search_catalog_and_tags() {
     });
 }
 
-/// A term without a registry: podman's `unqualified-search-registries`,
-/// each searched; one that cannot be reached is a warning while another
-/// answers, an error when none does.
-#[test]
-fn search_unqualified_registries() {
-    let Some(reg) = Registry::open() else { return };
-    let layer = LayerBuilder::new().file("f", b"search\n", 0o644).finish();
-    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
-    for_each_user("search_unqualified_registries", |ctx| {
-        let term = fresh_term(ctx);
-        reg.push(&term, "1", &img);
-        let with_conf = |registries: &str, args: &[&str]| {
-            let conf = ctx.write_file(
-                "registries.conf",
-                format!("unqualified-search-registries = [{registries}]\n").as_bytes(),
-            );
-            let mut c = ctx.rless_cmd(args);
-            c.env("CONTAINERS_REGISTRIES_CONF", conf);
-            common::run_cmd(c, None, std::time::Duration::from_secs(60), "search")
-        };
-        let both = format!("\"127.0.0.1:1\", \"{}\"", reg.host);
-        let out = with_conf(&both, &["search", "--format", "{{.Name}}", &term]);
-        assert!(out.success(), "{out}");
-        assert_eq!(out.stdout, format!("{}/{term}\n", reg.host), "{out}");
-        assert!(
-            out.stderr.contains("warning") && out.stderr.contains("127.0.0.1:1"),
-            "{out}"
-        );
-        let out = with_conf("\"127.0.0.1:1\"", &["search", &term]);
-        assert_one_error(&out, ERR_EXIT);
-    });
-}
-
 #[test]
 fn search_bad_input() {
     let Some(reg) = Registry::open() else { return };
@@ -181,5 +148,62 @@ fn search_bad_input() {
             assert_one_error(&out, ERR_EXIT);
             assert!(out.stderr.contains("credentials"), "{out}");
         }
+    });
+}
+
+/// Docker Hub's search trusts what a pull trusts: `--cert-dir` is read (a
+/// missing one is an error naming it, before any connection), as are the
+/// system's bundle and certs.d. The search API used a client of its own
+/// with only the bundled roots, so a site's proxy CA was not trusted.
+#[test]
+fn search_hub_reads_the_trust_settings() {
+    for_each_user("search_hub_reads_the_trust_settings", |ctx| {
+        let missing = ctx.work.join("no-such-certs").display().to_string();
+        let out = ctx.rless(&["search", "--cert-dir", &missing, "alpine"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains(&missing), "{out}");
+    });
+}
+
+/// A term without a registry searches podman's `unqualified-search-registries`
+/// (registries.conf, here by `CONTAINERS_REGISTRIES_CONF`), every one of
+/// them; a registry that fails is skipped when another answers. It used to
+/// go to Docker Hub whatever registries.conf said.
+#[test]
+fn search_uses_the_unqualified_search_registries() {
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new().file("f", b"search\n", 0o644).finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("search_uses_the_unqualified_search_registries", |ctx| {
+        let term = fresh_term(ctx);
+        reg.push(&term, "1", &img);
+        let with_conf = |conf: &str, args: &[&str]| {
+            ctx.write_file("registries.conf", conf.as_bytes());
+            let mut c = ctx.rless_cmd(args);
+            c.env(
+                "CONTAINERS_REGISTRIES_CONF",
+                ctx.work.join("registries.conf"),
+            );
+            common::run_cmd(c, None, std::time::Duration::from_secs(120), "search")
+        };
+        // Nothing listens on port 1: that registry fails, the other answers.
+        let conf = format!(
+            "unqualified-search-registries = [\"127.0.0.1:1\", \"{}\"]\n",
+            reg.host
+        );
+        let out = with_conf(&conf, &["search", "--format", "{{.Name}}", &term]);
+        assert!(out.success(), "{out}");
+        assert_eq!(lines(&out), [format!("{}/{term}", reg.host)], "{out}");
+        assert!(
+            out.stderr.contains("warning") && out.stderr.contains("127.0.0.1:1"),
+            "{out}"
+        );
+        // Every registry failing is an error.
+        let out = with_conf(
+            "unqualified-search-registries = [\"127.0.0.1:1\"]\n",
+            &["search", &term],
+        );
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("127.0.0.1:1"), "{out}");
     });
 }

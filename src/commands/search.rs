@@ -6,9 +6,10 @@
 //! - The term names a registry when its first path component looks like a
 //!   host (a `.` or `:` in it, or `localhost`), as in a reference; the rest
 //!   is what to look for (`127.0.0.1:5000/` lists everything there).
-//!   Without one: each of podman's `unqualified-search-registries`
-//!   (registries.conf), else Docker Hub; results of those that answer, a
-//!   warning for each that does not (an error when none does).
+//!   Without one, podman's `unqualified-search-registries` (registries.conf)
+//!   are searched, each in turn, their results together (a registry that
+//!   fails is skipped when another answered, as podman); with none
+//!   configured, Docker Hub (docker's).
 //! - Docker Hub has a search API (`index.docker.io/v1/search`), with
 //!   descriptions, stars and the official and automated marks. Other
 //!   registries have only their catalog (`/v2/_catalog`): rless reads it
@@ -25,11 +26,13 @@
 
 use super::filters::truth;
 use super::format::{print_rows, Format};
-use super::registry_opts::RegistryOpts;
 use anyhow::{bail, Context, Result};
-use rless::image::reference::{Reference, DOCKER_HUB};
+use rless::image::auth::{AuthFiles, Credentials};
+use rless::image::reference::{is_loopback_host, Reference, DOCKER_HUB};
 use rless::image::registries_conf::RegistriesConf;
-use rless::image::registry::RegistryClient;
+use rless::image::registry::{ClientOptions, RegistryClient};
+use rless::image::trust;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,6 +44,9 @@ const DESCRIPTION_WIDTH: usize = 44;
 
 /// Docker Hub's search API.
 const HUB_SEARCH: &str = "https://index.docker.io/v1/search";
+
+/// The host of [`HUB_SEARCH`], whose certs.d directory it reads.
+const HUB_SEARCH_HOST: &str = "index.docker.io";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -62,8 +68,19 @@ pub struct Args {
     /// Add docker's STARS, OFFICIAL and AUTOMATED columns.
     #[arg(long)]
     compatible: bool,
-    #[command(flatten)]
-    registry: RegistryOpts,
+    /// Verify the registry's TLS certificate (false also allows plain HTTP).
+    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// Credentials, USER:PASSWORD.
+    #[arg(long)]
+    creds: Option<String>,
+    /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json).
+    #[arg(long)]
+    authfile: Option<PathBuf>,
+    /// The registry's CA certificates (*.crt) and client certificate
+    /// (NAME.cert, NAME.key), in place of the certs.d directories.
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
     /// [REGISTRY/]TERM.
     term: String,
 }
@@ -115,7 +132,7 @@ impl Filter {
     }
 }
 
-/// `[REGISTRY/]TERM` → (the registry named, if one is, term).
+/// `[REGISTRY/]TERM` → (the registry it names, if any; term).
 fn split_term(t: &str) -> (Option<String>, String) {
     match t.split_once('/') {
         Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => {
@@ -127,6 +144,37 @@ fn split_term(t: &str) -> (Option<String>, String) {
         }
         _ => (None, t.to_string()),
     }
+}
+
+/// Up to `limit` results for `term` on `registry`: Docker Hub's search
+/// API, another registry's catalog.
+fn search_one(a: &Args, registry: &str, term: &str, limit: usize) -> Result<Vec<Hit>> {
+    if registry == DOCKER_HUB {
+        if term.is_empty() {
+            bail!("search of Docker Hub needs a term");
+        }
+        return hub_search(a, term, limit);
+    }
+    let client = connect(a, registry, "search")?;
+    let mut found = Vec::new();
+    client
+        .catalog(|page| {
+            found.extend(page.into_iter().filter(|r| r.contains(term)));
+            found.len() < limit
+        })
+        .with_context(|| format!("cannot search {registry}"))?;
+    Ok(matching(found, term, limit)
+        .into_iter()
+        .map(|name| Hit {
+            index: registry.to_string(),
+            name: format!("{registry}/{name}"),
+            description: String::new(),
+            stars: 0,
+            official: String::new(),
+            automated: String::new(),
+            tag: String::new(),
+        })
+        .collect())
 }
 
 /// The repositories of a catalog that contain `term`, a full match first,
@@ -151,16 +199,16 @@ fn mark(set: bool) -> String {
 pub fn run(a: Args) -> Result<ExitCode> {
     let filter = Filter::parse(&a.filter)?;
     let limit = a.limit.filter(|&n| n > 0).unwrap_or(DEFAULT_LIMIT);
-    let (named, term) = split_term(&a.term);
+    let (registry, term) = split_term(&a.term);
     if a.list_tags {
-        let registry = named.unwrap_or_else(|| DOCKER_HUB.to_string());
+        let registry = registry.unwrap_or_else(|| DOCKER_HUB.to_string());
         return list_tags(&a, &registry, &term, limit);
     }
-    // Without a registry in the term: podman's unqualified-search
-    // registries, else Docker Hub (docker's).
-    let registries: Vec<String> = match named {
+    // A term without a registry: podman's `unqualified-search-registries`,
+    // each searched; Docker Hub when none is configured (docker's).
+    let registries = match registry {
         Some(r) => vec![r],
-        None => match rless::image::shortnames::configured().search_registries() {
+        None => match RegistriesConf::load()?.search_registries() {
             [] => vec![DOCKER_HUB.to_string()],
             list => list.to_vec(),
         },
@@ -173,10 +221,22 @@ pub fn run(a: Args) -> Result<ExitCode> {
             Err(e) => failed.push(e),
         }
     }
-    // Every registry failed: the first error. Some did: warnings.
-    if failed.len() == registries.len() {
-        return Err(failed.remove(0));
+    // As podman: results from any registry are the answer; else every
+    // registry's failure is.
+    if hits.is_empty() && !failed.is_empty() {
+        match failed.len() {
+            1 => return Err(failed.remove(0)),
+            _ => bail!(
+                "{}",
+                failed
+                    .iter()
+                    .map(|e| format!("{e:#}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
     }
+    // Some answered: the others' failures are warnings.
     for e in &failed {
         eprintln!("rless: warning: {}", super::error_line(e));
     }
@@ -205,36 +265,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Up to `limit` results for `term` from `registry`.
-fn search_one(a: &Args, registry: &str, term: &str, limit: usize) -> Result<Vec<Hit>> {
-    if registry == DOCKER_HUB {
-        if term.is_empty() {
-            bail!("search of Docker Hub needs a term");
-        }
-        return hub_search(term, limit);
-    }
-    let client = connect(a, registry, "search")?;
-    let mut found = Vec::new();
-    client
-        .catalog(|page| {
-            found.extend(page.into_iter().filter(|r| r.contains(term)));
-            found.len() < limit
-        })
-        .with_context(|| format!("cannot search {registry}"))?;
-    Ok(matching(found, term, limit)
-        .into_iter()
-        .map(|name| Hit {
-            index: registry.to_string(),
-            name: format!("{registry}/{name}"),
-            description: String::new(),
-            stars: 0,
-            official: String::new(),
-            automated: String::new(),
-            tag: String::new(),
-        })
-        .collect())
 }
 
 /// Column titles of the template fields.
@@ -302,17 +332,36 @@ fn connect(a: &Args, registry: &str, what: &str) -> Result<RegistryClient> {
     };
     let routes = RegistriesConf::load()?.routes(&probe)?;
     let conf_insecure = routes.last().is_some_and(|r| r.insecure);
-    let credentials = a.registry.credentials(registry)?;
-    let options = a
-        .registry
-        .client_options(registry, credentials, conf_insecure)?;
-    RegistryClient::connect(registry, probe.api_host(), &options)
-        .with_context(|| format!("cannot {what} {registry}"))
+    let credentials = match &a.creds {
+        Some(c) => Some(Credentials::parse(c).context("--creds must be USER:PASSWORD")?),
+        None => AuthFiles::locate(a.authfile.as_deref()).lookup(registry)?,
+    };
+    let insecure = !a.tls_verify
+        || conf_insecure
+        || is_loopback_host(registry)
+        || rless::config::registry_insecure(registry)?;
+    RegistryClient::connect(
+        registry,
+        probe.api_host(),
+        &ClientOptions {
+            insecure,
+            credentials,
+            idle_timeout: rless::config::registry_idle_timeout()?,
+            cert_dir: a.cert_dir.clone(),
+        },
+    )
+    .with_context(|| format!("cannot {what} {registry}"))
 }
 
-/// Docker Hub's search API: up to `limit` results for `term`.
-fn hub_search(term: &str, limit: usize) -> Result<Vec<Hit>> {
+/// Docker Hub's search API: up to `limit` results for `term`, trusting
+/// what a registry connection trusts (podman names the certs.d directory
+/// of the search host, `index.docker.io`).
+fn hub_search(a: &Args, term: &str, limit: usize) -> Result<Vec<Hit>> {
+    let insecure = !a.tls_verify || rless::config::registry_insecure(DOCKER_HUB)?;
+    let tls = trust::tls_config(HUB_SEARCH_HOST, a.cert_dir.as_deref(), insecure)
+        .with_context(|| format!("cannot search {DOCKER_HUB}"))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_global(Some(Duration::from_secs(60)))
         .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
@@ -324,7 +373,13 @@ fn hub_search(term: &str, limit: usize) -> Result<Vec<Hit>> {
         .query("n", limit.to_string())
         .call()
         .and_then(|mut r| r.body_mut().read_to_string())
-        .with_context(|| format!("cannot search {DOCKER_HUB}"))?;
+        .map_err(|e| {
+            let detail = e.to_string();
+            match trust::hint(&detail, HUB_SEARCH_HOST) {
+                Some(hint) => anyhow::anyhow!("cannot search {DOCKER_HUB}: {detail}; {hint}"),
+                None => anyhow::anyhow!("cannot search {DOCKER_HUB}: {detail}"),
+            }
+        })?;
     hub_hits(&body, limit)
 }
 
@@ -363,13 +418,16 @@ mod tests {
     #[test]
     fn terms_name_a_registry_as_references_do() {
         let s = |t| split_term(t);
-        let some = |r: &str, t: &str| (Some(r.to_string()), t.to_string());
+        let some = |r: &str| Some(r.to_string());
         assert_eq!(s("alpine"), (None, "alpine".into()));
         assert_eq!(s("library/alpine"), (None, "library/alpine".into()));
-        assert_eq!(s("quay.io/fedora"), some("quay.io", "fedora"));
-        assert_eq!(s("127.0.0.1:5000/"), some("127.0.0.1:5000", ""));
-        assert_eq!(s("localhost/x/y"), some("localhost", "x/y"));
-        assert_eq!(s("index.docker.io/redis"), some("docker.io", "redis"));
+        assert_eq!(s("quay.io/fedora"), (some("quay.io"), "fedora".into()));
+        assert_eq!(s("127.0.0.1:5000/"), (some("127.0.0.1:5000"), "".into()));
+        assert_eq!(s("localhost/x/y"), (some("localhost"), "x/y".into()));
+        assert_eq!(
+            s("index.docker.io/redis"),
+            (some("docker.io"), "redis".into())
+        );
     }
 
     #[test]

@@ -111,6 +111,19 @@ enum Challenge {
     },
 }
 
+/// The proxy for connections to `host` (`name[:port]`): the environment's
+/// (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`, as ureq reads
+/// them), except for a loopback host, which podman's (Go's) clients never
+/// send through a proxy: a login node's site proxy cannot reach this
+/// machine's `localhost:5000`, and a plain-HTTP registry's credentials
+/// must not travel to the proxy.
+pub fn proxy_for(host: &str) -> Option<ureq::Proxy> {
+    match super::reference::is_loopback_host(host) {
+        true => None,
+        false => ureq::Proxy::try_from_env(),
+    }
+}
+
 /// A connection to one registry host.
 pub struct RegistryClient {
     agent: ureq::Agent,
@@ -129,23 +142,16 @@ impl RegistryClient {
         api_host: &str,
         opts: &ClientOptions,
     ) -> Result<RegistryClient, RegistryError> {
-        let tls = ureq::tls::TlsConfig::builder().disable_verification(opts.insecure);
-        let tls = match opts.insecure {
-            true => tls,
-            false => {
-                let trust =
-                    trust::for_registry(host, opts.cert_dir.as_deref()).map_err(|source| {
-                        RegistryError::Trust {
-                            host: host.into(),
-                            source,
-                        }
-                    })?;
-                tls.root_certs(trust.roots).client_cert(trust.client)
-            }
-        }
-        .build();
+        let tls =
+            trust::tls_config(host, opts.cert_dir.as_deref(), opts.insecure).map_err(|source| {
+                RegistryError::Trust {
+                    host: host.into(),
+                    source,
+                }
+            })?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .proxy(proxy_for(api_host))
             .tls_config(tls)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_recv_response(Some(Duration::from_secs(60)))

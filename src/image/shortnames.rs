@@ -169,7 +169,7 @@ impl RegistriesConf {
         found.value.as_ref().map(|r| (r, found.file.as_path()))
     }
 
-    /// `unqualified-search-registries` (empty when no file sets it).
+    /// `unqualified-search-registries` (empty when none is configured).
     pub fn search_registries(&self) -> &[String] {
         self.search.as_ref().map_or(&[], |s| &s.value)
     }

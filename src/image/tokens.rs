@@ -21,6 +21,10 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 /// Longest margin kept before a token's end.
 const MAX_MARGIN: Duration = Duration::from_secs(30);
 
+/// Longest a token is kept, whatever its `expires_in` says: a token server's
+/// answer of years (or `u64::MAX` seconds) must not overflow the clock.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// Tokens by scope, each with the instant it stops being used.
 #[derive(Default)]
 pub struct TokenCache {
@@ -57,10 +61,12 @@ impl TokenCache {
     }
 }
 
-/// How long a token living `expires_in` seconds is used: its life less a
-/// fifth of it, at most [`MAX_MARGIN`].
+/// How long a token living `expires_in` seconds is used: its life (at most
+/// [`MAX_LIFETIME`]) less a fifth of it, at most [`MAX_MARGIN`].
 fn usable_for(expires_in: Option<u64>) -> Duration {
-    let life = expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs);
+    let life = expires_in
+        .map_or(DEFAULT_LIFETIME, Duration::from_secs)
+        .min(MAX_LIFETIME);
     life - (life / 5).min(MAX_MARGIN)
 }
 
@@ -93,6 +99,13 @@ mod tests {
         assert_eq!(usable_for(Some(10)), Duration::from_secs(8));
         assert_eq!(usable_for(Some(0)), Duration::ZERO);
         assert_eq!(usable_for(Some(3600)), Duration::from_secs(3570));
+        // A server's absurd lifetime is capped, not added to the clock
+        // (Instant + u64::MAX s panicked).
+        assert_eq!(usable_for(Some(u64::MAX)), MAX_LIFETIME - MAX_MARGIN);
+        let cache = TokenCache::default();
+        let now = Instant::now();
+        cache.put("repository:a:pull", "a", Some(u64::MAX), now);
+        assert_eq!(cache.get("repository:a:pull", now).as_deref(), Some("a"));
     }
 
     #[test]

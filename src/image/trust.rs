@@ -5,7 +5,8 @@
 //! Theory of operation:
 //! - Roots: the system's CA bundle, as curl and podman read it (the file
 //!   `SSL_CERT_FILE` names, else the first of the distributions' bundle
-//!   paths; `SSL_CERT_DIR`'s files are added), so a site's own CA or a
+//!   paths; the files of `SSL_CERT_DIR`'s directories, a colon-separated
+//!   list, are added), so a site's own CA or a
 //!   TLS-inspecting proxy's, installed the distribution's way, is trusted.
 //!   A machine without a bundle falls back to the Mozilla roots rless
 //!   carries. The bundle is read once per process.
@@ -17,11 +18,12 @@
 //!   the client certificate (mutual TLS). A file there that cannot be read
 //!   or holds no certificate is an error naming it, not a silent fallback.
 //! - `--tls-verify=false` and loopback registries skip verification (the
-//!   client's `insecure`); nothing here is read for them.
+//!   client's `insecure`); their certs.d directory is still read, as
+//!   podman reads it, and its client certificate shown.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use ureq::tls::{parse_pem, Certificate, ClientCert, PemItem, PrivateKey, RootCerts};
+use ureq::tls::{parse_pem, Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
 /// The distributions' CA bundles (Debian and Ubuntu, Fedora and RHEL,
 /// RHEL's extracted form, openSUSE, Alpine and others).
@@ -65,10 +67,7 @@ pub fn for_registry(host: &str, cert_dir: Option<&Path>) -> Result<Trust, TrustE
     let system = system_roots();
     let Some(dir) = dir else {
         return Ok(Trust {
-            roots: match system {
-                Some(certs) => RootCerts::Specific(certs.clone()),
-                None => RootCerts::WebPki,
-            },
+            roots: system_root_certs(),
             client: None,
             dir: None,
         });
@@ -83,6 +82,43 @@ pub fn for_registry(host: &str, cert_dir: Option<&Path>) -> Result<Trust, TrustE
         client,
         dir: Some(dir),
     })
+}
+
+/// The TLS settings of a connection to `host`: [`for_registry`]'s client
+/// certificate, and its roots unless `insecure` (no verification). Every
+/// HTTPS client rless makes for a registry (Docker Hub's search API too)
+/// takes its settings from here.
+pub fn tls_config(
+    host: &str,
+    cert_dir: Option<&Path>,
+    insecure: bool,
+) -> Result<TlsConfig, TrustError> {
+    // The client certificate is shown without verification too (podman
+    // reads certs.d whatever --tls-verify says): a registry that wants one
+    // behind a self-signed certificate or a localhost tunnel.
+    let trust = for_registry(host, cert_dir)?;
+    let tls = TlsConfig::builder()
+        .client_cert(trust.client)
+        .disable_verification(insecure);
+    Ok(match insecure {
+        true => tls,
+        false => tls.root_certs(trust.roots),
+    }
+    .build())
+}
+
+/// The TLS settings of an HTTPS download that is not from a registry (a
+/// build's `ADD URL`): the system's roots, as curl's.
+pub fn system_tls_config() -> TlsConfig {
+    TlsConfig::builder().root_certs(system_root_certs()).build()
+}
+
+/// The system's roots, or the Mozilla roots rless carries without a bundle.
+fn system_root_certs() -> RootCerts {
+    match system_roots() {
+        Some(certs) => RootCerts::Specific(certs.clone()),
+        None => RootCerts::WebPki,
+    }
 }
 
 /// The certs.d directories, in the order podman reads them.
@@ -109,20 +145,29 @@ fn system_roots() -> Option<&'static Arc<Vec<Certificate<'static>>>> {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
                 .or_else(|| BUNDLES.iter().map(PathBuf::from).find(|p| p.is_file()));
-            let mut certs: Vec<Certificate<'static>> = Vec::new();
-            if let Some(text) = file.and_then(|f| std::fs::read(f).ok()) {
-                certs.extend(certificates(&text));
-            }
-            if let Some(dir) = std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()) {
-                for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                    if let Ok(text) = std::fs::read(entry.path()) {
-                        certs.extend(certificates(&text));
-                    }
-                }
-            }
+            let dirs = std::env::var("SSL_CERT_DIR").unwrap_or_default();
+            let certs = read_system(file.as_deref(), &dirs);
             (!certs.is_empty()).then(|| Arc::new(certs))
         })
         .as_ref()
+}
+
+/// The certificates of the bundle `file` and of the files in `dirs`, a
+/// colon-separated list as OpenSSL and Go read `SSL_CERT_DIR`. What cannot
+/// be read is skipped.
+fn read_system(file: Option<&Path>, dirs: &str) -> Vec<Certificate<'static>> {
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    if let Some(text) = file.and_then(|f| std::fs::read(f).ok()) {
+        certs.extend(certificates(&text));
+    }
+    for dir in dirs.split(':').filter(|d| !d.is_empty()) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if let Ok(text) = std::fs::read(entry.path()) {
+                certs.extend(certificates(&text));
+            }
+        }
+    }
+    certs
 }
 
 /// The certificates in PEM `text` (other items and damaged ones skipped).
@@ -220,6 +265,9 @@ mod tests {
 
     /// A throw-away self-signed certificate (PEM), made for these tests.
     const CERT: &str = include_str!("trust_test_cert.pem");
+    /// A throw-away private key (PEM), made for these tests; it belongs to
+    /// no certificate (nothing here checks that it does).
+    const KEY: &str = include_str!("trust_test_key.pem");
 
     fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
@@ -239,6 +287,27 @@ mod tests {
         assert!(!roots.is_empty());
         assert!(t.client.is_none());
         assert_eq!(t.dir.as_deref(), Some(d.path()));
+    }
+
+    #[test]
+    fn ssl_cert_dir_is_a_list_of_directories() {
+        let a = dir_with(&[("a.pem", CERT)]);
+        let b = dir_with(&[("b.pem", CERT), ("junk", "not a certificate")]);
+        let dirs = format!("{}:{}", a.path().display(), b.path().display());
+        assert_eq!(read_system(None, &dirs).len(), 2);
+        let bundle = a.path().join("a.pem");
+        assert_eq!(read_system(Some(&bundle), "").len(), 1);
+        assert!(read_system(None, "/nonexistent:").is_empty());
+    }
+
+    #[test]
+    fn the_client_certificate_is_shown_without_verification_too() {
+        let d = dir_with(&[("client.cert", CERT), ("client.key", KEY)]);
+        for insecure in [false, true] {
+            let tls = tls_config("r:1", Some(d.path()), insecure).unwrap();
+            assert!(tls.client_cert().is_some(), "insecure {insecure}");
+            assert_eq!(tls.disable_verification(), insecure);
+        }
     }
 
     #[test]

@@ -544,7 +544,9 @@ impl Helper {
                 config.name
             ))),
             Some(ip) => Ok(ip),
-            None => (2..=config.subnet.hosts())
+            // From the subnet's first host address, the gateway aside (a
+            // --gateway elsewhere leaves it free, and a range may hold it).
+            None => (1..=config.subnet.hosts())
                 .filter_map(|n| config.subnet.nth(n))
                 .find(|ip| *ip != config.gateway && config.leases(*ip) && !used.contains(ip))
                 .ok_or_else(|| {
