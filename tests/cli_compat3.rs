@@ -11,30 +11,6 @@ use common::checks::*;
 use common::lifecycle_helpers::*;
 use common::{for_each_user, ERR_EXIT};
 
-/// `rless ARGS…` with `file` as its descriptor 3.
-fn rless_with_fd3(ctx: &common::Ctx, args: &[&str], file: &std::fs::File) -> common::Out {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
-    let mut cmd = ctx.rless_cmd(args);
-    let raw = file.as_raw_fd();
-    // SAFETY: between fork and exec only dup2 and fcntl run, which are
-    // async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            let r = if raw == 3 {
-                nix::libc::fcntl(3, nix::libc::F_SETFD, 0)
-            } else {
-                nix::libc::dup2(raw, 3)
-            };
-            if r < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name)
-}
-
 /// A failure with exit `code`, one `rless:` line, that says `words`.
 fn refused(ctx: &common::Ctx, args: &[&str], code: i32, words: &str) {
     let out = ctx.rless(args);
@@ -158,13 +134,14 @@ fn cli_compat_exec_options() {
         let file = std::fs::File::create(&path).unwrap();
         let write3 = ["sh", "-c", "echo via-fd3 >&3"];
         let args = [&["exec", "--preserve-fds", "1", "e"][..], &write3].concat();
-        let out = rless_with_fd3(ctx, &args, &file);
+        let out = common::checks::rless_with_fd3(ctx, &args, &file);
         assert_eq!(out.code, Some(0), "{out}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
-        let out = rless_with_fd3(ctx, &[&["exec", "e"][..], &write3].concat(), &file);
+        let out =
+            common::checks::rless_with_fd3(ctx, &[&["exec", "e"][..], &write3].concat(), &file);
         assert_ne!(out.code, Some(0), "{out}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
-        let out = rless_with_fd3(ctx, &["exec", "e", "ls", "/proc/self/fd"], &file);
+        let out = common::checks::rless_with_fd3(ctx, &["exec", "e", "ls", "/proc/self/fd"], &file);
         assert_eq!(
             out.stdout.split_whitespace().count(),
             4,
@@ -186,8 +163,12 @@ fn cli_compat_exec_options() {
             "-c",
             FOREVER,
         ];
-        assert_eq!(rless_with_fd3(ctx, &args, &file).code, Some(0));
-        let out = rless_with_fd3(ctx, &[&["exec", "p"][..], &write3].concat(), &file);
+        assert_eq!(
+            common::checks::rless_with_fd3(ctx, &args, &file).code,
+            Some(0)
+        );
+        let out =
+            common::checks::rless_with_fd3(ctx, &[&["exec", "p"][..], &write3].concat(), &file);
         assert_ne!(out.code, Some(0), "{out}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
     });

@@ -210,30 +210,6 @@ fn run_env_merge_and_image_volumes() {
     });
 }
 
-/// `rless run ARGS…` with `file` as its descriptor 3.
-fn run_with_fd3(ctx: &common::Ctx, args: &[&str], file: &std::fs::File) -> common::Out {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
-    let mut cmd = ctx.rless_cmd(&[&["run"][..], args].concat());
-    let raw = file.as_raw_fd();
-    // SAFETY: between fork and exec only dup2 and fcntl run, which are
-    // async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            let r = if raw == 3 {
-                nix::libc::fcntl(3, nix::libc::F_SETFD, 0)
-            } else {
-                nix::libc::dup2(raw, 3)
-            };
-            if r < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    common::run_cmd(cmd, None, common::CMD_TIMEOUT, &ctx.user.name)
-}
-
 #[test]
 fn run_preserve_fds() {
     if !have_busybox() {
@@ -245,11 +221,15 @@ fn run_preserve_fds() {
         let file = std::fs::File::create(&path).unwrap();
         let write3 = ["sh", "-c", "echo via-fd3 >&3"];
         let args = [&["--rm", "--preserve-fds", "1", IMG][..], &write3].concat();
-        let out = run_with_fd3(ctx, &args, &file);
+        let out = common::checks::rless_with_fd3(ctx, &[&["run"][..], &args].concat(), &file);
         assert_eq!(out.code, Some(0), "{out}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
         // Without the option the command has no descriptor 3.
-        let out = run_with_fd3(ctx, &[&["--rm", IMG][..], &write3].concat(), &file);
+        let out = common::checks::rless_with_fd3(
+            ctx,
+            &[&["run", "--rm", IMG][..], &write3].concat(),
+            &file,
+        );
         assert_ne!(out.code, Some(0), "{out}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "via-fd3\n");
         // Detached too: the detached monitor keeps it for the command.
@@ -258,7 +238,7 @@ fn run_preserve_fds() {
             &write3,
         ]
         .concat();
-        let out = run_with_fd3(ctx, &args, &file);
+        let out = common::checks::rless_with_fd3(ctx, &[&["run"][..], &args].concat(), &file);
         assert_eq!(out.code, Some(0), "{out}");
         assert_eq!(ctx.ok(&["wait", "d"]).stdout.trim(), "0");
         assert_eq!(

@@ -206,3 +206,27 @@ pub fn tree_holds(dir: &Path, needle: &[u8]) -> Option<String> {
         .flatten()
         .find_map(|e| tree_holds(&e.path(), needle))
 }
+
+/// `rless ARGS…` with `file` as its descriptor 3.
+pub fn rless_with_fd3(ctx: &Ctx, args: &[&str], file: &std::fs::File) -> Out {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = ctx.rless_cmd(args);
+    let raw = file.as_raw_fd();
+    // SAFETY: between fork and exec only dup2 and fcntl run, which are
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let r = if raw == 3 {
+                nix::libc::fcntl(3, nix::libc::F_SETFD, 0)
+            } else {
+                nix::libc::dup2(raw, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    super::run_cmd(cmd, None, super::CMD_TIMEOUT, &ctx.user.name)
+}
