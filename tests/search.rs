@@ -134,6 +134,13 @@ fn search_bad_input() {
         let one = |args: &[&str]| assert_one_error(&ctx.rless(args), ERR_EXIT);
         one(&["search", "--filter", "bogus=1", &format!("{host}/x")]);
         one(&["search", "--filter", "stars=many", &format!("{host}/x")]);
+        // Docker Hub's API serves at most 100 (refused before any request).
+        let out = ctx.rless(&["search", "--limit", "101", "docker.io/alpine"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains("outside the range of [1, 100]"),
+            "{out}"
+        );
         // --list-tags needs a repository, and one that exists.
         one(&["search", "--list-tags", &format!("{host}/")]);
         one(&[

@@ -36,6 +36,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The largest `--limit` Docker Hub's search API serves.
+const HUB_MAX_LIMIT: usize = 100;
+
 /// Results when `--limit` is not given (docker's and podman's).
 const DEFAULT_LIMIT: usize = 25;
 
@@ -357,6 +360,10 @@ fn connect(a: &Args, registry: &str, what: &str) -> Result<RegistryClient> {
 /// what a registry connection trusts (podman names the certs.d directory
 /// of the search host, `index.docker.io`).
 fn hub_search(a: &Args, term: &str, limit: usize) -> Result<Vec<Hit>> {
+    // Docker Hub's API pages at most 100 (docker's check and words).
+    if !(1..=HUB_MAX_LIMIT).contains(&limit) {
+        bail!("limit {limit} is outside the range of [1, {HUB_MAX_LIMIT}]");
+    }
     let insecure = !a.tls_verify || rless::config::registry_insecure(DOCKER_HUB)?;
     let tls = trust::tls_config(HUB_SEARCH_HOST, a.cert_dir.as_deref(), insecure)
         .with_context(|| format!("cannot search {DOCKER_HUB}"))?;

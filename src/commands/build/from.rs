@@ -120,7 +120,7 @@ impl Build<'_> {
         let mut args = vec!["pull", "-q"];
         args.extend(self.extra.asked.pull_args.iter().map(String::as_str));
         args.push(image);
-        // `--retry`: one more attempt after a failure.
+        // `--retry N`: N more attempts after a failure.
         let mut pulled = self.children.output(&args);
         for _ in 1..self.extra.asked.pull_attempts {
             if pulled.is_ok() || super::interrupted().is_some() {

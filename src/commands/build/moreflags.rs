@@ -7,7 +7,7 @@
 //! them as `run` does; they do not enter the build cache's keys (docker's
 //! and buildah's rule: they shape how a step runs, not what it is).
 //! `--creds`, `--authfile`, `--cert-dir` and `--tls-verify` go to the
-//! pulls of base images. `--env` and `--unsetenv` change the final image's environment
+//! pulls of base images, `--retry N` tries a failed one N more times. `--env` and `--unsetenv` change the final image's environment
 //! only, `--omit-history` leaves its history out. Options whose result
 //! rless already gives (`--rm`, `--force-rm`: step containers are always
 //! removed; `--jobs`, `--isolation`, `--compress`, …) are accepted
@@ -17,6 +17,9 @@
 
 use anyhow::{bail, Result};
 use std::path::PathBuf;
+
+/// Most `--retry` attempts after the first (a bound on a typo's wait).
+const MAX_RETRIES: u32 = 10;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct More {
@@ -98,8 +101,8 @@ pub struct More {
     /// Base image pulls: verify TLS (false also allows plain HTTP).
     #[arg(long = "tls-verify", num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     tls_verify: bool,
-    /// Base image pulls: attempts after a failure (pulls are tried once
-    /// more at most).
+    /// Base image pulls: attempts after a failure (at most 10; default
+    /// none, where podman's is 3).
     #[arg(long, value_name = "N")]
     retry: Option<u32>,
     /// Base image pulls: wait between attempts.
@@ -278,7 +281,7 @@ impl More {
         }
         let mut asked = Asked {
             omit_history: self.omit_history,
-            pull_attempts: 1 + self.retry.unwrap_or(0).min(1),
+            pull_attempts: 1 + self.retry.unwrap_or(0).min(MAX_RETRIES),
             retry_delay: match &self.retry_delay {
                 None => std::time::Duration::from_secs(2),
                 Some(d) => rless::container::health::parse_duration(d)
@@ -450,7 +453,8 @@ mod tests {
         );
         assert_eq!(a.pull_args, ["--creds", "u:p", "--tls-verify=false"]);
         assert_eq!(a.pull_attempts, 1);
-        assert_eq!(more(&["--retry", "3"]).unwrap().pull_attempts, 2);
+        assert_eq!(more(&["--retry", "3"]).unwrap().pull_attempts, 4);
+        assert_eq!(more(&["--retry", "1000"]).unwrap().pull_attempts, 11);
     }
 
     #[test]
