@@ -235,3 +235,26 @@ fn ctrfs_detached_restart_policy() {
         ctx.ok(&["rm", "dr", "da"]);
     });
 }
+
+/// `pause` right after `run -d` returns stays recorded: the monitor wrote
+/// its running state a second time after telling `run -d` it had started,
+/// which could undo the pause (seen in CI as `unpause`: "not paused").
+/// Several rounds, as the window was short.
+#[test]
+fn ctrfs_pause_right_after_run_d() {
+    for_each_user("ctrfs_pause_right_after_run_d", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        for i in 0..8 {
+            let name = format!("q{i}");
+            ctx.ok(&["run", "-d", "--name", &name, IMG, "sleep", "1000"]);
+            ctx.ok(&["pause", &name]);
+            std::thread::sleep(Duration::from_millis(50));
+            let st = inspect(ctx, &name);
+            assert_eq!(st["State"]["Status"], "paused", "round {i}: {st}");
+            ctx.ok(&["unpause", &name]);
+            ctx.ok(&["rm", "-f", &name]);
+        }
+    });
+}

@@ -65,8 +65,10 @@ pub fn run_detached(
         Err((code, msg)) => return fail(code, &msg),
     };
     // Recorded before `run -d` returns, so a command right after it (exec,
-    // ps) finds the container running.
-    if let Err(e) = write_state(dir, &running_state(&started, 0)) {
+    // ps) finds the container running. Written once per run: a second write
+    // after `ok` would undo what a command right after it recorded (`pause`).
+    let mut state = running_state(&started, 0);
+    if let Err(e) = write_state(dir, &state) {
         eprintln!("rless monitor: {e}");
     }
     super::runopts::write_pidfile(&config.run_options, started.init.as_raw());
@@ -77,11 +79,11 @@ pub fn run_detached(
     let mut log = LogWriter::for_config(dir, &config.host_config.log_config);
     let mut restarts = 0;
     loop {
-        let mut state = running_state(&started, restarts);
-        if let Err(e) = write_state(dir, &state) {
-            eprintln!("rless monitor: {e}");
-        }
         if restarts > 0 {
+            state = running_state(&started, restarts);
+            if let Err(e) = write_state(dir, &state) {
+                eprintln!("rless monitor: {e}");
+            }
             super::runopts::write_pidfile(&config.run_options, started.init.as_raw());
         }
         // With FUSE or network threads running, pump releases only what no
