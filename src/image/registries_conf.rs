@@ -35,12 +35,20 @@
 //! `unqualified-search-registries`, `short-name-mode`, and the user's
 //! alias cache `$XDG_CACHE_HOME/containers/short-name-aliases.conf`) are
 //! read here and resolved in `image::shortnames`. Keys rless does not use
-//! (v1's `[registries.search]`, credential helpers) are ignored, since
-//! these files are written for podman.
+//! (credential helpers) are ignored, since these files are written for
+//! podman.
+//!
+//! The version 1 format of RHEL 7 era files (`[registries.search]`,
+//! `[registries.insecure]`, `[registries.block]`, each with a
+//! `registries` list) is read in the main file as podman reads it: the
+//! search list is `unqualified-search-registries`, and each insecure or
+//! blocked registry is a `[[registry]]` of that location. A file that
+//! mixes both versions, and a drop-in in version 1, are errors, as
+//! podman's.
 //!
 //! Invariants: a file that does not parse, or holds an invalid alias,
 //! search registry or mode, is an error naming it; a missing file is no
-//! configuration.
+//! configuration, except the one `CONTAINERS_REGISTRIES_CONF` names.
 
 use super::reference::Reference;
 use super::shortnames::{self, ShortNameMode};
@@ -70,6 +78,33 @@ struct File {
     short_name_mode: Option<String>,
     #[serde(default)]
     aliases: BTreeMap<String, String>,
+    /// Version 1's tables.
+    registries: Option<V1>,
+}
+
+/// Version 1's `[registries.search|insecure|block]`.
+#[derive(Debug, Default, Deserialize)]
+struct V1 {
+    #[serde(default)]
+    search: V1List,
+    #[serde(default)]
+    insecure: V1List,
+    #[serde(default)]
+    block: V1List,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct V1List {
+    /// Unset is not the same as empty: an empty search list is a setting.
+    registries: Option<Vec<String>>,
+}
+
+/// Which of a configuration's files is read: the main file may be in
+/// version 1, a drop-in may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Main,
+    DropIn,
 }
 
 /// The user's alias cache: podman writes `[aliases]` there after a prompt.
@@ -195,7 +230,13 @@ impl RegistriesConf {
             (None, Some(u)) => (u, vec![]),
             (None, None) => (system.join("registries.conf"), vec![system]),
         };
-        conf.read(&main)?;
+        // The file the variable names must be there, as podman's.
+        let must_exist = named.is_some();
+        match std::fs::read_to_string(&main) {
+            Ok(text) => conf.add_as(&main, &text, Role::Main)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {}
+            Err(source) => return Err(RegistriesConfError::Read { path: main, source }),
+        }
         for dir in dirs.into_iter().chain(user) {
             let Ok(list) = std::fs::read_dir(dir.join("registries.conf.d")) else {
                 continue;
@@ -207,7 +248,7 @@ impl RegistriesConf {
                 .collect();
             files.sort();
             for f in files {
-                conf.read(&f)?;
+                conf.read_drop_in(&f)?;
             }
         }
         if let Some(cache) = cache {
@@ -225,9 +266,13 @@ impl RegistriesConf {
         Ok(conf)
     }
 
-    /// Parses one file's text (`path` is for messages).
+    /// Parses one file's text, as a main file (`path` is for messages).
     pub fn add(&mut self, path: &Path, text: &str) -> Result<(), RegistriesConfError> {
-        let file: File = toml::from_str(text).map_err(|e| RegistriesConfError::Parse {
+        self.add_as(path, text, Role::Main)
+    }
+
+    fn add_as(&mut self, path: &Path, text: &str, role: Role) -> Result<(), RegistriesConfError> {
+        let mut file: File = toml::from_str(text).map_err(|e| RegistriesConfError::Parse {
             path: path.to_path_buf(),
             message: e.message().to_string(),
         })?;
@@ -235,6 +280,23 @@ impl RegistriesConf {
             path: path.to_path_buf(),
             message,
         };
+        if let Some(v1) = file.registries.take() {
+            if role == Role::DropIn {
+                return Err(bad(
+                    "a drop-in must be in version 2 format, not 1 ([registries.*])".into(),
+                ));
+            }
+            if !file.registry.is_empty()
+                || file.unqualified_search_registries.is_some()
+                || file.short_name_mode.is_some()
+                || !file.aliases.is_empty()
+            {
+                return Err(bad(
+                    "version 1 ([registries.*]) and version 2 settings cannot be mixed".into(),
+                ));
+            }
+            file = v1.into_v2();
+        }
         for mut e in file.registry {
             e.file = path.to_path_buf();
             self.entries.retain(|x| x.prefix() != e.prefix());
@@ -275,9 +337,9 @@ impl RegistriesConf {
         add_aliases(&mut self.cached_aliases, path, file.aliases)
     }
 
-    fn read(&mut self, path: &Path) -> Result<(), RegistriesConfError> {
+    fn read_drop_in(&mut self, path: &Path) -> Result<(), RegistriesConfError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => self.add(path, &text),
+            Ok(text) => self.add_as(path, &text, Role::DropIn),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(RegistriesConfError::Read {
                 path: path.to_path_buf(),
@@ -330,6 +392,43 @@ impl RegistriesConf {
             false => route(e.prefix(), &e.location, &full, e.insecure, false),
         });
         Ok(out)
+    }
+}
+
+impl V1 {
+    /// The version 2 file this one means (podman's conversion): a
+    /// `[[registry]]` per location, blocked and/or insecure.
+    fn into_v2(self) -> File {
+        let mut registry: Vec<Entry> = Vec::new();
+        let lists = [
+            (self.block.registries, true),
+            (self.insecure.registries, false),
+        ];
+        for (list, blocked) in lists {
+            for location in list.unwrap_or_default() {
+                let location = location.trim_end_matches('/').to_string();
+                let i = match registry.iter().position(|e| e.location == location) {
+                    Some(i) => i,
+                    None => {
+                        registry.push(Entry {
+                            location,
+                            ..Entry::default()
+                        });
+                        registry.len() - 1
+                    }
+                };
+                if blocked {
+                    registry[i].blocked = true;
+                } else {
+                    registry[i].insecure = true;
+                }
+            }
+        }
+        File {
+            registry,
+            unqualified_search_registries: self.search.registries,
+            ..File::default()
+        }
     }
 }
 
@@ -581,5 +680,57 @@ insecure = true
         write(&cache, "[aliases]\n\"app\" = \"app\"\n");
         let e = RegistriesConf::load_from(&system, Some(&user), None, Some(&cache)).unwrap_err();
         assert!(e.to_string().contains("cache.conf"), "{e}");
+        // A file the variable names must exist; the others need not.
+        let missing = t.path().join("missing.conf");
+        let e = RegistriesConf::load_from(&system, Some(&user), Some(&missing), None).unwrap_err();
+        assert!(e.to_string().contains("missing.conf"), "{e}");
+        let nothing = t.path().join("nothing");
+        assert!(RegistriesConf::load_from(&nothing, None, None, None).is_ok());
+    }
+
+    #[test]
+    fn version_1_files_as_podman_reads_them() {
+        let c = conf(
+            r#"
+[registries.search]
+registries = ["registry.access.redhat.com", "docker.io"]
+[registries.insecure]
+registries = ["site.local:5000", "both.local"]
+[registries.block]
+registries = ["quay.io", "both.local"]
+"#,
+        );
+        let search = c.search.as_ref().map(|s| s.value.join(","));
+        assert_eq!(
+            search.as_deref(),
+            Some("registry.access.redhat.com,docker.io")
+        );
+        assert_eq!(
+            hosts(&c.routes(&r("site.local:5000/a")).unwrap()),
+            ["site.local:5000/a i"]
+        );
+        assert!(c.routes(&r("quay.io/x/y")).is_err());
+        assert!(c.routes(&r("both.local/x")).is_err());
+        assert_eq!(hosts(&c.routes(&r("ghcr.io/a")).unwrap()), ["ghcr.io/a"]);
+        // An empty search list is a setting too.
+        let c = conf("[registries.search]\nregistries = []\n");
+        assert_eq!(c.search.map(|s| s.value.len()), Some(0));
+        // Mixed versions, and a drop-in in version 1, are refused.
+        let mixed = "unqualified-search-registries = [\"a.io\"]\n[registries.search]\nregistries = [\"b.io\"]\n";
+        let e = RegistriesConf::default()
+            .add(Path::new("/m.conf"), mixed)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/m.conf: ") && e.contains("mixed"), "{e}");
+        let t = tempfile::tempdir().unwrap();
+        let drop = t.path().join("registries.conf.d");
+        std::fs::create_dir_all(&drop).unwrap();
+        std::fs::write(
+            drop.join("old.conf"),
+            "[registries.search]\nregistries = [\"b.io\"]\n",
+        )
+        .unwrap();
+        let e = RegistriesConf::load_from(t.path(), None, None, None).unwrap_err();
+        assert!(e.to_string().contains("old.conf"), "{e}");
     }
 }
