@@ -174,3 +174,47 @@ fn build_add_https_trusts_the_system_bundle() {
         assert!(out.success(), "{out}");
     });
 }
+
+/// A site proxy and `NO_PROXY` as podman (Go) reads them: the registry's
+/// host (here with its port, after a space) in `NO_PROXY` is reached
+/// directly; another port of it is not covered and goes to the proxy
+/// (nothing listens there: one error line, nothing stored). ureq's own
+/// reading matched neither the spaced entry nor the port.
+#[test]
+fn pull_tls_no_proxy_as_podman() {
+    let Some(rig) = TlsRig::from_env() else {
+        return;
+    };
+    let Some(reg) = Registry::open() else { return };
+    let layer = LayerBuilder::new()
+        .file("proxy", b"direct\n", 0o644)
+        .finish();
+    let img = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("pull_tls_no_proxy_as_podman", |ctx| {
+        let repo = ctx.repo("np");
+        reg.push(&repo, "v1", &img);
+        let r = format!("{}/{repo}:v1", rig.tls);
+        let dir = rig.cert_dir(ctx, "cadir", &["ca.crt"]);
+        let (host, _) = rig.tls.split_once(':').unwrap();
+        let proxy = "http://127.0.0.1:1";
+        let listed = format!("other.invalid, {}", rig.tls.to_uppercase());
+        let out = pull_with(
+            ctx,
+            &[("HTTPS_PROXY", proxy), ("NO_PROXY", &listed)],
+            &["pull", "-q", "--cert-dir", &dir, &r],
+        );
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.trim(), img.id());
+        ctx.ok(&["rmi", &r]);
+        let before = ctx.snapshot();
+        let other_port = format!("{host}:1");
+        let out = pull_with(
+            ctx,
+            &[("HTTPS_PROXY", proxy), ("no_proxy", &other_port)],
+            &["pull", "-q", "--cert-dir", &dir, &r],
+        );
+        assert_one_error(&out, ERR_EXIT);
+        ctx.snapshot()
+            .assert_same(&before, "a pull through a dead proxy");
+    });
+}

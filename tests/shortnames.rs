@@ -276,6 +276,18 @@ fn nothing_configured_is_docker_hub_and_blocks_apply() {
         let out = with_conf(ctx, "bad.conf", &["pull", "team/app:1"]);
         assert_one_error(&out, ERR_EXIT);
         assert!(out.stderr.contains("bad.conf"), "{out}");
+        // A file the variable names must exist (podman's rule).
+        let out = with_conf(ctx, "missing.conf", &["pull", "team/app:1"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("missing.conf"), "{out}");
+        // Version 1's blocked list is honoured.
+        ctx.write_file(
+            "v1.conf",
+            b"[registries.block]\nregistries = [\"blocked.invalid\"]\n",
+        );
+        let out = with_conf(ctx, "v1.conf", &["pull", "blocked.invalid/team/app:1"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("blocked"), "{out}");
         ctx.snapshot().assert_same(&before, "refused pulls");
     });
 }

@@ -369,6 +369,7 @@ fn hub_search(a: &Args, term: &str, limit: usize) -> Result<Vec<Hit>> {
         .with_context(|| format!("cannot search {DOCKER_HUB}"))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .tls_config(tls)
+        .proxy(rless::image::proxy::proxy_for("https", HUB_SEARCH_HOST))
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_global(Some(Duration::from_secs(60)))
         .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod import;
 pub mod layer;
 pub mod platform;
+pub mod proxy;
 pub mod pull;
 pub mod push;
 pub mod reference;

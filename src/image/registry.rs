@@ -111,19 +111,6 @@ enum Challenge {
     },
 }
 
-/// The proxy for connections to `host` (`name[:port]`): the environment's
-/// (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`, as ureq reads
-/// them), except for a loopback host, which podman's (Go's) clients never
-/// send through a proxy: a login node's site proxy cannot reach this
-/// machine's `localhost:5000`, and a plain-HTTP registry's credentials
-/// must not travel to the proxy.
-pub fn proxy_for(host: &str) -> Option<ureq::Proxy> {
-    match super::reference::is_loopback_host(host) {
-        true => None,
-        false => ureq::Proxy::try_from_env(),
-    }
-}
-
 /// A connection to one registry host.
 pub struct RegistryClient {
     agent: ureq::Agent,
@@ -149,16 +136,21 @@ impl RegistryClient {
                     source,
                 }
             })?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(proxy_for(api_host))
-            .tls_config(tls)
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_recv_response(Some(Duration::from_secs(60)))
-            .timeout_per_read(Some(opts.idle_timeout))
-            .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        // The proxy is the scheme's (`super::proxy`): plain HTTP, tried
+        // after HTTPS for an insecure registry, gets an agent of its own.
+        let agent_for = |scheme: &str| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .proxy(super::proxy::proxy_for(scheme, api_host))
+                .tls_config(tls.clone())
+                .timeout_connect(Some(Duration::from_secs(15)))
+                .timeout_recv_response(Some(Duration::from_secs(60)))
+                .timeout_per_read(Some(opts.idle_timeout))
+                .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        };
+        let agent = agent_for("https");
         let mut client = RegistryClient {
             agent,
             idle_timeout: opts.idle_timeout,
@@ -173,6 +165,7 @@ impl RegistryClient {
             Err(e) if opts.insecure => {
                 tracing::debug!("https ping of {api_host} failed ({e}); trying plain http");
                 client.base = format!("http://{api_host}");
+                client.agent = agent_for("http");
                 client
                     .agent
                     .get(format!("{}/v2/", client.base))

@@ -143,14 +143,13 @@ pub fn fetch(url: &str) -> Result<Fetched> {
         .http_status_as_error(false)
         // The system's CAs (a site's own, a TLS-inspecting proxy's).
         .tls_config(rless::image::trust::system_tls_config())
-        // The environment's proxy, not for a loopback host (podman's).
-        .proxy(rless::image::registry::proxy_for(
-            url.parse::<ureq::http::Uri>()
-                .ok()
-                .as_ref()
-                .and_then(|u| u.host())
-                .unwrap_or_default(),
-        ))
+        // The environment's proxy for this URL, as podman's (Go's).
+        .proxy(url.parse::<ureq::http::Uri>().ok().and_then(|u| {
+            let host = u
+                .authority()
+                .map(|a| a.as_str().rsplit('@').next().unwrap_or("").to_string())?;
+            rless::image::proxy::proxy_for(u.scheme_str().unwrap_or("https"), &host)
+        }))
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_per_read(Some(Duration::from_secs(60)))
         .user_agent(concat!("rless/", env!("CARGO_PKG_VERSION")))
