@@ -347,6 +347,10 @@ enum SystemCmd {
     Events(events::Args),
     /// Show the store, id mapping, storage driver and host (`rless info`).
     Info(info::Args),
+    /// Stop every running container and the network helper, so that changed /etc/subuid ranges take effect (podman's).
+    Migrate(system::MigrateArgs),
+    /// Accepted for podman's scripts: rless has no lock numbers to reassign.
+    Renumber(system::RenumberArgs),
 }
 
 /// Where the command's name is in `args`: after the program and the global
@@ -522,6 +526,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::System(SystemCmd::Prune(a)) => prune::system(&ctx, a),
         Cmd::System(SystemCmd::Events(a)) => events::run(&ctx, a),
         Cmd::System(SystemCmd::Info(a)) => info::run(&ctx, a),
+        Cmd::System(SystemCmd::Migrate(a)) => system::migrate(&ctx, a),
+        Cmd::System(SystemCmd::Renumber(a)) => system::renumber(&ctx, a),
         Cmd::Unshare(a) => unshare::run(&ctx, a),
         Cmd::Version(a) => version::run(a),
     }

@@ -1,7 +1,11 @@
 //! `rless system reset -f`: delete the whole store, and `rless system df
 //! [-v]`: what it takes on disk (with `-v`, per image, container, volume). Both run inside the user namespace (layer and
 //! container files may belong to subordinate ids, in directories the user
-//! cannot read from outside).
+//! cannot read from outside). `rless system migrate`: podman's way to make
+//! changed /etc/subuid ranges take effect (every running container
+//! stopped; the network helper, which holds the user namespace the
+//! containers join, then ends by itself); `system renumber`: podman's lock
+//! renumbering, which rless (file locks per container) has no need of.
 
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -374,5 +378,43 @@ pub fn reset(ctx: &Ctx, a: ResetArgs) -> Result<ExitCode> {
     let _ = std::fs::remove_file(store.root().join("store.lock"));
     drop(store);
     let _ = std::fs::remove_dir(&ctx.root);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    /// podman's: move every container to another OCI runtime. rless has
+    /// one (its own): refused.
+    #[arg(long, value_name = "RUNTIME")]
+    new_runtime: Option<String>,
+}
+
+/// `system migrate`, as podman's: stops every running container with its
+/// stop signal and timeout, so that the next container gets a user
+/// namespace with the ranges /etc/subuid and /etc/subgid give now (rless
+/// reads them at every start). Prints nothing.
+pub fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<ExitCode> {
+    if let Some(r) = a.new_runtime {
+        bail!("--new-runtime {r}: rless runs containers with its own runtime only");
+    }
+    if !ctx.root.exists() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let live = super::stop::all_ids(ctx, |s| s.live())?;
+    // The network helper ends by itself once no container is attached
+    // (`network::helper::IDLE_EXIT`), under its lock, so a `run` started
+    // meanwhile elsewhere keeps its network; ending it here could not be
+    // made safe against that.
+    super::stop::each(ctx, &live, true, |name, dir| {
+        super::stop::stop_one(dir, None, None).with_context(|| format!("cannot stop {name}"))
+    })
+}
+
+#[derive(clap::Args)]
+pub struct RenumberArgs {}
+
+/// `system renumber`: podman reassigns its lock numbers; rless's locks are
+/// files per container and store, so there is nothing to renumber.
+pub fn renumber(_ctx: &Ctx, _a: RenumberArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
