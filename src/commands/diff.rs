@@ -28,15 +28,29 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     latest: super::latest::Latest,
+    /// A container, or an image (podman's `diff` takes either).
     #[arg(required_unless_present = "latest")]
     container: Option<String>,
+    /// For an image: what it is compared with (default: its parent).
+    other: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let name = a.latest.or_name(ctx, a.container.as_deref())?;
     let store = ctx.store(LockMode::Shared)?;
-    let (_, dir) = container::find(&store, &name)?;
+    let found = container::find(&store, &name);
     drop(store);
+    let dir = match found {
+        Ok((_, dir)) if a.other.is_none() => dir,
+        // No container of that name: an image's changes, as podman's.
+        Err(container::ContainerError::NotFound(_))
+            if !a.latest.latest && super::image_diff::is_image(ctx, &name) =>
+        {
+            return super::image_diff::show(ctx, &name, a.other.as_deref());
+        }
+        Ok(_) => anyhow::bail!("diff of a container takes no second name"),
+        Err(e) => return Err(e.into()),
+    };
     container::flush_writes(&dir)?;
     // The writable layer holds files of subordinate ids: read it inside the namespace.
     if let Some(code) = ctx.enter_userns()? {

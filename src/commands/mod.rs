@@ -26,6 +26,7 @@ mod format;
 mod generate;
 mod healthcheck;
 mod history;
+mod image_diff;
 mod images;
 mod import;
 mod info;
@@ -217,6 +218,8 @@ enum ImageCmd {
     Inspect(inspect::Args),
     /// Show how an image was built, newest step first.
     History(history::Args),
+    /// Show what an image changed against its parent (or another image): A added, C changed, D deleted.
+    Diff(image_diff::Args),
     /// Remove unused images and layers.
     Prune(prune::Args),
     /// Remove images.
@@ -493,6 +496,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::BuildCopy(a) => build::copy_helper(&ctx, a),
         Cmd::BuildGlob(a) => build::glob_helper(&ctx, a),
         Cmd::Diff(a) => diff::run(&ctx, a),
+        Cmd::Image(ImageCmd::Diff(a)) => image_diff::run(&ctx, a),
         Cmd::Top(a) => top::run(&ctx, a),
         Cmd::Stats(a) => stats::run(&ctx, a),
         Cmd::Cp(a) => cp::run(&ctx, a),
