@@ -77,6 +77,13 @@ fn pod_infra_members_share_network_and_hostname() {
         ]);
         let body = http_get(port);
         assert!(body.contains("hello from the container"), "{body}");
+        // `port` of a member: the pod's ports (podman's).
+        let out = ctx.ok(&["port", "srv"]);
+        assert_eq!(
+            out.stdout.trim(),
+            format!("80/tcp -> 127.0.0.1:{port}"),
+            "{out}"
+        );
         let rows = ps_json(ctx, &[]);
         assert_eq!(rows.len(), 2, "infra and srv run: {rows:?}");
         assert_eq!(inspect(ctx, "srv")["IsInfra"], false);

@@ -214,6 +214,14 @@ pub fn infra_of(root: &Path, c: &super::ContainerConfig) -> Option<PodConfig> {
     (p.infra.as_deref() == Some(c.id.as_str())).then_some(p)
 }
 
+/// The id of the infra container whose network `c` shares, when `c` is a
+/// member (not the infra container) of a pod that shares its network.
+pub fn network_infra(root: &Path, c: &super::ContainerConfig) -> Option<String> {
+    let p = by_id(root, c.pod.as_deref()?)?;
+    let infra = p.infra.filter(|i| i != c.id.as_str())?;
+    p.shared.iter().any(|s| s == "net").then_some(infra)
+}
+
 /// Removes the definition of a pod whose containers are gone or never
 /// were (a `pod create` whose infra container could not be made). Call
 /// with the `pods` lock held.
@@ -272,5 +280,25 @@ pub fn status(states: &[super::ContainerState]) -> &'static str {
         "Exited"
     } else {
         "Stopped"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_lists() {
+        assert_eq!(parse_share(DEFAULT_SHARE).unwrap(), ["ipc", "net", "uts"]);
+        assert_eq!(parse_share("uts,net,net").unwrap(), ["net", "uts"]);
+        assert_eq!(parse_share("pid,cgroup").unwrap(), ["pid"]);
+        assert!(parse_share("").unwrap().is_empty());
+        assert!(parse_share("none").unwrap().is_empty());
+        for bad in ["mnt", "net,bogus", "NET"] {
+            assert!(
+                matches!(parse_share(bad), Err(PodError::BadShare(_))),
+                "{bad}"
+            );
+        }
     }
 }

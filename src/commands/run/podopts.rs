@@ -105,10 +105,13 @@ fn join_infra(a: &mut Args, infra: &str, shared: &[String]) -> Result<()> {
         a.network = vec![format!("container:{infra}")];
     }
     if takes("uts") {
-        if a.hostname.is_some() || a.uts.is_some() {
+        if a.hostname.is_some() {
             bail!(
                 "invalid config provided: cannot set hostname when joining the pod UTS namespace"
             );
+        }
+        if a.uts.is_some() {
+            bail!("invalid config provided: cannot set --uts when joining the pod's UTS namespace");
         }
         a.uts = from_infra.clone();
     } else if takes("net") && a.hostname.is_some() {
