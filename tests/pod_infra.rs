@@ -36,6 +36,10 @@ fn pod_infra_members_share_network_and_hostname() {
             &publish,
             "--hostname",
             "podhost",
+            "--add-host",
+            "db.pod:10.1.2.3",
+            "--dns",
+            "10.9.9.9",
             "--label",
             "tier=front",
         ]);
@@ -97,13 +101,13 @@ fn pod_infra_members_share_network_and_hostname() {
             IMG,
             "sh",
             "-c",
-            "busybox hostname; wget -q -O - http://127.0.0.1:80/index.html",
+            "busybox hostname; wget -q -O - http://127.0.0.1:80/index.html; grep -c '^10.1.2.3.*db.pod' /etc/hosts; grep -c '^nameserver 10.9.9.9' /etc/resolv.conf",
         ]);
         let lines: Vec<&str> = out.stdout.lines().collect();
         assert_eq!(
             lines,
-            ["podhost", "hello from the container"],
-            "a member sees the pod's hostname and its peer on localhost: {out}"
+            ["podhost", "hello from the container", "1", "1"],
+            "a member sees the pod's hostname, its peer on localhost, the pod's hosts and DNS: {out}"
         );
         // A member's own network settings are the pod's.
         let out = ctx.rless(&["run", "--rm", "--pod", "web", "-p", "8080:80", IMG, "true"]);
