@@ -120,8 +120,20 @@ fn pod_infra_removal_rules() {
     for_each_user("pod_infra_removal_rules", |ctx| {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
-        let pod = ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "inf"]);
+        let pod = ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "--infra-name",
+            "inf",
+            "--infra-command",
+            "/pause now",
+        ]);
         let pod = pod.stdout.trim().to_string();
+        // --infra-command names the idle process (nothing is executed).
+        let rows = ps_json(ctx, &["-a"]);
+        assert_eq!(rows[0]["Command"], serde_json::json!(["/pause", "now"]));
         // The infra container goes only with its pod (podman's words),
         // even when it is alone; `rm -a` and `container prune` pass over it.
         let out = ctx.rless(&["rm", "-f", "inf"]);
@@ -131,6 +143,8 @@ fn pod_infra_removal_rules() {
             "{out}"
         );
         ctx.ok(&["run", "--name", "m", "--pod", "p", IMG, "true"]);
+        let top = ctx.ok(&["pod", "top", "p", "args"]);
+        assert!(top.stdout.lines().any(|l| l.trim() == "pause now"), "{top}");
         let out = ctx.rless(&["rm", "inf"]);
         assert_one_error(&out, ERR_EXIT);
         assert!(
@@ -191,6 +205,18 @@ fn pod_infra_bad_input() {
         let out = ctx.rless(&["pod", "create", "--name", "p", "--infra-name", "taken"]);
         assert_one_error(&out, ERR_EXIT);
         assert_eq!(ctx.rless(&["pod", "exists", "p"]).code, Some(1));
+        let ev = ctx.ok(&[
+            "events",
+            "--stream=false",
+            "--filter",
+            "type=pod",
+            "--format",
+            "{{.Status}} {{.Name}}",
+        ]);
+        assert_eq!(
+            ev.stdout, "create p\nremove p\n",
+            "the pod made and taken back: {ev}"
+        );
         ctx.ok(&["rm", "taken"]);
         for args in [
             vec!["pod", "create", "--name", "p", "--share", "bogus"],

@@ -226,7 +226,9 @@ pub fn network_infra(root: &Path, c: &super::ContainerConfig) -> Option<String> 
 /// were (a `pod create` whose infra container could not be made). Call
 /// with the `pods` lock held.
 pub fn discard_locked(root: &Path, pod: &PodConfig) {
-    let _ = fs::remove_file(config_path(root, &pod.name));
+    if fs::remove_file(config_path(root, &pod.name)).is_ok() {
+        crate::events::named(root, crate::events::Kind::Pod, "remove", &pod.name);
+    }
 }
 
 /// The pod's containers, its infra container first, then oldest first.
