@@ -79,11 +79,19 @@ pub struct PodConfig {
 /// podman's default `--share`.
 pub const DEFAULT_SHARE: &str = "ipc,net,uts";
 
-/// `--share`: namespaces separated by ',' (`none` or "" for none); `cgroup`
-/// and `user` are taken and ignored (every member has its own cgroup
-/// namespace, and the infra's user namespace anyway). Sorted, each once.
+/// `--share`: namespaces separated by ',' (`none` or "" for none; podman's
+/// `+NS[,NS]` adds them to the default); `cgroup` and `user` are taken and
+/// ignored (every member has its own cgroup namespace, and the infra's user
+/// namespace anyway). Sorted, each once.
 pub fn parse_share(v: &str) -> Result<Vec<String>, PodError> {
     let mut out: Vec<String> = Vec::new();
+    let v = match v.strip_prefix('+') {
+        Some(more) => {
+            out.extend(DEFAULT_SHARE.split(',').map(String::from));
+            more
+        }
+        None => v,
+    };
     for ns in v.split(',') {
         match ns {
             "ipc" | "net" | "pid" | "uts" => out.push(ns.to_string()),
@@ -294,6 +302,7 @@ mod tests {
         assert_eq!(parse_share(DEFAULT_SHARE).unwrap(), ["ipc", "net", "uts"]);
         assert_eq!(parse_share("uts,net,net").unwrap(), ["net", "uts"]);
         assert_eq!(parse_share("pid,cgroup").unwrap(), ["pid"]);
+        assert_eq!(parse_share("+pid").unwrap(), ["ipc", "net", "pid", "uts"]);
         assert!(parse_share("").unwrap().is_empty());
         assert!(parse_share("none").unwrap().is_empty());
         for bad in ["mnt", "net,bogus", "NET"] {
