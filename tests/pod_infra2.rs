@@ -278,6 +278,20 @@ fn pod_infra_bad_input() {
             assert!(out.stderr.contains("invalid config provided"), "{out}");
         }
         assert_eq!(states(ctx), ["inf created"]);
+        // A pod whose create stopped before its infra container was made
+        // (its definition names namespaces to share, and no infra
+        // container): members are refused, not given nothing shared.
+        ctx.ok(&["pod", "create", "--name", "half", "--infra=false"]);
+        let def = ctx.root.join("pods/half.json");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&def).unwrap()).unwrap();
+        v["shared"] = serde_json::json!(["net"]);
+        std::fs::write(&def, serde_json::to_vec(&v).unwrap()).unwrap();
+        ctx.give(&def);
+        let out = ctx.rless(&["create", "--pod", "half", IMG, "true"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("has no infra container"), "{out}");
+        ctx.ok(&["pod", "rm", "half"]);
         // --infra=false keeps the plain group (podman-compose's).
         ctx.ok(&["pod", "create", "--name", "g", "--infra=false", "--share="]);
         let g = ctx.ok(&[

@@ -50,6 +50,13 @@ pub(super) fn check(ctx: &Ctx, a: &mut Args) -> Result<PodOpts> {
                 join_infra(a, infra, &p.shared)?;
                 Some(infra.clone())
             }
+            // A pod whose `pod create` was interrupted before its infra
+            // container was made: its members would share nothing.
+            None if !p.shared.is_empty() => bail!(
+                "pod {} has no infra container (its creation did not finish): remove it (rless pod rm {})",
+                p.name,
+                p.name
+            ),
             None => None,
         },
         _ => None,
