@@ -81,6 +81,9 @@ fn pod_infra_lifecycle_order() {
         assert!(at(&ev, "died a") < at(&ev, "died p-infra"), "{ev:?}");
         assert!(at(&ev, "died b") < at(&ev, "died p-infra"), "{ev:?}");
         assert_eq!(states(ctx), ["a exited", "b exited", "p-infra exited"]);
+        // The infra container's idle process ends cleanly on SIGTERM.
+        let code = ctx.ok(&["inspect", "--format", "{{.State.ExitCode}}", "p-infra"]);
+        assert_eq!(code.stdout.trim(), "0", "{code}");
         // pod start: the infra container first.
         ctx.ok(&["pod", "start", "p"]);
         let ev = events(ctx);

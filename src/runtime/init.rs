@@ -441,7 +441,7 @@ fn infra_idle(spec: &ContainerSpec, status: OwnedFd) -> ! {
             ]
             .contains(&sig)
             {
-                std::process::exit(0);
+                super::sys::exit_child(0);
             }
         }
     }
