@@ -348,7 +348,10 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         o.insert("Rootfs".into(), rootfs.into());
         o.insert("OCIRuntime".into(), "rless".into());
         o.insert("Namespace".into(), "".into());
-        o.insert("IsInfra".into(), false.into());
+        o.insert(
+            "IsInfra".into(),
+            spec.as_ref().is_some_and(|sp| sp.infra).into(),
+        );
         o.insert("IsService".into(), false.into());
         o.insert("EffectiveCaps".into(), serde_json::json!(caps));
         o.insert("BoundingCaps".into(), serde_json::json!(caps));

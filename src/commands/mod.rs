@@ -41,6 +41,7 @@ mod pause;
 mod pflag;
 mod picks;
 mod pod;
+mod pod_infra;
 mod port;
 mod prune;
 mod ps;
@@ -191,7 +192,7 @@ enum Cmd {
     /// Manage user-defined networks.
     #[command(subcommand)]
     Network(network::Cmd),
-    /// Manage pods (podman's): groups of containers, with no shared namespaces.
+    /// Manage pods (podman's): groups of containers sharing an infra container's namespaces.
     #[command(subcommand)]
     Pod(pod::Cmd),
     /// Manage secrets (podman's): data a container gets at creation.

@@ -1,16 +1,21 @@
-//! `rless pod create|exists|ps|inspect|rm|start|stop|kill|restart|prune`
-//! (podman's), and the `--requires` start of required containers.
+//! `rless pod create|exists|ps|inspect|rm|start|stop|kill|restart|pause|
+//! unpause|top|prune` (podman's), and the `--requires` start of required
+//! containers.
 //!
-//! Theory of operation: a pod is a group of containers with no infra
-//! container and no shared namespaces (see `rless::container::pod`); only
-//! `--infra=false` pods are made, as podman-compose asks. The commands that
-//! act on a pod's containers do what the container commands do to each of
-//! its members: `pod stop|kill` in this process, `pod start|restart`
-//! through `start`'s code, and `pod rm -f`/`pod prune` through a child
-//! `rless rm -f` (which removes inside the user namespace, as `rm` does).
+//! Theory of operation: a pod is a group of containers, by default with an
+//! infra container whose namespaces its members share (see
+//! `rless::container::pod`, and `pod_infra` for its making); with
+//! `--infra=false`, as podman-compose asks, a group and nothing more. The
+//! commands that act on a pod's containers do what the container commands
+//! do to each of its members, the infra container first for a start and
+//! last for a stop or kill: `pod stop|kill|pause|unpause` in this process,
+//! `pod start|restart` through `start`'s code, and `pod rm -f`/`pod prune`
+//! through a child `rless rm -f` (which removes inside the user namespace,
+//! as `rm` does).
 
 use super::filters::{self, Filters};
 use super::format::{print_rows_headed, Format, Formatter};
+use super::pod_infra;
 use super::removal::Failure;
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -24,8 +29,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
 pub enum Cmd {
-    /// Create a pod: a group of containers (no infra container, no shared namespaces).
-    Create(CreateArgs),
+    /// Create a pod: a group of containers sharing the namespaces of its infra container.
+    Create(Box<CreateArgs>),
     /// Exit 0 if the pod exists, 1 if not.
     Exists(NameArg),
     /// List pods.
@@ -44,6 +49,12 @@ pub enum Cmd {
     Kill(KillArgs),
     /// Stop and start a pod's containers again.
     Restart(NamesArgs),
+    /// Pause a pod's running containers.
+    Pause(NamesArgs),
+    /// Unpause a pod's paused containers.
+    Unpause(NamesArgs),
+    /// The processes of a pod's containers (options as `top`'s).
+    Top(TopArgs),
     /// Remove every pod with no running container, and its containers.
     Prune(PruneArgs),
 }
@@ -53,18 +64,28 @@ pub struct CreateArgs {
     /// The pod's name (default: a generated one).
     #[arg(short, long)]
     name: Option<String>,
-    /// An infra container: rless pods have none (use --infra=false).
+    /// Make an infra container holding the shared namespaces (default true).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     infra: Option<bool>,
-    /// Namespaces to share: rless pods share none (only an empty --share= is taken).
+    /// Namespaces the members share: ipc, net, pid, uts, comma separated, +NS to add to the default, or none (default ipc,net,uts).
     #[arg(long)]
     share: Option<String>,
+    #[command(flatten)]
+    infra_opts: super::pod_infra::InfraArgs,
     /// Set a label (KEY=VALUE).
     #[arg(short, long)]
     label: Vec<String>,
     /// The name, as podman takes it after the options too.
     #[arg(conflicts_with = "name")]
     pod_name: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct TopArgs {
+    pod: String,
+    /// Options for ps, or podman's format descriptors, as `top`'s.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    options: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -155,7 +176,7 @@ pub struct PruneArgs {
 
 pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
     match cmd {
-        Cmd::Create(a) => create(ctx, a),
+        Cmd::Create(a) => create(ctx, *a),
         Cmd::Exists(a) => {
             let found = pod::read(&ctx.root, &a.name).is_ok();
             Ok(ExitCode::from(if found { 0 } else { 1 }))
@@ -167,21 +188,16 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
             not_empty(p, members, "start")?;
             start_members(ctx, members)
         }),
-        Cmd::Stop(a) => each_pod(ctx, &a.names, a.ignore, |_, _, members| {
-            let names = names_of(members);
-            super::stop::each(ctx, &names, true, |_, dir| {
-                Ok(super::stop::stop_one(dir, None, a.time)?)
-            })
-            .map(drop)
+        Cmd::Stop(a) => each_pod(ctx, &a.names, a.ignore, |_, p, members| {
+            stop_members(ctx, p, members, a.time)
         }),
         Cmd::Kill(a) => {
             let sig = rless::signal::Sig::parse(&a.signal)
                 .with_context(|| format!("invalid signal {:?}", a.signal))?;
-            each_pod(ctx, &a.names, false, |root, _, members| {
-                let live: Vec<String> = members
-                    .iter()
-                    .filter(|c| state_of(root, c).live())
-                    .map(|c| c.id.as_str().to_string())
+            each_pod(ctx, &a.names, false, |root, p, members| {
+                let live: Vec<String> = pod_infra::stop_order(p, members)
+                    .into_iter()
+                    .filter(|id| container::read_state(&root.join("containers").join(id)).live())
                     .collect();
                 super::stop::each(ctx, &live, true, |name, dir| {
                     container::control::kill(dir, sig)
@@ -192,6 +208,12 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Restart(a) => each_pod(ctx, &a, false, |_, p, members| {
             not_empty(p, members, "restart")?;
+            if p.infra.is_some() {
+                // The infra container's namespaces are new: every member
+                // stops, then starts again in them.
+                stop_members(ctx, p, members, None)?;
+                return start_members(ctx, members);
+            }
             let names = names_of(members);
             super::start::restart(
                 ctx,
@@ -209,13 +231,49 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
             )
             .map(drop)
         }),
+        Cmd::Pause(a) => each_pod(ctx, &a, false, |_, p, members| {
+            pod_infra::pause(ctx, p, members, true)
+        }),
+        Cmd::Unpause(a) => each_pod(ctx, &a, false, |_, p, members| {
+            pod_infra::pause(ctx, p, members, false)
+        }),
+        Cmd::Top(a) => {
+            let p = pod::read(&ctx.root, &a.pod)?;
+            let pids = pod_infra::pids(ctx, &pod::members(&ctx.root, &p));
+            if pids.is_empty() {
+                bail!("pod {} has no running containers", p.name);
+            }
+            super::top::show(&pids, &a.options)
+        }
         Cmd::Prune(_) => prune(ctx),
     }
 }
 
+/// Stops `members` of `p`, the infra container last.
+fn stop_members(
+    ctx: &Ctx,
+    p: &PodConfig,
+    members: &[ContainerConfig],
+    time: Option<u64>,
+) -> Result<()> {
+    let names = pod_infra::stop_order(p, members);
+    super::stop::each(ctx, &names, true, |_, dir| {
+        Ok(super::stop::stop_one(dir, None, time)?)
+    })
+    .map(drop)
+}
+
 fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
-    if a.infra != Some(false) || a.share.as_deref().is_some_and(|s| !s.is_empty()) {
-        bail!("rless pods have no infra container and share no namespaces between their containers: use --infra=false (and no --share, or --share=)");
+    let infra = a.infra != Some(false);
+    if !infra {
+        // podman's: no namespace is shared without an infra container.
+        if a.share
+            .as_deref()
+            .is_some_and(|s| !s.is_empty() && s != "none")
+        {
+            bail!("a pod without an infra container (--infra=false) shares no namespaces: give no --share, or --share=");
+        }
+        pod_infra::check_no_infra(&a.infra_opts)?;
     }
     let mut labels = BTreeMap::new();
     for kv in &a.label {
@@ -225,8 +283,12 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
             _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
         };
     }
+    let name = a.name.or(a.pod_name);
+    if infra {
+        return pod_infra::create(ctx, name, labels, a.share.as_deref(), &a.infra_opts);
+    }
     let store = ctx.store(LockMode::Shared)?;
-    let p = pod::create(&store, a.name.or(a.pod_name), labels)?;
+    let p = pod::create(&store, name, labels, Vec::new())?;
     println!("{}", p.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -295,11 +357,27 @@ fn start_members(ctx: &Ctx, members: &[ContainerConfig]) -> Result<()> {
     Ok(())
 }
 
+/// Starts the pod's infra container `id` when it is not running (`run
+/// --pod` of a member, before its checks).
+pub fn start_infra(ctx: &Ctx, id: &str) -> Result<()> {
+    pod_infra::start_infra(ctx, id)
+}
+
 /// `--requires`: starts the containers `c` requires that are not running
 /// (through `start`, which starts those they require in turn), before `c`.
 /// A cycle of requirements (only `rm` then `rename` can make one) is
 /// refused before anything starts.
+/// A member of a pod with an infra container starts it first.
 pub fn start_required(ctx: &Ctx, c: &ContainerConfig) -> Result<()> {
+    let infra = c
+        .pod
+        .as_deref()
+        .and_then(|p| pod::by_id(&ctx.root, p))
+        .and_then(|p| p.infra)
+        .filter(|i| i != c.id.as_str());
+    if let Some(infra) = infra {
+        start_infra(ctx, &infra)?;
+    }
     if c.requires.is_empty() {
         return Ok(());
     }
@@ -374,8 +452,9 @@ fn describe(root: &Path, p: &PodConfig) -> serde_json::Value {
         "Created": format_rfc3339(p.created),
         "State": pod::status(&states),
         "Labels": p.labels,
-        "CreateInfra": false,
-        "SharedNamespaces": [],
+        "CreateInfra": p.infra.is_some(),
+        "InfraContainerID": p.infra.clone().unwrap_or_default(),
+        "SharedNamespaces": p.shared,
         "NumContainers": members.len(),
         "Containers": members.iter().zip(&states).map(|(c, s)| serde_json::json!({
             "Id": c.id.as_str(), "Name": c.name, "State": s.shown_status(),
@@ -418,14 +497,15 @@ fn ps(ctx: &Ctx, a: PsArgs) -> Result<ExitCode> {
             _ => false,
         })
     });
-    let short = |d: &serde_json::Value| {
-        let id = d["Id"].as_str().unwrap_or_default().to_string();
+    let trunc = |id: &serde_json::Value| {
+        let id = id.as_str().unwrap_or_default().to_string();
         if a.no_trunc {
             id
         } else {
             id[..12.min(id.len())].to_string()
         }
     };
+    let short = |d: &serde_json::Value| trunc(&d["Id"]);
     if a.quiet {
         for d in &rows {
             println!("{}", short(d));
@@ -449,7 +529,7 @@ fn ps(ctx: &Ctx, a: PsArgs) -> Result<ExitCode> {
                 .map(|d| {
                     serde_json::json!({
                         "Id": d["Id"], "Name": d["Name"], "Status": d["State"],
-                        "Created": d["Created"], "InfraId": "", "Labels": d["Labels"],
+                        "Created": d["Created"], "InfraId": d["InfraContainerID"], "Labels": d["Labels"],
                         "Networks": [], "Containers": d["Containers"].as_array().map(|cs| cs.iter().map(|c| serde_json::json!({
                             "Id": c["Id"], "Names": c["Name"], "Status": c["State"],
                         })).collect::<Vec<_>>()),
@@ -473,7 +553,8 @@ fn ps(ctx: &Ctx, a: PsArgs) -> Result<ExitCode> {
                         serde_json::from_value(d["Labels"].clone()).unwrap_or_default();
                     serde_json::json!({
                         "ID": short(d), "Id": d["Id"], "Name": d["Name"], "Status": d["State"],
-                        "Created": ago(created_of(d)), "InfraID": "",
+                        "Created": ago(created_of(d)),
+                        "InfraID": trunc(&d["InfraContainerID"]),
                         "NumberOfContainers": cs.len().to_string(),
                         "ContainerNames": join("Name"), "ContainerIds": join("Id"),
                         "ContainerStatuses": join("State"),
@@ -508,7 +589,7 @@ fn remove_containers(ctx: &Ctx, ids: &[String]) -> Result<()> {
         return Ok(());
     }
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let status = super::rm::force_remove_child(ctx, &ids)?;
+    let status = super::rm::force_remove_child(ctx, &ids, true)?;
     if !status.success() {
         // rm said why on stderr.
         bail!("cannot remove the pod's containers ({status})");
@@ -530,8 +611,20 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     for q in &pods {
         let r = (|| -> Result<String> {
             let p = pod::read(&root, q)?;
+            let members = pod::members(&root, &p);
+            let (infra, others) = pod_infra::split(&p, &members);
             if a.force {
-                remove_containers(ctx, &names_of(&pod::members(&root, &p)))?;
+                remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
+            } else if let (Some(infra), true) = (infra, others.is_empty()) {
+                // Only the infra container: it goes with the pod (podman's),
+                // unless it runs.
+                if state_of(&root, infra).live() {
+                    bail!(pod::PodError::InUse {
+                        name: p.name.clone(),
+                        containers: format!("{} (running)", infra.name),
+                    });
+                }
+                remove_containers(ctx, &[infra.id.as_str().to_string()])?;
             }
             let store = ctx.store(LockMode::Shared)?;
             let _lock = pod::lock(&store)?;
@@ -554,7 +647,7 @@ fn prune(ctx: &Ctx) -> Result<ExitCode> {
         if members.iter().any(|c| state_of(&root, c).live()) {
             continue;
         }
-        remove_containers(ctx, &names_of(&members))?;
+        remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
         let store = ctx.store(LockMode::Shared)?;
         let _lock = pod::lock(&store)?;
         pod::remove_locked(&root, &p)?;

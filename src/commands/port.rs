@@ -45,6 +45,12 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let (c, dir) = container::find(&store, query)?;
+    // A member of a pod sharing its network has the pod's ports, which
+    // its infra container publishes (podman's).
+    let dir = match container::pod::network_infra(store.root(), &c) {
+        Some(infra) => container::containers_dir(&store).join(infra),
+        None => dir,
+    };
     let state = container::read_state(&dir);
     let want = a.port.as_deref().map(|p| {
         let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));

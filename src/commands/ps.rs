@@ -526,6 +526,10 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
                 .map_or(String::new(), |p| p.name.clone())
         })
     };
+    let is_infra = |c: &ContainerConfig| {
+        pods.iter()
+            .any(|p| p.infra.as_deref() == Some(c.id.as_str()))
+    };
     let health = |c: &ContainerConfig| {
         rless::container::health::status(c, &container::containers_dir(&store).join(c.id.as_str()))
     };
@@ -590,6 +594,7 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
                         "Status": status_text(s, &health(c)), "ExitCode": s.exit_code, "Pid": s.pid,
                         "StartedAt": s.started, "ExitedAt": s.finished, "Labels": c.labels,
                         "Pod": c.pod.clone().unwrap_or_default(), "PodName": pod_name(c),
+                        "IsInfra": is_infra(c),
                     })
                 })
                 .collect();
@@ -628,7 +633,7 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
                         "StartedAt": s.started.unwrap_or(GO_ZERO_UNIX),
                         "ExitedAt": s.finished.unwrap_or(GO_ZERO_UNIX),
                         "AutoRemove": c.auto_remove,
-                        "IsInfra": false,
+                        "IsInfra": is_infra(c),
                         (super::format::LABELS_KEY): c.labels,
                         "Pod": c.pod.as_deref().map_or("", |p| &p[..12.min(p.len())]),
                         "PodName": pod_name(c),

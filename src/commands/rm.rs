@@ -42,6 +42,9 @@ pub struct Args {
     latest: super::latest::Latest,
     #[command(flatten)]
     picks: super::picks::Picks,
+    /// `pod rm`'s: pods' infra containers may go (they go with their pod).
+    #[arg(long, hide = true)]
+    pod_removal: bool,
     #[arg(required_unless_present_any = ["all", "latest", "cidfile", "filter"])]
     containers: Vec<String>,
 }
@@ -94,9 +97,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     let store = ctx.store(LockMode::Shared)?;
     let graph = Dependents::of(&store);
+    // A pod's infra container goes only with its pod (`pod rm`): `-a`
+    // passes over it, a name of it is refused (podman's words, 125).
+    let infra_of = |q: &str| match (a.pod_removal, container::find(&store, q)) {
+        (false, Ok((c, _))) => {
+            container::pod::infra_of(store.root(), &c).map(|p| container::pod::PodError::IsInfra {
+                id: c.id.as_str().to_string(),
+                pod: p.id,
+            })
+        }
+        _ => None,
+    };
     let names: Vec<String> = match a.all {
         // Dependents before what they depend on, so that all go.
-        true => graph.with_dependents(&graph.ids()),
+        true => graph
+            .with_dependents(&graph.ids())
+            .into_iter()
+            .filter(|q| infra_of(q).is_none())
+            .collect(),
         false if a.depend => graph.with_dependents(&given),
         false => graph.ordered(&given),
     };
@@ -107,6 +125,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     for q in &names {
         if gone_before.contains(q) {
             checked.push((q, Err(Gone.into())));
+            continue;
+        }
+        if let Some(e) = infra_of(q) {
+            checked.push((q, Err(e.into())));
             continue;
         }
         // As podman's, before -f kills it: a container that others
@@ -337,12 +359,19 @@ impl Dependents {
 /// `rless rm --force NAMES` in a child with this store (it stops and
 /// removes inside the user namespace, as `rm -f` does); its stdout is not
 /// shown, its errors are (one line each). The child's exit status.
-pub fn force_remove_child(ctx: &Ctx, names: &[&str]) -> Result<std::process::ExitStatus> {
+/// `pod_removal`: infra containers of pods may go (`pod rm`'s).
+pub fn force_remove_child(
+    ctx: &Ctx,
+    names: &[&str],
+    pod_removal: bool,
+) -> Result<std::process::ExitStatus> {
     let exe = std::env::current_exe().context("cannot find the rless binary")?;
     std::process::Command::new(exe)
         .arg("--root")
         .arg(&ctx.root)
-        .args(["rm", "--force", "--"])
+        .args(["rm", "--force"])
+        .args(pod_removal.then_some("--pod-removal"))
+        .arg("--")
         .args(names)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -428,7 +457,9 @@ pub fn prune_containers(
     let mut pruned = Pruned::new("containers");
     for c in container::list(&store) {
         let dir = container::containers_dir(&store).join(c.id.as_str());
+        // A pod's infra container goes with its pod only.
         if container::read_state(&dir).live()
+            || container::pod::infra_of(store.root(), &c).is_some()
             || !filter.prunes(|l| super::filters::has_label(&c.labels, l), c.created)
         {
             continue;

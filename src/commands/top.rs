@@ -69,10 +69,16 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
         bail!("container {} is not running", c.name);
     };
     let pids = container_pids(init)?;
-    if a.options.is_empty() {
-        return own_listing(&pids);
+    show(&pids, &a.options)
+}
+
+/// Lists the processes `pids` as `top` does with `options` (`pod top`'s
+/// too).
+pub(super) fn show(pids: &[i32], options: &[String]) -> Result<ExitCode> {
+    if options.is_empty() {
+        return own_listing(pids);
     }
-    let (args, drop_pid) = ps_args(&a.options);
+    let (args, drop_pid) = ps_args(options);
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
@@ -85,7 +91,7 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
         );
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    for line in filter_rows(&text, &pids, drop_pid)? {
+    for line in filter_rows(&text, pids, drop_pid)? {
         println!("{line}");
     }
     Ok(ExitCode::SUCCESS)

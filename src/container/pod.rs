@@ -1,11 +1,17 @@
 //! Pods (podman's `pod create|ps|rm|…`, `run --pod NAME`).
 //!
-//! Theory of operation. A pod here is a name for a group of containers and
-//! nothing more: no infra container, no namespaces shared between its
-//! members (podman's `--infra=false --share=`, what podman-compose asks
-//! for). It is a definition in the store, `pods/<name>.json` (id, name,
-//! labels, creation time), written under the `pods` lock to a temporary
-//! name and renamed into place, as networks are. A container records the
+//! Theory of operation. A pod is a group of containers. By default (as
+//! podman's) it has an infra container, made by `pod create`, that holds
+//! the namespaces its members share (`shared`: podman's `ipc`, `net`,
+//! `uts`, and `pid` when asked); the members join them as `--network
+//! container:INFRA` and the like do (see `commands/run/podopts.rs`). With
+//! `--infra=false` (what podman-compose asks for) it is a name for a group
+//! and nothing more. It is a definition in the store, `pods/<name>.json`
+//! (id, name, labels, creation time, infra container id, namespaces
+//! shared), written under the `pods` lock to a temporary name and renamed
+//! into place, as networks are. The infra container is a member like the
+//! others (it names the pod); the pod records its id under the `pods` lock
+//! when the container is made ([`set_infra_locked`]). A container records the
 //! pod's id in its `config.json` (`pod`); the pod's members are the
 //! containers that name it, so nothing has to be updated when a member
 //! goes. The pod's state is derived from its members' states. A container
@@ -30,6 +36,12 @@ pub enum PodError {
     NotFound(String),
     #[error("pod {name} has containers {containers}: remove them first (or use -f)")]
     InUse { name: String, containers: String },
+    #[error("invalid kernel namespace to share: {0}. Options are: ipc, net, pid, uts or none")]
+    BadShare(String),
+    #[error("pod {0} has an infra container already")]
+    HasInfra(String),
+    #[error("container {id} is the infra container of pod {pod} and cannot be removed without removing the pod")]
+    IsInfra { id: String, pod: String },
     #[error("cannot {op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -54,6 +66,43 @@ pub struct PodConfig {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub created: i64,
+    /// The infra container's full id; `None`: a pod without one
+    /// (`--infra=false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infra: Option<String>,
+    /// The namespaces its members take from the infra container, in
+    /// podman's names (`ipc`, `net`, `pid`, `uts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared: Vec<String>,
+}
+
+/// podman's default `--share`.
+pub const DEFAULT_SHARE: &str = "ipc,net,uts";
+
+/// `--share`: namespaces separated by ',' (`none` or "" for none; podman's
+/// `+NS[,NS]` adds them to the default); `cgroup` and `user` are taken and
+/// ignored (every member has its own cgroup namespace, and the infra's user
+/// namespace anyway). Sorted, each once.
+pub fn parse_share(v: &str) -> Result<Vec<String>, PodError> {
+    let mut out: Vec<String> = Vec::new();
+    let v = match v.strip_prefix('+') {
+        Some(more) => {
+            out.extend(DEFAULT_SHARE.split(',').map(String::from));
+            more
+        }
+        None => v,
+    };
+    for ns in v.split(',') {
+        match ns {
+            "ipc" | "net" | "pid" | "uts" => out.push(ns.to_string()),
+            "" | "cgroup" | "user" => {}
+            "none" => return Ok(Vec::new()),
+            other => return Err(PodError::BadShare(other.to_string())),
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 impl PodConfig {
@@ -115,6 +164,7 @@ pub fn create(
     store: &Store,
     name: Option<String>,
     labels: BTreeMap<String, String>,
+    shared: Vec<String>,
 ) -> Result<PodConfig, PodError> {
     let id = super::ContainerId::random();
     let name = name.unwrap_or_else(|| super::generated_name(&id));
@@ -133,26 +183,69 @@ pub fn create(
         name,
         labels,
         created: crate::image::time::now(),
+        infra: None,
+        shared,
     };
-    let tmp = dir.join(tmp_name("pod"));
-    let body = serde_json::to_vec_pretty(&pod).expect("json");
+    write(root, &pod)?;
+    crate::events::named(root, crate::events::Kind::Pod, "create", &pod.name);
+    Ok(pod)
+}
+
+/// Writes `pod`'s definition (to a temporary name, renamed into place).
+/// Call with the `pods` lock held.
+fn write(root: &Path, pod: &PodConfig) -> Result<(), PodError> {
+    let tmp = pods_dir(root).join(tmp_name("pod"));
+    let body = serde_json::to_vec_pretty(pod).expect("json");
     fs::write(&tmp, body).map_err(io_err("write", &tmp))?;
     let dst = config_path(root, &pod.name);
     if let Err(e) = fs::rename(&tmp, &dst) {
         let _ = fs::remove_file(&tmp);
         return Err(io_err("rename into place", &dst)(e));
     }
-    crate::events::named(root, crate::events::Kind::Pod, "create", &pod.name);
-    Ok(pod)
+    Ok(())
 }
 
-/// The pod's containers, oldest first.
+/// Records `infra` as the infra container of the pod with id `pod`. Call
+/// with the `pods` lock held, and keep it until the container is recorded.
+pub fn set_infra_locked(root: &Path, pod: &str, infra: &str) -> Result<(), PodError> {
+    let mut p = by_id(root, pod).ok_or_else(|| PodError::NotFound(pod.to_string()))?;
+    if p.infra.is_some() {
+        return Err(PodError::HasInfra(p.name));
+    }
+    p.infra = Some(infra.to_string());
+    write(root, &p)
+}
+
+/// The pod `c` is the infra container of, if it is one.
+pub fn infra_of(root: &Path, c: &super::ContainerConfig) -> Option<PodConfig> {
+    let p = by_id(root, c.pod.as_deref()?)?;
+    (p.infra.as_deref() == Some(c.id.as_str())).then_some(p)
+}
+
+/// The id of the infra container whose network `c` shares, when `c` is a
+/// member (not the infra container) of a pod that shares its network.
+pub fn network_infra(root: &Path, c: &super::ContainerConfig) -> Option<String> {
+    let p = by_id(root, c.pod.as_deref()?)?;
+    let infra = p.infra.filter(|i| i != c.id.as_str())?;
+    p.shared.iter().any(|s| s == "net").then_some(infra)
+}
+
+/// Removes the definition of a pod whose containers are gone or never
+/// were (a `pod create` whose infra container could not be made). Call
+/// with the `pods` lock held.
+pub fn discard_locked(root: &Path, pod: &PodConfig) {
+    if fs::remove_file(config_path(root, &pod.name)).is_ok() {
+        crate::events::named(root, crate::events::Kind::Pod, "remove", &pod.name);
+    }
+}
+
+/// The pod's containers, its infra container first, then oldest first.
 pub fn members(root: &Path, pod: &PodConfig) -> Vec<super::ContainerConfig> {
     let mut v: Vec<_> = super::list_at(root)
         .into_iter()
         .filter(|c| c.pod.as_deref() == Some(pod.id.as_str()))
         .collect();
-    v.sort_by_key(|c| c.created_at());
+    v.sort_by_key(|c| (pod.infra.as_deref() != Some(c.id.as_str()), c.created_at()));
     v
 }
 
@@ -160,10 +253,16 @@ pub fn members(root: &Path, pod: &PodConfig) -> Vec<super::ContainerConfig> {
 pub fn remove_locked(root: &Path, pod: &PodConfig) -> Result<(), PodError> {
     let members = members(root, pod);
     if !members.is_empty() {
+        // The infra container is named only when it is alone.
+        let others = members
+            .iter()
+            .filter(|c| pod.infra.as_deref() != Some(c.id.as_str()))
+            .count();
         return Err(PodError::InUse {
             name: pod.name.clone(),
             containers: members
                 .iter()
+                .filter(|c| others == 0 || pod.infra.as_deref() != Some(c.id.as_str()))
                 .map(|c| c.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -191,5 +290,26 @@ pub fn status(states: &[super::ContainerState]) -> &'static str {
         "Exited"
     } else {
         "Stopped"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_lists() {
+        assert_eq!(parse_share(DEFAULT_SHARE).unwrap(), ["ipc", "net", "uts"]);
+        assert_eq!(parse_share("uts,net,net").unwrap(), ["net", "uts"]);
+        assert_eq!(parse_share("pid,cgroup").unwrap(), ["pid"]);
+        assert_eq!(parse_share("+pid").unwrap(), ["ipc", "net", "pid", "uts"]);
+        assert!(parse_share("").unwrap().is_empty());
+        assert!(parse_share("none").unwrap().is_empty());
+        for bad in ["mnt", "net,bogus", "NET"] {
+            assert!(
+                matches!(parse_share(bad), Err(PodError::BadShare(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -190,6 +190,7 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     let parent = (!own_pid).then(std::process::id);
     let child = match super::sys::fork() {
         Ok(Some(pid)) => pid,
+        Ok(None) if spec.infra => infra_idle(spec, io.status),
         Ok(None) => exec_command(spec, &user, tty, io.status, io.seccomp.as_ref(), parent),
         Err(e) => {
             report(&io.status, &format!("cannot start the command: {e}"));
@@ -406,6 +407,45 @@ fn exec_command(
 }
 
 pub(super) enum Never {}
+
+/// A pod's infra container's process (the init's child): no command is
+/// executed (its root is empty); it takes its name from the infra
+/// command (`/catatonit -P` shows as `catatonit -P`), gives up every
+/// capability, tells the monitor it started (the status pipe closes) and
+/// waits for a signal. SIGTERM, SIGINT, SIGHUP or SIGQUIT ends it with
+/// status 0; SIGKILL as any process. Never returns.
+fn infra_idle(spec: &ContainerSpec, status: OwnedFd) -> ! {
+    let p = &spec.process;
+    let name = p.args.first().map_or("infra", |a| {
+        a.rsplit('/').next().filter(|b| !b.is_empty()).unwrap_or(a)
+    });
+    let title: Vec<&str> = std::iter::once(name)
+        .chain(p.args.iter().skip(1).map(String::as_str))
+        .collect();
+    super::sys::set_process_title(&title.join(" "));
+    let _ = std::env::set_current_dir("/");
+    let _ = drop_capabilities(CapSet(0), 0);
+    let _ = set_capabilities(CapSet(0));
+    let _ = rustix::thread::set_no_new_privs(true);
+    super::sys::close_fds_except(&[status.as_raw_fd()]);
+    drop(status);
+    // Blocked since the init's start, inherited by the fork.
+    let set = super::sys::init_signals();
+    loop {
+        if let Ok(sig) = super::sys::wait_signal(&set) {
+            if [
+                nix::libc::SIGTERM,
+                nix::libc::SIGINT,
+                nix::libc::SIGHUP,
+                nix::libc::SIGQUIT,
+            ]
+            .contains(&sig)
+            {
+                super::sys::exit_child(0);
+            }
+        }
+    }
+}
 
 /// Stages 7 and 8 for a process in the container (the command, or one
 /// started by `exec`): terminal, capabilities, no_new_privs, user, working

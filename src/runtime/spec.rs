@@ -126,6 +126,11 @@ pub struct ContainerSpec {
     /// init once it is in its cgroup (default: the caller's).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cgroupns_private: bool,
+    /// A pod's infra container: its command is not executed; the init's
+    /// child idles instead, holding the namespaces for the pod's members
+    /// (`process.args[0]` only names it, see `init::infra_idle`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub infra: bool,
 }
 
 impl ContainerSpec {

@@ -178,9 +178,13 @@ pub struct Args {
     /// The container's address on its (first) user-defined network.
     #[arg(long)]
     pub(super) ip: Option<String>,
-    /// The pod (`rless pod create`) the container joins: a group, no shared namespaces.
+    /// The pod (`rless pod create`) the container joins, with the namespaces its infra container shares.
     #[arg(long, value_name = "NAME")]
     pub(super) pod: Option<String>,
+    /// `pod create`'s: this container is the --pod's infra container (no
+    /// image; the words after the options are its infra command).
+    #[arg(long, hide = true)]
+    pub(super) pod_infra: bool,
     /// Containers (CTR[,CTR]) that must exist, and that `start` starts first (podman's).
     #[arg(long, value_name = "CTR")]
     pub(super) requires: Vec<String>,

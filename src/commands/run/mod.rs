@@ -62,7 +62,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     a.rm = Some(a.removes() || a.rmi);
     let mut extra = runopts::check(&a)?;
     let more = moreopts::check(&a.more, a.init, create_only)?;
-    let pod_opts = podopts::check(ctx, &a)?;
+    let pod_opts = podopts::check(ctx, &mut a)?;
     let per_net = netalias::split(&mut a.network)?;
     if a.no_hosts && !a.add_host.is_empty() {
         bail!("--no-hosts and --add-host cannot be set together");
@@ -220,6 +220,10 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     for e in &a.expose {
         parse_publish(e).map_err(|m| anyhow::anyhow!("invalid --expose {e:?}: {m}"))?;
     }
+    // A pod's member joins its infra container, which must run first.
+    if let (Some(infra), false) = (&pod_opts.infra, create_only) {
+        crate::commands::pod::start_infra(ctx, infra)?;
+    }
     // The containers named (--volumes-from, --pid container:X, ...); the
     // store is let go before a pull takes it.
     let (shared, mut inherited) = {
@@ -239,7 +243,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         (shared, inherited)
     };
     let sysctls = sysctls(&a, &shared.ns, private_network, net_donor.as_deref())?;
-    if a.rootfs.is_none() {
+    if a.rootfs.is_none() && !a.pod_infra {
         let pulled = ensure_image(ctx, &a.args[0], pull_policy, a.platform.as_deref(), a.quiet)?;
         if let Some(code) = pulled {
             return Ok(code);
@@ -247,6 +251,16 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     }
     let store = ctx.store(LockMode::Shared)?;
     let (image_id, image_name, layers_dir, lower, defaults, rest) = match &a.rootfs {
+        // A pod's infra container: an empty root, as an image without
+        // layers has; its process is rless's (see `ContainerSpec::infra`).
+        None if a.pod_infra => (
+            String::new(),
+            String::new(),
+            store.root().join("layers"),
+            vec![store.empty_layer()?],
+            ImageDefaults::default(),
+            a.args.clone(),
+        ),
         Some(dir) => {
             let dir = dir
                 .canonicalize()
@@ -428,7 +442,12 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     // between this check and the container's record.
     let pod_lock = match (&failure, &pod_opts.pod) {
         (None, Some(pod)) => {
-            match podopts::lock_pod(&store, pod, a.pod.as_deref().unwrap_or(pod)) {
+            match podopts::lock_pod(&store, pod, a.pod.as_deref().unwrap_or(pod)).and_then(|l| {
+                if a.pod_infra {
+                    container::pod::set_infra_locked(store.root(), pod, id.as_str())?;
+                }
+                Ok(l)
+            }) {
                 Ok(l) => Some(l),
                 Err(e) => {
                     failure = Some(e);
@@ -676,6 +695,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         sysctls,
         hooks: None,
         cgroupns_private: more.cgroupns_private,
+        infra: a.pod_infra,
     };
     let mut spec = spec;
     if let Err(e) = cdi::add_hooks(

@@ -9,6 +9,15 @@
 //! under the `pods` lock ([`lock_pod`]), held until the container is
 //! recorded, so a concurrent `pod rm` sees the new member or the create
 //! fails.
+//!
+//! A pod with an infra container: the member takes the namespaces the pod
+//! shares from it, as if it were given `--network container:INFRA`,
+//! `--ipc container:INFRA`, `--uts container:INFRA` or `--pid
+//! container:INFRA` ([`join_infra`] rewrites its options so; options that
+//! would set up what it takes are refused with podman's words: ports,
+//! networks, hosts and DNS belong to the pod). `run` starts the infra
+//! container first when it is not running (`create` leaves that to the
+//! member's start, see `commands::pod::start_required`).
 
 use super::{Args, Ctx};
 use anyhow::{bail, Result};
@@ -19,16 +28,40 @@ pub(super) struct PodOpts {
     /// The pod's id.
     pub pod: Option<String>,
     pub requires: Vec<String>,
+    /// The pod's infra container's id, when the container joins its
+    /// namespaces (it is not the infra container itself).
+    pub infra: Option<String>,
 }
 
-pub(super) fn check(ctx: &Ctx, a: &Args) -> Result<PodOpts> {
+pub(super) fn check(ctx: &Ctx, a: &mut Args) -> Result<PodOpts> {
     let pod = match a.pod.as_deref() {
         None | Some("") => None,
         Some(p) if p.starts_with("new:") => {
             bail!("--pod new:NAME is not supported: make the pod first (rless pod create --name NAME)")
         }
-        Some(p) => Some(rless::container::pod::read(&ctx.root, p)?.id),
+        Some(p) => Some(rless::container::pod::read(&ctx.root, p)?),
     };
+    if a.pod_infra && pod.is_none() {
+        bail!("--pod-infra needs --pod");
+    }
+    let infra = match &pod {
+        Some(p) if !a.pod_infra => match &p.infra {
+            Some(infra) => {
+                join_infra(a, infra, &p.shared)?;
+                Some(infra.clone())
+            }
+            // A pod whose `pod create` was interrupted before its infra
+            // container was made: its members would share nothing.
+            None if !p.shared.is_empty() => bail!(
+                "pod {} has no infra container (its creation did not finish): remove it (rless pod rm {})",
+                p.name,
+                p.name
+            ),
+            None => None,
+        },
+        _ => None,
+    };
+    let pod = pod.map(|p| p.id);
     let mut requires = Vec::new();
     for r in a.requires.iter().flat_map(|r| r.split(',')) {
         if r.is_empty() {
@@ -44,7 +77,68 @@ pub(super) fn check(ctx: &Ctx, a: &Args) -> Result<PodOpts> {
             requires.push(r.to_string());
         }
     }
-    Ok(PodOpts { pod, requires })
+    Ok(PodOpts {
+        pod,
+        requires,
+        infra,
+    })
+}
+
+/// podman's refusal of a member's option that the pod decides.
+fn on_pod(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "invalid config provided: {what} must be defined when the pod is created: network cannot be configured when it is shared with a pod"
+    )
+}
+
+/// Rewrites a member's options to take `shared` (podman's names) from the
+/// infra container `infra`, refusing those that would set them up itself.
+fn join_infra(a: &mut Args, infra: &str, shared: &[String]) -> Result<()> {
+    let takes = |ns: &str| shared.iter().any(|s| s == ns);
+    let from_infra = Some(format!("container:{infra}"));
+    if takes("net") {
+        if !a.publish.is_empty() || a.publish_all || !a.expose.is_empty() {
+            return Err(on_pod("published or exposed ports"));
+        }
+        if !a.network.is_empty() || a.ip.is_some() || !a.network_alias.is_empty() {
+            return Err(on_pod("networks"));
+        }
+        if !a.add_host.is_empty() {
+            bail!("invalid config provided: extra host entries must be specified on the pod: network cannot be configured when it is shared with a pod");
+        }
+        if !a.dns.is_empty() || !a.dns_search.is_empty() || !a.dns_option.is_empty() {
+            return Err(on_pod("DNS"));
+        }
+        a.network = vec![format!("container:{infra}")];
+    }
+    if takes("uts") {
+        if a.hostname.is_some() {
+            bail!(
+                "invalid config provided: cannot set hostname when joining the pod UTS namespace"
+            );
+        }
+        if a.uts.is_some() {
+            bail!("invalid config provided: cannot set --uts when joining the pod's UTS namespace");
+        }
+        a.uts = from_infra.clone();
+    } else if takes("net") && a.hostname.is_some() {
+        // `--network container:X` refuses a hostname of its own: the
+        // UTS namespace stays the member's, named as the pod's.
+        bail!("invalid config provided: cannot set a hostname of its own in a pod that shares the network and not the UTS namespace");
+    }
+    if takes("ipc") {
+        if a.ipc.is_some() {
+            bail!("invalid config provided: cannot set --ipc when joining the pod's IPC namespace");
+        }
+        a.ipc = from_infra.clone();
+    }
+    if takes("pid") {
+        if a.pid.is_some() {
+            bail!("invalid config provided: cannot set --pid when joining the pod's PID namespace");
+        }
+        a.pid = from_infra;
+    }
+    Ok(())
 }
 
 /// Takes the `pods` lock and checks that the pod with id `pod` (`given`

@@ -1,0 +1,312 @@
+//! Pods with an infra container: the order of their lifecycle (the infra
+//! container starts first and stops last; starting a member starts it;
+//! `pod pause|unpause|restart|kill|top`), `rm` of the infra container,
+//! `pod rm` without -f, and the refusals of `pod create` and `--pod`
+//! (a port in use leaves nothing behind).
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+
+/// `{{.Status}} {{.Name}}` of the container events so far.
+fn events(ctx: &common::Ctx) -> Vec<String> {
+    let out = ctx.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Status}} {{.Name}}",
+    ]);
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+/// Where `line` is in `ev` (it must be there).
+fn at(ev: &[String], line: &str) -> usize {
+    ev.iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("no event {line:?} in {ev:?}"))
+}
+
+/// `{{.Names}} {{.State}}` of every container, sorted.
+fn states(ctx: &common::Ctx) -> Vec<String> {
+    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn pod_infra_lifecycle_order() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_infra_lifecycle_order", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "p-infra"]);
+        ctx.ok(&[
+            "create", "--name", "a", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        ctx.ok(&[
+            "create",
+            "--name",
+            "b",
+            "--pod",
+            "p",
+            "--requires",
+            "a",
+            IMG,
+            "sh",
+            "-c",
+            FOREVER,
+        ]);
+        assert_eq!(states(ctx), ["a created", "b created", "p-infra created"]);
+        // A member's start starts the infra container first, then what it
+        // requires.
+        ctx.ok(&["start", "b"]);
+        let ev = events(ctx);
+        assert!(at(&ev, "start p-infra") < at(&ev, "start a"), "{ev:?}");
+        assert!(at(&ev, "start a") < at(&ev, "start b"), "{ev:?}");
+        assert_eq!(states(ctx), ["a running", "b running", "p-infra running"]);
+        // pod top: the infra container's idle process and the members'.
+        let top = ctx.ok(&["pod", "top", "p"]);
+        assert!(top.stdout.contains("catatonit"), "{top}");
+        assert_eq!(top.stdout.matches("rless-init").count(), 3, "{top}");
+        // pod stop: the members, then the infra container.
+        ctx.ok(&["pod", "stop", "p"]);
+        let ev = events(ctx);
+        assert!(at(&ev, "died a") < at(&ev, "died p-infra"), "{ev:?}");
+        assert!(at(&ev, "died b") < at(&ev, "died p-infra"), "{ev:?}");
+        assert_eq!(states(ctx), ["a exited", "b exited", "p-infra exited"]);
+        // The infra container's idle process ends cleanly on SIGTERM.
+        let code = ctx.ok(&["inspect", "--format", "{{.State.ExitCode}}", "p-infra"]);
+        assert_eq!(code.stdout.trim(), "0", "{code}");
+        // pod start: the infra container first.
+        ctx.ok(&["pod", "start", "p"]);
+        let ev = events(ctx);
+        let last = |line: &str| ev.iter().rposition(|l| l == line).unwrap();
+        assert!(last("start p-infra") < last("start a"), "{ev:?}");
+        assert!(last("start p-infra") < last("start b"), "{ev:?}");
+        // The members still share the infra's UTS namespace: its name.
+        let h = ctx.ok(&["exec", "a", "hostname"]);
+        assert_eq!(h.stdout.trim(), "p", "{h}");
+        ctx.ok(&["pod", "pause", "p"]);
+        let paused = ctx.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+        assert_eq!(paused.stdout.matches("(Paused)").count(), 3, "{paused}");
+        ctx.ok(&["pod", "unpause", "p"]);
+        let running = ctx.ok(&["ps", "--format", "{{.Status}}"]);
+        assert!(!running.stdout.contains("Paused"), "{running}");
+        ctx.ok(&["pod", "restart", "p"]);
+        assert_eq!(states(ctx), ["a running", "b running", "p-infra running"]);
+        let h = ctx.ok(&["exec", "b", "hostname"]);
+        assert_eq!(h.stdout.trim(), "p", "{h}");
+        // pod kill signals every member (the infra container last); no
+        // order of their ends is promised.
+        let out = ctx.ok(&["pod", "kill", "p"]);
+        assert!(
+            out.stdout.trim().len() == 64,
+            "pod kill prints the pod's id: {out}"
+        );
+        ctx.ok(&["pod", "rm", "-f", "p"]);
+        assert!(states(ctx).is_empty());
+    });
+}
+
+#[test]
+fn pod_infra_removal_rules() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_infra_removal_rules", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let pod = ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "--infra-name",
+            "inf",
+            "--infra-command",
+            "/pause now",
+        ]);
+        let pod = pod.stdout.trim().to_string();
+        // --infra-command names the idle process (nothing is executed).
+        let rows = ps_json(ctx, &["-a"]);
+        assert_eq!(rows[0]["Command"], serde_json::json!(["/pause", "now"]));
+        // The infra container goes only with its pod (podman's words),
+        // even when it is alone; `rm -a` and `container prune` pass over it.
+        let out = ctx.rless(&["rm", "-f", "inf"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains(&format!("is the infra container of pod {pod} and cannot be removed without removing the pod")),
+            "{out}"
+        );
+        ctx.ok(&["run", "--name", "m", "--pod", "p", IMG, "true"]);
+        let top = ctx.ok(&["pod", "top", "p", "args"]);
+        assert!(top.stdout.lines().any(|l| l.trim() == "pause now"), "{top}");
+        let out = ctx.rless(&["rm", "inf"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains("is the infra container of pod"),
+            "{out}"
+        );
+        ctx.ok(&["container", "prune", "-f"]);
+        assert_eq!(states(ctx), ["inf running"]);
+        ctx.ok(&[
+            "run", "-d", "--name", "m2", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        ctx.ok(&["rm", "-a", "-f"]);
+        assert_eq!(states(ctx), ["inf running"]);
+        // pod rm without -f: refused while it runs, or while it has
+        // members other than the infra container; taken with the infra
+        // container alone and stopped.
+        let out = ctx.rless(&["pod", "rm", "p"]);
+        assert_one_error(&out, 2);
+        ctx.ok(&["create", "--name", "m3", "--pod", "p", IMG, "true"]);
+        ctx.ok(&["pod", "stop", "p"]);
+        let out = ctx.rless(&["pod", "rm", "p"]);
+        assert_one_error(&out, 2);
+        assert!(
+            out.stderr.contains("m3") && !out.stderr.contains("inf"),
+            "{out}"
+        );
+        ctx.ok(&["rm", "m3"]);
+        assert_eq!(ctx.ok(&["pod", "rm", "p"]).stdout.trim(), pod.as_str());
+        assert!(states(ctx).is_empty());
+        assert_eq!(ctx.rless(&["pod", "exists", "p"]).code, Some(1));
+    });
+}
+
+#[test]
+fn pod_infra_bad_input() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_infra_bad_input", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let nothing_made = |ctx: &common::Ctx| {
+            assert!(states(ctx).is_empty(), "{:?}", states(ctx));
+            let pods = ctx.ok(&["pod", "ps", "-q"]);
+            assert!(pods.stdout.is_empty(), "{pods}");
+        };
+        // A port in use: one line, no pod, no infra container.
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = busy.local_addr().unwrap().port();
+        let spec = format!("127.0.0.1:{port}:80");
+        let out = ctx.rless(&["pod", "create", "--name", "p", "-p", &spec]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains(&port.to_string()), "{out}");
+        nothing_made(ctx);
+        drop(busy);
+        // An infra container that cannot be made (its name taken): no pod.
+        ctx.ok(&["create", "--name", "taken", IMG, "true"]);
+        let out = ctx.rless(&["pod", "create", "--name", "p", "--infra-name", "taken"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert_eq!(ctx.rless(&["pod", "exists", "p"]).code, Some(1));
+        let ev = ctx.ok(&[
+            "events",
+            "--stream=false",
+            "--filter",
+            "type=pod",
+            "--format",
+            "{{.Status}} {{.Name}}",
+        ]);
+        assert_eq!(
+            ev.stdout, "create p\nremove p\n",
+            "the pod made and taken back: {ev}"
+        );
+        ctx.ok(&["rm", "taken"]);
+        for args in [
+            vec!["pod", "create", "--name", "p", "--share", "bogus"],
+            vec!["pod", "create", "--name", "p", "--share", "net,mnt"],
+            vec![
+                "pod",
+                "create",
+                "--name",
+                "p",
+                "--infra=false",
+                "--share",
+                "net",
+            ],
+            vec![
+                "pod",
+                "create",
+                "--name",
+                "p",
+                "--infra=false",
+                "-p",
+                "8080:80",
+            ],
+            vec![
+                "pod", "create", "--name", "p", "--share", "ipc", "-p", "8080:80",
+            ],
+        ] {
+            let out = ctx.rless(&args);
+            assert_one_error(&out, ERR_EXIT);
+            nothing_made(ctx);
+        }
+        let out = ctx.rless(&["pod", "create", "--share", "bogus"]);
+        assert!(
+            out.stderr
+                .contains("invalid kernel namespace to share: bogus"),
+            "{out}"
+        );
+        // --pod of a missing pod: nothing made.
+        let out = ctx.rless(&["run", "--pod", "nope", IMG, "true"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("no such pod"), "{out}");
+        nothing_made(ctx);
+        // A member with the host's network in a pod sharing its network.
+        ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "inf"]);
+        for args in [
+            vec!["create", "--pod", "p", "--network", "host", IMG, "true"],
+            vec![
+                "create",
+                "--pod",
+                "p",
+                "--add-host",
+                "x:10.0.0.1",
+                IMG,
+                "true",
+            ],
+            vec!["create", "--pod", "p", "--uts", "host", IMG, "true"],
+        ] {
+            let out = ctx.rless(&args);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("invalid config provided"), "{out}");
+        }
+        assert_eq!(states(ctx), ["inf created"]);
+        // A pod whose create stopped before its infra container was made
+        // (its definition names namespaces to share, and no infra
+        // container): members are refused, not given nothing shared.
+        ctx.ok(&["pod", "create", "--name", "half", "--infra=false"]);
+        let def = ctx.root.join("pods/half.json");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&def).unwrap()).unwrap();
+        v["shared"] = serde_json::json!(["net"]);
+        std::fs::write(&def, serde_json::to_vec(&v).unwrap()).unwrap();
+        ctx.give(&def);
+        let out = ctx.rless(&["create", "--pod", "half", IMG, "true"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("has no infra container"), "{out}");
+        ctx.ok(&["pod", "rm", "half"]);
+        // --infra=false keeps the plain group (podman-compose's).
+        ctx.ok(&["pod", "create", "--name", "g", "--infra=false", "--share="]);
+        let g = ctx.ok(&[
+            "pod",
+            "ps",
+            "--filter",
+            "name=g",
+            "--format",
+            "{{.InfraID}}|{{.NumberOfContainers}}",
+        ]);
+        assert_eq!(g.stdout.trim(), "|0", "{g}");
+        ctx.ok(&["pod", "rm", "-f", "p", "g"]);
+        nothing_made(ctx);
+    });
+}
