@@ -23,8 +23,10 @@
 //! warning. The files are kept as bytes: lines in an encoding other than UTF-8 stay as they
 //! are.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use rless::image::union::Union;
+use rless::runtime::ids;
+use rless::runtime::storage::{Driver, IdView};
 use std::path::{Path, PathBuf};
 
 /// The largest image passwd or group file that gains a line (a larger
@@ -344,6 +346,51 @@ fn has_name(content: &[u8], name: &str) -> bool {
 /// A name that can stand in a passwd or group line.
 fn valid_name(name: Option<String>) -> Option<String> {
     name.filter(|n| !n.is_empty() && !n.contains([':', '\n', '\r']) && !n.starts_with(['+', '-']))
+}
+
+/// keep-id: the image's owners are shown through fuse-overlay, which kernel
+/// overlayfs cannot do (see `ids::keep_id_view`), so keep-id takes that
+/// driver. Where FUSE cannot be used and nothing forced a driver, the
+/// container runs on kernel overlayfs as before, with a warning that the
+/// image's owners show shifted.
+/// `keep`: the (uid, gid) the caller is inside with keep-id.
+pub(super) fn keep_id_view(
+    ctx: &super::Ctx,
+    keep: Option<(u32, u32)>,
+    own_rootfs: bool,
+    driver: &mut Driver,
+) -> Result<Option<IdView>> {
+    let rless::userns::IdMode::SubUid { uids, gids, .. } = &ctx.ids else {
+        return Ok(None);
+    };
+    let Some((uid, gid)) = keep.filter(|_| !own_rootfs) else {
+        return Ok(None);
+    };
+    let (Some(uid_view), Some(gid_view)) = (
+        ids::keep_id_view(uid, uids.count),
+        ids::keep_id_view(gid, gids.count),
+    ) else {
+        return Ok(None);
+    };
+    let fuse = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_ok();
+    match *driver {
+        Driver::Overlay => bail!("--userns keep-id needs the fuse-overlay storage driver (the overlay driver was chosen): kernel overlayfs cannot show the image's file owners as the image has them"),
+        Driver::Auto if !fuse => {
+            eprintln!("rless: warning: --userns keep-id: /dev/fuse cannot be used, so the image's files show with shifted owners (root's as yours)");
+            Ok(None)
+        }
+        _ => {
+            *driver = Driver::FuseOverlay;
+            Ok(Some(IdView {
+                uids: uid_view,
+                gids: gid_view,
+            }))
+        }
+    }
 }
 
 #[cfg(test)]

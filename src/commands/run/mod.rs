@@ -9,11 +9,10 @@ use rless::container::{self, volume, ContainerConfig, ContainerId, RestartPolicy
 use rless::image::store::LockMode;
 use rless::image::{find_image, time};
 use rless::runtime::caps::CapSet;
-use rless::runtime::ids;
 use rless::runtime::network::{parse_publish, SlirpSpec, UserNetSpec};
 use rless::runtime::plan::{self, MountOp, PlanInput};
 use rless::runtime::rootfs::RootFs;
-use rless::runtime::storage::{Driver, IdView, Layers};
+use rless::runtime::storage::{Driver, Layers};
 use rless::runtime::{ContainerSpec, ProcessSpec, SeccompMode};
 use rless::trace;
 use std::path::{Path, PathBuf};
@@ -196,7 +195,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         None => rless::config::storage_driver()?.map_or(Driver::Auto, |(d, _)| d),
     };
     let (writeback, mut driver) = storage_options(&a.storage_opt, driver)?;
-    let id_view = keep_id_view(
+    let id_view = keepid::keep_id_view(
         ctx,
         keep_id.then_some(keep_ids),
         a.rootfs.is_some(),
@@ -765,48 +764,3 @@ use options::*;
 pub(crate) use options::{host_env, read_env_file};
 use pulling::{ensure_image, PullPolicy};
 pub use secrets::BUILD_SECRET_ENV;
-
-/// keep-id: the image's owners are shown through fuse-overlay, which kernel
-/// overlayfs cannot do (see `ids::keep_id_view`), so keep-id takes that
-/// driver. Where FUSE cannot be used and nothing forced a driver, the
-/// container runs on kernel overlayfs as before, with a warning that the
-/// image's owners show shifted.
-/// `keep`: the (uid, gid) the caller is inside with keep-id.
-fn keep_id_view(
-    ctx: &Ctx,
-    keep: Option<(u32, u32)>,
-    own_rootfs: bool,
-    driver: &mut Driver,
-) -> Result<Option<IdView>> {
-    let rless::userns::IdMode::SubUid { uids, gids, .. } = &ctx.ids else {
-        return Ok(None);
-    };
-    let Some((uid, gid)) = keep.filter(|_| !own_rootfs) else {
-        return Ok(None);
-    };
-    let (Some(uid_view), Some(gid_view)) = (
-        ids::keep_id_view(uid, uids.count),
-        ids::keep_id_view(gid, gids.count),
-    ) else {
-        return Ok(None);
-    };
-    let fuse = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-        .is_ok();
-    match *driver {
-        Driver::Overlay => bail!("--userns keep-id needs the fuse-overlay storage driver (the overlay driver was chosen): kernel overlayfs cannot show the image's file owners as the image has them"),
-        Driver::Auto if !fuse => {
-            eprintln!("rless: warning: --userns keep-id: /dev/fuse cannot be used, so the image's files show with shifted owners (root's as yours)");
-            Ok(None)
-        }
-        _ => {
-            *driver = Driver::FuseOverlay;
-            Ok(Some(IdView {
-                uids: uid_view,
-                gids: gid_view,
-            }))
-        }
-    }
-}
