@@ -29,6 +29,7 @@ mod history;
 mod images;
 mod import;
 mod info;
+mod init;
 mod inspect;
 mod latest;
 mod load;
@@ -115,6 +116,8 @@ enum Cmd {
     Attach(attach::Args),
     /// Start created or stopped containers.
     Start(start::Args),
+    /// Make created or stopped containers ready to start (podman's).
+    Init(init::Args),
     /// Stop running containers (SIGTERM, then SIGKILL).
     Stop(stop::StopArgs),
     /// Stop and start containers again.
@@ -246,6 +249,7 @@ enum ImageCmd {
 const CONTAINER_ALIASES: &[&str] = &[
     "run", "create", "start", "stop", "restart", "kill", "wait", "exec", "attach", "logs", "top",
     "stats", "cp", "export", "diff", "commit", "pause", "unpause", "rename", "port", "update",
+    "init",
 ];
 
 impl Cli {
@@ -476,6 +480,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Healthcheck(c) => healthcheck::run(&ctx, c),
         Cmd::Attach(a) => attach::run(&ctx, a),
         Cmd::Start(a) => start::run(&ctx, a),
+        Cmd::Init(a) => init::run(&ctx, a),
         Cmd::Stop(a) => stop::stop(&ctx, a),
         Cmd::Restart(a) => start::restart(&ctx, a),
         Cmd::Kill(a) => stop::kill(&ctx, a),
