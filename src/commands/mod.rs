@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 mod attach;
 mod build;
+mod clone;
 mod commit;
 mod container_inspect;
 mod cp;
@@ -337,6 +338,8 @@ enum ContainerCmd {
     Inspect(container_inspect::Args),
     /// Exit 0 if the container exists, 1 if not.
     Exists(exists::Args),
+    /// Make a new container as another was made (podman's).
+    Clone(Box<clone::Args>),
 }
 
 #[derive(Subcommand)]
@@ -489,6 +492,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
         Cmd::Container(ContainerCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Container, a),
         Cmd::Image(ImageCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Image, a),
+        Cmd::Container(ContainerCmd::Clone(a)) => clone::run(&ctx, *a),
         Cmd::Commit(a) => commit::run(&ctx, a),
         Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::run(&ctx, a),
         Cmd::BuildCopy(a) => build::copy_helper(&ctx, a),
