@@ -36,6 +36,8 @@ mod latest;
 mod load;
 mod login;
 mod logs;
+mod manifest;
+mod manifest_push;
 mod network;
 mod outfile;
 mod pause;
@@ -200,6 +202,9 @@ enum Cmd {
     /// Manage secrets (podman's): data a container gets at creation.
     #[command(subcommand)]
     Secret(secret::Cmd),
+    /// Manage manifest lists (podman's): multi-arch images.
+    #[command(subcommand)]
+    Manifest(manifest::Cmd),
     /// The per-user network helper (started by run).
     #[command(hide = true, name = "network-helper")]
     NetworkHelper(network::HelperArgs),
@@ -457,6 +462,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 | Cmd::Import(_)
                 | Cmd::Save(_)
                 | Cmd::Push(_)
+                | Cmd::Manifest(manifest::Cmd::Push(_))
                 | Cmd::Image(
                     ImageCmd::Pull(_)
                         | ImageCmd::Load(_)
@@ -525,6 +531,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Network(c) => network::run(&ctx, c),
         Cmd::Pod(c) => pod::run(&ctx, c),
         Cmd::Secret(c) => secret::run(&ctx, c),
+        Cmd::Manifest(c) => manifest::run(&ctx, c),
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),
