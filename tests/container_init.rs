@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::{have_busybox, setup_image, IMG};
 use common::{for_each_user, ERR_EXIT};
@@ -61,6 +62,17 @@ fn init_prepares_created_and_stopped_containers() {
         ctx.ok(&["container", "init", "i1"]);
         assert_eq!(state(ctx, "i1"), "initialized");
         ctx.ok(&["rm", "i1"]);
+
+        // wait on an initialized container waits for the run a start
+        // begins (it printed 0 at once, as for an exited one).
+        ctx.ok(&["create", "--name", "w1", IMG, "sh", "-c", "exit 4"]);
+        ctx.ok(&["init", "w1"]);
+        let waiter = Background::spawn(ctx, &["wait", "w1"]);
+        ctx.ok(&["start", "w1"]);
+        let (code, lines) = waiter.finish(common::CMD_TIMEOUT);
+        assert_eq!(code, Some(0));
+        assert_eq!(lines, ["4"]);
+        ctx.ok(&["rm", "w1"]);
 
         // Running: refused with its full id; --all passes over it.
         let id = ctx.ok(&["run", "-d", "--name", "r1", IMG, "sleep", "300"]);
