@@ -151,6 +151,39 @@ fn manifest_lists_push_and_pull_by_platform() {
 }
 
 #[test]
+fn manifest_add_all_of_a_remote_list() {
+    let Some(reg) = Registry::open() else { return };
+    let la = LayerBuilder::new().file("a", b"amd\n", 0o644).finish();
+    let lb = LayerBuilder::new().file("b", b"arm\n", 0o644).finish();
+    for_each_user("manifest_add_all_of_a_remote_list", |ctx| {
+        let amd = Built::new(Format::Oci, "amd64", &[(&la, Comp::Gzip)]);
+        let arm = Built::new(Format::Oci, "arm64", &[(&lb, Comp::Gzip)]);
+        let repo = ctx.repo("multi");
+        reg.push_index(&repo, "m", &[("amd64", &amd), ("arm64", &arm)]);
+        let src = format!("docker://{}/{repo}:m", reg.host);
+        ctx.ok(&["manifest", "create", "--all", "mm", &src]);
+        let j = inspect(ctx, "mm");
+        let m = j["manifests"].as_array().expect("manifests");
+        assert_eq!(m.len(), 2, "{j}");
+        assert_eq!(m[0]["digest"], amd.manifest_digest().as_str(), "{j}");
+        assert_eq!(m[1]["digest"], arm.manifest_digest().as_str(), "{j}");
+        assert_eq!(m[1]["platform"]["variant"], "v8", "{j}");
+        // Pulled by digest: not dangling, so a prune leaves them.
+        ctx.ok(&["image", "prune", "-f"]);
+        let dest = format!("{}/{}:copy", reg.host, ctx.repo("copy"));
+        ctx.ok(&["manifest", "push", "mm", &dest]);
+        assert_eq!(ctx.pull(&["--platform", "linux/arm64", &dest]), arm.id());
+        // Not a list.
+        let single = reg.push(&ctx.repo("single"), "s", &amd);
+        let single = format!("docker://{}", single.reference);
+        assert_one_error(
+            &ctx.rless(&["manifest", "add", "--all", "mm", &single]),
+            ERR_EXIT,
+        );
+    });
+}
+
+#[test]
 fn manifest_bad_input() {
     let Some(reg) = Registry::open() else { return };
     let Some(auth) = Registry::auth() else { return };

@@ -8,7 +8,10 @@
 //! `add` takes a local image, or pulls a remote one first (`docker://REF`,
 //! or a name no local image has) with `rless pull`, as a child process so
 //! that registries.conf, credentials and the user namespace are as a pull
-//! has them. `--os`, `--arch`, `--variant`, … change the platform the
+//! has them; `--all` takes every image of a remote list, each pulled by
+//! digest (an image pulled so is not dangling when the name moves on)
+//! with the platform the list states. `--os`, `--arch`, `--variant`, …
+//! change the platform the
 //! index states, not the image. `inspect` prints the index (a remote
 //! list's, when no local list has the name and it names a registry).
 //! `push` sends each image by digest (`--all`, the default, as podman
@@ -48,6 +51,9 @@ pub enum Cmd {
 
 #[derive(clap::Args)]
 pub struct CreateArgs {
+    /// For a remote IMAGE that is a list: add every image of it.
+    #[arg(long)]
+    all: bool,
     /// Add to the list if it exists already.
     #[arg(short, long)]
     amend: bool,
@@ -88,6 +94,9 @@ pub struct EntryOpts {
 
 #[derive(clap::Args)]
 pub struct AddArgs {
+    /// For a remote IMAGE that is a list: add every image of it.
+    #[arg(long)]
+    all: bool,
     #[command(flatten)]
     entry: EntryOpts,
     #[command(flatten)]
@@ -192,7 +201,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     })?;
     drop(store);
     for img in &a.images {
-        if let Err(code) = add_one(ctx, &a.list, img, None, &a.registry)? {
+        if let Err(code) = add_one(ctx, &a.list, img, None, a.all, &a.registry)? {
             return Ok(code);
         }
     }
@@ -201,7 +210,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
 }
 
 fn add(ctx: &Ctx, a: AddArgs) -> Result<ExitCode> {
-    match add_one(ctx, &a.list, &a.image, Some(&a.entry), &a.registry)? {
+    match add_one(ctx, &a.list, &a.image, Some(&a.entry), a.all, &a.registry)? {
         Ok(id) => {
             println!("{id}");
             Ok(ExitCode::SUCCESS)
@@ -217,6 +226,7 @@ fn add_one(
     list: &str,
     image: &str,
     opts: Option<&EntryOpts>,
+    all: bool,
     registry: &RegistryOpts,
 ) -> Result<Result<String, ExitCode>> {
     // The list first: a missing one costs no pull.
@@ -233,6 +243,9 @@ fn add_one(
         }
         i => (i, false, false),
     };
+    if all && !local {
+        return add_all(ctx, list, query, opts, registry);
+    }
     let store = ctx.store(LockMode::Shared)?;
     let found = !remote && rless::image::find_image(&store.index()?, query).is_ok();
     drop(store);
@@ -240,7 +253,7 @@ fn add_one(
         if local {
             bail!("no such image in the store: {query}");
         }
-        if let Some(code) = pull(ctx, query, registry)? {
+        if let Some(code) = pull(ctx, query, &[], registry)? {
             return Ok(Err(code));
         }
     }
@@ -258,14 +271,88 @@ fn add_one(
     })?))
 }
 
+/// `add --all`: every platform's image of the registry's list `query`,
+/// each pulled by digest (so that no later pull of the name leaves it
+/// dangling), with the platform the list states.
+fn add_all(
+    ctx: &Ctx,
+    list: &str,
+    query: &str,
+    opts: Option<&EntryOpts>,
+    registry: &RegistryOpts,
+) -> Result<Result<String, ExitCode>> {
+    let r: Reference = query.parse()?;
+    let (body, _) = remote_manifest(&r, registry)?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("{query}: not JSON"))?;
+    let Some(descs) = doc["manifests"].as_array() else {
+        bail!("{query} is not a manifest list: --all adds the images of a list");
+    };
+    let mut entries = Vec::new();
+    for d in descs {
+        let platform: EntryPlatform = match serde_json::from_value(d["platform"].clone()) {
+            Ok(p) => p,
+            // Not an image (an attestation, say): passed over.
+            Err(_) => continue,
+        };
+        let digest = d["digest"].as_str().unwrap_or_default();
+        let by_digest = format!("{}@{digest}", r.name());
+        let mut plat = format!("{}/{}", platform.os, platform.architecture);
+        if let Some(v) = &platform.variant {
+            plat = format!("{plat}/{v}");
+        }
+        if let Some(code) = pull(ctx, &by_digest, &["--platform", &plat], registry)? {
+            return Ok(Err(code));
+        }
+        let store = ctx.store(LockMode::Shared)?;
+        let mut e = local_entry(&store, &by_digest)?;
+        e.platform = platform;
+        if let Some(a) = d["annotations"].as_object() {
+            for (k, v) in a {
+                e.annotations
+                    .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            }
+        }
+        if let Some(o) = opts {
+            apply(&mut e, o)?;
+        }
+        entries.push(e);
+    }
+    let store = ctx.store(LockMode::Shared)?;
+    Ok(Ok(lists::update(&store, |all| {
+        let i = all
+            .position(list)
+            .ok_or_else(|| ListError::NotFound(list.to_string()))?;
+        for e in entries {
+            all.lists[i].add(e);
+        }
+        Ok(all.lists[i].id.clone())
+    })?))
+}
+
+/// The manifest `r` names, from its registry.
+fn remote_manifest(r: &Reference, registry: &RegistryOpts) -> Result<(Vec<u8>, String)> {
+    let credentials = registry.credentials(&r.registry)?;
+    let options = registry.client_options(&r.registry, credentials, false)?;
+    let client =
+        rless::image::registry::RegistryClient::connect(&r.registry, r.api_host(), &options)?;
+    Ok(client.manifest(&r.repository, &r.manifest_ref())?)
+}
+
 /// `rless pull -q REF` in a child; the exit code of its failure (its
 /// one-line error is the user's).
-fn pull(ctx: &Ctx, reference: &str, registry: &RegistryOpts) -> Result<Option<ExitCode>> {
+fn pull(
+    ctx: &Ctx,
+    reference: &str,
+    extra: &[&str],
+    registry: &RegistryOpts,
+) -> Result<Option<ExitCode>> {
     let status = Command::new("/proc/self/exe")
         .arg("--root")
         .arg(&ctx.root)
         .arg("pull")
         .arg("-q")
+        .args(extra)
         .args(registry.as_args())
         .arg(reference)
         .stdout(Stdio::null())
@@ -352,11 +439,7 @@ fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
         bail!(ListError::NotFound(a.list));
     }
     let r: Reference = a.list.parse()?;
-    let credentials = a.registry.credentials(&r.registry)?;
-    let options = a.registry.client_options(&r.registry, credentials, false)?;
-    let client =
-        rless::image::registry::RegistryClient::connect(&r.registry, r.api_host(), &options)?;
-    let (body, _) = client.manifest(&r.repository, &r.manifest_ref())?;
+    let (body, _) = remote_manifest(&r, &a.registry)?;
     let doc: serde_json::Value =
         serde_json::from_slice(&body).with_context(|| format!("{}: not JSON", a.list))?;
     println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
