@@ -11,12 +11,11 @@
 //! has them; `--all` takes every image of a remote list, each pulled by
 //! digest (an image pulled so is not dangling when the name moves on)
 //! with the platform the list states. `--os`, `--arch`, `--variant`, …
-//! change the platform the
-//! index states, not the image. `inspect` prints the index (a remote
-//! list's, when no local list has the name and it names a registry).
-//! `push` sends each image by digest (`--all`, the default, as podman
-//! 4's), then the index under DEST's tag (`manifest_push`). `rm` removes
-//! lists, never their images.
+//! change the platform the index states, not the image. `inspect` prints
+//! the index (a remote list's, when no local list has the name and it
+//! names a registry). `push` sends each image by digest (`--all`, the
+//! default, as podman 4's), then the index under DEST's tag
+//! (`manifest_push`). `rm` removes lists, never their images.
 
 use super::registry_opts::RegistryOpts;
 use super::Ctx;
