@@ -64,6 +64,7 @@ fn manifest_lists_push_and_pull_by_platform() {
         ]);
         ctx.ok(&["image", "exists", &remote.reference]);
         let j = inspect(ctx, "ml");
+        assert_eq!(inspect(ctx, &id[..12]), j, "found by its id too");
         assert_eq!(j["schemaVersion"], 2, "{j}");
         assert_eq!(j["mediaType"], OCI_INDEX, "{j}");
         let m = j["manifests"].as_array().expect("manifests");

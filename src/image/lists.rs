@@ -189,11 +189,26 @@ impl Lists {
         Some(&self.lists[i])
     }
 
+    /// Where the list `query` names is: by name, else by id or a unique
+    /// prefix of it (as images are found).
     pub fn position(&self, query: &str) -> Option<usize> {
         let candidates = super::shortnames::configured().local_candidates(query);
-        candidates.iter().find_map(|r| {
+        let by_name = candidates.iter().find_map(|r| {
             let name = r.tagged_name()?;
             self.lists.iter().position(|l| l.name == name)
+        });
+        by_name.or_else(|| {
+            let bare = query.strip_prefix("sha256:").unwrap_or(query);
+            if bare.len() < 3 || !bare.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let hits: Vec<usize> = (0..self.lists.len())
+                .filter(|&i| self.lists[i].id.starts_with(bare))
+                .collect();
+            match hits[..] {
+                [one] => Some(one),
+                _ => None,
+            }
         })
     }
 }
@@ -286,5 +301,20 @@ mod tests {
         let gone = l.remove(&Digest::of(b"a").hex()[..12]).unwrap();
         assert_eq!(gone.platform.architecture, "amd64");
         assert_eq!(l.entries.len(), 1);
+    }
+
+    #[test]
+    fn lists_by_name_or_id() {
+        let mut a = ListRecord::new("docker.io/library/a:latest".into());
+        a.id = format!("abc{}", "0".repeat(61));
+        let mut b = ListRecord::new("docker.io/library/b:latest".into());
+        b.id = format!("abd{}", "0".repeat(61));
+        let all = Lists { lists: vec![a, b] };
+        assert_eq!(all.position("docker.io/library/b:latest"), Some(1));
+        assert_eq!(all.position("abd0"), Some(1));
+        assert_eq!(all.position("sha256:abc"), Some(0));
+        // Ambiguous, too short, or nothing.
+        assert_eq!(all.position("ab"), None);
+        assert_eq!(all.position("abe"), None);
     }
 }
