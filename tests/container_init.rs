@@ -89,6 +89,8 @@ fn init_prepares_created_and_stopped_containers() {
         assert!(all.stdout.contains(&id), "{all}");
         assert_eq!(all.stdout.lines().count(), 2, "{all}");
         assert_eq!(state(ctx, "c2"), "initialized");
+        let w = ctx.ok(&["wait", "--condition", "initialized", "c2"]);
+        assert_eq!(w.stdout, "-1\n", "{w}");
         assert_eq!(state(ctx, "r1"), "running");
         ctx.ok(&["rm", "-f", "r1", "c2"]);
 
