@@ -208,6 +208,40 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `build --manifest LIST`, before the build: LIST is a list, or a name
+/// a new list may take.
+pub fn check_list_for(ctx: &Ctx, list: &str) -> Result<()> {
+    let store = ctx.store(LockMode::Shared)?;
+    if lists::read(&store)?.find(list).is_some() {
+        return Ok(());
+    }
+    let name = list_name(list)?;
+    if rless::image::find_image(&store.index()?, &name).is_ok() {
+        bail!(ListError::ImageName(name));
+    }
+    Ok(())
+}
+
+/// `build --manifest LIST`: the built image `id` goes into LIST, which is
+/// made if missing.
+pub fn add_built(ctx: &Ctx, list: &str, id: &str) -> Result<()> {
+    let store = ctx.store(LockMode::Shared)?;
+    let entry = local_entry(&store, id)?;
+    let name = list_name(list)?;
+    lists::update(&store, |all| {
+        let i = match all.position(list) {
+            Some(i) => i,
+            None => {
+                all.lists.push(ListRecord::new(name));
+                all.lists.len() - 1
+            }
+        };
+        all.lists[i].add(entry);
+        Ok(())
+    })?;
+    Ok(())
+}
+
 fn add(ctx: &Ctx, a: AddArgs) -> Result<ExitCode> {
     match add_one(ctx, &a.list, &a.image, Some(&a.entry), a.all, &a.registry)? {
         Ok(id) => {
