@@ -63,6 +63,17 @@ fn manifest_lists_push_and_pull_by_platform() {
             &remote_ref,
         ]);
         ctx.ok(&["image", "exists", &remote.reference]);
+        // Its tag moves on to another image: the list's stays, pulled by
+        // digest, through a prune.
+        let newer = Built::new(Format::Oci, other, &[(&la, Comp::Gzip)]);
+        reg.push(&ctx.repo("remote"), "t", &newer);
+        let plat = format!("linux/{other}");
+        assert_eq!(
+            ctx.pull(&["--platform", &plat, &remote.reference]),
+            newer.id()
+        );
+        ctx.ok(&["image", "prune", "-f"]);
+        ctx.ok(&["image", "exists", &theirs.id()]);
         let j = inspect(ctx, "ml");
         assert_eq!(inspect(ctx, &id[..12]), j, "found by its id too");
         assert_eq!(j["schemaVersion"], 2, "{j}");
@@ -139,7 +150,6 @@ fn manifest_lists_push_and_pull_by_platform() {
         ctx.ok(&["rmi", "-f", &local.reference, &remote.reference]);
         assert_eq!(ctx.pull(&[&dest2]), mine.id());
         assert_eq!(ctx.pull(&[&dest]), mine.id());
-        let plat = format!("linux/{other}");
         assert_eq!(ctx.pull(&["--platform", &plat, &dest]), theirs.id());
 
         // rm: the list goes, its images stay.

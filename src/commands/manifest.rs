@@ -292,6 +292,9 @@ fn add_one(
     }
     let store = ctx.store(LockMode::Shared)?;
     let mut entry = local_entry(&store, query)?;
+    if !found {
+        keep_pulled(&store, query, &entry)?;
+    }
     if let Some(o) = opts {
         apply(&mut entry, o)?;
     }
@@ -361,6 +364,24 @@ fn add_all(
         }
         Ok(all.lists[i].id.clone())
     })?))
+}
+
+/// Records the image pulled for `entry` as pulled by its digest too (as
+/// `add --all` pulls), so that it is not dangling, nor pruned, once a later
+/// pull moves the tag it came by to another image.
+fn keep_pulled(store: &Store, query: &str, entry: &Entry) -> Result<()> {
+    let r: Reference = query.parse()?;
+    let by_digest = format!("{}@{}", r.name(), entry.digest);
+    store.update_index(|index| {
+        if let Some(i) = index.images.iter_mut().find(|i| i.id == entry.image) {
+            for list in [&mut i.pulled_by_digest, &mut i.digests] {
+                if !list.contains(&by_digest) {
+                    list.push(by_digest.clone());
+                }
+            }
+        }
+    })?;
+    Ok(())
 }
 
 /// The manifest `r` names, from its registry.
