@@ -119,12 +119,14 @@ fn build_refused_options_make_nothing() {
         let body = format!("FROM {}\nRUN touch /x\n", pushed.reference);
         ctx.write_file("c/Containerfile", body.as_bytes());
         let dir = ctx.work.join("c").display().to_string();
+        // --manifest naming an image, not a list.
+        ctx.ok(&["tag", &pushed.reference, "never"]);
         for bad in [
             &["--squash"][..],
             &["--squash-all"],
             &["--output", "type=local,dest=out"],
             &["--timestamp", "0"],
-            &["--manifest", "list"],
+            &["--manifest", "never"],
             &["--arch", "sparc"],
             &["--isolation", "vm"],
             &["--retry-delay", "soon"],
@@ -135,6 +137,35 @@ fn build_refused_options_make_nothing() {
             args.push(&dir);
             let out = ctx.fail_code_unchanged(&args, ERR_EXIT);
             assert_one_error(&out, ERR_EXIT);
+        }
+    });
+}
+
+/// podman's `build --manifest LIST`: the image goes into the list, which
+/// the first build makes.
+#[test]
+fn build_manifest_adds_to_a_list() {
+    let Some(reg) = Registry::open() else { return };
+    let Some(bb) = busybox() else { return };
+    let layer = LayerBuilder::new().busybox(bb).finish();
+    let base = Built::host(Format::Oci, &[(&layer, Comp::Gzip)]);
+    for_each_user("build_manifest_adds_to_a_list", |ctx| {
+        let pushed = reg.push(&ctx.repo("base"), "v1", &base);
+        ctx.pull(&[&pushed.reference]);
+        let dir = ctx.work.join("c").display().to_string();
+        let mut ids = Vec::new();
+        for n in ["1", "2"] {
+            let body = format!("FROM {}\nRUN touch /x{n}\n", pushed.reference);
+            ctx.write_file("c/Containerfile", body.as_bytes());
+            let out = ctx.ok(&["build", "-q", "--manifest", "ml", &dir]);
+            ids.push(out.stdout.trim().to_string());
+        }
+        let out = ctx.ok(&["manifest", "inspect", "ml"]);
+        let j: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(j["manifests"].as_array().map(Vec::len), Some(2), "{j}");
+        // The entries are the built images.
+        for id in &ids {
+            ctx.ok(&["manifest", "remove", "ml", id]);
         }
     });
 }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 mod attach;
 mod build;
+mod clone;
 mod commit;
 mod container_inspect;
 mod cp;
@@ -30,11 +31,14 @@ mod image_diff;
 mod images;
 mod import;
 mod info;
+mod init;
 mod inspect;
 mod latest;
 mod load;
 mod login;
 mod logs;
+mod manifest;
+mod manifest_push;
 mod network;
 mod outfile;
 mod pause;
@@ -117,6 +121,8 @@ enum Cmd {
     Attach(attach::Args),
     /// Start created or stopped containers.
     Start(start::Args),
+    /// Make created or stopped containers ready to start (podman's).
+    Init(init::Args),
     /// Stop running containers (SIGTERM, then SIGKILL).
     Stop(stop::StopArgs),
     /// Stop and start containers again.
@@ -198,6 +204,9 @@ enum Cmd {
     /// Manage secrets (podman's): data a container gets at creation.
     #[command(subcommand)]
     Secret(secret::Cmd),
+    /// Manage manifest lists (podman's): multi-arch images.
+    #[command(subcommand)]
+    Manifest(manifest::Cmd),
     /// The per-user network helper (started by run).
     #[command(hide = true, name = "network-helper")]
     NetworkHelper(network::HelperArgs),
@@ -250,6 +259,7 @@ enum ImageCmd {
 const CONTAINER_ALIASES: &[&str] = &[
     "run", "create", "start", "stop", "restart", "kill", "wait", "exec", "attach", "logs", "top",
     "stats", "cp", "export", "diff", "commit", "pause", "unpause", "rename", "port", "update",
+    "init",
 ];
 
 impl Cli {
@@ -337,6 +347,8 @@ enum ContainerCmd {
     Inspect(container_inspect::Args),
     /// Exit 0 if the container exists, 1 if not.
     Exists(exists::Args),
+    /// Make a new container as another was made (podman's).
+    Clone(Box<clone::Args>),
 }
 
 #[derive(Subcommand)]
@@ -458,6 +470,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 | Cmd::Import(_)
                 | Cmd::Save(_)
                 | Cmd::Push(_)
+                | Cmd::Manifest(manifest::Cmd::Push(_))
                 | Cmd::Image(
                     ImageCmd::Pull(_)
                         | ImageCmd::Load(_)
@@ -484,6 +497,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Healthcheck(c) => healthcheck::run(&ctx, c),
         Cmd::Attach(a) => attach::run(&ctx, a),
         Cmd::Start(a) => start::run(&ctx, a),
+        Cmd::Init(a) => init::run(&ctx, a),
         Cmd::Stop(a) => stop::stop(&ctx, a),
         Cmd::Restart(a) => start::restart(&ctx, a),
         Cmd::Kill(a) => stop::kill(&ctx, a),
@@ -492,6 +506,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Container(ContainerCmd::Prune(a)) => rm::prune(&ctx, a),
         Cmd::Container(ContainerCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Container, a),
         Cmd::Image(ImageCmd::Exists(a)) => exists::run(&ctx, exists::Kind::Image, a),
+        Cmd::Container(ContainerCmd::Clone(a)) => clone::run(&ctx, *a),
         Cmd::Commit(a) => commit::run(&ctx, a),
         Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => build::run(&ctx, a),
         Cmd::BuildCopy(a) => build::copy_helper(&ctx, a),
@@ -525,6 +540,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Network(c) => network::run(&ctx, c),
         Cmd::Pod(c) => pod::run(&ctx, c),
         Cmd::Secret(c) => secret::run(&ctx, c),
+        Cmd::Manifest(c) => manifest::run(&ctx, c),
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),

@@ -402,9 +402,10 @@ const FILTERS: &[&str] = &[
     "publish", "health", "pod",
 ];
 
-/// The states `status=` takes (docker's).
+/// The states `status=` takes (docker's, and podman's `initialized`).
 const STATUSES: &[&str] = &[
     "created",
+    "initialized",
     "restarting",
     "running",
     "removing",

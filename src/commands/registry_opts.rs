@@ -34,6 +34,23 @@ pub struct RegistryOpts {
 }
 
 impl RegistryOpts {
+    /// The options as a command line for a child `rless` (`manifest add`
+    /// pulls with `rless pull`).
+    pub fn as_args(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> =
+            vec![format!("--tls-verify={}", self.tls_verify).into()];
+        if let Some(c) = &self.creds {
+            v.extend(["--creds".into(), c.into()]);
+        }
+        if let Some(f) = &self.authfile {
+            v.extend(["--authfile".into(), f.into()]);
+        }
+        if let Some(d) = &self.cert_dir {
+            v.extend(["--cert-dir".into(), d.into()]);
+        }
+        v
+    }
+
     /// `--creds`, parsed.
     pub fn parsed_creds(&self) -> Result<Option<Credentials>> {
         self.creds

@@ -128,6 +128,7 @@ pub struct WaitArgs {
 /// The states `wait --condition` takes (podman's).
 const CONDITIONS: &[&str] = &[
     "created",
+    "initialized",
     "running",
     "paused",
     "exited",
@@ -141,6 +142,7 @@ const CONDITIONS: &[&str] = &[
 fn holds(c: &container::ContainerConfig, s: &ContainerState, dir: &Path, cond: &str) -> bool {
     match cond {
         "created" => s.status == "created",
+        "initialized" => s.status == "initialized",
         "running" => s.running() && !s.paused,
         "paused" => s.running() && s.paused,
         "exited" | "stopped" => s.status == "exited",

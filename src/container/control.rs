@@ -338,12 +338,14 @@ pub fn wait_exit(dir: &Path) -> Option<ContainerState> {
         if s.status == "created" && !dir.exists() {
             return None;
         }
-        if first.status == "created" && s.live() {
+        // Never started, or `init`ed since its last run: as `created`.
+        let waiting = matches!(first.status.as_str(), "created" | "initialized");
+        if waiting && s.live() {
             // Started: from now on, wait for the end of this run.
             first = s.clone();
         }
         let exited = match first.status.as_str() {
-            "created" => s.status != "created",
+            "created" | "initialized" => !matches!(s.status.as_str(), "created" | "initialized"),
             "running" => !s.running() || s.started != first.started,
             "restarting" => {
                 s.status == "restarting"
@@ -351,7 +353,7 @@ pub fn wait_exit(dir: &Path) -> Option<ContainerState> {
             }
             _ => true,
         };
-        if exited || (!s.live() && first.status != "created") {
+        if exited || (!s.live() && !waiting) {
             return Some(s);
         }
         std::thread::sleep(delay);

@@ -169,6 +169,11 @@ pub struct ContainerConfig {
     /// `generate systemd --new`; empty for containers of older versions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub create_command: Vec<String>,
+    /// The directory that command ran in, which its relative paths
+    /// (`-v ./data:/d`, `--env-file`) are relative to: `container clone`
+    /// runs it there again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_dir: Option<PathBuf>,
     /// `--secret`s (podman's `Config.Secrets` in `inspect`): which secret,
     /// and how it is given, never its data.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -24,6 +24,7 @@ fn config(id: ContainerId, name: &str) -> ContainerConfig {
         host_config: Default::default(),
         annotations: Default::default(),
         create_command: Vec::new(),
+        create_dir: None,
         secrets: Vec::new(),
         run_options: Default::default(),
         pod: None,

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod extract;
 pub mod import;
 pub mod layer;
+pub mod lists;
 pub mod platform;
 pub mod proxy;
 pub mod pull;

@@ -83,12 +83,31 @@ pub struct PushRequest<'a> {
     pub format: Option<super::commit::ManifestFormat>,
 }
 
+/// What a push sent: the manifest as the registry has it.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+}
+
 /// Pushes the image; returns the manifest digest.
 pub fn push(
     store: &Store,
     client: &RegistryClient,
     req: &PushRequest,
 ) -> Result<Digest, PushError> {
+    push_as(store, client, req, false).map(|p| p.digest)
+}
+
+/// [`push`]; `by_digest`: the manifest goes under its digest, not the
+/// destination's tag (an image of a manifest list, which names it so).
+pub fn push_as(
+    store: &Store,
+    client: &RegistryClient,
+    req: &PushRequest,
+    by_digest: bool,
+) -> Result<Pushed, PushError> {
     if req.dest.digest.is_some() {
         return Err(PushError::DigestDestination(req.dest.to_string()));
     }
@@ -174,7 +193,11 @@ pub fn push(
         serde_json::to_vec(&doc).expect("json")
     };
 
-    let tag = req.dest.manifest_ref();
+    let digest = Digest::of(&manifest);
+    let tag = match by_digest {
+        true => digest.to_string(),
+        false => req.dest.manifest_ref(),
+    };
     let url = format!("{}/v2/{repo}/manifests/{tag}", client.base());
     let what = format!("manifest {repo}:{tag}");
     let resp = client.request(
@@ -188,7 +211,32 @@ pub fn push(
     if req.progress {
         eprintln!("Writing manifest {tag}");
     }
-    Ok(Digest::of(&manifest))
+    Ok(Pushed {
+        digest,
+        size: manifest.len() as u64,
+        media_type: media,
+    })
+}
+
+/// Puts a manifest (a manifest list's index, say) as `repo:reference`;
+/// what it names must be in the repository already.
+pub fn put_manifest(
+    client: &RegistryClient,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    body: &[u8],
+) -> Result<(), PushError> {
+    let url = format!("{}/v2/{repo}/manifests/{reference}", client.base());
+    let resp = client.request(
+        Method::PUT,
+        &url,
+        &push_scope(repo, None),
+        &[("Content-Type", media_type)],
+        || body,
+    )?;
+    client.check(resp, &format!("manifest {repo}:{reference}"))?;
+    Ok(())
 }
 
 /// `repository:REPO:pull,push`, plus pull on the mount source.

@@ -145,6 +145,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         other => bail!("unknown --network {other:?} for build: use default, host or none"),
     };
     let extra = a.extra.check()?;
+    // podman's --manifest: a bad list name makes nothing.
+    if let Some(l) = &a.extra.more.manifest {
+        super::manifest::check_list_for(ctx, l)?;
+    }
     let mut names = Vec::new();
     for t in &a.tag {
         let r: Reference = t.parse()?;
@@ -298,6 +302,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 );
             }
             rless::events::image(&ctx.root, "build", &id, &first_name);
+            if let Some(l) = &a.extra.more.manifest {
+                super::manifest::add_built(ctx, l, &id)?;
+            }
             if let Some(f) = &a.extra.iidfile {
                 flags::write_iidfile(f, &id)?;
             }

@@ -13,7 +13,8 @@
 //! removed; `--jobs`, `--isolation`, `--compress`, …) are accepted
 //! silently; one whose request rless cannot honour is accepted with a
 //! warning when the image is the same without it, and refused otherwise
-//! (`--squash`, `--output`, `--timestamp`, `--manifest`, …).
+//! (`--squash`, `--output`, `--timestamp`, …). `--manifest LIST` adds the
+//! image to a manifest list (`commands::manifest`), made if missing.
 
 use anyhow::{bail, Result};
 use std::path::PathBuf;
@@ -182,9 +183,9 @@ pub struct More {
     /// Refused: rless stamps images with the time of their last step.
     #[arg(long, value_name = "SECONDS")]
     timestamp: Option<String>,
-    /// Refused: manifest lists are not built.
+    /// Add the image to this manifest list, made if missing (podman's).
     #[arg(long, value_name = "NAME")]
-    manifest: Option<String>,
+    pub manifest: Option<String>,
     /// Refused: rless builds for this host's platform only.
     #[arg(long = "all-platforms")]
     all_platforms: bool,
@@ -226,7 +227,7 @@ pub struct Asked {
 impl More {
     /// Checks every option; prints the warnings.
     pub fn check(&self) -> Result<Asked> {
-        let refused: [(&str, bool); 11] = [
+        let refused: [(&str, bool); 10] = [
             ("--squash (rless keeps each step's layer)", self.squash),
             ("--squash-all (rless keeps each layer)", self.squash_all),
             (
@@ -237,7 +238,6 @@ impl More {
                 "--timestamp (rless stamps an image with the time of its last step)",
                 self.timestamp.is_some(),
             ),
-            ("--manifest (no manifest lists)", self.manifest.is_some()),
             (
                 "--all-platforms (rless builds for this host's platform only)",
                 self.all_platforms,

@@ -491,6 +491,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 create_command: std::env::args_os()
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect(),
+                create_dir: std::env::current_dir().ok(),
                 secrets: secrets::records(&chosen_secrets),
                 run_options: extra.options.clone(),
                 pod: pod_opts.pod.clone(),
@@ -750,7 +751,7 @@ mod nsopts;
 mod options;
 mod podopts;
 mod pulling;
-pub(super) mod recreate;
+pub(crate) mod recreate;
 mod replace;
 mod runopts;
 mod secrets;

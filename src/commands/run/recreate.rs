@@ -78,6 +78,12 @@ impl Options {
 /// From a recorded `rless [global options] [container] run|create …`
 /// argv: the options a service keeps, and the image with its command.
 pub fn service_args(argv: &[String]) -> Result<(Vec<String>, Vec<String>), String> {
+    split(argv, DROPPED)
+}
+
+/// [`service_args`] without the options whose long names `dropped` lists
+/// (`container clone` drops others).
+pub fn split(argv: &[String], drop_list: &[&str]) -> Result<(Vec<String>, Vec<String>), String> {
     let mut i = 1;
     while let Some(a) = argv.get(i) {
         match a.as_str() {
@@ -116,7 +122,7 @@ pub fn service_args(argv: &[String]) -> Result<(Vec<String>, Vec<String>), Strin
                     .ok_or_else(|| format!("--{name} has no value in {argv:?}"))?;
                 taken.push(v.clone());
             }
-            if !DROPPED.contains(&o.long.as_str()) {
+            if !drop_list.contains(&o.long.as_str()) {
                 kept.extend(taken);
             }
             k += 1;
@@ -129,7 +135,7 @@ pub fn service_args(argv: &[String]) -> Result<(Vec<String>, Vec<String>), Strin
                 let o = opts
                     .short(c)
                     .ok_or_else(|| format!("unknown option -{c} in {argv:?}"))?;
-                let dropped = DROPPED.contains(&o.long.as_str());
+                let dropped = drop_list.contains(&o.long.as_str());
                 let rest = &cluster[at + c.len_utf8()..];
                 if o.takes_value && o.equals_only {
                     // `-d=false`: the value only after `=`; `-dit`: none.
