@@ -284,7 +284,10 @@ pub fn status(states: &[super::ContainerState]) -> &'static str {
         "Running"
     } else if running > 0 {
         "Degraded"
-    } else if states.iter().all(|s| s.status == "created") {
+    } else if states
+        .iter()
+        .all(|s| matches!(s.status.as_str(), "created" | "initialized"))
+    {
         "Created"
     } else if states.iter().all(|s| s.status == "exited") {
         "Exited"
@@ -296,6 +299,16 @@ pub fn status(states: &[super::ContainerState]) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn initialized_members_are_created() {
+        let st = |s: &str| super::super::ContainerState {
+            status: s.into(),
+            ..Default::default()
+        };
+        assert_eq!(status(&[st("initialized"), st("created")]), "Created");
+        assert_eq!(status(&[st("initialized"), st("exited")]), "Stopped");
+    }
 
     #[test]
     fn share_lists() {
