@@ -437,7 +437,7 @@ fn lifecycle_rm() {
         assert!(pid_alive(monitor), "monitor {monitor} must run: {st}");
         if common::is_root() {
             assert!(
-                eventually(Duration::from_secs(5), || marker_sleeps(&mark).len() == 2),
+                eventually(Duration::from_secs(30), || marker_sleeps(&mark).len() == 2),
                 "the two sleeps must run"
             );
         }
@@ -467,16 +467,16 @@ fn lifecycle_rm() {
         );
         assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
         assert!(
-            eventually(Duration::from_secs(5), || !pid_alive(pid)),
+            eventually(Duration::from_secs(30), || !pid_alive(pid)),
             "the container's init {pid} is still alive after rm -f"
         );
         assert!(
-            eventually(Duration::from_secs(5), || !pid_alive(monitor)),
+            eventually(Duration::from_secs(30), || !pid_alive(monitor)),
             "the container's monitor {monitor} is still alive after rm -f"
         );
         if common::is_root() {
             assert!(
-                eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty()),
+                eventually(Duration::from_secs(30), || marker_sleeps(&mark).is_empty()),
                 "the container's sleeps outlived rm -f: {:?}",
                 marker_sleeps(&mark)
             );

@@ -98,7 +98,7 @@ fn wait_for_created(ctx: &common::Ctx) {
     let stderr = bg.stderr.clone();
     assert_eq!(bg.finish(Duration::from_secs(60)), (Some(ERR_EXIT), vec![]));
     let text = || String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    assert!(eventually(Duration::from_secs(5), || text().ends_with('\n')));
+    assert!(eventually(Duration::from_secs(30), || text().ends_with('\n')));
     assert_eq!(
         text(),
         "rless: container gone was removed before it exited\n"

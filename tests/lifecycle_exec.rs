@@ -233,7 +233,7 @@ fn lifecycle_exec() {
             "exec -d must return at once, not wait for sleep: {out}"
         );
         assert!(out.stdout.trim().is_empty(), "{out}");
-        let seen = eventually(Duration::from_secs(5), || {
+        let seen = eventually(Duration::from_secs(30), || {
             ctx.ok(&["exec", "ex", "ps"])
                 .stdout
                 .contains(&format!("sleep {mark}"))
@@ -283,7 +283,7 @@ fn lifecycle_exec() {
         assert!(out.stderr.contains("not running"), "{out}");
         if common::is_root() {
             assert!(
-                eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty()),
+                eventually(Duration::from_secs(30), || marker_sleeps(&mark).is_empty()),
                 "the exec -d process outlived the container: {:?}",
                 marker_sleeps(&mark)
             );

@@ -55,7 +55,7 @@ fn killed_monitor(ctx: &common::Ctx, driver: &str) {
     let check_sleeps = common::is_root();
     if check_sleeps {
         assert!(
-            eventually(Duration::from_secs(5), || marker_sleeps(&mark).len() == 2),
+            eventually(Duration::from_secs(30), || marker_sleeps(&mark).len() == 2),
             "the two sleeps must run before the kill"
         );
     } else {
@@ -63,9 +63,9 @@ fn killed_monitor(ctx: &common::Ctx, driver: &str) {
     }
     kill_monitor(monitor);
 
-    let init_gone = eventually(Duration::from_secs(5), || !pid_alive(pid));
+    let init_gone = eventually(Duration::from_secs(30), || !pid_alive(pid));
     let sleeps_gone =
-        !check_sleeps || eventually(Duration::from_secs(5), || marker_sleeps(&mark).is_empty());
+        !check_sleeps || eventually(Duration::from_secs(30), || marker_sleeps(&mark).is_empty());
     let left = if check_sleeps {
         marker_sleeps(&mark)
     } else {
@@ -115,13 +115,13 @@ fn killed_monitor(ctx: &common::Ctx, driver: &str) {
 
     // ps and inspect: exited (within a few seconds), with a reason.
     let mut rows = Vec::new();
-    let exited = eventually(Duration::from_secs(5), || {
+    let exited = eventually(Duration::from_secs(30), || {
         rows = ps_json(ctx, &["-a"]);
         rows.len() == 1 && rows[0]["State"] == "exited"
     });
     assert!(
         exited,
-        "ps -a must show the container exited within 5 s of its monitor's death: {rows:?}"
+        "ps -a must show the container exited soon after its monitor's death: {rows:?}"
     );
     assert!(
         rows[0]["Status"].as_str().unwrap().starts_with("Exited ("),
@@ -209,7 +209,7 @@ fn lifecycle_start_after_killed_monitor() {
         let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
         kill_monitor(monitor);
         assert!(
-            eventually(Duration::from_secs(5), || !pid_alive(pid)),
+            eventually(Duration::from_secs(30), || !pid_alive(pid)),
             "init outlived the monitor"
         );
         // (A dead monitor may stay a zombie for a while; see lifecycle_killed_monitor.)
@@ -338,7 +338,7 @@ fn lifecycle_restarting_container() {
         let monitor = state_of(&st)["MonitorPid"].as_i64().unwrap();
         ctx.ok(&["rm", "-f", "rs4"]);
         assert!(
-            eventually(Duration::from_secs(5), || !pid_alive(monitor)),
+            eventually(Duration::from_secs(30), || !pid_alive(monitor)),
             "rm -f must end the monitor of a restarting container"
         );
         ctx.ok(&["rm", "rs1"]);
@@ -516,7 +516,7 @@ fn lifecycle_system_reset_stops_containers() {
         let net_dir = on_user_network(ctx, &mark);
         ctx.ok(&["system", "reset", "-f"]);
         assert!(containers(ctx).is_empty(), "{:?}", containers(ctx));
-        let gone = eventually(Duration::from_secs(5), || {
+        let gone = eventually(Duration::from_secs(30), || {
             !pid_alive(pid) && !pid_alive(monitor) && marker_sleeps(&mark).is_empty()
         });
         let left: Vec<HostProc> = marker_sleeps(&mark)

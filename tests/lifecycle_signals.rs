@@ -55,7 +55,7 @@ fn lifecycle_kill() {
         assert_eq!(state_of(&st)["Running"], false, "{st}");
         assert_eq!(state_of(&st)["ExitCode"], 137, "{st}");
         assert!(
-            eventually(Duration::from_secs(5), || !pid_alive(pid)),
+            eventually(Duration::from_secs(30), || !pid_alive(pid)),
             "the init {pid} must be gone after kill"
         );
         // Killing an exited container is an error.

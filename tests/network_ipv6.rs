@@ -73,7 +73,7 @@ fn released(port: u16) -> bool {
 }
 
 fn wait_released(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !released(port) {
         assert!(Instant::now() < deadline, "port {port} still bound");
         std::thread::sleep(Duration::from_millis(50));

@@ -2,7 +2,8 @@
 //! `--ip-range` (the addresses handed out), `--disable-dns` (no DNS server
 //! on the network), `--ipv6` (refused: user-defined networks are IPv4
 //! only); and `network reload` (nothing to redo: prints the containers'
-//! ids, 125 for an unknown or stopped one, as podman's).
+//! ids, 125 for an unknown or stopped one, as podman's); `network connect`
+//! and `rename` of one container at once both land in its spec.
 
 mod common;
 
@@ -206,5 +207,55 @@ fn network_first_address_is_handed_out() {
         ]);
         assert_eq!(address(ctx, "f1", "first"), "10.233.0.1");
         ctx.ok(&["rm", "-f", "f1"]);
+    });
+}
+
+/// `network connect` and `rename` of one container at the same time both
+/// land in its spec: the new network, and the new name among the aliases
+/// of every network. Each rewrites the spec it read; connect held only the
+/// `networks` lock and rename only the `containers` lock, so either could
+/// put back a spec from before the other's change.
+#[test]
+fn network_connect_and_rename_at_once_both_land() {
+    for_each_user("network_connect_and_rename_at_once_both_land", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "ra"]);
+        ctx.ok(&["network", "create", "rb"]);
+        for i in 0..4 {
+            let (old, new) = (format!("r{i}"), format!("s{i}"));
+            let out = ctx.ok(&["create", "--name", &old, "--network", "ra", IMG, "true"]);
+            let id = out.stdout.trim().to_string();
+            // By id: the name may change under it.
+            let connect = ctx
+                .rless_cmd(&["network", "connect", "rb", &id])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("network connect");
+            ctx.ok(&["rename", &old, &new]);
+            let out = connect.wait_with_output().expect("network connect");
+            assert!(out.status.success(), "connect: {out:?}");
+            let spec = std::fs::read(ctx.root.join("containers").join(&id).join("spec.json"));
+            let spec: serde_json::Value = serde_json::from_slice(&spec.unwrap()).unwrap();
+            let attached = spec["user_networks"]["attachments"].as_array().unwrap();
+            let nets: Vec<&str> = attached
+                .iter()
+                .map(|a| a["network"].as_str().unwrap())
+                .collect();
+            assert_eq!(nets, ["ra", "rb"], "round {i}: {attached:?}");
+            for a in attached {
+                let aliases = a["aliases"].as_array().unwrap();
+                assert!(
+                    aliases.iter().any(|x| x == new.as_str())
+                        && !aliases.iter().any(|x| x == old.as_str()),
+                    "round {i}: the rename's name is not {new}'s alias on {}: {a}",
+                    a["network"]
+                );
+            }
+            ctx.ok(&["rm", &new]);
+        }
+        ctx.ok(&["network", "rm", "ra", "rb"]);
     });
 }

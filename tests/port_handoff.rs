@@ -17,7 +17,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 fn wait_released(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while TcpListener::bind(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "port {port} still bound");
         std::thread::sleep(Duration::from_millis(50));
@@ -65,7 +65,7 @@ fn net_handoff_tcp_direct_with_client_address() {
         let body = http_get(port);
         assert!(body.contains("hello from the container"), "{body}");
         // busybox httpd binds [::]:80; it logs the real client address.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let logs = ctx.ok(&["logs", "ho"]);
             let all = format!("{}{}", logs.stdout, logs.stderr);

@@ -60,20 +60,30 @@ fn ps_ns_pod_and_watch() {
             "{out}"
         );
 
-        // --watch prints the listing again until stopped.
+        // --watch prints the listing again until stopped: read until the
+        // second listing begins (not for a fixed time, which a loaded
+        // machine may spend on the first), within a generous bound.
         let mut c = ctx.rless_cmd(&["ps", "--watch", "1"]);
         c.stdout(std::process::Stdio::piped());
         let mut child = c.spawn().expect("ps --watch");
-        std::thread::sleep(std::time::Duration::from_millis(4500));
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let mut buf = [0u8; 4096];
+            while text.matches("CONTAINER ID").count() < 2 {
+                match stdout.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+                }
+            }
+            let _ = tx.send(());
+            text
+        });
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(60));
         child.kill().expect("kill ps --watch");
         child.wait().expect("wait");
-        let mut text = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
+        let text = reader.join().unwrap();
         assert!(text.matches("CONTAINER ID").count() >= 2, "{text:?}");
         let out = ctx.rless(&["ps", "--watch", "1", "--format", "json"]);
         common::checks::assert_one_error(&out, ERR_EXIT);

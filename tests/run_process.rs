@@ -131,13 +131,20 @@ fn run_signal_kills_command() {
     }
     for_each_user("run_signal_kills_command", |ctx| {
         assert!(setup_image(ctx));
-        let mut bg = Background::spawn(
-            ctx,
-            &["run", "--rm", IMG, "sh", "-c", "echo ready; exec sleep 60"],
-        );
+        // A sleep length no other process uses, to see the exec by.
+        let marker = format!("{}", 4000 + (std::process::id() % 997) + ctx.user.uid);
+        let script = format!("echo ready; exec sleep {marker}");
+        let mut bg = Background::spawn(ctx, &["run", "--rm", IMG, "sh", "-c", &script]);
         bg.wait_line("ready", Duration::from_secs(60));
-        // Let the exec happen.
-        std::thread::sleep(Duration::from_millis(300));
+        // Once the exec has happened (the shell would take SIGTERM
+        // otherwise), however long a loaded machine takes to get there.
+        let execed = eventually(Duration::from_secs(60), || {
+            host_processes().iter().any(|p| {
+                p.args.first().map(String::as_str) == Some("sleep")
+                    && p.args.get(1) == Some(&marker)
+            })
+        });
+        assert!(execed, "the command never exec'd sleep {marker}");
         bg.signal(rustix::process::Signal::TERM);
         let (exit, lines) = bg.finish(Duration::from_secs(30));
         assert_eq!(exit, Some(143), "sleep killed by SIGTERM: stdout {lines:?}");
@@ -569,21 +576,27 @@ fn run_sigkill_leaves_nothing() {
         let script = format!("echo ready; sleep {marker} & sleep {marker}; wait");
         let mut bg = Background::spawn(ctx, &["run", IMG, "sh", "-c", &script]);
         bg.wait_line("ready", Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(300));
         let ours = |p: &HostProc| {
             p.args.first().map(String::as_str) == Some("sleep") && p.args.get(1) == Some(&marker)
         };
-        let running = host_processes().into_iter().filter(|p| ours(p)).count();
-        assert_eq!(
-            running, 2,
-            "expected the container's two sleeps before the kill"
+        // Both started (`ready` comes before them), however long a loaded
+        // machine takes.
+        let mut running = 0;
+        let both = eventually(Duration::from_secs(60), || {
+            running = host_processes().into_iter().filter(|p| ours(p)).count();
+            running == 2
+        });
+        assert!(
+            both,
+            "expected the container's two sleeps before the kill, saw {running}"
         );
         bg.signal(rustix::process::Signal::KILL);
         let (code, _) = bg.finish(Duration::from_secs(30));
         assert_eq!(code, None, "rless must have died of SIGKILL");
 
-        // Give the kernel a moment to tear the namespaces down.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // Give the kernel a moment to tear the namespaces down (a loaded
+        // machine may take a while).
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut survivors: Vec<HostProc>;
         loop {
             survivors = host_processes().into_iter().filter(|p| ours(p)).collect();

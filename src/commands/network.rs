@@ -435,6 +435,10 @@ fn user_spec(
 fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = network::lock(&store)?;
+    // As `rename` and `update`, which rewrite the spec too: none of them
+    // may put back a spec read before another's change (a rename's new
+    // alias, a connect's network).
+    let _containers = store.lock("containers")?;
     let net = network::read(store.root(), &a.network)?;
     let (config, dir, mut spec) = user_spec(&store, &a.container)?;
     let ip = match &a.ip {
@@ -538,6 +542,10 @@ fn follow_resolv(dir: &std::path::Path, before: &[std::net::Ipv4Addr], now: &[st
 fn disconnect(ctx: &Ctx, a: DisconnectArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let _lock = network::lock(&store)?;
+    // As `rename` and `update`, which rewrite the spec too: none of them
+    // may put back a spec read before another's change (a rename's new
+    // alias, a connect's network).
+    let _containers = store.lock("containers")?;
     let net = network::read(store.root(), &a.network)?;
     let (config, dir, mut spec) = user_spec(&store, &a.container)?;
     let user = spec.user_networks.as_mut().expect("checked");

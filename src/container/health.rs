@@ -8,7 +8,9 @@
 //! and the first child ends at once), so the monitor's SIGCHLD handling
 //! never sees a check end, and a check never holds up its output copying.
 //! The watcher follows `state.json`: at each start of the container under
-//! that monitor (a new init) the health goes back to `starting`; every
+//! that monitor (a new init, whose health the monitor set back to
+//! `starting` before it recorded the start: [`reset_for_start`]) its
+//! timers begin again; every
 //! interval it runs one check ([`probe`]) as `rless exec` runs a command,
 //! with its stdout and stderr on one pipe (the first 4 KiB kept), killed
 //! with its process group when the timeout passes; and it ends once the
@@ -168,6 +170,20 @@ pub fn reset(dir: &Path) -> Result<(), ContainerError> {
     .map(|_| ())
 }
 
+/// The monitor's part of each start of a container with a check: its
+/// health goes back to `starting` before the start is recorded (and
+/// before `run -d` or `start` returns), as docker resets it while it
+/// starts the container. Not the watcher's: it starts after `run -d` has
+/// returned, and its reset could undo what a `healthcheck run` right after
+/// recorded.
+pub fn reset_for_start(dir: &Path, check: Option<&HealthConfig>) {
+    if check.is_some_and(|h| h.command().is_some()) {
+        if let Err(e) = reset(dir) {
+            eprintln!("rless monitor: {e}");
+        }
+    }
+}
+
 /// Records a check's result: a pass is `healthy`; a failure adds to the
 /// streak (not while `starting` within the start period), and `retries`
 /// failures in a row are `unhealthy`.
@@ -268,9 +284,7 @@ fn run_exec(dir: &Path, cmd: &[String], timeout: Duration) -> std::io::Result<(i
             break Some(s);
         }
         if Instant::now() >= deadline {
-            kill_check(child.id() as i32);
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_check(&mut child);
             break None;
         }
     };
@@ -287,24 +301,77 @@ fn run_exec(dir: &Path, cmd: &[String], timeout: Duration) -> std::io::Result<(i
     }
 }
 
-/// Kills what the `rless exec` process `pid` runs in the container: its
-/// children (each a session, so a process group, of its own) with their
-/// groups.
-fn kill_check(pid: i32) {
+/// Kills what the `rless exec` process `child` runs in the container, and
+/// ends `child`. It is stopped first, and its children read only once it
+/// is: a stopped process forks no more, so none can start after the read
+/// and outlive the kill (under load a check's timeout often passes while
+/// `rless exec` is still setting up, just before its fork). Its children
+/// (each a session, so a process group, of its own) are killed with their
+/// groups; then it is let go on, to reap its child and end as it does when
+/// its process dies: killed itself, it left that child a zombie that only
+/// the host's init could reap (a parent outside the container's pid
+/// namespace hands its orphans to its own namespace's reaper), and many
+/// such inits never do. One stopped before its fork is killed.
+fn kill_check(child: &mut std::process::Child) {
+    use nix::sys::signal::{kill, killpg, Signal};
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = kill(pid, Signal::SIGSTOP);
+    // Bounded: a process in an uninterruptible sleep stops only once it
+    // leaves it.
+    match wait_stopped(pid, Duration::from_secs(5)) {
+        // It ended and is reaped: what it ran ended with it (it waits
+        // for its process), and `child` must not be signalled again
+        // (its pid may be another process's now).
+        Waited::Ended => return,
+        Waited::Stopped | Waited::Running => {}
+    }
     let children =
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    for c in children
+    let children: Vec<_> = children
         .split_whitespace()
         .filter_map(|c| c.parse::<i32>().ok())
-    {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(c),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        .map(nix::unistd::Pid::from_raw)
+        .collect();
+    for &c in &children {
+        let _ = killpg(c, Signal::SIGKILL);
+        let _ = kill(c, Signal::SIGKILL);
+    }
+    if !children.is_empty() {
+        let _ = kill(pid, Signal::SIGCONT);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// How a wait for a stop ended.
+enum Waited {
+    Stopped,
+    /// Still running when the time was up (or it cannot be waited for).
+    Running,
+    /// It ended, and is reaped.
+    Ended,
+}
+
+/// Waits at most `limit` until this process's child `pid` has stopped.
+fn wait_stopped(pid: nix::unistd::Pid, limit: Duration) -> Waited {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let deadline = Instant::now() + limit;
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WUNTRACED | WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Ok(WaitStatus::Stopped(..)) => return Waited::Stopped,
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return Waited::Ended,
+            _ => return Waited::Running,
+        }
     }
 }
 
@@ -424,9 +491,9 @@ pub fn watch(dir: &Path, monitor: i32) {
     while process_start(monitor) == Some(monitor_start) {
         let state = read_state(dir);
         let ours = state.running() && state.monitor_pid == Some(monitor);
+        // A new start (its monitor reset the health already).
         if ours && state.init_start != init {
             init = state.init_start;
-            let _ = reset(dir);
             began = Instant::now();
             next = began + cfg.interval();
         }

@@ -67,6 +67,7 @@ pub fn run_detached(
     // Recorded before `run -d` returns, so a command right after it (exec,
     // ps) finds the container running. Written once per run: a second write
     // after `ok` would undo what a command right after it recorded (`pause`).
+    super::health::reset_for_start(dir, config.healthcheck.as_ref());
     let mut state = running_state(&started, 0);
     if let Err(e) = write_state(dir, &state) {
         eprintln!("rless monitor: {e}");
@@ -80,6 +81,7 @@ pub fn run_detached(
     let mut restarts = 0;
     loop {
         if restarts > 0 {
+            super::health::reset_for_start(dir, config.healthcheck.as_ref());
             state = running_state(&started, restarts);
             if let Err(e) = write_state(dir, &state) {
                 eprintln!("rless monitor: {e}");

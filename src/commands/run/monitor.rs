@@ -161,6 +161,7 @@ fn start_foreground(
             }
         };
         trace::mark("command started");
+        container::health::reset_for_start(dir, config.healthcheck.as_ref());
         let me = std::process::id() as i32;
         let state = ContainerState {
             status: "running".into(),
