@@ -59,11 +59,14 @@ pub enum RegistryError {
     Denied { host: String, what: String },
     #[error("{what} not found on {host}")]
     NotFound { host: String, what: String },
-    #[error("registry {host} answered {status} for {what}")]
+    #[error("registry {host} answered {status} for {what}{detail}")]
     Status {
         host: String,
         what: String,
         status: u16,
+        /// The registry's own words (`: CODE: message`, from its JSON
+        /// `errors`), or empty.
+        detail: String,
     },
     #[error("reading {what} from {host}: {detail}")]
     Read {
@@ -109,6 +112,54 @@ enum Challenge {
         realm: String,
         service: Option<String>,
     },
+}
+
+/// The distribution API's `{"errors": [{"code", "message"}]}` of a
+/// refused request as `: CODE: message; …` (at most 64 KiB of body read,
+/// one line), or empty when the body holds none: `400` alone does not
+/// tell a user which blob or manifest the registry lacked.
+fn error_detail(resp: Response<Body>) -> String {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let Ok(text) = resp
+        .into_body()
+        .with_config()
+        .limit(64 << 10)
+        .read_to_string()
+    else {
+        return String::new();
+    };
+    let Ok(parsed) = serde_json::from_str::<Errors>(&text) else {
+        return String::new();
+    };
+    let words: Vec<String> = parsed
+        .errors
+        .iter()
+        .map(|e| {
+            let line = match (e.code.is_empty(), e.message.is_empty()) {
+                (false, false) => format!("{}: {}", e.code, e.message),
+                (false, true) => e.code.clone(),
+                _ => e.message.clone(),
+            };
+            line.replace(['\n', '\r'], " ")
+        })
+        .filter(|l| !l.is_empty())
+        .take(3)
+        .collect();
+    match words.is_empty() {
+        true => String::new(),
+        false => format!(": {}", words.join("; ")),
+    }
 }
 
 /// A connection to one registry host.
@@ -526,7 +577,12 @@ impl RegistryClient {
             401 => Err(RegistryError::AuthRequired { host }),
             403 => Err(RegistryError::Denied { host, what }),
             404 => Err(RegistryError::NotFound { host, what }),
-            status => Err(RegistryError::Status { host, what, status }),
+            status => Err(RegistryError::Status {
+                host,
+                what,
+                status,
+                detail: error_detail(resp),
+            }),
         }
     }
 
