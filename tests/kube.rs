@@ -149,6 +149,8 @@ fn kube_play_down_and_generate_round_trip() {
         ] {
             assert!(generated.contains(want), "no {want:?} in:\n{generated}");
         }
+        // The image's and the runtime's variables are not the container's.
+        assert!(!generated.contains("name: PATH\n"), "{generated}");
         let gen_file = ctx.write_file("gen.yaml", generated.as_bytes());
         let gen_file = gen_file.to_str().unwrap();
 
@@ -177,13 +179,14 @@ fn kube_play_start_false_and_replace() {
         if !setup_image(ctx) {
             return;
         }
+        // Two containers sharing an emptyDir volume.
         let y = format!(
-            "kind: Pod\nmetadata:\n  name: idle\nspec:\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
+            "kind: Pod\nmetadata:\n  name: idle\nspec:\n  volumes:\n  - name: s\n    emptyDir: {{}}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n  - name: d\n    image: {IMG}\n    command: [sleep, '1000']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n"
         );
         let file = ctx.write_file("idle.yaml", y.as_bytes());
         let file = file.to_str().unwrap();
         let out = ctx.ok(&["kube", "play", "--start=false", file]);
-        assert!(out.stdout.contains("Container:\n"), "{out}");
+        assert!(out.stdout.contains("Containers:\n"), "{out}");
         let first = out.stdout.lines().nth(1).unwrap().to_string();
         let st = ctx.ok(&["pod", "ps", "--format", "{{.Status}}"]);
         assert_eq!(st.stdout.trim(), "Created", "{st}");
@@ -196,8 +199,50 @@ fn kube_play_start_false_and_replace() {
             format!("{} Running", &second[..12]),
             "{st}"
         );
+        ctx.ok(&["exec", "idle-c", "sh", "-c", "echo shared > /s/f"]);
+        let out = ctx.ok(&["exec", "idle-d", "cat", "/s/f"]);
+        assert_eq!(out.stdout, "shared\n", "{out}");
         ctx.ok(&["kube", "down", file]);
         assert_nothing_left(ctx, None);
+        let vols = ctx.ok(&["volume", "ls", "-q"]);
+        assert!(vols.stdout.trim().is_empty(), "volumes left: {vols}");
+    });
+}
+
+#[test]
+fn kube_generate_of_a_lone_container_plays_back() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("kube_generate_of_a_lone_container_plays_back", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        ctx.ok(&[
+            "run", "-d", "--name", "lone", "-p", &publish, "-e", "WHO=me", IMG, "httpd", "-f",
+            "-p", "80", "-h", "/www",
+        ]);
+        let y = ctx.ok(&["kube", "generate", "lone"]).stdout;
+        for want in [
+            "name: lone-pod\n",
+            "name: lone\n",
+            &format!("hostPort: {port}\n"),
+            "name: WHO\n",
+        ] {
+            assert!(y.contains(want), "no {want:?} in:\n{y}");
+        }
+        ctx.ok(&["rm", "-f", "lone"]);
+        let file = ctx.write_file("lone.yaml", y.as_bytes());
+        ctx.ok(&["kube", "play", file.to_str().unwrap()]);
+        let body = http_get(port);
+        assert!(body.contains("hello from the container"), "{body}");
+        let out = ctx.ok(&["exec", "lone-pod-lone", "sh", "-c", "echo $WHO"]);
+        assert_eq!(out.stdout.trim(), "me", "{out}");
+        ctx.ok(&["kube", "down", file.to_str().unwrap()]);
+        assert_nothing_left(ctx, Some(port));
     });
 }
 

@@ -186,10 +186,14 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     if let Err(e) = result {
         // Nothing of a failed play stays.
         for name in made_pods.iter().rev() {
-            let _ = rless(ctx, &words(&["pod", "rm", "-f", name]));
+            if let Err(e) = rless(ctx, &words(&["pod", "rm", "-f", name])) {
+                eprintln!("rless: warning: cannot remove pod {name} again: {e}");
+            }
         }
         for v in &made_volumes {
-            let _ = rless(ctx, &words(&["volume", "rm", "-f", v]));
+            if let Err(e) = rless(ctx, &words(&["volume", "rm", "-f", v])) {
+                eprintln!("rless: warning: cannot remove volume {v} again: {e}");
+            }
         }
         return Err(e);
     }
@@ -258,7 +262,7 @@ fn generate(ctx: &Ctx, a: GenerateArgs) -> Result<ExitCode> {
 
 /// The image's config (`config` of its config blob), if it is stored.
 fn image_config(store: &rless::image::store::Store, c: &container::ContainerConfig) -> Value {
-    c.image_id
+    format!("sha256:{}", c.image_id.trim_start_matches("sha256:"))
         .parse()
         .ok()
         .and_then(|d| store.read_blob(&d).ok())
