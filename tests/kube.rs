@@ -287,3 +287,50 @@ fn kube_play_bad_files_leave_nothing() {
         drop(held);
     });
 }
+
+#[test]
+fn kube_play_init_containers_run_first() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("kube_play_init_containers_run_first", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        let yaml = |init_cmd: &str| {
+            format!(
+                "kind: Pod\nmetadata:\n  name: ip\nspec:\n  volumes:\n  - name: s\n    emptyDir: {{}}\n  initContainers:\n  - name: prep\n    image: {IMG}\n    command: [sh, -c, '{init_cmd}']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n  containers:\n  - name: main\n    image: {IMG}\n    command: [sh, -c, 'cat /s/f; sleep 1000']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n"
+            )
+        };
+        let file = ctx.write_file("init.yaml", yaml("echo from init > /s/f").as_bytes());
+        let file = file.to_str().unwrap();
+        // Init containers need the pod started.
+        let out = ctx.rless(&["kube", "play", "--start=false", file]);
+        assert_one_error(&out, ERR_EXIT);
+        assert_nothing_left(ctx, None);
+        ctx.ok(&["kube", "play", file]);
+        wait_for_log(ctx, "ip-main", "from init");
+        let mut names: Vec<String> = ps_json(ctx, &["-a"])
+            .iter()
+            .map(|r| r["Names"][0].as_str().unwrap_or("").to_string())
+            .filter(|n| !n.ends_with("-infra"))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["ip-main"], "the init container ran and went");
+        ctx.ok(&["kube", "down", file]);
+        assert_nothing_left(ctx, None);
+        // A failing init container: one line, nothing left.
+        let file = ctx.write_file("init_fails.yaml", yaml("exit 3").as_bytes());
+        let out = ctx.rless(&["kube", "play", file.to_str().unwrap()]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr
+                .contains("init container ip-prep exited with code 3"),
+            "{out}"
+        );
+        assert_nothing_left(ctx, None);
+        let vols = ctx.ok(&["volume", "ls", "-q"]);
+        assert!(vols.stdout.trim().is_empty(), "volumes left: {vols}");
+    });
+}

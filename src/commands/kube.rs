@@ -7,7 +7,8 @@
 //! volumes' types, then makes each pod through child `rless pod create`
 //! and `rless create` (the same checks, pulls and one-line errors as those
 //! commands; `create` enters the user namespace itself), and starts it
-//! with `rless pod start`. Should one step fail, every pod (and emptyDir
+//! with `rless pod start`, after its `initContainers` each ran to its
+//! end (`rless run --rm --pod`, in order). Should one step fail, every pod (and emptyDir
 //! volume) this command made is removed again (`pod rm -f`), and the
 //! child's error line is the command's. `kube down` is `pod rm -f` of the
 //! file's pods. `generate kube` reads the stored container (its config
@@ -138,6 +139,14 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     for w in warnings {
         eprintln!("rless: warning: {w}");
     }
+    if a.start == Some(false) {
+        if let Some(p) = plans.iter().find(|p| !p.init.is_empty()) {
+            bail!(
+                "pod {}: initContainers run when kube play starts the pod: not with --start=false",
+                p.name
+            );
+        }
+    }
     check_host_paths(&plans)?;
     for p in &plans {
         if !a.replace && pod::read(&ctx.root, &p.name).is_ok() {
@@ -177,6 +186,9 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
                 out.push_str(&format!("{id}\n"));
             }
             if a.start.unwrap_or(true) {
+                for (name, iargs) in &p.init {
+                    run_init(ctx, name, iargs)?;
+                }
                 rless(ctx, &words(&["pod", "start", &p.name]))
                     .with_context(|| format!("cannot start pod {}", p.name))?;
             }
@@ -199,6 +211,35 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// An init container, run to its end (`run --rm`): an exit but 0 fails
+/// the play.
+fn run_init(ctx: &Ctx, name: &str, args: &[String]) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot find the rless binary")?;
+    let out = std::process::Command::new(exe)
+        .arg("--root")
+        .arg(&ctx.root)
+        .args(["run", "--rm", "-q"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run rless")?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    match err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("rless: ") && !l.starts_with("rless: warning"))
+    {
+        Some(l) => bail!("init container {name}: {}", &l["rless: ".len()..]),
+        None => bail!(
+            "init container {name} exited with code {}",
+            out.status.code().unwrap_or(-1)
+        ),
+    }
 }
 
 fn words(w: &[&str]) -> Vec<String> {

@@ -46,7 +46,7 @@ struct Doc {
 #[serde(rename_all = "camelCase", default)]
 struct PodSpec {
     containers: Vec<Container>,
-    init_containers: Vec<Value>,
+    init_containers: Vec<Container>,
     volumes: Vec<Volume>,
     restart_policy: Option<String>,
     hostname: Option<String>,
@@ -140,6 +140,9 @@ pub struct PodPlan {
     pub pod_args: Vec<String>,
     /// Each container's name and `create`'s arguments after `create`.
     pub containers: Vec<(String, Vec<String>)>,
+    /// The `initContainers`, as `containers`: each is run to its end
+    /// (`run --rm`), in order, before the pod starts.
+    pub init: Vec<(String, Vec<String>)>,
     /// hostPath paths and what their `type` asks.
     pub host_paths: Vec<(String, HostCheck)>,
     /// The named volumes the pod's emptyDir volumes are (`POD-VOLUME`).
@@ -234,9 +237,6 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
     if spec.containers.is_empty() {
         return Err(format!("pod {name} has no containers"));
     }
-    if !spec.init_containers.is_empty() {
-        return Err(format!("pod {name}: initContainers are not supported"));
-    }
     let mut plan = PodPlan {
         name: name.to_string(),
         ..Default::default()
@@ -301,7 +301,9 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
         };
         sources.insert(v.name.clone(), src);
     }
-    for (i, c) in spec.containers.iter().enumerate() {
+    let all = (spec.init_containers.iter().map(|c| (true, c)))
+        .chain(spec.containers.iter().map(|c| (false, c)));
+    for (i, (init, c)) in all.enumerate() {
         let cname = c.name.clone().unwrap_or_else(|| format!("container{i}"));
         let full = format!("{name}-{cname}");
         let image = c
@@ -311,7 +313,9 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             .ok_or_else(|| format!("container {cname} of pod {name} has no image"))?;
         let mut a: Vec<String> = vec!["--pod".into(), name.into(), "--name".into(), full.clone()];
         for p in &c.ports {
-            let Some(hp) = p.host_port else { continue };
+            let Some(hp) = p.host_port.filter(|_| !init) else {
+                continue;
+            };
             let proto = match p.protocol.as_deref().unwrap_or("TCP") {
                 "TCP" | "tcp" => "",
                 "UDP" | "udp" => "/udp",
@@ -374,7 +378,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             let ro = if m.read_only { ":ro" } else { "" };
             a.extend(["-v".into(), format!("{src}:{}{ro}", m.mount_path)]);
         }
-        if let Some(r) = restart {
+        if let Some(r) = restart.filter(|_| !init) {
             a.extend(["--restart".into(), r.into()]);
         }
         for (k, v) in &meta.annotations {
@@ -387,7 +391,11 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
         a.push(image);
         a.extend(words.cloned());
         a.extend(c.args.iter().cloned());
-        plan.containers.push((full, a));
+        if init {
+            plan.init.push((full, a));
+        } else {
+            plan.containers.push((full, a));
+        }
     }
     Ok(plan)
 }

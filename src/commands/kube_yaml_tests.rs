@@ -149,10 +149,6 @@ fn refusals_are_one_line() {
             "valueFrom is not supported",
         ),
         (
-            "kind: Pod\nmetadata: {name: p}\nspec: {initContainers: [{name: i}], containers: [{name: c, image: i}]}",
-            "initContainers",
-        ),
-        (
             "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, nfs: {}}], containers: [{name: c, image: i}]}",
             "only hostPath and emptyDir",
         ),
@@ -191,4 +187,35 @@ fn yaml_written_reads_back_the_same() {
     assert!(y.contains("  containers:\n  - command:\n"), "{y}");
     let back: Value = serde_saphyr::from_str(&y).unwrap();
     assert_eq!(back, v, "{y}");
+}
+
+#[test]
+fn init_containers_run_first() {
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  restartPolicy: Always\n  initContainers:\n  - {name: i, image: img, command: [sh, -c, x], ports: [{containerPort: 1, hostPort: 2}]}\n  containers:\n  - {name: c, image: img}\n";
+    let (pods, _) = parse("f", y).unwrap();
+    let p = &pods[0];
+    assert_eq!(
+        p.init,
+        [(
+            "p-i".to_string(),
+            s(&[
+                "--pod",
+                "p",
+                "--name",
+                "p-i",
+                "--entrypoint",
+                "sh",
+                "img",
+                "-c",
+                "x"
+            ])
+        )]
+    );
+    assert_eq!(
+        p.pod_args,
+        s(&["--name", "p"]),
+        "an init container publishes nothing"
+    );
+    assert_eq!(p.containers[0].0, "p-c");
+    assert!(p.containers[0].1.contains(&"always".to_string()));
 }
