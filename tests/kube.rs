@@ -11,6 +11,7 @@ mod net_support;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::{ps_json, store_processes, Cleanup};
+use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
 use common::{for_each_user, is_hex64, Ctx, ERR_EXIT};
 use net_support::{free_port, http_get, needs_tun, setup_image, wait_for_log, IMG};
 
@@ -332,5 +333,43 @@ fn kube_play_init_containers_run_first() {
         assert_nothing_left(ctx, None);
         let vols = ctx.ok(&["volume", "ls", "-q"]);
         assert!(vols.stdout.trim().is_empty(), "volumes left: {vols}");
+    });
+}
+
+#[test]
+fn kube_play_pulls_images_and_a_failed_pull_leaves_nothing() {
+    if !needs_tun() {
+        return;
+    }
+    let Some(reg) = Registry::open() else { return };
+    let Some(bb) = busybox_layer() else { return };
+    for_each_user("kube_play_pulls_images", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        let top = LayerBuilder::new()
+            .file("marker", b"pulled for kube\n", 0o644)
+            .finish();
+        let img = Built::host(Format::Oci, &[(bb, Comp::Gzip), (&top, Comp::Gzip)]);
+        let p = reg.push(&ctx.repo("kube"), "latest", &img);
+        let pod = |name: &str, image: &str| {
+            format!(
+                "kind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: {image}\n    command: [sh, -c, 'cat /marker; sleep 1000']\n"
+            )
+        };
+        // The second pod's image is not in the registry: the first pod,
+        // already made, goes again.
+        let missing = p.reference.replace(":latest", "-missing:latest");
+        assert_ne!(missing, p.reference);
+        let text = format!("{}---\n{}", pod("pa", &p.reference), pod("pb", &missing));
+        let file = ctx.write_file("pull.yaml", text.as_bytes());
+        let out = ctx.rless(&["kube", "play", file.to_str().unwrap()]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("pb-c"), "{out}");
+        assert_nothing_left(ctx, None);
+        // The first pod alone: its image pulled (now stored), it runs.
+        let file = ctx.write_file("pull1.yaml", pod("pa", &p.reference).as_bytes());
+        ctx.ok(&["kube", "play", file.to_str().unwrap()]);
+        wait_for_log(ctx, "pa-c", "pulled for kube");
+        ctx.ok(&["kube", "down", file.to_str().unwrap()]);
+        assert_nothing_left(ctx, None);
     });
 }
