@@ -191,7 +191,12 @@ fn kube_play_start_false_and_replace() {
         let first = out.stdout.lines().nth(1).unwrap().to_string();
         let st = ctx.ok(&["pod", "ps", "--format", "{{.Status}}"]);
         assert_eq!(st.stdout.trim(), "Created", "{st}");
-        let out = ctx.ok(&["kube", "play", "--replace", file]);
+        // From stdin (`-`), as podman reads it.
+        let out = ctx.rless_stdin(
+            &["kube", "play", "--replace", "-"],
+            &std::fs::read(file).unwrap(),
+        );
+        assert!(out.success(), "{out}");
         let second = out.stdout.lines().nth(1).unwrap().to_string();
         assert_ne!(first, second, "--replace makes the pod anew");
         let st = ctx.ok(&["pod", "ps", "--format", "{{.ID}} {{.Status}}"]);

@@ -51,11 +51,13 @@ pub struct PlayArgs {
     /// Remove the file's pods instead (`kube down`).
     #[arg(long)]
     down: bool,
+    /// The YAML file (`-`: standard input).
     file: String,
 }
 
 #[derive(clap::Args)]
 pub struct DownArgs {
+    /// The YAML file (`-`: standard input).
     file: String,
 }
 

@@ -149,9 +149,14 @@ pub struct PodPlan {
     pub volumes: Vec<String>,
 }
 
-/// The pods of a file, and the warnings for what it ignores.
+/// The pods of a file (`-`: stdin), and the warnings for what it ignores.
 pub fn read_file(path: &str) -> Result<(Vec<PodPlan>, Vec<String>), KubeError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KubeError::Read {
+    let read = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let text = read.map_err(|source| KubeError::Read {
         path: path.to_string(),
         source,
     })?;
