@@ -97,7 +97,10 @@ fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
             .lines()
             .rev()
             .find(|l| l.starts_with("rless: ") && !l.starts_with("rless: warning"))
-            .map_or(err.trim(), |l| &l["rless: ".len()..]);
+            .map_or_else(
+                || err.lines().next().unwrap_or("").trim(),
+                |l| &l["rless: ".len()..],
+            );
         bail!("{line}");
     }
     // A success's warnings are the command's.
@@ -339,7 +342,10 @@ fn ports_of(dir: &std::path::Path) -> Vec<Value> {
         .map(|p| {
             let mut m = Map::new();
             m.insert("containerPort".into(), p.container_port.into());
-            m.insert("hostPort".into(), p.host_port.into());
+            // A port bound where the host picked one: none asked for.
+            if p.host_port != 0 {
+                m.insert("hostPort".into(), p.host_port.into());
+            }
             if !p.host_ip.is_unspecified() {
                 m.insert("hostIP".into(), p.host_ip.to_string().into());
             }

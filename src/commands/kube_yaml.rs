@@ -237,7 +237,17 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
     Ok((pods, warnings))
 }
 
+/// A pod or container name rless takes (and no option's look).
+fn valid_name(n: &str) -> bool {
+    n.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
 fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
+    if !valid_name(name) {
+        return Err(format!("invalid pod name {name:?}"));
+    }
     let spec: PodSpec = serde_json::from_value(spec).map_err(|e| format!("pod {name}: {e}"))?;
     if spec.containers.is_empty() {
         return Err(format!("pod {name} has no containers"));
@@ -254,7 +264,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
         plan.pod_args.extend(["--hostname".into(), h.clone()]);
     }
     for (k, v) in &meta.labels {
-        plan.pod_args.extend(["--label".into(), format!("{k}={v}")]);
+        plan.pod_args.push(format!("--label={k}={v}"));
     }
     let restart = match spec.restart_policy.as_deref() {
         None => None,
@@ -310,6 +320,9 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
         .chain(spec.containers.iter().map(|c| (false, c)));
     for (i, (init, c)) in all.enumerate() {
         let cname = c.name.clone().unwrap_or_else(|| format!("container{i}"));
+        if !valid_name(&cname) {
+            return Err(format!("pod {name}: invalid container name {cname:?}"));
+        }
         let full = format!("{name}-{cname}");
         let image = c
             .image
@@ -341,6 +354,9 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
                     e.name
                 ));
             }
+            if e.name.is_empty() || e.name.contains('=') {
+                return Err(format!("container {cname}: invalid env name {:?}", e.name));
+            }
             let v = match &e.value {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(s)) => s.clone(),
@@ -349,7 +365,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             a.extend(["-e".into(), format!("{}={v}", e.name)]);
         }
         if let Some(w) = c.working_dir.as_ref().filter(|w| !w.is_empty()) {
-            a.extend(["-w".into(), w.clone()]);
+            a.push(format!("--workdir={w}"));
         }
         if let Some(sc) = &c.security_context {
             match (sc.run_as_user, sc.run_as_group) {
@@ -380,6 +396,12 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             let src = sources.get(&m.name).ok_or_else(|| {
                 format!("container {cname}: volumeMount {} names no volume", m.name)
             })?;
+            if !m.mount_path.starts_with('/') {
+                return Err(format!(
+                    "container {cname}: mountPath {:?} is not absolute",
+                    m.mount_path
+                ));
+            }
             let ro = if m.read_only { ":ro" } else { "" };
             a.extend(["-v".into(), format!("{src}:{}{ro}", m.mount_path)]);
         }
@@ -387,11 +409,11 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             a.extend(["--restart".into(), r.into()]);
         }
         for (k, v) in &meta.annotations {
-            a.extend(["--annotation".into(), format!("{k}={v}")]);
+            a.push(format!("--annotation={k}={v}"));
         }
         let mut words = c.command.iter();
         if let Some(ep) = words.next() {
-            a.extend(["--entrypoint".into(), ep.clone()]);
+            a.push(format!("--entrypoint={ep}"));
         }
         a.push(image);
         a.extend(words.cloned());

@@ -72,8 +72,7 @@ fn a_pod_becomes_command_lines() {
         s(&[
             "--name",
             "web",
-            "--label",
-            "app=web",
+            "--label=app=web",
             "-p",
             "127.0.0.1:8080:80",
             "-p",
@@ -99,8 +98,7 @@ fn a_pod_becomes_command_lines() {
             "A=1",
             "-e",
             "N=2",
-            "-w",
-            "/www",
+            "--workdir=/www",
             "--user",
             "1000:100",
             "--memory",
@@ -113,10 +111,8 @@ fn a_pod_becomes_command_lines() {
             "web-scratch:/tmp/s",
             "--restart",
             "on-failure",
-            "--annotation",
-            "note=a b",
-            "--entrypoint",
-            "httpd",
+            "--annotation=note=a b",
+            "--entrypoint=httpd",
             "busybox",
             "-f",
             "-p",
@@ -131,7 +127,7 @@ fn a_deployment_makes_its_template_pod() {
     let (pods, warnings) = parse("f", y).unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(pods[0].name, "d-pod");
-    assert_eq!(pods[0].pod_args, s(&["--name", "d-pod", "--label", "x=y"]));
+    assert_eq!(pods[0].pod_args, s(&["--name", "d-pod", "--label=x=y"]));
     assert_eq!(
         pods[0].containers[0].1,
         s(&["--pod", "d-pod", "--name", "d-pod-c", "i", "a"])
@@ -153,6 +149,12 @@ fn refusals_are_one_line() {
             "only hostPath and emptyDir",
         ),
         ("kind: Service\nmetadata: {name: s}", "no Pod or Deployment"),
+        ("kind: Pod\nmetadata: {name: -x}\nspec: {containers: [{name: c, image: i}]}", "invalid pod name"),
+        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: --c, image: i}]}", "invalid container name"),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {}}], containers: [{name: c, image: i, volumeMounts: [{name: v, mountPath: x}]}]}",
+            "not absolute",
+        ),
     ] {
         let e = parse("f", y).err().unwrap_or_else(|| panic!("{y} parsed")).to_string();
         assert!(e.contains(want), "{y}: {e}");
@@ -203,8 +205,7 @@ fn init_containers_run_first() {
                 "p",
                 "--name",
                 "p-i",
-                "--entrypoint",
-                "sh",
+                "--entrypoint=sh",
                 "img",
                 "-c",
                 "x"
