@@ -266,9 +266,9 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
     for (k, v) in &meta.labels {
         plan.pod_args.push(format!("--label={k}={v}"));
     }
+    // Kubernetes' default, and podman's: Always.
     let restart = match spec.restart_policy.as_deref() {
-        None => None,
-        Some("Always") => Some("always"),
+        None | Some("Always") => Some("always"),
         Some("OnFailure") => Some("on-failure"),
         Some("Never") => Some("no"),
         Some(p) => return Err(format!("pod {name}: unknown restartPolicy {p}")),

@@ -130,7 +130,16 @@ fn a_deployment_makes_its_template_pod() {
     assert_eq!(pods[0].pod_args, s(&["--name", "d-pod", "--label=x=y"]));
     assert_eq!(
         pods[0].containers[0].1,
-        s(&["--pod", "d-pod", "--name", "d-pod-c", "i", "a"])
+        s(&[
+            "--pod",
+            "d-pod",
+            "--name",
+            "d-pod-c",
+            "--restart",
+            "always",
+            "i",
+            "a"
+        ])
     );
 }
 
