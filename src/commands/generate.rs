@@ -1,4 +1,4 @@
-//! `rless generate systemd [--name] CTR`: a systemd user unit that starts
+//! `rless generate systemd [--name] CTR` (and `generate kube`, in kube.rs): a systemd user unit that starts
 //! the container at login or boot (with lingering). rless has no daemon, so
 //! nothing restarts containers after a reboot by itself; this is the way.
 //! The unit runs `rless start -a`, so systemd supervises the monitor
@@ -14,6 +14,8 @@ use std::process::ExitCode;
 pub enum GenerateCmd {
     /// Print a systemd user unit for a container.
     Systemd(Args),
+    /// Print Kubernetes YAML (kind Pod) for containers or pods (`kube generate`).
+    Kube(super::kube::GenerateArgs),
 }
 
 #[derive(clap::Args)]
@@ -32,7 +34,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, cmd: GenerateCmd) -> Result<ExitCode> {
-    let GenerateCmd::Systemd(a) = cmd;
+    let a = match cmd {
+        GenerateCmd::Systemd(a) => a,
+        GenerateCmd::Kube(a) => return super::kube::run(ctx, super::kube::Cmd::Generate(a)),
+    };
     let store = ctx.store(LockMode::Shared)?;
     let (c, _) = container::find(&store, &a.container)?;
     let time = a.time.or(c.stop_timeout).unwrap_or(10);

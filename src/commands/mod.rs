@@ -33,6 +33,8 @@ mod import;
 mod info;
 mod init;
 mod inspect;
+mod kube;
+mod kube_yaml;
 mod latest;
 mod load;
 mod login;
@@ -162,7 +164,7 @@ enum Cmd {
     Update(Box<update::Args>),
     /// Show a container's published ports.
     Port(port::Args),
-    /// Generate files for other tools (systemd units).
+    /// Generate files for other tools (systemd units, Kubernetes YAML).
     #[command(subcommand)]
     Generate(generate::GenerateCmd),
     /// Show containers' or images' details as JSON.
@@ -201,6 +203,12 @@ enum Cmd {
     /// Manage pods (podman's): groups of containers sharing an infra container's namespaces.
     #[command(subcommand)]
     Pod(pod::Cmd),
+    /// Run pods from Kubernetes YAML, remove them, write such YAML (podman's).
+    #[command(subcommand)]
+    Kube(kube::Cmd),
+    /// `play kube FILE`: podman 3's `kube play`.
+    #[command(subcommand)]
+    Play(kube::PlayCmd),
     /// Manage secrets (podman's): data a container gets at creation.
     #[command(subcommand)]
     Secret(secret::Cmd),
@@ -541,6 +549,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Pod(c) => pod::run(&ctx, c),
         Cmd::Secret(c) => secret::run(&ctx, c),
         Cmd::Manifest(c) => manifest::run(&ctx, c),
+        Cmd::Kube(c) => kube::run(&ctx, c),
+        Cmd::Play(c) => kube::play_kube(&ctx, c),
         Cmd::NetworkHelper(a) => network::helper(&ctx, a),
         Cmd::System(SystemCmd::Reset(a)) => system::reset(&ctx, a),
         Cmd::System(SystemCmd::Df(a)) => system::df(&ctx, a),

@@ -1,0 +1,494 @@
+//! `rless kube play|down|generate` (podman's; also `play kube [--down]`
+//! and `generate kube`): run a pod from Kubernetes YAML, remove it, and
+//! write a pod or container as such YAML.
+//!
+//! Theory of operation. `kube play` reads the whole file first
+//! (`kube_yaml`: a bad document makes nothing), checks the hostPath
+//! volumes' types, then makes each pod through child `rless pod create`
+//! and `rless create` (the same checks, pulls and one-line errors as those
+//! commands; `create` enters the user namespace itself), and starts it
+//! with `rless pod start`, after its `initContainers` each ran to its
+//! end (`rless run --rm --pod`, in order). Should one step fail, every pod (and emptyDir
+//! volume) this command made is removed again (`pod rm -f`), and the
+//! child's error line is the command's. `kube down` is `pod rm -f` of the
+//! file's pods. `generate kube` reads the stored container (its config
+//! and runtime spec) and prints a `kind: Pod` that `kube play` reads back.
+
+use super::kube_yaml::{self, HostCheck, PodPlan};
+use super::Ctx;
+use anyhow::{anyhow, bail, Context, Result};
+use rless::container::{self, pod};
+use rless::image::store::LockMode;
+use rless::runtime::plan::MountOp;
+use serde_json::{json, Map, Value};
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// Make and start the pods of a Kubernetes YAML file (kind Pod or Deployment).
+    Play(PlayArgs),
+    /// Remove the pods a Kubernetes YAML file names.
+    Down(DownArgs),
+    /// Print Kubernetes YAML (kind Pod) for containers or pods.
+    Generate(GenerateArgs),
+}
+
+/// `play kube`, podman 3's spelling.
+#[derive(clap::Subcommand)]
+pub enum PlayCmd {
+    /// Make and start the pods of a Kubernetes YAML file (`kube play`).
+    Kube(PlayArgs),
+}
+
+#[derive(clap::Args)]
+pub struct PlayArgs {
+    /// Start the pods (default true; --start=false only makes them).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    start: Option<bool>,
+    /// Remove an existing pod of the same name first.
+    #[arg(long)]
+    replace: bool,
+    /// Remove the file's pods instead (`kube down`).
+    #[arg(long)]
+    down: bool,
+    /// The YAML file (`-`: standard input).
+    file: String,
+}
+
+#[derive(clap::Args)]
+pub struct DownArgs {
+    /// The YAML file (`-`: standard input).
+    file: String,
+}
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// Containers or pods.
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Play(a) => play(ctx, a),
+        Cmd::Down(a) => down(ctx, &a.file),
+        Cmd::Generate(a) => generate(ctx, a),
+    }
+}
+
+pub fn play_kube(ctx: &Ctx, cmd: PlayCmd) -> Result<ExitCode> {
+    let PlayCmd::Kube(a) = cmd;
+    play(ctx, a)
+}
+
+/// A child `rless ARGS`: its output, or its error line.
+fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
+    let exe = std::env::current_exe().context("cannot find the rless binary")?;
+    let out = std::process::Command::new(exe)
+        .arg("--root")
+        .arg(&ctx.root)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run rless")?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let line = err
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("rless: ") && !l.starts_with("rless: warning"))
+            .map_or_else(
+                || err.lines().next().unwrap_or("").trim(),
+                |l| &l["rless: ".len()..],
+            );
+        bail!("{line}");
+    }
+    // A success's warnings are the command's.
+    for l in err.lines().filter(|l| l.starts_with("rless: warning")) {
+        eprintln!("{l}");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn check_host_paths(plans: &[PodPlan]) -> Result<()> {
+    for (path, check) in plans.iter().flat_map(|p| &p.host_paths) {
+        let meta = std::fs::metadata(path);
+        match check {
+            HostCheck::Directory if !meta.as_ref().is_ok_and(|m| m.is_dir()) => {
+                bail!("hostPath {path} is not a directory (type Directory)")
+            }
+            HostCheck::File if !meta.as_ref().is_ok_and(|m| m.is_file()) => {
+                bail!("hostPath {path} is not a file (type File)")
+            }
+            HostCheck::DirectoryOrCreate if meta.is_err() => std::fs::create_dir_all(path)
+                .with_context(|| format!("cannot create hostPath {path}"))?,
+            HostCheck::FileOrCreate if meta.is_err() => {
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create hostPath {path}"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn volume_exists(ctx: &Ctx, name: &str) -> bool {
+    ctx.root.join("volumes").join(name).exists()
+}
+
+fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
+    if a.down {
+        return down(ctx, &a.file);
+    }
+    let (plans, warnings) = kube_yaml::read_file(&a.file)?;
+    for w in warnings {
+        eprintln!("rless: warning: {w}");
+    }
+    if a.start == Some(false) {
+        if let Some(p) = plans.iter().find(|p| !p.init.is_empty()) {
+            bail!(
+                "pod {}: initContainers run when kube play starts the pod: not with --start=false",
+                p.name
+            );
+        }
+    }
+    check_host_paths(&plans)?;
+    for p in &plans {
+        if !a.replace && pod::read(&ctx.root, &p.name).is_ok() {
+            bail!("pod {} already exists (--replace removes it first)", p.name);
+        }
+    }
+    let mut made_pods: Vec<String> = Vec::new();
+    let mut made_volumes: Vec<String> = Vec::new();
+    let mut out = String::new();
+    let result = (|| -> Result<()> {
+        for p in &plans {
+            if a.replace && pod::read(&ctx.root, &p.name).is_ok() {
+                rless(ctx, &words(&["pod", "rm", "-f", &p.name]))
+                    .with_context(|| format!("cannot remove pod {}", p.name))?;
+            }
+            for v in &p.volumes {
+                if !volume_exists(ctx, v) {
+                    rless(ctx, &words(&["volume", "create", v]))
+                        .with_context(|| format!("cannot create volume {v}"))?;
+                    made_volumes.push(v.clone());
+                }
+            }
+            let mut args = words(&["pod", "create"]);
+            args.extend(p.pod_args.iter().cloned());
+            let id = rless(ctx, &args).with_context(|| format!("cannot create pod {}", p.name))?;
+            made_pods.push(p.name.clone());
+            out.push_str(&format!("Pod:\n{id}\n"));
+            out.push_str(match p.containers.len() {
+                1 => "Container:\n",
+                _ => "Containers:\n",
+            });
+            for (name, cargs) in &p.containers {
+                let mut args = words(&["create"]);
+                args.extend(cargs.iter().cloned());
+                let id =
+                    rless(ctx, &args).with_context(|| format!("cannot create container {name}"))?;
+                out.push_str(&format!("{id}\n"));
+            }
+            if a.start.unwrap_or(true) {
+                for (name, iargs) in &p.init {
+                    run_init(ctx, name, iargs)?;
+                }
+                rless(ctx, &words(&["pod", "start", &p.name]))
+                    .with_context(|| format!("cannot start pod {}", p.name))?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        // Nothing of a failed play stays.
+        for name in made_pods.iter().rev() {
+            if let Err(e) = rless(ctx, &words(&["pod", "rm", "-f", name])) {
+                eprintln!("rless: warning: cannot remove pod {name} again: {e}");
+            }
+        }
+        for v in &made_volumes {
+            if let Err(e) = rless(ctx, &words(&["volume", "rm", "-f", v])) {
+                eprintln!("rless: warning: cannot remove volume {v} again: {e}");
+            }
+        }
+        return Err(e);
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An init container, run to its end (`run --rm`): an exit but 0 fails
+/// the play.
+fn run_init(ctx: &Ctx, name: &str, args: &[String]) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot find the rless binary")?;
+    let out = std::process::Command::new(exe)
+        .arg("--root")
+        .arg(&ctx.root)
+        .args(["run", "--rm", "-q"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run rless")?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    match err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("rless: ") && !l.starts_with("rless: warning"))
+    {
+        Some(l) => bail!("init container {name}: {}", &l["rless: ".len()..]),
+        None => bail!(
+            "init container {name} exited with code {}",
+            out.status.code().unwrap_or(-1)
+        ),
+    }
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+fn down(ctx: &Ctx, file: &str) -> Result<ExitCode> {
+    let (plans, _) = kube_yaml::read_file(file)?;
+    let mut removed = Vec::new();
+    for p in &plans {
+        if pod::read(&ctx.root, &p.name).is_ok() {
+            let id = rless(ctx, &words(&["pod", "rm", "-f", &p.name]))
+                .with_context(|| format!("cannot remove pod {}", p.name))?;
+            removed.push(id);
+        }
+        for v in &p.volumes {
+            if volume_exists(ctx, v) {
+                rless(ctx, &words(&["volume", "rm", "-f", v]))
+                    .with_context(|| format!("cannot remove volume {v}"))?;
+            }
+        }
+    }
+    if !removed.is_empty() {
+        println!("Pods stopped:\n{}", removed.join("\n"));
+        println!("Pods removed:\n{}", removed.join("\n"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate(ctx: &Ctx, a: GenerateArgs) -> Result<ExitCode> {
+    let store = ctx.store(LockMode::Shared)?;
+    let mut docs = Vec::new();
+    for name in &a.names {
+        let doc = match pod::read(&ctx.root, name) {
+            Ok(p) => {
+                let members: Vec<_> = pod::members(&ctx.root, &p)
+                    .into_iter()
+                    .filter(|c| Some(c.id.as_str()) != p.infra.as_deref())
+                    .collect();
+                if members.is_empty() {
+                    bail!("pod {} has no containers to generate", p.name);
+                }
+                let ports = match &p.infra {
+                    Some(i) => ports_of(&ctx.root.join("containers").join(i)),
+                    None => Vec::new(),
+                };
+                pod_doc(&store, &p.name, &p.labels, &members, ports, &p.name)?
+            }
+            Err(_) => {
+                let (c, _) = container::find(&store, name)?;
+                let ports = ports_of(&ctx.root.join("containers").join(c.id.as_str()));
+                let labels = own_labels(&store, &c);
+                pod_doc(&store, &format!("{}-pod", c.name), &labels, &[c], ports, "")?
+            }
+        };
+        docs.push(kube_yaml::to_yaml(&doc));
+    }
+    print!("# Generated by rless\n{}", docs.join("---\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The image's config (`config` of its config blob), if it is stored.
+fn image_config(store: &rless::image::store::Store, c: &container::ContainerConfig) -> Value {
+    format!("sha256:{}", c.image_id.trim_start_matches("sha256:"))
+        .parse()
+        .ok()
+        .and_then(|d| store.read_blob(&d).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v.get("config").cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// A container's labels less its image's.
+fn own_labels(
+    store: &rless::image::store::Store,
+    c: &container::ContainerConfig,
+) -> std::collections::BTreeMap<String, String> {
+    let img = image_config(store, c);
+    c.labels
+        .iter()
+        .filter(|(k, v)| img["Labels"][k.as_str()].as_str() != Some(v.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// A container's published ports as Kubernetes `ports` entries.
+fn ports_of(dir: &std::path::Path) -> Vec<Value> {
+    let Ok(sp) = container::read_spec(dir) else {
+        return Vec::new();
+    };
+    sp.slirp
+        .iter()
+        .flat_map(|s| &s.ports)
+        .chain(sp.user_networks.iter().flat_map(|u| &u.ports))
+        .map(|p| {
+            let mut m = Map::new();
+            m.insert("containerPort".into(), p.container_port.into());
+            // A port bound where the host picked one: none asked for.
+            if p.host_port != 0 {
+                m.insert("hostPort".into(), p.host_port.into());
+            }
+            if !p.host_ip.is_unspecified() {
+                m.insert("hostIP".into(), p.host_ip.to_string().into());
+            }
+            if p.udp {
+                m.insert("protocol".into(), "UDP".into());
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// A `kind: Pod` of these containers; the ports go to the first one.
+fn pod_doc(
+    store: &rless::image::store::Store,
+    name: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+    members: &[container::ContainerConfig],
+    mut ports: Vec<Value>,
+    pod_name: &str,
+) -> Result<Value> {
+    let mut containers = Vec::new();
+    let mut volumes = Vec::new();
+    for c in members {
+        let dir = store.root().join("containers").join(c.id.as_str());
+        let sp = container::read_spec(&dir).map_err(|e| anyhow!("container {}: {e}", c.name))?;
+        let img = image_config(store, c);
+        let img_env: Vec<&str> = img["Env"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let short = c
+            .name
+            .strip_prefix(&format!("{pod_name}-"))
+            .filter(|_| !pod_name.is_empty())
+            .unwrap_or(&c.name);
+        let mut m = Map::new();
+        m.insert("name".into(), short.into());
+        m.insert("image".into(), c.image_name.clone().into());
+        m.insert("command".into(), json!(sp.process.args));
+        let env: Vec<Value> = sp
+            .process
+            .env
+            .iter()
+            .filter(|e| !img_env.contains(&e.as_str()))
+            .filter(|e| {
+                !["HOSTNAME=", "container=", "TERM=", "HOME="]
+                    .iter()
+                    .any(|p| e.starts_with(p))
+            })
+            .filter_map(|e| e.split_once('='))
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect();
+        if !env.is_empty() {
+            m.insert("env".into(), env.into());
+        }
+        let img_wd = img["WorkingDir"]
+            .as_str()
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/");
+        if !sp.process.cwd.is_empty() && sp.process.cwd != img_wd {
+            m.insert("workingDir".into(), sp.process.cwd.clone().into());
+        }
+        let (u, g) = sp
+            .process
+            .user
+            .split_once(':')
+            .unwrap_or((&sp.process.user, ""));
+        let mut sc = Map::new();
+        if let Ok(u) = u.parse::<u32>() {
+            sc.insert("runAsUser".into(), u.into());
+        }
+        if let Ok(g) = g.parse::<u32>() {
+            sc.insert("runAsGroup".into(), g.into());
+        }
+        if !sc.is_empty() {
+            m.insert("securityContext".into(), sc.into());
+        }
+        if !ports.is_empty() {
+            m.insert("ports".into(), std::mem::take(&mut ports).into());
+        }
+        let mut mounts = Vec::new();
+        for op in &c.mounts {
+            match op {
+                MountOp::Bind {
+                    source,
+                    target,
+                    readonly,
+                } => {
+                    let vname = volume_name(&source.to_string_lossy(), volumes.len());
+                    let kind = if source.is_dir() { "Directory" } else { "File" };
+                    volumes
+                        .push(json!({"name": vname, "hostPath": {"path": source, "type": kind}}));
+                    let mut vm = json!({"name": vname, "mountPath": target});
+                    if *readonly {
+                        vm["readOnly"] = true.into();
+                    }
+                    mounts.push(vm);
+                }
+                MountOp::Volume { target, .. } | MountOp::Tmpfs { target, .. } => {
+                    eprintln!(
+                        "rless: warning: container {}: the volume or tmpfs at {} is left out (only bind mounts become hostPath volumes)",
+                        c.name,
+                        target.display()
+                    );
+                }
+                _ => {}
+            }
+        }
+        if !mounts.is_empty() {
+            m.insert("volumeMounts".into(), mounts.into());
+        }
+        containers.push(Value::Object(m));
+    }
+    let restart = match members[0].restart {
+        container::RestartPolicy::Always | container::RestartPolicy::UnlessStopped => "Always",
+        container::RestartPolicy::OnFailure(_) => "OnFailure",
+        container::RestartPolicy::No => "Never",
+    };
+    let mut spec = json!({"containers": containers, "restartPolicy": restart});
+    if !volumes.is_empty() {
+        spec["volumes"] = volumes.into();
+    }
+    let mut meta = json!({"name": name});
+    if !labels.is_empty() {
+        meta["labels"] = json!(labels);
+    }
+    Ok(json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}))
+}
+
+/// A volume name Kubernetes takes (lower-case letters, digits, '-') for a
+/// host path, podman's way: the path's words, then `-host-N`.
+fn volume_name(path: &str, n: usize) -> String {
+    let words: String = path
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let words = words.trim_matches('-');
+    let words: String = words.chars().take(40).collect();
+    let words = words.trim_end_matches('-');
+    if words.is_empty() {
+        format!("host-{n}")
+    } else {
+        format!("{words}-host-{n}")
+    }
+}

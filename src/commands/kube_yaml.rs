@@ -1,0 +1,576 @@
+//! The Kubernetes YAML of `kube play|down` and `generate kube` (podman's).
+//!
+//! Theory of operation: a file is read as a list of YAML documents; each
+//! `kind: Pod` (or `kind: Deployment`, whose pod template makes one pod)
+//! becomes a [`PodPlan`]: the `rless pod create` and `rless create`
+//! command lines that make it, checked before anything is made (a missing
+//! image, an env `valueFrom`, a volume of an unknown type are refused here,
+//! so a bad file makes nothing). `kube.rs` runs those lines. The other
+//! way, [`to_yaml`] writes a `serde_json::Value` as block-style YAML, the
+//! form `generate kube` prints and this parser reads back.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid YAML: {msg}")]
+    Yaml { path: String, msg: String },
+    #[error("{path}: {msg}")]
+    Bad { path: String, msg: String },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Meta {
+    name: Option<String>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Doc {
+    kind: Option<String>,
+    metadata: Meta,
+    spec: Value,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct PodSpec {
+    containers: Vec<Container>,
+    init_containers: Vec<Container>,
+    volumes: Vec<Volume>,
+    restart_policy: Option<String>,
+    hostname: Option<String>,
+    host_network: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Container {
+    name: Option<String>,
+    image: Option<String>,
+    command: Vec<String>,
+    args: Vec<String>,
+    env: Vec<EnvVar>,
+    working_dir: Option<String>,
+    ports: Vec<Port>,
+    security_context: Option<SecurityContext>,
+    resources: Option<Resources>,
+    volume_mounts: Vec<VolumeMount>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct EnvVar {
+    name: String,
+    value: Option<Value>,
+    value_from: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Port {
+    container_port: u16,
+    host_port: Option<u16>,
+    #[serde(rename = "hostIP")]
+    host_ip: Option<String>,
+    protocol: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct SecurityContext {
+    run_as_user: Option<u32>,
+    run_as_group: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Resources {
+    limits: BTreeMap<String, Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct VolumeMount {
+    name: String,
+    mount_path: String,
+    read_only: bool,
+    sub_path: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Volume {
+    name: String,
+    host_path: Option<HostPath>,
+    empty_dir: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HostPath {
+    path: String,
+    r#type: Option<String>,
+}
+
+/// What a hostPath volume's `type` asks of its path before the pod is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostCheck {
+    Directory,
+    DirectoryOrCreate,
+    File,
+    FileOrCreate,
+}
+
+/// One pod of the file, as command lines.
+#[derive(Debug, Default)]
+pub struct PodPlan {
+    pub name: String,
+    /// `pod create`'s arguments after `pod create`.
+    pub pod_args: Vec<String>,
+    /// Each container's name and `create`'s arguments after `create`.
+    pub containers: Vec<(String, Vec<String>)>,
+    /// The `initContainers`, as `containers`: each is run to its end
+    /// (`run --rm`), in order, before the pod starts.
+    pub init: Vec<(String, Vec<String>)>,
+    /// hostPath paths and what their `type` asks.
+    pub host_paths: Vec<(String, HostCheck)>,
+    /// The named volumes the pod's emptyDir volumes are (`POD-VOLUME`).
+    pub volumes: Vec<String>,
+}
+
+/// The pods of a file (`-`: stdin), and the warnings for what it ignores.
+pub fn read_file(path: &str) -> Result<(Vec<PodPlan>, Vec<String>), KubeError> {
+    let read = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let text = read.map_err(|source| KubeError::Read {
+        path: path.to_string(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// [`read_file`] of the text.
+pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), KubeError> {
+    let bad = |msg: String| KubeError::Bad {
+        path: path.to_string(),
+        msg,
+    };
+    // YAML 1.2's booleans only: `y`, `n`, `on`, `off` are strings (an
+    // env variable named N, a label value y).
+    let mut opts = serde_saphyr::Options::default();
+    opts.strict_booleans = true;
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, opts).map_err(|e| KubeError::Yaml {
+            path: path.to_string(),
+            msg: e
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        })?;
+    let (mut pods, mut warnings) = (Vec::new(), Vec::new());
+    for (i, v) in docs.into_iter().enumerate() {
+        if v.is_null() {
+            continue;
+        }
+        let doc: Doc =
+            serde_json::from_value(v).map_err(|e| bad(format!("document {}: {e}", i + 1)))?;
+        match doc.kind.as_deref() {
+            Some("Pod") => {
+                let name = doc
+                    .metadata
+                    .name
+                    .clone()
+                    .ok_or_else(|| bad("a Pod without metadata.name".into()))?;
+                pods.push(pod_plan(&name, &doc.metadata, doc.spec).map_err(bad)?);
+            }
+            Some("Deployment") => {
+                let name = doc
+                    .metadata
+                    .name
+                    .clone()
+                    .ok_or_else(|| bad("a Deployment without metadata.name".into()))?;
+                if doc
+                    .spec
+                    .get("replicas")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1)
+                    > 1
+                {
+                    warnings.push(format!(
+                        "Deployment {name}: only one replica is made (replicas ignored)"
+                    ));
+                }
+                let tmpl = doc.spec.get("template").cloned().unwrap_or(Value::Null);
+                let meta: Meta =
+                    serde_json::from_value(tmpl.get("metadata").cloned().unwrap_or(Value::Null))
+                        .unwrap_or_default();
+                let spec = tmpl.get("spec").cloned().unwrap_or(Value::Null);
+                pods.push(pod_plan(&format!("{name}-pod"), &meta, spec).map_err(bad)?);
+            }
+            Some(k @ ("Service" | "ConfigMap" | "PersistentVolumeClaim" | "Secret")) => {
+                warnings.push(format!("kind {k} is not supported: ignored"));
+            }
+            Some(k) => return Err(bad(format!("kind {k} is not supported (Pod, Deployment)"))),
+            None => return Err(bad(format!("document {} has no kind", i + 1))),
+        }
+    }
+    if pods.is_empty() {
+        return Err(bad("no Pod or Deployment in the file".into()));
+    }
+    Ok((pods, warnings))
+}
+
+/// A pod or container name rless takes (and no option's look).
+fn valid_name(n: &str) -> bool {
+    n.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
+    if !valid_name(name) {
+        return Err(format!("invalid pod name {name:?}"));
+    }
+    let spec: PodSpec = serde_json::from_value(spec).map_err(|e| format!("pod {name}: {e}"))?;
+    if spec.containers.is_empty() {
+        return Err(format!("pod {name} has no containers"));
+    }
+    let mut plan = PodPlan {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    plan.pod_args = vec!["--name".into(), name.into()];
+    if spec.host_network {
+        plan.pod_args.extend(["--network".into(), "host".into()]);
+    }
+    if let Some(h) = &spec.hostname {
+        plan.pod_args.extend(["--hostname".into(), h.clone()]);
+    }
+    for (k, v) in &meta.labels {
+        plan.pod_args.push(format!("--label={k}={v}"));
+    }
+    // Kubernetes' default, and podman's: Always.
+    let restart = match spec.restart_policy.as_deref() {
+        None | Some("Always") => Some("always"),
+        Some("OnFailure") => Some("on-failure"),
+        Some("Never") => Some("no"),
+        Some(p) => return Err(format!("pod {name}: unknown restartPolicy {p}")),
+    };
+    // The volumes' -v sources.
+    let mut sources = BTreeMap::new();
+    for v in &spec.volumes {
+        let src = match (&v.host_path, &v.empty_dir) {
+            (Some(h), None) => {
+                if !h.path.starts_with('/') {
+                    return Err(format!(
+                        "volume {}: hostPath {:?} is not absolute",
+                        v.name, h.path
+                    ));
+                }
+                let check = match h.r#type.as_deref() {
+                    None | Some("") => None,
+                    Some("Directory") => Some(HostCheck::Directory),
+                    Some("DirectoryOrCreate") => Some(HostCheck::DirectoryOrCreate),
+                    Some("File") => Some(HostCheck::File),
+                    Some("FileOrCreate") => Some(HostCheck::FileOrCreate),
+                    Some(t) => {
+                        return Err(format!(
+                            "volume {}: hostPath type {t} is not supported",
+                            v.name
+                        ))
+                    }
+                };
+                if let Some(c) = check {
+                    plan.host_paths.push((h.path.clone(), c));
+                }
+                h.path.clone()
+            }
+            (None, Some(_)) => {
+                let vol = format!("{name}-{}", v.name);
+                plan.volumes.push(vol.clone());
+                vol
+            }
+            _ => {
+                return Err(format!(
+                    "volume {}: only hostPath and emptyDir volumes are supported",
+                    v.name
+                ))
+            }
+        };
+        sources.insert(v.name.clone(), src);
+    }
+    let all = (spec.init_containers.iter().map(|c| (true, c)))
+        .chain(spec.containers.iter().map(|c| (false, c)));
+    for (i, (init, c)) in all.enumerate() {
+        let cname = c.name.clone().unwrap_or_else(|| format!("container{i}"));
+        if !valid_name(&cname) {
+            return Err(format!("pod {name}: invalid container name {cname:?}"));
+        }
+        let full = format!("{name}-{cname}");
+        let image = c
+            .image
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("container {cname} of pod {name} has no image"))?;
+        let mut a: Vec<String> = vec!["--pod".into(), name.into(), "--name".into(), full.clone()];
+        for p in &c.ports {
+            let Some(hp) = p.host_port.filter(|_| !init) else {
+                continue;
+            };
+            let proto = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" | "tcp" => "",
+                "UDP" | "udp" => "/udp",
+                o => return Err(format!("container {cname}: protocol {o} is not supported")),
+            };
+            let ip = match p.host_ip.as_deref() {
+                Some(ip) if ip.contains(':') => format!("[{ip}]:"),
+                Some(ip) if !ip.is_empty() => format!("{ip}:"),
+                _ => String::new(),
+            };
+            plan.pod_args
+                .extend(["-p".into(), format!("{ip}{hp}:{}{proto}", p.container_port)]);
+        }
+        for e in &c.env {
+            if e.value_from.is_some() {
+                return Err(format!(
+                    "container {cname}: env {}: valueFrom is not supported (give value)",
+                    e.name
+                ));
+            }
+            if e.name.is_empty() || e.name.contains('=') {
+                return Err(format!("container {cname}: invalid env name {:?}", e.name));
+            }
+            let v = match &e.value {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(o) => o.to_string(),
+            };
+            a.extend(["-e".into(), format!("{}={v}", e.name)]);
+        }
+        if let Some(w) = c.working_dir.as_ref().filter(|w| !w.is_empty()) {
+            a.push(format!("--workdir={w}"));
+        }
+        if let Some(sc) = &c.security_context {
+            match (sc.run_as_user, sc.run_as_group) {
+                (Some(u), Some(g)) => a.extend(["--user".into(), format!("{u}:{g}")]),
+                (Some(u), None) => a.extend(["--user".into(), u.to_string()]),
+                (None, Some(g)) => a.extend(["--user".into(), format!("0:{g}")]),
+                (None, None) => {}
+            }
+        }
+        if let Some(r) = &c.resources {
+            if let Some(m) = r.limits.get("memory") {
+                let b = memory_bytes(m)
+                    .ok_or_else(|| format!("container {cname}: bad memory limit {m}"))?;
+                a.extend(["--memory".into(), b.to_string()]);
+            }
+            if let Some(m) = r.limits.get("cpu") {
+                let cpus =
+                    cpus(m).ok_or_else(|| format!("container {cname}: bad cpu limit {m}"))?;
+                a.extend(["--cpus".into(), cpus]);
+            }
+        }
+        for m in &c.volume_mounts {
+            if m.sub_path.as_deref().is_some_and(|s| !s.is_empty()) {
+                return Err(format!(
+                    "container {cname}: volumeMounts subPath is not supported"
+                ));
+            }
+            let src = sources.get(&m.name).ok_or_else(|| {
+                format!("container {cname}: volumeMount {} names no volume", m.name)
+            })?;
+            if !m.mount_path.starts_with('/') {
+                return Err(format!(
+                    "container {cname}: mountPath {:?} is not absolute",
+                    m.mount_path
+                ));
+            }
+            let ro = if m.read_only { ":ro" } else { "" };
+            a.extend(["-v".into(), format!("{src}:{}{ro}", m.mount_path)]);
+        }
+        if let Some(r) = restart.filter(|_| !init) {
+            a.extend(["--restart".into(), r.into()]);
+        }
+        for (k, v) in &meta.annotations {
+            a.push(format!("--annotation={k}={v}"));
+        }
+        let mut words = c.command.iter();
+        if let Some(ep) = words.next() {
+            a.push(format!("--entrypoint={ep}"));
+        }
+        a.push(image);
+        a.extend(words.cloned());
+        a.extend(c.args.iter().cloned());
+        if init {
+            plan.init.push((full, a));
+        } else {
+            plan.containers.push((full, a));
+        }
+    }
+    Ok(plan)
+}
+
+/// A Kubernetes memory quantity (`128Mi`, `1G`, `1048576`) in bytes.
+fn memory_bytes(v: &Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let s = v.as_str()?.trim();
+    let units: [(&str, u64); 12] = [
+        ("Ki", 1 << 10),
+        ("Mi", 1 << 20),
+        ("Gi", 1 << 30),
+        ("Ti", 1 << 40),
+        ("Pi", 1 << 50),
+        ("Ei", 1 << 60),
+        ("k", 1_000),
+        ("M", 1_000_000),
+        ("G", 1_000_000_000),
+        ("T", 1_000_000_000_000),
+        ("P", 1_000_000_000_000_000),
+        ("E", 1_000_000_000_000_000_000),
+    ];
+    for (u, mult) in units {
+        if let Some(n) = s.strip_suffix(u) {
+            return n.parse::<u64>().ok()?.checked_mul(mult);
+        }
+    }
+    s.parse().ok()
+}
+
+/// A Kubernetes CPU quantity (`500m`, `2`, `0.5`) as `--cpus`'s number.
+fn cpus(v: &Value) -> Option<String> {
+    let n = match v {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => match s.strip_suffix('m') {
+            Some(m) => m.parse::<f64>().ok()? / 1000.0,
+            None => s.parse().ok()?,
+        },
+        _ => return None,
+    };
+    (n > 0.0).then(|| {
+        let s = format!("{n:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    })
+}
+
+/// `v` as block-style YAML (one document, no `---`).
+pub fn to_yaml(v: &Value) -> String {
+    let mut out = String::new();
+    emit(v, 0, &mut out);
+    out
+}
+
+fn emit(v: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.push_str(&pad);
+                out.push_str(&scalar(&Value::String(k.clone())));
+                out.push(':');
+                match v {
+                    Value::Object(o) if o.is_empty() => out.push_str(" {}\n"),
+                    Value::Array(a) if a.is_empty() => out.push_str(" []\n"),
+                    Value::Object(_) => {
+                        out.push('\n');
+                        emit(v, indent + 2, out);
+                    }
+                    Value::Array(_) => {
+                        out.push('\n');
+                        emit(v, indent, out);
+                    }
+                    _ => {
+                        out.push(' ');
+                        out.push_str(&scalar(v));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        Value::Array(a) => {
+            for item in a {
+                match item {
+                    Value::Object(o) if !o.is_empty() => {
+                        // The item's first key goes on the "- " line.
+                        let mut inner = String::new();
+                        emit(item, indent + 2, &mut inner);
+                        out.push_str(&pad);
+                        out.push_str("- ");
+                        out.push_str(&inner[indent + 2..]);
+                    }
+                    Value::Array(x) if !x.is_empty() => {
+                        out.push_str(&pad);
+                        out.push_str("-\n");
+                        emit(item, indent + 2, out);
+                    }
+                    _ => {
+                        out.push_str(&pad);
+                        out.push_str("- ");
+                        out.push_str(&match item {
+                            Value::Object(_) => "{}".into(),
+                            Value::Array(_) => "[]".into(),
+                            _ => scalar(item),
+                        });
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        _ => {
+            out.push_str(&pad);
+            out.push_str(&scalar(v));
+            out.push('\n');
+        }
+    }
+}
+
+/// A scalar: plain when YAML reads it back as the same string, else
+/// double-quoted (JSON's escapes are YAML's).
+fn scalar(v: &Value) -> String {
+    let Value::String(s) = v else {
+        return v.to_string();
+    };
+    let keyword = matches!(
+        s.to_ascii_lowercase().as_str(),
+        "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "~"
+    );
+    // A dotted quad (an address) is no number; other digits first are
+    // left quoted (YAML 1.1 reads times and dates from them).
+    let address = s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok());
+    let plain = !s.is_empty()
+        && !keyword
+        && (address || s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '_'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./-: ".contains(c))
+        && !s.ends_with([' ', ':'])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && s.parse::<f64>().is_err();
+    if plain {
+        s.clone()
+    } else {
+        Value::String(s.clone()).to_string()
+    }
+}
+
+#[cfg(test)]
+#[path = "kube_yaml_tests.rs"]
+mod tests;

@@ -1,0 +1,231 @@
+use super::*;
+
+const POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels:
+    app: web
+  annotations:
+    note: "a b"
+spec:
+  restartPolicy: OnFailure
+  volumes:
+  - name: data
+    hostPath:
+      path: /srv/data
+      type: Directory
+  - name: scratch
+    emptyDir: {}
+  containers:
+  - name: srv
+    image: busybox
+    command: [httpd, -f]
+    args: ["-p", "80"]
+    env:
+    - name: A
+      value: "1"
+    - name: N
+      value: 2
+    workingDir: /www
+    securityContext:
+      runAsUser: 1000
+      runAsGroup: 100
+    resources:
+      limits:
+        memory: 64Mi
+        cpu: 500m
+    ports:
+    - containerPort: 80
+      hostPort: 8080
+      hostIP: 127.0.0.1
+    - containerPort: 53
+      hostPort: 5353
+      protocol: UDP
+    - containerPort: 9
+    volumeMounts:
+    - name: data
+      mountPath: /data
+      readOnly: true
+    - name: scratch
+      mountPath: /tmp/s
+---
+kind: Service
+metadata:
+  name: ignored
+---
+"#;
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn a_pod_becomes_command_lines() {
+    let (pods, warnings) = parse("f.yaml", POD).unwrap();
+    assert_eq!(warnings, ["kind Service is not supported: ignored"]);
+    assert_eq!(pods.len(), 1);
+    let p = &pods[0];
+    assert_eq!(
+        p.pod_args,
+        s(&[
+            "--name",
+            "web",
+            "--label=app=web",
+            "-p",
+            "127.0.0.1:8080:80",
+            "-p",
+            "5353:53/udp"
+        ])
+    );
+    assert_eq!(
+        p.host_paths,
+        [("/srv/data".to_string(), HostCheck::Directory)]
+    );
+    assert_eq!(p.volumes, ["web-scratch"]);
+    assert_eq!(p.containers.len(), 1);
+    let (name, args) = &p.containers[0];
+    assert_eq!(name, "web-srv");
+    assert_eq!(
+        args,
+        &s(&[
+            "--pod",
+            "web",
+            "--name",
+            "web-srv",
+            "-e",
+            "A=1",
+            "-e",
+            "N=2",
+            "--workdir=/www",
+            "--user",
+            "1000:100",
+            "--memory",
+            "67108864",
+            "--cpus",
+            "0.5",
+            "-v",
+            "/srv/data:/data:ro",
+            "-v",
+            "web-scratch:/tmp/s",
+            "--restart",
+            "on-failure",
+            "--annotation=note=a b",
+            "--entrypoint=httpd",
+            "busybox",
+            "-f",
+            "-p",
+            "80"
+        ])
+    );
+}
+
+#[test]
+fn a_deployment_makes_its_template_pod() {
+    let y = "kind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 3\n  template:\n    metadata: {labels: {x: y}}\n    spec:\n      containers:\n      - {name: c, image: i, args: [a]}\n";
+    let (pods, warnings) = parse("f", y).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(pods[0].name, "d-pod");
+    assert_eq!(pods[0].pod_args, s(&["--name", "d-pod", "--label=x=y"]));
+    assert_eq!(
+        pods[0].containers[0].1,
+        s(&[
+            "--pod",
+            "d-pod",
+            "--name",
+            "d-pod-c",
+            "--restart",
+            "always",
+            "i",
+            "a"
+        ])
+    );
+}
+
+#[test]
+fn refusals_are_one_line() {
+    for (y, want) in [
+        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}", "has no image"),
+        ("kind: Job\nmetadata: {name: p}", "kind Job is not supported"),
+        ("kind: Pod\nmetadata: {name: p\n", "invalid YAML"),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, env: [{name: A, valueFrom: {x: 1}}]}]}",
+            "valueFrom is not supported",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, nfs: {}}], containers: [{name: c, image: i}]}",
+            "only hostPath and emptyDir",
+        ),
+        ("kind: Service\nmetadata: {name: s}", "no Pod or Deployment"),
+        ("kind: Pod\nmetadata: {name: -x}\nspec: {containers: [{name: c, image: i}]}", "invalid pod name"),
+        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: --c, image: i}]}", "invalid container name"),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {}}], containers: [{name: c, image: i, volumeMounts: [{name: v, mountPath: x}]}]}",
+            "not absolute",
+        ),
+    ] {
+        let e = parse("f", y).err().unwrap_or_else(|| panic!("{y} parsed")).to_string();
+        assert!(e.contains(want), "{y}: {e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}
+
+#[test]
+fn quantities() {
+    assert_eq!(memory_bytes(&"1Gi".into()), Some(1 << 30));
+    assert_eq!(memory_bytes(&"500M".into()), Some(500_000_000));
+    assert_eq!(memory_bytes(&serde_json::json!(4096)), Some(4096));
+    assert_eq!(memory_bytes(&"x".into()), None);
+    assert_eq!(cpus(&"250m".into()).as_deref(), Some("0.25"));
+    assert_eq!(cpus(&serde_json::json!(2)).as_deref(), Some("2"));
+}
+
+#[test]
+fn yaml_written_reads_back_the_same() {
+    let v = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"a.b/c": "true", "n": "80"}},
+        "spec": {"containers": [
+            {"name": "c", "image": "reg:5000/x:1", "command": ["sh", "-c", "echo 'a: b' # x", "a #b", "a b", "a:", "1.2.3.4", "1.2", "2001-01-01", "x:y"],
+             "env": [{"name": "E", "value": ""}], "ports": [{"containerPort": 80, "hostPort": 8080}]},
+            {"name": "d", "image": "i", "args": [], "securityContext": {}}
+        ]}
+    });
+    let y = to_yaml(&v);
+    assert!(y.starts_with("apiVersion: v1\nkind: Pod\n"), "{y}");
+    assert!(y.contains("  containers:\n  - command:\n"), "{y}");
+    let back: Value = serde_saphyr::from_str(&y).unwrap();
+    assert_eq!(back, v, "{y}");
+}
+
+#[test]
+fn init_containers_run_first() {
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  restartPolicy: Always\n  initContainers:\n  - {name: i, image: img, command: [sh, -c, x], ports: [{containerPort: 1, hostPort: 2}]}\n  containers:\n  - {name: c, image: img}\n";
+    let (pods, _) = parse("f", y).unwrap();
+    let p = &pods[0];
+    assert_eq!(
+        p.init,
+        [(
+            "p-i".to_string(),
+            s(&[
+                "--pod",
+                "p",
+                "--name",
+                "p-i",
+                "--entrypoint=sh",
+                "img",
+                "-c",
+                "x"
+            ])
+        )]
+    );
+    assert_eq!(
+        p.pod_args,
+        s(&["--name", "p"]),
+        "an init container publishes nothing"
+    );
+    assert_eq!(p.containers[0].0, "p-c");
+    assert!(p.containers[0].1.contains(&"always".to_string()));
+}
