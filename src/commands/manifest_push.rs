@@ -49,12 +49,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let format = match a.format.as_deref() {
-        None => None,
-        Some("oci") => Some(ManifestFormat::Oci),
-        Some("v2s2" | "docker") => Some(ManifestFormat::Docker),
-        Some(f) => bail!("invalid --format {f:?}: use oci or v2s2"),
-    };
+    let format = super::push::manifest_format(a.format.as_deref())?;
     let store = ctx.store(LockMode::Shared)?;
     let list = lists::read(&store)?
         .find(&a.list)

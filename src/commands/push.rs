@@ -60,13 +60,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let format = match a.format.as_deref() {
-        None => None,
-        Some("oci") => Some(ManifestFormat::Oci),
-        Some("v2s2" | "docker") => Some(ManifestFormat::Docker),
-        Some("v2s1") => bail!("--format v2s1: docker's schema 1 is not supported; use v2s2 or oci"),
-        Some(f) => bail!("invalid --format {f:?}: use oci or v2s2"),
-    };
+    let format = manifest_format(a.format.as_deref())?;
     if let Some(c) = a.compression_format.as_deref().filter(|c| *c != "gzip") {
         bail!("--compression-format {c}: rless pushes gzip layers (and zstd ones as stored)");
     }
@@ -131,4 +125,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     println!("{digest}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// podman's `--format oci|v2s2` of push and manifest push (`None`: as
+/// stored).
+pub(super) fn manifest_format(f: Option<&str>) -> Result<Option<ManifestFormat>> {
+    Ok(match f {
+        None => None,
+        Some("oci") => Some(ManifestFormat::Oci),
+        Some("v2s2" | "docker") => Some(ManifestFormat::Docker),
+        Some("v2s1") => bail!("--format v2s1: docker's schema 1 is not supported; use v2s2 or oci"),
+        Some(f) => bail!("invalid --format {f:?}: use oci or v2s2"),
+    })
 }
