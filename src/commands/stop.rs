@@ -61,6 +61,22 @@ impl Targets {
     }
 }
 
+/// `ids` with the pods' infra containers moved last, the others kept in
+/// their order: a stop or kill of every container ends an infra container
+/// after the members that share its namespaces (ended first, its PID
+/// namespace's end would SIGKILL them, and they would lose its network
+/// while they stop), as `pod stop` does.
+pub fn infra_last(ctx: &Ctx, ids: Vec<String>) -> Vec<String> {
+    let infra: std::collections::HashSet<String> = container::pod::list(&ctx.root)
+        .into_iter()
+        .filter_map(|p| p.infra)
+        .collect();
+    let (last, mut first): (Vec<String>, Vec<String>) =
+        ids.into_iter().partition(|id| infra.contains(id));
+    first.extend(last);
+    first
+}
+
 /// The full ids of the containers whose state `applies` accepts.
 pub fn all_ids(
     ctx: &Ctx,
@@ -248,7 +264,10 @@ pub fn grace(time: Option<u64>, dir: &std::path::Path) -> Duration {
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
     let first = a.first_signal()?;
     // podman's `stop -a` names every container, stopped ones too.
-    let names = a.targets.names(ctx, |_| true)?;
+    let mut names = a.targets.names(ctx, |_| true)?;
+    if a.targets.all {
+        names = infra_last(ctx, names);
+    }
     each(ctx, &names, a.ignore || a.targets.all, |name, dir| {
         stop_one(dir, first, a.time)?;
         println!("{name}");
@@ -259,7 +278,10 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
     let sig = rless::signal::Sig::parse(&a.signal)
         .ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
-    let names = a.targets.names(ctx, |s| s.live())?;
+    let mut names = a.targets.names(ctx, |s| s.live())?;
+    if a.targets.all {
+        names = infra_last(ctx, names);
+    }
     each(ctx, &names, a.targets.all, |name, dir| {
         control::kill(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
         println!("{name}");
