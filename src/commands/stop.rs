@@ -67,14 +67,20 @@ impl Targets {
 /// namespace's end would SIGKILL them, and they would lose its network
 /// while they stop), as `pod stop` does.
 pub fn infra_last(ctx: &Ctx, ids: Vec<String>) -> Vec<String> {
+    let (mut others, infra) = split_infra(ctx, ids);
+    others.extend(infra);
+    others
+}
+
+/// `ids` as (those that are no pod's infra container, those that are),
+/// each in their order.
+pub fn split_infra(ctx: &Ctx, ids: Vec<String>) -> (Vec<String>, Vec<String>) {
     let infra: std::collections::HashSet<String> = container::pod::list(&ctx.root)
         .into_iter()
         .filter_map(|p| p.infra)
         .collect();
-    let (last, mut first): (Vec<String>, Vec<String>) =
-        ids.into_iter().partition(|id| infra.contains(id));
-    first.extend(last);
-    first
+    let (infra_ids, others) = ids.into_iter().partition(|id| infra.contains(id));
+    (others, infra_ids)
 }
 
 /// The full ids of the containers whose state `applies` accepts.
