@@ -15,7 +15,8 @@
 //!   trimmed: `*` (everything), an IP address, a CIDR block (matching IP
 //!   literal hosts), or a name with an optional `:port` (that port only).
 //!   A name matches itself and every subdomain (`corp.example` covers
-//!   `reg.corp.example`); a leading `.` or `*.` matches subdomains only;
+//!   `reg.corp.example`); a leading `.` or `*.` matches subdomains only
+//!   (`*name`, without the dot, is a name, as Go reads it);
 //! - a loopback host (`localhost`, 127.0.0.0/8, ::1) never goes through a
 //!   proxy: a site proxy cannot reach this machine's `localhost:5000`.
 //!
@@ -135,7 +136,11 @@ fn no_proxy_matches(entry: &str, name: &str, port: u16) -> bool {
     if let Ok(e) = pattern.parse::<IpAddr>() {
         return ip == Some(e);
     }
-    let pattern = pattern.strip_prefix('*').unwrap_or(pattern);
+    // Only `*.` is a wildcard (Go's); `*name` is a name, matching nothing.
+    let pattern = match pattern.starts_with("*.") {
+        true => &pattern[1..],
+        false => pattern,
+    };
     match pattern.strip_prefix('.') {
         // Subdomains only.
         Some(_) => name.ends_with(pattern),
@@ -169,8 +174,11 @@ fn ureq_no_proxy(entries: &[String]) -> Vec<String> {
             out.push(e.clone());
             continue;
         }
-        let plain = e.trim_start_matches('*');
-        let is_name = !plain.contains(['/', ':', '[', ']'])
+        let plain = match e.starts_with("*.") {
+            true => &e[1..],
+            false => e.as_str(),
+        };
+        let is_name = !plain.contains(['/', ':', '[', ']', '*'])
             && plain.trim_start_matches('.').parse::<IpAddr>().is_err();
         if !is_name {
             continue;

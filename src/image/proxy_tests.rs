@@ -72,6 +72,11 @@ fn no_proxy_as_go_reads_it() {
     assert!(direct(".corp.example", "reg.corp.example"));
     assert!(!direct(".corp.example", "corp.example"));
     assert!(direct("*.corp.example", "reg.corp.example"));
+    assert!(!direct("*.corp.example", "corp.example"));
+    // Only `*.` is a wildcard: `*name` is a name no host has.
+    assert!(!direct("*corp.example", "corp.example"));
+    assert!(!direct("*corp.example", "reg.corp.example"));
+    assert!(!direct("*corp.example", "othercorp.example"));
     // Entries are trimmed and case does not matter.
     assert!(direct("a.invalid, Reg.Site ", "reg.site"));
     // A port: that port only (the scheme's default when none is written).
@@ -98,6 +103,7 @@ fn names_for_ureq_and_the_built_proxy() {
         "corp.example",
         ".sub.example",
         "*.w.example",
+        "*x.example",
         "10.0.0.0/8",
         "h:80",
         "*",
