@@ -184,18 +184,23 @@ fn pod_infra_share_choice() {
             serde_json::from_str(&ctx.ok(&["pod", "inspect", "ipconly"]).stdout).unwrap();
         assert_eq!(pod[0]["SharedNamespaces"], serde_json::json!(["ipc"]));
         let ns = "for n in ipc net uts; do busybox readlink /proc/self/ns/$n; done";
-        let a = ctx.ok(&[
+        // `a` runs while `b` reads its namespaces: the kernel gives a
+        // freed namespace's inode number to the next one made, so the
+        // namespaces of one `run --rm` after another could look shared.
+        ctx.ok(&[
             "run",
-            "--rm",
+            "-d",
+            "--name",
+            "a",
             "--pod",
             "ipconly",
             "--hostname",
             "a",
             IMG,
-            "sh",
-            "-c",
-            ns,
+            "sleep",
+            "1000",
         ]);
+        let a = ctx.ok(&["exec", "a", "sh", "-c", ns]);
         let b = ctx.ok(&[
             "run",
             "--rm",
@@ -226,5 +231,6 @@ fn pod_infra_share_choice() {
             "the pod's name is its hostname: {h}"
         );
         ctx.ok(&["pod", "rm", "-f", "ipconly", "all"]);
+        assert!(ctx.ok(&["ps", "-aq"]).stdout.trim().is_empty());
     });
 }

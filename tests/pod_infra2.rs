@@ -2,7 +2,9 @@
 //! container starts first and stops last; starting a member starts it;
 //! `pod pause|unpause|restart|kill|top`), `rm` of the infra container,
 //! `pod rm` without -f, and the refusals of `pod create` and `--pod`
-//! (a port in use leaves nothing behind).
+//! (a port in use leaves nothing behind), and `stop -a`/`system migrate`
+//! ending infra containers after their members (`restart -a` starting
+//! them first).
 
 mod common;
 
@@ -309,4 +311,63 @@ fn pod_infra_bad_input() {
         ctx.ok(&["pod", "rm", "-f", "p", "g"]);
         nothing_made(ctx);
     });
+}
+
+#[test]
+fn stop_restart_all_and_migrate_end_infra_containers_last() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "stop_restart_all_and_migrate_end_infra_containers_last",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            // The members are in the infra container's PID namespace: had it
+            // ended first, its end would have SIGKILLed them (137) instead of
+            // their stop signal ending them (FOREVER exits 0 on SIGTERM; 143
+            // if it came before the trap was set). Four members: the store's
+            // order put the infra container last by chance 1 time in 5.
+            ctx.ok(&[
+                "pod",
+                "create",
+                "--name",
+                "p",
+                "--share",
+                "+pid",
+                "--infra-name",
+                "p-infra",
+            ]);
+            let members = ["m1", "m2", "m3", "m4"];
+            for m in members {
+                ctx.ok(&[
+                    "run", "-d", "--name", m, "--pod", "p", IMG, "sh", "-c", FOREVER,
+                ]);
+            }
+            for stop in [&["stop", "-a"][..], &["system", "migrate"]] {
+                ctx.ok(stop);
+                for m in members {
+                    let code = ctx.ok(&["inspect", "--format", "{{.State.ExitCode}}", m]);
+                    assert!(
+                        ["0", "143"].contains(&code.stdout.trim()),
+                        "{stop:?}: {m} ended with {code}"
+                    );
+                }
+                assert_eq!(states(ctx).len(), 5);
+                assert!(states(ctx).iter().all(|s| s.ends_with(" exited")));
+                ctx.ok(&["pod", "start", "p"]);
+            }
+            // restart -a: all stop (the infra container last), then all start
+            // (it first); one by one, the infra container's restart after a
+            // member's had SIGKILLed it, left exited.
+            ctx.ok(&["restart", "-a"]);
+            let all = ["m1", "m2", "m3", "m4", "p-infra"].map(|n| format!("{n} running"));
+            assert_eq!(states(ctx), all);
+            // In the new infra container's PID namespace: its process is seen.
+            let ps = ctx.ok(&["exec", "m1", "ps"]);
+            assert!(ps.stdout.contains("catatonit"), "{ps}");
+            ctx.ok(&["pod", "rm", "-f", "p"]);
+            assert!(states(ctx).is_empty());
+        },
+    );
 }

@@ -179,34 +179,74 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
     let names = a
         .targets
         .names(ctx, |s| s.status != "removing" && (!running || s.live()))?;
+    let skip_gone = a.ignore || a.targets.all;
+    if a.targets.all {
+        // Every container stops, pods' infra containers after their
+        // members, then every one starts, the infra containers first: one
+        // by one, a member restarted before its infra container would be
+        // left in the namespaces of the infra container that ended (or be
+        // SIGKILLed with its PID namespace).
+        let (members, infra) = super::stop::split_infra(ctx, names);
+        let mut stopped = Vec::new();
+        for q in members.iter().chain(&infra) {
+            match stop_for_restart(ctx, q, first, a.time, skip_gone) {
+                Ok(true) => stopped.push(q),
+                Ok(false) => {}
+                Err(e) => failed.add(e),
+            }
+        }
+        stopped.sort_by_key(|q| !infra.contains(q));
+        for q in stopped {
+            match start_after_restart(ctx, q, &start) {
+                Ok(c) => code = c,
+                Err(e) => failed.add(e),
+            }
+        }
+        return failed.finish(code);
+    }
     for q in &names {
-        let r = (|| {
-            {
-                let store = ctx.store(LockMode::Shared)?;
-                let (_, dir) = match container::find(&store, q) {
-                    Err(container::ContainerError::NotFound(_)) if a.ignore || a.targets.all => {
-                        return Ok(ExitCode::SUCCESS)
-                    }
-                    r => r?,
-                };
-                // A --rm container is kept through its restart, as docker.
-                container::mark_restart_requested(&dir, true);
-                if let Err(e) = super::stop::stop_one(&dir, first, a.time) {
-                    container::mark_restart_requested(&dir, false);
-                    return Err(e.into());
-                }
-            }
-            let code = start_one(ctx, q, &start, true)?;
-            let store = ctx.store(LockMode::Shared)?;
-            if let Ok((_, dir)) = container::find(&store, q) {
-                rless::events::container(&dir, "restart", &[]);
-            }
-            Ok(code)
-        })();
+        let r =
+            stop_for_restart(ctx, q, first, a.time, skip_gone).and_then(|stopped| match stopped {
+                true => start_after_restart(ctx, q, &start),
+                false => Ok(ExitCode::SUCCESS),
+            });
         match r {
             Ok(c) => code = c,
             Err(e) => failed.add(e),
         }
     }
     failed.finish(code)
+}
+
+/// `restart`'s stop of `q`, kept through it if `--rm`; `false`: it is
+/// gone and `skip_gone`.
+fn stop_for_restart(
+    ctx: &Ctx,
+    q: &str,
+    first: Option<rless::signal::Sig>,
+    time: Option<u64>,
+    skip_gone: bool,
+) -> Result<bool> {
+    let store = ctx.store(LockMode::Shared)?;
+    let (_, dir) = match container::find(&store, q) {
+        Err(container::ContainerError::NotFound(_)) if skip_gone => return Ok(false),
+        r => r?,
+    };
+    // A --rm container is kept through its restart, as docker.
+    container::mark_restart_requested(&dir, true);
+    if let Err(e) = super::stop::stop_one(&dir, first, time) {
+        container::mark_restart_requested(&dir, false);
+        return Err(e.into());
+    }
+    Ok(true)
+}
+
+/// `restart`'s start of `q` once stopped, and its event.
+fn start_after_restart(ctx: &Ctx, q: &str, start: &Args) -> Result<ExitCode> {
+    let code = start_one(ctx, q, start, true)?;
+    let store = ctx.store(LockMode::Shared)?;
+    if let Ok((_, dir)) = container::find(&store, q) {
+        rless::events::container(&dir, "restart", &[]);
+    }
+    Ok(code)
 }

@@ -61,6 +61,28 @@ impl Targets {
     }
 }
 
+/// `ids` with the pods' infra containers moved last, the others kept in
+/// their order: a stop or kill of every container ends an infra container
+/// after the members that share its namespaces (ended first, its PID
+/// namespace's end would SIGKILL them, and they would lose its network
+/// while they stop), as `pod stop` does.
+pub fn infra_last(ctx: &Ctx, ids: Vec<String>) -> Vec<String> {
+    let (mut others, infra) = split_infra(ctx, ids);
+    others.extend(infra);
+    others
+}
+
+/// `ids` as (those that are no pod's infra container, those that are),
+/// each in their order.
+pub fn split_infra(ctx: &Ctx, ids: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let infra: std::collections::HashSet<String> = container::pod::list(&ctx.root)
+        .into_iter()
+        .filter_map(|p| p.infra)
+        .collect();
+    let (infra_ids, others) = ids.into_iter().partition(|id| infra.contains(id));
+    (others, infra_ids)
+}
+
 /// The full ids of the containers whose state `applies` accepts.
 pub fn all_ids(
     ctx: &Ctx,
@@ -248,7 +270,10 @@ pub fn grace(time: Option<u64>, dir: &std::path::Path) -> Duration {
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
     let first = a.first_signal()?;
     // podman's `stop -a` names every container, stopped ones too.
-    let names = a.targets.names(ctx, |_| true)?;
+    let mut names = a.targets.names(ctx, |_| true)?;
+    if a.targets.all {
+        names = infra_last(ctx, names);
+    }
     each(ctx, &names, a.ignore || a.targets.all, |name, dir| {
         stop_one(dir, first, a.time)?;
         println!("{name}");
@@ -259,7 +284,10 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<ExitCode> {
     let sig = rless::signal::Sig::parse(&a.signal)
         .ok_or_else(|| anyhow!("invalid signal {:?}", a.signal))?;
-    let names = a.targets.names(ctx, |s| s.live())?;
+    let mut names = a.targets.names(ctx, |s| s.live())?;
+    if a.targets.all {
+        names = infra_last(ctx, names);
+    }
     each(ctx, &names, a.targets.all, |name, dir| {
         control::kill(dir, sig).map_err(|e| anyhow!("cannot kill {name}: {e}"))?;
         println!("{name}");

@@ -400,7 +400,8 @@ pub fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<ExitCode> {
     if !ctx.root.exists() {
         return Ok(ExitCode::SUCCESS);
     }
-    let live = super::stop::all_ids(ctx, |s| s.live())?;
+    // Pods' infra containers last, after the members in their namespaces.
+    let live = super::stop::infra_last(ctx, super::stop::all_ids(ctx, |s| s.live())?);
     // The network helper ends by itself once no container is attached
     // (`network::helper::IDLE_EXIT`), under its lock, so a `run` started
     // meanwhile elsewhere keeps its network; ending it here could not be

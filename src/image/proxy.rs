@@ -15,7 +15,8 @@
 //!   trimmed: `*` (everything), an IP address, a CIDR block (matching IP
 //!   literal hosts), or a name with an optional `:port` (that port only).
 //!   A name matches itself and every subdomain (`corp.example` covers
-//!   `reg.corp.example`); a leading `.` or `*.` matches subdomains only;
+//!   `reg.corp.example`); a leading `.` or `*.` matches subdomains only
+//!   (`*name`, without the dot, is a name, as Go reads it);
 //! - a loopback host (`localhost`, 127.0.0.0/8, ::1) never goes through a
 //!   proxy: a site proxy cannot reach this machine's `localhost:5000`.
 //!
@@ -24,7 +25,10 @@
 //! the other hosts the same agent may reach (a token realm, a redirect to
 //! blob storage) are matched by ureq against the names of `NO_PROXY`
 //! translated to its forms; IP, CIDR and port entries apply only to the
-//! connection's own host.
+//! connection's own host. A host that goes direct is one of those names
+//! (the agent keeps its proxy): a site registry in `NO_PROXY` whose blobs
+//! are redirected to outside storage reaches it through the proxy, as
+//! podman does.
 //!
 //! Invariants: an empty variable is unset; a proxy value that does not
 //! parse is no proxy (as ureq's own reading), never an error.
@@ -35,7 +39,21 @@ use std::net::IpAddr;
 /// by `scheme` (`"https"` or `"http"`), from this process's environment.
 pub fn proxy_for(scheme: &str, host: &str) -> Option<ureq::Proxy> {
     let env = |k: &str| std::env::var(k).ok();
-    let value = choose(&env, scheme, host)?;
+    agent_proxy(&env, scheme, host)
+}
+
+/// The agent's proxy for connections to `host` by `scheme`, given `env`.
+/// When `host` itself goes direct (`NO_PROXY`, loopback), the proxy is
+/// still set, with `host` among ureq's no-proxy names: Go decides every
+/// request anew, so the other hosts the agent reaches (blob storage a
+/// site registry redirects to, a token realm) take the proxy if they need
+/// it. Loopback names are always among them.
+fn agent_proxy(
+    env: &dyn Fn(&str) -> Option<String>,
+    scheme: &str,
+    host: &str,
+) -> Option<ureq::Proxy> {
+    let value = configured(env, scheme)?;
     let proxy = ureq::Proxy::new(&value).ok()?;
     let mut b = ureq::Proxy::builder(proxy.protocol())
         .host(proxy.host())
@@ -46,7 +64,17 @@ pub fn proxy_for(scheme: &str, host: &str) -> Option<ureq::Proxy> {
     if let Some(p) = proxy.password() {
         b = b.password(p);
     }
-    for entry in ureq_no_proxy(&no_proxy_list(&env)) {
+    let mut names = ureq_no_proxy(&no_proxy_list(env));
+    names.extend(["localhost", "127.0.0.1", "[::1]"].map(String::from));
+    if choose(env, scheme, host).is_none() {
+        // ureq compares the URL's host: IPv6 in brackets.
+        let (name, _) = split_host(host, scheme);
+        names.push(match name.contains(':') {
+            true => format!("[{name}]"),
+            false => name,
+        });
+    }
+    for entry in names {
         b = b.no_proxy(&entry);
     }
     b.build().ok()
@@ -65,6 +93,11 @@ fn choose(env: &dyn Fn(&str) -> Option<String>, scheme: &str, host: &str) -> Opt
     {
         return None;
     }
+    configured(env, scheme)
+}
+
+/// The proxy URL the environment gives `scheme`, whatever `NO_PROXY` says.
+fn configured(env: &dyn Fn(&str) -> Option<String>, scheme: &str) -> Option<String> {
     let get = |k: &str| env(k).filter(|v| !v.is_empty());
     let own = match scheme {
         "http" => get("HTTP_PROXY").or_else(|| get("http_proxy")),
@@ -135,7 +168,11 @@ fn no_proxy_matches(entry: &str, name: &str, port: u16) -> bool {
     if let Ok(e) = pattern.parse::<IpAddr>() {
         return ip == Some(e);
     }
-    let pattern = pattern.strip_prefix('*').unwrap_or(pattern);
+    // Only `*.` is a wildcard (Go's); `*name` is a name, matching nothing.
+    let pattern = match pattern.starts_with("*.") {
+        true => &pattern[1..],
+        false => pattern,
+    };
     match pattern.strip_prefix('.') {
         // Subdomains only.
         Some(_) => name.ends_with(pattern),
@@ -169,8 +206,11 @@ fn ureq_no_proxy(entries: &[String]) -> Vec<String> {
             out.push(e.clone());
             continue;
         }
-        let plain = e.trim_start_matches('*');
-        let is_name = !plain.contains(['/', ':', '[', ']'])
+        let plain = match e.starts_with("*.") {
+            true => &e[1..],
+            false => e.as_str(),
+        };
+        let is_name = !plain.contains(['/', ':', '[', ']', '*'])
             && plain.trim_start_matches('.').parse::<IpAddr>().is_err();
         if !is_name {
             continue;

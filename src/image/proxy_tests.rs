@@ -72,6 +72,11 @@ fn no_proxy_as_go_reads_it() {
     assert!(direct(".corp.example", "reg.corp.example"));
     assert!(!direct(".corp.example", "corp.example"));
     assert!(direct("*.corp.example", "reg.corp.example"));
+    assert!(!direct("*.corp.example", "corp.example"));
+    // Only `*.` is a wildcard: `*name` is a name no host has.
+    assert!(!direct("*corp.example", "corp.example"));
+    assert!(!direct("*corp.example", "reg.corp.example"));
+    assert!(!direct("*corp.example", "othercorp.example"));
     // Entries are trimmed and case does not matter.
     assert!(direct("a.invalid, Reg.Site ", "reg.site"));
     // A port: that port only (the scheme's default when none is written).
@@ -98,6 +103,7 @@ fn names_for_ureq_and_the_built_proxy() {
         "corp.example",
         ".sub.example",
         "*.w.example",
+        "*x.example",
         "10.0.0.0/8",
         "h:80",
         "*",
@@ -117,4 +123,34 @@ fn names_for_ureq_and_the_built_proxy() {
     );
     let p = ureq::Proxy::new("http://user:pw@proxy.site:3128").unwrap();
     assert_eq!((p.host(), p.port()), ("proxy.site", 3128));
+}
+
+#[test]
+fn a_direct_host_keeps_the_proxy_for_the_others() {
+    let e = env(&[
+        ("HTTPS_PROXY", "http://proxy.site:3128"),
+        ("NO_PROXY", "reg.corp:443,10.0.0.0/8,fd00::/8"),
+    ]);
+    let is_direct = |p: &ureq::Proxy, url: &str| p.is_no_proxy(&url.parse().unwrap());
+    // The registry goes direct; storage it redirects to takes the proxy.
+    for (host, url) in [
+        ("reg.corp", "https://reg.corp/v2/"),
+        ("10.1.2.3:5000", "https://10.1.2.3:5000/v2/"),
+        ("[fd00::5]:5000", "https://[fd00::5]:5000/v2/"),
+        ("localhost:5000", "https://localhost:5000/v2/"),
+    ] {
+        let p = agent_proxy(&e, "https", host).expect(host);
+        assert_eq!((p.host(), p.port()), ("proxy.site", 3128));
+        assert!(is_direct(&p, url), "{host}");
+        assert!(
+            !is_direct(&p, "https://s3.amazonaws.example/blob"),
+            "{host}"
+        );
+        assert!(is_direct(&p, "http://localhost:8080/token"), "{host}");
+    }
+    // A proxied host is not among the direct ones.
+    let p = agent_proxy(&e, "https", "quay.example").unwrap();
+    assert!(!is_direct(&p, "https://quay.example/v2/"));
+    // No proxy configured: none.
+    assert!(agent_proxy(&env(&[("NO_PROXY", "reg.corp")]), "https", "reg.corp").is_none());
 }

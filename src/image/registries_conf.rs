@@ -44,7 +44,8 @@
 //! search list is `unqualified-search-registries`, and each insecure or
 //! blocked registry is a `[[registry]]` of that location. A file that
 //! mixes both versions, and a drop-in in version 1, are errors, as
-//! podman's.
+//! podman's; as podman's too, version 1 tables whose lists are all empty
+//! are as absent (version 2 files often keep them from older ones).
 //!
 //! Invariants: a file that does not parse, or holds an invalid alias,
 //! search registry or mode, is an error naming it; a missing file is no
@@ -95,7 +96,7 @@ struct V1 {
 
 #[derive(Debug, Default, Deserialize)]
 struct V1List {
-    /// Unset is not the same as empty: an empty search list is a setting.
+    /// Empty is as unset (podman's reading of version 1).
     registries: Option<Vec<String>>,
 }
 
@@ -280,7 +281,9 @@ impl RegistriesConf {
             path: path.to_path_buf(),
             message,
         };
-        if let Some(v1) = file.registries.take() {
+        // podman's: a version 1 table whose lists are all empty is as if
+        // it were not there (a v2 file may keep such leftovers).
+        if let Some(v1) = file.registries.take().filter(V1::nonempty) {
             if role == Role::DropIn {
                 return Err(bad(
                     "a drop-in must be in version 2 format, not 1 ([registries.*])".into(),
@@ -396,6 +399,14 @@ impl RegistriesConf {
 }
 
 impl V1 {
+    /// Whether any list has a registry (podman's `Nonempty`: an empty list
+    /// counts as none).
+    fn nonempty(&self) -> bool {
+        [&self.search, &self.insecure, &self.block]
+            .iter()
+            .any(|l| l.registries.as_ref().is_some_and(|r| !r.is_empty()))
+    }
+
     /// The version 2 file this one means (podman's conversion): a
     /// `[[registry]]` per location, blocked and/or insecure.
     fn into_v2(self) -> File {
@@ -712,9 +723,13 @@ registries = ["quay.io", "both.local"]
         assert!(c.routes(&r("quay.io/x/y")).is_err());
         assert!(c.routes(&r("both.local/x")).is_err());
         assert_eq!(hosts(&c.routes(&r("ghcr.io/a")).unwrap()), ["ghcr.io/a"]);
-        // An empty search list is a setting too.
+        // Empty version 1 lists are as none (podman's): no search list
+        // set, and a version 2 file or a drop-in may keep them.
         let c = conf("[registries.search]\nregistries = []\n");
-        assert_eq!(c.search.map(|s| s.value.len()), Some(0));
+        assert!(c.search.is_none());
+        let leftovers = "unqualified-search-registries = [\"a.io\"]\n[registries.insecure]\nregistries = []\n[registries.block]\nregistries = []\n";
+        let c = conf(leftovers);
+        assert_eq!(c.search.map(|s| s.value.join(",")).as_deref(), Some("a.io"));
         // Mixed versions, and a drop-in in version 1, are refused.
         let mixed = "unqualified-search-registries = [\"a.io\"]\n[registries.search]\nregistries = [\"b.io\"]\n";
         let e = RegistriesConf::default()
@@ -732,5 +747,11 @@ registries = ["quay.io", "both.local"]
         .unwrap();
         let e = RegistriesConf::load_from(t.path(), None, None, None).unwrap_err();
         assert!(e.to_string().contains("old.conf"), "{e}");
+        std::fs::write(
+            drop.join("old.conf"),
+            "[registries.search]\nregistries = []\n",
+        )
+        .unwrap();
+        assert!(RegistriesConf::load_from(t.path(), None, None, None).is_ok());
     }
 }
