@@ -263,5 +263,40 @@ fn manifest_bad_input() {
         assert_eq!(j["manifests"].as_array().map(Vec::len), Some(0), "{j}");
         ctx.ok(&["manifest", "rm", "bl"]);
         ctx.ok(&["image", "exists", &p.reference]);
+        // podman's rmi of a list: the list goes (by name or id), its
+        // images stay; a name that is neither is still an error.
+        let id = create_list(ctx, "rl");
+        // podman's images shows the list as an image of its own.
+        let row = format!("{} localhost/rl latest", &id[..12]);
+        let shown = |ctx: &common::Ctx| {
+            let out = ctx.ok(&["images", "--format", "{{.ID}} {{.Repository}} {{.Tag}}"]);
+            out.stdout.lines().any(|l| l == row)
+        };
+        assert!(shown(ctx), "images shows no list");
+        let out = ctx.ok(&["rmi", "rl"]);
+        assert_eq!(
+            out.stdout,
+            format!("Untagged: localhost/rl:latest\nDeleted: {id}\n"),
+            "{out}"
+        );
+        assert_eq!(ctx.rless(&["manifest", "exists", "rl"]).code, Some(1));
+        assert!(!shown(ctx), "images shows a removed list");
+        ctx.ok(&["image", "exists", &p.reference]);
+        let id = create_list(ctx, "rl2");
+        let out = ctx.ok(&["rmi", &id[..12]]);
+        assert!(out.stdout.contains(&format!("Deleted: {id}")), "{out}");
+        assert_eq!(ctx.rless(&["manifest", "exists", "rl2"]).code, Some(1));
+        assert_one_error(&ctx.rless(&["rmi", "rl"]), 1);
     });
+}
+
+/// Makes the empty list `name`; its id, as `manifest create` prints it.
+fn create_list(ctx: &common::Ctx, name: &str) -> String {
+    let id = ctx
+        .ok(&["manifest", "create", name])
+        .stdout
+        .trim()
+        .to_string();
+    assert!(is_hex64(&id), "{id}");
+    id
 }
