@@ -111,9 +111,12 @@ fn remove_lists(ctx: &Ctx, a: &mut Args) -> Result<bool> {
     let index = store.index()?;
     let mut gone = Vec::new();
     let mut rest = Vec::new();
+    // Changed only when a list goes (a store without lists stays as it was).
+    let known = lists::read(&store)?;
     for q in std::mem::take(&mut a.images) {
         let list = match find_image(&index, &q) {
             Ok(_) => None,
+            Err(_) if known.find(&q).is_none() => None,
             Err(_) => lists::update(&store, |all| {
                 Ok(all.position(&q).map(|i| all.lists.remove(i)))
             })?,
@@ -124,7 +127,7 @@ fn remove_lists(ctx: &Ctx, a: &mut Args) -> Result<bool> {
         }
     }
     a.images = rest;
-    if a.all {
+    if a.all && !known.lists.is_empty() {
         gone.extend(lists::update(&store, |all| {
             Ok(std::mem::take(&mut all.lists))
         })?);
