@@ -427,6 +427,55 @@ fn exec_terminal_group_signals_reach_the_command_only_through_rless() {
     });
 }
 
+/// `kill -9` of a foreground `rless exec` takes its process with it (its
+/// parent death signal): left running, it would belong to the host's
+/// reaper, not to the container's init, with nothing of rless waiting for
+/// it. A detached exec's process runs on.
+#[test]
+fn exec_process_dies_with_a_killed_rless_exec() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("exec_process_dies_with_a_killed_rless_exec", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--name", "pd"], FOREVER);
+        ctx.ok(&["exec", "-d", &id, "sh", "-c", "exec tail -f /etc/hostname"]);
+        let mut bg = Background::spawn(
+            ctx,
+            &[
+                "exec",
+                &id,
+                "sh",
+                "-c",
+                "echo ready; exec tail -f /etc/passwd",
+            ],
+        );
+        bg.wait_line("ready", Duration::from_secs(60));
+        let tails = |ctx: &common::Ctx| {
+            let out = ctx.ok(&[
+                "exec",
+                &id,
+                "sh",
+                "-c",
+                "cat /proc/[0-9]*/cmdline | tr '\\0' ' '",
+            ]);
+            (
+                out.stdout.contains("tail -f /etc/passwd"),
+                out.stdout.contains("tail -f /etc/hostname"),
+            )
+        };
+        assert_eq!(tails(ctx), (true, true), "both execs run");
+        bg.signal(rustix::process::Signal::KILL);
+        let _ = bg.finish(Duration::from_secs(30));
+        assert!(
+            eventually(Duration::from_secs(60), || tails(ctx) == (false, true)),
+            "the killed exec's process runs on: {:?}",
+            tails(ctx)
+        );
+    });
+}
+
 /// Without -t, an `exec`ed process has no controlling terminal, as the
 /// command of `run` has none: were the caller's terminal its controlling
 /// one, the container could push keystrokes into the caller's shell with

@@ -263,5 +263,45 @@ fn manifest_bad_input() {
         assert_eq!(j["manifests"].as_array().map(Vec::len), Some(0), "{j}");
         ctx.ok(&["manifest", "rm", "bl"]);
         ctx.ok(&["image", "exists", &p.reference]);
+        // podman's rmi of a list: the list goes (by name or id), its
+        // images stay; a name that is neither is still an error.
+        let id = create_list(ctx, "rl");
+        // podman's images shows the list as an image of its own (its
+        // repository as the store's short-name rules show `rl`).
+        let shown = |ctx: &common::Ctx| {
+            let out = ctx.ok(&["images", "--format", "{{.ID}} {{.Repository}} {{.Tag}}"]);
+            out.stdout.lines().any(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                f.len() == 3 && f[0] == &id[..12] && f[1].ends_with("rl") && f[2] == "latest"
+            })
+        };
+        assert!(shown(ctx), "images shows no list");
+        let out = ctx.ok(&["rmi", "rl"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines[0].starts_with("Untagged: ") && lines[0].ends_with("rl:latest"),
+            "{out}"
+        );
+        assert_eq!(lines[1], format!("Deleted: {id}"), "{out}");
+        assert_eq!(ctx.rless(&["manifest", "exists", "rl"]).code, Some(1));
+        assert!(!shown(ctx), "images shows a removed list");
+        ctx.ok(&["image", "exists", &p.reference]);
+        let id = create_list(ctx, "rl2");
+        let out = ctx.ok(&["rmi", &id[..12]]);
+        assert!(out.stdout.contains(&format!("Deleted: {id}")), "{out}");
+        assert_eq!(ctx.rless(&["manifest", "exists", "rl2"]).code, Some(1));
+        assert_one_error(&ctx.rless(&["rmi", "rl"]), 1);
     });
+}
+
+/// Makes the empty list `name`; its id, as `manifest create` prints it.
+fn create_list(ctx: &common::Ctx, name: &str) -> String {
+    let id = ctx
+        .ok(&["manifest", "create", name])
+        .stdout
+        .trim()
+        .to_string();
+    assert!(is_hex64(&id), "{id}");
+    id
 }

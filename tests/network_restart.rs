@@ -588,3 +588,85 @@ fn net_start_failing_before_the_mount_says_why() {
         assert!(left.is_empty(), "processes left: {left:?}");
     });
 }
+
+/// The names of the networks a container's state records.
+fn state_networks(s: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = s["networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n[0].as_str().map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A restart by the restart policy keeps what `network connect` and
+/// `disconnect` changed while the container ran, as docker's: the
+/// `restarting` state (held by a port taken during the back-off, so the
+/// restart fails until it is let go) and the restarted container are on
+/// the networks recorded then, not on those the monitor started with.
+#[test]
+fn net_restart_keeps_networks_connected_meanwhile() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("net_restart_keeps_networks_connected_meanwhile", |ctx| {
+        if !setup_image(ctx) {
+            return;
+        }
+        for n in ["ra", "rb", "rc"] {
+            ctx.ok(&["network", "create", n]);
+        }
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        let script = "while [ ! -e /tmp/go ]; do sleep 0.1; done; rm /tmp/go; exit 1";
+        let id = ctx
+            .ok(&[
+                "run",
+                "-d",
+                "--name",
+                "rn",
+                "--restart",
+                "always",
+                "--network",
+                "ra",
+                "-p",
+                &publish,
+                IMG,
+                "sh",
+                "-c",
+                script,
+            ])
+            .stdout
+            .trim()
+            .to_string();
+        ctx.ok(&["network", "connect", "rb", "rn"]);
+        ctx.ok(&["network", "connect", "rc", "rn"]);
+        ctx.ok(&["network", "disconnect", "ra", "rn"]);
+        let now = state_json(ctx, &id);
+        assert_eq!(state_networks(&now), ["rb", "rc"], "{now}");
+        ctx.ok(&["exec", "rn", "sh", "-c", ": > /tmp/go"]);
+        let taken = take_in_back_off(port, "connected");
+        let failed = wait_state(ctx, &id, "failed a restart", |s| {
+            s["status"] == "restarting" && s["exit_code"] == 125
+        });
+        assert_eq!(
+            state_networks(&failed),
+            ["rb", "rc"],
+            "restarting: {failed}"
+        );
+        drop(taken);
+        let up = wait_state(ctx, &id, "running again", |s| s["status"] == "running");
+        assert_eq!(state_networks(&up), ["rb", "rc"], "restarted: {up}");
+        let count = "n=0; while read i rest; do case $i in eth*) n=$((n+1));; esac; \
+                     done < /proc/net/dev; echo $n";
+        let out = ctx.ok(&["exec", "rn", "sh", "-c", count]);
+        assert_eq!(
+            out.stdout.trim(),
+            "2",
+            "two interfaces after the restart: {out}"
+        );
+        ctx.ok(&["rm", "-f", "rn"]);
+    });
+}

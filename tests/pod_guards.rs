@@ -7,7 +7,8 @@
 //! /proc/locks, until `create --pod` is blocked on it; it then removes the
 //! pod (as `pod rm` would under that lock) and lets go: the create must see
 //! that the pod is gone. Without the lock the create never waits and the
-//! test fails.
+//! test fails. `pod rm` likewise holds the lock from its first look at
+//! the pod's members: the infra container is still there while it waits.
 
 mod common;
 
@@ -74,6 +75,58 @@ fn pod_rm_and_create_in_pod_are_serialised() {
         assert!(out.stderr.contains("no such pod: p"), "{out}");
         assert_eq!(ctx.rless(&["container", "exists", "c"]).code, Some(1));
     });
+}
+
+/// `pod rm` of a pod with only its infra container takes the pods lock
+/// before it removes the infra: while another holds the lock, the infra
+/// container is still there (a `create --pod` waiting on the lock would
+/// otherwise join a pod whose infra is gone).
+#[test]
+fn pod_rm_takes_the_pods_lock_before_removing_the_infra() {
+    for_each_user(
+        "pod_rm_takes_the_pods_lock_before_removing_the_infra",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            let id = ctx
+                .ok(&["pod", "create", "--name", "q", "--infra-name", "q-infra"])
+                .stdout
+                .trim()
+                .to_string();
+            let lock = std::fs::File::open(ctx.root.join("locks/pods")).expect("the pods lock");
+            let ino = lock.metadata().unwrap().ino();
+            lock.lock().unwrap();
+            let mut child = ctx
+                .rless_cmd(&["pod", "rm", "q"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !lock_waiter_on(ino) {
+                if let Some(status) = child.try_wait().unwrap() {
+                    panic!("pod rm ended ({status}) without waiting for the pods lock");
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "pod rm never waited for the pods lock"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let out = ctx.rless(&["container", "exists", "q-infra"]);
+            assert_eq!(
+                out.code,
+                Some(0),
+                "pod rm removed the infra before the lock: {out}"
+            );
+            lock.unlock().unwrap();
+            let o = child.wait_with_output().unwrap();
+            assert!(o.status.success(), "{o:?}");
+            assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{id}\n"));
+            assert_eq!(ctx.rless(&["pod", "exists", "q"]).code, Some(1));
+            assert_eq!(ctx.rless(&["container", "exists", "q-infra"]).code, Some(1));
+        },
+    );
 }
 
 #[test]

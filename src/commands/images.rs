@@ -175,10 +175,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         super::build::cache_images(store.root())
     };
     let filter = Filter::parse(&a, &index)?;
+    let lists = list_images(&store);
     let mut images: Vec<_> = index
         .images
         .iter()
         .filter(|i| !(i.dangling() && hidden.contains(i.id.hex())))
+        .chain(&lists)
         .collect();
     if !filter.labels.is_empty() {
         images.retain(|i| {
@@ -297,6 +299,35 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// podman's: each manifest list shows as an image of its own, with the
+/// list's id and name, created when the list was, the size of its index.
+fn list_images(store: &rless::image::store::Store) -> Vec<ImageRecord> {
+    let Ok(all) = rless::image::lists::read(store) else {
+        return Vec::new();
+    };
+    all.lists
+        .iter()
+        .filter_map(|l| {
+            let index = serde_json::to_vec(&l.index_json(&[])).ok()?;
+            Some(ImageRecord {
+                id: rless::image::digest::Digest::from_hex(&l.id).ok()?,
+                manifest: rless::image::digest::Digest::of(&index),
+                manifest_media_type: l.media_type.clone(),
+                names: vec![l.name.clone()],
+                digests: Vec::new(),
+                layers: Vec::new(),
+                created: l.created,
+                size: index.len() as u64,
+                architecture: String::new(),
+                os: String::new(),
+                other_manifests: Vec::new(),
+                pulled_by_digest: Vec::new(),
+                names_history: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// The names the image has had, the latest first (its names, for a record

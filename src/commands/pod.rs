@@ -610,6 +610,11 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     let mut failed = super::removal::Removals::default();
     for q in &pods {
         let r = (|| -> Result<String> {
+            // The pods lock from the first look at the members to the
+            // pod's removal: a `create --pod` (which joins under it) waits,
+            // and cannot join a pod whose infra container is going.
+            let store = ctx.store(LockMode::Shared)?;
+            let _lock = pod::lock(&store)?;
             let p = pod::read(&root, q)?;
             let members = pod::members(&root, &p);
             let (infra, others) = pod_infra::split(&p, &members);
@@ -626,8 +631,6 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
                 }
                 remove_containers(ctx, &[infra.id.as_str().to_string()])?;
             }
-            let store = ctx.store(LockMode::Shared)?;
-            let _lock = pod::lock(&store)?;
             pod::remove_locked(&root, &p)?;
             Ok(p.id)
         })();
@@ -643,13 +646,17 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
 fn prune(ctx: &Ctx) -> Result<ExitCode> {
     let root = ctx.root.clone();
     for p in pod::list(&root) {
+        // Under the pods lock throughout, as `rm`.
+        let store = ctx.store(LockMode::Shared)?;
+        let _lock = pod::lock(&store)?;
+        let Some(p) = pod::by_id(&root, &p.id) else {
+            continue;
+        };
         let members = pod::members(&root, &p);
         if members.iter().any(|c| state_of(&root, c).live()) {
             continue;
         }
         remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
-        let store = ctx.store(LockMode::Shared)?;
-        let _lock = pod::lock(&store)?;
         pod::remove_locked(&root, &p)?;
         println!("{}", p.id);
     }

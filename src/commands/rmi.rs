@@ -18,6 +18,9 @@
 //! it happens under the exclusive store lock; a dry run before entering
 //! the user namespace spares the entry when no query can act.
 //!
+//! A manifest list (podman's `manifest` commands) is removed by name or
+//! id as `manifest rm` does, its images kept; `--all` removes the lists too.
+//!
 //! The exit status is podman's (see `removal`): 1 for an image that does
 //! not exist, 2 for one a container uses. `-f` and `-i` pass over names
 //! that do not exist, silently, as podman's.
@@ -50,9 +53,12 @@ pub struct Args {
     images: Vec<String>,
 }
 
-pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
+pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
     if a.images.is_empty() && !a.all {
         bail!("rmi needs at least one image (or --all)");
+    }
+    if remove_lists(ctx, &mut a)? && a.images.is_empty() && !a.all {
+        return Ok(ExitCode::SUCCESS);
     }
     // Before entering the user namespace: a command none of whose queries
     // can act fails here, reporting each, and changes nothing.
@@ -94,6 +100,43 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         failed.add(e);
     }
     Ok(failed.finish())
+}
+
+/// podman's: a query that names a manifest list and no image removes the
+/// list (as `manifest rm`, its images stay), and `--all` removes every
+/// list too. Those queries are taken out of `a`; `true` if any list went.
+fn remove_lists(ctx: &Ctx, a: &mut Args) -> Result<bool> {
+    use rless::image::lists;
+    let store = ctx.store(LockMode::Shared)?;
+    let index = store.index()?;
+    let mut gone = Vec::new();
+    let mut rest = Vec::new();
+    // Changed only when a list goes (a store without lists stays as it was).
+    let known = lists::read(&store)?;
+    for q in std::mem::take(&mut a.images) {
+        let list = match find_image(&index, &q) {
+            Ok(_) => None,
+            Err(_) if known.find(&q).is_none() => None,
+            Err(_) => lists::update(&store, |all| {
+                Ok(all.position(&q).map(|i| all.lists.remove(i)))
+            })?,
+        };
+        match list {
+            Some(l) => gone.push(l),
+            None => rest.push(q),
+        }
+    }
+    a.images = rest;
+    if a.all && !known.lists.is_empty() {
+        gone.extend(lists::update(&store, |all| {
+            Ok(std::mem::take(&mut all.lists))
+        })?);
+    }
+    for l in &gone {
+        println!("Untagged: {}", l.name);
+        println!("Deleted: {}", l.id);
+    }
+    Ok(!gone.is_empty())
 }
 
 /// The queries: the names given, or with `--all` every image's id.

@@ -158,16 +158,22 @@ pub fn overlay(base: LimitFlags, given: &LimitFlags) -> LimitFlags {
     }
 }
 
-/// `spec` with the cgroup limits its container records now (`rless
-/// update` may have changed them while it ran), for a restart by the
-/// monitor; `spec` as it is when they cannot be read.
-pub fn with_recorded_limits(
+/// `spec` with what its container's `spec.json` records now, for a
+/// restart by the monitor (which holds the spec it started with): the
+/// cgroup limits (`rless update` may have changed them while it ran) and
+/// the user-defined networks with their aliases (`network
+/// connect|disconnect` and `rename`), kept across restarts as docker's.
+/// `spec` as it is when the record cannot be read.
+pub fn as_recorded(
     spec: &crate::runtime::ContainerSpec,
     dir: &std::path::Path,
 ) -> crate::runtime::ContainerSpec {
     let mut out = spec.clone();
     if let Ok(now) = super::read_spec(dir) {
         out.cgroup.settings = now.cgroup.settings;
+        if out.user_networks.is_some() && now.user_networks.is_some() {
+            out.user_networks = now.user_networks;
+        }
     }
     out
 }

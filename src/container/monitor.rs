@@ -125,8 +125,9 @@ pub fn run_detached(
                 return 0;
             }
             restarts += 1;
-            // With the limits `rless update` may have recorded meanwhile.
-            match start_once(&super::host_limits::with_recorded_limits(spec, dir)) {
+            // With the limits `rless update` and the networks `network
+            // connect|disconnect` may have recorded meanwhile.
+            match start_once(&super::host_limits::as_recorded(spec, dir)) {
                 Ok((s, o, e)) => {
                     (started, out_r, err_r) = (s, o, e);
                     break;
@@ -152,7 +153,15 @@ pub fn run_detached(
 pub fn back_off(dir: &Path, state: &ContainerState, code: i32, restarts: u32) -> bool {
     let delay =
         std::time::Duration::from_millis(100u64.saturating_mul(1 << restarts.min(10)).min(60_000));
+    // The networks as recorded (`network connect|disconnect` changes them
+    // while it runs), not as the run started.
+    let recorded = super::read_state(dir);
+    let networks = match recorded.status.as_str() {
+        "running" | "restarting" => recorded.networks,
+        _ => state.networks.clone(),
+    };
     let waiting = ContainerState {
+        networks,
         status: "restarting".into(),
         exit_code: Some(code),
         restart_count: restarts,

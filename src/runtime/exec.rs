@@ -10,19 +10,26 @@
 //! command (capabilities, no_new_privs, user, exec). With `-t`, the pty is
 //! opened from the container's /dev/pts before the fork; without it the
 //! child makes a session of its own (so a terminal's signals reach it only
-//! through the caller, once). The caller waits
-//! and passes signals on; if it goes away, the process is re-parented to
-//! the container's init, which reaps it. When the container has a cgroup,
+//! through the caller, once). The caller waits and passes signals on.
+//! Should it go away (`kill -9` of `rless exec`), the kernel would give the
+//! process to the reaper of the caller's own pid namespace (the host's,
+//! not the container's init), where nothing of rless waits for it: so,
+//! unless detached (`-d`, whose caller leaves at once), the process gets
+//! SIGKILL as its parent death signal, set after its user switch (which
+//! clears it). The caller cannot be told from its pid (outside the
+//! container's pid namespace it has none there): the status pipe's read
+//! end, which only the caller holds until the exec, tells whether it had
+//! already ended by then. When the container has a cgroup,
 //! the child joins it before anything else (best effort: from outside the
 //! delegated subtree the kernel refuses, and the process runs uncounted).
 //! The child closes every descriptor of the caller's but stdio and the
 //! ones `--preserve-fds` keeps, as podman's exec.
 
-use super::init::{prepare_and_exec, resolve_user};
+use super::init::{prepare_and_exec, resolve_user, DieWith};
 use super::{sys, tty, ProcessSpec, RunError};
 use nix::sched::CloneFlags;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 const NAMESPACES: [(&str, CloneFlags); 7] = [
@@ -114,19 +121,21 @@ pub fn exec_in(
                 let _ = rustix::stdio::dup2_stderr(&null);
             }
         }
-        let code = match prepare_and_exec(process, hostname, &user, slave, seccomp.as_ref(), None) {
-            Ok(never) => match never {},
-            Err((code, msg)) => {
-                let _ = rustix::io::write(&status_w, msg.as_bytes());
-                // docker's exec: a process that could not be started is
-                // 126 (a user the namespace does not map, say), whatever
-                // `run` would say; 127 stays for what is missing.
-                match code {
-                    super::init::EXIT_SETUP => super::init::EXIT_CANNOT_EXEC,
-                    c => c,
+        let die_with = (!detach).then(|| DieWith::Reader(status_w.as_fd()));
+        let code =
+            match prepare_and_exec(process, hostname, &user, slave, seccomp.as_ref(), die_with) {
+                Ok(never) => match never {},
+                Err((code, msg)) => {
+                    let _ = rustix::io::write(&status_w, msg.as_bytes());
+                    // docker's exec: a process that could not be started is
+                    // 126 (a user the namespace does not map, say), whatever
+                    // `run` would say; 127 stays for what is missing.
+                    match code {
+                        super::init::EXIT_SETUP => super::init::EXIT_CANNOT_EXEC,
+                        c => c,
+                    }
                 }
-            }
-        };
+            };
         std::process::exit(code)
     };
     drop((status_w, slave, cgroup));

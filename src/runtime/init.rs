@@ -396,6 +396,7 @@ fn exec_command(
     seccomp: Option<&super::seccomp::Program>,
     die_with: Option<u32>,
 ) -> ! {
+    let die_with = die_with.map(DieWith::Parent);
     let code = match prepare_and_exec(&spec.process, &spec.hostname, user, tty, seccomp, die_with) {
         Ok(never) => match never {},
         Err((code, msg)) => {
@@ -447,17 +448,48 @@ fn infra_idle(spec: &ContainerSpec, status: OwnedFd) -> ! {
     }
 }
 
+/// What tells a process that its parent, whose end kills it (SIGKILL as
+/// its parent death signal), had already ended when that was set.
+pub(super) enum DieWith<'a> {
+    /// The parent's pid, seen from the process's pid namespace.
+    Parent(u32),
+    /// The write end of a pipe whose read end only the parent holds (a
+    /// parent outside the process's pid namespace has no pid there): no
+    /// reader left, the parent is gone.
+    Reader(std::os::fd::BorrowedFd<'a>),
+}
+
+impl DieWith<'_> {
+    fn parent_gone(&self) -> bool {
+        match self {
+            DieWith::Parent(pid) => std::os::unix::process::parent_id() != *pid,
+            DieWith::Reader(fd) => {
+                let mut fds = [rustix::event::PollFd::new(
+                    fd,
+                    rustix::event::PollFlags::OUT,
+                )];
+                let now = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                matches!(rustix::event::poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+                    && fds[0].revents().contains(rustix::event::PollFlags::ERR)
+            }
+        }
+    }
+}
+
 /// Stages 7 and 8 for a process in the container (the command, or one
 /// started by `exec`): terminal, capabilities, no_new_privs, user, working
 /// directory, exec. Returns only on failure, with docker's exit code.
-/// With `die_with`, the process is killed when its parent, that pid, ends.
+/// With `die_with`, the process is killed when its parent ends.
 pub(super) fn prepare_and_exec(
     p: &super::ProcessSpec,
     hostname: &str,
     user: &ExecUser,
     tty: Option<OwnedFd>,
     seccomp: Option<&super::seccomp::Program>,
-    die_with: Option<u32>,
+    die_with: Option<DieWith<'_>>,
 ) -> Result<Never, (i32, String)> {
     let setup_err = |what: &str, e: &dyn std::fmt::Display| (EXIT_SETUP, format!("{what}: {e}"));
     // A clean signal state whatever the caller had: nothing blocked, and
@@ -556,8 +588,12 @@ pub(super) fn prepare_and_exec(
         // After the user switch, which clears it.
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
             .map_err(|e| setup_err("set the parent death signal", &e))?;
-        if std::os::unix::process::parent_id() != parent {
-            return Err((EXIT_SETUP, "the container's init ended".into()));
+        if parent.parent_gone() {
+            let who = match parent {
+                DieWith::Parent(_) => "the container's init",
+                DieWith::Reader(_) => "rless exec",
+            };
+            return Err((EXIT_SETUP, format!("{who} ended")));
         }
     }
     let env = environment(p, hostname, user);

@@ -118,10 +118,11 @@ fn start_foreground(
             stderr: ends.1,
             die_with_monitor: true,
         };
-        // A restart takes the limits `rless update` may have recorded.
+        // A restart takes the limits `rless update` and the networks
+        // `network connect|disconnect` may have recorded.
         let recorded;
         let spec_now = if restarts > 0 {
-            recorded = container::host_limits::with_recorded_limits(spec, dir);
+            recorded = container::host_limits::as_recorded(spec, dir);
             &recorded
         } else {
             spec
