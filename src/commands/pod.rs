@@ -67,7 +67,7 @@ pub struct CreateArgs {
     /// Make an infra container holding the shared namespaces (default true).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     infra: Option<bool>,
-    /// Namespaces the members share: ipc, net, uts, comma separated, +NS to add to the default, or none (default ipc,net,uts; pid is refused for now).
+    /// Namespaces the members share: ipc, net, pid, uts, comma separated, +NS to add to the default, or none (default ipc,net,uts).
     #[arg(long)]
     share: Option<String>,
     #[command(flatten)]

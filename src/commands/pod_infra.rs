@@ -98,12 +98,6 @@ pub fn create(
 ) -> Result<ExitCode> {
     let shared = pod::parse_share(share.unwrap_or(pod::DEFAULT_SHARE))?;
     let shares = |ns: &str| shared.iter().any(|s| s == ns);
-    // Stopping one member of a pid-sharing pod was seen to SIGKILL the
-    // infra container and every other member (session 18's CI): refused
-    // until that is found and fixed.
-    if shares("pid") {
-        bail!("--share pid is not supported yet: a pod's members cannot share a pid namespace (share ipc, net, uts)");
-    }
     if !shares("net") && a.network_set() {
         bail!("cannot set the pod's ports, networks, hosts or DNS: it does not share its network namespace (--share net)");
     }

@@ -549,10 +549,9 @@ pub fn spawn(
         helper_tie: None,
         terminal: None,
         cgroup,
-        mount_ns: (!spec.namespaces.own_pid())
-            .then(|| std::fs::File::open(format!("/proc/{init}/ns/mnt")).ok())
-            .flatten()
-            .map(OwnedFd::from),
+        // Taken once the command runs ([`connect`]): until then the init
+        // may be in a donor's mount namespace ([`share::enter_in_init`]).
+        mount_ns: None,
         hooks: spec.hooks.clone(),
     };
     let ends = Ends {
@@ -674,6 +673,18 @@ fn connect(
     let message = status_message(&ends.status);
     if !message.is_empty() {
         return Err(Failed::Init(message));
+    }
+    // Without a pid namespace of its own, what outlives a killed init is
+    // found by its mount namespace. Only now is that surely the
+    // container's: the init's first step borrows the IPC donor's to clone
+    // its /dev/shm, and a namespace read then was the donor's, whose
+    // processes the container's end SIGKILLed (a pod's infra container,
+    // and with it every member sharing its pid namespace). An init that
+    // has ended by now has no namespace to read, and nothing is killed.
+    if !spec.namespaces.own_pid() {
+        started.mount_ns = std::fs::File::open(format!("/proc/{init}/ns/mnt"))
+            .ok()
+            .map(OwnedFd::from);
     }
     // The command runs: poststart hooks, here in the caller's namespaces;
     // as the OCI spec says, a failing one is only a warning.
