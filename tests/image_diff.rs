@@ -73,3 +73,84 @@ fn image_diff_against_parent_and_another_image() {
         ctx.ok(&["rm", "c1", "c2"]);
     });
 }
+
+/// `image tree IMAGE` lists its layers bottom first, each image's top
+/// layer marked with its names; `--whatrequires` shows the images built on
+/// it, branching where two part.
+#[test]
+fn image_tree_and_whatrequires() {
+    for_each_user("image_tree_and_whatrequires", |ctx| {
+        if !setup(ctx) {
+            return;
+        }
+        let base_layers = ctx
+            .ok(&["image", "tree", IMG])
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("├── ") || l.starts_with("└── "))
+            .count();
+        assert!(base_layers >= 1);
+        for (c, from, file, to) in [
+            ("c1", IMG, "/f", "one:v1"),
+            ("c2", "one:v1", "/g", "two:v1"),
+            ("c3", "one:v1", "/h", "three:v1"),
+        ] {
+            ctx.ok(&[
+                "run",
+                "--name",
+                c,
+                from,
+                "sh",
+                "-c",
+                &format!("echo x > {file}"),
+            ]);
+            ctx.ok(&["commit", "-q", c, to]);
+        }
+        let id =
+            |i: &str| ctx.ok(&["images", "-q", "--no-trunc", i]).stdout.trim()[7..19].to_string();
+        let out = ctx.ok(&["image", "tree", "two:v1"]).stdout;
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], format!("Image ID: {}", id("two:v1")), "{out}");
+        assert!(
+            lines[1].starts_with("Tags:    [") && lines[1].contains("two:v1"),
+            "{out}"
+        );
+        assert_eq!(lines[3], "Image Layers", "{out}");
+        let layers = &lines[4..];
+        assert_eq!(layers.len(), base_layers + 2, "{out}");
+        assert!(
+            layers[base_layers - 1].contains("Top Layer of: [")
+                && layers[base_layers - 1].contains(IMG),
+            "{out}"
+        );
+        assert!(layers[base_layers].contains("one:v1]"), "{out}");
+        assert!(
+            layers[base_layers + 1].starts_with("└──  ID: ")
+                && layers[base_layers + 1].contains("two:v1]"),
+            "{out}"
+        );
+        assert!(!out.contains("three"), "{out}");
+        // From one:v1's top layer: two and three branch off it.
+        let out = ctx
+            .ok(&["image", "tree", "--whatrequires", "one:v1"])
+            .stdout;
+        let layers: Vec<&str> = out.lines().skip(4).collect();
+        assert_eq!(layers.len(), 3, "{out}");
+        assert!(
+            layers[0].starts_with("└──  ID: ") && layers[0].contains("one:v1]"),
+            "{out}"
+        );
+        let kids: Vec<&str> = layers[1..].to_vec();
+        assert!(
+            kids[0].starts_with("    ├──  ID: ") && kids[1].starts_with("    └──  ID: "),
+            "{out}"
+        );
+        assert!(
+            kids.iter().any(|l| l.contains("two:v1]"))
+                && kids.iter().any(|l| l.contains("three:v1]")),
+            "{out}"
+        );
+        // A missing image: one line, docker's exit code.
+        assert_one_error(&ctx.fail(&["image", "tree", "nosuch"]), 125);
+    });
+}

@@ -28,6 +28,7 @@ mod generate;
 mod healthcheck;
 mod history;
 mod image_diff;
+mod image_tree;
 mod images;
 mod import;
 mod info;
@@ -238,6 +239,8 @@ enum ImageCmd {
     History(history::Args),
     /// Show what an image changed against its parent (or another image): A added, C changed, D deleted.
     Diff(image_diff::Args),
+    /// Show an image's layers as a tree (podman's), or with --whatrequires the images built on it.
+    Tree(image_tree::Args),
     /// Remove unused images and layers.
     Prune(prune::Args),
     /// Remove images.
@@ -521,6 +524,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::BuildGlob(a) => build::glob_helper(&ctx, a),
         Cmd::Diff(a) => diff::run(&ctx, a),
         Cmd::Image(ImageCmd::Diff(a)) => image_diff::run(&ctx, a),
+        Cmd::Image(ImageCmd::Tree(a)) => image_tree::run(&ctx, a),
         Cmd::Top(a) => top::run(&ctx, a),
         Cmd::Stats(a) => stats::run(&ctx, a),
         Cmd::Cp(a) => cp::run(&ctx, a),
