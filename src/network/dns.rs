@@ -99,14 +99,22 @@ impl Directory {
     /// the first [`OWN_NAMES`] its own, the others aliases). Adding again
     /// what it holds changes nothing.
     pub fn publish(&mut self, network: &str, ip: Ipv4Addr, names: &[String]) {
+        self.publish_owning(network, ip, names, OWN_NAMES);
+    }
+
+    /// Gives the container at `ip` on `network` `names` that are all its
+    /// own (lower case): a pod's infra container answers for its pod's
+    /// name and its members' ([`super::podnames`]).
+    pub fn publish_own(&mut self, network: &str, ip: Ipv4Addr, names: &[String]) {
+        self.publish_owning(network, ip, names, names.len());
+    }
+
+    /// [`Self::publish`] with the first `own` of `names` its own.
+    fn publish_owning(&mut self, network: &str, ip: Ipv4Addr, names: &[String], own: usize) {
         let table = self.names.entry(network.to_string()).or_default();
         for (i, name) in names.iter().enumerate() {
             let h = table.entry(name.clone()).or_default();
-            let list = if i < OWN_NAMES {
-                &mut h.own
-            } else {
-                &mut h.alias
-            };
+            let list = if i < own { &mut h.own } else { &mut h.alias };
             if !list.contains(&ip) {
                 list.push(ip);
             }
