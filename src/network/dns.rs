@@ -550,6 +550,26 @@ mod tests {
     }
 
     #[test]
+    fn names_published_own_beat_aliases() {
+        let mut d = Directory::default();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let (infra, other) = (ip("10.89.0.2"), ip("10.89.0.3"));
+        // Another container took a pod member's name as its alias first.
+        d.publish("n", other, &names(&["o", "oooo", "m1"]));
+        // The infra container's names, and its pod's and members' (all
+        // its own, the third too).
+        d.publish("n", infra, &names(&["inf", "iiii", "palias"]));
+        d.publish_own("n", infra, &names(&["pod", "m2", "m1"]));
+        let any = ip("10.89.0.9");
+        for name in ["pod", "m1", "m2", "palias"] {
+            assert_eq!(d.lookup("n", any, name), [infra], "{name}");
+        }
+        d.unpublish("n", infra, &names(&["m1"]));
+        assert_eq!(d.lookup("n", any, "m1"), [other]);
+        assert_eq!(d.lookup("n", any, "m2"), [infra]);
+    }
+
+    #[test]
     fn lookup_across_networks() {
         let mut d = Directory::default();
         let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
