@@ -333,7 +333,15 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         }))),
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
-        "NetworkSettings": network_settings(spec.as_ref(), &s),
+        "NetworkSettings": match pod_network_dir(c, dir) {
+            // A pod member sharing its pod's network: the pod's settings
+            // (its infra container's, ports included), as podman's.
+            Some(infra) => network_settings(
+                container::read_spec(&infra).ok().as_ref(),
+                &container::read_state(&infra),
+            ),
+            None => network_settings(spec.as_ref(), &s),
+        },
         "LogPath": container::logs::log_path(dir),
     });
     with_health(c, dir, &mut v);
@@ -440,6 +448,17 @@ fn with_health(c: &container::ContainerConfig, dir: &std::path::Path, v: &mut se
     if let (Some(h), Some(state)) = (health, v.get_mut("State").and_then(|s| s.as_object_mut())) {
         state.insert("Health".into(), serde_json::json!(h));
     }
+}
+
+/// The directory of the infra container whose network `c` (in `dir`)
+/// shares, when `c` is a member of a pod that shares it.
+fn pod_network_dir(
+    c: &container::ContainerConfig,
+    dir: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    // containers/<id> -> the store's root.
+    let root = dir.parent()?.parent()?;
+    container::pod::network_infra(root, c).map(|infra| dir.with_file_name(infra))
 }
 
 /// docker's `NetworkSettings` (with podman's IPv6 and sandbox fields).

@@ -32,6 +32,9 @@ pub struct InfraArgs {
     /// The pod's network (slirp, host, none, or user-defined networks).
     #[arg(long, alias = "net")]
     network: Vec<String>,
+    /// A DNS name of the pod on its user-defined networks (besides its name and its members').
+    #[arg(long)]
+    network_alias: Vec<String>,
     /// The hostname of every member (default: the pod's name).
     #[arg(long)]
     hostname: Option<String>,
@@ -60,6 +63,7 @@ impl InfraArgs {
     fn any(&self) -> bool {
         !self.publish.is_empty()
             || !self.network.is_empty()
+            || !self.network_alias.is_empty()
             || self.hostname.is_some()
             || !self.add_host.is_empty()
             || !self.dns.is_empty()
@@ -73,6 +77,7 @@ impl InfraArgs {
     fn network_set(&self) -> bool {
         !self.publish.is_empty()
             || !self.network.is_empty()
+            || !self.network_alias.is_empty()
             || !self.add_host.is_empty()
             || !self.dns.is_empty()
             || !self.dns_search.is_empty()
@@ -153,6 +158,7 @@ fn make_infra(ctx: &Ctx, p: &PodConfig, a: &InfraArgs) -> Result<()> {
         ),
         ("--publish", a.publish.iter().collect::<Vec<_>>()),
         ("--network", a.network.iter().collect()),
+        ("--network-alias", a.network_alias.iter().collect()),
         ("--add-host", a.add_host.iter().collect()),
         ("--dns", a.dns.iter().collect()),
         ("--dns-search", a.dns_search.iter().collect()),

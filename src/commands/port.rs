@@ -1,7 +1,8 @@
 //! `rless port CTR [PORT[/PROTO]]`: published ports, with the host ports
 //! actually bound (random ones included), as docker prints them. podman's
 //! `port -a` lists every running container's, each line after its short id
-//! and a tab.
+//! and a tab. A member of a pod that shares its network has the pod's
+//! ports (its infra container's), as in podman.
 
 use super::Ctx;
 use anyhow::{bail, Result};
@@ -33,9 +34,15 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
     }
     let store = ctx.store(LockMode::Shared)?;
     let Some(query) = &a.container else {
+        let dir_of = |id: &str| container::containers_dir(&store).join(id);
         for c in container::list(&store) {
-            let state =
-                container::read_state(&container::containers_dir(&store).join(c.id.as_str()));
+            if !container::read_state(&dir_of(c.id.as_str())).running() {
+                continue;
+            }
+            // A running member of a pod sharing its network: the pod's
+            // ports (its infra container's), as `port MEMBER`.
+            let own = container::pod::network_infra(store.root(), &c);
+            let state = container::read_state(&dir_of(own.as_deref().unwrap_or(c.id.as_str())));
             for p in state.ports.iter().filter(|_| state.running()) {
                 let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
                 let proto = p.proto_name();

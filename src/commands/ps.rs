@@ -108,6 +108,18 @@ pub fn ports_text(s: &ContainerState) -> String {
         .join(", ")
 }
 
+/// The ports of `c`'s row: a pod member that shares its pod's network
+/// shows the pod's (its infra container's) while it runs, as podman's.
+fn shown_ports(root: &std::path::Path, c: &ContainerConfig, s: &ContainerState) -> String {
+    match container::pod::network_infra(root, c) {
+        Some(infra) if s.running() => {
+            ports_text(&container::read_state(&root.join("containers").join(infra)))
+        }
+        Some(_) => String::new(),
+        None => ports_text(s),
+    }
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Leave out the header line (podman's).
@@ -614,7 +626,7 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
                         "Command": cmd(c),
                         "CreatedAt": time::format_docker(c.created),
                         "RunningFor": time::ago(c.created),
-                        "Ports": ports_text(s),
+                        "Ports": shown_ports(store.root(), c, s),
                         "Status": status_text(s, &health(c)),
                         "State": s.shown_status(),
                         "Names": c.name,

@@ -21,12 +21,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if on_user_networks && container::read_state(&dir).running() {
         let req = rless::network::helper::Request::Rename {
             container: c.id.as_str().to_string(),
-            from: old,
+            from: old.clone(),
             to: a.name.clone(),
         };
         if let Err(e) = rless::network::client::change(&ctx.root, &req) {
             tracing::warn!("the network helper did not take the new name: {e}");
         }
     }
+    // A pod member's name is its infra container's too.
+    rless::network::podnames::member_renamed(&ctx.root, &c, &old);
     Ok(ExitCode::SUCCESS)
 }

@@ -633,6 +633,8 @@ pub fn remove(dir: &Path, volumes: bool) -> Result<(), ContainerError> {
     if let (Some(c), Some(root)) = (config, dir.parent().and_then(Path::parent)) {
         if moved.is_some() {
             crate::events::container_of(root, &c, "remove", &[]);
+            // A pod member's name goes from its infra container's networks.
+            crate::network::podnames::member_removed(root, &c);
         }
         if volumes {
             volume_error = volume::remove_anonymous(root, &c).into_iter().next();

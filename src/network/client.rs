@@ -150,6 +150,7 @@ pub fn attach(
     init: i32,
     networks: &[Attachment],
     dns: &[IpAddr],
+    pod_names: &[String],
 ) -> Result<(Vec<Ipv4Addr>, Tie), ClientError> {
     let p = PathBuf::from(format!("/proc/{init}/ns/net"));
     let ns = std::fs::File::open(&p).map_err(|source| ClientError::Io {
@@ -165,6 +166,7 @@ pub fn attach(
             init_pid: init,
             networks: networks.to_vec(),
             dns: dns.to_vec(),
+            pod_names: pod_names.to_vec(),
         },
     )?;
     netstack::fdpass::send_fd(&s, ns.as_fd())
@@ -246,6 +248,18 @@ pub fn change(root: &Path, req: &Request) -> Result<Option<Ipv4Addr>, ClientErro
     let mut s = connect(root, false)?;
     ask(&mut s, req)?;
     Ok(answer(&mut s)?.ips.first().copied())
+}
+
+/// Tells the helper of the store at `root` of a change to a container it
+/// may have attached (a pod member's name, [`super::podnames`]), when a
+/// helper runs: none runs, none has attached the container.
+pub fn tell(root: &Path, req: &Request) -> Result<(), ClientError> {
+    let sock = super::runtime_dir(root).join(helper::SOCKET);
+    let Ok(mut s) = UnixStream::connect(sock) else {
+        return Ok(());
+    };
+    ask(&mut s, req)?;
+    answer(&mut s).map(drop)
 }
 
 /// `system reset`: stops the helper of the store at `root`, if one runs

@@ -99,14 +99,22 @@ impl Directory {
     /// the first [`OWN_NAMES`] its own, the others aliases). Adding again
     /// what it holds changes nothing.
     pub fn publish(&mut self, network: &str, ip: Ipv4Addr, names: &[String]) {
+        self.publish_owning(network, ip, names, OWN_NAMES);
+    }
+
+    /// Gives the container at `ip` on `network` `names` that are all its
+    /// own (lower case): a pod's infra container answers for its pod's
+    /// name and its members' ([`super::podnames`]).
+    pub fn publish_own(&mut self, network: &str, ip: Ipv4Addr, names: &[String]) {
+        self.publish_owning(network, ip, names, names.len());
+    }
+
+    /// [`Self::publish`] with the first `own` of `names` its own.
+    fn publish_owning(&mut self, network: &str, ip: Ipv4Addr, names: &[String], own: usize) {
         let table = self.names.entry(network.to_string()).or_default();
         for (i, name) in names.iter().enumerate() {
             let h = table.entry(name.clone()).or_default();
-            let list = if i < OWN_NAMES {
-                &mut h.own
-            } else {
-                &mut h.alias
-            };
+            let list = if i < own { &mut h.own } else { &mut h.alias };
             if !list.contains(&ip) {
                 list.push(ip);
             }
@@ -539,6 +547,26 @@ mod tests {
         // Unknown networks and names change nothing.
         d.unpublish("x", c, &names(&["web"]));
         assert!(d.lookup("x", any, "web").is_empty());
+    }
+
+    #[test]
+    fn names_published_own_beat_aliases() {
+        let mut d = Directory::default();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let (infra, other) = (ip("10.89.0.2"), ip("10.89.0.3"));
+        // Another container took a pod member's name as its alias first.
+        d.publish("n", other, &names(&["o", "oooo", "m1"]));
+        // The infra container's names, and its pod's and members' (all
+        // its own, the third too).
+        d.publish("n", infra, &names(&["inf", "iiii", "palias"]));
+        d.publish_own("n", infra, &names(&["pod", "m2", "m1"]));
+        let any = ip("10.89.0.9");
+        for name in ["pod", "m1", "m2", "palias"] {
+            assert_eq!(d.lookup("n", any, name), [infra], "{name}");
+        }
+        d.unpublish("n", infra, &names(&["m1"]));
+        assert_eq!(d.lookup("n", any, "m1"), [other]);
+        assert_eq!(d.lookup("n", any, "m2"), [infra]);
     }
 
     #[test]

@@ -81,6 +81,10 @@ struct Record {
     /// asks for the names it does not own.
     #[serde(default)]
     dns: Vec<IpAddr>,
+    /// More names of its own on each of its networks (lower case): an
+    /// infra container's pod's name and its members' names.
+    #[serde(default)]
+    pod_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -403,17 +407,20 @@ impl Helper {
                 init_pid,
                 networks,
                 dns,
+                pod_names,
             } => match netstack::fdpass::recv_fd(&s) {
-                Ok(ns) => match self.attach(container.clone(), init_pid, &networks, dns, ns) {
-                    Ok(ips) => {
-                        tie = Some(container);
-                        Response { error: None, ips }
+                Ok(ns) => {
+                    match self.attach(container.clone(), init_pid, &networks, dns, pod_names, ns) {
+                        Ok(ips) => {
+                            tie = Some(container);
+                            Response { error: None, ips }
+                        }
+                        Err(e) => Response {
+                            error: Some(e.to_string()),
+                            ..Default::default()
+                        },
                     }
-                    Err(e) => Response {
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    },
-                },
+                }
                 Err(e) => Response {
                     error: Some(format!("no network namespace received: {e}")),
                     ..Default::default()
@@ -425,6 +432,14 @@ impl Helper {
                 to,
             } => {
                 self.rename(&container, &from, &to);
+                Response::default()
+            }
+            Request::PodName {
+                container,
+                name,
+                add,
+            } => {
+                self.pod_name(&container, &name, add);
                 Response::default()
             }
             Request::Watch { container } => {
@@ -479,6 +494,7 @@ impl Helper {
         init_pid: i32,
         networks: &[Attachment],
         dns: Vec<IpAddr>,
+        pod_names: Vec<String>,
         ns: OwnedFd,
     ) -> Result<Vec<Ipv4Addr>, HelperError> {
         let pidfd = watch(init_pid)?;
@@ -512,6 +528,7 @@ impl Helper {
             init_start,
             nets,
             dns,
+            pod_names: pod_names.iter().map(|n| n.to_ascii_lowercase()).collect(),
         };
         self.plug(&mut rec, &ns)?;
         let ips = rec.nets.iter().map(|n| n.ip).collect();
@@ -681,16 +698,40 @@ impl Helper {
         let Ok(mut d) = self.records.write() else {
             return;
         };
+        let pod_names = &mut l.rec.pod_names;
         for n in l.rec.nets.iter_mut() {
             d.unpublish(&n.network, n.ip, &n.names);
-            for name in n.names.iter_mut().filter(|name| **name == from) {
-                name.clone_from(&to);
-            }
-            if dns_on(&self.nets, &n.network) {
-                d.publish(&n.network, n.ip, &n.names);
+            d.unpublish(&n.network, n.ip, pod_names);
+        }
+        let names = l.rec.nets.iter_mut().flat_map(|n| n.names.iter_mut());
+        for name in names.chain(pod_names.iter_mut()).filter(|x| **x == from) {
+            name.clone_from(&to);
+        }
+        let rec = l.rec.clone();
+        drop(d);
+        self.publish_names(&rec);
+        self.save();
+    }
+
+    /// Gives a pod member's name to its infra container `container` on
+    /// its networks, or takes it back (a container not attached has
+    /// nothing to change).
+    fn pod_name(&mut self, container: &str, name: &str, add: bool) {
+        let name = name.to_ascii_lowercase();
+        let Some(l) = self.live.iter_mut().find(|l| l.rec.container == container) else {
+            return;
+        };
+        l.rec.pod_names.retain(|n| *n != name);
+        if add {
+            l.rec.pod_names.push(name.clone());
+        } else if let Ok(mut d) = self.records.write() {
+            for n in &l.rec.nets {
+                d.unpublish(&n.network, n.ip, std::slice::from_ref(&name));
             }
         }
-        drop(d);
+        // Again: a name it holds otherwise too (its pod's) stays.
+        let rec = l.rec.clone();
+        self.publish_names(&rec);
         self.save();
     }
 
@@ -703,6 +744,7 @@ impl Helper {
             // other networks' servers do not answer for it either.
             for n in rec.nets.iter().filter(|n| dns_on(&self.nets, &n.network)) {
                 d.publish(&n.network, n.ip, &n.names);
+                d.publish_own(&n.network, n.ip, &rec.pod_names);
             }
             let member = rec.nets.iter().map(|n| (n.network.clone(), n.ip)).collect();
             d.members.insert(rec.container.clone(), member);
@@ -735,6 +777,7 @@ impl Helper {
             // The names it shared stay with the others that hold them.
             for n in &rec.nets {
                 d.unpublish(&n.network, n.ip, &n.names);
+                d.unpublish(&n.network, n.ip, &rec.pod_names);
             }
         }
         for n in &rec.nets {

@@ -22,6 +22,7 @@ mod dns_tcp;
 mod forward;
 pub mod helper;
 mod links;
+pub mod podnames;
 mod protocol;
 pub mod publish;
 mod upstream;

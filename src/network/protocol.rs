@@ -21,6 +21,10 @@ pub enum Request {
         /// networks do not own (none: the host's resolver).
         #[serde(default)]
         dns: Vec<IpAddr>,
+        /// Names of its own beyond those of `networks`: an infra
+        /// container's pod's name and its members' (`super::podnames`).
+        #[serde(default)]
+        pod_names: Vec<String>,
     },
     /// Adds a network to a running, attached container.
     Connect {
@@ -37,6 +41,13 @@ pub enum Request {
         container: String,
         from: String,
         to: String,
+    },
+    /// A member of the pod whose infra container is `container` came
+    /// (`add`) or went: its name, which the infra container answers for.
+    PodName {
+        container: String,
+        name: String,
+        add: bool,
     },
     /// Keeps the connection as the container's tie (see [`Live::tie`]):
     /// a monitor whose helper died asks the new one, which gave its

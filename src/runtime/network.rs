@@ -373,6 +373,7 @@ pub fn attach_user_networks(
         init,
         &spec.attachments,
         &spec.dns,
+        &crate::network::podnames::of_infra(&spec.store, &spec.container),
     );
     let (ips, tie) = match attached {
         Ok(a) => a,

@@ -513,6 +513,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     drop(pod_lock);
     drop(volumes_lock);
     drop(store);
+    // A member's name on its pod's networks, while the infra container runs.
+    rless::network::podnames::member_added(&ctx.root, &config);
     if let Some(f) = &a.cidfile {
         if let Err(e) = write_cidfile(f, &config.id) {
             let _ = container::remove(&dir, true);

@@ -1,0 +1,166 @@
+//! Pods on the network: the DNS names of a pod on a user-defined network
+//! (the pod's name, its `--network-alias`es and its members' names answer
+//! with the pod's address; a member's name follows its create, rename
+//! and removal, and comes back with the infra container's restart), and
+//! the pod's published ports on its members' rows of `ps`, in their
+//! `inspect` (NetworkSettings) and in `port` (podman's).
+
+mod common;
+mod net_support;
+
+use common::for_each_user;
+use common::lifecycle_helpers::{inspect, Cleanup};
+use std::net::Ipv4Addr;
+
+/// The address of the pod's infra container `infra` on network `net`.
+fn address(ctx: &common::Ctx, infra: &str, net: &str) -> Ipv4Addr {
+    let v = inspect(ctx, infra);
+    let ip = v["NetworkSettings"]["Networks"][net]["IPAddress"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no address on {net}: {v}"));
+    ip.parse()
+        .unwrap_or_else(|e| panic!("address {ip:?} ({e}): {v}"))
+}
+
+#[test]
+fn pod_net_member_names_resolve_on_the_pods_network() {
+    use common::usernet_helpers::{dns_addresses, init_pid, setup, IMG};
+    for_each_user("pod_net_member_names_resolve_on_the_pods_network", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup(ctx) {
+            return;
+        }
+        // Internal: a name nobody holds is NXDOMAIN, not asked upstream.
+        ctx.ok(&["network", "create", "--internal", "pn"]);
+        let gw = Ipv4Addr::new(10, 89, 0, 1);
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "pp",
+            "--infra-name",
+            "pinf",
+            "--network",
+            "pn",
+            "--network-alias",
+            "palias",
+        ]);
+        ctx.ok(&[
+            "run", "-d", "--name", "m1", "--pod", "pp", IMG, "sleep", "120",
+        ]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "client",
+            "--network",
+            "pn",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let client = init_pid(ctx, "client");
+        if dns_addresses(client, gw, "client").is_none() {
+            panic!("the network's DNS server does not answer");
+        }
+        let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
+        let pod_ip = address(ctx, "pinf", "pn");
+        let resolves = |name: &str, ip: Ipv4Addr| {
+            assert_eq!(ask(name), (0, vec![ip]), "{name} is the pod's address");
+        };
+        let gone = |name: &str| {
+            assert_eq!(ask(name).0, 3, "{name} is NXDOMAIN");
+        };
+        // The pod's name (podman's DNS name of its infra container), its
+        // alias, the infra container's own name and its members'.
+        for name in ["pp", "palias", "pinf", "m1", "M1"] {
+            resolves(name, pod_ip);
+        }
+        // A member created while the infra container runs: its name at
+        // once, though it has not started.
+        ctx.ok(&["create", "--name", "m2", "--pod", "pp", IMG, "sleep", "120"]);
+        resolves("m2", pod_ip);
+        ctx.ok(&["rename", "m2", "m3"]);
+        resolves("m3", pod_ip);
+        gone("m2");
+        // The container's own resolver finds a member too.
+        let out = ctx.ok(&["exec", "client", "nslookup", "m3"]);
+        assert!(out.stdout.contains(&format!("Address: {pod_ip}")), "{out}");
+        // A removed member's name goes; the pod's stays.
+        ctx.ok(&["rm", "-f", "m1"]);
+        gone("m1");
+        resolves("pp", pod_ip);
+        resolves("m3", pod_ip);
+        // A restarted pod: its infra container's attachment lists the
+        // members there are (m3), not those gone (m1).
+        ctx.ok(&["pod", "stop", "pp"]);
+        gone("m3");
+        ctx.ok(&["pod", "start", "pp"]);
+        let pod_ip = address(ctx, "pinf", "pn");
+        for name in ["pp", "palias", "m3"] {
+            assert_eq!(ask(name), (0, vec![pod_ip]), "{name} after the restart");
+        }
+        gone("m1");
+        ctx.ok(&["pod", "rm", "-f", "pp"]);
+        gone("m3");
+        gone("pp");
+    });
+}
+
+#[test]
+fn pod_net_members_show_the_pods_ports() {
+    use net_support::{free_port, needs_tun, setup_image, IMG};
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("pod_net_members_show_the_pods_ports", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "web",
+            "--infra-name",
+            "winf",
+            "-p",
+            &publish,
+        ]);
+        let srv = ctx.ok(&[
+            "run", "-d", "--name", "srv", "--pod", "web", IMG, "sleep", "120",
+        ]);
+        let srv = srv.stdout.trim().to_string();
+        ctx.ok(&["create", "--name", "idle", "--pod", "web", IMG, "true"]);
+        let shown = format!("127.0.0.1:{port}->80/tcp");
+        // ps: the pod's ports on the infra container's row and on every
+        // running member's (a member not running shows none, as any
+        // container that does not run).
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}}|{{.Ports}}"]);
+        let mut rows: Vec<&str> = out.stdout.lines().collect();
+        rows.sort();
+        let want_srv = format!("srv|{shown}");
+        let want_winf = format!("winf|{shown}");
+        assert_eq!(
+            rows,
+            ["idle|", want_srv.as_str(), want_winf.as_str()],
+            "{out}"
+        );
+        // inspect: a member's network settings are the pod's.
+        let want =
+            serde_json::json!({"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": port.to_string()}]});
+        assert_eq!(inspect(ctx, "srv")["NetworkSettings"]["Ports"], want);
+        assert_eq!(inspect(ctx, "winf")["NetworkSettings"]["Ports"], want);
+        // port: of the member, and of every running container.
+        let out = ctx.ok(&["port", "srv", "80"]);
+        assert_eq!(out.stdout.trim(), format!("127.0.0.1:{port}"), "{out}");
+        let out = ctx.ok(&["port", "-a"]);
+        let line = format!("{}\t80/tcp -> 127.0.0.1:{port}", &srv[..12]);
+        assert!(out.stdout.lines().any(|l| l == line), "{out}");
+        assert_eq!(out.stdout.lines().count(), 2, "srv's and winf's: {out}");
+        ctx.ok(&["pod", "rm", "-f", "web"]);
+    });
+}
