@@ -113,7 +113,30 @@ struct VolumeMount {
 struct Volume {
     name: String,
     host_path: Option<HostPath>,
-    empty_dir: Option<Value>,
+    empty_dir: Option<EmptyDir>,
+    persistent_volume_claim: Option<Claim>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct EmptyDir {
+    medium: Option<String>,
+    size_limit: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Claim {
+    claim_name: String,
+    read_only: bool,
+}
+
+/// What a pod volume is mounted from.
+enum Source {
+    /// A host path or a named volume: `-v SOURCE:PATH`.
+    Path { source: String, read_only: bool },
+    /// `emptyDir` of `medium: Memory`: `--tmpfs PATH` (with its size).
+    Memory { size: Option<u64> },
 }
 
 #[derive(Deserialize, Default)]
@@ -145,8 +168,12 @@ pub struct PodPlan {
     pub init: Vec<(String, Vec<String>)>,
     /// hostPath paths and what their `type` asks.
     pub host_paths: Vec<(String, HostCheck)>,
-    /// The named volumes the pod's emptyDir volumes are (`POD-VOLUME`).
+    /// The named volumes the pod's emptyDir volumes are (`POD-VOLUME`):
+    /// made by `kube play`, removed by `kube down`.
     pub volumes: Vec<String>,
+    /// The named volumes its persistentVolumeClaims name: made by `kube
+    /// play` when missing, kept by `kube down` (podman's).
+    pub claims: Vec<String>,
 }
 
 /// The pods of a file (`-`: stdin), and the warnings for what it ignores.
@@ -273,48 +300,103 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
         Some("Never") => Some("no"),
         Some(p) => return Err(format!("pod {name}: unknown restartPolicy {p}")),
     };
-    // The volumes' -v sources.
+    // What each volume is mounted from.
     let mut sources = BTreeMap::new();
     for v in &spec.volumes {
-        let src = match (&v.host_path, &v.empty_dir) {
-            (Some(h), None) => {
-                if !h.path.starts_with('/') {
-                    return Err(format!(
-                        "volume {}: hostPath {:?} is not absolute",
-                        v.name, h.path
-                    ));
-                }
-                let check = match h.r#type.as_deref() {
-                    None | Some("") => None,
-                    Some("Directory") => Some(HostCheck::Directory),
-                    Some("DirectoryOrCreate") => Some(HostCheck::DirectoryOrCreate),
-                    Some("File") => Some(HostCheck::File),
-                    Some("FileOrCreate") => Some(HostCheck::FileOrCreate),
-                    Some(t) => {
-                        return Err(format!(
-                            "volume {}: hostPath type {t} is not supported",
-                            v.name
-                        ))
-                    }
-                };
-                if let Some(c) = check {
-                    plan.host_paths.push((h.path.clone(), c));
-                }
-                h.path.clone()
-            }
-            (None, Some(_)) => {
-                let vol = format!("{name}-{}", v.name);
-                plan.volumes.push(vol.clone());
-                vol
-            }
-            _ => {
+        let kinds = [
+            v.host_path.is_some(),
+            v.empty_dir.is_some(),
+            v.persistent_volume_claim.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err(format!(
+                "volume {}: only hostPath, emptyDir and persistentVolumeClaim volumes are supported",
+                v.name
+            ));
+        }
+        let src = if let Some(h) = &v.host_path {
+            if !h.path.starts_with('/') {
                 return Err(format!(
-                    "volume {}: only hostPath and emptyDir volumes are supported",
-                    v.name
-                ))
+                    "volume {}: hostPath {:?} is not absolute",
+                    v.name, h.path
+                ));
+            }
+            let check = match h.r#type.as_deref() {
+                None | Some("") => None,
+                Some("Directory") => Some(HostCheck::Directory),
+                Some("DirectoryOrCreate") => Some(HostCheck::DirectoryOrCreate),
+                Some("File") => Some(HostCheck::File),
+                Some("FileOrCreate") => Some(HostCheck::FileOrCreate),
+                Some(t) => {
+                    return Err(format!(
+                        "volume {}: hostPath type {t} is not supported",
+                        v.name
+                    ))
+                }
+            };
+            if let Some(c) = check {
+                plan.host_paths.push((h.path.clone(), c));
+            }
+            Source::Path {
+                source: h.path.clone(),
+                read_only: false,
+            }
+        } else if let Some(c) = &v.persistent_volume_claim {
+            if !valid_name(&c.claim_name) {
+                return Err(format!(
+                    "volume {}: invalid claimName {:?}",
+                    v.name, c.claim_name
+                ));
+            }
+            if !plan.claims.contains(&c.claim_name) {
+                plan.claims.push(c.claim_name.clone());
+            }
+            Source::Path {
+                source: c.claim_name.clone(),
+                read_only: c.read_only,
+            }
+        } else {
+            let e = v.empty_dir.as_ref().expect("one kind");
+            match e.medium.as_deref() {
+                None | Some("") => {
+                    let vol = format!("{name}-{}", v.name);
+                    plan.volumes.push(vol.clone());
+                    Source::Path {
+                        source: vol,
+                        read_only: false,
+                    }
+                }
+                Some("Memory") => {
+                    let size = match &e.size_limit {
+                        None | Some(Value::Null) => None,
+                        Some(q) => Some(
+                            memory_bytes(q)
+                                .ok_or_else(|| format!("volume {}: bad sizeLimit {q}", v.name))?,
+                        ),
+                    };
+                    Source::Memory { size }
+                }
+                Some(m) => {
+                    return Err(format!(
+                        "volume {}: emptyDir medium {m} is not supported (Memory, or none)",
+                        v.name
+                    ))
+                }
             }
         };
         sources.insert(v.name.clone(), src);
+    }
+    // A tmpfs is each container's own: a Memory emptyDir two containers
+    // mount would not be shared, as Kubernetes shares it.
+    for (vname, src) in &sources {
+        let users = (spec.init_containers.iter().chain(&spec.containers))
+            .filter(|c| c.volume_mounts.iter().any(|m| &m.name == vname))
+            .count();
+        if matches!(src, Source::Memory { .. }) && users > 1 {
+            return Err(format!(
+                "volume {vname}: an emptyDir of medium Memory is mounted by one container only here (rless cannot share a tmpfs between containers)"
+            ));
+        }
     }
     let all = (spec.init_containers.iter().map(|c| (true, c)))
         .chain(spec.containers.iter().map(|c| (false, c)));
@@ -402,8 +484,22 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
                     m.mount_path
                 ));
             }
-            let ro = if m.read_only { ":ro" } else { "" };
-            a.extend(["-v".into(), format!("{src}:{}{ro}", m.mount_path)]);
+            match src {
+                Source::Path { source, read_only } => {
+                    let ro = if m.read_only || *read_only { ":ro" } else { "" };
+                    a.extend(["-v".into(), format!("{source}:{}{ro}", m.mount_path)]);
+                }
+                Source::Memory { size } => {
+                    let mut opts = vec!["exec".to_string()];
+                    if let Some(b) = size {
+                        opts.push(format!("size={b}"));
+                    }
+                    if m.read_only {
+                        opts.push("ro".into());
+                    }
+                    a.push(format!("--tmpfs={}:{}", m.mount_path, opts.join(",")));
+                }
+            }
         }
         if let Some(r) = restart.filter(|_| !init) {
             a.extend(["--restart".into(), r.into()]);

@@ -155,7 +155,19 @@ fn refusals_are_one_line() {
         ),
         (
             "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, nfs: {}}], containers: [{name: c, image: i}]}",
-            "only hostPath and emptyDir",
+            "only hostPath, emptyDir and persistentVolumeClaim",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {medium: HugePages}}], containers: [{name: c, image: i}]}",
+            "medium HugePages is not supported",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, persistentVolumeClaim: {claimName: -x}}], containers: [{name: c, image: i}]}",
+            "invalid claimName",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {medium: Memory}}], containers: [{name: c, image: i, volumeMounts: [{name: v, mountPath: /m}]}, {name: d, image: i, volumeMounts: [{name: v, mountPath: /m}]}]}",
+            "mounted by one container only",
         ),
         ("kind: Service\nmetadata: {name: s}", "no Pod or Deployment"),
         ("kind: Pod\nmetadata: {name: -x}\nspec: {containers: [{name: c, image: i}]}", "invalid pod name"),
@@ -169,6 +181,24 @@ fn refusals_are_one_line() {
         assert!(e.contains(want), "{y}: {e}");
         assert!(!e.contains('\n'), "{e}");
     }
+}
+
+#[test]
+fn claims_and_memory_volumes() {
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - {name: d, persistentVolumeClaim: {claimName: vol1, readOnly: true}}\n  - {name: m, emptyDir: {medium: Memory, sizeLimit: 1Mi}}\n  containers:\n  - name: c\n    image: i\n    volumeMounts: [{name: d, mountPath: /d}, {name: m, mountPath: /m}]\n";
+    let (plans, _) = parse("f", y).unwrap();
+    let p = &plans[0];
+    assert_eq!(p.claims, ["vol1"]);
+    assert!(p.volumes.is_empty());
+    let args = &p.containers[0].1;
+    assert!(
+        args.windows(2).any(|w| w == ["-v", "vol1:/d:ro"]),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&"--tmpfs=/m:exec,size=1048576".to_string()),
+        "{args:?}"
+    );
 }
 
 #[test]
