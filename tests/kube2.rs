@@ -3,8 +3,8 @@
 //! a tmpfs as a Memory emptyDir) that `kube play` reads back; `kube down`
 //! of a pod that is not there failing before anything is removed; `kube
 //! play` of persistentVolumeClaim volumes (a named volume, made when
-//! missing, kept by `kube down`) and of Memory emptyDirs (a tmpfs, its
-//! sizeLimit its size).
+//! missing, kept by `kube down`), of Memory emptyDirs (a tmpfs, its
+//! sizeLimit its size) and of the file's ConfigMaps (env, volumes).
 
 mod common;
 mod net_support;
@@ -179,6 +179,43 @@ fn kube_play_claims_and_memory_volumes() {
         let out = ctx.rless(&["kube", "play", file.to_str().unwrap()]);
         assert_one_error(&out, ERR_EXIT);
         assert!(out.stderr.contains("volume mem"), "{out}");
+        assert_no_pods(ctx);
+        assert!(volumes(ctx).is_empty(), "{:?}", volumes(ctx));
+    });
+}
+
+/// podman's ConfigMaps of the file: `envFrom`, `configMapKeyRef`, and a
+/// `configMap` volume (its files read-only, gone with `kube down`); one
+/// that is not in the file fails the play with one line.
+#[test]
+fn kube_play_config_maps() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("kube_play_config_maps", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        let pod = format!(
+            "kind: Pod\nmetadata:\n  name: cp\nspec:\n  volumes:\n  - name: cfg\n    configMap:\n      name: settings\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sh, -c, 'echo \"$MODE $LEVEL $OWN\"; cat /cfg/MODE; echo; cat /cfg/app.conf; echo; touch /cfg/x 2>/dev/null || echo read-only; sleep 1000']\n    envFrom:\n    - configMapRef: {{name: settings}}\n    env:\n    - name: OWN\n      valueFrom:\n        configMapKeyRef: {{name: settings, key: app.conf}}\n    - {{name: LEVEL, value: mine}}\n    volumeMounts:\n    - {{name: cfg, mountPath: /cfg}}\n"
+        );
+        let cm = "kind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  MODE: fast\n  LEVEL: low\n  app.conf: \"k=v\"\n";
+        let file = ctx.write_file("cm.yaml", format!("{pod}---\n{cm}").as_bytes());
+        let file = file.to_str().unwrap();
+        let out = ctx.ok(&["kube", "play", file]);
+        assert!(!out.stderr.contains("ConfigMap"), "no warning: {out}");
+        wait_for_log(ctx, "cp-c", "read-only");
+        let logs = ctx.ok(&["logs", "cp-c"]).stdout;
+        assert_eq!(logs, "fast mine k=v\nfast\nk=v\nread-only\n", "{logs}");
+        ctx.ok(&["kube", "down", file]);
+        assert_no_pods(ctx);
+        assert!(volumes(ctx).is_empty(), "{:?}", volumes(ctx));
+        // Without the ConfigMap: one line, nothing made.
+        let file = ctx.write_file("nocm.yaml", pod.as_bytes());
+        let out = ctx.rless(&["kube", "play", file.to_str().unwrap()]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("settings"), "{out}");
         assert_no_pods(ctx);
         assert!(volumes(ctx).is_empty(), "{:?}", volumes(ctx));
     });

@@ -176,6 +176,9 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
                     made_volumes.push(v.clone());
                 }
             }
+            for (v, files) in &p.files {
+                write_files(ctx, v, files)?;
+            }
             let mut args = words(&["pod", "create"]);
             args.extend(p.pod_args.iter().cloned());
             let id = rless(ctx, &args).with_context(|| format!("cannot create pod {}", p.name))?;
@@ -218,6 +221,21 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A configMap volume's files, written into its named volume (as the
+/// user: the containers' root owns them).
+fn write_files(ctx: &Ctx, vol: &str, files: &[(String, String)]) -> Result<()> {
+    let data = rless::container::volume::data_dir(&ctx.root, vol);
+    for (path, text) in files {
+        let dest = data.join(path);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&dest, text).with_context(|| format!("cannot write {}", dest.display()))?;
+    }
+    Ok(())
 }
 
 /// An init container, run to its end (`run --rm`): an exit but 0 fails

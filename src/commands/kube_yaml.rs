@@ -2,7 +2,8 @@
 //!
 //! Theory of operation: a file is read as a list of YAML documents; each
 //! `kind: Pod` (or `kind: Deployment`, whose pod template makes one pod)
-//! becomes a [`PodPlan`]: the `rless pod create` and `rless create`
+//! becomes a [`PodPlan`] (the file's ConfigMaps, read first, give env
+//! values and the files of configMap volumes): the `rless pod create` and `rless create`
 //! command lines that make it, checked before anything is made (a missing
 //! image, an env `valueFrom`, a volume of an unknown type are refused here,
 //! so a bad file makes nothing). `kube.rs` runs those lines. The other
@@ -40,6 +41,29 @@ struct Doc {
     kind: Option<String>,
     metadata: Meta,
     spec: Value,
+    /// A ConfigMap's.
+    data: BTreeMap<String, Value>,
+}
+
+/// The file's ConfigMaps: name → key → value.
+type ConfigMaps = BTreeMap<String, BTreeMap<String, String>>;
+
+/// A ConfigMap reference (`configMapKeyRef`, `configMapRef`, a
+/// `configMap` volume).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct CmRef {
+    name: String,
+    key: Option<String>,
+    optional: bool,
+    items: Vec<CmItem>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CmItem {
+    key: String,
+    path: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -61,6 +85,7 @@ struct Container {
     command: Vec<String>,
     args: Vec<String>,
     env: Vec<EnvVar>,
+    env_from: Vec<Value>,
     working_dir: Option<String>,
     ports: Vec<Port>,
     security_context: Option<SecurityContext>,
@@ -115,6 +140,7 @@ struct Volume {
     host_path: Option<HostPath>,
     empty_dir: Option<EmptyDir>,
     persistent_volume_claim: Option<Claim>,
+    config_map: Option<CmRef>,
 }
 
 #[derive(Deserialize, Default)]
@@ -174,6 +200,9 @@ pub struct PodPlan {
     /// The named volumes its persistentVolumeClaims name: made by `kube
     /// play` when missing, kept by `kube down` (podman's).
     pub claims: Vec<String>,
+    /// The files of its configMap volumes: the named volume (one of
+    /// `volumes`), each file's path in it and its text.
+    pub files: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// The pods of a file (`-`: stdin), and the warnings for what it ignores.
@@ -212,12 +241,41 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                 .to_string(),
         })?;
     let (mut pods, mut warnings) = (Vec::new(), Vec::new());
+    let mut read = Vec::new();
     for (i, v) in docs.into_iter().enumerate() {
         if v.is_null() {
             continue;
         }
         let doc: Doc =
             serde_json::from_value(v).map_err(|e| bad(format!("document {}: {e}", i + 1)))?;
+        read.push((i, doc));
+    }
+    // The ConfigMaps first: a pod may come before the ones it reads.
+    let mut cms = ConfigMaps::new();
+    for (_, doc) in read
+        .iter()
+        .filter(|(_, d)| d.kind.as_deref() == Some("ConfigMap"))
+    {
+        let name = doc
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| bad("a ConfigMap without metadata.name".into()))?;
+        let data = doc
+            .data
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    o => o.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        cms.insert(name, data);
+    }
+    for (i, doc) in read {
         match doc.kind.as_deref() {
             Some("Pod") => {
                 let name = doc
@@ -225,7 +283,7 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                     .name
                     .clone()
                     .ok_or_else(|| bad("a Pod without metadata.name".into()))?;
-                pods.push(pod_plan(&name, &doc.metadata, doc.spec).map_err(bad)?);
+                pods.push(pod_plan(&name, &doc.metadata, doc.spec, &cms).map_err(bad)?);
             }
             Some("Deployment") => {
                 let name = doc
@@ -249,9 +307,10 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                     serde_json::from_value(tmpl.get("metadata").cloned().unwrap_or(Value::Null))
                         .unwrap_or_default();
                 let spec = tmpl.get("spec").cloned().unwrap_or(Value::Null);
-                pods.push(pod_plan(&format!("{name}-pod"), &meta, spec).map_err(bad)?);
+                pods.push(pod_plan(&format!("{name}-pod"), &meta, spec, &cms).map_err(bad)?);
             }
-            Some(k @ ("Service" | "ConfigMap" | "PersistentVolumeClaim" | "Secret")) => {
+            Some("ConfigMap") => {}
+            Some(k @ ("Service" | "PersistentVolumeClaim" | "Secret")) => {
                 warnings.push(format!("kind {k} is not supported: ignored"));
             }
             Some(k) => return Err(bad(format!("kind {k} is not supported (Pod, Deployment)"))),
@@ -271,7 +330,30 @@ fn valid_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
+/// A file name or relative path of a configMap volume: no `..`, not
+/// absolute, nothing empty.
+fn safe_path(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// The ConfigMap `r` names, or why not (`None`: optional and missing).
+fn config_map<'a>(
+    cms: &'a ConfigMaps,
+    r: &CmRef,
+) -> Result<Option<&'a BTreeMap<String, String>>, String> {
+    match cms.get(&r.name) {
+        Some(m) => Ok(Some(m)),
+        None if r.optional => Ok(None),
+        None => Err(format!(
+            "ConfigMap {:?} is not in the file (kube play reads the ConfigMaps of the file)",
+            r.name
+        )),
+    }
+}
+
+fn pod_plan(name: &str, meta: &Meta, spec: Value, cms: &ConfigMaps) -> Result<PodPlan, String> {
     if !valid_name(name) {
         return Err(format!("invalid pod name {name:?}"));
     }
@@ -307,14 +389,43 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             v.host_path.is_some(),
             v.empty_dir.is_some(),
             v.persistent_volume_claim.is_some(),
+            v.config_map.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             return Err(format!(
-                "volume {}: only hostPath, emptyDir and persistentVolumeClaim volumes are supported",
+                "volume {}: only hostPath, emptyDir, persistentVolumeClaim and configMap volumes are supported",
                 v.name
             ));
         }
-        let src = if let Some(h) = &v.host_path {
+        let src = if let Some(r) = &v.config_map {
+            let data = config_map(cms, r).map_err(|e| format!("volume {}: {e}", v.name))?;
+            let data = data.cloned().unwrap_or_default();
+            // Every key as a file, or the items' keys at their paths.
+            let files: Vec<(String, String)> = if r.items.is_empty() {
+                data.into_iter().collect()
+            } else {
+                r.items
+                    .iter()
+                    .map(|it| match data.get(&it.key) {
+                        Some(text) => Ok((it.path.clone(), text.clone())),
+                        None => Err(format!(
+                            "volume {}: ConfigMap {} has no key {:?}",
+                            v.name, r.name, it.key
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            if let Some((p, _)) = files.iter().find(|(p, _)| !safe_path(p)) {
+                return Err(format!("volume {}: bad file path {p:?}", v.name));
+            }
+            let vol = format!("{name}-{}", v.name);
+            plan.volumes.push(vol.clone());
+            plan.files.push((vol.clone(), files));
+            Source::Path {
+                source: vol,
+                read_only: true,
+            }
+        } else if let Some(h) = &v.host_path {
             if !h.path.starts_with('/') {
                 return Err(format!(
                     "volume {}: hostPath {:?} is not absolute",
@@ -429,20 +540,53 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             plan.pod_args
                 .extend(["-p".into(), format!("{ip}{hp}:{}{proto}", p.container_port)]);
         }
-        for e in &c.env {
-            if e.value_from.is_some() {
+        // envFrom first: env's own variables win over it.
+        for f in &c.env_from {
+            let Some(r) = f.get("configMapRef") else {
                 return Err(format!(
-                    "container {cname}: env {}: valueFrom is not supported (give value)",
-                    e.name
+                    "container {cname}: envFrom: only configMapRef is supported"
                 ));
+            };
+            let r: CmRef = serde_json::from_value(r.clone())
+                .map_err(|e| format!("container {cname}: envFrom: {e}"))?;
+            let data = config_map(cms, &r).map_err(|e| format!("container {cname}: {e}"))?;
+            for (k, v) in data.into_iter().flatten() {
+                if !k.contains('=') {
+                    a.extend(["-e".into(), format!("{k}={v}")]);
+                }
             }
+        }
+        for e in &c.env {
             if e.name.is_empty() || e.name.contains('=') {
                 return Err(format!("container {cname}: invalid env name {:?}", e.name));
             }
-            let v = match &e.value {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(o) => o.to_string(),
+            let v = match (&e.value, &e.value_from) {
+                (_, Some(from)) => {
+                    let Some(r) = from.get("configMapKeyRef") else {
+                        return Err(format!(
+                            "container {cname}: env {}: valueFrom is supported with configMapKeyRef only",
+                            e.name
+                        ));
+                    };
+                    let r: CmRef = serde_json::from_value(r.clone())
+                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?;
+                    let key = r.key.clone().unwrap_or_default();
+                    let data = config_map(cms, &r)
+                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?;
+                    match data.map(|d| d.get(&key)) {
+                        Some(Some(v)) => v.clone(),
+                        _ if r.optional => continue,
+                        _ => {
+                            return Err(format!(
+                                "container {cname}: env {}: ConfigMap {} has no key {key:?}",
+                                e.name, r.name
+                            ))
+                        }
+                    }
+                }
+                (None | Some(Value::Null), None) => String::new(),
+                (Some(Value::String(s)), None) => s.clone(),
+                (Some(o), None) => o.to_string(),
             };
             a.extend(["-e".into(), format!("{}={v}", e.name)]);
         }
