@@ -84,6 +84,14 @@ fn kube_generate_of_several_containers_is_one_pod() {
         ]);
         assert!(out.stdout.starts_with("kept\n"), "{out}");
         assert!(out.stdout.contains("tmpfs"), "{out}");
+        // A pod's member is generated with its pod (podman's).
+        let out = ctx.rless(&["generate", "kube", "ga-pod-gb", "ga-pod-ga"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains("use generate on the pod itself"),
+            "{out}"
+        );
+        assert!(out.stderr.contains("ga-pod"), "{out}");
         ctx.ok(&["kube", "down", file]);
         assert_no_pods(ctx);
         assert!(

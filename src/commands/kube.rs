@@ -326,6 +326,14 @@ fn generate(ctx: &Ctx, a: GenerateArgs) -> Result<ExitCode> {
             }
             Err(_) => {
                 let (c, _) = container::find(&store, name)?;
+                // podman's: a pod's member is generated with its pod.
+                if let Some(p) = c.pod.as_deref() {
+                    let pod = pod::by_id(&ctx.root, p).map_or_else(|| p.to_string(), |p| p.name);
+                    bail!(
+                        "container {} is associated with pod {pod}: use generate on the pod itself",
+                        c.id.as_str()
+                    );
+                }
                 if !lone.iter().any(|l| l.id == c.id) {
                     lone.push(c);
                 }
