@@ -109,3 +109,73 @@ fn clone_makes_a_container_as_the_original_was_made() {
         ctx.ok(&["rm", "-f", "-a"]);
     });
 }
+
+/// podman's clone does not copy `--pidfile` (two containers would write
+/// one file), and a pod's infra container is not cloned: with `--pod` of
+/// a pod without one, the clone would become that pod's infra container.
+#[test]
+fn clone_drops_the_pidfile_and_refuses_an_infra_container() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "clone_drops_the_pidfile_and_refuses_an_infra_container",
+        |ctx| {
+            setup_image(ctx);
+            let dir = ctx.work.join("pids");
+            std::fs::create_dir(&dir).unwrap();
+            ctx.give_tree(&dir);
+            let pidfile = dir.join("p1.pid");
+            let pf = pidfile.to_str().unwrap();
+            ctx.ok(&[
+                "run",
+                "-d",
+                "--name",
+                "p1",
+                "--pidfile",
+                pf,
+                IMG,
+                "sleep",
+                "300",
+            ]);
+            let pid = field(ctx, "p1", "{{.State.Pid}}");
+            assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), pid);
+            ctx.ok(&["container", "clone", "--run", "p1", "p2"]);
+            assert_eq!(field(ctx, "p2", "{{.State.Status}}"), "running");
+            assert_ne!(field(ctx, "p2", "{{.State.Pid}}"), pid);
+            assert_eq!(
+                std::fs::read_to_string(&pidfile).unwrap().trim(),
+                pid,
+                "the clone wrote the original's pidfile"
+            );
+
+            // An infra container, into a pod without one: refused, nothing made.
+            ctx.ok(&["pod", "create", "--name", "withinfra"]);
+            ctx.ok(&["pod", "create", "--name", "noinfra", "--infra=false"]);
+            let pod_infra = |pod: &str| {
+                let out = ctx.ok(&["pod", "inspect", pod]);
+                let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+                let v = if v.is_array() { v[0].clone() } else { v };
+                v["InfraContainerID"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let infra = pod_infra("withinfra");
+            assert!(!infra.is_empty());
+            let before = containers(ctx);
+            for args in [
+                &["container", "clone", "--pod", "noinfra", &infra, "ic"][..],
+                &["container", "clone", &infra],
+            ] {
+                let out = ctx.rless(args);
+                assert_one_error(&out, ERR_EXIT);
+                assert!(out.stderr.contains("infra"), "{out}");
+            }
+            assert_eq!(containers(ctx), before, "no container made");
+            assert_eq!(pod_infra("noinfra"), "", "noinfra got an infra container");
+            ctx.ok(&["pod", "rm", "-f", "withinfra", "noinfra"]);
+            ctx.ok(&["rm", "-f", "-a"]);
+        },
+    );
+}

@@ -295,6 +295,78 @@ fn manifest_bad_input() {
     });
 }
 
+/// podman's: a list is an image to `image exists`, `image inspect` and
+/// `inspect` (its image for this host's platform), and `images`' filters
+/// take it (before=LIST, since=LIST; label= and reference= with lists in
+/// the store).
+#[test]
+fn manifest_list_as_an_image() {
+    let Some(reg) = Registry::open() else { return };
+    let la = LayerBuilder::new().file("a", b"as image\n", 0o644).finish();
+    let lb = LayerBuilder::new().file("b", b"other\n", 0o644).finish();
+    for_each_user("manifest_list_as_an_image", |ctx| {
+        let mine = Built::host(Format::Oci, &[(&la, Comp::Gzip)]);
+        let theirs = Built::new(Format::Oci, other_arch(), &[(&lb, Comp::Gzip)]);
+        let local = reg.push(&ctx.repo("img"), "t", &mine);
+        let remote = reg.push(&ctx.repo("other"), "t", &theirs);
+        ctx.pull(&[&local.reference]);
+        create_list(ctx, "il");
+        // The other platform's image first: inspect picks this host's.
+        ctx.ok(&[
+            "manifest",
+            "add",
+            "il",
+            &format!("docker://{}", remote.reference),
+        ]);
+        ctx.ok(&["manifest", "add", "il", &local.reference]);
+        let empty = create_list(ctx, "el");
+        for list in ["il", "el", &empty[..12]] {
+            let out = ctx.rless(&["image", "exists", list]);
+            assert_eq!(out.code, Some(0), "{list}: {out}");
+        }
+        assert_eq!(ctx.rless(&["image", "exists", "nosuchlist"]).code, Some(1));
+        for cmd in [
+            &["image", "inspect"][..],
+            &["inspect"],
+            &["inspect", "--type", "image"],
+        ] {
+            let mut args = cmd.to_vec();
+            args.extend(["--format", "{{.Id}}", "il"]);
+            let out = ctx.ok(&args);
+            assert_eq!(
+                out.stdout.trim(),
+                mine.id().trim_start_matches("sha256:"),
+                "{cmd:?}: {out}"
+            );
+            // A list with no image for this platform: one line naming it.
+            let mut args = cmd.to_vec();
+            args.push("el");
+            let out = ctx.rless(&args);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("el"), "{cmd:?}: {out}");
+        }
+        // images' filters with lists in the store.
+        let rows = |filter: &str| {
+            let out = ctx.ok(&["images", "--filter", filter, "--format", "{{.Repository}}"]);
+            out.stdout.lines().map(String::from).collect::<Vec<_>>()
+        };
+        for f in [
+            "before=il",
+            "since=il",
+            "since=el",
+            "label=nosuch",
+            "reference=*il",
+        ] {
+            rows(f);
+        }
+        assert!(rows("reference=*il").iter().any(|r| r.ends_with("il")));
+        assert!(rows("label=nosuch").is_empty());
+        // The list was made after the images were: since it, none of them.
+        let since = rows("since=il");
+        assert!(!since.iter().any(|r| r.contains("img")), "{since:?}");
+    });
+}
+
 /// Makes the empty list `name`; its id, as `manifest create` prints it.
 fn create_list(ctx: &common::Ctx, name: &str) -> String {
     let id = ctx

@@ -10,7 +10,9 @@
 //! `--name`, else podman's `ORIGINAL-clone`, `-clone1`, … while taken),
 //! the limits given here (which replace the original's), `--pod` when
 //! given, and what would clash or act twice (`--replace`, `--cidfile`,
-//! `-d`, `--preserve-fds`, `--pull`). IMAGE replaces the image. The
+//! `--pidfile` (podman's clone drops it too: two containers would write
+//! one file), `-d`, `--preserve-fds`, `--pull`). A pod's infra container
+//! is not cloned: the clone would be some pod's infra container. IMAGE replaces the image. The
 //! child prints the new id (its errors are its own, one line); then
 //! `--destroy` removes the original (a running one only with `-f`, as
 //! podman's `rm`; checked before anything is made) and `--run` starts
@@ -101,6 +103,7 @@ const DROPPED: &[&str] = &[
     "name",
     "replace",
     "cidfile",
+    "pidfile",
     "detach",
     "preserve-fds",
     "pull",
@@ -117,6 +120,8 @@ pub enum CloneError {
     NoCommand(String),
     #[error("cannot clone container {id}: {detail}")]
     BadCommand { id: String, detail: String },
+    #[error("container {id} is the infra container of pod {pod}: it cannot be cloned (clone the pod's other containers)")]
+    Infra { id: String, pod: String },
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
@@ -125,6 +130,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let id = c.id.as_str().to_string();
     if c.create_command.is_empty() {
         bail!(CloneError::NoCommand(id));
+    }
+    // An infra container is made by `pod create` (no image of its own);
+    // a clone of it would be some pod's infra container again.
+    if c.create_command.iter().any(|w| w == "--pod-infra") {
+        let pod = container::pod::infra_of(&ctx.root, &c)
+            .map_or_else(|| c.pod.clone().unwrap_or_default(), |p| p.name);
+        bail!(CloneError::Infra { id, pod });
     }
     if a.destroy && !a.force && container::read_state(&dir).live() {
         bail!(CloneError::Running(id));

@@ -108,10 +108,17 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
                     Err(container::ContainerError::NotFound(_)) => None,
                     Err(e) => Some(Err(e.into())),
                 },
-                "image" => match rless::image::find_image(&index, n) {
+                "image" => match super::inspect::find_image_or_list(&store, &index, n) {
                     Ok(img) => Some(super::inspect::describe(&store, img)),
-                    Err(rless::image::LookupError::NotFound(_)) => None,
-                    Err(e) => Some(Err(e.into())),
+                    Err(e)
+                        if e.downcast_ref::<rless::image::LookupError>()
+                            .is_some_and(|e| {
+                                matches!(e, rless::image::LookupError::NotFound(_))
+                            }) =>
+                    {
+                        None
+                    }
+                    Err(e) => Some(Err(e)),
                 },
                 "volume" => match container::volume::read(store.root(), n) {
                     Ok(m) => Some(Ok(super::volume::describe(store.root(), &m))),

@@ -1,6 +1,6 @@
 //! `rless container|image|volume|network exists NAME`, as podman's: exit 0
 //! when the object is there, 1 when it is not (nothing printed), 125 when
-//! the store cannot be read.
+//! the store cannot be read. A manifest list is an image (podman's).
 
 use super::Ctx;
 use anyhow::Result;
@@ -32,7 +32,10 @@ pub fn run(ctx: &Ctx, kind: Kind, a: Args) -> Result<ExitCode> {
         },
         Kind::Image => match rless::image::find_image(&store.index()?, &a.name) {
             Ok(_) => true,
-            Err(rless::image::LookupError::NotFound(_)) => false,
+            // podman's: a manifest list is an image here too.
+            Err(rless::image::LookupError::NotFound(_)) => {
+                rless::image::lists::read(&store)?.find(&a.name).is_some()
+            }
             Err(e) => return Err(e.into()),
         },
         Kind::Volume => match rless::container::volume::read(store.root(), &a.name) {

@@ -83,12 +83,32 @@ struct Filter {
 }
 
 impl Filter {
-    fn parse(a: &Args, index: &rless::image::store::Index) -> Result<Filter> {
+    /// `lists`: the manifest lists as images ([`list_images`]), which
+    /// `before=` and `since=` may name too.
+    fn parse(
+        a: &Args,
+        index: &rless::image::store::Index,
+        lists: &[ImageRecord],
+        store: &rless::image::store::Store,
+    ) -> Result<Filter> {
         let mut f = Filter {
             references: a.reference.iter().cloned().collect(),
             ..Filter::default()
         };
-        let created = |q: &str| -> Result<i64> { Ok(rless::image::find_image(index, q)?.created) };
+        let created = |q: &str| -> Result<i64> {
+            match rless::image::find_image(index, q) {
+                Ok(i) => Ok(i.created),
+                Err(e @ rless::image::LookupError::NotFound(_)) => {
+                    let all = rless::image::lists::read(store)?;
+                    let id = all.find(q).map(|l| l.id.clone()).ok_or(e)?;
+                    Ok(lists
+                        .iter()
+                        .find(|i| i.id.hex() == id)
+                        .map_or(0, |i| i.created))
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
         for kv in &a.filter {
             let Some((k, v)) = kv.split_once('=') else {
                 bail!("bad filter {kv:?}: use KEY=VALUE");
@@ -174,8 +194,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     } else {
         super::build::cache_images(store.root())
     };
-    let filter = Filter::parse(&a, &index)?;
     let lists = list_images(&store);
+    let filter = Filter::parse(&a, &index, &lists, &store)?;
     let mut images: Vec<_> = index
         .images
         .iter()

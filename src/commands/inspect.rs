@@ -1,4 +1,5 @@
-//! `rless image inspect IMAGE…`: config, layers and digests as JSON.
+//! `rless image inspect IMAGE…`: config, layers and digests as JSON (for
+//! a manifest list, its image for this host's platform, as podman's).
 
 use super::format::Formatter;
 use super::Ctx;
@@ -27,10 +28,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut out = Vec::new();
     let mut failed = super::stop::Failures::default();
     for q in &a.images {
-        match find_image(&index, q)
-            .map_err(anyhow::Error::from)
-            .and_then(|img| describe(&store, img))
-        {
+        match find_image_or_list(&store, &index, q).and_then(|img| describe(&store, img)) {
             Ok(o) => out.push(o),
             Err(e) => failed.add(e),
         }
@@ -39,6 +37,43 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         super::container_inspect::print_objects(formatter.as_ref(), &out)?;
     }
     failed.finish(ExitCode::SUCCESS)
+}
+
+/// The image `q` names; for a manifest list's name, podman's: the list's
+/// image for this host's platform (an error naming the list when it has
+/// none stored).
+pub fn find_image_or_list<'a>(
+    store: &Store,
+    index: &'a rless::image::store::Index,
+    q: &str,
+) -> Result<&'a ImageRecord> {
+    let not_found = match find_image(index, q) {
+        Ok(img) => return Ok(img),
+        Err(e @ rless::image::LookupError::NotFound(_)) => e,
+        Err(e) => return Err(e.into()),
+    };
+    let all = rless::image::lists::read(store)?;
+    let Some(list) = all.find(q) else {
+        return Err(not_found.into());
+    };
+    let host = rless::image::platform::Platform::host();
+    let fits = |p: &rless::image::lists::EntryPlatform| {
+        p.os == host.os
+            && p.architecture == host.arch
+            && (p.variant.is_none() || host.variant.is_none() || p.variant == host.variant)
+    };
+    list.entries
+        .iter()
+        .filter(|e| fits(&e.platform))
+        .find_map(|e| index.images.iter().find(|i| i.id == e.image))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "manifest list {} has no image for {}/{} in the store (rless manifest inspect shows the list)",
+                list.name,
+                host.os,
+                host.arch
+            )
+        })
 }
 
 /// The image as `image inspect` and `inspect` show it: docker's fields.

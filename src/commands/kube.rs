@@ -11,8 +11,10 @@
 //! end (`rless run --rm --pod`, in order). Should one step fail, every pod (and emptyDir
 //! volume) this command made is removed again (`pod rm -f`), and the
 //! child's error line is the command's. `kube down` is `pod rm -f` of the
-//! file's pods. `generate kube` reads the stored container (its config
-//! and runtime spec) and prints a `kind: Pod` that `kube play` reads back.
+//! file's pods (each must exist, as podman's; its emptyDir volumes go, its
+//! claims' volumes stay). `generate kube` reads the stored containers
+//! (config and runtime spec) and prints a `kind: Pod` per pod, and one
+//! holding every container named, that `kube play` reads back.
 
 use super::kube_yaml::{self, HostCheck, PodPlan};
 use super::Ctx;
@@ -167,12 +169,15 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
                 rless(ctx, &words(&["pod", "rm", "-f", &p.name]))
                     .with_context(|| format!("cannot remove pod {}", p.name))?;
             }
-            for v in &p.volumes {
-                if !volume_exists(ctx, v) {
+            for v in p.volumes.iter().chain(&p.claims) {
+                if !volume_exists(ctx, v) && !made_volumes.contains(v) {
                     rless(ctx, &words(&["volume", "create", v]))
                         .with_context(|| format!("cannot create volume {v}"))?;
                     made_volumes.push(v.clone());
                 }
+            }
+            for (v, files) in &p.files {
+                write_files(ctx, v, files)?;
             }
             let mut args = words(&["pod", "create"]);
             args.extend(p.pod_args.iter().cloned());
@@ -218,6 +223,21 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A configMap volume's files, written into its named volume (as the
+/// user: the containers' root owns them).
+fn write_files(ctx: &Ctx, vol: &str, files: &[(String, String)]) -> Result<()> {
+    let data = rless::container::volume::data_dir(&ctx.root, vol);
+    for (path, text) in files {
+        let dest = data.join(path);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&dest, text).with_context(|| format!("cannot write {}", dest.display()))?;
+    }
+    Ok(())
+}
+
 /// An init container, run to its end (`run --rm`): an exit but 0 fails
 /// the play.
 fn run_init(ctx: &Ctx, name: &str, args: &[String]) -> Result<()> {
@@ -253,6 +273,14 @@ fn words(w: &[&str]) -> Vec<String> {
 
 fn down(ctx: &Ctx, file: &str) -> Result<ExitCode> {
     let (plans, _) = kube_yaml::read_file(file)?;
+    // podman's: a pod of the file that is not there fails the command
+    // before anything is removed.
+    if let Some(p) = plans
+        .iter()
+        .find(|p| pod::read(&ctx.root, &p.name).is_err())
+    {
+        bail!("no pod with name or ID {} found: no such pod", p.name);
+    }
     let mut removed = Vec::new();
     for p in &plans {
         if pod::read(&ctx.root, &p.name).is_ok() {
@@ -277,8 +305,10 @@ fn down(ctx: &Ctx, file: &str) -> Result<ExitCode> {
 fn generate(ctx: &Ctx, a: GenerateArgs) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let mut docs = Vec::new();
+    // The containers named (not pods): together one pod, as podman's.
+    let mut lone: Vec<container::ContainerConfig> = Vec::new();
     for name in &a.names {
-        let doc = match pod::read(&ctx.root, name) {
+        match pod::read(&ctx.root, name) {
             Ok(p) => {
                 let members: Vec<_> = pod::members(&ctx.root, &p)
                     .into_iter()
@@ -291,15 +321,37 @@ fn generate(ctx: &Ctx, a: GenerateArgs) -> Result<ExitCode> {
                     Some(i) => ports_of(&ctx.root.join("containers").join(i)),
                     None => Vec::new(),
                 };
-                pod_doc(&store, &p.name, &p.labels, &members, ports, &p.name)?
+                let doc = pod_doc(&store, &p.name, &p.labels, &members, vec![ports], &p.name)?;
+                docs.push(kube_yaml::to_yaml(&doc));
             }
             Err(_) => {
                 let (c, _) = container::find(&store, name)?;
-                let ports = ports_of(&ctx.root.join("containers").join(c.id.as_str()));
-                let labels = own_labels(&store, &c);
-                pod_doc(&store, &format!("{}-pod", c.name), &labels, &[c], ports, "")?
+                // podman's: a pod's member is generated with its pod.
+                if let Some(p) = c.pod.as_deref() {
+                    let pod = pod::by_id(&ctx.root, p).map_or_else(|| p.to_string(), |p| p.name);
+                    bail!(
+                        "container {} is associated with pod {pod}: use generate on the pod itself",
+                        c.id.as_str()
+                    );
+                }
+                if !lone.iter().any(|l| l.id == c.id) {
+                    lone.push(c);
+                }
             }
-        };
+        }
+    }
+    if let Some(first) = lone.first() {
+        // Each keeps its own ports; the first one's labels win.
+        let ports = lone
+            .iter()
+            .map(|c| ports_of(&ctx.root.join("containers").join(c.id.as_str())))
+            .collect();
+        let mut labels = std::collections::BTreeMap::new();
+        for c in lone.iter().rev() {
+            labels.extend(own_labels(&store, c));
+        }
+        let name = format!("{}-pod", first.name);
+        let doc = pod_doc(&store, &name, &labels, &lone, ports, "")?;
         docs.push(kube_yaml::to_yaml(&doc));
     }
     print!("# Generated by rless\n{}", docs.join("---\n"));
@@ -357,18 +409,18 @@ fn ports_of(dir: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
-/// A `kind: Pod` of these containers; the ports go to the first one.
+/// A `kind: Pod` of these containers; `ports[i]` go to the i-th one.
 fn pod_doc(
     store: &rless::image::store::Store,
     name: &str,
     labels: &std::collections::BTreeMap<String, String>,
     members: &[container::ContainerConfig],
-    mut ports: Vec<Value>,
+    mut ports: Vec<Vec<Value>>,
     pod_name: &str,
 ) -> Result<Value> {
     let mut containers = Vec::new();
-    let mut volumes = Vec::new();
-    for c in members {
+    let mut volumes: Vec<Value> = Vec::new();
+    for (i, c) in members.iter().enumerate() {
         let dir = store.root().join("containers").join(c.id.as_str());
         let sp = container::read_spec(&dir).map_err(|e| anyhow!("container {}: {e}", c.name))?;
         let img = image_config(store, c);
@@ -423,8 +475,9 @@ fn pod_doc(
         if !sc.is_empty() {
             m.insert("securityContext".into(), sc.into());
         }
-        if !ports.is_empty() {
-            m.insert("ports".into(), std::mem::take(&mut ports).into());
+        let own_ports = ports.get_mut(i).map(std::mem::take).unwrap_or_default();
+        if !own_ports.is_empty() {
+            m.insert("ports".into(), own_ports.into());
         }
         let mut mounts = Vec::new();
         for op in &c.mounts {
@@ -444,9 +497,50 @@ fn pod_doc(
                     }
                     mounts.push(vm);
                 }
-                MountOp::Volume { target, .. } | MountOp::Tmpfs { target, .. } => {
+                MountOp::Volume {
+                    name: vol,
+                    target,
+                    readonly,
+                    anonymous: false,
+                    ..
+                } => {
+                    // podman's: a named volume is a claim of that name.
+                    let vname = format!("{vol}-pvc");
+                    if !volumes.iter().any(|v| v["name"] == vname.as_str()) {
+                        volumes.push(
+                            json!({"name": vname, "persistentVolumeClaim": {"claimName": vol}}),
+                        );
+                    }
+                    let mut vm = json!({"name": vname, "mountPath": target});
+                    if *readonly {
+                        vm["readOnly"] = true.into();
+                    }
+                    mounts.push(vm);
+                }
+                MountOp::Tmpfs {
+                    target,
+                    options,
+                    readonly,
+                } => {
+                    let vname = format!("tmpfs-{}", volumes.len());
+                    let mut ed = json!({"medium": "Memory"});
+                    if let Some(q) = options
+                        .split(',')
+                        .find_map(|o| o.strip_prefix("size="))
+                        .and_then(quantity)
+                    {
+                        ed["sizeLimit"] = q.into();
+                    }
+                    volumes.push(json!({"name": vname, "emptyDir": ed}));
+                    let mut vm = json!({"name": vname, "mountPath": target});
+                    if *readonly {
+                        vm["readOnly"] = true.into();
+                    }
+                    mounts.push(vm);
+                }
+                MountOp::Volume { target, .. } => {
                     eprintln!(
-                        "rless: warning: container {}: the volume or tmpfs at {} is left out (only bind mounts become hostPath volumes)",
+                        "rless: warning: container {}: the anonymous volume at {} is left out",
                         c.name,
                         target.display()
                     );
@@ -490,5 +584,21 @@ fn volume_name(path: &str, n: usize) -> String {
         format!("host-{n}")
     } else {
         format!("{words}-host-{n}")
+    }
+}
+
+/// A tmpfs `size=` (bytes, or with k, m, g) as a Kubernetes quantity.
+fn quantity(size: &str) -> Option<String> {
+    let (n, unit) = match size.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&size[..i], Some(c.to_ascii_lowercase())),
+        _ => (size, None),
+    };
+    let n: u64 = n.parse().ok()?;
+    match unit {
+        None => Some(n.to_string()),
+        Some('k') => Some(format!("{n}Ki")),
+        Some('m') => Some(format!("{n}Mi")),
+        Some('g') => Some(format!("{n}Gi")),
+        _ => None,
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Theory of operation: a file is read as a list of YAML documents; each
 //! `kind: Pod` (or `kind: Deployment`, whose pod template makes one pod)
-//! becomes a [`PodPlan`]: the `rless pod create` and `rless create`
+//! becomes a [`PodPlan`] (the file's ConfigMaps, read first, give env
+//! values and the files of configMap volumes): the `rless pod create` and `rless create`
 //! command lines that make it, checked before anything is made (a missing
 //! image, an env `valueFrom`, a volume of an unknown type are refused here,
 //! so a bad file makes nothing). `kube.rs` runs those lines. The other
@@ -40,6 +41,29 @@ struct Doc {
     kind: Option<String>,
     metadata: Meta,
     spec: Value,
+    /// A ConfigMap's.
+    data: BTreeMap<String, Value>,
+}
+
+/// The file's ConfigMaps: name → key → value.
+type ConfigMaps = BTreeMap<String, BTreeMap<String, String>>;
+
+/// A ConfigMap reference (`configMapKeyRef`, `configMapRef`, a
+/// `configMap` volume).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct CmRef {
+    name: String,
+    key: Option<String>,
+    optional: bool,
+    items: Vec<CmItem>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CmItem {
+    key: String,
+    path: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -61,6 +85,7 @@ struct Container {
     command: Vec<String>,
     args: Vec<String>,
     env: Vec<EnvVar>,
+    env_from: Vec<Value>,
     working_dir: Option<String>,
     ports: Vec<Port>,
     security_context: Option<SecurityContext>,
@@ -113,7 +138,31 @@ struct VolumeMount {
 struct Volume {
     name: String,
     host_path: Option<HostPath>,
-    empty_dir: Option<Value>,
+    empty_dir: Option<EmptyDir>,
+    persistent_volume_claim: Option<Claim>,
+    config_map: Option<CmRef>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct EmptyDir {
+    medium: Option<String>,
+    size_limit: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Claim {
+    claim_name: String,
+    read_only: bool,
+}
+
+/// What a pod volume is mounted from.
+enum Source {
+    /// A host path or a named volume: `-v SOURCE:PATH`.
+    Path { source: String, read_only: bool },
+    /// `emptyDir` of `medium: Memory`: `--tmpfs PATH` (with its size).
+    Memory { size: Option<u64> },
 }
 
 #[derive(Deserialize, Default)]
@@ -145,8 +194,15 @@ pub struct PodPlan {
     pub init: Vec<(String, Vec<String>)>,
     /// hostPath paths and what their `type` asks.
     pub host_paths: Vec<(String, HostCheck)>,
-    /// The named volumes the pod's emptyDir volumes are (`POD-VOLUME`).
+    /// The named volumes the pod's emptyDir volumes are (`POD-VOLUME`):
+    /// made by `kube play`, removed by `kube down`.
     pub volumes: Vec<String>,
+    /// The named volumes its persistentVolumeClaims name: made by `kube
+    /// play` when missing, kept by `kube down` (podman's).
+    pub claims: Vec<String>,
+    /// The files of its configMap volumes: the named volume (one of
+    /// `volumes`), each file's path in it and its text.
+    pub files: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// The pods of a file (`-`: stdin), and the warnings for what it ignores.
@@ -185,12 +241,41 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                 .to_string(),
         })?;
     let (mut pods, mut warnings) = (Vec::new(), Vec::new());
+    let mut read = Vec::new();
     for (i, v) in docs.into_iter().enumerate() {
         if v.is_null() {
             continue;
         }
         let doc: Doc =
             serde_json::from_value(v).map_err(|e| bad(format!("document {}: {e}", i + 1)))?;
+        read.push((i, doc));
+    }
+    // The ConfigMaps first: a pod may come before the ones it reads.
+    let mut cms = ConfigMaps::new();
+    for (_, doc) in read
+        .iter()
+        .filter(|(_, d)| d.kind.as_deref() == Some("ConfigMap"))
+    {
+        let name = doc
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| bad("a ConfigMap without metadata.name".into()))?;
+        let data = doc
+            .data
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    o => o.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        cms.insert(name, data);
+    }
+    for (i, doc) in read {
         match doc.kind.as_deref() {
             Some("Pod") => {
                 let name = doc
@@ -198,7 +283,7 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                     .name
                     .clone()
                     .ok_or_else(|| bad("a Pod without metadata.name".into()))?;
-                pods.push(pod_plan(&name, &doc.metadata, doc.spec).map_err(bad)?);
+                pods.push(pod_plan(&name, &doc.metadata, doc.spec, &cms).map_err(bad)?);
             }
             Some("Deployment") => {
                 let name = doc
@@ -222,9 +307,10 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                     serde_json::from_value(tmpl.get("metadata").cloned().unwrap_or(Value::Null))
                         .unwrap_or_default();
                 let spec = tmpl.get("spec").cloned().unwrap_or(Value::Null);
-                pods.push(pod_plan(&format!("{name}-pod"), &meta, spec).map_err(bad)?);
+                pods.push(pod_plan(&format!("{name}-pod"), &meta, spec, &cms).map_err(bad)?);
             }
-            Some(k @ ("Service" | "ConfigMap" | "PersistentVolumeClaim" | "Secret")) => {
+            Some("ConfigMap") => {}
+            Some(k @ ("Service" | "PersistentVolumeClaim" | "Secret")) => {
                 warnings.push(format!("kind {k} is not supported: ignored"));
             }
             Some(k) => return Err(bad(format!("kind {k} is not supported (Pod, Deployment)"))),
@@ -244,7 +330,30 @@ fn valid_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
+/// A file name or relative path of a configMap volume: no `..`, not
+/// absolute, nothing empty.
+fn safe_path(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// The ConfigMap `r` names, or why not (`None`: optional and missing).
+fn config_map<'a>(
+    cms: &'a ConfigMaps,
+    r: &CmRef,
+) -> Result<Option<&'a BTreeMap<String, String>>, String> {
+    match cms.get(&r.name) {
+        Some(m) => Ok(Some(m)),
+        None if r.optional => Ok(None),
+        None => Err(format!(
+            "ConfigMap {:?} is not in the file (kube play reads the ConfigMaps of the file)",
+            r.name
+        )),
+    }
+}
+
+fn pod_plan(name: &str, meta: &Meta, spec: Value, cms: &ConfigMaps) -> Result<PodPlan, String> {
     if !valid_name(name) {
         return Err(format!("invalid pod name {name:?}"));
     }
@@ -273,48 +382,132 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
         Some("Never") => Some("no"),
         Some(p) => return Err(format!("pod {name}: unknown restartPolicy {p}")),
     };
-    // The volumes' -v sources.
+    // What each volume is mounted from.
     let mut sources = BTreeMap::new();
     for v in &spec.volumes {
-        let src = match (&v.host_path, &v.empty_dir) {
-            (Some(h), None) => {
-                if !h.path.starts_with('/') {
-                    return Err(format!(
-                        "volume {}: hostPath {:?} is not absolute",
-                        v.name, h.path
-                    ));
-                }
-                let check = match h.r#type.as_deref() {
-                    None | Some("") => None,
-                    Some("Directory") => Some(HostCheck::Directory),
-                    Some("DirectoryOrCreate") => Some(HostCheck::DirectoryOrCreate),
-                    Some("File") => Some(HostCheck::File),
-                    Some("FileOrCreate") => Some(HostCheck::FileOrCreate),
-                    Some(t) => {
-                        return Err(format!(
-                            "volume {}: hostPath type {t} is not supported",
-                            v.name
-                        ))
-                    }
-                };
-                if let Some(c) = check {
-                    plan.host_paths.push((h.path.clone(), c));
-                }
-                h.path.clone()
+        let kinds = [
+            v.host_path.is_some(),
+            v.empty_dir.is_some(),
+            v.persistent_volume_claim.is_some(),
+            v.config_map.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err(format!(
+                "volume {}: only hostPath, emptyDir, persistentVolumeClaim and configMap volumes are supported",
+                v.name
+            ));
+        }
+        let src = if let Some(r) = &v.config_map {
+            let data = config_map(cms, r).map_err(|e| format!("volume {}: {e}", v.name))?;
+            let data = data.cloned().unwrap_or_default();
+            // Every key as a file, or the items' keys at their paths.
+            let files: Vec<(String, String)> = if r.items.is_empty() {
+                data.into_iter().collect()
+            } else {
+                r.items
+                    .iter()
+                    .map(|it| match data.get(&it.key) {
+                        Some(text) => Ok((it.path.clone(), text.clone())),
+                        None => Err(format!(
+                            "volume {}: ConfigMap {} has no key {:?}",
+                            v.name, r.name, it.key
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            if let Some((p, _)) = files.iter().find(|(p, _)| !safe_path(p)) {
+                return Err(format!("volume {}: bad file path {p:?}", v.name));
             }
-            (None, Some(_)) => {
-                let vol = format!("{name}-{}", v.name);
-                plan.volumes.push(vol.clone());
-                vol
+            let vol = format!("{name}-{}", v.name);
+            plan.volumes.push(vol.clone());
+            plan.files.push((vol.clone(), files));
+            Source::Path {
+                source: vol,
+                read_only: true,
             }
-            _ => {
+        } else if let Some(h) = &v.host_path {
+            if !h.path.starts_with('/') {
                 return Err(format!(
-                    "volume {}: only hostPath and emptyDir volumes are supported",
-                    v.name
-                ))
+                    "volume {}: hostPath {:?} is not absolute",
+                    v.name, h.path
+                ));
+            }
+            let check = match h.r#type.as_deref() {
+                None | Some("") => None,
+                Some("Directory") => Some(HostCheck::Directory),
+                Some("DirectoryOrCreate") => Some(HostCheck::DirectoryOrCreate),
+                Some("File") => Some(HostCheck::File),
+                Some("FileOrCreate") => Some(HostCheck::FileOrCreate),
+                Some(t) => {
+                    return Err(format!(
+                        "volume {}: hostPath type {t} is not supported",
+                        v.name
+                    ))
+                }
+            };
+            if let Some(c) = check {
+                plan.host_paths.push((h.path.clone(), c));
+            }
+            Source::Path {
+                source: h.path.clone(),
+                read_only: false,
+            }
+        } else if let Some(c) = &v.persistent_volume_claim {
+            if !valid_name(&c.claim_name) {
+                return Err(format!(
+                    "volume {}: invalid claimName {:?}",
+                    v.name, c.claim_name
+                ));
+            }
+            if !plan.claims.contains(&c.claim_name) {
+                plan.claims.push(c.claim_name.clone());
+            }
+            Source::Path {
+                source: c.claim_name.clone(),
+                read_only: c.read_only,
+            }
+        } else {
+            let e = v.empty_dir.as_ref().expect("one kind");
+            match e.medium.as_deref() {
+                None | Some("") => {
+                    let vol = format!("{name}-{}", v.name);
+                    plan.volumes.push(vol.clone());
+                    Source::Path {
+                        source: vol,
+                        read_only: false,
+                    }
+                }
+                Some("Memory") => {
+                    let size = match &e.size_limit {
+                        None | Some(Value::Null) => None,
+                        Some(q) => Some(
+                            memory_bytes(q)
+                                .ok_or_else(|| format!("volume {}: bad sizeLimit {q}", v.name))?,
+                        ),
+                    };
+                    Source::Memory { size }
+                }
+                Some(m) => {
+                    return Err(format!(
+                        "volume {}: emptyDir medium {m} is not supported (Memory, or none)",
+                        v.name
+                    ))
+                }
             }
         };
         sources.insert(v.name.clone(), src);
+    }
+    // A tmpfs is each container's own: a Memory emptyDir two containers
+    // mount would not be shared, as Kubernetes shares it.
+    for (vname, src) in &sources {
+        let users = (spec.init_containers.iter().chain(&spec.containers))
+            .filter(|c| c.volume_mounts.iter().any(|m| &m.name == vname))
+            .count();
+        if matches!(src, Source::Memory { .. }) && users > 1 {
+            return Err(format!(
+                "volume {vname}: an emptyDir of medium Memory is mounted by one container only here (rless cannot share a tmpfs between containers)"
+            ));
+        }
     }
     let all = (spec.init_containers.iter().map(|c| (true, c)))
         .chain(spec.containers.iter().map(|c| (false, c)));
@@ -347,20 +540,53 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
             plan.pod_args
                 .extend(["-p".into(), format!("{ip}{hp}:{}{proto}", p.container_port)]);
         }
-        for e in &c.env {
-            if e.value_from.is_some() {
+        // envFrom first: env's own variables win over it.
+        for f in &c.env_from {
+            let Some(r) = f.get("configMapRef") else {
                 return Err(format!(
-                    "container {cname}: env {}: valueFrom is not supported (give value)",
-                    e.name
+                    "container {cname}: envFrom: only configMapRef is supported"
                 ));
+            };
+            let r: CmRef = serde_json::from_value(r.clone())
+                .map_err(|e| format!("container {cname}: envFrom: {e}"))?;
+            let data = config_map(cms, &r).map_err(|e| format!("container {cname}: {e}"))?;
+            for (k, v) in data.into_iter().flatten() {
+                if !k.contains('=') {
+                    a.extend(["-e".into(), format!("{k}={v}")]);
+                }
             }
+        }
+        for e in &c.env {
             if e.name.is_empty() || e.name.contains('=') {
                 return Err(format!("container {cname}: invalid env name {:?}", e.name));
             }
-            let v = match &e.value {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(o) => o.to_string(),
+            let v = match (&e.value, &e.value_from) {
+                (_, Some(from)) => {
+                    let Some(r) = from.get("configMapKeyRef") else {
+                        return Err(format!(
+                            "container {cname}: env {}: valueFrom is supported with configMapKeyRef only",
+                            e.name
+                        ));
+                    };
+                    let r: CmRef = serde_json::from_value(r.clone())
+                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?;
+                    let key = r.key.clone().unwrap_or_default();
+                    let data = config_map(cms, &r)
+                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?;
+                    match data.map(|d| d.get(&key)) {
+                        Some(Some(v)) => v.clone(),
+                        _ if r.optional => continue,
+                        _ => {
+                            return Err(format!(
+                                "container {cname}: env {}: ConfigMap {} has no key {key:?}",
+                                e.name, r.name
+                            ))
+                        }
+                    }
+                }
+                (None | Some(Value::Null), None) => String::new(),
+                (Some(Value::String(s)), None) => s.clone(),
+                (Some(o), None) => o.to_string(),
             };
             a.extend(["-e".into(), format!("{}={v}", e.name)]);
         }
@@ -402,8 +628,22 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value) -> Result<PodPlan, String> {
                     m.mount_path
                 ));
             }
-            let ro = if m.read_only { ":ro" } else { "" };
-            a.extend(["-v".into(), format!("{src}:{}{ro}", m.mount_path)]);
+            match src {
+                Source::Path { source, read_only } => {
+                    let ro = if m.read_only || *read_only { ":ro" } else { "" };
+                    a.extend(["-v".into(), format!("{source}:{}{ro}", m.mount_path)]);
+                }
+                Source::Memory { size } => {
+                    let mut opts = vec!["exec".to_string()];
+                    if let Some(b) = size {
+                        opts.push(format!("size={b}"));
+                    }
+                    if m.read_only {
+                        opts.push("ro".into());
+                    }
+                    a.push(format!("--tmpfs={}:{}", m.mount_path, opts.join(",")));
+                }
+            }
         }
         if let Some(r) = restart.filter(|_| !init) {
             a.extend(["--restart".into(), r.into()]);
@@ -471,105 +711,9 @@ fn cpus(v: &Value) -> Option<String> {
     })
 }
 
-/// `v` as block-style YAML (one document, no `---`).
-pub fn to_yaml(v: &Value) -> String {
-    let mut out = String::new();
-    emit(v, 0, &mut out);
-    out
-}
-
-fn emit(v: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                out.push_str(&pad);
-                out.push_str(&scalar(&Value::String(k.clone())));
-                out.push(':');
-                match v {
-                    Value::Object(o) if o.is_empty() => out.push_str(" {}\n"),
-                    Value::Array(a) if a.is_empty() => out.push_str(" []\n"),
-                    Value::Object(_) => {
-                        out.push('\n');
-                        emit(v, indent + 2, out);
-                    }
-                    Value::Array(_) => {
-                        out.push('\n');
-                        emit(v, indent, out);
-                    }
-                    _ => {
-                        out.push(' ');
-                        out.push_str(&scalar(v));
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-        Value::Array(a) => {
-            for item in a {
-                match item {
-                    Value::Object(o) if !o.is_empty() => {
-                        // The item's first key goes on the "- " line.
-                        let mut inner = String::new();
-                        emit(item, indent + 2, &mut inner);
-                        out.push_str(&pad);
-                        out.push_str("- ");
-                        out.push_str(&inner[indent + 2..]);
-                    }
-                    Value::Array(x) if !x.is_empty() => {
-                        out.push_str(&pad);
-                        out.push_str("-\n");
-                        emit(item, indent + 2, out);
-                    }
-                    _ => {
-                        out.push_str(&pad);
-                        out.push_str("- ");
-                        out.push_str(&match item {
-                            Value::Object(_) => "{}".into(),
-                            Value::Array(_) => "[]".into(),
-                            _ => scalar(item),
-                        });
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-        _ => {
-            out.push_str(&pad);
-            out.push_str(&scalar(v));
-            out.push('\n');
-        }
-    }
-}
-
-/// A scalar: plain when YAML reads it back as the same string, else
-/// double-quoted (JSON's escapes are YAML's).
-fn scalar(v: &Value) -> String {
-    let Value::String(s) = v else {
-        return v.to_string();
-    };
-    let keyword = matches!(
-        s.to_ascii_lowercase().as_str(),
-        "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "~"
-    );
-    // A dotted quad (an address) is no number; other digits first are
-    // left quoted (YAML 1.1 reads times and dates from them).
-    let address = s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok());
-    let plain = !s.is_empty()
-        && !keyword
-        && (address || s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '_'))
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./-: ".contains(c))
-        && !s.ends_with([' ', ':'])
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && s.parse::<f64>().is_err();
-    if plain {
-        s.clone()
-    } else {
-        Value::String(s.clone()).to_string()
-    }
-}
+#[path = "kube_yaml_emit.rs"]
+mod emit;
+pub use emit::to_yaml;
 
 #[cfg(test)]
 #[path = "kube_yaml_tests.rs"]

@@ -151,11 +151,31 @@ fn refusals_are_one_line() {
         ("kind: Pod\nmetadata: {name: p\n", "invalid YAML"),
         (
             "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, env: [{name: A, valueFrom: {x: 1}}]}]}",
-            "valueFrom is not supported",
+            "supported with configMapKeyRef only",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, env: [{name: A, valueFrom: {configMapKeyRef: {name: nosuch, key: k}}}]}]}",
+            "ConfigMap \"nosuch\" is not in the file",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, configMap: {name: cm, items: [{key: k, path: ../x}]}}], containers: [{name: c, image: i}]}\n---\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}",
+            "bad file path",
         ),
         (
             "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, nfs: {}}], containers: [{name: c, image: i}]}",
-            "only hostPath and emptyDir",
+            "only hostPath, emptyDir, persistentVolumeClaim and configMap",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {medium: HugePages}}], containers: [{name: c, image: i}]}",
+            "medium HugePages is not supported",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, persistentVolumeClaim: {claimName: -x}}], containers: [{name: c, image: i}]}",
+            "invalid claimName",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {medium: Memory}}], containers: [{name: c, image: i, volumeMounts: [{name: v, mountPath: /m}]}, {name: d, image: i, volumeMounts: [{name: v, mountPath: /m}]}]}",
+            "mounted by one container only",
         ),
         ("kind: Service\nmetadata: {name: s}", "no Pod or Deployment"),
         ("kind: Pod\nmetadata: {name: -x}\nspec: {containers: [{name: c, image: i}]}", "invalid pod name"),
@@ -169,6 +189,51 @@ fn refusals_are_one_line() {
         assert!(e.contains(want), "{y}: {e}");
         assert!(!e.contains('\n'), "{e}");
     }
+}
+
+#[test]
+fn claims_and_memory_volumes() {
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - {name: d, persistentVolumeClaim: {claimName: vol1, readOnly: true}}\n  - {name: m, emptyDir: {medium: Memory, sizeLimit: 1Mi}}\n  containers:\n  - name: c\n    image: i\n    volumeMounts: [{name: d, mountPath: /d}, {name: m, mountPath: /m}]\n";
+    let (plans, _) = parse("f", y).unwrap();
+    let p = &plans[0];
+    assert_eq!(p.claims, ["vol1"]);
+    assert!(p.volumes.is_empty());
+    let args = &p.containers[0].1;
+    assert!(
+        args.windows(2).any(|w| w == ["-v", "vol1:/d:ro"]),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&"--tmpfs=/m:exec,size=1048576".to_string()),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn config_maps() {
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - {name: cfg, configMap: {name: cm, items: [{key: b, path: sub/b.txt}]}}\n  containers:\n  - name: c\n    image: i\n    envFrom: [{configMapRef: {name: cm}}]\n    env:\n    - {name: A, value: own}\n    - {name: K, valueFrom: {configMapKeyRef: {name: cm, key: b}}}\n    - {name: O, valueFrom: {configMapKeyRef: {name: cm, key: none, optional: true}}}\n    volumeMounts: [{name: cfg, mountPath: /cfg}]\n---\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {A: fromcm, b: two}\n";
+    let (plans, warnings) = parse("f", y).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let p = &plans[0];
+    assert_eq!(p.volumes, ["p-cfg"]);
+    assert_eq!(
+        p.files,
+        [(
+            "p-cfg".to_string(),
+            vec![("sub/b.txt".to_string(), "two".to_string())]
+        )]
+    );
+    let args = &p.containers[0].1;
+    let env: Vec<&String> = args
+        .windows(2)
+        .filter(|w| w[0] == "-e")
+        .map(|w| &w[1])
+        .collect();
+    assert_eq!(env, ["A=fromcm", "b=two", "A=own", "K=two"], "{args:?}");
+    assert!(
+        args.windows(2).any(|w| w == ["-v", "p-cfg:/cfg:ro"]),
+        "{args:?}"
+    );
 }
 
 #[test]
