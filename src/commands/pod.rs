@@ -38,7 +38,7 @@ pub enum Cmd {
     Ps(PsArgs),
     /// Show pods' details as JSON.
     Inspect(InspectArgs),
-    /// Remove pods (refused while they have containers, unless -f).
+    /// Remove pods and their containers (refused while one runs, unless -f).
     #[command(alias = "remove")]
     Rm(RmArgs),
     /// Start a pod's containers.
@@ -125,7 +125,7 @@ pub struct KillArgs {
 
 #[derive(clap::Args)]
 pub struct RmArgs {
-    /// Remove the pod's containers too (running ones are killed).
+    /// Remove running pods too (their containers are killed).
     #[arg(short, long)]
     force: bool,
     /// Ignore pods that do not exist.
@@ -620,16 +620,27 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
             let (infra, others) = pod_infra::split(&p, &members);
             if a.force {
                 remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
-            } else if let (Some(infra), true) = (infra, others.is_empty()) {
-                // Only the infra container: it goes with the pod (podman's),
-                // unless it runs.
-                if state_of(&root, infra).live() {
+            } else {
+                // podman's: the pod's containers go with it when none
+                // runs (the infra container named only when alone).
+                let running: Vec<String> = others
+                    .iter()
+                    .copied()
+                    .chain(infra.filter(|_| others.is_empty()))
+                    .filter(|c| state_of(&root, c).live())
+                    .map(|c| format!("{} (running)", c.name))
+                    .collect();
+                let infra_runs = infra.is_some_and(|c| state_of(&root, c).live());
+                if !running.is_empty() || infra_runs {
                     bail!(pod::PodError::InUse {
                         name: p.name.clone(),
-                        containers: format!("{} (running)", infra.name),
+                        containers: match running.is_empty() {
+                            true => format!("{} (running)", infra.map_or("", |c| c.name.as_str())),
+                            false => running.join(", "),
+                        },
                     });
                 }
-                remove_containers(ctx, &[infra.id.as_str().to_string()])?;
+                remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
             }
             pod::remove_locked(&root, &p)?;
             Ok(p.id)
