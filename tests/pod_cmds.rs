@@ -1,0 +1,133 @@
+//! pod commands as podman 4.3 has them: `pod create --replace` and
+//! `--pod-id-file` (read back by `pod start|stop|rm --pod-id-file`), a
+//! failed `pod create` leaving nothing, `stop|restart` of an infra
+//! container while members run, `pod logs` and `pod stats`.
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+
+/// `{{.Names}} {{.State}}` of every container, sorted.
+fn states(ctx: &common::Ctx) -> Vec<String> {
+    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// A loopback port free now, as a `-p` to port 80.
+fn free_port_spec() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}:80", l.local_addr().unwrap().port())
+}
+
+#[test]
+fn pod_create_replace_and_pod_id_file() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_create_replace_and_pod_id_file", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let idf = ctx.work.join("p.id");
+        let idf_s = idf.display().to_string();
+        let spec = free_port_spec();
+        let create = [
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "--infra-name",
+            "pinf",
+            "-p",
+            &spec,
+        ];
+        let with = |more: &[&'static str]| -> Vec<String> {
+            create.iter().chain(more).map(|s| s.to_string()).collect()
+        };
+        let mut first = with(&["--pod-id-file"]);
+        first.push(idf_s.clone());
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        let id = ctx.ok(&first).stdout;
+        let id = id.trim().to_string();
+        assert_eq!(std::fs::read_to_string(&idf).unwrap(), id);
+        // A pod id file that exists: refused in podman's words, nothing made.
+        let out = ctx.rless(&["pod", "create", "--name", "q", "--pod-id-file", &idf_s]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("pod id file exists"), "{out}");
+        assert_eq!(ctx.rless(&["pod", "exists", "q"]).code, Some(1));
+        // --replace: the pod and its containers (running ones killed) go
+        // first, so its port is free again for the new one.
+        ctx.ok(&[
+            "run", "-d", "--name", "m1", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        assert_one_error(&ctx.rless(&create), ERR_EXIT);
+        let again = with(&["--replace"]);
+        let again: Vec<&str> = again.iter().map(String::as_str).collect();
+        let id2 = ctx.ok(&again).stdout;
+        assert_ne!(id2.trim(), id);
+        assert_eq!(states(ctx), ["pinf created"]);
+        ctx.ok(&["pod", "create", "--replace", "--name", "fresh"]);
+        assert_one_error(&ctx.rless(&["pod", "create", "--replace"]), ERR_EXIT);
+        ctx.ok(&["pod", "rm", "p", "fresh"]);
+        // pod start|stop|rm --pod-id-file: the pod the file names.
+        std::fs::remove_file(&idf).unwrap();
+        let id3 = ctx.ok(&["pod", "create", "--name", "r", "--pod-id-file", &idf_s]);
+        let id3 = id3.stdout.trim().to_string();
+        ctx.ok(&[
+            "create", "--name", "m2", "--pod", "r", IMG, "sh", "-c", FOREVER,
+        ]);
+        let out = ctx.ok(&["pod", "start", "--pod-id-file", &idf_s]);
+        assert_eq!(out.stdout.trim(), id3);
+        assert!(states(ctx).contains(&"m2 running".to_string()));
+        ctx.ok(&["pod", "stop", "--pod-id-file", &idf_s]);
+        assert!(states(ctx).contains(&"m2 exited".to_string()));
+        let out = ctx.ok(&["pod", "rm", "--pod-id-file", &idf_s]);
+        assert_eq!(out.stdout.trim(), id3);
+        assert!(states(ctx).is_empty(), "{:?}", states(ctx));
+        let missing = ctx.work.join("none.id").display().to_string();
+        assert_one_error(
+            &ctx.rless(&["pod", "stop", "--pod-id-file", &missing]),
+            ERR_EXIT,
+        );
+        ctx.ok(&["pod", "rm", "-i", "--pod-id-file", &missing]);
+        // A failed create (its port in use) leaves nothing: no pod, no
+        // infra container, no pod id file.
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let spec = format!("127.0.0.1:{}:80", busy.local_addr().unwrap().port());
+        let f2 = ctx.work.join("f2.id");
+        let f2_s = f2.display().to_string();
+        let out = ctx.rless(&[
+            "pod",
+            "create",
+            "--name",
+            "x",
+            "-p",
+            &spec,
+            "--pod-id-file",
+            &f2_s,
+        ]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(!f2.exists(), "the pod id file was left");
+        assert!(states(ctx).is_empty(), "{:?}", states(ctx));
+        assert_eq!(ctx.rless(&["pod", "exists", "x"]).code, Some(1));
+        // So does one whose infra container cannot be made (its name taken).
+        ctx.ok(&["create", "--name", "taken", IMG, "true"]);
+        let out = ctx.rless(&[
+            "pod",
+            "create",
+            "--name",
+            "x",
+            "--infra-name",
+            "taken",
+            "--pod-id-file",
+            &f2_s,
+        ]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(!f2.exists(), "the pod id file was left");
+        assert_eq!(states(ctx), ["taken created"]);
+        assert_eq!(ctx.rless(&["pod", "exists", "x"]).code, Some(1));
+    });
+}
