@@ -131,3 +131,108 @@ fn pod_create_replace_and_pod_id_file() {
         assert_eq!(ctx.rless(&["pod", "exists", "x"]).code, Some(1));
     });
 }
+
+#[test]
+fn pod_logs_and_stats() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_logs_and_stats", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let pod = ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "pinf"]);
+        let pod = pod.stdout.trim()[..12].to_string();
+        let a = ctx.ok(&[
+            "run",
+            "--name",
+            "a",
+            "--pod",
+            "p",
+            IMG,
+            "sh",
+            "-c",
+            "echo one; echo two",
+        ]);
+        let b = ctx.ok(&[
+            "run",
+            "--name",
+            "b",
+            "--pod",
+            "p",
+            IMG,
+            "sh",
+            "-c",
+            "echo three",
+        ]);
+        let (a, b) = (a.stdout.trim(), b.stdout.trim());
+        assert_eq!((a, b), ("one\ntwo", "three"));
+        let id = |n: &str| {
+            let out = ctx.ok(&["inspect", "--format", "{{.Id}}", n]);
+            out.stdout.trim()[..12].to_string()
+        };
+        let (ia, ib) = (id("a"), id("b"));
+        // Every container's lines (the infra container has none), each
+        // after its container's short id, in time order.
+        let out = ctx.ok(&["pod", "logs", "p"]);
+        assert_eq!(
+            out.stdout,
+            format!("{ia} one\n{ia} two\n{ib} three\n"),
+            "{out}"
+        );
+        let out = ctx.ok(&["pod", "logs", "-n", "--tail", "1", "p"]);
+        assert_eq!(out.stdout, "a two\nb three\n", "{out}");
+        let out = ctx.ok(&["pod", "logs", "--container", "b", "p"]);
+        assert_eq!(out.stdout, "three\n", "{out}");
+        let out = ctx.ok(&["pod", "logs", "-t", "--names", "-c", "a", "p"]);
+        assert_eq!(out.stdout.lines().count(), 2, "{out}");
+        assert!(
+            out.stdout
+                .lines()
+                .all(|l| l.starts_with("20") && (l.ends_with(" one") || l.ends_with(" two"))),
+            "{out}"
+        );
+        // -f ends once the pod's containers have.
+        ctx.ok(&["pod", "stop", "p"]);
+        let out = ctx.ok(&["pod", "logs", "-f", "--names", "p"]);
+        assert_eq!(out.stdout, "a one\na two\nb three\n", "{out}");
+        ctx.ok(&["create", "--name", "other", IMG, "true"]);
+        assert_one_error(&ctx.rless(&["pod", "logs", "-c", "other", "p"]), ERR_EXIT);
+        assert_one_error(&ctx.rless(&["pod", "logs", "nope"]), ERR_EXIT);
+        // pod stats: a row per running container of the pod, podman's
+        // columns.
+        ctx.ok(&[
+            "run", "-d", "--name", "c", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        let out = ctx.ok(&["pod", "stats", "--no-stream", "p"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        for col in ["POD", "CID", "NAME", "CPU %", "MEM USAGE/ LIMIT", "PIDS"] {
+            assert!(lines[0].contains(col), "{out}");
+        }
+        assert!(lines[1..].iter().all(|l| l.starts_with(&pod)), "{out}");
+        let out = ctx.ok(&[
+            "pod",
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Pod}} {{.Name}}",
+        ]);
+        let mut rows: Vec<&str> = out.stdout.lines().collect();
+        rows.sort();
+        assert_eq!(rows, [format!("{pod} c"), format!("{pod} pinf")], "{out}");
+        let out = ctx.ok(&["pod", "stats", "--no-stream", "--format", "json", "p"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let v = v.as_array().unwrap();
+        assert_eq!(v.len(), 2, "{out}");
+        assert!(
+            v.iter()
+                .all(|r| r["Pod"] == pod.as_str() && r["CPU"].is_string()),
+            "{out}"
+        );
+        assert_one_error(
+            &ctx.rless(&["pod", "stats", "--no-stream", "nope"]),
+            ERR_EXIT,
+        );
+        ctx.ok(&["pod", "rm", "-f", "p"]);
+    });
+}

@@ -1,6 +1,6 @@
 //! `rless pod create|exists|ps|inspect|rm|start|stop|kill|restart|pause|
-//! unpause|top|prune` (podman's), and the `--requires` start of required
-//! containers.
+//! unpause|top|prune|logs|stats` (podman's), and the `--requires` start of
+//! required containers. `pod logs` and `pod stats` are `pod_views`'.
 //!
 //! Theory of operation: a pod is a group of containers, by default with an
 //! infra container whose namespaces its members share (see
@@ -16,6 +16,7 @@
 use super::filters::{self, Filters};
 use super::format::{print_rows_headed, Format, Formatter};
 use super::pod_infra;
+use super::pod_views;
 use super::removal::Failure;
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -57,6 +58,10 @@ pub enum Cmd {
     Top(TopArgs),
     /// Remove every pod with no running container, and its containers.
     Prune(PruneArgs),
+    /// The logs of a pod's containers, each line after its container's id.
+    Logs(pod_views::LogsArgs),
+    /// The resource usage of pods' running containers.
+    Stats(pod_views::StatsArgs),
 }
 
 #[derive(clap::Args)]
@@ -276,6 +281,8 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
             super::top::show(&pids, &a.options)
         }
         Cmd::Prune(_) => prune(ctx),
+        Cmd::Logs(a) => pod_views::logs(ctx, a),
+        Cmd::Stats(a) => pod_views::stats(ctx, a),
     }
 }
 
@@ -401,7 +408,7 @@ fn state_of(root: &Path, c: &ContainerConfig) -> ContainerState {
     container::read_state(&root.join("containers").join(c.id.as_str()))
 }
 
-fn names_of(members: &[ContainerConfig]) -> Vec<String> {
+pub(super) fn names_of(members: &[ContainerConfig]) -> Vec<String> {
     members.iter().map(|c| c.id.as_str().to_string()).collect()
 }
 
