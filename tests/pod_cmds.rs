@@ -236,3 +236,45 @@ fn pod_logs_and_stats() {
         ctx.ok(&["pod", "rm", "-f", "p"]);
     });
 }
+
+#[test]
+fn stop_and_restart_of_an_infra_container_take_its_members() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "stop_and_restart_of_an_infra_container_take_its_members",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "pinf"]);
+            for m in ["m1", "m2"] {
+                ctx.ok(&[
+                    "run", "-d", "--name", m, "--pod", "p", IMG, "sh", "-c", FOREVER,
+                ]);
+            }
+            ctx.ok(&["stop", "m2"]);
+            // stop INFRA: the pod's running members first (by their stop
+            // signal: FOREVER exits 0, 143 before its trap), then it; only
+            // the name given is printed.
+            assert_eq!(ctx.ok(&["stop", "pinf"]).stdout, "pinf\n");
+            assert_eq!(states(ctx), ["m1 exited", "m2 exited", "pinf exited"]);
+            let code = ctx.ok(&["inspect", "--format", "{{.State.ExitCode}}", "m1"]);
+            assert!(["0", "143"].contains(&code.stdout.trim()), "{code}");
+            // restart INFRA: its running members restart with it, in its
+            // new namespaces; a stopped one stays stopped.
+            ctx.ok(&["start", "m1"]);
+            assert_eq!(states(ctx), ["m1 running", "m2 exited", "pinf running"]);
+            assert_eq!(ctx.ok(&["restart", "pinf"]).stdout, "pinf\n");
+            assert_eq!(states(ctx), ["m1 running", "m2 exited", "pinf running"]);
+            let net = |n: &str| {
+                let pid = ctx.ok(&["inspect", "--format", "{{.State.Pid}}", n]);
+                std::fs::read_link(format!("/proc/{}/ns/net", pid.stdout.trim())).unwrap()
+            };
+            assert_eq!(net("m1"), net("pinf"));
+            let h = ctx.ok(&["exec", "m1", "hostname"]);
+            assert_eq!(h.stdout.trim(), "p", "{h}");
+            ctx.ok(&["pod", "rm", "-f", "p"]);
+        },
+    );
+}
