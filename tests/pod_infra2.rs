@@ -191,8 +191,18 @@ fn pod_infra_removal_rules() {
         ctx.ok(&["rm", "-a", "-f"]);
         assert!(states(ctx).is_empty(), "{:?}", states(ctx));
         assert!(ctx.ok(&["pod", "ps", "-q"]).stdout.is_empty());
-        // rm --depend INFRA: its pod's containers, it, and the pod.
-        ctx.ok(&["pod", "create", "--name", "s", "--infra-name", "sinf"]);
+        // rm --depend INFRA: its pod's containers (also those that join
+        // none of its namespaces), it, and the pod.
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "s",
+            "--infra-name",
+            "sinf",
+            "--share",
+            "none",
+        ]);
         ctx.ok(&["create", "--name", "m6", "--pod", "s", IMG, "true"]);
         ctx.ok(&["rm", "--depend", "sinf"]);
         assert!(states(ctx).is_empty(), "{:?}", states(ctx));

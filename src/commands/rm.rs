@@ -113,6 +113,27 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             pod: p.id,
         }),
     };
+    // `--depend INFRA`: the pod's containers too, those that share none
+    // of its namespaces included.
+    let given: Vec<String> = match a.depend && !a.pod_removal {
+        true => given
+            .into_iter()
+            .flat_map(|q| {
+                let mut v: Vec<String> = infra_pod(&q)
+                    .map(|(c, p)| {
+                        container::pod::members(store.root(), &p)
+                            .into_iter()
+                            .map(|m| m.id.as_str().to_string())
+                            .filter(|id| *id != c.id.as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                v.push(q);
+                v
+            })
+            .collect(),
+        false => given,
+    };
     let mut names: Vec<String> = match a.all {
         // Dependents before what they depend on, so that all go.
         true => graph.with_dependents(&graph.ids()),
