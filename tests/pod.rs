@@ -169,12 +169,12 @@ fn pod_lifecycle() {
             }),
             "pod kill left containers running"
         );
-        // rm: refused while it has containers (podman's exit 2), -f
+        // rm: refused while a container runs (podman's exit 2), -f
         // removes them too; an unknown pod is exit 1.
+        ctx.ok(&["pod", "start", "p1"]);
         let out = ctx.rless(&["pod", "rm", "p1"]);
         assert_one_error(&out, 2);
         assert_eq!(ctx.rless(&["pod", "rm", "nope"]).code, Some(1));
-        ctx.ok(&["pod", "start", "p1"]);
         assert_eq!(ctx.ok(&["pod", "rm", "-f", "p1"]).stdout, format!("{id}\n"));
         assert_eq!(
             ctx.rless(&["container", "exists", c1.stdout.trim()]).code,

@@ -158,28 +158,55 @@ fn pod_infra_removal_rules() {
         );
         ctx.ok(&["container", "prune", "-f"]);
         assert_eq!(states(ctx), ["inf running"]);
+        // pod rm without -f: refused while a container runs (exit 2, the
+        // running one named), else it takes the pod's stopped containers
+        // with it (podman's).
         ctx.ok(&[
             "run", "-d", "--name", "m2", "--pod", "p", IMG, "sh", "-c", FOREVER,
         ]);
-        ctx.ok(&["rm", "-a", "-f"]);
-        assert_eq!(states(ctx), ["inf running"]);
-        // pod rm without -f: refused while it runs, or while it has
-        // members other than the infra container; taken with the infra
-        // container alone and stopped.
-        let out = ctx.rless(&["pod", "rm", "p"]);
-        assert_one_error(&out, 2);
         ctx.ok(&["create", "--name", "m3", "--pod", "p", IMG, "true"]);
-        ctx.ok(&["pod", "stop", "p"]);
         let out = ctx.rless(&["pod", "rm", "p"]);
         assert_one_error(&out, 2);
         assert!(
-            out.stderr.contains("m3") && !out.stderr.contains("inf"),
+            out.stderr.contains("m2") && !out.stderr.contains("m3"),
             "{out}"
         );
-        ctx.ok(&["rm", "m3"]);
+        ctx.ok(&["pod", "stop", "p"]);
         assert_eq!(ctx.ok(&["pod", "rm", "p"]).stdout.trim(), pod.as_str());
-        assert!(states(ctx).is_empty());
+        assert!(states(ctx).is_empty(), "{:?}", states(ctx));
         assert_eq!(ctx.rless(&["pod", "exists", "p"]).code, Some(1));
+        // rm -a (podman's implies --depend): an infra container goes, with
+        // its pod, once the pod's other containers go; without -f a running
+        // member keeps both.
+        ctx.ok(&["pod", "create", "--name", "q", "--infra-name", "qinf"]);
+        ctx.ok(&[
+            "run", "-d", "--name", "m4", "--pod", "q", IMG, "sh", "-c", FOREVER,
+        ]);
+        ctx.ok(&["pod", "create", "--name", "r", "--infra-name", "rinf"]);
+        ctx.ok(&["create", "--name", "m5", "--pod", "r", IMG, "true"]);
+        let out = ctx.rless(&["rm", "-a"]);
+        assert_one_error(&out, 2);
+        assert_eq!(states(ctx), ["m4 running", "qinf running"]);
+        assert_eq!(ctx.rless(&["pod", "exists", "r"]).code, Some(1));
+        ctx.ok(&["rm", "-a", "-f"]);
+        assert!(states(ctx).is_empty(), "{:?}", states(ctx));
+        assert!(ctx.ok(&["pod", "ps", "-q"]).stdout.is_empty());
+        // rm --depend INFRA: its pod's containers (also those that join
+        // none of its namespaces), it, and the pod.
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "s",
+            "--infra-name",
+            "sinf",
+            "--share",
+            "none",
+        ]);
+        ctx.ok(&["create", "--name", "m6", "--pod", "s", IMG, "true"]);
+        ctx.ok(&["rm", "--depend", "sinf"]);
+        assert!(states(ctx).is_empty(), "{:?}", states(ctx));
+        assert_eq!(ctx.rless(&["pod", "exists", "s"]).code, Some(1));
     });
 }
 

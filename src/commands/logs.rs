@@ -50,6 +50,32 @@ pub struct Args {
     containers: Vec<String>,
 }
 
+impl Args {
+    /// `pod logs`'s: the logs of `containers` (several: each line after
+    /// its container's short id, its name with `names`).
+    pub fn of_pod(
+        containers: Vec<String>,
+        follow: bool,
+        tail: String,
+        (since, until): (Option<String>, Option<String>),
+        timestamps: bool,
+        names: bool,
+    ) -> Args {
+        Args {
+            follow,
+            tail,
+            since,
+            until,
+            timestamps,
+            color: false,
+            names,
+            details: false,
+            latest: Default::default(),
+            containers,
+        }
+    }
+}
+
 /// A time argument (see [`since`]) read against the clock and the local
 /// zone now, in nanoseconds since the epoch.
 pub(super) fn time_value(value: &str) -> Option<i128> {

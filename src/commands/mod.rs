@@ -49,6 +49,7 @@ mod pflag;
 mod picks;
 mod pod;
 mod pod_infra;
+mod pod_views;
 mod port;
 mod prune;
 mod ps;

@@ -1,6 +1,6 @@
 //! `rless pod create|exists|ps|inspect|rm|start|stop|kill|restart|pause|
-//! unpause|top|prune` (podman's), and the `--requires` start of required
-//! containers.
+//! unpause|top|prune|logs|stats` (podman's), and the `--requires` start of
+//! required containers. `pod logs` and `pod stats` are `pod_views`'.
 //!
 //! Theory of operation: a pod is a group of containers, by default with an
 //! infra container whose namespaces its members share (see
@@ -16,6 +16,7 @@
 use super::filters::{self, Filters};
 use super::format::{print_rows_headed, Format, Formatter};
 use super::pod_infra;
+use super::pod_views;
 use super::removal::Failure;
 use super::Ctx;
 use anyhow::{bail, Context, Result};
@@ -24,7 +25,7 @@ use rless::container::{self, ContainerConfig, ContainerState};
 use rless::image::store::LockMode;
 use rless::image::time::{ago, format_rfc3339};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -38,7 +39,7 @@ pub enum Cmd {
     Ps(PsArgs),
     /// Show pods' details as JSON.
     Inspect(InspectArgs),
-    /// Remove pods (refused while they have containers, unless -f).
+    /// Remove pods and their containers (refused while one runs, unless -f).
     #[command(alias = "remove")]
     Rm(RmArgs),
     /// Start a pod's containers.
@@ -57,6 +58,10 @@ pub enum Cmd {
     Top(TopArgs),
     /// Remove every pod with no running container, and its containers.
     Prune(PruneArgs),
+    /// The logs of a pod's containers, each line after its container's id.
+    Logs(pod_views::LogsArgs),
+    /// The resource usage of pods' running containers.
+    Stats(pod_views::StatsArgs),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +80,12 @@ pub struct CreateArgs {
     /// Set a label (KEY=VALUE).
     #[arg(short, long)]
     label: Vec<String>,
+    /// Remove a pod of that name first, with its containers (podman's).
+    #[arg(long)]
+    replace: bool,
+    /// Write the pod's id to FILE (refused if it exists, as podman's).
+    #[arg(long, value_name = "FILE")]
+    pod_id_file: Option<PathBuf>,
     /// The name, as podman takes it after the options too.
     #[arg(conflicts_with = "name")]
     pod_name: Option<String>,
@@ -98,8 +109,32 @@ pub struct NamesArgs {
     /// Every pod.
     #[arg(short, long)]
     all: bool,
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// Also the pod whose id FILE holds (`pod create --pod-id-file`'s; may
+    /// be repeated).
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pod_id_file: Vec<PathBuf>,
+    #[arg(required_unless_present_any = ["all", "pod_id_file"], conflicts_with = "all")]
     pods: Vec<String>,
+}
+
+impl NamesArgs {
+    /// The pods named, then those the `--pod-id-file`s name; a file that
+    /// cannot be read is an error, unless `ignore` (podman's).
+    fn names(&self, ignore: bool) -> Result<Vec<String>> {
+        let mut out = self.pods.clone();
+        for f in &self.pod_id_file {
+            match std::fs::read_to_string(f) {
+                Ok(text) if !text.trim().is_empty() => out.push(text.trim().to_string()),
+                Ok(_) => bail!("the pod id file {} is empty", f.display()),
+                Err(_) if ignore => {}
+                Err(e) => {
+                    return Err(anyhow::Error::from(e)
+                        .context(format!("cannot read the pod id file {}", f.display())))
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[derive(clap::Args)]
@@ -125,7 +160,7 @@ pub struct KillArgs {
 
 #[derive(clap::Args)]
 pub struct RmArgs {
-    /// Remove the pod's containers too (running ones are killed).
+    /// Remove running pods too (their containers are killed).
     #[arg(short, long)]
     force: bool,
     /// Ignore pods that do not exist.
@@ -246,6 +281,8 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
             super::top::show(&pids, &a.options)
         }
         Cmd::Prune(_) => prune(ctx),
+        Cmd::Logs(a) => pod_views::logs(ctx, a),
+        Cmd::Stats(a) => pod_views::stats(ctx, a),
     }
 }
 
@@ -284,20 +321,94 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
         };
     }
     let name = a.name.or(a.pod_name);
-    if infra {
-        return pod_infra::create(ctx, name, labels, a.share.as_deref(), &a.infra_opts);
+    if a.replace && name.is_none() {
+        bail!("--replace needs the pod's name (--name)");
     }
-    let store = ctx.store(LockMode::Shared)?;
-    let p = pod::create(&store, name, labels, Vec::new())?;
+    let mut id_file = a.pod_id_file.as_deref().map(IdFile::make).transpose()?;
+    // --replace: once the options are checked, and before the ports are
+    // (the pod replaced may hold them).
+    let mut replace = || match (a.replace, &name) {
+        (true, Some(n)) => match remove_pod(ctx, n, true) {
+            Err(e) if Failure::of(&e) == Failure::Missing => Ok(()),
+            r => r.map(drop),
+        },
+        _ => Ok(()),
+    };
+    let p = match infra {
+        true => pod_infra::create(
+            ctx,
+            name.clone(),
+            labels,
+            a.share.as_deref(),
+            &a.infra_opts,
+            &mut replace,
+        )?,
+        false => {
+            replace()?;
+            let store = ctx.store(LockMode::Shared)?;
+            pod::create(&store, name.clone(), labels, Vec::new())?
+        }
+    };
+    if let Some(f) = id_file.as_mut() {
+        f.write(&p.id)?;
+    }
     println!("{}", p.id);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pod create --pod-id-file`: made before the pod (one that exists is
+/// refused, in podman's words), removed again unless the pod's id is
+/// written to it.
+struct IdFile {
+    path: PathBuf,
+    file: std::fs::File,
+    written: bool,
+}
+
+impl IdFile {
+    fn make(path: &Path) -> Result<IdFile> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                    "pod id file exists. Ensure another pod is not using it or delete {}",
+                    path.display()
+                ),
+                _ => anyhow::Error::from(e)
+                    .context(format!("cannot create the pod id file {}", path.display())),
+            })?;
+        Ok(IdFile {
+            path: path.to_path_buf(),
+            file,
+            written: false,
+        })
+    }
+
+    fn write(&mut self, id: &str) -> Result<()> {
+        use std::io::Write;
+        self.file
+            .write_all(id.as_bytes())
+            .with_context(|| format!("cannot write the pod id file {}", self.path.display()))?;
+        self.written = true;
+        Ok(())
+    }
+}
+
+impl Drop for IdFile {
+    fn drop(&mut self) {
+        if !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 fn state_of(root: &Path, c: &ContainerConfig) -> ContainerState {
     container::read_state(&root.join("containers").join(c.id.as_str()))
 }
 
-fn names_of(members: &[ContainerConfig]) -> Vec<String> {
+pub(super) fn names_of(members: &[ContainerConfig]) -> Vec<String> {
     members.iter().map(|c| c.id.as_str().to_string()).collect()
 }
 
@@ -313,7 +424,7 @@ fn each_pod(
     let pods: Vec<Result<PodConfig>> = match a.all {
         true => pod::list(&root).into_iter().map(Ok).collect(),
         false => a
-            .pods
+            .names(ignore)?
             .iter()
             .map(|q| pod::read(&root, q).map_err(anyhow::Error::from))
             .collect(),
@@ -605,42 +716,56 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     let root = ctx.root.clone();
     let pods: Vec<String> = match a.names.all {
         true => pod::list(&root).into_iter().map(|p| p.id).collect(),
-        false => a.names.pods.clone(),
+        false => a.names.names(a.ignore || a.force)?,
     };
     let mut failed = super::removal::Removals::default();
     for q in &pods {
-        let r = (|| -> Result<String> {
-            // The pods lock from the first look at the members to the
-            // pod's removal: a `create --pod` (which joins under it) waits,
-            // and cannot join a pod whose infra container is going.
-            let store = ctx.store(LockMode::Shared)?;
-            let _lock = pod::lock(&store)?;
-            let p = pod::read(&root, q)?;
-            let members = pod::members(&root, &p);
-            let (infra, others) = pod_infra::split(&p, &members);
-            if a.force {
-                remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
-            } else if let (Some(infra), true) = (infra, others.is_empty()) {
-                // Only the infra container: it goes with the pod (podman's),
-                // unless it runs.
-                if state_of(&root, infra).live() {
-                    bail!(pod::PodError::InUse {
-                        name: p.name.clone(),
-                        containers: format!("{} (running)", infra.name),
-                    });
-                }
-                remove_containers(ctx, &[infra.id.as_str().to_string()])?;
-            }
-            pod::remove_locked(&root, &p)?;
-            Ok(p.id)
-        })();
-        match r {
+        match remove_pod(ctx, q, a.force) {
             Ok(id) => println!("{id}"),
             Err(e) if (a.ignore || a.force) && Failure::of(&e) == Failure::Missing => {}
             Err(e) => failed.add(e),
         }
     }
     Ok(failed.finish())
+}
+
+/// Removes pod `q` and its containers: the running ones only if `force`
+/// (killed); the pod's id.
+fn remove_pod(ctx: &Ctx, q: &str, force: bool) -> Result<String> {
+    let root = &ctx.root;
+    // The pods lock from the first look at the members to the pod's
+    // removal: a `create --pod` (which joins under it) waits, and cannot
+    // join a pod whose infra container is going.
+    let store = ctx.store(LockMode::Shared)?;
+    let _lock = pod::lock(&store)?;
+    let p = pod::read(root, q)?;
+    let members = pod::members(root, &p);
+    if !force {
+        // podman's: the pod's containers go with it when none runs (the
+        // infra container named only when it is the one).
+        let (infra, others) = pod_infra::split(&p, &members);
+        let mut running: Vec<String> = others
+            .iter()
+            .filter(|c| state_of(root, c).live())
+            .map(|c| format!("{} (running)", c.name))
+            .collect();
+        if running.is_empty() {
+            running.extend(
+                infra
+                    .filter(|c| state_of(root, c).live())
+                    .map(|c| format!("{} (running)", c.name)),
+            );
+        }
+        if !running.is_empty() {
+            bail!(pod::PodError::InUse {
+                name: p.name.clone(),
+                containers: running.join(", "),
+            });
+        }
+    }
+    remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
+    pod::remove_locked(root, &p)?;
+    Ok(p.id)
 }
 
 fn prune(ctx: &Ctx) -> Result<ExitCode> {

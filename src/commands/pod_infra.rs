@@ -21,7 +21,6 @@ use rless::container::pod::{self, PodConfig};
 use rless::container::{self, ContainerConfig};
 use rless::image::store::LockMode;
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 
 /// `pod create`'s options for its infra container.
 #[derive(clap::Args)]
@@ -93,14 +92,16 @@ pub fn check_no_infra(a: &InfraArgs) -> Result<()> {
     Ok(())
 }
 
-/// `pod create` with an infra container; prints the pod's id.
+/// `pod create` with an infra container; `replace` (`--replace`) runs
+/// once the options are checked, before the ports are.
 pub fn create(
     ctx: &Ctx,
     name: Option<String>,
     labels: BTreeMap<String, String>,
     share: Option<&str>,
     a: &InfraArgs,
-) -> Result<ExitCode> {
+    replace: &mut dyn FnMut() -> Result<()>,
+) -> Result<PodConfig> {
     let shared = pod::parse_share(share.unwrap_or(pod::DEFAULT_SHARE))?;
     let shares = |ns: &str| shared.iter().any(|s| s == ns);
     if !shares("net") && a.network_set() {
@@ -115,6 +116,7 @@ pub fn create(
         ports.extend(rless::runtime::network::parse_publish(p).map_err(|m| anyhow::anyhow!(m))?);
     }
     ports.retain(|p| p.host_port != 0 && p.host_port_last == 0);
+    replace()?;
     drop(rless::network::publish::bind(&ports)?);
     let store = ctx.store(LockMode::Shared)?;
     let p = pod::create(&store, name, labels, shared)?;
@@ -122,11 +124,15 @@ pub fn create(
     if let Err(e) = make_infra(ctx, &p, a) {
         let store = ctx.store(LockMode::Shared)?;
         let _lock = pod::lock(&store)?;
-        pod::discard_locked(&ctx.root, &p);
+        if !pod::discard_locked(&ctx.root, &p) {
+            return Err(e.context(format!(
+                "pod {} is left without an infra container: a container joined it meanwhile",
+                p.name
+            )));
+        }
         return Err(e);
     }
-    println!("{}", p.id);
-    Ok(ExitCode::SUCCESS)
+    Ok(p)
 }
 
 /// The child `rless create` of `p`'s infra container; its one error line

@@ -97,27 +97,59 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     };
     let store = ctx.store(LockMode::Shared)?;
     let graph = Dependents::of(&store);
-    // A pod's infra container goes only with its pod (`pod rm`): `-a`
-    // passes over it, a name of it is refused (podman's words, 125).
-    let infra_of = |q: &str| match (a.pod_removal, container::find(&store, q)) {
-        (false, Ok((c, _))) => {
-            container::pod::infra_of(store.root(), &c).map(|p| container::pod::PodError::IsInfra {
-                id: c.id.as_str().to_string(),
-                pod: p.id,
-            })
-        }
-        _ => None,
+    // A pod's infra container goes only with its pod: `pod rm`'s, and (as
+    // podman's, whose `-a` implies `--depend`) `rm -a` and `rm --depend`,
+    // which remove the pod with it once its other containers are gone. A
+    // name of it alone is refused (podman's words, 125).
+    let with_pod = a.all || a.depend;
+    let infra_pod = |q: &str| {
+        let (c, _) = container::find(&store, q).ok()?;
+        container::pod::infra_of(store.root(), &c).map(|p| (c, p))
     };
-    let names: Vec<String> = match a.all {
-        // Dependents before what they depend on, so that all go.
-        true => graph
-            .with_dependents(&graph.ids())
+    let infra_of = |q: &str| match a.pod_removal || with_pod {
+        true => None,
+        false => infra_pod(q).map(|(c, p)| container::pod::PodError::IsInfra {
+            id: c.id.as_str().to_string(),
+            pod: p.id,
+        }),
+    };
+    // `--depend INFRA`: the pod's containers too, those that share none
+    // of its namespaces included.
+    let given: Vec<String> = match a.depend && !a.pod_removal {
+        true => given
             .into_iter()
-            .filter(|q| infra_of(q).is_none())
+            .flat_map(|q| {
+                let mut v: Vec<String> = infra_pod(&q)
+                    .map(|(c, p)| {
+                        container::pod::members(store.root(), &p)
+                            .into_iter()
+                            .map(|m| m.id.as_str().to_string())
+                            .filter(|id| *id != c.id.as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                v.push(q);
+                v
+            })
             .collect(),
+        false => given,
+    };
+    let mut names: Vec<String> = match a.all {
+        // Dependents before what they depend on, so that all go.
+        true => graph.with_dependents(&graph.ids()),
         false if a.depend => graph.with_dependents(&given),
         false => graph.ordered(&given),
     };
+    // Which names are infra containers going with their pod; last.
+    let mut pods_going: HashMap<String, container::pod::PodConfig> = HashMap::new();
+    if with_pod && !a.pod_removal {
+        for q in &names {
+            if let Some((_, p)) = infra_pod(q) {
+                pods_going.insert(q.clone(), p);
+            }
+        }
+        names.sort_by_key(|q| pods_going.contains_key(q));
+    }
     let mut checked = Vec::new();
     let mut gone = Vec::new();
     // What this command has removed by the time it comes to each name.
@@ -130,6 +162,32 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         if let Some(e) = infra_of(q) {
             checked.push((q, Err(e.into())));
             continue;
+        }
+        if let Some(p) = pods_going.get(q) {
+            // Only once every other container of its pod goes; `-a` passes
+            // over it silently then (their errors say why).
+            let left: Vec<String> = container::pod::members(store.root(), p)
+                .into_iter()
+                .map(|c| c.id.as_str().to_string())
+                .filter(|id| Some(id) != p.infra.as_ref() && !removed.contains(id))
+                .collect();
+            if !left.is_empty() {
+                if !a.all {
+                    checked.push((
+                        q,
+                        Err(container::pod::PodError::InUse {
+                            name: p.name.clone(),
+                            containers: left
+                                .iter()
+                                .map(|id| id[..12].to_string())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        }
+                        .into()),
+                    ));
+                }
+                continue;
+            }
         }
         // As podman's, before -f kills it: a container that others
         // --requires goes after them, or not at all.
@@ -172,8 +230,17 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         // anonymous volumes, as the monitor removes them: here too, should
         // rm remove it first (a monitor slower than rm's wait).
         let r = dir.and_then(|(dir, removing)| {
+            // An infra container and its pod go under the pods lock, as
+            // `pod rm`'s: no container joins the pod meanwhile.
+            let pod = pods_going.get(q.as_str());
+            let store = pod.map(|_| ctx.store(LockMode::Shared)).transpose()?;
+            let _lock = store.as_ref().map(container::pod::lock).transpose()?;
             container::remove(&dir, a.volumes || removing)
-                .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))
+                .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))?;
+            if let Some(p) = pod {
+                container::pod::remove_locked(&ctx.root, p)?;
+            }
+            Ok(())
         });
         match r {
             Ok(()) => println!("{q}"),

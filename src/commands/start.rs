@@ -180,7 +180,13 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
         .targets
         .names(ctx, |s| s.status != "removing" && (!running || s.live()))?;
     let skip_gone = a.ignore || a.targets.all;
-    if a.targets.all {
+    // An infra container named: its pod's running containers are
+    // restarted with it (they must join its new namespaces), unnamed.
+    let (names, added) = match a.targets.all {
+        true => (names, Vec::new()),
+        false => super::stop::with_infra_members(ctx, names)?,
+    };
+    if a.targets.all || !added.is_empty() {
         // Every container stops, pods' infra containers after their
         // members, then every one starts, the infra containers first: one
         // by one, a member restarted before its infra container would be
@@ -197,7 +203,7 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
         }
         stopped.sort_by_key(|q| !infra.contains(q));
         for q in stopped {
-            match start_after_restart(ctx, q, &start) {
+            match start_after_restart(ctx, q, &start, !added.contains(q)) {
                 Ok(c) => code = c,
                 Err(e) => failed.add(e),
             }
@@ -207,7 +213,7 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
     for q in &names {
         let r =
             stop_for_restart(ctx, q, first, a.time, skip_gone).and_then(|stopped| match stopped {
-                true => start_after_restart(ctx, q, &start),
+                true => start_after_restart(ctx, q, &start, true),
                 false => Ok(ExitCode::SUCCESS),
             });
         match r {
@@ -241,9 +247,10 @@ fn stop_for_restart(
     Ok(true)
 }
 
-/// `restart`'s start of `q` once stopped, and its event.
-fn start_after_restart(ctx: &Ctx, q: &str, start: &Args) -> Result<ExitCode> {
-    let code = start_one(ctx, q, start, true)?;
+/// `restart`'s start of `q` once stopped, and its event; `print`: its
+/// name.
+fn start_after_restart(ctx: &Ctx, q: &str, start: &Args, print: bool) -> Result<ExitCode> {
+    let code = start_one(ctx, q, start, print)?;
     let store = ctx.store(LockMode::Shared)?;
     if let Ok((_, dir)) = container::find(&store, q) {
         rless::events::container(&dir, "restart", &[]);

@@ -42,6 +42,51 @@ pub struct Args {
     latest: super::latest::Latest,
     /// Containers (default: every running one).
     containers: Vec<String>,
+    /// `pod stats`'s: only these containers (full id, and the short id of
+    /// their pod), each row with its pod, in podman's pod columns.
+    #[arg(skip)]
+    pods: Option<HashMap<String, String>>,
+}
+
+impl Args {
+    /// `pod stats`: the running containers among `members` (full id, and
+    /// their pod's short id), followed as they start and stop.
+    pub fn of_pods(no_stream: bool, format: String, members: HashMap<String, String>) -> Args {
+        Args {
+            no_stream,
+            format,
+            all: false,
+            latest: Default::default(),
+            containers: Vec::new(),
+            pods: Some(members),
+        }
+    }
+}
+
+/// `pod stats`'s template fields and headers (podman's).
+const POD_HEADERS: &[(&str, &str)] = &[
+    ("Pod", "POD"),
+    ("CID", "CID"),
+    ("Name", "NAME"),
+    ("CPU", "CPU %"),
+    ("MemUsage", "MEM USAGE/ LIMIT"),
+    ("Mem", "MEM %"),
+    ("NetIO", "NET IO"),
+    ("BlockIO", "BLOCK IO"),
+    ("PIDS", "PIDS"),
+];
+
+/// `pod stats`'s default table, as a template.
+const POD_TABLE: &str = "table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}";
+
+/// A JSON row as `pod stats` shows it (its JSON too, as podman's).
+fn pod_row(r: &serde_json::Value, pod: &str) -> serde_json::Value {
+    let t = template_row(r);
+    serde_json::json!({
+        "Pod": pod, "CID": t["ID"], "Name": t["Name"], "CPU": t["CPUPerc"],
+        "MemUsage": t["MemUsage"], "Mem": t["MemPerc"], "NetIO": t["NetIO"],
+        "BlockIO": t["BlockIO"], "PIDS": t["PIDs"],
+    })
 }
 
 /// A container being watched.
@@ -248,12 +293,27 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
         }
         a.containers = vec![super::latest::latest_id(ctx)?];
     }
+    let headers = match a.pods {
+        Some(_) if a.format == "table" => {
+            a.format = POD_TABLE.to_string();
+            POD_HEADERS
+        }
+        Some(_) => POD_HEADERS,
+        None => HEADERS,
+    };
     let format = super::format::Format::parse(&a.format, DEFAULT_TABLE);
     if let super::format::Format::Template { template, .. } = format {
         // A bad template fails before any reading, as docker's.
-        super::format::print_rows(template, false, HEADERS, &[])?;
+        super::format::print_rows(template, false, headers, &[])?;
     }
-    let mut list = watched(ctx, &a.containers, a.all)?;
+    let in_pods = |l: Vec<Watched>| match &a.pods {
+        Some(m) => l
+            .into_iter()
+            .filter(|w| m.contains_key(w.config.id.as_str()))
+            .collect(),
+        None => l,
+    };
+    let mut list = in_pods(watched(ctx, &a.containers, a.all)?);
     let host_memory = usage::host_memory();
     let readings = |list: &[Watched]| -> HashMap<String, Reading> {
         list.iter()
@@ -275,17 +335,23 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
         std::thread::sleep(interval);
         if follow {
             if let Ok(l) = watched(ctx, &[], a.all) {
-                list = l;
+                list = in_pods(l);
             }
         }
         let now = readings(&list);
-        let rows: Vec<serde_json::Value> = list
+        let mut rows: Vec<serde_json::Value> = list
             .iter()
             .filter_map(|w| {
                 let id = w.config.id.as_str();
                 Some(row(w, before.get(id)?, now.get(id)?, host_memory))
             })
             .collect();
+        if let Some(m) = &a.pods {
+            rows = rows
+                .iter()
+                .map(|r| pod_row(r, m.get(r["ID"].as_str().unwrap_or("")).map_or("", |p| p)))
+                .collect();
+        }
         let mut out = std::io::stdout().lock();
         if clear {
             let _ = write!(out, "\x1b[2J\x1b[H");
@@ -301,7 +367,9 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
             }
             super::format::Format::Template { template, table: t } => {
                 drop(out);
-                if template == DEFAULT_TABLE && t {
+                if a.pods.is_some() {
+                    super::format::print_rows(template, t, headers, &rows)?;
+                } else if template == DEFAULT_TABLE && t {
                     super::format::print_table(&table(&rows));
                 } else {
                     let rows: Vec<_> = rows.iter().map(template_row).collect();

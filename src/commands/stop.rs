@@ -83,6 +83,48 @@ pub fn split_infra(ctx: &Ctx, ids: Vec<String>) -> (Vec<String>, Vec<String>) {
     (others, infra_ids)
 }
 
+/// `names`, and before each that is a pod's infra container the pod's
+/// other running containers that are not named (their full ids, also
+/// returned apart): a stop or restart of an infra container stops them
+/// first, as `pod stop` does, instead of taking its namespaces (their
+/// network) from under them.
+pub fn with_infra_members(ctx: &Ctx, names: Vec<String>) -> Result<(Vec<String>, Vec<String>)> {
+    let store = ctx.store(LockMode::Shared)?;
+    let ids: Vec<Option<String>> = names
+        .iter()
+        .map(|q| {
+            container::find(&store, q)
+                .ok()
+                .map(|(c, _)| c.id.as_str().to_string())
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut added: Vec<String> = Vec::new();
+    for (q, id) in names.into_iter().zip(&ids) {
+        let pod = id.as_deref().and_then(|id| {
+            container::pod::list(store.root())
+                .into_iter()
+                .find(|p| p.infra.as_deref() == Some(id))
+        });
+        if let Some(p) = pod {
+            for c in container::pod::members(store.root(), &p) {
+                let cid = c.id.as_str().to_string();
+                let dir = container::containers_dir(&store).join(&cid);
+                if p.infra.as_ref() != Some(&cid)
+                    && !ids.contains(&Some(cid.clone()))
+                    && !added.contains(&cid)
+                    && container::read_state(&dir).live()
+                {
+                    out.push(cid.clone());
+                    added.push(cid);
+                }
+            }
+        }
+        out.push(q);
+    }
+    Ok((out, added))
+}
+
 /// The full ids of the containers whose state `applies` accepts.
 pub fn all_ids(
     ctx: &Ctx,
@@ -271,12 +313,16 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<ExitCode> {
     let first = a.first_signal()?;
     // podman's `stop -a` names every container, stopped ones too.
     let mut names = a.targets.names(ctx, |_| true)?;
-    if a.targets.all {
-        names = infra_last(ctx, names);
+    let mut added = Vec::new();
+    if !a.targets.all {
+        (names, added) = with_infra_members(ctx, names)?;
     }
+    names = infra_last(ctx, names);
     each(ctx, &names, a.ignore || a.targets.all, |name, dir| {
         stop_one(dir, first, a.time)?;
-        println!("{name}");
+        if !added.iter().any(|n| n == name) {
+            println!("{name}");
+        }
         Ok(())
     })
 }

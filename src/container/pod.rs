@@ -230,13 +230,18 @@ pub fn network_infra(root: &Path, c: &super::ContainerConfig) -> Option<String> 
     p.shared.iter().any(|s| s == "net").then_some(infra)
 }
 
-/// Removes the definition of a pod whose containers are gone or never
-/// were (a `pod create` whose infra container could not be made). Call
-/// with the `pods` lock held.
-pub fn discard_locked(root: &Path, pod: &PodConfig) {
+/// Removes the definition of a pod whose infra container could not be
+/// made (`pod create`), unless a container joined it meanwhile (one that
+/// shares nothing can join a pod without an infra container): whether it
+/// went. Call with the `pods` lock held, under which containers join.
+pub fn discard_locked(root: &Path, pod: &PodConfig) -> bool {
+    if !members(root, pod).is_empty() {
+        return false;
+    }
     if fs::remove_file(config_path(root, &pod.name)).is_ok() {
         crate::events::named(root, crate::events::Kind::Pod, "remove", &pod.name);
     }
+    true
 }
 
 /// The pod's containers, its infra container first, then oldest first.

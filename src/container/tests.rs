@@ -242,3 +242,25 @@ fn nfs_leftovers_are_told_from_other_files() {
         "nothing left is not this case"
     );
 }
+
+/// A `pod create` whose infra container could not be made discards its
+/// pod only while no container has joined it (under the `pods` lock, as
+/// containers join): one that joined keeps it.
+#[test]
+fn a_failed_pod_create_keeps_a_pod_a_container_joined() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path(), crate::image::store::LockMode::Shared).unwrap();
+    let p = pod::create(&store, Some("p".into()), Default::default(), Vec::new()).unwrap();
+    let mut c = config(ContainerId::random(), "member");
+    c.pod = Some(p.id.clone());
+    let (_, dir) = create(&store, c).unwrap();
+    {
+        let _lock = pod::lock(&store).unwrap();
+        assert!(!pod::discard_locked(store.root(), &p));
+    }
+    assert_eq!(pod::read(store.root(), "p").unwrap().id, p.id);
+    remove_dir(&dir).unwrap();
+    let _lock = pod::lock(&store).unwrap();
+    assert!(pod::discard_locked(store.root(), &p));
+    assert!(pod::read(store.root(), "p").is_err());
+}

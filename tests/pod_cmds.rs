@@ -1,0 +1,280 @@
+//! pod commands as podman 4.3 has them: `pod create --replace` and
+//! `--pod-id-file` (read back by `pod start|stop|rm --pod-id-file`), a
+//! failed `pod create` leaving nothing, `stop|restart` of an infra
+//! container while members run, `pod logs` and `pod stats`.
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::lifecycle_helpers::*;
+use common::{for_each_user, ERR_EXIT};
+
+/// `{{.Names}} {{.State}}` of every container, sorted.
+fn states(ctx: &common::Ctx) -> Vec<String> {
+    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// A loopback port free now, as a `-p` to port 80.
+fn free_port_spec() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}:80", l.local_addr().unwrap().port())
+}
+
+#[test]
+fn pod_create_replace_and_pod_id_file() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_create_replace_and_pod_id_file", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let idf = ctx.work.join("p.id");
+        let idf_s = idf.display().to_string();
+        let spec = free_port_spec();
+        let create = [
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "--infra-name",
+            "pinf",
+            "-p",
+            &spec,
+        ];
+        let with = |more: &[&'static str]| -> Vec<String> {
+            create.iter().chain(more).map(|s| s.to_string()).collect()
+        };
+        let mut first = with(&["--pod-id-file"]);
+        first.push(idf_s.clone());
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        let id = ctx.ok(&first).stdout;
+        let id = id.trim().to_string();
+        assert_eq!(std::fs::read_to_string(&idf).unwrap(), id);
+        // A pod id file that exists: refused in podman's words, nothing made.
+        let out = ctx.rless(&["pod", "create", "--name", "q", "--pod-id-file", &idf_s]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("pod id file exists"), "{out}");
+        assert_eq!(ctx.rless(&["pod", "exists", "q"]).code, Some(1));
+        // --replace: the pod and its containers (running ones killed) go
+        // first, so its port is free again for the new one.
+        ctx.ok(&[
+            "run", "-d", "--name", "m1", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        assert_one_error(&ctx.rless(&create), ERR_EXIT);
+        let again = with(&["--replace"]);
+        let again: Vec<&str> = again.iter().map(String::as_str).collect();
+        let id2 = ctx.ok(&again).stdout;
+        assert_ne!(id2.trim(), id);
+        assert_eq!(states(ctx), ["pinf created"]);
+        ctx.ok(&["pod", "create", "--replace", "--name", "fresh"]);
+        assert_one_error(&ctx.rless(&["pod", "create", "--replace"]), ERR_EXIT);
+        ctx.ok(&["pod", "rm", "p", "fresh"]);
+        // pod start|stop|rm --pod-id-file: the pod the file names.
+        std::fs::remove_file(&idf).unwrap();
+        let id3 = ctx.ok(&["pod", "create", "--name", "r", "--pod-id-file", &idf_s]);
+        let id3 = id3.stdout.trim().to_string();
+        ctx.ok(&[
+            "create", "--name", "m2", "--pod", "r", IMG, "sh", "-c", FOREVER,
+        ]);
+        let out = ctx.ok(&["pod", "start", "--pod-id-file", &idf_s]);
+        assert_eq!(out.stdout.trim(), id3);
+        assert!(states(ctx).contains(&"m2 running".to_string()));
+        ctx.ok(&["pod", "stop", "--pod-id-file", &idf_s]);
+        assert!(states(ctx).contains(&"m2 exited".to_string()));
+        let out = ctx.ok(&["pod", "rm", "--pod-id-file", &idf_s]);
+        assert_eq!(out.stdout.trim(), id3);
+        assert!(states(ctx).is_empty(), "{:?}", states(ctx));
+        let missing = ctx.work.join("none.id").display().to_string();
+        assert_one_error(
+            &ctx.rless(&["pod", "stop", "--pod-id-file", &missing]),
+            ERR_EXIT,
+        );
+        ctx.ok(&["pod", "rm", "-i", "--pod-id-file", &missing]);
+        // A failed create (its port in use) leaves nothing: no pod, no
+        // infra container, no pod id file.
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let spec = format!("127.0.0.1:{}:80", busy.local_addr().unwrap().port());
+        let f2 = ctx.work.join("f2.id");
+        let f2_s = f2.display().to_string();
+        let out = ctx.rless(&[
+            "pod",
+            "create",
+            "--name",
+            "x",
+            "-p",
+            &spec,
+            "--pod-id-file",
+            &f2_s,
+        ]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(!f2.exists(), "the pod id file was left");
+        assert!(states(ctx).is_empty(), "{:?}", states(ctx));
+        assert_eq!(ctx.rless(&["pod", "exists", "x"]).code, Some(1));
+        // So does one whose infra container cannot be made (its name taken).
+        ctx.ok(&["create", "--name", "taken", IMG, "true"]);
+        let out = ctx.rless(&[
+            "pod",
+            "create",
+            "--name",
+            "x",
+            "--infra-name",
+            "taken",
+            "--pod-id-file",
+            &f2_s,
+        ]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(!f2.exists(), "the pod id file was left");
+        assert_eq!(states(ctx), ["taken created"]);
+        assert_eq!(ctx.rless(&["pod", "exists", "x"]).code, Some(1));
+    });
+}
+
+#[test]
+fn pod_logs_and_stats() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_logs_and_stats", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let pod = ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "pinf"]);
+        let pod = pod.stdout.trim()[..12].to_string();
+        let a = ctx.ok(&[
+            "run",
+            "--name",
+            "a",
+            "--pod",
+            "p",
+            IMG,
+            "sh",
+            "-c",
+            "echo one; echo two",
+        ]);
+        let b = ctx.ok(&[
+            "run",
+            "--name",
+            "b",
+            "--pod",
+            "p",
+            IMG,
+            "sh",
+            "-c",
+            "echo three",
+        ]);
+        let (a, b) = (a.stdout.trim(), b.stdout.trim());
+        assert_eq!((a, b), ("one\ntwo", "three"));
+        let id = |n: &str| {
+            let out = ctx.ok(&["inspect", "--format", "{{.Id}}", n]);
+            out.stdout.trim()[..12].to_string()
+        };
+        let (ia, ib) = (id("a"), id("b"));
+        // Every container's lines (the infra container has none), each
+        // after its container's short id, in time order.
+        let out = ctx.ok(&["pod", "logs", "p"]);
+        assert_eq!(
+            out.stdout,
+            format!("{ia} one\n{ia} two\n{ib} three\n"),
+            "{out}"
+        );
+        let out = ctx.ok(&["pod", "logs", "-n", "--tail", "1", "p"]);
+        assert_eq!(out.stdout, "a two\nb three\n", "{out}");
+        let out = ctx.ok(&["pod", "logs", "--container", "b", "p"]);
+        assert_eq!(out.stdout, "three\n", "{out}");
+        let out = ctx.ok(&["pod", "logs", "-t", "--names", "-c", "a", "p"]);
+        assert_eq!(out.stdout.lines().count(), 2, "{out}");
+        assert!(
+            out.stdout
+                .lines()
+                .all(|l| l.starts_with("20") && (l.ends_with(" one") || l.ends_with(" two"))),
+            "{out}"
+        );
+        // -f ends once the pod's containers have.
+        ctx.ok(&["pod", "stop", "p"]);
+        let out = ctx.ok(&["pod", "logs", "-f", "--names", "p"]);
+        assert_eq!(out.stdout, "a one\na two\nb three\n", "{out}");
+        ctx.ok(&["create", "--name", "other", IMG, "true"]);
+        assert_one_error(&ctx.rless(&["pod", "logs", "-c", "other", "p"]), ERR_EXIT);
+        assert_one_error(&ctx.rless(&["pod", "logs", "nope"]), ERR_EXIT);
+        // pod stats: a row per running container of the pod, podman's
+        // columns.
+        ctx.ok(&[
+            "run", "-d", "--name", "c", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        let out = ctx.ok(&["pod", "stats", "--no-stream", "p"]);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        for col in ["POD", "CID", "NAME", "CPU %", "MEM USAGE/ LIMIT", "PIDS"] {
+            assert!(lines[0].contains(col), "{out}");
+        }
+        assert!(lines[1..].iter().all(|l| l.starts_with(&pod)), "{out}");
+        let out = ctx.ok(&[
+            "pod",
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Pod}} {{.Name}}",
+        ]);
+        let mut rows: Vec<&str> = out.stdout.lines().collect();
+        rows.sort();
+        assert_eq!(rows, [format!("{pod} c"), format!("{pod} pinf")], "{out}");
+        let out = ctx.ok(&["pod", "stats", "--no-stream", "--format", "json", "p"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let v = v.as_array().unwrap();
+        assert_eq!(v.len(), 2, "{out}");
+        assert!(
+            v.iter()
+                .all(|r| r["Pod"] == pod.as_str() && r["CPU"].is_string()),
+            "{out}"
+        );
+        assert_one_error(
+            &ctx.rless(&["pod", "stats", "--no-stream", "nope"]),
+            ERR_EXIT,
+        );
+        ctx.ok(&["pod", "rm", "-f", "p"]);
+    });
+}
+
+#[test]
+fn stop_and_restart_of_an_infra_container_take_its_members() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "stop_and_restart_of_an_infra_container_take_its_members",
+        |ctx| {
+            let _cleanup = Cleanup(ctx);
+            setup_image(ctx);
+            ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "pinf"]);
+            for m in ["m1", "m2"] {
+                ctx.ok(&[
+                    "run", "-d", "--name", m, "--pod", "p", IMG, "sh", "-c", FOREVER,
+                ]);
+            }
+            ctx.ok(&["stop", "m2"]);
+            // stop INFRA: the pod's running members first (by their stop
+            // signal: FOREVER exits 0, 143 before its trap), then it; only
+            // the name given is printed.
+            assert_eq!(ctx.ok(&["stop", "pinf"]).stdout, "pinf\n");
+            assert_eq!(states(ctx), ["m1 exited", "m2 exited", "pinf exited"]);
+            let code = ctx.ok(&["inspect", "--format", "{{.State.ExitCode}}", "m1"]);
+            assert!(["0", "143"].contains(&code.stdout.trim()), "{code}");
+            // restart INFRA: its running members restart with it, in its
+            // new namespaces; a stopped one stays stopped.
+            ctx.ok(&["start", "m1"]);
+            assert_eq!(states(ctx), ["m1 running", "m2 exited", "pinf running"]);
+            assert_eq!(ctx.ok(&["restart", "pinf"]).stdout, "pinf\n");
+            assert_eq!(states(ctx), ["m1 running", "m2 exited", "pinf running"]);
+            let net = |n: &str| {
+                let pid = ctx.ok(&["inspect", "--format", "{{.State.Pid}}", n]);
+                std::fs::read_link(format!("/proc/{}/ns/net", pid.stdout.trim())).unwrap()
+            };
+            assert_eq!(net("m1"), net("pinf"));
+            let h = ctx.ok(&["exec", "m1", "hostname"]);
+            assert_eq!(h.stdout.trim(), "p", "{h}");
+            ctx.ok(&["pod", "rm", "-f", "p"]);
+        },
+    );
+}
