@@ -108,12 +108,13 @@ pub fn ports_text(s: &ContainerState) -> String {
         .join(", ")
 }
 
-/// The ports of `c`'s row: a pod member that shares its pod's network
-/// shows the pod's (its infra container's) while it runs, as podman's.
+/// The ports of `c`'s row: a container on another's network (a pod
+/// member sharing its pod's, or `--network container:X`) shows that
+/// container's while it runs, as podman's.
 fn shown_ports(root: &std::path::Path, c: &ContainerConfig, s: &ContainerState) -> String {
-    match container::pod::network_infra(root, c) {
-        Some(infra) if s.running() => {
-            ports_text(&container::read_state(&root.join("containers").join(infra)))
+    match super::netowner::owner(root, c) {
+        Some(owner) if s.running() => {
+            ports_text(&container::read_state(&root.join("containers").join(owner)))
         }
         Some(_) => String::new(),
         None => ports_text(s),
@@ -378,7 +379,14 @@ fn matches(
             let (Ok(first), Ok(last)) = (first.parse::<u16>(), last.parse::<u16>()) else {
                 bail!("bad filter publish={v}: use PORT[-PORT][/PROTO]");
             };
-            s.ports
+            // A container on another's network matches by that one's
+            // ports, as its row shows them.
+            let owner = super::netowner::owner(look.root, c)
+                .map(|id| container::read_state(&look.root.join("containers").join(id)));
+            owner
+                .as_ref()
+                .unwrap_or(s)
+                .ports
                 .iter()
                 .any(|p| (first..=last).contains(&p.container_port) && p.proto_name() == proto)
         }
@@ -608,6 +616,9 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
                         "StartedAt": s.started, "ExitedAt": s.finished, "Labels": c.labels,
                         "Pod": c.pod.clone().unwrap_or_default(), "PodName": pod_name(c),
                         "IsInfra": is_infra(c),
+                        "Ports": super::netowner::podman_ports(
+                            store.root(), c, &container::containers_dir(&store).join(c.id.as_str()),
+                        ),
                     })
                 })
                 .collect();
