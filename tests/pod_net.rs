@@ -246,6 +246,10 @@ fn pod_net_joiners_show_their_network_owners_ports() {
         assert_eq!(filtered(ctx, "publish=80"), ["idle", "srv", "winf"]);
         assert_eq!(filtered(ctx, "publish=81/udp"), ["base", "j"]);
         assert!(filtered(ctx, "publish=81").is_empty());
+        // network=container:X: the containers on X's network, X named
+        // (podman's), a pod's members by its infra container.
+        assert_eq!(filtered(ctx, "network=container:base"), ["j"]);
+        assert_eq!(filtered(ctx, "network=container:winf"), ["idle", "srv"]);
         // ps, port and inspect of the joiner: base's.
         let out = ctx.ok(&["ps", "--format", "{{.Names}}|{{.Ports}}"]);
         let want = format!("j|127.0.0.1:{own_port}->81/udp");

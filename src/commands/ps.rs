@@ -368,9 +368,21 @@ fn matches(
             id.starts_with(v)
                 || rless::container::pod::by_id(look.root, id).is_some_and(|p| p.name == v)
         }),
-        "network" => {
-            container::read_spec(dir).is_ok_and(|sp| sp.network_names().iter().any(|n| n == v))
-        }
+        // `network=container:X` (podman's): the containers on X's
+        // network, X by name, full id or id prefix.
+        "network" => match v.strip_prefix("container:") {
+            Some(q) => {
+                let x = (look.all.iter().find(|x| x.name == q))
+                    .or_else(|| look.all.iter().find(|x| x.id.as_str().starts_with(q)));
+                x.is_some_and(|x| {
+                    container::read_spec(dir)
+                        .is_ok_and(|sp| sp.namespaces.net.is_some_and(|d| d.id == x.id.as_str()))
+                })
+            }
+            None => {
+                container::read_spec(dir).is_ok_and(|sp| sp.network_names().iter().any(|n| n == v))
+            }
+        },
         // `publish=80`, `publish=8080/tcp`, `publish=80-90`: a published
         // container port.
         "publish" => {
