@@ -250,6 +250,29 @@ fn pod_net_joiners_show_their_network_owners_ports() {
         // (podman's), a pod's members by its infra container.
         assert_eq!(filtered(ctx, "network=container:base"), ["j"]);
         assert_eq!(filtered(ctx, "network=container:winf"), ["idle", "srv"]);
+        // Networks: those a container joined itself, none for a joiner
+        // or a member sharing its pod's (podman's).
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}}|{{.Networks}}"]);
+        let mut rows: Vec<&str> = out.stdout.lines().collect();
+        rows.sort();
+        let want = [
+            "base|slirp",
+            "idle|",
+            "j|",
+            "plain|slirp",
+            "srv|",
+            "winf|slirp",
+        ];
+        assert_eq!(rows, want, "{out}");
+        let out = ctx.ok(&["ps", "-a", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("ps json");
+        for r in v.as_array().expect("a list") {
+            let want = match r["Names"][0].as_str() {
+                Some("j" | "idle" | "srv") => serde_json::json!([]),
+                _ => serde_json::json!(["slirp"]),
+            };
+            assert_eq!(r["Networks"], want, "{r}");
+        }
         // ps, port and inspect of the joiner: base's.
         let out = ctx.ok(&["ps", "--format", "{{.Names}}|{{.Ports}}"]);
         let want = format!("j|127.0.0.1:{own_port}->81/udp");

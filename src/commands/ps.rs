@@ -85,12 +85,22 @@ fn mounts_text(c: &ContainerConfig) -> String {
     names.join(",")
 }
 
-/// The networks of a container, comma-separated (from its spec, so a
-/// stopped container's show too).
-fn networks(dir: &std::path::Path) -> String {
+/// The networks of a container (from its spec, so a stopped container's
+/// show too). One on another's network (`--network container:X`, a pod
+/// member sharing its pod's) is on none of its own: podman lists only the
+/// networks a container joined itself (`ps --filter network=container:X`
+/// finds those).
+fn network_list(dir: &std::path::Path) -> Vec<String> {
     container::read_spec(dir)
-        .map(|sp| sp.network_names().join(","))
+        .ok()
+        .filter(|sp| sp.namespaces.net.is_none())
+        .map(|sp| sp.network_names())
         .unwrap_or_default()
+}
+
+/// [`network_list`], comma-separated, as `{{.Networks}}` shows it.
+fn networks(dir: &std::path::Path) -> String {
+    network_list(dir).join(",")
 }
 
 /// `0.0.0.0:8080->80/tcp, [::1]:8081->81/tcp` while the container runs.
@@ -631,6 +641,7 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
                         "Ports": super::netowner::podman_ports(
                             store.root(), c, &container::containers_dir(&store).join(c.id.as_str()),
                         ),
+                        "Networks": network_list(&container::containers_dir(&store).join(c.id.as_str())),
                     })
                 })
                 .collect();
