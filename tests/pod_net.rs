@@ -288,6 +288,17 @@ fn pod_net_joiners_show_their_network_owners_ports() {
         assert_eq!(v["NetworkSettings"]["Ports"], want);
         // podman's: the joiner asked for no ports of its own.
         assert_eq!(v["HostConfig"]["PortBindings"], serde_json::json!({}));
+        // A container not running has no ports to show, whatever its
+        // network's owner does (podman's port passes over it).
+        let out = ctx.ok(&["port", "idle"]);
+        assert_eq!(out.stdout, "", "{out}");
+        ctx.ok(&["kill", "j"]);
+        ctx.ok(&["wait", "j"]);
+        let out = ctx.ok(&["port", "j"]);
+        assert_eq!(out.stdout, "", "{out}");
+        ctx.fail(&["port", "j", "81/udp"]);
+        // ps --format json: the mappings all the same, as podman's.
+        assert_eq!(json_ports(ctx, "j"), bases);
         ctx.ok(&["rm", "-f", "j", "base", "plain"]);
         ctx.ok(&["pod", "rm", "-f", "web"]);
     });

@@ -56,6 +56,9 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
     // A member of a pod sharing its network has the pod's ports, which
     // its infra container publishes, and a `--network container:X`
     // container has X's (podman's).
+    // Only while the container itself runs, as podman's (which passes
+    // over one not running, whatever its network's owner does).
+    let running = container::read_state(&dir).running();
     let dir = super::netowner::owner_dir(store.root(), &c, &dir);
     let state = container::read_state(&dir);
     let want = a.port.as_deref().map(|p| {
@@ -63,7 +66,7 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
         (n.to_string(), proto.to_string())
     });
     let mut found = false;
-    for p in state.ports.iter().filter(|_| state.running()) {
+    for p in state.ports.iter().filter(|_| running && state.running()) {
         let proto = p.proto_name();
         // `[::1]:8080` for IPv6, as docker prints it.
         let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
