@@ -288,6 +288,22 @@ fn pod_net_joiners_show_their_network_owners_ports() {
         assert_eq!(v["NetworkSettings"]["Ports"], want);
         // podman's: the joiner asked for no ports of its own.
         assert_eq!(v["HostConfig"]["PortBindings"], serde_json::json!({}));
+        // A joiner of a joiner (a pod member's network): the pod's ports.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "j2",
+            "--network",
+            "container:srv",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let out = ctx.ok(&["port", "j2", "80"]);
+        assert_eq!(out.stdout.trim(), format!("127.0.0.1:{pod_port}"), "{out}");
+        assert_eq!(json_ports(ctx, "j2"), pods);
+        ctx.ok(&["rm", "-f", "j2"]);
         // A container not running has no ports to show, whatever its
         // network's owner does (podman's port passes over it).
         let out = ctx.ok(&["port", "idle"]);
