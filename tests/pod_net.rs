@@ -3,7 +3,9 @@
 //! with the pod's address; a member's name follows its create, rename
 //! and removal, and comes back with the infra container's restart), and
 //! the pod's published ports on its members' rows of `ps`, in their
-//! `inspect` (NetworkSettings) and in `port` (podman's).
+//! `inspect` (NetworkSettings) and in `port` (podman's); so too a
+//! `--network container:X` container shows X's, and `ps --format json`'s
+//! `Ports` and `ps --filter publish=` follow the network's owner.
 
 mod common;
 mod net_support;
@@ -161,6 +163,159 @@ fn pod_net_members_show_the_pods_ports() {
         let line = format!("{}\t80/tcp -> 127.0.0.1:{port}", &srv[..12]);
         assert!(out.stdout.lines().any(|l| l == line), "{out}");
         assert_eq!(out.stdout.lines().count(), 2, "srv's and winf's: {out}");
+        ctx.ok(&["pod", "rm", "-f", "web"]);
+    });
+}
+
+/// podman's `Ports` of `ps --format json` for the container `name`.
+fn json_ports(ctx: &common::Ctx, name: &str) -> serde_json::Value {
+    let out = ctx.ok(&["ps", "-a", "--format", "json"]);
+    let rows: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let row = rows
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["Names"][0] == name))
+        .unwrap_or_else(|| panic!("no {name} in {out}"));
+    row["Ports"].clone()
+}
+
+/// The names `ps -a --filter F` lists, sorted.
+fn filtered(ctx: &common::Ctx, filter: &str) -> Vec<String> {
+    let out = ctx.ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    let mut v: Vec<String> = out.stdout.lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn pod_net_joiners_show_their_network_owners_ports() {
+    use net_support::{free_port, needs_tun, setup_image, IMG};
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("pod_net_joiners_show_their_network_owners_ports", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        let (pod_port, own_port) = (free_port(), free_port());
+        let publish = format!("127.0.0.1:{pod_port}:80");
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "web",
+            "--infra-name",
+            "winf",
+            "-p",
+            &publish,
+        ]);
+        ctx.ok(&[
+            "run", "-d", "--name", "srv", "--pod", "web", IMG, "sleep", "120",
+        ]);
+        ctx.ok(&["create", "--name", "idle", "--pod", "web", IMG, "true"]);
+        let publish = format!("127.0.0.1:{own_port}:81/udp");
+        ctx.ok(&[
+            "run", "-d", "--name", "base", "-p", &publish, IMG, "sleep", "120",
+        ]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "j",
+            "--network",
+            "container:base",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        ctx.ok(&["run", "-d", "--name", "plain", IMG, "sleep", "120"]);
+        // ps --format json: podman's list of mappings, the pod's on its
+        // members (running or not) and the owner's on a joiner.
+        let pods = serde_json::json!([{"host_ip": "127.0.0.1", "container_port": 80,
+            "host_port": pod_port, "range": 1, "protocol": "tcp"}]);
+        for name in ["winf", "srv", "idle"] {
+            assert_eq!(json_ports(ctx, name), pods, "{name}");
+        }
+        let bases = serde_json::json!([{"host_ip": "127.0.0.1", "container_port": 81,
+            "host_port": own_port, "range": 1, "protocol": "udp"}]);
+        assert_eq!(json_ports(ctx, "base"), bases);
+        assert_eq!(json_ports(ctx, "j"), bases);
+        assert_eq!(json_ports(ctx, "plain"), serde_json::Value::Null);
+        // ps --filter publish=: by the ports the row shows.
+        assert_eq!(filtered(ctx, "publish=80"), ["idle", "srv", "winf"]);
+        assert_eq!(filtered(ctx, "publish=81/udp"), ["base", "j"]);
+        assert!(filtered(ctx, "publish=81").is_empty());
+        // network=container:X: the containers on X's network, X named
+        // (podman's), a pod's members by its infra container.
+        assert_eq!(filtered(ctx, "network=container:base"), ["j"]);
+        assert_eq!(filtered(ctx, "network=container:winf"), ["idle", "srv"]);
+        // Networks: those a container joined itself, none for a joiner
+        // or a member sharing its pod's (podman's).
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}}|{{.Networks}}"]);
+        let mut rows: Vec<&str> = out.stdout.lines().collect();
+        rows.sort();
+        let want = [
+            "base|slirp",
+            "idle|",
+            "j|",
+            "plain|slirp",
+            "srv|",
+            "winf|slirp",
+        ];
+        assert_eq!(rows, want, "{out}");
+        let out = ctx.ok(&["ps", "-a", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("ps json");
+        for r in v.as_array().expect("a list") {
+            let want = match r["Names"][0].as_str() {
+                Some("j" | "idle" | "srv") => serde_json::json!([]),
+                _ => serde_json::json!(["slirp"]),
+            };
+            assert_eq!(r["Networks"], want, "{r}");
+        }
+        // ps, port and inspect of the joiner: base's.
+        let out = ctx.ok(&["ps", "--format", "{{.Names}}|{{.Ports}}"]);
+        let want = format!("j|127.0.0.1:{own_port}->81/udp");
+        assert!(out.stdout.lines().any(|l| l == want), "{out}");
+        let out = ctx.ok(&["port", "j", "81/udp"]);
+        assert_eq!(out.stdout.trim(), format!("127.0.0.1:{own_port}"), "{out}");
+        let v = inspect(ctx, "j");
+        assert_eq!(
+            v["NetworkSettings"],
+            inspect(ctx, "base")["NetworkSettings"]
+        );
+        let want = serde_json::json!({"81/udp": [{"HostIp": "127.0.0.1", "HostPort": own_port.to_string()}]});
+        assert_eq!(v["NetworkSettings"]["Ports"], want);
+        // podman's: the joiner asked for no ports of its own.
+        assert_eq!(v["HostConfig"]["PortBindings"], serde_json::json!({}));
+        // A joiner of a joiner (a pod member's network): the pod's ports.
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "j2",
+            "--network",
+            "container:srv",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let out = ctx.ok(&["port", "j2", "80"]);
+        assert_eq!(out.stdout.trim(), format!("127.0.0.1:{pod_port}"), "{out}");
+        assert_eq!(json_ports(ctx, "j2"), pods);
+        ctx.ok(&["rm", "-f", "j2"]);
+        // A container not running has no ports to show, whatever its
+        // network's owner does (podman's port passes over it).
+        let out = ctx.ok(&["port", "idle"]);
+        assert_eq!(out.stdout, "", "{out}");
+        ctx.ok(&["kill", "j"]);
+        ctx.ok(&["wait", "j"]);
+        let out = ctx.ok(&["port", "j"]);
+        assert_eq!(out.stdout, "", "{out}");
+        ctx.fail(&["port", "j", "81/udp"]);
+        // ps --format json: the mappings all the same, as podman's.
+        assert_eq!(json_ports(ctx, "j"), bases);
+        ctx.ok(&["rm", "-f", "j", "base", "plain"]);
         ctx.ok(&["pod", "rm", "-f", "web"]);
     });
 }

@@ -341,8 +341,8 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
         "Mounts": mounts,
         "GraphDriver": {"Name": driver, "Data": graph},
         "NetworkSettings": match pod_network_dir(c, dir) {
-            // A pod member sharing its pod's network: the pod's settings
-            // (its infra container's, ports included), as podman's.
+            // A pod member sharing its pod's network, or a container on
+            // another's: that one's settings (ports included), as podman's.
             Some(infra) => network_settings(
                 container::read_spec(&infra).ok().as_ref(),
                 &container::read_state(&infra),
@@ -457,15 +457,16 @@ fn with_health(c: &container::ContainerConfig, dir: &std::path::Path, v: &mut se
     }
 }
 
-/// The directory of the infra container whose network `c` (in `dir`)
-/// shares, when `c` is a member of a pod that shares it.
+/// The directory of the container whose network `c` (in `dir`) is on,
+/// when not its own: a pod's infra container for a member sharing its
+/// network, X for `--network container:X`.
 fn pod_network_dir(
     c: &container::ContainerConfig,
     dir: &std::path::Path,
 ) -> Option<std::path::PathBuf> {
     // containers/<id> -> the store's root.
     let root = dir.parent()?.parent()?;
-    container::pod::network_infra(root, c).map(|infra| dir.with_file_name(infra))
+    super::netowner::owner(root, c).map(|id| dir.with_file_name(id))
 }
 
 /// docker's `NetworkSettings` (with podman's IPv6 and sandbox fields).

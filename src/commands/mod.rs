@@ -42,6 +42,7 @@ mod login;
 mod logs;
 mod manifest;
 mod manifest_push;
+mod netowner;
 mod network;
 mod outfile;
 mod pause;

@@ -39,9 +39,10 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
             if !container::read_state(&dir_of(c.id.as_str())).running() {
                 continue;
             }
-            // A running member of a pod sharing its network: the pod's
-            // ports (its infra container's), as `port MEMBER`.
-            let own = container::pod::network_infra(store.root(), &c);
+            // A running container on another's network (a member of a
+            // pod sharing its network, `--network container:X`): that
+            // one's ports, as `port CONTAINER`.
+            let own = super::netowner::owner(store.root(), &c);
             let state = container::read_state(&dir_of(own.as_deref().unwrap_or(c.id.as_str())));
             for p in state.ports.iter().filter(|_| state.running()) {
                 let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
@@ -53,18 +54,19 @@ pub fn run(ctx: &Ctx, mut a: Args) -> Result<ExitCode> {
     };
     let (c, dir) = container::find(&store, query)?;
     // A member of a pod sharing its network has the pod's ports, which
-    // its infra container publishes (podman's).
-    let dir = match container::pod::network_infra(store.root(), &c) {
-        Some(infra) => container::containers_dir(&store).join(infra),
-        None => dir,
-    };
+    // its infra container publishes, and a `--network container:X`
+    // container has X's (podman's).
+    // Only while the container itself runs, as podman's (which passes
+    // over one not running, whatever its network's owner does).
+    let running = container::read_state(&dir).running();
+    let dir = super::netowner::owner_dir(store.root(), &c, &dir);
     let state = container::read_state(&dir);
     let want = a.port.as_deref().map(|p| {
         let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));
         (n.to_string(), proto.to_string())
     });
     let mut found = false;
-    for p in state.ports.iter().filter(|_| state.running()) {
+    for p in state.ports.iter().filter(|_| running && state.running()) {
         let proto = p.proto_name();
         // `[::1]:8080` for IPv6, as docker prints it.
         let host = std::net::SocketAddr::new(p.host_ip, p.host_port);

@@ -85,12 +85,22 @@ fn mounts_text(c: &ContainerConfig) -> String {
     names.join(",")
 }
 
-/// The networks of a container, comma-separated (from its spec, so a
-/// stopped container's show too).
-fn networks(dir: &std::path::Path) -> String {
+/// The networks of a container (from its spec, so a stopped container's
+/// show too). One on another's network (`--network container:X`, a pod
+/// member sharing its pod's) is on none of its own: podman lists only the
+/// networks a container joined itself (`ps --filter network=container:X`
+/// finds those).
+fn network_list(dir: &std::path::Path) -> Vec<String> {
     container::read_spec(dir)
-        .map(|sp| sp.network_names().join(","))
+        .ok()
+        .filter(|sp| sp.namespaces.net.is_none())
+        .map(|sp| sp.network_names())
         .unwrap_or_default()
+}
+
+/// [`network_list`], comma-separated, as `{{.Networks}}` shows it.
+fn networks(dir: &std::path::Path) -> String {
+    network_list(dir).join(",")
 }
 
 /// `0.0.0.0:8080->80/tcp, [::1]:8081->81/tcp` while the container runs.
@@ -108,12 +118,13 @@ pub fn ports_text(s: &ContainerState) -> String {
         .join(", ")
 }
 
-/// The ports of `c`'s row: a pod member that shares its pod's network
-/// shows the pod's (its infra container's) while it runs, as podman's.
+/// The ports of `c`'s row: a container on another's network (a pod
+/// member sharing its pod's, or `--network container:X`) shows that
+/// container's while it runs, as podman's.
 fn shown_ports(root: &std::path::Path, c: &ContainerConfig, s: &ContainerState) -> String {
-    match container::pod::network_infra(root, c) {
-        Some(infra) if s.running() => {
-            ports_text(&container::read_state(&root.join("containers").join(infra)))
+    match super::netowner::owner(root, c) {
+        Some(owner) if s.running() => {
+            ports_text(&container::read_state(&root.join("containers").join(owner)))
         }
         Some(_) => String::new(),
         None => ports_text(s),
@@ -367,9 +378,21 @@ fn matches(
             id.starts_with(v)
                 || rless::container::pod::by_id(look.root, id).is_some_and(|p| p.name == v)
         }),
-        "network" => {
-            container::read_spec(dir).is_ok_and(|sp| sp.network_names().iter().any(|n| n == v))
-        }
+        // `network=container:X` (podman's): the containers on X's
+        // network, X by name, full id or id prefix.
+        "network" => match v.strip_prefix("container:") {
+            Some(q) => {
+                let x = (look.all.iter().find(|x| x.name == q))
+                    .or_else(|| look.all.iter().find(|x| x.id.as_str().starts_with(q)));
+                x.is_some_and(|x| {
+                    container::read_spec(dir)
+                        .is_ok_and(|sp| sp.namespaces.net.is_some_and(|d| d.id == x.id.as_str()))
+                })
+            }
+            None => {
+                container::read_spec(dir).is_ok_and(|sp| sp.network_names().iter().any(|n| n == v))
+            }
+        },
         // `publish=80`, `publish=8080/tcp`, `publish=80-90`: a published
         // container port.
         "publish" => {
@@ -378,7 +401,14 @@ fn matches(
             let (Ok(first), Ok(last)) = (first.parse::<u16>(), last.parse::<u16>()) else {
                 bail!("bad filter publish={v}: use PORT[-PORT][/PROTO]");
             };
-            s.ports
+            // A container on another's network matches by that one's
+            // ports, as its row shows them.
+            let owner = super::netowner::owner(look.root, c)
+                .map(|id| container::read_state(&look.root.join("containers").join(id)));
+            owner
+                .as_ref()
+                .unwrap_or(s)
+                .ports
                 .iter()
                 .any(|p| (first..=last).contains(&p.container_port) && p.proto_name() == proto)
         }
@@ -608,6 +638,10 @@ fn once(ctx: &Ctx, a: &Args) -> Result<ExitCode> {
                         "StartedAt": s.started, "ExitedAt": s.finished, "Labels": c.labels,
                         "Pod": c.pod.clone().unwrap_or_default(), "PodName": pod_name(c),
                         "IsInfra": is_infra(c),
+                        "Ports": super::netowner::podman_ports(
+                            store.root(), c, &container::containers_dir(&store).join(c.id.as_str()),
+                        ),
+                        "Networks": network_list(&container::containers_dir(&store).join(c.id.as_str())),
                     })
                 })
                 .collect();
