@@ -386,10 +386,7 @@ fn keep_pulled(store: &Store, query: &str, entry: &Entry) -> Result<()> {
 
 /// The manifest `r` names, from its registry.
 fn remote_manifest(r: &Reference, registry: &RegistryOpts) -> Result<(Vec<u8>, String)> {
-    let credentials = registry.credentials(&r.registry)?;
-    let options = registry.client_options(&r.registry, credentials, false)?;
-    let client =
-        rless::image::registry::RegistryClient::connect(&r.registry, r.api_host(), &options)?;
+    let client = registry.connect_for(r)?;
     Ok(client.manifest(&r.repository, &r.manifest_ref())?)
 }
 
