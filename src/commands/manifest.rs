@@ -172,7 +172,8 @@ fn key_values(items: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// The full name a new list gets.
 fn list_name(q: &str) -> Result<String> {
-    let r: Reference = q.parse()?;
+    // A short name is `localhost/NAME`, as podman names lists and images.
+    let r = rless::image::shortnames::local_name(q)?;
     match r.tagged_name().filter(|_| r.digest.is_none()) {
         Some(n) => Ok(n),
         None => bail!("invalid manifest list name {q:?}: a name with an optional tag"),
