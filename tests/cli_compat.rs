@@ -43,7 +43,7 @@ fn cli_compat_info_tag_filters() {
         // tag: several targets at once, each checked before any is added.
         ctx.ok(&["tag", IMG, "t1:a", "t2:b"]);
         let names = ctx.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-        for n in ["t1:a", "t2:b"] {
+        for n in ["localhost/t1:a", "localhost/t2:b"] {
             assert!(names.stdout.lines().any(|l| l == n), "{n}: {names}");
         }
         let before = ctx.snapshot();

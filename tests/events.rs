@@ -74,8 +74,8 @@ fn events_of_containers_images_volumes_and_networks() {
                 "container remove gone",
             ],
             &[
-                "image tag docker.io/library/bb2:x",
-                "image untag docker.io/library/bb2:x",
+                "image tag localhost/bb2:x",
+                "image untag localhost/bb2:x",
                 "volume create v1",
                 "volume remove v1",
                 "network create n1",
@@ -139,7 +139,7 @@ fn events_of_containers_images_volumes_and_networks() {
         let line = out.stdout.trim_end();
         assert!(
             line.contains(" container rename ")
-                && line.ends_with(" (image=docker.io/library/bb:latest, name=web2, app=web)"),
+                && line.ends_with(" (image=localhost/bb:latest, name=web2, app=web)"),
             "{out}"
         );
         // --until before everything, and --since after everything: nothing.

@@ -154,9 +154,13 @@ fn format_templates() {
 
         // Images.
         let out = ctx.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-        assert_eq!(out.stdout, format!("{IMG}:latest\n"), "{out}");
+        assert_eq!(out.stdout, format!("localhost/{IMG}:latest\n"), "{out}");
         let out = ctx.ok(&["images", "--format", "table {{.Repository}}"]);
-        assert_eq!(out.stdout, format!("REPOSITORY\n{IMG}\n"), "{out}");
+        assert_eq!(
+            out.stdout,
+            format!("REPOSITORY\nlocalhost/{IMG}\n"),
+            "{out}"
+        );
         let image_id = ctx.images_json()[0]["Id"].as_str().unwrap().to_string();
         let out = ctx.ok(&["image", "inspect", "-f", "{{.Id}}", IMG]);
         assert_eq!(out.stdout.trim(), image_id, "{out}");
@@ -266,10 +270,16 @@ fn images_filters_and_history() {
         };
         assert_eq!(
             names(&[IMG]),
-            [format!("{IMG}:latest"), format!("{IMG}:v2")]
+            [
+                format!("localhost/{IMG}:latest"),
+                format!("localhost/{IMG}:v2")
+            ]
         );
-        assert_eq!(names(&[&format!("{IMG}:v*")]), [format!("{IMG}:v2")]);
-        assert_eq!(names(&["--filter", "reference=o*"]), ["other:1"]);
+        assert_eq!(
+            names(&[&format!("{IMG}:v*")]),
+            [format!("localhost/{IMG}:v2")]
+        );
+        assert_eq!(names(&["--filter", "reference=o*"]), ["localhost/other:1"]);
         assert_eq!(
             names(&["--filter", "reference=nothing*"]),
             Vec::<String>::new()
@@ -421,10 +431,16 @@ fn images_label_filter() {
             v.sort();
             v
         };
-        assert_eq!(names(&["label=tier"]), ["lab-db", "lab-web"]);
-        assert_eq!(names(&["label=tier=web"]), ["lab-web"]);
-        assert_eq!(names(&["label=tier", "label=keep"]), ["lab-db"]);
-        assert_eq!(names(&["label=tier", "reference=lab-w*"]), ["lab-web"]);
+        assert_eq!(
+            names(&["label=tier"]),
+            ["localhost/lab-db", "localhost/lab-web"]
+        );
+        assert_eq!(names(&["label=tier=web"]), ["localhost/lab-web"]);
+        assert_eq!(names(&["label=tier", "label=keep"]), ["localhost/lab-db"]);
+        assert_eq!(
+            names(&["label=tier", "reference=lab-w*"]),
+            ["localhost/lab-web"]
+        );
         assert!(names(&["label=tier=none"]).is_empty());
         let out = ctx.ok(&["images", "-q", "--filter", "label=keep=1"]);
         assert_eq!(out.stdout.lines().count(), 1, "{out}");
@@ -483,7 +499,7 @@ fn ps_image_after_its_name_moves() {
             a.extend_from_slice(extra);
             ctx.ok(&a).stdout.trim().to_string()
         };
-        assert_eq!(image(&[]), "mine:1");
+        assert_eq!(image(&[]), "localhost/mine:1");
         ctx.ok(&["rmi", "mine:1"]);
         let id = ctx.ok(&["images", "-q", "--no-trunc", IMG]).stdout;
         let id = id.trim();

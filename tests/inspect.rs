@@ -392,10 +392,10 @@ fn containers_record_the_name_they_were_run_with() {
         ctx.ok(&["tag", "base", "app"]);
         ctx.ok(&["create", "--name", "c", "app", "true"]);
         let out = ctx.ok(&["ps", "-a", "--filter", "name=c", "--format", "{{.Image}}"]);
-        assert_eq!(out.stdout, "app:latest\n", "{out}");
+        assert_eq!(out.stdout, "localhost/app:latest\n", "{out}");
         let out = ctx.ok(&["inspect", "-f", "{{.Config.Image}} {{.ImageName}}", "c"]);
         assert_eq!(
-            out.stdout, "docker.io/library/app:latest docker.io/library/app:latest\n",
+            out.stdout, "localhost/app:latest localhost/app:latest\n",
             "{out}"
         );
         // By id: the id as given, as docker.
@@ -434,7 +434,7 @@ fn ps_ancestor_resolves_the_image() {
         };
         assert_eq!(names(IMG), ["mine"]);
         assert_eq!(names("bb:latest"), ["mine"]);
-        assert_eq!(names("docker.io/library/bbox-tools"), ["other"]);
+        assert_eq!(names("localhost/bbox-tools"), ["other"]);
         let id = ctx.ok(&["image", "inspect", "-f", "{{.Id}}", "bbox-tools"]);
         assert_eq!(names(&id.stdout.trim()[..12]), ["other"]);
         assert_eq!(names(&format!("sha256:{}", id.stdout.trim())), ["other"]);

@@ -231,7 +231,7 @@ fn inspect_compat_image_volume_network_keys() {
         assert_eq!(i("{{.ManifestType}}"), i("{{.ManifestMediaType}}"));
         assert_eq!(
             i("{{.NamesHistory}}"),
-            "[docker.io/library/labelled:latest]",
+            "[localhost/labelled:latest]",
             "the names"
         );
         let v: Value =
@@ -339,15 +339,15 @@ fn inspect_compat_listing_fields() {
                 "--format",
                 r#"{{.Repository}}|{{.Id}}|{{.Names}}|{{.History}}|{{.Dangling}}|{{.ReadOnly}}|{{.Labels}}|{{.Label "a"}}|{{.CreatedTime}}"#,
             ],
-            "labelled",
+            "localhost/labelled",
         );
         let f: Vec<&str> = line.split('|').collect();
         assert_eq!(f[1], img["Id"].as_str().unwrap(), "{line}");
         assert_eq!(
             f[2..8],
             [
-                "[docker.io/library/labelled:latest]",
-                "docker.io/library/labelled:latest",
+                "[localhost/labelled:latest]",
+                "localhost/labelled:latest",
                 "false",
                 "false",
                 "map[a:b]",

@@ -13,7 +13,7 @@ use common::checks::assert_one_error;
 use common::lifecycle_helpers::{ps_json, store_processes, Cleanup};
 use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
 use common::{for_each_user, is_hex64, Ctx, ERR_EXIT};
-use net_support::{free_port, http_get, needs_tun, setup_image, wait_for_log, IMG};
+use net_support::{for_each_user_with_net, free_port, http_get, needs_tun, wait_for_log, IMG};
 
 fn pod_yaml(ctx: &Ctx, port: u16) -> String {
     let hp = ctx.work.join("hp");
@@ -100,14 +100,7 @@ fn assert_kp_works(ctx: &Ctx, port: u16) {
 
 #[test]
 fn kube_play_down_and_generate_round_trip() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_down_and_generate_round_trip", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_down_and_generate_round_trip", |ctx| {
         ctx.write_file("hp/hello.txt", b"from the host\n");
         let port = free_port();
         let file = ctx.write_file("pod.yaml", pod_yaml(ctx, port).as_bytes());
@@ -172,14 +165,7 @@ fn kube_play_down_and_generate_round_trip() {
 
 #[test]
 fn kube_play_start_false_and_replace() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_start_false_and_replace", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_start_false_and_replace", |ctx| {
         // Two containers sharing an emptyDir volume.
         let y = format!(
             "kind: Pod\nmetadata:\n  name: idle\nspec:\n  volumes:\n  - name: s\n    emptyDir: {{}}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n  - name: d\n    image: {IMG}\n    command: [sleep, '1000']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n"
@@ -217,14 +203,7 @@ fn kube_play_start_false_and_replace() {
 
 #[test]
 fn kube_generate_of_a_lone_container_plays_back() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_generate_of_a_lone_container_plays_back", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_generate_of_a_lone_container_plays_back", |ctx| {
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
         ctx.ok(&[
@@ -254,14 +233,7 @@ fn kube_generate_of_a_lone_container_plays_back() {
 
 #[test]
 fn kube_play_bad_files_leave_nothing() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_bad_files_leave_nothing", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_bad_files_leave_nothing", |ctx| {
         let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = held.local_addr().unwrap().port();
         let ok_pod = format!(
@@ -296,14 +268,7 @@ fn kube_play_bad_files_leave_nothing() {
 
 #[test]
 fn kube_play_init_containers_run_first() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_init_containers_run_first", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_init_containers_run_first", |ctx| {
         let yaml = |init_cmd: &str| {
             format!(
                 "kind: Pod\nmetadata:\n  name: ip\nspec:\n  volumes:\n  - name: s\n    emptyDir: {{}}\n  initContainers:\n  - name: prep\n    image: {IMG}\n    command: [sh, -c, '{init_cmd}']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n  containers:\n  - name: main\n    image: {IMG}\n    command: [sh, -c, 'cat /s/f; sleep 1000']\n    volumeMounts: [{{name: s, mountPath: /s}}]\n"

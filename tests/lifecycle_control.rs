@@ -616,13 +616,17 @@ fn lifecycle_rmi_of_image_in_use() {
         // -f too: forcing a name of several is not removing the image.
         ctx.ok(&["tag", IMG, "extra:v3"]);
         let out = ctx.ok(&["rmi", "-f", "extra:v3"]);
-        assert_eq!(out.stdout.trim(), "Untagged: extra:v3", "{out}");
+        assert_eq!(out.stdout.trim(), "Untagged: localhost/extra:v3", "{out}");
         assert_eq!(ctx.image_ids(), images, "only a name went");
         // Names go in turn, as docker's: all of them at once untags the
         // first and refuses the last, which would remove the image.
         ctx.ok(&["tag", IMG, "extra:v2"]);
         let out = ctx.rless(&["rmi", IMG, "extra:v2"]);
-        assert_eq!(out.stdout, format!("Untagged: {IMG}:latest\n"), "{out}");
+        assert_eq!(
+            out.stdout,
+            format!("Untagged: localhost/{IMG}:latest\n"),
+            "{out}"
+        );
         assert_one_error(&out, 2);
         assert!(out.stderr.contains("image extra:v2 is in use"), "{out}");
         ctx.ok(&["tag", "extra:v2", IMG]);

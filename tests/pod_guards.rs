@@ -14,52 +14,15 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
+use common::pod_helpers::{for_each_user_with_bb, spawn_blocked_on_pods_lock};
 use common::{for_each_user, is_hex64, Ctx, ERR_EXIT};
-use std::os::unix::fs::MetadataExt;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-/// Whether some process waits (blocked) for a lock on inode `ino`.
-fn lock_waiter_on(ino: u64) -> bool {
-    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
-    let suffix = format!(":{ino}");
-    locks.lines().any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.get(1) == Some(&"->") && f.iter().any(|x| x.ends_with(&suffix))
-    })
-}
 
 #[test]
 fn pod_rm_and_create_in_pod_are_serialised() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_rm_and_create_in_pod_are_serialised", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_rm_and_create_in_pod_are_serialised", |ctx| {
         ctx.ok(&["pod", "create", "--infra=false", "--name", "p"]);
-        let lock_path = ctx.root.join("locks/pods");
-        let lock = std::fs::File::open(&lock_path).expect("pod create made the pods lock");
-        let ino = lock.metadata().unwrap().ino();
-        lock.lock().unwrap();
-        let mut child = ctx
-            .rless_cmd(&["create", "--name", "c", "--pod", "p", IMG, "true"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !lock_waiter_on(ino) {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("create --pod ended ({status}) without waiting for the pods lock");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "create --pod never waited for the pods lock"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (lock, child) =
+            spawn_blocked_on_pods_lock(ctx, &["create", "--name", "c", "--pod", "p", IMG, "true"]);
         // What `pod rm` does under the lock.
         std::fs::remove_file(ctx.root.join("pods/p.json")).unwrap();
         lock.unlock().unwrap();
@@ -92,27 +55,7 @@ fn pod_rm_takes_the_pods_lock_before_removing_the_infra() {
                 .stdout
                 .trim()
                 .to_string();
-            let lock = std::fs::File::open(ctx.root.join("locks/pods")).expect("the pods lock");
-            let ino = lock.metadata().unwrap().ino();
-            lock.lock().unwrap();
-            let mut child = ctx
-                .rless_cmd(&["pod", "rm", "q"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !lock_waiter_on(ino) {
-                if let Some(status) = child.try_wait().unwrap() {
-                    panic!("pod rm ended ({status}) without waiting for the pods lock");
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "pod rm never waited for the pods lock"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            let (lock, child) = spawn_blocked_on_pods_lock(ctx, &["pod", "rm", "q"]);
             let out = ctx.rless(&["container", "exists", "q-infra"]);
             assert_eq!(
                 out.code,
@@ -131,12 +74,7 @@ fn pod_rm_takes_the_pods_lock_before_removing_the_infra() {
 
 #[test]
 fn pod_requires_cycle_is_refused() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_requires_cycle_is_refused", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_requires_cycle_is_refused", |ctx| {
         // A container that requires itself: `b` requires `a`, `a` is
         // renamed away (rm refuses a container others require), `b` takes
         // its name.

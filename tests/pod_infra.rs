@@ -10,21 +10,14 @@ mod common;
 mod net_support;
 
 use common::checks::assert_one_error;
-use common::lifecycle_helpers::{inspect, ps_json, store_processes, Cleanup};
-use common::{for_each_user, is_hex64, ERR_EXIT};
-use net_support::{free_port, http_get, needs_tun, setup_image, IMG};
+use common::lifecycle_helpers::{inspect, ps_json, store_processes};
+use common::{is_hex64, ERR_EXIT};
+use net_support::{for_each_user_with_net, free_port, http_get, IMG};
 use serde_json::Value;
 
 #[test]
 fn pod_infra_members_share_network_and_hostname() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("pod_infra_members_share_network_and_hostname", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("pod_infra_members_share_network_and_hostname", |ctx| {
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
         let out = ctx.ok(&[
@@ -169,14 +162,7 @@ fn pod_infra_members_share_network_and_hostname() {
 
 #[test]
 fn pod_infra_share_choice() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("pod_infra_share_choice", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("pod_infra_share_choice", |ctx| {
         // --share ipc: each member has its own network and hostname, and
         // the pod's IPC namespace.
         ctx.ok(&["pod", "create", "--name", "ipconly", "--share", "ipc"]);

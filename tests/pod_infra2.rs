@@ -10,7 +10,8 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
-use common::{for_each_user, ERR_EXIT};
+use common::pod_helpers::for_each_user_with_bb;
+use common::ERR_EXIT;
 
 /// `{{.Status}} {{.Name}}` of the container events so far.
 fn events(ctx: &common::Ctx) -> Vec<String> {
@@ -42,12 +43,7 @@ fn states(ctx: &common::Ctx) -> Vec<String> {
 
 #[test]
 fn pod_infra_lifecycle_order() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_infra_lifecycle_order", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_infra_lifecycle_order", |ctx| {
         ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "p-infra"]);
         ctx.ok(&[
             "create", "--name", "a", "--pod", "p", IMG, "sh", "-c", FOREVER,
@@ -119,12 +115,7 @@ fn pod_infra_lifecycle_order() {
 
 #[test]
 fn pod_infra_removal_rules() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_infra_removal_rules", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_infra_removal_rules", |ctx| {
         let pod = ctx.ok(&[
             "pod",
             "create",
@@ -212,12 +203,7 @@ fn pod_infra_removal_rules() {
 
 #[test]
 fn pod_infra_bad_input() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_infra_bad_input", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_infra_bad_input", |ctx| {
         let nothing_made = |ctx: &common::Ctx| {
             assert!(states(ctx).is_empty(), "{:?}", states(ctx));
             let pods = ctx.ok(&["pod", "ps", "-q"]);
@@ -342,14 +328,9 @@ fn pod_infra_bad_input() {
 
 #[test]
 fn stop_restart_all_and_migrate_end_infra_containers_last() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user(
+    for_each_user_with_bb(
         "stop_restart_all_and_migrate_end_infra_containers_last",
         |ctx| {
-            let _cleanup = Cleanup(ctx);
-            setup_image(ctx);
             // The members are in the infra container's PID namespace: had it
             // ended first, its end would have SIGKILLed them (137) instead of
             // their stop signal ending them (FOREVER exits 0 on SIGTERM; 143
@@ -409,12 +390,7 @@ fn stop_restart_all_and_migrate_end_infra_containers_last() {
 /// members, and the next test's rounds.
 #[test]
 fn pod_pid_share_member_stops_alone() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_pid_share_member_stops_alone", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_pid_share_member_stops_alone", |ctx| {
         ctx.ok(&[
             "pod",
             "create",

@@ -291,3 +291,62 @@ fn nothing_configured_is_docker_hub_and_blocks_apply() {
         ctx.snapshot().assert_same(&before, "refused pulls");
     });
 }
+
+/// A short name given as a new name (`tag`, `build -t`, `commit`,
+/// `import`) is `localhost/NAME`, as podman stores it (docker's
+/// `docker.io/library/NAME` before); the short name still finds the image
+/// (`localhost/` first, then Docker Hub's name, which a pull of a short
+/// name gives), for `run`, `inspect`, build's FROM, `untag` and `rmi`.
+#[test]
+fn short_names_given_are_localhost() {
+    if busybox().is_none() {
+        return;
+    }
+    for_each_user("shortnames_localhost", |ctx| {
+        let _cleanup = common::lifecycle_helpers::Cleanup(ctx);
+        let dir = ctx.work.join("rootfs");
+        common::lifecycle_helpers::make_rootfs(ctx, &dir);
+        ctx.ok(&["import", dir.to_str().unwrap(), "snimp"]);
+        ctx.ok(&["tag", "snimp", "sntag:1", "team/sntag"]);
+        ctx.write_file("ctx/Containerfile", b"FROM sntag:1\nLABEL made=built\n");
+        let context = ctx.work.join("ctx");
+        ctx.ok(&["build", "-q", "-t", "snbuilt", context.to_str().unwrap()]);
+        ctx.ok(&["run", "--name", "c", "team/sntag", "true"]);
+        ctx.ok(&["commit", "c", "sncommit:2"]);
+        let mut got: Vec<String> = names(ctx).lines().map(String::from).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "localhost/snbuilt:latest",
+                "localhost/sncommit:2",
+                "localhost/snimp:latest",
+                "localhost/sntag:1",
+                "localhost/team/sntag:latest",
+            ]
+        );
+        // The container records the name it was run by, as found.
+        let out = ctx.ok(&["ps", "-a", "--format", "{{.Image}}"]);
+        assert_eq!(out.stdout.trim(), "localhost/team/sntag:latest", "{out}");
+        let id = |q: &str| {
+            ctx.ok(&["image", "inspect", "--format", "{{.Id}}", q])
+                .stdout
+                .trim()
+                .to_string()
+        };
+        let imported = id("snimp");
+        assert_eq!(id("sntag:1"), imported);
+        ctx.ok(&["run", "--rm", "snbuilt", "true"]);
+        // The same short name as Docker Hub's and as localhost's: the
+        // localhost one is found first; without it, Docker Hub's.
+        ctx.ok(&["tag", "snbuilt", "docker.io/library/sndup:latest"]);
+        ctx.ok(&["tag", "snimp", "sndup"]);
+        assert_eq!(id("sndup"), imported);
+        ctx.ok(&["untag", "snimp", "sndup"]);
+        assert_eq!(id("sndup"), id("snbuilt"));
+        ctx.ok(&["untag", "snimp", "sntag:1"]);
+        assert_eq!(ctx.rless(&["image", "exists", "sntag:1"]).code, Some(1));
+        ctx.ok(&["rmi", "sncommit:2"]);
+        assert_eq!(ctx.rless(&["image", "exists", "sncommit:2"]).code, Some(1));
+    });
+}

@@ -187,7 +187,7 @@ fn rmi_removes_unshared_layers_only() {
         let out = ctx.ok(&["rmi", &hexname]);
         assert_eq!(
             out.stdout.trim(),
-            format!("Untagged: {hexname}:latest"),
+            format!("Untagged: localhost/{hexname}:latest"),
             "{out}"
         );
         assert_eq!(ctx.image_ids(), set([&a.id(), &b.id()]));

@@ -10,7 +10,6 @@ use rless::container::export::{Agent, AgentError};
 use rless::image::commit::{commit, commit_with, CommitRequest};
 use rless::image::find_image;
 use rless::image::import::ImportError;
-use rless::image::reference::Reference;
 use rless::image::store::LockMode;
 use rless::image::union::{Found, Union};
 use rless::runtime::rootfs::RootFs;
@@ -99,7 +98,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let name = a
         .image
         .as_deref()
-        .map(str::parse::<Reference>)
+        .map(rless::image::shortnames::local_name)
         .transpose()?;
     if let (Some(r), Some(t)) = (&name, &a.image) {
         // As `tag`: it would make an image without any name.

@@ -146,9 +146,20 @@ impl Filter {
             && self.before.is_none_or(|t| i.created < t)
             && self.since.is_none_or(|t| i.created > t)
             && (self.references.is_empty()
-                || self.references.iter().any(|p| match p.rsplit_once(':') {
-                    Some((r, t)) if !t.contains('/') => glob(r, repo) && glob(t, tag),
-                    _ => glob(p, repo),
+                || self.references.iter().any(|p| {
+                    // As podman's, the name without its registry too
+                    // (`bb` finds `localhost/bb`, as `tag bb` names it).
+                    let path = repo
+                        .split_once('/')
+                        .filter(|(host, _)| host.contains(['.', ':']) || *host == "localhost")
+                        .map(|(_, path)| path);
+                    [Some(repo), path]
+                        .into_iter()
+                        .flatten()
+                        .any(|r| match p.rsplit_once(':') {
+                            Some((pr, t)) if !t.contains('/') => glob(pr, r) && glob(t, tag),
+                            _ => glob(p, r),
+                        })
                 }))
     }
 }

@@ -39,7 +39,12 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let _ = a.quiet;
-    let name: Option<Reference> = a.name.as_deref().map(str::parse).transpose()?;
+    // A short name is `localhost/NAME`, as podman's.
+    let name: Option<Reference> = a
+        .name
+        .as_deref()
+        .map(rless::image::shortnames::local_name)
+        .transpose()?;
     if name.as_ref().is_some_and(|n| n.digest.is_some()) {
         bail!(
             "import target {:?} must be a name with an optional tag, not a digest",

@@ -172,7 +172,8 @@ fn key_values(items: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// The full name a new list gets.
 fn list_name(q: &str) -> Result<String> {
-    let r: Reference = q.parse()?;
+    // A short name is `localhost/NAME`, as podman names lists and images.
+    let r = rless::image::shortnames::local_name(q)?;
     match r.tagged_name().filter(|_| r.digest.is_none()) {
         Some(n) => Ok(n),
         None => bail!("invalid manifest list name {q:?}: a name with an optional tag"),
@@ -386,10 +387,7 @@ fn keep_pulled(store: &Store, query: &str, entry: &Entry) -> Result<()> {
 
 /// The manifest `r` names, from its registry.
 fn remote_manifest(r: &Reference, registry: &RegistryOpts) -> Result<(Vec<u8>, String)> {
-    let credentials = registry.credentials(&r.registry)?;
-    let options = registry.client_options(&r.registry, credentials, false)?;
-    let client =
-        rless::image::registry::RegistryClient::connect(&r.registry, r.api_host(), &options)?;
+    let client = registry.connect_for(r)?;
     Ok(client.manifest(&r.repository, &r.manifest_ref())?)
 }
 

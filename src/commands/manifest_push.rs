@@ -19,7 +19,6 @@ use rless::image::digest::Digest;
 use rless::image::lists::{self, ListError, DOCKER_LIST, OCI_INDEX};
 use rless::image::push::{push_as, put_manifest, PushRequest};
 use rless::image::reference::Reference;
-use rless::image::registry::RegistryClient;
 use rless::image::store::LockMode;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,11 +77,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             images.push(img.as_pulled(&format!("{}@{}", dest.name(), e.digest)));
         }
     }
-    let credentials = a.registry.credentials(&dest.registry)?;
-    let options = a
-        .registry
-        .client_options(&dest.registry, credentials, false)?;
-    let client = RegistryClient::connect(&dest.registry, dest.api_host(), &options)?;
+    let client = a.registry.connect_for(&dest)?;
     let progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut pushed = Vec::new();
     for img in &images {

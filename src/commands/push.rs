@@ -13,7 +13,6 @@ use rless::image::commit::ManifestFormat;
 use rless::image::find_image_as_pulled;
 use rless::image::push::{push, PushRequest};
 use rless::image::reference::Reference;
-use rless::image::registry::RegistryClient;
 use rless::image::store::LockMode;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,11 +87,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if dest.digest.is_some() {
         bail!("cannot push to {dest}: a push destination needs a tag, not a digest");
     }
-    let credentials = a.registry.credentials(&dest.registry)?;
-    let options = a
-        .registry
-        .client_options(&dest.registry, credentials, false)?;
-    let client = RegistryClient::connect(&dest.registry, dest.api_host(), &options)?;
+    let client = a.registry.connect_for(&dest)?;
     let progress = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if progress {
         eprintln!("Pushing {dest}");

@@ -8,12 +8,14 @@
 //! own registry only, uses the parts); [`RegistryOpts::client_options`]
 //! turns TLS checks off where podman does (`--tls-verify=false`, a route
 //! registries.conf marks insecure, a loopback host, rless's config), the
-//! conditions tried in that order.
+//! conditions tried in that order. [`RegistryOpts::connect_for`] puts the
+//! two together for the commands that talk to the registry a name gives
+//! (push, manifest push, manifest inspect), with no registries.conf route.
 
 use anyhow::{Context, Result};
 use rless::image::auth::{AuthFiles, Credentials};
-use rless::image::reference::is_loopback_host;
-use rless::image::registry::ClientOptions;
+use rless::image::reference::{is_loopback_host, Reference};
+use rless::image::registry::{ClientOptions, RegistryClient};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -90,5 +92,17 @@ impl RegistryOpts {
             idle_timeout: rless::config::registry_idle_timeout()?,
             cert_dir: self.cert_dir.clone(),
         })
+    }
+
+    /// A connection to `dest`'s registry with these options (its
+    /// credentials; no registries.conf route: a push goes where it is told).
+    pub fn connect_for(&self, dest: &Reference) -> Result<RegistryClient> {
+        let credentials = self.credentials(&dest.registry)?;
+        let options = self.client_options(&dest.registry, credentials, false)?;
+        Ok(RegistryClient::connect(
+            &dest.registry,
+            dest.api_host(),
+            &options,
+        )?)
     }
 }

@@ -38,6 +38,23 @@ pub struct Args {
     containers: Vec<String>,
 }
 
+impl Args {
+    /// A start in the background with every default (`start_quiet`,
+    /// `restart`).
+    fn background() -> Args {
+        Args {
+            attach: false,
+            detach_keys: None,
+            interactive: false,
+            sig_proxy: true,
+            all: false,
+            latest: Default::default(),
+            picks: Default::default(),
+            containers: Vec::new(),
+        }
+    }
+}
+
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if a.attach && a.containers.len() > 1 {
         bail!("you cannot attach to more than one container");
@@ -67,16 +84,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 /// Starts container `q` in the background, printing nothing (the pod
 /// commands and `--requires`).
 pub fn start_quiet(ctx: &Ctx, q: &str) -> Result<()> {
-    let a = Args {
-        attach: false,
-        detach_keys: None,
-        interactive: false,
-        sig_proxy: true,
-        all: false,
-        latest: Default::default(),
-        picks: Default::default(),
-        containers: Vec::new(),
-    };
+    let a = Args::background();
     match start_one(ctx, q, &a, false)? {
         c if c == ExitCode::SUCCESS => Ok(()),
         _ => bail!("container {q} did not start"),
@@ -163,16 +171,7 @@ impl RestartArgs {
 pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
     let running = a.running;
     let a = a.stop;
-    let start = Args {
-        attach: false,
-        detach_keys: None,
-        interactive: false,
-        sig_proxy: true,
-        all: false,
-        latest: Default::default(),
-        picks: Default::default(),
-        containers: Vec::new(),
-    };
+    let start = Args::background();
     let first = a.first_signal()?;
     let mut code = ExitCode::SUCCESS;
     let mut failed = super::stop::Failures::default();

@@ -1,9 +1,10 @@
 //! `rless tag SOURCE TARGET…`: one name or more (podman takes several),
-//! each checked before any is added.
+//! each checked before any is added. A short name is `localhost/NAME`,
+//! as podman's (`shortnames::local_name`).
 
 use super::Ctx;
 use anyhow::{bail, Result};
-use rless::image::reference::Reference;
+use rless::image::shortnames::local_name;
 use rless::image::store::LockMode;
 use rless::image::{add_image, find_image};
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let mut names = Vec::new();
     for t in &a.targets {
-        let target: Reference = t.parse()?;
+        let target = local_name(t)?;
         let Some(name) = target.tagged_name().filter(|_| target.digest.is_none()) else {
             bail!("tag target {t:?} must be a name with an optional tag, not a digest");
         };

@@ -8,9 +8,9 @@
 
 use super::Ctx;
 use anyhow::{bail, Result};
-use rless::image::find_image;
 use rless::image::reference::Reference;
 use rless::image::store::LockMode;
+use rless::image::{find_image, shortnames};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -20,13 +20,20 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
-    let mut wanted = Vec::new();
+    // Each NAME with the names it may stand for (a short name: `localhost/`
+    // first, as `tag` gives it; see `shortnames`).
+    let mut asked = Vec::new();
     for n in &a.names {
         let r: Reference = n.parse()?;
-        match r.tagged_name().filter(|_| r.digest.is_none()) {
-            Some(name) => wanted.push((n.as_str(), name)),
-            None => bail!("untag {n:?}: give a name with an optional tag, not a digest"),
+        if r.digest.is_some() {
+            bail!("untag {n:?}: give a name with an optional tag, not a digest");
         }
+        let candidates: Vec<String> = shortnames::configured()
+            .local_candidates(n)
+            .iter()
+            .filter_map(Reference::tagged_name)
+            .collect();
+        asked.push((n.as_str(), candidates));
     }
     let store = ctx.store(LockMode::Exclusive)?;
     store.update_index(|index| -> Result<()> {
@@ -36,23 +43,27 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .iter_mut()
             .find(|i| i.id == id)
             .expect("found above");
-        if wanted.is_empty() {
+        if asked.is_empty() {
             img.names.clear();
             img.digests.clear();
             img.pulled_by_digest.clear();
             return Ok(());
         }
-        if let Some((given, _)) = wanted.iter().find(|(_, w)| !img.names.contains(w)) {
-            bail!("image {} has no name {given}", a.image);
+        let mut wanted = Vec::new();
+        for (given, candidates) in &asked {
+            match candidates.iter().find(|c| img.names.contains(c)) {
+                Some(name) => wanted.push(name.clone()),
+                None => bail!("image {} has no name {given}", a.image),
+            }
         }
-        img.names.retain(|n| !wanted.iter().any(|(_, w)| w == n));
+        img.names.retain(|n| !wanted.contains(n));
         // podman's: a repository's repo digests go with its last name
         // (those it was pulled by stay: they are references of their own).
         let repo_of = |n: &str| n.parse::<Reference>().map(|r| r.name()).ok();
         let left: Vec<String> = img.names.iter().filter_map(|n| repo_of(n)).collect();
         let gone: Vec<String> = wanted
             .iter()
-            .filter_map(|(_, w)| repo_of(w))
+            .filter_map(|w| repo_of(w))
             .filter(|r| !left.contains(r))
             .collect();
         let kept = img.pulled_by_digest.clone();

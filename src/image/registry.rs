@@ -391,25 +391,13 @@ impl RegistryClient {
 
     /// Fetches a small blob (an image config) whole.
     pub fn small_blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
-        let what = format!("blob {digest}");
-        let resp = self.get(
-            &format!("{}/v2/{repo}/blobs/{digest}", self.base),
-            &pull_scope(repo),
-            "*/*",
-            &what,
-        )?;
+        let (resp, what) = self.get_blob(repo, digest)?;
         self.read_small(resp, &what)
     }
 
     /// Opens a blob as a stream (redirects are followed).
     pub fn blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream, RegistryError> {
-        let what = format!("blob {digest}");
-        let resp = self.get(
-            &format!("{}/v2/{repo}/blobs/{digest}", self.base),
-            &pull_scope(repo),
-            "*/*",
-            &what,
-        )?;
+        let (resp, what) = self.get_blob(repo, digest)?;
         Ok(BlobStream {
             inner: resp.into_body().into_reader(),
             stalled: false,
@@ -417,6 +405,22 @@ impl RegistryClient {
             what,
             idle: self.idle_timeout,
         })
+    }
+
+    /// GET of a blob, and what messages call it.
+    fn get_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<(Response<Body>, String), RegistryError> {
+        let what = format!("blob {digest}");
+        let resp = self.get(
+            &format!("{}/v2/{repo}/blobs/{digest}", self.base),
+            &pull_scope(repo),
+            "*/*",
+            &what,
+        )?;
+        Ok((resp, what))
     }
 
     /// The host name used in messages.

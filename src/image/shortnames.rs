@@ -18,12 +18,13 @@
 //! - else, nothing being configured for the name, Docker Hub, as docker
 //!   (podman refuses instead; rless keeps docker's rule).
 //!
+//! A short name given as an image's new name (`tag`, `build -t`, `commit`,
+//! `import`) is stored as `localhost/NAME`, as podman's ([`local_name`]).
 //! Local look-ups (`run`, `rmi`, `inspect`…) find a short name's image
-//! under any name a pull could have given it ([`RegistriesConf::local_candidates`]):
-//! the alias, `localhost/NAME` and each search registry's, as podman's,
-//! then Docker Hub's, which is how rless itself names images built, tagged
-//! or loaded by a short name. With nothing configured for the name, only
-//! Docker Hub's, as before: docker's rule, unchanged.
+//! under any name a pull or one of those could have given it
+//! ([`RegistriesConf::local_candidates`]): the alias, `localhost/NAME` and
+//! each search registry's, as podman's, then Docker Hub's, the name of a
+//! short name pulled with nothing configured (docker's rule).
 
 use super::reference::{BadReference, Reference};
 use super::registries_conf::{AliasTarget, RegistriesConf};
@@ -158,6 +159,18 @@ fn under(prefix: &str, repo: &str, wanted: &Reference) -> Result<Reference, BadR
     })
 }
 
+/// The name an image given the name `input` by `tag`, `build -t`, `commit`
+/// or `import` is stored under: a short name is `localhost/NAME` (with its
+/// tag, `latest` without one), as podman names it; a name with a registry
+/// is kept as it is.
+pub fn local_name(input: &str) -> Result<Reference, BadReference> {
+    let wanted: Reference = input.parse()?;
+    if !is_short(input) {
+        return Ok(wanted);
+    }
+    under("localhost", repository_as_written(input), &wanted)
+}
+
 impl RegistriesConf {
     /// The alias for a short repository, and the file that says so (the
     /// user's cache first). An erased alias is none.
@@ -247,9 +260,6 @@ impl RegistriesConf {
             digest: wanted.digest.clone(),
             ..a.clone()
         });
-        if alias.is_none() && self.search_registries().is_empty() {
-            return vec![wanted];
-        }
         let mut out: Vec<Reference> = alias.into_iter().collect();
         for prefix in
             std::iter::once("localhost").chain(self.search_registries().iter().map(String::as_str))

@@ -60,7 +60,11 @@ fn nothing_configured_means_docker_hub() {
     let r = c.resolve("alpine:3", false).unwrap();
     assert_eq!(names(&r), ["docker.io/library/alpine:3"]);
     assert_eq!(r.how, How::DockerHub);
-    assert_eq!(local(&c, "alpine"), ["docker.io/library/alpine:latest"]);
+    // Found as what `tag` names it first, then as pulled.
+    assert_eq!(
+        local(&c, "alpine"),
+        ["localhost/alpine:latest", "docker.io/library/alpine:latest"]
+    );
     // An empty list is nothing configured too.
     let c = conf(&[(MAIN, "unqualified-search-registries = []\n")]);
     assert_eq!(
@@ -314,4 +318,20 @@ fn stored_images_are_found_by_their_candidates_by_name_only() {
     assert_eq!(stored_short_name(&index, hex, &c), None);
     // A full name is never resolved further.
     assert_eq!(stored_short_name(&index, "127.0.0.1:5000/app", &c), None);
+}
+
+#[test]
+fn new_names_of_short_names_are_localhost() {
+    let n = |s: &str| local_name(s).map(|r| r.to_string());
+    assert_eq!(n("app").unwrap(), "localhost/app:latest");
+    assert_eq!(n("app:1").unwrap(), "localhost/app:1");
+    assert_eq!(n("team/app").unwrap(), "localhost/team/app:latest");
+    assert_eq!(n("localhost/app").unwrap(), "localhost/app:latest");
+    assert_eq!(n("127.0.0.1:5000/app:2").unwrap(), "127.0.0.1:5000/app:2");
+    assert_eq!(n("docker.io/app").unwrap(), "docker.io/library/app:latest");
+    assert_eq!(
+        n(&format!("app@{DIGEST}")).unwrap(),
+        format!("localhost/app@{DIGEST}")
+    );
+    assert!(n("Not A Name").is_err());
 }

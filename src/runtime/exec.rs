@@ -25,7 +25,8 @@
 //! The child closes every descriptor of the caller's but stdio and the
 //! ones `--preserve-fds` keeps, as podman's exec.
 
-use super::init::{prepare_and_exec, resolve_user, DieWith};
+use super::init::resolve_user;
+use super::launch::{prepare_and_exec, DieWith};
 use super::{sys, tty, ProcessSpec, RunError};
 use nix::sched::CloneFlags;
 use std::fs::File;

@@ -9,8 +9,9 @@
 //! 4. the network: loopback only, until netstack lands (or the host's);
 //! 5. [`rootfs::pivot`];
 //! 6. the mounts of the [`plan`], applied before the pivot;
-//! 7. capabilities dropped, then no_new_privs (seccomp: its own issue);
-//! 8. exec of the command, forked from the init.
+//! 7. capabilities dropped, then no_new_privs and seccomp
+//!    ([`launch::prepare_and_exec`]);
+//! 8. exec of the command, forked from the init ([`launch`]).
 //!
 //! Before the clone, the container's cgroup is made ([`cgroups`]); the init
 //! is cloned into it (clone3), or on older kernels joins it first thing, so
@@ -31,6 +32,7 @@ pub mod exec;
 pub mod hooks;
 pub mod ids;
 pub mod init;
+pub mod launch;
 pub mod network;
 pub mod output;
 pub mod plan;

@@ -21,6 +21,7 @@ pub mod isolation_helpers;
 pub mod lifecycle_helpers;
 pub mod oci;
 pub mod out;
+pub mod pod_helpers;
 pub mod pty;
 pub mod rootfs;
 pub mod run_helpers;

@@ -1,10 +1,12 @@
 //! Helpers shared by the network test files: the busybox image with the
-//! UDP echo helper, free ports, HTTP polling, container state.
+//! UDP echo helper, free ports, HTTP polling, container state, and the
+//! set-up of the pod and kube tests ([`for_each_user_with_net`]).
 
 #![allow(dead_code)]
 
+use crate::common::lifecycle_helpers::Cleanup;
 use crate::common::oci::busybox;
-use crate::common::{skip, Ctx, Out, ERR_EXIT};
+use crate::common::{for_each_user, skip, Ctx, Out, ERR_EXIT};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
@@ -67,6 +69,24 @@ pub fn setup_image(ctx: &Ctx) -> bool {
     ctx.give_tree(&dir);
     ctx.ok(&["import", dir.to_str().unwrap(), IMG]);
     true
+}
+
+/// The set-up of the pod and kube tests that need the network: skipped
+/// without /dev/net/tun (or busybox); once per test user, a fresh store
+/// with [`IMG`] imported and a [`Cleanup`] guard that removes the store's
+/// containers when the scenario ends. (Here, not in tests/common: the
+/// image is this module's.)
+pub fn for_each_user_with_net(test: &str, mut f: impl FnMut(&Ctx)) {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user(test, |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        f(ctx);
+    });
 }
 
 /// A port nobody listens on right now.

@@ -61,7 +61,6 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use parse::{Form, Instruction};
 use rless::image::change;
 use rless::image::find_image;
-use rless::image::reference::Reference;
 use rless::image::store::LockMode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -151,8 +150,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     let mut names = Vec::new();
     for t in &a.tag {
-        let r: Reference = t.parse()?;
-        // As `tag`: a name names no digest (it would be stored as a name).
+        // As `tag`: a short name is `localhost/NAME`; a name names no
+        // digest (it would be stored as a name).
+        let r = rless::image::shortnames::local_name(t)?;
         match r.tagged_name().filter(|_| r.digest.is_none()) {
             Some(n) => names.push(n),
             None => bail!("-t {t:?} must be a name with an optional tag, not a digest"),

@@ -64,7 +64,7 @@ pub(super) fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
         anyhow::anyhow!("invalid --ulimit {spec:?}: use NAME=SOFT[:HARD], e.g. nofile=1024:2048")
     };
     let (name, values) = spec.split_once('=').ok_or_else(bad)?;
-    if rless::runtime::init::rlimit_resource(name).is_none() {
+    if rless::runtime::launch::rlimit_resource(name).is_none() {
         bail!("invalid --ulimit {spec:?}: unknown resource {name:?}");
     }
     let num = |v: &str| -> Result<u64> {
