@@ -135,7 +135,8 @@ fn stored_data(bytes: &[u8]) -> Option<DataSet> {
     }
     let text = std::str::from_utf8(bytes).ok()?;
     let v: Value = serde_saphyr::from_str(text).ok()?;
-    if !v.is_object() || v.get("kind").and_then(Value::as_str) != Some("Secret") {
+    // A Secret's fields, its kind given or not (podman reads them so).
+    if v.get("data").is_none() && v.get("stringData").is_none() {
         return None;
     }
     secret_data(&v).ok()
@@ -160,9 +161,16 @@ impl Sources<'_> {
             Kind::Secret => match self.secrets.get(name) {
                 Some(s) => Some(s.clone()),
                 None => match (self.lookup)(name) {
-                    Some(bytes) => Some(stored_data(&bytes).ok_or_else(|| {
-                        format!("secret {name:?} is not a Kubernetes Secret (JSON or YAML)")
-                    })?),
+                    // Unreadable, as podman: an error unless optional.
+                    Some(bytes) => match stored_data(&bytes) {
+                        Some(d) => Some(d),
+                        None if r.optional || self.lenient => None,
+                        None => {
+                            return Err(format!(
+                                "secret {name:?} is not a Kubernetes Secret (JSON or YAML)"
+                            ))
+                        }
+                    },
                     None => None,
                 },
             },

@@ -351,6 +351,25 @@ fn secrets() {
     )
     .unwrap();
     assert_eq!(back.pods[0].secret_env["p-c"], *env);
+    // A stored Secret without its kind, as podman reads it; a stored
+    // secret that is no Secret fails with one line.
+    let stored = |n: &str| match n {
+        "stored" => Some(b"stringData:\n  token: tok\n".to_vec()),
+        _ => Some(b"just a password".to_vec()),
+    };
+    let y2 = y.replace("name: db}\ndata", "name: x}\ndata");
+    let e = parse_with("f", &y2, &stored, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("secret \"db\" is not a Kubernetes Secret"),
+        "{e}"
+    );
+    let y3 = y2
+        .replace("secretName: db", "secretName: x")
+        .replace("{name: db}", "{name: x}");
+    let f3 = parse_with("f", &y3, &stored, false).unwrap();
+    assert_eq!(f3.pods[0].secret_env["p-c"][1], ("T".into(), "tok".into()));
     // Missing: one line; kube down's lenient reading passes it over.
     let missing = "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, envFrom: [{secretRef: {name: gone}}]}]}";
     let e = parse_with("f", missing, &|_| None, false)
