@@ -228,3 +228,49 @@ fn kube_play_config_maps() {
         assert!(volumes(ctx).is_empty(), "{:?}", volumes(ctx));
     });
 }
+
+/// podman's Secrets: the file's (base64 `data`, `stringData`) stored as a
+/// secret by `kube play` and removed by `kube down`, read by
+/// `secretKeyRef`, `envFrom.secretRef` and a `secret` volume; one the file
+/// lacks comes from the store (`secret create` of a JSON map of base64);
+/// `kube down --force` removes the claims' volumes too.
+#[test]
+fn kube_play_secrets() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("kube_play_secrets", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        let pod = format!(
+            "kind: Pod\nmetadata:\n  name: sp\nspec:\n  volumes:\n  - name: sec\n    secret:\n      secretName: creds\n  - name: data\n    persistentVolumeClaim: {{claimName: spclaim}}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sh, -c, 'echo \"$user $pw $TOKEN\"; cat /sec/pw; echo; sleep 1000']\n    envFrom:\n    - secretRef: {{name: creds}}\n    env:\n    - name: TOKEN\n      valueFrom:\n        secretKeyRef: {{name: stored, key: token}}\n    volumeMounts:\n    - {{name: sec, mountPath: /sec}}\n    - {{name: data, mountPath: /data}}\n"
+        );
+        let sec = "kind: Secret\nmetadata:\n  name: creds\ndata:\n  user: YWRtaW4=\nstringData:\n  pw: hunter2\n";
+        let file = ctx.write_file("sec.yaml", format!("{pod}---\n{sec}").as_bytes());
+        let file = file.to_str().unwrap();
+        // The store's secret named in the file is not there yet: one line.
+        let out = ctx.rless(&["kube", "play", file]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("stored"), "{out}");
+        assert_no_pods(ctx);
+        let names = ctx.ok(&["secret", "ls", "--format", "{{.Name}}"]).stdout;
+        assert!(names.trim().is_empty(), "secrets left: {names}");
+        let json = ctx.write_file("tok.json", br#"{"token": "dG9rZW4="}"#);
+        ctx.ok(&["secret", "create", "stored", json.to_str().unwrap()]);
+        let out = ctx.ok(&["kube", "play", file]);
+        assert!(out.stdout.contains("Secrets:"), "{out}");
+        wait_for_log(ctx, "sp-c", "hunter2\n");
+        let logs = ctx.ok(&["logs", "sp-c"]).stdout;
+        assert_eq!(logs, "admin hunter2 token\nhunter2\n", "{logs}");
+        let names = ctx.ok(&["secret", "ls", "--format", "{{.Name}}"]).stdout;
+        assert_eq!(names, "creds\nstored\n");
+        ctx.ok(&["kube", "down", "--force", file]);
+        assert_no_pods(ctx);
+        // The file's secret and the claim's volume go; the store's stays.
+        let names = ctx.ok(&["secret", "ls", "--format", "{{.Name}}"]).stdout;
+        assert_eq!(names, "stored\n");
+        assert!(volumes(ctx).is_empty(), "{:?}", volumes(ctx));
+    });
+}

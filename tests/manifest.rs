@@ -345,6 +345,14 @@ fn manifest_list_as_an_image() {
             assert_one_error(&out, ERR_EXIT);
             assert!(out.stderr.contains("el"), "{cmd:?}: {out}");
         }
+        // image tree of a list: its image's, as podman looks it up.
+        let out = ctx.ok(&["image", "tree", "il"]);
+        let id = mine.id();
+        let short = &id.trim_start_matches("sha256:")[..12];
+        assert!(
+            out.stdout.starts_with(&format!("Image ID: {short}\n")),
+            "{out}"
+        );
         // images' filters with lists in the store.
         let rows = |filter: &str| {
             let out = ctx.ok(&["images", "--filter", filter, "--format", "{{.Repository}}"]);

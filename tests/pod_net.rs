@@ -319,3 +319,57 @@ fn pod_net_joiners_show_their_network_owners_ports() {
         ctx.ok(&["pod", "rm", "-f", "web"]);
     });
 }
+
+/// A member may bear its pod's name (podman keeps pod and container
+/// names apart): its removal, or its rename, takes the pod's name off the
+/// network's DNS all the same (the helper forgot every entry of the name).
+#[test]
+fn pod_net_pod_name_outlives_a_member_of_that_name() {
+    use common::usernet_helpers::{dns_addresses, init_pid, setup, IMG};
+    for_each_user("pod_net_pod_name_outlives_a_member_of_that_name", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup(ctx) {
+            return;
+        }
+        ctx.ok(&["network", "create", "--internal", "pn"]);
+        let gw = Ipv4Addr::new(10, 89, 0, 1);
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "pp",
+            "--infra-name",
+            "pinf",
+            "--network",
+            "pn",
+        ]);
+        ctx.ok(&[
+            "run", "-d", "--name", "pp", "--pod", "pp", IMG, "sleep", "120",
+        ]);
+        ctx.ok(&["create", "--name", "m2", "--pod", "pp", IMG, "sleep", "120"]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "client",
+            "--network",
+            "pn",
+            IMG,
+            "sleep",
+            "120",
+        ]);
+        let client = init_pid(ctx, "client");
+        let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
+        let pod_ip = address(ctx, "pinf", "pn");
+        assert_eq!(ask("pp"), (0, vec![pod_ip]));
+        // The member pp goes: the pod pp stays.
+        ctx.ok(&["rm", "-f", "pp"]);
+        assert_eq!(ask("pp"), (0, vec![pod_ip]), "the pod's name after rm");
+        // m2 takes the pod's name, then another: the pod's name stays.
+        ctx.ok(&["rename", "m2", "pp"]);
+        ctx.ok(&["rename", "pp", "m3"]);
+        assert_eq!(ask("pp"), (0, vec![pod_ip]), "the pod's name after rename");
+        assert_eq!(ask("m3"), (0, vec![pod_ip]));
+        ctx.ok(&["pod", "rm", "-f", "pp"]);
+    });
+}

@@ -20,7 +20,6 @@
 use super::Ctx;
 use anyhow::Result;
 use rless::image::digest::Digest;
-use rless::image::find_image;
 use rless::image::store::{ImageRecord, Index, LockMode, Store};
 use rless::image::time::human_size;
 use std::process::ExitCode;
@@ -36,7 +35,8 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let store = ctx.store(LockMode::Shared)?;
     let index = store.index()?;
-    let img = find_image(&index, &a.image)?;
+    // A manifest list's name: its image for this host (podman's lookup).
+    let img = super::inspect::find_image_or_list(&store, &index, &a.image)?;
     let mut out = format!(
         "Image ID: {}\nTags:    [{}]\nSize:    {}\nImage Layers\n",
         img.id.short(),

@@ -16,10 +16,11 @@
 //! (config and runtime spec) and prints a `kind: Pod` per pod, and one
 //! holding every container named, that `kube play` reads back.
 
+use super::kube_data::VolFile;
 use super::kube_yaml::{self, HostCheck, PodPlan};
 use super::Ctx;
 use anyhow::{anyhow, bail, Context, Result};
-use rless::container::{self, pod};
+use rless::container::{self, pod, secret};
 use rless::image::store::LockMode;
 use rless::runtime::plan::MountOp;
 use serde_json::{json, Map, Value};
@@ -53,12 +54,18 @@ pub struct PlayArgs {
     /// Remove the file's pods instead (`kube down`).
     #[arg(long)]
     down: bool,
+    /// With --down: remove the volumes of the file's persistentVolumeClaims too.
+    #[arg(long, requires = "down")]
+    force: bool,
     /// The YAML file (`-`: standard input).
     file: String,
 }
 
 #[derive(clap::Args)]
 pub struct DownArgs {
+    /// Remove the volumes of the file's persistentVolumeClaims too.
+    #[arg(long)]
+    force: bool,
     /// The YAML file (`-`: standard input).
     file: String,
 }
@@ -73,7 +80,7 @@ pub struct GenerateArgs {
 pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Play(a) => play(ctx, a),
-        Cmd::Down(a) => down(ctx, &a.file),
+        Cmd::Down(a) => down(ctx, &a.file, a.force),
         Cmd::Generate(a) => generate(ctx, a),
     }
 }
@@ -85,14 +92,16 @@ pub fn play_kube(ctx: &Ctx, cmd: PlayCmd) -> Result<ExitCode> {
 
 /// A child `rless ARGS`: its output, or its error line.
 fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
-    let exe = std::env::current_exe().context("cannot find the rless binary")?;
-    let out = std::process::Command::new(exe)
-        .arg("--root")
-        .arg(&ctx.root)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("cannot run rless")?;
+    rless_env(ctx, args, &[])
+}
+
+/// [`rless`] of a `create` or `run` whose variables from Secrets (`env`)
+/// stay out of its command line, which other users see: a single-line one
+/// goes in an `--env-file` of mode 0600 in the store's secrets directory,
+/// removed once the child is done; another in the child's environment,
+/// named by `-e NAME`.
+fn rless_env(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<String> {
+    let out = child(ctx, args, env)?;
     let err = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         let line = err
@@ -110,6 +119,45 @@ fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
         eprintln!("{l}");
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The child `rless ARGS` of [`rless_env`], run to its end.
+fn child(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<std::process::Output> {
+    use std::os::unix::fs::DirBuilderExt;
+    let exe = std::env::current_exe().context("cannot find the rless binary")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--root").arg(&ctx.root);
+    let mut env_file = None;
+    if let Some((first, rest)) = args.split_first().filter(|_| !env.is_empty()) {
+        let (lines, multi): (Vec<_>, Vec<_>) =
+            env.iter().partition(|(_, v)| !v.contains(['\n', '\r']));
+        cmd.arg(first);
+        if !lines.is_empty() {
+            let dir = secret::secrets_dir(&ctx.root);
+            // Of mode 0700, as `secret create` makes it.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let path = dir.join(rless::image::store::tmp_name("kube-env"));
+            let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            secret::write_private(&path, text.as_bytes())?;
+            cmd.arg("--env-file").arg(&path);
+            env_file = Some(path);
+        }
+        for (k, v) in multi {
+            cmd.arg("-e").arg(k).env(k, v);
+        }
+        cmd.args(rest);
+    } else {
+        cmd.args(args);
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output();
+    if let Some(p) = env_file {
+        let _ = std::fs::remove_file(p);
+    }
+    out.context("cannot run rless")
 }
 
 fn check_host_paths(plans: &[PodPlan]) -> Result<()> {
@@ -140,10 +188,11 @@ fn volume_exists(ctx: &Ctx, name: &str) -> bool {
 
 fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     if a.down {
-        return down(ctx, &a.file);
+        return down(ctx, &a.file, a.force);
     }
-    let (plans, warnings) = kube_yaml::read_file(&a.file)?;
-    for w in warnings {
+    let file = kube_yaml::read_file(&a.file, &|n| stored_secret(ctx, n), false)?;
+    let plans = file.pods;
+    for w in file.warnings {
         eprintln!("rless: warning: {w}");
     }
     if a.start == Some(false) {
@@ -162,8 +211,25 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     }
     let mut made_pods: Vec<String> = Vec::new();
     let mut made_volumes: Vec<String> = Vec::new();
+    let mut made_secrets: Vec<secret::SecretMeta> = Vec::new();
     let mut out = String::new();
     let result = (|| -> Result<()> {
+        // The file's Secrets as secrets of the store (one of the same
+        // name is replaced, as podman's).
+        let mut ids = Vec::new();
+        if !file.secrets.is_empty() {
+            let _lock = secret::lock(&ctx.root)?;
+            for (name, yaml) in &file.secrets {
+                let new = stored_secret(ctx, name).is_none();
+                let meta =
+                    secret::create(&ctx.root, name, yaml.as_bytes(), Default::default(), true)
+                        .with_context(|| format!("cannot store Secret {name}"))?;
+                ids.push(meta.id.clone());
+                if new {
+                    made_secrets.push(meta);
+                }
+            }
+        }
         for p in &plans {
             if a.replace && pod::read(&ctx.root, &p.name).is_ok() {
                 rless(ctx, &words(&["pod", "rm", "-f", &p.name]))
@@ -179,6 +245,8 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
             for (v, files) in &p.files {
                 write_files(ctx, v, files)?;
             }
+            let no_env = Vec::new();
+            let env_of = |name: &str| p.secret_env.get(name).unwrap_or(&no_env);
             let mut args = words(&["pod", "create"]);
             args.extend(p.pod_args.iter().cloned());
             let id = rless(ctx, &args).with_context(|| format!("cannot create pod {}", p.name))?;
@@ -191,21 +259,33 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
             for (name, cargs) in &p.containers {
                 let mut args = words(&["create"]);
                 args.extend(cargs.iter().cloned());
-                let id =
-                    rless(ctx, &args).with_context(|| format!("cannot create container {name}"))?;
+                let id = rless_env(ctx, &args, env_of(name))
+                    .with_context(|| format!("cannot create container {name}"))?;
                 out.push_str(&format!("{id}\n"));
             }
             if a.start.unwrap_or(true) {
                 for (name, iargs) in &p.init {
-                    run_init(ctx, name, iargs)?;
+                    run_init(ctx, name, iargs, env_of(name))?;
                 }
                 rless(ctx, &words(&["pod", "start", &p.name]))
                     .with_context(|| format!("cannot start pod {}", p.name))?;
             }
         }
+        if !ids.is_empty() {
+            out.push_str(&format!("Secrets:\n{}\n", ids.join("\n")));
+        }
         Ok(())
     })();
     if let Err(e) = result {
+        if !made_secrets.is_empty() {
+            if let Ok(_lock) = secret::lock(&ctx.root) {
+                for s in &made_secrets {
+                    if let Err(e) = secret::remove(&ctx.root, s) {
+                        eprintln!("rless: warning: cannot remove secret {} again: {e}", s.name);
+                    }
+                }
+            }
+        }
         // Nothing of a failed play stays.
         for name in made_pods.iter().rev() {
             if let Err(e) = rless(ctx, &words(&["pod", "rm", "-f", name])) {
@@ -223,33 +303,38 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A configMap volume's files, written into its named volume (as the
-/// user: the containers' root owns them).
-fn write_files(ctx: &Ctx, vol: &str, files: &[(String, String)]) -> Result<()> {
+/// A configMap or secret volume's files, written into its named volume
+/// (as the user: the containers' root owns them), each of its mode.
+fn write_files(ctx: &Ctx, vol: &str, files: &[VolFile]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let data = rless::container::volume::data_dir(&ctx.root, vol);
-    for (path, text) in files {
-        let dest = data.join(path);
+    for f in files {
+        let dest = data.join(&f.path);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(&dest, text).with_context(|| format!("cannot write {}", dest.display()))?;
+        std::fs::write(&dest, &f.data)
+            .and_then(|()| std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(f.mode)))
+            .with_context(|| format!("cannot write {}", dest.display()))?;
     }
     Ok(())
 }
 
+/// The data of the store's secret named `name` (not an id's prefix).
+fn stored_secret(ctx: &Ctx, name: &str) -> Option<Vec<u8>> {
+    let s = secret::find(&ctx.root, name)
+        .ok()
+        .filter(|s| s.name == name)?;
+    secret::data(&ctx.root, &s).ok()
+}
+
 /// An init container, run to its end (`run --rm`): an exit but 0 fails
 /// the play.
-fn run_init(ctx: &Ctx, name: &str, args: &[String]) -> Result<()> {
-    let exe = std::env::current_exe().context("cannot find the rless binary")?;
-    let out = std::process::Command::new(exe)
-        .arg("--root")
-        .arg(&ctx.root)
-        .args(["run", "--rm", "-q"])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("cannot run rless")?;
+fn run_init(ctx: &Ctx, name: &str, args: &[String], env: &[(String, String)]) -> Result<()> {
+    let mut all = words(&["run", "--rm", "-q"]);
+    all.extend(args.iter().cloned());
+    let out = child(ctx, &all, env)?;
     if out.status.success() {
         return Ok(());
     }
@@ -271,8 +356,9 @@ fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
 }
 
-fn down(ctx: &Ctx, file: &str) -> Result<ExitCode> {
-    let (plans, _) = kube_yaml::read_file(file)?;
+fn down(ctx: &Ctx, file: &str, force: bool) -> Result<ExitCode> {
+    let kf = kube_yaml::read_file(file, &|n| stored_secret(ctx, n), true)?;
+    let plans = kf.pods;
     // podman's: a pod of the file that is not there fails the command
     // before anything is removed.
     if let Some(p) = plans
@@ -295,9 +381,39 @@ fn down(ctx: &Ctx, file: &str) -> Result<ExitCode> {
             }
         }
     }
+    // The file's Secrets (podman's; one not there is passed over).
+    let mut secrets = Vec::new();
+    if !kf.secrets.is_empty() {
+        let _lock = secret::lock(&ctx.root)?;
+        for (name, _) in &kf.secrets {
+            if let Some(s) = secret::find(&ctx.root, name)
+                .ok()
+                .filter(|s| &s.name == name)
+            {
+                secret::remove(&ctx.root, &s)?;
+                secrets.push(s.id);
+            }
+        }
+    }
+    // --force: the volumes of its claims too (podman 4.4's), not one
+    // another container uses.
+    let mut volumes = Vec::new();
+    for v in kf.claims.iter().filter(|_| force) {
+        if volume_exists(ctx, v) {
+            rless(ctx, &words(&["volume", "rm", v]))
+                .with_context(|| format!("cannot remove volume {v}"))?;
+            volumes.push(v.clone());
+        }
+    }
     if !removed.is_empty() {
         println!("Pods stopped:\n{}", removed.join("\n"));
         println!("Pods removed:\n{}", removed.join("\n"));
+    }
+    if !secrets.is_empty() {
+        println!("Secrets removed:\n{}", secrets.join("\n"));
+    }
+    if !volumes.is_empty() {
+        println!("Volumes removed:\n{}", volumes.join("\n"));
     }
     Ok(ExitCode::SUCCESS)
 }

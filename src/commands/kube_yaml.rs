@@ -2,14 +2,16 @@
 //!
 //! Theory of operation: a file is read as a list of YAML documents; each
 //! `kind: Pod` (or `kind: Deployment`, whose pod template makes one pod)
-//! becomes a [`PodPlan`] (the file's ConfigMaps, read first, give env
-//! values and the files of configMap volumes): the `rless pod create` and `rless create`
+//! becomes a [`PodPlan`] (the file's ConfigMaps and Secrets, read first,
+//! and the store's secrets give env values and the files of configMap and
+//! secret volumes, see `kube_data`): the `rless pod create` and `rless create`
 //! command lines that make it, checked before anything is made (a missing
 //! image, an env `valueFrom`, a volume of an unknown type are refused here,
 //! so a bad file makes nothing). `kube.rs` runs those lines. The other
 //! way, [`to_yaml`] writes a `serde_json::Value` as block-style YAML, the
 //! form `generate kube` prints and this parser reads back.
 
+use super::kube_data::{self, DataRef, Kind, Lookup, Sources, VolFile};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -43,27 +45,6 @@ struct Doc {
     spec: Value,
     /// A ConfigMap's.
     data: BTreeMap<String, Value>,
-}
-
-/// The file's ConfigMaps: name → key → value.
-type ConfigMaps = BTreeMap<String, BTreeMap<String, String>>;
-
-/// A ConfigMap reference (`configMapKeyRef`, `configMapRef`, a
-/// `configMap` volume).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct CmRef {
-    name: String,
-    key: Option<String>,
-    optional: bool,
-    items: Vec<CmItem>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CmItem {
-    key: String,
-    path: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -140,7 +121,8 @@ struct Volume {
     host_path: Option<HostPath>,
     empty_dir: Option<EmptyDir>,
     persistent_volume_claim: Option<Claim>,
-    config_map: Option<CmRef>,
+    config_map: Option<DataRef>,
+    secret: Option<DataRef>,
 }
 
 #[derive(Deserialize, Default)]
@@ -200,13 +182,33 @@ pub struct PodPlan {
     /// The named volumes its persistentVolumeClaims name: made by `kube
     /// play` when missing, kept by `kube down` (podman's).
     pub claims: Vec<String>,
-    /// The files of its configMap volumes: the named volume (one of
-    /// `volumes`), each file's path in it and its text.
-    pub files: Vec<(String, Vec<(String, String)>)>,
+    /// The files of its configMap and secret volumes: the named volume
+    /// (one of `volumes`) and its files.
+    pub files: Vec<(String, Vec<VolFile>)>,
+    /// Each container's (and init container's) variables from Secrets, by
+    /// its full name: given to `create` out of its command line.
+    pub secret_env: BTreeMap<String, Vec<(String, String)>>,
 }
 
-/// The pods of a file (`-`: stdin), and the warnings for what it ignores.
-pub fn read_file(path: &str) -> Result<(Vec<PodPlan>, Vec<String>), KubeError> {
+/// A whole file.
+#[derive(Debug, Default)]
+pub struct KubeFile {
+    pub pods: Vec<PodPlan>,
+    /// What it ignores.
+    pub warnings: Vec<String>,
+    /// Its Secrets: each name and the document, as YAML (stored as a
+    /// secret by `kube play`, removed by `kube down`, as podman's).
+    pub secrets: Vec<(String, String)>,
+    /// The volumes its PersistentVolumeClaims and persistentVolumeClaim
+    /// volumes name (`kube down --force` removes them).
+    pub claims: Vec<String>,
+}
+
+/// The pods of a file (`-`: stdin), and the warnings for what it ignores;
+/// `lookup` finds the store's secrets.
+/// (`lenient`: a reference to a ConfigMap or Secret that is not there is
+/// passed over, for `kube down`).
+pub fn read_file(path: &str, lookup: Lookup, lenient: bool) -> Result<KubeFile, KubeError> {
     let read = if path == "-" {
         std::io::read_to_string(std::io::stdin())
     } else {
@@ -216,11 +218,22 @@ pub fn read_file(path: &str) -> Result<(Vec<PodPlan>, Vec<String>), KubeError> {
         path: path.to_string(),
         source,
     })?;
-    parse(path, &text)
+    parse_with(path, &text, lookup, lenient)
+}
+
+/// [`read_file`] of the text, with no stored secret.
+#[cfg(test)]
+pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), KubeError> {
+    parse_with(path, text, &|_| None, false).map(|f| (f.pods, f.warnings))
 }
 
 /// [`read_file`] of the text.
-pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), KubeError> {
+pub fn parse_with(
+    path: &str,
+    text: &str,
+    lookup: Lookup,
+    lenient: bool,
+) -> Result<KubeFile, KubeError> {
     let bad = |msg: String| KubeError::Bad {
         path: path.to_string(),
         msg,
@@ -240,42 +253,52 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                 .trim()
                 .to_string(),
         })?;
-    let (mut pods, mut warnings) = (Vec::new(), Vec::new());
     let mut read = Vec::new();
     for (i, v) in docs.into_iter().enumerate() {
         if v.is_null() {
             continue;
         }
-        let doc: Doc =
-            serde_json::from_value(v).map_err(|e| bad(format!("document {}: {e}", i + 1)))?;
-        read.push((i, doc));
+        let doc: Doc = serde_json::from_value(v.clone())
+            .map_err(|e| bad(format!("document {}: {e}", i + 1)))?;
+        read.push((i, doc, v));
     }
-    // The ConfigMaps first: a pod may come before the ones it reads.
-    let mut cms = ConfigMaps::new();
-    for (_, doc) in read
-        .iter()
-        .filter(|(_, d)| d.kind.as_deref() == Some("ConfigMap"))
-    {
+    // The ConfigMaps and Secrets first: a pod may come before the ones it
+    // reads.
+    let mut src = Sources {
+        config_maps: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        lookup,
+        lenient,
+    };
+    let mut file = KubeFile::default();
+    for (_, doc, raw) in &read {
+        let kind = doc.kind.as_deref();
+        if !matches!(kind, Some("ConfigMap" | "Secret")) {
+            continue;
+        }
+        let kind = kind.unwrap_or_default();
         let name = doc
             .metadata
             .name
             .clone()
-            .ok_or_else(|| bad("a ConfigMap without metadata.name".into()))?;
-        let data = doc
-            .data
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    o => o.to_string(),
-                };
-                (k.clone(), v)
-            })
-            .collect();
-        cms.insert(name, data);
+            .ok_or_else(|| bad(format!("a {kind} without metadata.name")))?;
+        if kind == "ConfigMap" {
+            let data = (doc.data.iter())
+                .map(|(k, v)| (k.clone(), kube_data::text(v).into_bytes()))
+                .collect();
+            src.config_maps.insert(name, data);
+        } else {
+            if !rless::container::secret::valid_name(&name) {
+                return Err(bad(format!("invalid Secret name {name:?}")));
+            }
+            let data =
+                kube_data::secret_data(raw).map_err(|e| bad(format!("Secret {name}: {e}")))?;
+            src.secrets.insert(name.clone(), data);
+            file.secrets.push((name, to_yaml(raw)));
+        }
     }
-    for (i, doc) in read {
+    let (mut pods, mut warnings) = (Vec::new(), Vec::new());
+    for (i, doc, _) in read {
         match doc.kind.as_deref() {
             Some("Pod") => {
                 let name = doc
@@ -283,7 +306,7 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                     .name
                     .clone()
                     .ok_or_else(|| bad("a Pod without metadata.name".into()))?;
-                pods.push(pod_plan(&name, &doc.metadata, doc.spec, &cms).map_err(bad)?);
+                pods.push(pod_plan(&name, &doc.metadata, doc.spec, &src).map_err(bad)?);
             }
             Some("Deployment") => {
                 let name = doc
@@ -307,10 +330,16 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
                     serde_json::from_value(tmpl.get("metadata").cloned().unwrap_or(Value::Null))
                         .unwrap_or_default();
                 let spec = tmpl.get("spec").cloned().unwrap_or(Value::Null);
-                pods.push(pod_plan(&format!("{name}-pod"), &meta, spec, &cms).map_err(bad)?);
+                pods.push(pod_plan(&format!("{name}-pod"), &meta, spec, &src).map_err(bad)?);
             }
-            Some("ConfigMap") => {}
-            Some(k @ ("Service" | "PersistentVolumeClaim" | "Secret")) => {
+            Some("ConfigMap" | "Secret") => {}
+            Some("PersistentVolumeClaim") => {
+                warnings.push("kind PersistentVolumeClaim is not supported: ignored".into());
+                if let Some(n) = doc.metadata.name.filter(|n| valid_name(n)) {
+                    file.claims.push(n);
+                }
+            }
+            Some(k @ "Service") => {
                 warnings.push(format!("kind {k} is not supported: ignored"));
             }
             Some(k) => return Err(bad(format!("kind {k} is not supported (Pod, Deployment)"))),
@@ -320,7 +349,16 @@ pub fn parse(path: &str, text: &str) -> Result<(Vec<PodPlan>, Vec<String>), Kube
     if pods.is_empty() {
         return Err(bad("no Pod or Deployment in the file".into()));
     }
-    Ok((pods, warnings))
+    for p in &pods {
+        for c in &p.claims {
+            if !file.claims.contains(c) {
+                file.claims.push(c.clone());
+            }
+        }
+    }
+    file.pods = pods;
+    file.warnings = warnings;
+    Ok(file)
 }
 
 /// A pod or container name rless takes (and no option's look).
@@ -330,30 +368,7 @@ fn valid_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-/// A file name or relative path of a configMap volume: no `..`, not
-/// absolute, nothing empty.
-fn safe_path(p: &str) -> bool {
-    !p.is_empty()
-        && !p.starts_with('/')
-        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-/// The ConfigMap `r` names, or why not (`None`: optional and missing).
-fn config_map<'a>(
-    cms: &'a ConfigMaps,
-    r: &CmRef,
-) -> Result<Option<&'a BTreeMap<String, String>>, String> {
-    match cms.get(&r.name) {
-        Some(m) => Ok(Some(m)),
-        None if r.optional => Ok(None),
-        None => Err(format!(
-            "ConfigMap {:?} is not in the file (kube play reads the ConfigMaps of the file)",
-            r.name
-        )),
-    }
-}
-
-fn pod_plan(name: &str, meta: &Meta, spec: Value, cms: &ConfigMaps) -> Result<PodPlan, String> {
+fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPlan, String> {
     if !valid_name(name) {
         return Err(format!("invalid pod name {name:?}"));
     }
@@ -390,34 +405,20 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, cms: &ConfigMaps) -> Result<Po
             v.empty_dir.is_some(),
             v.persistent_volume_claim.is_some(),
             v.config_map.is_some(),
+            v.secret.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             return Err(format!(
-                "volume {}: only hostPath, emptyDir, persistentVolumeClaim and configMap volumes are supported",
+                "volume {}: only hostPath, emptyDir, persistentVolumeClaim, configMap and secret volumes are supported",
                 v.name
             ));
         }
-        let src = if let Some(r) = &v.config_map {
-            let data = config_map(cms, r).map_err(|e| format!("volume {}: {e}", v.name))?;
-            let data = data.cloned().unwrap_or_default();
-            // Every key as a file, or the items' keys at their paths.
-            let files: Vec<(String, String)> = if r.items.is_empty() {
-                data.into_iter().collect()
-            } else {
-                r.items
-                    .iter()
-                    .map(|it| match data.get(&it.key) {
-                        Some(text) => Ok((it.path.clone(), text.clone())),
-                        None => Err(format!(
-                            "volume {}: ConfigMap {} has no key {:?}",
-                            v.name, r.name, it.key
-                        )),
-                    })
-                    .collect::<Result<_, _>>()?
-            };
-            if let Some((p, _)) = files.iter().find(|(p, _)| !safe_path(p)) {
-                return Err(format!("volume {}: bad file path {p:?}", v.name));
-            }
+        let data_ref = (v.config_map.as_ref().map(|r| (Kind::ConfigMap, r)))
+            .or_else(|| v.secret.as_ref().map(|r| (Kind::Secret, r)));
+        let source = if let Some((kind, r)) = data_ref {
+            let files = src
+                .files(kind, r)
+                .map_err(|e| format!("volume {}: {e}", v.name))?;
             let vol = format!("{name}-{}", v.name);
             plan.volumes.push(vol.clone());
             plan.files.push((vol.clone(), files));
@@ -495,7 +496,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, cms: &ConfigMaps) -> Result<Po
                 }
             }
         };
-        sources.insert(v.name.clone(), src);
+        sources.insert(v.name.clone(), source);
     }
     // A tmpfs is each container's own: a Memory emptyDir two containers
     // mount would not be shared, as Kubernetes shares it.
@@ -540,19 +541,31 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, cms: &ConfigMaps) -> Result<Po
             plan.pod_args
                 .extend(["-p".into(), format!("{ip}{hp}:{}{proto}", p.container_port)]);
         }
-        // envFrom first: env's own variables win over it.
+        // envFrom first, in order, then env: a later variable wins. Each
+        // name is given once, from a Secret out of the command line.
+        let mut env: Vec<(String, String, bool)> = Vec::new();
+        let mut set = |k: String, v: Vec<u8>, secret: bool| {
+            env.retain(|(n, _, _)| *n != k);
+            env.push((k, String::from_utf8_lossy(&v).into_owned(), secret));
+        };
         for f in &c.env_from {
-            let Some(r) = f.get("configMapRef") else {
-                return Err(format!(
-                    "container {cname}: envFrom: only configMapRef is supported"
-                ));
+            let (kind, r) = match (f.get("configMapRef"), f.get("secretRef")) {
+                (Some(r), None) => (Kind::ConfigMap, r),
+                (None, Some(r)) => (Kind::Secret, r),
+                _ => {
+                    return Err(format!(
+                        "container {cname}: envFrom: give one of configMapRef and secretRef"
+                    ))
+                }
             };
-            let r: CmRef = serde_json::from_value(r.clone())
+            let r: DataRef = serde_json::from_value(r.clone())
                 .map_err(|e| format!("container {cname}: envFrom: {e}"))?;
-            let data = config_map(cms, &r).map_err(|e| format!("container {cname}: {e}"))?;
+            let data = src
+                .find(kind, &r)
+                .map_err(|e| format!("container {cname}: {e}"))?;
             for (k, v) in data.into_iter().flatten() {
-                if !k.contains('=') {
-                    a.extend(["-e".into(), format!("{k}={v}")]);
+                if !k.is_empty() && !k.contains('=') {
+                    set(k, v, kind == Kind::Secret);
                 }
             }
         }
@@ -560,35 +573,43 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, cms: &ConfigMaps) -> Result<Po
             if e.name.is_empty() || e.name.contains('=') {
                 return Err(format!("container {cname}: invalid env name {:?}", e.name));
             }
-            let v = match (&e.value, &e.value_from) {
+            let (v, secret) = match (&e.value, &e.value_from) {
                 (_, Some(from)) => {
-                    let Some(r) = from.get("configMapKeyRef") else {
-                        return Err(format!(
-                            "container {cname}: env {}: valueFrom is supported with configMapKeyRef only",
-                            e.name
-                        ));
-                    };
-                    let r: CmRef = serde_json::from_value(r.clone())
-                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?;
-                    let key = r.key.clone().unwrap_or_default();
-                    let data = config_map(cms, &r)
-                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?;
-                    match data.map(|d| d.get(&key)) {
-                        Some(Some(v)) => v.clone(),
-                        _ if r.optional => continue,
+                    let (kind, r) = match (from.get("configMapKeyRef"), from.get("secretKeyRef")) {
+                        (Some(r), None) => (Kind::ConfigMap, r),
+                        (None, Some(r)) => (Kind::Secret, r),
                         _ => {
                             return Err(format!(
-                                "container {cname}: env {}: ConfigMap {} has no key {key:?}",
-                                e.name, r.name
+                                "container {cname}: env {}: valueFrom is supported with configMapKeyRef or secretKeyRef only",
+                                e.name
                             ))
                         }
+                    };
+                    let r: DataRef = serde_json::from_value(r.clone())
+                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?;
+                    match src
+                        .value(kind, &r)
+                        .map_err(|x| format!("container {cname}: env {}: {x}", e.name))?
+                    {
+                        Some(v) => (v, kind == Kind::Secret),
+                        None => continue,
                     }
                 }
-                (None | Some(Value::Null), None) => String::new(),
-                (Some(Value::String(s)), None) => s.clone(),
-                (Some(o), None) => o.to_string(),
+                (None | Some(Value::Null), None) => (Vec::new(), false),
+                (Some(v), None) => (kube_data::text(v).into_bytes(), false),
             };
-            a.extend(["-e".into(), format!("{}={v}", e.name)]);
+            set(e.name.clone(), v, secret);
+        }
+        let mut hidden = Vec::new();
+        for (k, v, secret) in env {
+            if secret {
+                hidden.push((k, v));
+            } else {
+                a.extend(["-e".into(), format!("{k}={v}")]);
+            }
+        }
+        if !hidden.is_empty() {
+            plan.secret_env.insert(full.clone(), hidden);
         }
         if let Some(w) = c.working_dir.as_ref().filter(|w| !w.is_empty()) {
             a.push(format!("--workdir={w}"));

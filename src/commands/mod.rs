@@ -35,6 +35,7 @@ mod info;
 mod init;
 mod inspect;
 mod kube;
+mod kube_data;
 mod kube_yaml;
 mod latest;
 mod load;

@@ -698,14 +698,13 @@ impl Helper {
         let Ok(mut d) = self.records.write() else {
             return;
         };
-        let pod_names = &mut l.rec.pod_names;
+        // Its own names only: a member's of its pod change by
+        // [`Request::PodName`] (one of them may be the same as an alias).
         for n in l.rec.nets.iter_mut() {
             d.unpublish(&n.network, n.ip, &n.names);
-            d.unpublish(&n.network, n.ip, pod_names);
-        }
-        let names = l.rec.nets.iter_mut().flat_map(|n| n.names.iter_mut());
-        for name in names.chain(pod_names.iter_mut()).filter(|x| **x == from) {
-            name.clone_from(&to);
+            for name in n.names.iter_mut().filter(|x| **x == from) {
+                name.clone_from(&to);
+            }
         }
         let rec = l.rec.clone();
         drop(d);
@@ -721,15 +720,21 @@ impl Helper {
         let Some(l) = self.live.iter_mut().find(|l| l.rec.container == container) else {
             return;
         };
-        l.rec.pod_names.retain(|n| *n != name);
+        // A list with repeats: the pod and a member, or two members, may
+        // bear one name, which stays while one of them does.
         if add {
             l.rec.pod_names.push(name.clone());
-        } else if let Ok(mut d) = self.records.write() {
-            for n in &l.rec.nets {
-                d.unpublish(&n.network, n.ip, std::slice::from_ref(&name));
+        } else if let Some(i) = l.rec.pod_names.iter().position(|n| *n == name) {
+            l.rec.pod_names.remove(i);
+            if !l.rec.pod_names.contains(&name) {
+                if let Ok(mut d) = self.records.write() {
+                    for n in &l.rec.nets {
+                        d.unpublish(&n.network, n.ip, std::slice::from_ref(&name));
+                    }
+                }
             }
         }
-        // Again: a name it holds otherwise too (its pod's) stays.
+        // Again: a name it holds otherwise too (an alias) stays.
         let rec = l.rec.clone();
         self.publish_names(&rec);
         self.save();

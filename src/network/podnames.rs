@@ -54,19 +54,13 @@ pub fn member_removed(root: &Path, c: &ContainerConfig) {
     tell(root, c, &c.name, false);
 }
 
-/// `c`, a member of a pod sharing its network, was renamed from `old`.
+/// `c`, a member of a pod sharing its network, was renamed from `old`:
+/// one name of the infra container goes, another comes (a `Rename` of the
+/// infra container would rename its own aliases too, and every member's
+/// name equal to `old`, the pod's among them).
 pub fn member_renamed(root: &Path, c: &ContainerConfig, old: &str) {
-    let Some(infra) = pod::network_infra(root, c) else {
-        return;
-    };
-    let req = Request::Rename {
-        container: infra,
-        from: old.to_string(),
-        to: c.name.clone(),
-    };
-    if let Err(e) = client::tell(root, &req) {
-        tracing::warn!("the network helper did not take the pod member's new name: {e}");
-    }
+    tell(root, c, old, false);
+    tell(root, c, &c.name, true);
 }
 
 fn tell(root: &Path, c: &ContainerConfig, name: &str, add: bool) {
