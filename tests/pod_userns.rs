@@ -1,0 +1,117 @@
+//! `pod create --userns`: the infra container gets the user namespace
+//! mode and every member takes it (a member's own `--userns` is refused,
+//! as podman refuses it); `--uidmap`/`--gidmap` are refused as `run`
+//! refuses them.
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::for_each_user;
+use common::lifecycle_helpers::*;
+use std::os::unix::fs::MetadataExt;
+
+#[test]
+fn pod_userns_keep_id_members() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_userns_keep_id_members", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let shared = ctx.work.join("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        ctx.give(&shared);
+        let bind = format!("{}:/shared", shared.display());
+        ctx.ok(&[
+            "pod", "create", "--name", "k", "--share", "+pid", "--userns", "keep-id",
+        ]);
+        // A member is the user, and what it writes to a bind mount is theirs.
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--pod",
+            "k",
+            "-v",
+            &bind,
+            IMG,
+            "sh",
+            "-c",
+            "id -u; touch /shared/made",
+        ]);
+        assert_eq!(out.stdout, format!("{}\n", ctx.user.uid), "{out}");
+        let meta = std::fs::metadata(shared.join("made")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (ctx.user.uid, ctx.user.gid));
+        // A member created, then started: it is keep-id too.
+        ctx.ok(&[
+            "create", "--name", "m", "--pod", "k", IMG, "sh", "-c", FOREVER,
+        ]);
+        let m = inspect(ctx, "m");
+        assert_eq!(m["HostConfig"]["UsernsMode"], "keep-id", "{m}");
+        ctx.ok(&["start", "m"]);
+        let out = ctx.ok(&["exec", "m", "id", "-u"]);
+        assert_eq!(out.stdout, format!("{}\n", ctx.user.uid), "{out}");
+        // A member's own --userns is refused in podman's words, even keep-id.
+        for own in ["keep-id", "host"] {
+            let out = ctx.rless(&["run", "--rm", "--pod", "k", "--userns", own, IMG, "true"]);
+            assert_one_error(&out, 125);
+            assert!(
+                out.stderr.contains(
+                    "cannot set user namespace mode when joining pod with infra container"
+                ),
+                "{out}"
+            );
+        }
+        // keep-id's uid=N,gid=N reaches the members.
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "k5",
+            "--userns",
+            "keep-id:uid=5,gid=7",
+        ]);
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--pod",
+            "k5",
+            IMG,
+            "sh",
+            "-c",
+            "id -u; id -g",
+        ]);
+        assert_eq!(out.stdout, "5\n7\n", "{out}");
+        // Without --userns members are root inside, as before.
+        ctx.ok(&["pod", "create", "--name", "plain"]);
+        let out = ctx.ok(&["run", "--rm", "--pod", "plain", IMG, "id", "-u"]);
+        assert_eq!(out.stdout, "0\n", "{out}");
+        ctx.ok(&["pod", "rm", "-f", "k", "k5", "plain"]);
+    });
+}
+
+#[test]
+fn pod_userns_refusals() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_userns_refusals", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        for (flag, v) in [
+            ("--uidmap", "0:1:1"),
+            ("--gidmap", "0:1:1"),
+            ("--userns", "nomap"),
+            ("--userns", "auto"),
+        ] {
+            let out = ctx.rless(&["pod", "create", "--name", "bad", flag, v]);
+            assert_one_error(&out, 125);
+            assert!(out.stderr.contains(flag), "{out}");
+            let out = ctx.ok(&["pod", "ps", "-q"]);
+            assert_eq!(out.stdout, "", "{flag} {v} left a pod behind");
+        }
+        // Without an infra container there is no user namespace to share.
+        let out = ctx.rless(&["pod", "create", "--infra=false", "--userns", "keep-id"]);
+        assert_one_error(&out, 125);
+        assert!(out.stderr.contains("infra container"), "{out}");
+    });
+}
