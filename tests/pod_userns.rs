@@ -115,3 +115,63 @@ fn pod_userns_refusals() {
         assert!(out.stderr.contains("infra container"), "{out}");
     });
 }
+
+/// `pod clone` (podman 4.3's): a new pod made as the original was (its
+/// labels, namespaces shared, hostname, user namespace), without its
+/// members; `--destroy` removes the original, `--start` starts the clone.
+#[test]
+fn pod_clone_makes_the_pod_again() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_clone_makes_the_pod_again", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "-l",
+            "k=v",
+            "--share",
+            "+pid",
+            "--hostname",
+            "hh",
+            "--userns",
+            "keep-id",
+        ]);
+        ctx.ok(&["create", "--name", "m", "--pod", "p", IMG, "true"]);
+        let out = ctx.ok(&["pod", "clone", "p"]);
+        let id = out.stdout.trim().to_string();
+        let f = "{{.Name}} {{.Labels}} {{.SharedNamespaces}} {{.NumContainers}}";
+        let q = ctx.ok(&["pod", "inspect", "--format", f, "p-clone"]);
+        let o = ctx.ok(&["pod", "inspect", "--format", f, "p"]);
+        assert_eq!(
+            q.stdout.replacen("p-clone", "p", 1),
+            o.stdout.replace(" 2\n", " 1\n"),
+            "{q} {o}"
+        );
+        let q = ctx.ok(&["pod", "inspect", "--format", "{{.Id}}", "p-clone"]);
+        assert_eq!(q.stdout.trim(), id);
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--pod",
+            "p-clone",
+            IMG,
+            "sh",
+            "-c",
+            "id -u; hostname",
+        ]);
+        assert_eq!(out.stdout, format!("{}\nhh\n", ctx.user.uid), "{out}");
+        // --destroy and --start, a name given.
+        ctx.ok(&["pod", "clone", "--destroy", "--start", "p", "q"]);
+        assert_one_error(&ctx.rless(&["pod", "inspect", "p"]), 125);
+        assert_one_error(&ctx.rless(&["inspect", "m"]), 125);
+        let q = ctx.ok(&["pod", "inspect", "--format", "{{.State}}", "q"]);
+        assert_eq!(q.stdout.trim(), "Running", "{q}");
+        ctx.ok(&["pod", "rm", "-f", "q", "p-clone"]);
+        assert_one_error(&ctx.rless(&["pod", "clone", "nope"]), 125);
+    });
+}
