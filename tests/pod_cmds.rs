@@ -278,3 +278,31 @@ fn stop_and_restart_of_an_infra_container_take_its_members() {
         },
     );
 }
+
+/// `pod logs` prefixes lines as podman 4.3 does: when it reads more than
+/// one container's log. A pod with an infra container and one member
+/// reads two (the infra's is empty), so the member's lines have its id;
+/// `-c` and a pod without an infra container and one member read one.
+#[test]
+fn pod_logs_prefix_of_one_member() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_logs_prefix_of_one_member", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["pod", "create", "--name", "solo"]);
+        ctx.ok(&["run", "--name", "s", "--pod", "solo", IMG, "echo", "hi"]);
+        let out = ctx.ok(&["inspect", "--format", "{{.Id}}", "s"]);
+        let sid = out.stdout.trim()[..12].to_string();
+        let out = ctx.ok(&["pod", "logs", "solo"]);
+        assert_eq!(out.stdout, format!("{sid} hi\n"), "{out}");
+        let out = ctx.ok(&["pod", "logs", "-c", "s", "solo"]);
+        assert_eq!(out.stdout, "hi\n", "{out}");
+        ctx.ok(&["pod", "create", "--name", "bare", "--infra=false"]);
+        ctx.ok(&["run", "--name", "t", "--pod", "bare", IMG, "echo", "hi"]);
+        let out = ctx.ok(&["pod", "logs", "bare"]);
+        assert_eq!(out.stdout, "hi\n", "{out}");
+        ctx.ok(&["pod", "rm", "-f", "solo", "bare"]);
+    });
+}

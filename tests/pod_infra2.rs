@@ -1,7 +1,7 @@
 //! Pods with an infra container: the order of their lifecycle (the infra
 //! container starts first and stops last; starting a member starts it;
 //! `pod pause|unpause|restart|kill|top`), `rm` of the infra container,
-//! `pod rm` without -f, and the refusals of `pod create` and `--pod`
+//! `pod rm` without -f (a member's start waits for it), and the refusals of `pod create` and `--pod`
 //! (a port in use leaves nothing behind), and `stop -a`/`system migrate`
 //! ending infra containers after their members (`restart -a` starting
 //! them first).
@@ -424,5 +424,53 @@ fn pod_pid_share_member_stops_alone() {
         }
         ctx.ok(&["pod", "rm", "-f", "p"]);
         assert!(states(ctx).is_empty());
+    });
+}
+
+/// Whether a process waits for a flock of the file with inode `ino`
+/// (`/proc/locks` lists waiters with `->`).
+fn flock_waiter(ino: u64) -> bool {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    locks
+        .lines()
+        .any(|l| l.contains("->") && l.contains(&format!(":{ino} ")))
+}
+
+/// A member's `start` waits for the pods lock that `pod rm` holds from its
+/// check that no member runs to their removal, so `pod rm` without -f
+/// cannot kill a member started between the two. The test holds the lock
+/// as `pod rm` would: the start waits for it, then starts the member.
+#[test]
+fn pod_member_start_waits_for_pod_rm() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_member_start_waits_for_pod_rm", |ctx| {
+        use std::os::unix::fs::MetadataExt;
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "p-infra"]);
+        ctx.ok(&[
+            "create", "--name", "m", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        let path = ctx.root.join("locks/pods");
+        let lock = std::fs::File::open(&path).unwrap();
+        lock.lock().unwrap();
+        let ino = std::fs::metadata(&path).unwrap().ino();
+        let mut child = ctx.rless_cmd(&["start", "m"]).spawn().unwrap();
+        let waited = common::checks::eventually(std::time::Duration::from_secs(60), || {
+            flock_waiter(ino) || child.try_wait().unwrap().is_some()
+        });
+        assert!(waited, "start neither waited nor ended");
+        let ended = child.try_wait().unwrap();
+        drop(lock);
+        let status = child.wait().unwrap();
+        assert!(
+            ended.is_none(),
+            "start of a pod member did not wait for the pods lock"
+        );
+        assert!(status.success());
+        assert_eq!(states(ctx), ["m running", "p-infra running"]);
+        ctx.ok(&["pod", "rm", "-f", "p"]);
     });
 }

@@ -50,6 +50,7 @@ mod pause;
 mod pflag;
 mod picks;
 mod pod;
+mod pod_clone;
 mod pod_infra;
 mod pod_views;
 mod port;

@@ -32,6 +32,8 @@ use std::process::ExitCode;
 pub enum Cmd {
     /// Create a pod: a group of containers sharing the namespaces of its infra container.
     Create(Box<CreateArgs>),
+    /// Make a new pod as a pod was made (its members not).
+    Clone(super::pod_clone::Args),
     /// Exit 0 if the pod exists, 1 if not.
     Exists(NameArg),
     /// List pods.
@@ -212,6 +214,7 @@ pub struct PruneArgs {
 pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Create(a) => create(ctx, *a),
+        Cmd::Clone(a) => super::pod_clone::run(ctx, a),
         Cmd::Exists(a) => {
             let found = pod::read(&ctx.root, &a.name).is_ok();
             Ok(ExitCode::from(if found { 0 } else { 1 }))

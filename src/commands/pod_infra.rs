@@ -55,6 +55,15 @@ pub struct InfraArgs {
     /// The infra container's name (default: the pod id's first 12 digits, then -infra).
     #[arg(long, value_name = "NAME")]
     infra_name: Option<String>,
+    /// The user namespace of every member, as `run --userns`'s: "" or host (you are root inside), keep-id[:uid=N,gid=N] (you are yourself).
+    #[arg(long, value_name = "MODE")]
+    userns: Option<String>,
+    /// Refused: rless maps the containers' ids itself (see --userns).
+    #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
+    uidmap: Vec<String>,
+    /// Refused: rless maps the containers' ids itself (see --userns).
+    #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
+    gidmap: Vec<String>,
 }
 
 impl InfraArgs {
@@ -70,6 +79,20 @@ impl InfraArgs {
             || !self.dns_option.is_empty()
             || self.infra_command.is_some()
             || self.infra_name.is_some()
+            || self.userns.is_some()
+    }
+
+    /// Refuses `--uidmap`/`--gidmap` as `run` does.
+    fn check_maps(&self) -> Result<()> {
+        for (flag, given) in [
+            ("--uidmap", !self.uidmap.is_empty()),
+            ("--gidmap", !self.gidmap.is_empty()),
+        ] {
+            if given {
+                bail!("{flag} is not supported: rless maps the container's ids itself (root inside is you, the other ids your subordinate ones; --userns keep-id makes you yourself)");
+            }
+        }
+        Ok(())
     }
 
     /// Whether something of the network was asked for.
@@ -86,8 +109,9 @@ impl InfraArgs {
 
 /// Refuses infra options for a pod without an infra container.
 pub fn check_no_infra(a: &InfraArgs) -> Result<()> {
+    a.check_maps()?;
     if a.any() {
-        bail!("you must have an infra container to publish ports, set networks, a hostname, hosts or DNS, or name an infra command or container (--infra=false was given)");
+        bail!("you must have an infra container to publish ports, set networks, a hostname, hosts or DNS, a user namespace, or name an infra command or container (--infra=false was given)");
     }
     Ok(())
 }
@@ -102,6 +126,7 @@ pub fn create(
     a: &InfraArgs,
     replace: &mut dyn FnMut() -> Result<()>,
 ) -> Result<PodConfig> {
+    a.check_maps()?;
     let shared = pod::parse_share(share.unwrap_or(pod::DEFAULT_SHARE))?;
     let shares = |ns: &str| shared.iter().any(|s| s == ns);
     if !shares("net") && a.network_set() {
@@ -169,6 +194,7 @@ fn make_infra(ctx: &Ctx, p: &PodConfig, a: &InfraArgs) -> Result<()> {
         ("--dns", a.dns.iter().collect()),
         ("--dns-search", a.dns_search.iter().collect()),
         ("--dns-option", a.dns_option.iter().collect()),
+        ("--userns", a.userns.iter().collect()),
     ] {
         for v in values {
             args.push(format!("{flag}={v}"));

@@ -96,6 +96,18 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     let (c, dir) = container::find(&store, q)?;
     // podman's --requires: those containers first.
     super::pod::start_required(ctx, &c)?;
+    // A pod's member starts under the pods lock (shared), held until it
+    // runs: `pod rm` without -f (its check that none runs, then `rm -f`)
+    // cannot kill one started between the two; a member it removed
+    // meanwhile is not found again.
+    let (pods, c, dir) = match c.pod.is_some() {
+        true => {
+            let l = rless::container::pod::lock_shared(&store)?;
+            let (c, dir) = container::find(&store, c.id.as_str())?;
+            (Some(l), c, dir)
+        }
+        false => (None, c, dir),
+    };
     let lock = store.lock(&format!("ctr-{}", c.id))?;
     let state = container::read_state(&dir);
     if state.status == "removing" {
@@ -118,6 +130,7 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     drop(store);
     if a.attach {
         drop(lock);
+        drop(pods);
         spec.process.stdin = a.interactive;
         let mut c = c;
         if let Some(k) = &a.detach_keys {
@@ -141,6 +154,7 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     // finds it running (both started it, each with its own monitor).
     let code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No);
     drop(lock);
+    drop(pods);
     // As docker and podman: the name as given (`start --all`: the id).
     if print && code.as_ref().is_ok_and(|c| *c == ExitCode::SUCCESS) {
         println!("{q}");

@@ -124,6 +124,12 @@ pub fn lock(store: &Store) -> Result<fs::File, PodError> {
     Ok(store.lock("pods")?)
 }
 
+/// Takes the `pods` lock shared: a member's start, which `pod rm` (its
+/// check of the states, then its removal) excludes.
+pub fn lock_shared(store: &Store) -> Result<fs::File, PodError> {
+    Ok(store.lock_shared("pods")?)
+}
+
 /// Every pod, sorted by name.
 pub fn list(root: &Path) -> Vec<PodConfig> {
     let mut v: Vec<PodConfig> = super::json_records(&pods_dir(root));

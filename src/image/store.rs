@@ -456,6 +456,14 @@ impl Store {
         self.lock_file(name)
     }
 
+    /// [`Store::lock`] shared: its holders exclude only the exclusive one.
+    pub fn lock_shared(&self, name: &str) -> Result<File, StoreError> {
+        let p = self.root.join("locks").join(name);
+        let f = open_lock_file(&p)?;
+        f.lock_shared().map_err(io_err("lock", &p))?;
+        Ok(f)
+    }
+
     /// [`Store::lock`] without waiting: `None` while another holder has it
     /// (this process included, through another open of the file).
     pub fn try_lock(&self, name: &str) -> Result<Option<File>, StoreError> {

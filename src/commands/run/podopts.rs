@@ -17,7 +17,10 @@
 //! would set up what it takes are refused with podman's words: ports,
 //! networks, hosts and DNS belong to the pod). `run` starts the infra
 //! container first when it is not running (`create` leaves that to the
-//! member's start, see `commands::pod::start_required`).
+//! member's start, see `commands::pod::start_required`). The member also
+//! takes the infra's user namespace mode (`pod create --userns keep-id`
+//! makes every member's files on bind mounts the user's); a `--userns` of
+//! its own is refused, as podman refuses it.
 
 use super::{Args, Ctx};
 use anyhow::{bail, Result};
@@ -48,6 +51,7 @@ pub(super) fn check(ctx: &Ctx, a: &mut Args) -> Result<PodOpts> {
         Some(p) if !a.pod_infra => match &p.infra {
             Some(infra) => {
                 join_infra(a, infra, &p.shared)?;
+                take_userns(ctx, a, infra)?;
                 Some(infra.clone())
             }
             // A pod whose `pod create` was interrupted before its infra
@@ -138,6 +142,22 @@ fn join_infra(a: &mut Args, infra: &str, shared: &[String]) -> Result<()> {
         }
         a.pid = from_infra;
     }
+    Ok(())
+}
+
+/// A member takes the infra container `infra`'s user namespace mode
+/// (`pod create --userns`): its own `--userns` is refused in podman's
+/// words, even one that would be the same.
+fn take_userns(ctx: &Ctx, a: &mut Args, infra: &str) -> Result<()> {
+    if !a.userns.is_empty() {
+        bail!("cannot set user namespace mode when joining pod with infra container");
+    }
+    let spec = rless::container::read_spec(&ctx.root.join("containers").join(infra))?;
+    a.userns = match (spec.keep_id, spec.keep_id_as) {
+        (false, _) => String::new(),
+        (true, None) => "keep-id".into(),
+        (true, Some((uid, gid))) => format!("keep-id:uid={uid},gid={gid}"),
+    };
     Ok(())
 }
 
