@@ -10,7 +10,7 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
-use common::pod_helpers::for_each_user_with_bb;
+use common::pod_helpers::{for_each_user_with_bb, spawn_blocked_on_pods_lock};
 use common::ERR_EXIT;
 
 /// `{{.Status}} {{.Name}}` of the container events so far.
@@ -427,49 +427,22 @@ fn pod_pid_share_member_stops_alone() {
     });
 }
 
-/// Whether a process waits for a flock of the file with inode `ino`
-/// (`/proc/locks` lists waiters with `->`).
-fn flock_waiter(ino: u64) -> bool {
-    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
-    locks
-        .lines()
-        .any(|l| l.contains("->") && l.contains(&format!(":{ino} ")))
-}
-
 /// A member's `start` waits for the pods lock that `pod rm` holds from its
 /// check that no member runs to their removal, so `pod rm` without -f
 /// cannot kill a member started between the two. The test holds the lock
 /// as `pod rm` would: the start waits for it, then starts the member.
 #[test]
 fn pod_member_start_waits_for_pod_rm() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_member_start_waits_for_pod_rm", |ctx| {
-        use std::os::unix::fs::MetadataExt;
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_member_start_waits_for_pod_rm", |ctx| {
         ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "p-infra"]);
         ctx.ok(&[
             "create", "--name", "m", "--pod", "p", IMG, "sh", "-c", FOREVER,
         ]);
-        let path = ctx.root.join("locks/pods");
-        let lock = std::fs::File::open(&path).unwrap();
-        lock.lock().unwrap();
-        let ino = std::fs::metadata(&path).unwrap().ino();
-        let mut child = ctx.rless_cmd(&["start", "m"]).spawn().unwrap();
-        let waited = common::checks::eventually(std::time::Duration::from_secs(60), || {
-            flock_waiter(ino) || child.try_wait().unwrap().is_some()
-        });
-        assert!(waited, "start neither waited nor ended");
-        let ended = child.try_wait().unwrap();
+        // Panics if the start ends without waiting for the lock.
+        let (lock, child) = spawn_blocked_on_pods_lock(ctx, &["start", "m"]);
         drop(lock);
-        let status = child.wait().unwrap();
-        assert!(
-            ended.is_none(),
-            "start of a pod member did not wait for the pods lock"
-        );
-        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
         assert_eq!(states(ctx), ["m running", "p-infra running"]);
         ctx.ok(&["pod", "rm", "-f", "p"]);
     });
