@@ -101,32 +101,13 @@ fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
 /// removed once the child is done; another in the child's environment,
 /// named by `-e NAME`.
 fn rless_env(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<String> {
-    let out = child(ctx, args, env)?;
-    let err = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        let line = err
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("rless: ") && !l.starts_with("rless: warning"))
-            .map_or_else(
-                || err.lines().next().unwrap_or("").trim(),
-                |l| &l["rless: ".len()..],
-            );
-        bail!("{line}");
-    }
-    // A success's warnings are the command's.
-    for l in err.lines().filter(|l| l.starts_with("rless: warning")) {
-        eprintln!("{l}");
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    super::child::outcome(child(ctx, args, env)?)
 }
 
 /// The child `rless ARGS` of [`rless_env`], run to its end.
 fn child(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<std::process::Output> {
     use std::os::unix::fs::DirBuilderExt;
-    let exe = std::env::current_exe().context("cannot find the rless binary")?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--root").arg(&ctx.root);
+    let mut cmd = super::child::command(ctx)?;
     let mut env_file = None;
     if let Some((first, rest)) = args.split_first().filter(|_| !env.is_empty()) {
         let (lines, multi): (Vec<_>, Vec<_>) =

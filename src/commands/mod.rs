@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 mod attach;
 mod build;
+mod child;
 mod clone;
 mod commit;
 mod container_inspect;

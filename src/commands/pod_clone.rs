@@ -12,10 +12,10 @@
 //! and `--start` starts the clone's infra container (`pod start`).
 
 use super::Ctx;
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use rless::container::{self, pod};
 use rless::image::store::LockMode;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -85,36 +85,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             }
         }
     }
-    let out = rless_child(ctx, &args)?;
+    let out = super::child::run(ctx, &args)?;
     let id = out.trim().to_string();
     if a.destroy {
-        rless_child(ctx, &["pod".into(), "rm".into(), "-f".into(), p.id.clone()])?;
+        super::child::run(ctx, &["pod".into(), "rm".into(), "-f".into(), p.id.clone()])?;
     }
     if a.start {
-        rless_child(ctx, &["pod".into(), "start".into(), id.clone()])?;
+        super::child::run(ctx, &["pod".into(), "start".into(), id.clone()])?;
     }
     println!("{id}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs `rless ARGS` on this store; its stdout, or its one error line.
-fn rless_child(ctx: &Ctx, args: &[String]) -> Result<String> {
-    let exe = std::env::current_exe().context("cannot find the rless binary")?;
-    let out = Command::new(exe)
-        .arg("--root")
-        .arg(&ctx.root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run rless")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let line = err
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("rless: ") && !l.starts_with("rless: warning"))
-            .map_or(err.trim(), |l| &l["rless: ".len()..]);
-        bail!("{line}");
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

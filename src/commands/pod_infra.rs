@@ -205,22 +205,8 @@ fn make_infra(ctx: &Ctx, p: &PodConfig, a: &InfraArgs) -> Result<()> {
         Some(c) if !c.trim().is_empty() => args.extend(c.split_whitespace().map(String::from)),
         _ => args.extend(["/catatonit".to_string(), "-P".to_string()]),
     }
-    let exe = std::env::current_exe().context("cannot find the rless binary")?;
-    let out = std::process::Command::new(exe)
-        .arg("--root")
-        .arg(&ctx.root)
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("cannot run rless create")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let line = err
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("rless: ") && !l.starts_with("rless: warning"))
-            .map_or(err.trim(), |l| &l["rless: ".len()..]);
-        bail!("cannot create the pod's infra container: {line}");
+    if let Err(e) = super::child::run(ctx, &args) {
+        bail!("cannot create the pod's infra container: {e}");
     }
     Ok(())
 }
