@@ -407,3 +407,21 @@ fn secret_base64_as_kubernetes_reads_it() {
     assert!(e.contains("data pw: not base64"), "{e}");
     assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
 }
+
+#[test]
+fn secret_env_names_an_env_file_can_hold() {
+    // envFrom passes a key with whitespace over; env refuses such a name
+    // in one line that shows no value.
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: i\n    envFrom: [{secretRef: {name: s}}]\nENV---\nkind: Secret\nmetadata: {name: s}\nstringData: {'my key': hunter2, ok: fine}\n";
+    let f = parse_with("f", &y.replace("ENV", ""), &|_| None, false).unwrap();
+    assert_eq!(
+        f.pods[0].secret_env["p-c"],
+        [("ok".to_string(), "fine".to_string())]
+    );
+    let env = "    env: [{name: 'a b', valueFrom: {secretKeyRef: {name: s, key: ok}}}]\n";
+    let e = parse_with("f", &y.replace("ENV", env), &|_| None, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("invalid env name \"a b\""), "{e}");
+    assert!(!e.contains("fine") && !e.contains('\n'), "{e}");
+}
