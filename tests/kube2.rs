@@ -9,10 +9,12 @@
 mod common;
 mod net_support;
 
+use common::background::Background;
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::{ps_json, store_processes, Cleanup};
 use common::{for_each_user, Ctx, ERR_EXIT};
 use net_support::{free_port, http_get, needs_tun, setup_image, wait_for_log, IMG};
+use std::time::{Duration, Instant};
 
 /// No container, pod or process of the store is left.
 fn assert_no_pods(ctx: &Ctx) {
@@ -272,5 +274,56 @@ fn kube_play_secrets() {
         let names = ctx.ok(&["secret", "ls", "--format", "{{.Name}}"]).stdout;
         assert_eq!(names, "stored\n");
         assert!(volumes(ctx).is_empty(), "{:?}", volumes(ctx));
+    });
+}
+
+/// A Secret's variables are never in a file: while `kube play` waits for
+/// its init container, and after it is stopped (SIGTERM) or killed
+/// (SIGKILL) there, the store's secrets directory holds the secrets alone
+/// (each a directory); the init container saw the value.
+#[test]
+fn kube_play_secret_env_is_in_no_file() {
+    if !needs_tun() {
+        return;
+    }
+    for_each_user("kube_play_secret_env_is_in_no_file", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        if !setup_image(ctx) {
+            return;
+        }
+        let pod = format!(
+            "kind: Pod\nmetadata:\n  name: kp\nspec:\n  initContainers:\n  - name: i\n    image: {IMG}\n    command: [sh, -c, 'echo \"got $PW\"; exec sleep 1000']\n    env:\n    - name: PW\n      valueFrom:\n        secretKeyRef: {{name: kcreds, key: pw}}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
+        );
+        let sec = "kind: Secret\nmetadata:\n  name: kcreds\nstringData:\n  pw: hunter2\n";
+        let file = ctx.write_file("kp.yaml", format!("{pod}---\n{sec}").as_bytes());
+        let file = file.to_str().unwrap();
+        let secrets = ctx.root.join("secrets");
+        // What the secrets directory holds but directories.
+        let files = || -> Vec<String> {
+            std::fs::read_dir(&secrets)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        for sig in [rustix::process::Signal::TERM, rustix::process::Signal::KILL] {
+            let mut play = Background::spawn(ctx, &["kube", "play", file]);
+            // Once the init container has its variable, the play waits.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !ctx.rless(&["logs", "kp-i"]).stdout.contains("got hunter2") {
+                assert!(play.running(), "kube play ended: {}", play.stderr());
+                assert!(Instant::now() < deadline, "no init container output");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert_eq!(files(), Vec::<String>::new(), "while the play runs");
+            play.signal(sig);
+            play.finish(Duration::from_secs(60));
+            assert_eq!(files(), Vec::<String>::new(), "after {sig:?}");
+            ctx.ok(&["pod", "rm", "-f", "kp"]);
+            ctx.ok(&["secret", "rm", "kcreds"]);
+        }
+        assert_no_pods(ctx);
     });
 }

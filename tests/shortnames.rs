@@ -336,6 +336,17 @@ fn short_names_given_are_localhost() {
         };
         let imported = id("snimp");
         assert_eq!(id("sntag:1"), imported);
+        // `save REPO` saves every tag of the repository (docker's): a short
+        // name with no `:latest` stored finds `localhost/sntag:1`, which
+        // the archive keeps as it is (podman strips only docker.io/).
+        let tar = ctx.work.join("sntag.tar");
+        ctx.ok(&["save", "-o", tar.to_str().unwrap(), "sntag"]);
+        let out = ctx.ok(&["load", "-i", tar.to_str().unwrap()]);
+        assert_eq!(
+            out.stdout.trim(),
+            "Loaded image: localhost/sntag:1",
+            "{out}"
+        );
         ctx.ok(&["run", "--rm", "snbuilt", "true"]);
         // The same short name as Docker Hub's and as localhost's: the
         // localhost one is found first; without it, Docker Hub's.

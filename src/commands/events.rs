@@ -15,7 +15,6 @@ use super::format::{to_value, Formatter};
 use super::Ctx;
 use anyhow::{anyhow, bail, Result};
 use rless::events::{Event, Follower};
-use rless::image::reference::Reference;
 use rless::image::store::LockMode;
 use std::collections::HashSet;
 use std::io::Write;
@@ -129,14 +128,18 @@ fn id_prefix(id: &str, v: &str) -> bool {
     !v.is_empty() && !id.is_empty() && id.starts_with(v)
 }
 
-/// `busybox` names `docker.io/library/busybox:latest`.
+/// `busybox` names `docker.io/library/busybox:latest`, and
+/// `localhost/busybox:latest` (what `tag`, `build -t`, `commit` name it):
+/// each name a local look-up of a short name tries.
 fn same_image_name(stored: &str, v: &str) -> bool {
     if stored.is_empty() {
         return false;
     }
     stored == v
-        || v.parse::<Reference>()
-            .is_ok_and(|r| r.to_string() == stored || r.name() == stored)
+        || rless::image::shortnames::configured()
+            .local_candidates(v)
+            .iter()
+            .any(|r| r.to_string() == stored || r.name() == stored)
 }
 
 fn now_nanos() -> i128 {
@@ -308,6 +311,11 @@ mod tests {
         assert!(both.matches(&died) && both.matches(&start) && !both.matches(&other));
         assert!(f(&["image=busybox"]).matches(&died));
         assert!(!f(&["image=busybox"]).matches(&other));
+        // A short name given to tag, build -t or commit is localhost's.
+        let local = ev("container", "died", "abc123", "c1", "localhost/app:1");
+        assert!(f(&["image=app:1"]).matches(&local));
+        assert!(f(&["image=localhost/app:1"]).matches(&local));
+        assert!(!f(&["image=docker.io/app:1"]).matches(&local));
         assert!(f(&["label=app=web", "type=container"]).matches(&other));
         assert!(!f(&["label=app=db"]).matches(&other));
         assert!(f(&["container=c2"]).matches(&other));

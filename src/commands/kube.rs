@@ -96,36 +96,30 @@ fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
 }
 
 /// [`rless`] of a `create` or `run` whose variables from Secrets (`env`)
-/// stay out of its command line, which other users see: a single-line one
-/// goes in an `--env-file` of mode 0600 in the store's secrets directory,
-/// removed once the child is done; another in the child's environment,
-/// named by `-e NAME`.
+/// stay out of its command line, which other users see, and off the disk:
+/// single-line ones are the child's `--env-file /dev/stdin`, written into
+/// a pipe (no file to remove, whichever way the play ends); another in the
+/// child's environment, named by `-e NAME`.
 fn rless_env(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<String> {
     super::child::outcome(child(ctx, args, env)?)
 }
 
 /// The child `rless ARGS` of [`rless_env`], run to its end.
 fn child(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<std::process::Output> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::process::Stdio;
     let mut cmd = super::child::command(ctx)?;
-    let mut env_file = None;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut env_text = None;
     if let Some((first, rest)) = args.split_first().filter(|_| !env.is_empty()) {
         let (lines, multi): (Vec<_>, Vec<_>) =
             env.iter().partition(|(_, v)| !v.contains(['\n', '\r']));
         cmd.arg(first);
         if !lines.is_empty() {
-            let dir = secret::secrets_dir(&ctx.root);
-            // Of mode 0700, as `secret create` makes it.
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let path = dir.join(rless::image::store::tmp_name("kube-env"));
             let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-            secret::write_private(&path, text.as_bytes())?;
-            cmd.arg("--env-file").arg(&path);
-            env_file = Some(path);
+            cmd.arg("--env-file")
+                .arg("/dev/stdin")
+                .stdin(Stdio::piped());
+            env_text = Some(text);
         }
         for (k, v) in multi {
             cmd.arg("-e").arg(k).env(k, v);
@@ -134,11 +128,16 @@ fn child(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<std::pr
     } else {
         cmd.args(args);
     }
-    let out = cmd.stdin(std::process::Stdio::null()).output();
-    if let Some(p) = env_file {
-        let _ = std::fs::remove_file(p);
+    let mut proc = cmd.spawn().context("cannot run rless")?;
+    if let (Some(text), Some(mut stdin)) = (env_text, proc.stdin.take()) {
+        // Written while the child runs (a pipe holds only so much); a
+        // child that fails before it reads them ends the writing.
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        });
     }
-    out.context("cannot run rless")
+    proc.wait_with_output().context("cannot run rless")
 }
 
 fn check_host_paths(plans: &[PodPlan]) -> Result<()> {

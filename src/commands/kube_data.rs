@@ -104,14 +104,19 @@ pub fn text(v: &Value) -> String {
     }
 }
 
+/// Base64 as Kubernetes (Go's decoder) reads it: line breaks, which a
+/// YAML block of a long value has, are passed over.
+fn decode(b64: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let joined: String = b64.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
+    base64::engine::general_purpose::STANDARD.decode(joined.trim())
+}
+
 /// A Secret document's keys: `data` base64-decoded, `stringData` over it.
 pub fn secret_data(doc: &Value) -> Result<DataSet, String> {
     let d: SecretDoc = serde_json::from_value(doc.clone()).map_err(|e| e.to_string())?;
     let mut out = DataSet::new();
     for (k, v) in &d.data {
-        let b = base64::engine::general_purpose::STANDARD
-            .decode(text(v).trim())
-            .map_err(|e| format!("data {k}: not base64: {e}"))?;
+        let b = decode(&text(v)).map_err(|e| format!("data {k}: not base64: {e}"))?;
         out.insert(k.clone(), b);
     }
     for (k, v) in &d.string_data {
@@ -124,10 +129,9 @@ pub fn secret_data(doc: &Value) -> Result<DataSet, String> {
 /// document (JSON or YAML), as podman reads them.
 fn stored_data(bytes: &[u8]) -> Option<DataSet> {
     if let Ok(m) = serde_json::from_slice::<BTreeMap<String, String>>(bytes) {
-        let e = base64::engine::general_purpose::STANDARD;
         let decoded: Option<DataSet> = m
             .into_iter()
-            .map(|(k, v)| Some((k, e.decode(v.trim()).ok()?)))
+            .map(|(k, v)| Some((k, decode(&v).ok()?)))
             .collect();
         if decoded.is_some() {
             return decoded;

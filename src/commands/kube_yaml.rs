@@ -564,13 +564,14 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPl
                 .find(kind, &r)
                 .map_err(|e| format!("container {cname}: {e}"))?;
             for (k, v) in data.into_iter().flatten() {
-                if !k.is_empty() && !k.contains('=') {
+                // One no env file could name is passed over.
+                if !k.is_empty() && !k.contains(|c: char| c == '=' || c.is_whitespace()) {
                     set(k, v, kind == Kind::Secret);
                 }
             }
         }
         for e in &c.env {
-            if e.name.is_empty() || e.name.contains('=') {
+            if e.name.is_empty() || e.name.contains(|c: char| c == '=' || c.is_whitespace()) {
                 return Err(format!("container {cname}: invalid env name {:?}", e.name));
             }
             let (v, secret) = match (&e.value, &e.value_from) {

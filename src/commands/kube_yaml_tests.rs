@@ -378,3 +378,50 @@ fn secrets() {
     assert!(e.contains("Secret \"gone\" is neither in the file"), "{e}");
     assert!(parse_with("f", missing, &|_| None, true).is_ok());
 }
+
+#[test]
+fn secret_base64_as_kubernetes_reads_it() {
+    // A long value in a YAML block is base64 over several lines, which
+    // Kubernetes (Go's decoder) reads as one.
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: i\n    envFrom: [{secretRef: {name: s}}]\n---\nkind: Secret\nmetadata: {name: s}\ndata:\n  cert: |\n    YWJj\n    ZGVm\n";
+    let f = parse_with("f", y, &|_| None, false).unwrap();
+    assert_eq!(
+        f.pods[0].secret_env["p-c"],
+        [("cert".to_string(), "abcdef".to_string())]
+    );
+    // So does a stored JSON map's.
+    let y = y.replace("name: s}\ndata", "name: x}\ndata");
+    let f = parse_with(
+        "f",
+        &y,
+        &|_| Some(br#"{"cert": "YWJj\nZGVm"}"#.to_vec()),
+        false,
+    )
+    .unwrap();
+    assert_eq!(f.pods[0].secret_env["p-c"][0].1, "abcdef");
+    // Not base64: one line that names the key, not the value.
+    let bad = "kind: Secret\nmetadata: {name: s}\ndata: {pw: 'hunter2!'}\n";
+    let e = parse_with("f", bad, &|_| None, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("data pw: not base64"), "{e}");
+    assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
+}
+
+#[test]
+fn secret_env_names_an_env_file_can_hold() {
+    // envFrom passes a key with whitespace over; env refuses such a name
+    // in one line that shows no value.
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: i\n    envFrom: [{secretRef: {name: s}}]\nENV---\nkind: Secret\nmetadata: {name: s}\nstringData: {'my key': hunter2, ok: fine}\n";
+    let f = parse_with("f", &y.replace("ENV", ""), &|_| None, false).unwrap();
+    assert_eq!(
+        f.pods[0].secret_env["p-c"],
+        [("ok".to_string(), "fine".to_string())]
+    );
+    let env = "    env: [{name: 'a b', valueFrom: {secretKeyRef: {name: s, key: ok}}}]\n";
+    let e = parse_with("f", &y.replace("ENV", env), &|_| None, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("invalid env name \"a b\""), "{e}");
+    assert!(!e.contains("fine") && !e.contains('\n'), "{e}");
+}

@@ -116,15 +116,22 @@ fn resolve<'a>(index: &'a Index, q: &str) -> Result<Vec<(&'a ImageRecord, Option
     let reference = named.parse::<Reference>().ok();
     let last = q.rsplit('/').next().unwrap_or(q);
     if let Some(r) = reference.as_ref().filter(|_| !last.contains([':', '@'])) {
-        let prefix = format!("{}:", r.name());
-        let mut all = Vec::new();
-        for image in &index.images {
-            for n in image.names.iter().filter(|n| n.starts_with(&prefix)) {
-                all.push((image, Some(n.clone())));
+        // The repository of the name found, else each one a short name may
+        // stand for, in look-up order (`app` when only `localhost/app:1`
+        // is stored, no `:latest` naming the repository).
+        let candidates = rless::image::shortnames::configured().local_candidates(q);
+        let repos = std::iter::once(r.name()).chain(candidates.iter().map(Reference::name));
+        for repo in repos {
+            let prefix = format!("{repo}:");
+            let mut all = Vec::new();
+            for image in &index.images {
+                for n in image.names.iter().filter(|n| n.starts_with(&prefix)) {
+                    all.push((image, Some(n.clone())));
+                }
             }
-        }
-        if !all.is_empty() {
-            return Ok(all);
+            if !all.is_empty() {
+                return Ok(all);
+            }
         }
     }
     let image = find_image(index, q)?;

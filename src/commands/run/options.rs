@@ -318,8 +318,12 @@ pub(crate) fn read_env_file(path: &Path) -> Result<Vec<String>> {
             continue;
         }
         match line.split_once('=') {
+            // The name alone, as docker's: the value may be a secret.
             Some((k, _)) if k.is_empty() || k.contains(char::is_whitespace) => {
-                bail!("invalid line {line:?} in env file {}", path.display())
+                bail!(
+                    "invalid variable name {k:?} in env file {}: no whitespace, not empty",
+                    path.display()
+                )
             }
             Some(_) => out.push(line.to_string()),
             None => out.extend(host_env(line)),
@@ -463,6 +467,21 @@ mod tests {
             with(&["writeback=false"], Driver::Overlay).unwrap(),
             (false, Driver::Overlay)
         );
+    }
+
+    #[test]
+    fn env_file_errors_show_no_value() {
+        let dir = std::env::temp_dir().join(format!("rless-envfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("env");
+        for (text, name) in [("my key=hunter2\n", "\"my key\""), ("=hunter2\n", "\"\"")] {
+            std::fs::write(&f, text).unwrap();
+            let e = read_env_file(&f).unwrap_err().to_string();
+            assert!(e.contains(name) && !e.contains("hunter2"), "{e}");
+        }
+        std::fs::write(&f, "# c\n  A=x y\n").unwrap();
+        assert_eq!(read_env_file(&f).unwrap(), ["A=x y"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
