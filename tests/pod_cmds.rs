@@ -275,6 +275,11 @@ fn stop_and_restart_of_an_infra_container_take_its_members() {
             assert_eq!(net("m1"), net("pinf"));
             let h = ctx.ok(&["exec", "m1", "hostname"]);
             assert_eq!(h.stdout.trim(), "p", "{h}");
+            // Named with its member, the member first: the member still
+            // stops before it and starts after it, in its new namespaces.
+            ctx.ok(&["restart", "m1", "pinf"]);
+            assert_eq!(states(ctx), ["m1 running", "m2 exited", "pinf running"]);
+            assert_eq!(net("m1"), net("pinf"));
             ctx.ok(&["pod", "rm", "-f", "p"]);
         },
     );
