@@ -1,7 +1,8 @@
 //! pod commands as podman 4.3 has them: `pod create --replace` and
 //! `--pod-id-file` (read back by `pod start|stop|rm --pod-id-file`), a
 //! failed `pod create` leaving nothing, `stop|restart` of an infra
-//! container while members run, `pod logs` and `pod stats`.
+//! container while members run, `pod logs` and `pod stats`, `pod rm -f
+//! -t`.
 
 mod common;
 
@@ -274,6 +275,11 @@ fn stop_and_restart_of_an_infra_container_take_its_members() {
             assert_eq!(net("m1"), net("pinf"));
             let h = ctx.ok(&["exec", "m1", "hostname"]);
             assert_eq!(h.stdout.trim(), "p", "{h}");
+            // Named with its member, the member first: the member still
+            // stops before it and starts after it, in its new namespaces.
+            ctx.ok(&["restart", "m1", "pinf"]);
+            assert_eq!(states(ctx), ["m1 running", "m2 exited", "pinf running"]);
+            assert_eq!(net("m1"), net("pinf"));
             ctx.ok(&["pod", "rm", "-f", "p"]);
         },
     );
@@ -304,5 +310,30 @@ fn pod_logs_prefix_of_one_member() {
         let out = ctx.ok(&["pod", "logs", "bare"]);
         assert_eq!(out.stdout, "hi\n", "{out}");
         ctx.ok(&["pod", "rm", "-f", "solo", "bare"]);
+    });
+}
+
+/// `pod rm -f -t SECS` gives the running members their stop signal first
+/// (podman's; `-t` was taken and ignored, the members SIGKILLed); `-t`
+/// without `-f` is refused, as `rm`'s.
+#[test]
+fn pod_rm_time_stops_members_first() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("pod_rm_time_stops_members_first", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        // The trap writes to a volume, which outlives the pod.
+        ctx.ok(&["volume", "create", "marks"]);
+        ctx.ok(&["pod", "create", "--name", "p"]);
+        let trap = "trap 'echo got-term > /m/term; exit 0' TERM; echo ready; while true; do sleep 0.1; done";
+        run_sh(ctx, &["--name", "m", "--pod", "p", "-v", "marks:/m"], trap);
+        wait_log(ctx, "m", "ready");
+        assert_one_error(&ctx.rless(&["pod", "rm", "-t", "5", "p"]), ERR_EXIT);
+        ctx.ok(&["pod", "rm", "-f", "-t", "5", "p"]);
+        assert_eq!(ctx.rless(&["pod", "exists", "p"]).code, Some(1));
+        let out = ctx.ok(&["run", "--rm", "-v", "marks:/m", IMG, "cat", "/m/term"]);
+        assert_eq!(out.stdout, "got-term\n", "{out}");
     });
 }

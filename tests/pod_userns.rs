@@ -117,8 +117,9 @@ fn pod_userns_refusals() {
 }
 
 /// `pod clone` (podman 4.3's): a new pod made as the original was (its
-/// labels, namespaces shared, hostname, user namespace), without its
-/// members; `--destroy` removes the original, `--start` starts the clone.
+/// labels, namespaces shared, hostname, user namespace) with clones of
+/// its members, named podman's way; `--destroy` removes the original,
+/// `--start` starts the clone.
 #[test]
 fn pod_clone_makes_the_pod_again() {
     if !have_busybox() {
@@ -147,13 +148,19 @@ fn pod_clone_makes_the_pod_again() {
         let f = "{{.Name}} {{.Labels}} {{.SharedNamespaces}} {{.NumContainers}}";
         let q = ctx.ok(&["pod", "inspect", "--format", f, "p-clone"]);
         let o = ctx.ok(&["pod", "inspect", "--format", f, "p"]);
-        assert_eq!(
-            q.stdout.replacen("p-clone", "p", 1),
-            o.stdout.replace(" 2\n", " 1\n"),
-            "{q} {o}"
-        );
+        // Its member too, as podman's (m-clone, in p-clone).
+        assert_eq!(q.stdout.replacen("p-clone", "p", 1), o.stdout, "{q} {o}");
+        let f = "{{.Name}} {{.Pod}}";
+        let mc = ctx.ok(&["inspect", "--format", f, "m-clone"]);
+        assert_eq!(mc.stdout.trim(), format!("m-clone {}", out.stdout.trim()));
         let q = ctx.ok(&["pod", "inspect", "--format", "{{.Id}}", "p-clone"]);
         assert_eq!(q.stdout.trim(), id);
+        // Once p-clone is taken, podman's next default names: p-clone1, p-clone2.
+        for next in ["p-clone1", "p-clone2"] {
+            let out = ctx.ok(&["pod", "clone", "p"]);
+            let q = ctx.ok(&["pod", "inspect", "--format", "{{.Id}}", next]);
+            assert_eq!(q.stdout.trim(), out.stdout.trim(), "{next}");
+        }
         let out = ctx.ok(&[
             "run",
             "--rm",
@@ -169,9 +176,14 @@ fn pod_clone_makes_the_pod_again() {
         ctx.ok(&["pod", "clone", "--destroy", "--start", "p", "q"]);
         assert_one_error(&ctx.rless(&["pod", "inspect", "p"]), 125);
         assert_one_error(&ctx.rless(&["inspect", "m"]), 125);
-        let q = ctx.ok(&["pod", "inspect", "--format", "{{.State}}", "q"]);
-        assert_eq!(q.stdout.trim(), "Running", "{q}");
-        ctx.ok(&["pod", "rm", "-f", "q", "p-clone"]);
+        // q has m's clone (m-clone3, after p-clone's, p-clone1's and
+        // p-clone2's), started: `true` ran and exited 0.
+        let f = "{{.NumContainers}}";
+        let q = ctx.ok(&["pod", "inspect", "--format", f, "q"]);
+        assert_eq!(q.stdout.trim(), "2", "{q}");
+        let w = ctx.ok(&["wait", "m-clone3"]);
+        assert_eq!(w.stdout.trim(), "0", "{w}");
+        ctx.ok(&["pod", "rm", "-f", "q", "p-clone", "p-clone1", "p-clone2"]);
         assert_one_error(&ctx.rless(&["pod", "clone", "nope"]), 125);
     });
 }

@@ -168,8 +168,9 @@ pub struct RmArgs {
     /// Ignore pods that do not exist.
     #[arg(short, long)]
     ignore: bool,
-    /// Seconds to wait for a running container to stop, with -f (accepted).
-    #[arg(short, long)]
+    /// With -f: seconds a running container gets after its stop signal
+    /// before SIGKILL (podman's; default 0, SIGKILL at once).
+    #[arg(short, long, requires = "force", value_name = "SECS")]
     time: Option<u64>,
     #[command(flatten)]
     names: NamesArgs,
@@ -331,7 +332,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     // --replace: once the options are checked, and before the ports are
     // (the pod replaced may hold them).
     let mut replace = || match (a.replace, &name) {
-        (true, Some(n)) => match remove_pod(ctx, n, true) {
+        (true, Some(n)) => match remove_pod(ctx, n, true, None) {
             Err(e) if Failure::of(&e) == Failure::Missing => Ok(()),
             r => r.map(drop),
         },
@@ -696,14 +697,14 @@ fn ps(ctx: &Ctx, a: PsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `rless rm -f IDS` in a child with this store (it removes inside the user
-/// namespace, as `rm` does); its output is not shown.
-fn remove_containers(ctx: &Ctx, ids: &[String]) -> Result<()> {
+/// `rless rm -f [-t SECS] IDS` in a child with this store (it removes
+/// inside the user namespace, as `rm` does); its output is not shown.
+fn remove_containers(ctx: &Ctx, ids: &[String], time: Option<u64>) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let status = super::rm::force_remove_child(ctx, &ids, true)?;
+    let status = super::rm::force_remove_child(ctx, &ids, true, time)?;
     if !status.success() {
         // rm said why on stderr.
         bail!("cannot remove the pod's containers ({status})");
@@ -714,8 +715,6 @@ fn remove_containers(ctx: &Ctx, ids: &[String]) -> Result<()> {
 /// As the other removals: each pod in turn, the exit status podman's
 /// (see `removal`: 1 for an unknown pod, 2 for one with containers).
 fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
-    // -t only matters to podman's stop of the members; -f kills them.
-    let _ = a.time;
     let root = ctx.root.clone();
     let pods: Vec<String> = match a.names.all {
         true => pod::list(&root).into_iter().map(|p| p.id).collect(),
@@ -723,7 +722,7 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
     };
     let mut failed = super::removal::Removals::default();
     for q in &pods {
-        match remove_pod(ctx, q, a.force) {
+        match remove_pod(ctx, q, a.force, a.time) {
             Ok(id) => println!("{id}"),
             Err(e) if (a.ignore || a.force) && Failure::of(&e) == Failure::Missing => {}
             Err(e) => failed.add(e),
@@ -733,8 +732,9 @@ fn rm(ctx: &Ctx, a: RmArgs) -> Result<ExitCode> {
 }
 
 /// Removes pod `q` and its containers: the running ones only if `force`
-/// (killed); the pod's id.
-fn remove_pod(ctx: &Ctx, q: &str, force: bool) -> Result<String> {
+/// (given their stop signal and `time` seconds first, else killed); the
+/// pod's id.
+fn remove_pod(ctx: &Ctx, q: &str, force: bool, time: Option<u64>) -> Result<String> {
     let root = &ctx.root;
     // The pods lock from the first look at the members to the pod's
     // removal: a `create --pod` (which joins under it) waits, and cannot
@@ -766,7 +766,7 @@ fn remove_pod(ctx: &Ctx, q: &str, force: bool) -> Result<String> {
             });
         }
     }
-    remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
+    remove_containers(ctx, &pod_infra::stop_order(&p, &members), time)?;
     pod::remove_locked(root, &p)?;
     Ok(p.id)
 }
@@ -784,7 +784,7 @@ fn prune(ctx: &Ctx) -> Result<ExitCode> {
         if members.iter().any(|c| state_of(&root, c).live()) {
             continue;
         }
-        remove_containers(ctx, &pod_infra::stop_order(&p, &members))?;
+        remove_containers(ctx, &pod_infra::stop_order(&p, &members), None)?;
         pod::remove_locked(&root, &p)?;
         println!("{}", p.id);
     }

@@ -1,5 +1,5 @@
 //! `pod clone [--name N] [--destroy] [--start] POD [NAME]` (podman 4.3's):
-//! a new pod made as POD was, without its members.
+//! a new pod made as POD was, with clones of its members.
 //!
 //! Theory of operation: a pod records its labels and the namespaces it
 //! shares, and its infra container the command line that made it, which
@@ -8,8 +8,10 @@
 //! create` with the name, `--share`, the labels and those flags again
 //! (the hostname only when it is not the old pod's default, its name; not
 //! the infra container's name, which would clash). Its errors are its
-//! own, one line. Then `--destroy` removes the original pod (`pod rm -f`)
-//! and `--start` starts the clone's infra container (`pod start`).
+//! own, one line. The pod's other containers are then cloned into it, as
+//! podman's (`container clone --pod NEW`; one that fails takes the new pod
+//! and the clones made with it). Then `--destroy` removes the original pod
+//! (`pod rm -f`) and `--start` starts the clone (`pod start`).
 
 use super::Ctx;
 use anyhow::Result;
@@ -49,10 +51,13 @@ const FLAGS: &[&str] = &[
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let p = pod::read(&ctx.root, &a.pod)?;
-    let name = a
-        .new_name
-        .or(a.name)
-        .unwrap_or_else(|| format!("{}-clone", p.name));
+    let name = match a.new_name.or(a.name) {
+        Some(n) => n,
+        None => {
+            let taken: Vec<String> = pod::list(&ctx.root).into_iter().map(|p| p.name).collect();
+            clone_name(&p.name, |n| taken.iter().any(|t| t == n))
+        }
+    };
     let mut args: Vec<String> = vec!["pod".into(), "create".into(), "--name".into(), name];
     for (k, v) in &p.labels {
         args.push(format!("--label={k}={v}"));
@@ -87,6 +92,21 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     let out = super::child::run(ctx, &args)?;
     let id = out.trim().to_string();
+    // podman's: the pod's other containers are cloned into the clone
+    // (`container clone --pod`, oldest first); should one fail, the clone
+    // goes again, with those made.
+    let members: Vec<String> = pod::members(&ctx.root, &p)
+        .into_iter()
+        .filter(|c| p.infra.as_deref() != Some(c.id.as_str()))
+        .map(|c| c.id.as_str().to_string())
+        .collect();
+    for m in members {
+        let clone = ["container", "clone", "--pod", &id, &m].map(String::from);
+        if let Err(e) = super::child::run(ctx, &clone) {
+            let _ = super::child::run(ctx, &["pod", "rm", "-f", &id].map(String::from));
+            return Err(e);
+        }
+    }
     if a.destroy {
         super::child::run(ctx, &["pod".into(), "rm".into(), "-f".into(), p.id.clone()])?;
     }
@@ -95,4 +115,50 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     println!("{id}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// podman's default name of a clone of pod `name`: `NAME-clone`, or once
+/// that is `taken`, `NAME-clone1`, `NAME-clone2`… (a name with `-clone`
+/// in it already counts on from the number after it).
+fn clone_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
+    let mut n = name.to_string();
+    if taken(&format!("{n}-clone")) {
+        n.push_str("-clone");
+    }
+    let Some(at) = n.find("-clone").map(|i| i + "-clone".len()) else {
+        return format!("{n}-clone");
+    };
+    let mut count = match n[at..].parse::<u64>() {
+        Ok(num) => {
+            n.truncate(at);
+            num
+        }
+        Err(_) if !taken(&format!("{n}1")) => return format!("{n}1"),
+        Err(_) => 0,
+    };
+    loop {
+        count += 1;
+        let next = format!("{n}{count}");
+        if !taken(&next) {
+            return next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clone_name;
+
+    #[test]
+    fn clone_names_count_up_as_podmans() {
+        let taken = |list: &'static [&'static str]| move |n: &str| list.contains(&n);
+        assert_eq!(clone_name("p", taken(&[])), "p-clone");
+        assert_eq!(clone_name("p", taken(&["p-clone"])), "p-clone1");
+        assert_eq!(
+            clone_name("p", taken(&["p-clone", "p-clone1", "p-clone2"])),
+            "p-clone3"
+        );
+        assert_eq!(clone_name("p-clone", taken(&["p-clone"])), "p-clone1");
+        assert_eq!(clone_name("p-clone4", taken(&["p-clone5"])), "p-clone6");
+    }
 }

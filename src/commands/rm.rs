@@ -426,11 +426,14 @@ impl Dependents {
 /// `rless rm --force NAMES` in a child with this store (it stops and
 /// removes inside the user namespace, as `rm -f` does); its stdout is not
 /// shown, its errors are (one line each). The child's exit status.
-/// `pod_removal`: infra containers of pods may go (`pod rm`'s).
+/// `pod_removal`: infra containers of pods may go (`pod rm`'s); `time`:
+/// `rm -t`, the seconds a running one gets after its stop signal (default
+/// none: SIGKILL at once).
 pub fn force_remove_child(
     ctx: &Ctx,
     names: &[&str],
     pod_removal: bool,
+    time: Option<u64>,
 ) -> Result<std::process::ExitStatus> {
     let exe = std::env::current_exe().context("cannot find the rless binary")?;
     std::process::Command::new(exe)
@@ -438,6 +441,7 @@ pub fn force_remove_child(
         .arg(&ctx.root)
         .args(["rm", "--force"])
         .args(pod_removal.then_some("--pod-removal"))
+        .args(time.map(|t| format!("--time={t}")))
         .arg("--")
         .args(names)
         .stdin(std::process::Stdio::null())

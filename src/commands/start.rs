@@ -199,13 +199,13 @@ pub fn restart(ctx: &Ctx, a: RestartArgs) -> Result<ExitCode> {
         true => (names, Vec::new()),
         false => super::stop::with_infra_members(ctx, names)?,
     };
-    if a.targets.all || !added.is_empty() {
+    let (members, infra) = super::stop::split_infra(ctx, names.clone());
+    if a.targets.all || !infra.is_empty() {
         // Every container stops, pods' infra containers after their
         // members, then every one starts, the infra containers first: one
-        // by one, a member restarted before its infra container would be
-        // left in the namespaces of the infra container that ended (or be
-        // SIGKILLed with its PID namespace).
-        let (members, infra) = super::stop::split_infra(ctx, names);
+        // by one, a member restarted before its infra container (`restart
+        // MEMBER INFRA`) would be left in the namespaces of the infra
+        // container that ended (or be SIGKILLed with its PID namespace).
         let mut stopped = Vec::new();
         for q in members.iter().chain(&infra) {
             match stop_for_restart(ctx, q, first, a.time, skip_gone) {

@@ -72,14 +72,21 @@ pub fn infra_last(ctx: &Ctx, ids: Vec<String>) -> Vec<String> {
     others
 }
 
-/// `ids` as (those that are no pod's infra container, those that are),
-/// each in their order.
+/// `ids` (full ids, or names as given) as (those that are no pod's infra
+/// container, those that are), each in their order.
 pub fn split_infra(ctx: &Ctx, ids: Vec<String>) -> (Vec<String>, Vec<String>) {
     let infra: std::collections::HashSet<String> = container::pod::list(&ctx.root)
         .into_iter()
         .filter_map(|p| p.infra)
         .collect();
-    let (infra_ids, others) = ids.into_iter().partition(|id| infra.contains(id));
+    let store = ctx.store(LockMode::Shared).ok();
+    let is_infra = |q: &String| {
+        infra.contains(q)
+            || store.as_ref().is_some_and(|s| {
+                container::find(s, q).is_ok_and(|(c, _)| infra.contains(c.id.as_str()))
+            })
+    };
+    let (infra_ids, others) = ids.into_iter().partition(is_infra);
     (others, infra_ids)
 }
 

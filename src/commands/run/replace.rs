@@ -21,7 +21,7 @@ pub(super) fn remove_named(ctx: &Ctx, store: &Store, name: &str) -> Result<()> {
     if !rless::container::list(store).iter().any(|c| c.name == name) {
         return Ok(());
     }
-    let status = crate::commands::rm::force_remove_child(ctx, &[name], false)?;
+    let status = crate::commands::rm::force_remove_child(ctx, &[name], false, None)?;
     if !status.success() {
         // rm said why on stderr.
         bail!("cannot replace container {name:?}: its removal failed ({status})");
