@@ -235,6 +235,23 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             let pod = pods_going.get(q.as_str());
             let store = pod.map(|_| ctx.store(LockMode::Shared)).transpose()?;
             let _lock = store.as_ref().map(container::pod::lock).transpose()?;
+            // Again under the lock: a container that joined the pod since
+            // the check above (or one whose removal failed) keeps its
+            // infra container, whose namespaces it is in.
+            if let Some(p) = pod {
+                let left: Vec<String> = container::pod::members(&ctx.root, p)
+                    .into_iter()
+                    .filter(|c| p.infra.as_deref() != Some(c.id.as_str()))
+                    .map(|c| c.name)
+                    .collect();
+                if !left.is_empty() {
+                    return Err(container::pod::PodError::InUse {
+                        name: p.name.clone(),
+                        containers: left.join(", "),
+                    }
+                    .into());
+                }
+            }
             container::remove(&dir, a.volumes || removing)
                 .map_err(|e| anyhow::anyhow!("cannot remove {q}: {e}"))?;
             if let Some(p) = pod {
