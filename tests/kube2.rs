@@ -11,9 +11,9 @@ mod net_support;
 
 use common::background::Background;
 use common::checks::assert_one_error;
-use common::lifecycle_helpers::{ps_json, store_processes, Cleanup};
-use common::{for_each_user, Ctx, ERR_EXIT};
-use net_support::{free_port, http_get, needs_tun, setup_image, wait_for_log, IMG};
+use common::lifecycle_helpers::{ps_json, store_processes};
+use common::{Ctx, ERR_EXIT};
+use net_support::{for_each_user_with_net, free_port, http_get, wait_for_log, IMG};
 use std::time::{Duration, Instant};
 
 /// No container, pod or process of the store is left.
@@ -32,14 +32,7 @@ fn volumes(ctx: &Ctx) -> Vec<String> {
 
 #[test]
 fn kube_generate_of_several_containers_is_one_pod() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_generate_of_several_containers_is_one_pod", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_generate_of_several_containers_is_one_pod", |ctx| {
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
         ctx.ok(&[
@@ -105,14 +98,7 @@ fn kube_generate_of_several_containers_is_one_pod() {
 
 #[test]
 fn kube_down_of_a_missing_pod_fails() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_down_of_a_missing_pod_fails", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_down_of_a_missing_pod_fails", |ctx| {
         let pod = |name: &str| {
             format!(
                 "kind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
@@ -144,14 +130,7 @@ fn kube_down_of_a_missing_pod_fails() {
 
 #[test]
 fn kube_play_claims_and_memory_volumes() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_claims_and_memory_volumes", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_claims_and_memory_volumes", |ctx| {
         let yaml = |second_mounts_mem: bool| {
             let extra = if second_mounts_mem {
                 format!(
@@ -199,14 +178,7 @@ fn kube_play_claims_and_memory_volumes() {
 /// that is not in the file fails the play with one line.
 #[test]
 fn kube_play_config_maps() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_config_maps", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_config_maps", |ctx| {
         let pod = format!(
             "kind: Pod\nmetadata:\n  name: cp\nspec:\n  volumes:\n  - name: cfg\n    configMap:\n      name: settings\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sh, -c, 'echo \"$MODE $LEVEL $OWN\"; cat /cfg/MODE; echo; cat /cfg/app.conf; echo; touch /cfg/x 2>/dev/null || echo read-only; sleep 1000']\n    envFrom:\n    - configMapRef: {{name: settings}}\n    env:\n    - name: OWN\n      valueFrom:\n        configMapKeyRef: {{name: settings, key: app.conf}}\n    - {{name: LEVEL, value: mine}}\n    volumeMounts:\n    - {{name: cfg, mountPath: /cfg}}\n"
         );
@@ -238,14 +210,7 @@ fn kube_play_config_maps() {
 /// `kube down --force` removes the claims' volumes too.
 #[test]
 fn kube_play_secrets() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_secrets", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_secrets", |ctx| {
         let pod = format!(
             "kind: Pod\nmetadata:\n  name: sp\nspec:\n  volumes:\n  - name: sec\n    secret:\n      secretName: creds\n  - name: data\n    persistentVolumeClaim: {{claimName: spclaim}}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sh, -c, 'echo \"$user $pw $TOKEN\"; cat /sec/pw; echo; sleep 1000']\n    envFrom:\n    - secretRef: {{name: creds}}\n    env:\n    - name: TOKEN\n      valueFrom:\n        secretKeyRef: {{name: stored, key: token}}\n    volumeMounts:\n    - {{name: sec, mountPath: /sec}}\n    - {{name: data, mountPath: /data}}\n"
         );
@@ -283,14 +248,7 @@ fn kube_play_secrets() {
 /// (each a directory); the init container saw the value.
 #[test]
 fn kube_play_secret_env_is_in_no_file() {
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("kube_play_secret_env_is_in_no_file", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    for_each_user_with_net("kube_play_secret_env_is_in_no_file", |ctx| {
         let pod = format!(
             "kind: Pod\nmetadata:\n  name: kp\nspec:\n  initContainers:\n  - name: i\n    image: {IMG}\n    command: [sh, -c, 'echo \"got $PW\"; exec sleep 1000']\n    env:\n    - name: PW\n      valueFrom:\n        secretKeyRef: {{name: kcreds, key: pw}}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
         );

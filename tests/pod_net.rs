@@ -111,15 +111,8 @@ fn pod_net_member_names_resolve_on_the_pods_network() {
 
 #[test]
 fn pod_net_members_show_the_pods_ports() {
-    use net_support::{free_port, needs_tun, setup_image, IMG};
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("pod_net_members_show_the_pods_ports", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    use net_support::{for_each_user_with_net, free_port, IMG};
+    for_each_user_with_net("pod_net_members_show_the_pods_ports", |ctx| {
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
         ctx.ok(&[
@@ -189,15 +182,8 @@ fn filtered(ctx: &common::Ctx, filter: &str) -> Vec<String> {
 
 #[test]
 fn pod_net_joiners_show_their_network_owners_ports() {
-    use net_support::{free_port, needs_tun, setup_image, IMG};
-    if !needs_tun() {
-        return;
-    }
-    for_each_user("pod_net_joiners_show_their_network_owners_ports", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup_image(ctx) {
-            return;
-        }
+    use net_support::{for_each_user_with_net, free_port, IMG};
+    for_each_user_with_net("pod_net_joiners_show_their_network_owners_ports", |ctx| {
         let (pod_port, own_port) = (free_port(), free_port());
         let publish = format!("127.0.0.1:{pod_port}:80");
         ctx.ok(&[
