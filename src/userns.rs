@@ -178,6 +178,38 @@ pub fn in_userns() -> bool {
     std::env::var_os(IN_USERNS_ENV).is_some()
 }
 
+/// Names the mount namespace `rless unshare` made for its command, for the
+/// `rless mount` run inside it ([`in_mount_session`]).
+const MOUNT_SESSION_ENV: &str = "_RLESS_UNSHARE_MNT";
+
+/// `rless unshare`, in its user namespace: a mount namespace of its own for
+/// the command, where `rless mount` can mount (see
+/// [`crate::container::session`]). Its mounts go with the command.
+pub fn enter_mount_session() -> Result<(), UsernsError> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| UsernsError::Sys {
+        op: "make a mount namespace",
+        source: e.into(),
+    })?;
+    if let Some(ns) = mount_ns() {
+        // Inherited by the command, and by the rless commands it runs.
+        std::env::set_var(MOUNT_SESSION_ENV, ns);
+    }
+    Ok(())
+}
+
+/// Whether this process runs in the mount namespace an `rless unshare` made
+/// (not merely with its variable inherited elsewhere).
+pub fn in_mount_session() -> bool {
+    std::env::var_os(MOUNT_SESSION_ENV).is_some_and(|v| mount_ns().is_some_and(|ns| ns == v))
+}
+
+/// `mnt:[INODE]`, this process's mount namespace.
+fn mount_ns() -> Option<OsString> {
+    std::fs::read_link("/proc/self/ns/mnt")
+        .ok()
+        .map(|p| p.into_os_string())
+}
+
 /// The pid of the command that re-executed this one in the user namespace.
 const LAUNCHER_ENV: &str = "_RLESS_LAUNCHER";
 

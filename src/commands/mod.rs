@@ -44,6 +44,7 @@ mod login;
 mod logs;
 mod manifest;
 mod manifest_push;
+mod mount;
 mod netowner;
 mod network;
 mod outfile;
@@ -229,6 +230,11 @@ enum Cmd {
     System(SystemCmd),
     /// Run a command as root in the user namespace of rless's containers.
     Unshare(unshare::Args),
+    /// Mount containers' root filesystems, in `rless unshare` (podman's); none: list the mounted ones.
+    Mount(mount::MountArgs),
+    /// Unmount containers' root filesystems mounted by `rless mount`.
+    #[command(alias = "unmount")]
+    Umount(mount::UmountArgs),
     /// Show rless's version.
     Version(version::Args),
 }
@@ -365,6 +371,11 @@ enum ContainerCmd {
     Exists(exists::Args),
     /// Make a new container as another was made (podman's).
     Clone(Box<clone::Args>),
+    /// Mount containers' root filesystems, in `rless unshare` (podman's).
+    Mount(mount::MountArgs),
+    /// Unmount containers' root filesystems.
+    #[command(alias = "unmount")]
+    Umount(mount::UmountArgs),
 }
 
 #[derive(Subcommand)]
@@ -569,6 +580,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::System(SystemCmd::Migrate(a)) => system::migrate(&ctx, a),
         Cmd::System(SystemCmd::Renumber(a)) => system::renumber(&ctx, a),
         Cmd::Unshare(a) => unshare::run(&ctx, a),
+        Cmd::Mount(a) | Cmd::Container(ContainerCmd::Mount(a)) => mount::mount(&ctx, a),
+        Cmd::Umount(a) | Cmd::Container(ContainerCmd::Umount(a)) => mount::umount(&ctx, a),
         Cmd::Version(a) => version::run(a),
     }
 }

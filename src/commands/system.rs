@@ -361,6 +361,8 @@ pub fn reset(ctx: &Ctx, a: ResetArgs) -> Result<ExitCode> {
     if let Err(e) = rless::network::client::shut_down(store.root()) {
         errors.push(e.to_string());
     }
+    // What `rless mount` mounted in this session goes first.
+    rless::container::session::umount_all_under(store.root());
     let entries = std::fs::read_dir(store.root())
         .with_context(|| format!("cannot list {}", ctx.root.display()))?;
     for e in entries.flatten() {

@@ -22,6 +22,10 @@
 //! lets those that come from the terminal pass; the same signals sent to
 //! it by a process (`kill`) still end it, and the command with it.
 //!
+//! The command also gets a mount namespace of its own, as podman's does:
+//! `rless mount` works only there ([`rless::container::session`]), and what
+//! it mounts goes when the command ends.
+//!
 //! With no COMMAND, `$SHELL` runs (else `/bin/sh`). The exit code is the
 //! command's; one that cannot be found exits 127 and one that cannot be run
 //! 126, as a shell does.
@@ -52,6 +56,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 return Ok(code);
             }
         }
+    }
+    // Mounts the command makes (`rless mount`) are its own, and go with it.
+    if !matches!(ctx.ids, IdMode::Root) {
+        rless::userns::enter_mount_session()?;
     }
     let mut words = a.command.into_iter();
     let program = words

@@ -27,6 +27,7 @@ pub mod mountspec;
 pub mod pod;
 pub mod runopts;
 pub mod secret;
+pub mod session;
 pub mod since;
 pub mod state;
 pub mod volume;
@@ -672,6 +673,7 @@ pub fn json_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
 /// gone all the same (its name is free), so such leftovers are left to the
 /// debris sweep of a later command, not reported as a failure.
 fn remove_moved(tmp: &Path) -> Result<(), ContainerError> {
+    session::umount_all_under(tmp);
     match remove_tree(tmp) {
         Err(_) if only_nfs_leftovers(tmp) => {
             tracing::debug!("{}: NFS leftovers, swept later", tmp.display());

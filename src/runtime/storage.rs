@@ -85,7 +85,7 @@ pub struct IdView {
 }
 
 impl IdView {
-    fn map(table: &[[u32; 3]]) -> fuse_overlay::IdMap {
+    pub(crate) fn map(table: &[[u32; 3]]) -> fuse_overlay::IdMap {
         fuse_overlay::IdMap(
             table
                 .iter()

@@ -1,0 +1,266 @@
+//! `rless mount` / `rless umount` (podman's): a container's root
+//! filesystem, mounted where the user's own tools can reach it.
+//!
+//! Theory of operation: an unprivileged user can mount only in a mount
+//! namespace that its user namespace owns, and such a mount lives as long
+//! as that namespace. `rless unshare` makes one for its command
+//! ([`crate::userns::enter_mount_session`]), so mounts made by `rless mount`
+//! inside it last until that command ends, as podman's last until its
+//! pause process ends; outside one, a rootless mount would vanish with the
+//! `rless mount` that made it, so it is refused, in podman's words.
+//!
+//! - A stopped container's layers are mounted at its `merged` directory:
+//!   kernel overlayfs where it mounts and the container needs nothing only
+//!   fuse-overlay gives (an id view for `--userns keep-id`, the writeback
+//!   cache); otherwise a fuse-overlay server forked for it, which serves
+//!   until the mount goes ([`umount`], or the session's end).
+//! - A running container is refused: its root is mounted in its own mount
+//!   namespace, which the session (a sibling user namespace) may not enter
+//!   (`/proc/PID/root` answers EACCES there), and a second overlay mount of
+//!   a writable layer in use is undefined behaviour.
+//! - Limit: a container started while mounted in a session has its
+//!   writable layer under two mounts; `rless` cannot see other sessions'
+//!   mounts to refuse that start, so `rless umount` it first.
+
+use crate::runtime::storage::{Driver, IdView, Layers};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot mount {}: kernel overlayfs refused ({kernel}) and fuse-overlay failed ({fuse})", path.display())]
+    Mount {
+        path: PathBuf,
+        kernel: String,
+        fuse: String,
+    },
+}
+
+/// The mount points of this process's mount namespace.
+fn mount_points() -> Vec<PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape(p)))
+        .collect()
+}
+
+/// Whether `path` is a mount point in this process's mount namespace.
+pub fn is_mounted(path: &Path) -> bool {
+    let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    mount_points().contains(&want)
+}
+
+/// Before a container's directory (or the store) under `dir` is deleted:
+/// detaches what `rless mount` mounted below it in this session (where the
+/// deletion would otherwise walk into the mounted root and delete through
+/// it). Only where mounts can be: in a session, or as real root.
+pub fn umount_all_under(dir: &Path) {
+    if !crate::userns::in_mount_session() && !rustix::process::getuid().is_root() {
+        return;
+    }
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut under: Vec<PathBuf> = mount_points()
+        .into_iter()
+        .filter(|p| p.starts_with(&dir) && *p != dir)
+        .collect();
+    // Deepest first.
+    under.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in under {
+        let _ = rustix::mount::unmount(&p, rustix::mount::UnmountFlags::DETACH);
+    }
+}
+
+/// A mountinfo path field with its `\NNN` octal escapes undone.
+fn unescape(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mounts a stopped container's `layers` at `target` (once: a mount point
+/// already there is kept). Returns whether this call mounted it.
+pub fn mount(layers: &Layers, target: &Path) -> Result<bool, SessionError> {
+    if is_mounted(target) {
+        return Ok(false);
+    }
+    let needs_fuse = layers.id_view.is_some() || layers.writeback;
+    let kernel = match layers.driver {
+        Driver::FuseOverlay => Err("the container uses fuse-overlay".to_string()),
+        _ if needs_fuse => Err("the container needs fuse-overlay".to_string()),
+        _ => {
+            // mount_overlay enters the layers' directory (short options).
+            let cwd = std::env::current_dir().ok();
+            let r = crate::runtime::rootfs::mount_overlay(
+                &layers.layers_dir,
+                &layers.lower,
+                &layers.upper,
+                &layers.work,
+                target,
+            );
+            if let Some(d) = cwd {
+                let _ = std::env::set_current_dir(d);
+            }
+            r.map_err(|e| e.to_string())
+        }
+    };
+    let Err(kernel) = kernel else {
+        return Ok(true);
+    };
+    if layers.driver == Driver::Overlay {
+        return Err(SessionError::Mount {
+            path: target.to_path_buf(),
+            kernel,
+            fuse: "the container's storage driver is overlay".into(),
+        });
+    }
+    serve_fuse(layers, target).map_err(|fuse| SessionError::Mount {
+        path: target.to_path_buf(),
+        kernel,
+        fuse,
+    })?;
+    Ok(true)
+}
+
+/// Mounts a fuse-overlay filesystem of `layers` at `target`, here, and
+/// forks its server. The server leaves this mount namespace first (a copy
+/// of its own, where it detaches the mount): a server inside the session's
+/// namespace would keep that namespace, and so its own mount, alive after
+/// the session's command ended. It serves until the last mount goes
+/// ([`umount`], or the session's end).
+fn serve_fuse(layers: &Layers, target: &Path) -> Result<(), String> {
+    let map = |v: &Option<IdView>, uids: bool| {
+        v.as_ref().map_or_else(Default::default, |v| {
+            IdView::map(if uids { &v.uids } else { &v.gids })
+        })
+    };
+    let config = fuse_overlay::Layers {
+        lower: layers
+            .lower
+            .iter()
+            .map(|l| layers.layers_dir.join(l))
+            .collect(),
+        upper: layers.upper.clone(),
+        work: layers.work.clone(),
+        options: fuse_overlay::Options {
+            xattrs: true,
+            uid_map: map(&layers.id_view, true),
+            gid_map: map(&layers.id_view, false),
+            ..Default::default()
+        },
+    };
+    let conn = fuse_overlay::mount_connection(target).map_err(|e| e.to_string())?;
+    let (rd, wr) = std::io::pipe().map_err(|e| e.to_string())?;
+    let forked = crate::runtime::sys::fork();
+    match forked {
+        Err(e) => {
+            drop(conn);
+            let _ = rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH);
+            Err(e.to_string())
+        }
+        Ok(Some(_server)) => {
+            drop((wr, conn));
+            let mut msg = String::new();
+            let _ = (&rd).read_to_string(&mut msg);
+            if msg.starts_with("ok") {
+                return Ok(());
+            }
+            let _ = rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH);
+            Err(msg
+                .strip_prefix("err ")
+                .unwrap_or("the server ended before it served")
+                .to_string())
+        }
+        Ok(None) => {
+            drop(rd);
+            let _ = rustix::process::setsid();
+            let mut wr = wr;
+            let left = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+                .map_err(io::Error::from)
+                .and_then(|()| {
+                    rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH)
+                        .map_err(io::Error::from)
+                });
+            let server = match left {
+                Err(e) => Err(format!("leave the session's mount namespace: {e}")),
+                Ok(()) => fuse_overlay::serve(conn, config).map_err(|e| e.to_string()),
+            };
+            let server = match server {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = write!(wr, "err {e}");
+                    std::process::exit(1);
+                }
+            };
+            let _ = wr.write_all(b"ok");
+            drop(wr);
+            if let Ok(null) = std::fs::File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                let _ = rustix::stdio::dup2_stdin(&null);
+                let _ = rustix::stdio::dup2_stdout(&null);
+                let _ = rustix::stdio::dup2_stderr(&null);
+            }
+            server.join();
+            std::process::exit(0)
+        }
+    }
+}
+
+/// Unmounts `target` if it is a mount point here (lazily with `force`,
+/// where a process still uses it); returns whether it was mounted.
+pub fn umount(target: &Path, force: bool) -> Result<bool, SessionError> {
+    if !is_mounted(target) {
+        return Ok(false);
+    }
+    let flags = if force {
+        rustix::mount::UnmountFlags::DETACH
+    } else {
+        rustix::mount::UnmountFlags::empty()
+    };
+    rustix::mount::unmount(target, flags)
+        .map_err(|e| SessionError::Io {
+            op: "unmount",
+            path: target.to_path_buf(),
+            source: e.into(),
+        })
+        .map(|()| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape("/a\\040b\\011c\\134d"), "/a b\tc\\d");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape("/trailing\\04"), "/trailing\\04");
+    }
+}
