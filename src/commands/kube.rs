@@ -96,10 +96,12 @@ fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
 }
 
 /// [`rless`] of a `create` or `run` whose variables from Secrets (`env`)
-/// stay out of its command line, which other users see, and off the disk:
-/// single-line ones are the child's `--env-file /dev/stdin`, written into
-/// a pipe (no file to remove, whichever way the play ends); another in the
-/// child's environment, named by `-e NAME`.
+/// stay out of its command line, which other users see, off the disk, and
+/// out of the child's own environment (a Secret's key named PATH, HOME or
+/// RLESS_* would change the child rless): they are the child's hidden
+/// `--env-file0 /dev/stdin`, `KEY=VALUE` entries ended by NUL bytes (a
+/// value may hold line breaks), written into a pipe (no file to remove,
+/// whichever way the play ends).
 fn rless_env(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<String> {
     super::child::outcome(child(ctx, args, env)?)
 }
@@ -111,20 +113,13 @@ fn child(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<std::pr
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut env_text = None;
     if let Some((first, rest)) = args.split_first().filter(|_| !env.is_empty()) {
-        let (lines, multi): (Vec<_>, Vec<_>) =
-            env.iter().partition(|(_, v)| !v.contains(['\n', '\r']));
-        cmd.arg(first);
-        if !lines.is_empty() {
-            let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-            cmd.arg("--env-file")
-                .arg("/dev/stdin")
-                .stdin(Stdio::piped());
-            env_text = Some(text);
-        }
-        for (k, v) in multi {
-            cmd.arg("-e").arg(k).env(k, v);
-        }
-        cmd.args(rest);
+        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\0")).collect();
+        cmd.arg(first)
+            .arg("--env-file0")
+            .arg("/dev/stdin")
+            .stdin(Stdio::piped())
+            .args(rest);
+        env_text = Some(text);
     } else {
         cmd.args(args);
     }
@@ -192,6 +187,8 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     let mut made_pods: Vec<String> = Vec::new();
     let mut made_volumes: Vec<String> = Vec::new();
     let mut made_secrets: Vec<secret::SecretMeta> = Vec::new();
+    // The secrets of the store a Secret of the file replaced, as they were.
+    let mut replaced_secrets: Vec<(secret::SecretMeta, Vec<u8>)> = Vec::new();
     let mut out = String::new();
     let result = (|| -> Result<()> {
         // The file's Secrets as secrets of the store (one of the same
@@ -200,13 +197,22 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
         if !file.secrets.is_empty() {
             let _lock = secret::lock(&ctx.root)?;
             for (name, yaml) in &file.secrets {
-                let new = stored_secret(ctx, name).is_none();
+                let old = secret::find(&ctx.root, name)
+                    .ok()
+                    .filter(|s| &s.name == name)
+                    .map(|s| {
+                        let bytes = secret::data(&ctx.root, &s)
+                            .with_context(|| format!("cannot read secret {name}"))?;
+                        Ok::<_, anyhow::Error>((s, bytes))
+                    })
+                    .transpose()?;
                 let meta =
                     secret::create(&ctx.root, name, yaml.as_bytes(), Default::default(), true)
                         .with_context(|| format!("cannot store Secret {name}"))?;
                 ids.push(meta.id.clone());
-                if new {
-                    made_secrets.push(meta);
+                match old {
+                    Some(old) => replaced_secrets.push(old),
+                    None => made_secrets.push(meta),
                 }
             }
         }
@@ -257,11 +263,18 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
         Ok(())
     })();
     if let Err(e) = result {
-        if !made_secrets.is_empty() {
+        // The secret store as it was: new secrets go, replaced ones get
+        // their data back.
+        if !made_secrets.is_empty() || !replaced_secrets.is_empty() {
             if let Ok(_lock) = secret::lock(&ctx.root) {
                 for s in &made_secrets {
                     if let Err(e) = secret::remove(&ctx.root, s) {
                         eprintln!("rless: warning: cannot remove secret {} again: {e}", s.name);
+                    }
+                }
+                for (s, bytes) in &replaced_secrets {
+                    if let Err(e) = secret::restore(&ctx.root, s, bytes) {
+                        eprintln!("rless: warning: cannot restore secret {}: {e}", s.name);
                     }
                 }
             }

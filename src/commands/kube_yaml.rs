@@ -544,9 +544,20 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPl
         // envFrom first, in order, then env: a later variable wins. Each
         // name is given once, from a Secret out of the command line.
         let mut env: Vec<(String, String, bool)> = Vec::new();
+        // A value that is not UTF-8 (a Secret's binary `data`), or holds a
+        // NUL byte, no variable can hold unchanged: refused, rather than
+        // altered as podman's JSON spec does.
         let mut set = |k: String, v: Vec<u8>, secret: bool| {
-            env.retain(|(n, _, _)| *n != k);
-            env.push((k, String::from_utf8_lossy(&v).into_owned(), secret));
+            match String::from_utf8(v) {
+            Ok(v) if !v.contains('\0') => {
+                env.retain(|(n, _, _)| *n != k);
+                env.push((k, v, secret));
+                Ok(())
+            }
+            _ => Err(format!(
+                "container {cname}: env {k}: the value is not text (binary data or a NUL byte): mount the Secret as a volume instead"
+            )),
+        }
         };
         for f in &c.env_from {
             let (kind, r) = match (f.get("configMapRef"), f.get("secretRef")) {
@@ -566,7 +577,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPl
             for (k, v) in data.into_iter().flatten() {
                 // One no env file could name is passed over.
                 if !k.is_empty() && !k.contains(|c: char| c == '=' || c.is_whitespace()) {
-                    set(k, v, kind == Kind::Secret);
+                    set(k, v, kind == Kind::Secret)?;
                 }
             }
         }
@@ -599,7 +610,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPl
                 (None | Some(Value::Null), None) => (Vec::new(), false),
                 (Some(v), None) => (kube_data::text(v).into_bytes(), false),
             };
-            set(e.name.clone(), v, secret);
+            set(e.name.clone(), v, secret)?;
         }
         let mut hidden = Vec::new();
         for (k, v, secret) in env {
