@@ -128,3 +128,76 @@ fn kube_play_multi_line_secret_env_named_like_rless_settings() {
         assert_no_pods(ctx);
     });
 }
+
+/// PersistentVolumeClaim documents make their named volumes (podman's:
+/// the claim's labels, `volume.podman.io/*` annotations as options, the
+/// size ignored), listed first as `Volumes:`; one already there is used as
+/// it is. `kube down` keeps them; `--force` removes those the play made,
+/// not the one that was there before.
+#[test]
+fn kube_play_persistent_volume_claims() {
+    for_each_user_with_net("kube_play_persistent_volume_claims", |ctx| {
+        ctx.ok(&["volume", "create", "mine"]);
+        let pvc = |name: &str| {
+            format!(
+                "kind: PersistentVolumeClaim\nmetadata:\n  name: {name}\n  labels: {{app: db}}\n  annotations:\n    volume.podman.io/uid: '1000'\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {{requests: {{storage: 1Gi}}}}\n"
+            )
+        };
+        let pod = format!(
+            "kind: Pod\nmetadata:\n  name: pv\nspec:\n  volumes:\n  - name: d\n    persistentVolumeClaim: {{claimName: dbdata}}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sh, -c, 'cat /d/f 2>/dev/null || echo none; echo once > /d/f; sleep 1000']\n    volumeMounts: [{{name: d, mountPath: /d}}]\n"
+        );
+        let text = format!("{}---\n{}---\n{pod}", pvc("dbdata"), pvc("mine"));
+        let file = ctx.write_file("pv.yaml", text.as_bytes());
+        let file = file.to_str().unwrap();
+        let out = ctx.ok(&["kube", "play", file]);
+        assert!(
+            out.stdout.starts_with("Volumes:\ndbdata\nmine\nPod:\n"),
+            "{out}"
+        );
+        assert!(
+            !out.stderr.contains("PersistentVolumeClaim"),
+            "no warning: {out}"
+        );
+        let labels = ctx.ok(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{.Labels.app}} {{.Options.UID}}",
+            "dbdata",
+        ]);
+        assert_eq!(labels.stdout.trim(), "db 1000", "{labels}");
+        // The volume that was there keeps its own (none).
+        let labels = ctx.ok(&["volume", "inspect", "--format", "[{{.Labels.app}}]", "mine"]);
+        assert!(
+            labels.stdout.trim().starts_with("[]") || labels.stdout.contains("<no value>"),
+            "{labels}"
+        );
+        wait_for_log(ctx, "pv-c", "none");
+        ctx.ok(&["kube", "down", file]);
+        assert_no_pods(ctx);
+        // Kept by down; a second play finds the data.
+        ctx.ok(&["kube", "play", file]);
+        wait_for_log(ctx, "pv-c", "once");
+        ctx.ok(&["kube", "down", "--force", file]);
+        assert_no_pods(ctx);
+        let vols = ctx.ok(&["volume", "ls", "-q"]).stdout;
+        assert_eq!(vols, "mine\n", "the play's volume goes, the user's stays");
+        // A file of claims alone: one with a driver rless does not have,
+        // or mount options (its volumes are plain directories), is one
+        // line, nothing made.
+        for (ann, what) in [
+            ("volume.podman.io/driver: nfs", "driver"),
+            ("volume.podman.io/mount-options: nodev", "option"),
+        ] {
+            let bad = pvc("other").replace("annotations:\n", &format!("annotations:\n    {ann}\n"));
+            let file = ctx.write_file("bad.yaml", bad.as_bytes());
+            let out = ctx.rless(&["kube", "play", file.to_str().unwrap()]);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("volume other"), "{out}");
+            assert!(out.stderr.contains(what), "{out}");
+            let vols = ctx.ok(&["volume", "ls", "-q"]).stdout;
+            assert_eq!(vols, "mine\n");
+        }
+        ctx.ok(&["volume", "rm", "mine"]);
+    });
+}

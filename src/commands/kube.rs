@@ -12,7 +12,9 @@
 //! volume) this command made is removed again (`pod rm -f`), and the
 //! child's error line is the command's. `kube down` is `pod rm -f` of the
 //! file's pods (each must exist, as podman's; its emptyDir volumes go, its
-//! claims' volumes stay). `generate kube` reads the stored containers
+//! claims' volumes stay, but with `--force` those `kube play` made, which
+//! carry the label [`MADE_BY_PLAY`]). PersistentVolumeClaim documents are
+//! named volumes, made (`volume create`) before the pods. `generate kube` reads the stored containers
 //! (config and runtime spec) and prints a `kind: Pod` per pod, and one
 //! holding every container named, that `kube play` reads back.
 
@@ -54,7 +56,7 @@ pub struct PlayArgs {
     /// Remove the file's pods instead (`kube down`).
     #[arg(long)]
     down: bool,
-    /// With --down: remove the volumes of the file's persistentVolumeClaims too.
+    /// With --down: remove the volumes of the file's claims that kube play made too.
     #[arg(long, requires = "down")]
     force: bool,
     /// The YAML file (`-`: standard input).
@@ -63,7 +65,7 @@ pub struct PlayArgs {
 
 #[derive(clap::Args)]
 pub struct DownArgs {
-    /// Remove the volumes of the file's persistentVolumeClaims too.
+    /// Remove the volumes of the file's claims that kube play made too.
     #[arg(long)]
     force: bool,
     /// The YAML file (`-`: standard input).
@@ -157,6 +159,12 @@ fn check_host_paths(plans: &[PodPlan]) -> Result<()> {
     Ok(())
 }
 
+/// The label of a claim's volume `kube play` made (a
+/// PersistentVolumeClaim's, or a persistentVolumeClaim's it did not find):
+/// `kube down --force` removes those alone, never a volume that was there
+/// before.
+const MADE_BY_PLAY: &str = "io.rless.kube.play";
+
 fn volume_exists(ctx: &Ctx, name: &str) -> bool {
     ctx.root.join("volumes").join(name).exists()
 }
@@ -191,6 +199,30 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     let mut replaced_secrets: Vec<(secret::SecretMeta, Vec<u8>)> = Vec::new();
     let mut out = String::new();
     let result = (|| -> Result<()> {
+        // The PersistentVolumeClaims' volumes first (podman's), each
+        // listed; one already there is used as it is (podman 4.4's).
+        for c in &file.claim_docs {
+            if !volume_exists(ctx, &c.name) {
+                let mut args = words(&["volume", "create"]);
+                if let Some(d) = &c.driver {
+                    args.push(format!("--driver={d}"));
+                }
+                args.push(format!("--label={MADE_BY_PLAY}=true"));
+                for (k, v) in &c.labels {
+                    args.push(format!("--label={k}={v}"));
+                }
+                for (k, v) in &c.options {
+                    args.push(format!("--opt={k}={v}"));
+                }
+                args.extend(["--".to_string(), c.name.clone()]);
+                rless(ctx, &args).with_context(|| format!("cannot create volume {}", c.name))?;
+                made_volumes.push(c.name.clone());
+            }
+            if out.is_empty() {
+                out.push_str("Volumes:\n");
+            }
+            out.push_str(&format!("{}\n", c.name));
+        }
         // The file's Secrets as secrets of the store (one of the same
         // name is replaced, as podman's).
         let mut ids = Vec::new();
@@ -223,8 +255,12 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
             }
             for v in p.volumes.iter().chain(&p.claims) {
                 if !volume_exists(ctx, v) && !made_volumes.contains(v) {
-                    rless(ctx, &words(&["volume", "create", v]))
-                        .with_context(|| format!("cannot create volume {v}"))?;
+                    let mut args = words(&["volume", "create"]);
+                    if p.claims.contains(v) {
+                        args.push(format!("--label={MADE_BY_PLAY}=true"));
+                    }
+                    args.extend(["--".to_string(), v.clone()]);
+                    rless(ctx, &args).with_context(|| format!("cannot create volume {v}"))?;
                     made_volumes.push(v.clone());
                 }
             }
@@ -388,11 +424,13 @@ fn down(ctx: &Ctx, file: &str, force: bool) -> Result<ExitCode> {
             }
         }
     }
-    // --force: the volumes of its claims too (podman 4.4's), not one
-    // another container uses.
+    // --force: the volumes of its claims too (podman 4.4's) that `kube
+    // play` made, not one another container uses.
     let mut volumes = Vec::new();
     for v in kf.claims.iter().filter(|_| force) {
-        if volume_exists(ctx, v) {
+        let made = rless::container::volume::read(&ctx.root, v)
+            .is_ok_and(|m| m.labels.contains_key(MADE_BY_PLAY));
+        if made {
             rless(ctx, &words(&["volume", "rm", v]))
                 .with_context(|| format!("cannot remove volume {v}"))?;
             volumes.push(v.clone());

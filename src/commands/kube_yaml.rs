@@ -202,6 +202,9 @@ pub struct KubeFile {
     /// The volumes its PersistentVolumeClaims and persistentVolumeClaim
     /// volumes name (`kube down --force` removes them).
     pub claims: Vec<String>,
+    /// Its PersistentVolumeClaim documents: the named volumes `kube play`
+    /// makes (one already there is used as it is, podman 4.4's).
+    pub claim_docs: Vec<kube_data::ClaimDoc>,
 }
 
 /// The pods of a file (`-`: stdin), and the warnings for what it ignores;
@@ -334,10 +337,20 @@ pub fn parse_with(
             }
             Some("ConfigMap" | "Secret") => {}
             Some("PersistentVolumeClaim") => {
-                warnings.push("kind PersistentVolumeClaim is not supported: ignored".into());
-                if let Some(n) = doc.metadata.name.filter(|n| valid_name(n)) {
-                    file.claims.push(n);
+                let m = &doc.metadata;
+                let c = kube_data::claim_doc(m.name.as_deref(), &m.labels, &m.annotations)
+                    .map_err(bad)?;
+                if !valid_name(&c.name) {
+                    return Err(bad(format!(
+                        "invalid PersistentVolumeClaim name {:?}",
+                        c.name
+                    )));
                 }
+                if !file.claims.contains(&c.name) {
+                    file.claims.push(c.name.clone());
+                }
+                file.claim_docs.retain(|d| d.name != c.name);
+                file.claim_docs.push(c);
             }
             Some(k @ "Service") => {
                 warnings.push(format!("kind {k} is not supported: ignored"));
@@ -346,8 +359,10 @@ pub fn parse_with(
             None => return Err(bad(format!("document {} has no kind", i + 1))),
         }
     }
-    if pods.is_empty() {
-        return Err(bad("no Pod or Deployment in the file".into()));
+    if pods.is_empty() && file.claim_docs.is_empty() {
+        return Err(bad(
+            "no Pod, Deployment or PersistentVolumeClaim in the file".into(),
+        ));
     }
     for p in &pods {
         for c in &p.claims {
