@@ -3,9 +3,10 @@
 //! Secret's binary value reaches a secret volume byte for byte and is
 //! refused as a variable; a variable of several lines whose name rless
 //! itself reads (PATH, HOME) reaches the container without changing the
-//! child `rless`; `immutable` is passed over; PersistentVolumeClaim
-//! documents make their named volumes, and `kube down --force` removes
-//! those `kube play` made, not one that was there before.
+//! child `rless`; PersistentVolumeClaim documents make their named
+//! volumes, and `kube down --force` removes those `kube play` made, not
+//! one that was there before. (`immutable`, which podman 4.3 passes over,
+//! is a unit test of `kube_yaml`.)
 //!
 //! Each scenario runs once per test user with a fresh store, through the
 //! `net_support` set-up of the other kube tests.

@@ -177,7 +177,7 @@ fn refusals_are_one_line() {
             "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {medium: Memory}}], containers: [{name: c, image: i, volumeMounts: [{name: v, mountPath: /m}]}, {name: d, image: i, volumeMounts: [{name: v, mountPath: /m}]}]}",
             "mounted by one container only",
         ),
-        ("kind: Service\nmetadata: {name: s}", "no Pod or Deployment"),
+        ("kind: Service\nmetadata: {name: s}", "no Pod, Deployment or PersistentVolumeClaim"),
         ("kind: Pod\nmetadata: {name: -x}\nspec: {containers: [{name: c, image: i}]}", "invalid pod name"),
         ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: --c, image: i}]}", "invalid container name"),
         (
