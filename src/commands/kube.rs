@@ -4,19 +4,22 @@
 //!
 //! Theory of operation. `kube play` reads the whole file first
 //! (`kube_yaml`: a bad document makes nothing), checks the hostPath
-//! volumes' types, then makes each pod through child `rless pod create`
-//! and `rless create` (the same checks, pulls and one-line errors as those
-//! commands; `create` enters the user namespace itself), and starts it
-//! with `rless pod start`, after its `initContainers` each ran to its
-//! end (`rless run --rm --pod`, in order). Should one step fail, every pod (and emptyDir
-//! volume) this command made is removed again (`pod rm -f`), and the
-//! child's error line is the command's. `kube down` is `pod rm -f` of the
-//! file's pods (each must exist, as podman's; its emptyDir volumes go, its
-//! claims' volumes stay, but with `--force` those `kube play` made, which
-//! carry the label [`MADE_BY_PLAY`]). PersistentVolumeClaim documents are
-//! named volumes, made (`volume create`) before the pods. `generate kube` reads the stored containers
-//! (config and runtime spec) and prints a `kind: Pod` per pod, and one
-//! holding every container named, that `kube play` reads back.
+//! volumes' types, stores the file's Secrets as secrets of the user,
+//! makes the named volumes of its PersistentVolumeClaim documents
+//! (`rless volume create`), then makes each pod through child `rless pod
+//! create` and `rless create` (the same checks, pulls and one-line errors
+//! as those commands; `create` enters the user namespace itself), and
+//! starts it with `rless pod start`, after its `initContainers` each ran
+//! to its end (`rless run --rm --pod`, in order). Should one step fail,
+//! every pod and volume this command made is removed again (`pod rm -f`),
+//! the secrets it made go and those it replaced get their data back, and
+//! the child's error line is the command's. `kube down` is `pod rm -f` of
+//! the file's pods (each must exist, as podman's; its emptyDir volumes go,
+//! its claims' volumes stay, but with `--force` those `kube play` made,
+//! which carry the label [`MADE_BY_PLAY`]). `generate kube` reads the
+//! stored containers (config and runtime spec) and prints a `kind: Pod`
+//! per pod, and one holding every container named, that `kube play` reads
+//! back.
 
 use super::kube_data::VolFile;
 use super::kube_yaml::{self, HostCheck, PodPlan};
@@ -302,7 +305,11 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
         // The secret store as it was: new secrets go, replaced ones get
         // their data back.
         if !made_secrets.is_empty() || !replaced_secrets.is_empty() {
-            if let Ok(_lock) = secret::lock(&ctx.root) {
+            let lock = secret::lock(&ctx.root);
+            if let Err(e) = &lock {
+                eprintln!("rless: warning: cannot put the secrets back as they were: {e}");
+            }
+            if let Ok(_lock) = lock {
                 for s in &made_secrets {
                     if let Err(e) = secret::remove(&ctx.root, s) {
                         eprintln!("rless: warning: cannot remove secret {} again: {e}", s.name);
