@@ -4,17 +4,22 @@
 //!
 //! Theory of operation. `kube play` reads the whole file first
 //! (`kube_yaml`: a bad document makes nothing), checks the hostPath
-//! volumes' types, then makes each pod through child `rless pod create`
-//! and `rless create` (the same checks, pulls and one-line errors as those
-//! commands; `create` enters the user namespace itself), and starts it
-//! with `rless pod start`, after its `initContainers` each ran to its
-//! end (`rless run --rm --pod`, in order). Should one step fail, every pod (and emptyDir
-//! volume) this command made is removed again (`pod rm -f`), and the
-//! child's error line is the command's. `kube down` is `pod rm -f` of the
-//! file's pods (each must exist, as podman's; its emptyDir volumes go, its
-//! claims' volumes stay). `generate kube` reads the stored containers
-//! (config and runtime spec) and prints a `kind: Pod` per pod, and one
-//! holding every container named, that `kube play` reads back.
+//! volumes' types, stores the file's Secrets as secrets of the user,
+//! makes the named volumes of its PersistentVolumeClaim documents
+//! (`rless volume create`), then makes each pod through child `rless pod
+//! create` and `rless create` (the same checks, pulls and one-line errors
+//! as those commands; `create` enters the user namespace itself), and
+//! starts it with `rless pod start`, after its `initContainers` each ran
+//! to its end (`rless run --rm --pod`, in order). Should one step fail,
+//! every pod and volume this command made is removed again (`pod rm -f`),
+//! the secrets it made go and those it replaced get their data back, and
+//! the child's error line is the command's. `kube down` is `pod rm -f` of
+//! the file's pods (each must exist, as podman's; its emptyDir volumes go,
+//! its claims' volumes stay, but with `--force` those `kube play` made,
+//! which carry the label [`MADE_BY_PLAY`]). `generate kube` reads the
+//! stored containers (config and runtime spec) and prints a `kind: Pod`
+//! per pod, and one holding every container named, that `kube play` reads
+//! back.
 
 use super::kube_data::VolFile;
 use super::kube_yaml::{self, HostCheck, PodPlan};
@@ -54,7 +59,7 @@ pub struct PlayArgs {
     /// Remove the file's pods instead (`kube down`).
     #[arg(long)]
     down: bool,
-    /// With --down: remove the volumes of the file's persistentVolumeClaims too.
+    /// With --down: remove the volumes of the file's claims that kube play made too.
     #[arg(long, requires = "down")]
     force: bool,
     /// The YAML file (`-`: standard input).
@@ -63,7 +68,7 @@ pub struct PlayArgs {
 
 #[derive(clap::Args)]
 pub struct DownArgs {
-    /// Remove the volumes of the file's persistentVolumeClaims too.
+    /// Remove the volumes of the file's claims that kube play made too.
     #[arg(long)]
     force: bool,
     /// The YAML file (`-`: standard input).
@@ -96,10 +101,12 @@ fn rless(ctx: &Ctx, args: &[String]) -> Result<String> {
 }
 
 /// [`rless`] of a `create` or `run` whose variables from Secrets (`env`)
-/// stay out of its command line, which other users see, and off the disk:
-/// single-line ones are the child's `--env-file /dev/stdin`, written into
-/// a pipe (no file to remove, whichever way the play ends); another in the
-/// child's environment, named by `-e NAME`.
+/// stay out of its command line, which other users see, off the disk, and
+/// out of the child's own environment (a Secret's key named PATH, HOME or
+/// RLESS_* would change the child rless): they are the child's hidden
+/// `--env-file0 /dev/stdin`, `KEY=VALUE` entries ended by NUL bytes (a
+/// value may hold line breaks), written into a pipe (no file to remove,
+/// whichever way the play ends).
 fn rless_env(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<String> {
     super::child::outcome(child(ctx, args, env)?)
 }
@@ -111,20 +118,13 @@ fn child(ctx: &Ctx, args: &[String], env: &[(String, String)]) -> Result<std::pr
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut env_text = None;
     if let Some((first, rest)) = args.split_first().filter(|_| !env.is_empty()) {
-        let (lines, multi): (Vec<_>, Vec<_>) =
-            env.iter().partition(|(_, v)| !v.contains(['\n', '\r']));
-        cmd.arg(first);
-        if !lines.is_empty() {
-            let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-            cmd.arg("--env-file")
-                .arg("/dev/stdin")
-                .stdin(Stdio::piped());
-            env_text = Some(text);
-        }
-        for (k, v) in multi {
-            cmd.arg("-e").arg(k).env(k, v);
-        }
-        cmd.args(rest);
+        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\0")).collect();
+        cmd.arg(first)
+            .arg("--env-file0")
+            .arg("/dev/stdin")
+            .stdin(Stdio::piped())
+            .args(rest);
+        env_text = Some(text);
     } else {
         cmd.args(args);
     }
@@ -162,6 +162,12 @@ fn check_host_paths(plans: &[PodPlan]) -> Result<()> {
     Ok(())
 }
 
+/// The label of a claim's volume `kube play` made (a
+/// PersistentVolumeClaim's, or a persistentVolumeClaim's it did not find):
+/// `kube down --force` removes those alone, never a volume that was there
+/// before.
+const MADE_BY_PLAY: &str = "io.rless.kube.play";
+
 fn volume_exists(ctx: &Ctx, name: &str) -> bool {
     ctx.root.join("volumes").join(name).exists()
 }
@@ -192,21 +198,56 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     let mut made_pods: Vec<String> = Vec::new();
     let mut made_volumes: Vec<String> = Vec::new();
     let mut made_secrets: Vec<secret::SecretMeta> = Vec::new();
+    // The secrets of the store a Secret of the file replaced, as they were.
+    let mut replaced_secrets: Vec<(secret::SecretMeta, Vec<u8>)> = Vec::new();
     let mut out = String::new();
     let result = (|| -> Result<()> {
+        // The PersistentVolumeClaims' volumes first (podman's), each
+        // listed; one already there is used as it is (podman 4.4's).
+        for c in &file.claim_docs {
+            if !volume_exists(ctx, &c.name) {
+                let mut args = words(&["volume", "create"]);
+                if let Some(d) = &c.driver {
+                    args.push(format!("--driver={d}"));
+                }
+                args.push(format!("--label={MADE_BY_PLAY}=true"));
+                for (k, v) in &c.labels {
+                    args.push(format!("--label={k}={v}"));
+                }
+                for (k, v) in &c.options {
+                    args.push(format!("--opt={k}={v}"));
+                }
+                args.extend(["--".to_string(), c.name.clone()]);
+                rless(ctx, &args).with_context(|| format!("cannot create volume {}", c.name))?;
+                made_volumes.push(c.name.clone());
+            }
+            if out.is_empty() {
+                out.push_str("Volumes:\n");
+            }
+            out.push_str(&format!("{}\n", c.name));
+        }
         // The file's Secrets as secrets of the store (one of the same
         // name is replaced, as podman's).
         let mut ids = Vec::new();
         if !file.secrets.is_empty() {
             let _lock = secret::lock(&ctx.root)?;
             for (name, yaml) in &file.secrets {
-                let new = stored_secret(ctx, name).is_none();
+                let old = secret::find(&ctx.root, name)
+                    .ok()
+                    .filter(|s| &s.name == name)
+                    .map(|s| {
+                        let bytes = secret::data(&ctx.root, &s)
+                            .with_context(|| format!("cannot read secret {name}"))?;
+                        Ok::<_, anyhow::Error>((s, bytes))
+                    })
+                    .transpose()?;
                 let meta =
                     secret::create(&ctx.root, name, yaml.as_bytes(), Default::default(), true)
                         .with_context(|| format!("cannot store Secret {name}"))?;
                 ids.push(meta.id.clone());
-                if new {
-                    made_secrets.push(meta);
+                match old {
+                    Some(old) => replaced_secrets.push(old),
+                    None => made_secrets.push(meta),
                 }
             }
         }
@@ -217,8 +258,12 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
             }
             for v in p.volumes.iter().chain(&p.claims) {
                 if !volume_exists(ctx, v) && !made_volumes.contains(v) {
-                    rless(ctx, &words(&["volume", "create", v]))
-                        .with_context(|| format!("cannot create volume {v}"))?;
+                    let mut args = words(&["volume", "create"]);
+                    if p.claims.contains(v) {
+                        args.push(format!("--label={MADE_BY_PLAY}=true"));
+                    }
+                    args.extend(["--".to_string(), v.clone()]);
+                    rless(ctx, &args).with_context(|| format!("cannot create volume {v}"))?;
                     made_volumes.push(v.clone());
                 }
             }
@@ -257,11 +302,22 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
         Ok(())
     })();
     if let Err(e) = result {
-        if !made_secrets.is_empty() {
-            if let Ok(_lock) = secret::lock(&ctx.root) {
+        // The secret store as it was: new secrets go, replaced ones get
+        // their data back.
+        if !made_secrets.is_empty() || !replaced_secrets.is_empty() {
+            let lock = secret::lock(&ctx.root);
+            if let Err(e) = &lock {
+                eprintln!("rless: warning: cannot put the secrets back as they were: {e}");
+            }
+            if let Ok(_lock) = lock {
                 for s in &made_secrets {
                     if let Err(e) = secret::remove(&ctx.root, s) {
                         eprintln!("rless: warning: cannot remove secret {} again: {e}", s.name);
+                    }
+                }
+                for (s, bytes) in &replaced_secrets {
+                    if let Err(e) = secret::restore(&ctx.root, s, bytes) {
+                        eprintln!("rless: warning: cannot restore secret {}: {e}", s.name);
                     }
                 }
             }
@@ -375,11 +431,13 @@ fn down(ctx: &Ctx, file: &str, force: bool) -> Result<ExitCode> {
             }
         }
     }
-    // --force: the volumes of its claims too (podman 4.4's), not one
-    // another container uses.
+    // --force: the volumes of its claims too (podman 4.4's) that `kube
+    // play` made, not one another container uses.
     let mut volumes = Vec::new();
     for v in kf.claims.iter().filter(|_| force) {
-        if volume_exists(ctx, v) {
+        let made = rless::container::volume::read(&ctx.root, v)
+            .is_ok_and(|m| m.labels.contains_key(MADE_BY_PLAY));
+        if made {
             rless(ctx, &words(&["volume", "rm", v]))
                 .with_context(|| format!("cannot remove volume {v}"))?;
             volumes.push(v.clone());

@@ -9,6 +9,9 @@
 //! whose data is either a JSON map of key → base64 or a Secret document.
 //! `env` `valueFrom`, `envFrom` and the `configMap`/`secret` volumes of
 //! `kube_yaml` ask [`Sources::find`] for the set a reference names.
+//! [`claim_doc`] reads a PersistentVolumeClaim document into the named
+//! volume `kube play` makes of it (podman's `volume.podman.io/*`
+//! annotations as its options; size, access modes and class ignored).
 
 use base64::Engine;
 use serde::Deserialize;
@@ -252,4 +255,66 @@ fn safe_path(p: &str) -> bool {
     !p.is_empty()
         && !p.starts_with('/')
         && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// The named volume a PersistentVolumeClaim document makes (podman's):
+/// its name, labels, driver and options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimDoc {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// `volume.podman.io/driver` (rless has `local` alone).
+    pub driver: Option<String>,
+    /// From `volume.podman.io/device`, `type`, `uid`, `gid` and
+    /// `mount-options`, as podman names them (`device`, `type`, `UID`,
+    /// `GID`, `o`).
+    pub options: BTreeMap<String, String>,
+}
+
+/// A PersistentVolumeClaim's volume, from its metadata; other
+/// annotations and the whole `spec` (size, access modes, storage class)
+/// mean nothing to a local volume and are passed over, as podman does.
+pub fn claim_doc(
+    name: Option<&str>,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> Result<ClaimDoc, String> {
+    let name = name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or("a PersistentVolumeClaim without metadata.name")?;
+    let mut c = ClaimDoc {
+        name: name.to_string(),
+        labels: labels.clone(),
+        driver: None,
+        options: BTreeMap::new(),
+    };
+    for (k, v) in annotations {
+        let Some(what) = k.strip_prefix("volume.podman.io/") else {
+            continue;
+        };
+        let opt = match what {
+            "driver" => {
+                c.driver = Some(v.clone());
+                continue;
+            }
+            "device" => "device",
+            "type" => "type",
+            "mount-options" => "o",
+            "uid" | "gid" => {
+                if v.parse::<u32>().is_err() {
+                    return Err(format!(
+                        "PersistentVolumeClaim {name}: annotation {k}: {v:?} is not a number"
+                    ));
+                }
+                if what == "uid" {
+                    "UID"
+                } else {
+                    "GID"
+                }
+            }
+            _ => continue,
+        };
+        c.options.insert(opt.to_string(), v.clone());
+    }
+    Ok(c)
 }

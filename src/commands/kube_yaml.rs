@@ -202,6 +202,9 @@ pub struct KubeFile {
     /// The volumes its PersistentVolumeClaims and persistentVolumeClaim
     /// volumes name (`kube down --force` removes them).
     pub claims: Vec<String>,
+    /// Its PersistentVolumeClaim documents: the named volumes `kube play`
+    /// makes (one already there is used as it is, podman 4.4's).
+    pub claim_docs: Vec<kube_data::ClaimDoc>,
 }
 
 /// The pods of a file (`-`: stdin), and the warnings for what it ignores;
@@ -334,10 +337,20 @@ pub fn parse_with(
             }
             Some("ConfigMap" | "Secret") => {}
             Some("PersistentVolumeClaim") => {
-                warnings.push("kind PersistentVolumeClaim is not supported: ignored".into());
-                if let Some(n) = doc.metadata.name.filter(|n| valid_name(n)) {
-                    file.claims.push(n);
+                let m = &doc.metadata;
+                let c = kube_data::claim_doc(m.name.as_deref(), &m.labels, &m.annotations)
+                    .map_err(bad)?;
+                if !valid_name(&c.name) {
+                    return Err(bad(format!(
+                        "invalid PersistentVolumeClaim name {:?}",
+                        c.name
+                    )));
                 }
+                if !file.claims.contains(&c.name) {
+                    file.claims.push(c.name.clone());
+                }
+                file.claim_docs.retain(|d| d.name != c.name);
+                file.claim_docs.push(c);
             }
             Some(k @ "Service") => {
                 warnings.push(format!("kind {k} is not supported: ignored"));
@@ -346,8 +359,10 @@ pub fn parse_with(
             None => return Err(bad(format!("document {} has no kind", i + 1))),
         }
     }
-    if pods.is_empty() {
-        return Err(bad("no Pod or Deployment in the file".into()));
+    if pods.is_empty() && file.claim_docs.is_empty() {
+        return Err(bad(
+            "no Pod, Deployment or PersistentVolumeClaim in the file".into(),
+        ));
     }
     for p in &pods {
         for c in &p.claims {
@@ -544,9 +559,20 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPl
         // envFrom first, in order, then env: a later variable wins. Each
         // name is given once, from a Secret out of the command line.
         let mut env: Vec<(String, String, bool)> = Vec::new();
+        // A value that is not UTF-8 (a Secret's binary `data`), or holds a
+        // NUL byte, no variable can hold unchanged: refused, rather than
+        // altered as podman's JSON spec does.
         let mut set = |k: String, v: Vec<u8>, secret: bool| {
-            env.retain(|(n, _, _)| *n != k);
-            env.push((k, String::from_utf8_lossy(&v).into_owned(), secret));
+            match String::from_utf8(v) {
+            Ok(v) if !v.contains('\0') => {
+                env.retain(|(n, _, _)| *n != k);
+                env.push((k, v, secret));
+                Ok(())
+            }
+            _ => Err(format!(
+                "container {cname}: env {k}: the value is not text (binary data or a NUL byte): mount the Secret as a volume instead"
+            )),
+        }
         };
         for f in &c.env_from {
             let (kind, r) = match (f.get("configMapRef"), f.get("secretRef")) {
@@ -566,7 +592,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPl
             for (k, v) in data.into_iter().flatten() {
                 // One no env file could name is passed over.
                 if !k.is_empty() && !k.contains(|c: char| c == '=' || c.is_whitespace()) {
-                    set(k, v, kind == Kind::Secret);
+                    set(k, v, kind == Kind::Secret)?;
                 }
             }
         }
@@ -599,7 +625,7 @@ fn pod_plan(name: &str, meta: &Meta, spec: Value, src: &Sources) -> Result<PodPl
                 (None | Some(Value::Null), None) => (Vec::new(), false),
                 (Some(v), None) => (kube_data::text(v).into_bytes(), false),
             };
-            set(e.name.clone(), v, secret);
+            set(e.name.clone(), v, secret)?;
         }
         let mut hidden = Vec::new();
         for (k, v, secret) in env {

@@ -177,7 +177,7 @@ fn refusals_are_one_line() {
             "kind: Pod\nmetadata: {name: p}\nspec: {volumes: [{name: v, emptyDir: {medium: Memory}}], containers: [{name: c, image: i, volumeMounts: [{name: v, mountPath: /m}]}, {name: d, image: i, volumeMounts: [{name: v, mountPath: /m}]}]}",
             "mounted by one container only",
         ),
-        ("kind: Service\nmetadata: {name: s}", "no Pod or Deployment"),
+        ("kind: Service\nmetadata: {name: s}", "no Pod, Deployment or PersistentVolumeClaim"),
         ("kind: Pod\nmetadata: {name: -x}\nspec: {containers: [{name: c, image: i}]}", "invalid pod name"),
         ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: --c, image: i}]}", "invalid container name"),
         (
@@ -424,4 +424,45 @@ fn secret_env_names_an_env_file_can_hold() {
         .to_string();
     assert!(e.contains("invalid env name \"a b\""), "{e}");
     assert!(!e.contains("fine") && !e.contains('\n'), "{e}");
+}
+
+#[test]
+fn claim_documents_are_volumes() {
+    let y = "kind: PersistentVolumeClaim\nmetadata:\n  name: vol9\n  labels: {app: x}\n  annotations:\n    volume.podman.io/mount-options: nodev\n    volume.podman.io/uid: '1000'\n    other: kept-out\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    // A file of claims alone is a file (podman's).
+    let f = parse_with("f", y, &|_| None, false).unwrap();
+    assert!(f.pods.is_empty());
+    assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+    assert_eq!(f.claims, ["vol9"]);
+    let c = &f.claim_docs[0];
+    assert_eq!(c.name, "vol9");
+    assert_eq!(c.labels.get("app").map(String::as_str), Some("x"));
+    assert_eq!(c.driver, None);
+    let opts: Vec<_> = c.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(opts, ["UID=1000", "o=nodev"]);
+    let bad = y.replace("'1000'", "me");
+    let e = parse_with("f", &bad, &|_| None, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("volume.podman.io/uid"), "{e}");
+    let e = parse_with(
+        "f",
+        "kind: PersistentVolumeClaim\nmetadata: {}\n",
+        &|_| None,
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("without metadata.name"), "{e}");
+}
+
+/// `immutable` of a ConfigMap or Secret is passed over, as podman 4.3
+/// does (kube play copies the data at creation; nothing changes it after).
+#[test]
+fn immutable_is_passed_over() {
+    let y = "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: i\n    envFrom: [{configMapRef: {name: cm}}, {secretRef: {name: s}}]\n---\nkind: ConfigMap\nmetadata: {name: cm}\nimmutable: true\ndata: {A: a}\n---\nkind: Secret\nmetadata: {name: s}\nimmutable: true\nstringData: {B: b}\n";
+    let f = parse_with("f", y, &|_| None, false).unwrap();
+    assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+    assert!(f.pods[0].containers[0].1.contains(&"A=a".to_string()));
+    assert_eq!(f.pods[0].secret_env["p-c"], [("B".into(), "b".into())]);
 }

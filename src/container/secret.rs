@@ -250,6 +250,18 @@ pub fn create(
     }
 }
 
+/// Gives a secret that is still there (same id) its earlier data and
+/// metadata again, as [`create`]'s `replace` writes them: a `kube play`
+/// that replaced it and then failed. The caller holds [`lock`].
+pub fn restore(root: &Path, meta: &SecretMeta, bytes: &[u8]) -> Result<(), SecretError> {
+    let at = secrets_dir(root).join(&meta.id);
+    let tmp = at.join(tmp_name(DATA));
+    write_private(&tmp, bytes)?;
+    let data = at.join(DATA);
+    fs::rename(&tmp, &data).map_err(io_err("replace", &data))?;
+    write_meta(&at, meta)
+}
+
 fn write_meta(dir: &Path, meta: &SecretMeta) -> Result<(), SecretError> {
     let p = dir.join(META);
     let tmp = dir.join(tmp_name(META));
@@ -326,6 +338,10 @@ mod tests {
         let r = create(&root, "pw", b"two", BTreeMap::new(), true).unwrap();
         assert_eq!(r.id, s.id);
         assert_eq!(data(&root, &r).unwrap(), b"two");
+        restore(&root, &s, b"one").unwrap();
+        assert_eq!(data(&root, &s).unwrap(), b"one");
+        assert_eq!(find(&root, "pw").unwrap().updated, s.updated);
+        let r = create(&root, "pw", b"two", BTreeMap::new(), true).unwrap();
         remove(&root, &r).unwrap();
         assert!(matches!(find(&root, "pw"), Err(SecretError::NotFound(_))));
         assert!(list(&root).is_empty());

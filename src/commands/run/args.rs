@@ -83,6 +83,10 @@ pub struct Args {
     /// Read environment variables from a file.
     #[arg(long)]
     pub(super) env_file: Vec<PathBuf>,
+    /// Read KEY=VALUE entries each ended by a NUL byte, values of any
+    /// lines (`kube play`'s variables from Secrets, through a pipe).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub(super) env_file0: Vec<PathBuf>,
     /// Set a label (KEY=value, or KEY for an empty value).
     #[arg(short, long)]
     pub(super) label: Vec<String>,

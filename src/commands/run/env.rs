@@ -33,6 +33,9 @@ pub(super) fn user_env(a: &Args, cdi: Option<&rless::cdi::Resolved>) -> Result<V
     for f in &a.env_file {
         user_env.extend(read_env_file(f)?);
     }
+    for f in &a.env_file0 {
+        user_env.extend(read_env_file0(f)?);
+    }
     for e in &a.env {
         match e.split_once('=') {
             Some(("", _)) => bail!("invalid environment variable {e:?}"),
@@ -131,6 +134,30 @@ fn expand(word: &str, env: &[String]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The hidden `--env-file0`: `KEY=VALUE` entries each ended by a NUL byte,
+/// so a value may hold line breaks (`kube play` writes its variables from
+/// Secrets so, into a pipe, rather than into the child's environment,
+/// where a name such as PATH or HOME would change the child itself).
+fn read_env_file0(path: &std::path::Path) -> Result<Vec<String>> {
+    use anyhow::Context;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read env file {}", path.display()))?;
+    let mut out = Vec::new();
+    for entry in bytes.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let Ok(entry) = std::str::from_utf8(entry) else {
+            bail!("a variable in env file {} is not UTF-8", path.display());
+        };
+        match entry.split_once('=') {
+            Some((k, _)) if !k.is_empty() => out.push(entry.to_string()),
+            _ => bail!(
+                "invalid entry in env file {}: KEY=VALUE each",
+                path.display()
+            ),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
