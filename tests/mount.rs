@@ -148,13 +148,16 @@ fn mount_serves_a_fuse_overlay_container_until_the_session_ends() {
                 "cat",
                 "/added",
             ]);
-            // The session ends with the mount in place: the server goes
-            // with the session's mount namespace.
+            // The server holds none of the caller's files: the store lock
+            // (an exclusive one, image prune's, is not kept waiting), nor
+            // the `$(…)` pipe. The session ends with the mount in place:
+            // the server goes with the session's mount namespace.
             let out = in_session(
                 ctx,
                 "m=$($R mount mf) || exit 9
                  grep \" $m \" /proc/self/mountinfo | grep -q ' - fuse' || exit 8
-                 echo through-fuse > \"$m/added\"",
+                 echo through-fuse > \"$m/added\"
+                 timeout 30 $R image prune -f > /dev/null || exit 7",
             );
             assert_eq!(out.code, Some(0), "{out}");
             let left = store_processes_after(ctx, Duration::from_secs(10));

@@ -230,6 +230,21 @@ pub struct Config {
     pub options: Options,
 }
 
+/// For a server that runs on in the background: points stdin, stdout and
+/// stderr at /dev/null, so that it holds no pipe of whoever started it (a
+/// shell's `$(…)` waits for every writer to close).
+pub fn stdio_to_dev_null() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
+}
+
 /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and the threads
 /// it starts afterwards (the server threads of [`mount`] among them), for
 /// [`MountHandle::wait_or_signal`]; call it in `main` before any other

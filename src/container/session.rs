@@ -24,6 +24,7 @@
 
 use crate::runtime::storage::{Driver, IdView, Layers};
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +199,10 @@ fn serve_fuse(layers: &Layers, target: &Path) -> Result<(), String> {
         Ok(None) => {
             drop(rd);
             let _ = rustix::process::setsid();
+            // Nothing of the caller's stays open for the server's life: not
+            // the `$(…)` pipe of its stdout, not the store lock it holds.
+            fuse_overlay::stdio_to_dev_null();
+            crate::runtime::close_fds_except(&[conn.as_raw_fd(), wr.as_raw_fd()]);
             let mut wr = wr;
             let left = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
                 .map_err(io::Error::from)
@@ -218,15 +223,6 @@ fn serve_fuse(layers: &Layers, target: &Path) -> Result<(), String> {
             };
             let _ = wr.write_all(b"ok");
             drop(wr);
-            if let Ok(null) = std::fs::File::options()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-            {
-                let _ = rustix::stdio::dup2_stdin(&null);
-                let _ = rustix::stdio::dup2_stdout(&null);
-                let _ = rustix::stdio::dup2_stderr(&null);
-            }
             server.join();
             std::process::exit(0)
         }

@@ -317,15 +317,7 @@ fn main() -> ExitCode {
                     Err(e) => w.write_all(format!("err {e}").as_bytes()),
                 };
                 drop(w);
-                if let Ok(null) = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open("/dev/null")
-                {
-                    let _ = rustix::stdio::dup2_stdin(&null);
-                    let _ = rustix::stdio::dup2_stdout(&null);
-                    let _ = rustix::stdio::dup2_stderr(&null);
-                }
+                fuse_overlay::stdio_to_dev_null();
             })
         }
     }
