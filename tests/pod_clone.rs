@@ -77,3 +77,70 @@ fn pod_clone_destroy_frees_the_ports_first() {
         ctx.ok(&["pod", "rm", "-f", "q", "taken"]);
     });
 }
+
+/// `pod create`'s options on `pod clone` change the clone: its hostname,
+/// labels beside the original's (a key given wins), its infra
+/// container's name, its user namespace mode over the original's.
+#[test]
+fn pod_clone_takes_pod_create_options() {
+    for_each_user_with_bb("pod_clone_takes_pod_create_options", |ctx| {
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "-l",
+            "a=1",
+            "-l",
+            "b=2",
+            "--hostname",
+            "hh",
+            "--userns",
+            "keep-id",
+        ]);
+        ctx.ok(&["create", "--name", "m", "--pod", "p", IMG, "true"]);
+        ctx.ok(&[
+            "pod",
+            "clone",
+            "--hostname",
+            "hx",
+            "-l",
+            "b=3",
+            "--label",
+            "c=4",
+            "--infra-name",
+            "qinf",
+            "--userns",
+            "host",
+            "p",
+            "q",
+        ]);
+        let out = ctx.ok(&["pod", "inspect", "q"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let q = &v[0];
+        assert_eq!(
+            q["Labels"],
+            serde_json::json!({"a": "1", "b": "3", "c": "4"}),
+            "{out}"
+        );
+        assert_eq!(q["InfraConfig"]["userns"], "host", "{out}");
+        assert_eq!(q["NumContainers"], 2, "{out}");
+        let infra = ctx.ok(&["inspect", "--format", "{{.Id}}", "qinf"]);
+        assert_eq!(q["InfraContainerID"], infra.stdout.trim(), "{out}");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--pod",
+            "q",
+            IMG,
+            "sh",
+            "-c",
+            "id -u; hostname",
+        ]);
+        assert_eq!(out.stdout, "0\nhx\n", "{out}");
+        // The original is as it was.
+        let out = ctx.ok(&["pod", "inspect", "--format", "{{.InfraConfig.userns}}", "p"]);
+        assert_eq!(out.stdout.trim(), "private", "{out}");
+        ctx.ok(&["pod", "rm", "-f", "p", "q"]);
+    });
+}

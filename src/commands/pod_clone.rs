@@ -1,5 +1,8 @@
-//! `pod clone [--name N] [--destroy] [--start] POD [NAME]` (podman 4.3's):
-//! a new pod made as POD was, with clones of its members.
+//! `pod clone [--name N] [--destroy] [--start] [--hostname H] [-l K=V]
+//! [--infra-name N] [--infra-command CMD] [--userns MODE] POD [NAME]`
+//! (podman 4.3's): a new pod made as POD was, with clones of its members;
+//! the options `pod create` has too change the clone (passed on to it,
+//! over the original's).
 //!
 //! Theory of operation: a pod records its labels and the namespaces it
 //! shares, and its infra container the command line that made it, which
@@ -35,6 +38,21 @@ pub struct Args {
     /// Start the clone.
     #[arg(long)]
     start: bool,
+    /// `pod create`'s, to change the clone: its hostname (default: its name).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// `pod create`'s: a label KEY=VALUE of the clone, beside the original's.
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// `pod create`'s: the clone's infra container's name.
+    #[arg(long)]
+    infra_name: Option<String>,
+    /// `pod create`'s: the clone's infra command, over the original's.
+    #[arg(long)]
+    infra_command: Option<String>,
+    /// `pod create`'s: the clone's user namespace mode, over the original's.
+    #[arg(long)]
+    userns: Option<String>,
     /// The pod to clone.
     pod: String,
     /// The clone's name (over --name).
@@ -66,6 +84,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     for (k, v) in &p.labels {
         args.push(format!("--label={k}={v}"));
     }
+    // The options given, after the original's labels (a key given wins).
+    args.extend(a.label.iter().map(|l| format!("--label={l}")));
+    let given = [
+        ("--hostname", &a.hostname),
+        ("--infra-name", &a.infra_name),
+        ("--infra-command", &a.infra_command),
+        ("--userns", &a.userns),
+    ];
+    for (flag, v) in &given {
+        if let Some(v) = v {
+            args.push(format!("{flag}={v}"));
+        }
+    }
+    let is_given = |flag: &str| given.iter().any(|(f, v)| *f == flag && v.is_some());
     match &p.infra {
         None => args.push("--infra=false".into()),
         Some(infra) => {
@@ -83,13 +115,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 let Some((flag, _)) = w.split_once('=') else {
                     continue;
                 };
-                if !FLAGS.contains(&flag) {
+                if !FLAGS.contains(&flag) || is_given(flag) {
                     continue;
                 }
                 args.push(w.clone());
             }
             let cmd = words.get(end + 1..).unwrap_or_default().join(" ");
-            if !cmd.is_empty() && cmd != "/catatonit -P" {
+            if !cmd.is_empty() && cmd != "/catatonit -P" && !is_given("--infra-command") {
                 args.push(format!("--infra-command={cmd}"));
             }
         }
