@@ -97,9 +97,10 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     // podman's --requires: those containers first.
     super::pod::start_required(ctx, &c)?;
     // A pod's member starts under the pods lock (shared), held until it
-    // runs (or has failed to start; with -a too, as `run --pod`): `pod rm` without -f (its check that none runs, then `rm -f`)
-    // cannot kill one started between the two; a member it removed
-    // meanwhile is not found again.
+    // runs or has failed to start (with -a too, as `run --pod`): `pod rm`
+    // without -f (its check that none runs, then `rm -f`) cannot kill one
+    // started between the two; a member it removed meanwhile is not found
+    // again.
     let (pods, c, dir) = match c.pod.is_some() {
         true => {
             let l = rless::container::pod::lock_shared(&store)?;

@@ -514,9 +514,10 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     drop(volumes_lock);
     // A member's start holds the pods lock, shared, until it runs (see
     // `start`): `pod rm` without -f cannot remove it as not running while
-    // it starts. Taken again, shared, since the member's infra container
-    // may have to start too (under that lock as well); a `pod rm` that
-    // came between the two has removed the member, which is then gone.
+    // it starts. Taken again, shared, not the create's exclusive one kept:
+    // the starts this run makes first (`--requires`, the infra container)
+    // take it shared themselves. A `pod rm` that came between the two has
+    // removed the member, which is then not found.
     let pods_held = match (create_only, &config.pod) {
         (false, Some(_)) => {
             let l = container::pod::lock_shared(&store)?;
