@@ -337,3 +337,76 @@ fn pod_rm_time_stops_members_first() {
         assert_eq!(out.stdout, "got-term\n", "{out}");
     });
 }
+
+/// `run/create --pod-id-file FILE`: the pod the file's first line names,
+/// as --pod; a missing file, one that names no pod, and --pod with it are
+/// refused in podman's words, nothing made.
+#[test]
+fn run_create_pod_id_file() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("run_create_pod_id_file", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let idf = ctx.work.join("p.id");
+        let idf_s = idf.display().to_string();
+        let id = ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "--infra-name",
+            "pinf",
+            "--pod-id-file",
+            &idf_s,
+        ]);
+        let id = id.stdout.trim().to_string();
+        ctx.ok(&[
+            "create",
+            "--name",
+            "c",
+            "--pod-id-file",
+            &idf_s,
+            IMG,
+            "true",
+        ]);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "r",
+            "--pod-id-file",
+            &idf_s,
+            IMG,
+            "sh",
+            "-c",
+            FOREVER,
+        ]);
+        for c in ["c", "r"] {
+            let pod = ctx.ok(&["inspect", "--format", "{{.Pod}}", c]);
+            assert_eq!(pod.stdout.trim(), id, "{c}");
+        }
+        assert_eq!(states(ctx), ["c created", "pinf running", "r running"]);
+        let refused = |args: &[&str], words: &str| {
+            let out = ctx.fail_code_unchanged(args, ERR_EXIT);
+            assert!(out.stderr.contains(words), "{out}");
+        };
+        let missing = ctx.work.join("none.id").display().to_string();
+        refused(
+            &["create", "--pod-id-file", &missing, IMG, "true"],
+            &format!("reading pod ID file: open {missing}: no such file or directory"),
+        );
+        std::fs::write(ctx.work.join("other.id"), "0123456789abcdef\nmore\n").unwrap();
+        let other = ctx.work.join("other.id").display().to_string();
+        refused(
+            &["run", "--pod-id-file", &other, IMG, "true"],
+            "no pod with name or ID 0123456789abcdef found: no such pod",
+        );
+        refused(
+            &["create", "--pod", "p", "--pod-id-file", &idf_s, IMG, "true"],
+            "cannot specify both --pod and --pod-id-file",
+        );
+        ctx.ok(&["pod", "rm", "-f", "p"]);
+    });
+}

@@ -171,7 +171,8 @@ fn pod_clone_makes_the_pod_again() {
             "-c",
             "id -u; hostname",
         ]);
-        assert_eq!(out.stdout, format!("{}\nhh\n", ctx.user.uid), "{out}");
+        // Not p's hostname: podman 4.3 clears it (the clone's is its name).
+        assert_eq!(out.stdout, format!("{}\np-clone\n", ctx.user.uid), "{out}");
         // --destroy and --start, a name given.
         ctx.ok(&["pod", "clone", "--destroy", "--start", "p", "q"]);
         assert_one_error(&ctx.rless(&["pod", "inspect", "p"]), 125);
@@ -185,5 +186,26 @@ fn pod_clone_makes_the_pod_again() {
         assert_eq!(w.stdout.trim(), "0", "{w}");
         ctx.ok(&["pod", "rm", "-f", "q", "p-clone", "p-clone1", "p-clone2"]);
         assert_one_error(&ctx.rless(&["pod", "clone", "nope"]), 125);
+    });
+}
+
+/// `pod inspect`'s `InfraConfig.userns`, podman 4.3's: `private` for a pod
+/// whose infra container has a user namespace of its own (keep-id),
+/// `host` for the default; no `InfraConfig` without an infra container.
+#[test]
+fn pod_inspect_userns_mode() {
+    for_each_user("pod_inspect_userns_mode", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        ctx.ok(&["pod", "create", "--name", "k", "--userns", "keep-id"]);
+        ctx.ok(&["pod", "create", "--name", "d"]);
+        ctx.ok(&["pod", "create", "--name", "n", "--infra=false"]);
+        let f = "{{.InfraConfig.userns}}";
+        let out = ctx.ok(&["pod", "inspect", "--format", f, "k", "d"]);
+        assert_eq!(out.stdout, "private\nhost\n", "{out}");
+        let out = ctx.ok(&["pod", "inspect", "n"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert!(v[0].get("InfraConfig").is_none(), "{out}");
+        assert_eq!(v[0]["Name"], "n", "{out}");
+        ctx.ok(&["pod", "rm", "k", "d", "n"]);
     });
 }

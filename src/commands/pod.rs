@@ -561,7 +561,7 @@ pub fn container_exists(root: &Path, q: &str) -> bool {
 fn describe(root: &Path, p: &PodConfig) -> serde_json::Value {
     let members = pod::members(root, p);
     let states: Vec<ContainerState> = members.iter().map(|c| state_of(root, c)).collect();
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "Id": p.id,
         "Name": p.name,
         "Created": format_rfc3339(p.created),
@@ -574,7 +574,12 @@ fn describe(root: &Path, p: &PodConfig) -> serde_json::Value {
         "Containers": members.iter().zip(&states).map(|(c, s)| serde_json::json!({
             "Id": c.id.as_str(), "Name": c.name, "State": s.shown_status(),
         })).collect::<Vec<_>>(),
-    })
+    });
+    // podman's: only with an infra container.
+    if let Some(infra) = pod_infra::inspect_config(root, p) {
+        v["InfraConfig"] = infra;
+    }
+    v
 }
 
 fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {

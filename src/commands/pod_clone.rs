@@ -1,5 +1,8 @@
-//! `pod clone [--name N] [--destroy] [--start] POD [NAME]` (podman 4.3's):
-//! a new pod made as POD was, with clones of its members.
+//! `pod clone [--name N] [--destroy] [--start] [--hostname H] [-l K=V]
+//! [--infra-name N] [--infra-command CMD] [--userns MODE] POD [NAME]`
+//! (podman 4.3's): a new pod made as POD was, with clones of its members;
+//! the options `pod create` has too change the clone (passed on to it,
+//! over the original's).
 //!
 //! Theory of operation: a pod records its labels and the namespaces it
 //! shares, and its infra container the command line that made it, which
@@ -7,11 +10,16 @@
 //! and the idle command after `--`. The clone is a child `rless pod
 //! create` with the name, `--share`, the labels and those flags again
 //! (the hostname only when it is not the old pod's default, its name; not
-//! the infra container's name, which would clash). Its errors are its
-//! own, one line. The pod's other containers are then cloned into it, as
-//! podman's (`container clone --pod NEW`; one that fails takes the new pod
-//! and the clones made with it). Then `--destroy` removes the original pod
-//! (`pod rm -f`) and `--start` starts the clone (`pod start`).
+//! the infra container's name, which would clash; nor its hostname, which
+//! podman 4.3 clears: the clone's is its own name, the default). Its
+//! errors are its own, one line. The pod's other containers are then
+//! cloned into it, as podman's (`container clone --pod NEW`; one that
+//! fails takes the new pod and the clones made with it). Then `--destroy`
+//! removes the original pod (`pod rm -f`) and `--start` starts the clone
+//! (`pod start`). With `--destroy` the original's running containers are
+//! stopped first (`pod stop`), as its removal would stop them: what they
+//! hold (published ports, which `pod create` checks) is free for the
+//! clone; should the clone fail, they start again and the original stays.
 
 use super::Ctx;
 use anyhow::Result;
@@ -30,6 +38,21 @@ pub struct Args {
     /// Start the clone.
     #[arg(long)]
     start: bool,
+    /// `pod create`'s, to change the clone: its hostname (default: its name).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// `pod create`'s: a label KEY=VALUE of the clone, beside the original's.
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// `pod create`'s: the clone's infra container's name.
+    #[arg(long)]
+    infra_name: Option<String>,
+    /// `pod create`'s: the clone's infra command, over the original's.
+    #[arg(long)]
+    infra_command: Option<String>,
+    /// `pod create`'s: the clone's user namespace mode, over the original's.
+    #[arg(long)]
+    userns: Option<String>,
     /// The pod to clone.
     pod: String,
     /// The clone's name (over --name).
@@ -38,7 +61,6 @@ pub struct Args {
 
 /// The infra container's flags `pod create` takes again.
 const FLAGS: &[&str] = &[
-    "--hostname",
     "--publish",
     "--network",
     "--network-alias",
@@ -62,6 +84,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     for (k, v) in &p.labels {
         args.push(format!("--label={k}={v}"));
     }
+    // The options given, after the original's labels (a key given wins).
+    args.extend(a.label.iter().map(|l| format!("--label={l}")));
+    let given = [
+        ("--hostname", &a.hostname),
+        ("--infra-name", &a.infra_name),
+        ("--infra-command", &a.infra_command),
+        ("--userns", &a.userns),
+    ];
+    for (flag, v) in &given {
+        if let Some(v) = v {
+            args.push(format!("{flag}={v}"));
+        }
+    }
+    let is_given = |flag: &str| given.iter().any(|(f, v)| *f == flag && v.is_some());
     match &p.infra {
         None => args.push("--infra=false".into()),
         Some(infra) => {
@@ -76,26 +112,63 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             let words = &c.create_command;
             let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
             for w in &words[..end] {
-                let Some((flag, v)) = w.split_once('=') else {
+                let Some((flag, _)) = w.split_once('=') else {
                     continue;
                 };
-                if !FLAGS.contains(&flag) || (flag == "--hostname" && v == p.name) {
+                if !FLAGS.contains(&flag) || is_given(flag) {
                     continue;
                 }
                 args.push(w.clone());
             }
             let cmd = words.get(end + 1..).unwrap_or_default().join(" ");
-            if !cmd.is_empty() && cmd != "/catatonit -P" {
+            if !cmd.is_empty() && cmd != "/catatonit -P" && !is_given("--infra-command") {
                 args.push(format!("--infra-command={cmd}"));
             }
         }
     }
-    let out = super::child::run(ctx, &args)?;
+    // --destroy: the original stops first (see the module comment).
+    let ran: Vec<String> = match a.destroy {
+        true => pod::members(&ctx.root, &p)
+            .into_iter()
+            .filter(|c| {
+                container::read_state(&ctx.root.join("containers").join(c.id.as_str())).live()
+            })
+            .map(|c| c.id.as_str().to_string())
+            .collect(),
+        false => Vec::new(),
+    };
+    let stopped = match ran.is_empty() {
+        true => Ok(String::new()),
+        false => super::child::run(ctx, &["pod".into(), "stop".into(), p.id.clone()]),
+    };
+    let id = match stopped.and_then(|_| make(ctx, &args, &p)) {
+        Ok(id) => id,
+        Err(e) => {
+            if !ran.is_empty() {
+                let start = ["start".to_string()].into_iter().chain(ran);
+                let _ = super::child::run(ctx, &start.collect::<Vec<_>>());
+            }
+            return Err(e);
+        }
+    };
+    if a.destroy {
+        super::child::run(ctx, &["pod".into(), "rm".into(), "-f".into(), p.id.clone()])?;
+    }
+    if a.start {
+        super::child::run(ctx, &["pod".into(), "start".into(), id.clone()])?;
+    }
+    println!("{id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The clone: `pod create ARGS`, then clones of `p`'s members in it; its id.
+fn make(ctx: &Ctx, args: &[String], p: &pod::PodConfig) -> Result<String> {
+    let out = super::child::run(ctx, args)?;
     let id = out.trim().to_string();
     // podman's: the pod's other containers are cloned into the clone
     // (`container clone --pod`, oldest first); should one fail, the clone
     // goes again, with those made.
-    let members: Vec<String> = pod::members(&ctx.root, &p)
+    let members: Vec<String> = pod::members(&ctx.root, p)
         .into_iter()
         .filter(|c| p.infra.as_deref() != Some(c.id.as_str()))
         .map(|c| c.id.as_str().to_string())
@@ -107,14 +180,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             return Err(e);
         }
     }
-    if a.destroy {
-        super::child::run(ctx, &["pod".into(), "rm".into(), "-f".into(), p.id.clone()])?;
-    }
-    if a.start {
-        super::child::run(ctx, &["pod".into(), "start".into(), id.clone()])?;
-    }
-    println!("{id}");
-    Ok(ExitCode::SUCCESS)
+    Ok(id)
 }
 
 /// podman's default name of a clone of pod `name`: `NAME-clone`, or once

@@ -277,3 +277,15 @@ pub fn pids(ctx: &Ctx, members: &[ContainerConfig]) -> Vec<i32> {
     out.dedup();
     out
 }
+
+/// `pod inspect`'s `InfraConfig` (podman 4.3's object, only its `userns`
+/// so far), for a pod with an infra container: the user namespace mode in
+/// podman's words, `private` when the infra container has a namespace of
+/// its own (`--userns keep-id`), else `host` (the user's: rootless
+/// podman's default).
+pub fn inspect_config(root: &std::path::Path, p: &PodConfig) -> Option<serde_json::Value> {
+    let infra = p.infra.as_deref()?;
+    let spec = container::read_spec(&root.join("containers").join(infra)).ok()?;
+    let userns = if spec.keep_id { "private" } else { "host" };
+    Some(serde_json::json!({ "userns": userns }))
+}

@@ -97,9 +97,10 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     // podman's --requires: those containers first.
     super::pod::start_required(ctx, &c)?;
     // A pod's member starts under the pods lock (shared), held until it
-    // runs: `pod rm` without -f (its check that none runs, then `rm -f`)
-    // cannot kill one started between the two; a member it removed
-    // meanwhile is not found again.
+    // runs or has failed to start (with -a too, as `run --pod`): `pod rm`
+    // without -f (its check that none runs, then `rm -f`) cannot kill one
+    // started between the two; a member it removed meanwhile is not found
+    // again.
     let (pods, c, dir) = match c.pod.is_some() {
         true => {
             let l = rless::container::pod::lock_shared(&store)?;
@@ -129,8 +130,8 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     spec.ids = ctx.ids.clone();
     drop(store);
     if a.attach {
+        // The pods lock is held until the container runs, as below.
         drop(lock);
-        drop(pods);
         spec.process.stdin = a.interactive;
         let mut c = c;
         if let Some(k) = &a.detach_keys {
@@ -145,16 +146,15 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
                 .as_deref()
                 .is_some_and(|k| !k.is_empty());
         if !a.sig_proxy || detach_keys {
-            return super::run::run_unproxied(&spec, &dir, &c, super::run::Fresh::No);
+            return super::run::run_unproxied(&spec, &dir, &c, super::run::Fresh::No, pods);
         }
-        return super::run::attach(&spec, &dir, &c, super::run::Fresh::No);
+        return super::run::attach(&spec, &dir, &c, super::run::Fresh::No, pods);
     }
     // The container's lock is held until the monitor has recorded the
     // start (`detach` returns then): a second `start` at once waits, then
     // finds it running (both started it, each with its own monitor).
-    let code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No);
+    let code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No, pods);
     drop(lock);
-    drop(pods);
     // As docker and podman: the name as given (`start --all`: the id).
     if print && code.as_ref().is_ok_and(|c| *c == ExitCode::SUCCESS) {
         println!("{q}");

@@ -185,6 +185,9 @@ pub struct Args {
     /// The pod (`rless pod create`) the container joins, with the namespaces its infra container shares.
     #[arg(long, value_name = "NAME")]
     pub(super) pod: Option<String>,
+    /// The pod whose id (the first line of) FILE holds, as --pod (podman's).
+    #[arg(long, value_name = "FILE")]
+    pub(super) pod_id_file: Option<PathBuf>,
     /// `pod create`'s: this container is the --pod's infra container (no
     /// image; the words after the options are its infra command).
     #[arg(long, hide = true)]

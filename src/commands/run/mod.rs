@@ -512,6 +512,20 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     };
     drop(pod_lock);
     drop(volumes_lock);
+    // A member's start holds the pods lock, shared, until it runs (see
+    // `start`): `pod rm` without -f cannot remove it as not running while
+    // it starts. Taken again, shared, not the create's exclusive one kept:
+    // the starts this run makes first (`--requires`, the infra container)
+    // take it shared themselves. A `pod rm` that came between the two has
+    // removed the member, which is then not found.
+    let pods_held = match (create_only, &config.pod) {
+        (false, Some(_)) => {
+            let l = container::pod::lock_shared(&store)?;
+            container::find(&store, config.id.as_str())?;
+            Some(l)
+        }
+        _ => None,
+    };
     drop(store);
     // A member's name on its pod's networks, while the infra container runs.
     rless::network::podnames::member_added(&ctx.root, &config);
@@ -722,7 +736,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     }
     crate::commands::pod::start_required(ctx, &config)?;
     if a.detach {
-        return detach(&spec, &dir, &config, Fresh::Yes);
+        return detach(&spec, &dir, &config, Fresh::Yes, pods_held);
     }
     // As docker's: with neither stdout nor stderr attached, the id.
     if !extra.options.shows(false) && !extra.options.shows(true) {
@@ -734,9 +748,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         && spec.process.stdin
         && a.detach_keys.as_deref().is_some_and(|k| !k.is_empty());
     if !a.sig_proxy || detach_keys {
-        return run_unproxied(&spec, &dir, &config, Fresh::Yes);
+        return run_unproxied(&spec, &dir, &config, Fresh::Yes, pods_held);
     }
-    attach(&spec, &dir, &config, Fresh::Yes)
+    attach(&spec, &dir, &config, Fresh::Yes, pods_held)
 }
 
 mod args;

@@ -3,6 +3,12 @@
 //! restart policy); detached it is a forked child ([`detach`]: setsid,
 //! stdio to `monitor.log`, then `container::monitor`), and the command
 //! waits only for its `ok` or error line.
+//!
+//! A pod member's start holds the pods lock (shared) until the container
+//! runs or has failed to start: each entry point here takes it as `pods`
+//! and lets it go at that point ([`release`]), so that `pod rm` without
+//! -f, which excludes it, never finds the member not yet running and
+//! removes it while it starts.
 
 use super::prepare_cgroups;
 use anyhow::Result;
@@ -25,12 +31,21 @@ pub enum Fresh {
     No,
 }
 
+/// Lets go of a pod member's pods lock (see the module comment): unlocked
+/// explicitly, as a process forked meanwhile may still have it open.
+pub fn release(pods: Option<std::fs::File>) {
+    if let Some(f) = pods {
+        let _ = f.unlock();
+    }
+}
+
 /// Runs a container in the foreground; removes it afterwards with `--rm`.
 pub fn attach(
     spec: &ContainerSpec,
     dir: &Path,
     config: &ContainerConfig,
     fresh: Fresh,
+    pods: Option<std::fs::File>,
 ) -> Result<ExitCode> {
     // As the detached monitor: the caller's `ulimit -f` (or `-t`) must not
     // kill this monitor once the container's log grows past it; its writes
@@ -45,7 +60,7 @@ pub fn attach(
         // one that could break async-signal safety.
         let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) };
     }
-    let result = start_foreground(spec, dir, config);
+    let result = start_foreground(spec, dir, config, pods);
     let failed_fresh = fresh == Fresh::Yes && !matches!(result, Ok((_, true)));
     let auto_remove = container::removes_on_exit(dir, config.auto_remove);
     if auto_remove && !failed_fresh {
@@ -85,7 +100,9 @@ fn start_foreground(
     spec: &ContainerSpec,
     dir: &Path,
     config: &ContainerConfig,
+    pods: Option<std::fs::File>,
 ) -> Result<(i32, bool)> {
+    let mut pods = pods;
     let policy = config.restart;
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -141,6 +158,7 @@ fn start_foreground(
         let started = match spawned? {
             Ok(s) => s,
             Err(f) => {
+                release(pods.take());
                 let Some(mut prev) = last.take() else {
                     eprintln!("rless: {}", f.message);
                     return Ok((f.code, false));
@@ -179,6 +197,7 @@ fn start_foreground(
             ..Default::default()
         };
         let _ = container::write_state(dir, &state);
+        release(pods.take());
         container::runopts::write_pidfile(&config.run_options, started.init.as_raw());
         let mut sink = |stderr: bool, chunk: &[u8]| {
             let stream = if stderr {
@@ -229,8 +248,11 @@ pub fn detach(
     dir: &Path,
     config: &ContainerConfig,
     fresh: Fresh,
+    pods: Option<std::fs::File>,
 ) -> Result<ExitCode> {
-    if let Some(code) = fork_monitor(spec, dir, config, fresh, false)? {
+    let forked = fork_monitor(spec, dir, config, fresh, false);
+    release(pods);
+    if let Some(code) = forked? {
         return Ok(code);
     }
     // `run -d` prints the new id; `start` prints the name as it was given.
@@ -255,6 +277,7 @@ pub fn run_unproxied(
     dir: &Path,
     config: &ContainerConfig,
     fresh: Fresh,
+    pods: Option<std::fs::File>,
 ) -> Result<ExitCode> {
     // Taken before the start: a `--rm` container's exit code must not go
     // with its directory before it is read.
@@ -263,7 +286,9 @@ pub fn run_unproxied(
     // run's (`start`).
     let log = container::logs::Follower::from_end(dir);
     let tty = spec.process.tty;
-    if let Some(code) = fork_monitor(spec, dir, config, fresh, !tty)? {
+    let forked = fork_monitor(spec, dir, config, fresh, !tty);
+    release(pods);
+    if let Some(code) = forked? {
         return Ok(code);
     }
     let code = if tty {

@@ -1,4 +1,5 @@
-//! `run`/`create --pod NAME` and `--requires CTR[,CTR]` (podman's).
+//! `run`/`create --pod NAME` (or `--pod-id-file FILE`) and `--requires
+//! CTR[,CTR]` (podman's).
 //!
 //! Theory of operation: both are checked before anything is made (an
 //! unknown pod or required container is an error then). The container
@@ -37,6 +38,9 @@ pub(super) struct PodOpts {
 }
 
 pub(super) fn check(ctx: &Ctx, a: &mut Args) -> Result<PodOpts> {
+    if let Some(f) = a.pod_id_file.take() {
+        a.pod = Some(pod_from_file(ctx, &f, a.pod.as_deref())?);
+    }
     let pod = match a.pod.as_deref() {
         None | Some("") => None,
         Some(p) if p.starts_with("new:") => {
@@ -173,4 +177,24 @@ pub(super) fn lock_pod(
         bail!(rless::container::pod::PodError::NotFound(given.to_string()));
     }
     Ok(lock)
+}
+
+/// `--pod-id-file FILE`: the pod its first line names, which must exist;
+/// the errors podman's (`--pod` too is refused).
+fn pod_from_file(ctx: &Ctx, f: &std::path::Path, pod: Option<&str>) -> Result<String> {
+    if pod.is_some_and(|p| !p.is_empty()) {
+        bail!("cannot specify both --pod and --pod-id-file");
+    }
+    let text = std::fs::read_to_string(f).map_err(|e| {
+        let why = e
+            .raw_os_error()
+            .map(|n| nix::errno::Errno::from_raw(n).desc().to_lowercase())
+            .unwrap_or_else(|| e.to_string());
+        anyhow::anyhow!("reading pod ID file: open {}: {why}", f.display())
+    })?;
+    let id = text.lines().next().unwrap_or("").to_string();
+    match rless::container::pod::read(&ctx.root, &id) {
+        Ok(p) => Ok(p.id),
+        Err(_) => bail!("no pod with name or ID {id} found: no such pod"),
+    }
 }

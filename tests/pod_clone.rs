@@ -1,0 +1,146 @@
+//! `pod clone` as podman 4.3 has it, beyond pod_userns's clone test: the
+//! original's `--hostname` is not kept (the clone's is its own name), and
+//! `--destroy` of a running pod that publishes ports stops the original
+//! before the clone checks them (a clone that fails then leaves the
+//! original as it was, running again).
+
+mod common;
+
+use common::checks::assert_one_error;
+use common::lifecycle_helpers::*;
+use common::pod_helpers::for_each_user_with_bb;
+use common::ERR_EXIT;
+
+/// A loopback port free now, as a `-p` to port 80.
+fn free_port_spec() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}:80", l.local_addr().unwrap().port())
+}
+
+/// `{{.Names}} {{.State}}` of every container, sorted.
+fn states(ctx: &common::Ctx) -> Vec<String> {
+    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn pod_clone_clears_the_hostname() {
+    for_each_user_with_bb("pod_clone_clears_the_hostname", |ctx| {
+        ctx.ok(&["pod", "create", "--name", "p", "--hostname", "hh"]);
+        ctx.ok(&["pod", "clone", "p", "q"]);
+        let host = |pod: &str| {
+            let out = ctx.ok(&["run", "--rm", "--pod", pod, IMG, "hostname"]);
+            out.stdout.trim().to_string()
+        };
+        assert_eq!(host("p"), "hh");
+        assert_eq!(host("q"), "q");
+        ctx.ok(&["pod", "rm", "-f", "p", "q"]);
+    });
+}
+
+#[test]
+fn pod_clone_destroy_frees_the_ports_first() {
+    for_each_user_with_bb("pod_clone_destroy_frees_the_ports_first", |ctx| {
+        let spec = free_port_spec();
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "--infra-name",
+            "pinf",
+            "-p",
+            &spec,
+        ]);
+        ctx.ok(&[
+            "run", "-d", "--name", "m", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        // A clone that fails (its name is taken) after the original
+        // stopped: the original runs again, unchanged.
+        ctx.ok(&["pod", "create", "--name", "taken", "--infra=false"]);
+        let out = ctx.rless(&["pod", "clone", "--destroy", "p", "taken"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("taken"), "{out}");
+        assert_eq!(states(ctx), ["m running", "pinf running"]);
+        // The clone, with the same port, while the original held it.
+        let id = ctx.ok(&["pod", "clone", "--destroy", "--start", "p", "q"]);
+        let id = id.stdout.trim().to_string();
+        assert_eq!(ctx.rless(&["pod", "exists", "p"]).code, Some(1));
+        let f = "{{.Id}} {{.State}} {{.NumContainers}}";
+        let q = ctx.ok(&["pod", "inspect", "--format", f, "q"]);
+        assert_eq!(q.stdout.trim(), format!("{id} Running 2"), "{q}");
+        let out = ctx.ok(&["port", "m-clone"]);
+        let host = spec.rsplit_once(':').unwrap().0;
+        assert_eq!(out.stdout.trim(), format!("80/tcp -> {host}"), "{out}");
+        ctx.ok(&["pod", "rm", "-f", "q", "taken"]);
+    });
+}
+
+/// `pod create`'s options on `pod clone` change the clone: its hostname,
+/// labels beside the original's (a key given wins), its infra
+/// container's name, its user namespace mode over the original's.
+#[test]
+fn pod_clone_takes_pod_create_options() {
+    for_each_user_with_bb("pod_clone_takes_pod_create_options", |ctx| {
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "-l",
+            "a=1",
+            "-l",
+            "b=2",
+            "--hostname",
+            "hh",
+            "--userns",
+            "keep-id",
+        ]);
+        ctx.ok(&["create", "--name", "m", "--pod", "p", IMG, "true"]);
+        ctx.ok(&[
+            "pod",
+            "clone",
+            "--hostname",
+            "hx",
+            "-l",
+            "b=3",
+            "--label",
+            "c=4",
+            "--infra-name",
+            "qinf",
+            "--userns",
+            "host",
+            "p",
+            "q",
+        ]);
+        let out = ctx.ok(&["pod", "inspect", "q"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let q = &v[0];
+        assert_eq!(
+            q["Labels"],
+            serde_json::json!({"a": "1", "b": "3", "c": "4"}),
+            "{out}"
+        );
+        assert_eq!(q["InfraConfig"]["userns"], "host", "{out}");
+        assert_eq!(q["NumContainers"], 2, "{out}");
+        let infra = ctx.ok(&["inspect", "--format", "{{.Id}}", "qinf"]);
+        assert_eq!(q["InfraContainerID"], infra.stdout.trim(), "{out}");
+        let out = ctx.ok(&[
+            "run",
+            "--rm",
+            "--pod",
+            "q",
+            IMG,
+            "sh",
+            "-c",
+            "id -u; hostname",
+        ]);
+        assert_eq!(out.stdout, "0\nhx\n", "{out}");
+        // The original is as it was.
+        let out = ctx.ok(&["pod", "inspect", "--format", "{{.InfraConfig.userns}}", "p"]);
+        assert_eq!(out.stdout.trim(), "private", "{out}");
+        ctx.ok(&["pod", "rm", "-f", "p", "q"]);
+    });
+}
