@@ -41,8 +41,9 @@ pub struct Args {
     /// User (name or uid, optionally :group).
     #[arg(short, long)]
     user: Option<String>,
-    /// Accepted, and checked with -it (docker's form, as run's); rless's
-    /// exec cannot detach: these keys go to the command as input.
+    /// Accepted without -it (podman passes over them there) and as ""
+    /// (no keys); with -it, refused: rless's exec cannot detach from its
+    /// command (nothing but exec holds its terminal).
     #[arg(long, value_name = "KEYS")]
     detach_keys: Option<String>,
     /// Pass descriptors 3 to 3+N-1 of this command on to the process
@@ -69,7 +70,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     // Checked where they would act (-it), as podman's, which passes over
     // them otherwise.
     if let Some(k) = a.detach_keys.as_deref().filter(|_| a.interactive && a.tty) {
-        super::attach::parse_detach_keys(k)?;
+        // Refused rather than passed over: the keys would reach the
+        // command as input, and the caller would never detach.
+        if !super::attach::parse_detach_keys(k)?.is_empty() && !a.detach {
+            bail!(
+                "exec cannot detach from its command: --detach-keys {k:?} is not supported (`exec -d` runs it detached; `attach` and `start -a` take detach keys)"
+            );
+        }
     }
     super::run::check_preserve_fds(a.preserve_fds)?;
     // With --latest every word is the command's, as podman's.
