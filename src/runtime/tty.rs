@@ -17,6 +17,8 @@
 //! settings in a handler first, then dies of the signal as before
 //! ([`make_raw`]). SIGKILL cannot be caught: after it the terminal stays
 //! raw (`stty sane` or `reset` restore it).
+//! `exec -it` relays with detach keys ([`Terminal::relay_until`]): typed,
+//! they end the loop and hand the master back (see `runtime/exec.rs`).
 
 use nix::libc;
 use nix::sys::signal::SigSet;
