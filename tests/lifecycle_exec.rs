@@ -529,3 +529,79 @@ fn exec_without_t_has_no_controlling_terminal() {
         drop(master);
     });
 }
+
+/// `exec -it`: the detach keys (docker's ctrl-p,ctrl-q by default, or
+/// `--detach-keys`) end `rless exec` with 0 and leave the process running,
+/// as docker's and podman's exec; keys that only begin the sequence reach
+/// the process.
+#[test]
+fn exec_it_detach_keys_leave_the_process_running() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("exec_it_detach_keys_leave_the_process_running", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--name", "dk"], FOREVER);
+        let running = |mark: &str| {
+            let script = "cat /proc/[0-9]*/cmdline | tr '\\0' ' '";
+            let out = ctx.ok(&["exec", &id, "sh", "-c", script]);
+            out.stdout.contains(&format!("tail -f {mark}"))
+        };
+        // The keys, what detaches, the line typed first (the start of the
+        // keys, then another key) and it in octal for the container's
+        // printf, the process's file.
+        type Case = (
+            Option<&'static str>,
+            &'static [u8],
+            &'static [u8],
+            &'static str,
+            &'static str,
+        );
+        let cases: [Case; 2] = [
+            (None, b"\x10\x11", b"\x10p\r", "\\020p", "/etc/passwd"),
+            (
+                Some("ctrl-x,y"),
+                b"\x18y",
+                b"\x18x\r",
+                "\\030x",
+                "/etc/group",
+            ),
+        ];
+        for (keys, typed, line, octal, mark) in cases {
+            let mut args = vec!["exec", "-it"];
+            if let Some(k) = keys {
+                args.extend(["--detach-keys", k]);
+            }
+            // A key that only began the sequence reaches the process, held
+            // back until the next one showed it was not the sequence.
+            let script = format!(
+                "read l; [ \"$l\" = \"$(printf '{octal}')\" ] && echo held-back-ok; exec tail -f {mark}"
+            );
+            args.extend([id.as_str(), "sh", "-c", &script]);
+            let mut pty = common::pty::PtySession::spawn(ctx, &args, 24, 80);
+            pty.type_in(line);
+            pty.wait_for("held-back-ok");
+            pty.type_in(typed);
+            let (code, text) = pty.finish();
+            assert_eq!(code, Some(0), "{text}");
+            assert!(running(mark), "detached, its process runs on: {text}");
+        }
+        // The first one still runs after the second's detach.
+        assert!(running("/etc/passwd"));
+        // Without a detach, `kill -9` of `rless exec -it` hangs its
+        // terminal up, which ends the process (it has no parent death
+        // signal, so that it can be detached from).
+        let script = "echo ready; exec tail -f /etc/hostname";
+        let args = ["exec", "-it", id.as_str(), "sh", "-c", script];
+        let mut pty = common::pty::PtySession::spawn(ctx, &args, 24, 80);
+        pty.wait_for("ready");
+        assert!(running("/etc/hostname"));
+        pty.signal(rustix::process::Signal::KILL);
+        let _ = pty.finish();
+        assert!(
+            eventually(Duration::from_secs(60), || !running("/etc/hostname")),
+            "the killed exec's process runs on"
+        );
+    });
+}

@@ -347,6 +347,28 @@ fn short_names_given_are_localhost() {
             "Loaded image: localhost/sntag:1",
             "{out}"
         );
+        // `save NAME@DIGEST` of a short name finds `localhost/NAME` by its
+        // manifest's digest, and the archive loads back as that image (no
+        // name, as podman's docker-archive of a digested name).
+        let digest = ctx.ok(&["image", "inspect", "--format", "{{.Digest}}", "sntag:1"]);
+        let by_digest = format!("sntag@{}", digest.stdout.trim());
+        let tar = ctx.work.join("sntag-digest.tar");
+        for format in ["docker-archive", "oci-archive"] {
+            ctx.ok(&[
+                "save",
+                "--format",
+                format,
+                "-o",
+                tar.to_str().unwrap(),
+                &by_digest,
+            ]);
+            let out = ctx.ok(&["load", "-i", tar.to_str().unwrap()]);
+            assert_eq!(
+                out.stdout.trim(),
+                format!("Loaded image ID: sha256:{imported}"),
+                "{out}"
+            );
+        }
         ctx.ok(&["run", "--rm", "snbuilt", "true"]);
         // The same short name as Docker Hub's and as localhost's: the
         // localhost one is found first; without it, Docker Hub's.

@@ -41,8 +41,9 @@ pub struct Args {
     /// User (name or uid, optionally :group).
     #[arg(short, long)]
     user: Option<String>,
-    /// Accepted, and checked with -it (docker's form, as run's); rless's
-    /// exec cannot detach: these keys go to the command as input.
+    /// With -it, the keys that detach from the command and leave it
+    /// running (docker's form; default ctrl-p,ctrl-q; "" for none);
+    /// without -it, accepted and passed over, as podman's.
     #[arg(long, value_name = "KEYS")]
     detach_keys: Option<String>,
     /// Pass descriptors 3 to 3+N-1 of this command on to the process
@@ -68,9 +69,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     // Checked where they would act (-it), as podman's, which passes over
     // them otherwise.
-    if let Some(k) = a.detach_keys.as_deref().filter(|_| a.interactive && a.tty) {
-        super::attach::parse_detach_keys(k)?;
-    }
+    // With -it, docker's default keys (ctrl-p,ctrl-q) unless given; "" none.
+    let keys = match a.interactive && a.tty {
+        true => super::attach::parse_detach_keys(
+            a.detach_keys
+                .as_deref()
+                .unwrap_or(super::attach::DETACH_KEYS),
+        )?,
+        false => Vec::new(),
+    };
     super::run::check_preserve_fds(a.preserve_fds)?;
     // With --latest every word is the command's, as podman's.
     let (name, command) = match a.latest.latest {
@@ -157,6 +164,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         &spec.hostname,
         a.detach,
         cgroup.map(Into::into),
+        &keys,
     ) {
         // docker: the exec could not be started, 126 (`run -u` is 125).
         Err(RunError::User(e)) => {
@@ -164,6 +172,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CANNOT_INVOKE));
         }
         r => r?,
+    };
+    // Detached (the keys): the process runs on, as `attach` leaves it.
+    let Some(code) = code else {
+        eprintln!();
+        return Ok(ExitCode::SUCCESS);
     };
     if !a.detach {
         let exit = ("containerExitCode", code.to_string());

@@ -146,7 +146,8 @@ pub struct Args {
     #[arg(long)]
     no_trunc: bool,
     /// Filter: id=, name=, status=, ancestor=, label=KEY[=VALUE], exited=,
-    /// before=CTR, since=CTR, volume=, network=, publish=PORT[/PROTO]
+    /// before=CTR, since=CTR, volume=, network=, publish=PORT[/PROTO],
+    /// expose=PORT[-PORT][/PROTO] (the image's EXPOSE and --expose)
     /// (repeatable; the same key twice means either).
     #[arg(short, long)]
     filter: Vec<String>,
@@ -395,12 +396,17 @@ fn matches(
         },
         // `publish=80`, `publish=8080/tcp`, `publish=80-90`: a published
         // container port.
+        // `expose=80`, `expose=53/udp`, `expose=80-90`: an exposed port
+        // (the image's EXPOSE or --expose), as podman's.
+        "expose" => {
+            let (first, last, proto) = port_filter(k, v)?;
+            c.exposed_ports.iter().any(|e| {
+                let (port, p) = e.split_once('/').unwrap_or((e, "tcp"));
+                p == proto && port.parse().is_ok_and(|n: u16| (first..=last).contains(&n))
+            })
+        }
         "publish" => {
-            let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
-            let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
-            let (Ok(first), Ok(last)) = (first.parse::<u16>(), last.parse::<u16>()) else {
-                bail!("bad filter publish={v}: use PORT[-PORT][/PROTO]");
-            };
+            let (first, last, proto) = port_filter(k, v)?;
             // A container on another's network matches by that one's
             // ports, as its row shows them.
             let owner = super::netowner::owner(look.root, c)
@@ -415,6 +421,17 @@ fn matches(
         // check_filter refused every other key before any container.
         other => unreachable!("filter {other:?} passed check_filter"),
     })
+}
+
+/// The ports and protocol of a `publish=`/`expose=` filter value:
+/// PORT[-PORT][/PROTO], tcp by default.
+fn port_filter<'a>(key: &str, v: &'a str) -> Result<(u16, u16, &'a str)> {
+    let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
+    match (first.parse::<u16>(), last.parse::<u16>()) {
+        (Ok(first), Ok(last)) => Ok((first, last, proto)),
+        _ => bail!("bad filter {key}={v}: use PORT[-PORT][/PROTO]"),
+    }
 }
 
 /// `--sort KEY`, as podman orders: every key ascending, ties in creation
@@ -441,7 +458,7 @@ fn sort_rows(
 /// The filters `matches` knows.
 const FILTERS: &[&str] = &[
     "id", "name", "status", "ancestor", "label", "exited", "before", "since", "volume", "network",
-    "publish", "health", "pod",
+    "publish", "expose", "health", "pod",
 ];
 
 /// The states `status=` takes (docker's, and podman's `initialized`).

@@ -70,7 +70,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                 None => items.push(SaveItem {
                     image,
                     names: name.into_iter().collect(),
-                    digest_ref: q
+                    // The stored name a short one found (`localhost/app@…`),
+                    // not Docker Hub's.
+                    digest_ref: rless::image::stored_reference(&index, q)
                         .parse::<Reference>()
                         .ok()
                         .and_then(|r| Some(format!("{}@{}", r.name(), r.digest?))),

@@ -188,6 +188,10 @@ pub struct ContainerConfig {
     /// `--requires`: the containers (as given) that `start` starts first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// Its exposed ports (`80/tcp`): the image's `EXPOSE`s and `--expose`,
+    /// as podman records them (what `-P` publishes, `ps --filter expose=`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed_ports: Vec<String>,
 }
 
 /// `--restart`, carried out by the monitor of a detached container while it

@@ -29,6 +29,7 @@ fn config(id: ContainerId, name: &str) -> ContainerConfig {
         run_options: Default::default(),
         pod: None,
         requires: Vec::new(),
+        exposed_ports: Vec::new(),
     }
 }
 

@@ -24,6 +24,16 @@
 //! delegated subtree the kernel refuses, and the process runs uncounted).
 //! The child closes every descriptor of the caller's but stdio and the
 //! ones `--preserve-fds` keeps, as podman's exec.
+//!
+//! Detaching (`-it`, the detach keys typed): the caller is the process's
+//! parent and its terminal's only holder, and it is about to exit. So a
+//! process that can be detached from (a terminal, input, keys) gets no
+//! parent death signal; the terminal's hang-up when the caller's master
+//! closes (its end, `kill -9` too) ends it instead, as it ends a shell
+//! whose terminal goes. On the keys, the caller forks a holder of the
+//! master (a session of its own, stdio on /dev/null) that reads and drops
+//! the process's output until every slave is closed (the process and its
+//! children gone), and exits; the process, orphaned, runs on.
 
 use super::init::resolve_user;
 use super::launch::{prepare_and_exec, DieWith};
@@ -45,15 +55,21 @@ const NAMESPACES: [(&str, CloneFlags); 7] = [
 ];
 
 /// Runs `process` inside the container whose init is `init`; returns its
-/// exit code (with `detach`, 0 once it has started). The caller must be
-/// single-threaded.
+/// exit code (with `detach`, 0 once it has started), none when the caller
+/// typed the detach `keys` (with a terminal and input; empty: none) and
+/// left it running. The caller must be single-threaded.
 pub fn exec_in(
     init_pid: i32,
     process: &ProcessSpec,
     hostname: &str,
     detach: bool,
     cgroup: Option<OwnedFd>,
-) -> Result<i32, RunError> {
+    keys: &[u8],
+) -> Result<Option<i32>, RunError> {
+    let keys = match process.tty && process.stdin && !detach {
+        true => keys,
+        false => &[],
+    };
     let sys_err = |op| move |source| RunError::Sys { op, source };
     let mut joins = Vec::new();
     for (name, flag) in NAMESPACES {
@@ -122,7 +138,7 @@ pub fn exec_in(
                 let _ = rustix::stdio::dup2_stderr(&null);
             }
         }
-        let die_with = (!detach).then(|| DieWith::Reader(status_w.as_fd()));
+        let die_with = (!detach && keys.is_empty()).then(|| DieWith::Reader(status_w.as_fd()));
         let code =
             match prepare_and_exec(process, hostname, &user, slave, seccomp.as_ref(), die_with) {
                 Ok(never) => match never {},
@@ -144,13 +160,53 @@ pub fn exec_in(
     let _ = std::io::Read::read_to_end(&mut File::from(status_r), &mut message);
     if !message.is_empty() {
         eprintln!("rless: {}", String::from_utf8_lossy(&message).trim());
-        return Ok(super::sigproxy::wait_forwarding(child, &signals));
+        return Ok(Some(super::sigproxy::wait_forwarding(child, &signals)));
     }
     if detach {
-        return Ok(0);
+        return Ok(Some(0));
     }
-    Ok(match terminal {
-        Some(t) => t.relay(child, process.stdin, &signals, &mut || {}, &mut |_, _| true),
-        None => super::sigproxy::wait_forwarding(child, &signals),
-    })
+    let Some(t) = terminal else {
+        return Ok(Some(super::sigproxy::wait_forwarding(child, &signals)));
+    };
+    let end = t.relay_until(
+        child,
+        process.stdin,
+        &signals,
+        &mut || {},
+        &mut |_, _| true,
+        keys,
+    );
+    match end {
+        tty::Relayed::Exited(code) => Ok(Some(code)),
+        tty::Relayed::Detached(master) => {
+            hold_terminal(master);
+            Ok(None)
+        }
+    }
+}
+
+/// Forks the holder of a detached exec's terminal (see the module's
+/// comment); the caller's copy of the master closes on return.
+fn hold_terminal(master: OwnedFd) {
+    let Ok(None) = sys::fork() else {
+        return;
+    };
+    let _ = nix::unistd::setsid();
+    if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
+    sys::close_fds_except(&[master.as_raw_fd()]);
+    let _ = rustix::io::ioctl_fionbio(&master, false);
+    let mut buf = [0u8; 4096];
+    // EIO once no slave is open; an interrupted read is tried again.
+    loop {
+        match rustix::io::read(&master, &mut buf) {
+            Ok(0) => break,
+            Ok(_) | Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
+            Err(_) => break,
+        }
+    }
+    std::process::exit(0)
 }

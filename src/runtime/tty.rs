@@ -17,6 +17,8 @@
 //! settings in a handler first, then dies of the signal as before
 //! ([`make_raw`]). SIGKILL cannot be caught: after it the terminal stays
 //! raw (`stty sane` or `reset` restore it).
+//! `exec -it` relays with detach keys ([`Terminal::relay_until`]): typed,
+//! they end the loop and hand the master back (see `runtime/exec.rs`).
 
 use nix::libc;
 use nix::sys::signal::SigSet;
@@ -193,12 +195,32 @@ impl Terminal {
         on_child: &mut dyn FnMut(),
         sink: super::output::Sink<'_>,
     ) -> i32 {
+        match self.relay_until(init, forward_stdin, signals, on_child, sink, &[]) {
+            Relayed::Exited(code) => code,
+            Relayed::Detached(_) => unreachable!("no detach keys"),
+        }
+    }
+
+    /// [`Terminal::relay`], until the init exits or the caller types the
+    /// detach `keys` (none: never), which do not reach the container;
+    /// bytes that begin them are held until it is clear whether all came.
+    /// Detached, the master is handed back, the caller's terminal restored.
+    pub fn relay_until(
+        self,
+        init: Pid,
+        forward_stdin: bool,
+        signals: &SigSet,
+        on_child: &mut dyn FnMut(),
+        sink: super::output::Sink<'_>,
+        keys: &[u8],
+    ) -> Relayed {
+        let mut keyed = KeyMatch { keys, matched: 0 };
         let _guard = RawGuard(make_raw());
         let _pipe = super::sys::SigpipeIgnored::new();
         let sfd =
             match SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
                 Ok(s) => s,
-                Err(_) => return super::sigproxy::wait_forwarding(init, signals),
+                Err(_) => return Relayed::Exited(super::sigproxy::wait_forwarding(init, signals)),
             };
         let stdin = io::stdin();
         let stdout = io::stdout();
@@ -237,15 +259,24 @@ impl Terminal {
                     // EIO: every slave is closed; the init's exit follows.
                     Copy::ReadEnded => {
                         if let Some(code) = wait_exit(init) {
-                            return code;
+                            return Relayed::Exited(code);
                         }
                     }
-                    Copy::WriteFailed => master = None,
+                    Copy::WriteFailed | Copy::Detached => master = None,
                 }
             }
             if let (true, Some(m)) = (stdin_ready, &master) {
-                if copy(&stdin, m, &mut buf) != Copy::Done {
-                    stdin_open = false;
+                let end = match keys.is_empty() {
+                    true => copy(&stdin, m, &mut buf),
+                    false => keyed.copy(&stdin, m, &mut buf),
+                };
+                match end {
+                    Copy::Done => {}
+                    Copy::Detached => {
+                        let m = master.take().expect("the master is open");
+                        return Relayed::Detached(m);
+                    }
+                    _ => stdin_open = false,
                 }
             }
             if sig_ready {
@@ -263,7 +294,7 @@ impl Terminal {
                                 if let Some(m) = &master {
                                     drain(m, &stdout, &mut buf, sink);
                                 }
-                                return code;
+                                return Relayed::Exited(code);
                             }
                             on_child();
                         }
@@ -280,9 +311,58 @@ fn wait_exit(init: Pid) -> Option<i32> {
     super::reap(init, true).ok().flatten()
 }
 
+/// How [`Terminal::relay_until`] ended.
+pub enum Relayed {
+    /// The init exited with this code.
+    Exited(i32),
+    /// The caller typed the detach keys: the terminal's master, which
+    /// whoever keeps the command running must hold (its closing hangs the
+    /// terminal up).
+    Detached(OwnedFd),
+}
+
+/// The detach keys, and how many of them the input has typed so far.
+struct KeyMatch<'k> {
+    keys: &'k [u8],
+    matched: usize,
+}
+
+impl KeyMatch<'_> {
+    /// [`copy`], holding back the keys: [`Copy::Detached`] once all came
+    /// (what came before them is copied first).
+    fn copy(&mut self, from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> Copy {
+        let n = match rustix::io::read(&from, &mut *buf) {
+            Ok(0) | Err(_) => return Copy::ReadEnded,
+            Ok(n) => n,
+        };
+        let mut out = Vec::with_capacity(n);
+        for &b in &buf[..n] {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    write_all(&to, &out);
+                    return Copy::Detached;
+                }
+                continue;
+            }
+            out.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = usize::from(b == self.keys[0]);
+            if self.matched == 0 {
+                out.push(b);
+            }
+        }
+        match write_all(&to, &out) {
+            true => Copy::Done,
+            false => Copy::WriteFailed,
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Copy {
     Done,
+    /// The detach keys came ([`KeyMatch`]).
+    Detached,
     /// End of input, or an error reading it.
     ReadEnded,
     /// The output refused the data (EPIPE, …).

@@ -217,6 +217,10 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         }
     }
     for e in &a.expose {
+        // A container port (or range) alone: no host part, as docker's.
+        if e.contains(':') {
+            bail!("invalid --expose {e:?}: use PORT[-PORT][/tcp|udp]");
+        }
         parse_publish(e).map_err(|m| anyhow::anyhow!("invalid --expose {e:?}: {m}"))?;
     }
     // A pod's member joins its infra container, which must run first.
@@ -355,6 +359,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     let healthcheck = args::healthcheck(&a, defaults.healthcheck.as_ref())?;
     let has_check = healthcheck.as_ref().is_some_and(|h| h.command().is_some());
     extra.options.health_on_failure = moreopts::health_on_failure(&a.more, has_check)?;
+    let exposed = exposed_ports(&defaults.exposed, &a.expose)?;
     if publish_all {
         let ports = match &mut slirp {
             Some(sl) => Some(&mut sl.ports),
@@ -365,7 +370,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             }
         };
         if let Some(ports) = ports {
-            for e in defaults.exposed.iter().chain(&a.expose) {
+            for e in &exposed {
                 ports.extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
             }
         }
@@ -496,6 +501,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 run_options: extra.options.clone(),
                 pod: pod_opts.pod.clone(),
                 requires: pod_opts.requires.clone(),
+                exposed_ports: exposed,
             },
         )
         .map_err(anyhow::Error::from),
