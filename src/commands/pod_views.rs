@@ -15,23 +15,20 @@ use rless::container::{self, pod};
 use rless::image::store::LockMode;
 use std::process::ExitCode;
 
+/// `logs`'s options, their help worded for a pod (and no `-n` for
+/// `--tail`: it is `--names` here, as podman's), then the pod's own.
 #[derive(clap::Args)]
+#[command(
+    mut_arg("follow", |a| a.help("Keep printing new output until the pod's containers stop")),
+    mut_arg("tail", |a| a
+        .short(None)
+        .help("Only the last N lines of each container (\"all\" for every line)")),
+    mut_arg("since", |a| a.help("Only lines since a time (as `logs --since`)")),
+    mut_arg("until", |a| a.help("Only lines up to a time (as `logs --until`)")),
+)]
 pub struct LogsArgs {
-    /// Keep printing new output until the pod's containers stop.
-    #[arg(short, long)]
-    follow: bool,
-    /// Only the last N lines of each container ("all" for every line).
-    #[arg(long, default_value = "all")]
-    tail: String,
-    /// Only lines since a time (as `logs --since`).
-    #[arg(long, allow_hyphen_values = true)]
-    since: Option<String>,
-    /// Only lines up to a time (as `logs --until`).
-    #[arg(long, allow_hyphen_values = true)]
-    until: Option<String>,
-    /// Prefix each line with its time stamp.
-    #[arg(short, long)]
-    timestamps: bool,
+    #[command(flatten)]
+    lines: super::logs::Lines,
     /// Only this container of the pod (podman's).
     #[arg(short, long)]
     container: Option<String>,
@@ -78,17 +75,7 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<ExitCode> {
     if ids.is_empty() {
         bail!("pod {} has no containers", p.name);
     }
-    super::logs::run(
-        ctx,
-        super::logs::Args::of_pod(
-            ids,
-            a.follow,
-            a.tail,
-            (a.since, a.until),
-            a.timestamps,
-            a.names,
-        ),
-    )
+    super::logs::run(ctx, super::logs::Args::of_pod(ids, a.lines, a.names))
 }
 
 /// `pod stats`: `stats` of the pods' running containers, with their pod.
