@@ -59,6 +59,20 @@ pub fn has_label(labels: &BTreeMap<String, String>, value: &str) -> bool {
     }
 }
 
+/// `container prune`'s and `network prune`'s arguments (`image prune`'s
+/// and `volume prune`'s have more, and their own words).
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not ask (rless never asks).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIME (made before it: a duration such as 24h, a date, unix
+    /// seconds), as docker's.
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
 /// `--filter`s of `container prune`, `image prune`, `volume prune`,
 /// `network prune` and `system prune`.
 #[derive(Default)]

@@ -7,7 +7,7 @@
 //! makes no firewall rules, and the helper alone holds the networks'
 //! state, which it rebuilds itself when it is restarted.
 
-use super::filters::{self, Filters, PruneFilter};
+use super::filters::{self, Filters, PruneArgs, PruneFilter};
 use super::format::{print_rows_headed, Format};
 use super::removal::Failure;
 use super::Ctx;
@@ -142,18 +142,6 @@ pub struct RmArgs {
     force: bool,
     #[arg(required = true)]
     names: Vec<String>,
-}
-
-#[derive(clap::Args)]
-pub struct PruneArgs {
-    /// Do not ask (rless never asks).
-    #[arg(short, long)]
-    force: bool,
-    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
-    /// until=TIME (made before it: a duration such as 24h, a date, unix
-    /// seconds), as docker's.
-    #[arg(long)]
-    filter: Vec<String>,
 }
 
 #[derive(clap::Args)]
