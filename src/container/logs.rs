@@ -484,6 +484,13 @@ pub fn read_all(dir: &Path) -> Vec<LogLine> {
 mod tests {
     use super::*;
 
+    /// The lines' text, lossily as UTF-8.
+    fn text(v: Vec<LogLine>) -> Vec<String> {
+        v.iter()
+            .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+            .collect()
+    }
+
     #[test]
     fn follower_from_end_skips_what_was_there() {
         let t = tempfile::tempdir().unwrap();
@@ -507,11 +514,6 @@ mod tests {
         assert!(f.read_new().is_empty(), "no log yet");
         let mut w = LogWriter::open(t.path(), 150);
         w.write(Stream::Stdout, b"one\ntw");
-        let text = |v: Vec<LogLine>| -> Vec<String> {
-            v.iter()
-                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
-                .collect()
-        };
         assert_eq!(text(f.read_new()), ["one", "tw"]);
         assert!(f.read_new().is_empty());
         // Past 150 bytes (at "four"): rotated; the old file's rest first.
@@ -535,11 +537,6 @@ mod tests {
     #[test]
     fn follower_with_history_and_two_rotations_between_reads() {
         let t = tempfile::tempdir().unwrap();
-        let text = |v: Vec<LogLine>| -> Vec<String> {
-            v.iter()
-                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
-                .collect()
-        };
         // Each record is 44 bytes: two to a 100-byte file.
         let mut w = LogWriter::open(t.path(), 100);
         for n in ["l1", "l2", "l3"] {
@@ -562,11 +559,6 @@ mod tests {
     #[test]
     fn follower_counts_files_lost_to_three_rotations_between_reads() {
         let t = tempfile::tempdir().unwrap();
-        let text = |v: Vec<LogLine>| -> Vec<String> {
-            v.iter()
-                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
-                .collect()
-        };
         // Each record is 44 bytes: two to a 100-byte file.
         let mut w = LogWriter::open(t.path(), 100);
         let mut f = Follower::new(t.path());
