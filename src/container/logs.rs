@@ -61,6 +61,17 @@ pub fn log_path(dir: &Path) -> PathBuf {
     dir.join("ctr.log")
 }
 
+/// The log file at `path` opened to append, made if missing; `None` if it
+/// cannot be (the writer drops output until it can).
+fn open_log(path: &Path) -> Option<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(LOG_MODE)
+        .open(path)
+        .ok()
+}
+
 impl LogWriter {
     /// The log of the container in `dir`, kept as `config` says.
     pub fn for_config(dir: &Path, config: &super::logconfig::LogConfig) -> LogWriter {
@@ -72,12 +83,7 @@ impl LogWriter {
 
     pub fn open(dir: &Path, max_size: u64) -> LogWriter {
         let path = log_path(dir);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(LOG_MODE)
-            .open(&path)
-            .ok();
+        let file = open_log(&path);
         let size = file
             .as_ref()
             .and_then(|f| f.metadata().ok())
@@ -141,12 +147,7 @@ impl LogWriter {
             note_rotation(&self.path, &key);
         }
         self.rotate();
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(LOG_MODE)
-            .open(&self.path)
-            .ok();
+        self.file = open_log(&self.path);
         self.size = 0;
     }
 
@@ -167,12 +168,7 @@ impl LogWriter {
                 }
                 self.failed = true;
                 // Try to reopen next time (the disk may have been freed).
-                self.file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(LOG_MODE)
-                    .open(&self.path)
-                    .ok();
+                self.file = open_log(&self.path);
             }
         }
     }
