@@ -22,7 +22,6 @@ use anyhow::{bail, Context, Result};
 use rless::container::pod::{self, PodConfig};
 use rless::container::{self, ContainerConfig, ContainerState};
 use rless::image::store::LockMode;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -285,14 +284,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
         }
         pod_infra::check_no_infra(&a.infra_opts)?;
     }
-    let mut labels = BTreeMap::new();
-    for kv in &a.label {
-        match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => labels.insert(k.to_string(), v.to_string()),
-            None if !kv.is_empty() => labels.insert(kv.clone(), String::new()),
-            _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
-        };
-    }
+    let labels = super::filters::key_values("label", &a.label)?;
     let name = a.name.or(a.pod_name);
     if a.replace && name.is_none() {
         bail!("--replace needs the pod's name (--name)");
