@@ -10,10 +10,12 @@ mod common;
 mod net_support;
 
 use common::checks::assert_one_error;
-use common::lifecycle_helpers::{ps_json, store_processes, Cleanup};
+use common::lifecycle_helpers::{ps_json, Cleanup};
 use common::oci::{busybox_layer, Built, Comp, Format, LayerBuilder, Registry};
 use common::{for_each_user, is_hex64, Ctx, ERR_EXIT};
-use net_support::{for_each_user_with_net, free_port, http_get, needs_tun, wait_for_log, IMG};
+use net_support::{
+    assert_nothing_left, for_each_user_with_net, free_port, http_get, needs_tun, wait_for_log, IMG,
+};
 
 fn pod_yaml(ctx: &Ctx, port: u16) -> String {
     let hp = ctx.work.join("hp");
@@ -54,28 +56,6 @@ spec:
 "#,
         hp = hp.display()
     )
-}
-
-/// Nothing of the store's containers is left: no container, pod,
-/// process, bound port or mount.
-fn assert_nothing_left(ctx: &Ctx, port: Option<u16>) {
-    assert!(ps_json(ctx, &["-a"]).is_empty(), "containers left");
-    let pods = ctx.ok(&["pod", "ps", "-q"]);
-    assert!(pods.stdout.trim().is_empty(), "pods left: {pods}");
-    let left = store_processes(ctx);
-    assert!(left.is_empty(), "processes left: {left:?}");
-    if let Some(port) = port {
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "port {port} is still bound"
-        );
-    }
-    let root = ctx.root.to_string_lossy().to_string();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.lines().any(|l| l.contains(&root)),
-        "mounts left under {root}"
-    );
 }
 
 /// The pod kp runs: its hostPort reaches srv, and cli saw its env, its

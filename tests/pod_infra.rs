@@ -10,9 +10,9 @@ mod common;
 mod net_support;
 
 use common::checks::assert_one_error;
-use common::lifecycle_helpers::{inspect, ps_json, store_processes};
+use common::lifecycle_helpers::{inspect, ps_json};
 use common::{is_hex64, ERR_EXIT};
-use net_support::{for_each_user_with_net, free_port, http_get, IMG};
+use net_support::{assert_nothing_left, for_each_user_with_net, free_port, http_get, IMG};
 use serde_json::Value;
 
 #[test]
@@ -144,19 +144,7 @@ fn pod_infra_members_share_network_and_hostname() {
             pod_id.as_str()
         );
         assert_eq!(ctx.rless(&["pod", "exists", "web"]).code, Some(1));
-        assert!(ps_json(ctx, &["-a"]).is_empty());
-        let left = store_processes(ctx);
-        assert!(left.is_empty(), "processes left: {left:?}");
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "port {port} is still bound"
-        );
-        let root = ctx.root.to_string_lossy().to_string();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(
-            !mounts.lines().any(|l| l.contains(&root)),
-            "mounts left under {root}: {mounts}"
-        );
+        assert_nothing_left(ctx, Some(port));
     });
 }
 

@@ -326,6 +326,29 @@ fn pod_infra_bad_input() {
     });
 }
 
+/// The pod p (infra container p-infra) sharing its PID namespace too,
+/// and its four members m1..m4 running FOREVER, made by `how` (`run -d`
+/// or `create`). Returns their names.
+fn pid_pod_with_members(ctx: &common::Ctx, how: &[&str]) -> [&'static str; 4] {
+    ctx.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "p",
+        "--share",
+        "+pid",
+        "--infra-name",
+        "p-infra",
+    ]);
+    let members = ["m1", "m2", "m3", "m4"];
+    for m in members {
+        let mut args = how.to_vec();
+        args.extend(["--name", m, "--pod", "p", IMG, "sh", "-c", FOREVER]);
+        ctx.ok(&args);
+    }
+    members
+}
+
 #[test]
 fn stop_restart_all_and_migrate_end_infra_containers_last() {
     for_each_user_with_bb(
@@ -336,22 +359,7 @@ fn stop_restart_all_and_migrate_end_infra_containers_last() {
             // their stop signal ending them (FOREVER exits 0 on SIGTERM; 143
             // if it came before the trap was set). Four members: the store's
             // order put the infra container last by chance 1 time in 5.
-            ctx.ok(&[
-                "pod",
-                "create",
-                "--name",
-                "p",
-                "--share",
-                "+pid",
-                "--infra-name",
-                "p-infra",
-            ]);
-            let members = ["m1", "m2", "m3", "m4"];
-            for m in members {
-                ctx.ok(&[
-                    "run", "-d", "--name", m, "--pod", "p", IMG, "sh", "-c", FOREVER,
-                ]);
-            }
+            let members = pid_pod_with_members(ctx, &["run", "-d"]);
             for stop in [&["stop", "-a"][..], &["system", "migrate"]] {
                 ctx.ok(stop);
                 for m in members {
@@ -391,22 +399,7 @@ fn stop_restart_all_and_migrate_end_infra_containers_last() {
 #[test]
 fn pod_pid_share_member_stops_alone() {
     for_each_user_with_bb("pod_pid_share_member_stops_alone", |ctx| {
-        ctx.ok(&[
-            "pod",
-            "create",
-            "--name",
-            "p",
-            "--share",
-            "+pid",
-            "--infra-name",
-            "p-infra",
-        ]);
-        let members = ["m1", "m2", "m3", "m4"];
-        for m in members {
-            ctx.ok(&[
-                "create", "--name", m, "--pod", "p", IMG, "sh", "-c", FOREVER,
-            ]);
-        }
+        pid_pod_with_members(ctx, &["create"]);
         for round in 0..6 {
             ctx.ok(&["pod", "start", "p"]);
             ctx.ok(&["stop", "m1"]);

@@ -10,8 +10,9 @@
 mod common;
 mod net_support;
 
-use common::for_each_user;
 use common::lifecycle_helpers::{inspect, Cleanup};
+use common::usernet_helpers::{dns_addresses, init_pid, setup, IMG};
+use common::{for_each_user, Ctx};
 use std::net::Ipv4Addr;
 
 /// The address of the pod's infra container `infra` on network `net`.
@@ -24,18 +25,18 @@ fn address(ctx: &common::Ctx, infra: &str, net: &str) -> Ipv4Addr {
         .unwrap_or_else(|e| panic!("address {ip:?} ({e}): {v}"))
 }
 
-#[test]
-fn pod_net_member_names_resolve_on_the_pods_network() {
-    use common::usernet_helpers::{dns_addresses, init_pid, setup, IMG};
-    for_each_user("pod_net_member_names_resolve_on_the_pods_network", |ctx| {
+/// The DNS tests' set-up, once per test user with a fresh store: the
+/// internal network pn (a name nobody holds is NXDOMAIN there, not asked
+/// upstream) and on it the pod pp, its infra container pinf, made with
+/// `pod_args` more. `f` gets the network's gateway, its DNS server.
+fn for_each_user_with_dns_pod(test: &str, pod_args: &[&str], mut f: impl FnMut(&Ctx, Ipv4Addr)) {
+    for_each_user(test, |ctx| {
         let _cleanup = Cleanup(ctx);
         if !setup(ctx) {
             return;
         }
-        // Internal: a name nobody holds is NXDOMAIN, not asked upstream.
         ctx.ok(&["network", "create", "--internal", "pn"]);
-        let gw = Ipv4Addr::new(10, 89, 0, 1);
-        ctx.ok(&[
+        let mut args = vec![
             "pod",
             "create",
             "--name",
@@ -44,69 +45,86 @@ fn pod_net_member_names_resolve_on_the_pods_network() {
             "pinf",
             "--network",
             "pn",
-            "--network-alias",
-            "palias",
-        ]);
-        ctx.ok(&[
-            "run", "-d", "--name", "m1", "--pod", "pp", IMG, "sleep", "120",
-        ]);
-        ctx.ok(&[
-            "run",
-            "-d",
-            "--name",
-            "client",
-            "--network",
-            "pn",
-            IMG,
-            "sleep",
-            "120",
-        ]);
-        let client = init_pid(ctx, "client");
-        if dns_addresses(client, gw, "client").is_none() {
-            panic!("the network's DNS server does not answer");
-        }
-        let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
-        let pod_ip = address(ctx, "pinf", "pn");
-        let resolves = |name: &str, ip: Ipv4Addr| {
-            assert_eq!(ask(name), (0, vec![ip]), "{name} is the pod's address");
-        };
-        let gone = |name: &str| {
-            assert_eq!(ask(name).0, 3, "{name} is NXDOMAIN");
-        };
-        // The pod's name (podman's DNS name of its infra container), its
-        // alias, the infra container's own name and its members'.
-        for name in ["pp", "palias", "pinf", "m1", "M1"] {
-            resolves(name, pod_ip);
-        }
-        // A member created while the infra container runs: its name at
-        // once, though it has not started.
-        ctx.ok(&["create", "--name", "m2", "--pod", "pp", IMG, "sleep", "120"]);
-        resolves("m2", pod_ip);
-        ctx.ok(&["rename", "m2", "m3"]);
-        resolves("m3", pod_ip);
-        gone("m2");
-        // The container's own resolver finds a member too.
-        let out = ctx.ok(&["exec", "client", "nslookup", "m3"]);
-        assert!(out.stdout.contains(&format!("Address: {pod_ip}")), "{out}");
-        // A removed member's name goes; the pod's stays.
-        ctx.ok(&["rm", "-f", "m1"]);
-        gone("m1");
-        resolves("pp", pod_ip);
-        resolves("m3", pod_ip);
-        // A restarted pod: its infra container's attachment lists the
-        // members there are (m3), not those gone (m1).
-        ctx.ok(&["pod", "stop", "pp"]);
-        gone("m3");
-        ctx.ok(&["pod", "start", "pp"]);
-        let pod_ip = address(ctx, "pinf", "pn");
-        for name in ["pp", "palias", "m3"] {
-            assert_eq!(ask(name), (0, vec![pod_ip]), "{name} after the restart");
-        }
-        gone("m1");
-        ctx.ok(&["pod", "rm", "-f", "pp"]);
-        gone("m3");
-        gone("pp");
+        ];
+        args.extend_from_slice(pod_args);
+        ctx.ok(&args);
+        f(ctx, Ipv4Addr::new(10, 89, 0, 1));
     });
+}
+
+/// The container client on pn, from which the DNS tests ask: its init's
+/// pid.
+fn dns_client(ctx: &Ctx) -> i32 {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "pn",
+        IMG,
+        "sleep",
+        "120",
+    ]);
+    init_pid(ctx, "client")
+}
+
+#[test]
+fn pod_net_member_names_resolve_on_the_pods_network() {
+    for_each_user_with_dns_pod(
+        "pod_net_member_names_resolve_on_the_pods_network",
+        &["--network-alias", "palias"],
+        |ctx, gw| {
+            ctx.ok(&[
+                "run", "-d", "--name", "m1", "--pod", "pp", IMG, "sleep", "120",
+            ]);
+            let client = dns_client(ctx);
+            if dns_addresses(client, gw, "client").is_none() {
+                panic!("the network's DNS server does not answer");
+            }
+            let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
+            let pod_ip = address(ctx, "pinf", "pn");
+            let resolves = |name: &str, ip: Ipv4Addr| {
+                assert_eq!(ask(name), (0, vec![ip]), "{name} is the pod's address");
+            };
+            let gone = |name: &str| {
+                assert_eq!(ask(name).0, 3, "{name} is NXDOMAIN");
+            };
+            // The pod's name (podman's DNS name of its infra container), its
+            // alias, the infra container's own name and its members'.
+            for name in ["pp", "palias", "pinf", "m1", "M1"] {
+                resolves(name, pod_ip);
+            }
+            // A member created while the infra container runs: its name at
+            // once, though it has not started.
+            ctx.ok(&["create", "--name", "m2", "--pod", "pp", IMG, "sleep", "120"]);
+            resolves("m2", pod_ip);
+            ctx.ok(&["rename", "m2", "m3"]);
+            resolves("m3", pod_ip);
+            gone("m2");
+            // The container's own resolver finds a member too.
+            let out = ctx.ok(&["exec", "client", "nslookup", "m3"]);
+            assert!(out.stdout.contains(&format!("Address: {pod_ip}")), "{out}");
+            // A removed member's name goes; the pod's stays.
+            ctx.ok(&["rm", "-f", "m1"]);
+            gone("m1");
+            resolves("pp", pod_ip);
+            resolves("m3", pod_ip);
+            // A restarted pod: its infra container's attachment lists the
+            // members there are (m3), not those gone (m1).
+            ctx.ok(&["pod", "stop", "pp"]);
+            gone("m3");
+            ctx.ok(&["pod", "start", "pp"]);
+            let pod_ip = address(ctx, "pinf", "pn");
+            for name in ["pp", "palias", "m3"] {
+                assert_eq!(ask(name), (0, vec![pod_ip]), "{name} after the restart");
+            }
+            gone("m1");
+            ctx.ok(&["pod", "rm", "-f", "pp"]);
+            gone("m3");
+            gone("pp");
+        },
+    );
 }
 
 #[test]
@@ -311,51 +329,27 @@ fn pod_net_joiners_show_their_network_owners_ports() {
 /// network's DNS all the same (the helper forgot every entry of the name).
 #[test]
 fn pod_net_pod_name_outlives_a_member_of_that_name() {
-    use common::usernet_helpers::{dns_addresses, init_pid, setup, IMG};
-    for_each_user("pod_net_pod_name_outlives_a_member_of_that_name", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        if !setup(ctx) {
-            return;
-        }
-        ctx.ok(&["network", "create", "--internal", "pn"]);
-        let gw = Ipv4Addr::new(10, 89, 0, 1);
-        ctx.ok(&[
-            "pod",
-            "create",
-            "--name",
-            "pp",
-            "--infra-name",
-            "pinf",
-            "--network",
-            "pn",
-        ]);
-        ctx.ok(&[
-            "run", "-d", "--name", "pp", "--pod", "pp", IMG, "sleep", "120",
-        ]);
-        ctx.ok(&["create", "--name", "m2", "--pod", "pp", IMG, "sleep", "120"]);
-        ctx.ok(&[
-            "run",
-            "-d",
-            "--name",
-            "client",
-            "--network",
-            "pn",
-            IMG,
-            "sleep",
-            "120",
-        ]);
-        let client = init_pid(ctx, "client");
-        let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
-        let pod_ip = address(ctx, "pinf", "pn");
-        assert_eq!(ask("pp"), (0, vec![pod_ip]));
-        // The member pp goes: the pod pp stays.
-        ctx.ok(&["rm", "-f", "pp"]);
-        assert_eq!(ask("pp"), (0, vec![pod_ip]), "the pod's name after rm");
-        // m2 takes the pod's name, then another: the pod's name stays.
-        ctx.ok(&["rename", "m2", "pp"]);
-        ctx.ok(&["rename", "pp", "m3"]);
-        assert_eq!(ask("pp"), (0, vec![pod_ip]), "the pod's name after rename");
-        assert_eq!(ask("m3"), (0, vec![pod_ip]));
-        ctx.ok(&["pod", "rm", "-f", "pp"]);
-    });
+    for_each_user_with_dns_pod(
+        "pod_net_pod_name_outlives_a_member_of_that_name",
+        &[],
+        |ctx, gw| {
+            ctx.ok(&[
+                "run", "-d", "--name", "pp", "--pod", "pp", IMG, "sleep", "120",
+            ]);
+            ctx.ok(&["create", "--name", "m2", "--pod", "pp", IMG, "sleep", "120"]);
+            let client = dns_client(ctx);
+            let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
+            let pod_ip = address(ctx, "pinf", "pn");
+            assert_eq!(ask("pp"), (0, vec![pod_ip]));
+            // The member pp goes: the pod pp stays.
+            ctx.ok(&["rm", "-f", "pp"]);
+            assert_eq!(ask("pp"), (0, vec![pod_ip]), "the pod's name after rm");
+            // m2 takes the pod's name, then another: the pod's name stays.
+            ctx.ok(&["rename", "m2", "pp"]);
+            ctx.ok(&["rename", "pp", "m3"]);
+            assert_eq!(ask("pp"), (0, vec![pod_ip]), "the pod's name after rename");
+            assert_eq!(ask("m3"), (0, vec![pod_ip]));
+            ctx.ok(&["pod", "rm", "-f", "pp"]);
+        },
+    );
 }

@@ -24,7 +24,9 @@ impl Netlink {
         Ok(Netlink { fd, seq: 0 })
     }
 
-    fn request(&mut self, op: &str, build: impl FnOnce(u32) -> Vec<u8>) -> Result<()> {
+    /// Sends the message `build` makes with the next sequence number and
+    /// waits for its acknowledgement; `op` names it in errors.
+    pub(crate) fn request(&mut self, op: &str, build: impl FnOnce(u32) -> Vec<u8>) -> Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let msg = build(seq);

@@ -9,9 +9,10 @@
 //! example with [`crate::fdpass::send_fd`]) to drive a [`crate::Stack`].
 
 use std::net::Ipv4Addr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
-use crate::netlink::{self, Reply};
+use crate::link::Netlink;
+use crate::netlink;
 use crate::{sys, Error, Result};
 
 /// Addressing applied by [`create_with`].
@@ -54,18 +55,14 @@ pub fn create(name: &str, mtu: u32) -> Result<OwnedFd> {
 pub fn create_with(name: &str, setup: &TapSetup) -> Result<OwnedFd> {
     let (fd, ifname) = sys::tap_open(name).map_err(|e| Error::io(format!("open TAP {name}"), e))?;
     let index = sys::if_index(&ifname).map_err(|e| Error::io(format!("find {ifname}"), e))?;
-    let nl = sys::netlink_route_socket().map_err(|e| Error::io("open netlink socket", e))?;
-    request(&nl, "set link up", netlink::link_up(1, index, setup.mtu))?;
-    request(
-        &nl,
-        "add address",
-        netlink::add_addr(2, index, setup.addr, setup.prefix),
-    )?;
-    request(
-        &nl,
-        "add default route",
-        netlink::add_default_route(3, index, setup.gateway),
-    )?;
+    let mut nl = Netlink::open()?;
+    nl.request("set link up", |s| netlink::link_up(s, index, setup.mtu))?;
+    nl.request("add address", |s| {
+        netlink::add_addr(s, index, setup.addr, setup.prefix)
+    })?;
+    nl.request("add default route", |s| {
+        netlink::add_default_route(s, index, setup.gateway)
+    })?;
     Ok(fd)
 }
 
@@ -73,23 +70,5 @@ pub fn create_with(name: &str, setup: &TapSetup) -> Result<OwnedFd> {
 /// (connections to the namespace's own addresses go through it).
 pub(crate) fn loopback_up() -> Result<()> {
     let index = sys::if_index("lo").map_err(|e| Error::io("find lo", e))?;
-    let nl = sys::netlink_route_socket().map_err(|e| Error::io("open netlink socket", e))?;
-    request(&nl, "set lo up", netlink::link_up(1, index, 65536))
-}
-
-fn request(nl: &OwnedFd, op: &'static str, msg: Vec<u8>) -> Result<()> {
-    let seq = u32::from_ne_bytes([msg[8], msg[9], msg[10], msg[11]]);
-    sys::write(nl.as_fd(), &msg).map_err(|e| Error::io(op, e))?;
-    let mut buf = vec![0u8; 8192];
-    loop {
-        let n = sys::read(nl.as_fd(), &mut buf).map_err(|e| Error::io(op, e))?;
-        match netlink::parse_reply(&buf[..n], seq) {
-            Ok(Some(Reply::Ack)) => return Ok(()),
-            Ok(Some(Reply::Errno(e))) => {
-                return Err(Error::io(op, std::io::Error::from_raw_os_error(e)))
-            }
-            Ok(None) => continue,
-            Err(e) => return Err(Error::io(op, std::io::Error::other(e))),
-        }
-    }
+    Netlink::open()?.request("set lo up", |s| netlink::link_up(s, index, 65536))
 }

@@ -7,6 +7,9 @@
 //! `label!=` and `until=`: an object is pruned when it has every `label=`
 //! one, not every `label!=` one (when any is given), and was made before
 //! `until`.
+//!
+//! The create commands' `--label` (and `volume create`'s `--opt`) lists,
+//! KEY=VALUE or KEY alone, are read here too ([`key_values`]).
 
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
@@ -59,6 +62,33 @@ pub fn has_label(labels: &BTreeMap<String, String>, value: &str) -> bool {
     }
 }
 
+/// `items` (`--label`s, `--opt`s: KEY=VALUE, or KEY for an empty value)
+/// as a map, a later KEY winning; `what` names them in errors.
+pub fn key_values(what: &str, items: &[String]) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if !kv.is_empty() => Ok((kv.clone(), String::new())),
+            _ => bail!("invalid {what} {kv:?}: expected KEY=VALUE"),
+        })
+        .collect()
+}
+
+/// `container prune`'s and `network prune`'s arguments (`image prune`'s
+/// and `volume prune`'s have more, and their own words).
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not ask (rless never asks).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIME (made before it: a duration such as 24h, a date, unix
+    /// seconds), as docker's.
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
 /// `--filter`s of `container prune`, `image prune`, `volume prune`,
 /// `network prune` and `system prune`.
 #[derive(Default)]
@@ -107,6 +137,23 @@ pub fn truth(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_values_of_labels() {
+        let items: Vec<String> = ["a=b", "c", "d=", "a=z=y"].map(String::from).to_vec();
+        let got = key_values("label", &items).unwrap();
+        let want: BTreeMap<String, String> = [("a", "z=y"), ("c", ""), ("d", "")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        assert_eq!(got, want);
+        for bad in ["=x", ""] {
+            let e = key_values("option", &[bad.to_string()]).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid option {bad:?}: expected KEY=VALUE")
+            );
+        }
+    }
 
     fn f(items: &[&str]) -> Filters {
         let items: Vec<String> = items.iter().map(|s| s.to_string()).collect();

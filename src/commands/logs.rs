@@ -14,8 +14,10 @@ use rless::image::time;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// The options `logs` and `pod logs` share: which lines, and how.
+/// (`pod logs` words the help of some for a pod: see its `LogsArgs`.)
 #[derive(clap::Args)]
-pub struct Args {
+pub struct Lines {
     /// Keep printing new output until the container stops.
     #[arg(short, long)]
     follow: bool,
@@ -32,6 +34,12 @@ pub struct Args {
     /// Prefix each line with its time stamp.
     #[arg(short, long)]
     timestamps: bool,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    lines: Lines,
     /// Colour each container's name prefix (podman's; one container is
     /// shown without a prefix, so nothing changes: podman-compose passes it).
     #[arg(long)]
@@ -53,20 +61,9 @@ pub struct Args {
 impl Args {
     /// `pod logs`'s: the logs of `containers` (several: each line after
     /// its container's short id, its name with `names`).
-    pub fn of_pod(
-        containers: Vec<String>,
-        follow: bool,
-        tail: String,
-        (since, until): (Option<String>, Option<String>),
-        timestamps: bool,
-        names: bool,
-    ) -> Args {
+    pub fn of_pod(containers: Vec<String>, lines: Lines, names: bool) -> Args {
         Args {
-            follow,
-            tail,
-            since,
-            until,
-            timestamps,
+            lines,
             color: false,
             names,
             details: false,
@@ -105,14 +102,14 @@ fn parse_time(flag: &str, value: &str) -> Result<i128> {
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let _ = a.details;
-    let tail = match a.tail.as_str() {
+    let tail = match a.lines.tail.as_str() {
         "all" => None,
         n => Some(
             n.parse::<usize>()
                 .map_err(|_| anyhow::anyhow!("invalid --tail {n:?}"))?,
         ),
     };
-    let (since, until) = time_range(a.since.as_deref(), a.until.as_deref())?;
+    let (since, until) = time_range(a.lines.since.as_deref(), a.lines.until.as_deref())?;
     let wanted = |l: &logs::LogLine| {
         let t = l.nanos();
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
@@ -160,9 +157,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     }
     first.sort_by_key(|(t, i, _)| (*t, *i));
     for (_, i, l) in first {
-        print_prefixed(std::slice::from_ref(&l), a.timestamps, logs[i].0.as_deref())?;
+        print_prefixed(
+            std::slice::from_ref(&l),
+            a.lines.timestamps,
+            logs[i].0.as_deref(),
+        )?;
     }
-    if a.follow {
+    if a.lines.follow {
         let mut done = vec![false; logs.len()];
         while done.iter().any(|d| !d) {
             // The state first: an ended container's output is all logged
@@ -178,7 +179,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
                     continue;
                 }
                 let new: Vec<logs::LogLine> = log.read_new().into_iter().filter(wanted).collect();
-                print_prefixed(&new, a.timestamps, prefix.as_deref())?;
+                print_prefixed(&new, a.lines.timestamps, prefix.as_deref())?;
                 done[i] = !states[i];
             }
             let past_until = until.is_some_and(|u| {

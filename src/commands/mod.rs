@@ -364,7 +364,7 @@ enum ContainerCmd {
     #[command(alias = "remove")]
     Rm(rm::Args),
     /// Remove every stopped container.
-    Prune(rm::PruneArgs),
+    Prune(filters::PruneArgs),
     /// Show containers' details as JSON.
     Inspect(container_inspect::Args),
     /// Exit 0 if the container exists, 1 if not.

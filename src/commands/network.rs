@@ -7,7 +7,7 @@
 //! makes no firewall rules, and the helper alone holds the networks'
 //! state, which it rebuilds itself when it is restarted.
 
-use super::filters::{self, Filters, PruneFilter};
+use super::filters::{self, Filters, PruneArgs, PruneFilter};
 use super::format::{print_rows_headed, Format};
 use super::removal::Failure;
 use super::Ctx;
@@ -15,7 +15,6 @@ use anyhow::{bail, Result};
 use rless::image::store::LockMode;
 use rless::image::time::{format_docker, format_rfc3339};
 use rless::network::{self, CreateRequest, NetworkConfig};
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -145,18 +144,6 @@ pub struct RmArgs {
 }
 
 #[derive(clap::Args)]
-pub struct PruneArgs {
-    /// Do not ask (rless never asks).
-    #[arg(short, long)]
-    force: bool,
-    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
-    /// until=TIME (made before it: a duration such as 24h, a date, unix
-    /// seconds), as docker's.
-    #[arg(long)]
-    filter: Vec<String>,
-}
-
-#[derive(clap::Args)]
 pub struct HelperArgs {
     /// The caller is already in the helper's user namespace.
     #[arg(long)]
@@ -190,14 +177,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     if a.ipv6 {
         bail!("--ipv6 is not supported: rless's user-defined networks are IPv4 only (their bridge, addresses, DNS and outbound NAT have no IPv6)");
     }
-    let mut labels = BTreeMap::new();
-    for kv in &a.label {
-        match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => labels.insert(k.to_string(), v.to_string()),
-            None if !kv.is_empty() => labels.insert(kv.clone(), String::new()),
-            _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
-        };
-    }
+    let labels = super::filters::key_values("label", &a.label)?;
     let mut allow_host_loopback = false;
     for o in &a.opt {
         match o.split_once('=') {

@@ -1,6 +1,7 @@
 //! `rless pod create|exists|ps|inspect|rm|start|stop|kill|restart|pause|
 //! unpause|top|prune|logs|stats` (podman's), and the `--requires` start of
-//! required containers. `pod logs` and `pod stats` are `pod_views`'.
+//! required containers. `pod ps`, `pod inspect`, `pod logs` and `pod
+//! stats` are `pod_views`'.
 //!
 //! Theory of operation: a pod is a group of containers, by default with an
 //! infra container whose namespaces its members share (see
@@ -13,8 +14,6 @@
 //! through a child `rless rm -f` (which removes inside the user namespace,
 //! as `rm` does).
 
-use super::filters::{self, Filters};
-use super::format::{print_rows_headed, Format, Formatter};
 use super::pod_infra;
 use super::pod_views;
 use super::removal::Failure;
@@ -23,8 +22,6 @@ use anyhow::{bail, Context, Result};
 use rless::container::pod::{self, PodConfig};
 use rless::container::{self, ContainerConfig, ContainerState};
 use rless::image::store::LockMode;
-use rless::image::time::{ago, format_rfc3339};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,9 +35,9 @@ pub enum Cmd {
     Exists(NameArg),
     /// List pods.
     #[command(name = "ps", visible_aliases = ["ls", "list"])]
-    Ps(PsArgs),
+    Ps(pod_views::PsArgs),
     /// Show pods' details as JSON.
-    Inspect(InspectArgs),
+    Inspect(pod_views::InspectArgs),
     /// Remove pods and their containers (refused while one runs, unless -f).
     #[command(alias = "remove")]
     Rm(RmArgs),
@@ -177,35 +174,6 @@ pub struct RmArgs {
 }
 
 #[derive(clap::Args)]
-pub struct PsArgs {
-    /// Print only ids.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Leave out the table's heading line (podman's).
-    #[arg(long)]
-    noheading: bool,
-    /// Show full ids.
-    #[arg(long)]
-    no_trunc: bool,
-    /// table, json, or a Go template such as '{{.Name}}'.
-    #[arg(long, default_value = "table")]
-    format: String,
-    /// Keep only pods that match: name=PART, id=PREFIX, label=KEY[=VALUE],
-    /// status=created|running|degraded|exited|stopped (repeatable).
-    #[arg(short, long)]
-    filter: Vec<String>,
-}
-
-#[derive(clap::Args)]
-pub struct InspectArgs {
-    /// A Go template run on each pod, or json (the default).
-    #[arg(short, long, default_value = "json")]
-    format: String,
-    #[arg(required = true)]
-    pods: Vec<String>,
-}
-
-#[derive(clap::Args)]
 pub struct PruneArgs {
     /// Do not ask (rless never asks).
     #[arg(short, long)]
@@ -220,8 +188,8 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
             let found = pod::read(&ctx.root, &a.name).is_ok();
             Ok(ExitCode::from(if found { 0 } else { 1 }))
         }
-        Cmd::Ps(a) => ps(ctx, a),
-        Cmd::Inspect(a) => inspect(ctx, a),
+        Cmd::Ps(a) => pod_views::ps(ctx, a),
+        Cmd::Inspect(a) => pod_views::inspect(ctx, a),
         Cmd::Rm(a) => rm(ctx, a),
         Cmd::Start(a) => each_pod(ctx, &a, false, |_, p, members| {
             not_empty(p, members, "start")?;
@@ -316,14 +284,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
         }
         pod_infra::check_no_infra(&a.infra_opts)?;
     }
-    let mut labels = BTreeMap::new();
-    for kv in &a.label {
-        match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => labels.insert(k.to_string(), v.to_string()),
-            None if !kv.is_empty() => labels.insert(kv.clone(), String::new()),
-            _ => bail!("invalid label {kv:?}: expected KEY=VALUE"),
-        };
-    }
+    let labels = super::filters::key_values("label", &a.label)?;
     let name = a.name.or(a.pod_name);
     if a.replace && name.is_none() {
         bail!("--replace needs the pod's name (--name)");
@@ -408,7 +369,7 @@ impl Drop for IdFile {
     }
 }
 
-fn state_of(root: &Path, c: &ContainerConfig) -> ContainerState {
+pub(super) fn state_of(root: &Path, c: &ContainerConfig) -> ContainerState {
     container::read_state(&root.join("containers").join(c.id.as_str()))
 }
 
@@ -556,150 +517,6 @@ pub fn container_exists(root: &Path, q: &str) -> bool {
     container::list_at(root)
         .iter()
         .any(|c| c.name == q || (q.len() >= 3 && c.id.as_str().starts_with(q)))
-}
-
-fn describe(root: &Path, p: &PodConfig) -> serde_json::Value {
-    let members = pod::members(root, p);
-    let states: Vec<ContainerState> = members.iter().map(|c| state_of(root, c)).collect();
-    let mut v = serde_json::json!({
-        "Id": p.id,
-        "Name": p.name,
-        "Created": format_rfc3339(p.created),
-        "State": pod::status(&states),
-        "Labels": p.labels,
-        "CreateInfra": p.infra.is_some(),
-        "InfraContainerID": p.infra.clone().unwrap_or_default(),
-        "SharedNamespaces": p.shared,
-        "NumContainers": members.len(),
-        "Containers": members.iter().zip(&states).map(|(c, s)| serde_json::json!({
-            "Id": c.id.as_str(), "Name": c.name, "State": s.shown_status(),
-        })).collect::<Vec<_>>(),
-    });
-    // podman's: only with an infra container.
-    if let Some(infra) = pod_infra::inspect_config(root, p) {
-        v["InfraConfig"] = infra;
-    }
-    v
-}
-
-fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<ExitCode> {
-    let formatter = Formatter::for_inspect(&a.format)?;
-    let mut out = Vec::new();
-    let mut failed = super::stop::Failures::default();
-    for q in &a.pods {
-        match pod::read(&ctx.root, q) {
-            Ok(p) => out.push(describe(&ctx.root, &p)),
-            Err(e) => failed.add(e.into()),
-        }
-    }
-    if !out.is_empty() {
-        super::container_inspect::print_objects(formatter.as_ref(), &out)?;
-    }
-    failed.finish(ExitCode::SUCCESS)
-}
-
-fn ps(ctx: &Ctx, a: PsArgs) -> Result<ExitCode> {
-    let filters = Filters::parse(&a.filter, &["name", "id", "label", "status"])?;
-    let root = ctx.root.clone();
-    let mut rows: Vec<serde_json::Value> = pod::list(&root)
-        .iter()
-        .map(|p| describe(&root, p))
-        .collect();
-    rows.retain(|d| {
-        filters.keeps(|key, value| match key {
-            "name" => d["Name"].as_str().is_some_and(|n| n.contains(value)),
-            "id" => d["Id"].as_str().is_some_and(|i| i.starts_with(value)),
-            "label" => serde_json::from_value::<BTreeMap<String, String>>(d["Labels"].clone())
-                .is_ok_and(|l| filters::has_label(&l, value)),
-            "status" => d["State"]
-                .as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(value)),
-            _ => false,
-        })
-    });
-    let trunc = |id: &serde_json::Value| {
-        let id = id.as_str().unwrap_or_default().to_string();
-        if a.no_trunc {
-            id
-        } else {
-            id[..12.min(id.len())].to_string()
-        }
-    };
-    let short = |d: &serde_json::Value| trunc(&d["Id"]);
-    if a.quiet {
-        for d in &rows {
-            println!("{}", short(d));
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let pods = pod::list(&root);
-    let created_of = |d: &serde_json::Value| {
-        pods.iter()
-            .find(|p| Some(p.id.as_str()) == d["Id"].as_str())
-            .map_or(0, |p| p.created)
-    };
-    match Format::parse(
-        &a.format,
-        "{{.ID}}\t{{.Name}}\t{{.Status}}\t{{.Created}}\t{{.InfraID}}\t{{.NumberOfContainers}}",
-    ) {
-        Format::Json => {
-            // podman's `pod ps --format json` fields.
-            let out: Vec<_> = rows
-                .iter()
-                .map(|d| {
-                    serde_json::json!({
-                        "Id": d["Id"], "Name": d["Name"], "Status": d["State"],
-                        "Created": d["Created"], "InfraId": d["InfraContainerID"], "Labels": d["Labels"],
-                        "Networks": [], "Containers": d["Containers"].as_array().map(|cs| cs.iter().map(|c| serde_json::json!({
-                            "Id": c["Id"], "Names": c["Name"], "Status": c["State"],
-                        })).collect::<Vec<_>>()),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        Format::Template { template, table } => {
-            let rows: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|d| {
-                    let cs = d["Containers"].as_array().cloned().unwrap_or_default();
-                    let join = |k: &str| {
-                        cs.iter()
-                            .filter_map(|c| c[k].as_str())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    };
-                    let labels: BTreeMap<String, String> =
-                        serde_json::from_value(d["Labels"].clone()).unwrap_or_default();
-                    serde_json::json!({
-                        "ID": short(d), "Id": d["Id"], "Name": d["Name"], "Status": d["State"],
-                        "Created": ago(created_of(d)),
-                        "InfraID": trunc(&d["InfraContainerID"]),
-                        "NumberOfContainers": cs.len().to_string(),
-                        "ContainerNames": join("Name"), "ContainerIds": join("Id"),
-                        "ContainerStatuses": join("State"),
-                        "Labels": super::format::labels_text(&labels), "Networks": "",
-                    })
-                })
-                .collect();
-            let headers = [
-                ("ID", "POD ID"),
-                ("Id", "POD ID"),
-                ("Name", "NAME"),
-                ("Status", "STATUS"),
-                ("Created", "CREATED"),
-                ("InfraID", "INFRA ID"),
-                ("NumberOfContainers", "# OF CONTAINERS"),
-                ("ContainerNames", "NAMES"),
-                ("ContainerIds", "IDS"),
-                ("ContainerStatuses", "STATUS"),
-                ("Labels", "LABELS"),
-                ("Networks", "NETWORKS"),
-            ];
-            print_rows_headed(template, table, !a.noheading, &headers, &rows)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `rless rm -f [-t SECS] IDS` in a child with this store (it removes

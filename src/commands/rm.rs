@@ -4,7 +4,7 @@
 //! by subordinate ids. The exit status is podman's (see `removal`): 1 for a
 //! name that does not exist, 2 for a running container without `-f`.
 
-use super::filters::PruneFilter;
+use super::filters::{PruneArgs, PruneFilter};
 use super::prune::Pruned;
 use super::removal::{Failure, InUse, Removals};
 use super::Ctx;
@@ -47,18 +47,6 @@ pub struct Args {
     pod_removal: bool,
     #[arg(required_unless_present_any = ["all", "latest", "cidfile", "filter"])]
     containers: Vec<String>,
-}
-
-#[derive(clap::Args)]
-pub struct PruneArgs {
-    /// Do not ask (rless never asks).
-    #[arg(short, long)]
-    force: bool,
-    /// Prune only what matches: label=KEY[=VALUE], label!=KEY[=VALUE],
-    /// until=TIME (made before it: a duration such as 24h, a date, unix
-    /// seconds), as docker's.
-    #[arg(long)]
-    filter: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {

@@ -7,7 +7,6 @@ use super::Ctx;
 use anyhow::{bail, Context, Result};
 use rless::container::secret::{self, SecretError, SecretMeta};
 use rless::image::time::{ago, format_rfc3339};
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -124,14 +123,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     if !secret::valid_name(&a.name) {
         return Err(SecretError::BadName(a.name).into());
     }
-    let mut labels = BTreeMap::new();
-    for l in &a.label {
-        match l.split_once('=') {
-            Some((k, v)) if !k.is_empty() => labels.insert(k.to_string(), v.to_string()),
-            None if !l.is_empty() => labels.insert(l.clone(), String::new()),
-            _ => bail!("invalid label {l:?}: expected KEY=VALUE"),
-        };
-    }
+    let labels = super::filters::key_values("label", &a.label)?;
     let data = if a.env {
         match std::env::var_os(&a.source) {
             Some(v) => std::os::unix::ffi::OsStringExt::into_vec(v),

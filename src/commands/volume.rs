@@ -133,23 +133,12 @@ pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
     }
 }
 
-fn key_values(what: &str, items: &[String]) -> Result<BTreeMap<String, String>> {
-    items
-        .iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            None if !kv.is_empty() => Ok((kv.clone(), String::new())),
-            _ => bail!("invalid {what} {kv:?}: expected KEY=VALUE"),
-        })
-        .collect()
-}
-
 fn create(ctx: &Ctx, a: CreateArgs) -> Result<ExitCode> {
     if a.driver != "local" {
         bail!("unknown volume driver {:?}: only local", a.driver);
     }
-    let labels = key_values("label", &a.label)?;
-    let options = key_values("option", &a.opt)?;
+    let labels = super::filters::key_values("label", &a.label)?;
+    let options = super::filters::key_values("option", &a.opt)?;
     let store = ctx.store(LockMode::Shared)?;
     let _lock = volume::lock(store.root())?;
     let (anonymous, name) = match a.name {

@@ -61,6 +61,17 @@ pub fn log_path(dir: &Path) -> PathBuf {
     dir.join("ctr.log")
 }
 
+/// The log file at `path` opened to append, made if missing; `None` if it
+/// cannot be (the writer drops output until it can).
+fn open_log(path: &Path) -> Option<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(LOG_MODE)
+        .open(path)
+        .ok()
+}
+
 impl LogWriter {
     /// The log of the container in `dir`, kept as `config` says.
     pub fn for_config(dir: &Path, config: &super::logconfig::LogConfig) -> LogWriter {
@@ -72,12 +83,7 @@ impl LogWriter {
 
     pub fn open(dir: &Path, max_size: u64) -> LogWriter {
         let path = log_path(dir);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(LOG_MODE)
-            .open(&path)
-            .ok();
+        let file = open_log(&path);
         let size = file
             .as_ref()
             .and_then(|f| f.metadata().ok())
@@ -141,12 +147,7 @@ impl LogWriter {
             note_rotation(&self.path, &key);
         }
         self.rotate();
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(LOG_MODE)
-            .open(&self.path)
-            .ok();
+        self.file = open_log(&self.path);
         self.size = 0;
     }
 
@@ -167,12 +168,7 @@ impl LogWriter {
                 }
                 self.failed = true;
                 // Try to reopen next time (the disk may have been freed).
-                self.file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(LOG_MODE)
-                    .open(&self.path)
-                    .ok();
+                self.file = open_log(&self.path);
             }
         }
     }
@@ -484,6 +480,13 @@ pub fn read_all(dir: &Path) -> Vec<LogLine> {
 mod tests {
     use super::*;
 
+    /// The lines' text, lossily as UTF-8.
+    fn text(v: Vec<LogLine>) -> Vec<String> {
+        v.iter()
+            .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+            .collect()
+    }
+
     #[test]
     fn follower_from_end_skips_what_was_there() {
         let t = tempfile::tempdir().unwrap();
@@ -507,11 +510,6 @@ mod tests {
         assert!(f.read_new().is_empty(), "no log yet");
         let mut w = LogWriter::open(t.path(), 150);
         w.write(Stream::Stdout, b"one\ntw");
-        let text = |v: Vec<LogLine>| -> Vec<String> {
-            v.iter()
-                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
-                .collect()
-        };
         assert_eq!(text(f.read_new()), ["one", "tw"]);
         assert!(f.read_new().is_empty());
         // Past 150 bytes (at "four"): rotated; the old file's rest first.
@@ -535,11 +533,6 @@ mod tests {
     #[test]
     fn follower_with_history_and_two_rotations_between_reads() {
         let t = tempfile::tempdir().unwrap();
-        let text = |v: Vec<LogLine>| -> Vec<String> {
-            v.iter()
-                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
-                .collect()
-        };
         // Each record is 44 bytes: two to a 100-byte file.
         let mut w = LogWriter::open(t.path(), 100);
         for n in ["l1", "l2", "l3"] {
@@ -562,11 +555,6 @@ mod tests {
     #[test]
     fn follower_counts_files_lost_to_three_rotations_between_reads() {
         let t = tempfile::tempdir().unwrap();
-        let text = |v: Vec<LogLine>| -> Vec<String> {
-            v.iter()
-                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
-                .collect()
-        };
         // Each record is 44 bytes: two to a 100-byte file.
         let mut w = LogWriter::open(t.path(), 100);
         let mut f = Follower::new(t.path());

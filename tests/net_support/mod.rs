@@ -89,6 +89,31 @@ pub fn for_each_user_with_net(test: &str, mut f: impl FnMut(&Ctx)) {
     });
 }
 
+/// Nothing of the store's containers is left: no container, pod,
+/// process, bound port or mount.
+pub fn assert_nothing_left(ctx: &Ctx, port: Option<u16>) {
+    assert!(
+        crate::common::lifecycle_helpers::ps_json(ctx, &["-a"]).is_empty(),
+        "containers left"
+    );
+    let pods = ctx.ok(&["pod", "ps", "-q"]);
+    assert!(pods.stdout.trim().is_empty(), "pods left: {pods}");
+    let left = crate::common::lifecycle_helpers::store_processes(ctx);
+    assert!(left.is_empty(), "processes left: {left:?}");
+    if let Some(port) = port {
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "port {port} is still bound"
+        );
+    }
+    let root = ctx.root.to_string_lossy().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&root)),
+        "mounts left under {root}: {mounts}"
+    );
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

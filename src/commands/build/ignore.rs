@@ -63,12 +63,7 @@ impl Ignore {
                 Some(p) => (true, p.trim()),
                 None => (false, line),
             };
-            let parts: Vec<String> = pat
-                .split('/')
-                .filter(|c| !c.is_empty() && *c != ".")
-                .map(str::to_string)
-                .collect();
-            if !parts.is_empty() {
+            if let Some(parts) = pattern_parts(pat) {
                 patterns.push((keep, parts));
             }
         }
@@ -81,12 +76,7 @@ impl Ignore {
     pub fn with_excludes(&self, extra: &[String]) -> Ignore {
         let mut patterns = self.patterns.clone();
         for pat in extra {
-            let parts: Vec<String> = pat
-                .split('/')
-                .filter(|c| !c.is_empty() && *c != ".")
-                .map(str::to_string)
-                .collect();
-            if !parts.is_empty() {
+            if let Some(parts) = pattern_parts(pat) {
                 patterns.push((false, parts));
             }
         }
@@ -115,6 +105,17 @@ impl Ignore {
             .iter()
             .any(|(keep, pat)| *keep && (pat[0] == first || pat[0].contains(['*', '?', '['])))
     }
+}
+
+/// A pattern's path components (no empty ones, no `.`); `None` for a
+/// pattern that has none, which matches nothing.
+fn pattern_parts(pat: &str) -> Option<Vec<String>> {
+    let parts: Vec<String> = pat
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_string)
+        .collect();
+    (!parts.is_empty()).then_some(parts)
 }
 
 fn match_parts(pat: &[String], comps: &[&str]) -> bool {
