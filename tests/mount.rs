@@ -178,7 +178,21 @@ fn mount_serves_a_fuse_overlay_container_until_the_session_ends() {
                  exit 5",
             );
             assert_eq!(out.code, Some(0), "the server outlived umount: {out}");
-            ctx.ok(&["rm", "mf"]);
+
+            // The server keeps nothing of its caller's: not the store's
+            // lock, which `system reset` (exclusive) would wait for while
+            // the mount lives; reset detaches the mount, and the server
+            // goes.
+            let out = in_session(
+                ctx,
+                "m=$($R mount mf) || exit 9
+                 timeout 60 $R system reset --force >/dev/null
+                 echo reset=$?",
+            );
+            assert!(out.stdout.contains("reset=0"), "{out}");
+            let left = store_processes_after(ctx, Duration::from_secs(10));
+            assert!(left.is_empty(), "left running: {left:?}");
+            assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "reset left containers");
         },
     );
 }
