@@ -155,3 +155,42 @@ fn rless_inside_a_single_id_unshare_is_still_single_id() {
         },
     );
 }
+
+/// rless run inside `rless unshare` runs containers there, as podman's:
+/// in subuid mode it is already in their user namespace (newuidmap may not
+/// map from inside, which failed `run`, `start`, `cp`), and a network
+/// helper started there is in that same namespace (joining it again failed
+/// with EINVAL).
+#[test]
+fn containers_run_inside_unshare() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("containers_run_inside_unshare", |ctx| {
+        assert!(setup_image(ctx));
+        let r = format!(
+            "{} --root {}",
+            common::rless_bin().display(),
+            ctx.root.to_string_lossy()
+        );
+        let out_file = user_dir(ctx, "out").join("passwd");
+        let script = format!(
+            "R='{r}'
+             $R run --rm {IMG} echo ran || exit 9
+             $R create --name c {IMG} true >/dev/null || exit 8
+             $R cp c:/etc/passwd {} || exit 7
+             $R network create n >/dev/null || exit 6
+             $R run --rm --network n {IMG} echo on-network || exit 5",
+            out_file.display()
+        );
+        let out = ctx.rless(&["unshare", "sh", "-c", &script]);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert_eq!(out.stdout, "ran\non-network\n", "{out}");
+        assert!(fs::read_to_string(&out_file).unwrap().starts_with("root:"));
+        // Outside, after the session: the same network still serves.
+        let out = ctx.ok(&["run", "--rm", "--network", "n", IMG, "echo", "outside"]);
+        assert_eq!(out.stdout, "outside\n", "{out}");
+        ctx.ok(&["rm", "c"]);
+        ctx.ok(&["network", "rm", "n"]);
+    });
+}
