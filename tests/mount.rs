@@ -104,6 +104,16 @@ fn mount_a_stopped_container_in_an_unshare_session() {
         let out = in_session(ctx, "$R mount no-such-container");
         assert_eq!(out.code, Some(125), "{out}");
         assert!(out.stderr.starts_with("rless: no such container"), "{out}");
+        // umount of a missing one among others: named, the others done.
+        let out = in_session(
+            ctx,
+            "$R mount mc >/dev/null || exit 9
+             $R umount no-such-container mc; echo code=$?
+             $R mount",
+        );
+        assert_eq!(out.stdout, "mc\ncode=125\n", "{out}");
+        assert!(out.stderr.starts_with("rless: no such container"), "{out}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
         ctx.ok(&["rm", "-f", "mr", "mc"]);
 
         // rm of a container mounted in the session unmounts it first: the
