@@ -84,6 +84,14 @@ impl IdMode {
                 };
             }
         }
+        if in_single_session() {
+            // uid 0 here is the user: the map holds their id alone.
+            return IdMode::Single {
+                reason:
+                    "in the single-id namespace of \"rless unshare\"; all files are owned by you"
+                        .into(),
+            };
+        }
         IdMode::detect()
     }
 
@@ -205,9 +213,35 @@ pub fn in_mount_session() -> bool {
 
 /// `mnt:[INODE]`, this process's mount namespace.
 fn mount_ns() -> Option<OsString> {
-    std::fs::read_link("/proc/self/ns/mnt")
+    namespace("mnt")
+}
+
+/// `KIND:[INODE]`, this process's namespace of that kind.
+fn namespace(kind: &str) -> Option<OsString> {
+    std::fs::read_link(Path::new("/proc/self/ns").join(kind))
         .ok()
         .map(|p| p.into_os_string())
+}
+
+/// Names the user namespace `rless unshare` made in single-id mode, where
+/// the user is uid 0 ([`in_single_session`]).
+const SINGLE_SESSION_ENV: &str = "_RLESS_UNSHARE_SINGLE";
+
+/// `rless unshare` in single-id mode, once in its user namespace: tells
+/// the rless commands its command runs that they are the user there, not
+/// real root.
+pub fn mark_single_session() {
+    if let Some(ns) = namespace("user") {
+        std::env::set_var(SINGLE_SESSION_ENV, ns);
+    }
+}
+
+/// Whether this process is uid 0 of the single-id namespace of an `rless
+/// unshare` (its own user namespace is the one named: the variable
+/// inherited elsewhere, a container's namespace, counts for nothing).
+pub fn in_single_session() -> bool {
+    std::env::var_os(SINGLE_SESSION_ENV)
+        .is_some_and(|v| namespace("user").is_some_and(|ns| ns == v))
 }
 
 /// The pid of the command that re-executed this one in the user namespace.
@@ -413,6 +447,19 @@ fn find_in_path(tool: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn single_session_is_this_user_namespace_only() {
+        // The one test that touches this variable.
+        std::env::remove_var(SINGLE_SESSION_ENV);
+        assert!(!in_single_session());
+        // Inherited into another namespace (a container's): not a session.
+        std::env::set_var(SINGLE_SESSION_ENV, "user:[1]");
+        assert!(!in_single_session());
+        mark_single_session();
+        assert!(in_single_session());
+        std::env::remove_var(SINGLE_SESSION_ENV);
+    }
 
     #[test]
     fn subid_lines() {

@@ -104,6 +104,16 @@ fn mount_a_stopped_container_in_an_unshare_session() {
         let out = in_session(ctx, "$R mount no-such-container");
         assert_eq!(out.code, Some(125), "{out}");
         assert!(out.stderr.starts_with("rless: no such container"), "{out}");
+        // umount of a missing one among others: named, the others done.
+        let out = in_session(
+            ctx,
+            "$R mount mc >/dev/null || exit 9
+             $R umount no-such-container mc; echo code=$?
+             $R mount",
+        );
+        assert_eq!(out.stdout, "mc\ncode=125\n", "{out}");
+        assert!(out.stderr.starts_with("rless: no such container"), "{out}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
         ctx.ok(&["rm", "-f", "mr", "mc"]);
 
         // rm of a container mounted in the session unmounts it first: the
@@ -181,7 +191,21 @@ fn mount_serves_a_fuse_overlay_container_until_the_session_ends() {
                  exit 5",
             );
             assert_eq!(out.code, Some(0), "the server outlived umount: {out}");
-            ctx.ok(&["rm", "mf"]);
+
+            // The server keeps nothing of its caller's: not the store's
+            // lock, which `system reset` (exclusive) would wait for while
+            // the mount lives; reset detaches the mount, and the server
+            // goes.
+            let out = in_session(
+                ctx,
+                "m=$($R mount mf) || exit 9
+                 timeout 60 $R system reset --force >/dev/null
+                 echo reset=$?",
+            );
+            assert!(out.stdout.contains("reset=0"), "{out}");
+            let left = store_processes_after(ctx, Duration::from_secs(10));
+            assert!(left.is_empty(), "left running: {left:?}");
+            assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "reset left containers");
         },
     );
 }

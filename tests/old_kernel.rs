@@ -282,3 +282,48 @@ fn build_and_control_on_a_4_18_kernel() {
         assert!(gone, "left running: {:?}", leftovers(ctx));
     });
 }
+
+/// `rless mount` on 4.18 (RHEL 8), where kernel overlayfs does not mount in
+/// a user namespace: a fuse-overlay container's root is served by a forked
+/// fuse-overlay server, what is written there is the container's, and the
+/// server goes with the session.
+#[test]
+fn mount_on_a_4_18_kernel() {
+    if !can_emulate() {
+        return;
+    }
+    for_each_user("mount_on_a_4_18_kernel", |ctx| {
+        setup_image(ctx);
+        old_ok(
+            ctx,
+            &[
+                "create",
+                "--name",
+                "mc",
+                "--storage-driver",
+                "fuse-overlay",
+                IMG,
+                "cat",
+                "/added",
+            ],
+        );
+        let r = format!(
+            "{} --root {}",
+            common::rless_bin().display(),
+            ctx.root.to_string_lossy()
+        );
+        let script = format!(
+            "m=$({r} mount mc) || exit 9
+             echo through-fuse > \"$m/added\" || exit 8
+             {r} umount mc >/dev/null || exit 7"
+        );
+        old_ok(ctx, &["unshare", "sh", "-c", &script]);
+        let out = old_ok(ctx, &["start", "-a", "mc"]);
+        assert_eq!(out.stdout, "through-fuse\n", "{out}");
+        old_ok(ctx, &["rm", "mc"]);
+        let gone = eventually(std::time::Duration::from_secs(15), || {
+            leftovers(ctx).is_empty()
+        });
+        assert!(gone, "left running: {:?}", leftovers(ctx));
+    });
+}

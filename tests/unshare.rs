@@ -1,7 +1,8 @@
 //! `rless unshare`: a command runs as root in the containers' user
 //! namespace, so files a container's other users left in a bind mount can
 //! be removed; its exit code is the command's. ^C typed at the terminal
-//! is the command's to handle.
+//! is the command's to handle. rless run inside it knows it is rootless,
+//! and in single-id mode stays in single-id mode.
 
 mod common;
 
@@ -10,6 +11,7 @@ use common::rootfs::user_dir;
 use common::run_helpers::*;
 use common::{for_each_user, Mode};
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 #[test]
 fn unshare_runs_as_root_of_the_containers_namespace() {
@@ -26,6 +28,19 @@ fn unshare_runs_as_root_of_the_containers_namespace() {
             "1"
         };
         assert_eq!(lines, ["0", ranges], "{out}");
+        // rless run there is uid 0, yet rootless all the same.
+        let bin = common::rless_bin();
+        let root = ctx.root.to_string_lossy();
+        let out = ctx.ok(&[
+            "unshare",
+            bin.to_str().unwrap(),
+            "--root",
+            &root,
+            "info",
+            "--format",
+            "{{.Host.Rootless}}",
+        ]);
+        assert_eq!(out.stdout, "true\n", "{out}");
 
         // The command's exit code; 127 for a command that is not there,
         // 126 for one that cannot run; one line on stderr for both.
@@ -91,5 +106,91 @@ fn unshare_leaves_ctrl_c_to_the_command() {
         assert!(text.contains("got-INT"), "{text:?}");
         assert!(text.contains("carried-on"), "{text:?}");
         assert_eq!(code, Some(3), "{text:?}");
+    });
+}
+
+/// In single-id mode the user is uid 0 of `rless unshare`'s namespace,
+/// but rless run there is still the user in single-id mode, not real root:
+/// it says so, and it drops the owners of a layer's files rather than
+/// chown them to ids that are not mapped (which failed the import), and
+/// reads the user's short-name alias cache, not root's.
+#[test]
+fn rless_inside_a_single_id_unshare_is_still_single_id() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "rless_inside_a_single_id_unshare_is_still_single_id",
+        |ctx| {
+            if ctx.user.mode != Mode::Single {
+                return;
+            }
+            assert!(setup_image(ctx));
+            let layer = common::oci::LayerBuilder::new()
+                .file_owned("f", b"owned\n", 0o644, 1000, 1000)
+                .finish();
+            let tar = user_dir(ctx, "layer").join("owned.tar");
+            fs::write(&tar, layer).unwrap();
+            fs::set_permissions(&tar, fs::Permissions::from_mode(0o644)).unwrap();
+            let r = format!(
+                "{} --root {}",
+                common::rless_bin().display(),
+                ctx.root.to_string_lossy()
+            );
+            let script = format!(
+                "R='{r}'
+             $R info | grep '^Id mapping:'
+             $R import {} owned >/dev/null || exit 9
+             $R run --rm {IMG} id -u",
+                tar.display()
+            );
+            let out = ctx.rless(&["unshare", "sh", "-c", &script]);
+            assert_eq!(out.code, Some(0), "{out}");
+            assert!(
+                out.stdout.contains("single (in the single-id namespace"),
+                "{out}"
+            );
+            assert!(out.stdout.ends_with("\n0\n"), "{out}");
+            assert!(out.stderr.is_empty(), "{out}");
+        },
+    );
+}
+
+/// rless run inside `rless unshare` runs containers there, as podman's:
+/// in subuid mode it is already in their user namespace (newuidmap may not
+/// map from inside, which failed `run`, `start`, `cp`), and a network
+/// helper started there is in that same namespace (joining it again failed
+/// with EINVAL).
+#[test]
+fn containers_run_inside_unshare() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("containers_run_inside_unshare", |ctx| {
+        assert!(setup_image(ctx));
+        let r = format!(
+            "{} --root {}",
+            common::rless_bin().display(),
+            ctx.root.to_string_lossy()
+        );
+        let out_file = user_dir(ctx, "out").join("passwd");
+        let script = format!(
+            "R='{r}'
+             $R run --rm {IMG} echo ran || exit 9
+             $R create --name c {IMG} true >/dev/null || exit 8
+             $R cp c:/etc/passwd {} || exit 7
+             $R network create n >/dev/null || exit 6
+             $R run --rm --network n {IMG} echo on-network || exit 5",
+            out_file.display()
+        );
+        let out = ctx.rless(&["unshare", "sh", "-c", &script]);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert_eq!(out.stdout, "ran\non-network\n", "{out}");
+        assert!(fs::read_to_string(&out_file).unwrap().starts_with("root:"));
+        // Outside, after the session: the same network still serves.
+        let out = ctx.ok(&["run", "--rm", "--network", "n", IMG, "echo", "outside"]);
+        assert_eq!(out.stdout, "outside\n", "{out}");
+        ctx.ok(&["rm", "c"]);
+        ctx.ok(&["network", "rm", "n"]);
     });
 }

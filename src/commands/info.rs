@@ -29,7 +29,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         Ok(reg) => (reg.device_names(), None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let rootless = rustix::process::getuid().as_raw() != 0;
+    // Not uid 0 alone: rless inside `rless unshare` is uid 0 there.
+    let rootless = !matches!(ctx.ids, rless::userns::IdMode::Root);
     let cgroups_version = if cgroup == "v2" { "v2" } else { "v1" };
     let info = serde_json::json!({
         "Store": {"Root": ctx.root, "GraphRoot": ctx.root, "GraphDriverName": driver.0},

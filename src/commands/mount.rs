@@ -113,6 +113,7 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
     check_session(ctx, "umount")?;
     let store = ctx.store(LockMode::Shared)?;
     let mut targets = Vec::new();
+    let mut failed = false;
     if a.all {
         for c in container::list(&store) {
             let dir = container::containers_dir(&store).join(c.id.as_str());
@@ -123,12 +124,20 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
             }
         }
     } else {
+        // One that is missing is named, and the others still unmounted.
         for name in &a.containers {
-            let (_, dir) = container::find(&store, name)?;
-            targets.push((name.clone(), container::read_spec(&dir)?.merged));
+            let found = container::find(&store, name)
+                .map_err(anyhow::Error::from)
+                .and_then(|(_, dir)| Ok(container::read_spec(&dir)?.merged));
+            match found {
+                Ok(merged) => targets.push((name.clone(), merged)),
+                Err(e) => {
+                    eprintln!("rless: {}", super::error_line(&e));
+                    failed = true;
+                }
+            }
         }
     }
-    let mut failed = false;
     for (name, merged) in targets {
         // As podman's: a container that was not mounted is named too.
         match session::umount(&merged, a.force) {

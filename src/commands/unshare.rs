@@ -47,7 +47,11 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     match &ctx.ids {
         IdMode::Root => {}
-        IdMode::Single { .. } => rless::runtime::ids::enter(&ctx.ids, false, false)?,
+        IdMode::Single { .. } => {
+            rless::runtime::ids::enter(&ctx.ids, false, false)?;
+            // rless inside is the user here, though uid 0.
+            rless::userns::mark_single_session();
+        }
         IdMode::SubUid { .. } => {
             if !rless::userns::in_userns() {
                 survive_terminal_signals();

@@ -468,11 +468,14 @@ fn add_aliases(
 }
 
 /// podman's alias cache: `$XDG_CACHE_HOME/containers/short-name-aliases.conf`
-/// (else `~/.cache/…`); root's (outside rless's user namespace, where
+/// (else `~/.cache/…`); real root's (outside rless's user namespaces, where
 /// everyone is root) is `/var/cache/containers/short-name-aliases.conf`.
 fn alias_cache_path() -> Option<PathBuf> {
     const FILE: &str = "containers/short-name-aliases.conf";
-    if rustix::process::geteuid().is_root() && !crate::userns::in_userns() {
+    if rustix::process::geteuid().is_root()
+        && !crate::userns::in_userns()
+        && !crate::userns::in_single_session()
+    {
         return Some(Path::new("/var/cache").join(FILE));
     }
     let base = std::env::var_os("XDG_CACHE_HOME")

@@ -137,6 +137,20 @@ pub fn join_userns(root: &Path, ids: &IdMode) -> Result<(), ClientError> {
         netstack::Error::Io { source, .. } => ClientError::Talk(source),
         other => ClientError::Talk(std::io::Error::other(other)),
     })?;
+    // A helper started inside `rless unshare` (subuid mode) is in this
+    // very namespace, which setns refuses to join again (EINVAL).
+    let same = |a: &std::fs::Metadata, b: &rustix::fs::Stat| {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.st_dev && a.ino() == b.st_ino
+    };
+    if let (Ok(own), Ok(theirs)) = (
+        std::fs::metadata("/proc/self/ns/user"),
+        rustix::fs::fstat(&fd),
+    ) {
+        if same(&own, &theirs) {
+            return Ok(());
+        }
+    }
     nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWUSER).map_err(ClientError::Join)
 }
 

@@ -88,6 +88,9 @@ pub fn enter_as(
                 rustix::process::getgid().as_raw(),
             ))
         })),
+        // Already in rless's namespace (inside `rless unshare`): it maps
+        // what a new one would, and newuidmap may not map from inside.
+        IdMode::SubUid { .. } if !keep_id && crate::userns::in_userns() => Ok(()),
         IdMode::SubUid {
             uid,
             gid,
