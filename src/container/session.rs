@@ -198,17 +198,12 @@ fn serve_fuse(layers: &Layers, target: &Path) -> Result<(), String> {
         }
         Ok(None) => {
             drop(rd);
-            // Nothing of the caller's stays open in a server that may
-            // outlive it by hours: above all not the store's lock (held,
-            // `rmi`, `prune` and `system reset` would wait for it for
-            // good, in the session that would unmount it).
-            {
-                use std::os::fd::AsRawFd;
-                crate::runtime::close_fds_except(&[conn.as_raw_fd(), wr.as_raw_fd()]);
-            }
             let _ = rustix::process::setsid();
-            // Nothing of the caller's stays open for the server's life: not
-            // the `$(…)` pipe of its stdout, not the store lock it holds.
+            // Nothing of the caller's stays open in a server that may
+            // outlive it by hours: not the `$(…)` pipe of its stdout, and
+            // above all not the store's lock (held, `rmi`, `prune` and
+            // `system reset` would wait for it for good, in the session
+            // that would unmount it).
             fuse_overlay::stdio_to_dev_null();
             crate::runtime::close_fds_except(&[conn.as_raw_fd(), wr.as_raw_fd()]);
             let mut wr = wr;
