@@ -154,7 +154,8 @@ fn ps_expose_filter() {
 /// The exposed ports outside `ps`: `commit` gives the image the
 /// container's exposed and published ports (podman 4's commit, docker's),
 /// and a running container's inspect lists an exposed port that is not
-/// published as `"9000/tcp": null` (docker's, podman 4.3's).
+/// published as `"9000/tcp": null` (docker's, podman 4.3's); `-P` leaves
+/// the ports `-p` publishes as `-p` gives them.
 #[test]
 fn exposed_ports_committed_and_inspected() {
     if !have_busybox() {
@@ -209,7 +210,25 @@ fn exposed_ports_committed_and_inspected() {
         let mut names: Vec<&str> = out.stdout.lines().collect();
         names.sort();
         assert_eq!(names, ["again", "ex"], "{out}");
-        ctx.ok(&["rm", "-f", "-t", "0", "ex", "again"]);
+        // -P publishes an exposed port that -p publishes already only
+        // once, at -p's binding (docker's, podman's).
+        let args = [
+            "create", "--name", "both", "-P", "-p", "8080:80", "--expose", "80",
+        ];
+        ctx.ok(&[&args[..], &["--expose", "90", IMG, "true"]].concat());
+        let out = ctx.ok(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", "both"]);
+        let got: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(
+            got["80/tcp"],
+            serde_json::json!([{"HostIp": "", "HostPort": "8080"}]),
+            "{out}"
+        );
+        assert_eq!(
+            got["90/tcp"],
+            serde_json::json!([{"HostIp": "", "HostPort": ""}]),
+            "{out}"
+        );
+        ctx.ok(&["rm", "-f", "-t", "0", "ex", "again", "both"]);
         ctx.ok(&["rmi", "exposing"]);
     });
 }
