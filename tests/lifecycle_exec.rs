@@ -543,11 +543,11 @@ fn exec_it_detach_keys_leave_the_process_running() {
         let _cleanup = Cleanup(ctx);
         setup_image(ctx);
         let id = run_sh(ctx, &["--name", "dk"], FOREVER);
-        let running = |mark: &str| {
+        let cmdlines = || {
             let script = "cat /proc/[0-9]*/cmdline | tr '\\0' ' '";
-            let out = ctx.ok(&["exec", &id, "sh", "-c", script]);
-            out.stdout.contains(&format!("tail -f {mark}"))
+            ctx.ok(&["exec", &id, "sh", "-c", script]).stdout
         };
+        let running = |mark: &str| cmdlines().contains(&format!("tail -f {mark}"));
         // The keys, what detaches, the line typed first (the start of the
         // keys, then another key) and it in octal for the container's
         // printf, the process's file.
@@ -589,6 +589,10 @@ fn exec_it_detach_keys_leave_the_process_running() {
         }
         // The first one still runs after the second's detach.
         assert!(running("/etc/passwd"));
+        // What holds their terminals is not in the container, whose
+        // processes do not see it (nor the host's command line).
+        let seen = cmdlines();
+        assert!(!seen.contains("--root"), "{seen}");
         // Without a detach, `kill -9` of `rless exec -it` hangs its
         // terminal up, which ends the process (it has no parent death
         // signal, so that it can be detached from).

@@ -1,7 +1,8 @@
 //! podman's `ps` options: `--ns` (the namespaces of each running
 //! container, as the inode numbers of /proc/PID/ns), `--pod` (the pod
 //! columns), `--watch` (the listing again and again), `--external` and
-//! `--sync` (accepted).
+//! `--sync` (accepted); `--filter expose=`, and the exposed ports in
+//! `inspect` and `commit`.
 
 mod common;
 
@@ -146,6 +147,88 @@ fn ps_expose_filter() {
         assert_eq!(rows[0]["Ports"], want, "{out}");
 
         ctx.ok(&["rm", "ex", "plain", "fromimg", "pub"]);
+        ctx.ok(&["rmi", "exposing"]);
+    });
+}
+
+/// The exposed ports outside `ps`: `commit` gives the image the
+/// container's exposed and published ports (podman 4's commit, docker's),
+/// and a running container's inspect lists an exposed port that is not
+/// published as `"9000/tcp": null` (docker's, podman 4.3's); `-P` leaves
+/// the ports `-p` publishes as `-p` gives them.
+#[test]
+fn exposed_ports_committed_and_inspected() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("exposed_ports_committed_and_inspected", |ctx| {
+        setup_image(ctx);
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "ex",
+            "--expose",
+            "9000",
+            "--expose",
+            "7000-7001/udp",
+            "-p",
+            "80",
+            IMG,
+            "sleep",
+            "300",
+        ]);
+        let ports = ctx.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "ex"]);
+        let ports: serde_json::Value = serde_json::from_str(&ports.stdout).expect("json");
+        for p in ["9000/tcp", "7000/udp", "7001/udp"] {
+            assert_eq!(ports.get(p), Some(&serde_json::Value::Null), "{p}: {ports}");
+        }
+        assert!(ports["80/tcp"].is_array(), "{ports}");
+
+        ctx.ok(&["commit", "ex", "exposing"]);
+        let out = ctx.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .Config.ExposedPorts}}",
+            "exposing",
+        ]);
+        let got: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        let want =
+            serde_json::json!({"80/tcp": {}, "9000/tcp": {}, "7000/udp": {}, "7001/udp": {}});
+        assert_eq!(got, want, "{out}");
+        // ... which a container made from it exposes in turn.
+        ctx.ok(&["create", "--name", "again", "exposing", "true"]);
+        let out = ctx.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "expose=7001/udp",
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut names: Vec<&str> = out.stdout.lines().collect();
+        names.sort();
+        assert_eq!(names, ["again", "ex"], "{out}");
+        // -P publishes an exposed port that -p publishes already only
+        // once, at -p's binding (docker's, podman's).
+        let args = [
+            "create", "--name", "both", "-P", "-p", "8080:80", "--expose", "80",
+        ];
+        ctx.ok(&[&args[..], &["--expose", "90", IMG, "true"]].concat());
+        let out = ctx.ok(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", "both"]);
+        let got: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        assert_eq!(
+            got["80/tcp"],
+            serde_json::json!([{"HostIp": "", "HostPort": "8080"}]),
+            "{out}"
+        );
+        assert_eq!(
+            got["90/tcp"],
+            serde_json::json!([{"HostIp": "", "HostPort": ""}]),
+            "{out}"
+        );
+        ctx.ok(&["rm", "-f", "-t", "0", "ex", "again", "both"]);
         ctx.ok(&["rmi", "exposing"]);
     });
 }

@@ -67,6 +67,22 @@ fn volumes(c: &container::ContainerConfig, all: bool) -> Vec<String> {
         .collect()
 }
 
+/// The ports the image gets as exposed (podman 4's commit, docker's):
+/// the container's exposed ports (the image's `EXPOSE`s and `--expose`)
+/// and its published container ports (`-p`), as `80/tcp`.
+fn exposed(c: &container::ContainerConfig, spec: &rless::runtime::ContainerSpec) -> Vec<String> {
+    let published = spec.slirp.iter().flat_map(|s| &s.ports);
+    let published = published.chain(spec.user_networks.iter().flat_map(|u| &u.ports));
+    let mut out = c.exposed_ports.clone();
+    for p in published {
+        let port = format!("{}/{}", p.container_port, p.proto_name());
+        if !out.contains(&port) {
+            out.push(port);
+        }
+    }
+    out
+}
+
 /// The bare mount points (`etc/hosts`) that the image's layers `lower`
 /// (topmost first) do not have: what rless made, which the merged tree
 /// shows and `--squash` leaves out (the others are the image's own).
@@ -150,6 +166,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         format: a.format,
         squash: a.squash,
         volumes: volumes(&c, a.include_volumes),
+        exposed: exposed(&c, &spec),
     };
     let opts = super::extract_options(ctx);
     let image = match a.squash {

@@ -346,8 +346,9 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             Some(infra) => network_settings(
                 container::read_spec(&infra).ok().as_ref(),
                 &container::read_state(&infra),
+                &container::read_config(&infra).map(|o| o.exposed_ports).unwrap_or_default(),
             ),
-            None => network_settings(spec.as_ref(), &s),
+            None => network_settings(spec.as_ref(), &s, &c.exposed_ports),
         },
         "LogPath": container::logs::log_path(dir),
     });
@@ -469,12 +470,23 @@ fn pod_network_dir(
     super::netowner::owner(root, c).map(|id| dir.with_file_name(id))
 }
 
-/// docker's `NetworkSettings` (with podman's IPv6 and sandbox fields).
+/// docker's `NetworkSettings` (with podman's IPv6 and sandbox fields);
+/// `exposed`: the container's exposed ports (`80/tcp`).
 fn network_settings(
     spec: Option<&rless::runtime::ContainerSpec>,
     s: &container::ContainerState,
+    exposed: &[String],
 ) -> serde_json::Value {
     let slirp = spec.is_some_and(|sp| sp.slirp.is_some());
+    let mut ports = port_map(s.ports.iter().filter(|_| s.running()), false);
+    // An exposed port not published is `"80/tcp": null`, as docker's and
+    // podman's (not on the host's network, where docker lists none).
+    let own_network = spec.is_some_and(|sp| sp.private_network);
+    if let (true, true, Some(map)) = (s.running(), own_network, ports.as_object_mut()) {
+        for e in exposed {
+            map.entry(e.as_str()).or_insert(serde_json::Value::Null);
+        }
+    }
     serde_json::json!({
         "Gateway": if slirp { "10.0.2.2" } else { "" },
         "IPAddress": match (s.running(), slirp) {
@@ -501,7 +513,7 @@ fn network_settings(
         "Networks": networks(spec, s),
         // Only while it runs, as docker: a stopped or restarting
         // container's ports are free (the state keeps the last run's).
-        "Ports": port_map(s.ports.iter().filter(|_| s.running()), false),
+        "Ports": ports,
     })
 }
 

@@ -57,6 +57,9 @@ pub struct CommitRequest<'a> {
     pub squash: bool,
     /// Paths to add to the config's `Volumes` (the container's volumes).
     pub volumes: Vec<String>,
+    /// Ports to add to the config's `ExposedPorts` (`80/tcp`: the
+    /// container's exposed and published ports).
+    pub exposed: Vec<String>,
 }
 
 /// The manifest an image is stored with (podman's `--format oci|docker`):
@@ -155,6 +158,17 @@ pub fn commit_with(
                 *v = serde_json::json!({});
             }
             for p in &req.volumes {
+                v[p.as_str()] = serde_json::json!({});
+            }
+        }
+        if !req.exposed.is_empty() {
+            let v = c
+                .entry("ExposedPorts")
+                .or_insert_with(|| serde_json::json!({}));
+            if !v.is_object() {
+                *v = serde_json::json!({});
+            }
+            for p in &req.exposed {
                 v[p.as_str()] = serde_json::json!({});
             }
         }

@@ -30,10 +30,14 @@
 //! process that can be detached from (a terminal, input, keys) gets no
 //! parent death signal; the terminal's hang-up when the caller's master
 //! closes (its end, `kill -9` too) ends it instead, as it ends a shell
-//! whose terminal goes. On the keys, the caller forks a holder of the
-//! master (a session of its own, stdio on /dev/null) that reads and drops
-//! the process's output until every slave is closed (the process and its
-//! children gone), and exits; the process, orphaned, runs on.
+//! whose terminal goes. Before it joins the namespaces (so that the
+//! container does not see it, nor the host's command line), the caller
+//! forks a holder (a session of its own, stdio on /dev/null) that waits on
+//! a socket; on the keys the caller hands it the master (SCM_RIGHTS), and
+//! it reads and drops the process's output until every slave is closed
+//! (the process and its children gone), and exits; the process, orphaned,
+//! runs on. A caller that ends otherwise closes the socket, which ends the
+//! holder.
 
 use super::init::resolve_user;
 use super::launch::{prepare_and_exec, DieWith};
@@ -71,6 +75,13 @@ pub fn exec_in(
         false => &[],
     };
     let sys_err = |op| move |source| RunError::Sys { op, source };
+    // Forked before the namespaces are joined: a holder forked later would
+    // be in the container's pid namespace, where its processes (`ps`,
+    // `rless top`) would see it and the host's command line.
+    let holder = match keys.is_empty() {
+        true => None,
+        false => Some(spawn_holder().map_err(sys_err("fork the terminal's holder"))?),
+    };
     let mut joins = Vec::new();
     for (name, flag) in NAMESPACES {
         let theirs = format!("/proc/{init_pid}/ns/{name}");
@@ -179,25 +190,43 @@ pub fn exec_in(
     match end {
         tty::Relayed::Exited(code) => Ok(Some(code)),
         tty::Relayed::Detached(master) => {
-            hold_terminal(master);
+            // The holder takes the master; the caller's copy closes on
+            // return. Should it be gone, the terminal hangs up.
+            if let Some(h) = &holder {
+                if let Err(e) = sys::send_msg(h, b'm', Some(master.as_fd())) {
+                    eprintln!("rless: the detached process's terminal could not be kept: {e}");
+                }
+            }
             Ok(None)
         }
     }
 }
 
 /// Forks the holder of a detached exec's terminal (see the module's
-/// comment); the caller's copy of the master closes on return.
-fn hold_terminal(master: OwnedFd) {
-    let Ok(None) = sys::fork() else {
-        return;
-    };
+/// comment), in the caller's namespaces; returns the socket that hands it
+/// the master. It waits for the master (none: the caller ended without
+/// detaching, and so does it), then drains it until no slave is open.
+fn spawn_holder() -> std::io::Result<OwnedFd> {
+    let (ours, theirs) = sys::socket_pair()?;
+    if sys::fork()?.is_some() {
+        return Ok(ours);
+    }
+    drop(ours);
+    sys::close_fds_except(&[theirs.as_raw_fd()]);
     let _ = nix::unistd::setsid();
     if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdin(&null);
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stderr(&null);
     }
-    sys::close_fds_except(&[master.as_raw_fd()]);
+    let master = loop {
+        match sys::recv_msg(&theirs) {
+            Ok(Some((_, Some(m)))) => break m,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            _ => std::process::exit(0),
+        }
+    };
+    drop(theirs);
     let _ = rustix::io::ioctl_fionbio(&master, false);
     let mut buf = [0u8; 4096];
     // EIO once no slave is open; an interrupted read is tried again.

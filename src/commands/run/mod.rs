@@ -370,9 +370,21 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             }
         };
         if let Some(ports) = ports {
+            // A port `-p` publishes already keeps only that binding, as
+            // docker's and podman's -P.
+            let given: Vec<(u16, &str)> = ports
+                .iter()
+                .map(|p| (p.container_port, p.proto_name()))
+                .collect();
+            let mut picked = Vec::new();
             for e in &exposed {
-                ports.extend(parse_publish(e).map_err(|m| anyhow::anyhow!(m))?);
+                let new = parse_publish(e).map_err(|m| anyhow::anyhow!(m))?;
+                picked.extend(
+                    new.into_iter()
+                        .filter(|p| !given.contains(&(p.container_port, p.proto_name()))),
+                );
             }
+            ports.extend(picked);
         }
     }
 
