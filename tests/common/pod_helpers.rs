@@ -5,6 +5,9 @@
 //! (`lifecycle_helpers::IMG`) imported and a [`Cleanup`] guard that removes the store's
 //! containers when the scenario ends.
 //!
+//! [`states`] and [`free_port_spec`] are what several pod tests look at
+//! and publish.
+//!
 //! [`spawn_blocked_on_pods_lock`] is how a test shows that a command takes
 //! the store's `locks/pods`: the test holds the lock itself, starts the
 //! command, and returns once /proc/locks shows a process blocked on that
@@ -30,6 +33,20 @@ pub fn for_each_user_with_bb(test: &str, mut f: impl FnMut(&Ctx)) {
         setup_image(ctx);
         f(ctx);
     });
+}
+
+/// `{{.Names}} {{.State}}` of every container, sorted.
+pub fn states(ctx: &Ctx) -> Vec<String> {
+    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// A loopback port free now, as a `-p` to port 80.
+pub fn free_port_spec() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}:80", l.local_addr().unwrap().port())
 }
 
 /// Whether some process waits (blocked) for a lock on inode `ino`.
