@@ -11,19 +11,9 @@ mod net_support;
 
 use common::background::Background;
 use common::checks::assert_one_error;
-use common::lifecycle_helpers::{ps_json, store_processes};
 use common::{Ctx, ERR_EXIT};
-use net_support::{for_each_user_with_net, free_port, http_get, wait_for_log, IMG};
+use net_support::{assert_no_pods, for_each_user_with_net, free_port, http_get, wait_for_log, IMG};
 use std::time::{Duration, Instant};
-
-/// No container, pod or process of the store is left.
-fn assert_no_pods(ctx: &Ctx) {
-    assert!(ps_json(ctx, &["-a"]).is_empty(), "containers left");
-    let pods = ctx.ok(&["pod", "ps", "-q"]);
-    assert!(pods.stdout.trim().is_empty(), "pods left: {pods}");
-    let left = store_processes(ctx);
-    assert!(left.is_empty(), "processes left: {left:?}");
-}
 
 fn volumes(ctx: &Ctx) -> Vec<String> {
     let out = ctx.ok(&["volume", "ls", "-q"]);

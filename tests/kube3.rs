@@ -15,18 +15,8 @@ mod common;
 mod net_support;
 
 use common::checks::assert_one_error;
-use common::lifecycle_helpers::{ps_json, store_processes};
 use common::{Ctx, ERR_EXIT};
-use net_support::{for_each_user_with_net, wait_for_log, IMG};
-
-/// No container, pod or process of the store is left.
-fn assert_no_pods(ctx: &Ctx) {
-    assert!(ps_json(ctx, &["-a"]).is_empty(), "containers left");
-    let pods = ctx.ok(&["pod", "ps", "-q"]);
-    assert!(pods.stdout.trim().is_empty(), "pods left: {pods}");
-    let left = store_processes(ctx);
-    assert!(left.is_empty(), "processes left: {left:?}");
-}
+use net_support::{assert_no_pods, for_each_user_with_net, wait_for_log, IMG};
 
 fn secret_data(ctx: &Ctx, name: &str) -> String {
     let out = ctx.ok(&[

@@ -8,22 +8,8 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
-use common::pod_helpers::for_each_user_with_bb;
+use common::pod_helpers::{for_each_user_with_bb, free_port_spec, states};
 use common::ERR_EXIT;
-
-/// A loopback port free now, as a `-p` to port 80.
-fn free_port_spec() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}:80", l.local_addr().unwrap().port())
-}
-
-/// `{{.Names}} {{.State}}` of every container, sorted.
-fn states(ctx: &common::Ctx) -> Vec<String> {
-    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
-    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn pod_clone_clears_the_hostname() {

@@ -8,30 +8,12 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
-use common::{for_each_user, ERR_EXIT};
-
-/// `{{.Names}} {{.State}}` of every container, sorted.
-fn states(ctx: &common::Ctx) -> Vec<String> {
-    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
-    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    v.sort();
-    v
-}
-
-/// A loopback port free now, as a `-p` to port 80.
-fn free_port_spec() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}:80", l.local_addr().unwrap().port())
-}
+use common::pod_helpers::{for_each_user_with_bb, free_port_spec, states};
+use common::ERR_EXIT;
 
 #[test]
 fn pod_create_replace_and_pod_id_file() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_create_replace_and_pod_id_file", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_create_replace_and_pod_id_file", |ctx| {
         let idf = ctx.work.join("p.id");
         let idf_s = idf.display().to_string();
         let spec = free_port_spec();
@@ -135,12 +117,7 @@ fn pod_create_replace_and_pod_id_file() {
 
 #[test]
 fn pod_logs_and_stats() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_logs_and_stats", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_logs_and_stats", |ctx| {
         let pod = ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "pinf"]);
         let pod = pod.stdout.trim()[..12].to_string();
         let a = ctx.ok(&[
@@ -240,14 +217,9 @@ fn pod_logs_and_stats() {
 
 #[test]
 fn stop_and_restart_of_an_infra_container_take_its_members() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user(
+    for_each_user_with_bb(
         "stop_and_restart_of_an_infra_container_take_its_members",
         |ctx| {
-            let _cleanup = Cleanup(ctx);
-            setup_image(ctx);
             ctx.ok(&["pod", "create", "--name", "p", "--infra-name", "pinf"]);
             for m in ["m1", "m2"] {
                 ctx.ok(&[
@@ -291,12 +263,7 @@ fn stop_and_restart_of_an_infra_container_take_its_members() {
 /// `-c` and a pod without an infra container and one member read one.
 #[test]
 fn pod_logs_prefix_of_one_member() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_logs_prefix_of_one_member", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_logs_prefix_of_one_member", |ctx| {
         ctx.ok(&["pod", "create", "--name", "solo"]);
         ctx.ok(&["run", "--name", "s", "--pod", "solo", IMG, "echo", "hi"]);
         let out = ctx.ok(&["inspect", "--format", "{{.Id}}", "s"]);
@@ -318,12 +285,7 @@ fn pod_logs_prefix_of_one_member() {
 /// without `-f` is refused, as `rm`'s.
 #[test]
 fn pod_rm_time_stops_members_first() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_rm_time_stops_members_first", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_rm_time_stops_members_first", |ctx| {
         // The trap writes to a volume, which outlives the pod.
         ctx.ok(&["volume", "create", "marks"]);
         ctx.ok(&["pod", "create", "--name", "p"]);
@@ -343,12 +305,7 @@ fn pod_rm_time_stops_members_first() {
 /// refused in podman's words, nothing made.
 #[test]
 fn run_create_pod_id_file() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("run_create_pod_id_file", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("run_create_pod_id_file", |ctx| {
         let idf = ctx.work.join("p.id");
         let idf_s = idf.display().to_string();
         let id = ctx.ok(&[

@@ -14,7 +14,7 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
-use common::pod_helpers::{for_each_user_with_bb, spawn_blocked_on_pods_lock};
+use common::pod_helpers::{for_each_user_with_bb, output_of, spawn_blocked_on_pods_lock};
 use common::{for_each_user, is_hex64, Ctx, ERR_EXIT};
 
 #[test]
@@ -26,14 +26,7 @@ fn pod_rm_and_create_in_pod_are_serialised() {
         // What `pod rm` does under the lock.
         std::fs::remove_file(ctx.root.join("pods/p.json")).unwrap();
         lock.unlock().unwrap();
-        let o = child.wait_with_output().unwrap();
-        let out = common::Out {
-            cmdline: "create --name c --pod p".into(),
-            user: ctx.user.name.clone(),
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        };
+        let out = output_of(ctx, child, "create --name c --pod p");
         assert_one_error(&out, ERR_EXIT);
         assert!(out.stderr.contains("no such pod: p"), "{out}");
         assert_eq!(ctx.rless(&["container", "exists", "c"]).code, Some(1));
@@ -63,9 +56,9 @@ fn pod_rm_takes_the_pods_lock_before_removing_the_infra() {
                 "pod rm removed the infra before the lock: {out}"
             );
             lock.unlock().unwrap();
-            let o = child.wait_with_output().unwrap();
-            assert!(o.status.success(), "{o:?}");
-            assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{id}\n"));
+            let out = output_of(ctx, child, "pod rm q");
+            assert_eq!(out.code, Some(0), "{out}");
+            assert_eq!(out.stdout, format!("{id}\n"), "{out}");
             assert_eq!(ctx.rless(&["pod", "exists", "q"]).code, Some(1));
             assert_eq!(ctx.rless(&["container", "exists", "q-infra"]).code, Some(1));
         },

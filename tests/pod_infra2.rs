@@ -10,7 +10,7 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
-use common::pod_helpers::{for_each_user_with_bb, spawn_blocked_on_pods_lock};
+use common::pod_helpers::{for_each_user_with_bb, spawn_blocked_on_pods_lock, states};
 use common::ERR_EXIT;
 
 /// `{{.Status}} {{.Name}}` of the container events so far.
@@ -31,14 +31,6 @@ fn at(ev: &[String], line: &str) -> usize {
     ev.iter()
         .position(|l| l == line)
         .unwrap_or_else(|| panic!("no event {line:?} in {ev:?}"))
-}
-
-/// `{{.Names}} {{.State}}` of every container, sorted.
-fn states(ctx: &common::Ctx) -> Vec<String> {
-    let out = ctx.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
-    let mut v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    v.sort();
-    v
 }
 
 #[test]

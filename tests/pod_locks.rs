@@ -17,49 +17,8 @@ mod common;
 
 use common::checks::assert_one_error;
 use common::lifecycle_helpers::*;
-use common::pod_helpers::{for_each_user_with_bb, lock_waiter_on};
+use common::pod_helpers::{for_each_user_with_bb, hold, output_of, spawn_piped, wait_for_waiter};
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
-/// Locks `path` (an earlier command made it), the returned file holding it.
-fn hold(path: &Path) -> File {
-    let f = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    f.lock().unwrap();
-    f
-}
-
-/// Returns once some process waits for a lock on `path`; panics if
-/// `child` (`what`) ends first, or after two minutes.
-fn wait_for_waiter(child: &mut Child, path: &Path, what: &str) {
-    let ino = std::fs::metadata(path).unwrap().ino();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !lock_waiter_on(ino) {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "`{what}` ended ({status}) without waiting for {}",
-                path.display()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`{what}` never waited for {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn spawn(ctx: &common::Ctx, args: &[&str]) -> Child {
-    ctx.rless_cmd(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 fn id_of(ctx: &common::Ctx, name: &str) -> String {
     ctx.ok(&["inspect", "--format", "{{.Id}}", name])
@@ -79,17 +38,10 @@ fn state_of(ctx: &common::Ctx, name: &str) -> String {
 /// for the pods lock, then refuse the member, which runs by then.
 fn pod_rm_waits(ctx: &common::Ctx, release: File) {
     let pods = ctx.root.join("locks/pods");
-    let mut rm = spawn(ctx, &["pod", "rm", "p"]);
+    let mut rm = spawn_piped(ctx, &["pod", "rm", "p"]);
     wait_for_waiter(&mut rm, &pods, "pod rm p");
     drop(release);
-    let out = rm.wait_with_output().unwrap();
-    let out = common::Out {
-        cmdline: "pod rm p".into(),
-        user: ctx.user.name.clone(),
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let out = output_of(ctx, rm, "pod rm p");
     assert_one_error(&out, 2);
     assert!(out.stderr.contains("m (running)"), "{out}");
 }
@@ -119,7 +71,7 @@ fn pod_rm_waits_for_run_pod_start() {
             "-c",
             FOREVER,
         ];
-        let mut run = spawn(ctx, &args);
+        let mut run = spawn_piped(ctx, &args);
         // The member is recorded; its start waits to start `r`.
         wait_for_waiter(&mut run, &r_lock, "run --pod");
         pod_rm_waits(ctx, held);
@@ -159,7 +111,7 @@ fn pod_rm_waits_for_start_attach() {
             .join(id_of(ctx, "m"))
             .join("health.lock");
         let held = hold(&health);
-        let mut start = spawn(ctx, &["start", "-a", "m"]);
+        let mut start = spawn_piped(ctx, &["start", "-a", "m"]);
         // The command runs; its start is not recorded yet.
         wait_for_waiter(&mut start, &health, "start -a m");
         pod_rm_waits(ctx, held);

@@ -11,7 +11,7 @@ mod common;
 mod net_support;
 
 use common::lifecycle_helpers::{inspect, Cleanup};
-use common::usernet_helpers::{dns_addresses, init_pid, setup, IMG};
+use common::usernet_helpers::{dns_addresses, run_client, setup, IMG};
 use common::{for_each_user, Ctx};
 use std::net::Ipv4Addr;
 
@@ -52,23 +52,6 @@ fn for_each_user_with_dns_pod(test: &str, pod_args: &[&str], mut f: impl FnMut(&
     });
 }
 
-/// The container client on pn, from which the DNS tests ask: its init's
-/// pid.
-fn dns_client(ctx: &Ctx) -> i32 {
-    ctx.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "client",
-        "--network",
-        "pn",
-        IMG,
-        "sleep",
-        "120",
-    ]);
-    init_pid(ctx, "client")
-}
-
 #[test]
 fn pod_net_member_names_resolve_on_the_pods_network() {
     for_each_user_with_dns_pod(
@@ -78,7 +61,7 @@ fn pod_net_member_names_resolve_on_the_pods_network() {
             ctx.ok(&[
                 "run", "-d", "--name", "m1", "--pod", "pp", IMG, "sleep", "120",
             ]);
-            let client = dns_client(ctx);
+            let client = run_client(ctx, "pn");
             if dns_addresses(client, gw, "client").is_none() {
                 panic!("the network's DNS server does not answer");
             }
@@ -337,7 +320,7 @@ fn pod_net_pod_name_outlives_a_member_of_that_name() {
                 "run", "-d", "--name", "pp", "--pod", "pp", IMG, "sleep", "120",
             ]);
             ctx.ok(&["create", "--name", "m2", "--pod", "pp", IMG, "sleep", "120"]);
-            let client = dns_client(ctx);
+            let client = run_client(ctx, "pn");
             let ask = |name: &str| dns_addresses(client, gw, name).expect("a DNS reply");
             let pod_ip = address(ctx, "pinf", "pn");
             assert_eq!(ask("pp"), (0, vec![pod_ip]));

@@ -8,16 +8,12 @@ mod common;
 use common::checks::assert_one_error;
 use common::for_each_user;
 use common::lifecycle_helpers::*;
+use common::pod_helpers::for_each_user_with_bb;
 use std::os::unix::fs::MetadataExt;
 
 #[test]
 fn pod_userns_keep_id_members() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_userns_keep_id_members", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_userns_keep_id_members", |ctx| {
         let shared = ctx.work.join("shared");
         std::fs::create_dir_all(&shared).unwrap();
         ctx.give(&shared);
@@ -91,12 +87,7 @@ fn pod_userns_keep_id_members() {
 
 #[test]
 fn pod_userns_refusals() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_userns_refusals", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_userns_refusals", |ctx| {
         for (flag, v) in [
             ("--uidmap", "0:1:1"),
             ("--gidmap", "0:1:1"),
@@ -122,12 +113,7 @@ fn pod_userns_refusals() {
 /// `--start` starts the clone.
 #[test]
 fn pod_clone_makes_the_pod_again() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("pod_clone_makes_the_pod_again", |ctx| {
-        let _cleanup = Cleanup(ctx);
-        setup_image(ctx);
+    for_each_user_with_bb("pod_clone_makes_the_pod_again", |ctx| {
         ctx.ok(&[
             "pod",
             "create",

@@ -347,18 +347,7 @@ fn usernet_dns_shared_alias_answers_every_holder() {
                 "120",
             ]);
         }
-        ctx.ok(&[
-            "run",
-            "-d",
-            "--name",
-            "client",
-            "--network",
-            "lb",
-            IMG,
-            "sleep",
-            "120",
-        ]);
-        let client = init_pid(ctx, "client");
+        let client = run_client(ctx, "lb");
         let Some(_) = udp_socket_in(client) else {
             return;
         };

@@ -158,19 +158,8 @@ fn usernet_dns_tcp_answers_every_holder_of_a_big_alias() {
                     "120",
                 ]);
             }
-            ctx.ok(&[
-                "run",
-                "-d",
-                "--name",
-                "client",
-                "--network",
-                "many",
-                IMG,
-                "sleep",
-                "120",
-            ]);
             let all: BTreeSet<Ipv4Addr> = (2..18).map(|i| Ipv4Addr::new(10, 89, 0, i)).collect();
-            let pid = init_pid(ctx, "client");
+            let pid = run_client(ctx, "many");
             let Some(u) = udp_socket_in(pid) else {
                 return;
             };

@@ -52,6 +52,23 @@ pub fn init_pid(ctx: &Ctx, name: &str) -> i32 {
     v[0]["State"]["Pid"].as_i64().unwrap() as i32
 }
 
+/// Runs `client`, a container on network `net` that sleeps for two
+/// minutes, detached (the DNS tests ask from it): its init's pid.
+pub fn run_client(ctx: &Ctx, net: &str) -> i32 {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        net,
+        IMG,
+        "sleep",
+        "120",
+    ]);
+    init_pid(ctx, "client")
+}
+
 /// Processes of this test's network helper (named by its store).
 pub fn helpers(ctx: &Ctx) -> Vec<i32> {
     let root = ctx.root.to_string_lossy().to_string();

@@ -89,9 +89,8 @@ pub fn for_each_user_with_net(test: &str, mut f: impl FnMut(&Ctx)) {
     });
 }
 
-/// Nothing of the store's containers is left: no container, pod,
-/// process, bound port or mount.
-pub fn assert_nothing_left(ctx: &Ctx, port: Option<u16>) {
+/// No container, pod or process of the store is left.
+pub fn assert_no_pods(ctx: &Ctx) {
     assert!(
         crate::common::lifecycle_helpers::ps_json(ctx, &["-a"]).is_empty(),
         "containers left"
@@ -100,6 +99,12 @@ pub fn assert_nothing_left(ctx: &Ctx, port: Option<u16>) {
     assert!(pods.stdout.trim().is_empty(), "pods left: {pods}");
     let left = crate::common::lifecycle_helpers::store_processes(ctx);
     assert!(left.is_empty(), "processes left: {left:?}");
+}
+
+/// Nothing of the store's containers is left: no container, pod,
+/// process, bound port or mount.
+pub fn assert_nothing_left(ctx: &Ctx, port: Option<u16>) {
+    assert_no_pods(ctx);
     if let Some(port) = port {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
