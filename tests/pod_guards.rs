@@ -143,3 +143,60 @@ fn pod_start_of_an_empty_pod_fails_as_podman() {
         }
     });
 }
+
+/// `run` whose `--requires` container (or its pod's infra container)
+/// fails to start fails, and leaves nothing behind, as a `run` whose own
+/// start fails: no container (with `--rm` or not), no `--cidfile`.
+#[test]
+fn run_whose_requirement_fails_leaves_nothing() {
+    for_each_user_with_bb("run_whose_requirement_fails_leaves_nothing", |ctx| {
+        ctx.ok(&["create", "--name", "bad", IMG, "/nonexistent"]);
+        ctx.ok(&["pod", "create", "--name", "p"]);
+        let cidfile = ctx.root.join("m.cid");
+        let runs: [&[&str]; 3] = [
+            &[
+                "run",
+                "--rm",
+                "--name",
+                "m",
+                "--requires",
+                "bad",
+                IMG,
+                "true",
+            ],
+            &[
+                "run",
+                "-d",
+                "--name",
+                "m",
+                "--pod",
+                "p",
+                "--requires",
+                "bad",
+                IMG,
+                "true",
+            ],
+            &[
+                "run",
+                "--cidfile",
+                cidfile.to_str().unwrap(),
+                "--name",
+                "m",
+                "--requires",
+                "bad",
+                IMG,
+                "true",
+            ],
+        ];
+        for args in runs {
+            let out = ctx.rless(args);
+            assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+            assert!(out.stderr.contains("cannot start bad"), "{out}");
+            let exists = ctx.rless(&["container", "exists", "m"]);
+            assert_eq!(exists.code, Some(1), "{args:?} left m behind");
+            assert!(!cidfile.exists(), "{args:?} left its --cidfile");
+        }
+        ctx.ok(&["pod", "rm", "-f", "p"]);
+        ctx.ok(&["rm", "bad"]);
+    });
+}
