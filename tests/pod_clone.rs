@@ -191,3 +191,26 @@ fn pod_clone_leaves_the_original_running() {
         ctx.ok(&["pod", "rm", "-f", "-t", "0", "p", "q", "taken"]);
     });
 }
+
+/// A member made with `--pod-id-file` is cloned into the pod's clone
+/// (the child create got both `--pod` and `--pod-id-file`, refused), and
+/// `container clone` of it joins the pod it joined, the file gone since.
+#[test]
+fn pod_clone_of_a_member_made_with_pod_id_file() {
+    for_each_user_with_bb("pod_clone_of_a_member_made_with_pod_id_file", |ctx| {
+        let f = ctx.root.join("p.podid");
+        let file = f.to_str().unwrap();
+        ctx.ok(&["pod", "create", "--name", "p", "--pod-id-file", file]);
+        ctx.ok(&["create", "--name", "m", "--pod-id-file", file, IMG, "true"]);
+        ctx.ok(&["pod", "clone", "p", "q"]);
+        let f2 = "{{.NumContainers}}";
+        let q = ctx.ok(&["pod", "inspect", "--format", f2, "q"]);
+        assert_eq!(q.stdout.trim(), "2", "{q}");
+        std::fs::remove_file(&f).unwrap();
+        ctx.ok(&["container", "clone", "m", "m2"]);
+        let p_id = ctx.ok(&["pod", "inspect", "--format", "{{.Id}}", "p"]);
+        let pod = ctx.ok(&["inspect", "--format", "{{.Pod}}", "m2"]);
+        assert_eq!(pod.stdout.trim(), p_id.stdout.trim(), "{pod}");
+        ctx.ok(&["pod", "rm", "-f", "p", "q"]);
+    });
+}
