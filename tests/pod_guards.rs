@@ -145,8 +145,9 @@ fn pod_start_of_an_empty_pod_fails_as_podman() {
 }
 
 /// `run` whose `--requires` container (or its pod's infra container)
-/// fails to start fails, and leaves nothing behind, as a `run` whose own
-/// start fails: no container (with `--rm` or not), no `--cidfile`.
+/// fails to start fails with one line saying why, and leaves nothing
+/// behind, as a `run` whose own start fails: no container (with `--rm`
+/// or not), no `--cidfile`. `start` of one fails with one line too.
 #[test]
 fn run_whose_requirement_fails_leaves_nothing() {
     for_each_user_with_bb("run_whose_requirement_fails_leaves_nothing", |ctx| {
@@ -189,13 +190,20 @@ fn run_whose_requirement_fails_leaves_nothing() {
             ],
         ];
         for args in runs {
+            // One line: the requirement's reason in it.
             let out = ctx.rless(args);
-            assert_eq!(out.code, Some(ERR_EXIT), "{out}");
+            assert_one_error(&out, ERR_EXIT);
             assert!(out.stderr.contains("cannot start bad"), "{out}");
+            assert!(out.stderr.contains("/nonexistent"), "{out}");
             let exists = ctx.rless(&["container", "exists", "m"]);
             assert_eq!(exists.code, Some(1), "{args:?} left m behind");
             assert!(!cidfile.exists(), "{args:?} left its --cidfile");
         }
+        ctx.ok(&["create", "--name", "s", "--requires", "bad", IMG, "true"]);
+        let out = ctx.rless(&["start", "s"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("/nonexistent"), "{out}");
+        ctx.ok(&["rm", "s"]);
         ctx.ok(&["pod", "rm", "-f", "p"]);
         ctx.ok(&["rm", "bad"]);
     });

@@ -786,7 +786,7 @@ mod secrets;
 pub use args::Args;
 use args::{strings, ImageDefaults};
 pub use monitor::run_unproxied;
-pub use monitor::{attach, detach, Fresh};
+pub use monitor::{attach, detach, detach_quiet, Fresh};
 use netopts::*;
 use nsopts::*;
 use options::*;
