@@ -147,7 +147,8 @@ fn pod_start_of_an_empty_pod_fails_as_podman() {
 /// `run` whose `--requires` container (or its pod's infra container)
 /// fails to start fails with one line saying why, and leaves nothing
 /// behind, as a `run` whose own start fails: no container (with `--rm`
-/// or not), no `--cidfile`. `start` of one fails with one line too.
+/// or not), no `--cidfile`. `start` of one, and `pod start` of a member
+/// that fails, fail with one line too.
 #[test]
 fn run_whose_requirement_fails_leaves_nothing() {
     for_each_user_with_bb("run_whose_requirement_fails_leaves_nothing", |ctx| {
@@ -204,6 +205,12 @@ fn run_whose_requirement_fails_leaves_nothing() {
         assert_one_error(&out, ERR_EXIT);
         assert!(out.stderr.contains("/nonexistent"), "{out}");
         ctx.ok(&["rm", "s"]);
+        // `pod start` of a member that fails: one line naming it.
+        ctx.ok(&["create", "--name", "pm", "--pod", "p", IMG, "/nonexistent"]);
+        let out = ctx.rless(&["pod", "start", "p"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("cannot start pm: "), "{out}");
+        assert!(out.stderr.contains("/nonexistent"), "{out}");
         ctx.ok(&["pod", "rm", "-f", "p"]);
         ctx.ok(&["rm", "bad"]);
     });
