@@ -1,8 +1,9 @@
 //! `pod clone` as podman 4.3 has it, beyond pod_userns's clone test: the
 //! original's `--hostname` is not kept (the clone's is its own name), and
-//! `--destroy` of a running pod that publishes ports stops the original
-//! before the clone checks them (a clone that fails then leaves the
-//! original as it was, running again).
+//! the clone of a running pod that publishes ports is made while the
+//! original holds them (its ports are checked at its start, as podman's):
+//! `--destroy` removes the original once the clone is made, and a clone
+//! that fails leaves the original untouched, its `--rm` members included.
 
 mod common;
 
@@ -43,8 +44,7 @@ fn pod_clone_destroy_frees_the_ports_first() {
         ctx.ok(&[
             "run", "-d", "--name", "m", "--pod", "p", IMG, "sh", "-c", FOREVER,
         ]);
-        // A clone that fails (its name is taken) after the original
-        // stopped: the original runs again, unchanged.
+        // A clone that fails (its name is taken): the original runs on.
         ctx.ok(&["pod", "create", "--name", "taken", "--infra=false"]);
         let out = ctx.rless(&["pod", "clone", "--destroy", "p", "taken"]);
         assert_one_error(&out, ERR_EXIT);
@@ -127,6 +127,76 @@ fn pod_clone_takes_pod_create_options() {
         // The original is as it was.
         let out = ctx.ok(&["pod", "inspect", "--format", "{{.InfraConfig.userns}}", "p"]);
         assert_eq!(out.stdout.trim(), "private", "{out}");
+        ctx.ok(&["pod", "rm", "-f", "p", "q"]);
+    });
+}
+
+/// `StartedAt` of container `name`.
+fn started_at(ctx: &common::Ctx, name: &str) -> String {
+    let out = ctx.ok(&["inspect", "--format", "{{.State.StartedAt}}", name]);
+    out.stdout.trim().to_string()
+}
+
+/// A running pod that publishes a port is cloned without `--destroy`,
+/// and a `--destroy` clone that fails touches nothing of the original:
+/// its members are not stopped (a `--rm` one would be gone, and stopping
+/// before the clone's checks leaves it without that member).
+#[test]
+fn pod_clone_leaves_the_original_running() {
+    for_each_user_with_bb("pod_clone_leaves_the_original_running", |ctx| {
+        let spec = free_port_spec();
+        ctx.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "p",
+            "--infra-name",
+            "pinf",
+            "-p",
+            &spec,
+        ]);
+        ctx.ok(&[
+            "run", "-d", "--name", "m", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        ctx.ok(&[
+            "run", "-d", "--rm", "--name", "r", "--pod", "p", IMG, "sh", "-c", FOREVER,
+        ]);
+        let before = started_at(ctx, "m");
+        ctx.ok(&["pod", "create", "--name", "taken", "--infra=false"]);
+        let out = ctx.rless(&["pod", "clone", "--destroy", "p", "taken"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("taken"), "{out}");
+        assert_eq!(states(ctx), ["m running", "pinf running", "r running"]);
+        assert_eq!(started_at(ctx, "m"), before, "m was restarted");
+        // Without --destroy: made while the original holds the port.
+        ctx.ok(&["pod", "clone", "p", "q"]);
+        let f = "{{.State}} {{.NumContainers}}";
+        let q = ctx.ok(&["pod", "inspect", "--format", f, "q"]);
+        assert_eq!(q.stdout.trim(), "Created 3", "{q}");
+        assert_eq!(started_at(ctx, "m"), before, "m was restarted");
+        ctx.ok(&["pod", "rm", "-f", "-t", "0", "p", "q", "taken"]);
+    });
+}
+
+/// A member made with `--pod-id-file` is cloned into the pod's clone
+/// (the child create got both `--pod` and `--pod-id-file`, refused), and
+/// `container clone` of it joins the pod it joined, the file gone since.
+#[test]
+fn pod_clone_of_a_member_made_with_pod_id_file() {
+    for_each_user_with_bb("pod_clone_of_a_member_made_with_pod_id_file", |ctx| {
+        let f = ctx.root.join("p.podid");
+        let file = f.to_str().unwrap();
+        ctx.ok(&["pod", "create", "--name", "p", "--pod-id-file", file]);
+        ctx.ok(&["create", "--name", "m", "--pod-id-file", file, IMG, "true"]);
+        ctx.ok(&["pod", "clone", "p", "q"]);
+        let f2 = "{{.NumContainers}}";
+        let q = ctx.ok(&["pod", "inspect", "--format", f2, "q"]);
+        assert_eq!(q.stdout.trim(), "2", "{q}");
+        std::fs::remove_file(&f).unwrap();
+        ctx.ok(&["container", "clone", "m", "m2"]);
+        let p_id = ctx.ok(&["pod", "inspect", "--format", "{{.Id}}", "p"]);
+        let pod = ctx.ok(&["inspect", "--format", "{{.Pod}}", "m2"]);
+        assert_eq!(pod.stdout.trim(), p_id.stdout.trim(), "{pod}");
         ctx.ok(&["pod", "rm", "-f", "p", "q"]);
     });
 }

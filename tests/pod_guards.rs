@@ -136,3 +136,75 @@ fn pod_start_of_an_empty_pod_fails_as_podman() {
         }
     });
 }
+
+/// `run` whose `--requires` container (or its pod's infra container)
+/// fails to start fails with one line saying why, and leaves nothing
+/// behind, as a `run` whose own start fails: no container (with `--rm`
+/// or not), no `--cidfile`. `start` of one, and `pod start` of a member
+/// that fails, fail with one line too.
+#[test]
+fn run_whose_requirement_fails_leaves_nothing() {
+    for_each_user_with_bb("run_whose_requirement_fails_leaves_nothing", |ctx| {
+        ctx.ok(&["create", "--name", "bad", IMG, "/nonexistent"]);
+        ctx.ok(&["pod", "create", "--name", "p"]);
+        let cidfile = ctx.root.join("m.cid");
+        let runs: [&[&str]; 3] = [
+            &[
+                "run",
+                "--rm",
+                "--name",
+                "m",
+                "--requires",
+                "bad",
+                IMG,
+                "true",
+            ],
+            &[
+                "run",
+                "-d",
+                "--name",
+                "m",
+                "--pod",
+                "p",
+                "--requires",
+                "bad",
+                IMG,
+                "true",
+            ],
+            &[
+                "run",
+                "--cidfile",
+                cidfile.to_str().unwrap(),
+                "--name",
+                "m",
+                "--requires",
+                "bad",
+                IMG,
+                "true",
+            ],
+        ];
+        for args in runs {
+            // One line: the requirement's reason in it.
+            let out = ctx.rless(args);
+            assert_one_error(&out, ERR_EXIT);
+            assert!(out.stderr.contains("cannot start bad"), "{out}");
+            assert!(out.stderr.contains("/nonexistent"), "{out}");
+            let exists = ctx.rless(&["container", "exists", "m"]);
+            assert_eq!(exists.code, Some(1), "{args:?} left m behind");
+            assert!(!cidfile.exists(), "{args:?} left its --cidfile");
+        }
+        ctx.ok(&["create", "--name", "s", "--requires", "bad", IMG, "true"]);
+        let out = ctx.rless(&["start", "s"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("/nonexistent"), "{out}");
+        ctx.ok(&["rm", "s"]);
+        // `pod start` of a member that fails: one line naming it.
+        ctx.ok(&["create", "--name", "pm", "--pod", "p", IMG, "/nonexistent"]);
+        let out = ctx.rless(&["pod", "start", "p"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("cannot start pm: "), "{out}");
+        assert!(out.stderr.contains("/nonexistent"), "{out}");
+        ctx.ok(&["pod", "rm", "-f", "p"]);
+        ctx.ok(&["rm", "bad"]);
+    });
+}

@@ -9,9 +9,11 @@
 //! the clone sets itself taken out: `--name` (the new name: NAME, else
 //! `--name`, else podman's `ORIGINAL-clone`, `-clone1`, … while taken),
 //! the limits given here (which replace the original's), `--pod` when
-//! given, and what would clash or act twice (`--replace`, `--cidfile`,
-//! `--pidfile` (podman's clone drops it too: two containers would write
-//! one file), `-d`, `--preserve-fds`, `--pull`). A pod's infra container
+//! given, `--pod-id-file` (the pod it named, recorded, is given as `--pod`
+//! instead: the file may have changed), and what would clash or act
+//! twice (`--replace`, `--cidfile`, `--pidfile` (podman's clone drops it
+//! too: two containers would write one file), `-d`, `--preserve-fds`,
+//! `--pull`). A pod's infra container
 //! is not cloned: the clone would be some pod's infra container. IMAGE replaces the image. The
 //! child prints the new id (its errors are its own, one line); then
 //! `--destroy` removes the original (a running one only with `-f`, as
@@ -107,6 +109,7 @@ const DROPPED: &[&str] = &[
     "detach",
     "preserve-fds",
     "pull",
+    "pod-id-file",
 ];
 
 /// podman's words for removing a running container without force.
@@ -141,8 +144,22 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     if a.destroy && !a.force && container::read_state(&dir).live() {
         bail!(CloneError::Running(id));
     }
-    let limits = a.limits.given();
+    let mut limits = a.limits.given();
     let mut dropped: Vec<&str> = DROPPED.to_vec();
+    // `--pod-id-file`: the pod it named then, which the container records
+    // (the file may be gone or name another pod by now; and beside a
+    // `--pod` given here the child would refuse both).
+    let pod_by_file = c
+        .create_command
+        .iter()
+        .any(|w| w == "--pod-id-file" || w.starts_with("--pod-id-file="));
+    if let Some(p) = c
+        .pod
+        .as_deref()
+        .filter(|_| pod_by_file && a.limits.pod.is_none())
+    {
+        limits.push(("pod", p));
+    }
     dropped.extend(limits.iter().map(|(k, _)| *k));
     let (kept, mut image_cmd) =
         super::run::recreate::split(&c.create_command, &dropped).map_err(|detail| {

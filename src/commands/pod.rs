@@ -427,7 +427,8 @@ fn not_empty(p: &PodConfig, members: &[ContainerConfig], op: &str) -> Result<()>
 fn start_members(ctx: &Ctx, members: &[ContainerConfig]) -> Result<()> {
     for c in members {
         if !state_of(&ctx.root, c).live() {
-            super::start::start_quiet(ctx, c.id.as_str())?;
+            super::start::start_quiet(ctx, c.id.as_str())
+                .with_context(|| format!("cannot start {}", c.name))?;
         }
     }
     Ok(())

@@ -16,10 +16,13 @@
 //! cloned into it, as podman's (`container clone --pod NEW`; one that
 //! fails takes the new pod and the clones made with it). Then `--destroy`
 //! removes the original pod (`pod rm -f`) and `--start` starts the clone
-//! (`pod start`). With `--destroy` the original's running containers are
-//! stopped first (`pod stop`), as its removal would stop them: what they
-//! hold (published ports, which `pod create` checks) is free for the
-//! clone; should the clone fail, they start again and the original stays.
+//! (`pod start`). The clone's `pod create` does not check its ports
+//! (hidden `--no-port-check`), as podman's, which binds them only at a
+//! start: the original, running, holds them while the clone is made. So
+//! nothing of the original is touched before the clone exists (a clone
+//! that fails leaves it as it was, a `--rm` member included), and a
+//! running pod can be cloned without `--destroy` (the clone's start then
+//! fails while the original holds the ports).
 
 use super::Ctx;
 use anyhow::Result;
@@ -124,33 +127,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             if !cmd.is_empty() && cmd != "/catatonit -P" && !is_given("--infra-command") {
                 args.push(format!("--infra-command={cmd}"));
             }
+            // The original may hold its ports meanwhile (see above).
+            args.push("--no-port-check".into());
         }
     }
-    // --destroy: the original stops first (see the module comment).
-    let ran: Vec<String> = match a.destroy {
-        true => pod::members(&ctx.root, &p)
-            .into_iter()
-            .filter(|c| {
-                container::read_state(&ctx.root.join("containers").join(c.id.as_str())).live()
-            })
-            .map(|c| c.id.as_str().to_string())
-            .collect(),
-        false => Vec::new(),
-    };
-    let stopped = match ran.is_empty() {
-        true => Ok(String::new()),
-        false => super::child::run(ctx, &["pod".into(), "stop".into(), p.id.clone()]),
-    };
-    let id = match stopped.and_then(|_| make(ctx, &args, &p)) {
-        Ok(id) => id,
-        Err(e) => {
-            if !ran.is_empty() {
-                let start = ["start".to_string()].into_iter().chain(ran);
-                let _ = super::child::run(ctx, &start.collect::<Vec<_>>());
-            }
-            return Err(e);
-        }
-    };
+    let id = make(ctx, &args, &p)?;
     if a.destroy {
         super::child::run(ctx, &["pod".into(), "rm".into(), "-f".into(), p.id.clone()])?;
     }

@@ -64,6 +64,10 @@ pub struct InfraArgs {
     /// Refused: rless maps the containers' ids itself (see --userns).
     #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
     gidmap: Vec<String>,
+    /// `pod clone`'s: the ports are not checked (the original holds them
+    /// while its clone is made; a start of the clone checks them).
+    #[arg(long, hide = true)]
+    no_port_check: bool,
 }
 
 impl InfraArgs {
@@ -142,7 +146,9 @@ pub fn create(
     }
     ports.retain(|p| p.host_port != 0 && p.host_port_last == 0);
     replace()?;
-    drop(rless::network::publish::bind(&ports)?);
+    if !a.no_port_check {
+        drop(rless::network::publish::bind(&ports)?);
+    }
     let store = ctx.store(LockMode::Shared)?;
     let p = pod::create(&store, name, labels, shared)?;
     drop(store);

@@ -36,6 +36,10 @@ pub struct Args {
     picks: super::picks::Picks,
     #[arg(required_unless_present_any = ["all", "latest", "cidfile", "filter"])]
     containers: Vec<String>,
+    /// `start_quiet`'s: a failed start is an error (one line with the
+    /// caller's context), not printed here.
+    #[arg(skip)]
+    failure_as_error: bool,
 }
 
 impl Args {
@@ -51,6 +55,7 @@ impl Args {
             latest: Default::default(),
             picks: Default::default(),
             containers: Vec::new(),
+            failure_as_error: false,
         }
     }
 }
@@ -84,7 +89,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 /// Starts container `q` in the background, printing nothing (the pod
 /// commands and `--requires`).
 pub fn start_quiet(ctx: &Ctx, q: &str) -> Result<()> {
-    let a = Args::background();
+    let a = Args {
+        failure_as_error: true,
+        ..Args::background()
+    };
     match start_one(ctx, q, &a, false)? {
         c if c == ExitCode::SUCCESS => Ok(()),
         _ => bail!("container {q} did not start"),
@@ -153,7 +161,11 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
     // The container's lock is held until the monitor has recorded the
     // start (`detach` returns then): a second `start` at once waits, then
     // finds it running (both started it, each with its own monitor).
-    let code = super::run::detach(&spec, &dir, &c, super::run::Fresh::No, pods);
+    let code = match a.failure_as_error {
+        true => super::run::detach_quiet(&spec, &dir, &c, super::run::Fresh::No, pods)
+            .map(|()| ExitCode::SUCCESS),
+        false => super::run::detach(&spec, &dir, &c, super::run::Fresh::No, pods),
+    };
     drop(lock);
     // As docker and podman: the name as given (`start --all`: the id).
     if print && code.as_ref().is_ok_and(|c| *c == ExitCode::SUCCESS) {

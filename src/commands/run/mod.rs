@@ -752,7 +752,13 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         println!("{}", config.id);
         return Ok(ExitCode::SUCCESS);
     }
-    crate::commands::pod::start_required(ctx, &config)?;
+    // A fresh container whose requirements (`--requires`, its pod's
+    // infra container) fail to start goes, as one that fails to start
+    // itself (`Fresh::Yes`): `run --rm` leaves nothing behind.
+    if let Err(e) = crate::commands::pod::start_required(ctx, &config) {
+        abandon(&dir, a.cidfile.as_deref());
+        return Err(e);
+    }
     if a.detach {
         return detach(&spec, &dir, &config, Fresh::Yes, pods_held);
     }
@@ -792,7 +798,7 @@ mod secrets;
 pub use args::Args;
 use args::{strings, ImageDefaults};
 pub use monitor::run_unproxied;
-pub use monitor::{attach, detach, Fresh};
+pub use monitor::{attach, detach, detach_quiet, Fresh};
 use netopts::*;
 use nsopts::*;
 use options::*;

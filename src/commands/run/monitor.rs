@@ -241,6 +241,16 @@ fn record_exit(dir: &Path, code: i32, state: &ContainerState) {
     let _ = container::write_state(dir, &done);
 }
 
+/// Why a detached start failed (the monitor's answer), for a start whose
+/// caller reports it as part of its own one line (`start_quiet`: a
+/// `--requires` or infra container's start).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StartFailed {
+    pub code: u8,
+    pub message: String,
+}
+
 /// `run -d`: forks the monitor, waits until the container runs (or fails
 /// to start), prints its id.
 pub fn detach(
@@ -250,18 +260,39 @@ pub fn detach(
     fresh: Fresh,
     pods: Option<std::fs::File>,
 ) -> Result<ExitCode> {
-    let forked = fork_monitor(spec, dir, config, fresh, false);
-    release(pods);
-    if let Some(code) = forked? {
-        return Ok(code);
+    match detach_quiet(spec, dir, config, fresh, pods) {
+        Err(e) => match e.downcast::<StartFailed>() {
+            Ok(f) => {
+                eprintln!("rless: {}", f.message);
+                Ok(ExitCode::from(f.code))
+            }
+            Err(e) => Err(e),
+        },
+        Ok(()) => {
+            // `run -d` prints the new id; `start` prints the name as it was given.
+            if fresh == Fresh::Yes {
+                println!("{}", config.id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    // `run -d` prints the new id; `start` prints the name as it was given.
-    if fresh == Fresh::Yes {
-        println!("{}", config.id);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
+/// [`detach`] printing nothing: a failed start is a [`StartFailed`] error.
+pub fn detach_quiet(
+    spec: &ContainerSpec,
+    dir: &Path,
+    config: &ContainerConfig,
+    fresh: Fresh,
+    pods: Option<std::fs::File>,
+) -> Result<()> {
+    let forked = fork_monitor(spec, dir, config, fresh, false);
+    release(pods);
+    match forked? {
+        Some(f) => Err(f.into()),
+        None => Ok(()),
+    }
+}
 /// `run --sig-proxy=false` and `start -a --sig-proxy=false`: the
 /// container runs under a monitor of its own, as with `-d`, and this
 /// process shows its output (from its log, what this run writes) and ends
@@ -288,8 +319,9 @@ pub fn run_unproxied(
     let tty = spec.process.tty;
     let forked = fork_monitor(spec, dir, config, fresh, !tty);
     release(pods);
-    if let Some(code) = forked? {
-        return Ok(code);
+    if let Some(f) = forked? {
+        eprintln!("rless: {}", f.message);
+        return Ok(ExitCode::from(f.code));
     }
     let code = if tty {
         let input = if spec.process.stdin {
@@ -364,8 +396,8 @@ fn follow_log(
 }
 
 /// Forks a container's monitor (its own session, stdio to `monitor.log`)
-/// and waits for its answer: `None` once the container runs, else the
-/// exit code to end with (the error is printed). `keep_stdin`: the
+/// and waits for its answer: `None` once the container runs, else why it
+/// did not, with the exit code to end with. `keep_stdin`: the
 /// container reads the caller's stdin (with `-i`), not a pipe the monitor
 /// holds open.
 fn fork_monitor(
@@ -374,7 +406,7 @@ fn fork_monitor(
     config: &ContainerConfig,
     fresh: Fresh,
     keep_stdin: bool,
-) -> Result<Option<ExitCode>> {
+) -> Result<Option<StartFailed>> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let spec = &match prepare_cgroups(spec) {
@@ -502,8 +534,7 @@ fn fork_monitor(
                     125,
                     format!("the container's monitor failed; see {}", log.display()),
                 ));
-            eprintln!("rless: {msg}");
-            Ok(Some(ExitCode::from(code)))
+            Ok(Some(StartFailed { code, message: msg }))
         }
     }
 }
