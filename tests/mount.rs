@@ -262,9 +262,11 @@ fn start_in_the_session_reuses_its_mount() {
                 ctx,
                 "m=$($R mount md) || exit 9
                  echo from-session > \"$m/s\"
-                 $R start md >/dev/null || exit 8",
+                 $R start md >/dev/null || exit 8
+                 test \"$($R mount md)\" = \"$m\" || exit 7",
             );
             assert_eq!(out.code, Some(0), "{driver}: {out}");
+            assert!(out.stderr.is_empty(), "{driver}: {out}");
             let out = ctx.ok(&["exec", "md", "sh", "-c", "cat /s; echo late > /late"]);
             assert_eq!(out.stdout, "from-session\n", "{driver}: {out}");
             assert!(ctx.ok(&["diff", "md"]).stdout.contains("A /late"));

@@ -17,7 +17,8 @@
 //! - A running container is refused: its root is mounted in its own mount
 //!   namespace, which the session (a sibling user namespace) may not enter
 //!   (`/proc/PID/root` answers EACCES there), and a second overlay mount of
-//!   a writable layer in use is undefined behaviour.
+//!   a writable layer in use is undefined behaviour. One that runs on this
+//!   session's mount (below) is not refused: its path is printed.
 //! - A container started in the session while mounted there uses that
 //!   mount as its root ([`mounted_driver`]): its init's new mount namespace
 //!   is a copy of the session's, holding the mount, as podman shares one
