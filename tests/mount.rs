@@ -253,6 +253,22 @@ fn start_in_the_session_reuses_its_mount() {
             ctx.ok(&["rm", "-f", "ms"]);
             ctx.ok(&["rmi", "ms-img"]);
 
+            // A read-only container on the session's mount: read-only in
+            // the container only.
+            let mut args = vec!["create", "--name", "mro", "--read-only"];
+            args.extend(sd);
+            args.extend([IMG, "sh", "-c", "cat /s; touch /ro || echo refused"]);
+            ctx.ok(&args);
+            let out = in_session(
+                ctx,
+                "m=$($R mount mro) || exit 9
+                 echo rw > \"$m/s\"
+                 $R start -a mro 2>/dev/null || exit 8
+                 echo still-rw > \"$m/s\" && cat \"$m/s\"",
+            );
+            assert_eq!(out.stdout, "rw\nrefused\nstill-rw\n", "{driver}: {out}");
+            ctx.ok(&["rm", "-f", "mro"]);
+
             // Started detached; the session ends while it runs.
             let mut args = vec!["create", "--name", "md"];
             args.extend(sd);
