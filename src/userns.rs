@@ -244,6 +244,41 @@ pub fn in_single_session() -> bool {
         .is_some_and(|v| namespace("user").is_some_and(|ns| ns == v))
 }
 
+/// The caller's own (uid, gid), as keep-id keeps them: their real ids in
+/// the single-id namespace of `rless unshare` (where they are uid 0, which
+/// that namespace maps to them alone), else `getuid`/`getgid`.
+pub fn own_ids() -> (u32, u32) {
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    if !in_single_session() {
+        return (uid, gid);
+    }
+    let outside = |file: &str, id: u32| {
+        std::fs::read_to_string(Path::new("/proc/self").join(file))
+            .ok()
+            .and_then(|t| outside_id(&t, id))
+            .unwrap_or(id)
+    };
+    (outside("uid_map", uid), outside("gid_map", gid))
+}
+
+/// The id outside a user namespace that `id` inside it is, per the
+/// namespace's `uid_map` or `gid_map` text (`INSIDE OUTSIDE COUNT` lines).
+fn outside_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let n: Vec<u32> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match n[..] {
+            [inside, outside, count] if id >= inside && id - inside < count => {
+                Some(outside + (id - inside))
+            }
+            _ => None,
+        }
+    })
+}
+
 /// The pid of the command that re-executed this one in the user namespace.
 const LAUNCHER_ENV: &str = "_RLESS_LAUNCHER";
 
@@ -447,6 +482,18 @@ fn find_in_path(tool: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outside_ids_come_from_the_map() {
+        assert_eq!(
+            outside_id("         0       1002          1\n", 0),
+            Some(1002)
+        );
+        let sub = "0 1001 1\n1 200000 65536\n";
+        assert_eq!(outside_id(sub, 0), Some(1001));
+        assert_eq!(outside_id(sub, 5), Some(200004));
+        assert_eq!(outside_id(sub, 65537), None);
+    }
 
     #[test]
     fn single_session_is_this_user_namespace_only() {

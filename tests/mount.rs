@@ -209,3 +209,86 @@ fn mount_serves_a_fuse_overlay_container_until_the_session_ends() {
         },
     );
 }
+
+/// A container started inside the session that mounted it runs on that
+/// mount (one filesystem, the same device number inside and out), not on
+/// a second overlay of the same writable layer; what either side writes
+/// the other reads, and `diff`/`commit` see it. Started detached, it keeps
+/// its copy of the mount (and a fuse server its connection) after the
+/// session ends, until it is removed; then nothing is left running.
+#[test]
+fn start_in_the_session_reuses_its_mount() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("start_in_the_session_reuses_its_mount", |ctx| {
+        assert!(setup_image(ctx));
+        for driver in ["auto", "fuse-overlay"] {
+            let sd = ["--storage-driver", driver];
+            let script = "stat -c dev=%d /; cat /s; echo from-ctr > /c";
+            let mut args = vec!["create", "--name", "ms"];
+            args.extend(sd);
+            args.extend([IMG, "sh", "-c", script]);
+            ctx.ok(&args);
+            let out = in_session(
+                ctx,
+                "m=$($R mount ms) || exit 9
+                 echo from-session > \"$m/s\"
+                 $R start -a ms || exit 8
+                 stat -c dev=%d \"$m\"
+                 cat \"$m/c\"
+                 $R diff ms",
+            );
+            assert_eq!(out.code, Some(0), "{driver}: {out}");
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            assert!(lines.len() > 4, "{driver}: {out}");
+            assert!(lines[0].starts_with("dev="), "{driver}: {out}");
+            assert_eq!(lines[0], lines[2], "{driver}: a second mount: {out}");
+            assert_eq!(lines[1], "from-session", "{driver}: {out}");
+            assert_eq!(lines[3], "from-ctr", "{driver}: {out}");
+            assert!(lines[4..].contains(&"A /c"), "{driver}: {out}");
+            ctx.ok(&["commit", "ms", "ms-img"]);
+            let out = ctx.ok(&["run", "--rm", "ms-img", "cat", "/c", "/s"]);
+            assert_eq!(out.stdout, "from-ctr\nfrom-session\n", "{driver}: {out}");
+            ctx.ok(&["rm", "-f", "ms"]);
+            ctx.ok(&["rmi", "ms-img"]);
+
+            // A read-only container on the session's mount: read-only in
+            // the container only.
+            let mut args = vec!["create", "--name", "mro", "--read-only"];
+            args.extend(sd);
+            args.extend([IMG, "sh", "-c", "cat /s; touch /ro || echo refused"]);
+            ctx.ok(&args);
+            let out = in_session(
+                ctx,
+                "m=$($R mount mro) || exit 9
+                 echo rw > \"$m/s\"
+                 $R start -a mro 2>/dev/null || exit 8
+                 echo still-rw > \"$m/s\" && cat \"$m/s\"",
+            );
+            assert_eq!(out.stdout, "rw\nrefused\nstill-rw\n", "{driver}: {out}");
+            ctx.ok(&["rm", "-f", "mro"]);
+
+            // Started detached; the session ends while it runs.
+            let mut args = vec!["create", "--name", "md"];
+            args.extend(sd);
+            args.extend([IMG, "sleep", "1000"]);
+            ctx.ok(&args);
+            let out = in_session(
+                ctx,
+                "m=$($R mount md) || exit 9
+                 echo from-session > \"$m/s\"
+                 $R start md >/dev/null || exit 8
+                 test \"$($R mount md)\" = \"$m\" || exit 7",
+            );
+            assert_eq!(out.code, Some(0), "{driver}: {out}");
+            assert!(out.stderr.is_empty(), "{driver}: {out}");
+            let out = ctx.ok(&["exec", "md", "sh", "-c", "cat /s; echo late > /late"]);
+            assert_eq!(out.stdout, "from-session\n", "{driver}: {out}");
+            assert!(ctx.ok(&["diff", "md"]).stdout.contains("A /late"));
+            ctx.ok(&["rm", "-f", "md"]);
+            let left = store_processes_after(ctx, Duration::from_secs(10));
+            assert!(left.is_empty(), "{driver}: left running: {left:?}");
+        }
+    });
+}

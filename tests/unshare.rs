@@ -194,3 +194,42 @@ fn containers_run_inside_unshare() {
         ctx.ok(&["network", "rm", "n"]);
     });
 }
+
+/// `--userns keep-id` inside a single-id `rless unshare`, where the user
+/// is uid 0: the container keeps their real ids (and name), not 0, for a
+/// container made there and for one made outside and started there (its
+/// uid was not mapped at all: "uid ... is not mapped").
+#[test]
+fn keep_id_inside_a_single_id_unshare_is_the_real_user() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "keep_id_inside_a_single_id_unshare_is_the_real_user",
+        |ctx| {
+            if ctx.user.mode != Mode::Single {
+                return;
+            }
+            assert!(setup_image(ctx));
+            let ids = "id -u; id -g; id -un";
+            ctx.ok(&[
+                "create", "--name", "k", "--userns", "keep-id", IMG, "sh", "-c", ids,
+            ]);
+            let r = format!(
+                "{} --root {}",
+                common::rless_bin().display(),
+                ctx.root.to_string_lossy()
+            );
+            let script = format!(
+                "R='{r}'
+                 $R run --rm --userns keep-id {IMG} sh -c '{ids}' || exit 9
+                 $R start -a k || exit 8"
+            );
+            let out = ctx.rless(&["unshare", "sh", "-c", &script]);
+            assert_eq!(out.code, Some(0), "{out}");
+            let (u, g, name) = (ctx.user.uid, ctx.user.gid, &ctx.user.name);
+            let want = format!("{u}\n{g}\n{name}\n");
+            assert_eq!(out.stdout, format!("{want}{want}"), "{out}");
+        },
+    );
+}

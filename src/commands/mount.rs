@@ -91,6 +91,11 @@ pub fn mount(ctx: &Ctx, a: MountArgs) -> Result<ExitCode> {
 fn mount_one(store: &rless::image::store::Store, name: &str) -> Result<PathBuf> {
     let (_, dir) = container::find(store, name)?;
     let state = container::read_state(&dir);
+    let spec = container::read_spec(&dir)?;
+    // Started in this session while mounted here, it runs on this mount.
+    if state.running() && session::is_mounted(&spec.merged) {
+        return Ok(spec.merged.clone());
+    }
     if state.running() {
         // Its root is mounted in its own namespaces, which an `rless
         // unshare` (a sibling user namespace) may not enter; a second
@@ -99,7 +104,6 @@ fn mount_one(store: &rless::image::store::Store, name: &str) -> Result<PathBuf> 
             "container {name} is running: stop it to mount it (\"rless exec\" and \"rless cp\" reach its files)"
         );
     }
-    let spec = container::read_spec(&dir)?;
     match &spec.rootfs {
         RootFs::Dir(d) => Ok(d.clone()),
         RootFs::Layers(layers) => {

@@ -17,10 +17,16 @@
 //! - A running container is refused: its root is mounted in its own mount
 //!   namespace, which the session (a sibling user namespace) may not enter
 //!   (`/proc/PID/root` answers EACCES there), and a second overlay mount of
-//!   a writable layer in use is undefined behaviour.
-//! - Limit: a container started while mounted in a session has its
-//!   writable layer under two mounts; `rless` cannot see other sessions'
-//!   mounts to refuse that start, so `rless umount` it first.
+//!   a writable layer in use is undefined behaviour. One that runs on this
+//!   session's mount (below) is not refused: its path is printed.
+//! - A container started in the session while mounted there uses that
+//!   mount as its root ([`mounted_driver`]): its init's new mount namespace
+//!   is a copy of the session's, holding the mount, as podman shares one
+//!   mount. The container's copy keeps the filesystem (and a fuse server,
+//!   which ends with the last mount) after the session's command ends.
+//! - Limit: a container started elsewhere while mounted in a session has
+//!   its writable layer under two mounts; `rless` cannot see other
+//!   sessions' mounts to refuse that start, so `rless umount` it first.
 
 use crate::runtime::storage::{Driver, IdView, Layers};
 use std::io::{self, Read, Write};
@@ -58,6 +64,27 @@ fn mount_points() -> Vec<PathBuf> {
 pub fn is_mounted(path: &Path) -> bool {
     let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     mount_points().contains(&want)
+}
+
+/// The driver of what `rless mount` mounted at `target`, when the topmost
+/// mount there is one of its kinds (kernel overlayfs, or rless's
+/// fuse-overlay): a container started in the session's mount namespace,
+/// whose init's new namespace holds a copy of that mount, uses it as its
+/// root instead of stacking a second overlay on the same writable layer.
+pub fn mounted_driver(target: &Path) -> Option<Driver> {
+    let want = std::fs::canonicalize(target).ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // Later lines are mounted over earlier ones: the last is on top.
+    let fstype = info
+        .lines()
+        .filter(|l| l.split(' ').nth(4).map(|p| PathBuf::from(unescape(p))) == Some(want.clone()))
+        .filter_map(|l| l.split_once(" - ").and_then(|(_, r)| r.split(' ').next()))
+        .next_back()?;
+    match fstype {
+        "overlay" => Some(Driver::Overlay),
+        "fuse.rless-overlay" => Some(Driver::FuseOverlay),
+        _ => None,
+    }
 }
 
 /// Before a container's directory (or the store) under `dir` is deleted:

@@ -82,12 +82,11 @@ pub fn enter_as(
 ) -> Result<(), IdsError> {
     match mode {
         IdMode::Root => Ok(()),
-        IdMode::Single { .. } => enter_single(keep_id.then(|| {
-            inside.unwrap_or((
-                rustix::process::getuid().as_raw(),
-                rustix::process::getgid().as_raw(),
-            ))
-        })),
+        // keep-id: the user's own ids, their real ones in the single-id
+        // namespace of `rless unshare` (where they are uid 0).
+        IdMode::Single { .. } => {
+            enter_single(keep_id.then(|| inside.unwrap_or_else(crate::userns::own_ids)))
+        }
         // Already in rless's namespace (inside `rless unshare`): it maps
         // what a new one would, and newuidmap may not map from inside.
         IdMode::SubUid { .. } if !keep_id && crate::userns::in_userns() => Ok(()),

@@ -11,8 +11,9 @@
 //! the init mounts an empty FUSE filesystem (`mount_connection`), sends the
 //! `/dev/fuse` connection to the monitor over a socket pair, and waits; the
 //! monitor starts the server threads on it and answers. The protocol is one
-//! byte each way: init → `K` (kernel overlay mounted, nothing to serve) or
-//! `F` + the connection; monitor → `A` (serving) or `E` + a message. The
+//! byte each way: init → `K` (kernel overlay mounted, nothing to serve),
+//! `S` (the fuse-overlay mount of an `rless unshare` session reused, served
+//! by the session's server) or `F` + the connection; monitor → `A` (serving) or `E` + a message. The
 //! monitor is single-threaded when it clones the init; its FUSE threads
 //! start only afterwards. The server lives as long as the monitor; if it is
 //! killed, the container sees ENOTCONN (and dies with the monitor anyway).
@@ -119,6 +120,30 @@ pub fn mount_layers(
             let _ = sys::send_msg(m, tag, fd.map(|f| f.as_fd()));
         }
     };
+    // Started in an `rless unshare` that mounted it (`rless mount`): this
+    // new mount namespace holds a copy of that mount, which is the root
+    // (a second overlay on the same writable layer is undefined). A bind
+    // of it on itself, made here, is the root: a copy from a namespace of
+    // another user namespace is locked, which pivot_root refuses.
+    let reused = crate::container::session::mounted_driver(target);
+    if reused.is_some() {
+        rustix::mount::mount_bind(target, target).map_err(|e| RootfsError::Op {
+            op: "bind",
+            path: target.to_path_buf(),
+            source: e.into(),
+        })?;
+    }
+    match reused {
+        Some(Driver::FuseOverlay) => {
+            tell(b'S', None);
+            return Ok(Driver::FuseOverlay);
+        }
+        Some(_) => {
+            tell(b'K', None);
+            return Ok(Driver::Overlay);
+        }
+        None => {}
+    }
     match layers.driver {
         Driver::Overlay => {
             kernel()?;
@@ -211,6 +236,8 @@ pub fn answer(
                 }
             }
         }
+        // The session's fuse mount, served by its own server.
+        (b'S', _) => Ok(Some((None, Driver::FuseOverlay))),
         _ => Ok(Some((None, Driver::Overlay))),
     }
 }

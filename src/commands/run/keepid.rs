@@ -79,8 +79,7 @@ pub(super) fn caller_entries(
     (uid, gid): (u32, u32),
     templates: Templates,
 ) -> Vec<Entry> {
-    let host_uid = rustix::process::getuid().as_raw();
-    let host_gid = rustix::process::getgid().as_raw();
+    let (host_uid, host_gid) = rless::userns::own_ids();
     let name = valid_name(rless::userns::user_name(host_uid)).unwrap_or_else(|| uid.to_string());
     let group = valid_name(rless::userns::name_of_id(Path::new("/etc/group"), host_gid))
         .unwrap_or_else(|| name.clone());
@@ -252,7 +251,7 @@ pub(super) fn etc_entries(
 /// otherwise. Only for the caller's own uid inside: podman gives
 /// `keep-id:uid=N` (another N) the working directory.
 pub(super) fn home(uid_inside: u32, workdir: &str, destinations: &[&Path]) -> String {
-    let host_uid = rustix::process::getuid().as_raw();
+    let (host_uid, _) = rless::userns::own_ids();
     let host_home = (uid_inside == host_uid)
         .then(|| home_of(Path::new("/etc/passwd"), host_uid))
         .flatten();
@@ -298,8 +297,7 @@ pub(super) fn parse_userns(
             None => anyhow::bail!("unknown --userns {v:?}: use keep-id[:uid=N,gid=N]"),
         },
     };
-    let mut uid = rustix::process::getuid().as_raw();
-    let mut gid = rustix::process::getgid().as_raw();
+    let (mut uid, mut gid) = rless::userns::own_ids();
     for o in opts.split(',') {
         let (k, n) = o.split_once('=').unwrap_or((o, ""));
         // u32::MAX is no id (it is -1, "unchanged", to the kernel).

@@ -71,10 +71,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
     log_config(&a)?;
     let (keep_id, keep_id_as) = keepid::parse_userns(&a.userns, &ctx.ids)?;
     // Who the caller is inside with keep-id.
-    let keep_ids = keep_id_as.unwrap_or((
-        rustix::process::getuid().as_raw(),
-        rustix::process::getgid().as_raw(),
-    ));
+    let keep_ids = keep_id_as.unwrap_or_else(rless::userns::own_ids);
     let net_donor = network_donor(&a)?;
     let user_nets = match net_donor {
         Some(_) => Vec::new(),
