@@ -49,15 +49,24 @@ pub enum SessionError {
     },
 }
 
-/// The mount points of this process's mount namespace.
-fn mount_points() -> Vec<PathBuf> {
+/// The mounts of this process's mount namespace, in mount order: each
+/// mount point with its filesystem type.
+fn mounts() -> Vec<(PathBuf, String)> {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return vec![];
     };
     info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape(p)))
+        .filter_map(|l| {
+            let point = l.split(' ').nth(4)?;
+            let fstype = l.split_once(" - ")?.1.split(' ').next()?;
+            Some((PathBuf::from(unescape(point)), fstype.to_string()))
+        })
         .collect()
+}
+
+/// The mount points of this process's mount namespace.
+fn mount_points() -> Vec<PathBuf> {
+    mounts().into_iter().map(|(p, _)| p).collect()
 }
 
 /// Whether `path` is a mount point in this process's mount namespace.
@@ -86,14 +95,9 @@ pub fn mounted_driver(target: &Path) -> Option<Driver> {
         }
     }
     let want = std::fs::canonicalize(target).ok()?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     // Later lines are mounted over earlier ones: the last is on top.
-    let fstype = info
-        .lines()
-        .filter(|l| l.split(' ').nth(4).map(|p| PathBuf::from(unescape(p))) == Some(want.clone()))
-        .filter_map(|l| l.split_once(" - ").and_then(|(_, r)| r.split(' ').next()))
-        .next_back()?;
-    match fstype {
+    let (_, fstype) = mounts().into_iter().rfind(|(p, _)| *p == want)?;
+    match fstype.as_str() {
         "overlay" => Some(Driver::Overlay),
         "fuse.rless-overlay" => Some(Driver::FuseOverlay),
         _ => None,
