@@ -58,7 +58,7 @@ TOKEN_SERVICE=rless-test-registry
 TOKEN_ISSUER=rless-test-token-issuer
 AUTH_USER=rless
 AUTH_PASS=rless-pass
-PKGS=(uidmap busybox-static docker-registry apache2-utils openssl python3 fuse3 iproute2 curl podman podman-compose runc procps
+PKGS=(uidmap busybox-static docker-registry apache2-utils openssl python3 fuse3 bindfs iproute2 curl podman podman-compose runc procps
     gcc libc6-dev ca-certificates)
 
 # ---------------------------------------------------------------- packages

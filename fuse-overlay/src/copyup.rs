@@ -67,6 +67,30 @@ fn timestamps(st: &Stat) -> Timestamps {
     }
 }
 
+/// `renameat2(RENAME_NOREPLACE)` from the work directory into the upper
+/// layer. NFS (and other filesystems without rename flags) answers
+/// `EINVAL` to any flag; there a look and a plain rename do the same, since
+/// every caller holds the namespace lock exclusively and nothing else
+/// changes the upper layer between the two.
+fn rename_noreplace<P: rustix::path::Arg, Q: rustix::path::Arg>(
+    from_dir: impl AsFd,
+    from: P,
+    to_dir: impl AsFd,
+    to: Q,
+) -> R<()> {
+    let (from_dir, to_dir) = (from_dir.as_fd(), to_dir.as_fd());
+    let from = from.into_c_str()?;
+    let to = to.into_c_str()?;
+    match rustix::fs::renameat_with(from_dir, &*from, to_dir, &*to, RenameFlags::NOREPLACE) {
+        Err(Errno::INVAL) => match rustix::fs::statat(to_dir, &*to, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(_) => Err(Errno::EXIST),
+            Err(Errno::NOENT) => rustix::fs::renameat(from_dir, &*from, to_dir, &*to),
+            Err(e) => Err(e),
+        },
+        r => r,
+    }
+}
+
 /// Ignores `EPERM` (no `CAP_CHOWN`: the copy keeps our ids).
 fn chown_result(r: R<()>) -> R<()> {
     match r {
@@ -294,14 +318,11 @@ impl Overlay {
         let upper = &self.layers[0].fd;
         let moved = made.and_then(|()| {
             self.keeping_parent_times(path, || {
-                let into = |flags| {
-                    rustix::fs::renameat_with(&self.work, tmp.as_str(), upper, os(path), flags)
-                };
-                match into(RenameFlags::NOREPLACE) {
+                match rename_noreplace(&self.work, tmp.as_str(), upper, os(path)) {
                     Err(Errno::EXIST)
                         if self.statat(UPPER, path).is_ok_and(|t| is_whiteout(&t)) =>
                     {
-                        into(RenameFlags::empty())
+                        rustix::fs::renameat(&self.work, tmp.as_str(), upper, os(path))
                     }
                     r => r,
                 }
@@ -482,13 +503,7 @@ impl Overlay {
         } else {
             join(parent, name)
         };
-        let r = rustix::fs::renameat_with(
-            &self.work,
-            &w.tmp,
-            &self.layers[0].fd,
-            os(&target),
-            RenameFlags::NOREPLACE,
-        );
+        let r = rename_noreplace(&self.work, &w.tmp, &self.layers[0].fd, os(&target));
         match r {
             Ok(()) => Ok(()),
             // A marker that is there already does the job.

@@ -478,10 +478,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if !matches!(cli.cmd, Cmd::Unshare(_)) {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     }
-    let ctx = Ctx {
-        root: rless::config::store_root(cli.root.as_deref())?,
-        ids: IdMode::current(),
-    };
+    let root = rless::config::store_root(cli.root.as_deref())?;
+    // A store that cannot keep subordinate owners (NFS) runs in single-id
+    // mode (runtime::owners); the first command to find out says so.
+    let (ids, warning) = rless::runtime::owners::for_store(&root, IdMode::current());
+    if let Some(w) = warning {
+        eprintln!("rless: warning: {}", rless::message::printable(&w));
+    }
+    let ctx = Ctx { root, ids };
     // The commands that write layers into the store, an archive to a file
     // or a compressed blob for the registry (push) stop at a signal
     // without leaving half-written entries (see rless::interrupt).

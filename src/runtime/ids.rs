@@ -184,7 +184,7 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<
 }
 
 /// Runs newuidmap and newgidmap at once on `pid`.
-fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
+pub(super) fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
     let spawn = |tool: &'static str, map: &[[u32; 3]]| {
         let mut cmd = Command::new(tool);
         cmd.arg(pid.to_string());

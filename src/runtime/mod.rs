@@ -35,6 +35,7 @@ pub mod init;
 pub mod launch;
 pub mod network;
 pub mod output;
+pub mod owners;
 pub mod plan;
 pub mod rootfs;
 pub mod seccomp;

@@ -653,6 +653,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         if parts.len() == 1 && rel.starts_with("events.log") {
             continue;
         }
+        // Whether the store's filesystem keeps owners, asked once per store
+        // by the first command (src/runtime/owners.rs): not content either.
+        if parts.len() == 1 && rel.starts_with("owners-") {
+            continue;
+        }
         out.insert(rel.clone());
         // layers/<hex>/diff/... is immutable content; don't list it.
         let in_layer_tree = parts.len() >= 3 && parts[0] == "layers" && parts[2] == "diff";
