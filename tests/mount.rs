@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::background::Background;
 use common::run_helpers::*;
 use common::{for_each_user, rless_bin, Ctx};
 use std::time::{Duration, Instant};
@@ -14,13 +15,22 @@ use std::time::{Duration, Instant};
 /// Runs `script` in `rless unshare sh -c`, with `$R` the rless command
 /// (binary and store) for the script to call.
 fn in_session(ctx: &Ctx, script: &str) -> common::Out {
+    ctx.rless(&["unshare", "sh", "-c", &session_script(ctx, script)])
+}
+
+/// [`in_session`]'s command, to start in the background.
+fn session_cmd(ctx: &Ctx, script: &str) -> std::process::Command {
+    ctx.rless_cmd(&["unshare", "sh", "-c", &session_script(ctx, script)])
+}
+
+/// `script` with `$R` set, and `$W` the test's work directory.
+fn session_script(ctx: &Ctx, script: &str) -> String {
     let r = format!(
         "{} --root {}",
         rless_bin().display(),
         ctx.root.to_string_lossy()
     );
-    let full = format!("R='{r}'\n{script}");
-    ctx.rless(&["unshare", "sh", "-c", &full])
+    format!("R='{r}'\nW='{}'\n{script}", ctx.work.display())
 }
 
 /// Every process whose command line names this test's store, once
@@ -86,9 +96,10 @@ fn mount_a_stopped_container_in_an_unshare_session() {
             .to_string();
         assert!(path.starts_with(&*ctx.root.to_string_lossy()), "{out}");
         assert!(path.ends_with("/merged"), "{out}");
-        let listed = format!("{} {path}", &id[..12]);
+        // podman's columns (two spaces), and umount's full id.
+        let listed = format!("{}  {path}", &id[..12]);
         let lines: Vec<&str> = out.stdout.lines().collect();
-        assert_eq!(lines[1..], [listed.as_str(), path.as_str(), "mc"], "{out}");
+        assert_eq!(lines[1..], [listed.as_str(), path.as_str(), &id], "{out}");
         assert!(out.stderr.is_empty(), "{out}");
 
         let out = ctx.ok(&["start", "-a", "mc"]);
@@ -111,7 +122,7 @@ fn mount_a_stopped_container_in_an_unshare_session() {
              $R umount no-such-container mc; echo code=$?
              $R mount",
         );
-        assert_eq!(out.stdout, "mc\ncode=125\n", "{out}");
+        assert_eq!(out.stdout, format!("{id}\ncode=125\n"), "{out}");
         assert!(out.stderr.starts_with("rless: no such container"), "{out}");
         assert_eq!(out.stderr.lines().count(), 1, "{out}");
         ctx.ok(&["rm", "-f", "mr", "mc"]);
@@ -290,5 +301,172 @@ fn start_in_the_session_reuses_its_mount() {
             let left = store_processes_after(ctx, Duration::from_secs(10));
             assert!(left.is_empty(), "{driver}: left running: {left:?}");
         }
+    });
+}
+
+/// A mount made in one `rless unshare` session is recorded with the
+/// container: while that session lives, `start` (attached or not), a copy
+/// into the container, and `mount`, `start` and `umount` in another
+/// session are refused (one line, 125, naming the way out) rather than put
+/// a second overlay on the writable layer; a copy out reads it. Once the
+/// session ends with the mount in place, the record counts for nothing:
+/// the container starts, and the record is gone.
+#[test]
+fn a_session_mount_is_refused_elsewhere_while_the_session_lives() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "a_session_mount_is_refused_elsewhere_while_the_session_lives",
+        |ctx| {
+            assert!(setup_image(ctx));
+            let id = ctx
+                .ok(&["create", "--name", "mo", IMG, "cat", "/s"])
+                .stdout
+                .trim()
+                .to_string();
+            let done = ctx.work.join("session-done");
+            let mut session = Background::spawn_cmd(session_cmd(
+                ctx,
+                &format!(
+                    "m=$($R mount mo) || exit 9
+                     echo in-session > \"$m/s\"
+                     echo ready
+                     while [ ! -e '{}' ]; do sleep 0.1; done",
+                    done.display()
+                ),
+            ));
+            session.wait_line("ready", Duration::from_secs(120));
+            let marker = ctx.root.join("containers").join(&id).join("session-mount");
+            assert!(marker.exists(), "no record of the mount");
+
+            for args in [&["start", "-a", "mo"][..], &["start", "mo"]] {
+                let out = ctx.rless(args);
+                assert_eq!(out.code, Some(125), "{args:?}: {out}");
+                assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out}");
+                assert!(out.stderr.contains("\"rless umount mo\""), "{out}");
+                assert!(out.stdout.is_empty(), "{args:?}: {out}");
+            }
+            let state = ctx.ok(&["inspect", "-f", "{{.State.Status}}", "mo"]);
+            assert_eq!(state.stdout, "created\n", "{state}");
+            let f = ctx.write_file("f", b"x");
+            let into = format!("{}", f.display());
+            let out = ctx.rless(&["cp", &into, "mo:/f"]);
+            assert_eq!(out.code, Some(125), "{out}");
+            assert!(out.stderr.contains("is mounted"), "{out}");
+            let out = ctx.ok(&["cp", "mo:/s", "-"]);
+            assert!(out.stdout.contains("in-session"), "{out}");
+
+            let out = in_session(
+                ctx,
+                "$R mount mo; echo code=$?
+                 $R start mo; echo code=$?
+                 $R umount mo; echo code=$?",
+            );
+            assert_eq!(out.stdout, "code=125\ncode=125\ncode=125\n", "{out}");
+            assert_eq!(out.stderr.lines().count(), 3, "{out}");
+            assert!(
+                marker.exists(),
+                "another session's umount dropped the record"
+            );
+
+            std::fs::write(&done, "").unwrap();
+            let (code, _) = session.finish(Duration::from_secs(60));
+            assert_eq!(code, Some(0), "the session failed");
+            let out = ctx.ok(&["start", "-a", "mo"]);
+            assert_eq!(out.stdout, "in-session\n", "{out}");
+            assert!(!marker.exists(), "a stale record was kept");
+
+            // umount in the session drops the record; a new mount makes one.
+            let out = in_session(
+                ctx,
+                &format!(
+                    "$R mount mo >/dev/null || exit 9
+                     test -e '{0}' || exit 8
+                     $R umount mo >/dev/null || exit 7
+                     test -e '{0}' && exit 6
+                     exit 0",
+                    marker.display()
+                ),
+            );
+            assert_eq!(out.code, Some(0), "{out}");
+            ctx.ok(&["rm", "-f", "mo"]);
+        },
+    );
+}
+
+/// In the session that mounted a container, `cp` (both ways) and `export`
+/// use that mount: their helper's mount namespace (a copy of the
+/// session's) holds it once, not a second overlay of the same layer on
+/// top of it.
+#[test]
+fn views_in_the_session_use_its_mount() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("views_in_the_session_use_its_mount", |ctx| {
+        assert!(setup_image(ctx));
+        ctx.ok(&["create", "--name", "mv", IMG, "true"]);
+        ctx.write_file("in", b"copied-in\n");
+        // While the helper streams a large file (blocked on a full pipe),
+        // the most mounts at `$m` any process of the command has.
+        let count = |what: &str| {
+            format!(
+                "{{ head -c 1 >/dev/null
+                   max=0
+                   for d in /proc/[0-9]*; do
+                     tr '\\0' ' ' < $d/cmdline 2>/dev/null | grep -q ' {what} $' || continue
+                     n=$(grep -c \" $m \" $d/mountinfo)
+                     [ \"$n\" -gt $max ] && max=$n
+                   done
+                   echo mounts=$max
+                   cat >/dev/null; }}"
+            )
+        };
+        let out = in_session(
+            ctx,
+            &format!(
+                "m=$($R mount mv) || exit 9
+                 head -c 4000000 /dev/zero > \"$m/big\"
+                 $R cp mv:/big - | {}
+                 $R export mv | {}
+                 $R cp \"$W/in\" mv:/in || exit 8
+                 cat \"$m/in\"",
+                count("cp mv:/big -"),
+                count("export mv"),
+            ),
+        );
+        assert_eq!(
+            out.stdout, "mounts=1\nmounts=1\ncopied-in\n",
+            "a second mount: {out}"
+        );
+        ctx.ok(&["rm", "-f", "mv"]);
+    });
+}
+
+/// `run --userns keep-id` inside `rless unshare` (subuid mode: a user
+/// namespace nested in the session's, mapped by the session's root): the
+/// user is their own id in the container, and a file it writes to a bind
+/// mount is theirs on the host, as outside a session.
+#[test]
+fn keep_id_runs_in_a_session() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("keep_id_runs_in_a_session", |ctx| {
+        assert!(setup_image(ctx));
+        let dir = ctx.work.join("kd");
+        std::fs::create_dir(&dir).unwrap();
+        ctx.give(&dir);
+        let out = in_session(
+            ctx,
+            "$R run --rm --userns keep-id -v \"$W/kd:/kd\" bb sh -c 'id -u; id -g; touch /kd/f'",
+        );
+        assert_eq!(out.code, Some(0), "{out}");
+        let want = format!("{}\n{}\n", ctx.user.uid, ctx.user.gid);
+        assert_eq!(out.stdout, want, "{out}");
+        let (uid, gid, _) = common::owner_mode(&dir.join("f"));
+        assert_eq!((uid, gid), (ctx.user.uid, ctx.user.gid));
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "a container was left");
     });
 }
