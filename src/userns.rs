@@ -272,12 +272,13 @@ pub fn in_single_session() -> bool {
 }
 
 /// The caller's own (uid, gid), as keep-id keeps them: their real ids in
-/// the single-id namespace of `rless unshare` (where they are uid 0, which
-/// that namespace maps to them alone), else `getuid`/`getgid`.
+/// the namespace of `rless unshare` (where they are uid 0, which that
+/// namespace maps to them, alone in single-id mode, before the range in
+/// subuid mode), else `getuid`/`getgid`.
 pub fn own_ids() -> (u32, u32) {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
-    if !in_single_session() {
+    if !in_single_session() && !in_userns() {
         return (uid, gid);
     }
     let outside = |file: &str, id: u32| {

@@ -157,6 +157,10 @@ pub struct Holder {
     mnt_ns: String,
     /// A process in that namespace: the session's command when recorded.
     pid: i32,
+    /// Its start time ([`super::process_start`]): a pid used again since
+    /// is another process.
+    #[serde(default)]
+    start: Option<u64>,
 }
 
 impl Holder {
@@ -180,7 +184,8 @@ pub fn record_holder(dir: &Path) -> Result<(), SessionError> {
     let Some((mnt_ns, pid)) = crate::userns::mount_session() else {
         return Ok(());
     };
-    super::write_json_atomically(dir, MARKER, &Holder { mnt_ns, pid })?;
+    let start = super::process_start(pid);
+    super::write_json_atomically(dir, MARKER, &Holder { mnt_ns, pid, start })?;
     Ok(())
 }
 
@@ -203,9 +208,17 @@ pub fn holder(dir: &Path, merged: &Path) -> Option<Holder> {
 /// `h` if its namespace still holds a mount at `merged`, with a process of
 /// that namespace as its pid: the one recorded, else (the session's
 /// command ended, a process it left behind holds the namespace) any other.
+/// From another session (a sibling user namespace) the session's
+/// processes are out of reach (`/proc/PID/ns` and `mountinfo` answer
+/// EACCES): there the recorded process still running counts as the
+/// session holding the mount.
 fn live_holder(h: Holder, merged: &Path) -> Option<Holder> {
     let in_ns = |pid: i32| crate::userns::mount_ns_of(pid).is_some_and(|ns| ns == h.mnt_ns);
-    let pid = if in_ns(h.pid) {
+    let recorded = super::process_alive(Some(h.pid), h.start);
+    if recorded && !in_ns(h.pid) && crate::userns::mount_ns_of(h.pid).is_none() {
+        return Some(h);
+    }
+    let pid = if recorded && in_ns(h.pid) {
         h.pid
     } else {
         std::fs::read_dir("/proc")
@@ -218,7 +231,11 @@ fn live_holder(h: Holder, merged: &Path) -> Option<Holder> {
     mounts_of(&pid.to_string())
         .iter()
         .any(|(p, _)| *p == want)
-        .then_some(Holder { pid, ..h })
+        .then(|| Holder {
+            pid,
+            start: super::process_start(pid),
+            ..h
+        })
 }
 
 /// Forgets the record of a mount by this session (after `rless umount`):
