@@ -96,10 +96,10 @@ fn mount_a_stopped_container_in_an_unshare_session() {
             .to_string();
         assert!(path.starts_with(&*ctx.root.to_string_lossy()), "{out}");
         assert!(path.ends_with("/merged"), "{out}");
-        // podman's columns (two spaces), and umount's full id.
+        // podman 4.3's columns (two spaces); umount names it as given.
         let listed = format!("{}  {path}", &id[..12]);
         let lines: Vec<&str> = out.stdout.lines().collect();
-        assert_eq!(lines[1..], [listed.as_str(), path.as_str(), &id], "{out}");
+        assert_eq!(lines[1..], [listed.as_str(), path.as_str(), "mc"], "{out}");
         assert!(out.stderr.is_empty(), "{out}");
 
         let out = ctx.ok(&["start", "-a", "mc"]);
@@ -122,7 +122,7 @@ fn mount_a_stopped_container_in_an_unshare_session() {
              $R umount no-such-container mc; echo code=$?
              $R mount",
         );
-        assert_eq!(out.stdout, format!("{id}\ncode=125\n"), "{out}");
+        assert_eq!(out.stdout, "mc\ncode=125\n", "{out}");
         assert!(out.stderr.starts_with("rless: no such container"), "{out}");
         assert_eq!(out.stderr.lines().count(), 1, "{out}");
         ctx.ok(&["rm", "-f", "mr", "mc"]);
@@ -441,32 +441,5 @@ fn views_in_the_session_use_its_mount() {
             "a second mount: {out}"
         );
         ctx.ok(&["rm", "-f", "mv"]);
-    });
-}
-
-/// `run --userns keep-id` inside `rless unshare` (subuid mode: a user
-/// namespace nested in the session's, mapped by the session's root): the
-/// user is their own id in the container, and a file it writes to a bind
-/// mount is theirs on the host, as outside a session.
-#[test]
-fn keep_id_runs_in_a_session() {
-    if !have_busybox() {
-        return;
-    }
-    for_each_user("keep_id_runs_in_a_session", |ctx| {
-        assert!(setup_image(ctx));
-        let dir = ctx.work.join("kd");
-        std::fs::create_dir(&dir).unwrap();
-        ctx.give(&dir);
-        let out = in_session(
-            ctx,
-            "$R run --rm --userns keep-id -v \"$W/kd:/kd\" bb sh -c 'id -u; id -g; touch /kd/f'",
-        );
-        assert_eq!(out.code, Some(0), "{out}");
-        let want = format!("{}\n{}\n", ctx.user.uid, ctx.user.gid);
-        assert_eq!(out.stdout, want, "{out}");
-        let (uid, gid, _) = common::owner_mode(&dir.join("f"));
-        assert_eq!((uid, gid), (ctx.user.uid, ctx.user.gid));
-        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "a container was left");
     });
 }

@@ -149,7 +149,7 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
                     let merged = container::read_spec(&dir)?.merged;
                     // Another session's mount is not reachable from here.
                     session::check_not_held_elsewhere(&dir, &merged, name)?;
-                    Ok((c.id.to_string(), dir, merged))
+                    Ok((name.clone(), dir, merged))
                 });
             match found {
                 Ok(t) => targets.push(t),
@@ -160,16 +160,16 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
             }
         }
     }
-    for (id, dir, merged) in targets {
-        // As podman's: the full id, also of a container that was not
-        // mounted.
+    for (name, dir, merged) in targets {
+        // As podman 4.3's: the name as given (with `-a`, the full id),
+        // also of a container that was not mounted.
         match session::umount(&merged, a.force) {
             Ok(_) => {
                 session::forget_holder(&dir, &merged);
-                println!("{id}");
+                println!("{name}");
             }
             Err(e) => {
-                eprintln!("rless: {id}: {e}");
+                eprintln!("rless: {name}: {e}");
                 failed = true;
             }
         }
