@@ -325,11 +325,17 @@ fn a_session_mount_is_refused_elsewhere_while_the_session_lives() {
                 .stdout
                 .trim()
                 .to_string();
+            let rid = ctx
+                .ok(&["create", "--name", "mr", IMG, "true"])
+                .stdout
+                .trim()
+                .to_string();
             let done = ctx.work.join("session-done");
             let mut session = Background::spawn_cmd(session_cmd(
                 ctx,
                 &format!(
-                    "m=$($R mount mo) || exit 9
+                    "$R mount mr >/dev/null || exit 10
+                     m=$($R mount mo) || exit 9
                      echo in-session > \"$m/s\"
                      echo ready
                      while [ ! -e '{}' ]; do sleep 0.1; done",
@@ -369,10 +375,15 @@ fn a_session_mount_is_refused_elsewhere_while_the_session_lives() {
                 marker.exists(),
                 "another session's umount dropped the record"
             );
+            // rm -f from outside takes the record with the container.
+            ctx.ok(&["rm", "-f", "mr"]);
+            assert!(!ctx.root.join("containers").join(&rid).exists());
 
             std::fs::write(&done, "").unwrap();
             let (code, _) = session.finish(Duration::from_secs(60));
             assert_eq!(code, Some(0), "the session failed");
+            let left = store_processes_after(ctx, Duration::from_secs(10));
+            assert!(left.is_empty(), "left running: {left:?}");
             let out = ctx.ok(&["start", "-a", "mo"]);
             assert_eq!(out.stdout, "in-session\n", "{out}");
             assert!(!marker.exists(), "a stale record was kept");
