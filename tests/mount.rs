@@ -9,7 +9,7 @@ mod common;
 
 use common::background::Background;
 use common::run_helpers::*;
-use common::{for_each_user, rless_bin, Ctx};
+use common::{for_each_user, Ctx};
 use std::time::{Duration, Instant};
 
 /// Runs `script` in `rless unshare sh -c`, with `$R` the rless command
@@ -25,11 +25,7 @@ fn session_cmd(ctx: &Ctx, script: &str) -> std::process::Command {
 
 /// `script` with `$R` set, and `$W` the test's work directory.
 fn session_script(ctx: &Ctx, script: &str) -> String {
-    let r = format!(
-        "{} --root {}",
-        rless_bin().display(),
-        ctx.root.to_string_lossy()
-    );
+    let r = ctx.rless_words();
     format!("R='{r}'\nW='{}'\n{script}", ctx.work.display())
 }
 

@@ -132,11 +132,7 @@ fn rless_inside_a_single_id_unshare_is_still_single_id() {
             let tar = user_dir(ctx, "layer").join("owned.tar");
             fs::write(&tar, layer).unwrap();
             fs::set_permissions(&tar, fs::Permissions::from_mode(0o644)).unwrap();
-            let r = format!(
-                "{} --root {}",
-                common::rless_bin().display(),
-                ctx.root.to_string_lossy()
-            );
+            let r = ctx.rless_words();
             let script = format!(
                 "R='{r}'
              $R info | grep '^Id mapping:'
@@ -168,11 +164,7 @@ fn containers_run_inside_unshare() {
     }
     for_each_user("containers_run_inside_unshare", |ctx| {
         assert!(setup_image(ctx));
-        let r = format!(
-            "{} --root {}",
-            common::rless_bin().display(),
-            ctx.root.to_string_lossy()
-        );
+        let r = ctx.rless_words();
         let out_file = user_dir(ctx, "out").join("passwd");
         let script = format!(
             "R='{r}'
@@ -216,11 +208,7 @@ fn keep_id_inside_an_unshare_is_the_real_user() {
         let dir = ctx.work.join("kd");
         std::fs::create_dir(&dir).unwrap();
         ctx.give(&dir);
-        let r = format!(
-            "{} --root {}",
-            common::rless_bin().display(),
-            ctx.root.to_string_lossy()
-        );
+        let r = ctx.rless_words();
         let script = format!(
             "R='{r}'
              $R run --rm --userns keep-id -v '{}:/kd' {IMG} sh -c '{ids}; touch /kd/f' || exit 9

@@ -145,7 +145,7 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
         for name in &a.containers {
             let found = container::find(&store, name)
                 .map_err(anyhow::Error::from)
-                .and_then(|(c, dir)| {
+                .and_then(|(_, dir)| {
                     let merged = container::read_spec(&dir)?.merged;
                     // Another session's mount is not reachable from here.
                     session::check_not_held_elsewhere(&dir, &merged, name)?;
