@@ -450,3 +450,48 @@ fn views_in_the_session_use_its_mount() {
         ctx.ok(&["rm", "-f", "mv"]);
     });
 }
+
+/// A session's command that ends while a process it left behind holds
+/// its mount namespace (a background job): the mount lives on there, and
+/// a start from the host is still refused, naming that process; once it
+/// ends too, the container starts.
+#[test]
+fn a_background_job_of_the_session_keeps_its_mount_held() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "a_background_job_of_the_session_keeps_its_mount_held",
+        |ctx| {
+            assert!(setup_image(ctx));
+            ctx.ok(&["create", "--name", "mb", IMG, "cat", "/s"]);
+            let done = ctx.work.join("job-done");
+            let session = Background::spawn_cmd(session_cmd(
+                ctx,
+                &format!(
+                    "m=$($R mount mb) || exit 9
+                 echo from-session > \"$m/s\"
+                 ( while [ ! -e '{}' ]; do sleep 0.1; done ) >/dev/null 2>&1 &
+                 echo job=$!",
+                    done.display()
+                ),
+            ));
+            let (code, lines) = session.finish(Duration::from_secs(60));
+            assert_eq!(code, Some(0), "{lines:?}");
+            let job = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("job="))
+                .expect("the job's pid")
+                .to_string();
+            let out = ctx.rless(&["start", "-a", "mb"]);
+            assert_eq!(out.code, Some(125), "{out}");
+            assert!(out.stderr.contains(&format!("process {job}:")), "{out}");
+            std::fs::write(&done, "").unwrap();
+            let left = store_processes_after(ctx, Duration::from_secs(10));
+            assert!(left.is_empty(), "left running: {left:?}");
+            let out = ctx.ok(&["start", "-a", "mb"]);
+            assert_eq!(out.stdout, "from-session\n", "{out}");
+            ctx.ok(&["rm", "mb"]);
+        },
+    );
+}

@@ -211,21 +211,21 @@ pub fn holder(dir: &Path, merged: &Path) -> Option<Holder> {
 /// From another session (a sibling user namespace) the session's
 /// processes are out of reach (`/proc/PID/ns` and `mountinfo` answer
 /// EACCES): there the recorded process still running counts as the
-/// session holding the mount.
+/// session holding the mount, and once it ended the record is stale even
+/// where a process it left behind holds the namespace (the host sees
+/// that one).
 fn live_holder(h: Holder, merged: &Path) -> Option<Holder> {
     let in_ns = |pid: i32| crate::userns::mount_ns_of(pid).is_some_and(|ns| ns == h.mnt_ns);
-    let recorded = super::process_alive(Some(h.pid), h.start);
-    if recorded && !in_ns(h.pid) && crate::userns::mount_ns_of(h.pid).is_none() {
-        return Some(h);
-    }
-    let pid = if recorded && in_ns(h.pid) {
-        h.pid
-    } else {
-        std::fs::read_dir("/proc")
+    let recorded =
+        super::process_alive(Some(h.pid), h.start).then(|| crate::userns::mount_ns_of(h.pid));
+    let pid = match recorded {
+        Some(None) => return Some(h),
+        Some(Some(ns)) if ns == h.mnt_ns => h.pid,
+        _ => std::fs::read_dir("/proc")
             .ok()?
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .find(|p| in_ns(*p))?
+            .find(|p| in_ns(*p))?,
     };
     let want = std::fs::canonicalize(merged).unwrap_or_else(|_| merged.to_path_buf());
     mounts_of(&pid.to_string())
