@@ -413,13 +413,18 @@ fn views_in_the_session_use_its_mount() {
     }
     for_each_user("views_in_the_session_use_its_mount", |ctx| {
         assert!(setup_image(ctx));
-        ctx.ok(&["create", "--name", "mv", IMG, "true"]);
         ctx.write_file("in", b"copied-in\n");
-        // While the helper streams a large file (blocked on a full pipe),
-        // the most mounts at `$m` any process of the command has.
-        let count = |what: &str| {
-            format!(
-                "{{ head -c 1 >/dev/null
+        for driver in ["auto", "fuse-overlay"] {
+            let sd = ["--storage-driver", driver];
+            let mut args = vec!["create", "--name", "mv"];
+            args.extend(sd);
+            args.extend([IMG, "true"]);
+            ctx.ok(&args);
+            // While the helper streams a large file (blocked on a full pipe),
+            // the most mounts at `$m` any process of the command has.
+            let count = |what: &str| {
+                format!(
+                    "{{ head -c 1 >/dev/null
                    max=0
                    for d in /proc/[0-9]*; do
                      tr '\\0' ' ' < $d/cmdline 2>/dev/null | grep -q ' {what} $' || continue
@@ -428,26 +433,27 @@ fn views_in_the_session_use_its_mount() {
                    done
                    echo mounts=$max
                    cat >/dev/null; }}"
-            )
-        };
-        let out = in_session(
-            ctx,
-            &format!(
-                "m=$($R mount mv) || exit 9
+                )
+            };
+            let out = in_session(
+                ctx,
+                &format!(
+                    "m=$($R mount mv) || exit 9
                  head -c 4000000 /dev/zero > \"$m/big\"
                  $R cp mv:/big - | {}
                  $R export mv | {}
                  $R cp \"$W/in\" mv:/in || exit 8
                  cat \"$m/in\"",
-                count("cp mv:/big -"),
-                count("export mv"),
-            ),
-        );
-        assert_eq!(
-            out.stdout, "mounts=1\nmounts=1\ncopied-in\n",
-            "a second mount: {out}"
-        );
-        ctx.ok(&["rm", "-f", "mv"]);
+                    count("cp mv:/big -"),
+                    count("export mv"),
+                ),
+            );
+            assert_eq!(
+                out.stdout, "mounts=1\nmounts=1\ncopied-in\n",
+                "{driver}: a second mount: {out}"
+            );
+            ctx.ok(&["rm", "-f", "mv"]);
+        }
     });
 }
 
