@@ -201,8 +201,35 @@ pub fn enter_mount_session() -> Result<(), UsernsError> {
     if let Some(ns) = mount_ns() {
         // Inherited by the command, and by the rless commands it runs.
         std::env::set_var(MOUNT_SESSION_ENV, ns);
+        // This process execs the command: it holds the namespace while
+        // the command runs.
+        std::env::set_var(MOUNT_SESSION_PID_ENV, std::process::id().to_string());
     }
     Ok(())
+}
+
+/// The pid of the command `rless unshare` runs, which holds its mount
+/// namespace ([`mount_session`]).
+const MOUNT_SESSION_PID_ENV: &str = "_RLESS_UNSHARE_PID";
+
+/// In the mount namespace of an `rless unshare` ([`in_mount_session`]):
+/// that namespace (`mnt:[INODE]`) and the pid of the session's command,
+/// which holds it.
+pub fn mount_session() -> Option<(String, i32)> {
+    if !in_mount_session() {
+        return None;
+    }
+    let ns = mount_ns()?.into_string().ok()?;
+    let pid = std::env::var(MOUNT_SESSION_PID_ENV).ok()?.parse().ok()?;
+    Some((ns, pid))
+}
+
+/// `mnt:[INODE]`, the mount namespace of process `pid` (or `self`; `None`
+/// once it is gone, or out of reach).
+pub fn mount_ns_of(pid: impl std::fmt::Display) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+        .ok()
+        .and_then(|p| p.into_os_string().into_string().ok())
 }
 
 /// Whether this process runs in the mount namespace an `rless unshare` made
@@ -245,12 +272,13 @@ pub fn in_single_session() -> bool {
 }
 
 /// The caller's own (uid, gid), as keep-id keeps them: their real ids in
-/// the single-id namespace of `rless unshare` (where they are uid 0, which
-/// that namespace maps to them alone), else `getuid`/`getgid`.
+/// the namespace of `rless unshare` (where they are uid 0, which that
+/// namespace maps to them, alone in single-id mode, before the range in
+/// subuid mode), else `getuid`/`getgid`.
 pub fn own_ids() -> (u32, u32) {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
-    if !in_single_session() {
+    if !in_single_session() && !in_userns() {
         return (uid, gid);
     }
     let outside = |file: &str, id: u32| {

@@ -7,20 +7,26 @@
 
 mod common;
 
+use common::background::Background;
 use common::run_helpers::*;
-use common::{for_each_user, rless_bin, Ctx};
+use common::{for_each_user, Ctx};
 use std::time::{Duration, Instant};
 
 /// Runs `script` in `rless unshare sh -c`, with `$R` the rless command
 /// (binary and store) for the script to call.
 fn in_session(ctx: &Ctx, script: &str) -> common::Out {
-    let r = format!(
-        "{} --root {}",
-        rless_bin().display(),
-        ctx.root.to_string_lossy()
-    );
-    let full = format!("R='{r}'\n{script}");
-    ctx.rless(&["unshare", "sh", "-c", &full])
+    ctx.rless(&["unshare", "sh", "-c", &session_script(ctx, script)])
+}
+
+/// [`in_session`]'s command, to start in the background.
+fn session_cmd(ctx: &Ctx, script: &str) -> std::process::Command {
+    ctx.rless_cmd(&["unshare", "sh", "-c", &session_script(ctx, script)])
+}
+
+/// `script` with `$R` set, and `$W` the test's work directory.
+fn session_script(ctx: &Ctx, script: &str) -> String {
+    let r = ctx.rless_words();
+    format!("R='{r}'\nW='{}'\n{script}", ctx.work.display())
 }
 
 /// Every process whose command line names this test's store, once
@@ -86,7 +92,8 @@ fn mount_a_stopped_container_in_an_unshare_session() {
             .to_string();
         assert!(path.starts_with(&*ctx.root.to_string_lossy()), "{out}");
         assert!(path.ends_with("/merged"), "{out}");
-        let listed = format!("{} {path}", &id[..12]);
+        // podman 4.3's columns (two spaces); umount names it as given.
+        let listed = format!("{}  {path}", &id[..12]);
         let lines: Vec<&str> = out.stdout.lines().collect();
         assert_eq!(lines[1..], [listed.as_str(), path.as_str(), "mc"], "{out}");
         assert!(out.stderr.is_empty(), "{out}");
@@ -291,4 +298,206 @@ fn start_in_the_session_reuses_its_mount() {
             assert!(left.is_empty(), "{driver}: left running: {left:?}");
         }
     });
+}
+
+/// A mount made in one `rless unshare` session is recorded with the
+/// container: while that session lives, `start` (attached or not), a copy
+/// into the container, and `mount`, `start` and `umount` in another
+/// session are refused (one line, 125, naming the way out) rather than put
+/// a second overlay on the writable layer; a copy out reads it. Once the
+/// session ends with the mount in place, the record counts for nothing:
+/// the container starts, and the record is gone.
+#[test]
+fn a_session_mount_is_refused_elsewhere_while_the_session_lives() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "a_session_mount_is_refused_elsewhere_while_the_session_lives",
+        |ctx| {
+            assert!(setup_image(ctx));
+            let id = ctx
+                .ok(&["create", "--name", "mo", IMG, "cat", "/s"])
+                .stdout
+                .trim()
+                .to_string();
+            let rid = ctx
+                .ok(&["create", "--name", "mr", IMG, "true"])
+                .stdout
+                .trim()
+                .to_string();
+            let done = ctx.work.join("session-done");
+            let mut session = Background::spawn_cmd(session_cmd(
+                ctx,
+                &format!(
+                    "$R mount mr >/dev/null || exit 10
+                     m=$($R mount mo) || exit 9
+                     echo in-session > \"$m/s\"
+                     echo ready
+                     while [ ! -e '{}' ]; do sleep 0.1; done",
+                    done.display()
+                ),
+            ));
+            session.wait_line("ready", Duration::from_secs(120));
+            let marker = ctx.root.join("containers").join(&id).join("session-mount");
+            assert!(marker.exists(), "no record of the mount");
+
+            for args in [&["start", "-a", "mo"][..], &["start", "mo"]] {
+                let out = ctx.rless(args);
+                assert_eq!(out.code, Some(125), "{args:?}: {out}");
+                assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out}");
+                assert!(out.stderr.contains("\"rless umount mo\""), "{out}");
+                assert!(out.stdout.is_empty(), "{args:?}: {out}");
+            }
+            let state = ctx.ok(&["inspect", "-f", "{{.State.Status}}", "mo"]);
+            assert_eq!(state.stdout, "created\n", "{state}");
+            let f = ctx.write_file("f", b"x");
+            let into = format!("{}", f.display());
+            let out = ctx.rless(&["cp", &into, "mo:/f"]);
+            assert_eq!(out.code, Some(125), "{out}");
+            assert!(out.stderr.contains("is mounted"), "{out}");
+            let out = ctx.ok(&["cp", "mo:/s", "-"]);
+            assert!(out.stdout.contains("in-session"), "{out}");
+
+            let out = in_session(
+                ctx,
+                "$R mount mo; echo code=$?
+                 $R start mo; echo code=$?
+                 $R umount mo; echo code=$?",
+            );
+            assert_eq!(out.stdout, "code=125\ncode=125\ncode=125\n", "{out}");
+            assert_eq!(out.stderr.lines().count(), 3, "{out}");
+            assert!(
+                marker.exists(),
+                "another session's umount dropped the record"
+            );
+            // rm -f from outside takes the record with the container.
+            ctx.ok(&["rm", "-f", "mr"]);
+            assert!(!ctx.root.join("containers").join(&rid).exists());
+
+            std::fs::write(&done, "").unwrap();
+            let (code, _) = session.finish(Duration::from_secs(60));
+            assert_eq!(code, Some(0), "the session failed");
+            let left = store_processes_after(ctx, Duration::from_secs(10));
+            assert!(left.is_empty(), "left running: {left:?}");
+            let out = ctx.ok(&["start", "-a", "mo"]);
+            assert_eq!(out.stdout, "in-session\n", "{out}");
+            assert!(!marker.exists(), "a stale record was kept");
+
+            // umount in the session drops the record; a new mount makes one.
+            let out = in_session(
+                ctx,
+                &format!(
+                    "$R mount mo >/dev/null || exit 9
+                     test -e '{0}' || exit 8
+                     $R umount mo >/dev/null || exit 7
+                     test -e '{0}' && exit 6
+                     exit 0",
+                    marker.display()
+                ),
+            );
+            assert_eq!(out.code, Some(0), "{out}");
+            ctx.ok(&["rm", "-f", "mo"]);
+        },
+    );
+}
+
+/// In the session that mounted a container, `cp` (both ways) and `export`
+/// use that mount: their helper's mount namespace (a copy of the
+/// session's) holds it once, not a second overlay of the same layer on
+/// top of it.
+#[test]
+fn views_in_the_session_use_its_mount() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("views_in_the_session_use_its_mount", |ctx| {
+        assert!(setup_image(ctx));
+        ctx.write_file("in", b"copied-in\n");
+        for driver in ["auto", "fuse-overlay"] {
+            let sd = ["--storage-driver", driver];
+            let mut args = vec!["create", "--name", "mv"];
+            args.extend(sd);
+            args.extend([IMG, "true"]);
+            ctx.ok(&args);
+            // While the helper streams a large file (blocked on a full pipe),
+            // the most mounts at `$m` any process of the command has.
+            let count = |what: &str| {
+                format!(
+                    "{{ head -c 1 >/dev/null
+                   max=0
+                   for d in /proc/[0-9]*; do
+                     tr '\\0' ' ' < $d/cmdline 2>/dev/null | grep -q ' {what} $' || continue
+                     n=$(grep -c \" $m \" $d/mountinfo)
+                     [ \"$n\" -gt $max ] && max=$n
+                   done
+                   echo mounts=$max
+                   cat >/dev/null; }}"
+                )
+            };
+            let out = in_session(
+                ctx,
+                &format!(
+                    "m=$($R mount mv) || exit 9
+                 head -c 4000000 /dev/zero > \"$m/big\"
+                 $R cp mv:/big - | {}
+                 $R export mv | {}
+                 $R cp \"$W/in\" mv:/in || exit 8
+                 cat \"$m/in\"",
+                    count("cp mv:/big -"),
+                    count("export mv"),
+                ),
+            );
+            assert_eq!(
+                out.stdout, "mounts=1\nmounts=1\ncopied-in\n",
+                "{driver}: a second mount: {out}"
+            );
+            ctx.ok(&["rm", "-f", "mv"]);
+        }
+    });
+}
+
+/// A session's command that ends while a process it left behind holds
+/// its mount namespace (a background job): the mount lives on there, and
+/// a start from the host is still refused, naming that process; once it
+/// ends too, the container starts.
+#[test]
+fn a_background_job_of_the_session_keeps_its_mount_held() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user(
+        "a_background_job_of_the_session_keeps_its_mount_held",
+        |ctx| {
+            assert!(setup_image(ctx));
+            ctx.ok(&["create", "--name", "mb", IMG, "cat", "/s"]);
+            let done = ctx.work.join("job-done");
+            let session = Background::spawn_cmd(session_cmd(
+                ctx,
+                &format!(
+                    "m=$($R mount mb) || exit 9
+                 echo from-session > \"$m/s\"
+                 ( while [ ! -e '{}' ]; do sleep 0.1; done ) >/dev/null 2>&1 &
+                 echo job=$!",
+                    done.display()
+                ),
+            ));
+            let (code, lines) = session.finish(Duration::from_secs(60));
+            assert_eq!(code, Some(0), "{lines:?}");
+            let job = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("job="))
+                .expect("the job's pid")
+                .to_string();
+            let out = ctx.rless(&["start", "-a", "mb"]);
+            assert_eq!(out.code, Some(125), "{out}");
+            assert!(out.stderr.contains(&format!("process {job}:")), "{out}");
+            std::fs::write(&done, "").unwrap();
+            let left = store_processes_after(ctx, Duration::from_secs(10));
+            assert!(left.is_empty(), "left running: {left:?}");
+            let out = ctx.ok(&["start", "-a", "mb"]);
+            assert_eq!(out.stdout, "from-session\n", "{out}");
+            ctx.ok(&["rm", "mb"]);
+        },
+    );
 }

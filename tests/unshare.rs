@@ -132,11 +132,7 @@ fn rless_inside_a_single_id_unshare_is_still_single_id() {
             let tar = user_dir(ctx, "layer").join("owned.tar");
             fs::write(&tar, layer).unwrap();
             fs::set_permissions(&tar, fs::Permissions::from_mode(0o644)).unwrap();
-            let r = format!(
-                "{} --root {}",
-                common::rless_bin().display(),
-                ctx.root.to_string_lossy()
-            );
+            let r = ctx.rless_words();
             let script = format!(
                 "R='{r}'
              $R info | grep '^Id mapping:'
@@ -168,11 +164,7 @@ fn containers_run_inside_unshare() {
     }
     for_each_user("containers_run_inside_unshare", |ctx| {
         assert!(setup_image(ctx));
-        let r = format!(
-            "{} --root {}",
-            common::rless_bin().display(),
-            ctx.root.to_string_lossy()
-        );
+        let r = ctx.rless_words();
         let out_file = user_dir(ctx, "out").join("passwd");
         let script = format!(
             "R='{r}'
@@ -195,41 +187,42 @@ fn containers_run_inside_unshare() {
     });
 }
 
-/// `--userns keep-id` inside a single-id `rless unshare`, where the user
-/// is uid 0: the container keeps their real ids (and name), not 0, for a
-/// container made there and for one made outside and started there (its
-/// uid was not mapped at all: "uid ... is not mapped").
+/// `--userns keep-id` inside `rless unshare`, where the user is uid 0:
+/// the container keeps their real ids (and name), not 0, for a container
+/// made there and for one made outside and started there, and a file it
+/// writes to a bind mount is theirs on the host. Single-id mode: its uid
+/// was not mapped at all ("uid ... is not mapped"); subuid mode: keep-id
+/// needs a map newuidmap cannot make from inside (a nested namespace that
+/// the session's root maps itself).
 #[test]
-fn keep_id_inside_a_single_id_unshare_is_the_real_user() {
+fn keep_id_inside_an_unshare_is_the_real_user() {
     if !have_busybox() {
         return;
     }
-    for_each_user(
-        "keep_id_inside_a_single_id_unshare_is_the_real_user",
-        |ctx| {
-            if ctx.user.mode != Mode::Single {
-                return;
-            }
-            assert!(setup_image(ctx));
-            let ids = "id -u; id -g; id -un";
-            ctx.ok(&[
-                "create", "--name", "k", "--userns", "keep-id", IMG, "sh", "-c", ids,
-            ]);
-            let r = format!(
-                "{} --root {}",
-                common::rless_bin().display(),
-                ctx.root.to_string_lossy()
-            );
-            let script = format!(
-                "R='{r}'
-                 $R run --rm --userns keep-id {IMG} sh -c '{ids}' || exit 9
-                 $R start -a k || exit 8"
-            );
-            let out = ctx.rless(&["unshare", "sh", "-c", &script]);
-            assert_eq!(out.code, Some(0), "{out}");
-            let (u, g, name) = (ctx.user.uid, ctx.user.gid, &ctx.user.name);
-            let want = format!("{u}\n{g}\n{name}\n");
-            assert_eq!(out.stdout, format!("{want}{want}"), "{out}");
-        },
-    );
+    for_each_user("keep_id_inside_an_unshare_is_the_real_user", |ctx| {
+        assert!(setup_image(ctx));
+        let ids = "id -u; id -g; id -un";
+        ctx.ok(&[
+            "create", "--name", "k", "--userns", "keep-id", IMG, "sh", "-c", ids,
+        ]);
+        let dir = ctx.work.join("kd");
+        std::fs::create_dir(&dir).unwrap();
+        ctx.give(&dir);
+        let r = ctx.rless_words();
+        let script = format!(
+            "R='{r}'
+             $R run --rm --userns keep-id -v '{}:/kd' {IMG} sh -c '{ids}; touch /kd/f' || exit 9
+             $R start -a k || exit 8",
+            dir.display()
+        );
+        let out = ctx.rless(&["unshare", "sh", "-c", &script]);
+        assert_eq!(out.code, Some(0), "{out}");
+        let (u, g, name) = (ctx.user.uid, ctx.user.gid, &ctx.user.name);
+        let want = format!("{u}\n{g}\n{name}\n");
+        assert_eq!(out.stdout, format!("{want}{want}"), "{out}");
+        let (fu, fg, _) = common::owner_mode(&dir.join("f"));
+        assert_eq!((fu, fg), (u, g), "the bind mount's file");
+        ctx.ok(&["rm", "k"]);
+        assert_eq!(ctx.ok(&["ps", "-aq"]).stdout, "", "a container was left");
+    });
 }

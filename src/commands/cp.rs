@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let (c, dir) = container::find(&store, &name)?;
     // A stopped container must not start while its layers are mounted here.
     let _lock = store.lock(&format!("ctr-{}", c.id))?;
-    let access = access_for(ctx, &dir, inward)?;
+    let access = access_for(ctx, &dir, &c.name, inward)?;
     let agent = Agent::spawn(&access)?;
     let shown = |p: &str| format!("{}:{p}", c.name);
     if inward {
@@ -90,13 +90,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
 
 /// Joins a running container; otherwise enters the user namespace and
 /// asks for a view of the layers.
-fn access_for(ctx: &Ctx, dir: &Path, writable: bool) -> Result<Access> {
+fn access_for(ctx: &Ctx, dir: &Path, name: &str, writable: bool) -> Result<Access> {
     let state = container::read_state(dir);
     if let Some(pid) = state
         .pid
         .filter(|_| state.running() && container::process_alive(state.pid, state.init_start))
     {
         return Ok(Access::Join(pid));
+    }
+    if writable {
+        // A writable view beside another session's mount of the layer
+        // would be a second overlay on it (in that session, the view is
+        // its mount).
+        let merged = container::read_spec(dir)?.merged;
+        container::session::check_not_held_elsewhere(dir, &merged, name)?;
     }
     let mut access = view(ctx, dir, writable)?;
     if let Access::View {

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct MountArgs {
     /// Print full container ids in the listing.
-    #[arg(long)]
+    #[arg(long, alias = "no-trunc")]
     notruncate: bool,
     /// Containers to mount (none: list the mounted ones).
     containers: Vec<String>,
@@ -65,7 +65,8 @@ pub fn mount(ctx: &Ctx, a: MountArgs) -> Result<ExitCode> {
                 } else {
                     c.id.short()
                 };
-                println!("{id} {}", spec.merged.display());
+                // podman's columns: its table pads the id by two.
+                println!("{id}  {}", spec.merged.display());
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -89,9 +90,13 @@ pub fn mount(ctx: &Ctx, a: MountArgs) -> Result<ExitCode> {
 
 /// Where `name`'s root filesystem is reachable, mounted if need be.
 fn mount_one(store: &rless::image::store::Store, name: &str) -> Result<PathBuf> {
-    let (_, dir) = container::find(store, name)?;
+    let (c, dir) = container::find(store, name)?;
+    // No start (nor another mount) between the checks and the record.
+    let _lock = store.lock(&format!("ctr-{}", c.id))?;
     let state = container::read_state(&dir);
     let spec = container::read_spec(&dir)?;
+    // Mounted by another session: a second mount here is refused.
+    session::check_not_held_elsewhere(&dir, &spec.merged, name)?;
     // Started in this session while mounted here, it runs on this mount.
     if state.running() && session::is_mounted(&spec.merged) {
         return Ok(spec.merged.clone());
@@ -107,7 +112,15 @@ fn mount_one(store: &rless::image::store::Store, name: &str) -> Result<PathBuf> 
     match &spec.rootfs {
         RootFs::Dir(d) => Ok(d.clone()),
         RootFs::Layers(layers) => {
-            session::mount(layers, &spec.merged)?;
+            let made = session::mount(layers, &spec.merged)?;
+            // Other sessions and the host learn of it (their `start` and
+            // `mount` refuse it while it lasts).
+            if let Err(e) = session::record_holder(&dir) {
+                if made {
+                    let _ = session::umount(&spec.merged, true);
+                }
+                return Err(e.into());
+            }
             Ok(spec.merged.clone())
         }
     }
@@ -123,7 +136,7 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
             let dir = container::containers_dir(&store).join(c.id.as_str());
             if let Ok(spec) = container::read_spec(&dir) {
                 if session::is_mounted(&spec.merged) {
-                    targets.push((c.id.to_string(), spec.merged));
+                    targets.push((c.id.to_string(), dir, spec.merged));
                 }
             }
         }
@@ -132,9 +145,14 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
         for name in &a.containers {
             let found = container::find(&store, name)
                 .map_err(anyhow::Error::from)
-                .and_then(|(_, dir)| Ok(container::read_spec(&dir)?.merged));
+                .and_then(|(_, dir)| {
+                    let merged = container::read_spec(&dir)?.merged;
+                    // Another session's mount is not reachable from here.
+                    session::check_not_held_elsewhere(&dir, &merged, name)?;
+                    Ok((name.clone(), dir, merged))
+                });
             match found {
-                Ok(merged) => targets.push((name.clone(), merged)),
+                Ok(t) => targets.push(t),
                 Err(e) => {
                     eprintln!("rless: {}", super::error_line(&e));
                     failed = true;
@@ -142,10 +160,14 @@ pub fn umount(ctx: &Ctx, a: UmountArgs) -> Result<ExitCode> {
             }
         }
     }
-    for (name, merged) in targets {
-        // As podman's: a container that was not mounted is named too.
+    for (name, dir, merged) in targets {
+        // As podman 4.3's: the name as given (with `-a`, the full id),
+        // also of a container that was not mounted.
         match session::umount(&merged, a.force) {
-            Ok(_) => println!("{name}"),
+            Ok(_) => {
+                session::forget_holder(&dir, &merged);
+                println!("{name}");
+            }
             Err(e) => {
                 eprintln!("rless: {name}: {e}");
                 failed = true;

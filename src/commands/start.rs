@@ -132,6 +132,10 @@ fn start_one(ctx: &Ctx, q: &str, a: &Args, print: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut spec = container::read_spec(&dir)?;
+    // Mounted by `rless mount` in another `rless unshare` session: a
+    // second overlay of its writable layer is refused (one in this
+    // session is used as its root).
+    container::session::check_not_held_elsewhere(&dir, &spec.merged, q)?;
     container::mark_stopped(&dir, false);
     container::mark_restart_requested(&dir, false);
     // Ids are decided now: a range granted since creation applies.

@@ -357,9 +357,10 @@ fn enter(access: &Access) -> Result<(Tree, Option<ViewServer>), AgentError> {
 /// A container that never ran has no driver recorded, and `commit` reads
 /// its writable layer by the driver that wrote it: a file named `.wh.x`
 /// is an ordinary file in a kernel overlayfs layer, a whiteout marker in
-/// fuse-overlay's. So the first writable view records the one it used
-/// (the command holds the container's lock: no start races this).
-fn record_view_driver(mountpoint: &Path, fuse: bool) -> Result<(), AgentError> {
+/// fuse-overlay's. So the first writable view (or `rless mount`) records
+/// the one it used (the command holds the container's lock: no start
+/// races this).
+pub(super) fn record_view_driver(mountpoint: &Path, fuse: bool) -> Result<(), AgentError> {
     let Some(dir) = mountpoint.parent() else {
         return Ok(());
     };
@@ -451,6 +452,12 @@ fn mount_view(
 ) -> Result<Option<ViewServer>, AgentError> {
     let fail =
         |e: String| AgentError::Container(format!("cannot mount the container's layers: {e}"));
+    // In the `rless unshare` session that mounted them (`rless mount`),
+    // this namespace holds a copy of that mount: the view is that mount,
+    // not a second overlay of the same writable layer on top of it.
+    if super::session::mounted_driver(target).is_some() {
+        return Ok(None);
+    }
     if !fuse && l.driver != Driver::FuseOverlay {
         let kernel = if writable {
             rootfs::mount_overlay(&l.layers_dir, &l.lower, &l.upper, &l.work, target)

@@ -24,9 +24,16 @@
 //!   is a copy of the session's, holding the mount, as podman shares one
 //!   mount. The container's copy keeps the filesystem (and a fuse server,
 //!   which ends with the last mount) after the session's command ends.
-//! - Limit: a container started elsewhere while mounted in a session has
-//!   its writable layer under two mounts; `rless` cannot see other
-//!   sessions' mounts to refuse that start, so `rless umount` it first.
+//! - Elsewhere (the host, another session) the mount is out of sight, so
+//!   `rless mount` records its session in the container's directory
+//!   ([`record_holder`]: the session's mount namespace and its command's
+//!   pid). While that session lives and holds the mount ([`holder`]),
+//!   `start`, `mount` and a writable `cp` from anywhere else are refused
+//!   ([`check_not_held_elsewhere`]): a second overlay of the same
+//!   writable layer would be undefined behaviour. A record whose session
+//!   ended (or whose mount went by hand) counts for nothing and is
+//!   removed by whoever reads it; `umount` removes its own; `rm` and
+//!   `system reset` take it with the directory.
 
 use crate::runtime::storage::{Driver, IdView, Layers};
 use std::io::{self, Read, Write};
@@ -41,6 +48,13 @@ pub enum SessionError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error(transparent)]
+    Record(#[from] super::ContainerError),
+    #[error(
+        "container {name} is mounted (\"rless mount\") in the \"rless unshare\" session of process {pid}: \
+         run \"rless umount {name}\" in that session, or end it, first"
+    )]
+    HeldElsewhere { name: String, pid: nix::unistd::Pid },
     #[error("cannot mount {}: kernel overlayfs refused ({kernel}) and fuse-overlay failed ({fuse})", path.display())]
     Mount {
         path: PathBuf,
@@ -52,7 +66,12 @@ pub enum SessionError {
 /// The mounts of this process's mount namespace, in mount order: each
 /// mount point with its filesystem type.
 fn mounts() -> Vec<(PathBuf, String)> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    mounts_of("self")
+}
+
+/// [`mounts`] of the mount namespace of process `proc` (a pid, or `self`).
+fn mounts_of(proc: &str) -> Vec<(PathBuf, String)> {
+    let Ok(info) = std::fs::read_to_string(format!("/proc/{proc}/mountinfo")) else {
         return vec![];
     };
     info.lines()
@@ -124,6 +143,123 @@ pub fn umount_all_under(dir: &Path) {
     }
 }
 
+/// In a container's directory: the `rless unshare` session whose mount
+/// namespace holds the container's layers mounted by `rless mount`
+/// ([`Holder`]). Other sessions and the host cannot see that mount; this
+/// file tells them of it.
+const MARKER: &str = "session-mount";
+
+/// The `rless unshare` session that holds a container's layers mounted
+/// (its [`MARKER`] file).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Holder {
+    /// `mnt:[INODE]`, the session's mount namespace.
+    mnt_ns: String,
+    /// A process in that namespace: the session's command when recorded.
+    pid: i32,
+    /// Its start time ([`super::process_start`]): a pid used again since
+    /// is another process.
+    #[serde(default)]
+    start: Option<u64>,
+}
+
+impl Holder {
+    /// The process that holds the session (for messages).
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.pid)
+    }
+
+    /// Whether this process runs in the holding session's mount namespace
+    /// (where the mount is its own to use).
+    pub fn is_here(&self) -> bool {
+        crate::userns::mount_ns_of("self").is_some_and(|ns| ns == self.mnt_ns)
+    }
+}
+
+/// After `rless mount` mounted the layers of the container in `dir` at
+/// `merged` in this `rless unshare` session: records the session there
+/// ([`holder`]). As real root (no session) nothing is recorded: every
+/// command shares that mount namespace.
+pub fn record_holder(dir: &Path) -> Result<(), SessionError> {
+    let Some((mnt_ns, pid)) = crate::userns::mount_session() else {
+        return Ok(());
+    };
+    let start = super::process_start(pid);
+    super::write_json_atomically(dir, MARKER, &Holder { mnt_ns, pid, start })?;
+    Ok(())
+}
+
+/// The live `rless unshare` session whose mount namespace holds the layers
+/// of the container in `dir` mounted at `merged`, if any. A record whose
+/// session is gone (no process left in its namespace), or whose mount is
+/// (an `umount` by hand), counts for nothing and is removed.
+pub fn holder(dir: &Path, merged: &Path) -> Option<Holder> {
+    let file = dir.join(MARKER);
+    let text = std::fs::read(&file).ok()?;
+    let found = serde_json::from_slice::<Holder>(&text)
+        .ok()
+        .and_then(|h| live_holder(h, merged));
+    if found.is_none() {
+        let _ = std::fs::remove_file(&file);
+    }
+    found
+}
+
+/// `h` if its namespace still holds a mount at `merged`, with a process of
+/// that namespace as its pid: the one recorded, else (the session's
+/// command ended, a process it left behind holds the namespace) any other.
+/// From another session (a sibling user namespace) the session's
+/// processes are out of reach (`/proc/PID/ns` and `mountinfo` answer
+/// EACCES): there the recorded process still running counts as the
+/// session holding the mount, and once it ended the record is stale even
+/// where a process it left behind holds the namespace (the host sees
+/// that one).
+fn live_holder(h: Holder, merged: &Path) -> Option<Holder> {
+    let in_ns = |pid: i32| crate::userns::mount_ns_of(pid).is_some_and(|ns| ns == h.mnt_ns);
+    let recorded =
+        super::process_alive(Some(h.pid), h.start).then(|| crate::userns::mount_ns_of(h.pid));
+    let pid = match recorded {
+        Some(None) => return Some(h),
+        Some(Some(ns)) if ns == h.mnt_ns => h.pid,
+        _ => std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .find(|p| in_ns(*p))?,
+    };
+    let want = std::fs::canonicalize(merged).unwrap_or_else(|_| merged.to_path_buf());
+    mounts_of(&pid.to_string())
+        .iter()
+        .any(|(p, _)| *p == want)
+        .then(|| Holder {
+            pid,
+            start: super::process_start(pid),
+            ..h
+        })
+}
+
+/// Forgets the record of a mount by this session (after `rless umount`):
+/// only this session's, not another's.
+pub fn forget_holder(dir: &Path, merged: &Path) {
+    if holder(dir, merged).is_some_and(|h| h.is_here()) {
+        let _ = std::fs::remove_file(dir.join(MARKER));
+    }
+}
+
+/// Refuses (for `start`, `mount`, a writable `cp`) a container whose
+/// layers another live `rless unshare` session holds mounted: a second
+/// overlay of the same writable layer is undefined behaviour. One mounted
+/// in this process's session is fine (it is used, not mounted again).
+pub fn check_not_held_elsewhere(dir: &Path, merged: &Path, name: &str) -> Result<(), SessionError> {
+    match holder(dir, merged) {
+        Some(h) if !h.is_here() => Err(SessionError::HeldElsewhere {
+            name: name.to_string(),
+            pid: h.pid(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A mountinfo path field with its `\NNN` octal escapes undone.
 fn unescape(field: &str) -> String {
     let b = field.as_bytes();
@@ -174,6 +310,7 @@ pub fn mount(layers: &Layers, target: &Path) -> Result<bool, SessionError> {
         }
     };
     let Err(kernel) = kernel else {
+        record_driver(target, false)?;
         return Ok(true);
     };
     if layers.driver == Driver::Overlay {
@@ -188,7 +325,22 @@ pub fn mount(layers: &Layers, target: &Path) -> Result<bool, SessionError> {
         kernel,
         fuse,
     })?;
+    record_driver(target, true)?;
     Ok(true)
+}
+
+/// What writes through the mount at `target` is the layer of that driver,
+/// for `diff` and `commit` of a container that never ran (see
+/// [`super::export::record_view_driver`]). A failure takes the mount away.
+fn record_driver(target: &Path, fuse: bool) -> Result<(), SessionError> {
+    super::export::record_view_driver(target, fuse).map_err(|e| {
+        let _ = rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH);
+        SessionError::Io {
+            op: "record the storage driver of",
+            path: target.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        }
+    })
 }
 
 /// Mounts a fuse-overlay filesystem of `layers` at `target`, here, and

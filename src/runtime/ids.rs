@@ -90,6 +90,20 @@ pub fn enter_as(
         // Already in rless's namespace (inside `rless unshare`): it maps
         // what a new one would, and newuidmap may not map from inside.
         IdMode::SubUid { .. } if !keep_id && crate::userns::in_userns() => Ok(()),
+        // keep-id there: a namespace nested in it, whose maps its root
+        // (every capability, every id of the range) writes itself, in
+        // the session's ids: the user is 0 there, the range 1..=count.
+        IdMode::SubUid {
+            uid,
+            gid,
+            uids,
+            gids,
+        } if crate::userns::in_userns() => {
+            let (iu, ig) = inside.unwrap_or((*uid, *gid));
+            let umap = map_args_as(0, 1, uids.count, Some(iu));
+            let gmap = map_args_as(0, 1, gids.count, Some(ig));
+            enter_mapped(&umap, &gmap, detached)
+        }
         IdMode::SubUid {
             uid,
             gid,
@@ -183,8 +197,13 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<
     }
 }
 
-/// Runs newuidmap and newgidmap at once on `pid`.
+/// Maps the ids of `pid`'s new user namespace: newuidmap and newgidmap at
+/// once; inside rless's namespace (`rless unshare`), whose root may map
+/// any of its ids and where those tools cannot, by writing the maps.
 pub(super) fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
+    if crate::userns::in_userns() {
+        return write_maps(pid, umap, gmap);
+    }
     let spawn = |tool: &'static str, map: &[[u32; 3]]| {
         let mut cmd = Command::new(tool);
         cmd.arg(pid.to_string());
@@ -211,6 +230,21 @@ pub(super) fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<
                 detail: format!("{} ({detail})", out.status),
             });
         }
+    }
+    Ok(())
+}
+
+/// Writes `pid`'s `uid_map` and `gid_map` (triples inside, outside, count).
+fn write_maps(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
+    for (path, file, map) in [
+        ("uid_map", format!("/proc/{pid}/uid_map"), umap),
+        ("gid_map", format!("/proc/{pid}/gid_map"), gmap),
+    ] {
+        let text: String = map
+            .iter()
+            .map(|[i, o, c]| format!("{i} {o} {c}\n"))
+            .collect();
+        std::fs::write(&file, text).map_err(|source| IdsError::WriteMap { path, source })?;
     }
     Ok(())
 }

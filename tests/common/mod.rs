@@ -444,6 +444,16 @@ impl Ctx {
         run_cmd(self.rless_cmd(args), None, CMD_TIMEOUT, &self.user.name)
     }
 
+    /// `BIN --root STORE`: rless with this test's store, for a shell
+    /// script to call (`R='…'`, then `$R ARGS`).
+    pub fn rless_words(&self) -> String {
+        format!(
+            "{} --root {}",
+            rless_bin().display(),
+            self.root.to_string_lossy()
+        )
+    }
+
     pub fn rless_stdin(&self, args: &[&str], stdin: &[u8]) -> Out {
         run_cmd(
             self.rless_cmd(args),
