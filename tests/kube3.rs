@@ -30,20 +30,31 @@ fn secret_data(ctx: &Ctx, name: &str) -> String {
     out.stdout.trim_end().to_string()
 }
 
+/// Stores the secret `kept` ("the old value"), and writes `NAME.yaml`: a
+/// pod `NAME` whose init container runs `init`, then the Secrets `kept`
+/// (replacing it) and `fresh`. Returns the file and `kept`'s inspect.
+fn replacing_play(ctx: &Ctx, name: &str, init: &str) -> (std::path::PathBuf, String) {
+    let old = ctx.write_file("old.txt", b"the old value");
+    ctx.ok(&["secret", "create", "kept", old.to_str().unwrap()]);
+    let before = ctx.ok(&["secret", "inspect", "kept"]).stdout;
+    let pod = format!(
+        "kind: Pod\nmetadata:\n  name: {name}\nspec:\n  initContainers:\n  - name: i\n    image: {IMG}\n    command: {init}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
+    );
+    let secs = "kind: Secret\nmetadata:\n  name: kept\nstringData:\n  pw: new\n---\nkind: Secret\nmetadata:\n  name: fresh\nstringData:\n  pw: other\n";
+    let file = ctx.write_file(
+        &format!("{name}.yaml"),
+        format!("{pod}---\n{secs}").as_bytes(),
+    );
+    (file, before)
+}
+
 /// A play that fails after its Secret replaced a secret of the store (its
 /// init container exits 3) gives that secret its old data back, and
 /// removes the one it made.
 #[test]
 fn kube_play_failed_restores_replaced_secrets() {
     for_each_user_with_net("kube_play_failed_restores_replaced_secrets", |ctx| {
-        let old = ctx.write_file("old.txt", b"the old value");
-        ctx.ok(&["secret", "create", "kept", old.to_str().unwrap()]);
-        let before = ctx.ok(&["secret", "inspect", "kept"]).stdout;
-        let pod = format!(
-            "kind: Pod\nmetadata:\n  name: rs\nspec:\n  initContainers:\n  - name: i\n    image: {IMG}\n    command: [sh, -c, 'exit 3']\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
-        );
-        let secs = "kind: Secret\nmetadata:\n  name: kept\nstringData:\n  pw: new\n---\nkind: Secret\nmetadata:\n  name: fresh\nstringData:\n  pw: other\n";
-        let file = ctx.write_file("rs.yaml", format!("{pod}---\n{secs}").as_bytes());
+        let (file, before) = replacing_play(ctx, "rs", "[sh, -c, 'exit 3']");
         let out = ctx.rless(&["kube", "play", file.to_str().unwrap()]);
         assert_one_error(&out, ERR_EXIT);
         assert!(out.stderr.contains("exited with code 3"), "{out}");
@@ -202,14 +213,7 @@ fn kube_play_persistent_volume_claims() {
 fn kube_play_killed_restores_replaced_secrets() {
     for_each_user_with_net("kube_play_killed_restores_replaced_secrets", |ctx| {
         use std::time::Duration;
-        let old = ctx.write_file("old.txt", b"the old value");
-        ctx.ok(&["secret", "create", "kept", old.to_str().unwrap()]);
-        let before = ctx.ok(&["secret", "inspect", "kept"]).stdout;
-        let pod = format!(
-            "kind: Pod\nmetadata:\n  name: rk\nspec:\n  initContainers:\n  - name: i\n    image: {IMG}\n    command: [sleep, '1000']\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
-        );
-        let secs = "kind: Secret\nmetadata:\n  name: kept\nstringData:\n  pw: new\n---\nkind: Secret\nmetadata:\n  name: fresh\nstringData:\n  pw: other\n";
-        let file = ctx.write_file("rk.yaml", format!("{pod}---\n{secs}").as_bytes());
+        let (file, before) = replacing_play(ctx, "rk", "[sleep, '1000']");
         let mut play =
             common::background::Background::spawn(ctx, &["kube", "play", file.to_str().unwrap()]);
         let names = || ctx.ok(&["secret", "ls", "--format", "{{.Name}}"]).stdout;
