@@ -30,20 +30,31 @@ fn secret_data(ctx: &Ctx, name: &str) -> String {
     out.stdout.trim_end().to_string()
 }
 
+/// Stores the secret `kept` ("the old value"), and writes `NAME.yaml`: a
+/// pod `NAME` whose init container runs `init`, then the Secrets `kept`
+/// (replacing it) and `fresh`. Returns the file and `kept`'s inspect.
+fn replacing_play(ctx: &Ctx, name: &str, init: &str) -> (std::path::PathBuf, String) {
+    let old = ctx.write_file("old.txt", b"the old value");
+    ctx.ok(&["secret", "create", "kept", old.to_str().unwrap()]);
+    let before = ctx.ok(&["secret", "inspect", "kept"]).stdout;
+    let pod = format!(
+        "kind: Pod\nmetadata:\n  name: {name}\nspec:\n  initContainers:\n  - name: i\n    image: {IMG}\n    command: {init}\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
+    );
+    let secs = "kind: Secret\nmetadata:\n  name: kept\nstringData:\n  pw: new\n---\nkind: Secret\nmetadata:\n  name: fresh\nstringData:\n  pw: other\n";
+    let file = ctx.write_file(
+        &format!("{name}.yaml"),
+        format!("{pod}---\n{secs}").as_bytes(),
+    );
+    (file, before)
+}
+
 /// A play that fails after its Secret replaced a secret of the store (its
 /// init container exits 3) gives that secret its old data back, and
 /// removes the one it made.
 #[test]
 fn kube_play_failed_restores_replaced_secrets() {
     for_each_user_with_net("kube_play_failed_restores_replaced_secrets", |ctx| {
-        let old = ctx.write_file("old.txt", b"the old value");
-        ctx.ok(&["secret", "create", "kept", old.to_str().unwrap()]);
-        let before = ctx.ok(&["secret", "inspect", "kept"]).stdout;
-        let pod = format!(
-            "kind: Pod\nmetadata:\n  name: rs\nspec:\n  initContainers:\n  - name: i\n    image: {IMG}\n    command: [sh, -c, 'exit 3']\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, '1000']\n"
-        );
-        let secs = "kind: Secret\nmetadata:\n  name: kept\nstringData:\n  pw: new\n---\nkind: Secret\nmetadata:\n  name: fresh\nstringData:\n  pw: other\n";
-        let file = ctx.write_file("rs.yaml", format!("{pod}---\n{secs}").as_bytes());
+        let (file, before) = replacing_play(ctx, "rs", "[sh, -c, 'exit 3']");
         let out = ctx.rless(&["kube", "play", file.to_str().unwrap()]);
         assert_one_error(&out, ERR_EXIT);
         assert!(out.stderr.contains("exited with code 3"), "{out}");
@@ -190,5 +201,45 @@ fn kube_play_persistent_volume_claims() {
             assert_eq!(vols, "mine\n");
         }
         ctx.ok(&["volume", "rm", "mine"]);
+    });
+}
+
+/// A play killed (SIGKILL) after its Secrets replaced a secret of the
+/// store and made another, while it waits for its init container: the
+/// next secret command puts the store back as it was (the replaced
+/// secret's data and metadata, the new one gone) from the play's journal,
+/// which goes too.
+#[test]
+fn kube_play_killed_restores_replaced_secrets() {
+    for_each_user_with_net("kube_play_killed_restores_replaced_secrets", |ctx| {
+        use std::time::Duration;
+        let (file, before) = replacing_play(ctx, "rk", "[sleep, '1000']");
+        let mut play =
+            common::background::Background::spawn(ctx, &["kube", "play", file.to_str().unwrap()]);
+        let names = || ctx.ok(&["secret", "ls", "--format", "{{.Name}}"]).stdout;
+        // Both stored (in the file's order): the play waits for `i`.
+        assert!(
+            common::checks::eventually(Duration::from_secs(120), || {
+                assert!(play.running(), "kube play ended: {}", play.stderr());
+                names() == "fresh\nkept\n"
+            }),
+            "the play stored no Secrets"
+        );
+        assert_ne!(secret_data(ctx, "kept"), "the old value");
+        play.signal(rustix::process::Signal::KILL);
+        play.finish(Duration::from_secs(60));
+        assert_eq!(secret_data(ctx, "kept"), "the old value");
+        assert_eq!(ctx.ok(&["secret", "inspect", "kept"]).stdout, before);
+        assert_eq!(names(), "kept\n", "the killed play's new secret stays");
+        let journals: Vec<_> = std::fs::read_dir(ctx.root.join("secrets"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(journals.is_empty(), "{journals:?}");
+        ctx.ok(&["pod", "rm", "-f", "rk"]);
+        ctx.ok(&["secret", "rm", "kept"]);
+        assert_no_pods(ctx);
     });
 }

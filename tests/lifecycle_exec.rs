@@ -609,3 +609,43 @@ fn exec_it_detach_keys_leave_the_process_running() {
         );
     });
 }
+
+/// An exec's end is an event (podman's `exec_died`) with its exit code, in
+/// the log once `rless exec` has returned (it joined the container's
+/// mount namespace, where the log is out of sight); a process `exec -it`
+/// detached from (the keys) records its end when it exits later.
+#[test]
+fn exec_it_detached_process_s_end_is_an_event() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("exec_it_detached_process_s_end_is_an_event", |ctx| {
+        let _cleanup = Cleanup(ctx);
+        setup_image(ctx);
+        let id = run_sh(ctx, &["--name", "dd"], FOREVER);
+        let ends_with = |code: &str| {
+            let format = "{{.Status}} {{.Attributes.containerExitCode}}";
+            let args = ["events", "--stream=false", "--filter", "event=exec_died"];
+            let out = ctx.ok(&[&args[..], &["--format", format]].concat());
+            let want = format!("exec_died {code}");
+            out.stdout.lines().filter(|l| *l == want).count()
+        };
+        let ends = || ends_with("3");
+        let out = ctx.rless(&["exec", &id, "sh", "-c", "exit 4"]);
+        assert_eq!(out.code, Some(4), "{out}");
+        assert_eq!(ends_with("4"), 1, "a foreground exec's end");
+        let script = "echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 3";
+        let args = ["exec", "-it", id.as_str(), "sh", "-c", script];
+        let mut pty = common::pty::PtySession::spawn(ctx, &args, 24, 80);
+        pty.wait_for("ready");
+        pty.type_in(b"\x10\x11");
+        let (code, text) = pty.finish();
+        assert_eq!(code, Some(0), "{text}");
+        assert_eq!(ends(), 0, "the detached process runs on");
+        ctx.ok(&["exec", &id, "touch", "/tmp/go"]);
+        assert!(
+            eventually(Duration::from_secs(60), || ends() == 1),
+            "its end is recorded once, with its code"
+        );
+    });
+}

@@ -232,3 +232,57 @@ fn exposed_ports_committed_and_inspected() {
         ctx.ok(&["rmi", "exposing"]);
     });
 }
+
+/// `--expose` takes the protocol in any case and records it lowercased,
+/// `70/` as tcp (podman 4.3's); SCTP it refuses, as podman 4.3 does (one
+/// line, nothing made). `ps` shows no exposed port that is not published
+/// (PORTS empty, `--format json` `Ports` null: podman 4.3's). On the
+/// host's network the exposed ports are recorded (`--filter expose=`) but
+/// `inspect` lists none (`NetworkSettings.Ports` `{}`, podman 4.3's).
+#[test]
+fn expose_protocols_and_the_host_network() {
+    if !have_busybox() {
+        return;
+    }
+    for_each_user("expose_protocols_and_the_host_network", |ctx| {
+        setup_image(ctx);
+        let ports = |name: &str| {
+            let out = ctx.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", name]);
+            serde_json::from_str::<serde_json::Value>(&out.stdout).expect("json")
+        };
+        let ps = |args: &[&str]| ctx.ok(&[&["ps", "-a"][..], args].concat()).stdout;
+        let exposing = [
+            "--expose",
+            "80/TCP",
+            "--expose",
+            "90-91/UDP",
+            "--expose",
+            "70/",
+        ];
+        let run = |name: &str, net: &[&str]| {
+            let head = ["run", "-d", "--name", name];
+            ctx.ok(&[&head[..], net, &exposing, &[IMG, "sleep", "300"]].concat());
+        };
+        run("up", &[]);
+        let want =
+            serde_json::json!({"70/tcp": null, "80/tcp": null, "90/udp": null, "91/udp": null});
+        assert_eq!(ports("up"), want);
+        assert_eq!(ps(&["--filter", "name=up", "--format", "{{.Ports}}"]), "\n");
+        let rows: serde_json::Value =
+            serde_json::from_str(&ps(&["--filter", "name=up", "--format", "json"])).unwrap();
+        assert_eq!(rows[0]["Ports"], serde_json::Value::Null, "{rows}");
+
+        run("hn", &["--network", "host"]);
+        assert_eq!(ports("hn"), serde_json::json!({}));
+        let names = ps(&["--filter", "expose=91/udp", "--format", "{{.Names}}"]);
+        let mut names: Vec<&str> = names.lines().collect();
+        names.sort();
+        assert_eq!(names, ["hn", "up"]);
+
+        let out = ctx.rless(&["create", "--name", "sc", "--expose", "81/sctp", IMG, "true"]);
+        common::checks::assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("SCTP"), "{out}");
+        assert_eq!(ps(&["--filter", "name=sc", "-q"]), "");
+        ctx.ok(&["rm", "-f", "-t", "0", "up", "hn"]);
+    });
+}

@@ -221,37 +221,23 @@ fn send_window_size(dir: &std::path::Path) {
 
 /// Copies stdin into the container's input until stdin ends or the
 /// container stops reading; the detach `keys` (with a terminal) end the
-/// attach instead of reaching the container. Bytes that begin the key
-/// sequence are held until it is clear whether the whole sequence came.
+/// attach instead of reaching the container ([`rless::runtime::KeyMatch`]).
 fn copy_input(mut fifo: std::fs::File, keys: &[u8], detached: &AtomicBool) {
     // A container that stopped reading must not kill this command.
     let _pipe = rless::runtime::SigpipeIgnored::new();
     let mut stdin = std::io::stdin().lock();
     let mut buf = [0u8; 4096];
-    let mut matched = 0;
+    let mut keyed = rless::runtime::KeyMatch::new(keys);
     loop {
         let n = match stdin.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
         let mut out = Vec::with_capacity(n);
-        for &b in &buf[..n] {
-            if !keys.is_empty() && b == keys[matched] {
-                matched += 1;
-                if matched == keys.len() {
-                    let _ = fifo.write_all(&out);
-                    detached.store(true, Ordering::Relaxed);
-                    return;
-                }
-                continue;
-            }
-            out.extend_from_slice(&keys[..matched]);
-            matched = 0;
-            if !keys.is_empty() && b == keys[0] {
-                matched = 1;
-            } else {
-                out.push(b);
-            }
+        if keyed.feed(&buf[..n], &mut out) {
+            let _ = fifo.write_all(&out);
+            detached.store(true, Ordering::Relaxed);
+            return;
         }
         if fifo.write_all(&out).is_err() {
             return;

@@ -158,6 +158,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
             .ok()
     });
     rless::events::container_after(&dir, &c, "exec", &[]);
+    let died = |code: i32| {
+        let exit = ("containerExitCode", code.to_string());
+        rless::events::container_after(&dir, &c, "exec_died", &[exit]);
+    };
+    // Recorded by the exec's holder, in this store's namespaces (this
+    // process joins the container's), when the process ends: a process
+    // detached from (the keys) later (`runtime::exec`).
     let code = match exec_in(
         pid,
         &process,
@@ -165,6 +172,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         a.detach,
         cgroup.map(Into::into),
         &keys,
+        &died,
     ) {
         // docker: the exec could not be started, 126 (`run -u` is 125).
         Err(RunError::User(e)) => {
@@ -178,9 +186,5 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
         eprintln!();
         return Ok(ExitCode::SUCCESS);
     };
-    if !a.detach {
-        let exit = ("containerExitCode", code.to_string());
-        rless::events::container_after(&dir, &c, "exec_died", &[exit]);
-    }
     Ok(ExitCode::from(code as u8))
 }

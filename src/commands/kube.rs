@@ -25,7 +25,7 @@ use super::kube_data::VolFile;
 use super::kube_yaml::{self, HostCheck, PodPlan};
 use super::Ctx;
 use anyhow::{anyhow, bail, Context, Result};
-use rless::container::{self, pod, secret};
+use rless::container::{self, pod, secret, secret_journal};
 use rless::image::store::LockMode;
 use rless::runtime::plan::MountOp;
 use serde_json::{json, Map, Value};
@@ -197,9 +197,9 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
     }
     let mut made_pods: Vec<String> = Vec::new();
     let mut made_volumes: Vec<String> = Vec::new();
-    let mut made_secrets: Vec<secret::SecretMeta> = Vec::new();
-    // The secrets of the store a Secret of the file replaced, as they were.
-    let mut replaced_secrets: Vec<(secret::SecretMeta, Vec<u8>)> = Vec::new();
+    // What the file's Secrets changed in the secret store, undone should
+    // the play fail or be killed (`secret_journal`).
+    let mut journal: Option<secret_journal::Journal> = None;
     let mut out = String::new();
     let result = (|| -> Result<()> {
         // The PersistentVolumeClaims' volumes first (podman's), each
@@ -227,10 +227,15 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
             out.push_str(&format!("{}\n", c.name));
         }
         // The file's Secrets as secrets of the store (one of the same
-        // name is replaced, as podman's).
-        let mut ids = Vec::new();
+        // name is replaced, as podman's), listed after the volumes, as
+        // podman's (4.5 on: 4.3 lists none).
         if !file.secrets.is_empty() {
             let _lock = secret::lock(&ctx.root)?;
+            let j = journal.insert(
+                secret_journal::Journal::begin(&ctx.root)
+                    .context("cannot keep the secrets the play changes")?,
+            );
+            out.push_str("Secrets:\n");
             for (name, yaml) in &file.secrets {
                 let old = secret::find(&ctx.root, name)
                     .ok()
@@ -241,14 +246,16 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
                         Ok::<_, anyhow::Error>((s, bytes))
                     })
                     .transpose()?;
+                j.note(
+                    name,
+                    yaml.as_bytes(),
+                    old.as_ref().map(|(m, b)| (m, &b[..])),
+                )
+                .with_context(|| format!("cannot keep secret {name}"))?;
                 let meta =
                     secret::create(&ctx.root, name, yaml.as_bytes(), Default::default(), true)
                         .with_context(|| format!("cannot store Secret {name}"))?;
-                ids.push(meta.id.clone());
-                match old {
-                    Some(old) => replaced_secrets.push(old),
-                    None => made_secrets.push(meta),
-                }
+                out.push_str(&format!("{}\n", meta.id));
             }
         }
         for p in &plans {
@@ -296,28 +303,19 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
                     .with_context(|| format!("cannot start pod {}", p.name))?;
             }
         }
-        if !ids.is_empty() {
-            out.push_str(&format!("Secrets:\n{}\n", ids.join("\n")));
-        }
         Ok(())
     })();
     if let Err(e) = result {
         // The secret store as it was: new secrets go, replaced ones get
         // their data back.
-        if !made_secrets.is_empty() || !replaced_secrets.is_empty() {
-            let lock = secret::lock(&ctx.root);
-            if let Err(e) = &lock {
-                eprintln!("rless: warning: cannot put the secrets back as they were: {e}");
-            }
-            if let Ok(_lock) = lock {
-                for s in &made_secrets {
-                    if let Err(e) = secret::remove(&ctx.root, s) {
-                        eprintln!("rless: warning: cannot remove secret {} again: {e}", s.name);
-                    }
+        if let Some(j) = journal {
+            match secret::lock(&ctx.root) {
+                Err(e) => {
+                    eprintln!("rless: warning: cannot put the secrets back as they were: {e}")
                 }
-                for (s, bytes) in &replaced_secrets {
-                    if let Err(e) = secret::restore(&ctx.root, s, bytes) {
-                        eprintln!("rless: warning: cannot restore secret {}: {e}", s.name);
+                Ok(_lock) => {
+                    for e in j.roll_back(&ctx.root) {
+                        eprintln!("rless: warning: cannot put a secret back as it was: {e}");
                     }
                 }
             }
@@ -334,6 +332,9 @@ fn play(ctx: &Ctx, a: PlayArgs) -> Result<ExitCode> {
             }
         }
         return Err(e);
+    }
+    if let Some(j) = journal {
+        j.commit();
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)

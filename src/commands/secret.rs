@@ -91,6 +91,12 @@ pub struct ExistsArgs {
 }
 
 pub fn run(ctx: &Ctx, cmd: Cmd) -> Result<ExitCode> {
+    // What a `kube play` that is gone changed is undone before anything
+    // reads the store (the commands that change it take the lock, which
+    // does the same).
+    if matches!(cmd, Cmd::Ls(_) | Cmd::Inspect(_) | Cmd::Exists(_)) {
+        rless::container::secret_journal::settle(&ctx.root)?;
+    }
     match cmd {
         Cmd::Create(a) => create(ctx, a),
         Cmd::Ls(a) => ls(ctx, a),

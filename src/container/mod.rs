@@ -27,6 +27,7 @@ pub mod mountspec;
 pub mod pod;
 pub mod runopts;
 pub mod secret;
+pub mod secret_journal;
 pub mod session;
 pub mod since;
 pub mod state;

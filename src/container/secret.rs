@@ -60,7 +60,10 @@ pub enum SecretError {
     },
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SecretError + 'a {
+pub(super) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> SecretError + 'a {
     move |source| SecretError::Io {
         op,
         path: path.to_path_buf(),
@@ -114,7 +117,9 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// Takes the `secrets` lock (held until the file is dropped).
+/// Takes the `secrets` lock (held until the file is dropped), then rolls
+/// back the journals of `kube play`s that are gone
+/// ([`super::secret_journal`]).
 pub fn lock(root: &Path) -> Result<fs::File, SecretError> {
     let dir = root.join("locks");
     fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
@@ -126,6 +131,8 @@ pub fn lock(root: &Path) -> Result<fs::File, SecretError> {
         .open(&p)
         .map_err(io_err("open", &p))?;
     f.lock().map_err(io_err("lock", &p))?;
+    // What a `kube play` that is gone changed is undone first.
+    super::secret_journal::recover(root);
     Ok(f)
 }
 
@@ -284,10 +291,10 @@ pub fn remove(root: &Path, s: &SecretMeta) -> Result<(), SecretError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn tmp_root(tag: &str) -> PathBuf {
+    pub(in crate::container) fn tmp_root(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("rless-secret-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();

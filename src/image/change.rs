@@ -238,10 +238,16 @@ pub fn env_of(cfg: &Map<String, Value>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `EXPOSE` item → the `port/proto` keys (a range gives each port).
-fn expose(p: &str) -> Option<Vec<String>> {
+/// `EXPOSE` item (and `run --expose`'s value) → the `port/proto` keys (a
+/// range gives each port; the protocol tcp, udp or sctp in any case,
+/// lowercased, as docker and podman store it; none or empty is tcp).
+pub fn expose(p: &str) -> Option<Vec<String>> {
     let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-    let proto = proto.to_ascii_lowercase();
+    // `80/` is tcp too, as podman's.
+    let proto = match proto {
+        "" => "tcp".to_string(),
+        p => p.to_ascii_lowercase(),
+    };
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return None;
     }

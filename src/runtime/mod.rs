@@ -47,7 +47,7 @@ pub mod sysctl;
 mod teardown;
 mod tty;
 pub use sys::SigpipeIgnored;
-pub use tty::{caller_window_size, raw_terminal, RawTerminal};
+pub use tty::{caller_window_size, raw_terminal, KeyMatch, RawTerminal};
 mod spec;
 pub mod user;
 pub use spec::{ContainerSpec, ProcessSpec, SeccompMode};

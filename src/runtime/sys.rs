@@ -214,6 +214,7 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
     crate::events::disown_open_log();
     crate::container::disown_kept_files();
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        close_from_3_except(keep);
         return;
     };
     let fds: Vec<std::os::fd::RawFd> = dir
@@ -231,6 +232,42 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
         // already, so that one number gives EBADF, which libc's close
         // reports without harm and we ignore.
         unsafe { nix::libc::close(fd) };
+    }
+}
+
+/// [`close_fds_except`] where /proc cannot list them (a process of the
+/// host's pid namespace that joined a container's mount namespace sees the
+/// container's /proc, where it has no /proc/self): every number from 3 up
+/// but `keep`, by `close_range`, else one by one up to the descriptor
+/// limit (kernels before 5.9).
+fn close_from_3_except(keep: &[std::os::fd::RawFd]) {
+    use nix::libc;
+    let mut keep: Vec<u32> = keep.iter().filter(|&&k| k > 2).map(|&k| k as u32).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    // SAFETY: rlimit is plain data the call fills.
+    let limit = unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        match libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) {
+            0 => r.rlim_cur.min(1 << 20) as u32,
+            _ => 1024,
+        }
+    };
+    let mut from = 3u32;
+    for next in keep.into_iter().chain([u32::MAX]) {
+        if next > from {
+            let to = next - 1;
+            // SAFETY: as in close_fds_except: nothing this process uses
+            // afterwards is in the range (the kept ones are outside it).
+            let done = unsafe { libc::syscall(libc::SYS_close_range, from, to, 0) } == 0;
+            if !done {
+                for fd in from..=to.min(limit) {
+                    // SAFETY: as above; EBADF for a number not open.
+                    unsafe { libc::close(fd as libc::c_int) };
+                }
+            }
+        }
+        from = next.saturating_add(1);
     }
 }
 

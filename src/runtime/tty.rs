@@ -214,7 +214,7 @@ impl Terminal {
         sink: super::output::Sink<'_>,
         keys: &[u8],
     ) -> Relayed {
-        let mut keyed = KeyMatch { keys, matched: 0 };
+        let mut keyed = KeyMatch::new(keys);
         let _guard = RawGuard(make_raw());
         let _pipe = super::sys::SigpipeIgnored::new();
         let sfd =
@@ -266,11 +266,7 @@ impl Terminal {
                 }
             }
             if let (true, Some(m)) = (stdin_ready, &master) {
-                let end = match keys.is_empty() {
-                    true => copy(&stdin, m, &mut buf),
-                    false => keyed.copy(&stdin, m, &mut buf),
-                };
-                match end {
+                match keyed.copy(&stdin, m, &mut buf) {
                     Copy::Done => {}
                     Copy::Detached => {
                         let m = master.take().expect("the master is open");
@@ -321,39 +317,70 @@ pub enum Relayed {
     Detached(OwnedFd),
 }
 
-/// The detach keys, and how many of them the input has typed so far.
-struct KeyMatch<'k> {
+/// The detach keys, and how many of them the input has typed so far: the
+/// one matcher of `exec -it`'s relay ([`Terminal::relay_until`]) and of
+/// `attach`'s input.
+pub struct KeyMatch<'k> {
     keys: &'k [u8],
     matched: usize,
 }
 
-impl KeyMatch<'_> {
-    /// [`copy`], holding back the keys: [`Copy::Detached`] once all came
-    /// (what came before them is copied first).
+impl<'k> KeyMatch<'k> {
+    /// A matcher for `keys` (empty: none, every byte passes).
+    pub fn new(keys: &'k [u8]) -> KeyMatch<'k> {
+        KeyMatch { keys, matched: 0 }
+    }
+
+    /// Takes the next `input`, appending to `out` what passes on to the
+    /// process; true once all the keys came (what came before them is in
+    /// `out`, the rest of `input` is dropped). Bytes that may begin the
+    /// keys are held back until the next ones show whether they do; after
+    /// a mismatch the longest tail of what was held (and the byte) that
+    /// begins the keys stays held, so `^P^P^Q` detaches on `^P,^Q`.
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        if self.keys.is_empty() {
+            out.extend_from_slice(input);
+            return false;
+        }
+        for &b in input {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
+                    return true;
+                }
+                continue;
+            }
+            // What was held, and `b`: its longest tail that begins the
+            // keys stays held, the rest passes on.
+            let mut held = self.keys[..self.matched].to_vec();
+            held.push(b);
+            let keep = (1..=held.len())
+                .rev()
+                .find(|&n| self.keys.starts_with(&held[held.len() - n..]))
+                .unwrap_or(0);
+            out.extend_from_slice(&held[..held.len() - keep]);
+            self.matched = keep;
+        }
+        false
+    }
+
+    /// Copies one read's worth, holding back the keys: [`Copy::Detached`]
+    /// once all came (what came before them is copied first).
     fn copy(&mut self, from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> Copy {
+        if self.keys.is_empty() {
+            return copy_to(from, to, buf, &mut |_, _| true);
+        }
         let n = match rustix::io::read(&from, &mut *buf) {
             Ok(0) | Err(_) => return Copy::ReadEnded,
             Ok(n) => n,
         };
         let mut out = Vec::with_capacity(n);
-        for &b in &buf[..n] {
-            if b == self.keys[self.matched] {
-                self.matched += 1;
-                if self.matched == self.keys.len() {
-                    write_all(&to, &out);
-                    return Copy::Detached;
-                }
-                continue;
-            }
-            out.extend_from_slice(&self.keys[..self.matched]);
-            self.matched = usize::from(b == self.keys[0]);
-            if self.matched == 0 {
-                out.push(b);
-            }
-        }
-        match write_all(&to, &out) {
-            true => Copy::Done,
-            false => Copy::WriteFailed,
+        let detached = self.feed(&buf[..n], &mut out);
+        match (write_all(&to, &out), detached) {
+            (_, true) => Copy::Detached,
+            (true, false) => Copy::Done,
+            (false, false) => Copy::WriteFailed,
         }
     }
 }
@@ -369,12 +396,7 @@ enum Copy {
     WriteFailed,
 }
 
-/// Copies one read's worth.
-fn copy(from: impl AsFd, to: impl AsFd, buf: &mut [u8]) -> Copy {
-    copy_to(from, to, buf, &mut |_, _| true)
-}
-
-/// [`copy`], also handing what was read to `sink` (as stdout: a terminal
+/// Copies one read's worth, also handing what was read to `sink` (as stdout: a terminal
 /// has one stream), and copying it only when `sink` says it is shown
 /// (`run -t -a stderr` shows nothing, as docker's and podman's).
 fn copy_to(from: impl AsFd, to: impl AsFd, buf: &mut [u8], sink: super::output::Sink<'_>) -> Copy {
@@ -422,4 +444,44 @@ fn make_raw() -> Option<Termios> {
     restore_at_fatal_signals(&saved);
     termios::tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
     Some(saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyMatch;
+
+    /// Feeds `chunks` one by one; what passed on, and whether (after which
+    /// chunk) the keys came.
+    fn fed(keys: &[u8], chunks: &[&[u8]]) -> (Vec<u8>, Option<usize>) {
+        let mut m = KeyMatch::new(keys);
+        let mut out = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            if m.feed(c, &mut out) {
+                return (out, Some(i));
+            }
+        }
+        (out, None)
+    }
+
+    #[test]
+    fn detach_keys_are_held_back_then_detach() {
+        let keys = b"\x10\x11";
+        assert_eq!(fed(keys, &[b"ab\x10\x11cd"]), (b"ab".to_vec(), Some(0)));
+        // Split across reads.
+        assert_eq!(fed(keys, &[b"a\x10", b"\x11"]), (b"a".to_vec(), Some(1)));
+        // A start that is not the keys passes on once that is clear.
+        assert_eq!(fed(keys, &[b"\x10", b"p"]), (b"\x10p".to_vec(), None));
+        // A repeated first key: the last one may still begin the keys.
+        assert_eq!(
+            fed(keys, &[b"\x10\x10", b"\x11"]),
+            (b"\x10".to_vec(), Some(1))
+        );
+        assert_eq!(
+            fed(b"aab", &[b"aaab"]),
+            (b"a".to_vec(), Some(0)),
+            "a tail of what was held begins the keys"
+        );
+        // No keys: everything passes, nothing detaches.
+        assert_eq!(fed(b"", &[b"\x10\x11"]), (b"\x10\x11".to_vec(), None));
+    }
 }

@@ -214,11 +214,16 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         }
     }
     for e in &a.expose {
-        // A container port (or range) alone: no host part, as docker's.
-        if e.contains(':') {
-            bail!("invalid --expose {e:?}: use PORT[-PORT][/tcp|udp]");
+        // A container port (or range) alone: no host part, as docker's;
+        // not SCTP, which podman 4.3 refuses to expose (an image's EXPOSE
+        // of it is recorded).
+        match rless::image::change::expose(e) {
+            None => bail!("invalid --expose {e:?}: use PORT[-PORT][/tcp|udp]"),
+            Some(p) if p.iter().any(|p| p.ends_with("/sctp")) => {
+                bail!("invalid --expose {e:?}: protocol SCTP is not allowed for exposed ports")
+            }
+            Some(_) => {}
         }
-        parse_publish(e).map_err(|m| anyhow::anyhow!("invalid --expose {e:?}: {m}"))?;
     }
     // A pod's member joins its infra container, which must run first.
     if let (Some(infra), false) = (&pod_opts.infra, create_only) {
@@ -375,6 +380,13 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 .collect();
             let mut picked = Vec::new();
             for e in &exposed {
+                // Nothing here forwards SCTP (`-p` refuses it too).
+                if e.ends_with("/sctp") {
+                    eprintln!(
+                        "rless: warning: -P does not publish {e}: SCTP ports cannot be published"
+                    );
+                    continue;
+                }
                 let new = parse_publish(e).map_err(|m| anyhow::anyhow!(m))?;
                 picked.extend(
                     new.into_iter()

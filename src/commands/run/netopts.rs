@@ -307,12 +307,15 @@ pub(super) fn write_generated_files(
 
 /// The container's exposed ports, as podman records them: the image's
 /// `EXPOSE`s, then `--expose` (a range is each of its ports), each once, as
-/// `PORT/PROTO`. `-P` publishes them; `ps --filter expose=` matches them.
+/// `PORT/PROTO` (the protocol lowercased, as podman's). `-P` publishes
+/// them; `ps --filter expose=` matches them.
 pub(super) fn exposed_ports(image: &[String], user: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for e in image.iter().chain(user) {
-        for p in parse_publish(e).map_err(|m| anyhow::anyhow!(m))? {
-            let port = format!("{}/{}", p.container_port, p.proto_name());
+        let ports = rless::image::change::expose(e).ok_or_else(|| {
+            anyhow::anyhow!("invalid exposed port {e:?}: use PORT[-PORT][/tcp|udp|sctp]")
+        })?;
+        for port in ports {
             if !out.contains(&port) {
                 out.push(port);
             }

@@ -56,6 +56,10 @@ pub(super) struct Chosen {
 /// Parses and looks up every `--secret` (nothing is made yet).
 pub(super) fn lookup(ctx: &Ctx, specs: &[String]) -> Result<Vec<Chosen>> {
     let mut out: Vec<Chosen> = Vec::new();
+    if !specs.is_empty() {
+        // Not a secret a killed `kube play` replaced (`secret_journal`).
+        rless::container::secret_journal::settle(&ctx.root)?;
+    }
     for spec in specs {
         let req = SecretRequest::parse(spec)?;
         let meta = secret::find(&ctx.root, &req.name)?;
