@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::io::Write;
 
 use common::*;
 
@@ -61,5 +62,77 @@ fn marker_layout_read_and_written() {
     h.unmount().unwrap();
     let h = mount_fuse(&lowers, &d, false);
     assert_eq!(dump(m), before);
+    h.unmount().unwrap();
+}
+
+/// An upper layer on a filesystem without rename flags: NFS answers
+/// `EINVAL` to `RENAME_NOREPLACE`, with which copy-up and marker whiteouts
+/// move what they made into place; bindfs (here, as NFS cannot be mounted
+/// on these machines) answers the same. Copy-up of a directory and of a
+/// file, and a deletion, still land.
+#[test]
+fn upper_without_rename_flags() {
+    let test = "upper_without_rename_flags";
+    if !rustix::process::geteuid().is_root() {
+        skip(test, "mounting bindfs needs real root");
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/bindfs").exists() {
+        skip(test, "bindfs is not installed (tests/run.sh installs it)");
+        return;
+    }
+    if !with_caps(test) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lower = tmp.path().join("lower");
+    fs::create_dir_all(lower.join("dir")).unwrap();
+    fs::write(lower.join("dir/f"), "f").unwrap();
+    fs::write(lower.join("top"), "t").unwrap();
+    let (src, nfs) = (tmp.path().join("src"), tmp.path().join("nfs"));
+    fs::create_dir_all(&src).unwrap();
+    fs::create_dir_all(&nfs).unwrap();
+    let st = std::process::Command::new("bindfs")
+        .arg(&src)
+        .arg(&nfs)
+        .status()
+        .unwrap();
+    assert!(st.success(), "bindfs: {st}");
+    let _bindfs = Unmount(nfs.clone());
+    fs::write(nfs.join("a"), "").unwrap();
+    let r = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        nfs.join("a"),
+        rustix::fs::CWD,
+        nfs.join("b"),
+        rustix::fs::RenameFlags::NOREPLACE,
+    );
+    assert_eq!(r, Err(rustix::io::Errno::INVAL), "bindfs took rename flags");
+    fs::remove_file(nfs.join("a")).unwrap();
+    let d = Dirs {
+        upper: nfs.join("upper"),
+        work: nfs.join("work"),
+        mnt: tmp.path().join("mnt"),
+    };
+    for p in [&d.upper, &d.work, &d.mnt] {
+        fs::create_dir_all(p).unwrap();
+    }
+    let h = mount_fuse(&[lower], &d, false);
+    let m = &d.mnt;
+    fs::write(m.join("dir/new"), "n").unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(m.join("top"))
+        .unwrap()
+        .write_all(b"+")
+        .unwrap();
+    fs::remove_file(m.join("dir/f")).unwrap();
+    let names: Vec<String> = fs::read_dir(m.join("dir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["new"]);
+    assert_eq!(fs::read_to_string(m.join("top")).unwrap(), "t+");
+    assert!(d.upper.join("dir/.wh.f").exists(), "marker whiteout");
     h.unmount().unwrap();
 }
