@@ -227,6 +227,14 @@ fn run_idmap_kept_and_shown() {
             .stdout
             .trim()
             .to_string();
+        // cp's agent joins it too, as its root.
+        let file = ctx.write_file("in", b"in\n");
+        ctx.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/in")]);
+        let out = ctx.ok(&["exec", &id, "stat", "-c", "%u:%g", "/in"]);
+        assert_eq!(out.stdout, "0:0\n", "{out}");
+        let back = ctx.work.join("back");
+        ctx.ok(&["cp", &format!("{id}:/etc/passwd"), back.to_str().unwrap()]);
+        assert!(std::fs::read_to_string(&back).unwrap().starts_with("root:"));
         for _ in 0..2 {
             let out = ctx.ok(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
             let words: Vec<&str> = out.stdout.split_whitespace().collect();
@@ -257,6 +265,8 @@ fn run_idmap_refusals() {
                 "mutually exclusive",
             ),
             (vec!["--subuidname", "x"], "--subuidname is not supported"),
+            (vec!["--uidmap", "0:0:1", "-v", "vol:/v"], "volumes"),
+            (vec!["--uidmap", "0:0:1", "-v", "/v"], "volumes"),
             (
                 vec!["--uidmap", "0:0:1", "--storage-driver", "overlay"],
                 "fuse-overlay",
@@ -287,6 +297,7 @@ fn run_idmap_refusals() {
                 assert_no_containers(ctx, &out.cmdline);
             }
         }
+        assert_eq!(ctx.ok(&["volume", "ls", "-q"]).stdout, "", "no volume left");
         // Another container's namespaces belong to another user namespace.
         let id = ctx.ok(&["run", "-d", IMG, "sleep", "1000"]).stdout;
         let net = format!("container:{}", id.trim());

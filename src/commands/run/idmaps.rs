@@ -1,5 +1,4 @@
-//! `run`/`create --uidmap/--gidmap` (podman's): the checks, and the
-//! container's directory made reachable for a root that is not the user.
+//! `run`/`create --uidmap/--gidmap` (podman's): the checks.
 //!
 //! The maps are parsed and checked against the ids the user has
 //! ([`rless::runtime::idmap::parse`]) before anything is made. The
@@ -11,9 +10,8 @@
 
 use anyhow::{bail, Result};
 use rless::runtime::idmap::{self, IdMaps};
+use rless::runtime::plan::MountOp;
 use rless::runtime::storage::Driver;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 
 /// The maps `--uidmap`/`--gidmap` give (`None`: the default namespace),
 /// checked against everything else asked for; the storage driver becomes
@@ -68,20 +66,20 @@ pub(super) fn check_shares(maps: Option<&IdMaps>, shares: bool) -> Result<()> {
     Ok(())
 }
 
-/// The container's directory and the files of it bound into the
-/// container (`generated`: host path, container path) made reachable for
-/// its root, whose ids are not the user's: the directory searchable, the
-/// files readable by others (they hold nothing secret: hosts, resolv.conf,
-/// hostname, passwd and group).
-pub(super) fn open_dir(dir: &Path, generated: &[(PathBuf, PathBuf)]) -> Result<()> {
-    let add = |p: &Path, bits: u32| -> Result<()> {
-        let mode = std::fs::metadata(p)?.permissions().mode();
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode | bits))
-            .map_err(|e| anyhow::anyhow!("cannot open {} to the container: {e}", p.display()))
-    };
-    add(dir, 0o001)?;
-    for (host, _) in generated.iter().filter(|(h, _)| h.starts_with(dir)) {
-        add(host, if host.is_dir() { 0o005 } else { 0o004 })?;
+/// Volumes (named, anonymous, the image's `VOLUME`s, `--volumes-from`'s)
+/// are the user's, which a container root that is not the user cannot
+/// write to: refused with a map for now (podman chowns a new volume to the
+/// container's root).
+pub(super) fn check_volumes(maps: &Option<IdMaps>, mounts: &[MountOp]) -> Result<()> {
+    let volume = mounts.iter().find_map(|m| match m {
+        MountOp::Volume { target, .. } => Some(target),
+        _ => None,
+    });
+    match (maps, volume) {
+        (Some(_), Some(t)) => bail!(
+            "--uidmap/--gidmap cannot be used with volumes yet (a volume at {}; an image's VOLUME counts: --image-volume tmpfs or ignore)",
+            t.display()
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }

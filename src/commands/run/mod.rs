@@ -412,6 +412,9 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             },
         }
     }
+    if let (None, Err(e)) = (&failure, idmaps::check_volumes(&id_maps, &user_mounts)) {
+        failure = Some(e);
+    }
     if let (None, true, Some(name)) = (&failure, a.replace, &a.name) {
         if let Err(e) = replace::remove_named(ctx, &store, name) {
             failure = Some(e);
@@ -606,13 +609,6 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 return Err(e);
             }
         }
-    }
-    if let Err(e) = id_maps
-        .as_ref()
-        .map_or(Ok(()), |_| idmaps::open_dir(&dir, &generated))
-    {
-        abandon(&dir, a.cidfile.as_deref());
-        return Err(e);
     }
     let rootfs = match &a.rootfs {
         Some(d) => RootFs::Dir(d.canonicalize()?),
