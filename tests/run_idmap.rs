@@ -19,9 +19,21 @@
 mod common;
 
 use common::checks::*;
+use common::lifecycle_helpers::run_d;
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, ERR_EXIT};
 use std::os::unix::fs::MetadataExt;
+
+/// A map in two pieces: container uid 1000 is the user (FROM 0), the
+/// rest subordinate ids.
+const SPLIT_MAP: [&str; 6] = [
+    "--uidmap",
+    "0:1:1000",
+    "--uidmap",
+    "1000:0:1",
+    "--gidmap",
+    "0:1:65536",
+];
 
 /// `/proc/self/uid_map`-style text as (inside, outside, count) lines.
 fn map_lines(text: &str) -> Vec<Vec<u32>> {
@@ -74,10 +86,9 @@ fn run_idmap_map_and_owners() {
                       stat -c '%u:%g' /etc/passwd /home/alice; \
                       touch /made /b/root-made; mkdir /b/five; busybox chown 5:7 /b/five; \
                       stat -c '%u:%g' /made; id -u";
-        let id = ctx
-            .ok(&[
-                "run",
-                "-d",
+        let id = run_d(
+            ctx,
+            &[
                 "--uidmap",
                 "0:1:65536",
                 "-v",
@@ -86,10 +97,8 @@ fn run_idmap_map_and_owners() {
                 "sh",
                 "-c",
                 script,
-            ])
-            .stdout
-            .trim()
-            .to_string();
+            ],
+        );
         assert_eq!(ctx.ok(&["wait", &id]).stdout.trim(), "0");
         let out = ctx.ok(&["logs", &id]).stdout;
         let parts: Vec<&str> = out.split("-\n").collect();
@@ -126,14 +135,7 @@ fn run_idmap_map_and_owners() {
         // FROM 0 is the user: container uid 1000 is them here.
         let out = sh_in(
             ctx,
-            &[
-                "--uidmap",
-                "0:1:1000",
-                "--uidmap",
-                "1000:0:1",
-                "--gidmap",
-                "0:1:65536",
-            ],
+            &SPLIT_MAP,
             "owned",
             "cat /proc/self/uid_map; stat -c '%u' /home/alice /etc/passwd",
         );
@@ -149,23 +151,10 @@ fn run_idmap_map_and_owners() {
             "image owners under the map: {out}"
         );
         // -u 1000: the file is the user's own on the host.
-        let out = ctx.ok(&[
-            "run",
-            "--rm",
-            "-u",
-            "1000:0",
-            "--uidmap",
-            "0:1:1000",
-            "--uidmap",
-            "1000:0:1",
-            "--gidmap",
-            "0:1:65536",
-            "-v",
-            &vol,
-            "owned",
-            "touch",
-            "/b/by-1000",
-        ]);
+        let mut a = vec!["run", "--rm", "-u", "1000:0"];
+        a.extend(SPLIT_MAP);
+        a.extend(["-v", &vol, "owned", "touch", "/b/by-1000"]);
+        let out = ctx.ok(&a);
         assert_eq!(out.stdout, "", "{out}");
         assert_eq!(meta(&bind.join("by-1000")).uid(), ctx.user.uid);
         assert_no_containers(ctx, "run --rm --uidmap");
@@ -222,11 +211,7 @@ fn run_idmap_kept_and_shown() {
         ctx.ok(&["rm", &plain]);
 
         // exec joins the container's namespace, and a restart keeps it.
-        let id = ctx
-            .ok(&["run", "-d", "--uidmap", map, IMG, "sleep", "1000"])
-            .stdout
-            .trim()
-            .to_string();
+        let id = run_d(ctx, &["--uidmap", map, IMG, "sleep", "1000"]);
         // cp's agent joins it too, as its root.
         let file = ctx.write_file("in", b"in\n");
         ctx.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/in")]);
