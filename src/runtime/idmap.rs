@@ -31,6 +31,9 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+/// The most lines a `uid_map` takes (Linux 4.15 and later).
+pub const MAX_RANGES: usize = 340;
+
 /// One map: (container id, id in the parent namespace, count) triples.
 pub type Map = Vec<[u32; 3]>;
 
@@ -73,6 +76,8 @@ pub enum IdMapError {
         "invalid {flag}: container id 0 must be mapped (the container's setup runs as its root)"
     )]
     NoRoot { flag: &'static str },
+    #[error("invalid {flag}: {count} ranges, the kernel takes at most {MAX_RANGES}")]
+    TooMany { flag: &'static str, count: usize },
     #[error("cannot write {path}: {source}")]
     Write { path: String, source: io::Error },
     #[error("cannot {op}: {source}")]
@@ -152,6 +157,12 @@ fn parse_one(flag: &'static str, values: &[String], max: Option<u32>) -> Result<
             }
             map.push([inside, from, count]);
         }
+    }
+    if map.len() > MAX_RANGES {
+        return Err(IdMapError::TooMany {
+            flag,
+            count: map.len(),
+        });
     }
     let show = |r: &[u32; 3]| format!("{}:{}:{}", r[0], r[1], r[2]);
     for (i, a) in map.iter().enumerate() {
@@ -380,6 +391,14 @@ mod tests {
             parse(&s(&["0:1:10", "100:5:10"]), &[], r),
             Err(IdMapError::OverlapOutside { .. })
         ));
+        let many: Vec<String> = (0..=MAX_RANGES as u32)
+            .map(|i| format!("{i}:{}:1", i + 1))
+            .collect();
+        assert!(matches!(
+            parse(&many, &[], r),
+            Err(IdMapError::TooMany { count: 341, .. })
+        ));
+        assert!(matches!(parse(&many[..MAX_RANGES], &[], r), Ok(Some(_))));
         assert!(matches!(
             parse(&s(&["1:1:10"]), &[], r),
             Err(IdMapError::NoRoot { .. })
