@@ -158,6 +158,29 @@ fn run_idmap_map_and_owners() {
         assert_eq!(out.stdout, "", "{out}");
         assert_eq!(meta(&bind.join("by-1000")).uid(), ctx.user.uid);
         assert_no_containers(ctx, "run --rm --uidmap");
+        // A bind source only the user may reach: said so, nothing left.
+        let private = ctx.work.join("private");
+        std::fs::create_dir_all(private.join("d")).unwrap();
+        ctx.give_tree(&private);
+        std::fs::set_permissions(
+            &private,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let v = format!("{}:/d", private.join("d").display());
+        let out = ctx.rless(&[
+            "run",
+            "--rm",
+            "--uidmap",
+            "0:1:65536",
+            "-v",
+            &v,
+            IMG,
+            "true",
+        ]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("searchable by others"), "{out}");
+        assert_no_containers(ctx, "a refused bind source");
     });
 }
 

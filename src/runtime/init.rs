@@ -166,7 +166,16 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     // Before the pivot, /proc is the caller's: the pid hooks are told.
     let pid = super::hooks::host_pid();
     if let Err(e) = setup(spec, io.storage.take(), io.net.take(), shm_tree, pid) {
-        report(&io.status, &e.to_string());
+        // --uidmap: a path of the user's that only they may walk.
+        let hint = match (&nested, &e) {
+            (Some(_), super::RunError::Rootfs(rootfs::RootfsError::Op { source, .. }))
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                " (with --uidmap the container's root is not you: its directories must be searchable by others)"
+            }
+            _ => "",
+        };
+        report(&io.status, &format!("{e}{hint}"));
         return EXIT_SETUP;
     }
     // Pivoted: the host's directory is of no more use, and not to be
