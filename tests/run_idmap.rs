@@ -150,6 +150,14 @@ fn run_idmap_map_and_owners() {
             ["1000", "0"],
             "image owners under the map: {out}"
         );
+        // --gidmap alone stands for the uid map too, as podman's.
+        let out = sh_in(
+            ctx,
+            &["--gidmap", "0:1:5000"],
+            IMG,
+            "cat /proc/self/uid_map",
+        );
+        assert_eq!(map_lines(&out), vec![vec![0, 1, 5000]], "{out}");
         // -u 1000: the file is the user's own on the host.
         let mut a = vec!["run", "--rm", "-u", "1000:0"];
         a.extend(SPLIT_MAP);
