@@ -13,9 +13,9 @@
 //!
 //! The init keeps the user's host ids until then: they are not mapped in
 //! its namespace, but they still open the user's own directories (a store
-//! under a home of mode 0700). It opens the container's directory there,
-//! then becomes root of its namespace ([`become_root`]) and reaches the
-//! directory's files through that descriptor (`/proc/self/fd/N/…`,
+//! under a home of mode 0700). It opens the store there, then becomes
+//! root of its namespace ([`become_root`]) and reaches the store's files
+//! (the container's directory, volumes) through that descriptor (`/proc/self/fd/N/…`,
 //! [`Nested::rebase`]), as the container's root cannot walk the user's
 //! private directories (podman asks for them to be searchable instead).
 //!
@@ -80,6 +80,8 @@ pub enum IdMapError {
     TooMany { flag: &'static str, count: usize },
     #[error("cannot write {path}: {source}")]
     Write { path: String, source: io::Error },
+    #[error("cannot give volume {} to the container's root: {source}", path.display())]
+    Volume { path: PathBuf, source: io::Error },
     #[error("cannot {op}: {source}")]
     Sys { op: &'static str, source: io::Error },
 }
@@ -229,18 +231,46 @@ pub fn write_maps(pid: i32, maps: &IdMaps, go: OwnedFd) -> Result<(), IdMapError
     })
 }
 
-/// Init side of a container with its own map: where its directory's files
-/// are reached from once it is root of its namespace.
+/// Monitor side, before the clone: an empty volume (a new one, as far as
+/// anything can tell) still the user's is given to the container's root,
+/// as podman gives a new volume, so that root can fill and write it.
+pub fn give_volumes(maps: &IdMaps, plan: &[super::plan::MountOp]) -> Result<(), IdMapError> {
+    let root_of = |m: &Map| m.iter().find(|r| r[0] == 0).map(|r| r[1]);
+    let (Some(uid), Some(gid)) = (root_of(&maps.uids), root_of(&maps.gids)) else {
+        return Ok(());
+    };
+    let me = rustix::process::getuid().as_raw();
+    for op in plan {
+        let super::plan::MountOp::Volume { source: dir, .. } = op else {
+            continue;
+        };
+        let fail = |source: io::Error| IdMapError::Volume {
+            path: dir.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(dir).map_err(fail)?;
+        let empty = std::fs::read_dir(dir).map_err(fail)?.next().is_none();
+        if empty && std::os::unix::fs::MetadataExt::uid(&meta) == me {
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+/// Init side of a container with its own map: where the store's files
+/// (the container's directory, volumes) are reached from once it is root
+/// of its namespace.
 pub struct Nested {
-    /// The container's directory, opened while the init had the user's ids.
-    dir: OwnedFd,
-    host_dir: PathBuf,
+    /// The container's directory and the store's volumes directory (both
+    /// searchable by others, unlike the store itself may be), each opened
+    /// while the init had the user's ids, with its host path.
+    dirs: Vec<(PathBuf, OwnedFd)>,
 }
 
 impl Nested {
-    /// Waits for the monitor's maps (`mapped`), opens `dir` (the
-    /// container's directory) and becomes root of the namespace.
-    pub fn enter(mapped: OwnedFd, dir: &Path) -> Result<Nested, IdMapError> {
+    /// Waits for the monitor's maps (`mapped`), opens `dirs` (those that
+    /// exist) and becomes root of the namespace.
+    pub fn enter(mapped: OwnedFd, dirs: &[&Path]) -> Result<Nested, IdMapError> {
         let mut b = [0u8; 1];
         let mut mapped = std::fs::File::from(mapped);
         if !matches!(mapped.read(&mut b), Ok(1)) {
@@ -249,36 +279,32 @@ impl Nested {
                 source: io::Error::other("the monitor could not write the maps"),
             });
         }
-        let sys = |op| {
-            move |e: rustix::io::Errno| IdMapError::Sys {
-                op,
-                source: e.into(),
-            }
-        };
-        let fd = rustix::fs::open(
-            dir,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(sys("open the container's directory"))?;
+        let flags =
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+        let dirs = dirs
+            .iter()
+            .filter_map(|d| {
+                let fd = rustix::fs::open(*d, flags, rustix::fs::Mode::empty()).ok()?;
+                Some((d.to_path_buf(), fd))
+            })
+            .collect();
         become_root()?;
-        Ok(Nested {
-            dir: fd,
-            host_dir: dir.to_path_buf(),
-        })
+        Ok(Nested { dirs })
     }
 
-    /// `path` under the container's directory as a path through the open
-    /// directory; any other path as it is.
+    /// `path` under one of the open directories as a path through it; any
+    /// other path as it is.
     pub fn rebase(&self, path: &Path) -> PathBuf {
-        match path.strip_prefix(&self.host_dir) {
-            Ok(rest) => Path::new(&format!("/proc/self/fd/{}", self.dir.as_raw_fd())).join(rest),
-            Err(_) => path.to_path_buf(),
+        for (host, fd) in &self.dirs {
+            if let Ok(rest) = path.strip_prefix(host) {
+                return Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())).join(rest);
+            }
         }
+        path.to_path_buf()
     }
 
-    /// `spec` with every path the init reaches under the container's
-    /// directory (its root's mount point, the generated files, secrets)
+    /// `spec` with every path the init reaches under the store (its
+    /// root's mount point, the generated files, volumes, secrets)
     /// [`Self::rebase`]d.
     pub fn rebase_spec(&self, spec: &super::ContainerSpec) -> super::ContainerSpec {
         use super::plan::MountOp;

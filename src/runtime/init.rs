@@ -150,15 +150,19 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     .collect();
     super::sys::close_fds_except(&keep);
     // `--uidmap`: root of its own namespace from here on; the container's
-    // directory is reached through a descriptor opened before.
-    let nested = match (io.mapped.take(), spec.merged.parent()) {
-        (Some(mapped), Some(dir)) => match super::idmap::Nested::enter(mapped, dir) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                report(&io.status, &e.to_string());
-                return EXIT_SETUP;
+    // directory and the store's volumes (STORE/containers/ID/merged's
+    // STORE) are reached through descriptors opened before.
+    let volumes = spec.merged.ancestors().nth(3).map(|s| s.join("volumes"));
+    let nested = match (io.mapped.take(), spec.merged.parent(), volumes) {
+        (Some(mapped), Some(dir), Some(volumes)) => {
+            match super::idmap::Nested::enter(mapped, &[dir, &volumes]) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    report(&io.status, &e.to_string());
+                    return EXIT_SETUP;
+                }
             }
-        },
+        }
         _ => None,
     };
     let rebased = nested.as_ref().map(|n| n.rebase_spec(spec));

@@ -429,6 +429,14 @@ pub fn spawn(
     sigproxy::forwarded()
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
+    if let Some(maps) = &spec.id_maps {
+        if let Err(e) = idmap::give_volumes(maps, &spec.plan) {
+            return Ok(Err(StartFailure {
+                code: init::EXIT_SETUP,
+                message: e.to_string(),
+            }));
+        }
+    }
     let mut flags = spec.namespaces.clone_flags(spec.private_network);
     // `--uidmap`: a user namespace of its own, which the monitor maps
     // once the init exists; the init waits for that on `mapped`.

@@ -10,7 +10,6 @@
 
 use anyhow::{bail, Result};
 use rless::runtime::idmap::{self, IdMaps};
-use rless::runtime::plan::MountOp;
 use rless::runtime::storage::Driver;
 
 /// The maps `--uidmap`/`--gidmap` give (`None`: the default namespace),
@@ -64,22 +63,4 @@ pub(super) fn check_shares(maps: Option<&IdMaps>, shares: bool) -> Result<()> {
         bail!("--uidmap/--gidmap cannot be used with a pod, another container's namespaces or user-defined networks: the container has a user namespace of its own");
     }
     Ok(())
-}
-
-/// Volumes (named, anonymous, the image's `VOLUME`s, `--volumes-from`'s)
-/// are the user's, which a container root that is not the user cannot
-/// write to: refused with a map for now (podman chowns a new volume to the
-/// container's root).
-pub(super) fn check_volumes(maps: &Option<IdMaps>, mounts: &[MountOp]) -> Result<()> {
-    let volume = mounts.iter().find_map(|m| match m {
-        MountOp::Volume { target, .. } => Some(target),
-        _ => None,
-    });
-    match (maps, volume) {
-        (Some(_), Some(t)) => bail!(
-            "--uidmap/--gidmap cannot be used with volumes yet (a volume at {}; an image's VOLUME counts: --image-volume tmpfs or ignore)",
-            t.display()
-        ),
-        _ => Ok(()),
-    }
 }

@@ -412,9 +412,6 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
             },
         }
     }
-    if let (None, Err(e)) = (&failure, idmaps::check_volumes(&id_maps, &user_mounts)) {
-        failure = Some(e);
-    }
     if let (None, true, Some(name)) = (&failure, a.replace, &a.name) {
         if let Err(e) = replace::remove_named(ctx, &store, name) {
             failure = Some(e);
