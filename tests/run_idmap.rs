@@ -169,6 +169,21 @@ fn run_idmap_map_and_owners() {
             );
         }
         ctx.ok(&["volume", "rm", "vol"]);
+        // A secret's copy gets the ids it asks for, the container's own.
+        let out = ctx.rless_stdin(&["secret", "create", "sec", "-"], b"s3cret\n");
+        assert!(out.success(), "{out}");
+        let out = sh_in(
+            ctx,
+            &[
+                "--uidmap",
+                "0:1:65536",
+                "--secret",
+                "sec,uid=5,gid=6,mode=0400",
+            ],
+            IMG,
+            "stat -c '%u:%g %a' /run/secrets/sec; cat /run/secrets/sec",
+        );
+        assert_eq!(out, "5:6 400\ns3cret\n", "{out}");
         // --gidmap alone stands for the uid map too, as podman's.
         let out = sh_in(
             ctx,

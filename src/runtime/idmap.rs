@@ -80,8 +80,8 @@ pub enum IdMapError {
     TooMany { flag: &'static str, count: usize },
     #[error("cannot write {path}: {source}")]
     Write { path: String, source: io::Error },
-    #[error("cannot give volume {} to the container's root: {source}", path.display())]
-    Volume { path: PathBuf, source: io::Error },
+    #[error("cannot give {} to the container's ids: {source}", path.display())]
+    Give { path: PathBuf, source: io::Error },
     #[error("cannot {op}: {source}")]
     Sys { op: &'static str, source: io::Error },
 }
@@ -231,28 +231,49 @@ pub fn write_maps(pid: i32, maps: &IdMaps, go: OwnedFd) -> Result<(), IdMapError
     })
 }
 
-/// Monitor side, before the clone: an empty volume (a new one, as far as
-/// anything can tell) still the user's is given to the container's root,
-/// as podman gives a new volume, so that root can fill and write it.
-pub fn give_volumes(maps: &IdMaps, plan: &[super::plan::MountOp]) -> Result<(), IdMapError> {
-    let root_of = |m: &Map| m.iter().find(|r| r[0] == 0).map(|r| r[1]);
-    let (Some(uid), Some(gid)) = (root_of(&maps.uids), root_of(&maps.gids)) else {
-        return Ok(());
-    };
+/// The parent namespace's id for container id `id` under `map`.
+fn outside(map: &Map, id: u32) -> Option<u32> {
+    map.iter()
+        .find(|r| id >= r[0] && id - r[0] < r[2])
+        .map(|r| r[1] + (id - r[0]))
+}
+
+/// Monitor side, before the clone, what the container's root could not
+/// do itself with files still the user's (unmapped in its namespace): an
+/// empty volume still the user's (a new one, as far as anything can tell)
+/// is given to the container's root, as podman gives a new volume, so
+/// that root can fill and write it; a secret's copy is given to the
+/// secret's owner, whose ids the init then sets again as it always does.
+pub fn give_files(maps: &IdMaps, plan: &[super::plan::MountOp]) -> Result<(), IdMapError> {
+    use super::plan::MountOp;
     let me = rustix::process::getuid().as_raw();
     for op in plan {
-        let super::plan::MountOp::Volume { source: dir, .. } = op else {
-            continue;
+        let (path, ids) = match op {
+            MountOp::Volume { source, .. } => (source, (0, 0)),
+            MountOp::Secret {
+                source, uid, gid, ..
+            } => (source, (*uid, *gid)),
+            _ => continue,
         };
-        let fail = |source: io::Error| IdMapError::Volume {
-            path: dir.clone(),
+        let fail = |source: io::Error| IdMapError::Give {
+            path: path.clone(),
             source,
         };
-        let meta = std::fs::metadata(dir).map_err(fail)?;
-        let empty = std::fs::read_dir(dir).map_err(fail)?.next().is_none();
-        if empty && std::os::unix::fs::MetadataExt::uid(&meta) == me {
-            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(fail)?;
+        let (Some(uid), Some(gid)) = (outside(&maps.uids, ids.0), outside(&maps.gids, ids.1))
+        else {
+            return Err(fail(io::Error::other(format!(
+                "the map has no id for {}:{}",
+                ids.0, ids.1
+            ))));
+        };
+        if let MountOp::Volume { .. } = op {
+            let meta = std::fs::metadata(path).map_err(fail)?;
+            let empty = std::fs::read_dir(path).map_err(fail)?.next().is_none();
+            if !empty || std::os::unix::fs::MetadataExt::uid(&meta) != me {
+                continue;
+            }
         }
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(fail)?;
     }
     Ok(())
 }
@@ -262,14 +283,15 @@ pub fn give_volumes(maps: &IdMaps, plan: &[super::plan::MountOp]) -> Result<(), 
 /// of its namespace.
 pub struct Nested {
     /// The container's directory and the store's volumes directory (both
-    /// searchable by others, unlike the store itself may be), each opened
-    /// while the init had the user's ids, with its host path.
+    /// searchable by others, unlike the store itself may be) and the
+    /// secrets' copies (in a private directory), each opened while the init
+    /// had the user's ids, with its host path.
     dirs: Vec<(PathBuf, OwnedFd)>,
 }
 
 impl Nested {
-    /// Waits for the monitor's maps (`mapped`), opens `dirs` (those that
-    /// exist) and becomes root of the namespace.
+    /// Waits for the monitor's maps (`mapped`), opens `dirs` (directories
+    /// or files; those that exist) and becomes root of the namespace.
     pub fn enter(mapped: OwnedFd, dirs: &[&Path]) -> Result<Nested, IdMapError> {
         let mut b = [0u8; 1];
         let mut mapped = std::fs::File::from(mapped);
@@ -279,8 +301,7 @@ impl Nested {
                 source: io::Error::other("the monitor could not write the maps"),
             });
         }
-        let flags =
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+        let flags = rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC;
         let dirs = dirs
             .iter()
             .filter_map(|d| {
@@ -297,7 +318,12 @@ impl Nested {
     pub fn rebase(&self, path: &Path) -> PathBuf {
         for (host, fd) in &self.dirs {
             if let Ok(rest) = path.strip_prefix(host) {
-                return Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())).join(rest);
+                let through = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                // A file itself: no trailing slash.
+                return match rest.as_os_str().is_empty() {
+                    true => through,
+                    false => through.join(rest),
+                };
             }
         }
         path.to_path_buf()

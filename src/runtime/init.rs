@@ -149,13 +149,20 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
     .chain((0..spec.process.preserve_fds).map(|i| 3 + i as RawFd))
     .collect();
     super::sys::close_fds_except(&keep);
-    // `--uidmap`: root of its own namespace from here on; the container's
-    // directory and the store's volumes (STORE/containers/ID/merged's
-    // STORE) are reached through descriptors opened before.
+    // `--uidmap`: root of its own namespace from here on; the secrets'
+    // copies, the container's directory and the store's volumes
+    // (STORE/containers/ID/merged's STORE) are reached through
+    // descriptors opened before.
     let volumes = spec.merged.ancestors().nth(3).map(|s| s.join("volumes"));
     let nested = match (io.mapped.take(), spec.merged.parent(), volumes) {
         (Some(mapped), Some(dir), Some(volumes)) => {
-            match super::idmap::Nested::enter(mapped, &[dir, &volumes]) {
+            // Secrets' copies stay in a directory private to the user.
+            let secrets = spec.plan.iter().filter_map(|op| match op {
+                super::plan::MountOp::Secret { source, .. } => Some(source.as_path()),
+                _ => None,
+            });
+            let open: Vec<&Path> = secrets.chain([dir, volumes.as_path()]).collect();
+            match super::idmap::Nested::enter(mapped, &open) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     report(&io.status, &e.to_string());
@@ -173,7 +180,7 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
         // --uidmap: a path of the user's that only they may walk.
         let hint = match (&nested, &e) {
             (Some(_), super::RunError::Rootfs(rootfs::RootfsError::Op { source, .. }))
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                if source.raw_os_error() == Some(nix::libc::EACCES) =>
             {
                 " (with --uidmap the container's root is not you: its directories must be searchable by others)"
             }

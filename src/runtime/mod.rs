@@ -430,7 +430,7 @@ pub fn spawn(
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
     if let Some(maps) = &spec.id_maps {
-        if let Err(e) = idmap::give_volumes(maps, &spec.plan) {
+        if let Err(e) = idmap::give_files(maps, &spec.plan) {
             return Ok(Err(StartFailure {
                 code: init::EXIT_SETUP,
                 message: e.to_string(),

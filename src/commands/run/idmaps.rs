@@ -43,9 +43,6 @@ pub(super) fn check(
     if a.rootfs.is_some() {
         bail!("--uidmap/--gidmap cannot be used with --rootfs: only an image's layers can be shown with their owners through the map");
     }
-    if !a.secret.is_empty() {
-        bail!("--uidmap/--gidmap cannot be used with --secret yet");
-    }
     match *driver {
         Driver::Overlay => bail!("--uidmap/--gidmap need the fuse-overlay storage driver (the overlay driver was chosen): kernel overlayfs cannot show the image's file owners through the container's map"),
         _ if std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").is_err() => {
