@@ -13,11 +13,14 @@
 //!
 //! The init keeps the user's host ids until then: they are not mapped in
 //! its namespace, but they still open the user's own directories (a store
-//! under a home of mode 0700). It opens the store there, then becomes
-//! root of its namespace ([`become_root`]) and reaches the store's files
-//! (the container's directory, volumes) through that descriptor (`/proc/self/fd/N/…`,
-//! [`Nested::rebase`]), as the container's root cannot walk the user's
-//! private directories (podman asks for them to be searchable instead).
+//! under a home of mode 0700). It opens the container's directory, the
+//! store's volumes directory and the secrets' copies there, then becomes
+//! root of its namespace ([`become_root`]) and reaches them through those
+//! descriptors (`/proc/self/fd/N/…`, [`Nested::rebase`]), as the
+//! container's root cannot walk the user's private directories (podman
+//! asks for them to be searchable instead). Before the clone, the monitor
+//! gives a new volume and the secrets' copies to the container's ids
+//! ([`give_files`]): a file the user owns is beyond that root's chown.
 //!
 //! The layers stay in the default layout, where image id N is the parent
 //! namespace's N; fuse-overlay's server runs in the monitor, in that
