@@ -433,8 +433,6 @@ fn run_accepted_and_refused_options() {
                 (&["--systemd=always"], "--systemd=always is not supported"),
                 (&["--systemd=maybe"], "invalid --systemd"),
                 (&["--cgroupns", "elsewhere"], "invalid --cgroupns"),
-                (&["--uidmap", "0:1:1000"], "--uidmap is not supported"),
-                (&["--gidmap", "0:1:1000"], "--gidmap is not supported"),
                 (&["--subuidname", "x"], "--subuidname is not supported"),
                 (
                     &["--mac-address", "02:42:ac:11:00:02"],

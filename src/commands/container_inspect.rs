@@ -330,8 +330,14 @@ fn describe(c: &container::ContainerConfig, dir: &std::path::Path) -> serde_json
             "UsernsMode": match (sp.keep_id, sp.keep_id_as) {
                 (true, Some((u, g))) => format!("keep-id:uid={u},gid={g}"),
                 (true, None) => "keep-id".into(),
+                // --uidmap: podman's word for a namespace of its own.
+                (false, _) if sp.id_maps.is_some() => "private".into(),
                 (false, _) => String::new(),
             },
+            "IDMappings": sp.id_maps.as_ref().map(|m| serde_json::json!({
+                "UidMap": rless::runtime::idmap::shown(&m.uids),
+                "GidMap": rless::runtime::idmap::shown(&m.gids),
+            })),
             "IdMapping": sp.ids.name(),
             "StorageOpt": match &sp.rootfs {
                 RootFs::Layers(l) if l.writeback => serde_json::json!({"writeback": "true"}),

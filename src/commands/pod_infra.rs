@@ -58,10 +58,10 @@ pub struct InfraArgs {
     /// The user namespace of every member, as `run --userns`'s: "" or host (you are root inside), keep-id[:uid=N,gid=N] (you are yourself).
     #[arg(long, value_name = "MODE")]
     userns: Option<String>,
-    /// Refused: rless maps the containers' ids itself (see --userns).
+    /// Refused: a pod's members share rless's default user namespace or keep-id's.
     #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
     uidmap: Vec<String>,
-    /// Refused: rless maps the containers' ids itself (see --userns).
+    /// Refused: a pod's members share rless's default user namespace or keep-id's.
     #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
     gidmap: Vec<String>,
     /// `pod clone`'s: the ports are not checked (the original holds them
@@ -86,14 +86,14 @@ impl InfraArgs {
             || self.userns.is_some()
     }
 
-    /// Refuses `--uidmap`/`--gidmap` as `run` does.
+    /// Refuses `--uidmap`/`--gidmap` (`run` takes them outside a pod).
     fn check_maps(&self) -> Result<()> {
         for (flag, given) in [
             ("--uidmap", !self.uidmap.is_empty()),
             ("--gidmap", !self.gidmap.is_empty()),
         ] {
             if given {
-                bail!("{flag} is not supported: rless maps the container's ids itself (root inside is you, the other ids your subordinate ones; --userns keep-id makes you yourself)");
+                bail!("{flag} is not supported for a pod: its members share one user namespace, rless's default or keep-id (run and create take {flag} for a container outside a pod)");
             }
         }
         Ok(())

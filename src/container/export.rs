@@ -440,6 +440,11 @@ fn join(pid: i32) -> Result<(), AgentError> {
         nix::sched::setns(fd, *flag)
             .map_err(|e| sys("join the container's namespaces")(e.into()))?;
     }
+    // `--uidmap`: the user's ids are not mapped there (see exec).
+    if crate::runtime::idmap::unmapped() {
+        crate::runtime::idmap::become_root()
+            .map_err(|e| sys("become the container's root")(std::io::Error::other(e)))?;
+    }
     std::env::set_current_dir("/").map_err(sys("enter the container's root"))
 }
 

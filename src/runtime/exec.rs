@@ -123,6 +123,11 @@ pub fn exec_in(
             .map_err(|e| sys_err("join the container's namespaces")(e.into()))?;
     }
     drop(joins);
+    // A container with its own map (`--uidmap`) may not map the user:
+    // root of it, as its init is, until the user switch below.
+    if super::idmap::unmapped() {
+        super::idmap::become_root()?;
+    }
     let user = resolve_user(process)?;
     let signals = super::sigproxy::forwarded();
     signals

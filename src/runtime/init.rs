@@ -64,6 +64,9 @@ pub struct InitIo {
     /// With `die_with_monitor` and no pid namespace of its own: the
     /// monitor's pidfd, to see it end.
     pub monitor: Option<OwnedFd>,
+    /// `--uidmap`: readable once the monitor has written the maps of the
+    /// init's own user namespace ([`super::idmap`]).
+    pub mapped: Option<OwnedFd>,
 }
 
 /// Writes one error line to the status pipe.
@@ -139,18 +142,56 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
         io.net.as_ref().map(|t| t.as_raw_fd()),
         shm_tree.as_ref().map(|t| t.as_raw_fd()),
         io.monitor.as_ref().map(|t| t.as_raw_fd()),
+        io.mapped.as_ref().map(|t| t.as_raw_fd()),
     ]
     .into_iter()
     .flatten()
     .chain((0..spec.process.preserve_fds).map(|i| 3 + i as RawFd))
     .collect();
     super::sys::close_fds_except(&keep);
+    // `--uidmap`: root of its own namespace from here on; the secrets'
+    // copies, the container's directory and the store's volumes
+    // (STORE/containers/ID/merged's STORE) are reached through
+    // descriptors opened before.
+    let volumes = spec.merged.ancestors().nth(3).map(|s| s.join("volumes"));
+    let nested = match (io.mapped.take(), spec.merged.parent(), volumes) {
+        (Some(mapped), Some(dir), Some(volumes)) => {
+            // Secrets' copies stay in a directory private to the user.
+            let secrets = spec.plan.iter().filter_map(|op| match op {
+                super::plan::MountOp::Secret { source, .. } => Some(source.as_path()),
+                _ => None,
+            });
+            let open: Vec<&Path> = secrets.chain([dir, volumes.as_path()]).collect();
+            match super::idmap::Nested::enter(mapped, &open) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    report(&io.status, &e.to_string());
+                    return EXIT_SETUP;
+                }
+            }
+        }
+        _ => None,
+    };
+    let rebased = nested.as_ref().map(|n| n.rebase_spec(spec));
+    let spec = rebased.as_ref().unwrap_or(spec);
     // Before the pivot, /proc is the caller's: the pid hooks are told.
     let pid = super::hooks::host_pid();
     if let Err(e) = setup(spec, io.storage.take(), io.net.take(), shm_tree, pid) {
-        report(&io.status, &e.to_string());
+        // --uidmap: a path of the user's that only they may walk.
+        let hint = match (&nested, &e) {
+            (Some(_), super::RunError::Rootfs(rootfs::RootfsError::Op { source, .. }))
+                if source.raw_os_error() == Some(nix::libc::EACCES) =>
+            {
+                " (with --uidmap the container's root is not you: its directories must be searchable by others)"
+            }
+            _ => "",
+        };
+        report(&io.status, &format!("{e}{hint}"));
         return EXIT_SETUP;
     }
+    // Pivoted: the host's directory is of no more use, and not to be
+    // left open in the container.
+    drop(nested);
     if let Some(h) = &spec.hooks {
         if let Err(e) = h.run(&["startContainer"], "created", pid) {
             report(&io.status, &e.to_string());

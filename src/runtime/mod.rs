@@ -30,6 +30,7 @@ pub mod cgroups;
 pub mod copyup;
 pub mod exec;
 pub mod hooks;
+pub mod idmap;
 pub mod ids;
 pub mod init;
 pub mod launch;
@@ -66,6 +67,8 @@ pub enum RunError {
     Network(#[from] network::NetworkError),
     #[error(transparent)]
     Ids(#[from] ids::IdsError),
+    #[error(transparent)]
+    IdMap(#[from] idmap::IdMapError),
     #[error(transparent)]
     UserNetwork(#[from] crate::network::client::ClientError),
     #[error(transparent)]
@@ -427,7 +430,26 @@ pub fn spawn(
     sigproxy::forwarded()
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
-    let flags = spec.namespaces.clone_flags(spec.private_network);
+    if let Some(maps) = &spec.id_maps {
+        if let Err(e) = idmap::give_files(maps, &spec.plan) {
+            return Ok(Err(StartFailure {
+                code: init::EXIT_SETUP,
+                message: e.to_string(),
+            }));
+        }
+    }
+    let mut flags = spec.namespaces.clone_flags(spec.private_network);
+    // `--uidmap`: a user namespace of its own, which the monitor maps
+    // once the init exists; the init waits for that on `mapped`.
+    let (mapped, go) = match &spec.id_maps {
+        Some(_) => {
+            flags |= nix::sched::CloneFlags::CLONE_NEWUSER;
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| sys("create a pipe")(e.into()))?;
+            (Some(r), Some(w))
+        }
+        None => (None, None),
+    };
     // The donors' namespaces, opened now: a donor must run at each start.
     let mut joined = match share::open(&spec.namespaces) {
         Ok(j) => j,
@@ -500,6 +522,7 @@ pub fn spawn(
         die_with_monitor: io.die_with_monitor,
         cgroup: cgroup.as_mut().and_then(cgroups::Cgroup::take_procs),
         joined,
+        mapped,
         // An init that is not pid 1 watches the monitor itself (init.rs).
         monitor: (io.die_with_monitor && !spec.namespaces.own_pid())
             .then(|| {
@@ -563,6 +586,13 @@ pub fn spawn(
         tty: tty_here,
         status: status_r,
     };
+    // The maps first: the init waits for them before anything else.
+    if let (Some(maps), Some(go)) = (&spec.id_maps, go) {
+        if let Err(e) = idmap::write_maps(init.as_raw(), maps, go) {
+            drop(ends);
+            return Ok(Err(started.abandon(teardown::Failed::Monitor(e.into()))));
+        }
+    }
     match connect(spec, &mut started, &ends, net, published) {
         Ok(()) => Ok(Ok(started)),
         // Our ends of the sockets close first: an init still waiting on

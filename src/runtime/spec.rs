@@ -109,6 +109,10 @@ pub struct ContainerSpec {
     /// (podman's `--userns keep-id:uid=N,gid=N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_id_as: Option<(u32, u32)>,
+    /// podman's `--uidmap`/`--gidmap`: a user namespace of the container's
+    /// own, nested in the default one ([`super::idmap`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_maps: Option<super::idmap::IdMaps>,
     /// The container's cgroup and limits.
     #[serde(default)]
     pub cgroup: cgroups::CgroupSpec,

@@ -333,6 +333,48 @@ pub(super) struct ImageDefaults {
     pub(super) healthcheck: Option<rless::container::health::HealthConfig>,
 }
 
+impl ImageDefaults {
+    /// What the image's config blob (`config.config`) gives.
+    pub(super) fn from_config(config: &serde_json::Value) -> ImageDefaults {
+        let c = config.get("config");
+        let field = |k: &str| c.and_then(|c| c.get(k));
+        ImageDefaults {
+            entrypoint: strings(field("Entrypoint")),
+            cmd: strings(field("Cmd")),
+            env: strings(field("Env")),
+            workdir: field("WorkingDir")
+                .and_then(|w| w.as_str())
+                .unwrap_or("")
+                .to_string(),
+            exposed: field("ExposedPorts")
+                .and_then(|p| p.as_object())
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default(),
+            user: field("User")
+                .and_then(|w| w.as_str())
+                .unwrap_or("")
+                .to_string(),
+            volumes: field("Volumes")
+                .and_then(|v| v.as_object())
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default(),
+            labels: field("Labels")
+                .and_then(|v| v.as_object())
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            // An unknown one is SIGTERM, as docker takes it.
+            stop_signal: field("StopSignal")
+                .and_then(|v| v.as_str())
+                .and_then(rless::signal::Sig::parse),
+            healthcheck: field("Healthcheck").and_then(|h| serde_json::from_value(h.clone()).ok()),
+        }
+    }
+}
+
 pub(super) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
     v.and_then(|v| v.as_array())
         .map(|a| {

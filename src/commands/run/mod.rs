@@ -198,6 +198,8 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         a.rootfs.is_some(),
         &mut driver,
     )?;
+    let shares = net_donor.is_some() || !user_nets.is_empty();
+    let id_maps = idmaps::check(ctx, &a, shares, &mut driver)?;
     // What does not depend on the image is checked before a pull, so a
     // mistake is reported at once, without asking a registry.
     let user_labels = options::labels(&Default::default(), &a.label, &a.label_file)?;
@@ -247,6 +249,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         }
         (shared, inherited)
     };
+    idmaps::check_shares(id_maps.as_ref(), !shared.ns.donors().is_empty())?;
     let sysctls = sysctls(&a, &shared.ns, private_network, net_donor.as_deref())?;
     if a.rootfs.is_none() && !a.pod_infra {
         let pulled = ensure_image(ctx, &a.args[0], pull_policy, a.platform.as_deref(), a.quiet)?;
@@ -288,43 +291,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
                 e => anyhow::anyhow!(e),
             })?;
             let config: serde_json::Value = serde_json::from_slice(&store.read_blob(&img.id)?)?;
-            let c = config.get("config");
-            let field = |k: &str| c.and_then(|c| c.get(k));
-            let defaults = ImageDefaults {
-                entrypoint: strings(field("Entrypoint")),
-                cmd: strings(field("Cmd")),
-                env: strings(field("Env")),
-                workdir: field("WorkingDir")
-                    .and_then(|w| w.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-                exposed: field("ExposedPorts")
-                    .and_then(|p| p.as_object())
-                    .map(|o| o.keys().cloned().collect())
-                    .unwrap_or_default(),
-                user: field("User")
-                    .and_then(|w| w.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-                volumes: field("Volumes")
-                    .and_then(|v| v.as_object())
-                    .map(|o| o.keys().cloned().collect())
-                    .unwrap_or_default(),
-                labels: field("Labels")
-                    .and_then(|v| v.as_object())
-                    .map(|o| {
-                        o.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                // An unknown one is SIGTERM, as docker takes it.
-                stop_signal: field("StopSignal")
-                    .and_then(|v| v.as_str())
-                    .and_then(rless::signal::Sig::parse),
-                healthcheck: field("Healthcheck")
-                    .and_then(|h| serde_json::from_value(h.clone()).ok()),
-            };
+            let defaults = ImageDefaults::from_config(&config);
             let mut lower = Vec::new();
             for l in img.layers.iter().rev() {
                 let meta = store.layer_meta(&l.diff_id)?;
@@ -733,6 +700,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
         ids: ctx.ids.clone(),
         keep_id,
         keep_id_as,
+        id_maps,
         cgroup,
         namespaces: shared.ns,
         sysctls,
@@ -789,6 +757,7 @@ fn run_or_create(ctx: &Ctx, mut a: Args, create_only: bool) -> Result<ExitCode> 
 mod args;
 mod cdi;
 mod env;
+mod idmaps;
 mod keepid;
 pub(crate) mod limitargs;
 mod monitor;
@@ -805,7 +774,7 @@ mod replace;
 mod runopts;
 mod secrets;
 pub use args::Args;
-use args::{strings, ImageDefaults};
+use args::ImageDefaults;
 pub use monitor::run_unproxied;
 pub use monitor::{attach, detach, detach_quiet, Fresh};
 use netopts::*;

@@ -21,8 +21,9 @@
 //! - warned about, as nothing enforces them rootless on cgroup v2:
 //!   `--memory-swappiness`, `--oom-kill-disable`, `--device-cgroup-rule`,
 //!   `--init-path` (rless's own init is pid 1);
-//! - refused, one line: systemd mode, explicit id maps (`--uidmap`,
-//!   `--gidmap`, `--subuidname`, `--subgidname`) and `--mac-address`.
+//! - refused, one line: systemd mode and `--mac-address`;
+//! - `--uidmap`, `--gidmap` (and the refused `--subuidname`,
+//!   `--subgidname`) are checked in `idmaps.rs`.
 
 use anyhow::{bail, Result};
 use rless::container::mountspec::{self, Requested, VolumeRequest};
@@ -78,16 +79,16 @@ pub struct MoreArgs {
     /// Add this host user's /etc/passwd entry (a name or uid) where the image has none (podman's).
     #[arg(long, value_name = "USER")]
     pub(super) hostuser: Vec<String>,
-    /// Refused: rless maps the container's ids itself (see --userns).
-    #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
+    /// The container's uid map, repeatable: CONTAINER_ID:FROM_ID:AMOUNT, FROM_ID in your namespace (0 is you, 1 to N your subordinate ids), as podman's.
+    #[arg(long, value_name = "CONTAINER_ID:FROM_ID:AMOUNT")]
     pub(super) uidmap: Vec<String>,
-    /// Refused: rless maps the container's ids itself (see --userns).
-    #[arg(long, value_name = "CTR:HOST:COUNT", hide = true)]
+    /// The container's gid map, as --uidmap (either alone stands for both).
+    #[arg(long, value_name = "CONTAINER_ID:FROM_ID:AMOUNT")]
     pub(super) gidmap: Vec<String>,
-    /// Refused: rless maps the container's ids itself (see --userns).
+    /// Refused: give the map itself with --uidmap and --gidmap.
     #[arg(long, value_name = "NAME", hide = true)]
     pub(super) subuidname: Option<String>,
-    /// Refused: rless maps the container's ids itself (see --userns).
+    /// Refused: give the map itself with --uidmap and --gidmap.
     #[arg(long, value_name = "NAME", hide = true)]
     pub(super) subgidname: Option<String>,
     /// Refused: rless's networks give each container its own address, not a chosen MAC.
@@ -173,16 +174,6 @@ pub(super) fn check(m: &MoreArgs, init: bool, create_only: bool) -> Result<Check
     if let Some(p) = &m.seccomp_policy {
         if !matches!(p.as_str(), "default" | "image") {
             bail!("invalid --seccomp-policy {p:?}: use default or image");
-        }
-    }
-    for (flag, given) in [
-        ("--uidmap", !m.uidmap.is_empty()),
-        ("--gidmap", !m.gidmap.is_empty()),
-        ("--subuidname", m.subuidname.is_some()),
-        ("--subgidname", m.subgidname.is_some()),
-    ] {
-        if given {
-            bail!("{flag} is not supported: rless maps the container's ids itself (root inside is you, the other ids your subordinate ones; --userns keep-id makes you yourself)");
         }
     }
     for h in &m.hostuser {
