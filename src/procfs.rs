@@ -36,8 +36,14 @@ pub fn read(path: impl AsRef<Path>) -> io::Result<String> {
 mod tests {
     #[test]
     fn reads_proc_files_and_long_files_whole() {
-        let stat = super::read("/proc/self/stat").unwrap();
-        assert_eq!(stat, std::fs::read_to_string("/proc/self/stat").unwrap());
+        // A /proc file that stays the same between two reads (stat's counters
+        // move: comparing two reads of it failed under load).
+        let limits = super::read("/proc/self/limits").unwrap();
+        assert!(limits.contains("Max open files"), "{limits}");
+        assert_eq!(
+            limits,
+            std::fs::read_to_string("/proc/self/limits").unwrap()
+        );
         let t = tempfile::tempdir().unwrap();
         let long = "x".repeat(10_000);
         std::fs::write(t.path().join("f"), &long).unwrap();
