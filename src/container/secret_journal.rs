@@ -6,7 +6,8 @@
 //! `STORE/secrets/.play-PID-START/` (its process id and start time: the
 //! dot keeps it out of [`super::secret::list`]). Before it stores a Secret
 //! named N it writes `N/new`, the digest of the bytes it is about to
-//! store, and, before it replaces an existing secret, `N/old.json` and
+//! store (a line more each time it stores N again: a file may have two
+//! Secrets of one name), and, before it first replaces an existing secret, `N/old.json` and
 //! `N/old` (that secret's metadata and bytes): each file under a temporary
 //! name, flushed, then renamed, so only whole files show. A play that ends
 //! well removes its journal ([`Journal::commit`]); one that fails puts the
@@ -16,8 +17,8 @@
 //! play|down`), or that reads the store (`secret ls|inspect|exists`, `run
 //! --secret`, through [`settle`]).
 //!
-//! Rolling back N: a secret named N whose bytes are still the ones the
-//! play stored (the digest in `N/new`) gets its old metadata and bytes
+//! Rolling back N: a secret named N whose bytes are still ones the
+//! play stored (a digest in `N/new`) gets its old metadata and bytes
 //! back (same id), or goes when the play made it; one changed since (a
 //! `secret create --replace` between the play's store and its death) is
 //! left as it is, as is one the play never got to store.
@@ -70,7 +71,15 @@ impl Journal {
     ) -> Result<(), SecretError> {
         let entry = self.dir.join(name);
         fs::create_dir_all(&entry).map_err(io_err("create", &entry))?;
-        if let Some((meta, data)) = old {
+        // A name the play stored before (a file with two Secrets of that
+        // name): what it replaced first is what goes back, and the bytes
+        // of every store are the play's.
+        let stored = match fs::read_to_string(entry.join("new")) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_err("read", &entry.join("new"))(e)),
+        };
+        if let (true, Some((meta, data))) = (stored.is_empty(), old) {
             let text = serde_json::to_vec(meta).map_err(|source| SecretError::Record {
                 path: entry.join("old.json"),
                 source,
@@ -78,7 +87,12 @@ impl Journal {
             write_whole(&entry, "old", data)?;
             write_whole(&entry, "old.json", &text)?;
         }
-        write_whole(&entry, "new", Digest::of(bytes).as_str().as_bytes())
+        let digest = Digest::of(bytes);
+        write_whole(
+            &entry,
+            "new",
+            format!("{stored}{}\n", digest.as_str()).as_bytes(),
+        )
     }
 
     /// The play ended well: its changes stay, the journal goes.
@@ -123,7 +137,8 @@ fn roll_back_entry(root: &Path, name: &str, entry: &Path) -> Result<(), SecretEr
         return Ok(());
     };
     let bytes = secret::data(root, &now)?;
-    if Digest::of(&bytes).as_str() != new.trim() {
+    let digest = Digest::of(&bytes);
+    if !new.lines().any(|d| d == digest.as_str()) {
         // Not stored yet, or changed since: not the play's to undo.
         return Ok(());
     }
@@ -222,6 +237,24 @@ mod tests {
         let mine = secret::find(&root, "mine").unwrap();
         assert_eq!(secret::data(&root, &mine).unwrap(), b"user's");
         assert!(orphans(&root).is_empty(), "the journal goes");
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_name_stored_twice_gets_what_it_had_before_the_play() {
+        let root = tmp_root("journal-twice");
+        let before = secret::create(&root, "s", b"user's", Default::default(), false).unwrap();
+        let j = Journal::begin(&root).unwrap();
+        for bytes in [&b"first"[..], b"second"] {
+            let old = secret::find(&root, "s").unwrap();
+            let data = secret::data(&root, &old).unwrap();
+            j.note("s", bytes, Some((&old, &data))).unwrap();
+            secret::create(&root, "s", bytes, Default::default(), true).unwrap();
+        }
+        assert!(j.roll_back(&root).is_empty());
+        let now = secret::find(&root, "s").unwrap();
+        assert_eq!(secret::data(&root, &now).unwrap(), b"user's");
+        assert_eq!(now.id, before.id);
         let _ = fs::remove_dir_all(&root);
     }
 
