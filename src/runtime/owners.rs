@@ -17,7 +17,10 @@
 //! `owners-refused` (the reason). With the latter the command runs in
 //! single-id mode, as for a user without a subordinate range: every file is
 //! the user's, containers have one id, and `rless info` says why. The first
-//! command to find out prints it once as a warning.
+//! command to find out prints it once as a warning. What decides apart
+//! from the command's mode (the reaper of abandoned `--rm` containers)
+//! reads the recorded answer ([`recorded`]). A killed probe's files in the
+//! store's root are swept by the next probe and by the exclusive lock.
 //!
 //! Limits: a probe that fails for another reason (the namespace cannot be
 //! made, the store cannot be written) records nothing, and the command goes
@@ -48,12 +51,13 @@ pub fn for_store(root: &Path, mode: IdMode) -> (IdMode, Option<String>) {
     if root.join(KEPT).exists() {
         return (mode, None);
     }
-    if let Ok(why) = std::fs::read_to_string(root.join(REFUSED)) {
-        return (single(root, why.trim()), None);
+    if let Some(m) = refused(root) {
+        return (m, None);
     }
     if prepare_root(root).is_err() {
         return (mode, None);
     }
+    remove_debris(root);
     match probe(&mode, root) {
         Ok(None) => {
             record(root, KEPT, "");
@@ -68,6 +72,41 @@ pub fn for_store(root: &Path, mode: IdMode) -> (IdMode, Option<String>) {
         Err(e) => {
             tracing::debug!("cannot ask whether {} keeps owners: {e}", root.display());
             (mode, None)
+        }
+    }
+}
+
+/// `mode`, or single-id mode where the store at `root` is recorded as
+/// refusing other owners; never asks. For decisions made away from the
+/// command's own (`Ctx::ids`), which must agree with it.
+pub fn recorded(root: &Path, mode: IdMode) -> IdMode {
+    match mode {
+        IdMode::SubUid { .. } if !crate::userns::in_userns() => refused(root).unwrap_or(mode),
+        _ => mode,
+    }
+}
+
+/// Single-id mode, if the store at `root` is recorded as refusing owners.
+fn refused(root: &Path) -> Option<IdMode> {
+    let why = std::fs::read_to_string(root.join(REFUSED)).ok()?;
+    Some(single(root, why.trim()))
+}
+
+/// Removes what a killed probe left in the store's root: its file and its
+/// unfinished answer (`.tmp-PID-owners-*`, PID gone): before a probe, and
+/// with the store's other debris (`Store::remove_debris`).
+pub fn remove_debris(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name
+            .strip_prefix(".tmp-")
+            .and_then(|r| r.split_once('-'))
+            .is_some_and(|(_, rest)| rest.starts_with("owners-"));
+        if ours && !crate::image::store::tmp_owner_runs(&name) {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -96,7 +135,8 @@ fn prepare_root(root: &Path) -> io::Result<()> {
 }
 
 /// Writes the answer under a `.tmp-` name and renames it into place, so a
-/// killed command leaves debris the store sweeps, never half an answer.
+/// killed command leaves debris the next probe sweeps ([`remove_debris`]),
+/// never half an answer.
 fn record(root: &Path, name: &str, text: &str) {
     let tmp = root.join(format!(".tmp-{}-{name}", std::process::id()));
     let r = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, root.join(name)));
