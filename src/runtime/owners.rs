@@ -29,7 +29,7 @@
 //! again. Layers extracted before (on a filesystem that kept owners) still
 //! show their owners.
 
-use super::ids::{map_args_as, map_ids, IdsError};
+use super::ids::{map_args_as, map_child, unshare_and_wait, IdsError};
 use crate::userns::IdMode;
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -170,21 +170,9 @@ fn probe(mode: &IdMode, dir: &Path) -> Result<Option<String>, IdsError> {
         }
         Some(child) => {
             drop((ready_w, go_r, res_w));
-            let mut b = [0u8; 1];
-            let mut ready_r = ready_r;
-            let unshared = matches!(ready_r.read(&mut b), Ok(1) if b[0] == b'1');
-            let mapped = if unshared {
-                let umap = map_args_as(*uid, uids.start, uids.count, None);
-                let gmap = map_args_as(*gid, gids.start, gids.count, None);
-                map_ids(child.as_raw(), &umap, &gmap)
-            } else {
-                Err(IdsError::Unshare(io::Error::other(
-                    "the child could not unshare",
-                )))
-            };
-            let mut go_w = go_w;
-            let _ = go_w.write_all(if mapped.is_ok() { b"1" } else { b"0" });
-            drop(go_w);
+            let umap = map_args_as(*uid, uids.start, uids.count, None);
+            let gmap = map_args_as(*gid, gids.start, gids.count, None);
+            let mapped = map_child(child.as_raw(), ready_r, go_w, &umap, &gmap);
             let mut answer = String::new();
             let mut res_r = res_r;
             let read = res_r.read_to_string(&mut answer);
@@ -209,14 +197,8 @@ fn probe(mode: &IdMode, dir: &Path) -> Result<Option<String>, IdsError> {
 /// status is not used; the answer goes over `res`.
 fn probe_child(path: &Path, ready: io::PipeWriter, go: io::PipeReader, res: io::PipeWriter) -> i32 {
     use rustix::fs::{Mode, OFlags};
-    let (mut ready, mut go, mut res) = (ready, go, res);
-    // SAFETY: only CLONE_NEWUSER is unshared, in a freshly forked child
-    // that runs no other thread.
-    let unshared = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) };
-    let _ = ready.write_all(if unshared.is_ok() { b"1" } else { b"0" });
-    drop(ready);
-    let mut b = [0u8; 1];
-    if unshared.is_err() || !matches!(go.read(&mut b), Ok(1) if b[0] == b'1') {
+    let mut res = res;
+    if !matches!(unshare_and_wait(ready, go), Ok(true)) {
         return 1;
     }
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
