@@ -129,7 +129,80 @@ fn store_that_refuses_owners_runs_single_id() {
         ]);
         assert_eq!(out.stdout, "0\n0\napp's\nnew\n/bin/made\ngone\n", "{out}");
         assert!(!out.stderr.contains(WARNING), "{out}");
+        // A --rm container its monitor left (killed after the exit) is
+        // removed whole by the next listing: every file here is the
+        // user's (it was renamed away as debris, for subuid mode's sake).
+        let id = inner.ok(&["create", "--rm", "owned", "true"]).stdout;
+        let state = inner
+            .root
+            .join("containers")
+            .join(id.trim())
+            .join("state.json");
+        let mut st: serde_json::Value = serde_json::from_slice(&fs::read(&state).unwrap()).unwrap();
+        st["status"] = "exited".into();
+        st["monitor_pid"] = dead_pid().into();
+        st["monitor_start"] = 1.into();
+        fs::write(&state, serde_json::to_vec(&st).unwrap()).unwrap();
+        assert_eq!(inner.ok(&["ps", "-aq"]).stdout, "");
+        let left = common::list_names(&inner.root.join("containers"));
+        assert!(left.is_empty(), "{left:?}");
+        // --uidmap: refused as in single-id mode, without saying the user
+        // has no range (they have one; the store is the cause).
+        let out = inner.rless(&["run", "--rm", "--uidmap", "0:1:1", "owned", "true"]);
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(
+            out.stderr.contains("single-id mode") && !out.stderr.contains("has none"),
+            "{out}"
+        );
         inner.ok(&["rmi", "owned"]);
+    });
+}
+
+/// A pid no process has (a child that ended).
+fn dead_pid() -> u32 {
+    let mut c = Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+/// A probe killed midway leaves its file and its unfinished answer in the
+/// store's root, which the store's sweep of its subdirectories never
+/// reached: the next probe removes them, and so does the exclusive lock's
+/// sweep; a running process's are left alone.
+#[test]
+fn killed_probe_s_files_are_swept() {
+    for_each_user("killed_probe_s_files_are_swept", |ctx| {
+        let plant = |pid: u32| {
+            let names = [
+                format!(".tmp-{pid}-owners-probe"),
+                format!(".tmp-{pid}-owners-kept"),
+            ];
+            for n in &names {
+                let p = ctx.root.join(n);
+                fs::write(&p, "").unwrap();
+                ctx.give(&p);
+            }
+            names
+        };
+        let mut live = plant(std::process::id()).to_vec();
+        live.sort();
+        plant(dead_pid());
+        let tmp = |ctx: &Ctx| -> Vec<String> {
+            let names = common::list_names(&ctx.root);
+            names
+                .into_iter()
+                .filter(|n| n.starts_with(".tmp-"))
+                .collect()
+        };
+        ctx.ok(&["images"]);
+        if ctx.user.mode == Mode::Subuid {
+            assert!(ctx.root.join("owners-kept").exists());
+            assert_eq!(tmp(ctx), live);
+        }
+        plant(dead_pid());
+        ctx.ok(&["image", "prune", "-f"]);
+        assert_eq!(tmp(ctx), live);
     });
 }
 

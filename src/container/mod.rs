@@ -376,11 +376,10 @@ fn reap_abandoned(store: &Store, c: &ContainerConfig) -> bool {
     if !abandoned(&dir) {
         return !dir.exists();
     }
-    let able = crate::userns::in_userns()
-        || !matches!(
-            crate::userns::IdMode::current(),
-            crate::userns::IdMode::SubUid { .. }
-        );
+    // The store's mode, as the command's (a store that cannot keep
+    // subordinate owners is single-id: every file is the user's).
+    let ids = crate::runtime::owners::recorded(store.root(), crate::userns::IdMode::current());
+    let able = crate::userns::in_userns() || !matches!(ids, crate::userns::IdMode::SubUid { .. });
     let r = if able {
         remove(&dir, true)
     } else {

@@ -73,7 +73,7 @@ pub enum IdMapError {
         last: u64,
         max: u32,
     },
-    #[error("{flag} needs a subordinate id range (this user has none: only 0, yourself, can be mapped, as 0:0:1)")]
+    #[error("{flag} needs a subordinate id range, and rless runs in single-id mode here (rless info says why): only 0, yourself, can be mapped, as 0:0:1")]
     Single { flag: &'static str, value: String },
     #[error(
         "invalid {flag}: container id 0 must be mapped (the container's setup runs as its root)"

@@ -157,35 +157,16 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<
                 // dropped (see sigproxy).
                 super::sigproxy::relayed_by_parent();
             }
-            let unshared = unshare_user();
-            let mut ready_w = ready_w;
-            let _ = ready_w.write_all(if unshared.is_ok() { b"1" } else { b"0" });
-            drop(ready_w);
-            unshared?;
-            let mut b = [0u8; 1];
-            let mut go_r = go_r;
-            match go_r.read(&mut b) {
-                Ok(1) if b[0] == b'1' => Ok(()),
+            if unshare_and_wait(ready_w, go_r)? {
+                Ok(())
+            } else {
                 // The parent reports what went wrong; just leave.
-                _ => super::sys::exit_child(125),
+                super::sys::exit_child(125)
             }
         }
         Some(child) => {
             drop((ready_w, go_r));
-            let mut b = [0u8; 1];
-            let mut ready_r = ready_r;
-            let unshared = matches!(ready_r.read(&mut b), Ok(1) if b[0] == b'1');
-            let mapped = if unshared {
-                map_ids(child.as_raw(), umap, gmap)
-            } else {
-                Err(IdsError::Unshare(io::Error::other(
-                    "the child could not unshare",
-                )))
-            };
-            let mut go_w = go_w;
-            let _ = go_w.write_all(if mapped.is_ok() { b"1" } else { b"0" });
-            drop(go_w);
-            if let Err(e) = mapped {
+            if let Err(e) = map_child(child.as_raw(), ready_r, go_w, umap, gmap) {
                 let _ = waitpid(child, None);
                 return Err(e);
             }
@@ -197,10 +178,47 @@ fn enter_mapped(umap: &[[u32; 3]], gmap: &[[u32; 3]], detached: bool) -> Result<
     }
 }
 
+/// The forked child's half of [`map_child`]: unshares a user namespace,
+/// says whether it could (`ready`), and waits for the parent's word
+/// (`go`): `Ok(true)` once its ids are mapped, `Ok(false)` if they are not.
+pub(super) fn unshare_and_wait(
+    mut ready: io::PipeWriter,
+    mut go: io::PipeReader,
+) -> Result<bool, IdsError> {
+    let unshared = unshare_user();
+    let _ = ready.write_all(if unshared.is_ok() { b"1" } else { b"0" });
+    drop(ready);
+    unshared?;
+    let mut b = [0u8; 1];
+    Ok(matches!(go.read(&mut b), Ok(1) if b[0] == b'1'))
+}
+
+/// The parent's half: waits for child `pid` to unshare its user namespace
+/// (`ready`), maps its ids, and tells it whether that worked (`go`).
+pub(super) fn map_child(
+    pid: i32,
+    mut ready: io::PipeReader,
+    mut go: io::PipeWriter,
+    umap: &[[u32; 3]],
+    gmap: &[[u32; 3]],
+) -> Result<(), IdsError> {
+    let mut b = [0u8; 1];
+    let unshared = matches!(ready.read(&mut b), Ok(1) if b[0] == b'1');
+    let mapped = if unshared {
+        map_ids(pid, umap, gmap)
+    } else {
+        Err(IdsError::Unshare(io::Error::other(
+            "the child could not unshare",
+        )))
+    };
+    let _ = go.write_all(if mapped.is_ok() { b"1" } else { b"0" });
+    mapped
+}
+
 /// Maps the ids of `pid`'s new user namespace: newuidmap and newgidmap at
 /// once; inside rless's namespace (`rless unshare`), whose root may map
 /// any of its ids and where those tools cannot, by writing the maps.
-pub(super) fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
+fn map_ids(pid: i32, umap: &[[u32; 3]], gmap: &[[u32; 3]]) -> Result<(), IdsError> {
     if crate::userns::in_userns() {
         return write_maps(pid, umap, gmap);
     }

@@ -17,7 +17,10 @@
 //! `owners-refused` (the reason). With the latter the command runs in
 //! single-id mode, as for a user without a subordinate range: every file is
 //! the user's, containers have one id, and `rless info` says why. The first
-//! command to find out prints it once as a warning.
+//! command to find out prints it once as a warning. What decides apart
+//! from the command's mode (the reaper of abandoned `--rm` containers)
+//! reads the recorded answer ([`recorded`]). A killed probe's files in the
+//! store's root are swept by the next probe and by the exclusive lock.
 //!
 //! Limits: a probe that fails for another reason (the namespace cannot be
 //! made, the store cannot be written) records nothing, and the command goes
@@ -26,7 +29,7 @@
 //! again. Layers extracted before (on a filesystem that kept owners) still
 //! show their owners.
 
-use super::ids::{map_args_as, map_ids, IdsError};
+use super::ids::{map_args_as, map_child, unshare_and_wait, IdsError};
 use crate::userns::IdMode;
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -48,12 +51,13 @@ pub fn for_store(root: &Path, mode: IdMode) -> (IdMode, Option<String>) {
     if root.join(KEPT).exists() {
         return (mode, None);
     }
-    if let Ok(why) = std::fs::read_to_string(root.join(REFUSED)) {
-        return (single(root, why.trim()), None);
+    if let Some(m) = refused(root) {
+        return (m, None);
     }
     if prepare_root(root).is_err() {
         return (mode, None);
     }
+    remove_debris(root);
     match probe(&mode, root) {
         Ok(None) => {
             record(root, KEPT, "");
@@ -68,6 +72,41 @@ pub fn for_store(root: &Path, mode: IdMode) -> (IdMode, Option<String>) {
         Err(e) => {
             tracing::debug!("cannot ask whether {} keeps owners: {e}", root.display());
             (mode, None)
+        }
+    }
+}
+
+/// `mode`, or single-id mode where the store at `root` is recorded as
+/// refusing other owners; never asks. For decisions made away from the
+/// command's own (`Ctx::ids`), which must agree with it.
+pub fn recorded(root: &Path, mode: IdMode) -> IdMode {
+    match mode {
+        IdMode::SubUid { .. } if !crate::userns::in_userns() => refused(root).unwrap_or(mode),
+        _ => mode,
+    }
+}
+
+/// Single-id mode, if the store at `root` is recorded as refusing owners.
+fn refused(root: &Path) -> Option<IdMode> {
+    let why = std::fs::read_to_string(root.join(REFUSED)).ok()?;
+    Some(single(root, why.trim()))
+}
+
+/// Removes what a killed probe left in the store's root: its file and its
+/// unfinished answer (`.tmp-PID-owners-*`, PID gone): before a probe, and
+/// with the store's other debris (`Store::remove_debris`).
+pub fn remove_debris(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name
+            .strip_prefix(".tmp-")
+            .and_then(|r| r.split_once('-'))
+            .is_some_and(|(_, rest)| rest.starts_with("owners-"));
+        if ours && !crate::image::store::tmp_owner_runs(&name) {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -96,7 +135,8 @@ fn prepare_root(root: &Path) -> io::Result<()> {
 }
 
 /// Writes the answer under a `.tmp-` name and renames it into place, so a
-/// killed command leaves debris the store sweeps, never half an answer.
+/// killed command leaves debris the next probe sweeps ([`remove_debris`]),
+/// never half an answer.
 fn record(root: &Path, name: &str, text: &str) {
     let tmp = root.join(format!(".tmp-{}-{name}", std::process::id()));
     let r = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, root.join(name)));
@@ -130,21 +170,9 @@ fn probe(mode: &IdMode, dir: &Path) -> Result<Option<String>, IdsError> {
         }
         Some(child) => {
             drop((ready_w, go_r, res_w));
-            let mut b = [0u8; 1];
-            let mut ready_r = ready_r;
-            let unshared = matches!(ready_r.read(&mut b), Ok(1) if b[0] == b'1');
-            let mapped = if unshared {
-                let umap = map_args_as(*uid, uids.start, uids.count, None);
-                let gmap = map_args_as(*gid, gids.start, gids.count, None);
-                map_ids(child.as_raw(), &umap, &gmap)
-            } else {
-                Err(IdsError::Unshare(io::Error::other(
-                    "the child could not unshare",
-                )))
-            };
-            let mut go_w = go_w;
-            let _ = go_w.write_all(if mapped.is_ok() { b"1" } else { b"0" });
-            drop(go_w);
+            let umap = map_args_as(*uid, uids.start, uids.count, None);
+            let gmap = map_args_as(*gid, gids.start, gids.count, None);
+            let mapped = map_child(child.as_raw(), ready_r, go_w, &umap, &gmap);
             let mut answer = String::new();
             let mut res_r = res_r;
             let read = res_r.read_to_string(&mut answer);
@@ -169,14 +197,8 @@ fn probe(mode: &IdMode, dir: &Path) -> Result<Option<String>, IdsError> {
 /// status is not used; the answer goes over `res`.
 fn probe_child(path: &Path, ready: io::PipeWriter, go: io::PipeReader, res: io::PipeWriter) -> i32 {
     use rustix::fs::{Mode, OFlags};
-    let (mut ready, mut go, mut res) = (ready, go, res);
-    // SAFETY: only CLONE_NEWUSER is unshared, in a freshly forked child
-    // that runs no other thread.
-    let unshared = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) };
-    let _ = ready.write_all(if unshared.is_ok() { b"1" } else { b"0" });
-    drop(ready);
-    let mut b = [0u8; 1];
-    if unshared.is_err() || !matches!(go.read(&mut b), Ok(1) if b[0] == b'1') {
+    let mut res = res;
+    if !matches!(unshare_and_wait(ready, go), Ok(true)) {
         return 1;
     }
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;

@@ -338,26 +338,22 @@ impl ImageDefaults {
     pub(super) fn from_config(config: &serde_json::Value) -> ImageDefaults {
         let c = config.get("config");
         let field = |k: &str| c.and_then(|c| c.get(k));
+        let text = |k: &str| field(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        // The keys of an object field (`ExposedPorts`, `Volumes`).
+        let keys = |k: &str| -> Vec<String> {
+            field(k)
+                .and_then(|v| v.as_object())
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        };
         ImageDefaults {
             entrypoint: strings(field("Entrypoint")),
             cmd: strings(field("Cmd")),
             env: strings(field("Env")),
-            workdir: field("WorkingDir")
-                .and_then(|w| w.as_str())
-                .unwrap_or("")
-                .to_string(),
-            exposed: field("ExposedPorts")
-                .and_then(|p| p.as_object())
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default(),
-            user: field("User")
-                .and_then(|w| w.as_str())
-                .unwrap_or("")
-                .to_string(),
-            volumes: field("Volumes")
-                .and_then(|v| v.as_object())
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default(),
+            workdir: text("WorkingDir"),
+            exposed: keys("ExposedPorts"),
+            user: text("User"),
+            volumes: keys("Volumes"),
             labels: field("Labels")
                 .and_then(|v| v.as_object())
                 .map(|o| {

@@ -90,6 +90,7 @@ impl Store {
             self.remove_debris_in(sub, |_| true);
         }
         self.remove_container_locks();
+        crate::runtime::owners::remove_debris(&self.root);
     }
 
     /// Removes the lock files (`locks/ctr-<id>`) of containers that are
