@@ -231,3 +231,18 @@ fn local_store_keeps_owners() {
         assert_eq!(out.stdout, want, "{out}");
     });
 }
+
+/// Commands that never touch the store neither ask nor make the store.
+#[test]
+fn store_free_commands_do_not_probe() {
+    for_each_user("store_free_commands_do_not_probe", |ctx| {
+        let fresh = ctx.work.join("fresh");
+        for args in [&["version"][..], &["logout", "--all"]] {
+            let mut c = ctx.command(common::rless_bin());
+            c.arg("--root").arg(&fresh).args(args);
+            let out = common::run_cmd(c, None, common::CMD_TIMEOUT, &ctx.user.name);
+            assert!(out.success(), "{out}");
+            assert!(!fresh.exists(), "{args:?} made the store");
+        }
+    });
+}

@@ -481,7 +481,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let root = rless::config::store_root(cli.root.as_deref())?;
     // A store that cannot keep subordinate owners (NFS) runs in single-id
     // mode (runtime::owners); the first command to find out says so.
-    let (ids, warning) = rless::runtime::owners::for_store(&root, IdMode::current());
+    // Commands that never touch the store do not ask (nor make it).
+    let (ids, warning) = if matches!(
+        cli.cmd,
+        Cmd::Version(_) | Cmd::Search(_) | Cmd::Login(_) | Cmd::Logout(_)
+    ) {
+        (IdMode::current(), None)
+    } else {
+        rless::runtime::owners::for_store(&root, IdMode::current())
+    };
     if let Some(w) = warning {
         eprintln!("rless: warning: {}", rless::message::printable(&w));
     }
