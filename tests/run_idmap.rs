@@ -19,7 +19,7 @@
 mod common;
 
 use common::checks::*;
-use common::lifecycle_helpers::run_d;
+use common::lifecycle_helpers::{container_dir, run_d};
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, ERR_EXIT};
 use std::os::unix::fs::MetadataExt;
@@ -169,6 +169,16 @@ fn run_idmap_map_and_owners() {
             );
         }
         ctx.ok(&["volume", "rm", "vol"]);
+        // The generated /etc files are the container's root's to edit, as
+        // podman's (they were nobody's: the user's, unmapped).
+        let out = sh_in(
+            ctx,
+            &["--uidmap", "0:1:65536"],
+            IMG,
+            "stat -c '%u:%g' /etc/hosts /etc/hostname /etc/resolv.conf; \
+             echo '10.1.2.3 added' >> /etc/hosts && grep -c added /etc/hosts",
+        );
+        assert_eq!(out, "0:0\n0:0\n0:0\n1\n", "{out}");
         // A secret's copy gets the ids it asks for, the container's own.
         let out = ctx.rless_stdin(&["secret", "create", "sec", "-"], b"s3cret\n");
         assert!(out.success(), "{out}");
@@ -234,6 +244,14 @@ fn sh_in(ctx: &Ctx, opts: &[&str], image: &str, script: &str) -> String {
     ctx.ok(&a).stdout
 }
 
+/// The whole range for a user with one, else the user alone.
+fn map_of(ctx: &Ctx) -> &'static str {
+    match ctx.user.mode {
+        Mode::Subuid => "0:1:65536",
+        Mode::Single => "0:0:1",
+    }
+}
+
 #[test]
 fn run_idmap_kept_and_shown() {
     if !have_busybox() {
@@ -241,10 +259,7 @@ fn run_idmap_kept_and_shown() {
     }
     for_each_user("run_idmap_kept_and_shown", |ctx| {
         assert!(setup_image(ctx));
-        let map = match ctx.user.mode {
-            Mode::Subuid => "0:1:65536",
-            Mode::Single => "0:0:1",
-        };
+        let map = map_of(ctx);
         let want = map.replace(':', " ");
         let show = "cat /proc/self/uid_map";
         let id = ctx
@@ -345,6 +360,22 @@ fn run_idmap_refusals() {
                 assert_no_containers(ctx, &out.cmdline);
             }
         }
+        // A failed set-up names the store's paths, not the descriptors
+        // the init reaches them through.
+        let id = ctx
+            .ok(&["create", "--uidmap", map_of(ctx), IMG, "true"])
+            .stdout
+            .trim()
+            .to_string();
+        let merged = container_dir(ctx, &id).join("merged");
+        std::fs::remove_dir(&merged).unwrap();
+        let out = ctx.rless(&["start", &id]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains(merged.to_str().unwrap()) && !out.stderr.contains("/proc/self/fd"),
+            "{out}"
+        );
+        ctx.ok(&["rm", &id]);
         // Another container's namespaces belong to another user namespace.
         let id = ctx.ok(&["run", "-d", IMG, "sleep", "1000"]).stdout;
         let net = format!("container:{}", id.trim());
