@@ -169,6 +169,29 @@ fn run_idmap_map_and_owners() {
             );
         }
         ctx.ok(&["volume", "rm", "vol"]);
+        // A copy into a created container leaves its new volume to its
+        // start (filled there, it kept the user's ids: nobody's inside).
+        let script = "stat -c '%u:%g' /etc /etc/passwd; touch /etc/made";
+        let id = ctx
+            .ok(&[
+                "create",
+                "--uidmap",
+                "0:1:65536",
+                "-v",
+                "vol:/etc",
+                IMG,
+                "sh",
+                "-c",
+                script,
+            ])
+            .stdout
+            .trim()
+            .to_string();
+        let file = ctx.write_file("copied", b"copied\n");
+        ctx.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/copied")]);
+        let out = ctx.ok(&["start", "-a", &id]);
+        assert_eq!(out.stdout, "0:0\n0:0\n", "{out}");
+        ctx.ok(&["rm", "-v", &id]);
         // The generated /etc files are the container's root's to edit, as
         // podman's (they were nobody's: the user's, unmapped).
         let out = sh_in(
