@@ -172,9 +172,9 @@ fn run_idmap_map_and_owners() {
         // A copy into a created container leaves its new volume to its
         // start (filled there, it kept the user's ids: nobody's inside).
         let script = "stat -c '%u:%g' /etc /etc/passwd; touch /etc/made";
-        let id = ctx
-            .ok(&[
-                "create",
+        let id = created(
+            ctx,
+            &[
                 "--uidmap",
                 "0:1:65536",
                 "-v",
@@ -183,10 +183,8 @@ fn run_idmap_map_and_owners() {
                 "sh",
                 "-c",
                 script,
-            ])
-            .stdout
-            .trim()
-            .to_string();
+            ],
+        );
         let file = ctx.write_file("copied", b"copied\n");
         ctx.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/copied")]);
         let out = ctx.ok(&["start", "-a", &id]);
@@ -267,6 +265,13 @@ fn sh_in(ctx: &Ctx, opts: &[&str], image: &str, script: &str) -> String {
     ctx.ok(&a).stdout
 }
 
+/// `rless create ARGS…`'s id (it must succeed).
+fn created(ctx: &Ctx, args: &[&str]) -> String {
+    let mut a = vec!["create"];
+    a.extend_from_slice(args);
+    ctx.ok(&a).stdout.trim().to_string()
+}
+
 /// The whole range for a user with one, else the user alone.
 fn map_of(ctx: &Ctx) -> &'static str {
     match ctx.user.mode {
@@ -285,11 +290,7 @@ fn run_idmap_kept_and_shown() {
         let map = map_of(ctx);
         let want = map.replace(':', " ");
         let show = "cat /proc/self/uid_map";
-        let id = ctx
-            .ok(&["create", "--uidmap", map, IMG, "sh", "-c", show])
-            .stdout
-            .trim()
-            .to_string();
+        let id = created(ctx, &["--uidmap", map, IMG, "sh", "-c", show]);
         // A created container's start, twice.
         for _ in 0..2 {
             let out = ctx.ok(&["start", "-a", &id]).stdout;
@@ -309,7 +310,7 @@ fn run_idmap_kept_and_shown() {
         assert_eq!(out.split_whitespace().collect::<Vec<_>>().join(" "), want);
         ctx.ok(&["rm", &id, &clone]);
         // A default container shows none.
-        let plain = ctx.ok(&["create", IMG, "true"]).stdout.trim().to_string();
+        let plain = created(ctx, &[IMG, "true"]);
         assert_eq!(inspect_f(ctx, f, &plain), "null");
         ctx.ok(&["rm", &plain]);
 
@@ -385,11 +386,7 @@ fn run_idmap_refusals() {
         }
         // A failed set-up names the store's paths, not the descriptors
         // the init reaches them through.
-        let id = ctx
-            .ok(&["create", "--uidmap", map_of(ctx), IMG, "true"])
-            .stdout
-            .trim()
-            .to_string();
+        let id = created(ctx, &["--uidmap", map_of(ctx), IMG, "true"]);
         let merged = container_dir(ctx, &id).join("merged");
         std::fs::remove_dir(&merged).unwrap();
         let out = ctx.rless(&["start", &id]);
