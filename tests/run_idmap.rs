@@ -396,6 +396,11 @@ fn run_idmap_refusals() {
             "{out}"
         );
         ctx.ok(&["rm", &id]);
+        // A user the map leaves out: the error says the map is why.
+        let out = ctx.rless(&["run", "--rm", "--uidmap", "0:0:1", "-u", "5", IMG, "true"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("with --uidmap"), "{out}");
+        assert_no_containers(ctx, "-u outside the map");
         // Another container's namespaces belong to another user namespace.
         let id = ctx.ok(&["run", "-d", IMG, "sleep", "1000"]).stdout;
         let net = format!("container:{}", id.trim());
