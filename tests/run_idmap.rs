@@ -19,7 +19,7 @@
 mod common;
 
 use common::checks::*;
-use common::lifecycle_helpers::run_d;
+use common::lifecycle_helpers::{container_dir, run_d};
 use common::run_helpers::*;
 use common::{for_each_user, Ctx, Mode, ERR_EXIT};
 use std::os::unix::fs::MetadataExt;
@@ -169,6 +169,37 @@ fn run_idmap_map_and_owners() {
             );
         }
         ctx.ok(&["volume", "rm", "vol"]);
+        // A copy into a created container leaves its new volume to its
+        // start (filled there, it kept the user's ids: nobody's inside).
+        let script = "stat -c '%u:%g' /etc /etc/passwd; touch /etc/made";
+        let id = created(
+            ctx,
+            &[
+                "--uidmap",
+                "0:1:65536",
+                "-v",
+                "vol:/etc",
+                IMG,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+        let file = ctx.write_file("copied", b"copied\n");
+        ctx.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/copied")]);
+        let out = ctx.ok(&["start", "-a", &id]);
+        assert_eq!(out.stdout, "0:0\n0:0\n", "{out}");
+        ctx.ok(&["rm", "-v", &id]);
+        // The generated /etc files are the container's root's to edit, as
+        // podman's (they were nobody's: the user's, unmapped).
+        let out = sh_in(
+            ctx,
+            &["--uidmap", "0:1:65536"],
+            IMG,
+            "stat -c '%u:%g' /etc/hosts /etc/hostname /etc/resolv.conf; \
+             echo '10.1.2.3 added' >> /etc/hosts && grep -c added /etc/hosts",
+        );
+        assert_eq!(out, "0:0\n0:0\n0:0\n1\n", "{out}");
         // A secret's copy gets the ids it asks for, the container's own.
         let out = ctx.rless_stdin(&["secret", "create", "sec", "-"], b"s3cret\n");
         assert!(out.success(), "{out}");
@@ -234,6 +265,21 @@ fn sh_in(ctx: &Ctx, opts: &[&str], image: &str, script: &str) -> String {
     ctx.ok(&a).stdout
 }
 
+/// `rless create ARGS…`'s id (it must succeed).
+fn created(ctx: &Ctx, args: &[&str]) -> String {
+    let mut a = vec!["create"];
+    a.extend_from_slice(args);
+    ctx.ok(&a).stdout.trim().to_string()
+}
+
+/// The whole range for a user with one, else the user alone.
+fn map_of(ctx: &Ctx) -> &'static str {
+    match ctx.user.mode {
+        Mode::Subuid => "0:1:65536",
+        Mode::Single => "0:0:1",
+    }
+}
+
 #[test]
 fn run_idmap_kept_and_shown() {
     if !have_busybox() {
@@ -241,17 +287,10 @@ fn run_idmap_kept_and_shown() {
     }
     for_each_user("run_idmap_kept_and_shown", |ctx| {
         assert!(setup_image(ctx));
-        let map = match ctx.user.mode {
-            Mode::Subuid => "0:1:65536",
-            Mode::Single => "0:0:1",
-        };
+        let map = map_of(ctx);
         let want = map.replace(':', " ");
         let show = "cat /proc/self/uid_map";
-        let id = ctx
-            .ok(&["create", "--uidmap", map, IMG, "sh", "-c", show])
-            .stdout
-            .trim()
-            .to_string();
+        let id = created(ctx, &["--uidmap", map, IMG, "sh", "-c", show]);
         // A created container's start, twice.
         for _ in 0..2 {
             let out = ctx.ok(&["start", "-a", &id]).stdout;
@@ -271,7 +310,7 @@ fn run_idmap_kept_and_shown() {
         assert_eq!(out.split_whitespace().collect::<Vec<_>>().join(" "), want);
         ctx.ok(&["rm", &id, &clone]);
         // A default container shows none.
-        let plain = ctx.ok(&["create", IMG, "true"]).stdout.trim().to_string();
+        let plain = created(ctx, &[IMG, "true"]);
         assert_eq!(inspect_f(ctx, f, &plain), "null");
         ctx.ok(&["rm", &plain]);
 
@@ -345,6 +384,23 @@ fn run_idmap_refusals() {
                 assert_no_containers(ctx, &out.cmdline);
             }
         }
+        // A failed set-up names the store's paths, not the descriptors
+        // the init reaches them through.
+        let id = created(ctx, &["--uidmap", map_of(ctx), IMG, "true"]);
+        let merged = container_dir(ctx, &id).join("merged");
+        std::fs::remove_dir(&merged).unwrap();
+        let out = ctx.rless(&["start", &id]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(
+            out.stderr.contains(merged.to_str().unwrap()) && !out.stderr.contains("/proc/self/fd"),
+            "{out}"
+        );
+        ctx.ok(&["rm", &id]);
+        // A user the map leaves out: the error says the map is why.
+        let out = ctx.rless(&["run", "--rm", "--uidmap", "0:0:1", "-u", "5", IMG, "true"]);
+        assert_one_error(&out, ERR_EXIT);
+        assert!(out.stderr.contains("with --uidmap"), "{out}");
+        assert_no_containers(ctx, "-u outside the map");
         // Another container's namespaces belong to another user namespace.
         let id = ctx.ok(&["run", "-d", IMG, "sleep", "1000"]).stdout;
         let net = format!("container:{}", id.trim());

@@ -115,9 +115,12 @@ fn access_for(ctx: &Ctx, dir: &Path, name: &str, writable: bool) -> Result<Acces
         // As docker: the copy reaches the volumes and bind mounts, not
         // the layer under them.
         *mounts = container::read_config(dir).map_or_else(Vec::new, |c| c.mounts);
-        // The layers are viewed with the default mapping: a keep-id
-        // container's volume is filled by its own start instead.
-        *fill_volumes = !container::read_spec(dir)?.keep_id;
+        // The layers are viewed with the default mapping: a keep-id or
+        // `--uidmap` container's volume is filled by its own start instead
+        // (filled here, it would hold the image's owners unshifted, and a
+        // volume no longer empty is not given to the `--uidmap` root).
+        let spec = container::read_spec(dir)?;
+        *fill_volumes = !spec.keep_id && spec.id_maps.is_none();
     }
     Ok(access)
 }

@@ -19,8 +19,9 @@
 //! descriptors (`/proc/self/fd/N/…`, [`Nested::rebase`]), as the
 //! container's root cannot walk the user's private directories (podman
 //! asks for them to be searchable instead). Before the clone, the monitor
-//! gives a new volume and the secrets' copies to the container's ids
-//! ([`give_files`]): a file the user owns is beyond that root's chown.
+//! gives a new volume, the generated `/etc` files and the secrets' copies
+//! to the container's ids ([`give_files`]): a file the user owns is beyond
+//! that root's chown.
 //!
 //! The layers stay in the default layout, where image id N is the parent
 //! namespace's N; fuse-overlay's server runs in the monitor, in that
@@ -245,14 +246,24 @@ fn outside(map: &Map, id: u32) -> Option<u32> {
 /// do itself with files still the user's (unmapped in its namespace): an
 /// empty volume still the user's (a new one, as far as anything can tell)
 /// is given to the container's root, as podman gives a new volume, so
-/// that root can fill and write it; a secret's copy is given to the
-/// secret's owner, whose ids the init then sets again as it always does.
-pub fn give_files(maps: &IdMaps, plan: &[super::plan::MountOp]) -> Result<(), IdMapError> {
+/// that root can fill and write it; the files rless generates in the
+/// container's directory `dir` (`/etc/hosts`, `/etc/hostname`,
+/// `/etc/resolv.conf`, passwd entries…) still the user's go to that root
+/// too, as podman's (else they show as nobody's and root cannot edit
+/// them); a secret's copy is given to the secret's owner, whose ids the
+/// init then sets again as it always does.
+pub fn give_files(
+    maps: &IdMaps,
+    plan: &[super::plan::MountOp],
+    dir: &Path,
+) -> Result<(), IdMapError> {
     use super::plan::MountOp;
+    use std::os::unix::fs::MetadataExt;
     let me = rustix::process::getuid().as_raw();
     for op in plan {
         let (path, ids) = match op {
             MountOp::Volume { source, .. } => (source, (0, 0)),
+            MountOp::Bind { source, .. } if source.parent() == Some(dir) => (source, (0, 0)),
             MountOp::Secret {
                 source, uid, gid, ..
             } => (source, (*uid, *gid)),
@@ -269,12 +280,22 @@ pub fn give_files(maps: &IdMaps, plan: &[super::plan::MountOp]) -> Result<(), Id
                 ids.0, ids.1
             ))));
         };
-        if let MountOp::Volume { .. } = op {
-            let meta = std::fs::metadata(path).map_err(fail)?;
-            let empty = std::fs::read_dir(path).map_err(fail)?.next().is_none();
-            if !empty || std::os::unix::fs::MetadataExt::uid(&meta) != me {
-                continue;
+        match op {
+            MountOp::Volume { .. } => {
+                let meta = std::fs::metadata(path).map_err(fail)?;
+                let empty = std::fs::read_dir(path).map_err(fail)?.next().is_none();
+                if !empty || meta.uid() != me {
+                    continue;
+                }
             }
+            MountOp::Bind { .. } => {
+                // Given once; what that root did with it since stays.
+                let meta = std::fs::symlink_metadata(path).map_err(fail)?;
+                if !meta.is_file() || meta.uid() != me {
+                    continue;
+                }
+            }
+            _ => {}
         }
         std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(fail)?;
     }
@@ -330,6 +351,31 @@ impl Nested {
             }
         }
         path.to_path_buf()
+    }
+
+    /// `text` (an error of the set-up) with each path through an open
+    /// directory named by its host path again: the user knows no
+    /// `/proc/self/fd/N`.
+    pub fn unrebase(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (host, fd) in &self.dirs {
+            let through = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            let mut done = String::new();
+            let mut rest = out.as_str();
+            while let Some(at) = rest.find(&through) {
+                let after = &rest[at + through.len()..];
+                done.push_str(&rest[..at]);
+                // `/proc/self/fd/3` is no prefix of `/proc/self/fd/31`.
+                match after.starts_with(|c: char| c.is_ascii_digit()) {
+                    true => done.push_str(&through),
+                    false => done.push_str(&host.to_string_lossy()),
+                }
+                rest = after;
+            }
+            done.push_str(rest);
+            out = done;
+        }
+        out
     }
 
     /// `spec` with every path the init reaches under the store (its
@@ -415,6 +461,29 @@ mod tests {
         parse(&s(&["0:100000:65536"]), &[], None).unwrap().unwrap();
         // Single-id mode: only 0:0:1.
         parse(&s(&["0:0:1"]), &[], Some((0, 0))).unwrap().unwrap();
+    }
+
+    #[test]
+    fn unrebase_names_the_host_paths() {
+        let dir = std::env::temp_dir();
+        let fd =
+            rustix::fs::open(&dir, rustix::fs::OFlags::PATH, rustix::fs::Mode::empty()).unwrap();
+        let n = fd.as_raw_fd();
+        let nested = Nested {
+            dirs: vec![(PathBuf::from("/store/c"), fd)],
+        };
+        let through = nested.rebase(Path::new("/store/c/hosts"));
+        assert_eq!(through, PathBuf::from(format!("/proc/self/fd/{n}/hosts")));
+        let text = format!("cannot find {}: gone; {n}", through.display());
+        assert_eq!(
+            nested.unrebase(&text),
+            format!("cannot find /store/c/hosts: gone; {n}")
+        );
+        let other = format!("/proc/self/fd/{n}1/x and /proc/self/fd/{n}");
+        assert_eq!(
+            nested.unrebase(&other),
+            format!("/proc/self/fd/{n}1/x and /store/c")
+        );
     }
 
     #[test]

@@ -186,6 +186,10 @@ pub fn container_init(spec: &ContainerSpec, mut io: InitIo) -> i32 {
             }
             _ => "",
         };
+        let e = match &nested {
+            Some(n) => n.unrebase(&e.to_string()),
+            None => e.to_string(),
+        };
         report(&io.status, &format!("{e}{hint}"));
         return EXIT_SETUP;
     }

@@ -229,7 +229,7 @@ fn set_rlimit(name: &str, soft: u64, hard: u64) -> std::io::Result<()> {
 /// EINVAL from setresuid/setresgid means the id has no mapping.
 fn id_err(what: &str, id: u32, e: nix::errno::Errno) -> (i32, String) {
     if e == nix::errno::Errno::EINVAL {
-        let why = "only your subordinate id range is mapped, or in single-id mode only your own id";
+        let why = "only your subordinate id range is mapped, or in single-id mode only your own id, or with --uidmap/--gidmap the ids they give";
         (
             EXIT_SETUP,
             format!("{what} {id} is not mapped in the container's user namespace ({why})"),

@@ -430,8 +430,8 @@ pub fn spawn(
     sigproxy::forwarded()
         .thread_block()
         .map_err(|e| sys("block signals")(e.into()))?;
-    if let Some(maps) = &spec.id_maps {
-        if let Err(e) = idmap::give_files(maps, &spec.plan) {
+    if let (Some(maps), Some(dir)) = (&spec.id_maps, spec.merged.parent()) {
+        if let Err(e) = idmap::give_files(maps, &spec.plan, dir) {
             return Ok(Err(StartFailure {
                 code: init::EXIT_SETUP,
                 message: e.to_string(),
